@@ -1,0 +1,167 @@
+"""The public multi-LUT linear op: argument checks, device dispatch and autograd.
+
+    y = lut_linear(x, codes_packed, lut_pool, slot_of_token, bits, gpr)
+
+    x [M, K] fp16/bf16/fp32, codes_packed [N, packed_width(K, bits)] uint8,
+    lut_pool [S, N, gpr, 2**bits], slot_of_token [M] int32 (or SlotSegments) -> y [M, N] in x's dtype.
+
+On CUDA it runs the Triton kernels (kernels/triton_*.py); elsewhere the torch reference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from kernels import reference
+from kernels.packing import SUPPORTED_BITS, packed_width
+
+FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
+
+
+@dataclass(frozen=True)
+class SlotSegments:
+    """Tokens already grouped by slot: tokens starts[i]:starts[i+1] all read slot slots[i].
+
+    slots  [G] int32, starts [G + 1] int32 with starts[0] == 0 and starts[G] == M.
+    """
+
+    slots: torch.Tensor
+    starts: torch.Tensor
+
+    @staticmethod
+    def from_counts(slots: list[int], counts: list[int], device: torch.device | str) -> SlotSegments:
+        starts = [0]
+        for c in counts:
+            starts.append(starts[-1] + c)
+        return SlotSegments(
+            torch.tensor(slots, dtype=torch.int32, device=device),
+            torch.tensor(starts, dtype=torch.int32, device=device),
+        )
+
+    def slot_of_token(self) -> torch.Tensor:
+        """[M] int32: the per-token form."""
+        counts = (self.starts[1:] - self.starts[:-1]).to(torch.int64)
+        return torch.repeat_interleave(self.slots, counts)
+
+
+def check_lut_linear_args(
+    x: torch.Tensor,
+    codes_packed: torch.Tensor,
+    lut_pool: torch.Tensor,
+    slot_of_token: torch.Tensor,
+    bits: int,
+    gpr: int,
+    check_slot_range: bool = True,
+) -> None:
+    """Raise ValueError with a clear message on any shape, dtype, device or range mismatch."""
+    if bits not in SUPPORTED_BITS:
+        raise ValueError(f"bits must be one of {SUPPORTED_BITS}, got {bits}")
+    if x.dim() != 2:
+        raise ValueError(f"x must be [M, K], got shape {tuple(x.shape)}")
+    if x.dtype not in FLOAT_DTYPES:
+        raise ValueError(f"x dtype must be one of {FLOAT_DTYPES}, got {x.dtype}")
+    m, k = x.shape
+    if codes_packed.dtype != torch.uint8 or codes_packed.dim() != 2:
+        raise ValueError("codes_packed must be a 2-D uint8 tensor [N, packed K]")
+    n = codes_packed.shape[0]
+    if codes_packed.shape[1] != packed_width(k, bits):
+        raise ValueError(
+            f"codes_packed is [{n}, {codes_packed.shape[1]}] but K={k} at {bits} bits packs to "
+            f"[{n}, {packed_width(k, bits)}]"
+        )
+    if lut_pool.dim() != 4 or tuple(lut_pool.shape[1:]) != (n, gpr, 2**bits):
+        raise ValueError(
+            f"lut_pool must be [S, {n}, {gpr}, {2**bits}], got {tuple(lut_pool.shape)}"
+        )
+    if lut_pool.dtype not in FLOAT_DTYPES:
+        raise ValueError(f"lut_pool dtype must be one of {FLOAT_DTYPES}, got {lut_pool.dtype}")
+    if gpr < 1 or gpr > k:
+        raise ValueError(f"gpr must be in [1, K={k}], got {gpr}")
+    if slot_of_token.dim() != 1 or slot_of_token.shape[0] != m:
+        raise ValueError(f"slot_of_token must be [M={m}], got {tuple(slot_of_token.shape)}")
+    if slot_of_token.dtype not in (torch.int32, torch.int64):
+        raise ValueError(f"slot_of_token must be int32 or int64, got {slot_of_token.dtype}")
+    devices = {t.device for t in (x, codes_packed, lut_pool, slot_of_token)}
+    if len(devices) != 1:
+        raise ValueError(f"all tensors must be on one device, got {sorted(map(str, devices))}")
+    if check_slot_range and m > 0:
+        lo, hi = int(slot_of_token.min()), int(slot_of_token.max())
+        if lo < 0 or hi >= lut_pool.shape[0]:
+            raise ValueError(f"slot_of_token has slots in [{lo}, {hi}] but the pool has {lut_pool.shape[0]}")
+
+
+def _use_triton(x: torch.Tensor) -> bool:
+    return x.is_cuda
+
+
+def lut_linear(
+    x: torch.Tensor,
+    codes_packed: torch.Tensor,
+    lut_pool: torch.Tensor,
+    slot_of_token: torch.Tensor | SlotSegments,
+    bits: int,
+    gpr: int,
+    check_slot_range: bool = True,
+) -> torch.Tensor:
+    """Forward only (inference). y [M, N] = x @ W_hat(slot of each token).T."""
+    segments = slot_of_token if isinstance(slot_of_token, SlotSegments) else None
+    per_token = segments.slot_of_token() if segments is not None else slot_of_token
+    check_lut_linear_args(x, codes_packed, lut_pool, per_token, bits, gpr, check_slot_range)
+    if _use_triton(x):
+        from kernels import triton_ops
+
+        return triton_ops.lut_linear_forward(x, codes_packed, lut_pool, per_token, bits, segments)
+    return reference.lut_linear_reference(x, codes_packed, lut_pool, per_token, bits)
+
+
+def _backward(grad_y, x, codes_packed, lut_pool, slot_of_token, bits, need_x, need_lut):
+    if _use_triton(x):
+        from kernels import triton_ops
+
+        return triton_ops.lut_linear_backward(
+            grad_y, x, codes_packed, lut_pool, slot_of_token, bits, need_x, need_lut
+        )
+    return reference.lut_linear_backward_reference(
+        grad_y, x, codes_packed, lut_pool, slot_of_token, bits, need_x, need_lut
+    )
+
+
+class LutLinearFunction(torch.autograd.Function):
+    """Autograd for fine-tuning: gradients flow to x and to the LUT values, never to the codes.
+
+    No dense weight is saved between forward and backward: only x, the codes and the LUT.
+    """
+
+    @staticmethod
+    def forward(ctx, x, codes_packed, lut_pool, slot_of_token, bits, gpr):
+        check_lut_linear_args(x, codes_packed, lut_pool, slot_of_token, bits, gpr)
+        ctx.save_for_backward(x, codes_packed, lut_pool, slot_of_token)
+        ctx.bits = bits
+        if _use_triton(x):
+            from kernels import triton_ops
+
+            return triton_ops.lut_linear_forward(x, codes_packed, lut_pool, slot_of_token, bits, None)
+        return reference.lut_linear_reference(x, codes_packed, lut_pool, slot_of_token, bits)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        x, codes_packed, lut_pool, slot_of_token = ctx.saved_tensors
+        need_x, _, need_lut = ctx.needs_input_grad[:3]
+        grad_x, grad_lut = _backward(
+            grad_y.contiguous(), x, codes_packed, lut_pool, slot_of_token, ctx.bits, need_x, need_lut
+        )
+        return grad_x, None, grad_lut, None, None, None
+
+
+def lut_linear_autograd(
+    x: torch.Tensor,
+    codes_packed: torch.Tensor,
+    lut_pool: torch.Tensor,
+    slot_of_token: torch.Tensor,
+    bits: int,
+    gpr: int,
+) -> torch.Tensor:
+    """Differentiable lut_linear (w.r.t. x and lut_pool)."""
+    return LutLinearFunction.apply(x, codes_packed, lut_pool, slot_of_token, bits, gpr)

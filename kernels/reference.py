@@ -1,0 +1,92 @@
+"""Pure-torch reference of the multi-LUT linear op: the CPU path and the oracle of the Triton kernels.
+
+Shapes (see kernels/packing.py for the layout):
+    x             [M, K]                 activations, one row per token
+    codes_packed  [N, packed_width(K)]   uint8, the frozen mapping of one layer
+    lut_pool      [S, N, gpr, 2**bits]   one LUT set per pool slot
+    slot_of_token [M]                    int, which slot each token reads
+    y             [M, N]                 y[m] = x[m] @ W_hat(lut_pool[slot_of_token[m]]).T
+
+The reference rebuilds one dense weight per distinct slot (in float32) and never keeps it.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from kernels.packing import group_size, unpack_codes
+
+
+def column_groups(k: int, gpr: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """[K] int64: the row-group of each input column."""
+    return torch.arange(k, device=device) // group_size(k, gpr)
+
+
+def dequantize(codes_packed: torch.Tensor, lut: torch.Tensor, bits: int, k: int) -> torch.Tensor:
+    """codes_packed [N, *], lut [N, gpr, 2**bits] -> W_hat [N, K] in lut's dtype."""
+    n, gpr, _ = lut.shape
+    codes = unpack_codes(codes_packed, bits, k)  # [N, K]
+    groups = column_groups(k, gpr, lut.device)  # [K]
+    flat = lut.reshape(n, -1)  # [N, gpr * 2**bits]
+    return torch.gather(flat, 1, groups[None, :] * (2**bits) + codes)
+
+
+def lut_linear_reference(
+    x: torch.Tensor,
+    codes_packed: torch.Tensor,
+    lut_pool: torch.Tensor,
+    slot_of_token: torch.Tensor,
+    bits: int,
+) -> torch.Tensor:
+    """y [M, N] in x's dtype; accumulates in float32."""
+    m, k = x.shape
+    n = lut_pool.shape[1]
+    y = torch.empty(m, n, dtype=torch.float32, device=x.device)
+    slots = slot_of_token.to(torch.int64)
+    for slot in torch.unique(slots).tolist():
+        rows = (slots == slot).nonzero(as_tuple=True)[0]
+        w = dequantize(codes_packed, lut_pool[slot].float(), bits, k)  # [N, K]
+        y[rows] = x[rows].float() @ w.T
+    return y.to(x.dtype)
+
+
+def lut_linear_backward_reference(
+    grad_y: torch.Tensor,
+    x: torch.Tensor,
+    codes_packed: torch.Tensor,
+    lut_pool: torch.Tensor,
+    slot_of_token: torch.Tensor,
+    bits: int,
+    need_grad_x: bool = True,
+    need_grad_lut: bool = True,
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Gradients of y = lut_linear(x, ...) w.r.t. x [M, K] and lut_pool [S, N, gpr, 2**bits].
+
+    grad_lut[s, r, g, v] = sum over columns c of group g with codes[r, c] == v of
+                           (grad_y[tokens of s].T @ x[tokens of s])[r, c]
+    i.e. the weight gradient scattered-added into the bucket each position maps to.
+    """
+    m, k = x.shape
+    s_count, n, gpr, levels = lut_pool.shape
+    slots = slot_of_token.to(torch.int64)
+    grad_x = torch.zeros(m, k, dtype=torch.float32, device=x.device) if need_grad_x else None
+    grad_lut = torch.zeros(lut_pool.shape, dtype=torch.float32, device=x.device) if need_grad_lut else None
+    codes = unpack_codes(codes_packed, bits, k) if need_grad_lut else None
+    bucket = None
+    if need_grad_lut:
+        bucket = column_groups(k, gpr, x.device)[None, :] * levels + codes  # [N, K]
+    for slot in torch.unique(slots).tolist():
+        rows = (slots == slot).nonzero(as_tuple=True)[0]
+        gy = grad_y[rows].float()  # [m_s, N]
+        if grad_x is not None:
+            w = dequantize(codes_packed, lut_pool[slot].float(), bits, k)
+            grad_x[rows] = gy @ w
+        if grad_lut is not None:
+            grad_w = gy.T @ x[rows].float()  # [N, K], transient
+            flat = torch.zeros(n, gpr * levels, dtype=torch.float32, device=x.device)
+            flat.scatter_add_(1, bucket, grad_w)
+            grad_lut[slot] = flat.view(n, gpr, levels)
+    return (
+        grad_x.to(x.dtype) if grad_x is not None else None,
+        grad_lut.to(lut_pool.dtype) if grad_lut is not None else None,
+    )

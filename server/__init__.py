@@ -1,0 +1,1 @@
+"""sketchserve server: model runner, scheduler, engine, HTTP API, metrics."""

@@ -1,0 +1,1 @@
+"""sketchserve offline tools: load, calibrate, sketch, fine-tune, evaluate; file formats."""

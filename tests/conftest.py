@@ -1,0 +1,35 @@
+"""Shared test fixtures. Tests run on the CPU by default; `gpu`-marked tests need CUDA."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TASKS_DIR = REPO_ROOT.parent / "shared" / "data" / "tasks"
+
+
+def pytest_collection_modifyitems(config, items):
+    if torch.cuda.is_available():
+        return
+    skip_gpu = pytest.mark.skip(reason="needs CUDA")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip_gpu)
+
+
+@pytest.fixture
+def tasks_dir() -> Path:
+    if not TASKS_DIR.exists():
+        pytest.fail(f"task datasets not found at {TASKS_DIR}")
+    return TASKS_DIR
+
+
+@pytest.fixture(autouse=True)
+def _deterministic_threads():
+    # Two cores on CI: keep torch from oversubscribing when tests spawn helpers.
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    yield

@@ -1,0 +1,78 @@
+"""The torch reference op against a plain dense computation, and its backward against autograd."""
+
+import pytest
+import torch
+
+from kernels import dequantize, lut_linear, lut_linear_autograd, pack_codes
+from kernels.reference import column_groups
+
+
+def make_layer(n, k, bits, gpr, slots, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    codes = torch.randint(0, 2**bits, (n, k), generator=g)
+    lut_pool = torch.randn(slots, n, gpr, 2**bits, generator=g)
+    return codes, pack_codes(codes, bits), lut_pool
+
+
+def dense_weight(codes, lut, k):
+    # Straight from the definition: W[r, c] = lut[r, c // gs, codes[r, c]].
+    n, gpr, _ = lut.shape
+    groups = column_groups(k, gpr)
+    w = torch.empty(n, k)
+    for r in range(n):
+        for c in range(k):
+            w[r, c] = lut[r, groups[c], codes[r, c]]
+    return w
+
+
+@pytest.mark.parametrize("bits,gpr,k", [(4, 1, 16), (4, 4, 33), (3, 2, 17), (2, 8, 40)])
+def test_dequantize_matches_definition(bits, gpr, k):
+    codes, packed, pool = make_layer(7, k, bits, gpr, 1)
+    assert torch.equal(dequantize(packed, pool[0], bits, k), dense_weight(codes, pool[0], k))
+
+
+@pytest.mark.parametrize("bits", [2, 3, 4])
+def test_each_token_uses_its_own_slot(bits):
+    n, k, gpr, s, m = 11, 37, 4, 3, 9
+    codes, packed, pool = make_layer(n, k, bits, gpr, s, seed=bits)
+    x = torch.randn(m, k)
+    slot_of_token = torch.randint(0, s, (m,), dtype=torch.int32)
+    y = lut_linear(x, packed, pool, slot_of_token, bits, gpr)
+    for t in range(m):
+        w = dense_weight(codes, pool[slot_of_token[t]], k)
+        torch.testing.assert_close(y[t], x[t] @ w.T, rtol=1e-5, atol=1e-5)
+
+
+def test_backward_matches_autograd_of_dense_weight():
+    n, k, bits, gpr, s, m = 6, 20, 4, 2, 2, 5
+    codes, packed, pool = make_layer(n, k, bits, gpr, s, seed=3)
+    x = torch.randn(m, k, requires_grad=True)
+    pool = pool.clone().requires_grad_(True)
+    slot_of_token = torch.tensor([0, 1, 1, 0, 1], dtype=torch.int32)
+    grad_y = torch.randn(m, n)
+    lut_linear_autograd(x, packed, pool, slot_of_token, bits, gpr).backward(grad_y)
+
+    x2 = x.detach().clone().requires_grad_(True)
+    pool2 = pool.detach().clone().requires_grad_(True)
+    groups = column_groups(k, gpr)
+    ys = []
+    for t in range(m):
+        w = pool2[slot_of_token[t]][torch.arange(n)[:, None], groups[None, :], codes]  # autograd through gather
+        ys.append(x2[t] @ w.T)
+    torch.stack(ys).backward(grad_y)
+    torch.testing.assert_close(x.grad, x2.grad, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(pool.grad, pool2.grad, rtol=1e-5, atol=1e-5)
+
+
+def test_bad_arguments_are_rejected_with_clear_errors():
+    _, packed, pool = make_layer(4, 16, 4, 2, 2)
+    x = torch.randn(3, 16)
+    ok = torch.zeros(3, dtype=torch.int32)
+    with pytest.raises(ValueError, match="slots in"):
+        lut_linear(x, packed, pool, torch.tensor([0, 2, 1], dtype=torch.int32), 4, 2)
+    with pytest.raises(ValueError, match="lut_pool must be"):
+        lut_linear(x, packed, pool, ok, 4, 4)
+    with pytest.raises(ValueError, match="packs to"):
+        lut_linear(torch.randn(3, 24), packed, pool, ok, 4, 2)
+    with pytest.raises(ValueError, match="slot_of_token must be"):
+        lut_linear(x, packed, pool, torch.zeros(2, dtype=torch.int32), 4, 2)
