@@ -1,0 +1,1 @@
+"""HTTP API: protocol (pydantic bodies), routes, app factory."""

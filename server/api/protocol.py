@@ -1,0 +1,212 @@
+"""Request and response bodies of the HTTP API (pydantic). Routes live in server/api/routes_*.py.
+
+Non-finite numbers are rejected everywhere (allow_inf_nan=False): NaN sampling parameters get a 422.
+The OpenAI-compatible bodies accept and ignore fields we do not use, as OpenAI's clients send some.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+TASK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class SamplingFields(BaseModel):
+    """Sampling parameters shared by every generation endpoint."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    max_tokens: int = Field(128, ge=1, description="Most tokens to generate")
+    temperature: float = Field(0.0, ge=0.0, le=5.0, description="0 = greedy")
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    top_k: int = Field(0, ge=0, description="0 = no top-k cut")
+    stop: str | list[str] | None = Field(None, description="Stop strings (not included in the text)")
+    seed: int | None = Field(None, ge=0, le=2**63 - 1, description="Per-request sampling seed")
+    stream: bool = False
+
+    def stop_list(self) -> list[str]:
+        if self.stop is None:
+            return []
+        return [self.stop] if isinstance(self.stop, str) else list(self.stop)
+
+
+# ---- /v1/generate ------------------------------------------------------------------------------
+
+
+class GenerateRequest(SamplingFields):
+    model_config = ConfigDict(
+        allow_inf_nan=False,
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"task": "base", "prompt": "The capital of France is", "max_tokens": 16, "temperature": 0}]
+        },
+    )
+
+    task: str = Field("base", pattern=TASK_ID_PATTERN, description="Task id; 'base' is the base model's LUT")
+    prompt: str = Field(..., min_length=1, description="Raw prompt text (no chat template applied)")
+
+
+class GenerateResponse(BaseModel):
+    id: str
+    task: str
+    text: str
+    finish_reason: str
+    usage: Usage
+
+
+class GenerateStreamEvent(BaseModel):
+    """One SSE `data:` event of a streamed /v1/generate; the last one has finish_reason and usage."""
+
+    id: str
+    task: str
+    text: str
+    finish_reason: str | None = None
+    usage: Usage | None = None
+
+
+# ---- OpenAI: /v1/completions --------------------------------------------------------------------
+
+
+class StreamOptions(BaseModel):
+    include_usage: bool = False
+
+
+class CompletionRequest(SamplingFields):
+    model_config = ConfigDict(
+        allow_inf_nan=False,
+        extra="ignore",
+        json_schema_extra={"examples": [{"model": "base", "prompt": "Once upon a time", "max_tokens": 16}]},
+    )
+
+    model: str = Field(..., pattern=TASK_ID_PATTERN, description="The task id")
+    prompt: str | list[str] = Field(..., description="One prompt (a list of one string is accepted)")
+    max_tokens: int = Field(16, ge=1)
+    temperature: float = Field(1.0, ge=0.0, le=5.0)
+    n: int = Field(1, ge=1, le=1, description="Only n=1 is supported")
+    stream_options: StreamOptions | None = None
+    user: str | None = None
+
+
+class CompletionChoice(BaseModel):
+    index: int = 0
+    text: str
+    finish_reason: str | None = None
+    logprobs: None = None
+
+
+class CompletionResponse(BaseModel):
+    id: str
+    object: Literal["text_completion"] = "text_completion"
+    created: int = Field(default_factory=lambda: int(time.time()))
+    model: str
+    choices: list[CompletionChoice]
+    usage: Usage | None = None
+
+
+# ---- OpenAI: /v1/chat/completions ---------------------------------------------------------------
+
+
+class ChatMessage(BaseModel):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class ChatCompletionRequest(SamplingFields):
+    model_config = ConfigDict(
+        allow_inf_nan=False,
+        extra="ignore",
+        json_schema_extra={
+            "examples": [{"model": "base", "messages": [{"role": "user", "content": "Say hi"}], "max_tokens": 16}]
+        },
+    )
+
+    model: str = Field(..., pattern=TASK_ID_PATTERN, description="The task id")
+    messages: list[ChatMessage] = Field(..., min_length=1, max_length=256)
+    max_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: int | None = Field(None, ge=1)
+    temperature: float = Field(1.0, ge=0.0, le=5.0)
+    n: int = Field(1, ge=1, le=1, description="Only n=1 is supported")
+    stream_options: StreamOptions | None = None
+    user: str | None = None
+
+    def effective_max_tokens(self, default: int) -> int:
+        return self.max_completion_tokens or self.max_tokens or default
+
+
+class ChatChoiceMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class ChatChoice(BaseModel):
+    index: int = 0
+    message: ChatChoiceMessage
+    finish_reason: str | None = None
+
+
+class ChatCompletionResponse(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int = Field(default_factory=lambda: int(time.time()))
+    model: str
+    choices: list[ChatChoice]
+    usage: Usage | None = None
+
+
+# ---- models and tasks --------------------------------------------------------------------------
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str = "sketchserve"
+    version: int
+    size_bytes: int
+    resident: bool
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+class TaskInfo(BaseModel):
+    task: str
+    version: int
+    sha256: str
+    size_bytes: int
+    resident: bool
+    in_flight: int
+    created: int
+
+
+class UploadResult(BaseModel):
+    task: str
+    version: int
+    sha256: str
+    size_bytes: int
+
+
+class DeleteResult(BaseModel):
+    task: str
+    deleted_versions: int
+
+
+class ErrorBody(BaseModel):
+    message: str
+    type: str
+    code: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody

@@ -1,0 +1,73 @@
+"""Server settings: one pydantic-settings class, read from SKETCHSERVE_* env vars and CLI flags.
+
+Built in the app factory (never at import time). Every CLI flag of `sketchserve serve` maps to one field
+here, and every field also has an env var: SKETCHSERVE_<FIELD NAME IN CAPITALS>.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_cache_dir() -> Path:
+    import os
+
+    return Path(os.environ.get("SKETCHSERVE_CACHE", Path.home() / ".cache" / "sketchserve"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SKETCHSERVE_", extra="ignore", protected_namespaces=())
+
+    # --- what to serve ---------------------------------------------------------------------------
+    model: str = Field("default", description="A sketched base directory, or 'default' for the embedded model")
+    lut_store: Path = Field(
+        default_factory=lambda: default_cache_dir() / "luts",
+        description="Directory of the on-disk task LUT store (created if missing)",
+    )
+    device: str = Field("auto", description="'auto' (CUDA if present, else CPU), 'cpu' or 'cuda[:N]'")
+
+    # --- network ---------------------------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Interface to listen on")
+    port: int = Field(8000, ge=0, le=65535, description="TCP port (0 picks a free one)")
+
+    # --- memory budgets --------------------------------------------------------------------------
+    kv_cache_mb: int = Field(0, ge=0, description="KV cache budget in MiB; 0 sizes it from free memory")
+    lut_pool_mb: int = Field(0, ge=0, description="GPU LUT pool budget in MiB; 0 sizes it from max_tasks_resident")
+    cpu_tier_mb: int = Field(512, ge=0, description="Host-memory tier of task LUTs in front of the disk store")
+
+    # --- scheduling limits -----------------------------------------------------------------------
+    max_batch_size: int = Field(64, ge=1, description="Most sequences decoded in one step")
+    max_tasks_resident: int = Field(16, ge=1, description="LUT pool slots (tasks resident at once, base included)")
+    max_waiting: int = Field(256, ge=1, description="Admission queue bound; past it requests get 429")
+    max_prompt_tokens: int = Field(4096, ge=1, description="Longest accepted prompt, in tokens")
+    max_new_tokens: int = Field(1024, ge=1, description="Largest accepted max_tokens of a request")
+    queue_timeout_s: float = Field(30.0, gt=0, description="A request still queued after this gets 503")
+    request_timeout_s: float = Field(300.0, gt=0, description="A request running longer than this gets 504")
+
+    # --- request and upload limits ---------------------------------------------------------------
+    max_body_bytes: int = Field(1 << 20, ge=1024, description="Largest JSON request body")
+    max_upload_bytes: int = Field(512 << 20, ge=1024, description="Largest task LUT upload")
+    max_stop_strings: int = Field(8, ge=0, description="Most stop strings per request")
+
+    # --- auth ------------------------------------------------------------------------------------
+    api_keys_file: Path | None = Field(None, description="JSON file of hashed API keys and tenants; unset = open")
+
+    # --- logs ------------------------------------------------------------------------------------
+    log_level: str = Field("info", description="Python log level of the server")
+
+    @field_validator("device")
+    @classmethod
+    def _check_device(cls, v: str) -> str:
+        if v != "auto" and v != "cpu" and not v.startswith("cuda"):
+            raise ValueError("device must be 'auto', 'cpu' or 'cuda[:N]'")
+        return v
+
+    def resolved_device(self) -> str:
+        if self.device != "auto":
+            return self.device
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"

@@ -1,0 +1,43 @@
+"""docker/: the compose file wires the server, Prometheus and Grafana; the dashboard uses our metric names."""
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+DOCKER = Path(__file__).resolve().parents[2] / "docker"
+
+
+def test_compose_has_server_and_prometheus_scraping_it():
+    compose = yaml.safe_load((DOCKER / "compose.yml").read_text())
+    assert {"sketchserve", "prometheus", "grafana"} <= compose["services"].keys()
+    assert compose["services"]["sketchserve"]["build"]["dockerfile"] == "docker/Dockerfile"
+    prom = yaml.safe_load((DOCKER / "prometheus.yml").read_text())
+    job = prom["scrape_configs"][0]
+    assert job["metrics_path"] == "/metrics"
+    assert job["static_configs"][0]["targets"] == ["sketchserve:8000"]
+
+
+def test_dashboard_panels_query_exported_metric_names():
+    dash = json.loads((DOCKER / "grafana" / "dashboards" / "sketchserve.json").read_text())
+    exprs = " ".join(t["expr"] for p in dash["panels"] for t in p["targets"])
+    for name in ("request_latency_seconds", "time_to_first_token_seconds", "generation_tokens_total",
+                 "lut_pool_slots_used", "kv_blocks_used", "gpu_memory_allocated_bytes"):
+        assert f"sketchserve_{name}" in exprs
+
+
+def _compose_available() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    return subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not _compose_available(), reason="docker compose client not installed")
+def test_docker_compose_config_is_valid():
+    result = subprocess.run(
+        ["docker", "compose", "-f", str(DOCKER / "compose.yml"), "config"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
