@@ -1,0 +1,326 @@
+"""The LUT slot pool: task LUT sets resident on the device, indexed per token by the multi-LUT op.
+
+    lut_pools[layer]  [S, N, gpr, 2**bits]   one tensor per sketched projection, allocated once
+                       slot 0       the base LUT, always resident, served as task 'base'
+                       slot 1..S-1  one task's LUT set each, keyed by (task, version)
+
+    store (disk) --loader thread: read, sha256, validate--> CPU tier --loader thread: copy--> slot --> ready
+                                                            (host, LRU,   (own CUDA stream;
+                                                            byte budget)   the engine never waits on it)
+
+A key is absent, loading (disk -> CPU tier), staged (in the CPU tier, no slot free yet), copying (slot reserved,
+copy running), resident (ready), or failed (the error is kept; the key's requests fail with it).
+
+- acquire(key) pins a resident slot and returns it; otherwise it starts what is missing and returns None, so the
+  scheduler runs other tasks meanwhile. Pins are taken at admission and dropped by release() at finish or cancel.
+- Eviction is LRU over unpinned resident slots only; a pinned slot is never evicted nor overwritten.
+- A new version of a task is a new key: it loads into another slot while pinned requests finish on the old one.
+  The old version's slot is freed as soon as its last pin is released.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from adapters.store import BASE_TASK, LutStore
+from sketch.format import SketchedBase
+from sketch.task_lut import load_task_lut
+
+log = logging.getLogger(__name__)
+
+TaskKey = tuple[str, int]  # (task, version)
+BASE_KEY: TaskKey = (BASE_TASK, 0)
+BASE_SLOT = 0
+
+
+class LutLoadError(RuntimeError):
+    """A task's LUT could not be loaded (missing, corrupt, or not fitting the base). The message says why."""
+
+
+@dataclass
+class PoolStats:
+    """A snapshot of the pool, for EngineStats and metrics."""
+
+    slots_total: int
+    slots_used: int  # resident or being filled, base included
+    slots_pinned: int
+    pins: int  # requests in flight holding a slot (sum over slots)
+    tasks_resident: int  # resident keys, base excluded
+    hits: int  # acquire() answered from a resident slot
+    misses: int  # loads started (disk or CPU tier -> slot)
+    evictions: int
+    load_failures: int
+    cpu_tier_entries: int
+    cpu_tier_bytes: int
+    last_load_s: float  # latency of the last load, from the miss to the slot being ready
+    mean_load_s: float
+    lut_set_bytes: int  # device bytes of one slot (all layers)
+
+
+@dataclass
+class _Slot:
+    key: TaskKey | None = None
+    pins: int = 0
+    ready: bool = False
+
+
+class LutPool:
+    """S device slots of LUT sets, a CPU tier, and a loader thread. Thread-safe."""
+
+    def __init__(
+        self,
+        base: SketchedBase,
+        store: LutStore | None,
+        num_slots: int,
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float32,
+        cpu_tier_bytes: int = 512 << 20,
+        verify_checksums: bool = True,
+        on_ready: Callable[[], None] | None = None,
+    ) -> None:
+        if num_slots < 1:
+            raise ValueError("the pool needs at least the base's slot")
+        self.device, self.dtype = torch.device(device), dtype
+        self.store, self.spec = store, base.spec()
+        self.layer_names = base.layer_names
+        self.cpu_tier_budget, self.verify_checksums = cpu_tier_bytes, verify_checksums
+        self.on_ready = on_ready or (lambda: None)
+        self.lut_pools: dict[str, torch.Tensor] = {}
+        for name in self.layer_names:
+            lut = base.luts[name]
+            self.lut_pools[name] = torch.zeros((num_slots, *lut.shape), dtype=dtype, device=self.device)
+            self.lut_pools[name][BASE_SLOT].copy_(lut)
+        self.lut_set_bytes = sum(t[0].numel() * t.element_size() for t in self.lut_pools.values())
+        self._lock = threading.Lock()
+        self._slots = [_Slot() for _ in range(num_slots)]
+        self._slots[BASE_SLOT] = _Slot(BASE_KEY, 0, True)
+        self._slot_of_key: dict[TaskKey, int] = {BASE_KEY: BASE_SLOT}
+        self._lru: OrderedDict[TaskKey, None] = OrderedDict()  # resident task keys, least recently used first
+        self._cpu_tier: OrderedDict[TaskKey, dict[str, torch.Tensor]] = OrderedDict()
+        self._cpu_tier_bytes = 0
+        self._loading: set[TaskKey] = set()
+        self._failed: dict[TaskKey, str] = {}
+        self._missed_at: dict[TaskKey, float] = {}
+        self._load_times: list[float] = []
+        self._hits = self._misses = self._evictions = 0
+        self._jobs: queue.Queue = queue.Queue()
+        self._stream = torch.cuda.Stream(self.device) if self.device.type == "cuda" else None
+        self._loader = threading.Thread(target=self._loader_loop, name="lut-pool-loader", daemon=True)
+        self._loader.start()
+
+    @property
+    def num_slots(self) -> int:
+        return len(self._slots)
+
+    @staticmethod
+    def slots_for_budget(base: SketchedBase, pool_bytes: int, dtype: torch.dtype) -> int:
+        """How many slots (base included, at least 2) fit pool_bytes."""
+        per_slot = sum(lut.numel() for lut in base.luts.values()) * torch.empty((), dtype=dtype).element_size()
+        return max(2, pool_bytes // per_slot)
+
+    # --- the scheduler's side ----------------------------------------------------------------------------------
+
+    def acquire(self, key: TaskKey) -> int | None:
+        """Pin and return key's slot if resident; else start loading it and return None. LutLoadError if failed."""
+        with self._lock:
+            slot = self._slot_of_key.get(key)
+            if slot is not None:
+                if not self._slots[slot].ready:
+                    return None
+                self._slots[slot].pins += 1
+                if key in self._lru:
+                    self._lru.move_to_end(key)
+                self._hits += 1
+                return slot
+            if key in self._failed:
+                raise LutLoadError(self._failed[key])
+            if key in self._loading:
+                return None
+            if key not in self._missed_at:
+                self._misses += 1
+                self._missed_at[key] = time.perf_counter()
+            if key in self._cpu_tier:
+                self._place(key)
+            else:
+                self._loading.add(key)
+                self._jobs.put(("load", key))
+            return None
+
+    def release(self, key: TaskKey) -> None:
+        """Drop one pin of key (request finished, cancelled or failed)."""
+        with self._lock:
+            slot = self._slot_of_key[key]
+            state = self._slots[slot]
+            if state.pins <= 0:
+                raise RuntimeError(f"{key} released more often than acquired")
+            state.pins -= 1
+            if state.pins == 0 and slot != BASE_SLOT and self._superseded(key):
+                self._free(slot)
+
+    def failure(self, key: TaskKey) -> str | None:
+        """The error of a failed key, if it failed."""
+        with self._lock:
+            return self._failed.get(key)
+
+    def forget(self, task: str) -> None:
+        """Drop a deleted task: its unpinned slots and CPU-tier entries now, pinned slots at their last release."""
+        with self._lock:
+            for key in [k for k in self._slot_of_key if k[0] == task]:
+                slot = self._slot_of_key[key]
+                if self._slots[slot].ready and self._slots[slot].pins == 0:
+                    self._free(slot)
+            for key in [k for k in self._cpu_tier if k[0] == task]:
+                self._cpu_tier_bytes -= _nbytes(self._cpu_tier.pop(key))
+            for key in [k for k in self._failed if k[0] == task]:
+                del self._failed[key]
+
+    def slot_of(self, key: TaskKey) -> int | None:
+        """key's slot if resident and ready (no pin taken)."""
+        with self._lock:
+            slot = self._slot_of_key.get(key)
+            return slot if slot is not None and self._slots[slot].ready else None
+
+    def pins(self, key: TaskKey | None = None) -> int:
+        """Pins held on key's slot, or on all slots."""
+        with self._lock:
+            if key is None:
+                return sum(s.pins for s in self._slots)
+            slot = self._slot_of_key.get(key)
+            return 0 if slot is None else self._slots[slot].pins
+
+    def stats(self) -> PoolStats:
+        with self._lock:
+            times = self._load_times
+            return PoolStats(
+                slots_total=len(self._slots),
+                slots_used=sum(s.key is not None for s in self._slots),
+                slots_pinned=sum(s.pins > 0 for s in self._slots),
+                pins=sum(s.pins for s in self._slots),
+                tasks_resident=sum(s.ready and s.key != BASE_KEY for s in self._slots),
+                hits=self._hits,
+                misses=self._misses,
+                evictions=self._evictions,
+                load_failures=len(self._failed),
+                cpu_tier_entries=len(self._cpu_tier),
+                cpu_tier_bytes=self._cpu_tier_bytes,
+                last_load_s=times[-1] if times else 0.0,
+                mean_load_s=sum(times) / len(times) if times else 0.0,
+                lut_set_bytes=self.lut_set_bytes,
+            )
+
+    def close(self) -> None:
+        self._jobs.put(None)
+        self._loader.join(timeout=10)
+
+    # --- slot bookkeeping (lock held) --------------------------------------------------------------------------
+
+    def _superseded(self, key: TaskKey) -> bool:
+        latest = self.store.latest(key[0]) if self.store is not None else None
+        return latest is None or latest.version != key[1]
+
+    def _free(self, slot: int) -> None:
+        key = self._slots[slot].key
+        self._slot_of_key.pop(key, None)
+        self._lru.pop(key, None)
+        self._slots[slot] = _Slot()
+
+    def _reserve_slot(self) -> int | None:
+        for slot, state in enumerate(self._slots):
+            if state.key is None:
+                return slot
+        for key in self._lru:  # least recently used first
+            slot = self._slot_of_key[key]
+            if self._slots[slot].pins == 0:
+                self._free(slot)
+                self._evictions += 1
+                return slot
+        return None
+
+    def _place(self, key: TaskKey) -> None:
+        """Reserve a slot for a staged key and queue its copy; without a free slot it stays staged."""
+        slot = self._reserve_slot()
+        if slot is None:
+            return
+        self._slots[slot] = _Slot(key, 0, False)
+        self._slot_of_key[key] = slot
+        self._jobs.put(("copy", key))
+
+    def _stage(self, key: TaskKey, luts: dict[str, torch.Tensor]) -> None:
+        self._cpu_tier[key] = luts
+        self._cpu_tier_bytes += _nbytes(luts)
+        while self._cpu_tier_bytes > self.cpu_tier_budget and len(self._cpu_tier) > 1:
+            _, dropped = self._cpu_tier.popitem(last=False)
+            self._cpu_tier_bytes -= _nbytes(dropped)
+
+    # --- the loader thread -------------------------------------------------------------------------------------
+
+    def _loader_loop(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            kind, key = job
+            try:
+                self._load(key) if kind == "load" else self._copy(key)
+            except Exception as e:  # noqa: BLE001 - every failure must reach the key's requests
+                log.warning("LUT pool: loading %s failed: %s", key, e)
+                with self._lock:
+                    self._loading.discard(key)
+                    slot = self._slot_of_key.get(key)
+                    if slot is not None and not self._slots[slot].ready:
+                        self._free(slot)
+                    self._failed[key] = f"task {key[0]!r} version {key[1]}: LUT could not be loaded: {e}"
+                    self._missed_at.pop(key, None)
+            self.on_ready()
+
+    def _load(self, key: TaskKey) -> None:
+        task, version = key
+        if self.store is None:
+            raise LutLoadError("no LUT store is configured")
+        path = self.store.verify(task, version) if self.verify_checksums else self.store.path(task, version)
+        task_lut = load_task_lut(path, self.spec)
+        pin = self.device.type == "cuda"
+        luts = {}
+        for name in self.layer_names:
+            t = task_lut.luts[name].to(self.dtype).contiguous()
+            luts[name] = t.pin_memory() if pin else t
+        with self._lock:
+            self._loading.discard(key)
+            self._stage(key, luts)
+            self._place(key)
+
+    def _copy(self, key: TaskKey) -> None:
+        with self._lock:
+            slot, luts = self._slot_of_key.get(key), self._cpu_tier.get(key)
+            if slot is None:
+                return
+            if luts is None:  # dropped from the CPU tier since: read it again
+                self._free(slot)
+                self._loading.add(key)
+                self._jobs.put(("load", key))
+                return
+        if self._stream is not None:
+            with torch.cuda.stream(self._stream):
+                for name, t in luts.items():
+                    self.lut_pools[name][slot].copy_(t, non_blocking=True)
+            self._stream.synchronize()
+        else:
+            for name, t in luts.items():
+                self.lut_pools[name][slot].copy_(t)
+        with self._lock:
+            if self._slots[slot].key == key:
+                self._slots[slot].ready = True
+                self._lru[key] = None
+                missed = self._missed_at.pop(key, None)
+                if missed is not None:
+                    self._load_times.append(time.perf_counter() - missed)
+                    del self._load_times[:-256]
+
+
+def _nbytes(luts: dict[str, torch.Tensor]) -> int:
+    return sum(t.numel() * t.element_size() for t in luts.values())

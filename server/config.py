@@ -1,0 +1,117 @@
+"""Run-time configuration of the serving core: one dataclass per topic, every field documented.
+
+    EngineConfig
+      ├── cache:     CacheConfig      paged KV cache (block size, memory budget)
+      ├── pool:      PoolConfig       GPU LUT slot pool and its host-memory tier
+      └── scheduler: SchedulerConfig  batch limits, prefill chunking, admission queue
+
+The HTTP layer builds it from its pydantic Settings with `EngineConfig.from_settings`; tests build it directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+MiB = 1 << 20
+
+
+@dataclass
+class CacheConfig:
+    """The paged KV cache, preallocated once at start-up."""
+
+    block_size: int = 16
+    """Tokens per KV block (the unit of allocation)."""
+    kv_cache_bytes: int = 0
+    """KV budget in bytes (keys and values of all layers). 0 = automatic: on CUDA `gpu_memory_fraction` of the
+    memory left free after weights and the LUT pool; on the CPU 256 MiB."""
+    gpu_memory_fraction: float = 0.85
+    """Share of the free GPU memory the automatic KV budget may take (the rest is for activations, graphs)."""
+    num_blocks: int = 0
+    """Exact number of KV blocks, overriding the byte budget (tests use tiny values to force preemption)."""
+
+
+@dataclass
+class PoolConfig:
+    """The LUT slot pool: S slots on the device, each holding one task's LUTs for every layer."""
+
+    num_slots: int = 16
+    """Slots on the device, the base's slot 0 included; S = this, or what `pool_bytes` affords if that is set."""
+    pool_bytes: int = 0
+    """Device budget for the pool in bytes; 0 = use `num_slots`. At least 2 slots are always made."""
+    cpu_tier_bytes: int = 512 * MiB
+    """Host-memory tier of validated LUT sets in front of the disk store (pinned memory on CUDA)."""
+    verify_checksums: bool = True
+    """Re-hash a LUT file against the store's recorded sha256 before loading it (catches bit rot)."""
+
+
+@dataclass
+class SchedulerConfig:
+    """Continuous batching limits and the admission queue."""
+
+    max_num_seqs: int = 64
+    """Most sequences running at once (the decode batch size)."""
+    max_num_batched_tokens: int = 512
+    """Most tokens in one step (decodes + prefill chunks); longer prompts are prefilled in chunks of this."""
+    max_waiting: int = 256
+    """Bound of the admission queue; past it add_request raises QueueFullError."""
+    max_prompt_tokens: int = 4096
+    """Longest accepted prompt, in tokens (PromptTooLongError past it)."""
+    max_new_tokens: int = 1024
+    """Largest accepted SamplingParams.max_tokens (InvalidParamsError past it)."""
+    max_model_len: int = 0
+    """Longest sequence (prompt + generated); 0 = the model's max_position_embeddings. Always capped by what the
+    KV cache holds."""
+
+
+@dataclass
+class EngineConfig:
+    """Everything the engine needs besides the model, the tokenizer and the store."""
+
+    device: str = "auto"
+    """'auto' (CUDA if available), 'cpu' or 'cuda[:N]'."""
+    dtype: str = "auto"
+    """Activation, dense-weight, LUT-pool and KV dtype: 'auto' (float16 on CUDA, float32 on the CPU), 'float16',
+    'bfloat16' or 'float32'."""
+    cuda_graphs: bool = True
+    """Capture decode steps as CUDA graphs (CUDA only; ignored on the CPU)."""
+    cuda_graph_max_batch: int = 64
+    """Largest decode batch run through a captured graph; larger batches run eagerly."""
+    stats_window: int = 64
+    """Steps (and finished requests) remembered for EngineStats."""
+    cache: CacheConfig = field(default_factory=CacheConfig)
+    pool: PoolConfig = field(default_factory=PoolConfig)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+
+    def torch_device(self) -> torch.device:
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(self.device)
+
+    def torch_dtype(self) -> torch.dtype:
+        if self.dtype == "auto":
+            return torch.float16 if self.torch_device().type == "cuda" else torch.float32
+        dtypes = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
+        if self.dtype not in dtypes:
+            raise ValueError(f"dtype must be 'auto' or one of {sorted(dtypes)}, got {self.dtype!r}")
+        return dtypes[self.dtype]
+
+    @staticmethod
+    def from_settings(settings) -> EngineConfig:
+        """Map server.settings.Settings (duck-typed: no pydantic import here) onto the engine's config."""
+        return EngineConfig(
+            device=settings.resolved_device(),
+            cache=CacheConfig(kv_cache_bytes=settings.kv_cache_mb * MiB),
+            pool=PoolConfig(
+                num_slots=settings.max_tasks_resident,
+                pool_bytes=settings.lut_pool_mb * MiB,
+                cpu_tier_bytes=settings.cpu_tier_mb * MiB,
+            ),
+            scheduler=SchedulerConfig(
+                max_num_seqs=settings.max_batch_size,
+                max_waiting=settings.max_waiting,
+                max_prompt_tokens=settings.max_prompt_tokens,
+                max_new_tokens=settings.max_new_tokens,
+            ),
+        )

@@ -1,0 +1,395 @@
+"""The engine: requests in, streamed tokens out; one step = schedule -> run -> postprocess.
+
+    add_request (any thread) --lock--> Scheduler queues
+    step loop (one thread):   SchedulerOutput = scheduler.schedule()      who runs, with which LUT slot and KV blocks
+                              RunnerOutput    = runner.execute(plan)       one sampled token per finished chunk
+                              postprocess: append tokens, detokenize, stop checks, push TokenOutput to handles
+    cancel (any thread) ----> noted; applied at the start of the next step (never while the runner reads the slot)
+
+`start()` runs the loop in a background thread; without it, `generate()` and `run_until_idle()` step inline.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from adapters.pool import BASE_KEY, LutPool, PoolStats
+from adapters.store import BASE_TASK, InvalidTaskIdError, LutStore, check_task_id
+from server.config import EngineConfig
+from server.errors import (
+    EngineStoppedError,
+    InvalidParamsError,
+    PromptTooLongError,
+    QueueFullError,
+    UnknownTaskError,
+)
+from server.kv_cache import BlockManager, KVCache, bytes_per_block
+from server.model import ModelConfig, Transformer
+from server.request import Request, RequestHandle, TokenOutput
+from server.runner import ModelRunner, RunnerOutput
+from server.sampling import SamplingParams
+from server.scheduler import Scheduler, SchedulerOutput
+from server.tokenizer import IncrementalDetokenizer, Tokenizer
+from sketch.format import SketchedBase, load_sketched_base
+
+log = logging.getLogger(__name__)
+CPU_KV_BYTES = 256 << 20
+
+
+@dataclass
+class StepStats:
+    """One engine step."""
+
+    batch_size: int  # sequences in the step
+    num_tasks: int  # distinct LUT slots in the step
+    prefill_tokens: int
+    decode_tokens: int
+    duration_s: float
+
+
+@dataclass
+class RequestEvent:
+    """A finished request's timings. `id` grows by one per event: exporters remember the last id they saw."""
+
+    id: int
+    request_id: str
+    task: str
+    finish_reason: str
+    prompt_tokens: int
+    completion_tokens: int
+    queue_wait_s: float | None
+    ttft_s: float | None
+    e2e_s: float
+    preemptions: int
+
+
+@dataclass
+class EngineStats:
+    """A snapshot for /metrics and /health (plain data; prometheus lives in the HTTP layer)."""
+
+    running: int
+    waiting: int
+    kv_blocks_used: int
+    kv_blocks_total: int
+    recent_steps: list[StepStats]
+    pool: PoolStats
+    request_events: list[RequestEvent]  # the last stats_window finished requests, oldest first
+    requests_finished: int
+    prompt_tokens_total: int
+    generated_tokens_total: int
+    preemptions_total: int
+
+
+class Engine:
+    """Serves one sketched base and its task LUTs. Thread-safe public methods; see the module docstring."""
+
+    def __init__(
+        self,
+        base: SketchedBase,
+        tokenizer: Tokenizer | None = None,
+        config: EngineConfig | None = None,
+        store: LutStore | None = None,
+    ) -> None:
+        self.config = config = config or EngineConfig()
+        self.device, dtype = config.torch_device(), config.torch_dtype()
+        self.tokenizer, self.store = tokenizer, store
+        self.model_config = mc = ModelConfig.from_hf(base.config)
+        eos = set(mc.eos_token_ids) | {getattr(tokenizer, "eos_token_id", None)}
+        self.eos_token_ids = {t for t in eos if t is not None}
+        pc = config.pool
+        num_slots = LutPool.slots_for_budget(base, pc.pool_bytes, dtype) if pc.pool_bytes else pc.num_slots
+        self.pool = LutPool(
+            base, store, num_slots, self.device, dtype, pc.cpu_tier_bytes, pc.verify_checksums, on_ready=self._wake
+        )
+        max_len = config.scheduler.max_model_len or mc.max_position_embeddings
+        model = Transformer(base, self.pool.lut_pools, max_len, self.device, dtype)
+        block_size = config.cache.block_size
+        num_blocks = config.cache.num_blocks or self._kv_budget() // bytes_per_block(mc, block_size, dtype)
+        kv_cache = KVCache(mc, num_blocks, block_size, self.device, dtype)
+        self.max_model_len = min(max_len, (num_blocks - 1) * block_size)
+        self.runner = ModelRunner(model, kv_cache, num_slots, config, self.device)
+        self.scheduler = Scheduler(config.scheduler, BlockManager(num_blocks, block_size), self.pool)
+        self._requests: dict[str, Request] = {}
+        self._cancels: set[str] = set()
+        self._lock = threading.Lock()
+        self._work = threading.Condition(self._lock)  # notified on new requests, cancels, stop and LUT loads
+        self._thread: threading.Thread | None = None
+        self._accepting, self._stopping, self._drain = True, False, True
+        self._steps: deque[StepStats] = deque(maxlen=config.stats_window)
+        self._events: deque[RequestEvent] = deque(maxlen=config.stats_window)
+        self._totals = {"finished": 0, "prompt": 0, "generated": 0}
+
+    @classmethod
+    def from_dir(
+        cls, path: str | Path, config: EngineConfig | None = None, store_dir: str | Path | None = None
+    ) -> Engine:
+        """Load a sketched base directory (and its tokenizer files, if any) and open the LUT store at store_dir."""
+        base = load_sketched_base(path)
+        tokenizer = None
+        if any((Path(path) / f).exists() for f in ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")):
+            from transformers import AutoTokenizer
+
+            tokenizer = AutoTokenizer.from_pretrained(str(path))
+        store = LutStore(store_dir, base.spec()) if store_dir is not None else None
+        return cls(base, tokenizer, config, store)
+
+    # --- the public API ----------------------------------------------------------------------------------------
+
+    def add_request(
+        self,
+        task: str,
+        prompt: str | list[int],
+        params: SamplingParams | None = None,
+        request_id: str | None = None,
+    ) -> RequestHandle:
+        """Queue a request. Raises InvalidParamsError, PromptTooLongError, UnknownTaskError, QueueFullError,
+        EngineStoppedError."""
+        params = params or SamplingParams()
+        sc = self.config.scheduler
+        params.validate(sc.max_new_tokens, self.model_config.vocab_size)
+        if params.stop and self.tokenizer is None:
+            raise InvalidParamsError("stop strings need a tokenizer; this engine has none")
+        prompt_ids = self._tokenize(prompt)
+        limit = min(sc.max_prompt_tokens, self.max_model_len - 1)
+        if len(prompt_ids) > limit:
+            raise PromptTooLongError(f"the prompt has {len(prompt_ids)} tokens; at most {limit} are accepted")
+        key = self._resolve(task)
+        request_id = request_id or uuid.uuid4().hex
+        handle = RequestHandle(request_id, task, self._cancel)
+        detok = IncrementalDetokenizer(self.tokenizer, prompt_ids, params.stop) if self.tokenizer else None
+        req = Request(request_id, task, key, prompt_ids, params, params.make_generator(self.device), detok, handle)
+        with self._lock:
+            if not self._accepting:
+                raise EngineStoppedError("the engine is stopping and takes no new requests")
+            if request_id in self._requests:
+                raise InvalidParamsError(f"request id {request_id!r} is already in flight")
+            if self.scheduler.num_waiting >= sc.max_waiting:
+                raise QueueFullError(f"{sc.max_waiting} requests are already waiting")
+            self._requests[request_id] = req
+            self.scheduler.add(req)
+            self._work.notify()
+        return handle
+
+    def generate(
+        self, task: str, prompt: str | list[int], params: SamplingParams | None = None
+    ) -> Iterator[TokenOutput]:
+        """Stream one request's outputs; steps the engine inline when start() was not called."""
+        handle = self.add_request(task, prompt, params)
+        if self._thread is not None:
+            yield from handle
+            return
+        while True:
+            outs = handle.poll()
+            yield from outs
+            if outs and outs[-1].finished:
+                return
+            if not outs:
+                self._step_or_wait()
+
+    def run_until_idle(self, timeout_s: float = 600.0) -> None:
+        """Step inline until every request has finished (tests, benchmarks; not with start())."""
+        deadline = time.monotonic() + timeout_s
+        while self._requests or self._cancels:
+            if time.monotonic() > deadline:
+                raise TimeoutError("requests still in flight after run_until_idle's timeout")
+            self._step_or_wait()
+
+    def start(self) -> None:
+        """Run the step loop in a background thread."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="engine-loop", daemon=True)
+            self._thread.start()
+
+    def stop(self, drain: bool = True, timeout_s: float | None = None) -> None:
+        """Stop taking requests; drain=True finishes those in flight, drain=False cancels them. Then join."""
+        with self._lock:
+            self._accepting, self._stopping, self._drain = False, True, drain
+            if not drain:
+                self._cancels.update(self._requests)
+            self._work.notify()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+        else:
+            self.run_until_idle(timeout_s or 600.0)
+        self.pool.close()
+
+    def task_in_flight(self, task: str) -> int:
+        """Requests of task waiting or running (the HTTP DELETE refuses or waits while this is > 0)."""
+        with self._lock:
+            return self.scheduler.count_task(task)
+
+    def delete_task(self, task: str) -> bool:
+        """Remove task from the store and drop its resident LUTs; requests in flight finish on theirs."""
+        if self.store is None:
+            return False
+        deleted = self.store.delete(task)
+        self.pool.forget(task)
+        return deleted
+
+    def stats(self) -> EngineStats:
+        with self._lock:
+            blocks = self.scheduler.blocks
+            return EngineStats(
+                running=len(self.scheduler.running),
+                waiting=self.scheduler.num_waiting,
+                kv_blocks_used=blocks.num_used,
+                kv_blocks_total=blocks.num_total,
+                recent_steps=list(self._steps),
+                pool=self.pool.stats(),
+                request_events=list(self._events),
+                requests_finished=self._totals["finished"],
+                prompt_tokens_total=self._totals["prompt"],
+                generated_tokens_total=self._totals["generated"],
+                preemptions_total=self.scheduler.num_preemptions,
+            )
+
+    # --- the step ------------------------------------------------------------------------------------------------
+
+    def step(self) -> list[TokenOutput]:
+        """One iteration: schedule -> run -> postprocess. Returns the outputs it pushed."""
+        start = time.perf_counter()
+        with self._lock:
+            outputs = self._apply_cancels()
+            plan = self.scheduler.schedule()
+        outputs += [self._finish(req, "error", error) for req, error in plan.failed]
+        if plan.chunks:
+            try:
+                result = self.runner.execute(plan)
+            except Exception as e:  # noqa: BLE001 - a failed step fails its requests, never the engine
+                log.exception("engine step failed")
+                with self._lock:
+                    return outputs + [self._finish(self._requests[c.request_id], "error", repr(e)) for c in plan.chunks]
+            outputs += self._postprocess(plan, result)
+            self._record_step(plan, time.perf_counter() - start)
+        return outputs
+
+    def _postprocess(self, plan: SchedulerOutput, result: RunnerOutput) -> list[TokenOutput]:
+        outputs = []
+        now = time.perf_counter()
+        with self._lock:
+            for request_id, token in result.sampled.items():
+                req = self._requests[request_id]
+                req.output_ids.append(token)
+                req.first_token = req.first_token or now
+                reason = self._finish_reason(req, token)
+                text = req.detokenizer.delta(finished=reason is not None) if req.detokenizer else ""
+                if reason is not None:
+                    outputs.append(self._finish(req, reason, text=text, token_ids=[token]))
+                else:
+                    outputs.append(self._emit(req, [token], text))
+        return outputs
+
+    def _finish_reason(self, req: Request, token: int) -> str | None:
+        p = req.params
+        if token in p.stop_token_ids or (token in self.eos_token_ids and not p.ignore_eos):
+            return "stop"
+        if req.detokenizer is not None:
+            req.detokenizer.add(token)
+            if req.detokenizer.find_stop():
+                return "stop"
+        if len(req.output_ids) >= p.max_tokens or req.num_tokens >= self.max_model_len:
+            return "length"
+        return None
+
+    # --- helpers (the lock is held where noted) ------------------------------------------------------------------
+
+    def _emit(self, req: Request, token_ids: list[int], text: str, **final) -> TokenOutput:
+        out = TokenOutput(
+            req.request_id, req.task, token_ids, text, usage=req.usage(),
+            queue_wait_s=None if req.first_scheduled is None else req.first_scheduled - req.arrival,
+            ttft_s=None if req.first_token is None else req.first_token - req.arrival,
+            **final,
+        )
+        req.handle.push(out)
+        return out
+
+    def _finish(self, req: Request, reason: str, error: str | None = None, text: str = "", token_ids=()) -> TokenOutput:
+        """Lock held. Free the request's KV blocks and pin, push its last output, record its timings."""
+        self.scheduler.finish(req)
+        del self._requests[req.request_id]
+        self._totals["finished"] += 1
+        self._totals["prompt"] += len(req.prompt_ids)
+        self._totals["generated"] += len(req.output_ids)
+        out = self._emit(req, list(token_ids), text, finished=True, finish_reason=reason, error=error)
+        self._events.append(RequestEvent(
+            self._totals["finished"], req.request_id, req.task, reason, len(req.prompt_ids), len(req.output_ids),
+            out.queue_wait_s, out.ttft_s, time.perf_counter() - req.arrival, req.num_preemptions,
+        ))
+        return out
+
+    def _apply_cancels(self) -> list[TokenOutput]:
+        """Lock held."""
+        cancels, self._cancels = self._cancels, set()
+        return [self._finish(self._requests[i], "cancelled") for i in cancels if i in self._requests]
+
+    def _cancel(self, request_id: str) -> None:
+        with self._lock:
+            self._cancels.add(request_id)
+            self._work.notify()
+
+    def _wake(self) -> None:
+        with self._lock:
+            self._work.notify()
+
+    def _step_or_wait(self) -> None:
+        if not self.step():  # nothing ran: requests wait for a LUT load, whose end notifies us
+            with self._lock:
+                self._work.wait(timeout=0.05)
+
+    def _loop(self) -> None:
+        while True:
+            with self._lock:
+                while not (self._requests or self._cancels or self._stopping):
+                    self._work.wait()
+                if self._stopping and not self._requests and not self._cancels:
+                    return
+            self._step_or_wait()
+
+    def _record_step(self, plan: SchedulerOutput, duration: float) -> None:
+        prefill = sum(len(c.token_ids) for c in plan.prefills)
+        with self._lock:
+            self._steps.append(StepStats(len(plan.chunks), plan.num_tasks, prefill, len(plan.decodes), duration))
+
+    def _tokenize(self, prompt: str | list[int]) -> list[int]:
+        if isinstance(prompt, str):
+            if self.tokenizer is None:
+                raise InvalidParamsError("this engine has no tokenizer: pass the prompt as token ids")
+            ids = list(self.tokenizer.encode(prompt))
+        else:
+            ids = list(prompt)
+        vocab = self.model_config.vocab_size
+        if not ids:
+            raise InvalidParamsError("the prompt is empty")
+        if not all(isinstance(t, int) and 0 <= t < vocab for t in ids):
+            raise InvalidParamsError(f"prompt token ids must be ints in [0, {vocab})")
+        return ids
+
+    def _resolve(self, task: str):
+        """task -> (task, version) of its latest stored LUT, or the base."""
+        if task == BASE_TASK:
+            return BASE_KEY
+        try:
+            check_task_id(task)
+        except InvalidTaskIdError as e:
+            raise InvalidParamsError(str(e)) from e
+        latest = self.store.latest(task) if self.store is not None else None
+        if latest is None:
+            raise UnknownTaskError(f"no LUT is stored for task {task!r}")
+        return (task, latest.version)
+
+    def _kv_budget(self) -> int:
+        if self.config.cache.kv_cache_bytes:
+            return self.config.cache.kv_cache_bytes
+        if self.device.type != "cuda":
+            return CPU_KV_BYTES
+        free, _ = torch.cuda.mem_get_info(self.device)
+        return int(free * self.config.cache.gpu_memory_fraction)

@@ -1,0 +1,27 @@
+"""Exceptions of the serving core's public API. Each maps to one HTTP status in the API layer (noted here)."""
+
+from __future__ import annotations
+
+
+class EngineError(Exception):
+    """Base class of every error the engine raises to its callers."""
+
+
+class InvalidParamsError(EngineError, ValueError):
+    """Sampling parameters or the prompt are malformed (HTTP 400/422)."""
+
+
+class PromptTooLongError(InvalidParamsError):
+    """The prompt is longer than max_prompt_tokens or leaves no room to generate (HTTP 400)."""
+
+
+class UnknownTaskError(EngineError, LookupError):
+    """No LUT is stored for this task id (HTTP 404)."""
+
+
+class QueueFullError(EngineError):
+    """The waiting queue holds max_waiting requests already (HTTP 429)."""
+
+
+class EngineStoppedError(EngineError):
+    """The engine is stopping or stopped and takes no new requests (HTTP 503)."""

@@ -1,0 +1,350 @@
+"""A compact Llama-family decoder (Llama 2/3, Mistral, Qwen2, SmolLM2) on the multi-LUT op, after gpt-fast.
+
+One forward runs a flat batch of T tokens from B sequences of many tasks:
+
+    input_ids [T], positions [T], slot_of_token [T] int32 (the LUT pool slot of each token's task)
+      -> embed -> L x [RMSNorm -> attention (RoPE, GQA, paged KV) -> RMSNorm -> SwiGLU MLP]
+      -> RMSNorm -> lm_head on the sampled rows only -> logits [num_sampled, V] float32
+
+Every projection (q, k, v, o, gate, up, down) is one `lut_linear` call over all T tokens: the codes
+[N, packed K] are shared by every task, `lut_pool[layer]` [S, N, gpr, 2**bits] is owned by adapters/pool.py
+and indexed by slot_of_token, so one batch mixes tasks at no extra launches.
+
+The flat batch puts decodes first (one token per sequence: one batched SDPA over KV gathered from the paged
+cache, static shapes so CUDA graphs can capture it), then prefill chunks (one causal SDPA per sequence).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from kernels import lut_linear
+from sketch.format import SketchedBase
+
+SUPPORTED_ROPE_TYPES = ("default", "linear", "llama3", "dynamic", "yarn")
+ATTENTION_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj")
+MLP_PROJECTIONS = ("gate_proj", "up_proj", "down_proj")
+
+
+@dataclass(frozen=True)
+class RopeConfig:
+    """Rotary embedding parameters, from either config style (see ModelConfig.from_hf)."""
+
+    theta: float = 10000.0
+    rope_type: str = "default"
+    factor: float = 1.0
+    params: dict = field(default_factory=dict)  # the type's other keys (low_freq_factor, beta_fast, ...)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The architecture of a Llama-family checkpoint, read from its Hugging Face config.json."""
+
+    vocab_size: int
+    hidden_size: int
+    intermediate_size: int
+    num_layers: int
+    num_heads: int
+    num_kv_heads: int
+    head_dim: int
+    rms_norm_eps: float
+    max_position_embeddings: int
+    tie_word_embeddings: bool
+    rope: RopeConfig
+    eos_token_ids: tuple[int, ...] = ()
+    bos_token_id: int | None = None
+
+    @staticmethod
+    def from_hf(config: dict) -> ModelConfig:
+        """Accepts transformers 5 (`rope_parameters`) and older (`rope_theta` + `rope_scaling`) configs."""
+        heads = config["num_attention_heads"]
+        rope = dict(config.get("rope_parameters") or config.get("rope_scaling") or {})
+        theta = float(rope.pop("rope_theta", config.get("rope_theta", 10000.0)))
+        rope_type = rope.pop("rope_type", rope.pop("type", "default"))
+        if rope_type not in SUPPORTED_ROPE_TYPES:
+            raise NotImplementedError(f"rope type {rope_type!r} is not supported (supported: {SUPPORTED_ROPE_TYPES})")
+        if float(rope.pop("partial_rotary_factor", 1.0)) != 1.0:
+            raise NotImplementedError("partial rotary embeddings are not supported")
+        factor = rope.pop("factor", None)
+        if factor is None and rope_type == "yarn" and rope.get("original_max_position_embeddings"):
+            factor = config.get("max_position_embeddings", 2048) / rope["original_max_position_embeddings"]
+        eos = config.get("eos_token_id")
+        eos_ids = tuple(eos) if isinstance(eos, (list, tuple)) else (() if eos is None else (int(eos),))
+        return ModelConfig(
+            vocab_size=config["vocab_size"],
+            hidden_size=config["hidden_size"],
+            intermediate_size=config["intermediate_size"],
+            num_layers=config["num_hidden_layers"],
+            num_heads=heads,
+            num_kv_heads=config.get("num_key_value_heads") or heads,
+            head_dim=config.get("head_dim") or config["hidden_size"] // heads,
+            rms_norm_eps=float(config.get("rms_norm_eps", 1e-6)),
+            max_position_embeddings=config.get("max_position_embeddings", 2048),
+            tie_word_embeddings=bool(config.get("tie_word_embeddings", False)),
+            rope=RopeConfig(theta, rope_type, 1.0 if factor is None else float(factor), rope),
+            eos_token_ids=eos_ids,
+            bos_token_id=config.get("bos_token_id"),
+        )
+
+
+def rope_inv_freq(cfg: ModelConfig, max_len: int) -> tuple[torch.Tensor, float]:
+    """(inv_freq [head_dim / 2] float32, scale of cos/sin), as transformers computes them per rope type.
+
+    'dynamic' (NTK) rescales with the sequence length in transformers; a server cannot give each sequence its own
+    table, so, like vLLM, we use one table: the original frequencies up to max_position_embeddings (identical to
+    transformers there) and the table of length `max_len` beyond it.
+    """
+    rope, dim = cfg.rope, cfg.head_dim
+    exponents = torch.arange(0, dim, 2, dtype=torch.int64).float() / dim
+    inv_freq = 1.0 / (rope.theta**exponents)
+    p = rope.params
+    if rope.rope_type == "linear":
+        return inv_freq / rope.factor, 1.0
+    if rope.rope_type == "dynamic":
+        if max_len <= cfg.max_position_embeddings:
+            return inv_freq, 1.0
+        ratio = rope.factor * max_len / cfg.max_position_embeddings - (rope.factor - 1)
+        return 1.0 / ((rope.theta * ratio ** (dim / (dim - 2))) ** exponents), 1.0
+    if rope.rope_type == "llama3":
+        old_len = p.get("original_max_position_embeddings", cfg.max_position_embeddings)
+        low_wavelen, high_wavelen = old_len / p["low_freq_factor"], old_len / p["high_freq_factor"]
+        wavelen = 2 * math.pi / inv_freq
+        scaled = torch.where(wavelen > low_wavelen, inv_freq / rope.factor, inv_freq)
+        smooth = (old_len / wavelen - p["low_freq_factor"]) / (p["high_freq_factor"] - p["low_freq_factor"])
+        smoothed = (1 - smooth) * scaled / rope.factor + smooth * scaled
+        medium = (wavelen >= high_wavelen) & (wavelen <= low_wavelen)
+        return torch.where(medium, smoothed, scaled), 1.0
+    if rope.rope_type == "yarn":
+        return _yarn_inv_freq(cfg, inv_freq)
+    return inv_freq, 1.0
+
+
+def _yarn_inv_freq(cfg: ModelConfig, inv_freq: torch.Tensor) -> tuple[torch.Tensor, float]:
+    rope, dim, p = cfg.rope, cfg.head_dim, cfg.rope.params
+    old_len = p.get("original_max_position_embeddings") or cfg.max_position_embeddings
+
+    def mscale(scale: float, m: float = 1.0) -> float:
+        return 1.0 if scale <= 1 else 0.1 * m * math.log(scale) + 1.0
+
+    attention_factor = p.get("attention_factor")
+    if attention_factor is None:
+        if p.get("mscale") and p.get("mscale_all_dim"):
+            attention_factor = mscale(rope.factor, p["mscale"]) / mscale(rope.factor, p["mscale_all_dim"])
+        else:
+            attention_factor = mscale(rope.factor)
+
+    def correction_dim(rotations: float) -> float:
+        return dim * math.log(old_len / (rotations * 2 * math.pi)) / (2 * math.log(rope.theta))
+
+    low, high = correction_dim(p.get("beta_fast") or 32), correction_dim(p.get("beta_slow") or 1)
+    if p.get("truncate", True):
+        low, high = math.floor(low), math.ceil(high)
+    low, high = max(low, 0), min(high, dim - 1)
+    if low == high:
+        high += 0.001
+    ramp = ((torch.arange(dim // 2, dtype=torch.float32) - low) / (high - low)).clamp(0, 1)
+    extrapolation = 1 - ramp  # share of each frequency kept unscaled
+    return inv_freq / rope.factor * (1 - extrapolation) + inv_freq * extrapolation, float(attention_factor)
+
+
+def rope_tables(cfg: ModelConfig, max_len: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos, sin [max_len, head_dim] float32, in transformers' rotate-half layout."""
+    inv_freq, scale = rope_inv_freq(cfg, max_len)
+    freqs = torch.outer(torch.arange(max_len, dtype=torch.float32), inv_freq)  # [max_len, head_dim / 2]
+    emb = torch.cat([freqs, freqs], dim=-1)
+    return emb.cos() * scale, emb.sin() * scale
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """x [T, H, hd], cos/sin [T, hd] in x's dtype."""
+    half = x.shape[-1] // 2
+    rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
+    return x * cos[:, None] + rotated * sin[:, None]
+
+
+@dataclass
+class PrefillSpan:
+    """One sequence's prefill chunk inside the flat batch: tokens [start, start + num_tokens)."""
+
+    start: int
+    num_tokens: int
+    context_len: int  # tokens in the KV cache once this chunk is written (earlier chunks + this one)
+    block_table: torch.Tensor  # [ceil(context_len / block_size)] int64, on the device
+
+
+@dataclass
+class AttentionMeta:
+    """Where each token's K/V goes and which cached K/V each query reads (built by the runner)."""
+
+    slot_mapping: torch.Tensor  # [T] int64: row of each token's K/V in the flat cache (block * block_size + offset)
+    num_decodes: int  # the first num_decodes tokens are decodes, one per sequence
+    decode_block_tables: torch.Tensor  # [num_decodes, nb] int32, padded with the null block 0
+    decode_context_lens: torch.Tensor  # [num_decodes] int32: cached tokens including the new one
+    prefills: list[PrefillSpan] = field(default_factory=list)
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, weight: torch.Tensor, eps: float) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(weight, requires_grad=False)
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x.float()
+        h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.weight * h.to(x.dtype)
+
+
+class LutProjection(nn.Module):
+    """y [T, N] = x [T, K] @ W_hat(slot of each token).T (+ bias); lut_pool is the pool's tensor, shared."""
+
+    def __init__(self, codes_packed: torch.Tensor, lut_pool: torch.Tensor, bits: int, bias: torch.Tensor | None):
+        super().__init__()
+        self.register_buffer("codes_packed", codes_packed)
+        self.lut_pool = lut_pool  # [S, N, gpr, 2**bits]: a plain attribute, so .to() never copies the pool
+        self.bits, self.gpr = bits, lut_pool.shape[2]
+        self.bias = None if bias is None else nn.Parameter(bias, requires_grad=False)
+
+    def forward(self, x: torch.Tensor, slot_of_token: torch.Tensor) -> torch.Tensor:
+        # Slots are checked on the host by the runner: a range check here would sync and break graph capture.
+        y = lut_linear(x, self.codes_packed, self.lut_pool, slot_of_token, self.bits, self.gpr, check_slot_range=False)
+        return y if self.bias is None else y + self.bias
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg: ModelConfig, proj: dict[str, LutProjection]) -> None:
+        super().__init__()
+        self.q_proj, self.k_proj, self.v_proj, self.o_proj = (proj[p] for p in ATTENTION_PROJECTIONS)
+        self.num_heads, self.num_kv_heads, self.head_dim = cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
+        self.scale = cfg.head_dim**-0.5
+
+    def forward(self, x, slots, cos, sin, meta: AttentionMeta, kv_cache: tuple[torch.Tensor, torch.Tensor]):
+        t = x.shape[0]
+        q = apply_rope(self.q_proj(x, slots).view(t, self.num_heads, self.head_dim), cos, sin)
+        k = apply_rope(self.k_proj(x, slots).view(t, self.num_kv_heads, self.head_dim), cos, sin)
+        v = self.v_proj(x, slots).view(t, self.num_kv_heads, self.head_dim)
+        k_cache, v_cache = kv_cache  # [num_blocks, block_size, Hkv, hd]
+        k_cache.view(-1, self.num_kv_heads, self.head_dim).index_copy_(0, meta.slot_mapping, k)
+        v_cache.view(-1, self.num_kv_heads, self.head_dim).index_copy_(0, meta.slot_mapping, v)
+        out = torch.empty_like(q)  # [T, H, hd]
+        nd = meta.num_decodes
+        if nd:
+            out[:nd] = self._decode(q[:nd], k_cache, v_cache, meta)
+        for span in meta.prefills:
+            rows = slice(span.start, span.start + span.num_tokens)
+            out[rows] = self._prefill(q[rows], k[rows], v[rows], k_cache, v_cache, span)
+        return self.o_proj(out.view(t, -1), slots)
+
+    def _decode(self, q, k_cache, v_cache, meta: AttentionMeta) -> torch.Tensor:
+        # q [B, H, hd] -> [B, Hkv, G, hd]: each KV head serves G query heads, so K/V are never repeated.
+        b = q.shape[0]
+        bt = meta.decode_block_tables
+        k = k_cache[bt].flatten(1, 2).transpose(1, 2)  # [B, nb, bs, Hkv, hd] -> [B, Hkv, C, hd]
+        v = v_cache[bt].flatten(1, 2).transpose(1, 2)
+        visible = torch.arange(k.shape[2], device=q.device)[None, :] < meta.decode_context_lens[:, None]  # [B, C]
+        q = q.view(b, self.num_kv_heads, -1, self.head_dim)
+        o = F.scaled_dot_product_attention(q, k, v, attn_mask=visible[:, None, None, :], scale=self.scale)
+        return o.reshape(b, self.num_heads, self.head_dim)
+
+    def _prefill(self, q, k_new, v_new, k_cache, v_cache, span: PrefillSpan) -> torch.Tensor:
+        n, ctx = span.num_tokens, span.context_len
+        if ctx == n:  # the whole context is this chunk: no need to read it back from the cache
+            k, v = k_new, v_new
+        else:
+            k = k_cache[span.block_table].flatten(0, 1)[:ctx]  # [ctx, Hkv, hd]
+            v = v_cache[span.block_table].flatten(0, 1)[:ctx]
+        g = self.num_heads // self.num_kv_heads
+        # q [n, H, hd] -> [Hkv, G * n, hd] (row = g * n + i), k/v [Hkv, ctx, hd]
+        qg = q.view(n, self.num_kv_heads, g, self.head_dim).permute(1, 2, 0, 3).reshape(self.num_kv_heads, g * n, -1)
+        query_pos = torch.arange(ctx - n, ctx, device=q.device)
+        causal = torch.arange(ctx, device=q.device)[None, :] <= query_pos[:, None]  # [n, ctx]
+        o = F.scaled_dot_product_attention(
+            qg, k.transpose(0, 1), v.transpose(0, 1), attn_mask=causal.repeat(g, 1), scale=self.scale
+        )
+        return o.view(self.num_kv_heads, g, n, self.head_dim).permute(2, 0, 1, 3).reshape(n, self.num_heads, -1)
+
+
+class MLP(nn.Module):
+    def __init__(self, proj: dict[str, LutProjection]) -> None:
+        super().__init__()
+        self.gate_proj, self.up_proj, self.down_proj = proj["gate_proj"], proj["up_proj"], proj["down_proj"]
+
+    def forward(self, x: torch.Tensor, slots: torch.Tensor) -> torch.Tensor:
+        return self.down_proj(F.silu(self.gate_proj(x, slots)) * self.up_proj(x, slots), slots)
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: ModelConfig, attention: Attention, mlp: MLP, norms: tuple[torch.Tensor, torch.Tensor]):
+        super().__init__()
+        self.input_layernorm = RMSNorm(norms[0], cfg.rms_norm_eps)
+        self.self_attn = attention
+        self.post_attention_layernorm = RMSNorm(norms[1], cfg.rms_norm_eps)
+        self.mlp = mlp
+
+    def forward(self, h, slots, cos, sin, meta, kv_cache):
+        h = h + self.self_attn(self.input_layernorm(h), slots, cos, sin, meta, kv_cache)
+        return h + self.mlp(self.post_attention_layernorm(h), slots)
+
+
+class Transformer(nn.Module):
+    """The decoder. Dense tensors are copied to `dtype` on `device`; the LUTs stay in the pool's tensors."""
+
+    def __init__(
+        self,
+        base: SketchedBase,
+        lut_pools: dict[str, torch.Tensor],
+        max_len: int,
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        super().__init__()
+        cfg = self.config = ModelConfig.from_hf(base.config)
+
+        def dense(name: str) -> torch.Tensor:
+            if name not in base.dense:
+                raise ValueError(f"the sketched base lacks the dense tensor {name!r}")
+            return base.dense[name].to(device=device, dtype=dtype)
+
+        def projection(name: str) -> LutProjection:
+            bias = base.dense.get(f"{name}.bias")
+            bias = None if bias is None else bias.to(device=device, dtype=dtype)
+            return LutProjection(base.codes[name].to(device), lut_pools[name], base.bits, bias)
+
+        self.embed_tokens = nn.Parameter(dense("model.embed_tokens.weight"), requires_grad=False)
+        blocks = []
+        for i in range(cfg.num_layers):
+            p = f"model.layers.{i}"
+            attn = Attention(cfg, {n: projection(f"{p}.self_attn.{n}") for n in ATTENTION_PROJECTIONS})
+            mlp = MLP({n: projection(f"{p}.mlp.{n}") for n in MLP_PROJECTIONS})
+            norms = (dense(f"{p}.input_layernorm.weight"), dense(f"{p}.post_attention_layernorm.weight"))
+            blocks.append(Block(cfg, attn, mlp, norms))
+        self.layers = nn.ModuleList(blocks)
+        self.norm = RMSNorm(dense("model.norm.weight"), cfg.rms_norm_eps)
+        tied = cfg.tie_word_embeddings or "lm_head.weight" not in base.dense
+        self.lm_head = self.embed_tokens if tied else nn.Parameter(dense("lm_head.weight"), requires_grad=False)
+        cos, sin = rope_tables(cfg, max_len)
+        self.register_buffer("rope_cos", cos.to(device), persistent=False)  # [max_len, hd] float32
+        self.register_buffer("rope_sin", sin.to(device), persistent=False)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        positions: torch.Tensor,
+        slot_of_token: torch.Tensor,
+        meta: AttentionMeta,
+        kv_caches: list[tuple[torch.Tensor, torch.Tensor]],
+        logits_indices: torch.Tensor,
+    ) -> torch.Tensor:
+        """input_ids/positions/slot_of_token [T], logits_indices [R] -> logits [R, V] float32."""
+        h = F.embedding(input_ids, self.embed_tokens)  # [T, D]
+        cos = self.rope_cos[positions].to(h.dtype)
+        sin = self.rope_sin[positions].to(h.dtype)
+        for layer, kv_cache in zip(self.layers, kv_caches, strict=True):
+            h = layer(h, slot_of_token, cos, sin, meta, kv_cache)
+        h = self.norm(h[logits_indices])
+        return F.linear(h, self.lm_head).float()

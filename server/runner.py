@@ -1,0 +1,176 @@
+"""The model runner: turns a SchedulerOutput into tensors, runs the model, samples. Never touches queues.
+
+Flat batch of one step (decodes first, ordered by slot, then prefill chunks):
+
+    input_ids      [T]   token of each row
+    positions      [T]   its position in its sequence
+    slot_of_token  [T]   int32 LUT pool slot of its request's task
+    slot_mapping   [T]   int64 flat KV row it writes (block * block_size + position % block_size)
+    decode_block_tables [Bd, nb] / decode_context_lens [Bd]; one PrefillSpan per prefill chunk
+    logits_indices [R]   last row of each chunk that samples
+
+On CUDA a decode-only step of at most cuda_graph_max_batch sequences replays a CUDA graph captured for its
+(padded batch size, padded block-table width); padding rows decode token 0 against the null block in slot 0.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import torch
+
+from server.config import EngineConfig
+from server.kv_cache import NULL_BLOCK, KVCache
+from server.model import AttentionMeta, PrefillSpan, Transformer
+from server.sampling import sample
+from server.scheduler import ScheduledChunk, SchedulerOutput
+
+log = logging.getLogger(__name__)
+
+GRAPH_BATCH_SIZES = (1, 2, 4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256)
+
+
+@dataclass
+class RunnerOutput:
+    """The token sampled for every chunk that samples, by request id."""
+
+    sampled: dict[str, int]
+
+
+class ModelRunner:
+    def __init__(
+        self, model: Transformer, kv_cache: KVCache, num_slots: int, config: EngineConfig, device: torch.device
+    ) -> None:
+        self.model, self.kv_cache, self.num_slots, self.device = model, kv_cache, num_slots, device
+        self.block_size = kv_cache.block_size
+        self.graphs = None
+        if device.type == "cuda" and config.cuda_graphs:
+            self.graphs = DecodeGraphs(self, config.cuda_graph_max_batch)
+
+    @torch.inference_mode()
+    def execute(self, plan: SchedulerOutput) -> RunnerOutput:
+        chunks = plan.chunks
+        for c in chunks:  # checked here, on the host: the op itself must not sync
+            if not 0 <= c.slot < self.num_slots:
+                raise ValueError(f"request {c.request_id} has LUT slot {c.slot}, the pool has {self.num_slots}")
+        if self.graphs is not None and not plan.prefills and self.graphs.supports(len(plan.decodes)):
+            logits = self.graphs.run(plan.decodes)
+        else:
+            logits = self.forward(*self.prepare(plan.decodes, plan.prefills))
+        sampling = [c for c in chunks if c.sample]
+        tokens = sample(logits, [c.params for c in sampling], [c.generator for c in sampling])
+        return RunnerOutput({c.request_id: t for c, t in zip(sampling, tokens, strict=True)})
+
+    def forward(self, input_ids, positions, slot_of_token, meta: AttentionMeta, logits_indices) -> torch.Tensor:
+        return self.model(input_ids, positions, slot_of_token, meta, self.kv_cache.layers, logits_indices)
+
+    def prepare(self, decodes: list[ScheduledChunk], prefills: list[ScheduledChunk], pad_to: tuple[int, int] = (0, 0)):
+        """Host lists -> device tensors. pad_to = (batch, blocks) pads a decode-only batch for a graph."""
+        bs = self.block_size
+        ids, pos, slots, rows, logits_rows = [], [], [], [], []
+        for c in decodes + prefills:
+            for i, tok in enumerate(c.token_ids):
+                p = c.start_pos + i
+                ids.append(tok)
+                pos.append(p)
+                slots.append(c.slot)
+                rows.append(c.block_ids[p // bs] * bs + p % bs)
+            if c.sample:
+                logits_rows.append(len(ids) - 1)
+        width = max([len(c.block_ids) for c in decodes] + [pad_to[1], 1])
+        tables = [c.block_ids + [NULL_BLOCK] * (width - len(c.block_ids)) for c in decodes]
+        context_lens = [c.start_pos + 1 for c in decodes]
+        for _ in range(pad_to[0] - len(decodes)):  # padding rows: token 0 at position 0 of the null block, slot 0
+            logits_rows.append(len(ids))
+            ids.append(0)
+            pos.append(0)
+            slots.append(0)
+            rows.append(NULL_BLOCK * bs)
+            tables.append([NULL_BLOCK] * width)
+            context_lens.append(1)
+
+        def tensor(values, dtype):
+            return torch.tensor(values, dtype=dtype).to(self.device, non_blocking=True)
+
+        spans, start = [], len(tables)
+        for c in prefills:
+            n = len(c.token_ids)
+            table = tensor(c.block_ids, torch.int64)
+            spans.append(PrefillSpan(start, n, c.start_pos + n, table))
+            start += n
+        meta = AttentionMeta(
+            slot_mapping=tensor(rows, torch.int64),
+            num_decodes=len(tables),
+            decode_block_tables=tensor(tables, torch.int64).view(len(tables), width),
+            decode_context_lens=tensor(context_lens, torch.int32),
+            prefills=spans,
+        )
+        return (
+            tensor(ids, torch.int64),
+            tensor(pos, torch.int64),
+            tensor(slots, torch.int32),
+            meta,
+            tensor(logits_rows, torch.int64),
+        )
+
+
+class DecodeGraphs:
+    """CUDA graphs of decode steps, captured lazily per (padded batch size, padded block-table width).
+
+    Widths are powers of two, so a handful of graphs per batch size covers every context length. Inputs are
+    copied into static tensors kept per graph; the graphs share one memory pool.
+    """
+
+    def __init__(self, runner: ModelRunner, max_batch: int) -> None:
+        self.runner = runner
+        self.batch_sizes = [b for b in GRAPH_BATCH_SIZES if b <= max_batch]
+        self.pool = torch.cuda.graph_pool_handle()
+        self.graphs: dict[tuple[int, int], tuple[torch.cuda.CUDAGraph, tuple, torch.Tensor]] = {}
+        self.failed = False
+
+    def supports(self, batch: int) -> bool:
+        return not self.failed and bool(self.batch_sizes) and batch <= self.batch_sizes[-1]
+
+    def run(self, decodes: list[ScheduledChunk]) -> torch.Tensor:
+        batch = next(b for b in self.batch_sizes if b >= len(decodes))
+        width = 1 << (max(len(c.block_ids) for c in decodes) - 1).bit_length()  # next power of two
+        args = self.runner.prepare(decodes, [], pad_to=(batch, width))
+        key = (batch, width)
+        if key not in self.graphs:
+            try:
+                self.graphs[key] = self._capture(args)
+            except Exception as e:  # noqa: BLE001 - a kernel that cannot be captured: serve eagerly instead
+                log.warning("CUDA graph capture failed (%s); decoding eagerly from now on", e)
+                self.failed = True
+                return self.runner.forward(*args)[: len(decodes)]
+        graph, static, logits = self.graphs[key]
+        for dst, src in zip(_flat(static), _flat(args), strict=True):
+            dst.copy_(src)
+        graph.replay()
+        return logits[: len(decodes)]
+
+    def _capture(self, args) -> tuple[torch.cuda.CUDAGraph, tuple, torch.Tensor]:
+        static = tuple(_clone(a) for a in args)
+        self.runner.forward(*static)  # warm-up: kernel compilation, autotuning, lazy allocations
+        torch.cuda.synchronize()
+        graph = torch.cuda.CUDAGraph()
+        # thread_local: the pool's loader thread may copy LUTs on its own stream meanwhile
+        with torch.cuda.graph(graph, pool=self.pool, capture_error_mode="thread_local"):
+            logits = self.runner.forward(*static)
+        return graph, static, logits
+
+
+def _clone(a):
+    if isinstance(a, torch.Tensor):
+        return a.clone()
+    if isinstance(a, AttentionMeta):
+        return AttentionMeta(
+            a.slot_mapping.clone(), a.num_decodes, a.decode_block_tables.clone(), a.decode_context_lens.clone(), []
+        )
+    raise TypeError(type(a))
+
+
+def _flat(args) -> list[torch.Tensor]:
+    ids, pos, slots, meta, logits_rows = args
+    return [ids, pos, slots, meta.slot_mapping, meta.decode_block_tables, meta.decode_context_lens, logits_rows]

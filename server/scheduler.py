@@ -1,0 +1,237 @@
+"""Continuous batching across tasks: each step's plan (SchedulerOutput). Never touches tensors.
+
+Each step, within max_num_batched_tokens tokens and max_num_seqs sequences:
+  1. every running request that has finished its prompt decodes one token (oldest first). When the KV cache has no
+     block for it, the newest running request is preempted (its blocks freed; it recomputes later) until it fits;
+  2. running requests still in their prompt get the next chunk of it (chunked prefill), in the blocks free now;
+  3. waiting requests are admitted: first the preempted ones (they keep their LUT pin), then new ones.
+
+Fairness across tasks is S-LoRA's virtual token counter (VTC): every task has a counter of the service it got,
+a prompt token costs 1 and a generated token 2; admission always takes the head of the waiting task with the
+lowest counter, and a task that becomes active starts at the lowest counter of the active tasks, so it can
+neither starve the others nor bank credit while idle. A busy task thus never delays another task's admission by
+more than about one request's worth of service.
+
+A task's head is admitted only once its LUT is resident (pool.acquire pins it); while it loads, other tasks are
+admitted. If its LUT fails to load, the task's waiting requests of that version are failed with the error.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import torch
+
+from adapters.pool import LutLoadError, LutPool
+from server.config import SchedulerConfig
+from server.kv_cache import BlockManager
+from server.request import Request, Status
+from server.sampling import SamplingParams
+
+PREFILL_TOKEN_COST = 1.0
+DECODE_TOKEN_COST = 2.0
+
+
+@dataclass
+class ScheduledChunk:
+    """One request's share of a step: token_ids at positions start_pos.., reading LUT slot `slot`."""
+
+    request_id: str
+    token_ids: list[int]
+    start_pos: int
+    block_ids: list[int]  # the request's block table after this step's growth (a copy)
+    slot: int
+    sample: bool  # the chunk ends at the last known token: sample the next one
+    params: SamplingParams
+    generator: torch.Generator | None  # the request's own; passed through untouched
+
+
+@dataclass
+class SchedulerOutput:
+    """The plan of one step: decodes (one token each, ordered by slot) then prefill chunks."""
+
+    decodes: list[ScheduledChunk] = field(default_factory=list)
+    prefills: list[ScheduledChunk] = field(default_factory=list)
+    preempted: list[str] = field(default_factory=list)  # request ids sent back to recompute
+    failed: list[tuple[Request, str]] = field(default_factory=list)  # to finish with finish_reason 'error'
+
+    @property
+    def chunks(self) -> list[ScheduledChunk]:
+        return self.decodes + self.prefills
+
+    @property
+    def num_tokens(self) -> int:
+        return len(self.decodes) + sum(len(c.token_ids) for c in self.prefills)
+
+    @property
+    def num_tasks(self) -> int:
+        return len({c.slot for c in self.chunks})
+
+
+class Scheduler:
+    """Owns the waiting queues (one per task), the running list, the KV block manager and the VTC counters."""
+
+    def __init__(self, config: SchedulerConfig, blocks: BlockManager, pool: LutPool) -> None:
+        if config.max_num_batched_tokens < config.max_num_seqs:
+            raise ValueError("max_num_batched_tokens must be >= max_num_seqs (every running request decodes)")
+        self.config, self.blocks, self.pool = config, blocks, pool
+        self.waiting: dict[str, deque[Request]] = {}  # task -> its requests in arrival order
+        self.preempted: deque[Request] = deque()
+        self.running: list[Request] = []  # in admission order (the newest is preempted first)
+        self.served: dict[str, float] = {}  # VTC counter per task
+        self.num_preemptions = 0
+
+    # --- queues ----------------------------------------------------------------------------------------------
+
+    def add(self, req: Request) -> None:
+        if not self._active(req.task):
+            active = [self.served.get(t, 0.0) for t in self._active_tasks()]
+            self.served[req.task] = max(self.served.get(req.task, 0.0), min(active, default=0.0))
+        self.waiting.setdefault(req.task, deque()).append(req)
+
+    def finish(self, req: Request) -> None:
+        """Take req out of every queue and give back its KV blocks and LUT pin."""
+        if req in self.running:
+            self.running.remove(req)
+        elif req in self.preempted:
+            self.preempted.remove(req)
+        elif req.task in self.waiting and req in self.waiting[req.task]:
+            self.waiting[req.task].remove(req)
+            if not self.waiting[req.task]:
+                del self.waiting[req.task]
+        self.blocks.release(req.block_ids)
+        if req.slot is not None:
+            self.pool.release(req.key)
+            req.slot = None
+        req.status = Status.FINISHED
+
+    @property
+    def num_waiting(self) -> int:
+        return len(self.preempted) + sum(len(q) for q in self.waiting.values())
+
+    def has_unfinished(self) -> bool:
+        return bool(self.running or self.preempted or self.waiting)
+
+    def count_task(self, task: str) -> int:
+        """Requests of task waiting or running."""
+        return sum(r.task == task for r in self.running + list(self.preempted)) + len(self.waiting.get(task, ()))
+
+    # --- the step's plan -------------------------------------------------------------------------------------
+
+    def schedule(self) -> SchedulerOutput:
+        preempted: list[str] = []
+        while True:
+            out = self._schedule_once()
+            out.preempted[:0] = preempted
+            if out.chunks or out.failed or len(self.running) <= 1:
+                return out
+            # running prompts hold every block and none can grow: free the newest one's blocks
+            preempted.append(self.running[-1].request_id)
+            self._preempt(self.running[-1])
+
+    def _schedule_once(self) -> SchedulerOutput:
+        out = SchedulerOutput()
+        budget = self.config.max_num_batched_tokens
+        for req in [r for r in self.running if r.num_tokens - r.num_computed == 1]:
+            if req.status is not Status.RUNNING:  # preempted earlier in this loop
+                continue
+            while not self.blocks.can_grow(req.block_ids, req.num_computed + 1):
+                victim = self.running[-1]
+                self._preempt(victim)
+                out.preempted.append(victim.request_id)
+                if victim is req:
+                    break
+            if req.status is Status.RUNNING:
+                out.decodes.append(self._take(req, 1, DECODE_TOKEN_COST))
+                budget -= 1
+        for req in [r for r in self.running if r.num_tokens - r.num_computed > 1]:
+            n = self._fitting(req, budget)
+            if n:
+                out.prefills.append(self._take(req, n, PREFILL_TOKEN_COST))
+                budget -= n
+        while budget > 0 and len(self.running) < self.config.max_num_seqs:
+            req = self._admit(out)
+            if req is None:
+                break
+            n = self._fitting(req, budget)
+            out.prefills.append(self._take(req, n, PREFILL_TOKEN_COST))
+            budget -= n
+        out.decodes.sort(key=lambda c: c.slot)  # tokens of one task side by side: better locality in the kernel
+        return out
+
+    def _take(self, req: Request, n: int, cost: float) -> ScheduledChunk:
+        """Grow req's blocks for n more tokens and cut its chunk; advance its computed count and its task's VTC."""
+        start = req.num_computed
+        self.blocks.grow(req.block_ids, start + n)
+        req.num_computed += n
+        sample = req.num_computed == req.num_tokens
+        self.served[req.task] = self.served.get(req.task, 0.0) + n * cost
+        return ScheduledChunk(
+            req.request_id, req.token_ids(start, start + n), start, list(req.block_ids), req.slot, sample,
+            req.params, req.generator,
+        )
+
+    def _fitting(self, req: Request, budget: int) -> int:
+        """Tokens of req's remaining prompt that fit the token budget and the free KV blocks (no preemption)."""
+        n = min(req.num_tokens - req.num_computed, budget)
+        room = (len(req.block_ids) + self.blocks.num_free) * self.blocks.block_size - req.num_computed
+        return max(0, min(n, room))
+
+    def _admit(self, out: SchedulerOutput) -> Request | None:
+        """The next request to start (preempted first, then by VTC), pinned and moved to running; None if none."""
+        if self.preempted:
+            req = self.preempted[0]
+            if not self._fits_first_block(req):
+                return None
+            self.preempted.popleft()
+            return self._start(req)
+        for task in sorted(self.waiting, key=lambda t: (self.served.get(t, 0.0), t)):
+            queue = self.waiting[task]
+            req = queue[0]
+            if not self._fits_first_block(req):
+                return None  # KV is full: admitting anyone else would only preempt later
+            try:
+                slot = self.pool.acquire(req.key)
+            except LutLoadError as e:
+                for failed in [r for r in queue if r.key == req.key]:
+                    queue.remove(failed)
+                    out.failed.append((failed, str(e)))
+                if not queue:
+                    del self.waiting[task]
+                continue
+            if slot is None:
+                continue  # its LUT is loading: let other tasks in meanwhile
+            queue.popleft()
+            if not queue:
+                del self.waiting[task]
+            req.slot = slot
+            return self._start(req)
+        return None
+
+    def _fits_first_block(self, req: Request) -> bool:
+        return self.blocks.num_free > 0 or req.num_tokens - req.num_computed <= 0
+
+    def _start(self, req: Request) -> Request:
+        req.status = Status.RUNNING
+        if req.first_scheduled is None:
+            req.first_scheduled = time.perf_counter()
+        self.running.append(req)
+        return req
+
+    def _preempt(self, req: Request) -> None:
+        """Recompute preemption: drop req's K/V, keep its tokens and its LUT pin; it is re-admitted first."""
+        self.running.remove(req)
+        self.blocks.release(req.block_ids)
+        req.num_computed = 0
+        req.num_preemptions += 1
+        req.status = Status.WAITING
+        self.preempted.appendleft(req)
+        self.num_preemptions += 1
+
+    def _active(self, task: str) -> bool:
+        return task in self.waiting or any(r.task == task for r in self.running + list(self.preempted))
+
+    def _active_tasks(self) -> set[str]:
+        return set(self.waiting) | {r.task for r in self.running} | {r.task for r in self.preempted}

@@ -1,0 +1,82 @@
+"""Incremental detokenization for streaming, stop strings, and a byte tokenizer for tiny test models.
+
+Streaming text one token at a time is not `decode([token])`: SentencePiece and byte-level BPE tokens carry leading
+spaces and split UTF-8 characters. As vLLM does, each step decodes a short window of ids twice, with and without
+the new tokens, and emits the difference once it no longer ends in an incomplete character (U+FFFD).
+Stop strings are searched in the generated text; text that could still become a stop string is held back, so a
+stop string never reaches the client, not even in part.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+PROMPT_CONTEXT_TOKENS = 6  # prompt tokens decoded before the first generated one (gets its leading space right)
+
+
+class Tokenizer(Protocol):
+    """The two methods the engine uses (a Hugging Face tokenizer has both)."""
+
+    def encode(self, text: str) -> list[int]: ...
+
+    def decode(self, ids: list[int], skip_special_tokens: bool = ...) -> str: ...
+
+
+class ByteTokenizer:
+    """Token id = one UTF-8 byte (vocab 256): text for the tiny random models of tests and --tiny benchmarks."""
+
+    vocab_size = 256
+    eos_token_id = None
+
+    def encode(self, text: str) -> list[int]:
+        return list(text.encode("utf-8"))
+
+    def decode(self, ids: list[int], skip_special_tokens: bool = True) -> str:
+        return bytes(ids).decode("utf-8", errors="replace")
+
+
+class IncrementalDetokenizer:
+    """The text of one request's generated tokens, in deltas safe to stream."""
+
+    def __init__(self, tokenizer: Tokenizer, prompt_ids: list[int], stop: list[str]) -> None:
+        self.tokenizer = tokenizer
+        self.stop = stop
+        self.ids = list(prompt_ids[-PROMPT_CONTEXT_TOKENS:])
+        self.prefix_offset, self.read_offset = 0, len(self.ids)
+        self.text = ""  # generated text so far (cut before a stop string once one is found)
+        self.emitted = 0  # characters of text already returned by delta()
+        self._searched = 0  # text before this index holds no stop string
+
+    def add(self, token_id: int) -> None:
+        self.ids.append(token_id)
+        prefix = self.tokenizer.decode(self.ids[self.prefix_offset : self.read_offset], skip_special_tokens=True)
+        full = self.tokenizer.decode(self.ids[self.prefix_offset :], skip_special_tokens=True)
+        if len(full) > len(prefix) and not full.endswith("\ufffd"):
+            self.text += full[len(prefix) :]
+            self.prefix_offset, self.read_offset = self.read_offset, len(self.ids)
+
+    def find_stop(self) -> bool:
+        """Whether the text now holds a stop string; if so the text is cut just before it."""
+        if not self.stop:
+            return False
+        longest = max(map(len, self.stop))
+        start = max(0, self._searched - longest + 1)
+        hits = [i for i in (self.text.find(s, start) for s in self.stop) if i >= 0]
+        self._searched = len(self.text)
+        if not hits:
+            return False
+        self.text = self.text[: min(hits)]
+        return True
+
+    def delta(self, finished: bool) -> str:
+        """New text to stream; while running, a tail that could begin a stop string is held back."""
+        end = len(self.text) if finished else len(self.text) - self._held_back()
+        out = self.text[self.emitted : max(end, self.emitted)]
+        self.emitted += len(out)
+        return out
+
+    def _held_back(self) -> int:
+        for n in range(min(len(self.text), max(map(len, self.stop), default=1) - 1), 0, -1):
+            if any(s.startswith(self.text[-n:]) for s in self.stop):
+                return n
+        return 0

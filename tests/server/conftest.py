@@ -1,0 +1,85 @@
+"""Factories for the serving tests: tiny random sketched bases, a store of task LUTs, engines over them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from adapters.store import LutStore
+from server.config import CacheConfig, EngineConfig, PoolConfig, SchedulerConfig
+from server.engine import Engine
+from server.sampling import SamplingParams
+from server.tokenizer import ByteTokenizer
+from sketch.format import SketchedBase
+from sketch.synthetic import llama_config, random_sketched_base, random_task_luts
+from sketch.task_lut import TaskLut, save_task_lut
+
+
+def create_base(seed: int = 0, bits: int = 4, gpr: int = 2, **config) -> SketchedBase:
+    """A 2-layer, 64-wide random Llama with GQA (4 heads, 2 KV heads), vocab 256 (= ByteTokenizer's)."""
+    return random_sketched_base(llama_config(**config), bits=bits, gpr=gpr, seed=seed)
+
+
+def task_lut_file(base: SketchedBase, task: str, seed: int, directory: Path) -> Path:
+    lut = TaskLut(task, random_task_luts(base, seed=seed), base.fingerprint, base.bits, base.gpr)
+    return save_task_lut(lut, directory / f"{task}-{seed}.safetensors")
+
+
+def create_store(base: SketchedBase, root: Path, tasks: dict[str, int]) -> LutStore:
+    """A store holding one version of each task (task -> LUT seed)."""
+    store = LutStore(root / "store", base.spec())
+    for task, seed in tasks.items():
+        store.put(task, task_lut_file(base, task, seed, root))
+    return store
+
+
+def create_engine(
+    base: SketchedBase,
+    store: LutStore | None = None,
+    num_slots: int = 8,
+    num_blocks: int = 0,
+    max_num_seqs: int = 16,
+    max_num_batched_tokens: int = 64,
+    **scheduler,
+) -> Engine:
+    config = EngineConfig(
+        device="cpu",
+        dtype="float32",
+        cache=CacheConfig(block_size=4, num_blocks=num_blocks, kv_cache_bytes=8 << 20),
+        pool=PoolConfig(num_slots=num_slots),
+        scheduler=SchedulerConfig(
+            max_num_seqs=max_num_seqs, max_num_batched_tokens=max_num_batched_tokens, **scheduler
+        ),
+    )
+    return Engine(base, ByteTokenizer(), config, store)
+
+
+def greedy(max_tokens: int = 8, **kw) -> SamplingParams:
+    return SamplingParams(max_tokens=max_tokens, temperature=0.0, ignore_eos=True, **kw)
+
+
+def prompt_ids(seed: int, n: int) -> list[int]:
+    return torch.randint(0, 256, (n,), generator=torch.Generator().manual_seed(seed)).tolist()
+
+
+def collect(engine: Engine, handles) -> dict[str, list[int]]:
+    """Run inline until idle; every handle's generated token ids."""
+    engine.run_until_idle(timeout_s=120)
+    out = {}
+    for h in handles:
+        outs = h.poll()
+        assert outs and outs[-1].finished, f"{h.request_id} did not finish"
+        out[h.request_id] = [t for o in outs for t in o.token_ids]
+    return out
+
+
+@pytest.fixture
+def base() -> SketchedBase:
+    return create_base()
+
+
+@pytest.fixture
+def store(base, tmp_path) -> LutStore:
+    return create_store(base, tmp_path, {"alpha": 1, "beta": 2, "gamma": 3})

@@ -1,0 +1,92 @@
+"""server/model.py computes the logits of transformers' model of the same sketched base (sketch/lut_model.py)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from server.kv_cache import KVCache
+from server.model import AttentionMeta, ModelConfig, PrefillSpan, Transformer
+from sketch.lut_model import load_sketched_model
+from sketch.synthetic import random_task_luts
+from tests.server.conftest import create_base
+
+BLOCK = 4
+
+
+def run_ours(base, luts_per_slot, ids: list[int], slot: int, prefill: int) -> torch.Tensor:
+    """Logits [n, V] of every position: a prefill of `prefill` tokens (in two chunks), then one decode per token."""
+    names = base.layer_names
+    pools = {n: torch.stack([luts[n].float() for luts in luts_per_slot]) for n in names}
+    model = Transformer(base, pools, max_len=128)
+    cache = KVCache(model.config, num_blocks=1 + len(ids) // BLOCK + 1, block_size=BLOCK, device="cpu",
+                    dtype=torch.float32)
+    blocks = list(range(1, cache.num_blocks))
+    rows = [blocks[p // BLOCK] * BLOCK + p % BLOCK for p in range(len(ids))]
+    logits = []
+    half = prefill // 2
+    for start, end in [(0, half), (half, prefill)]:  # chunked prefill: the second chunk reads the first from cache
+        n = end - start
+        meta = AttentionMeta(torch.tensor(rows[start:end]), 0, torch.zeros(0, 1, dtype=torch.long),
+                             torch.zeros(0, dtype=torch.int32),
+                             [PrefillSpan(0, n, end, torch.tensor(blocks[: (end + BLOCK - 1) // BLOCK]))])
+        logits.append(model(torch.tensor(ids[start:end]), torch.arange(start, end),
+                            torch.full((n,), slot, dtype=torch.int32), meta, cache.layers, torch.arange(n)))
+    for p in range(prefill, len(ids)):
+        table = torch.tensor([blocks[: p // BLOCK + 1]])
+        meta = AttentionMeta(torch.tensor([rows[p]]), 1, table, torch.tensor([p + 1], dtype=torch.int32))
+        logits.append(model(torch.tensor([ids[p]]), torch.tensor([p]), torch.tensor([slot], dtype=torch.int32),
+                            meta, cache.layers, torch.tensor([0])))
+    return torch.cat(logits)
+
+
+def hf_logits(base, luts, ids: list[int]) -> torch.Tensor:
+    model, _ = load_sketched_model(base)
+    for name, module in model.named_modules():
+        if name in luts:
+            module.lut.data = luts[name].float()
+    with torch.no_grad():
+        return model(torch.tensor([ids])).logits[0]
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {},
+        {"tie_word_embeddings": True},
+        {"num_key_value_heads": 1, "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                                                   "high_freq_factor": 4.0, "original_max_position_embeddings": 16}},
+        {"rope_scaling": {"type": "linear", "factor": 2.0}, "rope_theta": 500.0},
+        {"rope_parameters": {"rope_type": "yarn", "factor": 4.0, "rope_theta": 1000.0,
+                             "original_max_position_embeddings": 32}},
+        {"rope_scaling": {"rope_type": "dynamic", "factor": 2.0}},
+    ],
+    ids=["gqa", "tied", "mqa-llama3", "linear-old-style", "yarn-rope_parameters", "dynamic"],
+)
+def test_logits_match_transformers_for_base_and_task_lut(config):
+    base = create_base(seed=3, **config)
+    task = random_task_luts(base, seed=7)
+    ids = torch.randint(0, 256, (21,), generator=torch.Generator().manual_seed(0)).tolist()
+    for slot, luts in [(0, base.luts), (1, task)]:
+        ours = run_ours(base, [base.luts, task], ids, slot=slot, prefill=13)
+        torch.testing.assert_close(ours, hf_logits(base, luts, ids), rtol=1e-4, atol=1e-4)
+
+
+def test_qwen2_projection_biases_match_transformers():
+    config = {"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "num_key_value_heads": 2}
+    base = create_base(seed=4, **config)
+    g = torch.Generator().manual_seed(1)
+    for name in base.layer_names:
+        if any(p in name for p in ("q_proj", "k_proj", "v_proj")):
+            base.dense[f"{name}.bias"] = torch.randn(base.layer_shapes[name][0], generator=g).half()
+    ids = list(range(3, 20))
+    torch.testing.assert_close(run_ours(base, [base.luts], ids, 0, 9), hf_logits(base, base.luts, ids),
+                               rtol=1e-4, atol=1e-4)
+
+
+def test_config_reads_both_rope_styles():
+    new = ModelConfig.from_hf({**create_base().config, "rope_parameters": {"rope_theta": 5e5, "rope_type": "default"}})
+    old = ModelConfig.from_hf({**create_base().config, "rope_theta": 5e5, "rope_scaling": None})
+    assert new.rope == old.rope and new.rope.theta == 5e5
+    with pytest.raises(NotImplementedError, match="longrope"):
+        ModelConfig.from_hf({**create_base().config, "rope_scaling": {"rope_type": "longrope", "factor": 2.0}})
