@@ -257,6 +257,13 @@ class LutStore:
         self.quarantined.append(QuarantineRecord(task, version, reason, dest))
         log.warning("LUT store: quarantined %s (task %s, %s)", dest.name, task, reason)
 
+    def _quarantined_versions(self, task: str) -> list[int]:
+        """Versions of task found in quarantine/: their numbers are never given out again."""
+        if not self._quarantine_dir.is_dir():
+            return []
+        pattern = re.compile(rf"^{re.escape(task)}\.v(\d{{6,}})\.[a-z]+\.\d+\.safetensors$")
+        return [int(m.group(1)) for p in self._quarantine_dir.iterdir() if (m := pattern.match(p.name))]
+
     def _open_task(self, task_dir: Path, verify: bool) -> None:
         task = task_dir.name
         if not TASK_ID_PATTERN.match(task) or task == BASE_TASK:
@@ -278,7 +285,7 @@ class LutStore:
         except (ValueError, KeyError, TypeError) as e:
             log.warning("LUT store: index of %s is unreadable (%s): quarantining its files", task, e)
             entry = {"task": task, "last_version": 0, "versions": []}
-        entry["last_version"] = max([entry["last_version"], *on_disk])
+        entry["last_version"] = max([entry["last_version"], *on_disk, *self._quarantined_versions(task)])
         kept = []
         for record in entry["versions"]:
             file = on_disk.pop(record["version"], None)

@@ -1,0 +1,83 @@
+"""The LUT slot pool on its own: async loads, LRU eviction of unpinned slots only, CPU tier, failures."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+
+from adapters.pool import BASE_KEY, LutLoadError, LutPool
+from sketch.task_lut import load_task_lut
+from tests.server.conftest import create_base, create_store
+
+
+def wait_acquire(pool, key, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while (slot := pool.acquire(key)) is None:
+        assert time.monotonic() < deadline, f"{key} never became resident"
+        time.sleep(0.005)
+    return slot
+
+
+@pytest.fixture
+def setup(tmp_path):
+    base = create_base()
+    store = create_store(base, tmp_path, {f"t{i}": i + 1 for i in range(4)})
+    pool = LutPool(base, store, num_slots=3, cpu_tier_bytes=1 << 30)
+    yield base, store, pool
+    pool.close()
+
+
+def test_base_is_slot_zero_and_tasks_load_their_luts(setup):
+    base, store, pool = setup
+    assert pool.acquire(BASE_KEY) == 0
+    slot = wait_acquire(pool, ("t0", 1))
+    name = base.layer_names[0]
+    expected = load_task_lut(store.path("t0", 1)).luts[name].float()  # the pool's dtype here is float32
+    assert slot != 0 and torch.equal(pool.lut_pools[name][slot], expected)
+    assert torch.equal(pool.lut_pools[name][0], base.luts[name].float())
+
+
+def test_eviction_is_lru_and_never_touches_pinned_slots(setup):
+    _, _, pool = setup
+    a = wait_acquire(pool, ("t0", 1))  # pinned
+    b = wait_acquire(pool, ("t1", 1))
+    pool.release(("t1", 1))  # t1 unpinned: the only evictable slot
+    assert wait_acquire(pool, ("t2", 1)) == b
+    assert pool.slot_of(("t0", 1)) == a and pool.slot_of(("t1", 1)) is None
+    # both task slots pinned now: t3 cannot get in, and t0/t2 are untouched
+    for _ in range(20):
+        assert pool.acquire(("t3", 1)) is None
+        time.sleep(0.005)
+    assert pool.slot_of(("t0", 1)) == a and pool.slot_of(("t2", 1)) == b
+    assert pool.stats().cpu_tier_entries == 4  # t3 is staged in host memory, waiting for a slot
+    pool.release(("t0", 1))
+    assert wait_acquire(pool, ("t3", 1)) == a
+    pool.release(("t2", 1))
+    pool.release(("t3", 1))
+    stats = pool.stats()
+    assert stats.pins == 0 and stats.evictions == 2 and stats.misses == 4
+
+
+def test_cpu_tier_respects_its_budget(tmp_path):
+    base = create_base()
+    store = create_store(base, tmp_path, {f"t{i}": i for i in range(3)})
+    pool = LutPool(base, store, num_slots=4, cpu_tier_bytes=int(base.lut_bytes() * 2 * 1.5))  # 1.5 fp32 sets
+    for i in range(3):
+        wait_acquire(pool, (f"t{i}", 1))
+    stats = pool.stats()
+    assert stats.cpu_tier_entries == 1 and stats.tasks_resident == 3
+    pool.close()
+
+
+def test_failed_load_reports_the_error(setup):
+    _, store, pool = setup
+    store.path("t1", 1).write_bytes(b"garbage")
+    deadline = time.monotonic() + 10
+    with pytest.raises(LutLoadError, match="t1"):
+        while True:
+            assert pool.acquire(("t1", 1)) is None and time.monotonic() < deadline
+            time.sleep(0.005)
+    assert wait_acquire(pool, ("t0", 1)) != 0  # other tasks still load
+    assert pool.stats().load_failures == 1

@@ -1,0 +1,184 @@
+"""The engine: a mixed batch of tasks gives each request the tokens it gets alone; preemption, cancellation and
+LUT replacement change no output; KV blocks and pool pins all come back."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from server.errors import EngineStoppedError, InvalidParamsError, PromptTooLongError, QueueFullError, UnknownTaskError
+from server.sampling import SamplingParams
+from tests.server.conftest import collect, create_engine, greedy, prompt_ids, task_lut_file
+
+TASKS = ["base", "alpha", "beta", "gamma"]
+
+
+def solo_tokens(base, store, task: str, prompt: list[int], max_tokens: int) -> list[int]:
+    engine = create_engine(base, store, max_num_seqs=1)
+    outs = list(engine.generate(task, prompt, greedy(max_tokens)))
+    engine.stop()
+    return [t for o in outs for t in o.token_ids]
+
+
+@pytest.fixture
+def requests_and_solo(base, store):
+    """8 requests over 4 tasks (base + 3), prompts of 3..40 tokens, with each one's tokens when run alone."""
+    specs = [(TASKS[i % 4], prompt_ids(i, 3 + 5 * i), 6 + i % 3) for i in range(8)]
+    solo = [solo_tokens(base, store, task, prompt, n) for task, prompt, n in specs]
+    return specs, solo
+
+
+def assert_all_returned(engine):
+    stats = engine.stats()
+    assert stats.kv_blocks_used == 0 and stats.running == 0 and stats.waiting == 0
+    assert stats.pool.pins == 0
+
+
+def test_each_task_computes_its_own_function(base, store):
+    outputs = {tuple(solo_tokens(base, store, task, prompt_ids(0, 6), 6)) for task in TASKS}
+    assert len(outputs) == len(TASKS)
+
+
+def test_mixed_batch_equals_solo_runs(base, store, requests_and_solo):
+    specs, solo = requests_and_solo
+    engine = create_engine(base, store, max_num_batched_tokens=32)  # prompts up to 38 tokens: chunked prefill
+    handles = [engine.add_request(task, prompt, greedy(n)) for task, prompt, n in specs]
+    got = collect(engine, handles)
+    assert [got[h.request_id] for h in handles] == solo
+    assert max(s.num_tasks for s in engine.stats().recent_steps) == 4  # the batches did mix all tasks
+    assert_all_returned(engine)
+
+
+def test_preemption_by_recompute_keeps_outputs(base, store, requests_and_solo):
+    specs, solo = requests_and_solo
+    # 16 blocks of 4 tokens (one is the null block): far less than the 8 requests need at once
+    engine = create_engine(base, store, num_blocks=16, max_num_batched_tokens=32)
+    handles = [engine.add_request(task, prompt, greedy(n)) for task, prompt, n in specs]
+    got = collect(engine, handles)
+    assert engine.stats().preemptions_total > 0
+    assert [got[h.request_id] for h in handles] == solo
+    assert_all_returned(engine)
+
+
+def test_pinned_slots_are_never_evicted(base, store, requests_and_solo):
+    specs, solo = requests_and_solo
+    engine = create_engine(base, store, num_slots=2)  # base + one task slot for three tasks
+    handles = [engine.add_request(task, prompt, greedy(n)) for task, prompt, n in specs]
+    resident_while_pinned = []
+    while engine._requests:
+        engine._step_or_wait()
+        running_keys = {r.key for r in engine.scheduler.running}
+        assert len(running_keys - {("base", 0)}) <= 1  # one task slot: never two tasks' requests at once
+        resident_while_pinned += [engine.pool.slot_of(k) is not None for k in running_keys]
+    assert all(resident_while_pinned)
+    got = {h.request_id: [t for o in h.poll() for t in o.token_ids] for h in handles}
+    assert [got[h.request_id] for h in handles] == solo
+    assert engine.pool.stats().evictions >= 2
+    assert_all_returned(engine)
+
+
+def test_replacing_a_lut_mid_request_does_not_change_it(base, store, tmp_path):
+    prompt = prompt_ids(1, 10)
+    before = solo_tokens(base, store, "alpha", prompt, 12)
+    engine = create_engine(base, store)
+    handle = engine.add_request("alpha", prompt, greedy(12))
+    for _ in range(4):
+        engine._step_or_wait()
+    info = store.put("alpha", task_lut_file(base, "alpha", 99, tmp_path))  # a new version, mid-request
+    late = engine.add_request("alpha", prompt, greedy(12))
+    got = collect(engine, [handle, late])
+    assert got[handle.request_id] == before
+    assert got[late.request_id] == solo_tokens(base, store, "alpha", prompt, 12) != before
+    assert info.version == 2 and engine.pool.slot_of(("alpha", 1)) is None  # the old version's slot was freed
+    assert_all_returned(engine)
+
+
+def test_cancel_frees_blocks_and_pins(base, store):
+    engine = create_engine(base, store)
+    handles = [engine.add_request(t, prompt_ids(i, 20), greedy(50)) for i, t in enumerate(TASKS)]
+    for _ in range(6):
+        engine._step_or_wait()
+    assert engine.stats().kv_blocks_used > 0 and engine.pool.pins() > 0
+    for h in handles[:3]:
+        h.cancel()
+    engine.run_until_idle()
+    reasons = [[o for o in h.poll()][-1].finish_reason for h in handles]
+    assert reasons == ["cancelled", "cancelled", "cancelled", "length"]
+    assert_all_returned(engine)
+
+
+def test_corrupt_lut_fails_only_its_task(base, store):
+    path = store.path("beta", 1)
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0xFF  # bit rot after the put
+    path.write_bytes(bytes(data))
+    engine = create_engine(base, store)
+    bad = [engine.add_request("beta", prompt_ids(i, 5), greedy(4)) for i in range(2)]
+    good = engine.add_request("alpha", prompt_ids(9, 5), greedy(4))
+    engine.run_until_idle()
+    for h in bad:
+        last = h.poll()[-1]
+        assert last.finish_reason == "error" and "checksum" in last.error
+    assert good.poll()[-1].finish_reason == "length"
+    assert store.latest("beta") is None and store.quarantined  # the bad version left the store
+    with pytest.raises(UnknownTaskError):
+        engine.add_request("beta", [1, 2, 3])
+    assert_all_returned(engine)
+
+
+def test_add_request_rejects_bad_input(base, store):
+    engine = create_engine(base, store, max_waiting=2, max_prompt_tokens=50)
+    with pytest.raises(UnknownTaskError):
+        engine.add_request("nope", [1, 2])
+    with pytest.raises(InvalidParamsError):
+        engine.add_request("../etc", [1, 2])
+    with pytest.raises(PromptTooLongError):
+        engine.add_request("base", [1] * 51)
+    with pytest.raises(InvalidParamsError):
+        engine.add_request("base", [])
+    with pytest.raises(InvalidParamsError):
+        engine.add_request("base", [256])
+    with pytest.raises(InvalidParamsError):
+        engine.add_request("base", [1], SamplingParams(temperature=-1))
+    engine.add_request("base", [1])
+    engine.add_request("base", [2])
+    with pytest.raises(QueueFullError):
+        engine.add_request("base", [3])
+    engine.stop(drain=False)
+    with pytest.raises(EngineStoppedError):
+        engine.add_request("base", [1])
+
+
+def test_background_loop_streams_to_sync_and_async_consumers(base, store):
+    engine = create_engine(base, store)
+    engine.start()
+    try:
+        expected = solo_tokens(base, store, "gamma", prompt_ids(5, 9), 7)
+        sync_outs = list(engine.add_request("gamma", prompt_ids(5, 9), greedy(7)))
+
+        async def consume():
+            handle = engine.add_request("gamma", prompt_ids(5, 9), greedy(7))
+            return [o async for o in handle]
+
+        async_outs = asyncio.run(consume())
+        for outs in (sync_outs, async_outs):
+            assert [t for o in outs for t in o.token_ids] == expected
+            assert outs[-1].finished and outs[-1].usage.completion_tokens == 7 and outs[-1].ttft_s > 0
+        stream = list(engine.generate("base", "hello", greedy(3)))
+        assert stream[-1].usage.prompt_tokens == 5
+    finally:
+        engine.stop(drain=True)
+    assert_all_returned(engine)
+    assert engine.stats().request_events[-1].task == "base"
+
+
+def test_stop_without_drain_cancels_in_flight(base, store):
+    engine = create_engine(base, store)
+    handles = [engine.add_request("alpha", prompt_ids(i, 8), greedy(200)) for i in range(3)]
+    engine.start()
+    threading.Event().wait(0.05)
+    engine.stop(drain=False, timeout_s=30)
+    assert {list(h)[-1].finish_reason for h in handles} <= {"cancelled", "length"}
+    assert_all_returned(engine)

@@ -1,0 +1,106 @@
+"""Sampling parameters: validation, greedy, top-k/top-p cuts, per-request seeds; stop strings and stop tokens."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from server.errors import InvalidParamsError
+from server.sampling import SamplingParams, sample
+from server.tokenizer import ByteTokenizer, IncrementalDetokenizer
+from tests.server.conftest import create_engine, greedy, prompt_ids
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("max_tokens", 0), ("max_tokens", 5000), ("temperature", -0.1), ("temperature", float("nan")),
+     ("top_p", 0.0), ("top_p", 1.5), ("top_k", -1), ("seed", -3), ("stop", [""]), ("stop", "abc"),
+     ("stop_token_ids", [256])],
+)
+def test_invalid_params_name_the_field(field, value):
+    with pytest.raises(InvalidParamsError, match=field):
+        SamplingParams(**{field: value}).validate(max_new_tokens=1024, vocab_size=256)
+
+
+def draws(logits, params, n=1):
+    gens = [p.make_generator(torch.device("cpu")) for p in params]
+    return [sample(logits, params, gens) for _ in range(n)]
+
+
+def test_greedy_top_k_1_and_tiny_top_p_all_pick_the_argmax():
+    logits = torch.randn(3, 50, generator=torch.Generator().manual_seed(0))
+    params = [SamplingParams(), SamplingParams(temperature=1.0, top_k=1), SamplingParams(temperature=2.0, top_p=1e-6)]
+    for tokens in draws(logits, params, n=5):
+        assert tokens == logits.argmax(-1).tolist()
+
+
+def test_top_k_and_top_p_keep_only_their_set():
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]] * 2))
+    params = [SamplingParams(temperature=1.0, top_k=2, seed=1), SamplingParams(temperature=1.0, top_p=0.7, seed=2)]
+    seen = [set(), set()]
+    for tokens in draws(logits, params, n=300):
+        seen[0].add(tokens[0])
+        seen[1].add(tokens[1])
+    assert seen == [{0, 1}, {0, 1}]  # top_p 0.7: 0.5 is not enough, 0.5 + 0.3 is
+
+
+def test_sampling_follows_the_distribution():
+    probs = torch.tensor([0.6, 0.3, 0.1])
+    params = [SamplingParams(temperature=1.0, seed=5)]
+    tokens = [t[0] for t in draws(probs.log()[None], params, n=3000)]
+    freq = torch.bincount(torch.tensor(tokens), minlength=3) / 3000
+    torch.testing.assert_close(freq, probs, atol=0.03, rtol=0)
+
+
+def test_a_seeded_request_draws_the_same_alone_or_in_a_batch():
+    logits = torch.randn(4, 64, generator=torch.Generator().manual_seed(1))
+    seeded = SamplingParams(temperature=0.8, top_p=0.9, seed=42)
+    alone = [t[0] for t in draws(logits[2:3], [seeded], n=10)]
+    others = [SamplingParams(temperature=1.0), SamplingParams(), seeded, SamplingParams(temperature=1.0, top_k=3)]
+    in_batch = [t[2] for t in draws(logits, others, n=10)]
+    assert alone == in_batch
+
+
+def test_engine_seeded_sampling_is_reproducible(base, store):
+    engine = create_engine(base, store)
+    params = dict(max_tokens=10, temperature=1.0, top_k=50, ignore_eos=True)
+    runs = [[t for o in engine.generate("alpha", prompt_ids(3, 8), SamplingParams(seed=7, **params))
+             for t in o.token_ids] for _ in range(2)]
+    other = [t for o in engine.generate("alpha", prompt_ids(3, 8), SamplingParams(seed=8, **params))
+             for t in o.token_ids]
+    assert runs[0] == runs[1] != other
+
+
+def test_detokenizer_streams_whole_characters_and_hides_stop_strings():
+    tok = ByteTokenizer()
+    detok = IncrementalDetokenizer(tok, tok.encode("prompt "), stop=["STOP", "é!"])
+    pieces = []
+    for t in tok.encode("café au lait STO"):  # 'é' is two bytes: never half of it, and 'STO' may become STOP
+        detok.add(t)
+        assert not detok.find_stop()
+        pieces.append(detok.delta(finished=False))
+    assert "\ufffd" not in "".join(pieces) and "".join(pieces) == "café au lait "
+    for t in tok.encode("Px"):
+        detok.add(t)
+    assert detok.find_stop() and detok.delta(finished=True) == ""
+    assert detok.text == "café au lait "
+
+
+def test_engine_stop_strings_and_stop_tokens(base, store):
+    engine = create_engine(base, store)
+    prompt = prompt_ids(11, 6)
+    free = list(engine.generate("beta", prompt, greedy(24)))
+    tokens = [t for o in free for t in o.token_ids]
+    text = "".join(o.text for o in free)
+    # a stop string: the first 2-character window (from the 3rd character on) that occurs nowhere earlier
+    start = next(i for i in range(2, len(text) - 1)
+                 if "\ufffd" not in text[i:i + 2] and text.find(text[i:i + 2]) == i)
+    stop = text[start:start + 2]
+    stopped = list(engine.generate("beta", prompt, greedy(24, stop=[stop])))
+    assert "".join(o.text for o in stopped) == text[:start]
+    assert stopped[-1].finish_reason == "stop" and stop not in "".join(o.text for o in stopped)
+    stop_token = tokens[5]
+    by_token = list(engine.generate("beta", prompt, greedy(24, stop_token_ids=[stop_token])))
+    got = [t for o in by_token for t in o.token_ids]
+    assert got == tokens[: tokens.index(stop_token) + 1] and by_token[-1].finish_reason == "stop"
+    assert list(engine.generate("beta", prompt, greedy(4)))[-1].finish_reason == "length"

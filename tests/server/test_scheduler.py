@@ -1,0 +1,98 @@
+"""The scheduler on its own (no model): chunked prefill, decodes never starved, VTC fairness, LUT waits."""
+
+from __future__ import annotations
+
+from server.config import SchedulerConfig
+from server.kv_cache import BlockManager
+from server.request import Request, RequestHandle
+from server.sampling import SamplingParams
+from server.scheduler import Scheduler
+
+
+class FakePool:
+    """Every task resident in slot 1, except those listed as loading."""
+
+    def __init__(self, loading=()):
+        self.loading, self.pins = set(loading), 0
+
+    def acquire(self, key):
+        if key[0] in self.loading:
+            return None
+        self.pins += 1
+        return 0 if key[0] == "base" else 1
+
+    def release(self, key):
+        self.pins -= 1
+
+
+def create_scheduler(pool=None, num_blocks=1000, block_size=4, **config) -> Scheduler:
+    config = {"max_num_seqs": 4, "max_num_batched_tokens": 16, **config}
+    return Scheduler(SchedulerConfig(**config), BlockManager(num_blocks, block_size), pool or FakePool())
+
+
+def create_request(task: str, prompt_len: int, rid: str) -> Request:
+    handle = RequestHandle(rid, task, lambda _: None)
+    return Request(rid, task, (task, 1), list(range(prompt_len)), SamplingParams(), None, None, handle)
+
+
+def step(scheduler: Scheduler, requests: dict[str, Request]):
+    """Schedule, then pretend every sampling chunk produced token 7."""
+    plan = scheduler.schedule()
+    for chunk in plan.chunks:
+        if chunk.sample:
+            requests[chunk.request_id].output_ids.append(7)
+    return plan
+
+
+def test_long_prompt_is_chunked_and_decodes_keep_going():
+    s = create_scheduler()
+    reqs = {r.request_id: r for r in [create_request("a", 3, "short"), create_request("a", 40, "long")]}
+    for r in reqs.values():
+        s.add(r)
+    plans = [step(s, reqs) for _ in range(4)]
+    assert [(len(p.decodes), [len(c.token_ids) for c in p.prefills]) for p in plans] == [
+        (0, [3, 13]), (1, [15]), (1, [12]), (2, []),
+    ]
+    assert reqs["long"].num_computed == 41 and len(reqs["long"].output_ids) == 2
+
+
+def test_a_busy_task_does_not_starve_a_newcomer():
+    s = create_scheduler(max_num_seqs=2)
+    reqs = {}
+    for i in range(10):
+        reqs[f"busy{i}"] = create_request("busy", 4, f"busy{i}")
+        s.add(reqs[f"busy{i}"])
+    step(s, reqs)
+    reqs["new"] = create_request("new", 4, "new")
+    s.add(reqs["new"])
+    s.finish(reqs["busy0"])  # a seat frees up: the newcomer, not the busy task's third request, takes it
+    plan = step(s, reqs)
+    assert [c.request_id for c in plan.prefills] == ["new"]
+
+
+def test_tasks_whose_lut_is_loading_wait_without_blocking_others():
+    pool = FakePool(loading={"slow"})
+    s = create_scheduler(pool)
+    reqs = {r.request_id: r for r in [create_request("slow", 4, "s1"), create_request("fast", 4, "f1")]}
+    for r in reqs.values():
+        s.add(r)
+    plan = step(s, reqs)
+    assert [c.request_id for c in plan.chunks] == ["f1"] and s.num_waiting == 1
+    pool.loading.clear()
+    plan = step(s, reqs)
+    assert {c.request_id for c in plan.chunks} == {"s1", "f1"}
+
+
+def test_a_decode_without_kv_preempts_the_newest_and_everything_is_returned():
+    s = create_scheduler(num_blocks=6, block_size=4, max_num_batched_tokens=8)  # 5 usable blocks = 20 tokens
+    reqs = {f"r{i}": create_request("a", 12, f"r{i}") for i in range(2)}
+    for r in reqs.values():
+        s.add(r)
+    preempted = []
+    for _ in range(40):
+        preempted += step(s, reqs).preempted
+        for r in [r for r in reqs.values() if len(r.output_ids) == 6 and r.status.value != "finished"]:
+            s.finish(r)
+    assert all(len(r.output_ids) == 6 for r in reqs.values())
+    assert preempted and set(preempted) == {"r1"}  # the newest goes, the oldest keeps decoding
+    assert s.blocks.num_used == 0 and s.pool.pins == 0 and not s.has_unfinished()
