@@ -1,0 +1,112 @@
+"""Pick a kernel configuration per shape by timing a short candidate list once, cached per GPU name.
+
+    ~/.cache/sketchserve/autotune/<gpu name>.json   {"<kernel>|<key>": {config}, ...}
+
+The first call for a new key times each candidate (a handful, ~20 ms each plus compilation); later
+calls, in this process or the next, read the cache. No timing happens (the heuristic default is used)
+on the CPU interpreter, during CUDA-graph capture, or with SKETCHSERVE_AUTOTUNE=0. Tune before
+capturing graphs (the server's warm-up does one call per shape).
+Environment: SKETCHSERVE_AUTOTUNE=0 disables timing; SKETCHSERVE_CACHE_DIR moves the cache.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from kernels.triton_common import interpreting
+
+_MEMORY: dict[str, dict] = {}
+_LOADED: set[Path] = set()
+
+
+def gpu_name(device: torch.device | None = None) -> str:
+    if not torch.cuda.is_available():
+        return "cpu"
+    return torch.cuda.get_device_name(device)
+
+
+def num_sms(device: torch.device) -> int:
+    if device.type != "cuda":
+        return 4
+    return torch.cuda.get_device_properties(device).multi_processor_count
+
+
+def cache_path(device: torch.device | None = None) -> Path:
+    root = Path(os.environ.get("SKETCHSERVE_CACHE_DIR", Path.home() / ".cache" / "sketchserve")) / "autotune"
+    return root / (re.sub(r"[^A-Za-z0-9._-]+", "_", gpu_name(device)) + ".json")
+
+
+def _entry(kernel: str, key: tuple) -> str:
+    return kernel + "|" + ",".join(str(k) for k in key)
+
+
+def _load(path: Path) -> None:
+    if path in _LOADED:
+        return
+    _LOADED.add(path)
+    try:
+        _MEMORY.update(json.loads(path.read_text()))
+    except (OSError, ValueError):
+        pass  # no cache yet, or a damaged one: re-tune
+
+
+def _save(path: Path, entry: str, config: dict) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            on_disk = json.loads(path.read_text())
+        except (OSError, ValueError):
+            on_disk = {}
+        on_disk[entry] = config
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            json.dump(on_disk, f, indent=1, sort_keys=True)
+        os.replace(tmp, path)  # atomic: concurrent processes never see half a file
+    except OSError:
+        pass  # read-only home: keep the in-memory choice
+
+
+def tuning_enabled(device: torch.device) -> bool:
+    if device.type != "cuda" or interpreting() or os.environ.get("SKETCHSERVE_AUTOTUNE", "1") == "0":
+        return False
+    return not torch.cuda.is_current_stream_capturing()
+
+
+def pick_config(
+    kernel: str,
+    key: tuple,
+    candidates: list[dict],
+    launch: Callable[[dict], None],
+    default: dict,
+    device: torch.device,
+) -> dict:
+    """The cached best config for (kernel, key), timing `launch(config)` for each candidate on a miss."""
+    path = cache_path(device) if device.type == "cuda" else None
+    entry = _entry(kernel, key)
+    if path is not None:
+        _load(path)
+    if entry in _MEMORY:
+        return _MEMORY[entry]
+    if not tuning_enabled(device):
+        return default
+
+    import triton.testing
+
+    best, best_ms = default, float("inf")
+    for config in candidates:
+        try:
+            ms = triton.testing.do_bench(lambda c=config: launch(c), warmup=5, rep=20, return_mode="median")
+        except Exception:  # e.g. out of shared memory or registers on this GPU: skip the candidate
+            continue
+        if ms < best_ms:
+            best, best_ms = config, ms
+    _MEMORY[entry] = best
+    _save(path, entry, best)
+    return best

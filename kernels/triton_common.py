@@ -1,0 +1,172 @@
+"""Pieces shared by the Triton multi-LUT kernels: unpacking a codes tile, LUT offsets, slot runs, segments.
+
+Every kernel dequantizes a weight tile the same way (layout: kernels/packing.py):
+
+    codes_packed [N, KP] uint8 --load [BN, BK/per_byte]--> unpack --> codes [BN, BK] int32
+    idx[n, k]  = group(k) * L + codes[n, k]                     L = 2**bits, shared by every slot
+    W[n, k]    = lut_pool[slot, n].flat[idx[n, k]]              one gather per element and slot
+
+so a codes tile is read once and reused for every slot present in the batch; only the gather
+(from L1, the LUT rows of a tile are a few KB) is repeated per slot.
+
+Tokens of several slots in one tile: `first_slot` / `next_slot` walk the distinct slots of a
+[BM] vector in increasing order (a while loop, no host sync, no torch.unique).
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import triton
+import triton.language as tl
+
+NO_SLOT = 2**31 - 1  # padding for rows past M: larger than any slot
+
+
+def _patch_interpreter() -> None:
+    """Two bugs of Triton 3.6's CPU interpreter (TRITON_INTERPRET=1, used by the CI tests):
+    - scalars are 1-element arrays that numpy >= 2.4 refuses to int(), so every loop with a run-time
+      bound fails: re-point `tensor.__index__` at the single element;
+    - tl.dot multiplies bf16 operands as their uint16 bit patterns: widen them to fp32 first.
+    """
+    try:
+        import numpy as np
+        from triton.runtime import interpreter
+    except ImportError:  # pragma: no cover - other triton layouts
+        return
+    original = interpreter._patch_lang_tensor
+    if getattr(original, "_sketchserve", False):
+        return
+
+    def patched(tensor, scope):
+        original(tensor, scope)
+        scope.set_attr(tensor, "__index__", lambda self: int(np.asarray(self.handle.data).reshape(-1)[0]))
+
+    patched._sketchserve = True
+    interpreter._patch_lang_tensor = patched
+
+    original_dot = interpreter.InterpreterBuilder.create_dot
+
+    def create_dot(self, a, b, d, input_precision, max_num_imprecise_acc):
+        if tl.bfloat16 in (a.dtype.scalar, b.dtype.scalar):
+            def widen(h):
+                if h.dtype.scalar == tl.bfloat16:
+                    return (h.data.astype(np.uint32) << 16).view(np.float32)
+                return h.data.astype(np.float32)
+
+            out = np.matmul(widen(a), widen(b), dtype=np.float32).astype(d.data.dtype) + d.data
+            return interpreter.TensorHandle(out, d.dtype.scalar)
+        return original_dot(self, a, b, d, input_precision, max_num_imprecise_acc)
+
+    interpreter.InterpreterBuilder.create_dot = create_dot
+
+
+if os.environ.get("TRITON_INTERPRET") == "1":
+    _patch_interpreter()
+
+
+def interpreting() -> bool:
+    return os.environ.get("TRITON_INTERPRET") == "1"
+
+
+@triton.jit
+def load_code_bytes(codes_ptr, rows, kb0, KP, stride_cn, BLOCK_K: tl.constexpr, BITS: tl.constexpr):
+    """Packed bytes of rows `rows` [BN] (clamped to < N) for columns kb0 .. kb0+BLOCK_K -> uint8 [BN, BK/per_byte].
+
+    kb0 is a multiple of BLOCK_K, itself a multiple of the codes per byte; bytes past KP read as 0.
+    """
+    if BITS == 2:
+        PER_BYTE: tl.constexpr = 4
+    else:
+        PER_BYTE: tl.constexpr = 2
+    BB: tl.constexpr = BLOCK_K // PER_BYTE
+    boffs = kb0 // PER_BYTE + tl.arange(0, BB)
+    return tl.load(codes_ptr + rows[:, None] * stride_cn + boffs[None, :], mask=(boffs < KP)[None, :], other=0)
+
+
+@triton.jit
+def unpack_codes(b, BITS: tl.constexpr):
+    """uint8 [BN, BB] packed bytes -> int32 codes [BN, BB * per_byte], columns in order."""
+    b = b.to(tl.int32)
+    if BITS == 2:
+        # byte = c0 | c1 << 2 | c2 << 4 | c3 << 6 -> columns 4j .. 4j+3
+        lo = tl.interleave(b & 3, (b >> 4) & 3)  # c0 c2
+        hi = tl.interleave((b >> 2) & 3, b >> 6)  # c1 c3
+        codes = tl.interleave(lo, hi)
+    else:
+        # low nibble = even column
+        codes = tl.interleave(b & 15, b >> 4)
+    return codes
+
+
+@triton.jit
+def load_codes(codes_ptr, rows, kb0, KP, stride_cn, BLOCK_K: tl.constexpr, BITS: tl.constexpr):
+    """int32 codes [BN, BLOCK_K] of rows `rows`, columns kb0 .. kb0+BLOCK_K (see load_code_bytes)."""
+    return unpack_codes(load_code_bytes(codes_ptr, rows, kb0, KP, stride_cn, BLOCK_K, BITS), BITS)
+
+
+@triton.jit
+def group_offsets(cols, kb0, GS, GPR, L: tl.constexpr, ONE_BOUNDARY: tl.constexpr):
+    """[BK] int32: group(col) * L for columns `cols` of the block starting at kb0 (clamped for cols >= K).
+
+    ONE_BOUNDARY: the block is no wider than a group, so it crosses at most one group boundary and
+    the group is the block's first group, plus one past the boundary (no per-column division).
+    """
+    if ONE_BOUNDARY:
+        g0 = kb0 // GS
+        g = g0 + (cols >= (g0 + 1) * GS).to(tl.int32)
+    else:
+        g = cols // GS
+    g = tl.minimum(g, GPR - 1)
+    return g * L
+
+
+@triton.jit
+def first_slot(slots):
+    """Smallest slot of a [BM] int32 vector padded with NO_SLOT."""
+    return tl.min(slots, axis=0)
+
+
+@triton.jit
+def next_slot(slots, cur):
+    """Smallest slot > cur, NO_SLOT when none is left."""
+    return tl.min(tl.where(slots > cur, slots, 2147483647), axis=0)
+
+
+def sort_tokens_by_slot(slot_of_token: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(perm [M] int32, slot of perm[i] [M] int32): tokens grouped by slot, one stable sort, no host sync."""
+    sorted_slots, perm = torch.sort(slot_of_token.to(torch.int32), stable=True)
+    return perm.to(torch.int32), sorted_slots
+
+
+def segments_of_sorted(sorted_slots: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Runs of equal slots in a sorted [M] vector, on the device without a host sync.
+
+    Returns seg_slot [M] int32 (first num_seg valid), seg_start [M + 1] int32 (seg_start[num_seg] == M),
+    num_seg [1] int32.
+    """
+    m = sorted_slots.shape[0]
+    dev = sorted_slots.device
+    is_start = torch.ones(m, dtype=torch.bool, device=dev)
+    if m > 1:
+        is_start[1:] = sorted_slots[1:] != sorted_slots[:-1]
+    seg_id = torch.cumsum(is_start.to(torch.int64), 0) - 1  # [M]
+    seg_start = torch.full((m + 1,), m, dtype=torch.int64, device=dev)
+    seg_start.scatter_reduce_(0, seg_id, torch.arange(m, device=dev), reduce="amin")
+    seg_slot = torch.zeros(m, dtype=torch.int32, device=dev)
+    seg_slot.scatter_(0, seg_id, sorted_slots.to(torch.int32))  # equal values per run: order-free
+    num_seg = (seg_id[-1:] + 1).to(torch.int32)
+    return seg_slot, seg_start.to(torch.int32), num_seg
+
+
+def check_inputs(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor, name: str = "x") -> None:
+    """Layout the kernels assume: unit inner strides, contiguous codes and LUT pool (shapes: lut_linear.py)."""
+    if x.dim() != 2 or (x.shape[1] > 1 and x.stride(1) != 1):
+        raise ValueError(f"{name} must be 2-D with unit column stride, got strides {tuple(x.stride())}")
+    if not codes_packed.is_contiguous():
+        raise ValueError("codes_packed must be contiguous")
+    if not lut_pool.is_contiguous():
+        raise ValueError("lut_pool must be contiguous")
+    if x.dtype not in (torch.float16, torch.bfloat16, torch.float32):
+        raise ValueError(f"{name} must be fp16, bf16 or fp32, got {x.dtype}")

@@ -1,0 +1,206 @@
+"""Decode path (M up to ~64 tokens): one codes tile read once, applied to every token with its own slot's LUT.
+
+Grid: (N / BLOCK_N, SPLIT_K). A program owns rows n0 .. n0+BLOCK_N and one K range, and holds all M
+tokens of the batch (BLOCK_M >= M):
+
+    for each K block:                                   codes bytes [BN, BK/per_byte]: read ONCE
+        idx = group(k) * L + codes                      [BN, BK], shared by every slot
+        x   = x[:, k block]                             [BM, BK]
+        for each distinct slot s among the tokens:      (usually 1; at most min(M, S))
+            W_s = lut_pool[s, rows].flat[idx]           [BN, BK] gather from L1
+            acc += x masked to tokens of s  @  W_s.T    tensor cores (MODE 0/1) or FMAs (MODE 2)
+
+Split-K partials go to an fp32 workspace [SPLIT_K, M, N]; the last program of a row tile to finish
+(a per-tile arrival counter, reset by that program) sums them and writes y, so one launch does it all.
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from kernels.triton_common import (
+    NO_SLOT,
+    first_slot,
+    group_offsets,
+    load_code_bytes,
+    next_slot,
+    unpack_codes,
+)
+
+MODE_DOT = 0  # acc [BM, BN] = x @ W.T
+MODE_DOT_SWAP = 1  # acc [BN, BM] = W @ x.T: the big side (rows) fills the MMA's M
+MODE_FMA = 2  # CUDA-core FMAs: BM may be 1, 2, 4 (no 16-row padding of the MMA)
+
+
+@triton.jit
+def _decode_kernel(
+    x_ptr, codes_ptr, lut_ptr, slot_ptr, y_ptr, ws_ptr, counter_ptr,
+    M, N, K, KP, GS, GPR,
+    stride_xm, stride_cn, stride_ls, stride_ln, stride_ym,
+    K_PER_SPLIT, SPLIT_K,
+    BITS: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+    MODE: tl.constexpr, USE_SPLIT: tl.constexpr, ONE_BOUNDARY: tl.constexpr, DOT_PRECISION: tl.constexpr,
+):  # fmt: skip
+    L: tl.constexpr = 1 << BITS
+    pid_n = tl.program_id(0)
+    pid_k = tl.program_id(1)
+    rows = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    rows_c = tl.minimum(rows, N - 1)  # rows past N read row N-1; never stored
+    m_offs = tl.arange(0, BLOCK_M)
+    m_mask = m_offs < M
+    slots = tl.load(slot_ptr + m_offs, mask=m_mask, other=NO_SLOT).to(tl.int32)  # [BM]
+    lut_rows = rows_c * stride_ln  # [BN] offset of each row's LUT inside a slot
+    k_start = pid_k * K_PER_SPLIT
+
+    if MODE == 1:
+        acc = tl.zeros((BLOCK_N, BLOCK_M), dtype=tl.float32)
+    else:
+        acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+
+    # Register prefetch of the next codes tile: its latency hides behind this tile's gathers and MMAs
+    # (the slot loop nested in the K loop keeps Triton's own pipeliner out).
+    nxt = load_code_bytes(codes_ptr, rows_c, k_start, KP, stride_cn, BLOCK_K, BITS)
+    for kk in range(0, K_PER_SPLIT, BLOCK_K):
+        kb0 = k_start + kk
+        cur_bytes = nxt
+        nxt = load_code_bytes(codes_ptr, rows_c, kb0 + BLOCK_K, KP, stride_cn, BLOCK_K, BITS)
+        cols = kb0 + tl.arange(0, BLOCK_K)
+        codes = unpack_codes(cur_bytes, BITS)  # [BN, BK]
+        idx = codes + group_offsets(cols, kb0, GS, GPR, L, ONE_BOUNDARY)[None, :] + lut_rows[:, None]
+        x = tl.load(
+            x_ptr + m_offs[:, None] * stride_xm + cols[None, :],
+            mask=m_mask[:, None] & (cols < K)[None, :],
+            other=0.0,
+        )  # [BM, BK]
+        cur = first_slot(slots)
+        while cur < NO_SLOT:
+            w = tl.load(lut_ptr + cur.to(tl.int64) * stride_ls + idx).to(x.dtype)  # [BN, BK]
+            xs = tl.where((slots == cur)[:, None], x, 0.0)
+            if MODE == 0:
+                acc = tl.dot(xs, tl.trans(w), acc, input_precision=DOT_PRECISION)
+            elif MODE == 1:
+                acc = tl.dot(w, tl.trans(xs), acc, input_precision=DOT_PRECISION)
+            else:
+                acc += tl.sum(w.to(tl.float32)[None, :, :] * xs.to(tl.float32)[:, None, :], axis=2)
+            cur = next_slot(slots, cur)
+
+    # Output offsets in acc's orientation.
+    if MODE == 1:
+        offs = m_offs[None, :] * N + rows[:, None]
+        y_offs = m_offs[None, :] * stride_ym + rows[:, None]
+        out_mask = m_mask[None, :] & (rows < N)[:, None]
+    else:
+        offs = m_offs[:, None] * N + rows[None, :]
+        y_offs = m_offs[:, None] * stride_ym + rows[None, :]
+        out_mask = m_mask[:, None] & (rows < N)[None, :]
+
+    if USE_SPLIT:
+        tl.store(ws_ptr + pid_k * M * N + offs, acc, mask=out_mask)
+        tl.debug_barrier()  # every thread's partial is stored before the (acq_rel, gpu-scope) arrival
+        arrived = tl.atomic_add(counter_ptr + pid_n, 1)
+        if arrived == SPLIT_K - 1:
+            total = tl.zeros(acc.shape, dtype=tl.float32)
+            for s in range(0, SPLIT_K):
+                total += tl.load(ws_ptr + s * M * N + offs, mask=out_mask, other=0.0, cache_modifier=".cg")
+            tl.store(y_ptr + y_offs, total.to(y_ptr.dtype.element_ty), mask=out_mask)
+            tl.atomic_xchg(counter_ptr + pid_n, 0)  # ready for the next launch
+    else:
+        tl.store(y_ptr + y_offs, acc.to(y_ptr.dtype.element_ty), mask=out_mask)
+
+
+_COUNTERS: dict[torch.device, torch.Tensor] = {}
+
+
+def _counters(device: torch.device, n: int) -> torch.Tensor:
+    """Arrival counters, all zero between launches (each launch's last program resets its own).
+
+    One buffer per device: launches that use split-K must not run concurrently on two streams.
+    """
+    buf = _COUNTERS.get(device)
+    if buf is None or buf.numel() < n:
+        buf = torch.zeros(max(n, 4096), dtype=torch.int32, device=device)
+        _COUNTERS[device] = buf
+    return buf
+
+
+def block_m_for(m: int, mode: int) -> int:
+    """Rows of the token tile: a power of two >= M; the MMA needs at least 16."""
+    bm = triton.next_power_of_2(max(m, 1))
+    return bm if mode == MODE_FMA else max(16, bm)
+
+
+def split_for(n: int, k: int, block_n: int, block_k: int, target_programs: int) -> int:
+    """Split-K factor so that about target_programs programs run (never more splits than K blocks)."""
+    n_tiles = triton.cdiv(n, block_n)
+    k_blocks = triton.cdiv(k, block_k)
+    return max(1, min(k_blocks, round(target_programs / n_tiles)))
+
+
+def launch_decode(
+    x: torch.Tensor,
+    codes_packed: torch.Tensor,
+    lut_pool: torch.Tensor,
+    slot_of_token: torch.Tensor,
+    bits: int,
+    y: torch.Tensor,
+    config: dict,
+) -> None:
+    """y [M, N] <- decode kernel. config: BLOCK_N, BLOCK_K, SPLIT_K, MODE, num_warps (+ num_stages)."""
+    m, k = x.shape
+    n = codes_packed.shape[0]
+    gpr = lut_pool.shape[2]
+    gs = triton.cdiv(k, gpr)
+    block_n, block_k, mode = config["BLOCK_N"], config["BLOCK_K"], config["MODE"]
+    block_m = block_m_for(m, mode)
+    if block_m > 64:
+        raise ValueError(f"decode path takes at most 64 tokens, got M={m}")
+    k_blocks = triton.cdiv(k, block_k)
+    split = max(1, min(config["SPLIT_K"], k_blocks))
+    k_per_split = triton.cdiv(k_blocks, split) * block_k
+    split = triton.cdiv(k, k_per_split)  # no empty splits
+    n_tiles = triton.cdiv(n, block_n)
+    if split > 1:
+        ws = torch.empty(split, m, n, dtype=torch.float32, device=x.device)
+        counters = _counters(x.device, n_tiles)
+    else:
+        ws = counters = y  # unused
+    _decode_kernel[(n_tiles, split)](
+        x, codes_packed, lut_pool, slot_of_token, y, ws, counters,
+        m, n, k, codes_packed.shape[1], gs, gpr,
+        x.stride(0), codes_packed.stride(0), lut_pool.stride(0), lut_pool.stride(1), y.stride(0),
+        k_per_split, split,
+        BITS=bits, BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_K=block_k,
+        MODE=mode, USE_SPLIT=split > 1, ONE_BOUNDARY=block_k <= gs,
+        DOT_PRECISION="ieee" if x.dtype == torch.float32 else "tf32",
+        num_warps=config.get("num_warps", 4), num_stages=config.get("num_stages", 1),
+    )  # fmt: skip
+
+
+def default_decode_config(m: int, n: int, k: int, num_sms: int) -> dict:
+    """Heuristic used without autotuning (CPU interpreter, SKETCHSERVE_AUTOTUNE=0, graph capture)."""
+    mode = MODE_FMA if m <= 2 else MODE_DOT_SWAP
+    block_n, block_k = 64, 128
+    return {
+        "BLOCK_N": block_n,
+        "BLOCK_K": block_k,
+        "SPLIT_K": split_for(n, k, block_n, block_k, 2 * num_sms),
+        "MODE": mode,
+        "num_warps": 4,
+        "num_stages": 1,
+    }
+
+
+def decode_candidates(m: int, n: int, k: int, num_sms: int) -> list[dict]:
+    """The pruned list the autotuner times (a handful: first calls stay within seconds)."""
+    modes = [MODE_FMA, MODE_DOT_SWAP] if m <= 4 else [MODE_DOT_SWAP, MODE_DOT]
+    out = []
+    for mode in modes:
+        for block_n, block_k, warps in ((64, 128, 4), (32, 256, 4), (128, 128, 8)):
+            for waves in (2, 4):
+                out.append({
+                    "BLOCK_N": block_n, "BLOCK_K": block_k, "MODE": mode, "num_warps": warps, "num_stages": 1,
+                    "SPLIT_K": split_for(n, k, block_n, block_k, waves * num_sms),
+                })  # fmt: skip
+    return out

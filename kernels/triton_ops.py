@@ -1,0 +1,126 @@
+"""Entry points that kernels/lut_linear.py dispatches to on CUDA: forward (decode or prefill) and backward.
+
+    lut_linear_forward(x [M, K], codes_packed [N, KP], lut_pool [S, N, gpr, L], slot_of_token [M], bits,
+                       segments) -> y [M, N] in x.dtype
+    lut_linear_backward(grad_y [M, N], x, codes_packed, lut_pool, slot_of_token, bits, need_grad_x,
+                        need_grad_lut) -> (grad_x [M, K] | None, grad_lut like lut_pool | None)
+
+M <= DECODE_MAX_M takes the decode kernel (codes tile read once for the whole batch, split-K);
+larger M the prefill kernel (tokens grouped by slot, tensor cores). Shapes and the slot range are
+checked by lut_linear.py; here only the layout the kernels assume (strides) is checked.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from kernels import autotune
+from kernels.lut_linear import SlotSegments
+from kernels.triton_backward import (
+    default_grad_lut_config,
+    default_grad_x_config,
+    launch_grad_lut,
+    launch_grad_x,
+)
+from kernels.triton_common import check_inputs, segments_of_sorted, sort_tokens_by_slot
+from kernels.triton_decode import decode_candidates, default_decode_config, launch_decode
+from kernels.triton_prefill import default_prefill_config, launch_prefill, prefill_candidates
+
+DECODE_MAX_M = 64  # above this the prefill kernel's token tiles beat one split-K tile of all tokens
+
+
+def _shape_key(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor, bits: int, m_bucket: int):
+    return (m_bucket, codes_packed.shape[0], x.shape[1], bits, lut_pool.shape[2], str(x.dtype), str(lut_pool.dtype))
+
+
+def _m_bucket(m: int) -> int:
+    return 1 << max(0, (m - 1).bit_length())
+
+
+def lut_linear_forward(
+    x: torch.Tensor,
+    codes_packed: torch.Tensor,
+    lut_pool: torch.Tensor,
+    slot_of_token: torch.Tensor,
+    bits: int,
+    segments: SlotSegments | None = None,
+    out: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """y [M, N] = x @ W_hat(lut_pool[slot_of_token[m]]).T, accumulated in fp32, returned in x.dtype.
+
+    out: optional [M, N] buffer in x.dtype with unit column stride (static buffers for CUDA graphs).
+    """
+    check_inputs(x, codes_packed, lut_pool)
+    m, k = x.shape
+    n = codes_packed.shape[0]
+    if out is None:
+        y = torch.empty(m, n, dtype=x.dtype, device=x.device)
+    elif out.shape != (m, n) or out.dtype != x.dtype or (n > 1 and out.stride(1) != 1):
+        raise ValueError(f"out must be [{m}, {n}] {x.dtype} with unit column stride")
+    else:
+        y = out
+    if m == 0:
+        return y
+    slots = slot_of_token.to(torch.int32).contiguous()
+    if m <= DECODE_MAX_M:
+        sms = autotune.num_sms(x.device)
+        config = autotune.pick_config(
+            "decode",
+            _shape_key(x, codes_packed, lut_pool, bits, _m_bucket(m)),
+            decode_candidates(m, n, k, sms),
+            lambda c: launch_decode(x, codes_packed, lut_pool, slots, bits, y, c),
+            default_decode_config(m, n, k, sms),
+            x.device,
+        )
+        launch_decode(x, codes_packed, lut_pool, slots, bits, y, config)
+        return y
+
+    if segments is not None:
+        perm, slot_sorted = None, slots  # tokens already contiguous per slot
+    else:
+        perm, slot_sorted = sort_tokens_by_slot(slots)
+    config = autotune.pick_config(
+        "prefill",
+        _shape_key(x, codes_packed, lut_pool, bits, min(_m_bucket(m), 4096)),
+        prefill_candidates(m, n, k),
+        lambda c: launch_prefill(x, codes_packed, lut_pool, slot_sorted, perm, bits, y, c),
+        default_prefill_config(m, n, k),
+        x.device,
+    )
+    launch_prefill(x, codes_packed, lut_pool, slot_sorted, perm, bits, y, config)
+    return y
+
+
+def lut_linear_backward(
+    grad_y: torch.Tensor,
+    x: torch.Tensor,
+    codes_packed: torch.Tensor,
+    lut_pool: torch.Tensor,
+    slot_of_token: torch.Tensor,
+    bits: int,
+    need_grad_x: bool = True,
+    need_grad_lut: bool = True,
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Gradients w.r.t. x ([M, K], x.dtype) and lut_pool (lut_pool's shape and dtype; fp32 accumulation)."""
+    check_inputs(x, codes_packed, lut_pool)
+    check_inputs(grad_y, codes_packed, lut_pool, name="grad_y")
+    m, k = x.shape
+    grad_x = grad_lut = None
+    if need_grad_x:
+        grad_x = torch.empty(m, k, dtype=x.dtype, device=x.device)
+    if need_grad_lut:
+        grad_lut = torch.zeros(lut_pool.shape, dtype=torch.float32, device=x.device)
+    if m == 0 or not (need_grad_x or need_grad_lut):
+        if grad_x is not None:
+            grad_x.zero_()
+        return grad_x, None if grad_lut is None else grad_lut.to(lut_pool.dtype)
+
+    perm, slot_sorted = sort_tokens_by_slot(slot_of_token)
+    grad_y = grad_y.to(x.dtype)
+    if grad_x is not None:
+        launch_grad_x(grad_y, codes_packed, lut_pool, slot_sorted, perm, bits, grad_x, default_grad_x_config())
+    if grad_lut is not None:
+        segments = segments_of_sorted(slot_sorted)
+        launch_grad_lut(grad_y, x, codes_packed, perm, segments, bits, grad_lut, default_grad_lut_config())
+        grad_lut = grad_lut if lut_pool.dtype == torch.float32 else grad_lut.to(lut_pool.dtype)
+    return grad_x, grad_lut

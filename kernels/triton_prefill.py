@@ -1,0 +1,109 @@
+"""Prefill path (large M): tokens grouped by slot, each weight tile dequantized once per (token tile, slot).
+
+Tokens are visited in slot order: `perm` [M] (a stable sort of slot_of_token, or None when the caller
+passes segments, whose tokens are already contiguous per slot) and `slot_sorted` [M] = slot of perm[i].
+Grid: one program per (token tile of BLOCK_M sorted tokens, row tile of BLOCK_N rows):
+
+    for each distinct slot s in the token tile:          1 except where a tile straddles two segments
+        for each K block:
+            W_s = lut_pool[s, rows].flat[group(k) * L + codes]     [BN, BK], codes from L2
+            acc += x[tokens of s, k block] @ W_s.T                 tl.dot on tensor cores, fp32
+    y[perm[tile], rows] = acc
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from kernels.triton_common import NO_SLOT, first_slot, group_offsets, load_codes, next_slot
+
+
+@triton.jit
+def _prefill_kernel(
+    x_ptr, codes_ptr, lut_ptr, slot_sorted_ptr, perm_ptr, y_ptr,
+    M, N, K, KP, GS, GPR,
+    stride_xm, stride_cn, stride_ls, stride_ln, stride_ym,
+    BITS: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+    HAS_PERM: tl.constexpr, ONE_BOUNDARY: tl.constexpr, DOT_PRECISION: tl.constexpr,
+):  # fmt: skip
+    L: tl.constexpr = 1 << BITS
+    pid = tl.program_id(0)
+    num_m = tl.cdiv(M, BLOCK_M)
+    # Token tiles fastest: programs that run together share one codes strip (in L2).
+    pid_m = pid % num_m
+    pid_n = pid // num_m
+
+    m_offs = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    m_mask = m_offs < M
+    if HAS_PERM:
+        tok = tl.load(perm_ptr + m_offs, mask=m_mask, other=0)
+    else:
+        tok = m_offs
+    slots = tl.load(slot_sorted_ptr + m_offs, mask=m_mask, other=NO_SLOT).to(tl.int32)  # [BM]
+    rows = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    rows_c = tl.minimum(rows, N - 1)
+    x_rows = x_ptr + tok.to(tl.int64)[:, None] * stride_xm  # [BM, 1]
+
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    cur = first_slot(slots)
+    while cur < NO_SLOT:
+        sel = slots == cur
+        lut_s = lut_ptr + cur.to(tl.int64) * stride_ls + (rows_c * stride_ln)[:, None]  # [BN, 1]
+        for kb0 in range(0, K, BLOCK_K):
+            cols = kb0 + tl.arange(0, BLOCK_K)
+            codes = load_codes(codes_ptr, rows_c, kb0, KP, stride_cn, BLOCK_K, BITS)  # [BN, BK]
+            w = tl.load(lut_s + (codes + group_offsets(cols, kb0, GS, GPR, L, ONE_BOUNDARY)[None, :]))
+            x = tl.load(x_rows + cols[None, :], mask=sel[:, None] & (cols < K)[None, :], other=0.0)
+            acc = tl.dot(x, tl.trans(w.to(x.dtype)), acc, input_precision=DOT_PRECISION)
+        cur = next_slot(slots, cur)
+
+    y_ptrs = y_ptr + tok.to(tl.int64)[:, None] * stride_ym + rows[None, :]
+    tl.store(y_ptrs, acc.to(y_ptr.dtype.element_ty), mask=m_mask[:, None] & (rows < N)[None, :])
+
+
+def launch_prefill(
+    x: torch.Tensor,
+    codes_packed: torch.Tensor,
+    lut_pool: torch.Tensor,
+    slot_sorted: torch.Tensor,
+    perm: torch.Tensor | None,
+    bits: int,
+    y: torch.Tensor,
+    config: dict,
+) -> None:
+    """y [M, N] <- prefill kernel. config: BLOCK_M, BLOCK_N, BLOCK_K, num_warps, num_stages."""
+    m, k = x.shape
+    n = codes_packed.shape[0]
+    gpr = lut_pool.shape[2]
+    gs = triton.cdiv(k, gpr)
+    bm, bn, bk = config["BLOCK_M"], config["BLOCK_N"], config["BLOCK_K"]
+    grid = (triton.cdiv(m, bm) * triton.cdiv(n, bn),)
+    _prefill_kernel[grid](
+        x, codes_packed, lut_pool, slot_sorted, perm if perm is not None else slot_sorted, y,
+        m, n, k, codes_packed.shape[1], gs, gpr,
+        x.stride(0), codes_packed.stride(0), lut_pool.stride(0), lut_pool.stride(1), y.stride(0),
+        BITS=bits, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk,
+        HAS_PERM=perm is not None, ONE_BOUNDARY=bk <= gs,
+        DOT_PRECISION="ieee" if x.dtype == torch.float32 else "tf32",
+        num_warps=config.get("num_warps", 8), num_stages=config.get("num_stages", 3),
+    )  # fmt: skip
+
+
+def default_prefill_config(m: int, n: int, k: int) -> dict:
+    return {"BLOCK_M": 128, "BLOCK_N": 128, "BLOCK_K": 64, "num_warps": 8, "num_stages": 3}
+
+
+def prefill_candidates(m: int, n: int, k: int) -> list[dict]:
+    out = []
+    for bm, bn, bk, warps, stages in (
+        (128, 128, 64, 8, 3),
+        (128, 256, 64, 8, 3),
+        (256, 128, 64, 8, 3),
+        (128, 128, 64, 4, 4),
+        (64, 128, 64, 4, 4),
+        (128, 128, 128, 8, 2),
+    ):
+        out.append({"BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "num_warps": warps, "num_stages": stages})
+    return out

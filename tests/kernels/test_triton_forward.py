@@ -1,0 +1,139 @@
+"""Triton forward kernels (decode and prefill) against the torch reference, on fresh random inputs.
+
+On the CPU these run through Triton's interpreter (tests/kernels/conftest.py), at small odd shapes;
+on CUDA the same tests run compiled. Outputs are poisoned with NaN before each call.
+"""
+
+import os
+
+import pytest
+import torch
+import triton
+
+from kernels import SlotSegments, lut_linear, pack_codes
+from kernels.reference import lut_linear_reference
+from kernels.triton_decode import MODE_DOT, MODE_DOT_SWAP, MODE_FMA, _decode_kernel, launch_decode
+from kernels.triton_ops import DECODE_MAX_M, lut_linear_forward
+from kernels.triton_prefill import _prefill_kernel, launch_prefill
+
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+TOL = {torch.float16: 3e-3, torch.bfloat16: 1.5e-2, torch.float32: 1e-5}
+
+
+def make_case(m, n, k, bits, gpr, slots, assign, x_dtype, lut_dtype=None, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    codes = torch.randint(0, 2**bits, (n, k), generator=g)
+    lut_pool = torch.randn(slots, n, gpr, 2**bits, generator=g).to(lut_dtype or x_dtype)
+    x = torch.randn(m, k, generator=g).to(x_dtype)
+    if assign == "random":
+        slot_of_token = torch.randint(0, slots, (m,), generator=g)
+    elif assign == "one":
+        slot_of_token = torch.full((m,), slots - 1)
+    else:  # every token a different slot
+        assert slots >= m
+        slot_of_token = torch.randperm(slots, generator=g)[:m]
+    to = dict(device=DEVICE)
+    return x.to(**to), pack_codes(codes, bits).to(**to), lut_pool.to(**to), slot_of_token.to(torch.int32).to(**to)
+
+
+def rel_err(y, ref):
+    assert torch.isfinite(y).all(), "output has NaN/inf: an element was not written"
+    return ((y.float() - ref.float()).norm() / ref.float().norm()).item()
+
+
+def test_kernels_run_through_the_interpreter_on_cpu():
+    if torch.cuda.is_available():
+        pytest.skip("compiled on CUDA")
+    assert os.environ.get("TRITON_INTERPRET") == "1"
+    from triton.runtime.interpreter import InterpretedFunction
+
+    assert isinstance(_decode_kernel, InterpretedFunction)
+    assert isinstance(_prefill_kernel, InterpretedFunction)
+
+
+DECODE_CASES = [
+    # m, n, k, bits, gpr, slots, assignment, x dtype, lut dtype
+    (1, 37, 70, 4, 1, 3, "random", torch.float16, None),
+    (5, 37, 70, 4, 4, 3, "random", torch.float16, None),
+    (7, 40, 66, 2, 2, 8, "distinct", torch.bfloat16, None),
+    (3, 33, 50, 3, 8, 2, "one", torch.float16, torch.float32),
+    (16, 19, 45, 3, 2, 16, "distinct", torch.bfloat16, torch.float16),
+    (6, 24, 96, 2, 1, 4, "random", torch.float32, torch.float32),
+]
+
+
+@pytest.mark.parametrize("m,n,k,bits,gpr,slots,assign,x_dtype,lut_dtype", DECODE_CASES)
+def test_decode_matches_reference(m, n, k, bits, gpr, slots, assign, x_dtype, lut_dtype):
+    x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, slots, assign, x_dtype, lut_dtype, seed=m * k)
+    assert m <= DECODE_MAX_M
+    out = torch.full((m, n), float("nan"), dtype=x_dtype, device=DEVICE)
+    y = lut_linear_forward(x, codes, pool, slot_of_token, bits, None, out=out)
+    assert y is out
+    assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, bits)) < TOL[x_dtype]
+
+
+@pytest.mark.parametrize("mode", [MODE_DOT, MODE_DOT_SWAP, MODE_FMA])
+@pytest.mark.parametrize("split", [1, 3])
+def test_decode_variants_and_split_k(mode, split):
+    # Split-K over a K range that leaves the last split short, 2 boundaries of groups inside blocks.
+    m, n, k, bits, gpr = 4, 20, 100, 4, 3
+    x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, 5, "random", torch.float16, seed=mode + split)
+    ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
+    for _ in range(2):  # twice: the arrival counters must be back at zero after a launch
+        y = torch.full((m, n), float("nan"), dtype=x.dtype, device=DEVICE)
+        config = {"BLOCK_N": 16, "BLOCK_K": 32, "SPLIT_K": split, "MODE": mode}
+        launch_decode(x, codes, pool, slot_of_token, bits, y, config)
+        assert rel_err(y, ref) < TOL[x.dtype]
+
+
+PREFILL_CASES = [
+    # m, n, k, bits, gpr, slots, assignment, x dtype, segments given
+    (80, 37, 70, 4, 2, 3, "random", torch.float16, False),
+    (70, 50, 90, 3, 3, 4, "one", torch.bfloat16, False),
+    (96, 30, 64, 2, 8, 96, "distinct", torch.float16, False),
+    (72, 21, 40, 4, 1, 5, "random", torch.float16, True),
+]
+
+
+@pytest.mark.parametrize("m,n,k,bits,gpr,slots,assign,x_dtype,with_segments", PREFILL_CASES)
+def test_prefill_matches_reference(m, n, k, bits, gpr, slots, assign, x_dtype, with_segments):
+    x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, slots, assign, x_dtype, seed=m + k)
+    assert m > DECODE_MAX_M
+    segments = None
+    if with_segments:  # tokens contiguous per slot, slots not in increasing order
+        slot_of_token = torch.sort(slot_of_token, descending=True).values
+        uniq, counts = torch.unique_consecutive(slot_of_token, return_counts=True)
+        segments = SlotSegments.from_counts(uniq.tolist(), counts.tolist(), DEVICE)
+    out = torch.full((m, n), float("nan"), dtype=x_dtype, device=DEVICE)
+    y = lut_linear_forward(x, codes, pool, slot_of_token, bits, segments, out=out)
+    assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, bits)) < TOL[x_dtype]
+
+
+def test_prefill_tile_straddling_slots_with_small_tiles():
+    # Token tiles of 16 over unsorted slots with an explicit permutation: several slots per tile.
+    m, n, k, bits, gpr = 40, 18, 36, 4, 2
+    x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, 6, "random", torch.float16, seed=7)
+    slot_sorted, perm = torch.sort(slot_of_token, stable=True)
+    y = torch.full((m, n), float("nan"), dtype=x.dtype, device=DEVICE)
+    config = {"BLOCK_M": 16, "BLOCK_N": 16, "BLOCK_K": 16, "num_warps": 4, "num_stages": 2}
+    launch_prefill(x, codes, pool, slot_sorted.to(torch.int32), perm.to(torch.int32), bits, y, config)
+    assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, bits)) < TOL[x.dtype]
+
+
+def test_layout_checks():
+    x, codes, pool, slot_of_token = make_case(2, 8, 16, 4, 1, 1, "one", torch.float16)
+    with pytest.raises(ValueError, match="codes_packed must be contiguous"):
+        lut_linear_forward(x, codes.t().contiguous().t(), pool, slot_of_token, 4)
+    with pytest.raises(ValueError, match="unit column stride"):
+        lut_linear_forward(x.t().contiguous().t(), codes, pool, slot_of_token, 4)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("m", [1, 16, 64, 300])
+@pytest.mark.parametrize("gpr", [1, 4])
+def test_public_op_on_cuda_at_llama_shape(m, gpr):
+    n, k, bits, slots = 1024, 4096, 4, 8
+    x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, slots, "random", torch.float16, seed=m)
+    y = lut_linear(x, codes, pool, slot_of_token, bits, gpr)
+    assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, bits)) < TOL[x.dtype]
+    assert triton.cdiv(k, gpr) >= 512
