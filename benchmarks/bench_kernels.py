@@ -1,0 +1,323 @@
+"""Multi-LUT linear kernels vs fp16 cuBLAS, gather-then-matmul and per-token LoRA, at Llama-2-7B shapes.
+
+    python3 benchmarks/bench_kernels.py --out OUT_DIR [--sweep] [--shapes 4096x4096,...] [--no-main]
+
+Per case: microseconds (triton.testing.do_bench median; it flushes L2 before each rep, and inputs
+rotate over several copies), achieved GB/s, and the ratio to the bandwidth floor
+    floor = (codes bytes + distinct tasks x LUT bytes + x bytes + y bytes) / measured D2D copy bandwidth.
+Writes OUT_DIR/kernels.json (progressively) and OUT_DIR/kernels.png; --sweep also times every
+candidate config of the decode/prefill kernels on a few cases (OUT_DIR/kernels_sweep.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from kernels import SlotSegments, pack_codes  # noqa: E402
+from kernels.reference import dequantize, lut_linear_reference  # noqa: E402
+from kernels.triton_decode import (  # noqa: E402
+    MODE_DOT,
+    MODE_DOT_SWAP,
+    MODE_FMA,
+    launch_decode,
+    split_for,
+)
+from kernels.triton_ops import lut_linear_forward  # noqa: E402
+from kernels.triton_prefill import launch_prefill, prefill_candidates  # noqa: E402
+
+BITS = 4
+RANK = 16
+ROTATE = 3
+SHAPES = [(4096, 4096), (11008, 4096), (4096, 11008)]  # (N, K): q/o, gate/up, down
+DECODE = [(b, t) for b in (1, 4, 16, 64) for t in (1, 4, 16) if t <= b]
+PREFILL = [(m, t) for m in (512, 2048) for t in (1, 8)]
+
+
+def bench(fn, rep=100) -> float:
+    import triton.testing
+
+    return triton.testing.do_bench(fn, warmup=20, rep=rep, return_mode="median") * 1e3  # us
+
+
+def rotating(fns):
+    state = {"i": 0}
+
+    def call():
+        state["i"] = (state["i"] + 1) % len(fns)
+        return fns[state["i"]]()
+
+    return call
+
+
+def copy_bandwidth() -> float:
+    """Bytes read + written per second of a 1 GiB device-to-device copy."""
+    src = torch.empty(1 << 29, dtype=torch.float16, device="cuda").normal_()
+    dst = torch.empty_like(src)
+    us = bench(lambda: dst.copy_(src))
+    return 2 * src.numel() * 2 / (us * 1e-6)
+
+
+class Layer:
+    """ROTATE copies of one layer's codes, LUT pool (16 slots) and dense fp16 weight."""
+
+    def __init__(self, n, k, gpr, slots=16):
+        self.n, self.k, self.gpr = n, k, gpr
+        self.codes, self.pools, self.weights = [], [], []
+        for _ in range(ROTATE):
+            codes = torch.randint(0, 2**BITS, (n, k), device="cuda")
+            self.codes.append(pack_codes(codes, BITS))
+            self.pools.append((torch.randn(slots, n, gpr, 2**BITS, device="cuda") * 0.02).half())
+        for _ in range(ROTATE):
+            self.weights.append((torch.randn(n, k, device="cuda") * 0.02).half())
+        self.lora_a = [(torch.randn(slots, k, RANK, device="cuda") * 0.02).half() for _ in range(ROTATE)]
+        self.lora_b = [(torch.randn(slots, RANK, n, device="cuda") * 0.02).half() for _ in range(ROTATE)]
+
+    def floor_bytes(self, m, tasks):
+        codes = self.codes[0].numel()
+        lut = tasks * self.n * self.gpr * 2**BITS * 2
+        return codes + lut + m * self.k * 2 + m * self.n * 2
+
+
+def make_batch(m, tasks, k):
+    x = torch.randn(m, k, device="cuda").half()
+    slots = (torch.arange(m, device="cuda") % tasks).to(torch.int32)  # tasks interleaved in the batch
+    return x, slots
+
+
+def ours_fn(layer, x, slots, segments=None):
+    return rotating(
+        [
+            (lambda i=i: lut_linear_forward(x, layer.codes[i], layer.pools[i], slots, BITS, segments))
+            for i in range(ROTATE)
+        ]
+    )
+
+
+def cublas_fn(layer, x):
+    return rotating([(lambda i=i: x @ layer.weights[i].T) for i in range(ROTATE)])
+
+
+def gather_fn(layer, x, rows_of_task):
+    """Rebuild W per task from codes + LUT (fp16), then one matmul per task: the paper's code path."""
+
+    def one(i):
+        y = torch.empty(x.shape[0], layer.n, dtype=x.dtype, device="cuda")
+        for t, rows in rows_of_task:
+            w = dequantize(layer.codes[i], layer.pools[i][t], BITS, layer.k)  # [N, K] fp16
+            y[rows] = x[rows] @ w.T
+        return y
+
+    return rotating([(lambda i=i: one(i)) for i in range(ROTATE)])
+
+
+def lora_fn(layer, x, slots, rows_of_task, per_token):
+    """fp16 base + LoRA r=16: per-token gather + bmm (decode) or a loop over task segments (prefill)."""
+
+    def one(i):
+        y = x @ layer.weights[i].T
+        if per_token:
+            a = layer.lora_a[i][slots]  # [M, K, r]
+            b = layer.lora_b[i][slots]  # [M, r, N]
+            y += torch.bmm(torch.bmm(x[:, None, :], a), b)[:, 0]
+        else:
+            for t, rows in rows_of_task:
+                y[rows] += (x[rows] @ layer.lora_a[i][t]) @ layer.lora_b[i][t]
+        return y
+
+    return rotating([(lambda i=i: one(i)) for i in range(ROTATE)])
+
+
+def check(layer, x, slots, segments=None):
+    y = lut_linear_forward(x, layer.codes[0], layer.pools[0], slots, BITS, segments)
+    ref = lut_linear_reference(x, layer.codes[0], layer.pools[0], slots, BITS)
+    err = ((y.float() - ref.float()).norm() / ref.float().norm()).item()
+    if not err < 3e-3:
+        raise AssertionError(f"kernel output differs from the reference: rel err {err}")
+    return err
+
+
+def main_bench(args, bw, results, out):
+    baselines = {}
+    for n, k in args.shapes:
+        for gpr in (1, 4):
+            layer = Layer(n, k, gpr)
+            cases = [("decode", m, t) for m, t in DECODE] + [("prefill", m, t) for m, t in PREFILL]
+            for phase, m, tasks in cases:
+                x, slots = make_batch(m, tasks, k)
+                per = m // tasks
+                if phase == "prefill":  # each task's tokens contiguous (one request per task)
+                    slots = (torch.arange(m, device="cuda") // per).to(torch.int32)
+                    segments = SlotSegments.from_counts(list(range(tasks)), [per] * tasks, "cuda")
+                    rows_of_task = [(t, slice(t * per, (t + 1) * per)) for t in range(tasks)]
+                else:
+                    segments = None
+                    rows_of_task = [(t, torch.arange(t, m, tasks, device="cuda")) for t in range(tasks)]
+                err = check(layer, x, slots, segments)
+                rec = {"phase": phase, "N": n, "K": k, "gpr": gpr, "M": m, "tasks": tasks, "rel_err": err}
+                rec["ours_us"] = bench(ours_fn(layer, x, slots, segments))
+                if phase == "prefill" and tasks > 1:  # the same batch given only per-token slots (sorted inside)
+                    rec["ours_unsorted_us"] = bench(ours_fn(layer, x, slots[torch.randperm(m, device="cuda")]))
+                key = (phase, n, k, m, tasks)
+                if key not in baselines:  # cuBLAS and LoRA do not depend on gpr
+                    baselines[key] = {
+                        "cublas_us": bench(cublas_fn(layer, x)),
+                        "lora_us": bench(lora_fn(layer, x, slots, rows_of_task, phase == "decode"), rep=50),
+                    }
+                rec.update(baselines[key])
+                if gpr == 1 or tasks == 1:
+                    rec["gather_us"] = bench(gather_fn(layer, x, rows_of_task), rep=30)
+                nbytes = layer.floor_bytes(m, tasks)
+                rec["floor_us"] = nbytes / bw * 1e6
+                rec["gbps"] = nbytes / (rec["ours_us"] * 1e-6) / 1e9
+                rec["floor_ratio"] = rec["ours_us"] / rec["floor_us"]
+                rec["speedup_vs_cublas"] = rec["cublas_us"] / rec["ours_us"]
+                rec["tflops"] = 2 * m * n * k / (rec["ours_us"] * 1e-6) / 1e12
+                results["cases"].append(rec)
+                print(
+                    f"{phase:7s} {n:5d}x{k:<5d} gpr{gpr} M={m:4d} tasks={tasks:2d}: ours {rec['ours_us']:8.1f} us"
+                    f"  cuBLAS {rec['cublas_us']:8.1f}  x{rec['speedup_vs_cublas']:.2f}  floor {rec['floor_us']:6.1f}"
+                    f"  ({rec['floor_ratio']:.2f}x)  LoRA {rec['lora_us']:8.1f}  gather {rec.get('gather_us', 0):8.1f}",
+                    flush=True,
+                )
+                out.write_text(json.dumps(results, indent=1))
+            del layer
+            torch.cuda.empty_cache()
+
+
+def launch_fn(launch, layer, x, *rest):
+    """launch(x, codes, lut_pool, *rest) over the rotating copies of the layer."""
+    return rotating([(lambda i=i: launch(x, layer.codes[i], layer.pools[i], *rest)) for i in range(ROTATE)])
+
+
+def sweep(args, out_dir):
+    """Every candidate config on a few cases: the data behind the autotuner's pruned lists."""
+    sms = torch.cuda.get_device_properties(0).multi_processor_count
+    rows = []
+    tiles = [(32, 128, 4), (64, 128, 4), (32, 256, 4), (64, 256, 4), (16, 256, 4), (128, 128, 8), (64, 64, 4)]
+    for n, k in [(4096, 4096), (11008, 4096)]:
+        layer = Layer(n, k, 4)
+        for m, tasks in [(1, 1), (4, 4), (16, 1), (16, 16), (64, 1), (64, 16)]:
+            x, slots = make_batch(m, tasks, k)
+            modes = [MODE_FMA, MODE_DOT_SWAP, MODE_DOT] if m <= 4 else [MODE_DOT_SWAP, MODE_DOT]
+            for mode in modes:
+                for bn, bk, warps in tiles:
+                    for waves in (1, 2, 4):
+                        cfg = {"BLOCK_N": bn, "BLOCK_K": bk, "MODE": mode, "num_warps": warps, "num_stages": 1}
+                        cfg["SPLIT_K"] = split_for(n, k, bn, bk, waves * sms)
+                        y = torch.empty(m, n, dtype=torch.float16, device="cuda")
+                        try:
+                            us = bench(launch_fn(launch_decode, layer, x, slots, BITS, y, cfg), rep=20)
+                        except Exception as e:  # noqa: BLE001 - record and go on
+                            us = None
+                            print("config failed", cfg, repr(e)[:200])
+                        rows.append({"kind": "decode", "N": n, "K": k, "M": m, "tasks": tasks, **cfg, "us": us})
+            best = min((r for r in rows if r["N"] == n and r["M"] == m and r["tasks"] == tasks and r["us"]),
+                       key=lambda r: r["us"])  # fmt: skip
+            print(f"sweep decode {n}x{k} M={m} tasks={tasks}: best {best['us']:.1f} us {best}", flush=True)
+            (out_dir / "kernels_sweep.json").write_text(json.dumps(rows, indent=0))
+        m = 2048
+        for tasks in (1, 8):
+            per = m // tasks
+            x, _ = make_batch(m, tasks, k)
+            slots = (torch.arange(m, device="cuda") // per).to(torch.int32)
+            extra = [
+                {"BLOCK_M": 256, "BLOCK_N": 128, "BLOCK_K": 32, "num_warps": 8, "num_stages": 4},
+                {"BLOCK_M": 128, "BLOCK_N": 128, "BLOCK_K": 32, "num_warps": 4, "num_stages": 4},
+            ]
+            for cfg in prefill_candidates(m, n, k) + extra:
+                y = torch.empty(m, n, dtype=torch.float16, device="cuda")
+                try:
+                    us = bench(launch_fn(launch_prefill, layer, x, slots, None, BITS, y, cfg), rep=30)
+                except Exception as e:  # noqa: BLE001
+                    us = None
+                    print("config failed", cfg, repr(e)[:200])
+                rows.append({"kind": "prefill", "N": n, "K": k, "M": m, "tasks": tasks, **cfg, "us": us})
+                print(f"sweep prefill {n}x{k} M={m} tasks={tasks} {cfg}: {us}", flush=True)
+            (out_dir / "kernels_sweep.json").write_text(json.dumps(rows, indent=0))
+        del layer
+        torch.cuda.empty_cache()
+
+
+def plot(results, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cases = results["cases"]
+    fig, axes = plt.subplots(2, 3, figsize=(18, 9))
+    for col, (n, k) in enumerate(SHAPES):
+        for row, phase in enumerate(("decode", "prefill")):
+            ax = axes[row][col]
+            sel = [c for c in cases if c["N"] == n and c["K"] == k and c["phase"] == phase]
+            if not sel:
+                ax.set_visible(False)
+                continue
+            labels = sorted({(c["M"], c["tasks"]) for c in sel})
+            xs = range(len(labels))
+            width = 0.16
+            series = [
+                ("ours gpr=1", lambda c: c["ours_us"] if c["gpr"] == 1 else None),
+                ("ours gpr=4", lambda c: c["ours_us"] if c["gpr"] == 4 else None),
+                ("cuBLAS fp16", lambda c: c["cublas_us"]),
+                ("fp16 + LoRA r16", lambda c: c["lora_us"]),
+                ("floor gpr=4", lambda c: c["floor_us"] if c["gpr"] == 4 else None),
+            ]
+            for j, (name, get) in enumerate(series):
+                vals = []
+                for lab in labels:
+                    v = [get(c) for c in sel if (c["M"], c["tasks"]) == lab and get(c) is not None]
+                    vals.append(v[0] if v else 0)
+                ax.bar([x + (j - 2) * width for x in xs], vals, width, label=name)
+            ax.set_xticks(list(xs))
+            ax.set_xticklabels([f"M{m}\nT{t}" for m, t in labels], fontsize=8)
+            ax.set_ylabel("us")
+            ax.set_yscale("log")
+            ax.set_title(f"{phase} N={n} K={k} (4-bit)")
+            if row == 0 and col == 0:
+                ax.legend(fontsize=8)
+    fig.suptitle(f"multi-LUT linear on {results['gpu']} (copy {results['copy_tbps']:.2f} TB/s)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--sweep", action="store_true")
+    ap.add_argument("--no-main", action="store_true")
+    ap.add_argument("--shapes", default=",".join(f"{n}x{k}" for n, k in SHAPES))
+    ap.add_argument("--plot-only", type=Path, help="re-draw the plot from a kernels.json")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.plot_only:
+        plot(json.loads(args.plot_only.read_text()), args.out / "kernels.png")
+        return
+    args.shapes = [tuple(int(v) for v in s.split("x")) for s in args.shapes.split(",")]
+    torch.manual_seed(0)
+    t0 = time.time()
+    bw = copy_bandwidth()
+    results = {"gpu": torch.cuda.get_device_name(), "copy_tbps": bw / 1e12, "torch": torch.__version__, "cases": []}
+    import triton
+
+    results["triton"] = triton.__version__
+    print(f"{results['gpu']}: D2D copy {bw / 1e12:.2f} TB/s", flush=True)
+    if args.sweep:
+        sweep(args, args.out)
+        print(f"sweep done in {time.time() - t0:.0f} s", flush=True)
+    if not args.no_main:
+        main_bench(args, bw, results, args.out / "kernels.json")
+        plot(results, args.out / "kernels.png")
+    print(f"done in {time.time() - t0:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
