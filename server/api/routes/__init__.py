@@ -1,0 +1,1 @@
+"""HTTP routes; each file is one URL family."""

@@ -1,0 +1,62 @@
+"""POST /v1/generate: generate with a task id; JSON, or server-sent events with `stream: true`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+
+from server.api.deps import EngineDep, StateDep
+from server.api.errors import ApiError
+from server.api.protocol import ErrorResponse, GenerateRequest, GenerateResponse
+from server.api.serving import complete, follow, new_request_id, sampling_params, sse, submit, usage_dict
+
+router = APIRouter(tags=["generate"])
+
+ERRORS = {
+    400: {"model": ErrorResponse, "description": "Bad parameters or prompt too long"},
+    404: {"model": ErrorResponse, "description": "Unknown task"},
+    422: {"model": ErrorResponse, "description": "Malformed body"},
+    429: {"model": ErrorResponse, "description": "Admission queue full (see Retry-After)"},
+    503: {"model": ErrorResponse, "description": "Loading, queued too long, or generation failed"},
+    504: {"model": ErrorResponse, "description": "Ran past the request time limit"},
+}
+
+
+@router.post(
+    "/v1/generate",
+    response_model=GenerateResponse,
+    responses={**ERRORS, 200: {"description": "The generation; with stream=true, `text/event-stream` of "
+                                              "GenerateStreamEvent, the last with finish_reason and usage"}},
+    summary="Generate text with a task's LUT",
+)
+async def generate(body: GenerateRequest, http_request: Request, state: StateDep, _engine: EngineDep):
+    request_id = new_request_id("gen", http_request)
+    handle = submit(state, body.task, body.prompt, sampling_params(body, state), request_id)
+    if not body.stream:
+        done = await complete(state, handle, http_request)
+        return GenerateResponse(id=done.request_id, task=done.task, text=done.text,
+                                finish_reason=done.finish_reason, usage=done.usage)
+    outputs = follow(state, handle)
+    first = await outputs.__anext__()  # errors before the first token still get a proper status
+
+    async def events():
+        out = first
+        try:
+            while True:
+                event = {"id": request_id, "task": body.task, "text": out.text}
+                if out.finished:
+                    event |= {"finish_reason": out.finish_reason, "usage": usage_dict(
+                        out.usage.prompt_tokens, out.usage.completion_tokens)}
+                    if out.error:
+                        event["error"] = out.error
+                    yield sse(event)
+                    return
+                if out.text:
+                    yield sse(event)
+                out = await outputs.__anext__()
+        except ApiError as e:
+            yield sse({"id": request_id, "task": body.task, "error": {"message": e.message, "code": e.code}})
+        finally:
+            await outputs.aclose()
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})

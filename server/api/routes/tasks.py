@@ -1,0 +1,102 @@
+"""Task LUTs: PUT /v1/tasks/{task}/lut (upload), GET and DELETE /v1/tasks/{task}."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from pathlib import Path
+
+from fastapi import APIRouter, Query, Request
+from fastapi import Path as PathParam
+from starlette.concurrency import run_in_threadpool
+
+from adapters.store import BASE_TASK
+from server.api.deps import EngineDep, StateDep
+from server.api.errors import ApiError
+from server.api.protocol import TASK_ID_PATTERN, DeleteResult, ErrorResponse, TaskInfo, UploadResult
+from server.api.tasks_view import task_card
+
+router = APIRouter(tags=["tasks"])
+TaskId = PathParam(..., pattern=TASK_ID_PATTERN, description="Task id: letters, digits, '.', '_', '-' (max 64)")
+
+
+@router.put(
+    "/v1/tasks/{task}/lut",
+    response_model=UploadResult,
+    status_code=201,
+    summary="Upload a task LUT file (the safetensors bytes as the body); stored as the task's next version",
+    responses={
+        400: {"model": ErrorResponse, "description": "Not a valid LUT for this base (says why)"},
+        411: {"model": ErrorResponse, "description": "Empty body"},
+        413: {"model": ErrorResponse, "description": "Over max_upload_bytes"},
+    },
+    openapi_extra={"requestBody": {"required": True, "content": {"application/octet-stream": {
+        "schema": {"type": "string", "format": "binary"},
+        "example": "<bytes of a .safetensors file written by `sketchserve finetune`>"}}}},
+)
+async def upload_lut(request: Request, state: StateDep, engine: EngineDep, task: str = TaskId) -> UploadResult:
+    if task == BASE_TASK:
+        raise ApiError(400, "the task id 'base' is reserved for the base model's LUT", code="invalid_task_id")
+    limit = state.settings.max_upload_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"the upload is {declared} bytes; the limit is {limit}", code="too_large")
+    incoming = Path(engine.store.root) / "incoming"
+    incoming.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f"{task}.", suffix=".upload", dir=incoming)
+    try:
+        size = 0
+        with os.fdopen(fd, "wb") as f:
+            async for chunk in request.stream():  # streamed to disk, never held whole in memory
+                size += len(chunk)
+                if size > limit:
+                    raise ApiError(413, f"the upload exceeds the limit of {limit} bytes", code="too_large")
+                f.write(chunk)
+        if size == 0:
+            raise ApiError(411, "the body is empty: send the LUT file's bytes", code="empty_body")
+        info = await run_in_threadpool(engine.store.put, task, tmp)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return UploadResult(task=task, version=info.version, sha256=info.sha256, size_bytes=info.bytes)
+
+
+@router.get("/v1/tasks/{task}", response_model=TaskInfo, summary="A task's stored version, checksum, residency",
+            responses={404: {"model": ErrorResponse, "description": "Unknown task"}})
+async def get_task(state: StateDep, engine: EngineDep, task: str = TaskId) -> TaskInfo:
+    card = task_card(state, engine, task)
+    if card is None:
+        raise ApiError(404, f"no LUT is stored for task {task!r}", "not_found_error", "model_not_found")
+    return TaskInfo(task=card["id"], **{k: v for k, v in card.items() if k != "id"})
+
+
+@router.delete(
+    "/v1/tasks/{task}",
+    response_model=DeleteResult,
+    summary="Delete every stored version of a task",
+    description="Refuses with 409 while requests of the task are in flight, unless `wait=true`: then it waits "
+                "up to `timeout_s` for them to finish (409 if they have not). Requests never lose their LUT.",
+    responses={404: {"model": ErrorResponse, "description": "Unknown task"},
+               409: {"model": ErrorResponse, "description": "Requests of the task are in flight"}},
+)
+async def delete_task(
+    state: StateDep,
+    engine: EngineDep,
+    task: str = TaskId,
+    wait: bool = Query(False, description="Wait for in-flight requests instead of refusing"),
+    timeout_s: float = Query(30.0, gt=0, le=600, description="How long to wait with wait=true"),
+) -> DeleteResult:
+    if task == BASE_TASK:
+        raise ApiError(400, "the base model's LUT cannot be deleted", code="invalid_task_id")
+    if engine.store.latest(task) is None:
+        raise ApiError(404, f"no LUT is stored for task {task!r}", "not_found_error", "model_not_found")
+    deadline = asyncio.get_running_loop().time() + (timeout_s if wait else 0)
+    while (in_flight := engine.task_in_flight(task)) > 0:
+        if asyncio.get_running_loop().time() >= deadline:
+            how = f"still running after {timeout_s:g} s" if wait else "running; retry later or pass wait=true"
+            raise ApiError(409, f"task {task!r} has {in_flight} request(s) in flight ({how})", code="task_busy")
+        await asyncio.sleep(0.05)
+    versions = len(engine.store.versions(task))
+    if not await run_in_threadpool(engine.delete_task, task):
+        raise ApiError(404, f"no LUT is stored for task {task!r}", "not_found_error", "model_not_found")
+    return DeleteResult(task=task, deleted_versions=versions)

@@ -1,0 +1,152 @@
+"""The logic behind the generation routes: submit to the engine, follow the request, enforce its limits.
+
+    route -> submit() -> engine.add_request        errors map to 4xx (server/api/errors.py)
+          -> follow()  async iterator of TokenOutput:
+               no output within queue_timeout_s        -> cancel, 503
+               not finished within request_timeout_s   -> cancel, 504
+               client gone (polled, non-streaming)     -> cancel
+               caller stops iterating (stream closed)  -> cancel
+             the last output is observed into the metrics (a task id reaches a label only once the engine
+             accepted it, so unknown tasks never become labels)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from server.api.errors import ApiError
+from server.api.protocol import SamplingFields
+from server.api.state import ServerState, log
+from server.request import TokenOutput
+from server.sampling import SamplingParams
+
+DISCONNECT_POLL_S = 0.5
+
+
+@dataclass
+class Completion:
+    """A whole (non-streamed) generation."""
+
+    request_id: str
+    task: str
+    text: str
+    finish_reason: str
+    prompt_tokens: int
+    completion_tokens: int
+
+    @property
+    def usage(self) -> dict[str, int]:
+        return usage_dict(self.prompt_tokens, self.completion_tokens)
+
+
+def usage_dict(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
+    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens}
+
+
+def new_request_id(prefix: str, http_request: Request) -> str:
+    rid = getattr(http_request.state, "request_id", None) or uuid.uuid4().hex
+    return f"{prefix}-{rid}"
+
+
+def sampling_params(body: SamplingFields, state: ServerState, max_tokens: int | None = None) -> SamplingParams:
+    stops = body.stop_list()
+    limit = state.settings.max_stop_strings
+    if len(stops) > limit:
+        raise ApiError(400, f"at most {limit} stop strings are accepted, got {len(stops)}", code="too_many_stops")
+    if any(not s or len(s) > 256 for s in stops):
+        raise ApiError(400, "stop strings must be 1 to 256 characters long", code="invalid_stop")
+    if max_tokens is None:  # a default never exceeds the server's limit; an explicit value is checked against it
+        explicit = "max_tokens" in body.model_fields_set
+        max_tokens = body.max_tokens if explicit else min(body.max_tokens, state.settings.max_new_tokens)
+    return SamplingParams(
+        max_tokens=max_tokens,
+        temperature=body.temperature,
+        top_p=body.top_p,
+        top_k=body.top_k,
+        seed=body.seed,
+        stop=stops,
+    )
+
+
+def submit(state: ServerState, task: str, prompt: str | list[int], params: SamplingParams, request_id: str):
+    """Queue the request on the engine; its exceptions become 4xx through the error table."""
+    return state.engine.add_request(task, prompt, params, request_id=request_id)
+
+
+async def follow(state: ServerState, handle, http_request: Request | None = None) -> AsyncIterator[TokenOutput]:
+    """Yield the request's outputs; cancel it on timeout, disconnect, or when the caller stops early."""
+    settings = state.settings
+    start = time.monotonic()
+    deadline = start + settings.request_timeout_s
+    first_deadline = start + settings.queue_timeout_s
+    outputs = handle.__aiter__()
+    seen_first = False
+    finished = False
+    try:
+        while True:
+            now = time.monotonic()
+            limit = deadline if seen_first else min(first_deadline, deadline)
+            if now >= limit:
+                _observe_timeout(state, handle, start)
+                if seen_first:
+                    raise ApiError(504, f"the request ran longer than {settings.request_timeout_s:g} s",
+                                   "timeout_error", "request_timeout")
+                raise ApiError(503, f"the request waited longer than {settings.queue_timeout_s:g} s to start",
+                               "service_unavailable", "queue_timeout", {"Retry-After": "1"})
+            wait = min(limit - now, DISCONNECT_POLL_S if http_request is not None else limit - now)
+            try:
+                out = await asyncio.wait_for(outputs.__anext__(), timeout=wait)
+            except asyncio.TimeoutError:
+                if http_request is not None and await http_request.is_disconnected():
+                    log.info("client of %s disconnected: cancelling", handle.request_id)
+                    return
+                continue
+            seen_first = True
+            if out.finished:
+                finished = True
+                _observe(state, out, start)
+            yield out
+            if finished:
+                return
+    finally:
+        if not finished:
+            handle.cancel()
+
+
+async def complete(state: ServerState, handle, http_request: Request) -> Completion:
+    """Collect a whole generation. An engine-side error becomes a 503 with its message."""
+    text, last = [], None
+    async for out in follow(state, handle, http_request):
+        text.append(out.text)
+        last = out
+    if last is None or not last.finished:
+        raise ApiError(499, "client closed the request", code="client_closed")
+    if last.finish_reason == "error":
+        raise ApiError(503, f"generation failed: {last.error}", "service_unavailable", "generation_failed")
+    return Completion(handle.request_id, handle.task, "".join(text), last.finish_reason,
+                      last.usage.prompt_tokens, last.usage.completion_tokens)
+
+
+def sse(data: dict | str) -> str:
+    """One server-sent event."""
+    payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
+    return f"data: {payload}\n\n"
+
+
+def _observe(state: ServerState, out: TokenOutput, start: float) -> None:
+    state.metrics.observe_request(
+        out.task, out.finish_reason or "error", time.monotonic() - start, out.ttft_s, out.queue_wait_s,
+        out.usage.prompt_tokens, out.usage.completion_tokens,
+    )
+
+
+def _observe_timeout(state: ServerState, handle, start: float) -> None:
+    state.metrics.observe_request(handle.task, "timeout", time.monotonic() - start, None, None, 0, 0)

@@ -1,0 +1,63 @@
+"""What the app holds between requests: settings, metrics, and the engine once it has loaded."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from server.metrics import ServerMetrics
+from server.settings import Settings
+
+log = logging.getLogger("sketchserve.server")
+
+
+@dataclass
+class ServerState:
+    settings: Settings
+    metrics: ServerMetrics
+    engine: object | None = None  # server.engine.Engine once loaded
+    load_error: str | None = None
+    started: float = field(default_factory=time.time)
+    loaded: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def ready(self) -> bool:
+        return self.loaded.is_set() and self.engine is not None
+
+    def load_engine(self) -> None:
+        """Build the engine from settings (sketching the default model on its first use), then start it."""
+        from server.config import EngineConfig
+        from server.engine import Engine
+
+        try:
+            model_dir = resolve_model_dir(self.settings.model)
+            log.info("loading sketched base %s", model_dir)
+            engine = Engine.from_dir(model_dir, EngineConfig.from_settings(self.settings), self.settings.lut_store)
+            self.attach(engine)
+            log.info("model loaded in %.1f s; serving", time.time() - self.started)
+        except Exception as e:  # noqa: BLE001 - reported by /ready and the log, the process stays up
+            log.exception("model load failed")
+            self.load_error = f"{type(e).__name__}: {e}"
+
+    def attach(self, engine) -> None:
+        engine.start()
+        self.engine = engine
+        self.metrics.attach_engine(lambda: self.engine.stats() if self.engine is not None else None)
+        self.loaded.set()
+
+
+def resolve_model_dir(model: str) -> Path:
+    """'default' -> the cached sketch of the embedded model (made on first use); else a sketched base dir."""
+    if model == "default":
+        from sketch.pipeline import ensure_default_sketch
+
+        return ensure_default_sketch()
+    path = Path(model).expanduser()
+    if not (path / "sketch.safetensors").exists():
+        raise FileNotFoundError(
+            f"{path} is not a sketched base directory (no sketch.safetensors); make one with `sketchserve sketch`"
+        )
+    return path

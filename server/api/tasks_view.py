@@ -1,0 +1,29 @@
+"""How the API describes a task (shared by /v1/models and /v1/tasks)."""
+
+from __future__ import annotations
+
+from adapters.pool import BASE_KEY
+from adapters.store import BASE_TASK
+from server.api.state import ServerState
+
+
+def task_card(state: ServerState, engine, task: str) -> dict | None:
+    """{id, version, sha256, size_bytes, resident, in_flight, created} of a stored task or 'base'; None if unknown."""
+    pool = engine.pool
+    if task == BASE_TASK:  # the base LUT lives in its own slot for the engine's lifetime
+        return {"id": BASE_TASK, "version": 0, "sha256": pool.spec.fingerprint, "size_bytes": pool.lut_set_bytes,
+                "resident": pool.slot_of(BASE_KEY) is not None, "in_flight": engine.task_in_flight(BASE_TASK),
+                "created": int(state.started)}
+    info = engine.store.latest(task) if engine.store is not None else None
+    if info is None:
+        return None
+    return {"id": task, "version": info.version, "sha256": info.sha256, "size_bytes": info.bytes,
+            "resident": pool.slot_of((task, info.version)) is not None,
+            "in_flight": engine.task_in_flight(task), "created": int(info.created)}
+
+
+def task_cards(state: ServerState, engine) -> list[dict]:
+    tasks = [BASE_TASK] + ([i.task for i in engine.store.list()] if engine.store is not None else [])
+    cards = [task_card(state, engine, t) for t in tasks]
+    return [{k: v for k, v in c.items() if k in ("id", "version", "size_bytes", "resident", "created")}
+            for c in cards if c is not None]

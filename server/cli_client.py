@@ -1,0 +1,94 @@
+"""`sketchserve push-lut` and `sketchserve generate`: small clients of a running server (stdlib HTTP only)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+
+DEFAULT_SERVER = os.environ.get("SKETCHSERVE_URL", "http://127.0.0.1:8000")
+
+
+def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--server", default=DEFAULT_SERVER, help="server URL (env SKETCHSERVE_URL)")
+    parser.add_argument("--api-key", default=os.environ.get("SKETCHSERVE_API_KEY"), help="env SKETCHSERVE_API_KEY")
+    parser.add_argument("--task", required=True, help="task id")
+    if name == "push-lut":
+        parser.add_argument("file", help="task LUT .safetensors file (from `sketchserve finetune`)")
+    else:
+        parser.add_argument("--prompt", required=True)
+        parser.add_argument("--max-tokens", type=int, default=None, help="default: the server's (128 or its limit)")
+        parser.add_argument("--temperature", type=float, default=0.0)
+        parser.add_argument("--top-p", type=float, default=1.0)
+        parser.add_argument("--top-k", type=int, default=0)
+        parser.add_argument("--seed", type=int, default=None)
+        parser.add_argument("--stop", action="append", default=None, help="stop string (repeatable)")
+        parser.add_argument("--stream", action="store_true", help="print tokens as they arrive")
+
+
+def run(name: str, args: argparse.Namespace) -> int:
+    try:
+        return push_lut(args) if name == "push-lut" else generate(args)
+    except urllib.error.HTTPError as e:
+        body = e.read().decode("utf-8", errors="replace")
+        try:
+            message = json.loads(body)["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = body
+        print(f"error {e.code}: {message}", file=sys.stderr)
+        return 1
+    except urllib.error.URLError as e:
+        print(f"cannot reach {args.server}: {e.reason}", file=sys.stderr)
+        return 1
+
+
+def _request(args, method: str, path: str, data=None, headers: dict | None = None) -> urllib.request.Request:
+    headers = dict(headers or {})
+    if args.api_key:
+        headers["Authorization"] = f"Bearer {args.api_key}"
+    return urllib.request.Request(args.server.rstrip("/") + path, data=data, method=method, headers=headers)
+
+
+def push_lut(args) -> int:
+    size = os.path.getsize(args.file)
+    with open(args.file, "rb") as f:  # streamed from the file, not read whole
+        req = _request(args, "PUT", f"/v1/tasks/{args.task}/lut", f,
+                       {"Content-Type": "application/octet-stream", "Content-Length": str(size)})
+        with urllib.request.urlopen(req) as resp:
+            result = json.loads(resp.read())
+    print(f"stored task {result['task']!r} version {result['version']} "
+          f"({result['size_bytes']} bytes, sha256 {result['sha256'][:16]}...)")
+    return 0
+
+
+def generate(args) -> int:
+    body = {"task": args.task, "prompt": args.prompt, "temperature": args.temperature, "top_p": args.top_p,
+            "top_k": args.top_k, "stream": args.stream}
+    if args.max_tokens is not None:
+        body["max_tokens"] = args.max_tokens
+    if args.seed is not None:
+        body["seed"] = args.seed
+    if args.stop:
+        body["stop"] = args.stop
+    req = _request(args, "POST", "/v1/generate", json.dumps(body).encode(), {"Content-Type": "application/json"})
+    with urllib.request.urlopen(req) as resp:
+        if not args.stream:
+            result = json.loads(resp.read())
+            print(result["text"])
+            print(f"[{result['finish_reason']}; {result['usage']['completion_tokens']} tokens]", file=sys.stderr)
+            return 0
+        for raw in resp:
+            line = raw.decode("utf-8").strip()
+            if not line.startswith("data:"):
+                continue
+            event = json.loads(line[5:])
+            if "error" in event:
+                print(f"\nerror: {event['error']}", file=sys.stderr)
+                return 1
+            print(event.get("text", ""), end="", flush=True)
+            if event.get("finish_reason"):
+                print(f"\n[{event['finish_reason']}; {event['usage']['completion_tokens']} tokens]", file=sys.stderr)
+    return 0

@@ -1,0 +1,43 @@
+"""`sketchserve serve`: the HTTP server on a sketched base (the embedded default model when no --model)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+# flag -> Settings field; each also reads SKETCHSERVE_<FIELD> from the environment (flags win).
+FLAGS = {
+    "--host": ("host", str, "interface to listen on (env SKETCHSERVE_HOST; default 127.0.0.1)"),
+    "--port": ("port", int, "TCP port (env SKETCHSERVE_PORT; default 8000)"),
+    "--model": ("model", str, "sketched base directory, or 'default' (env SKETCHSERVE_MODEL)"),
+    "--lut-store": ("lut_store", str, "task LUT store directory (env SKETCHSERVE_LUT_STORE)"),
+    "--device": ("device", str, "auto, cpu or cuda[:N] (env SKETCHSERVE_DEVICE)"),
+    "--max-batch-size": ("max_batch_size", int, "most sequences per decode step (env SKETCHSERVE_MAX_BATCH_SIZE)"),
+    "--max-tasks-resident": ("max_tasks_resident", int, "LUT pool slots (env SKETCHSERVE_MAX_TASKS_RESIDENT)"),
+    "--max-waiting": ("max_waiting", int, "admission queue bound (env SKETCHSERVE_MAX_WAITING)"),
+    "--kv-cache-mb": ("kv_cache_mb", int, "KV cache budget in MiB, 0 = auto (env SKETCHSERVE_KV_CACHE_MB)"),
+    "--api-keys-file": ("api_keys_file", str, "API keys file; unset = open (env SKETCHSERVE_API_KEYS_FILE)"),
+    "--log-level": ("log_level", str, "debug, info, warning (env SKETCHSERVE_LOG_LEVEL)"),
+}
+
+
+def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
+    for flag, (dest, type_, help_) in FLAGS.items():
+        parser.add_argument(flag, dest=dest, type=type_, default=None, help=help_)
+
+
+def run(name: str, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from server.api.app import SHUTDOWN_DRAIN_S, create_app
+    from server.settings import Settings
+
+    overrides = {k: v for k, v in vars(args).items() if v is not None}
+    settings = Settings(**overrides)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app = create_app(settings)
+    print(f"sketchserve: serving {settings.model!r} on http://{settings.host}:{settings.port} "
+          f"(docs at /docs; /ready turns 200 once the model is loaded)", flush=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
+                timeout_graceful_shutdown=int(SHUTDOWN_DRAIN_S))
+    return 0

@@ -1,0 +1,69 @@
+"""Factories for API tests: a tiny engine over a random base, task LUT files, a real uvicorn on loopback."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import uvicorn
+
+from adapters.store import LutStore
+from server.api.app import create_app
+from server.config import CacheConfig, EngineConfig, PoolConfig, SchedulerConfig
+from server.engine import Engine
+from server.settings import Settings
+from server.tokenizer import ByteTokenizer
+from sketch.synthetic import llama_config, random_sketched_base, random_task_luts
+from sketch.task_lut import TaskLut, save_task_lut
+
+
+def tiny_base(seed: int = 0):
+    return random_sketched_base(llama_config(vocab_size=256, max_position_embeddings=256), bits=4, gpr=2, seed=seed)
+
+
+def create_engine(base, store_dir: Path, max_waiting: int = 64, num_slots: int = 4) -> Engine:
+    config = EngineConfig(
+        device="cpu",
+        cache=CacheConfig(num_blocks=64, block_size=16),
+        pool=PoolConfig(num_slots=num_slots),
+        scheduler=SchedulerConfig(max_num_seqs=16, max_waiting=max_waiting, max_new_tokens=64),
+    )
+    return Engine(base, ByteTokenizer(), config, LutStore(store_dir, base.spec()))
+
+
+def create_test_app(base, tmp_path: Path, **settings):
+    store_dir = tmp_path / "store"
+    engine = create_engine(base, store_dir, max_waiting=settings.pop("max_waiting", 64))
+    s = Settings(model=str(tmp_path), lut_store=store_dir, max_new_tokens=64, **settings)
+    return create_app(s, engine=engine), engine
+
+
+def write_task_lut(base, path: Path, seed: int, task: str = "t") -> Path:
+    save_task_lut(TaskLut(task, random_task_luts(base, seed), base.fingerprint, base.bits, base.gpr), path)
+    return path
+
+
+@contextmanager
+def serve_on_loopback(app):
+    """Run the app under a real uvicorn on 127.0.0.1 (a free port); yields the base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        sock.close()

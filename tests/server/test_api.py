@@ -1,0 +1,156 @@
+"""The HTTP API through FastAPI's test client: every endpoint, streaming, uploads, errors, metrics."""
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.server.api_helpers import create_test_app, tiny_base, write_task_lut
+
+
+@pytest.fixture(scope="module")
+def base():
+    return tiny_base()
+
+
+@pytest.fixture
+def client(base, tmp_path):
+    app, engine = create_test_app(base, tmp_path)
+    with TestClient(app) as c:
+        c.engine = engine
+        yield c
+
+
+def sse_events(response) -> list:
+    events = []
+    for line in response.iter_lines():
+        if line.startswith("data: "):
+            payload = line[len("data: "):]
+            events.append(payload if payload == "[DONE]" else json.loads(payload))
+    return events
+
+
+def test_health_ready_and_openapi_examples(client):
+    assert client.get("/health").json()["ready"] is True
+    assert client.get("/ready").status_code == 200
+    spec = client.get("/openapi.json").json()
+    for path in ("/v1/generate", "/v1/completions", "/v1/chat/completions", "/v1/models", "/v1/tasks/{task}/lut",
+                 "/v1/tasks/{task}", "/metrics", "/health", "/ready"):
+        assert path in spec["paths"], path
+
+
+def test_generate_returns_text_usage_and_finish_reason(client):
+    r = client.post("/v1/generate", json={"task": "base", "prompt": "hello", "max_tokens": 5})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["usage"] == {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10}
+    assert body["finish_reason"] == "length"
+    assert body["task"] == "base" and isinstance(body["text"], str)
+    assert r.headers["x-request-id"]
+
+
+def test_greedy_generation_is_deterministic_and_matches_stream(client):
+    body = {"task": "base", "prompt": "abc", "max_tokens": 6}
+    whole = client.post("/v1/generate", json=body).json()
+    assert client.post("/v1/generate", json=body).json()["text"] == whole["text"]
+    with client.stream("POST", "/v1/generate", json=body | {"stream": True}) as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/event-stream")
+        events = sse_events(r)
+    assert "".join(e["text"] for e in events) == whole["text"]
+    assert events[-1]["finish_reason"] == "length"
+    assert events[-1]["usage"]["completion_tokens"] == 6
+
+
+def test_upload_then_generate_with_the_new_task(client, base, tmp_path):
+    lut = write_task_lut(base, tmp_path / "t.safetensors", seed=1)
+    r = client.put("/v1/tasks/tenant-a.qa/lut", content=lut.read_bytes())
+    assert r.status_code == 201, r.text
+    assert r.json()["version"] == 1 and len(r.json()["sha256"]) == 64
+    prompt = {"prompt": "same prompt", "max_tokens": 8}
+    task_text = client.post("/v1/generate", json=prompt | {"task": "tenant-a.qa"}).json()["text"]
+    base_text = client.post("/v1/generate", json=prompt | {"task": "base"}).json()["text"]
+    assert task_text != base_text  # another LUT computes another function
+    info = client.get("/v1/tasks/tenant-a.qa").json()
+    assert info["version"] == 1 and info["resident"] is True and info["in_flight"] == 0
+    models = {m["id"]: m for m in client.get("/v1/models").json()["data"]}
+    assert set(models) == {"base", "tenant-a.qa"} and models["tenant-a.qa"]["resident"] is True
+    assert client.put("/v1/tasks/tenant-a.qa/lut", content=lut.read_bytes()).json()["version"] == 2
+
+
+def test_delete_removes_the_task(client, base, tmp_path):
+    lut = write_task_lut(base, tmp_path / "t.safetensors", seed=2)
+    client.put("/v1/tasks/gone/lut", content=lut.read_bytes())
+    r = client.delete("/v1/tasks/gone")
+    assert r.status_code == 200 and r.json()["deleted_versions"] == 1
+    assert client.get("/v1/tasks/gone").status_code == 404
+    assert client.post("/v1/generate", json={"task": "gone", "prompt": "x"}).status_code == 404
+    assert client.delete("/v1/tasks/gone").status_code == 404
+    assert client.delete("/v1/tasks/base").status_code == 400
+
+
+@pytest.mark.parametrize("payload,status", [
+    ({"task": "nope", "prompt": "x"}, 404),
+    ({"task": "base", "prompt": ""}, 422),
+    ({"task": "../../etc", "prompt": "x"}, 422),
+    ({"task": "base", "prompt": "x", "max_tokens": 10_000}, 400),
+    ({"task": "base", "prompt": "x", "temperature": -1}, 422),
+    ({"task": "base", "prompt": "x", "top_p": 0}, 422),
+    ({"task": "base", "prompt": "x", "stop": ["s"] * 50}, 400),
+    ({"task": "base", "prompt": "x" * 300}, 400),
+    ({"task": "base", "prompt": "x", "unknown_field": 1}, 422),
+])
+def test_bad_requests_get_clear_4xx(client, payload, status):
+    r = client.post("/v1/generate", json=payload)
+    assert r.status_code == status, r.text
+    assert r.json()["error"]["message"]
+
+
+def test_malformed_json_nan_and_huge_bodies_are_4xx(client):
+    r = client.post("/v1/generate", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    r = client.post("/v1/generate", content=b'{"prompt": "x", "temperature": NaN}',
+                    headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    r = client.post("/v1/generate", content=b"x" * (2 << 20), headers={"content-type": "application/json"})
+    assert r.status_code == 413
+
+
+def test_bad_uploads_are_rejected_and_lose_nothing_stored(client, base, tmp_path):
+    good = write_task_lut(base, tmp_path / "good.safetensors", seed=3)
+    assert client.put("/v1/tasks/keep/lut", content=good.read_bytes()).status_code == 201
+    other_base = tiny_base(seed=7)
+    foreign = write_task_lut(other_base, tmp_path / "foreign.safetensors", seed=3)
+    for content in (b"garbage", good.read_bytes()[:100], foreign.read_bytes()):
+        r = client.put("/v1/tasks/keep/lut", content=content)
+        assert r.status_code == 400, r.text
+    assert client.put("/v1/tasks/keep/lut", content=b"").status_code == 411
+    assert client.put("/v1/tasks/base/lut", content=good.read_bytes()).status_code == 400
+    assert client.get("/v1/tasks/keep").json()["version"] == 1
+
+
+def test_metrics_show_the_traffic(client):
+    client.post("/v1/generate", json={"task": "base", "prompt": "hi", "max_tokens": 3})
+    client.post("/v1/generate", json={"task": "no-such-task", "prompt": "hi"})
+    text = client.get("/metrics").text
+    assert 'sketchserve_requests_total{status="length",task="base"} 1.0' in text
+    assert 'sketchserve_generation_tokens_total{task="base"} 3.0' in text
+    assert "sketchserve_time_to_first_token_seconds_count{task=\"base\"} 1.0" in text
+    assert "no-such-task" not in text  # unknown tasks never become labels
+    assert 'sketchserve_rejected_requests_total{reason="model_not_found"} 1.0' in text
+    for name in ("kv_blocks_total", "lut_pool_slots_total", "requests_running", "batch_size_count"):
+        assert f"sketchserve_{name}" in text
+
+
+def test_openai_shapes_without_the_client(client):
+    r = client.post("/v1/completions", json={"model": "base", "prompt": "hi", "max_tokens": 4, "temperature": 0})
+    assert r.status_code == 200, r.text
+    assert r.json()["object"] == "text_completion" and r.json()["usage"]["completion_tokens"] == 4
+    r = client.post("/v1/chat/completions", json={"model": "base", "max_tokens": 4, "temperature": 0,
+                                                  "messages": [{"role": "user", "content": "hi"}]})
+    assert r.json()["choices"][0]["message"]["role"] == "assistant"
+    body = {"model": "base", "prompt": "hi", "max_tokens": 3, "stream": True, "stream_options": {"include_usage": True}}
+    with client.stream("POST", "/v1/completions", json=body) as r:
+        events = sse_events(r)
+    assert events[-1] == "[DONE]" and events[-2]["usage"]["completion_tokens"] == 3
+    assert client.post("/v1/completions", json={"model": "base", "prompt": "x", "n": 2}).status_code == 422
