@@ -41,6 +41,7 @@ class EvalResult:
     loss_tokens: int
     kind: str | None
     time_s: float
+    correct: list[bool] | None = None  # per example with an answer, in order
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -195,11 +196,12 @@ def evaluate(
     start = time.perf_counter()
     kind = kind or detect_answer_kind(examples)
     loss, tokens = task_loss(model, tokenizer, examples, max_length, batch_size)
-    accuracy = None
+    accuracy, correct = None, None
     scored = [e for e in examples if e.get("answer", "").strip()]
     if kind is not None and scored:
         texts = generate_responses(
             model, tokenizer, scored, max_new_tokens or MAX_NEW_TOKENS[kind], batch_size, max_length, progress
         )
-        accuracy = sum(is_correct(t, e["answer"], kind) for t, e in zip(texts, scored, strict=True)) / len(scored)
-    return EvalResult(loss, accuracy, len(examples), tokens, kind, time.perf_counter() - start)
+        correct = [is_correct(t, e["answer"], kind) for t, e in zip(texts, scored, strict=True)]
+        accuracy = sum(correct) / len(scored)
+    return EvalResult(loss, accuracy, len(examples), tokens, kind, time.perf_counter() - start, correct)
