@@ -11,6 +11,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from server.auth import ApiKey
+
 
 def default_cache_dir() -> Path:
     import os
@@ -53,7 +55,15 @@ class Settings(BaseSettings):
     max_stop_strings: int = Field(8, ge=0, description="Most stop strings per request")
 
     # --- auth ------------------------------------------------------------------------------------
-    api_keys_file: Path | None = Field(None, description="JSON file of hashed API keys and tenants; unset = open")
+    api_keys_file: Path | None = Field(
+        None, description="JSON file: a list of {sha256, tenant, admin} (hashed keys, see server/auth.py)"
+    )
+    api_keys: list[ApiKey] = Field(
+        default_factory=list, description="Hashed keys as JSON in the env (SKETCHSERVE_API_KEYS), added to the file's"
+    )
+    allow_open: bool = Field(
+        False, description="Serve with no API keys on a non-loopback host (without keys, only loopback is allowed)"
+    )
 
     # --- logs ------------------------------------------------------------------------------------
     log_level: str = Field("info", description="Python log level of the server")

@@ -15,6 +15,7 @@ from server.api.errors import install_error_handlers
 from server.api.middleware import RequestContextMiddleware
 from server.api.routes import generate, openai, ops, tasks
 from server.api.state import ServerState
+from server.auth import LOOPBACK_HOSTS, KeyRing
 from server.metrics import ServerMetrics
 from server.settings import Settings
 
@@ -28,7 +29,13 @@ DESCRIPTION = """Serve many fine-tuned tasks of one sketched LLM. A task is a LU
 
 def create_app(settings: Settings | None = None, engine=None) -> FastAPI:
     settings = settings or Settings()
-    state = ServerState(settings=settings, metrics=ServerMetrics())
+    keyring = KeyRing.from_settings(settings)
+    if keyring.open and settings.host not in LOOPBACK_HOSTS and not settings.allow_open:
+        raise ValueError(
+            f"no API keys are configured and host {settings.host!r} is not loopback: configure keys "
+            "(api_keys_file / SKETCHSERVE_API_KEYS) or set allow_open to serve without them"
+        )
+    state = ServerState(settings=settings, metrics=ServerMetrics(), keyring=keyring)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

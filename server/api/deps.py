@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 
 from server.api.errors import ApiError
 from server.api.state import ServerState
+from server.auth import Principal, presented_key
 from server.settings import Settings
 
 
@@ -26,6 +27,25 @@ def get_settings(state: Annotated[ServerState, Depends(get_state)]) -> Settings:
     return state.settings
 
 
+def get_principal(
+    state: Annotated[ServerState, Depends(get_state)],
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+    x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Principal:
+    principal = state.keyring.authenticate(presented_key(authorization, x_api_key))
+    if principal is None:
+        raise ApiError(401, "a valid API key is required (Authorization: Bearer <key>)", "authentication_error",
+                       "invalid_api_key", {"WWW-Authenticate": "Bearer"})
+    return principal
+
+
+def require_use(principal: Principal, task: str) -> None:
+    """Another tenant's task answers exactly like a task that does not exist."""
+    if not principal.may_use(task):
+        raise ApiError(404, f"no LUT is stored for task {task!r}", "not_found_error", "model_not_found")
+
+
 StateDep = Annotated[ServerState, Depends(get_state)]
 EngineDep = Annotated[object, Depends(get_engine)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from server.auth import KeyRing
 from server.metrics import ServerMetrics
 from server.settings import Settings
 
@@ -18,6 +19,7 @@ log = logging.getLogger("sketchserve.server")
 class ServerState:
     settings: Settings
     metrics: ServerMetrics
+    keyring: KeyRing
     engine: object | None = None  # server.engine.Engine once loaded
     load_error: str | None = None
     started: float = field(default_factory=time.time)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from server.api.deps import EngineDep, StateDep
+from server.api.deps import EngineDep, PrincipalDep, StateDep, require_use
 from server.api.errors import ApiError
 from server.api.protocol import ErrorResponse, GenerateRequest, GenerateResponse
 from server.api.serving import complete, follow, new_request_id, sampling_params, sse, submit, usage_dict
@@ -14,6 +14,7 @@ router = APIRouter(tags=["generate"])
 
 ERRORS = {
     400: {"model": ErrorResponse, "description": "Bad parameters or prompt too long"},
+    401: {"model": ErrorResponse, "description": "Missing or unknown API key"},
     404: {"model": ErrorResponse, "description": "Unknown task"},
     422: {"model": ErrorResponse, "description": "Malformed body"},
     429: {"model": ErrorResponse, "description": "Admission queue full (see Retry-After)"},
@@ -29,7 +30,9 @@ ERRORS = {
                                               "GenerateStreamEvent, the last with finish_reason and usage"}},
     summary="Generate text with a task's LUT",
 )
-async def generate(body: GenerateRequest, http_request: Request, state: StateDep, _engine: EngineDep):
+async def generate(body: GenerateRequest, http_request: Request, state: StateDep, _engine: EngineDep,
+                   principal: PrincipalDep):
+    require_use(principal, body.task)
     request_id = new_request_id("gen", http_request)
     handle = submit(state, body.task, body.prompt, sampling_params(body, state), request_id)
     if not body.stream:

@@ -7,7 +7,7 @@ import time
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from server.api.deps import EngineDep, StateDep
+from server.api.deps import EngineDep, PrincipalDep, StateDep, require_use
 from server.api.errors import ApiError
 from server.api.protocol import (
     ChatChoice,
@@ -30,7 +30,9 @@ router = APIRouter(tags=["openai"])
 
 @router.post("/v1/completions", response_model=CompletionResponse, responses=ERRORS,
              summary="OpenAI-compatible text completion (model = task id)")
-async def completions(body: CompletionRequest, http_request: Request, state: StateDep, _engine: EngineDep):
+async def completions(body: CompletionRequest, http_request: Request, state: StateDep, _engine: EngineDep,
+                      principal: PrincipalDep):
+    require_use(principal, body.model)
     prompt = body.prompt
     if isinstance(prompt, list):
         if len(prompt) != 1:
@@ -57,7 +59,9 @@ async def completions(body: CompletionRequest, http_request: Request, state: Sta
 
 @router.post("/v1/chat/completions", response_model=ChatCompletionResponse, responses=ERRORS,
              summary="OpenAI-compatible chat completion, through the tokenizer's chat template")
-async def chat_completions(body: ChatCompletionRequest, http_request: Request, state: StateDep, engine: EngineDep):
+async def chat_completions(body: ChatCompletionRequest, http_request: Request, state: StateDep, engine: EngineDep,
+                           principal: PrincipalDep):
+    require_use(principal, body.model)
     prompt_ids = render_chat(engine.tokenizer, [m.model_dump() for m in body.messages])
     request_id = new_request_id("chatcmpl", http_request)
     params = sampling_params(body, state, body.effective_max_tokens(default=state.settings.max_new_tokens))
@@ -85,8 +89,8 @@ async def chat_completions(body: ChatCompletionRequest, http_request: Request, s
 
 
 @router.get("/v1/models", response_model=ModelList, summary="The tasks served: version, size, resident or not")
-async def models(state: StateDep, engine: EngineDep) -> ModelList:
-    return ModelList(data=[ModelCard(**card) for card in task_cards(state, engine)])
+async def models(state: StateDep, engine: EngineDep, principal: PrincipalDep) -> ModelList:
+    return ModelList(data=[ModelCard(**c) for c in task_cards(state, engine) if principal.may_use(c["id"])])
 
 
 async def _stream(state, handle, chunk, include_usage: bool, model: str, object_: str) -> StreamingResponse:

@@ -12,7 +12,7 @@ from fastapi import Path as PathParam
 from starlette.concurrency import run_in_threadpool
 
 from adapters.store import BASE_TASK
-from server.api.deps import EngineDep, StateDep
+from server.api.deps import EngineDep, PrincipalDep, StateDep, require_use
 from server.api.errors import ApiError
 from server.api.protocol import TASK_ID_PATTERN, DeleteResult, ErrorResponse, TaskInfo, UploadResult
 from server.api.tasks_view import task_card
@@ -28,6 +28,8 @@ TaskId = PathParam(..., pattern=TASK_ID_PATTERN, description="Task id: letters, 
     summary="Upload a task LUT file (the safetensors bytes as the body); stored as the task's next version",
     responses={
         400: {"model": ErrorResponse, "description": "Not a valid LUT for this base (says why)"},
+        401: {"model": ErrorResponse, "description": "Missing or unknown API key"},
+        403: {"model": ErrorResponse, "description": "A tenant key uploading outside its '<tenant>.' namespace"},
         411: {"model": ErrorResponse, "description": "Empty body"},
         413: {"model": ErrorResponse, "description": "Over max_upload_bytes"},
     },
@@ -35,9 +37,13 @@ TaskId = PathParam(..., pattern=TASK_ID_PATTERN, description="Task id: letters, 
         "schema": {"type": "string", "format": "binary"},
         "example": "<bytes of a .safetensors file written by `sketchserve finetune`>"}}}},
 )
-async def upload_lut(request: Request, state: StateDep, engine: EngineDep, task: str = TaskId) -> UploadResult:
+async def upload_lut(request: Request, state: StateDep, engine: EngineDep, principal: PrincipalDep,
+                     task: str = TaskId) -> UploadResult:
     if task == BASE_TASK:
         raise ApiError(400, "the task id 'base' is reserved for the base model's LUT", code="invalid_task_id")
+    if not principal.owns(task):
+        raise ApiError(403, f"this key may only upload tasks named '{principal.tenant}.<name>'",
+                       "permission_error", "not_owner")
     limit = state.settings.max_upload_bytes
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -63,7 +69,8 @@ async def upload_lut(request: Request, state: StateDep, engine: EngineDep, task:
 
 @router.get("/v1/tasks/{task}", response_model=TaskInfo, summary="A task's stored version, checksum, residency",
             responses={404: {"model": ErrorResponse, "description": "Unknown task"}})
-async def get_task(state: StateDep, engine: EngineDep, task: str = TaskId) -> TaskInfo:
+async def get_task(state: StateDep, engine: EngineDep, principal: PrincipalDep, task: str = TaskId) -> TaskInfo:
+    require_use(principal, task)
     card = task_card(state, engine, task)
     if card is None:
         raise ApiError(404, f"no LUT is stored for task {task!r}", "not_found_error", "model_not_found")
@@ -82,12 +89,14 @@ async def get_task(state: StateDep, engine: EngineDep, task: str = TaskId) -> Ta
 async def delete_task(
     state: StateDep,
     engine: EngineDep,
+    principal: PrincipalDep,
     task: str = TaskId,
     wait: bool = Query(False, description="Wait for in-flight requests instead of refusing"),
     timeout_s: float = Query(30.0, gt=0, le=600, description="How long to wait with wait=true"),
 ) -> DeleteResult:
     if task == BASE_TASK:
         raise ApiError(400, "the base model's LUT cannot be deleted", code="invalid_task_id")
+    require_use(principal, task)
     if engine.store.latest(task) is None:
         raise ApiError(404, f"no LUT is stored for task {task!r}", "not_found_error", "model_not_found")
     deadline = asyncio.get_running_loop().time() + (timeout_s if wait else 0)
