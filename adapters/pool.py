@@ -101,6 +101,7 @@ class LutPool:
         self.lut_set_bytes = sum(t[0].numel() * t.element_size() for t in self.lut_pools.values())
         self._lock = threading.Lock()
         self._slots = [_Slot() for _ in range(num_slots)]
+        self.slot_generation = [0] * num_slots  # bumped each time a slot receives a LUT set (for weight caches)
         self._slots[BASE_SLOT] = _Slot(BASE_KEY, 0, True)
         self._slot_of_key: dict[TaskKey, int] = {BASE_KEY: BASE_SLOT}
         self._lru: OrderedDict[TaskKey, None] = OrderedDict()  # resident task keys, least recently used first
@@ -304,6 +305,7 @@ class LutPool:
                 self._loading.add(key)
                 self._jobs.put(("load", key))
                 return
+        self.slot_generation[slot] += 1
         if self._stream is not None:
             with torch.cuda.stream(self._stream):
                 for name, t in luts.items():

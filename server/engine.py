@@ -33,7 +33,7 @@ from server.errors import (
     UnknownTaskError,
 )
 from server.kv_cache import BlockManager, KVCache, bytes_per_block
-from server.model import ModelConfig, Transformer
+from server.model import DenseWeightCache, ModelConfig, Transformer
 from server.request import Request, RequestHandle, TokenOutput
 from server.runner import ModelRunner, RunnerOutput
 from server.sampling import SamplingParams
@@ -111,7 +111,10 @@ class Engine:
             base, store, num_slots, self.device, dtype, pc.cpu_tier_bytes, pc.verify_checksums, on_ready=self._wake
         )
         max_len = config.scheduler.max_model_len or mc.max_position_embeddings
-        model = Transformer(base, self.pool.lut_pools, max_len, self.device, dtype)
+        dense_cache = None
+        if self.device.type == "cpu" and config.cpu_weight_cache_bytes:
+            dense_cache = DenseWeightCache(self.pool.slot_generation, config.cpu_weight_cache_bytes)
+        model = Transformer(base, self.pool.lut_pools, max_len, self.device, dtype, dense_cache)
         block_size = config.cache.block_size
         num_blocks = config.cache.num_blocks or self._kv_budget() // bytes_per_block(mc, block_size, dtype)
         kv_cache = KVCache(mc, num_blocks, block_size, self.device, dtype)

@@ -17,13 +17,14 @@ cache, static shapes so CUDA graphs can capture it), then prefill chunks (one ca
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kernels import lut_linear
+from kernels import dequantize, lut_linear
 from sketch.format import SketchedBase
 
 SUPPORTED_ROPE_TYPES = ("default", "linear", "llama3", "dynamic", "yarn")
@@ -200,19 +201,69 @@ class RMSNorm(nn.Module):
         return self.weight * h.to(x.dtype)
 
 
+class DenseWeightCache:
+    """CPU fast path: W_hat [N, K] per (projection, slot, slot generation), LRU within a byte budget.
+
+    The torch reference op rebuilds W_hat on every call (about a second per token for a 135M model on two cores);
+    with the weights of the resident tasks kept, CPU decoding runs at dense-matmul speed. `slot_generation` is the
+    pool's list, bumped whenever a slot receives another LUT set, so a stale weight is never hit again.
+    """
+
+    def __init__(self, slot_generation: list[int], budget_bytes: int) -> None:
+        self.slot_generation, self.budget_bytes = slot_generation, budget_bytes
+        self._weights: OrderedDict[tuple[int, int, int], torch.Tensor] = OrderedDict()
+        self._bytes = 0
+
+    def linear(self, proj: LutProjection, x: torch.Tensor, slot_of_token: torch.Tensor) -> torch.Tensor:
+        slots = slot_of_token.tolist()
+        if len(set(slots)) == 1:
+            return x @ self._weight(proj, slots[0], x.dtype).T
+        y = x.new_empty(x.shape[0], proj.lut_pool.shape[1])
+        for slot in sorted(set(slots)):
+            rows = (slot_of_token == slot).nonzero(as_tuple=True)[0]
+            y[rows] = x[rows] @ self._weight(proj, slot, x.dtype).T
+        return y
+
+    def _weight(self, proj: LutProjection, slot: int, dtype: torch.dtype) -> torch.Tensor:
+        key = (id(proj), slot, self.slot_generation[slot])
+        w = self._weights.get(key)
+        if w is not None:
+            self._weights.move_to_end(key)
+            return w
+        w = dequantize(proj.codes_packed, proj.lut_pool[slot].float(), proj.bits, proj.in_features).to(dtype)
+        self._weights[key] = w
+        self._bytes += w.numel() * w.element_size()
+        while self._bytes > self.budget_bytes and len(self._weights) > 1:
+            _, old = self._weights.popitem(last=False)
+            self._bytes -= old.numel() * old.element_size()
+        return w
+
+
 class LutProjection(nn.Module):
     """y [T, N] = x [T, K] @ W_hat(slot of each token).T (+ bias); lut_pool is the pool's tensor, shared."""
 
-    def __init__(self, codes_packed: torch.Tensor, lut_pool: torch.Tensor, bits: int, bias: torch.Tensor | None):
+    def __init__(
+        self,
+        codes_packed: torch.Tensor,
+        lut_pool: torch.Tensor,
+        bits: int,
+        in_features: int,
+        bias: torch.Tensor | None,
+        dense_cache: DenseWeightCache | None = None,
+    ) -> None:
         super().__init__()
         self.register_buffer("codes_packed", codes_packed)
         self.lut_pool = lut_pool  # [S, N, gpr, 2**bits]: a plain attribute, so .to() never copies the pool
-        self.bits, self.gpr = bits, lut_pool.shape[2]
+        self.bits, self.gpr, self.in_features = bits, lut_pool.shape[2], in_features
         self.bias = None if bias is None else nn.Parameter(bias, requires_grad=False)
+        self.dense_cache = dense_cache
 
     def forward(self, x: torch.Tensor, slot_of_token: torch.Tensor) -> torch.Tensor:
-        # Slots are checked on the host by the runner: a range check here would sync and break graph capture.
-        y = lut_linear(x, self.codes_packed, self.lut_pool, slot_of_token, self.bits, self.gpr, check_slot_range=False)
+        if self.dense_cache is not None and not x.is_cuda:
+            y = self.dense_cache.linear(self, x, slot_of_token)
+        else:
+            # Slots are checked on the host by the runner: a range check here would sync and break graph capture.
+            y = lut_linear(x, self.codes_packed, self.lut_pool, slot_of_token, self.bits, self.gpr, False)
         return y if self.bias is None else y + self.bias
 
 
@@ -292,7 +343,10 @@ class Block(nn.Module):
 
 
 class Transformer(nn.Module):
-    """The decoder. Dense tensors are copied to `dtype` on `device`; the LUTs stay in the pool's tensors."""
+    """The decoder. Dense tensors are copied to `dtype` on `device`; the LUTs stay in the pool's tensors.
+
+    dense_cache (CPU only) replaces the reference op by cached dense weights; outputs are the same.
+    """
 
     def __init__(
         self,
@@ -301,6 +355,7 @@ class Transformer(nn.Module):
         max_len: int,
         device: torch.device | str = "cpu",
         dtype: torch.dtype = torch.float32,
+        dense_cache: DenseWeightCache | None = None,
     ) -> None:
         super().__init__()
         cfg = self.config = ModelConfig.from_hf(base.config)
@@ -313,7 +368,8 @@ class Transformer(nn.Module):
         def projection(name: str) -> LutProjection:
             bias = base.dense.get(f"{name}.bias")
             bias = None if bias is None else bias.to(device=device, dtype=dtype)
-            return LutProjection(base.codes[name].to(device), lut_pools[name], base.bits, bias)
+            k = base.layer_shapes[name][1]
+            return LutProjection(base.codes[name].to(device), lut_pools[name], base.bits, k, bias, dense_cache)
 
         self.embed_tokens = nn.Parameter(dense("model.embed_tokens.weight"), requires_grad=False)
         blocks = []

@@ -79,6 +79,17 @@ def test_pinned_slots_are_never_evicted(base, store, requests_and_solo):
     assert_all_returned(engine)
 
 
+@pytest.mark.parametrize("cache_bytes", [0, 40_000, 64 << 20], ids=["reference-op", "tiny-cache", "cache"])
+def test_cpu_weight_cache_changes_no_output(base, store, requests_and_solo, cache_bytes):
+    # 2 slots for 4 tasks: slots are refilled, so a cached weight of a slot's previous task must never be used
+    specs, solo = requests_and_solo
+    engine = create_engine(base, store, num_slots=2, cpu_weight_cache_bytes=cache_bytes)
+    handles = [engine.add_request(task, prompt, greedy(n)) for task, prompt, n in specs]
+    got = collect(engine, handles)
+    assert [got[h.request_id] for h in handles] == solo
+    assert engine.pool.stats().evictions >= 2
+
+
 def test_replacing_a_lut_mid_request_does_not_change_it(base, store, tmp_path):
     prompt = prompt_ids(1, 10)
     before = solo_tokens(base, store, "alpha", prompt, 12)
