@@ -45,6 +45,9 @@ class ServerState:
             self.load_error = f"{type(e).__name__}: {e}"
 
     def attach(self, engine) -> None:
+        if engine.store is not None:  # partial uploads of a previous process that died mid-request
+            for stale in (Path(engine.store.root) / "incoming").glob("*.upload"):
+                stale.unlink(missing_ok=True)
         engine.start()
         self.engine = engine
         self.metrics.attach_engine(lambda: self.engine.stats() if self.engine is not None else None)

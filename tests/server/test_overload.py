@@ -1,0 +1,64 @@
+"""Overload and faults over a real socket: a bounded queue answers 429, a vanished client frees its resources."""
+
+import concurrent.futures as cf
+import http.client
+import json
+import time
+import urllib.error
+import urllib.request
+
+from tests.server.api_helpers import create_test_app, serve_on_loopback, tiny_base
+
+
+def post(url: str, body: dict) -> tuple[int, object, dict]:
+    req = urllib.request.Request(url + "/v1/generate", json.dumps(body).encode(), {"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=120) as r:
+            return r.status, r.headers, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, json.loads(e.read())
+
+
+def wait_until_idle(engine, timeout_s: float = 30.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        s = engine.stats()
+        if s.running == 0 and s.waiting == 0 and s.kv_blocks_used == 0 and s.pool.pins == 0:
+            return s
+        time.sleep(0.05)
+    raise AssertionError(f"engine not idle: {engine.stats()}")
+
+
+def test_past_the_queue_bound_requests_get_429_with_retry_after(tmp_path):
+    app, engine = create_test_app(tiny_base(), tmp_path, max_waiting=2, max_num_seqs=1)
+    with serve_on_loopback(app) as url:
+        body = {"task": "base", "prompt": "slow", "max_tokens": 48}
+        with cf.ThreadPoolExecutor(max_workers=12) as pool:
+            results = list(pool.map(lambda _: post(url, body), range(12)))
+        statuses = [status for status, _, _ in results]
+        assert set(statuses) <= {200, 429}, statuses
+        assert statuses.count(429) >= 1 and statuses.count(200) >= 3
+        for status, headers, payload in results:
+            if status == 429:
+                assert headers.get("Retry-After") == "1" and payload["error"]["code"] == "queue_full"
+            else:
+                assert payload["usage"]["completion_tokens"] == 48
+        wait_until_idle(engine)
+
+
+def test_client_disconnect_mid_stream_cancels_and_frees_kv_and_pins(tmp_path):
+    app, engine = create_test_app(tiny_base(), tmp_path, max_num_seqs=1)
+    with serve_on_loopback(app) as url:
+        host, port = url.removeprefix("http://").split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        body = json.dumps({"task": "base", "prompt": "stream me", "max_tokens": 64, "stream": True})
+        conn.request("POST", "/v1/generate", body, {"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        assert resp.status == 200
+        assert resp.readline().startswith(b"data: ")  # generation is under way
+        assert engine.stats().running == 1
+        conn.sock.close()  # the client vanishes mid-stream
+        conn.close()
+        stats = wait_until_idle(engine)
+        cancelled = [e for e in stats.request_events if e.finish_reason == "cancelled"]
+        assert cancelled and cancelled[-1].completion_tokens < 64
