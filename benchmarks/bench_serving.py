@@ -1,0 +1,307 @@
+"""Serving benchmark: many tasks of one sketched Llama-2-7B-shaped model through the engine.
+
+    python3 benchmarks/bench_serving.py [--out DIR] [--gpr 1 4] [--peers] [--tiny]
+
+Random weights (codes drawn directly as packed bytes on the device, LUTs random): speed only. Per gpr:
+  - decode tok/s at batch 1/16/64 with 1/4/16 distinct tasks (median full-batch step), against the bandwidth
+    floor of a step: (codes + dense lm_head + distinct tasks x LUT set + KV read) / --bandwidth;
+  - time to first token of a 512-token prompt (task resident), and cold (its LUT loaded from disk first);
+  - GPU memory of the base and of one resident task; LUT load time disk -> slot;
+  - gpr 1: how many tasks a pool sized from the GPU's free memory holds (allocated, and a batch run over it).
+--peers adds HF transformers fp16 generate and peft with 4 LoRA adapters mixed in one batch, same shapes.
+--tiny runs everything on a tiny model on the CPU (a check that the script works, numbers meaningless).
+Writes DIR/serving[_tiny].json and DIR/serving[_tiny].png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from adapters.store import LutStore  # noqa: E402
+from server.config import CacheConfig, EngineConfig, PoolConfig, SchedulerConfig  # noqa: E402
+from server.engine import Engine  # noqa: E402
+from server.kv_cache import bytes_per_block  # noqa: E402
+from server.model import ModelConfig  # noqa: E402
+from server.sampling import SamplingParams  # noqa: E402
+from sketch.format import SketchedBase  # noqa: E402
+from sketch.synthetic import llama2_7b_config, llama_config, projection_shapes  # noqa: E402
+from sketch.task_lut import TaskLut, save_task_lut  # noqa: E402
+
+BITS = 4
+GiB = 1 << 30
+
+
+def random_base(config: dict, gpr: int, device: torch.device, seed: int = 0) -> SketchedBase:
+    """Random packed bytes are uniformly random 4-bit codes: no unpacked [N, K] tensor is ever made."""
+    g = torch.Generator(device=device).manual_seed(seed)
+    codes, luts = {}, {}
+    for name, (n, k) in projection_shapes(config).items():
+        codes[name] = torch.randint(0, 256, (n, (k + 1) // 2), generator=g, device=device, dtype=torch.uint8)
+        luts[name] = (torch.randn(n, gpr, 2**BITS, generator=g, device=device) / k**0.5).sort(-1).values.half()
+    d, vocab = config["hidden_size"], config["vocab_size"]
+    dense = {
+        "model.embed_tokens.weight": (torch.randn(vocab, d, generator=g, device=device) * 0.02).half(),
+        "lm_head.weight": (torch.randn(vocab, d, generator=g, device=device) / d**0.5).half(),
+        "model.norm.weight": torch.ones(d, device=device, dtype=torch.float16),
+    }
+    for i in range(config["num_hidden_layers"]):
+        for norm in ("input_layernorm", "post_attention_layernorm"):
+            dense[f"model.layers.{i}.{norm}.weight"] = torch.ones(d, device=device, dtype=torch.float16)
+    return SketchedBase(config, BITS, gpr, codes, luts, projection_shapes(config), dense, "random",
+                        fingerprint=f"random-{seed}-gpr{gpr}")
+
+
+def fill_store(base: SketchedBase, store: LutStore, tasks: list[str], workdir: Path) -> None:
+    for i, task in enumerate(tasks):
+        g = torch.Generator(device=next(iter(base.luts.values())).device).manual_seed(1000 + i)
+        luts = {n: (t.float() * (1 + 0.2 * torch.randn(t.shape, generator=g, device=t.device))).half()
+                for n, t in base.luts.items()}
+        path = save_task_lut(TaskLut(task, luts, base.fingerprint, base.bits, base.gpr), workdir / "upload.safetensors")
+        store.put(task, path)
+
+
+def kv_bytes_for(base: SketchedBase, args, max_batch: int, max_len: int) -> int:
+    """KV for max_batch decode sequences plus one max_len prompt (blocks are shared, not per sequence)."""
+    tokens = max_batch * (args.prompt + args.new_tokens + 16) + max_len + 64
+    return tokens * bytes_per_block(ModelConfig.from_hf(base.config), 1, torch.float16)
+
+
+def make_engine(base, store, args, num_slots: int, max_batch: int, pool_bytes: int = 0) -> Engine:
+    max_len = max(args.ttft_prompt, args.prompt) + args.new_tokens + 16
+    config = EngineConfig(
+        device=str(args.device), dtype="float16" if args.device.type == "cuda" else "float32",
+        stats_window=1 << 20,  # decode_point slices the steps of its own run out of the engine's history
+        cache=CacheConfig(block_size=16, kv_cache_bytes=kv_bytes_for(base, args, max_batch, max_len)),
+        pool=PoolConfig(num_slots=num_slots, pool_bytes=pool_bytes, cpu_tier_bytes=4 * GiB),
+        scheduler=SchedulerConfig(max_num_seqs=max_batch, max_num_batched_tokens=max(512, max_batch),
+                                  max_model_len=max_len, max_waiting=4096),
+    )
+    return Engine(base, None, config, store)
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def prompts(n: int, length: int, vocab: int, seed: int) -> list[list[int]]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(3, vocab, (n, length), generator=g).tolist()
+
+
+def decode_point(engine: Engine, base: SketchedBase, tasks: list[str], batch: int, args, floor_of) -> dict:
+    """batch requests spread over tasks round-robin; tok/s from the median full-batch decode step."""
+    params = SamplingParams(max_tokens=args.new_tokens, ignore_eos=True)
+    for i, p in enumerate(prompts(batch, args.prompt, base.config["vocab_size"], batch)):
+        engine.add_request(tasks[i % len(tasks)], p, params)
+    first = len(engine.stats().recent_steps)
+    engine.run_until_idle()
+    steps = [s for s in engine.stats().recent_steps[first:] if s.prefill_tokens == 0 and s.batch_size == batch]
+    times = sorted(s.duration_s for s in steps)
+    median = times[len(times) // 2]
+    ctx = args.prompt + args.new_tokens // 2
+    floor = floor_of(len(tasks), batch, ctx)
+    return {"batch": batch, "tasks": len(tasks), "decode_steps": len(steps), "step_ms": median * 1e3,
+            "tok_per_s": batch / median, "floor_ms": floor * 1e3, "floor_ratio": median / floor}
+
+
+def ttft(engine: Engine, base: SketchedBase, task: str, length: int) -> float:
+    [ids] = prompts(1, length, base.config["vocab_size"], seed=7)
+    outs = list(engine.generate(task, ids, SamplingParams(max_tokens=1, ignore_eos=True)))
+    return outs[-1].ttft_s
+
+
+def run_gpr(gpr: int, config: dict, args, workdir: Path) -> dict:
+    device = args.device
+    sync(device)
+    mem0 = torch.cuda.memory_allocated() if device.type == "cuda" else 0
+    t0 = time.perf_counter()
+    base = random_base(config, gpr, device)
+    sync(device)
+    out: dict = {"gpr": gpr, "base_build_s": time.perf_counter() - t0}
+    out["base_bytes"] = (torch.cuda.memory_allocated() - mem0) if device.type == "cuda" else (
+        base.codes_bytes() + sum(t.numel() * t.element_size() for t in base.dense.values()))
+    store = LutStore(workdir / f"store-gpr{gpr}", base.spec(), verify_on_open=False)
+    n_tasks = max(args.tasks)
+    tasks = [f"task{i}" for i in range(n_tasks + 1)]  # the last one stays cold for the load-time and cold TTFT
+    t0 = time.perf_counter()
+    fill_store(base, store, tasks, workdir)
+    out["store_fill_s"] = time.perf_counter() - t0
+    engine = make_engine(base, store, args, num_slots=n_tasks + 2, max_batch=max(args.batches))
+    out["lut_set_bytes"] = engine.pool.lut_set_bytes
+    mc = engine.model_config
+    kv_token = bytes_per_block(mc, 1, torch.float16 if device.type == "cuda" else torch.float32)
+    fixed_bytes = base.codes_bytes() + base.dense["lm_head.weight"].numel() * 2  # read by every step
+    lut_bytes = engine.pool.lut_set_bytes
+
+    def floor_of(n_tasks: int, batch: int, ctx: int) -> float:
+        return (fixed_bytes + n_tasks * lut_bytes + batch * ctx * kv_token) / args.bandwidth
+
+    list(engine.generate(tasks[0], [1, 2, 3], SamplingParams(max_tokens=4, ignore_eos=True)))  # warm-up
+    out["decode"] = []
+    for batch in args.batches:
+        for n in [t for t in args.tasks if t <= batch]:
+            point = decode_point(engine, base, tasks[:n], batch, args, floor_of)
+            print(f"gpr={gpr} batch={batch} tasks={n}: {point['tok_per_s']:.1f} tok/s, step {point['step_ms']:.2f} ms"
+                  f" (floor {point['floor_ms']:.2f} ms)", flush=True)
+            out["decode"].append(point)
+    out["ttft_warm_s"] = ttft(engine, base, tasks[0], args.ttft_prompt)
+    out["ttft_cold_s"] = ttft(engine, base, tasks[-1], args.ttft_prompt)  # includes its LUT's load
+    pool = engine.pool.stats()
+    out["lut_load_s"] = {"last": pool.last_load_s, "mean": pool.mean_load_s}
+    out["pool"] = {"slots_total": pool.slots_total, "hits": pool.hits, "misses": pool.misses}
+    print(f"gpr={gpr}: TTFT {args.ttft_prompt} tokens {out['ttft_warm_s'] * 1e3:.1f} ms warm, "
+          f"{out['ttft_cold_s'] * 1e3:.1f} ms cold; LUT load {pool.mean_load_s * 1e3:.1f} ms", flush=True)
+    engine.stop()
+    del engine
+    if gpr == 1:
+        out["residency"] = residency(base, store, tasks, args)
+    del base
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    return out
+
+
+def residency(base: SketchedBase, store: LutStore, tasks: list[str], args) -> dict:
+    """A pool sized from the free GPU memory (--memory-gb on the CPU), less the KV cache and a reserve."""
+    per_task = sum(t.numel() for t in base.luts.values()) * 2
+    if args.device.type == "cuda":
+        gc.collect()
+        torch.cuda.empty_cache()
+        free, total = torch.cuda.mem_get_info()
+    else:
+        total = free = int(args.memory_gb * GiB) - base.codes_bytes()
+    max_len = max(args.ttft_prompt, args.prompt) + args.new_tokens + 16
+    pool_bytes = int(free - args.reserve_gb * GiB - kv_bytes_for(base, args, 64, max_len))
+    slots = pool_bytes // per_task
+    out = {"gpu_total_bytes": total, "free_bytes": free, "lut_set_bytes": per_task, "slots_affordable": int(slots)}
+    if args.device.type == "cuda" and slots > 1:
+        engine = make_engine(base, store, args, num_slots=0, max_batch=64, pool_bytes=pool_bytes)
+        out["slots_allocated"] = engine.pool.num_slots
+        point = decode_point(engine, base, tasks[:-1], 64, args, lambda *a: float("nan"))
+        out["batch64_tok_per_s_with_big_pool"] = point["tok_per_s"]
+        out["peak_allocated_bytes"] = torch.cuda.max_memory_allocated()
+        engine.stop()
+    print(f"residency: {out.get('slots_allocated', slots) - 1} gpr=1 tasks resident", flush=True)
+    return out
+
+
+def peers(config: dict, args) -> dict:
+    """HF transformers fp16 generate, and peft with 4 LoRA adapters (r=16, all linear layers) mixed in a batch."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    device, dtype = args.device, torch.float16 if args.device.type == "cuda" else torch.float32
+    hf = AutoConfig.for_model(config["model_type"], **{k: v for k, v in config.items() if k != "model_type"})
+    with torch.device(device):
+        model = AutoModelForCausalLM.from_config(hf, dtype=dtype).eval()
+    out = {}
+
+    def timed(m, batch, **kw) -> float:
+        ids = torch.tensor(prompts(batch, args.prompt, config["vocab_size"], 3), device=device)
+        kw = {"attention_mask": torch.ones_like(ids), "pad_token_id": 0, **kw}
+        m.generate(ids, max_new_tokens=4, min_new_tokens=4, do_sample=False, **kw)  # warm-up
+        sync(device)
+        t0 = time.perf_counter()
+        m.generate(ids, max_new_tokens=args.new_tokens, min_new_tokens=args.new_tokens, do_sample=False, **kw)
+        sync(device)
+        return batch * args.new_tokens / (time.perf_counter() - t0)
+
+    for batch in (1, 16) if not args.tiny else (1, 4):
+        out[f"hf_fp16_batch{batch}_tok_per_s"] = timed(model, batch)
+    targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    lora = get_peft_model(model, LoraConfig(r=16, target_modules=targets, init_lora_weights=False), adapter_name="a0")
+    for i in range(1, 4):
+        lora.add_adapter(f"a{i}", LoraConfig(r=16, target_modules=targets, init_lora_weights=False))
+    lora.eval()
+    for batch in (1, 16) if not args.tiny else (1, 4):
+        names = [f"a{i % 4}" for i in range(batch)]
+        out[f"peft_4lora_batch{batch}_tok_per_s"] = timed(lora, batch, adapter_names=names)
+    print("peers:", {k: round(v, 1) for k, v in out.items()}, flush=True)
+    del model, lora
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    return out
+
+
+def plot(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.5))
+    for run in results["runs"]:
+        points = run["decode"]
+        labels = [f"b{p['batch']}/t{p['tasks']}" for p in points]
+        ax1.plot(labels, [p["tok_per_s"] for p in points], "o-", label=f"sketchserve gpr={run['gpr']}")
+        ax2.plot(labels, [p["step_ms"] for p in points], "o-", label=f"step gpr={run['gpr']}")
+        ax2.plot(labels, [p["floor_ms"] for p in points], "x--", label=f"floor gpr={run['gpr']}")
+    for name, value in results.get("peers", {}).items():
+        ax1.axhline(value, ls=":", lw=1, color="gray")
+        ax1.text(0, value, name, fontsize=7, va="bottom")
+    ax1.set(title="decode throughput (batch / distinct tasks)", ylabel="tokens/s", yscale="log")
+    ax2.set(title="decode step time vs bandwidth floor", ylabel="ms", yscale="log")
+    for ax in (ax1, ax2):
+        ax.tick_params(axis="x", rotation=45)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
+    ap.add_argument("--gpr", type=int, nargs="+", default=[1, 4])
+    ap.add_argument("--batches", type=int, nargs="+", default=[1, 16, 64])
+    ap.add_argument("--tasks", type=int, nargs="+", default=[1, 4, 16])
+    ap.add_argument("--prompt", type=int, default=128, help="prompt tokens of the decode runs")
+    ap.add_argument("--new-tokens", type=int, default=64)
+    ap.add_argument("--ttft-prompt", type=int, default=512)
+    ap.add_argument("--layers", type=int, default=32, help="decoder layers of the 7B shape (fewer = quicker)")
+    ap.add_argument("--bandwidth", type=float, default=3.0e12, help="bytes/s of the floor (H100: 3.0e12 measured)")
+    ap.add_argument("--reserve-gb", type=float, default=4.0,
+                    help="GPU memory kept out of the residency pool besides the KV cache (activations, graphs)")
+    ap.add_argument("--memory-gb", type=float, default=80.0, help="GPU memory assumed for residency on the CPU")
+    ap.add_argument("--peers", action="store_true", help="also time HF transformers fp16 and peft LoRA")
+    ap.add_argument("--tiny", action="store_true", help="tiny model on the CPU: checks the script, not speed")
+    args = ap.parse_args()
+    args.device = torch.device("cuda" if torch.cuda.is_available() and not args.tiny else "cpu")
+    if args.tiny:
+        config = llama_config(vocab_size=512, hidden_size=128, intermediate_size=256, num_hidden_layers=2,
+                              num_attention_heads=4, num_key_value_heads=4)
+        args.batches, args.tasks = [1, 4], [1, 2]
+        args.prompt, args.new_tokens, args.ttft_prompt, args.reserve_gb = 16, 8, 64, 0
+        args.memory_gb = 0.05
+    else:
+        config = llama2_7b_config(num_hidden_layers=args.layers)
+    results = {"device": torch.cuda.get_device_name() if args.device.type == "cuda" else "cpu",
+               "config": {k: config[k] for k in ("hidden_size", "intermediate_size", "num_hidden_layers")},
+               "args": {k: v for k, v in vars(args).items() if k not in ("out", "device")}, "runs": []}
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = "serving_tiny" if args.tiny else "serving"
+    with tempfile.TemporaryDirectory() as tmp:
+        for gpr in args.gpr:
+            results["runs"].append(run_gpr(gpr, config, args, Path(tmp)))
+            (args.out / f"{stem}.json").write_text(json.dumps(results, indent=1))
+    if args.peers:
+        results["peers"] = peers(config, args)
+    (args.out / f"{stem}.json").write_text(json.dumps(results, indent=1))
+    plot(results, args.out / f"{stem}.png")
+    print(f"wrote {args.out / stem}.json and .png")
+
+
+if __name__ == "__main__":
+    main()
