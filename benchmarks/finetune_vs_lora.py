@@ -15,7 +15,7 @@ Per method: test accuracy (+ Wilson 95% interval), test loss, trainable paramete
 
 GPU (see the README section "Fine-tuning vs LoRA" for the device commands):
     python benchmarks/finetune_vs_lora.py --model /root/m/model.gguf --hf-cache /root/m/hf \\
-        --data-dir .device-carry/tasks --sketch-root /root/sk --methods zero_shot,lora,lut_gpr4 \\
+        --data-dir /root/tasks --sketch-root /root/sk --methods zero_shot,lora,lut_gpr4 \\
         --results /root/bench --out-dir "$OUT"
 CPU, tiny random model, a minute: python benchmarks/finetune_vs_lora.py --smoke
 """
@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,6 +57,10 @@ from sketch.prompts import load_examples  # noqa: E402
 
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 RESULT_NAME = "finetune_vs_lora"
+# methods merged from several calls must agree on these
+SAME_SETUP = tuple(
+    "task train_rows eval_rows test_rows steps batch_size max_length seed train_sha256 warmup schedule".split()
+)
 MIB = 2**20
 
 
@@ -127,36 +132,23 @@ def hf_model_dir(model: str, hf_cache: str | None, scratch: Path) -> Path:
     return out
 
 
-def sketch_dirs(args: argparse.Namespace, gprs: list[int], model_dir: Path) -> dict[int, Path]:
-    """gpr -> 4-bit sketched base dir: given by --sketch, or made with `sketchserve sketch` under --sketch-root."""
-    dirs = {int(g): Path(d) for g, d in (s.split("=", 1) for s in args.sketch)}
-    for g in gprs:
-        if g in dirs:
-            continue
-        if not args.sketch_root:
-            raise SystemExit(f"no sketch for gpr={g}: pass --sketch {g}=DIR or --sketch-root ROOT")
-        out = Path(args.sketch_root) / f"gpr{g}"
-        if not (out / "sketch.safetensors").exists():
-            cmd = [
-                sys.executable,
-                "-m",
-                "server.cli",
-                "sketch",
-                "--model",
-                str(model_dir),
-                "--bits",
-                "4",
-                "--gpr",
-                str(g),
-                "--out",
-                str(out),
-            ]
-            print("+", " ".join(cmd), flush=True)
-            t0 = time.perf_counter()
-            subprocess.run(cmd, cwd=REPO, check=True)
-            (out / "sketch_time_s.txt").write_text(f"{time.perf_counter() - t0:.1f}\n")
-        dirs[g] = out
-    return dirs
+def sketch_dir(args: argparse.Namespace, gpr: int, model_dir: Path) -> Path:
+    """The 4-bit sketch with `gpr` row-groups: given by --sketch, or made once by `sketchserve sketch`
+    (sketch/cli_sketch.py) under --sketch-root, on this machine's GPU."""
+    given = {int(g): Path(d) for g, d in (s.split("=", 1) for s in args.sketch)}
+    if gpr in given:
+        return given[gpr]
+    if not args.sketch_root:
+        raise SystemExit(f"no sketch for gpr={gpr}: pass --sketch {gpr}=DIR or --sketch-root ROOT")
+    out = Path(args.sketch_root) / f"gpr{gpr}"
+    if not (out / "sketch.safetensors").exists():
+        cmd = [sys.executable, "-m", "server.cli", "sketch", "--model", str(model_dir), "--bits", "4"]
+        cmd += ["--gpr", str(gpr), "--out", str(out)]
+        print("+", " ".join(cmd), flush=True)
+        t0 = time.perf_counter()
+        subprocess.run(cmd, cwd=REPO, check=True)
+        (out / "sketch_time_s.txt").write_text(f"{time.perf_counter() - t0:.1f}\n")
+    return out
 
 
 def select_lut_op(choice: str) -> str:
@@ -346,19 +338,35 @@ def write_report(results_dir: Path, out_dir: Path) -> dict:
     if not runs:
         raise SystemExit(f"no results in {results_dir}")
     setup = next(iter(runs.values()))["setup"]
+    for name, r in runs.items():  # methods from several calls are comparable only on the same data and steps
+        differs = {k for k in SAME_SETUP if r["setup"].get(k) != setup.get(k)}
+        if differs:
+            raise SystemExit(f"{name} ran with another {sorted(differs)} than the others: rerun it or remove it")
     methods = {name: {k: v for k, v in r.items() if k not in ("setup", "method")} for name, r in runs.items()}
-    comparison = {}
+    # among learning-rate variants of one method, the one with the lowest held-out (train split) loss
+    best: dict[str, str] = {}
     for name, r in methods.items():
-        if name.startswith("lut") and "lora" in methods and r.get("accuracy") is not None:
-            lora = methods["lora"]
-            comparison[f"{name} - lora"] = {
-                "accuracy_diff": round(r["accuracy"] - lora["accuracy"], 4),
-                "mcnemar_p": mcnemar_p(r.get("correct", ""), lora.get("correct", "")),
-            }
+        family = name.partition("@")[0]
+        if r.get("eval_loss") is not None and (
+            family not in best or r["eval_loss"] < methods[best[family]]["eval_loss"]
+        ):
+            best[family] = name
+    comparison = {}
+    if "lora" in best:
+        lora = methods[best["lora"]]
+        for family, name in best.items():
+            if family.startswith("lut_gpr"):
+                r = methods[name]
+                comparison[f"{name} - {best['lora']}"] = {
+                    "accuracy_diff": round(r["accuracy"] - lora["accuracy"], 4),
+                    "test_loss_diff": round(r["test_loss"] - lora["test_loss"], 4),
+                    "mcnemar_p": mcnemar_p(r.get("correct", ""), lora.get("correct", "")),
+                }
     report = {
         "question": "LUT fine-tune of the 4-bit sketch vs LoRA r=16 on the unsketched model",
         "setup": setup,
         "methods": methods,
+        "best_by_eval_loss": best,
         "comparison": comparison,
     }
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -395,8 +403,12 @@ def print_table(report: dict) -> None:
             f"{r.get('train_time_s', 0):>8.1f} {r.get('eval_time_s', 0):>7.1f}"
         )
     print(f"always the most common answer: {report['setup']['majority_answer_rate']:.3f}")
+    print(f"learning rate chosen by held-out loss: {report['best_by_eval_loss']}")
     for name, c in report["comparison"].items():
-        print(f"{name}: accuracy {c['accuracy_diff']:+.4f} (McNemar p={c['mcnemar_p']})")
+        print(
+            f"{name}: accuracy {c['accuracy_diff']:+.4f} (McNemar p={c['mcnemar_p']}), "
+            f"test loss {c['test_loss_diff']:+.4f}"
+        )
 
 
 def plot(report: dict, path: Path) -> None:
@@ -503,20 +515,15 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("--model is required (or --smoke)")
     from transformers import AutoTokenizer
 
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    gprs = sorted({int(m.split("@")[0].removeprefix("lut_gpr")) for m in methods if m.startswith("lut_gpr")})
     lut_op = select_lut_op(args.lut_op)
     model_dir = hf_model_dir(args.model, args.hf_cache, scratch)
-    sketches = sketch_dirs(args, gprs, model_dir) if gprs else {}
     tokenizer = AutoTokenizer.from_pretrained(model_dir)  # one tokenizer: identical prompt ids for every method
-
     train_file = Path(args.data_dir) / f"{args.task}_train.json"
-    examples = load_examples(train_file)[: args.train_rows]
-    train_rows, eval_rows = split_examples(examples, args.eval_split, args.seed)
+    train_rows, eval_rows = split_examples(load_examples(train_file)[: args.train_rows], args.eval_split, args.seed)
     test_rows = load_examples(Path(args.data_dir) / f"{args.task}_test.json")[: args.test_rows]
     args.task_kind = detect_answer_kind(test_rows)
     data = {"train": train_rows, "eval": eval_rows, "test": test_rows, "train_sha256": file_sha256(train_file)}
-    base_config = FinetuneConfig(
+    config = FinetuneConfig(
         epochs=args.epochs,
         max_steps=args.max_steps,
         batch_size=args.batch_size,
@@ -524,61 +531,74 @@ def main(argv: list[str] | None = None) -> int:
         warmup_steps=args.warmup,
         schedule=args.schedule,
         seed=args.seed,
-        eval_split=0.0,
+        eval_split=0.0,  # the split is made once above, the same for every method
         eval_batch_size=args.eval_batch_size,
     )
-    steps = total_steps(len(train_rows), base_config)
-    setup = {
-        "task": args.task,
-        "train_rows": len(train_rows),
-        "eval_rows": len(eval_rows),
-        "test_rows": len(test_rows),
-        "steps": steps,
-        "batch_size": args.batch_size,
-        "max_length": args.max_length,
-        "warmup": args.warmup,
-        "schedule": args.schedule,
-        "seed": args.seed,
-        "train_sha256": data["train_sha256"],
-        "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
-        "torch": torch.__version__,
-        "transformers": __import__("transformers").__version__,
-        "lut_op": lut_op,
-        "model": str(args.model),
-        "smoke": args.smoke,
-        "majority_answer_rate": majority_rate([e["answer"].strip().lower() for e in test_rows if e["answer"]]),
-        "precision": "bf16 autocast, frozen weights bf16, trainable fp32" if torch.cuda.is_available() else "fp32",
-    }
+    config.max_steps = total_steps(len(train_rows), config)  # every method runs exactly these steps
+    setup = run_setup(args, data, config, lut_op)
     print(json.dumps(setup), flush=True)
     results_dir.mkdir(parents=True, exist_ok=True)
-    for method in methods:
+    failed = []
+    for method in [m.strip() for m in args.methods.split(",") if m.strip()]:
         if args.time_budget_s and time.perf_counter() - start > args.time_budget_s:
             print(f"skipping {method}: past the time budget", flush=True)
             continue
-        name, _, lr = method.partition("@")
-        config = dataclasses.replace(base_config, max_steps=steps)
         print(f"=== {method}", flush=True)
-        if name == "zero_shot":
-            result = run_zero_shot(model_dir, tokenizer, data, args)
-        elif name == "lora":
-            config.lr = float(lr or args.lr_lora)
-            result = run_lora(model_dir, tokenizer, data, config, args)
-        elif name.startswith("lut_gpr"):
-            config.lr = float(lr or args.lr_lut)
-            gpr = int(name.removeprefix("lut_gpr"))
-            result = run_lut(sketches[gpr], tokenizer, data, config, args, zero_shot=not lr)
-        else:
-            raise SystemExit(f"unknown method {method!r}")
+        try:
+            result = run_method(method, args, model_dir, tokenizer, data, config)
+        except Exception:  # one broken method (a missing package, no sketcher yet) must not lose the others
+            traceback.print_exc()
+            failed.append(method)
+            continue
+        finally:
+            gc.collect()
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
         result.update({"method": method, "setup": setup})
-        safe = method.replace("@", "_lr")
-        (results_dir / f"{safe}.json").write_text(json.dumps(result, indent=1) + "\n")
+        (results_dir / f"{method.replace('@', '_lr')}.json").write_text(json.dumps(result, indent=1) + "\n")
         print(f"{method}: accuracy {result['accuracy']:.4f}, test loss {result['test_loss']:.4f}", flush=True)
-        write_report(results_dir, out_dir)  # after every method: a killed run still leaves its results
-        gc.collect()
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-    print(f"total {time.perf_counter() - start:.0f} s; results in {out_dir}", flush=True)
-    return 0
+        write_report(results_dir, out_dir)  # after every method: a run killed later still leaves these
+    print(f"total {time.perf_counter() - start:.0f} s; results in {out_dir}; failed: {failed or 'none'}", flush=True)
+    return 1 if failed else 0
+
+
+def run_method(method: str, args, model_dir: Path, tokenizer, data: dict, config: FinetuneConfig) -> dict:
+    name, _, lr = method.partition("@")
+    if name == "zero_shot":
+        return run_zero_shot(model_dir, tokenizer, data, args)
+    if name == "lora":
+        return run_lora(model_dir, tokenizer, data, dataclasses.replace(config, lr=float(lr or args.lr_lora)), args)
+    if name.startswith("lut_gpr"):
+        sketch = sketch_dir(args, int(name.removeprefix("lut_gpr")), model_dir)
+        lut_config = dataclasses.replace(config, lr=float(lr or args.lr_lut))
+        return run_lut(sketch, tokenizer, data, lut_config, args, zero_shot=not lr)
+    raise ValueError(f"unknown method {method!r}: zero_shot, lora, lut_gpr{{G}}, optionally @LR")
+
+
+def run_setup(args, data: dict, config: FinetuneConfig, lut_op: str) -> dict:
+    """What every method shares; methods merged from several calls must agree on SAME_SETUP."""
+    cuda = torch.cuda.is_available()
+    return {
+        "task": args.task,
+        "train_rows": len(data["train"]),
+        "eval_rows": len(data["eval"]),
+        "test_rows": len(data["test"]),
+        "steps": config.max_steps,
+        "batch_size": config.batch_size,
+        "max_length": config.max_length,
+        "warmup": config.warmup_steps,
+        "schedule": config.schedule,
+        "seed": config.seed,
+        "train_sha256": data["train_sha256"],
+        "majority_answer_rate": majority_rate([e["answer"].strip().lower() for e in data["test"] if e["answer"]]),
+        "device": torch.cuda.get_device_name() if cuda else "cpu",
+        "torch": torch.__version__,
+        "transformers": __import__("transformers").__version__,
+        "lut_op": lut_op,
+        "precision": "bf16 autocast, frozen weights bf16, trainable fp32" if cuda else "fp32",
+        "model": str(args.model),
+        "smoke": args.smoke,
+    }
 
 
 if __name__ == "__main__":

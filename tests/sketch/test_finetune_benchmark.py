@@ -30,6 +30,7 @@ def test_smoke_run_writes_every_method_with_the_same_steps(bench, tmp_path, task
             assert r["steps"] == steps and r["trainable_params"] > 0 and len(r["loss_curve"]) == steps
     assert report["methods"]["lut_gpr1@1e-2"]["lr"] == 1e-2
     assert "sketch_zero_shot" in report["methods"]["lut_gpr4"]
+    assert report["best_by_eval_loss"]["lut_gpr4"] == "lut_gpr4"
     assert set(report["comparison"]) == {"lut_gpr4 - lora", "lut_gpr1@1e-2 - lora"}
 
 
