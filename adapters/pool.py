@@ -57,7 +57,7 @@ class PoolStats:
     hits: int  # acquire() answered from a resident slot
     misses: int  # loads started (disk or CPU tier -> slot)
     evictions: int
-    load_failures: int
+    load_failures: int  # loads that failed (a counter: never decreases)
     cpu_tier_entries: int
     cpu_tier_bytes: int
     last_load_s: float  # latency of the last load, from the miss to the slot being ready
@@ -111,7 +111,7 @@ class LutPool:
         self._failed: dict[TaskKey, str] = {}
         self._missed_at: dict[TaskKey, float] = {}
         self._load_times: list[float] = []
-        self._hits = self._misses = self._evictions = 0
+        self._hits = self._misses = self._evictions = self._load_failures = 0
         self._jobs: queue.Queue = queue.Queue()
         self._stream = torch.cuda.Stream(self.device) if self.device.type == "cuda" else None
         self._loader = threading.Thread(target=self._loader_loop, name="lut-pool-loader", daemon=True)
@@ -209,7 +209,7 @@ class LutPool:
                 hits=self._hits,
                 misses=self._misses,
                 evictions=self._evictions,
-                load_failures=len(self._failed),
+                load_failures=self._load_failures,
                 cpu_tier_entries=len(self._cpu_tier),
                 cpu_tier_bytes=self._cpu_tier_bytes,
                 last_load_s=times[-1] if times else 0.0,
@@ -276,6 +276,7 @@ class LutPool:
                     if slot is not None and not self._slots[slot].ready:
                         self._free(slot)
                     self._failed[key] = f"task {key[0]!r} version {key[1]}: LUT could not be loaded: {e}"
+                    self._load_failures += 1
                     self._missed_at.pop(key, None)
             self.on_ready()
 
