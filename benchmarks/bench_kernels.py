@@ -201,12 +201,12 @@ def sweep(args, out_dir):
     """Every candidate config on a few cases: the data behind the autotuner's pruned lists."""
     sms = torch.cuda.get_device_properties(0).multi_processor_count
     rows = []
-    tiles = [(32, 128, 4), (64, 128, 4), (32, 256, 4), (64, 256, 4), (16, 256, 4), (128, 128, 8), (64, 64, 4)]
+    tiles = [(32, 128, 4), (64, 64, 4), (16, 256, 4), (64, 128, 8), (32, 256, 8), (128, 64, 8), (64, 128, 4)]
     for n, k in [(4096, 4096), (11008, 4096)]:
         layer = Layer(n, k, 4)
         for m, tasks in [(1, 1), (4, 4), (16, 1), (16, 16), (64, 1), (64, 16)]:
             x, slots = make_batch(m, tasks, k)
-            modes = [MODE_FMA, MODE_DOT_SWAP, MODE_DOT] if m <= 4 else [MODE_DOT_SWAP, MODE_DOT]
+            modes = [MODE_FMA, MODE_DOT_SWAP] if m == 1 else [MODE_DOT_SWAP, MODE_DOT]
             for mode in modes:
                 for bn, bk, warps in tiles:
                     for waves in (1, 2, 4):

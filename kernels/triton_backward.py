@@ -19,7 +19,7 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.triton_common import NO_SLOT, first_slot, group_offsets, load_codes, next_slot
+from kernels.triton_common import NO_SLOT, first_slot, gather_lut, interpreting, load_codes, lut_index, next_slot
 
 
 @triton.jit
@@ -28,7 +28,7 @@ def _grad_x_kernel(
     M, N, K, KP, GS, GPR,
     stride_gym, stride_cn, stride_ls, stride_ln, stride_gxm,
     BITS: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-    ONE_BOUNDARY: tl.constexpr, DOT_PRECISION: tl.constexpr,
+    ONE_BOUNDARY: tl.constexpr, DOT_PRECISION: tl.constexpr, ASM: tl.constexpr,
 ):  # fmt: skip
     L: tl.constexpr = 1 << BITS
     pid = tl.program_id(0)
@@ -42,7 +42,6 @@ def _grad_x_kernel(
     slots = tl.load(slot_sorted_ptr + m_offs, mask=m_mask, other=NO_SLOT).to(tl.int32)
     kb0 = pid_k * BLOCK_K
     cols = kb0 + tl.arange(0, BLOCK_K)
-    goff = group_offsets(cols, kb0, GS, GPR, L, ONE_BOUNDARY)  # [BK], fixed for the program
     gy_rows = gy_ptr + tok.to(tl.int64)[:, None] * stride_gym  # [BM, 1]
 
     acc = tl.zeros((BLOCK_M, BLOCK_K), dtype=tl.float32)
@@ -54,7 +53,8 @@ def _grad_x_kernel(
             rows = nb + tl.arange(0, BLOCK_N)
             rows_c = tl.minimum(rows, N - 1)  # rows past N: finite values times grad 0
             codes = load_codes(codes_ptr, rows_c, kb0, KP, stride_cn, BLOCK_K, BITS)  # [BN, BK]
-            w = tl.load(lut_s + (rows_c * stride_ln)[:, None] + (codes + goff[None, :]))
+            idx = lut_index(codes, cols, kb0, rows_c * stride_ln, GS, GPR, L, BLOCK_K, ONE_BOUNDARY)
+            w = gather_lut(lut_s, idx, ASM)
             gy = tl.load(gy_rows + rows[None, :], mask=sel[:, None] & (rows < N)[None, :], other=0.0)  # [BM, BN]
             acc = tl.dot(gy, w.to(gy.dtype), acc, input_precision=DOT_PRECISION)
         cur = next_slot(slots, cur)
@@ -138,7 +138,7 @@ def launch_grad_x(
         m, n, k, codes_packed.shape[1], gs, gpr,
         grad_y.stride(0), codes_packed.stride(0), lut_pool.stride(0), lut_pool.stride(1), grad_x.stride(0),
         BITS=bits, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, ONE_BOUNDARY=bk <= gs,
-        DOT_PRECISION="ieee" if grad_y.dtype == torch.float32 else "tf32",
+        DOT_PRECISION="ieee" if grad_y.dtype == torch.float32 else "tf32", ASM=not interpreting(),
         num_warps=config.get("num_warps", 4), num_stages=config.get("num_stages", 3),
     )  # fmt: skip
 

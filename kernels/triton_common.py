@@ -21,7 +21,7 @@ import torch
 import triton
 import triton.language as tl
 
-NO_SLOT = 2**31 - 1  # padding for rows past M: larger than any slot
+NO_SLOT = tl.constexpr(2**31 - 1)  # padding for rows past M: larger than any slot (a constexpr: used in kernels)
 
 
 def _patch_interpreter() -> None:
@@ -120,6 +120,47 @@ def group_offsets(cols, kb0, GS, GPR, L: tl.constexpr, ONE_BOUNDARY: tl.constexp
         g = cols // GS
     g = tl.minimum(g, GPR - 1)
     return g * L
+
+
+@triton.jit
+def lut_index(codes, cols, kb0, row_offs, GS, GPR, L: tl.constexpr, BLOCK_K: tl.constexpr, ONE_BOUNDARY: tl.constexpr):
+    """[BN, BK] int32 offsets into one slot's LUT: row_offs[n] + group(col) * L + codes[n, col].
+
+    Blocks inside one group (the common case: BLOCK_K <= group size) cost one add per element.
+    """
+    if ONE_BOUNDARY:
+        g0 = kb0 // GS
+        bound = (g0 + 1) * GS
+        idx = codes + (row_offs + tl.minimum(g0, GPR - 1) * L)[:, None]
+        if kb0 + BLOCK_K > bound:  # a group boundary inside this block
+            idx += (((cols >= bound) & (g0 + 1 < GPR)).to(tl.int32) * L)[None, :]
+    else:
+        idx = codes + (row_offs[:, None] + group_offsets(cols, kb0, GS, GPR, L, False)[None, :])
+    return idx
+
+
+@triton.jit
+def gather_lut(base_ptr, idx, ASM: tl.constexpr):
+    """base_ptr[idx] for an int32 index tensor: the per-element LUT lookup (hits L1: a tile's LUT rows are KB).
+
+    ASM (compiled GPU path): one `mad.wide` + one read-only-cache load per element as an elementwise
+    inline-asm op, so the result keeps idx's register layout (contiguous along K, ready for vector
+    stores into the MMA's shared-memory tile). A plain tl.load of a gather gets a 1-element-per-thread
+    layout from Triton's coalescing pass and costs layout conversions of 64-bit pointers. The interpreter
+    (no inline asm) takes the tl.load branch.
+    """
+    if ASM:
+        base = base_ptr.to(tl.int64)
+        if base_ptr.dtype.element_ty.primitive_bitwidth == 32:
+            return tl.inline_asm_elementwise(
+                "{ .reg .u64 a; mad.wide.u32 a, $1, 4, $2; ld.global.nc.b32 $0, [a]; }",
+                "=r,r,l", [idx, base], dtype=base_ptr.dtype.element_ty, is_pure=True, pack=1,
+            )  # fmt: skip
+        return tl.inline_asm_elementwise(
+            "{ .reg .u64 a; mad.wide.u32 a, $1, 2, $2; ld.global.nc.b16 $0, [a]; }",
+            "=h,r,l", [idx, base], dtype=base_ptr.dtype.element_ty, is_pure=True, pack=1,
+        )  # fmt: skip
+    return tl.load(base_ptr + idx)
 
 
 @triton.jit

@@ -23,15 +23,17 @@ import triton.language as tl
 from kernels.triton_common import (
     NO_SLOT,
     first_slot,
-    group_offsets,
+    gather_lut,
+    interpreting,
     load_code_bytes,
+    lut_index,
     next_slot,
     unpack_codes,
 )
 
 MODE_DOT = 0  # acc [BM, BN] = x @ W.T
 MODE_DOT_SWAP = 1  # acc [BN, BM] = W @ x.T: the big side (rows) fills the MMA's M
-MODE_FMA = 2  # CUDA-core FMAs: BM may be 1, 2, 4 (no 16-row padding of the MMA)
+MODE_FMA = 2  # one token (M == 1): CUDA-core FMAs, no MMA padding to 16 rows
 
 
 @triton.jit
@@ -42,6 +44,7 @@ def _decode_kernel(
     K_PER_SPLIT, SPLIT_K,
     BITS: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
     MODE: tl.constexpr, USE_SPLIT: tl.constexpr, ONE_BOUNDARY: tl.constexpr, DOT_PRECISION: tl.constexpr,
+    ASM: tl.constexpr,
 ):  # fmt: skip
     L: tl.constexpr = 1 << BITS
     pid_n = tl.program_id(0)
@@ -56,8 +59,11 @@ def _decode_kernel(
 
     if MODE == 1:
         acc = tl.zeros((BLOCK_N, BLOCK_M), dtype=tl.float32)
-    else:
+    elif MODE == 0:
         acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    else:  # one token: per-thread FMAs into a [BN, BK] accumulator, reduced over K once at the end
+        acc2 = tl.zeros((BLOCK_N, BLOCK_K), dtype=tl.float32)
+        lut_one = lut_ptr + tl.load(slot_ptr).to(tl.int64) * stride_ls
 
     # Register prefetch of the next codes tile: its latency hides behind this tile's gathers and MMAs
     # (the slot loop nested in the K loop keeps Triton's own pipeliner out).
@@ -67,24 +73,27 @@ def _decode_kernel(
         cur_bytes = nxt
         nxt = load_code_bytes(codes_ptr, rows_c, kb0 + BLOCK_K, KP, stride_cn, BLOCK_K, BITS)
         cols = kb0 + tl.arange(0, BLOCK_K)
-        codes = unpack_codes(cur_bytes, BITS)  # [BN, BK]
-        idx = codes + group_offsets(cols, kb0, GS, GPR, L, ONE_BOUNDARY)[None, :] + lut_rows[:, None]
+        idx = lut_index(unpack_codes(cur_bytes, BITS), cols, kb0, lut_rows, GS, GPR, L, BLOCK_K, ONE_BOUNDARY)
         x = tl.load(
             x_ptr + m_offs[:, None] * stride_xm + cols[None, :],
             mask=m_mask[:, None] & (cols < K)[None, :],
             other=0.0,
         )  # [BM, BK]
-        cur = first_slot(slots)
-        while cur < NO_SLOT:
-            w = tl.load(lut_ptr + cur.to(tl.int64) * stride_ls + idx).to(x.dtype)  # [BN, BK]
-            xs = tl.where((slots == cur)[:, None], x, 0.0)
-            if MODE == 0:
-                acc = tl.dot(xs, tl.trans(w), acc, input_precision=DOT_PRECISION)
-            elif MODE == 1:
-                acc = tl.dot(w, tl.trans(xs), acc, input_precision=DOT_PRECISION)
-            else:
-                acc += tl.sum(w.to(tl.float32)[None, :, :] * xs.to(tl.float32)[:, None, :], axis=2)
-            cur = next_slot(slots, cur)
+        if MODE == 2:
+            w = gather_lut(lut_one, idx, ASM)
+            acc2 += w.to(tl.float32) * x.to(tl.float32)
+        else:
+            cur = first_slot(slots)
+            while cur < NO_SLOT:
+                w = gather_lut(lut_ptr + cur.to(tl.int64) * stride_ls, idx, ASM).to(x.dtype)  # [BN, BK]
+                xs = tl.where((slots == cur)[:, None], x, 0.0)
+                if MODE == 0:
+                    acc = tl.dot(xs, tl.trans(w), acc, input_precision=DOT_PRECISION)
+                else:
+                    acc = tl.dot(w, tl.trans(xs), acc, input_precision=DOT_PRECISION)
+                cur = next_slot(slots, cur)
+    if MODE == 2:
+        acc = tl.sum(acc2, axis=1)[None, :]  # [1, BN]
 
     # Output offsets in acc's orientation.
     if MODE == 1:
@@ -127,8 +136,11 @@ def _counters(device: torch.device, n: int) -> torch.Tensor:
 
 def block_m_for(m: int, mode: int) -> int:
     """Rows of the token tile: a power of two >= M; the MMA needs at least 16."""
-    bm = triton.next_power_of_2(max(m, 1))
-    return bm if mode == MODE_FMA else max(16, bm)
+    if mode == MODE_FMA:
+        if m != 1:
+            raise ValueError("MODE_FMA takes one token")
+        return 1
+    return max(16, triton.next_power_of_2(m))
 
 
 def split_for(n: int, k: int, block_n: int, block_k: int, target_programs: int) -> int:
@@ -173,14 +185,14 @@ def launch_decode(
         k_per_split, split,
         BITS=bits, BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_K=block_k,
         MODE=mode, USE_SPLIT=split > 1, ONE_BOUNDARY=block_k <= gs,
-        DOT_PRECISION="ieee" if x.dtype == torch.float32 else "tf32",
+        DOT_PRECISION="ieee" if x.dtype == torch.float32 else "tf32", ASM=not interpreting(),
         num_warps=config.get("num_warps", 4), num_stages=config.get("num_stages", 1),
     )  # fmt: skip
 
 
 def default_decode_config(m: int, n: int, k: int, num_sms: int) -> dict:
     """Heuristic used without autotuning (CPU interpreter, SKETCHSERVE_AUTOTUNE=0, graph capture)."""
-    mode = MODE_FMA if m <= 2 else MODE_DOT_SWAP
+    mode = MODE_FMA if m == 1 else MODE_DOT_SWAP
     block_n, block_k = 64, 128
     return {
         "BLOCK_N": block_n,
@@ -194,7 +206,7 @@ def default_decode_config(m: int, n: int, k: int, num_sms: int) -> dict:
 
 def decode_candidates(m: int, n: int, k: int, num_sms: int) -> list[dict]:
     """The pruned list the autotuner times (a handful: first calls stay within seconds)."""
-    modes = [MODE_FMA, MODE_DOT_SWAP] if m <= 4 else [MODE_DOT_SWAP, MODE_DOT]
+    modes = [MODE_FMA, MODE_DOT_SWAP] if m == 1 else [MODE_DOT_SWAP, MODE_DOT]
     out = []
     for mode in modes:
         for block_n, block_k, warps in ((64, 128, 4), (32, 256, 4), (128, 128, 8)):

@@ -17,7 +17,7 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.triton_common import NO_SLOT, first_slot, group_offsets, load_codes, next_slot
+from kernels.triton_common import NO_SLOT, first_slot, gather_lut, interpreting, load_codes, lut_index, next_slot
 
 
 @triton.jit
@@ -26,7 +26,7 @@ def _prefill_kernel(
     M, N, K, KP, GS, GPR,
     stride_xm, stride_cn, stride_ls, stride_ln, stride_ym,
     BITS: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-    HAS_PERM: tl.constexpr, ONE_BOUNDARY: tl.constexpr, DOT_PRECISION: tl.constexpr,
+    HAS_PERM: tl.constexpr, ONE_BOUNDARY: tl.constexpr, DOT_PRECISION: tl.constexpr, ASM: tl.constexpr,
 ):  # fmt: skip
     L: tl.constexpr = 1 << BITS
     pid = tl.program_id(0)
@@ -45,16 +45,18 @@ def _prefill_kernel(
     rows = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
     rows_c = tl.minimum(rows, N - 1)
     x_rows = x_ptr + tok.to(tl.int64)[:, None] * stride_xm  # [BM, 1]
+    lut_rows = rows_c * stride_ln  # [BN]
 
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
     cur = first_slot(slots)
     while cur < NO_SLOT:
         sel = slots == cur
-        lut_s = lut_ptr + cur.to(tl.int64) * stride_ls + (rows_c * stride_ln)[:, None]  # [BN, 1]
+        lut_s = lut_ptr + cur.to(tl.int64) * stride_ls
         for kb0 in range(0, K, BLOCK_K):
             cols = kb0 + tl.arange(0, BLOCK_K)
             codes = load_codes(codes_ptr, rows_c, kb0, KP, stride_cn, BLOCK_K, BITS)  # [BN, BK]
-            w = tl.load(lut_s + (codes + group_offsets(cols, kb0, GS, GPR, L, ONE_BOUNDARY)[None, :]))
+            idx = lut_index(codes, cols, kb0, lut_rows, GS, GPR, L, BLOCK_K, ONE_BOUNDARY)
+            w = gather_lut(lut_s, idx, ASM)
             x = tl.load(x_rows + cols[None, :], mask=sel[:, None] & (cols < K)[None, :], other=0.0)
             acc = tl.dot(x, tl.trans(w.to(x.dtype)), acc, input_precision=DOT_PRECISION)
         cur = next_slot(slots, cur)
@@ -86,7 +88,7 @@ def launch_prefill(
         x.stride(0), codes_packed.stride(0), lut_pool.stride(0), lut_pool.stride(1), y.stride(0),
         BITS=bits, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk,
         HAS_PERM=perm is not None, ONE_BOUNDARY=bk <= gs,
-        DOT_PRECISION="ieee" if x.dtype == torch.float32 else "tf32",
+        DOT_PRECISION="ieee" if x.dtype == torch.float32 else "tf32", ASM=not interpreting(),
         num_warps=config.get("num_warps", 8), num_stages=config.get("num_stages", 3),
     )  # fmt: skip
 
