@@ -46,12 +46,17 @@ class IncrementalDetokenizer:
         self.text = ""  # generated text so far (cut before a stop string once one is found)
         self.emitted = 0  # characters of text already returned by delta()
         self._searched = 0  # text before this index holds no stop string
+        self._stopped = False
 
     def add(self, token_id: int) -> None:
         self.ids.append(token_id)
+        self._read(final=False)
+
+    def _read(self, final: bool) -> None:
+        """Move the decodable new text into self.text; `final` also takes an incomplete character (as U+FFFD)."""
         prefix = self.tokenizer.decode(self.ids[self.prefix_offset : self.read_offset], skip_special_tokens=True)
         full = self.tokenizer.decode(self.ids[self.prefix_offset :], skip_special_tokens=True)
-        if len(full) > len(prefix) and not full.endswith("\ufffd"):
+        if len(full) > len(prefix) and (final or not full.endswith("\ufffd")):
             self.text += full[len(prefix) :]
             self.prefix_offset, self.read_offset = self.read_offset, len(self.ids)
 
@@ -66,10 +71,17 @@ class IncrementalDetokenizer:
         if not hits:
             return False
         self.text = self.text[: min(hits)]
+        self._stopped = True
         return True
 
     def delta(self, finished: bool) -> str:
-        """New text to stream; while running, a tail that could begin a stop string is held back."""
+        """New text to stream; while running, a tail that could begin a stop string is held back.
+
+        On the last call (finished) pending bytes of an incomplete character are flushed, unless a stop string
+        already ended the text."""
+        if finished and not self._stopped:
+            self._read(final=True)
+            self.find_stop()
         end = len(self.text) if finished else len(self.text) - self._held_back()
         out = self.text[self.emitted : max(end, self.emitted)]
         self.emitted += len(out)

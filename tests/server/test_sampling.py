@@ -104,3 +104,34 @@ def test_engine_stop_strings_and_stop_tokens(base, store):
     got = [t for o in by_token for t in o.token_ids]
     assert got == tokens[: tokens.index(stop_token) + 1] and by_token[-1].finish_reason == "stop"
     assert list(engine.generate("beta", prompt, greedy(4)))[-1].finish_reason == "length"
+
+
+def hf_byte_level_tokenizer():
+    """A real Hugging Face fast tokenizer (byte-level BPE, as SmolLM2's), trained here in milliseconds."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=["<eos>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(["The café in Zürich serves crème brûlée — 日本語 too. def f(x): return x"] * 20, trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<eos>")
+
+
+def test_streamed_text_is_the_decoded_text_with_a_real_tokenizer():
+    tok = hf_byte_level_tokenizer()
+    prompt = tok.encode("The café")
+    texts = [" in Zürich serves crème brûlée — 日本語 too.", " def f(x): return x"]
+    g = torch.Generator().manual_seed(0)
+    random_ids = torch.randint(0, len(tok), (40,), generator=g).tolist()  # any ids, split characters included
+    for ids in [tok.encode(t) for t in texts] + [random_ids]:
+        detok = IncrementalDetokenizer(tok, prompt, stop=[])
+        streamed = []
+        for t in ids:
+            detok.add(t)
+            streamed.append(detok.delta(finished=False))
+        streamed.append(detok.delta(finished=True))
+        assert "".join(streamed) == tok.decode(prompt + ids)[len(tok.decode(prompt)):]
+        assert all("\ufffd" not in s for s in streamed[:-1]) or ids is random_ids
