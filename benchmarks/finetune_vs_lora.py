@@ -253,6 +253,7 @@ def run_lora(model_dir: Path, tokenizer, data: dict, config: FinetuneConfig, arg
         "steps": stats.steps,
         "trainable_params": stats.trainable_params,
         "train_time_s": round(stats.time_s, 2),
+        "step_time_median_s": round(stats.step_time_median_s, 5),
         "peak_memory_mib": None if stats.peak_memory_bytes is None else round(stats.peak_memory_bytes / MIB, 1),
         "final_loss": stats.final_loss,
         "loss_curve": stats.loss_curve,
@@ -304,6 +305,7 @@ def run_lut(sketch_dir: Path, tokenizer, data: dict, config: FinetuneConfig, arg
             "trainable_params": t["trainable_params"],
             "task_lut_mib": round(task_lut.nbytes() / MIB, 2),
             "train_time_s": t["time_s"],
+            "step_time_median_s": t["step_time_median_s"],
             "peak_memory_mib": None if t["peak_memory_bytes"] is None else round(t["peak_memory_bytes"] / MIB, 1),
             "final_loss": t["final_loss"],
             "eval_loss": t["eval_loss"],
@@ -390,7 +392,7 @@ def _num(value: float | None, spec: str) -> str:
 def print_table(report: dict) -> None:
     print(
         f"\n{'method':<16} {'acc':>6} {'95% CI':>15} {'bal.acc':>7} {'test loss':>9} {'trainable':>11} "
-        f"{'peak MiB':>9} {'train s':>8} {'eval s':>7}"
+        f"{'peak MiB':>9} {'train s':>8} {'ms/step':>8} {'eval s':>7}"
     )
     for name, r in report["methods"].items():
         lo, hi = r.get("accuracy_ci95") or [None, None]
@@ -400,7 +402,8 @@ def print_table(report: dict) -> None:
             f"{name:<16} {_num(r['accuracy'], '>6.3f')} {ci:>15} "
             f"{_num(r.get('balanced_accuracy'), '>7.3f')} {_num(r.get('test_loss'), '>9.4f')} "
             f"{r['trainable_params']:>11,} {_num(peak, '>9.0f')} "
-            f"{r.get('train_time_s', 0):>8.1f} {r.get('eval_time_s', 0):>7.1f}"
+            f"{r.get('train_time_s', 0):>8.1f} {1e3 * r.get('step_time_median_s', 0):>8.1f} "
+            f"{r.get('eval_time_s', 0):>7.1f}"
         )
     print(f"always the most common answer: {report['setup']['majority_answer_rate']:.3f}")
     print(f"learning rate chosen by held-out loss: {report['best_by_eval_loss']}")

@@ -86,6 +86,7 @@ class TrainStats:
     response_tokens: int
     trainable_params: int
     time_s: float
+    step_time_median_s: float  # steady state: excludes one-off costs (kernel compilation, autotuning)
     peak_memory_bytes: int | None  # CUDA only
     extra: dict = field(default_factory=dict)
 
@@ -167,6 +168,7 @@ def train(
         torch.cuda.reset_peak_memory_stats(device)
     model.train()
     losses: list[float] = []
+    step_times: list[float] = []
     response_tokens = 0
     pad_id = pad_id_of(tokenizer)
     bar = tqdm(total=steps, desc=desc, unit="step", disable=not config.progress)
@@ -176,6 +178,7 @@ def train(
         for i in range(0, len(order), config.batch_size):
             if len(losses) >= steps:
                 break
+            step_start = time.perf_counter()
             batch = collate([encoded[j] for j in order[i : i + config.batch_size]], pad_id)
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
             with autocast_for(device):
@@ -187,7 +190,8 @@ def train(
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
-            losses.append(float(loss.detach()))
+            losses.append(float(loss.detach()))  # waits for the step: step times are real
+            step_times.append(time.perf_counter() - step_start)
             response_tokens += int(count)
             bar.update()
             bar.set_postfix(loss=f"{sum(losses[-10:]) / len(losses[-10:]):.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
@@ -206,6 +210,7 @@ def train(
         response_tokens=response_tokens,
         trainable_params=sum(p.numel() for p in params),
         time_s=elapsed,
+        step_time_median_s=sorted(step_times)[len(step_times) // 2],
         peak_memory_bytes=torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None,
     )
 
@@ -265,6 +270,7 @@ def finetune_luts(
         "response_tokens": stats.response_tokens,
         "trainable_params": stats.trainable_params,
         "time_s": round(stats.time_s, 3),
+        "step_time_median_s": round(stats.step_time_median_s, 5),
         "peak_memory_bytes": stats.peak_memory_bytes,
         "device": str(device_of(model)),
         "loss_curve": [round(v, 5) for v in stats.loss_curve],
