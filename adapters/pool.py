@@ -61,7 +61,9 @@ class PoolStats:
     cpu_tier_entries: int
     cpu_tier_bytes: int
     last_load_s: float  # latency of the last load, from the miss to the slot being ready
-    mean_load_s: float
+    mean_load_s: float  # over the last 256 loads
+    loads_completed: int  # a counter
+    load_seconds_total: float  # a counter: summed latency of every completed load
     lut_set_bytes: int  # device bytes of one slot (all layers)
 
 
@@ -111,6 +113,7 @@ class LutPool:
         self._failed: dict[TaskKey, str] = {}
         self._missed_at: dict[TaskKey, float] = {}
         self._load_times: list[float] = []
+        self._loads_completed, self._load_seconds_total = 0, 0.0
         self._hits = self._misses = self._evictions = self._load_failures = 0
         self._jobs: queue.Queue = queue.Queue()
         self._stream = torch.cuda.Stream(self.device) if self.device.type == "cuda" else None
@@ -214,6 +217,8 @@ class LutPool:
                 cpu_tier_bytes=self._cpu_tier_bytes,
                 last_load_s=times[-1] if times else 0.0,
                 mean_load_s=sum(times) / len(times) if times else 0.0,
+                loads_completed=self._loads_completed,
+                load_seconds_total=self._load_seconds_total,
                 lut_set_bytes=self.lut_set_bytes,
             )
 
@@ -321,8 +326,11 @@ class LutPool:
                 self._lru[key] = None
                 missed = self._missed_at.pop(key, None)
                 if missed is not None:
-                    self._load_times.append(time.perf_counter() - missed)
+                    latency = time.perf_counter() - missed
+                    self._load_times.append(latency)
                     del self._load_times[:-256]
+                    self._loads_completed += 1
+                    self._load_seconds_total += latency
 
 
 def _nbytes(luts: dict[str, torch.Tensor]) -> int:

@@ -17,12 +17,11 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from adapters.pool import BASE_KEY, LutPool, PoolStats
+from adapters.pool import BASE_KEY, LutPool
 from adapters.store import BASE_TASK, InvalidTaskIdError, LutStore, check_task_id
 from server.config import EngineConfig
 from server.errors import (
@@ -38,55 +37,12 @@ from server.request import Request, RequestHandle, TokenOutput
 from server.runner import ModelRunner, RunnerOutput
 from server.sampling import SamplingParams
 from server.scheduler import Scheduler, SchedulerOutput
+from server.stats import EngineStats, RequestEvent, StepStats
 from server.tokenizer import IncrementalDetokenizer, Tokenizer
 from sketch.format import SketchedBase, load_sketched_base
 
 log = logging.getLogger(__name__)
 CPU_KV_BYTES = 256 << 20
-
-
-@dataclass
-class StepStats:
-    """One engine step."""
-
-    batch_size: int  # sequences in the step
-    num_tasks: int  # distinct LUT slots in the step
-    prefill_tokens: int
-    decode_tokens: int
-    duration_s: float
-
-
-@dataclass
-class RequestEvent:
-    """A finished request's timings. `id` grows by one per event: exporters remember the last id they saw."""
-
-    id: int
-    request_id: str
-    task: str
-    finish_reason: str
-    prompt_tokens: int
-    completion_tokens: int
-    queue_wait_s: float | None
-    ttft_s: float | None
-    e2e_s: float
-    preemptions: int
-
-
-@dataclass
-class EngineStats:
-    """A snapshot for /metrics and /health (plain data; prometheus lives in the HTTP layer)."""
-
-    running: int
-    waiting: int
-    kv_blocks_used: int
-    kv_blocks_total: int
-    recent_steps: list[StepStats]
-    pool: PoolStats
-    request_events: list[RequestEvent]  # the last stats_window finished requests, oldest first
-    requests_finished: int
-    prompt_tokens_total: int
-    generated_tokens_total: int
-    preemptions_total: int
 
 
 class Engine:
@@ -129,7 +85,7 @@ class Engine:
         self._accepting, self._stopping, self._drain = True, False, True
         self._steps: deque[StepStats] = deque(maxlen=config.stats_window)
         self._events: deque[RequestEvent] = deque(maxlen=config.stats_window)
-        self._totals = {"finished": 0, "prompt": 0, "generated": 0}
+        self._totals = {"finished": 0, "prompt": 0, "generated": 0, "steps": 0}
 
     @classmethod
     def from_dir(
@@ -187,16 +143,17 @@ class Engine:
     ) -> Iterator[TokenOutput]:
         """Stream one request's outputs; steps the engine inline when start() was not called."""
         handle = self.add_request(task, prompt, params)
-        if self._thread is not None:
-            yield from handle
-            return
-        while True:
-            outs = handle.poll()
-            yield from outs
-            if outs and outs[-1].finished:
+        try:
+            if self._thread is not None:
+                yield from handle
                 return
-            if not outs:
-                self._step_or_wait()
+            while not handle.done:
+                outs = handle.poll()
+                yield from outs
+                if not outs:
+                    self._step_or_wait()
+        finally:  # the caller stopped iterating early: stop the request too
+            handle.cancel()
 
     def run_until_idle(self, timeout_s: float = 600.0) -> None:
         """Step inline until every request has finished (tests, benchmarks; not with start())."""
@@ -253,6 +210,7 @@ class Engine:
                 prompt_tokens_total=self._totals["prompt"],
                 generated_tokens_total=self._totals["generated"],
                 preemptions_total=self.scheduler.num_preemptions,
+                steps_total=self._totals["steps"],
             )
 
     # --- the step ------------------------------------------------------------------------------------------------
@@ -361,6 +319,7 @@ class Engine:
         prefill = sum(len(c.token_ids) for c in plan.prefills)
         with self._lock:
             self._steps.append(StepStats(len(plan.chunks), plan.num_tasks, prefill, len(plan.decodes), duration))
+            self._totals["steps"] += 1
 
     def _tokenize(self, prompt: str | list[int]) -> list[int]:
         if isinstance(prompt, str):

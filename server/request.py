@@ -111,6 +111,11 @@ class RequestHandle:
         self._done = False  # the consumer has seen the last output
         self.finished = threading.Event()  # the engine has pushed the last output
 
+    @property
+    def done(self) -> bool:
+        """The consumer has seen the last output."""
+        return self._done
+
     def cancel(self) -> None:
         """Ask the engine to stop this request; a last output with finish_reason 'cancelled' follows."""
         if not self.finished.is_set():

@@ -106,6 +106,8 @@ class Scheduler:
             self.pool.release(req.key)
             req.slot = None
         req.status = Status.FINISHED
+        if not self._active(req.task):  # an idle task restarts at the lowest active counter anyway
+            self.served.pop(req.task, None)
 
     @property
     def num_waiting(self) -> int:
