@@ -169,7 +169,7 @@ def train(
     model.train()
     losses: list[float] = []
     step_times: list[float] = []
-    response_tokens = 0
+    response_tokens = examples_seen = 0
     pad_id = pad_id_of(tokenizer)
     bar = tqdm(total=steps, desc=desc, unit="step", disable=not config.progress)
     start = time.perf_counter()
@@ -179,7 +179,8 @@ def train(
             if len(losses) >= steps:
                 break
             step_start = time.perf_counter()
-            batch = collate([encoded[j] for j in order[i : i + config.batch_size]], pad_id)
+            rows = order[i : i + config.batch_size]
+            batch = collate([encoded[j] for j in rows], pad_id)
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
             with autocast_for(device):
                 loss_sum, count = response_loss(model, batch)
@@ -193,6 +194,7 @@ def train(
             losses.append(float(loss.detach()))  # waits for the step: step times are real
             step_times.append(time.perf_counter() - step_start)
             response_tokens += int(count)
+            examples_seen += len(rows)
             bar.update()
             bar.set_postfix(loss=f"{sum(losses[-10:]) / len(losses[-10:]):.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
     if device.type == "cuda":
@@ -204,7 +206,7 @@ def train(
         _set_checkpointing(model, False)
     return TrainStats(
         steps=steps,
-        epochs=steps * config.batch_size / len(encoded),
+        epochs=examples_seen / len(encoded),
         final_loss=sum(losses[-10:]) / len(losses[-10:]),
         loss_curve=_bucket_means(losses, LOSS_CURVE_POINTS),
         response_tokens=response_tokens,
