@@ -82,7 +82,7 @@ class Engine:
         self._lock = threading.Lock()
         self._work = threading.Condition(self._lock)  # notified on new requests, cancels, stop and LUT loads
         self._thread: threading.Thread | None = None
-        self._accepting, self._stopping, self._drain = True, False, True
+        self._accepting, self._stopping = True, False
         self._steps: deque[StepStats] = deque(maxlen=config.stats_window)
         self._events: deque[RequestEvent] = deque(maxlen=config.stats_window)
         self._totals = {"finished": 0, "prompt": 0, "generated": 0, "steps": 0}
@@ -172,7 +172,7 @@ class Engine:
     def stop(self, drain: bool = True, timeout_s: float | None = None) -> None:
         """Stop taking requests; drain=True finishes those in flight, drain=False cancels them. Then join."""
         with self._lock:
-            self._accepting, self._stopping, self._drain = False, True, drain
+            self._accepting, self._stopping = False, True
             if not drain:
                 self._cancels.update(self._requests)
             self._work.notify()

@@ -136,19 +136,22 @@ class DecodeGraphs:
         batch = next(b for b in self.batch_sizes if b >= len(decodes))
         width = 1 << (max(len(c.block_ids) for c in decodes) - 1).bit_length()  # next power of two
         args = self.runner.prepare(decodes, [], pad_to=(batch, width))
-        key = (batch, width)
+        return self._replay((batch, width), args)[: len(decodes)]
+
+    def _replay(self, key: tuple[int, int], args) -> torch.Tensor:
+        """Logits [batch, V] of the padded batch, through the graph of key (captured on first use)."""
         if key not in self.graphs:
             try:
                 self.graphs[key] = self._capture(args)
             except Exception as e:  # noqa: BLE001 - a kernel that cannot be captured: serve eagerly instead
                 log.warning("CUDA graph capture failed (%s); decoding eagerly from now on", e)
                 self.failed = True
-                return self.runner.forward(*args)[: len(decodes)]
+                return self.runner.forward(*args)
         graph, static, logits = self.graphs[key]
         for dst, src in zip(_flat(static), _flat(args), strict=True):
             dst.copy_(src)
         graph.replay()
-        return logits[: len(decodes)]
+        return logits
 
     def _capture(self, args) -> tuple[torch.cuda.CUDAGraph, tuple, torch.Tensor]:
         static = tuple(_clone(a) for a in args)

@@ -9,6 +9,7 @@ import threading
 import pytest
 
 from server.errors import EngineStoppedError, InvalidParamsError, PromptTooLongError, QueueFullError, UnknownTaskError
+from server.runner import DecodeGraphs
 from server.sampling import SamplingParams
 from tests.server.conftest import collect, create_engine, greedy, prompt_ids, task_lut_file
 
@@ -192,4 +193,26 @@ def test_stop_without_drain_cancels_in_flight(base, store):
     threading.Event().wait(0.05)
     engine.stop(drain=False, timeout_s=30)
     assert {list(h)[-1].finish_reason for h in handles} <= {"cancelled", "length"}
+    assert_all_returned(engine)
+
+
+class PaddedEagerGraphs(DecodeGraphs):
+    """The CUDA-graph decode path (padded batch, padded block tables, null block) run eagerly on the CPU."""
+
+    def __init__(self, runner, max_batch):
+        self.runner, self.batch_sizes, self.failed, self.graphs = runner, [1, 2, 4, 8], False, {}
+
+    def _replay(self, key, args):
+        self.graphs[key] = None
+        return self.runner.forward(*args)
+
+
+def test_padding_of_the_graph_decode_path_changes_no_output(base, store, requests_and_solo):
+    specs, solo = requests_and_solo
+    engine = create_engine(base, store, max_num_batched_tokens=32)
+    engine.runner.graphs = PaddedEagerGraphs(engine.runner, 8)
+    handles = [engine.add_request(task, prompt, greedy(n)) for task, prompt, n in specs[:7]]  # pads 7 -> 8
+    got = collect(engine, handles)
+    assert [got[h.request_id] for h in handles] == solo[:7]
+    assert {b for b, _ in engine.runner.graphs.graphs} >= {8} and len(engine.runner.graphs.graphs) > 1
     assert_all_returned(engine)
