@@ -78,7 +78,7 @@ class EngineConfig:
     """Capture decode steps as CUDA graphs (CUDA only; ignored on the CPU)."""
     cuda_graph_max_batch: int = 64
     """Largest decode batch run through a captured graph; larger batches run eagerly."""
-    cpu_weight_cache_bytes: int = 2048 * MiB
+    cpu_weight_cache_bytes: int = 1024 * MiB
     """On the CPU: bytes of dense weights rebuilt from resident LUTs and kept (the reference op rebuilds them on
     every call, ~1 s per token for a 135M model); 0 = off. Ignored on CUDA, where the kernels read the LUTs."""
     stats_window: int = 64

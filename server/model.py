@@ -304,12 +304,13 @@ class Attention(nn.Module):
 
     def _prefill(self, q, k_new, v_new, k_cache, v_cache, span: PrefillSpan) -> torch.Tensor:
         n, ctx = span.num_tokens, span.context_len
-        if ctx == n:  # the whole context is this chunk: no need to read it back from the cache
-            k, v = k_new, v_new
-        else:
-            k = k_cache[span.block_table].flatten(0, 1)[:ctx]  # [ctx, Hkv, hd]
-            v = v_cache[span.block_table].flatten(0, 1)[:ctx]
         g = self.num_heads // self.num_kv_heads
+        if ctx == n:  # the whole context is this chunk: plain causal attention (flash kernels on CUDA)
+            k, v = (t.repeat_interleave(g, dim=1).transpose(0, 1) for t in (k_new, v_new))  # [H, n, hd]
+            o = F.scaled_dot_product_attention(q.transpose(0, 1), k, v, is_causal=True, scale=self.scale)
+            return o.transpose(0, 1)
+        k = k_cache[span.block_table].flatten(0, 1)[:ctx]  # [ctx, Hkv, hd]
+        v = v_cache[span.block_table].flatten(0, 1)[:ctx]
         # q [n, H, hd] -> [Hkv, G * n, hd] (row = g * n + i), k/v [Hkv, ctx, hd]
         qg = q.view(n, self.num_kv_heads, g, self.head_dim).permute(1, 2, 0, 3).reshape(self.num_kv_heads, g * n, -1)
         query_pos = torch.arange(ctx - n, ctx, device=q.device)
