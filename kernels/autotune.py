@@ -22,8 +22,10 @@ import torch
 
 from kernels.triton_common import interpreting
 
-_MEMORY: dict[str, dict] = {}
+_MEMORY: dict[str, dict] = {}  # "<kernel>|<key>" -> config, from timing or the disk cache
+_FAST: dict[tuple, dict] = {}  # (kernel, key tuple) -> config: the per-call lookup, no string building
 _LOADED: set[Path] = set()
+_SMS: dict[torch.device, int] = {}
 
 
 def gpu_name(device: torch.device | None = None) -> str:
@@ -33,9 +35,12 @@ def gpu_name(device: torch.device | None = None) -> str:
 
 
 def num_sms(device: torch.device) -> int:
-    if device.type != "cuda":
-        return 4
-    return torch.cuda.get_device_properties(device).multi_processor_count
+    """Multiprocessor count (4 on the CPU interpreter), cached: it sizes split-K on every call."""
+    sms = _SMS.get(device)
+    if sms is None:
+        sms = torch.cuda.get_device_properties(device).multi_processor_count if device.type == "cuda" else 4
+        _SMS[device] = sms
+    return sms
 
 
 def cache_path(device: torch.device | None = None) -> Path:
@@ -82,25 +87,32 @@ def tuning_enabled(device: torch.device) -> bool:
 def pick_config(
     kernel: str,
     key: tuple,
-    candidates: list[dict],
+    candidates: Callable[[], list[dict]],
     launch: Callable[[dict], None],
-    default: dict,
+    default: Callable[[], dict],
     device: torch.device,
 ) -> dict:
-    """The cached best config for (kernel, key), timing `launch(config)` for each candidate on a miss."""
+    """The cached best config for (kernel, key), timing `launch(config)` for each candidate on a miss.
+
+    candidates and default are called only on a miss (the hit path is one dict lookup: it runs per call).
+    """
+    hit = _FAST.get((kernel, key))
+    if hit is not None:
+        return hit
     path = cache_path(device) if device.type == "cuda" else None
     entry = _entry(kernel, key)
     if path is not None:
         _load(path)
     if entry in _MEMORY:
+        _FAST[(kernel, key)] = _MEMORY[entry]
         return _MEMORY[entry]
     if not tuning_enabled(device):
-        return default
+        return default()
 
     import triton.testing
 
-    best, best_ms = default, float("inf")
-    for config in candidates:
+    best, best_ms = default(), float("inf")
+    for config in candidates():
         try:
             ms = triton.testing.do_bench(lambda c=config: launch(c), warmup=5, rep=20, return_mode="median")
         except Exception:  # e.g. out of shared memory or registers on this GPU: skip the candidate
@@ -108,5 +120,6 @@ def pick_config(
         if ms < best_ms:
             best, best_ms = config, ms
     _MEMORY[entry] = best
+    _FAST[(kernel, key)] = best
     _save(path, entry, best)
     return best

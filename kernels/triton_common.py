@@ -81,7 +81,11 @@ def load_code_bytes(codes_ptr, rows, kb0, KP, stride_cn, BLOCK_K: tl.constexpr, 
     else:
         PER_BYTE: tl.constexpr = 2
     BB: tl.constexpr = BLOCK_K // PER_BYTE
-    boffs = kb0 // PER_BYTE + tl.arange(0, BB)
+    # Bytes per thread such that one warp spans one row's BB bytes: every lane of a warp then gathers
+    # from the same row's LUT (one L1 line per gather instruction instead of one per row). Left to
+    # itself Triton loads 16 bytes per thread and spreads a warp over BB/16... rows.
+    VEC: tl.constexpr = max(1, min(16, BB // 32))
+    boffs = tl.max_contiguous(tl.multiple_of(kb0 // PER_BYTE + tl.arange(0, BB), VEC), VEC)
     return tl.load(codes_ptr + rows[:, None] * stride_cn + boffs[None, :], mask=(boffs < KP)[None, :], other=0)
 
 

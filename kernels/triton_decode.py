@@ -193,7 +193,7 @@ def launch_decode(
 def default_decode_config(m: int, n: int, k: int, num_sms: int) -> dict:
     """Heuristic used without autotuning (CPU interpreter, SKETCHSERVE_AUTOTUNE=0, graph capture)."""
     mode = MODE_FMA if m == 1 else MODE_DOT_SWAP
-    block_n, block_k = 64, 128
+    block_n, block_k = (16, 256) if m == 1 else (32, 256)
     return {
         "BLOCK_N": block_n,
         "BLOCK_K": block_k,
@@ -206,13 +206,16 @@ def default_decode_config(m: int, n: int, k: int, num_sms: int) -> dict:
 
 def decode_candidates(m: int, n: int, k: int, num_sms: int) -> list[dict]:
     """The pruned list the autotuner times (a handful: first calls stay within seconds)."""
-    modes = [MODE_FMA, MODE_DOT_SWAP] if m == 1 else [MODE_DOT_SWAP, MODE_DOT]
+    if m == 1:
+        tiles = [(MODE_FMA, 16, 256, 4), (MODE_FMA, 32, 256, 8), (MODE_FMA, 32, 128, 4), (MODE_FMA, 64, 128, 8)]
+    else:
+        swap, dot = MODE_DOT_SWAP, MODE_DOT
+        tiles = [(swap, 32, 256, 4), (swap, 64, 128, 4), (dot, 16, 256, 4), (dot, 32, 128, 4)]
     out = []
-    for mode in modes:
-        for block_n, block_k, warps in ((64, 128, 4), (32, 256, 4), (128, 128, 8)):
-            for waves in (2, 4):
-                out.append({
-                    "BLOCK_N": block_n, "BLOCK_K": block_k, "MODE": mode, "num_warps": warps, "num_stages": 1,
-                    "SPLIT_K": split_for(n, k, block_n, block_k, waves * num_sms),
-                })  # fmt: skip
+    for mode, block_n, block_k, warps in tiles:
+        for waves in (2, 4):
+            out.append({
+                "BLOCK_N": block_n, "BLOCK_K": block_k, "MODE": mode, "num_warps": warps, "num_stages": 1,
+                "SPLIT_K": split_for(n, k, block_n, block_k, waves * num_sms),
+            })  # fmt: skip
     return out

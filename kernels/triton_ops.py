@@ -30,7 +30,7 @@ DECODE_MAX_M = 64  # above this the prefill kernel's token tiles beat one split-
 
 
 def _shape_key(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor, bits: int, m_bucket: int):
-    return (m_bucket, codes_packed.shape[0], x.shape[1], bits, lut_pool.shape[2], str(x.dtype), str(lut_pool.dtype))
+    return (m_bucket, codes_packed.shape[0], x.shape[1], bits, lut_pool.shape[2], x.dtype, lut_pool.dtype)
 
 
 def _m_bucket(m: int) -> int:
@@ -61,15 +61,17 @@ def lut_linear_forward(
         y = out
     if m == 0:
         return y
-    slots = slot_of_token.to(torch.int32).contiguous()
+    slots = slot_of_token
+    if slots.dtype != torch.int32 or not slots.is_contiguous():
+        slots = slots.to(torch.int32).contiguous()
     if m <= DECODE_MAX_M:
         sms = autotune.num_sms(x.device)
         config = autotune.pick_config(
             "decode",
             _shape_key(x, codes_packed, lut_pool, bits, _m_bucket(m)),
-            decode_candidates(m, n, k, sms),
+            lambda: decode_candidates(m, n, k, sms),
             lambda c: launch_decode(x, codes_packed, lut_pool, slots, bits, y, c),
-            default_decode_config(m, n, k, sms),
+            lambda: default_decode_config(m, n, k, sms),
             x.device,
         )
         launch_decode(x, codes_packed, lut_pool, slots, bits, y, config)
@@ -82,9 +84,9 @@ def lut_linear_forward(
     config = autotune.pick_config(
         "prefill",
         _shape_key(x, codes_packed, lut_pool, bits, min(_m_bucket(m), 4096)),
-        prefill_candidates(m, n, k),
+        lambda: prefill_candidates(m, n, k),
         lambda c: launch_prefill(x, codes_packed, lut_pool, slot_sorted, perm, bits, y, c),
-        default_prefill_config(m, n, k),
+        lambda: default_prefill_config(m, n, k),
         x.device,
     )
     launch_prefill(x, codes_packed, lut_pool, slot_sorted, perm, bits, y, config)

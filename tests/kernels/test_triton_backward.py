@@ -63,17 +63,20 @@ def test_segments_of_sorted():
 
 def test_autotune_cache_round_trip(tmp_path, monkeypatch):
     monkeypatch.setenv("SKETCHSERVE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("SKETCHSERVE_AUTOTUNE", "1")
     monkeypatch.setattr(autotune, "_MEMORY", {})
+    monkeypatch.setattr(autotune, "_FAST", {})
     monkeypatch.setattr(autotune, "_LOADED", set())
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     default = {"BLOCK_N": 64}
     if device.type == "cpu":  # no timing without a GPU: the heuristic default comes back
-        assert autotune.pick_config("decode", (1, 2), [{"BLOCK_N": 32}], lambda c: None, default, device) == default
+        got = autotune.pick_config("decode", (1, 2), lambda: [{"BLOCK_N": 32}], lambda c: None, lambda: default, device)
+        assert got == default
         return
     a = torch.randn(1 << 20, device=device)
     slow = {"BLOCK_N": 32}
     launch = lambda c: a.mul_(1.0) if c is default else [a.mul_(1.0) for _ in range(20)]
-    assert autotune.pick_config("decode", (1, 2), [slow, default], launch, slow, device) == default
+    assert autotune.pick_config("decode", (1, 2), lambda: [slow, default], launch, lambda: slow, device) == default
     on_disk = json.loads(autotune.cache_path(device).read_text())
     assert on_disk == {"decode|1,2": default}
 
