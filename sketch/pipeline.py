@@ -1,0 +1,113 @@
+"""Whole jobs built from the parts: load a model, calibrate, sketch, write a sketched base directory.
+
+`ensure_default_sketch()` is what `sketchserve serve --model default` and the real-model tests use: the
+embedded SmolLM2-135M-Instruct, sketched once with data-free calibration and cached under
+
+    $SKETCHSERVE_CACHE (default ~/.cache/sketchserve) / sketches / <name>-b{bits}g{gpr}-<hash of settings> /
+        config.json  sketch.safetensors  tokenizer files
+
+The directory appears atomically (built in a temporary directory, then renamed) and a lock file makes a
+second process wait for the first one's result instead of sketching again. Later calls return at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import torch
+
+from sketch.calibration import CalibrationConfig, calibration_tokens
+from sketch.format import SKETCH_FILE, save_sketched_base
+from sketch.models import atomic_directory, cache_root, file_lock, resolve_model_dir, resolve_model_source
+from sketch.sketcher import SketchOptions, sketch_model
+
+# Bump when a change to the algorithm should invalidate cached default sketches.
+ALGORITHM_VERSION = 1
+# Defaults of the cached default sketch: the first start takes a few minutes on a 2-core CPU.
+DEFAULT_CALIBRATION = CalibrationConfig(path=None, n_samples=64, seq_len=256, seed=0)
+
+
+def build_sketch(
+    model_spec: str,
+    out_dir: str | os.PathLike,
+    options: SketchOptions,
+    calibration: CalibrationConfig,
+    device: str | None = None,
+    dense_dtype: torch.dtype = torch.float16,
+    calibration_ids: torch.Tensor | None = None,
+    progress: bool = True,
+) -> Path:
+    """Sketch `model_spec` ('default' | HF dir | .gguf) into `out_dir` (written atomically), tokenizer included."""
+    t0 = time.perf_counter()
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model, tokenizer, source = resolve_model_source(model_spec, device=device)
+    if calibration_ids is None and options.method != "naive":
+        calibration_ids = calibration_tokens(model, tokenizer, calibration)
+    base = sketch_model(
+        model,
+        calibration_ids,
+        options,
+        device=device,
+        dense_dtype=dense_dtype,
+        source_model=source,
+        calibration_info=calibration.describe() if options.method != "naive" else {"source": "none"},
+        progress=progress,
+    )
+    base.sketch_config["total_seconds"] = round(time.perf_counter() - t0, 1)
+    out = Path(out_dir).expanduser()
+    if out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"{out} exists and is not empty")
+    if out.exists():
+        out.rmdir()
+    with atomic_directory(out) as tmp:
+        save_sketched_base(base, tmp)
+        tokenizer.save_pretrained(str(tmp))
+    return out
+
+
+def default_sketch_dir(bits: int = 4, gpr: int = 4, **opts) -> Path:
+    """Where ensure_default_sketch keeps the sketch for these settings (it may not exist yet)."""
+    options, calibration = _default_settings(bits, gpr, opts)
+    hf_dir, _ = resolve_model_dir("default")  # converts the GGUF on first use; its name holds the sha256
+    key = json.dumps(
+        {"model": hf_dir.name, "v": ALGORITHM_VERSION, "options": asdict(options), "calib": asdict(calibration)},
+        sort_keys=True,
+    )
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    return cache_root() / "sketches" / f"smollm2-135m-instruct-b{bits}g{gpr}-{digest}"
+
+
+def ensure_default_sketch(bits: int = 4, gpr: int = 4, **opts) -> Path:
+    """The sketched base directory of the embedded default model, sketched on first call, then cached.
+
+    opts: any SketchOptions field (emphasis, damp, method, ...) and n_samples / seq_len / seed of the
+    data-free calibration. Safe to call from several processes at once (file lock + atomic rename).
+    """
+    final = default_sketch_dir(bits, gpr, **opts)
+    if (final / SKETCH_FILE).exists():
+        return final
+    options, calibration = _default_settings(bits, gpr, opts)
+    with file_lock(final.parent / f"{final.name}.lock"):
+        if (final / SKETCH_FILE).exists():  # another process finished it while we waited
+            return final
+        for stale in final.parent.glob(f".tmp-{final.name}-*"):  # left by a killed run (we hold the lock)
+            shutil.rmtree(stale, ignore_errors=True)
+        print(f"sketching the default model ({bits}-bit, gpr={gpr}) into {final} (once)", flush=True)
+        build_sketch("default", final, options, calibration)
+    return final
+
+
+def _default_settings(bits: int, gpr: int, opts: dict) -> tuple[SketchOptions, CalibrationConfig]:
+    calib_keys = {"n_samples", "seq_len", "seed"}
+    unknown = set(opts) - calib_keys - set(SketchOptions.__dataclass_fields__)
+    if unknown:
+        raise TypeError(f"unknown sketch options: {sorted(unknown)}")
+    calibration = replace(DEFAULT_CALIBRATION, **{k: v for k, v in opts.items() if k in calib_keys})
+    options = SketchOptions(bits=bits, gpr=gpr, **{k: v for k, v in opts.items() if k not in calib_keys})
+    return options, calibration
