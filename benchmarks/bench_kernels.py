@@ -31,7 +31,7 @@ from kernels.triton_decode import (  # noqa: E402
     split_for,
 )
 from kernels.triton_ops import lut_linear_forward  # noqa: E402
-from kernels.triton_prefill import launch_prefill, prefill_candidates  # noqa: E402
+from kernels.triton_prefill import launch_prefill  # noqa: E402
 
 BITS = 4
 RANK = 16
@@ -229,52 +229,109 @@ def launch_fn(launch, layer, x, *rest):
     return rotating([(lambda i=i: launch(x, layer.codes[i], layer.pools[i], *rest)) for i in range(ROTATE)])
 
 
+def sweep_decode_configs(m, n, k, sms):
+    """Decode variants: FMA with register prefetch depths, MMA with Triton pipelining or prefetch."""
+    out = []
+    if m == 1:
+        for bn, bk, warps in ((16, 512, 4), (32, 256, 4), (16, 256, 4), (32, 512, 8)):
+            for pf in (1, 2, 3):
+                out.append({"BLOCK_N": bn, "BLOCK_K": bk, "MODE": MODE_FMA, "num_warps": warps, "num_stages": 1,
+                            "PREFETCH": pf})  # fmt: skip
+    modes = [MODE_DOT_SWAP] if m <= 16 else [MODE_DOT_SWAP, MODE_DOT]
+    for mode in modes:
+        for bn, bk, warps in ((16, 512, 4), (32, 256, 4), (64, 128, 4)):
+            for stages, pf in ((3, 0), (4, 0), (1, 2)):
+                out.append({"BLOCK_N": bn, "BLOCK_K": bk, "MODE": mode, "num_warps": warps, "num_stages": stages,
+                            "PREFETCH": pf})  # fmt: skip
+    full = []
+    for cfg in out:
+        for waves in (1, 2, 4):
+            full.append(dict(cfg, SPLIT_K=split_for(n, k, cfg["BLOCK_N"], cfg["BLOCK_K"], waves * sms)))
+    return full
+
+
+PREFILL_SWEEP = [
+    {"BLOCK_M": 128, "BLOCK_N": 128, "BLOCK_K": 64, "num_warps": 8, "num_stages": 3, "PREFETCH": True},
+    {"BLOCK_M": 128, "BLOCK_N": 128, "BLOCK_K": 64, "num_warps": 8, "num_stages": 4, "PREFETCH": False},
+    {"BLOCK_M": 256, "BLOCK_N": 128, "BLOCK_K": 64, "num_warps": 8, "num_stages": 3, "PREFETCH": True},
+    {"BLOCK_M": 128, "BLOCK_N": 128, "BLOCK_K": 128, "num_warps": 8, "num_stages": 3, "PREFETCH": True},
+    {"BLOCK_M": 128, "BLOCK_N": 256, "BLOCK_K": 64, "num_warps": 8, "num_stages": 3, "PREFETCH": True},
+    {"BLOCK_M": 256, "BLOCK_N": 128, "BLOCK_K": 32, "num_warps": 8, "num_stages": 4, "PREFETCH": True},
+    {"BLOCK_M": 128, "BLOCK_N": 64, "BLOCK_K": 128, "num_warps": 4, "num_stages": 3, "PREFETCH": True},
+]
+
+
+def rel_to(y, ref):
+    return ((y.float() - ref.float()).norm() / ref.float().norm()).item()
+
+
 def sweep(args, out_dir):
-    """Every candidate config on a few cases: the data behind the autotuner's pruned lists."""
+    """Every variant on a few cases, each checked against the reference: the data behind the pruned lists."""
     sms = torch.cuda.get_device_properties(0).multi_processor_count
     rows = []
-    tiles = [(16, 256, 4), (32, 256, 4), (32, 256, 8), (64, 128, 4), (32, 128, 4), (64, 128, 8), (16, 512, 4)]
     for n, k in [(4096, 4096), (11008, 4096)]:
         layer = Layer(n, k, 4)
-        for m, tasks in [(1, 1), (4, 4), (16, 1), (16, 16), (64, 1), (64, 16)]:
+        for m, tasks in [(1, 1), (4, 4), (16, 1), (16, 16), (64, 1)]:
             x, slots = make_batch(m, tasks, k)
-            modes = [MODE_FMA, MODE_DOT_SWAP] if m == 1 else [MODE_DOT_SWAP, MODE_DOT]
-            for mode in modes:
-                for bn, bk, warps in tiles:
-                    for waves in (1, 2, 4):
-                        cfg = {"BLOCK_N": bn, "BLOCK_K": bk, "MODE": mode, "num_warps": warps, "num_stages": 1}
-                        cfg["SPLIT_K"] = split_for(n, k, bn, bk, waves * sms)
-                        y = torch.empty(m, n, dtype=torch.float16, device="cuda")
-                        try:
-                            us = bench(launch_fn(launch_decode, layer, x, slots, BITS, y, cfg), rep=20)
-                        except Exception as e:  # noqa: BLE001 - record and go on
-                            us = None
-                            print("config failed", cfg, repr(e)[:200])
-                        rows.append({"kind": "decode", "N": n, "K": k, "M": m, "tasks": tasks, **cfg, "us": us})
+            ref = lut_linear_reference(x, layer.codes[0], layer.pools[0], slots, BITS)
+            for cfg in sweep_decode_configs(m, n, k, sms):
+                y = torch.full((m, n), float("nan"), dtype=torch.float16, device="cuda")
+                try:
+                    launch_decode(x, layer.codes[0], layer.pools[0], slots, BITS, y, cfg)
+                    err = rel_to(y, ref)
+                    us = bench(launch_fn(launch_decode, layer, x, slots, BITS, y, cfg), rep=20)
+                except Exception as e:  # noqa: BLE001 - record and go on
+                    us, err = None, None
+                    print("config failed", cfg, repr(e)[:300])
+                if err is not None and not err < 3e-3:
+                    print("WRONG", cfg, err)
+                    us = None
+                rows.append({"kind": "decode", "N": n, "K": k, "M": m, "tasks": tasks, **cfg, "us": us, "err": err})
             best = min((r for r in rows if r["N"] == n and r["M"] == m and r["tasks"] == tasks and r["us"]),
                        key=lambda r: r["us"])  # fmt: skip
             print(f"sweep decode {n}x{k} M={m} tasks={tasks}: best {best['us']:.1f} us {best}", flush=True)
             (out_dir / "kernels_sweep.json").write_text(json.dumps(rows, indent=0))
-        m = 2048
-        for tasks in (1, 8):
-            per = m // tasks
-            x, _ = make_batch(m, tasks, k)
-            slots = (torch.arange(m, device="cuda") // per).to(torch.int32)
-            extra = [
-                {"BLOCK_M": 64, "BLOCK_N": 128, "BLOCK_K": 64, "num_warps": 4, "num_stages": 4},
-            ]
-            for cfg in prefill_candidates(m, n, k) + extra:
-                y = torch.empty(m, n, dtype=torch.float16, device="cuda")
-                try:
-                    us = bench(launch_fn(launch_prefill, layer, x, slots, None, BITS, y, cfg), rep=30)
-                except Exception as e:  # noqa: BLE001
-                    us = None
-                    print("config failed", cfg, repr(e)[:200])
-                rows.append({"kind": "prefill", "N": n, "K": k, "M": m, "tasks": tasks, **cfg, "us": us})
-                print(f"sweep prefill {n}x{k} M={m} tasks={tasks} {cfg}: {us}", flush=True)
-            (out_dir / "kernels_sweep.json").write_text(json.dumps(rows, indent=0))
+        m, tasks = 2048, 1
+        x, _ = make_batch(m, tasks, k)
+        slots = torch.zeros(m, dtype=torch.int32, device="cuda")
+        ref = lut_linear_reference(x, layer.codes[0], layer.pools[0], slots, BITS)
+        for cfg in PREFILL_SWEEP:
+            y = torch.full((m, n), float("nan"), dtype=torch.float16, device="cuda")
+            try:
+                launch_prefill(x, layer.codes[0], layer.pools[0], slots, None, BITS, y, cfg)
+                err = rel_to(y, ref)
+                us = bench(launch_fn(launch_prefill, layer, x, slots, None, BITS, y, cfg), rep=30)
+            except Exception as e:  # noqa: BLE001
+                us, err = None, None
+                print("config failed", cfg, repr(e)[:300])
+            rows.append({"kind": "prefill", "N": n, "K": k, "M": m, "tasks": tasks, **cfg, "us": us, "err": err})
+            print(f"sweep prefill {n}x{k} M={m} tasks={tasks} {cfg}: {us} err {err}", flush=True)
+        (out_dir / "kernels_sweep.json").write_text(json.dumps(rows, indent=0))
         del layer
         torch.cuda.empty_cache()
+
+
+def profile(args):
+    """One launch of a few variants, for Nsight Compute: ncu -k regex:'_decode|_prefill' python3 ... --profile."""
+    layer = Layer(4096, 4096, 4, slots=16)
+    sms = torch.cuda.get_device_properties(0).multi_processor_count
+    cases = [
+        (1, 1, {"BLOCK_N": 16, "BLOCK_K": 512, "MODE": MODE_FMA, "num_warps": 4, "num_stages": 1, "PREFETCH": 2}),
+        (16, 1, {"BLOCK_N": 32, "BLOCK_K": 256, "MODE": MODE_DOT_SWAP, "num_warps": 4, "num_stages": 3,
+                 "PREFETCH": 0}),
+        (16, 16, {"BLOCK_N": 32, "BLOCK_K": 256, "MODE": MODE_DOT_SWAP, "num_warps": 4, "num_stages": 3,
+                  "PREFETCH": 0}),
+    ]  # fmt: skip
+    for m, tasks, cfg in cases:
+        cfg["SPLIT_K"] = split_for(4096, 4096, cfg["BLOCK_N"], cfg["BLOCK_K"], 2 * sms)
+        x, slots = make_batch(m, tasks, 4096)
+        y = torch.empty(m, 4096, dtype=torch.float16, device="cuda")
+        launch_decode(x, layer.codes[0], layer.pools[0], slots, BITS, y, cfg)
+    x, _ = make_batch(2048, 1, 4096)
+    slots = torch.zeros(2048, dtype=torch.int32, device="cuda")
+    y = torch.empty(2048, 4096, dtype=torch.float16, device="cuda")
+    launch_prefill(x, layer.codes[0], layer.pools[0], slots, None, BITS, y, PREFILL_SWEEP[2])
+    torch.cuda.synchronize()
 
 
 def plot(results, path):
@@ -327,7 +384,11 @@ def main():
     ap.add_argument("--no-main", action="store_true")
     ap.add_argument("--shapes", default=",".join(f"{n}x{k}" for n, k in SHAPES))
     ap.add_argument("--plot-only", type=Path, help="re-draw the plot from a kernels.json")
+    ap.add_argument("--profile", action="store_true", help="a few single launches for ncu, nothing else")
     args = ap.parse_args()
+    if args.profile:
+        profile(args)
+        return
     args.out.mkdir(parents=True, exist_ok=True)
     if args.plot_only:
         plot(json.loads(args.plot_only.read_text()), args.out / "kernels.png")

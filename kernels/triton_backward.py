@@ -19,7 +19,7 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.triton_common import NO_SLOT, first_slot, gather_lut, interpreting, load_codes, lut_index, next_slot
+from kernels.triton_common import NO_SLOT, dequant_tile, fast_gather_ok, first_slot, interpreting, load_codes, next_slot
 
 
 @triton.jit
@@ -28,7 +28,7 @@ def _grad_x_kernel(
     M, N, K, KP, GS, GPR,
     stride_gym, stride_cn, stride_ls, stride_ln, stride_gxm,
     BITS: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-    ONE_BOUNDARY: tl.constexpr, DOT_PRECISION: tl.constexpr, ASM: tl.constexpr,
+    ONE_BOUNDARY: tl.constexpr, DOT_PRECISION: tl.constexpr, ASM: tl.constexpr, FAST: tl.constexpr,
 ):  # fmt: skip
     L: tl.constexpr = 1 << BITS
     pid = tl.program_id(0)
@@ -53,8 +53,7 @@ def _grad_x_kernel(
             rows = nb + tl.arange(0, BLOCK_N)
             rows_c = tl.minimum(rows, N - 1)  # rows past N: finite values times grad 0
             codes = load_codes(codes_ptr, rows_c, kb0, KP, stride_cn, BLOCK_K, BITS)  # [BN, BK]
-            idx = lut_index(codes, cols, kb0, rows_c * stride_ln, GS, GPR, L, BLOCK_K, ONE_BOUNDARY)
-            w = gather_lut(lut_s, idx, ASM)
+            w = dequant_tile(lut_s, codes, cols, kb0, rows_c * stride_ln, GS, GPR, L, BLOCK_K, ONE_BOUNDARY, ASM, FAST)
             gy = tl.load(gy_rows + rows[None, :], mask=sel[:, None] & (rows < N)[None, :], other=0.0)  # [BM, BN]
             acc = tl.dot(gy, w.to(gy.dtype), acc, input_precision=DOT_PRECISION)
         cur = next_slot(slots, cur)
@@ -139,6 +138,7 @@ def launch_grad_x(
         grad_y.stride(0), codes_packed.stride(0), lut_pool.stride(0), lut_pool.stride(1), grad_x.stride(0),
         BITS=bits, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, ONE_BOUNDARY=bk <= gs,
         DOT_PRECISION="ieee" if grad_y.dtype == torch.float32 else "tf32", ASM=not interpreting(),
+        FAST=fast_gather_ok(lut_pool, bits, bk, gs),
         num_warps=config.get("num_warps", 4), num_stages=config.get("num_stages", 3),
     )  # fmt: skip
 

@@ -168,6 +168,43 @@ def gather_lut(base_ptr, idx, ASM: tl.constexpr):
 
 
 @triton.jit
+def gather_row_segments(lo, hi, code_bytes):
+    """[BN, BK] LUT values at address {lo[n] | code_bytes[n, k], hi[n]}: the fast in-group gather.
+
+    lo, hi [BN] int32: the two halves of the address of row n's LUT segment (this slot, this group),
+    aligned to the segment size, so adding the byte offset of a code is an OR on the low half: one
+    LOP3 per element instead of a 64-bit add (two instructions) plus the index add.
+    """
+    return tl.inline_asm_elementwise(
+        "{ .reg .b64 a; mov.b64 a, {$1, $2}; ld.global.nc.b16 $0, [a]; }",
+        "=h,r,r", [lo[:, None] | code_bytes, hi[:, None]], dtype=tl.float16, is_pure=True, pack=1,
+    )  # fmt: skip
+
+
+@triton.jit
+def dequant_tile(lut_s, codes, cols, kb0, row_offs, GS, GPR, L: tl.constexpr, BLOCK_K: tl.constexpr,
+                 ONE_BOUNDARY: tl.constexpr, ASM: tl.constexpr, FAST: tl.constexpr):  # fmt: skip
+    """W [BN, BK] = lut_s[row_offs[n] + group(col) * L + codes[n, col]] in the LUT's dtype.
+
+    lut_s: this slot's LUT base pointer; row_offs [BN]: offset of each row's LUT in the slot.
+    FAST (compiled, 16-bit LUT aligned to its 2*L-byte segments, BLOCK_K <= group size): blocks inside
+    one group use gather_row_segments; blocks across a group boundary take the generic gather.
+    """
+    if FAST:
+        g0 = kb0 // GS
+        if (kb0 + BLOCK_K > (g0 + 1) * GS) & (g0 + 1 < GPR):
+            w = gather_lut(lut_s, lut_index(codes, cols, kb0, row_offs, GS, GPR, L, BLOCK_K, True), True)
+        else:
+            seg = (lut_s + row_offs + tl.minimum(g0, GPR - 1) * L).to(tl.int64)  # [BN] byte addresses
+            lo = seg.to(tl.int32)
+            hi = (seg >> 32).to(tl.int32)
+            w = gather_row_segments(lo, hi, codes * 2).to(lut_s.dtype.element_ty, bitcast=True)
+    else:
+        w = gather_lut(lut_s, lut_index(codes, cols, kb0, row_offs, GS, GPR, L, BLOCK_K, ONE_BOUNDARY), ASM)
+    return w
+
+
+@triton.jit
 def first_slot(slots):
     """Smallest slot of a [BM] int32 vector padded with NO_SLOT."""
     return tl.min(slots, axis=0)
@@ -177,6 +214,18 @@ def first_slot(slots):
 def next_slot(slots, cur):
     """Smallest slot > cur, NO_SLOT when none is left."""
     return tl.min(tl.where(slots > cur, slots, 2147483647), axis=0)
+
+
+def fast_gather_ok(lut_pool: torch.Tensor, bits: int, block_k: int, group_size: int) -> bool:
+    """Whether dequant_tile may OR code offsets into the address of a row's LUT segment."""
+    seg_bytes = 2 * (1 << bits)
+    return (
+        not interpreting()
+        and lut_pool.element_size() == 2
+        and lut_pool.is_contiguous()
+        and lut_pool.data_ptr() % seg_bytes == 0
+        and block_k <= group_size
+    )
 
 
 def sort_tokens_by_slot(slot_of_token: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

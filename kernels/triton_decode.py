@@ -3,11 +3,9 @@
 Grid: (N / BLOCK_N, SPLIT_K). A program owns rows n0 .. n0+BLOCK_N and one K range, and holds all M
 tokens of the batch (BLOCK_M >= M):
 
-    for each K block:                                   codes bytes [BN, BK/per_byte]: read ONCE
-        idx = group(k) * L + codes                      [BN, BK], shared by every slot
-        x   = x[:, k block]                             [BM, BK]
-        for each distinct slot s among the tokens:      (usually 1; at most min(M, S))
-            W_s = lut_pool[s, rows].flat[idx]           [BN, BK] gather from L1
+    for each distinct slot s among the tokens:          usually 1; at most min(M, S)
+        for each K block:                               codes [BN, BK]: from HBM once, from L2 after
+            W_s = lut_pool[s, rows].flat[group(k) * L + codes]     [BN, BK] gather from L1
             acc += x masked to tokens of s  @  W_s.T    tensor cores (MODE 0/1) or FMAs (MODE 2)
 
 Split-K partials go to an fp32 workspace [SPLIT_K, M, N]; the last program of a row tile to finish
@@ -22,11 +20,11 @@ import triton.language as tl
 
 from kernels.triton_common import (
     NO_SLOT,
+    dequant_tile,
+    fast_gather_ok,
     first_slot,
-    gather_lut,
     interpreting,
     load_code_bytes,
-    lut_index,
     next_slot,
     unpack_codes,
 )
@@ -44,7 +42,7 @@ def _decode_kernel(
     K_PER_SPLIT, SPLIT_K,
     BITS: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
     MODE: tl.constexpr, USE_SPLIT: tl.constexpr, ONE_BOUNDARY: tl.constexpr, DOT_PRECISION: tl.constexpr,
-    ASM: tl.constexpr,
+    ASM: tl.constexpr, FAST: tl.constexpr, PREFETCH: tl.constexpr,
 ):  # fmt: skip
     L: tl.constexpr = 1 << BITS
     pid_n = tl.program_id(0)
@@ -63,35 +61,51 @@ def _decode_kernel(
         acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
     else:  # one token: per-thread FMAs into a [BN, BK] accumulator, reduced over K once at the end
         acc2 = tl.zeros((BLOCK_N, BLOCK_K), dtype=tl.float32)
-        lut_one = lut_ptr + tl.load(slot_ptr).to(tl.int64) * stride_ls
 
-    # Register prefetch of the next codes tile: its latency hides behind this tile's gathers and MMAs
-    # (the slot loop nested in the K loop keeps Triton's own pipeliner out).
-    nxt = load_code_bytes(codes_ptr, rows_c, k_start, KP, stride_cn, BLOCK_K, BITS)
-    for kk in range(0, K_PER_SPLIT, BLOCK_K):
-        kb0 = k_start + kk
-        cur_bytes = nxt
-        nxt = load_code_bytes(codes_ptr, rows_c, kb0 + BLOCK_K, KP, stride_cn, BLOCK_K, BITS)
-        cols = kb0 + tl.arange(0, BLOCK_K)
-        idx = lut_index(unpack_codes(cur_bytes, BITS), cols, kb0, lut_rows, GS, GPR, L, BLOCK_K, ONE_BOUNDARY)
-        x = tl.load(
-            x_ptr + m_offs[:, None] * stride_xm + cols[None, :],
-            mask=m_mask[:, None] & (cols < K)[None, :],
-            other=0.0,
-        )  # [BM, BK]
-        if MODE == 2:
-            w = gather_lut(lut_one, idx, ASM)
-            acc2 += w.to(tl.float32) * x.to(tl.float32)
-        else:
-            cur = first_slot(slots)
-            while cur < NO_SLOT:
-                w = gather_lut(lut_ptr + cur.to(tl.int64) * stride_ls, idx, ASM).to(x.dtype)  # [BN, BK]
-                xs = tl.where((slots == cur)[:, None], x, 0.0)
-                if MODE == 0:
-                    acc = tl.dot(xs, tl.trans(w), acc, input_precision=DOT_PRECISION)
+    # Slots outside, K inside: the K loop is a plain loop that Triton software-pipelines (num_stages)
+    # or that prefetches the next codes tile into registers (PREFETCH). A second slot re-reads the
+    # codes tiles from L2 (a layer's codes, 8-23 MB, stay there), never from HBM.
+    cur = first_slot(slots)
+    while cur < NO_SLOT:
+        lut_s = lut_ptr + cur.to(tl.int64) * stride_ls
+        sel = m_mask & (slots == cur)
+        # PREFETCH = d > 0: the codes tiles of the next d K blocks are in flight in registers.
+        if PREFETCH >= 1:
+            nxt1 = load_code_bytes(codes_ptr, rows_c, k_start, KP, stride_cn, BLOCK_K, BITS)
+        if PREFETCH >= 2:
+            nxt2 = load_code_bytes(codes_ptr, rows_c, k_start + BLOCK_K, KP, stride_cn, BLOCK_K, BITS)
+        if PREFETCH >= 3:
+            nxt3 = load_code_bytes(codes_ptr, rows_c, k_start + 2 * BLOCK_K, KP, stride_cn, BLOCK_K, BITS)
+        for kk in range(0, K_PER_SPLIT, BLOCK_K):
+            kb0 = k_start + kk
+            if PREFETCH == 0:
+                cur_bytes = load_code_bytes(codes_ptr, rows_c, kb0, KP, stride_cn, BLOCK_K, BITS)
+            else:
+                cur_bytes = nxt1
+                if PREFETCH == 1:
+                    nxt1 = load_code_bytes(codes_ptr, rows_c, kb0 + BLOCK_K, KP, stride_cn, BLOCK_K, BITS)
+                elif PREFETCH == 2:
+                    nxt1 = nxt2
+                    nxt2 = load_code_bytes(codes_ptr, rows_c, kb0 + 2 * BLOCK_K, KP, stride_cn, BLOCK_K, BITS)
                 else:
-                    acc = tl.dot(w, tl.trans(xs), acc, input_precision=DOT_PRECISION)
-                cur = next_slot(slots, cur)
+                    nxt1 = nxt2
+                    nxt2 = nxt3
+                    nxt3 = load_code_bytes(codes_ptr, rows_c, kb0 + 3 * BLOCK_K, KP, stride_cn, BLOCK_K, BITS)
+            cols = kb0 + tl.arange(0, BLOCK_K)
+            codes = unpack_codes(cur_bytes, BITS)  # [BN, BK]
+            w = dequant_tile(lut_s, codes, cols, kb0, lut_rows, GS, GPR, L, BLOCK_K, ONE_BOUNDARY, ASM, FAST)
+            x = tl.load(
+                x_ptr + m_offs[:, None] * stride_xm + cols[None, :],
+                mask=sel[:, None] & (cols < K)[None, :],
+                other=0.0,
+            )  # [BM, BK], zero outside this slot's tokens
+            if MODE == 2:
+                acc2 += w.to(tl.float32) * x.to(tl.float32)
+            elif MODE == 0:
+                acc = tl.dot(x, tl.trans(w.to(x.dtype)), acc, input_precision=DOT_PRECISION)
+            else:
+                acc = tl.dot(w.to(x.dtype), tl.trans(x), acc, input_precision=DOT_PRECISION)
+        cur = next_slot(slots, cur)
     if MODE == 2:
         acc = tl.sum(acc2, axis=1)[None, :]  # [1, BN]
 
@@ -186,6 +200,7 @@ def launch_decode(
         BITS=bits, BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_K=block_k,
         MODE=mode, USE_SPLIT=split > 1, ONE_BOUNDARY=block_k <= gs,
         DOT_PRECISION="ieee" if x.dtype == torch.float32 else "tf32", ASM=not interpreting(),
+        FAST=fast_gather_ok(lut_pool, bits, block_k, gs), PREFETCH=config.get("PREFETCH", 1),
         num_warps=config.get("num_warps", 4), num_stages=config.get("num_stages", 1),
     )  # fmt: skip
 

@@ -17,7 +17,16 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.triton_common import NO_SLOT, first_slot, gather_lut, interpreting, load_codes, lut_index, next_slot
+from kernels.triton_common import (
+    NO_SLOT,
+    dequant_tile,
+    fast_gather_ok,
+    first_slot,
+    interpreting,
+    load_code_bytes,
+    next_slot,
+    unpack_codes,
+)
 
 
 @triton.jit
@@ -27,6 +36,7 @@ def _prefill_kernel(
     stride_xm, stride_cn, stride_ls, stride_ln, stride_ym,
     BITS: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
     HAS_PERM: tl.constexpr, ONE_BOUNDARY: tl.constexpr, DOT_PRECISION: tl.constexpr, ASM: tl.constexpr,
+    FAST: tl.constexpr, PREFETCH: tl.constexpr,
 ):  # fmt: skip
     L: tl.constexpr = 1 << BITS
     pid = tl.program_id(0)
@@ -52,11 +62,19 @@ def _prefill_kernel(
     while cur < NO_SLOT:
         sel = slots == cur
         lut_s = lut_ptr + cur.to(tl.int64) * stride_ls
+        # Codes: one row per warp (see load_code_bytes) in registers, one K block ahead (PREFETCH), or
+        # left to Triton's pipeliner; x tiles: Triton's cp.async pipeline (num_stages).
+        if PREFETCH:
+            nxt = load_code_bytes(codes_ptr, rows_c, 0, KP, stride_cn, BLOCK_K, BITS)
         for kb0 in range(0, K, BLOCK_K):
+            if PREFETCH:
+                cur_bytes = nxt
+                nxt = load_code_bytes(codes_ptr, rows_c, kb0 + BLOCK_K, KP, stride_cn, BLOCK_K, BITS)
+            else:
+                cur_bytes = load_code_bytes(codes_ptr, rows_c, kb0, KP, stride_cn, BLOCK_K, BITS)
             cols = kb0 + tl.arange(0, BLOCK_K)
-            codes = load_codes(codes_ptr, rows_c, kb0, KP, stride_cn, BLOCK_K, BITS)  # [BN, BK]
-            idx = lut_index(codes, cols, kb0, lut_rows, GS, GPR, L, BLOCK_K, ONE_BOUNDARY)
-            w = gather_lut(lut_s, idx, ASM)
+            codes = unpack_codes(cur_bytes, BITS)  # [BN, BK]
+            w = dequant_tile(lut_s, codes, cols, kb0, lut_rows, GS, GPR, L, BLOCK_K, ONE_BOUNDARY, ASM, FAST)
             x = tl.load(x_rows + cols[None, :], mask=sel[:, None] & (cols < K)[None, :], other=0.0)
             acc = tl.dot(x, tl.trans(w.to(x.dtype)), acc, input_precision=DOT_PRECISION)
         cur = next_slot(slots, cur)
@@ -89,6 +107,7 @@ def launch_prefill(
         BITS=bits, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk,
         HAS_PERM=perm is not None, ONE_BOUNDARY=bk <= gs,
         DOT_PRECISION="ieee" if x.dtype == torch.float32 else "tf32", ASM=not interpreting(),
+        FAST=fast_gather_ok(lut_pool, bits, bk, gs), PREFETCH=config.get("PREFETCH", True),
         num_warps=config.get("num_warps", 8), num_stages=config.get("num_stages", 3),
     )  # fmt: skip
 
