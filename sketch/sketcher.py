@@ -61,6 +61,7 @@ class SketchOptions:
     block_size: int = 32  # columns per lazy batch update (same result for any size; 32 is fastest on CPUs)
     kmeans_iters: int = 30
     act_order: bool = True  # sweep each group's columns by decreasing diag(H)
+    sequential: bool = False  # H of o / gate,up / down from the already-sketched projections before them
     refine_iters: int = 0  # CG steps of the least-squares LUT refit for the final codes (0: off)
 
     def __post_init__(self) -> None:
@@ -182,9 +183,9 @@ def refine_lut(
 
 def _act_order(hessian: torch.Tensor, gs: int) -> torch.Tensor:
     """[K] column order: inside each row-group, by decreasing diag(H) (GPTQ's act-order, groups kept)."""
-    k = hessian.shape[0]
-    key = torch.arange(k, device=hessian.device) // gs * 1e30 - torch.diagonal(hessian).double().clamp_max(1e29)
-    return torch.argsort(key, stable=True)
+    diag = torch.diagonal(hessian)
+    starts = range(0, diag.shape[0], gs)
+    return torch.cat([s + torch.argsort(diag[s : s + gs], descending=True, stable=True) for s in starts])
 
 
 def naive_sketch_weight(weight: torch.Tensor, options: SketchOptions) -> tuple[torch.Tensor, torch.Tensor]:
@@ -347,8 +348,10 @@ def sketch_model(
         block = layers[i]
         home = next(block.parameters()).device
         block.to(device)
-        hessians = _block_hessians(block, records) if not naive else {}
+        hessians = _block_hessians(block, records) if not (naive or options.sequential) else {}
         for names in PROJECTION_GROUPS:
+            if options.sequential and not naive:  # H from the inputs of the already-sketched projections
+                hessians = {names[0]: _input_hessian(block, names[0], records)}
             for name, (c, lut, err) in _sketch_group(block, names, hessians.get(names[0]), options).items():
                 full = f"model.layers.{i}.{name}"
                 codes[full] = pack_codes(c, options.bits).cpu()
@@ -398,6 +401,27 @@ def _block_hessians(block: nn.Module, records: list) -> dict[str, torch.Tensor]:
         for h in handles:
             h.remove()
     return {name: acc.hessian() for name, acc in accumulators.items()}
+
+
+def _input_hessian(block: nn.Module, name: str, records: list) -> torch.Tensor:
+    """H of the input of one projection; the block's forward stops right after that input is seen."""
+    module = block.get_submodule(name)
+    acc = _HessianAccumulator(module.weight.shape[1], module.weight.device)
+
+    def hook(mod, args):
+        acc(mod, args, None)
+        raise _StopForward
+
+    handle = module.register_forward_pre_hook(hook)
+    try:
+        for hidden, rest, kwargs in records:
+            try:
+                _run_block(block, hidden, rest, kwargs)
+            except _StopForward:
+                pass
+    finally:
+        handle.remove()
+    return acc.hessian()
 
 
 def _dense_tensors(model: nn.Module, codes: dict, dtype: torch.dtype) -> dict[str, torch.Tensor]:

@@ -9,19 +9,7 @@ from kernels.packing import unpack_codes
 from sketch.format import SKETCHED_PROJECTIONS, load_sketched_base, save_sketched_base
 from sketch.lut_model import LutLinear, dense_state_dict, load_sketched_model
 from sketch.sketcher import SketchOptions, capture_block_inputs, sketch_model
-from sketch.synthetic import llama_config
-
-
-def tiny_llama(seed: int = 0, **config):
-    """A 2-block random LlamaForCausalLM (hidden 64, GQA 4/2 heads, vocab 256) in float32."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(seed)
-    return LlamaForCausalLM(LlamaConfig(**llama_config(**config))).eval()
-
-
-def calibration(n: int = 8, seq_len: int = 32, seed: int = 0) -> torch.Tensor:
-    return torch.randint(0, 256, (n, seq_len), generator=torch.Generator().manual_seed(seed))
+from tests.sketch.tiny_hf import calibration, tiny_llama
 
 
 @pytest.fixture(scope="module")

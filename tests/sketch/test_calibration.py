@@ -1,0 +1,90 @@
+"""Calibration sequences: the three file formats, windows of the shuffled stream, data-free sampling."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from sketch.calibration import (
+    CalibrationConfig,
+    CalibrationError,
+    calibration_from_texts,
+    calibration_tokens,
+    data_free_calibration,
+    read_texts,
+)
+from tests.sketch.tiny_hf import tiny_llama
+from tests.sketch.tiny_llm import BOS, byte_tokenizer
+
+
+def test_plain_text_is_one_document(tmp_path):
+    f = tmp_path / "corpus.txt"
+    f.write_text("First line.\nSecond line.\n")
+    assert read_texts(f) == ["First line.\nSecond line.\n"]
+
+
+def test_jsonl_reads_the_text_field(tmp_path):
+    f = tmp_path / "corpus.jsonl"
+    f.write_text('{"text": "alpha"}\n\n{"text": "beta", "id": 2}\n')
+    assert read_texts(f) == ["alpha", "beta"]
+
+
+def test_jsonl_without_text_field_is_refused(tmp_path):
+    f = tmp_path / "bad.jsonl"
+    f.write_text('{"body": "alpha"}\n')
+    with pytest.raises(CalibrationError, match="text"):
+        read_texts(f)
+
+
+def test_instruction_json_joins_instruction_input_output(tasks_dir):
+    texts = read_texts(tasks_dir / "math_train.json")
+    rows = json.loads((tasks_dir / "math_train.json").read_text())
+    assert len(texts) == len(rows)
+    assert texts[0].startswith(rows[0]["instruction"].strip())
+    assert texts[0].endswith(rows[0]["output"].strip())
+
+
+def test_empty_file_is_refused(tmp_path):
+    f = tmp_path / "empty.txt"
+    f.write_text("  \n")
+    with pytest.raises(CalibrationError):
+        read_texts(f)
+
+
+def test_windows_of_the_shuffled_stream_are_seeded():
+    tok = byte_tokenizer()
+    texts = [f"document number {i} " * 3 for i in range(20)]
+    a = calibration_from_texts(tok, texts, n_samples=5, seq_len=32, seed=1)
+    assert a.shape == (5, 32) and a.dtype == torch.long
+    assert torch.equal(a, calibration_from_texts(tok, texts, 5, 32, seed=1))
+    assert not torch.equal(a, calibration_from_texts(tok, texts, 5, 32, seed=2))
+
+
+def test_short_text_gives_fewer_windows():
+    tok = byte_tokenizer()
+    ids = calibration_from_texts(tok, ["x" * 100], n_samples=10, seq_len=40, seed=0)
+    assert ids.shape == (2, 40)  # 101 tokens (text + EOS) hold two windows of 40
+
+
+def test_data_free_samples_start_at_bos_and_are_seeded():
+    model = tiny_llama()
+    a = data_free_calibration(model, bos_token_id=1, n_samples=5, seq_len=12, seed=0, batch_size=2)
+    assert a.shape == (5, 12)
+    assert torch.all(a[:, 0] == 1)
+    assert int(a.max()) < 256
+    assert torch.equal(a, data_free_calibration(model, 1, 5, 12, seed=0, batch_size=2))
+    assert len({tuple(row.tolist()) for row in a}) > 1, "samples should differ from one another"
+
+
+def test_config_dispatches_file_or_data_free(tmp_path):
+    model, tok = tiny_llama(vocab_size=259), byte_tokenizer()
+    f = tmp_path / "c.txt"
+    f.write_text("some calibration text " * 20)
+    from_file = calibration_tokens(model, tok, CalibrationConfig(str(f), n_samples=3, seq_len=16))
+    data_free = calibration_tokens(model, tok, CalibrationConfig(None, n_samples=3, seq_len=16))
+    assert from_file.shape == data_free.shape == (3, 16)
+    assert torch.all(data_free[:, 0] == tok.convert_tokens_to_ids(BOS))
+    assert CalibrationConfig(str(f)).describe()["sha256"]
+    assert CalibrationConfig(None).describe()["source"] == "data-free"
