@@ -30,7 +30,7 @@ from kernels.triton_decode import (  # noqa: E402
     launch_decode,
     split_for,
 )
-from kernels.triton_ops import lut_linear_forward  # noqa: E402
+from kernels.triton_ops import lut_linear_backward, lut_linear_forward  # noqa: E402
 from kernels.triton_prefill import launch_prefill  # noqa: E402
 
 BITS = 4
@@ -133,6 +133,12 @@ def lora_fns(layer, x, slots, rows_of_task, per_token):
     return [(lambda i=i: one(i)) for i in range(ROTATE)]
 
 
+def backward_fn(layer, x, slots):
+    """grad_x and grad_lut of one call (the fine-tuning step's per-layer kernels)."""
+    grad_y = torch.randn(x.shape[0], layer.n, device="cuda").half()
+    return lambda: lut_linear_backward(grad_y, x, layer.codes[0], layer.pools[0], slots, BITS)
+
+
 def bench_graph(fns) -> float:
     """do_bench over CUDA-graph replays of each rotation (what the server's decode step runs)."""
     graphs = []
@@ -189,9 +195,14 @@ def main_bench(args, bw, results, out):
                 rec["ours_us"] = bench(rotating(ours))
                 rec["ours_graph_us"] = bench_graph(ours)
                 rec["ours_host_us"] = host_us(ours)
-                if phase == "prefill" and tasks > 1:  # the same batch given only per-token slots (sorted inside)
-                    shuffled = slots[torch.randperm(m, device="cuda")]
-                    rec["ours_unsorted_us"] = bench(rotating(ours_fns(layer, x, shuffled)))
+                if phase == "prefill":
+                    # The fused tl.dot kernel alone: per-token slots only (no segments), sorted inside.
+                    rec["ours_fused_us"] = bench(rotating(ours_fns(layer, x, slots)))
+                    if tasks > 1:  # tokens of the tasks interleaved
+                        shuffled = slots[torch.randperm(m, device="cuda")]
+                        rec["ours_unsorted_us"] = bench(rotating(ours_fns(layer, x, shuffled)))
+                    if n == k == 4096 and gpr == 4 and m == 512:  # backward (fine-tuning), one shape
+                        rec["backward_us"] = bench(backward_fn(layer, x, slots), rep=50)
                 key = (phase, n, k, m, tasks)
                 if key not in baselines:  # cuBLAS and LoRA do not depend on gpr
                     cublas = cublas_fns(layer, x)
@@ -216,6 +227,7 @@ def main_bench(args, bw, results, out):
                     f" (graph {rec['ours_graph_us']:6.1f}, host {rec['ours_host_us']:5.1f})"
                     f"  cuBLAS {rec['cublas_us']:6.1f} (graph {rec['cublas_graph_us']:6.1f})"
                     f"  x{rec['speedup_vs_cublas']:.2f}  floor {rec['floor_us']:5.1f}"
+                    f"  fused {rec.get('ours_fused_us', 0):6.1f}"
                     f"  ({rec['floor_ratio']:.2f}x)  LoRA {rec['lora_us']:8.1f}  gather {rec.get('gather_us', 0):8.1f}",
                     flush=True,
                 )

@@ -71,22 +71,63 @@ def interpreting() -> bool:
 
 
 @triton.jit
-def load_code_bytes(codes_ptr, rows, kb0, KP, stride_cn, BLOCK_K: tl.constexpr, BITS: tl.constexpr):
+def load_code_bytes(codes_ptr, rows, kb0, KP, stride_cn, BLOCK_K: tl.constexpr, BITS: tl.constexpr,
+                    ROW_WARP: tl.constexpr = True):  # fmt: skip
     """Packed bytes of rows `rows` [BN] (clamped to < N) for columns kb0 .. kb0+BLOCK_K -> uint8 [BN, BK/per_byte].
 
     kb0 is a multiple of BLOCK_K, itself a multiple of the codes per byte; bytes past KP read as 0.
+    ROW_WARP: few enough bytes per thread that one warp spans one row's BB bytes, so every lane of a
+    warp gathers from the same row's LUT (one L1 wavefront per gather instruction instead of one per
+    row). Left alone, Triton loads 16 bytes per thread and a warp spans 32 * 16 / BB rows; that keeps
+    cp.async pipelining possible (it needs >= 4 bytes per thread) where BB is small (prefill tiles).
     """
     if BITS == 2:
         PER_BYTE: tl.constexpr = 4
     else:
         PER_BYTE: tl.constexpr = 2
     BB: tl.constexpr = BLOCK_K // PER_BYTE
-    # Bytes per thread such that one warp spans one row's BB bytes: every lane of a warp then gathers
-    # from the same row's LUT (one L1 line per gather instruction instead of one per row). Left to
-    # itself Triton loads 16 bytes per thread and spreads a warp over BB/16... rows.
-    VEC: tl.constexpr = max(1, min(16, BB // 32))
-    boffs = tl.max_contiguous(tl.multiple_of(kb0 // PER_BYTE + tl.arange(0, BB), VEC), VEC)
+    boffs = kb0 // PER_BYTE + tl.arange(0, BB)
+    if ROW_WARP:
+        VEC: tl.constexpr = max(1, min(16, BB // 32))
+        boffs = tl.max_contiguous(tl.multiple_of(boffs, VEC), VEC)
     return tl.load(codes_ptr + rows[:, None] * stride_cn + boffs[None, :], mask=(boffs < KP)[None, :], other=0)
+
+
+@triton.jit
+def codes_pipeline_start(codes_ptr, rows, k0, KP, stride_cn, BLOCK_K: tl.constexpr, BITS: tl.constexpr,
+                         DEPTH: tl.constexpr, ROW_WARP: tl.constexpr):  # fmt: skip
+    """Register prefetch of the codes tiles of the first DEPTH (0-3) K blocks: (next1, next2, next3)."""
+    if DEPTH >= 1:
+        n1 = load_code_bytes(codes_ptr, rows, k0, KP, stride_cn, BLOCK_K, BITS, ROW_WARP)
+    else:
+        n1 = tl.zeros((rows.shape[0], BLOCK_K // (4 if BITS == 2 else 2)), dtype=tl.uint8)
+    n2 = n1
+    n3 = n1
+    if DEPTH >= 2:
+        n2 = load_code_bytes(codes_ptr, rows, k0 + BLOCK_K, KP, stride_cn, BLOCK_K, BITS, ROW_WARP)
+    if DEPTH >= 3:
+        n3 = load_code_bytes(codes_ptr, rows, k0 + 2 * BLOCK_K, KP, stride_cn, BLOCK_K, BITS, ROW_WARP)
+    return n1, n2, n3
+
+
+@triton.jit
+def codes_pipeline_next(n1, n2, n3, codes_ptr, rows, kb0, KP, stride_cn, BLOCK_K: tl.constexpr,
+                        BITS: tl.constexpr, DEPTH: tl.constexpr, ROW_WARP: tl.constexpr):  # fmt: skip
+    """(bytes of block kb0, next1, next2, next3): shift the prefetch ring and load DEPTH blocks ahead."""
+    if DEPTH == 0:
+        cur = load_code_bytes(codes_ptr, rows, kb0, KP, stride_cn, BLOCK_K, BITS, ROW_WARP)
+    else:
+        cur = n1
+        if DEPTH == 1:
+            n1 = load_code_bytes(codes_ptr, rows, kb0 + BLOCK_K, KP, stride_cn, BLOCK_K, BITS, ROW_WARP)
+        elif DEPTH == 2:
+            n1 = n2
+            n2 = load_code_bytes(codes_ptr, rows, kb0 + 2 * BLOCK_K, KP, stride_cn, BLOCK_K, BITS, ROW_WARP)
+        else:
+            n1 = n2
+            n2 = n3
+            n3 = load_code_bytes(codes_ptr, rows, kb0 + 3 * BLOCK_K, KP, stride_cn, BLOCK_K, BITS, ROW_WARP)
+    return cur, n1, n2, n3
 
 
 @triton.jit

@@ -3,10 +3,14 @@
 Grid: (N / BLOCK_N, SPLIT_K). A program owns rows n0 .. n0+BLOCK_N and one K range, and holds all M
 tokens of the batch (BLOCK_M >= M):
 
-    for each distinct slot s among the tokens:          usually 1; at most min(M, S)
-        for each K block:                               codes [BN, BK]: from HBM once, from L2 after
+    for each K block:                                   codes bytes [BN, BK/per_byte]: read ONCE
+        codes = unpack(bytes)                           [BN, BK], shared by every slot
+        for each distinct slot s among the tokens:      (usually 1; at most min(M, S))
             W_s = lut_pool[s, rows].flat[group(k) * L + codes]     [BN, BK] gather from L1
             acc += x masked to tokens of s  @  W_s.T    tensor cores (MODE 0/1) or FMAs (MODE 2)
+
+(SLOT_OUTER swaps the two loops: a plain K loop that Triton can software-pipeline, codes re-read
+from L2 for each further slot; the autotuner picks per shape.)
 
 Split-K partials go to an fp32 workspace [SPLIT_K, M, N]; the last program of a row tile to finish
 (a per-tile arrival counter, reset by that program) sums them and writes y, so one launch does it all.
@@ -20,11 +24,12 @@ import triton.language as tl
 
 from kernels.triton_common import (
     NO_SLOT,
+    codes_pipeline_next,
+    codes_pipeline_start,
     dequant_tile,
     fast_gather_ok,
     first_slot,
     interpreting,
-    load_code_bytes,
     next_slot,
     unpack_codes,
 )
@@ -42,7 +47,7 @@ def _decode_kernel(
     K_PER_SPLIT, SPLIT_K,
     BITS: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
     MODE: tl.constexpr, USE_SPLIT: tl.constexpr, ONE_BOUNDARY: tl.constexpr, DOT_PRECISION: tl.constexpr,
-    ASM: tl.constexpr, FAST: tl.constexpr, PREFETCH: tl.constexpr,
+    ASM: tl.constexpr, FAST: tl.constexpr, PREFETCH: tl.constexpr, SLOT_OUTER: tl.constexpr,
 ):  # fmt: skip
     L: tl.constexpr = 1 << BITS
     pid_n = tl.program_id(0)
@@ -61,51 +66,64 @@ def _decode_kernel(
         acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
     else:  # one token: per-thread FMAs into a [BN, BK] accumulator, reduced over K once at the end
         acc2 = tl.zeros((BLOCK_N, BLOCK_K), dtype=tl.float32)
+        lut_one = lut_ptr + tl.load(slot_ptr).to(tl.int64) * stride_ls
 
-    # Slots outside, K inside: the K loop is a plain loop that Triton software-pipelines (num_stages)
-    # or that prefetches the next codes tile into registers (PREFETCH). A second slot re-reads the
-    # codes tiles from L2 (a layer's codes, 8-23 MB, stay there), never from HBM.
-    cur = first_slot(slots)
-    while cur < NO_SLOT:
-        lut_s = lut_ptr + cur.to(tl.int64) * stride_ls
-        sel = m_mask & (slots == cur)
-        # PREFETCH = d > 0: the codes tiles of the next d K blocks are in flight in registers.
-        if PREFETCH >= 1:
-            nxt1 = load_code_bytes(codes_ptr, rows_c, k_start, KP, stride_cn, BLOCK_K, BITS)
-        if PREFETCH >= 2:
-            nxt2 = load_code_bytes(codes_ptr, rows_c, k_start + BLOCK_K, KP, stride_cn, BLOCK_K, BITS)
-        if PREFETCH >= 3:
-            nxt3 = load_code_bytes(codes_ptr, rows_c, k_start + 2 * BLOCK_K, KP, stride_cn, BLOCK_K, BITS)
+    if MODE == 2 or not SLOT_OUTER:
+        # K outside, slots inside: each codes tile is read once (from HBM) for every slot of the batch;
+        # PREFETCH (1-3) tiles ahead in registers (the nested slot loop keeps Triton's pipeliner out).
+        n1, n2, n3 = codes_pipeline_start(codes_ptr, rows_c, k_start, KP, stride_cn, BLOCK_K, BITS, PREFETCH, True)
         for kk in range(0, K_PER_SPLIT, BLOCK_K):
             kb0 = k_start + kk
-            if PREFETCH == 0:
-                cur_bytes = load_code_bytes(codes_ptr, rows_c, kb0, KP, stride_cn, BLOCK_K, BITS)
-            else:
-                cur_bytes = nxt1
-                if PREFETCH == 1:
-                    nxt1 = load_code_bytes(codes_ptr, rows_c, kb0 + BLOCK_K, KP, stride_cn, BLOCK_K, BITS)
-                elif PREFETCH == 2:
-                    nxt1 = nxt2
-                    nxt2 = load_code_bytes(codes_ptr, rows_c, kb0 + 2 * BLOCK_K, KP, stride_cn, BLOCK_K, BITS)
-                else:
-                    nxt1 = nxt2
-                    nxt2 = nxt3
-                    nxt3 = load_code_bytes(codes_ptr, rows_c, kb0 + 3 * BLOCK_K, KP, stride_cn, BLOCK_K, BITS)
+            cur_bytes, n1, n2, n3 = codes_pipeline_next(
+                n1, n2, n3, codes_ptr, rows_c, kb0, KP, stride_cn, BLOCK_K, BITS, PREFETCH, True
+            )
             cols = kb0 + tl.arange(0, BLOCK_K)
             codes = unpack_codes(cur_bytes, BITS)  # [BN, BK]
-            w = dequant_tile(lut_s, codes, cols, kb0, lut_rows, GS, GPR, L, BLOCK_K, ONE_BOUNDARY, ASM, FAST)
             x = tl.load(
                 x_ptr + m_offs[:, None] * stride_xm + cols[None, :],
-                mask=sel[:, None] & (cols < K)[None, :],
+                mask=m_mask[:, None] & (cols < K)[None, :],
                 other=0.0,
-            )  # [BM, BK], zero outside this slot's tokens
+            )  # [BM, BK]
             if MODE == 2:
+                w = dequant_tile(lut_one, codes, cols, kb0, lut_rows, GS, GPR, L, BLOCK_K, ONE_BOUNDARY, ASM, FAST)
                 acc2 += w.to(tl.float32) * x.to(tl.float32)
-            elif MODE == 0:
-                acc = tl.dot(x, tl.trans(w.to(x.dtype)), acc, input_precision=DOT_PRECISION)
             else:
-                acc = tl.dot(w.to(x.dtype), tl.trans(x), acc, input_precision=DOT_PRECISION)
-        cur = next_slot(slots, cur)
+                cur = first_slot(slots)
+                while cur < NO_SLOT:
+                    lut_s = lut_ptr + cur.to(tl.int64) * stride_ls
+                    w = dequant_tile(lut_s, codes, cols, kb0, lut_rows, GS, GPR, L, BLOCK_K, ONE_BOUNDARY, ASM, FAST)
+                    xs = tl.where((slots == cur)[:, None], x, 0.0)
+                    if MODE == 0:
+                        acc = tl.dot(xs, tl.trans(w.to(x.dtype)), acc, input_precision=DOT_PRECISION)
+                    else:
+                        acc = tl.dot(w.to(x.dtype), tl.trans(xs), acc, input_precision=DOT_PRECISION)
+                    cur = next_slot(slots, cur)
+    else:
+        # Slots outside, K inside: a plain K loop that Triton software-pipelines (num_stages) when
+        # PREFETCH == 0. A second slot re-reads the codes tiles from L2 (a layer's codes stay there).
+        cur = first_slot(slots)
+        while cur < NO_SLOT:
+            lut_s = lut_ptr + cur.to(tl.int64) * stride_ls
+            sel = m_mask & (slots == cur)
+            n1, n2, n3 = codes_pipeline_start(codes_ptr, rows_c, k_start, KP, stride_cn, BLOCK_K, BITS, PREFETCH, True)
+            for kk in range(0, K_PER_SPLIT, BLOCK_K):
+                kb0 = k_start + kk
+                cur_bytes, n1, n2, n3 = codes_pipeline_next(
+                    n1, n2, n3, codes_ptr, rows_c, kb0, KP, stride_cn, BLOCK_K, BITS, PREFETCH, True
+                )
+                cols = kb0 + tl.arange(0, BLOCK_K)
+                codes = unpack_codes(cur_bytes, BITS)  # [BN, BK]
+                w = dequant_tile(lut_s, codes, cols, kb0, lut_rows, GS, GPR, L, BLOCK_K, ONE_BOUNDARY, ASM, FAST)
+                x = tl.load(
+                    x_ptr + m_offs[:, None] * stride_xm + cols[None, :],
+                    mask=sel[:, None] & (cols < K)[None, :],
+                    other=0.0,
+                )  # [BM, BK], zero outside this slot's tokens
+                if MODE == 0:
+                    acc = tl.dot(x, tl.trans(w.to(x.dtype)), acc, input_precision=DOT_PRECISION)
+                else:
+                    acc = tl.dot(w.to(x.dtype), tl.trans(x), acc, input_precision=DOT_PRECISION)
+            cur = next_slot(slots, cur)
     if MODE == 2:
         acc = tl.sum(acc2, axis=1)[None, :]  # [1, BN]
 
@@ -200,37 +218,51 @@ def launch_decode(
         BITS=bits, BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_K=block_k,
         MODE=mode, USE_SPLIT=split > 1, ONE_BOUNDARY=block_k <= gs,
         DOT_PRECISION="ieee" if x.dtype == torch.float32 else "tf32", ASM=not interpreting(),
-        FAST=fast_gather_ok(lut_pool, bits, block_k, gs), PREFETCH=config.get("PREFETCH", 1),
+        FAST=config.get("FAST", False) and fast_gather_ok(lut_pool, bits, block_k, gs),
+        PREFETCH=config.get("PREFETCH", 1), SLOT_OUTER=config.get("SLOT_OUTER", False),
         num_warps=config.get("num_warps", 4), num_stages=config.get("num_stages", 1),
     )  # fmt: skip
 
 
 def default_decode_config(m: int, n: int, k: int, num_sms: int) -> dict:
     """Heuristic used without autotuning (CPU interpreter, SKETCHSERVE_AUTOTUNE=0, graph capture)."""
-    mode = MODE_FMA if m == 1 else MODE_DOT_SWAP
-    block_n, block_k = (16, 256) if m == 1 else (32, 256)
+    if m == 1:
+        return {"BLOCK_N": 16, "BLOCK_K": 512, "MODE": MODE_FMA, "num_warps": 4, "PREFETCH": 1, "SPLIT_K": 1}
     return {
-        "BLOCK_N": block_n,
-        "BLOCK_K": block_k,
-        "SPLIT_K": split_for(n, k, block_n, block_k, 2 * num_sms),
-        "MODE": mode,
-        "num_warps": 4,
-        "num_stages": 1,
-    }
+        "BLOCK_N": 64, "BLOCK_K": 128, "MODE": MODE_DOT_SWAP, "num_warps": 4, "PREFETCH": 1,
+        "SPLIT_K": split_for(n, k, 64, 128, 2 * num_sms),
+    }  # fmt: skip
+
+
+# (mode, BLOCK_N, BLOCK_K, warps, stages, prefetch depth, slot loop outside, fast gather, waves of programs)
+# The best of the H100 sweeps in benchmarks/NOTES.md (kernel section), a handful per M class.
+_ONE_TOKEN = [
+    (MODE_FMA, 16, 512, 4, 1, 1, False, False, 0),
+    (MODE_FMA, 16, 512, 8, 1, 1, False, False, 0),
+    (MODE_FMA, 16, 512, 4, 1, 2, False, False, 0),
+    (MODE_FMA, 16, 512, 4, 1, 1, False, True, 0),
+    (MODE_FMA, 16, 256, 4, 1, 2, False, False, 2),
+    (MODE_DOT_SWAP, 32, 256, 4, 3, 0, True, False, 2),
+]
+_TOKENS = [
+    (MODE_DOT_SWAP, 64, 128, 4, 1, 1, False, False, 2),
+    (MODE_DOT_SWAP, 64, 128, 4, 1, 2, False, False, 2),
+    (MODE_DOT_SWAP, 32, 256, 4, 3, 0, True, False, 2),
+    (MODE_DOT_SWAP, 16, 512, 4, 1, 1, False, False, 0),
+    (MODE_DOT_SWAP, 64, 128, 8, 1, 1, False, False, 1),
+    (MODE_DOT_SWAP, 64, 128, 4, 3, 0, True, False, 2),
+    (MODE_DOT, 64, 128, 4, 1, 1, False, False, 2),
+    (MODE_DOT, 64, 128, 4, 1, 2, False, False, 4),
+]
 
 
 def decode_candidates(m: int, n: int, k: int, num_sms: int) -> list[dict]:
-    """The pruned list the autotuner times (a handful: first calls stay within seconds)."""
-    if m == 1:
-        tiles = [(MODE_FMA, 16, 256, 4), (MODE_FMA, 32, 256, 8), (MODE_FMA, 32, 128, 4), (MODE_FMA, 64, 128, 8)]
-    else:
-        swap, dot = MODE_DOT_SWAP, MODE_DOT
-        tiles = [(swap, 32, 256, 4), (swap, 64, 128, 4), (dot, 16, 256, 4), (dot, 32, 128, 4)]
+    """The pruned list the autotuner times (first call per shape: ~10 compiles, then cached on disk)."""
     out = []
-    for mode, block_n, block_k, warps in tiles:
-        for waves in (2, 4):
-            out.append({
-                "BLOCK_N": block_n, "BLOCK_K": block_k, "MODE": mode, "num_warps": warps, "num_stages": 1,
-                "SPLIT_K": split_for(n, k, block_n, block_k, waves * num_sms),
-            })  # fmt: skip
+    for mode, bn, bk, warps, stages, pf, outer, fast, waves in _ONE_TOKEN if m == 1 else _TOKENS:
+        out.append({
+            "BLOCK_N": bn, "BLOCK_K": bk, "MODE": mode, "num_warps": warps, "num_stages": stages,
+            "PREFETCH": pf, "SLOT_OUTER": outer, "FAST": fast,
+            "SPLIT_K": split_for(n, k, bn, bk, waves * num_sms) if waves else 1,
+        })  # fmt: skip
     return out

@@ -24,7 +24,13 @@ from kernels.triton_backward import (
 )
 from kernels.triton_common import check_inputs, segments_of_sorted, sort_tokens_by_slot
 from kernels.triton_decode import decode_candidates, default_decode_config, launch_decode
-from kernels.triton_prefill import default_prefill_config, launch_prefill, prefill_candidates
+from kernels.triton_prefill import (
+    DENSE_MIN_TOKENS,
+    default_prefill_config,
+    launch_dense_segments,
+    launch_prefill,
+    prefill_candidates,
+)
 
 DECODE_MAX_M = 64  # above this the prefill kernel's token tiles beat one split-K tile of all tokens
 
@@ -78,6 +84,10 @@ def lut_linear_forward(
         return y
 
     if segments is not None:
+        if not (x.is_cuda and torch.cuda.is_current_stream_capturing()) and _dense_segments(
+            x, codes_packed, lut_pool, segments, slots, bits, y
+        ):
+            return y
         perm, slot_sorted = None, slots  # tokens already contiguous per slot
     else:
         perm, slot_sorted = sort_tokens_by_slot(slots)
@@ -91,6 +101,32 @@ def lut_linear_forward(
     )
     launch_prefill(x, codes_packed, lut_pool, slot_sorted, perm, bits, y, config)
     return y
+
+
+def _dense_segments(
+    x: torch.Tensor,
+    codes_packed: torch.Tensor,
+    lut_pool: torch.Tensor,
+    segments: SlotSegments,
+    slots: torch.Tensor,
+    bits: int,
+    y: torch.Tensor,
+) -> bool:
+    """Segments of >= DENSE_MIN_TOKENS tokens: one transient dequantized weight each, then cuBLAS; the
+    shorter ones through the fused kernel. Reading the segment bounds costs one host sync (not done
+    under graph capture). Returns False (nothing written) when no segment is long enough.
+    """
+    starts = segments.starts.tolist()
+    bounds = [(s, a, b) for s, a, b in zip(segments.slots.tolist(), starts[:-1], starts[1:], strict=True) if b > a]
+    if not any(b - a >= DENSE_MIN_TOKENS for _, a, b in bounds):
+        return False
+    launch_dense_segments(x, codes_packed, lut_pool, [t for t in bounds if t[2] - t[1] >= DENSE_MIN_TOKENS], bits, y)
+    n, k = codes_packed.shape[0], x.shape[1]
+    for _, a, b in bounds:
+        if b - a < DENSE_MIN_TOKENS:
+            config = default_prefill_config(b - a, n, k)
+            launch_prefill(x[a:b], codes_packed, lut_pool, slots[a:b], None, bits, y[a:b], config)
+    return True
 
 
 def lut_linear_backward(

@@ -19,11 +19,13 @@ import triton.language as tl
 
 from kernels.triton_common import (
     NO_SLOT,
+    codes_pipeline_next,
+    codes_pipeline_start,
     dequant_tile,
     fast_gather_ok,
     first_slot,
     interpreting,
-    load_code_bytes,
+    load_codes,
     next_slot,
     unpack_codes,
 )
@@ -36,7 +38,7 @@ def _prefill_kernel(
     stride_xm, stride_cn, stride_ls, stride_ln, stride_ym,
     BITS: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
     HAS_PERM: tl.constexpr, ONE_BOUNDARY: tl.constexpr, DOT_PRECISION: tl.constexpr, ASM: tl.constexpr,
-    FAST: tl.constexpr, PREFETCH: tl.constexpr,
+    FAST: tl.constexpr, PREFETCH: tl.constexpr, ROW_WARP: tl.constexpr,
 ):  # fmt: skip
     L: tl.constexpr = 1 << BITS
     pid = tl.program_id(0)
@@ -62,16 +64,13 @@ def _prefill_kernel(
     while cur < NO_SLOT:
         sel = slots == cur
         lut_s = lut_ptr + cur.to(tl.int64) * stride_ls
-        # Codes: one row per warp (see load_code_bytes) in registers, one K block ahead (PREFETCH), or
-        # left to Triton's pipeliner; x tiles: Triton's cp.async pipeline (num_stages).
-        if PREFETCH:
-            nxt = load_code_bytes(codes_ptr, rows_c, 0, KP, stride_cn, BLOCK_K, BITS)
+        # Codes tiles: PREFETCH (0-3) blocks ahead in registers, or (0) left to Triton's pipeliner;
+        # x tiles: Triton's cp.async pipeline (num_stages).
+        n1, n2, n3 = codes_pipeline_start(codes_ptr, rows_c, 0, KP, stride_cn, BLOCK_K, BITS, PREFETCH, ROW_WARP)
         for kb0 in range(0, K, BLOCK_K):
-            if PREFETCH:
-                cur_bytes = nxt
-                nxt = load_code_bytes(codes_ptr, rows_c, kb0 + BLOCK_K, KP, stride_cn, BLOCK_K, BITS)
-            else:
-                cur_bytes = load_code_bytes(codes_ptr, rows_c, kb0, KP, stride_cn, BLOCK_K, BITS)
+            cur_bytes, n1, n2, n3 = codes_pipeline_next(
+                n1, n2, n3, codes_ptr, rows_c, kb0, KP, stride_cn, BLOCK_K, BITS, PREFETCH, ROW_WARP
+            )
             cols = kb0 + tl.arange(0, BLOCK_K)
             codes = unpack_codes(cur_bytes, BITS)  # [BN, BK]
             w = dequant_tile(lut_s, codes, cols, kb0, lut_rows, GS, GPR, L, BLOCK_K, ONE_BOUNDARY, ASM, FAST)
@@ -107,9 +106,65 @@ def launch_prefill(
         BITS=bits, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk,
         HAS_PERM=perm is not None, ONE_BOUNDARY=bk <= gs,
         DOT_PRECISION="ieee" if x.dtype == torch.float32 else "tf32", ASM=not interpreting(),
-        FAST=fast_gather_ok(lut_pool, bits, bk, gs), PREFETCH=config.get("PREFETCH", True),
+        FAST=config.get("FAST", False) and fast_gather_ok(lut_pool, bits, bk, gs),
+        PREFETCH=config.get("PREFETCH", 0), ROW_WARP=config.get("ROW_WARP", False),
         num_warps=config.get("num_warps", 8), num_stages=config.get("num_stages", 3),
     )  # fmt: skip
+
+
+@triton.jit
+def _dequant_kernel(
+    codes_ptr, lut_ptr, w_ptr, slot,
+    N, K, KP, GS, GPR,
+    stride_cn, stride_ls, stride_ln, stride_wn,
+    BITS: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, ONE_BOUNDARY: tl.constexpr, ASM: tl.constexpr,
+):  # fmt: skip
+    """w [N, K] (x's dtype) <- W_hat of one slot: a transient per-segment weight for the dense path."""
+    L: tl.constexpr = 1 << BITS
+    rows = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
+    rows_c = tl.minimum(rows, N - 1)
+    kb0 = tl.program_id(1) * BLOCK_K
+    cols = kb0 + tl.arange(0, BLOCK_K)
+    codes = load_codes(codes_ptr, rows_c, kb0, KP, stride_cn, BLOCK_K, BITS)  # [BN, BK]
+    lut_s = lut_ptr + slot.to(tl.int64) * stride_ls
+    w = dequant_tile(lut_s, codes, cols, kb0, rows_c * stride_ln, GS, GPR, L, BLOCK_K, ONE_BOUNDARY, ASM, False)
+    mask = (rows < N)[:, None] & (cols < K)[None, :]
+    tl.store(w_ptr + rows.to(tl.int64)[:, None] * stride_wn + cols[None, :], w.to(w_ptr.dtype.element_ty), mask=mask)
+
+
+DENSE_MIN_TOKENS = 128  # a segment this long: dequantize its slot's weight once, then cuBLAS
+
+
+def launch_dense_segments(
+    x: torch.Tensor,
+    codes_packed: torch.Tensor,
+    lut_pool: torch.Tensor,
+    segments: list[tuple[int, int, int]],
+    bits: int,
+    y: torch.Tensor,
+) -> None:
+    """y[a:b] = x[a:b] @ W_hat(slot).T for each (slot, a, b): one transient [N, K] weight (reused, freed
+    after the call), written by _dequant_kernel (codes + LUT -> N*K*2 bytes, ~14 us at 4096^2), then cuBLAS.
+
+    Long prefill segments amortize the write of W over many tokens; the fused prefill kernel instead
+    re-gathers every weight once per 128-256-token tile.
+    """
+    m, k = x.shape
+    n = codes_packed.shape[0]
+    gpr = lut_pool.shape[2]
+    gs = triton.cdiv(k, gpr)
+    block_n, block_k = 16, 256
+    w = torch.empty(n, k, dtype=x.dtype, device=x.device)
+    grid = (triton.cdiv(n, block_n), triton.cdiv(k, block_k))
+    for slot, a, b in segments:
+        _dequant_kernel[grid](
+            codes_packed, lut_pool, w, slot,
+            n, k, codes_packed.shape[1], gs, gpr,
+            codes_packed.stride(0), lut_pool.stride(0), lut_pool.stride(1), w.stride(0),
+            BITS=bits, BLOCK_N=block_n, BLOCK_K=block_k, ONE_BOUNDARY=block_k <= gs, ASM=not interpreting(),
+            num_warps=4,
+        )  # fmt: skip
+        torch.mm(x[a:b], w.t(), out=y[a:b])
 
 
 def default_prefill_config(m: int, n: int, k: int) -> dict:
@@ -117,14 +172,17 @@ def default_prefill_config(m: int, n: int, k: int) -> dict:
 
 
 def prefill_candidates(m: int, n: int, k: int) -> list[dict]:
-    """Configs without register spills on sm_90 (checked with the AOT compile in benchmarks/NOTES.md)."""
+    """The best fused configs of the H100 sweeps (benchmarks/NOTES.md); no register spills on sm_90."""
     out = []
-    for bm, bn, bk, warps, stages in (
-        (128, 128, 64, 8, 3),
-        (256, 128, 64, 8, 3),
-        (256, 128, 32, 8, 4),
-        (128, 256, 64, 8, 3),
-        (128, 128, 128, 8, 3),
+    for bm, bn, bk, warps, stages, row_warp, pf in (
+        (256, 128, 64, 8, 3, False, 0),
+        (128, 128, 128, 8, 3, True, 0),
+        (256, 128, 32, 8, 4, False, 0),
+        (128, 64, 128, 4, 3, True, 1),
+        (128, 128, 64, 8, 3, False, 0),
     ):
-        out.append({"BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "num_warps": warps, "num_stages": stages})
+        out.append({
+            "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "num_warps": warps, "num_stages": stages,
+            "ROW_WARP": row_warp, "PREFETCH": pf,
+        })  # fmt: skip
     return out

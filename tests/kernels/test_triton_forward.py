@@ -12,9 +12,9 @@ import triton
 
 from kernels import SlotSegments, lut_linear, pack_codes
 from kernels.reference import lut_linear_reference
-from kernels.triton_decode import MODE_DOT, MODE_DOT_SWAP, MODE_FMA, _decode_kernel, launch_decode
+from kernels.triton_decode import MODE_DOT, MODE_DOT_SWAP, MODE_FMA, _decode_kernel, decode_candidates, launch_decode
 from kernels.triton_ops import DECODE_MAX_M, lut_linear_forward
-from kernels.triton_prefill import _prefill_kernel, launch_prefill
+from kernels.triton_prefill import DENSE_MIN_TOKENS, _prefill_kernel, launch_prefill, prefill_candidates
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 TOL = {torch.float16: 3e-3, torch.bfloat16: 1.5e-2, torch.float32: 1e-5}
@@ -72,17 +72,26 @@ def test_decode_matches_reference(m, n, k, bits, gpr, slots, assign, x_dtype, lu
     assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, bits)) < TOL[x_dtype]
 
 
-@pytest.mark.parametrize("mode", [MODE_DOT, MODE_DOT_SWAP, MODE_FMA])
-@pytest.mark.parametrize("split", [1, 3])
-def test_decode_variants_and_split_k(mode, split):
-    # Split-K over a K range that leaves the last split short, 2 boundaries of groups inside blocks.
+DECODE_VARIANTS = [
+    {"MODE": MODE_DOT, "SPLIT_K": 1},
+    {"MODE": MODE_DOT_SWAP, "SPLIT_K": 3, "PREFETCH": 2},
+    {"MODE": MODE_DOT_SWAP, "SPLIT_K": 1, "PREFETCH": 0, "SLOT_OUTER": True},
+    {"MODE": MODE_DOT, "SPLIT_K": 3, "PREFETCH": 3, "SLOT_OUTER": True},
+    {"MODE": MODE_FMA, "SPLIT_K": 1, "PREFETCH": 3},
+    {"MODE": MODE_FMA, "SPLIT_K": 3, "PREFETCH": 0},
+]
+
+
+@pytest.mark.parametrize("variant", DECODE_VARIANTS, ids=lambda v: "-".join(f"{k}{v[k]}" for k in v))
+def test_decode_variants_and_split_k(variant):
+    # Split-K over a K range that leaves the last split short; group boundaries inside blocks.
+    mode = variant["MODE"]
     m, n, k, bits, gpr = (1 if mode == MODE_FMA else 4), 20, 100, 4, 3
-    x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, 5, "random", torch.float16, seed=mode + split)
+    x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, 5, "random", torch.float16, seed=len(str(variant)))
     ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
     for _ in range(2):  # twice: the arrival counters must be back at zero after a launch
         y = torch.full((m, n), float("nan"), dtype=x.dtype, device=DEVICE)
-        config = {"BLOCK_N": 16, "BLOCK_K": 32, "SPLIT_K": split, "MODE": mode}
-        launch_decode(x, codes, pool, slot_of_token, bits, y, config)
+        launch_decode(x, codes, pool, slot_of_token, bits, y, dict(variant, BLOCK_N=16, BLOCK_K=32))
         assert rel_err(y, ref) < TOL[x.dtype]
 
 
@@ -109,14 +118,29 @@ def test_prefill_matches_reference(m, n, k, bits, gpr, slots, assign, x_dtype, w
     assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, bits)) < TOL[x_dtype]
 
 
-def test_prefill_tile_straddling_slots_with_small_tiles():
+@pytest.mark.parametrize("row_warp,prefetch", [(False, 0), (True, 1), (True, 2)])
+def test_prefill_tile_straddling_slots_with_small_tiles(row_warp, prefetch):
     # Token tiles of 16 over unsorted slots with an explicit permutation: several slots per tile.
     m, n, k, bits, gpr = 40, 18, 36, 4, 2
     x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, 6, "random", torch.float16, seed=7)
     slot_sorted, perm = torch.sort(slot_of_token, stable=True)
     y = torch.full((m, n), float("nan"), dtype=x.dtype, device=DEVICE)
-    config = {"BLOCK_M": 16, "BLOCK_N": 16, "BLOCK_K": 16, "num_warps": 4, "num_stages": 2}
+    config = {"BLOCK_M": 16, "BLOCK_N": 16, "BLOCK_K": 16, "num_warps": 4, "num_stages": 2,
+              "ROW_WARP": row_warp, "PREFETCH": prefetch}  # fmt: skip
     launch_prefill(x, codes, pool, slot_sorted.to(torch.int32), perm.to(torch.int32), bits, y, config)
+    assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, bits)) < TOL[x.dtype]
+
+
+def test_prefill_long_segments_take_the_dense_path():
+    # A segment of >= DENSE_MIN_TOKENS tokens (dequantized weight + matmul) next to short fused ones.
+    n, k, bits, gpr = 21, 40, 3, 2
+    counts = [DENSE_MIN_TOKENS + 2, 5, 30]
+    m = sum(counts)
+    x, codes, pool, _ = make_case(m, n, k, bits, gpr, 4, "one", torch.bfloat16, seed=9)
+    segments = SlotSegments.from_counts([2, 0, 3], counts, DEVICE)
+    slot_of_token = segments.slot_of_token()
+    out = torch.full((m, n), float("nan"), dtype=x.dtype, device=DEVICE)
+    y = lut_linear_forward(x, codes, pool, slot_of_token, bits, segments, out=out)
     assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, bits)) < TOL[x.dtype]
 
 
@@ -137,3 +161,28 @@ def test_public_op_on_cuda_at_llama_shape(m, gpr):
     y = lut_linear(x, codes, pool, slot_of_token, bits, gpr)
     assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, bits)) < TOL[x.dtype]
     assert triton.cdiv(k, gpr) >= 512
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("m,tasks", [(1, 1), (16, 1), (16, 16)])
+def test_every_decode_candidate_on_cuda(m, tasks):
+    n, k, bits, gpr = 512, 2048, 4, 4
+    x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, 16, "random", torch.float16, seed=m + tasks)
+    slot_of_token = slot_of_token % tasks
+    ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
+    for config in decode_candidates(m, n, k, 132):
+        y = torch.full((m, n), float("nan"), dtype=x.dtype, device=DEVICE)
+        launch_decode(x, codes, pool, slot_of_token, bits, y, config)
+        assert rel_err(y, ref) < TOL[x.dtype], config
+
+
+@pytest.mark.gpu
+def test_every_prefill_candidate_on_cuda():
+    m, n, k, bits, gpr = 300, 512, 2048, 4, 4
+    x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, 4, "random", torch.bfloat16, seed=1)
+    slot_sorted, perm = torch.sort(slot_of_token, stable=True)
+    ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
+    for config in prefill_candidates(m, n, k):
+        y = torch.full((m, n), float("nan"), dtype=x.dtype, device=DEVICE)
+        launch_prefill(x, codes, pool, slot_sorted.to(torch.int32), perm.to(torch.int32), bits, y, config)
+        assert rel_err(y, ref) < TOL[x.dtype], config
