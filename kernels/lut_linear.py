@@ -25,10 +25,13 @@ class SlotSegments:
     """Tokens already grouped by slot: tokens starts[i]:starts[i+1] all read slot slots[i].
 
     slots  [G] int32, starts [G + 1] int32 with starts[0] == 0 and starts[G] == M.
+    host_bounds: the same as (slot, start, end) Python ints when known on the host (from_counts), so
+    the Triton prefill can plan per segment without reading the device tensors back (no sync).
     """
 
     slots: torch.Tensor
     starts: torch.Tensor
+    host_bounds: tuple[tuple[int, int, int], ...] | None = None
 
     @staticmethod
     def from_counts(slots: list[int], counts: list[int], device: torch.device | str) -> SlotSegments:
@@ -38,6 +41,7 @@ class SlotSegments:
         return SlotSegments(
             torch.tensor(slots, dtype=torch.int32, device=device),
             torch.tensor(starts, dtype=torch.int32, device=device),
+            tuple((int(s), a, b) for s, a, b in zip(slots, starts[:-1], starts[1:], strict=True)),
         )
 
     def slot_of_token(self) -> torch.Tensor:

@@ -84,8 +84,8 @@ def lut_linear_forward(
         return y
 
     if segments is not None:
-        if not (x.is_cuda and torch.cuda.is_current_stream_capturing()) and _dense_segments(
-            x, codes_packed, lut_pool, segments, slots, bits, y
+        if segments.host_bounds is not None and _dense_segments(
+            x, codes_packed, lut_pool, segments.host_bounds, slots, bits, y
         ):
             return y
         perm, slot_sorted = None, slots  # tokens already contiguous per slot
@@ -107,20 +107,20 @@ def _dense_segments(
     x: torch.Tensor,
     codes_packed: torch.Tensor,
     lut_pool: torch.Tensor,
-    segments: SlotSegments,
+    host_bounds: tuple[tuple[int, int, int], ...],
     slots: torch.Tensor,
     bits: int,
     y: torch.Tensor,
 ) -> bool:
     """Segments of >= DENSE_MIN_TOKENS tokens: one transient dequantized weight each, then cuBLAS; the
-    shorter ones through the fused kernel. Reading the segment bounds costs one host sync (not done
-    under graph capture). Returns False (nothing written) when no segment is long enough.
+    shorter ones through the fused kernel. Needs the bounds on the host (SlotSegments.host_bounds): no
+    device read-back. Returns False (nothing written) when no segment is long enough.
     """
-    starts = segments.starts.tolist()
-    bounds = [(s, a, b) for s, a, b in zip(segments.slots.tolist(), starts[:-1], starts[1:], strict=True) if b > a]
-    if not any(b - a >= DENSE_MIN_TOKENS for _, a, b in bounds):
+    bounds = [(s, a, b) for s, a, b in host_bounds if b > a]
+    dense = [t for t in bounds if t[2] - t[1] >= DENSE_MIN_TOKENS]
+    if not dense:
         return False
-    launch_dense_segments(x, codes_packed, lut_pool, [t for t in bounds if t[2] - t[1] >= DENSE_MIN_TOKENS], bits, y)
+    launch_dense_segments(x, codes_packed, lut_pool, dense, bits, y)
     n, k = codes_packed.shape[0], x.shape[1]
     for _, a, b in bounds:
         if b - a < DENSE_MIN_TOKENS:

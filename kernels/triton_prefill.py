@@ -114,19 +114,19 @@ def launch_prefill(
 
 @triton.jit
 def _dequant_kernel(
-    codes_ptr, lut_ptr, w_ptr, slot,
+    codes_ptr, lut_s, w_ptr,
     N, K, KP, GS, GPR,
-    stride_cn, stride_ls, stride_ln, stride_wn,
+    stride_cn, stride_ln, stride_wn,
     BITS: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, ONE_BOUNDARY: tl.constexpr, ASM: tl.constexpr,
 ):  # fmt: skip
-    """w [N, K] (x's dtype) <- W_hat of one slot: a transient per-segment weight for the dense path."""
+    """w [N, K] (x's dtype) <- W_hat of one slot (lut_s: that slot's [N, gpr, L] LUTs): a transient
+    per-segment weight for the dense path."""
     L: tl.constexpr = 1 << BITS
     rows = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
     rows_c = tl.minimum(rows, N - 1)
     kb0 = tl.program_id(1) * BLOCK_K
     cols = kb0 + tl.arange(0, BLOCK_K)
     codes = load_codes(codes_ptr, rows_c, kb0, KP, stride_cn, BLOCK_K, BITS)  # [BN, BK]
-    lut_s = lut_ptr + slot.to(tl.int64) * stride_ls
     w = dequant_tile(lut_s, codes, cols, kb0, rows_c * stride_ln, GS, GPR, L, BLOCK_K, ONE_BOUNDARY, ASM, False)
     mask = (rows < N)[:, None] & (cols < K)[None, :]
     tl.store(w_ptr + rows.to(tl.int64)[:, None] * stride_wn + cols[None, :], w.to(w_ptr.dtype.element_ty), mask=mask)
@@ -158,9 +158,9 @@ def launch_dense_segments(
     grid = (triton.cdiv(n, block_n), triton.cdiv(k, block_k))
     for slot, a, b in segments:
         _dequant_kernel[grid](
-            codes_packed, lut_pool, w, slot,
+            codes_packed, lut_pool[slot], w,
             n, k, codes_packed.shape[1], gs, gpr,
-            codes_packed.stride(0), lut_pool.stride(0), lut_pool.stride(1), w.stride(0),
+            codes_packed.stride(0), lut_pool.stride(1), w.stride(0),
             BITS=bits, BLOCK_N=block_n, BLOCK_K=block_k, ONE_BOUNDARY=block_k <= gs, ASM=not interpreting(),
             num_warps=4,
         )  # fmt: skip
