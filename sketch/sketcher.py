@@ -9,10 +9,11 @@ One weight W [N, K] with calibration inputs X [K, n] (n tokens):
                         (D = diag of the inverse Hessian of the sub-problem still open at s)
         lut[:, g]     = weighted Lloyd k-means (2**bits centroids per row) of the current W[:, s:e],
                         which already carries the compensation of the groups before it
-        for c in s .. e-1 (in blocks of 128 with GPTQ's lazy batch updates):
+        for c in s .. e-1 (by decreasing H[c, c] inside the group; lazy batch updates of 32 columns):
             codes[:, c] = nearest centroid of W[:, c]
             err         = (W[:, c] - lut[codes]) / U[c, c]
             W[:, c+1:] -= err * U[c, c+1:]         (optimal error compensation, as in GPTQ)
+    lut = a few CG steps on  min_lut tr((W - W_hat) H (W - W_hat)^T)  with the codes fixed (refine_iters)
 
 q/k/v share H (they read the same input), and so do gate/up: each pair or triple is one call with rows
 stacked. The naive baseline is the k-means of the original W with uniform weights, no H, no compensation.
@@ -61,8 +62,7 @@ class SketchOptions:
     block_size: int = 32  # columns per lazy batch update (same result for any size; 32 is fastest on CPUs)
     kmeans_iters: int = 30
     act_order: bool = True  # sweep each group's columns by decreasing diag(H)
-    sequential: bool = False  # H of o / gate,up / down from the already-sketched projections before them
-    refine_iters: int = 0  # CG steps of the least-squares LUT refit for the final codes (0: off)
+    refine_iters: int = 3  # CG steps of the least-squares LUT refit for the final codes (0: off)
 
     def __post_init__(self) -> None:
         if self.bits not in SUPPORTED_BITS:
@@ -348,10 +348,8 @@ def sketch_model(
         block = layers[i]
         home = next(block.parameters()).device
         block.to(device)
-        hessians = _block_hessians(block, records) if not (naive or options.sequential) else {}
+        hessians = _block_hessians(block, records) if not naive else {}
         for names in PROJECTION_GROUPS:
-            if options.sequential and not naive:  # H from the inputs of the already-sketched projections
-                hessians = {names[0]: _input_hessian(block, names[0], records)}
             for name, (c, lut, err) in _sketch_group(block, names, hessians.get(names[0]), options).items():
                 full = f"model.layers.{i}.{name}"
                 codes[full] = pack_codes(c, options.bits).cpu()
@@ -401,27 +399,6 @@ def _block_hessians(block: nn.Module, records: list) -> dict[str, torch.Tensor]:
         for h in handles:
             h.remove()
     return {name: acc.hessian() for name, acc in accumulators.items()}
-
-
-def _input_hessian(block: nn.Module, name: str, records: list) -> torch.Tensor:
-    """H of the input of one projection; the block's forward stops right after that input is seen."""
-    module = block.get_submodule(name)
-    acc = _HessianAccumulator(module.weight.shape[1], module.weight.device)
-
-    def hook(mod, args):
-        acc(mod, args, None)
-        raise _StopForward
-
-    handle = module.register_forward_pre_hook(hook)
-    try:
-        for hidden, rest, kwargs in records:
-            try:
-                _run_block(block, hidden, rest, kwargs)
-            except _StopForward:
-                pass
-    finally:
-        handle.remove()
-    return acc.hessian()
 
 
 def _dense_tensors(model: nn.Module, codes: dict, dtype: torch.dtype) -> dict[str, torch.Tensor]:
