@@ -185,14 +185,14 @@ class Scheduler:
         """The next request to start (preempted first, then by VTC), pinned and moved to running; None if none."""
         if self.preempted:
             req = self.preempted[0]
-            if not self._fits_first_block(req):
+            if not self.blocks.num_free:
                 return None
             self.preempted.popleft()
             return self._start(req)
         for task in sorted(self.waiting, key=lambda t: (self.served.get(t, 0.0), t)):
             queue = self.waiting[task]
             req = queue[0]
-            if not self._fits_first_block(req):
+            if not self.blocks.num_free:
                 return None  # KV is full: admitting anyone else would only preempt later
             try:
                 slot = self.pool.acquire(req.key)
@@ -211,9 +211,6 @@ class Scheduler:
             req.slot = slot
             return self._start(req)
         return None
-
-    def _fits_first_block(self, req: Request) -> bool:
-        return self.blocks.num_free > 0 or req.num_tokens - req.num_computed <= 0
 
     def _start(self, req: Request) -> Request:
         req.status = Status.RUNNING
