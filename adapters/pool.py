@@ -186,6 +186,11 @@ class LutPool:
             for key in [k for k in self._failed if k[0] == task]:
                 del self._failed[key]
 
+    def latest_key(self, task: str) -> TaskKey | None:
+        """(task, version) of task's latest stored LUT; None if the task is not stored (any more)."""
+        latest = self.store.latest(task) if self.store is not None else None
+        return None if latest is None else (task, latest.version)
+
     def slot_of(self, key: TaskKey) -> int | None:
         """key's slot if resident and ready (no pin taken)."""
         with self._lock:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sketch.format import BaseSpec
+from sketch.models import file_sha256
 from sketch.task_lut import load_task_lut
 
 log = logging.getLogger(__name__)
@@ -79,14 +80,6 @@ def check_task_id(task: str) -> str:
             "starting with a letter or digit"
         )
     return task
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -166,7 +159,7 @@ class LutStore:
         with self._lock:
             want = self._entry(task, version)["sha256"]
             file = self._file(task, version)
-        actual = sha256_of(file)
+        actual = file_sha256(file)
         if actual != want:
             with self._lock:
                 self._quarantine(task, version, file, "checksum")
@@ -291,7 +284,7 @@ class LutStore:
             file = on_disk.pop(record["version"], None)
             if file is None:
                 log.warning("LUT store: %s version %s is indexed but missing", task, record["version"])
-            elif verify and (file.stat().st_size != record["bytes"] or sha256_of(file) != record["sha256"]):
+            elif verify and (file.stat().st_size != record["bytes"] or file_sha256(file) != record["sha256"]):
                 self._quarantine(task, record["version"], file, "checksum")
             else:
                 kept.append(record)

@@ -45,7 +45,6 @@ from sketch.evaluate import detect_answer_kind, evaluate, task_loss  # noqa: E40
 from sketch.finetune import (  # noqa: E402
     FinetuneConfig,
     apply_task_lut,
-    file_sha256,
     finetune_luts,
     split_examples,
     total_steps,
@@ -53,6 +52,7 @@ from sketch.finetune import (  # noqa: E402
 )
 from sketch.format import load_sketched_base  # noqa: E402
 from sketch.lut_model import load_sketched_model  # noqa: E402
+from sketch.models import file_sha256  # noqa: E402
 from sketch.prompts import load_examples  # noqa: E402
 
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]

@@ -49,6 +49,7 @@ MIB = 2**20
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="default", help="'default' (the embedded GGUF), a .gguf file or an HF dir")
     p.add_argument("--settings", default=DEFAULT_SETTINGS, help="comma-separated BITS:GPR")
     p.add_argument("--methods", default="sketchtune,naive")
     p.add_argument("--calib", default=None, help="calibration file (default: data-free)")
@@ -156,11 +157,11 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    model_dir, source = resolve_model_dir("default")
+    model_dir, source = resolve_model_dir(args.model)
     model, tokenizer = load_hf_model(model_dir)
     eval_ids = held_out_ids(tokenizer, args.data, args.eval_tokens)
     calibration = CalibrationConfig(args.calib, args.n_samples, args.seq_len, args.seed)
-    gguf = default_gguf_path()
+    gguf = default_gguf_path() if args.model == "default" else Path(args.model)
     results = {
         "model": source,
         "machine": {"cpus": torch.get_num_threads(), "cuda": torch.cuda.is_available()},
@@ -168,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
                  "window": 512},
         "calibration": calibration.describe(),
         "sizes_mib": {
-            "gguf_q4_1": round(gguf.stat().st_size / MIB, 2),
+            "gguf_q4_1": round(gguf.stat().st_size / MIB, 2) if gguf.suffix == ".gguf" else None,
             "fp16_safetensors": round(fp16_safetensors_bytes(model) / MIB, 2),
         },
         "unsketched": asdict(perplexity(model, eval_ids, seq_len=512)),

@@ -29,6 +29,7 @@ from server.errors import (
     InvalidParamsError,
     PromptTooLongError,
     QueueFullError,
+    TaskBusyError,
     UnknownTaskError,
 )
 from server.kv_cache import BlockManager, KVCache, bytes_per_block
@@ -121,12 +122,12 @@ class Engine:
         limit = min(sc.max_prompt_tokens, self.max_model_len - 1)
         if len(prompt_ids) > limit:
             raise PromptTooLongError(f"the prompt has {len(prompt_ids)} tokens; at most {limit} are accepted")
-        key = self._resolve(task)
         request_id = request_id or uuid.uuid4().hex
         handle = RequestHandle(request_id, task, self._cancel)
         detok = IncrementalDetokenizer(self.tokenizer, prompt_ids, params.stop) if self.tokenizer else None
-        req = Request(request_id, task, key, prompt_ids, params, params.make_generator(self.device), detok, handle)
-        with self._lock:
+        with self._lock:  # resolving under the lock: a concurrent delete_task either sees this request or wins
+            key = self._resolve(task)
+            req = Request(request_id, task, key, prompt_ids, params, params.make_generator(self.device), detok, handle)
             if not self._accepting:
                 raise EngineStoppedError("the engine is stopping and takes no new requests")
             if request_id in self._requests:
@@ -187,13 +188,22 @@ class Engine:
         with self._lock:
             return self.scheduler.count_task(task)
 
-    def delete_task(self, task: str) -> bool:
-        """Remove task from the store and drop its resident LUTs; requests in flight finish on theirs."""
+    def delete_task(self, task: str) -> int:
+        """Remove every stored version of task and drop its resident LUTs; returns how many versions were stored.
+
+        Atomic against add_request (both hold the engine lock): raises TaskBusyError while requests of the task
+        are waiting or running, so no accepted request ever loses its LUT; 0 means nothing was stored."""
         if self.store is None:
-            return False
-        deleted = self.store.delete(task)
-        self.pool.forget(task)
-        return deleted
+            return 0
+        with self._lock:
+            in_flight = self.scheduler.count_task(task)
+            if in_flight:
+                raise TaskBusyError(task, in_flight)
+            versions = len(self.store.versions(task))
+            if not self.store.delete(task):
+                return 0
+            self.pool.forget(task)
+            return versions
 
     def stats(self) -> EngineStats:
         with self._lock:

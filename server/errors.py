@@ -25,3 +25,11 @@ class QueueFullError(EngineError):
 
 class EngineStoppedError(EngineError):
     """The engine is stopping or stopped and takes no new requests (HTTP 503)."""
+
+
+class TaskBusyError(EngineError):
+    """The task has requests waiting or running, so it cannot be deleted now (HTTP 409)."""
+
+    def __init__(self, task: str, in_flight: int) -> None:
+        super().__init__(f"task {task!r} has {in_flight} request(s) in flight")
+        self.in_flight = in_flight

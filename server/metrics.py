@@ -128,9 +128,9 @@ class _EngineCollector:
         yield _counter("lut_pool_misses", "LUT pool misses (loads started)", pool.misses)
         yield _counter("lut_pool_evictions", "LUT pool evictions", pool.evictions)
         yield _counter("lut_load_failures", "LUT loads that failed", pool.load_failures)
-        loads = getattr(pool, "loads_completed", 0)
+        loads = pool.loads_completed
         summary = SummaryMetricFamily("sketchserve_lut_load_seconds", "LUT load latency, miss to slot ready")
-        summary.add_metric([], count_value=loads, sum_value=getattr(pool, "load_seconds_total", 0.0))
+        summary.add_metric([], count_value=loads, sum_value=pool.load_seconds_total)
         yield summary
         allocated, reserved = _gpu_memory()
         yield _gauge("gpu_memory_allocated_bytes", "GPU memory allocated by torch", allocated)
@@ -139,7 +139,7 @@ class _EngineCollector:
     def _observe_new_steps(self, s) -> None:
         """Feed the per-step histograms with the steps run since the last scrape (at most the stats window)."""
         m = self._metrics
-        total = getattr(s, "steps_total", len(s.recent_steps))
+        total = s.steps_total
         new = min(total - m._steps_seen, len(s.recent_steps))
         for step in s.recent_steps[len(s.recent_steps) - new :] if new > 0 else []:
             m.batch_size.observe(step.batch_size)

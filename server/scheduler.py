@@ -13,7 +13,8 @@ neither starve the others nor bank credit while idle. A busy task thus never del
 more than about one request's worth of service.
 
 A task's head is admitted only once its LUT is resident (pool.acquire pins it); while it loads, other tasks are
-admitted. If its LUT fails to load, the task's waiting requests of that version are failed with the error.
+admitted. If its LUT fails to load, the task's waiting requests of that version are failed with the error, unless newer
+uploads pruned that version before it loaded: then they move to the latest version (they had not started).
 """
 
 from __future__ import annotations
@@ -197,6 +198,14 @@ class Scheduler:
             try:
                 slot = self.pool.acquire(req.key)
             except LutLoadError as e:
+                newer = self.pool.latest_key(task)
+                if newer is not None and newer != req.key:
+                    # Its version was pruned by newer uploads before it could load: requests that have not
+                    # started yet move to the latest version (they are retried at the next admission).
+                    for waiting in queue:
+                        if waiting.key == req.key:
+                            waiting.key = newer
+                    continue
                 for failed in [r for r in queue if r.key == req.key]:
                     queue.remove(failed)
                     out.failed.append((failed, str(e)))

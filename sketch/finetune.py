@@ -14,7 +14,6 @@ benchmarks/finetune_vs_lora.py) sees exactly the same batches, loss and schedule
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import time
@@ -28,6 +27,7 @@ from tqdm import tqdm
 from sketch.evaluate import autocast_for, device_of, response_loss, task_loss
 from sketch.format import BaseSpec, SketchedBase, load_sketched_base
 from sketch.lut_model import LutLinear, load_sketched_model, luts_of
+from sketch.models import file_sha256
 from sketch.prompts import collate, encode_example, load_examples, pad_id_of
 from sketch.task_lut import TaskLut, TaskLutError, validate_task_lut
 
@@ -89,14 +89,6 @@ class TrainStats:
     step_time_median_s: float  # steady state: excludes one-off costs (kernel compilation, autotuning)
     peak_memory_bytes: int | None  # CUDA only
     extra: dict = field(default_factory=dict)
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def split_examples(examples: list[dict], eval_split: float, seed: int) -> tuple[list[dict], list[dict]]:

@@ -1,4 +1,4 @@
-"""Request and response bodies of the HTTP API (pydantic). Routes live in server/api/routes_*.py.
+"""Request and response bodies of the HTTP API (pydantic). Routes live in server/api/routes/.
 
 Non-finite numbers are rejected everywhere (allow_inf_nan=False): NaN sampling parameters get a 422.
 The OpenAI-compatible bodies accept and ignore fields we do not use, as OpenAI's clients send some.
@@ -11,7 +11,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-TASK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+from adapters.store import TASK_ID_PATTERN as STORE_TASK_ID
+
+TASK_ID_PATTERN = STORE_TASK_ID.pattern  # one definition: the store's (it guards the file names)
 
 
 class Usage(BaseModel):

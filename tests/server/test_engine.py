@@ -5,10 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
+from collections import Counter
 
 import pytest
 
-from server.errors import EngineStoppedError, InvalidParamsError, PromptTooLongError, QueueFullError, UnknownTaskError
+from server.errors import (
+    EngineStoppedError,
+    InvalidParamsError,
+    PromptTooLongError,
+    QueueFullError,
+    TaskBusyError,
+    UnknownTaskError,
+)
 from server.runner import DecodeGraphs
 from server.sampling import SamplingParams
 from tests.server.conftest import collect, create_engine, greedy, prompt_ids, task_lut_file
@@ -144,6 +153,68 @@ def test_corrupt_lut_fails_only_its_task(base, store):
     assert store.latest("beta") is None and store.quarantined  # the bad version left the store
     with pytest.raises(UnknownTaskError):
         engine.add_request("beta", [1, 2, 3])
+    assert_all_returned(engine)
+
+
+def test_a_version_pruned_before_it_loaded_runs_on_the_latest(base, store, tmp_path):
+    engine = create_engine(base, store)
+    handle = engine.add_request("alpha", prompt_ids(2, 8), greedy(6))  # resolved to alpha v1, not loaded yet
+    for seed in (11, 12, 13):  # three newer versions: the store keeps 3, so v1's file is pruned
+        store.put("alpha", task_lut_file(base, "alpha", seed, tmp_path))
+    assert [v.version for v in store.versions("alpha")] == [2, 3, 4]
+    got = collect(engine, [handle])
+    assert got[handle.request_id] == solo_tokens(base, store, "alpha", prompt_ids(2, 8), 6)
+    assert_all_returned(engine)
+
+
+def test_delete_refuses_while_requests_are_in_flight_and_then_deletes(base, store):
+    engine = create_engine(base, store)
+    handle = engine.add_request("alpha", prompt_ids(3, 5), greedy(4))
+    with pytest.raises(TaskBusyError) as busy:
+        engine.delete_task("alpha")
+    assert busy.value.in_flight == 1 and store.latest("alpha") is not None
+    engine.run_until_idle()
+    assert handle.poll()[-1].finish_reason == "length"
+    assert engine.delete_task("alpha") == 1 and engine.delete_task("alpha") == 0
+    with pytest.raises(UnknownTaskError):
+        engine.add_request("alpha", [1, 2, 3])
+    assert_all_returned(engine)
+
+
+def test_add_and_delete_racing_from_threads_never_strand_a_request(base, store, tmp_path):
+    """Either the delete sees the request (busy) or the request sees no task (unknown): never an error finish."""
+    engine = create_engine(base, store)
+    engine.start()
+    lut = task_lut_file(base, "churn", 5, tmp_path)
+    outcomes, stop = [], threading.Event()
+
+    def churn():
+        while not stop.is_set():
+            try:
+                engine.delete_task("churn")
+            except TaskBusyError:
+                pass
+            store.put("churn", lut)
+            time.sleep(0.005)  # let requests in between the churn's put and its next delete
+
+    thread = threading.Thread(target=churn)
+    thread.start()
+    try:
+        deadline, i = time.monotonic() + 60, 0
+        while outcomes.count("length") < 10 and time.monotonic() < deadline:  # until 10 requests got in and ran
+            i += 1
+            try:
+                handle = engine.add_request("churn", prompt_ids(i, 4), greedy(2))
+            except UnknownTaskError:
+                outcomes.append("unknown")
+                time.sleep(0.001)
+                continue
+            outcomes.append(list(handle)[-1].finish_reason)
+    finally:
+        stop.set()
+        thread.join()
+        engine.stop()
+    assert "error" not in outcomes and "length" in outcomes, Counter(outcomes)
     assert_all_returned(engine)
 
 

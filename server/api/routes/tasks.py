@@ -16,6 +16,7 @@ from server.api.deps import EngineDep, PrincipalDep, StateDep, require_use
 from server.api.errors import ApiError
 from server.api.protocol import TASK_ID_PATTERN, DeleteResult, ErrorResponse, TaskInfo, UploadResult
 from server.api.tasks_view import task_card
+from server.errors import TaskBusyError
 
 router = APIRouter(tags=["tasks"])
 TaskId = PathParam(..., pattern=TASK_ID_PATTERN, description="Task id: letters, digits, '.', '_', '-' (max 64)")
@@ -100,12 +101,16 @@ async def delete_task(
     if engine.store.latest(task) is None:
         raise ApiError(404, f"no LUT is stored for task {task!r}", "not_found_error", "model_not_found")
     deadline = asyncio.get_running_loop().time() + (timeout_s if wait else 0)
-    while (in_flight := engine.task_in_flight(task)) > 0:
-        if asyncio.get_running_loop().time() >= deadline:
-            how = f"still running after {timeout_s:g} s" if wait else "running; retry later or pass wait=true"
-            raise ApiError(409, f"task {task!r} has {in_flight} request(s) in flight ({how})", code="task_busy")
-        await asyncio.sleep(0.05)
-    versions = len(engine.store.versions(task))
-    if not await run_in_threadpool(engine.delete_task, task):
+    while True:
+        try:  # the engine checks "nothing in flight" and deletes atomically
+            versions = await run_in_threadpool(engine.delete_task, task)
+            break
+        except TaskBusyError as e:
+            if asyncio.get_running_loop().time() >= deadline:
+                how = f"still running after {timeout_s:g} s" if wait else "running; retry later or pass wait=true"
+                raise ApiError(409, f"task {task!r} has {e.in_flight} request(s) in flight ({how})",
+                               code="task_busy") from None
+            await asyncio.sleep(0.05)
+    if not versions:
         raise ApiError(404, f"no LUT is stored for task {task!r}", "not_found_error", "model_not_found")
     return DeleteResult(task=task, deleted_versions=versions)

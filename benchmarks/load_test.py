@@ -1,0 +1,236 @@
+"""Load test on loopback: many concurrent clients over many tasks, with uploads and deletes interleaved.
+
+    python benchmarks/load_test.py [--clients 128] [--requests 4] [--tasks 12] [--max-waiting 256] [--out DIR]
+
+Starts a server in this process (uvicorn on 127.0.0.1, a tiny random sketched model on the CPU, or
+--model DIR), uploads the tasks, then runs the clients (a bounded number of requests each, and a wall-clock
+limit) mixing /v1/generate (JSON and SSE), /v1/completions and /v1/chat/completions, while a churn client
+replaces LUT versions and deletes/re-creates a task. Every response is checked for shape. Afterwards the engine
+must be idle: KV blocks all free, pins zero. Writes load_test.json (and prints a summary).
+Expected statuses: 200/201; 404 for the churned task while deleted; 409 for deleting it while busy; 429 only
+when the admission queue is full (with max_waiting >= clients there must be none).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import socket
+import statistics
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+FINISH = {"stop", "length"}
+
+
+@dataclass
+class LoadReport:
+    requests: int = 0
+    statuses: Counter = field(default_factory=Counter)
+    malformed: list[str] = field(default_factory=list)
+    latencies_s: list[float] = field(default_factory=list)
+    peak_waiting: int = 0
+    peak_running: int = 0
+    uploads: int = 0
+    deletes: int = 0
+    duration_s: float = 0.0
+
+    def summary(self) -> dict:
+        lat = sorted(self.latencies_s)
+        pct = (lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] if lat else None)
+        return {
+            "requests": self.requests, "statuses": dict(self.statuses), "server_errors": self.server_errors,
+            "malformed": len(self.malformed), "malformed_examples": self.malformed[:5],
+            "p50_s": pct(0.50), "p99_s": pct(0.99), "mean_s": statistics.fmean(lat) if lat else None,
+            "peak_waiting": self.peak_waiting, "peak_running": self.peak_running, "uploads": self.uploads,
+            "deletes": self.deletes, "duration_s": round(self.duration_s, 2),
+            "throughput_rps": round(self.requests / self.duration_s, 2) if self.duration_s else None,
+        }
+
+    @property
+    def server_errors(self) -> int:
+        return sum(n for status, n in self.statuses.items() if status >= 500)
+
+
+def _check(kind: str, status: int, body, report: LoadReport) -> None:
+    """Record a malformed response: every 2xx has its documented shape, every 4xx an error message."""
+    try:
+        if status >= 400:
+            assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+        elif kind == "generate":
+            assert isinstance(body["text"], str) and body["finish_reason"] in FINISH
+            assert body["usage"]["total_tokens"] == body["usage"]["prompt_tokens"] + body["usage"]["completion_tokens"]
+        elif kind == "stream":
+            assert body and body[-1]["finish_reason"] in FINISH and "usage" in body[-1]
+        elif kind == "completions":
+            assert body["object"] == "text_completion" and body["choices"][0]["finish_reason"] in FINISH
+        elif kind == "chat":
+            assert body["choices"][0]["message"]["role"] == "assistant"
+    except (AssertionError, KeyError, TypeError, IndexError) as e:
+        report.malformed.append(f"{kind} {status}: {e!r} {str(body)[:200]}")
+
+
+async def _one_request(client: httpx.AsyncClient, task: str, rng: random.Random, report: LoadReport) -> None:
+    kind = rng.choice(["generate", "stream", "completions", "chat"])
+    prompt = f"request {rng.randrange(10**6)} for {task}"
+    max_tokens = rng.randint(2, 12)
+    start = time.monotonic()
+    if kind == "stream":
+        body: object = []
+        async with client.stream("POST", "/v1/generate", json={"task": task, "prompt": prompt, "stream": True,
+                                                                "max_tokens": max_tokens}) as r:
+            status = r.status_code
+            if status == 200:
+                async for line in r.aiter_lines():
+                    if line.startswith("data: "):
+                        body.append(json.loads(line[6:]))
+            else:
+                body = json.loads(await r.aread())
+    else:
+        path, payload = {
+            "generate": ("/v1/generate", {"task": task, "prompt": prompt, "max_tokens": max_tokens}),
+            "completions": ("/v1/completions", {"model": task, "prompt": prompt, "max_tokens": max_tokens,
+                                                "temperature": 0.7, "seed": rng.randrange(1000)}),
+            "chat": ("/v1/chat/completions", {"model": task, "max_tokens": max_tokens,
+                                              "messages": [{"role": "user", "content": prompt}]}),
+        }[kind]
+        r = await client.post(path, json=payload)
+        status, body = r.status_code, r.json()
+    report.requests += 1
+    report.statuses[status] += 1
+    if status == 200:
+        report.latencies_s.append(time.monotonic() - start)
+    _check(kind, status, body, report)
+
+
+async def _client(url: str, tasks: list[str], n: int, seed: int, deadline: float, report: LoadReport) -> None:
+    rng = random.Random(seed)
+    async with httpx.AsyncClient(base_url=url, timeout=300) as client:
+        for _ in range(n):
+            if time.monotonic() > deadline:
+                return
+            await _one_request(client, rng.choice(tasks), rng, report)
+
+
+async def _churn(url: str, luts: list[bytes], churn_task: str, tasks: list[str], stop: asyncio.Event,
+                 report: LoadReport) -> None:
+    """Replace LUT versions of live tasks and delete / re-create one task, while the clients run."""
+    rng = random.Random(1)
+    async with httpx.AsyncClient(base_url=url, timeout=300) as client:
+        while not stop.is_set():
+            r = await client.put(f"/v1/tasks/{rng.choice(tasks)}/lut", content=rng.choice(luts))
+            report.statuses[r.status_code] += 1
+            report.uploads += 1
+            r = await client.delete(f"/v1/tasks/{churn_task}")
+            report.statuses[r.status_code] += 1  # 200, or 409 while its requests run
+            report.deletes += 1
+            await asyncio.sleep(0.05)
+            r = await client.put(f"/v1/tasks/{churn_task}/lut", content=rng.choice(luts))
+            report.statuses[r.status_code] += 1
+            report.uploads += 1
+            await asyncio.sleep(0.1)
+
+
+async def _watch(url: str, stop: asyncio.Event, report: LoadReport) -> None:
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        while not stop.is_set():
+            text = (await client.get("/metrics")).text
+            for line in text.splitlines():
+                if line.startswith("sketchserve_requests_waiting "):
+                    report.peak_waiting = max(report.peak_waiting, int(float(line.split()[1])))
+                elif line.startswith("sketchserve_requests_running "):
+                    report.peak_running = max(report.peak_running, int(float(line.split()[1])))
+            await asyncio.sleep(0.05)
+
+
+async def run_load(url: str, luts: list[bytes], clients: int = 128, requests_per_client: int = 4,
+                   num_tasks: int = 12, max_duration_s: float = 300.0) -> LoadReport:
+    """Upload `num_tasks` tasks (plus one churned task), then run the clients. Bounded in count and time."""
+    report = LoadReport()
+    tasks = [f"load{i}" for i in range(num_tasks)]
+    churn_task = "load-churn"
+    async with httpx.AsyncClient(base_url=url, timeout=300) as client:
+        for i, task in enumerate([*tasks, churn_task]):
+            r = await client.put(f"/v1/tasks/{task}/lut", content=luts[i % len(luts)])
+            r.raise_for_status()
+    start = time.monotonic()
+    stop = asyncio.Event()
+    side = [asyncio.create_task(_churn(url, luts, churn_task, tasks, stop, report)),
+            asyncio.create_task(_watch(url, stop, report))]
+    deadline = start + max_duration_s
+    await asyncio.gather(*[_client(url, [*tasks, churn_task, "base"], requests_per_client, seed, deadline, report)
+                           for seed in range(clients)])
+    stop.set()
+    await asyncio.gather(*side)
+    report.duration_s = time.monotonic() - start
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=128)
+    parser.add_argument("--requests", type=int, default=4, help="requests per client")
+    parser.add_argument("--tasks", type=int, default=12)
+    parser.add_argument("--max-waiting", type=int, default=256)
+    parser.add_argument("--max-duration", type=float, default=300.0)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    args = parser.parse_args()
+
+    import psutil
+    import uvicorn
+
+    from adapters.store import LutStore
+    from server.api.app import create_app
+    from server.config import CacheConfig, EngineConfig, PoolConfig, SchedulerConfig
+    from server.engine import Engine
+    from server.settings import Settings
+    from server.tokenizer import ByteTokenizer
+    from sketch.synthetic import llama_config, random_sketched_base, random_task_luts
+    from sketch.task_lut import TaskLut, save_task_lut
+
+    tmp = Path(tempfile.mkdtemp(prefix="sketchserve-load-"))
+    base = random_sketched_base(llama_config(vocab_size=256, max_position_embeddings=256), bits=4, gpr=2)
+    luts = []
+    for seed in range(4):
+        path = tmp / f"lut{seed}.safetensors"
+        save_task_lut(TaskLut("t", random_task_luts(base, seed), base.fingerprint, 4, 2), path)
+        luts.append(path.read_bytes())
+    config = EngineConfig(device="cpu", cache=CacheConfig(num_blocks=512), pool=PoolConfig(num_slots=8),
+                          scheduler=SchedulerConfig(max_num_seqs=32, max_waiting=args.max_waiting, max_new_tokens=64))
+    engine = Engine(base, ByteTokenizer(), config, LutStore(tmp / "store", base.spec()))
+    app = create_app(Settings(lut_store=tmp / "store", max_waiting=args.max_waiting, max_new_tokens=64), engine=engine)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    rss_before = psutil.Process().memory_info().rss
+    report = asyncio.run(run_load(f"http://127.0.0.1:{sock.getsockname()[1]}", luts, args.clients, args.requests,
+                                  args.tasks, args.max_duration))
+    time.sleep(0.5)
+    stats = engine.stats()
+    result = report.summary() | {
+        "clients": args.clients, "max_waiting": args.max_waiting, "kv_blocks_used_after": stats.kv_blocks_used,
+        "pins_after": stats.pool.pins, "running_after": stats.running,
+        "rss_growth_mb": round((psutil.Process().memory_info().rss - rss_before) / 2**20, 1),
+        "machine": "2-core CPU dev machine (tiny random model)",
+    }
+    server.should_exit = True
+    thread.join(30)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "load_test.json").write_text(json.dumps(result, indent=1))
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+"""A bounded load test on loopback (benchmarks/load_test.py's driver, CI-sized): 100 clients over 10+ tasks."""
+
+import asyncio
+import time
+
+import pytest
+
+from benchmarks.load_test import run_load
+from tests.server.api_helpers import create_test_app, serve_on_loopback, tiny_base, write_task_lut
+
+
+@pytest.mark.slow
+def test_100_clients_over_10_tasks_with_churn(tmp_path):
+    base = tiny_base()
+    luts = [write_task_lut(base, tmp_path / f"l{i}.safetensors", seed=i).read_bytes() for i in range(3)]
+    app, engine = create_test_app(base, tmp_path, max_waiting=256, max_num_seqs=32)
+    with serve_on_loopback(app) as url:
+        report = asyncio.run(run_load(url, luts, clients=100, requests_per_client=2, num_tasks=10,
+                                      max_duration_s=240))
+        deadline = time.monotonic() + 30
+        while (s := engine.stats()).running or s.waiting:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    summary = report.summary()
+    assert summary["server_errors"] == 0, summary
+    assert report.malformed == [], report.malformed[:3]
+    assert report.requests == 200
+    # 404 only for the churned task while deleted, 409 only when deleting it while busy; no 429 below the bound
+    assert set(report.statuses) <= {200, 201, 404, 409}, summary
+    assert report.statuses[200] >= 150
+    assert report.uploads > 0 and report.deletes > 0
+    assert s.kv_blocks_used == 0 and s.pool.pins == 0
