@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
+import os
 import random
 import socket
 import statistics
@@ -152,11 +154,11 @@ async def _watch(url: str, stop: asyncio.Event, report: LoadReport) -> None:
 
 
 async def run_load(url: str, luts: list[bytes], clients: int = 128, requests_per_client: int = 4,
-                   num_tasks: int = 12, max_duration_s: float = 300.0) -> LoadReport:
+                   num_tasks: int = 12, max_duration_s: float = 300.0, task_prefix: str = "load") -> LoadReport:
     """Upload `num_tasks` tasks (plus one churned task), then run the clients. Bounded in count and time."""
     report = LoadReport()
-    tasks = [f"load{i}" for i in range(num_tasks)]
-    churn_task = "load-churn"
+    tasks = [f"{task_prefix}{i}" for i in range(num_tasks)]
+    churn_task = f"{task_prefix}-churn"
     async with httpx.AsyncClient(base_url=url, timeout=300) as client:
         for i, task in enumerate([*tasks, churn_task]):
             r = await client.put(f"/v1/tasks/{task}/lut", content=luts[i % len(luts)])
@@ -181,10 +183,12 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=12)
     parser.add_argument("--max-waiting", type=int, default=256)
     parser.add_argument("--max-duration", type=float, default=300.0)
+    parser.add_argument("--rounds", type=int, default=3, help="the same load again; the last round is reported")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = parser.parse_args()
 
     import psutil
+    import torch
     import uvicorn
 
     from adapters.store import LutStore
@@ -214,16 +218,28 @@ def main() -> None:
     thread.start()
     while not server.started:
         time.sleep(0.05)
-    rss_before = psutil.Process().memory_info().rss
-    report = asyncio.run(run_load(f"http://127.0.0.1:{sock.getsockname()[1]}", luts, args.clients, args.requests,
-                                  args.tasks, args.max_duration))
-    time.sleep(0.5)
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+    def rss_mb() -> float:
+        gc.collect()
+        time.sleep(0.5)
+        return psutil.Process().memory_info().rss / 2**20
+
+    # The same load, --rounds times: round 1 warms every cache (pool slots, CPU weight cache, allocator pools);
+    # a leak shows as RSS that keeps growing round after round.
+    rss = [round(rss_mb(), 1)]
+    rounds = []
+    for _ in range(args.rounds):
+        rounds.append(asyncio.run(run_load(url, luts, args.clients, args.requests, args.tasks, args.max_duration)))
+        rss.append(round(rss_mb(), 1))
+    report = rounds[-1]
     stats = engine.stats()
     result = report.summary() | {
         "clients": args.clients, "max_waiting": args.max_waiting, "kv_blocks_used_after": stats.kv_blocks_used,
         "pins_after": stats.pool.pins, "running_after": stats.running,
-        "rss_growth_mb": round((psutil.Process().memory_info().rss - rss_before) / 2**20, 1),
-        "machine": "2-core CPU dev machine (tiny random model)",
+        "earlier_rounds": [r.summary() for r in rounds[:-1]],
+        "rss_mb_at_start_and_after_each_round": rss,
+        "machine": f"{os.cpu_count()}-core CPU dev machine, tiny random model (vocab 256), torch {torch.__version__}",
     }
     server.should_exit = True
     thread.join(30)

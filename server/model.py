@@ -212,7 +212,12 @@ class DenseWeightCache:
     def __init__(self, slot_generation: list[int], budget_bytes: int) -> None:
         self.slot_generation, self.budget_bytes = slot_generation, budget_bytes
         self._weights: OrderedDict[tuple[int, int, int], torch.Tensor] = OrderedDict()
+        self._generation_of: dict[tuple[int, int], int] = {}  # (projection, slot) -> generation cached
         self._bytes = 0
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
 
     def linear(self, proj: LutProjection, x: torch.Tensor, slot_of_token: torch.Tensor) -> torch.Tensor:
         slots = slot_of_token.tolist()
@@ -231,12 +236,22 @@ class DenseWeightCache:
             self._weights.move_to_end(key)
             return w
         w = dequantize(proj.codes_packed, proj.lut_pool[slot].float(), proj.bits, proj.in_features).to(dtype)
+        stale = self._generation_of.get(key[:2])
+        if stale is not None and stale != key[2]:  # the slot holds another LUT set now: its old weight is dead
+            self._drop((*key[:2], stale))
+        self._generation_of[key[:2]] = key[2]
         self._weights[key] = w
         self._bytes += w.numel() * w.element_size()
         while self._bytes > self.budget_bytes and len(self._weights) > 1:
-            _, old = self._weights.popitem(last=False)
-            self._bytes -= old.numel() * old.element_size()
+            self._drop(next(iter(self._weights)))
         return w
+
+    def _drop(self, key: tuple[int, int, int]) -> None:
+        old = self._weights.pop(key, None)
+        if old is not None:
+            self._bytes -= old.numel() * old.element_size()
+            if self._generation_of.get(key[:2]) == key[2]:
+                del self._generation_of[key[:2]]
 
 
 class LutProjection(nn.Module):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from kernels.reference import dequantize
 from server.kv_cache import KVCache
-from server.model import AttentionMeta, ModelConfig, PrefillSpan, Transformer
+from server.model import AttentionMeta, DenseWeightCache, LutProjection, ModelConfig, PrefillSpan, Transformer
 from sketch.lut_model import load_sketched_model
 from sketch.synthetic import random_task_luts
 from tests.server.conftest import create_base
@@ -90,3 +91,22 @@ def test_config_reads_both_rope_styles():
     assert new.rope == old.rope and new.rope.theta == 5e5
     with pytest.raises(NotImplementedError, match="longrope"):
         ModelConfig.from_hf({**create_base().config, "rope_scaling": {"rope_type": "longrope", "factor": 2.0}})
+
+
+def test_cpu_weight_cache_drops_a_slots_weight_once_the_slot_holds_another_lut():
+    codes = torch.randint(0, 256, (8, 8), dtype=torch.uint8)  # N=8, K=16, 4-bit
+    pool = torch.randn(3, 8, 2, 16)  # 3 slots, gpr 2
+    generation = [0, 0, 0]
+    cache = DenseWeightCache(generation, budget_bytes=1 << 20)
+    proj = LutProjection(codes, pool, bits=4, in_features=16, bias=None, dense_cache=cache)
+    x = torch.randn(2, 16)
+    one_weight = 8 * 16 * 4
+    for slot in (1, 2):
+        proj(x, torch.tensor([slot, slot]))
+    assert cache.nbytes == 2 * one_weight
+    for _ in range(5):  # slot 1 receives another task's LUT again and again
+        generation[1] += 1
+        pool[1].normal_()
+        y = proj(x, torch.tensor([1, 1]))
+        assert torch.allclose(y, x @ dequantize(codes, pool[1], 4, 16).T, atol=1e-5)
+    assert cache.nbytes == 2 * one_weight  # the dead generations were dropped, not kept until the budget
