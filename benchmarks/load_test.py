@@ -36,7 +36,8 @@ FINISH = {"stop", "length"}
 @dataclass
 class LoadReport:
     requests: int = 0
-    statuses: Counter = field(default_factory=Counter)
+    statuses: Counter = field(default_factory=Counter)  # of the clients' generate/completion requests
+    churn_statuses: Counter = field(default_factory=Counter)  # of the churn's uploads and deletes
     malformed: list[str] = field(default_factory=list)
     latencies_s: list[float] = field(default_factory=list)
     peak_waiting: int = 0
@@ -49,7 +50,8 @@ class LoadReport:
         lat = sorted(self.latencies_s)
         pct = (lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] if lat else None)
         return {
-            "requests": self.requests, "statuses": dict(self.statuses), "server_errors": self.server_errors,
+            "requests": self.requests, "statuses": dict(self.statuses), "churn_statuses": dict(self.churn_statuses),
+            "server_errors": self.server_errors,
             "malformed": len(self.malformed), "malformed_examples": self.malformed[:5],
             "p50_s": pct(0.50), "p99_s": pct(0.99), "mean_s": statistics.fmean(lat) if lat else None,
             "peak_waiting": self.peak_waiting, "peak_running": self.peak_running, "uploads": self.uploads,
@@ -59,7 +61,7 @@ class LoadReport:
 
     @property
     def server_errors(self) -> int:
-        return sum(n for status, n in self.statuses.items() if status >= 500)
+        return sum(n for c in (self.statuses, self.churn_statuses) for status, n in c.items() if status >= 500)
 
 
 def _check(kind: str, status: int, body, report: LoadReport) -> None:
@@ -129,14 +131,14 @@ async def _churn(url: str, luts: list[bytes], churn_task: str, tasks: list[str],
     async with httpx.AsyncClient(base_url=url, timeout=300) as client:
         while not stop.is_set():
             r = await client.put(f"/v1/tasks/{rng.choice(tasks)}/lut", content=rng.choice(luts))
-            report.statuses[r.status_code] += 1
+            report.churn_statuses[r.status_code] += 1
             report.uploads += 1
             r = await client.delete(f"/v1/tasks/{churn_task}")
-            report.statuses[r.status_code] += 1  # 200, or 409 while its requests run
+            report.churn_statuses[r.status_code] += 1  # 200, or 409 while its requests run
             report.deletes += 1
             await asyncio.sleep(0.05)
             r = await client.put(f"/v1/tasks/{churn_task}/lut", content=rng.choice(luts))
-            report.statuses[r.status_code] += 1
+            report.churn_statuses[r.status_code] += 1
             report.uploads += 1
             await asyncio.sleep(0.1)
 

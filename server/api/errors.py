@@ -69,6 +69,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        content_type = request.headers.get("content-type", "")
+        if request.method == "POST" and "json" not in content_type:
+            # curl -d sends application/x-www-form-urlencoded: say what is wrong instead of "not a dictionary"
+            _count_rejection(request, "content_type")
+            return error_response(415, f"the body must be JSON, sent with Content-Type: application/json "
+                                       f"(got {content_type or 'no Content-Type'!r})",
+                                  "invalid_request_error", "unsupported_media_type")
         parts = []
         for e in exc.errors()[:5]:
             where = ".".join(str(p) for p in e.get("loc", ()) if p != "body")

@@ -116,6 +116,13 @@ def test_malformed_json_nan_and_huge_bodies_are_4xx(client):
     assert r.status_code == 413
 
 
+def test_a_json_body_without_json_content_type_gets_415_saying_so(client):
+    body = b'{"task": "base", "prompt": "hi", "max_tokens": 2}'
+    r = client.post("/v1/generate", content=body, headers={"content-type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 415 and "Content-Type: application/json" in r.json()["error"]["message"]
+    assert client.post("/v1/generate", content=body, headers={"content-type": "application/json"}).status_code == 200
+
+
 def test_bad_uploads_are_rejected_and_lose_nothing_stored(client, base, tmp_path):
     good = write_task_lut(base, tmp_path / "good.safetensors", seed=3)
     assert client.put("/v1/tasks/keep/lut", content=good.read_bytes()).status_code == 201

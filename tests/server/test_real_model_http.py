@@ -1,0 +1,103 @@
+"""The README's main job, end to end: `sketchserve serve` on the embedded default model (a real process on a
+loopback socket), driven over HTTP and with the official openai client, then stopped with SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+
+from tests.server.test_crash_safety import REPO, free_port, get_json, upload
+
+pytestmark = pytest.mark.slow
+
+
+def post_json(port: int, path: str, body: dict) -> dict:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", json.dumps(body).encode(),
+                                 {"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(req, timeout=120) as r:
+        return json.loads(r.read())
+
+
+@pytest.fixture(scope="module")
+def default_server(tmp_path_factory):
+    from tests.server.test_crash_safety import start_server
+
+    pipeline = pytest.importorskip("sketch.pipeline")
+    pipeline.ensure_default_sketch(bits=4, gpr=4)  # built once per machine and cached (what `make serve` does)
+    store = tmp_path_factory.mktemp("store")
+    port = free_port()
+    proc = start_server("default", store, port)
+    yield port, proc
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def test_default_model_answers_over_http(default_server):
+    port, _ = default_server
+    out = post_json(port, "/v1/generate", {"task": "base", "prompt": "The capital of France is", "max_tokens": 6,
+                                           "temperature": 0})
+    assert "Paris" in out["text"] and out["finish_reason"] == "length"
+    assert out["usage"]["completion_tokens"] == 6
+    models = get_json(port, "/v1/models")
+    assert [m["id"] for m in models["data"]] == ["base"]
+
+
+def test_openai_client_chat_and_a_stream_on_the_default_model(default_server):
+    openai = pytest.importorskip("openai")
+    port, _ = default_server
+    client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused")
+    chat = client.chat.completions.create(model="base", max_tokens=8, temperature=0,
+                                          messages=[{"role": "user", "content": "What is the capital of France?"}])
+    assert chat.choices[0].message.role == "assistant" and chat.choices[0].message.content
+    chunks = list(client.completions.create(model="base", prompt="Water boils at", max_tokens=5, temperature=0,
+                                            stream=True))
+    assert "".join(c.choices[0].text for c in chunks if c.choices) and chunks[-1].choices[0].finish_reason
+
+
+def test_uploaded_task_lut_is_served_and_shows_in_the_metrics(default_server, tmp_path):
+    from sketch.format import load_sketched_base
+    from sketch.models import cache_root
+    from sketch.synthetic import random_task_luts
+    from sketch.task_lut import TaskLut, save_task_lut
+
+    port, _ = default_server
+    sketch_dir = next((cache_root() / "sketches").glob("smollm2-135m-instruct-b4g4-*[!.lock]"))
+    base = load_sketched_base(sketch_dir)
+    lut = TaskLut("acme", random_task_luts(base, seed=3, scale=0.05), base.fingerprint, base.bits, base.gpr)
+    info = upload(port, "acme", save_task_lut(lut, tmp_path / "acme.safetensors").read_bytes())
+    assert info["version"] == 1
+    out = post_json(port, "/v1/generate", {"task": "acme", "prompt": "Once upon a time", "max_tokens": 4})
+    assert out["task"] == "acme" and out["usage"]["completion_tokens"] == 4
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as r:
+        metrics = r.read().decode()
+    assert 'sketchserve_requests_total{status="length",task="acme"}' in metrics
+
+
+def test_sigterm_finishes_the_request_in_flight_then_exits(default_server):
+    port, proc = default_server
+    body = json.dumps({"task": "base", "prompt": "Once upon a time", "max_tokens": 24, "stream": True}).encode()
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/generate", body, {"Content-Type": "application/json"})
+    events = []
+    with urllib.request.urlopen(req, timeout=120) as r:
+        for line in r:
+            if line.startswith(b"data: "):
+                events.append(json.loads(line[6:]))
+                if len(events) == 1:
+                    proc.send_signal(signal.SIGTERM)  # mid-stream: the server stops taking work but drains this
+    assert events[-1]["finish_reason"] == "length" and events[-1]["usage"]["completion_tokens"] == 24
+    assert proc.wait(timeout=60) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal after its clean shutdown
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
+
+
+def test_cli_help_lists_every_command():
+    out = subprocess.run([sys.executable, "-m", "server.cli", "--help"], cwd=REPO, capture_output=True, text=True)
+    assert out.returncode == 0
+    for command in ("serve", "sketch", "eval-ppl", "finetune", "eval", "push-lut", "generate"):
+        assert command in out.stdout
