@@ -279,14 +279,19 @@ class LutPool:
             try:
                 self._load(key) if kind == "load" else self._copy(key)
             except Exception as e:  # noqa: BLE001 - every failure must reach the key's requests
-                log.warning("LUT pool: loading %s failed: %s", key, e)
+                newer = self.latest_key(key[0])
+                pruned = newer is not None and newer != key and not self.store.has_version(*key)
+                if pruned:  # newer uploads pruned it before it loaded: expected under churn, its requests move on
+                    log.info("LUT pool: %s was replaced and pruned before it loaded; its requests take %s", key, newer)
+                else:
+                    log.warning("LUT pool: loading %s failed: %s", key, e)
                 with self._lock:
                     self._loading.discard(key)
                     slot = self._slot_of_key.get(key)
                     if slot is not None and not self._slots[slot].ready:
                         self._free(slot)
                     self._failed[key] = f"task {key[0]!r} version {key[1]}: LUT could not be loaded: {e}"
-                    self._load_failures += 1
+                    self._load_failures += 0 if pruned else 1
                     self._missed_at.pop(key, None)
             self.on_ready()
 

@@ -138,6 +138,11 @@ class LutStore:
             entry = self._index.get(task)
             return self._info(task, entry["versions"][-1]) if entry and entry["versions"] else None
 
+    def has_version(self, task: str, version: int) -> bool:
+        with self._lock:
+            entry = self._index.get(task)
+            return any(v["version"] == version for v in entry["versions"]) if entry else False
+
     def versions(self, task: str) -> list[VersionInfo]:
         with self._lock:
             entry = self._index.get(task)

@@ -164,6 +164,7 @@ def test_a_version_pruned_before_it_loaded_runs_on_the_latest(base, store, tmp_p
     assert [v.version for v in store.versions("alpha")] == [2, 3, 4]
     got = collect(engine, [handle])
     assert got[handle.request_id] == solo_tokens(base, store, "alpha", prompt_ids(2, 8), 6)
+    assert engine.pool.stats().load_failures == 0  # a pruned version is not a failed load
     assert_all_returned(engine)
 
 
