@@ -108,15 +108,20 @@ def lut_linear(
     bits: int,
     gpr: int,
     check_slot_range: bool = True,
+    num_tasks: int | None = None,
 ) -> torch.Tensor:
-    """Forward only (inference). y [M, N] = x @ W_hat(slot of each token).T."""
+    """Forward only (inference). y [M, N] = x @ W_hat(slot of each token).T.
+
+    num_tasks: number of distinct slots among the tokens when known on the host (the scheduler builds
+    the batch): lets the CUDA path pick the decode kernel without a device read-back (triton_ops).
+    """
     segments = slot_of_token if isinstance(slot_of_token, SlotSegments) else None
     per_token = segments.slot_of_token() if segments is not None else slot_of_token
     check_lut_linear_args(x, codes_packed, lut_pool, per_token, bits, gpr, check_slot_range)
     if _use_triton(x):
         from kernels import triton_ops
 
-        return triton_ops.lut_linear_forward(x, codes_packed, lut_pool, per_token, bits, segments)
+        return triton_ops.lut_linear_forward(x, codes_packed, lut_pool, per_token, bits, segments, num_tasks=num_tasks)
     return reference.lut_linear_reference(x, codes_packed, lut_pool, per_token, bits)
 
 

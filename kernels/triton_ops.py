@@ -5,12 +5,21 @@
     lut_linear_backward(grad_y [M, N], x, codes_packed, lut_pool, slot_of_token, bits, need_grad_x,
                         need_grad_lut) -> (grad_x [M, K] | None, grad_lut like lut_pool | None)
 
-M <= DECODE_MAX_M takes the decode kernel (codes tile read once for the whole batch, split-K);
-larger M the prefill kernel (tokens grouped by slot, tensor cores). Shapes and the slot range are
-checked by lut_linear.py; here only the layout the kernels assume (strides) is checked.
+M <= DECODE_MAX_M takes a decode kernel (codes tile read once for the whole batch, split-K): the gather
+kernel (triton_decode.py, one LUT gather per weight per distinct slot) or the bucket-sum kernel
+(triton_bucket.py, x @ one-hot on tensor cores, independent of the number of slots). Larger M the
+prefill kernel (tokens grouped by slot, tensor cores). Shapes and the slot range are checked by
+lut_linear.py; here only the layout the kernels assume (strides) is checked.
+
+Decode kernel choice: SKETCHSERVE_DECODE_KERNEL=gather|bucket|auto (default auto; read at import, or
+set DECODE_KERNEL / pass decode_kernel=). auto takes the bucket kernel only when the number of distinct
+slots is known on the host (num_tasks, or SlotSegments.host_bounds) and is >= BUCKET_MIN_TASKS, for
+fp16/bf16 x. Never read back from the device: the decode step runs under CUDA graphs.
 """
 
 from __future__ import annotations
+
+import os
 
 import torch
 
@@ -22,6 +31,7 @@ from kernels.triton_backward import (
     launch_grad_lut,
     launch_grad_x,
 )
+from kernels.triton_bucket import bucket_candidates, default_bucket_config, launch_bucket
 from kernels.triton_common import check_inputs, segments_of_sorted, sort_tokens_by_slot
 from kernels.triton_decode import decode_candidates, default_decode_config, launch_decode
 from kernels.triton_prefill import (
@@ -33,6 +43,14 @@ from kernels.triton_prefill import (
 )
 
 DECODE_MAX_M = 64  # above this the prefill kernel's token tiles beat one split-K tile of all tokens
+# Distinct slots from which auto mode takes the bucket-sum decode kernel. NOT measured: from the
+# estimate in benchmarks/NOTES.md (v6: gather ~21 us + ~13 us per further slot at 4096^2 M=16 on H200,
+# bucket predicted ~40-50 us whatever the slot count -> crossover near 3-4 slots; 4 until measured).
+BUCKET_MIN_TASKS = 4
+DECODE_KERNELS = ("auto", "gather", "bucket")
+DECODE_KERNEL = os.environ.get("SKETCHSERVE_DECODE_KERNEL", "auto")
+if DECODE_KERNEL not in DECODE_KERNELS:
+    raise ValueError(f"SKETCHSERVE_DECODE_KERNEL must be one of {DECODE_KERNELS}, got {DECODE_KERNEL!r}")
 
 
 def _shape_key(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor, bits: int, m_bucket: int):
@@ -51,10 +69,14 @@ def lut_linear_forward(
     bits: int,
     segments: SlotSegments | None = None,
     out: torch.Tensor | None = None,
+    num_tasks: int | None = None,
+    decode_kernel: str | None = None,
 ) -> torch.Tensor:
     """y [M, N] = x @ W_hat(lut_pool[slot_of_token[m]]).T, accumulated in fp32, returned in x.dtype.
 
     out: optional [M, N] buffer in x.dtype with unit column stride (static buffers for CUDA graphs).
+    num_tasks: distinct slots among the tokens, when the caller knows it on the host (decode choice).
+    decode_kernel: "gather" | "bucket" | "auto", overriding DECODE_KERNEL (M <= DECODE_MAX_M only).
     """
     check_inputs(x, codes_packed, lut_pool)
     m, k = x.shape
@@ -72,6 +94,17 @@ def lut_linear_forward(
         slots = slots.to(torch.int32).contiguous()
     if m <= DECODE_MAX_M:
         sms = autotune.num_sms(x.device)
+        if _use_bucket(decode_kernel or DECODE_KERNEL, x, segments, num_tasks):
+            config = autotune.pick_config(
+                "bucket",
+                _shape_key(x, codes_packed, lut_pool, bits, _m_bucket(m)),
+                lambda: bucket_candidates(m, n, k, bits, sms),
+                lambda c: launch_bucket(x, codes_packed, lut_pool, slots, bits, y, c),
+                lambda: default_bucket_config(m, n, k, bits, sms),
+                x.device,
+            )
+            launch_bucket(x, codes_packed, lut_pool, slots, bits, y, config)
+            return y
         config = autotune.pick_config(
             "decode",
             _shape_key(x, codes_packed, lut_pool, bits, _m_bucket(m)),
@@ -101,6 +134,21 @@ def lut_linear_forward(
     )
     launch_prefill(x, codes_packed, lut_pool, slot_sorted, perm, bits, y, config)
     return y
+
+
+def _use_bucket(choice: str, x: torch.Tensor, segments: SlotSegments | None, num_tasks: int | None) -> bool:
+    """Whether a decode batch takes the bucket-sum kernel (see the module docstring); no device read-back."""
+    if choice == "bucket":
+        return True
+    if choice == "gather":
+        return False
+    if choice != "auto":
+        raise ValueError(f"decode kernel must be one of {DECODE_KERNELS}, got {choice!r}")
+    if x.dtype == torch.float32:  # the one-hot MMA would round x to tf32 (or run at fp32 MMA speed)
+        return False
+    if num_tasks is None and segments is not None and segments.host_bounds is not None:
+        num_tasks = len({s for s, a, b in segments.host_bounds if b > a})
+    return num_tasks is not None and num_tasks >= BUCKET_MIN_TASKS
 
 
 def _dense_segments(

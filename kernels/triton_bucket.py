@@ -1,0 +1,249 @@
+"""Bucket-sum decode (M up to 64 tokens): work independent of how many distinct slots (tasks) the batch mixes.
+
+    y[m, n] = sum_g sum_c LUT[slot(m), n, g, c] * S[m, n, g, c]
+    S[m, n, g, c] = sum of x[m, k] over the columns k of group g with code[n, k] == c
+
+S does not depend on any LUT: it is computed once for the whole batch, on tensor cores, as x @ OneHot.
+The gather kernel (triton_decode.py) instead does one LUT gather per weight per distinct slot, so its
+time grows linearly with the number of tasks; here only the fold (L values per (m, n, group)) reads LUTs.
+
+Grid: (N / BLOCK_N, SPLIT_K). A program owns rows n0 .. n0+BLOCK_N, one K range, and all M tokens
+(BLOCK_M >= M, >= 16 for the MMA). R = BLOCK_N * L one-hot rows, row r = n_local * L + c:
+
+    for each group g touching the K range:
+        acc [R, BM] = 0                                              fp32
+        for each K block (BLOCK_K columns, masked to group g and to K):
+            bytes [R, BB] = codes of row n0 + r // L                 each codes row loaded L times (L1 hits)
+            for i in 0 .. per_byte-1:                                sub-column i of every byte: no interleave
+                OH_i [R, BB] = (code_i == r % L)                     exact 0/1 in x.dtype
+                acc += OH_i @ x[:, cols kb0 + j*per_byte + i].T      [R, BB] @ [BB, BM] on tensor cores
+        y_acc [BN, BM] += sum_c acc.view(BN, L, BM) * LUT[slot(m), n, g, c]     the fold, once per group
+
+Splitting the packed byte by sub-column (and loading x with the matching stride) keeps every step
+elementwise on a [R, BB] tile, so Triton can compute the one-hot directly in the MMA operand's layout
+from the loaded bytes. Split-K partials go through the same fp32 workspace + arrival counter as the
+gather decode kernel (one launch).
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from kernels.triton_common import interpreting
+from kernels.triton_decode import _counters, split_for
+
+
+def _one_hot_asm(k: int, neg_one: int, c: int, fma: str) -> str:
+    """PTX for 4 one-hot values per call: $2 = 4 code bytes, $3 = 4 copies of (c << shift), $4 = 4 copies
+    of (code mask << shift) -> $0, $1 = 4 x {1.0 where the code under the mask == c, else 0.0}.
+
+    t = (bytes ^ cs) & ms is 0 in a byte iff its code == c, else 1..255. PRMT builds the 16-bit float
+    {k_byte, t} (1024 + t in fp16 via 0x64, 128 + t in bf16 via 0x43: both exact, >= 1025 / 129 when
+    t > 0) and relu(c_const - that) is exactly 1 or 0: 6 instructions per 4 one-hot elements.
+    """
+    return (
+        "{ .reg .b32 t, u, kk, n1, cc;"
+        f" mov.b32 kk, {k:#x}; mov.b32 n1, {neg_one:#x}; mov.b32 cc, {c:#x};"
+        " xor.b32 t, $2, $3; and.b32 t, t, $4;"
+        f" prmt.b32 u, t, kk, 0x4140; {fma} $0, u, n1, cc;"
+        f" prmt.b32 u, t, kk, 0x4342; {fma} $1, u, n1, cc; }}"
+    )
+
+
+ONE_HOT_F16 = tl.constexpr(_one_hot_asm(0x64646464, 0xBC00BC00, 0x64016401, "fma.rn.relu.f16x2"))  # 1025.0
+ONE_HOT_BF16 = tl.constexpr(_one_hot_asm(0x43434343, 0xBF80BF80, 0x43014301, "fma.rn.relu.bf16x2"))  # 129.0
+
+
+@triton.jit
+def one_hot(b, cs, ms, code, oh_code, one, zero, ASM: tl.constexpr):
+    """[R, BB] one-hot in x's dtype (one's dtype): 1 where a byte's code under the sub-column mask equals
+    this row's code value. ASM: b uint8 bytes, cs/ms uint8 (c << shift, mask << shift), 4 per inline-asm
+    call; otherwise (interpreter, fp32 x) code [R, BB] int32 == oh_code [R] via a select.
+    """
+    if ASM:
+        if one.dtype == tl.bfloat16:
+            oh = tl.inline_asm_elementwise(ONE_HOT_BF16, "=r,=r,r,r,r", [b, cs, ms], dtype=tl.bfloat16,
+                                           is_pure=True, pack=4)  # fmt: skip
+        else:
+            oh = tl.inline_asm_elementwise(ONE_HOT_F16, "=r,=r,r,r,r", [b, cs, ms], dtype=tl.float16,
+                                           is_pure=True, pack=4)  # fmt: skip
+    else:
+        oh = tl.where(code == oh_code[:, None], one, zero)
+    return oh
+
+
+@triton.jit
+def _bucket_kernel(
+    x_ptr, codes_ptr, lut_ptr, slot_ptr, y_ptr, ws_ptr, counter_ptr,
+    M, N, K, KP, GS,
+    stride_xm, stride_cn, stride_ls, stride_ln, stride_ym,
+    K_PER_SPLIT, SPLIT_K,
+    BITS: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+    USE_SPLIT: tl.constexpr, DOT_PRECISION: tl.constexpr, ASM: tl.constexpr,
+):  # fmt: skip
+    L: tl.constexpr = 1 << BITS
+    if BITS == 2:
+        PER_BYTE: tl.constexpr = 4
+        WIDTH: tl.constexpr = 2
+    else:  # 3-bit codes use 4-bit slots (kernels/packing.py); their top bit is 0
+        PER_BYTE: tl.constexpr = 2
+        WIDTH: tl.constexpr = 4
+    BB: tl.constexpr = BLOCK_K // PER_BYTE  # packed bytes per row and K block (the MMA's K per dot)
+    R: tl.constexpr = BLOCK_N * L  # one-hot rows
+    pid_n = tl.program_id(0)
+    pid_k = tl.program_id(1)
+
+    r = tl.arange(0, R)
+    oh_rows = tl.minimum(pid_n * BLOCK_N + r // L, N - 1)  # [R] weight row of each one-hot row (clamped)
+    oh_code = r % L  # [R] the code value each one-hot row selects
+    n_offs = tl.arange(0, BLOCK_N)
+    rows = pid_n * BLOCK_N + n_offs  # [BN]
+    rows_c = tl.minimum(rows, N - 1)  # rows past N read row N-1; never stored
+    m_offs = tl.arange(0, BLOCK_M)
+    m_mask = m_offs < M
+    # Slot of each token (padding tokens read slot 0 under a mask: their LUT loads are masked off).
+    slots = tl.load(slot_ptr + m_offs, mask=m_mask, other=0).to(tl.int64)  # [BM]
+    j = tl.arange(0, BB)
+    c_offs = tl.arange(0, L)
+    # Typed constants for the one-hot select (a bool -> bf16 cast gives 0 under Triton's CPU interpreter).
+    one = tl.full((R, BB), 1.0, x_ptr.dtype.element_ty)
+    zero = tl.zeros((R, BB), x_ptr.dtype.element_ty)
+
+    k_start = pid_k * K_PER_SPLIT  # a multiple of BLOCK_K
+    k_end = tl.minimum(k_start + K_PER_SPLIT, K)
+    y_acc = tl.zeros((BLOCK_N, BLOCK_M), dtype=tl.float32)
+    for g in range(k_start // GS, (k_end - 1) // GS + 1):
+        lo = tl.maximum(g * GS, k_start)  # this group's columns inside the K range: [lo, hi)
+        hi = tl.minimum(g * GS + GS, k_end)
+        acc = tl.zeros((R, BLOCK_M), dtype=tl.float32)  # S[m, n, g, c] at [n_local * L + c, m]
+        for kb0 in range((lo // BLOCK_K) * BLOCK_K, hi, BLOCK_K):
+            boffs = kb0 // PER_BYTE + j  # [BB]
+            b = tl.load(
+                codes_ptr + oh_rows[:, None] * stride_cn + boffs[None, :], mask=(boffs < KP)[None, :], other=0
+            )  # [R, BB] uint8
+            for i in tl.static_range(PER_BYTE):
+                cs = (oh_code << (i * WIDTH)).to(tl.uint8)[:, None]  # [R, 1] this row's code value, sub-column i
+                ms = tl.full((R, BB), ((1 << WIDTH) - 1) << (i * WIDTH), tl.uint8)  # the sub-column's bits
+                code = (b.to(tl.int32) >> (i * WIDTH)) & ((1 << WIDTH) - 1)  # [R, BB] codes, cols kb0 + j*PER_BYTE + i
+                oh = one_hot(b, cs, ms, code, oh_code, one, zero, ASM)  # [R, BB] exact one-hot in x.dtype
+                cols = kb0 + j * PER_BYTE + i  # [BB]
+                xt = tl.load(
+                    x_ptr + m_offs[None, :] * stride_xm + cols[:, None],
+                    mask=m_mask[None, :] & ((cols >= lo) & (cols < hi))[:, None],
+                    other=0.0,
+                )  # [BB, BM] zero outside group g, K and M
+                acc = tl.dot(oh, xt, acc, input_precision=DOT_PRECISION)
+        # Fold this group's LUTs in: [BN, L, BM], the L values of each (row, token) contiguous.
+        lut = tl.load(
+            lut_ptr + slots[None, None, :] * stride_ls + (rows_c * stride_ln + g * L)[:, None, None]
+            + c_offs[None, :, None],
+            mask=m_mask[None, None, :],
+            other=0.0,
+        )  # fmt: skip
+        y_acc += tl.sum(tl.reshape(acc, (BLOCK_N, L, BLOCK_M)) * lut.to(tl.float32), axis=1)
+
+    offs = m_offs[None, :] * N + rows[:, None]  # [BN, BM], y_acc's orientation
+    y_offs = m_offs[None, :] * stride_ym + rows[:, None]
+    out_mask = m_mask[None, :] & (rows < N)[:, None]
+    if USE_SPLIT:
+        tl.store(ws_ptr + pid_k * M * N + offs, y_acc, mask=out_mask)
+        tl.debug_barrier()  # every thread's partial is stored before the (acq_rel, gpu-scope) arrival
+        arrived = tl.atomic_add(counter_ptr + pid_n, 1)
+        if arrived == SPLIT_K - 1:
+            total = tl.zeros(y_acc.shape, dtype=tl.float32)
+            for s in range(0, SPLIT_K):
+                total += tl.load(ws_ptr + s * M * N + offs, mask=out_mask, other=0.0, cache_modifier=".cg")
+            tl.store(y_ptr + y_offs, total.to(y_ptr.dtype.element_ty), mask=out_mask)
+            tl.atomic_xchg(counter_ptr + pid_n, 0)  # ready for the next launch
+    else:
+        tl.store(y_ptr + y_offs, y_acc.to(y_ptr.dtype.element_ty), mask=out_mask)
+
+
+def _per_byte(bits: int) -> int:
+    return 4 if bits == 2 else 2
+
+
+def launch_bucket(
+    x: torch.Tensor,
+    codes_packed: torch.Tensor,
+    lut_pool: torch.Tensor,
+    slot_of_token: torch.Tensor,
+    bits: int,
+    y: torch.Tensor,
+    config: dict,
+) -> None:
+    """y [M, N] <- bucket-sum kernel. config: BLOCK_N, BLOCK_K, SPLIT_K, num_warps, num_stages.
+
+    BLOCK_K must be a multiple of 16 codes per byte-column (BLOCK_K / per_byte >= 16: the MMA's K).
+    """
+    m, k = x.shape
+    n = codes_packed.shape[0]
+    gpr = lut_pool.shape[2]
+    gs = triton.cdiv(k, gpr)
+    block_n, block_k = config["BLOCK_N"], config["BLOCK_K"]
+    if block_k % _per_byte(bits) or block_k // _per_byte(bits) < 16:
+        raise ValueError(f"BLOCK_K={block_k} at {bits} bits gives fewer than 16 packed bytes per row")
+    block_m = max(16, triton.next_power_of_2(m))
+    if block_m > 64:
+        raise ValueError(f"bucket decode takes at most 64 tokens, got M={m}")
+    k_blocks = triton.cdiv(k, block_k)
+    split = max(1, min(config.get("SPLIT_K", 1), k_blocks))
+    k_per_split = triton.cdiv(k_blocks, split) * block_k
+    split = triton.cdiv(k, k_per_split)  # no empty splits
+    n_tiles = triton.cdiv(n, block_n)
+    if split > 1:
+        ws = torch.empty(split, m, n, dtype=torch.float32, device=x.device)
+        counters = _counters(x.device, n_tiles)
+    else:
+        ws = counters = y  # unused
+    _bucket_kernel[(n_tiles, split)](
+        x, codes_packed, lut_pool, slot_of_token, y, ws, counters,
+        m, n, k, codes_packed.shape[1], gs,
+        x.stride(0), codes_packed.stride(0), lut_pool.stride(0), lut_pool.stride(1), y.stride(0),
+        k_per_split, split,
+        BITS=bits, BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_K=block_k, USE_SPLIT=split > 1,
+        DOT_PRECISION="ieee" if x.dtype == torch.float32 else "tf32",
+        ASM=config.get("ASM", True) and x.dtype != torch.float32 and not interpreting(),
+        num_warps=config.get("num_warps", 4), num_stages=config.get("num_stages", 1),
+    )  # fmt: skip
+
+
+def default_bucket_config(m: int, n: int, k: int, bits: int, num_sms: int) -> dict:
+    """Heuristic without autotuning: R = BLOCK_N * 2**bits = 256 one-hot rows (128 above 32 tokens: the
+    [R, BLOCK_M] fp32 accumulator stays at 32 registers per thread), 32 packed bytes per row and block.
+    """
+    rows = 256 if m <= 32 else 128
+    block_n = rows >> bits
+    block_k = 32 * _per_byte(bits)
+    return {
+        "BLOCK_N": block_n, "BLOCK_K": block_k, "num_warps": 4, "num_stages": 3,
+        "SPLIT_K": split_for(n, k, block_n, block_k, 2 * num_sms),
+    }  # fmt: skip
+
+
+# (one-hot rows R, packed bytes per row and block, warps, stages, waves of programs): unmeasured guesses
+# around the default, for the first device run to time.
+_CANDIDATES = [
+    (256, 32, 4, 3, 2),
+    (256, 32, 8, 3, 2),
+    (256, 64, 8, 3, 2),
+    (128, 32, 4, 3, 2),
+    (128, 64, 4, 4, 4),
+    (512, 32, 8, 3, 1),
+]
+
+
+def bucket_candidates(m: int, n: int, k: int, bits: int, num_sms: int) -> list[dict]:
+    """The short list the autotuner times for the bucket kernel."""
+    out = []
+    for rows, bb, warps, stages, waves in _CANDIDATES:
+        if m > 32 and rows * max(16, triton.next_power_of_2(m)) > 256 * 32 * warps:
+            continue  # accumulator above 64 fp32 registers per thread
+        block_n, block_k = max(1, rows >> bits), bb * _per_byte(bits)
+        out.append({
+            "BLOCK_N": block_n, "BLOCK_K": block_k, "num_warps": warps, "num_stages": stages,
+            "SPLIT_K": split_for(n, k, block_n, block_k, waves * num_sms),
+        })  # fmt: skip
+    return out

@@ -1,0 +1,148 @@
+"""Bucket-sum decode kernel (kernels/triton_bucket.py) against the torch reference, and its dispatch.
+
+CPU: Triton's interpreter (tests/kernels/conftest.py) takes the select-based one-hot; CUDA runs the
+compiled kernel with the inline-asm one-hot too. Fresh random inputs; outputs poisoned with NaN.
+"""
+
+import importlib
+
+import pytest
+import torch
+
+from kernels import SlotSegments, lut_linear, triton_ops
+from kernels.reference import lut_linear_reference
+from kernels.triton_bucket import bucket_candidates, default_bucket_config, launch_bucket
+from tests.kernels.test_triton_forward import DEVICE, TOL, make_case, rel_err
+
+lut_linear_module = importlib.import_module("kernels.lut_linear")  # the package re-exports a function of that name
+
+
+def per_byte(bits):
+    return 4 if bits == 2 else 2
+
+
+CASES = [
+    # m, n, k, bits, gpr, slots, assignment, x dtype, lut dtype; K odd or not a multiple of the block / gpr
+    (1, 37, 70, 4, 1, 3, "random", torch.float16, None),
+    (3, 37, 70, 4, 4, 3, "distinct", torch.bfloat16, None),
+    (16, 19, 45, 3, 2, 16, "distinct", torch.float16, torch.float32),
+    (3, 24, 101, 3, 8, 4, "random", torch.bfloat16, torch.float16),
+    (16, 40, 133, 2, 4, 5, "random", torch.bfloat16, torch.bfloat16),
+    (1, 33, 66, 2, 8, 2, "one", torch.float16, torch.float32),
+    (16, 21, 90, 4, 8, 16, "distinct", torch.float16, torch.bfloat16),
+    (3, 30, 50, 2, 2, 3, "distinct", torch.float16, None),
+]
+
+
+def _config(bits, split, block_n=16, bytes_per_block=16):
+    return {"BLOCK_N": block_n, "BLOCK_K": bytes_per_block * per_byte(bits), "SPLIT_K": split, "num_warps": 4}
+
+
+@pytest.mark.parametrize("m,n,k,bits,gpr,slots,assign,x_dtype,lut_dtype", CASES)
+def test_bucket_matches_reference(m, n, k, bits, gpr, slots, assign, x_dtype, lut_dtype):
+    x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, slots, assign, x_dtype, lut_dtype, seed=m * k + bits)
+    ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
+    # Smallest blocks (16 packed bytes: group boundaries inside blocks, several groups per program),
+    # split-K 3 (last split short) and the default config.
+    for config in (_config(bits, 1), _config(bits, 3), default_bucket_config(m, n, k, bits, 4)):
+        y = torch.full((m, n), float("nan"), dtype=x_dtype, device=DEVICE)
+        launch_bucket(x, codes, pool, slot_of_token, bits, y, config)
+        assert rel_err(y, ref) < TOL[x_dtype], config
+
+
+def test_bucket_fp32_x_and_strided_output():
+    m, n, k, bits, gpr = 5, 20, 64, 4, 2
+    x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, 5, "distinct", torch.float32, seed=3)
+    big = torch.full((m, n + 7), float("nan"), dtype=x.dtype, device=DEVICE)
+    y = big[:, :n]  # row stride n + 7
+    launch_bucket(x, codes, pool, slot_of_token, bits, y, _config(bits, 2, block_n=8))
+    assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, bits)) < TOL[torch.float32]
+    assert torch.isnan(big[:, n:]).all()
+
+
+def test_bucket_rejects_bad_blocks_and_large_batches():
+    x, codes, pool, slot_of_token = make_case(2, 8, 64, 4, 1, 1, "one", torch.float16)
+    y = torch.empty(2, 8, dtype=x.dtype, device=DEVICE)
+    with pytest.raises(ValueError, match="packed bytes"):
+        launch_bucket(x, codes, pool, slot_of_token, 4, y, {"BLOCK_N": 16, "BLOCK_K": 16})
+    x, codes, pool, slot_of_token = make_case(65, 8, 64, 4, 1, 1, "one", torch.float16)
+    with pytest.raises(ValueError, match="at most 64"):
+        launch_bucket(x, codes, pool, slot_of_token, 4, torch.empty(65, 8, dtype=x.dtype), _config(4, 1))
+
+
+def test_bucket_candidates_are_valid():
+    for bits in (2, 3, 4):
+        for m in (1, 16, 64):
+            for c in bucket_candidates(m, 4096, 4096, bits, 132):
+                assert c["BLOCK_K"] // per_byte(bits) >= 16 and c["BLOCK_N"] * 2**bits >= 16
+                assert c["BLOCK_N"] & (c["BLOCK_N"] - 1) == 0
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    """Records which decode launcher ran; lut_linear goes to the Triton path on CPU (the interpreter)."""
+    calls = []
+    real_bucket, real_gather = triton_ops.launch_bucket, triton_ops.launch_decode
+    monkeypatch.setattr(triton_ops, "launch_bucket", lambda *a: (calls.append("bucket"), real_bucket(*a))[1])
+    monkeypatch.setattr(triton_ops, "launch_decode", lambda *a: (calls.append("gather"), real_gather(*a))[1])
+    monkeypatch.setattr(lut_linear_module, "_use_triton", lambda x: True)
+    return calls
+
+
+def test_forcing_switch_routes_lut_linear_through_bucket(spy, monkeypatch):
+    m, n, k, bits, gpr = 6, 24, 80, 4, 2
+    x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, 6, "distinct", torch.float16, seed=11)
+    ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
+    monkeypatch.setattr(triton_ops, "DECODE_KERNEL", "bucket")  # what SKETCHSERVE_DECODE_KERNEL=bucket sets
+    y = lut_linear(x, codes, pool, slot_of_token, bits, gpr)
+    assert spy == ["bucket"] and rel_err(y, ref) < TOL[x.dtype]
+    monkeypatch.setattr(triton_ops, "DECODE_KERNEL", "gather")
+    y = lut_linear(x, codes, pool, slot_of_token, bits, gpr, num_tasks=m)  # forced gather beats the hint
+    assert spy == ["bucket", "gather"] and rel_err(y, ref) < TOL[x.dtype]
+    out = torch.full((m, n), float("nan"), dtype=x.dtype, device=DEVICE)
+    y = triton_ops.lut_linear_forward(x, codes, pool, slot_of_token, bits, out=out, decode_kernel="bucket")
+    assert spy[-1] == "bucket" and rel_err(y, ref) < TOL[x.dtype]
+
+
+def test_auto_mode_uses_host_side_task_count_only(spy, monkeypatch):
+    monkeypatch.setattr(triton_ops, "DECODE_KERNEL", "auto")
+    many = triton_ops.BUCKET_MIN_TASKS
+    m, n, k, bits, gpr = many + 2, 20, 48, 3, 1
+    x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, m, "distinct", torch.bfloat16, seed=5)
+    ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
+    # No host-side count: gather (the distinct slots are never read back from the device).
+    assert rel_err(lut_linear(x, codes, pool, slot_of_token, bits, gpr), ref) < TOL[x.dtype]
+    assert rel_err(lut_linear(x, codes, pool, slot_of_token, bits, gpr, num_tasks=many - 1), ref) < TOL[x.dtype]
+    assert rel_err(lut_linear(x, codes, pool, slot_of_token, bits, gpr, num_tasks=many), ref) < TOL[x.dtype]
+    assert spy == ["gather", "gather", "bucket"]
+    # Segments with host bounds: distinct slots counted from them (empty segments ignored).
+    segments = SlotSegments.from_counts(slot_of_token.tolist() + [0], [1] * m + [0], DEVICE)
+    assert rel_err(lut_linear(x, codes, pool, segments, bits, gpr), ref) < TOL[x.dtype]
+    one_slot = SlotSegments.from_counts([2], [m], DEVICE)
+    ref_one = lut_linear_reference(x, codes, pool, one_slot.slot_of_token(), bits)
+    assert rel_err(lut_linear(x, codes, pool, one_slot, bits, gpr), ref_one) < TOL[x.dtype]
+    assert spy[3:] == ["bucket", "gather"]
+    # fp32 activations stay on the gather kernel in auto mode.
+    lut_linear(x.float(), codes, pool.float(), slot_of_token, bits, gpr, num_tasks=m)
+    assert spy[-1] == "gather"
+
+
+def test_unknown_decode_kernel_name_raises():
+    x, codes, pool, slot_of_token = make_case(2, 8, 32, 4, 1, 1, "one", torch.float16)
+    with pytest.raises(ValueError, match="decode kernel"):
+        triton_ops.lut_linear_forward(x, codes, pool, slot_of_token, 4, decode_kernel="fast")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("m,tasks", [(1, 1), (16, 16), (64, 8)])
+@pytest.mark.parametrize("x_dtype", [torch.float16, torch.bfloat16])
+def test_every_bucket_candidate_on_cuda(m, tasks, x_dtype):
+    n, k, bits, gpr = 512, 2048, 4, 4
+    x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, 16, "random", x_dtype, seed=m + tasks)
+    slot_of_token = slot_of_token % tasks
+    ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
+    for config in bucket_candidates(m, n, k, bits, 132):
+        for asm in (True, False):  # inline-asm one-hot and the select fallback
+            y = torch.full((m, n), float("nan"), dtype=x.dtype, device=DEVICE)
+            launch_bucket(x, codes, pool, slot_of_token, bits, y, dict(config, ASM=asm))
+            assert rel_err(y, ref) < TOL[x.dtype], (config, asm)
