@@ -1,19 +1,28 @@
 """Multi-LUT linear kernels vs fp16 cuBLAS, gather-then-matmul and per-token LoRA, at Llama-2-7B shapes.
 
     python3 benchmarks/bench_kernels.py --out OUT_DIR [--sweep] [--shapes 4096x4096,...] [--no-main]
+    python3 benchmarks/bench_kernels.py --sm90     (no GPU needed: compile the bucket kernel for sm_90,
+                                                    print registers, spills and the inner loop's SASS mix)
 
 Per case: microseconds (triton.testing.do_bench median; it flushes L2 before each rep, and inputs
 rotate over several copies), achieved GB/s, and the ratio to the bandwidth floor
     floor = (codes bytes + distinct tasks x LUT bytes + x bytes + y bytes) / measured D2D copy bandwidth.
 Writes OUT_DIR/kernels.json (progressively) and OUT_DIR/kernels.png; --sweep also times every
 candidate config of the decode/prefill kernels on a few cases (OUT_DIR/kernels_sweep.json).
+Decode cases also time the bucket-sum kernel (bucket_us, bucket_graph_us: lut_linear_forward forced to
+decode_kernel="bucket"); ours_* stay the default dispatch (the gather kernel unless the process sets
+SKETCHSERVE_DECODE_KERNEL: the bench passes no task count).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kernels import SlotSegments, pack_codes  # noqa: E402
 from kernels.reference import dequantize, lut_linear_reference  # noqa: E402
+from kernels.triton_bucket import bucket_candidates, launch_bucket  # noqa: E402
 from kernels.triton_decode import (  # noqa: E402
     MODE_DOT,
     MODE_DOT_SWAP,
@@ -92,11 +102,12 @@ def make_batch(m, tasks, k):
     return x, slots
 
 
-def ours_fns(layer, x, slots, segments=None):
+def ours_fns(layer, x, slots, segments=None, decode_kernel=None):
     return [
-        (lambda i=i: lut_linear_forward(x, layer.codes[i], layer.pools[i], slots, BITS, segments))
+        (lambda i=i: lut_linear_forward(
+            x, layer.codes[i], layer.pools[i], slots, BITS, segments, decode_kernel=decode_kernel))
         for i in range(ROTATE)
-    ]
+    ]  # fmt: skip
 
 
 def cublas_fns(layer, x):
@@ -164,8 +175,8 @@ def host_us(fns, calls=200) -> float:
     return (t1 - t0) / calls * 1e6
 
 
-def check(layer, x, slots, segments=None):
-    y = lut_linear_forward(x, layer.codes[0], layer.pools[0], slots, BITS, segments)
+def check(layer, x, slots, segments=None, decode_kernel=None):
+    y = lut_linear_forward(x, layer.codes[0], layer.pools[0], slots, BITS, segments, decode_kernel=decode_kernel)
     ref = lut_linear_reference(x, layer.codes[0], layer.pools[0], slots, BITS)
     err = ((y.float() - ref.float()).norm() / ref.float().norm()).item()
     if not err < 3e-3:
@@ -195,6 +206,15 @@ def main_bench(args, bw, results, out):
                 rec["ours_us"] = bench(rotating(ours))
                 rec["ours_graph_us"] = bench_graph(ours)
                 rec["ours_host_us"] = host_us(ours)
+                if phase == "decode":  # the bucket-sum kernel on the same batch (autotuned like ours)
+                    try:
+                        rec["bucket_rel_err"] = check(layer, x, slots, decode_kernel="bucket")
+                        bucket = ours_fns(layer, x, slots, decode_kernel="bucket")
+                        rec["bucket_us"] = bench(rotating(bucket))
+                        rec["bucket_graph_us"] = bench_graph(bucket)
+                    except Exception as e:  # noqa: BLE001 - record and go on: the main columns still count
+                        rec["bucket_error"] = repr(e)[:300]
+                        print("bucket kernel failed:", rec["bucket_error"], flush=True)
                 if phase == "prefill":
                     # The fused tl.dot kernel alone: per-token slots only (no segments), sorted inside.
                     rec["ours_fused_us"] = bench(rotating(ours_fns(layer, x, slots)))
@@ -228,7 +248,8 @@ def main_bench(args, bw, results, out):
                     f"  cuBLAS {rec['cublas_us']:6.1f} (graph {rec['cublas_graph_us']:6.1f})"
                     f"  x{rec['speedup_vs_cublas']:.2f}  floor {rec['floor_us']:5.1f}"
                     f"  fused {rec.get('ours_fused_us', 0):6.1f}"
-                    f"  ({rec['floor_ratio']:.2f}x)  LoRA {rec['lora_us']:8.1f}  gather {rec.get('gather_us', 0):8.1f}",
+                    f"  ({rec['floor_ratio']:.2f}x)  LoRA {rec['lora_us']:8.1f}  gather {rec.get('gather_us', 0):8.1f}"
+                    f"  bucket {rec.get('bucket_us', 0):6.1f} (graph {rec.get('bucket_graph_us', 0):6.1f})",
                     flush=True,
                 )
                 out.write_text(json.dumps(results, indent=1))
@@ -299,9 +320,25 @@ def sweep(args, out_dir):
                     print("WRONG", cfg, err)
                     us = None
                 rows.append({"kind": "decode", "N": n, "K": k, "M": m, "tasks": tasks, **cfg, "us": us, "err": err})
-            best = min((r for r in rows if r["N"] == n and r["M"] == m and r["tasks"] == tasks and r["us"]),
-                       key=lambda r: r["us"])  # fmt: skip
-            print(f"sweep decode {n}x{k} M={m} tasks={tasks}: best {best['us']:.1f} us {best}", flush=True)
+            for cfg in bucket_candidates(m, n, k, BITS, sms):
+                for asm in (True, False):
+                    cfg = dict(cfg, ASM=asm)
+                    y = torch.full((m, n), float("nan"), dtype=torch.float16, device="cuda")
+                    try:
+                        launch_bucket(x, layer.codes[0], layer.pools[0], slots, BITS, y, cfg)
+                        err = rel_to(y, ref)
+                        us = bench(launch_fn(launch_bucket, layer, x, slots, BITS, y, cfg), rep=20)
+                    except Exception as e:  # noqa: BLE001
+                        us, err = None, None
+                        print("bucket config failed", cfg, repr(e)[:300])
+                    if err is not None and not err < 3e-3:
+                        print("WRONG bucket", cfg, err)
+                        us = None
+                    rows.append({"kind": "bucket", "N": n, "K": k, "M": m, "tasks": tasks, **cfg, "us": us, "err": err})
+            for kind in ("decode", "bucket"):
+                sel = [r for r in rows if r["kind"] == kind and r["N"] == n and r["M"] == m and r["tasks"] == tasks]
+                best = min((r for r in sel if r["us"]), key=lambda r: r["us"], default=None)
+                print(f"sweep {kind} {n}x{k} M={m} tasks={tasks}: best {best and best['us']} us {best}", flush=True)
             (out_dir / "kernels_sweep.json").write_text(json.dumps(rows, indent=0))
         m, tasks = 2048, 1
         x, _ = make_batch(m, tasks, k)
@@ -344,6 +381,68 @@ def profile(args):
     y = torch.empty(2048, 4096, dtype=torch.float16, device="cuda")
     launch_prefill(x, layer.codes[0], layer.pools[0], slots, None, BITS, y, PREFILL_SWEEP[2])
     torch.cuda.synchronize()
+
+
+def compile_sm90() -> None:
+    """Compile the bucket kernel for sm_90 without a GPU (ptxas ships with Triton): registers, spills,
+    shared memory and the instruction mix of the inner loop (the one holding the MMAs), per config."""
+    os.environ.pop("TRITON_INTERPRET", None)
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    from kernels.triton_bucket import _bucket_kernel
+
+    cuobjdump = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "cuobjdump")
+    ints = ["M", "N", "K", "KP", "GS", "stride_xm", "stride_cn", "stride_ls", "stride_ln", "stride_ym",
+            "K_PER_SPLIT", "SPLIT_K"]  # fmt: skip
+    # Divisible-by-16 specialization the launcher gets at Llama shapes (pointers, N, K, strides; not M).
+    div16 = ["x_ptr", "codes_ptr", "lut_ptr", "slot_ptr", "y_ptr", "ws_ptr", "counter_ptr", "N", "K", "KP", "GS",
+             "stride_xm", "stride_cn", "stride_ls", "stride_ln", "stride_ym", "K_PER_SPLIT"]  # fmt: skip
+    attrs = {(_bucket_kernel.arg_names.index(a),): [["tt.divisibility", 16]] for a in div16}
+    # (bits, BLOCK_M, BLOCK_N, BLOCK_K, warps, stages, inline-asm one-hot, x dtype)
+    cases = [(4, 16, 16, 64, 4, 3, True, "fp16"), (4, 16, 16, 64, 4, 3, False, "fp16"),
+             (4, 16, 16, 64, 4, 3, True, "bf16"), (4, 16, 16, 64, 8, 3, True, "fp16"),
+             (4, 16, 32, 64, 8, 3, True, "fp16"), (4, 16, 16, 128, 8, 3, True, "fp16"),
+             (3, 16, 32, 64, 4, 3, True, "fp16"), (2, 16, 64, 128, 4, 3, True, "fp16"),
+             (4, 64, 8, 64, 4, 3, True, "fp16")]  # fmt: skip
+    for bits, bm, bn, bk, warps, stages, asm, xdt in cases:
+        sig = {"x_ptr": f"*{xdt}", "codes_ptr": "*u8", "lut_ptr": "*fp16", "slot_ptr": "*i32", "y_ptr": f"*{xdt}",
+               "ws_ptr": "*fp32", "counter_ptr": "*i32", **dict.fromkeys(ints, "i32")}  # fmt: skip
+        const = {"BITS": bits, "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "USE_SPLIT": True,
+                 "DOT_PRECISION": "tf32", "ASM": asm}  # fmt: skip
+        sig.update(dict.fromkeys(const, "constexpr"))
+        src = ASTSource(fn=_bucket_kernel, signature=sig, constexprs=const, attrs=attrs)
+        kern = triton.compile(src, target=GPUTarget("cuda", 90, 32), options={"num_warps": warps, "num_stages": stages})
+        with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
+            f.write(kern.asm["cubin"])
+            f.flush()
+            res = subprocess.run([cuobjdump, "-res-usage", f.name], capture_output=True, text=True).stdout
+            sass = subprocess.run([cuobjdump, "-sass", f.name], capture_output=True, text=True).stdout
+        regs, stack = re.search(r"REG:(\d+)", res).group(1), re.search(r"STACK:(\d+)", res).group(1)
+        n_loop, mix = _inner_loop_mix(sass)
+        per = bn * (1 << bits) * bk / (32 * warps)  # one-hot elements per thread and loop trip
+        print(f"bits={bits} BM={bm} BN={bn} BK={bk} warps={warps} stages={stages} x={xdt} asm={asm}: regs {regs}"
+              f" stack {stack} smem {kern.metadata.shared} B | loop {n_loop} instr, {n_loop / per:.2f} per one-hot"
+              f" element | {mix}", flush=True)  # fmt: skip
+
+
+def _inner_loop_mix(sass: str) -> tuple[int, dict]:
+    """(instructions, top opcodes) of the smallest backward-branch loop around the first MMA."""
+    code = []
+    for line in sass.splitlines():
+        m = re.match(r"\s+/\*([0-9a-f]{4,})\*/\s+(.*?);", line)
+        if m:
+            code.append((int(m.group(1), 16), m.group(2)))
+    mma = next(a for a, t in code if "GMMA" in t or "HMMA" in t)
+    loops = [(int(m.group(1), 16), a) for a, t in code if (m := re.search(r"BRA (0x[0-9a-f]+)", t))]
+    lo, hi = min(((s, e) for s, e in loops if s <= mma < e), key=lambda se: se[1] - se[0])
+    mix: dict[str, int] = {}
+    for a, t in code:
+        if lo <= a <= hi:
+            op = re.sub(r"^@!?U?P\w+\s+", "", t).split()[0].split(".")[0]
+            mix[op] = mix.get(op, 0) + 1
+    return sum(mix.values()), dict(sorted(mix.items(), key=lambda kv: -kv[1])[:10])
 
 
 def plot(results, path):
@@ -391,13 +490,19 @@ def plot(results, path):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--out", type=Path, help="output directory (required unless --sm90 or --profile)")
     ap.add_argument("--sweep", action="store_true")
     ap.add_argument("--no-main", action="store_true")
     ap.add_argument("--shapes", default=",".join(f"{n}x{k}" for n, k in SHAPES))
     ap.add_argument("--plot-only", type=Path, help="re-draw the plot from a kernels.json")
     ap.add_argument("--profile", action="store_true", help="a few single launches for ncu, nothing else")
+    ap.add_argument("--sm90", action="store_true", help="compile the bucket kernel for sm_90 (no GPU): SASS stats")
     args = ap.parse_args()
+    if args.sm90:
+        compile_sm90()
+        return
+    if args.out is None:
+        ap.error("--out is required")
     if args.profile:
         profile(args)
         return

@@ -212,20 +212,22 @@ def launch_bucket(
 
 def default_bucket_config(m: int, n: int, k: int, bits: int, num_sms: int) -> dict:
     """Heuristic without autotuning: R = BLOCK_N * 2**bits = 256 one-hot rows (128 above 32 tokens: the
-    [R, BLOCK_M] fp32 accumulator stays at 32 registers per thread), 32 packed bytes per row and block.
+    [R, BLOCK_M] fp32 accumulator stays small), 32 packed bytes per row and block, 8 warps (80 registers
+    at sm_90 for 4-bit, M <= 16, vs 163 with 4 warps: benchmarks/NOTES.md v6), ~4 programs per SM.
     """
     rows = 256 if m <= 32 else 128
     block_n = rows >> bits
     block_k = 32 * _per_byte(bits)
     return {
-        "BLOCK_N": block_n, "BLOCK_K": block_k, "num_warps": 4, "num_stages": 3,
-        "SPLIT_K": split_for(n, k, block_n, block_k, 2 * num_sms),
+        "BLOCK_N": block_n, "BLOCK_K": block_k, "num_warps": 8, "num_stages": 3,
+        "SPLIT_K": split_for(n, k, block_n, block_k, 4 * num_sms),
     }  # fmt: skip
 
 
 # (one-hot rows R, packed bytes per row and block, warps, stages, waves of programs): unmeasured guesses
 # around the default, for the first device run to time.
 _CANDIDATES = [
+    (256, 32, 8, 3, 4),
     (256, 32, 4, 3, 2),
     (256, 32, 8, 3, 2),
     (256, 64, 8, 3, 2),

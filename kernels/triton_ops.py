@@ -45,8 +45,9 @@ from kernels.triton_prefill import (
 DECODE_MAX_M = 64  # above this the prefill kernel's token tiles beat one split-K tile of all tokens
 # Distinct slots from which auto mode takes the bucket-sum decode kernel. NOT measured: from the
 # estimate in benchmarks/NOTES.md (v6: gather ~21 us + ~13 us per further slot at 4096^2 M=16 on H200,
-# bucket predicted ~40-50 us whatever the slot count -> crossover near 3-4 slots; 4 until measured).
-BUCKET_MIN_TASKS = 4
+# bucket predicted 45-65 us whatever the slot count -> crossover between 2.8 and 4.4 slots; 5 keeps
+# the gather kernel wherever the prediction's band does not clearly favour the bucket kernel).
+BUCKET_MIN_TASKS = 5
 DECODE_KERNELS = ("auto", "gather", "bucket")
 DECODE_KERNEL = os.environ.get("SKETCHSERVE_DECODE_KERNEL", "auto")
 if DECODE_KERNEL not in DECODE_KERNELS:
