@@ -265,6 +265,11 @@ class LutPool:
         self._jobs.put(("copy", key))
 
     def _stage(self, key: TaskKey, luts: dict[str, torch.Tensor]) -> None:
+        # One version per task in the CPU tier: an older one is only ever read again by a request that resolved
+        # it before the upload, and such a request can read it from disk; keeping it would fill the budget
+        # with dead versions under steady uploads.
+        for old in [k for k in self._cpu_tier if k[0] == key[0] and k[1] < key[1]]:
+            self._cpu_tier_bytes -= _nbytes(self._cpu_tier.pop(old))
         self._cpu_tier[key] = luts
         self._cpu_tier_bytes += _nbytes(luts)
         while self._cpu_tier_bytes > self.cpu_tier_budget and len(self._cpu_tier) > 1:

@@ -9,7 +9,7 @@ import torch
 
 from adapters.pool import BASE_KEY, LutLoadError, LutPool
 from sketch.task_lut import load_task_lut
-from tests.server.conftest import create_base, create_store
+from tests.server.conftest import create_base, create_store, task_lut_file
 
 
 def wait_acquire(pool, key, timeout=10.0):
@@ -69,6 +69,15 @@ def test_cpu_tier_respects_its_budget(tmp_path):
     stats = pool.stats()
     assert stats.cpu_tier_entries == 1 and stats.tasks_resident == 3
     pool.close()
+
+
+def test_cpu_tier_keeps_only_the_newest_loaded_version_of_a_task(setup, tmp_path):
+    base, store, pool = setup
+    for seed in (11, 12, 13):  # three uploads of t0, each loaded and then released
+        version = store.put("t0", task_lut_file(base, "t0", seed, tmp_path)).version
+        wait_acquire(pool, ("t0", version))
+        pool.release(("t0", version))
+    assert pool.stats().cpu_tier_entries == 1  # the dead versions do not sit in host memory until the budget
 
 
 def test_failed_load_reports_the_error(setup):
