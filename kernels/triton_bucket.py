@@ -31,7 +31,7 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.triton_common import interpreting
+from kernels.triton_common import interpreting, store_split_k
 from kernels.triton_decode import _counters, split_for
 
 
@@ -147,18 +147,7 @@ def _bucket_kernel(
     offs = m_offs[None, :] * N + rows[:, None]  # [BN, BM], y_acc's orientation
     y_offs = m_offs[None, :] * stride_ym + rows[:, None]
     out_mask = m_mask[None, :] & (rows < N)[:, None]
-    if USE_SPLIT:
-        tl.store(ws_ptr + pid_k * M * N + offs, y_acc, mask=out_mask)
-        tl.debug_barrier()  # every thread's partial is stored before the (acq_rel, gpu-scope) arrival
-        arrived = tl.atomic_add(counter_ptr + pid_n, 1)
-        if arrived == SPLIT_K - 1:
-            total = tl.zeros(y_acc.shape, dtype=tl.float32)
-            for s in range(0, SPLIT_K):
-                total += tl.load(ws_ptr + s * M * N + offs, mask=out_mask, other=0.0, cache_modifier=".cg")
-            tl.store(y_ptr + y_offs, total.to(y_ptr.dtype.element_ty), mask=out_mask)
-            tl.atomic_xchg(counter_ptr + pid_n, 0)  # ready for the next launch
-    else:
-        tl.store(y_ptr + y_offs, y_acc.to(y_ptr.dtype.element_ty), mask=out_mask)
+    store_split_k(y_acc, offs, y_offs, out_mask, y_ptr, ws_ptr, counter_ptr, pid_n, pid_k, M, N, SPLIT_K, USE_SPLIT)
 
 
 def _per_byte(bits: int) -> int:

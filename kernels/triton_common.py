@@ -305,3 +305,22 @@ def check_inputs(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Te
         raise ValueError("lut_pool must be contiguous")
     if x.dtype not in (torch.float16, torch.bfloat16, torch.float32):
         raise ValueError(f"{name} must be fp16, bf16 or fp32, got {x.dtype}")
+
+
+@triton.jit
+def store_split_k(acc, offs, y_offs, out_mask, y_ptr, ws_ptr, counter_ptr, pid_n, pid_k, M, N,
+                  SPLIT_K: tl.constexpr, USE_SPLIT: tl.constexpr):
+    """Write a program's fp32 tile of y. Split-K: each program stores its partial in the workspace
+    [SPLIT_K, M, N]; the last of the pid_n column to arrive sums them, writes y and resets the counter."""
+    if USE_SPLIT:
+        tl.store(ws_ptr + pid_k * M * N + offs, acc, mask=out_mask)
+        tl.debug_barrier()  # every thread's partial is stored before the (acq_rel, gpu-scope) arrival
+        arrived = tl.atomic_add(counter_ptr + pid_n, 1)
+        if arrived == SPLIT_K - 1:
+            total = tl.zeros(acc.shape, dtype=tl.float32)
+            for s in range(0, SPLIT_K):
+                total += tl.load(ws_ptr + s * M * N + offs, mask=out_mask, other=0.0, cache_modifier=".cg")
+            tl.store(y_ptr + y_offs, total.to(y_ptr.dtype.element_ty), mask=out_mask)
+            tl.atomic_xchg(counter_ptr + pid_n, 0)  # ready for the next launch
+    else:
+        tl.store(y_ptr + y_offs, acc.to(y_ptr.dtype.element_ty), mask=out_mask)

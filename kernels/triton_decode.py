@@ -31,6 +31,7 @@ from kernels.triton_common import (
     first_slot,
     interpreting,
     next_slot,
+    store_split_k,
     unpack_codes,
 )
 
@@ -137,18 +138,7 @@ def _decode_kernel(
         y_offs = m_offs[:, None] * stride_ym + rows[None, :]
         out_mask = m_mask[:, None] & (rows < N)[None, :]
 
-    if USE_SPLIT:
-        tl.store(ws_ptr + pid_k * M * N + offs, acc, mask=out_mask)
-        tl.debug_barrier()  # every thread's partial is stored before the (acq_rel, gpu-scope) arrival
-        arrived = tl.atomic_add(counter_ptr + pid_n, 1)
-        if arrived == SPLIT_K - 1:
-            total = tl.zeros(acc.shape, dtype=tl.float32)
-            for s in range(0, SPLIT_K):
-                total += tl.load(ws_ptr + s * M * N + offs, mask=out_mask, other=0.0, cache_modifier=".cg")
-            tl.store(y_ptr + y_offs, total.to(y_ptr.dtype.element_ty), mask=out_mask)
-            tl.atomic_xchg(counter_ptr + pid_n, 0)  # ready for the next launch
-    else:
-        tl.store(y_ptr + y_offs, acc.to(y_ptr.dtype.element_ty), mask=out_mask)
+    store_split_k(acc, offs, y_offs, out_mask, y_ptr, ws_ptr, counter_ptr, pid_n, pid_k, M, N, SPLIT_K, USE_SPLIT)
 
 
 _COUNTERS: dict[torch.device, torch.Tensor] = {}
