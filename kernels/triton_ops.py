@@ -11,7 +11,8 @@ kernel (triton_decode.py, one LUT gather per weight per distinct slot) or the bu
 prefill kernel (tokens grouped by slot, tensor cores). Shapes and the slot range are checked by
 lut_linear.py; here only the layout the kernels assume (strides) is checked.
 
-Decode kernel choice: SKETCHSERVE_DECODE_KERNEL=gather|bucket|auto (default auto; read at import, or
+Decode kernel choice: SKETCHSERVE_DECODE_KERNEL=gather|bucket|auto (default gather until the bucket kernel has
+been checked and timed on a GPU, benchmarks/NOTES.md v6; read at import, or
 set DECODE_KERNEL / pass decode_kernel=). auto takes the bucket kernel only when the number of distinct
 slots is known on the host (num_tasks, or SlotSegments.host_bounds) and is >= BUCKET_MIN_TASKS, for
 fp16/bf16 x. Never read back from the device: the decode step runs under CUDA graphs.
@@ -49,7 +50,7 @@ DECODE_MAX_M = 64  # above this the prefill kernel's token tiles beat one split-
 # the gather kernel wherever the prediction's band does not clearly favour the bucket kernel).
 BUCKET_MIN_TASKS = 5
 DECODE_KERNELS = ("auto", "gather", "bucket")
-DECODE_KERNEL = os.environ.get("SKETCHSERVE_DECODE_KERNEL", "auto")
+DECODE_KERNEL = os.environ.get("SKETCHSERVE_DECODE_KERNEL", "gather")  # -> "auto" once measured on a GPU
 if DECODE_KERNEL not in DECODE_KERNELS:
     raise ValueError(f"SKETCHSERVE_DECODE_KERNEL must be one of {DECODE_KERNELS}, got {DECODE_KERNEL!r}")
 

@@ -254,6 +254,18 @@ class DenseWeightCache:
                 del self._generation_of[key[:2]]
 
 
+@dataclass
+class KernelHints:
+    """What the runner knows on the host about the step it is running, read by every LutProjection.
+
+    num_tasks: distinct LUT slots among the step's tokens. It lets the CUDA op pick its decode kernel (the
+    gather kernel's cost grows with it, the bucket kernel's does not) without reading slot_of_token back from
+    the device. Under CUDA graphs the choice is baked in at capture, so the graph key includes it.
+    """
+
+    num_tasks: int | None = None
+
+
 class LutProjection(nn.Module):
     """y [T, N] = x [T, K] @ W_hat(slot of each token).T (+ bias); lut_pool is the pool's tensor, shared."""
 
@@ -265,6 +277,7 @@ class LutProjection(nn.Module):
         in_features: int,
         bias: torch.Tensor | None,
         dense_cache: DenseWeightCache | None = None,
+        hints: KernelHints | None = None,
     ) -> None:
         super().__init__()
         self.register_buffer("codes_packed", codes_packed)
@@ -272,13 +285,15 @@ class LutProjection(nn.Module):
         self.bits, self.gpr, self.in_features = bits, lut_pool.shape[2], in_features
         self.bias = None if bias is None else nn.Parameter(bias, requires_grad=False)
         self.dense_cache = dense_cache
+        self.hints = hints or KernelHints()
 
     def forward(self, x: torch.Tensor, slot_of_token: torch.Tensor) -> torch.Tensor:
         if self.dense_cache is not None and not x.is_cuda:
             y = self.dense_cache.linear(self, x, slot_of_token)
         else:
             # Slots are checked on the host by the runner: a range check here would sync and break graph capture.
-            y = lut_linear(x, self.codes_packed, self.lut_pool, slot_of_token, self.bits, self.gpr, False)
+            y = lut_linear(x, self.codes_packed, self.lut_pool, slot_of_token, self.bits, self.gpr, False,
+                           num_tasks=self.hints.num_tasks)
         return y if self.bias is None else y + self.bias
 
 
@@ -375,6 +390,7 @@ class Transformer(nn.Module):
     ) -> None:
         super().__init__()
         cfg = self.config = ModelConfig.from_hf(base.config)
+        self.kernel_hints = KernelHints()  # set by the runner before each forward
 
         def dense(name: str) -> torch.Tensor:
             if name not in base.dense:
@@ -385,7 +401,8 @@ class Transformer(nn.Module):
             bias = base.dense.get(f"{name}.bias")
             bias = None if bias is None else bias.to(device=device, dtype=dtype)
             k = base.layer_shapes[name][1]
-            return LutProjection(base.codes[name].to(device), lut_pools[name], base.bits, k, bias, dense_cache)
+            return LutProjection(base.codes[name].to(device), lut_pools[name], base.bits, k, bias, dense_cache,
+                                 self.kernel_hints)
 
         self.embed_tokens = nn.Parameter(dense("model.embed_tokens.weight"), requires_grad=False)
         blocks = []

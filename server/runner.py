@@ -54,6 +54,7 @@ class ModelRunner:
         for c in chunks:  # checked here, on the host: the op itself must not sync
             if not 0 <= c.slot < self.num_slots:
                 raise ValueError(f"request {c.request_id} has LUT slot {c.slot}, the pool has {self.num_slots}")
+        self.model.kernel_hints.num_tasks = len({c.slot for c in chunks})  # known here: no device read-back
         if self.graphs is not None and not plan.prefills and self.graphs.supports(len(plan.decodes)):
             logits = self.graphs.run(plan.decodes)
         else:
@@ -116,7 +117,7 @@ class ModelRunner:
 
 
 class DecodeGraphs:
-    """CUDA graphs of decode steps, captured lazily per (padded batch size, padded block-table width).
+    """CUDA graphs of decode steps, captured lazily per (padded batch size, padded block-table width, many tasks).
 
     Widths are powers of two, so a handful of graphs per batch size covers every context length. Inputs are
     copied into static tensors kept per graph; the graphs share one memory pool.
@@ -126,7 +127,7 @@ class DecodeGraphs:
         self.runner = runner
         self.batch_sizes = [b for b in GRAPH_BATCH_SIZES if b <= max_batch]
         self.pool = torch.cuda.graph_pool_handle()
-        self.graphs: dict[tuple[int, int], tuple[torch.cuda.CUDAGraph, tuple, torch.Tensor]] = {}
+        self.graphs: dict[tuple[int, int, bool], tuple[torch.cuda.CUDAGraph, tuple, torch.Tensor]] = {}
         self.failed = False
 
     def supports(self, batch: int) -> bool:
@@ -136,9 +137,14 @@ class DecodeGraphs:
         batch = next(b for b in self.batch_sizes if b >= len(decodes))
         width = 1 << (max(len(c.block_ids) for c in decodes) - 1).bit_length()  # next power of two
         args = self.runner.prepare(decodes, [], pad_to=(batch, width))
-        return self._replay((batch, width), args)[: len(decodes)]
+        # The decode kernel is chosen from the step's task count at capture and frozen in the graph: one graph per
+        # kernel class, so a batch of many tasks never replays a graph captured for few (kernels/triton_ops.py).
+        from kernels.triton_ops import BUCKET_MIN_TASKS
 
-    def _replay(self, key: tuple[int, int], args) -> torch.Tensor:
+        many_tasks = (self.runner.model.kernel_hints.num_tasks or 1) >= BUCKET_MIN_TASKS
+        return self._replay((batch, width, many_tasks), args)[: len(decodes)]
+
+    def _replay(self, key: tuple[int, int, bool], args) -> torch.Tensor:
         """Logits [batch, V] of the padded batch, through the graph of key (captured on first use)."""
         if key not in self.graphs:
             try:

@@ -293,5 +293,33 @@ def test_padding_of_the_graph_decode_path_changes_no_output(base, store, request
     handles = [engine.add_request(task, prompt, greedy(n)) for task, prompt, n in specs[:7]]  # pads 7 -> 8
     got = collect(engine, handles)
     assert [got[h.request_id] for h in handles] == solo[:7]
-    assert {b for b, _ in engine.runner.graphs.graphs} >= {8} and len(engine.runner.graphs.graphs) > 1
+    assert {key[0] for key in engine.runner.graphs.graphs} >= {8} and len(engine.runner.graphs.graphs) > 1
+    assert_all_returned(engine)
+
+
+def test_every_lut_call_is_told_the_steps_true_task_count(base, store, requests_and_solo, monkeypatch):
+    """The runner's host-side hint (it picks the CUDA decode kernel) equals the distinct slots of each call."""
+    import kernels.triton_ops
+    import server.model
+
+    calls = []
+
+    def recording_lut_linear(x, codes, pool, slot_of_token, bits, gpr, check, num_tasks=None):
+        calls.append((num_tasks, len(set(slot_of_token.tolist()))))
+        return real(x, codes, pool, slot_of_token, bits, gpr, check)
+
+    real = server.model.lut_linear
+    monkeypatch.setattr(server.model, "lut_linear", recording_lut_linear)
+    monkeypatch.setattr(kernels.triton_ops, "BUCKET_MIN_TASKS", 3)
+    specs, solo = requests_and_solo
+    engine = create_engine(base, store, max_num_batched_tokens=32, cpu_weight_cache_bytes=0)  # the op, not dense
+    engine.runner.graphs = PaddedEagerGraphs(engine.runner, 8)
+    handles = [engine.add_request(task, prompt, greedy(n)) for task, prompt, n in specs[:6]]
+    got = collect(engine, handles)
+    assert [got[h.request_id] for h in handles] == solo[:6]
+    assert calls and all(hint is not None for hint, _ in calls)
+    # eager steps see exactly their tasks; padded graph steps may add the padding rows' slot 0 (base)
+    assert all(seen in (hint, hint + 1) for hint, seen in calls) and any(hint == 4 for hint, _ in calls)
+    # one graph per kernel class: 4 tasks decoding (>= 3 here: the bucket kernel), then fewer as they finish
+    assert {many for _, _, many in engine.runner.graphs.graphs} == {True, False}
     assert_all_returned(engine)
