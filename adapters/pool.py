@@ -1,6 +1,8 @@
 """The LUT slot pool: task LUT sets resident on the device, indexed per token by the multi-LUT op.
 
-    lut_pools[layer]  [S, N, gpr, 2**bits]   one tensor per sketched projection, allocated once
+    lut_pools[layer]  [S, N, gpr, 2**bits]   one view per sketched projection, allocated once
+                       q/k/v and gate/up of a layer are views into one fused tensor [S, sum N, gpr, 2**bits]
+                       (fused_luts), so the model computes each group with one kernel call
                        slot 0       the base LUT, always resident, served as task 'base'
                        slot 1..S-1  one task's LUT set each, keyed by (task, version)
 
@@ -35,6 +37,53 @@ from sketch.format import SketchedBase
 from sketch.task_lut import load_task_lut
 
 log = logging.getLogger(__name__)
+
+# Projections that read the same input: their codes and LUTs sit side by side along N, one op call for all.
+FUSED_PROJECTIONS = {
+    "self_attn.qkv_proj": ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"),
+    "mlp.gate_up_proj": ("mlp.gate_proj", "mlp.up_proj"),
+}
+
+
+@dataclass(frozen=True)
+class FusedLuts:
+    """The pool tensor of a group of projections that share their input, and where each member lies in it."""
+
+    lut_pool: torch.Tensor  # [S, sum of the members' N, gpr, 2**bits]
+    members: tuple[str, ...]  # layer names, in their order along N
+    sizes: tuple[int, ...]  # N of each member
+
+
+def allocate_lut_pools(
+    base: SketchedBase, num_slots: int, dtype: torch.dtype, device: torch.device | str
+) -> tuple[dict[str, torch.Tensor], dict[str, FusedLuts]]:
+    """Zeroed pools with the base LUT in slot 0: (a [S, N, gpr, L] view per layer name, the fused groups).
+
+    Each member of a fused group is a view into its group's tensor, so loading a task LUT writes the same
+    memory that the fused projection reads. A group is fused only when all its members exist with one K."""
+    views: dict[str, torch.Tensor] = {}
+    fused: dict[str, FusedLuts] = {}
+    names = set(base.layer_names)
+    for name in base.layer_names:
+        if name in views:
+            continue
+        prefix = name.rsplit(".", 2)[0]  # model.layers.{i}
+        group = next(((f"{prefix}.{g}", [f"{prefix}.{m}" for m in members]) for g, members in FUSED_PROJECTIONS.items()
+                      if name in {f"{prefix}.{m}" for m in members}), None)  # fmt: skip
+        members = group[1] if group else [name]
+        if not set(members) <= names or len({base.layer_shapes[m][1] for m in members}) != 1:
+            group, members = None, [name]
+        sizes = [base.luts[m].shape[0] for m in members]
+        lut = base.luts[name]
+        tensor = torch.zeros((num_slots, sum(sizes), *lut.shape[1:]), dtype=dtype, device=device)
+        start = 0
+        for member, n in zip(members, sizes, strict=True):
+            views[member] = tensor[:, start : start + n]
+            views[member][BASE_SLOT].copy_(base.luts[member])
+            start += n
+        if group is not None:
+            fused[group[0]] = FusedLuts(tensor, tuple(members), tuple(sizes))
+    return views, fused
 
 TaskKey = tuple[str, int]  # (task, version)
 BASE_KEY: TaskKey = (BASE_TASK, 0)
@@ -95,11 +144,7 @@ class LutPool:
         self.layer_names = base.layer_names
         self.cpu_tier_budget, self.verify_checksums = cpu_tier_bytes, verify_checksums
         self.on_ready = on_ready or (lambda: None)
-        self.lut_pools: dict[str, torch.Tensor] = {}
-        for name in self.layer_names:
-            lut = base.luts[name]
-            self.lut_pools[name] = torch.zeros((num_slots, *lut.shape), dtype=dtype, device=self.device)
-            self.lut_pools[name][BASE_SLOT].copy_(lut)
+        self.lut_pools, self.fused_luts = allocate_lut_pools(base, num_slots, dtype, self.device)
         self.lut_set_bytes = sum(t[0].numel() * t.element_size() for t in self.lut_pools.values())
         self._lock = threading.Lock()
         self._slots = [_Slot() for _ in range(num_slots)]

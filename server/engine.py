@@ -71,7 +71,7 @@ class Engine:
         dense_cache = None
         if self.device.type == "cpu" and config.cpu_weight_cache_bytes:
             dense_cache = DenseWeightCache(self.pool.slot_generation, config.cpu_weight_cache_bytes)
-        model = Transformer(base, self.pool.lut_pools, max_len, self.device, dtype, dense_cache)
+        model = Transformer(base, self.pool.lut_pools, max_len, self.device, dtype, dense_cache, self.pool.fused_luts)
         block_size = config.cache.block_size
         num_blocks = config.cache.num_blocks or self._kv_budget() // bytes_per_block(mc, block_size, dtype)
         kv_cache = KVCache(mc, num_blocks, block_size, self.device, dtype)

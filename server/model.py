@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from adapters.pool import FusedLuts
 from kernels import dequantize, lut_linear
 from sketch.format import SketchedBase
 
@@ -298,17 +299,27 @@ class LutProjection(nn.Module):
 
 
 class Attention(nn.Module):
+    """proj holds q_proj, k_proj, v_proj, o_proj, or qkv_proj (fused: one op call, output split) and o_proj."""
+
     def __init__(self, cfg: ModelConfig, proj: dict[str, LutProjection]) -> None:
         super().__init__()
-        self.q_proj, self.k_proj, self.v_proj, self.o_proj = (proj[p] for p in ATTENTION_PROJECTIONS)
+        self.qkv_proj = proj.get("qkv_proj")
+        if self.qkv_proj is None:
+            self.q_proj, self.k_proj, self.v_proj = (proj[p] for p in ATTENTION_PROJECTIONS[:3])
+        self.o_proj = proj["o_proj"]
         self.num_heads, self.num_kv_heads, self.head_dim = cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
+        self.qkv_sizes = [self.num_heads * self.head_dim, *[self.num_kv_heads * self.head_dim] * 2]
         self.scale = cfg.head_dim**-0.5
 
     def forward(self, x, slots, cos, sin, meta: AttentionMeta, kv_cache: tuple[torch.Tensor, torch.Tensor]):
         t = x.shape[0]
-        q = apply_rope(self.q_proj(x, slots).view(t, self.num_heads, self.head_dim), cos, sin)
-        k = apply_rope(self.k_proj(x, slots).view(t, self.num_kv_heads, self.head_dim), cos, sin)
-        v = self.v_proj(x, slots).view(t, self.num_kv_heads, self.head_dim)
+        if self.qkv_proj is not None:
+            q, k, v = self.qkv_proj(x, slots).split(self.qkv_sizes, dim=-1)  # [T, N_q + 2 N_kv] -> 3 views
+        else:
+            q, k, v = self.q_proj(x, slots), self.k_proj(x, slots), self.v_proj(x, slots)
+        q = apply_rope(q.view(t, self.num_heads, self.head_dim), cos, sin)
+        k = apply_rope(k.view(t, self.num_kv_heads, self.head_dim), cos, sin)
+        v = v.view(t, self.num_kv_heads, self.head_dim)
         k_cache, v_cache = kv_cache  # [num_blocks, block_size, Hkv, hd]
         k_cache.view(-1, self.num_kv_heads, self.head_dim).index_copy_(0, meta.slot_mapping, k)
         v_cache.view(-1, self.num_kv_heads, self.head_dim).index_copy_(0, meta.slot_mapping, v)
@@ -352,12 +363,21 @@ class Attention(nn.Module):
 
 
 class MLP(nn.Module):
+    """proj holds gate_proj, up_proj, down_proj, or gate_up_proj (fused: one op call, output halved) and down_proj."""
+
     def __init__(self, proj: dict[str, LutProjection]) -> None:
         super().__init__()
-        self.gate_proj, self.up_proj, self.down_proj = proj["gate_proj"], proj["up_proj"], proj["down_proj"]
+        self.gate_up_proj = proj.get("gate_up_proj")
+        if self.gate_up_proj is None:
+            self.gate_proj, self.up_proj = proj["gate_proj"], proj["up_proj"]
+        self.down_proj = proj["down_proj"]
 
     def forward(self, x: torch.Tensor, slots: torch.Tensor) -> torch.Tensor:
-        return self.down_proj(F.silu(self.gate_proj(x, slots)) * self.up_proj(x, slots), slots)
+        if self.gate_up_proj is not None:
+            gate, up = self.gate_up_proj(x, slots).chunk(2, dim=-1)
+        else:
+            gate, up = self.gate_proj(x, slots), self.up_proj(x, slots)
+        return self.down_proj(F.silu(gate) * up, slots)
 
 
 class Block(nn.Module):
@@ -387,9 +407,11 @@ class Transformer(nn.Module):
         device: torch.device | str = "cpu",
         dtype: torch.dtype = torch.float32,
         dense_cache: DenseWeightCache | None = None,
+        fused_luts: dict[str, FusedLuts] | None = None,
     ) -> None:
         super().__init__()
         cfg = self.config = ModelConfig.from_hf(base.config)
+        fused_luts = fused_luts or {}
         self.kernel_hints = KernelHints()  # set by the runner before each forward
 
         def dense(name: str) -> torch.Tensor:
@@ -404,12 +426,28 @@ class Transformer(nn.Module):
             return LutProjection(base.codes[name].to(device), lut_pools[name], base.bits, k, bias, dense_cache,
                                  self.kernel_hints)
 
+        def fused_projection(group: FusedLuts) -> LutProjection:
+            """One projection over the group's members stacked along N: codes and biases concatenated."""
+            biases = [base.dense.get(f"{m}.bias") for m in group.members]
+            bias = None if biases[0] is None else torch.cat(biases).to(device=device, dtype=dtype)
+            codes = torch.cat([base.codes[m] for m in group.members]).to(device)
+            k = base.layer_shapes[group.members[0]][1]
+            return LutProjection(codes, group.lut_pool, base.bits, k, bias, dense_cache, self.kernel_hints)
+
+        def projections(prefix: str, fused_name: str, names: tuple[str, ...]) -> dict[str, LutProjection]:
+            group = fused_luts.get(f"{prefix}.{fused_name}")
+            if group is None:
+                return {n: projection(f"{prefix}.{n}") for n in names}
+            members = {m.rsplit(".", 1)[1] for m in group.members}
+            return {fused_name: fused_projection(group)} | {
+                n: projection(f"{prefix}.{n}") for n in names if n not in members}
+
         self.embed_tokens = nn.Parameter(dense("model.embed_tokens.weight"), requires_grad=False)
         blocks = []
         for i in range(cfg.num_layers):
             p = f"model.layers.{i}"
-            attn = Attention(cfg, {n: projection(f"{p}.self_attn.{n}") for n in ATTENTION_PROJECTIONS})
-            mlp = MLP({n: projection(f"{p}.mlp.{n}") for n in MLP_PROJECTIONS})
+            attn = Attention(cfg, projections(f"{p}.self_attn", "qkv_proj", ATTENTION_PROJECTIONS))
+            mlp = MLP(projections(f"{p}.mlp", "gate_up_proj", MLP_PROJECTIONS))
             norms = (dense(f"{p}.input_layernorm.weight"), dense(f"{p}.post_attention_layernorm.weight"))
             blocks.append(Block(cfg, attn, mlp, norms))
         self.layers = nn.ModuleList(blocks)

@@ -37,6 +37,12 @@ def test_base_is_slot_zero_and_tasks_load_their_luts(setup):
     expected = load_task_lut(store.path("t0", 1)).luts[name].float()  # the pool's dtype here is float32
     assert slot != 0 and torch.equal(pool.lut_pools[name][slot], expected)
     assert torch.equal(pool.lut_pools[name][0], base.luts[name].float())
+    # q/k/v and gate/up are views into one fused tensor per layer: the fused projection reads what was loaded
+    assert len(pool.fused_luts) == 2 * base.config["num_hidden_layers"]
+    task_lut = load_task_lut(store.path("t0", 1)).luts
+    for group in pool.fused_luts.values():
+        stacked = torch.cat([task_lut[m].float() for m in group.members])
+        assert torch.equal(group.lut_pool[slot], stacked) and group.lut_pool.is_contiguous()
 
 
 def test_eviction_is_lru_and_never_touches_pinned_slots(setup):

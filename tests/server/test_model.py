@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from adapters.pool import allocate_lut_pools
 from kernels.reference import dequantize
 from server.kv_cache import KVCache
 from server.model import AttentionMeta, DenseWeightCache, LutProjection, ModelConfig, PrefillSpan, Transformer
@@ -15,11 +16,20 @@ from tests.server.conftest import create_base
 BLOCK = 4
 
 
-def run_ours(base, luts_per_slot, ids: list[int], slot: int, prefill: int) -> torch.Tensor:
-    """Logits [n, V] of every position: a prefill of `prefill` tokens (in two chunks), then one decode per token."""
+def run_ours(base, luts_per_slot, ids: list[int], slot: int, prefill: int, fused: bool = False) -> torch.Tensor:
+    """Logits [n, V] of every position: a prefill of `prefill` tokens (in two chunks), then one decode per token.
+
+    fused: the pool's layout (q/k/v and gate/up side by side, one op call each) instead of one pool per layer."""
     names = base.layer_names
-    pools = {n: torch.stack([luts[n].float() for luts in luts_per_slot]) for n in names}
-    model = Transformer(base, pools, max_len=128)
+    if fused:
+        pools, fused_luts = allocate_lut_pools(base, len(luts_per_slot), torch.float32, "cpu")
+        for s, luts in enumerate(luts_per_slot):
+            for n in names:
+                pools[n][s].copy_(luts[n])
+        assert len(fused_luts) == 2 * model_config_layers(base)
+    else:
+        pools, fused_luts = {n: torch.stack([luts[n].float() for luts in luts_per_slot]) for n in names}, None
+    model = Transformer(base, pools, max_len=128, fused_luts=fused_luts)
     cache = KVCache(model.config, num_blocks=1 + len(ids) // BLOCK + 1, block_size=BLOCK, device="cpu",
                     dtype=torch.float32)
     blocks = list(range(1, cache.num_blocks))
@@ -39,6 +49,10 @@ def run_ours(base, luts_per_slot, ids: list[int], slot: int, prefill: int) -> to
         logits.append(model(torch.tensor([ids[p]]), torch.tensor([p]), torch.tensor([slot], dtype=torch.int32),
                             meta, cache.layers, torch.tensor([0])))
     return torch.cat(logits)
+
+
+def model_config_layers(base) -> int:
+    return base.config["num_hidden_layers"]
 
 
 def hf_logits(base, luts, ids: list[int]) -> torch.Tensor:
@@ -81,8 +95,18 @@ def test_qwen2_projection_biases_match_transformers():
         if any(p in name for p in ("q_proj", "k_proj", "v_proj")):
             base.dense[f"{name}.bias"] = torch.randn(base.layer_shapes[name][0], generator=g).half()
     ids = list(range(3, 20))
-    torch.testing.assert_close(run_ours(base, [base.luts], ids, 0, 9), hf_logits(base, base.luts, ids),
-                               rtol=1e-4, atol=1e-4)
+    for fused in (False, True):
+        torch.testing.assert_close(run_ours(base, [base.luts], ids, 0, 9, fused), hf_logits(base, base.luts, ids),
+                                   rtol=1e-4, atol=1e-4)
+
+
+def test_fused_qkv_and_gate_up_match_transformers_for_each_slot():
+    base = create_base(seed=5, num_key_value_heads=2)
+    task = random_task_luts(base, seed=9)
+    ids = torch.randint(0, 256, (15,), generator=torch.Generator().manual_seed(1)).tolist()
+    for slot, luts in [(0, base.luts), (1, task)]:
+        ours = run_ours(base, [base.luts, task], ids, slot=slot, prefill=9, fused=True)
+        torch.testing.assert_close(ours, hf_logits(base, luts, ids), rtol=1e-4, atol=1e-4)
 
 
 def test_config_reads_both_rope_styles():
