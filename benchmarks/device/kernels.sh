@@ -1,0 +1,6 @@
+# The GPU runs of benchmarks/results/*h200*, serving.json and finetune_vs_lora.json, as sent to the lent machine.
+# Before: ../shared/tools/device-prep (builds .device-carry: wheels, the default model in 3 parts, the task data).
+# Each call carries benchmarks/device (tracked) plus .device-carry/wheels and the parts it needs; see prep.sh.
+source benchmarks/device/prep.sh
+set -o pipefail
+timeout ${KERNEL_TIMEOUT:-300} python3 benchmarks/bench_kernels.py --out $OUT 2>&1 | tee $OUT/kernels.log
