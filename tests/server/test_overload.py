@@ -62,3 +62,40 @@ def test_client_disconnect_mid_stream_cancels_and_frees_kv_and_pins(tmp_path):
         stats = wait_until_idle(engine)
         cancelled = [e for e in stats.request_events if e.finish_reason == "cancelled"]
         assert cancelled and cancelled[-1].completion_tokens < 64
+
+
+def slow_steps(engine, monkeypatch, seconds: float = 0.05) -> None:
+    """Every engine step takes at least `seconds` (a slow GPU, made deterministic)."""
+    execute = engine.runner.execute
+
+    def slow_execute(plan):
+        time.sleep(seconds)
+        return execute(plan)
+
+    monkeypatch.setattr(engine.runner, "execute", slow_execute)
+
+
+def test_a_request_still_queued_past_queue_timeout_gets_503_and_leaves_nothing_behind(tmp_path, monkeypatch):
+    app, engine = create_test_app(tiny_base(), tmp_path, max_num_seqs=1, queue_timeout_s=0.4)
+    slow_steps(engine, monkeypatch)
+    with serve_on_loopback(app) as url:
+        body = {"task": "base", "prompt": "first", "max_tokens": 30}  # ~1.5 s of steps, one sequence at a time
+        with cf.ThreadPoolExecutor(max_workers=2) as pool:
+            first = pool.submit(post, url, body)
+            time.sleep(0.2)
+            second = pool.submit(post, url, {**body, "prompt": "second"})
+            (s1, _, p1), (s2, headers, p2) = first.result(), second.result()
+        assert s1 == 200 and p1["usage"]["completion_tokens"] == 30
+        assert s2 == 503 and p2["error"]["code"] == "queue_timeout" and headers.get("Retry-After") == "1"
+        wait_until_idle(engine)  # the timed-out request was cancelled: no KV block, no pin left
+
+
+def test_a_request_running_past_request_timeout_gets_504_and_is_cancelled(tmp_path, monkeypatch):
+    app, engine = create_test_app(tiny_base(), tmp_path, request_timeout_s=0.5)
+    slow_steps(engine, monkeypatch)
+    with serve_on_loopback(app) as url:
+        status, _, payload = post(url, {"task": "base", "prompt": "long", "max_tokens": 40})  # ~2 s of steps
+        assert status == 504 and payload["error"]["code"] == "request_timeout"
+        stats = wait_until_idle(engine)
+        assert stats.request_events[-1].finish_reason == "cancelled"
+        assert stats.request_events[-1].completion_tokens < 40
