@@ -73,7 +73,8 @@ def fill_store(base: SketchedBase, store: LutStore, tasks: list[str], workdir: P
 def kv_bytes_for(base: SketchedBase, args, max_batch: int, max_len: int) -> int:
     """KV for max_batch decode sequences plus one max_len prompt (blocks are shared, not per sequence)."""
     tokens = max_batch * (args.prompt + args.new_tokens + 16) + max_len + 64
-    return tokens * bytes_per_block(ModelConfig.from_hf(base.config), 1, torch.float16)
+    dtype = torch.float16 if args.device.type == "cuda" else torch.float32  # the engine's KV dtype (make_engine)
+    return tokens * bytes_per_block(ModelConfig.from_hf(base.config), 1, dtype)
 
 
 def make_engine(base, store, args, num_slots: int, max_batch: int, pool_bytes: int = 0) -> Engine:
@@ -129,12 +130,21 @@ def ttft(engine: Engine, base: SketchedBase, task: str, length: int) -> float:
     return outs[-1].ttft_s
 
 
+def load_base(spec: str) -> SketchedBase:
+    """A real sketched base (host tensors; the engine moves them): a directory, or 'default' (the embedded
+    model's cached 4-bit gpr-4 sketch)."""
+    from sketch.format import load_sketched_base
+    from sketch.pipeline import ensure_default_sketch
+
+    return load_sketched_base(ensure_default_sketch() if spec == "default" else Path(spec))
+
+
 def run_gpr(gpr: int, config: dict, args, workdir: Path) -> dict:
     device = args.device
     sync(device)
     mem0 = torch.cuda.memory_allocated() if device.type == "cuda" else 0
     t0 = time.perf_counter()
-    base = random_base(config, gpr, device)
+    base = random_base(config, gpr, device) if args.model is None else load_base(args.model)
     sync(device)
     out: dict = {"gpr": gpr, "base_build_s": time.perf_counter() - t0}
     out["base_bytes"] = (torch.cuda.memory_allocated() - mem0) if device.type == "cuda" else (
@@ -149,7 +159,8 @@ def run_gpr(gpr: int, config: dict, args, workdir: Path) -> dict:
     out["lut_set_bytes"] = engine.pool.lut_set_bytes
     mc = engine.model_config
     kv_token = bytes_per_block(mc, 1, torch.float16 if device.type == "cuda" else torch.float32)
-    fixed_bytes = base.codes_bytes() + base.dense["lm_head.weight"].numel() * 2  # read by every step
+    lm_head = base.dense.get("lm_head.weight", base.dense["model.embed_tokens.weight"])  # tied: the embedding
+    fixed_bytes = base.codes_bytes() + lm_head.numel() * 2  # read by every step
     lut_bytes = engine.pool.lut_set_bytes
 
     def floor_of(n_tasks: int, batch: int, ctx: int) -> float:
@@ -286,9 +297,17 @@ def main() -> None:
     ap.add_argument("--memory-gb", type=float, default=80.0, help="GPU memory assumed for residency on the CPU")
     ap.add_argument("--peers", action="store_true", help="also time HF transformers fp16 and peft LoRA")
     ap.add_argument("--tiny", action="store_true", help="tiny model on the CPU: checks the script, not speed")
+    ap.add_argument("--model", default=None,
+                    help="a real sketched base instead of random weights: a directory, or 'default' (the embedded "
+                         "model); its own gpr is used")
+    ap.add_argument("--device", dest="device_name", default=None, help="cpu or cuda (default: cuda if available)")
     args = ap.parse_args()
-    args.device = torch.device("cuda" if torch.cuda.is_available() and not args.tiny else "cpu")
-    if args.tiny:
+    args.device = torch.device(args.device_name or ("cuda" if torch.cuda.is_available() and not args.tiny else "cpu"))
+    if args.model is not None:
+        probe = load_base(args.model)
+        config, args.gpr = probe.config, [probe.gpr]  # its own shape and row-groups
+        del probe
+    elif args.tiny:
         config = llama_config(vocab_size=512, hidden_size=128, intermediate_size=256, num_hidden_layers=2,
                               num_attention_heads=4, num_key_value_heads=4)
         args.batches, args.tasks = [1, 4], [1, 2]
@@ -299,8 +318,12 @@ def main() -> None:
     results = {"device": torch.cuda.get_device_name() if args.device.type == "cuda" else "cpu",
                "config": {k: config[k] for k in ("hidden_size", "intermediate_size", "num_hidden_layers")},
                "args": {k: v for k, v in vars(args).items() if k not in ("out", "device")}, "runs": []}
+    if args.model is not None:
+        results["model"] = args.model
     args.out.mkdir(parents=True, exist_ok=True)
     stem = "serving_tiny" if args.tiny else "serving"
+    if args.model is not None:
+        stem = f"serving_{args.device.type}_{Path(args.model).name}"
     if args.peers:  # first: the same run's reference points, even if a later part runs out of time
         results["peers"] = peers(config, args)
         (args.out / f"{stem}.json").write_text(json.dumps(results, indent=1))

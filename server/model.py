@@ -208,13 +208,23 @@ class DenseWeightCache:
     The torch reference op rebuilds W_hat on every call (about a second per token for a 135M model on two cores);
     with the weights of the resident tasks kept, CPU decoding runs at dense-matmul speed. `slot_generation` is the
     pool's list, bumped whenever a slot receives another LUT set, so a stale weight is never hit again.
+
+    Eviction takes only weights the current step has not used (the model calls begin_step()). When one step needs
+    more weights than the budget holds (many tasks in a batch), plain LRU would evict each weight just before
+    its next use and hit nothing; here the extra weights are computed for the call and not kept, so the cached
+    ones keep hitting.
     """
 
     def __init__(self, slot_generation: list[int], budget_bytes: int) -> None:
         self.slot_generation, self.budget_bytes = slot_generation, budget_bytes
         self._weights: OrderedDict[tuple[int, int, int], torch.Tensor] = OrderedDict()
         self._generation_of: dict[tuple[int, int], int] = {}  # (projection, slot) -> generation cached
-        self._bytes = 0
+        self._last_step: dict[tuple[int, int, int], int] = {}
+        self._bytes, self._step = 0, 0
+        self.hits = self.misses = 0
+
+    def begin_step(self) -> None:
+        self._step += 1
 
     @property
     def nbytes(self) -> int:
@@ -235,20 +245,31 @@ class DenseWeightCache:
         w = self._weights.get(key)
         if w is not None:
             self._weights.move_to_end(key)
+            self._last_step[key] = self._step
+            self.hits += 1
             return w
+        self.misses += 1
         w = dequantize(proj.codes_packed, proj.lut_pool[slot].float(), proj.bits, proj.in_features).to(dtype)
         stale = self._generation_of.get(key[:2])
         if stale is not None and stale != key[2]:  # the slot holds another LUT set now: its old weight is dead
             self._drop((*key[:2], stale))
+        size = w.numel() * w.element_size()
+        while self._bytes + size > self.budget_bytes and self._weights:
+            oldest = next(iter(self._weights))  # least recently used; those used this step are all behind it
+            if self._last_step[oldest] == self._step:
+                break
+            self._drop(oldest)
+        if self._bytes + size > self.budget_bytes:
+            return w  # this step's weights fill the budget: use this one once, keep the cached ones
         self._generation_of[key[:2]] = key[2]
         self._weights[key] = w
-        self._bytes += w.numel() * w.element_size()
-        while self._bytes > self.budget_bytes and len(self._weights) > 1:
-            self._drop(next(iter(self._weights)))
+        self._last_step[key] = self._step
+        self._bytes += size
         return w
 
     def _drop(self, key: tuple[int, int, int]) -> None:
         old = self._weights.pop(key, None)
+        self._last_step.pop(key, None)
         if old is not None:
             self._bytes -= old.numel() * old.element_size()
             if self._generation_of.get(key[:2]) == key[2]:
@@ -412,6 +433,7 @@ class Transformer(nn.Module):
         super().__init__()
         cfg = self.config = ModelConfig.from_hf(base.config)
         fused_luts = fused_luts or {}
+        self.dense_cache = dense_cache
         self.kernel_hints = KernelHints()  # set by the runner before each forward
 
         def dense(name: str) -> torch.Tensor:
@@ -468,6 +490,8 @@ class Transformer(nn.Module):
         logits_indices: torch.Tensor,
     ) -> torch.Tensor:
         """input_ids/positions/slot_of_token [T], logits_indices [R] -> logits [R, V] float32."""
+        if self.dense_cache is not None:
+            self.dense_cache.begin_step()
         h = F.embedding(input_ids, self.embed_tokens)  # [T, D]
         cos = self.rope_cos[positions].to(h.dtype)
         sin = self.rope_sin[positions].to(h.dtype)

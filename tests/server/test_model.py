@@ -134,3 +134,22 @@ def test_cpu_weight_cache_drops_a_slots_weight_once_the_slot_holds_another_lut()
         y = proj(x, torch.tensor([1, 1]))
         assert torch.allclose(y, x @ dequantize(codes, pool[1], 4, 16).T, atol=1e-5)
     assert cache.nbytes == 2 * one_weight  # the dead generations were dropped, not kept until the budget
+
+
+def test_cpu_weight_cache_keeps_hitting_when_a_step_needs_more_than_its_budget():
+    codes = torch.randint(0, 256, (8, 8), dtype=torch.uint8)  # N=8, K=16, 4-bit: 512 B per fp32 weight
+    pool = torch.randn(4, 8, 2, 16)
+    cache = DenseWeightCache([0, 0, 0, 0], budget_bytes=2 * 8 * 16 * 4)  # room for 2 of the 3 slots' weights
+    proj = LutProjection(codes, pool, bits=4, in_features=16, bias=None, dense_cache=cache)
+    x = torch.randn(3, 16)
+    slots = torch.tensor([1, 2, 3])  # every step needs 3 weights
+    for _ in range(5):
+        cache.begin_step()
+        y = proj(x, slots)
+    for row, slot in enumerate((1, 2, 3)):
+        torch.testing.assert_close(y[row], x[row] @ dequantize(codes, pool[slot], 4, 16).T)
+    # plain LRU would evict each weight right before its next use (0 hits); here 2 of 3 hit after the first step
+    assert cache.hits == 2 * 4 and cache.misses == 3 + 4 and cache.nbytes == 2 * 8 * 16 * 4
+    cache.begin_step()
+    proj(x[:1], torch.tensor([0]))  # a new task arrives: a weight unused this step makes room for it
+    assert cache.misses == 3 + 4 + 1 and cache.nbytes == 2 * 8 * 16 * 4
