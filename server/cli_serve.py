@@ -16,6 +16,8 @@ FLAGS = {
     "--max-tasks-resident": ("max_tasks_resident", int, "LUT pool slots (env SKETCHSERVE_MAX_TASKS_RESIDENT)"),
     "--max-waiting": ("max_waiting", int, "admission queue bound (env SKETCHSERVE_MAX_WAITING)"),
     "--kv-cache-mb": ("kv_cache_mb", int, "KV cache budget in MiB, 0 = auto (env SKETCHSERVE_KV_CACHE_MB)"),
+    "--cpu-weight-cache-mb": ("cpu_weight_cache_mb", int,
+                              "CPU only: dequantized weights kept, MiB (env SKETCHSERVE_CPU_WEIGHT_CACHE_MB)"),
     "--api-keys-file": ("api_keys_file", str, "API keys file; unset = open (env SKETCHSERVE_API_KEYS_FILE)"),
     "--log-level": ("log_level", str, "debug, info, warning (env SKETCHSERVE_LOG_LEVEL)"),
 }

@@ -106,6 +106,7 @@ class EngineConfig:
         return EngineConfig(
             device=settings.resolved_device(),
             cache=CacheConfig(kv_cache_bytes=settings.kv_cache_mb * MiB),
+            cpu_weight_cache_bytes=settings.cpu_weight_cache_mb * MiB,
             pool=PoolConfig(
                 num_slots=settings.max_tasks_resident,
                 pool_bytes=settings.lut_pool_mb * MiB,

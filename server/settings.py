@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     kv_cache_mb: int = Field(0, ge=0, description="KV cache budget in MiB; 0 sizes it from free memory")
     lut_pool_mb: int = Field(0, ge=0, description="GPU LUT pool budget in MiB; 0 sizes it from max_tasks_resident")
     cpu_tier_mb: int = Field(512, ge=0, description="Host-memory tier of task LUTs in front of the disk store")
+    cpu_weight_cache_mb: int = Field(
+        1024, ge=0, description="CPU serving only: dequantized weights kept per resident task (the default model "
+        "needs ~400 MiB per task); 0 dequantizes on every call"
+    )
 
     # --- scheduling limits -----------------------------------------------------------------------
     max_batch_size: int = Field(64, ge=1, description="Most sequences decoded in one step")
