@@ -298,6 +298,23 @@ def rel_to(y, ref):
     return ((y.float() - ref.float()).norm() / ref.float().norm()).item()
 
 
+def checked_time(launch, layer, x, slots, ref, cfg) -> tuple[float | None, float | None]:
+    """(us, relative error) of one config of a launcher, output poisoned first; us is None if it failed or
+    its result is off the reference by 3e-3 or more."""
+    y = torch.full((x.shape[0], layer.codes[0].shape[0]), float("nan"), dtype=torch.float16, device="cuda")
+    try:
+        launch(x, layer.codes[0], layer.pools[0], slots, BITS, y, cfg)
+        err = rel_to(y, ref)
+        us = bench(launch_fn(launch, layer, x, slots, BITS, y, cfg), rep=20)
+    except Exception as e:  # noqa: BLE001 - record and go on
+        print(launch.__name__, "config failed", cfg, repr(e)[:300])
+        return None, None
+    if not err < 3e-3:
+        print("WRONG", launch.__name__, cfg, err)
+        return None, err
+    return us, err
+
+
 def sweep(args, out_dir):
     """Every variant on a few cases, each checked against the reference: the data behind the pruned lists."""
     sms = torch.cuda.get_device_properties(0).multi_processor_count
@@ -308,32 +325,12 @@ def sweep(args, out_dir):
             x, slots = make_batch(m, tasks, k)
             ref = lut_linear_reference(x, layer.codes[0], layer.pools[0], slots, BITS)
             for cfg in sweep_decode_configs(m, n, k, sms):
-                y = torch.full((m, n), float("nan"), dtype=torch.float16, device="cuda")
-                try:
-                    launch_decode(x, layer.codes[0], layer.pools[0], slots, BITS, y, cfg)
-                    err = rel_to(y, ref)
-                    us = bench(launch_fn(launch_decode, layer, x, slots, BITS, y, cfg), rep=20)
-                except Exception as e:  # noqa: BLE001 - record and go on
-                    us, err = None, None
-                    print("config failed", cfg, repr(e)[:300])
-                if err is not None and not err < 3e-3:
-                    print("WRONG", cfg, err)
-                    us = None
+                us, err = checked_time(launch_decode, layer, x, slots, ref, cfg)
                 rows.append({"kind": "decode", "N": n, "K": k, "M": m, "tasks": tasks, **cfg, "us": us, "err": err})
             for cfg in bucket_candidates(m, n, k, BITS, sms):
                 for asm in (True, False):
                     cfg = dict(cfg, ASM=asm)
-                    y = torch.full((m, n), float("nan"), dtype=torch.float16, device="cuda")
-                    try:
-                        launch_bucket(x, layer.codes[0], layer.pools[0], slots, BITS, y, cfg)
-                        err = rel_to(y, ref)
-                        us = bench(launch_fn(launch_bucket, layer, x, slots, BITS, y, cfg), rep=20)
-                    except Exception as e:  # noqa: BLE001
-                        us, err = None, None
-                        print("bucket config failed", cfg, repr(e)[:300])
-                    if err is not None and not err < 3e-3:
-                        print("WRONG bucket", cfg, err)
-                        us = None
+                    us, err = checked_time(launch_bucket, layer, x, slots, ref, cfg)
                     rows.append({"kind": "bucket", "N": n, "K": k, "M": m, "tasks": tasks, **cfg, "us": us, "err": err})
             for kind in ("decode", "bucket"):
                 sel = [r for r in rows if r["kind"] == kind and r["N"] == n and r["M"] == m and r["tasks"] == tasks]

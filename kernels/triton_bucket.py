@@ -32,7 +32,7 @@ import triton
 import triton.language as tl
 
 from kernels.triton_common import interpreting, store_split_k
-from kernels.triton_decode import _counters, split_for
+from kernels.triton_decode import split_for, split_k_launch
 
 
 def _one_hot_asm(k: int, neg_one: int, c: int, fma: str) -> str:
@@ -177,16 +177,7 @@ def launch_bucket(
     block_m = max(16, triton.next_power_of_2(m))
     if block_m > 64:
         raise ValueError(f"bucket decode takes at most 64 tokens, got M={m}")
-    k_blocks = triton.cdiv(k, block_k)
-    split = max(1, min(config.get("SPLIT_K", 1), k_blocks))
-    k_per_split = triton.cdiv(k_blocks, split) * block_k
-    split = triton.cdiv(k, k_per_split)  # no empty splits
-    n_tiles = triton.cdiv(n, block_n)
-    if split > 1:
-        ws = torch.empty(split, m, n, dtype=torch.float32, device=x.device)
-        counters = _counters(x.device, n_tiles)
-    else:
-        ws = counters = y  # unused
+    split, k_per_split, n_tiles, ws, counters = split_k_launch(x, y, n, block_n, block_k, config.get("SPLIT_K", 1))
     _bucket_kernel[(n_tiles, split)](
         x, codes_packed, lut_pool, slot_of_token, y, ws, counters,
         m, n, k, codes_packed.shape[1], gs,

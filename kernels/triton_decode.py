@@ -156,6 +156,21 @@ def _counters(device: torch.device, n: int) -> torch.Tensor:
     return buf
 
 
+def split_k_launch(x: torch.Tensor, y: torch.Tensor, n: int, block_n: int, block_k: int, split_k: int):
+    """Grid and buffers of a split-K launch over x [M, K] -> y [M, N]: (split, K per split, N tiles, fp32
+    workspace [split, M, N], arrival counters); with one split the last two are y, unused by the kernel."""
+    m, k = x.shape
+    k_blocks = triton.cdiv(k, block_k)
+    split = max(1, min(split_k, k_blocks))
+    k_per_split = triton.cdiv(k_blocks, split) * block_k
+    split = triton.cdiv(k, k_per_split)  # no empty splits
+    n_tiles = triton.cdiv(n, block_n)
+    if split == 1:
+        return split, k_per_split, n_tiles, y, y
+    ws = torch.empty(split, m, n, dtype=torch.float32, device=x.device)
+    return split, k_per_split, n_tiles, ws, _counters(x.device, n_tiles)
+
+
 def block_m_for(m: int, mode: int) -> int:
     """Rows of the token tile: a power of two >= M; the MMA needs at least 16."""
     if mode == MODE_FMA:
@@ -190,16 +205,7 @@ def launch_decode(
     block_m = block_m_for(m, mode)
     if block_m > 64:
         raise ValueError(f"decode path takes at most 64 tokens, got M={m}")
-    k_blocks = triton.cdiv(k, block_k)
-    split = max(1, min(config["SPLIT_K"], k_blocks))
-    k_per_split = triton.cdiv(k_blocks, split) * block_k
-    split = triton.cdiv(k, k_per_split)  # no empty splits
-    n_tiles = triton.cdiv(n, block_n)
-    if split > 1:
-        ws = torch.empty(split, m, n, dtype=torch.float32, device=x.device)
-        counters = _counters(x.device, n_tiles)
-    else:
-        ws = counters = y  # unused
+    split, k_per_split, n_tiles, ws, counters = split_k_launch(x, y, n, block_n, block_k, config["SPLIT_K"])
     _decode_kernel[(n_tiles, split)](
         x, codes_packed, lut_pool, slot_of_token, y, ws, counters,
         m, n, k, codes_packed.shape[1], gs, gpr,
