@@ -51,7 +51,6 @@ class FusedLuts:
 
     lut_pool: torch.Tensor  # [S, sum of the members' N, gpr, 2**bits]
     members: tuple[str, ...]  # layer names, in their order along N
-    sizes: tuple[int, ...]  # N of each member
 
 
 def allocate_lut_pools(
@@ -63,26 +62,25 @@ def allocate_lut_pools(
     memory that the fused projection reads. A group is fused only when all its members exist with one K."""
     views: dict[str, torch.Tensor] = {}
     fused: dict[str, FusedLuts] = {}
-    names = set(base.layer_names)
     for name in base.layer_names:
         if name in views:
             continue
-        prefix = name.rsplit(".", 2)[0]  # model.layers.{i}
-        group = next(((f"{prefix}.{g}", [f"{prefix}.{m}" for m in members]) for g, members in FUSED_PROJECTIONS.items()
-                      if name in {f"{prefix}.{m}" for m in members}), None)  # fmt: skip
-        members = group[1] if group else [name]
-        if not set(members) <= names or len({base.layer_shapes[m][1] for m in members}) != 1:
+        layer = name.rsplit(".", 2)[0]  # model.layers.{i}
+        projection = name[len(layer) + 1 :]  # e.g. self_attn.q_proj
+        group = next((g for g, members in FUSED_PROJECTIONS.items() if projection in members), None)
+        members = [f"{layer}.{m}" for m in FUSED_PROJECTIONS[group]] if group else [name]
+        if not all(m in base.luts for m in members) or len({base.layer_shapes[m][1] for m in members}) != 1:
             group, members = None, [name]
-        sizes = [base.luts[m].shape[0] for m in members]
-        lut = base.luts[name]
-        tensor = torch.zeros((num_slots, sum(sizes), *lut.shape[1:]), dtype=dtype, device=device)
+        rows = sum(base.luts[m].shape[0] for m in members)
+        tensor = torch.zeros((num_slots, rows, *base.luts[name].shape[1:]), dtype=dtype, device=device)
         start = 0
-        for member, n in zip(members, sizes, strict=True):
+        for member in members:  # side by side along N
+            n = base.luts[member].shape[0]
             views[member] = tensor[:, start : start + n]
             views[member][BASE_SLOT].copy_(base.luts[member])
             start += n
         if group is not None:
-            fused[group[0]] = FusedLuts(tensor, tuple(members), tuple(sizes))
+            fused[f"{layer}.{group}"] = FusedLuts(tensor, tuple(members))
     return views, fused
 
 TaskKey = tuple[str, int]  # (task, version)
@@ -341,7 +339,8 @@ class LutPool:
                     if slot is not None and not self._slots[slot].ready:
                         self._free(slot)
                     self._failed[key] = f"task {key[0]!r} version {key[1]}: LUT could not be loaded: {e}"
-                    self._load_failures += 0 if pruned else 1
+                    if not pruned:
+                        self._load_failures += 1
                     self._missed_at.pop(key, None)
             self.on_ready()
 

@@ -210,19 +210,19 @@ class LutStore:
         finally:
             tmp.unlink(missing_ok=True)
 
-    def delete(self, task: str) -> bool:
-        """Remove every version of task; False if none was stored. The version counter is kept."""
+    def delete(self, task: str) -> int:
+        """Remove every version of task; returns how many were stored (0: none). The version counter is kept."""
         check_task_id(task)
         with self._lock:
             entry = self._index.get(task)
             if not entry or not entry["versions"]:
-                return False
+                return 0
             files = [self._file(task, v["version"]) for v in entry["versions"]]
             entry["versions"] = []
             self._write_index(task)
             for f in files:
                 f.unlink(missing_ok=True)
-            return True
+            return len(files)
 
     # --- internals -------------------------------------------------------------------------------------------
 

@@ -199,10 +199,9 @@ class Engine:
             in_flight = self.scheduler.count_task(task)
             if in_flight:
                 raise TaskBusyError(task, in_flight)
-            versions = len(self.store.versions(task))
-            if not self.store.delete(task):
-                return 0
-            self.pool.forget(task)
+            versions = self.store.delete(task)
+            if versions:
+                self.pool.forget(task)
             return versions
 
     def stats(self) -> EngineStats:

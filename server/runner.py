@@ -124,7 +124,10 @@ class DecodeGraphs:
     """
 
     def __init__(self, runner: ModelRunner, max_batch: int) -> None:
+        from kernels.triton_ops import BUCKET_MIN_TASKS  # CUDA only: imports triton
+
         self.runner = runner
+        self.bucket_min_tasks = BUCKET_MIN_TASKS
         self.batch_sizes = [b for b in GRAPH_BATCH_SIZES if b <= max_batch]
         self.pool = torch.cuda.graph_pool_handle()
         self.graphs: dict[tuple[int, int, bool], tuple[torch.cuda.CUDAGraph, tuple, torch.Tensor]] = {}
@@ -139,9 +142,7 @@ class DecodeGraphs:
         args = self.runner.prepare(decodes, [], pad_to=(batch, width))
         # The decode kernel is chosen from the step's task count at capture and frozen in the graph: one graph per
         # kernel class, so a batch of many tasks never replays a graph captured for few (kernels/triton_ops.py).
-        from kernels.triton_ops import BUCKET_MIN_TASKS
-
-        many_tasks = (self.runner.model.kernel_hints.num_tasks or 1) >= BUCKET_MIN_TASKS
+        many_tasks = (self.runner.model.kernel_hints.num_tasks or 1) >= self.bucket_min_tasks
         return self._replay((batch, width, many_tasks), args)[: len(decodes)]
 
     def _replay(self, key: tuple[int, int, bool], args) -> torch.Tensor:
