@@ -37,6 +37,7 @@ from kernels.triton_decode import (  # noqa: E402
     MODE_DOT,
     MODE_DOT_SWAP,
     MODE_FMA,
+    decode_candidates,
     launch_decode,
     split_for,
 )
@@ -262,6 +263,10 @@ def launch_fn(launch, layer, x, *rest):
     return rotating([(lambda i=i: launch(x, layer.codes[i], layer.pools[i], *rest)) for i in range(ROTATE)])
 
 
+# (tokens, distinct tasks) of the decode sweep: the gather/bucket crossover is in task count at M = 16
+SWEEP_CASES = [(1, 1), (4, 4), (16, 1), (16, 2), (16, 4), (16, 8), (16, 16), (64, 1), (64, 16)]
+
+
 def sweep_decode_configs(m, n, k, sms):
     """Decode variants: FMA with register prefetch depths, MMA with Triton pipelining or prefetch."""
     out = []
@@ -318,16 +323,22 @@ def checked_time(launch, layer, x, slots, ref, cfg) -> tuple[float | None, float
 def sweep(args, out_dir):
     """Every variant on a few cases, each checked against the reference: the data behind the pruned lists."""
     sms = torch.cuda.get_device_properties(0).multi_processor_count
+    kinds = set(args.sweep_kinds.split(","))
     rows = []
     for n, k in [(4096, 4096), (11008, 4096)]:
         layer = Layer(n, k, 4)
-        for m, tasks in [(1, 1), (4, 4), (16, 1), (16, 16), (64, 1)]:
+        for m, tasks in SWEEP_CASES:
             x, slots = make_batch(m, tasks, k)
             ref = lut_linear_reference(x, layer.codes[0], layer.pools[0], slots, BITS)
-            for cfg in sweep_decode_configs(m, n, k, sms):
+            decode_cfgs = []
+            if "decode" in kinds:  # every variant
+                decode_cfgs = sweep_decode_configs(m, n, k, sms)
+            elif "gather" in kinds:  # the autotuner's pruned list only
+                decode_cfgs = decode_candidates(m, n, k, sms)
+            for cfg in decode_cfgs:
                 us, err = checked_time(launch_decode, layer, x, slots, ref, cfg)
                 rows.append({"kind": "decode", "N": n, "K": k, "M": m, "tasks": tasks, **cfg, "us": us, "err": err})
-            for cfg in bucket_candidates(m, n, k, BITS, sms):
+            for cfg in bucket_candidates(m, n, k, BITS, sms) if "bucket" in kinds else []:
                 for asm in (True, False):
                     cfg = dict(cfg, ASM=asm)
                     us, err = checked_time(launch_bucket, layer, x, slots, ref, cfg)
@@ -337,6 +348,10 @@ def sweep(args, out_dir):
                 best = min((r for r in sel if r["us"]), key=lambda r: r["us"], default=None)
                 print(f"sweep {kind} {n}x{k} M={m} tasks={tasks}: best {best and best['us']} us {best}", flush=True)
             (out_dir / "kernels_sweep.json").write_text(json.dumps(rows, indent=0))
+        if "prefill" not in kinds:
+            del layer
+            torch.cuda.empty_cache()
+            continue
         m, tasks = 2048, 1
         x, _ = make_batch(m, tasks, k)
         slots = torch.zeros(m, dtype=torch.int32, device="cuda")
@@ -490,6 +505,8 @@ def main():
     ap.add_argument("--out", type=Path, help="output directory (required unless --sm90 or --profile)")
     ap.add_argument("--sweep", action="store_true")
     ap.add_argument("--no-main", action="store_true")
+    ap.add_argument("--sweep-kinds", default="decode,bucket,prefill",
+                    help="decode (every variant), gather (the pruned autotune list), bucket, prefill")
     ap.add_argument("--shapes", default=",".join(f"{n}x{k}" for n, k in SHAPES))
     ap.add_argument("--plot-only", type=Path, help="re-draw the plot from a kernels.json")
     ap.add_argument("--profile", action="store_true", help="a few single launches for ncu, nothing else")

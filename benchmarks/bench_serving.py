@@ -320,6 +320,11 @@ def main() -> None:
                "args": {k: v for k, v in vars(args).items() if k not in ("out", "device")}, "runs": []}
     if args.model is not None:
         results["model"] = args.model
+    if args.device.type == "cuda":  # which decode kernel the runs used (environment, read at import)
+        from kernels import triton_ops
+
+        results["decode_kernel"] = triton_ops.DECODE_KERNEL
+        results["bucket_min_tasks"] = triton_ops.BUCKET_MIN_TASKS
     args.out.mkdir(parents=True, exist_ok=True)
     stem = "serving_tiny" if args.tiny else "serving"
     if args.model is not None:

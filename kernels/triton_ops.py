@@ -48,7 +48,10 @@ DECODE_MAX_M = 64  # above this the prefill kernel's token tiles beat one split-
 # estimate in benchmarks/NOTES.md (v6: gather ~21 us + ~13 us per further slot at 4096^2 M=16 on H200,
 # bucket predicted 45-65 us whatever the slot count -> crossover between 2.8 and 4.4 slots; 5 keeps
 # the gather kernel wherever the prediction's band does not clearly favour the bucket kernel).
-BUCKET_MIN_TASKS = 5
+# SKETCHSERVE_BUCKET_MIN_TASKS overrides it (read at import), e.g. to time the crossover.
+BUCKET_MIN_TASKS = int(os.environ.get("SKETCHSERVE_BUCKET_MIN_TASKS", "5"))
+if BUCKET_MIN_TASKS < 1:
+    raise ValueError(f"SKETCHSERVE_BUCKET_MIN_TASKS must be >= 1, got {BUCKET_MIN_TASKS}")
 DECODE_KERNELS = ("auto", "gather", "bucket")
 DECODE_KERNEL = os.environ.get("SKETCHSERVE_DECODE_KERNEL", "gather")  # -> "auto" once measured on a GPU
 if DECODE_KERNEL not in DECODE_KERNELS:
