@@ -191,28 +191,33 @@ def launch_bucket(
 
 
 def default_bucket_config(m: int, n: int, k: int, bits: int, num_sms: int) -> dict:
-    """Heuristic without autotuning: R = BLOCK_N * 2**bits = 256 one-hot rows (128 above 32 tokens: the
-    [R, BLOCK_M] fp32 accumulator stays small), 32 packed bytes per row and block, 8 warps (80 registers
-    at sm_90 for 4-bit, M <= 16, vs 163 with 4 warps: benchmarks/NOTES.md v6), ~4 programs per SM.
+    """Heuristic without autotuning, from the H200 sweep (benchmarks/NOTES.md v7): R = BLOCK_N * 2**bits one-hot
+    rows and packed bytes per row and block of the best config per case: up to 16 tokens R = 256, 64 bytes,
+    8 warps (4096 rows), R = 128, 64 bytes, 4 warps, 4 stages (11008 rows); above, R = 256, 32 bytes, 4 warps
+    (the [R, BLOCK_M] fp32 accumulator). ~2 programs per SM (split-K 1 at the 7B shapes: the sweep's best).
     """
-    rows = 256 if m <= 32 else 128
-    block_n = rows >> bits
-    block_k = 32 * _per_byte(bits)
+    if m > 16:
+        rows, nbytes, warps, stages = 256, 32, 4, 3
+    elif n >= 8192:
+        rows, nbytes, warps, stages = 128, 64, 4, 4
+    else:
+        rows, nbytes, warps, stages = 256, 64, 8, 3
+    block_n = max(1, rows >> bits)
+    block_k = nbytes * _per_byte(bits)
     return {
-        "BLOCK_N": block_n, "BLOCK_K": block_k, "num_warps": 8, "num_stages": 3,
-        "SPLIT_K": split_for(n, k, block_n, block_k, 4 * num_sms),
+        "BLOCK_N": block_n, "BLOCK_K": block_k, "num_warps": warps, "num_stages": stages,
+        "SPLIT_K": split_for(n, k, block_n, block_k, 2 * num_sms),
     }  # fmt: skip
 
 
-# (one-hot rows R, packed bytes per row and block, warps, stages, waves of programs): unmeasured guesses
-# around the default, for the first device run to time.
+# (one-hot rows R, packed bytes per row and block, warps, stages, waves of programs): the configs that
+# placed in the top four of any case of the H200 sweep (benchmarks/NOTES.md v7), best first.
 _CANDIDATES = [
-    (256, 32, 8, 3, 4),
-    (256, 32, 4, 3, 2),
-    (256, 32, 8, 3, 2),
     (256, 64, 8, 3, 2),
-    (128, 32, 4, 3, 2),
     (128, 64, 4, 4, 4),
+    (256, 32, 4, 3, 2),
+    (128, 32, 4, 3, 2),
+    (256, 32, 8, 3, 2),
     (512, 32, 8, 3, 1),
 ]
 

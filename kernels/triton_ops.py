@@ -11,9 +11,8 @@ kernel (triton_decode.py, one LUT gather per weight per distinct slot) or the bu
 prefill kernel (tokens grouped by slot, tensor cores). Shapes and the slot range are checked by
 lut_linear.py; here only the layout the kernels assume (strides) is checked.
 
-Decode kernel choice: SKETCHSERVE_DECODE_KERNEL=gather|bucket|auto (default gather until the bucket kernel has
-been checked and timed on a GPU, benchmarks/NOTES.md v6; read at import, or
-set DECODE_KERNEL / pass decode_kernel=). auto takes the bucket kernel only when the number of distinct
+Decode kernel choice: SKETCHSERVE_DECODE_KERNEL=gather|bucket|auto (default auto; read at import, or set
+DECODE_KERNEL / pass decode_kernel=). auto takes the bucket kernel only when the number of distinct
 slots is known on the host (num_tasks, or SlotSegments.host_bounds) and is >= BUCKET_MIN_TASKS, for
 fp16/bf16 x. Never read back from the device: the decode step runs under CUDA graphs.
 """
@@ -44,16 +43,16 @@ from kernels.triton_prefill import (
 )
 
 DECODE_MAX_M = 64  # above this the prefill kernel's token tiles beat one split-K tile of all tokens
-# Distinct slots from which auto mode takes the bucket-sum decode kernel. NOT measured: from the
-# estimate in benchmarks/NOTES.md (v6: gather ~21 us + ~13 us per further slot at 4096^2 M=16 on H200,
-# bucket predicted 45-65 us whatever the slot count -> crossover between 2.8 and 4.4 slots; 5 keeps
-# the gather kernel wherever the prediction's band does not clearly favour the bucket kernel).
-# SKETCHSERVE_BUCKET_MIN_TASKS overrides it (read at import), e.g. to time the crossover.
-BUCKET_MIN_TASKS = int(os.environ.get("SKETCHSERVE_BUCKET_MIN_TASKS", "5"))
+# Distinct slots from which auto mode takes the bucket-sum decode kernel. Measured on an H200
+# (benchmarks/NOTES.md v7, kernels_sweep_h200.json, M = 16, each kernel's best config): gather
+# 27 / 35 / 56 / 94 / 174 us at 1 / 2 / 4 / 8 / 16 slots on 4096x4096, bucket 88-90 us at any count;
+# on 11008x4096 gather 253 vs bucket 240 us at 8 slots. The kernels cross at 8 slots on both shapes.
+# SKETCHSERVE_BUCKET_MIN_TASKS overrides it (read at import).
+BUCKET_MIN_TASKS = int(os.environ.get("SKETCHSERVE_BUCKET_MIN_TASKS", "8"))
 if BUCKET_MIN_TASKS < 1:
     raise ValueError(f"SKETCHSERVE_BUCKET_MIN_TASKS must be >= 1, got {BUCKET_MIN_TASKS}")
 DECODE_KERNELS = ("auto", "gather", "bucket")
-DECODE_KERNEL = os.environ.get("SKETCHSERVE_DECODE_KERNEL", "gather")  # -> "auto" once measured on a GPU
+DECODE_KERNEL = os.environ.get("SKETCHSERVE_DECODE_KERNEL", "auto")
 if DECODE_KERNEL not in DECODE_KERNELS:
     raise ValueError(f"SKETCHSERVE_DECODE_KERNEL must be one of {DECODE_KERNELS}, got {DECODE_KERNEL!r}")
 

@@ -80,7 +80,11 @@ def test_bucket_candidates_are_valid():
 
 @pytest.fixture
 def spy(monkeypatch):
-    """Records which decode launcher ran; lut_linear goes to the Triton path on CPU (the interpreter)."""
+    """Records which decode launcher ran; lut_linear goes to the Triton path on CPU (the interpreter).
+
+    Autotuning off: on CUDA its timing launches of every candidate would be recorded too.
+    """
+    monkeypatch.setenv("SKETCHSERVE_AUTOTUNE", "0")
     calls = []
     real_bucket, real_gather = triton_ops.launch_bucket, triton_ops.launch_decode
     monkeypatch.setattr(triton_ops, "launch_bucket", lambda *a: (calls.append("bucket"), real_bucket(*a))[1])
