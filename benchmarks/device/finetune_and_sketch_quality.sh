@@ -4,7 +4,7 @@
 # Also: mkdir -p .device-carry/tasks && cp ../shared/data/tasks/{boolq_train,boolq_test,math_train}.json .device-carry/tasks/
 # The model needs 3 calls in a row (one 34 MiB part each; prep.sh collects them in /root/m while the machine is warm).
 source benchmarks/device/prep.sh
-cat /root/m/part_a? > /root/m/model.gguf && sha256sum /root/m/model.gguf && cat .device-carry/model/SHA256
+assemble_model || exit 1
 mkdir -p /root/tasks && cp .device-carry/tasks/*.json /root/tasks/
 set -o pipefail
 timeout ${FT_TIMEOUT:-420} python3 benchmarks/finetune_vs_lora.py --model /root/m/model.gguf --hf-cache /root/m/hf \

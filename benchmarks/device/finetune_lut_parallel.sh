@@ -1,9 +1,10 @@
-# One device call, the last of three in a row (kernels_bucket.sh carries part_aa, serving_kernels.sh part_ab,
-# this one part_ac + .device-carry/tasks): the LUT fine-tunes of issue 4, run side by side on the one GPU
-# (the 135M model leaves it mostly idle; each process sketches its own gpr into its own directory).
+# One device call, the last of two or three in a row that carry the model (halves from split_in_two.sh, or the
+# 3 parts of device-prep; this call carries the last one + .device-carry/tasks + the SHA256): the LUT fine-tunes
+# of issue 4, side by side on the one GPU (the 135M model leaves it mostly idle; each process sketches its own
+# gpr into its own directory). Three at once took ~9.5 min on an H200 (one alone: 3.5-4 min): FT_METHODS picks.
 # Merge with the stored zero_shot/lora runs here: finetune_vs_lora.py --report-only --results DIR.
 source benchmarks/device/prep.sh
-cat /root/m/part_a? > /root/m/model.gguf && sha256sum /root/m/model.gguf && cat .device-carry/model/SHA256
+assemble_model || exit 1
 mkdir -p /root/tasks $OUT/runs && cp .device-carry/tasks/*.json /root/tasks/
 python3 -c "import sys; sys.path.insert(0, 'benchmarks'); from pathlib import Path; from finetune_vs_lora import hf_model_dir; hf_model_dir('/root/m/model.gguf', '/root/m/hf', Path('/tmp'))" || exit 1
 for method in ${FT_METHODS:-lut_gpr4 lut_gpr1 lut_gpr8}; do

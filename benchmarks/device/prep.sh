@@ -1,5 +1,10 @@
-# sourced at the start of every device call: wheels on PYTHONPATH, the model part(s) collected in /root/m
-mkdir -p /root/m && cp .device-carry/model/part_* /root/m/ 2>/dev/null
-python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .device-carry/wheels/*.whl 2>&1 | tail -2
+# sourced at the start of every device call: wheels on PYTHONPATH, the model part(s) or half(s) collected in /root/m
+mkdir -p /root/m && cp .device-carry/model/part_* .device-carry/model2/half_* /root/m/ 2>/dev/null
+python3 -m pip install -q --no-index --no-deps --no-compile --upgrade --target /tmp/site .device-carry/wheels/*.whl 2>&1 | tail -2
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1
 ls -la /root/m
+# assemble_model: /root/m/model.gguf from the 2 halves (split_in_two.sh) or the 3 parts, checked against SHA256
+assemble_model() {
+  if ls /root/m/half_ab >/dev/null 2>&1; then cat /root/m/half_a? > /root/m/model.gguf; else cat /root/m/part_a? > /root/m/model.gguf; fi
+  sha256sum /root/m/model.gguf | awk '{print $1}' | diff - <(cat .device-carry/model*/SHA256 | head -1) && echo "model ok"
+}
