@@ -396,7 +396,7 @@ def profile(args):
 
 
 def compile_sm90() -> None:
-    """Compile the bucket kernel for sm_90 without a GPU (ptxas ships with Triton): registers, spills,
+    """Compile both bucket kernels for sm_90 without a GPU (ptxas ships with Triton): registers, spills,
     shared memory and the instruction mix of the inner loop (the one holding the MMAs), per config."""
     os.environ.pop("TRITON_INTERPRET", None)
     import triton
@@ -404,6 +404,7 @@ def compile_sm90() -> None:
     from triton.compiler import ASTSource
 
     from kernels.triton_bucket import _bucket_kernel
+    from kernels.triton_bucket_cols import _bucket_cols_kernel
 
     cuobjdump = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "cuobjdump")
     ints = ["M", "N", "K", "KP", "GS", "stride_xm", "stride_cn", "stride_ls", "stride_ln", "stride_ym",
@@ -411,20 +412,25 @@ def compile_sm90() -> None:
     # Divisible-by-16 specialization the launcher gets at Llama shapes (pointers, N, K, strides; not M).
     div16 = ["x_ptr", "codes_ptr", "lut_ptr", "slot_ptr", "y_ptr", "ws_ptr", "counter_ptr", "N", "K", "KP", "GS",
              "stride_xm", "stride_cn", "stride_ls", "stride_ln", "stride_ym", "K_PER_SPLIT"]  # fmt: skip
-    attrs = {(_bucket_kernel.arg_names.index(a),): [["tt.divisibility", 16]] for a in div16}
-    # (bits, BLOCK_M, BLOCK_N, BLOCK_K, warps, stages, inline-asm one-hot, x dtype)
-    cases = [(4, 16, 16, 64, 4, 3, True, "fp16"), (4, 16, 16, 64, 4, 3, False, "fp16"),
-             (4, 16, 16, 64, 4, 3, True, "bf16"), (4, 16, 16, 64, 8, 3, True, "fp16"),
-             (4, 16, 32, 64, 8, 3, True, "fp16"), (4, 16, 16, 128, 8, 3, True, "fp16"),
-             (3, 16, 32, 64, 4, 3, True, "fp16"), (2, 16, 64, 128, 4, 3, True, "fp16"),
-             (4, 64, 8, 64, 4, 3, True, "fp16")]  # fmt: skip
-    for bits, bm, bn, bk, warps, stages, asm, xdt in cases:
+    # (layout, bits, BLOCK_M, BLOCK_N, BLOCK_K, warps, stages, inline-asm one-hot, x dtype)
+    cases = [("rows", 4, 16, 16, 64, 4, 3, True, "fp16"), ("rows", 4, 16, 16, 64, 4, 3, False, "fp16"),
+             ("rows", 4, 16, 16, 64, 4, 3, True, "bf16"), ("rows", 4, 16, 16, 64, 8, 3, True, "fp16"),
+             ("rows", 4, 16, 32, 64, 8, 3, True, "fp16"), ("rows", 4, 16, 16, 128, 8, 3, True, "fp16"),
+             ("rows", 3, 16, 32, 64, 4, 3, True, "fp16"), ("rows", 2, 16, 64, 128, 4, 3, True, "fp16"),
+             ("rows", 4, 64, 8, 64, 4, 3, True, "fp16"),
+             ("cols", 4, 16, 32, 128, 4, 2, True, "fp16"), ("cols", 4, 16, 32, 128, 4, 2, False, "fp16"),
+             ("cols", 4, 16, 64, 128, 8, 2, True, "fp16"), ("cols", 4, 16, 32, 64, 4, 3, True, "fp16"),
+             ("cols", 4, 16, 32, 256, 4, 2, True, "fp16"), ("cols", 3, 16, 32, 128, 4, 2, True, "fp16"),
+             ("cols", 2, 16, 32, 256, 4, 2, True, "fp16"), ("cols", 4, 32, 16, 128, 4, 2, True, "fp16")]  # fmt: skip
+    for layout, bits, bm, bn, bk, warps, stages, asm, xdt in cases:
+        kernel = _bucket_cols_kernel if layout == "cols" else _bucket_kernel
+        attrs = {(kernel.arg_names.index(a),): [["tt.divisibility", 16]] for a in div16}
         sig = {"x_ptr": f"*{xdt}", "codes_ptr": "*u8", "lut_ptr": "*fp16", "slot_ptr": "*i32", "y_ptr": f"*{xdt}",
                "ws_ptr": "*fp32", "counter_ptr": "*i32", **dict.fromkeys(ints, "i32")}  # fmt: skip
         const = {"BITS": bits, "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "USE_SPLIT": True,
                  "DOT_PRECISION": "tf32", "ASM": asm}  # fmt: skip
         sig.update(dict.fromkeys(const, "constexpr"))
-        src = ASTSource(fn=_bucket_kernel, signature=sig, constexprs=const, attrs=attrs)
+        src = ASTSource(fn=kernel, signature=sig, constexprs=const, attrs=attrs)
         kern = triton.compile(src, target=GPUTarget("cuda", 90, 32), options={"num_warps": warps, "num_stages": stages})
         with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
             f.write(kern.asm["cubin"])
@@ -434,9 +440,9 @@ def compile_sm90() -> None:
         regs, stack = re.search(r"REG:(\d+)", res).group(1), re.search(r"STACK:(\d+)", res).group(1)
         n_loop, mix = _inner_loop_mix(sass)
         per = bn * (1 << bits) * bk / (32 * warps)  # one-hot elements per thread and loop trip
-        print(f"bits={bits} BM={bm} BN={bn} BK={bk} warps={warps} stages={stages} x={xdt} asm={asm}: regs {regs}"
-              f" stack {stack} smem {kern.metadata.shared} B | loop {n_loop} instr, {n_loop / per:.2f} per one-hot"
-              f" element | {mix}", flush=True)  # fmt: skip
+        print(f"{layout} bits={bits} BM={bm} BN={bn} BK={bk} warps={warps} stages={stages} x={xdt} asm={asm}:"
+              f" regs {regs} stack {stack} smem {kern.metadata.shared} B | loop {n_loop} instr,"
+              f" {n_loop / per:.2f} per one-hot element | {mix}", flush=True)  # fmt: skip
 
 
 def _inner_loop_mix(sass: str) -> tuple[int, dict]:

@@ -31,6 +31,7 @@ import torch
 import triton
 import triton.language as tl
 
+from kernels.triton_bucket_cols import launch_bucket_cols
 from kernels.triton_common import interpreting, store_split_k
 from kernels.triton_decode import split_for, split_k_launch
 
@@ -163,7 +164,9 @@ def launch_bucket(
     y: torch.Tensor,
     config: dict,
 ) -> None:
-    """y [M, N] <- bucket-sum kernel. config: BLOCK_N, BLOCK_K, SPLIT_K, num_warps, num_stages.
+    """y [M, N] <- bucket-sum kernel. config: BLOCK_N, BLOCK_K, SPLIT_K, num_warps, num_stages, and LAYOUT:
+    "rows" (default: this module's kernel, one-hot rows = weight rows x code values, the A operand) or "cols"
+    (triton_bucket_cols.py: codes as the B operand, one-hot in registers).
 
     BLOCK_K must be a multiple of 16 codes per byte-column (BLOCK_K / per_byte >= 16: the MMA's K).
     """
@@ -177,6 +180,9 @@ def launch_bucket(
     block_m = max(16, triton.next_power_of_2(m))
     if block_m > 64:
         raise ValueError(f"bucket decode takes at most 64 tokens, got M={m}")
+    if config.get("LAYOUT", "rows") == "cols":
+        launch_bucket_cols(x, codes_packed, lut_pool, slot_of_token, bits, y, config)
+        return
     split, k_per_split, n_tiles, ws, counters = split_k_launch(x, y, n, block_n, block_k, config.get("SPLIT_K", 1))
     _bucket_kernel[(n_tiles, split)](
         x, codes_packed, lut_pool, slot_of_token, y, ws, counters,
@@ -222,9 +228,22 @@ _CANDIDATES = [
 ]
 
 
+# LAYOUT "cols" (triton_bucket_cols.py), up to 16 tokens only (above, Triton takes wgmma and the one-hot
+# goes back through shared memory, with spills): (BLOCK_N, packed bytes per row and block, warps, stages,
+# waves). Compiled for sm_90 at 4 bits (benchmarks/NOTES.md v8): 168 / 212 / 148 / 241 registers, no spills,
+# 2.3-2.9 instructions per one-hot element. Not yet timed on a GPU: the autotuner times them against "rows".
+_COLS_CANDIDATES = [(32, 64, 4, 2, 2), (64, 64, 8, 2, 2), (32, 32, 4, 3, 4), (32, 128, 4, 2, 2)]
+
+
 def bucket_candidates(m: int, n: int, k: int, bits: int, num_sms: int) -> list[dict]:
-    """The short list the autotuner times for the bucket kernel."""
+    """The short list the autotuner times for the bucket kernel (both layouts)."""
     out = []
+    for block_n, bb, warps, stages, waves in _COLS_CANDIDATES if m <= 16 else []:
+        block_k = bb * _per_byte(bits)
+        out.append({
+            "LAYOUT": "cols", "BLOCK_N": block_n, "BLOCK_K": block_k, "num_warps": warps, "num_stages": stages,
+            "SPLIT_K": split_for(n, k, block_n, block_k, waves * num_sms),
+        })  # fmt: skip
     for rows, bb, warps, stages, waves in _CANDIDATES:
         if m > 32 and rows * max(16, triton.next_power_of_2(m)) > 256 * 32 * warps:
             continue  # accumulator above 64 fp32 registers per thread

@@ -43,8 +43,10 @@ def test_bucket_matches_reference(m, n, k, bits, gpr, slots, assign, x_dtype, lu
     x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, slots, assign, x_dtype, lut_dtype, seed=m * k + bits)
     ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
     # Smallest blocks (16 packed bytes: group boundaries inside blocks, several groups per program),
-    # split-K 3 (last split short) and the default config.
-    for config in (_config(bits, 1), _config(bits, 3), default_bucket_config(m, n, k, bits, 4)):
+    # split-K 3 (last split short) and the default config; the same for the codes-as-B layout.
+    configs = [_config(bits, 1), _config(bits, 3), default_bucket_config(m, n, k, bits, 4)]
+    configs += [dict(_config(bits, 1), LAYOUT="cols"), dict(_config(bits, 3, block_n=8), LAYOUT="cols")]
+    for config in configs:
         y = torch.full((m, n), float("nan"), dtype=x_dtype, device=DEVICE)
         launch_bucket(x, codes, pool, slot_of_token, bits, y, config)
         assert rel_err(y, ref) < TOL[x_dtype], config
@@ -55,9 +57,11 @@ def test_bucket_fp32_x_and_strided_output():
     x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, 5, "distinct", torch.float32, seed=3)
     big = torch.full((m, n + 7), float("nan"), dtype=x.dtype, device=DEVICE)
     y = big[:, :n]  # row stride n + 7
-    launch_bucket(x, codes, pool, slot_of_token, bits, y, _config(bits, 2, block_n=8))
-    assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, bits)) < TOL[torch.float32]
-    assert torch.isnan(big[:, n:]).all()
+    for layout in ("rows", "cols"):
+        y.fill_(float("nan"))
+        launch_bucket(x, codes, pool, slot_of_token, bits, y, dict(_config(bits, 2, block_n=8), LAYOUT=layout))
+        assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, bits)) < TOL[torch.float32]
+        assert torch.isnan(big[:, n:]).all()
 
 
 def test_bucket_rejects_bad_blocks_and_large_batches():
@@ -73,7 +77,10 @@ def test_bucket_rejects_bad_blocks_and_large_batches():
 def test_bucket_candidates_are_valid():
     for bits in (2, 3, 4):
         for m in (1, 16, 64):
-            for c in bucket_candidates(m, 4096, 4096, bits, 132):
+            candidates = bucket_candidates(m, 4096, 4096, bits, 132)
+            layouts = {c.get("LAYOUT", "rows") for c in candidates}
+            assert layouts == ({"rows", "cols"} if m <= 16 else {"rows"})  # cols: mma.sync, M <= 16
+            for c in candidates:
                 assert c["BLOCK_K"] // per_byte(bits) >= 16 and c["BLOCK_N"] * 2**bits >= 16
                 assert c["BLOCK_N"] & (c["BLOCK_N"] - 1) == 0
 

@@ -1,0 +1,171 @@
+"""Bucket-sum decode, codes as the MMA's B operand: the one-hot is built in registers, never in shared memory.
+
+Same sums as triton_bucket.py (v6/v7):
+
+    S[m, n, g, c] = sum of x[m, k] over the columns k of group g with code[n, k] == c
+    y[m, n]       = sum_g sum_c LUT[slot(m), n, g, c] * S[m, n, g, c]
+
+but laid out the other way round. There the one-hot has one row per (weight row, code value) and is the A
+operand; building it needs the row's code value from an arange, which keeps Triton from computing it in the
+MMA operand's register layout, so every one-hot element goes through shared memory (the v7 bound). Here:
+
+    for each K block:   bytes [BB, BN] = codes of rows n0 .. n0+BN            read once, no replication
+        for each sub-column i of a byte (2 codes per byte at 3/4 bits, 4 at 2 bits):
+            code [BB, BN] = (bytes >> i * WIDTH) & mask
+            xs   [BM, BB] = x[:, kb0 + j * per_byte + i]                       masked to group g and K
+            for c in 0 .. L-1 (unrolled):
+                acc[c] [BM, BN] += xs @ (code == c)                            tensor cores (mma.sync)
+    at the end of group g:  y_acc [BM, BN] += sum_c acc[c] * LUT[slot(m), n, g, c]
+
+With c a compile-time constant, every step from the loaded bytes to the one-hot is elementwise with
+constants (a unary inline asm on GPU, integer ops elsewhere), so Triton's dot-operand pass computes the
+one-hot directly in the mma.sync B-fragment layout (benchmarks/NOTES.md v8: compiled for sm_90 the loop
+holds no shared-memory traffic for it; 2.3-2.9 instructions per one-hot element). The price: L accumulators
+of [BM, BN] fp32 (L = 16 at 4 bits), so BLOCK_N * BLOCK_M stays small, and only up to 16 tokens: at BLOCK_M
+>= 32 Triton takes wgmma (operand from shared memory) or spills.
+
+Not yet timed on a GPU: it enters as autotuner candidates (LAYOUT "cols"), next to the v7 kernel.
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from kernels.triton_common import interpreting, store_split_k
+from kernels.triton_decode import split_k_launch
+
+
+def _one_hot_asm(c: int, k: int, neg_one: int, one: int, fma: str) -> str:
+    """PTX for 4 one-hot values: $2 = 4 code bytes (each < 16) -> $0, $1 = 4 x {1.0 if the byte == c else 0.0}.
+
+    t = bytes ^ (c in every byte) is 0 in a byte iff its code == c, else 1..15. PRMT builds the 16-bit float
+    {k_byte, t} (1024 + t in fp16 via 0x64, 128 + t in bf16 via 0x43: exact), and relu(one - that) is exactly
+    1 or 0 (one = 1025.0 / 129.0): 5 instructions per 4 one-hot elements. One operand, so Triton may hoist
+    the layout conversion above it (c is baked into the string: one string per code value).
+    """
+    return (
+        "{ .reg .b32 t, u, n1, cc;"
+        f" mov.b32 n1, {neg_one:#x}; mov.b32 cc, {one:#x};"
+        f" xor.b32 t, $2, {c * 0x01010101:#x};"
+        f" prmt.b32 u, t, {k:#x}, 0x4140; {fma} $0, u, n1, cc;"
+        f" prmt.b32 u, t, {k:#x}, 0x4342; {fma} $1, u, n1, cc; }}"
+    )
+
+
+ONE_HOT_F16 = tl.constexpr(
+    tuple(_one_hot_asm(c, 0x64646464, 0xBC00BC00, 0x64016401, "fma.rn.relu.f16x2") for c in range(16))
+)
+ONE_HOT_BF16 = tl.constexpr(
+    tuple(_one_hot_asm(c, 0x43434343, 0xBF80BF80, 0x43014301, "fma.rn.relu.bf16x2") for c in range(16))
+)
+
+
+@triton.jit
+def one_hot_of(code, C: tl.constexpr, dtype: tl.constexpr, ASM: tl.constexpr):
+    """[BB, BN] in dtype: 1 where code (uint8, < 16) == C, else 0. Only elementwise ops with constants."""
+    if ASM:
+        if dtype == tl.bfloat16:
+            oh = tl.inline_asm_elementwise(ONE_HOT_BF16[C], "=r,=r,r", [code], dtype=tl.bfloat16, is_pure=True,
+                                           pack=4)  # fmt: skip
+        else:
+            oh = tl.inline_asm_elementwise(ONE_HOT_F16[C], "=r,=r,r", [code], dtype=tl.float16, is_pure=True,
+                                           pack=4)  # fmt: skip
+    else:  # integer form (interpreter, fp32 x): 1 - min(code ^ C, 1); through fp32 (the CPU interpreter's bf16)
+        oh = (1 - tl.minimum(code ^ C, 1)).to(tl.float32).to(dtype)
+    return oh
+
+
+@triton.jit
+def _bucket_cols_kernel(
+    x_ptr, codes_ptr, lut_ptr, slot_ptr, y_ptr, ws_ptr, counter_ptr,
+    M, N, K, KP, GS,
+    stride_xm, stride_cn, stride_ls, stride_ln, stride_ym,
+    K_PER_SPLIT, SPLIT_K,
+    BITS: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+    USE_SPLIT: tl.constexpr, DOT_PRECISION: tl.constexpr, ASM: tl.constexpr,
+):  # fmt: skip
+    L: tl.constexpr = 1 << BITS
+    if BITS == 2:
+        PER_BYTE: tl.constexpr = 4
+        WIDTH: tl.constexpr = 2
+    else:  # 3-bit codes use 4-bit slots (kernels/packing.py); their top bit is 0
+        PER_BYTE: tl.constexpr = 2
+        WIDTH: tl.constexpr = 4
+    BB: tl.constexpr = BLOCK_K // PER_BYTE  # packed bytes per row and K block (the MMA's K per dot)
+    pid_n = tl.program_id(0)
+    pid_k = tl.program_id(1)
+
+    rows = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)  # [BN]
+    rows_c = tl.minimum(rows, N - 1)  # rows past N read row N-1; never stored
+    m_offs = tl.arange(0, BLOCK_M)
+    m_mask = m_offs < M
+    # Slot of each token (padding tokens read slot 0 under a mask: their LUT loads are masked off).
+    slots = tl.load(slot_ptr + m_offs, mask=m_mask, other=0).to(tl.int64)  # [BM]
+    j = tl.arange(0, BB)
+    x_dtype: tl.constexpr = x_ptr.dtype.element_ty
+
+    k_start = pid_k * K_PER_SPLIT  # a multiple of BLOCK_K
+    k_end = tl.minimum(k_start + K_PER_SPLIT, K)
+    y_acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    for g in range(k_start // GS, (k_end - 1) // GS + 1):
+        lo = tl.maximum(g * GS, k_start)  # this group's columns inside the K range: [lo, hi)
+        hi = tl.minimum(g * GS + GS, k_end)
+        acc = (tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32),) * L  # acc[c] = S[m, n, g, c]
+        for kb0 in range((lo // BLOCK_K) * BLOCK_K, hi, BLOCK_K):
+            boffs = kb0 // PER_BYTE + j  # [BB]
+            b = tl.load(
+                codes_ptr + rows_c[None, :] * stride_cn + boffs[:, None], mask=(boffs < KP)[:, None], other=0
+            )  # [BB, BN] uint8, K along dim 0 (the B operand's orientation)
+            for i in tl.static_range(PER_BYTE):
+                code = (b >> (i * WIDTH)) & ((1 << WIDTH) - 1)  # [BB, BN] codes of columns kb0 + j*PER_BYTE + i
+                cols = kb0 + j * PER_BYTE + i  # [BB]
+                xs = tl.load(
+                    x_ptr + m_offs[:, None] * stride_xm + cols[None, :],
+                    mask=m_mask[:, None] & ((cols >= lo) & (cols < hi))[None, :],
+                    other=0.0,
+                )  # [BM, BB], zero outside group g, K and M
+                new = ()
+                for c in tl.static_range(L):
+                    oh = one_hot_of(code, c, x_dtype, ASM)
+                    new = new + (tl.dot(xs, oh, acc[c], input_precision=DOT_PRECISION),)
+                acc = new
+        # Fold this group's LUTs in: each token's own slot, one [BM, BN] gather per code value (L1/L2 hits).
+        lut_g = lut_ptr + slots[:, None] * stride_ls + (rows_c * stride_ln + g * L)[None, :]  # [BM, BN]
+        for c in tl.static_range(L):
+            lut_c = tl.load(lut_g + c, mask=m_mask[:, None], other=0.0)
+            y_acc += acc[c] * lut_c.to(tl.float32)
+
+    offs = m_offs[:, None] * N + rows[None, :]  # [BM, BN], y_acc's orientation
+    y_offs = m_offs[:, None] * stride_ym + rows[None, :]
+    out_mask = m_mask[:, None] & (rows < N)[None, :]
+    store_split_k(y_acc, offs, y_offs, out_mask, y_ptr, ws_ptr, counter_ptr, pid_n, pid_k, M, N, SPLIT_K, USE_SPLIT)
+
+
+def launch_bucket_cols(
+    x: torch.Tensor,
+    codes_packed: torch.Tensor,
+    lut_pool: torch.Tensor,
+    slot_of_token: torch.Tensor,
+    bits: int,
+    y: torch.Tensor,
+    config: dict,
+) -> None:
+    """y [M, N] <- the codes-as-B bucket kernel (arguments checked by triton_bucket.launch_bucket)."""
+    m, k = x.shape
+    n = codes_packed.shape[0]
+    gs = triton.cdiv(k, lut_pool.shape[2])
+    block_n, block_k = config["BLOCK_N"], config["BLOCK_K"]
+    block_m = max(16, triton.next_power_of_2(m))
+    split, k_per_split, n_tiles, ws, counters = split_k_launch(x, y, n, block_n, block_k, config.get("SPLIT_K", 1))
+    _bucket_cols_kernel[(n_tiles, split)](
+        x, codes_packed, lut_pool, slot_of_token, y, ws, counters,
+        m, n, k, codes_packed.shape[1], gs,
+        x.stride(0), codes_packed.stride(0), lut_pool.stride(0), lut_pool.stride(1), y.stride(0),
+        k_per_split, split,
+        BITS=bits, BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_K=block_k, USE_SPLIT=split > 1,
+        DOT_PRECISION="ieee" if x.dtype == torch.float32 else "tf32",
+        ASM=config.get("ASM", True) and x.dtype != torch.float32 and not interpreting(),
+        num_warps=config.get("num_warps", 4), num_stages=config.get("num_stages", 1),
+    )  # fmt: skip
