@@ -6,7 +6,7 @@ The first call for a new key times each candidate (a handful, ~20 ms each plus c
 calls, in this process or the next, read the cache. No timing happens (the heuristic default is used)
 on the CPU interpreter, during CUDA-graph capture, or with SKETCHSERVE_AUTOTUNE=0. Tune before
 capturing graphs (the server's warm-up does one call per shape).
-Environment: SKETCHSERVE_AUTOTUNE=0 disables timing; SKETCHSERVE_CACHE_DIR moves the cache.
+Environment: SKETCHSERVE_AUTOTUNE=0 disables timing; SKETCHSERVE_CACHE moves the cache (with the models and sketches).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def num_sms(device: torch.device) -> int:
 
 
 def cache_path(device: torch.device | None = None) -> Path:
-    root = Path(os.environ.get("SKETCHSERVE_CACHE_DIR", Path.home() / ".cache" / "sketchserve")) / "autotune"
+    root = Path(os.environ.get("SKETCHSERVE_CACHE", Path.home() / ".cache" / "sketchserve")) / "autotune"
     return root / (re.sub(r"[^A-Za-z0-9._-]+", "_", gpu_name(device)) + ".json")
 
 

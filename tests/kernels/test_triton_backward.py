@@ -62,7 +62,7 @@ def test_segments_of_sorted():
 
 
 def test_autotune_cache_round_trip(tmp_path, monkeypatch):
-    monkeypatch.setenv("SKETCHSERVE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("SKETCHSERVE_CACHE", str(tmp_path))
     monkeypatch.setenv("SKETCHSERVE_AUTOTUNE", "1")
     monkeypatch.setattr(autotune, "_MEMORY", {})
     monkeypatch.setattr(autotune, "_FAST", {})
