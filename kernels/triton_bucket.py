@@ -32,29 +32,14 @@ import triton
 import triton.language as tl
 
 from kernels.triton_bucket_cols import launch_bucket_cols
-from kernels.triton_common import interpreting, store_split_k
+from kernels.triton_common import interpreting, one_hot_ptx, store_split_k
 from kernels.triton_decode import split_for, split_k_launch
 
-
-def _one_hot_asm(k: int, neg_one: int, c: int, fma: str) -> str:
-    """PTX for 4 one-hot values per call: $2 = 4 code bytes, $3 = 4 copies of (c << shift), $4 = 4 copies
-    of (code mask << shift) -> $0, $1 = 4 x {1.0 where the code under the mask == c, else 0.0}.
-
-    t = (bytes ^ cs) & ms is 0 in a byte iff its code == c, else 1..255. PRMT builds the 16-bit float
-    {k_byte, t} (1024 + t in fp16 via 0x64, 128 + t in bf16 via 0x43: both exact, >= 1025 / 129 when
-    t > 0) and relu(c_const - that) is exactly 1 or 0: 6 instructions per 4 one-hot elements.
-    """
-    return (
-        "{ .reg .b32 t, u, kk, n1, cc;"
-        f" mov.b32 kk, {k:#x}; mov.b32 n1, {neg_one:#x}; mov.b32 cc, {c:#x};"
-        " xor.b32 t, $2, $3; and.b32 t, t, $4;"
-        f" prmt.b32 u, t, kk, 0x4140; {fma} $0, u, n1, cc;"
-        f" prmt.b32 u, t, kk, 0x4342; {fma} $1, u, n1, cc; }}"
-    )
-
-
-ONE_HOT_F16 = tl.constexpr(_one_hot_asm(0x64646464, 0xBC00BC00, 0x64016401, "fma.rn.relu.f16x2"))  # 1025.0
-ONE_HOT_BF16 = tl.constexpr(_one_hot_asm(0x43434343, 0xBF80BF80, 0x43014301, "fma.rn.relu.bf16x2"))  # 129.0
+# $2 = 4 code bytes, $3 = 4 copies of (c << shift), $4 = 4 copies of (code mask << shift): t = (bytes ^ cs) & ms
+# is 0 in a byte iff its code under the mask == c. 6 instructions per 4 one-hot elements.
+_MASKED_ZERO_WHERE = "xor.b32 t, $2, $3; and.b32 t, t, $4;"
+ONE_HOT_F16 = tl.constexpr(one_hot_ptx("f16", _MASKED_ZERO_WHERE))
+ONE_HOT_BF16 = tl.constexpr(one_hot_ptx("bf16", _MASKED_ZERO_WHERE))
 
 
 @triton.jit

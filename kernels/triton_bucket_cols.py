@@ -33,33 +33,18 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.triton_common import interpreting, store_split_k
+from kernels.triton_common import interpreting, one_hot_ptx, store_split_k
 from kernels.triton_decode import split_k_launch
 
 
-def _one_hot_asm(c: int, k: int, neg_one: int, one: int, fma: str) -> str:
-    """PTX for 4 one-hot values: $2 = 4 code bytes (each < 16) -> $0, $1 = 4 x {1.0 if the byte == c else 0.0}.
-
-    t = bytes ^ (c in every byte) is 0 in a byte iff its code == c, else 1..15. PRMT builds the 16-bit float
-    {k_byte, t} (1024 + t in fp16 via 0x64, 128 + t in bf16 via 0x43: exact), and relu(one - that) is exactly
-    1 or 0 (one = 1025.0 / 129.0): 5 instructions per 4 one-hot elements. One operand, so Triton may hoist
-    the layout conversion above it (c is baked into the string: one string per code value).
-    """
-    return (
-        "{ .reg .b32 t, u, n1, cc;"
-        f" mov.b32 n1, {neg_one:#x}; mov.b32 cc, {one:#x};"
-        f" xor.b32 t, $2, {c * 0x01010101:#x};"
-        f" prmt.b32 u, t, {k:#x}, 0x4140; {fma} $0, u, n1, cc;"
-        f" prmt.b32 u, t, {k:#x}, 0x4342; {fma} $1, u, n1, cc; }}"
-    )
+def _zero_where_code_is(c: int) -> str:
+    """$2 = 4 code bytes (each < 16): t = bytes ^ (c in every byte) is 0 in a byte iff its code == c. One
+    operand, so Triton may hoist the layout conversion above the asm; c is baked in: one string per value."""
+    return f"xor.b32 t, $2, {c * 0x01010101:#x};"
 
 
-ONE_HOT_F16 = tl.constexpr(
-    tuple(_one_hot_asm(c, 0x64646464, 0xBC00BC00, 0x64016401, "fma.rn.relu.f16x2") for c in range(16))
-)
-ONE_HOT_BF16 = tl.constexpr(
-    tuple(_one_hot_asm(c, 0x43434343, 0xBF80BF80, 0x43014301, "fma.rn.relu.bf16x2") for c in range(16))
-)
+ONE_HOT_F16 = tl.constexpr(tuple(one_hot_ptx("f16", _zero_where_code_is(c)) for c in range(16)))
+ONE_HOT_BF16 = tl.constexpr(tuple(one_hot_ptx("bf16", _zero_where_code_is(c)) for c in range(16)))
 
 
 @triton.jit

@@ -295,6 +295,28 @@ def segments_of_sorted(sorted_slots: torch.Tensor) -> tuple[torch.Tensor, torch.
     return seg_slot, seg_start.to(torch.int32), num_seg
 
 
+# {high byte, t} as a 16-bit float is BASE + t exactly (fp16 0x64..: 1024 + t; bf16 0x43..: 128 + t); with
+# -1.0 and BASE + 1.0 (both in pairs) an fma.relu turns it into 1.0 where t == 0, else 0.0.
+_ONE_HOT_FLOATS = {"f16": (0x64646464, 0xBC00BC00, 0x64016401), "bf16": (0x43434343, 0xBF80BF80, 0x43014301)}
+
+
+def one_hot_ptx(dtype: str, zero_where: str) -> str:
+    """PTX for 4 one-hot values per call: $0, $1 = 4 x {1.0 or 0.0} in dtype ("f16" / "bf16"), two per register.
+
+    zero_where: PTX setting the b32 register t from the operands ($2, ...) so that a byte of t is 0 where its
+    code matches and 1..255 elsewhere. Then per pair: PRMT {high byte, t} and one fma.relu (exact), i.e.
+    4 instructions plus zero_where per 4 one-hot elements (the bucket kernels, triton_bucket*.py).
+    """
+    high, neg_one, one = _ONE_HOT_FLOATS[dtype]
+    fma = f"fma.rn.relu.{dtype}x2"
+    return (
+        "{ .reg .b32 t, u, n1, cc;"
+        f" mov.b32 n1, {neg_one:#x}; mov.b32 cc, {one:#x}; {zero_where}"
+        f" prmt.b32 u, t, {high:#x}, 0x4140; {fma} $0, u, n1, cc;"
+        f" prmt.b32 u, t, {high:#x}, 0x4342; {fma} $1, u, n1, cc; }}"
+    )
+
+
 def check_inputs(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor, name: str = "x") -> None:
     """Layout the kernels assume: unit inner strides, contiguous codes and LUT pool (shapes: lut_linear.py)."""
     if x.dim() != 2 or (x.shape[1] > 1 and x.stride(1) != 1):
