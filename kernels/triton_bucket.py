@@ -31,7 +31,7 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.triton_bucket_cols import launch_bucket_cols
+from kernels.triton_bucket_cols import _bucket_cols_kernel
 from kernels.triton_common import interpreting, one_hot_ptx, store_split_k
 from kernels.triton_decode import split_for, split_k_launch
 
@@ -165,11 +165,9 @@ def launch_bucket(
     block_m = max(16, triton.next_power_of_2(m))
     if block_m > 64:
         raise ValueError(f"bucket decode takes at most 64 tokens, got M={m}")
-    if config.get("LAYOUT", "rows") == "cols":
-        launch_bucket_cols(x, codes_packed, lut_pool, slot_of_token, bits, y, config)
-        return
+    kernel = _bucket_cols_kernel if config.get("LAYOUT", "rows") == "cols" else _bucket_kernel  # same arguments
     split, k_per_split, n_tiles, ws, counters = split_k_launch(x, y, n, block_n, block_k, config.get("SPLIT_K", 1))
-    _bucket_kernel[(n_tiles, split)](
+    kernel[(n_tiles, split)](
         x, codes_packed, lut_pool, slot_of_token, y, ws, counters,
         m, n, k, codes_packed.shape[1], gs,
         x.stride(0), codes_packed.stride(0), lut_pool.stride(0), lut_pool.stride(1), y.stride(0),

@@ -24,17 +24,16 @@ holds no shared-memory traffic for it; 2.3-2.9 instructions per one-hot element)
 of [BM, BN] fp32 (L = 16 at 4 bits), so BLOCK_N * BLOCK_M stays small, and only up to 16 tokens: at BLOCK_M
 >= 32 Triton takes wgmma (operand from shared memory) or spills.
 
-Not yet timed on a GPU: it enters as autotuner candidates (LAYOUT "cols"), next to the v7 kernel.
+Not yet timed on a GPU: it enters as autotuner candidates (LAYOUT "cols"), next to the v7 kernel; it takes the
+same arguments, and triton_bucket.launch_bucket launches either.
 """
 
 from __future__ import annotations
 
-import torch
 import triton
 import triton.language as tl
 
-from kernels.triton_common import interpreting, one_hot_ptx, store_split_k
-from kernels.triton_decode import split_k_launch
+from kernels.triton_common import one_hot_ptx, store_split_k
 
 
 def _zero_where_code_is(c: int) -> str:
@@ -127,30 +126,3 @@ def _bucket_cols_kernel(
     out_mask = m_mask[:, None] & (rows < N)[None, :]
     store_split_k(y_acc, offs, y_offs, out_mask, y_ptr, ws_ptr, counter_ptr, pid_n, pid_k, M, N, SPLIT_K, USE_SPLIT)
 
-
-def launch_bucket_cols(
-    x: torch.Tensor,
-    codes_packed: torch.Tensor,
-    lut_pool: torch.Tensor,
-    slot_of_token: torch.Tensor,
-    bits: int,
-    y: torch.Tensor,
-    config: dict,
-) -> None:
-    """y [M, N] <- the codes-as-B bucket kernel (arguments checked by triton_bucket.launch_bucket)."""
-    m, k = x.shape
-    n = codes_packed.shape[0]
-    gs = triton.cdiv(k, lut_pool.shape[2])
-    block_n, block_k = config["BLOCK_N"], config["BLOCK_K"]
-    block_m = max(16, triton.next_power_of_2(m))
-    split, k_per_split, n_tiles, ws, counters = split_k_launch(x, y, n, block_n, block_k, config.get("SPLIT_K", 1))
-    _bucket_cols_kernel[(n_tiles, split)](
-        x, codes_packed, lut_pool, slot_of_token, y, ws, counters,
-        m, n, k, codes_packed.shape[1], gs,
-        x.stride(0), codes_packed.stride(0), lut_pool.stride(0), lut_pool.stride(1), y.stride(0),
-        k_per_split, split,
-        BITS=bits, BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_K=block_k, USE_SPLIT=split > 1,
-        DOT_PRECISION="ieee" if x.dtype == torch.float32 else "tf32",
-        ASM=config.get("ASM", True) and x.dtype != torch.float32 and not interpreting(),
-        num_warps=config.get("num_warps", 4), num_stages=config.get("num_stages", 1),
-    )  # fmt: skip
