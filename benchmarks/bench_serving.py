@@ -82,6 +82,7 @@ def make_engine(base, store, args, num_slots: int, max_batch: int, pool_bytes: i
     config = EngineConfig(
         device=str(args.device), dtype="float16" if args.device.type == "cuda" else "float32",
         stats_window=1 << 20,  # decode_point slices the steps of its own run out of the engine's history
+        cpu_weight_dtype=args.cpu_weight_dtype,
         cache=CacheConfig(block_size=16, kv_cache_bytes=kv_bytes_for(base, args, max_batch, max_len)),
         pool=PoolConfig(num_slots=num_slots, pool_bytes=pool_bytes, cpu_tier_bytes=4 * GiB),
         scheduler=SchedulerConfig(max_num_seqs=max_batch, max_num_batched_tokens=max(512, max_batch),
@@ -301,6 +302,8 @@ def main() -> None:
                     help="a real sketched base instead of random weights: a directory, or 'default' (the embedded "
                          "model); its own gpr is used")
     ap.add_argument("--device", dest="device_name", default=None, help="cpu or cuda (default: cuda if available)")
+    ap.add_argument("--cpu-weight-dtype", default="float32", choices=("float32", "bfloat16"),
+                    help="CPU: dtype of the cached dense weights (the server's --cpu-weight-dtype)")
     args = ap.parse_args()
     args.device = torch.device(args.device_name or ("cuda" if torch.cuda.is_available() and not args.tiny else "cpu"))
     if args.model is not None:
@@ -329,6 +332,8 @@ def main() -> None:
     stem = "serving_tiny" if args.tiny else "serving"
     if args.model is not None:
         stem = f"serving_{args.device.type}_{Path(args.model).name}"
+        if args.device.type == "cpu" and args.cpu_weight_dtype != "float32":
+            stem += f"_{args.cpu_weight_dtype}"
     if args.peers:  # first: the same run's reference points, even if a later part runs out of time
         results["peers"] = peers(config, args)
         (args.out / f"{stem}.json").write_text(json.dumps(results, indent=1))

@@ -11,11 +11,21 @@ The HTTP layer builds it from its pydantic Settings with `EngineConfig.from_sett
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 
 MiB = 1 << 20
 
+
+
+def cpu_has_bf16_units() -> bool:
+    """Whether this CPU multiplies bf16 in hardware (AMX or AVX512-BF16): otherwise bf16 matmuls are emulated, slow."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:  # not Linux: no way to tell cheaply, keep float32
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
 
 @dataclass
 class CacheConfig:
@@ -81,6 +91,10 @@ class EngineConfig:
     cpu_weight_cache_bytes: int = 1024 * MiB
     """On the CPU: bytes of dense weights rebuilt from resident LUTs and kept (the reference op rebuilds them on
     every call, ~1 s per token for a 135M model); 0 = off. Ignored on CUDA, where the kernels read the LUTs."""
+    cpu_weight_dtype: str = "auto"
+    """On the CPU: the cached weights' dtype and that of their matmuls. 'bfloat16' halves the memory per task and,
+    where the CPU has AMX or AVX512-BF16, runs batches faster (README: 7.7x at batch 8 over 4 tasks, 6 % slower at
+    batch 1); 'float32' is exact to the reference op; 'auto' takes bfloat16 where the CPU has those units."""
     stats_window: int = 64
     """Steps (and finished requests) remembered for EngineStats."""
     cache: CacheConfig = field(default_factory=CacheConfig)
@@ -100,6 +114,15 @@ class EngineConfig:
             raise ValueError(f"dtype must be 'auto' or one of {sorted(dtypes)}, got {self.dtype!r}")
         return dtypes[self.dtype]
 
+    def cpu_weight_torch_dtype(self) -> torch.dtype:
+        choice = self.cpu_weight_dtype
+        if choice == "auto":
+            choice = "bfloat16" if cpu_has_bf16_units() else "float32"
+        dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+        if choice not in dtypes:
+            raise ValueError(f"cpu_weight_dtype must be 'auto', 'float32' or 'bfloat16', got {choice!r}")
+        return dtypes[choice]
+
     @staticmethod
     def from_settings(settings) -> EngineConfig:
         """Map server.settings.Settings (duck-typed: no pydantic import here) onto the engine's config."""
@@ -107,6 +130,7 @@ class EngineConfig:
             device=settings.resolved_device(),
             cache=CacheConfig(kv_cache_bytes=settings.kv_cache_mb * MiB),
             cpu_weight_cache_bytes=settings.cpu_weight_cache_mb * MiB,
+            cpu_weight_dtype=settings.cpu_weight_dtype,
             pool=PoolConfig(
                 num_slots=settings.max_tasks_resident,
                 pool_bytes=settings.lut_pool_mb * MiB,

@@ -70,7 +70,8 @@ class Engine:
         max_len = config.scheduler.max_model_len or mc.max_position_embeddings
         dense_cache = None
         if self.device.type == "cpu" and config.cpu_weight_cache_bytes:
-            dense_cache = DenseWeightCache(self.pool.slot_generation, config.cpu_weight_cache_bytes)
+            weight_dtype = config.cpu_weight_torch_dtype()
+            dense_cache = DenseWeightCache(self.pool.slot_generation, config.cpu_weight_cache_bytes, weight_dtype)
         model = Transformer(base, self.pool.lut_pools, max_len, self.device, dtype, dense_cache, self.pool.fused_luts)
         block_size = config.cache.block_size
         num_blocks = config.cache.num_blocks or self._kv_budget() // bytes_per_block(mc, block_size, dtype)

@@ -215,8 +215,9 @@ class DenseWeightCache:
     ones keep hitting.
     """
 
-    def __init__(self, slot_generation: list[int], budget_bytes: int) -> None:
+    def __init__(self, slot_generation: list[int], budget_bytes: int, weight_dtype: torch.dtype | None = None) -> None:
         self.slot_generation, self.budget_bytes = slot_generation, budget_bytes
+        self.weight_dtype = weight_dtype  # None: the activations' dtype
         self._weights: OrderedDict[tuple[int, int, int], torch.Tensor] = OrderedDict()
         self._generation_of: dict[tuple[int, int], int] = {}  # (projection, slot) -> generation cached
         self._last_step: dict[tuple[int, int, int], int] = {}
@@ -231,13 +232,15 @@ class DenseWeightCache:
         return self._bytes
 
     def linear(self, proj: LutProjection, x: torch.Tensor, slot_of_token: torch.Tensor) -> torch.Tensor:
+        dtype = self.weight_dtype or x.dtype
+        xw = x.to(dtype)  # the matmul runs in the cached weights' dtype, fp32 accumulation inside
         slots = slot_of_token.tolist()
         if len(set(slots)) == 1:
-            return x @ self._weight(proj, slots[0], x.dtype).T
+            return (xw @ self._weight(proj, slots[0], dtype).T).to(x.dtype)
         y = x.new_empty(x.shape[0], proj.lut_pool.shape[1])
         for slot in sorted(set(slots)):
             rows = (slot_of_token == slot).nonzero(as_tuple=True)[0]
-            y[rows] = x[rows] @ self._weight(proj, slot, x.dtype).T
+            y[rows] = (xw[rows] @ self._weight(proj, slot, dtype).T).to(x.dtype)
         return y
 
     def _weight(self, proj: LutProjection, slot: int, dtype: torch.dtype) -> torch.Tensor:

@@ -43,12 +43,14 @@ def create_engine(
     max_num_seqs: int = 16,
     max_num_batched_tokens: int = 64,
     cpu_weight_cache_bytes: int = 64 << 20,
+    cpu_weight_dtype: str = "float32",
     **scheduler,
 ) -> Engine:
     config = EngineConfig(
         device="cpu",
         dtype="float32",
         cpu_weight_cache_bytes=cpu_weight_cache_bytes,
+        cpu_weight_dtype=cpu_weight_dtype,
         cache=CacheConfig(block_size=4, num_blocks=num_blocks, kv_cache_bytes=8 << 20),
         pool=PoolConfig(num_slots=num_slots),
         scheduler=SchedulerConfig(

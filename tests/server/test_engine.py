@@ -114,6 +114,27 @@ def test_cpu_weight_cache_changes_no_output(base, store, requests_and_solo, cach
     assert engine.pool.stats().evictions >= 2
 
 
+def test_bf16_cpu_weights_take_half_the_cache_and_batches_still_equal_solo_runs(base, store):
+    specs = [(TASKS[i % 4], prompt_ids(i, 3 + 5 * i), 6) for i in range(8)]
+    solo = []
+    for task, prompt, n in specs:  # each alone, in the same weight dtype
+        engine = create_engine(base, store, max_num_seqs=1, cpu_weight_dtype="bfloat16")
+        solo.append([t for o in engine.generate(task, prompt, greedy(n)) for t in o.token_ids])
+        engine.stop()
+    engines = {}
+    for dtype in ("float32", "bfloat16"):
+        engine = engines[dtype] = create_engine(base, store, cpu_weight_dtype=dtype)
+        make_resident(engine, TASKS)
+        handles = [engine.add_request(task, prompt, greedy(n)) for task, prompt, n in specs]
+        got = collect(engine, handles)
+        if dtype == "bfloat16":
+            assert [got[h.request_id] for h in handles] == solo
+            assert max(s.num_tasks for s in engine.stats().recent_steps) == 4
+        assert_all_returned(engine)
+    caches = {dtype: e.runner.model.dense_cache for dtype, e in engines.items()}
+    assert caches["bfloat16"].nbytes * 2 == caches["float32"].nbytes > 0  # the same weights, half the bytes
+
+
 def test_replacing_a_lut_mid_request_does_not_change_it(base, store, tmp_path):
     prompt = prompt_ids(1, 10)
     before = solo_tokens(base, store, "alpha", prompt, 12)

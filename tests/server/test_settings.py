@@ -1,0 +1,43 @@
+"""Settings: each serve flag and SKETCHSERVE_* variable reaches the engine's config; bad values are refused."""
+
+import argparse
+
+import pytest
+import torch
+from pydantic import ValidationError
+
+from server.cli_serve import add_arguments
+from server.config import EngineConfig
+from server.settings import Settings
+
+
+def settings_from_flags(*argv: str) -> Settings:
+    parser = argparse.ArgumentParser()
+    add_arguments("serve", parser)
+    return Settings(**{k: v for k, v in vars(parser.parse_args(argv)).items() if v is not None})
+
+
+def test_cpu_weight_flags_reach_the_engine_config():
+    settings = settings_from_flags("--cpu-weight-dtype", "bfloat16", "--cpu-weight-cache-mb", "256")
+    config = EngineConfig.from_settings(settings)
+    assert config.cpu_weight_dtype == "bfloat16" and config.cpu_weight_cache_bytes == 256 << 20
+    assert EngineConfig.from_settings(settings_from_flags()).cpu_weight_dtype == "auto"  # the default
+
+
+def test_auto_cpu_weight_dtype_follows_the_cpu(monkeypatch):
+    config = EngineConfig(cpu_weight_dtype="auto")
+    monkeypatch.setattr("server.config.cpu_has_bf16_units", lambda: True)
+    assert config.cpu_weight_torch_dtype() == torch.bfloat16
+    monkeypatch.setattr("server.config.cpu_has_bf16_units", lambda: False)
+    assert config.cpu_weight_torch_dtype() == torch.float32
+    assert EngineConfig(cpu_weight_dtype="float32").cpu_weight_torch_dtype() == torch.float32
+
+
+def test_cpu_weight_dtype_from_the_environment(monkeypatch):
+    monkeypatch.setenv("SKETCHSERVE_CPU_WEIGHT_DTYPE", "bfloat16")
+    assert Settings().cpu_weight_dtype == "bfloat16"
+
+
+def test_an_unknown_cpu_weight_dtype_is_refused_with_the_choices():
+    with pytest.raises(ValidationError, match="float32"):
+        settings_from_flags("--cpu-weight-dtype", "float16")
