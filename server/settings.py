@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     cpu_tier_mb: int = Field(512, ge=0, description="Host-memory tier of task LUTs in front of the disk store")
     cpu_weight_cache_mb: int = Field(
         1024, ge=0, description="CPU serving only: dequantized weights kept per resident task (the default model "
-        "needs ~400 MiB per task); 0 dequantizes on every call"
+        "needs ~400 MiB per task in float32, ~200 in bfloat16); 0 dequantizes on every call"
     )
     cpu_weight_dtype: Literal["auto", "float32", "bfloat16"] = Field(
         "auto", description="CPU serving only: dtype of those weights and their matmuls. bfloat16 halves the memory "
