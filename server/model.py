@@ -479,6 +479,10 @@ class Transformer(nn.Module):
         self.norm = RMSNorm(dense("model.norm.weight"), cfg.rms_norm_eps)
         tied = cfg.tie_word_embeddings or "lm_head.weight" not in base.dense
         self.lm_head = self.embed_tokens if tied else nn.Parameter(dense("lm_head.weight"), requires_grad=False)
+        # CPU with a lower-precision weight cache: the lm_head (the largest single matmul of a decode step, 113 MB
+        # in float32 for the default model) in that dtype too.
+        head_dtype = dense_cache.weight_dtype if dense_cache is not None else None
+        self.lm_head_lowp = None if head_dtype in (None, dtype) else self.lm_head.detach().to(head_dtype)
         cos, sin = rope_tables(cfg, max_len)
         self.register_buffer("rope_cos", cos.to(device), persistent=False)  # [max_len, hd] float32
         self.register_buffer("rope_sin", sin.to(device), persistent=False)
@@ -501,4 +505,6 @@ class Transformer(nn.Module):
         for layer, kv_cache in zip(self.layers, kv_caches, strict=True):
             h = layer(h, slot_of_token, cos, sin, meta, kv_cache)
         h = self.norm(h[logits_indices])
+        if self.lm_head_lowp is not None:
+            return F.linear(h.to(self.lm_head_lowp.dtype), self.lm_head_lowp).float()
         return F.linear(h, self.lm_head).float()

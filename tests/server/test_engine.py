@@ -133,6 +133,8 @@ def test_bf16_cpu_weights_take_half_the_cache_and_batches_still_equal_solo_runs(
         assert_all_returned(engine)
     caches = {dtype: e.runner.model.dense_cache for dtype, e in engines.items()}
     assert caches["bfloat16"].nbytes * 2 == caches["float32"].nbytes > 0  # the same weights, half the bytes
+    assert engines["bfloat16"].runner.model.lm_head_lowp.dtype == torch.bfloat16  # the lm_head follows
+    assert engines["float32"].runner.model.lm_head_lowp is None
 
 
 def test_replacing_a_lut_mid_request_does_not_change_it(base, store, tmp_path):
