@@ -9,6 +9,7 @@ import time
 from collections import Counter
 
 import pytest
+import torch
 
 from server.errors import (
     EngineStoppedError,
