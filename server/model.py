@@ -202,6 +202,33 @@ class RMSNorm(nn.Module):
         return self.weight * h.to(x.dtype)
 
 
+ROW_CHUNK = 64  # rows per low-precision CPU matmul: 1, 2, 4, ..., 64 are the only row counts it ever sees
+
+
+def row_chunks(m: int) -> list[tuple[int, int, int]]:
+    """(start, rows, padded rows) covering m rows in chunks of ROW_CHUNK, each padded to a power of two."""
+    return [(s, min(ROW_CHUNK, m - s), 1 << (min(ROW_CHUNK, m - s) - 1).bit_length()) for s in range(0, m, ROW_CHUNK)]
+
+
+def matmul_few_shapes(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """x [M, K] @ w [N, K].T for bf16 on the CPU, run only at ROW_CHUNK-or-smaller power-of-two row counts.
+
+    oneDNN compiles and caches one kernel per (M, N, K) it sees (~0.7 MB each, up to 1,024 of them): with the
+    batch and prompt lengths of live traffic, plain matmuls grew a tiny model's server from 270 MB to 950 MB.
+    Padding and chunking the rows bounds that at 7 kernels per weight shape.
+    """
+    m = x.shape[0]
+    if m == 1:
+        return x @ w.T
+    y = x.new_empty(m, w.shape[0])
+    for start, rows, padded in row_chunks(m):
+        part = x[start : start + rows]
+        if padded != rows:
+            part = torch.cat([part, part.new_zeros(padded - rows, part.shape[1])])
+        y[start : start + rows] = (part @ w.T)[:rows]
+    return y
+
+
 class DenseWeightCache:
     """CPU fast path: W_hat [N, K] per (projection, slot, slot generation), LRU within a byte budget.
 
@@ -234,13 +261,14 @@ class DenseWeightCache:
     def linear(self, proj: LutProjection, x: torch.Tensor, slot_of_token: torch.Tensor) -> torch.Tensor:
         dtype = self.weight_dtype or x.dtype
         xw = x.to(dtype)  # the matmul runs in the cached weights' dtype, fp32 accumulation inside
+        mm = matmul_few_shapes if dtype == torch.bfloat16 else (lambda a, w: a @ w.T)
         slots = slot_of_token.tolist()
         if len(set(slots)) == 1:
-            return (xw @ self._weight(proj, slots[0], dtype).T).to(x.dtype)
+            return mm(xw, self._weight(proj, slots[0], dtype)).to(x.dtype)
         y = x.new_empty(x.shape[0], proj.lut_pool.shape[1])
         for slot in sorted(set(slots)):
             rows = (slot_of_token == slot).nonzero(as_tuple=True)[0]
-            y[rows] = (xw[rows] @ self._weight(proj, slot, dtype).T).to(x.dtype)
+            y[rows] = mm(xw[rows], self._weight(proj, slot, dtype)).to(x.dtype)
         return y
 
     def _weight(self, proj: LutProjection, slot: int, dtype: torch.dtype) -> torch.Tensor:
@@ -506,5 +534,5 @@ class Transformer(nn.Module):
             h = layer(h, slot_of_token, cos, sin, meta, kv_cache)
         h = self.norm(h[logits_indices])
         if self.lm_head_lowp is not None:
-            return F.linear(h.to(self.lm_head_lowp.dtype), self.lm_head_lowp).float()
+            return matmul_few_shapes(h.to(self.lm_head_lowp.dtype), self.lm_head_lowp).float()
         return F.linear(h, self.lm_head).float()

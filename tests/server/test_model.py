@@ -8,7 +8,17 @@ import torch
 from adapters.pool import allocate_lut_pools
 from kernels.reference import dequantize
 from server.kv_cache import KVCache
-from server.model import AttentionMeta, DenseWeightCache, LutProjection, ModelConfig, PrefillSpan, Transformer
+from server.model import (
+    ROW_CHUNK,
+    AttentionMeta,
+    DenseWeightCache,
+    LutProjection,
+    ModelConfig,
+    PrefillSpan,
+    Transformer,
+    matmul_few_shapes,
+    row_chunks,
+)
 from sketch.lut_model import load_sketched_model
 from sketch.synthetic import random_task_luts
 from tests.server.conftest import create_base
@@ -153,3 +163,19 @@ def test_cpu_weight_cache_keeps_hitting_when_a_step_needs_more_than_its_budget()
     cache.begin_step()
     proj(x[:1], torch.tensor([0]))  # a new task arrives: a weight unused this step makes room for it
     assert cache.misses == 3 + 4 + 1 and cache.nbytes == 2 * 8 * 16 * 4
+
+
+def test_low_precision_cpu_matmuls_see_only_a_few_row_counts():
+    allowed = {1 << i for i in range(ROW_CHUNK.bit_length())}  # 1, 2, 4, ..., ROW_CHUNK
+    for m in range(1, 700):
+        chunks = row_chunks(m)
+        assert sum(rows for _, rows, _ in chunks) == m and chunks[0][0] == 0
+        assert all(rows <= padded and padded in allowed for _, rows, padded in chunks)
+
+
+@pytest.mark.parametrize("m", [1, 3, 64, 65, 130])
+def test_chunked_bf16_matmul_equals_the_plain_one(m):
+    g = torch.Generator().manual_seed(m)
+    x = torch.randn(m, 48, generator=g).bfloat16()
+    w = torch.randn(40, 48, generator=g).bfloat16()
+    torch.testing.assert_close(matmul_few_shapes(x, w).float(), (x @ w.T).float(), rtol=1e-2, atol=1e-2)
