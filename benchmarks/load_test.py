@@ -230,10 +230,12 @@ def main() -> None:
     # The same load, --rounds times: round 1 warms every cache (pool slots, CPU weight cache, allocator pools);
     # a leak shows as RSS that keeps growing round after round.
     rss = [round(rss_mb(), 1)]
-    rounds = []
+    rounds, after_each_round = [], []
     for _ in range(args.rounds):
         rounds.append(asyncio.run(run_load(url, luts, args.clients, args.requests, args.tasks, args.max_duration)))
         rss.append(round(rss_mb(), 1))
+        s = engine.stats()  # every client has its answers: nothing may be left held
+        after_each_round.append({"kv_blocks_used": s.kv_blocks_used, "pins": s.pool.pins, "running": s.running})
     report = rounds[-1]
     stats = engine.stats()
     result = report.summary() | {
@@ -241,6 +243,7 @@ def main() -> None:
         "pins_after": stats.pool.pins, "running_after": stats.running,
         "earlier_rounds": [r.summary() for r in rounds[:-1]],
         "rss_mb_at_start_and_after_each_round": rss,
+        "held_after_each_round": after_each_round,
         "machine": f"{os.cpu_count()}-core CPU dev machine, tiny random model (vocab 256), torch {torch.__version__}",
     }
     server.should_exit = True
