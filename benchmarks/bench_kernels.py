@@ -30,7 +30,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kernels import SlotSegments, pack_codes  # noqa: E402
+from kernels import (  # noqa: E402
+    SlotSegments,
+    autotune,  # noqa: E402
+    pack_codes,
+)
 from kernels.reference import dequantize, lut_linear_reference  # noqa: E402
 from kernels.triton_bucket import bucket_candidates, launch_bucket  # noqa: E402
 from kernels.triton_decode import (  # noqa: E402
@@ -41,7 +45,7 @@ from kernels.triton_decode import (  # noqa: E402
     launch_decode,
     split_for,
 )
-from kernels.triton_ops import lut_linear_backward, lut_linear_forward  # noqa: E402
+from kernels.triton_ops import _m_bucket, _shape_key, lut_linear_backward, lut_linear_forward  # noqa: E402
 from kernels.triton_prefill import launch_prefill  # noqa: E402
 
 BITS = 4
@@ -151,6 +155,12 @@ def backward_fn(layer, x, slots):
     return lambda: lut_linear_backward(grad_y, x, layer.codes[0], layer.pools[0], slots, BITS)
 
 
+def chosen_config(kernel: str, layer, x) -> dict | None:
+    """The config the autotuner picked for this layer and batch (None if it did not tune)."""
+    key = _shape_key(x, layer.codes[0], layer.pools[0], BITS, _m_bucket(x.shape[0]))
+    return autotune._FAST.get((kernel, key))
+
+
 def bench_graph(fns) -> float:
     """do_bench over CUDA-graph replays of each rotation (what the server's decode step runs)."""
     graphs = []
@@ -213,6 +223,7 @@ def main_bench(args, bw, results, out):
                         bucket = ours_fns(layer, x, slots, decode_kernel="bucket")
                         rec["bucket_us"] = bench(rotating(bucket))
                         rec["bucket_graph_us"] = bench_graph(bucket)
+                        rec["bucket_config"] = chosen_config("bucket", layer, x)  # which layout the tuner took
                     except Exception as e:  # noqa: BLE001 - record and go on: the main columns still count
                         rec["bucket_error"] = repr(e)[:300]
                         print("bucket kernel failed:", rec["bucket_error"], flush=True)
@@ -250,7 +261,8 @@ def main_bench(args, bw, results, out):
                     f"  x{rec['speedup_vs_cublas']:.2f}  floor {rec['floor_us']:5.1f}"
                     f"  fused {rec.get('ours_fused_us', 0):6.1f}"
                     f"  ({rec['floor_ratio']:.2f}x)  LoRA {rec['lora_us']:8.1f}  gather {rec.get('gather_us', 0):8.1f}"
-                    f"  bucket {rec.get('bucket_us', 0):6.1f} (graph {rec.get('bucket_graph_us', 0):6.1f})",
+                    f"  bucket {rec.get('bucket_us', 0):6.1f} (graph {rec.get('bucket_graph_us', 0):6.1f},"
+                    f" {(rec.get('bucket_config') or {}).get('LAYOUT', 'rows') if phase == 'decode' else '-'})",
                     flush=True,
                 )
                 out.write_text(json.dumps(results, indent=1))
