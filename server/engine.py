@@ -72,6 +72,10 @@ class Engine:
         if self.device.type == "cpu" and config.cpu_weight_cache_bytes:
             weight_dtype = config.cpu_weight_torch_dtype()
             dense_cache = DenseWeightCache(self.pool.slot_generation, config.cpu_weight_cache_bytes, weight_dtype)
+            log.info(
+                "CPU serving: dense weights of resident tasks cached in %s, up to %d MiB (cpu_weight_dtype=%s)",
+                str(weight_dtype).removeprefix("torch."), config.cpu_weight_cache_bytes >> 20, config.cpu_weight_dtype,
+            )
         model = Transformer(base, self.pool.lut_pools, max_len, self.device, dtype, dense_cache, self.pool.fused_luts)
         block_size = config.cache.block_size
         num_blocks = config.cache.num_blocks or self._kv_budget() // bytes_per_block(mc, block_size, dtype)
