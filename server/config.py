@@ -18,7 +18,6 @@ import torch
 MiB = 1 << 20
 
 
-
 def cpu_has_bf16_units() -> bool:
     """Whether this CPU multiplies bf16 in hardware (AMX or AVX512-BF16): otherwise bf16 matmuls are emulated, slow."""
     try:
@@ -26,6 +25,7 @@ def cpu_has_bf16_units() -> bool:
     except OSError:  # not Linux: no way to tell cheaply, keep float32
         return False
     return "amx_bf16" in flags or "avx512_bf16" in flags
+
 
 @dataclass
 class CacheConfig:
@@ -93,7 +93,7 @@ class EngineConfig:
     every call, ~1 s per token for a 135M model); 0 = off. Ignored on CUDA, where the kernels read the LUTs."""
     cpu_weight_dtype: str = "auto"
     """On the CPU: the cached weights' dtype and that of their matmuls. 'bfloat16' halves the memory per task and,
-    where the CPU has AMX or AVX512-BF16, runs batches faster (README: 7.7x at batch 8 over 4 tasks, 6 % slower at
+    where the CPU has AMX or AVX512-BF16, runs batches faster (README: 6.6x at batch 8 over 4 tasks, about equal at
     batch 1); 'float32' is exact to the reference op; 'auto' takes bfloat16 where the CPU has those units."""
     stats_window: int = 64
     """Steps (and finished requests) remembered for EngineStats."""

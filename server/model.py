@@ -211,14 +211,14 @@ def row_chunks(m: int) -> list[tuple[int, int, int]]:
 
 
 def matmul_few_shapes(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """x [M, K] @ w [N, K].T for bf16 on the CPU, run only at ROW_CHUNK-or-smaller power-of-two row counts.
+    """x [M, K] @ w [N, K].T on the CPU; bf16 runs only at ROW_CHUNK-or-smaller power-of-two row counts.
 
-    oneDNN compiles and caches one kernel per (M, N, K) it sees (~0.7 MB each, up to 1,024 of them): with the
-    batch and prompt lengths of live traffic, plain matmuls grew a tiny model's server from 270 MB to 950 MB.
-    Padding and chunking the rows bounds that at 7 kernels per weight shape.
+    oneDNN (bf16) compiles and caches one kernel per (M, N, K) it sees (~0.7 MB each, up to 1,024 of them): with
+    the batch and prompt lengths of live traffic, plain matmuls grew a tiny model's server from 270 MB to 950 MB.
+    Padding and chunking the rows bounds that at 7 kernels per weight shape. float32 (MKL) keeps no such kernels.
     """
     m = x.shape[0]
-    if m == 1:
+    if m == 1 or x.dtype != torch.bfloat16:
         return x @ w.T
     y = x.new_empty(m, w.shape[0])
     for start, rows, padded in row_chunks(m):
@@ -261,14 +261,13 @@ class DenseWeightCache:
     def linear(self, proj: LutProjection, x: torch.Tensor, slot_of_token: torch.Tensor) -> torch.Tensor:
         dtype = self.weight_dtype or x.dtype
         xw = x.to(dtype)  # the matmul runs in the cached weights' dtype, fp32 accumulation inside
-        mm = matmul_few_shapes if dtype == torch.bfloat16 else (lambda a, w: a @ w.T)
         slots = slot_of_token.tolist()
         if len(set(slots)) == 1:
-            return mm(xw, self._weight(proj, slots[0], dtype)).to(x.dtype)
+            return matmul_few_shapes(xw, self._weight(proj, slots[0], dtype)).to(x.dtype)
         y = x.new_empty(x.shape[0], proj.lut_pool.shape[1])
         for slot in sorted(set(slots)):
             rows = (slot_of_token == slot).nonzero(as_tuple=True)[0]
-            y[rows] = mm(xw[rows], self._weight(proj, slot, dtype)).to(x.dtype)
+            y[rows] = matmul_few_shapes(xw[rows], self._weight(proj, slot, dtype)).to(x.dtype)
         return y
 
     def _weight(self, proj: LutProjection, slot: int, dtype: torch.dtype) -> torch.Tensor:
