@@ -310,10 +310,8 @@ class PaddedEagerGraphs(DecodeGraphs):
     """The CUDA-graph decode path (padded batch, padded block tables, null block) run eagerly on the CPU."""
 
     def __init__(self, runner, max_batch):
-        from kernels.triton_ops import BUCKET_MIN_TASKS
-
         self.runner, self.batch_sizes, self.failed, self.graphs = runner, [1, 2, 4, 8], False, {}
-        self.bucket_min_tasks = BUCKET_MIN_TASKS
+        self.bucket_min_tasks = self.bucket_threshold()
 
     def _replay(self, key, args):
         self.graphs[key] = None
