@@ -327,7 +327,7 @@ def main() -> None:
         from kernels import triton_ops
 
         results["decode_kernel"] = triton_ops.DECODE_KERNEL
-        results["bucket_min_tasks"] = triton_ops.BUCKET_MIN_TASKS
+        results["bucket_min_tasks"] = {m: triton_ops.bucket_min_tasks(m) for m in (1, 16, 64)}
     args.out.mkdir(parents=True, exist_ok=True)
     stem = "serving_tiny" if args.tiny else "serving"
     if args.model is not None:

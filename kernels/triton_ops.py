@@ -13,7 +13,7 @@ lut_linear.py; here only the layout the kernels assume (strides) is checked.
 
 Decode kernel choice: SKETCHSERVE_DECODE_KERNEL=gather|bucket|auto (default auto; read at import, or set
 DECODE_KERNEL / pass decode_kernel=). auto takes the bucket kernel only when the number of distinct
-slots is known on the host (num_tasks, or SlotSegments.host_bounds) and is >= BUCKET_MIN_TASKS, for
+slots is known on the host (num_tasks, or SlotSegments.host_bounds) and is >= bucket_min_tasks(M), for
 fp16/bf16 x. Never read back from the device: the decode step runs under CUDA graphs.
 """
 
@@ -43,14 +43,28 @@ from kernels.triton_prefill import (
 )
 
 DECODE_MAX_M = 64  # above this the prefill kernel's token tiles beat one split-K tile of all tokens
-# Distinct slots from which auto mode takes the bucket-sum decode kernel. Measured on an H200
-# (benchmarks/NOTES.md v7, kernels_sweep_h200.json, M = 16, each kernel's best config): gather
-# 27 / 35 / 56 / 94 / 174 us at 1 / 2 / 4 / 8 / 16 slots on 4096x4096, bucket 88-90 us at any count;
-# on 11008x4096 gather 253 vs bucket 240 us at 8 slots. The kernels cross at 8 slots on both shapes.
-# SKETCHSERVE_BUCKET_MIN_TASKS overrides it (read at import).
-BUCKET_MIN_TASKS = int(os.environ.get("SKETCHSERVE_BUCKET_MIN_TASKS", "8"))
-if BUCKET_MIN_TASKS < 1:
-    raise ValueError(f"SKETCHSERVE_BUCKET_MIN_TASKS must be >= 1, got {BUCKET_MIN_TASKS}")
+# Distinct slots from which auto mode takes the bucket-sum decode kernel, by batch rows M. Measured on an H200
+# (benchmarks/NOTES.md v8: kernels_sweep_h200.json, kernels_h200.json; each kernel's best config), 4096x4096:
+# M <= 16: gather 30 / 35 / 56 / 94 / 175 us at 1 / 2 / 4 / 8 / 16 slots, bucket (cols layout) 58-76 us at any
+#          count; at 4 slots they tie (56 vs 62 at M = 16, 63 vs 53 at M = 4; 11008x4096 142 vs 148): from 5.
+# M > 16:  gather 30 / 93-113 / 267-348 us at 1 / 4 / 16 slots (~15-20 us per slot), bucket (rows layout,
+#          the cols layout spills above 16 rows) 136-148 us at any count: they cross at 6-8 slots: from 7.
+# SKETCHSERVE_BUCKET_MIN_TASKS (read at import) sets one threshold for every M.
+BUCKET_MIN_TASKS_SMALL_M, BUCKET_MIN_TASKS_LARGE_M, BUCKET_SMALL_M = 5, 7, 16
+BUCKET_MIN_TASKS: int | None = None
+if "SKETCHSERVE_BUCKET_MIN_TASKS" in os.environ:
+    BUCKET_MIN_TASKS = int(os.environ["SKETCHSERVE_BUCKET_MIN_TASKS"])
+    if BUCKET_MIN_TASKS < 1:
+        raise ValueError(f"SKETCHSERVE_BUCKET_MIN_TASKS must be >= 1, got {BUCKET_MIN_TASKS}")
+
+
+def bucket_min_tasks(m: int) -> int:
+    """Distinct slots from which auto mode gives a decode batch of m rows to the bucket-sum kernel."""
+    if BUCKET_MIN_TASKS is not None:
+        return BUCKET_MIN_TASKS
+    return BUCKET_MIN_TASKS_SMALL_M if m <= BUCKET_SMALL_M else BUCKET_MIN_TASKS_LARGE_M
+
+
 DECODE_KERNELS = ("auto", "gather", "bucket")
 DECODE_KERNEL = os.environ.get("SKETCHSERVE_DECODE_KERNEL", "auto")
 if DECODE_KERNEL not in DECODE_KERNELS:
@@ -152,7 +166,7 @@ def _use_bucket(choice: str, x: torch.Tensor, segments: SlotSegments | None, num
         return False
     if num_tasks is None and segments is not None and segments.host_bounds is not None:
         num_tasks = len({s for s, a, b in segments.host_bounds if b > a})
-    return num_tasks is not None and num_tasks >= BUCKET_MIN_TASKS
+    return num_tasks is not None and num_tasks >= bucket_min_tasks(x.shape[0])
 
 
 def _dense_segments(

@@ -125,19 +125,18 @@ class DecodeGraphs:
 
     def __init__(self, runner: ModelRunner, max_batch: int) -> None:
         self.runner = runner
-        self.bucket_min_tasks = self.bucket_threshold()
         self.batch_sizes = [b for b in GRAPH_BATCH_SIZES if b <= max_batch]
         self.pool = torch.cuda.graph_pool_handle()
         self.graphs: dict[tuple[int, int, bool], tuple[torch.cuda.CUDAGraph, tuple, torch.Tensor]] = {}
         self.failed = False
 
     @staticmethod
-    def bucket_threshold() -> int | None:
-        """Distinct tasks from which the op takes the bucket kernel; None when the task count picks nothing
-        (SKETCHSERVE_DECODE_KERNEL=gather or bucket): then one graph serves every task mix."""
-        from kernels.triton_ops import BUCKET_MIN_TASKS, DECODE_KERNEL  # CUDA only: imports triton
+    def bucket_threshold(batch: int) -> int | None:
+        """Distinct tasks from which the op takes the bucket kernel for a (padded) batch of this size; None when
+        the task count picks nothing (SKETCHSERVE_DECODE_KERNEL=gather or bucket): one graph serves every mix."""
+        from kernels import triton_ops  # imports triton (installed everywhere; only CUDA runs it)
 
-        return BUCKET_MIN_TASKS if DECODE_KERNEL == "auto" else None
+        return triton_ops.bucket_min_tasks(batch) if triton_ops.DECODE_KERNEL == "auto" else None
 
     def supports(self, batch: int) -> bool:
         return not self.failed and bool(self.batch_sizes) and batch <= self.batch_sizes[-1]
@@ -148,7 +147,7 @@ class DecodeGraphs:
         args = self.runner.prepare(decodes, [], pad_to=(batch, width))
         # The decode kernel is chosen from the step's task count at capture and frozen in the graph: one graph per
         # kernel class, so a batch of many tasks never replays a graph captured for few (kernels/triton_ops.py).
-        threshold = self.bucket_min_tasks
+        threshold = self.bucket_threshold(batch)
         many_tasks = threshold is not None and (self.runner.model.kernel_hints.num_tasks or 1) >= threshold
         return self._replay((batch, width, many_tasks), args)[: len(decodes)]
 

@@ -117,8 +117,8 @@ def test_forcing_switch_routes_lut_linear_through_bucket(spy, monkeypatch):
 
 def test_auto_mode_uses_host_side_task_count_only(spy, monkeypatch):
     monkeypatch.setattr(triton_ops, "DECODE_KERNEL", "auto")
-    many = triton_ops.BUCKET_MIN_TASKS
-    m, n, k, bits, gpr = many + 2, 20, 48, 3, 1
+    m, n, k, bits, gpr = 9, 20, 48, 3, 1
+    many = triton_ops.bucket_min_tasks(m)
     x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, m, "distinct", torch.bfloat16, seed=5)
     ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
     # No host-side count: gather (the distinct slots are never read back from the device).
@@ -161,3 +161,11 @@ def test_every_bucket_candidate_on_cuda(m, tasks, x_dtype):
             launch_bucket(x, codes, pool, slot_of_token, bits, y, dict(config, ASM=asm))
             assert rel_err(y, ref) < TOL[x.dtype], (config, asm)
         seen_layouts.add(layout)
+
+
+def test_auto_mode_threshold_is_lower_for_small_batches_and_one_override_sets_all(monkeypatch):
+    # measured: the cols bucket layout (M <= 16) wins from fewer tasks than the rows layout above it
+    assert triton_ops.bucket_min_tasks(1) == triton_ops.bucket_min_tasks(16) < triton_ops.bucket_min_tasks(17)
+    assert triton_ops.bucket_min_tasks(17) == triton_ops.bucket_min_tasks(64)
+    monkeypatch.setattr(triton_ops, "BUCKET_MIN_TASKS", 3)  # what SKETCHSERVE_BUCKET_MIN_TASKS=3 sets
+    assert {triton_ops.bucket_min_tasks(m) for m in (1, 16, 17, 64)} == {3}

@@ -311,7 +311,6 @@ class PaddedEagerGraphs(DecodeGraphs):
 
     def __init__(self, runner, max_batch):
         self.runner, self.batch_sizes, self.failed, self.graphs = runner, [1, 2, 4, 8], False, {}
-        self.bucket_min_tasks = self.bucket_threshold()
 
     def _replay(self, key, args):
         self.graphs[key] = None
