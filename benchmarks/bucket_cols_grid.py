@@ -1,0 +1,94 @@
+"""A wider grid of the bucket kernel's "cols" layout (kernels/triton_bucket_cols.py) than the autotuner's list.
+
+    python3 benchmarks/bucket_cols_grid.py --out OUT_DIR [--budget-s 240]
+
+The autotuner times 4 cols configs (kernels/triton_bucket.py, _COLS_CANDIDATES); this times block shapes, warps,
+stages and split-K waves around them at M = 16 tokens over 16 tasks, 4-bit, gpr 4, on 4096x4096, then the best
+eight on 11008x4096, each checked against the torch reference (output poisoned first). It stops starting new
+compiles after --budget-s. Writes OUT_DIR/bucket_cols_grid.json and prints the best configs per shape: the data
+for _COLS_CANDIDATES.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_kernels import BITS, Layer, checked_time, make_batch  # noqa: E402
+
+from kernels.reference import lut_linear_reference  # noqa: E402
+from kernels.triton_bucket import _per_byte, launch_bucket  # noqa: E402
+from kernels.triton_decode import split_for  # noqa: E402
+
+M, TASKS, GPR = 16, 16, 4
+WAVES = (1, 2, 4, 8)
+
+
+def compile_configs() -> list[tuple[int, int, int, int]]:
+    """(BLOCK_N, packed bytes per row and block, warps, stages), the autotuner's neighbourhood first."""
+    near = [(32, 128, 4, 2), (32, 64, 4, 2), (64, 64, 8, 2), (32, 32, 4, 3)]  # the current candidates
+    grid = itertools.product((16, 32, 64), (32, 64, 128, 256), (2, 4, 8), (1, 2, 3, 4))
+    rest = [c for c in grid if c not in near and c[0] * 16 // (32 * c[2]) >= 1]  # >= 1 column per thread
+    rest.sort(key=lambda c: (abs(c[0] - 32) + abs(c[1] - 128) // 2, c[3] != 2, c[2] != 4))
+    return near + rest
+
+
+def run_shape(n: int, k: int, configs, budget_s: float, sms: int, rows: list) -> None:
+    layer = Layer(n, k, GPR)
+    x, slots = make_batch(M, TASKS, k)
+    ref = lut_linear_reference(x, layer.codes[0], layer.pools[0], slots, BITS)
+    t0 = time.time()
+    for block_n, bb, warps, stages in configs:
+        if time.time() - t0 > budget_s:
+            print(f"budget spent after {len([r for r in rows if r['N'] == n])} timings", flush=True)
+            break
+        block_k = bb * _per_byte(BITS)
+        for waves in WAVES:
+            cfg = {"LAYOUT": "cols", "BLOCK_N": block_n, "BLOCK_K": block_k, "num_warps": warps,
+                   "num_stages": stages, "SPLIT_K": split_for(n, k, block_n, block_k, waves * sms)}  # fmt: skip
+            us, err = checked_time(launch_bucket, layer, x, slots, ref, cfg)
+            rows.append({"N": n, "K": k, "M": M, "tasks": TASKS, "waves": waves, **cfg, "us": us, "err": err})
+            print(f"{n}x{k} {cfg} waves {waves}: {us and round(us, 1)} us", flush=True)
+    del layer
+    torch.cuda.empty_cache()
+
+
+def best(rows: list, n: int, count: int) -> list[dict]:
+    return sorted((r for r in rows if r["N"] == n and r["us"]), key=lambda r: r["us"])[:count]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--budget-s", type=float, default=240.0, help="seconds of compiles + timings on 4096x4096")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    sms = torch.cuda.get_device_properties(0).multi_processor_count
+    rows: list[dict] = []
+    run_shape(4096, 4096, compile_configs(), args.budget_s, sms, rows)
+    top = []
+    for r in best(rows, 4096, 32):
+        key = (r["BLOCK_N"], r["BLOCK_K"] // _per_byte(BITS), r["num_warps"], r["num_stages"])
+        if key not in top:
+            top.append(key)
+    run_shape(11008, 4096, top[:8], args.budget_s / 2, sms, rows)
+    result = {"gpu": torch.cuda.get_device_name(), "M": M, "tasks": TASKS, "gpr": GPR, "bits": BITS, "rows": rows}
+    (args.out / "bucket_cols_grid.json").write_text(json.dumps(result, indent=0))
+    for n in (4096, 11008):
+        print(f"best at {n}x4096:")
+        for r in best(rows, n, 8):
+            print(f"  {r['us']:.1f} us  BN {r['BLOCK_N']} BK {r['BLOCK_K']} warps {r['num_warps']} "
+                  f"stages {r['num_stages']} split {r['SPLIT_K']} (waves {r['waves']})")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
