@@ -27,6 +27,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import server.model  # noqa: E402
 from adapters.store import LutStore  # noqa: E402
 from server.config import CacheConfig, EngineConfig, PoolConfig, SchedulerConfig  # noqa: E402
 from server.engine import Engine  # noqa: E402
@@ -328,6 +329,7 @@ def main() -> None:
 
         results["decode_kernel"] = triton_ops.DECODE_KERNEL
         results["bucket_min_tasks"] = {m: triton_ops.bucket_min_tasks(m) for m in (1, 16, 64)}
+        results["fused_ops"] = server.model.FUSED_OPS  # SKETCHSERVE_FUSED_OPS: norms/RoPE/SwiGLU as Triton kernels
     args.out.mkdir(parents=True, exist_ok=True)
     stem = "serving_tiny" if args.tiny else "serving"
     if args.model is not None:

@@ -16,7 +16,9 @@ cache, static shapes so CUDA graphs can capture it), then prefill chunks (one ca
 
 from __future__ import annotations
 
+import logging
 import math
+import os
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -27,6 +29,37 @@ from torch import nn
 from adapters.pool import FusedLuts
 from kernels import dequantize, lut_linear
 from sketch.format import SketchedBase
+
+log = logging.getLogger(__name__)
+
+# CUDA: norms, RoPE + KV-cache writes and SwiGLU's product as fused Triton kernels (server/triton_fused.py); 0 = the
+# torch forms below, which are also the CPU path and the reference.
+FUSED_OPS = os.environ.get("SKETCHSERVE_FUSED_OPS", "1") != "0"
+
+
+_fused_ok: dict[tuple[str, torch.dtype], bool] = {}  # (device, dtype) -> the fused kernels passed their self-check
+
+
+def fused_ops_for(x: torch.Tensor):
+    """The fused-kernel module for activations x on CUDA (unless SKETCHSERVE_FUSED_OPS=0), else None.
+
+    Before its first use on a device and dtype, the kernels are checked against the torch forms once; if they fail
+    (a Triton build that cannot compile them), the torch forms serve instead, with a warning.
+    """
+    if not (FUSED_OPS and x.is_cuda):
+        return None
+    from server import triton_fused  # imports Triton kernels: CUDA only
+
+    key = (str(x.device), x.dtype)
+    if key not in _fused_ok:
+        if torch.cuda.is_current_stream_capturing():
+            return None  # never check inside a CUDA graph capture (the engine's eager steps come first)
+        error = triton_fused.self_check(x.device, x.dtype)
+        if error is not None:
+            log.warning("fused decoder kernels disabled on %s %s: %s", *key, error)
+        _fused_ok[key] = error is None
+    return triton_fused if _fused_ok[key] else None
+
 
 SUPPORTED_ROPE_TYPES = ("default", "linear", "llama3", "dynamic", "yarn")
 ATTENTION_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj")
@@ -368,12 +401,17 @@ class Attention(nn.Module):
             q, k, v = self.qkv_proj(x, slots).split(self.qkv_sizes, dim=-1)  # [T, N_q + 2 N_kv] -> 3 views
         else:
             q, k, v = self.q_proj(x, slots), self.k_proj(x, slots), self.v_proj(x, slots)
-        q = apply_rope(q.view(t, self.num_heads, self.head_dim), cos, sin)
-        k = apply_rope(k.view(t, self.num_kv_heads, self.head_dim), cos, sin)
+        q = q.view(t, self.num_heads, self.head_dim)
+        k = k.view(t, self.num_kv_heads, self.head_dim)
         v = v.view(t, self.num_kv_heads, self.head_dim)
         k_cache, v_cache = kv_cache  # [num_blocks, block_size, Hkv, hd]
-        k_cache.view(-1, self.num_kv_heads, self.head_dim).index_copy_(0, meta.slot_mapping, k)
-        v_cache.view(-1, self.num_kv_heads, self.head_dim).index_copy_(0, meta.slot_mapping, v)
+        fused = fused_ops_for(x)
+        if fused is not None:  # one kernel: rope(q), rope(k), and rope(k), v into the caches
+            q, k = fused.rope_and_store(q, k, v, cos, sin, k_cache, v_cache, meta.slot_mapping)
+        else:
+            q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+            k_cache.view(-1, self.num_kv_heads, self.head_dim).index_copy_(0, meta.slot_mapping, k)
+            v_cache.view(-1, self.num_kv_heads, self.head_dim).index_copy_(0, meta.slot_mapping, v)
         out = torch.empty_like(q)  # [T, H, hd]
         nd = meta.num_decodes
         if nd:
@@ -425,7 +463,11 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor, slots: torch.Tensor) -> torch.Tensor:
         if self.gate_up_proj is not None:
-            gate, up = self.gate_up_proj(x, slots).chunk(2, dim=-1)
+            gate_up = self.gate_up_proj(x, slots)  # [T, 2F]
+            fused = fused_ops_for(gate_up)
+            if fused is not None:
+                return self.down_proj(fused.silu_mul(gate_up), slots)
+            gate, up = gate_up.chunk(2, dim=-1)
         else:
             gate, up = self.gate_proj(x, slots), self.up_proj(x, slots)
         return self.down_proj(F.silu(gate) * up, slots)
@@ -440,8 +482,14 @@ class Block(nn.Module):
         self.mlp = mlp
 
     def forward(self, h, slots, cos, sin, meta, kv_cache):
-        h = h + self.self_attn(self.input_layernorm(h), slots, cos, sin, meta, kv_cache)
-        return h + self.mlp(self.post_attention_layernorm(h), slots)
+        fused = fused_ops_for(h)
+        if fused is None:
+            h = h + self.self_attn(self.input_layernorm(h), slots, cos, sin, meta, kv_cache)
+            return h + self.mlp(self.post_attention_layernorm(h), slots)
+        norm1, norm2 = self.input_layernorm, self.post_attention_layernorm
+        attn = self.self_attn(fused.rms_norm(h, norm1.weight, norm1.eps), slots, cos, sin, meta, kv_cache)
+        h, normed = fused.add_rms_norm(h, attn, norm2.weight, norm2.eps)  # the residual add and the next norm
+        return h + self.mlp(normed, slots)
 
 
 class Transformer(nn.Module):
@@ -531,7 +579,9 @@ class Transformer(nn.Module):
         sin = self.rope_sin[positions].to(h.dtype)
         for layer, kv_cache in zip(self.layers, kv_caches, strict=True):
             h = layer(h, slot_of_token, cos, sin, meta, kv_cache)
-        h = self.norm(h[logits_indices])
+        fused = fused_ops_for(h)
+        h = h[logits_indices]
+        h = self.norm(h) if fused is None else fused.rms_norm(h, self.norm.weight, self.norm.eps)
         if self.lm_head_lowp is not None:
             return matmul_few_shapes(h.to(self.lm_head_lowp.dtype), self.lm_head_lowp).float()
         return F.linear(h, self.lm_head).float()

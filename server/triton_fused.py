@@ -1,0 +1,218 @@
+"""Fused elementwise steps of the decoder for CUDA (Triton): fewer, larger kernels per decode step.
+
+Besides its 128 multi-LUT calls, a decode step of the 7B-shaped model at batch 1 launches ~40 small kernels per
+layer (benchmarks/NOTES.md, serving): RMSNorm alone is 8 aten kernels, RoPE 5 per tensor, the KV-cache writes 2.
+Each costs a few microseconds even inside a CUDA graph; together ~2 of the 7 ms. These replace them:
+
+    rms_norm(x [T, D], w [D], eps)                   -> w * normalize(x)                        1 kernel, was 8
+    add_rms_norm(h [T, D], delta [T, D], w, eps)     -> (h + delta, w * normalize(h + delta))    1 kernel, was 9
+    silu_mul(gate_up [T, 2F])                        -> silu(gate) * up  [T, F]                 1 kernel, was 2
+    rope_and_store(q [T, H, hd], k, v [T, Hkv, hd], cos, sin [T, hd], k_cache, v_cache, slot_mapping [T])
+        -> (rope(q), rope(k)); rope(k) and v written to the flat caches' rows slot_mapping    1 kernel, was 12
+
+The torch forms in server/model.py are the reference (tests/server/test_fused_ops.py): math in fp32, rounded to
+the activations' dtype where torch's fp16/bf16 ops round (a product of two fp16 values is exact in fp32, so
+rounding it once matches torch's fp16 multiply). One program per token row; rows are independent, so a token's
+result does not depend on the rest of the batch.
+
+Imported only on CUDA (or by the tests, under TRITON_INTERPRET=1 on the CPU).
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def _rms_norm_kernel(
+    x_ptr, delta_ptr, w_ptr, sum_ptr, out_ptr, D, stride_x, stride_d, stride_s, stride_o, eps,
+    HAS_DELTA: tl.constexpr, BLOCK_D: tl.constexpr,
+):  # fmt: skip
+    row = tl.program_id(0)
+    cols = tl.arange(0, BLOCK_D)
+    mask = cols < D
+    dtype = out_ptr.dtype.element_ty
+    h = tl.load(x_ptr + row * stride_x + cols, mask=mask, other=0.0)
+    if HAS_DELTA:  # h + delta, rounded to the activations' dtype (torch's fp16 add), kept as the new residual
+        d = tl.load(delta_ptr + row * stride_d + cols, mask=mask, other=0.0)
+        h = (h.to(tl.float32) + d.to(tl.float32)).to(dtype)
+        tl.store(sum_ptr + row * stride_s + cols, h, mask=mask)
+    hf = h.to(tl.float32)
+    inv = tl.rsqrt(tl.sum(hf * hf, axis=0) / D + eps)
+    normed = (hf * inv).to(dtype)  # torch: (h.float() * rsqrt(...)).to(x.dtype)
+    w = tl.load(w_ptr + cols, mask=mask, other=0.0)
+    tl.store(out_ptr + row * stride_o + cols, (w.to(tl.float32) * normed.to(tl.float32)).to(dtype), mask=mask)
+
+
+def _rows(t: torch.Tensor, name: str) -> None:
+    if t.dim() != 2 or t.stride(1) != 1:
+        raise ValueError(f"{name} must be 2-D with unit column stride, got {tuple(t.shape)} strides {t.stride()}")
+
+
+def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    """weight * normalize(x) over the last dim: x [T, D] -> [T, D] in x.dtype."""
+    _rows(x, "x")
+    out = torch.empty_like(x)
+    if x.shape[0]:
+        _rms_norm_kernel[(x.shape[0],)](
+            x, x, weight, x, out, x.shape[1], x.stride(0), 0, 0, out.stride(0), eps,
+            HAS_DELTA=False, BLOCK_D=triton.next_power_of_2(x.shape[1]),
+        )  # fmt: skip
+    return out
+
+
+def add_rms_norm(h: torch.Tensor, delta: torch.Tensor, weight: torch.Tensor, eps: float):
+    """(h + delta, weight * normalize(h + delta)): the residual update and the next norm in one pass."""
+    _rows(h, "h")
+    _rows(delta, "delta")
+    if h.shape != delta.shape:
+        raise ValueError(f"h {tuple(h.shape)} and delta {tuple(delta.shape)} differ")
+    total, out = torch.empty_like(h), torch.empty_like(h)
+    if h.shape[0]:
+        _rms_norm_kernel[(h.shape[0],)](
+            h, delta, weight, total, out, h.shape[1], h.stride(0), delta.stride(0), total.stride(0), out.stride(0),
+            eps, HAS_DELTA=True, BLOCK_D=triton.next_power_of_2(h.shape[1]),
+        )  # fmt: skip
+    return total, out
+
+
+@triton.jit
+def _silu_mul_kernel(gu_ptr, out_ptr, F, stride_gu, stride_o, BLOCK: tl.constexpr):
+    row = tl.program_id(0)
+    cols = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
+    mask = cols < F
+    dtype = out_ptr.dtype.element_ty
+    g = tl.load(gu_ptr + row * stride_gu + cols, mask=mask, other=0.0).to(tl.float32)
+    u = tl.load(gu_ptr + row * stride_gu + F + cols, mask=mask, other=0.0).to(tl.float32)
+    s = (g / (1.0 + tl.exp(-g))).to(dtype)  # torch's silu: fp32 math, rounded
+    tl.store(out_ptr + row * stride_o + cols, (s.to(tl.float32) * u).to(dtype), mask=mask)
+
+
+def silu_mul(gate_up: torch.Tensor) -> torch.Tensor:
+    """gate_up [T, 2F] (gate, then up) -> silu(gate) * up [T, F]."""
+    _rows(gate_up, "gate_up")
+    if gate_up.shape[1] % 2:
+        raise ValueError(f"gate_up needs an even width, got {gate_up.shape[1]}")
+    t, f = gate_up.shape[0], gate_up.shape[1] // 2
+    out = torch.empty(t, f, dtype=gate_up.dtype, device=gate_up.device)
+    block = min(1024, triton.next_power_of_2(f))
+    if t:
+        _silu_mul_kernel[(t, triton.cdiv(f, block))](gate_up, out, f, gate_up.stride(0), out.stride(0), BLOCK=block)
+    return out
+
+
+@triton.jit
+def _rope(base_ptr, heads, mask, cols, half, cos, sin, dtype: tl.constexpr):
+    """x * cos + rotate_half(x) * sin for [BLOCK_H, BLOCK_D] at base_ptr (heads, cols offsets given)."""
+    x = tl.load(base_ptr + heads + cols[None, :], mask=mask, other=0.0).to(tl.float32)
+    partner = tl.where(cols < half, cols + half, cols - half)  # rotate_half = cat(-x[half:], x[:half])
+    sign = tl.where(cols < half, -1.0, 1.0)
+    rot = tl.load(base_ptr + heads + partner[None, :], mask=mask, other=0.0).to(tl.float32) * sign[None, :]
+    a = (x * cos[None, :]).to(dtype)
+    b = (rot * sin[None, :]).to(dtype)
+    return (a.to(tl.float32) + b.to(tl.float32)).to(dtype)
+
+
+@triton.jit
+def _rope_and_store_kernel(
+    q_ptr, k_ptr, v_ptr, cos_ptr, sin_ptr, slot_ptr, q_out_ptr, k_out_ptr, k_cache_ptr, v_cache_ptr,
+    H, HKV, HD, stride_qt, stride_qh, stride_kt, stride_kh, stride_vt, stride_vh, stride_cos, stride_cache,
+    BLOCK_H: tl.constexpr, BLOCK_HKV: tl.constexpr, BLOCK_D: tl.constexpr,
+):  # fmt: skip
+    t = tl.program_id(0)
+    cols = tl.arange(0, BLOCK_D)
+    half = HD // 2
+    dtype = q_out_ptr.dtype.element_ty
+    cos = tl.load(cos_ptr + t * stride_cos + cols, mask=cols < HD, other=0.0).to(tl.float32)
+    sin = tl.load(sin_ptr + t * stride_cos + cols, mask=cols < HD, other=0.0).to(tl.float32)
+
+    hq = tl.arange(0, BLOCK_H)
+    mask_q = (hq < H)[:, None] & (cols < HD)[None, :]
+    q = _rope(q_ptr + t * stride_qt, (hq * stride_qh)[:, None], mask_q, cols, half, cos, sin, dtype)
+    tl.store(q_out_ptr + t * H * HD + (hq * HD)[:, None] + cols[None, :], q, mask=mask_q)
+
+    hk = tl.arange(0, BLOCK_HKV)
+    mask_k = (hk < HKV)[:, None] & (cols < HD)[None, :]
+    k = _rope(k_ptr + t * stride_kt, (hk * stride_kh)[:, None], mask_k, cols, half, cos, sin, dtype)
+    dense = (hk * HD)[:, None] + cols[None, :]
+    tl.store(k_out_ptr + t * HKV * HD + dense, k, mask=mask_k)
+    row = tl.load(slot_ptr + t).to(tl.int64)  # this token's row of the flat cache [rows, Hkv, hd]
+    tl.store(k_cache_ptr + row * stride_cache + dense, k, mask=mask_k)
+    v = tl.load(v_ptr + t * stride_vt + (hk * stride_vh)[:, None] + cols[None, :], mask=mask_k, other=0.0)
+    tl.store(v_cache_ptr + row * stride_cache + dense, v, mask=mask_k)
+
+
+def rope_and_store(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    cos: torch.Tensor,
+    sin: torch.Tensor,
+    k_cache: torch.Tensor,
+    v_cache: torch.Tensor,
+    slot_mapping: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """q [T, H, hd], k / v [T, Hkv, hd] (views with any token and head strides, unit last stride), cos / sin
+    [T, hd]; k_cache / v_cache [num_blocks, block_size, Hkv, hd] contiguous, slot_mapping [T] (flat cache rows).
+    Returns rope(q) [T, H, hd] and rope(k) [T, Hkv, hd], contiguous; writes rope(k) and v into the caches."""
+    t, h, hd = q.shape
+    hkv = k.shape[1]
+    if k.shape != (t, hkv, hd) or v.shape != k.shape or cos.shape != (t, hd) or sin.shape != cos.shape:
+        raise ValueError(f"shapes q {tuple(q.shape)} k {tuple(k.shape)} v {tuple(v.shape)} cos {tuple(cos.shape)}")
+    if hd % 2 or any(x.stride(-1) != 1 for x in (q, k, v, cos, sin)) or cos.stride() != sin.stride():
+        raise ValueError("rope_and_store needs an even head dim and unit last strides")
+    if not (k_cache.is_contiguous() and v_cache.is_contiguous()) or k_cache.shape[-2:] != (hkv, hd):
+        raise ValueError(f"caches must be contiguous [..., {hkv}, {hd}], got {tuple(k_cache.shape)}")
+    q_out = torch.empty(t, h, hd, dtype=q.dtype, device=q.device)
+    k_out = torch.empty(t, hkv, hd, dtype=k.dtype, device=k.device)
+    if t:
+        _rope_and_store_kernel[(t,)](
+            q, k, v, cos, sin, slot_mapping, q_out, k_out, k_cache, v_cache,
+            h, hkv, hd, q.stride(0), q.stride(1), k.stride(0), k.stride(1), v.stride(0), v.stride(1), cos.stride(0),
+            hkv * hd, BLOCK_H=triton.next_power_of_2(h), BLOCK_HKV=triton.next_power_of_2(hkv),
+            BLOCK_D=triton.next_power_of_2(hd),
+        )  # fmt: skip
+    return q_out, k_out
+
+
+def self_check(device: torch.device, dtype: torch.dtype) -> str | None:
+    """Run every fused kernel once on small inputs against the torch forms; None if all agree, else why not.
+    The server calls it before the first fused use on a device (a Triton build that miscompiles or cannot
+    compile these must not take serving down: it falls back to the torch forms)."""
+    from server.model import apply_rope  # the reference forms (server/model.py imports this module lazily)
+
+    try:
+        g = torch.Generator().manual_seed(0)
+        x, delta = (torch.randn(3, 72, generator=g).to(device, dtype) for _ in range(2))
+        w = torch.randn(72, generator=g).to(device, dtype)
+        qkv = torch.randn(3, 8 * 16, generator=g).to(device, dtype)
+        q, k, v = (p.view(3, -1, 16) for p in qkv.split([64, 32, 32], dim=-1))
+        cos, sin = (torch.randn(3, 16, generator=g).to(device, dtype) for _ in range(2))
+        cache = torch.zeros(2, 4, 2, 16, device=device, dtype=dtype)
+        v_cache = torch.zeros_like(cache)
+        rows = torch.tensor([5, 0, 2], device=device)
+
+        def norm(h: torch.Tensor) -> torch.Tensor:
+            hf = h.float()
+            return w * (hf * torch.rsqrt(hf.pow(2).mean(-1, keepdim=True) + 1e-5)).to(dtype)
+
+        total, normed = add_rms_norm(x, delta, w, 1e-5)
+        q_rot, k_rot = rope_and_store(q, k, v, cos, sin, cache, v_cache, rows)
+        pairs = {
+            "rms_norm": (rms_norm(x, w, 1e-5), norm(x)),
+            "add_rms_norm": (normed, norm(x + delta)),
+            "add_rms_norm residual": (total, x + delta),
+            "silu_mul": (silu_mul(qkv), torch.nn.functional.silu(qkv[:, :64]) * qkv[:, 64:]),
+            "rope q": (q_rot, apply_rope(q, cos, sin)),
+            "rope k": (k_rot, apply_rope(k, cos, sin)),
+            "k cache": (cache.view(-1, 2, 16)[rows], k_rot),
+            "v cache": (v_cache.view(-1, 2, 16)[rows], v),
+        }
+        for name, (got, want) in pairs.items():
+            if not torch.allclose(got.float(), want.float(), rtol=2e-2, atol=2e-2):
+                return f"{name} differs from the torch form by {(got.float() - want.float()).abs().max().item():.3g}"
+    except Exception as e:  # noqa: BLE001 - any failure means: do not use the fused kernels
+        return f"{type(e).__name__}: {e}"
+    return None

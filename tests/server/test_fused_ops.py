@@ -1,0 +1,116 @@
+"""The fused decoder kernels (server/triton_fused.py) equal the torch forms of server/model.py.
+
+On the CPU they run through Triton's interpreter, which must be switched on before the kernels are defined.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
+import server.model  # noqa: E402
+from server import triton_fused  # noqa: E402
+from server.model import RMSNorm, apply_rope  # noqa: E402
+
+from .conftest import collect, create_base, create_engine, create_store, greedy, prompt_ids  # noqa: E402
+
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+DTYPES = [torch.float32, torch.float16]  # bf16: the CPU interpreter's bf16 is emulated; CUDA runs it for real
+TOL = {torch.float32: 1e-5, torch.float16: 2e-3}
+
+
+def randn(*shape, dtype, seed):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(*shape, generator=g).to(device=DEVICE, dtype=dtype)
+
+
+def close(a: torch.Tensor, b: torch.Tensor, dtype) -> bool:
+    return a.shape == b.shape and torch.allclose(a.float(), b.float(), rtol=TOL[dtype], atol=TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("d", [64, 96])  # 96: a row narrower than its power-of-two block
+def test_rms_norm_and_its_residual_form_equal_the_torch_norm(dtype, d):
+    norm = RMSNorm(randn(d, dtype=dtype, seed=1), eps=1e-5)
+    wide = randn(5, d + 8, dtype=dtype, seed=2)
+    x = wide[:, :d]  # strided rows, as the model's views are
+    delta = randn(5, d, dtype=dtype, seed=3) * 4
+    assert close(triton_fused.rms_norm(x, norm.weight, norm.eps), norm(x), dtype)
+    total, normed = triton_fused.add_rms_norm(x, delta, norm.weight, norm.eps)
+    assert close(total, x + delta, dtype) and close(normed, norm(x + delta), dtype)
+    assert triton_fused.rms_norm(x[:0], norm.weight, norm.eps).shape == (0, d)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_silu_mul_equals_silu_of_gate_times_up(dtype):
+    gate_up = randn(3, 2 * 80, dtype=dtype, seed=4) * 3
+    gate, up = gate_up.chunk(2, dim=-1)
+    assert close(triton_fused.silu_mul(gate_up), torch.nn.functional.silu(gate) * up, dtype)
+    with pytest.raises(ValueError, match="even"):
+        triton_fused.silu_mul(gate_up[:, 1:])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_rope_and_store_rotates_q_k_and_writes_only_the_mapped_cache_rows(dtype):
+    t, h, hkv, hd, blocks, bs = 5, 4, 2, 16, 3, 4
+    qkv = randn(t, (h + 2 * hkv) * hd, dtype=dtype, seed=5)
+    q, k, v = (p.view(t, -1, hd) for p in qkv.split([h * hd, hkv * hd, hkv * hd], dim=-1))  # strided views
+    angles = randn(t, hd // 2, dtype=torch.float32, seed=6)
+    cos, sin = (torch.cat([f(angles)] * 2, dim=-1).to(dtype) for f in (torch.cos, torch.sin))
+    slot_mapping = torch.tensor([7, 0, 11, 2, 5], device=DEVICE)
+    k_cache = torch.full((blocks, bs, hkv, hd), float("nan"), dtype=dtype, device=DEVICE)
+    v_cache = k_cache.clone()
+    q_rot, k_rot = triton_fused.rope_and_store(q, k, v, cos, sin, k_cache, v_cache, slot_mapping)
+    assert close(q_rot, apply_rope(q, cos, sin), dtype) and close(k_rot, apply_rope(k, cos, sin), dtype)
+    flat_k, flat_v = k_cache.view(-1, hkv, hd), v_cache.view(-1, hkv, hd)
+    assert close(flat_k[slot_mapping], k_rot, dtype) and torch.equal(flat_v[slot_mapping], v)
+    untouched = [r for r in range(blocks * bs) if r not in slot_mapping.tolist()]
+    assert flat_k[untouched].isnan().all() and flat_v[untouched].isnan().all()
+
+
+def test_rope_and_store_rejects_mismatched_shapes():
+    q, k = torch.zeros(2, 4, 16), torch.zeros(2, 2, 16)
+    cache = torch.zeros(1, 4, 2, 16)
+    with pytest.raises(ValueError, match="shapes"):
+        triton_fused.rope_and_store(q, k, k, torch.zeros(2, 8), torch.zeros(2, 8), cache, cache, torch.zeros(2))
+
+
+def test_the_model_with_fused_kernels_generates_what_the_torch_forms_do(tmp_path, monkeypatch):
+    """A mixed batch of 3 tasks through every fused kernel (forced on the CPU) against the unfused run."""
+    base = create_base(seed=3)
+    store = create_store(base, tmp_path, {"alpha": 1, "beta": 2, "gamma": 3})
+    specs = [(task, prompt_ids(i, 6 + i), 6) for i, task in enumerate(["alpha", "beta", "gamma", "alpha"])]
+
+    def run() -> list[list[int]]:
+        engine = create_engine(base, store, cpu_weight_cache_bytes=0)
+        handles = [engine.add_request(task, prompt, greedy(n)) for task, prompt, n in specs]
+        got = collect(engine, handles)
+        return [got[h.request_id] for h in handles]
+
+    unfused = run()
+    calls = []
+
+    def forced(x):
+        calls.append(x.shape)
+        return triton_fused
+
+    monkeypatch.setattr(server.model, "fused_ops_for", forced)
+    assert run() == unfused and calls
+
+
+def test_self_check_passes_and_names_a_kernel_that_disagrees(monkeypatch):
+    """What the server runs before the first fused use on a GPU (a failure there means: torch forms instead)."""
+    assert triton_fused.self_check(torch.device(DEVICE), torch.float32) is None
+    monkeypatch.setattr(triton_fused, "silu_mul", lambda gate_up: gate_up[:, : gate_up.shape[1] // 2])
+    assert "silu_mul" in triton_fused.self_check(torch.device(DEVICE), torch.float32)
+
+    def broken(*args):
+        raise RuntimeError("no kernel image")
+
+    monkeypatch.setattr(triton_fused, "rms_norm", broken)
+    assert "no kernel image" in triton_fused.self_check(torch.device(DEVICE), torch.float32)
