@@ -41,6 +41,7 @@ from kernels.triton_decode import (  # noqa: E402
     MODE_DOT,
     MODE_DOT_SWAP,
     MODE_FMA,
+    MODE_PRMT,
     decode_candidates,
     launch_decode,
     split_for,
@@ -282,7 +283,9 @@ SWEEP_CASES = [(1, 1), (4, 4), (16, 1), (16, 2), (16, 4), (16, 8), (16, 16), (64
 def sweep_decode_configs(m, n, k, sms):
     """Decode variants: FMA with register prefetch depths, MMA with Triton pipelining or prefetch."""
     out = []
-    if m == 1:
+    if m == 1:  # the register-LUT kernel (4-bit, fp16 LUT here: it applies)
+        for bn, bk, warps in ((8, 512, 2), (16, 512, 4), (32, 256, 4), (16, 1024, 4), (32, 512, 8), (64, 256, 8)):
+            out.append({"BLOCK_N": bn, "BLOCK_K": bk, "MODE": MODE_PRMT, "num_warps": warps, "num_stages": 1})
         for bn, bk, warps in ((16, 512, 4), (32, 256, 4), (16, 256, 4), (32, 512, 8)):
             for pf in (1, 2, 3):
                 out.append({"BLOCK_N": bn, "BLOCK_K": bk, "MODE": MODE_FMA, "num_warps": warps, "num_stages": 1,
@@ -346,7 +349,7 @@ def sweep(args, out_dir):
             if "decode" in kinds:  # every variant
                 decode_cfgs = sweep_decode_configs(m, n, k, sms)
             elif "gather" in kinds:  # the autotuner's pruned list only
-                decode_cfgs = decode_candidates(m, n, k, sms)
+                decode_cfgs = decode_candidates(m, n, k, sms, prmt=True)  # 4-bit, fp16 LUT: it applies
             for cfg in decode_cfgs:
                 us, err = checked_time(launch_decode, layer, x, slots, ref, cfg)
                 rows.append({"kind": "decode", "N": n, "K": k, "M": m, "tasks": tasks, **cfg, "us": us, "err": err})
@@ -458,14 +461,47 @@ def compile_sm90() -> None:
               f" {n_loop / per:.2f} per one-hot element | {mix}", flush=True)  # fmt: skip
 
 
-def _inner_loop_mix(sass: str) -> tuple[int, dict]:
-    """(instructions, top opcodes) of the smallest backward-branch loop around the first MMA."""
+def compile_prmt_sm90() -> None:
+    """The register-LUT one-token decode kernel (kernels/triton_decode_prmt.py) for sm_90: registers, spills and
+    the K loop's instructions per weight (the loop holds a masked and an unmasked body: both are counted)."""
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    from kernels.triton_decode_prmt import _decode_prmt_kernel as kernel
+
+    cuobjdump = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "cuobjdump")
+    ints = ["N", "K", "KW", "GS", "stride_cw", "stride_ls", "stride_ln", "K_PER_SPLIT", "SPLIT_K"]
+    div16 = ["x_ptr", "codes_ptr", "lut_ptr", "slot_ptr", "y_ptr", "ws_ptr", "counter_ptr", *ints[:-1]]
+    for bn, bk, warps, lut in [(16, 512, 4, "fp16"), (32, 256, 4, "fp16"), (16, 512, 4, "bf16"), (16, 1024, 4, "fp16"),
+                               (8, 512, 2, "fp16")]:  # fmt: skip
+        attrs = {(kernel.arg_names.index(a),): [["tt.divisibility", 16]] for a in div16}
+        sig = {"x_ptr": "*fp16", "codes_ptr": "*u8", "lut_ptr": f"*{lut}", "slot_ptr": "*i32", "y_ptr": "*fp16",
+               "ws_ptr": "*fp32", "counter_ptr": "*i32", **dict.fromkeys(ints, "i32")}  # fmt: skip
+        const = {"BITS": 4, "BLOCK_N": bn, "BLOCK_K": bk, "USE_SPLIT": True, "ASM": True, "LUT_BF16": lut == "bf16"}
+        sig.update(dict.fromkeys(const, "constexpr"))
+        src = ASTSource(fn=kernel, signature=sig, constexprs=const, attrs=attrs)
+        kern = triton.compile(src, target=GPUTarget("cuda", 90, 32), options={"num_warps": warps, "num_stages": 1})
+        with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
+            f.write(kern.asm["cubin"])
+            f.flush()
+            res = subprocess.run([cuobjdump, "-res-usage", f.name], capture_output=True, text=True).stdout
+            sass = subprocess.run([cuobjdump, "-sass", f.name], capture_output=True, text=True).stdout
+        regs, stack = re.search(r"REG:(\d+)", res).group(1), re.search(r"STACK:(\d+)", res).group(1)
+        n_loop, mix = _inner_loop_mix(sass, anchor=("FFMA",))
+        per_thread = bn * bk / (32 * warps)  # weights per thread and K block, once per body
+        print(f"prmt BN={bn} BK={bk} warps={warps} lut={lut}: regs {regs} stack {stack} | loop {n_loop} instr "
+              f"(both bodies), {n_loop / (2 * per_thread):.2f} per weight and body | {mix}", flush=True)  # fmt: skip
+
+
+def _inner_loop_mix(sass: str, anchor: tuple[str, ...] = ("GMMA", "HMMA")) -> tuple[int, dict]:
+    """(instructions, top opcodes) of the smallest backward-branch loop around the first MMA (or anchor op)."""
     code = []
     for line in sass.splitlines():
         m = re.match(r"\s+/\*([0-9a-f]{4,})\*/\s+(.*?);", line)
         if m:
             code.append((int(m.group(1), 16), m.group(2)))
-    mma = next(a for a, t in code if "GMMA" in t or "HMMA" in t)
+    mma = next(a for a, t in code if any(op in t for op in anchor))
     loops = [(int(m.group(1), 16), a) for a, t in code if (m := re.search(r"BRA (0x[0-9a-f]+)", t))]
     lo, hi = min(((s, e) for s, e in loops if s <= mma < e), key=lambda se: se[1] - se[0])
     mix: dict[str, int] = {}
@@ -533,6 +569,7 @@ def main():
     args = ap.parse_args()
     if args.sm90:
         compile_sm90()
+        compile_prmt_sm90()
         return
     if args.out is None:
         ap.error("--out is required")

@@ -12,6 +12,7 @@ Environment: SKETCHSERVE_AUTOTUNE=0 disables timing; SKETCHSERVE_CACHE moves the
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import tempfile
@@ -21,6 +22,8 @@ from pathlib import Path
 import torch
 
 from kernels.triton_common import interpreting
+
+log = logging.getLogger(__name__)
 
 _MEMORY: dict[str, dict] = {}  # "<kernel>|<key>" -> config, from timing or the disk cache
 _FAST: dict[tuple, dict] = {}  # (kernel, key tuple) -> config: the per-call lookup, no string building
@@ -84,6 +87,12 @@ def tuning_enabled(device: torch.device) -> bool:
     return not torch.cuda.is_current_stream_capturing()
 
 
+def agrees(output: torch.Tensor, reference: torch.Tensor, rtol: float = 1e-2) -> bool:
+    """Finite and within rtol (relative Frobenius norm) of the reference: configs only reorder fp32 sums."""
+    out = output.float()
+    return bool(torch.isfinite(out).all()) and (out - reference).norm().item() <= rtol * reference.norm().item() + 1e-6
+
+
 def pick_config(
     kernel: str,
     key: tuple,
@@ -91,10 +100,13 @@ def pick_config(
     launch: Callable[[dict], None],
     default: Callable[[], dict],
     device: torch.device,
+    output: torch.Tensor | None = None,
 ) -> dict:
     """The cached best config for (kernel, key), timing `launch(config)` for each candidate on a miss.
 
     candidates and default are called only on a miss (the hit path is one dict lookup: it runs per call).
+    output: the tensor launch writes; when given, a candidate whose result differs from the default config's
+    (a miscompiled or broken variant on this GPU and Triton) is dropped with a warning instead of timed in.
     """
     hit = _FAST.get((kernel, key))
     if hit is not None:
@@ -112,10 +124,17 @@ def pick_config(
     import triton.testing
 
     best, best_ms = default(), float("inf")
+    reference = None
+    if output is not None:
+        launch(best)
+        reference = output.float().clone()
     for config in candidates():
         try:
             ms = triton.testing.do_bench(lambda c=config: launch(c), warmup=5, rep=20, return_mode="median")
         except Exception:  # e.g. out of shared memory or registers on this GPU: skip the candidate
+            continue
+        if reference is not None and not agrees(output, reference):
+            log.warning("autotune %s: candidate %s disagrees with the default config; dropped", kernel, config)
             continue
         if ms < best_ms:
             best, best_ms = config, ms

@@ -38,6 +38,7 @@ from kernels.triton_common import (
 MODE_DOT = 0  # acc [BM, BN] = x @ W.T
 MODE_DOT_SWAP = 1  # acc [BN, BM] = W @ x.T: the big side (rows) fills the MMA's M
 MODE_FMA = 2  # one token (M == 1): CUDA-core FMAs, no MMA padding to 16 rows
+MODE_PRMT = 3  # one token, each row's LUT in registers (triton_decode_prmt.py; 3/4-bit codes, 16-bit LUTs)
 
 
 @triton.jit
@@ -197,6 +198,10 @@ def launch_decode(
     config: dict,
 ) -> None:
     """y [M, N] <- decode kernel. config: BLOCK_N, BLOCK_K, SPLIT_K, MODE, num_warps (+ num_stages)."""
+    if config["MODE"] == MODE_PRMT:
+        from kernels.triton_decode_prmt import launch_decode_prmt
+
+        return launch_decode_prmt(x, codes_packed, lut_pool, slot_of_token, bits, y, config)
     m, k = x.shape
     n = codes_packed.shape[0]
     gpr = lut_pool.shape[2]
@@ -252,9 +257,18 @@ _TOKENS = [
 ]
 
 
-def decode_candidates(m: int, n: int, k: int, num_sms: int) -> list[dict]:
-    """The pruned list the autotuner times (first call per shape: ~10 compiles, then cached on disk)."""
+def decode_candidates(m: int, n: int, k: int, num_sms: int, prmt: bool = False) -> list[dict]:
+    """The pruned list the autotuner times (first call per shape: ~10 compiles, then cached on disk).
+
+    prmt: the call suits the register-LUT kernel (triton_decode_prmt.prmt_ok): its configs join at M = 1.
+    """
     out = []
+    if prmt and m == 1:
+        from kernels.triton_decode_prmt import PRMT_CANDIDATES
+
+        for bn, bk, warps, waves in PRMT_CANDIDATES:
+            out.append({"BLOCK_N": bn, "BLOCK_K": bk, "MODE": MODE_PRMT, "num_warps": warps,
+                        "SPLIT_K": split_for(n, k, bn, bk, waves * num_sms) if waves else 1})  # fmt: skip
     for mode, bn, bk, warps, stages, pf, outer, fast, waves in _ONE_TOKEN if m == 1 else _TOKENS:
         out.append({
             "BLOCK_N": bn, "BLOCK_K": bk, "MODE": mode, "num_warps": warps, "num_stages": stages,

@@ -34,6 +34,7 @@ from kernels.triton_backward import (
 from kernels.triton_bucket import bucket_candidates, default_bucket_config, launch_bucket
 from kernels.triton_common import check_inputs, segments_of_sorted, sort_tokens_by_slot
 from kernels.triton_decode import decode_candidates, default_decode_config, launch_decode
+from kernels.triton_decode_prmt import prmt_ok
 from kernels.triton_prefill import (
     DENSE_MIN_TOKENS,
     default_prefill_config,
@@ -120,16 +121,18 @@ def lut_linear_forward(
                 lambda c: launch_bucket(x, codes_packed, lut_pool, slots, bits, y, c),
                 lambda: default_bucket_config(m, n, k, bits, sms),
                 x.device,
+                output=y,
             )
             launch_bucket(x, codes_packed, lut_pool, slots, bits, y, config)
             return y
         config = autotune.pick_config(
             "decode",
             _shape_key(x, codes_packed, lut_pool, bits, _m_bucket(m)),
-            lambda: decode_candidates(m, n, k, sms),
+            lambda: decode_candidates(m, n, k, sms, prmt=prmt_ok(x, codes_packed, lut_pool, bits)),
             lambda c: launch_decode(x, codes_packed, lut_pool, slots, bits, y, c),
             lambda: default_decode_config(m, n, k, sms),
             x.device,
+            output=y,
         )
         launch_decode(x, codes_packed, lut_pool, slots, bits, y, config)
         return y
@@ -149,6 +152,7 @@ def lut_linear_forward(
         lambda c: launch_prefill(x, codes_packed, lut_pool, slot_sorted, perm, bits, y, c),
         lambda: default_prefill_config(m, n, k),
         x.device,
+        output=y,
     )
     launch_prefill(x, codes_packed, lut_pool, slot_sorted, perm, bits, y, config)
     return y

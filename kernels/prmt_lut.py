@@ -1,0 +1,152 @@
+"""A 16-entry LUT held in registers, looked up with byte permutes: 8 packed 4-bit codes -> 8 FMAs, no memory access.
+
+The one-token decode kernel (triton_decode_prmt.py) keeps, per weight row and group, the 16 LUT values (fp16 or
+bf16) as two byte tables: lo[0..3] = the low bytes of entries 0-3, 4-7, 8-11, 12-15 (one b32 each), hi[0..3] the
+high bytes. One b32 word of packed codes holds 8 codes, nibble i = column i (kernels/packing.py, 2 per byte, low
+nibble first). `prmt.b32 d, a, b, sel` picks 4 bytes out of {b, a} by the 4 selector nibbles' low 3 bits, so
+
+    sel  = word & 0x7777                       codes 0-3 without their bit 3 (entries 0-7 / 8-15 alike)
+    mask = prmt(word << 4, word, 0xD9C8)       0xFF in byte i where code i has bit 3 set (sign-replicate mode)
+    lo   = mask ? prmt(lo2, lo3, sel) : prmt(lo0, lo1, sel)        low bytes of the 4 looked-up entries
+    hi   = mask ? prmt(hi2, hi3, sel) : prmt(hi0, hi1, sel)        high bytes
+    w01  = prmt(lo, hi, 0x5140), w23 = prmt(lo, hi, 0x7362)       entries as 16-bit pairs
+
+then the same for codes 4-7 (word >> 16, mask selector 0xFBEA), then per entry: to fp32, one FMA with x. About
+30 instructions per 8 weights, against ~12 per weight for the L1 gather of the generic decode kernel.
+
+The sequence is kept as data (`lookup_program`) so the PTX (`to_ptx`) and a Python emulator of the same
+instructions (`emulate`, the PTX ISA's semantics of and/shl/shr/prmt/lop3/mov/cvt/fma) come from one source:
+the CPU tests run the emulator on random codes and LUTs against a plain table lookup.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+
+# Operands of the asm block: $0 = new accumulator (f32), $1 = accumulator, $2 = 8 packed codes (b32),
+# $3-$6 = lo0-lo3, $7-$10 = hi0-hi3 (b32), $11-$18 = x of the word's 8 columns (f32).
+NUM_OPERANDS = 19
+CONSTRAINTS = "=f,f,r," + ",".join(["r"] * 8) + "," + ",".join(["f"] * 8)
+SELECT = 0xCA  # lop3 immLut of a ? b : c, bitwise (F(0xF0, 0xCC, 0xAA) = (a & b) | (~a & c))
+
+
+def lookup_program(lut_dtype: str) -> list[tuple]:
+    """Instructions (op, dest, *sources) of one word; lut_dtype "f16" or "bf16". Sources: "$n", temps, ints."""
+    prog: list[tuple] = [("shl", "w4", "$2", 4)]
+    pairs = []
+    for half, (sel_src, mask_sel) in enumerate(((None, 0xD9C8), (16, 0xFBEA))):
+        if sel_src is None:
+            prog.append(("and", "s", "$2", 0x7777))
+        else:
+            prog += [("shr", "s", "$2", sel_src), ("and", "s", "s", 0x7777)]
+        prog += [
+            ("prmt", "m", "w4", "$2", mask_sel),
+            ("prmt", "t0", "$3", "$4", "s"),
+            ("prmt", "t1", "$5", "$6", "s"),
+            ("lop3", "l", "m", "t1", "t0", SELECT),
+            ("prmt", "t0", "$7", "$8", "s"),
+            ("prmt", "t1", "$9", "$10", "s"),
+            ("lop3", "h", "m", "t1", "t0", SELECT),
+            ("prmt", f"q{2 * half}", "l", "h", 0x5140),
+            ("prmt", f"q{2 * half + 1}", "l", "h", 0x7362),
+        ]
+        pairs += [f"q{2 * half}", f"q{2 * half + 1}"]
+    acc = "$1"
+    for i, q in enumerate(pairs):
+        if lut_dtype == "f16":
+            prog.append(("mov_split", "e0", q))  # e0, e1 = its low, high half
+        for j in range(2):  # entry of column 2i + j: the low (j = 0) or high half of q
+            if lut_dtype == "f16":
+                prog.append(("cvt_f16", "f", f"e{j}"))
+            else:  # bf16 -> f32 is the 16 bits moved to the top
+                prog.append(("shl", "f", q, 16) if j == 0 else ("and", "f", q, 0xFFFF0000))
+            prog.append(("fma", "a", "f", f"${11 + 2 * i + j}", acc))
+            acc = "a"
+    prog.append(("mov", "$0", "a"))
+    return prog
+
+
+def to_ptx(prog: list[tuple]) -> str:
+    """The PTX text of a program (one `{ ... }` scope with its temporaries)."""
+    lines = [".reg .b32 w4, s, m, t0, t1, l, h, q0, q1, q2, q3; .reg .b16 e0, e1; .reg .f32 f, a;"]
+    for op, dst, *src in prog:
+        args = [f"{v:#x}" if isinstance(v, int) else v for v in src]
+        if op == "mov_split":
+            lines.append(f"mov.b32 {{e0, e1}}, {args[0]};")
+        elif op == "cvt_f16":
+            lines.append(f"cvt.f32.f16 {dst}, {args[0]};")
+        elif op == "fma":
+            lines.append(f"fma.rn.f32 {dst}, {', '.join(args)};")
+        elif op == "mov":
+            lines.append(f"mov.b32 {dst}, {args[0]};")
+        else:  # and, shl, shr, prmt, lop3 on b32
+            lines.append(f"{op}.b32 {dst}, {', '.join(args)};")
+    return "{ " + " ".join(lines) + " }"
+
+
+def _prmt(a: int, b: int, c: int) -> int:
+    """PTX prmt.b32 default mode: byte i of the result = byte (c >> 4i) & 7 of {b, a}, or its sign (bit 3)."""
+    src = (b << 32) | a
+    out = 0
+    for i in range(4):
+        nib = (c >> (4 * i)) & 0xF
+        byte = (src >> (8 * (nib & 7))) & 0xFF
+        if nib & 8:
+            byte = 0xFF if byte & 0x80 else 0
+        out |= byte << (8 * i)
+    return out
+
+
+def _f32(bits: int) -> float:
+    return struct.unpack("<f", struct.pack("<I", bits & 0xFFFFFFFF))[0]
+
+
+def _bits(value: float) -> int:
+    return struct.unpack("<I", struct.pack("<f", value))[0]
+
+
+def emulate(prog: list[tuple], operands: dict[str, int | float]) -> float:
+    """Run a program on Python integers: b32 operands as ints, f32 operands as floats; returns $0."""
+    regs: dict[str, int] = {}
+    for name, value in operands.items():
+        regs[name] = _bits(np.float32(value)) if isinstance(value, float) else value & 0xFFFFFFFF
+
+    def val(v):
+        return v if isinstance(v, int) else regs[v]
+
+    for op, dst, *src in prog:
+        v = [val(s) for s in src]
+        if op == "and":
+            regs[dst] = v[0] & v[1]
+        elif op == "shl":
+            regs[dst] = (v[0] << v[1]) & 0xFFFFFFFF
+        elif op == "shr":
+            regs[dst] = v[0] >> v[1]
+        elif op == "prmt":
+            regs[dst] = _prmt(v[0], v[1], v[2])
+        elif op == "lop3":
+            a, b, c, lut = v
+            regs[dst] = sum(((lut >> (((a >> i) & 1) << 2 | ((b >> i) & 1) << 1 | ((c >> i) & 1))) & 1) << i
+                            for i in range(32))  # fmt: skip
+        elif op == "mov_split":
+            regs["e0"], regs["e1"] = v[0] & 0xFFFF, v[0] >> 16
+        elif op == "cvt_f16":
+            regs[dst] = _bits(np.float32(np.uint16(v[0]).view(np.float16)))
+        elif op == "fma":
+            x, y, z = (np.float64(_f32(t)) for t in v)
+            regs[dst] = _bits(np.float32(x * y + z))  # fused: one rounding
+        elif op == "mov":
+            regs[dst] = v[0]
+        else:
+            raise ValueError(f"unknown op {op}")
+    return _f32(regs["$0"])
+
+
+def byte_tables(entries16: np.ndarray) -> tuple[list[int], list[int]]:
+    """lo[0..3], hi[0..3] of 16 LUT entries given as uint16 bit patterns (what the kernel builds per row)."""
+    e = [int(v) for v in entries16]
+    lo = [sum((e[4 * t + i] & 0xFF) << (8 * i) for i in range(4)) for t in range(4)]
+    hi = [sum((e[4 * t + i] >> 8) << (8 * i) for i in range(4)) for t in range(4)]
+    return lo, hi

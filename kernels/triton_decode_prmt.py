@@ -1,0 +1,180 @@
+"""One-token decode (M = 1) with each row's LUT in registers: byte-permute lookups instead of L1 gathers.
+
+The generic decode kernel (triton_decode.py, MODE_FMA) gathers every weight's LUT value from L1: ~12
+instructions and one dependent load per weight; at M = 1 that, not HBM, bounds it (15.6 us at 4096x4096 on an
+H200, floor 2 us). Here a program owns rows n0 .. n0+BLOCK_N and one K range:
+
+    for each group g in the K range:
+        lo[4], hi[4] [BN] = byte tables of LUT[slot, rows, g, 0..15]      8 loads per row, once per group
+        for each K block inside g (x masked to the group's columns):
+            words [BN, BK/8] = 8 packed 4-bit codes each                  read once, 4-byte loads
+            x_j [BK/8] for j < 8 = x at the word's columns, fp32          broadcast over the rows
+            acc [BN, BK/8] += sum_j LUT(code_j) * x_j                      kernels/prmt_lut.py: ~30 instr / word
+    y[rows] = sum over K of acc
+
+(a block straddling a group boundary is visited once per group, with the other group's columns masked out).
+Bits 4 and 3 (3-bit codes use 4-bit slots, kernels/packing.py), 16-bit LUTs (fp16 / bf16), any x dtype,
+codes rows 4-byte aligned. The interpreter (CPU tests) takes a gather in place of the asm, same loop
+structure; the asm's instruction sequence is checked on the CPU by an emulator (tests/kernels/test_prmt_lut.py).
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from kernels.prmt_lut import CONSTRAINTS, lookup_program, to_ptx
+from kernels.triton_common import interpreting, store_split_k
+
+LOOKUP_F16 = tl.constexpr(to_ptx(lookup_program("f16")))
+LOOKUP_BF16 = tl.constexpr(to_ptx(lookup_program("bf16")))
+LOOKUP_CONSTRAINTS = tl.constexpr(CONSTRAINTS)
+
+
+@triton.jit
+def _byte_table(pa, pb, HIGH: tl.constexpr):
+    """b32 [BN]: the low (or HIGH) bytes of the 4 16-bit entries in the pairs pa = {e0, e1}, pb = {e2, e3}."""
+    if HIGH:
+        return ((pa >> 8) & 0xFF) | ((pa >> 16) & 0xFF00) | ((pb << 8) & 0xFF0000) | (pb & 0xFF000000)
+    return (pa & 0xFF) | ((pa >> 8) & 0xFF00) | ((pb & 0xFF) << 16) | ((pb << 8) & 0xFF000000)
+
+
+@triton.jit
+def _x_at(x_ptr, c0, J: tl.constexpr, lo, hi, shape: tl.constexpr, MASKED: tl.constexpr = True):
+    """x at column c0 + J of every word (MASKED: zero outside the group's columns [lo, hi)), fp32, broadcast."""
+    col = c0 + J
+    if MASKED:
+        xj = tl.load(x_ptr + col, mask=(col >= lo) & (col < hi), other=0.0).to(tl.float32)
+    else:
+        xj = tl.load(x_ptr + col).to(tl.float32)
+    return tl.broadcast_to(xj[None, :], shape)
+
+
+@triton.jit
+def _lookup_fma(acc, words, lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3, x_ptr, c0, lo, hi, BLOCK_N: tl.constexpr,
+                BW: tl.constexpr, LUT_BF16: tl.constexpr, MASKED: tl.constexpr):  # fmt: skip
+    """acc [BN, BW] + the 8 weights of each code word times x at their columns (kernels/prmt_lut.py's asm)."""
+    shape: tl.constexpr = (BLOCK_N, BW)
+    return tl.inline_asm_elementwise(
+        LOOKUP_BF16 if LUT_BF16 else LOOKUP_F16, LOOKUP_CONSTRAINTS,
+        [acc, words,
+         tl.broadcast_to(lo0[:, None], shape), tl.broadcast_to(lo1[:, None], shape),
+         tl.broadcast_to(lo2[:, None], shape), tl.broadcast_to(lo3[:, None], shape),
+         tl.broadcast_to(hi0[:, None], shape), tl.broadcast_to(hi1[:, None], shape),
+         tl.broadcast_to(hi2[:, None], shape), tl.broadcast_to(hi3[:, None], shape),
+         _x_at(x_ptr, c0, 0, lo, hi, shape, MASKED), _x_at(x_ptr, c0, 1, lo, hi, shape, MASKED),
+         _x_at(x_ptr, c0, 2, lo, hi, shape, MASKED), _x_at(x_ptr, c0, 3, lo, hi, shape, MASKED),
+         _x_at(x_ptr, c0, 4, lo, hi, shape, MASKED), _x_at(x_ptr, c0, 5, lo, hi, shape, MASKED),
+         _x_at(x_ptr, c0, 6, lo, hi, shape, MASKED), _x_at(x_ptr, c0, 7, lo, hi, shape, MASKED)],
+        dtype=tl.float32, is_pure=True, pack=1,
+    )  # fmt: skip
+
+
+@triton.jit
+def _decode_prmt_kernel(
+    x_ptr, codes_ptr, lut_ptr, slot_ptr, y_ptr, ws_ptr, counter_ptr,
+    N, K, KW, GS, stride_cw, stride_ls, stride_ln, K_PER_SPLIT, SPLIT_K,
+    BITS: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, USE_SPLIT: tl.constexpr,
+    ASM: tl.constexpr, LUT_BF16: tl.constexpr,
+):  # fmt: skip
+    L: tl.constexpr = 1 << BITS
+    BW: tl.constexpr = BLOCK_K // 8  # code words per row and block
+    pid_n = tl.program_id(0)
+    pid_k = tl.program_id(1)
+    rows = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    rows_c = tl.minimum(rows, N - 1)  # rows past N read row N-1; never stored
+    wj = tl.arange(0, BW)
+    slot = tl.load(slot_ptr).to(tl.int64)
+    lut_rows = slot * stride_ls + rows_c.to(tl.int64) * stride_ln  # [BN] element offsets of each row's LUT
+    pairs_ptr = lut_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)  # entries 2i, 2i+1 as one b32
+    words_ptr = codes_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
+
+    k_start = pid_k * K_PER_SPLIT  # a multiple of BLOCK_K
+    k_end = tl.minimum(k_start + K_PER_SPLIT, K)
+    acc = tl.zeros((BLOCK_N, BW), dtype=tl.float32)
+    for g in range(k_start // GS, (k_end - 1) // GS + 1):
+        lo = tl.maximum(g * GS, k_start)  # this group's columns inside the K range: [lo, hi)
+        hi = tl.minimum(g * GS + GS, k_end)
+        p = pairs_ptr + (lut_rows + g * L) // 2  # [BN]
+        p0, p1, p2, p3 = tl.load(p), tl.load(p + 1), tl.load(p + 2), tl.load(p + 3)
+        if BITS == 4:
+            p4, p5, p6, p7 = tl.load(p + 4), tl.load(p + 5), tl.load(p + 6), tl.load(p + 7)
+        else:  # 8 entries: codes < 8 never select the upper tables
+            p4, p5, p6, p7 = p0, p1, p2, p3
+        lo0, lo1, lo2, lo3 = (_byte_table(p0, p1, False), _byte_table(p2, p3, False),
+                              _byte_table(p4, p5, False), _byte_table(p6, p7, False))  # fmt: skip
+        hi0, hi1, hi2, hi3 = (_byte_table(p0, p1, True), _byte_table(p2, p3, True),
+                              _byte_table(p4, p5, True), _byte_table(p6, p7, True))  # fmt: skip
+        for kb0 in range((lo // BLOCK_K) * BLOCK_K, hi, BLOCK_K):
+            wcol = kb0 // 8 + wj  # [BW] word index along the row
+            words = tl.load(
+                words_ptr + rows_c[:, None] * stride_cw + wcol[None, :], mask=(wcol < KW)[None, :], other=0
+            )  # [BN, BW]
+            c0 = kb0 + wj * 8  # first column of each word
+            if ASM:
+                if (kb0 >= lo) & (kb0 + BLOCK_K <= hi):  # the whole block in group g and K: no masks
+                    acc = _lookup_fma(acc, words, lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3, x_ptr, c0, 0, K,
+                                      BLOCK_N, BW, LUT_BF16, False)  # fmt: skip
+                else:
+                    acc = _lookup_fma(acc, words, lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3, x_ptr, c0, lo, hi,
+                                      BLOCK_N, BW, LUT_BF16, True)  # fmt: skip
+            else:  # interpreter: the same sums through a gather of each code's LUT entry
+                for j in tl.static_range(8):
+                    code = ((words >> (4 * j)) & 15).to(tl.int64)
+                    w = tl.load(lut_ptr + (lut_rows + g * L)[:, None] + code).to(tl.float32)
+                    acc += w * _x_at(x_ptr, c0, j, lo, hi, (BLOCK_N, BW))
+
+    total = tl.sum(acc, axis=1)[None, :]  # [1, BN]
+    offs = rows[None, :]
+    out_mask = (rows < N)[None, :]
+    store_split_k(total, offs, offs, out_mask, y_ptr, ws_ptr, counter_ptr, pid_n, pid_k, 1, N, SPLIT_K, USE_SPLIT)
+
+
+def prmt_ok(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor, bits: int) -> bool:
+    """Whether the register-LUT kernel takes this call: one token, 4- or 3-bit codes in rows of whole 4-byte
+    words, a 16-bit LUT pool."""
+    return (
+        x.shape[0] == 1
+        and bits in (3, 4)
+        and lut_pool.dtype in (torch.float16, torch.bfloat16)
+        and codes_packed.shape[1] % 4 == 0
+        and codes_packed.data_ptr() % 4 == 0
+        and lut_pool.data_ptr() % 4 == 0
+    )
+
+
+def launch_decode_prmt(
+    x: torch.Tensor,
+    codes_packed: torch.Tensor,
+    lut_pool: torch.Tensor,
+    slot_of_token: torch.Tensor,
+    bits: int,
+    y: torch.Tensor,
+    config: dict,
+) -> None:
+    """y [1, N] <- the register-LUT kernel. config: BLOCK_N, BLOCK_K (a multiple of 8), SPLIT_K, num_warps."""
+    from kernels.triton_decode import split_k_launch  # the split-K plumbing of the decode kernels
+
+    if not prmt_ok(x, codes_packed, lut_pool, bits):
+        raise ValueError("the register-LUT decode kernel takes one token, 3/4-bit codes in whole 4-byte words and "
+                         "a 16-bit LUT")  # fmt: skip
+    k = x.shape[1]
+    n = codes_packed.shape[0]
+    gs = triton.cdiv(k, lut_pool.shape[2])
+    block_n, block_k = config["BLOCK_N"], config["BLOCK_K"]
+    if block_k % 8:
+        raise ValueError(f"BLOCK_K must be a multiple of 8, got {block_k}")
+    split, k_per_split, n_tiles, ws, counters = split_k_launch(x, y, n, block_n, block_k, config.get("SPLIT_K", 1))
+    _decode_prmt_kernel[(n_tiles, split)](
+        x, codes_packed, lut_pool, slot_of_token, y, ws, counters,
+        n, k, codes_packed.shape[1] // 4, gs, codes_packed.stride(0) // 4, lut_pool.stride(0), lut_pool.stride(1),
+        k_per_split, split,
+        BITS=bits, BLOCK_N=block_n, BLOCK_K=block_k, USE_SPLIT=split > 1, ASM=not interpreting(),
+        LUT_BF16=lut_pool.dtype == torch.bfloat16, num_warps=config.get("num_warps", 4),
+    )  # fmt: skip
+
+
+# (BLOCK_N, BLOCK_K, warps, waves of programs; 0 = no split-K): unmeasured; around the gather kernel's best M = 1
+# shapes (16 rows x 512 columns, 4 warps).
+PRMT_CANDIDATES = [(16, 512, 4, 0), (32, 256, 4, 0), (16, 1024, 4, 0), (32, 512, 8, 0), (16, 256, 4, 2), (8, 512, 2, 0)]
