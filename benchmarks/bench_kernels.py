@@ -492,6 +492,62 @@ def compile_prmt_sm90() -> None:
         per_thread = bn * bk / (32 * warps)  # weights per thread and K block, once per body
         print(f"prmt BN={bn} BK={bk} warps={warps} lut={lut}: regs {regs} stack {stack} | loop {n_loop} instr "
               f"(both bodies), {n_loop / (2 * per_thread):.2f} per weight and body | {mix}", flush=True)  # fmt: skip
+    # The gather decode kernel's loop for comparison (one token: MODE_FMA; several: MODE_DOT_SWAP)
+    from kernels.triton_decode import _decode_kernel
+
+    ints = ["M", "N", "K", "KP", "GS", "GPR", "stride_xm", "stride_cn", "stride_ls", "stride_ln", "stride_ym",
+            "K_PER_SPLIT", "SPLIT_K"]  # fmt: skip
+    div16 = ["x_ptr", "codes_ptr", "lut_ptr", "slot_ptr", "y_ptr", "ws_ptr", "counter_ptr", "N", "K", "KP", "GS",
+             "stride_xm", "stride_cn", "stride_ls", "stride_ln", "stride_ym", "K_PER_SPLIT"]  # fmt: skip
+    gather_cases = [(2, 1, 16, 512, 4, 1, 1, False), (1, 16, 64, 128, 4, 1, 1, False), (1, 16, 32, 256, 4, 3, 0, True)]
+    for mode, bm, bn, bk, warps, stages, pf, outer in gather_cases:
+        attrs = {(_decode_kernel.arg_names.index(a),): [["tt.divisibility", 16]] for a in div16}
+        sig = {"x_ptr": "*fp16", "codes_ptr": "*u8", "lut_ptr": "*fp16", "slot_ptr": "*i32", "y_ptr": "*fp16",
+               "ws_ptr": "*fp32", "counter_ptr": "*i32", **dict.fromkeys(ints, "i32")}  # fmt: skip
+        const = {"BITS": 4, "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "MODE": mode, "USE_SPLIT": True,
+                 "ONE_BOUNDARY": True, "DOT_PRECISION": "tf32", "ASM": True, "FAST": False, "PREFETCH": pf,
+                 "SLOT_OUTER": outer}  # fmt: skip
+        sig.update(dict.fromkeys(const, "constexpr"))
+        src = ASTSource(fn=_decode_kernel, signature=sig, constexprs=const, attrs=attrs)
+        kern = triton.compile(src, target=GPUTarget("cuda", 90, 32), options={"num_warps": warps, "num_stages": stages})
+        with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
+            f.write(kern.asm["cubin"])
+            f.flush()
+            res = subprocess.run([cuobjdump, "-res-usage", f.name], capture_output=True, text=True).stdout
+            sass = subprocess.run([cuobjdump, "-sass", f.name], capture_output=True, text=True).stdout
+        n_loop, mix = _inner_loop_mix(sass, anchor=("FFMA",) if mode == MODE_FMA else ("GMMA", "HMMA"))
+        regs = re.search(r"REG:(\d+)", res).group(1)
+        print(f"gather mode={mode} BM={bm} BN={bn} BK={bk} warps={warps} slot_outer={outer}: regs {regs} | "
+              f"loop {n_loop} instr, "
+              f"{n_loop / (bn * bk / (32 * warps)):.2f} per weight (one slot) | {mix}", flush=True)  # fmt: skip
+
+    from kernels.triton_decode_prmt import _decode_prmt_dot_kernel as dot_kernel
+
+    ints = ["M", "N", "K", "KW", "GS", "stride_xm", "stride_cw", "stride_ls", "stride_ln", "stride_ym", "K_PER_SPLIT",
+            "SPLIT_K"]  # fmt: skip
+    div16 = ["x_ptr", "codes_ptr", "lut_ptr", "slot_ptr", "y_ptr", "ws_ptr", "counter_ptr", *ints[1:-1]]
+    for bm, bn, bk, warps, stages in [(16, 64, 128, 4, 2), (16, 64, 256, 4, 2), (16, 128, 128, 8, 1),
+                                      (16, 128, 64, 8, 2), (16, 32, 256, 4, 2), (16, 64, 64, 4, 2),
+                                      (64, 64, 128, 4, 2)]:  # fmt: skip
+        attrs = {(dot_kernel.arg_names.index(a),): [["tt.divisibility", 16]] for a in div16}
+        sig = {"x_ptr": "*fp16", "codes_ptr": "*u8", "lut_ptr": "*fp16", "slot_ptr": "*i32", "y_ptr": "*fp16",
+               "ws_ptr": "*fp32", "counter_ptr": "*i32", **dict.fromkeys(ints, "i32")}  # fmt: skip
+        const = {"BITS": 4, "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "USE_SPLIT": True, "ASM": True,
+                 "DOT_PRECISION": "tf32"}  # fmt: skip
+        sig.update(dict.fromkeys(const, "constexpr"))
+        src = ASTSource(fn=dot_kernel, signature=sig, constexprs=const, attrs=attrs)
+        kern = triton.compile(src, target=GPUTarget("cuda", 90, 32), options={"num_warps": warps, "num_stages": stages})
+        with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
+            f.write(kern.asm["cubin"])
+            f.flush()
+            res = subprocess.run([cuobjdump, "-res-usage", f.name], capture_output=True, text=True).stdout
+            sass = subprocess.run([cuobjdump, "-sass", f.name], capture_output=True, text=True).stdout
+        regs, stack = re.search(r"REG:(\d+)", res).group(1), re.search(r"STACK:(\d+)", res).group(1)
+        n_loop, mix = _inner_loop_mix(sass)
+        per_thread = bn * bk / (32 * warps)
+        print(f"prmt-dot BM={bm} BN={bn} BK={bk} warps={warps} stages={stages}: regs {regs} stack {stack} smem "
+              f"{kern.metadata.shared} B | loop {n_loop} instr, {n_loop / per_thread:.2f} per weight (one slot) | "
+              f"{mix}", flush=True)  # fmt: skip
 
 
 def _inner_loop_mix(sass: str, anchor: tuple[str, ...] = ("GMMA", "HMMA")) -> tuple[int, dict]:

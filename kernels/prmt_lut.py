@@ -32,29 +32,37 @@ CONSTRAINTS = "=f,f,r," + ",".join(["r"] * 8) + "," + ",".join(["f"] * 8)
 SELECT = 0xCA  # lop3 immLut of a ? b : c, bitwise (F(0xF0, 0xCC, 0xAA) = (a & b) | (~a & c))
 
 
-def lookup_program(lut_dtype: str) -> list[tuple]:
-    """Instructions (op, dest, *sources) of one word; lut_dtype "f16" or "bf16". Sources: "$n", temps, ints."""
-    prog: list[tuple] = [("shl", "w4", "$2", 4)]
-    pairs = []
-    for half, (sel_src, mask_sel) in enumerate(((None, 0xD9C8), (16, 0xFBEA))):
-        if sel_src is None:
-            prog.append(("and", "s", "$2", 0x7777))
+def _lookup(word: str, lo: tuple[str, ...], hi: tuple[str, ...]) -> list[tuple]:
+    """Instructions leaving the 8 entries of the codes in `word` as 16-bit pairs in q0 (columns 0, 1) .. q3."""
+    prog: list[tuple] = [("shl", "w4", word, 4)]
+    for half, (shift, mask_sel) in enumerate(((0, 0xD9C8), (16, 0xFBEA))):
+        if shift:
+            prog += [("shr", "s", word, shift), ("and", "s", "s", 0x7777)]
         else:
-            prog += [("shr", "s", "$2", sel_src), ("and", "s", "s", 0x7777)]
+            prog.append(("and", "s", word, 0x7777))
         prog += [
-            ("prmt", "m", "w4", "$2", mask_sel),
-            ("prmt", "t0", "$3", "$4", "s"),
-            ("prmt", "t1", "$5", "$6", "s"),
+            ("prmt", "m", "w4", word, mask_sel),
+            ("prmt", "t0", lo[0], lo[1], "s"),
+            ("prmt", "t1", lo[2], lo[3], "s"),
             ("lop3", "l", "m", "t1", "t0", SELECT),
-            ("prmt", "t0", "$7", "$8", "s"),
-            ("prmt", "t1", "$9", "$10", "s"),
+            ("prmt", "t0", hi[0], hi[1], "s"),
+            ("prmt", "t1", hi[2], hi[3], "s"),
             ("lop3", "h", "m", "t1", "t0", SELECT),
             ("prmt", f"q{2 * half}", "l", "h", 0x5140),
             ("prmt", f"q{2 * half + 1}", "l", "h", 0x7362),
         ]
-        pairs += [f"q{2 * half}", f"q{2 * half + 1}"]
+    return prog
+
+
+def lookup_program(lut_dtype: str) -> list[tuple]:
+    """One word looked up and multiplied in (the one-token kernel): $0 = $1 + sum_j LUT(code_j) * x_j.
+
+    lut_dtype "f16" or "bf16". Instructions are (op, dest, *sources); sources are "$n", temporaries or ints.
+    """
+    prog = _lookup("$2", ("$3", "$4", "$5", "$6"), ("$7", "$8", "$9", "$10"))
     acc = "$1"
-    for i, q in enumerate(pairs):
+    for i in range(4):
+        q = f"q{i}"
         if lut_dtype == "f16":
             prog.append(("mov_split", "e0", q))  # e0, e1 = its low, high half
         for j in range(2):  # entry of column 2i + j: the low (j = 0) or high half of q
@@ -68,6 +76,17 @@ def lookup_program(lut_dtype: str) -> list[tuple]:
     return prog
 
 
+# Operands of the dequantizing form: $0-$7 = the 8 entries (16-bit, columns 0-7), $8 = 8 packed codes,
+# $9-$12 = lo0-lo3, $13-$16 = hi0-hi3.
+DEQUANT_CONSTRAINTS = ",".join(["=h"] * 8 + ["r"] * 9)
+
+
+def dequant_program() -> list[tuple]:
+    """One word to its 8 LUT entries (the multi-token kernel hands them to the tensor cores); any 16-bit LUT."""
+    prog = _lookup("$8", ("$9", "$10", "$11", "$12"), ("$13", "$14", "$15", "$16"))
+    return prog + [("split_out", f"${2 * i}", f"${2 * i + 1}", f"q{i}") for i in range(4)]
+
+
 def to_ptx(prog: list[tuple]) -> str:
     """The PTX text of a program (one `{ ... }` scope with its temporaries)."""
     lines = [".reg .b32 w4, s, m, t0, t1, l, h, q0, q1, q2, q3; .reg .b16 e0, e1; .reg .f32 f, a;"]
@@ -75,6 +94,8 @@ def to_ptx(prog: list[tuple]) -> str:
         args = [f"{v:#x}" if isinstance(v, int) else v for v in src]
         if op == "mov_split":
             lines.append(f"mov.b32 {{e0, e1}}, {args[0]};")
+        elif op == "split_out":
+            lines.append(f"mov.b32 {{{dst}, {args[0]}}}, {args[1]};")
         elif op == "cvt_f16":
             lines.append(f"cvt.f32.f16 {dst}, {args[0]};")
         elif op == "fma":
@@ -99,7 +120,7 @@ def _prmt(a: int, b: int, c: int) -> int:
     return out
 
 
-def _f32(bits: int) -> float:
+def f32(bits: int) -> float:
     return struct.unpack("<f", struct.pack("<I", bits & 0xFFFFFFFF))[0]
 
 
@@ -107,8 +128,9 @@ def _bits(value: float) -> int:
     return struct.unpack("<I", struct.pack("<f", value))[0]
 
 
-def emulate(prog: list[tuple], operands: dict[str, int | float]) -> float:
-    """Run a program on Python integers: b32 operands as ints, f32 operands as floats; returns $0."""
+def emulate(prog: list[tuple], operands: dict[str, int | float]) -> dict[str, int]:
+    """Run a program on Python integers (b32 operands as ints, f32 ones as floats); returns every register's bits
+    (`f32(regs["$0"])` reads a float result)."""
     regs: dict[str, int] = {}
     for name, value in operands.items():
         regs[name] = _bits(np.float32(value)) if isinstance(value, float) else value & 0xFFFFFFFF
@@ -117,6 +139,9 @@ def emulate(prog: list[tuple], operands: dict[str, int | float]) -> float:
         return v if isinstance(v, int) else regs[v]
 
     for op, dst, *src in prog:
+        if op == "split_out":  # dst, src[0] = low, high half of src[1]
+            regs[dst], regs[src[0]] = regs[src[1]] & 0xFFFF, regs[src[1]] >> 16
+            continue
         v = [val(s) for s in src]
         if op == "and":
             regs[dst] = v[0] & v[1]
@@ -135,13 +160,13 @@ def emulate(prog: list[tuple], operands: dict[str, int | float]) -> float:
         elif op == "cvt_f16":
             regs[dst] = _bits(np.float32(np.uint16(v[0]).view(np.float16)))
         elif op == "fma":
-            x, y, z = (np.float64(_f32(t)) for t in v)
+            x, y, z = (np.float64(f32(t)) for t in v)
             regs[dst] = _bits(np.float32(x * y + z))  # fused: one rounding
         elif op == "mov":
             regs[dst] = v[0]
         else:
             raise ValueError(f"unknown op {op}")
-    return _f32(regs["$0"])
+    return regs
 
 
 def byte_tables(entries16: np.ndarray) -> tuple[list[int], list[int]]:

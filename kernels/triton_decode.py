@@ -39,6 +39,7 @@ MODE_DOT = 0  # acc [BM, BN] = x @ W.T
 MODE_DOT_SWAP = 1  # acc [BN, BM] = W @ x.T: the big side (rows) fills the MMA's M
 MODE_FMA = 2  # one token (M == 1): CUDA-core FMAs, no MMA padding to 16 rows
 MODE_PRMT = 3  # one token, each row's LUT in registers (triton_decode_prmt.py; 3/4-bit codes, 16-bit LUTs)
+MODE_PRMT_DOT = 4  # up to 64 tokens: tiles dequantized by the same byte permutes, then tensor cores
 
 
 @triton.jit
@@ -202,6 +203,10 @@ def launch_decode(
         from kernels.triton_decode_prmt import launch_decode_prmt
 
         return launch_decode_prmt(x, codes_packed, lut_pool, slot_of_token, bits, y, config)
+    if config["MODE"] == MODE_PRMT_DOT:
+        from kernels.triton_decode_prmt import launch_decode_prmt_dot
+
+        return launch_decode_prmt_dot(x, codes_packed, lut_pool, slot_of_token, bits, y, config)
     m, k = x.shape
     n = codes_packed.shape[0]
     gpr = lut_pool.shape[2]
@@ -257,17 +262,24 @@ _TOKENS = [
 ]
 
 
-def decode_candidates(m: int, n: int, k: int, num_sms: int, prmt: bool = False) -> list[dict]:
+def decode_candidates(
+    m: int, n: int, k: int, num_sms: int, prmt: bool = False, group_size: int | None = None
+) -> list[dict]:
     """The pruned list the autotuner times (first call per shape: ~10 compiles, then cached on disk).
 
-    prmt: the call suits the register-LUT kernel (triton_decode_prmt.prmt_ok): its configs join at M = 1.
+    prmt: the call suits the register-LUT kernels (triton_decode_prmt.prmt_ok): the one-token kernel's configs
+    join at M = 1, the tensor-core one's above, those with BLOCK_K dividing group_size (default: K).
     """
     out = []
-    if prmt and m == 1:
-        from kernels.triton_decode_prmt import PRMT_CANDIDATES
+    if prmt:
+        from kernels.triton_decode_prmt import PRMT_CANDIDATES, PRMT_DOT_CANDIDATES
 
-        for bn, bk, warps, waves in PRMT_CANDIDATES:
-            out.append({"BLOCK_N": bn, "BLOCK_K": bk, "MODE": MODE_PRMT, "num_warps": warps,
+        gs = group_size or k
+        for bn, bk, warps, waves in PRMT_CANDIDATES if m == 1 else PRMT_DOT_CANDIDATES:
+            if m > 1 and gs % bk:
+                continue
+            out.append({"BLOCK_N": bn, "BLOCK_K": bk, "MODE": MODE_PRMT if m == 1 else MODE_PRMT_DOT,
+                        "num_warps": warps, "num_stages": 1 if m == 1 else 2,
                         "SPLIT_K": split_for(n, k, bn, bk, waves * num_sms) if waves else 1})  # fmt: skip
     for mode, bn, bk, warps, stages, pf, outer, fast, waves in _ONE_TOKEN if m == 1 else _TOKENS:
         out.append({

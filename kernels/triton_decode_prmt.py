@@ -24,12 +24,14 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.prmt_lut import CONSTRAINTS, lookup_program, to_ptx
-from kernels.triton_common import interpreting, store_split_k
+from kernels.prmt_lut import CONSTRAINTS, DEQUANT_CONSTRAINTS, dequant_program, lookup_program, to_ptx
+from kernels.triton_common import NO_SLOT, first_slot, interpreting, next_slot, store_split_k
 
 LOOKUP_F16 = tl.constexpr(to_ptx(lookup_program("f16")))
 LOOKUP_BF16 = tl.constexpr(to_ptx(lookup_program("bf16")))
 LOOKUP_CONSTRAINTS = tl.constexpr(CONSTRAINTS)
+DEQUANT = tl.constexpr(to_ptx(dequant_program()))
+DEQUANT_CONSTR = tl.constexpr(DEQUANT_CONSTRAINTS)
 
 
 @triton.jit
@@ -131,12 +133,117 @@ def _decode_prmt_kernel(
     store_split_k(total, offs, offs, out_mask, y_ptr, ws_ptr, counter_ptr, pid_n, pid_k, 1, N, SPLIT_K, USE_SPLIT)
 
 
+@triton.jit
+def _row_tables(pairs_ptr, off, BITS: tl.constexpr):
+    """lo0-lo3, hi0-hi3 [BN] b32: byte tables of the 2**BITS LUT entries at element offsets off [BN] (even)."""
+    p = pairs_ptr + off // 2
+    p0, p1, p2, p3 = tl.load(p), tl.load(p + 1), tl.load(p + 2), tl.load(p + 3)
+    if BITS == 4:
+        p4, p5, p6, p7 = tl.load(p + 4), tl.load(p + 5), tl.load(p + 6), tl.load(p + 7)
+    else:  # 8 entries: codes < 8 never select the upper tables
+        p4, p5, p6, p7 = p0, p1, p2, p3
+    return (_byte_table(p0, p1, False), _byte_table(p2, p3, False), _byte_table(p4, p5, False),
+            _byte_table(p6, p7, False), _byte_table(p0, p1, True), _byte_table(p2, p3, True),
+            _byte_table(p4, p5, True), _byte_table(p6, p7, True))  # fmt: skip
+
+
+@triton.jit
+def _join8(e0, e1, e2, e3, e4, e5, e6, e7, BLOCK_N: tl.constexpr, BW: tl.constexpr):
+    """8 [BN, BW] tensors (column j of every word) -> [BN, BW * 8], columns in order."""
+    # join appends a trailing dim, so the first join's dim ends up most significant: [BN, BW, a, b, c] holds
+    # column 4a + 2b + c when the inner joins pair columns 4 apart, the middle ones 2 apart, the outer 1 apart.
+    even = tl.join(tl.join(e0, e4), tl.join(e2, e6))
+    odd = tl.join(tl.join(e1, e5), tl.join(e3, e7))
+    return tl.reshape(tl.join(even, odd), (BLOCK_N, BW * 8))
+
+
+@triton.jit
+def _dequant_words(words, tables, lut_ptr, row_offs, BLOCK_N: tl.constexpr, BW: tl.constexpr, ASM: tl.constexpr):
+    """W [BN, BW * 8] in the LUT's dtype: the entries of the packed codes `words` [BN, BW] (8 per word).
+
+    ASM: byte permutes on the row tables (kernels/prmt_lut.py, dequant_program); else (interpreter) a gather of
+    lut_ptr[row_offs[n] + code] with row_offs [BN] the element offset of each row's LUT of this group."""
+    if ASM:
+        shape: tl.constexpr = (BLOCK_N, BW)
+        lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3 = tables
+        dt = lut_ptr.dtype.element_ty
+        e0, e1, e2, e3, e4, e5, e6, e7 = tl.inline_asm_elementwise(
+            DEQUANT, DEQUANT_CONSTR,
+            [words,
+             tl.broadcast_to(lo0[:, None], shape), tl.broadcast_to(lo1[:, None], shape),
+             tl.broadcast_to(lo2[:, None], shape), tl.broadcast_to(lo3[:, None], shape),
+             tl.broadcast_to(hi0[:, None], shape), tl.broadcast_to(hi1[:, None], shape),
+             tl.broadcast_to(hi2[:, None], shape), tl.broadcast_to(hi3[:, None], shape)],
+            dtype=(dt, dt, dt, dt, dt, dt, dt, dt), is_pure=True, pack=1,
+        )  # fmt: skip
+    else:
+        base = lut_ptr + row_offs[:, None]
+        e0 = tl.load(base + (words & 15).to(tl.int64))
+        e1 = tl.load(base + ((words >> 4) & 15).to(tl.int64))
+        e2 = tl.load(base + ((words >> 8) & 15).to(tl.int64))
+        e3 = tl.load(base + ((words >> 12) & 15).to(tl.int64))
+        e4 = tl.load(base + ((words >> 16) & 15).to(tl.int64))
+        e5 = tl.load(base + ((words >> 20) & 15).to(tl.int64))
+        e6 = tl.load(base + ((words >> 24) & 15).to(tl.int64))
+        e7 = tl.load(base + ((words >> 28) & 15).to(tl.int64))
+    return _join8(e0, e1, e2, e3, e4, e5, e6, e7, BLOCK_N, BW)
+
+
+@triton.jit
+def _decode_prmt_dot_kernel(
+    x_ptr, codes_ptr, lut_ptr, slot_ptr, y_ptr, ws_ptr, counter_ptr,
+    M, N, K, KW, GS, stride_xm, stride_cw, stride_ls, stride_ln, stride_ym, K_PER_SPLIT, SPLIT_K,
+    BITS: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+    USE_SPLIT: tl.constexpr, ASM: tl.constexpr, DOT_PRECISION: tl.constexpr,
+):  # fmt: skip
+    """Up to 64 tokens: per distinct slot, per group, the rows' byte tables once, then for each K block of the
+    group the codes tile dequantized by byte permutes and acc [BN, BM] += W_s @ x_s.T on tensor cores (as
+    triton_decode.py's MODE_DOT_SWAP with SLOT_OUTER). BLOCK_K divides the group size: a block lies in one group."""
+    L: tl.constexpr = 1 << BITS
+    BW: tl.constexpr = BLOCK_K // 8
+    pid_n = tl.program_id(0)
+    pid_k = tl.program_id(1)
+    rows = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    rows_c = tl.minimum(rows, N - 1)  # rows past N read row N-1; never stored
+    m_offs = tl.arange(0, BLOCK_M)
+    m_mask = m_offs < M
+    slots = tl.load(slot_ptr + m_offs, mask=m_mask, other=NO_SLOT).to(tl.int32)  # [BM]
+    wj = tl.arange(0, BW)
+    pairs_ptr = lut_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
+    words_ptr = codes_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
+    row_offs = rows_c.to(tl.int64) * stride_ln  # [BN] each row's LUT inside a slot
+
+    k_start = pid_k * K_PER_SPLIT  # a multiple of BLOCK_K, itself dividing the group size
+    k_end = tl.minimum(k_start + K_PER_SPLIT, K)
+    acc = tl.zeros((BLOCK_N, BLOCK_M), dtype=tl.float32)
+    cur = first_slot(slots)
+    while cur < NO_SLOT:  # slots outside: a second slot re-reads the codes tiles from L2
+        sel = m_mask & (slots == cur)
+        for g in range(k_start // GS, (k_end - 1) // GS + 1):
+            offs = cur.to(tl.int64) * stride_ls + row_offs + g * L  # [BN] this slot's LUT of each row, group g
+            tables = _row_tables(pairs_ptr, offs, BITS)  # once per group: ~80 integer ops per row
+            for kb0 in range(tl.maximum(g * GS, k_start), tl.minimum(g * GS + GS, k_end), BLOCK_K):
+                wcol = kb0 // 8 + wj
+                words = tl.load(words_ptr + rows_c[:, None] * stride_cw + wcol[None, :], mask=(wcol < KW)[None, :],
+                                other=0)  # fmt: skip
+                cols = kb0 + tl.arange(0, BLOCK_K)
+                xs = tl.load(x_ptr + m_offs[:, None] * stride_xm + cols[None, :],
+                             mask=sel[:, None] & (cols < K)[None, :], other=0.0)  # fmt: skip
+                w = _dequant_words(words, tables, lut_ptr, offs, BLOCK_N, BW, ASM)
+                acc = tl.dot(w.to(xs.dtype), tl.trans(xs), acc, input_precision=DOT_PRECISION)
+        cur = next_slot(slots, cur)
+
+    offs = m_offs[None, :] * N + rows[:, None]  # [BN, BM], acc's orientation
+    y_offs = m_offs[None, :] * stride_ym + rows[:, None]
+    out_mask = m_mask[None, :] & (rows < N)[:, None]
+    store_split_k(acc, offs, y_offs, out_mask, y_ptr, ws_ptr, counter_ptr, pid_n, pid_k, M, N, SPLIT_K, USE_SPLIT)
+
+
 def prmt_ok(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor, bits: int) -> bool:
-    """Whether the register-LUT kernel takes this call: one token, 4- or 3-bit codes in rows of whole 4-byte
-    words, a 16-bit LUT pool."""
+    """Whether the register-LUT kernels take this call: 4- or 3-bit codes in rows of whole 4-byte words, a
+    16-bit LUT pool (the token count is the launchers' concern)."""
     return (
-        x.shape[0] == 1
-        and bits in (3, 4)
+        bits in (3, 4)
         and lut_pool.dtype in (torch.float16, torch.bfloat16)
         and codes_packed.shape[1] % 4 == 0
         and codes_packed.data_ptr() % 4 == 0
@@ -156,7 +263,7 @@ def launch_decode_prmt(
     """y [1, N] <- the register-LUT kernel. config: BLOCK_N, BLOCK_K (a multiple of 8), SPLIT_K, num_warps."""
     from kernels.triton_decode import split_k_launch  # the split-K plumbing of the decode kernels
 
-    if not prmt_ok(x, codes_packed, lut_pool, bits):
+    if x.shape[0] != 1 or not prmt_ok(x, codes_packed, lut_pool, bits):
         raise ValueError("the register-LUT decode kernel takes one token, 3/4-bit codes in whole 4-byte words and "
                          "a 16-bit LUT")  # fmt: skip
     k = x.shape[1]
@@ -175,6 +282,41 @@ def launch_decode_prmt(
     )  # fmt: skip
 
 
-# (BLOCK_N, BLOCK_K, warps, waves of programs; 0 = no split-K): unmeasured; around the gather kernel's best M = 1
-# shapes (16 rows x 512 columns, 4 warps).
+def launch_decode_prmt_dot(
+    x: torch.Tensor,
+    codes_packed: torch.Tensor,
+    lut_pool: torch.Tensor,
+    slot_of_token: torch.Tensor,
+    bits: int,
+    y: torch.Tensor,
+    config: dict,
+) -> None:
+    """y [M, N] <- the register-LUT tensor-core kernel (M <= 64). config: BLOCK_N, BLOCK_K (dividing the group
+    size, a multiple of 16), SPLIT_K, num_warps, num_stages."""
+    from kernels.triton_decode import split_k_launch
+
+    m, k = x.shape
+    n = codes_packed.shape[0]
+    gs = triton.cdiv(k, lut_pool.shape[2])
+    block_n, block_k = config["BLOCK_N"], config["BLOCK_K"]
+    if not prmt_ok(x, codes_packed, lut_pool, bits) or m > 64:
+        raise ValueError("the register-LUT decode kernel takes up to 64 tokens, 3/4-bit codes in whole 4-byte "
+                         "words and a 16-bit LUT")  # fmt: skip
+    if block_k % 16 or gs % block_k:
+        raise ValueError(f"BLOCK_K={block_k} must be a multiple of 16 dividing the group size {gs}")
+    split, k_per_split, n_tiles, ws, counters = split_k_launch(x, y, n, block_n, block_k, config.get("SPLIT_K", 1))
+    _decode_prmt_dot_kernel[(n_tiles, split)](
+        x, codes_packed, lut_pool, slot_of_token, y, ws, counters,
+        m, n, k, codes_packed.shape[1] // 4, gs, x.stride(0), codes_packed.stride(0) // 4, lut_pool.stride(0),
+        lut_pool.stride(1), y.stride(0), k_per_split, split,
+        BITS=bits, BLOCK_M=max(16, triton.next_power_of_2(m)), BLOCK_N=block_n, BLOCK_K=block_k,
+        USE_SPLIT=split > 1, ASM=not interpreting(), DOT_PRECISION="ieee" if x.dtype == torch.float32 else "tf32",
+        num_warps=config.get("num_warps", 4), num_stages=config.get("num_stages", 1),
+    )  # fmt: skip
+
+
+# (BLOCK_N, BLOCK_K, warps, waves of programs; 0 = no split-K). Not yet timed on a GPU; compiled for sm_90 here
+# (results/prmt_sm90_compile.log): one token 80-127 registers, 5.4-6.9 instructions per weight (the gather kernel:
+# 11.3); several tokens 107-152 registers, 4.2-5.6 per weight, wgmma (BLOCK_N 64 x BLOCK_K 256 spills: left out).
 PRMT_CANDIDATES = [(16, 512, 4, 0), (32, 256, 4, 0), (16, 1024, 4, 0), (32, 512, 8, 0), (16, 256, 4, 2), (8, 512, 2, 0)]
+PRMT_DOT_CANDIDATES = [(128, 128, 8, 1), (64, 128, 4, 2), (128, 64, 8, 2), (32, 256, 4, 2), (64, 64, 4, 4)]

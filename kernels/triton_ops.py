@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 
 import torch
+import triton
 
 from kernels import autotune
 from kernels.lut_linear import SlotSegments
@@ -128,7 +129,9 @@ def lut_linear_forward(
         config = autotune.pick_config(
             "decode",
             _shape_key(x, codes_packed, lut_pool, bits, _m_bucket(m)),
-            lambda: decode_candidates(m, n, k, sms, prmt=prmt_ok(x, codes_packed, lut_pool, bits)),
+            lambda: decode_candidates(
+                m, n, k, sms, prmt_ok(x, codes_packed, lut_pool, bits), triton.cdiv(k, lut_pool.shape[2])
+            ),
             lambda c: launch_decode(x, codes_packed, lut_pool, slots, bits, y, c),
             lambda: default_decode_config(m, n, k, sms),
             x.device,

@@ -13,10 +13,10 @@ import triton
 import triton.language as tl
 
 from kernels import autotune
-from kernels.prmt_lut import byte_tables, emulate, lookup_program, to_ptx
+from kernels.prmt_lut import byte_tables, dequant_program, emulate, f32, lookup_program, to_ptx
 from kernels.reference import lut_linear_reference
-from kernels.triton_decode import MODE_PRMT, decode_candidates, launch_decode
-from kernels.triton_decode_prmt import PRMT_CANDIDATES, _byte_table, launch_decode_prmt, prmt_ok
+from kernels.triton_decode import MODE_PRMT, MODE_PRMT_DOT, decode_candidates, launch_decode
+from kernels.triton_decode_prmt import PRMT_CANDIDATES, _byte_table, launch_decode_prmt, launch_decode_prmt_dot, prmt_ok
 
 from .test_triton_forward import DEVICE, TOL, make_case, rel_err
 
@@ -45,7 +45,20 @@ def test_the_asm_sequence_looks_up_every_code_and_accumulates(lut_dtype):
         operands = {"$1": acc, "$2": word}
         operands |= {f"${3 + i}": v for i, v in enumerate(lo + hi)} | {f"${11 + j}": float(x[j]) for j in range(8)}
         want = acc + sum(values[c] * float(x[j]) for j, c in enumerate(codes))
-        assert emulate(program, operands) == pytest.approx(want, rel=1e-5, abs=1e-5)
+        assert f32(emulate(program, operands)["$0"]) == pytest.approx(want, rel=1e-5, abs=1e-5)
+
+
+def test_the_dequantizing_asm_sequence_yields_every_codes_entry_bit_exactly():
+    rng = np.random.default_rng(8)
+    program = dequant_program()
+    for trial in range(64):
+        entries, _ = lut_bits(rng, "bf16" if trial % 2 else "f16")  # any 16-bit pattern: bytes are moved
+        codes = rng.integers(0, 16, 8)
+        lo, hi = byte_tables(entries)
+        operands = {"$8": sum(int(c) << (4 * i) for i, c in enumerate(codes))}
+        operands |= {f"${9 + i}": v for i, v in enumerate(lo + hi)}
+        regs = emulate(program, operands)
+        assert [regs[f"${j}"] for j in range(8)] == [int(entries[c]) for c in codes]
 
 
 @triton.jit
@@ -88,26 +101,57 @@ def test_the_register_lut_kernel_matches_the_reference(bits, n, k, gpr, block_k,
     assert rel_err(y, ref) < TOL[torch.bfloat16 if torch.bfloat16 in (x_dtype, lut_dtype) else x_dtype]
 
 
+@pytest.mark.parametrize(
+    "m,bits,n,k,gpr,block_k,split,assign",
+    [
+        (2, 4, 20, 128, 2, 32, 1, "distinct"),
+        (5, 4, 33, 192, 3, 64, 2, "random"),  # odd N, split-K
+        (16, 3, 17, 128, 4, 32, 1, "random"),  # 3-bit codes, 8-entry LUTs
+        (33, 4, 64, 256, 1, 128, 3, "one"),  # more than 32 tokens, a last split past K
+    ],
+)
+@pytest.mark.parametrize("x_dtype,lut_dtype", [(torch.float16, torch.float16), (torch.bfloat16, torch.bfloat16),
+                                               (torch.float32, torch.float16)])  # fmt: skip
+def test_the_register_lut_tensor_core_kernel_matches_the_reference(m, bits, n, k, gpr, block_k, split, assign,
+                                                                     x_dtype, lut_dtype):  # fmt: skip
+    slots = max(m, 4) if assign == "distinct" else 4
+    x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, slots, assign, x_dtype, lut_dtype, seed=m + n)
+    ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
+    y = torch.full((m, n), float("nan"), dtype=x_dtype, device=DEVICE)
+    launch_decode(x, codes, pool, slot_of_token, bits, y,
+                  {"MODE": MODE_PRMT_DOT, "BLOCK_N": 16, "BLOCK_K": block_k, "SPLIT_K": split})  # fmt: skip
+    assert rel_err(y, ref) < TOL[torch.bfloat16 if torch.bfloat16 in (x_dtype, lut_dtype) else x_dtype]
+
+
 def test_the_kernel_takes_only_calls_it_can_serve():
     x, codes, pool, slots = make_case(1, 8, 64, 4, 1, 2, "one", torch.float16)
     assert prmt_ok(x, codes, pool, 4)
-    assert not prmt_ok(x.expand(2, -1), codes, pool, 4)  # two tokens
     assert not prmt_ok(x, codes, pool.float(), 4)  # 32-bit LUT
     x2, codes2, pool2, _ = make_case(1, 8, 64, 2, 1, 2, "one", torch.float16)
     assert not prmt_ok(x2, codes2, pool2, 2)  # 2-bit codes: 4 per byte
     x6, codes6, pool6, _ = make_case(1, 8, 12, 4, 1, 2, "one", torch.float16)
     assert not prmt_ok(x6, codes6, pool6, 4)  # 6 bytes per row: not whole words
+    y = torch.empty(1, 8, dtype=x.dtype, device=DEVICE)
     with pytest.raises(ValueError, match="one token"):
-        launch_decode_prmt(x6, codes6, pool6, slots, 4, torch.empty(1, 8, dtype=x.dtype, device=DEVICE),
-                           {"BLOCK_N": 16, "BLOCK_K": 64})  # fmt: skip
+        launch_decode_prmt(x6, codes6, pool6, slots, 4, y, {"BLOCK_N": 16, "BLOCK_K": 64})
+    with pytest.raises(ValueError, match="one token"):
+        launch_decode_prmt(x.expand(2, -1), codes, pool, slots.expand(2), 4, y.expand(2, -1), {"BLOCK_N": 16,
+                           "BLOCK_K": 64})  # fmt: skip
+    x3, codes3, pool3, slots3 = make_case(2, 8, 96, 4, 1, 2, "one", torch.float16)  # group of 96 columns
+    with pytest.raises(ValueError, match="dividing the group size"):
+        launch_decode_prmt_dot(x3, codes3, pool3, slots3, 4, torch.empty(2, 8, dtype=x.dtype, device=DEVICE),
+                               {"BLOCK_N": 16, "BLOCK_K": 64})  # fmt: skip
 
 
 def test_register_lut_configs_are_candidates_only_where_they_apply():
     assert len([c for c in decode_candidates(1, 4096, 4096, 132, prmt=True) if c["MODE"] == MODE_PRMT]) == len(
         PRMT_CANDIDATES
     )
-    assert all(c["MODE"] != MODE_PRMT for c in decode_candidates(1, 4096, 4096, 132, prmt=False))
-    assert all(c["MODE"] != MODE_PRMT for c in decode_candidates(4, 4096, 4096, 132, prmt=True))
+    assert all(c["MODE"] not in (MODE_PRMT, MODE_PRMT_DOT) for c in decode_candidates(1, 4096, 4096, 132))
+    several = [c for c in decode_candidates(4, 4096, 4096, 132, prmt=True, group_size=1024) if c["MODE"] >= 3]
+    assert several and all(c["MODE"] == MODE_PRMT_DOT and 1024 % c["BLOCK_K"] == 0 for c in several)
+    # 11008 columns in 4 groups of 2752 = 2^6 x 43: no candidate block divides them
+    assert all(c["MODE"] < 3 for c in decode_candidates(4, 4096, 11008, 132, prmt=True, group_size=2752))
 
 
 def test_autotune_drops_a_fast_candidate_that_computes_something_else(monkeypatch, tmp_path, caplog):
