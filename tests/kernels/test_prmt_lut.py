@@ -150,8 +150,10 @@ def test_register_lut_configs_are_candidates_only_where_they_apply():
     assert all(c["MODE"] not in (MODE_PRMT, MODE_PRMT_DOT) for c in decode_candidates(1, 4096, 4096, 132))
     several = [c for c in decode_candidates(4, 4096, 4096, 132, prmt=True, group_size=1024) if c["MODE"] >= 3]
     assert several and all(c["MODE"] == MODE_PRMT_DOT and 1024 % c["BLOCK_K"] == 0 for c in several)
-    # 11008 columns in 4 groups of 2752 = 2^6 x 43: no candidate block divides them
-    assert all(c["MODE"] < 3 for c in decode_candidates(4, 4096, 11008, 132, prmt=True, group_size=2752))
+    # 11008 columns in 4 groups of 2752 = 2^6 x 43: only 64-column blocks fit; groups of 1000: none
+    down = [c for c in decode_candidates(4, 4096, 11008, 132, prmt=True, group_size=2752) if c["MODE"] >= 3]
+    assert down and {c["BLOCK_K"] for c in down} == {64}
+    assert all(c["MODE"] < 3 for c in decode_candidates(4, 4096, 4000, 132, prmt=True, group_size=1000))
 
 
 def test_autotune_drops_a_fast_candidate_that_computes_something_else(monkeypatch, tmp_path, caplog):
