@@ -42,6 +42,7 @@ from kernels.triton_decode import (  # noqa: E402
     MODE_DOT_SWAP,
     MODE_FMA,
     MODE_PRMT,
+    MODE_PRMT_DOT,
     decode_candidates,
     launch_decode,
     split_for,
@@ -290,6 +291,12 @@ def sweep_decode_configs(m, n, k, sms):
             for pf in (1, 2, 3):
                 out.append({"BLOCK_N": bn, "BLOCK_K": bk, "MODE": MODE_FMA, "num_warps": warps, "num_stages": 1,
                             "PREFETCH": pf})  # fmt: skip
+    else:  # the register-LUT tensor-core kernel (blocks dividing the 1,024-column groups of gpr 4 at K = 4096)
+        for bn, bk, warps, stages in ((64, 128, 4, 2), (128, 128, 8, 1), (128, 64, 8, 2), (32, 256, 4, 2),
+                                      (64, 64, 4, 2), (128, 256, 8, 1)):  # fmt: skip
+            if (k // 4) % bk == 0:
+                out.append({"BLOCK_N": bn, "BLOCK_K": bk, "MODE": MODE_PRMT_DOT, "num_warps": warps,
+                            "num_stages": stages})  # fmt: skip
     modes = [MODE_DOT_SWAP] if m <= 16 else [MODE_DOT_SWAP, MODE_DOT]
     for mode in modes:
         for bn, bk, warps in ((16, 512, 4), (32, 256, 4), (64, 128, 4)):
@@ -349,7 +356,7 @@ def sweep(args, out_dir):
             if "decode" in kinds:  # every variant
                 decode_cfgs = sweep_decode_configs(m, n, k, sms)
             elif "gather" in kinds:  # the autotuner's pruned list only
-                decode_cfgs = decode_candidates(m, n, k, sms, prmt=True)  # 4-bit, fp16 LUT: it applies
+                decode_cfgs = decode_candidates(m, n, k, sms, prmt=True, group_size=k // 4)  # 4-bit, fp16, gpr 4
             for cfg in decode_cfgs:
                 us, err = checked_time(launch_decode, layer, x, slots, ref, cfg)
                 rows.append({"kind": "decode", "N": n, "K": k, "M": m, "tasks": tasks, **cfg, "us": us, "err": err})
