@@ -1,21 +1,28 @@
-"""One-token decode (M = 1) with each row's LUT in registers: byte-permute lookups instead of L1 gathers.
+"""Decode kernels with each row's LUT in registers: byte-permute lookups (kernels/prmt_lut.py) instead of L1 gathers.
 
-The generic decode kernel (triton_decode.py, MODE_FMA) gathers every weight's LUT value from L1: ~12
-instructions and one dependent load per weight; at M = 1 that, not HBM, bounds it (15.6 us at 4096x4096 on an
-H200, floor 2 us). Here a program owns rows n0 .. n0+BLOCK_N and one K range:
+The generic decode kernel (triton_decode.py) gathers every weight's LUT value from L1: compiled for sm_90, 11.3
+instructions and one dependent load per weight at M = 1 (MODE_FMA), 6-11 at M = 16 (MODE_DOT_SWAP); at one task
+that, not HBM, bounds it (15.6 us at 4096x4096 and M = 1 on an H200, floor 2 us).
+
+One token (_decode_prmt_kernel, MODE_PRMT). A program owns rows n0 .. n0+BLOCK_N and one K range:
 
     for each group g in the K range:
         lo[4], hi[4] [BN] = byte tables of LUT[slot, rows, g, 0..15]      8 loads per row, once per group
-        for each K block inside g (x masked to the group's columns):
+        for each K block with columns in g (x masked to the group's columns):
             words [BN, BK/8] = 8 packed 4-bit codes each                  read once, 4-byte loads
             x_j [BK/8] for j < 8 = x at the word's columns, fp32          broadcast over the rows
-            acc [BN, BK/8] += sum_j LUT(code_j) * x_j                      kernels/prmt_lut.py: ~30 instr / word
+            acc [BN, BK/8] += sum_j LUT(code_j) * x_j                      one asm per word (~30 instructions)
     y[rows] = sum over K of acc
 
 (a block straddling a group boundary is visited once per group, with the other group's columns masked out).
-Bits 4 and 3 (3-bit codes use 4-bit slots, kernels/packing.py), 16-bit LUTs (fp16 / bf16), any x dtype,
-codes rows 4-byte aligned. The interpreter (CPU tests) takes a gather in place of the asm, same loop
-structure; the asm's instruction sequence is checked on the CPU by an emulator (tests/kernels/test_prmt_lut.py).
+
+2 to 64 tokens (_decode_prmt_dot_kernel, MODE_PRMT_DOT): per distinct slot and group the tables once, then per K
+block W [BN, BK] dequantized by the asm's other form (8 entries per word) and acc [BN, BM] += W @ x_slot.T on
+tensor cores. BLOCK_K divides the group size, so a block lies in one group.
+
+Both: bits 4 and 3 (3-bit codes use 4-bit slots, kernels/packing.py), 16-bit LUTs (fp16 / bf16), codes rows of
+whole 4-byte words (prmt_ok). The interpreter (CPU tests) takes a gather in place of the asm, same loop
+structure; the asm's instruction sequences are checked on the CPU by an emulator (tests/kernels/test_prmt_lut.py).
 """
 
 from __future__ import annotations
@@ -43,6 +50,20 @@ def _byte_table(pa, pb, HIGH: tl.constexpr):
 
 
 @triton.jit
+def _row_tables(pairs_ptr, off, BITS: tl.constexpr):
+    """lo0-lo3, hi0-hi3 [BN] b32: byte tables of the 2**BITS LUT entries at element offsets off [BN] (even)."""
+    p = pairs_ptr + off // 2
+    p0, p1, p2, p3 = tl.load(p), tl.load(p + 1), tl.load(p + 2), tl.load(p + 3)
+    if BITS == 4:
+        p4, p5, p6, p7 = tl.load(p + 4), tl.load(p + 5), tl.load(p + 6), tl.load(p + 7)
+    else:  # 8 entries: codes < 8 never select the upper tables
+        p4, p5, p6, p7 = p0, p1, p2, p3
+    return (_byte_table(p0, p1, False), _byte_table(p2, p3, False), _byte_table(p4, p5, False),
+            _byte_table(p6, p7, False), _byte_table(p0, p1, True), _byte_table(p2, p3, True),
+            _byte_table(p4, p5, True), _byte_table(p6, p7, True))  # fmt: skip
+
+
+@triton.jit
 def _x_at(x_ptr, c0, J: tl.constexpr, lo, hi, shape: tl.constexpr, MASKED: tl.constexpr = True):
     """x at column c0 + J of every word (MASKED: zero outside the group's columns [lo, hi)), fp32, broadcast."""
     col = c0 + J
@@ -54,10 +75,11 @@ def _x_at(x_ptr, c0, J: tl.constexpr, lo, hi, shape: tl.constexpr, MASKED: tl.co
 
 
 @triton.jit
-def _lookup_fma(acc, words, lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3, x_ptr, c0, lo, hi, BLOCK_N: tl.constexpr,
-                BW: tl.constexpr, LUT_BF16: tl.constexpr, MASKED: tl.constexpr):  # fmt: skip
+def _lookup_fma(acc, words, tables, x_ptr, c0, lo, hi, BLOCK_N: tl.constexpr, BW: tl.constexpr,
+                LUT_BF16: tl.constexpr, MASKED: tl.constexpr):  # fmt: skip
     """acc [BN, BW] + the 8 weights of each code word times x at their columns (kernels/prmt_lut.py's asm)."""
     shape: tl.constexpr = (BLOCK_N, BW)
+    lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3 = tables
     return tl.inline_asm_elementwise(
         LOOKUP_BF16 if LUT_BF16 else LOOKUP_F16, LOOKUP_CONSTRAINTS,
         [acc, words,
@@ -98,16 +120,7 @@ def _decode_prmt_kernel(
     for g in range(k_start // GS, (k_end - 1) // GS + 1):
         lo = tl.maximum(g * GS, k_start)  # this group's columns inside the K range: [lo, hi)
         hi = tl.minimum(g * GS + GS, k_end)
-        p = pairs_ptr + (lut_rows + g * L) // 2  # [BN]
-        p0, p1, p2, p3 = tl.load(p), tl.load(p + 1), tl.load(p + 2), tl.load(p + 3)
-        if BITS == 4:
-            p4, p5, p6, p7 = tl.load(p + 4), tl.load(p + 5), tl.load(p + 6), tl.load(p + 7)
-        else:  # 8 entries: codes < 8 never select the upper tables
-            p4, p5, p6, p7 = p0, p1, p2, p3
-        lo0, lo1, lo2, lo3 = (_byte_table(p0, p1, False), _byte_table(p2, p3, False),
-                              _byte_table(p4, p5, False), _byte_table(p6, p7, False))  # fmt: skip
-        hi0, hi1, hi2, hi3 = (_byte_table(p0, p1, True), _byte_table(p2, p3, True),
-                              _byte_table(p4, p5, True), _byte_table(p6, p7, True))  # fmt: skip
+        tables = _row_tables(pairs_ptr, lut_rows + g * L, BITS)  # once per group
         for kb0 in range((lo // BLOCK_K) * BLOCK_K, hi, BLOCK_K):
             wcol = kb0 // 8 + wj  # [BW] word index along the row
             words = tl.load(
@@ -116,11 +129,9 @@ def _decode_prmt_kernel(
             c0 = kb0 + wj * 8  # first column of each word
             if ASM:
                 if (kb0 >= lo) & (kb0 + BLOCK_K <= hi):  # the whole block in group g and K: no masks
-                    acc = _lookup_fma(acc, words, lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3, x_ptr, c0, 0, K,
-                                      BLOCK_N, BW, LUT_BF16, False)  # fmt: skip
+                    acc = _lookup_fma(acc, words, tables, x_ptr, c0, 0, K, BLOCK_N, BW, LUT_BF16, False)
                 else:
-                    acc = _lookup_fma(acc, words, lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3, x_ptr, c0, lo, hi,
-                                      BLOCK_N, BW, LUT_BF16, True)  # fmt: skip
+                    acc = _lookup_fma(acc, words, tables, x_ptr, c0, lo, hi, BLOCK_N, BW, LUT_BF16, True)
             else:  # interpreter: the same sums through a gather of each code's LUT entry
                 for j in tl.static_range(8):
                     code = ((words >> (4 * j)) & 15).to(tl.int64)
@@ -131,20 +142,6 @@ def _decode_prmt_kernel(
     offs = rows[None, :]
     out_mask = (rows < N)[None, :]
     store_split_k(total, offs, offs, out_mask, y_ptr, ws_ptr, counter_ptr, pid_n, pid_k, 1, N, SPLIT_K, USE_SPLIT)
-
-
-@triton.jit
-def _row_tables(pairs_ptr, off, BITS: tl.constexpr):
-    """lo0-lo3, hi0-hi3 [BN] b32: byte tables of the 2**BITS LUT entries at element offsets off [BN] (even)."""
-    p = pairs_ptr + off // 2
-    p0, p1, p2, p3 = tl.load(p), tl.load(p + 1), tl.load(p + 2), tl.load(p + 3)
-    if BITS == 4:
-        p4, p5, p6, p7 = tl.load(p + 4), tl.load(p + 5), tl.load(p + 6), tl.load(p + 7)
-    else:  # 8 entries: codes < 8 never select the upper tables
-        p4, p5, p6, p7 = p0, p1, p2, p3
-    return (_byte_table(p0, p1, False), _byte_table(p2, p3, False), _byte_table(p4, p5, False),
-            _byte_table(p6, p7, False), _byte_table(p0, p1, True), _byte_table(p2, p3, True),
-            _byte_table(p4, p5, True), _byte_table(p6, p7, True))  # fmt: skip
 
 
 @triton.jit
