@@ -14,6 +14,7 @@ Data-free calibration samples `n_samples` sequences of `seq_len` tokens from the
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import random
@@ -111,6 +112,12 @@ def calibration_from_file(
     return calibration_from_texts(tokenizer, read_texts(path), n_samples, seq_len, seed)
 
 
+def kv_cache_name(model: torch.nn.Module) -> str:
+    """The KV-cache argument (and output field) of a transformers causal LM's forward: `cache` since transformers
+    5.2x, `past_key_values` before (deprecated there, removed in 5.40)."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
 @torch.no_grad()
 def data_free_calibration(
     model,
@@ -127,6 +134,7 @@ def data_free_calibration(
     EOS does not stop a sequence: the model simply goes on (for a chat model, with a new turn).
     """
     device = next(model.parameters()).device
+    cache_name = kv_cache_name(model)
     g = torch.Generator(device="cpu").manual_seed(seed)
     out = torch.empty(n_samples, seq_len, dtype=torch.long)
     steps = -(-n_samples // batch_size) * (seq_len - 1)
@@ -137,8 +145,8 @@ def data_free_calibration(
         seq = [ids]
         past = None
         for _ in range(seq_len - 1):
-            result = model(input_ids=ids, past_key_values=past, use_cache=True)
-            past = result.past_key_values
+            result = model(input_ids=ids, use_cache=True, **{cache_name: past})
+            past = getattr(result, cache_name)
             logits = result.logits[:, -1].float().cpu() / temperature  # [b, vocab]
             ids = _sample_top_p(logits, top_p, g).to(device)[:, None]
             seq.append(ids)
