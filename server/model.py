@@ -422,6 +422,10 @@ class Attention(nn.Module):
         return self.o_proj(out.view(t, -1), slots)
 
     def _decode(self, q, k_cache, v_cache, meta: AttentionMeta) -> torch.Tensor:
+        fused = fused_ops_for(q)
+        if fused is not None:  # reads the cached rows in place instead of gathering each context (below)
+            bt, lens = meta.decode_block_tables, meta.decode_context_lens
+            return fused.paged_decode_attention(q, k_cache, v_cache, bt, lens, self.scale)
         # q [B, H, hd] -> [B, Hkv, G, hd]: each KV head serves G query heads, so K/V are never repeated.
         b = q.shape[0]
         bt = meta.decode_block_tables

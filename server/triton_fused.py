@@ -177,6 +177,97 @@ def rope_and_store(
     return q_out, k_out
 
 
+@triton.jit
+def _paged_decode_attention_kernel(
+    q_ptr, k_cache_ptr, v_cache_ptr, bt_ptr, lens_ptr, out_ptr,
+    G, HKV, HD, BS, stride_qb, stride_qh, stride_bt, stride_ob, stride_oh, scale,
+    BLOCK_G: tl.constexpr, BLOCK_T: tl.constexpr, BLOCK_D: tl.constexpr,
+):  # fmt: skip
+    b = tl.program_id(0)
+    kvh = tl.program_id(1)
+    gs = tl.arange(0, BLOCK_G)
+    ds = tl.arange(0, BLOCK_D)
+    g_mask = gs < G
+    d_mask = ds < HD
+    heads = kvh * G + gs  # the query heads this KV head serves
+    q = tl.load(q_ptr + b * stride_qb + heads[:, None] * stride_qh + ds[None, :],
+                mask=g_mask[:, None] & d_mask[None, :], other=0.0)  # fmt: skip
+    ctx = tl.load(lens_ptr + b)
+    m_i = tl.full((BLOCK_G,), float("-inf"), dtype=tl.float32)
+    l_i = tl.zeros((BLOCK_G,), dtype=tl.float32)
+    acc = tl.zeros((BLOCK_G, BLOCK_D), dtype=tl.float32)
+    for t0 in range(0, ctx, BLOCK_T):
+        ts = t0 + tl.arange(0, BLOCK_T)
+        t_mask = ts < ctx
+        block = tl.load(bt_ptr + b * stride_bt + ts // BS, mask=t_mask, other=0).to(tl.int64)
+        rows = (block * BS + ts % BS) * HKV + kvh  # [T] row of (token, this KV head) in the flat caches
+        kv_mask = t_mask[:, None] & d_mask[None, :]
+        k = tl.load(k_cache_ptr + rows[:, None] * HD + ds[None, :], mask=kv_mask, other=0.0)  # [T, D]
+        v = tl.load(v_cache_ptr + rows[:, None] * HD + ds[None, :], mask=kv_mask, other=0.0)
+        scores = tl.dot(q, tl.trans(k), input_precision="ieee" if q.dtype == tl.float32 else "tf32") * scale
+        scores = tl.where(t_mask[None, :], scores, float("-inf"))  # [G, T]
+        m_new = tl.maximum(m_i, tl.max(scores, axis=1))
+        alpha = tl.exp(m_i - m_new)
+        p = tl.exp(scores - m_new[:, None])
+        l_i = l_i * alpha + tl.sum(p, axis=1)
+        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision="ieee" if v.dtype == tl.float32
+                                            else "tf32")  # fmt: skip
+        m_i = m_new
+    out = acc / tl.maximum(l_i, 1e-30)[:, None]
+    tl.store(out_ptr + b * stride_ob + heads[:, None] * stride_oh + ds[None, :],
+             out.to(out_ptr.dtype.element_ty), mask=g_mask[:, None] & d_mask[None, :])  # fmt: skip
+
+
+def paged_decode_attention(
+    q: torch.Tensor,
+    k_cache: torch.Tensor,
+    v_cache: torch.Tensor,
+    block_tables: torch.Tensor,
+    context_lens: torch.Tensor,
+    scale: float,
+) -> torch.Tensor:
+    """One new token per sequence attending to its cached context, read in place from the paged caches.
+
+    q [B, H, hd]; k_cache / v_cache [num_blocks, block_size, Hkv, hd] contiguous; block_tables [B, nb] (padded
+    with any valid block); context_lens [B] (tokens cached, including the new one). Returns [B, H, hd] in q.dtype.
+    The torch form (server/model.py, Attention._decode) first gathers every sequence's whole context into a dense
+    copy per layer; this reads each cached K/V row once (online softmax), one program per (sequence, KV head).
+    """
+    b, h, hd = q.shape
+    _, bs, hkv, hd_c = k_cache.shape
+    if hd_c != hd or h % hkv or v_cache.shape != k_cache.shape or block_tables.shape[0] != b:
+        raise ValueError(f"shapes q {tuple(q.shape)} cache {tuple(k_cache.shape)} tables {tuple(block_tables.shape)}")
+    if not (k_cache.is_contiguous() and v_cache.is_contiguous()) or q.stride(-1) != 1:
+        raise ValueError("paged_decode_attention needs contiguous caches and a unit last stride of q")
+    out = torch.empty(b, h, hd, dtype=q.dtype, device=q.device)
+    if b:
+        g = h // hkv
+        block_d = max(16, triton.next_power_of_2(hd))
+        wide = block_d >= 128  # sm_90: head dim 128 with 64 tokens a chunk and 4 warps spills; 32 x 8 warps: 160 regs
+        _paged_decode_attention_kernel[(b, hkv)](
+            q, k_cache, v_cache, block_tables, context_lens, out,
+            g, hkv, hd, bs, q.stride(0), q.stride(1), block_tables.stride(0), out.stride(0), out.stride(1), scale,
+            BLOCK_G=max(16, triton.next_power_of_2(g)), BLOCK_T=32 if wide else 64, BLOCK_D=block_d,
+            num_warps=8 if wide else 4,
+        )  # fmt: skip
+    return out
+
+
+def _dense_decode_attention(q, k_cache, v_cache, block_tables, context_lens, scale: float) -> torch.Tensor:
+    """The torch form of paged_decode_attention, one sequence at a time (reference for checks and tests)."""
+    out = []
+    _, bs, hkv, hd = k_cache.shape
+    g = q.shape[1] // hkv
+    for i in range(q.shape[0]):
+        n = int(context_lens[i])
+        rows = block_tables[i, torch.arange(n, device=q.device) // bs] * bs + torch.arange(n, device=q.device) % bs
+        k = k_cache.view(-1, hkv, hd)[rows].repeat_interleave(g, dim=1).transpose(0, 1).float()  # [H, n, hd]
+        v = v_cache.view(-1, hkv, hd)[rows].repeat_interleave(g, dim=1).transpose(0, 1).float()
+        w = torch.softmax((q[i].float()[:, None, :] @ k.transpose(1, 2)) * scale, dim=-1)  # [H, 1, n]
+        out.append((w @ v)[:, 0].to(q.dtype))
+    return torch.stack(out)
+
+
 def self_check(device: torch.device, dtype: torch.dtype) -> str | None:
     """Run every fused kernel once on small inputs against the torch forms; None if all agree, else why not.
     The server calls it before the first fused use on a device (a Triton build that miscompiles or cannot
@@ -200,6 +291,10 @@ def self_check(device: torch.device, dtype: torch.dtype) -> str | None:
 
         total, normed = add_rms_norm(x, delta, w, 1e-5)
         q_rot, k_rot = rope_and_store(q, k, v, cos, sin, cache, v_cache, rows)
+        tables = torch.tensor([[1, 0], [0, 1], [1, 1]], device=device)
+        lens = torch.tensor([5, 8, 1], device=device, dtype=torch.int32)
+        kc, vc = (torch.randn(2, 4, 2, 16, generator=g).to(device, dtype) for _ in range(2))
+        attention = paged_decode_attention(q_rot, kc, vc, tables, lens, 0.25)
         pairs = {
             "rms_norm": (rms_norm(x, w, 1e-5), norm(x)),
             "add_rms_norm": (normed, norm(x + delta)),
@@ -209,6 +304,7 @@ def self_check(device: torch.device, dtype: torch.dtype) -> str | None:
             "rope k": (k_rot, apply_rope(k, cos, sin)),
             "k cache": (cache.view(-1, 2, 16)[rows], k_rot),
             "v cache": (v_cache.view(-1, 2, 16)[rows], v),
+            "paged attention": (attention, _dense_decode_attention(q_rot, kc, vc, tables, lens, 0.25)),
         }
         for name, (got, want) in pairs.items():
             if not torch.allclose(got.float(), want.float(), rtol=2e-2, atol=2e-2):

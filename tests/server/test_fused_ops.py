@@ -114,3 +114,23 @@ def test_self_check_passes_and_names_a_kernel_that_disagrees(monkeypatch):
 
     monkeypatch.setattr(triton_fused, "rms_norm", broken)
     assert "no kernel image" in triton_fused.self_check(torch.device(DEVICE), torch.float32)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("heads,kv_heads,block_size", [(4, 2, 4), (6, 2, 16), (2, 2, 8)])  # G = 2, 3 (odd), 1
+def test_paged_decode_attention_reads_each_context_in_place(dtype, heads, kv_heads, block_size):
+    hd = 16
+    lens = [1, block_size, block_size + 1, 5 * block_size - 3, 70]  # one token, a full block, one over, long
+    width = max(-(-n // block_size) for n in lens)
+    blocks = 2 * width
+    k_cache = randn(blocks, block_size, kv_heads, hd, dtype=dtype, seed=8)
+    v_cache = randn(blocks, block_size, kv_heads, hd, dtype=dtype, seed=9)
+    g = torch.Generator().manual_seed(10)
+    tables = torch.stack([torch.randperm(blocks, generator=g)[:width] for _ in lens]).to(DEVICE)  # scattered
+    context_lens = torch.tensor(lens, dtype=torch.int32, device=DEVICE)
+    q = randn(len(lens), heads, hd, dtype=dtype, seed=11)
+    got = triton_fused.paged_decode_attention(q, k_cache, v_cache, tables, context_lens, hd**-0.5)
+    want = triton_fused._dense_decode_attention(q, k_cache, v_cache, tables, context_lens, hd**-0.5)
+    assert close(got, want, dtype)
+    with pytest.raises(ValueError, match="shapes"):
+        triton_fused.paged_decode_attention(q[..., :8], k_cache, v_cache, tables, context_lens, 1.0)  # head dim
