@@ -32,8 +32,8 @@ from sketch.format import SketchedBase
 
 log = logging.getLogger(__name__)
 
-# CUDA: norms, RoPE + KV-cache writes and SwiGLU's product as fused Triton kernels (server/triton_fused.py); 0 = the
-# torch forms below, which are also the CPU path and the reference.
+# CUDA: norms, RoPE + KV-cache writes, SwiGLU's product and decode attention over the paged cache as Triton kernels
+# (server/triton_fused.py); SKETCHSERVE_FUSED_OPS=0: the torch forms below (also the CPU path and the reference).
 FUSED_OPS = os.environ.get("SKETCHSERVE_FUSED_OPS", "1") != "0"
 
 
