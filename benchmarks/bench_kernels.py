@@ -417,23 +417,45 @@ def profile(args):
     torch.cuda.synchronize()
 
 
-def compile_sm90() -> None:
-    """Compile both bucket kernels for sm_90 without a GPU (ptxas ships with Triton): registers, spills,
-    shared memory and the instruction mix of the inner loop (the one holding the MMAs), per config."""
-    os.environ.pop("TRITON_INTERPRET", None)
+POINTERS = ["x_ptr", "codes_ptr", "lut_ptr", "slot_ptr", "y_ptr", "ws_ptr", "counter_ptr"]
+
+
+def sm90_compile(kernel, ints: list[str], div16: list[str], const: dict, warps: int, stages: int,
+                 x: str = "fp16", lut: str = "fp16") -> tuple[str, str, int, str]:  # fmt: skip
+    """Compile a multi-LUT kernel for sm_90 without a GPU (ptxas and cuobjdump ship with Triton).
+
+    ints: its integer arguments; div16: those (besides the pointers) given the divisible-by-16 specialization the
+    launchers get at Llama shapes; x / lut: element types of the activations and the LUT pool.
+    Returns (registers, stack bytes, shared memory bytes, SASS).
+    """
     import triton
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
+    cuobjdump = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "cuobjdump")
+    attrs = {(kernel.arg_names.index(a),): [["tt.divisibility", 16]] for a in POINTERS + div16}
+    sig = {"x_ptr": f"*{x}", "codes_ptr": "*u8", "lut_ptr": f"*{lut}", "slot_ptr": "*i32", "y_ptr": f"*{x}",
+           "ws_ptr": "*fp32", "counter_ptr": "*i32", **dict.fromkeys(ints, "i32"), **dict.fromkeys(const, "constexpr")}
+    src = ASTSource(fn=kernel, signature=sig, constexprs=const, attrs=attrs)
+    kern = triton.compile(src, target=GPUTarget("cuda", 90, 32), options={"num_warps": warps, "num_stages": stages})
+    with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
+        f.write(kern.asm["cubin"])
+        f.flush()
+        res = subprocess.run([cuobjdump, "-res-usage", f.name], capture_output=True, text=True).stdout
+        sass = subprocess.run([cuobjdump, "-sass", f.name], capture_output=True, text=True).stdout
+    regs, stack = re.search(r"REG:(\d+)", res).group(1), re.search(r"STACK:(\d+)", res).group(1)
+    return regs, stack, kern.metadata.shared, sass
+
+
+def compile_sm90() -> None:
+    """Compile both bucket kernels for sm_90 without a GPU: registers, spills, shared memory and the instruction
+    mix of the inner loop (the one holding the MMAs), per config."""
+    os.environ.pop("TRITON_INTERPRET", None)
     from kernels.triton_bucket import _bucket_kernel
     from kernels.triton_bucket_cols import _bucket_cols_kernel
 
-    cuobjdump = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "cuobjdump")
     ints = ["M", "N", "K", "KP", "GS", "stride_xm", "stride_cn", "stride_ls", "stride_ln", "stride_ym",
             "K_PER_SPLIT", "SPLIT_K"]  # fmt: skip
-    # Divisible-by-16 specialization the launcher gets at Llama shapes (pointers, N, K, strides; not M).
-    div16 = ["x_ptr", "codes_ptr", "lut_ptr", "slot_ptr", "y_ptr", "ws_ptr", "counter_ptr", "N", "K", "KP", "GS",
-             "stride_xm", "stride_cn", "stride_ls", "stride_ln", "stride_ym", "K_PER_SPLIT"]  # fmt: skip
     # (layout, bits, BLOCK_M, BLOCK_N, BLOCK_K, warps, stages, inline-asm one-hot, x dtype)
     cases = [("rows", 4, 16, 16, 64, 4, 3, True, "fp16"), ("rows", 4, 16, 16, 64, 4, 3, False, "fp16"),
              ("rows", 4, 16, 16, 64, 4, 3, True, "bf16"), ("rows", 4, 16, 16, 64, 8, 3, True, "fp16"),
@@ -447,114 +469,63 @@ def compile_sm90() -> None:
              ("cols", 2, 16, 32, 256, 4, 2, True, "fp16"), ("cols", 4, 32, 16, 128, 4, 2, True, "fp16")]  # fmt: skip
     for layout, bits, bm, bn, bk, warps, stages, asm, xdt in cases:
         kernel = _bucket_cols_kernel if layout == "cols" else _bucket_kernel
-        attrs = {(kernel.arg_names.index(a),): [["tt.divisibility", 16]] for a in div16}
-        sig = {"x_ptr": f"*{xdt}", "codes_ptr": "*u8", "lut_ptr": "*fp16", "slot_ptr": "*i32", "y_ptr": f"*{xdt}",
-               "ws_ptr": "*fp32", "counter_ptr": "*i32", **dict.fromkeys(ints, "i32")}  # fmt: skip
         const = {"BITS": bits, "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "USE_SPLIT": True,
                  "DOT_PRECISION": "tf32", "ASM": asm}  # fmt: skip
-        sig.update(dict.fromkeys(const, "constexpr"))
-        src = ASTSource(fn=kernel, signature=sig, constexprs=const, attrs=attrs)
-        kern = triton.compile(src, target=GPUTarget("cuda", 90, 32), options={"num_warps": warps, "num_stages": stages})
-        with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
-            f.write(kern.asm["cubin"])
-            f.flush()
-            res = subprocess.run([cuobjdump, "-res-usage", f.name], capture_output=True, text=True).stdout
-            sass = subprocess.run([cuobjdump, "-sass", f.name], capture_output=True, text=True).stdout
-        regs, stack = re.search(r"REG:(\d+)", res).group(1), re.search(r"STACK:(\d+)", res).group(1)
+        regs, stack, smem, sass = sm90_compile(kernel, ints, ints[1:-1], const, warps, stages, x=xdt)
         n_loop, mix = _inner_loop_mix(sass)
         per = bn * (1 << bits) * bk / (32 * warps)  # one-hot elements per thread and loop trip
         print(f"{layout} bits={bits} BM={bm} BN={bn} BK={bk} warps={warps} stages={stages} x={xdt} asm={asm}:"
-              f" regs {regs} stack {stack} smem {kern.metadata.shared} B | loop {n_loop} instr,"
+              f" regs {regs} stack {stack} smem {smem} B | loop {n_loop} instr,"
               f" {n_loop / per:.2f} per one-hot element | {mix}", flush=True)  # fmt: skip
 
 
 def compile_prmt_sm90() -> None:
-    """The register-LUT one-token decode kernel (kernels/triton_decode_prmt.py) for sm_90: registers, spills and
-    the K loop's instructions per weight (the loop holds a masked and an unmasked body: both are counted)."""
-    import triton
-    from triton.backends.compiler import GPUTarget
-    from triton.compiler import ASTSource
+    """The register-LUT decode kernels (kernels/triton_decode_prmt.py) and, for comparison, the gather decode
+    kernel, compiled for sm_90: registers, spills and the K loop's instructions per weight."""
+    os.environ.pop("TRITON_INTERPRET", None)
+    from kernels.triton_decode import _decode_kernel
+    from kernels.triton_decode_prmt import _decode_prmt_dot_kernel, _decode_prmt_kernel
 
-    from kernels.triton_decode_prmt import _decode_prmt_kernel as kernel
-
-    cuobjdump = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "cuobjdump")
+    # One token: the loop holds a masked and an unmasked body; both are counted.
     ints = ["N", "K", "KW", "GS", "stride_cw", "stride_ls", "stride_ln", "K_PER_SPLIT", "SPLIT_K"]
-    div16 = ["x_ptr", "codes_ptr", "lut_ptr", "slot_ptr", "y_ptr", "ws_ptr", "counter_ptr", *ints[:-1]]
     for bn, bk, warps, lut in [(16, 512, 4, "fp16"), (32, 256, 4, "fp16"), (16, 512, 4, "bf16"), (16, 1024, 4, "fp16"),
                                (8, 512, 2, "fp16")]:  # fmt: skip
-        attrs = {(kernel.arg_names.index(a),): [["tt.divisibility", 16]] for a in div16}
-        sig = {"x_ptr": "*fp16", "codes_ptr": "*u8", "lut_ptr": f"*{lut}", "slot_ptr": "*i32", "y_ptr": "*fp16",
-               "ws_ptr": "*fp32", "counter_ptr": "*i32", **dict.fromkeys(ints, "i32")}  # fmt: skip
         const = {"BITS": 4, "BLOCK_N": bn, "BLOCK_K": bk, "USE_SPLIT": True, "ASM": True, "LUT_BF16": lut == "bf16"}
-        sig.update(dict.fromkeys(const, "constexpr"))
-        src = ASTSource(fn=kernel, signature=sig, constexprs=const, attrs=attrs)
-        kern = triton.compile(src, target=GPUTarget("cuda", 90, 32), options={"num_warps": warps, "num_stages": 1})
-        with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
-            f.write(kern.asm["cubin"])
-            f.flush()
-            res = subprocess.run([cuobjdump, "-res-usage", f.name], capture_output=True, text=True).stdout
-            sass = subprocess.run([cuobjdump, "-sass", f.name], capture_output=True, text=True).stdout
-        regs, stack = re.search(r"REG:(\d+)", res).group(1), re.search(r"STACK:(\d+)", res).group(1)
+        regs, stack, _, sass = sm90_compile(_decode_prmt_kernel, ints, ints[:-1], const, warps, 1, lut=lut)
         n_loop, mix = _inner_loop_mix(sass, anchor=("FFMA",))
         per_thread = bn * bk / (32 * warps)  # weights per thread and K block, once per body
         print(f"prmt BN={bn} BK={bk} warps={warps} lut={lut}: regs {regs} stack {stack} | loop {n_loop} instr "
               f"(both bodies), {n_loop / (2 * per_thread):.2f} per weight and body | {mix}", flush=True)  # fmt: skip
-    # The gather decode kernel's loop for comparison (one token: MODE_FMA; several: MODE_DOT_SWAP)
-    from kernels.triton_decode import _decode_kernel
 
+    # The gather decode kernel (one token: MODE_FMA; several: MODE_DOT_SWAP).
     ints = ["M", "N", "K", "KP", "GS", "GPR", "stride_xm", "stride_cn", "stride_ls", "stride_ln", "stride_ym",
             "K_PER_SPLIT", "SPLIT_K"]  # fmt: skip
-    div16 = ["x_ptr", "codes_ptr", "lut_ptr", "slot_ptr", "y_ptr", "ws_ptr", "counter_ptr", "N", "K", "KP", "GS",
-             "stride_xm", "stride_cn", "stride_ls", "stride_ln", "stride_ym", "K_PER_SPLIT"]  # fmt: skip
+    div16 = [a for a in ints if a not in ("M", "GPR", "SPLIT_K")]
     gather_cases = [(2, 1, 16, 512, 4, 1, 1, False), (1, 16, 64, 128, 4, 1, 1, False), (1, 16, 32, 256, 4, 3, 0, True)]
     for mode, bm, bn, bk, warps, stages, pf, outer in gather_cases:
-        attrs = {(_decode_kernel.arg_names.index(a),): [["tt.divisibility", 16]] for a in div16}
-        sig = {"x_ptr": "*fp16", "codes_ptr": "*u8", "lut_ptr": "*fp16", "slot_ptr": "*i32", "y_ptr": "*fp16",
-               "ws_ptr": "*fp32", "counter_ptr": "*i32", **dict.fromkeys(ints, "i32")}  # fmt: skip
         const = {"BITS": 4, "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "MODE": mode, "USE_SPLIT": True,
                  "ONE_BOUNDARY": True, "DOT_PRECISION": "tf32", "ASM": True, "FAST": False, "PREFETCH": pf,
                  "SLOT_OUTER": outer}  # fmt: skip
-        sig.update(dict.fromkeys(const, "constexpr"))
-        src = ASTSource(fn=_decode_kernel, signature=sig, constexprs=const, attrs=attrs)
-        kern = triton.compile(src, target=GPUTarget("cuda", 90, 32), options={"num_warps": warps, "num_stages": stages})
-        with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
-            f.write(kern.asm["cubin"])
-            f.flush()
-            res = subprocess.run([cuobjdump, "-res-usage", f.name], capture_output=True, text=True).stdout
-            sass = subprocess.run([cuobjdump, "-sass", f.name], capture_output=True, text=True).stdout
+        regs, _, _, sass = sm90_compile(_decode_kernel, ints, div16, const, warps, stages)
         n_loop, mix = _inner_loop_mix(sass, anchor=("FFMA",) if mode == MODE_FMA else ("GMMA", "HMMA"))
-        regs = re.search(r"REG:(\d+)", res).group(1)
         print(f"gather mode={mode} BM={bm} BN={bn} BK={bk} warps={warps} slot_outer={outer}: regs {regs} | "
-              f"loop {n_loop} instr, "
-              f"{n_loop / (bn * bk / (32 * warps)):.2f} per weight (one slot) | {mix}", flush=True)  # fmt: skip
+              f"loop {n_loop} instr, {n_loop / (bn * bk / (32 * warps)):.2f} per weight (one slot) | {mix}",
+              flush=True)  # fmt: skip
 
-    from kernels.triton_decode_prmt import _decode_prmt_dot_kernel as dot_kernel
-
+    # Several tokens: per slot and group the tables, then dequantize + wgmma per K block.
     ints = ["M", "N", "K", "KW", "GS", "stride_xm", "stride_cw", "stride_ls", "stride_ln", "stride_ym", "K_PER_SPLIT",
             "SPLIT_K"]  # fmt: skip
-    div16 = ["x_ptr", "codes_ptr", "lut_ptr", "slot_ptr", "y_ptr", "ws_ptr", "counter_ptr", *ints[1:-1]]
     for bm, bn, bk, warps, stages in [(16, 64, 128, 4, 2), (16, 64, 256, 4, 2), (16, 128, 128, 8, 1),
                                       (16, 128, 64, 8, 2), (16, 32, 256, 4, 2), (16, 64, 64, 4, 2),
                                       (64, 64, 128, 4, 2)]:  # fmt: skip
-        attrs = {(dot_kernel.arg_names.index(a),): [["tt.divisibility", 16]] for a in div16}
-        sig = {"x_ptr": "*fp16", "codes_ptr": "*u8", "lut_ptr": "*fp16", "slot_ptr": "*i32", "y_ptr": "*fp16",
-               "ws_ptr": "*fp32", "counter_ptr": "*i32", **dict.fromkeys(ints, "i32")}  # fmt: skip
         const = {"BITS": 4, "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "USE_SPLIT": True, "ASM": True,
                  "DOT_PRECISION": "tf32"}  # fmt: skip
-        sig.update(dict.fromkeys(const, "constexpr"))
-        src = ASTSource(fn=dot_kernel, signature=sig, constexprs=const, attrs=attrs)
-        kern = triton.compile(src, target=GPUTarget("cuda", 90, 32), options={"num_warps": warps, "num_stages": stages})
-        with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
-            f.write(kern.asm["cubin"])
-            f.flush()
-            res = subprocess.run([cuobjdump, "-res-usage", f.name], capture_output=True, text=True).stdout
-            sass = subprocess.run([cuobjdump, "-sass", f.name], capture_output=True, text=True).stdout
-        regs, stack = re.search(r"REG:(\d+)", res).group(1), re.search(r"STACK:(\d+)", res).group(1)
+        regs, stack, smem, sass = sm90_compile(_decode_prmt_dot_kernel, ints, ints[1:-1], const, warps, stages)
         n_loop, mix = _inner_loop_mix(sass)
         per_thread = bn * bk / (32 * warps)
         print(f"prmt-dot BM={bm} BN={bn} BK={bk} warps={warps} stages={stages}: regs {regs} stack {stack} smem "
-              f"{kern.metadata.shared} B | loop {n_loop} instr, {n_loop / per_thread:.2f} per weight (one slot) | "
-              f"{mix}", flush=True)  # fmt: skip
+              f"{smem} B | loop {n_loop} instr, {n_loop / per_thread:.2f} per weight (one slot) | {mix}",
+              flush=True)  # fmt: skip
 
 
 def _inner_loop_mix(sass: str, anchor: tuple[str, ...] = ("GMMA", "HMMA")) -> tuple[int, dict]:
