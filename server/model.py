@@ -40,19 +40,23 @@ FUSED_OPS = os.environ.get("SKETCHSERVE_FUSED_OPS", "1") != "0"
 _fused_ok: dict[tuple[str, torch.dtype], bool] = {}  # (device, dtype) -> the fused kernels passed their self-check
 
 
+def _on_gpu(x: torch.Tensor) -> bool:
+    return x.is_cuda
+
+
 def fused_ops_for(x: torch.Tensor):
     """The fused-kernel module for activations x on CUDA (unless SKETCHSERVE_FUSED_OPS=0), else None.
 
     Before its first use on a device and dtype, the kernels are checked against the torch forms once; if they fail
     (a Triton build that cannot compile them), the torch forms serve instead, with a warning.
     """
-    if not (FUSED_OPS and x.is_cuda):
+    if not (FUSED_OPS and _on_gpu(x)):
         return None
     from server import triton_fused  # imports Triton kernels: CUDA only
 
     key = (str(x.device), x.dtype)
     if key not in _fused_ok:
-        if torch.cuda.is_current_stream_capturing():
+        if torch.cuda.is_available() and torch.cuda.is_current_stream_capturing():
             return None  # never check inside a CUDA graph capture (the engine's eager steps come first)
         error = triton_fused.self_check(x.device, x.dtype)
         if error is not None:

@@ -134,3 +134,22 @@ def test_paged_decode_attention_reads_each_context_in_place(dtype, heads, kv_hea
     assert close(got, want, dtype)
     with pytest.raises(ValueError, match="shapes"):
         triton_fused.paged_decode_attention(q[..., :8], k_cache, v_cache, tables, context_lens, 1.0)  # head dim
+
+
+def test_a_gpu_whose_fused_kernels_fail_their_self_check_serves_with_the_torch_forms(monkeypatch, caplog):
+    checks = []
+
+    def failing_check(device, dtype):
+        checks.append((device, dtype))
+        return "rms_norm differs from the torch form by 3"
+
+    monkeypatch.setattr(server.model, "_on_gpu", lambda x: True)  # as if x lived on a GPU
+    monkeypatch.setattr(server.model, "_fused_ok", {})
+    monkeypatch.setattr(triton_fused, "self_check", failing_check)
+    x = torch.zeros(2, 4)
+    assert server.model.fused_ops_for(x) is None and server.model.fused_ops_for(x) is None
+    assert len(checks) == 1 and "disabled" in caplog.text  # checked once per device and dtype, then remembered
+    monkeypatch.setattr(triton_fused, "self_check", lambda device, dtype: None)
+    assert server.model.fused_ops_for(x.half()) is triton_fused  # another dtype: checked, passes
+    monkeypatch.setattr(server.model, "FUSED_OPS", False)  # SKETCHSERVE_FUSED_OPS=0
+    assert server.model.fused_ops_for(x.half()) is None
