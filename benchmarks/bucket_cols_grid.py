@@ -27,7 +27,7 @@ from bench_kernels import BITS, Layer, checked_time, make_batch  # noqa: E402
 
 from kernels.reference import lut_linear_reference  # noqa: E402
 from kernels.triton_bucket import _per_byte, launch_bucket  # noqa: E402
-from kernels.triton_decode import split_for  # noqa: E402
+from kernels.triton_common import split_for  # noqa: E402
 
 M, TASKS, GPR = 16, 16, 4
 WAVES = (1, 2, 4, 8)

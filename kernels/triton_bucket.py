@@ -32,8 +32,7 @@ import triton
 import triton.language as tl
 
 from kernels.triton_bucket_cols import _bucket_cols_kernel
-from kernels.triton_common import interpreting, one_hot_ptx, store_split_k
-from kernels.triton_decode import split_for, split_k_launch
+from kernels.triton_common import interpreting, one_hot_ptx, split_for, split_k_launch, store_split_k
 
 # $2 = 4 code bytes, $3 = 4 copies of (c << shift), $4 = 4 copies of (code mask << shift): t = (bytes ^ cs) & ms
 # is 0 in a byte iff its code under the mask == c. 6 instructions per 4 one-hot elements.

@@ -329,6 +329,44 @@ def check_inputs(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Te
         raise ValueError(f"{name} must be fp16, bf16 or fp32, got {x.dtype}")
 
 
+# Split-K, host side (the device side is store_split_k below): grid, workspace and arrival counters of a launch.
+_COUNTERS: dict[torch.device, torch.Tensor] = {}
+
+
+def _counters(device: torch.device, n: int) -> torch.Tensor:
+    """Arrival counters, all zero between launches (each launch's last program resets its own).
+
+    One buffer per device: launches that use split-K must not run concurrently on two streams.
+    """
+    buf = _COUNTERS.get(device)
+    if buf is None or buf.numel() < n:
+        buf = torch.zeros(max(n, 4096), dtype=torch.int32, device=device)
+        _COUNTERS[device] = buf
+    return buf
+
+
+def split_k_launch(x: torch.Tensor, y: torch.Tensor, n: int, block_n: int, block_k: int, split_k: int):
+    """Grid and buffers of a split-K launch over x [M, K] -> y [M, N]: (split, K per split, N tiles, fp32
+    workspace [split, M, N], arrival counters); with one split the last two are y, unused by the kernel."""
+    m, k = x.shape
+    k_blocks = triton.cdiv(k, block_k)
+    split = max(1, min(split_k, k_blocks))
+    k_per_split = triton.cdiv(k_blocks, split) * block_k
+    split = triton.cdiv(k, k_per_split)  # no empty splits
+    n_tiles = triton.cdiv(n, block_n)
+    if split == 1:
+        return split, k_per_split, n_tiles, y, y
+    ws = torch.empty(split, m, n, dtype=torch.float32, device=x.device)
+    return split, k_per_split, n_tiles, ws, _counters(x.device, n_tiles)
+
+
+def split_for(n: int, k: int, block_n: int, block_k: int, target_programs: int) -> int:
+    """Split-K factor so that about target_programs programs run (never more splits than K blocks)."""
+    n_tiles = triton.cdiv(n, block_n)
+    k_blocks = triton.cdiv(k, block_k)
+    return max(1, min(k_blocks, round(target_programs / n_tiles)))
+
+
 @triton.jit
 def store_split_k(acc, offs, y_offs, out_mask, y_ptr, ws_ptr, counter_ptr, pid_n, pid_k, M, N,
                   SPLIT_K: tl.constexpr, USE_SPLIT: tl.constexpr):

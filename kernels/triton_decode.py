@@ -31,9 +31,12 @@ from kernels.triton_common import (
     first_slot,
     interpreting,
     next_slot,
+    split_for,
+    split_k_launch,
     store_split_k,
     unpack_codes,
 )
+from kernels.triton_decode_prmt import PRMT_CANDIDATES, PRMT_DOT_CANDIDATES, launch_decode_prmt, launch_decode_prmt_dot
 
 MODE_DOT = 0  # acc [BM, BN] = x @ W.T
 MODE_DOT_SWAP = 1  # acc [BN, BM] = W @ x.T: the big side (rows) fills the MMA's M
@@ -143,36 +146,6 @@ def _decode_kernel(
     store_split_k(acc, offs, y_offs, out_mask, y_ptr, ws_ptr, counter_ptr, pid_n, pid_k, M, N, SPLIT_K, USE_SPLIT)
 
 
-_COUNTERS: dict[torch.device, torch.Tensor] = {}
-
-
-def _counters(device: torch.device, n: int) -> torch.Tensor:
-    """Arrival counters, all zero between launches (each launch's last program resets its own).
-
-    One buffer per device: launches that use split-K must not run concurrently on two streams.
-    """
-    buf = _COUNTERS.get(device)
-    if buf is None or buf.numel() < n:
-        buf = torch.zeros(max(n, 4096), dtype=torch.int32, device=device)
-        _COUNTERS[device] = buf
-    return buf
-
-
-def split_k_launch(x: torch.Tensor, y: torch.Tensor, n: int, block_n: int, block_k: int, split_k: int):
-    """Grid and buffers of a split-K launch over x [M, K] -> y [M, N]: (split, K per split, N tiles, fp32
-    workspace [split, M, N], arrival counters); with one split the last two are y, unused by the kernel."""
-    m, k = x.shape
-    k_blocks = triton.cdiv(k, block_k)
-    split = max(1, min(split_k, k_blocks))
-    k_per_split = triton.cdiv(k_blocks, split) * block_k
-    split = triton.cdiv(k, k_per_split)  # no empty splits
-    n_tiles = triton.cdiv(n, block_n)
-    if split == 1:
-        return split, k_per_split, n_tiles, y, y
-    ws = torch.empty(split, m, n, dtype=torch.float32, device=x.device)
-    return split, k_per_split, n_tiles, ws, _counters(x.device, n_tiles)
-
-
 def block_m_for(m: int, mode: int) -> int:
     """Rows of the token tile: a power of two >= M; the MMA needs at least 16."""
     if mode == MODE_FMA:
@@ -180,13 +153,6 @@ def block_m_for(m: int, mode: int) -> int:
             raise ValueError("MODE_FMA takes one token")
         return 1
     return max(16, triton.next_power_of_2(m))
-
-
-def split_for(n: int, k: int, block_n: int, block_k: int, target_programs: int) -> int:
-    """Split-K factor so that about target_programs programs run (never more splits than K blocks)."""
-    n_tiles = triton.cdiv(n, block_n)
-    k_blocks = triton.cdiv(k, block_k)
-    return max(1, min(k_blocks, round(target_programs / n_tiles)))
 
 
 def launch_decode(
@@ -200,12 +166,8 @@ def launch_decode(
 ) -> None:
     """y [M, N] <- decode kernel. config: BLOCK_N, BLOCK_K, SPLIT_K, MODE, num_warps (+ num_stages)."""
     if config["MODE"] == MODE_PRMT:
-        from kernels.triton_decode_prmt import launch_decode_prmt
-
         return launch_decode_prmt(x, codes_packed, lut_pool, slot_of_token, bits, y, config)
     if config["MODE"] == MODE_PRMT_DOT:
-        from kernels.triton_decode_prmt import launch_decode_prmt_dot
-
         return launch_decode_prmt_dot(x, codes_packed, lut_pool, slot_of_token, bits, y, config)
     m, k = x.shape
     n = codes_packed.shape[0]
@@ -272,8 +234,6 @@ def decode_candidates(
     """
     out = []
     if prmt:
-        from kernels.triton_decode_prmt import PRMT_CANDIDATES, PRMT_DOT_CANDIDATES
-
         gs = group_size or k
         for bn, bk, warps, waves in PRMT_CANDIDATES if m == 1 else PRMT_DOT_CANDIDATES:
             if m > 1 and gs % bk:

@@ -32,7 +32,7 @@ import triton
 import triton.language as tl
 
 from kernels.prmt_lut import CONSTRAINTS, DEQUANT_CONSTRAINTS, dequant_program, lookup_program, to_ptx
-from kernels.triton_common import NO_SLOT, first_slot, interpreting, next_slot, store_split_k
+from kernels.triton_common import NO_SLOT, first_slot, interpreting, next_slot, split_k_launch, store_split_k
 
 LOOKUP_F16 = tl.constexpr(to_ptx(lookup_program("f16")))
 LOOKUP_BF16 = tl.constexpr(to_ptx(lookup_program("bf16")))
@@ -258,8 +258,6 @@ def launch_decode_prmt(
     config: dict,
 ) -> None:
     """y [1, N] <- the register-LUT kernel. config: BLOCK_N, BLOCK_K (a multiple of 8), SPLIT_K, num_warps."""
-    from kernels.triton_decode import split_k_launch  # the split-K plumbing of the decode kernels
-
     if x.shape[0] != 1 or not prmt_ok(x, codes_packed, lut_pool, bits):
         raise ValueError("the register-LUT decode kernel takes one token, 3/4-bit codes in whole 4-byte words and "
                          "a 16-bit LUT")  # fmt: skip
@@ -290,8 +288,6 @@ def launch_decode_prmt_dot(
 ) -> None:
     """y [M, N] <- the register-LUT tensor-core kernel (M <= 64). config: BLOCK_N, BLOCK_K (dividing the group
     size, a multiple of 16), SPLIT_K, num_warps, num_stages."""
-    from kernels.triton_decode import split_k_launch
-
     m, k = x.shape
     n = codes_packed.shape[0]
     gs = triton.cdiv(k, lut_pool.shape[2])
