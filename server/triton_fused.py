@@ -272,7 +272,7 @@ def self_check(device: torch.device, dtype: torch.dtype) -> str | None:
     """Run every fused kernel once on small inputs against the torch forms; None if all agree, else why not.
     The server calls it before the first fused use on a device (a Triton build that miscompiles or cannot
     compile these must not take serving down: it falls back to the torch forms)."""
-    from server.model import apply_rope  # the reference forms (server/model.py imports this module lazily)
+    from server.model import RMSNorm, apply_rope  # the reference forms (server/model.py imports this module lazily)
 
     try:
         g = torch.Generator().manual_seed(0)
@@ -285,10 +285,7 @@ def self_check(device: torch.device, dtype: torch.dtype) -> str | None:
         v_cache = torch.zeros_like(cache)
         rows = torch.tensor([5, 0, 2], device=device)
 
-        def norm(h: torch.Tensor) -> torch.Tensor:
-            hf = h.float()
-            return w * (hf * torch.rsqrt(hf.pow(2).mean(-1, keepdim=True) + 1e-5)).to(dtype)
-
+        norm = RMSNorm(w, 1e-5)
         total, normed = add_rms_norm(x, delta, w, 1e-5)
         q_rot, k_rot = rope_and_store(q, k, v, cos, sin, cache, v_cache, rows)
         tables = torch.tensor([[1, 0], [0, 1], [1, 1]], device=device)
