@@ -16,6 +16,7 @@ Writes DIR/serving[_tiny].json and DIR/serving[_tiny].png.
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import json
 import sys
@@ -132,9 +133,10 @@ def ttft(engine: Engine, base: SketchedBase, task: str, length: int) -> float:
     return outs[-1].ttft_s
 
 
+@functools.lru_cache(maxsize=1)
 def load_base(spec: str) -> SketchedBase:
     """A real sketched base (host tensors; the engine moves them): a directory, or 'default' (the embedded
-    model's cached 4-bit gpr-4 sketch)."""
+    model's cached 4-bit gpr-4 sketch). Loaded once: main reads its shape, run_gpr serves it."""
     from sketch.format import load_sketched_base
     from sketch.pipeline import ensure_default_sketch
 
@@ -148,7 +150,8 @@ def run_gpr(gpr: int, config: dict, args, workdir: Path) -> dict:
     t0 = time.perf_counter()
     base = random_base(config, gpr, device) if args.model is None else load_base(args.model)
     sync(device)
-    out: dict = {"gpr": gpr, "base_build_s": time.perf_counter() - t0}
+    # a real base was loaded once in main: its load time, not this cache hit
+    out: dict = {"gpr": gpr, "base_build_s": time.perf_counter() - t0 if args.model is None else args.base_load_s}
     out["base_bytes"] = (torch.cuda.memory_allocated() - mem0) if device.type == "cuda" else (
         base.codes_bytes() + sum(t.numel() * t.element_size() for t in base.dense.values()))
     store = LutStore(workdir / f"store-gpr{gpr}", base.spec(), verify_on_open=False)
@@ -308,9 +311,10 @@ def main() -> None:
     args = ap.parse_args()
     args.device = torch.device(args.device_name or ("cuda" if torch.cuda.is_available() and not args.tiny else "cpu"))
     if args.model is not None:
-        probe = load_base(args.model)
-        config, args.gpr = probe.config, [probe.gpr]  # its own shape and row-groups
-        del probe
+        t0 = time.perf_counter()
+        base = load_base(args.model)
+        args.base_load_s = time.perf_counter() - t0
+        config, args.gpr = base.config, [base.gpr]  # its own shape and row-groups
     elif args.tiny:
         config = llama_config(vocab_size=512, hidden_size=128, intermediate_size=256, num_hidden_layers=2,
                               num_attention_heads=4, num_key_value_heads=4)
