@@ -104,8 +104,13 @@ def prompts(n: int, length: int, vocab: int, seed: int) -> list[list[int]]:
 
 
 def decode_point(engine: Engine, base: SketchedBase, tasks: list[str], batch: int, args, floor_of) -> dict:
-    """batch requests spread over tasks round-robin; tok/s from the median full-batch decode step."""
-    params = SamplingParams(max_tokens=args.new_tokens, ignore_eos=True)
+    """batch requests spread over tasks round-robin; tok/s from the median full-batch decode step.
+
+    Long prompts are prefilled a token budget per step while the admitted requests already decode: each request
+    generates enough tokens to still run when the last prompt is in (then args.new_tokens full-batch steps)."""
+    budget = engine.config.scheduler.max_num_batched_tokens
+    prefill_steps = -(-batch * args.prompt // budget)
+    params = SamplingParams(max_tokens=args.new_tokens + prefill_steps, ignore_eos=True)
     for i, p in enumerate(prompts(batch, args.prompt, base.config["vocab_size"], batch)):
         engine.add_request(tasks[i % len(tasks)], p, params)
     first = len(engine.stats().recent_steps)

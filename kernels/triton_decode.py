@@ -205,6 +205,7 @@ def default_decode_config(m: int, n: int, k: int, num_sms: int) -> dict:
 # (mode, BLOCK_N, BLOCK_K, warps, stages, prefetch depth, slot loop outside, fast gather, waves of programs)
 # The best of the H100 sweeps in benchmarks/NOTES.md (kernel section), a handful per M class.
 _ONE_TOKEN = [
+    (MODE_FMA, 8, 512, 4, 2, 1, False, False, 0),  # best of the H200 one-token grid (decode_m1_grid.json)
     (MODE_FMA, 16, 512, 4, 1, 1, False, False, 0),
     (MODE_FMA, 16, 512, 8, 1, 1, False, False, 0),
     (MODE_FMA, 16, 512, 4, 1, 2, False, False, 0),

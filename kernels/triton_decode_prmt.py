@@ -257,7 +257,8 @@ def launch_decode_prmt(
     y: torch.Tensor,
     config: dict,
 ) -> None:
-    """y [1, N] <- the register-LUT kernel. config: BLOCK_N, BLOCK_K (a multiple of 8), SPLIT_K, num_warps."""
+    """y [1, N] <- the register-LUT kernel. config: BLOCK_N, BLOCK_K (a multiple of 8), SPLIT_K, num_warps,
+    num_stages."""
     if x.shape[0] != 1 or not prmt_ok(x, codes_packed, lut_pool, bits):
         raise ValueError("the register-LUT decode kernel takes one token, 3/4-bit codes in whole 4-byte words and "
                          "a 16-bit LUT")  # fmt: skip
@@ -274,6 +275,7 @@ def launch_decode_prmt(
         k_per_split, split,
         BITS=bits, BLOCK_N=block_n, BLOCK_K=block_k, USE_SPLIT=split > 1, ASM=not interpreting(),
         LUT_BF16=lut_pool.dtype == torch.bfloat16, num_warps=config.get("num_warps", 4),
+        num_stages=config.get("num_stages", 1),
     )  # fmt: skip
 
 
@@ -311,5 +313,7 @@ def launch_decode_prmt_dot(
 # (BLOCK_N, BLOCK_K, warps, waves of programs; 0 = no split-K). Not yet timed on a GPU; compiled for sm_90 here
 # (results/prmt_sm90_compile.log): one token 80-127 registers, 5.4-6.9 instructions per weight (the gather kernel:
 # 11.3); several tokens 107-152 registers, 4.2-5.6 per weight, wgmma (BLOCK_N 64 x BLOCK_K 256 spills: left out).
-PRMT_CANDIDATES = [(16, 512, 4, 0), (32, 256, 4, 0), (16, 1024, 4, 0), (32, 512, 8, 0), (16, 256, 4, 2), (8, 512, 2, 0)]
+# (BLOCK_N, BLOCK_K, warps, split-K waves; 0 = no split). One token: the best of a 189-config grid on an H200
+# (benchmarks/results/decode_m1_grid.json: 12.9 us at 4096x4096, 22.1 at 11008x4096; the first list's best 22.6).
+PRMT_CANDIDATES = [(32, 512, 4, 4), (64, 256, 4, 4), (64, 256, 8, 2), (64, 256, 4, 2), (32, 512, 4, 0), (32, 256, 4, 0)]
 PRMT_DOT_CANDIDATES = [(128, 128, 8, 1), (64, 128, 4, 2), (128, 64, 8, 2), (32, 256, 4, 2), (64, 64, 4, 4)]

@@ -46,13 +46,15 @@ from kernels.triton_prefill import (
 
 DECODE_MAX_M = 64  # above this the prefill kernel's token tiles beat one split-K tile of all tokens
 # Distinct slots from which auto mode takes the bucket-sum decode kernel, by batch rows M. Measured on an H200
-# (benchmarks/NOTES.md v8: kernels_sweep_h200.json, kernels_h200.json; each kernel's best config), 4096x4096:
-# M <= 16: gather 30 / 35 / 56 / 94 / 175 us at 1 / 2 / 4 / 8 / 16 slots, bucket (cols layout) 58-76 us at any
-#          count; at 4 slots they tie (56 vs 62 at M = 16, 63 vs 53 at M = 4; 11008x4096 142 vs 148): from 5.
-# M > 16:  gather 30 / 93-113 / 267-348 us at 1 / 4 / 16 slots (~15-20 us per slot), bucket (rows layout,
-#          the cols layout spills above 16 rows) 136-148 us at any count: they cross at 6-8 slots: from 7.
+# with the register-LUT tensor-core kernel (MODE_PRMT_DOT) as the gather side (benchmarks/NOTES.md v9,
+# kernels_sweep_h200.json; each kernel's best config):
+# M <= 16: 4096x4096 gather 22 / 28 / 47 / 82 / 154 us at 1 / 2 / 4 / 8 / 16 slots (~8.7 us per slot), bucket
+#          (cols layout) 55 / 55 / 58 / 62 / 73; 11008x4096 gather 34 / 56 / 102 / 191 / 369, bucket 137-191.
+#          They cross at 5-6 slots (4096) and 6-7 (11008): from 6.
+# M > 16:  4096x4096 gather 21 us at 1 slot, 181 at 16 (~10.7 per slot), bucket (rows layout; the cols layout
+#          spills above 16 rows) 146 at any count; 11008x4096 55 / 479 vs 423-427: they cross at 13-14: from 13.
 # SKETCHSERVE_BUCKET_MIN_TASKS (read at import) sets one threshold for every M.
-BUCKET_MIN_TASKS_SMALL_M, BUCKET_MIN_TASKS_LARGE_M, BUCKET_SMALL_M = 5, 7, 16
+BUCKET_MIN_TASKS_SMALL_M, BUCKET_MIN_TASKS_LARGE_M, BUCKET_SMALL_M = 6, 13, 16
 BUCKET_MIN_TASKS: int | None = None
 if "SKETCHSERVE_BUCKET_MIN_TASKS" in os.environ:
     BUCKET_MIN_TASKS = int(os.environ["SKETCHSERVE_BUCKET_MIN_TASKS"])

@@ -44,10 +44,11 @@ def create_engine(
     max_num_batched_tokens: int = 64,
     cpu_weight_cache_bytes: int = 64 << 20,
     cpu_weight_dtype: str = "float32",
+    device: str = "cpu",
     **scheduler,
 ) -> Engine:
     config = EngineConfig(
-        device="cpu",
+        device=device,
         dtype="float32",
         cpu_weight_cache_bytes=cpu_weight_cache_bytes,
         cpu_weight_dtype=cpu_weight_dtype,

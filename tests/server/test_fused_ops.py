@@ -81,26 +81,28 @@ def test_rope_and_store_rejects_mismatched_shapes():
 
 
 def test_the_model_with_fused_kernels_generates_what_the_torch_forms_do(tmp_path, monkeypatch):
-    """A mixed batch of 3 tasks through every fused kernel (forced on the CPU) against the unfused run."""
+    """A mixed batch of 3 tasks through every fused kernel against the torch forms (on the test device: the CPU
+    through the interpreter, where the fused kernels are forced on, or the GPU, where they are off for the
+    reference run)."""
     base = create_base(seed=3)
     store = create_store(base, tmp_path, {"alpha": 1, "beta": 2, "gamma": 3})
     specs = [(task, prompt_ids(i, 6 + i), 6) for i, task in enumerate(["alpha", "beta", "gamma", "alpha"])]
 
-    def run() -> list[list[int]]:
-        engine = create_engine(base, store, cpu_weight_cache_bytes=0)
+    def run(fused) -> list[list[int]]:
+        calls = []
+
+        def ops_for(x):
+            calls.append(x.shape)
+            return fused
+
+        monkeypatch.setattr(server.model, "fused_ops_for", ops_for)
+        engine = create_engine(base, store, cpu_weight_cache_bytes=0, device=DEVICE)
         handles = [engine.add_request(task, prompt, greedy(n)) for task, prompt, n in specs]
         got = collect(engine, handles)
+        assert calls, "the model never asked for the fused ops"
         return [got[h.request_id] for h in handles]
 
-    unfused = run()
-    calls = []
-
-    def forced(x):
-        calls.append(x.shape)
-        return triton_fused
-
-    monkeypatch.setattr(server.model, "fused_ops_for", forced)
-    assert run() == unfused and calls
+    assert run(triton_fused) == run(None)
 
 
 def test_self_check_passes_and_names_a_kernel_that_disagrees(monkeypatch):

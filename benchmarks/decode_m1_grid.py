@@ -1,0 +1,105 @@
+"""A grid of the one-token decode kernels' configs, wider than the autotuner's lists.
+
+    python3 benchmarks/decode_m1_grid.py --out OUT_DIR [--budget-s 150]
+
+At M = 1 the register-LUT kernel (MODE_PRMT, kernels/triton_decode_prmt.py) lost to the gather kernel's FMA
+mode with the autotuner's 6 candidates (22.6 vs 15.7 us at 4096x4096, kernels_sweep_h200.json) although it
+compiles to half the instructions per weight; this times both over block shapes, warps, stages and split-K waves
+at one token, one task, 4-bit, gpr 4, on 4096x4096 (each mode gets half of --budget-s), then each mode's best
+six on 11008x4096; each config is checked against the torch reference (output poisoned first). Writes
+OUT_DIR/decode_m1_grid.json and prints the best configs per mode and shape: the data for PRMT_CANDIDATES and
+_ONE_TOKEN.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_kernels import BITS, Layer, checked_time, make_batch  # noqa: E402
+
+from kernels.reference import lut_linear_reference  # noqa: E402
+from kernels.triton_common import split_for  # noqa: E402
+from kernels.triton_decode import MODE_FMA, MODE_PRMT, launch_decode  # noqa: E402
+
+GPR = 4
+WAVES = (0, 1, 2, 4)  # 0: no split-K
+MODES = {"prmt": MODE_PRMT, "fma": MODE_FMA}
+CURRENT = {"prmt": (32, 256, 4, 1), "fma": (16, 512, 8, 1)}  # the autotuner's winners in the last sweep
+
+
+def compile_configs(mode: str) -> list[tuple[int, int, int, int]]:
+    """(BLOCK_N, BLOCK_K, warps, stages) with >= 1 code word per thread, nearest the current winner first."""
+    bn0, bk0, w0, _ = CURRENT[mode]
+    grid = itertools.product((8, 16, 32, 64), (128, 256, 512, 1024), (1, 2, 4, 8), (1, 2, 3))
+    ok = [c for c in grid if c[0] * c[1] // 8 >= 32 * c[2]]
+    ok.sort(key=lambda c: (abs(c[0].bit_length() - bn0.bit_length()) + abs(c[1].bit_length() - bk0.bit_length())
+                           + abs(c[2].bit_length() - w0.bit_length()), c[3]))  # fmt: skip
+    return ok
+
+
+def run_shape(n: int, k: int, mode: str, configs, budget_s: float, sms: int, rows: list) -> None:
+    layer = Layer(n, k, GPR)
+    x, slots = make_batch(1, 1, k)
+    ref = lut_linear_reference(x, layer.codes[0], layer.pools[0], slots, BITS)
+    t0 = time.time()
+    for block_n, block_k, warps, stages in configs:
+        if time.time() - t0 > budget_s:
+            print(f"{mode} {n}x{k}: budget spent", flush=True)
+            break
+        for waves in WAVES:
+            split = split_for(n, k, block_n, block_k, waves * sms) if waves else 1
+            if waves and split == 1:
+                continue  # the same launch as waves 0
+            cfg = {"MODE": MODES[mode], "BLOCK_N": block_n, "BLOCK_K": block_k, "num_warps": warps,
+                   "num_stages": stages, "SPLIT_K": split, "PREFETCH": 1, "SLOT_OUTER": False,
+                   "FAST": False}  # fmt: skip
+            us, err = checked_time(launch_decode, layer, x, slots, ref, cfg)
+            rows.append({"N": n, "K": k, "kind": mode, "waves": waves, **cfg, "us": us, "err": err})
+            print(f"{mode} {n}x{k} BN {block_n} BK {block_k} w {warps} s {stages} split {split}: "
+                  f"{us and round(us, 1)} us", flush=True)  # fmt: skip
+    del layer
+    torch.cuda.empty_cache()
+
+
+def best(rows: list, n: int, mode: str, count: int) -> list[dict]:
+    return sorted((r for r in rows if r["N"] == n and r["kind"] == mode and r["us"]), key=lambda r: r["us"])[:count]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--budget-s", type=float, default=150.0, help="seconds of compiles + timings on 4096x4096")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    sms = torch.cuda.get_device_properties(0).multi_processor_count
+    rows: list[dict] = []
+    for mode in MODES:
+        run_shape(4096, 4096, mode, compile_configs(mode), args.budget_s / 2, sms, rows)
+        top = []
+        for r in best(rows, 4096, mode, 24):
+            key = (r["BLOCK_N"], r["BLOCK_K"], r["num_warps"], r["num_stages"])
+            if key not in top:
+                top.append(key)
+        run_shape(11008, 4096, mode, top[:6], args.budget_s / 4, sms, rows)
+    result = {"gpu": torch.cuda.get_device_name(), "M": 1, "tasks": 1, "gpr": GPR, "bits": BITS, "rows": rows}
+    (args.out / "decode_m1_grid.json").write_text(json.dumps(result, indent=0))
+    for mode in MODES:
+        for n in (4096, 11008):
+            print(f"best {mode} at {n}x4096:")
+            for r in best(rows, n, mode, 6):
+                print(f"  {r['us']:.1f} us  BN {r['BLOCK_N']} BK {r['BLOCK_K']} warps {r['num_warps']} "
+                      f"stages {r['num_stages']} split {r['SPLIT_K']} (waves {r['waves']})")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
