@@ -333,10 +333,11 @@ def check_inputs(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Te
 _COUNTERS: dict[torch.device, torch.Tensor] = {}
 
 
-def _counters(device: torch.device, n: int) -> torch.Tensor:
+def arrival_counters(device: torch.device, n: int) -> torch.Tensor:
     """Arrival counters, all zero between launches (each launch's last program resets its own).
 
-    One buffer per device: launches that use split-K must not run concurrently on two streams.
+    One buffer per device, shared by every split kernel (the LUT ops' split-K, the server's split decode
+    attention): launches that use it must not run concurrently on two streams.
     """
     buf = _COUNTERS.get(device)
     if buf is None or buf.numel() < n:
@@ -357,7 +358,7 @@ def split_k_launch(x: torch.Tensor, y: torch.Tensor, n: int, block_n: int, block
     if split == 1:
         return split, k_per_split, n_tiles, y, y
     ws = torch.empty(split, m, n, dtype=torch.float32, device=x.device)
-    return split, k_per_split, n_tiles, ws, _counters(x.device, n_tiles)
+    return split, k_per_split, n_tiles, ws, arrival_counters(x.device, n_tiles)
 
 
 def split_for(n: int, k: int, block_n: int, block_k: int, target_programs: int) -> int:

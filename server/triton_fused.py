@@ -24,6 +24,8 @@ import torch
 import triton
 import triton.language as tl
 
+from kernels.triton_common import arrival_counters
+
 
 @triton.jit
 def _rms_norm_kernel(
@@ -179,12 +181,17 @@ def rope_and_store(
 
 @triton.jit
 def _paged_decode_attention_kernel(
-    q_ptr, k_cache_ptr, v_cache_ptr, bt_ptr, lens_ptr, out_ptr,
-    G, HKV, HD, BS, stride_qb, stride_qh, stride_bt, stride_ob, stride_oh, scale,
-    BLOCK_G: tl.constexpr, BLOCK_T: tl.constexpr, BLOCK_D: tl.constexpr,
+    q_ptr, k_cache_ptr, v_cache_ptr, bt_ptr, lens_ptr, out_ptr, ws_ptr, counter_ptr,
+    G, HKV, HD, BS, stride_qb, stride_qh, stride_bt, stride_ob, stride_oh, scale, SPLITS,
+    BLOCK_G: tl.constexpr, BLOCK_T: tl.constexpr, BLOCK_D: tl.constexpr, USE_SPLIT: tl.constexpr,
 ):  # fmt: skip
+    """Program (b, kvh, s): the G query heads of KV head kvh of sequence b over the s-th of SPLITS equal parts
+    of its context (whole BLOCK_T chunks), online softmax. Split: each part's (max, sum, acc) [G], [G], [G, D]
+    in fp32 to the workspace [B * HKV, SPLITS, BLOCK_G, BLOCK_D + 2]; the last part of (b, kvh) to arrive
+    rescales them to the common max, adds them up, writes the output and resets its counter."""
     b = tl.program_id(0)
     kvh = tl.program_id(1)
+    part = tl.program_id(2)
     gs = tl.arange(0, BLOCK_G)
     ds = tl.arange(0, BLOCK_D)
     g_mask = gs < G
@@ -193,12 +200,15 @@ def _paged_decode_attention_kernel(
     q = tl.load(q_ptr + b * stride_qb + heads[:, None] * stride_qh + ds[None, :],
                 mask=g_mask[:, None] & d_mask[None, :], other=0.0)  # fmt: skip
     ctx = tl.load(lens_ptr + b)
+    per_part = tl.cdiv(tl.cdiv(ctx, SPLITS), BLOCK_T) * BLOCK_T
+    t_begin = part * per_part
+    t_end = tl.minimum(t_begin + per_part, ctx)
     m_i = tl.full((BLOCK_G,), float("-inf"), dtype=tl.float32)
     l_i = tl.zeros((BLOCK_G,), dtype=tl.float32)
     acc = tl.zeros((BLOCK_G, BLOCK_D), dtype=tl.float32)
-    for t0 in range(0, ctx, BLOCK_T):
+    for t0 in range(t_begin, t_end, BLOCK_T):
         ts = t0 + tl.arange(0, BLOCK_T)
-        t_mask = ts < ctx
+        t_mask = ts < t_end
         block = tl.load(bt_ptr + b * stride_bt + ts // BS, mask=t_mask, other=0).to(tl.int64)
         rows = (block * BS + ts % BS) * HKV + kvh  # [T] row of (token, this KV head) in the flat caches
         kv_mask = t_mask[:, None] & d_mask[None, :]
@@ -213,9 +223,45 @@ def _paged_decode_attention_kernel(
         acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision="ieee" if v.dtype == tl.float32
                                             else "tf32")  # fmt: skip
         m_i = m_new
-    out = acc / tl.maximum(l_i, 1e-30)[:, None]
-    tl.store(out_ptr + b * stride_ob + heads[:, None] * stride_oh + ds[None, :],
-             out.to(out_ptr.dtype.element_ty), mask=g_mask[:, None] & d_mask[None, :])  # fmt: skip
+    out_offs = b * stride_ob + heads[:, None] * stride_oh + ds[None, :]
+    out_mask = g_mask[:, None] & d_mask[None, :]
+    if USE_SPLIT:
+        W: tl.constexpr = BLOCK_D + 2  # per head: acc [D], then max, then sum
+        pair = b * HKV + kvh
+        base = ws_ptr + (pair * SPLITS + part) * BLOCK_G * W + gs * W  # [G] row starts of this part
+        tl.store(base[:, None] + ds[None, :], acc)
+        tl.store(base + BLOCK_D, m_i)
+        tl.store(base + BLOCK_D + 1, l_i)
+        tl.debug_barrier()  # every thread's part is stored before the (acq_rel, gpu-scope) arrival
+        if tl.atomic_add(counter_ptr + pair, 1) == SPLITS - 1:
+            first = ws_ptr + pair * SPLITS * BLOCK_G * W + gs * W
+            m_all = tl.full((BLOCK_G,), float("-inf"), dtype=tl.float32)
+            for s in range(0, SPLITS):  # the common max (parts past the context hold -inf)
+                m_all = tl.maximum(m_all, tl.load(first + s * BLOCK_G * W + BLOCK_D, cache_modifier=".cg"))
+            total = tl.zeros((BLOCK_G, BLOCK_D), dtype=tl.float32)
+            norm = tl.zeros((BLOCK_G,), dtype=tl.float32)
+            for s in range(0, SPLITS):
+                row = first + s * BLOCK_G * W
+                w = tl.exp(tl.load(row + BLOCK_D, cache_modifier=".cg") - m_all)  # 0 for an empty part
+                norm += w * tl.load(row + BLOCK_D + 1, cache_modifier=".cg")
+                total += w[:, None] * tl.load(row[:, None] + ds[None, :], cache_modifier=".cg")
+            out = total / tl.maximum(norm, 1e-30)[:, None]
+            tl.store(out_ptr + out_offs, out.to(out_ptr.dtype.element_ty), mask=out_mask)
+            tl.atomic_xchg(counter_ptr + pair, 0)  # ready for the next launch
+    else:
+        out = acc / tl.maximum(l_i, 1e-30)[:, None]
+        tl.store(out_ptr + out_offs, out.to(out_ptr.dtype.element_ty), mask=out_mask)
+
+
+MIN_TOKENS_PER_PART = 128  # a part shorter than this costs more in its workspace round trip than it saves
+
+
+def attention_splits(programs: int, capacity: int, num_sms: int) -> int:
+    """Parts of each context for programs = sequences x KV heads and contexts of up to capacity tokens: enough
+    for ~2 programs per SM, each part at least MIN_TOKENS_PER_PART of the capacity, at most 32."""
+    if programs >= num_sms:
+        return 1
+    return max(1, min(32, (2 * num_sms) // programs, capacity // MIN_TOKENS_PER_PART))
 
 
 def paged_decode_attention(
@@ -225,13 +271,17 @@ def paged_decode_attention(
     block_tables: torch.Tensor,
     context_lens: torch.Tensor,
     scale: float,
+    num_splits: int | None = None,
 ) -> torch.Tensor:
     """One new token per sequence attending to its cached context, read in place from the paged caches.
 
     q [B, H, hd]; k_cache / v_cache [num_blocks, block_size, Hkv, hd] contiguous; block_tables [B, nb] (padded
     with any valid block); context_lens [B] (tokens cached, including the new one). Returns [B, H, hd] in q.dtype.
     The torch form (server/model.py, Attention._decode) first gathers every sequence's whole context into a dense
-    copy per layer; this reads each cached K/V row once (online softmax), one program per (sequence, KV head).
+    copy per layer; this reads each cached K/V row once (online softmax), one program per (sequence, KV head) and
+    part of the context. num_splits: parts per context (default attention_splits from the table's capacity
+    nb * block_size, known on the host: the lengths stay on the device, as under CUDA graphs). At batch 1 a 7B
+    layer has 32 (sequence, KV head) pairs for 132 SMs, each reading the whole context alone without a split.
     """
     b, h, hd = q.shape
     _, bs, hkv, hd_c = k_cache.shape
@@ -240,16 +290,28 @@ def paged_decode_attention(
     if not (k_cache.is_contiguous() and v_cache.is_contiguous()) or q.stride(-1) != 1:
         raise ValueError("paged_decode_attention needs contiguous caches and a unit last stride of q")
     out = torch.empty(b, h, hd, dtype=q.dtype, device=q.device)
-    if b:
-        g = h // hkv
-        block_d = max(16, triton.next_power_of_2(hd))
-        wide = block_d >= 128  # sm_90: head dim 128 with 64 tokens a chunk and 4 warps spills; 32 x 8 warps: 160 regs
-        _paged_decode_attention_kernel[(b, hkv)](
-            q, k_cache, v_cache, block_tables, context_lens, out,
-            g, hkv, hd, bs, q.stride(0), q.stride(1), block_tables.stride(0), out.stride(0), out.stride(1), scale,
-            BLOCK_G=max(16, triton.next_power_of_2(g)), BLOCK_T=32 if wide else 64, BLOCK_D=block_d,
-            num_warps=8 if wide else 4,
-        )  # fmt: skip
+    if not b:
+        return out
+    g = h // hkv
+    block_g = max(16, triton.next_power_of_2(g))
+    block_d = max(16, triton.next_power_of_2(hd))
+    if num_splits is None:
+        sms = torch.cuda.get_device_properties(q.device).multi_processor_count if q.is_cuda else 1
+        num_splits = attention_splits(b * hkv, block_tables.shape[1] * bs, sms)
+    if num_splits < 1:
+        raise ValueError(f"num_splits must be >= 1, got {num_splits}")
+    if num_splits > 1:
+        ws = torch.empty(b * hkv * num_splits * block_g * (block_d + 2), dtype=torch.float32, device=q.device)
+        counters = arrival_counters(q.device, b * hkv)
+    else:
+        ws = counters = out  # unused
+    wide = block_d >= 128  # sm_90: head dim 128 with 64 tokens a chunk and 4 warps spills; 32 x 8 warps: 160 regs
+    _paged_decode_attention_kernel[(b, hkv, num_splits)](
+        q, k_cache, v_cache, block_tables, context_lens, out, ws, counters,
+        g, hkv, hd, bs, q.stride(0), q.stride(1), block_tables.stride(0), out.stride(0), out.stride(1), scale,
+        num_splits, BLOCK_G=block_g, BLOCK_T=32 if wide else 64, BLOCK_D=block_d, USE_SPLIT=num_splits > 1,
+        num_warps=8 if wide else 4,
+    )  # fmt: skip
     return out
 
 
@@ -292,6 +354,7 @@ def self_check(device: torch.device, dtype: torch.dtype) -> str | None:
         lens = torch.tensor([5, 8, 1], device=device, dtype=torch.int32)
         kc, vc = (torch.randn(2, 4, 2, 16, generator=g).to(device, dtype) for _ in range(2))
         attention = paged_decode_attention(q_rot, kc, vc, tables, lens, 0.25)
+        split_attention = paged_decode_attention(q_rot, kc, vc, tables, lens, 0.25, num_splits=3)
         pairs = {
             "rms_norm": (rms_norm(x, w, 1e-5), norm(x)),
             "add_rms_norm": (normed, norm(x + delta)),
@@ -302,6 +365,7 @@ def self_check(device: torch.device, dtype: torch.dtype) -> str | None:
             "k cache": (cache.view(-1, 2, 16)[rows], k_rot),
             "v cache": (v_cache.view(-1, 2, 16)[rows], v),
             "paged attention": (attention, _dense_decode_attention(q_rot, kc, vc, tables, lens, 0.25)),
+            "split paged attention": (split_attention, attention),
         }
         for name, (got, want) in pairs.items():
             if not torch.allclose(got.float(), want.float(), rtol=2e-2, atol=2e-2):

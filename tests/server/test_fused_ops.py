@@ -120,7 +120,8 @@ def test_self_check_passes_and_names_a_kernel_that_disagrees(monkeypatch):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("heads,kv_heads,block_size", [(4, 2, 4), (6, 2, 16), (2, 2, 8)])  # G = 2, 3 (odd), 1
-def test_paged_decode_attention_reads_each_context_in_place(dtype, heads, kv_heads, block_size):
+@pytest.mark.parametrize("num_splits", [1, 2, 5])  # 5 parts: more than a short context has chunks (empty parts)
+def test_paged_decode_attention_reads_each_context_in_place(dtype, heads, kv_heads, block_size, num_splits):
     hd = 16
     lens = [1, block_size, block_size + 1, 5 * block_size - 3, 70]  # one token, a full block, one over, long
     width = max(-(-n // block_size) for n in lens)
@@ -131,11 +132,35 @@ def test_paged_decode_attention_reads_each_context_in_place(dtype, heads, kv_hea
     tables = torch.stack([torch.randperm(blocks, generator=g)[:width] for _ in lens]).to(DEVICE)  # scattered
     context_lens = torch.tensor(lens, dtype=torch.int32, device=DEVICE)
     q = randn(len(lens), heads, hd, dtype=dtype, seed=11)
-    got = triton_fused.paged_decode_attention(q, k_cache, v_cache, tables, context_lens, hd**-0.5)
+    got = triton_fused.paged_decode_attention(q, k_cache, v_cache, tables, context_lens, hd**-0.5, num_splits)
     want = triton_fused._dense_decode_attention(q, k_cache, v_cache, tables, context_lens, hd**-0.5)
     assert close(got, want, dtype)
     with pytest.raises(ValueError, match="shapes"):
         triton_fused.paged_decode_attention(q[..., :8], k_cache, v_cache, tables, context_lens, 1.0)  # head dim
+    with pytest.raises(ValueError, match="num_splits"):
+        triton_fused.paged_decode_attention(q, k_cache, v_cache, tables, context_lens, 1.0, num_splits=0)
+
+
+def test_a_split_attention_launch_leaves_its_arrival_counters_at_zero():
+    """The last part of each (sequence, KV head) resets its counter: the next launch (a graph replay) starts clean."""
+    k_cache = randn(4, 8, 2, 16, dtype=torch.float32, seed=1)
+    tables = torch.tensor([[0, 1, 2], [3, 2, 1]], device=DEVICE)
+    lens = torch.tensor([20, 3], dtype=torch.int32, device=DEVICE)
+    q = randn(2, 4, 16, dtype=torch.float32, seed=2)
+    first = triton_fused.paged_decode_attention(q, k_cache, k_cache, tables, lens, 0.25, num_splits=4)
+    counters = triton_fused.arrival_counters(torch.device(DEVICE), 4)
+    assert not counters.any()
+    again = triton_fused.paged_decode_attention(q, k_cache, k_cache, tables, lens, 0.25, num_splits=4)
+    assert torch.equal(again, first)
+
+
+def test_contexts_are_split_only_when_few_programs_would_run():
+    """~2 programs per SM, parts of >= MIN_TOKENS_PER_PART tokens of the capacity, never more than 32."""
+    per_part = triton_fused.MIN_TOKENS_PER_PART
+    assert triton_fused.attention_splits(programs=32, capacity=4096, num_sms=132) == 8  # batch 1, 7B: 264 // 32
+    assert triton_fused.attention_splits(programs=32, capacity=2 * per_part, num_sms=132) == 2  # short capacity
+    assert triton_fused.attention_splits(programs=512, capacity=4096, num_sms=132) == 1  # batch 16: enough
+    assert triton_fused.attention_splits(programs=1, capacity=1 << 20, num_sms=132) == 32
 
 
 def test_a_gpu_whose_fused_kernels_fail_their_self_check_serves_with_the_torch_forms(monkeypatch, caplog):
