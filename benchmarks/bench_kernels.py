@@ -325,6 +325,27 @@ def rel_to(y, ref):
     return ((y.float() - ref.float()).norm() / ref.float().norm()).item()
 
 
+def grid_cli(doc: str, budget_s: float) -> argparse.Namespace:
+    """The config-grid scripts' command line: --out (created) and --budget-s."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--budget-s", type=float, default=budget_s, help="seconds of compiles + timings on 4096x4096")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    return args
+
+
+def fastest(rows: list[dict], count: int, **match) -> list[dict]:
+    """The count fastest timed rows whose fields equal match's."""
+    timed = (r for r in rows if r["us"] and all(r[k] == v for k, v in match.items()))
+    return sorted(timed, key=lambda r: r["us"])[:count]
+
+
+def distinct(keys) -> list:
+    """keys in order, each once (the configs of the fastest rows, whatever their split-K)."""
+    return list(dict.fromkeys(keys))
+
+
 def checked_time(launch, layer, x, slots, ref, cfg) -> tuple[float | None, float | None]:
     """(us, relative error) of one config of a launcher, output poisoned first; us is None if it failed or
     its result is off the reference by 3e-3 or more."""

@@ -11,7 +11,6 @@ for _COLS_CANDIDATES.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import sys
@@ -23,7 +22,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_kernels import BITS, Layer, checked_time, make_batch  # noqa: E402
+from bench_kernels import BITS, Layer, checked_time, distinct, fastest, grid_cli, make_batch  # noqa: E402
 
 from kernels.reference import lut_linear_reference  # noqa: E402
 from kernels.triton_bucket import _per_byte, launch_bucket  # noqa: E402
@@ -62,30 +61,19 @@ def run_shape(n: int, k: int, configs, budget_s: float, sms: int, rows: list) ->
     torch.cuda.empty_cache()
 
 
-def best(rows: list, n: int, count: int) -> list[dict]:
-    return sorted((r for r in rows if r["N"] == n and r["us"]), key=lambda r: r["us"])[:count]
-
-
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--budget-s", type=float, default=240.0, help="seconds of compiles + timings on 4096x4096")
-    args = ap.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
+    args = grid_cli(__doc__, budget_s=240.0)
     sms = torch.cuda.get_device_properties(0).multi_processor_count
     rows: list[dict] = []
     run_shape(4096, 4096, compile_configs(), args.budget_s, sms, rows)
-    top = []
-    for r in best(rows, 4096, 32):
-        key = (r["BLOCK_N"], r["BLOCK_K"] // _per_byte(BITS), r["num_warps"], r["num_stages"])
-        if key not in top:
-            top.append(key)
+    top = distinct((r["BLOCK_N"], r["BLOCK_K"] // _per_byte(BITS), r["num_warps"], r["num_stages"])
+                   for r in fastest(rows, 32, N=4096))  # fmt: skip
     run_shape(11008, 4096, top[:8], args.budget_s / 2, sms, rows)
     result = {"gpu": torch.cuda.get_device_name(), "M": M, "tasks": TASKS, "gpr": GPR, "bits": BITS, "rows": rows}
     (args.out / "bucket_cols_grid.json").write_text(json.dumps(result, indent=0))
     for n in (4096, 11008):
         print(f"best at {n}x4096:")
-        for r in best(rows, n, 8):
+        for r in fastest(rows, 8, N=n):
             print(f"  {r['us']:.1f} us  BN {r['BLOCK_N']} BK {r['BLOCK_K']} warps {r['num_warps']} "
                   f"stages {r['num_stages']} split {r['SPLIT_K']} (waves {r['waves']})")  # fmt: skip
 

@@ -13,7 +13,6 @@ _ONE_TOKEN.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import sys
@@ -25,7 +24,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_kernels import BITS, Layer, checked_time, make_batch  # noqa: E402
+from bench_kernels import BITS, Layer, checked_time, distinct, fastest, grid_cli, make_batch  # noqa: E402
 
 from kernels.reference import lut_linear_reference  # noqa: E402
 from kernels.triton_common import split_for  # noqa: E402
@@ -71,32 +70,21 @@ def run_shape(n: int, k: int, mode: str, configs, budget_s: float, sms: int, row
     torch.cuda.empty_cache()
 
 
-def best(rows: list, n: int, mode: str, count: int) -> list[dict]:
-    return sorted((r for r in rows if r["N"] == n and r["kind"] == mode and r["us"]), key=lambda r: r["us"])[:count]
-
-
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--budget-s", type=float, default=150.0, help="seconds of compiles + timings on 4096x4096")
-    args = ap.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
+    args = grid_cli(__doc__, budget_s=150.0)
     sms = torch.cuda.get_device_properties(0).multi_processor_count
     rows: list[dict] = []
     for mode in MODES:
         run_shape(4096, 4096, mode, compile_configs(mode), args.budget_s / 2, sms, rows)
-        top = []
-        for r in best(rows, 4096, mode, 24):
-            key = (r["BLOCK_N"], r["BLOCK_K"], r["num_warps"], r["num_stages"])
-            if key not in top:
-                top.append(key)
+        top = distinct((r["BLOCK_N"], r["BLOCK_K"], r["num_warps"], r["num_stages"])
+                       for r in fastest(rows, 24, N=4096, kind=mode))  # fmt: skip
         run_shape(11008, 4096, mode, top[:6], args.budget_s / 4, sms, rows)
     result = {"gpu": torch.cuda.get_device_name(), "M": 1, "tasks": 1, "gpr": GPR, "bits": BITS, "rows": rows}
     (args.out / "decode_m1_grid.json").write_text(json.dumps(result, indent=0))
     for mode in MODES:
         for n in (4096, 11008):
             print(f"best {mode} at {n}x4096:")
-            for r in best(rows, n, mode, 6):
+            for r in fastest(rows, 6, N=n, kind=mode):
                 print(f"  {r['us']:.1f} us  BN {r['BLOCK_N']} BK {r['BLOCK_K']} warps {r['num_warps']} "
                       f"stages {r['num_stages']} split {r['SPLIT_K']} (waves {r['waves']})")  # fmt: skip
 
