@@ -24,6 +24,7 @@ import torch
 import triton
 import triton.language as tl
 
+from kernels.autotune import num_sms
 from kernels.triton_common import arrival_counters
 
 
@@ -296,8 +297,7 @@ def paged_decode_attention(
     block_g = max(16, triton.next_power_of_2(g))
     block_d = max(16, triton.next_power_of_2(hd))
     if num_splits is None:
-        sms = torch.cuda.get_device_properties(q.device).multi_processor_count if q.is_cuda else 1
-        num_splits = attention_splits(b * hkv, block_tables.shape[1] * bs, sms)
+        num_splits = attention_splits(b * hkv, block_tables.shape[1] * bs, num_sms(q.device))
     if num_splits < 1:
         raise ValueError(f"num_splits must be >= 1, got {num_splits}")
     if num_splits > 1:
