@@ -325,11 +325,13 @@ def rel_to(y, ref):
     return ((y.float() - ref.float()).norm() / ref.float().norm()).item()
 
 
-def grid_cli(doc: str, budget_s: float) -> argparse.Namespace:
-    """The config-grid scripts' command line: --out (created) and --budget-s."""
+def grid_cli(doc: str, budget_s: float, extra: list[tuple[str, int, str]] = ()) -> argparse.Namespace:
+    """The config-grid scripts' command line: --out (created), --budget-s and extra (flag, default, help) ints."""
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--budget-s", type=float, default=budget_s, help="seconds of compiles + timings on 4096x4096")
+    for flag, default, help_text in extra:
+        ap.add_argument(flag, type=int, default=default, help=help_text)
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     return args

@@ -1,0 +1,107 @@
+"""A grid of the decode kernels' configs at one batch size, wider than the autotuner's lists.
+
+    python3 benchmarks/decode_grid.py --out OUT_DIR [--m 1] [--tasks 1] [--budget-s 150]
+
+At M = 1 the register-LUT kernel (MODE_PRMT, kernels/triton_decode_prmt.py) lost to the gather kernel's FMA
+mode with the autotuner's 6 candidates (22.6 vs 15.7 us at 4096x4096, kernels_sweep_h200.json) although it
+compiles to half the instructions per weight; its grid found 12.9 us (results/decode_m1_grid.json). For M > 1
+the two modes are the register-LUT tensor-core kernel (MODE_PRMT_DOT) and the gather kernel's MODE_DOT_SWAP.
+Both modes are timed over block shapes, warps, stages and split-K waves at M tokens over --tasks tasks, 4-bit,
+gpr 4, on 4096x4096 (each mode gets half of --budget-s), then each mode's best six on 11008x4096; each config is
+checked against the torch reference (output poisoned first). Writes OUT_DIR/decode_m{M}_grid.json (with
+--tasks > 1: decode_m{M}_t{T}_grid.json) and prints the best configs per mode and shape: the data for
+PRMT_CANDIDATES / PRMT_DOT_CANDIDATES and _ONE_TOKEN / _TOKENS.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_kernels import BITS, Layer, checked_time, distinct, fastest, grid_cli, make_batch  # noqa: E402
+
+from kernels.reference import lut_linear_reference  # noqa: E402
+from kernels.triton_common import split_for  # noqa: E402
+from kernels.triton_decode import MODE_DOT_SWAP, MODE_FMA, MODE_PRMT, MODE_PRMT_DOT, launch_decode  # noqa: E402
+
+GPR = 4
+WAVES = (0, 1, 2, 4)  # 0: no split-K
+ONE_TOKEN_MODES = {"prmt": MODE_PRMT, "fma": MODE_FMA}
+TOKENS_MODES = {"prmt_dot": MODE_PRMT_DOT, "dot_swap": MODE_DOT_SWAP}
+# (BLOCK_N, BLOCK_K, warps, stages): each mode's fastest in the last measurements, where its grid starts
+CURRENT = {"prmt": (32, 512, 4, 1), "fma": (8, 512, 4, 2), "prmt_dot": (32, 256, 4, 2), "dot_swap": (64, 128, 4, 1)}
+
+
+def compile_configs(mode: str, m: int) -> list[tuple[int, int, int, int]]:
+    """(BLOCK_N, BLOCK_K, warps, stages), nearest the mode's current best first. One token: >= 1 code word per
+    thread. Tensor-core modes: BLOCK_K divides the group size (4096 / GPR) and the tile fits the registers."""
+    bn0, bk0, w0, _ = CURRENT[mode]
+    if m == 1:
+        grid = itertools.product((8, 16, 32, 64), (128, 256, 512, 1024), (1, 2, 4, 8), (1, 2, 3))
+        ok = [c for c in grid if c[0] * c[1] // 8 >= 32 * c[2]]
+    else:
+        grid = itertools.product((16, 32, 64, 128), (32, 64, 128, 256), (4, 8), (1, 2, 3, 4))
+        ok = [c for c in grid if (4096 // GPR) % c[1] == 0 and c[0] * c[1] <= 2048 * c[2]]  # <= 64 per thread
+    ok.sort(key=lambda c: (abs(c[0].bit_length() - bn0.bit_length()) + abs(c[1].bit_length() - bk0.bit_length())
+                           + abs(c[2].bit_length() - w0.bit_length()), c[3]))  # fmt: skip
+    return ok
+
+
+def run_shape(n: int, k: int, m: int, tasks: int, mode: str, configs, budget_s: float, sms: int, rows: list) -> None:
+    layer = Layer(n, k, GPR)
+    x, slots = make_batch(m, tasks, k)
+    modes = ONE_TOKEN_MODES if m == 1 else TOKENS_MODES
+    ref = lut_linear_reference(x, layer.codes[0], layer.pools[0], slots, BITS)
+    t0 = time.time()
+    for block_n, block_k, warps, stages in configs:
+        if time.time() - t0 > budget_s:
+            print(f"{mode} {n}x{k}: budget spent", flush=True)
+            break
+        for waves in WAVES:
+            split = split_for(n, k, block_n, block_k, waves * sms) if waves else 1
+            if waves and split == 1:
+                continue  # the same launch as waves 0
+            cfg = {"MODE": modes[mode], "BLOCK_N": block_n, "BLOCK_K": block_k, "num_warps": warps,
+                   "num_stages": stages, "SPLIT_K": split, "PREFETCH": 1, "SLOT_OUTER": False,
+                   "FAST": False}  # fmt: skip
+            us, err = checked_time(launch_decode, layer, x, slots, ref, cfg)
+            rows.append({"N": n, "K": k, "M": m, "tasks": tasks, "kind": mode, "waves": waves, **cfg, "us": us,
+                         "err": err})
+            print(f"{mode} {n}x{k} BN {block_n} BK {block_k} w {warps} s {stages} split {split}: "
+                  f"{us and round(us, 1)} us", flush=True)  # fmt: skip
+    del layer
+    torch.cuda.empty_cache()
+
+
+def main() -> None:
+    args = grid_cli(__doc__, budget_s=150.0, extra=[("--m", 1, "tokens"), ("--tasks", 1, "distinct tasks")])
+    sms = torch.cuda.get_device_properties(0).multi_processor_count
+    modes = ONE_TOKEN_MODES if args.m == 1 else TOKENS_MODES
+    rows: list[dict] = []
+    for mode in modes:
+        run_shape(4096, 4096, args.m, args.tasks, mode, compile_configs(mode, args.m), args.budget_s / 2, sms, rows)
+        top = distinct((r["BLOCK_N"], r["BLOCK_K"], r["num_warps"], r["num_stages"])
+                       for r in fastest(rows, 24, N=4096, kind=mode))  # fmt: skip
+        run_shape(11008, 4096, args.m, args.tasks, mode, top[:6], args.budget_s / 4, sms, rows)
+    result = {"gpu": torch.cuda.get_device_name(), "M": args.m, "tasks": args.tasks, "gpr": GPR, "bits": BITS,
+              "rows": rows}  # fmt: skip
+    name = f"decode_m{args.m}_grid.json" if args.tasks == 1 else f"decode_m{args.m}_t{args.tasks}_grid.json"
+    (args.out / name).write_text(json.dumps(result, indent=0))
+    for mode in modes:
+        for n in (4096, 11008):
+            print(f"best {mode} at {n}x4096:")
+            for r in fastest(rows, 6, N=n, kind=mode):
+                print(f"  {r['us']:.1f} us  BN {r['BLOCK_N']} BK {r['BLOCK_K']} warps {r['num_warps']} "
+                      f"stages {r['num_stages']} split {r['SPLIT_K']} (waves {r['waves']})")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
