@@ -254,7 +254,9 @@ def _paged_decode_attention_kernel(
         tl.store(out_ptr + out_offs, out.to(out_ptr.dtype.element_ty), mask=out_mask)
 
 
-MIN_TOKENS_PER_PART = 128  # a part shorter than this costs more in its workspace round trip than it saves
+# Parts hold at least this many tokens of the block table's capacity: short contexts (the measured serving runs:
+# 128-token prompts + 32 new, capacity 256) keep the one-pass kernel; a 2k context at batch 1 of the 7B shape gets 8.
+MIN_TOKENS_PER_PART = 256
 
 
 def attention_splits(programs: int, capacity: int, num_sms: int) -> int:
