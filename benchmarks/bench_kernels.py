@@ -513,7 +513,8 @@ def compile_prmt_sm90() -> None:
     ints = ["N", "K", "KW", "GS", "stride_cw", "stride_ls", "stride_ln", "K_PER_SPLIT", "SPLIT_K"]
     for bn, bk, warps, lut in [(16, 512, 4, "fp16"), (32, 256, 4, "fp16"), (16, 512, 4, "bf16"), (16, 1024, 4, "fp16"),
                                (8, 512, 2, "fp16")]:  # fmt: skip
-        const = {"BITS": 4, "BLOCK_N": bn, "BLOCK_K": bk, "USE_SPLIT": True, "ASM": True, "LUT_BF16": lut == "bf16"}
+        const = {"BITS": 4, "BLOCK_N": bn, "BLOCK_K": bk, "USE_SPLIT": True, "ASM": True, "LUT_BF16": lut == "bf16",
+                 "PREFETCH": False}
         regs, stack, _, sass = sm90_compile(_decode_prmt_kernel, ints, ints[:-1], const, warps, 1, lut=lut)
         n_loop, mix = _inner_loop_mix(sass, anchor=("FFMA",))
         per_thread = bn * bk / (32 * warps)  # weights per thread and K block, once per body

@@ -15,6 +15,8 @@ One token (_decode_prmt_kernel, MODE_PRMT). A program owns rows n0 .. n0+BLOCK_N
     y[rows] = sum over K of acc
 
 (a block straddling a group boundary is visited once per group, with the other group's columns masked out).
+PREFETCH (BLOCK_K dividing the group size, so blocks come in order, each once): the first codes block is loaded
+before the slot and its tables (it depends on neither), and each next block while the current one is looked up.
 
 2 to 64 tokens (_decode_prmt_dot_kernel, MODE_PRMT_DOT): per distinct slot and group the tables once, then per K
 block W [BN, BK] dequantized by the asm's other form (8 entries per word) and acc [BN, BM] += W @ x_slot.T on
@@ -96,11 +98,19 @@ def _lookup_fma(acc, words, tables, x_ptr, c0, lo, hi, BLOCK_N: tl.constexpr, BW
 
 
 @triton.jit
+def _load_words(row_words, kb0, wj, KW):
+    """uint32 [BN, BW]: the packed code words of the block at column kb0 (zeros past the row; a prefetch past
+    the program's K range reads words it never uses)."""
+    wcol = kb0 // 8 + wj
+    return tl.load(row_words + wcol[None, :], mask=(wcol < KW)[None, :], other=0)
+
+
+@triton.jit
 def _decode_prmt_kernel(
     x_ptr, codes_ptr, lut_ptr, slot_ptr, y_ptr, ws_ptr, counter_ptr,
     N, K, KW, GS, stride_cw, stride_ls, stride_ln, K_PER_SPLIT, SPLIT_K,
     BITS: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, USE_SPLIT: tl.constexpr,
-    ASM: tl.constexpr, LUT_BF16: tl.constexpr,
+    ASM: tl.constexpr, LUT_BF16: tl.constexpr, PREFETCH: tl.constexpr,
 ):  # fmt: skip
     L: tl.constexpr = 1 << BITS
     BW: tl.constexpr = BLOCK_K // 8  # code words per row and block
@@ -109,23 +119,29 @@ def _decode_prmt_kernel(
     rows = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
     rows_c = tl.minimum(rows, N - 1)  # rows past N read row N-1; never stored
     wj = tl.arange(0, BW)
+    words_ptr = codes_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
+    row_words = words_ptr + rows_c[:, None] * stride_cw  # [BN, 1]
+    k_start = pid_k * K_PER_SPLIT  # a multiple of BLOCK_K
+    k_end = tl.minimum(k_start + K_PER_SPLIT, K)
+    if PREFETCH:  # the first codes block, issued before the slot -> LUT tables chain (it depends on neither)
+        nxt = _load_words(row_words, k_start, wj, KW)
+    else:
+        nxt = tl.zeros((BLOCK_N, BW), dtype=tl.uint32)
     slot = tl.load(slot_ptr).to(tl.int64)
     lut_rows = slot * stride_ls + rows_c.to(tl.int64) * stride_ln  # [BN] element offsets of each row's LUT
     pairs_ptr = lut_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)  # entries 2i, 2i+1 as one b32
-    words_ptr = codes_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
 
-    k_start = pid_k * K_PER_SPLIT  # a multiple of BLOCK_K
-    k_end = tl.minimum(k_start + K_PER_SPLIT, K)
     acc = tl.zeros((BLOCK_N, BW), dtype=tl.float32)
     for g in range(k_start // GS, (k_end - 1) // GS + 1):
         lo = tl.maximum(g * GS, k_start)  # this group's columns inside the K range: [lo, hi)
         hi = tl.minimum(g * GS + GS, k_end)
         tables = _row_tables(pairs_ptr, lut_rows + g * L, BITS)  # once per group
         for kb0 in range((lo // BLOCK_K) * BLOCK_K, hi, BLOCK_K):
-            wcol = kb0 // 8 + wj  # [BW] word index along the row
-            words = tl.load(
-                words_ptr + rows_c[:, None] * stride_cw + wcol[None, :], mask=(wcol < KW)[None, :], other=0
-            )  # [BN, BW]
+            if PREFETCH:  # blocks come in order, each once (BLOCK_K divides GS): load the next one now
+                words = nxt
+                nxt = _load_words(row_words, kb0 + BLOCK_K, wj, KW)
+            else:
+                words = _load_words(row_words, kb0, wj, KW)  # [BN, BW]
             c0 = kb0 + wj * 8  # first column of each word
             if ASM:
                 if (kb0 >= lo) & (kb0 + BLOCK_K <= hi):  # the whole block in group g and K: no masks
@@ -258,7 +274,8 @@ def launch_decode_prmt(
     config: dict,
 ) -> None:
     """y [1, N] <- the register-LUT kernel. config: BLOCK_N, BLOCK_K (a multiple of 8), SPLIT_K, num_warps,
-    num_stages."""
+    num_stages, PREFETCH (0/1: each codes block loaded one block ahead in registers, the first before the slot
+    and LUT loads; BLOCK_K must divide the group size)."""
     if x.shape[0] != 1 or not prmt_ok(x, codes_packed, lut_pool, bits):
         raise ValueError("the register-LUT decode kernel takes one token, 3/4-bit codes in whole 4-byte words and "
                          "a 16-bit LUT")  # fmt: skip
@@ -268,13 +285,16 @@ def launch_decode_prmt(
     block_n, block_k = config["BLOCK_N"], config["BLOCK_K"]
     if block_k % 8:
         raise ValueError(f"BLOCK_K must be a multiple of 8, got {block_k}")
+    prefetch = bool(config.get("PREFETCH", 0))
+    if prefetch and gs % block_k:
+        raise ValueError(f"PREFETCH needs BLOCK_K={block_k} to divide the group size {gs} (blocks visited once)")
     split, k_per_split, n_tiles, ws, counters = split_k_launch(x, y, n, block_n, block_k, config.get("SPLIT_K", 1))
     _decode_prmt_kernel[(n_tiles, split)](
         x, codes_packed, lut_pool, slot_of_token, y, ws, counters,
         n, k, codes_packed.shape[1] // 4, gs, codes_packed.stride(0) // 4, lut_pool.stride(0), lut_pool.stride(1),
         k_per_split, split,
         BITS=bits, BLOCK_N=block_n, BLOCK_K=block_k, USE_SPLIT=split > 1, ASM=not interpreting(),
-        LUT_BF16=lut_pool.dtype == torch.bfloat16, num_warps=config.get("num_warps", 4),
+        LUT_BF16=lut_pool.dtype == torch.bfloat16, PREFETCH=prefetch, num_warps=config.get("num_warps", 4),
         num_stages=config.get("num_stages", 1),
     )  # fmt: skip
 

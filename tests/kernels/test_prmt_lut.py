@@ -88,17 +88,29 @@ def test_the_kernels_byte_tables_are_what_the_asm_expects():
         (4, 33, 200, 3, 64, 2),  # group size 67: words and blocks straddle groups; split-K; odd N
         (3, 17, 128, 4, 32, 3),  # 3-bit codes in 4-bit slots, 8-entry LUTs
         (4, 16, 256, 1, 256, 1),  # one group, one block
+        (4, 24, 256, 2, 32, 3),  # 4 blocks a group, splits of 3 blocks across the group boundary
     ],
 )
 @pytest.mark.parametrize("x_dtype,lut_dtype", [(torch.float16, torch.float16), (torch.bfloat16, torch.bfloat16),
                                                (torch.float32, torch.float16)])  # fmt: skip
-def test_the_register_lut_kernel_matches_the_reference(bits, n, k, gpr, block_k, split, x_dtype, lut_dtype):
+@pytest.mark.parametrize("prefetch", [0, 1])
+def test_the_register_lut_kernel_matches_the_reference(bits, n, k, gpr, block_k, split, x_dtype, lut_dtype,
+                                                       prefetch):  # fmt: skip
+    if prefetch and (k // gpr) % block_k:
+        pytest.skip("prefetch takes blocks that divide the group size")
     x, codes, pool, slot_of_token = make_case(1, n, k, bits, gpr, 3, "one", x_dtype, lut_dtype, seed=n + k)
     ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
     y = torch.full((1, n), float("nan"), dtype=x_dtype, device=DEVICE)
-    launch_decode(x, codes, pool, slot_of_token, bits, y,
-                  {"MODE": MODE_PRMT, "BLOCK_N": 16, "BLOCK_K": block_k, "SPLIT_K": split})  # fmt: skip
+    config = {"MODE": MODE_PRMT, "BLOCK_N": 16, "BLOCK_K": block_k, "SPLIT_K": split, "PREFETCH": prefetch}
+    launch_decode(x, codes, pool, slot_of_token, bits, y, config)
     assert rel_err(y, ref) < TOL[torch.bfloat16 if torch.bfloat16 in (x_dtype, lut_dtype) else x_dtype]
+
+
+def test_prefetch_refuses_blocks_that_straddle_groups():
+    x, codes, pool, slots = make_case(1, 16, 96, 4, 2, 2, "one", torch.float16)  # group size 48
+    y = torch.empty(1, 16, dtype=x.dtype, device=DEVICE)
+    with pytest.raises(ValueError, match="divide the group size"):
+        launch_decode_prmt(x, codes, pool, slots, 4, y, {"BLOCK_N": 16, "BLOCK_K": 32, "PREFETCH": 1})
 
 
 @pytest.mark.parametrize(
