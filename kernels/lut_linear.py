@@ -27,25 +27,35 @@ class SlotSegments:
     slots  [G] int32, starts [G + 1] int32 with starts[0] == 0 and starts[G] == M.
     host_bounds: the same as (slot, start, end) Python ints when known on the host (from_counts), so
     the Triton prefill can plan per segment without reading the device tensors back (no sync).
+    per_token: the [M] per-token form when the caller has it already (one model step calls the op per layer:
+    it is then not rebuilt on the device for every call).
     """
 
     slots: torch.Tensor
     starts: torch.Tensor
     host_bounds: tuple[tuple[int, int, int], ...] | None = None
+    per_token: torch.Tensor | None = None
 
     @staticmethod
-    def from_counts(slots: list[int], counts: list[int], device: torch.device | str) -> SlotSegments:
+    def from_counts(
+        slots: list[int], counts: list[int], device: torch.device | str, per_token: torch.Tensor | None = None
+    ) -> SlotSegments:
         starts = [0]
         for c in counts:
             starts.append(starts[-1] + c)
+        if per_token is not None and per_token.shape != (starts[-1],):
+            raise ValueError(f"per_token must be [{starts[-1]}], got {tuple(per_token.shape)}")
         return SlotSegments(
             torch.tensor(slots, dtype=torch.int32, device=device),
             torch.tensor(starts, dtype=torch.int32, device=device),
             tuple((int(s), a, b) for s, a, b in zip(slots, starts[:-1], starts[1:], strict=True)),
+            per_token,
         )
 
     def slot_of_token(self) -> torch.Tensor:
         """[M] int32: the per-token form."""
+        if self.per_token is not None:
+            return self.per_token
         counts = (self.starts[1:] - self.starts[:-1]).to(torch.int64)
         return torch.repeat_interleave(self.slots, counts)
 

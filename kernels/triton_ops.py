@@ -187,21 +187,33 @@ def _dense_segments(
     bits: int,
     y: torch.Tensor,
 ) -> bool:
-    """Segments of >= DENSE_MIN_TOKENS tokens: one transient dequantized weight each, then cuBLAS; the
-    shorter ones through the fused kernel. Needs the bounds on the host (SlotSegments.host_bounds): no
-    device read-back. Returns False (nothing written) when no segment is long enough.
+    """Segments of >= DENSE_MIN_TOKENS tokens: one transient dequantized weight each, then cuBLAS; each run of
+    consecutive shorter ones (a step's decode tokens, short prompt chunks) as one call of the op on those rows
+    (decode kernels up to DECODE_MAX_M rows, the sorted prefill kernel above). Needs the bounds on the host
+    (SlotSegments.host_bounds): no device read-back. Returns False (nothing written) when no segment is long
+    enough.
     """
     bounds = [(s, a, b) for s, a, b in host_bounds if b > a]
     dense = [t for t in bounds if t[2] - t[1] >= DENSE_MIN_TOKENS]
     if not dense:
         return False
     launch_dense_segments(x, codes_packed, lut_pool, dense, bits, y)
-    n, k = codes_packed.shape[0], x.shape[1]
-    for _, a, b in bounds:
-        if b - a < DENSE_MIN_TOKENS:
-            config = default_prefill_config(b - a, n, k)
-            launch_prefill(x[a:b], codes_packed, lut_pool, slots[a:b], None, bits, y[a:b], config)
+    for a, b, tasks in _short_runs(bounds):
+        lut_linear_forward(x[a:b], codes_packed, lut_pool, slots[a:b], bits, out=y[a:b], num_tasks=tasks)
     return True
+
+
+def _short_runs(bounds: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """(start, end, distinct slots) of each maximal run of consecutive segments shorter than DENSE_MIN_TOKENS."""
+    runs: list[tuple[int, int, set[int]]] = []
+    for slot, a, b in bounds:
+        if b - a >= DENSE_MIN_TOKENS:
+            continue
+        if runs and runs[-1][1] == a:
+            runs[-1] = (runs[-1][0], b, runs[-1][2] | {slot})
+        else:
+            runs.append((a, b, {slot}))
+    return [(a, b, len(slots)) for a, b, slots in runs]
 
 
 def lut_linear_backward(

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from adapters.pool import FusedLuts
-from kernels import dequantize, lut_linear
+from kernels import SlotSegments, dequantize, lut_linear
 from sketch.format import SketchedBase
 
 log = logging.getLogger(__name__)
@@ -350,9 +350,14 @@ class KernelHints:
     num_tasks: distinct LUT slots among the step's tokens. It lets the CUDA op pick its decode kernel (the
     gather kernel's cost grows with it, the bucket kernel's does not) without reading slot_of_token back from
     the device. Under CUDA graphs the choice is baked in at capture, so the graph key includes it.
+    segments: the step's tokens as runs of one slot with their bounds on the host (SlotSegments), set for eager
+    steps with a run of at least DENSE_MIN_TOKENS prompt tokens: the CUDA op then dequantizes that task's weight
+    once and multiplies on cuBLAS (kernels/triton_ops.py, _dense_segments) instead of the fused prefill kernel
+    (2,048 tokens of one task on an H200: 111 vs 278 us at 4096x4096, benchmarks/results/kernels_h200.json).
     """
 
     num_tasks: int | None = None
+    segments: SlotSegments | None = None
 
 
 class LutProjection(nn.Module):
@@ -381,7 +386,9 @@ class LutProjection(nn.Module):
             y = self.dense_cache.linear(self, x, slot_of_token)
         else:
             # Slots are checked on the host by the runner: a range check here would sync and break graph capture.
-            y = lut_linear(x, self.codes_packed, self.lut_pool, slot_of_token, self.bits, self.gpr, False,
+            segments = self.hints.segments
+            slots = segments if segments is not None and segments.per_token is slot_of_token else slot_of_token
+            y = lut_linear(x, self.codes_packed, self.lut_pool, slots, self.bits, self.gpr, False,
                            num_tasks=self.hints.num_tasks)
         return y if self.bias is None else y + self.bias
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
+from kernels import SlotSegments
 from server.config import EngineConfig
 from server.kv_cache import NULL_BLOCK, KVCache
 from server.model import AttentionMeta, PrefillSpan, Transformer
@@ -36,6 +37,20 @@ class RunnerOutput:
     """The token sampled for every chunk that samples, by request id."""
 
     sampled: dict[str, int]
+
+
+def slot_runs(chunks: list[ScheduledChunk], slot_of_token: torch.Tensor, min_run: int) -> SlotSegments | None:
+    """The chunks' tokens (consecutive, in order) as maximal runs of one slot, or None if none has min_run tokens."""
+    slots, counts = [], []
+    for c in chunks:
+        if slots and slots[-1] == c.slot:
+            counts[-1] += len(c.token_ids)
+        else:
+            slots.append(c.slot)
+            counts.append(len(c.token_ids))
+    if max(counts, default=0) < min_run:
+        return None
+    return SlotSegments.from_counts(slots, counts, slot_of_token.device, per_token=slot_of_token)
 
 
 class ModelRunner:
@@ -58,10 +73,25 @@ class ModelRunner:
         if self.graphs is not None and not plan.prefills and self.graphs.supports(len(plan.decodes)):
             logits = self.graphs.run(plan.decodes)
         else:
-            logits = self.forward(*self.prepare(plan.decodes, plan.prefills))
+            args = self.prepare(plan.decodes, plan.prefills)
+            self.model.kernel_hints.segments = self.segments_of(plan.decodes + plan.prefills, args[2])
+            try:
+                logits = self.forward(*args)
+            finally:
+                self.model.kernel_hints.segments = None
         sampling = [c for c in chunks if c.sample]
         tokens = sample(logits, [c.params for c in sampling], [c.generator for c in sampling])
         return RunnerOutput({c.request_id: t for c, t in zip(sampling, tokens, strict=True)})
+
+    def segments_of(self, chunks: list[ScheduledChunk], slot_of_token: torch.Tensor) -> SlotSegments | None:
+        """The step's tokens (in prepare's order) as runs of one slot, for the CUDA op's dense prefill path; None
+        on the CPU (its own dense-weight path) or when no run reaches DENSE_MIN_TOKENS tokens (the fused kernels
+        then serve the whole step)."""
+        if self.device.type != "cuda":
+            return None
+        from kernels.triton_prefill import DENSE_MIN_TOKENS  # Triton: CUDA only
+
+        return slot_runs(chunks, slot_of_token, DENSE_MIN_TOKENS)
 
     def forward(self, input_ids, positions, slot_of_token, meta: AttentionMeta, logits_indices) -> torch.Tensor:
         return self.model(input_ids, positions, slot_of_token, meta, self.kv_cache.layers, logits_indices)

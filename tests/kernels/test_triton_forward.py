@@ -10,7 +10,7 @@ import pytest
 import torch
 import triton
 
-from kernels import SlotSegments, lut_linear, pack_codes
+from kernels import SlotSegments, lut_linear, pack_codes, triton_ops
 from kernels.reference import lut_linear_reference
 from kernels.triton_decode import MODE_DOT, MODE_DOT_SWAP, MODE_FMA, _decode_kernel, decode_candidates, launch_decode
 from kernels.triton_ops import DECODE_MAX_M, lut_linear_forward
@@ -142,6 +142,30 @@ def test_prefill_long_segments_take_the_dense_path():
     out = torch.full((m, n), float("nan"), dtype=x.dtype, device=DEVICE)
     y = lut_linear_forward(x, codes, pool, slot_of_token, bits, segments, out=out)
     assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, bits)) < TOL[x.dtype]
+
+
+def test_a_mixed_step_runs_its_long_chunk_dense_and_each_run_of_short_segments_as_one_call(monkeypatch):
+    """A server step: one-token decode segments of several tasks, a long prompt chunk, two short chunks."""
+    n, k, bits, gpr = 19, 48, 4, 2
+    slots = [1, 3, 1, 0, 2, 3, 2, 1, 0]
+    counts = [1, 1, 1, 1, 1, 1, DENSE_MIN_TOKENS + 3, 7, 4]
+    m = sum(counts)
+    x, codes, pool, _ = make_case(m, n, k, bits, gpr, 4, "one", torch.float16, seed=11)
+    segments = SlotSegments.from_counts(slots, counts, DEVICE)
+    slot_of_token = segments.slot_of_token()
+    calls = []
+    real_forward = triton_ops.lut_linear_forward
+
+    def counting(x, *args, **kwargs):
+        calls.append((x.shape[0], kwargs.get("num_tasks")))
+        return real_forward(x, *args, **kwargs)
+
+    monkeypatch.setattr(triton_ops, "lut_linear_forward", counting)
+    out = torch.full((m, n), float("nan"), dtype=x.dtype, device=DEVICE)
+    y = counting(x, codes, pool, slot_of_token, bits, segments, out=out)
+    assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, bits)) < TOL[x.dtype]
+    assert calls[1:] == [(6, 4), (11, 2)]  # the decode tokens (4 tasks), then the two short chunks (2 tasks)
+    assert triton_ops._short_runs(list(segments.host_bounds)) == [(0, 6, 4), (6 + DENSE_MIN_TOKENS + 3, m, 2)]
 
 
 def test_layout_checks():

@@ -1,0 +1,75 @@
+"""A step with a long prompt chunk hands the op its slot runs (server/runner.py, slot_runs): on CUDA the chunk's
+projections then run as one dequantized weight + a dense matmul, the other tokens through the fused kernels.
+
+On the CPU the Triton op runs through the interpreter (switched on before Triton is imported), forced in place
+of the CPU path, so the engine's tokens can be compared with the torch reference op's.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+import torch
+
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
+from kernels import triton_ops  # noqa: E402
+from kernels.triton_prefill import DENSE_MIN_TOKENS  # noqa: E402
+from server import runner  # noqa: E402
+from server.sampling import SamplingParams  # noqa: E402
+from server.scheduler import ScheduledChunk  # noqa: E402
+
+from .conftest import collect, create_base, create_engine, create_store, greedy, prompt_ids  # noqa: E402
+
+
+def chunk(slot: int, n: int) -> ScheduledChunk:
+    return ScheduledChunk("r", [0] * n, 0, [], slot, False, SamplingParams(), None)
+
+
+def test_slot_runs_merges_neighbours_of_one_slot_and_needs_one_long_run():
+    chunks = [chunk(1, 1), chunk(1, 1), chunk(0, 1), chunk(2, 130), chunk(2, 5), chunk(1, 3)]
+    per_token = torch.zeros(141, dtype=torch.int32)
+    segments = runner.slot_runs(chunks, per_token, min_run=128)
+    assert segments.host_bounds == ((1, 0, 2), (0, 2, 3), (2, 3, 138), (1, 138, 141))
+    assert segments.slot_of_token() is per_token  # the runner's tensor, not rebuilt per call
+    assert runner.slot_runs(chunks[:3] + [chunk(2, 20)], per_token[:23], min_run=128) is None
+
+
+def test_a_long_prompt_next_to_decoding_requests_gives_the_reference_tokens(tmp_path, monkeypatch):
+    """A 140-token prompt joins three requests of other tasks that are decoding (or still prefilling, as their LUTs
+    arrive): the op sees the step as runs (the long prompt dense, the rest as one short run) and every request's
+    tokens equal the torch op's."""
+    base = create_base(seed=5)
+    store = create_store(base, tmp_path, {"alpha": 1, "beta": 2, "gamma": 3})
+    specs = [("alpha", prompt_ids(1, 5), 6), ("beta", prompt_ids(2, 7), 6), ("gamma", prompt_ids(3, 4), 6),
+             ("beta", prompt_ids(4, DENSE_MIN_TOKENS + 12), 3)]  # fmt: skip
+
+    def run() -> list[list[int]]:
+        engine = create_engine(base, store, cpu_weight_cache_bytes=0, max_num_batched_tokens=256)
+        handles = [engine.add_request(task, prompt, greedy(n)) for task, prompt, n in specs[:3]]
+        for _ in range(100):  # until the three short requests decode (their LUTs load first); the long one joins
+            if any(step.decode_tokens for step in engine.stats().recent_steps):
+                break
+            engine.step()
+        handles.append(engine.add_request(*specs[3][:2], greedy(specs[3][2])))
+        got = collect(engine, handles)
+        return [got[h.request_id] for h in handles]
+
+    reference = run()
+    dense_calls = []
+    real_dense = triton_ops.launch_dense_segments
+
+    def dense(x, codes, pool, segments, bits, y):
+        dense_calls.append((x.shape[0], [b - a for _, a, b in segments]))
+        real_dense(x, codes, pool, segments, bits, y)
+
+    op_module = importlib.import_module("kernels.lut_linear")  # `kernels.lut_linear` is the function
+    monkeypatch.setattr(op_module, "_use_triton", lambda x: True)  # the Triton op, interpreted
+    monkeypatch.setattr(triton_ops, "launch_dense_segments", dense)
+    monkeypatch.setattr(runner.ModelRunner, "segments_of",
+                        lambda self, chunks, slots: runner.slot_runs(chunks, slots, DENSE_MIN_TOKENS))  # fmt: skip
+    assert run() == reference
+    assert dense_calls and all(lengths == [DENSE_MIN_TOKENS + 12] for _, lengths in dense_calls)
+    assert all(rows > DENSE_MIN_TOKENS + 12 for rows, _ in dense_calls)  # with other requests' tokens in the step
