@@ -45,10 +45,12 @@ def create_engine(
     cpu_weight_cache_bytes: int = 64 << 20,
     cpu_weight_dtype: str = "float32",
     device: str = "cpu",
+    cuda_graphs: bool = True,
     **scheduler,
 ) -> Engine:
     config = EngineConfig(
         device=device,
+        cuda_graphs=cuda_graphs,
         dtype="float32",
         cpu_weight_cache_bytes=cpu_weight_cache_bytes,
         cpu_weight_dtype=cpu_weight_dtype,

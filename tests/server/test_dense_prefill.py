@@ -1,8 +1,8 @@
 """A step with a long prompt chunk hands the op its slot runs (server/runner.py, slot_runs): on CUDA the chunk's
 projections then run as one dequantized weight + a dense matmul, the other tokens through the fused kernels.
 
-On the CPU the Triton op runs through the interpreter (switched on before Triton is imported), forced in place
-of the CPU path, so the engine's tokens can be compared with the torch reference op's.
+The engine runs on the test device with the Triton op (on the CPU through the interpreter, switched on before
+Triton is imported, forced in place of the CPU path) and, for reference, with the torch reference op.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from server.sampling import SamplingParams  # noqa: E402
 from server.scheduler import ScheduledChunk  # noqa: E402
 
 from .conftest import collect, create_base, create_engine, create_store, greedy, prompt_ids  # noqa: E402
+
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def chunk(slot: int, n: int) -> ScheduledChunk:
@@ -46,8 +48,13 @@ def test_a_long_prompt_next_to_decoding_requests_gives_the_reference_tokens(tmp_
     specs = [("alpha", prompt_ids(1, 5), 6), ("beta", prompt_ids(2, 7), 6), ("gamma", prompt_ids(3, 4), 6),
              ("beta", prompt_ids(4, DENSE_MIN_TOKENS + 12), 3)]  # fmt: skip
 
-    def run() -> list[list[int]]:
-        engine = create_engine(base, store, cpu_weight_cache_bytes=0, max_num_batched_tokens=256)
+    op_module = importlib.import_module("kernels.lut_linear")  # `kernels.lut_linear` is the function
+
+    def run(triton_op: bool) -> list[list[int]]:
+        monkeypatch.setattr(op_module, "_use_triton", lambda x: triton_op)  # on the CPU: interpreted
+        # no CUDA graphs: the reference op reads its slots back (torch.unique), which a capture cannot hold
+        engine = create_engine(base, store, cpu_weight_cache_bytes=0, max_num_batched_tokens=256, device=DEVICE,
+                               cuda_graphs=False)  # fmt: skip
         handles = [engine.add_request(task, prompt, greedy(n)) for task, prompt, n in specs[:3]]
         for _ in range(100):  # until the three short requests decode (their LUTs load first); the long one joins
             if any(step.decode_tokens for step in engine.stats().recent_steps):
@@ -57,7 +64,7 @@ def test_a_long_prompt_next_to_decoding_requests_gives_the_reference_tokens(tmp_
         got = collect(engine, handles)
         return [got[h.request_id] for h in handles]
 
-    reference = run()
+    reference = run(triton_op=False)
     dense_calls = []
     real_dense = triton_ops.launch_dense_segments
 
@@ -65,11 +72,9 @@ def test_a_long_prompt_next_to_decoding_requests_gives_the_reference_tokens(tmp_
         dense_calls.append((x.shape[0], [b - a for _, a, b in segments]))
         real_dense(x, codes, pool, segments, bits, y)
 
-    op_module = importlib.import_module("kernels.lut_linear")  # `kernels.lut_linear` is the function
-    monkeypatch.setattr(op_module, "_use_triton", lambda x: True)  # the Triton op, interpreted
     monkeypatch.setattr(triton_ops, "launch_dense_segments", dense)
     monkeypatch.setattr(runner.ModelRunner, "segments_of",
                         lambda self, chunks, slots: runner.slot_runs(chunks, slots, DENSE_MIN_TOKENS))  # fmt: skip
-    assert run() == reference
+    assert run(triton_op=True) == reference
     assert dense_calls and all(lengths == [DENSE_MIN_TOKENS + 12] for _, lengths in dense_calls)
     assert all(rows > DENSE_MIN_TOKENS + 12 for rows, _ in dense_calls)  # with other requests' tokens in the step
