@@ -1,6 +1,5 @@
 """benchmarks/bench_serving.py measures what it says: full-batch decode steps, even behind long prompts."""
 
-import importlib.util
 from types import SimpleNamespace
 
 import pytest
@@ -8,15 +7,12 @@ import torch
 
 from adapters.store import LutStore
 from sketch.synthetic import llama_config
-from tests.conftest import REPO_ROOT
+from tests.conftest import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_serving", REPO_ROOT / "benchmarks" / "bench_serving.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("bench_serving")
 
 
 def test_a_batch_of_long_prompts_still_reaches_full_batch_decode_steps(bench, tmp_path):

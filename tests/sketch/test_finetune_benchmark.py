@@ -1,19 +1,15 @@
 """benchmarks/finetune_vs_lora.py stays runnable: its --smoke run (tiny random model, CPU) end to end."""
 
-import importlib.util
 import json
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("finetune_vs_lora", REPO_ROOT / "benchmarks" / "finetune_vs_lora.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("finetune_vs_lora")
 
 
 def test_smoke_run_writes_every_method_with_the_same_steps(bench, tmp_path, tasks_dir):
