@@ -406,7 +406,9 @@ class Attention(nn.Module):
         self.qkv_sizes = [self.num_heads * self.head_dim, *[self.num_kv_heads * self.head_dim] * 2]
         self.scale = cfg.head_dim**-0.5
 
-    def forward(self, x, slots, cos, sin, meta: AttentionMeta, kv_cache: tuple[torch.Tensor, torch.Tensor]):
+    def forward(self, x, slots, cos, sin, meta: AttentionMeta, kv_cache: tuple[torch.Tensor, torch.Tensor],
+                fused=None):  # fmt: skip
+        """fused: the fused-kernel module the model chose for this forward (fused_ops_for), or None: torch forms."""
         t = x.shape[0]
         if self.qkv_proj is not None:
             q, k, v = self.qkv_proj(x, slots).split(self.qkv_sizes, dim=-1)  # [T, N_q + 2 N_kv] -> 3 views
@@ -416,7 +418,6 @@ class Attention(nn.Module):
         k = k.view(t, self.num_kv_heads, self.head_dim)
         v = v.view(t, self.num_kv_heads, self.head_dim)
         k_cache, v_cache = kv_cache  # [num_blocks, block_size, Hkv, hd]
-        fused = fused_ops_for(x)
         if fused is not None:  # one kernel: rope(q), rope(k), and rope(k), v into the caches
             q, k = fused.rope_and_store(q, k, v, cos, sin, k_cache, v_cache, meta.slot_mapping)
         else:
@@ -426,14 +427,13 @@ class Attention(nn.Module):
         out = torch.empty_like(q)  # [T, H, hd]
         nd = meta.num_decodes
         if nd:
-            out[:nd] = self._decode(q[:nd], k_cache, v_cache, meta)
+            out[:nd] = self._decode(q[:nd], k_cache, v_cache, meta, fused)
         for span in meta.prefills:
             rows = slice(span.start, span.start + span.num_tokens)
             out[rows] = self._prefill(q[rows], k[rows], v[rows], k_cache, v_cache, span)
         return self.o_proj(out.view(t, -1), slots)
 
-    def _decode(self, q, k_cache, v_cache, meta: AttentionMeta) -> torch.Tensor:
-        fused = fused_ops_for(q)
+    def _decode(self, q, k_cache, v_cache, meta: AttentionMeta, fused=None) -> torch.Tensor:
         if fused is not None:  # reads the cached rows in place instead of gathering each context (below)
             bt, lens = meta.decode_block_tables, meta.decode_context_lens
             return fused.paged_decode_attention(q, k_cache, v_cache, bt, lens, self.scale)
@@ -476,10 +476,9 @@ class MLP(nn.Module):
             self.gate_proj, self.up_proj = proj["gate_proj"], proj["up_proj"]
         self.down_proj = proj["down_proj"]
 
-    def forward(self, x: torch.Tensor, slots: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, slots: torch.Tensor, fused=None) -> torch.Tensor:
         if self.gate_up_proj is not None:
             gate_up = self.gate_up_proj(x, slots)  # [T, 2F]
-            fused = fused_ops_for(gate_up)
             if fused is not None:
                 return self.down_proj(fused.silu_mul(gate_up), slots)
             gate, up = gate_up.chunk(2, dim=-1)
@@ -496,15 +495,14 @@ class Block(nn.Module):
         self.post_attention_layernorm = RMSNorm(norms[1], cfg.rms_norm_eps)
         self.mlp = mlp
 
-    def forward(self, h, slots, cos, sin, meta, kv_cache):
-        fused = fused_ops_for(h)
+    def forward(self, h, slots, cos, sin, meta, kv_cache, fused=None):
         if fused is None:
             h = h + self.self_attn(self.input_layernorm(h), slots, cos, sin, meta, kv_cache)
             return h + self.mlp(self.post_attention_layernorm(h), slots)
         norm1, norm2 = self.input_layernorm, self.post_attention_layernorm
-        attn = self.self_attn(fused.rms_norm(h, norm1.weight, norm1.eps), slots, cos, sin, meta, kv_cache)
+        attn = self.self_attn(fused.rms_norm(h, norm1.weight, norm1.eps), slots, cos, sin, meta, kv_cache, fused)
         h, normed = fused.add_rms_norm(h, attn, norm2.weight, norm2.eps)  # the residual add and the next norm
-        return h + self.mlp(normed, slots)
+        return h + self.mlp(normed, slots, fused)
 
 
 class Transformer(nn.Module):
@@ -592,9 +590,9 @@ class Transformer(nn.Module):
         h = F.embedding(input_ids, self.embed_tokens)  # [T, D]
         cos = self.rope_cos[positions].to(h.dtype)
         sin = self.rope_sin[positions].to(h.dtype)
+        fused = fused_ops_for(h)  # one choice per forward: every activation shares h's device and dtype
         for layer, kv_cache in zip(self.layers, kv_caches, strict=True):
-            h = layer(h, slot_of_token, cos, sin, meta, kv_cache)
-        fused = fused_ops_for(h)
+            h = layer(h, slot_of_token, cos, sin, meta, kv_cache, fused)
         h = h[logits_indices]
         h = self.norm(h) if fused is None else fused.rms_norm(h, self.norm.weight, self.norm.eps)
         if self.lm_head_lowp is not None:
