@@ -30,11 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kernels import (  # noqa: E402
-    SlotSegments,
-    autotune,  # noqa: E402
-    pack_codes,
-)
+from kernels import SlotSegments, autotune, pack_codes  # noqa: E402
 from kernels.reference import dequantize, lut_linear_reference  # noqa: E402
 from kernels.triton_bucket import bucket_candidates, launch_bucket  # noqa: E402
 from kernels.triton_decode import (  # noqa: E402

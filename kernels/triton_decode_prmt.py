@@ -330,10 +330,10 @@ def launch_decode_prmt_dot(
     )  # fmt: skip
 
 
-# (BLOCK_N, BLOCK_K, warps, waves of programs; 0 = no split-K). Not yet timed on a GPU; compiled for sm_90 here
-# (results/prmt_sm90_compile.log): one token 80-127 registers, 5.4-6.9 instructions per weight (the gather kernel:
-# 11.3); several tokens 107-152 registers, 4.2-5.6 per weight, wgmma (BLOCK_N 64 x BLOCK_K 256 spills: left out).
-# (BLOCK_N, BLOCK_K, warps, split-K waves; 0 = no split). One token: the best of a 189-config grid on an H200
-# (benchmarks/results/decode_m1_grid.json: 12.9 us at 4096x4096, 22.1 at 11008x4096; the first list's best 22.6).
+# (BLOCK_N, BLOCK_K, warps, split-K waves; 0 = no split). One token: the best of an H200 grid (82 configs timed,
+# benchmarks/results/decode_m1_grid.json: 12.9 us at 4096x4096, 22.1 at 11008x4096; the first list's best 22.6).
+# Several tokens: chosen from the sm_90 compile (results/prmt_sm90_compile.log: 107-152 registers, 4.2-5.6
+# instructions per weight, wgmma; BLOCK_N 64 x BLOCK_K 256 spills: left out), not gridded; on the H200 they won
+# every multi-token case of the sweep (kernels_sweep_h200.json).
 PRMT_CANDIDATES = [(32, 512, 4, 4), (64, 256, 4, 4), (64, 256, 8, 2), (64, 256, 4, 2), (32, 512, 4, 0), (32, 256, 4, 0)]
 PRMT_DOT_CANDIDATES = [(128, 128, 8, 1), (64, 128, 4, 2), (128, 64, 8, 2), (32, 256, 4, 2), (64, 64, 4, 4)]
