@@ -43,6 +43,7 @@ from kernels.triton_decode import (  # noqa: E402
     launch_decode,
     split_for,
 )
+from kernels.triton_decode_prmt import launch_decode_prmt, launch_decode_prmt_dot  # noqa: E402
 from kernels.triton_ops import _m_bucket, _shape_key, lut_linear_backward, lut_linear_forward  # noqa: E402
 from kernels.triton_prefill import launch_prefill  # noqa: E402
 
@@ -429,6 +430,14 @@ def profile(args):
         x, slots = make_batch(m, tasks, 4096)
         y = torch.empty(m, 4096, dtype=torch.float16, device="cuda")
         launch_decode(x, layer.codes[0], layer.pools[0], slots, BITS, y, cfg)
+    # the register-LUT kernels with the grids' best configs (decode_m1_grid.json, decode_m16_grid.json)
+    for m, cfg in [(1, {"BLOCK_N": 32, "BLOCK_K": 512, "num_warps": 4, "num_stages": 2, "waves": 4}),
+                   (16, {"BLOCK_N": 64, "BLOCK_K": 64, "num_warps": 4, "num_stages": 4, "waves": 2})]:  # fmt: skip
+        cfg["SPLIT_K"] = split_for(4096, 4096, cfg["BLOCK_N"], cfg["BLOCK_K"], cfg.pop("waves") * sms)
+        x, slots = make_batch(m, 1, 4096)
+        y = torch.empty(m, 4096, dtype=torch.float16, device="cuda")
+        launch = launch_decode_prmt if m == 1 else launch_decode_prmt_dot
+        launch(x, layer.codes[0], layer.pools[0], slots, BITS, y, cfg)
     x, _ = make_batch(2048, 1, 4096)
     slots = torch.zeros(2048, dtype=torch.int32, device="cuda")
     y = torch.empty(2048, 4096, dtype=torch.float16, device="cuda")
@@ -453,8 +462,17 @@ def sm90_compile(kernel, ints: list[str], div16: list[str], const: dict, warps: 
 
     cuobjdump = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "cuobjdump")
     attrs = {(kernel.arg_names.index(a),): [["tt.divisibility", 16]] for a in POINTERS + div16}
-    sig = {"x_ptr": f"*{x}", "codes_ptr": "*u8", "lut_ptr": f"*{lut}", "slot_ptr": "*i32", "y_ptr": f"*{x}",
-           "ws_ptr": "*fp32", "counter_ptr": "*i32", **dict.fromkeys(ints, "i32"), **dict.fromkeys(const, "constexpr")}
+    sig = {
+        "x_ptr": f"*{x}",
+        "codes_ptr": "*u8",
+        "lut_ptr": f"*{lut}",
+        "slot_ptr": "*i32",
+        "y_ptr": f"*{x}",
+        "ws_ptr": "*fp32",
+        "counter_ptr": "*i32",
+        **dict.fromkeys(ints, "i32"),
+        **dict.fromkeys(const, "constexpr"),
+    }
     src = ASTSource(fn=kernel, signature=sig, constexprs=const, attrs=attrs)
     kern = triton.compile(src, target=GPUTarget("cuda", 90, 32), options={"num_warps": warps, "num_stages": stages})
     with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
@@ -509,8 +527,15 @@ def compile_prmt_sm90() -> None:
     ints = ["N", "K", "KW", "GS", "stride_cw", "stride_ls", "stride_ln", "K_PER_SPLIT", "SPLIT_K"]
     for bn, bk, warps, lut in [(16, 512, 4, "fp16"), (32, 256, 4, "fp16"), (16, 512, 4, "bf16"), (16, 1024, 4, "fp16"),
                                (8, 512, 2, "fp16")]:  # fmt: skip
-        const = {"BITS": 4, "BLOCK_N": bn, "BLOCK_K": bk, "USE_SPLIT": True, "ASM": True, "LUT_BF16": lut == "bf16",
-                 "PREFETCH": False}
+        const = {
+            "BITS": 4,
+            "BLOCK_N": bn,
+            "BLOCK_K": bk,
+            "USE_SPLIT": True,
+            "ASM": True,
+            "LUT_BF16": lut == "bf16",
+            "PREFETCH": False,
+        }
         regs, stack, _, sass = sm90_compile(_decode_prmt_kernel, ints, ints[:-1], const, warps, 1, lut=lut)
         n_loop, mix = _inner_loop_mix(sass, anchor=("FFMA",))
         per_thread = bn * bk / (32 * warps)  # weights per thread and K block, once per body
@@ -614,8 +639,11 @@ def main():
     ap.add_argument("--out", type=Path, help="output directory (required unless --sm90 or --profile)")
     ap.add_argument("--sweep", action="store_true")
     ap.add_argument("--no-main", action="store_true")
-    ap.add_argument("--sweep-kinds", default="decode,bucket,prefill",
-                    help="decode (every variant), gather (the pruned autotune list), bucket, prefill")
+    ap.add_argument(
+        "--sweep-kinds",
+        default="decode,bucket,prefill",
+        help="decode (every variant), gather (the pruned autotune list), bucket, prefill",
+    )
     ap.add_argument("--shapes", default=",".join(f"{n}x{k}" for n, k in SHAPES))
     ap.add_argument("--plot-only", type=Path, help="re-draw the plot from a kernels.json")
     ap.add_argument("--profile", action="store_true", help="a few single launches for ncu, nothing else")
@@ -625,11 +653,11 @@ def main():
         compile_sm90()
         compile_prmt_sm90()
         return
-    if args.out is None:
-        ap.error("--out is required")
     if args.profile:
         profile(args)
         return
+    if args.out is None:
+        ap.error("--out is required")
     args.out.mkdir(parents=True, exist_ok=True)
     if args.plot_only:
         plot(json.loads(args.plot_only.read_text()), args.out / "kernels.png")

@@ -72,22 +72,35 @@ def fill_store(base: SketchedBase, store: LutStore, tasks: list[str], workdir: P
         store.put(task, path)
 
 
+def token_budget(max_batch: int) -> int:
+    """The engine's prefill tokens per step (make_engine)."""
+    return max(512, max_batch)
+
+
+def tokens_to_decode(args, batch: int, budget: int) -> int:
+    """What decode_point asks of each request: args.new_tokens after the last of batch prompts is prefilled,
+    budget prompt tokens per step, the first requests decoding meanwhile."""
+    return args.new_tokens + -(-batch * args.prompt // budget)
+
+
 def kv_bytes_for(base: SketchedBase, args, max_batch: int, max_len: int) -> int:
     """KV for max_batch decode sequences plus one max_len prompt (blocks are shared, not per sequence)."""
-    tokens = max_batch * (args.prompt + args.new_tokens + 16) + max_len + 64
+    per_sequence = args.prompt + tokens_to_decode(args, max_batch, token_budget(max_batch)) + 16
+    tokens = max_batch * per_sequence + max_len + 64
     dtype = torch.float16 if args.device.type == "cuda" else torch.float32  # the engine's KV dtype (make_engine)
     return tokens * bytes_per_block(ModelConfig.from_hf(base.config), 1, dtype)
 
 
 def make_engine(base, store, args, num_slots: int, max_batch: int, pool_bytes: int = 0) -> Engine:
-    max_len = max(args.ttft_prompt, args.prompt) + args.new_tokens + 16
+    decoded = tokens_to_decode(args, max_batch, token_budget(max_batch))
+    max_len = max(args.ttft_prompt + args.new_tokens, args.prompt + decoded) + 16
     config = EngineConfig(
         device=str(args.device), dtype="float16" if args.device.type == "cuda" else "float32",
         stats_window=1 << 20,  # decode_point slices the steps of its own run out of the engine's history
         cpu_weight_dtype=args.cpu_weight_dtype,
         cache=CacheConfig(block_size=16, kv_cache_bytes=kv_bytes_for(base, args, max_batch, max_len)),
         pool=PoolConfig(num_slots=num_slots, pool_bytes=pool_bytes, cpu_tier_bytes=4 * GiB),
-        scheduler=SchedulerConfig(max_num_seqs=max_batch, max_num_batched_tokens=max(512, max_batch),
+        scheduler=SchedulerConfig(max_num_seqs=max_batch, max_num_batched_tokens=token_budget(max_batch),
                                   max_model_len=max_len, max_waiting=4096),
     )
     return Engine(base, None, config, store)
@@ -108,9 +121,8 @@ def decode_point(engine: Engine, base: SketchedBase, tasks: list[str], batch: in
 
     Long prompts are prefilled a token budget per step while the admitted requests already decode: each request
     generates enough tokens to still run when the last prompt is in (then args.new_tokens full-batch steps)."""
-    budget = engine.config.scheduler.max_num_batched_tokens
-    prefill_steps = -(-batch * args.prompt // budget)
-    params = SamplingParams(max_tokens=args.new_tokens + prefill_steps, ignore_eos=True)
+    tokens = tokens_to_decode(args, batch, engine.config.scheduler.max_num_batched_tokens)
+    params = SamplingParams(max_tokens=tokens, ignore_eos=True)
     for i, p in enumerate(prompts(batch, args.prompt, base.config["vocab_size"], batch)):
         engine.add_request(tasks[i % len(tasks)], p, params)
     first = len(engine.stats().recent_steps)

@@ -236,11 +236,11 @@ def decode_candidates(
     out = []
     if prmt:
         gs = group_size or k
-        for bn, bk, warps, waves in PRMT_CANDIDATES if m == 1 else PRMT_DOT_CANDIDATES:
+        for bn, bk, warps, stages, waves in PRMT_CANDIDATES if m == 1 else PRMT_DOT_CANDIDATES:
             if m > 1 and gs % bk:
                 continue
             out.append({"BLOCK_N": bn, "BLOCK_K": bk, "MODE": MODE_PRMT if m == 1 else MODE_PRMT_DOT,
-                        "num_warps": warps, "num_stages": 1 if m == 1 else 2,
+                        "num_warps": warps, "num_stages": stages,
                         "SPLIT_K": split_for(n, k, bn, bk, waves * num_sms) if waves else 1})  # fmt: skip
     for mode, bn, bk, warps, stages, pf, outer, fast, waves in _ONE_TOKEN if m == 1 else _TOKENS:
         out.append({

@@ -330,10 +330,13 @@ def launch_decode_prmt_dot(
     )  # fmt: skip
 
 
-# (BLOCK_N, BLOCK_K, warps, split-K waves; 0 = no split). One token: the best of an H200 grid (82 configs timed,
-# benchmarks/results/decode_m1_grid.json: 12.9 us at 4096x4096, 22.1 at 11008x4096; the first list's best 22.6).
-# Several tokens: chosen from the sm_90 compile (results/prmt_sm90_compile.log: 107-152 registers, 4.2-5.6
-# instructions per weight, wgmma; BLOCK_N 64 x BLOCK_K 256 spills: left out), not gridded; on the H200 they won
-# every multi-token case of the sweep (kernels_sweep_h200.json).
-PRMT_CANDIDATES = [(32, 512, 4, 4), (64, 256, 4, 4), (64, 256, 8, 2), (64, 256, 4, 2), (32, 512, 4, 0), (32, 256, 4, 0)]
-PRMT_DOT_CANDIDATES = [(128, 128, 8, 1), (64, 128, 4, 2), (128, 64, 8, 2), (32, 256, 4, 2), (64, 64, 4, 4)]
+# (BLOCK_N, BLOCK_K, warps, stages, split-K waves; 0 = no split), from H200 grids re-timed three rounds
+# (benchmarks/decode_grid.py). One token (results/decode_m1_grid.json, 2026-11-30 third session): 13.5 us at
+# 4096x4096 (split-K 4), 26.3 at 11008x4096 (no split); the prefetching variant was no faster (13.5 / 24.4).
+# Several tokens (results/decode_m16_grid.json, 16 tokens of one task): 16.3 us at 4096x4096 (the earlier,
+# compile-chosen list: 22.0); the last two are the earlier list's best at 64 tokens (21.2 us at 4096x4096).
+PRMT_CANDIDATES = [(32, 512, 4, 2, 4), (32, 512, 4, 1, 4), (64, 512, 4, 2, 2), (32, 512, 4, 1, 0), (32, 512, 2, 2, 4)]
+PRMT_DOT_CANDIDATES = [
+    (64, 64, 4, 4, 2), (64, 64, 4, 1, 4), (64, 128, 8, 4, 2), (32, 128, 4, 3, 4), (32, 128, 4, 3, 0),
+    (128, 128, 8, 2, 1), (64, 128, 4, 2, 2),
+]

@@ -16,19 +16,20 @@ def bench():
 
 
 def test_a_batch_of_long_prompts_still_reaches_full_batch_decode_steps(bench, tmp_path):
-    """4 prompts of 300 tokens take 3 prefill steps of 512 tokens, more than the 2 new tokens asked for: each
-    request must keep decoding until the last prompt is in, so that the batch of 4 decodes together."""
+    """8 prompts of 1,200 tokens take 19 prefill steps of 512 tokens, more than the 2 new tokens asked for: each
+    request must keep decoding until the last prompt is in, so that the batch of 8 decodes together, and the
+    engine's length limit and KV cache must leave room for those extra tokens."""
     config = llama_config(vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=1,
                           num_attention_heads=4, num_key_value_heads=2)  # fmt: skip
-    args = SimpleNamespace(device=torch.device("cpu"), prompt=300, new_tokens=2, ttft_prompt=16,
+    args = SimpleNamespace(device=torch.device("cpu"), prompt=1200, new_tokens=2, ttft_prompt=16,
                            cpu_weight_dtype="float32")  # fmt: skip
     base = bench.random_base(config, gpr=1, device=args.device)
     store = LutStore(tmp_path / "store", base.spec(), verify_on_open=False)
     bench.fill_store(base, store, ["task0"], tmp_path)
-    engine = bench.make_engine(base, store, args, num_slots=2, max_batch=4)
+    engine = bench.make_engine(base, store, args, num_slots=2, max_batch=8)
     try:
-        point = bench.decode_point(engine, base, ["task0"], 4, args, lambda tasks, batch, ctx: 1e-3)
+        point = bench.decode_point(engine, base, ["task0"], 8, args, lambda tasks, batch, ctx: 1e-3)
     finally:
         engine.stop()
-    assert point["batch"] == 4 and point["decode_steps"] >= args.new_tokens
+    assert point["batch"] == 8 and point["decode_steps"] >= args.new_tokens
     assert point["tok_per_s"] > 0 and point["step_ms"] > 0
