@@ -415,7 +415,7 @@ def sweep(args, out_dir):
 
 
 def profile(args):
-    """One launch of a few variants, for Nsight Compute: ncu -k regex:'_decode|_prefill' python3 ... --profile."""
+    """One launch of a few variants, for Nsight Compute: ncu -k regex:'_decode|_bucket' python3 ... --profile."""
     layer = Layer(4096, 4096, 4, slots=16)
     sms = torch.cuda.get_device_properties(0).multi_processor_count
     cases = [
@@ -438,6 +438,13 @@ def profile(args):
         y = torch.empty(m, 4096, dtype=torch.float16, device="cuda")
         launch = launch_decode_prmt if m == 1 else launch_decode_prmt_dot
         launch(x, layer.codes[0], layer.pools[0], slots, BITS, y, cfg)
+    # the bucket-sum kernel (cols layout, the candidates' first two) at 16 tokens over 16 tasks
+    for block_n, block_k, warps, stages in [(64, 256, 4, 1), (32, 256, 4, 2)]:
+        cfg = {"LAYOUT": "cols", "BLOCK_N": block_n, "BLOCK_K": block_k, "num_warps": warps, "num_stages": stages,
+               "SPLIT_K": split_for(4096, 4096, block_n, block_k, 2 * sms)}  # fmt: skip
+        x, slots = make_batch(16, 16, 4096)
+        y = torch.empty(16, 4096, dtype=torch.float16, device="cuda")
+        launch_bucket(x, layer.codes[0], layer.pools[0], slots, BITS, y, cfg)
     x, _ = make_batch(2048, 1, 4096)
     slots = torch.zeros(2048, dtype=torch.int32, device="cuda")
     y = torch.empty(2048, 4096, dtype=torch.float16, device="cuda")

@@ -212,11 +212,11 @@ _CANDIDATES = [
 
 # LAYOUT "cols" (triton_bucket_cols.py), up to 16 tokens only (above, Triton takes wgmma and the one-hot
 # goes back through shared memory, with spills): (BLOCK_N, packed bytes per row and block, warps, stages,
-# waves). Timed on an H200 (benchmarks/NOTES.md v8): the autotuner took (32, 128, 4, 2, 2) on 4096x4096 and
-# (32, 32, 4, 3, 4) on 11008x4096; a grid of 60 configs x 4 waves (results/bucket_cols_grid.json, M = 16 over
-# 16 tasks) found (64, 128, 4, 1, 2) best on 4096x4096 (70.5 us, the list's best 75.7) and nothing much better
-# than the list on 11008x4096 (187.5 vs 192.4 us): a plateau, the kernel's design is the limit, not its config.
-_COLS_CANDIDATES = [(64, 128, 4, 1, 2), (32, 128, 4, 2, 2), (32, 64, 4, 2, 2), (64, 64, 8, 2, 2), (32, 32, 4, 3, 4)]
+# waves). From H200 grids at M = 16 over 16 tasks (benchmarks/NOTES.md v8, v10): with the set.eq one-hot (v10,
+# results/bucket_cols_grid_v10.json) the best were (32, 32, 4, 3, 4) at 59.5 us on 4096x4096 and
+# (32, 128, 4, 2, 1) at 168.7 on 11008x4096; (64, 128, 4, 1, 2) was v8's best on 4096x4096 (70.5 us), not
+# reached by v10's shorter grid.
+_COLS_CANDIDATES = [(32, 32, 4, 3, 4), (32, 128, 4, 2, 2), (32, 128, 2, 2, 4), (32, 128, 4, 2, 1), (64, 128, 4, 1, 2)]
 
 
 def bucket_candidates(m: int, n: int, k: int, bits: int, num_sms: int) -> list[dict]:

@@ -19,13 +19,16 @@ MMA operand's register layout, so every one-hot element goes through shared memo
 
 With c a compile-time constant, every step from the loaded bytes to the one-hot is elementwise with
 constants (a unary inline asm on GPU, integer ops elsewhere), so Triton's dot-operand pass computes the
-one-hot directly in the mma.sync B-fragment layout (benchmarks/NOTES.md v8: compiled for sm_90 the loop
-holds no shared-memory traffic for it; 2.3-2.9 instructions per one-hot element). The price: L accumulators
-of [BM, BN] fp32 (L = 16 at 4 bits), so BLOCK_N * BLOCK_M stays small, and only up to 16 tokens: at BLOCK_M
->= 32 Triton takes wgmma (operand from shared memory) or spills.
+one-hot directly in the mma.sync B-fragment layout (benchmarks/NOTES.md v8: no shared-memory traffic for it).
+The codes tile is turned into 16-bit floats once (1024 + code in fp16, 128 + code in bf16: code_as_float),
+then each code value costs one set.eq.{f16x2,bf16x2} per two one-hot elements (v10; v8's byte-wise asm took
+5 instructions per 4 plus 2 constant moves): compiled for sm_90, 1.2-1.4 instructions per one-hot element in
+the loop (v8: 2.1-2.6). The price of the layout: L accumulators of [BM, BN] fp32 (L = 16 at 4 bits), so
+BLOCK_N * BLOCK_M stays small, and only up to 16 tokens: at BLOCK_M >= 32 Triton takes wgmma (operand from
+shared memory) or spills.
 
-Not yet timed on a GPU: it enters as autotuner candidates (LAYOUT "cols"), next to the v7 kernel; it takes the
-same arguments, and triton_bucket.launch_bucket launches either.
+It enters as autotuner candidates (LAYOUT "cols", M <= 16) next to the rows kernel (triton_bucket.py); it
+takes the same arguments, and triton_bucket.launch_bucket launches either.
 """
 
 from __future__ import annotations
@@ -33,29 +36,45 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from kernels.triton_common import one_hot_ptx, store_split_k
+from kernels.triton_common import store_split_k
+
+# A code value c (< 16) as a 16-bit float, exact and distinct per code: 1024 + c in fp16 (bits 0x6400 | c), 128 + c
+# in bf16 (0x4300 | c). set.eq.{f16x2,bf16x2} compares two such codes with c at once and writes 1.0 or 0.0 into
+# each half, so a one-hot pair costs one instruction (v8's byte form: 5 per 4 elements plus 2 constant moves).
+CODE_BITS = {"f16": 0x6400, "bf16": 0x4300}
 
 
-def _zero_where_code_is(c: int) -> str:
-    """$2 = 4 code bytes (each < 16): t = bytes ^ (c in every byte) is 0 in a byte iff its code == c. One
-    operand, so Triton may hoist the layout conversion above the asm; c is baked in: one string per value."""
-    return f"xor.b32 t, $2, {c * 0x01010101:#x};"
+def one_hot_pair_ptx(dtype: str, c: int) -> str:
+    """PTX: $0 = two one-hot values (1.0 where a half of $1, a code pair in CODE_BITS form, equals c) in dtype."""
+    pair = (CODE_BITS[dtype] | c) * 0x00010001
+    return f"{{ .reg .b32 k; mov.b32 k, {pair:#x}; set.eq.{dtype}x2.{dtype}x2 $0, $1, k; }}"
 
 
-ONE_HOT_F16 = tl.constexpr(tuple(one_hot_ptx("f16", _zero_where_code_is(c)) for c in range(16)))
-ONE_HOT_BF16 = tl.constexpr(tuple(one_hot_ptx("bf16", _zero_where_code_is(c)) for c in range(16)))
+ONE_HOT_F16 = tl.constexpr(tuple(one_hot_pair_ptx("f16", c) for c in range(16)))
+ONE_HOT_BF16 = tl.constexpr(tuple(one_hot_pair_ptx("bf16", c) for c in range(16)))
 
 
 @triton.jit
-def one_hot_of(code, C: tl.constexpr, dtype: tl.constexpr, ASM: tl.constexpr):
-    """[BB, BN] in dtype: 1 where code (uint8, < 16) == C, else 0. Only elementwise ops with constants."""
+def code_as_float(code, dtype: tl.constexpr):
+    """[BB, BN] uint8 codes (< 16) -> their CODE_BITS form in dtype (fp16 / bf16): once per codes tile, not per c."""
+    if dtype == tl.bfloat16:
+        code_f = (code.to(tl.uint16) | 0x4300).to(tl.bfloat16, bitcast=True)
+    else:
+        code_f = (code.to(tl.uint16) | 0x6400).to(tl.float16, bitcast=True)
+    return code_f
+
+
+@triton.jit
+def one_hot_of(code, code_f, C: tl.constexpr, dtype: tl.constexpr, ASM: tl.constexpr):
+    """[BB, BN] in dtype: 1 where code (uint8, < 16) == C, else 0. Only elementwise ops with constants, so the
+    one-hot is computed in the MMA operand's registers. ASM: from code_f (code_as_float), two per instruction."""
     if ASM:
         if dtype == tl.bfloat16:
-            oh = tl.inline_asm_elementwise(ONE_HOT_BF16[C], "=r,=r,r", [code], dtype=tl.bfloat16, is_pure=True,
-                                           pack=4)  # fmt: skip
+            oh = tl.inline_asm_elementwise(ONE_HOT_BF16[C], "=r,r", [code_f], dtype=tl.bfloat16, is_pure=True,
+                                           pack=2)  # fmt: skip
         else:
-            oh = tl.inline_asm_elementwise(ONE_HOT_F16[C], "=r,=r,r", [code], dtype=tl.float16, is_pure=True,
-                                           pack=4)  # fmt: skip
+            oh = tl.inline_asm_elementwise(ONE_HOT_F16[C], "=r,r", [code_f], dtype=tl.float16, is_pure=True,
+                                           pack=2)  # fmt: skip
     else:  # integer form (interpreter, fp32 x): 1 - min(code ^ C, 1); through fp32 (the CPU interpreter's bf16)
         oh = (1 - tl.minimum(code ^ C, 1)).to(tl.float32).to(dtype)
     return oh
@@ -110,9 +129,13 @@ def _bucket_cols_kernel(
                     mask=m_mask[:, None] & ((cols >= lo) & (cols < hi))[None, :],
                     other=0.0,
                 )  # [BM, BB], zero outside group g, K and M
+                if ASM:
+                    code_f = code_as_float(code, x_dtype)  # [BB, BN], once for all L code values
+                else:
+                    code_f = code
                 new = ()
                 for c in tl.static_range(L):
-                    oh = one_hot_of(code, c, x_dtype, ASM)
+                    oh = one_hot_of(code, code_f, c, x_dtype, ASM)
                     new = new + (tl.dot(xs, oh, acc[c], input_precision=DOT_PRECISION),)
                 acc = new
         # Fold this group's LUTs in: each token's own slot, one [BM, BN] gather per code value (L1/L2 hits).

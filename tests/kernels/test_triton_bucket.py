@@ -169,3 +169,17 @@ def test_auto_mode_threshold_is_lower_for_small_batches_and_one_override_sets_al
     assert triton_ops.bucket_min_tasks(17) == triton_ops.bucket_min_tasks(64)
     monkeypatch.setattr(triton_ops, "BUCKET_MIN_TASKS", 3)  # what SKETCHSERVE_BUCKET_MIN_TASKS=3 sets
     assert {triton_ops.bucket_min_tasks(m) for m in (1, 16, 17, 64)} == {3}
+
+
+def test_the_cols_one_hot_compares_codes_held_as_exact_distinct_16_bit_floats():
+    """The cols kernel's asm (set.eq on code pairs) is right only if every code value has its own exact float:
+    1024 + c in fp16, 128 + c in bf16, and the asm compares both halves with the same c."""
+    from kernels.triton_bucket_cols import CODE_BITS, one_hot_pair_ptx
+
+    for name, dtype, base in (("f16", torch.float16, 1024), ("bf16", torch.bfloat16, 128)):
+        bits = torch.tensor([CODE_BITS[name] | c for c in range(16)], dtype=torch.int16)
+        assert bits.view(dtype).float().tolist() == [float(base + c) for c in range(16)]
+        for c in (0, 5, 15):
+            pair = (CODE_BITS[name] | c) * 0x00010001
+            assert f"mov.b32 k, {pair:#x};" in one_hot_pair_ptx(name, c)
+            assert f"set.eq.{name}x2.{name}x2 $0, $1, k;" in one_hot_pair_ptx(name, c)
