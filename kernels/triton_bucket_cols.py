@@ -27,8 +27,14 @@ the loop (v8: 2.1-2.6). The price of the layout: L accumulators of [BM, BN] fp32
 BLOCK_N * BLOCK_M stays small, and only up to 16 tokens: at BLOCK_M >= 32 Triton takes wgmma (operand from
 shared memory) or spills.
 
+PAIRS (v11, 3/4-bit codes): the MMA's K runs over the block's columns instead of its bytes once per sub-column.
+A byte's two codes are then the two halves of one B-fragment register, and x's A operand is a contiguous
+[BM, BLOCK_K] tile (async 8/16-byte copies) instead of stride-2 columns loaded 2 bytes at a time and repacked
+(the bucket kernel's top stall in the H200 profile, NOTES.md). The codes tile is interleaved once per block
+(join + permute + reshape: one trip through shared memory for the codes, not per code value).
+
 It enters as autotuner candidates (LAYOUT "cols", M <= 16) next to the rows kernel (triton_bucket.py); it
-takes the same arguments, and triton_bucket.launch_bucket launches either.
+takes the same arguments (and PAIRS), and triton_bucket.launch_bucket launches either.
 """
 
 from __future__ import annotations
@@ -81,13 +87,28 @@ def one_hot_of(code, code_f, C: tl.constexpr, dtype: tl.constexpr, ASM: tl.const
 
 
 @triton.jit
+def _accumulate_one_hots(acc, xs, code, L: tl.constexpr, x_dtype: tl.constexpr, DOT_PRECISION: tl.constexpr,
+                         ASM: tl.constexpr):  # fmt: skip
+    """acc[c] [BM, BN] + xs [BM, KK] @ (code == c) [KK, BN] for each code value c (a tuple of L accumulators)."""
+    if ASM:
+        code_f = code_as_float(code, x_dtype)  # once for all L code values
+    else:
+        code_f = code
+    new = ()
+    for c in tl.static_range(L):
+        oh = one_hot_of(code, code_f, c, x_dtype, ASM)
+        new = new + (tl.dot(xs, oh, acc[c], input_precision=DOT_PRECISION),)
+    return new
+
+
+@triton.jit
 def _bucket_cols_kernel(
     x_ptr, codes_ptr, lut_ptr, slot_ptr, y_ptr, ws_ptr, counter_ptr,
     M, N, K, KP, GS,
     stride_xm, stride_cn, stride_ls, stride_ln, stride_ym,
     K_PER_SPLIT, SPLIT_K,
     BITS: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-    USE_SPLIT: tl.constexpr, DOT_PRECISION: tl.constexpr, ASM: tl.constexpr,
+    USE_SPLIT: tl.constexpr, DOT_PRECISION: tl.constexpr, ASM: tl.constexpr, PAIRS: tl.constexpr = False,
 ):  # fmt: skip
     L: tl.constexpr = 1 << BITS
     if BITS == 2:
@@ -121,23 +142,22 @@ def _bucket_cols_kernel(
             b = tl.load(
                 codes_ptr + rows_c[None, :] * stride_cn + boffs[:, None], mask=(boffs < KP)[:, None], other=0
             )  # [BB, BN] uint8, K along dim 0 (the B operand's orientation)
-            for i in tl.static_range(PER_BYTE):
-                code = (b >> (i * WIDTH)) & ((1 << WIDTH) - 1)  # [BB, BN] codes of columns kb0 + j*PER_BYTE + i
-                cols = kb0 + j * PER_BYTE + i  # [BB]
-                xs = tl.load(
-                    x_ptr + m_offs[:, None] * stride_xm + cols[None, :],
-                    mask=m_mask[:, None] & ((cols >= lo) & (cols < hi))[None, :],
-                    other=0.0,
-                )  # [BM, BB], zero outside group g, K and M
-                if ASM:
-                    code_f = code_as_float(code, x_dtype)  # [BB, BN], once for all L code values
-                else:
-                    code_f = code
-                new = ()
-                for c in tl.static_range(L):
-                    oh = one_hot_of(code, code_f, c, x_dtype, ASM)
-                    new = new + (tl.dot(xs, oh, acc[c], input_precision=DOT_PRECISION),)
-                acc = new
+            if PAIRS:  # the MMA's K = the block's columns: a byte's two codes are one B-fragment pair
+                code = tl.reshape(tl.permute(tl.join(b & 15, b >> 4), (0, 2, 1)), (BLOCK_K, BLOCK_N))
+                cols = kb0 + tl.arange(0, BLOCK_K)  # [BK] contiguous: x in 16-byte loads, no repacking
+                xs = tl.load(x_ptr + m_offs[:, None] * stride_xm + cols[None, :],
+                             mask=m_mask[:, None] & ((cols >= lo) & (cols < hi))[None, :], other=0.0)  # fmt: skip
+                acc = _accumulate_one_hots(acc, xs, code, L, x_dtype, DOT_PRECISION, ASM)
+            else:
+                for i in tl.static_range(PER_BYTE):
+                    code = (b >> (i * WIDTH)) & ((1 << WIDTH) - 1)  # [BB, BN] codes of columns kb0 + j*PER_BYTE + i
+                    cols = kb0 + j * PER_BYTE + i  # [BB]
+                    xs = tl.load(
+                        x_ptr + m_offs[:, None] * stride_xm + cols[None, :],
+                        mask=m_mask[:, None] & ((cols >= lo) & (cols < hi))[None, :],
+                        other=0.0,
+                    )  # [BM, BB], zero outside group g, K and M
+                    acc = _accumulate_one_hots(acc, xs, code, L, x_dtype, DOT_PRECISION, ASM)
         # Fold this group's LUTs in: each token's own slot, one [BM, BN] gather per code value (L1/L2 hits).
         lut_g = lut_ptr + slots[:, None] * stride_ls + (rows_c * stride_ln + g * L)[None, :]  # [BM, BN]
         for c in tl.static_range(L):
