@@ -4,15 +4,16 @@
 
 At M = 1 the register-LUT kernel (MODE_PRMT, kernels/triton_decode_prmt.py) lost to the gather kernel's FMA
 mode with the autotuner's 6 candidates (22.6 vs 15.7 us at 4096x4096, kernels_sweep_h200.json) although it
-compiles to half the instructions per weight; its grid found 12.9 us (results/decode_m1_grid.json). At M = 1 the
-modes are that kernel, the same with its codes prefetched a block ahead in registers (PREFETCH=1, prmt_pf), and
-the FMA gather; for M > 1 the register-LUT tensor-core kernel (MODE_PRMT_DOT) and the gather kernel's
-MODE_DOT_SWAP. Each is timed over block shapes, warps, stages and split-K waves at M tokens over --tasks tasks,
-4-bit, gpr 4, on 4096x4096 (the modes share --budget-s), then each mode's best six on 11008x4096; each config is
-checked against the torch reference (output poisoned first). Writes OUT_DIR/decode_m{M}_grid.json (with
---tasks > 1: decode_m{M}_t{T}_grid.json) and prints the best configs per mode and shape, each mode's fastest 8
-re-timed 3 rounds in turn (single timings varied up to 2x on the H200): the data for
-PRMT_CANDIDATES / PRMT_DOT_CANDIDATES and _ONE_TOKEN / _TOKENS.
+compiles to half the instructions per weight; its grid found 12.9 us (results/decode_m1_grid.json; prefetching
+its codes a block ahead, PREFETCH=1, gained nothing in the re-timed grid). At M = 1 the modes are that kernel,
+the same with x in 16-byte loads split in registers (X_VEC=1, prmt_xv), and the FMA gather; for M > 1 the
+register-LUT tensor-core kernel (MODE_PRMT_DOT) and the gather kernel's MODE_DOT_SWAP. Each is timed over
+block shapes, warps, stages and split-K waves at M tokens over --tasks tasks, 4-bit, gpr 4, on 4096x4096 (the
+modes share --budget-s), then each mode's best six on 11008x4096; each config is checked against the torch
+reference (output poisoned first). Writes OUT_DIR/decode_m{M}_grid.json (with --tasks > 1:
+decode_m{M}_t{T}_grid.json) and prints the best configs per mode and shape, each mode's fastest 8 re-timed
+3 rounds in turn (single timings varied up to 2x on the H200): the data for PRMT_CANDIDATES /
+PRMT_DOT_CANDIDATES and _ONE_TOKEN / _TOKENS.
 """
 
 from __future__ import annotations
@@ -47,15 +48,16 @@ from kernels.triton_decode import MODE_DOT_SWAP, MODE_FMA, MODE_PRMT, MODE_PRMT_
 GPR = 4
 WAVES = (0, 1, 2, 4)  # 0: no split-K
 RETIME_TOP, RETIME_ROUNDS = 8, 3
-CONFIG_KEYS = ("MODE", "BLOCK_N", "BLOCK_K", "num_warps", "num_stages", "SPLIT_K", "PREFETCH", "SLOT_OUTER", "FAST")
-# prmt_pf: the register-LUT kernel with its codes prefetched a block ahead (PREFETCH=1; not yet timed)
-ONE_TOKEN_MODES = {"prmt": MODE_PRMT, "prmt_pf": MODE_PRMT, "fma": MODE_FMA}
+CONFIG_KEYS = ("MODE", "BLOCK_N", "BLOCK_K", "num_warps", "num_stages", "SPLIT_K", "PREFETCH", "SLOT_OUTER", "FAST",
+               "X_VEC")
+# prmt_xv: the register-LUT kernel with x in 16-byte loads (X_VEC=1; not yet timed)
+ONE_TOKEN_MODES = {"prmt": MODE_PRMT, "prmt_xv": MODE_PRMT, "fma": MODE_FMA}
 TOKENS_MODES = {"prmt_dot": MODE_PRMT_DOT, "dot_swap": MODE_DOT_SWAP}
-PREFETCH_OF = {"prmt": 0, "prmt_pf": 1}  # the others: 1 (the gather kernel's register prefetch depth; ignored
+PREFETCH_OF = {"prmt": 0, "prmt_xv": 0}  # the others: 1 (the gather kernel's register prefetch depth; ignored
 # by the tensor-core register-LUT kernel)
 # (BLOCK_N, BLOCK_K, warps, stages): each mode's fastest in the last measurements, where its grid starts
-CURRENT = {"prmt": (32, 512, 4, 1), "prmt_pf": (32, 512, 4, 1), "fma": (8, 512, 4, 2), "prmt_dot": (32, 256, 4, 2),
-           "dot_swap": (64, 128, 4, 1)}  # fmt: skip
+CURRENT = {"prmt": (32, 512, 4, 2), "prmt_xv": (32, 512, 4, 2), "fma": (8, 512, 4, 2), "prmt_dot": (64, 64, 4, 4),
+           "dot_swap": (32, 256, 4, 3)}  # fmt: skip
 
 
 def compile_configs(mode: str, m: int) -> list[tuple[int, int, int, int]]:
@@ -89,7 +91,7 @@ def run_shape(n: int, k: int, m: int, tasks: int, mode: str, configs, budget_s: 
                 continue  # the same launch as waves 0
             cfg = {"MODE": modes[mode], "BLOCK_N": block_n, "BLOCK_K": block_k, "num_warps": warps,
                    "num_stages": stages, "SPLIT_K": split, "PREFETCH": PREFETCH_OF.get(mode, 1), "SLOT_OUTER": False,
-                   "FAST": False}  # fmt: skip
+                   "FAST": False, "X_VEC": int(mode == "prmt_xv")}  # fmt: skip
             us, err = checked_time(launch_decode, layer, x, slots, ref, cfg)
             rows.append({"N": n, "K": k, "M": m, "tasks": tasks, "kind": mode, "waves": waves, **cfg, "us": us,
                          "err": err})

@@ -36,7 +36,13 @@ from kernels.triton_common import (
     store_split_k,
     unpack_codes,
 )
-from kernels.triton_decode_prmt import PRMT_CANDIDATES, PRMT_DOT_CANDIDATES, launch_decode_prmt, launch_decode_prmt_dot
+from kernels.triton_decode_prmt import (
+    PRMT_CANDIDATES,
+    PRMT_DOT_CANDIDATES,
+    PRMT_X_VEC_CANDIDATES,
+    launch_decode_prmt,
+    launch_decode_prmt_dot,
+)
 
 MODE_DOT = 0  # acc [BM, BN] = x @ W.T
 MODE_DOT_SWAP = 1  # acc [BN, BM] = W @ x.T: the big side (rows) fills the MMA's M
@@ -236,11 +242,12 @@ def decode_candidates(
     out = []
     if prmt:
         gs = group_size or k
-        for bn, bk, warps, stages, waves in PRMT_CANDIDATES if m == 1 else PRMT_DOT_CANDIDATES:
+        one = [(c, 0) for c in PRMT_CANDIDATES] + [(c, 1) for c in PRMT_X_VEC_CANDIDATES]
+        for (bn, bk, warps, stages, waves), x_vec in one if m == 1 else [(c, 0) for c in PRMT_DOT_CANDIDATES]:
             if m > 1 and gs % bk:
                 continue
             out.append({"BLOCK_N": bn, "BLOCK_K": bk, "MODE": MODE_PRMT if m == 1 else MODE_PRMT_DOT,
-                        "num_warps": warps, "num_stages": stages,
+                        "num_warps": warps, "num_stages": stages, "X_VEC": x_vec,
                         "SPLIT_K": split_for(n, k, bn, bk, waves * num_sms) if waves else 1})  # fmt: skip
     for mode, bn, bk, warps, stages, pf, outer, fast, waves in _ONE_TOKEN if m == 1 else _TOKENS:
         out.append({

@@ -77,11 +77,41 @@ def _x_at(x_ptr, c0, J: tl.constexpr, lo, hi, shape: tl.constexpr, MASKED: tl.co
 
 
 @triton.jit
+def _x_words(x_ptr, c0, lo, hi, shape: tl.constexpr, BW: tl.constexpr, MASKED: tl.constexpr):
+    """x at the 8 columns of every word, as _x_at gives them one by one, from one [BW, 8] load (16 bytes per
+    word) split into 8 [BW] vectors, fp32, broadcast to shape."""
+    cols = c0[:, None] + tl.arange(0, 8)[None, :]  # [BW, 8]
+    if MASKED:
+        xw = tl.load(x_ptr + cols, mask=(cols >= lo) & (cols < hi), other=0.0)
+    else:
+        xw = tl.load(x_ptr + cols)
+    xw = tl.reshape(xw.to(tl.float32), (BW, 2, 2, 2))  # column 4a + 2b + c at [:, a, b, c]
+    even, odd = tl.split(xw)  # c = 0 / 1
+    e0, e2 = tl.split(even)  # b = 0 / 1: columns 0, 4 / 2, 6
+    o1, o3 = tl.split(odd)  # columns 1, 5 / 3, 7
+    x0, x4 = tl.split(e0)
+    x2, x6 = tl.split(e2)
+    x1, x5 = tl.split(o1)
+    x3, x7 = tl.split(o3)
+    return (tl.broadcast_to(x0[None, :], shape), tl.broadcast_to(x1[None, :], shape),
+            tl.broadcast_to(x2[None, :], shape), tl.broadcast_to(x3[None, :], shape),
+            tl.broadcast_to(x4[None, :], shape), tl.broadcast_to(x5[None, :], shape),
+            tl.broadcast_to(x6[None, :], shape), tl.broadcast_to(x7[None, :], shape))  # fmt: skip
+
+
+@triton.jit
 def _lookup_fma(acc, words, tables, x_ptr, c0, lo, hi, BLOCK_N: tl.constexpr, BW: tl.constexpr,
-                LUT_BF16: tl.constexpr, MASKED: tl.constexpr):  # fmt: skip
+                LUT_BF16: tl.constexpr, MASKED: tl.constexpr, X_VEC: tl.constexpr = False):  # fmt: skip
     """acc [BN, BW] + the 8 weights of each code word times x at their columns (kernels/prmt_lut.py's asm)."""
     shape: tl.constexpr = (BLOCK_N, BW)
     lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3 = tables
+    if X_VEC:
+        xs = _x_words(x_ptr, c0, lo, hi, shape, BW, MASKED)
+    else:
+        xs = (_x_at(x_ptr, c0, 0, lo, hi, shape, MASKED), _x_at(x_ptr, c0, 1, lo, hi, shape, MASKED),
+              _x_at(x_ptr, c0, 2, lo, hi, shape, MASKED), _x_at(x_ptr, c0, 3, lo, hi, shape, MASKED),
+              _x_at(x_ptr, c0, 4, lo, hi, shape, MASKED), _x_at(x_ptr, c0, 5, lo, hi, shape, MASKED),
+              _x_at(x_ptr, c0, 6, lo, hi, shape, MASKED), _x_at(x_ptr, c0, 7, lo, hi, shape, MASKED))  # fmt: skip
     return tl.inline_asm_elementwise(
         LOOKUP_BF16 if LUT_BF16 else LOOKUP_F16, LOOKUP_CONSTRAINTS,
         [acc, words,
@@ -89,10 +119,7 @@ def _lookup_fma(acc, words, tables, x_ptr, c0, lo, hi, BLOCK_N: tl.constexpr, BW
          tl.broadcast_to(lo2[:, None], shape), tl.broadcast_to(lo3[:, None], shape),
          tl.broadcast_to(hi0[:, None], shape), tl.broadcast_to(hi1[:, None], shape),
          tl.broadcast_to(hi2[:, None], shape), tl.broadcast_to(hi3[:, None], shape),
-         _x_at(x_ptr, c0, 0, lo, hi, shape, MASKED), _x_at(x_ptr, c0, 1, lo, hi, shape, MASKED),
-         _x_at(x_ptr, c0, 2, lo, hi, shape, MASKED), _x_at(x_ptr, c0, 3, lo, hi, shape, MASKED),
-         _x_at(x_ptr, c0, 4, lo, hi, shape, MASKED), _x_at(x_ptr, c0, 5, lo, hi, shape, MASKED),
-         _x_at(x_ptr, c0, 6, lo, hi, shape, MASKED), _x_at(x_ptr, c0, 7, lo, hi, shape, MASKED)],
+         xs[0], xs[1], xs[2], xs[3], xs[4], xs[5], xs[6], xs[7]],
         dtype=tl.float32, is_pure=True, pack=1,
     )  # fmt: skip
 
@@ -110,7 +137,7 @@ def _decode_prmt_kernel(
     x_ptr, codes_ptr, lut_ptr, slot_ptr, y_ptr, ws_ptr, counter_ptr,
     N, K, KW, GS, stride_cw, stride_ls, stride_ln, K_PER_SPLIT, SPLIT_K,
     BITS: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, USE_SPLIT: tl.constexpr,
-    ASM: tl.constexpr, LUT_BF16: tl.constexpr, PREFETCH: tl.constexpr,
+    ASM: tl.constexpr, LUT_BF16: tl.constexpr, PREFETCH: tl.constexpr, X_VEC: tl.constexpr = False,
 ):  # fmt: skip
     L: tl.constexpr = 1 << BITS
     BW: tl.constexpr = BLOCK_K // 8  # code words per row and block
@@ -145,14 +172,19 @@ def _decode_prmt_kernel(
             c0 = kb0 + wj * 8  # first column of each word
             if ASM:
                 if (kb0 >= lo) & (kb0 + BLOCK_K <= hi):  # the whole block in group g and K: no masks
-                    acc = _lookup_fma(acc, words, tables, x_ptr, c0, 0, K, BLOCK_N, BW, LUT_BF16, False)
+                    acc = _lookup_fma(acc, words, tables, x_ptr, c0, 0, K, BLOCK_N, BW, LUT_BF16, False, X_VEC)
                 else:
-                    acc = _lookup_fma(acc, words, tables, x_ptr, c0, lo, hi, BLOCK_N, BW, LUT_BF16, True)
+                    acc = _lookup_fma(acc, words, tables, x_ptr, c0, lo, hi, BLOCK_N, BW, LUT_BF16, True, X_VEC)
             else:  # interpreter: the same sums through a gather of each code's LUT entry
+                if X_VEC:
+                    xs = _x_words(x_ptr, c0, lo, hi, (BLOCK_N, BW), BW, True)
                 for j in tl.static_range(8):
                     code = ((words >> (4 * j)) & 15).to(tl.int64)
                     w = tl.load(lut_ptr + (lut_rows + g * L)[:, None] + code).to(tl.float32)
-                    acc += w * _x_at(x_ptr, c0, j, lo, hi, (BLOCK_N, BW))
+                    if X_VEC:
+                        acc += w * xs[j]
+                    else:
+                        acc += w * _x_at(x_ptr, c0, j, lo, hi, (BLOCK_N, BW))
 
     total = tl.sum(acc, axis=1)[None, :]  # [1, BN]
     offs = rows[None, :]
@@ -275,7 +307,8 @@ def launch_decode_prmt(
 ) -> None:
     """y [1, N] <- the register-LUT kernel. config: BLOCK_N, BLOCK_K (a multiple of 8), SPLIT_K, num_warps,
     num_stages, PREFETCH (0/1: each codes block loaded one block ahead in registers, the first before the slot
-    and LUT loads; BLOCK_K must divide the group size)."""
+    and LUT loads; BLOCK_K must divide the group size), X_VEC (0/1: x as one 16-byte load per code word, split
+    in registers, instead of 8 two-byte loads)."""
     if x.shape[0] != 1 or not prmt_ok(x, codes_packed, lut_pool, bits):
         raise ValueError("the register-LUT decode kernel takes one token, 3/4-bit codes in whole 4-byte words and "
                          "a 16-bit LUT")  # fmt: skip
@@ -294,8 +327,8 @@ def launch_decode_prmt(
         n, k, codes_packed.shape[1] // 4, gs, codes_packed.stride(0) // 4, lut_pool.stride(0), lut_pool.stride(1),
         k_per_split, split,
         BITS=bits, BLOCK_N=block_n, BLOCK_K=block_k, USE_SPLIT=split > 1, ASM=not interpreting(),
-        LUT_BF16=lut_pool.dtype == torch.bfloat16, PREFETCH=prefetch, num_warps=config.get("num_warps", 4),
-        num_stages=config.get("num_stages", 1),
+        LUT_BF16=lut_pool.dtype == torch.bfloat16, PREFETCH=prefetch, X_VEC=bool(config.get("X_VEC", 0)),
+        num_warps=config.get("num_warps", 4), num_stages=config.get("num_stages", 1),
     )  # fmt: skip
 
 
@@ -336,6 +369,9 @@ def launch_decode_prmt_dot(
 # Several tokens (results/decode_m16_grid.json, 16 tokens of one task): 16.3 us at 4096x4096 (the earlier,
 # compile-chosen list: 22.0); the last two are the earlier list's best at 64 tokens (21.2 us at 4096x4096).
 PRMT_CANDIDATES = [(32, 512, 4, 2, 4), (32, 512, 4, 1, 4), (64, 512, 4, 2, 2), (32, 512, 4, 1, 0), (32, 512, 2, 2, 4)]
+# X_VEC (x as 16-byte loads; sm_90: 5.9 -> 5.1 instructions per weight in the loop, but a layout change through
+# shared memory with barriers): the two best one-token configs again, not yet timed.
+PRMT_X_VEC_CANDIDATES = [(32, 512, 4, 2, 4), (32, 512, 4, 1, 0)]
 PRMT_DOT_CANDIDATES = [
     (64, 64, 4, 4, 2), (64, 64, 4, 1, 4), (64, 128, 8, 4, 2), (32, 128, 4, 3, 4), (32, 128, 4, 3, 0),
     (128, 128, 8, 2, 1), (64, 128, 4, 2, 2),

@@ -16,7 +16,14 @@ from kernels import autotune
 from kernels.prmt_lut import byte_tables, dequant_program, emulate, f32, lookup_program, to_ptx
 from kernels.reference import lut_linear_reference
 from kernels.triton_decode import MODE_PRMT, MODE_PRMT_DOT, decode_candidates, launch_decode
-from kernels.triton_decode_prmt import PRMT_CANDIDATES, _byte_table, launch_decode_prmt, launch_decode_prmt_dot, prmt_ok
+from kernels.triton_decode_prmt import (
+    PRMT_CANDIDATES,
+    PRMT_X_VEC_CANDIDATES,
+    _byte_table,
+    launch_decode_prmt,
+    launch_decode_prmt_dot,
+    prmt_ok,
+)
 
 from .test_triton_forward import DEVICE, TOL, make_case, rel_err
 
@@ -93,15 +100,16 @@ def test_the_kernels_byte_tables_are_what_the_asm_expects():
 )
 @pytest.mark.parametrize("x_dtype,lut_dtype", [(torch.float16, torch.float16), (torch.bfloat16, torch.bfloat16),
                                                (torch.float32, torch.float16)])  # fmt: skip
-@pytest.mark.parametrize("prefetch", [0, 1])
+@pytest.mark.parametrize("prefetch,x_vec", [(0, 0), (1, 0), (0, 1)])
 def test_the_register_lut_kernel_matches_the_reference(bits, n, k, gpr, block_k, split, x_dtype, lut_dtype,
-                                                       prefetch):  # fmt: skip
+                                                       prefetch, x_vec):  # fmt: skip
     if prefetch and (k // gpr) % block_k:
         pytest.skip("prefetch takes blocks that divide the group size")
     x, codes, pool, slot_of_token = make_case(1, n, k, bits, gpr, 3, "one", x_dtype, lut_dtype, seed=n + k)
     ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
     y = torch.full((1, n), float("nan"), dtype=x_dtype, device=DEVICE)
-    config = {"MODE": MODE_PRMT, "BLOCK_N": 16, "BLOCK_K": block_k, "SPLIT_K": split, "PREFETCH": prefetch}
+    config = {"MODE": MODE_PRMT, "BLOCK_N": 16, "BLOCK_K": block_k, "SPLIT_K": split, "PREFETCH": prefetch,
+              "X_VEC": x_vec}  # fmt: skip
     launch_decode(x, codes, pool, slot_of_token, bits, y, config)
     assert rel_err(y, ref) < TOL[torch.bfloat16 if torch.bfloat16 in (x_dtype, lut_dtype) else x_dtype]
 
@@ -158,7 +166,7 @@ def test_the_kernel_takes_only_calls_it_can_serve():
 def test_register_lut_configs_are_candidates_only_where_they_apply():
     assert len([c for c in decode_candidates(1, 4096, 4096, 132, prmt=True) if c["MODE"] == MODE_PRMT]) == len(
         PRMT_CANDIDATES
-    )
+    ) + len(PRMT_X_VEC_CANDIDATES)
     assert all(c["MODE"] not in (MODE_PRMT, MODE_PRMT_DOT) for c in decode_candidates(1, 4096, 4096, 132))
     several = [c for c in decode_candidates(4, 4096, 4096, 132, prmt=True, group_size=1024) if c["MODE"] >= 3]
     assert several and all(c["MODE"] == MODE_PRMT_DOT and 1024 % c["BLOCK_K"] == 0 for c in several)
