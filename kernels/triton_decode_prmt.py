@@ -284,7 +284,7 @@ def _decode_prmt_dot_kernel(
     store_split_k(acc, offs, y_offs, out_mask, y_ptr, ws_ptr, counter_ptr, pid_n, pid_k, M, N, SPLIT_K, USE_SPLIT)
 
 
-def prmt_ok(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor, bits: int) -> bool:
+def prmt_ok(codes_packed: torch.Tensor, lut_pool: torch.Tensor, bits: int) -> bool:
     """Whether the register-LUT kernels take this call: 4- or 3-bit codes in rows of whole 4-byte words, a
     16-bit LUT pool (the token count is the launchers' concern)."""
     return (
@@ -309,7 +309,7 @@ def launch_decode_prmt(
     num_stages, PREFETCH (0/1: each codes block loaded one block ahead in registers, the first before the slot
     and LUT loads; BLOCK_K must divide the group size), X_VEC (0/1: x as one 16-byte load per code word, split
     in registers, instead of 8 two-byte loads)."""
-    if x.shape[0] != 1 or not prmt_ok(x, codes_packed, lut_pool, bits):
+    if x.shape[0] != 1 or not prmt_ok(codes_packed, lut_pool, bits):
         raise ValueError("the register-LUT decode kernel takes one token, 3/4-bit codes in whole 4-byte words and "
                          "a 16-bit LUT")  # fmt: skip
     k = x.shape[1]
@@ -347,7 +347,7 @@ def launch_decode_prmt_dot(
     n = codes_packed.shape[0]
     gs = triton.cdiv(k, lut_pool.shape[2])
     block_n, block_k = config["BLOCK_N"], config["BLOCK_K"]
-    if not prmt_ok(x, codes_packed, lut_pool, bits) or m > 64:
+    if not prmt_ok(codes_packed, lut_pool, bits) or m > 64:
         raise ValueError("the register-LUT decode kernel takes up to 64 tokens, 3/4-bit codes in whole 4-byte "
                          "words and a 16-bit LUT")  # fmt: skip
     if block_k % 16 or gs % block_k:

@@ -132,7 +132,7 @@ def lut_linear_forward(
             "decode",
             _shape_key(x, codes_packed, lut_pool, bits, _m_bucket(m)),
             lambda: decode_candidates(
-                m, n, k, sms, prmt_ok(x, codes_packed, lut_pool, bits), triton.cdiv(k, lut_pool.shape[2])
+                m, n, k, sms, prmt_ok(codes_packed, lut_pool, bits), triton.cdiv(k, lut_pool.shape[2])
             ),
             lambda c: launch_decode(x, codes_packed, lut_pool, slots, bits, y, c),
             lambda: default_decode_config(m, n, k, sms),

@@ -145,12 +145,12 @@ def test_the_register_lut_tensor_core_kernel_matches_the_reference(m, bits, n, k
 
 def test_the_kernel_takes_only_calls_it_can_serve():
     x, codes, pool, slots = make_case(1, 8, 64, 4, 1, 2, "one", torch.float16)
-    assert prmt_ok(x, codes, pool, 4)
-    assert not prmt_ok(x, codes, pool.float(), 4)  # 32-bit LUT
-    x2, codes2, pool2, _ = make_case(1, 8, 64, 2, 1, 2, "one", torch.float16)
-    assert not prmt_ok(x2, codes2, pool2, 2)  # 2-bit codes: 4 per byte
+    assert prmt_ok(codes, pool, 4)
+    assert not prmt_ok(codes, pool.float(), 4)  # 32-bit LUT
+    _, codes2, pool2, _ = make_case(1, 8, 64, 2, 1, 2, "one", torch.float16)
+    assert not prmt_ok(codes2, pool2, 2)  # 2-bit codes: 4 per byte
     x6, codes6, pool6, _ = make_case(1, 8, 12, 4, 1, 2, "one", torch.float16)
-    assert not prmt_ok(x6, codes6, pool6, 4)  # 6 bytes per row: not whole words
+    assert not prmt_ok(codes6, pool6, 4)  # 6 bytes per row: not whole words
     y = torch.empty(1, 8, dtype=x.dtype, device=DEVICE)
     with pytest.raises(ValueError, match="one token"):
         launch_decode_prmt(x6, codes6, pool6, slots, 4, y, {"BLOCK_N": 16, "BLOCK_K": 64})
