@@ -1,6 +1,6 @@
 """A grid of the decode kernels' configs at one batch size, wider than the autotuner's lists.
 
-    python3 benchmarks/decode_grid.py --out OUT_DIR [--m 1] [--tasks 1] [--budget-s 150]
+    python3 benchmarks/decode_grid.py --out OUT_DIR [--m 1] [--tasks 1] [--budget-s 150] [--down 1]
 
 At M = 1 the register-LUT kernel (MODE_PRMT, kernels/triton_decode_prmt.py) lost to the gather kernel's FMA
 mode with the autotuner's 6 candidates (22.6 vs 15.7 us at 4096x4096, kernels_sweep_h200.json) although it
@@ -9,11 +9,11 @@ its codes a block ahead, PREFETCH=1, gained nothing in the re-timed grid). At M 
 the same with x in 16-byte loads split in registers (X_VEC=1, prmt_xv), and the FMA gather; for M > 1 the
 register-LUT tensor-core kernel (MODE_PRMT_DOT) and the gather kernel's MODE_DOT_SWAP. Each is timed over
 block shapes, warps, stages and split-K waves at M tokens over --tasks tasks, 4-bit, gpr 4, on 4096x4096 (the
-modes share --budget-s), then each mode's best six on 11008x4096; each config is checked against the torch
-reference (output poisoned first). Writes OUT_DIR/decode_m{M}_grid.json (with --tasks > 1:
-decode_m{M}_t{T}_grid.json) and prints the best configs per mode and shape, each mode's fastest 8 re-timed
-3 rounds in turn (single timings varied up to 2x on the H200): the data for PRMT_CANDIDATES /
-PRMT_DOT_CANDIDATES and _ONE_TOKEN / _TOKENS.
+modes share --budget-s), then each mode's best six on 11008x4096 (and on the down projection's 4096x11008 with
+--down 1); each config is checked against the torch reference (output poisoned first). Writes
+OUT_DIR/decode_m{M}_grid.json (with --tasks > 1: decode_m{M}_t{T}_grid.json) and prints the best configs per
+mode and shape, each mode's fastest 8 re-timed 3 rounds in turn (single timings varied up to 2x on the H200):
+the data for PRMT_CANDIDATES / PRMT_DOT_CANDIDATES and _ONE_TOKEN / _TOKENS.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def run_shape(n: int, k: int, m: int, tasks: int, mode: str, configs, budget_s: 
                          "err": err})
             print(f"{mode} {n}x{k} BN {block_n} BK {block_k} w {warps} s {stages} split {split}: "
                   f"{us and round(us, 1)} us", flush=True)  # fmt: skip
-    retime(layer, x, slots, fastest(rows, RETIME_TOP, N=n, kind=mode))
+    retime(layer, x, slots, fastest(rows, RETIME_TOP, N=n, K=k, kind=mode))
     del layer
     torch.cuda.empty_cache()
 
@@ -120,7 +120,9 @@ def retime(layer, x, slots, top: list[dict]) -> None:
 
 
 def main() -> None:
-    args = grid_cli(__doc__, budget_s=150.0, extra=[("--m", 1, "tokens"), ("--tasks", 1, "distinct tasks")])
+    args = grid_cli(__doc__, budget_s=150.0, extra=[("--m", 1, "tokens"), ("--tasks", 1, "distinct tasks"),
+                                                    ("--down", 0, "1: also the down projection, 4096x11008")])
+    shapes = [(4096, 4096), (11008, 4096)] + ([(4096, 11008)] if args.down else [])
     sms = torch.cuda.get_device_properties(0).multi_processor_count
     modes = ONE_TOKEN_MODES if args.m == 1 else TOKENS_MODES
     rows: list[dict] = []
@@ -128,16 +130,17 @@ def main() -> None:
         run_shape(4096, 4096, args.m, args.tasks, mode, compile_configs(mode, args.m), args.budget_s / len(modes), sms,
                   rows)
         top = distinct((r["BLOCK_N"], r["BLOCK_K"], r["num_warps"], r["num_stages"])
-                       for r in fastest(rows, 24, N=4096, kind=mode))  # fmt: skip
-        run_shape(11008, 4096, args.m, args.tasks, mode, top[:6], args.budget_s / (2 * len(modes)), sms, rows)
+                       for r in fastest(rows, 24, N=4096, K=4096, kind=mode))  # fmt: skip
+        for n, k in shapes[1:]:
+            run_shape(n, k, args.m, args.tasks, mode, top[:6], args.budget_s / (2 * len(modes)), sms, rows)
     result = {"gpu": torch.cuda.get_device_name(), "M": args.m, "tasks": args.tasks, "gpr": GPR, "bits": BITS,
               "rows": rows}  # fmt: skip
     name = f"decode_m{args.m}_grid.json" if args.tasks == 1 else f"decode_m{args.m}_t{args.tasks}_grid.json"
     (args.out / name).write_text(json.dumps(result, indent=0))
     for mode in modes:
-        for n in (4096, 11008):
-            print(f"best {mode} at {n}x4096:")
-            for r in sorted(fastest(rows, RETIME_TOP, N=n, kind=mode), key=lambda r: r.get("us_retimed", r["us"])):
+        for n, k in shapes:
+            print(f"best {mode} at {n}x{k}:")
+            for r in sorted(fastest(rows, RETIME_TOP, N=n, K=k, kind=mode), key=lambda r: r.get("us_retimed", r["us"])):
                 print(f"  {r.get('us_retimed', r['us']):.1f} us (first {r['us']:.1f})  BN {r['BLOCK_N']} "
                       f"BK {r['BLOCK_K']} warps {r['num_warps']} stages {r['num_stages']} split {r['SPLIT_K']} "
                       f"(waves {r['waves']})")  # fmt: skip

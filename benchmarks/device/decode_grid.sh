@@ -6,4 +6,4 @@ nvidia-smi --query-gpu=name --format=csv,noheader
 set -o pipefail
 timeout 120 python3 -m pytest -q -p no:cacheprovider tests/server/test_fused_ops.py 2>&1 | tee $OUT/fused_tests.log | tail -3
 timeout ${GRID_TIMEOUT:-330} python3 benchmarks/decode_grid.py --out $OUT --m ${M:-1} --tasks ${TASKS:-1} \
-  --budget-s ${BUDGET:-200} 2>&1 | tee $OUT/decode_grid.log | grep -A8 "^best"
+  --budget-s ${BUDGET:-200} --down ${DOWN:-0} 2>&1 | tee $OUT/decode_grid.log | grep -A8 "^best"
