@@ -346,13 +346,16 @@ def arrival_counters(device: torch.device, n: int) -> torch.Tensor:
     return buf
 
 
-def split_k_launch(x: torch.Tensor, y: torch.Tensor, n: int, block_n: int, block_k: int, split_k: int):
+def split_k_launch(x: torch.Tensor, y: torch.Tensor, n: int, block_n: int, block_k: int, split_k: int,
+                   k_per_split: int | None = None):  # fmt: skip
     """Grid and buffers of a split-K launch over x [M, K] -> y [M, N]: (split, K per split, N tiles, fp32
-    workspace [split, M, N], arrival counters); with one split the last two are y, unused by the kernel."""
+    workspace [split, M, N], arrival counters); with one split the last two are y, unused by the kernel.
+    K per split is a whole number of BLOCK_K blocks about K / split_k, or k_per_split when given."""
     m, k = x.shape
-    k_blocks = triton.cdiv(k, block_k)
-    split = max(1, min(split_k, k_blocks))
-    k_per_split = triton.cdiv(k_blocks, split) * block_k
+    if k_per_split is None:
+        k_blocks = triton.cdiv(k, block_k)
+        split = max(1, min(split_k, k_blocks))
+        k_per_split = triton.cdiv(k_blocks, split) * block_k
     split = triton.cdiv(k, k_per_split)  # no empty splits
     n_tiles = triton.cdiv(n, block_n)
     if split == 1:

@@ -39,6 +39,7 @@ from kernels.triton_common import (
 from kernels.triton_decode_prmt import (
     PRMT_CANDIDATES,
     PRMT_DOT_CANDIDATES,
+    PRMT_GROUP_SPLIT_CANDIDATES,
     PRMT_X_VEC_CANDIDATES,
     launch_decode_prmt,
     launch_decode_prmt_dot,
@@ -249,6 +250,10 @@ def decode_candidates(
             out.append({"BLOCK_N": bn, "BLOCK_K": bk, "MODE": MODE_PRMT if m == 1 else MODE_PRMT_DOT,
                         "num_warps": warps, "num_stages": stages, "X_VEC": x_vec,
                         "SPLIT_K": split_for(n, k, bn, bk, waves * num_sms) if waves else 1})  # fmt: skip
+        if m == 1 and gs < k and gs % 32 == 0:  # several groups of whole 16-byte codes blocks: one per program
+            for bn, bk, warps, stages in PRMT_GROUP_SPLIT_CANDIDATES:
+                out.append({"BLOCK_N": bn, "BLOCK_K": bk, "MODE": MODE_PRMT, "num_warps": warps,
+                            "num_stages": stages, "GROUP_SPLIT": 1})  # fmt: skip
     for mode, bn, bk, warps, stages, pf, outer, fast, waves in _ONE_TOKEN if m == 1 else _TOKENS:
         out.append({
             "BLOCK_N": bn, "BLOCK_K": bk, "MODE": mode, "num_warps": warps, "num_stages": stages,

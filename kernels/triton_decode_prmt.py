@@ -138,6 +138,7 @@ def _decode_prmt_kernel(
     N, K, KW, GS, stride_cw, stride_ls, stride_ln, K_PER_SPLIT, SPLIT_K,
     BITS: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, USE_SPLIT: tl.constexpr,
     ASM: tl.constexpr, LUT_BF16: tl.constexpr, PREFETCH: tl.constexpr, X_VEC: tl.constexpr = False,
+    GROUP_ALIGNED: tl.constexpr = False,
 ):  # fmt: skip
     L: tl.constexpr = 1 << BITS
     BW: tl.constexpr = BLOCK_K // 8  # code words per row and block
@@ -148,7 +149,7 @@ def _decode_prmt_kernel(
     wj = tl.arange(0, BW)
     words_ptr = codes_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
     row_words = words_ptr + rows_c[:, None] * stride_cw  # [BN, 1]
-    k_start = pid_k * K_PER_SPLIT  # a multiple of BLOCK_K
+    k_start = pid_k * K_PER_SPLIT  # a multiple of BLOCK_K (GROUP_ALIGNED: of the group size, a multiple of 32)
     k_end = tl.minimum(k_start + K_PER_SPLIT, K)
     if PREFETCH:  # the first codes block, issued before the slot -> LUT tables chain (it depends on neither)
         nxt = _load_words(row_words, k_start, wj, KW)
@@ -163,8 +164,12 @@ def _decode_prmt_kernel(
         lo = tl.maximum(g * GS, k_start)  # this group's columns inside the K range: [lo, hi)
         hi = tl.minimum(g * GS + GS, k_end)
         tables = _row_tables(pairs_ptr, lut_rows + g * L, BITS)  # once per group
-        for kb0 in range((lo // BLOCK_K) * BLOCK_K, hi, BLOCK_K):
-            if PREFETCH:  # blocks come in order, each once (BLOCK_K divides GS): load the next one now
+        if GROUP_ALIGNED:  # blocks from the group's first column: none straddles a group boundary
+            first = tl.multiple_of(lo, 32)  # 4 whole code words: 16-byte loads (the launcher checks the group size)
+        else:
+            first = (lo // BLOCK_K) * BLOCK_K
+        for kb0 in range(first, hi, BLOCK_K):
+            if PREFETCH:  # blocks come in order, each once (BLOCK_K divides GS, or GROUP_ALIGNED): the next now
                 words = nxt
                 nxt = _load_words(row_words, kb0 + BLOCK_K, wj, KW)
             else:
@@ -307,8 +312,10 @@ def launch_decode_prmt(
 ) -> None:
     """y [1, N] <- the register-LUT kernel. config: BLOCK_N, BLOCK_K (a multiple of 8), SPLIT_K, num_warps,
     num_stages, PREFETCH (0/1: each codes block loaded one block ahead in registers, the first before the slot
-    and LUT loads; BLOCK_K must divide the group size), X_VEC (0/1: x as one 16-byte load per code word, split
-    in registers, instead of 8 two-byte loads)."""
+    and LUT loads; BLOCK_K must divide the group size, or GROUP_SPLIT), X_VEC (0/1: x as one 16-byte load per
+    code word, split in registers, instead of 8 two-byte loads), GROUP_SPLIT (0/1: split K at the LUT groups, one
+    group per program, blocks from each group's first column; the group size must be a multiple of 32, for 16-byte
+    codes loads; SPLIT_K is then the group count)."""
     if x.shape[0] != 1 or not prmt_ok(codes_packed, lut_pool, bits):
         raise ValueError("the register-LUT decode kernel takes one token, 3/4-bit codes in whole 4-byte words and "
                          "a 16-bit LUT")  # fmt: skip
@@ -319,16 +326,21 @@ def launch_decode_prmt(
     if block_k % 8:
         raise ValueError(f"BLOCK_K must be a multiple of 8, got {block_k}")
     prefetch = bool(config.get("PREFETCH", 0))
-    if prefetch and gs % block_k:
+    group_split = bool(config.get("GROUP_SPLIT", 0))
+    if group_split and gs % 32:
+        raise ValueError(f"GROUP_SPLIT needs a group size that is a multiple of 32 (4 whole code words), got {gs}")
+    if prefetch and gs % block_k and not group_split:
         raise ValueError(f"PREFETCH needs BLOCK_K={block_k} to divide the group size {gs} (blocks visited once)")
-    split, k_per_split, n_tiles, ws, counters = split_k_launch(x, y, n, block_n, block_k, config.get("SPLIT_K", 1))
+    split, k_per_split, n_tiles, ws, counters = split_k_launch(
+        x, y, n, block_n, block_k, config.get("SPLIT_K", 1), k_per_split=gs if group_split else None
+    )
     _decode_prmt_kernel[(n_tiles, split)](
         x, codes_packed, lut_pool, slot_of_token, y, ws, counters,
         n, k, codes_packed.shape[1] // 4, gs, codes_packed.stride(0) // 4, lut_pool.stride(0), lut_pool.stride(1),
         k_per_split, split,
         BITS=bits, BLOCK_N=block_n, BLOCK_K=block_k, USE_SPLIT=split > 1, ASM=not interpreting(),
         LUT_BF16=lut_pool.dtype == torch.bfloat16, PREFETCH=prefetch, X_VEC=bool(config.get("X_VEC", 0)),
-        num_warps=config.get("num_warps", 4), num_stages=config.get("num_stages", 1),
+        GROUP_ALIGNED=group_split, num_warps=config.get("num_warps", 4), num_stages=config.get("num_stages", 1),
     )  # fmt: skip
 
 
@@ -372,6 +384,11 @@ PRMT_CANDIDATES = [(32, 512, 4, 2, 4), (32, 512, 4, 1, 4), (64, 512, 4, 2, 2), (
 # X_VEC (x as 16-byte loads; sm_90: 5.9 -> 5.1 instructions per weight in the loop, but a layout change through
 # shared memory with barriers): the two best one-token configs again, not yet timed.
 PRMT_X_VEC_CANDIDATES = [(32, 512, 4, 2, 4), (32, 512, 4, 1, 0)]
+# GROUP_SPLIT (one LUT group per program, blocks from the group's first column: for groups BLOCK_K does not
+# divide, e.g. the down projection's 2,752 columns at gpr 4, where programs otherwise span several groups and
+# visit the straddling blocks twice; group sizes that are multiples of 32): (BLOCK_N, BLOCK_K, warps, stages).
+# sm_90: 128 registers, 1,622 loop instructions against 1,505 (address arithmetic); not yet timed.
+PRMT_GROUP_SPLIT_CANDIDATES = [(32, 512, 4, 2), (32, 256, 4, 2)]
 PRMT_DOT_CANDIDATES = [
     (64, 64, 4, 4, 2), (64, 64, 4, 1, 4), (64, 128, 8, 4, 2), (32, 128, 4, 3, 4), (32, 128, 4, 3, 0),
     (128, 128, 8, 2, 1), (64, 128, 4, 2, 2),

@@ -18,6 +18,7 @@ from kernels.reference import lut_linear_reference
 from kernels.triton_decode import MODE_PRMT, MODE_PRMT_DOT, decode_candidates, launch_decode
 from kernels.triton_decode_prmt import (
     PRMT_CANDIDATES,
+    PRMT_GROUP_SPLIT_CANDIDATES,
     PRMT_X_VEC_CANDIDATES,
     _byte_table,
     launch_decode_prmt,
@@ -96,20 +97,24 @@ def test_the_kernels_byte_tables_are_what_the_asm_expects():
         (3, 17, 128, 4, 32, 3),  # 3-bit codes in 4-bit slots, 8-entry LUTs
         (4, 16, 256, 1, 256, 1),  # one group, one block
         (4, 24, 256, 2, 32, 3),  # 4 blocks a group, splits of 3 blocks across the group boundary
+        (4, 24, 192, 2, 64, 1),  # group size 96: a whole block and a part one per group (GROUP_SPLIT)
     ],
 )
 @pytest.mark.parametrize("x_dtype,lut_dtype", [(torch.float16, torch.float16), (torch.bfloat16, torch.bfloat16),
                                                (torch.float32, torch.float16)])  # fmt: skip
-@pytest.mark.parametrize("prefetch,x_vec", [(0, 0), (1, 0), (0, 1)])
+@pytest.mark.parametrize("prefetch,x_vec,group_split", [(0, 0, 0), (1, 0, 0), (0, 1, 0), (0, 0, 1), (1, 0, 1)])
 def test_the_register_lut_kernel_matches_the_reference(bits, n, k, gpr, block_k, split, x_dtype, lut_dtype,
-                                                       prefetch, x_vec):  # fmt: skip
-    if prefetch and (k // gpr) % block_k:
+                                                       prefetch, x_vec, group_split):  # fmt: skip
+    gs = -(-k // gpr)
+    if group_split and gs % 32:
+        pytest.skip("GROUP_SPLIT takes groups of 32-column multiples")
+    if prefetch and gs % block_k and not group_split:
         pytest.skip("prefetch takes blocks that divide the group size")
     x, codes, pool, slot_of_token = make_case(1, n, k, bits, gpr, 3, "one", x_dtype, lut_dtype, seed=n + k)
     ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
     y = torch.full((1, n), float("nan"), dtype=x_dtype, device=DEVICE)
     config = {"MODE": MODE_PRMT, "BLOCK_N": 16, "BLOCK_K": block_k, "SPLIT_K": split, "PREFETCH": prefetch,
-              "X_VEC": x_vec}  # fmt: skip
+              "X_VEC": x_vec, "GROUP_SPLIT": group_split}  # fmt: skip
     launch_decode(x, codes, pool, slot_of_token, bits, y, config)
     assert rel_err(y, ref) < TOL[torch.bfloat16 if torch.bfloat16 in (x_dtype, lut_dtype) else x_dtype]
 
@@ -119,6 +124,18 @@ def test_prefetch_refuses_blocks_that_straddle_groups():
     y = torch.empty(1, 16, dtype=x.dtype, device=DEVICE)
     with pytest.raises(ValueError, match="divide the group size"):
         launch_decode_prmt(x, codes, pool, slots, 4, y, {"BLOCK_N": 16, "BLOCK_K": 32, "PREFETCH": 1})
+
+
+def test_group_split_takes_only_groups_of_32_column_multiples():
+    x, codes, pool, slots = make_case(1, 16, 200, 4, 4, 2, "one", torch.float16)  # group size 50
+    y = torch.empty(1, 16, dtype=x.dtype, device=DEVICE)
+    with pytest.raises(ValueError, match="multiple of 32"):
+        launch_decode_prmt(x, codes, pool, slots, 4, y, {"BLOCK_N": 16, "BLOCK_K": 32, "GROUP_SPLIT": 1})
+    # candidates: only for one token over several such groups (the 7B down projection at gpr 4: 2,752 columns)
+    split = [c for c in decode_candidates(1, 4096, 11008, 132, prmt=True, group_size=2752) if c.get("GROUP_SPLIT")]
+    assert len(split) == len(PRMT_GROUP_SPLIT_CANDIDATES)
+    assert not [c for c in decode_candidates(1, 4096, 4096, 132, prmt=True) if c.get("GROUP_SPLIT")]  # one group
+    assert not [c for c in decode_candidates(4, 4096, 11008, 132, prmt=True, group_size=2752) if c.get("GROUP_SPLIT")]
 
 
 @pytest.mark.parametrize(
