@@ -17,6 +17,9 @@ One token (_decode_prmt_kernel, MODE_PRMT). A program owns rows n0 .. n0+BLOCK_N
 (a block straddling a group boundary is visited once per group, with the other group's columns masked out).
 PREFETCH (BLOCK_K dividing the group size, so blocks come in order, each once): the first codes block is loaded
 before the slot and its tables (it depends on neither), and each next block while the current one is looked up.
+X_VEC: x as one 16-byte load per code word, split into its 8 columns in registers. GROUP_ALIGNED (the launcher's
+GROUP_SPLIT): one LUT group per program, its blocks starting at the group's first column, so that no block
+straddles a group when BLOCK_K does not divide the group size.
 
 2 to 64 tokens (_decode_prmt_dot_kernel, MODE_PRMT_DOT): per distinct slot and group the tables once, then per K
 block W [BN, BK] dequantized by the asm's other form (8 entries per word) and acc [BN, BM] += W @ x_slot.T on
