@@ -4,3 +4,4 @@
 source benchmarks/device/prep.sh
 set -o pipefail
 timeout ${KERNEL_TIMEOUT:-300} python3 benchmarks/bench_kernels.py --out $OUT 2>&1 | tee $OUT/kernels.log
+cp ~/.cache/sketchserve/autotune/*.json $OUT/autotune_choices.json 2>/dev/null  # which configs the autotuner took
