@@ -6,14 +6,15 @@ At M = 1 the register-LUT kernel (MODE_PRMT, kernels/triton_decode_prmt.py) lost
 mode with the autotuner's 6 candidates (22.6 vs 15.7 us at 4096x4096, kernels_sweep_h200.json) although it
 compiles to half the instructions per weight; its grid found 12.9 us (results/decode_m1_grid.json; prefetching
 its codes a block ahead, PREFETCH=1, gained nothing in the re-timed grid). At M = 1 the modes are that kernel,
-the same with x in 16-byte loads split in registers (X_VEC=1, prmt_xv), and the FMA gather; for M > 1 the
-register-LUT tensor-core kernel (MODE_PRMT_DOT) and the gather kernel's MODE_DOT_SWAP. Each is timed over
-block shapes, warps, stages and split-K waves at M tokens over --tasks tasks, 4-bit, gpr 4, on 4096x4096 (the
-modes share --budget-s), then each mode's best six on 11008x4096 (and on the down projection's 4096x11008 with
---down 1); each config is checked against the torch reference (output poisoned first). Writes
-OUT_DIR/decode_m{M}_grid.json (with --tasks > 1: decode_m{M}_t{T}_grid.json) and prints the best configs per
-mode and shape, each mode's fastest 8 re-timed 3 rounds in turn (single timings varied up to 2x on the H200):
-the data for PRMT_CANDIDATES / PRMT_DOT_CANDIDATES and _ONE_TOKEN / _TOKENS.
+the same with x in 16-byte loads split in registers (X_VEC=1, prmt_xv) or with K split at the LUT groups
+(GROUP_SPLIT=1, prmt_gs), and the FMA gather; for M > 1 the register-LUT tensor-core kernel (MODE_PRMT_DOT) and
+the gather kernel's MODE_DOT_SWAP. Each is timed over block shapes, warps, stages and split-K waves at M tokens
+over --tasks tasks, 4-bit, gpr 4, on 4096x4096 (the modes share --budget-s), then each mode's best six on
+11008x4096 (and on the down projection's 4096x11008 with --down 1); each config is checked against the torch
+reference (output poisoned first). Writes OUT_DIR/decode_m{M}_grid.json (with --tasks > 1:
+decode_m{M}_t{T}_grid.json) and prints the best configs per mode and shape, each mode's fastest 8 re-timed 3
+rounds in turn (single timings varied up to 2x on the H200): the data for PRMT_CANDIDATES /
+PRMT_DOT_CANDIDATES and _ONE_TOKEN / _TOKENS.
 """
 
 from __future__ import annotations
@@ -49,15 +50,16 @@ GPR = 4
 WAVES = (0, 1, 2, 4)  # 0: no split-K
 RETIME_TOP, RETIME_ROUNDS = 8, 3
 CONFIG_KEYS = ("MODE", "BLOCK_N", "BLOCK_K", "num_warps", "num_stages", "SPLIT_K", "PREFETCH", "SLOT_OUTER", "FAST",
-               "X_VEC")
-# prmt_xv: the register-LUT kernel with x in 16-byte loads (X_VEC=1; not yet timed)
-ONE_TOKEN_MODES = {"prmt": MODE_PRMT, "prmt_xv": MODE_PRMT, "fma": MODE_FMA}
+               "X_VEC", "GROUP_SPLIT")
+# prmt_xv: the register-LUT kernel with x in 16-byte loads (X_VEC=1); prmt_gs: with K split at the LUT groups
+# (GROUP_SPLIT=1, no other split-K); neither timed yet
+ONE_TOKEN_MODES = {"prmt": MODE_PRMT, "prmt_xv": MODE_PRMT, "prmt_gs": MODE_PRMT, "fma": MODE_FMA}
 TOKENS_MODES = {"prmt_dot": MODE_PRMT_DOT, "dot_swap": MODE_DOT_SWAP}
-PREFETCH_OF = {"prmt": 0, "prmt_xv": 0}  # the others: 1 (the gather kernel's register prefetch depth; ignored
-# by the tensor-core register-LUT kernel)
+# the others: 1 (the gather kernel's register prefetch depth; ignored by the tensor-core register-LUT kernel)
+PREFETCH_OF = {"prmt": 0, "prmt_xv": 0, "prmt_gs": 0}
 # (BLOCK_N, BLOCK_K, warps, stages): each mode's fastest in the last measurements, where its grid starts
-CURRENT = {"prmt": (32, 512, 4, 2), "prmt_xv": (32, 512, 4, 2), "fma": (8, 512, 4, 2), "prmt_dot": (64, 64, 4, 4),
-           "dot_swap": (32, 256, 4, 3)}  # fmt: skip
+CURRENT = {"prmt": (32, 512, 4, 2), "prmt_xv": (32, 512, 4, 2), "prmt_gs": (32, 512, 4, 2), "fma": (8, 512, 4, 2),
+           "prmt_dot": (64, 64, 4, 4), "dot_swap": (32, 256, 4, 3)}  # fmt: skip
 
 
 def compile_configs(mode: str, m: int) -> list[tuple[int, int, int, int]]:
@@ -85,13 +87,13 @@ def run_shape(n: int, k: int, m: int, tasks: int, mode: str, configs, budget_s: 
         if time.time() - t0 > budget_s:
             print(f"{mode} {n}x{k}: budget spent", flush=True)
             break
-        for waves in WAVES:
+        for waves in (0,) if mode == "prmt_gs" else WAVES:  # GROUP_SPLIT sets the split itself
             split = split_for(n, k, block_n, block_k, waves * sms) if waves else 1
             if waves and split == 1:
                 continue  # the same launch as waves 0
             cfg = {"MODE": modes[mode], "BLOCK_N": block_n, "BLOCK_K": block_k, "num_warps": warps,
                    "num_stages": stages, "SPLIT_K": split, "PREFETCH": PREFETCH_OF.get(mode, 1), "SLOT_OUTER": False,
-                   "FAST": False, "X_VEC": int(mode == "prmt_xv")}  # fmt: skip
+                   "FAST": False, "X_VEC": int(mode == "prmt_xv"), "GROUP_SPLIT": int(mode == "prmt_gs")}  # fmt: skip
             us, err = checked_time(launch_decode, layer, x, slots, ref, cfg)
             rows.append({"N": n, "K": k, "M": m, "tasks": tasks, "kind": mode, "waves": waves, **cfg, "us": us,
                          "err": err})
