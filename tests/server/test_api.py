@@ -156,7 +156,8 @@ def test_openai_shapes_without_the_client(client):
     r = client.post("/v1/chat/completions", json={"model": "base", "max_tokens": 4, "temperature": 0,
                                                   "messages": [{"role": "user", "content": "hi"}]})
     assert r.json()["choices"][0]["message"]["role"] == "assistant"
-    body = {"model": "base", "prompt": "hi", "max_tokens": 3, "stream": True, "stream_options": {"include_usage": True}}
+    body = {"model": "base", "prompt": "hi", "max_tokens": 3, "temperature": 0, "stream": True,
+            "stream_options": {"include_usage": True}}  # greedy: sampling (OpenAI's default) may end early at EOS
     with client.stream("POST", "/v1/completions", json=body) as r:
         events = sse_events(r)
     assert events[-1] == "[DONE]" and events[-2]["usage"]["completion_tokens"] == 3
