@@ -87,6 +87,13 @@ def one_hot_of(code, code_f, C: tl.constexpr, dtype: tl.constexpr, ASM: tl.const
 
 
 @triton.jit
+def _x_tile(x_ptr, m_offs, m_mask, stride_xm, cols, lo, hi):
+    """x [BM, len(cols)] at columns cols, zero outside the group's columns [lo, hi) (within K) and past M."""
+    return tl.load(x_ptr + m_offs[:, None] * stride_xm + cols[None, :],
+                   mask=m_mask[:, None] & ((cols >= lo) & (cols < hi))[None, :], other=0.0)  # fmt: skip
+
+
+@triton.jit
 def _accumulate_one_hots(acc, xs, code, L: tl.constexpr, x_dtype: tl.constexpr, DOT_PRECISION: tl.constexpr,
                          ASM: tl.constexpr):  # fmt: skip
     """acc[c] [BM, BN] + xs [BM, KK] @ (code == c) [KK, BN] for each code value c (a tuple of L accumulators)."""
@@ -144,19 +151,12 @@ def _bucket_cols_kernel(
             )  # [BB, BN] uint8, K along dim 0 (the B operand's orientation)
             if PAIRS:  # the MMA's K = the block's columns: a byte's two codes are one B-fragment pair
                 code = tl.reshape(tl.permute(tl.join(b & 15, b >> 4), (0, 2, 1)), (BLOCK_K, BLOCK_N))
-                cols = kb0 + tl.arange(0, BLOCK_K)  # [BK] contiguous: x in 16-byte loads, no repacking
-                xs = tl.load(x_ptr + m_offs[:, None] * stride_xm + cols[None, :],
-                             mask=m_mask[:, None] & ((cols >= lo) & (cols < hi))[None, :], other=0.0)  # fmt: skip
+                xs = _x_tile(x_ptr, m_offs, m_mask, stride_xm, kb0 + tl.arange(0, BLOCK_K), lo, hi)  # contiguous
                 acc = _accumulate_one_hots(acc, xs, code, L, x_dtype, DOT_PRECISION, ASM)
             else:
                 for i in tl.static_range(PER_BYTE):
                     code = (b >> (i * WIDTH)) & ((1 << WIDTH) - 1)  # [BB, BN] codes of columns kb0 + j*PER_BYTE + i
-                    cols = kb0 + j * PER_BYTE + i  # [BB]
-                    xs = tl.load(
-                        x_ptr + m_offs[:, None] * stride_xm + cols[None, :],
-                        mask=m_mask[:, None] & ((cols >= lo) & (cols < hi))[None, :],
-                        other=0.0,
-                    )  # [BM, BB], zero outside group g, K and M
+                    xs = _x_tile(x_ptr, m_offs, m_mask, stride_xm, kb0 + j * PER_BYTE + i, lo, hi)  # [BM, BB]
                     acc = _accumulate_one_hots(acc, xs, code, L, x_dtype, DOT_PRECISION, ASM)
         # Fold this group's LUTs in: each token's own slot, one [BM, BN] gather per code value (L1/L2 hits).
         lut_g = lut_ptr + slots[:, None] * stride_ls + (rows_c * stride_ln + g * L)[None, :]  # [BM, BN]

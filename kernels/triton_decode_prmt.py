@@ -103,18 +103,24 @@ def _x_words(x_ptr, c0, lo, hi, shape: tl.constexpr, BW: tl.constexpr, MASKED: t
 
 
 @triton.jit
+def _x_columns(x_ptr, c0, lo, hi, shape: tl.constexpr, BW: tl.constexpr, MASKED: tl.constexpr, X_VEC: tl.constexpr):
+    """The 8 tensors x at column c0 + j of every word (j < 8), fp32, broadcast to shape: one 16-byte load per
+    word split in registers (X_VEC), or one load per column."""
+    if X_VEC:
+        return _x_words(x_ptr, c0, lo, hi, shape, BW, MASKED)
+    return (_x_at(x_ptr, c0, 0, lo, hi, shape, MASKED), _x_at(x_ptr, c0, 1, lo, hi, shape, MASKED),
+            _x_at(x_ptr, c0, 2, lo, hi, shape, MASKED), _x_at(x_ptr, c0, 3, lo, hi, shape, MASKED),
+            _x_at(x_ptr, c0, 4, lo, hi, shape, MASKED), _x_at(x_ptr, c0, 5, lo, hi, shape, MASKED),
+            _x_at(x_ptr, c0, 6, lo, hi, shape, MASKED), _x_at(x_ptr, c0, 7, lo, hi, shape, MASKED))  # fmt: skip
+
+
+@triton.jit
 def _lookup_fma(acc, words, tables, x_ptr, c0, lo, hi, BLOCK_N: tl.constexpr, BW: tl.constexpr,
                 LUT_BF16: tl.constexpr, MASKED: tl.constexpr, X_VEC: tl.constexpr = False):  # fmt: skip
     """acc [BN, BW] + the 8 weights of each code word times x at their columns (kernels/prmt_lut.py's asm)."""
     shape: tl.constexpr = (BLOCK_N, BW)
     lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3 = tables
-    if X_VEC:
-        xs = _x_words(x_ptr, c0, lo, hi, shape, BW, MASKED)
-    else:
-        xs = (_x_at(x_ptr, c0, 0, lo, hi, shape, MASKED), _x_at(x_ptr, c0, 1, lo, hi, shape, MASKED),
-              _x_at(x_ptr, c0, 2, lo, hi, shape, MASKED), _x_at(x_ptr, c0, 3, lo, hi, shape, MASKED),
-              _x_at(x_ptr, c0, 4, lo, hi, shape, MASKED), _x_at(x_ptr, c0, 5, lo, hi, shape, MASKED),
-              _x_at(x_ptr, c0, 6, lo, hi, shape, MASKED), _x_at(x_ptr, c0, 7, lo, hi, shape, MASKED))  # fmt: skip
+    xs = _x_columns(x_ptr, c0, lo, hi, shape, BW, MASKED, X_VEC)
     return tl.inline_asm_elementwise(
         LOOKUP_BF16 if LUT_BF16 else LOOKUP_F16, LOOKUP_CONSTRAINTS,
         [acc, words,
@@ -184,15 +190,11 @@ def _decode_prmt_kernel(
                 else:
                     acc = _lookup_fma(acc, words, tables, x_ptr, c0, lo, hi, BLOCK_N, BW, LUT_BF16, True, X_VEC)
             else:  # interpreter: the same sums through a gather of each code's LUT entry
-                if X_VEC:
-                    xs = _x_words(x_ptr, c0, lo, hi, (BLOCK_N, BW), BW, True)
+                xs = _x_columns(x_ptr, c0, lo, hi, (BLOCK_N, BW), BW, True, X_VEC)
                 for j in tl.static_range(8):
                     code = ((words >> (4 * j)) & 15).to(tl.int64)
                     w = tl.load(lut_ptr + (lut_rows + g * L)[:, None] + code).to(tl.float32)
-                    if X_VEC:
-                        acc += w * xs[j]
-                    else:
-                        acc += w * _x_at(x_ptr, c0, j, lo, hi, (BLOCK_N, BW))
+                    acc += w * xs[j]
 
     total = tl.sum(acc, axis=1)[None, :]  # [1, BN]
     offs = rows[None, :]
