@@ -460,7 +460,8 @@ def sm90_compile(kernel, ints: list[str], div16: list[str], const: dict, warps: 
     """Compile a multi-LUT kernel for sm_90 without a GPU (ptxas and cuobjdump ship with Triton).
 
     ints: its integer arguments; div16: those (besides the pointers) given the divisible-by-16 specialization the
-    launchers get at Llama shapes; x / lut: element types of the activations and the LUT pool.
+    launchers get at Llama shapes; const: its constexprs (those with defaults may be left out); x / lut: element
+    types of the activations and the LUT pool.
     Returns (registers, stack bytes, shared memory bytes, SASS).
     """
     import triton
@@ -468,6 +469,8 @@ def sm90_compile(kernel, ints: list[str], div16: list[str], const: dict, warps: 
     from triton.compiler import ASTSource
 
     cuobjdump = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "cuobjdump")
+    # constexprs the caller leaves out take the kernel's defaults (as a launch would); ASTSource does not fill them
+    const = {**{p.name: p.default for p in kernel.params if p.is_constexpr and p.has_default}, **const}
     attrs = {(kernel.arg_names.index(a),): [["tt.divisibility", 16]] for a in POINTERS + div16}
     sig = {
         "x_ptr": f"*{x}",
