@@ -345,6 +345,22 @@ def distinct(keys) -> list:
     return list(dict.fromkeys(keys))
 
 
+def time_grid(launch, layer, x, slots, ref, groups, budget_s: float, rows: list, label: str) -> None:
+    """The config-grid scripts' timing loop: groups yields, per compiled config, its launches as (config, row
+    fields) pairs (e.g. one per split-K); each is timed and checked (checked_time) into rows. No new group
+    starts after budget_s seconds."""
+    t0, timed = time.time(), 0
+    for launches in groups:
+        if time.time() - t0 > budget_s:
+            print(f"{label}: budget spent after {timed} timings", flush=True)
+            break
+        for cfg, fields in launches:
+            us, err = checked_time(launch, layer, x, slots, ref, cfg)
+            rows.append({**fields, **cfg, "us": us, "err": err})
+            timed += 1
+            print(f"{label} {cfg}: {us and round(us, 1)} us", flush=True)
+
+
 def checked_time(launch, layer, x, slots, ref, cfg) -> tuple[float | None, float | None]:
     """(us, relative error) of one config of a launcher, output poisoned first; us is None if it failed or
     its result is off the reference by 3e-3 or more."""

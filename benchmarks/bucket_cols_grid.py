@@ -14,7 +14,6 @@ from __future__ import annotations
 import itertools
 import json
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -22,7 +21,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_kernels import BITS, Layer, checked_time, distinct, fastest, grid_cli, make_batch  # noqa: E402
+from bench_kernels import BITS, Layer, distinct, fastest, grid_cli, make_batch, time_grid  # noqa: E402
 
 from kernels.reference import lut_linear_reference  # noqa: E402
 from kernels.triton_bucket import _COLS_CANDIDATES, _per_byte, launch_bucket  # noqa: E402
@@ -45,19 +44,16 @@ def run_shape(n: int, k: int, configs, budget_s: float, sms: int, rows: list, pa
     layer = Layer(n, k, GPR)
     x, slots = make_batch(M, TASKS, k)
     ref = lut_linear_reference(x, layer.codes[0], layer.pools[0], slots, BITS)
-    t0 = time.time()
-    for block_n, bb, warps, stages in configs:
-        if time.time() - t0 > budget_s:
-            print(f"budget spent after {len([r for r in rows if r['N'] == n])} timings", flush=True)
-            break
+
+    def launches(block_n, bb, warps, stages):
         block_k = bb * _per_byte(BITS)
         for waves in WAVES:
             cfg = {"LAYOUT": "cols", "BLOCK_N": block_n, "BLOCK_K": block_k, "num_warps": warps,
                    "num_stages": stages, "SPLIT_K": split_for(n, k, block_n, block_k, waves * sms),
                    "PAIRS": pairs}  # fmt: skip
-            us, err = checked_time(launch_bucket, layer, x, slots, ref, cfg)
-            rows.append({"N": n, "K": k, "M": M, "tasks": TASKS, "waves": waves, **cfg, "us": us, "err": err})
-            print(f"{n}x{k} {cfg} waves {waves}: {us and round(us, 1)} us", flush=True)
+            yield cfg, {"N": n, "K": k, "M": M, "tasks": TASKS, "waves": waves}
+
+    time_grid(launch_bucket, layer, x, slots, ref, (launches(*c) for c in configs), budget_s, rows, f"{n}x{k}")
     del layer
     torch.cuda.empty_cache()
 

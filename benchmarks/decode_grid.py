@@ -22,7 +22,6 @@ from __future__ import annotations
 import itertools
 import json
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -34,12 +33,12 @@ from bench_kernels import (  # noqa: E402
     BITS,
     Layer,
     bench,
-    checked_time,
     distinct,
     fastest,
     grid_cli,
     launch_fn,
     make_batch,
+    time_grid,
 )
 
 from kernels.reference import lut_linear_reference  # noqa: E402
@@ -82,11 +81,8 @@ def run_shape(n: int, k: int, m: int, tasks: int, mode: str, configs, budget_s: 
     x, slots = make_batch(m, tasks, k)
     modes = ONE_TOKEN_MODES if m == 1 else TOKENS_MODES
     ref = lut_linear_reference(x, layer.codes[0], layer.pools[0], slots, BITS)
-    t0 = time.time()
-    for block_n, block_k, warps, stages in configs:
-        if time.time() - t0 > budget_s:
-            print(f"{mode} {n}x{k}: budget spent", flush=True)
-            break
+
+    def launches(block_n, block_k, warps, stages):
         for waves in (0,) if mode == "prmt_gs" else WAVES:  # GROUP_SPLIT sets the split itself
             split = split_for(n, k, block_n, block_k, waves * sms) if waves else 1
             if waves and split == 1:
@@ -94,11 +90,9 @@ def run_shape(n: int, k: int, m: int, tasks: int, mode: str, configs, budget_s: 
             cfg = {"MODE": modes[mode], "BLOCK_N": block_n, "BLOCK_K": block_k, "num_warps": warps,
                    "num_stages": stages, "SPLIT_K": split, "PREFETCH": PREFETCH_OF.get(mode, 1), "SLOT_OUTER": False,
                    "FAST": False, "X_VEC": int(mode == "prmt_xv"), "GROUP_SPLIT": int(mode == "prmt_gs")}  # fmt: skip
-            us, err = checked_time(launch_decode, layer, x, slots, ref, cfg)
-            rows.append({"N": n, "K": k, "M": m, "tasks": tasks, "kind": mode, "waves": waves, **cfg, "us": us,
-                         "err": err})
-            print(f"{mode} {n}x{k} BN {block_n} BK {block_k} w {warps} s {stages} split {split}: "
-                  f"{us and round(us, 1)} us", flush=True)  # fmt: skip
+            yield cfg, {"N": n, "K": k, "M": m, "tasks": tasks, "kind": mode, "waves": waves}
+
+    time_grid(launch_decode, layer, x, slots, ref, (launches(*c) for c in configs), budget_s, rows, f"{mode} {n}x{k}")
     retime(layer, x, slots, fastest(rows, RETIME_TOP, N=n, K=k, kind=mode))
     del layer
     torch.cuda.empty_cache()
