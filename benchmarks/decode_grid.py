@@ -32,9 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_kernels import (  # noqa: E402
     BITS,
     Layer,
-    bench,
     distinct,
     fastest,
+    graph_us,
     grid_cli,
     launch_fn,
     make_batch,
@@ -108,7 +108,7 @@ def retime(layer, x, slots, top: list[dict]) -> None:
     for _ in range(RETIME_ROUNDS):
         for r in top:
             cfg = {k: r[k] for k in CONFIG_KEYS}
-            r["us_rounds"].append(bench(launch_fn(launch_decode, layer, x, slots, BITS, y, cfg), rep=100))
+            r["us_rounds"].append(graph_us(launch_fn(launch_decode, layer, x, slots, BITS, y, cfg), reps=50))
     for r in top:
         r["us_retimed"] = sorted(r["us_rounds"])[len(r["us_rounds"]) // 2]
         print(f"  retimed BN {r['BLOCK_N']} BK {r['BLOCK_K']} w {r['num_warps']} s {r['num_stages']} split "

@@ -1,8 +1,9 @@
 """Pick a kernel configuration per shape by timing a short candidate list once, cached per GPU name.
 
-    ~/.cache/sketchserve/autotune/<gpu name>.json   {"<kernel>|<key>": {config}, ...}
+    ~/.cache/sketchserve/autotune/<gpu name>.v<CACHE_VERSION>.json   {"<kernel>|<key>": {config}, ...}
 
-The first call for a new key times each candidate (a handful, ~20 ms each plus compilation); later
+The first call for a new key times each candidate (a handful, ~20 ms each plus compilation) as the server runs
+it, replayed from a CUDA graph with a cold L2 (kernels/timing.py: eager timing measured the host); later
 calls, in this process or the next, read the cache. No timing happens (the heuristic default is used)
 on the CPU interpreter, during CUDA-graph capture, or with SKETCHSERVE_AUTOTUNE=0. Tune before
 capturing graphs (the server's warm-up does one call per shape).
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from kernels.timing import graph_time_ms as time_ms
 from kernels.triton_common import interpreting
 
 log = logging.getLogger(__name__)
@@ -46,9 +48,13 @@ def num_sms(device: torch.device) -> int:
     return sms
 
 
+# Bumped when the timing method changes, so choices timed the old way are not reused (2: CUDA-graph timing).
+CACHE_VERSION = 2
+
+
 def cache_path(device: torch.device | None = None) -> Path:
     root = Path(os.environ.get("SKETCHSERVE_CACHE", Path.home() / ".cache" / "sketchserve")) / "autotune"
-    return root / (re.sub(r"[^A-Za-z0-9._-]+", "_", gpu_name(device)) + ".json")
+    return root / (re.sub(r"[^A-Za-z0-9._-]+", "_", gpu_name(device)) + f".v{CACHE_VERSION}.json")
 
 
 def _entry(kernel: str, key: tuple) -> str:
@@ -121,8 +127,6 @@ def pick_config(
     if not tuning_enabled(device):
         return default()
 
-    import triton.testing
-
     best, best_ms = default(), float("inf")
     reference = None
     if output is not None:
@@ -130,8 +134,8 @@ def pick_config(
         reference = output.float().clone()
     for config in candidates():
         try:
-            ms = triton.testing.do_bench(lambda c=config: launch(c), warmup=5, rep=20, return_mode="median")
-        except Exception:  # e.g. out of shared memory or registers on this GPU: skip the candidate
+            ms = time_ms(lambda c=config: launch(c))
+        except Exception:  # e.g. out of shared memory or registers on this GPU, or not capturable: skip it
             continue
         if reference is not None and not agrees(output, reference):
             log.warning("autotune %s: candidate %s disagrees with the default config; dropped", kernel, config)

@@ -54,7 +54,7 @@ DECODE_MAX_M = 64  # above this the prefill kernel's token tiles beat one split-
 # M > 16:  4096x4096 gather 21 us at 1 slot, 181 at 16 (~10.7 per slot), bucket (rows layout; the cols layout
 #          spills above 16 rows) 146 at any count; 11008x4096 55 / 479 vs 423-427: they cross at 13-14: from 13.
 # SKETCHSERVE_BUCKET_MIN_TASKS (read at import) sets one threshold for every M.
-BUCKET_MIN_TASKS_SMALL_M, BUCKET_MIN_TASKS_LARGE_M, BUCKET_SMALL_M = 6, 13, 16
+BUCKET_MIN_TASKS_SMALL_M, BUCKET_MIN_TASKS_LARGE_M, BUCKET_SMALL_M = 4, 13, 16
 BUCKET_MIN_TASKS: int | None = None
 if "SKETCHSERVE_BUCKET_MIN_TASKS" in os.environ:
     BUCKET_MIN_TASKS = int(os.environ["SKETCHSERVE_BUCKET_MIN_TASKS"])
