@@ -624,6 +624,13 @@ def _inner_loop_mix(sass: str, anchor: tuple[str, ...] = ("GMMA", "HMMA")) -> tu
     return sum(mix.values()), dict(sorted(mix.items(), key=lambda kv: -kv[1])[:10])
 
 
+def best_graph_us(case: dict) -> float:
+    """The case's time as the server runs it: CUDA-graph replay (eager times include the host's launch, which on
+    a slow host exceeds the kernel), the faster of the gather and bucket kernels (the op picks by task count)."""
+    times = [case.get("ours_graph_us") or case["ours_us"], case.get("bucket_graph_us") or 0.0]
+    return min(t for t in times if t > 0)
+
+
 def plot(results, path):
     import matplotlib
 
@@ -643,9 +650,9 @@ def plot(results, path):
             xs = range(len(labels))
             width = 0.16
             series = [
-                ("ours gpr=1", lambda c: c["ours_us"] if c["gpr"] == 1 else None),
-                ("ours gpr=4", lambda c: c["ours_us"] if c["gpr"] == 4 else None),
-                ("cuBLAS fp16", lambda c: c["cublas_us"]),
+                ("ours gpr=1 (graph)", lambda c: best_graph_us(c) if c["gpr"] == 1 else None),
+                ("ours gpr=4 (graph)", lambda c: best_graph_us(c) if c["gpr"] == 4 else None),
+                ("cuBLAS fp16 (graph)", lambda c: c.get("cublas_graph_us") or c["cublas_us"]),
                 ("fp16 + LoRA r16", lambda c: c["lora_us"]),
                 ("floor gpr=4", lambda c: c["floor_us"] if c["gpr"] == 4 else None),
             ]

@@ -16,14 +16,11 @@ from collections.abc import Callable
 
 import torch
 
-_FLUSH: dict[torch.device, tuple[torch.Tensor, dict[int, float]]] = {}  # device -> (buffer, {reps: flush ms})
+_FLUSH_MS: dict[tuple[torch.device, int], float] = {}  # (device, reps) -> ms of a graph of the flushes alone
 
 
-def _flush_buffer(device: torch.device) -> tuple[torch.Tensor, dict[int, float]]:
-    if device not in _FLUSH:
-        l2_bytes = getattr(torch.cuda.get_device_properties(device), "L2_cache_size", 0) or 64 << 20
-        _FLUSH[device] = (torch.empty(2 * l2_bytes, dtype=torch.uint8, device=device), {})
-    return _FLUSH[device]
+def _flush_bytes(device: torch.device) -> int:
+    return 2 * (getattr(torch.cuda.get_device_properties(device), "L2_cache_size", 0) or 64 << 20)
 
 
 def _replay_ms(body: Callable[[], None], rounds: int) -> float:
@@ -50,7 +47,8 @@ def graph_time_ms(fn: Callable[[], object], reps: int = 20, rounds: int = 5, flu
     and raises here rather than inside a capture). flush: each call starts with a cold L2 cache."""
     fn()
     device = torch.device("cuda", torch.cuda.current_device())
-    buffer, flush_ms = _flush_buffer(device)
+    # allocated per call, not kept: the server tunes after sizing its pools from free memory
+    buffer = torch.empty(_flush_bytes(device) if flush else 0, dtype=torch.uint8, device=device)
 
     def calls(with_fn: bool) -> Callable[[], None]:
         def body() -> None:
@@ -65,6 +63,6 @@ def graph_time_ms(fn: Callable[[], object], reps: int = 20, rounds: int = 5, flu
     total = _replay_ms(calls(True), rounds)
     if not flush:
         return total / reps
-    if reps not in flush_ms:
-        flush_ms[reps] = _replay_ms(calls(False), rounds)
-    return max(total - flush_ms[reps], 0.0) / reps
+    if (device, reps) not in _FLUSH_MS:
+        _FLUSH_MS[device, reps] = _replay_ms(calls(False), rounds)
+    return max(total - _FLUSH_MS[device, reps], 0.0) / reps

@@ -46,11 +46,12 @@ from kernels.triton_prefill import (
 
 DECODE_MAX_M = 64  # above this the prefill kernel's token tiles beat one split-K tile of all tokens
 # Distinct slots from which auto mode takes the bucket-sum decode kernel, by batch rows M. Measured on an H200
-# with the register-LUT tensor-core kernel (MODE_PRMT_DOT) as the gather side (benchmarks/NOTES.md v9,
-# kernels_sweep_h200.json; each kernel's best config):
-# M <= 16: 4096x4096 gather 22 / 28 / 47 / 82 / 154 us at 1 / 2 / 4 / 8 / 16 slots (~8.7 us per slot), bucket
-#          (cols layout) 55 / 55 / 58 / 62 / 73; 11008x4096 gather 34 / 56 / 102 / 191 / 369, bucket 137-191.
-#          They cross at 5-6 slots (4096) and 6-7 (11008): from 6.
+# (benchmarks/NOTES.md v9, v11; CUDA-graph timings, each kernel's autotuned config):
+# M <= 16: with the v11 bucket kernel (cols layout, PAIRS; results/kernels_h200.json, 2026-11-30 fourth session)
+#          4096x4096 gather 17 / 39 / 54 / 163 us at 1 / 4 (M=4) / 4 / 16 slots, bucket 34-38 at any count;
+#          11008x4096 gather 31 / 95 / 349 at 1 / 4 / 16, bucket 83-89. The bucket kernel wins from 4 slots
+#          (at 2 slots gather is ~28 us on 4096x4096, v9): from 4. Serving, batch 16 over 4 tasks: 1,045 tok/s
+#          through gather, 1,260 through the bucket kernel.
 # M > 16:  4096x4096 gather 21 us at 1 slot, 181 at 16 (~10.7 per slot), bucket (rows layout; the cols layout
 #          spills above 16 rows) 146 at any count; 11008x4096 55 / 479 vs 423-427: they cross at 13-14: from 13.
 # SKETCHSERVE_BUCKET_MIN_TASKS (read at import) sets one threshold for every M.
