@@ -4,5 +4,5 @@
 source benchmarks/device/prep.sh
 nvidia-smi --query-gpu=name,memory.total --format=csv
 set -o pipefail
-timeout ${SERVE_TIMEOUT:-280} python3 benchmarks/bench_serving.py --out $OUT --peers --bandwidth 4.25e12 --memory-gb 139 --new-tokens 32 2>&1 | tee $OUT/serving.log
+timeout ${SERVE_TIMEOUT:-560} python3 benchmarks/bench_serving.py --out $OUT --peers --bandwidth 4.25e12 --memory-gb 139 --new-tokens 32 2>&1 | tee $OUT/serving.log
 cp ~/.cache/sketchserve/autotune/*.json $OUT/autotune_choices.json 2>/dev/null  # which configs the autotuner took
