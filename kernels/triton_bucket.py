@@ -151,7 +151,8 @@ def launch_bucket(
     """y [M, N] <- bucket-sum kernel. config: BLOCK_N, BLOCK_K, SPLIT_K, num_warps, num_stages, and LAYOUT:
     "rows" (default: this module's kernel, one-hot rows = weight rows x code values, the A operand) or "cols"
     (triton_bucket_cols.py: codes as the B operand, one-hot in registers; PAIRS: the MMA's K runs over the
-    block's columns, 3/4-bit codes only, else over its bytes once per code within a byte).
+    block's columns, 3/4-bit codes only, else over its bytes once per code within a byte; SWAP: the one-hot as
+    the A operand, K over columns, 3/4-bit codes only).
 
     BLOCK_K must be a multiple of 16 codes per byte-column (BLOCK_K / per_byte >= 16: the MMA's K).
     """
@@ -167,7 +168,9 @@ def launch_bucket(
         raise ValueError(f"bucket decode takes at most 64 tokens, got M={m}")
     cols = config.get("LAYOUT", "rows") == "cols"
     kernel = _bucket_cols_kernel if cols else _bucket_kernel  # same arguments; the cols kernel's PAIRS besides
-    layout_args = {"PAIRS": bool(config.get("PAIRS")) and _per_byte(bits) == 2} if cols else {}
+    pairs_ok = _per_byte(bits) == 2  # PAIRS and SWAP: 3/4-bit codes (two per byte)
+    layout_args = {"PAIRS": bool(config.get("PAIRS")) and pairs_ok, "SWAP": bool(config.get("SWAP")) and pairs_ok}
+    layout_args = layout_args if cols else {}
     split, k_per_split, n_tiles, ws, counters = split_k_launch(x, y, n, block_n, block_k, config.get("SPLIT_K", 1))
     kernel[(n_tiles, split)](
         x, codes_packed, lut_pool, slot_of_token, y, ws, counters,
@@ -215,27 +218,31 @@ _CANDIDATES = [
 
 # LAYOUT "cols" (triton_bucket_cols.py), up to 16 tokens only (above, Triton takes wgmma and the one-hot
 # goes back through shared memory, with spills): (BLOCK_N, packed bytes per row and block, warps, stages,
-# waves, PAIRS). From H200 grids at M = 16 over 16 tasks (benchmarks/NOTES.md v8, v10): with the set.eq one-hot
-# (v10, results/bucket_cols_grid_v10.json) the best were (32, 32, 4, 3, 4) at 59.5 us on 4096x4096 and
-# (32, 128, 4, 2, 1) at 168.7 on 11008x4096; (64, 128, 4, 1, 2) was v8's best on 4096x4096 (70.5 us), not
-# reached by v10's shorter grid. PAIRS (v11: the MMA's K over columns, x in contiguous async loads; compiled for
-# sm_90 1.27-1.38 instructions per one-hot element against 1.50-1.75 at BLOCK_N 32, spills at 64): not yet timed.
+# waves, K order). K order "bytes": the MMA's K over a block's bytes once per code within a byte; "pairs" (v11):
+# over its columns, x in contiguous async loads; "swap" (v12): over its columns with the one-hot as the A operand,
+# so BLOCK_N 64 takes wgmma (not yet timed: benchmarks/NOTES.md v12). From H200 grids at M = 16 over 16 tasks
+# (NOTES.md v8, v10, v11): v10's best were (32, 32, 4, 3, 4) at 59.5 us on 4096x4096 and (32, 128, 4, 2, 1) at
+# 168.7 on 11008x4096; v11's (eager-timed grid, results/bucket_cols_grid_v11.json) (32, 128, 4, 4, 2) at 50.6
+# (stages 2: 51.7) and (32, 32, 4, 3, 4) at 117.1.
 _COLS_CANDIDATES = [
-    (32, 32, 4, 3, 4, False), (32, 128, 4, 2, 2, False), (32, 128, 2, 2, 4, False), (32, 128, 4, 2, 1, False),
-    (64, 128, 4, 1, 2, False), (32, 32, 4, 3, 4, True), (32, 128, 4, 2, 2, True), (32, 128, 4, 2, 1, True),
+    (32, 32, 4, 3, 4, "bytes"), (32, 128, 4, 2, 2, "bytes"), (32, 128, 2, 2, 4, "bytes"),
+    (32, 128, 4, 2, 1, "bytes"), (64, 128, 4, 1, 2, "bytes"), (32, 32, 4, 3, 4, "pairs"),
+    (32, 128, 4, 2, 2, "pairs"), (32, 128, 4, 2, 1, "pairs"),
+    (64, 64, 4, 2, 2, "swap"), (64, 64, 4, 2, 4, "swap"),
 ]
 
 
 def bucket_candidates(m: int, n: int, k: int, bits: int, num_sms: int) -> list[dict]:
     """The short list the autotuner times for the bucket kernel (both layouts)."""
     out = []
-    for block_n, bb, warps, stages, waves, pairs in _COLS_CANDIDATES if m <= 16 else []:
-        if pairs and _per_byte(bits) != 2:
-            continue  # PAIRS: 3/4-bit codes only
+    for block_n, bb, warps, stages, waves, k_order in _COLS_CANDIDATES if m <= 16 else []:
+        if k_order != "bytes" and _per_byte(bits) != 2:
+            continue  # PAIRS, SWAP: 3/4-bit codes only
         block_k = bb * _per_byte(bits)
         out.append({
             "LAYOUT": "cols", "BLOCK_N": block_n, "BLOCK_K": block_k, "num_warps": warps, "num_stages": stages,
-            "SPLIT_K": split_for(n, k, block_n, block_k, waves * num_sms), "PAIRS": pairs,
+            "SPLIT_K": split_for(n, k, block_n, block_k, waves * num_sms), "PAIRS": k_order == "pairs",
+            **({"SWAP": True} if k_order == "swap" else {}),
         })  # fmt: skip
     for rows, bb, warps, stages, waves in _CANDIDATES:
         if m > 32 and rows * max(16, triton.next_power_of_2(m)) > 256 * 32 * warps:
