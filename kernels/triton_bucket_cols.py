@@ -38,7 +38,8 @@ x^T [BLOCK_K, BM], K over columns. The one-hot is now the A operand, still compu
 is BLOCK_N: at BLOCK_N 64 per 4 warps Triton emits wgmma (HGMMA.64x16x16, A from registers, x^T from shared
 memory) instead of mma.sync, and the codes tile is read in its natural row order. Compiled for sm_90 (Triton 3.9):
 1.18 loop instructions per one-hot element at BLOCK_N 64 / BLOCK_K 128 / 4 warps, 235 registers, no spills; each
-HGMMA is waited for before the next (Triton does not make these dots asynchronous), so the gain is uncertain.
+HGMMA is waited for before the next (Triton keeps a wgmma synchronous when its register A operand is computed
+inside the loop), so the gain is uncertain.
 
 It enters as autotuner candidates (LAYOUT "cols", M <= 16) next to the rows kernel (triton_bucket.py); it
 takes the same arguments (and PAIRS), and triton_bucket.launch_bucket launches either.
