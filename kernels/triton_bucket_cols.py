@@ -130,6 +130,40 @@ def _bucket_cols_kernel(
     USE_SPLIT: tl.constexpr, DOT_PRECISION: tl.constexpr, ASM: tl.constexpr, PAIRS: tl.constexpr = False,
     SWAP: tl.constexpr = False,
 ):  # fmt: skip
+    pid_n = tl.program_id(0)
+    pid_k = tl.program_id(1)
+    rows = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)  # [BN]
+    rows_c = tl.minimum(rows, N - 1)  # rows past N read row N-1; never stored
+    m_offs = tl.arange(0, BLOCK_M)
+    m_mask = m_offs < M
+    # Slot of each token (padding tokens read slot 0 under a mask: their LUT loads are masked off).
+    slots = tl.load(slot_ptr + m_offs, mask=m_mask, other=0).to(tl.int64)  # [BM]
+    k_start = pid_k * K_PER_SPLIT  # a multiple of BLOCK_K
+    k_end = tl.minimum(k_start + K_PER_SPLIT, K)
+    if SWAP:  # y^T [BN, BM]
+        y_acc = _swapped_k_range(x_ptr, codes_ptr, lut_ptr, rows_c, m_offs, m_mask, slots, k_start, k_end, KP, GS,
+                                 stride_xm, stride_cn, stride_ls, stride_ln, BITS, BLOCK_M, BLOCK_N, BLOCK_K,
+                                 DOT_PRECISION, ASM)  # fmt: skip
+        offs = m_offs[None, :] * N + rows[:, None]
+        y_offs = m_offs[None, :] * stride_ym + rows[:, None]
+        out_mask = m_mask[None, :] & (rows < N)[:, None]
+    else:  # y [BM, BN]
+        y_acc = _k_range(x_ptr, codes_ptr, lut_ptr, rows_c, m_offs, m_mask, slots, k_start, k_end, KP, GS,
+                         stride_xm, stride_cn, stride_ls, stride_ln, BITS, BLOCK_M, BLOCK_N, BLOCK_K,
+                         DOT_PRECISION, ASM, PAIRS)  # fmt: skip
+        offs = m_offs[:, None] * N + rows[None, :]
+        y_offs = m_offs[:, None] * stride_ym + rows[None, :]
+        out_mask = m_mask[:, None] & (rows < N)[None, :]
+    store_split_k(y_acc, offs, y_offs, out_mask, y_ptr, ws_ptr, counter_ptr, pid_n, pid_k, M, N, SPLIT_K, USE_SPLIT)
+
+
+@triton.jit
+def _k_range(x_ptr, codes_ptr, lut_ptr, rows_c, m_offs, m_mask, slots, k_start, k_end, KP, GS,
+             stride_xm, stride_cn, stride_ls, stride_ln, BITS: tl.constexpr, BLOCK_M: tl.constexpr,
+             BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, DOT_PRECISION: tl.constexpr, ASM: tl.constexpr,
+             PAIRS: tl.constexpr):  # fmt: skip
+    """y [BM, BN] over columns [k_start, k_end), the codes as the MMA's B operand: its K over the block's bytes
+    once per code within a byte, or (PAIRS) over its columns."""
     L: tl.constexpr = 1 << BITS
     if BITS == 2:
         PER_BYTE: tl.constexpr = 4
@@ -138,69 +172,48 @@ def _bucket_cols_kernel(
         PER_BYTE: tl.constexpr = 2
         WIDTH: tl.constexpr = 4
     BB: tl.constexpr = BLOCK_K // PER_BYTE  # packed bytes per row and K block (the MMA's K per dot)
-    pid_n = tl.program_id(0)
-    pid_k = tl.program_id(1)
-
-    rows = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)  # [BN]
-    rows_c = tl.minimum(rows, N - 1)  # rows past N read row N-1; never stored
-    m_offs = tl.arange(0, BLOCK_M)
-    m_mask = m_offs < M
-    # Slot of each token (padding tokens read slot 0 under a mask: their LUT loads are masked off).
-    slots = tl.load(slot_ptr + m_offs, mask=m_mask, other=0).to(tl.int64)  # [BM]
     j = tl.arange(0, BB)
     x_dtype: tl.constexpr = x_ptr.dtype.element_ty
-
-    k_start = pid_k * K_PER_SPLIT  # a multiple of BLOCK_K
-    k_end = tl.minimum(k_start + K_PER_SPLIT, K)
-    if SWAP:
-        y_acc = _swapped_k_range(x_ptr, codes_ptr, lut_ptr, rows_c, m_offs, m_mask, slots, k_start, k_end, KP, GS,
-                                 stride_xm, stride_cn, stride_ls, stride_ln, L, BLOCK_M, BLOCK_N, BLOCK_K, x_dtype,
-                                 DOT_PRECISION, ASM)  # fmt: skip
-        offs = m_offs[None, :] * N + rows[:, None]  # [BN, BM], y_acc's orientation
-        y_offs = m_offs[None, :] * stride_ym + rows[:, None]
-        out_mask = m_mask[None, :] & (rows < N)[:, None]
-    else:
-        y_acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
-        for g in range(k_start // GS, (k_end - 1) // GS + 1):
-            lo = tl.maximum(g * GS, k_start)  # this group's columns inside the K range: [lo, hi)
-            hi = tl.minimum(g * GS + GS, k_end)
-            acc = (tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32),) * L  # acc[c] = S[m, n, g, c]
-            for kb0 in range((lo // BLOCK_K) * BLOCK_K, hi, BLOCK_K):
-                boffs = kb0 // PER_BYTE + j  # [BB]
-                b = tl.load(
-                    codes_ptr + rows_c[None, :] * stride_cn + boffs[:, None], mask=(boffs < KP)[:, None], other=0
-                )  # [BB, BN] uint8, K along dim 0 (the B operand's orientation)
-                if PAIRS:  # the MMA's K = the block's columns: a byte's two codes are one B-fragment pair
-                    code = tl.reshape(tl.permute(tl.join(b & 15, b >> 4), (0, 2, 1)), (BLOCK_K, BLOCK_N))
-                    xs = _x_tile(x_ptr, m_offs, m_mask, stride_xm, kb0 + tl.arange(0, BLOCK_K), lo, hi)
+    y_acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    for g in range(k_start // GS, (k_end - 1) // GS + 1):
+        lo = tl.maximum(g * GS, k_start)  # this group's columns inside the K range: [lo, hi)
+        hi = tl.minimum(g * GS + GS, k_end)
+        acc = (tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32),) * L  # acc[c] = S[m, n, g, c]
+        for kb0 in range((lo // BLOCK_K) * BLOCK_K, hi, BLOCK_K):
+            boffs = kb0 // PER_BYTE + j  # [BB]
+            b = tl.load(
+                codes_ptr + rows_c[None, :] * stride_cn + boffs[:, None], mask=(boffs < KP)[:, None], other=0
+            )  # [BB, BN] uint8, K along dim 0 (the B operand's orientation)
+            if PAIRS:  # the MMA's K = the block's columns: a byte's two codes are one B-fragment pair
+                code = tl.reshape(tl.permute(tl.join(b & 15, b >> 4), (0, 2, 1)), (BLOCK_K, BLOCK_N))
+                xs = _x_tile(x_ptr, m_offs, m_mask, stride_xm, kb0 + tl.arange(0, BLOCK_K), lo, hi)  # contiguous
+                acc = _accumulate_one_hots(acc, xs, code, L, x_dtype, DOT_PRECISION, ASM)
+            else:
+                for i in tl.static_range(PER_BYTE):
+                    code = (b >> (i * WIDTH)) & ((1 << WIDTH) - 1)  # [BB, BN] codes of columns kb0 + j*PER_BYTE + i
+                    xs = _x_tile(x_ptr, m_offs, m_mask, stride_xm, kb0 + j * PER_BYTE + i, lo, hi)  # [BM, BB]
                     acc = _accumulate_one_hots(acc, xs, code, L, x_dtype, DOT_PRECISION, ASM)
-                else:
-                    for i in tl.static_range(PER_BYTE):
-                        code = (b >> (i * WIDTH)) & ((1 << WIDTH) - 1)  # [BB, BN] columns kb0 + j*PER_BYTE + i
-                        xs = _x_tile(x_ptr, m_offs, m_mask, stride_xm, kb0 + j * PER_BYTE + i, lo, hi)  # [BM, BB]
-                        acc = _accumulate_one_hots(acc, xs, code, L, x_dtype, DOT_PRECISION, ASM)
-            # Fold this group's LUTs in: each token's own slot, one [BM, BN] gather per code value (L1/L2 hits).
-            lut_g = lut_ptr + slots[:, None] * stride_ls + (rows_c * stride_ln + g * L)[None, :]  # [BM, BN]
-            for c in tl.static_range(L):
-                lut_c = tl.load(lut_g + c, mask=m_mask[:, None], other=0.0)
-                y_acc += acc[c] * lut_c.to(tl.float32)
-        offs = m_offs[:, None] * N + rows[None, :]  # [BM, BN], y_acc's orientation
-        y_offs = m_offs[:, None] * stride_ym + rows[None, :]
-        out_mask = m_mask[:, None] & (rows < N)[None, :]
-    store_split_k(y_acc, offs, y_offs, out_mask, y_ptr, ws_ptr, counter_ptr, pid_n, pid_k, M, N, SPLIT_K, USE_SPLIT)
+        # Fold this group's LUTs in: each token's own slot, one [BM, BN] gather per code value (L1/L2 hits).
+        lut_g = lut_ptr + slots[:, None] * stride_ls + (rows_c * stride_ln + g * L)[None, :]  # [BM, BN]
+        for c in tl.static_range(L):
+            lut_c = tl.load(lut_g + c, mask=m_mask[:, None], other=0.0)
+            y_acc += acc[c] * lut_c.to(tl.float32)
+    return y_acc
 
 
 @triton.jit
 def _swapped_k_range(x_ptr, codes_ptr, lut_ptr, rows_c, m_offs, m_mask, slots, k_start, k_end, KP, GS,
-                     stride_xm, stride_cn, stride_ls, stride_ln, L: tl.constexpr, BLOCK_M: tl.constexpr,
-                     BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, x_dtype: tl.constexpr,
-                     DOT_PRECISION: tl.constexpr, ASM: tl.constexpr):  # fmt: skip
+                     stride_xm, stride_cn, stride_ls, stride_ln, BITS: tl.constexpr, BLOCK_M: tl.constexpr,
+                     BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, DOT_PRECISION: tl.constexpr,
+                     ASM: tl.constexpr):  # fmt: skip
     """SWAP (v12, 3/4-bit codes): y^T [BN, BM] over columns [k_start, k_end), the one-hot as the MMA's A operand,
     acc[c] [BN, BM] += (code == c) [BN, BLOCK_K] @ x^T [BLOCK_K, BM]. The MMA's M is BLOCK_N, so at BLOCK_N >= 64
     with 4 warps per 64 rows Triton can take wgmma (A from registers, x^T from shared memory) instead of mma.sync;
     the codes tile is read in its natural [rows, bytes] order and a byte's two nibbles are adjacent columns."""
+    L: tl.constexpr = 1 << BITS
     BB: tl.constexpr = BLOCK_K // 2
     j = tl.arange(0, BB)
+    x_dtype: tl.constexpr = x_ptr.dtype.element_ty
     y_acc = tl.zeros((BLOCK_N, BLOCK_M), dtype=tl.float32)
     for g in range(k_start // GS, (k_end - 1) // GS + 1):
         lo = tl.maximum(g * GS, k_start)
@@ -208,8 +221,9 @@ def _swapped_k_range(x_ptr, codes_ptr, lut_ptr, rows_c, m_offs, m_mask, slots, k
         acc = (tl.zeros((BLOCK_N, BLOCK_M), dtype=tl.float32),) * L
         for kb0 in range((lo // BLOCK_K) * BLOCK_K, hi, BLOCK_K):
             boffs = kb0 // 2 + j  # [BB]
-            b = tl.load(codes_ptr + rows_c[:, None] * stride_cn + boffs[None, :], mask=(boffs < KP)[None, :],
-                        other=0)  # fmt: skip  [BN, BB] uint8: each row's bytes contiguous
+            b = tl.load(
+                codes_ptr + rows_c[:, None] * stride_cn + boffs[None, :], mask=(boffs < KP)[None, :], other=0
+            )  # [BN, BB] uint8: each row's bytes contiguous
             code = tl.reshape(tl.join(b & 15, b >> 4), (BLOCK_N, BLOCK_K))  # column 2j + i = nibble i of byte j
             cols = kb0 + tl.arange(0, BLOCK_K)
             xs = tl.load(x_ptr + m_offs[None, :] * stride_xm + cols[:, None],
