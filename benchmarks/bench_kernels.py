@@ -5,7 +5,9 @@
                                                     print registers, spills and the inner loop's SASS mix)
 
 Per case: microseconds (triton.testing.do_bench median; it flushes L2 before each rep, and inputs
-rotate over several copies), achieved GB/s, and the ratio to the bandwidth floor
+rotate over several copies), eagerly and replayed from CUDA graphs; best_us, the faster kernel's graph time (what
+the server runs; eager times include the host's launch), and from it the achieved GB/s, the speedup over cuBLAS
+(graph) and the ratio to the bandwidth floor
     floor = (codes bytes + distinct tasks x LUT bytes + x bytes + y bytes) / measured D2D copy bandwidth.
 Writes OUT_DIR/kernels.json (progressively) and OUT_DIR/kernels.png; --sweep also times every
 candidate config of the decode/prefill kernels on a few cases (OUT_DIR/kernels_sweep.json).
@@ -254,14 +256,17 @@ def main_bench(args, bw, results, out):
                     rec["gather_us"] = bench(rotating(gather_fns(layer, x, rows_of_task)), rep=30)
                 nbytes = layer.floor_bytes(m, tasks)
                 rec["floor_us"] = nbytes / bw * 1e6
-                rec["gbps"] = nbytes / (rec["ours_us"] * 1e-6) / 1e9
-                rec["floor_ratio"] = rec["ours_us"] / rec["floor_us"]
-                rec["speedup_vs_cublas"] = rec["cublas_us"] / rec["ours_us"]
-                rec["speedup_vs_cublas_graph"] = rec["cublas_graph_us"] / rec["ours_graph_us"]
-                rec["tflops"] = 2 * m * n * k / (rec["ours_us"] * 1e-6) / 1e12
+                # the figures of merit from what the server runs (best_graph_us), not the eager timings
+                rec["best_us"] = best = best_graph_us(rec)
+                rec["gbps"] = nbytes / (best * 1e-6) / 1e9
+                rec["floor_ratio"] = best / rec["floor_us"]
+                rec["speedup_vs_cublas"] = rec["cublas_graph_us"] / best
+                rec["speedup_vs_cublas_eager"] = rec["cublas_us"] / rec["ours_us"]
+                rec["tflops"] = 2 * m * n * k / (best * 1e-6) / 1e12
                 results["cases"].append(rec)
                 print(
-                    f"{phase:7s} {n:5d}x{k:<5d} gpr{gpr} M={m:4d} T={tasks:2d}: ours {rec['ours_us']:7.1f} us"
+                    f"{phase:7s} {n:5d}x{k:<5d} gpr{gpr} M={m:4d} T={tasks:2d}: best {best:6.1f} us"
+                    f"  ours {rec['ours_us']:7.1f}"
                     f" (graph {rec['ours_graph_us']:6.1f}, host {rec['ours_host_us']:5.1f})"
                     f"  cuBLAS {rec['cublas_us']:6.1f} (graph {rec['cublas_graph_us']:6.1f})"
                     f"  x{rec['speedup_vs_cublas']:.2f}  floor {rec['floor_us']:5.1f}"
