@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import server.model  # noqa: E402
 from adapters.store import LutStore  # noqa: E402
+from kernels import autotune  # noqa: E402
 from server.config import CacheConfig, EngineConfig, PoolConfig, SchedulerConfig  # noqa: E402
 from server.engine import Engine  # noqa: E402
 from server.kv_cache import bytes_per_block  # noqa: E402
@@ -188,7 +189,10 @@ def run_gpr(gpr: int, config: dict, args, workdir: Path) -> dict:
     def floor_of(n_tasks: int, batch: int, ctx: int) -> float:
         return (fixed_bytes + n_tasks * lut_bytes + batch * ctx * kv_token) / args.bandwidth
 
+    tuning0 = autotune.tuning_stats()
+    t0 = time.perf_counter()
     warm_up(engine, tasks[:n_tasks])
+    out["warm_up_s"] = time.perf_counter() - t0
     out["decode"] = []
     for batch in args.batches:
         for n in [t for t in args.tasks if t <= batch]:
@@ -198,6 +202,10 @@ def run_gpr(gpr: int, config: dict, args, workdir: Path) -> dict:
             out["decode"].append(point)
     out["ttft_warm_s"] = ttft(engine, base, tasks[0], args.ttft_prompt)
     out["ttft_cold_s"] = ttft(engine, base, tasks[-1], args.ttft_prompt)  # includes its LUT's load
+    tuning = autotune.tuning_stats()  # the first start's cost on a GPU whose choices are not cached
+    out["autotune"] = {k: tuning[k] - tuning0[k] for k in tuning}
+    print(f"gpr={gpr}: warm-up {out['warm_up_s']:.1f} s; autotune {out['autotune']['keys']} shapes, "
+          f"{out['autotune']['candidates']} candidates, {out['autotune']['seconds']:.1f} s in all", flush=True)
     pool = engine.pool.stats()
     out["lut_load_s"] = {"last": pool.last_load_s, "mean": pool.mean_load_s}
     out["pool"] = {"slots_total": pool.slots_total, "hits": pool.hits, "misses": pool.misses}

@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,6 +32,13 @@ _MEMORY: dict[str, dict] = {}  # "<kernel>|<key>" -> config, from timing or the 
 _FAST: dict[tuple, dict] = {}  # (kernel, key tuple) -> config: the per-call lookup, no string building
 _LOADED: set[Path] = set()
 _SMS: dict[torch.device, int] = {}
+_STATS = {"keys": 0, "candidates": 0, "seconds": 0.0}  # what tuning has cost this process (tuning_stats)
+
+
+def tuning_stats() -> dict:
+    """Shapes tuned in this process, candidates timed (compiles included) and the seconds it took: the cost of a
+    first start on a GPU whose choices are not cached yet."""
+    return dict(_STATS)
 
 
 def gpu_name(device: torch.device | None = None) -> str:
@@ -127,12 +135,14 @@ def pick_config(
     if not tuning_enabled(device):
         return default()
 
+    t0 = time.perf_counter()
     best, best_ms = default(), float("inf")
     reference = None
     if output is not None:
         launch(best)
         reference = output.float().clone()
-    for config in candidates():
+    configs = candidates()
+    for config in configs:
         try:
             ms = time_ms(lambda c=config: launch(c))
         except Exception:  # e.g. out of shared memory or registers on this GPU, or not capturable: skip it
@@ -145,4 +155,9 @@ def pick_config(
     _MEMORY[entry] = best
     _FAST[(kernel, key)] = best
     _save(path, entry, best)
+    seconds = time.perf_counter() - t0
+    _STATS["keys"] += 1
+    _STATS["candidates"] += len(configs)
+    _STATS["seconds"] += seconds
+    log.info("autotune %s %s: %d candidates in %.1f s -> %s", kernel, key, len(configs), seconds, best)
     return best

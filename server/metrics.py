@@ -20,6 +20,8 @@ Names (all prefixed `sketchserve_`), documented in the README:
     lut_pool_slots_used, lut_pool_slots_total, lut_tasks_resident   gauge
     lut_pool_hits_total, lut_pool_misses_total, lut_pool_evictions_total, lut_load_failures_total   counter
     lut_load_seconds                     summary    disk/CPU tier -> pool slot
+    autotune_shapes_total, autotune_seconds_total   counter   kernel shapes tuned by this process, and the
+                                         seconds it took (compiles included; 0 once the choices are cached)
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
+
+from kernels import autotune
 
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 60, 120, 300)
 TOKEN_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.5)
@@ -132,6 +136,9 @@ class _EngineCollector:
         summary = SummaryMetricFamily("sketchserve_lut_load_seconds", "LUT load latency, miss to slot ready")
         summary.add_metric([], count_value=loads, sum_value=pool.load_seconds_total)
         yield summary
+        tuning = autotune.tuning_stats()
+        yield _counter("autotune_shapes", "Kernel shapes autotuned by this process", tuning["keys"])
+        yield _counter("autotune_seconds", "Seconds this process spent autotuning kernels", tuning["seconds"])
         allocated, reserved = _gpu_memory()
         yield _gauge("gpu_memory_allocated_bytes", "GPU memory allocated by torch", allocated)
         yield _gauge("gpu_memory_reserved_bytes", "GPU memory reserved by torch's allocator", reserved)

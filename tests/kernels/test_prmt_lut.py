@@ -198,6 +198,7 @@ def test_autotune_drops_a_fast_candidate_that_computes_something_else(monkeypatc
     monkeypatch.setenv("SKETCHSERVE_CACHE", str(tmp_path))
     monkeypatch.setattr(autotune, "_MEMORY", {})
     monkeypatch.setattr(autotune, "_FAST", {})
+    monkeypatch.setattr(autotune, "_STATS", {"keys": 0, "candidates": 0, "seconds": 0.0})
     monkeypatch.setattr(autotune, "tuning_enabled", lambda device: True)  # as on a GPU
     monkeypatch.setattr(autotune, "_save", lambda path, entry, config: None)  # no per-GPU cache file on the CPU
     speed = {"default": 3.0, "broken": 1.0, "good": 2.0}
@@ -218,6 +219,8 @@ def test_autotune_drops_a_fast_candidate_that_computes_something_else(monkeypatc
     got = autotune.pick_config("decode", ("t",), lambda: candidates, launch, lambda: {"name": "default"},
                                torch.device("cpu"), output=out)  # fmt: skip
     assert got == {"name": "good"} and "disagrees" in caplog.text
+    stats = autotune.tuning_stats()  # what a first start on a GPU reports as its tuning cost
+    assert stats["keys"] == 1 and stats["candidates"] == 2 and stats["seconds"] > 0
 
 
 @pytest.mark.gpu

@@ -145,7 +145,8 @@ def test_metrics_show_the_traffic(client):
     assert "sketchserve_time_to_first_token_seconds_count{task=\"base\"} 1.0" in text
     assert "no-such-task" not in text  # unknown tasks never become labels
     assert 'sketchserve_rejected_requests_total{reason="model_not_found"} 1.0' in text
-    for name in ("kv_blocks_total", "lut_pool_slots_total", "requests_running", "batch_size_count"):
+    for name in ("kv_blocks_total", "lut_pool_slots_total", "requests_running", "batch_size_count",
+                 "autotune_seconds_total"):
         assert f"sketchserve_{name}" in text
 
 

@@ -33,3 +33,18 @@ def test_a_batch_of_long_prompts_still_reaches_full_batch_decode_steps(bench, tm
         engine.stop()
     assert point["batch"] == 8 and point["decode_steps"] >= args.new_tokens
     assert point["tok_per_s"] > 0 and point["step_ms"] > 0
+
+
+def test_the_tiny_run_reports_every_table_field_and_its_start_up_cost(bench, tmp_path, monkeypatch):
+    """The script end to end on the CPU (--tiny): each gpr run has its decode points, TTFTs, and what a first
+    start costs: the warm-up and the kernel autotuning (none on the CPU, where no kernel is timed)."""
+    import json
+
+    monkeypatch.setattr("sys.argv", ["bench_serving.py", "--tiny", "--out", str(tmp_path)])
+    bench.main()
+    runs = json.loads((tmp_path / "serving_tiny.json").read_text())["runs"]
+    assert [r["gpr"] for r in runs] == [1, 4]
+    for run in runs:
+        assert {(p["batch"], p["tasks"]) for p in run["decode"]} == {(1, 1), (4, 1), (4, 2)}
+        assert run["warm_up_s"] > 0 and run["ttft_warm_s"] > 0
+        assert run["autotune"] == {"keys": 0, "candidates": 0, "seconds": 0.0}
