@@ -2,7 +2,7 @@
 
 Eager timing (triton.testing.do_bench) records an event, makes one Python call and records another. When the
 host needs longer to launch a call than the GPU needs to run it, the GPU waits for the host and the timing is
-the host's. Our wrappers spend 15-60 us of Python per call depending on the machine's CPU, and the decode
+the host's. Our wrappers spend 15-150 us of Python per call depending on the machine's CPU, and the decode
 kernels run 10-40 us, so eager timings of configs that differ by a few microseconds were mostly host noise (H200,
 2026-11-30: a 13.7 us kernel timed 45-61 us eagerly). The server replays decode steps as CUDA graphs, so that is
 how we time too: `reps` calls captured into one graph, each after a write of twice the L2 cache (the weights a

@@ -168,9 +168,8 @@ def launch_bucket(
         raise ValueError(f"bucket decode takes at most 64 tokens, got M={m}")
     cols = config.get("LAYOUT", "rows") == "cols"
     kernel = _bucket_cols_kernel if cols else _bucket_kernel  # same arguments; the cols kernel's PAIRS besides
-    pairs_ok = _per_byte(bits) == 2  # PAIRS and SWAP: 3/4-bit codes (two per byte)
-    layout_args = {"PAIRS": bool(config.get("PAIRS")) and pairs_ok, "SWAP": bool(config.get("SWAP")) and pairs_ok}
-    layout_args = layout_args if cols else {}
+    two_per_byte = _per_byte(bits) == 2  # PAIRS and SWAP: 3/4-bit codes only
+    layout_args = {k: bool(config.get(k)) and two_per_byte for k in ("PAIRS", "SWAP")} if cols else {}
     split, k_per_split, n_tiles, ws, counters = split_k_launch(x, y, n, block_n, block_k, config.get("SPLIT_K", 1))
     kernel[(n_tiles, split)](
         x, codes_packed, lut_pool, slot_of_token, y, ws, counters,
@@ -242,7 +241,7 @@ def bucket_candidates(m: int, n: int, k: int, bits: int, num_sms: int) -> list[d
         out.append({
             "LAYOUT": "cols", "BLOCK_N": block_n, "BLOCK_K": block_k, "num_warps": warps, "num_stages": stages,
             "SPLIT_K": split_for(n, k, block_n, block_k, waves * num_sms), "PAIRS": k_order == "pairs",
-            **({"SWAP": True} if k_order == "swap" else {}),
+            "SWAP": k_order == "swap",
         })  # fmt: skip
     for rows, bb, warps, stages, waves in _CANDIDATES:
         if m > 32 and rows * max(16, triton.next_power_of_2(m)) > 256 * 32 * warps:
