@@ -541,12 +541,11 @@ def compile_sm90() -> None:
              ("cols", 4, 16, 64, 256, 4, 1, True, "fp16"),
              ("cols", 4, 16, 64, 128, 8, 2, True, "fp16"), ("cols", 4, 16, 32, 64, 4, 3, True, "fp16"),
              ("cols", 4, 16, 32, 256, 4, 2, True, "fp16"), ("cols", 3, 16, 32, 128, 4, 2, True, "fp16"),
-             ("cols", 2, 16, 32, 256, 4, 2, True, "fp16"), ("cols", 4, 32, 16, 128, 4, 2, True, "fp16"),
-             ("swap", 4, 16, 64, 128, 4, 2, True, "fp16"), ("swap", 4, 16, 64, 64, 4, 2, True, "fp16")]  # fmt: skip
+             ("cols", 2, 16, 32, 256, 4, 2, True, "fp16"), ("cols", 4, 32, 16, 128, 4, 2, True, "fp16")]  # fmt: skip
     for layout, bits, bm, bn, bk, warps, stages, asm, xdt in cases:
         kernel = _bucket_kernel if layout == "rows" else _bucket_cols_kernel
         const = {"BITS": bits, "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "USE_SPLIT": True,
-                 "DOT_PRECISION": "tf32", "ASM": asm, **({"SWAP": True} if layout == "swap" else {})}  # fmt: skip
+                 "DOT_PRECISION": "tf32", "ASM": asm}  # fmt: skip
         regs, stack, smem, sass = sm90_compile(kernel, ints, ints[1:-1], const, warps, stages, x=xdt)
         n_loop, mix = _inner_loop_mix(sass)
         per = bn * (1 << bits) * bk / (32 * warps)  # one-hot elements per thread and loop trip

@@ -1,12 +1,12 @@
 """A wider grid of the bucket kernel's "cols" layout (kernels/triton_bucket_cols.py) than the autotuner's list.
 
-    python3 benchmarks/bucket_cols_grid.py --out OUT_DIR [--budget-s 240] [--pairs 1 | --swap 1]
+    python3 benchmarks/bucket_cols_grid.py --out OUT_DIR [--budget-s 240] [--pairs 1]
 
 The autotuner times a few cols configs (kernels/triton_bucket.py, _COLS_CANDIDATES); this times block shapes, warps,
 stages and split-K waves around them at M = 16 tokens over 16 tasks, 4-bit, gpr 4, on 4096x4096, then the best
 eight on 11008x4096, each checked against the torch reference (output poisoned first). It stops starting new
-compiles after --budget-s. Writes OUT_DIR/bucket_cols_grid.json (bucket_cols_pairs_grid.json with --pairs 1,
-bucket_cols_swap_grid.json with --swap 1: the K orders of _COLS_CANDIDATES) and prints the best configs per shape:
+compiles after --budget-s. Writes OUT_DIR/bucket_cols_grid.json (bucket_cols_pairs_grid.json with --pairs 1:
+the K orders of _COLS_CANDIDATES) and prints the best configs per shape:
 the data for _COLS_CANDIDATES.
 """
 
@@ -33,17 +33,11 @@ WAVES = (1, 2, 4, 8)
 
 
 def compile_configs(k_order: str) -> list[tuple[int, int, int, int]]:
-    """(BLOCK_N, packed bytes per row and block, warps, stages), the autotuner's neighbourhood first. swap: the
-    MMA's M is BLOCK_N, so blocks of 64 or 128 rows (wgmma takes 64 rows per 4 warps)."""
+    """(BLOCK_N, packed bytes per row and block, warps, stages), the autotuner's neighbourhood first."""
     near = distinct(c[:4] for c in _COLS_CANDIDATES if c[5] == k_order)  # the current candidates
-    if k_order == "swap":
-        grid = itertools.product((64, 128), (32, 64, 128), (4, 8), (1, 2, 3))
-        rest = [c for c in grid if c not in near and c[0] // 64 * 4 >= c[2]]  # >= 64 rows per warpgroup
-        rest.sort(key=lambda c: (c[0] != 64, abs(c[1] - 64), c[3] != 2))
-    else:
-        grid = itertools.product((16, 32, 64), (32, 64, 128, 256), (2, 4, 8), (1, 2, 3, 4))
-        rest = [c for c in grid if c not in near and c[0] * 16 // (32 * c[2]) >= 1]  # >= 1 column per thread
-        rest.sort(key=lambda c: (abs(c[0] - 32) + abs(c[1] - 128) // 2, c[3] != 2, c[2] != 4))
+    grid = itertools.product((16, 32, 64), (32, 64, 128, 256), (2, 4, 8), (1, 2, 3, 4))
+    rest = [c for c in grid if c not in near and c[0] * 16 // (32 * c[2]) >= 1]  # >= 1 column per thread
+    rest.sort(key=lambda c: (abs(c[0] - 32) + abs(c[1] - 128) // 2, c[3] != 2, c[2] != 4))
     return near + rest
 
 
@@ -57,7 +51,7 @@ def run_shape(n: int, k: int, configs, budget_s: float, sms: int, rows: list, k_
         for waves in WAVES:
             cfg = {"LAYOUT": "cols", "BLOCK_N": block_n, "BLOCK_K": block_k, "num_warps": warps,
                    "num_stages": stages, "SPLIT_K": split_for(n, k, block_n, block_k, waves * sms),
-                   "PAIRS": k_order == "pairs", "SWAP": k_order == "swap"}  # fmt: skip
+                   "PAIRS": k_order == "pairs"}  # fmt: skip
             yield cfg, {"N": n, "K": k, "M": M, "tasks": TASKS, "waves": waves}
 
     time_grid(launch_bucket, layer, x, slots, ref, (launches(*c) for c in configs), budget_s, rows, f"{n}x{k}")
@@ -66,9 +60,8 @@ def run_shape(n: int, k: int, configs, budget_s: float, sms: int, rows: list, k_
 
 
 def main() -> None:
-    args = grid_cli(__doc__, budget_s=240.0, extra=[("--pairs", 0, "1: the PAIRS variant (K over columns)"),
-                                                    ("--swap", 0, "1: the SWAP variant (one-hot as the A operand)")])
-    k_order = "swap" if args.swap else "pairs" if args.pairs else "bytes"
+    args = grid_cli(__doc__, budget_s=240.0, extra=[("--pairs", 0, "1: the PAIRS variant (K over columns)")])
+    k_order = "pairs" if args.pairs else "bytes"
     sms = torch.cuda.get_device_properties(0).multi_processor_count
     rows: list[dict] = []
     run_shape(4096, 4096, compile_configs(k_order), args.budget_s, sms, rows, k_order)

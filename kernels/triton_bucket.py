@@ -151,8 +151,7 @@ def launch_bucket(
     """y [M, N] <- bucket-sum kernel. config: BLOCK_N, BLOCK_K, SPLIT_K, num_warps, num_stages, and LAYOUT:
     "rows" (default: this module's kernel, one-hot rows = weight rows x code values, the A operand) or "cols"
     (triton_bucket_cols.py: codes as the B operand, one-hot in registers; PAIRS: the MMA's K runs over the
-    block's columns, 3/4-bit codes only, else over its bytes once per code within a byte; SWAP: the one-hot as
-    the A operand, K over columns, 3/4-bit codes only).
+    block's columns, 3/4-bit codes only, else over its bytes once per code within a byte).
 
     BLOCK_K must be a multiple of 16 codes per byte-column (BLOCK_K / per_byte >= 16: the MMA's K).
     """
@@ -168,8 +167,7 @@ def launch_bucket(
         raise ValueError(f"bucket decode takes at most 64 tokens, got M={m}")
     cols = config.get("LAYOUT", "rows") == "cols"
     kernel = _bucket_cols_kernel if cols else _bucket_kernel  # same arguments; the cols kernel's PAIRS besides
-    two_per_byte = _per_byte(bits) == 2  # PAIRS and SWAP: 3/4-bit codes only
-    layout_args = {k: bool(config.get(k)) and two_per_byte for k in ("PAIRS", "SWAP")} if cols else {}
+    layout_args = {"PAIRS": bool(config.get("PAIRS")) and _per_byte(bits) == 2} if cols else {}  # 3/4 bits only
     split, k_per_split, n_tiles, ws, counters = split_k_launch(x, y, n, block_n, block_k, config.get("SPLIT_K", 1))
     kernel[(n_tiles, split)](
         x, codes_packed, lut_pool, slot_of_token, y, ws, counters,
@@ -203,46 +201,46 @@ def default_bucket_config(m: int, n: int, k: int, bits: int, num_sms: int) -> di
     }  # fmt: skip
 
 
-# (one-hot rows R, packed bytes per row and block, warps, stages, waves of programs): the configs that
-# placed in the top four of any case of the H200 sweep (benchmarks/NOTES.md v7), best first.
+# (one-hot rows R, packed bytes per row and block, warps, stages, waves of programs). The three the autotuner
+# picked for every 4-bit case above 16 tokens in the H200 serving run of 2026-11-30 (CUDA-graph timing,
+# results/autotune_serving_h200_full.json), out of v7's six (NOTES.md v7, "Autotuning cost").
 _CANDIDATES = [
-    (256, 64, 8, 3, 2),
-    (128, 64, 4, 4, 4),
     (256, 32, 4, 3, 2),
-    (128, 32, 4, 3, 2),
     (256, 32, 8, 3, 2),
-    (512, 32, 8, 3, 1),
+    (128, 32, 4, 3, 2),
 ]
 
 
 # LAYOUT "cols" (triton_bucket_cols.py), up to 16 tokens only (above, Triton takes wgmma and the one-hot
 # goes back through shared memory, with spills): (BLOCK_N, packed bytes per row and block, warps, stages,
-# waves, K order). K order "bytes": the MMA's K over a block's bytes once per code within a byte; "pairs" (v11):
-# over its columns, x in contiguous async loads; "swap" (v12): over its columns with the one-hot as the A operand,
-# so BLOCK_N 64 takes wgmma (not yet timed: benchmarks/NOTES.md v12). From H200 grids at M = 16 over 16 tasks
+# waves, K order). K order "pairs" (v11, 3/4-bit codes): the MMA's K over a block's columns, x in contiguous
+# async loads; "bytes" (2-bit codes, where pairs do not apply): over its bytes once per code within a byte.
+# At 3/4 bits the pairs configs won every case up to 16 tokens in the H200 serving run of 2026-11-30 (the rows
+# layout and "bytes" none), so only they are timed there. From the H200 grids at M = 16 over 16 tasks
 # (NOTES.md v8, v10, v11): v10's best were (32, 32, 4, 3, 4) at 59.5 us on 4096x4096 and (32, 128, 4, 2, 1) at
-# 168.7 on 11008x4096; v11's (eager-timed grid, results/bucket_cols_grid_v11.json) (32, 128, 4, 4, 2) at 50.6
-# (stages 2: 51.7) and (32, 32, 4, 3, 4) at 117.1.
+# 168.7 on 11008x4096; v11's (32, 128, 4, 4, 2) at 50.6 (eager timing) and (32, 32, 4, 3, 4) at 117.1.
 _COLS_CANDIDATES = [
     (32, 32, 4, 3, 4, "bytes"), (32, 128, 4, 2, 2, "bytes"), (32, 128, 2, 2, 4, "bytes"),
     (32, 128, 4, 2, 1, "bytes"), (64, 128, 4, 1, 2, "bytes"), (32, 32, 4, 3, 4, "pairs"),
     (32, 128, 4, 2, 2, "pairs"), (32, 128, 4, 2, 1, "pairs"),
-    (64, 64, 4, 2, 2, "swap"), (64, 64, 4, 2, 4, "swap"),
 ]
 
 
 def bucket_candidates(m: int, n: int, k: int, bits: int, num_sms: int) -> list[dict]:
-    """The short list the autotuner times for the bucket kernel (both layouts)."""
+    """The short list the autotuner times for the bucket kernel: up to 16 tokens the cols layout (pairs at
+    3/4 bits; bytes and the rows layout at 2 bits), above it the rows layout."""
+    pairs = _per_byte(bits) == 2
     out = []
     for block_n, bb, warps, stages, waves, k_order in _COLS_CANDIDATES if m <= 16 else []:
-        if k_order != "bytes" and _per_byte(bits) != 2:
-            continue  # PAIRS, SWAP: 3/4-bit codes only
+        if (k_order == "pairs") != pairs:
+            continue
         block_k = bb * _per_byte(bits)
         out.append({
             "LAYOUT": "cols", "BLOCK_N": block_n, "BLOCK_K": block_k, "num_warps": warps, "num_stages": stages,
-            "SPLIT_K": split_for(n, k, block_n, block_k, waves * num_sms), "PAIRS": k_order == "pairs",
-            "SWAP": k_order == "swap",
+            "SPLIT_K": split_for(n, k, block_n, block_k, waves * num_sms), "PAIRS": pairs,
         })  # fmt: skip
+    if m <= 16 and pairs:
+        return out
     for rows, bb, warps, stages, waves in _CANDIDATES:
         if m > 32 and rows * max(16, triton.next_power_of_2(m)) > 256 * 32 * warps:
             continue  # accumulator above 64 fp32 registers per thread

@@ -33,13 +33,8 @@ A byte's two codes are then the two halves of one B-fragment register, and x's A
 (the bucket kernel's top stall in the H200 profile, NOTES.md). The codes tile is interleaved once per block
 (join + permute + reshape: one trip through shared memory for the codes, not per code value).
 
-SWAP (v12, 3/4-bit codes): the product turned around once more, acc[c] [BN, BM] += (code == c) [BN, BLOCK_K] @
-x^T [BLOCK_K, BM], K over columns. The one-hot is now the A operand, still computed in registers, and the MMA's M
-is BLOCK_N: at BLOCK_N 64 per 4 warps Triton emits wgmma (HGMMA.64x16x16, A from registers, x^T from shared
-memory) instead of mma.sync, and the codes tile is read in its natural row order. Compiled for sm_90 (Triton 3.9):
-1.18 loop instructions per one-hot element at BLOCK_N 64 / BLOCK_K 128 / 4 warps, 235 registers, no spills; each
-HGMMA is waited for before the next (Triton keeps a wgmma synchronous when its register A operand is computed
-inside the loop), so the gain is uncertain.
+SWAP (v12, the one-hot as the A operand so that 64-row blocks take wgmma) ran 53.6 us against v11's 37.8 on
+4096x4096 at 16 tokens over 16 tasks (H200, NOTES.md v12) and was removed.
 
 It enters as autotuner candidates (LAYOUT "cols", M <= 16) next to the rows kernel (triton_bucket.py); it
 takes the same arguments (and PAIRS), and triton_bucket.launch_bucket launches either.
@@ -103,9 +98,8 @@ def _x_tile(x_ptr, m_offs, m_mask, stride_xm, cols, lo, hi):
 
 @triton.jit
 def _accumulate_one_hots(acc, xs, code, L: tl.constexpr, x_dtype: tl.constexpr, DOT_PRECISION: tl.constexpr,
-                         ASM: tl.constexpr, SWAP: tl.constexpr = False):  # fmt: skip
-    """acc[c] [BM, BN] + xs [BM, KK] @ (code == c) [KK, BN] for each code value c (a tuple of L accumulators).
-    SWAP: code is [BN, KK] and xs [KK, BM]: acc[c] [BN, BM] + (code == c) @ xs, the one-hot as the A operand."""
+                         ASM: tl.constexpr):  # fmt: skip
+    """acc[c] [BM, BN] + xs [BM, KK] @ (code == c) [KK, BN] for each code value c (a tuple of L accumulators)."""
     if ASM:
         code_f = code_as_float(code, x_dtype)  # once for all L code values
     else:
@@ -113,10 +107,7 @@ def _accumulate_one_hots(acc, xs, code, L: tl.constexpr, x_dtype: tl.constexpr, 
     new = ()
     for c in tl.static_range(L):
         oh = one_hot_of(code, code_f, c, x_dtype, ASM)
-        if SWAP:
-            new = new + (tl.dot(oh, xs, acc[c], input_precision=DOT_PRECISION),)
-        else:
-            new = new + (tl.dot(xs, oh, acc[c], input_precision=DOT_PRECISION),)
+        new = new + (tl.dot(xs, oh, acc[c], input_precision=DOT_PRECISION),)
     return new
 
 
@@ -128,7 +119,6 @@ def _bucket_cols_kernel(
     K_PER_SPLIT, SPLIT_K,
     BITS: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
     USE_SPLIT: tl.constexpr, DOT_PRECISION: tl.constexpr, ASM: tl.constexpr, PAIRS: tl.constexpr = False,
-    SWAP: tl.constexpr = False,
 ):  # fmt: skip
     pid_n = tl.program_id(0)
     pid_k = tl.program_id(1)
@@ -140,20 +130,13 @@ def _bucket_cols_kernel(
     slots = tl.load(slot_ptr + m_offs, mask=m_mask, other=0).to(tl.int64)  # [BM]
     k_start = pid_k * K_PER_SPLIT  # a multiple of BLOCK_K
     k_end = tl.minimum(k_start + K_PER_SPLIT, K)
-    if SWAP:  # y^T [BN, BM]
-        y_acc = _swapped_k_range(x_ptr, codes_ptr, lut_ptr, rows_c, m_offs, m_mask, slots, k_start, k_end, KP, GS,
-                                 stride_xm, stride_cn, stride_ls, stride_ln, BITS, BLOCK_M, BLOCK_N, BLOCK_K,
-                                 DOT_PRECISION, ASM)  # fmt: skip
-        offs = m_offs[None, :] * N + rows[:, None]
-        y_offs = m_offs[None, :] * stride_ym + rows[:, None]
-        out_mask = m_mask[None, :] & (rows < N)[:, None]
-    else:  # y [BM, BN]
-        y_acc = _k_range(x_ptr, codes_ptr, lut_ptr, rows_c, m_offs, m_mask, slots, k_start, k_end, KP, GS,
-                         stride_xm, stride_cn, stride_ls, stride_ln, BITS, BLOCK_M, BLOCK_N, BLOCK_K,
-                         DOT_PRECISION, ASM, PAIRS)  # fmt: skip
-        offs = m_offs[:, None] * N + rows[None, :]
-        y_offs = m_offs[:, None] * stride_ym + rows[None, :]
-        out_mask = m_mask[:, None] & (rows < N)[None, :]
+    # y [BM, BN]
+    y_acc = _k_range(x_ptr, codes_ptr, lut_ptr, rows_c, m_offs, m_mask, slots, k_start, k_end, KP, GS,
+                     stride_xm, stride_cn, stride_ls, stride_ln, BITS, BLOCK_M, BLOCK_N, BLOCK_K,
+                     DOT_PRECISION, ASM, PAIRS)  # fmt: skip
+    offs = m_offs[:, None] * N + rows[None, :]
+    y_offs = m_offs[:, None] * stride_ym + rows[None, :]
+    out_mask = m_mask[:, None] & (rows < N)[None, :]
     store_split_k(y_acc, offs, y_offs, out_mask, y_ptr, ws_ptr, counter_ptr, pid_n, pid_k, M, N, SPLIT_K, USE_SPLIT)
 
 
@@ -197,40 +180,5 @@ def _k_range(x_ptr, codes_ptr, lut_ptr, rows_c, m_offs, m_mask, slots, k_start, 
         lut_g = lut_ptr + slots[:, None] * stride_ls + (rows_c * stride_ln + g * L)[None, :]  # [BM, BN]
         for c in tl.static_range(L):
             lut_c = tl.load(lut_g + c, mask=m_mask[:, None], other=0.0)
-            y_acc += acc[c] * lut_c.to(tl.float32)
-    return y_acc
-
-
-@triton.jit
-def _swapped_k_range(x_ptr, codes_ptr, lut_ptr, rows_c, m_offs, m_mask, slots, k_start, k_end, KP, GS,
-                     stride_xm, stride_cn, stride_ls, stride_ln, BITS: tl.constexpr, BLOCK_M: tl.constexpr,
-                     BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, DOT_PRECISION: tl.constexpr,
-                     ASM: tl.constexpr):  # fmt: skip
-    """SWAP (v12, 3/4-bit codes): y^T [BN, BM] over columns [k_start, k_end), the one-hot as the MMA's A operand,
-    acc[c] [BN, BM] += (code == c) [BN, BLOCK_K] @ x^T [BLOCK_K, BM]. The MMA's M is BLOCK_N, so at BLOCK_N >= 64
-    with 4 warps per 64 rows Triton can take wgmma (A from registers, x^T from shared memory) instead of mma.sync;
-    the codes tile is read in its natural [rows, bytes] order and a byte's two nibbles are adjacent columns."""
-    L: tl.constexpr = 1 << BITS
-    BB: tl.constexpr = BLOCK_K // 2
-    j = tl.arange(0, BB)
-    x_dtype: tl.constexpr = x_ptr.dtype.element_ty
-    y_acc = tl.zeros((BLOCK_N, BLOCK_M), dtype=tl.float32)
-    for g in range(k_start // GS, (k_end - 1) // GS + 1):
-        lo = tl.maximum(g * GS, k_start)
-        hi = tl.minimum(g * GS + GS, k_end)
-        acc = (tl.zeros((BLOCK_N, BLOCK_M), dtype=tl.float32),) * L
-        for kb0 in range((lo // BLOCK_K) * BLOCK_K, hi, BLOCK_K):
-            boffs = kb0 // 2 + j  # [BB]
-            b = tl.load(
-                codes_ptr + rows_c[:, None] * stride_cn + boffs[None, :], mask=(boffs < KP)[None, :], other=0
-            )  # [BN, BB] uint8: each row's bytes contiguous
-            code = tl.reshape(tl.join(b & 15, b >> 4), (BLOCK_N, BLOCK_K))  # column 2j + i = nibble i of byte j
-            cols = kb0 + tl.arange(0, BLOCK_K)
-            xs = tl.load(x_ptr + m_offs[None, :] * stride_xm + cols[:, None],
-                         mask=m_mask[None, :] & ((cols >= lo) & (cols < hi))[:, None], other=0.0)  # fmt: skip
-            acc = _accumulate_one_hots(acc, xs, code, L, x_dtype, DOT_PRECISION, ASM, SWAP=True)
-        lut_g = lut_ptr + slots[None, :] * stride_ls + (rows_c * stride_ln + g * L)[:, None]  # [BN, BM]
-        for c in tl.static_range(L):
-            lut_c = tl.load(lut_g + c, mask=m_mask[None, :], other=0.0)
             y_acc += acc[c] * lut_c.to(tl.float32)
     return y_acc

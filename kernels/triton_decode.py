@@ -39,8 +39,6 @@ from kernels.triton_common import (
 from kernels.triton_decode_prmt import (
     PRMT_CANDIDATES,
     PRMT_DOT_CANDIDATES,
-    PRMT_GROUP_SPLIT_CANDIDATES,
-    PRMT_X_VEC_CANDIDATES,
     launch_decode_prmt,
     launch_decode_prmt_dot,
 )
@@ -235,25 +233,23 @@ _TOKENS = [
 def decode_candidates(
     m: int, n: int, k: int, num_sms: int, prmt: bool = False, group_size: int | None = None
 ) -> list[dict]:
-    """The pruned list the autotuner times (first call per shape: ~10 compiles, then cached on disk).
+    """The pruned list the autotuner times (first call per shape: a few compiles, then cached on disk).
 
-    prmt: the call suits the register-LUT kernels (triton_decode_prmt.prmt_ok): the one-token kernel's configs
-    join at M = 1, the tensor-core one's above, those with BLOCK_K dividing group_size (default: K).
+    prmt: the call suits the register-LUT kernels (triton_decode_prmt.prmt_ok): their configs alone at M = 1,
+    the tensor-core one's above, those with BLOCK_K dividing group_size (default: K). They won every H200 case
+    where they apply (NOTES.md "Autotuning cost"); the gather kernel's list is timed where none applies.
     """
     out = []
     if prmt:
         gs = group_size or k
-        one = [(c, 0) for c in PRMT_CANDIDATES] + [(c, 1) for c in PRMT_X_VEC_CANDIDATES]
-        for (bn, bk, warps, stages, waves), x_vec in one if m == 1 else [(c, 0) for c in PRMT_DOT_CANDIDATES]:
+        for bn, bk, warps, stages, waves in PRMT_CANDIDATES if m == 1 else PRMT_DOT_CANDIDATES:
             if m > 1 and gs % bk:
                 continue
             out.append({"BLOCK_N": bn, "BLOCK_K": bk, "MODE": MODE_PRMT if m == 1 else MODE_PRMT_DOT,
-                        "num_warps": warps, "num_stages": stages, "X_VEC": x_vec,
+                        "num_warps": warps, "num_stages": stages,
                         "SPLIT_K": split_for(n, k, bn, bk, waves * num_sms) if waves else 1})  # fmt: skip
-        if m == 1 and gs < k and gs % 32 == 0:  # several groups of whole 16-byte codes blocks: one per program
-            for bn, bk, warps, stages in PRMT_GROUP_SPLIT_CANDIDATES:
-                out.append({"BLOCK_N": bn, "BLOCK_K": bk, "MODE": MODE_PRMT, "num_warps": warps,
-                            "num_stages": stages, "GROUP_SPLIT": 1})  # fmt: skip
+        if out:
+            return out
     for mode, bn, bk, warps, stages, pf, outer, fast, waves in _ONE_TOKEN if m == 1 else _TOKENS:
         out.append({
             "BLOCK_N": bn, "BLOCK_K": bk, "MODE": mode, "num_warps": warps, "num_stages": stages,

@@ -19,7 +19,8 @@ PREFETCH (BLOCK_K dividing the group size, so blocks come in order, each once): 
 before the slot and its tables (it depends on neither), and each next block while the current one is looked up.
 X_VEC: x as one 16-byte load per code word, split into its 8 columns in registers. GROUP_ALIGNED (the launcher's
 GROUP_SPLIT): one LUT group per program, its blocks starting at the group's first column, so that no block
-straddles a group when BLOCK_K does not divide the group size.
+straddles a group when BLOCK_K does not divide the group size. Neither was faster on the H200 (NOTES.md
+"Autotuning cost"), so the autotuner does not time them; benchmarks/decode_grid.py does.
 
 2 to 64 tokens (_decode_prmt_dot_kernel, MODE_PRMT_DOT): per distinct slot and group the tables once, then per K
 block W [BN, BK] dequantized by the asm's other form (8 entries per word) and acc [BN, BM] += W @ x_slot.T on
@@ -380,21 +381,12 @@ def launch_decode_prmt_dot(
     )  # fmt: skip
 
 
-# (BLOCK_N, BLOCK_K, warps, stages, split-K waves; 0 = no split), from H200 grids re-timed three rounds
-# (benchmarks/decode_grid.py). One token (results/decode_m1_grid.json, 2026-11-30 third session): 13.5 us at
-# 4096x4096 (split-K 4), 26.3 at 11008x4096 (no split); the prefetching variant was no faster (13.5 / 24.4).
-# Several tokens (results/decode_m16_grid.json, 16 tokens of one task): 16.3 us at 4096x4096 (the earlier,
-# compile-chosen list: 22.0); the last two are the earlier list's best at 64 tokens (21.2 us at 4096x4096).
-PRMT_CANDIDATES = [(32, 512, 4, 2, 4), (32, 512, 4, 1, 4), (64, 512, 4, 2, 2), (32, 512, 4, 1, 0), (32, 512, 2, 2, 4)]
-# X_VEC (x as 16-byte loads; sm_90: 5.9 -> 5.1 instructions per weight in the loop, but a layout change through
-# shared memory with barriers): the two best one-token configs again, not yet timed.
-PRMT_X_VEC_CANDIDATES = [(32, 512, 4, 2, 4), (32, 512, 4, 1, 0)]
-# GROUP_SPLIT (one LUT group per program, blocks from the group's first column: for groups BLOCK_K does not
-# divide, e.g. the down projection's 2,752 columns at gpr 4, where programs otherwise span several groups and
-# visit the straddling blocks twice; group sizes that are multiples of 32): (BLOCK_N, BLOCK_K, warps, stages).
-# sm_90: 128 registers, 1,622 loop instructions against 1,505 (address arithmetic); not yet timed.
-PRMT_GROUP_SPLIT_CANDIDATES = [(32, 512, 4, 2), (32, 256, 4, 2)]
-PRMT_DOT_CANDIDATES = [
-    (64, 64, 4, 4, 2), (64, 64, 4, 1, 4), (64, 128, 8, 4, 2), (32, 128, 4, 3, 4), (32, 128, 4, 3, 0),
-    (128, 128, 8, 2, 1), (64, 128, 4, 2, 2),
-]
+# (BLOCK_N, BLOCK_K, warps, stages, split-K waves; 0 = no split), from H200 grids timed in CUDA graphs
+# (benchmarks/decode_grid.py) and the autotuner's picks in the H200 serving run (NOTES.md "Autotuning cost").
+# One token (results/decode_m1_grid.json, 2026-11-30 fifth session, gpr 4): 10.7 us at 4096x4096 (split-K 4),
+# 22.8 at 11008x4096 (no split), 22.4 at 4096x11008 (split-K 4); every serving pick was one of these three.
+# X_VEC (11.1 / 26.2 / 22.0 us) and GROUP_SPLIT (11.0 / 23.6 / 22.3) were no faster, so they are not timed
+# at start-up (their flags stay for decode_grid.py). Several tokens (results/decode_m16_grid.json): every
+# serving pick from 4 to 64 tokens had 64 x 64 blocks and 4 warps, in 4 stages or 1 (split-K from the waves).
+PRMT_CANDIDATES = [(32, 512, 4, 2, 4), (32, 512, 4, 1, 4), (32, 512, 4, 1, 0)]
+PRMT_DOT_CANDIDATES = [(64, 64, 4, 4, 2), (64, 64, 4, 1, 4), (32, 128, 4, 3, 4)]
