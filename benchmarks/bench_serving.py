@@ -222,6 +222,9 @@ def run_gpr(gpr: int, config: dict, args, workdir: Path) -> dict:
     return out
 
 
+H100_80GB_BYTES = 81_559 * 2**20  # nvidia-smi's memory.total of an H100 80GB HBM3
+
+
 def residency(base: SketchedBase, store: LutStore, tasks: list[str], args) -> dict:
     """A pool sized from the free GPU memory (--memory-gb on the CPU), less the KV cache and a reserve."""
     per_task = sum(t.numel() for t in base.luts.values()) * 2
@@ -232,9 +235,13 @@ def residency(base: SketchedBase, store: LutStore, tasks: list[str], args) -> di
     else:
         total = free = int(args.memory_gb * GiB) - base.codes_bytes()
     max_len = max(args.ttft_prompt, args.prompt) + args.new_tokens + 16
-    pool_bytes = int(free - args.reserve_gb * GiB - kv_bytes_for(base, args, 64, max_len))
+    kept = args.reserve_gb * GiB + kv_bytes_for(base, args, 64, max_len)  # out of the pool
+    pool_bytes = int(free - kept)
     slots = pool_bytes // per_task
-    out = {"gpu_total_bytes": total, "free_bytes": free, "lut_set_bytes": per_task, "slots_affordable": int(slots)}
+    out = {"gpu_total_bytes": total, "free_bytes": free, "lut_set_bytes": per_task, "slots_affordable": int(slots),
+           # the issue's 80 GB GPU: its memory less what this process holds here (base, context) and the same
+           # reserve and KV cache, in LUT sets (a projection from measured bytes, not a run on that GPU)
+           "slots_on_80gb": int((H100_80GB_BYTES - (total - free) - kept) // per_task)}
     if args.device.type == "cuda" and slots > 1:
         engine = make_engine(base, store, args, num_slots=0, max_batch=64, pool_bytes=pool_bytes)
         out["slots_allocated"] = engine.pool.num_slots
@@ -243,7 +250,8 @@ def residency(base: SketchedBase, store: LutStore, tasks: list[str], args) -> di
         out["batch64_tok_per_s_with_big_pool"] = point["tok_per_s"]
         out["peak_allocated_bytes"] = torch.cuda.max_memory_allocated()
         engine.stop()
-    print(f"residency: {out.get('slots_allocated', slots) - 1} gpr=1 tasks resident", flush=True)
+    print(f"residency: {out.get('slots_allocated', slots) - 1} gpr=1 tasks resident; on an 80 GB GPU "
+          f"~{out['slots_on_80gb'] - 1}", flush=True)
     return out
 
 
