@@ -69,12 +69,8 @@ def _bucket_kernel(
     USE_SPLIT: tl.constexpr, DOT_PRECISION: tl.constexpr, ASM: tl.constexpr,
 ):  # fmt: skip
     L: tl.constexpr = 1 << BITS
-    if BITS == 2:
-        PER_BYTE: tl.constexpr = 4
-        WIDTH: tl.constexpr = 2
-    else:  # 3-bit codes use 4-bit slots (kernels/packing.py); their top bit is 0
-        PER_BYTE: tl.constexpr = 2
-        WIDTH: tl.constexpr = 4
+    PER_BYTE: tl.constexpr = 4 if BITS == 2 else 2  # codes per byte (3-bit codes in 4-bit slots: kernels/packing.py)
+    WIDTH: tl.constexpr = 8 // PER_BYTE  # bits per code slot
     BB: tl.constexpr = BLOCK_K // PER_BYTE  # packed bytes per row and K block (the MMA's K per dot)
     R: tl.constexpr = BLOCK_N * L  # one-hot rows
     pid_n = tl.program_id(0)

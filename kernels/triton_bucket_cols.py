@@ -148,12 +148,8 @@ def _k_range(x_ptr, codes_ptr, lut_ptr, rows_c, m_offs, m_mask, slots, k_start, 
     """y [BM, BN] over columns [k_start, k_end), the codes as the MMA's B operand: its K over the block's bytes
     once per code within a byte, or (PAIRS) over its columns."""
     L: tl.constexpr = 1 << BITS
-    if BITS == 2:
-        PER_BYTE: tl.constexpr = 4
-        WIDTH: tl.constexpr = 2
-    else:  # 3-bit codes use 4-bit slots (kernels/packing.py); their top bit is 0
-        PER_BYTE: tl.constexpr = 2
-        WIDTH: tl.constexpr = 4
+    PER_BYTE: tl.constexpr = 4 if BITS == 2 else 2  # codes per byte (3-bit codes in 4-bit slots: kernels/packing.py)
+    WIDTH: tl.constexpr = 8 // PER_BYTE  # bits per code slot
     BB: tl.constexpr = BLOCK_K // PER_BYTE  # packed bytes per row and K block (the MMA's K per dot)
     j = tl.arange(0, BB)
     x_dtype: tl.constexpr = x_ptr.dtype.element_ty

@@ -81,10 +81,7 @@ def load_code_bytes(codes_ptr, rows, kb0, KP, stride_cn, BLOCK_K: tl.constexpr, 
     row). Left alone, Triton loads 16 bytes per thread and a warp spans 32 * 16 / BB rows; that keeps
     cp.async pipelining possible (it needs >= 4 bytes per thread) where BB is small (prefill tiles).
     """
-    if BITS == 2:
-        PER_BYTE: tl.constexpr = 4
-    else:
-        PER_BYTE: tl.constexpr = 2
+    PER_BYTE: tl.constexpr = 4 if BITS == 2 else 2  # codes per byte (3-bit codes in 4-bit slots)
     BB: tl.constexpr = BLOCK_K // PER_BYTE
     boffs = kb0 // PER_BYTE + tl.arange(0, BB)
     if ROW_WARP:
