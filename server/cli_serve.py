@@ -23,16 +23,18 @@ FLAGS = {
     "--api-keys-file": ("api_keys_file", str, "API keys file; unset = open (env SKETCHSERVE_API_KEYS_FILE)"),
     "--log-level": ("log_level", str, "debug, info, warning (env SKETCHSERVE_LOG_LEVEL)"),
 }
-SWITCHES = {
-    "--allow-open": ("allow_open", "serve without API keys on a non-loopback host (env SKETCHSERVE_ALLOW_OPEN)"),
+SWITCHES = {  # flag -> (Settings field, the value it sets, help)
+    "--allow-open": ("allow_open", True, "serve without API keys on a non-loopback host (env SKETCHSERVE_ALLOW_OPEN)"),
+    "--no-tune-at-start": ("tune_at_start", False, "CUDA only: leave kernel autotuning to each shape's first request "
+                           "instead of the start (env SKETCHSERVE_TUNE_AT_START=0)"),
 }
 
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     for flag, (dest, type_, help_) in FLAGS.items():
         parser.add_argument(flag, dest=dest, type=type_, default=None, help=help_)
-    for flag, (dest, help_) in SWITCHES.items():
-        parser.add_argument(flag, dest=dest, action="store_const", const=True, default=None, help=help_)
+    for flag, (dest, value, help_) in SWITCHES.items():
+        parser.add_argument(flag, dest=dest, action="store_const", const=value, default=None, help=help_)
 
 
 def run(name: str, args: argparse.Namespace) -> int:

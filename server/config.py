@@ -88,6 +88,10 @@ class EngineConfig:
     """Capture decode steps as CUDA graphs (CUDA only; ignored on the CPU)."""
     cuda_graph_max_batch: int = 64
     """Largest decode batch run through a captured graph; larger batches run eagerly."""
+    tune_at_start: bool = True
+    """CUDA only: autotune the multi-LUT kernels for every decode graph batch size (both decode kernels) and every
+    prefill size up to the step's token budget while the engine starts, so no request waits for tuning. Costs
+    ~50 s on a GPU whose choices are not cached yet (Llama-2-7B shapes, H200), nothing once they are."""
     cpu_weight_cache_bytes: int = 1024 * MiB
     """On the CPU: bytes of dense weights rebuilt from resident LUTs and kept (the reference op rebuilds them on
     every call, ~1 s per token for a 135M model); 0 = off. Ignored on CUDA, where the kernels read the LUTs."""
@@ -131,6 +135,7 @@ class EngineConfig:
             cache=CacheConfig(kv_cache_bytes=settings.kv_cache_mb * MiB),
             cpu_weight_cache_bytes=settings.cpu_weight_cache_mb * MiB,
             cpu_weight_dtype=settings.cpu_weight_dtype,
+            tune_at_start=settings.tune_at_start,
             pool=PoolConfig(
                 num_slots=settings.max_tasks_resident,
                 pool_bytes=settings.lut_pool_mb * MiB,

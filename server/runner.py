@@ -23,7 +23,7 @@ import torch
 from kernels import SlotSegments
 from server.config import EngineConfig
 from server.kv_cache import NULL_BLOCK, KVCache
-from server.model import AttentionMeta, PrefillSpan, Transformer
+from server.model import AttentionMeta, LutProjection, PrefillSpan, Transformer
 from server.sampling import sample
 from server.scheduler import ScheduledChunk, SchedulerOutput
 
@@ -62,6 +62,9 @@ class ModelRunner:
         self.graphs = None
         if device.type == "cuda" and config.cuda_graphs:
             self.graphs = DecodeGraphs(self, config.cuda_graph_max_batch)
+        if device.type == "cuda" and config.tune_at_start:
+            decode_sizes = self.graphs.batch_sizes if self.graphs is not None else []
+            tune_kernels(model, decode_sizes, config.scheduler.max_num_batched_tokens, num_slots)
 
     @torch.inference_mode()
     def execute(self, plan: SchedulerOutput) -> RunnerOutput:
@@ -144,6 +147,54 @@ class ModelRunner:
             meta,
             tensor(logits_rows, torch.int64),
         )
+
+
+def kernel_tuning_plan(decode_sizes: list[int], token_budget: int, num_slots: int,
+                       bucket_threshold) -> list[tuple[int, int]]:
+    """(tokens, distinct tasks) of the op calls that make the autotuner visit every kernel shape a server meets:
+    each decode batch size with one task (the gather kernel) and, where the pool has the slots, with the bucket
+    kernel's threshold (bucket_threshold(batch), None: no task-count choice); each prefill size (a power of two:
+    the op's shape key) above the decode range up to the step's token budget."""
+    plan = []
+    for batch in decode_sizes:
+        plan.append((batch, 1))
+        threshold = bucket_threshold(batch)
+        if threshold is not None and 1 < threshold <= min(batch, num_slots):
+            plan.append((batch, threshold))
+    tokens = 128  # the prefill kernel's smallest size (kernels/triton_ops.py: decode up to 64 tokens)
+    while tokens <= token_budget:
+        plan.append((tokens, 1))
+        tokens *= 2
+    return plan
+
+
+@torch.inference_mode()
+def tune_kernels(model: Transformer, decode_sizes: list[int], token_budget: int, num_slots: int) -> None:
+    """One call of each distinct projection shape per kernel_tuning_plan entry, on random activations: the
+    autotuner times its candidates on a first call and caches the choice per GPU (kernels/autotune.py), so a
+    second start only runs these calls (milliseconds)."""
+    from kernels import autotune  # imports triton (installed everywhere; only CUDA runs it)
+
+    shapes = {}
+    for module in model.modules():
+        if isinstance(module, LutProjection):
+            shapes.setdefault((tuple(module.codes_packed.shape), module.bits, module.gpr), module)
+    before = autotune.tuning_stats()
+    hints, device = model.kernel_hints, model.embed_tokens.device
+    dtype = model.embed_tokens.dtype
+    try:
+        for tokens, tasks in kernel_tuning_plan(decode_sizes, token_budget, num_slots, DecodeGraphs.bucket_threshold):
+            slots = (torch.arange(tokens, device=device) % tasks).to(torch.int32)
+            hints.num_tasks = tasks
+            for proj in shapes.values():
+                proj(torch.randn(tokens, proj.in_features, device=device, dtype=dtype), slots)
+    finally:
+        hints.num_tasks = None
+    after = autotune.tuning_stats()
+    if after["keys"] > before["keys"]:
+        log.info("kernels tuned for this GPU: %d shapes, %d candidates in %.1f s (cached for later starts)",
+                 after["keys"] - before["keys"], after["candidates"] - before["candidates"],
+                 after["seconds"] - before["seconds"])
 
 
 class DecodeGraphs:

@@ -50,6 +50,11 @@ class Settings(BaseSettings):
         "inputs and outputs); float32 is exact and slightly faster at batch 1; auto: bfloat16 where the CPU has them"
     )
 
+    tune_at_start: bool = Field(
+        True, description="CUDA only: autotune the multi-LUT kernels for every batch and prefill size while starting "
+        "(~1 min on a GPU whose choices are not cached yet, then cached); off: each shape's first request tunes it"
+    )
+
     # --- scheduling limits -----------------------------------------------------------------------
     max_batch_size: int = Field(64, ge=1, description="Most sequences decoded in one step")
     max_tasks_resident: int = Field(16, ge=1, description="LUT pool slots (tasks resident at once, base included)")

@@ -51,6 +51,7 @@ def create_engine(
     config = EngineConfig(
         device=device,
         cuda_graphs=cuda_graphs,
+        tune_at_start=False,  # behaviour tests; start-up tuning has its own (test_kernel_tuning.py)
         dtype="float32",
         cpu_weight_cache_bytes=cpu_weight_cache_bytes,
         cpu_weight_dtype=cpu_weight_dtype,

@@ -41,3 +41,11 @@ def test_cpu_weight_dtype_from_the_environment(monkeypatch):
 def test_an_unknown_cpu_weight_dtype_is_refused_with_the_choices():
     with pytest.raises(ValidationError, match="float32"):
         settings_from_flags("--cpu-weight-dtype", "float16")
+
+
+def test_start_up_kernel_tuning_is_on_unless_the_flag_or_the_environment_turns_it_off(monkeypatch):
+    assert EngineConfig.from_settings(settings_from_flags()).tune_at_start
+    assert not EngineConfig.from_settings(settings_from_flags("--no-tune-at-start")).tune_at_start
+    monkeypatch.setenv("SKETCHSERVE_TUNE_AT_START", "0")
+    assert not EngineConfig.from_settings(Settings()).tune_at_start
+    assert settings_from_flags("--allow-open").allow_open  # the other switch still sets True
