@@ -172,7 +172,9 @@ def kernel_tuning_plan(decode_sizes: list[int], token_budget: int, num_slots: in
 def tune_kernels(model: Transformer, decode_sizes: list[int], token_budget: int, num_slots: int) -> None:
     """One call of each distinct projection shape per kernel_tuning_plan entry, on random activations: the
     autotuner times its candidates on a first call and caches the choice per GPU (kernels/autotune.py), so a
-    second start only runs these calls (milliseconds)."""
+    second start only runs these calls (milliseconds). Tokens take slots 0, 1, ... in turn: slot 0 holds the base
+    LUT (the others are zero until tasks load), so the autotuner's check of each candidate against the default
+    config's output compares real values on those tokens."""
     from kernels import autotune  # imports triton (installed everywhere; only CUDA runs it)
 
     shapes = {}
