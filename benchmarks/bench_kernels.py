@@ -538,11 +538,16 @@ def compile_sm90() -> None:
              ("cols", 4, 16, 64, 256, 4, 1, True, "fp16"),
              ("cols", 4, 16, 64, 128, 8, 2, True, "fp16"), ("cols", 4, 16, 32, 64, 4, 3, True, "fp16"),
              ("cols", 4, 16, 32, 256, 4, 2, True, "fp16"), ("cols", 3, 16, 32, 128, 4, 2, True, "fp16"),
-             ("cols", 2, 16, 32, 256, 4, 2, True, "fp16"), ("cols", 4, 32, 16, 128, 4, 2, True, "fp16")]  # fmt: skip
+             ("cols", 2, 16, 32, 256, 4, 2, True, "fp16"), ("cols", 4, 32, 16, 128, 4, 2, True, "fp16"),
+             ("pairs", 4, 16, 32, 64, 4, 3, True, "fp16"), ("pairs", 4, 16, 32, 256, 4, 2, True, "fp16"),
+             ("quads", 4, 16, 32, 64, 4, 3, True, "fp16"), ("quads", 4, 16, 32, 128, 4, 2, True, "fp16"),
+             ("quads", 4, 16, 32, 256, 4, 2, True, "fp16"), ("quads", 3, 16, 32, 256, 4, 2, True, "bf16")]  # fmt: skip
     for layout, bits, bm, bn, bk, warps, stages, asm, xdt in cases:
         kernel = _bucket_kernel if layout == "rows" else _bucket_cols_kernel
         const = {"BITS": bits, "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "USE_SPLIT": True,
                  "DOT_PRECISION": "tf32", "ASM": asm}  # fmt: skip
+        if layout != "rows":  # the cols kernel's K orders: bytes ("cols"), pairs (v11), quads (v13)
+            const |= {"PAIRS": layout in ("pairs", "quads"), "QUADS": layout == "quads"}
         regs, stack, smem, sass = sm90_compile(kernel, ints, ints[1:-1], const, warps, stages, x=xdt)
         n_loop, mix = _inner_loop_mix(sass)
         per = bn * (1 << bits) * bk / (32 * warps)  # one-hot elements per thread and loop trip

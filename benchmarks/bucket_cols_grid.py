@@ -1,12 +1,12 @@
 """A wider grid of the bucket kernel's "cols" layout (kernels/triton_bucket_cols.py) than the autotuner's list.
 
-    python3 benchmarks/bucket_cols_grid.py --out OUT_DIR [--budget-s 240] [--pairs 1]
+    python3 benchmarks/bucket_cols_grid.py --out OUT_DIR [--budget-s 240] [--pairs 1 | --quads 1]
 
 The autotuner times a few cols configs (kernels/triton_bucket.py, _COLS_CANDIDATES); this times block shapes, warps,
 stages and split-K waves around them at M = 16 tokens over 16 tasks, 4-bit, gpr 4, on 4096x4096, then the best
 eight on 11008x4096, each checked against the torch reference (output poisoned first). It stops starting new
-compiles after --budget-s. Writes OUT_DIR/bucket_cols_grid.json (bucket_cols_pairs_grid.json with --pairs 1:
-the K orders of _COLS_CANDIDATES) and prints the best configs per shape:
+compiles after --budget-s. Writes OUT_DIR/bucket_cols_grid.json (bucket_cols_pairs_grid.json with --pairs 1,
+bucket_cols_quads_grid.json with --quads 1: the K orders of _COLS_CANDIDATES) and prints the best configs per shape:
 the data for _COLS_CANDIDATES.
 """
 
@@ -51,7 +51,7 @@ def run_shape(n: int, k: int, configs, budget_s: float, sms: int, rows: list, k_
         for waves in WAVES:
             cfg = {"LAYOUT": "cols", "BLOCK_N": block_n, "BLOCK_K": block_k, "num_warps": warps,
                    "num_stages": stages, "SPLIT_K": split_for(n, k, block_n, block_k, waves * sms),
-                   "PAIRS": k_order == "pairs"}  # fmt: skip
+                   "PAIRS": k_order != "bytes", "QUADS": k_order == "quads"}  # fmt: skip
             yield cfg, {"N": n, "K": k, "M": M, "tasks": TASKS, "waves": waves}
 
     time_grid(launch_bucket, layer, x, slots, ref, (launches(*c) for c in configs), budget_s, rows, f"{n}x{k}")
@@ -60,8 +60,9 @@ def run_shape(n: int, k: int, configs, budget_s: float, sms: int, rows: list, k_
 
 
 def main() -> None:
-    args = grid_cli(__doc__, budget_s=240.0, extra=[("--pairs", 0, "1: the PAIRS variant (K over columns)")])
-    k_order = "pairs" if args.pairs else "bytes"
+    args = grid_cli(__doc__, budget_s=240.0, extra=[("--pairs", 0, "1: the PAIRS variant (K over columns)"),
+                                                    ("--quads", 0, "1: the QUADS variant (K over 16-bit words)")])
+    k_order = "quads" if args.quads else "pairs" if args.pairs else "bytes"
     sms = torch.cuda.get_device_properties(0).multi_processor_count
     rows: list[dict] = []
     run_shape(4096, 4096, compile_configs(k_order), args.budget_s, sms, rows, k_order)

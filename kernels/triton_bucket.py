@@ -135,6 +135,11 @@ def _per_byte(bits: int) -> int:
     return 4 if bits == 2 else 2
 
 
+def quads_ok(codes_packed: torch.Tensor) -> bool:
+    """The cols kernel's QUADS order reads each row's codes as 16-bit words: even row lengths and alignment."""
+    return codes_packed.shape[1] % 2 == 0 and codes_packed.stride(0) % 2 == 0 and codes_packed.data_ptr() % 2 == 0
+
+
 def launch_bucket(
     x: torch.Tensor,
     codes_packed: torch.Tensor,
@@ -147,7 +152,8 @@ def launch_bucket(
     """y [M, N] <- bucket-sum kernel. config: BLOCK_N, BLOCK_K, SPLIT_K, num_warps, num_stages, and LAYOUT:
     "rows" (default: this module's kernel, one-hot rows = weight rows x code values, the A operand) or "cols"
     (triton_bucket_cols.py: codes as the B operand, one-hot in registers; PAIRS: the MMA's K runs over the
-    block's columns, 3/4-bit codes only, else over its bytes once per code within a byte).
+    block's columns, 3/4-bit codes only, else over its bytes once per code within a byte; QUADS: over its 16-bit
+    words once per code within a word, 3/4-bit codes in rows of whole words, else PAIRS).
 
     BLOCK_K must be a multiple of 16 codes per byte-column (BLOCK_K / per_byte >= 16: the MMA's K).
     """
@@ -163,7 +169,14 @@ def launch_bucket(
         raise ValueError(f"bucket decode takes at most 64 tokens, got M={m}")
     cols = config.get("LAYOUT", "rows") == "cols"
     kernel = _bucket_cols_kernel if cols else _bucket_kernel  # same arguments; the cols kernel's PAIRS besides
-    layout_args = {"PAIRS": bool(config.get("PAIRS")) and _per_byte(bits) == 2} if cols else {}  # 3/4 bits only
+    layout_args = {}
+    if cols:  # PAIRS and QUADS: 3/4-bit codes only; QUADS also rows of whole 16-bit words (else PAIRS serves)
+        two_per_byte = _per_byte(bits) == 2
+        quads = bool(config.get("QUADS")) and two_per_byte and quads_ok(codes_packed)
+        if quads and block_k < 64:
+            raise ValueError(f"QUADS needs BLOCK_K >= 64 (16 words per row and block), got {block_k}")
+        layout_args = {"PAIRS": two_per_byte and (bool(config.get("PAIRS")) or bool(config.get("QUADS"))),
+                       "QUADS": quads}  # fmt: skip
     split, k_per_split, n_tiles, ws, counters = split_k_launch(x, y, n, block_n, block_k, config.get("SPLIT_K", 1))
     kernel[(n_tiles, split)](
         x, codes_packed, lut_pool, slot_of_token, y, ws, counters,
@@ -210,7 +223,9 @@ _CANDIDATES = [
 # LAYOUT "cols" (triton_bucket_cols.py), up to 16 tokens only (above, Triton takes wgmma and the one-hot
 # goes back through shared memory, with spills): (BLOCK_N, packed bytes per row and block, warps, stages,
 # waves, K order). K order "pairs" (v11, 3/4-bit codes): the MMA's K over a block's columns, x in contiguous
-# async loads; "bytes" (2-bit codes, where pairs do not apply): over its bytes once per code within a byte.
+# async loads; "quads" (v13, 3/4-bit codes): over its 16-bit words once per code within a word (sm_90: 1.05-1.20
+# loop instructions per one-hot element against pairs' 1.27-1.38, fewer registers; not yet timed, NOTES.md v13);
+# "bytes" (2-bit codes, where neither applies): over its bytes once per code within a byte.
 # At 3/4 bits the pairs configs won every case up to 16 tokens in the H200 serving run of 2026-11-30 (the rows
 # layout and "bytes" none), so only they are timed there. From the H200 grids at M = 16 over 16 tasks
 # (NOTES.md v8, v10, v11): v10's best were (32, 32, 4, 3, 4) at 59.5 us on 4096x4096 and (32, 128, 4, 2, 1) at
@@ -219,21 +234,23 @@ _COLS_CANDIDATES = [
     (32, 32, 4, 3, 4, "bytes"), (32, 128, 4, 2, 2, "bytes"), (32, 128, 2, 2, 4, "bytes"),
     (32, 128, 4, 2, 1, "bytes"), (64, 128, 4, 1, 2, "bytes"), (32, 32, 4, 3, 4, "pairs"),
     (32, 128, 4, 2, 2, "pairs"), (32, 128, 4, 2, 1, "pairs"),
+    (32, 32, 4, 3, 4, "quads"), (32, 64, 4, 2, 2, "quads"), (32, 128, 4, 2, 2, "quads"),
 ]
 
 
 def bucket_candidates(m: int, n: int, k: int, bits: int, num_sms: int) -> list[dict]:
-    """The short list the autotuner times for the bucket kernel: up to 16 tokens the cols layout (pairs at
-    3/4 bits; bytes and the rows layout at 2 bits), above it the rows layout."""
+    """The short list the autotuner times for the bucket kernel: up to 16 tokens the cols layout (pairs and
+    quads at 3/4 bits; bytes and the rows layout at 2 bits), above it the rows layout."""
     pairs = _per_byte(bits) == 2
     out = []
     for block_n, bb, warps, stages, waves, k_order in _COLS_CANDIDATES if m <= 16 else []:
-        if (k_order == "pairs") != pairs:
+        if (k_order != "bytes") != pairs:
             continue
         block_k = bb * _per_byte(bits)
         out.append({
             "LAYOUT": "cols", "BLOCK_N": block_n, "BLOCK_K": block_k, "num_warps": warps, "num_stages": stages,
             "SPLIT_K": split_for(n, k, block_n, block_k, waves * num_sms), "PAIRS": pairs,
+            "QUADS": k_order == "quads",
         })  # fmt: skip
     if m <= 16 and pairs:
         return out

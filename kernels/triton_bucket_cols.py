@@ -119,6 +119,7 @@ def _bucket_cols_kernel(
     K_PER_SPLIT, SPLIT_K,
     BITS: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
     USE_SPLIT: tl.constexpr, DOT_PRECISION: tl.constexpr, ASM: tl.constexpr, PAIRS: tl.constexpr = False,
+    QUADS: tl.constexpr = False,
 ):  # fmt: skip
     pid_n = tl.program_id(0)
     pid_k = tl.program_id(1)
@@ -133,7 +134,7 @@ def _bucket_cols_kernel(
     # y [BM, BN]
     y_acc = _k_range(x_ptr, codes_ptr, lut_ptr, rows_c, m_offs, m_mask, slots, k_start, k_end, KP, GS,
                      stride_xm, stride_cn, stride_ls, stride_ln, BITS, BLOCK_M, BLOCK_N, BLOCK_K,
-                     DOT_PRECISION, ASM, PAIRS)  # fmt: skip
+                     DOT_PRECISION, ASM, PAIRS, QUADS)  # fmt: skip
     offs = m_offs[:, None] * N + rows[None, :]
     y_offs = m_offs[:, None] * stride_ym + rows[None, :]
     out_mask = m_mask[:, None] & (rows < N)[None, :]
@@ -144,9 +145,10 @@ def _bucket_cols_kernel(
 def _k_range(x_ptr, codes_ptr, lut_ptr, rows_c, m_offs, m_mask, slots, k_start, k_end, KP, GS,
              stride_xm, stride_cn, stride_ls, stride_ln, BITS: tl.constexpr, BLOCK_M: tl.constexpr,
              BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, DOT_PRECISION: tl.constexpr, ASM: tl.constexpr,
-             PAIRS: tl.constexpr):  # fmt: skip
+             PAIRS: tl.constexpr, QUADS: tl.constexpr):  # fmt: skip
     """y [BM, BN] over columns [k_start, k_end), the codes as the MMA's B operand: its K over the block's bytes
-    once per code within a byte, or (PAIRS) over its columns."""
+    once per code within a byte, or (PAIRS) over its columns, or (QUADS) over its 16-bit words once per code
+    within a word."""
     L: tl.constexpr = 1 << BITS
     PER_BYTE: tl.constexpr = 4 if BITS == 2 else 2  # codes per byte (3-bit codes in 4-bit slots: kernels/packing.py)
     WIDTH: tl.constexpr = 8 // PER_BYTE  # bits per code slot
@@ -163,7 +165,10 @@ def _k_range(x_ptr, codes_ptr, lut_ptr, rows_c, m_offs, m_mask, slots, k_start, 
             b = tl.load(
                 codes_ptr + rows_c[None, :] * stride_cn + boffs[:, None], mask=(boffs < KP)[:, None], other=0
             )  # [BB, BN] uint8, K along dim 0 (the B operand's orientation)
-            if PAIRS:  # the MMA's K = the block's columns: a byte's two codes are one B-fragment pair
+            if QUADS:  # the MMA's K = the block's 16-bit words, once per code within a word (4 at 3/4 bits)
+                acc = _quads(acc, x_ptr, codes_ptr, rows_c, m_offs, m_mask, kb0, lo, hi, KP, stride_xm, stride_cn,
+                             L, BLOCK_M, BLOCK_K, x_dtype, DOT_PRECISION, ASM)  # fmt: skip
+            elif PAIRS:  # the MMA's K = the block's columns: a byte's two codes are one B-fragment pair
                 code = tl.reshape(tl.permute(tl.join(b & 15, b >> 4), (0, 2, 1)), (BLOCK_K, BLOCK_N))
                 xs = _x_tile(x_ptr, m_offs, m_mask, stride_xm, kb0 + tl.arange(0, BLOCK_K), lo, hi)  # contiguous
                 acc = _accumulate_one_hots(acc, xs, code, L, x_dtype, DOT_PRECISION, ASM)
@@ -178,3 +183,29 @@ def _k_range(x_ptr, codes_ptr, lut_ptr, rows_c, m_offs, m_mask, slots, k_start, 
             lut_c = tl.load(lut_g + c, mask=m_mask[:, None], other=0.0)
             y_acc += acc[c] * lut_c.to(tl.float32)
     return y_acc
+
+
+@triton.jit
+def _quads(acc, x_ptr, codes_ptr, rows_c, m_offs, m_mask, kb0, lo, hi, KP, stride_xm, stride_cn, L: tl.constexpr,
+           BLOCK_M: tl.constexpr, BLOCK_K: tl.constexpr, x_dtype: tl.constexpr, DOT_PRECISION: tl.constexpr,
+           ASM: tl.constexpr):  # fmt: skip
+    """QUADS (v13, 3/4-bit codes, rows of whole 16-bit words): one K block's sums, the codes read as 16-bit words
+    h [BW, BN] (4 codes each: code i of word w is column 4w + i) and x as one contiguous [BM, BLOCK_K] tile split
+    in registers into its 4 column phases x_i [BM, BW] (columns 4w + i). Then acc[c] += x_i @ (code_i == c) for
+    each phase i: the chain from the loaded words to the one-hot is elementwise and 16-bit, so Triton gives the
+    MMA operands kWidth 2 (no 8-bit source): x's A fragments are whole aligned registers (v11's 8-bit codes gave
+    kWidth 4 and ptxas a register copy per HMMA) and the codes need no interleaving pass through shared memory."""
+    BW: tl.constexpr = BLOCK_K // 4  # 16-bit words per row and block (the MMA's K per dot)
+    words = kb0 // 4 + tl.arange(0, BW)
+    h = tl.load(codes_ptr.to(tl.pointer_type(tl.uint16)) + rows_c[None, :] * (stride_cn // 2) + words[:, None],
+                mask=(words < KP // 2)[:, None], other=0)  # fmt: skip
+    xs = _x_tile(x_ptr, m_offs, m_mask, stride_xm, kb0 + tl.arange(0, BLOCK_K), lo, hi)  # [BM, BLOCK_K]
+    # [BM, BW, 2, 2] at [m, w, a, b] = column 4w + 2a + b; split b, then a
+    even, odd = tl.split(tl.reshape(xs, (BLOCK_M, BW, 2, 2)))  # columns 4w + 2a and 4w + 2a + 1
+    x0, x2 = tl.split(even)
+    x1, x3 = tl.split(odd)
+    acc = _accumulate_one_hots(acc, x0, h & 15, L, x_dtype, DOT_PRECISION, ASM)
+    acc = _accumulate_one_hots(acc, x1, (h >> 4) & 15, L, x_dtype, DOT_PRECISION, ASM)
+    acc = _accumulate_one_hots(acc, x2, (h >> 8) & 15, L, x_dtype, DOT_PRECISION, ASM)
+    acc = _accumulate_one_hots(acc, x3, h >> 12, L, x_dtype, DOT_PRECISION, ASM)
+    return acc

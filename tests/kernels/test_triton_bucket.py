@@ -11,7 +11,7 @@ import torch
 
 from kernels import SlotSegments, lut_linear, triton_ops
 from kernels.reference import lut_linear_reference
-from kernels.triton_bucket import bucket_candidates, default_bucket_config, launch_bucket
+from kernels.triton_bucket import bucket_candidates, default_bucket_config, launch_bucket, quads_ok
 from tests.kernels.test_triton_forward import DEVICE, TOL, make_case, rel_err
 
 lut_linear_module = importlib.import_module("kernels.lut_linear")  # the package re-exports a function of that name
@@ -49,10 +49,46 @@ def test_bucket_matches_reference(m, n, k, bits, gpr, slots, assign, x_dtype, lu
     configs += [dict(_config(bits, 1), LAYOUT="cols"), dict(_config(bits, 3, block_n=8), LAYOUT="cols")]
     configs += [dict(_config(bits, 1), LAYOUT="cols", PAIRS=True), dict(_config(bits, 3, block_n=8), LAYOUT="cols",
                                                                         PAIRS=True)]  # fmt: skip
+    # and over 16-bit words (QUADS: 3/4 bits, rows of whole words, blocks of >= 64 columns; else PAIRS serves)
+    configs += [dict(_config(bits, 2, block_n=8), LAYOUT="cols", QUADS=True, BLOCK_K=64),
+                dict(_config(bits, 3, block_n=16), LAYOUT="cols", QUADS=True, BLOCK_K=128)]  # fmt: skip
     for config in configs:
         y = torch.full((m, n), float("nan"), dtype=x_dtype, device=DEVICE)
         launch_bucket(x, codes, pool, slot_of_token, bits, y, config)
         assert rel_err(y, ref) < TOL[x_dtype], config
+
+
+@pytest.mark.parametrize(
+    "m,n,k,bits,gpr,x_dtype",
+    [
+        (16, 40, 100, 4, 3, torch.float16),  # groups of 34 columns: blocks straddle groups; the last word partial
+        (5, 33, 196, 3, 4, torch.bfloat16),  # 3-bit codes, odd N
+        (1, 24, 260, 4, 1, torch.float32),  # one group, K past the last block
+    ],
+)
+def test_the_word_order_matches_the_reference(m, n, k, bits, gpr, x_dtype):
+    """QUADS reads the codes as 16-bit words (K a multiple of 4 here: rows of whole words) and x split into its
+    four column phases; every block size, split-K, and a group boundary inside a word."""
+    x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, 8, "random", x_dtype, seed=k + m)
+    assert quads_ok(codes)
+    ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
+    for block_k, split, block_n in ((64, 1, 8), (64, 3, 16), (128, 2, 32)):
+        y = torch.full((m, n), float("nan"), dtype=x_dtype, device=DEVICE)
+        config = {"LAYOUT": "cols", "QUADS": True, "BLOCK_N": block_n, "BLOCK_K": block_k, "SPLIT_K": split}
+        launch_bucket(x, codes, pool, slot_of_token, bits, y, config)
+        assert rel_err(y, ref) < TOL[x_dtype], config
+
+
+def test_the_word_order_needs_whole_words_and_blocks_of_16_words():
+    x, codes, pool, slot_of_token = make_case(2, 8, 70, 4, 1, 2, "one", torch.float16)  # 35 bytes per row
+    assert not quads_ok(codes)  # so PAIRS serves the call
+    y = torch.full((2, 8), float("nan"), dtype=x.dtype, device=DEVICE)
+    launch_bucket(x, codes, pool, slot_of_token, 4, y, {"LAYOUT": "cols", "QUADS": True, "BLOCK_N": 8, "BLOCK_K": 32})
+    assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, 4)) < TOL[torch.float16]
+    x, codes, pool, slot_of_token = make_case(2, 8, 64, 4, 1, 2, "one", torch.float16)
+    with pytest.raises(ValueError, match="QUADS needs BLOCK_K >= 64"):
+        launch_bucket(x, codes, pool, slot_of_token, 4, y, {"LAYOUT": "cols", "QUADS": True, "BLOCK_N": 8,
+                                                            "BLOCK_K": 32})  # fmt: skip
 
 
 def test_bucket_fp32_x_and_strided_output():
@@ -60,10 +96,11 @@ def test_bucket_fp32_x_and_strided_output():
     x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, 5, "distinct", torch.float32, seed=3)
     big = torch.full((m, n + 7), float("nan"), dtype=x.dtype, device=DEVICE)
     y = big[:, :n]  # row stride n + 7
-    for layout, pairs in (("rows", False), ("cols", False), ("cols", True)):
+    for layout, pairs, quads in (("rows", False, False), ("cols", False, False), ("cols", True, False),
+                                 ("cols", False, True)):  # fmt: skip
         y.fill_(float("nan"))
-        launch_bucket(x, codes, pool, slot_of_token, bits, y, dict(_config(bits, 2, block_n=8), LAYOUT=layout,
-                                                                  PAIRS=pairs))  # fmt: skip
+        config = dict(_config(bits, 2, block_n=8), LAYOUT=layout, PAIRS=pairs, QUADS=quads)
+        launch_bucket(x, codes, pool, slot_of_token, bits, y, dict(config, BLOCK_K=64) if quads else config)
         assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, bits)) < TOL[torch.float32]
         assert torch.isnan(big[:, n:]).all()
 
@@ -82,11 +119,12 @@ def test_bucket_candidates_are_valid():
     for bits in (2, 3, 4):
         for m in (1, 16, 64):
             candidates = bucket_candidates(m, 4096, 4096, bits, 132)
-            layouts = {(c.get("LAYOUT", "rows"), c.get("PAIRS", False)) for c in candidates}
-            # cols (mma.sync) up to 16 tokens: its pairs order at 3/4 bits, where it won every H200 case;
-            # at 2 bits (no pairs) the bytes order and the rows layout
-            small = {("cols", True)} if bits > 2 else {("cols", False), ("rows", False)}
-            assert layouts == (small if m <= 16 else {("rows", False)})
+            layouts = {(c.get("LAYOUT", "rows"), c.get("PAIRS", False), c.get("QUADS", False)) for c in candidates}
+            # cols (mma.sync) up to 16 tokens: at 3/4 bits its pairs order, which won every H200 case, and the
+            # word order (v13, untimed); at 2 bits (neither applies) the bytes order and the rows layout
+            small = {("cols", True, False), ("cols", True, True)} if bits > 2 else {("cols", False, False),
+                                                                                    ("rows", False, False)}
+            assert layouts == (small if m <= 16 else {("rows", False, False)})
             for c in candidates:
                 assert c["BLOCK_K"] // per_byte(bits) >= 16 and c["BLOCK_N"] * 2**bits >= 16
                 assert c["BLOCK_N"] & (c["BLOCK_N"] - 1) == 0
@@ -161,7 +199,7 @@ def test_every_bucket_candidate_on_cuda(m, tasks, x_dtype):
     ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
     seen_layouts = set()
     for config in bucket_candidates(m, n, k, bits, 132):
-        layout = (config.get("LAYOUT", "rows"), config.get("PAIRS", False))
+        layout = (config.get("LAYOUT", "rows"), config.get("PAIRS", False), config.get("QUADS", False))
         # The inline-asm one-hot everywhere (what runs); the integer fallback once per layout (compiles are slow).
         for asm in (True, False) if layout not in seen_layouts else (True,):
             y = torch.full((m, n), float("nan"), dtype=x.dtype, device=DEVICE)
