@@ -161,22 +161,23 @@ def _k_range(x_ptr, codes_ptr, lut_ptr, rows_c, m_offs, m_mask, slots, k_start, 
         hi = tl.minimum(g * GS + GS, k_end)
         acc = (tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32),) * L  # acc[c] = S[m, n, g, c]
         for kb0 in range((lo // BLOCK_K) * BLOCK_K, hi, BLOCK_K):
-            boffs = kb0 // PER_BYTE + j  # [BB]
-            b = tl.load(
-                codes_ptr + rows_c[None, :] * stride_cn + boffs[:, None], mask=(boffs < KP)[:, None], other=0
-            )  # [BB, BN] uint8, K along dim 0 (the B operand's orientation)
             if QUADS:  # the MMA's K = the block's 16-bit words, once per code within a word (4 at 3/4 bits)
                 acc = _quads(acc, x_ptr, codes_ptr, rows_c, m_offs, m_mask, kb0, lo, hi, KP, stride_xm, stride_cn,
                              L, BLOCK_M, BLOCK_K, x_dtype, DOT_PRECISION, ASM)  # fmt: skip
-            elif PAIRS:  # the MMA's K = the block's columns: a byte's two codes are one B-fragment pair
-                code = tl.reshape(tl.permute(tl.join(b & 15, b >> 4), (0, 2, 1)), (BLOCK_K, BLOCK_N))
-                xs = _x_tile(x_ptr, m_offs, m_mask, stride_xm, kb0 + tl.arange(0, BLOCK_K), lo, hi)  # contiguous
-                acc = _accumulate_one_hots(acc, xs, code, L, x_dtype, DOT_PRECISION, ASM)
             else:
-                for i in tl.static_range(PER_BYTE):
-                    code = (b >> (i * WIDTH)) & ((1 << WIDTH) - 1)  # [BB, BN] codes of columns kb0 + j*PER_BYTE + i
-                    xs = _x_tile(x_ptr, m_offs, m_mask, stride_xm, kb0 + j * PER_BYTE + i, lo, hi)  # [BM, BB]
+                boffs = kb0 // PER_BYTE + j  # [BB]
+                b = tl.load(
+                    codes_ptr + rows_c[None, :] * stride_cn + boffs[:, None], mask=(boffs < KP)[:, None], other=0
+                )  # [BB, BN] uint8, K along dim 0 (the B operand's orientation)
+                if PAIRS:  # the MMA's K = the block's columns: a byte's two codes are one B-fragment pair
+                    code = tl.reshape(tl.permute(tl.join(b & 15, b >> 4), (0, 2, 1)), (BLOCK_K, BLOCK_N))
+                    xs = _x_tile(x_ptr, m_offs, m_mask, stride_xm, kb0 + tl.arange(0, BLOCK_K), lo, hi)  # contiguous
                     acc = _accumulate_one_hots(acc, xs, code, L, x_dtype, DOT_PRECISION, ASM)
+                else:
+                    for i in tl.static_range(PER_BYTE):
+                        code = (b >> (i * WIDTH)) & ((1 << WIDTH) - 1)  # [BB, BN] columns kb0 + j*PER_BYTE + i
+                        xs = _x_tile(x_ptr, m_offs, m_mask, stride_xm, kb0 + j * PER_BYTE + i, lo, hi)  # [BM, BB]
+                        acc = _accumulate_one_hots(acc, xs, code, L, x_dtype, DOT_PRECISION, ASM)
         # Fold this group's LUTs in: each token's own slot, one [BM, BN] gather per code value (L1/L2 hits).
         lut_g = lut_ptr + slots[:, None] * stride_ls + (rows_c * stride_ln + g * L)[None, :]  # [BM, BN]
         for c in tl.static_range(L):
