@@ -462,11 +462,13 @@ def profile(args):
         y = torch.empty(m, 4096, dtype=torch.float16, device="cuda")
         launch = launch_decode_prmt if m == 1 else launch_decode_prmt_dot
         launch(x, layer.codes[0], layer.pools[0], slots, BITS, y, cfg)
-    # the bucket-sum kernel (cols layout, v11's pairs order) at 16 tokens over 16 tasks: the two configs the H200
-    # autotuner picked at 4096x4096 (results/autotune_serving_h200_full.json)
-    for block_n, block_k, warps, stages, waves in [(32, 64, 4, 3, 4), (32, 256, 4, 2, 2)]:
-        cfg = {"LAYOUT": "cols", "PAIRS": True, "BLOCK_N": block_n, "BLOCK_K": block_k, "num_warps": warps,
-               "num_stages": stages, "SPLIT_K": split_for(4096, 4096, block_n, block_k, waves * sms)}  # fmt: skip
+    # the bucket-sum kernel (cols layout) at 16 tokens over 16 tasks: v11's pairs order at the two configs the H200
+    # autotuner picked at 4096x4096 (results/autotune_serving_h200_full.json), then v13's word order
+    for block_n, block_k, warps, stages, waves, quads in [(32, 64, 4, 3, 4, False), (32, 256, 4, 2, 2, False),
+                                                          (32, 128, 4, 2, 2, True)]:  # fmt: skip
+        cfg = {"LAYOUT": "cols", "PAIRS": True, "QUADS": quads, "BLOCK_N": block_n, "BLOCK_K": block_k,
+               "num_warps": warps, "num_stages": stages,
+               "SPLIT_K": split_for(4096, 4096, block_n, block_k, waves * sms)}  # fmt: skip
         x, slots = make_batch(16, 16, 4096)
         y = torch.empty(16, 4096, dtype=torch.float16, device="cuda")
         launch_bucket(x, layer.codes[0], layer.pools[0], slots, BITS, y, cfg)
