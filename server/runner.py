@@ -64,7 +64,10 @@ class ModelRunner:
             self.graphs = DecodeGraphs(self, config.cuda_graph_max_batch)
         if device.type == "cuda" and config.tune_at_start:
             decode_sizes = self.graphs.batch_sizes if self.graphs is not None else []
-            tune_kernels(model, decode_sizes, config.scheduler.max_num_batched_tokens, num_slots)
+            try:
+                tune_kernels(model, decode_sizes, config.scheduler.max_num_batched_tokens, num_slots)
+            except Exception as e:  # noqa: BLE001 - an optimisation: the shapes left tune on first use instead
+                log.warning("start-up kernel tuning stopped (%s); the remaining shapes tune on first use", e)
 
     @torch.inference_mode()
     def execute(self, plan: SchedulerOutput) -> RunnerOutput:

@@ -51,3 +51,24 @@ def test_tuning_calls_each_projection_shape_once_per_plan_entry_with_its_task_co
     plan = [(1, 1), (4, 1), (4, 2), (128, 1)]
     assert sorted(calls) == sorted((shape, tokens, tasks, tasks) for shape in shapes for tokens, tasks in plan)
     assert model.kernel_hints.num_tasks is None  # the hint is the runner's again
+
+
+def test_a_failing_start_up_tuning_is_logged_and_the_runner_still_built(base, monkeypatch, caplog):
+    """Tuning is an optimisation: if it fails (a kernel that does not compile on some GPU), the server still starts
+    and the shapes left tune on first use. The device is only a label here: no CUDA call runs."""
+    import dataclasses
+
+    import torch
+
+    engine = create_engine(base)
+    engine.stop()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no kernel image for this GPU")
+
+    monkeypatch.setattr(runner, "tune_kernels", broken)
+    config = dataclasses.replace(engine.config, cuda_graphs=False, tune_at_start=True)
+    built = runner.ModelRunner(engine.runner.model, engine.runner.kv_cache, engine.runner.num_slots, config,
+                               torch.device("cuda"))  # fmt: skip
+    assert built.graphs is None
+    assert "start-up kernel tuning stopped (no kernel image for this GPU)" in caplog.text
