@@ -89,9 +89,10 @@ class EngineConfig:
     cuda_graph_max_batch: int = 64
     """Largest decode batch run through a captured graph; larger batches run eagerly."""
     tune_at_start: bool = True
-    """CUDA only: autotune the multi-LUT kernels for every decode graph batch size (both decode kernels) and every
-    prefill size up to the step's token budget while the engine starts, so no request waits for tuning. Costs
-    ~50 s on a GPU whose choices are not cached yet (Llama-2-7B shapes, H200), nothing once they are."""
+    """CUDA only: autotune the multi-LUT kernels for every token count a step can have (the op's keys: powers of
+    two up to the token budget; both decode kernels up to 64 tokens) while the engine starts, so no request waits
+    for tuning. Costs ~50 s on a GPU whose choices are not cached yet (Llama-2-7B shapes, H200), nothing once they
+    are (server/runner.py, tune_kernels)."""
     cpu_weight_cache_bytes: int = 1024 * MiB
     """On the CPU: bytes of dense weights rebuilt from resident LUTs and kept (the reference op rebuilds them on
     every call, ~1 s per token for a 135M model); 0 = off. Ignored on CUDA, where the kernels read the LUTs."""

@@ -63,9 +63,8 @@ class ModelRunner:
         if device.type == "cuda" and config.cuda_graphs:
             self.graphs = DecodeGraphs(self, config.cuda_graph_max_batch)
         if device.type == "cuda" and config.tune_at_start:
-            decode_sizes = self.graphs.batch_sizes if self.graphs is not None else []
             try:
-                tune_kernels(model, decode_sizes, config.scheduler.max_num_batched_tokens, num_slots)
+                tune_kernels(model, config.scheduler.max_num_batched_tokens, num_slots)
             except Exception as e:  # noqa: BLE001 - an optimisation: the shapes left tune on first use instead
                 log.warning("start-up kernel tuning stopped (%s); the remaining shapes tune on first use", e)
 
@@ -152,33 +151,33 @@ class ModelRunner:
         )
 
 
-def kernel_tuning_plan(decode_sizes: list[int], token_budget: int, num_slots: int,
-                       bucket_threshold) -> list[tuple[int, int]]:
-    """(tokens, distinct tasks) of the op calls that make the autotuner visit every kernel shape a server meets:
-    each decode batch size with one task (the gather kernel) and, where the pool has the slots, with the bucket
-    kernel's threshold (bucket_threshold(batch), None: no task-count choice); each prefill size (a power of two:
-    the op's shape key) above the decode range up to the step's token budget."""
-    plan = []
-    for batch in decode_sizes:
-        plan.append((batch, 1))
-        threshold = bucket_threshold(batch)
-        if threshold is not None and 1 < threshold <= min(batch, num_slots):
-            plan.append((batch, threshold))
-    tokens = 128  # the prefill kernel's smallest size (kernels/triton_ops.py: decode up to 64 tokens)
-    while tokens <= token_budget:
+def kernel_tuning_plan(
+    token_budget: int, num_slots: int, bucket_threshold, decode_max: int = 64
+) -> list[tuple[int, int]]:
+    """(tokens, distinct tasks) of the op calls that make the autotuner visit every kernel shape a server meets. The
+    op's shape key rounds the token count up to a power of two, and any step up to the token budget can occur (a
+    mixed step: decodes plus a prefill chunk), so: each power of two up to decode_max (the op's decode kernels) with
+    one task (the gather kernel) and, where the pool has the slots, with the bucket kernel's threshold
+    (bucket_threshold(tokens); None: the kernel is fixed), then each power of two above it (the prefill kernel),
+    all up to the token budget rounded up."""
+    plan, tokens = [], 1
+    while tokens < 2 * token_budget:  # up to the budget rounded up to a power of two
         plan.append((tokens, 1))
+        threshold = bucket_threshold(tokens) if tokens <= decode_max else None
+        if threshold is not None and 1 < threshold <= min(tokens, num_slots):
+            plan.append((tokens, threshold))
         tokens *= 2
     return plan
 
 
 @torch.inference_mode()
-def tune_kernels(model: Transformer, decode_sizes: list[int], token_budget: int, num_slots: int) -> None:
+def tune_kernels(model: Transformer, token_budget: int, num_slots: int) -> None:
     """One call of each distinct projection shape per kernel_tuning_plan entry, on random activations: the
     autotuner times its candidates on a first call and caches the choice per GPU (kernels/autotune.py), so a
     second start only runs these calls (milliseconds). Tokens take slots 0, 1, ... in turn: slot 0 holds the base
     LUT (the others are zero until tasks load), so the autotuner's check of each candidate against the default
     config's output compares real values on those tokens."""
-    from kernels import autotune  # imports triton (installed everywhere; only CUDA runs it)
+    from kernels import autotune, triton_ops  # import triton (installed everywhere; only CUDA runs it)
 
     shapes = {}
     for module in model.modules():
@@ -188,7 +187,8 @@ def tune_kernels(model: Transformer, decode_sizes: list[int], token_budget: int,
     hints, device = model.kernel_hints, model.embed_tokens.device
     dtype = model.embed_tokens.dtype
     try:
-        for tokens, tasks in kernel_tuning_plan(decode_sizes, token_budget, num_slots, DecodeGraphs.bucket_threshold):
+        plan = kernel_tuning_plan(token_budget, num_slots, DecodeGraphs.bucket_threshold, triton_ops.DECODE_MAX_M)
+        for tokens, tasks in plan:
             slots = (torch.arange(tokens, device=device) % tasks).to(torch.int32)
             hints.num_tasks = tasks
             for proj in shapes.values():

@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     )
 
     tune_at_start: bool = Field(
-        True, description="CUDA only: autotune the multi-LUT kernels for every batch and prefill size while starting "
+        True, description="CUDA only: autotune the multi-LUT kernels for every step size while starting "
         "(~1 min on a GPU whose choices are not cached yet, then cached); off: each shape's first request tunes it"
     )
 

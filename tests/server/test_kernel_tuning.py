@@ -9,25 +9,29 @@ from server.model import LutProjection
 
 from .conftest import create_engine
 
-GRAPH_SIZES = [1, 2, 4, 8, 16, 24, 32, 48, 64]
+POWERS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
 
 
-def small_m_threshold(batch: int) -> int:
-    return 4 if batch <= 16 else 13  # the op's bucket thresholds (kernels/triton_ops.py)
+def small_m_threshold(tokens: int) -> int:
+    return 4 if tokens <= 16 else 13  # the op's bucket thresholds (kernels/triton_ops.py)
 
 
-def test_the_plan_covers_every_graph_batch_size_with_both_decode_kernels_and_every_prefill_size():
-    plan = runner.kernel_tuning_plan(GRAPH_SIZES, token_budget=512, num_slots=20, bucket_threshold=small_m_threshold)
-    assert [p for p in plan if p[1] == 1] == [(b, 1) for b in GRAPH_SIZES] + [(128, 1), (256, 1), (512, 1)]
-    # the bucket kernel's entries: from its threshold of distinct tasks, where the batch can hold that many
-    assert [p for p in plan if p[1] > 1] == [(4, 4), (8, 4), (16, 4), (24, 13), (32, 13), (48, 13), (64, 13)]
+def test_the_plan_covers_every_token_count_key_up_to_the_budget_with_both_decode_kernels():
+    """The op keys its choices by the token count rounded up to a power of two, and a step can hold any count up to
+    the token budget (a mixed step), so every power of two up to it, whatever the batch limit."""
+    plan = runner.kernel_tuning_plan(token_budget=512, num_slots=20, bucket_threshold=small_m_threshold)
+    assert [p for p in plan if p[1] == 1] == [(t, 1) for t in POWERS]
+    # the bucket kernel's entries: decode sizes only (<= 64), from its threshold of distinct tasks
+    assert [p for p in plan if p[1] > 1] == [(4, 4), (8, 4), (16, 4), (32, 13), (64, 13)]
+    odd_budget = runner.kernel_tuning_plan(token_budget=300, num_slots=20, bucket_threshold=small_m_threshold)
+    assert max(tokens for tokens, _ in odd_budget) == 512  # 300 tokens are keyed as 512
 
 
 def test_the_plan_leaves_out_task_counts_the_pool_cannot_hold_and_fixed_kernels():
-    plan = runner.kernel_tuning_plan(GRAPH_SIZES, token_budget=128, num_slots=8, bucket_threshold=small_m_threshold)
+    plan = runner.kernel_tuning_plan(token_budget=128, num_slots=8, bucket_threshold=small_m_threshold)
     assert max(tasks for _, tasks in plan) == 4  # 13 distinct tasks need 13 slots
-    fixed = runner.kernel_tuning_plan([1, 16], 256, 8, lambda batch: None)  # SKETCHSERVE_DECODE_KERNEL set
-    assert fixed == [(1, 1), (16, 1), (128, 1), (256, 1)]
+    fixed = runner.kernel_tuning_plan(16, 8, lambda tokens: None)  # SKETCHSERVE_DECODE_KERNEL set
+    assert fixed == [(1, 1), (2, 1), (4, 1), (8, 1), (16, 1)]
 
 
 def test_tuning_calls_each_projection_shape_once_per_plan_entry_with_its_task_count(base, monkeypatch):
@@ -44,11 +48,11 @@ def test_tuning_calls_each_projection_shape_once_per_plan_entry_with_its_task_co
     monkeypatch.setattr(LutProjection, "forward", spy)
     monkeypatch.setattr(runner.DecodeGraphs, "bucket_threshold", staticmethod(lambda batch: 2))
     try:
-        runner.tune_kernels(model, [1, 4], token_budget=128, num_slots=engine.runner.num_slots)
+        runner.tune_kernels(model, token_budget=4, num_slots=engine.runner.num_slots)
     finally:
         engine.stop()
     shapes = {tuple(m.codes_packed.shape) for m in model.modules() if isinstance(m, LutProjection)}
-    plan = [(1, 1), (4, 1), (4, 2), (128, 1)]
+    plan = [(1, 1), (2, 1), (2, 2), (4, 1), (4, 2)]
     assert sorted(calls) == sorted((shape, tokens, tasks, tasks) for shape in shapes for tokens, tasks in plan)
     assert model.kernel_hints.num_tasks is None  # the hint is the runner's again
 
