@@ -36,8 +36,14 @@ A byte's two codes are then the two halves of one B-fragment register, and x's A
 SWAP (v12, the one-hot as the A operand so that 64-row blocks take wgmma) ran 53.6 us against v11's 37.8 on
 4096x4096 at 16 tokens over 16 tasks (H200, NOTES.md v12) and was removed.
 
+QUADS (v13, 3/4-bit codes in rows of whole 16-bit words): the MMA's K runs over the block's 16-bit code words,
+once per code within a word, with x split in registers into its four column phases (_quads). The 8-bit codes of
+the orders above make Triton give both MMA operands kWidth 4, and ptxas then copies x's A fragments into aligned
+registers before nearly every HMMA; 16-bit words give kWidth 2 and no interleaving pass (sm_90: 1.05-1.20 loop
+instructions per one-hot element against PAIRS' 1.27-1.38; not yet timed).
+
 It enters as autotuner candidates (LAYOUT "cols", M <= 16) next to the rows kernel (triton_bucket.py); it
-takes the same arguments (and PAIRS), and triton_bucket.launch_bucket launches either.
+takes the same arguments (and PAIRS, QUADS), and triton_bucket.launch_bucket launches either.
 """
 
 from __future__ import annotations
