@@ -56,8 +56,10 @@ def num_sms(device: torch.device) -> int:
     return sms
 
 
-# Bumped when the timing method changes, so choices timed the old way are not reused (2: CUDA-graph timing).
-CACHE_VERSION = 2
+# Bumped when the timing method or the candidate lists change, so that no choice made the old way, or among
+# candidates no longer offered (or without new ones), is reused: 2: CUDA-graph timing; 3: the lists pruned to the
+# H200's picks and the bucket kernel's QUADS order added (2026-11-30).
+CACHE_VERSION = 3
 
 
 def cache_path(device: torch.device | None = None) -> Path:
