@@ -16,6 +16,7 @@ On CUDA a decode-only step of at most cuda_graph_max_batch sequences replays a C
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -152,7 +153,7 @@ class ModelRunner:
 
 
 def kernel_tuning_plan(
-    token_budget: int, num_slots: int, bucket_threshold, decode_max: int = 64
+    token_budget: int, num_slots: int, bucket_threshold: Callable[[int], int | None], decode_max: int = 64
 ) -> list[tuple[int, int]]:
     """(tokens, distinct tasks) of the op calls that make the autotuner visit every kernel shape a server meets. The
     op's shape key rounds the token count up to a power of two, and any step up to the token budget can occur (a
