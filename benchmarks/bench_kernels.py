@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from kernels import SlotSegments, autotune, pack_codes  # noqa: E402
 from kernels.reference import dequantize, lut_linear_reference  # noqa: E402
 from kernels.timing import graph_time_ms  # noqa: E402
-from kernels.triton_bucket import bucket_candidates, launch_bucket  # noqa: E402
+from kernels.triton_bucket import bucket_candidates, k_order_flags, launch_bucket  # noqa: E402
 from kernels.triton_decode import (  # noqa: E402
     MODE_DOT,
     MODE_DOT_SWAP,
@@ -549,7 +549,7 @@ def compile_sm90() -> None:
         const = {"BITS": bits, "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "USE_SPLIT": True,
                  "DOT_PRECISION": "tf32", "ASM": asm}  # fmt: skip
         if layout != "rows":  # the cols kernel's K orders: bytes ("cols"), pairs (v11), quads (v13)
-            const |= {"PAIRS": layout in ("pairs", "quads"), "QUADS": layout == "quads"}
+            const |= k_order_flags("bytes" if layout == "cols" else layout)
         regs, stack, smem, sass = sm90_compile(kernel, ints, ints[1:-1], const, warps, stages, x=xdt)
         n_loop, mix = _inner_loop_mix(sass)
         per = bn * (1 << bits) * bk / (32 * warps)  # one-hot elements per thread and loop trip

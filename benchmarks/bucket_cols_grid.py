@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_kernels import BITS, Layer, distinct, fastest, grid_cli, make_batch, time_grid  # noqa: E402
 
 from kernels.reference import lut_linear_reference  # noqa: E402
-from kernels.triton_bucket import _COLS_CANDIDATES, _per_byte, launch_bucket  # noqa: E402
+from kernels.triton_bucket import _COLS_CANDIDATES, _per_byte, k_order_flags, launch_bucket  # noqa: E402
 from kernels.triton_common import split_for  # noqa: E402
 
 M, TASKS, GPR = 16, 16, 4
@@ -51,7 +51,7 @@ def run_shape(n: int, k: int, configs, budget_s: float, sms: int, rows: list, k_
         for waves in WAVES:
             cfg = {"LAYOUT": "cols", "BLOCK_N": block_n, "BLOCK_K": block_k, "num_warps": warps,
                    "num_stages": stages, "SPLIT_K": split_for(n, k, block_n, block_k, waves * sms),
-                   "PAIRS": k_order != "bytes", "QUADS": k_order == "quads"}  # fmt: skip
+                   **k_order_flags(k_order)}  # fmt: skip
             yield cfg, {"N": n, "K": k, "M": M, "tasks": TASKS, "waves": waves}
 
     time_grid(launch_bucket, layer, x, slots, ref, (launches(*c) for c in configs), budget_s, rows, f"{n}x{k}")

@@ -51,7 +51,7 @@ RETIME_TOP, RETIME_ROUNDS = 8, 3
 CONFIG_KEYS = ("MODE", "BLOCK_N", "BLOCK_K", "num_warps", "num_stages", "SPLIT_K", "PREFETCH", "SLOT_OUTER", "FAST",
                "X_VEC", "GROUP_SPLIT")
 # prmt_xv: the register-LUT kernel with x in 16-byte loads (X_VEC=1); prmt_gs: with K split at the LUT groups
-# (GROUP_SPLIT=1, no other split-K); neither timed yet
+# (GROUP_SPLIT=1, no other split-K); neither faster on the H200 (results/decode_m1_grid.json)
 ONE_TOKEN_MODES = {"prmt": MODE_PRMT, "prmt_xv": MODE_PRMT, "prmt_gs": MODE_PRMT, "fma": MODE_FMA}
 TOKENS_MODES = {"prmt_dot": MODE_PRMT_DOT, "dot_swap": MODE_DOT_SWAP}
 # the others: 1 (the gather kernel's register prefetch depth; ignored by the tensor-core register-LUT kernel)

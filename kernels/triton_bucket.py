@@ -135,6 +135,13 @@ def _per_byte(bits: int) -> int:
     return 4 if bits == 2 else 2
 
 
+def k_order_flags(k_order: str) -> dict:
+    """The cols kernel's flags for a K order: "bytes", "pairs" (v11) or "quads" (v13; PAIRS as its fallback)."""
+    if k_order not in ("bytes", "pairs", "quads"):
+        raise ValueError(f"unknown K order {k_order!r}")
+    return {"PAIRS": k_order != "bytes", "QUADS": k_order == "quads"}
+
+
 def quads_ok(codes_packed: torch.Tensor) -> bool:
     """The cols kernel's QUADS order reads each row's codes as 16-bit words: even row lengths and alignment."""
     return codes_packed.shape[1] % 2 == 0 and codes_packed.stride(0) % 2 == 0 and codes_packed.data_ptr() % 2 == 0
@@ -227,7 +234,7 @@ _CANDIDATES = [
 # loop instructions per one-hot element against pairs' 1.27-1.38, fewer registers; not yet timed, NOTES.md v13);
 # "bytes" (2-bit codes, where neither applies): over its bytes once per code within a byte.
 # At 3/4 bits the pairs configs won every case up to 16 tokens in the H200 serving run of 2026-11-30 (the rows
-# layout and "bytes" none), so only they are timed there. From the H200 grids at M = 16 over 16 tasks
+# layout and "bytes" none), so only they (and v13's quads) are timed there. From the H200 grids at M = 16 over 16 tasks
 # (NOTES.md v8, v10, v11): v10's best were (32, 32, 4, 3, 4) at 59.5 us on 4096x4096 and (32, 128, 4, 2, 1) at
 # 168.7 on 11008x4096; v11's (32, 128, 4, 4, 2) at 50.6 (eager timing) and (32, 32, 4, 3, 4) at 117.1.
 _COLS_CANDIDATES = [
@@ -249,8 +256,7 @@ def bucket_candidates(m: int, n: int, k: int, bits: int, num_sms: int) -> list[d
         block_k = bb * _per_byte(bits)
         out.append({
             "LAYOUT": "cols", "BLOCK_N": block_n, "BLOCK_K": block_k, "num_warps": warps, "num_stages": stages,
-            "SPLIT_K": split_for(n, k, block_n, block_k, waves * num_sms), "PAIRS": pairs,
-            "QUADS": k_order == "quads",
+            "SPLIT_K": split_for(n, k, block_n, block_k, waves * num_sms), **k_order_flags(k_order),
         })  # fmt: skip
     if m <= 16 and pairs:
         return out
