@@ -21,7 +21,7 @@ from server import runner  # noqa: E402
 from server.sampling import SamplingParams  # noqa: E402
 from server.scheduler import ScheduledChunk  # noqa: E402
 
-from .conftest import collect, create_base, create_engine, create_store, greedy, prompt_ids  # noqa: E402
+from .conftest import collect, create_base, create_engine, create_store, greedy, make_resident, prompt_ids  # noqa: E402
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 
@@ -40,9 +40,8 @@ def test_slot_runs_merges_neighbours_of_one_slot_and_needs_one_long_run():
 
 
 def test_a_long_prompt_next_to_decoding_requests_gives_the_reference_tokens(tmp_path, monkeypatch):
-    """A 140-token prompt joins three requests of other tasks that are decoding (or still prefilling, as their LUTs
-    arrive): the op sees the step as runs (the long prompt dense, the rest as one short run) and every request's
-    tokens equal the torch op's."""
+    """A 140-token prompt joins three requests of other tasks that are decoding: the op sees the step as runs (the
+    long prompt dense, the rest as one short run) and every request's tokens equal the torch op's."""
     base = create_base(seed=5)
     store = create_store(base, tmp_path, {"alpha": 1, "beta": 2, "gamma": 3})
     specs = [("alpha", prompt_ids(1, 5), 6), ("beta", prompt_ids(2, 7), 6), ("gamma", prompt_ids(3, 4), 6),
@@ -55,11 +54,13 @@ def test_a_long_prompt_next_to_decoding_requests_gives_the_reference_tokens(tmp_
         # no CUDA graphs: the reference op reads its slots back (torch.unique), which a capture cannot hold
         engine = create_engine(base, store, cpu_weight_cache_bytes=0, max_num_batched_tokens=256, device=DEVICE,
                                cuda_graphs=False)  # fmt: skip
+        # else load timing decides who prefills together: beta's short prompt beside the long one is one 147-token run
+        make_resident(engine, ("alpha", "beta", "gamma"))
         handles = [engine.add_request(task, prompt, greedy(n)) for task, prompt, n in specs[:3]]
-        for _ in range(100):  # until the three short requests decode (their LUTs load first); the long one joins
-            if any(step.decode_tokens for step in engine.stats().recent_steps):
-                break
+        for _ in range(100):  # until the three short requests decode together; then the long one joins
             engine.step()
+            if engine.stats().recent_steps[-1].decode_tokens == 3:
+                break
         handles.append(engine.add_request(*specs[3][:2], greedy(specs[3][2])))
         got = collect(engine, handles)
         return [got[h.request_id] for h in handles]

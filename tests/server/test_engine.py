@@ -21,7 +21,7 @@ from server.errors import (
 )
 from server.runner import DecodeGraphs
 from server.sampling import SamplingParams
-from tests.server.conftest import collect, create_engine, greedy, prompt_ids, task_lut_file
+from tests.server.conftest import collect, create_engine, greedy, make_resident, prompt_ids, task_lut_file
 
 TASKS = ["base", "alpha", "beta", "gamma"]
 
@@ -46,12 +46,6 @@ def requests_and_solo(base, store):
     specs = [(TASKS[i % 4], prompt_ids(i, 3 + 5 * i), 6 + i % 3) for i in range(8)]
     solo = [solo_tokens(base, store, task, prompt, n) for task, prompt, n in specs]
     return specs, solo
-
-
-def make_resident(engine, tasks) -> None:
-    """Load every task's LUT into the pool first: which tasks share a step must not depend on load timing."""
-    for task in tasks:
-        list(engine.generate(task, [1, 2], greedy(1)))
 
 
 def assert_all_returned(engine):
