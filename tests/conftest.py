@@ -1,4 +1,8 @@
-"""Shared test fixtures. Tests run on the CPU by default; `gpu`-marked tests need CUDA."""
+"""Shared test fixtures. Tests run on the CPU by default; `gpu`-marked tests need CUDA.
+
+Without CUDA, Triton kernels run through Triton's CPU interpreter. TRITON_INTERPRET must be set before any
+@triton.jit kernel module is imported, by whichever test module comes first: so here, before collection.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,9 @@ from types import ModuleType
 
 import pytest
 import torch
+
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TASKS_DIR = REPO_ROOT.parent / "shared" / "data" / "tasks"

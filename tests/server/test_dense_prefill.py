@@ -1,27 +1,23 @@
 """A step with a long prompt chunk hands the op its slot runs (server/runner.py, slot_runs): on CUDA the chunk's
 projections then run as one dequantized weight + a dense matmul, the other tokens through the fused kernels.
 
-The engine runs on the test device with the Triton op (on the CPU through the interpreter, switched on before
-Triton is imported, forced in place of the CPU path) and, for reference, with the torch reference op.
+The engine runs on the test device with the Triton op (on the CPU through the interpreter, which tests/conftest.py
+switches on, forced in place of the CPU path) and, for reference, with the torch reference op.
 """
 
 from __future__ import annotations
 
 import importlib
-import os
 
 import torch
 
-if not torch.cuda.is_available():
-    os.environ.setdefault("TRITON_INTERPRET", "1")
+from kernels import triton_ops
+from kernels.triton_prefill import DENSE_MIN_TOKENS
+from server import runner
+from server.sampling import SamplingParams
+from server.scheduler import ScheduledChunk
 
-from kernels import triton_ops  # noqa: E402
-from kernels.triton_prefill import DENSE_MIN_TOKENS  # noqa: E402
-from server import runner  # noqa: E402
-from server.sampling import SamplingParams  # noqa: E402
-from server.scheduler import ScheduledChunk  # noqa: E402
-
-from .conftest import collect, create_base, create_engine, create_store, greedy, make_resident, prompt_ids  # noqa: E402
+from .conftest import collect, create_base, create_engine, create_store, greedy, make_resident, prompt_ids
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 

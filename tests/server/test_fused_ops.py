@@ -1,23 +1,18 @@
 """The fused decoder kernels (server/triton_fused.py) equal the torch forms of server/model.py.
 
-On the CPU they run through Triton's interpreter, which must be switched on before the kernels are defined.
+On the CPU they run through Triton's interpreter (switched on by tests/conftest.py, before the kernels are defined).
 """
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import torch
 
-if not torch.cuda.is_available():
-    os.environ.setdefault("TRITON_INTERPRET", "1")
+import server.model
+from server import triton_fused
+from server.model import RMSNorm, apply_rope
 
-import server.model  # noqa: E402
-from server import triton_fused  # noqa: E402
-from server.model import RMSNorm, apply_rope  # noqa: E402
-
-from .conftest import collect, create_base, create_engine, create_store, greedy, prompt_ids  # noqa: E402
+from .conftest import collect, create_base, create_engine, create_store, greedy, prompt_ids
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 DTYPES = [torch.float32, torch.float16]  # bf16: the CPU interpreter's bf16 is emulated; CUDA runs it for real
