@@ -36,7 +36,7 @@ from server.kv_cache import BlockManager, KVCache, bytes_per_block
 from server.model import DenseWeightCache, ModelConfig, Transformer
 from server.request import Request, RequestHandle, TokenOutput
 from server.runner import ModelRunner, RunnerOutput
-from server.sampling import SamplingParams
+from server.sampling import SamplingParams, TokenLogprob
 from server.scheduler import Scheduler, SchedulerOutput
 from server.stats import EngineStats, RequestEvent, StepStats
 from server.tokenizer import IncrementalDetokenizer, Tokenizer
@@ -257,10 +257,11 @@ class Engine:
                 req.first_token = req.first_token or now
                 reason = self._finish_reason(req, token)
                 text = req.detokenizer.delta(finished=reason is not None) if req.detokenizer else ""
+                logprobs = [result.logprobs[request_id]] if request_id in result.logprobs else None
                 if reason is not None:
-                    outputs.append(self._finish(req, reason, text=text, token_ids=[token]))
+                    outputs.append(self._finish(req, reason, text=text, token_ids=[token], logprobs=logprobs))
                 else:
-                    outputs.append(self._emit(req, [token], text))
+                    outputs.append(self._emit(req, [token], text, logprobs=logprobs))
         return outputs
 
     def _finish_reason(self, req: Request, token: int) -> str | None:
@@ -287,14 +288,16 @@ class Engine:
         req.handle.push(out)
         return out
 
-    def _finish(self, req: Request, reason: str, error: str | None = None, text: str = "", token_ids=()) -> TokenOutput:
+    def _finish(self, req: Request, reason: str, error: str | None = None, text: str = "", token_ids=(),
+                logprobs: list[TokenLogprob] | None = None) -> TokenOutput:  # fmt: skip
         """Lock held. Free the request's KV blocks and pin, push its last output, record its timings."""
         self.scheduler.finish(req)
         del self._requests[req.request_id]
         self._totals["finished"] += 1
         self._totals["prompt"] += len(req.prompt_ids)
         self._totals["generated"] += len(req.output_ids)
-        out = self._emit(req, list(token_ids), text, finished=True, finish_reason=reason, error=error)
+        out = self._emit(req, list(token_ids), text, finished=True, finish_reason=reason, error=error,
+                         logprobs=logprobs)  # fmt: skip
         self._events.append(RequestEvent(
             self._totals["finished"], req.request_id, req.task, reason, len(req.prompt_ids), len(req.output_ids),
             out.queue_wait_s, out.ttft_s, time.perf_counter() - req.arrival, req.num_preemptions,

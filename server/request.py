@@ -20,7 +20,7 @@ from enum import Enum
 import torch
 
 from adapters.pool import TaskKey
-from server.sampling import SamplingParams
+from server.sampling import SamplingParams, TokenLogprob
 from server.tokenizer import IncrementalDetokenizer
 
 FINISH_REASONS = ("stop", "length", "cancelled", "error")
@@ -56,6 +56,7 @@ class TokenOutput:
     usage: Usage = field(default_factory=lambda: Usage(0, 0))
     queue_wait_s: float | None = None  # arrival -> first scheduled
     ttft_s: float | None = None  # arrival -> first token
+    logprobs: list[TokenLogprob] | None = None  # one per token id, where the request's params.logprobs is set
 
 
 @dataclass

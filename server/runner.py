@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -25,7 +25,7 @@ from kernels import SlotSegments
 from server.config import EngineConfig
 from server.kv_cache import NULL_BLOCK, KVCache
 from server.model import AttentionMeta, LutProjection, PrefillSpan, Transformer
-from server.sampling import sample
+from server.sampling import TokenLogprob, sample
 from server.scheduler import ScheduledChunk, SchedulerOutput
 
 log = logging.getLogger(__name__)
@@ -35,9 +35,10 @@ GRAPH_BATCH_SIZES = (1, 2, 4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 
 @dataclass
 class RunnerOutput:
-    """The token sampled for every chunk that samples, by request id."""
+    """The token sampled for every chunk that samples, by request id; its log-probabilities where asked for."""
 
     sampled: dict[str, int]
+    logprobs: dict[str, TokenLogprob] = field(default_factory=dict)
 
 
 def slot_runs(chunks: list[ScheduledChunk], slot_of_token: torch.Tensor, min_run: int) -> SlotSegments | None:
@@ -86,8 +87,12 @@ class ModelRunner:
             finally:
                 self.model.kernel_hints.segments = None
         sampling = [c for c in chunks if c.sample]
-        tokens = sample(logits, [c.params for c in sampling], [c.generator for c in sampling])
-        return RunnerOutput({c.request_id: t for c, t in zip(sampling, tokens, strict=True)})
+        sampled = sample(logits, [c.params for c in sampling], [c.generator for c in sampling],
+                         [c.history for c in sampling])  # fmt: skip
+        return RunnerOutput(
+            {c.request_id: t for c, t in zip(sampling, sampled.tokens, strict=True)},
+            {c.request_id: lp for c, lp in zip(sampling, sampled.logprobs, strict=True) if lp is not None},
+        )
 
     def segments_of(self, chunks: list[ScheduledChunk], slot_of_token: torch.Tensor) -> SlotSegments | None:
         """The step's tokens (in prepare's order) as runs of one slot, for the CUDA op's dense prefill path; None

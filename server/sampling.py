@@ -1,17 +1,28 @@
 """Per-request sampling: parameters, their checks, and the batched sampler.
 
-Order, as in transformers' generate: temperature -> top-k -> top-p (on the renormalised top-k) -> draw.
+Order, as in vLLM: penalties -> temperature -> top-k -> top-p (on the renormalised top-k) -> draw (or argmax).
+- repetition_penalty (transformers' definition): each token id seen in the prompt or the output so far has its
+  logit divided by the penalty when positive, multiplied by it when negative;
+- presence_penalty / frequency_penalty (OpenAI's): each token id generated so far loses presence_penalty once and
+  frequency_penalty per occurrence from its logit.
 Each request draws from its own torch.Generator (seeded from `seed`, or at random), one draw per generated token,
 so a seeded request gives the same tokens whatever else shares its batch, and after a preemption.
+
+Log-probabilities (`logprobs`: the chosen token's and the `logprobs` most likely ones) are those of the model's
+own distribution, the log-softmax of the raw logits, before penalties, temperature and the top-k/top-p cuts (as
+vLLM reports them by default): they describe the model, whatever the request's sampling settings.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
 
 from server.errors import InvalidParamsError
+
+MAX_LOGPROBS = 20  # most alternatives per token (OpenAI's chat API allows 20, its completions API 5)
 
 
 @dataclass
@@ -34,6 +45,19 @@ class SamplingParams:
     """Token ids that end generation besides EOS (the token id is reported, its text is not)."""
     ignore_eos: bool = False
     """Keep generating past EOS (benchmarks)."""
+    repetition_penalty: float = 1.0
+    """> 1 discourages every token id of the prompt and the output so far (1 = off)."""
+    presence_penalty: float = 0.0
+    """Subtracted once from the logit of every token id generated so far (0 = off; negative encourages)."""
+    frequency_penalty: float = 0.0
+    """Subtracted from a token id's logit per time it was generated so far (0 = off; negative encourages)."""
+    logprobs: int | None = None
+    """Report each generated token's log-probability and this many most likely alternatives (None = off)."""
+
+    @property
+    def penalized(self) -> bool:
+        """Any penalty on: sampling then needs the request's token history."""
+        return self.repetition_penalty != 1.0 or self.presence_penalty != 0.0 or self.frequency_penalty != 0.0
 
     def validate(self, max_new_tokens: int, vocab_size: int, max_stop_strings: int = 16) -> None:
         """Raise InvalidParamsError naming the first bad field."""
@@ -52,6 +76,14 @@ class SamplingParams:
             (isinstance(self.stop_token_ids, list)
              and all(isinstance(t, int) and 0 <= t < vocab_size for t in self.stop_token_ids),
              f"stop_token_ids must be token ids in [0, {vocab_size})"),
+            (_finite(self.repetition_penalty) and 0.0 < self.repetition_penalty <= 10.0,
+             f"repetition_penalty must be in (0, 10], got {self.repetition_penalty!r}"),
+            (_finite(self.presence_penalty) and -2.0 <= self.presence_penalty <= 2.0,
+             f"presence_penalty must be in [-2, 2], got {self.presence_penalty!r}"),
+            (_finite(self.frequency_penalty) and -2.0 <= self.frequency_penalty <= 2.0,
+             f"frequency_penalty must be in [-2, 2], got {self.frequency_penalty!r}"),
+            (self.logprobs is None or (isinstance(self.logprobs, int) and 0 <= self.logprobs <= MAX_LOGPROBS),
+             f"logprobs must be None or an int in [0, {MAX_LOGPROBS}], got {self.logprobs!r}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -69,10 +101,78 @@ def _finite(x) -> bool:
     return isinstance(x, (int, float)) and x == x and abs(x) != float("inf")
 
 
+@dataclass(frozen=True)
+class TokenHistory:
+    """What a request's penalties count: its prompt and its output so far (the request's own lists, read only)."""
+
+    prompt_ids: Sequence[int]
+    output_ids: Sequence[int]
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    """A generated token's log-probability under the model, and the most likely tokens at its position."""
+
+    token_id: int
+    logprob: float
+    top: list[tuple[int, float]]  # (token id, log-probability), most likely first; `logprobs` of them
+
+
+@dataclass
+class Sampled:
+    """The sampler's answer: one token per row, and its TokenLogprob where the row's params asked for one."""
+
+    tokens: list[int]
+    logprobs: list[TokenLogprob | None]
+
+
 def sample(
-    logits: torch.Tensor, params: list[SamplingParams], generators: list[torch.Generator | None]
-) -> list[int]:
-    """logits [B, V] float32 -> one token id per row."""
+    logits: torch.Tensor,
+    params: list[SamplingParams],
+    generators: list[torch.Generator | None],
+    histories: list[TokenHistory | None] | None = None,
+) -> Sampled:
+    """logits [B, V] float32 (not written) -> one token id per row. histories: per row, needed where the row's
+    params are penalized."""
+    wants_logprobs = [i for i, p in enumerate(params) if p.logprobs is not None]
+    model_logprobs = None
+    if wants_logprobs:  # [L, V] from the raw logits
+        model_logprobs = logits[torch.tensor(wants_logprobs, device=logits.device)].float().log_softmax(dim=-1)
+    penalized = [i for i, p in enumerate(params) if p.penalized]
+    if penalized:
+        if histories is None or any(histories[i] is None for i in penalized):
+            raise ValueError("penalized rows need their token history")
+        logits = logits.clone()  # the CUDA graphs' output buffer stays as it was
+        for i in penalized:
+            apply_penalties(logits[i], params[i], histories[i])
+    tokens = _draw(logits, params, generators)
+    logprobs: list[TokenLogprob | None] = [None] * len(params)
+    if model_logprobs is not None:
+        top_values, top_ids = model_logprobs.topk(max(max(params[i].logprobs for i in wants_logprobs), 1), dim=-1)
+        chosen_ids = torch.tensor([tokens[i] for i in wants_logprobs], device=logits.device)
+        chosen = model_logprobs.gather(1, chosen_ids[:, None])[:, 0]
+        chosen, top_values, top_ids = chosen.tolist(), top_values.tolist(), top_ids.tolist()
+        for j, i in enumerate(wants_logprobs):
+            n = params[i].logprobs
+            logprobs[i] = TokenLogprob(tokens[i], chosen[j], list(zip(top_ids[j][:n], top_values[j][:n], strict=True)))
+    return Sampled(tokens, logprobs)
+
+
+def apply_penalties(row: torch.Tensor, params: SamplingParams, history: TokenHistory) -> None:
+    """row [V] logits, in place: repetition penalty over prompt + output ids, then presence/frequency over output."""
+    device = row.device
+    if params.repetition_penalty != 1.0:
+        seen = torch.tensor(sorted({*history.prompt_ids, *history.output_ids}), dtype=torch.int64, device=device)
+        values = row[seen]
+        row[seen] = torch.where(values > 0, values / params.repetition_penalty, values * params.repetition_penalty)
+    if (params.presence_penalty or params.frequency_penalty) and history.output_ids:
+        counts = torch.bincount(torch.tensor(history.output_ids, dtype=torch.int64, device=device),
+                                minlength=row.shape[0]).to(row.dtype)  # fmt: skip
+        row -= params.frequency_penalty * counts + params.presence_penalty * (counts > 0).to(row.dtype)
+
+
+def _draw(logits: torch.Tensor, params: list[SamplingParams], generators: list[torch.Generator | None]) -> list[int]:
+    """logits [B, V] float32 -> one token id per row: argmax, or a draw after temperature, top-k and top-p."""
     tokens = logits.argmax(dim=-1)  # [B]: the greedy rows' answer, overwritten for sampled rows
     rows = [i for i, p in enumerate(params) if p.temperature > 0]
     if rows:

@@ -29,7 +29,7 @@ from adapters.pool import LutLoadError, LutPool
 from server.config import SchedulerConfig
 from server.kv_cache import BlockManager
 from server.request import Request, Status
-from server.sampling import SamplingParams
+from server.sampling import SamplingParams, TokenHistory
 
 PREFILL_TOKEN_COST = 1.0
 DECODE_TOKEN_COST = 2.0
@@ -47,6 +47,7 @@ class ScheduledChunk:
     sample: bool  # the chunk ends at the last known token: sample the next one
     params: SamplingParams
     generator: torch.Generator | None  # the request's own; passed through untouched
+    history: TokenHistory | None = None  # what the sampler's penalties count: set where sample and penalized
 
 
 @dataclass
@@ -171,9 +172,10 @@ class Scheduler:
         req.num_computed += n
         sample = req.num_computed == req.num_tokens
         self.served[req.task] = self.served.get(req.task, 0.0) + n * cost
+        history = TokenHistory(req.prompt_ids, req.output_ids) if sample and req.params.penalized else None
         return ScheduledChunk(
             req.request_id, req.token_ids(start, start + n), start, list(req.block_ids), req.slot, sample,
-            req.params, req.generator,
+            req.params, req.generator, history,
         )
 
     def _fitting(self, req: Request, budget: int) -> int:

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.store import TASK_ID_PATTERN as STORE_TASK_ID
+from server.sampling import MAX_LOGPROBS
 
 TASK_ID_PATTERN = STORE_TASK_ID.pattern  # one definition: the store's (it guards the file names)
 
@@ -33,6 +34,12 @@ class SamplingFields(BaseModel):
     top_k: int = Field(0, ge=0, description="0 = no top-k cut")
     stop: str | list[str] | None = Field(None, description="Stop strings (not included in the text)")
     seed: int | None = Field(None, ge=0, le=2**63 - 1, description="Per-request sampling seed")
+    presence_penalty: float = Field(0.0, ge=-2.0, le=2.0, description="Subtracted once from each generated token's "
+                                    "logit (OpenAI's definition)")
+    frequency_penalty: float = Field(0.0, ge=-2.0, le=2.0, description="Subtracted per occurrence from each "
+                                     "generated token's logit (OpenAI's definition)")
+    repetition_penalty: float = Field(1.0, gt=0.0, le=10.0, description="Divides the positive (multiplies the "
+                                      "negative) logits of prompt and generated tokens (transformers' definition)")
     stream: bool = False
 
     def stop_list(self) -> list[str]:
@@ -55,6 +62,21 @@ class GenerateRequest(SamplingFields):
 
     task: str = Field("base", pattern=TASK_ID_PATTERN, description="Task id; 'base' is the base model's LUT")
     prompt: str = Field(..., min_length=1, description="Raw prompt text (no chat template applied)")
+    logprobs: int | None = Field(None, ge=0, le=MAX_LOGPROBS, description="Return each generated token's "
+                                 "log-probability under the model and this many most likely alternatives")
+
+
+class TokenAlternative(BaseModel):
+    token_id: int
+    token: str
+    logprob: float
+
+
+class GeneratedTokenLogprob(TokenAlternative):
+    """A generated token, its log-probability under the model (before penalties, temperature and cuts), and the
+    most likely tokens at its position."""
+
+    top_logprobs: list[TokenAlternative]
 
 
 class GenerateResponse(BaseModel):
@@ -63,6 +85,7 @@ class GenerateResponse(BaseModel):
     text: str
     finish_reason: str
     usage: Usage
+    logprobs: list[GeneratedTokenLogprob] | None = None
 
 
 class GenerateStreamEvent(BaseModel):
@@ -73,6 +96,7 @@ class GenerateStreamEvent(BaseModel):
     text: str
     finish_reason: str | None = None
     usage: Usage | None = None
+    logprobs: list[GeneratedTokenLogprob] | None = None  # the tokens new in this event, with `logprobs` asked
 
 
 # ---- OpenAI: /v1/completions --------------------------------------------------------------------
@@ -94,15 +118,26 @@ class CompletionRequest(SamplingFields):
     max_tokens: int = Field(16, ge=1)
     temperature: float = Field(1.0, ge=0.0, le=5.0)
     n: int = Field(1, ge=1, le=1, description="Only n=1 is supported")
+    logprobs: int | None = Field(None, ge=0, le=5, description="Log-probabilities of the generated tokens and of "
+                                 "this many most likely alternatives at each position")
     stream_options: StreamOptions | None = None
     user: str | None = None
+
+
+class CompletionLogprobs(BaseModel):
+    """OpenAI's legacy completions shape: parallel lists, one entry per generated token."""
+
+    tokens: list[str]
+    token_logprobs: list[float]
+    top_logprobs: list[dict[str, float]]
+    text_offset: list[int]
 
 
 class CompletionChoice(BaseModel):
     index: int = 0
     text: str
     finish_reason: str | None = None
-    logprobs: None = None
+    logprobs: CompletionLogprobs | None = None
 
 
 class CompletionResponse(BaseModel):
@@ -137,11 +172,28 @@ class ChatCompletionRequest(SamplingFields):
     max_completion_tokens: int | None = Field(None, ge=1)
     temperature: float = Field(1.0, ge=0.0, le=5.0)
     n: int = Field(1, ge=1, le=1, description="Only n=1 is supported")
+    logprobs: bool = Field(False, description="Return the log-probability of each generated token")
+    top_logprobs: int | None = Field(None, ge=0, le=MAX_LOGPROBS, description="With logprobs: this many most "
+                                     "likely alternatives at each position")
     stream_options: StreamOptions | None = None
     user: str | None = None
 
     def effective_max_tokens(self, default: int) -> int:
         return self.max_completion_tokens or self.max_tokens or default
+
+
+class ChatTopLogprob(BaseModel):
+    token: str
+    logprob: float
+    bytes: list[int] | None
+
+
+class ChatTokenLogprob(ChatTopLogprob):
+    top_logprobs: list[ChatTopLogprob]
+
+
+class ChatLogprobs(BaseModel):
+    content: list[ChatTokenLogprob]
 
 
 class ChatChoiceMessage(BaseModel):
@@ -153,6 +205,7 @@ class ChatChoice(BaseModel):
     index: int = 0
     message: ChatChoiceMessage
     finish_reason: str | None = None
+    logprobs: ChatLogprobs | None = None
 
 
 class ChatCompletionResponse(BaseModel):

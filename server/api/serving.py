@@ -25,7 +25,7 @@ from server.api.errors import ApiError
 from server.api.protocol import SamplingFields
 from server.api.state import ServerState, log
 from server.request import TokenOutput
-from server.sampling import SamplingParams
+from server.sampling import SamplingParams, TokenLogprob
 
 DISCONNECT_POLL_S = 0.5
 
@@ -40,6 +40,7 @@ class Completion:
     finish_reason: str
     prompt_tokens: int
     completion_tokens: int
+    logprobs: list[TokenLogprob] | None = None  # one per generated token, where the request asked for them
 
     @property
     def usage(self) -> dict[str, int]:
@@ -56,7 +57,10 @@ def new_request_id(prefix: str, http_request: Request) -> str:
     return f"{prefix}-{rid}"
 
 
-def sampling_params(body: SamplingFields, state: ServerState, max_tokens: int | None = None) -> SamplingParams:
+def sampling_params(
+    body: SamplingFields, state: ServerState, max_tokens: int | None = None, logprobs: int | None = None
+) -> SamplingParams:
+    """The engine's parameters of a request body; max_tokens and logprobs where the endpoint names them its way."""
     stops = body.stop_list()
     limit = state.settings.max_stop_strings
     if len(stops) > limit:
@@ -73,6 +77,10 @@ def sampling_params(body: SamplingFields, state: ServerState, max_tokens: int | 
         top_k=body.top_k,
         seed=body.seed,
         stop=stops,
+        repetition_penalty=body.repetition_penalty,
+        presence_penalty=body.presence_penalty,
+        frequency_penalty=body.frequency_penalty,
+        logprobs=logprobs,
     )
 
 
@@ -123,16 +131,17 @@ async def follow(state: ServerState, handle, http_request: Request | None = None
 
 async def complete(state: ServerState, handle, http_request: Request) -> Completion:
     """Collect a whole generation. An engine-side error becomes a 503 with its message."""
-    text, last = [], None
+    text, logprobs, last = [], [], None
     async for out in follow(state, handle, http_request):
         text.append(out.text)
+        logprobs += out.logprobs or []
         last = out
     if last is None or not last.finished:
         raise ApiError(499, "client closed the request", code="client_closed")
     if last.finish_reason == "error":
         raise ApiError(503, f"generation failed: {last.error}", "service_unavailable", "generation_failed")
     return Completion(handle.request_id, handle.task, "".join(text), last.finish_reason,
-                      last.usage.prompt_tokens, last.usage.completion_tokens)
+                      last.usage.prompt_tokens, last.usage.completion_tokens, logprobs if logprobs else None)
 
 
 def sse(data: dict | str) -> str:

@@ -163,3 +163,54 @@ def test_openai_shapes_without_the_client(client):
         events = sse_events(r)
     assert events[-1] == "[DONE]" and events[-2]["usage"]["completion_tokens"] == 3
     assert client.post("/v1/completions", json={"model": "base", "prompt": "x", "n": 2}).status_code == 422
+
+
+def test_logprobs_in_each_apis_shape_streamed_or_not(client):
+    body = {"task": "base", "prompt": "abc", "max_tokens": 6, "logprobs": 2}
+    whole = client.post("/v1/generate", json=body).json()
+    assert len(whole["logprobs"]) == whole["usage"]["completion_tokens"] == 6
+    for token in whole["logprobs"]:  # greedy: the chosen token is the most likely one
+        assert len(token["top_logprobs"]) == 2 and token["logprob"] <= 0
+        assert token["top_logprobs"][0] == {k: token[k] for k in ("token_id", "token", "logprob")}
+    with client.stream("POST", "/v1/generate", json=body | {"stream": True}) as r:
+        streamed = [lp for e in sse_events(r) for lp in e.get("logprobs") or []]
+    assert streamed == whole["logprobs"]
+    assert client.post("/v1/generate", json=body | {"logprobs": None}).json()["logprobs"] is None
+
+    ids = [t["token_id"] for t in whole["logprobs"]]
+    request = {"model": "base", "prompt": "abc", "max_tokens": 6, "temperature": 0, "logprobs": 2}
+    legacy = client.post("/v1/completions", json=request).json()["choices"][0]["logprobs"]
+    assert legacy["token_logprobs"] == [t["logprob"] for t in whole["logprobs"]]
+    assert legacy["tokens"] == [bytes([i]).decode("utf-8", errors="replace") for i in ids]  # the byte tokenizer
+    assert legacy["text_offset"] == [sum(len(t) for t in legacy["tokens"][:i]) for i in range(6)]
+    assert all(1 <= len(top) <= 2 for top in legacy["top_logprobs"])  # alternatives keyed by their string
+    with client.stream("POST", "/v1/completions", json=request | {"stream": True}) as r:
+        chunks = [e["choices"][0]["logprobs"] for e in sse_events(r)[:-1] if e["choices"][0]["logprobs"]]
+    assert [t for c in chunks for t in c["tokens"]] == legacy["tokens"]
+    assert [o for c in chunks for o in c["text_offset"]] == legacy["text_offset"]  # offsets run on across chunks
+    assert client.post("/v1/completions", json=request | {"logprobs": 6}).status_code == 422  # OpenAI's limit: 5
+
+    chat = {"model": "base", "max_tokens": 4, "temperature": 0, "messages": [{"role": "user", "content": "hi"}]}
+    content = client.post("/v1/chat/completions", json=chat | {"logprobs": True, "top_logprobs": 3}).json()
+    content = content["choices"][0]["logprobs"]["content"]
+    assert len(content) == 4 and all(len(t["top_logprobs"]) == 3 for t in content)
+    assert all(t["bytes"] == list(t["token"].encode()) for t in content)
+    plain = client.post("/v1/chat/completions", json=chat | {"logprobs": True}).json()["choices"][0]["logprobs"]
+    assert [t["token"] for t in plain["content"]] == [t["token"] for t in content]
+    assert all(t["top_logprobs"] == [] for t in plain["content"])
+    assert client.post("/v1/chat/completions", json=chat).json()["choices"][0]["logprobs"] is None
+    r = client.post("/v1/chat/completions", json=chat | {"top_logprobs": 3})
+    assert r.status_code == 400 and "logprobs" in r.json()["error"]["message"]
+
+
+def test_penalties_reach_the_sampler(client):
+    from server.sampling import SamplingParams
+
+    body = {"task": "base", "prompt": "abc", "max_tokens": 16}
+    plain = client.post("/v1/generate", json=body).json()["text"]
+    penalties = {"repetition_penalty": 1.5, "presence_penalty": 0.5, "frequency_penalty": 1.0}
+    penalized = client.post("/v1/generate", json=body | penalties).json()["text"]
+    direct = "".join(o.text for o in client.engine.generate("base", "abc", SamplingParams(max_tokens=16, **penalties)))
+    assert penalized == direct != plain
+    for field, value in (("presence_penalty", 2.5), ("frequency_penalty", -3), ("repetition_penalty", 0)):
+        assert client.post("/v1/generate", json=body | {field: value}).status_code == 422, field

@@ -6,16 +6,17 @@ import pytest
 import torch
 
 from server.errors import InvalidParamsError
-from server.sampling import SamplingParams, sample
+from server.sampling import SamplingParams, TokenHistory, apply_penalties, sample
 from server.tokenizer import ByteTokenizer, IncrementalDetokenizer
-from tests.server.conftest import create_engine, greedy, prompt_ids
+from tests.server.conftest import collect, create_engine, greedy, prompt_ids
 
 
 @pytest.mark.parametrize(
     "field, value",
     [("max_tokens", 0), ("max_tokens", 5000), ("temperature", -0.1), ("temperature", float("nan")),
      ("top_p", 0.0), ("top_p", 1.5), ("top_k", -1), ("seed", -3), ("stop", [""]), ("stop", "abc"),
-     ("stop_token_ids", [256])],
+     ("stop_token_ids", [256]), ("repetition_penalty", 0.0), ("repetition_penalty", float("inf")),
+     ("presence_penalty", 2.5), ("frequency_penalty", -3.0), ("logprobs", -1), ("logprobs", 21)],
 )
 def test_invalid_params_name_the_field(field, value):
     with pytest.raises(InvalidParamsError, match=field):
@@ -24,7 +25,7 @@ def test_invalid_params_name_the_field(field, value):
 
 def draws(logits, params, n=1):
     gens = [p.make_generator(torch.device("cpu")) for p in params]
-    return [sample(logits, params, gens) for _ in range(n)]
+    return [sample(logits, params, gens).tokens for _ in range(n)]
 
 
 def test_greedy_top_k_1_and_tiny_top_p_all_pick_the_argmax():
@@ -59,6 +60,43 @@ def test_a_seeded_request_draws_the_same_alone_or_in_a_batch():
     others = [SamplingParams(temperature=1.0), SamplingParams(), seeded, SamplingParams(temperature=1.0, top_k=3)]
     in_batch = [t[2] for t in draws(logits, others, n=10)]
     assert alone == in_batch
+
+
+def test_repetition_penalty_divides_positive_and_multiplies_negative_logits_of_seen_tokens():
+    logits = torch.tensor([[3.0, 2.5, -1.0, -1.5], [3.0, 2.5, -1.0, -1.5]])
+    params = [SamplingParams(repetition_penalty=2.0), SamplingParams()]  # the second row: no penalty, no history
+    history = TokenHistory(prompt_ids=[0], output_ids=[2, 2])
+    sampled = sample(logits, params, [None, None], [history, None])
+    assert sampled.tokens == [1, 0]  # row 0: 3.0 / 2 = 1.5 < 2.5
+    penalized = logits[0].clone()
+    apply_penalties(penalized, params[0], history)
+    assert penalized.tolist() == [1.5, 2.5, -2.0, -1.5]  # token 2 (seen, negative) is pushed further down
+    assert logits[0].tolist() == [3.0, 2.5, -1.0, -1.5]  # the caller's logits (a CUDA graph's buffer) unchanged
+
+
+def test_presence_and_frequency_penalties_count_the_output_only():
+    row = torch.zeros(5)
+    params = SamplingParams(presence_penalty=0.5, frequency_penalty=0.25)
+    apply_penalties(row, params, TokenHistory(prompt_ids=[4, 4, 4], output_ids=[1, 3, 3, 3]))
+    assert row.tolist() == [0.0, -0.75, 0.0, -1.25, 0.0]
+    with pytest.raises(ValueError, match="history"):
+        sample(torch.zeros(1, 5), [params], [None])
+
+
+def test_logprobs_are_the_models_own_whatever_the_sampling_settings():
+    logits = torch.randn(3, 40, generator=torch.Generator().manual_seed(2))
+    params = [SamplingParams(logprobs=3), SamplingParams(), SamplingParams(temperature=5.0, top_k=2, seed=1,
+                                                                           repetition_penalty=3.0, logprobs=0)]
+    history = TokenHistory(prompt_ids=logits[2].topk(4).indices.tolist(), output_ids=[])
+    sampled = sample(logits, params, [p.make_generator(torch.device("cpu")) for p in params], [None, None, history])
+    model = logits.log_softmax(-1)
+    first, none, last = sampled.logprobs
+    assert none is None and first.token_id == sampled.tokens[0] == logits[0].argmax()
+    top = model[0].topk(3)
+    assert [t for t, _ in first.top] == top.indices.tolist()
+    torch.testing.assert_close(torch.tensor([lp for _, lp in first.top]), top.values)
+    assert first.logprob == pytest.approx(top.values[0].item())  # greedy: the chosen token is the most likely
+    assert last.top == [] and last.logprob == pytest.approx(model[2, sampled.tokens[2]].item())
 
 
 def test_engine_seeded_sampling_is_reproducible(base, store):
@@ -135,3 +173,24 @@ def test_streamed_text_is_the_decoded_text_with_a_real_tokenizer():
         streamed.append(detok.delta(finished=True))
         assert "".join(streamed) == tok.decode(prompt + ids)[len(tok.decode(prompt)):]
         assert all("\ufffd" not in s for s in streamed[:-1]) or ids is random_ids
+
+
+def test_engine_penalties_follow_the_requests_own_history(base, store):
+    """Greedy with presence/frequency penalties: each token is the argmax of the model's log-probabilities (logprobs
+    reports them unpenalized) minus the penalties of the tokens generated before it, alone or in a batch."""
+    engine = create_engine(base, store)
+    penalized = greedy(12, presence_penalty=0.5, frequency_penalty=1.0, logprobs=20)
+    prompt = prompt_ids(5, 7)
+    outs = list(engine.generate("gamma", prompt, penalized))
+    tokens = [t for o in outs for t in o.token_ids]
+    logprobs = [lp for o in outs for lp in o.logprobs]
+    assert len(tokens) == len(logprobs) == 12 and [lp.token_id for lp in logprobs] == tokens
+    for i, step in enumerate(logprobs):  # the penalized argmax is among the top 20: 12 tokens seen at most
+        counts = {t: tokens[:i].count(t) for t in set(tokens[:i])}
+        score = {t: lp - 1.0 * counts.get(t, 0) - 0.5 * (t in counts) for t, lp in step.top}
+        assert tokens[i] == max(score, key=score.get)
+    plain = [t for o in engine.generate("gamma", prompt, greedy(12)) for t in o.token_ids]
+    assert plain != tokens and len(set(plain)) < len(set(tokens))  # the tiny model repeats itself without them
+    handles = [engine.add_request("gamma", prompt, penalized), engine.add_request("alpha", prompt, greedy(12)),
+               engine.add_request("gamma", prompt_ids(6, 3), penalized)]  # fmt: skip
+    assert collect(engine, handles)[handles[0].request_id] == tokens

@@ -7,6 +7,7 @@ from fastapi.responses import StreamingResponse
 
 from server.api.deps import EngineDep, PrincipalDep, StateDep, require_use
 from server.api.errors import ApiError
+from server.api.logprobs import TokenStrings, generate_logprobs
 from server.api.protocol import ErrorResponse, GenerateRequest, GenerateResponse
 from server.api.serving import complete, follow, new_request_id, sampling_params, sse, submit, usage_dict
 
@@ -34,11 +35,13 @@ async def generate(body: GenerateRequest, http_request: Request, state: StateDep
                    principal: PrincipalDep):
     require_use(principal, body.task)
     request_id = new_request_id("gen", http_request)
-    handle = submit(state, body.task, body.prompt, sampling_params(body, state), request_id)
+    handle = submit(state, body.task, body.prompt, sampling_params(body, state, logprobs=body.logprobs), request_id)
+    strings = TokenStrings(state.engine.tokenizer)
     if not body.stream:
         done = await complete(state, handle, http_request)
         return GenerateResponse(id=done.request_id, task=done.task, text=done.text,
-                                finish_reason=done.finish_reason, usage=done.usage)
+                                finish_reason=done.finish_reason, usage=done.usage,
+                                logprobs=None if done.logprobs is None else generate_logprobs(strings, done.logprobs))
     outputs = follow(state, handle)
     first = await outputs.__anext__()  # errors before the first token still get a proper status
 
@@ -47,6 +50,8 @@ async def generate(body: GenerateRequest, http_request: Request, state: StateDep
         try:
             while True:
                 event = {"id": request_id, "task": body.task, "text": out.text}
+                if out.logprobs:
+                    event["logprobs"] = [lp.model_dump() for lp in generate_logprobs(strings, out.logprobs)]
                 if out.finished:
                     event |= {"finish_reason": out.finish_reason, "usage": usage_dict(
                         out.usage.prompt_tokens, out.usage.completion_tokens)}
@@ -54,7 +59,7 @@ async def generate(body: GenerateRequest, http_request: Request, state: StateDep
                         event["error"] = out.error
                     yield sse(event)
                     return
-                if out.text:
+                if out.text or out.logprobs:
                     yield sse(event)
                 out = await outputs.__anext__()
         except ApiError as e:

@@ -9,6 +9,7 @@ from fastapi.responses import StreamingResponse
 
 from server.api.deps import EngineDep, PrincipalDep, StateDep, require_use
 from server.api.errors import ApiError
+from server.api.logprobs import TokenStrings, chat_logprobs, completion_logprobs
 from server.api.protocol import (
     ChatChoice,
     ChatChoiceMessage,
@@ -24,6 +25,7 @@ from server.api.protocol import (
 from server.api.routes.generate import ERRORS
 from server.api.serving import complete, follow, new_request_id, sampling_params, sse, submit, usage_dict
 from server.api.tasks_view import task_cards
+from server.sampling import TokenLogprob
 
 router = APIRouter(tags=["openai"])
 
@@ -41,17 +43,27 @@ async def completions(body: CompletionRequest, http_request: Request, state: Sta
     if not prompt:
         raise ApiError(400, "the prompt is empty", code="empty_prompt")
     request_id = new_request_id("cmpl", http_request)
-    handle = submit(state, body.model, prompt, sampling_params(body, state), request_id)
+    handle = submit(state, body.model, prompt, sampling_params(body, state, logprobs=body.logprobs), request_id)
+    strings = TokenStrings(state.engine.tokenizer)
     if not body.stream:
         done = await complete(state, handle, http_request)
+        logprobs = None if done.logprobs is None else completion_logprobs(strings, done.logprobs)
         return CompletionResponse(
             id=request_id, model=body.model, usage=Usage(**done.usage),
-            choices=[CompletionChoice(text=done.text, finish_reason=_openai_reason(done.finish_reason))],
+            choices=[CompletionChoice(text=done.text, finish_reason=_openai_reason(done.finish_reason),
+                                      logprobs=logprobs)],
         )
+    text_offset = 0
 
-    def chunk(text: str, finish_reason: str | None) -> dict:
+    def chunk(text: str, finish_reason: str | None, token_logprobs: list[TokenLogprob] | None = None) -> dict:
+        nonlocal text_offset
+        logprobs = None
+        if token_logprobs:
+            logprobs = completion_logprobs(strings, token_logprobs, text_offset)
+            text_offset = logprobs.text_offset[-1] + len(logprobs.tokens[-1])
+            logprobs = logprobs.model_dump()
         return {"id": request_id, "object": "text_completion", "created": int(time.time()), "model": body.model,
-                "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish_reason}]}
+                "choices": [{"index": 0, "text": text, "logprobs": logprobs, "finish_reason": finish_reason}]}
 
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     return await _stream(state, handle, chunk, include_usage, body.model, "text_completion")
@@ -63,26 +75,32 @@ async def chat_completions(body: ChatCompletionRequest, http_request: Request, s
                            principal: PrincipalDep):
     require_use(principal, body.model)
     prompt_ids = render_chat(engine.tokenizer, [m.model_dump() for m in body.messages])
+    if body.top_logprobs is not None and not body.logprobs:
+        raise ApiError(400, "top_logprobs needs logprobs set to true", code="invalid_logprobs")
     request_id = new_request_id("chatcmpl", http_request)
-    params = sampling_params(body, state, body.effective_max_tokens(default=state.settings.max_new_tokens))
+    params = sampling_params(body, state, body.effective_max_tokens(default=state.settings.max_new_tokens),
+                             logprobs=(body.top_logprobs or 0) if body.logprobs else None)  # fmt: skip
     handle = submit(state, body.model, prompt_ids, params, request_id)
+    strings = TokenStrings(engine.tokenizer)
     if not body.stream:
         done = await complete(state, handle, http_request)
         return ChatCompletionResponse(
             id=request_id, model=body.model, usage=Usage(**done.usage),
             choices=[ChatChoice(message=ChatChoiceMessage(content=done.text),
-                                finish_reason=_openai_reason(done.finish_reason))],
+                                finish_reason=_openai_reason(done.finish_reason),
+                                logprobs=None if done.logprobs is None else chat_logprobs(strings, done.logprobs))],
         )
     sent_role = False
 
-    def chunk(text: str, finish_reason: str | None) -> dict:
+    def chunk(text: str, finish_reason: str | None, token_logprobs: list[TokenLogprob] | None = None) -> dict:
         nonlocal sent_role
         delta = {"content": text} if text else {}
         if not sent_role:
             delta, sent_role = {"role": "assistant", "content": text}, True
+        logprobs = chat_logprobs(strings, token_logprobs).model_dump() if token_logprobs else None
         return {"id": request_id, "object": "chat.completion.chunk", "created": int(time.time()),
                 "model": body.model,
-                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}]}
+                "choices": [{"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}]}
 
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     return await _stream(state, handle, chunk, include_usage, body.model, "chat.completion.chunk")
@@ -102,8 +120,8 @@ async def _stream(state, handle, chunk, include_usage: bool, model: str, object_
         try:
             while True:
                 if out.finished:
-                    if out.text:
-                        yield sse(chunk(out.text, None))
+                    if out.text or out.logprobs:
+                        yield sse(chunk(out.text, None, out.logprobs))
                     if out.finish_reason == "error":
                         yield sse({"error": {"message": f"generation failed: {out.error}", "type": "server_error"}})
                     else:
@@ -114,8 +132,8 @@ async def _stream(state, handle, chunk, include_usage: bool, model: str, object_
                                    "usage": usage_dict(out.usage.prompt_tokens, out.usage.completion_tokens)})
                     yield sse("[DONE]")
                     return
-                if out.text:
-                    yield sse(chunk(out.text, None))
+                if out.text or out.logprobs:
+                    yield sse(chunk(out.text, None, out.logprobs))
                 out = await outputs.__anext__()
         except ApiError as e:
             yield sse({"error": {"message": e.message, "type": e.type, "code": e.code}})

@@ -1,0 +1,81 @@
+"""The engine's TokenLogprob (server/sampling.py) in each API's shape.
+
+    /v1/generate           [{token_id, token, logprob, top_logprobs: [{token_id, token, logprob}]}]
+    /v1/completions        {tokens, token_logprobs, top_logprobs: [{token: logprob}], text_offset}   (OpenAI legacy)
+    /v1/chat/completions   {content: [{token, logprob, bytes, top_logprobs: [{token, logprob, bytes}]}]}
+
+A token's string is the tokenizer's decoding of that one id (special tokens included), so a byte-level token that
+holds part of a UTF-8 character reads U+FFFD, and its `bytes` are those of that string. Log-probabilities are
+floored at -9999.0, as OpenAI's are, so that JSON never sees -inf.
+"""
+
+from __future__ import annotations
+
+from server.api.protocol import (
+    ChatLogprobs,
+    ChatTokenLogprob,
+    ChatTopLogprob,
+    CompletionLogprobs,
+    GeneratedTokenLogprob,
+    TokenAlternative,
+)
+from server.sampling import TokenLogprob
+from server.tokenizer import Tokenizer
+
+LOGPROB_FLOOR = -9999.0
+
+
+class TokenStrings:
+    """token id -> its string, decoded once per id and response."""
+
+    def __init__(self, tokenizer: Tokenizer | None) -> None:
+        self.tokenizer, self.cache = tokenizer, {}
+
+    def __call__(self, token_id: int) -> str:
+        if token_id not in self.cache:
+            text = self.tokenizer.decode([token_id], skip_special_tokens=False) if self.tokenizer else ""
+            self.cache[token_id] = text
+        return self.cache[token_id]
+
+
+def _floor(logprob: float) -> float:
+    return max(logprob, LOGPROB_FLOOR)
+
+
+def generate_logprobs(strings: TokenStrings, logprobs: list[TokenLogprob]) -> list[GeneratedTokenLogprob]:
+    return [
+        GeneratedTokenLogprob(
+            token_id=lp.token_id, token=strings(lp.token_id), logprob=_floor(lp.logprob),
+            top_logprobs=[TokenAlternative(token_id=t, token=strings(t), logprob=_floor(v)) for t, v in lp.top],
+        )
+        for lp in logprobs
+    ]
+
+
+def completion_logprobs(
+    strings: TokenStrings, logprobs: list[TokenLogprob], text_offset: int = 0
+) -> CompletionLogprobs:
+    """text_offset: where the first token's string starts in the completion's text (streamed chunks go on from the
+    previous chunk's end). Two alternatives that decode to the same string keep the more likely one."""
+    tokens = [strings(lp.token_id) for lp in logprobs]
+    offsets = []
+    for token in tokens:
+        offsets.append(text_offset)
+        text_offset += len(token)
+    top = [{} for _ in logprobs]
+    for alternatives, lp in zip(top, logprobs, strict=True):
+        for t, v in lp.top:  # most likely first
+            alternatives.setdefault(strings(t), _floor(v))
+    return CompletionLogprobs(tokens=tokens, token_logprobs=[_floor(lp.logprob) for lp in logprobs],
+                              top_logprobs=top, text_offset=offsets)  # fmt: skip
+
+
+def chat_logprobs(strings: TokenStrings, logprobs: list[TokenLogprob]) -> ChatLogprobs:
+    def top(t: int, v: float) -> ChatTopLogprob:
+        token = strings(t)
+        return ChatTopLogprob(token=token, logprob=_floor(v), bytes=list(token.encode("utf-8")))
+
+    return ChatLogprobs(content=[
+        ChatTokenLogprob(**top(lp.token_id, lp.logprob).model_dump(), top_logprobs=[top(t, v) for t, v in lp.top])
+        for lp in logprobs
+    ])  # fmt: skip
