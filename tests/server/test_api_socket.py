@@ -45,6 +45,13 @@ def test_openai_client_completions_chat_and_streams(server):
                                                  stream_options={"include_usage": True}))
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == chat.choices[0].message.content
     assert chunks[-1].usage.completion_tokens == 4
+    scored = client.chat.completions.create(model="base", messages=[{"role": "user", "content": "hi"}], max_tokens=4,
+                                            temperature=0, logprobs=True, top_logprobs=2, frequency_penalty=0.5)
+    tokens = scored.choices[0].logprobs.content
+    assert len(tokens) == 4 and all(len(t.top_logprobs) == 2 and t.logprob <= 0 for t in tokens)
+    legacy = client.completions.create(model="base", prompt="hello", max_tokens=5, temperature=0, logprobs=1)
+    assert legacy.choices[0].logprobs.token_logprobs[0] == pytest.approx(
+        max(legacy.choices[0].logprobs.top_logprobs[0].values()))  # greedy, no penalty: the most likely token
     with pytest.raises(openai.NotFoundError):
         client.completions.create(model="no-such-task", prompt="x", max_tokens=2)
 
