@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1 << 20, ge=1024, description="Largest JSON request body")
     max_upload_bytes: int = Field(512 << 20, ge=1024, description="Largest task LUT upload")
     max_stop_strings: int = Field(8, ge=0, description="Most stop strings per request")
+    max_choices: int = Field(16, ge=1, description="Most completions one OpenAI request may ask for (prompts x n)")
 
     # --- auth ------------------------------------------------------------------------------------
     api_keys_file: Path | None = Field(

@@ -114,10 +114,10 @@ class CompletionRequest(SamplingFields):
     )
 
     model: str = Field(..., pattern=TASK_ID_PATTERN, description="The task id")
-    prompt: str | list[str] = Field(..., description="One prompt (a list of one string is accepted)")
+    prompt: str | list[str] = Field(..., description="A prompt, or a list of prompts (choices in their order)")
     max_tokens: int = Field(16, ge=1)
     temperature: float = Field(1.0, ge=0.0, le=5.0)
-    n: int = Field(1, ge=1, le=1, description="Only n=1 is supported")
+    n: int = Field(1, ge=1, description="Completions per prompt (prompts x n up to the server's max_choices)")
     logprobs: int | None = Field(None, ge=0, le=5, description="Log-probabilities of the generated tokens and of "
                                  "this many most likely alternatives at each position")
     stream_options: StreamOptions | None = None
@@ -171,7 +171,7 @@ class ChatCompletionRequest(SamplingFields):
     max_tokens: int | None = Field(None, ge=1)
     max_completion_tokens: int | None = Field(None, ge=1)
     temperature: float = Field(1.0, ge=0.0, le=5.0)
-    n: int = Field(1, ge=1, le=1, description="Only n=1 is supported")
+    n: int = Field(1, ge=1, description="Completions of the conversation (up to the server's max_choices)")
     logprobs: bool = Field(False, description="Return the log-probability of each generated token")
     top_logprobs: int | None = Field(None, ge=0, le=MAX_LOGPROBS, description="With logprobs: this many most "
                                      "likely alternatives at each position")

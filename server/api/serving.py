@@ -17,7 +17,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from fastapi import Request
 
@@ -87,6 +87,46 @@ def sampling_params(
 def submit(state: ServerState, task: str, prompt: str | list[int], params: SamplingParams, request_id: str):
     """Queue the request on the engine; its exceptions become 4xx through the error table."""
     return state.engine.add_request(task, prompt, params, request_id=request_id)
+
+
+def submit_choices(
+    state: ServerState, task: str, prompts: list[str | list[int]], n: int, params: SamplingParams, request_id: str
+) -> list:
+    """One engine request per choice: choice i * n + j is prompt i's j-th sample (OpenAI's order). A seeded
+    request's choice j draws with seed + j, so its choices differ and each is reproducible. All or none: if one
+    is refused (queue full, unknown task, ...), those already queued are cancelled and the error propagates."""
+    count = len(prompts) * n
+    if count > state.settings.max_choices:
+        raise ApiError(400, f"at most {state.settings.max_choices} completions per request (prompts x n), asked "
+                            f"{count}", code="too_many_choices")  # fmt: skip
+    if count == 1:
+        return [submit(state, task, prompts[0], params, request_id)]
+    handles = []
+    try:
+        for k in range(count):
+            seed = None if params.seed is None else (params.seed + k % n) % 2**63
+            handles.append(submit(state, task, prompts[k // n], replace(params, seed=seed), f"{request_id}-{k}"))
+    except BaseException:
+        for handle in handles:
+            handle.cancel()
+        raise
+    return handles
+
+
+async def complete_choices(state: ServerState, handles: list, http_request: Request) -> list[Completion]:
+    """complete() of every choice at once; if one fails, the others are cancelled and its error propagates."""
+    tasks = [asyncio.create_task(complete(state, handle, http_request)) for handle in handles]
+    try:
+        return list(await asyncio.gather(*tasks))
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def choices_usage(per_choice: list[tuple[int, int]], n: int) -> dict[str, int]:
+    """Usage of a request from its choices' (prompt, completion) tokens: each prompt counted once, as OpenAI does."""
+    return usage_dict(sum(p for p, _ in per_choice[::n]), sum(c for _, c in per_choice))
 
 
 async def follow(state: ServerState, handle, http_request: Request | None = None) -> AsyncIterator[TokenOutput]:

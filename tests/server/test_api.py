@@ -1,6 +1,7 @@
 """The HTTP API through FastAPI's test client: every endpoint, streaming, uploads, errors, metrics."""
 
 import json
+import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -162,7 +163,7 @@ def test_openai_shapes_without_the_client(client):
     with client.stream("POST", "/v1/completions", json=body) as r:
         events = sse_events(r)
     assert events[-1] == "[DONE]" and events[-2]["usage"]["completion_tokens"] == 3
-    assert client.post("/v1/completions", json={"model": "base", "prompt": "x", "n": 2}).status_code == 422
+    assert client.post("/v1/completions", json={"model": "base", "prompt": "x", "n": 0}).status_code == 422
 
 
 def test_logprobs_in_each_apis_shape_streamed_or_not(client):
@@ -214,3 +215,46 @@ def test_penalties_reach_the_sampler(client):
     assert penalized == direct != plain
     for field, value in (("presence_penalty", 2.5), ("frequency_penalty", -3), ("repetition_penalty", 0)):
         assert client.post("/v1/generate", json=body | {field: value}).status_code == 422, field
+
+
+def test_several_prompts_and_n_samples_each_come_back_as_indexed_choices(client):
+    request = {"model": "base", "prompt": ["abc", "hello"], "n": 2, "max_tokens": 8, "temperature": 1.0, "seed": 3}
+    done = client.post("/v1/completions", json=request).json()
+    texts = [c["text"] for c in done["choices"]]
+    assert [c["index"] for c in done["choices"]] == [0, 1, 2, 3]
+    assert done["usage"] == {"prompt_tokens": 3 + 5, "completion_tokens": 4 * 8, "total_tokens": 40}  # prompts once
+    assert texts[0] != texts[1] and texts[2] != texts[3]  # a seeded request's samples differ (seed + j) ...
+    assert client.post("/v1/completions", json=request).json()["choices"] == done["choices"]  # ... reproducibly
+    single = request | {"prompt": "hello", "n": 1, "seed": 4}  # prompt 1's second sample alone: seed 3 + 1
+    assert client.post("/v1/completions", json=single).json()["choices"][0]["text"] == texts[3]
+    with client.stream("POST", "/v1/completions", json=request | {"stream": True,
+                                                                  "stream_options": {"include_usage": True}}) as r:
+        events = sse_events(r)
+    streamed = ["", "", "", ""]
+    for e in events[:-2]:
+        for c in e["choices"]:
+            streamed[c["index"]] += c["text"]
+    assert streamed == texts and events[-2]["usage"] == done["usage"] and events[-1] == "[DONE]"
+    finishes = [c["index"] for e in events[:-2] for c in e["choices"] if c["finish_reason"]]
+    assert sorted(finishes) == [0, 1, 2, 3]
+
+    chat = {"model": "base", "max_tokens": 5, "temperature": 0, "n": 3, "messages": [{"role": "user", "content": "hi"}]}
+    choices = client.post("/v1/chat/completions", json=chat).json()["choices"]
+    assert [c["index"] for c in choices] == [0, 1, 2] and len({c["message"]["content"] for c in choices}) == 1
+    r = client.post("/v1/completions", json=request | {"n": 9})  # 2 prompts x 9 > max_choices (16)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "too_many_choices"
+    assert client.post("/v1/completions", json=request | {"prompt": ["abc", ""]}).status_code == 400
+
+
+def test_choices_are_queued_all_or_none(base, tmp_path):
+    app, engine = create_test_app(base, tmp_path, max_waiting=2, max_num_seqs=1)
+    with TestClient(app) as client:
+        request = {"model": "base", "prompt": "abc", "n": 6, "max_tokens": 4}
+        r = client.post("/v1/completions", json=request)  # one running at most, two waiting: the 4th is refused
+        assert r.status_code == 429 and r.headers["retry-after"]
+        deadline = time.monotonic() + 30
+        while (engine.stats().running or engine.stats().waiting) and time.monotonic() < deadline:
+            time.sleep(0.02)  # the cancelled choices leave at the engine's next step
+        stats = engine.stats()
+        assert stats.running == stats.waiting == stats.kv_blocks_used == stats.pool.pins == 0
+        assert client.post("/v1/completions", json=request | {"n": 1}).status_code == 200

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from fastapi import APIRouter, Request
@@ -23,7 +24,15 @@ from server.api.protocol import (
     Usage,
 )
 from server.api.routes.generate import ERRORS
-from server.api.serving import complete, follow, new_request_id, sampling_params, sse, submit, usage_dict
+from server.api.serving import (
+    choices_usage,
+    complete_choices,
+    follow,
+    new_request_id,
+    sampling_params,
+    sse,
+    submit_choices,
+)
 from server.api.tasks_view import task_cards
 from server.sampling import TokenLogprob
 
@@ -31,46 +40,43 @@ router = APIRouter(tags=["openai"])
 
 
 @router.post("/v1/completions", response_model=CompletionResponse, responses=ERRORS,
-             summary="OpenAI-compatible text completion (model = task id)")
+             summary="OpenAI-compatible text completion (model = task id); several prompts and n samples each")
 async def completions(body: CompletionRequest, http_request: Request, state: StateDep, _engine: EngineDep,
                       principal: PrincipalDep):
     require_use(principal, body.model)
-    prompt = body.prompt
-    if isinstance(prompt, list):
-        if len(prompt) != 1:
-            raise ApiError(400, "exactly one prompt per request is supported", code="multiple_prompts")
-        prompt = prompt[0]
-    if not prompt:
+    prompts = [body.prompt] if isinstance(body.prompt, str) else list(body.prompt)
+    if not prompts or not all(prompts):
         raise ApiError(400, "the prompt is empty", code="empty_prompt")
     request_id = new_request_id("cmpl", http_request)
-    handle = submit(state, body.model, prompt, sampling_params(body, state, logprobs=body.logprobs), request_id)
+    params = sampling_params(body, state, logprobs=body.logprobs)
+    handles = submit_choices(state, body.model, prompts, body.n, params, request_id)
     strings = TokenStrings(state.engine.tokenizer)
     if not body.stream:
-        done = await complete(state, handle, http_request)
-        logprobs = None if done.logprobs is None else completion_logprobs(strings, done.logprobs)
+        done = await complete_choices(state, handles, http_request)
         return CompletionResponse(
-            id=request_id, model=body.model, usage=Usage(**done.usage),
-            choices=[CompletionChoice(text=done.text, finish_reason=_openai_reason(done.finish_reason),
-                                      logprobs=logprobs)],
-        )
-    text_offset = 0
+            id=request_id, model=body.model,
+            usage=Usage(**choices_usage([(d.prompt_tokens, d.completion_tokens) for d in done], body.n)),
+            choices=[CompletionChoice(index=k, text=d.text, finish_reason=_openai_reason(d.finish_reason),
+                                      logprobs=None if d.logprobs is None else completion_logprobs(strings, d.logprobs))
+                     for k, d in enumerate(done)],
+        )  # fmt: skip
+    text_offsets = [0] * len(handles)
 
-    def chunk(text: str, finish_reason: str | None, token_logprobs: list[TokenLogprob] | None = None) -> dict:
-        nonlocal text_offset
+    def chunk(index: int, text: str, finish_reason: str | None, token_logprobs: list[TokenLogprob] | None) -> dict:
         logprobs = None
         if token_logprobs:
-            logprobs = completion_logprobs(strings, token_logprobs, text_offset)
-            text_offset = logprobs.text_offset[-1] + len(logprobs.tokens[-1])
+            logprobs = completion_logprobs(strings, token_logprobs, text_offsets[index])
+            text_offsets[index] = logprobs.text_offset[-1] + len(logprobs.tokens[-1])
             logprobs = logprobs.model_dump()
         return {"id": request_id, "object": "text_completion", "created": int(time.time()), "model": body.model,
-                "choices": [{"index": 0, "text": text, "logprobs": logprobs, "finish_reason": finish_reason}]}
+                "choices": [{"index": index, "text": text, "logprobs": logprobs, "finish_reason": finish_reason}]}
 
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
-    return await _stream(state, handle, chunk, include_usage, body.model, "text_completion")
+    return await _stream(state, handles, body.n, chunk, include_usage, request_id, body.model, "text_completion")
 
 
 @router.post("/v1/chat/completions", response_model=ChatCompletionResponse, responses=ERRORS,
-             summary="OpenAI-compatible chat completion, through the tokenizer's chat template")
+             summary="OpenAI-compatible chat completion, through the tokenizer's chat template; n samples")
 async def chat_completions(body: ChatCompletionRequest, http_request: Request, state: StateDep, engine: EngineDep,
                            principal: PrincipalDep):
     require_use(principal, body.model)
@@ -80,30 +86,31 @@ async def chat_completions(body: ChatCompletionRequest, http_request: Request, s
     request_id = new_request_id("chatcmpl", http_request)
     params = sampling_params(body, state, body.effective_max_tokens(default=state.settings.max_new_tokens),
                              logprobs=(body.top_logprobs or 0) if body.logprobs else None)  # fmt: skip
-    handle = submit(state, body.model, prompt_ids, params, request_id)
+    handles = submit_choices(state, body.model, [prompt_ids], body.n, params, request_id)
     strings = TokenStrings(engine.tokenizer)
     if not body.stream:
-        done = await complete(state, handle, http_request)
+        done = await complete_choices(state, handles, http_request)
         return ChatCompletionResponse(
-            id=request_id, model=body.model, usage=Usage(**done.usage),
-            choices=[ChatChoice(message=ChatChoiceMessage(content=done.text),
-                                finish_reason=_openai_reason(done.finish_reason),
-                                logprobs=None if done.logprobs is None else chat_logprobs(strings, done.logprobs))],
-        )
-    sent_role = False
+            id=request_id, model=body.model,
+            usage=Usage(**choices_usage([(d.prompt_tokens, d.completion_tokens) for d in done], body.n)),
+            choices=[ChatChoice(index=k, message=ChatChoiceMessage(content=d.text),
+                                finish_reason=_openai_reason(d.finish_reason),
+                                logprobs=None if d.logprobs is None else chat_logprobs(strings, d.logprobs))
+                     for k, d in enumerate(done)],
+        )  # fmt: skip
+    sent_role = [False] * len(handles)
 
-    def chunk(text: str, finish_reason: str | None, token_logprobs: list[TokenLogprob] | None = None) -> dict:
-        nonlocal sent_role
+    def chunk(index: int, text: str, finish_reason: str | None, token_logprobs: list[TokenLogprob] | None) -> dict:
         delta = {"content": text} if text else {}
-        if not sent_role:
-            delta, sent_role = {"role": "assistant", "content": text}, True
+        if not sent_role[index]:
+            delta, sent_role[index] = {"role": "assistant", "content": text}, True
         logprobs = chat_logprobs(strings, token_logprobs).model_dump() if token_logprobs else None
         return {"id": request_id, "object": "chat.completion.chunk", "created": int(time.time()),
                 "model": body.model,
-                "choices": [{"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}]}
+                "choices": [{"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}]}
 
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
-    return await _stream(state, handle, chunk, include_usage, body.model, "chat.completion.chunk")
+    return await _stream(state, handles, body.n, chunk, include_usage, request_id, body.model, "chat.completion.chunk")
 
 
 @router.get("/v1/models", response_model=ModelList, summary="The tasks served: version, size, resident or not")
@@ -111,35 +118,63 @@ async def models(state: StateDep, engine: EngineDep, principal: PrincipalDep) ->
     return ModelList(data=[ModelCard(**c) for c in task_cards(state, engine) if principal.may_use(c["id"])])
 
 
-async def _stream(state, handle, chunk, include_usage: bool, model: str, object_: str) -> StreamingResponse:
-    outputs = follow(state, handle)
-    first = await outputs.__anext__()
+async def _stream(state, handles: list, n: int, chunk, include_usage: bool, request_id: str, model: str,
+                  object_: str) -> StreamingResponse:  # fmt: skip
+    """SSE of every choice's outputs, interleaved as they come (each chunk names its choice index), then usage
+    (if asked) and [DONE]. Waits for each choice's first output first, so that an early error keeps its status."""
+    streams = [follow(state, handle) for handle in handles]
+    first_outputs = [asyncio.ensure_future(stream.__anext__()) for stream in streams]
+    try:
+        firsts = await asyncio.gather(*first_outputs)
+    except BaseException:  # one choice failed (e.g. 503 queued too long): stop the others (follow() cancels them)
+        for task in first_outputs:
+            task.cancel()
+        await asyncio.gather(*first_outputs, return_exceptions=True)
+        for stream in streams:
+            await stream.aclose()
+        raise
+    outputs: asyncio.Queue = asyncio.Queue()
 
-    async def events():
-        out = first
+    async def pump(index: int, stream, out) -> None:
+        """Engine outputs of one choice onto the shared queue; an ApiError (timeout) goes on it as well."""
         try:
             while True:
+                await outputs.put((index, out))
                 if out.finished:
-                    if out.text or out.logprobs:
-                        yield sse(chunk(out.text, None, out.logprobs))
-                    if out.finish_reason == "error":
-                        yield sse({"error": {"message": f"generation failed: {out.error}", "type": "server_error"}})
-                    else:
-                        yield sse(chunk("", _openai_reason(out.finish_reason)))
-                    if include_usage:
-                        yield sse({"id": handle.request_id, "object": object_, "created": int(time.time()),
-                                   "model": model, "choices": [],
-                                   "usage": usage_dict(out.usage.prompt_tokens, out.usage.completion_tokens)})
+                    return
+                out = await stream.__anext__()
+        except ApiError as e:
+            await outputs.put((index, e))
+        finally:
+            await stream.aclose()
+
+    async def events():
+        pumps = [asyncio.create_task(pump(k, streams[k], firsts[k])) for k in range(len(streams))]
+        usage: list[tuple[int, int] | None] = [None] * len(handles)
+        try:
+            while None in usage:
+                index, out = await outputs.get()
+                if isinstance(out, ApiError):
+                    yield sse({"error": {"message": out.message, "type": out.type, "code": out.code}})
                     yield sse("[DONE]")
                     return
                 if out.text or out.logprobs:
-                    yield sse(chunk(out.text, None, out.logprobs))
-                out = await outputs.__anext__()
-        except ApiError as e:
-            yield sse({"error": {"message": e.message, "type": e.type, "code": e.code}})
+                    yield sse(chunk(index, out.text, None, out.logprobs))
+                if out.finished:
+                    if out.finish_reason == "error":
+                        yield sse({"error": {"message": f"generation failed: {out.error}", "type": "server_error"}})
+                        yield sse("[DONE]")
+                        return
+                    yield sse(chunk(index, "", _openai_reason(out.finish_reason), None))
+                    usage[index] = (out.usage.prompt_tokens, out.usage.completion_tokens)
+            if include_usage:
+                yield sse({"id": request_id, "object": object_, "created": int(time.time()), "model": model,
+                           "choices": [], "usage": choices_usage(usage, n)})
             yield sse("[DONE]")
-        finally:
-            await outputs.aclose()
+        finally:  # done, failed, or the client went away: stop every choice still running
+            for task in pumps:
+                task.cancel()
+            await asyncio.gather(*pumps, return_exceptions=True)
 
     return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
