@@ -25,6 +25,8 @@ FLAGS = {
 }
 SWITCHES = {  # flag -> (Settings field, the value it sets, help)
     "--allow-open": ("allow_open", True, "serve without API keys on a non-loopback host (env SKETCHSERVE_ALLOW_OPEN)"),
+    "--no-prefix-caching": ("prefix_caching", False, "recompute every prompt in full instead of reusing the KV "
+                            "blocks of prefixes computed before (env SKETCHSERVE_PREFIX_CACHING=0)"),
     "--no-tune-at-start": ("tune_at_start", False, "CUDA only: leave kernel autotuning to each shape's first request "
                            "instead of the start (env SKETCHSERVE_TUNE_AT_START=0)"),
 }

@@ -40,6 +40,8 @@ class CacheConfig:
     """Share of the free GPU memory the automatic KV budget may take (the rest is for activations, graphs)."""
     num_blocks: int = 0
     """Exact number of KV blocks, overriding the byte budget (tests use tiny values to force preemption)."""
+    prefix_caching: bool = True
+    """Keep computed full blocks for later requests with the same prefix and LUT version (server/scheduler.py)."""
 
 
 @dataclass
@@ -133,7 +135,7 @@ class EngineConfig:
         """Map server.settings.Settings (duck-typed: no pydantic import here) onto the engine's config."""
         return EngineConfig(
             device=settings.resolved_device(),
-            cache=CacheConfig(kv_cache_bytes=settings.kv_cache_mb * MiB),
+            cache=CacheConfig(kv_cache_bytes=settings.kv_cache_mb * MiB, prefix_caching=settings.prefix_caching),
             cpu_weight_cache_bytes=settings.cpu_weight_cache_mb * MiB,
             cpu_weight_dtype=settings.cpu_weight_dtype,
             tune_at_start=settings.tune_at_start,

@@ -82,7 +82,8 @@ class Engine:
         kv_cache = KVCache(mc, num_blocks, block_size, self.device, dtype)
         self.max_model_len = min(max_len, (num_blocks - 1) * block_size)
         self.runner = ModelRunner(model, kv_cache, num_slots, config, self.device)
-        self.scheduler = Scheduler(config.scheduler, BlockManager(num_blocks, block_size), self.pool)
+        blocks = BlockManager(num_blocks, block_size, prefix_caching=config.cache.prefix_caching)
+        self.scheduler = Scheduler(config.scheduler, blocks, self.pool)
         self._requests: dict[str, Request] = {}
         self._cancels: set[str] = set()
         self._lock = threading.Lock()
@@ -217,6 +218,9 @@ class Engine:
                 waiting=self.scheduler.num_waiting,
                 kv_blocks_used=blocks.num_used,
                 kv_blocks_total=blocks.num_total,
+                kv_blocks_cached=blocks.num_cached,
+                prefix_cache_query_tokens_total=self.scheduler.prefix_query_tokens,
+                prefix_cache_hit_tokens_total=self.scheduler.prefix_hit_tokens,
                 recent_steps=list(self._steps),
                 pool=self.pool.stats(),
                 request_events=list(self._events),
@@ -291,7 +295,7 @@ class Engine:
     def _finish(self, req: Request, reason: str, error: str | None = None, text: str = "", token_ids=(),
                 logprobs: list[TokenLogprob] | None = None) -> TokenOutput:  # fmt: skip
         """Lock held. Free the request's KV blocks and pin, push its last output, record its timings."""
-        self.scheduler.finish(req)
+        self.scheduler.finish(req, keep_cache=reason != "error")
         del self._requests[req.request_id]
         self._totals["finished"] += 1
         self._totals["prompt"] += len(req.prompt_ids)

@@ -15,7 +15,9 @@ Names (all prefixed `sketchserve_`), documented in the README:
     generation_tokens_total{task}        counter
     requests_running, requests_waiting   gauge
     batch_size, batch_distinct_tasks     histogram  per engine step
-    kv_blocks_used, kv_blocks_total      gauge
+    kv_blocks_used, kv_blocks_total, kv_blocks_cached   gauge
+    prefix_cache_queries_total, prefix_cache_hits_total   counter   tokens of starting requests, and of those
+                                         found in the prefix cache
     gpu_memory_allocated_bytes, gpu_memory_reserved_bytes   gauge
     lut_pool_slots_used, lut_pool_slots_total, lut_tasks_resident   gauge
     lut_pool_hits_total, lut_pool_misses_total, lut_pool_evictions_total, lut_load_failures_total   counter
@@ -124,6 +126,11 @@ class _EngineCollector:
         yield _gauge("requests_waiting", "Requests waiting", s.waiting)
         yield _gauge("kv_blocks_used", "KV cache blocks in use", s.kv_blocks_used)
         yield _gauge("kv_blocks_total", "KV cache blocks", s.kv_blocks_total)
+        yield _gauge("kv_blocks_cached", "KV cache blocks holding a reusable prefix", s.kv_blocks_cached)
+        yield _counter("prefix_cache_queries", "Tokens of starting requests looked up in the prefix cache",
+                       s.prefix_cache_query_tokens_total)  # fmt: skip
+        yield _counter("prefix_cache_hits", "Tokens found in the prefix cache (not recomputed)",
+                       s.prefix_cache_hit_tokens_total)  # fmt: skip
         yield _gauge("lut_pool_slots_used", "LUT pool slots holding a LUT set", pool.slots_used)
         yield _gauge("lut_pool_slots_total", "LUT pool slots", pool.slots_total)
         yield _gauge("lut_pool_pins", "Requests holding a LUT slot", pool.pins)

@@ -76,6 +76,7 @@ class Request:
     status: Status = Status.WAITING
     num_computed: int = 0  # tokens whose K/V are in the cache
     block_ids: list[int] = field(default_factory=list)
+    block_hashes: list[bytes] = field(default_factory=list)  # prefix hashes of block_ids' first blocks, computed
     slot: int | None = None  # pinned LUT pool slot, from admission to finish
     num_preemptions: int = 0
     first_scheduled: float | None = None

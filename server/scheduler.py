@@ -12,6 +12,10 @@ lowest counter, and a task that becomes active starts at the lowest counter of t
 neither starve the others nor bank credit while idle. A busy task thus never delays another task's admission by
 more than about one request's worth of service.
 
+Prefix caching (server/kv_cache.py): a request starts on the longest run of cached full blocks of its tokens
+computed with the same LUT version (always leaving one token to compute, whose logits it samples from); at the
+start of each step, and when a request ends (not by error), its newly computed full blocks become reusable.
+
 A task's head is admitted only once its LUT is resident (pool.acquire pins it); while it loads, other tasks are
 admitted. If its LUT fails to load, the task's waiting requests of that version are failed with the error, unless newer
 uploads pruned that version before it loaded: then they move to the latest version (they had not started).
@@ -27,7 +31,7 @@ import torch
 
 from adapters.pool import LutLoadError, LutPool
 from server.config import SchedulerConfig
-from server.kv_cache import BlockManager
+from server.kv_cache import BlockManager, block_hashes
 from server.request import Request, Status
 from server.sampling import SamplingParams, TokenHistory
 
@@ -84,6 +88,8 @@ class Scheduler:
         self.running: list[Request] = []  # in admission order (the newest is preempted first)
         self.served: dict[str, float] = {}  # VTC counter per task
         self.num_preemptions = 0
+        self.prefix_query_tokens = 0  # tokens of started requests, looked up in the prefix cache
+        self.prefix_hit_tokens = 0  # of which found cached (not recomputed)
 
     # --- queues ----------------------------------------------------------------------------------------------
 
@@ -93,8 +99,11 @@ class Scheduler:
             self.served[req.task] = max(self.served.get(req.task, 0.0), min(active, default=0.0))
         self.waiting.setdefault(req.task, deque()).append(req)
 
-    def finish(self, req: Request) -> None:
-        """Take req out of every queue and give back its KV blocks and LUT pin."""
+    def finish(self, req: Request, keep_cache: bool = True) -> None:
+        """Take req out of every queue and give back its KV blocks and LUT pin. keep_cache: its computed full
+        blocks stay reusable (not after a failed step, whose K/V may be half written)."""
+        if keep_cache and req.status is Status.RUNNING:
+            self._register_computed(req)
         if req in self.running:
             self.running.remove(req)
         elif req in self.preempted:
@@ -125,6 +134,8 @@ class Scheduler:
     # --- the step's plan -------------------------------------------------------------------------------------
 
     def schedule(self) -> SchedulerOutput:
+        for req in self.running:  # the previous step computed their K/V up to num_computed
+            self._register_computed(req)
         preempted: list[str] = []
         while True:
             out = self._schedule_once()
@@ -160,8 +171,9 @@ class Scheduler:
             if req is None:
                 break
             n = self._fitting(req, budget)
-            out.prefills.append(self._take(req, n, PREFILL_TOKEN_COST))
-            budget -= n
+            if n:  # 0 when its cached prefix took the last idle blocks: it runs once blocks free up
+                out.prefills.append(self._take(req, n, PREFILL_TOKEN_COST))
+                budget -= n
         out.decodes.sort(key=lambda c: c.slot)  # tokens of one task side by side: better locality in the kernel
         return out
 
@@ -228,12 +240,42 @@ class Scheduler:
         if req.first_scheduled is None:
             req.first_scheduled = time.perf_counter()
         self.running.append(req)
+        if self.blocks.prefix_caching:
+            self._take_cached_prefix(req)
         return req
 
+    def _take_cached_prefix(self, req: Request) -> None:
+        """Start req (no blocks, nothing computed) on its longest cached prefix, one token at least left to run."""
+        bs = self.blocks.block_size
+        usable = (req.num_tokens - 1) // bs
+        hashes = block_hashes(b"", req.key, req.token_ids(0, usable * bs), bs)
+        hits = self.blocks.cached_prefix(hashes)
+        self.blocks.take_cached(req.block_ids, hits)
+        req.block_hashes = hashes[: len(hits)]
+        req.num_computed = len(hits) * bs
+        self.prefix_query_tokens += req.num_tokens
+        self.prefix_hit_tokens += req.num_computed
+
+    def _register_computed(self, req: Request) -> None:
+        """Make req's full blocks of computed K/V not yet registered reusable by later requests."""
+        if not self.blocks.prefix_caching:
+            return
+        bs = self.blocks.block_size
+        done = len(req.block_hashes)
+        full = req.num_computed // bs
+        if full <= done:
+            return
+        previous = req.block_hashes[-1] if done else b""
+        for i, h in enumerate(block_hashes(previous, req.key, req.token_ids(done * bs, full * bs), bs), start=done):
+            self.blocks.register(req.block_ids[i], h)
+            req.block_hashes.append(h)
+
     def _preempt(self, req: Request) -> None:
-        """Recompute preemption: drop req's K/V, keep its tokens and its LUT pin; it is re-admitted first."""
+        """Recompute preemption: drop req's K/V, keep its tokens and its LUT pin; it is re-admitted first (on
+        whatever of its prefix is still cached)."""
         self.running.remove(req)
         self.blocks.release(req.block_ids)
+        req.block_hashes = []
         req.num_computed = 0
         req.num_preemptions += 1
         req.status = Status.WAITING

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
         "inputs and outputs); float32 is exact and slightly faster at batch 1; auto: bfloat16 where the CPU has them"
     )
 
+    prefix_caching: bool = Field(
+        True, description="Reuse the KV blocks of prompt prefixes already computed with the same task LUT version "
+        "(a shared system prompt or few-shot examples are then computed once)"
+    )
     tune_at_start: bool = Field(
         True, description="CUDA only: autotune the multi-LUT kernels for every step size while starting "
         "(~1 min on a GPU whose choices are not cached yet, then cached); off: each shape's first request tunes it"

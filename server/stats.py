@@ -42,6 +42,7 @@ class EngineStats:
     waiting: int
     kv_blocks_used: int
     kv_blocks_total: int
+    kv_blocks_cached: int  # blocks holding a reusable prefix (held by requests or idle)
     recent_steps: list[StepStats]
     pool: PoolStats
     request_events: list[RequestEvent]  # the last stats_window finished requests, oldest first
@@ -50,3 +51,5 @@ class EngineStats:
     generated_tokens_total: int
     preemptions_total: int
     steps_total: int  # steps run since start (recent_steps holds the last stats_window of them)
+    prefix_cache_query_tokens_total: int  # tokens of requests as they started (or restarted after a preemption)
+    prefix_cache_hit_tokens_total: int  # of which found in the prefix cache, not recomputed

@@ -46,6 +46,7 @@ def create_engine(
     cpu_weight_dtype: str = "float32",
     device: str = "cpu",
     cuda_graphs: bool = True,
+    prefix_caching: bool = True,
     **scheduler,
 ) -> Engine:
     config = EngineConfig(
@@ -55,7 +56,7 @@ def create_engine(
         dtype="float32",
         cpu_weight_cache_bytes=cpu_weight_cache_bytes,
         cpu_weight_dtype=cpu_weight_dtype,
-        cache=CacheConfig(block_size=4, num_blocks=num_blocks, kv_cache_bytes=8 << 20),
+        cache=CacheConfig(block_size=4, num_blocks=num_blocks, kv_cache_bytes=8 << 20, prefix_caching=prefix_caching),
         pool=PoolConfig(num_slots=num_slots),
         scheduler=SchedulerConfig(
             max_num_seqs=max_num_seqs, max_num_batched_tokens=max_num_batched_tokens, **scheduler

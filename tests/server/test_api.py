@@ -139,14 +139,18 @@ def test_bad_uploads_are_rejected_and_lose_nothing_stored(client, base, tmp_path
 
 def test_metrics_show_the_traffic(client):
     client.post("/v1/generate", json={"task": "base", "prompt": "hi", "max_tokens": 3})
+    repeated = {"task": "base", "prompt": "a prompt of 39 bytes: two 16-token bloc", "max_tokens": 1}
+    client.post("/v1/generate", json=repeated)
+    client.post("/v1/generate", json=repeated)  # its first 32 tokens come from the prefix cache
     client.post("/v1/generate", json={"task": "no-such-task", "prompt": "hi"})
     text = client.get("/metrics").text
-    assert 'sketchserve_requests_total{status="length",task="base"} 1.0' in text
-    assert 'sketchserve_generation_tokens_total{task="base"} 3.0' in text
-    assert "sketchserve_time_to_first_token_seconds_count{task=\"base\"} 1.0" in text
+    assert 'sketchserve_requests_total{status="length",task="base"} 3.0' in text
+    assert 'sketchserve_generation_tokens_total{task="base"} 5.0' in text
+    assert "sketchserve_time_to_first_token_seconds_count{task=\"base\"} 3.0" in text
+    assert "sketchserve_prefix_cache_hits_total 32.0" in text and "sketchserve_prefix_cache_queries_total 80.0" in text
     assert "no-such-task" not in text  # unknown tasks never become labels
     assert 'sketchserve_rejected_requests_total{reason="model_not_found"} 1.0' in text
-    for name in ("kv_blocks_total", "lut_pool_slots_total", "requests_running", "batch_size_count",
+    for name in ("kv_blocks_total", "kv_blocks_cached", "lut_pool_slots_total", "requests_running", "batch_size_count",
                  "autotune_seconds_total"):
         assert f"sketchserve_{name}" in text
 
