@@ -255,17 +255,28 @@ class Engine:
         outputs = []
         now = time.perf_counter()
         with self._lock:
+            for request_id, (first, scored) in result.prompt_logprobs.items():
+                req = self._requests[request_id]
+                for p, lp in enumerate(scored, start=first):
+                    if p == len(req.prompt_logprobs):  # a recompute after a preemption scores positions again
+                        req.prompt_logprobs.append(lp)
             for request_id, token in result.sampled.items():
                 req = self._requests[request_id]
-                req.output_ids.append(token)
+                prompt = {}
+                if req.params.prompt_logprobs is not None and req.first_token is None:
+                    prompt = {"prompt_logprobs": req.prompt_logprobs, "prompt_token_ids": req.prompt_ids}  # 1st output
                 req.first_token = req.first_token or now
+                if req.params.max_tokens == 0:  # the prompt was only scored
+                    outputs.append(self._finish(req, "length", **prompt))
+                    continue
+                req.output_ids.append(token)
                 reason = self._finish_reason(req, token)
                 text = req.detokenizer.delta(finished=reason is not None) if req.detokenizer else ""
                 logprobs = [result.logprobs[request_id]] if request_id in result.logprobs else None
                 if reason is not None:
-                    outputs.append(self._finish(req, reason, text=text, token_ids=[token], logprobs=logprobs))
+                    outputs.append(self._finish(req, reason, text=text, token_ids=[token], logprobs=logprobs, **prompt))
                 else:
-                    outputs.append(self._emit(req, [token], text, logprobs=logprobs))
+                    outputs.append(self._emit(req, [token], text, logprobs=logprobs, **prompt))
         return outputs
 
     def _finish_reason(self, req: Request, token: int) -> str | None:
@@ -293,7 +304,7 @@ class Engine:
         return out
 
     def _finish(self, req: Request, reason: str, error: str | None = None, text: str = "", token_ids=(),
-                logprobs: list[TokenLogprob] | None = None) -> TokenOutput:  # fmt: skip
+                logprobs: list[TokenLogprob] | None = None, **final) -> TokenOutput:  # fmt: skip
         """Lock held. Free the request's KV blocks and pin, push its last output, record its timings."""
         self.scheduler.finish(req, keep_cache=reason != "error")
         del self._requests[req.request_id]
@@ -301,7 +312,7 @@ class Engine:
         self._totals["prompt"] += len(req.prompt_ids)
         self._totals["generated"] += len(req.output_ids)
         out = self._emit(req, list(token_ids), text, finished=True, finish_reason=reason, error=error,
-                         logprobs=logprobs)  # fmt: skip
+                         logprobs=logprobs, **final)  # fmt: skip
         self._events.append(RequestEvent(
             self._totals["finished"], req.request_id, req.task, reason, len(req.prompt_ids), len(req.output_ids),
             out.queue_wait_s, out.ttft_s, time.perf_counter() - req.arrival, req.num_preemptions,

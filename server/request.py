@@ -57,6 +57,9 @@ class TokenOutput:
     queue_wait_s: float | None = None  # arrival -> first scheduled
     ttft_s: float | None = None  # arrival -> first token
     logprobs: list[TokenLogprob] | None = None  # one per token id, where the request's params.logprobs is set
+    prompt_logprobs: list[TokenLogprob | None] | None = None  # with params.prompt_logprobs, on the first output:
+    # one per prompt token (None for the first, which has no context)
+    prompt_token_ids: list[int] | None = None  # the prompt's token ids, with prompt_logprobs
 
 
 @dataclass
@@ -77,6 +80,7 @@ class Request:
     num_computed: int = 0  # tokens whose K/V are in the cache
     block_ids: list[int] = field(default_factory=list)
     block_hashes: list[bytes] = field(default_factory=list)  # prefix hashes of block_ids' first blocks, computed
+    prompt_logprobs: list[TokenLogprob | None] = field(default_factory=lambda: [None])  # scored so far (position p)
     slot: int | None = None  # pinned LUT pool slot, from admission to finish
     num_preemptions: int = 0
     first_scheduled: float | None = None

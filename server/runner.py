@@ -7,7 +7,7 @@ Flat batch of one step (decodes first, ordered by slot, then prefill chunks):
     slot_of_token  [T]   int32 LUT pool slot of its request's task
     slot_mapping   [T]   int64 flat KV row it writes (block * block_size + position % block_size)
     decode_block_tables [Bd, nb] / decode_context_lens [Bd]; one PrefillSpan per prefill chunk
-    logits_indices [R]   last row of each chunk that samples
+    logits_indices [R]   last row of each chunk that samples, then (prompt_logprobs) every scored prompt row
 
 On CUDA a decode-only step of at most cuda_graph_max_batch sequences replays a CUDA graph captured for its
 (padded batch size, padded block-table width); padding rows decode token 0 against the null block in slot 0.
@@ -25,7 +25,7 @@ from kernels import SlotSegments
 from server.config import EngineConfig
 from server.kv_cache import NULL_BLOCK, KVCache
 from server.model import AttentionMeta, LutProjection, PrefillSpan, Transformer
-from server.sampling import TokenLogprob, sample
+from server.sampling import TokenLogprob, sample, token_logprobs
 from server.scheduler import ScheduledChunk, SchedulerOutput
 
 log = logging.getLogger(__name__)
@@ -35,10 +35,12 @@ GRAPH_BATCH_SIZES = (1, 2, 4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 
 @dataclass
 class RunnerOutput:
-    """The token sampled for every chunk that samples, by request id; its log-probabilities where asked for."""
+    """The token sampled for every chunk that samples, by request id; its log-probabilities where asked for; and
+    for chunks that score their prompt, (the position of the first token scored, one TokenLogprob per token)."""
 
     sampled: dict[str, int]
     logprobs: dict[str, TokenLogprob] = field(default_factory=dict)
+    prompt_logprobs: dict[str, tuple[int, list[TokenLogprob]]] = field(default_factory=dict)
 
 
 def slot_runs(chunks: list[ScheduledChunk], slot_of_token: torch.Tensor, min_run: int) -> SlotSegments | None:
@@ -87,11 +89,12 @@ class ModelRunner:
             finally:
                 self.model.kernel_hints.segments = None
         sampling = [c for c in chunks if c.sample]
-        sampled = sample(logits, [c.params for c in sampling], [c.generator for c in sampling],
+        sampled = sample(logits[: len(sampling)], [c.params for c in sampling], [c.generator for c in sampling],
                          [c.history for c in sampling])  # fmt: skip
         return RunnerOutput(
             {c.request_id: t for c, t in zip(sampling, sampled.tokens, strict=True)},
             {c.request_id: lp for c, lp in zip(sampling, sampled.logprobs, strict=True) if lp is not None},
+            score_prompts([c for c in chunks if c.prompt_targets], logits[len(sampling) :]),
         )
 
     def segments_of(self, chunks: list[ScheduledChunk], slot_of_token: torch.Tensor) -> SlotSegments | None:
@@ -110,8 +113,10 @@ class ModelRunner:
     def prepare(self, decodes: list[ScheduledChunk], prefills: list[ScheduledChunk], pad_to: tuple[int, int] = (0, 0)):
         """Host lists -> device tensors. pad_to = (batch, blocks) pads a decode-only batch for a graph."""
         bs = self.block_size
-        ids, pos, slots, rows, logits_rows = [], [], [], [], []
+        ids, pos, slots, rows, logits_rows, scored_rows = [], [], [], [], [], []
         for c in decodes + prefills:
+            if c.prompt_targets:
+                scored_rows += range(len(ids), len(ids) + len(c.prompt_targets))
             for i, tok in enumerate(c.token_ids):
                 p = c.start_pos + i
                 ids.append(tok)
@@ -131,6 +136,7 @@ class ModelRunner:
             rows.append(NULL_BLOCK * bs)
             tables.append([NULL_BLOCK] * width)
             context_lens.append(1)
+        logits_rows += scored_rows  # after the sampled (and padding) rows: execute() splits them there
 
         def tensor(values, dtype):
             return torch.tensor(values, dtype=dtype).to(self.device, non_blocking=True)
@@ -155,6 +161,18 @@ class ModelRunner:
             meta,
             tensor(logits_rows, torch.int64),
         )
+
+
+def score_prompts(chunks: list[ScheduledChunk], logits: torch.Tensor) -> dict[str, tuple[int, list[TokenLogprob]]]:
+    """logits [R, V]: the rows of the chunks' scored prompt tokens, in order -> per request, (the position of the
+    first prompt token scored, each scored token's TokenLogprob with params.prompt_logprobs alternatives)."""
+    out, start = {}, 0
+    for c in chunks:
+        n = len(c.prompt_targets)
+        scored = token_logprobs(logits[start : start + n], c.prompt_targets, [c.params.prompt_logprobs] * n)
+        out[c.request_id] = (c.start_pos + 1, scored)
+        start += n
+    return out
 
 
 def kernel_tuning_plan(

@@ -30,7 +30,8 @@ class SamplingParams:
     """How one request generates. temperature 0 is greedy (top_p, top_k and seed are then unused)."""
 
     max_tokens: int = 128
-    """Most tokens to generate (finish_reason 'length' when reached)."""
+    """Most tokens to generate (finish_reason 'length' when reached); 0 (with prompt_logprobs) scores the prompt
+    and generates nothing."""
     temperature: float = 0.0
     """Softmax temperature; 0 = greedy."""
     top_p: float = 1.0
@@ -53,6 +54,9 @@ class SamplingParams:
     """Subtracted from a token id's logit per time it was generated so far (0 = off; negative encourages)."""
     logprobs: int | None = None
     """Report each generated token's log-probability and this many most likely alternatives (None = off)."""
+    prompt_logprobs: int | None = None
+    """Report each prompt token's log-probability given the tokens before it (the first has none) and this many
+    most likely alternatives (None = off). The prompt is then computed in full: no prefix cache."""
 
     @property
     def penalized(self) -> bool:
@@ -62,8 +66,10 @@ class SamplingParams:
     def validate(self, max_new_tokens: int, vocab_size: int, max_stop_strings: int = 16) -> None:
         """Raise InvalidParamsError naming the first bad field."""
         checks = [
-            (isinstance(self.max_tokens, int) and 1 <= self.max_tokens <= max_new_tokens,
-             f"max_tokens must be an int in [1, {max_new_tokens}], got {self.max_tokens!r}"),
+            (isinstance(self.max_tokens, int) and 1 <= self.max_tokens <= max_new_tokens
+             or (self.max_tokens == 0 and self.prompt_logprobs is not None),
+             f"max_tokens must be an int in [1, {max_new_tokens}] (0 only with prompt_logprobs), "
+             f"got {self.max_tokens!r}"),
             (_finite(self.temperature) and 0.0 <= self.temperature <= 100.0,
              f"temperature must be in [0, 100], got {self.temperature!r}"),
             (_finite(self.top_p) and 0.0 < self.top_p <= 1.0, f"top_p must be in (0, 1], got {self.top_p!r}"),
@@ -84,6 +90,9 @@ class SamplingParams:
              f"frequency_penalty must be in [-2, 2], got {self.frequency_penalty!r}"),
             (self.logprobs is None or (isinstance(self.logprobs, int) and 0 <= self.logprobs <= MAX_LOGPROBS),
              f"logprobs must be None or an int in [0, {MAX_LOGPROBS}], got {self.logprobs!r}"),
+            (self.prompt_logprobs is None
+             or (isinstance(self.prompt_logprobs, int) and 0 <= self.prompt_logprobs <= MAX_LOGPROBS),
+             f"prompt_logprobs must be None or an int in [0, {MAX_LOGPROBS}], got {self.prompt_logprobs!r}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -135,9 +144,7 @@ def sample(
     """logits [B, V] float32 (not written) -> one token id per row. histories: per row, needed where the row's
     params are penalized."""
     wants_logprobs = [i for i, p in enumerate(params) if p.logprobs is not None]
-    model_logprobs = None
-    if wants_logprobs:  # [L, V] from the raw logits
-        model_logprobs = logits[torch.tensor(wants_logprobs, device=logits.device)].float().log_softmax(dim=-1)
+    raw = logits[torch.tensor(wants_logprobs, device=logits.device)] if wants_logprobs else None  # [L, V], a copy
     penalized = [i for i, p in enumerate(params) if p.penalized]
     if penalized:
         if histories is None or any(histories[i] is None for i in penalized):
@@ -147,15 +154,24 @@ def sample(
             apply_penalties(logits[i], params[i], histories[i])
     tokens = _draw(logits, params, generators)
     logprobs: list[TokenLogprob | None] = [None] * len(params)
-    if model_logprobs is not None:
-        top_values, top_ids = model_logprobs.topk(max(max(params[i].logprobs for i in wants_logprobs), 1), dim=-1)
-        chosen_ids = torch.tensor([tokens[i] for i in wants_logprobs], device=logits.device)
-        chosen = model_logprobs.gather(1, chosen_ids[:, None])[:, 0]
-        chosen, top_values, top_ids = chosen.tolist(), top_values.tolist(), top_ids.tolist()
-        for j, i in enumerate(wants_logprobs):
-            n = params[i].logprobs
-            logprobs[i] = TokenLogprob(tokens[i], chosen[j], list(zip(top_ids[j][:n], top_values[j][:n], strict=True)))
+    if raw is not None:
+        scored = token_logprobs(raw, [tokens[i] for i in wants_logprobs], [params[i].logprobs for i in wants_logprobs])
+        for i, lp in zip(wants_logprobs, scored, strict=True):
+            logprobs[i] = lp
     return Sampled(tokens, logprobs)
+
+
+def token_logprobs(logits: torch.Tensor, token_ids: list[int], num_top: list[int]) -> list[TokenLogprob]:
+    """logits [R, V] (the model's raw logits) -> per row, token_ids[r]'s log-probability and the num_top[r] most
+    likely tokens. Sampled tokens and prompt tokens (prompt_logprobs) are scored alike."""
+    logprobs = logits.float().log_softmax(dim=-1)
+    top_values, top_ids = logprobs.topk(max(max(num_top), 1), dim=-1)
+    chosen = logprobs.gather(1, torch.tensor(token_ids, device=logits.device)[:, None])[:, 0].tolist()
+    top_values, top_ids = top_values.tolist(), top_ids.tolist()
+    return [
+        TokenLogprob(t, chosen[r], list(zip(top_ids[r][:k], top_values[r][:k], strict=True)))
+        for r, (t, k) in enumerate(zip(token_ids, num_top, strict=True))
+    ]
 
 
 def apply_penalties(row: torch.Tensor, params: SamplingParams, history: TokenHistory) -> None:

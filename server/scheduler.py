@@ -13,7 +13,8 @@ neither starve the others nor bank credit while idle. A busy task thus never del
 more than about one request's worth of service.
 
 Prefix caching (server/kv_cache.py): a request starts on the longest run of cached full blocks of its tokens
-computed with the same LUT version (always leaving one token to compute, whose logits it samples from); at the
+computed with the same LUT version (always leaving one token to compute, whose logits it samples from; a request
+scoring its prompt, prompt_logprobs, computes it all); at the
 start of each step, and when a request ends (not by error), its newly computed full blocks become reusable.
 
 A task's head is admitted only once its LUT is resident (pool.acquire pins it); while it loads, other tasks are
@@ -52,6 +53,8 @@ class ScheduledChunk:
     params: SamplingParams
     generator: torch.Generator | None  # the request's own; passed through untouched
     history: TokenHistory | None = None  # what the sampler's penalties count: set where sample and penalized
+    prompt_targets: list[int] | None = None  # prompt_logprobs: the prompt token after each of the chunk's first
+    # len(prompt_targets) tokens (token i predicts prompt_targets[i]); None where not asked or past the prompt
 
 
 @dataclass
@@ -185,9 +188,12 @@ class Scheduler:
         sample = req.num_computed == req.num_tokens
         self.served[req.task] = self.served.get(req.task, 0.0) + n * cost
         history = TokenHistory(req.prompt_ids, req.output_ids) if sample and req.params.penalized else None
+        targets = None
+        if req.params.prompt_logprobs is not None and start + 1 < len(req.prompt_ids):
+            targets = req.prompt_ids[start + 1 : start + n + 1]
         return ScheduledChunk(
             req.request_id, req.token_ids(start, start + n), start, list(req.block_ids), req.slot, sample,
-            req.params, req.generator, history,
+            req.params, req.generator, history, targets,
         )
 
     def _fitting(self, req: Request, budget: int) -> int:
@@ -245,7 +251,10 @@ class Scheduler:
         return req
 
     def _take_cached_prefix(self, req: Request) -> None:
-        """Start req (no blocks, nothing computed) on its longest cached prefix, one token at least left to run."""
+        """Start req (no blocks, nothing computed) on its longest cached prefix, one token at least left to run.
+        Not a request that scores its prompt (prompt_logprobs): every prompt token's logits are needed."""
+        if req.params.prompt_logprobs is not None:
+            return
         bs = self.blocks.block_size
         usable = (req.num_tokens - 1) // bs
         hashes = block_hashes(b"", req.key, req.token_ids(0, usable * bs), bs)

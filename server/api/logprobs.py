@@ -42,31 +42,45 @@ def _floor(logprob: float) -> float:
     return max(logprob, LOGPROB_FLOOR)
 
 
-def generate_logprobs(strings: TokenStrings, logprobs: list[TokenLogprob]) -> list[GeneratedTokenLogprob]:
+def generate_logprobs(
+    strings: TokenStrings, logprobs: list[TokenLogprob | None]
+) -> list[GeneratedTokenLogprob | None]:
+    """None stays None (a prompt's first token)."""
     return [
-        GeneratedTokenLogprob(
+        None if lp is None else GeneratedTokenLogprob(
             token_id=lp.token_id, token=strings(lp.token_id), logprob=_floor(lp.logprob),
             top_logprobs=[TokenAlternative(token_id=t, token=strings(t), logprob=_floor(v)) for t, v in lp.top],
         )
         for lp in logprobs
-    ]
+    ]  # fmt: skip
 
 
 def completion_logprobs(
-    strings: TokenStrings, logprobs: list[TokenLogprob], text_offset: int = 0
+    strings: TokenStrings,
+    logprobs: list[TokenLogprob],
+    text_offset: int = 0,
+    prompt: tuple[list[int], list[TokenLogprob | None]] | None = None,
 ) -> CompletionLogprobs:
-    """text_offset: where the first token's string starts in the completion's text (streamed chunks go on from the
-    previous chunk's end). Two alternatives that decode to the same string keep the more likely one."""
-    tokens = [strings(lp.token_id) for lp in logprobs]
+    """text_offset: where the first token's string starts in the choice's text (streamed chunks go on from the
+    previous chunk's end). prompt: an echoed prompt's (token ids, prompt logprobs), listed first (its first token
+    scored None). Two alternatives that decode to the same string keep the more likely one."""
+    entries = list(zip(*prompt, strict=True)) if prompt is not None else []
+    entries += [(lp.token_id, lp) for lp in logprobs]
+    tokens = [strings(t) for t, _ in entries]
     offsets = []
     for token in tokens:
         offsets.append(text_offset)
         text_offset += len(token)
-    top = [{} for _ in logprobs]
-    for alternatives, lp in zip(top, logprobs, strict=True):
-        for t, v in lp.top:  # most likely first
-            alternatives.setdefault(strings(t), _floor(v))
-    return CompletionLogprobs(tokens=tokens, token_logprobs=[_floor(lp.logprob) for lp in logprobs],
+    top: list[dict[str, float] | None] = []
+    for _, lp in entries:
+        alternatives = None
+        if lp is not None:
+            alternatives = {}
+            for t, v in lp.top:  # most likely first
+                alternatives.setdefault(strings(t), _floor(v))
+        top.append(alternatives)
+    return CompletionLogprobs(tokens=tokens, token_logprobs=[None if lp is None else _floor(lp.logprob)
+                                                             for _, lp in entries],
                               top_logprobs=top, text_offset=offsets)  # fmt: skip
 
 

@@ -62,8 +62,12 @@ class GenerateRequest(SamplingFields):
 
     task: str = Field("base", pattern=TASK_ID_PATTERN, description="Task id; 'base' is the base model's LUT")
     prompt: str = Field(..., min_length=1, description="Raw prompt text (no chat template applied)")
+    max_tokens: int = Field(128, ge=0, description="Most tokens to generate; 0 (with prompt_logprobs) only scores "
+                            "the prompt")
     logprobs: int | None = Field(None, ge=0, le=MAX_LOGPROBS, description="Return each generated token's "
                                  "log-probability under the model and this many most likely alternatives")
+    prompt_logprobs: int | None = Field(None, ge=0, le=MAX_LOGPROBS, description="Return each prompt token's "
+                                        "log-probability given the tokens before it, and this many alternatives")
 
 
 class TokenAlternative(BaseModel):
@@ -86,6 +90,7 @@ class GenerateResponse(BaseModel):
     finish_reason: str
     usage: Usage
     logprobs: list[GeneratedTokenLogprob] | None = None
+    prompt_logprobs: list[GeneratedTokenLogprob | None] | None = None  # the first prompt token's is null
 
 
 class GenerateStreamEvent(BaseModel):
@@ -97,6 +102,7 @@ class GenerateStreamEvent(BaseModel):
     finish_reason: str | None = None
     usage: Usage | None = None
     logprobs: list[GeneratedTokenLogprob] | None = None  # the tokens new in this event, with `logprobs` asked
+    prompt_logprobs: list[GeneratedTokenLogprob | None] | None = None  # in the first event, with prompt_logprobs
 
 
 # ---- OpenAI: /v1/completions --------------------------------------------------------------------
@@ -115,7 +121,9 @@ class CompletionRequest(SamplingFields):
 
     model: str = Field(..., pattern=TASK_ID_PATTERN, description="The task id")
     prompt: str | list[str] = Field(..., description="A prompt, or a list of prompts (choices in their order)")
-    max_tokens: int = Field(16, ge=1)
+    max_tokens: int = Field(16, ge=0, description="0 only with echo: the prompt is scored, nothing generated")
+    echo: bool = Field(False, description="Return the prompt before the completion (with logprobs: its tokens' "
+                       "log-probabilities first, the first one null)")
     temperature: float = Field(1.0, ge=0.0, le=5.0)
     n: int = Field(1, ge=1, description="Completions per prompt (prompts x n up to the server's max_choices)")
     logprobs: int | None = Field(None, ge=0, le=5, description="Log-probabilities of the generated tokens and of "
@@ -128,8 +136,8 @@ class CompletionLogprobs(BaseModel):
     """OpenAI's legacy completions shape: parallel lists, one entry per generated token."""
 
     tokens: list[str]
-    token_logprobs: list[float]
-    top_logprobs: list[dict[str, float]]
+    token_logprobs: list[float | None]  # None: an echoed prompt's first token (no context to score it)
+    top_logprobs: list[dict[str, float] | None]
     text_offset: list[int]
 
 

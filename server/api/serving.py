@@ -41,6 +41,8 @@ class Completion:
     prompt_tokens: int
     completion_tokens: int
     logprobs: list[TokenLogprob] | None = None  # one per generated token, where the request asked for them
+    prompt_token_ids: list[int] | None = None  # with prompt_logprobs
+    prompt_logprobs: list[TokenLogprob | None] | None = None
 
     @property
     def usage(self) -> dict[str, int]:
@@ -58,9 +60,14 @@ def new_request_id(prefix: str, http_request: Request) -> str:
 
 
 def sampling_params(
-    body: SamplingFields, state: ServerState, max_tokens: int | None = None, logprobs: int | None = None
+    body: SamplingFields,
+    state: ServerState,
+    max_tokens: int | None = None,
+    logprobs: int | None = None,
+    prompt_logprobs: int | None = None,
 ) -> SamplingParams:
-    """The engine's parameters of a request body; max_tokens and logprobs where the endpoint names them its way."""
+    """The engine's parameters of a request body; max_tokens and (prompt) logprobs where the endpoint names them
+    its way."""
     stops = body.stop_list()
     limit = state.settings.max_stop_strings
     if len(stops) > limit:
@@ -81,6 +88,7 @@ def sampling_params(
         presence_penalty=body.presence_penalty,
         frequency_penalty=body.frequency_penalty,
         logprobs=logprobs,
+        prompt_logprobs=prompt_logprobs,
     )
 
 
@@ -171,17 +179,19 @@ async def follow(state: ServerState, handle, http_request: Request | None = None
 
 async def complete(state: ServerState, handle, http_request: Request) -> Completion:
     """Collect a whole generation. An engine-side error becomes a 503 with its message."""
-    text, logprobs, last = [], [], None
+    text, logprobs, prompt, last = [], [], (None, None), None
     async for out in follow(state, handle, http_request):
         text.append(out.text)
         logprobs += out.logprobs or []
+        if out.prompt_logprobs is not None:
+            prompt = (out.prompt_token_ids, out.prompt_logprobs)
         last = out
     if last is None or not last.finished:
         raise ApiError(499, "client closed the request", code="client_closed")
     if last.finish_reason == "error":
         raise ApiError(503, f"generation failed: {last.error}", "service_unavailable", "generation_failed")
     return Completion(handle.request_id, handle.task, "".join(text), last.finish_reason,
-                      last.usage.prompt_tokens, last.usage.completion_tokens, logprobs if logprobs else None)
+                      last.usage.prompt_tokens, last.usage.completion_tokens, logprobs if logprobs else None, *prompt)
 
 
 def sse(data: dict | str) -> str:

@@ -262,3 +262,41 @@ def test_choices_are_queued_all_or_none(base, tmp_path):
         stats = engine.stats()
         assert stats.running == stats.waiting == stats.kv_blocks_used == stats.pool.pins == 0
         assert client.post("/v1/completions", json=request | {"n": 1}).status_code == 200
+
+
+def test_echo_scores_the_prompt_as_lm_eval_harness_asks(client):
+    """echo + logprobs + max_tokens 0 (how lm-eval-harness's completions backend computes a loglikelihood): the
+    prompt's tokens with their log-probabilities, the first null; /v1/generate's prompt_logprobs agree."""
+    prompt = "Question: is it? Answer: yes"
+    request = {"model": "base", "prompt": prompt, "max_tokens": 0, "echo": True, "logprobs": 1, "temperature": 0}
+    r = client.post("/v1/completions", json=request)
+    assert r.status_code == 200, r.text
+    choice = r.json()["choices"][0]
+    lps = choice["logprobs"]
+    assert choice["text"] == prompt and r.json()["usage"]["completion_tokens"] == 0
+    assert lps["tokens"] == list(prompt) and lps["token_logprobs"][0] is None and lps["top_logprobs"][0] is None
+    assert all(v <= 0 for v in lps["token_logprobs"][1:]) and lps["text_offset"] == list(range(len(prompt)))
+    native = client.post("/v1/generate", json={"task": "base", "prompt": prompt, "max_tokens": 0,
+                                               "prompt_logprobs": 1}).json()  # fmt: skip
+    assert native["prompt_logprobs"][0] is None and native["text"] == ""
+    assert [t["logprob"] for t in native["prompt_logprobs"][1:]] == lps["token_logprobs"][1:]
+    assert [t["token_id"] for t in native["prompt_logprobs"][1:]] == list(prompt.encode())[1:]
+    with client.stream("POST", "/v1/generate", json={"task": "base", "prompt": prompt, "max_tokens": 0,
+                                                     "prompt_logprobs": 1, "stream": True}) as s:  # fmt: skip
+        events = sse_events(s)
+    assert events[0]["prompt_logprobs"] == native["prompt_logprobs"] and events[-1]["finish_reason"] == "length"
+
+    generating = request | {"max_tokens": 3}
+    whole = client.post("/v1/completions", json=generating).json()["choices"][0]
+    assert whole["text"].startswith(prompt) and len(whole["logprobs"]["tokens"]) == len(prompt) + 3
+    assert whole["logprobs"]["token_logprobs"][: len(prompt)] == lps["token_logprobs"]
+    with client.stream("POST", "/v1/completions", json=generating | {"stream": True}) as s:
+        chunks = [e["choices"][0] for e in sse_events(s)[:-1]]
+    assert "".join(c["text"] for c in chunks) == whole["text"]
+    assert [t for c in chunks if c["logprobs"] for t in c["logprobs"]["tokens"]] == whole["logprobs"]["tokens"]
+    echo_only = client.post("/v1/completions", json=request | {"logprobs": None}).json()["choices"][0]
+    assert echo_only["text"] == prompt and echo_only["logprobs"] is None
+    r = client.post("/v1/completions", json=request | {"echo": False})
+    assert r.status_code == 400 and "echo" in r.json()["error"]["message"]
+    r = client.post("/v1/generate", json={"task": "base", "prompt": prompt, "max_tokens": 0})
+    assert r.status_code == 400 and "max_tokens" in r.json()["error"]["message"]

@@ -194,3 +194,38 @@ def test_engine_penalties_follow_the_requests_own_history(base, store):
     handles = [engine.add_request("gamma", prompt, penalized), engine.add_request("alpha", prompt, greedy(12)),
                engine.add_request("gamma", prompt_ids(6, 3), penalized)]  # fmt: skip
     assert collect(engine, handles)[handles[0].request_id] == tokens
+
+
+def test_prompt_logprobs_score_each_prompt_token_as_generation_would(base, store):
+    """A prompt scored with max_tokens=0 gives, at the positions of a greedy continuation fed back as prompt, the
+    log-probabilities the generation reported; chunked over several steps, nothing is missing or repeated."""
+    engine = create_engine(base, store, max_num_batched_tokens=16)  # 40-token prompts: three chunks
+    prompt = prompt_ids(7, 37)
+    generated = list(engine.generate("alpha", prompt, greedy(3, logprobs=2)))
+    tokens = [t for o in generated for t in o.token_ids]
+    scored = list(engine.generate("alpha", prompt + tokens, SamplingParams(max_tokens=0, prompt_logprobs=2)))
+    assert len(scored) == 1 and scored[0].finished and scored[0].finish_reason == "length"
+    assert scored[0].token_ids == [] and scored[0].usage.completion_tokens == 0
+    lps = scored[0].prompt_logprobs
+    assert len(lps) == 40 and lps[0] is None and [lp.token_id for lp in lps[1:]] == (prompt + tokens)[1:]
+    assert all(len(lp.top) == 2 and lp.logprob <= lp.top[0][1] + 1e-6 for lp in lps[1:])
+    for lp, gen in zip(lps[37:], [lp for o in generated for lp in o.logprobs], strict=True):
+        assert lp.logprob == pytest.approx(gen.logprob, abs=1e-4) and lp.top[0][0] == gen.top[0][0]
+    again = list(engine.generate("alpha", prompt + tokens, SamplingParams(max_tokens=2, prompt_logprobs=0)))
+    assert engine.stats().prefix_cache_hit_tokens_total == 0  # scoring computes every prompt token
+    assert [lp.logprob for lp in again[0].prompt_logprobs[1:]] == pytest.approx([lp.logprob for lp in lps[1:]],
+                                                                                abs=1e-4)  # fmt: skip
+    assert all(o.prompt_logprobs is None for o in again[1:]) and len(again[-1].token_ids) == 1
+    with pytest.raises(InvalidParamsError, match="max_tokens"):
+        engine.add_request("alpha", prompt, SamplingParams(max_tokens=0))  # nothing to do
+
+
+def test_prompt_logprobs_survive_preemption(base, store):
+    engine = create_engine(base, store, num_blocks=16, max_num_seqs=4)  # 15 blocks of 4 tokens: preemptions
+    prompts = [prompt_ids(20 + i, 9 + 3 * i) for i in range(4)]
+    handles = [engine.add_request("beta", p, greedy(12, prompt_logprobs=1)) for p in prompts]
+    engine.run_until_idle(timeout_s=120)
+    assert engine.stats().preemptions_total > 0
+    for handle, prompt in zip(handles, prompts, strict=True):
+        first = handle.poll()[0]
+        assert [lp.token_id for lp in first.prompt_logprobs[1:]] == prompt[1:]

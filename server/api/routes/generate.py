@@ -35,13 +35,16 @@ async def generate(body: GenerateRequest, http_request: Request, state: StateDep
                    principal: PrincipalDep):
     require_use(principal, body.task)
     request_id = new_request_id("gen", http_request)
-    handle = submit(state, body.task, body.prompt, sampling_params(body, state, logprobs=body.logprobs), request_id)
+    params = sampling_params(body, state, logprobs=body.logprobs, prompt_logprobs=body.prompt_logprobs)
+    handle = submit(state, body.task, body.prompt, params, request_id)
     strings = TokenStrings(state.engine.tokenizer)
     if not body.stream:
         done = await complete(state, handle, http_request)
-        return GenerateResponse(id=done.request_id, task=done.task, text=done.text,
-                                finish_reason=done.finish_reason, usage=done.usage,
-                                logprobs=None if done.logprobs is None else generate_logprobs(strings, done.logprobs))
+        return GenerateResponse(
+            id=done.request_id, task=done.task, text=done.text, finish_reason=done.finish_reason, usage=done.usage,
+            logprobs=None if done.logprobs is None else generate_logprobs(strings, done.logprobs),
+            prompt_logprobs=None if done.prompt_logprobs is None else generate_logprobs(strings, done.prompt_logprobs),
+        )
     outputs = follow(state, handle)
     first = await outputs.__anext__()  # errors before the first token still get a proper status
 
@@ -52,6 +55,9 @@ async def generate(body: GenerateRequest, http_request: Request, state: StateDep
                 event = {"id": request_id, "task": body.task, "text": out.text}
                 if out.logprobs:
                     event["logprobs"] = [lp.model_dump() for lp in generate_logprobs(strings, out.logprobs)]
+                if out.prompt_logprobs is not None:
+                    event["prompt_logprobs"] = [None if lp is None else lp.model_dump()
+                                                for lp in generate_logprobs(strings, out.prompt_logprobs)]  # fmt: skip
                 if out.finished:
                     event |= {"finish_reason": out.finish_reason, "usage": usage_dict(
                         out.usage.prompt_tokens, out.usage.completion_tokens)}
@@ -59,7 +65,7 @@ async def generate(body: GenerateRequest, http_request: Request, state: StateDep
                         event["error"] = out.error
                     yield sse(event)
                     return
-                if out.text or out.logprobs:
+                if out.text or out.logprobs or out.prompt_logprobs is not None:
                     yield sse(event)
                 out = await outputs.__anext__()
         except ApiError as e:

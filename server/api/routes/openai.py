@@ -34,7 +34,7 @@ from server.api.serving import (
     submit_choices,
 )
 from server.api.tasks_view import task_cards
-from server.sampling import TokenLogprob
+from server.request import TokenOutput
 
 router = APIRouter(tags=["openai"])
 
@@ -47,25 +47,46 @@ async def completions(body: CompletionRequest, http_request: Request, state: Sta
     prompts = [body.prompt] if isinstance(body.prompt, str) else list(body.prompt)
     if not prompts or not all(prompts):
         raise ApiError(400, "the prompt is empty", code="empty_prompt")
+    if body.max_tokens == 0 and not body.echo:
+        raise ApiError(400, "max_tokens 0 needs echo (it scores the prompt, generating nothing)",
+                       code="invalid_max_tokens")
+    # echo with logprobs scores the prompt too (as lm-eval-harness asks: echo, logprobs, max_tokens 0)
+    scoring = body.echo and (body.logprobs is not None or body.max_tokens == 0)
     request_id = new_request_id("cmpl", http_request)
-    params = sampling_params(body, state, logprobs=body.logprobs)
+    params = sampling_params(body, state, logprobs=body.logprobs,
+                             prompt_logprobs=(body.logprobs or 0) if scoring else None)  # fmt: skip
     handles = submit_choices(state, body.model, prompts, body.n, params, request_id)
     strings = TokenStrings(state.engine.tokenizer)
     if not body.stream:
         done = await complete_choices(state, handles, http_request)
-        return CompletionResponse(
-            id=request_id, model=body.model,
-            usage=Usage(**choices_usage([(d.prompt_tokens, d.completion_tokens) for d in done], body.n)),
-            choices=[CompletionChoice(index=k, text=d.text, finish_reason=_openai_reason(d.finish_reason),
-                                      logprobs=None if d.logprobs is None else completion_logprobs(strings, d.logprobs))
-                     for k, d in enumerate(done)],
-        )  # fmt: skip
-    text_offsets = [0] * len(handles)
 
-    def chunk(index: int, text: str, finish_reason: str | None, token_logprobs: list[TokenLogprob] | None) -> dict:
+        def choice(k: int, d) -> CompletionChoice:
+            logprobs = None
+            if body.logprobs is not None:
+                prompt = (d.prompt_token_ids, d.prompt_logprobs) if body.echo else None
+                logprobs = completion_logprobs(strings, d.logprobs or [], prompt=prompt)
+            text = prompts[k // body.n] + d.text if body.echo else d.text
+            return CompletionChoice(index=k, text=text, finish_reason=_openai_reason(d.finish_reason),
+                                    logprobs=logprobs)
+
+        return CompletionResponse(
+            id=request_id, model=body.model, choices=[choice(k, d) for k, d in enumerate(done)],
+            usage=Usage(**choices_usage([(d.prompt_tokens, d.completion_tokens) for d in done], body.n)),
+        )
+    text_offsets = [0] * len(handles)
+    echoed = [not body.echo] * len(handles)
+
+    def chunk(index: int, text: str, finish_reason: str | None, out: TokenOutput | None) -> dict:
+        prompt = None
+        if not echoed[index]:  # the choice's first chunk: its prompt first
+            echoed[index] = True
+            text = prompts[index // body.n] + text
+            if out is not None and out.prompt_logprobs is not None:
+                prompt = (out.prompt_token_ids, out.prompt_logprobs)
+        token_logprobs = (out.logprobs or []) if out is not None else []
         logprobs = None
-        if token_logprobs:
-            logprobs = completion_logprobs(strings, token_logprobs, text_offsets[index])
+        if body.logprobs is not None and (token_logprobs or prompt):
+            logprobs = completion_logprobs(strings, token_logprobs, text_offsets[index], prompt)
             text_offsets[index] = logprobs.text_offset[-1] + len(logprobs.tokens[-1])
             logprobs = logprobs.model_dump()
         return {"id": request_id, "object": "text_completion", "created": int(time.time()), "model": body.model,
@@ -100,11 +121,11 @@ async def chat_completions(body: ChatCompletionRequest, http_request: Request, s
         )  # fmt: skip
     sent_role = [False] * len(handles)
 
-    def chunk(index: int, text: str, finish_reason: str | None, token_logprobs: list[TokenLogprob] | None) -> dict:
+    def chunk(index: int, text: str, finish_reason: str | None, out: TokenOutput | None) -> dict:
         delta = {"content": text} if text else {}
         if not sent_role[index]:
             delta, sent_role[index] = {"role": "assistant", "content": text}, True
-        logprobs = chat_logprobs(strings, token_logprobs).model_dump() if token_logprobs else None
+        logprobs = chat_logprobs(strings, out.logprobs).model_dump() if out is not None and out.logprobs else None
         return {"id": request_id, "object": "chat.completion.chunk", "created": int(time.time()),
                 "model": body.model,
                 "choices": [{"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}]}
@@ -158,8 +179,8 @@ async def _stream(state, handles: list, n: int, chunk, include_usage: bool, requ
                     yield sse({"error": {"message": out.message, "type": out.type, "code": out.code}})
                     yield sse("[DONE]")
                     return
-                if out.text or out.logprobs:
-                    yield sse(chunk(index, out.text, None, out.logprobs))
+                if out.text or out.logprobs or out.prompt_logprobs is not None:
+                    yield sse(chunk(index, out.text, None, out))
                 if out.finished:
                     if out.finish_reason == "error":
                         yield sse({"error": {"message": f"generation failed: {out.error}", "type": "server_error"}})
