@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from server.api.errors import install_error_handlers
 from server.api.middleware import RequestContextMiddleware
-from server.api.routes import generate, openai, ops, tasks
+from server.api.routes import generate, openai, ops, tasks, tokens
 from server.api.state import ServerState
 from server.auth import LOOPBACK_HOSTS, KeyRing
 from server.metrics import ServerMetrics
@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None, engine=None) -> FastAPI:
     app = FastAPI(title="sketchserve", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.server = state
     install_error_handlers(app)
-    for module in (generate, openai, tasks, ops):
+    for module in (generate, openai, tokens, tasks, ops):
         app.include_router(module.router)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

@@ -225,6 +225,33 @@ class ChatCompletionResponse(BaseModel):
     usage: Usage | None = None
 
 
+# ---- /v1/tokenize, /v1/detokenize ----------------------------------------------------------------
+
+
+class TokenizeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"prompt": "Hello world"}]})
+
+    prompt: str | None = Field(None, max_length=1 << 20, description="Text, encoded as generation encodes it")
+    messages: list[ChatMessage] | None = Field(None, min_length=1, max_length=256,
+                                               description="Chat messages, through the chat template")  # fmt: skip
+
+
+class TokenizeResponse(BaseModel):
+    tokens: list[int]
+    count: int
+    max_model_len: int
+
+
+class DetokenizeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tokens: list[int] = Field(..., max_length=1 << 16)
+
+
+class DetokenizeResponse(BaseModel):
+    prompt: str
+
+
 # ---- models and tasks --------------------------------------------------------------------------
 
 

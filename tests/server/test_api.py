@@ -36,6 +36,7 @@ def test_health_ready_and_openapi_examples(client):
     assert client.get("/ready").status_code == 200
     spec = client.get("/openapi.json").json()
     for path in ("/v1/generate", "/v1/completions", "/v1/chat/completions", "/v1/models", "/v1/tasks/{task}/lut",
+                 "/v1/tokenize", "/v1/detokenize",
                  "/v1/tasks/{task}", "/metrics", "/health", "/ready"):
         assert path in spec["paths"], path
 
@@ -300,3 +301,21 @@ def test_echo_scores_the_prompt_as_lm_eval_harness_asks(client):
     assert r.status_code == 400 and "echo" in r.json()["error"]["message"]
     r = client.post("/v1/generate", json={"task": "base", "prompt": prompt, "max_tokens": 0})
     assert r.status_code == 400 and "max_tokens" in r.json()["error"]["message"]
+
+
+def test_tokenize_and_detokenize_use_the_generation_tokenizer(client):
+    r = client.post("/v1/tokenize", json={"prompt": "héllo"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["tokens"] == list("héllo".encode()) and body["count"] == 6 and body["max_model_len"] > 0
+    generated = client.post("/v1/generate", json={"task": "base", "prompt": "héllo", "max_tokens": 1}).json()
+    assert generated["usage"]["prompt_tokens"] == body["count"]  # the same count generation bills
+    chat = client.post("/v1/tokenize", json={"messages": [{"role": "user", "content": "hi"}]}).json()
+    scored = client.post("/v1/chat/completions", json={"model": "base", "max_tokens": 1,
+                                                       "messages": [{"role": "user", "content": "hi"}]}).json()
+    assert chat["count"] == scored["usage"]["prompt_tokens"]
+    assert client.post("/v1/detokenize", json={"tokens": body["tokens"]}).json() == {"prompt": "héllo"}
+    assert client.post("/v1/detokenize", json={"tokens": [256]}).status_code == 400
+    assert client.post("/v1/tokenize", json={}).status_code == 400
+    both = {"prompt": "a", "messages": [{"role": "user", "content": "b"}]}
+    assert client.post("/v1/tokenize", json=both).status_code == 400
