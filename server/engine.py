@@ -255,11 +255,7 @@ class Engine:
         outputs = []
         now = time.perf_counter()
         with self._lock:
-            for request_id, (first, scored) in result.prompt_logprobs.items():
-                req = self._requests[request_id]
-                for p, lp in enumerate(scored, start=first):
-                    if p == len(req.prompt_logprobs):  # a recompute after a preemption scores positions again
-                        req.prompt_logprobs.append(lp)
+            self._record_prompt_logprobs(result)
             for request_id, token in result.sampled.items():
                 req = self._requests[request_id]
                 prompt = {}
@@ -278,6 +274,14 @@ class Engine:
                 else:
                     outputs.append(self._emit(req, [token], text, logprobs=logprobs, **prompt))
         return outputs
+
+    def _record_prompt_logprobs(self, result: RunnerOutput) -> None:
+        """Lock held. Each scored prompt position once (a recompute after a preemption scores positions again)."""
+        for request_id, (first, scored) in result.prompt_logprobs.items():
+            req = self._requests[request_id]
+            for p, lp in enumerate(scored, start=first):
+                if p == len(req.prompt_logprobs):
+                    req.prompt_logprobs.append(lp)
 
     def _finish_reason(self, req: Request, token: int) -> str | None:
         p = req.params
