@@ -126,7 +126,8 @@ def decode_point(engine: Engine, base: SketchedBase, tasks: list[str], batch: in
     generates enough tokens to still run when the last prompt is in (then args.new_tokens full-batch steps)."""
     tokens = tokens_to_decode(args, batch, engine.config.scheduler.max_num_batched_tokens)
     params = SamplingParams(max_tokens=tokens, ignore_eos=True)
-    for i, p in enumerate(prompts(batch, args.prompt, base.config["vocab_size"], batch)):
+    # prompts new to every point: no point's prefill is shortened by an earlier point's cached prefixes
+    for i, p in enumerate(prompts(batch, args.prompt, base.config["vocab_size"], seed=1000 * batch + len(tasks))):
         engine.add_request(tasks[i % len(tasks)], p, params)
     first = len(engine.stats().recent_steps)
     engine.run_until_idle()
