@@ -1,6 +1,8 @@
 """Per-request sampling: parameters, their checks, and the batched sampler.
 
-Order, as in vLLM: penalties -> temperature -> top-k -> top-p (on the renormalised top-k) -> draw (or argmax).
+Order, as in vLLM: logit bias and penalties -> temperature -> top-k -> top-p (on the renormalised top-k) -> draw
+(or argmax).
+- logit_bias (OpenAI's): a value in [-100, 100] added to the logit of each listed token id;
 - repetition_penalty (transformers' definition): each token id seen in the prompt or the output so far has its
   logit divided by the penalty when positive, multiplied by it when negative;
 - presence_penalty / frequency_penalty (OpenAI's): each token id generated so far loses presence_penalty once and
@@ -46,6 +48,8 @@ class SamplingParams:
     """Token ids that end generation besides EOS (the token id is reported, its text is not)."""
     ignore_eos: bool = False
     """Keep generating past EOS (benchmarks)."""
+    logit_bias: dict[int, float] = field(default_factory=dict)
+    """Token id -> added to its logit before sampling (-100 bans it in practice, 100 all but forces it)."""
     repetition_penalty: float = 1.0
     """> 1 discourages every token id of the prompt and the output so far (1 = off)."""
     presence_penalty: float = 0.0
@@ -63,7 +67,13 @@ class SamplingParams:
         """Any penalty on: sampling then needs the request's token history."""
         return self.repetition_penalty != 1.0 or self.presence_penalty != 0.0 or self.frequency_penalty != 0.0
 
-    def validate(self, max_new_tokens: int, vocab_size: int, max_stop_strings: int = 16) -> None:
+    @property
+    def adjusts_logits(self) -> bool:
+        """Logit bias or penalties: the sampler works on an adjusted copy of this row's logits."""
+        return bool(self.logit_bias) or self.penalized
+
+    def validate(self, max_new_tokens: int, vocab_size: int, max_stop_strings: int = 16,
+                 max_logit_bias: int = 1024) -> None:  # fmt: skip
         """Raise InvalidParamsError naming the first bad field."""
         checks = [
             (isinstance(self.max_tokens, int) and 1 <= self.max_tokens <= max_new_tokens
@@ -82,6 +92,10 @@ class SamplingParams:
             (isinstance(self.stop_token_ids, list)
              and all(isinstance(t, int) and 0 <= t < vocab_size for t in self.stop_token_ids),
              f"stop_token_ids must be token ids in [0, {vocab_size})"),
+            (isinstance(self.logit_bias, dict) and len(self.logit_bias) <= max_logit_bias
+             and all(isinstance(t, int) and 0 <= t < vocab_size and _finite(v) and -100.0 <= v <= 100.0
+                     for t, v in self.logit_bias.items()),
+             f"logit_bias must map at most {max_logit_bias} token ids in [0, {vocab_size}) to values in [-100, 100]"),
             (_finite(self.repetition_penalty) and 0.0 < self.repetition_penalty <= 10.0,
              f"repetition_penalty must be in (0, 10], got {self.repetition_penalty!r}"),
             (_finite(self.presence_penalty) and -2.0 <= self.presence_penalty <= 2.0,
@@ -145,13 +159,18 @@ def sample(
     params are penalized."""
     wants_logprobs = [i for i, p in enumerate(params) if p.logprobs is not None]
     raw = logits[torch.tensor(wants_logprobs, device=logits.device)] if wants_logprobs else None  # [L, V], a copy
-    penalized = [i for i, p in enumerate(params) if p.penalized]
-    if penalized:
-        if histories is None or any(histories[i] is None for i in penalized):
+    adjusted = [i for i, p in enumerate(params) if p.adjusts_logits]
+    if adjusted:
+        if any(params[i].penalized and (histories is None or histories[i] is None) for i in adjusted):
             raise ValueError("penalized rows need their token history")
         logits = logits.clone()  # the CUDA graphs' output buffer stays as it was
-        for i in penalized:
-            apply_penalties(logits[i], params[i], histories[i])
+        for i in adjusted:
+            if params[i].logit_bias:
+                bias = params[i].logit_bias
+                ids = torch.tensor(list(bias), dtype=torch.int64, device=logits.device)
+                logits[i, ids] += torch.tensor(list(bias.values()), dtype=logits.dtype, device=logits.device)
+            if params[i].penalized:
+                apply_penalties(logits[i], params[i], histories[i])
     tokens = _draw(logits, params, generators)
     logprobs: list[TokenLogprob | None] = [None] * len(params)
     if raw is not None:

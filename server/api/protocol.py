@@ -40,6 +40,8 @@ class SamplingFields(BaseModel):
                                      "generated token's logit (OpenAI's definition)")
     repetition_penalty: float = Field(1.0, gt=0.0, le=10.0, description="Divides the positive (multiplies the "
                                       "negative) logits of prompt and generated tokens (transformers' definition)")
+    logit_bias: dict[str, float] | None = Field(None, description="Token id (as a string, as OpenAI's clients send "
+                                                "it) -> a value in [-100, 100] added to its logit")
     stream: bool = False
 
     def stop_list(self) -> list[str]:

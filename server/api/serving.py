@@ -74,6 +74,10 @@ def sampling_params(
         raise ApiError(400, f"at most {limit} stop strings are accepted, got {len(stops)}", code="too_many_stops")
     if any(not s or len(s) > 256 for s in stops):
         raise ApiError(400, "stop strings must be 1 to 256 characters long", code="invalid_stop")
+    try:
+        logit_bias = {int(token): value for token, value in (body.logit_bias or {}).items()}
+    except ValueError:
+        raise ApiError(400, "logit_bias keys must be token ids", code="invalid_logit_bias") from None
     if max_tokens is None:  # a default never exceeds the server's limit; an explicit value is checked against it
         explicit = "max_tokens" in body.model_fields_set
         max_tokens = body.max_tokens if explicit else min(body.max_tokens, state.settings.max_new_tokens)
@@ -84,6 +88,7 @@ def sampling_params(
         top_k=body.top_k,
         seed=body.seed,
         stop=stops,
+        logit_bias=logit_bias,
         repetition_penalty=body.repetition_penalty,
         presence_penalty=body.presence_penalty,
         frequency_penalty=body.frequency_penalty,

@@ -220,6 +220,13 @@ def test_penalties_reach_the_sampler(client):
     assert penalized == direct != plain
     for field, value in (("presence_penalty", 2.5), ("frequency_penalty", -3), ("repetition_penalty", 0)):
         assert client.post("/v1/generate", json=body | {field: value}).status_code == 422, field
+    scored = body | {"logprobs": 0}
+    first = client.post("/v1/generate", json=scored).json()["logprobs"][0]["token_id"]
+    banned = client.post("/v1/generate", json=scored | {"logit_bias": {str(first): -100}}).json()["logprobs"]
+    assert banned[0]["token_id"] != first  # the greedy first token banned: another one comes first
+    for bias in ({"x": 1}, {"256": 1}, {"3": 500}):
+        r = client.post("/v1/completions", json={"model": "base", "prompt": "a", "logit_bias": bias})
+        assert r.status_code == 400, bias
 
 
 def test_several_prompts_and_n_samples_each_come_back_as_indexed_choices(client):

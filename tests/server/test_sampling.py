@@ -16,7 +16,8 @@ from tests.server.conftest import collect, create_engine, greedy, prompt_ids
     [("max_tokens", 0), ("max_tokens", 5000), ("temperature", -0.1), ("temperature", float("nan")),
      ("top_p", 0.0), ("top_p", 1.5), ("top_k", -1), ("seed", -3), ("stop", [""]), ("stop", "abc"),
      ("stop_token_ids", [256]), ("repetition_penalty", 0.0), ("repetition_penalty", float("inf")),
-     ("presence_penalty", 2.5), ("frequency_penalty", -3.0), ("logprobs", -1), ("logprobs", 21)],
+     ("presence_penalty", 2.5), ("frequency_penalty", -3.0), ("logprobs", -1), ("logprobs", 21),
+     ("logit_bias", {256: 1.0}), ("logit_bias", {3: 101.0}), ("logit_bias", {3: float("nan")})],
 )
 def test_invalid_params_name_the_field(field, value):
     with pytest.raises(InvalidParamsError, match=field):
@@ -229,3 +230,11 @@ def test_prompt_logprobs_survive_preemption(base, store):
     for handle, prompt in zip(handles, prompts, strict=True):
         first = handle.poll()[0]
         assert [lp.token_id for lp in first.prompt_logprobs[1:]] == prompt[1:]
+
+
+def test_logit_bias_moves_the_choice_but_not_the_reported_logprobs():
+    logits = torch.tensor([[2.0, 1.0, 0.0]])
+    banned = sample(logits, [SamplingParams(logit_bias={0: -100.0}, logprobs=1)], [None])
+    assert banned.tokens == [1] and banned.logprobs[0].top[0][0] == 0  # the model still ranks token 0 first
+    forced = sample(logits, [SamplingParams(temperature=1.0, seed=0, logit_bias={2: 100.0})], [torch.Generator()])
+    assert forced.tokens == [2] and logits.tolist() == [[2.0, 1.0, 0.0]]
