@@ -6,7 +6,7 @@
 
 A token's string is the tokenizer's decoding of that one id (special tokens included), so a byte-level token that
 holds part of a UTF-8 character reads U+FFFD, and its `bytes` are those of that string. Log-probabilities are
-floored at -9999.0, as OpenAI's are, so that JSON never sees -inf.
+floored at -9999.0, as OpenAI's are, so that JSON never sees -inf (nor NaN, from logits that overflowed).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class TokenStrings:
 
 
 def _floor(logprob: float) -> float:
-    return max(logprob, LOGPROB_FLOOR)
+    return logprob if logprob >= LOGPROB_FLOOR else LOGPROB_FLOOR  # NaN compares false: floored too
 
 
 def generate_logprobs(

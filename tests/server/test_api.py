@@ -326,3 +326,16 @@ def test_tokenize_and_detokenize_use_the_generation_tokenizer(client):
     assert client.post("/v1/tokenize", json={}).status_code == 400
     both = {"prompt": "a", "messages": [{"role": "user", "content": "b"}]}
     assert client.post("/v1/tokenize", json=both).status_code == 400
+
+
+def test_logprobs_of_overflowed_logits_stay_valid_json():
+    from server.api.logprobs import TokenStrings, chat_logprobs, completion_logprobs
+    from server.sampling import TokenLogprob
+    from server.tokenizer import ByteTokenizer
+
+    strings = TokenStrings(ByteTokenizer())
+    bad = [TokenLogprob(65, float("nan"), [(66, float("-inf")), (67, float("nan"))])]
+    for rendered in (completion_logprobs(strings, bad), chat_logprobs(strings, bad)):
+        text = rendered.model_dump_json()
+        assert "NaN" not in text and "Infinity" not in text and "-9999.0" in text
+        json.loads(text)
