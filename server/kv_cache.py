@@ -100,8 +100,9 @@ class BlockManager:
             self._ref[block] = 1
             block_ids.append(block)
 
-    def release(self, block_ids: list[int]) -> None:
-        """Return every block of a sequence; empties block_ids. Cached blocks stay reusable while idle."""
+    def release(self, block_ids: list[int], forget: bool = False) -> None:
+        """Return every block of a sequence; empties block_ids. Cached blocks stay reusable while idle, unless
+        forget (their K/V may be wrong): then those nobody else holds lose their prefix and are free again."""
         for block in reversed(block_ids):  # a prefix's tail first: evicted before the blocks it depends on
             refs = self._ref.get(block)
             if refs is None:
@@ -110,6 +111,8 @@ class BlockManager:
                 self._ref[block] = refs - 1
                 continue
             del self._ref[block]
+            if forget and block in self._hash_of:
+                del self._block_of[self._hash_of.pop(block)]
             if block in self._hash_of:
                 self._idle[block] = None
             else:

@@ -14,8 +14,11 @@ more than about one request's worth of service.
 
 Prefix caching (server/kv_cache.py): a request starts on the longest run of cached full blocks of its tokens
 computed with the same LUT version (always leaving one token to compute, whose logits it samples from; a request
-scoring its prompt, prompt_logprobs, computes it all); at the
-start of each step, and when a request ends (not by error), its newly computed full blocks become reusable.
+scoring its prompt, prompt_logprobs, computes it all). A chunk's full blocks are registered as it is scheduled,
+so requests admitted later in the same step share them already (n samples of one prompt, a burst with one system
+prompt): every layer writes the whole step's K/V before any attention reads the cache (server/model.py). If the
+step fails, its requests' blocks are forgotten with them; a request admitted on such blocks without a chunk of its
+own gives its prefix back at once (it would otherwise outlive a failure holding K/V never written).
 
 A task's head is admitted only once its LUT is resident (pool.acquire pins it); while it loads, other tasks are
 admitted. If its LUT fails to load, the task's waiting requests of that version are failed with the error, unless newer
@@ -104,9 +107,7 @@ class Scheduler:
 
     def finish(self, req: Request, keep_cache: bool = True) -> None:
         """Take req out of every queue and give back its KV blocks and LUT pin. keep_cache: its computed full
-        blocks stay reusable (not after a failed step, whose K/V may be half written)."""
-        if keep_cache and req.status is Status.RUNNING:
-            self._register_computed(req)
+        blocks stay reusable; without it (a failed step, whose K/V may be half written) they are forgotten."""
         if req in self.running:
             self.running.remove(req)
         elif req in self.preempted:
@@ -115,7 +116,7 @@ class Scheduler:
             self.waiting[req.task].remove(req)
             if not self.waiting[req.task]:
                 del self.waiting[req.task]
-        self.blocks.release(req.block_ids)
+        self.blocks.release(req.block_ids, forget=not keep_cache)
         if req.slot is not None:
             self.pool.release(req.key)
             req.slot = None
@@ -137,8 +138,6 @@ class Scheduler:
     # --- the step's plan -------------------------------------------------------------------------------------
 
     def schedule(self) -> SchedulerOutput:
-        for req in self.running:  # the previous step computed their K/V up to num_computed
-            self._register_computed(req)
         preempted: list[str] = []
         while True:
             out = self._schedule_once()
@@ -165,26 +164,33 @@ class Scheduler:
                 out.decodes.append(self._take(req, 1, DECODE_TOKEN_COST))
                 budget -= 1
         for req in [r for r in self.running if r.num_tokens - r.num_computed > 1]:
-            n = self._fitting(req, budget)
-            if n:
-                out.prefills.append(self._take(req, n, PREFILL_TOKEN_COST))
-                budget -= n
+            budget -= self._prefill(req, budget, out)
         while budget > 0 and len(self.running) < self.config.max_num_seqs:
             req = self._admit(out)
             if req is None:
                 break
-            n = self._fitting(req, budget)
-            if n:  # 0 when its cached prefix took the last idle blocks: it runs once blocks free up
-                out.prefills.append(self._take(req, n, PREFILL_TOKEN_COST))
-                budget -= n
+            budget -= self._prefill(req, budget, out)
         out.decodes.sort(key=lambda c: c.slot)  # tokens of one task side by side: better locality in the kernel
         return out
+
+    def _prefill(self, req: Request, budget: int, out: SchedulerOutput) -> int:
+        """Schedule req's next prompt chunk within budget tokens; the tokens it takes. A request that holds no
+        blocks yet starts on its cached prefix, and gives it back if no chunk of its own fits this step (its
+        cached prefix took the last idle blocks): it waits on nothing shared, for blocks to free up."""
+        started = not req.block_ids and self._take_cached_prefix(req)
+        n = self._fitting(req, budget)
+        if n:
+            out.prefills.append(self._take(req, n, PREFILL_TOKEN_COST))
+        elif started:
+            self._give_back_prefix(req)
+        return n
 
     def _take(self, req: Request, n: int, cost: float) -> ScheduledChunk:
         """Grow req's blocks for n more tokens and cut its chunk; advance its computed count and its task's VTC."""
         start = req.num_computed
         self.blocks.grow(req.block_ids, start + n)
         req.num_computed += n
+        self._register_computed(req)  # this step computes them: later admissions of the step may share them
         sample = req.num_computed == req.num_tokens
         self.served[req.task] = self.served.get(req.task, 0.0) + n * cost
         history = TokenHistory(req.prompt_ids, req.output_ids) if sample and req.params.penalized else None
@@ -246,15 +252,14 @@ class Scheduler:
         if req.first_scheduled is None:
             req.first_scheduled = time.perf_counter()
         self.running.append(req)
-        if self.blocks.prefix_caching:
-            self._take_cached_prefix(req)
         return req
 
-    def _take_cached_prefix(self, req: Request) -> None:
-        """Start req (no blocks, nothing computed) on its longest cached prefix, one token at least left to run.
-        Not a request that scores its prompt (prompt_logprobs): every prompt token's logits are needed."""
-        if req.params.prompt_logprobs is not None:
-            return
+    def _take_cached_prefix(self, req: Request) -> bool:
+        """Start req (no blocks, nothing computed) on its longest cached prefix, one token at least left to run;
+        whether it was looked up. Not a request that scores its prompt (prompt_logprobs): it needs every prompt
+        token's logits."""
+        if not self.blocks.prefix_caching or req.params.prompt_logprobs is not None:
+            return False
         bs = self.blocks.block_size
         usable = (req.num_tokens - 1) // bs
         hashes = block_hashes(b"", req.key, req.token_ids(0, usable * bs), bs)
@@ -264,6 +269,15 @@ class Scheduler:
         req.num_computed = len(hits) * bs
         self.prefix_query_tokens += req.num_tokens
         self.prefix_hit_tokens += req.num_computed
+        return True
+
+    def _give_back_prefix(self, req: Request) -> None:
+        """Undo _take_cached_prefix for a request that got no chunk this step."""
+        self.prefix_query_tokens -= req.num_tokens
+        self.prefix_hit_tokens -= req.num_computed
+        self.blocks.release(req.block_ids)
+        req.block_hashes = []
+        req.num_computed = 0
 
     def _register_computed(self, req: Request) -> None:
         """Make req's full blocks of computed K/V not yet registered reusable by later requests."""

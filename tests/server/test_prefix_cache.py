@@ -101,6 +101,24 @@ def test_a_conversation_turn_reuses_the_previous_turns_prompt_and_answer(base, s
     assert tokens == [t for o in cold.generate("beta", follow_up, greedy(4)) for t in o.token_ids]
 
 
+def test_requests_admitted_in_one_step_share_the_prefix_the_first_computes(base, store):
+    """Three samples of one prompt arriving together: the first request's chunk registers its full blocks as it is
+    scheduled, so the other two start on them in the same step (every layer writes the step's K/V before any
+    attention reads it), and all three give the tokens of an engine without prefix caching."""
+    prompt = prompt_ids(8, 18)
+    cold = create_engine(base, store, prefix_caching=False)
+    reference = [t for o in cold.generate("alpha", prompt, greedy(5)) for t in o.token_ids]
+    engine = create_engine(base, store)
+    make_resident(engine, ["alpha"])
+    handles = [engine.add_request("alpha", prompt, greedy(5)) for _ in range(3)]
+    engine.step()
+    first_step = engine.stats().recent_steps[-1]
+    assert first_step.batch_size == 3 and first_step.prefill_tokens == 18 + 2 * 2  # 16 of 18 shared, twice
+    got = collect(engine, handles)
+    assert [got[h.request_id] for h in handles] == [reference] * 3
+    assert engine.stats().prefix_cache_hit_tokens_total == 2 * 16
+
+
 def test_nothing_is_reused_across_tasks_or_lut_versions(base, store, tmp_path):
     engine = create_engine(base, store)
     prompt = prompt_ids(4, 13)
@@ -140,9 +158,15 @@ def test_a_failed_step_leaves_nothing_in_the_cache(base, store, monkeypatch):
     def fail(plan):
         raise RuntimeError("device lost")
 
+    make_resident(engine, ["alpha"])
+    cached = engine.stats().kv_blocks_cached  # the warm-up's own prompt
     with monkeypatch.context() as m:
         m.setattr(engine.runner, "execute", fail)
-        assert list(engine.generate("alpha", prompt, greedy(3)))[-1].finish_reason == "error"
-    assert engine.stats().kv_blocks_cached == 0
+        handles = [engine.add_request("alpha", prompt, greedy(3)) for _ in range(2)]  # the second shares blocks
+        outputs = engine.step()
+        assert [o.finish_reason for o in outputs] == ["error", "error"]
+        assert all(h.finished.is_set() for h in handles)
+    assert engine.stats().kv_blocks_cached == cached and engine.stats().kv_blocks_used == 0
+    hits = engine.stats().prefix_cache_hit_tokens_total  # 12: the second request, in the failed step
     list(engine.generate("alpha", prompt, greedy(3)))
-    assert engine.stats().prefix_cache_hit_tokens_total == 0
+    assert engine.stats().prefix_cache_hit_tokens_total == hits  # nothing of the failed step was kept

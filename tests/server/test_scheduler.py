@@ -96,3 +96,26 @@ def test_a_decode_without_kv_preempts_the_newest_and_everything_is_returned():
     assert all(len(r.output_ids) == 6 for r in reqs.values())
     assert preempted and set(preempted) == {"r1"}  # the newest goes, the oldest keeps decoding
     assert s.blocks.num_used == 0 and s.pool.pins == 0 and not s.has_unfinished()
+
+
+def test_a_request_admitted_onto_the_last_cached_blocks_gives_them_back_until_it_can_run():
+    """Its cached prefix takes the last (idle) blocks and leaves no room for its own chunk: it holds nothing in
+    the meantime (a failed step could otherwise leave it on blocks whose K/V were never written)."""
+    s = create_scheduler(num_blocks=8, block_size=4, max_num_batched_tokens=32)  # 7 lendable blocks
+    reqs = {r.request_id: r for r in [create_request("a", 13, "first"), create_request("a", 13, "again")]}
+    s.add(reqs["first"])
+    step(s, reqs)  # 13 tokens: 4 blocks, 3 of them full and registered
+    s.finish(reqs["first"])  # idle cached: the 3 full blocks; the 4th is free
+    hog = create_request("b", 13, "hog")
+    reqs["hog"] = hog
+    s.add(hog)
+    step(s, reqs)  # the 4 free blocks go first
+    assert s.blocks.num_free == 3  # only first's idle cached blocks are left
+    s.add(reqs["again"])
+    plan = step(s, reqs)  # hog decodes into its 4th block; again's 3 cached blocks leave no room for a 4th
+    assert "again" not in [c.request_id for c in plan.chunks]
+    assert reqs["again"].block_ids == [] and reqs["again"].num_computed == 0 and s.blocks.num_free == 3
+    s.finish(hog)
+    plan = step(s, reqs)  # blocks free again: it starts on its cached prefix after all
+    assert [(c.request_id, c.start_pos, len(c.token_ids)) for c in plan.prefills] == [("again", 12, 1)]
+    assert s.prefix_hit_tokens == 12
