@@ -4,7 +4,8 @@
 
 Starts a server in this process (uvicorn on 127.0.0.1, a tiny random sketched model on the CPU, or
 --model DIR), uploads the tasks, then runs the clients (a bounded number of requests each, and a wall-clock
-limit) mixing /v1/generate (JSON and SSE), /v1/completions and /v1/chat/completions, while a churn client
+limit) mixing /v1/generate (JSON and SSE), /v1/completions (n up to 2, logprobs, and echo-scoring with max_tokens
+0) and /v1/chat/completions (a system prompt shared per task: prefix caching under churn), while a churn client
 replaces LUT versions and deletes/re-creates a task. Every response is checked for shape. Afterwards the engine
 must be idle: KV blocks all free, pins zero. Writes load_test.json (and prints a summary).
 Expected statuses: 200/201; 404 for the churned task while deleted; 409 for deleting it while busy; 429 only
@@ -74,8 +75,15 @@ def _check(kind: str, status: int, body, report: LoadReport) -> None:
             assert body["usage"]["total_tokens"] == body["usage"]["prompt_tokens"] + body["usage"]["completion_tokens"]
         elif kind == "stream":
             assert body and body[-1]["finish_reason"] in FINISH and "usage" in body[-1]
-        elif kind == "completions":
-            assert body["object"] == "text_completion" and body["choices"][0]["finish_reason"] in FINISH
+        elif kind in ("completions", "score"):
+            choices = body["choices"]
+            assert body["object"] == "text_completion" and all(c["finish_reason"] in FINISH for c in choices)
+            assert [c["index"] for c in choices] == list(range(len(choices)))
+            for c in choices:
+                lps = c["logprobs"]
+                assert lps is None or len(lps["tokens"]) == len(lps["token_logprobs"]) == len(lps["text_offset"])
+            if kind == "score":  # echo, logprobs, max_tokens 0: the prompt scored, its first token null
+                assert choices[0]["logprobs"]["token_logprobs"][0] is None and body["usage"]["completion_tokens"] == 0
         elif kind == "chat":
             assert body["choices"][0]["message"]["role"] == "assistant"
     except (AssertionError, KeyError, TypeError, IndexError) as e:
@@ -83,8 +91,9 @@ def _check(kind: str, status: int, body, report: LoadReport) -> None:
 
 
 async def _one_request(client: httpx.AsyncClient, task: str, rng: random.Random, report: LoadReport) -> None:
-    kind = rng.choice(["generate", "stream", "completions", "chat"])
+    kind = rng.choice(["generate", "stream", "completions", "chat", "score"])
     prompt = f"request {rng.randrange(10**6)} for {task}"
+    system = f"You are the assistant of {task}; answer in one line, politely."  # shared: the prefix cache's case
     max_tokens = rng.randint(2, 12)
     start = time.monotonic()
     if kind == "stream":
@@ -102,9 +111,13 @@ async def _one_request(client: httpx.AsyncClient, task: str, rng: random.Random,
         path, payload = {
             "generate": ("/v1/generate", {"task": task, "prompt": prompt, "max_tokens": max_tokens}),
             "completions": ("/v1/completions", {"model": task, "prompt": prompt, "max_tokens": max_tokens,
-                                                "temperature": 0.7, "seed": rng.randrange(1000)}),
+                                                "temperature": 0.7, "seed": rng.randrange(1000),
+                                                "n": rng.choice([1, 1, 2]), "logprobs": rng.choice([None, 2])}),
             "chat": ("/v1/chat/completions", {"model": task, "max_tokens": max_tokens,
-                                              "messages": [{"role": "user", "content": prompt}]}),
+                                              "messages": [{"role": "system", "content": system},
+                                                           {"role": "user", "content": prompt}]}),
+            "score": ("/v1/completions", {"model": task, "prompt": system + " " + prompt, "max_tokens": 0,
+                                          "echo": True, "logprobs": 1}),
         }[kind]
         r = await client.post(path, json=payload)
         status, body = r.status_code, r.json()
@@ -241,6 +254,8 @@ def main() -> None:
     result = report.summary() | {
         "clients": args.clients, "max_waiting": args.max_waiting, "kv_blocks_used_after": stats.kv_blocks_used,
         "pins_after": stats.pool.pins, "running_after": stats.running,
+        "prefix_cache_hit_tokens": stats.prefix_cache_hit_tokens_total,
+        "prefix_cache_query_tokens": stats.prefix_cache_query_tokens_total,
         "earlier_rounds": [r.summary() for r in rounds[:-1]],
         "rss_mb_at_start_and_after_each_round": rss,
         "held_after_each_round": after_each_round,
