@@ -154,6 +154,22 @@ def ttft(engine: Engine, base: SketchedBase, task: str, length: int) -> float:
     return outs[-1].ttft_s
 
 
+def burst(engine: Engine, base: SketchedBase, task: str, n: int, prefix: int, shared: bool, seed: int) -> dict:
+    """n requests at once, each a prefix-token head (one shared head, or each its own) plus 16 tokens of its own,
+    one token generated: their mean TTFT and the time until the last finished (prefix caching shares a shared
+    head from the first step on)."""
+    vocab = base.config["vocab_size"]
+    heads = prompts(1 if shared else n, prefix, vocab, seed=seed)
+    tails = prompts(n, 16, vocab, seed=seed + 1)
+    params = SamplingParams(max_tokens=1, ignore_eos=True)
+    start = time.perf_counter()
+    handles = [engine.add_request(task, heads[0 if shared else i] + tails[i], params) for i in range(n)]
+    engine.run_until_idle()
+    wall = time.perf_counter() - start
+    ttfts = [[o for o in h.poll() if o.finished][0].ttft_s for h in handles]
+    return {"requests": n, "prefix_tokens": prefix, "shared": shared, "mean_ttft_s": sum(ttfts) / n, "wall_s": wall}
+
+
 @functools.lru_cache(maxsize=1)
 def load_base(spec: str) -> SketchedBase:
     """A real sketched base (host tensors; the engine moves them): a directory, or 'default' (the embedded
@@ -209,6 +225,9 @@ def run_gpr(gpr: int, config: dict, args, workdir: Path) -> dict:
     out["ttft_warm_s"] = ttft(engine, base, tasks[0], args.ttft_prompt)  # a prompt no request had before
     out["ttft_prefix_cached_s"] = ttft(engine, base, tasks[0], args.ttft_prompt)  # again: its full blocks reused
     out["ttft_cold_s"] = ttft(engine, base, tasks[-1], args.ttft_prompt)  # includes its LUT's load
+    # a burst of 16 with one system prompt against 16 different ones (prompts new to the cache either way)
+    out["burst"] = [burst(engine, base, tasks[0], 16, args.ttft_prompt, shared, seed=11 + 2 * shared)
+                    for shared in (False, True)]  # fmt: skip
     tuning = autotune.tuning_stats()  # the first start's cost on a GPU whose choices are not cached
     out["autotune"] = {k: tuning[k] - tuning0[k] for k in tuning}
     out["autotune_after_start"] = {k: tuning[k] - tuning_started[k] for k in tuning}  # shapes the start missed
@@ -222,6 +241,9 @@ def run_gpr(gpr: int, config: dict, args, workdir: Path) -> dict:
     print(f"gpr={gpr}: TTFT {args.ttft_prompt} tokens {out['ttft_warm_s'] * 1e3:.1f} ms warm, "
           f"{out['ttft_prefix_cached_s'] * 1e3:.1f} ms on its cached prefix, "
           f"{out['ttft_cold_s'] * 1e3:.1f} ms cold; LUT load {pool.mean_load_s * 1e3:.1f} ms", flush=True)
+    print(f"gpr={gpr}: burst of 16 x ({args.ttft_prompt} + 16 tokens): mean TTFT "
+          + ", ".join(f"{b['mean_ttft_s'] * 1e3:.1f} ms ({'one shared head' if b['shared'] else 'own heads'})"
+                      for b in out["burst"]), flush=True)  # fmt: skip
     engine.stop()
     del engine
     if gpr == 1:
