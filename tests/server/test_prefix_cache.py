@@ -132,6 +132,20 @@ def test_nothing_is_reused_across_tasks_or_lut_versions(base, store, tmp_path):
     assert engine.stats().prefix_cache_hit_tokens_total == 12  # the new version's own blocks
 
 
+def test_a_task_deleted_and_created_again_never_meets_its_old_blocks(base, store, tmp_path):
+    """Version numbers only grow across deletes (adapters/store.py), so the re-created task's (task, version) key,
+    which the prefix hashes digest, is new."""
+    engine = create_engine(base, store)
+    prompt = prompt_ids(9, 13)
+    list(engine.generate("alpha", prompt, greedy(2)))
+    assert engine.delete_task("alpha") == 1
+    store.put("alpha", task_lut_file(base, "alpha", 21, tmp_path))
+    again = [t for o in engine.generate("alpha", prompt, greedy(4)) for t in o.token_ids]
+    assert engine.stats().prefix_cache_hit_tokens_total == 0
+    fresh = create_engine(base, store, prefix_caching=False)
+    assert again == [t for o in fresh.generate("alpha", prompt, greedy(4)) for t in o.token_ids]
+
+
 def test_reuse_under_kv_pressure_changes_no_tokens_and_returns_every_block(base, tmp_path):
     """A small cache, shared prefixes across requests in flight together, preemptions and evictions."""
     store = create_store(base, tmp_path, {"alpha": 1, "beta": 2})
