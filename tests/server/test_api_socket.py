@@ -52,6 +52,10 @@ def test_openai_client_completions_chat_and_streams(server):
     legacy = client.completions.create(model="base", prompt="hello", max_tokens=5, temperature=0, logprobs=1)
     assert legacy.choices[0].logprobs.token_logprobs[0] == pytest.approx(
         max(legacy.choices[0].logprobs.top_logprobs[0].values()))  # greedy, no penalty: the most likely token
+    batch = client.completions.create(model="base", prompt=["hello", "hi"], n=2, max_tokens=3, temperature=0.9, seed=1)
+    assert [c.index for c in batch.choices] == [0, 1, 2, 3] and batch.usage.completion_tokens == 12
+    scored = client.completions.create(model="base", prompt="hello", max_tokens=0, echo=True, logprobs=0)
+    assert scored.choices[0].text == "hello" and scored.choices[0].logprobs.token_logprobs[0] is None
     with pytest.raises(openai.NotFoundError):
         client.completions.create(model="no-such-task", prompt="x", max_tokens=2)
 
