@@ -38,7 +38,7 @@ from sketch.calibration import CalibrationConfig, calibration_tokens  # noqa: E4
 from sketch.format import SKETCH_FILE, save_sketched_base  # noqa: E402
 from sketch.lut_model import load_sketched_model  # noqa: E402
 from sketch.models import default_gguf_path, load_hf_model, resolve_model_dir  # noqa: E402
-from sketch.perplexity import perplexity  # noqa: E402
+from sketch.perplexity import held_out_solutions, perplexity  # noqa: E402
 from sketch.pipeline import DEFAULT_CALIBRATION  # noqa: E402
 from sketch.sketcher import SketchOptions, sketch_model  # noqa: E402
 
@@ -60,17 +60,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "tasks" / "math_train.json"))
     p.add_argument("--out-dir", default=str(REPO / "benchmarks" / "results"))
     return p.parse_args(argv)
-
-
-def held_out_ids(tokenizer, path: str, max_tokens: int) -> torch.Tensor:
-    """Worked solutions from the end of the file backwards, joined with EOS: [max_tokens]."""
-    rows = json.loads(Path(path).read_text())
-    ids: list[int] = []
-    for row in reversed(rows):
-        ids += tokenizer(row["output"].strip(), add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-        if len(ids) >= max_tokens:
-            break
-    return torch.tensor(ids[:max_tokens])
 
 
 def fp16_safetensors_bytes(model) -> int:
@@ -159,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     model_dir, source = resolve_model_dir(args.model)
     model, tokenizer = load_hf_model(model_dir)
-    eval_ids = held_out_ids(tokenizer, args.data, args.eval_tokens)
+    eval_ids = held_out_solutions(tokenizer, args.data, args.eval_tokens)
     calibration = CalibrationConfig(args.calib, args.n_samples, args.seq_len, args.seed)
     gguf = default_gguf_path() if args.model == "default" else Path(args.model)
     results = {

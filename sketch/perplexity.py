@@ -8,6 +8,7 @@ every token but the first of each window is predicted from the ones before it in
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -36,6 +37,18 @@ def eval_tokens(tokenizer, path: str | os.PathLike, max_tokens: int | None = Non
     """[T] token ids of a text / JSONL / instruction-JSON file, documents in file order joined with EOS."""
     ids = token_stream(tokenizer, read_texts(path))
     return torch.tensor(ids[:max_tokens] if max_tokens else ids, dtype=torch.long)
+
+
+def held_out_solutions(tokenizer, path: str | os.PathLike, max_tokens: int) -> torch.Tensor:
+    """[max_tokens] ids of the worked solutions (`output`) of an instruction-JSON file, from its last row backwards,
+    each followed by EOS: text no data-free sketch and no fine-tune on the file's first rows has seen."""
+    rows = json.loads(Path(path).read_text())
+    ids: list[int] = []
+    for row in reversed(rows):
+        ids += tokenizer(row["output"].strip(), add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        if len(ids) >= max_tokens:
+            break
+    return torch.tensor(ids[:max_tokens])
 
 
 @torch.no_grad()

@@ -6,17 +6,17 @@ are cached under $SKETCHSERVE_CACHE (~/.cache/sketchserve), so later runs take s
 
 from __future__ import annotations
 
-import json
 import math
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
-import torch
 
 from sketch.format import load_sketched_base
 from sketch.lut_model import load_sketched_model
 from sketch.models import resolve_model_source
-from sketch.perplexity import perplexity
+from sketch.perplexity import held_out_solutions, perplexity
 from sketch.pipeline import ensure_default_sketch
 from tests.conftest import TASKS_DIR
 
@@ -34,13 +34,7 @@ def held_out_ids():
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(ensure_default_sketch()))
-    rows = json.loads((TASKS_DIR / "math_train.json").read_text())
-    ids: list[int] = []
-    for row in reversed(rows):
-        ids += tokenizer(row["output"].strip(), add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-        if len(ids) >= 1024:
-            break
-    return torch.tensor(ids[:1024])
+    return held_out_solutions(tokenizer, TASKS_DIR / "math_train.json", 1024)
 
 
 def test_default_sketch_is_cached_and_describes_itself(default_sketch):
@@ -63,3 +57,24 @@ def test_default_sketch_perplexity_is_close_to_the_unsketched_model(default_sket
     ppl_sketched = perplexity(sketched, held_out_ids, seq_len=512, progress=False).ppl
     assert math.isfinite(ppl_sketched)
     assert ppl_sketched < 1.15 * ppl_original, (ppl_sketched, ppl_original)
+
+
+def test_the_server_scores_the_default_sketch_as_the_offline_model_does(default_sketch, held_out_ids):
+    """Every held-out token's log-probability through the engine (prompt scoring, float32 CPU weights) gives the
+    perplexity of the transformers LUT model: the server serves the model that was sketched."""
+    from transformers import AutoTokenizer
+
+    from tests.conftest import load_benchmark
+
+    bench = load_benchmark("serving_ppl")
+    base = load_sketched_base(default_sketch)
+    offline, _ = load_sketched_model(base)
+    ppl_offline = perplexity(offline, held_out_ids, seq_len=512, progress=False).ppl
+    del offline
+    tokenizer = AutoTokenizer.from_pretrained(str(default_sketch))
+    with tempfile.TemporaryDirectory() as d:
+        engine = bench.make_engine(base, tokenizer, "cpu", "float32", 512, Path(d))
+        served = bench.served_perplexity(engine, held_out_ids, 512)
+        engine.stop()
+    assert served["tokens"] == 1024 - 2
+    assert served["ppl"] == pytest.approx(ppl_offline, rel=1e-5)
