@@ -32,6 +32,7 @@ from server.errors import (
     TaskBusyError,
     UnknownTaskError,
 )
+from server.json_mode import JsonConstraint, TokenTexts
 from server.kv_cache import BlockManager, KVCache, bytes_per_block
 from server.model import DenseWeightCache, ModelConfig, Transformer
 from server.request import Request, RequestHandle, TokenOutput
@@ -59,6 +60,7 @@ class Engine:
         self.config = config = config or EngineConfig()
         self.device, dtype = config.torch_device(), config.torch_dtype()
         self.tokenizer, self.store = tokenizer, store
+        self._token_texts = TokenTexts(tokenizer) if tokenizer is not None else None  # JSON mode's, decoded once
         self.model_config = mc = ModelConfig.from_hf(base.config)
         eos = set(mc.eos_token_ids) | {getattr(tokenizer, "eos_token_id", None)}
         self.eos_token_ids = {t for t in eos if t is not None}
@@ -131,9 +133,13 @@ class Engine:
         request_id = request_id or uuid.uuid4().hex
         handle = RequestHandle(request_id, task, self._cancel)
         detok = IncrementalDetokenizer(self.tokenizer, prompt_ids, params.stop) if self.tokenizer else None
+        if params.json_object and self.tokenizer is None:
+            raise InvalidParamsError("JSON mode needs a tokenizer; this engine has none")
         with self._lock:  # resolving under the lock: a concurrent delete_task either sees this request or wins
             key = self._resolve(task)
             req = Request(request_id, task, key, prompt_ids, params, params.make_generator(self.device), detok, handle)
+            if params.json_object:
+                req.json_constraint = JsonConstraint(self._token_texts)
             if not self._accepting:
                 raise EngineStoppedError("the engine is stopping and takes no new requests")
             if request_id in self._requests:
@@ -285,6 +291,12 @@ class Engine:
 
     def _finish_reason(self, req: Request, token: int) -> str | None:
         p = req.params
+        if req.json_constraint is not None:
+            req.json_constraint.advance(token)
+            if req.json_constraint.complete:  # the object is whole: nothing may follow it
+                if req.detokenizer is not None:
+                    req.detokenizer.add(token)
+                return "stop"
         if token in p.stop_token_ids or (token in self.eos_token_ids and not p.ignore_eos):
             return "stop"
         if req.detokenizer is not None:

@@ -20,6 +20,7 @@ from enum import Enum
 import torch
 
 from adapters.pool import TaskKey
+from server.json_mode import JsonConstraint
 from server.sampling import SamplingParams, TokenLogprob
 from server.tokenizer import IncrementalDetokenizer
 
@@ -81,6 +82,7 @@ class Request:
     block_ids: list[int] = field(default_factory=list)
     block_hashes: list[bytes] = field(default_factory=list)  # prefix hashes of block_ids' first blocks, computed
     prompt_logprobs: list[TokenLogprob | None] = field(default_factory=lambda: [None])  # scored so far (position p)
+    json_constraint: JsonConstraint | None = None  # JSON mode: the output's recognizer state
     slot: int | None = None  # pinned LUT pool slot, from admission to finish
     num_preemptions: int = 0
     first_scheduled: float | None = None

@@ -90,7 +90,7 @@ class ModelRunner:
                 self.model.kernel_hints.segments = None
         sampling = [c for c in chunks if c.sample]
         sampled = sample(logits[: len(sampling)], [c.params for c in sampling], [c.generator for c in sampling],
-                         [c.history for c in sampling])  # fmt: skip
+                         [c.history for c in sampling], [c.constraint for c in sampling])  # fmt: skip
         return RunnerOutput(
             {c.request_id: t for c, t in zip(sampling, sampled.tokens, strict=True)},
             {c.request_id: lp for c, lp in zip(sampling, sampled.logprobs, strict=True) if lp is not None},

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import torch
 
 from server.errors import InvalidParamsError
+from server.json_mode import JSON_CANDIDATES, JsonConstraint
 
 MAX_LOGPROBS = 20  # most alternatives per token (OpenAI's chat API allows 20, its completions API 5)
 
@@ -58,6 +59,9 @@ class SamplingParams:
     """Subtracted from a token id's logit per time it was generated so far (0 = off; negative encourages)."""
     logprobs: int | None = None
     """Report each generated token's log-probability and this many most likely alternatives (None = off)."""
+    json_object: bool = False
+    """JSON mode: the output is kept a prefix of a JSON object, and ends ('stop') once the object is whole
+    (server/json_mode.py)."""
     prompt_logprobs: int | None = None
     """Report each prompt token's log-probability given the tokens before it (the first has none) and this many
     most likely alternatives (None = off). The prompt is then computed in full: no prefix cache."""
@@ -154,9 +158,10 @@ def sample(
     params: list[SamplingParams],
     generators: list[torch.Generator | None],
     histories: list[TokenHistory | None] | None = None,
+    constraints: list[JsonConstraint | None] | None = None,
 ) -> Sampled:
     """logits [B, V] float32 (not written) -> one token id per row. histories: per row, needed where the row's
-    params are penalized."""
+    params are penalized; constraints: per row, where they ask for a JSON object."""
     wants_logprobs = [i for i, p in enumerate(params) if p.logprobs is not None]
     raw = logits[torch.tensor(wants_logprobs, device=logits.device)] if wants_logprobs else None  # [L, V], a copy
     adjusted = [i for i, p in enumerate(params) if p.adjusts_logits]
@@ -171,7 +176,13 @@ def sample(
                 logits[i, ids] += torch.tensor(list(bias.values()), dtype=logits.dtype, device=logits.device)
             if params[i].penalized:
                 apply_penalties(logits[i], params[i], histories[i])
-    tokens = _draw(logits, params, generators)
+    greedy = SamplingParams()  # JSON rows draw in _draw_json, once, from their own generator
+    tokens = _draw(logits, [greedy if p.json_object else p for p in params], generators)
+    for i, p in enumerate(params):
+        if p.json_object:
+            if constraints is None or constraints[i] is None:
+                raise ValueError("JSON-mode rows need their constraint")
+            tokens[i] = _draw_json(logits[i], p, generators[i], constraints[i])
     logprobs: list[TokenLogprob | None] = [None] * len(params)
     if raw is not None:
         scored = token_logprobs(raw, [tokens[i] for i in wants_logprobs], [params[i].logprobs for i in wants_logprobs])
@@ -204,6 +215,22 @@ def apply_penalties(row: torch.Tensor, params: SamplingParams, history: TokenHis
         counts = torch.bincount(torch.tensor(history.output_ids, dtype=torch.int64, device=device),
                                 minlength=row.shape[0]).to(row.dtype)  # fmt: skip
         row -= params.frequency_penalty * counts + params.presence_penalty * (counts > 0).to(row.dtype)
+
+
+def _draw_json(row: torch.Tensor, params: SamplingParams, generator, constraint: JsonConstraint) -> int:
+    """row [V] (adjusted logits) -> a token that keeps the text a JSON-object prefix: among the JSON_CANDIDATES
+    best-ranked tokens, the valid ones (argmax, or a draw after temperature, top-k and top-p among them); if none
+    of those is valid, the best-ranked valid token of the rest."""
+    order = row.argsort(descending=True)
+    valid = [t for t in order[:JSON_CANDIDATES].tolist() if constraint.allows(t)]
+    if not valid:
+        valid = [next((t for t in order[JSON_CANDIDATES:].tolist() if constraint.allows(t)), -1)]
+        if valid[0] < 0:
+            raise ValueError("no token of the vocabulary continues the JSON text")
+    if params.temperature == 0 or len(valid) == 1:
+        return valid[0]
+    [choice] = _draw(row[torch.tensor(valid, device=row.device)][None], [params], [generator])
+    return valid[choice]
 
 
 def _draw(logits: torch.Tensor, params: list[SamplingParams], generators: list[torch.Generator | None]) -> list[int]:

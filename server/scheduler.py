@@ -35,6 +35,7 @@ import torch
 
 from adapters.pool import LutLoadError, LutPool
 from server.config import SchedulerConfig
+from server.json_mode import JsonConstraint
 from server.kv_cache import BlockManager, block_hashes
 from server.request import Request, Status
 from server.sampling import SamplingParams, TokenHistory
@@ -58,6 +59,7 @@ class ScheduledChunk:
     history: TokenHistory | None = None  # what the sampler's penalties count: set where sample and penalized
     prompt_targets: list[int] | None = None  # prompt_logprobs: the prompt token after each of the chunk's first
     # len(prompt_targets) tokens (token i predicts prompt_targets[i]); None where not asked or past the prompt
+    constraint: JsonConstraint | None = None  # JSON mode: the request's recognizer (read by the sampler)
 
 
 @dataclass
@@ -199,7 +201,7 @@ class Scheduler:
             targets = req.prompt_ids[start + 1 : start + n + 1]
         return ScheduledChunk(
             req.request_id, req.token_ids(start, start + n), start, list(req.block_ids), req.slot, sample,
-            req.params, req.generator, history, targets,
+            req.params, req.generator, history, targets, req.json_constraint if sample else None,
         )
 
     def _fitting(self, req: Request, budget: int) -> int:

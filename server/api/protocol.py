@@ -23,6 +23,12 @@ class Usage(BaseModel):
     total_tokens: int
 
 
+class ResponseFormat(BaseModel):
+    type: Literal["text", "json_object", "json_schema"] = Field(..., description="json_object: the output is a "
+                                                                "JSON object (json_schema is not supported)")
+    json_schema: dict | None = None
+
+
 class SamplingFields(BaseModel):
     """Sampling parameters shared by every generation endpoint."""
 
@@ -42,6 +48,7 @@ class SamplingFields(BaseModel):
                                       "negative) logits of prompt and generated tokens (transformers' definition)")
     logit_bias: dict[str, float] | None = Field(None, description="Token id (as a string, as OpenAI's clients send "
                                                 "it) -> a value in [-100, 100] added to its logit")
+    response_format: ResponseFormat | None = Field(None, description="{'type': 'json_object'}: JSON mode")
     stream: bool = False
 
     def stop_list(self) -> list[str]:

@@ -78,6 +78,10 @@ def sampling_params(
         logit_bias = {int(token): value for token, value in (body.logit_bias or {}).items()}
     except ValueError:
         raise ApiError(400, "logit_bias keys must be token ids", code="invalid_logit_bias") from None
+    kind = body.response_format.type if body.response_format is not None else "text"
+    if kind == "json_schema":
+        raise ApiError(400, "response_format json_schema is not supported; json_object (JSON mode) is",
+                       code="unsupported_response_format")  # fmt: skip
     if max_tokens is None:  # a default never exceeds the server's limit; an explicit value is checked against it
         explicit = "max_tokens" in body.model_fields_set
         max_tokens = body.max_tokens if explicit else min(body.max_tokens, state.settings.max_new_tokens)
@@ -89,6 +93,7 @@ def sampling_params(
         seed=body.seed,
         stop=stops,
         logit_bias=logit_bias,
+        json_object=kind == "json_object",
         repetition_penalty=body.repetition_penalty,
         presence_penalty=body.presence_penalty,
         frequency_penalty=body.frequency_penalty,

@@ -47,6 +47,7 @@ def create_engine(
     device: str = "cpu",
     cuda_graphs: bool = True,
     prefix_caching: bool = True,
+    tokenizer=ByteTokenizer(),  # noqa: B008 - stateless
     **scheduler,
 ) -> Engine:
     config = EngineConfig(
@@ -62,7 +63,7 @@ def create_engine(
             max_num_seqs=max_num_seqs, max_num_batched_tokens=max_num_batched_tokens, **scheduler
         ),
     )
-    return Engine(base, ByteTokenizer(), config, store)
+    return Engine(base, tokenizer, config, store)
 
 
 def greedy(max_tokens: int = 8, **kw) -> SamplingParams:

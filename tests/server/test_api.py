@@ -339,3 +339,23 @@ def test_logprobs_of_overflowed_logits_stay_valid_json():
         text = rendered.model_dump_json()
         assert "NaN" not in text and "Infinity" not in text and "-9999.0" in text
         json.loads(text)
+
+
+def test_json_mode_through_chat_and_completions(client):
+    chat = {"model": "base", "max_tokens": 60, "temperature": 0, "response_format": {"type": "json_object"},
+            "messages": [{"role": "user", "content": "Give me a JSON object."}]}
+    from server.json_mode import JsonPrefix
+
+    for body, path in ((chat, "/v1/chat/completions"),
+                       ({"model": "base", "prompt": "JSON:", "max_tokens": 60, "temperature": 0.7, "seed": 2,
+                         "response_format": {"type": "json_object"}}, "/v1/completions")):  # fmt: skip
+        r = client.post(path, json=body)
+        assert r.status_code == 200, r.text
+        choice = r.json()["choices"][0]
+        text = choice["message"]["content"] if "message" in choice else choice["text"]
+        assert JsonPrefix().feed_text(text)  # a JSON object, or (cut by max_tokens) the start of one
+        if choice["finish_reason"] == "stop":
+            assert isinstance(json.loads(text), dict)
+    r = client.post("/v1/chat/completions", json=chat | {"response_format": {"type": "json_schema", "json_schema": {}}})
+    assert r.status_code == 400 and "json_schema" in r.json()["error"]["message"]
+    assert client.post("/v1/chat/completions", json=chat | {"response_format": {"type": "yaml"}}).status_code == 422
