@@ -190,8 +190,7 @@ def test_engine_penalties_follow_the_requests_own_history(base, store):
         counts = {t: tokens[:i].count(t) for t in set(tokens[:i])}
         score = {t: lp - 1.0 * counts.get(t, 0) - 0.5 * (t in counts) for t, lp in step.top}
         assert tokens[i] == max(score, key=score.get)
-    plain = [t for o in engine.generate("gamma", prompt, greedy(12)) for t in o.token_ids]
-    assert plain != tokens and len(set(plain)) < len(set(tokens))  # the tiny model repeats itself without them
+    assert any(step.top[0][0] != t for step, t in zip(logprobs, tokens, strict=True))  # a penalty changed a choice
     handles = [engine.add_request("gamma", prompt, penalized), engine.add_request("alpha", prompt, greedy(12)),
                engine.add_request("gamma", prompt_ids(6, 3), penalized)]  # fmt: skip
     assert collect(engine, handles)[handles[0].request_id] == tokens
