@@ -372,7 +372,7 @@ def main() -> None:
                     help="a real sketched base instead of random weights: a directory, or 'default' (the embedded "
                          "model); its own gpr is used")
     ap.add_argument("--device", dest="device_name", default=None, help="cpu or cuda (default: cuda if available)")
-    ap.add_argument("--cpu-weight-dtype", default="float32", choices=("float32", "bfloat16"),
+    ap.add_argument("--cpu-weight-dtype", default="float32", choices=("float32", "bfloat16", "int8"),
                     help="CPU: dtype of the cached dense weights (the server's --cpu-weight-dtype)")
     args = ap.parse_args()
     args.device = torch.device(args.device_name or ("cuda" if torch.cuda.is_available() and not args.tiny else "cpu"))

@@ -1,7 +1,7 @@
 """Perplexity through the serving path against the offline LUT model of the same sketch, on the same tokens.
 
-    python benchmarks/serving_ppl.py [--model default|DIR] [--device cpu|cuda] [--cpu-weight-dtypes float32,bfloat16]
-                                     [--eval-tokens 4096] [--window 512] [--out DIR]
+    python benchmarks/serving_ppl.py [--model default|DIR] [--device cpu|cuda] [--eval-tokens 4096] [--window 512]
+                                     [--cpu-weight-dtypes float32,bfloat16,int8] [--out DIR]
     python benchmarks/serving_ppl.py --tiny        # a random tiny model and random tokens (the test's form)
 
 The tokens are sketch_quality.py's (worked solutions of math_train.json, last rows first). Each window goes to the
@@ -41,7 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="default", help="'default' (the embedded model's sketch) or a sketched dir")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--cpu-weight-dtypes", default="float32,bfloat16", help="served forms to score (CPU only)")
+    p.add_argument("--cpu-weight-dtypes", default="float32,bfloat16,int8", help="served forms to score (CPU only)")
     p.add_argument("--eval-tokens", type=int, default=4096)
     p.add_argument("--window", type=int, default=512)
     p.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "tasks" / "math_train.json"))

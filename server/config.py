@@ -101,7 +101,9 @@ class EngineConfig:
     cpu_weight_dtype: str = "auto"
     """On the CPU: the cached weights' dtype and that of their matmuls. 'bfloat16' halves the memory per task and,
     where the CPU has AMX or AVX512-BF16, runs batches faster (README: 6.6x at batch 8 over 4 tasks, about equal at
-    batch 1); 'float32' is exact to the reference op; 'auto' takes bfloat16 where the CPU has those units."""
+    batch 1); 'float32' is exact to the reference op; 'auto' takes bfloat16 where the CPU has those units; 'int8'
+    (weight-only, one scale per row) halves bf16's bytes again: the fastest one-sequence decoding, batches
+    dequantize to bf16 (server/model.py, Int8Weight; its perplexity cost: benchmarks/serving_ppl.py)."""
     stats_window: int = 64
     """Steps (and finished requests) remembered for EngineStats."""
     cache: CacheConfig = field(default_factory=CacheConfig)
@@ -125,9 +127,9 @@ class EngineConfig:
         choice = self.cpu_weight_dtype
         if choice == "auto":
             choice = "bfloat16" if cpu_has_bf16_units() else "float32"
-        dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+        dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16, "int8": torch.int8}
         if choice not in dtypes:
-            raise ValueError(f"cpu_weight_dtype must be 'auto', 'float32' or 'bfloat16', got {choice!r}")
+            raise ValueError(f"cpu_weight_dtype must be 'auto', 'float32', 'bfloat16' or 'int8', got {choice!r}")
         return dtypes[choice]
 
     @staticmethod

@@ -266,6 +266,45 @@ def matmul_few_shapes(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     return y
 
 
+INT8_MATVEC_ROWS = 4  # up to this many rows the int8 weight-only kernel beats a bf16 matmul (2-core CPU, AMX)
+
+
+class Int8Weight:
+    """W_hat [N, K] as int8 with one bf16 scale per row (symmetric, absmax / 127): half of bf16's bytes, which is
+    what a CPU matrix-vector product waits on. Up to INT8_MATVEC_ROWS rows it runs on aten's int8 weight-only
+    kernel (as gpt-fast's int8 mode): ~1.5x the decode speed of bf16 for one sequence on the 2-core dev CPU. That
+    kernel's time grows with every row while an AMX bf16 matmul's barely does, so more rows run on a bf16 copy,
+    made on the first such call and kept (with_bf16): batches and prefills cost what they cost in bf16."""
+
+    def __init__(self, w: torch.Tensor) -> None:
+        scale = w.abs().amax(dim=1).clamp_min(1e-12) / 127.0  # [N]
+        self.q = torch.round(w / scale[:, None]).clamp_(-127, 127).to(torch.int8).contiguous()
+        self.scale = scale.to(torch.bfloat16)
+        self.bf16: torch.Tensor | None = None
+
+    @property
+    def nbytes(self) -> int:
+        return self.q.numel() + self.scale.numel() * 2 + (0 if self.bf16 is None else self.bf16.numel() * 2)
+
+    def with_bf16(self) -> int:
+        """Make the bf16 copy (the int8 values times their scales) if there is none; the bytes it added."""
+        if self.bf16 is not None:
+            return 0
+        self.bf16 = self.q.to(torch.bfloat16) * self.scale[:, None]
+        return self.bf16.numel() * 2
+
+    def matmul(self, x: torch.Tensor) -> torch.Tensor:
+        """x [M, K] bf16 -> [M, N] bf16."""
+        if x.shape[0] <= INT8_MATVEC_ROWS and hasattr(torch.ops.aten, "_weight_int8pack_mm"):
+            return torch.ops.aten._weight_int8pack_mm(x.contiguous(), self.q, self.scale)
+        self.with_bf16()
+        return matmul_few_shapes(x, self.bf16)
+
+
+def _nbytes(w: torch.Tensor | Int8Weight) -> int:
+    return w.nbytes if isinstance(w, Int8Weight) else w.numel() * w.element_size()
+
+
 class DenseWeightCache:
     """CPU fast path: W_hat [N, K] per (projection, slot, slot generation), LRU within a byte budget.
 
@@ -297,15 +336,26 @@ class DenseWeightCache:
 
     def linear(self, proj: LutProjection, x: torch.Tensor, slot_of_token: torch.Tensor) -> torch.Tensor:
         dtype = self.weight_dtype or x.dtype
-        xw = x.to(dtype)  # the matmul runs in the cached weights' dtype, fp32 accumulation inside
+        # the matmul runs in the cached weights' dtype (int8 weights: bf16 activations), fp32 accumulation inside
+        xw = x.to(torch.bfloat16 if dtype == torch.int8 else dtype)
         slots = slot_of_token.tolist()
         if len(set(slots)) == 1:
-            return matmul_few_shapes(xw, self._weight(proj, slots[0], dtype)).to(x.dtype)
+            return self._matmul(xw, proj, slots[0], dtype).to(x.dtype)
         y = x.new_empty(x.shape[0], proj.lut_pool.shape[1])
         for slot in sorted(set(slots)):
             rows = (slot_of_token == slot).nonzero(as_tuple=True)[0]
-            y[rows] = matmul_few_shapes(xw[rows], self._weight(proj, slot, dtype)).to(x.dtype)
+            y[rows] = self._matmul(xw[rows], proj, slot, dtype).to(x.dtype)
         return y
+
+    def _matmul(self, x: torch.Tensor, proj: LutProjection, slot: int, dtype: torch.dtype) -> torch.Tensor:
+        w = self._weight(proj, slot, dtype)
+        if not isinstance(w, Int8Weight):
+            return matmul_few_shapes(x, w)
+        if x.shape[0] > INT8_MATVEC_ROWS:  # a batch or a prefill: the weight keeps a bf16 copy from now on
+            added = w.with_bf16()
+            if self._weights.get((id(proj), slot, self.slot_generation[slot])) is w:
+                self._bytes += added  # counted (the budget is checked again at the next weight cached)
+        return w.matmul(x)
 
     def _weight(self, proj: LutProjection, slot: int, dtype: torch.dtype) -> torch.Tensor:
         key = (id(proj), slot, self.slot_generation[slot])
@@ -316,11 +366,12 @@ class DenseWeightCache:
             self.hits += 1
             return w
         self.misses += 1
-        w = dequantize(proj.codes_packed, proj.lut_pool[slot].float(), proj.bits, proj.in_features).to(dtype)
+        w = dequantize(proj.codes_packed, proj.lut_pool[slot].float(), proj.bits, proj.in_features)
+        w = Int8Weight(w) if dtype == torch.int8 else w.to(dtype)
         stale = self._generation_of.get(key[:2])
         if stale is not None and stale != key[2]:  # the slot holds another LUT set now: its old weight is dead
             self._drop((*key[:2], stale))
-        size = w.numel() * w.element_size()
+        size = _nbytes(w)
         while self._bytes + size > self.budget_bytes and self._weights:
             oldest = next(iter(self._weights))  # least recently used; those used this step are all behind it
             if self._last_step[oldest] == self._step:
@@ -338,7 +389,7 @@ class DenseWeightCache:
         old = self._weights.pop(key, None)
         self._last_step.pop(key, None)
         if old is not None:
-            self._bytes -= old.numel() * old.element_size()
+            self._bytes -= _nbytes(old)
             if self._generation_of.get(key[:2]) == key[2]:
                 del self._generation_of[key[:2]]
 
@@ -568,9 +619,13 @@ class Transformer(nn.Module):
         tied = cfg.tie_word_embeddings or "lm_head.weight" not in base.dense
         self.lm_head = self.embed_tokens if tied else nn.Parameter(dense("lm_head.weight"), requires_grad=False)
         # CPU with a lower-precision weight cache: the lm_head (the largest single matmul of a decode step, 113 MB
-        # in float32 for the default model) in that dtype too.
+        # in float32 for the default model) in that dtype too (int8: the same per-row quantization).
         head_dtype = dense_cache.weight_dtype if dense_cache is not None else None
-        self.lm_head_lowp = None if head_dtype in (None, dtype) else self.lm_head.detach().to(head_dtype)
+        self.lm_head_lowp: torch.Tensor | Int8Weight | None = None
+        if head_dtype == torch.int8:
+            self.lm_head_lowp = Int8Weight(self.lm_head.detach().float())
+        elif head_dtype not in (None, dtype):
+            self.lm_head_lowp = self.lm_head.detach().to(head_dtype)
         cos, sin = rope_tables(cfg, max_len)
         self.register_buffer("rope_cos", cos.to(device), persistent=False)  # [max_len, hd] float32
         self.register_buffer("rope_sin", sin.to(device), persistent=False)
@@ -595,6 +650,8 @@ class Transformer(nn.Module):
             h = layer(h, slot_of_token, cos, sin, meta, kv_cache, fused)
         h = h[logits_indices]
         h = self.norm(h) if fused is None else fused.rms_norm(h, self.norm.weight, self.norm.eps)
+        if isinstance(self.lm_head_lowp, Int8Weight):
+            return self.lm_head_lowp.matmul(h.to(torch.bfloat16)).float()
         if self.lm_head_lowp is not None:
             return matmul_few_shapes(h.to(self.lm_head_lowp.dtype), self.lm_head_lowp).float()
         return F.linear(h, self.lm_head).float()

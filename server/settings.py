@@ -44,10 +44,11 @@ class Settings(BaseSettings):
         1024, ge=0, description="CPU serving only: dequantized weights kept per resident task (the default model "
         "needs ~400 MiB per task in float32, ~200 in bfloat16); 0 dequantizes on every call"
     )
-    cpu_weight_dtype: Literal["auto", "float32", "bfloat16"] = Field(
+    cpu_weight_dtype: Literal["auto", "float32", "bfloat16", "int8"] = Field(
         "auto", description="CPU serving only: dtype of those weights and their matmuls. bfloat16 halves the memory "
         "per task and runs batches much faster on CPUs with AMX or AVX512-BF16 (bf16 rounding of the projections' "
-        "inputs and outputs); float32 is exact and slightly faster at batch 1; auto: bfloat16 where the CPU has them"
+        "inputs and outputs); float32 is exact and slightly faster at batch 1; int8 (weight-only, a scale per row) "
+        "halves bf16's memory and decodes one sequence fastest; auto: bfloat16 where the CPU has the units"
     )
 
     prefix_caching: bool = Field(

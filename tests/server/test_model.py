@@ -9,9 +9,11 @@ from adapters.pool import allocate_lut_pools
 from kernels.reference import dequantize
 from server.kv_cache import KVCache
 from server.model import (
+    INT8_MATVEC_ROWS,
     ROW_CHUNK,
     AttentionMeta,
     DenseWeightCache,
+    Int8Weight,
     LutProjection,
     ModelConfig,
     PrefillSpan,
@@ -179,3 +181,25 @@ def test_chunked_bf16_matmul_equals_the_plain_one(m):
     x = torch.randn(m, 48, generator=g).bfloat16()
     w = torch.randn(40, 48, generator=g).bfloat16()
     torch.testing.assert_close(matmul_few_shapes(x, w).float(), (x @ w.T).float(), rtol=1e-2, atol=1e-2)
+
+
+@pytest.mark.parametrize("m", [1, 4, 5, 70])
+def test_int8_cpu_weights_take_a_quarter_of_float32_and_stay_within_their_rounding(m):
+    """int8 weight-only, one scale per row: the int8 kernel up to INT8_MATVEC_ROWS rows; above, a bf16 copy made
+    once and counted in the cache's bytes; both within the quantization step of the exact product."""
+    codes = torch.randint(0, 256, (40, 24), dtype=torch.uint8)  # N=40, K=48, 4-bit
+    pool = torch.randn(2, 40, 2, 16)
+    cache = DenseWeightCache([0, 0], budget_bytes=1 << 20, weight_dtype=torch.int8)
+    proj = LutProjection(codes, pool, bits=4, in_features=48, bias=None, dense_cache=cache)
+    x = torch.randn(m, 48, generator=torch.Generator().manual_seed(m))
+    w = dequantize(codes, pool[1], 4, 48)
+    y = proj(x, torch.ones(m, dtype=torch.int32))
+    exact = x @ w.T
+    step = w.abs().amax(dim=1) / 127  # [N]: the weights' rounding step, per row
+    bound = 0.5 * step[None, :] * x.abs().sum(dim=1, keepdim=True) + 0.02 * exact.abs() + 0.05  # + bf16 rounding
+    assert ((y - exact).abs() <= bound).all()
+    bf16_copy = 40 * 48 * 2 if m > INT8_MATVEC_ROWS else 0
+    assert cache.nbytes == 40 * 48 + 40 * 2 + bf16_copy  # int8 values, a bf16 scale per row (+ the batches' copy)
+    assert isinstance(cache._weights[next(iter(cache._weights))], Int8Weight)
+    proj(x[:1], torch.ones(1, dtype=torch.int32))
+    assert cache.nbytes == 40 * 48 + 40 * 2 + bf16_copy  # one row again: the int8 kernel, nothing new
