@@ -26,6 +26,8 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--top-k", type=int, default=0)
         parser.add_argument("--seed", type=int, default=None)
         parser.add_argument("--stop", action="append", default=None, help="stop string (repeatable)")
+        parser.add_argument("--repetition-penalty", type=float, default=None, help="> 1 discourages repeats")
+        parser.add_argument("--json", action="store_true", help="JSON mode: the output is a JSON object")
         parser.add_argument("--stream", action="store_true", help="print tokens as they arrive")
 
 
@@ -73,6 +75,10 @@ def generate(args) -> int:
         body["seed"] = args.seed
     if args.stop:
         body["stop"] = args.stop
+    if args.repetition_penalty is not None:
+        body["repetition_penalty"] = args.repetition_penalty
+    if args.json:
+        body["response_format"] = {"type": "json_object"}
     req = _request(args, "POST", "/v1/generate", json.dumps(body).encode(), {"Content-Type": "application/json"})
     with urllib.request.urlopen(req) as resp:
         if not args.stream:

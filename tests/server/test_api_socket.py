@@ -68,6 +68,11 @@ def test_cli_push_lut_then_generate(server, base, tmp_path, capsys):
     assert cli_main(["generate", "--server", url, "--task", "cli-task", "--prompt", "hey", "--max-tokens", "4"]) == 0
     expected = post(url, "/v1/generate", {"task": "cli-task", "prompt": "hey", "max_tokens": 4})["text"]
     assert capsys.readouterr().out == expected + "\n"
+    assert cli_main(["generate", "--server", url, "--task", "cli-task", "--prompt", "hey", "--max-tokens", "40",
+                     "--json", "--repetition-penalty", "1.2"]) == 0  # fmt: skip
+    expected = post(url, "/v1/generate", {"task": "cli-task", "prompt": "hey", "max_tokens": 40,
+                                          "response_format": {"type": "json_object"}, "repetition_penalty": 1.2})
+    assert capsys.readouterr().out == expected["text"] + "\n" and expected["text"].lstrip().startswith("{")
     assert cli_main(["generate", "--server", url, "--task", "nope", "--prompt", "hey"]) == 1
     assert "error 404" in capsys.readouterr().err
 
