@@ -272,7 +272,7 @@ class Engine:
                     outputs.append(self._finish(req, "length", **prompt))
                     continue
                 req.output_ids.append(token)
-                reason = self._finish_reason(req, token)
+                reason = self._take_token(req, token)
                 text = req.detokenizer.delta(finished=reason is not None) if req.detokenizer else ""
                 logprobs = [result.logprobs[request_id]] if request_id in result.logprobs else None
                 if reason is not None:
@@ -289,7 +289,9 @@ class Engine:
                 if p == len(req.prompt_logprobs):
                     req.prompt_logprobs.append(lp)
 
-    def _finish_reason(self, req: Request, token: int) -> str | None:
+    def _take_token(self, req: Request, token: int) -> str | None:
+        """Lock held. Feed the request's new token to its JSON recognizer and detokenizer; why it ends now, or
+        None."""
         p = req.params
         if req.json_constraint is not None:
             req.json_constraint.advance(token)
