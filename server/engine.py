@@ -32,7 +32,7 @@ from server.errors import (
     TaskBusyError,
     UnknownTaskError,
 )
-from server.json_mode import JsonConstraint, TokenTexts
+from server.json_mode import JsonConstraint
 from server.kv_cache import BlockManager, KVCache, bytes_per_block
 from server.model import DenseWeightCache, ModelConfig, Transformer
 from server.request import Request, RequestHandle, TokenOutput
@@ -40,7 +40,7 @@ from server.runner import ModelRunner, RunnerOutput
 from server.sampling import SamplingParams, TokenLogprob
 from server.scheduler import Scheduler, SchedulerOutput
 from server.stats import EngineStats, RequestEvent, StepStats
-from server.tokenizer import IncrementalDetokenizer, Tokenizer
+from server.tokenizer import IncrementalDetokenizer, Tokenizer, TokenTexts
 from sketch.format import SketchedBase, load_sketched_base
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class Engine:
         self.config = config = config or EngineConfig()
         self.device, dtype = config.torch_device(), config.torch_dtype()
         self.tokenizer, self.store = tokenizer, store
-        self._token_texts = TokenTexts(tokenizer) if tokenizer is not None else None  # JSON mode's, decoded once
+        self._token_texts = TokenTexts(tokenizer, skip_special_tokens=True)  # JSON mode's candidates, decoded once
         self.model_config = mc = ModelConfig.from_hf(base.config)
         eos = set(mc.eos_token_ids) | {getattr(tokenizer, "eos_token_id", None)}
         self.eos_token_ids = {t for t in eos if t is not None}

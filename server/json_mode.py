@@ -3,7 +3,8 @@
     JsonPrefix       a character-level pushdown recognizer of JSON (RFC 8259): feed() says whether a character
                      keeps the text a prefix of some valid JSON value; `complete` once a whole value is read
     JsonConstraint   one request's state: which candidate token ids keep the prefix valid (each token's text,
-                     decoded once per tokenizer, is run through a copy of the recognizer), advance() on the
+                     decoded once per engine by server/tokenizer.TokenTexts with special tokens reading '', is run
+                     through a copy of the recognizer), advance() on the
                      token the sampler chose; the engine ends the request ('stop') once the object is complete
 
 The sampler (server/sampling.py) ranks a row's candidates by its adjusted logits and keeps the valid ones among
@@ -14,7 +15,7 @@ a model can loop on it: more than MAX_WHITESPACE whitespace characters in a row 
 
 from __future__ import annotations
 
-from server.tokenizer import Tokenizer
+from server.tokenizer import TokenTexts
 
 JSON_CANDIDATES = 64  # best-ranked tokens checked first
 MAX_WHITESPACE = 8
@@ -177,19 +178,6 @@ class JsonPrefix:
             return False
         self.stack.pop()
         return self.feed(ch)
-
-
-class TokenTexts:
-    """token id -> its text, decoded once per tokenizer (special tokens decode to '' and are never allowed)."""
-
-    def __init__(self, tokenizer: Tokenizer) -> None:
-        self.tokenizer, self.cache = tokenizer, {}
-
-    def __call__(self, token_id: int) -> str:
-        text = self.cache.get(token_id)
-        if text is None:
-            text = self.cache[token_id] = self.tokenizer.decode([token_id], skip_special_tokens=True)
-        return text
 
 
 class JsonConstraint:

@@ -35,6 +35,24 @@ class ByteTokenizer:
         return bytes(ids).decode("utf-8", errors="replace")
 
 
+class TokenTexts:
+    """token id -> the text of that one id, decoded once per id (a byte-level token holding part of a UTF-8
+    character reads U+FFFD). skip_special_tokens: special tokens read '' (JSON mode never allows them) or their
+    names (logprobs show them). Without a tokenizer every id reads ''."""
+
+    def __init__(self, tokenizer: Tokenizer | None, skip_special_tokens: bool) -> None:
+        self.tokenizer, self.skip_special_tokens, self.cache = tokenizer, skip_special_tokens, {}
+
+    def __call__(self, token_id: int) -> str:
+        text = self.cache.get(token_id)
+        if text is None:
+            text = self.cache[token_id] = (
+                self.tokenizer.decode([token_id], skip_special_tokens=self.skip_special_tokens)
+                if self.tokenizer is not None else ""
+            )  # fmt: skip
+        return text
+
+
 class IncrementalDetokenizer:
     """The text of one request's generated tokens, in deltas safe to stream."""
 

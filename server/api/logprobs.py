@@ -4,7 +4,8 @@
     /v1/completions        {tokens, token_logprobs, top_logprobs: [{token: logprob}], text_offset}   (OpenAI legacy)
     /v1/chat/completions   {content: [{token, logprob, bytes, top_logprobs: [{token, logprob, bytes}]}]}
 
-A token's string is the tokenizer's decoding of that one id (special tokens included), so a byte-level token that
+A token's string is the tokenizer's decoding of that one id (server/tokenizer.TokenTexts, special tokens by
+name; one per response), so a byte-level token that
 holds part of a UTF-8 character reads U+FFFD, and its `bytes` are those of that string. Log-probabilities are
 floored at -9999.0, as OpenAI's are, so that JSON never sees -inf (nor NaN, from logits that overflowed).
 """
@@ -20,22 +21,9 @@ from server.api.protocol import (
     TokenAlternative,
 )
 from server.sampling import TokenLogprob
-from server.tokenizer import Tokenizer
+from server.tokenizer import TokenTexts
 
 LOGPROB_FLOOR = -9999.0
-
-
-class TokenStrings:
-    """token id -> its string, decoded once per id and response."""
-
-    def __init__(self, tokenizer: Tokenizer | None) -> None:
-        self.tokenizer, self.cache = tokenizer, {}
-
-    def __call__(self, token_id: int) -> str:
-        if token_id not in self.cache:
-            text = self.tokenizer.decode([token_id], skip_special_tokens=False) if self.tokenizer else ""
-            self.cache[token_id] = text
-        return self.cache[token_id]
 
 
 def _floor(logprob: float) -> float:
@@ -43,7 +31,7 @@ def _floor(logprob: float) -> float:
 
 
 def generate_logprobs(
-    strings: TokenStrings, logprobs: list[TokenLogprob | None]
+    strings: TokenTexts, logprobs: list[TokenLogprob | None]
 ) -> list[GeneratedTokenLogprob | None]:
     """None stays None (a prompt's first token)."""
     return [
@@ -56,7 +44,7 @@ def generate_logprobs(
 
 
 def completion_logprobs(
-    strings: TokenStrings,
+    strings: TokenTexts,
     logprobs: list[TokenLogprob],
     text_offset: int = 0,
     prompt: tuple[list[int], list[TokenLogprob | None]] | None = None,
@@ -84,7 +72,7 @@ def completion_logprobs(
                               top_logprobs=top, text_offset=offsets)  # fmt: skip
 
 
-def chat_logprobs(strings: TokenStrings, logprobs: list[TokenLogprob]) -> ChatLogprobs:
+def chat_logprobs(strings: TokenTexts, logprobs: list[TokenLogprob]) -> ChatLogprobs:
     def top(t: int, v: float) -> ChatTopLogprob:
         token = strings(t)
         return ChatTopLogprob(token=token, logprob=_floor(v), bytes=list(token.encode("utf-8")))

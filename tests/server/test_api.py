@@ -329,11 +329,11 @@ def test_tokenize_and_detokenize_use_the_generation_tokenizer(client):
 
 
 def test_logprobs_of_overflowed_logits_stay_valid_json():
-    from server.api.logprobs import TokenStrings, chat_logprobs, completion_logprobs
+    from server.api.logprobs import chat_logprobs, completion_logprobs
     from server.sampling import TokenLogprob
-    from server.tokenizer import ByteTokenizer
+    from server.tokenizer import ByteTokenizer, TokenTexts
 
-    strings = TokenStrings(ByteTokenizer())
+    strings = TokenTexts(ByteTokenizer(), skip_special_tokens=False)
     bad = [TokenLogprob(65, float("nan"), [(66, float("-inf")), (67, float("nan"))])]
     for rendered in (completion_logprobs(strings, bad), chat_logprobs(strings, bad)):
         text = rendered.model_dump_json()

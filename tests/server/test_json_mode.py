@@ -7,9 +7,9 @@ import json
 import pytest
 
 from server.errors import InvalidParamsError
-from server.json_mode import MAX_WHITESPACE, JsonConstraint, JsonPrefix, TokenTexts
+from server.json_mode import MAX_WHITESPACE, JsonConstraint, JsonPrefix
 from server.sampling import SamplingParams
-from server.tokenizer import ByteTokenizer
+from server.tokenizer import ByteTokenizer, TokenTexts
 
 from .conftest import create_engine, prompt_ids
 
@@ -57,7 +57,7 @@ def test_runs_of_whitespace_are_bounded():
 
 
 def test_a_constraint_allows_only_tokens_that_keep_the_prefix():
-    constraint = JsonConstraint(TokenTexts(ByteTokenizer()))
+    constraint = JsonConstraint(TokenTexts(ByteTokenizer(), skip_special_tokens=True))
     assert [t for t in range(256) if constraint.allows(t)] == [ord(c) for c in "\t\n\r {"]
     for ch in '{"a":':
         constraint.advance(ord(ch))

@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 
 from server.api.deps import EngineDep, PrincipalDep, StateDep, require_use
 from server.api.errors import ApiError
-from server.api.logprobs import TokenStrings, chat_logprobs, completion_logprobs
+from server.api.logprobs import chat_logprobs, completion_logprobs
 from server.api.protocol import (
     ChatChoice,
     ChatChoiceMessage,
@@ -35,6 +35,7 @@ from server.api.serving import (
 )
 from server.api.tasks_view import task_cards
 from server.request import TokenOutput
+from server.tokenizer import TokenTexts
 
 router = APIRouter(tags=["openai"])
 
@@ -56,7 +57,7 @@ async def completions(body: CompletionRequest, http_request: Request, state: Sta
     params = sampling_params(body, state, logprobs=body.logprobs,
                              prompt_logprobs=(body.logprobs or 0) if scoring else None)  # fmt: skip
     handles = submit_choices(state, body.model, prompts, body.n, params, request_id)
-    strings = TokenStrings(state.engine.tokenizer)
+    strings = TokenTexts(state.engine.tokenizer, skip_special_tokens=False)
     if not body.stream:
         done = await complete_choices(state, handles, http_request)
 
@@ -108,7 +109,7 @@ async def chat_completions(body: ChatCompletionRequest, http_request: Request, s
     params = sampling_params(body, state, body.effective_max_tokens(default=state.settings.max_new_tokens),
                              logprobs=(body.top_logprobs or 0) if body.logprobs else None)  # fmt: skip
     handles = submit_choices(state, body.model, [prompt_ids], body.n, params, request_id)
-    strings = TokenStrings(engine.tokenizer)
+    strings = TokenTexts(engine.tokenizer, skip_special_tokens=False)
     if not body.stream:
         done = await complete_choices(state, handles, http_request)
         return ChatCompletionResponse(
