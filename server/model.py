@@ -305,6 +305,14 @@ def _nbytes(w: torch.Tensor | Int8Weight) -> int:
     return w.nbytes if isinstance(w, Int8Weight) else w.numel() * w.element_size()
 
 
+def cpu_matmul(x: torch.Tensor, w: torch.Tensor | Int8Weight) -> torch.Tensor:
+    """x [M, K] @ w [N, K].T for the CPU weight forms (a tensor, or an Int8Weight), x cast to what w multiplies in
+    (int8 weights: bf16); the result in that dtype."""
+    if isinstance(w, Int8Weight):
+        return w.matmul(x.to(torch.bfloat16))
+    return matmul_few_shapes(x.to(w.dtype), w)
+
+
 class DenseWeightCache:
     """CPU fast path: W_hat [N, K] per (projection, slot, slot generation), LRU within a byte budget.
 
@@ -349,13 +357,11 @@ class DenseWeightCache:
 
     def _matmul(self, x: torch.Tensor, proj: LutProjection, slot: int, dtype: torch.dtype) -> torch.Tensor:
         w = self._weight(proj, slot, dtype)
-        if not isinstance(w, Int8Weight):
-            return matmul_few_shapes(x, w)
-        if x.shape[0] > INT8_MATVEC_ROWS:  # a batch or a prefill: the weight keeps a bf16 copy from now on
+        if isinstance(w, Int8Weight) and x.shape[0] > INT8_MATVEC_ROWS:  # the weight keeps a bf16 copy from now on
             added = w.with_bf16()
             if self._weights.get((id(proj), slot, self.slot_generation[slot])) is w:
                 self._bytes += added  # counted (the budget is checked again at the next weight cached)
-        return w.matmul(x)
+        return cpu_matmul(x, w)
 
     def _weight(self, proj: LutProjection, slot: int, dtype: torch.dtype) -> torch.Tensor:
         key = (id(proj), slot, self.slot_generation[slot])
@@ -650,8 +656,6 @@ class Transformer(nn.Module):
             h = layer(h, slot_of_token, cos, sin, meta, kv_cache, fused)
         h = h[logits_indices]
         h = self.norm(h) if fused is None else fused.rms_norm(h, self.norm.weight, self.norm.eps)
-        if isinstance(self.lm_head_lowp, Int8Weight):
-            return self.lm_head_lowp.matmul(h.to(torch.bfloat16)).float()
         if self.lm_head_lowp is not None:
-            return matmul_few_shapes(h.to(self.lm_head_lowp.dtype), self.lm_head_lowp).float()
+            return cpu_matmul(h, self.lm_head_lowp).float()
         return F.linear(h, self.lm_head).float()
