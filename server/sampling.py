@@ -170,12 +170,7 @@ def sample(
             raise ValueError("penalized rows need their token history")
         logits = logits.clone()  # the CUDA graphs' output buffer stays as it was
         for i in adjusted:
-            if params[i].logit_bias:
-                bias = params[i].logit_bias
-                ids = torch.tensor(list(bias), dtype=torch.int64, device=logits.device)
-                logits[i, ids] += torch.tensor(list(bias.values()), dtype=logits.dtype, device=logits.device)
-            if params[i].penalized:
-                apply_penalties(logits[i], params[i], histories[i])
+            adjust_logits(logits[i], params[i], histories[i] if histories is not None else None)
     greedy = SamplingParams()  # JSON rows draw in _draw_json, once, from their own generator
     tokens = _draw(logits, [greedy if p.json_object else p for p in params], generators)
     for i, p in enumerate(params):
@@ -204,9 +199,13 @@ def token_logprobs(logits: torch.Tensor, token_ids: list[int], num_top: list[int
     ]
 
 
-def apply_penalties(row: torch.Tensor, params: SamplingParams, history: TokenHistory) -> None:
-    """row [V] logits, in place: repetition penalty over prompt + output ids, then presence/frequency over output."""
+def adjust_logits(row: torch.Tensor, params: SamplingParams, history: TokenHistory | None) -> None:
+    """row [V] logits, in place: the logit bias, then the repetition penalty over prompt + output ids, then the
+    presence/frequency penalties over the output (history: needed where params are penalized)."""
     device = row.device
+    if params.logit_bias:
+        ids = torch.tensor(list(params.logit_bias), dtype=torch.int64, device=device)
+        row[ids] += torch.tensor(list(params.logit_bias.values()), dtype=row.dtype, device=device)
     if params.repetition_penalty != 1.0:
         seen = torch.tensor(sorted({*history.prompt_ids, *history.output_ids}), dtype=torch.int64, device=device)
         values = row[seen]
@@ -221,10 +220,12 @@ def _draw_json(row: torch.Tensor, params: SamplingParams, generator, constraint:
     """row [V] (adjusted logits) -> a token that keeps the text a JSON-object prefix: among the JSON_CANDIDATES
     best-ranked tokens, the valid ones (argmax, or a draw after temperature, top-k and top-p among them); if none
     of those is valid, the best-ranked valid token of the rest."""
-    order = row.argsort(descending=True)
-    valid = [t for t in order[:JSON_CANDIDATES].tolist() if constraint.allows(t)]
+    best = row.topk(min(JSON_CANDIDATES, row.shape[0])).indices.tolist()  # not a sort of the vocabulary per step
+    valid = [t for t in best if constraint.allows(t)]
     if not valid:
-        valid = [next((t for t in order[JSON_CANDIDATES:].tolist() if constraint.allows(t)), -1)]
+        checked = set(best)
+        rest = (t for t in row.argsort(descending=True).tolist() if t not in checked)
+        valid = [next((t for t in rest if constraint.allows(t)), -1)]
         if valid[0] < 0:
             raise ValueError("no token of the vocabulary continues the JSON text")
     if params.temperature == 0 or len(valid) == 1:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from server.errors import InvalidParamsError
-from server.sampling import SamplingParams, TokenHistory, apply_penalties, sample
+from server.sampling import SamplingParams, TokenHistory, adjust_logits, sample
 from server.tokenizer import ByteTokenizer, IncrementalDetokenizer
 from tests.server.conftest import collect, create_engine, greedy, prompt_ids
 
@@ -70,7 +70,7 @@ def test_repetition_penalty_divides_positive_and_multiplies_negative_logits_of_s
     sampled = sample(logits, params, [None, None], [history, None])
     assert sampled.tokens == [1, 0]  # row 0: 3.0 / 2 = 1.5 < 2.5
     penalized = logits[0].clone()
-    apply_penalties(penalized, params[0], history)
+    adjust_logits(penalized, params[0], history)
     assert penalized.tolist() == [1.5, 2.5, -2.0, -1.5]  # token 2 (seen, negative) is pushed further down
     assert logits[0].tolist() == [3.0, 2.5, -1.0, -1.5]  # the caller's logits (a CUDA graph's buffer) unchanged
 
@@ -78,7 +78,7 @@ def test_repetition_penalty_divides_positive_and_multiplies_negative_logits_of_s
 def test_presence_and_frequency_penalties_count_the_output_only():
     row = torch.zeros(5)
     params = SamplingParams(presence_penalty=0.5, frequency_penalty=0.25)
-    apply_penalties(row, params, TokenHistory(prompt_ids=[4, 4, 4], output_ids=[1, 3, 3, 3]))
+    adjust_logits(row, params, TokenHistory(prompt_ids=[4, 4, 4], output_ids=[1, 3, 3, 3]))
     assert row.tolist() == [0.0, -0.75, 0.0, -1.25, 0.0]
     with pytest.raises(ValueError, match="history"):
         sample(torch.zeros(1, 5), [params], [None])
