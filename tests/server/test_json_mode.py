@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from server.errors import InvalidParamsError
 from server.json_mode import MAX_WHITESPACE, JsonConstraint, JsonPrefix
@@ -111,3 +112,15 @@ def test_the_engine_keeps_every_output_a_json_object_prefix_and_stops_when_it_is
                     assert outs[-1].finish_reason == "length" and not bias, text
     with pytest.raises(InvalidParamsError, match="tokenizer"):
         create_engine(base, store, tokenizer=None).add_request("alpha", [1, 2], SamplingParams(json_object=True))
+
+
+def test_when_no_best_ranked_token_fits_the_best_valid_one_of_the_rest_is_taken():
+    from server.sampling import sample
+
+    constraint = JsonConstraint(TokenTexts(ByteTokenizer(), skip_special_tokens=True))
+    for ch in '{"a": -':
+        constraint.advance(ord(ch))  # only a digit may follow
+    logits = torch.arange(256, dtype=torch.float32).flip(0)[None].clone()  # token 0 best, 255 worst
+    logits[0, ord("0") : ord("9") + 1] = -10.0 - torch.arange(10.0).flip(0)  # the digits last, "9" best of them
+    got = sample(logits, [SamplingParams(json_object=True)], [None], constraints=[constraint]).tokens
+    assert got == [ord("9")]  # none of the best 64 fits: the best-ranked valid token of the rest
