@@ -19,8 +19,8 @@ FLAGS = {
     "--cpu-weight-cache-mb": ("cpu_weight_cache_mb", int,
                               "CPU only: dequantized weights kept, MiB (env SKETCHSERVE_CPU_WEIGHT_CACHE_MB)"),
     "--cpu-weight-dtype": ("cpu_weight_dtype", str, "CPU only: auto, float32 (exact), bfloat16 (half the memory "
-                           "per task, faster for batches) or int8 (a quarter; fastest for one sequence) "
-                           "(env SKETCHSERVE_CPU_WEIGHT_DTYPE)"),
+                           "per task, faster for batches) or int8 (fastest for one sequence; half of bf16's "
+                           "memory, 1.5x once batches come) (env SKETCHSERVE_CPU_WEIGHT_DTYPE)"),
     "--api-keys-file": ("api_keys_file", str, "API keys file; unset = open (env SKETCHSERVE_API_KEYS_FILE)"),
     "--log-level": ("log_level", str, "debug, info, warning (env SKETCHSERVE_LOG_LEVEL)"),
 }

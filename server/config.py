@@ -102,8 +102,9 @@ class EngineConfig:
     """On the CPU: the cached weights' dtype and that of their matmuls. 'bfloat16' halves the memory per task and,
     where the CPU has AMX or AVX512-BF16, runs batches faster (README: 6.6x at batch 8 over 4 tasks, about equal at
     batch 1); 'float32' is exact to the reference op; 'auto' takes bfloat16 where the CPU has those units; 'int8'
-    (weight-only, one scale per row) halves bf16's bytes again: the fastest one-sequence decoding, batches
-    dequantize to bf16 (server/model.py, Int8Weight; its perplexity cost: benchmarks/serving_ppl.py)."""
+    (weight-only, one scale per row) halves bf16's bytes: the fastest one-sequence decoding; a weight's first call
+    of more than 4 rows adds a bf16 copy that batches and prefills then use (1.5x bf16's bytes from then on;
+    server/model.py, Int8Weight; its perplexity cost: benchmarks/serving_ppl.py)."""
     stats_window: int = 64
     """Steps (and finished requests) remembered for EngineStats."""
     cache: CacheConfig = field(default_factory=CacheConfig)

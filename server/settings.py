@@ -48,7 +48,8 @@ class Settings(BaseSettings):
         "auto", description="CPU serving only: dtype of those weights and their matmuls. bfloat16 halves the memory "
         "per task and runs batches much faster on CPUs with AMX or AVX512-BF16 (bf16 rounding of the projections' "
         "inputs and outputs); float32 is exact and slightly faster at batch 1; int8 (weight-only, a scale per row) "
-        "halves bf16's memory and decodes one sequence fastest; auto: bfloat16 where the CPU has the units"
+        "halves bf16's memory and decodes one sequence fastest (batches add a bf16 copy: 1.5x bf16's memory); "
+        "auto: bfloat16 where the CPU has the units"
     )
 
     prefix_caching: bool = Field(
