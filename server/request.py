@@ -62,6 +62,11 @@ class TokenOutput:
     # one per prompt token (None for the first, which has no context)
     prompt_token_ids: list[int] | None = None  # the prompt's token ids, with prompt_logprobs
 
+    @property
+    def has_content(self) -> bool:
+        """Anything for a client to see besides the finish: text, token logprobs or the prompt's logprobs."""
+        return bool(self.text or self.logprobs) or self.prompt_logprobs is not None
+
 
 @dataclass
 class Request:

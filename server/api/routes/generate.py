@@ -66,7 +66,7 @@ async def generate(body: GenerateRequest, http_request: Request, state: StateDep
                         event["error"] = out.error
                     yield sse(event)
                     return
-                if out.text or out.logprobs or out.prompt_logprobs is not None:
+                if out.has_content:
                     yield sse(event)
                 out = await outputs.__anext__()
         except ApiError as e:

@@ -180,7 +180,7 @@ async def _stream(state, handles: list, n: int, chunk, include_usage: bool, requ
                     yield sse({"error": {"message": out.message, "type": out.type, "code": out.code}})
                     yield sse("[DONE]")
                     return
-                if out.text or out.logprobs or out.prompt_logprobs is not None:
+                if out.has_content:
                     yield sse(chunk(index, out.text, None, out))
                 if out.finished:
                     if out.finish_reason == "error":
