@@ -148,10 +148,26 @@ def warm_up(engine: Engine, tasks: list[str]) -> None:
         list(engine.generate(task, [1, 2, 3], SamplingParams(max_tokens=4, ignore_eos=True)))
 
 
-def ttft(engine: Engine, base: SketchedBase, task: str, length: int) -> float:
-    [ids] = prompts(1, length, base.config["vocab_size"], seed=7)
+def ttft(engine: Engine, base: SketchedBase, task: str, length: int, seed: int = 7) -> float:
+    [ids] = prompts(1, length, base.config["vocab_size"], seed=seed)
     outs = list(engine.generate(task, ids, SamplingParams(max_tokens=1, ignore_eos=True)))
     return outs[-1].ttft_s
+
+
+def ttft_graph_vs_eager(engine: Engine, base: SketchedBase, task: str, length: int) -> dict:
+    """TTFT of a 32-token prompt, and of a length-token prompt met before (its cached prefix leaves one 16-token
+    step), with steps of prefill chunks replaying the decode graphs (graph_prefill, server/runner.py) and launched
+    eagerly. Prompts are new each time; each shape runs once first (graph capture, kernel choice)."""
+    out = {}
+    for mode, on in (("graph", True), ("eager", False)):
+        engine.runner.graph_prefill = on
+        seed = 100 + 10 * on
+        ttft(engine, base, task, 32, seed=seed)
+        short = ttft(engine, base, task, 32, seed=seed + 1)
+        cached = [ttft(engine, base, task, length, seed=seed + 2 + i // 2) for i in range(4)][-1]  # 2nd of 2nd pair
+        out[mode] = {"short_32_s": short, "prefix_cached_s": cached}
+    engine.runner.graph_prefill = engine.config.graph_prefill
+    return out
 
 
 def burst(engine: Engine, base: SketchedBase, task: str, n: int, prefix: int, shared: bool, seed: int) -> dict:
@@ -222,6 +238,11 @@ def run_gpr(gpr: int, config: dict, args, workdir: Path) -> dict:
             print(f"gpr={gpr} batch={batch} tasks={n}: {point['tok_per_s']:.1f} tok/s, step {point['step_ms']:.2f} ms"
                   f" (floor {point['floor_ms']:.2f} ms)", flush=True)
             out["decode"].append(point)
+    if device.type == "cuda":
+        out["ttft_graph_vs_eager"] = ttft_graph_vs_eager(engine, base, tasks[0], args.ttft_prompt)
+        print(f"gpr={gpr}: TTFT graph vs eager prefill steps: " + ", ".join(
+            f"{mode} {v['short_32_s'] * 1e3:.1f} ms (32 tokens) / {v['prefix_cached_s'] * 1e3:.1f} ms "
+            f"({args.ttft_prompt} cached)" for mode, v in out["ttft_graph_vs_eager"].items()), flush=True)
     out["ttft_warm_s"] = ttft(engine, base, tasks[0], args.ttft_prompt)  # a prompt no request had before
     out["ttft_prefix_cached_s"] = ttft(engine, base, tasks[0], args.ttft_prompt)  # again: its full blocks reused
     out["ttft_cold_s"] = ttft(engine, base, tasks[-1], args.ttft_prompt)  # includes its LUT's load

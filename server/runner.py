@@ -9,12 +9,14 @@ Flat batch of one step (decodes first, ordered by slot, then prefill chunks):
     decode_block_tables [Bd, nb] / decode_context_lens [Bd]; one PrefillSpan per prefill chunk
     logits_indices [R]   last row of each chunk that samples, then (prompt_logprobs) every scored prompt row
 
-On CUDA a decode-only step of at most cuda_graph_max_batch sequences replays a CUDA graph captured for its
-(padded batch size, padded block-table width); padding rows decode token 0 against the null block in slot 0.
+On CUDA a step of at most cuda_graph_max_batch tokens replays a CUDA graph captured for its (padded batch size,
+padded block-table width); padding rows decode token 0 against the null block in slot 0. A step with prefill
+chunks enters it as decode rows (as_decode_rows): one row per chunk token, attending to the cache up to itself.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,15 +59,42 @@ def slot_runs(chunks: list[ScheduledChunk], slot_of_token: torch.Tensor, min_run
     return SlotSegments.from_counts(slots, counts, slot_of_token.device, per_token=slot_of_token)
 
 
+def as_decode_rows(plan: SchedulerOutput) -> tuple[list[ScheduledChunk], list[int]] | None:
+    """The step as one-token decode rows, ordered by slot, every row computing logits; and, for each chunk that
+    samples (in plan.chunks order), the row whose logits it samples from. None when a chunk scores its prompt
+    (prompt_logprobs needs the prefill form's rows).
+
+    A prefill chunk's token i becomes a row at position start_pos + i with context start_pos + i + 1 over the
+    chunk's block table. Each layer writes every row's K/V into the cache before any row attends
+    (model.Attention), so a row sees the chunk's earlier tokens as cached context: the prefill chunk's causal
+    attention, computed by the decode kernel."""
+    if any(c.prompt_targets for c in plan.chunks):
+        return None
+    rows: list[ScheduledChunk] = []
+    picks: list[int] = []
+    for c in plan.chunks:
+        if len(c.token_ids) == 1 and c.sample:
+            rows.append(c)
+        else:
+            rows += [dataclasses.replace(c, token_ids=[t], start_pos=c.start_pos + i, sample=True)
+                     for i, t in enumerate(c.token_ids)]  # fmt: skip
+        if c.sample:
+            picks.append(len(rows) - 1)
+    order = sorted(range(len(rows)), key=lambda r: rows[r].slot)  # stable: one task's tokens side by side
+    new_index = {r: i for i, r in enumerate(order)}
+    return [rows[r] for r in order], [new_index[r] for r in picks]
+
+
 class ModelRunner:
     def __init__(
         self, model: Transformer, kv_cache: KVCache, num_slots: int, config: EngineConfig, device: torch.device
     ) -> None:
         self.model, self.kv_cache, self.num_slots, self.device = model, kv_cache, num_slots, device
         self.block_size = kv_cache.block_size
-        self.graphs = None
+        self.graphs: DecodeGraphs | None = None
         if device.type == "cuda" and config.cuda_graphs:
             self.graphs = DecodeGraphs(self, config.cuda_graph_max_batch)
+        self.graph_prefill = config.graph_prefill
         if device.type == "cuda" and config.tune_at_start:
             try:
                 tune_kernels(model, config.scheduler.max_num_batched_tokens, num_slots)
@@ -79,8 +108,9 @@ class ModelRunner:
             if not 0 <= c.slot < self.num_slots:
                 raise ValueError(f"request {c.request_id} has LUT slot {c.slot}, the pool has {self.num_slots}")
         self.model.kernel_hints.num_tasks = len({c.slot for c in chunks})  # known here: no device read-back
-        if self.graphs is not None and not plan.prefills and self.graphs.supports(len(plan.decodes)):
-            logits = self.graphs.run(plan.decodes)
+        rows = self.graph_rows(plan)
+        if rows is not None:
+            logits = self.graphs.run(rows[0])[rows[1]]
         else:
             args = self.prepare(plan.decodes, plan.prefills)
             self.model.kernel_hints.segments = self.segments_of(plan.decodes + plan.prefills, args[2])
@@ -96,6 +126,16 @@ class ModelRunner:
             {c.request_id: lp for c, lp in zip(sampling, sampled.logprobs, strict=True) if lp is not None},
             score_prompts([c for c in chunks if c.prompt_targets], logits[len(sampling) :]),
         )
+
+    def graph_rows(self, plan: SchedulerOutput) -> tuple[list[ScheduledChunk], list[int]] | None:
+        """as_decode_rows(plan) where the step replays a graph: its tokens fit the largest graph, and it has no
+        prefill chunk or graph_prefill is on. None: the step runs eagerly."""
+        graphs = self.graphs
+        if graphs is None or not plan.chunks or not graphs.supports(plan.num_tokens):
+            return None
+        if plan.prefills and not self.graph_prefill:
+            return None
+        return as_decode_rows(plan)
 
     def segments_of(self, chunks: list[ScheduledChunk], slot_of_token: torch.Tensor) -> SlotSegments | None:
         """The step's tokens (in prepare's order) as runs of one slot, for the CUDA op's dense prefill path; None

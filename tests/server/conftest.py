@@ -46,6 +46,8 @@ def create_engine(
     cpu_weight_dtype: str = "float32",
     device: str = "cpu",
     cuda_graphs: bool = True,
+    graph_prefill: bool = True,
+    cuda_graph_max_batch: int = 64,
     prefix_caching: bool = True,
     tokenizer=ByteTokenizer(),  # noqa: B008 - stateless
     **scheduler,
@@ -53,6 +55,8 @@ def create_engine(
     config = EngineConfig(
         device=device,
         cuda_graphs=cuda_graphs,
+        graph_prefill=graph_prefill,
+        cuda_graph_max_batch=cuda_graph_max_batch,
         tune_at_start=False,  # behaviour tests; start-up tuning has its own (test_kernel_tuning.py)
         dtype="float32",
         cpu_weight_cache_bytes=cpu_weight_cache_bytes,
