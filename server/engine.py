@@ -241,21 +241,27 @@ class Engine:
 
     def step(self) -> list[TokenOutput]:
         """One iteration: schedule -> run -> postprocess. Returns the outputs it pushed."""
+        return self._step()[1]
+
+    def _step(self) -> tuple[bool, list[TokenOutput]]:
+        """step(), and whether it ran the model: a chunk of a long prompt runs and outputs nothing."""
         start = time.perf_counter()
         with self._lock:
             outputs = self._apply_cancels()
             plan = self.scheduler.schedule()
         outputs += [self._finish(req, "error", error) for req, error in plan.failed]
-        if plan.chunks:
-            try:
-                result = self.runner.execute(plan)
-            except Exception as e:  # noqa: BLE001 - a failed step fails its requests, never the engine
-                log.exception("engine step failed")
-                with self._lock:
-                    return outputs + [self._finish(self._requests[c.request_id], "error", repr(e)) for c in plan.chunks]
-            outputs += self._postprocess(plan, result)
-            self._record_step(plan, time.perf_counter() - start)
-        return outputs
+        if not plan.chunks:
+            return False, outputs
+        try:
+            result = self.runner.execute(plan)
+        except Exception as e:  # noqa: BLE001 - a failed step fails its requests, never the engine
+            log.exception("engine step failed")
+            with self._lock:
+                failed = [self._finish(self._requests[c.request_id], "error", repr(e)) for c in plan.chunks]
+            return True, outputs + failed
+        outputs += self._postprocess(plan, result)
+        self._record_step(plan, time.perf_counter() - start)
+        return True, outputs
 
     def _postprocess(self, plan: SchedulerOutput, result: RunnerOutput) -> list[TokenOutput]:
         outputs = []
@@ -352,7 +358,8 @@ class Engine:
             self._work.notify()
 
     def _step_or_wait(self) -> None:
-        if not self.step():  # nothing ran: requests wait for a LUT load, whose end notifies us
+        ran, outputs = self._step()
+        if not ran and not outputs:  # nothing to run: requests wait for a LUT load, whose end notifies us
             with self._lock:
                 self._work.wait(timeout=0.05)
 

@@ -290,6 +290,20 @@ def test_background_loop_streams_to_sync_and_async_consumers(base, store):
     assert engine.stats().request_events[-1].task == "base"
 
 
+def test_a_step_that_outputs_nothing_is_followed_at_once_by_the_next(base, store):
+    """A long prompt's earlier chunks output nothing; the loop must step on, not idle for a LUT load's wake-up
+    (that wait cost 50 ms per chunk: a 2,048-token prompt's TTFT on the H200 was 308 ms, 150 of them idle)."""
+    engine = create_engine(base, store, max_num_batched_tokens=16)
+    make_resident(engine, ["alpha"])
+    waits = []
+    wait = engine._work.wait
+    engine._work.wait = lambda timeout=None: waits.append(timeout) or wait(timeout)
+    outs = list(engine.generate("alpha", prompt_ids(9, 60), greedy(2)))  # 4 chunks, the first 3 output nothing
+    assert [t for o in outs for t in o.token_ids] == solo_tokens(base, store, "alpha", prompt_ids(9, 60), 2)
+    assert waits == []
+    assert [s.prefill_tokens for s in engine.stats().recent_steps[-5:-1]] == [16, 16, 16, 12]
+
+
 def test_stop_without_drain_cancels_in_flight(base, store):
     engine = create_engine(base, store)
     handles = [engine.add_request("alpha", prompt_ids(i, 8), greedy(200)) for i in range(3)]
