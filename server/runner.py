@@ -138,14 +138,13 @@ class ModelRunner:
         return as_decode_rows(plan)
 
     def segments_of(self, chunks: list[ScheduledChunk], slot_of_token: torch.Tensor) -> SlotSegments | None:
-        """The step's tokens (in prepare's order) as runs of one slot, for the CUDA op's dense prefill path; None
-        on the CPU (its own dense-weight path) or when no run reaches DENSE_MIN_TOKENS tokens (the fused kernels
-        then serve the whole step)."""
+        """The step's tokens (in prepare's order) as runs of one slot, for the CUDA op: runs of DENSE_MIN_TOKENS
+        or more take the dense prefill path, and the fused prefill kernel takes the tokens in this order instead
+        of sorting the slots on every projection call (~40 us of host time each on the H200). None on the CPU
+        (its own dense-weight path)."""
         if self.device.type != "cuda":
             return None
-        from kernels.triton_prefill import DENSE_MIN_TOKENS  # Triton: CUDA only
-
-        return slot_runs(chunks, slot_of_token, DENSE_MIN_TOKENS)
+        return slot_runs(chunks, slot_of_token, min_run=1)
 
     def forward(self, input_ids, positions, slot_of_token, meta: AttentionMeta, logits_indices) -> torch.Tensor:
         return self.model(input_ids, positions, slot_of_token, meta, self.kv_cache.layers, logits_indices)

@@ -144,6 +144,27 @@ def test_prefill_long_segments_take_the_dense_path():
     assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, bits)) < TOL[x.dtype]
 
 
+def test_segments_spare_the_fused_prefill_its_sort_even_when_unsorted_and_all_short(monkeypatch):
+    """A step of short runs (none dense) in step order, slots not sorted and one slot in two runs: with segments the
+    fused kernel visits each token tile's slots as they come (the server passes them for every step: no sort of
+    the slots per projection call)."""
+    n, k, bits, gpr = 23, 40, 4, 2
+    slots, counts = [3, 1, 3, 0, 2], [20, 9, 17, 30, 5]
+    m = sum(counts)
+    assert m > DECODE_MAX_M and max(counts) < DENSE_MIN_TOKENS
+    x, codes, pool, _ = make_case(m, n, k, bits, gpr, 4, "one", torch.float16, seed=12)
+    segments = SlotSegments.from_counts(slots, counts, DEVICE)
+    slot_of_token = segments.slot_of_token()
+
+    def no_sort(slots):
+        raise AssertionError("the slots were sorted although segments were given")
+
+    monkeypatch.setattr(triton_ops, "sort_tokens_by_slot", no_sort)
+    out = torch.full((m, n), float("nan"), dtype=x.dtype, device=DEVICE)
+    y = lut_linear_forward(x, codes, pool, slot_of_token, bits, segments, out=out)
+    assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, bits)) < TOL[x.dtype]
+
+
 def test_a_mixed_step_runs_its_long_chunk_dense_and_each_run_of_short_segments_as_one_call(monkeypatch):
     """A server step: one-token decode segments of several tasks, a long prompt chunk, two short chunks."""
     n, k, bits, gpr = 19, 48, 4, 2

@@ -36,8 +36,9 @@ def test_slot_runs_merges_neighbours_of_one_slot_and_needs_one_long_run():
 
 
 def test_a_long_prompt_next_to_decoding_requests_gives_the_reference_tokens(tmp_path, monkeypatch):
-    """A 140-token prompt joins three requests of other tasks that are decoding: the op sees the step as runs (the
-    long prompt dense, the rest as one short run) and every request's tokens equal the torch op's."""
+    """A 140-token prompt joins three requests of other tasks that are decoding: the op sees every step as runs
+    (the long prompt dense, the rest as one short run; the short prompts' steps unsorted, on the fused kernel) and
+    every request's tokens equal the torch op's."""
     base = create_base(seed=5)
     store = create_store(base, tmp_path, {"alpha": 1, "beta": 2, "gamma": 3})
     specs = [("alpha", prompt_ids(1, 5), 6), ("beta", prompt_ids(2, 7), 6), ("gamma", prompt_ids(3, 4), 6),
@@ -70,8 +71,9 @@ def test_a_long_prompt_next_to_decoding_requests_gives_the_reference_tokens(tmp_
         real_dense(x, codes, pool, segments, bits, y)
 
     monkeypatch.setattr(triton_ops, "launch_dense_segments", dense)
+    # on the CPU too, the runs the runner gives the CUDA op (every step: its short runs skip the slot sort)
     monkeypatch.setattr(runner.ModelRunner, "segments_of",
-                        lambda self, chunks, slots: runner.slot_runs(chunks, slots, DENSE_MIN_TOKENS))  # fmt: skip
+                        lambda self, chunks, slots: runner.slot_runs(chunks, slots, min_run=1))  # fmt: skip
     assert run(triton_op=True) == reference
     assert dense_calls and all(lengths == [DENSE_MIN_TOKENS + 12] for _, lengths in dense_calls)
     assert all(rows > DENSE_MIN_TOKENS + 12 for rows, _ in dense_calls)  # with other requests' tokens in the step
