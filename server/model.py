@@ -21,6 +21,7 @@ import math
 import os
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from types import ModuleType
 
 import torch
 import torch.nn.functional as F
@@ -44,7 +45,7 @@ def _on_gpu(x: torch.Tensor) -> bool:
     return x.is_cuda
 
 
-def fused_ops_for(x: torch.Tensor):
+def fused_ops_for(x: torch.Tensor) -> ModuleType | None:
     """The fused-kernel module for activations x on CUDA (unless SKETCHSERVE_FUSED_OPS=0), else None.
 
     Before its first use on a device and dtype, the kernels are checked against the torch forms once; if they fail
@@ -463,8 +464,10 @@ class Attention(nn.Module):
         self.qkv_sizes = [self.num_heads * self.head_dim, *[self.num_kv_heads * self.head_dim] * 2]
         self.scale = cfg.head_dim**-0.5
 
-    def forward(self, x, slots, cos, sin, meta: AttentionMeta, kv_cache: tuple[torch.Tensor, torch.Tensor],
-                fused=None):  # fmt: skip
+    def forward(
+        self, x: torch.Tensor, slots: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, meta: AttentionMeta,
+        kv_cache: tuple[torch.Tensor, torch.Tensor], fused: ModuleType | None = None,
+    ) -> torch.Tensor:  # fmt: skip
         """fused: the fused-kernel module the model chose for this forward (fused_ops_for), or None: torch forms."""
         t = x.shape[0]
         if self.qkv_proj is not None:
@@ -551,7 +554,10 @@ class Block(nn.Module):
         self.post_attention_layernorm = RMSNorm(norms[1], cfg.rms_norm_eps)
         self.mlp = mlp
 
-    def forward(self, h, slots, cos, sin, meta, kv_cache, fused=None):
+    def forward(
+        self, h: torch.Tensor, slots: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, meta: AttentionMeta,
+        kv_cache: tuple[torch.Tensor, torch.Tensor], fused: ModuleType | None = None,
+    ) -> torch.Tensor:  # fmt: skip
         if fused is None:
             h = h + self.self_attn(self.input_layernorm(h), slots, cos, sin, meta, kv_cache)
             return h + self.mlp(self.post_attention_layernorm(h), slots)

@@ -149,7 +149,9 @@ class ModelRunner:
     def forward(self, input_ids, positions, slot_of_token, meta: AttentionMeta, logits_indices) -> torch.Tensor:
         return self.model(input_ids, positions, slot_of_token, meta, self.kv_cache.layers, logits_indices)
 
-    def prepare(self, decodes: list[ScheduledChunk], prefills: list[ScheduledChunk], pad_to: tuple[int, int] = (0, 0)):
+    def prepare(
+        self, decodes: list[ScheduledChunk], prefills: list[ScheduledChunk], pad_to: tuple[int, int] = (0, 0)
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, AttentionMeta, torch.Tensor]:
         """Host lists -> device tensors. pad_to = (batch, blocks) pads a decode-only batch for a graph."""
         bs = self.block_size
         ids, pos, slots, rows, logits_rows, scored_rows = [], [], [], [], [], []

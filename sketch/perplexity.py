@@ -14,12 +14,16 @@ import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
 from sketch.calibration import read_texts, token_stream
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 
 @dataclass
@@ -83,7 +87,9 @@ def _by_length(windows: list[torch.Tensor]) -> list[list[torch.Tensor]]:
     return list(groups.values())
 
 
-def load_eval_model(spec: str, dtype=None, device: str = "cpu"):
+def load_eval_model(
+    spec: str, dtype: torch.dtype | None = None, device: str = "cpu"
+) -> tuple[torch.nn.Module, PreTrainedTokenizerBase, str]:
     """'default' | HF directory | .gguf | sketched base directory -> (model, tokenizer, name)."""
     from transformers import AutoTokenizer
 

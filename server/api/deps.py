@@ -9,6 +9,7 @@ from fastapi import Depends, Header, Request
 from server.api.errors import ApiError
 from server.api.state import ServerState
 from server.auth import Principal, presented_key
+from server.engine import Engine
 from server.settings import Settings
 
 
@@ -16,7 +17,7 @@ def get_state(request: Request) -> ServerState:
     return request.app.state.server
 
 
-def get_engine(state: Annotated[ServerState, Depends(get_state)]):
+def get_engine(state: Annotated[ServerState, Depends(get_state)]) -> Engine:
     if not state.ready:
         detail = f"the model failed to load: {state.load_error}" if state.load_error else "the model is still loading"
         raise ApiError(503, detail, "service_unavailable", "not_ready", {"Retry-After": "5"})

@@ -24,7 +24,7 @@ from fastapi import Request
 from server.api.errors import ApiError
 from server.api.protocol import SamplingFields
 from server.api.state import ServerState, log
-from server.request import TokenOutput
+from server.request import RequestHandle, TokenOutput
 from server.sampling import SamplingParams, TokenLogprob
 
 DISCONNECT_POLL_S = 0.5
@@ -102,14 +102,16 @@ def sampling_params(
     )
 
 
-def submit(state: ServerState, task: str, prompt: str | list[int], params: SamplingParams, request_id: str):
+def submit(
+    state: ServerState, task: str, prompt: str | list[int], params: SamplingParams, request_id: str
+) -> RequestHandle:
     """Queue the request on the engine; its exceptions become 4xx through the error table."""
     return state.engine.add_request(task, prompt, params, request_id=request_id)
 
 
 def submit_choices(
     state: ServerState, task: str, prompts: list[str | list[int]], n: int, params: SamplingParams, request_id: str
-) -> list:
+) -> list[RequestHandle]:
     """One engine request per choice: choice i * n + j is prompt i's j-th sample (OpenAI's order). A seeded
     request's choice j draws with seed + j, so its choices differ and each is reproducible. All or none: if one
     is refused (queue full, unknown task, ...), those already queued are cancelled and the error propagates."""
