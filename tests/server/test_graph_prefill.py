@@ -63,10 +63,10 @@ class EagerRows:
         return self.runner.forward(*self.runner.prepare(rows, []))
 
 
-def rows_engine(base, store, graph_prefill: bool, **kw):
+def rows_engine(base, store, graph_prefill: bool, max_num_batched_tokens: int = 32, **kw):
     """An engine on the test device whose steps of up to 16 tokens replay graphs (CUDA) or their eager stand-in."""
-    engine = create_engine(base, store, device=DEVICE, graph_prefill=graph_prefill, max_num_batched_tokens=32,
-                           cuda_graph_max_batch=16, **kw)  # fmt: skip
+    engine = create_engine(base, store, device=DEVICE, graph_prefill=graph_prefill,
+                           max_num_batched_tokens=max_num_batched_tokens, cuda_graph_max_batch=16, **kw)  # fmt: skip
     if DEVICE == "cpu":
         engine.runner.graphs = EagerRows(engine.runner, max_rows=16)
     return engine
@@ -105,3 +105,21 @@ def test_prefilling_as_decode_rows_gives_the_prefill_forms_tokens(base, store):
     for engine in (reference, rows):
         stats = engine.stats()
         assert stats.kv_blocks_used == 0 and stats.running == 0 and stats.pool.pins == 0
+
+
+def test_a_long_prompt_in_short_chunks_runs_every_chunk_as_rows(base, store):
+    """A 30-token prompt under an 8-token budget: four chunks, the first three sampling nothing (no rows picked),
+    each replayed as rows; the tokens are the prefill form's."""
+    outputs = {}
+    for graph_prefill in (False, True):
+        engine = rows_engine(base, store, graph_prefill, max_num_batched_tokens=8, max_num_seqs=4)
+        make_resident(engine, ["gamma"])
+        if DEVICE == "cpu":
+            engine.runner.graphs.rows.clear()  # make_resident's own prompt
+        outs = list(engine.generate("gamma", prompt_ids(7, 30), greedy(6)))
+        outputs[graph_prefill] = [t for o in outs for t in o.token_ids]
+        if DEVICE == "cpu":
+            prompt_rows = sorted(pos for _, pos in engine.runner.graphs.rows if pos < 30)
+            assert prompt_rows == (list(range(30)) if graph_prefill else [])
+    assert outputs[True] == outputs[False] and len(outputs[True]) == 6
+
