@@ -100,6 +100,7 @@ def make_engine(base, store, args, num_slots: int, max_batch: int, pool_bytes: i
     config = EngineConfig(
         device=str(args.device), dtype="float16" if args.device.type == "cuda" else "float32",
         stats_window=1 << 20,  # decode_point slices the steps of its own run out of the engine's history
+        cuda_graph_max_batch=args.cuda_graph_max_batch,
         cpu_weight_dtype=args.cpu_weight_dtype,
         cache=CacheConfig(block_size=16, kv_cache_bytes=kv_bytes_for(base, args, max_batch, max_len)),
         pool=PoolConfig(num_slots=num_slots, pool_bytes=pool_bytes, cpu_tier_bytes=4 * GiB),
@@ -154,18 +155,18 @@ def ttft(engine: Engine, base: SketchedBase, task: str, length: int, seed: int =
     return outs[-1].ttft_s
 
 
-def ttft_graph_vs_eager(engine: Engine, base: SketchedBase, task: str, length: int) -> dict:
-    """TTFT of a 32-token prompt, and of a length-token prompt met before (its cached prefix leaves one 16-token
+def ttft_graph_vs_eager(engine: Engine, base: SketchedBase, task: str, length: int, short: int = 32) -> dict:
+    """TTFT of a short prompt, and of a length-token prompt met before (its cached prefix leaves one 16-token
     step), with steps of prefill chunks replaying the decode graphs (graph_prefill, server/runner.py) and launched
     eagerly. Prompts are new each time; each shape runs once first (graph capture, kernel choice)."""
     out = {}
     for mode, on in (("graph", True), ("eager", False)):
         engine.runner.graph_prefill = on
         seed = 100 + 10 * on
-        ttft(engine, base, task, 32, seed=seed)
-        short = ttft(engine, base, task, 32, seed=seed + 1)
+        ttft(engine, base, task, short, seed=seed)
+        first = ttft(engine, base, task, short, seed=seed + 1)
         cached = [ttft(engine, base, task, length, seed=seed + 2 + i // 2) for i in range(4)][-1]  # 2nd of 2nd pair
-        out[mode] = {"short_32_s": short, "prefix_cached_s": cached}
+        out[mode] = {"short_tokens": short, "short_s": first, "prefix_cached_s": cached}
     engine.runner.graph_prefill = engine.config.graph_prefill
     return out
 
@@ -239,9 +240,9 @@ def run_gpr(gpr: int, config: dict, args, workdir: Path) -> dict:
                   f" (floor {point['floor_ms']:.2f} ms)", flush=True)
             out["decode"].append(point)
     if device.type == "cuda":
-        out["ttft_graph_vs_eager"] = ttft_graph_vs_eager(engine, base, tasks[0], args.ttft_prompt)
+        out["ttft_graph_vs_eager"] = ttft_graph_vs_eager(engine, base, tasks[0], args.ttft_prompt, args.short_prompt)
         print(f"gpr={gpr}: TTFT graph vs eager prefill steps: " + ", ".join(
-            f"{mode} {v['short_32_s'] * 1e3:.1f} ms (32 tokens) / {v['prefix_cached_s'] * 1e3:.1f} ms "
+            f"{mode} {v['short_s'] * 1e3:.1f} ms ({v['short_tokens']} tokens) / {v['prefix_cached_s'] * 1e3:.1f} ms "
             f"({args.ttft_prompt} cached)" for mode, v in out["ttft_graph_vs_eager"].items()), flush=True)
     out["ttft_warm_s"] = ttft(engine, base, tasks[0], args.ttft_prompt)  # a prompt no request had before
     out["ttft_prefix_cached_s"] = ttft(engine, base, tasks[0], args.ttft_prompt)  # again: its full blocks reused
@@ -382,6 +383,9 @@ def main() -> None:
     ap.add_argument("--prompt", type=int, default=128, help="prompt tokens of the decode runs")
     ap.add_argument("--new-tokens", type=int, default=64)
     ap.add_argument("--ttft-prompt", type=int, default=512)
+    ap.add_argument("--short-prompt", type=int, default=32, help="prompt tokens of the graph-vs-eager TTFT")
+    ap.add_argument("--cuda-graph-max-batch", type=int, default=64,
+                    help="the engine's cuda_graph_max_batch: the most tokens a step replaying a graph has")
     ap.add_argument("--layers", type=int, default=32, help="decoder layers of the 7B shape (fewer = quicker)")
     ap.add_argument("--bandwidth", type=float, default=3.0e12, help="bytes/s of the floor (H100: 3.0e12 measured)")
     ap.add_argument("--reserve-gb", type=float, default=4.0,

@@ -22,7 +22,7 @@ def test_a_batch_of_long_prompts_still_reaches_full_batch_decode_steps(bench, tm
     config = llama_config(vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=1,
                           num_attention_heads=4, num_key_value_heads=2)  # fmt: skip
     args = SimpleNamespace(device=torch.device("cpu"), prompt=1200, new_tokens=2, ttft_prompt=16,
-                           cpu_weight_dtype="float32")  # fmt: skip
+                           cpu_weight_dtype="float32", cuda_graph_max_batch=64)  # fmt: skip
     base = bench.random_base(config, gpr=1, device=args.device)
     store = LutStore(tmp_path / "store", base.spec(), verify_on_open=False)
     bench.fill_store(base, store, ["task0"], tmp_path)
