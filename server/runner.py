@@ -108,9 +108,10 @@ class ModelRunner:
             if not 0 <= c.slot < self.num_slots:
                 raise ValueError(f"request {c.request_id} has LUT slot {c.slot}, the pool has {self.num_slots}")
         self.model.kernel_hints.num_tasks = len({c.slot for c in chunks})  # known here: no device read-back
-        rows = self.graph_rows(plan)
-        if rows is not None:
-            logits = self.graphs.run(rows[0])[rows[1]]
+        graph_rows = self.graph_rows(plan)
+        if graph_rows is not None:
+            rows, picks = graph_rows
+            logits = self.graphs.run(rows)[picks]  # [len(picks), V]: the sampling chunks' rows, in plan order
         else:
             args = self.prepare(plan.decodes, plan.prefills)
             self.model.kernel_hints.segments = self.segments_of(plan.decodes + plan.prefills, args[2])
