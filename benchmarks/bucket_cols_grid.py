@@ -1,6 +1,7 @@
 """A wider grid of the bucket kernel's "cols" layout (kernels/triton_bucket_cols.py) than the autotuner's list.
 
     python3 benchmarks/bucket_cols_grid.py --out OUT_DIR [--budget-s 240] [--pairs 1 | --quads 1]
+    python3 benchmarks/bucket_cols_grid.py --out OUT_DIR --variants 1 [--budget-s 240]
 
 The autotuner times a few cols configs (kernels/triton_bucket.py, _COLS_CANDIDATES); this times block shapes, warps,
 stages and split-K waves around them at M = 16 tokens over 16 tasks, 4-bit, gpr 4, on 4096x4096, then the best
@@ -8,6 +9,11 @@ eight on 11008x4096, each checked against the torch reference (output poisoned f
 compiles after --budget-s. Writes OUT_DIR/bucket_cols_grid.json (bucket_cols_pairs_grid.json with --pairs 1,
 bucket_cols_quads_grid.json with --quads 1: the K orders of _COLS_CANDIDATES) and prints the best configs per shape:
 the data for _COLS_CANDIDATES.
+
+--variants 1 instead times the autotuner's own 3/4-bit candidates at gpr 1 and 4 on the three 7B shapes, each as
+it is and with the fold's LUT gathers issued at once (PRELOAD_FOLD) and/or under a register cap (maxnreg 128 or
+168: more programs per SM, the lever the stall profile points to; NOTES.md, seventh session), into
+bucket_cols_variants.json, and prints each variant's best per case against the plain candidates' best.
 """
 
 from __future__ import annotations
@@ -59,9 +65,47 @@ def run_shape(n: int, k: int, configs, budget_s: float, sms: int, rows: list, k_
     torch.cuda.empty_cache()
 
 
+VARIANTS = {"plain": {}, "preload": {"PRELOAD_FOLD": True}, "reg128": {"maxnreg": 128},
+            "reg168": {"maxnreg": 168}, "preload_reg128": {"PRELOAD_FOLD": True, "maxnreg": 128}}  # fmt: skip
+
+
+def run_variants(args, sms: int) -> None:
+    """Each 3/4-bit cols candidate of the autotuner under each of VARIANTS, at gpr 1 and 4 on the 7B shapes."""
+    rows: list[dict] = []
+    for n, k in ((4096, 4096), (11008, 4096), (4096, 11008)):
+        for gpr in (1, 4):
+            layer = Layer(n, k, gpr)
+            x, slots = make_batch(M, TASKS, k)
+            ref = lut_linear_reference(x, layer.codes[0], layer.pools[0], slots, BITS)
+
+            def launches(candidate, name, n=n, k=k, gpr=gpr):
+                block_n, bb, warps, stages, waves, k_order = candidate
+                block_k = bb * _per_byte(BITS)
+                cfg = {"LAYOUT": "cols", "BLOCK_N": block_n, "BLOCK_K": block_k, "num_warps": warps,
+                       "num_stages": stages, "SPLIT_K": split_for(n, k, block_n, block_k, waves * sms),
+                       **k_order_flags(k_order), **VARIANTS[name]}  # fmt: skip
+                yield cfg, {"N": n, "K": k, "M": M, "tasks": TASKS, "gpr": gpr, "waves": waves, "variant": name}
+
+            groups = (launches(c, name) for c in _COLS_CANDIDATES if c[5] != "bytes" for name in VARIANTS)
+            time_grid(launch_bucket, layer, x, slots, ref, groups, args.budget_s, rows, f"{n}x{k} gpr {gpr}")
+            del layer
+            torch.cuda.empty_cache()
+    result = {"gpu": torch.cuda.get_device_name(), "M": M, "tasks": TASKS, "bits": BITS, "rows": rows}
+    (args.out / "bucket_cols_variants.json").write_text(json.dumps(result, indent=0))
+    for n, k in ((4096, 4096), (11008, 4096), (4096, 11008)):
+        for gpr in (1, 4):
+            best = {name: fastest(rows, 1, N=n, K=k, gpr=gpr, variant=name) for name in VARIANTS}
+            line = ", ".join(f"{name} {b[0]['us']:.1f}" for name, b in best.items() if b)
+            print(f"{n}x{k} gpr {gpr}: {line} us")
+
+
 def main() -> None:
     args = grid_cli(__doc__, budget_s=240.0, extra=[("--pairs", 0, "1: the PAIRS variant (K over columns)"),
-                                                    ("--quads", 0, "1: the QUADS variant (K over 16-bit words)")])
+                                                    ("--quads", 0, "1: the QUADS variant (K over 16-bit words)"),
+                                                    ("--variants", 0, "1: the candidates under VARIANTS")])
+    if args.variants:
+        run_variants(args, torch.cuda.get_device_properties(0).multi_processor_count)
+        return
     k_order = "quads" if args.quads else "pairs" if args.pairs else "bytes"
     sms = torch.cuda.get_device_properties(0).multi_processor_count
     rows: list[dict] = []
