@@ -26,6 +26,7 @@ from types import ModuleType
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from adapters.pool import FusedLuts
 from kernels import SlotSegments, dequantize, lut_linear
@@ -451,6 +452,10 @@ class LutProjection(nn.Module):
         return y if self.bias is None else y + self.bias
 
 
+# Prefill attention's SDPA backends: every one but cuDNN's (Attention._prefill says why).
+PREFILL_SDPA_BACKENDS = [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]
+
+
 class Attention(nn.Module):
     """proj holds q_proj, k_proj, v_proj, o_proj, or qkv_proj (fused: one op call, output split) and o_proj."""
 
@@ -508,20 +513,28 @@ class Attention(nn.Module):
         return o.reshape(b, self.num_heads, self.head_dim)
 
     def _prefill(self, q, k_new, v_new, k_cache, v_cache, span: PrefillSpan) -> torch.Tensor:
-        """Attention of a chunk's n queries [n, H, hd] over its context, as one batch of 4-D SDPA with enable_gqa
-        (K/V heads never repeated). 4-D matters on CUDA: 3-D inputs fall back to the math kernel (H200: 3.4 ms
-        against 0.08 ms per layer for 2,048 tokens, and an n x ctx score matrix per head; benchmarks/NOTES.md)."""
+        """Attention of a chunk's n queries [n, H, hd] over its context, as one batch of 4-D SDPA (3-D inputs fall
+        back to the math kernel on CUDA: H200, 3.4 ms against 0.08 ms per layer for 2,048 tokens).
+
+        Backends: PREFILL_SDPA_BACKENDS, without cuDNN's, which builds a plan for every new shape (45-160 ms each on
+        the H200, up to 1.5 s; a prefill meets a new (chunk, context) shape with almost every prompt) where flash and
+        efficient attention start in ~0.1-0.5 ms (benchmarks/NOTES.md, eighth session). A causal chunk takes flash
+        with enable_gqa (K/V heads not repeated); a chunk after cached rows needs an explicit causal mask, which
+        flash does not take and efficient attention takes with equal head counts only, so K/V heads are repeated."""
         n, ctx = span.num_tokens, span.context_len
         if ctx == n:  # the whole context is this chunk: plain causal attention (flash kernels on CUDA)
             k, v, mask = k_new, v_new, None
         else:  # a later chunk (or one after a cached prefix): the cached rows, then a causal mask over them
             k = k_cache[span.block_table].flatten(0, 1)[:ctx]  # [ctx, Hkv, hd]
             v = v_cache[span.block_table].flatten(0, 1)[:ctx]
+            if k.shape[1] != q.shape[1]:
+                k, v = (t.repeat_interleave(q.shape[1] // t.shape[1], dim=1) for t in (k, v))  # [ctx, H, hd]
             query_pos = torch.arange(ctx - n, ctx, device=q.device)
             mask = (torch.arange(ctx, device=q.device)[None, :] <= query_pos[:, None])[None, None]  # [1, 1, n, ctx]
         q4, k4, v4 = (t.transpose(0, 1)[None] for t in (q, k, v))  # [1, heads, rows, hd]
-        o = F.scaled_dot_product_attention(q4, k4, v4, attn_mask=mask, is_causal=mask is None, scale=self.scale,
-                                           enable_gqa=True)  # fmt: skip
+        with sdpa_kernel(PREFILL_SDPA_BACKENDS):
+            o = F.scaled_dot_product_attention(q4, k4, v4, attn_mask=mask, is_causal=mask is None, scale=self.scale,
+                                               enable_gqa=True)  # fmt: skip
         return o[0].transpose(0, 1)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+import server.model
 from adapters.pool import allocate_lut_pools
 from kernels.reference import dequantize
 from server.kv_cache import KVCache
@@ -203,3 +204,26 @@ def test_int8_cpu_weights_take_a_quarter_of_float32_and_stay_within_their_roundi
     assert isinstance(cache._weights[next(iter(cache._weights))], Int8Weight)
     proj(x[:1], torch.ones(1, dtype=torch.int32))
     assert cache.nbytes == 40 * 48 + 40 * 2 + bf16_copy  # one row again: the int8 kernel, nothing new
+
+
+def test_prefill_attention_never_takes_cudnn_and_gives_masked_chunks_equal_head_counts(monkeypatch):
+    """cuDNN's SDPA builds a plan per new shape (45-160 ms on the H200) and prefill shapes change with every prompt;
+    flash and efficient attention do not. A chunk after cached rows has a mask, which efficient attention takes
+    only with as many K/V heads as query heads."""
+    base = create_base()  # 4 query heads, 2 K/V heads
+    seen = []
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+
+    def spy(q, k, v, attn_mask=None, **kwargs):
+        seen.append((torch.backends.cuda.cudnn_sdp_enabled(), torch.backends.cuda.flash_sdp_enabled(),
+                     attn_mask is not None, q.shape[1], k.shape[1]))  # fmt: skip
+        return sdpa(q, k, v, attn_mask=attn_mask, **kwargs)
+
+    monkeypatch.setattr(server.model.F, "scaled_dot_product_attention", spy)
+    ids = list(range(3, 13))
+    run_ours(base, [random_task_luts(base, seed=1)], ids, 0, prefill=len(ids))  # two chunks: causal, then masked
+    assert seen and all(not cudnn and flash for cudnn, flash, *_ in seen)
+    assert {masked for _, _, masked, *_ in seen} == {False, True}
+    assert all(hq == hk for _, _, masked, hq, hk in seen if masked)
+    assert any(hq != hk for _, _, masked, hq, hk in seen if not masked)  # the causal chunk keeps K/V heads unrepeated
+    assert torch.backends.cuda.cudnn_sdp_enabled()  # the global setting is back once the call returns
