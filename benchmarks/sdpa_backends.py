@@ -3,8 +3,9 @@
     python3 benchmarks/sdpa_backends.py [--heads 32 --kv-heads 32 --head-dim 128]
 
 Shapes as a burst of chunked prompts meets them: causal chunks of n tokens (n new each call), and 16-token chunks
-over a cached context of n + 16 (an explicit causal mask). For each backend set: mean first-call ms over 8 new
-shapes, then the warm ms of the last shape; a backend that cannot take the call is reported as such.
+over a cached context of n + 16 (an explicit causal mask, or "lower_right": torch's CausalBias of that alignment).
+For each backend set: mean first-call ms over 8 new shapes, then the warm ms of the last shape; a backend that
+cannot take the call is reported as such.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import time
 import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.nn.attention.bias import causal_lower_right
 
 SETS = {
     "default": None,
@@ -26,6 +28,8 @@ SETS = {
 
 
 def call(q, k, v, mask, gqa: bool):
+    if isinstance(mask, str):  # "lower_right": the chunk's causal mask as a CausalBias (flash takes it, no dense mask)
+        mask = causal_lower_right(q.shape[2], k.shape[2])
     if gqa:
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None, enable_gqa=True)
     g = q.shape[1] // k.shape[1]
@@ -41,7 +45,7 @@ def timed(fn) -> float:
     return (time.perf_counter() - t0) * 1e3
 
 
-def measure(backends, masked: bool, gqa: bool, lengths, a) -> str:
+def measure(backends, masked: bool | str, gqa: bool, lengths, a) -> str:
     """Mean first-call ms over the new lengths, then the warm ms of the last shape."""
     dev, dt = "cuda", torch.float16
 
@@ -58,7 +62,9 @@ def measure(backends, masked: bool, gqa: bool, lengths, a) -> str:
         k = torch.randn(1, a.kv_heads, ctx, a.head_dim, device=dev, dtype=dt)
         v = torch.randn_like(k)
         mask = None
-        if masked:
+        if masked == "lower_right":
+            mask = masked
+        elif masked:
             pos = torch.arange(ctx - nq, ctx, device=dev)
             mask = (torch.arange(ctx, device=dev)[None, :] <= pos[:, None])[None, None]
         firsts.append(timed(lambda q=q, k=k, v=v, mask=mask: run(q, k, v, mask)))
@@ -74,10 +80,10 @@ def main() -> None:
     a = ap.parse_args()
     print(torch.__version__, torch.cuda.get_device_name(), f"heads {a.heads}/{a.kv_heads} hd {a.head_dim}")
     fresh = iter(range(128, 1 << 20, 16))  # every call a length not met before
-    for masked in (False, True):
+    for masked in (False, True, "lower_right"):
         for gqa in (True, False) if a.heads != a.kv_heads else (True,):
             for name, backends in SETS.items():
-                label = f"{'masked' if masked else 'causal'} gqa={gqa} {name}"
+                label = f"{masked if isinstance(masked, str) else 'masked' if masked else 'causal'} gqa={gqa} {name}"
                 try:
                     print(f"{label}: {measure(backends, masked, gqa, [next(fresh) for _ in range(8)], a)}", flush=True)
                 except RuntimeError as e:
