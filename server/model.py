@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.nn.attention.bias import causal_lower_right
 
 from adapters.pool import FusedLuts
 from kernels import SlotSegments, dequantize, lut_linear
@@ -516,21 +517,22 @@ class Attention(nn.Module):
         """Attention of a chunk's n queries [n, H, hd] over its context, as one batch of 4-D SDPA (3-D inputs fall
         back to the math kernel on CUDA: H200, 3.4 ms against 0.08 ms per layer for 2,048 tokens).
 
-        Backends: PREFILL_SDPA_BACKENDS, without cuDNN's, which builds a plan for every new shape (45-160 ms each on
-        the H200, up to 1.5 s; a prefill meets a new (chunk, context) shape with almost every prompt) where flash and
-        efficient attention start in ~0.1-0.5 ms (benchmarks/NOTES.md, eighth session). A causal chunk takes flash
-        with enable_gqa (K/V heads not repeated); a chunk after cached rows needs an explicit causal mask, which
-        flash does not take and efficient attention takes with equal head counts only, so K/V heads are repeated."""
+        Backends: PREFILL_SDPA_BACKENDS, without cuDNN's, which builds a plan for every new shape (40-160 ms each on
+        the H200, up to 1.5 s; a prefill meets a new (chunk, context) shape with almost every prompt) where flash
+        starts in ~0.1 ms (benchmarks/sdpa_backends.py, NOTES.md eighth session). A chunk after cached rows attends
+        causally aligned to the context's end: on CUDA torch's lower-right CausalBias, which flash takes with
+        enable_gqa (a dense mask would leave efficient attention, and it only with K/V heads repeated)."""
         n, ctx = span.num_tokens, span.context_len
-        if ctx == n:  # the whole context is this chunk: plain causal attention (flash kernels on CUDA)
+        if ctx == n:  # the whole context is this chunk: plain causal attention
             k, v, mask = k_new, v_new, None
-        else:  # a later chunk (or one after a cached prefix): the cached rows, then a causal mask over them
+        else:  # a later chunk (or one after a cached prefix): the cached rows, query i sees rows <= ctx - n + i
             k = k_cache[span.block_table].flatten(0, 1)[:ctx]  # [ctx, Hkv, hd]
             v = v_cache[span.block_table].flatten(0, 1)[:ctx]
-            if k.shape[1] != q.shape[1]:
-                k, v = (t.repeat_interleave(q.shape[1] // t.shape[1], dim=1) for t in (k, v))  # [ctx, H, hd]
-            query_pos = torch.arange(ctx - n, ctx, device=q.device)
-            mask = (torch.arange(ctx, device=q.device)[None, :] <= query_pos[:, None])[None, None]  # [1, 1, n, ctx]
+            if q.is_cuda:
+                mask = causal_lower_right(n, ctx)
+            else:  # a dense mask: CausalBias's CPU dispatch takes the flash op, which does not group K/V heads
+                query_pos = torch.arange(ctx - n, ctx, device=q.device)
+                mask = (torch.arange(ctx, device=q.device)[None, :] <= query_pos[:, None])[None, None]  # [1, 1, n, ctx]
         q4, k4, v4 = (t.transpose(0, 1)[None] for t in (q, k, v))  # [1, heads, rows, hd]
         with sdpa_kernel(PREFILL_SDPA_BACKENDS):
             o = F.scaled_dot_product_attention(q4, k4, v4, attn_mask=mask, is_causal=mask is None, scale=self.scale,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch.nn.attention import sdpa_kernel
+from torch.nn.attention.bias import causal_lower_right
 
 import server.model
 from adapters.pool import allocate_lut_pools
@@ -11,6 +13,7 @@ from kernels.reference import dequantize
 from server.kv_cache import KVCache
 from server.model import (
     INT8_MATVEC_ROWS,
+    PREFILL_SDPA_BACKENDS,
     ROW_CHUNK,
     AttentionMeta,
     DenseWeightCache,
@@ -206,24 +209,38 @@ def test_int8_cpu_weights_take_a_quarter_of_float32_and_stay_within_their_roundi
     assert cache.nbytes == 40 * 48 + 40 * 2 + bf16_copy  # one row again: the int8 kernel, nothing new
 
 
-def test_prefill_attention_never_takes_cudnn_and_gives_masked_chunks_equal_head_counts(monkeypatch):
-    """cuDNN's SDPA builds a plan per new shape (45-160 ms on the H200) and prefill shapes change with every prompt;
-    flash and efficient attention do not. A chunk after cached rows has a mask, which efficient attention takes
-    only with as many K/V heads as query heads."""
+def test_prefill_attention_never_takes_cudnn(monkeypatch):
+    """cuDNN's SDPA builds a plan per new shape (40-160 ms on the H200) and prefill shapes change with every prompt;
+    flash does not. Both chunk kinds: the first (causal) and a later one over cached rows (masked)."""
     base = create_base()  # 4 query heads, 2 K/V heads
     seen = []
     sdpa = torch.nn.functional.scaled_dot_product_attention
 
     def spy(q, k, v, attn_mask=None, **kwargs):
         seen.append((torch.backends.cuda.cudnn_sdp_enabled(), torch.backends.cuda.flash_sdp_enabled(),
-                     attn_mask is not None, q.shape[1], k.shape[1]))  # fmt: skip
+                     attn_mask is not None))  # fmt: skip
         return sdpa(q, k, v, attn_mask=attn_mask, **kwargs)
 
     monkeypatch.setattr(server.model.F, "scaled_dot_product_attention", spy)
     ids = list(range(3, 13))
     run_ours(base, [random_task_luts(base, seed=1)], ids, 0, prefill=len(ids))  # two chunks: causal, then masked
-    assert seen and all(not cudnn and flash for cudnn, flash, *_ in seen)
-    assert {masked for _, _, masked, *_ in seen} == {False, True}
-    assert all(hq == hk for _, _, masked, hq, hk in seen if masked)
-    assert any(hq != hk for _, _, masked, hq, hk in seen if not masked)  # the causal chunk keeps K/V heads unrepeated
+    assert {masked for *_, masked in seen} == {False, True}
+    assert all(not cudnn and flash for cudnn, flash, _ in seen)
     assert torch.backends.cuda.cudnn_sdp_enabled()  # the global setting is back once the call returns
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("kv_heads", [2, 4])
+def test_the_lower_right_causal_bias_is_the_later_chunks_mask_on_cuda(kv_heads):
+    """A later chunk's mask on CUDA: query i of n over ctx rows sees rows 0 .. ctx - n + i, K/V heads grouped, under
+    the prefill backends (flash); against a dense mask with K/V heads repeated (efficient attention)."""
+    torch.manual_seed(0)
+    n, ctx, sdpa = 48, 200, torch.nn.functional.scaled_dot_product_attention
+    q = torch.randn(1, 4, n, 64, device="cuda", dtype=torch.float16)
+    k, v = (torch.randn(1, kv_heads, ctx, 64, device="cuda", dtype=torch.float16) for _ in range(2))
+    dense = (torch.arange(ctx, device="cuda")[None, :] <= torch.arange(ctx - n, ctx, device="cuda")[:, None])
+    want = sdpa(q, k.repeat_interleave(4 // kv_heads, 1), v.repeat_interleave(4 // kv_heads, 1),
+                attn_mask=dense[None, None])  # fmt: skip
+    with sdpa_kernel(PREFILL_SDPA_BACKENDS):
+        got = sdpa(q, k, v, attn_mask=causal_lower_right(n, ctx), enable_gqa=True)
+    torch.testing.assert_close(got, want, atol=2e-3, rtol=2e-3)
