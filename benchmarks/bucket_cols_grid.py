@@ -11,9 +11,9 @@ bucket_cols_quads_grid.json with --quads 1: the K orders of _COLS_CANDIDATES) an
 the data for _COLS_CANDIDATES.
 
 --variants 1 instead times the autotuner's own 3/4-bit candidates at gpr 1 and 4 on the three 7B shapes, each as
-it is and with the fold's LUT gathers issued at once (PRELOAD_FOLD) and/or under a register cap (maxnreg 128 or
-168: more programs per SM, the lever the stall profile points to; NOTES.md, seventh session), into
-bucket_cols_variants.json, and prints each variant's best per case against the plain candidates' best.
+it is and under a register cap (maxnreg 128 or 168: more programs per SM, the lever the stall profile points to;
+NOTES.md, seventh session), into bucket_cols_variants.json, and prints each variant's best per case against the
+plain candidates' best. (The eighth session's run also had a variant of the fold, since removed: NOTES.md.)
 """
 
 from __future__ import annotations
@@ -65,8 +65,7 @@ def run_shape(n: int, k: int, configs, budget_s: float, sms: int, rows: list, k_
     torch.cuda.empty_cache()
 
 
-VARIANTS = {"plain": {}, "preload": {"PRELOAD_FOLD": True}, "reg128": {"maxnreg": 128},
-            "reg168": {"maxnreg": 168}, "preload_reg128": {"PRELOAD_FOLD": True, "maxnreg": 128}}  # fmt: skip
+VARIANTS = {"plain": {}, "reg128": {"maxnreg": 128}, "reg168": {"maxnreg": 168}}
 
 
 def run_variants(args, sms: int) -> None:

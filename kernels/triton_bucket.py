@@ -160,8 +160,8 @@ def launch_bucket(
     "rows" (default: this module's kernel, one-hot rows = weight rows x code values, the A operand) or "cols"
     (triton_bucket_cols.py: codes as the B operand, one-hot in registers; PAIRS: the MMA's K runs over the
     block's columns, 3/4-bit codes only, else over its bytes once per code within a byte; QUADS: over its 16-bit
-    words once per code within a word, 3/4-bit codes in rows of whole words, else PAIRS; PRELOAD_FOLD: the fold's
-    L LUT gathers issued before the first is used). maxnreg, when given, caps the kernel's registers.
+    words once per code within a word, 3/4-bit codes in rows of whole words, else PAIRS). maxnreg, when given,
+    caps the kernel's registers (timed in the eighth session: within 3 % either way; NOTES.md).
 
     BLOCK_K must be a multiple of 16 codes per byte-column (BLOCK_K / per_byte >= 16: the MMA's K).
     """
@@ -184,7 +184,7 @@ def launch_bucket(
         if quads and block_k < 64:
             raise ValueError(f"QUADS needs BLOCK_K >= 64 (16 words per row and block), got {block_k}")
         layout_args = {"PAIRS": two_per_byte and (bool(config.get("PAIRS")) or bool(config.get("QUADS"))),
-                       "QUADS": quads, "PRELOAD_FOLD": bool(config.get("PRELOAD_FOLD"))}  # fmt: skip
+                       "QUADS": quads}  # fmt: skip
     if config.get("maxnreg"):  # a register cap for ptxas (more programs per SM, perhaps spills)
         layout_args["maxnreg"] = config["maxnreg"]
     split, k_per_split, n_tiles, ws, counters = split_k_launch(x, y, n, block_n, block_k, config.get("SPLIT_K", 1))

@@ -125,7 +125,7 @@ def _bucket_cols_kernel(
     K_PER_SPLIT, SPLIT_K,
     BITS: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
     USE_SPLIT: tl.constexpr, DOT_PRECISION: tl.constexpr, ASM: tl.constexpr, PAIRS: tl.constexpr = False,
-    QUADS: tl.constexpr = False, PRELOAD_FOLD: tl.constexpr = False,
+    QUADS: tl.constexpr = False,
 ):  # fmt: skip
     pid_n = tl.program_id(0)
     pid_k = tl.program_id(1)
@@ -140,7 +140,7 @@ def _bucket_cols_kernel(
     # y [BM, BN]
     y_acc = _k_range(x_ptr, codes_ptr, lut_ptr, rows_c, m_offs, m_mask, slots, k_start, k_end, KP, GS,
                      stride_xm, stride_cn, stride_ls, stride_ln, BITS, BLOCK_M, BLOCK_N, BLOCK_K,
-                     DOT_PRECISION, ASM, PAIRS, QUADS, PRELOAD_FOLD)  # fmt: skip
+                     DOT_PRECISION, ASM, PAIRS, QUADS)  # fmt: skip
     offs = m_offs[:, None] * N + rows[None, :]
     y_offs = m_offs[:, None] * stride_ym + rows[None, :]
     out_mask = m_mask[:, None] & (rows < N)[None, :]
@@ -151,7 +151,7 @@ def _bucket_cols_kernel(
 def _k_range(x_ptr, codes_ptr, lut_ptr, rows_c, m_offs, m_mask, slots, k_start, k_end, KP, GS,
              stride_xm, stride_cn, stride_ls, stride_ln, BITS: tl.constexpr, BLOCK_M: tl.constexpr,
              BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, DOT_PRECISION: tl.constexpr, ASM: tl.constexpr,
-             PAIRS: tl.constexpr, QUADS: tl.constexpr, PRELOAD_FOLD: tl.constexpr):  # fmt: skip
+             PAIRS: tl.constexpr, QUADS: tl.constexpr):  # fmt: skip
     """y [BM, BN] over columns [k_start, k_end), the codes as the MMA's B operand: its K over the block's bytes
     once per code within a byte, or (PAIRS) over its columns, or (QUADS) over its 16-bit words once per code
     within a word."""
@@ -186,16 +186,9 @@ def _k_range(x_ptr, codes_ptr, lut_ptr, rows_c, m_offs, m_mask, slots, k_start, 
                         acc = _accumulate_one_hots(acc, xs, code, L, x_dtype, DOT_PRECISION, ASM)
         # Fold this group's LUTs in: each token's own slot, one [BM, BN] gather per code value (L1/L2 hits).
         lut_g = lut_ptr + slots[:, None] * stride_ls + (rows_c * stride_ln + g * L)[None, :]  # [BM, BN]
-        if PRELOAD_FOLD:  # all L gathers issued before the first is used: one memory latency per group
-            luts = ()
-            for c in tl.static_range(L):
-                luts = luts + (tl.load(lut_g + c, mask=m_mask[:, None], other=0.0),)
-            for c in tl.static_range(L):
-                y_acc += acc[c] * luts[c].to(tl.float32)
-        else:  # each gather converted to acc's layout (shared memory, a barrier) before the next is issued
-            for c in tl.static_range(L):
-                lut_c = tl.load(lut_g + c, mask=m_mask[:, None], other=0.0)
-                y_acc += acc[c] * lut_c.to(tl.float32)
+        for c in tl.static_range(L):
+            lut_c = tl.load(lut_g + c, mask=m_mask[:, None], other=0.0)
+            y_acc += acc[c] * lut_c.to(tl.float32)
     return y_acc
 
 
