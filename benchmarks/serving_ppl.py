@@ -44,6 +44,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cpu-weight-dtypes", default="float32,bfloat16,int8", help="served forms to score (CPU only)")
     p.add_argument("--eval-tokens", type=int, default=4096)
     p.add_argument("--window", type=int, default=512)
+    p.add_argument("--token-budget", type=int, default=0,
+                   help="engine tokens per step (default max(512, window)); below the window each window is "
+                        "prefilled in chunks, the later ones attending to the cached rows")  # fmt: skip
     p.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "tasks" / "math_train.json"))
     p.add_argument("--tiny", action="store_true", help="random tiny model, random tokens")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
@@ -62,14 +65,15 @@ def served_perplexity(engine: Engine, ids: torch.Tensor, window: int) -> dict:
     return {"ppl": math.exp(nll / count), "nll": nll / count, "tokens": count, "seconds": time.perf_counter() - t0}
 
 
-def make_engine(base: SketchedBase, tokenizer, device: str, cpu_weight_dtype: str, window: int, store: Path) -> Engine:
+def make_engine(base: SketchedBase, tokenizer, device: str, cpu_weight_dtype: str, window: int, store: Path,
+                token_budget: int = 0) -> Engine:  # fmt: skip
     config = EngineConfig(
         device=device,
         cpu_weight_dtype=cpu_weight_dtype,
         cpu_weight_cache_bytes=1 << 30,
         tune_at_start=False,
         cache=CacheConfig(prefix_caching=False),  # scoring requests compute every token anyway
-        scheduler=SchedulerConfig(max_num_batched_tokens=max(512, window)),
+        scheduler=SchedulerConfig(max_num_batched_tokens=token_budget or max(512, window)),
     )
     return Engine(base, tokenizer, config, LutStore(store, base.spec()))
 
@@ -124,7 +128,7 @@ def main(argv: list[str] | None = None) -> dict:
     served = []
     with tempfile.TemporaryDirectory() as d:
         for form in forms:
-            engine = make_engine(base, tokenizer, args.device, form, args.window, Path(d) / form)
+            engine = make_engine(base, tokenizer, args.device, form, args.window, Path(d) / form, args.token_budget)
             result = served_perplexity(engine, ids, args.window)
             engine.stop()
             result |= {"form": form if args.device == "cpu" else str(engine.config.torch_dtype()),
@@ -136,7 +140,8 @@ def main(argv: list[str] | None = None) -> dict:
     out = {
         "model": "tiny random" if args.tiny else (base.source_model or args.model),
         "device": torch.cuda.get_device_name() if cuda else f"cpu ({torch.get_num_threads()} threads)",
-        "tokens": {"count": int(ids.numel()), "window": args.window, "what": what},
+        "tokens": {"count": int(ids.numel()), "window": args.window, "what": what,
+                   "token_budget": args.token_budget or max(512, args.window)},
         "offline": offline,
         "served": served,
     }

@@ -22,3 +22,11 @@ def test_served_perplexity_equals_the_offline_lut_models(bench, tmp_path):
     assert abs(served["int8"]["relative_gap"]) < 2e-2  # int8 weights (a scale per row) round more
     assert json.loads((tmp_path / "serving_ppl_tiny.json").read_text())["offline"] == out["offline"]
     assert (tmp_path / "serving_ppl_tiny.png").stat().st_size > 0
+
+
+def test_windows_prefilled_in_chunks_score_the_same(bench, tmp_path):
+    """A token budget below the window: each window's later chunks attend to its cached rows (the masked prefill)."""
+    out = bench.main(["--tiny", "--eval-tokens", "300", "--window", "128", "--token-budget", "48",
+                      "--cpu-weight-dtypes", "float32", "--out", str(tmp_path)])  # fmt: skip
+    assert out["tokens"]["token_budget"] == 48
+    assert abs(out["served"][0]["relative_gap"]) < 1e-5
