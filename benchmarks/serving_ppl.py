@@ -67,13 +67,16 @@ def served_perplexity(engine: Engine, ids: torch.Tensor, window: int) -> dict:
 
 def make_engine(base: SketchedBase, tokenizer, device: str, cpu_weight_dtype: str, window: int, store: Path,
                 token_budget: int = 0) -> Engine:  # fmt: skip
+    budget = token_budget or max(512, window)
     config = EngineConfig(
         device=device,
         cpu_weight_dtype=cpu_weight_dtype,
         cpu_weight_cache_bytes=1 << 30,
         tune_at_start=False,
         cache=CacheConfig(prefix_caching=False),  # scoring requests compute every token anyway
-        scheduler=SchedulerConfig(max_num_batched_tokens=token_budget or max(512, window)),
+        # one scoring request at a time, so a token budget below the default max_num_seqs may cap it
+        scheduler=SchedulerConfig(max_num_batched_tokens=budget,
+                                  max_num_seqs=min(budget, SchedulerConfig.max_num_seqs)),  # fmt: skip
     )
     return Engine(base, tokenizer, config, LutStore(store, base.spec()))
 
