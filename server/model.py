@@ -517,7 +517,7 @@ class Attention(nn.Module):
         """Attention of a chunk's n queries [n, H, hd] over its context, as one batch of 4-D SDPA (3-D inputs fall
         back to the math kernel on CUDA: H200, 3.4 ms against 0.08 ms per layer for 2,048 tokens).
 
-        Backends: PREFILL_SDPA_BACKENDS, without cuDNN's, which builds a plan for every new shape (40-160 ms each on
+        Backends: PREFILL_SDPA_BACKENDS, without cuDNN's, which builds a plan for every new shape (40-200 ms each on
         the H200, up to 1.5 s; a prefill meets a new (chunk, context) shape with almost every prompt) where flash
         starts in ~0.1 ms (benchmarks/sdpa_backends.py, NOTES.md eighth session). A chunk after cached rows attends
         causally aligned to the context's end: on CUDA torch's lower-right CausalBias, which flash takes with

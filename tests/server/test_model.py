@@ -210,7 +210,7 @@ def test_int8_cpu_weights_take_a_quarter_of_float32_and_stay_within_their_roundi
 
 
 def test_prefill_attention_never_takes_cudnn(monkeypatch):
-    """cuDNN's SDPA builds a plan per new shape (40-160 ms on the H200) and prefill shapes change with every prompt;
+    """cuDNN's SDPA builds a plan per new shape (40-200 ms on the H200) and prefill shapes change with every prompt;
     flash does not. Both chunk kinds: the first (causal) and a later one over cached rows (masked)."""
     base = create_base()  # 4 query heads, 2 K/V heads
     seen = []
