@@ -517,11 +517,12 @@ class Attention(nn.Module):
         """Attention of a chunk's n queries [n, H, hd] over its context, as one batch of 4-D SDPA (3-D inputs fall
         back to the math kernel on CUDA: H200, 3.4 ms against 0.08 ms per layer for 2,048 tokens).
 
-        Backends: PREFILL_SDPA_BACKENDS, without cuDNN's, which builds a plan for every new shape (40-200 ms each on
-        the H200, up to 1.5 s; a prefill meets a new (chunk, context) shape with almost every prompt) where flash
-        starts in ~0.1 ms (benchmarks/sdpa_backends.py, NOTES.md eighth session). A chunk after cached rows attends
-        causally aligned to the context's end: on CUDA torch's lower-right CausalBias, which flash takes with
-        enable_gqa (a dense mask would leave efficient attention, and it only with K/V heads repeated)."""
+        Backends: PREFILL_SDPA_BACKENDS (set once per forward by Transformer.forward), without cuDNN's, which
+        builds a plan for every new shape (40-200 ms each on the H200, up to 1.5 s; a prefill meets a new (chunk,
+        context) shape with almost every prompt) where flash starts in ~0.1 ms (benchmarks/sdpa_backends.py,
+        NOTES.md eighth session). A chunk after cached rows attends causally aligned to the context's end: on CUDA
+        torch's lower-right CausalBias, which flash takes with enable_gqa (a dense mask would leave efficient
+        attention, and it only with K/V heads repeated)."""
         n, ctx = span.num_tokens, span.context_len
         if ctx == n:  # the whole context is this chunk: plain causal attention
             k, v, mask = k_new, v_new, None
@@ -534,9 +535,8 @@ class Attention(nn.Module):
                 query_pos = torch.arange(ctx - n, ctx, device=q.device)
                 mask = (torch.arange(ctx, device=q.device)[None, :] <= query_pos[:, None])[None, None]  # [1, 1, n, ctx]
         q4, k4, v4 = (t.transpose(0, 1)[None] for t in (q, k, v))  # [1, heads, rows, hd]
-        with sdpa_kernel(PREFILL_SDPA_BACKENDS):
-            o = F.scaled_dot_product_attention(q4, k4, v4, attn_mask=mask, is_causal=mask is None, scale=self.scale,
-                                               enable_gqa=True)  # fmt: skip
+        o = F.scaled_dot_product_attention(q4, k4, v4, attn_mask=mask, is_causal=mask is None, scale=self.scale,
+                                           enable_gqa=True)  # fmt: skip
         return o[0].transpose(0, 1)
 
 
@@ -672,8 +672,9 @@ class Transformer(nn.Module):
         cos = self.rope_cos[positions].to(h.dtype)
         sin = self.rope_sin[positions].to(h.dtype)
         fused = fused_ops_for(h)  # one choice per forward: every activation shares h's device and dtype
-        for layer, kv_cache in zip(self.layers, kv_caches, strict=True):
-            h = layer(h, slot_of_token, cos, sin, meta, kv_cache, fused)
+        with sdpa_kernel(PREFILL_SDPA_BACKENDS):  # once per step, not per layer (Attention._prefill says why)
+            for layer, kv_cache in zip(self.layers, kv_caches, strict=True):
+                h = layer(h, slot_of_token, cos, sin, meta, kv_cache, fused)
         h = h[logits_indices]
         h = self.norm(h) if fused is None else fused.rms_norm(h, self.norm.weight, self.norm.eps)
         if self.lm_head_lowp is not None:
