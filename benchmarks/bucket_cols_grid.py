@@ -66,36 +66,35 @@ def run_shape(n: int, k: int, configs, budget_s: float, sms: int, rows: list, k_
 
 
 VARIANTS = {"plain": {}, "reg128": {"maxnreg": 128}, "reg168": {"maxnreg": 168}}
+VARIANT_CASES = [(n, k, gpr) for n, k in ((4096, 4096), (11008, 4096), (4096, 11008)) for gpr in (1, 4)]
 
 
 def run_variants(args, sms: int) -> None:
     """Each 3/4-bit cols candidate of the autotuner under each of VARIANTS, at gpr 1 and 4 on the 7B shapes."""
     rows: list[dict] = []
-    for n, k in ((4096, 4096), (11008, 4096), (4096, 11008)):
-        for gpr in (1, 4):
-            layer = Layer(n, k, gpr)
-            x, slots = make_batch(M, TASKS, k)
-            ref = lut_linear_reference(x, layer.codes[0], layer.pools[0], slots, BITS)
+    for n, k, gpr in VARIANT_CASES:
+        layer = Layer(n, k, gpr)
+        x, slots = make_batch(M, TASKS, k)
+        ref = lut_linear_reference(x, layer.codes[0], layer.pools[0], slots, BITS)
 
-            def launches(candidate, name, n=n, k=k, gpr=gpr):
-                block_n, bb, warps, stages, waves, k_order = candidate
-                block_k = bb * _per_byte(BITS)
-                cfg = {"LAYOUT": "cols", "BLOCK_N": block_n, "BLOCK_K": block_k, "num_warps": warps,
-                       "num_stages": stages, "SPLIT_K": split_for(n, k, block_n, block_k, waves * sms),
-                       **k_order_flags(k_order), **VARIANTS[name]}  # fmt: skip
-                yield cfg, {"N": n, "K": k, "M": M, "tasks": TASKS, "gpr": gpr, "waves": waves, "variant": name}
+        def launches(candidate, name, n=n, k=k, gpr=gpr):
+            block_n, bb, warps, stages, waves, k_order = candidate
+            block_k = bb * _per_byte(BITS)
+            cfg = {"LAYOUT": "cols", "BLOCK_N": block_n, "BLOCK_K": block_k, "num_warps": warps,
+                   "num_stages": stages, "SPLIT_K": split_for(n, k, block_n, block_k, waves * sms),
+                   **k_order_flags(k_order), **VARIANTS[name]}  # fmt: skip
+            yield cfg, {"N": n, "K": k, "M": M, "tasks": TASKS, "gpr": gpr, "waves": waves, "variant": name}
 
-            groups = (launches(c, name) for c in _COLS_CANDIDATES if c[5] != "bytes" for name in VARIANTS)
-            time_grid(launch_bucket, layer, x, slots, ref, groups, args.budget_s, rows, f"{n}x{k} gpr {gpr}")
-            del layer
-            torch.cuda.empty_cache()
+        groups = (launches(c, name) for c in _COLS_CANDIDATES if c[5] != "bytes" for name in VARIANTS)
+        time_grid(launch_bucket, layer, x, slots, ref, groups, args.budget_s, rows, f"{n}x{k} gpr {gpr}")
+        del layer
+        torch.cuda.empty_cache()
     result = {"gpu": torch.cuda.get_device_name(), "M": M, "tasks": TASKS, "bits": BITS, "rows": rows}
     (args.out / "bucket_cols_variants.json").write_text(json.dumps(result, indent=0))
-    for n, k in ((4096, 4096), (11008, 4096), (4096, 11008)):
-        for gpr in (1, 4):
-            best = {name: fastest(rows, 1, N=n, K=k, gpr=gpr, variant=name) for name in VARIANTS}
-            line = ", ".join(f"{name} {b[0]['us']:.1f}" for name, b in best.items() if b)
-            print(f"{n}x{k} gpr {gpr}: {line} us")
+    for n, k, gpr in VARIANT_CASES:
+        best = {name: fastest(rows, 1, N=n, K=k, gpr=gpr, variant=name) for name in VARIANTS}
+        line = ", ".join(f"{name} {b[0]['us']:.1f}" for name, b in best.items() if b)
+        print(f"{n}x{k} gpr {gpr}: {line} us")
 
 
 def main() -> None:

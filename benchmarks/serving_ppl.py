@@ -134,6 +134,7 @@ def main(argv: list[str] | None = None) -> dict:
             engine = make_engine(base, tokenizer, args.device, form, args.window, Path(d) / form, args.token_budget)
             result = served_perplexity(engine, ids, args.window)
             engine.stop()
+            budget = engine.config.scheduler.max_num_batched_tokens
             result |= {"form": form if args.device == "cpu" else str(engine.config.torch_dtype()),
                        "relative_gap": result["ppl"] / offline["ppl"] - 1}  # fmt: skip
             served.append(result)
@@ -143,8 +144,7 @@ def main(argv: list[str] | None = None) -> dict:
     out = {
         "model": "tiny random" if args.tiny else (base.source_model or args.model),
         "device": torch.cuda.get_device_name() if cuda else f"cpu ({torch.get_num_threads()} threads)",
-        "tokens": {"count": int(ids.numel()), "window": args.window, "what": what,
-                   "token_budget": args.token_budget or max(512, args.window)},
+        "tokens": {"count": int(ids.numel()), "window": args.window, "what": what, "token_budget": budget},
         "offline": offline,
         "served": served,
     }

@@ -9,5 +9,5 @@ set -o pipefail
 # sketched on the GPU (4-bit, gpr 4, data-free calibration: the default sketch's settings), then scored
 [ -f /root/sk/sketch.safetensors ] || timeout ${SK_TIMEOUT:-300} python3 -m server.cli sketch --model /root/m/model.gguf \
   --out /root/sk --bits 4 --gpr 4 --quiet 2>&1 | tail -5
-timeout ${PPL_TIMEOUT:-240} python3 benchmarks/serving_ppl.py --model /root/sk --device cuda \
+timeout ${PPL_TIMEOUT:-240} python3 benchmarks/serving_ppl.py --model /root/sk --device cuda ${PPL_ARGS:-} \
   --data /root/tasks/math_train.json --out $OUT 2>&1 | tee $OUT/serving_ppl.log
