@@ -1,6 +1,6 @@
 """A grid of the decode kernels' configs at one batch size, wider than the autotuner's lists.
 
-    python3 benchmarks/decode_grid.py --out OUT_DIR [--m 1] [--tasks 1] [--budget-s 150] [--down 1]
+    python3 benchmarks/decode_grid.py --out OUT_DIR [--m 1] [--tasks 1] [--budget-s 150] [--down 1] [--fused 1]
 
 At M = 1 the register-LUT kernel (MODE_PRMT, kernels/triton_decode_prmt.py) lost to the gather kernel's FMA
 mode with the autotuner's 6 candidates (22.6 vs 15.7 us at 4096x4096, kernels_sweep_h200.json) although it
@@ -15,6 +15,10 @@ reference (output poisoned first). Writes OUT_DIR/decode_m{M}_grid.json (with --
 decode_m{M}_t{T}_grid.json) and prints the best configs per mode and shape, each mode's fastest 8 re-timed 3
 rounds in turn (single timings varied up to 2x on the H200): the data for PRMT_CANDIDATES /
 PRMT_DOT_CANDIDATES and _ONE_TOKEN / _TOKENS.
+
+--fused 1 times the shapes the server runs at Llama-2-7B size, whose q/k/v and gate/up projections are fused
+(12288x4096, 22016x4096, and the down projection), with the modes the autotuner times at start-up only (prmt at
+one token, prmt_dot above): the grid that the gpr 4 batch-1 figure's shapes never had.
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ from kernels.triton_decode import MODE_DOT_SWAP, MODE_FMA, MODE_PRMT, MODE_PRMT_
 GPR = 4
 WAVES = (0, 1, 2, 4)  # 0: no split-K
 RETIME_TOP, RETIME_ROUNDS = 8, 3
+# Llama-2-7B's projections as the server runs them: q/k/v fused, gate/up fused, down
+FUSED_SHAPES = [(12288, 4096), (22016, 4096), (4096, 11008)]
 CONFIG_KEYS = ("MODE", "BLOCK_N", "BLOCK_K", "num_warps", "num_stages", "SPLIT_K", "PREFETCH", "SLOT_OUTER", "FAST",
                "X_VEC", "GROUP_SPLIT")
 # prmt_xv: the register-LUT kernel with x in 16-byte loads (X_VEC=1); prmt_gs: with K split at the LUT groups
@@ -117,10 +123,15 @@ def retime(layer, x, slots, top: list[dict]) -> None:
 
 def main() -> None:
     args = grid_cli(__doc__, budget_s=150.0, extra=[("--m", 1, "tokens"), ("--tasks", 1, "distinct tasks"),
-                                                    ("--down", 0, "1: also the down projection, 4096x11008")])
-    shapes = [(4096, 4096), (11008, 4096)] + ([(4096, 11008)] if args.down else [])
+                                                    ("--down", 0, "1: also the down projection, 4096x11008"),
+                                                    ("--fused", 0, "1: the fused projections' shapes, prmt only")])
+    if args.fused:
+        shapes = [(4096, 4096), *FUSED_SHAPES]
+        modes = {"prmt": MODE_PRMT} if args.m == 1 else {"prmt_dot": MODE_PRMT_DOT}
+    else:
+        shapes = [(4096, 4096), (11008, 4096)] + ([(4096, 11008)] if args.down else [])
+        modes = ONE_TOKEN_MODES if args.m == 1 else TOKENS_MODES
     sms = torch.cuda.get_device_properties(0).multi_processor_count
-    modes = ONE_TOKEN_MODES if args.m == 1 else TOKENS_MODES
     rows: list[dict] = []
     for mode in modes:
         run_shape(4096, 4096, args.m, args.tasks, mode, compile_configs(mode, args.m), args.budget_s / len(modes), sms,
@@ -128,10 +139,12 @@ def main() -> None:
         top = distinct((r["BLOCK_N"], r["BLOCK_K"], r["num_warps"], r["num_stages"])
                        for r in fastest(rows, 24, N=4096, K=4096, kind=mode))  # fmt: skip
         for n, k in shapes[1:]:
-            run_shape(n, k, args.m, args.tasks, mode, top[:6], args.budget_s / (2 * len(modes)), sms, rows)
+            run_shape(n, k, args.m, args.tasks, mode, top[:8 if args.fused else 6], args.budget_s / (2 * len(modes)),
+                      sms, rows)
     result = {"gpu": torch.cuda.get_device_name(), "M": args.m, "tasks": args.tasks, "gpr": GPR, "bits": BITS,
               "rows": rows}  # fmt: skip
-    name = f"decode_m{args.m}_grid.json" if args.tasks == 1 else f"decode_m{args.m}_t{args.tasks}_grid.json"
+    name = f"decode_m{args.m}" + (f"_t{args.tasks}" if args.tasks > 1 else "") + ("_fused" if args.fused else "")
+    name += "_grid.json"
     (args.out / name).write_text(json.dumps(result, indent=0))
     for mode in modes:
         for n, k in shapes:

@@ -1,0 +1,82 @@
+"""Where a batch-1 decode step's time goes beyond the GPU's: the 7B-shaped random sketch (bench_serving's), one
+request decoding --tokens tokens, each engine step's duration against the GPU time of its CUDA graph alone (the same
+graph replayed back to back between two events), then a cProfile of the decode (top functions by own time).
+
+    python3 benchmarks/decode_host_time.py [--gpr 4] [--tokens 128] [--batch 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_serving as bs  # noqa: E402
+
+from adapters.store import LutStore  # noqa: E402
+from server.sampling import SamplingParams  # noqa: E402
+
+
+def graph_gpu_ms(engine, batch: int, reps: int = 200) -> float:
+    """GPU time of one replay of the decode graph of this batch size (the widest captured), back to back."""
+    keys = [k for k in engine.runner.graphs.graphs if k[0] == batch]
+    graph = engine.runner.graphs.graphs[max(keys)][0]
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    graph.replay()
+    torch.cuda.synchronize()
+    start.record()
+    for _ in range(reps):
+        graph.replay()
+    end.record()
+    torch.cuda.synchronize()
+    return start.elapsed_time(end) / reps
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--gpr", type=int, default=4)
+    ap.add_argument("--tokens", type=int, default=128)
+    ap.add_argument("--batch", type=int, default=1)
+    cli = ap.parse_args()
+    args = argparse.Namespace(device=torch.device("cuda"), prompt=128, new_tokens=cli.tokens, ttft_prompt=512,
+                              cuda_graph_max_batch=64, cpu_weight_dtype="float32")  # fmt: skip
+    base = bs.random_base(bs.llama2_7b_config(num_hidden_layers=32), cli.gpr, args.device)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = LutStore(Path(tmp) / "store", base.spec(), verify_on_open=False)
+        bs.fill_store(base, store, ["task0"], Path(tmp))
+        engine = bs.make_engine(base, store, args, num_slots=3, max_batch=64)
+        bs.warm_up(engine, ["task0"])
+        params = SamplingParams(max_tokens=cli.tokens, ignore_eos=True)
+        for run in range(2):  # the first run captures the graphs of its widths
+            n0 = len(engine.stats().recent_steps)
+            prof = cProfile.Profile() if run == 1 else None
+            for p in bs.prompts(cli.batch, 128, base.config["vocab_size"], seed=5 + run):
+                engine.add_request("task0", p, params)
+            if prof:
+                prof.enable()
+            engine.run_until_idle()
+            if prof:
+                prof.disable()
+        steps = [s for s in engine.stats().recent_steps[n0:] if s.prefill_tokens == 0 and s.batch_size == cli.batch]
+        times = sorted(s.duration_s * 1e3 for s in steps)
+        gpu = graph_gpu_ms(engine, next(b for b in engine.runner.graphs.batch_sizes if b >= cli.batch))
+        print(
+            f"gpr {cli.gpr} batch {cli.batch}: {len(steps)} decode steps, median {times[len(times) // 2]:.3f} ms "
+            f"(p10 {times[len(times) // 10]:.3f}, p90 {times[9 * len(times) // 10]:.3f}); the graph alone "
+            f"{gpu:.3f} ms on the GPU: {times[len(times) // 2] - gpu:.3f} ms a step beyond it",
+            flush=True,
+        )
+        pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+        pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
+
+
+if __name__ == "__main__":
+    main()
