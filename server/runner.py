@@ -111,10 +111,10 @@ class ModelRunner:
         graph_rows = self.graph_rows(plan)
         if graph_rows is not None:
             rows, picks = graph_rows
-            logits = self.graphs.run(rows)[picks]  # [len(picks), V]: the sampling chunks' rows, in plan order
+            logits = self.pick_rows(self.graphs.run(rows), picks)  # [len(picks), V]: sampling rows, plan order
         else:
             args = self.prepare(plan.decodes, plan.prefills)
-            self.model.kernel_hints.segments = self.segments_of(plan.decodes + plan.prefills, args[2])
+            self.model.kernel_hints.segments = self.segments_of(plan.decodes + plan.prefills, args.slot_of_token)
             try:
                 logits = self.forward(*args)
             finally:
@@ -127,6 +127,15 @@ class ModelRunner:
             {c.request_id: lp for c, lp in zip(sampling, sampled.logprobs, strict=True) if lp is not None},
             score_prompts([c for c in chunks if c.prompt_targets], logits[len(sampling) :]),
         )
+
+    def pick_rows(self, logits: torch.Tensor, picks: list[int]) -> torch.Tensor:
+        """logits[picks] without waiting for the GPU: a slice when picks are the leading rows in order, else an index
+        copied from page-locked memory (a Python list index is copied synchronously, after the whole graph)."""
+        if picks == list(range(len(picks))):
+            return logits[: len(picks)]
+        pin = self.device.type == "cuda"
+        index = torch.tensor(picks, dtype=torch.int64, pin_memory=pin).to(self.device, non_blocking=True)
+        return logits.index_select(0, index)
 
     def graph_rows(self, plan: SchedulerOutput) -> tuple[list[ScheduledChunk], list[int]] | None:
         """as_decode_rows(plan) where the step replays a graph: its tokens fit the largest graph, and it has no
@@ -147,13 +156,18 @@ class ModelRunner:
             return None
         return slot_runs(chunks, slot_of_token, min_run=1)
 
-    def forward(self, input_ids, positions, slot_of_token, meta: AttentionMeta, logits_indices) -> torch.Tensor:
+    def forward(
+        self, input_ids, positions, slot_of_token, meta: AttentionMeta, logits_indices: torch.Tensor
+    ) -> torch.Tensor:
         return self.model(input_ids, positions, slot_of_token, meta, self.kv_cache.layers, logits_indices)
 
     def prepare(
         self, decodes: list[ScheduledChunk], prefills: list[ScheduledChunk], pad_to: tuple[int, int] = (0, 0)
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, AttentionMeta, torch.Tensor]:
-        """Host lists -> device tensors. pad_to = (batch, blocks) pads a decode-only batch for a graph."""
+    ) -> StepArgs:
+        """Host lists -> device tensors (StepArgs: views of one int64 and one int32 buffer, two host-to-device
+        copies a step). pad_to = (batch, blocks) pads a decode-only batch for a graph."""
+        if pad_to[0] and prefills:
+            raise ValueError("only a decode-only batch is padded")
         bs = self.block_size
         ids, pos, slots, rows, logits_rows, scored_rows = [], [], [], [], [], []
         for c in decodes + prefills:
@@ -179,30 +193,76 @@ class ModelRunner:
             tables.append([NULL_BLOCK] * width)
             context_lens.append(1)
         logits_rows += scored_rows  # after the sampled (and padding) rows: execute() splits them there
-
-        def tensor(values, dtype):
-            return torch.tensor(values, dtype=dtype).to(self.device, non_blocking=True)
-
         spans, start = [], len(tables)
         for c in prefills:
             n = len(c.token_ids)
-            table = tensor(c.block_ids, torch.int64)
-            spans.append(PrefillSpan(start, n, c.start_pos + n, table))
+            spans.append((start, n, c.start_pos + n, len(c.block_ids)))
             start += n
-        meta = AttentionMeta(
-            slot_mapping=tensor(rows, torch.int64),
-            num_decodes=len(tables),
-            decode_block_tables=tensor(tables, torch.int64).view(len(tables), width),
-            decode_context_lens=tensor(context_lens, torch.int32),
-            prefills=spans,
+        layout = StepLayout(len(ids), len(tables), width, len(logits_rows), tuple(spans))
+        flat_tables = [b for t in tables for b in t]
+        prefill_tables = [b for c in prefills for b in c.block_ids]
+        pin = self.device.type == "cuda"  # page-locked staging: the copies are asynchronous, no stream sync
+        packed64 = torch.tensor(ids + pos + rows + flat_tables + logits_rows + prefill_tables, dtype=torch.int64,
+                                pin_memory=pin).to(self.device, non_blocking=True)  # fmt: skip
+        packed32 = torch.tensor(slots + context_lens, dtype=torch.int32, pin_memory=pin).to(
+            self.device, non_blocking=True
         )
-        return (
-            tensor(ids, torch.int64),
-            tensor(pos, torch.int64),
-            tensor(slots, torch.int32),
-            meta,
-            tensor(logits_rows, torch.int64),
-        )
+        return StepArgs(layout, packed64, packed32)
+
+
+@dataclass(frozen=True)
+class StepLayout:
+    """The sizes of a step's tensors inside StepArgs' two buffers: tokens T, decode rows B (with padding), block
+    table width, logits rows R, and per prefill chunk (start row, tokens, context length, blocks)."""
+
+    tokens: int
+    decodes: int
+    width: int
+    logits_rows: int
+    spans: tuple[tuple[int, int, int, int], ...] = ()
+
+
+@dataclass
+class StepArgs:
+    """A step's model inputs as views of two device buffers:
+
+    packed64 = input_ids [T] | positions [T] | slot_mapping [T] | decode_block_tables [B * width]
+               | logits_indices [R] | each prefill chunk's block table
+    packed32 = slot_of_token [T] | decode_context_lens [B]
+
+    Two host-to-device copies per step (seven or more as separate tensors), and a CUDA graph's static inputs are
+    refreshed by two copy_ calls (StepArgs.copy_from)."""
+
+    layout: StepLayout
+    packed64: torch.Tensor
+    packed32: torch.Tensor
+
+    def __post_init__(self) -> None:
+        t, b, w, r = self.layout.tokens, self.layout.decodes, self.layout.width, self.layout.logits_rows
+        p64, p32 = self.packed64, self.packed32
+        self.input_ids, self.positions, slot_mapping = p64[:t], p64[t : 2 * t], p64[2 * t : 3 * t]
+        tables = p64[3 * t : 3 * t + b * w].view(b, w)
+        self.logits_indices = p64[3 * t + b * w : 3 * t + b * w + r]
+        self.slot_of_token, context_lens = p32[:t], p32[t : t + b]
+        spans, offset = [], 3 * t + b * w + r
+        for start, n, ctx, blocks in self.layout.spans:
+            spans.append(PrefillSpan(start, n, ctx, p64[offset : offset + blocks]))
+            offset += blocks
+        self.meta = AttentionMeta(slot_mapping, b, tables, context_lens, spans)
+
+    def __iter__(self):
+        """The model's positional arguments: input_ids, positions, slot_of_token, meta, logits_indices."""
+        return iter((self.input_ids, self.positions, self.slot_of_token, self.meta, self.logits_indices))
+
+    def clone(self) -> StepArgs:
+        return StepArgs(self.layout, self.packed64.clone(), self.packed32.clone())
+
+    def copy_from(self, other: StepArgs) -> None:
+        """Another step's inputs of the same layout into these buffers (a graph's static inputs)."""
+        if other.layout != self.layout:
+            raise ValueError(f"step layout {other.layout} does not match {self.layout}")
+        self.packed64.copy_(other.packed64)
+        self.packed32.copy_(other.packed32)
 
 
 def score_prompts(chunks: list[ScheduledChunk], logits: torch.Tensor) -> dict[str, tuple[int, list[TokenLogprob]]]:
@@ -279,7 +339,7 @@ class DecodeGraphs:
         self.runner = runner
         self.batch_sizes = [b for b in GRAPH_BATCH_SIZES if b <= max_batch]
         self.pool = torch.cuda.graph_pool_handle()
-        self.graphs: dict[tuple[int, int, bool], tuple[torch.cuda.CUDAGraph, tuple, torch.Tensor]] = {}
+        self.graphs: dict[tuple[int, int, bool], tuple[torch.cuda.CUDAGraph, StepArgs, torch.Tensor]] = {}
         self.failed = False
 
     @staticmethod
@@ -303,7 +363,7 @@ class DecodeGraphs:
         many_tasks = threshold is not None and (self.runner.model.kernel_hints.num_tasks or 1) >= threshold
         return self._replay((batch, width, many_tasks), args)[: len(decodes)]
 
-    def _replay(self, key: tuple[int, int, bool], args) -> torch.Tensor:
+    def _replay(self, key: tuple[int, int, bool], args: StepArgs) -> torch.Tensor:
         """Logits [batch, V] of the padded batch, through the graph of key (captured on first use)."""
         if key not in self.graphs:
             try:
@@ -313,13 +373,12 @@ class DecodeGraphs:
                 self.failed = True
                 return self.runner.forward(*args)
         graph, static, logits = self.graphs[key]
-        for dst, src in zip(_flat(static), _flat(args), strict=True):
-            dst.copy_(src)
+        static.copy_from(args)
         graph.replay()
         return logits
 
-    def _capture(self, args) -> tuple[torch.cuda.CUDAGraph, tuple, torch.Tensor]:
-        static = tuple(_clone(a) for a in args)
+    def _capture(self, args: StepArgs) -> tuple[torch.cuda.CUDAGraph, StepArgs, torch.Tensor]:
+        static = args.clone()
         self.runner.forward(*static)  # warm-up: kernel compilation, autotuning, lazy allocations
         torch.cuda.synchronize()
         graph = torch.cuda.CUDAGraph()
@@ -327,18 +386,3 @@ class DecodeGraphs:
         with torch.cuda.graph(graph, pool=self.pool, capture_error_mode="thread_local"):
             logits = self.runner.forward(*static)
         return graph, static, logits
-
-
-def _clone(a):
-    if isinstance(a, torch.Tensor):
-        return a.clone()
-    if isinstance(a, AttentionMeta):
-        return AttentionMeta(
-            a.slot_mapping.clone(), a.num_decodes, a.decode_block_tables.clone(), a.decode_context_lens.clone(), []
-        )
-    raise TypeError(type(a))
-
-
-def _flat(args) -> list[torch.Tensor]:
-    ids, pos, slots, meta, logits_rows = args
-    return [ids, pos, slots, meta.slot_mapping, meta.decode_block_tables, meta.decode_context_lens, logits_rows]
