@@ -25,10 +25,13 @@ from adapters.store import LutStore  # noqa: E402
 from server.sampling import SamplingParams  # noqa: E402
 
 
-def graph_gpu_ms(engine, batch: int, reps: int = 200) -> float:
-    """GPU time of one replay of the decode graph of this batch size (the widest captured), back to back."""
-    keys = [k for k in engine.runner.graphs.graphs if k[0] == batch]
-    graph = engine.runner.graphs.graphs[max(keys)][0]
+def graph_gpu_ms(engine, batch: int, context: int, reps: int = 200) -> float:
+    """GPU time of one replay of the decode graph of this batch size and of the block-table width of context
+    tokens (DecodeGraphs' key), back to back."""
+    blocks = -(-context // engine.runner.block_size)
+    width = 1 << (blocks - 1).bit_length()
+    keys = [k for k in engine.runner.graphs.graphs if k[0] == batch and k[1] == width]
+    graph = engine.runner.graphs.graphs[keys[0]][0]
     start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
     graph.replay()
     torch.cuda.synchronize()
@@ -67,7 +70,8 @@ def main() -> None:
                 prof.disable()
         steps = [s for s in engine.stats().recent_steps[n0:] if s.prefill_tokens == 0 and s.batch_size == cli.batch]
         times = sorted(s.duration_s * 1e3 for s in steps)
-        gpu = graph_gpu_ms(engine, next(b for b in engine.runner.graphs.batch_sizes if b >= cli.batch))
+        padded = next(b for b in engine.runner.graphs.batch_sizes if b >= cli.batch)
+        gpu = graph_gpu_ms(engine, padded, context=128 + cli.tokens - 1)
         print(
             f"gpr {cli.gpr} batch {cli.batch}: {len(steps)} decode steps, median {times[len(times) // 2]:.3f} ms "
             f"(p10 {times[len(times) // 10]:.3f}, p90 {times[9 * len(times) // 10]:.3f}); the graph alone "

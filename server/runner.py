@@ -17,6 +17,7 @@ chunks enters it as decode rows (as_decode_rows): one row per chunk token, atten
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -201,13 +202,13 @@ class ModelRunner:
         layout = StepLayout(len(ids), len(tables), width, len(logits_rows), tuple(spans))
         flat_tables = [b for t in tables for b in t]
         prefill_tables = [b for c in prefills for b in c.block_ids]
-        pin = self.device.type == "cuda"  # page-locked staging: the copies are asynchronous, no stream sync
-        packed64 = torch.tensor(ids + pos + rows + flat_tables + logits_rows + prefill_tables, dtype=torch.int64,
-                                pin_memory=pin).to(self.device, non_blocking=True)  # fmt: skip
-        packed32 = torch.tensor(slots + context_lens, dtype=torch.int32, pin_memory=pin).to(
-            self.device, non_blocking=True
-        )
-        return StepArgs(layout, packed64, packed32)
+        # Pageable copies: a step starts on an idle stream (the last one ended reading its tokens back), so their
+        # stream sync costs nothing, and page-locking two small buffers cost more than it saved (~65 against ~20 us
+        # a buffer on the H200 host, decode_host_time.py).
+        packed64 = torch.tensor(ids + pos + rows + flat_tables + logits_rows + prefill_tables, dtype=torch.int64)
+        packed32 = torch.tensor(slots + context_lens, dtype=torch.int32)
+        device = self.device
+        return StepArgs(layout, packed64.to(device, non_blocking=True), packed32.to(device, non_blocking=True))
 
 
 @dataclass(frozen=True)
@@ -224,7 +225,7 @@ class StepLayout:
 
 @dataclass
 class StepArgs:
-    """A step's model inputs as views of two device buffers:
+    """A step's model inputs as views of two device buffers (StepLayout says where each is):
 
     packed64 = input_ids [T] | positions [T] | slot_mapping [T] | decode_block_tables [B * width]
                | logits_indices [R] | each prefill chunk's block table
@@ -237,22 +238,43 @@ class StepArgs:
     packed64: torch.Tensor
     packed32: torch.Tensor
 
-    def __post_init__(self) -> None:
+    @functools.cached_property
+    def _views(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, AttentionMeta, torch.Tensor]:
+        """(input_ids, positions, slot_of_token, meta, logits_indices), made on first use: a graph replay only
+        copies the buffers, so its per-step inputs never pay for a dozen views."""
         t, b, w, r = self.layout.tokens, self.layout.decodes, self.layout.width, self.layout.logits_rows
         p64, p32 = self.packed64, self.packed32
-        self.input_ids, self.positions, slot_mapping = p64[:t], p64[t : 2 * t], p64[2 * t : 3 * t]
-        tables = p64[3 * t : 3 * t + b * w].view(b, w)
-        self.logits_indices = p64[3 * t + b * w : 3 * t + b * w + r]
-        self.slot_of_token, context_lens = p32[:t], p32[t : t + b]
+        slot_mapping, tables = p64[2 * t : 3 * t], p64[3 * t : 3 * t + b * w].view(b, w)
         spans, offset = [], 3 * t + b * w + r
         for start, n, ctx, blocks in self.layout.spans:
             spans.append(PrefillSpan(start, n, ctx, p64[offset : offset + blocks]))
             offset += blocks
-        self.meta = AttentionMeta(slot_mapping, b, tables, context_lens, spans)
+        meta = AttentionMeta(slot_mapping, b, tables, p32[t : t + b], spans)
+        return p64[:t], p64[t : 2 * t], p32[:t], meta, p64[3 * t + b * w : 3 * t + b * w + r]
 
     def __iter__(self):
         """The model's positional arguments: input_ids, positions, slot_of_token, meta, logits_indices."""
-        return iter((self.input_ids, self.positions, self.slot_of_token, self.meta, self.logits_indices))
+        return iter(self._views)
+
+    @property
+    def input_ids(self) -> torch.Tensor:
+        return self._views[0]
+
+    @property
+    def positions(self) -> torch.Tensor:
+        return self._views[1]
+
+    @property
+    def slot_of_token(self) -> torch.Tensor:
+        return self._views[2]
+
+    @property
+    def meta(self) -> AttentionMeta:
+        return self._views[3]
+
+    @property
+    def logits_indices(self) -> torch.Tensor:
+        return self._views[4]
 
     def clone(self) -> StepArgs:
         return StepArgs(self.layout, self.packed64.clone(), self.packed32.clone())
