@@ -388,7 +388,8 @@ def launch_decode_prmt_dot(
 # X_VEC (11.1 / 26.2 / 22.0 us) and GROUP_SPLIT (11.0 / 23.6 / 22.3) were no faster, so they are not timed
 # at start-up (their flags stay for decode_grid.py). The fused projections' shapes (results/decode_m1_fused_grid.json,
 # 2026-11-30 ninth session, gpr 4) preferred 64 x 256 blocks where K or N is large: 38.7 us against 40.7 at 22016x4096,
-# 21.5 against 22.8 at 4096x11008 (12288x4096: 23.0 with the first config). Several tokens (results/decode_m16_grid.json): every
-# serving pick from 4 to 64 tokens had 64 x 64 blocks and 4 warps, in 4 stages or 1 (split-K from the waves).
+# 21.5 against 22.8 at 4096x11008 (12288x4096: 23.0 with the first config). Several tokens
+# (results/decode_m16_grid.json): every serving pick from 4 to 64 tokens had 64 x 64 blocks and 4 warps, in 4 stages
+# or 1 (split-K from the waves).
 PRMT_CANDIDATES = [(32, 512, 4, 2, 4), (32, 512, 4, 1, 4), (32, 512, 4, 1, 0), (64, 256, 4, 2, 4)]
 PRMT_DOT_CANDIDATES = [(64, 64, 4, 4, 2), (64, 64, 4, 1, 4), (32, 128, 4, 3, 4)]

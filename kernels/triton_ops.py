@@ -198,7 +198,7 @@ def _dense_segments(
     dense = [t for t in bounds if t[2] - t[1] >= DENSE_MIN_TOKENS]
     if not dense:
         return False
-    launch_dense_segments(x, codes_packed, lut_pool, dense, bits, y)
+    launch_dense_segments(x, codes_packed, lut_pool, dense, bits, y, slots)
     for a, b, tasks in _short_runs(bounds):
         lut_linear_forward(x[a:b], codes_packed, lut_pool, slots[a:b], bits, out=y[a:b], num_tasks=tasks)
     return True

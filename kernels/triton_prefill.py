@@ -112,16 +112,18 @@ def launch_prefill(
     )  # fmt: skip
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["row"])
 def _dequant_kernel(
-    codes_ptr, lut_s, w_ptr,
+    codes_ptr, lut_ptr, slot_ptr, row, w_ptr,
     N, K, KP, GS, GPR,
-    stride_cn, stride_ln, stride_wn,
+    stride_cn, stride_ls, stride_ln, stride_wn,
     BITS: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, ONE_BOUNDARY: tl.constexpr, ASM: tl.constexpr,
 ):  # fmt: skip
-    """w [N, K] (x's dtype) <- W_hat of one slot (lut_s: that slot's [N, gpr, L] LUTs): a transient
-    per-segment weight for the dense path."""
+    """w [N, K] (x's dtype) <- W_hat of the slot of token `row` (slot_ptr: the per-token slots [M] int32; lut_ptr:
+    the pool [S, N, gpr, L]): a transient per-segment weight for the dense path. The slot is read here, on the
+    device, so a CUDA graph of the step serves any task whose tokens fill the segment."""
     L: tl.constexpr = 1 << BITS
+    lut_s = lut_ptr + tl.load(slot_ptr + row).to(tl.int64) * stride_ls
     rows = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
     rows_c = tl.minimum(rows, N - 1)
     kb0 = tl.program_id(1) * BLOCK_K
@@ -142,9 +144,12 @@ def launch_dense_segments(
     segments: list[tuple[int, int, int]],
     bits: int,
     y: torch.Tensor,
+    slot_of_token: torch.Tensor,
 ) -> None:
-    """y[a:b] = x[a:b] @ W_hat(slot).T for each (slot, a, b): one transient [N, K] weight (reused, freed
-    after the call), written by _dequant_kernel (codes + LUT -> N*K*2 bytes, ~14 us at 4096^2), then cuBLAS.
+    """y[a:b] = x[a:b] @ W_hat(slot).T for each (slot, a, b) whose tokens all read one slot: one transient [N, K]
+    weight (reused, freed after the call), written by _dequant_kernel (codes + LUT -> N*K*2 bytes, ~14 us at
+    4096^2), then cuBLAS. The kernel reads the slot from slot_of_token [M] int32 at row a, not from the host tuple:
+    a graph captured with a segment's bounds replays for whatever task then fills them.
 
     Long prefill segments amortize the write of W over many tokens; the fused prefill kernel instead
     re-gathers every weight once per 128-256-token tile.
@@ -156,11 +161,11 @@ def launch_dense_segments(
     block_n, block_k = 16, 256
     w = torch.empty(n, k, dtype=x.dtype, device=x.device)
     grid = (triton.cdiv(n, block_n), triton.cdiv(k, block_k))
-    for slot, a, b in segments:
+    for _, a, b in segments:
         _dequant_kernel[grid](
-            codes_packed, lut_pool[slot], w,
+            codes_packed, lut_pool, slot_of_token, a, w,
             n, k, codes_packed.shape[1], gs, gpr,
-            codes_packed.stride(0), lut_pool.stride(1), w.stride(0),
+            codes_packed.stride(0), lut_pool.stride(0), lut_pool.stride(1), w.stride(0),
             BITS=bits, BLOCK_N=block_n, BLOCK_K=block_k, ONE_BOUNDARY=block_k <= gs, ASM=not interpreting(),
             num_warps=4,
         )  # fmt: skip

@@ -475,6 +475,15 @@ class Attention(nn.Module):
         kv_cache: tuple[torch.Tensor, torch.Tensor], fused: ModuleType | None = None,
     ) -> torch.Tensor:  # fmt: skip
         """fused: the fused-kernel module the model chose for this forward (fused_ops_for), or None: torch forms."""
+        q, k, v = self.project(x, slots, cos, sin, meta.slot_mapping, kv_cache, fused)
+        return self.o_proj(self.attend(q, k, v, meta, kv_cache, fused), slots)
+
+    def project(
+        self, x: torch.Tensor, slots: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, slot_mapping: torch.Tensor,
+        kv_cache: tuple[torch.Tensor, torch.Tensor], fused: ModuleType | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
+        """x [T, D] -> q [T, H, hd] and k, v [T, Hkv, hd], RoPE applied; k and v also written to the cache rows
+        slot_mapping [T]. Everything of attention that a step's CUDA graph can hold (server/prefill_graphs.py)."""
         t = x.shape[0]
         if self.qkv_proj is not None:
             q, k, v = self.qkv_proj(x, slots).split(self.qkv_sizes, dim=-1)  # [T, N_q + 2 N_kv] -> 3 views
@@ -485,19 +494,28 @@ class Attention(nn.Module):
         v = v.view(t, self.num_kv_heads, self.head_dim)
         k_cache, v_cache = kv_cache  # [num_blocks, block_size, Hkv, hd]
         if fused is not None:  # one kernel: rope(q), rope(k), and rope(k), v into the caches
-            q, k = fused.rope_and_store(q, k, v, cos, sin, k_cache, v_cache, meta.slot_mapping)
+            q, k = fused.rope_and_store(q, k, v, cos, sin, k_cache, v_cache, slot_mapping)
         else:
             q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-            k_cache.view(-1, self.num_kv_heads, self.head_dim).index_copy_(0, meta.slot_mapping, k)
-            v_cache.view(-1, self.num_kv_heads, self.head_dim).index_copy_(0, meta.slot_mapping, v)
-        out = torch.empty_like(q)  # [T, H, hd]
+            k_cache.view(-1, self.num_kv_heads, self.head_dim).index_copy_(0, slot_mapping, k)
+            v_cache.view(-1, self.num_kv_heads, self.head_dim).index_copy_(0, slot_mapping, v)
+        return q, k, v
+
+    def attend(
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, meta: AttentionMeta,
+        kv_cache: tuple[torch.Tensor, torch.Tensor], fused: ModuleType | None = None, out: torch.Tensor | None = None,
+    ) -> torch.Tensor:  # fmt: skip
+        """The attention of project's rows over the cache -> [T, H * hd], written into out [T, H, hd] when given
+        (a graph's static buffer). Only the decode rows and the prefill spans' rows are written."""
+        k_cache, v_cache = kv_cache
+        out = torch.empty_like(q) if out is None else out  # [T, H, hd]
         nd = meta.num_decodes
         if nd:
             out[:nd] = self._decode(q[:nd], k_cache, v_cache, meta, fused)
         for span in meta.prefills:
             rows = slice(span.start, span.start + span.num_tokens)
             out[rows] = self._prefill(q[rows], k[rows], v[rows], k_cache, v_cache, span)
-        return self.o_proj(out.view(t, -1), slots)
+        return out.view(q.shape[0], -1)
 
     def _decode(self, q, k_cache, v_cache, meta: AttentionMeta, fused=None) -> torch.Tensor:
         if fused is not None:  # reads the cached rows in place instead of gathering each context (below)
@@ -573,12 +591,28 @@ class Block(nn.Module):
         self, h: torch.Tensor, slots: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, meta: AttentionMeta,
         kv_cache: tuple[torch.Tensor, torch.Tensor], fused: ModuleType | None = None,
     ) -> torch.Tensor:  # fmt: skip
+        q, k, v = self.attention_inputs(h, slots, cos, sin, meta.slot_mapping, kv_cache, fused)
+        return self.after_attention(h, self.self_attn.attend(q, k, v, meta, kv_cache, fused), slots, fused)
+
+    def attention_inputs(
+        self, h: torch.Tensor, slots: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, slot_mapping: torch.Tensor,
+        kv_cache: tuple[torch.Tensor, torch.Tensor], fused: ModuleType | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
+        """The block up to attention: RMSNorm, then q, k, v (Attention.project; k and v cached)."""
+        norm1 = self.input_layernorm
+        x = norm1(h) if fused is None else fused.rms_norm(h, norm1.weight, norm1.eps)
+        return self.self_attn.project(x, slots, cos, sin, slot_mapping, kv_cache, fused)
+
+    def after_attention(
+        self, h: torch.Tensor, attention: torch.Tensor, slots: torch.Tensor, fused: ModuleType | None = None
+    ) -> torch.Tensor:
+        """The block after attention: attention [T, H * hd] (Attention.attend) -> o_proj, residual, MLP, residual."""
+        o = self.self_attn.o_proj(attention, slots)
         if fused is None:
-            h = h + self.self_attn(self.input_layernorm(h), slots, cos, sin, meta, kv_cache)
+            h = h + o
             return h + self.mlp(self.post_attention_layernorm(h), slots)
-        norm1, norm2 = self.input_layernorm, self.post_attention_layernorm
-        attn = self.self_attn(fused.rms_norm(h, norm1.weight, norm1.eps), slots, cos, sin, meta, kv_cache, fused)
-        h, normed = fused.add_rms_norm(h, attn, norm2.weight, norm2.eps)  # the residual add and the next norm
+        norm2 = self.post_attention_layernorm
+        h, normed = fused.add_rms_norm(h, o, norm2.weight, norm2.eps)  # the residual add and the next norm
         return h + self.mlp(normed, slots, fused)
 
 
@@ -668,13 +702,20 @@ class Transformer(nn.Module):
         """input_ids/positions/slot_of_token [T], logits_indices [R] -> logits [R, V] float32."""
         if self.dense_cache is not None:
             self.dense_cache.begin_step()
-        h = F.embedding(input_ids, self.embed_tokens)  # [T, D]
-        cos = self.rope_cos[positions].to(h.dtype)
-        sin = self.rope_sin[positions].to(h.dtype)
+        h, cos, sin = self.embed(input_ids, positions)
         fused = fused_ops_for(h)  # one choice per forward: every activation shares h's device and dtype
         with sdpa_kernel(PREFILL_SDPA_BACKENDS):  # once per step, not per layer (Attention._prefill says why)
             for layer, kv_cache in zip(self.layers, kv_caches, strict=True):
                 h = layer(h, slot_of_token, cos, sin, meta, kv_cache, fused)
+        return self.logits(h, logits_indices, fused)
+
+    def embed(self, input_ids: torch.Tensor, positions: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """input_ids, positions [T] -> h [T, D], and the rows' RoPE cos, sin [T, hd] in h's dtype."""
+        h = F.embedding(input_ids, self.embed_tokens)
+        return h, self.rope_cos[positions].to(h.dtype), self.rope_sin[positions].to(h.dtype)
+
+    def logits(self, h: torch.Tensor, logits_indices: torch.Tensor, fused: ModuleType | None = None) -> torch.Tensor:
+        """The last layer's h [T, D] -> logits [R, V] float32 of the rows logits_indices [R]."""
         h = h[logits_indices]
         h = self.norm(h) if fused is None else fused.rms_norm(h, self.norm.weight, self.norm.eps)
         if self.lm_head_lowp is not None:

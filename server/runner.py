@@ -28,6 +28,7 @@ from kernels import SlotSegments
 from server.config import EngineConfig
 from server.kv_cache import NULL_BLOCK, KVCache
 from server.model import AttentionMeta, LutProjection, PrefillSpan, Transformer
+from server.prefill_graphs import PrefillGraphs
 from server.sampling import TokenLogprob, sample, token_logprobs
 from server.scheduler import ScheduledChunk, SchedulerOutput
 
@@ -96,6 +97,11 @@ class ModelRunner:
         if device.type == "cuda" and config.cuda_graphs:
             self.graphs = DecodeGraphs(self, config.cuda_graph_max_batch)
         self.graph_prefill = config.graph_prefill
+        self.prefill_graphs: PrefillGraphs | None = None
+        if self.graphs is not None and config.prefill_graphs:
+            self.prefill_graphs = PrefillGraphs(self, config.scheduler.max_num_batched_tokens,
+                                                self.graphs.batch_sizes, DecodeGraphs.bucket_threshold,
+                                                self.graphs.pool)  # fmt: skip
         if device.type == "cuda" and config.tune_at_start:
             try:
                 tune_kernels(model, config.scheduler.max_num_batched_tokens, num_slots)
@@ -113,6 +119,8 @@ class ModelRunner:
         if graph_rows is not None:
             rows, picks = graph_rows
             logits = self.pick_rows(self.graphs.run(rows), picks)  # [len(picks), V]: sampling rows, plan order
+        elif (key := self.prefill_graph_key(plan)) is not None:
+            logits = self.prefill_graphs.run(plan, key)
         else:
             args = self.prepare(plan.decodes, plan.prefills)
             self.model.kernel_hints.segments = self.segments_of(plan.decodes + plan.prefills, args.slot_of_token)
@@ -148,6 +156,10 @@ class ModelRunner:
             return None
         return as_decode_rows(plan)
 
+    def prefill_graph_key(self, plan: SchedulerOutput) -> tuple[int, int, bool] | None:
+        """The prefill graphs' key of a step that graph_rows left eager, or None: it runs eagerly."""
+        return None if self.prefill_graphs is None else self.prefill_graphs.key_for(plan)
+
     def segments_of(self, chunks: list[ScheduledChunk], slot_of_token: torch.Tensor) -> SlotSegments | None:
         """The step's tokens (in prepare's order) as runs of one slot, for the CUDA op: runs of DENSE_MIN_TOKENS
         or more take the dense prefill path, and the fused prefill kernel takes the tokens in this order instead
@@ -163,42 +175,62 @@ class ModelRunner:
         return self.model(input_ids, positions, slot_of_token, meta, self.kv_cache.layers, logits_indices)
 
     def prepare(
-        self, decodes: list[ScheduledChunk], prefills: list[ScheduledChunk], pad_to: tuple[int, int] = (0, 0)
+        self,
+        decodes: list[ScheduledChunk],
+        prefills: list[ScheduledChunk],
+        pad_to: tuple[int, int] = (0, 0),
+        pad_tokens: int = 0,
+        pad_slot: int = 0,
     ) -> StepArgs:
         """Host lists -> device tensors (StepArgs: views of one int64 and one int32 buffer, two host-to-device
-        copies a step). pad_to = (batch, blocks) pads a decode-only batch for a graph."""
-        if pad_to[0] and prefills:
-            raise ValueError("only a decode-only batch is padded")
+        copies a step).
+
+        pad_to = (batch, blocks): decode rows up to batch, right after the real ones (token 0 at position 0 of the
+        null block, slot 0 in a decode-only step, else the last decode's), block tables at least blocks wide. In a
+        decode-only step (a decode graph) each padding row also gets a logits row, after the sampled rows.
+        pad_tokens: rows up to this count at the end (null-block rows of slot pad_slot; no logits, no attention:
+        the prefill graphs' chunk padding)."""
         bs = self.block_size
-        ids, pos, slots, rows, logits_rows, scored_rows = [], [], [], [], [], []
-        for c in decodes + prefills:
-            if c.prompt_targets:
-                scored_rows += range(len(ids), len(ids) + len(c.prompt_targets))
-            for i, tok in enumerate(c.token_ids):
-                p = c.start_pos + i
-                ids.append(tok)
-                pos.append(p)
-                slots.append(c.slot)
-                rows.append(c.block_ids[p // bs] * bs + p % bs)
-            if c.sample:
-                logits_rows.append(len(ids) - 1)
+        ids, pos, slots, rows, logits_rows, scored_rows, padding_logits = [], [], [], [], [], [], []
         width = max([len(c.block_ids) for c in decodes] + [pad_to[1], 1])
         tables = [c.block_ids + [NULL_BLOCK] * (width - len(c.block_ids)) for c in decodes]
         context_lens = [c.start_pos + 1 for c in decodes]
-        for _ in range(pad_to[0] - len(decodes)):  # padding rows: token 0 at position 0 of the null block, slot 0
-            logits_rows.append(len(ids))
+        pad_decode_slot = decodes[-1].slot if decodes and prefills else 0
+
+        def add(chunk: ScheduledChunk) -> None:
+            if chunk.prompt_targets:
+                scored_rows.extend(range(len(ids), len(ids) + len(chunk.prompt_targets)))
+            for i, tok in enumerate(chunk.token_ids):
+                p = chunk.start_pos + i
+                ids.append(tok)
+                pos.append(p)
+                slots.append(chunk.slot)
+                rows.append(chunk.block_ids[p // bs] * bs + p % bs)
+            if chunk.sample:
+                logits_rows.append(len(ids) - 1)
+
+        def add_padding(slot: int) -> None:
             ids.append(0)
             pos.append(0)
-            slots.append(0)
+            slots.append(slot)
             rows.append(NULL_BLOCK * bs)
+
+        for c in decodes:
+            add(c)
+        for _ in range(pad_to[0] - len(decodes)):
+            if not prefills:
+                padding_logits.append(len(ids))
+            add_padding(pad_decode_slot)
             tables.append([NULL_BLOCK] * width)
             context_lens.append(1)
-        logits_rows += scored_rows  # after the sampled (and padding) rows: execute() splits them there
-        spans, start = [], len(tables)
+        spans = []
         for c in prefills:
             n = len(c.token_ids)
-            spans.append((start, n, c.start_pos + n, len(c.block_ids)))
-            start += n
+            spans.append((len(ids), n, c.start_pos + n, len(c.block_ids)))
+            add(c)
+        for _ in range(pad_tokens - len(ids)):
+            add_padding(pad_slot)
+        logits_rows += padding_logits + scored_rows  # execute() splits sampled and scored rows after the sampled
         layout = StepLayout(len(ids), len(tables), width, len(logits_rows), tuple(spans))
         flat_tables = [b for t in tables for b in t]
         prefill_tables = [b for c in prefills for b in c.block_ids]

@@ -144,6 +144,22 @@ def test_prefill_long_segments_take_the_dense_path():
     assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, bits)) < TOL[x.dtype]
 
 
+def test_the_dense_path_reads_each_segments_slot_on_the_device():
+    # A CUDA graph keeps the host bounds it was captured with; the step it replays for may fill them with another
+    # task's tokens: the slot must come from slot_of_token (here slot 2, where the bounds still say slot 1).
+    n, k, bits, gpr = 19, 40, 4, 2
+    counts = [DENSE_MIN_TOKENS + 1, 3]
+    m = sum(counts)
+    x, codes, pool, _ = make_case(m, n, k, bits, gpr, 4, "one", torch.float16, seed=10)
+    captured = SlotSegments.from_counts([1, 0], counts, DEVICE)
+    slot_of_token = torch.tensor([2] * counts[0] + [0] * counts[1], dtype=torch.int32, device=DEVICE)
+    now = SlotSegments(captured.slots, captured.starts, captured.host_bounds, per_token=slot_of_token)
+    y = lut_linear_forward(x, codes, pool, slot_of_token, bits, now)
+    assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, bits)) < TOL[x.dtype]
+    stale = lut_linear_reference(x, codes, pool, captured.slot_of_token(), bits)
+    assert rel_err(y, stale) > 10 * TOL[x.dtype]  # not what slot 1 gives
+
+
 def test_segments_spare_the_fused_prefill_its_sort_even_when_unsorted_and_all_short(monkeypatch):
     """A step of short runs (none dense) in step order, slots not sorted and one slot in two runs: with segments the
     fused kernel visits each token tile's slots as they come (the server passes them for every step: no sort of

@@ -47,6 +47,7 @@ def create_engine(
     device: str = "cpu",
     cuda_graphs: bool = True,
     graph_prefill: bool = True,
+    prefill_graphs: bool = True,
     cuda_graph_max_batch: int = 64,
     prefix_caching: bool = True,
     tokenizer=ByteTokenizer(),  # noqa: B008 - stateless
@@ -56,6 +57,7 @@ def create_engine(
         device=device,
         cuda_graphs=cuda_graphs,
         graph_prefill=graph_prefill,
+        prefill_graphs=prefill_graphs,
         cuda_graph_max_batch=cuda_graph_max_batch,
         tune_at_start=False,  # behaviour tests; start-up tuning has its own (test_kernel_tuning.py)
         dtype="float32",

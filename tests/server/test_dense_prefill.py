@@ -66,9 +66,9 @@ def test_a_long_prompt_next_to_decoding_requests_gives_the_reference_tokens(tmp_
     dense_calls = []
     real_dense = triton_ops.launch_dense_segments
 
-    def dense(x, codes, pool, segments, bits, y):
+    def dense(x, codes, pool, segments, bits, y, slots):
         dense_calls.append((x.shape[0], [b - a for _, a, b in segments]))
-        real_dense(x, codes, pool, segments, bits, y)
+        real_dense(x, codes, pool, segments, bits, y, slots)
 
     monkeypatch.setattr(triton_ops, "launch_dense_segments", dense)
     # on the CPU too, the runs the runner gives the CUDA op (every step: its short runs skip the slot sort)

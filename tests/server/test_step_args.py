@@ -50,8 +50,19 @@ def test_a_graph_batch_is_padded_with_rows_on_the_null_block(runner):
     assert meta.num_decodes == 3 and meta.decode_context_lens.tolist() == [4, 1, 1]
     assert meta.decode_block_tables.tolist() == [[3, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]
     assert logits_rows.tolist() == [0, 1, 2]
-    with pytest.raises(ValueError, match="decode-only"):
-        runner.prepare([], [chunk("p", [1, 2], 0, [4], slot=1)], pad_to=(2, 1))
+
+
+def test_a_prefill_graph_step_pads_its_decode_rows_in_place_and_its_chunk_rows_at_the_end(runner):
+    bs = runner.block_size
+    args = runner.prepare([chunk("d", [5], 3, [3], slot=2)], [chunk("p", [7, 8], 0, [4], slot=1)], pad_to=(2, 1),
+                          pad_tokens=6, pad_slot=1)  # fmt: skip
+    ids, positions, slots, meta, logits_rows = args
+    assert ids.tolist() == [5, 0, 7, 8, 0, 0] and slots.tolist() == [2, 2, 1, 1, 1, 1]  # padding: its run's slot
+    assert meta.slot_mapping.tolist() == [3 * bs + 3, NULL_BLOCK * bs, 4 * bs, 4 * bs + 1, NULL_BLOCK * bs,
+                                          NULL_BLOCK * bs]  # fmt: skip
+    assert meta.num_decodes == 2 and meta.decode_context_lens.tolist() == [4, 1]
+    assert [(s.start, s.num_tokens) for s in meta.prefills] == [(2, 2)]  # the chunk after the padded decode rows
+    assert logits_rows.tolist() == [0, 3]  # the sampled rows only: the padding computes no logits
 
 
 def test_a_static_copy_takes_another_steps_inputs_of_the_same_layout_only(runner):

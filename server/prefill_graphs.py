@@ -1,0 +1,237 @@
+"""CUDA graphs of prefill steps, piecewise: a step's work outside attention as L + 1 graphs, attention eager
+between them (after vLLM's piecewise graphs).
+
+Why: an eager step of a few hundred tokens costs ~25-45 ms of host time on the 7B shape (launches and Python of
+~30 ops a layer) against ~10 ms of GPU time (benchmarks/NOTES.md, seventh and eighth sessions). Steps of up to
+cuda_graph_max_batch tokens replay the decode graphs (runner.as_decode_rows), but above that their per-row paged
+attention and the fused prefill kernel cost more than the host time they save. Here attention stays eager (flash
+for the chunks, the paged decode kernel for the decode rows: any context length), and the rest of a layer (norms,
+projections, RoPE, cache writes, MLP) replays.
+
+Which steps: decode rows of any tasks (at most DECODE_MAX_M, padded to a decode graph size) followed by prefill
+chunks of one task (padded to a token bucket of at least DENSE_MIN_TOKENS rows). The projections then run the
+decode kernels on the decode rows and the dense path (the task's weight dequantized once, then cuBLAS) on the
+chunk rows; the dequantization reads the slot on the device (kernels/triton_prefill.py), so one graph serves
+every task. Key: (decode rows, prefill rows, many tasks): the decode kernel is frozen at capture as in
+DecodeGraphs. Other steps (chunks of several tasks, more decode rows) run eagerly.
+
+Pieces, for layers 0 .. L-1:
+
+    piece 0:      embed, RoPE tables, layer 0 up to attention (norm, q/k/v, RoPE, K/V written to the cache)
+    piece i:      layer i-1 after attention (o_proj, residual, MLP), layer i up to attention
+    piece L:      layer L-1 after attention
+    between:      layer i's attention (eager), into the static attention buffer piece i + 1 reads
+    after:        the final norm and lm_head on the sampled rows (eager: their number varies)
+
+Every piece reads and writes one set of static buffers sized for the largest step, shared by all keys (one step
+runs at a time): whatever a piece allocates dies inside it, so the graphs' memory pool is reused piece to piece.
+A key's first step runs the pieces eagerly (compiling and tuning what it meets, and giving that step's result),
+then captures them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch.nn.attention import sdpa_kernel
+
+from kernels import SlotSegments
+from server.model import PREFILL_SDPA_BACKENDS, Transformer, fused_ops_for
+from server.scheduler import SchedulerOutput
+
+log = logging.getLogger(__name__)
+
+# Prefill rows of a graph: a step's chunk tokens are padded up to one of these (those up to the token budget).
+PREFILL_BUCKETS = (128, 256, 512, 1024, 2048, 4096, 8192)
+
+
+@dataclass
+class StaticViews:
+    """One key's views of the shared static buffers, rows [0, T): the same objects at every replay (the op matches
+    its SlotSegments to slot_of_token by identity)."""
+
+    input_ids: torch.Tensor  # [T] int64
+    positions: torch.Tensor  # [T] int64
+    slot_mapping: torch.Tensor  # [T] int64
+    tokens64: torch.Tensor  # [3, T]: the three above, refreshed by one copy
+    slot_of_token: torch.Tensor  # [T] int32
+    h: torch.Tensor  # [T, D]
+    cos: torch.Tensor  # [T, hd]
+    sin: torch.Tensor
+    q: torch.Tensor  # [T, H, hd]
+    k: torch.Tensor  # [T, Hkv, hd]
+    v: torch.Tensor
+    attention: torch.Tensor  # [T, H, hd]
+    segments: SlotSegments | None = None  # the projections' slot runs: decode rows, then the chunk rows
+
+
+class PrefillGraphs:
+    """Piecewise CUDA graphs of (decode rows + one task's prefill chunks) steps; see the module docstring.
+
+    use_graphs=False runs the same pieces eagerly (the CPU's stand-in in tests: the piece split, the padding and
+    the static buffers, without capture)."""
+
+    def __init__(
+        self,
+        runner,
+        max_tokens: int,
+        decode_sizes: list[int],
+        bucket_threshold: Callable[[int], int | None],
+        pool=None,
+        use_graphs: bool = True,
+    ) -> None:
+        """runner: the ModelRunner (its model, KV cache and prepare); max_tokens: the step token budget;
+        decode_sizes: the decode graphs' batch sizes (decode rows are padded to one); bucket_threshold: distinct
+        tasks from which a decode batch of that size takes the bucket kernel (DecodeGraphs.bucket_threshold)."""
+        from kernels import triton_ops  # imports triton (installed everywhere)
+
+        self.runner, self.bucket_threshold = runner, bucket_threshold
+        self.model: Transformer = runner.model
+        self.decode_sizes = [b for b in decode_sizes if b <= triton_ops.DECODE_MAX_M]
+        self.buckets = [b for b in PREFILL_BUCKETS if b < 2 * max_tokens]  # up to the budget rounded up
+        self.pool = pool
+        self.use_graphs = use_graphs
+        self.graphs: dict[tuple[int, int, bool], list[torch.cuda.CUDAGraph]] = {}
+        self.views: dict[tuple[int, int, bool], StaticViews] = {}
+        self.buffers: dict[str, torch.Tensor] | None = None
+        self.max_rows = (self.decode_sizes[-1] if self.decode_sizes else 0) + (self.buckets[-1] if self.buckets else 0)
+        self.failed = False
+
+    def key_for(self, plan: SchedulerOutput) -> tuple[int, int, bool] | None:
+        """(padded decode rows, padded prefill rows, many decode tasks), or None: the step runs eagerly."""
+        if self.failed or not plan.prefills or not self.buckets:
+            return None
+        if len({c.slot for c in plan.prefills}) != 1 or any(c.prompt_targets for c in plan.prefills):
+            return None  # several tasks' chunks (their rows need slot runs of their own); scored prompts
+        d = len(plan.decodes)
+        if d and (not self.decode_sizes or d > self.decode_sizes[-1]):
+            return None
+        p = sum(len(c.token_ids) for c in plan.prefills)
+        p_pad = next((b for b in self.buckets if b >= p), None)
+        if p_pad is None:
+            return None
+        d_pad = next(b for b in self.decode_sizes if b >= d) if d else 0
+        threshold = self.bucket_threshold(d_pad) if d else None
+        many = threshold is not None and len({c.slot for c in plan.decodes}) >= threshold
+        return d_pad, p_pad, many
+
+    @torch.inference_mode()
+    def run(self, plan: SchedulerOutput, key: tuple[int, int, bool]) -> torch.Tensor:
+        """Logits [R, V] of the step's sampled rows (plan order), as ModelRunner.forward gives them."""
+        d_pad, p_pad, _ = key
+        rows = d_pad + p_pad
+        slot = plan.prefills[0].slot
+        args = self.runner.prepare(plan.decodes, plan.prefills, pad_to=(d_pad, 0), pad_tokens=rows, pad_slot=slot)
+        views = self.views.get(key) or self._views(key, plan)
+        if self.model.dense_cache is not None:
+            self.model.dense_cache.begin_step()
+        views.tokens64.copy_(args.packed64[: 3 * rows].view(3, rows))
+        views.slot_of_token.copy_(args.packed32[:rows])
+        hints = self.model.kernel_hints
+        hints.segments = views.segments
+        fused = fused_ops_for(views.h)
+        try:
+            with sdpa_kernel(PREFILL_SDPA_BACKENDS):
+                graphs = self.graphs.get(key)
+                if graphs is None:
+                    self._pieces(views, args.meta, fused, graphs=None)  # this step's result, and the warm-up
+                    if self.use_graphs:
+                        self._capture(key, views, fused)
+                else:
+                    self._pieces(views, args.meta, fused, graphs)
+        finally:
+            hints.segments = None
+        return self.model.logits(views.h, args.logits_indices, fused)
+
+    def _pieces(self, views: StaticViews, meta, fused, graphs: list[torch.cuda.CUDAGraph] | None) -> None:
+        """Every piece (replayed, or run eagerly when graphs is None), each layer's attention between them."""
+        layers, kv = self.model.layers, self.runner.kv_cache.layers
+        for i in range(len(layers) + 1):
+            if graphs is None:
+                self._piece(i, views, fused)
+            else:
+                graphs[i].replay()
+            if i < len(layers):
+                layers[i].self_attn.attend(views.q, views.k, views.v, meta, kv[i], fused, out=views.attention)
+
+    def _piece(self, i: int, views: StaticViews, fused) -> None:
+        """Piece i on the static buffers: reads h and the attention output, writes h (and q, k, v for i < L)."""
+        model, kv = self.model, self.runner.kv_cache.layers
+        slots, t = views.slot_of_token, views.h.shape[0]
+        if i == 0:
+            h, cos, sin = model.embed(views.input_ids, views.positions)
+            views.cos.copy_(cos)
+            views.sin.copy_(sin)
+        else:
+            h = model.layers[i - 1].after_attention(views.h, views.attention.view(t, -1), slots, fused)
+        if i < len(model.layers):
+            q, k, v = model.layers[i].attention_inputs(h, slots, views.cos, views.sin, views.slot_mapping, kv[i], fused)
+            views.q.copy_(q)
+            views.k.copy_(k)
+            views.v.copy_(v)
+        views.h.copy_(h)
+
+    def _capture(self, key: tuple[int, int, bool], views: StaticViews, fused) -> None:
+        torch.cuda.synchronize()
+        graphs = []
+        try:
+            for i in range(len(self.model.layers) + 1):
+                graph = torch.cuda.CUDAGraph()
+                # thread_local: the pool's loader thread may copy LUTs on its own stream meanwhile
+                with torch.cuda.graph(graph, pool=self.pool, capture_error_mode="thread_local"):
+                    self._piece(i, views, fused)
+                graphs.append(graph)
+        except Exception as e:  # noqa: BLE001 - an op that cannot be captured: these steps run eagerly instead
+            log.warning("prefill CUDA graph capture failed (%s); prefill steps run eagerly from now on", e)
+            self.failed = True
+            return
+        self.graphs[key] = graphs
+
+    def _views(self, key: tuple[int, int, bool], plan: SchedulerOutput) -> StaticViews:
+        d_pad, p_pad, _ = key
+        rows = d_pad + p_pad
+        if self.buffers is None:
+            self.buffers = self._allocate(self.max_rows)
+        b = self.buffers
+        tokens64 = b["tokens64"][:, :rows]
+        slots = b["slot_of_token"][:rows]
+        views = StaticViews(tokens64[0], tokens64[1], tokens64[2], tokens64, slots,
+                            *(b[name][:rows] for name in ("h", "cos", "sin", "q", "k", "v", "attention")))  # fmt: skip
+        # the decode rows as runs of one slot, as this first step has them (their count of distinct slots is the
+        # key's kernel class; the slots themselves are read on the device), then the chunk rows as one run
+        decode_slots = [c.slot for c in plan.decodes]
+        decode_slots += decode_slots[-1:] * (d_pad - len(decode_slots))
+        counts_slots: list[list[int]] = []
+        for s in decode_slots:
+            if counts_slots and counts_slots[-1][0] == s:
+                counts_slots[-1][1] += 1
+            else:
+                counts_slots.append([s, 1])
+        counts_slots.append([plan.prefills[0].slot, p_pad])
+        views.segments = SlotSegments.from_counts([s for s, _ in counts_slots], [n for _, n in counts_slots],
+                                                  slots.device, per_token=slots)  # fmt: skip
+        self.views[key] = views
+        return views
+
+    def _allocate(self, rows: int) -> dict[str, torch.Tensor]:
+        cfg, emb = self.model.config, self.model.embed_tokens
+        device, dtype = emb.device, emb.dtype
+        hd, heads, kv_heads = cfg.head_dim, cfg.num_heads, cfg.num_kv_heads
+
+        def zeros(*shape, dtype=dtype):
+            return torch.zeros(*shape, dtype=dtype, device=device)
+
+        return {
+            "tokens64": zeros(3, rows, dtype=torch.int64),
+            "slot_of_token": zeros(rows, dtype=torch.int32),
+            "h": zeros(rows, cfg.hidden_size),
+            "cos": zeros(rows, hd),
+            "sin": zeros(rows, hd),
+            "q": zeros(rows, heads, hd),
+            "k": zeros(rows, kv_heads, hd),
+            "v": zeros(rows, kv_heads, hd),
+            "attention": zeros(rows, heads, hd),
+        }

@@ -1,0 +1,122 @@
+"""Piecewise prefill graphs (server/prefill_graphs.py): which steps take them, and that the pieces (each layer's work
+but attention, on static buffers, attention eager between) give what the model's own forward gives.
+
+On the CPU the pieces run eagerly (use_graphs=False: the split, the padding and the static buffers, no capture);
+on CUDA the real graphs are captured and replayed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import zlib
+
+import pytest
+import torch
+
+from server.prefill_graphs import PrefillGraphs
+from server.sampling import SamplingParams
+from server.scheduler import ScheduledChunk, SchedulerOutput
+
+from .conftest import collect, create_base, create_engine, create_store, greedy, make_resident, prompt_ids
+
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def chunk(rid: str, n: int, start: int, slot: int, first_block: int, sample: bool = True, **kw) -> ScheduledChunk:
+    """n tokens from position start, over blocks first_block, first_block + 1, ... (block size 4; block 0 is the
+    null block the padding rows write)."""
+    blocks = list(range(first_block, first_block + (start + n + 3) // 4))
+    tokens = prompt_ids(zlib.crc32(rid.encode()), n)
+    return ScheduledChunk(rid, tokens, start, blocks, slot, sample, SamplingParams(), None, **kw)
+
+
+def pieces(engine, use_graphs: bool = False, threshold: int = 2) -> PrefillGraphs:
+    """The engine's runner with prefill pieces (on the CPU: run eagerly), decode rows padded to 1, 2, 4, 8, 16."""
+    graphs = PrefillGraphs(engine.runner, engine.config.scheduler.max_num_batched_tokens, [1, 2, 4, 8, 16],
+                           lambda rows: threshold, use_graphs=use_graphs)  # fmt: skip
+    engine.runner.prefill_graphs = graphs
+    return graphs
+
+
+@pytest.fixture
+def engine(base, store):
+    return create_engine(base, store, max_num_batched_tokens=256)
+
+
+def test_a_step_of_decodes_and_one_tasks_chunks_is_keyed_by_its_padded_rows(engine):
+    graphs = pieces(engine, threshold=3)
+    decodes = [chunk("d0", 1, 5, slot=1, first_block=1), chunk("d1", 1, 9, slot=2, first_block=10),
+               chunk("d2", 1, 2, slot=1, first_block=20)]  # fmt: skip
+    prompt = [chunk("p0", 90, 0, slot=3, first_block=30), chunk("p1", 50, 0, slot=3, first_block=60)]
+    assert graphs.key_for(SchedulerOutput(decodes=decodes, prefills=prompt)) == (4, 256, False)  # 2 tasks < 3
+    assert graphs.key_for(SchedulerOutput(prefills=prompt[:1])) == (0, 128, False)
+    more_tasks = decodes + [chunk("d3", 1, 4, slot=4, first_block=90)]
+    assert graphs.key_for(SchedulerOutput(decodes=more_tasks, prefills=prompt[:1])) == (4, 128, True)
+
+
+def test_other_steps_run_eagerly(engine):
+    graphs = pieces(engine)
+    two_tasks = [chunk("p0", 90, 0, slot=3, first_block=0), chunk("p1", 50, 0, slot=2, first_block=30)]
+    assert graphs.key_for(SchedulerOutput(prefills=two_tasks)) is None  # each task's rows need a run of their own
+    scored = chunk("p", 90, 0, slot=3, first_block=0, prompt_targets=list(range(90)))
+    assert graphs.key_for(SchedulerOutput(prefills=[scored])) is None
+    assert graphs.key_for(SchedulerOutput(decodes=[chunk("d", 1, 3, slot=1, first_block=0)])) is None  # no prompt
+    many = [chunk(f"d{i}", 1, 3, slot=1, first_block=i) for i in range(17)]  # above the largest decode size
+    assert graphs.key_for(SchedulerOutput(decodes=many, prefills=two_tasks[:1])) is None
+    too_long = chunk("p", 300, 0, slot=3, first_block=0)  # above the budget's bucket (256)
+    assert graphs.key_for(SchedulerOutput(prefills=[too_long])) is None
+
+
+def test_the_pieces_give_the_models_logits(engine):
+    make_resident(engine, ("alpha", "beta", "gamma"))
+    graphs = pieces(engine, use_graphs=DEVICE == "cuda")
+    decodes = [chunk("d0", 1, 5, slot=1, first_block=1), chunk("d1", 1, 9, slot=2, first_block=10),
+               chunk("d2", 1, 2, slot=1, first_block=20)]  # fmt: skip
+    prompt = [chunk("p0", 70, 12, slot=3, first_block=30), chunk("p1", 40, 0, slot=3, first_block=60)]
+    plan = SchedulerOutput(decodes=decodes, prefills=prompt)
+    key = graphs.key_for(plan)
+    assert key == (4, 128, True)  # 2 decode tasks: the bucket kernel's class at threshold 2
+    expected = engine.runner.forward(*engine.runner.prepare(decodes, prompt))  # [5, V]: 3 decodes, 2 chunks
+    for _ in range(2):  # the first run is eager (and captures on CUDA), the second replays
+        logits = graphs.run(plan, key)
+        assert logits.shape == expected.shape
+        torch.testing.assert_close(logits, expected, rtol=2e-3, atol=2e-3)
+
+
+def test_an_engine_with_prefill_pieces_gives_the_reference_tokens(tmp_path, monkeypatch):
+    """Long prompts join requests of other tasks that are decoding; the projections run the Triton op (on the CPU
+    through the interpreter): decode kernels on the decode rows, the dense path on the chunk rows, reading the
+    chunk's slot on the device. Every request's tokens equal the torch op's in an engine without the pieces."""
+    base = create_base(seed=5)
+    store = create_store(base, tmp_path, {"alpha": 1, "beta": 2, "gamma": 3})
+    specs = [("alpha", prompt_ids(1, 5), 6), ("beta", prompt_ids(2, 7), 6), ("gamma", prompt_ids(3, 4), 6),
+             ("beta", prompt_ids(4, 140), 3), ("gamma", prompt_ids(5, 100), 3)]  # fmt: skip
+    op_module = importlib.import_module("kernels.lut_linear")  # `kernels.lut_linear` is the function
+    ran = []
+
+    def run(triton_op: bool) -> list[list[int]]:
+        monkeypatch.setattr(op_module, "_use_triton", lambda x: triton_op)  # on the CPU: interpreted
+        # the reference op reads its slots back (torch.unique), which a capture cannot hold: no graphs there
+        engine = create_engine(base, store, cpu_weight_cache_bytes=0, max_num_batched_tokens=256, device=DEVICE,
+                               cuda_graphs=triton_op and DEVICE == "cuda", prefill_graphs=triton_op)  # fmt: skip
+        if triton_op and DEVICE == "cpu":
+            pieces(engine)
+        if triton_op:
+            real_run = engine.runner.prefill_graphs.run
+            monkeypatch.setattr(engine.runner.prefill_graphs, "run",
+                                lambda plan, key: ran.append(key) or real_run(plan, key))  # fmt: skip
+        make_resident(engine, ("alpha", "beta", "gamma"))
+        handles = [engine.add_request(task, prompt, greedy(n)) for task, prompt, n in specs[:3]]
+        for _ in range(100):  # until the three short requests decode together; then the long ones join
+            engine.step()
+            if engine.stats().recent_steps[-1].decode_tokens == 3:
+                break
+        for task, prompt, n in specs[3:]:  # each joins alone: its step is decode rows and one task's chunk
+            handles.append(engine.add_request(task, prompt, greedy(n)))
+            engine.step()
+        got = collect(engine, handles)
+        return [got[h.request_id] for h in handles]
+
+    reference = run(triton_op=False)
+    assert run(triton_op=True) == reference
+    assert any(key[:2] == (4, 256) for key in ran)  # 3 tasks' decode rows beside the 140-token prompt's chunk
