@@ -160,14 +160,29 @@ def ttft_graph_vs_eager(engine: Engine, base: SketchedBase, task: str, length: i
     step), with steps of prefill chunks replaying the decode graphs (graph_prefill, server/runner.py) and launched
     eagerly. Prompts are new each time; each shape runs once first (graph capture, kernel choice)."""
     out = {}
+    prefill_graphs = engine.runner.prefill_graphs
     for mode, on in (("graph", True), ("eager", False)):
         engine.runner.graph_prefill = on
+        engine.runner.prefill_graphs = prefill_graphs if on else None
         seed = 100 + 10 * on
         ttft(engine, base, task, short, seed=seed)
         first = ttft(engine, base, task, short, seed=seed + 1)
         cached = [ttft(engine, base, task, length, seed=seed + 2 + i // 2) for i in range(4)][-1]  # 2nd of 2nd pair
         out[mode] = {"short_tokens": short, "short_s": first, "prefix_cached_s": cached}
     engine.runner.graph_prefill = engine.config.graph_prefill
+    engine.runner.prefill_graphs = prefill_graphs
+    return out
+
+
+def ttft_prefill_graphs(engine: Engine, base: SketchedBase, task: str, length: int) -> dict:
+    """TTFT of a new length-token prompt with the piecewise prefill graphs (server/prefill_graphs.py) and without
+    (every step of it eager): the median of three new prompts each."""
+    prefill_graphs, out = engine.runner.prefill_graphs, {}
+    for mode, graphs in (("graphs", prefill_graphs), ("eager", None)):
+        engine.runner.prefill_graphs = graphs
+        times = sorted(ttft(engine, base, task, length, seed=300 + 10 * (graphs is None) + i) for i in range(3))
+        out[mode] = times[1]
+    engine.runner.prefill_graphs = prefill_graphs
     return out
 
 
@@ -244,6 +259,11 @@ def run_gpr(gpr: int, config: dict, args, workdir: Path) -> dict:
         print(f"gpr={gpr}: TTFT graph vs eager prefill steps: " + ", ".join(
             f"{mode} {v['short_s'] * 1e3:.1f} ms ({v['short_tokens']} tokens) / {v['prefix_cached_s'] * 1e3:.1f} ms "
             f"({args.ttft_prompt} cached)" for mode, v in out["ttft_graph_vs_eager"].items()), flush=True)
+    if device.type == "cuda" and engine.runner.prefill_graphs is not None:
+        out["ttft_prefill_graphs"] = ttft_prefill_graphs(engine, base, tasks[0], args.ttft_prompt)
+        print(f"gpr={gpr}: TTFT {args.ttft_prompt} new tokens, prefill graphs / eager steps: "
+              f"{out['ttft_prefill_graphs']['graphs'] * 1e3:.1f} / {out['ttft_prefill_graphs']['eager'] * 1e3:.1f} ms",
+              flush=True)  # fmt: skip
     out["ttft_warm_s"] = ttft(engine, base, tasks[0], args.ttft_prompt)  # a prompt no request had before
     out["ttft_prefix_cached_s"] = ttft(engine, base, tasks[0], args.ttft_prompt)  # again: its full blocks reused
     out["ttft_cold_s"] = ttft(engine, base, tasks[-1], args.ttft_prompt)  # includes its LUT's load

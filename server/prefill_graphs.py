@@ -118,6 +118,25 @@ class PrefillGraphs:
         many = threshold is not None and len({c.slot for c in plan.decodes}) >= threshold
         return d_pad, p_pad, many
 
+    def capture_lone_prompts(self) -> int:
+        """Capture the keys of steps that only prefill one task (no decode rows), every bucket, with a dummy prompt on
+        the null block: the first prompt of each size then replays instead of paying the capture. Returns how many
+        keys were captured."""
+        from server.kv_cache import NULL_BLOCK  # the null block: whatever the dummy rows write there is never read
+        from server.sampling import SamplingParams
+        from server.scheduler import ScheduledChunk
+
+        bs = self.runner.block_size
+        for p_pad in self.buckets:
+            if self.failed:
+                break
+            key = (0, p_pad, False)
+            if key not in self.graphs:
+                dummy = ScheduledChunk("capture", [0] * p_pad, 0, [NULL_BLOCK] * -(-p_pad // bs), 0, True,
+                                       SamplingParams(), None)  # fmt: skip
+                self.run(SchedulerOutput(prefills=[dummy]), key)
+        return sum(k[0] == 0 for k in self.graphs)
+
     @torch.inference_mode()
     def run(self, plan: SchedulerOutput, key: tuple[int, int, bool]) -> torch.Tensor:
         """Logits [R, V] of the step's sampled rows (plan order), as ModelRunner.forward gives them."""

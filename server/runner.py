@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -107,6 +108,10 @@ class ModelRunner:
                 tune_kernels(model, config.scheduler.max_num_batched_tokens, num_slots)
             except Exception as e:  # noqa: BLE001 - an optimisation: the shapes left tune on first use instead
                 log.warning("start-up kernel tuning stopped (%s); the remaining shapes tune on first use", e)
+        if self.prefill_graphs is not None and config.tune_at_start:
+            start = time.perf_counter()
+            captured = self.prefill_graphs.capture_lone_prompts()
+            log.info("prefill graphs of %d prompt sizes captured in %.1f s", captured, time.perf_counter() - start)
 
     @torch.inference_mode()
     def execute(self, plan: SchedulerOutput) -> RunnerOutput:

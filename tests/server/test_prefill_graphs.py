@@ -120,3 +120,12 @@ def test_an_engine_with_prefill_pieces_gives_the_reference_tokens(tmp_path, monk
     reference = run(triton_op=False)
     assert run(triton_op=True) == reference
     assert any(key[:2] == (4, 256) for key in ran)  # 3 tasks' decode rows beside the 140-token prompt's chunk
+
+
+def test_lone_prompt_steps_can_be_captured_before_the_first_prompt(engine):
+    graphs = pieces(engine, use_graphs=DEVICE == "cuda")
+    free = engine.scheduler.blocks.num_free
+    captured = graphs.capture_lone_prompts()  # a dummy prompt per bucket, on the null block
+    assert graphs.buckets == [128, 256]  # the token budget (256) rounded up
+    assert captured == (2 if DEVICE == "cuda" else 0)  # the CPU's stand-in captures nothing
+    assert engine.scheduler.blocks.num_free == free  # no block taken
