@@ -93,7 +93,7 @@ class PrefillGraphs:
         self.decode_sizes = [b for b in decode_sizes if b <= triton_ops.DECODE_MAX_M]
         self.buckets = [b for b in PREFILL_BUCKETS if b < 2 * max_tokens]  # up to the budget rounded up
         self.pool = pool
-        self.use_graphs = use_graphs
+        self.use_graphs = use_graphs and self.model.embed_tokens.is_cuda
         self.graphs: dict[tuple[int, int, bool], list[torch.cuda.CUDAGraph]] = {}
         self.views: dict[tuple[int, int, bool], StaticViews] = {}
         self.buffers: dict[str, torch.Tensor] | None = None
@@ -155,15 +155,13 @@ class PrefillGraphs:
         try:
             with sdpa_kernel(PREFILL_SDPA_BACKENDS):
                 graphs = self.graphs.get(key)
-                if graphs is None:
-                    self._pieces(views, args.meta, fused, graphs=None)  # this step's result, and the warm-up
-                    if self.use_graphs:
-                        self._capture(key, views, fused)
-                else:
-                    self._pieces(views, args.meta, fused, graphs)
+                self._pieces(views, args.meta, fused, graphs)  # graphs None: eagerly (a key's first step: warm-up)
+                logits = self.model.logits(views.h, args.logits_indices, fused)
+                if graphs is None and self.use_graphs:
+                    self._capture(key, views, fused)
         finally:
             hints.segments = None
-        return self.model.logits(views.h, args.logits_indices, fused)
+        return logits
 
     def _pieces(self, views: StaticViews, meta, fused, graphs: list[torch.cuda.CUDAGraph] | None) -> None:
         """Every piece (replayed, or run eagerly when graphs is None), each layer's attention between them."""

@@ -40,7 +40,7 @@ def pieces(engine, use_graphs: bool = False, threshold: int = 2) -> PrefillGraph
 
 @pytest.fixture
 def engine(base, store):
-    return create_engine(base, store, max_num_batched_tokens=256)
+    return create_engine(base, store, max_num_batched_tokens=256, device=DEVICE)
 
 
 def test_a_step_of_decodes_and_one_tasks_chunks_is_keyed_by_its_padded_rows(engine):
@@ -77,10 +77,13 @@ def test_the_pieces_give_the_models_logits(engine):
     key = graphs.key_for(plan)
     assert key == (4, 128, True)  # 2 decode tasks: the bucket kernel's class at threshold 2
     expected = engine.runner.forward(*engine.runner.prepare(decodes, prompt))  # [5, V]: 3 decodes, 2 chunks
+    # CUDA: the model's own forward runs the fused prefill kernel on all 113 rows (TF32 dots on fp32 inputs), the
+    # pieces the decode kernels and the dense path (cuBLAS)
+    tol = 2e-3 if DEVICE == "cpu" else 2e-2
     for _ in range(2):  # the first run is eager (and captures on CUDA), the second replays
         logits = graphs.run(plan, key)
         assert logits.shape == expected.shape
-        torch.testing.assert_close(logits, expected, rtol=2e-3, atol=2e-3)
+        torch.testing.assert_close(logits, expected, rtol=tol, atol=tol)
 
 
 def test_an_engine_with_prefill_pieces_gives_the_reference_tokens(tmp_path, monkeypatch):
