@@ -591,29 +591,38 @@ class Block(nn.Module):
         self, h: torch.Tensor, slots: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, meta: AttentionMeta,
         kv_cache: tuple[torch.Tensor, torch.Tensor], fused: ModuleType | None = None,
     ) -> torch.Tensor:  # fmt: skip
-        q, k, v = self.attention_inputs(h, slots, cos, sin, meta.slot_mapping, kv_cache, fused)
-        return self.after_attention(h, self.self_attn.attend(q, k, v, meta, kv_cache, fused), slots, fused)
+        h, q, k, v = self.attention_inputs(h, None, slots, cos, sin, meta.slot_mapping, kv_cache, fused)
+        h, pending = self.after_attention(h, self.self_attn.attend(q, k, v, meta, kv_cache, fused), slots, fused)
+        return h if pending is None else h + pending
 
     def attention_inputs(
-        self, h: torch.Tensor, slots: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, slot_mapping: torch.Tensor,
-        kv_cache: tuple[torch.Tensor, torch.Tensor], fused: ModuleType | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
-        """The block up to attention: RMSNorm, then q, k, v (Attention.project; k and v cached)."""
+        self, h: torch.Tensor, pending: torch.Tensor | None, slots: torch.Tensor, cos: torch.Tensor,
+        sin: torch.Tensor, slot_mapping: torch.Tensor, kv_cache: tuple[torch.Tensor, torch.Tensor],
+        fused: ModuleType | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
+        """The block up to attention: RMSNorm, then q, k, v (Attention.project; k and v cached) -> (h, q, k, v).
+        pending: the previous block's MLP output not yet added to h (after_attention, fused path): the residual
+        add and this norm run as one kernel, and the h returned includes it."""
         norm1 = self.input_layernorm
-        x = norm1(h) if fused is None else fused.rms_norm(h, norm1.weight, norm1.eps)
-        return self.self_attn.project(x, slots, cos, sin, slot_mapping, kv_cache, fused)
+        if pending is not None:
+            h, x = fused.add_rms_norm(h, pending, norm1.weight, norm1.eps)
+        else:
+            x = norm1(h) if fused is None else fused.rms_norm(h, norm1.weight, norm1.eps)
+        return h, *self.self_attn.project(x, slots, cos, sin, slot_mapping, kv_cache, fused)
 
     def after_attention(
         self, h: torch.Tensor, attention: torch.Tensor, slots: torch.Tensor, fused: ModuleType | None = None
-    ) -> torch.Tensor:
-        """The block after attention: attention [T, H * hd] (Attention.attend) -> o_proj, residual, MLP, residual."""
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The block after attention: attention [T, H * hd] (Attention.attend) -> o_proj, residual, MLP ->
+        (h, pending). The torch forms add the MLP's output (pending None); the fused path leaves it pending for the
+        next norm (attention_inputs, Transformer.logits), one kernel a layer fewer."""
         o = self.self_attn.o_proj(attention, slots)
         if fused is None:
             h = h + o
-            return h + self.mlp(self.post_attention_layernorm(h), slots)
+            return h + self.mlp(self.post_attention_layernorm(h), slots), None
         norm2 = self.post_attention_layernorm
         h, normed = fused.add_rms_norm(h, o, norm2.weight, norm2.eps)  # the residual add and the next norm
-        return h + self.mlp(normed, slots, fused)
+        return h, self.mlp(normed, slots, fused)
 
 
 class Transformer(nn.Module):
@@ -704,20 +713,31 @@ class Transformer(nn.Module):
             self.dense_cache.begin_step()
         h, cos, sin = self.embed(input_ids, positions)
         fused = fused_ops_for(h)  # one choice per forward: every activation shares h's device and dtype
+        pending = None  # the last MLP output not yet added to h (Block.after_attention)
         with sdpa_kernel(PREFILL_SDPA_BACKENDS):  # once per step, not per layer (Attention._prefill says why)
             for layer, kv_cache in zip(self.layers, kv_caches, strict=True):
-                h = layer(h, slot_of_token, cos, sin, meta, kv_cache, fused)
-        return self.logits(h, logits_indices, fused)
+                h, q, k, v = layer.attention_inputs(h, pending, slot_of_token, cos, sin, meta.slot_mapping, kv_cache,
+                                                    fused)  # fmt: skip
+                attention = layer.self_attn.attend(q, k, v, meta, kv_cache, fused)
+                h, pending = layer.after_attention(h, attention, slot_of_token, fused)
+        return self.logits(h, logits_indices, fused, pending)
 
     def embed(self, input_ids: torch.Tensor, positions: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """input_ids, positions [T] -> h [T, D], and the rows' RoPE cos, sin [T, hd] in h's dtype."""
         h = F.embedding(input_ids, self.embed_tokens)
         return h, self.rope_cos[positions].to(h.dtype), self.rope_sin[positions].to(h.dtype)
 
-    def logits(self, h: torch.Tensor, logits_indices: torch.Tensor, fused: ModuleType | None = None) -> torch.Tensor:
-        """The last layer's h [T, D] -> logits [R, V] float32 of the rows logits_indices [R]."""
+    def logits(
+        self, h: torch.Tensor, logits_indices: torch.Tensor, fused: ModuleType | None = None,
+        pending: torch.Tensor | None = None,
+    ) -> torch.Tensor:  # fmt: skip
+        """The last layer's h [T, D] (+ pending, its MLP output not yet added) -> logits [R, V] float32 of the rows
+        logits_indices [R]."""
         h = h[logits_indices]
-        h = self.norm(h) if fused is None else fused.rms_norm(h, self.norm.weight, self.norm.eps)
+        if pending is not None:
+            h = fused.add_rms_norm(h, pending[logits_indices], self.norm.weight, self.norm.eps)[1]
+        else:
+            h = self.norm(h) if fused is None else fused.rms_norm(h, self.norm.weight, self.norm.eps)
         if self.lm_head_lowp is not None:
             return cpu_matmul(h, self.lm_head_lowp).float()
         return F.linear(h, self.lm_head).float()

@@ -178,17 +178,21 @@ class PrefillGraphs:
         """Piece i on the static buffers: reads h and the attention output, writes h (and q, k, v for i < L)."""
         model, kv = self.model, self.runner.kv_cache.layers
         slots, t = views.slot_of_token, views.h.shape[0]
+        pending = None  # the MLP output the next norm adds (Block.after_attention)
         if i == 0:
             h, cos, sin = model.embed(views.input_ids, views.positions)
             views.cos.copy_(cos)
             views.sin.copy_(sin)
         else:
-            h = model.layers[i - 1].after_attention(views.h, views.attention.view(t, -1), slots, fused)
+            h, pending = model.layers[i - 1].after_attention(views.h, views.attention.view(t, -1), slots, fused)
         if i < len(model.layers):
-            q, k, v = model.layers[i].attention_inputs(h, slots, views.cos, views.sin, views.slot_mapping, kv[i], fused)
+            h, q, k, v = model.layers[i].attention_inputs(h, pending, slots, views.cos, views.sin, views.slot_mapping,
+                                                          kv[i], fused)  # fmt: skip
             views.q.copy_(q)
             views.k.copy_(k)
             views.v.copy_(v)
+        elif pending is not None:
+            h = h + pending
         views.h.copy_(h)
 
     def _capture(self, key: tuple[int, int, bool], views: StaticViews, fused) -> None:

@@ -13,6 +13,8 @@ import zlib
 import pytest
 import torch
 
+from server import model as server_model
+from server import prefill_graphs, triton_fused
 from server.prefill_graphs import PrefillGraphs
 from server.sampling import SamplingParams
 from server.scheduler import ScheduledChunk, SchedulerOutput
@@ -67,7 +69,13 @@ def test_other_steps_run_eagerly(engine):
     assert graphs.key_for(SchedulerOutput(prefills=[too_long])) is None
 
 
-def test_the_pieces_give_the_models_logits(engine):
+@pytest.mark.parametrize("fused", [False, True])
+def test_the_pieces_give_the_models_logits(engine, fused, monkeypatch):
+    if fused and DEVICE == "cpu":  # the fused decoder kernels through the interpreter, in both forms
+        monkeypatch.setattr(server_model, "fused_ops_for", lambda x: triton_fused)
+        monkeypatch.setattr(prefill_graphs, "fused_ops_for", lambda x: triton_fused)
+    elif not fused and DEVICE == "cuda":
+        return  # CUDA runs them anyway
     make_resident(engine, ("alpha", "beta", "gamma"))
     graphs = pieces(engine, use_graphs=DEVICE == "cuda")
     decodes = [chunk("d0", 1, 5, slot=1, first_block=1), chunk("d1", 1, 9, slot=2, first_block=10),
