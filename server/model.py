@@ -696,8 +696,9 @@ class Transformer(nn.Module):
         elif head_dtype not in (None, dtype):
             self.lm_head_lowp = self.lm_head.detach().to(head_dtype)
         cos, sin = rope_tables(cfg, max_len)
-        self.register_buffer("rope_cos", cos.to(device), persistent=False)  # [max_len, hd] float32
-        self.register_buffer("rope_sin", sin.to(device), persistent=False)
+        # [max_len, hd] in the activations' dtype: rounded once here, not per step (the same values either way)
+        self.register_buffer("rope_cos", cos.to(device=device, dtype=dtype), persistent=False)
+        self.register_buffer("rope_sin", sin.to(device=device, dtype=dtype), persistent=False)
 
     def forward(
         self,
@@ -725,7 +726,7 @@ class Transformer(nn.Module):
     def embed(self, input_ids: torch.Tensor, positions: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """input_ids, positions [T] -> h [T, D], and the rows' RoPE cos, sin [T, hd] in h's dtype."""
         h = F.embedding(input_ids, self.embed_tokens)
-        return h, self.rope_cos[positions].to(h.dtype), self.rope_sin[positions].to(h.dtype)
+        return h, self.rope_cos[positions], self.rope_sin[positions]
 
     def logits(
         self, h: torch.Tensor, logits_indices: torch.Tensor, fused: ModuleType | None = None,
