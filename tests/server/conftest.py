@@ -86,6 +86,17 @@ def prompt_ids(seed: int, n: int) -> list[int]:
     return torch.randint(0, 256, (n,), generator=torch.Generator().manual_seed(seed)).tolist()
 
 
+def decoding_together(engine: Engine, specs) -> list:
+    """Submit (task, prompt ids, max tokens) greedy requests, then step until they all decode in one step (requests
+    that join afterwards meet a batch of decodes). Their handles."""
+    handles = [engine.add_request(task, prompt, greedy(n)) for task, prompt, n in specs]
+    for _ in range(100):
+        engine.step()
+        if engine.stats().recent_steps[-1].decode_tokens == len(specs):
+            break
+    return handles
+
+
 def collect(engine: Engine, handles) -> dict[str, list[int]]:
     """Run inline until idle; every handle's generated token ids."""
     engine.run_until_idle(timeout_s=120)

@@ -17,7 +17,16 @@ from server import runner
 from server.sampling import SamplingParams
 from server.scheduler import ScheduledChunk
 
-from .conftest import collect, create_base, create_engine, create_store, greedy, make_resident, prompt_ids
+from .conftest import (
+    collect,
+    create_base,
+    create_engine,
+    create_store,
+    decoding_together,
+    greedy,
+    make_resident,
+    prompt_ids,
+)
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 
@@ -53,11 +62,7 @@ def test_a_long_prompt_next_to_decoding_requests_gives_the_reference_tokens(tmp_
                                cuda_graphs=False)  # fmt: skip
         # else load timing decides who prefills together: beta's short prompt beside the long one is one 147-token run
         make_resident(engine, ("alpha", "beta", "gamma"))
-        handles = [engine.add_request(task, prompt, greedy(n)) for task, prompt, n in specs[:3]]
-        for _ in range(100):  # until the three short requests decode together; then the long one joins
-            engine.step()
-            if engine.stats().recent_steps[-1].decode_tokens == 3:
-                break
+        handles = decoding_together(engine, specs[:3])  # then the long one joins
         handles.append(engine.add_request(*specs[3][:2], greedy(specs[3][2])))
         got = collect(engine, handles)
         return [got[h.request_id] for h in handles]

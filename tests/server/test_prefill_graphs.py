@@ -19,7 +19,16 @@ from server.prefill_graphs import PrefillGraphs
 from server.sampling import SamplingParams
 from server.scheduler import ScheduledChunk, SchedulerOutput
 
-from .conftest import collect, create_base, create_engine, create_store, greedy, make_resident, prompt_ids
+from .conftest import (
+    collect,
+    create_base,
+    create_engine,
+    create_store,
+    decoding_together,
+    greedy,
+    make_resident,
+    prompt_ids,
+)
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 
@@ -117,11 +126,7 @@ def test_an_engine_with_prefill_pieces_gives_the_reference_tokens(tmp_path, monk
             monkeypatch.setattr(engine.runner.prefill_graphs, "run",
                                 lambda plan, key: ran.append(key) or real_run(plan, key))  # fmt: skip
         make_resident(engine, ("alpha", "beta", "gamma"))
-        handles = [engine.add_request(task, prompt, greedy(n)) for task, prompt, n in specs[:3]]
-        for _ in range(100):  # until the three short requests decode together; then the long ones join
-            engine.step()
-            if engine.stats().recent_steps[-1].decode_tokens == 3:
-                break
+        handles = decoding_together(engine, specs[:3])  # then the long ones join
         for task, prompt, n in specs[3:]:  # each joins alone: its step is decode rows and one task's chunk
             handles.append(engine.add_request(task, prompt, greedy(n)))
             engine.step()
