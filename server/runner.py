@@ -9,9 +9,13 @@ Flat batch of one step (decodes first, ordered by slot, then prefill chunks):
     decode_block_tables [Bd, nb] / decode_context_lens [Bd]; one PrefillSpan per prefill chunk
     logits_indices [R]   last row of each chunk that samples, then (prompt_logprobs) every scored prompt row
 
+All of them travel as views of two device buffers (StepArgs): two host-to-device copies a step.
+
 On CUDA a step of at most cuda_graph_max_batch tokens replays a CUDA graph captured for its (padded batch size,
 padded block-table width); padding rows decode token 0 against the null block in slot 0. A step with prefill
 chunks enters it as decode rows (as_decode_rows): one row per chunk token, attending to the cache up to itself.
+A larger step of decode rows and one task's chunks replays the piecewise prefill graphs (server/prefill_graphs.py:
+every layer's work but attention); any other step runs eagerly.
 """
 
 from __future__ import annotations
