@@ -186,20 +186,24 @@ def ttft_prefill_graphs(engine: Engine, base: SketchedBase, task: str, length: i
     return out
 
 
-def burst(engine: Engine, base: SketchedBase, task: str, n: int, prefix: int, shared: bool, seed: int) -> dict:
+def burst(engine: Engine, base: SketchedBase, task: str | list[str], n: int, prefix: int, shared: bool,
+          seed: int) -> dict:  # fmt: skip
     """n requests at once, each a prefix-token head (one shared head, or each its own) plus 16 tokens of its own,
     one token generated: their mean TTFT and the time until the last finished (prefix caching shares a shared
-    head from the first step on)."""
+    head from the first step on). task: one task, or a list the requests take in turn."""
+    tasks = [task] if isinstance(task, str) else task
     vocab = base.config["vocab_size"]
     heads = prompts(1 if shared else n, prefix, vocab, seed=seed)
     tails = prompts(n, 16, vocab, seed=seed + 1)
     params = SamplingParams(max_tokens=1, ignore_eos=True)
     start = time.perf_counter()
-    handles = [engine.add_request(task, heads[0 if shared else i] + tails[i], params) for i in range(n)]
+    handles = [engine.add_request(tasks[i % len(tasks)], heads[0 if shared else i] + tails[i], params)
+               for i in range(n)]  # fmt: skip
     engine.run_until_idle()
     wall = time.perf_counter() - start
     ttfts = [[o for o in h.poll() if o.finished][0].ttft_s for h in handles]
-    return {"requests": n, "prefix_tokens": prefix, "shared": shared, "mean_ttft_s": sum(ttfts) / n, "wall_s": wall}
+    return {"requests": n, "prefix_tokens": prefix, "shared": shared, "tasks": len(tasks),
+            "mean_ttft_s": sum(ttfts) / n, "wall_s": wall}  # fmt: skip
 
 
 @functools.lru_cache(maxsize=1)
@@ -270,6 +274,8 @@ def run_gpr(gpr: int, config: dict, args, workdir: Path) -> dict:
     # a burst of 16 with one system prompt against 16 different ones (prompts new to the cache either way)
     out["burst"] = [burst(engine, base, tasks[0], 16, args.ttft_prompt, shared, seed=11 + 2 * shared)
                     for shared in (False, True)]  # fmt: skip
+    # and each request of another task (the resident ones in turn): steps hold several tasks' chunks
+    out["burst"].append(burst(engine, base, tasks[:n_tasks], 16, args.ttft_prompt, False, seed=17))
     tuning = autotune.tuning_stats()  # the first start's cost on a GPU whose choices are not cached
     out["autotune"] = {k: tuning[k] - tuning0[k] for k in tuning}
     out["autotune_after_start"] = {k: tuning[k] - tuning_started[k] for k in tuning}  # shapes the start missed
@@ -283,9 +289,10 @@ def run_gpr(gpr: int, config: dict, args, workdir: Path) -> dict:
     print(f"gpr={gpr}: TTFT {args.ttft_prompt} tokens {out['ttft_warm_s'] * 1e3:.1f} ms warm, "
           f"{out['ttft_prefix_cached_s'] * 1e3:.1f} ms on its cached prefix, "
           f"{out['ttft_cold_s'] * 1e3:.1f} ms cold; LUT load {pool.mean_load_s * 1e3:.1f} ms", flush=True)
+    kinds = [f"{'one shared head' if b['shared'] else 'own heads'}, {b['tasks']} task(s)" for b in out["burst"]]
     print(f"gpr={gpr}: burst of 16 x ({args.ttft_prompt} + 16 tokens): mean TTFT "
-          + ", ".join(f"{b['mean_ttft_s'] * 1e3:.1f} ms ({'one shared head' if b['shared'] else 'own heads'})"
-                      for b in out["burst"]), flush=True)  # fmt: skip
+          + ", ".join(f"{b['mean_ttft_s'] * 1e3:.1f} ms ({kind})" for b, kind in zip(out["burst"], kinds, strict=True)),
+          flush=True)  # fmt: skip
     engine.stop()
     del engine
     if gpr == 1:

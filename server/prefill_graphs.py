@@ -8,12 +8,14 @@ attention and the fused prefill kernel cost more than the host time they save. H
 for the chunks, the paged decode kernel for the decode rows: any context length), and the rest of a layer (norms,
 projections, RoPE, cache writes, MLP) replays.
 
-Which steps: decode rows of any tasks (at most DECODE_MAX_M, padded to a decode graph size) followed by prefill
-chunks of one task (padded to a token bucket of at least DENSE_MIN_TOKENS rows). The projections then run the
-decode kernels on the decode rows and the dense path (the task's weight dequantized once, then cuBLAS) on the
-chunk rows; the dequantization reads the slot on the device (kernels/triton_prefill.py), so one graph serves
-every task. Key: (decode rows, prefill rows, many tasks): the decode kernel is frozen at capture as in
-DecodeGraphs. Other steps (chunks of several tasks, more decode rows) run eagerly.
+Which steps: short rows, then long rows. The long rows are the prompt chunks of one task (the one with the most
+prompt tokens in the step), padded to a token bucket of at least DENSE_MIN_TOKENS rows; the short rows are the
+decode rows and the other tasks' chunks (say the last tokens of one prompt beside the next prompt's head), at most
+DECODE_MAX_M, padded to a decode graph size. The projections run the decode kernels on the short rows (each row's
+slot read on the device) and the dense path (the task's weight dequantized once, then cuBLAS) on the long rows,
+whose slot the dequantization also reads on the device (kernels/triton_prefill.py): one graph serves any tasks.
+Key: (short rows, long rows, many short-row tasks): the decode kernel is frozen at capture as in DecodeGraphs.
+Other steps (more short rows, scored prompts) run eagerly. Padding rows write the null block and get no attention.
 
 Pieces, for layers 0 .. L-1:
 
@@ -65,11 +67,11 @@ class StaticViews:
     k: torch.Tensor  # [T, Hkv, hd]
     v: torch.Tensor
     attention: torch.Tensor  # [T, H, hd]
-    segments: SlotSegments | None = None  # the projections' slot runs: decode rows, then the chunk rows
+    segments: SlotSegments | None = None  # the projections' slot runs: the short rows', then the long rows
 
 
 class PrefillGraphs:
-    """Piecewise CUDA graphs of (decode rows + one task's prefill chunks) steps; see the module docstring.
+    """Piecewise CUDA graphs of (short rows + one task's prompt chunks) steps; see the module docstring.
 
     use_graphs=False runs the same pieces eagerly (the CPU's stand-in in tests: the piece split, the padding and
     the static buffers, without capture)."""
@@ -84,7 +86,7 @@ class PrefillGraphs:
         use_graphs: bool = True,
     ) -> None:
         """runner: the ModelRunner (its model, KV cache and prepare); max_tokens: the step token budget;
-        decode_sizes: the decode graphs' batch sizes (decode rows are padded to one); bucket_threshold: distinct
+        decode_sizes: the decode graphs' batch sizes (short rows are padded to one); bucket_threshold: distinct
         tasks from which a decode batch of that size takes the bucket kernel (DecodeGraphs.bucket_threshold)."""
         from kernels import triton_ops  # imports triton (installed everywhere)
 
@@ -101,22 +103,34 @@ class PrefillGraphs:
         self.failed = False
 
     def key_for(self, plan: SchedulerOutput) -> tuple[int, int, bool] | None:
-        """(padded decode rows, padded prefill rows, many decode tasks), or None: the step runs eagerly."""
-        if self.failed or not plan.prefills or not self.buckets:
+        """(padded short rows, padded long rows, many short-row tasks), or None: the step runs eagerly.
+
+        The long rows are the chunks of the task with the most prompt tokens in the step; the short rows are the
+        decode rows and every other chunk (a prompt's last few tokens beside the next prompt's head)."""
+        if self.failed or not plan.prefills or not self.buckets or any(c.prompt_targets for c in plan.prefills):
+            return None  # scored prompts keep the eager form
+        split = self.split(plan)
+        short_rows = len(plan.decodes) + sum(len(c.token_ids) for c in split[0])
+        long_rows = sum(len(c.token_ids) for c in split[1])
+        if short_rows and (not self.decode_sizes or short_rows > self.decode_sizes[-1]):
             return None
-        if len({c.slot for c in plan.prefills}) != 1 or any(c.prompt_targets for c in plan.prefills):
-            return None  # several tasks' chunks (their rows need slot runs of their own); scored prompts
-        d = len(plan.decodes)
-        if d and (not self.decode_sizes or d > self.decode_sizes[-1]):
-            return None
-        p = sum(len(c.token_ids) for c in plan.prefills)
-        p_pad = next((b for b in self.buckets if b >= p), None)
+        p_pad = next((b for b in self.buckets if b >= long_rows), None)
         if p_pad is None:
             return None
-        d_pad = next(b for b in self.decode_sizes if b >= d) if d else 0
-        threshold = self.bucket_threshold(d_pad) if d else None
-        many = threshold is not None and len({c.slot for c in plan.decodes}) >= threshold
-        return d_pad, p_pad, many
+        s_pad = next(b for b in self.decode_sizes if b >= short_rows) if short_rows else 0
+        threshold = self.bucket_threshold(s_pad) if short_rows else None
+        short_tasks = {c.slot for c in plan.decodes} | {c.slot for c in split[0]}
+        return s_pad, p_pad, threshold is not None and len(short_tasks) >= threshold
+
+    @staticmethod
+    def split(plan: SchedulerOutput) -> tuple[list, list]:
+        """The step's prefill chunks as (short: every task's but one, long: that task's, the one with the most
+        prompt tokens), each in plan order."""
+        tokens: dict[int, int] = {}
+        for c in plan.prefills:
+            tokens[c.slot] = tokens.get(c.slot, 0) + len(c.token_ids)
+        long_slot = max(tokens, key=tokens.__getitem__)
+        return [c for c in plan.prefills if c.slot != long_slot], [c for c in plan.prefills if c.slot == long_slot]
 
     def capture_lone_prompts(self) -> int:
         """Capture the keys of steps that only prefill one task (no decode rows), every bucket, with a dummy prompt on
@@ -140,11 +154,16 @@ class PrefillGraphs:
     @torch.inference_mode()
     def run(self, plan: SchedulerOutput, key: tuple[int, int, bool]) -> torch.Tensor:
         """Logits [R, V] of the step's sampled rows (plan order), as ModelRunner.forward gives them."""
-        d_pad, p_pad, _ = key
-        rows = d_pad + p_pad
-        slot = plan.prefills[0].slot
-        args = self.runner.prepare(plan.decodes, plan.prefills, pad_to=(d_pad, 0), pad_tokens=rows, pad_slot=slot)
-        views = self.views.get(key) or self._views(key, plan)
+        s_pad, p_pad, _ = key
+        rows = s_pad + p_pad
+        short, long = self.split(plan)
+        short_slots = [c.slot for c in plan.decodes + short]
+        # rows: decodes, the short chunks, padding to s_pad (the last short row's slot: no task added), the long
+        # chunks, padding to s_pad + p_pad (their slot); the logits in plan order
+        pad_points = ((len(short), s_pad, short_slots[-1] if short_slots else 0), (len(short) + len(long), rows,
+                      long[0].slot))  # fmt: skip
+        args = self.runner.prepare(plan.decodes, short + long, pad_points=pad_points, logits_order=plan.chunks)
+        views = self.views.get(key) or self._views(key, short_slots, long[0].slot)
         if self.model.dense_cache is not None:
             self.model.dense_cache.begin_step()
         views.tokens64.copy_(args.packed64[: 3 * rows].view(3, rows))
@@ -211,9 +230,11 @@ class PrefillGraphs:
             return
         self.graphs[key] = graphs
 
-    def _views(self, key: tuple[int, int, bool], plan: SchedulerOutput) -> StaticViews:
-        d_pad, p_pad, _ = key
-        rows = d_pad + p_pad
+    def _views(self, key: tuple[int, int, bool], short_slots: list[int], long_slot: int) -> StaticViews:
+        """The key's views and slot runs, from its first step's slots: the short rows' runs (their count of distinct
+        slots is the key's kernel class; the slots themselves are read on the device), then the long rows as one."""
+        s_pad, p_pad, _ = key
+        rows = s_pad + p_pad
         if self.buffers is None:
             self.buffers = self._allocate(self.max_rows)
         b = self.buffers
@@ -221,19 +242,15 @@ class PrefillGraphs:
         slots = b["slot_of_token"][:rows]
         views = StaticViews(tokens64[0], tokens64[1], tokens64[2], tokens64, slots,
                             *(b[name][:rows] for name in ("h", "cos", "sin", "q", "k", "v", "attention")))  # fmt: skip
-        # the decode rows as runs of one slot, as this first step has them (their count of distinct slots is the
-        # key's kernel class; the slots themselves are read on the device), then the chunk rows as one run
-        decode_slots = [c.slot for c in plan.decodes]
-        decode_slots += decode_slots[-1:] * (d_pad - len(decode_slots))
-        counts_slots: list[list[int]] = []
-        for s in decode_slots:
-            if counts_slots and counts_slots[-1][0] == s:
-                counts_slots[-1][1] += 1
+        runs: list[list[int]] = []  # [slot, rows]
+        for s in short_slots + short_slots[-1:] * (s_pad - len(short_slots)):
+            if runs and runs[-1][0] == s:
+                runs[-1][1] += 1
             else:
-                counts_slots.append([s, 1])
-        counts_slots.append([plan.prefills[0].slot, p_pad])
-        views.segments = SlotSegments.from_counts([s for s, _ in counts_slots], [n for _, n in counts_slots],
-                                                  slots.device, per_token=slots)  # fmt: skip
+                runs.append([s, 1])
+        runs.append([long_slot, p_pad])
+        views.segments = SlotSegments.from_counts([s for s, _ in runs], [n for _, n in runs], slots.device,
+                                                  per_token=slots)  # fmt: skip
         self.views[key] = views
         return views
 

@@ -188,23 +188,25 @@ class ModelRunner:
         decodes: list[ScheduledChunk],
         prefills: list[ScheduledChunk],
         pad_to: tuple[int, int] = (0, 0),
-        pad_tokens: int = 0,
-        pad_slot: int = 0,
+        pad_points: tuple[tuple[int, int, int], ...] = (),
+        logits_order: list[ScheduledChunk] | None = None,
     ) -> StepArgs:
         """Host lists -> device tensors (StepArgs: views of one int64 and one int32 buffer, two host-to-device
         copies a step).
 
         pad_to = (batch, blocks): decode rows up to batch, right after the real ones (token 0 at position 0 of the
-        null block, slot 0 in a decode-only step, else the last decode's), block tables at least blocks wide. In a
-        decode-only step (a decode graph) each padding row also gets a logits row, after the sampled rows.
-        pad_tokens: rows up to this count at the end (null-block rows of slot pad_slot; no logits, no attention:
-        the prefill graphs' chunk padding)."""
+        null block, slot 0), each with a logits row after the sampled rows; block tables at least blocks wide. For a
+        decode-only step (a decode graph).
+        pad_points: ((chunks, rows, slot), ...): after the first `chunks` prefill chunks, rows of slot `slot` up to
+        `rows` rows in all (null-block rows: no logits, no attention; the prefill graphs' padding).
+        logits_order: the chunks in the order of their sampled rows' logits (default: decodes, then prefills)."""
+        if pad_to[0] and prefills:
+            raise ValueError("only a decode-only batch is padded to a decode batch size")
         bs = self.block_size
-        ids, pos, slots, rows, logits_rows, scored_rows, padding_logits = [], [], [], [], [], [], []
+        ids, pos, slots, rows, scored_rows, last_row = [], [], [], [], [], {}
         width = max([len(c.block_ids) for c in decodes] + [pad_to[1], 1])
         tables = [c.block_ids + [NULL_BLOCK] * (width - len(c.block_ids)) for c in decodes]
         context_lens = [c.start_pos + 1 for c in decodes]
-        pad_decode_slot = decodes[-1].slot if decodes and prefills else 0
 
         def add(chunk: ScheduledChunk) -> None:
             if chunk.prompt_targets:
@@ -215,31 +217,34 @@ class ModelRunner:
                 pos.append(p)
                 slots.append(chunk.slot)
                 rows.append(chunk.block_ids[p // bs] * bs + p % bs)
-            if chunk.sample:
-                logits_rows.append(len(ids) - 1)
+            last_row[id(chunk)] = len(ids) - 1
 
-        def add_padding(slot: int) -> None:
-            ids.append(0)
-            pos.append(0)
-            slots.append(slot)
-            rows.append(NULL_BLOCK * bs)
+        def add_padding(up_to: int, slot: int) -> None:
+            for _ in range(up_to - len(ids)):
+                ids.append(0)
+                pos.append(0)
+                slots.append(slot)
+                rows.append(NULL_BLOCK * bs)
 
         for c in decodes:
             add(c)
-        for _ in range(pad_to[0] - len(decodes)):
-            if not prefills:
-                padding_logits.append(len(ids))
-            add_padding(pad_decode_slot)
-            tables.append([NULL_BLOCK] * width)
-            context_lens.append(1)
+        padding_logits = list(range(len(ids), len(ids) + max(0, pad_to[0] - len(decodes))))
+        add_padding(pad_to[0], 0)
+        tables += [[NULL_BLOCK] * width] * len(padding_logits)
+        context_lens += [1] * len(padding_logits)
         spans = []
-        for c in prefills:
+        for i, c in enumerate(prefills):
+            for chunks, up_to, slot in pad_points:
+                if chunks == i:
+                    add_padding(up_to, slot)
             n = len(c.token_ids)
             spans.append((len(ids), n, c.start_pos + n, len(c.block_ids)))
             add(c)
-        for _ in range(pad_tokens - len(ids)):
-            add_padding(pad_slot)
-        logits_rows += padding_logits + scored_rows  # execute() splits sampled and scored rows after the sampled
+        for chunks, up_to, slot in pad_points:
+            if chunks == len(prefills):
+                add_padding(up_to, slot)
+        sampled = [last_row[id(c)] for c in (decodes + prefills if logits_order is None else logits_order) if c.sample]
+        logits_rows = sampled + padding_logits + scored_rows  # execute() splits sampled and scored rows there
         layout = StepLayout(len(ids), len(tables), width, len(logits_rows), tuple(spans))
         flat_tables = [b for t in tables for b in t]
         prefill_tables = [b for c in prefills for b in c.block_ids]

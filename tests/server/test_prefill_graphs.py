@@ -65,10 +65,21 @@ def test_a_step_of_decodes_and_one_tasks_chunks_is_keyed_by_its_padded_rows(engi
     assert graphs.key_for(SchedulerOutput(decodes=more_tasks, prefills=prompt[:1])) == (4, 128, True)
 
 
+def test_other_tasks_chunks_join_the_short_rows(engine):
+    graphs = pieces(engine, threshold=3)
+    head, tail = chunk("p0", 90, 0, slot=3, first_block=1), chunk("p1", 10, 30, slot=2, first_block=30)
+    decodes = [chunk("d0", 1, 5, slot=1, first_block=50)]
+    plan = SchedulerOutput(decodes=decodes, prefills=[tail, head])
+    assert graphs.split(plan) == ([tail], [head])  # the task with the most prompt tokens gives the long rows
+    assert graphs.key_for(plan) == (16, 128, False)  # 11 short rows over 2 tasks
+    over_three = SchedulerOutput(decodes=decodes + [chunk("d1", 1, 5, slot=4, first_block=60)], prefills=[tail, head])
+    assert graphs.key_for(over_three) == (16, 128, True)
+
+
 def test_other_steps_run_eagerly(engine):
     graphs = pieces(engine)
-    two_tasks = [chunk("p0", 90, 0, slot=3, first_block=0), chunk("p1", 50, 0, slot=2, first_block=30)]
-    assert graphs.key_for(SchedulerOutput(prefills=two_tasks)) is None  # each task's rows need a run of their own
+    two_tasks = [chunk("p0", 90, 0, slot=3, first_block=0), chunk("p1", 70, 0, slot=2, first_block=30)]
+    assert graphs.key_for(SchedulerOutput(prefills=two_tasks)) is None  # 70 short rows: above the decode sizes
     scored = chunk("p", 90, 0, slot=3, first_block=0, prompt_targets=list(range(90)))
     assert graphs.key_for(SchedulerOutput(prefills=[scored])) is None
     assert graphs.key_for(SchedulerOutput(decodes=[chunk("d", 1, 3, slot=1, first_block=0)])) is None  # no prompt
@@ -136,6 +147,40 @@ def test_an_engine_with_prefill_pieces_gives_the_reference_tokens(tmp_path, monk
     reference = run(triton_op=False)
     assert run(triton_op=True) == reference
     assert any(key[:2] == (4, 256) for key in ran)  # 3 tasks' decode rows beside the 140-token prompt's chunk
+
+
+def test_a_burst_of_prompts_of_different_tasks_gives_the_reference_tokens(tmp_path, monkeypatch):
+    """Prompts of three tasks arrive together, longer than the step's token budget (96): steps hold the end of one
+    prompt beside the head of the next (short rows of one task, long rows of another) and the first prompts'
+    decodes. Every request's tokens equal the torch op's without the pieces."""
+    base = create_base(seed=6)
+    store = create_store(base, tmp_path, {"alpha": 1, "beta": 2, "gamma": 3})
+    specs = [(task, prompt_ids(10 + i, 70 + 5 * i), 4) for i, task in enumerate(["alpha", "beta", "gamma", "beta"])]
+    op_module = importlib.import_module("kernels.lut_linear")
+    ran = []
+
+    def run(triton_op: bool) -> list[list[int]]:
+        monkeypatch.setattr(op_module, "_use_triton", lambda x: triton_op)
+        engine = create_engine(base, store, cpu_weight_cache_bytes=0, max_num_batched_tokens=96, device=DEVICE,
+                               cuda_graphs=triton_op and DEVICE == "cuda", prefill_graphs=triton_op)  # fmt: skip
+        if triton_op and DEVICE == "cpu":
+            pieces(engine)
+        if triton_op:
+            real_run = engine.runner.prefill_graphs.run
+
+            def counted(plan, key):  # the tasks of each step the pieces ran
+                ran.append(len({c.slot for c in plan.chunks}))
+                return real_run(plan, key)
+
+            monkeypatch.setattr(engine.runner.prefill_graphs, "run", counted)
+        make_resident(engine, ("alpha", "beta", "gamma"))
+        handles = [engine.add_request(task, prompt, greedy(n)) for task, prompt, n in specs]
+        got = collect(engine, handles)
+        return [got[h.request_id] for h in handles]
+
+    reference = run(triton_op=False)
+    assert run(triton_op=True) == reference
+    assert max(ran) >= 2  # steps of several tasks took the pieces
 
 
 def test_lone_prompt_steps_can_be_captured_before_the_first_prompt(engine):

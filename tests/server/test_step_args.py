@@ -52,17 +52,22 @@ def test_a_graph_batch_is_padded_with_rows_on_the_null_block(runner):
     assert logits_rows.tolist() == [0, 1, 2]
 
 
-def test_a_prefill_graph_step_pads_its_decode_rows_in_place_and_its_chunk_rows_at_the_end(runner):
+def test_a_prefill_graph_step_pads_its_short_rows_and_its_long_rows_and_keeps_the_logits_in_plan_order(runner):
     bs = runner.block_size
-    args = runner.prepare([chunk("d", [5], 3, [3], slot=2)], [chunk("p", [7, 8], 0, [4], slot=1)], pad_to=(2, 1),
-                          pad_tokens=6, pad_slot=1)  # fmt: skip
+    decode = chunk("d", [5], 3, [3], slot=2)
+    long, short = chunk("p", [7, 8, 9], 0, [4], slot=1), chunk("q", [6], 4, [5, 6], slot=3)
+    # rows: the decode, the short chunk, padding to 4 rows (slot 3), the long chunk, padding to 8 rows (slot 1)
+    args = runner.prepare([decode], [short, long], pad_points=((1, 4, 3), (2, 8, 1)),
+                          logits_order=[decode, long, short])  # fmt: skip
     ids, positions, slots, meta, logits_rows = args
-    assert ids.tolist() == [5, 0, 7, 8, 0, 0] and slots.tolist() == [2, 2, 1, 1, 1, 1]  # padding: its run's slot
-    assert meta.slot_mapping.tolist() == [3 * bs + 3, NULL_BLOCK * bs, 4 * bs, 4 * bs + 1, NULL_BLOCK * bs,
-                                          NULL_BLOCK * bs]  # fmt: skip
-    assert meta.num_decodes == 2 and meta.decode_context_lens.tolist() == [4, 1]
-    assert [(s.start, s.num_tokens) for s in meta.prefills] == [(2, 2)]  # the chunk after the padded decode rows
-    assert logits_rows.tolist() == [0, 3]  # the sampled rows only: the padding computes no logits
+    assert ids.tolist() == [5, 6, 0, 0, 7, 8, 9, 0] and slots.tolist() == [2, 3, 3, 3, 1, 1, 1, 1]
+    assert meta.slot_mapping.tolist() == [3 * bs + 3, 6 * bs, NULL_BLOCK * bs, NULL_BLOCK * bs, 4 * bs, 4 * bs + 1,
+                                          4 * bs + 2, NULL_BLOCK * bs]  # fmt: skip
+    assert meta.num_decodes == 1 and meta.decode_context_lens.tolist() == [4]  # padding rows get no attention
+    assert [(s.start, s.num_tokens, s.context_len) for s in meta.prefills] == [(1, 1, 5), (4, 3, 3)]
+    assert logits_rows.tolist() == [0, 6, 1]  # the sampled rows in the order asked: decode, long, short
+    with pytest.raises(ValueError, match="decode-only"):
+        runner.prepare([decode], [long], pad_to=(2, 1))
 
 
 def test_a_static_copy_takes_another_steps_inputs_of_the_same_layout_only(runner):
