@@ -112,6 +112,15 @@ def test_the_pieces_give_the_models_logits(engine, fused, monkeypatch):
         logits = graphs.run(plan, key)
         assert logits.shape == expected.shape
         torch.testing.assert_close(logits, expected, rtol=tol, atol=tol)
+    # the same shapes for other tasks: the graph captured for slot 3's prompt replays for slot 2's, and the decode
+    # rows read their new slots too (every slot is read on the device)
+    decodes = [chunk("d0", 1, 6, slot=3, first_block=1), chunk("d1", 1, 10, slot=1, first_block=10),
+               chunk("d2", 1, 3, slot=3, first_block=20)]  # fmt: skip
+    prompt = [chunk("p0", 70, 82, slot=2, first_block=30), chunk("p1", 40, 40, slot=2, first_block=70)]
+    other = SchedulerOutput(decodes=decodes, prefills=prompt)
+    assert graphs.key_for(other) == key
+    expected = engine.runner.forward(*engine.runner.prepare(decodes, prompt))
+    torch.testing.assert_close(graphs.run(other, key), expected, rtol=tol, atol=tol)
 
 
 def test_an_engine_with_prefill_pieces_gives_the_reference_tokens(tmp_path, monkeypatch):
