@@ -49,6 +49,26 @@ def pieces(engine, use_graphs: bool = False, threshold: int = 2) -> PrefillGraph
     return graphs
 
 
+def tokens_engine(base, store, budget: int, triton_op: bool, monkeypatch, ran: list):
+    """An engine on the test device, its three tasks resident. triton_op: the projections run the Triton op (on the
+    CPU through the interpreter) and steps take the prefill pieces, each (plan, key) they run appended to ran; else
+    the torch reference op, eagerly (it reads its slots back, which a capture cannot hold)."""
+    monkeypatch.setattr(importlib.import_module("kernels.lut_linear"), "_use_triton", lambda x: triton_op)
+    engine = create_engine(base, store, cpu_weight_cache_bytes=0, max_num_batched_tokens=budget, device=DEVICE,
+                           cuda_graphs=triton_op and DEVICE == "cuda", prefill_graphs=triton_op)  # fmt: skip
+    if triton_op:
+        graphs = pieces(engine) if DEVICE == "cpu" else engine.runner.prefill_graphs
+        real_run = graphs.run
+
+        def recorded(plan, key):
+            ran.append((plan, key))
+            return real_run(plan, key)
+
+        monkeypatch.setattr(graphs, "run", recorded)
+    make_resident(engine, ("alpha", "beta", "gamma"))
+    return engine
+
+
 @pytest.fixture
 def engine(base, store):
     return create_engine(base, store, max_num_batched_tokens=256, device=DEVICE)
@@ -131,21 +151,10 @@ def test_an_engine_with_prefill_pieces_gives_the_reference_tokens(tmp_path, monk
     store = create_store(base, tmp_path, {"alpha": 1, "beta": 2, "gamma": 3})
     specs = [("alpha", prompt_ids(1, 5), 6), ("beta", prompt_ids(2, 7), 6), ("gamma", prompt_ids(3, 4), 6),
              ("beta", prompt_ids(4, 140), 3), ("gamma", prompt_ids(5, 100), 3)]  # fmt: skip
-    op_module = importlib.import_module("kernels.lut_linear")  # `kernels.lut_linear` is the function
     ran = []
 
     def run(triton_op: bool) -> list[list[int]]:
-        monkeypatch.setattr(op_module, "_use_triton", lambda x: triton_op)  # on the CPU: interpreted
-        # the reference op reads its slots back (torch.unique), which a capture cannot hold: no graphs there
-        engine = create_engine(base, store, cpu_weight_cache_bytes=0, max_num_batched_tokens=256, device=DEVICE,
-                               cuda_graphs=triton_op and DEVICE == "cuda", prefill_graphs=triton_op)  # fmt: skip
-        if triton_op and DEVICE == "cpu":
-            pieces(engine)
-        if triton_op:
-            real_run = engine.runner.prefill_graphs.run
-            monkeypatch.setattr(engine.runner.prefill_graphs, "run",
-                                lambda plan, key: ran.append(key) or real_run(plan, key))  # fmt: skip
-        make_resident(engine, ("alpha", "beta", "gamma"))
+        engine = tokens_engine(base, store, 256, triton_op, monkeypatch, ran)
         handles = decoding_together(engine, specs[:3])  # then the long ones join
         for task, prompt, n in specs[3:]:  # each joins alone: its step is decode rows and one task's chunk
             handles.append(engine.add_request(task, prompt, greedy(n)))
@@ -155,7 +164,7 @@ def test_an_engine_with_prefill_pieces_gives_the_reference_tokens(tmp_path, monk
 
     reference = run(triton_op=False)
     assert run(triton_op=True) == reference
-    assert any(key[:2] == (4, 256) for key in ran)  # 3 tasks' decode rows beside the 140-token prompt's chunk
+    assert any(key[:2] == (4, 256) for _, key in ran)  # 3 tasks' decode rows beside the 140-token prompt's chunk
 
 
 def test_a_burst_of_prompts_of_different_tasks_gives_the_reference_tokens(tmp_path, monkeypatch):
@@ -165,31 +174,17 @@ def test_a_burst_of_prompts_of_different_tasks_gives_the_reference_tokens(tmp_pa
     base = create_base(seed=6)
     store = create_store(base, tmp_path, {"alpha": 1, "beta": 2, "gamma": 3})
     specs = [(task, prompt_ids(10 + i, 70 + 5 * i), 4) for i, task in enumerate(["alpha", "beta", "gamma", "beta"])]
-    op_module = importlib.import_module("kernels.lut_linear")
     ran = []
 
     def run(triton_op: bool) -> list[list[int]]:
-        monkeypatch.setattr(op_module, "_use_triton", lambda x: triton_op)
-        engine = create_engine(base, store, cpu_weight_cache_bytes=0, max_num_batched_tokens=96, device=DEVICE,
-                               cuda_graphs=triton_op and DEVICE == "cuda", prefill_graphs=triton_op)  # fmt: skip
-        if triton_op and DEVICE == "cpu":
-            pieces(engine)
-        if triton_op:
-            real_run = engine.runner.prefill_graphs.run
-
-            def counted(plan, key):  # the tasks of each step the pieces ran
-                ran.append(len({c.slot for c in plan.chunks}))
-                return real_run(plan, key)
-
-            monkeypatch.setattr(engine.runner.prefill_graphs, "run", counted)
-        make_resident(engine, ("alpha", "beta", "gamma"))
+        engine = tokens_engine(base, store, 96, triton_op, monkeypatch, ran)
         handles = [engine.add_request(task, prompt, greedy(n)) for task, prompt, n in specs]
         got = collect(engine, handles)
         return [got[h.request_id] for h in handles]
 
     reference = run(triton_op=False)
     assert run(triton_op=True) == reference
-    assert max(ran) >= 2  # steps of several tasks took the pieces
+    assert max(len({c.slot for c in plan.chunks}) for plan, _ in ran) >= 2  # steps of several tasks took the pieces
 
 
 def test_lone_prompt_steps_can_be_captured_before_the_first_prompt(engine):
