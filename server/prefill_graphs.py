@@ -33,6 +33,7 @@ then captures them.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,8 +42,10 @@ import torch
 from torch.nn.attention import sdpa_kernel
 
 from kernels import SlotSegments
+from server.kv_cache import NULL_BLOCK
 from server.model import PREFILL_SDPA_BACKENDS, Transformer, fused_ops_for
-from server.scheduler import SchedulerOutput
+from server.sampling import SamplingParams
+from server.scheduler import ScheduledChunk, SchedulerOutput
 
 log = logging.getLogger(__name__)
 
@@ -136,16 +139,13 @@ class PrefillGraphs:
         """Capture the keys of steps that only prefill one task (no decode rows), every bucket, with a dummy prompt on
         the null block: the first prompt of each size then replays instead of paying the capture. Returns how many
         keys were captured."""
-        from server.kv_cache import NULL_BLOCK  # the null block: whatever the dummy rows write there is never read
-        from server.sampling import SamplingParams
-        from server.scheduler import ScheduledChunk
-
         bs = self.runner.block_size
         for p_pad in self.buckets:
             if self.failed:
                 break
             key = (0, p_pad, False)
             if key not in self.graphs:
+                # on the null block: whatever the dummy rows write there is never read
                 dummy = ScheduledChunk("capture", [0] * p_pad, 0, [NULL_BLOCK] * -(-p_pad // bs), 0, True,
                                        SamplingParams(), None)  # fmt: skip
                 self.run(SchedulerOutput(prefills=[dummy]), key)
@@ -242,13 +242,8 @@ class PrefillGraphs:
         slots = b["slot_of_token"][:rows]
         views = StaticViews(tokens64[0], tokens64[1], tokens64[2], tokens64, slots,
                             *(b[name][:rows] for name in ("h", "cos", "sin", "q", "k", "v", "attention")))  # fmt: skip
-        runs: list[list[int]] = []  # [slot, rows]
-        for s in short_slots + short_slots[-1:] * (s_pad - len(short_slots)):
-            if runs and runs[-1][0] == s:
-                runs[-1][1] += 1
-            else:
-                runs.append([s, 1])
-        runs.append([long_slot, p_pad])
+        padded = short_slots + short_slots[-1:] * (s_pad - len(short_slots))
+        runs = [(s, len(list(group))) for s, group in itertools.groupby(padded)] + [(long_slot, p_pad)]
         views.segments = SlotSegments.from_counts([s for s, _ in runs], [n for _, n in runs], slots.device,
                                                   per_token=slots)  # fmt: skip
         self.views[key] = views
