@@ -458,7 +458,10 @@ PREFILL_SDPA_BACKENDS = [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENT
 
 
 class Attention(nn.Module):
-    """proj holds q_proj, k_proj, v_proj, o_proj, or qkv_proj (fused: one op call, output split) and o_proj."""
+    """proj holds q_proj, k_proj, v_proj, o_proj, or qkv_proj (fused: one op call, output split) and o_proj.
+
+    Run as project (q/k/v, RoPE, cache writes) then attend; o_proj is Block.after_attention's. fused, in every
+    method: the fused-kernel module the model chose for this forward (fused_ops_for), or None: the torch forms."""
 
     def __init__(self, cfg: ModelConfig, proj: dict[str, LutProjection]) -> None:
         super().__init__()
@@ -469,14 +472,6 @@ class Attention(nn.Module):
         self.num_heads, self.num_kv_heads, self.head_dim = cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
         self.qkv_sizes = [self.num_heads * self.head_dim, *[self.num_kv_heads * self.head_dim] * 2]
         self.scale = cfg.head_dim**-0.5
-
-    def forward(
-        self, x: torch.Tensor, slots: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, meta: AttentionMeta,
-        kv_cache: tuple[torch.Tensor, torch.Tensor], fused: ModuleType | None = None,
-    ) -> torch.Tensor:  # fmt: skip
-        """fused: the fused-kernel module the model chose for this forward (fused_ops_for), or None: torch forms."""
-        q, k, v = self.project(x, slots, cos, sin, meta.slot_mapping, kv_cache, fused)
-        return self.o_proj(self.attend(q, k, v, meta, kv_cache, fused), slots)
 
     def project(
         self, x: torch.Tensor, slots: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, slot_mapping: torch.Tensor,
@@ -580,20 +575,15 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
+    """A decoder layer in two halves, attention_inputs and after_attention, with Attention.attend between them (as
+    Transformer.forward and the prefill graphs' pieces run it)."""
+
     def __init__(self, cfg: ModelConfig, attention: Attention, mlp: MLP, norms: tuple[torch.Tensor, torch.Tensor]):
         super().__init__()
         self.input_layernorm = RMSNorm(norms[0], cfg.rms_norm_eps)
         self.self_attn = attention
         self.post_attention_layernorm = RMSNorm(norms[1], cfg.rms_norm_eps)
         self.mlp = mlp
-
-    def forward(
-        self, h: torch.Tensor, slots: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, meta: AttentionMeta,
-        kv_cache: tuple[torch.Tensor, torch.Tensor], fused: ModuleType | None = None,
-    ) -> torch.Tensor:  # fmt: skip
-        h, q, k, v = self.attention_inputs(h, None, slots, cos, sin, meta.slot_mapping, kv_cache, fused)
-        h, pending = self.after_attention(h, self.self_attn.attend(q, k, v, meta, kv_cache, fused), slots, fused)
-        return h if pending is None else h + pending
 
     def attention_inputs(
         self, h: torch.Tensor, pending: torch.Tensor | None, slots: torch.Tensor, cos: torch.Tensor,
