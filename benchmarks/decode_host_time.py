@@ -28,8 +28,7 @@ from server.sampling import SamplingParams  # noqa: E402
 def graph_gpu_ms(engine, batch: int, context: int, reps: int = 200) -> float:
     """GPU time of one replay of the decode graph of this batch size and of the block-table width of context
     tokens (DecodeGraphs' key), back to back."""
-    blocks = -(-context // engine.runner.block_size)
-    width = 1 << (blocks - 1).bit_length()
+    width = engine.runner.graphs.width_for(-(-context // engine.runner.block_size))
     keys = [k for k in engine.runner.graphs.graphs if k[0] == batch and k[1] == width]
     graph = engine.runner.graphs.graphs[keys[0]][0]
     start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)

@@ -418,12 +418,18 @@ class DecodeGraphs:
 
         return triton_ops.bucket_min_tasks(batch) if triton_ops.DECODE_KERNEL == "auto" else None
 
+    @staticmethod
+    def width_for(blocks: int) -> int:
+        """The padded block-table width of a graph whose longest table has this many blocks: the next power of
+        two."""
+        return 1 << (blocks - 1).bit_length()
+
     def supports(self, batch: int) -> bool:
         return not self.failed and bool(self.batch_sizes) and batch <= self.batch_sizes[-1]
 
     def run(self, decodes: list[ScheduledChunk]) -> torch.Tensor:
         batch = next(b for b in self.batch_sizes if b >= len(decodes))
-        width = 1 << (max(len(c.block_ids) for c in decodes) - 1).bit_length()  # next power of two
+        width = self.width_for(max(len(c.block_ids) for c in decodes))
         args = self.runner.prepare(decodes, [], pad_to=(batch, width))
         # The decode kernel is chosen from the step's task count at capture and frozen in the graph: one graph per
         # kernel class, so a batch of many tasks never replays a graph captured for few (kernels/triton_ops.py).
