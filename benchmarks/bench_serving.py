@@ -275,7 +275,12 @@ def run_gpr(gpr: int, config: dict, args, workdir: Path) -> dict:
     out["burst"] = [burst(engine, base, tasks[0], 16, args.ttft_prompt, shared, seed=11 + 2 * shared)
                     for shared in (False, True)]  # fmt: skip
     # and each request of another task (the resident ones in turn): steps hold several tasks' chunks
-    out["burst"].append(burst(engine, base, tasks[:n_tasks], 16, args.ttft_prompt, False, seed=17))
+    # twice: the first captures the prefill graphs' keys of such steps (L + 1 graphs each), the second replays them
+    for seed in (17, 19):
+        captured = len(engine.runner.prefill_graphs.graphs) if engine.runner.prefill_graphs is not None else 0
+        out["burst"].append(burst(engine, base, tasks[:n_tasks], 16, args.ttft_prompt, False, seed=seed))
+        if engine.runner.prefill_graphs is not None:
+            out["burst"][-1]["keys_captured"] = len(engine.runner.prefill_graphs.graphs) - captured
     tuning = autotune.tuning_stats()  # the first start's cost on a GPU whose choices are not cached
     out["autotune"] = {k: tuning[k] - tuning0[k] for k in tuning}
     out["autotune_after_start"] = {k: tuning[k] - tuning_started[k] for k in tuning}  # shapes the start missed
@@ -289,7 +294,8 @@ def run_gpr(gpr: int, config: dict, args, workdir: Path) -> dict:
     print(f"gpr={gpr}: TTFT {args.ttft_prompt} tokens {out['ttft_warm_s'] * 1e3:.1f} ms warm, "
           f"{out['ttft_prefix_cached_s'] * 1e3:.1f} ms on its cached prefix, "
           f"{out['ttft_cold_s'] * 1e3:.1f} ms cold; LUT load {pool.mean_load_s * 1e3:.1f} ms", flush=True)
-    kinds = [f"{'one shared head' if b['shared'] else 'own heads'}, {b['tasks']} task(s)" for b in out["burst"]]
+    kinds = [f"{'one shared head' if b['shared'] else 'own heads'}, {b['tasks']} task(s)"
+             + (f", {b['keys_captured']} graph keys captured" if "keys_captured" in b else "") for b in out["burst"]]
     print(f"gpr={gpr}: burst of 16 x ({args.ttft_prompt} + 16 tokens): mean TTFT "
           + ", ".join(f"{b['mean_ttft_s'] * 1e3:.1f} ms ({kind})" for b, kind in zip(out["burst"], kinds, strict=True)),
           flush=True)  # fmt: skip

@@ -96,10 +96,10 @@ class EngineConfig:
     the chunk's block table), so short prompts, prompts on a cached prefix and mixed steps replay a graph instead
     of launching every kernel from Python (~40 ms a step for a 32-layer model on the H200; server/runner.py)."""
     prefill_graphs: bool = True
-    """CUDA graphs, piecewise, for the steps above cuda_graph_max_batch tokens: one task's prompt chunks beside up
-    to 64 other rows (decodes, other tasks' chunks). Every layer's work but attention replays (L + 1 graphs per
-    step shape), attention runs eagerly between (server/prefill_graphs.py). Saves most of an eager step's host
-    time (~25-45 ms on the H200 at 32 layers)."""
+    """CUDA graphs, piecewise, for the steps above cuda_graph_max_batch tokens: up to three tasks' prompt chunks
+    beside up to 64 other rows (decodes, the smallest tasks' chunks). Every layer's work but attention replays
+    (L + 1 graphs per step shape), attention runs eagerly between (server/prefill_graphs.py). Saves most of an
+    eager step's host time (~25-45 ms on the H200 at 32 layers)."""
     tune_at_start: bool = True
     """CUDA only: autotune the multi-LUT kernels for every token count a step can have (the op's keys: powers of
     two up to the token budget; both decode kernels up to 64 tokens) while the engine starts, so no request waits

@@ -8,14 +8,17 @@ attention and the fused prefill kernel cost more than the host time they save. H
 for the chunks, the paged decode kernel for the decode rows: any context length), and the rest of a layer (norms,
 projections, RoPE, cache writes, MLP) replays.
 
-Which steps: short rows, then long rows. The long rows are the prompt chunks of one task (the one with the most
-prompt tokens in the step), padded to a token bucket of at least DENSE_MIN_TOKENS rows; the short rows are the
-decode rows and the other tasks' chunks (say the last tokens of one prompt beside the next prompt's head), at most
-DECODE_MAX_M, padded to a decode graph size. The projections run the decode kernels on the short rows (each row's
-slot read on the device) and the dense path (the task's weight dequantized once, then cuBLAS) on the long rows,
-whose slot the dequantization also reads on the device (kernels/triton_prefill.py): one graph serves any tasks.
-Key: (short rows, long rows, many short-row tasks): the decode kernel is frozen at capture as in DecodeGraphs.
-Other steps (more short rows, scored prompts) run eagerly. Padding rows write the null block and get no attention.
+Which steps: short rows, then groups of long rows. The short rows are the decode rows and the chunks of the tasks
+with the fewest prompt tokens in the step (say the last tokens of one prompt beside the next prompt's head), as many
+as fit DECODE_MAX_M, padded to a decode graph size. Every other task's chunks are one long group, padded to a token
+bucket of at least DENSE_MIN_TOKENS rows; groups go largest first, at most MAX_LONG_GROUPS of them (a burst of
+prompts of different tasks holds the end of one prompt beside the head of the next: two groups). The projections run
+the decode kernels on the short rows (each row's slot read on the device) and the dense path (the task's weight
+dequantized once per group, then cuBLAS) on the long rows, whose slot the dequantization also reads on the device
+(kernels/triton_prefill.py): one graph serves any tasks.
+Key: (short rows, each group's rows, many short-row tasks): the decode kernel is frozen at capture as in
+DecodeGraphs. Other steps (more decode rows, scored prompts) run eagerly. Padding rows write the null block and get
+no attention.
 
 Pieces, for layers 0 .. L-1:
 
@@ -51,6 +54,12 @@ log = logging.getLogger(__name__)
 
 # Prefill rows of a graph: a step's chunk tokens are padded up to one of these (those up to the token budget).
 PREFILL_BUCKETS = (128, 256, 512, 1024, 2048, 4096, 8192)
+# Most tasks on a step's long rows: each group dequantizes every weight once more (~5 ms a step at 7B, 32 layers),
+# and each count multiplies the keys to capture.
+MAX_LONG_GROUPS = 3
+
+# (padded short rows, each long group's padded rows, many short-row tasks)
+PieceKey = tuple[int, tuple[int, ...], bool]
 
 
 @dataclass
@@ -70,7 +79,7 @@ class StaticViews:
     k: torch.Tensor  # [T, Hkv, hd]
     v: torch.Tensor
     attention: torch.Tensor  # [T, H, hd]
-    segments: SlotSegments | None = None  # the projections' slot runs: the short rows', then the long rows
+    segments: SlotSegments | None = None  # the projections' slot runs: the short rows', then each long group
 
 
 class PrefillGraphs:
@@ -99,41 +108,51 @@ class PrefillGraphs:
         self.buckets = [b for b in PREFILL_BUCKETS if b < 2 * max_tokens]  # up to the budget rounded up
         self.pool = pool
         self.use_graphs = use_graphs and self.model.embed_tokens.is_cuda
-        self.graphs: dict[tuple[int, int, bool], list[torch.cuda.CUDAGraph]] = {}
-        self.views: dict[tuple[int, int, bool], StaticViews] = {}
+        self.graphs: dict[PieceKey, list[torch.cuda.CUDAGraph]] = {}
+        self.views: dict[PieceKey, StaticViews] = {}
         self.buffers: dict[str, torch.Tensor] | None = None
-        self.max_rows = (self.decode_sizes[-1] if self.decode_sizes else 0) + (self.buckets[-1] if self.buckets else 0)
+        # the groups' tokens are at most the budget, and a group of 64+ tokens pads to less than twice its tokens
+        largest_bucket = self.buckets[-1] if self.buckets else 0
+        self.max_rows = (self.decode_sizes[-1] if self.decode_sizes else 0) + 2 * largest_bucket
         self.failed = False
 
-    def key_for(self, plan: SchedulerOutput) -> tuple[int, int, bool] | None:
-        """(padded short rows, padded long rows, many short-row tasks), or None: the step runs eagerly.
-
-        The long rows are the chunks of the task with the most prompt tokens in the step; the short rows are the
-        decode rows and every other chunk (a prompt's last few tokens beside the next prompt's head)."""
+    def key_for(self, plan: SchedulerOutput) -> PieceKey | None:
+        """(padded short rows, each long group's padded rows, many short-row tasks), or None: the step runs eagerly
+        (see split for which chunks are short)."""
         if self.failed or not plan.prefills or not self.buckets or any(c.prompt_targets for c in plan.prefills):
             return None  # scored prompts keep the eager form
-        split = self.split(plan)
-        short_rows = len(plan.decodes) + sum(len(c.token_ids) for c in split[0])
-        long_rows = sum(len(c.token_ids) for c in split[1])
+        short, groups = self.split(plan)
+        short_rows = len(plan.decodes) + sum(len(c.token_ids) for c in short)
         if short_rows and (not self.decode_sizes or short_rows > self.decode_sizes[-1]):
             return None
-        p_pad = next((b for b in self.buckets if b >= long_rows), None)
-        if p_pad is None:
+        if len(groups) > MAX_LONG_GROUPS:
             return None
+        pads = tuple(next((b for b in self.buckets if b >= sum(len(c.token_ids) for c in g)), 0) for g in groups)
         s_pad = next(b for b in self.decode_sizes if b >= short_rows) if short_rows else 0
+        if 0 in pads or s_pad + sum(pads) > self.max_rows:
+            return None
         threshold = self.bucket_threshold(s_pad) if short_rows else None
-        short_tasks = {c.slot for c in plan.decodes} | {c.slot for c in split[0]}
-        return s_pad, p_pad, threshold is not None and len(short_tasks) >= threshold
+        short_tasks = {c.slot for c in plan.decodes} | {c.slot for c in short}
+        return s_pad, pads, threshold is not None and len(short_tasks) >= threshold
 
-    @staticmethod
-    def split(plan: SchedulerOutput) -> tuple[list, list]:
-        """The step's prefill chunks as (short: every task's but one, long: that task's, the one with the most
-        prompt tokens), each in plan order."""
-        tokens: dict[int, int] = {}
+    def split(self, plan: SchedulerOutput) -> tuple[list[ScheduledChunk], list[list[ScheduledChunk]]]:
+        """The step's prefill chunks as (short, long groups), each in plan order: the tasks with the fewest prompt
+        tokens join the short rows while the decode rows and they fit the largest decode size; every other task's
+        chunks are a group, the groups by prompt tokens, largest first (the largest is always a group)."""
+        tokens: dict[int, int] = {}  # slot -> prompt tokens, in plan order
         for c in plan.prefills:
             tokens[c.slot] = tokens.get(c.slot, 0) + len(c.token_ids)
-        long_slot = max(tokens, key=tokens.__getitem__)
-        return [c for c in plan.prefills if c.slot != long_slot], [c for c in plan.prefills if c.slot == long_slot]
+        by_size = sorted(tokens, key=tokens.__getitem__, reverse=True)  # stable: plan order among equals
+        room = (self.decode_sizes[-1] if self.decode_sizes else 0) - len(plan.decodes)
+        short_slots = set()
+        for slot in reversed(by_size[1:]):  # smallest first
+            if tokens[slot] > room:
+                break
+            short_slots.add(slot)
+            room -= tokens[slot]
+        short = [c for c in plan.prefills if c.slot in short_slots]
+        groups = [[c for c in plan.prefills if c.slot == slot] for slot in by_size if slot not in short_slots]
+        return short, groups
 
     def capture_lone_prompts(self) -> int:
         """Capture the keys of steps that only prefill one task (no decode rows), every bucket, with a dummy prompt on
@@ -143,7 +162,7 @@ class PrefillGraphs:
         for p_pad in self.buckets:
             if self.failed:
                 break
-            key = (0, p_pad, False)
+            key = (0, (p_pad,), False)
             if key not in self.graphs:
                 # on the null block: whatever the dummy rows write there is never read
                 dummy = ScheduledChunk("capture", [0] * p_pad, 0, [NULL_BLOCK] * -(-p_pad // bs), 0, True,
@@ -152,18 +171,22 @@ class PrefillGraphs:
         return sum(k[0] == 0 for k in self.graphs)
 
     @torch.inference_mode()
-    def run(self, plan: SchedulerOutput, key: tuple[int, int, bool]) -> torch.Tensor:
+    def run(self, plan: SchedulerOutput, key: PieceKey) -> torch.Tensor:
         """Logits [R, V] of the step's sampled rows (plan order), as ModelRunner.forward gives them."""
-        s_pad, p_pad, _ = key
-        rows = s_pad + p_pad
-        short, long = self.split(plan)
+        s_pad, pads, _ = key
+        rows = s_pad + sum(pads)
+        short, groups = self.split(plan)
         short_slots = [c.slot for c in plan.decodes + short]
-        # rows: decodes, the short chunks, padding to s_pad (the last short row's slot: no task added), the long
-        # chunks, padding to s_pad + p_pad (their slot); the logits in plan order
-        pad_points = ((len(short), s_pad, short_slots[-1] if short_slots else 0), (len(short) + len(long), rows,
-                      long[0].slot))  # fmt: skip
-        args = self.runner.prepare(plan.decodes, short + long, pad_points=pad_points, logits_order=plan.chunks)
-        views = self.views.get(key) or self._views(key, short_slots, long[0].slot)
+        # rows: decodes, the short chunks, padding to s_pad (the last short row's slot: no task added), then each
+        # group's chunks and padding up to its bucket (its slot); the logits in plan order
+        pad_points = [(len(short), s_pad, short_slots[-1] if short_slots else 0)]
+        chunks, end = len(short), s_pad
+        for group, pad in zip(groups, pads, strict=True):
+            chunks, end = chunks + len(group), end + pad
+            pad_points.append((chunks, end, group[0].slot))
+        args = self.runner.prepare(plan.decodes, short + [c for g in groups for c in g], pad_points=tuple(pad_points),
+                                   logits_order=plan.chunks)  # fmt: skip
+        views = self.views.get(key) or self._views(key, short_slots, [g[0].slot for g in groups])
         if self.model.dense_cache is not None:
             self.model.dense_cache.begin_step()
         views.tokens64.copy_(args.packed64[: 3 * rows].view(3, rows))
@@ -214,7 +237,7 @@ class PrefillGraphs:
             h = h + pending
         views.h.copy_(h)
 
-    def _capture(self, key: tuple[int, int, bool], views: StaticViews, fused) -> None:
+    def _capture(self, key: PieceKey, views: StaticViews, fused) -> None:
         torch.cuda.synchronize()
         graphs = []
         try:
@@ -230,11 +253,11 @@ class PrefillGraphs:
             return
         self.graphs[key] = graphs
 
-    def _views(self, key: tuple[int, int, bool], short_slots: list[int], long_slot: int) -> StaticViews:
+    def _views(self, key: PieceKey, short_slots: list[int], group_slots: list[int]) -> StaticViews:
         """The key's views and slot runs, from its first step's slots: the short rows' runs (their count of distinct
-        slots is the key's kernel class; the slots themselves are read on the device), then the long rows as one."""
-        s_pad, p_pad, _ = key
-        rows = s_pad + p_pad
+        slots is the key's kernel class; the slots themselves are read on the device), then each long group as one."""
+        s_pad, pads, _ = key
+        rows = s_pad + sum(pads)
         if self.buffers is None:
             self.buffers = self._allocate(self.max_rows)
         b = self.buffers
@@ -243,7 +266,8 @@ class PrefillGraphs:
         views = StaticViews(tokens64[0], tokens64[1], tokens64[2], tokens64, slots,
                             *(b[name][:rows] for name in ("h", "cos", "sin", "q", "k", "v", "attention")))  # fmt: skip
         padded = short_slots + short_slots[-1:] * (s_pad - len(short_slots))
-        runs = [(s, len(list(group))) for s, group in itertools.groupby(padded)] + [(long_slot, p_pad)]
+        runs = [(s, len(list(group))) for s, group in itertools.groupby(padded)]
+        runs += list(zip(group_slots, pads, strict=True))
         views.segments = SlotSegments.from_counts([s for s, _ in runs], [n for _, n in runs], slots.device,
                                                   per_token=slots)  # fmt: skip
         self.views[key] = views

@@ -33,7 +33,7 @@ from kernels import SlotSegments
 from server.config import EngineConfig
 from server.kv_cache import NULL_BLOCK, KVCache
 from server.model import AttentionMeta, LutProjection, PrefillSpan, Transformer
-from server.prefill_graphs import PrefillGraphs
+from server.prefill_graphs import PieceKey, PrefillGraphs
 from server.sampling import TokenLogprob, sample, token_logprobs
 from server.scheduler import ScheduledChunk, SchedulerOutput
 
@@ -165,7 +165,7 @@ class ModelRunner:
             return None
         return as_decode_rows(plan)
 
-    def prefill_graph_key(self, plan: SchedulerOutput) -> tuple[int, int, bool] | None:
+    def prefill_graph_key(self, plan: SchedulerOutput) -> PieceKey | None:
         """The prefill graphs' key of a step that graph_rows left eager, or None: it runs eagerly."""
         return None if self.prefill_graphs is None else self.prefill_graphs.key_for(plan)
 

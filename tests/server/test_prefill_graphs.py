@@ -79,10 +79,10 @@ def test_a_step_of_decodes_and_one_tasks_chunks_is_keyed_by_its_padded_rows(engi
     decodes = [chunk("d0", 1, 5, slot=1, first_block=1), chunk("d1", 1, 9, slot=2, first_block=10),
                chunk("d2", 1, 2, slot=1, first_block=20)]  # fmt: skip
     prompt = [chunk("p0", 90, 0, slot=3, first_block=30), chunk("p1", 50, 0, slot=3, first_block=60)]
-    assert graphs.key_for(SchedulerOutput(decodes=decodes, prefills=prompt)) == (4, 256, False)  # 2 tasks < 3
-    assert graphs.key_for(SchedulerOutput(prefills=prompt[:1])) == (0, 128, False)
+    assert graphs.key_for(SchedulerOutput(decodes=decodes, prefills=prompt)) == (4, (256,), False)  # 2 tasks < 3
+    assert graphs.key_for(SchedulerOutput(prefills=prompt[:1])) == (0, (128,), False)
     more_tasks = decodes + [chunk("d3", 1, 4, slot=4, first_block=90)]
-    assert graphs.key_for(SchedulerOutput(decodes=more_tasks, prefills=prompt[:1])) == (4, 128, True)
+    assert graphs.key_for(SchedulerOutput(decodes=more_tasks, prefills=prompt[:1])) == (4, (128,), True)
 
 
 def test_other_tasks_chunks_join_the_short_rows(engine):
@@ -90,27 +90,44 @@ def test_other_tasks_chunks_join_the_short_rows(engine):
     head, tail = chunk("p0", 90, 0, slot=3, first_block=1), chunk("p1", 10, 30, slot=2, first_block=30)
     decodes = [chunk("d0", 1, 5, slot=1, first_block=50)]
     plan = SchedulerOutput(decodes=decodes, prefills=[tail, head])
-    assert graphs.split(plan) == ([tail], [head])  # the task with the most prompt tokens gives the long rows
-    assert graphs.key_for(plan) == (16, 128, False)  # 11 short rows over 2 tasks
+    assert graphs.split(plan) == ([tail], [[head]])  # the task with the most prompt tokens gives the long rows
+    assert graphs.key_for(plan) == (16, (128,), False)  # 11 short rows over 2 tasks
     over_three = SchedulerOutput(decodes=decodes + [chunk("d1", 1, 5, slot=4, first_block=60)], prefills=[tail, head])
-    assert graphs.key_for(over_three) == (16, 128, True)
+    assert graphs.key_for(over_three) == (16, (128,), True)
+
+
+def test_tasks_whose_chunks_do_not_fit_the_short_rows_are_long_groups_largest_first(engine):
+    graphs = pieces(engine, threshold=3)
+    small, middle = chunk("p0", 12, 0, slot=1, first_block=1), chunk("p1", 30, 0, slot=2, first_block=10)
+    large, large_end = chunk("p2", 90, 0, slot=3, first_block=20), chunk("p3", 5, 40, slot=3, first_block=50)
+    plan = SchedulerOutput(prefills=[small, large, middle, large_end])
+    # 16 short rows at most: the 12-token task fits, the 30-token one does not
+    assert graphs.split(plan) == ([small], [[large, large_end], [middle]])
+    assert graphs.key_for(plan) == (16, (128, 128), False)
+    decodes = [chunk(f"d{i}", 1, 3, slot=4, first_block=60 + i) for i in range(5)]  # 5 + 12 > 16
+    crowded = SchedulerOutput(decodes=decodes, prefills=plan.prefills)
+    assert graphs.split(crowded) == ([], [[large, large_end], [middle], [small]])
+    assert graphs.key_for(crowded) == (8, (128, 128, 128), False)
 
 
 def test_other_steps_run_eagerly(engine):
     graphs = pieces(engine)
-    two_tasks = [chunk("p0", 90, 0, slot=3, first_block=0), chunk("p1", 70, 0, slot=2, first_block=30)]
-    assert graphs.key_for(SchedulerOutput(prefills=two_tasks)) is None  # 70 short rows: above the decode sizes
+    four_tasks = [chunk(f"p{i}", 40, 0, slot=i + 1, first_block=20 * i) for i in range(4)]
+    assert graphs.key_for(SchedulerOutput(prefills=four_tasks)) is None  # 4 long groups: above MAX_LONG_GROUPS
     scored = chunk("p", 90, 0, slot=3, first_block=0, prompt_targets=list(range(90)))
     assert graphs.key_for(SchedulerOutput(prefills=[scored])) is None
     assert graphs.key_for(SchedulerOutput(decodes=[chunk("d", 1, 3, slot=1, first_block=0)])) is None  # no prompt
     many = [chunk(f"d{i}", 1, 3, slot=1, first_block=i) for i in range(17)]  # above the largest decode size
-    assert graphs.key_for(SchedulerOutput(decodes=many, prefills=two_tasks[:1])) is None
+    assert graphs.key_for(SchedulerOutput(decodes=many, prefills=four_tasks[:1])) is None
     too_long = chunk("p", 300, 0, slot=3, first_block=0)  # above the budget's bucket (256)
     assert graphs.key_for(SchedulerOutput(prefills=[too_long])) is None
 
 
+@pytest.mark.parametrize("groups", [1, 2])
 @pytest.mark.parametrize("fused", [False, True])
-def test_the_pieces_give_the_models_logits(engine, fused, monkeypatch):
+def test_the_pieces_give_the_models_logits(engine, fused, groups, monkeypatch):
+    """Decode rows of two tasks beside one task's prompt chunks, or beside two tasks' (a 20-token chunk that does
+    not fit the 13 short rows left)."""
     if fused and DEVICE == "cpu":  # the fused decoder kernels through the interpreter, in both forms
         monkeypatch.setattr(server_model, "fused_ops_for", lambda x: triton_fused)
         monkeypatch.setattr(prefill_graphs, "fused_ops_for", lambda x: triton_fused)
@@ -118,28 +135,35 @@ def test_the_pieces_give_the_models_logits(engine, fused, monkeypatch):
         return  # CUDA runs them anyway
     make_resident(engine, ("alpha", "beta", "gamma"))
     graphs = pieces(engine, use_graphs=DEVICE == "cuda")
-    decodes = [chunk("d0", 1, 5, slot=1, first_block=1), chunk("d1", 1, 9, slot=2, first_block=10),
-               chunk("d2", 1, 2, slot=1, first_block=20)]  # fmt: skip
-    prompt = [chunk("p0", 70, 12, slot=3, first_block=30), chunk("p1", 40, 0, slot=3, first_block=60)]
-    plan = SchedulerOutput(decodes=decodes, prefills=prompt)
+
+    def step(slots: tuple[int, int, int], start: int) -> SchedulerOutput:
+        """Decodes of slots[0] and slots[1], slots[2]'s prompt chunks (and with two groups a chunk of slots[0])."""
+        decodes = [chunk("d0", 1, 5 + start, slot=slots[0], first_block=1),
+                   chunk("d1", 1, 9 + start, slot=slots[1], first_block=10),
+                   chunk("d2", 1, 2 + start, slot=slots[0], first_block=20)]  # fmt: skip
+        prompt = [chunk("p0", 70, 12 + start, slot=slots[2], first_block=30),
+                  chunk("p1", 40, start, slot=slots[2], first_block=60)]  # fmt: skip
+        if groups == 2:
+            prompt.insert(1, chunk("p2", 20, start, slot=slots[0], first_block=90))
+        return SchedulerOutput(decodes=decodes, prefills=prompt)
+
+    plan = step((1, 2, 3), 0)
     key = graphs.key_for(plan)
-    assert key == (4, 128, True)  # 2 decode tasks: the bucket kernel's class at threshold 2
-    expected = engine.runner.forward(*engine.runner.prepare(decodes, prompt))  # [5, V]: 3 decodes, 2 chunks
-    # CUDA: the model's own forward runs the fused prefill kernel on all 113 rows (TF32 dots on fp32 inputs), the
+    # 2 decode tasks: the bucket kernel's class at threshold 2
+    assert key == ((4, (128,), True) if groups == 1 else (4, (128, 128), True))
+    expected = engine.runner.forward(*engine.runner.prepare(plan.decodes, plan.prefills))  # [R, V]: plan order
+    # CUDA: the model's own forward runs the fused prefill kernel on all rows (TF32 dots on fp32 inputs), the
     # pieces the decode kernels and the dense path (cuBLAS)
     tol = 2e-3 if DEVICE == "cpu" else 2e-2
     for _ in range(2):  # the first run is eager (and captures on CUDA), the second replays
         logits = graphs.run(plan, key)
         assert logits.shape == expected.shape
         torch.testing.assert_close(logits, expected, rtol=tol, atol=tol)
-    # the same shapes for other tasks: the graph captured for slot 3's prompt replays for slot 2's, and the decode
-    # rows read their new slots too (every slot is read on the device)
-    decodes = [chunk("d0", 1, 6, slot=3, first_block=1), chunk("d1", 1, 10, slot=1, first_block=10),
-               chunk("d2", 1, 3, slot=3, first_block=20)]  # fmt: skip
-    prompt = [chunk("p0", 70, 82, slot=2, first_block=30), chunk("p1", 40, 40, slot=2, first_block=70)]
-    other = SchedulerOutput(decodes=decodes, prefills=prompt)
+    # the same shapes for other tasks: the graph captured for the first replays, the decode rows and each group
+    # reading their new slots (every slot is read on the device)
+    other = step((3, 1, 2), 40)
     assert graphs.key_for(other) == key
-    expected = engine.runner.forward(*engine.runner.prepare(decodes, prompt))
+    expected = engine.runner.forward(*engine.runner.prepare(other.decodes, other.prefills))
     torch.testing.assert_close(graphs.run(other, key), expected, rtol=tol, atol=tol)
 
 
@@ -164,7 +188,7 @@ def test_an_engine_with_prefill_pieces_gives_the_reference_tokens(tmp_path, monk
 
     reference = run(triton_op=False)
     assert run(triton_op=True) == reference
-    assert any(key[:2] == (4, 256) for _, key in ran)  # 3 tasks' decode rows beside the 140-token prompt's chunk
+    assert any(key[:2] == (4, (256,)) for _, key in ran)  # 3 tasks' decode rows beside the 140-token prompt's chunk
 
 
 def test_a_burst_of_prompts_of_different_tasks_gives_the_reference_tokens(tmp_path, monkeypatch):
@@ -185,6 +209,8 @@ def test_a_burst_of_prompts_of_different_tasks_gives_the_reference_tokens(tmp_pa
     reference = run(triton_op=False)
     assert run(triton_op=True) == reference
     assert max(len({c.slot for c in plan.chunks}) for plan, _ in ran) >= 2  # steps of several tasks took the pieces
+    if DEVICE == "cpu":  # 16 short rows at most: a prompt's end of 17+ tokens is a second long group
+        assert any(len(key[1]) == 2 for _, key in ran)
 
 
 def test_lone_prompt_steps_can_be_captured_before_the_first_prompt(engine):
