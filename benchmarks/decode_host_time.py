@@ -2,7 +2,7 @@
 request decoding --tokens tokens, each engine step's duration against the GPU time of its CUDA graph alone (the same
 graph replayed back to back between two events), then a cProfile of the decode (top functions by own time).
 
-    python3 benchmarks/decode_host_time.py [--gpr 4] [--tokens 128] [--batch 1]
+    python3 benchmarks/decode_host_time.py [--gpr 4] [--tokens 128] [--batch 1] [--decode-steps 1]
 """
 
 from __future__ import annotations
@@ -47,9 +47,11 @@ def main() -> None:
     ap.add_argument("--gpr", type=int, default=4)
     ap.add_argument("--tokens", type=int, default=128)
     ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--decode-steps", type=int, default=1, help="decode steps per schedule (multi-step decoding)")
     cli = ap.parse_args()
     args = argparse.Namespace(device=torch.device("cuda"), prompt=128, new_tokens=cli.tokens, ttft_prompt=512,
-                              cuda_graph_max_batch=64, cpu_weight_dtype="float32")  # fmt: skip
+                              cuda_graph_max_batch=64, cpu_weight_dtype="float32",
+                              decode_steps=cli.decode_steps)  # fmt: skip
     base = bs.random_base(bs.llama2_7b_config(num_hidden_layers=32), cli.gpr, args.device)
     with tempfile.TemporaryDirectory() as tmp:
         store = LutStore(Path(tmp) / "store", base.spec(), verify_on_open=False)
@@ -68,11 +70,12 @@ def main() -> None:
             if prof:
                 prof.disable()
         steps = [s for s in engine.stats().recent_steps[n0:] if s.prefill_tokens == 0 and s.batch_size == cli.batch]
-        times = sorted(s.duration_s * 1e3 for s in steps)
+        times = [t * 1e3 for t in bs.decode_step_times(steps)]
         padded = next(b for b in engine.runner.graphs.batch_sizes if b >= cli.batch)
         gpu = graph_gpu_ms(engine, padded, context=128 + cli.tokens - 1)
         print(
-            f"gpr {cli.gpr} batch {cli.batch}: {len(steps)} decode steps, median {times[len(times) // 2]:.3f} ms "
+            f"gpr {cli.gpr} batch {cli.batch}, {cli.decode_steps} decode steps a schedule: {len(times)} decode steps, "
+            f"median {times[len(times) // 2]:.3f} ms "
             f"(p10 {times[len(times) // 10]:.3f}, p90 {times[9 * len(times) // 10]:.3f}); the graph alone "
             f"{gpu:.3f} ms on the GPU: {times[len(times) // 2] - gpu:.3f} ms a step beyond it",
             flush=True,

@@ -85,7 +85,7 @@ class Engine:
         self.max_model_len = min(max_len, (num_blocks - 1) * block_size)
         self.runner = ModelRunner(model, kv_cache, num_slots, config, self.device)
         blocks = BlockManager(num_blocks, block_size, prefix_caching=config.cache.prefix_caching)
-        self.scheduler = Scheduler(config.scheduler, blocks, self.pool)
+        self.scheduler = Scheduler(config.scheduler, blocks, self.pool, self.max_model_len)
         self._requests: dict[str, Request] = {}
         self._cancels: set[str] = set()
         self._lock = threading.Lock()
@@ -277,14 +277,22 @@ class Engine:
                 if req.params.max_tokens == 0:  # the prompt was only scored
                     outputs.append(self._finish(req, "length", **prompt))
                     continue
-                req.output_ids.append(token)
-                reason = self._take_token(req, token)
+                # a multi-step decode sampled more tokens: up to the one that ends the request, the rest dropped
+                taken, reason = [], None
+                for t in [token, *result.more.get(request_id, ())]:
+                    req.output_ids.append(t)
+                    taken.append(t)
+                    reason = self._take_token(req, t)
+                    if reason is not None:
+                        break
+                if len(taken) > 1:  # the K/V of the tokens fed to the later steps: reusable as a cached prefix too
+                    self.scheduler.advance(req, len(taken) - 1)
                 text = req.detokenizer.delta(finished=reason is not None) if req.detokenizer else ""
                 logprobs = [result.logprobs[request_id]] if request_id in result.logprobs else None
                 if reason is not None:
-                    outputs.append(self._finish(req, reason, text=text, token_ids=[token], logprobs=logprobs, **prompt))
+                    outputs.append(self._finish(req, reason, text=text, token_ids=taken, logprobs=logprobs, **prompt))
                 else:
-                    outputs.append(self._emit(req, [token], text, logprobs=logprobs, **prompt))
+                    outputs.append(self._emit(req, taken, text, logprobs=logprobs, **prompt))
         return outputs
 
     def _record_prompt_logprobs(self, result: RunnerOutput) -> None:
@@ -375,7 +383,9 @@ class Engine:
     def _record_step(self, plan: SchedulerOutput, duration: float) -> None:
         prefill = sum(len(c.token_ids) for c in plan.prefills)
         with self._lock:
-            self._steps.append(StepStats(len(plan.chunks), plan.num_tasks, prefill, len(plan.decodes), duration))
+            decoded = len(plan.decodes) * plan.decode_steps
+            self._steps.append(StepStats(len(plan.chunks), plan.num_tasks, prefill, decoded, duration,
+                                         plan.decode_steps))  # fmt: skip
             self._totals["steps"] += 1
 
     def _tokenize(self, prompt: str | list[int]) -> list[int]:

@@ -34,7 +34,7 @@ from server.config import EngineConfig
 from server.kv_cache import NULL_BLOCK, KVCache
 from server.model import AttentionMeta, LutProjection, PrefillSpan, Transformer
 from server.prefill_graphs import PieceKey, PrefillGraphs
-from server.sampling import TokenLogprob, sample, token_logprobs
+from server.sampling import TokenLogprob, draw_on_device, sample, token_logprobs
 from server.scheduler import ScheduledChunk, SchedulerOutput
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,7 @@ class RunnerOutput:
     sampled: dict[str, int]
     logprobs: dict[str, TokenLogprob] = field(default_factory=dict)
     prompt_logprobs: dict[str, tuple[int, list[TokenLogprob]]] = field(default_factory=dict)
+    more: dict[str, list[int]] = field(default_factory=dict)  # a multi-step decode's later tokens, by request id
 
 
 def slot_runs(chunks: list[ScheduledChunk], slot_of_token: torch.Tensor, min_run: int) -> SlotSegments | None:
@@ -124,6 +125,8 @@ class ModelRunner:
             if not 0 <= c.slot < self.num_slots:
                 raise ValueError(f"request {c.request_id} has LUT slot {c.slot}, the pool has {self.num_slots}")
         self.model.kernel_hints.num_tasks = len({c.slot for c in chunks})  # known here: no device read-back
+        if plan.decode_steps > 1:
+            return self.decode_steps(plan)
         graph_rows = self.graph_rows(plan)
         if graph_rows is not None:
             rows, picks = graph_rows
@@ -131,12 +134,7 @@ class ModelRunner:
         elif (key := self.prefill_graph_key(plan)) is not None:
             logits = self.prefill_graphs.run(plan, key)
         else:
-            args = self.prepare(plan.decodes, plan.prefills)
-            self.model.kernel_hints.segments = self.segments_of(plan.decodes + plan.prefills, args.slot_of_token)
-            try:
-                logits = self.forward(*args)
-            finally:
-                self.model.kernel_hints.segments = None
+            logits = self.eager(plan.decodes + plan.prefills, self.prepare(plan.decodes, plan.prefills))
         sampling = [c for c in chunks if c.sample]
         sampled = sample(logits[: len(sampling)], [c.params for c in sampling], [c.generator for c in sampling],
                          [c.history for c in sampling], [c.constraint for c in sampling])  # fmt: skip
@@ -145,6 +143,36 @@ class ModelRunner:
             {c.request_id: lp for c, lp in zip(sampling, sampled.logprobs, strict=True) if lp is not None},
             score_prompts([c for c in chunks if c.prompt_targets], logits[len(sampling) :]),
         )
+
+    def decode_steps(self, plan: SchedulerOutput) -> RunnerOutput:
+        """A multi-step decode: plan.decodes run plan.decode_steps steps back to back, each step's tokens drawn on
+        the device and fed to the next, and the host waits once, for all of them (scheduler._extend_decodes says
+        which plans). Every step's inputs are built and sent before the first runs: a copy from pageable memory
+        waits for the stream, and the stream is idle only now."""
+        decodes, graphs = plan.decodes, self.graphs
+        if graphs is not None and not graphs.supports(len(decodes)):
+            graphs = None
+        steps = [decodes] + [[dataclasses.replace(c, token_ids=[0], start_pos=c.start_pos + i) for c in decodes]
+                             for i in range(1, plan.decode_steps)]  # fmt: skip
+        inputs = [graphs.prepare(c) if graphs is not None else (None, self.prepare(c, [])) for c in steps]
+        params, generators = [c.params for c in decodes], [c.generator for c in decodes]
+        drawn: list[torch.Tensor] = []
+        for chunks, (key, args) in zip(steps, inputs, strict=True):
+            if drawn:
+                args.input_ids[: len(decodes)].copy_(drawn[-1])
+            logits = graphs.replay(key, args) if graphs is not None else self.eager(chunks, args)
+            drawn.append(draw_on_device(logits[: len(decodes)], params, generators))
+        tokens = torch.stack(drawn, dim=1).tolist()  # [B, steps]: the one wait for the device
+        return RunnerOutput({c.request_id: t[0] for c, t in zip(decodes, tokens, strict=True)},
+                            more={c.request_id: t[1:] for c, t in zip(decodes, tokens, strict=True)})  # fmt: skip
+
+    def eager(self, chunks: list[ScheduledChunk], args: StepArgs) -> torch.Tensor:
+        """The model's logits of a step run without graphs; chunks: the step's, in prepare's order."""
+        self.model.kernel_hints.segments = self.segments_of(chunks, args.slot_of_token)
+        try:
+            return self.forward(*args)
+        finally:
+            self.model.kernel_hints.segments = None
 
     def pick_rows(self, logits: torch.Tensor, picks: list[int]) -> torch.Tensor:
         """logits[picks] without waiting for the GPU: a slice when picks are the leading rows in order, else an index
@@ -428,6 +456,10 @@ class DecodeGraphs:
         return not self.failed and bool(self.batch_sizes) and batch <= self.batch_sizes[-1]
 
     def run(self, decodes: list[ScheduledChunk]) -> torch.Tensor:
+        return self.replay(*self.prepare(decodes))[: len(decodes)]
+
+    def prepare(self, decodes: list[ScheduledChunk]) -> tuple[tuple[int, int, bool], StepArgs]:
+        """The graph key of a step of these decode rows, and its inputs (padded to the key's batch and width)."""
         batch = next(b for b in self.batch_sizes if b >= len(decodes))
         width = self.width_for(max(len(c.block_ids) for c in decodes))
         args = self.runner.prepare(decodes, [], pad_to=(batch, width))
@@ -435,9 +467,9 @@ class DecodeGraphs:
         # kernel class, so a batch of many tasks never replays a graph captured for few (kernels/triton_ops.py).
         threshold = self.bucket_threshold(batch)
         many_tasks = threshold is not None and (self.runner.model.kernel_hints.num_tasks or 1) >= threshold
-        return self._replay((batch, width, many_tasks), args)[: len(decodes)]
+        return (batch, width, many_tasks), args
 
-    def _replay(self, key: tuple[int, int, bool], args: StepArgs) -> torch.Tensor:
+    def replay(self, key: tuple[int, int, bool], args: StepArgs) -> torch.Tensor:
         """Logits [batch, V] of the padded batch, through the graph of key (captured on first use)."""
         if key not in self.graphs:
             try:

@@ -236,6 +236,14 @@ def _draw_json(row: torch.Tensor, params: SamplingParams, generator, constraint:
 
 def _draw(logits: torch.Tensor, params: list[SamplingParams], generators: list[torch.Generator | None]) -> list[int]:
     """logits [B, V] float32 -> one token id per row: argmax, or a draw after temperature, top-k and top-p."""
+    return draw_on_device(logits, params, generators).tolist()
+
+
+def draw_on_device(
+    logits: torch.Tensor, params: list[SamplingParams], generators: list[torch.Generator | None]
+) -> torch.Tensor:
+    """_draw's tokens as a [B] int64 tensor on the logits' device, without waiting for the device (multi-step
+    decoding feeds them to the next step). Rows that adjust logits or ask for JSON or logprobs need sample()."""
     tokens = logits.argmax(dim=-1)  # [B]: the greedy rows' answer, overwritten for sampled rows
     rows = [i for i, p in enumerate(params) if p.temperature > 0]
     if rows:
@@ -254,4 +262,4 @@ def _draw(logits: torch.Tensor, params: list[SamplingParams], generators: list[t
             # exponential race: argmax(p / Exp(1)) is a draw from p, using only this request's generator
             race = torch.empty_like(probs[j]).exponential_(generator=generators[i])
             tokens[i] = order[j, (probs[j] / race).argmax()]
-    return tokens.tolist()
+    return tokens

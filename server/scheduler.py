@@ -68,6 +68,7 @@ class SchedulerOutput:
 
     decodes: list[ScheduledChunk] = field(default_factory=list)
     prefills: list[ScheduledChunk] = field(default_factory=list)
+    decode_steps: int = 1  # >1: the decodes run this many steps back to back (no prefills then; multi-step)
     preempted: list[str] = field(default_factory=list)  # request ids sent back to recompute
     failed: list[tuple[Request, str]] = field(default_factory=list)  # to finish with finish_reason 'error'
 
@@ -87,10 +88,13 @@ class SchedulerOutput:
 class Scheduler:
     """Owns the waiting queues (one per task), the running list, the KV block manager and the VTC counters."""
 
-    def __init__(self, config: SchedulerConfig, blocks: BlockManager, pool: LutPool) -> None:
+    def __init__(self, config: SchedulerConfig, blocks: BlockManager, pool: LutPool, max_model_len: int = 0) -> None:
+        """max_model_len: longest sequence the engine lets a request reach (0: no limit here); multi-step decoding
+        never runs a request past it or past its max_tokens."""
         if config.max_num_batched_tokens < config.max_num_seqs:
             raise ValueError("max_num_batched_tokens must be >= max_num_seqs (every running request decodes)")
         self.config, self.blocks, self.pool = config, blocks, pool
+        self.max_model_len = max_model_len
         self.waiting: dict[str, deque[Request]] = {}  # task -> its requests in arrival order
         self.preempted: deque[Request] = deque()
         self.running: list[Request] = []  # in admission order (the newest is preempted first)
@@ -173,7 +177,41 @@ class Scheduler:
                 break
             budget -= self._prefill(req, budget, out)
         out.decodes.sort(key=lambda c: c.slot)  # tokens of one task side by side: better locality in the kernel
+        self._extend_decodes(out)
         return out
+
+    def _extend_decodes(self, out: SchedulerOutput) -> None:
+        """Multi-step decoding: where every running request decodes in this step and nothing waits, let the decodes
+        run up to decode_steps steps (as many as every request may still generate), their blocks grown for all of
+        them now. Their computed count advances by the first token only: the engine calls advance() for the
+        others once it has their tokens."""
+        steps = self.config.decode_steps
+        if steps <= 1 or not out.decodes or out.prefills or len(out.decodes) != len(self.running) or self.num_waiting:
+            return
+        for req in self.running:
+            p = req.params
+            if p.adjusts_logits or p.json_object or p.logprobs is not None:
+                return  # its sampler needs each token on the host before the next step
+            steps = min(steps, p.max_tokens - len(req.output_ids))
+            if self.max_model_len:
+                steps = min(steps, self.max_model_len - req.num_tokens)
+        # steps - 1 more positions each: num_computed + 1 .. num_computed + steps - 1
+        need = sum(max(0, self.blocks.blocks_for(r.num_computed + steps - 1) - len(r.block_ids)) for r in self.running)
+        if steps <= 1 or need > self.blocks.num_free:
+            return
+        by_id = {r.request_id: r for r in self.running}
+        for chunk in out.decodes:
+            req = by_id[chunk.request_id]
+            self.blocks.grow(req.block_ids, req.num_computed + steps - 1)
+            chunk.block_ids = list(req.block_ids)
+            self.served[req.task] += (steps - 1) * DECODE_TOKEN_COST
+        out.decode_steps = steps
+
+    def advance(self, req: Request, tokens: int) -> None:
+        """Engine, after a multi-step decode: req took `tokens` more tokens than the first; the K/V of the tokens
+        fed to the steps that gave them is computed (registered for reuse like any computed block)."""
+        req.num_computed += tokens
+        self._register_computed(req)
 
     def _prefill(self, req: Request, budget: int, out: SchedulerOutput) -> int:
         """Schedule req's next prompt chunk within budget tokens; the tokens it takes. A request that holds no

@@ -14,8 +14,9 @@ class StepStats:
     batch_size: int  # sequences in the step
     num_tasks: int  # distinct LUT slots in the step
     prefill_tokens: int
-    decode_tokens: int
+    decode_tokens: int  # all of a multi-step decode's tokens
     duration_s: float
+    decode_steps: int = 1  # model steps the plan ran (multi-step decoding: its decodes several times)
 
 
 @dataclass

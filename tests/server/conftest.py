@@ -92,7 +92,8 @@ def decoding_together(engine: Engine, specs) -> list:
     handles = [engine.add_request(task, prompt, greedy(n)) for task, prompt, n in specs]
     for _ in range(100):
         engine.step()
-        if engine.stats().recent_steps[-1].decode_tokens == len(specs):
+        last = engine.stats().recent_steps[-1]
+        if last.batch_size == len(specs) and not last.prefill_tokens:  # (a multi-step decode decodes more tokens)
             break
     return handles
 

@@ -59,8 +59,14 @@ class EagerRows:
         return batch <= self.max_rows
 
     def run(self, rows: list[ScheduledChunk]) -> torch.Tensor:
+        return self.replay(*self.prepare(rows))
+
+    def prepare(self, rows: list[ScheduledChunk]):
         self.rows += [(r.request_id, r.start_pos) for r in rows]
-        return self.runner.forward(*self.runner.prepare(rows, []))
+        return None, self.runner.prepare(rows, [])
+
+    def replay(self, key, args) -> torch.Tensor:
+        return self.runner.forward(*args)
 
 
 def rows_engine(base, store, graph_prefill: bool, max_num_batched_tokens: int = 32, **kw):

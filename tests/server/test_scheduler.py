@@ -26,7 +26,7 @@ class FakePool:
 
 
 def create_scheduler(pool=None, num_blocks=1000, block_size=4, **config) -> Scheduler:
-    config = {"max_num_seqs": 4, "max_num_batched_tokens": 16, **config}
+    config = {"max_num_seqs": 4, "max_num_batched_tokens": 16, "decode_steps": 1, **config}  # one step a plan
     return Scheduler(SchedulerConfig(**config), BlockManager(num_blocks, block_size), pool or FakePool())
 
 
@@ -36,12 +36,68 @@ def create_request(task: str, prompt_len: int, rid: str) -> Request:
 
 
 def step(scheduler: Scheduler, requests: dict[str, Request]):
-    """Schedule, then pretend every sampling chunk produced token 7."""
+    """Schedule, then pretend every sampling chunk produced token 7 (a multi-step decode: decode_steps of them)."""
     plan = scheduler.schedule()
-    for chunk in plan.chunks:
+    for chunk in plan.prefills:
         if chunk.sample:
             requests[chunk.request_id].output_ids.append(7)
+    for chunk in plan.decodes:
+        requests[chunk.request_id].output_ids.extend([7] * plan.decode_steps)
+        scheduler.advance(requests[chunk.request_id], plan.decode_steps - 1)
     return plan
+
+
+def decoding(scheduler: Scheduler, *requests: Request, **params) -> dict[str, Request]:
+    """The requests (their params replaced by SamplingParams(**params)) admitted and past their prompts."""
+    for r in requests:
+        r.params = SamplingParams(**params)
+        scheduler.add(r)
+    by_id = {r.request_id: r for r in requests}
+    step(scheduler, by_id)  # their prompts (within the step's budget)
+    assert all(r.num_tokens - r.num_computed == 1 for r in requests)
+    return by_id
+
+
+def test_when_every_running_request_decodes_and_none_waits_the_decodes_run_several_steps():
+    s = create_scheduler(decode_steps=4)
+    reqs = decoding(s, create_request("a", 3, "r0"), create_request("b", 5, "r1"), max_tokens=20)
+    free = s.blocks.num_free
+    plan = step(s, reqs)
+    assert plan.decode_steps == 4 and len(plan.decodes) == 2
+    # blocks for the 4 positions each computes (3..6 and 5..8, block size 4): one more block each
+    assert [len(c.block_ids) for c in plan.decodes] == [2, 3] and s.blocks.num_free == free - 2
+    assert [r.num_computed for r in reqs.values()] == [3 + 4, 5 + 4]  # after advance: one token left to compute
+    assert s.served == {"a": 3 + 8.0, "b": 5 + 8.0}  # the prompt tokens, then 4 decode tokens each
+
+
+def test_multi_step_decodes_stop_at_the_tokens_a_request_may_still_generate():
+    s = create_scheduler(decode_steps=8, max_model_len=12)
+    reqs = decoding(s, create_request("a", 3, "r0"), max_tokens=6)  # 1 token so far: 5 left
+    assert step(s, reqs).decode_steps == 5
+    s = create_scheduler(decode_steps=8)
+    s.max_model_len = 8
+    reqs = decoding(s, create_request("a", 3, "r0"), max_tokens=20)  # 4 tokens: up to 8 is 4 more
+    assert step(s, reqs).decode_steps == 4
+
+
+def test_single_steps_while_a_request_waits_or_needs_each_token_on_the_host():
+    s = create_scheduler(decode_steps=4, max_num_seqs=1)
+    reqs = decoding(s, create_request("a", 3, "r0"), max_tokens=20)
+    s.add(create_request("b", 3, "waiting"))  # no seat for it: it waits, and is admitted as soon as one frees
+    assert step(s, reqs).decode_steps == 1
+    for params in ({"repetition_penalty": 1.2}, {"logit_bias": {3: 1.0}}, {"json_object": True}, {"logprobs": 2}):
+        s = create_scheduler(decode_steps=4)
+        reqs = decoding(s, create_request("a", 3, "r0"), create_request("b", 3, "r1"), max_tokens=20)
+        reqs["r1"].params = SamplingParams(max_tokens=20, **params)
+        assert step(s, reqs).decode_steps == 1, params
+
+
+def test_multi_step_decodes_take_no_block_they_cannot_all_have():
+    s = create_scheduler(decode_steps=4, num_blocks=4)  # 3 blocks of 4 tokens for sequences (1 is the null block)
+    reqs = decoding(s, create_request("a", 4, "r0"), create_request("b", 3, "r1"), max_tokens=20)
+    assert s.blocks.num_free == 1  # r0 holds 1 block (+1 for its first decode: 2), r1 1
+    plan = step(s, reqs)
+    assert plan.decode_steps == 1 and s.blocks.num_free >= 0
 
 
 def test_long_prompt_is_chunked_and_decodes_keep_going():
