@@ -231,8 +231,7 @@ def run_gpr(gpr: int, config: dict, args, workdir: Path) -> dict:
     base = random_base(config, gpr, device) if args.model is None else load_base(args.model)
     sync(device)
     # a real base was loaded once in main: its load time, not this cache hit
-    out: dict = {"gpr": gpr, "base_build_s": time.perf_counter() - t0 if args.model is None else args.base_load_s,
-                 "decode_steps_per_schedule": getattr(args, "decode_steps", SchedulerConfig.decode_steps)}
+    out: dict = {"gpr": gpr, "base_build_s": time.perf_counter() - t0 if args.model is None else args.base_load_s}
     out["base_bytes"] = (torch.cuda.memory_allocated() - mem0) if device.type == "cuda" else (
         base.codes_bytes() + sum(t.numel() * t.element_size() for t in base.dense.values()))
     store = LutStore(workdir / f"store-gpr{gpr}", base.spec(), verify_on_open=False)
@@ -245,6 +244,7 @@ def run_gpr(gpr: int, config: dict, args, workdir: Path) -> dict:
     t0 = time.perf_counter()
     engine = make_engine(base, store, args, num_slots=n_tasks + 2, max_batch=max(args.batches))
     out["engine_start_s"] = time.perf_counter() - t0  # on CUDA: the kernels' start-up tuning (tune_at_start)
+    out["decode_steps_per_plan"] = engine.scheduler.config.decode_steps  # multi-step decoding (0 resolved)
     tuning_started = autotune.tuning_stats()
     out["lut_set_bytes"] = engine.pool.lut_set_bytes
     mc = engine.model_config
@@ -424,7 +424,7 @@ def main() -> None:
     ap.add_argument("--prompt", type=int, default=128, help="prompt tokens of the decode runs")
     ap.add_argument("--new-tokens", type=int, default=64)
     ap.add_argument("--decode-steps", type=int, default=SchedulerConfig.decode_steps,
-                    help="decode steps per schedule (multi-step decoding; 1 = off)")
+                    help="decode steps per schedule (multi-step decoding; 1 = off, 0 = the engine's auto)")
     ap.add_argument("--ttft-prompt", type=int, default=512)
     ap.add_argument("--short-prompt", type=int, default=32, help="prompt tokens of the graph-vs-eager TTFT")
     ap.add_argument("--cuda-graph-max-batch", type=int, default=64,

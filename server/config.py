@@ -66,12 +66,13 @@ class SchedulerConfig:
     """Most sequences running at once (the decode batch size)."""
     max_num_batched_tokens: int = 512
     """Most tokens in one step (decodes + prefill chunks); longer prompts are prefilled in chunks of this."""
-    decode_steps: int = 4
+    decode_steps: int = 0
     """Decode steps run back to back per schedule (multi-step decoding) when every running request decodes and
-    none waits: scheduling, input building and output handling, during which the GPU idles (~0.6 ms a step on
-    the H200 at batch 1), are paid once per this many tokens. A request arriving meanwhile waits up to this many
-    steps; requests whose sampling needs each token on the host first (penalties, logit bias, JSON mode,
-    logprobs) keep single steps. 1 = off."""
+    none waits: scheduling, input building and output handling, during which the GPU idles (0.44 ms a step on
+    the H200 at batch 1, 0.07 with 4 steps; benchmarks/NOTES.md), are paid once per this many tokens. A request
+    arriving meanwhile waits up to this many steps; requests whose sampling needs each token on the host first
+    (penalties, logit bias, JSON mode, logprobs) keep single steps. 1 = off; 0 = auto: 4 on CUDA, 1 on the CPU
+    (where the host's share of a step is small and a step is long)."""
     max_waiting: int = 256
     """Bound of the admission queue; past it add_request raises QueueFullError."""
     max_prompt_tokens: int = 4096
@@ -168,5 +169,6 @@ class EngineConfig:
                 max_waiting=settings.max_waiting,
                 max_prompt_tokens=settings.max_prompt_tokens,
                 max_new_tokens=settings.max_new_tokens,
+                decode_steps=settings.decode_steps,
             ),
         )

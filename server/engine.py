@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -45,6 +46,7 @@ from sketch.format import SketchedBase, load_sketched_base
 
 log = logging.getLogger(__name__)
 CPU_KV_BYTES = 256 << 20
+AUTO_DECODE_STEPS = 4  # decode steps a plan on CUDA (SchedulerConfig.decode_steps = 0)
 
 
 class Engine:
@@ -85,7 +87,10 @@ class Engine:
         self.max_model_len = min(max_len, (num_blocks - 1) * block_size)
         self.runner = ModelRunner(model, kv_cache, num_slots, config, self.device)
         blocks = BlockManager(num_blocks, block_size, prefix_caching=config.cache.prefix_caching)
-        self.scheduler = Scheduler(config.scheduler, blocks, self.pool, self.max_model_len)
+        sc = config.scheduler
+        if sc.decode_steps == 0:  # auto: multi-step decoding where the host's share of a step is worth saving
+            sc = dataclasses.replace(sc, decode_steps=AUTO_DECODE_STEPS if self.device.type == "cuda" else 1)
+        self.scheduler = Scheduler(sc, blocks, self.pool, self.max_model_len)
         self._requests: dict[str, Request] = {}
         self._cancels: set[str] = set()
         self._lock = threading.Lock()

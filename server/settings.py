@@ -63,6 +63,11 @@ class Settings(BaseSettings):
 
     # --- scheduling limits -----------------------------------------------------------------------
     max_batch_size: int = Field(64, ge=1, description="Most sequences decoded in one step")
+    decode_steps: int = Field(
+        0, ge=0, le=64,
+        description="Decode steps per schedule while every request decodes (multi-step decoding); 0 = auto (4 on "
+        "CUDA, 1 on the CPU), 1 = off",
+    )  # fmt: skip
     max_tasks_resident: int = Field(16, ge=1, description="LUT pool slots (tasks resident at once, base included)")
     max_waiting: int = Field(256, ge=1, description="Admission queue bound; past it requests get 429")
     max_prompt_tokens: int = Field(4096, ge=1, description="Longest accepted prompt, in tokens")

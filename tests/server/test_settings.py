@@ -10,6 +10,8 @@ from server.cli_serve import add_arguments
 from server.config import EngineConfig
 from server.settings import Settings
 
+from .conftest import create_engine
+
 
 def settings_from_flags(*argv: str) -> Settings:
     parser = argparse.ArgumentParser()
@@ -49,3 +51,13 @@ def test_start_up_kernel_tuning_is_on_unless_the_flag_or_the_environment_turns_i
     monkeypatch.setenv("SKETCHSERVE_TUNE_AT_START", "0")
     assert not EngineConfig.from_settings(Settings()).tune_at_start
     assert settings_from_flags("--allow-open").allow_open  # the other switch still sets True
+
+
+def test_decode_steps_reach_the_scheduler_and_auto_is_single_steps_on_the_cpu(monkeypatch, base):
+    assert EngineConfig.from_settings(settings_from_flags("--decode-steps", "8")).scheduler.decode_steps == 8
+    monkeypatch.setenv("SKETCHSERVE_DECODE_STEPS", "2")
+    assert EngineConfig.from_settings(Settings()).scheduler.decode_steps == 2
+    with pytest.raises(ValidationError, match="decode_steps"):
+        settings_from_flags("--decode-steps", "-1")
+    engine = create_engine(base, decode_steps=0)  # auto, on the CPU
+    assert engine.scheduler.config.decode_steps == 1 and engine.config.scheduler.decode_steps == 0
