@@ -7,7 +7,11 @@ it, replayed from a CUDA graph with a cold L2 (kernels/timing.py: eager timing m
 calls, in this process or the next, read the cache. No timing happens (the heuristic default is used)
 on the CPU interpreter, during CUDA-graph capture, or with SKETCHSERVE_AUTOTUNE=0. Tune before
 capturing graphs (the server's warm-up does one call per shape).
-Environment: SKETCHSERVE_AUTOTUNE=0 disables timing; SKETCHSERVE_CACHE moves the cache (with the models and sketches).
+Choices measured on the GPUs the project was benchmarked on ship with the package (kernels/tuned/<same file
+name>): they are read first and the user's cache over them, so such a GPU's first start tunes only the shapes they
+lack.
+Environment: SKETCHSERVE_AUTOTUNE=0 disables timing; SKETCHSERVE_CACHE moves the cache (with the models and sketches);
+SKETCHSERVE_SHIPPED_TUNING=0 ignores the shipped choices (every shape tunes on this machine).
 """
 
 from __future__ import annotations
@@ -71,14 +75,22 @@ def _entry(kernel: str, key: tuple) -> str:
     return kernel + "|" + ",".join(str(k) for k in key)
 
 
+SHIPPED_DIR = Path(__file__).resolve().parent / "tuned"  # choices measured on the lent GPUs (benchmarks/NOTES.md)
+
+
 def _load(path: Path) -> None:
+    """The shipped choices for path's GPU (unless SKETCHSERVE_SHIPPED_TUNING=0), then the user's cache over them."""
     if path in _LOADED:
         return
     _LOADED.add(path)
-    try:
-        _MEMORY.update(json.loads(path.read_text()))
-    except (OSError, ValueError):
-        pass  # no cache yet, or a damaged one: re-tune
+    files = [path]
+    if os.environ.get("SKETCHSERVE_SHIPPED_TUNING", "1") != "0":
+        files.insert(0, SHIPPED_DIR / path.name)
+    for file in files:
+        try:
+            _MEMORY.update(json.loads(file.read_text()))
+        except (OSError, ValueError):
+            pass  # none yet, or a damaged one: those shapes re-tune
 
 
 def _save(path: Path, entry: str, config: dict) -> None:

@@ -92,3 +92,19 @@ def test_autograd_function_on_cuda():
     ref_x, ref_lut = lut_linear_backward_reference(grad_y, x.detach(), codes, pool.detach(), slot_of_token, bits)
     assert rel_err(x.grad, ref_x) < TOL[x.dtype]
     assert rel_err(pool.grad, ref_lut) < TOL[x.dtype]
+
+
+def test_shipped_tuning_choices_are_read_under_the_users_own(tmp_path, monkeypatch):
+    shipped, user = tmp_path / "shipped", tmp_path / "user" / "GPU_X.v3.json"
+    shipped.mkdir()
+    user.parent.mkdir()
+    (shipped / user.name).write_text(json.dumps({"decode|1,2": {"BLOCK_N": 8}, "bucket|16": {"BLOCK_N": 32}}))
+    user.write_text(json.dumps({"decode|1,2": {"BLOCK_N": 64}}))  # tuned on this machine: it wins
+    monkeypatch.setattr(autotune, "SHIPPED_DIR", shipped)
+    for shipped_on, expected in (("1", {"decode|1,2": {"BLOCK_N": 64}, "bucket|16": {"BLOCK_N": 32}}),
+                                 ("0", {"decode|1,2": {"BLOCK_N": 64}})):  # fmt: skip
+        monkeypatch.setenv("SKETCHSERVE_SHIPPED_TUNING", shipped_on)
+        monkeypatch.setattr(autotune, "_MEMORY", {})
+        monkeypatch.setattr(autotune, "_LOADED", set())
+        autotune._load(user)
+        assert autotune._MEMORY == expected
