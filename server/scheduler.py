@@ -181,20 +181,25 @@ class Scheduler:
         return out
 
     def _extend_decodes(self, out: SchedulerOutput) -> None:
-        """Multi-step decoding: where every running request decodes in this step and nothing waits, let the decodes
-        run up to decode_steps steps (as many as every request may still generate), their blocks grown for all of
-        them now. Their computed count advances by the first token only: the engine calls advance() for the
-        others once it has their tokens."""
+        """Multi-step decoding: where every running request decodes in this step and no waiting one could start, let
+        the decodes run up to decode_steps steps, their blocks grown for all of them now. The plan is as long as
+        the request with the most tokens left may use (a request whose max_tokens comes first keeps its tokens up to
+        it, the engine drops the rest) and no request passes max_model_len. The requests' computed counts advance
+        by the first token only: the engine calls advance() for the others once it has their tokens."""
         steps = self.config.decode_steps
-        if steps <= 1 or not out.decodes or out.prefills or len(out.decodes) != len(self.running) or self.num_waiting:
+        if steps <= 1 or not out.decodes or out.prefills or len(out.decodes) != len(self.running):
             return
+        if self.preempted or (self.waiting and len(self.running) < self.config.max_num_seqs and self.blocks.num_free):
+            return  # someone could start at the next step: it should not wait for the plan
+        most_left = 1
         for req in self.running:
             p = req.params
             if p.adjusts_logits or p.json_object or p.logprobs is not None:
                 return  # its sampler needs each token on the host before the next step
-            steps = min(steps, p.max_tokens - len(req.output_ids))
-            if self.max_model_len:
+            most_left = max(most_left, p.max_tokens - len(req.output_ids))
+            if self.max_model_len:  # positions past it have no RoPE table rows and no KV room
                 steps = min(steps, self.max_model_len - req.num_tokens)
+        steps = min(steps, most_left)
         # steps - 1 more positions each: num_computed + 1 .. num_computed + steps - 1
         need = sum(max(0, self.blocks.blocks_for(r.num_computed + steps - 1) - len(r.block_ids)) for r in self.running)
         if steps <= 1 or need > self.blocks.num_free:

@@ -73,6 +73,15 @@ def test_a_request_that_stops_inside_a_plan_keeps_its_tokens_up_to_the_stop(base
     assert any(s.decode_steps > 1 for s in steps)
 
 
+def test_requests_of_different_lengths_end_at_their_max_tokens_inside_longer_plans(base, store, specs):
+    uneven = [(task, prompt, greedy(n)) for (task, prompt, _), n in zip(specs, (2, 9, 6), strict=True)]
+    single, _ = run(base, store, 1, uneven)
+    multi, steps = run(base, store, 4, uneven)
+    assert [tokens(o) for o in multi] == [tokens(o) for o in single]
+    assert [len(tokens(o)) for o in multi] == [2, 9, 6]
+    assert [s.decode_steps for s in steps if s.decode_steps > 1] == [4, 4]  # the 9-token request sets the length
+
+
 def test_a_request_arriving_during_decodes_is_admitted_after_the_plan(base, store, specs):
     engine = create_engine(base, store, device=DEVICE, decode_steps=4)
     make_resident(engine, TASKS)

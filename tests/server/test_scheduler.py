@@ -70,21 +70,29 @@ def test_when_every_running_request_decodes_and_none_waits_the_decodes_run_sever
     assert s.served == {"a": 3 + 8.0, "b": 5 + 8.0}  # the prompt tokens, then 4 decode tokens each
 
 
-def test_multi_step_decodes_stop_at_the_tokens_a_request_may_still_generate():
-    s = create_scheduler(decode_steps=8, max_model_len=12)
+def test_multi_step_plans_last_as_long_as_the_request_with_the_most_tokens_left_and_stop_at_the_model_length():
+    s = create_scheduler(decode_steps=8)
     reqs = decoding(s, create_request("a", 3, "r0"), max_tokens=6)  # 1 token so far: 5 left
     assert step(s, reqs).decode_steps == 5
+    s = create_scheduler(decode_steps=8)
+    reqs = decoding(s, create_request("a", 3, "r0"), create_request("b", 3, "r1"), max_tokens=20)
+    reqs["r0"].params.max_tokens = 3  # 2 left: it keeps those, the engine drops the plan's other tokens for it
+    assert step(s, reqs).decode_steps == 8
     s = create_scheduler(decode_steps=8)
     s.max_model_len = 8
     reqs = decoding(s, create_request("a", 3, "r0"), max_tokens=20)  # 4 tokens: up to 8 is 4 more
     assert step(s, reqs).decode_steps == 4
 
 
-def test_single_steps_while_a_request_waits_or_needs_each_token_on_the_host():
+def test_single_steps_while_a_waiting_request_could_start_or_one_needs_each_token_on_the_host():
+    s = create_scheduler(FakePool(loading={"b"}), decode_steps=4)
+    reqs = decoding(s, create_request("a", 3, "r0"), max_tokens=20)
+    s.add(create_request("b", 3, "waiting"))  # its LUT loads: it starts at the first step after
+    assert step(s, reqs).decode_steps == 1
     s = create_scheduler(decode_steps=4, max_num_seqs=1)
     reqs = decoding(s, create_request("a", 3, "r0"), max_tokens=20)
-    s.add(create_request("b", 3, "waiting"))  # no seat for it: it waits, and is admitted as soon as one frees
-    assert step(s, reqs).decode_steps == 1
+    s.add(create_request("b", 3, "waiting"))  # no seat for it until r0 ends: no reason to wait in single steps
+    assert step(s, reqs).decode_steps == 4
     for params in ({"repetition_penalty": 1.2}, {"logit_bias": {3: 1.0}}, {"json_object": True}, {"logprobs": 2}):
         s = create_scheduler(decode_steps=4)
         reqs = decoding(s, create_request("a", 3, "r0"), create_request("b", 3, "r1"), max_tokens=20)
