@@ -3,6 +3,7 @@
     add_request (any thread) --lock--> Scheduler queues
     step loop (one thread):   SchedulerOutput = scheduler.schedule()      who runs, with which LUT slot and KV blocks
                               RunnerOutput    = runner.execute(plan)       one sampled token per finished chunk
+                                                                           (a multi-step decode: several per decode)
                               postprocess: append tokens, detokenize, stop checks, push TokenOutput to handles
     cancel (any thread) ----> noted; applied at the start of the next step (never while the runner reads the slot)
 

@@ -6,6 +6,12 @@ Each step, within max_num_batched_tokens tokens and max_num_seqs sequences:
   2. running requests still in their prompt get the next chunk of it (chunked prefill), in the blocks free now;
   3. waiting requests are admitted: first the preempted ones (they keep their LUT pin), then new ones.
 
+Multi-step decoding (decode_steps > 1): when every running request decodes and no waiting request could start,
+the plan's decodes run up to decode_steps steps back to back (SchedulerOutput.decode_steps; server/runner.py feeds
+each step's tokens to the next on the device). Their blocks are grown for every step now; their computed counts
+advance by the first token, and by the rest once the engine has them (advance). The plan is as long as the
+request with the most tokens left can use; a request that ends earlier keeps its tokens up to its end.
+
 Fairness across tasks is S-LoRA's virtual token counter (VTC): every task has a counter of the service it got,
 a prompt token costs 1 and a generated token 2; admission always takes the head of the waiting task with the
 lowest counter, and a task that becomes active starts at the lowest counter of the active tasks, so it can
