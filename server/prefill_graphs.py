@@ -83,7 +83,8 @@ class StaticViews:
 
 
 class PrefillGraphs:
-    """Piecewise CUDA graphs of (short rows + one task's prompt chunks) steps; see the module docstring.
+    """Piecewise CUDA graphs of (short rows + up to MAX_LONG_GROUPS tasks' prompt chunks) steps; see the module
+    docstring.
 
     use_graphs=False runs the same pieces eagerly (the CPU's stand-in in tests: the piece split, the padding and
     the static buffers, without capture)."""
