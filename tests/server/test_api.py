@@ -64,6 +64,18 @@ def test_greedy_generation_is_deterministic_and_matches_stream(client):
     assert events[-1]["usage"]["completion_tokens"] == 6
 
 
+def test_a_stream_of_multi_step_plans_gives_the_single_step_text(client):
+    body = {"task": "base", "prompt": "abc", "max_tokens": 11}
+    single = client.post("/v1/generate", json=body).json()["text"]
+    client.engine.scheduler.config.decode_steps = 4  # (auto is 1 on the CPU)
+    with client.stream("POST", "/v1/generate", json=body | {"stream": True}) as r:
+        events = sse_events(r)
+    assert "".join(e["text"] for e in events) == single
+    assert events[-1]["usage"]["completion_tokens"] == 11 and events[-1]["finish_reason"] == "length"
+    # the prompt's step (the first token), then the other 10 tokens in plans of 4, 4 and 2 steps
+    assert [s.decode_steps for s in client.engine.stats().recent_steps[-4:]] == [1, 4, 4, 2]
+
+
 def test_upload_then_generate_with_the_new_task(client, base, tmp_path):
     lut = write_task_lut(base, tmp_path / "t.safetensors", seed=1)
     r = client.put("/v1/tasks/tenant-a.qa/lut", content=lut.read_bytes())

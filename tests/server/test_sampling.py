@@ -125,8 +125,9 @@ def test_detokenizer_streams_whole_characters_and_hides_stop_strings():
     assert detok.text == "café au lait "
 
 
-def test_engine_stop_strings_and_stop_tokens(base, store):
-    engine = create_engine(base, store)
+@pytest.mark.parametrize("decode_steps", [1, 4])  # 4: stops inside multi-step plans too
+def test_engine_stop_strings_and_stop_tokens(base, store, decode_steps):
+    engine = create_engine(base, store, decode_steps=decode_steps)
     prompt = prompt_ids(11, 6)
     free = list(engine.generate("beta", prompt, greedy(24)))
     tokens = [t for o in free for t in o.token_ids]
