@@ -59,24 +59,29 @@ def test_each_task_computes_its_own_function(base, store):
     assert len(outputs) == len(TASKS)
 
 
-def test_mixed_batch_equals_solo_runs(base, store, requests_and_solo):
+@pytest.mark.parametrize("decode_steps", [1, 4])  # 4: multi-step decode plans between the prefills
+def test_mixed_batch_equals_solo_runs(base, store, requests_and_solo, decode_steps):
     specs, solo = requests_and_solo
-    engine = create_engine(base, store, max_num_batched_tokens=32)  # prompts up to 38 tokens: chunked prefill
+    # prompts up to 38 tokens: chunked prefill
+    engine = create_engine(base, store, max_num_batched_tokens=32, decode_steps=decode_steps)
     make_resident(engine, TASKS)
     handles = [engine.add_request(task, prompt, greedy(n)) for task, prompt, n in specs]
     got = collect(engine, handles)
     assert [got[h.request_id] for h in handles] == solo
     assert max(s.num_tasks for s in engine.stats().recent_steps) == 4  # the batches did mix all tasks
+    assert max(s.decode_steps for s in engine.stats().recent_steps) == decode_steps
     assert_all_returned(engine)
 
 
-def test_preemption_by_recompute_keeps_outputs(base, store, requests_and_solo):
+@pytest.mark.parametrize("decode_steps", [1, 4])  # 4: multi-step plans only where their blocks are all free
+def test_preemption_by_recompute_keeps_outputs(base, store, requests_and_solo, decode_steps):
     specs, solo = requests_and_solo
     # 16 blocks of 4 tokens (one is the null block): far less than the 8 requests need at once
-    engine = create_engine(base, store, num_blocks=16, max_num_batched_tokens=32)
+    engine = create_engine(base, store, num_blocks=16, max_num_batched_tokens=32, decode_steps=decode_steps)
     handles = [engine.add_request(task, prompt, greedy(n)) for task, prompt, n in specs]
     got = collect(engine, handles)
     assert engine.stats().preemptions_total > 0
+    assert max(s.decode_steps for s in engine.stats().recent_steps) == decode_steps
     assert [got[h.request_id] for h in handles] == solo
     assert_all_returned(engine)
 
