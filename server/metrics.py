@@ -15,6 +15,7 @@ Names (all prefixed `sketchserve_`), documented in the README:
     generation_tokens_total{task}        counter
     requests_running, requests_waiting   gauge
     batch_size, batch_distinct_tasks     histogram  per engine step
+    decode_steps_per_step                histogram  per engine step: model steps it ran (multi-step decoding > 1)
     kv_blocks_used, kv_blocks_total, kv_blocks_cached   gauge
     prefix_cache_queries_total, prefix_cache_hits_total   counter   tokens of starting requests, and of those
                                          found in the prefix cache
@@ -38,6 +39,7 @@ from kernels import autotune
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 60, 120, 300)
 TOKEN_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.5)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+DECODE_STEP_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
 
 
 class ServerMetrics:
@@ -74,7 +76,12 @@ class ServerMetrics:
         self.batch_tasks = Histogram(
             "sketchserve_batch_distinct_tasks", "Distinct tasks per engine step", buckets=BATCH_BUCKETS, registry=r
         )
+        self.decode_steps = Histogram(
+            "sketchserve_decode_steps_per_step", "Model steps per engine step (multi-step decoding runs several)",
+            buckets=DECODE_STEP_BUCKETS, registry=r,
+        )
         self._steps_seen = 0
+        self._engine: _EngineCollector | None = None
 
     def observe_request(
         self,
@@ -103,9 +110,14 @@ class ServerMetrics:
 
     def attach_engine(self, stats: Callable[[], object]) -> None:
         """Export engine-wide series, read from stats() (an EngineStats) at every scrape."""
-        self.registry.register(_EngineCollector(stats, self))
+        self._engine = _EngineCollector(stats, self)
+        self.registry.register(self._engine)
 
     def render(self) -> bytes:
+        """The exposition text. The per-step histograms are fed the steps run since the last scrape first: the
+        registry writes them before it collects the engine's series."""
+        if self._engine is not None:
+            self._engine.observe_new_steps()
         return generate_latest(self.registry)
 
 
@@ -120,7 +132,6 @@ class _EngineCollector:
         s = self._stats()
         if s is None:  # the model is still loading
             return
-        self._observe_new_steps(s)
         pool = s.pool
         yield _gauge("requests_running", "Requests running", s.running)
         yield _gauge("requests_waiting", "Requests waiting", s.waiting)
@@ -150,14 +161,18 @@ class _EngineCollector:
         yield _gauge("gpu_memory_allocated_bytes", "GPU memory allocated by torch", allocated)
         yield _gauge("gpu_memory_reserved_bytes", "GPU memory reserved by torch's allocator", reserved)
 
-    def _observe_new_steps(self, s) -> None:
+    def observe_new_steps(self) -> None:
         """Feed the per-step histograms with the steps run since the last scrape (at most the stats window)."""
+        s = self._stats()
+        if s is None:  # the model is still loading
+            return
         m = self._metrics
         total = s.steps_total
         new = min(total - m._steps_seen, len(s.recent_steps))
         for step in s.recent_steps[len(s.recent_steps) - new :] if new > 0 else []:
             m.batch_size.observe(step.batch_size)
             m.batch_tasks.observe(step.num_tasks)
+            m.decode_steps.observe(step.decode_steps)
         m._steps_seen = total
 
 

@@ -74,6 +74,13 @@ def test_a_stream_of_multi_step_plans_gives_the_single_step_text(client):
     assert events[-1]["usage"]["completion_tokens"] == 11 and events[-1]["finish_reason"] == "length"
     # the prompt's step (the first token), then the other 10 tokens in plans of 4, 4 and 2 steps
     assert [s.decode_steps for s in client.engine.stats().recent_steps[-4:]] == [1, 4, 4, 2]
+    # the plans' lengths are exported, up to date at the first scrape: the first request's 11 single steps and
+    # the stream's prompt step, then its plans of 2, 4 and 4
+    metrics = client.get("/metrics").text
+    assert 'sketchserve_decode_steps_per_step_bucket{le="1.0"} 12.0' in metrics
+    assert 'sketchserve_decode_steps_per_step_bucket{le="2.0"} 13.0' in metrics
+    assert 'sketchserve_decode_steps_per_step_bucket{le="4.0"} 15.0' in metrics
+    assert "sketchserve_batch_size_count 15.0" in metrics
 
 
 def test_upload_then_generate_with_the_new_task(client, base, tmp_path):
