@@ -70,11 +70,11 @@ class SchedulerConfig:
     """Decode steps run back to back per schedule (multi-step decoding) when every running request decodes and no
     waiting request could start (none waits, or every seat is taken): scheduling, input building and output
     handling, during which the GPU idles (0.44 ms a step on the H200 at batch 1, 0.07 with 4 steps;
-    benchmarks/NOTES.md), are paid once per this many tokens. A request arriving meanwhile waits up to this many
-    steps, and a request that ends inside a plan (EOS, stop, max_tokens) gets its last token at the plan's end;
-    requests whose sampling needs each token on the host first (penalties, logit bias, JSON mode, logprobs) keep
-    single steps. 1 = off; 0 = auto: 4 on CUDA, 1 on the CPU (where the host's share of a step is small and a step
-    is long)."""
+    benchmarks/NOTES.md), are paid once per this many tokens. A request arriving meanwhile that could start ends
+    the plan early (the runner asks between steps: it waits about two steps); a request that ends inside a plan
+    (EOS, stop, max_tokens) gets its last token at the plan's end; requests whose sampling needs each token on the
+    host first (penalties, logit bias, JSON mode, logprobs) keep single steps. 1 = off; 0 = auto: 4 on CUDA, 1 on
+    the CPU (where the host's share of a step is small and a step is long)."""
     max_waiting: int = 256
     """Bound of the admission queue; past it add_request raises QueueFullError."""
     max_prompt_tokens: int = 4096

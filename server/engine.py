@@ -259,14 +259,14 @@ class Engine:
         if not plan.chunks:
             return False, outputs
         try:
-            result = self.runner.execute(plan)
+            result = self.runner.execute(plan, self.scheduler.could_admit)
         except Exception as e:  # noqa: BLE001 - a failed step fails its requests, never the engine
             log.exception("engine step failed")
             with self._lock:
                 failed = [self._finish(self._requests[c.request_id], "error", repr(e)) for c in plan.chunks]
             return True, outputs + failed
         outputs += self._postprocess(plan, result)
-        self._record_step(plan, time.perf_counter() - start)
+        self._record_step(plan, result.steps, time.perf_counter() - start)
         return True, outputs
 
     def _postprocess(self, plan: SchedulerOutput, result: RunnerOutput) -> list[TokenOutput]:
@@ -386,12 +386,11 @@ class Engine:
                     return
             self._step_or_wait()
 
-    def _record_step(self, plan: SchedulerOutput, duration: float) -> None:
+    def _record_step(self, plan: SchedulerOutput, steps: int, duration: float) -> None:
         prefill = sum(len(c.token_ids) for c in plan.prefills)
         with self._lock:
-            decoded = len(plan.decodes) * plan.decode_steps
-            self._steps.append(StepStats(len(plan.chunks), plan.num_tasks, prefill, decoded, duration,
-                                         plan.decode_steps))  # fmt: skip
+            decoded = len(plan.decodes) * steps
+            self._steps.append(StepStats(len(plan.chunks), plan.num_tasks, prefill, decoded, duration, steps))
             self._totals["steps"] += 1
 
     def _tokenize(self, prompt: str | list[int]) -> list[int]:

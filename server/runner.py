@@ -53,6 +53,7 @@ class RunnerOutput:
     logprobs: dict[str, TokenLogprob] = field(default_factory=dict)
     prompt_logprobs: dict[str, tuple[int, list[TokenLogprob]]] = field(default_factory=dict)
     more: dict[str, list[int]] = field(default_factory=dict)  # a multi-step decode's later tokens, by request id
+    steps: int = 1  # model steps run (a multi-step decode stopped early runs fewer than its plan's)
 
 
 def slot_runs(chunks: list[ScheduledChunk], slot_of_token: torch.Tensor, min_run: int) -> SlotSegments | None:
@@ -121,14 +122,16 @@ class ModelRunner:
             log.info("prefill graphs of %d prompt sizes captured in %.1f s", captured, time.perf_counter() - start)
 
     @torch.inference_mode()
-    def execute(self, plan: SchedulerOutput) -> RunnerOutput:
+    def execute(self, plan: SchedulerOutput, stop_early: Callable[[], bool] | None = None) -> RunnerOutput:
+        """Run the plan's step (or steps: decode_steps). stop_early: asked between a multi-step decode's steps;
+        True ends the plan there (a request arrived that could start)."""
         chunks = plan.chunks
         for c in chunks:  # checked here, on the host: the op itself must not sync
             if not 0 <= c.slot < self.num_slots:
                 raise ValueError(f"request {c.request_id} has LUT slot {c.slot}, the pool has {self.num_slots}")
         self.model.kernel_hints.num_tasks = len({c.slot for c in chunks})  # known here: no device read-back
         if plan.decode_steps > 1:
-            return self.decode_steps(plan)
+            return self.decode_steps(plan, stop_early)
         graph_rows = self.graph_rows(plan)
         if graph_rows is not None:
             rows, picks = graph_rows
@@ -146,11 +149,14 @@ class ModelRunner:
             score_prompts([c for c in chunks if c.prompt_targets], logits[len(sampling) :]),
         )
 
-    def decode_steps(self, plan: SchedulerOutput) -> RunnerOutput:
+    def decode_steps(self, plan: SchedulerOutput, stop_early: Callable[[], bool] | None = None) -> RunnerOutput:
         """A multi-step decode: plan.decodes run plan.decode_steps steps back to back, each step's tokens drawn on
         the device and fed to the next, and the host waits once, for all of them (scheduler._extend_decodes says
         which plans). Every step's inputs are built and sent before the first runs: a copy from pageable memory
-        waits for the stream, and the stream is idle only now."""
+        waits for the stream, and the stream is idle only now.
+
+        Before launching step i >= 2 the host waits for step i - 2 to end (step i - 1 keeps the GPU busy), then
+        asks stop_early: a request that arrived meanwhile waits at most about two steps, not the whole plan."""
         decodes, graphs = plan.decodes, self.graphs
         if graphs is not None and not graphs.supports(len(decodes)):
             graphs = None
@@ -159,14 +165,24 @@ class ModelRunner:
         inputs = [graphs.prepare(c) if graphs is not None else (None, self.prepare(c, [])) for c in steps]
         params, generators = [c.params for c in decodes], [c.generator for c in decodes]
         drawn: list[torch.Tensor] = []
+        ended: list[torch.cuda.Event] = []  # CUDA: each launched step's end
         for chunks, (key, args) in zip(steps, inputs, strict=True):
+            if drawn and stop_early is not None:
+                if ended and len(ended) >= 2:
+                    ended[-2].synchronize()
+                if stop_early():
+                    break
             if drawn:
                 args.input_ids[: len(decodes)].copy_(drawn[-1])
             logits = graphs.replay(key, args) if graphs is not None else self.eager(chunks, args)
             drawn.append(draw_on_device(logits[: len(decodes)], params, generators))
-        tokens = torch.stack(drawn, dim=1).tolist()  # [B, steps]: the one wait for the device
+            if stop_early is not None and self.device.type == "cuda":
+                ended.append(torch.cuda.Event())
+                ended[-1].record()
+        tokens = torch.stack(drawn, dim=1).tolist()  # [B, steps run]: the one wait for the device
         return RunnerOutput({c.request_id: t[0] for c, t in zip(decodes, tokens, strict=True)},
-                            more={c.request_id: t[1:] for c, t in zip(decodes, tokens, strict=True)})  # fmt: skip
+                            more={c.request_id: t[1:] for c, t in zip(decodes, tokens, strict=True)},
+                            steps=len(drawn))  # fmt: skip
 
     def eager(self, chunks: list[ScheduledChunk], args: StepArgs) -> torch.Tensor:
         """The model's logits of a step run without graphs; chunks: the step's, in prepare's order."""

@@ -195,7 +195,7 @@ class Scheduler:
         steps = self.config.decode_steps
         if steps <= 1 or not out.decodes or out.prefills or len(out.decodes) != len(self.running):
             return
-        if self.preempted or (self.waiting and len(self.running) < self.config.max_num_seqs and self.blocks.num_free):
+        if self.could_admit():
             return  # someone could start at the next step: it should not wait for the plan
         most_left = 1
         for req in self.running:
@@ -215,14 +215,22 @@ class Scheduler:
             req = by_id[chunk.request_id]
             self.blocks.grow(req.block_ids, req.num_computed + steps - 1)
             chunk.block_ids = list(req.block_ids)
-            self.served[req.task] += (steps - 1) * DECODE_TOKEN_COST
         out.decode_steps = steps
+
+    def could_admit(self) -> bool:
+        """Whether a waiting request could start at the next step: a preempted one, or a new one with a seat and a
+        free block (read without the engine's lock by a running multi-step decode: a hint, re-checked by schedule)."""
+        return bool(self.preempted) or bool(
+            self.waiting and len(self.running) < self.config.max_num_seqs and self.blocks.num_free
+        )
 
     def advance(self, req: Request, tokens: int) -> None:
         """Engine, after a multi-step decode: req took `tokens` more tokens than the first; the K/V of the tokens
-        fed to the steps that gave them is computed (registered for reuse like any computed block)."""
+        fed to the steps that gave them is computed (registered for reuse like any computed block), and its task's
+        VTC counter charged for them. Blocks grown for steps the plan did not run stay the request's."""
         req.num_computed += tokens
         self._register_computed(req)
+        self.served[req.task] = self.served.get(req.task, 0.0) + tokens * DECODE_TOKEN_COST
 
     def _prefill(self, req: Request, budget: int, out: SchedulerOutput) -> int:
         """Schedule req's next prompt chunk within budget tokens; the tokens it takes. A request that holds no

@@ -94,3 +94,32 @@ def test_a_request_arriving_during_decodes_is_admitted_after_the_plan(base, stor
     assert engine.stats().recent_steps[-1].prefill_tokens == len(specs[2][1])
     engine.run_until_idle(timeout_s=120)
     assert len(tokens(late.poll())) == 3 and len(tokens(first.poll())) == 20
+
+
+def test_a_request_arriving_inside_a_plan_ends_it_early_and_starts_at_the_next_step(base, store, specs):
+    """The runner asks between steps whether a waiting request could start (on the CPU before every step; on CUDA
+    once the step two back has ended); such an arrival ends the plan there instead of waiting for all of it."""
+    engine = create_engine(base, store, device="cpu", decode_steps=8)  # the CPU: each step through runner.eager
+    make_resident(engine, TASKS)
+    first = engine.add_request(*specs[0][:2], greedy(30))
+    engine.step()  # its prompt
+    calls, late = [], []
+    eager = engine.runner.eager
+
+    def arriving(chunks, args):
+        calls.append(len(chunks))
+        if len(calls) == 2:  # during the plan's second step
+            late.append(engine.add_request(*specs[2][:2], greedy(3)))
+        return eager(chunks, args)
+
+    engine.runner.eager = arriving
+    engine.step()
+    assert engine.stats().recent_steps[-1].decode_steps == 2  # stopped before its third step
+    engine.step()
+    assert engine.stats().recent_steps[-1].prefill_tokens == len(specs[2][1])  # the arrival starts at once
+    engine.run_until_idle(timeout_s=120)
+    alone = create_engine(base, store, device="cpu", decode_steps=1)
+    assert tokens(first.poll()) == tokens(alone.generate(*specs[0][:2], greedy(30)))
+    assert len(tokens(late[0].poll())) == 3
+    stats = engine.stats()
+    assert stats.kv_blocks_used == 0 and stats.pool.pins == 0
