@@ -160,13 +160,12 @@ class ModelRunner:
         decodes, graphs = plan.decodes, self.graphs
         if graphs is not None and not graphs.supports(len(decodes)):
             graphs = None
-        steps = [decodes] + [[dataclasses.replace(c, token_ids=[0], start_pos=c.start_pos + i) for c in decodes]
-                             for i in range(1, plan.decode_steps)]  # fmt: skip
-        inputs = [graphs.prepare(c) if graphs is not None else (None, self.prepare(c, [])) for c in steps]
+        inputs = [graphs.prepare(decodes, i) if graphs is not None else (None, self.prepare(decodes, [], ahead=i))
+                  for i in range(plan.decode_steps)]  # fmt: skip
         params, generators = [c.params for c in decodes], [c.generator for c in decodes]
         drawn: list[torch.Tensor] = []
         ended: list[torch.cuda.Event] = []  # CUDA: each launched step's end
-        for chunks, (key, args) in zip(steps, inputs, strict=True):
+        for key, args in inputs:
             if drawn and stop_early is not None:
                 if ended and len(ended) >= 2:
                     ended[-2].synchronize()
@@ -174,7 +173,7 @@ class ModelRunner:
                     break
             if drawn:
                 args.input_ids[: len(decodes)].copy_(drawn[-1])
-            logits = graphs.replay(key, args) if graphs is not None else self.eager(chunks, args)
+            logits = graphs.replay(key, args) if graphs is not None else self.eager(decodes, args)
             drawn.append(draw_on_device(logits[: len(decodes)], params, generators))
             if stop_early is not None and self.device.type == "cuda":
                 ended.append(torch.cuda.Event())
@@ -236,6 +235,7 @@ class ModelRunner:
         pad_to: tuple[int, int] = (0, 0),
         pad_points: tuple[tuple[int, int, int], ...] = (),
         logits_order: list[ScheduledChunk] | None = None,
+        ahead: int = 0,
     ) -> StepArgs:
         """Host lists -> device tensors (StepArgs: views of one int64 and one int32 buffer, two host-to-device
         copies a step).
@@ -245,21 +245,23 @@ class ModelRunner:
         decode-only step (a decode graph).
         pad_points: ((chunks, rows, slot), ...): after the first `chunks` prefill chunks, rows of slot `slot` up to
         `rows` rows in all (null-block rows: no logits, no attention; the prefill graphs' padding).
-        logits_order: the chunks in the order of their sampled rows' logits (default: decodes, then prefills)."""
+        logits_order: the chunks in the order of their sampled rows' logits (default: decodes, then prefills).
+        ahead: a multi-step decode's later step: every decode row `ahead` positions on, its token a placeholder
+        (token 0: the step before writes the real one on the device)."""
         if pad_to[0] and prefills:
             raise ValueError("only a decode-only batch is padded to a decode batch size")
         bs = self.block_size
         ids, pos, slots, rows, scored_rows, last_row = [], [], [], [], [], {}
         width = max([len(c.block_ids) for c in decodes] + [pad_to[1], 1])
         tables = [c.block_ids + [NULL_BLOCK] * (width - len(c.block_ids)) for c in decodes]
-        context_lens = [c.start_pos + 1 for c in decodes]
+        context_lens = [c.start_pos + 1 + ahead for c in decodes]
 
-        def add(chunk: ScheduledChunk) -> None:
+        def add(chunk: ScheduledChunk, ahead: int = 0) -> None:
             if chunk.prompt_targets:
                 scored_rows.extend(range(len(ids), len(ids) + len(chunk.prompt_targets)))
             for i, tok in enumerate(chunk.token_ids):
-                p = chunk.start_pos + i
-                ids.append(tok)
+                p = chunk.start_pos + i + ahead
+                ids.append(0 if ahead else tok)
                 pos.append(p)
                 slots.append(chunk.slot)
                 rows.append(chunk.block_ids[p // bs] * bs + p % bs)
@@ -273,7 +275,7 @@ class ModelRunner:
                 rows.append(NULL_BLOCK * bs)
 
         for c in decodes:
-            add(c)
+            add(c, ahead)
         padding_logits = list(range(len(ids), len(ids) + max(0, pad_to[0] - len(decodes))))
         add_padding(pad_to[0], 0)
         tables += [[NULL_BLOCK] * width] * len(padding_logits)
@@ -476,11 +478,12 @@ class DecodeGraphs:
     def run(self, decodes: list[ScheduledChunk]) -> torch.Tensor:
         return self.replay(*self.prepare(decodes))[: len(decodes)]
 
-    def prepare(self, decodes: list[ScheduledChunk]) -> tuple[tuple[int, int, bool], StepArgs]:
-        """The graph key of a step of these decode rows, and its inputs (padded to the key's batch and width)."""
+    def prepare(self, decodes: list[ScheduledChunk], ahead: int = 0) -> tuple[tuple[int, int, bool], StepArgs]:
+        """The graph key of a step of these decode rows, and its inputs (padded to the key's batch and width);
+        ahead: a multi-step decode's later step (ModelRunner.prepare)."""
         batch = next(b for b in self.batch_sizes if b >= len(decodes))
         width = self.width_for(max(len(c.block_ids) for c in decodes))
-        args = self.runner.prepare(decodes, [], pad_to=(batch, width))
+        args = self.runner.prepare(decodes, [], pad_to=(batch, width), ahead=ahead)
         # The decode kernel is chosen from the step's task count at capture and frozen in the graph: one graph per
         # kernel class, so a batch of many tasks never replays a graph captured for few (kernels/triton_ops.py).
         threshold = self.bucket_threshold(batch)

@@ -330,14 +330,16 @@ class PaddedEagerGraphs(DecodeGraphs):
         return self.runner.forward(*args)
 
 
-def test_padding_of_the_graph_decode_path_changes_no_output(base, store, requests_and_solo):
+@pytest.mark.parametrize("decode_steps", [1, 4])  # 4: a multi-step plan's later steps through the padded path too
+def test_padding_of_the_graph_decode_path_changes_no_output(base, store, requests_and_solo, decode_steps):
     specs, solo = requests_and_solo
-    engine = create_engine(base, store, max_num_batched_tokens=32)
+    engine = create_engine(base, store, max_num_batched_tokens=32, decode_steps=decode_steps)
     engine.runner.graphs = PaddedEagerGraphs(engine.runner, 8)
     handles = [engine.add_request(task, prompt, greedy(n)) for task, prompt, n in specs[:7]]  # pads 7 -> 8
     got = collect(engine, handles)
     assert [got[h.request_id] for h in handles] == solo[:7]
     assert {key[0] for key in engine.runner.graphs.graphs} >= {8} and len(engine.runner.graphs.graphs) > 1
+    assert max(s.decode_steps for s in engine.stats().recent_steps) == decode_steps
     assert_all_returned(engine)
 
 

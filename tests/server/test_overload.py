@@ -68,9 +68,9 @@ def slow_steps(engine, monkeypatch, seconds: float = 0.05) -> None:
     """Every engine step takes at least `seconds` (a slow GPU, made deterministic)."""
     execute = engine.runner.execute
 
-    def slow_execute(plan):
+    def slow_execute(plan, *args):
         time.sleep(seconds)
-        return execute(plan)
+        return execute(plan, *args)
 
     monkeypatch.setattr(engine.runner, "execute", slow_execute)
 

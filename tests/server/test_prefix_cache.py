@@ -170,7 +170,7 @@ def test_a_failed_step_leaves_nothing_in_the_cache(base, store, monkeypatch):
     engine = create_engine(base, store)
     prompt = prompt_ids(6, 13)
 
-    def fail(plan):
+    def fail(plan, *args):
         raise RuntimeError("device lost")
 
     make_resident(engine, ["alpha"])

@@ -52,6 +52,17 @@ def test_a_graph_batch_is_padded_with_rows_on_the_null_block(runner):
     assert logits_rows.tolist() == [0, 1, 2]
 
 
+def test_a_multi_step_decodes_later_step_is_its_rows_some_positions_on_with_placeholder_tokens(runner):
+    bs = runner.block_size  # 4
+    decodes = [chunk("d0", [5], 3, [3, 7], slot=2), chunk("d1", [6], bs + 1, [4, 9], slot=1)]
+    ids, positions, slots, meta, logits_rows = runner.prepare(decodes, [], pad_to=(4, 2), ahead=2)
+    assert ids.tolist() == [0, 0, 0, 0]  # the step before writes the real tokens on the device
+    assert positions.tolist() == [5, bs + 3, 0, 0] and slots.tolist() == [2, 1, 0, 0]
+    assert meta.slot_mapping.tolist() == [7 * bs + 1, 9 * bs + 3, NULL_BLOCK * bs, NULL_BLOCK * bs]
+    assert meta.decode_context_lens.tolist() == [6, bs + 4, 1, 1]
+    assert logits_rows.tolist() == [0, 1, 2, 3]
+
+
 def test_a_prefill_graph_step_pads_its_short_rows_and_its_long_rows_and_keeps_the_logits_in_plan_order(runner):
     bs = runner.block_size
     decode = chunk("d", [5], 3, [3], slot=2)
