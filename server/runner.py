@@ -167,7 +167,7 @@ class ModelRunner:
         ended: list[torch.cuda.Event] = []  # CUDA: each launched step's end
         for key, args in inputs:
             if drawn and stop_early is not None:
-                if ended and len(ended) >= 2:
+                if len(ended) >= 2:
                     ended[-2].synchronize()
                 if stop_early():
                     break
