@@ -228,9 +228,14 @@ class Scheduler:
         """Engine, after a multi-step decode: req took `tokens` more tokens than the first; the K/V of the tokens
         fed to the steps that gave them is computed (registered for reuse like any computed block), and its task's
         VTC counter charged for them. Blocks grown for steps the plan did not run stay the request's."""
-        req.num_computed += tokens
+        self._computed(req, tokens, DECODE_TOKEN_COST)
+
+    def _computed(self, req: Request, n: int, cost: float) -> None:
+        """req's next n tokens have (or get, this step) their K/V: count them, register its full blocks for reuse
+        and charge its task's VTC counter n tokens at cost."""
+        req.num_computed += n
         self._register_computed(req)
-        self.served[req.task] = self.served.get(req.task, 0.0) + tokens * DECODE_TOKEN_COST
+        self.served[req.task] = self.served.get(req.task, 0.0) + n * cost
 
     def _prefill(self, req: Request, budget: int, out: SchedulerOutput) -> int:
         """Schedule req's next prompt chunk within budget tokens; the tokens it takes. A request that holds no
@@ -248,10 +253,8 @@ class Scheduler:
         """Grow req's blocks for n more tokens and cut its chunk; advance its computed count and its task's VTC."""
         start = req.num_computed
         self.blocks.grow(req.block_ids, start + n)
-        req.num_computed += n
-        self._register_computed(req)  # this step computes them: later admissions of the step may share them
+        self._computed(req, n, cost)  # this step computes them: later admissions of the step may share them
         sample = req.num_computed == req.num_tokens
-        self.served[req.task] = self.served.get(req.task, 0.0) + n * cost
         history = TokenHistory(req.prompt_ids, req.output_ids) if sample and req.params.penalized else None
         targets = None
         if req.params.prompt_logprobs is not None and start + 1 < len(req.prompt_ids):
