@@ -76,6 +76,12 @@ class SamplingParams:
         """Logit bias or penalties: the sampler works on an adjusted copy of this row's logits."""
         return bool(self.logit_bias) or self.penalized
 
+    @property
+    def draws_on_device(self) -> bool:
+        """Whether draw_on_device serves this row: no adjusted logits, JSON recognizer or logprobs, which need the
+        row's tokens on the host before the next draw (multi-step decoding takes only such rows)."""
+        return not (self.adjusts_logits or self.json_object or self.logprobs is not None)
+
     def validate(self, max_new_tokens: int, vocab_size: int, max_stop_strings: int = 16,
                  max_logit_bias: int = 1024) -> None:  # fmt: skip
         """Raise InvalidParamsError naming the first bad field."""
@@ -243,7 +249,7 @@ def draw_on_device(
     logits: torch.Tensor, params: list[SamplingParams], generators: list[torch.Generator | None]
 ) -> torch.Tensor:
     """_draw's tokens as a [B] int64 tensor on the logits' device, without waiting for the device (multi-step
-    decoding feeds them to the next step). Rows that adjust logits or ask for JSON or logprobs need sample()."""
+    decoding feeds them to the next step). Rows whose params are not draws_on_device need sample()."""
     tokens = logits.argmax(dim=-1)  # [B]: the greedy rows' answer, overwritten for sampled rows
     rows = [i for i, p in enumerate(params) if p.temperature > 0]
     if rows:

@@ -199,10 +199,9 @@ class Scheduler:
             return  # someone could start at the next step: it should not wait for the plan
         most_left = 1
         for req in self.running:
-            p = req.params
-            if p.adjusts_logits or p.json_object or p.logprobs is not None:
+            if not req.params.draws_on_device:
                 return  # its sampler needs each token on the host before the next step
-            most_left = max(most_left, p.max_tokens - len(req.output_ids))
+            most_left = max(most_left, req.params.max_tokens - len(req.output_ids))
             if self.max_model_len:  # positions past it have no RoPE table rows and no KV room
                 steps = min(steps, self.max_model_len - req.num_tokens)
         steps = min(steps, most_left)
