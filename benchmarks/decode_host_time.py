@@ -53,6 +53,23 @@ def graph_gpu_ms(engine, batch: int, context: int, reps: int = 200) -> dict[str,
     return {"back_to_back": back_to_back, "isolated": sorted(isolated)[len(isolated) // 2]}
 
 
+def time_replays(graphs) -> list:
+    """Wrap graphs.replay (DecodeGraphs) so that each call's GPU work (input copies and the graph) is bracketed by two
+    events; returns the list the (key, start, end) triples are appended to."""
+    pairs, replay = [], graphs.replay
+
+    def timed(key, args):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        logits = replay(key, args)
+        end.record()
+        pairs.append((key, start, end))
+        return logits
+
+    graphs.replay = timed
+    return pairs
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--gpr", type=int, default=4)
@@ -72,6 +89,7 @@ def main() -> None:
         params = SamplingParams(max_tokens=cli.tokens, ignore_eos=True)
         for run in range(2):  # the first run captures the graphs of its widths
             n0 = len(engine.stats().recent_steps)
+            pairs = time_replays(engine.runner.graphs) if run == 1 else []
             prof = cProfile.Profile() if run == 1 else None
             for p in bs.prompts(cli.batch, 128, base.config["vocab_size"], seed=5 + run):
                 engine.add_request("task0", p, params)
@@ -84,6 +102,9 @@ def main() -> None:
         times = [t * 1e3 for t in bs.decode_step_times(steps)]
         padded = next(b for b in engine.runner.graphs.batch_sizes if b >= cli.batch)
         gpu = graph_gpu_ms(engine, padded, context=128 + cli.tokens - 1)
+        in_run = sorted(start.elapsed_time(end) for key, start, end in pairs if key[0] == padded)
+        print(f"{len(in_run)} replays of batch-{padded} decode graphs in the run: median {in_run[len(in_run) // 2]:.3f} ms on the GPU "
+              f"(p10 {in_run[len(in_run) // 10]:.3f}, p90 {in_run[9 * len(in_run) // 10]:.3f})", flush=True)
         print(
             f"gpr {cli.gpr} batch {cli.batch}, {cli.decode_steps} decode steps a schedule: {len(times)} decode steps, "
             f"median {times[len(times) // 2]:.3f} ms "
