@@ -103,7 +103,8 @@ def main() -> None:
         padded = next(b for b in engine.runner.graphs.batch_sizes if b >= cli.batch)
         gpu = graph_gpu_ms(engine, padded, context=128 + cli.tokens - 1)
         in_run = sorted(start.elapsed_time(end) for key, start, end in pairs if key[0] == padded)
-        print(f"{len(in_run)} replays of batch-{padded} decode graphs in the run: median {in_run[len(in_run) // 2]:.3f} ms on the GPU "
+        print(f"{len(in_run)} replays of batch-{padded} decode graphs in the run: "
+              f"median {in_run[len(in_run) // 2]:.3f} ms on the GPU "
               f"(p10 {in_run[len(in_run) // 10]:.3f}, p90 {in_run[9 * len(in_run) // 10]:.3f})", flush=True)
         print(
             f"gpr {cli.gpr} batch {cli.batch}, {cli.decode_steps} decode steps a schedule: {len(times)} decode steps, "
