@@ -12,6 +12,7 @@ import cProfile
 import pstats
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import torch
@@ -25,15 +26,16 @@ from adapters.store import LutStore  # noqa: E402
 from server.sampling import SamplingParams  # noqa: E402
 
 
-def graph_gpu_ms(engine, batch: int, context: int, reps: int = 200) -> dict[str, float]:
+def graph_gpu_ms(engine, batch: int, context: int, mid_run=None, reps: int = 200) -> dict[str, float]:
     """GPU time of one replay of the decode graph of this batch size and of the block-table width of context
-    tokens (DecodeGraphs' key): replayed back to back between two events ("back_to_back", the mean), and one
-    replay at a time between its own events after a synchronize ("isolated", the median): an idle GPU between
-    replays, as between the engine's steps."""
+    tokens (DecodeGraphs' key), on the inputs of its last replay: back to back between two events
+    ("back_to_back", the mean); one replay at a time between its own events after a synchronize ("isolated", the
+    median); the same with 2 ms of idle GPU before each ("gapped"); and, given mid_run (StepArgs of a step inside
+    the run), isolated on those inputs ("mid_run")."""
     width = engine.runner.graphs.width_for(-(-context // engine.runner.block_size))
     keys = [k for k in engine.runner.graphs.graphs if k[0] == batch and k[1] == width]
     print(f"graphs of batch {batch} and width {width}: {keys}", flush=True)
-    graph = engine.runner.graphs.graphs[keys[0]][0]
+    graph, static, _ = engine.runner.graphs.graphs[keys[0]]
     start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
     graph.replay()
     torch.cuda.synchronize()
@@ -42,21 +44,32 @@ def graph_gpu_ms(engine, batch: int, context: int, reps: int = 200) -> dict[str,
         graph.replay()
     end.record()
     torch.cuda.synchronize()
-    back_to_back = start.elapsed_time(end) / reps
-    isolated = []
-    for _ in range(reps // 4):
-        start.record()
-        graph.replay()
-        end.record()
-        torch.cuda.synchronize()
-        isolated.append(start.elapsed_time(end))
-    return {"back_to_back": back_to_back, "isolated": sorted(isolated)[len(isolated) // 2]}
+    out = {"back_to_back": start.elapsed_time(end) / reps}
+
+    def isolated(gap_s: float = 0.0) -> float:
+        times = []
+        for _ in range(reps // 4):
+            time.sleep(gap_s)
+            start.record()
+            graph.replay()
+            end.record()
+            torch.cuda.synchronize()
+            times.append(start.elapsed_time(end))
+        return sorted(times)[len(times) // 2]
+
+    out["isolated"] = isolated()
+    out["gapped"] = isolated(gap_s=0.002)
+    if mid_run is not None:
+        static.copy_from(mid_run)
+        out["mid_run"] = isolated()
+    return out
 
 
-def time_replays(graphs) -> list:
+def time_replays(graphs, keep_at: int = 60) -> tuple[list, dict]:
     """Wrap graphs.replay (DecodeGraphs) so that each call's GPU work (input copies and the graph) is bracketed by two
-    events; returns the list the (key, start, end) triples are appended to."""
-    pairs, replay = [], graphs.replay
+    events; returns the list the (key, start, end) triples are appended to, and a dict that gets the inputs of the
+    keep_at-th call ("args")."""
+    pairs, kept, replay = [], {}, graphs.replay
 
     def timed(key, args):
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
@@ -64,10 +77,12 @@ def time_replays(graphs) -> list:
         logits = replay(key, args)
         end.record()
         pairs.append((key, start, end))
+        if len(pairs) == keep_at:
+            kept["args"] = args.clone()
         return logits
 
     graphs.replay = timed
-    return pairs
+    return pairs, kept
 
 
 def main() -> None:
@@ -89,7 +104,7 @@ def main() -> None:
         params = SamplingParams(max_tokens=cli.tokens, ignore_eos=True)
         for run in range(2):  # the first run captures the graphs of its widths
             n0 = len(engine.stats().recent_steps)
-            pairs = time_replays(engine.runner.graphs) if run == 1 else []
+            pairs, kept = time_replays(engine.runner.graphs) if run == 1 else ([], {})
             prof = cProfile.Profile() if run == 1 else None
             for p in bs.prompts(cli.batch, 128, base.config["vocab_size"], seed=5 + run):
                 engine.add_request("task0", p, params)
@@ -101,7 +116,8 @@ def main() -> None:
         steps = [s for s in engine.stats().recent_steps[n0:] if s.prefill_tokens == 0 and s.batch_size == cli.batch]
         times = [t * 1e3 for t in bs.decode_step_times(steps)]
         padded = next(b for b in engine.runner.graphs.batch_sizes if b >= cli.batch)
-        gpu = graph_gpu_ms(engine, padded, context=128 + cli.tokens - 1)
+        gpu = graph_gpu_ms(engine, padded, context=128 + cli.tokens - 1, mid_run=kept.get("args"))
+        print({k: round(v, 3) for k, v in gpu.items()}, flush=True)
         in_run = sorted(start.elapsed_time(end) for key, start, end in pairs if key[0] == padded)
         print(f"{len(in_run)} replays of batch-{padded} decode graphs in the run: "
               f"median {in_run[len(in_run) // 2]:.3f} ms on the GPU "

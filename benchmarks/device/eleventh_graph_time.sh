@@ -3,6 +3,6 @@
 source benchmarks/device/prep.sh >/dev/null
 set -o pipefail
 timeout 110 python3 benchmarks/decode_host_time.py --gpr 1 --batch 16 --decode-steps 1 2>&1 \
-  | tee $OUT/decode_host_time_b16_steps1_gpr1.log | head -3
+  | tee $OUT/decode_host_time_b16_steps1_gpr1.log | head -4
 timeout 100 python3 benchmarks/decode_host_time.py --gpr 4 --batch 1 --decode-steps 1 2>&1 \
   | tee $OUT/decode_host_time_b1_steps1_gpr4.log | head -3
