@@ -46,31 +46,34 @@ def graph_gpu_ms(engine, batch: int, context: int, mid_run=None, reps: int = 200
     torch.cuda.synchronize()
     out = {"back_to_back": start.elapsed_time(end) / reps}
 
-    def isolated(gap_s: float = 0.0) -> float:
-        times = []
-        for _ in range(reps // 4):
-            time.sleep(gap_s)
-            start.record()
-            graph.replay()
-            end.record()
-            torch.cuda.synchronize()
-            times.append(start.elapsed_time(end))
-        return sorted(times)[len(times) // 2]
-
-    out["isolated"] = isolated()
-    out["gapped"] = isolated(gap_s=0.002)
+    out["isolated"] = replay_ms(graph, reps // 4)
+    out["gapped"] = replay_ms(graph, reps // 4, gap_s=0.002)
     if mid_run is not None:
         with torch.inference_mode():  # the graph's static inputs are inference tensors
             static.copy_from(mid_run)
-        out["mid_run"] = isolated()
+        out["mid_run"] = replay_ms(graph, reps // 4)
     return out
 
 
-def time_replays(graphs, keep_at: int = 60) -> tuple[list, dict]:
+def replay_ms(graph, reps: int = 20, gap_s: float = 0.0) -> float:
+    """Median GPU time of one replay, each between its own events after a synchronize (and gap_s of idle)."""
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    times = []
+    for _ in range(reps):
+        time.sleep(gap_s)
+        start.record()
+        graph.replay()
+        end.record()
+        torch.cuda.synchronize()
+        times.append(start.elapsed_time(end))
+    return sorted(times)[len(times) // 2]
+
+
+def time_replays(graphs) -> tuple[list, list]:
     """Wrap graphs.replay (DecodeGraphs) so that each call's GPU work (input copies and the graph) is bracketed by two
-    events; returns the list the (key, start, end) triples are appended to, and a dict that gets the inputs of the
-    keep_at-th call ("args")."""
-    pairs, kept, replay = [], {}, graphs.replay
+    events; returns the list the (key, start, end) triples are appended to, and the list of each call's (key,
+    inputs)."""
+    pairs, kept, replay = [], [], graphs.replay
 
     def timed(key, args):
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
@@ -78,8 +81,7 @@ def time_replays(graphs, keep_at: int = 60) -> tuple[list, dict]:
         logits = replay(key, args)
         end.record()
         pairs.append((key, start, end))
-        if len(pairs) == keep_at:
-            kept["args"] = args.clone()
+        kept.append((key, args.clone()))
         return logits
 
     graphs.replay = timed
@@ -105,7 +107,7 @@ def main() -> None:
         params = SamplingParams(max_tokens=cli.tokens, ignore_eos=True)
         for run in range(2):  # the first run captures the graphs of its widths
             n0 = len(engine.stats().recent_steps)
-            pairs, kept = time_replays(engine.runner.graphs) if run == 1 else ([], {})
+            pairs, kept = time_replays(engine.runner.graphs) if run == 1 else ([], [])
             prof = cProfile.Profile() if run == 1 else None
             for p in bs.prompts(cli.batch, 128, base.config["vocab_size"], seed=5 + run):
                 engine.add_request("task0", p, params)
@@ -117,8 +119,14 @@ def main() -> None:
         steps = [s for s in engine.stats().recent_steps[n0:] if s.prefill_tokens == 0 and s.batch_size == cli.batch]
         times = [t * 1e3 for t in bs.decode_step_times(steps)]
         padded = next(b for b in engine.runner.graphs.batch_sizes if b >= cli.batch)
-        gpu = graph_gpu_ms(engine, padded, context=128 + cli.tokens - 1, mid_run=kept.get("args"))
+        gpu = graph_gpu_ms(engine, padded, context=128 + cli.tokens - 1, mid_run=kept[len(kept) // 2][1])
         print({k: round(v, 3) for k, v in gpu.items()}, flush=True)
+        graph, static, _ = engine.runner.graphs.graphs[kept[-1][0]]
+        for i, (key, inputs) in enumerate(kept):
+            if key == kept[-1][0] and (i % 8 == 0 or i >= len(kept) - 3):
+                with torch.inference_mode():
+                    static.copy_from(inputs)
+                print(f"replay {i} of the run, on its inputs again: {replay_ms(graph):.3f} ms", flush=True)
         in_run = sorted(start.elapsed_time(end) for key, start, end in pairs if key[0] == padded)
         print(f"{len(in_run)} replays of batch-{padded} decode graphs in the run: "
               f"median {in_run[len(in_run) // 2]:.3f} ms on the GPU "
