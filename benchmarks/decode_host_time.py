@@ -8,6 +8,7 @@ at a time between two events, and back to back), then a cProfile of the decode (
 from __future__ import annotations
 
 import argparse
+import collections
 import cProfile
 import pstats
 import sys
@@ -121,12 +122,15 @@ def main() -> None:
         padded = next(b for b in engine.runner.graphs.batch_sizes if b >= cli.batch)
         gpu = graph_gpu_ms(engine, padded, context=128 + cli.tokens - 1, mid_run=kept[len(kept) // 2][1])
         print({k: round(v, 3) for k, v in gpu.items()}, flush=True)
-        graph, static, _ = engine.runner.graphs.graphs[kept[-1][0]]
+        target = max({k for k, _ in kept}, key=[k for k, _ in kept].count)  # the decode steps' graph
+        print(f"the run's replays: {collections.Counter(k for k, _ in kept)}", flush=True)
+        graph, static, _ = engine.runner.graphs.graphs[target]
+        mine = [i for i, (key, _) in enumerate(kept) if key == target]
         for i, (key, inputs) in enumerate(kept):
-            if key == kept[-1][0] and (i % 8 == 0 or i >= len(kept) - 3):
+            if key == target and (i % 8 == 0 or i >= mine[-3]):
                 with torch.inference_mode():
                     static.copy_from(inputs)
-                print(f"replay {i} of the run, on its inputs again: {replay_ms(graph):.3f} ms", flush=True)
+                print(f"replay {i} of the run ({key}), on its inputs again: {replay_ms(graph):.3f} ms", flush=True)
         in_run = sorted(start.elapsed_time(end) for key, start, end in pairs if key[0] == padded)
         print(f"{len(in_run)} replays of batch-{padded} decode graphs in the run: "
               f"median {in_run[len(in_run) // 2]:.3f} ms on the GPU "
