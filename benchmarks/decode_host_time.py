@@ -131,6 +131,11 @@ def main() -> None:
                 with torch.inference_mode():
                     static.copy_from(inputs)
                 print(f"replay {i} of the run ({key}), on its inputs again: {replay_ms(graph):.3f} ms", flush=True)
+                if i >= mine[-3]:
+                    meta = inputs.meta
+                    print(f"  positions {inputs.positions.tolist()}, context {meta.decode_context_lens.tolist()}, "
+                          f"slots {sorted(set(inputs.slot_of_token.tolist()))}, tables[0] "
+                          f"{meta.decode_block_tables[0].tolist()}, tables[-1] {meta.decode_block_tables[-1].tolist()}")
         in_run = sorted(start.elapsed_time(end) for key, start, end in pairs if key[0] == padded)
         print(f"{len(in_run)} replays of batch-{padded} decode graphs in the run: "
               f"median {in_run[len(in_run) // 2]:.3f} ms on the GPU "
