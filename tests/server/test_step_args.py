@@ -42,10 +42,11 @@ def test_every_view_holds_what_the_step_lists(runner):
         (2, 3, 4, [7]), (5, 2, 2, [8])]  # fmt: skip
 
 
-def test_a_graph_batch_is_padded_with_rows_on_the_null_block(runner):
+def test_a_graph_batch_is_padded_with_rows_on_the_null_block_in_the_last_rows_slot(runner):
+    """The padding rows take the last real row's slot: a new slot would cost the decode kernels another task."""
     bs = runner.block_size
     ids, positions, slots, meta, logits_rows = runner.prepare([chunk("d", [5], 3, [3], slot=2)], [], pad_to=(3, 4))
-    assert ids.tolist() == [5, 0, 0] and positions.tolist() == [3, 0, 0] and slots.tolist() == [2, 0, 0]
+    assert ids.tolist() == [5, 0, 0] and positions.tolist() == [3, 0, 0] and slots.tolist() == [2, 2, 2]
     assert meta.slot_mapping.tolist() == [3 * bs + 3, NULL_BLOCK * bs, NULL_BLOCK * bs]
     assert meta.num_decodes == 3 and meta.decode_context_lens.tolist() == [4, 1, 1]
     assert meta.decode_block_tables.tolist() == [[3, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]
@@ -57,7 +58,7 @@ def test_a_multi_step_decodes_later_step_is_its_rows_some_positions_on_with_plac
     decodes = [chunk("d0", [5], 3, [3, 7], slot=2), chunk("d1", [6], bs + 1, [4, 9], slot=1)]
     ids, positions, slots, meta, logits_rows = runner.prepare(decodes, [], pad_to=(4, 2), ahead=2)
     assert ids.tolist() == [0, 0, 0, 0]  # the step before writes the real tokens on the device
-    assert positions.tolist() == [5, bs + 3, 0, 0] and slots.tolist() == [2, 1, 0, 0]
+    assert positions.tolist() == [5, bs + 3, 0, 0] and slots.tolist() == [2, 1, 1, 1]
     assert meta.slot_mapping.tolist() == [7 * bs + 1, 9 * bs + 3, NULL_BLOCK * bs, NULL_BLOCK * bs]
     assert meta.decode_context_lens.tolist() == [6, bs + 4, 1, 1]
     assert logits_rows.tolist() == [0, 1, 2, 3]
@@ -89,7 +90,7 @@ def test_a_static_copy_takes_another_steps_inputs_of_the_same_layout_only(runner
     views = [static.input_ids, static.meta.decode_block_tables, static.slot_of_token]
     static.copy_from(second)
     assert static.input_ids.tolist() == [9, 0] and static.positions.tolist() == [6, 0]
-    assert static.meta.decode_block_tables.tolist() == [[5, 6], [0, 0]] and static.slot_of_token.tolist() == [4, 0]
+    assert static.meta.decode_block_tables.tolist() == [[5, 6], [0, 0]] and static.slot_of_token.tolist() == [4, 4]
     # the views a graph captured still alias the buffers it refreshes
     assert [v.data_ptr() for v in views] == [static.input_ids.data_ptr(), static.meta.decode_block_tables.data_ptr(),
                                              static.slot_of_token.data_ptr()]  # fmt: skip
