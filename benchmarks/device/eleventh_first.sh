@@ -7,6 +7,6 @@ set -o pipefail
   test_multi_step.py test_graph_prefill.py test_prefill_graphs.py test_step_args.py test_engine.py \
   2>&1 | tee $OUT/server_tests.log | tail -3)
 timeout 100 python3 benchmarks/decode_host_time.py --gpr 4 --batch 1 --decode-steps 4 2>&1 \
-  | tee $OUT/decode_host_time_b1_steps4_gpr4.log | head -2
+  | tee $OUT/decode_host_time_b1_steps4_gpr4.log | sed -n 1,2p
 timeout 110 python3 benchmarks/decode_host_time.py --gpr 1 --batch 16 --decode-steps 1 2>&1 \
-  | tee $OUT/decode_host_time_b16_steps1_gpr1.log | head -2
+  | tee $OUT/decode_host_time_b16_steps1_gpr1.log | sed -n 1,2p
