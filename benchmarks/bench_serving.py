@@ -37,6 +37,7 @@ from server.config import CacheConfig, EngineConfig, PoolConfig, SchedulerConfig
 from server.engine import Engine  # noqa: E402
 from server.kv_cache import bytes_per_block  # noqa: E402
 from server.model import ModelConfig  # noqa: E402
+from server.runner import GRAPH_BATCH_SIZES  # noqa: E402
 from server.sampling import SamplingParams  # noqa: E402
 from server.stats import StepStats  # noqa: E402
 from sketch.format import SketchedBase  # noqa: E402
@@ -143,6 +144,29 @@ def decode_point(engine: Engine, base: SketchedBase, tasks: list[str], batch: in
     floor = floor_of(len(tasks), batch, ctx)
     return {"batch": batch, "tasks": len(tasks), "decode_steps": len(times), "step_ms": median * 1e3,
             "tok_per_s": batch / median, "floor_ms": floor * 1e3, "floor_ratio": median / floor}
+
+
+def staggered_point(engine: Engine, base: SketchedBase, tasks: list[str], batch: int, args) -> dict:
+    """batch requests over tasks round-robin whose lengths differ (max_tokens spread evenly from a quarter of
+    args.new_tokens to twice it): requests finish one by one, so most decode steps run a batch size that is not a
+    graph size and are padded up to one, as in a server. Output tokens/s over the whole run, prefills included, and
+    the decode steps' batch sizes."""
+    lo, hi = max(1, args.new_tokens // 4), 2 * args.new_tokens
+    lengths = [lo + (hi - lo) * i // max(1, batch - 1) for i in range(batch)]
+    for i, p in enumerate(prompts(batch, args.prompt, base.config["vocab_size"], seed=77 * batch + len(tasks))):
+        engine.add_request(tasks[i % len(tasks)], p, SamplingParams(max_tokens=lengths[i], ignore_eos=True))
+    first = len(engine.stats().recent_steps)
+    sync(args.device)
+    t0 = time.perf_counter()
+    engine.run_until_idle()
+    sync(args.device)
+    wall = time.perf_counter() - t0
+    steps = [s for s in engine.stats().recent_steps[first:] if s.prefill_tokens == 0]
+    graph_sizes = set(GRAPH_BATCH_SIZES)
+    padded = sum(s.decode_steps for s in steps if s.batch_size not in graph_sizes)
+    return {"batch": batch, "tasks": len(tasks), "tokens": sum(lengths), "wall_s": wall,
+            "tok_per_s": sum(lengths) / wall, "decode_steps": sum(s.decode_steps for s in steps),
+            "padded_decode_steps": padded}
 
 
 def decode_step_times(steps: list[StepStats]) -> list[float]:
@@ -266,6 +290,14 @@ def run_gpr(gpr: int, config: dict, args, workdir: Path) -> dict:
             print(f"gpr={gpr} batch={batch} tasks={n}: {point['tok_per_s']:.1f} tok/s, step {point['step_ms']:.2f} ms"
                   f" (floor {point['floor_ms']:.2f} ms)", flush=True)
             out["decode"].append(point)
+    out["staggered"] = []
+    staggered = min(16, max(args.batches))
+    for n in sorted({1, n_tasks}) if staggered > 1 else []:
+        point = staggered_point(engine, base, tasks[:n], staggered, args)
+        print(f"gpr={gpr} staggered {staggered} requests over {n} task(s): {point['tok_per_s']:.1f} tok/s over "
+              f"{point['wall_s']:.2f} s ({point['padded_decode_steps']} of {point['decode_steps']} decode steps "
+              f"padded)", flush=True)
+        out["staggered"].append(point)
     if device.type == "cuda":
         out["ttft_graph_vs_eager"] = ttft_graph_vs_eager(engine, base, tasks[0], args.ttft_prompt, args.short_prompt)
         print(f"gpr={gpr}: TTFT graph vs eager prefill steps: " + ", ".join(

@@ -2,7 +2,7 @@
 request decoding --tokens tokens, each engine step's duration against the GPU time of its CUDA graph alone (each replay
 of the run between two events), then a cProfile of the decode (top functions by own time).
 
-    python3 benchmarks/decode_host_time.py [--gpr 4] [--tokens 128] [--batch 1] [--decode-steps 1]
+    python3 benchmarks/decode_host_time.py [--gpr 4] [--tokens 128] [--batch 1] [--decode-steps 1] [--tasks 1]
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=128)
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--decode-steps", type=int, default=1, help="decode steps per schedule (multi-step decoding)")
+    ap.add_argument("--tasks", type=int, default=1, help="distinct tasks, assigned to the requests round-robin")
     cli = ap.parse_args()
     args = argparse.Namespace(device=torch.device("cuda"), prompt=128, new_tokens=cli.tokens, ttft_prompt=512,
                               cuda_graph_max_batch=64, cpu_weight_dtype="float32",
@@ -57,16 +58,17 @@ def main() -> None:
     base = bs.random_base(bs.llama2_7b_config(num_hidden_layers=32), cli.gpr, args.device)
     with tempfile.TemporaryDirectory() as tmp:
         store = LutStore(Path(tmp) / "store", base.spec(), verify_on_open=False)
-        bs.fill_store(base, store, ["task0"], Path(tmp))
-        engine = bs.make_engine(base, store, args, num_slots=3, max_batch=64)
-        bs.warm_up(engine, ["task0"])
+        tasks = [f"task{i}" for i in range(cli.tasks)]
+        bs.fill_store(base, store, tasks, Path(tmp))
+        engine = bs.make_engine(base, store, args, num_slots=cli.tasks + 2, max_batch=64)
+        bs.warm_up(engine, tasks)
         params = SamplingParams(max_tokens=cli.tokens, ignore_eos=True)
         for run in range(2):  # the first run captures the graphs of its widths
             n0 = len(engine.stats().recent_steps)
             pairs = time_replays(engine.runner.graphs) if run == 1 else []
             prof = cProfile.Profile() if run == 1 else None
-            for p in bs.prompts(cli.batch, 128, base.config["vocab_size"], seed=5 + run):
-                engine.add_request("task0", p, params)
+            for i, p in enumerate(bs.prompts(cli.batch, 128, base.config["vocab_size"], seed=5 + run)):
+                engine.add_request(tasks[i % len(tasks)], p, params)
             if prof:
                 prof.enable()
             engine.run_until_idle()
@@ -80,7 +82,8 @@ def main() -> None:
         print(f"{len(in_run)} replays of batch-{padded} decode graphs in the run: median {gpu:.3f} ms on the GPU "
               f"(p10 {in_run[len(in_run) // 10]:.3f}, p90 {in_run[9 * len(in_run) // 10]:.3f})", flush=True)
         print(
-            f"gpr {cli.gpr} batch {cli.batch}, {cli.decode_steps} decode steps a schedule: {len(times)} decode steps, "
+            f"gpr {cli.gpr} batch {cli.batch} over {cli.tasks} task(s), {cli.decode_steps} decode steps a schedule: "
+            f"{len(times)} decode steps, "
             f"median {times[len(times) // 2]:.3f} ms "
             f"(p10 {times[len(times) // 10]:.3f}, p90 {times[9 * len(times) // 10]:.3f}); the graph alone "
             f"{gpu:.3f} ms on the GPU (its median replay in the run): {times[len(times) // 2] - gpu:.3f} ms a step "

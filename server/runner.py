@@ -153,27 +153,27 @@ class ModelRunner:
     def decode_steps(self, plan: SchedulerOutput, stop_early: Callable[[], bool] | None = None) -> RunnerOutput:
         """A multi-step decode: plan.decodes run plan.decode_steps steps back to back, each step's tokens drawn on
         the device and fed to the next, and the host waits once, for all of them (scheduler._extend_decodes says
-        which plans). Every step's inputs are built and sent before the first runs: a copy from pageable memory
-        waits for the stream, and the stream is idle only now.
+        which plans). The host builds and sends the first step's inputs only; each later step's are the step
+        before's, advanced on the device (advance_decodes): no host work and no copy from pageable memory (which
+        would wait for the stream) between the steps.
 
         Before launching step i >= 2 the host waits for step i - 2 to end (step i - 1 keeps the GPU busy), then
         asks stop_early: a request that arrived meanwhile waits at most about two steps, not the whole plan."""
         decodes, graphs = plan.decodes, self.graphs
         if graphs is not None and not graphs.supports(len(decodes)):
             graphs = None
-        inputs = [graphs.prepare(decodes, i) if graphs is not None else (None, self.prepare(decodes, [], ahead=i))
-                  for i in range(plan.decode_steps)]  # fmt: skip
+        key, args = graphs.prepare(decodes) if graphs is not None else (None, self.prepare(decodes, []))
         params, generators = [c.params for c in decodes], [c.generator for c in decodes]
         drawn: list[torch.Tensor] = []
         ended: list[torch.cuda.Event] = []  # CUDA: each launched step's end
-        for key, args in inputs:
+        for _ in range(plan.decode_steps):
             if drawn and stop_early is not None:
                 if len(ended) >= 2:
                     ended[-2].synchronize()
                 if stop_early():
                     break
             if drawn:
-                args.input_ids[: len(decodes)].copy_(drawn[-1])
+                advance_decodes(args, drawn[-1], self.block_size)
             logits = graphs.replay(key, args) if graphs is not None else self.eager(decodes, args)
             drawn.append(draw_on_device(logits[: len(decodes)], params, generators))
             if stop_early is not None and self.device.type == "cuda":
@@ -236,7 +236,6 @@ class ModelRunner:
         pad_to: tuple[int, int] = (0, 0),
         pad_points: tuple[tuple[int, int, int], ...] = (),
         logits_order: list[ScheduledChunk] | None = None,
-        ahead: int = 0,
     ) -> StepArgs:
         """Host lists -> device tensors (StepArgs: views of one int64 and one int32 buffer, two host-to-device
         copies a step).
@@ -246,23 +245,21 @@ class ModelRunner:
         tables at least blocks wide. For a decode-only step (a decode graph).
         pad_points: ((chunks, rows, slot), ...): after the first `chunks` prefill chunks, rows of slot `slot` up to
         `rows` rows in all (null-block rows: no logits, no attention; the prefill graphs' padding).
-        logits_order: the chunks in the order of their sampled rows' logits (default: decodes, then prefills).
-        ahead: a multi-step decode's later step: every decode row `ahead` positions on, its token a placeholder
-        (token 0: the step before writes the real one on the device)."""
+        logits_order: the chunks in the order of their sampled rows' logits (default: decodes, then prefills)."""
         if pad_to[0] and prefills:
             raise ValueError("only a decode-only batch is padded to a decode batch size")
         bs = self.block_size
         ids, pos, slots, rows, scored_rows, last_row = [], [], [], [], [], {}
         width = max([len(c.block_ids) for c in decodes] + [pad_to[1], 1])
         tables = [c.block_ids + [NULL_BLOCK] * (width - len(c.block_ids)) for c in decodes]
-        context_lens = [c.start_pos + 1 + ahead for c in decodes]
+        context_lens = [c.start_pos + 1 for c in decodes]
 
-        def add(chunk: ScheduledChunk, ahead: int = 0) -> None:
+        def add(chunk: ScheduledChunk) -> None:
             if chunk.prompt_targets:
                 scored_rows.extend(range(len(ids), len(ids) + len(chunk.prompt_targets)))
             for i, tok in enumerate(chunk.token_ids):
-                p = chunk.start_pos + i + ahead
-                ids.append(0 if ahead else tok)
+                p = chunk.start_pos + i
+                ids.append(tok)
                 pos.append(p)
                 slots.append(chunk.slot)
                 rows.append(chunk.block_ids[p // bs] * bs + p % bs)
@@ -276,7 +273,7 @@ class ModelRunner:
                 rows.append(NULL_BLOCK * bs)
 
         for c in decodes:
-            add(c, ahead)
+            add(c)
         padding_logits = list(range(len(ids), len(ids) + max(0, pad_to[0] - len(decodes))))
         # the last real row's slot: the decode kernels' cost grows with the distinct slots of a step, and slot 0 for
         # padding made a one-task batch of 12 rows (padded to 16) pay for two tasks (7.8 against 5.2 ms a step, H200)
@@ -384,6 +381,21 @@ class StepArgs:
         self.packed32.copy_(other.packed32)
 
 
+def advance_decodes(args: StepArgs, tokens: torch.Tensor, block_size: int) -> None:
+    """A decode-only step's inputs -> the next step's, in place on the device (a multi-step decode's later steps):
+    the first len(tokens) rows (the real decode rows; padding rows stay on the null block) take tokens [B] at one
+    position on, one more cached token each, and the KV row of that position from their block tables (grown for every
+    step of the plan when it was scheduled): what ModelRunner.prepare gives for those rows one position on."""
+    rows = tokens.shape[0]
+    ids, positions, _, meta, _ = args
+    ids[:rows].copy_(tokens)
+    positions[:rows] += 1
+    meta.decode_context_lens[:rows] += 1
+    p = positions[:rows]
+    blocks = meta.decode_block_tables[:rows].gather(1, (p // block_size).unsqueeze(1)).squeeze(1)
+    meta.slot_mapping[:rows] = blocks * block_size + p % block_size
+
+
 def score_prompts(chunks: list[ScheduledChunk], logits: torch.Tensor) -> dict[str, tuple[int, list[TokenLogprob]]]:
     """logits [R, V]: the rows of the chunks' scored prompt tokens, in order -> per request, (the position of the
     first prompt token scored, each scored token's TokenLogprob with params.prompt_logprobs alternatives)."""
@@ -481,12 +493,11 @@ class DecodeGraphs:
     def run(self, decodes: list[ScheduledChunk]) -> torch.Tensor:
         return self.replay(*self.prepare(decodes))[: len(decodes)]
 
-    def prepare(self, decodes: list[ScheduledChunk], ahead: int = 0) -> tuple[tuple[int, int, bool], StepArgs]:
-        """The graph key of a step of these decode rows, and its inputs (padded to the key's batch and width);
-        ahead: a multi-step decode's later step (ModelRunner.prepare)."""
+    def prepare(self, decodes: list[ScheduledChunk]) -> tuple[tuple[int, int, bool], StepArgs]:
+        """The graph key of a step of these decode rows, and its inputs (padded to the key's batch and width)."""
         batch = next(b for b in self.batch_sizes if b >= len(decodes))
         width = self.width_for(max(len(c.block_ids) for c in decodes))
-        args = self.runner.prepare(decodes, [], pad_to=(batch, width), ahead=ahead)
+        args = self.runner.prepare(decodes, [], pad_to=(batch, width))
         # The decode kernel is chosen from the step's task count at capture and frozen in the graph: one graph per
         # kernel class, so a batch of many tasks never replays a graph captured for few (kernels/triton_ops.py).
         threshold = self.bucket_threshold(batch)

@@ -61,9 +61,9 @@ class EagerRows:
     def run(self, rows: list[ScheduledChunk]) -> torch.Tensor:
         return self.replay(*self.prepare(rows))
 
-    def prepare(self, rows: list[ScheduledChunk], ahead: int = 0):
-        self.rows += [(r.request_id, r.start_pos + ahead) for r in rows]
-        return None, self.runner.prepare(rows, [], ahead=ahead)
+    def prepare(self, rows: list[ScheduledChunk]):
+        self.rows += [(r.request_id, r.start_pos) for r in rows]
+        return None, self.runner.prepare(rows, [])
 
     def replay(self, key, args) -> torch.Tensor:
         return self.runner.forward(*args)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from server.kv_cache import NULL_BLOCK
-from server.runner import StepArgs
+from server.runner import StepArgs, advance_decodes
 from server.sampling import SamplingParams
 from server.scheduler import ScheduledChunk
 
@@ -53,15 +53,23 @@ def test_a_graph_batch_is_padded_with_rows_on_the_null_block_in_the_last_rows_sl
     assert logits_rows.tolist() == [0, 1, 2]
 
 
-def test_a_multi_step_decodes_later_step_is_its_rows_some_positions_on_with_placeholder_tokens(runner):
+def test_a_multi_step_decodes_next_step_is_advanced_on_the_device_as_prepare_builds_it(runner):
+    """advance_decodes: the real rows one position on (two of them into their next block), with the tokens drawn;
+    the padding rows stay on the null block. The same buffers as the host would send for the next step."""
     bs = runner.block_size  # 4
-    decodes = [chunk("d0", [5], 3, [3, 7], slot=2), chunk("d1", [6], bs + 1, [4, 9], slot=1)]
-    ids, positions, slots, meta, logits_rows = runner.prepare(decodes, [], pad_to=(4, 2), ahead=2)
-    assert ids.tolist() == [0, 0, 0, 0]  # the step before writes the real tokens on the device
-    assert positions.tolist() == [5, bs + 3, 0, 0] and slots.tolist() == [2, 1, 1, 1]
-    assert meta.slot_mapping.tolist() == [7 * bs + 1, 9 * bs + 3, NULL_BLOCK * bs, NULL_BLOCK * bs]
-    assert meta.decode_context_lens.tolist() == [6, bs + 4, 1, 1]
-    assert logits_rows.tolist() == [0, 1, 2, 3]
+    decodes = [chunk("d0", [5], bs - 1, [3, 7], slot=2), chunk("d1", [6], bs + 1, [4, 9], slot=1),
+               chunk("d2", [8], 2 * bs - 1, [2, 6, 5], slot=1)]  # fmt: skip
+    args = runner.prepare(decodes, [], pad_to=(4, 4))
+    tokens = torch.tensor([11, 12, 13], device=args.packed64.device)
+    advance_decodes(args, tokens, bs)
+    advance_decodes(args, tokens + 10, bs)
+    ahead = [chunk(c.request_id, [int(t) + 10], c.start_pos + 2, c.block_ids, c.slot)
+             for c, t in zip(decodes, tokens, strict=True)]  # fmt: skip
+    expected = runner.prepare(ahead, [], pad_to=(4, 4))
+    assert args.packed64.tolist() == expected.packed64.tolist()
+    assert args.packed32.tolist() == expected.packed32.tolist()
+    assert args.positions.tolist() == [bs + 1, bs + 3, 2 * bs + 1, 0]  # d0 and d2 crossed into their next block
+    assert args.meta.slot_mapping.tolist() == [7 * bs + 1, 9 * bs + 3, 5 * bs + 1, NULL_BLOCK * bs]
 
 
 def test_a_prefill_graph_step_pads_its_short_rows_and_its_long_rows_and_keeps_the_logits_in_plan_order(runner):
