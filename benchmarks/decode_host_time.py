@@ -3,6 +3,7 @@ request decoding --tokens tokens, each engine step's duration against the GPU ti
 of the run between two events), then a cProfile of the decode (top functions by own time).
 
     python3 benchmarks/decode_host_time.py [--gpr 4] [--tokens 128] [--batch 1] [--decode-steps 1] [--tasks 1]
+        [--temperature 0] [--top-p 1]
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--decode-steps", type=int, default=1, help="decode steps per schedule (multi-step decoding)")
     ap.add_argument("--tasks", type=int, default=1, help="distinct tasks, assigned to the requests round-robin")
+    ap.add_argument("--temperature", type=float, default=0.0, help="0: greedy; above: sampled (unseeded)")
+    ap.add_argument("--top-p", type=float, default=1.0)
     cli = ap.parse_args()
     args = argparse.Namespace(device=torch.device("cuda"), prompt=128, new_tokens=cli.tokens, ttft_prompt=512,
                               cuda_graph_max_batch=64, cpu_weight_dtype="float32",
@@ -62,7 +65,7 @@ def main() -> None:
         bs.fill_store(base, store, tasks, Path(tmp))
         engine = bs.make_engine(base, store, args, num_slots=cli.tasks + 2, max_batch=64)
         bs.warm_up(engine, tasks)
-        params = SamplingParams(max_tokens=cli.tokens, ignore_eos=True)
+        params = SamplingParams(max_tokens=cli.tokens, ignore_eos=True, temperature=cli.temperature, top_p=cli.top_p)
         for run in range(2):  # the first run captures the graphs of its widths
             n0 = len(engine.stats().recent_steps)
             pairs = time_replays(engine.runner.graphs) if run == 1 else []
@@ -82,7 +85,8 @@ def main() -> None:
         print(f"{len(in_run)} replays of batch-{padded} decode graphs in the run: median {gpu:.3f} ms on the GPU "
               f"(p10 {in_run[len(in_run) // 10]:.3f}, p90 {in_run[9 * len(in_run) // 10]:.3f})", flush=True)
         print(
-            f"gpr {cli.gpr} batch {cli.batch} over {cli.tasks} task(s), {cli.decode_steps} decode steps a schedule: "
+            f"gpr {cli.gpr} batch {cli.batch} over {cli.tasks} task(s), temperature {cli.temperature}, "
+            f"{cli.decode_steps} decode steps a schedule: "
             f"{len(times)} decode steps, "
             f"median {times[len(times) // 2]:.3f} ms "
             f"(p10 {times[len(times) // 10]:.3f}, p90 {times[9 * len(times) // 10]:.3f}); the graph alone "

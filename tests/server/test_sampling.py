@@ -63,6 +63,21 @@ def test_a_seeded_request_draws_the_same_alone_or_in_a_batch():
     assert alone == in_batch
 
 
+def test_unseeded_rows_draw_together_each_from_its_own_distribution():
+    """Unseeded requests have no generator of their own (one race for all their rows); each row still follows its
+    own distribution and settings, beside greedy and seeded rows."""
+    first, second = torch.tensor([0.7, 0.2, 0.1]), torch.tensor([0.1, 0.3, 0.6])
+    logits = torch.stack([first.log(), torch.tensor([0.0, 5.0, 0.0]), second.log(), second.log()])
+    params = [SamplingParams(temperature=1.0), SamplingParams(), SamplingParams(temperature=1.0, seed=3),
+              SamplingParams(temperature=1.0, top_k=2)]  # fmt: skip
+    assert [p.make_generator(torch.device("cpu")) is None for p in params] == [True, True, False, True]
+    tokens = torch.tensor(draws(logits, params, n=3000))  # [n, 4]
+    for row, probs in ((0, first), (2, second), (3, torch.tensor([0.0, 1 / 3, 2 / 3]))):
+        freq = torch.bincount(tokens[:, row], minlength=3) / 3000
+        torch.testing.assert_close(freq, probs, atol=0.03, rtol=0)
+    assert set(tokens[:, 1].tolist()) == {1}  # the greedy row
+
+
 def test_repetition_penalty_divides_positive_and_multiplies_negative_logits_of_seen_tokens():
     logits = torch.tensor([[3.0, 2.5, -1.0, -1.5], [3.0, 2.5, -1.0, -1.5]])
     params = [SamplingParams(repetition_penalty=2.0), SamplingParams()]  # the second row: no penalty, no history
