@@ -253,30 +253,44 @@ def draw_on_device(
     decoding feeds them to the next step). Rows whose params are not draws_on_device need sample().
 
     The sampled rows' settings reach the device in one copy from page-locked memory (a copy from pageable memory
-    would wait for the stream: for the steps queued behind this one, in a multi-step decode), and every sampled row
-    draws in the same few kernels: one exponential race for all rows, redrawn from its own generator only for a
-    seeded request's row (a loop of small kernels per row left the GPU idle ~60 us a row)."""
+    would wait for the stream: for the steps queued behind this one, in a multi-step decode), and the sampled rows
+    draw together, in two groups: rows with a top-k or top-p cut sort their logits, plain temperature rows (the
+    OpenAI API's defaults) need no sort. Each group runs one exponential race for all its rows, redrawn from its own
+    generator for a seeded request's row only (a loop of small kernels per row left the GPU idle ~60 us a row). Which
+    group a row is in depends on its own params only, so a seeded request draws the same alone or in any batch."""
     tokens = logits.argmax(dim=-1)  # [B]: the greedy rows' answer, overwritten for sampled rows
-    rows = [i for i, p in enumerate(params) if p.temperature > 0]
-    if rows:
-        settings = [rows, [params[i].temperature for i in rows], [params[i].top_k for i in rows],
-                    [params[i].top_p for i in rows]]  # fmt: skip
-        on_cuda = logits.device.type == "cuda"
-        settings = torch.tensor(settings, dtype=torch.float64, pin_memory=on_cuda).to(logits.device, non_blocking=True)
-        index, top_k = settings[0].long(), settings[2].long()  # [R]
-        temperature, top_p = settings[1].float(), settings[3].float()
-        sorted_logits, order = (logits[index] / temperature[:, None]).sort(dim=-1, descending=True)  # [R, V]
+    plain = [i for i, p in enumerate(params) if p.temperature > 0 and p.top_k == 0 and p.top_p >= 1.0]
+    cut = [i for i, p in enumerate(params) if p.temperature > 0 and (p.top_k > 0 or p.top_p < 1.0)]
+    if not plain and not cut:
+        return tokens
+    rows = plain + cut
+    settings = [rows, [params[i].temperature for i in rows], [params[i].top_k for i in rows],
+                [params[i].top_p for i in rows]]  # fmt: skip
+    on_cuda = logits.device.type == "cuda"
+    settings = torch.tensor(settings, dtype=torch.float64, pin_memory=on_cuda).to(logits.device, non_blocking=True)
+    index, temperature = settings[0].long(), settings[1].float()  # [R]
+    n = len(plain)
+    if plain:
+        probs = (logits[index[:n]] / temperature[:n, None]).softmax(dim=-1)  # [P, V]
+        tokens[index[:n]] = _race(probs, [generators[i] for i in plain])
+    if cut:
+        top_k, top_p = settings[2, n:].long(), settings[3, n:].float()
+        sorted_logits, order = (logits[index[n:]] / temperature[n:, None]).sort(dim=-1, descending=True)  # [C, V]
         rank = torch.arange(logits.shape[1], device=logits.device)
-        cut = (top_k[:, None] > 0) & (rank[None, :] >= top_k[:, None])
-        probs = sorted_logits.masked_fill(cut, float("-inf")).softmax(dim=-1)
+        dropped = (top_k[:, None] > 0) & (rank[None, :] >= top_k[:, None])
+        probs = sorted_logits.masked_fill(dropped, float("-inf")).softmax(dim=-1)
         # drop a token once the tokens ranked above it already reach top_p (the first one always stays)
-        cut |= (probs.cumsum(dim=-1) - probs) >= top_p[:, None]
-        probs = sorted_logits.masked_fill(cut, float("-inf")).softmax(dim=-1)
-        # exponential race: argmax(p / Exp(1)) is a draw from p
-        race = torch.empty_like(probs).exponential_()
-        for j, i in enumerate(rows):
-            if generators[i] is not None:  # a seeded request: its own stream, whatever else the batch holds
-                race[j].exponential_(generator=generators[i])
-        picks = (probs / race).argmax(dim=-1, keepdim=True)  # [R, 1]
-        tokens[index] = order.gather(1, picks)[:, 0]
+        dropped |= (probs.cumsum(dim=-1) - probs) >= top_p[:, None]
+        probs = sorted_logits.masked_fill(dropped, float("-inf")).softmax(dim=-1)
+        tokens[index[n:]] = order.gather(1, _race(probs, [generators[i] for i in cut])[:, None])[:, 0]
     return tokens
+
+
+def _race(probs: torch.Tensor, generators: list[torch.Generator | None]) -> torch.Tensor:
+    """probs [R, V] -> [R] column drawn from each row: the exponential race, argmax(p / Exp(1)). One draw for every
+    row; a row with a generator of its own (a seeded request) redraws its noise from it."""
+    race = torch.empty_like(probs).exponential_()
+    for j, generator in enumerate(generators):
+        if generator is not None:
+            race[j].exponential_(generator=generator)
+    return (probs / race).argmax(dim=-1)
