@@ -77,6 +77,9 @@ def main() -> None:
             engine.run_until_idle()
             if prof:
                 prof.disable()
+            print(f"run {run}{' (profiled)' if prof else ''}: prefill steps (tokens, tasks, ms): " + ", ".join(
+                f"({s.prefill_tokens}, {s.num_tasks}, {s.duration_s * 1e3:.1f})"
+                for s in engine.stats().recent_steps[n0:] if s.prefill_tokens), flush=True)  # fmt: skip
         steps = [s for s in engine.stats().recent_steps[n0:] if s.prefill_tokens == 0 and s.batch_size == cli.batch]
         times = [t * 1e3 for t in bs.decode_step_times(steps)]
         padded = next(b for b in engine.runner.graphs.batch_sizes if b >= cli.batch)
