@@ -429,7 +429,8 @@ def kernel_tuning_plan(
 
 @torch.inference_mode()
 def tune_kernels(model: Transformer, token_budget: int, num_slots: int) -> None:
-    """One call of each distinct projection shape per kernel_tuning_plan entry, on random activations: the
+    """One call of each distinct projection shape per kernel_tuning_plan entry, on random activations (and the
+    prefill sizes again in runs of one slot, as eager steps give them to the op): the
     autotuner times its candidates on a first call and caches the choice per GPU (kernels/autotune.py), so a
     second start only runs these calls (milliseconds). Tokens take slots 0, 1, ... in turn: slot 0 holds the base
     LUT (the others are zero until tasks load), so the autotuner's check of each candidate against the default
@@ -450,8 +451,22 @@ def tune_kernels(model: Transformer, token_budget: int, num_slots: int) -> None:
             hints.num_tasks = tasks
             for proj in shapes.values():
                 proj(torch.randn(tokens, proj.in_features, device=device, dtype=dtype), slots)
+        # Prefill sizes again as an eager step gives them: the tokens in runs of one slot (runner.segments_of).
+        # Runs shorter than DENSE_MIN_TOKENS take the prefill kernel without its sort (another compiled variant
+        # than the calls above: ~1.2 s of compiling in the first step of short prompts of several tasks, H200,
+        # NOTES.md twelfth session); one run of all the tokens takes the dense path (its dequantization kernel).
+        short = triton_ops.DENSE_MIN_TOKENS // 2
+        for tokens in sorted({t for t, _ in plan if t > triton_ops.DECODE_MAX_M}):
+            for counts in ([short] * (tokens // short) + ([tokens % short] if tokens % short else []), [tokens]):
+                run_slots = [i % num_slots for i in range(len(counts))]
+                slots = torch.repeat_interleave(torch.tensor(run_slots, dtype=torch.int32),
+                                                torch.tensor(counts)).to(device)  # fmt: skip
+                hints.num_tasks = len(set(run_slots))
+                hints.segments = SlotSegments.from_counts(run_slots, counts, device, per_token=slots)
+                for proj in shapes.values():
+                    proj(torch.randn(tokens, proj.in_features, device=device, dtype=dtype), slots)
     finally:
-        hints.num_tasks = None
+        hints.num_tasks = hints.segments = None
     after = autotune.tuning_stats()
     if after["keys"] > before["keys"]:
         log.info("kernels tuned for this GPU: %d shapes, %d candidates in %.1f s (cached for later starts)",

@@ -57,6 +57,36 @@ def test_tuning_calls_each_projection_shape_once_per_plan_entry_with_its_task_co
     assert model.kernel_hints.num_tasks is None  # the hint is the runner's again
 
 
+def test_prefill_sizes_are_also_called_in_runs_of_one_slot_as_eager_steps_give_them(base, monkeypatch):
+    """An eager prefill step hands the op its tokens as runs of one slot: short runs take the prefill kernel
+    without its sort, a long run the dense path; each is another kernel to compile, so the start calls both."""
+    from kernels import triton_ops
+
+    engine = create_engine(base, cpu_weight_cache_bytes=0)
+    model = engine.runner.model
+    segmented = []
+    real_forward = LutProjection.forward
+
+    def spy(self, x, slot_of_token):
+        seg = self.hints.segments
+        if seg is not None:
+            assert seg.per_token is slot_of_token  # the op takes the runs for these very slots
+            runs = [(s, b - a) for s, a, b in seg.host_bounds]
+            assert slot_of_token.tolist() == [s for s, n in runs for _ in range(n)]
+            segmented.append((x.shape[0], tuple(n for _, n in runs), self.hints.num_tasks))
+        return real_forward(self, x, slot_of_token)
+
+    monkeypatch.setattr(LutProjection, "forward", spy)
+    try:
+        runner.tune_kernels(model, token_budget=100, num_slots=engine.runner.num_slots)  # plan up to 128 tokens
+    finally:
+        engine.stop()
+    short = triton_ops.DENSE_MIN_TOKENS // 2
+    shapes = {tuple(m.codes_packed.shape) for m in model.modules() if isinstance(m, LutProjection)}
+    assert sorted(segmented) == sorted([(128, (short,) * (128 // short), 128 // short), (128, (128,), 1)] * len(shapes))
+    assert model.kernel_hints.segments is None and model.kernel_hints.num_tasks is None
+
+
 def test_a_failing_start_up_tuning_is_logged_and_the_runner_still_built(base, monkeypatch, caplog):
     """Tuning is an optimisation: if it fails (a kernel that does not compile on some GPU), the server still starts
     and the shapes left tune on first use. The device is only a label here: no CUDA call runs."""
