@@ -1,4 +1,4 @@
-# Twelfth session (~2 min): the prefill steps of 16 prompts of 128 tokens over 16 tasks (4 tasks' prompts a 512-token
+# Twelfth session (~2 min; run before and after the start-up tuning of runs of one slot): the prefill steps of 16 prompts of 128 tokens over 16 tasks (4 tasks' prompts a 512-token
 # step: more long groups than MAX_LONG_GROUPS, so eager) against 12 prompts over 3 tasks (at most 3 groups: the
 # prefill graphs). decode_host_time prints each run's prefill steps (tokens, tasks, ms); run 1 is profiled.
 source benchmarks/device/prep.sh >/dev/null
