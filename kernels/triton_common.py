@@ -15,6 +15,7 @@ Tokens of several slots in one tile: `first_slot` / `next_slot` walk the distinc
 
 from __future__ import annotations
 
+import inspect
 import os
 
 import torch
@@ -64,6 +65,18 @@ def _patch_interpreter() -> None:
 
 if os.environ.get("TRITON_INTERPRET") == "1":
     _patch_interpreter()
+
+
+def jit_any_size(sizes: tuple[str, ...] = (), unaligned: tuple[str, ...] = ()):
+    """triton.jit for a kernel that a server calls with sizes of every kind: no compiled variant per value class of
+    the integer args `sizes` (Triton specializes an int on being 1 or a multiple of 16: a step of 508 tokens compiled
+    the prefill and decode kernels again, 1.2-1.6 s in the first step of a burst of short prompts over several tasks,
+    H200, NOTES.md twelfth session), nor per alignment of the pointer args `unaligned` (views at any offset of a
+    step's packed inputs). Triton releases without do_not_specialize_on_alignment take the pointers in
+    do_not_specialize."""
+    if "do_not_specialize_on_alignment" in inspect.signature(triton.jit).parameters:
+        return triton.jit(do_not_specialize=list(sizes), do_not_specialize_on_alignment=list(unaligned))
+    return triton.jit(do_not_specialize=list(sizes) + list(unaligned))
 
 
 def interpreting() -> bool:

@@ -38,7 +38,15 @@ import triton
 import triton.language as tl
 
 from kernels.prmt_lut import CONSTRAINTS, DEQUANT_CONSTRAINTS, dequant_program, lookup_program, to_ptx
-from kernels.triton_common import NO_SLOT, first_slot, interpreting, next_slot, split_k_launch, store_split_k
+from kernels.triton_common import (
+    NO_SLOT,
+    first_slot,
+    interpreting,
+    jit_any_size,
+    next_slot,
+    split_k_launch,
+    store_split_k,
+)
 
 LOOKUP_F16 = tl.constexpr(to_ptx(lookup_program("f16")))
 LOOKUP_BF16 = tl.constexpr(to_ptx(lookup_program("bf16")))
@@ -245,7 +253,7 @@ def _dequant_words(words, tables, lut_ptr, row_offs, BLOCK_N: tl.constexpr, BW: 
     return _join8(e0, e1, e2, e3, e4, e5, e6, e7, BLOCK_N, BW)
 
 
-@triton.jit
+@jit_any_size(sizes=("M",))
 def _decode_prmt_dot_kernel(
     x_ptr, codes_ptr, lut_ptr, slot_ptr, y_ptr, ws_ptr, counter_ptr,
     M, N, K, KW, GS, stride_xm, stride_cw, stride_ls, stride_ln, stride_ym, K_PER_SPLIT, SPLIT_K,

@@ -25,13 +25,14 @@ from kernels.triton_common import (
     fast_gather_ok,
     first_slot,
     interpreting,
+    jit_any_size,
     load_codes,
     next_slot,
     unpack_codes,
 )
 
 
-@triton.jit
+@jit_any_size(sizes=("M",))
 def _prefill_kernel(
     x_ptr, codes_ptr, lut_ptr, slot_sorted_ptr, perm_ptr, y_ptr,
     M, N, K, KP, GS, GPR,

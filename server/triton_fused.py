@@ -25,7 +25,7 @@ import triton
 import triton.language as tl
 
 from kernels.autotune import num_sms
-from kernels.triton_common import arrival_counters
+from kernels.triton_common import arrival_counters, jit_any_size
 
 
 @triton.jit
@@ -182,7 +182,7 @@ def rope_and_store(
     return q_out, k_out
 
 
-@triton.jit
+@jit_any_size(sizes=("stride_bt",), unaligned=("bt_ptr", "lens_ptr"))
 def _paged_decode_attention_kernel(
     q_ptr, k_cache_ptr, v_cache_ptr, bt_ptr, lens_ptr, out_ptr, ws_ptr, counter_ptr,
     G, HKV, HD, BS, stride_qb, stride_qh, stride_bt, stride_ob, stride_oh, scale, SPLITS,
