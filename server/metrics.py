@@ -29,6 +29,7 @@ Names (all prefixed `sketchserve_`), documented in the README:
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -47,6 +48,7 @@ class ServerMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._scrape = threading.Lock()  # one scrape at a time: its stats reading is shared by its parts
         r = self.registry
         self.request_latency = Histogram(
             "sketchserve_request_latency_seconds", "Request latency, arrival to last token", ["task"],
@@ -114,22 +116,29 @@ class ServerMetrics:
         self.registry.register(self._engine)
 
     def render(self) -> bytes:
-        """The exposition text. The per-step histograms are fed the steps run since the last scrape first: the
-        registry writes them before it collects the engine's series."""
-        if self._engine is not None:
-            self._engine.observe_new_steps()
-        return generate_latest(self.registry)
+        """The exposition text. The engine's stats are read once a scrape: the per-step histograms are fed the steps
+        run since the last scrape first (the registry writes them before it collects the engine's series), and the
+        engine's series come from the same reading."""
+        if self._engine is None:
+            return generate_latest(self.registry)
+        with self._scrape:
+            self._engine.read_stats()
+            try:
+                return generate_latest(self.registry)
+            finally:
+                self._engine.snapshot = None
 
 
 class _EngineCollector:
     def __init__(self, stats: Callable[[], object], metrics: ServerMetrics) -> None:
         self._stats, self._metrics = stats, metrics
+        self.snapshot = None  # this scrape's EngineStats (render), else read at collect()
 
     def describe(self):  # no fixed description: the registry then calls collect() lazily
         return []
 
     def collect(self):
-        s = self._stats()
+        s = self.snapshot if self.snapshot is not None else self._stats()
         if s is None:  # the model is still loading
             return
         pool = s.pool
@@ -161,9 +170,10 @@ class _EngineCollector:
         yield _gauge("gpu_memory_allocated_bytes", "GPU memory allocated by torch", allocated)
         yield _gauge("gpu_memory_reserved_bytes", "GPU memory reserved by torch's allocator", reserved)
 
-    def observe_new_steps(self) -> None:
-        """Feed the per-step histograms with the steps run since the last scrape (at most the stats window)."""
-        s = self._stats()
+    def read_stats(self) -> None:
+        """Read the engine's stats for this scrape (snapshot) and feed the per-step histograms with the steps run
+        since the last scrape (at most the stats window)."""
+        s = self.snapshot = self._stats()
         if s is None:  # the model is still loading
             return
         m = self._metrics

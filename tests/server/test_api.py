@@ -175,6 +175,23 @@ def test_metrics_show_the_traffic(client):
         assert f"sketchserve_{name}" in text
 
 
+def test_a_scrape_reads_the_engines_stats_once(client, monkeypatch):
+    """The per-step histograms and the engine-wide series come from one reading of the engine's stats (each
+    reading copies the recent steps under the engine's lock)."""
+    client.post("/v1/generate", json={"task": "base", "prompt": "hi", "max_tokens": 3})
+    reads, stats = [], client.engine.stats
+
+    def counted():
+        reads.append(1)
+        return stats()
+
+    monkeypatch.setattr(client.engine, "stats", counted)
+    text = client.get("/metrics").text
+    assert len(reads) == 1
+    assert f"sketchserve_batch_size_count {float(stats().steps_total)}" in text  # every step so far, once
+    assert "sketchserve_requests_running 0.0" in text
+
+
 def test_openai_shapes_without_the_client(client):
     r = client.post("/v1/completions", json={"model": "base", "prompt": "hi", "max_tokens": 4, "temperature": 0})
     assert r.status_code == 200, r.text
