@@ -1,6 +1,7 @@
-"""Where a batch-1 decode step's time goes beyond the GPU's: the 7B-shaped random sketch (bench_serving's), one
-request decoding --tokens tokens, each engine step's duration against the GPU time of its CUDA graph alone (each replay
-of the run between two events), then a cProfile of the decode (top functions by own time).
+"""Where a decode step's time goes beyond the GPU's: the 7B-shaped random sketch (bench_serving's), --batch requests
+over --tasks tasks decoding --tokens tokens each, each engine step's duration against the GPU time of its CUDA graph
+alone (each replay of the run between two events), each run's prefill steps, then a cProfile of the second run (top
+functions by own time).
 
     python3 benchmarks/decode_host_time.py [--gpr 4] [--tokens 128] [--batch 1] [--decode-steps 1] [--tasks 1]
         [--temperature 0] [--top-p 1]
@@ -89,8 +90,7 @@ def main() -> None:
               f"(p10 {in_run[len(in_run) // 10]:.3f}, p90 {in_run[9 * len(in_run) // 10]:.3f})", flush=True)
         print(
             f"gpr {cli.gpr} batch {cli.batch} over {cli.tasks} task(s), temperature {cli.temperature}, "
-            f"{cli.decode_steps} decode steps a schedule: "
-            f"{len(times)} decode steps, "
+            f"{cli.decode_steps} decode steps a schedule: {len(times)} decode steps, "
             f"median {times[len(times) // 2]:.3f} ms "
             f"(p10 {times[len(times) // 10]:.3f}, p90 {times[9 * len(times) // 10]:.3f}); the graph alone "
             f"{gpu:.3f} ms on the GPU (its median replay in the run): {times[len(times) // 2] - gpu:.3f} ms a step "

@@ -113,7 +113,7 @@ def launch_prefill(
     )  # fmt: skip
 
 
-@triton.jit(do_not_specialize=["row"])
+@jit_any_size(sizes=("row",))
 def _dequant_kernel(
     codes_ptr, lut_ptr, slot_ptr, row, w_ptr,
     N, K, KP, GS, GPR,
