@@ -104,6 +104,7 @@ def make_engine(base, store, args, num_slots: int, max_batch: int, pool_bytes: i
         stats_window=1 << 20,  # decode_point slices the steps of its own run out of the engine's history
         cuda_graph_max_batch=args.cuda_graph_max_batch,
         cpu_weight_dtype=args.cpu_weight_dtype,
+        overlap_scheduling=getattr(args, "overlap_scheduling", "auto"),
         cache=CacheConfig(block_size=16, kv_cache_bytes=kv_bytes_for(base, args, max_batch, max_len)),
         pool=PoolConfig(num_slots=num_slots, pool_bytes=pool_bytes, cpu_tier_bytes=4 * GiB),
         scheduler=SchedulerConfig(max_num_seqs=max_batch, max_num_batched_tokens=token_budget(max_batch),
@@ -270,6 +271,7 @@ def run_gpr(gpr: int, config: dict, args, workdir: Path) -> dict:
     engine = make_engine(base, store, args, num_slots=n_tasks + 2, max_batch=max(args.batches))
     out["engine_start_s"] = time.perf_counter() - t0  # on CUDA: the kernels' start-up tuning (tune_at_start)
     out["decode_steps_per_plan"] = engine.scheduler.config.decode_steps  # multi-step decoding (0 resolved)
+    out["overlap_scheduling"] = engine.overlap
     tuning_started = autotune.tuning_stats()
     out["lut_set_bytes"] = engine.pool.lut_set_bytes
     mc = engine.model_config
@@ -459,6 +461,8 @@ def main() -> None:
     ap.add_argument("--new-tokens", type=int, default=64)
     ap.add_argument("--decode-steps", type=int, default=SchedulerConfig.decode_steps,
                     help="decode steps per schedule (multi-step decoding; 1 = off, 0 = the engine's auto)")
+    ap.add_argument("--overlap-scheduling", default="auto", choices=("auto", "on", "off"),
+                    help="schedule the next step while the GPU runs the one before (auto: on for CUDA)")
     ap.add_argument("--ttft-prompt", type=int, default=512)
     ap.add_argument("--short-prompt", type=int, default=32, help="prompt tokens of the graph-vs-eager TTFT")
     ap.add_argument("--cuda-graph-max-batch", type=int, default=64,

@@ -55,10 +55,11 @@ def main() -> None:
     ap.add_argument("--tasks", type=int, default=1, help="distinct tasks, assigned to the requests round-robin")
     ap.add_argument("--temperature", type=float, default=0.0, help="0: greedy; above: sampled (unseeded)")
     ap.add_argument("--top-p", type=float, default=1.0)
+    ap.add_argument("--overlap-scheduling", default="auto", choices=("auto", "on", "off"))
     cli = ap.parse_args()
     args = argparse.Namespace(device=torch.device("cuda"), prompt=128, new_tokens=cli.tokens, ttft_prompt=512,
-                              cuda_graph_max_batch=64, cpu_weight_dtype="float32",
-                              decode_steps=cli.decode_steps)  # fmt: skip
+                              cuda_graph_max_batch=64, cpu_weight_dtype="float32", decode_steps=cli.decode_steps,
+                              overlap_scheduling=cli.overlap_scheduling)  # fmt: skip
     base = bs.random_base(bs.llama2_7b_config(num_hidden_layers=32), cli.gpr, args.device)
     with tempfile.TemporaryDirectory() as tmp:
         store = LutStore(Path(tmp) / "store", base.spec(), verify_on_open=False)
@@ -90,7 +91,8 @@ def main() -> None:
               f"(p10 {in_run[len(in_run) // 10]:.3f}, p90 {in_run[9 * len(in_run) // 10]:.3f})", flush=True)
         print(
             f"gpr {cli.gpr} batch {cli.batch} over {cli.tasks} task(s), temperature {cli.temperature}, "
-            f"{cli.decode_steps} decode steps a schedule: {len(times)} decode steps, "
+            f"{cli.decode_steps} decode steps a schedule, overlap {'on' if engine.overlap else 'off'}: "
+            f"{len(times)} decode steps, "
             f"median {times[len(times) // 2]:.3f} ms "
             f"(p10 {times[len(times) // 10]:.3f}, p90 {times[9 * len(times) // 10]:.3f}); the graph alone "
             f"{gpu:.3f} ms on the GPU (its median replay in the run): {times[len(times) // 2] - gpu:.3f} ms a step "

@@ -15,6 +15,8 @@ FLAGS = {
     "--max-batch-size": ("max_batch_size", int, "most sequences per decode step (env SKETCHSERVE_MAX_BATCH_SIZE)"),
     "--decode-steps": ("decode_steps", int, "decode steps per schedule while all requests decode; 0 = auto (4 on "
                        "CUDA, 1 on the CPU), 1 = off (env SKETCHSERVE_DECODE_STEPS)"),
+    "--overlap-scheduling": ("overlap_scheduling", str, "auto, on or off: schedule the next step while the GPU "
+                             "runs the one before; auto = on for CUDA (env SKETCHSERVE_OVERLAP_SCHEDULING)"),
     "--max-tasks-resident": ("max_tasks_resident", int, "LUT pool slots (env SKETCHSERVE_MAX_TASKS_RESIDENT)"),
     "--max-waiting": ("max_waiting", int, "admission queue bound (env SKETCHSERVE_MAX_WAITING)"),
     "--kv-cache-mb": ("kv_cache_mb", int, "KV cache budget in MiB, 0 = auto (env SKETCHSERVE_KV_CACHE_MB)"),

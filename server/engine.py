@@ -2,10 +2,18 @@
 
     add_request (any thread) --lock--> Scheduler queues
     step loop (one thread):   SchedulerOutput = scheduler.schedule()      who runs, with which LUT slot and KV blocks
-                              RunnerOutput    = runner.execute(plan)       one sampled token per finished chunk
+                              Flight          = runner.launch(plan)        the plan queued on the device
+                              RunnerOutput    = flight.collect()           one sampled token per finished chunk
                                                                            (a multi-step decode: several per decode)
                               postprocess: append tokens, detokenize, stop checks, push TokenOutput to handles
     cancel (any thread) ----> noted; applied at the start of the next step (never while the runner reads the slot)
+
+Overlapped scheduling (EngineConfig.overlap_scheduling; on for CUDA): a plan whose tokens are drawn on the device
+stays in flight after its step; the next step schedules and launches the next plan (its rows of the same requests
+take their tokens on the device: scheduler `fed` chunks), and reads the plan before back once the new one is
+queued behind it. So the host's work between plans runs while the GPU computes. The price: a request that ends in
+a plan (EOS, a stop string) has one more plan's row computed for it, whose tokens are dropped, and its LUT pin is
+held until that plan is read back (scheduler.pin_holds).
 
 `start()` runs the loop in a background thread; without it, `generate()` and `run_until_idle()` step inline.
 """
@@ -38,7 +46,7 @@ from server.json_mode import JsonConstraint
 from server.kv_cache import BlockManager, KVCache, bytes_per_block
 from server.model import DenseWeightCache, ModelConfig, Transformer
 from server.request import Request, RequestHandle, TokenOutput
-from server.runner import ModelRunner, RunnerOutput
+from server.runner import Flight, ModelRunner, RunnerOutput
 from server.sampling import SamplingParams, TokenLogprob
 from server.scheduler import Scheduler, SchedulerOutput
 from server.stats import EngineStats, RequestEvent, StepStats
@@ -92,6 +100,9 @@ class Engine:
         if sc.decode_steps == 0:  # auto: multi-step decoding where the host's share of a step is worth saving
             sc = dataclasses.replace(sc, decode_steps=AUTO_DECODE_STEPS if self.device.type == "cuda" else 1)
         self.scheduler = Scheduler(sc, blocks, self.pool, self.max_model_len)
+        self.overlap = config.overlaps()
+        self._flight: Flight | None = None  # the plan on the device, not read back yet (overlapped scheduling)
+        self._last_read = 0.0  # when the last plan was read back (perf_counter)
         self._requests: dict[str, Request] = {}
         self._cancels: set[str] = set()
         self._lock = threading.Lock()
@@ -177,7 +188,7 @@ class Engine:
     def run_until_idle(self, timeout_s: float = 600.0) -> None:
         """Step inline until every request has finished (tests, benchmarks; not with start())."""
         deadline = time.monotonic() + timeout_s
-        while self._requests or self._cancels:
+        while self._requests or self._cancels or self._flight is not None:
             if time.monotonic() > deadline:
                 raise TimeoutError("requests still in flight after run_until_idle's timeout")
             self._step_or_wait()
@@ -250,24 +261,76 @@ class Engine:
         return self._step()[1]
 
     def _step(self) -> tuple[bool, list[TokenOutput]]:
-        """step(), and whether it ran the model: a chunk of a long prompt runs and outputs nothing."""
+        """step(), and whether it ran the model: a chunk of a long prompt runs and outputs nothing.
+
+        Schedule, launch the plan, then read back the plan before (overlapped scheduling: it was left in flight)
+        and this one unless it stays in flight."""
         start = time.perf_counter()
         with self._lock:
             outputs = self._apply_cancels()
             plan = self.scheduler.schedule()
         outputs += [self._finish(req, "error", error) for req, error in plan.failed]
+        before, self._flight = self._flight, None
         if not plan.chunks:
-            return False, outputs
+            if before is not None:
+                outputs += self._collect(before)
+                with self._lock:
+                    self.scheduler.pin_holds = None  # nothing on the device: pins go back at once
+            return before is not None, outputs
+
+        def collect_before() -> None:  # once the plan is queued behind it: the GPU works meanwhile
+            nonlocal before
+            if before is not None:
+                flight, before = before, None
+                outputs.extend(self._collect(flight))
+
+        pins: list = []  # pins of requests that finish from here on: held until this plan is off the device
+        with self._lock:
+            self.scheduler.pin_holds = pins
         try:
-            result = self.runner.execute(plan, self.scheduler.could_admit)
+            flight = self.runner.launch(plan, before.feed if before is not None else None, self.scheduler.could_admit,
+                                        collect_before, on_device=self.overlap)  # fmt: skip
         except Exception as e:  # noqa: BLE001 - a failed step fails its requests, never the engine
             log.exception("engine step failed")
+            collect_before()
             with self._lock:
-                failed = [self._finish(self._requests[c.request_id], "error", repr(e)) for c in plan.chunks]
+                failed = [self._finish(self._requests[c.request_id], "error", repr(e))
+                          for c in plan.chunks if c.request_id in self._requests]  # fmt: skip
+                self._release_pins(pins)
+                self.scheduler.pin_holds = None
             return True, outputs + failed
-        outputs += self._postprocess(plan, result)
-        self._record_step(plan, result.steps, time.perf_counter() - start)
+        collect_before()
+        with self._lock:
+            self.scheduler.launched([self._requests[c.request_id] for c in plan.chunks
+                                     if c.sample and c.request_id in self._requests], flight.steps)  # fmt: skip
+        flight.pins, flight.start = pins, start
+        self._flight = flight
+        if flight.result is not None:  # read back already (its sampling needed the host)
+            self._flight = None
+            outputs += self._collect(flight)
+            with self._lock:
+                self.scheduler.pin_holds = None
         return True, outputs
+
+    def _collect(self, flight: Flight) -> list[TokenOutput]:
+        """Read a launched plan back (waiting for the device if it is still there), hand out its tokens, and give
+        back the pins of the requests that finished while it was in flight."""
+        result = flight.collect()
+        outputs = self._postprocess(flight.plan, result)
+        with self._lock:
+            self._release_pins(flight.pins)
+        # the step's duration: from its start, or from the plan before's read-back if that came later (overlapped
+        # plans' own spans overlap; back to back, these durations add up to the wall time)
+        now = time.perf_counter()
+        self._record_step(flight.plan, result.steps, now - max(flight.start, self._last_read))
+        self._last_read = now
+        return outputs
+
+    def _release_pins(self, pins: list) -> None:
+        """Lock held."""
+        for key in pins:
+            self.pool.release(key)
+        pins.clear()
 
     def _postprocess(self, plan: SchedulerOutput, result: RunnerOutput) -> list[TokenOutput]:
         outputs = []
@@ -275,24 +338,27 @@ class Engine:
         with self._lock:
             self._record_prompt_logprobs(result)
             for request_id, token in result.sampled.items():
-                req = self._requests[request_id]
+                req = self._requests.get(request_id)
+                if req is None:  # finished while its plan was in flight (cancelled, or ended in the plan before)
+                    continue
                 prompt = {}
                 if req.params.prompt_logprobs is not None and req.first_token is None:
                     prompt = {"prompt_logprobs": req.prompt_logprobs, "prompt_token_ids": req.prompt_ids}  # 1st output
                 req.first_token = req.first_token or now
+                drawn = [token, *result.more.get(request_id, ())]
                 if req.params.max_tokens == 0:  # the prompt was only scored
+                    self.scheduler.read_back(req, len(drawn))
                     outputs.append(self._finish(req, "length", **prompt))
                     continue
                 # a multi-step decode sampled more tokens: up to the one that ends the request, the rest dropped
                 taken, reason = [], None
-                for t in [token, *result.more.get(request_id, ())]:
+                for t in drawn:
                     req.output_ids.append(t)
                     taken.append(t)
                     reason = self._take_token(req, t)
                     if reason is not None:
                         break
-                if len(taken) > 1:  # the K/V of the tokens fed to the later steps: reusable as a cached prefix too
-                    self.scheduler.advance(req, len(taken) - 1)
+                self.scheduler.read_back(req, len(drawn))  # their full blocks: reusable as a cached prefix
                 text = req.detokenizer.delta(finished=reason is not None) if req.detokenizer else ""
                 logprobs = [result.logprobs[request_id]] if request_id in result.logprobs else None
                 if reason is not None:
@@ -380,9 +446,9 @@ class Engine:
     def _loop(self) -> None:
         while True:
             with self._lock:
-                while not (self._requests or self._cancels or self._stopping):
+                while not (self._requests or self._cancels or self._stopping or self._flight is not None):
                     self._work.wait()
-                if self._stopping and not self._requests and not self._cancels:
+                if self._stopping and not self._requests and not self._cancels and self._flight is None:
                     return
             self._step_or_wait()
 

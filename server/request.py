@@ -83,7 +83,8 @@ class Request:
     arrival: float = field(default_factory=time.perf_counter)
     output_ids: list[int] = field(default_factory=list)
     status: Status = Status.WAITING
-    num_computed: int = 0  # tokens whose K/V are in the cache
+    num_computed: int = 0  # tokens whose K/V are in the cache (or are being computed by a plan on the device)
+    num_pending: int = 0  # tokens drawn by launched plans, not yet read back into output_ids (engine.py)
     block_ids: list[int] = field(default_factory=list)
     block_hashes: list[bytes] = field(default_factory=list)  # prefix hashes of block_ids' first blocks, computed
     prompt_logprobs: list[TokenLogprob | None] = field(default_factory=lambda: [None])  # scored so far (position p)
@@ -96,6 +97,11 @@ class Request:
     @property
     def num_tokens(self) -> int:
         return len(self.prompt_ids) + len(self.output_ids)
+
+    @property
+    def num_tokens_total(self) -> int:
+        """num_tokens and the pending tokens: the sequence's length once its launched plans are read back."""
+        return self.num_tokens + self.num_pending
 
     def token_ids(self, start: int, end: int) -> list[int]:
         """All tokens (prompt then output) in [start, end)."""

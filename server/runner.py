@@ -19,6 +19,13 @@ A larger step of decode rows and up to three tasks' chunks replays the piecewise
 (server/prefill_graphs.py: every layer's work but attention); any other step runs eagerly. A multi-step decode
 plan (SchedulerOutput.decode_steps > 1) runs its steps back to back, each step's tokens drawn on the device and
 written into the next step's input ids, with one read-back at the end (decode_steps).
+
+launch() returns a Flight: a plan whose rows all draw on the device (no logprobs, penalties, JSON mode, prompt
+scoring) leaves its tokens there until Flight.collect reads them back, so the engine can schedule and launch the
+next plan first (overlapped scheduling). That plan's rows of the same requests are `fed` chunks: prepare copies
+their tokens from the Flight's last drawn tokens (its Feed) into the input ids on the device. Nothing in a launch
+waits for the device: the inputs travel from page-locked staging buffers (a copy from pageable memory would wait
+for the plan before).
 """
 
 from __future__ import annotations
@@ -55,6 +62,95 @@ class RunnerOutput:
     prompt_logprobs: dict[str, tuple[int, list[TokenLogprob]]] = field(default_factory=dict)
     more: dict[str, list[int]] = field(default_factory=dict)  # a multi-step decode's later tokens, by request id
     steps: int = 1  # model steps run (a multi-step decode stopped early runs fewer than its plan's)
+
+
+@dataclass(frozen=True)
+class Feed:
+    """A launched plan's last drawn tokens on the device, [R] int64, and each request's row in them: the input of the
+    next plan's fed chunks."""
+
+    tokens: torch.Tensor
+    rows: dict[str, int]
+
+
+@dataclass
+class Flight:
+    """A launched plan (ModelRunner.launch). result: its output, already on the host (a plan whose sampling needs
+    the host); otherwise its tokens were drawn on the device (drawn: per step, [R] int64 in `order`'s rows, a request
+    id each) and are copied into page-locked host memory behind the plan (host, then the event `ready`), which
+    collect() waits for. Not a plain .tolist() there: that copy would queue behind the next plan, launched
+    meanwhile, and wait for it too."""
+
+    plan: SchedulerOutput
+    steps: int
+    result: RunnerOutput | None = None
+    drawn: list[torch.Tensor] = field(default_factory=list)
+    order: list[str] = field(default_factory=list)
+    host: torch.Tensor | None = None  # [R, steps] int64, filled once `ready` has passed
+    ready: torch.cuda.Event | None = None
+    pins: list = field(default_factory=list)  # the engine's: LUT pins to give back once it is read back
+    start: float = 0.0  # the engine's: when its step began (perf_counter)
+
+    @classmethod
+    def on_device(cls, plan: SchedulerOutput, drawn: list[torch.Tensor], order: list[str]) -> Flight:
+        """A plan whose tokens (drawn, per step) stay on the device: their copy to the host is queued now."""
+        tokens = torch.stack(drawn, dim=1)  # [R, steps]
+        if not tokens.is_cuda:
+            return cls(plan, len(drawn), drawn=drawn, order=order, host=tokens)
+        host = torch.empty(tokens.shape, dtype=tokens.dtype, pin_memory=True)
+        host.copy_(tokens, non_blocking=True)
+        ready = torch.cuda.Event()
+        ready.record()
+        return cls(plan, len(drawn), drawn=drawn, order=order, host=host, ready=ready)
+
+    @property
+    def feed(self) -> Feed | None:
+        """The tokens the next plan's fed chunks take (None: the result is on the host, nothing is fed)."""
+        if self.result is not None:
+            return None
+        return Feed(self.drawn[-1], {request_id: i for i, request_id in enumerate(self.order)})
+
+    def collect(self) -> RunnerOutput:
+        """The plan's output; waits for the device the first time if its tokens are still there."""
+        if self.result is None:
+            if self.ready is not None:
+                self.ready.synchronize()  # the one wait for the device: up to this plan's copy, not beyond
+            tokens = self.host.tolist()  # [R, steps]
+            more = {i: t[1:] for i, t in zip(self.order, tokens, strict=True)} if self.steps > 1 else {}
+            self.result = RunnerOutput({i: t[0] for i, t in zip(self.order, tokens, strict=True)}, more=more,
+                                       steps=self.steps)  # fmt: skip
+        return self.result
+
+
+class HostStaging:
+    """Page-locked buffers (a ring of `depth`, grown as needed) through which lists of ints reach the device without
+    waiting for it: a copy from pageable memory waits for every kernel already queued on the stream, which under
+    overlapped scheduling is the whole plan before. A buffer is reused only after its last copy ended (an event).
+    On the CPU the tensor itself is returned."""
+
+    def __init__(self, device: torch.device, depth: int = 8) -> None:
+        self.device, self.depth = device, depth
+        self.ring: list[tuple[torch.Tensor, torch.cuda.Event] | None] = [None] * depth
+        self.next = 0
+
+    def to_device(self, values: list[int], dtype: torch.dtype) -> torch.Tensor:
+        host = torch.tensor(values, dtype=dtype)
+        if self.device.type != "cuda":
+            return host.to(self.device)
+        i, self.next = self.next, (self.next + 1) % self.depth
+        entry = self.ring[i]
+        nbytes = host.numel() * host.element_size()
+        if entry is None or entry[0].numel() < nbytes:
+            entry = (torch.empty(max(nbytes, 1 << 16), dtype=torch.uint8, pin_memory=True), torch.cuda.Event())
+            self.ring[i] = entry
+        else:
+            entry[1].synchronize()  # its last copy has ended (at once, but for a ring lapped within one plan)
+        buffer, copied = entry
+        staged = buffer[:nbytes].view(dtype)
+        staged.copy_(host)
+        out = staged.to(self.device, non_blocking=True)
+        copied.record()
+        return out
 
 
 def slot_runs(chunks: list[ScheduledChunk], slot_of_token: torch.Tensor, min_run: int) -> SlotSegments | None:
@@ -103,6 +199,8 @@ class ModelRunner:
     ) -> None:
         self.model, self.kv_cache, self.num_slots, self.device = model, kv_cache, num_slots, device
         self.block_size = kv_cache.block_size
+        self.staging = HostStaging(device)
+        self._feed: Feed | None = None  # the plan before's tokens, while launch() prepares a plan with fed chunks
         self.graphs: DecodeGraphs | None = None
         if device.type == "cuda" and config.cuda_graphs:
             self.graphs = DecodeGraphs(self, config.cuda_graph_max_batch)
@@ -122,17 +220,43 @@ class ModelRunner:
             captured = self.prefill_graphs.capture_lone_prompts()
             log.info("prefill graphs of %d prompt sizes captured in %.1f s", captured, time.perf_counter() - start)
 
-    @torch.inference_mode()
     def execute(self, plan: SchedulerOutput, stop_early: Callable[[], bool] | None = None) -> RunnerOutput:
-        """Run the plan's step (or steps: decode_steps). stop_early: asked between a multi-step decode's steps;
-        True ends the plan there (a request arrived that could start)."""
+        """Run the plan's step (or steps: decode_steps) and read its tokens back. stop_early: asked between a
+        multi-step decode's steps; True ends the plan there (a request arrived that could start)."""
+        return self.launch(plan, stop_early=stop_early).collect()
+
+    @torch.inference_mode()
+    def launch(
+        self,
+        plan: SchedulerOutput,
+        feed: Feed | None = None,
+        stop_early: Callable[[], bool] | None = None,
+        after_first: Callable[[], None] | None = None,
+        on_device: bool = False,
+    ) -> Flight:
+        """Launch the plan's step (or steps: decode_steps). feed: the plan before's tokens, for the plan's fed chunks.
+        after_first: called once the first step is queued on the device (the engine reads the plan before back
+        there, while the GPU works). on_device: leave the tokens on the device where every sampling row allows it
+        (Flight.collect reads them); otherwise, and always for a plan that scores prompts or samples on the host,
+        the Flight holds the result."""
         chunks = plan.chunks
         for c in chunks:  # checked here, on the host: the op itself must not sync
             if not 0 <= c.slot < self.num_slots:
                 raise ValueError(f"request {c.request_id} has LUT slot {c.slot}, the pool has {self.num_slots}")
         self.model.kernel_hints.num_tasks = len({c.slot for c in chunks})  # known here: no device read-back
-        if plan.decode_steps > 1:
-            return self.decode_steps(plan, stop_early)
+        self._feed = feed
+        try:
+            if plan.decode_steps > 1:
+                flight = self.decode_steps(plan, stop_early, after_first)
+                return flight if on_device else Flight(plan, flight.steps, flight.collect())
+            return self._launch_step(plan, after_first, on_device)
+        finally:
+            self._feed = None
+
+    def _launch_step(
+        self, plan: SchedulerOutput, after_first: Callable[[], None] | None, on_device: bool
+    ) -> Flight:
+        chunks = plan.chunks
         graph_rows = self.graph_rows(plan)
         if graph_rows is not None:
             rows, picks = graph_rows
@@ -142,15 +266,29 @@ class ModelRunner:
         else:
             logits = self.eager(plan.decodes + plan.prefills, self.prepare(plan.decodes, plan.prefills))
         sampling = [c for c in chunks if c.sample]
+        if on_device and all(c.params.draws_on_device and not c.prompt_targets for c in chunks):
+            drawn = draw_on_device(logits[: len(sampling)], [c.params for c in sampling],
+                                   [c.generator for c in sampling])  # fmt: skip
+            flight = Flight.on_device(plan, [drawn], [c.request_id for c in sampling])
+            if after_first is not None:
+                after_first()
+            return flight
+        if after_first is not None:
+            after_first()
         sampled = sample(logits[: len(sampling)], [c.params for c in sampling], [c.generator for c in sampling],
                          [c.history for c in sampling], [c.constraint for c in sampling])  # fmt: skip
-        return RunnerOutput(
+        return Flight(plan, 1, RunnerOutput(
             {c.request_id: t for c, t in zip(sampling, sampled.tokens, strict=True)},
             {c.request_id: lp for c, lp in zip(sampling, sampled.logprobs, strict=True) if lp is not None},
             score_prompts([c for c in chunks if c.prompt_targets], logits[len(sampling) :]),
-        )
+        ))  # fmt: skip
 
-    def decode_steps(self, plan: SchedulerOutput, stop_early: Callable[[], bool] | None = None) -> RunnerOutput:
+    def decode_steps(
+        self,
+        plan: SchedulerOutput,
+        stop_early: Callable[[], bool] | None = None,
+        after_first: Callable[[], None] | None = None,
+    ) -> Flight:
         """A multi-step decode: plan.decodes run plan.decode_steps steps back to back, each step's tokens drawn on
         the device and fed to the next, and the host waits once, for all of them (scheduler._extend_decodes says
         which plans). The host builds and sends the first step's inputs only; each later step's are the step
@@ -158,7 +296,8 @@ class ModelRunner:
         would wait for the stream) between the steps.
 
         Before launching step i >= 2 the host waits for step i - 2 to end (step i - 1 keeps the GPU busy), then
-        asks stop_early: a request that arrived meanwhile waits at most about two steps, not the whole plan."""
+        asks stop_early: a request that arrived meanwhile waits at most about two steps, not the whole plan. The
+        Flight holds the drawn tokens on the device (Flight.collect reads them back)."""
         decodes, graphs = plan.decodes, self.graphs
         if graphs is not None and not graphs.supports(len(decodes)):
             graphs = None
@@ -179,10 +318,9 @@ class ModelRunner:
             if stop_early is not None and self.device.type == "cuda":
                 ended.append(torch.cuda.Event())
                 ended[-1].record()
-        tokens = torch.stack(drawn, dim=1).tolist()  # [B, steps run]: the one wait for the device
-        return RunnerOutput({c.request_id: t[0] for c, t in zip(decodes, tokens, strict=True)},
-                            more={c.request_id: t[1:] for c, t in zip(decodes, tokens, strict=True)},
-                            steps=len(drawn))  # fmt: skip
+            if len(drawn) == 1 and after_first is not None:
+                after_first()
+        return Flight.on_device(plan, drawn, [c.request_id for c in decodes])
 
     def eager(self, chunks: list[ScheduledChunk], args: StepArgs) -> torch.Tensor:
         """The model's logits of a step run without graphs; chunks: the step's, in prepare's order."""
@@ -245,11 +383,13 @@ class ModelRunner:
         tables at least blocks wide. For a decode-only step (a decode graph).
         pad_points: ((chunks, rows, slot), ...): after the first `chunks` prefill chunks, rows of slot `slot` up to
         `rows` rows in all (null-block rows: no logits, no attention; the prefill graphs' padding).
-        logits_order: the chunks in the order of their sampled rows' logits (default: decodes, then prefills)."""
+        logits_order: the chunks in the order of their sampled rows' logits (default: decodes, then prefills).
+        A fed chunk's token (a placeholder on the host) is copied in on the device from the Feed of launch()."""
         if pad_to[0] and prefills:
             raise ValueError("only a decode-only batch is padded to a decode batch size")
         bs = self.block_size
         ids, pos, slots, rows, scored_rows, last_row = [], [], [], [], [], {}
+        fed_rows, fed_from = [], []  # rows whose token the plan before draws on the device, and its row there
         width = max([len(c.block_ids) for c in decodes] + [pad_to[1], 1])
         tables = [c.block_ids + [NULL_BLOCK] * (width - len(c.block_ids)) for c in decodes]
         context_lens = [c.start_pos + 1 for c in decodes]
@@ -257,6 +397,11 @@ class ModelRunner:
         def add(chunk: ScheduledChunk) -> None:
             if chunk.prompt_targets:
                 scored_rows.extend(range(len(ids), len(ids) + len(chunk.prompt_targets)))
+            if chunk.fed:
+                if self._feed is None or chunk.request_id not in self._feed.rows:
+                    raise RuntimeError(f"request {chunk.request_id}'s token is pending, but no plan before drew it")
+                fed_rows.append(len(ids))
+                fed_from.append(self._feed.rows[chunk.request_id])
             for i, tok in enumerate(chunk.token_ids):
                 p = chunk.start_pos + i
                 ids.append(tok)
@@ -296,13 +441,17 @@ class ModelRunner:
         layout = StepLayout(len(ids), len(tables), width, len(logits_rows), tuple(spans))
         flat_tables = [b for t in tables for b in t]
         prefill_tables = [b for c in prefills for b in c.block_ids]
-        # Pageable copies: a step starts on an idle stream (the last one ended reading its tokens back), so their
-        # stream sync costs nothing, and page-locking two small buffers cost more than it saved (~65 against ~20 us
-        # a buffer on the H200 host, decode_host_time.py).
-        packed64 = torch.tensor(ids + pos + rows + flat_tables + logits_rows + prefill_tables, dtype=torch.int64)
-        packed32 = torch.tensor(slots + context_lens, dtype=torch.int32)
-        device = self.device
-        return StepArgs(layout, packed64.to(device, non_blocking=True), packed32.to(device, non_blocking=True))
+        # Through page-locked staging buffers (kept, not allocated per step: that cost ~65 us a buffer on the H200
+        # host): a step may be prepared while the plan before still runs (overlapped scheduling).
+        staging = self.staging
+        args = StepArgs(layout, staging.to_device(ids + pos + rows + flat_tables + logits_rows + prefill_tables,
+                                                  torch.int64),
+                        staging.to_device(slots + context_lens, torch.int32))  # fmt: skip
+        if fed_rows:
+            index = staging.to_device(fed_rows + fed_from, torch.int64)
+            n = len(fed_rows)
+            args.input_ids.index_copy_(0, index[:n], self._feed.tokens.index_select(0, index[n:]))
+        return args
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,18 @@ Each step, within max_num_batched_tokens tokens and max_num_seqs sequences:
 Multi-step decoding (decode_steps > 1): when every running request decodes and no waiting request could start,
 the plan's decodes run up to decode_steps steps back to back (SchedulerOutput.decode_steps; server/runner.py feeds
 each step's tokens to the next on the device). Their blocks are grown for every step now; their computed counts
-advance by the first token, and by the rest once the engine has them (advance). The plan is as long as the
-request with the most tokens left can use; a request that ends earlier keeps its tokens up to its end.
+advance by the first token, and by the rest once the runner has launched the steps it runs (launched: a plan can
+stop early). The plan is as long as the request with the most tokens left can use; a request that ends earlier
+keeps its tokens up to its end.
+
+Overlapped scheduling (engine.py): the engine may schedule and launch the next plan while the one before is still
+on the device. A request whose token that plan draws on the device has it pending (Request.num_pending): its next
+decode is scheduled at once, its chunk marked `fed` (the runner copies the token in on the device), and its
+computed count covers the pending positions; its prefix-cache blocks are registered once their tokens are read
+back (read_back). A request whose pending tokens reach its max_tokens or max_model_len is not scheduled again (it
+ends when they are read); a preempted one waits for its pending tokens before it recomputes. Requests finishing
+while a plan is on the device keep their LUT pins until it is read back (pin_holds): the pool must not load
+another task's LUT into a slot a launched step still reads.
 
 Fairness across tasks is S-LoRA's virtual token counter (VTC): every task has a counter of the service it got,
 a prompt token costs 1 and a generated token 2; admission always takes the head of the waiting task with the
@@ -66,6 +76,7 @@ class ScheduledChunk:
     prompt_targets: list[int] | None = None  # prompt_logprobs: the prompt token after each of the chunk's first
     # len(prompt_targets) tokens (token i predicts prompt_targets[i]); None where not asked or past the prompt
     constraint: JsonConstraint | None = None  # JSON mode: the request's recognizer (read by the sampler)
+    fed: bool = False  # its one token is pending: the plan before draws it on the device (overlapped scheduling)
 
 
 @dataclass
@@ -108,6 +119,8 @@ class Scheduler:
         self.num_preemptions = 0
         self.prefix_query_tokens = 0  # tokens of started requests, looked up in the prefix cache
         self.prefix_hit_tokens = 0  # of which found cached (not recomputed)
+        self.pin_holds: list | None = None  # set by the engine while a plan is on the device: finished requests'
+        # LUT pins go here, released once that plan is read back (a launched step may still read their slots)
 
     # --- queues ----------------------------------------------------------------------------------------------
 
@@ -130,7 +143,10 @@ class Scheduler:
                 del self.waiting[req.task]
         self.blocks.release(req.block_ids, forget=not keep_cache)
         if req.slot is not None:
-            self.pool.release(req.key)
+            if self.pin_holds is not None:
+                self.pin_holds.append(req.key)
+            else:
+                self.pool.release(req.key)
             req.slot = None
         req.status = Status.FINISHED
         if not self._active(req.task):  # an idle task restarts at the lowest active counter anyway
@@ -154,8 +170,8 @@ class Scheduler:
         while True:
             out = self._schedule_once()
             out.preempted[:0] = preempted
-            if out.chunks or out.failed or len(self.running) <= 1:
-                return out
+            if out.chunks or out.failed or len(self.running) <= 1 or any(r.num_pending for r in self.running):
+                return out  # (pending tokens: a plan on the device; once read back, requests end or decode)
             # running prompts hold every block and none can grow: free the newest one's blocks
             preempted.append(self.running[-1].request_id)
             self._preempt(self.running[-1])
@@ -163,7 +179,7 @@ class Scheduler:
     def _schedule_once(self) -> SchedulerOutput:
         out = SchedulerOutput()
         budget = self.config.max_num_batched_tokens
-        for req in [r for r in self.running if r.num_tokens - r.num_computed == 1]:
+        for req in [r for r in self.running if r.num_tokens_total - r.num_computed == 1 and not self._spent(r)]:
             if req.status is not Status.RUNNING:  # preempted earlier in this loop
                 continue
             while not self.blocks.can_grow(req.block_ids, req.num_computed + 1):
@@ -175,7 +191,7 @@ class Scheduler:
             if req.status is Status.RUNNING:
                 out.decodes.append(self._take(req, 1, DECODE_TOKEN_COST))
                 budget -= 1
-        for req in [r for r in self.running if r.num_tokens - r.num_computed > 1]:
+        for req in [r for r in self.running if r.num_tokens_total - r.num_computed > 1]:
             budget -= self._prefill(req, budget, out)
         while budget > 0 and len(self.running) < self.config.max_num_seqs:
             req = self._admit(out)
@@ -191,7 +207,7 @@ class Scheduler:
         the decodes run up to decode_steps steps, their blocks grown for all of them now. The plan is as long as
         the request with the most tokens left may use (a request whose max_tokens comes first keeps its tokens up to
         it, the engine drops the rest) and no request passes max_model_len. The requests' computed counts advance
-        by the first token only: the engine calls advance() for the others once it has their tokens."""
+        by the first token only: launched() adds the steps the runner ran."""
         steps = self.config.decode_steps
         if steps <= 1 or not out.decodes or out.prefills or len(out.decodes) != len(self.running):
             return
@@ -201,9 +217,9 @@ class Scheduler:
         for req in self.running:
             if not req.params.draws_on_device:
                 return  # its sampler needs each token on the host before the next step
-            most_left = max(most_left, req.params.max_tokens - len(req.output_ids))
+            most_left = max(most_left, req.params.max_tokens - len(req.output_ids) - req.num_pending)
             if self.max_model_len:  # positions past it have no RoPE table rows and no KV room
-                steps = min(steps, self.max_model_len - req.num_tokens)
+                steps = min(steps, self.max_model_len - req.num_tokens_total)
         steps = min(steps, most_left)
         # steps - 1 more positions each: num_computed + 1 .. num_computed + steps - 1
         need = sum(max(0, self.blocks.blocks_for(r.num_computed + steps - 1) - len(r.block_ids)) for r in self.running)
@@ -223,11 +239,30 @@ class Scheduler:
             self.waiting and len(self.running) < self.config.max_num_seqs and self.blocks.num_free
         )
 
-    def advance(self, req: Request, tokens: int) -> None:
-        """Engine, after a multi-step decode: req took `tokens` more tokens than the first; the K/V of the tokens
-        fed to the steps that gave them is computed (registered for reuse like any computed block), and its task's
-        VTC counter charged for them. Blocks grown for steps the plan did not run stay the request's."""
-        self._computed(req, tokens, DECODE_TOKEN_COST)
+    def launched(self, reqs: list[Request], steps: int) -> None:
+        """Engine, once the runner launched a plan for `steps` steps: each of reqs (the plan's sampling requests) has
+        `steps` tokens pending until read_back; after a multi-step decode the K/V of the tokens fed to its later
+        steps is computed too (steps - 1 more positions, charged to the task's VTC counter). Blocks grown for steps
+        the plan did not run stay the request's."""
+        for req in reqs:
+            req.num_pending += steps
+            if steps > 1:
+                self._computed(req, steps - 1, DECODE_TOKEN_COST)
+
+    def read_back(self, req: Request, drawn: int) -> None:
+        """Engine: `drawn` pending tokens of req were read back (those up to its end now in output_ids, the rest
+        dropped): its full blocks of known tokens become reusable."""
+        req.num_pending -= drawn
+        self._register_computed(req)
+
+    def _spent(self, req: Request) -> bool:
+        """Whether req's pending tokens take it to its max_tokens or to max_model_len: it ends once they are read
+        back, so it is not scheduled again."""
+        if not req.num_pending:
+            return False
+        return len(req.output_ids) + req.num_pending >= req.params.max_tokens or bool(
+            self.max_model_len and req.num_tokens_total >= self.max_model_len
+        )
 
     def _computed(self, req: Request, n: int, cost: float) -> None:
         """req's next n tokens have (or get, this step) their K/V: count them, register its full blocks for reuse
@@ -253,14 +288,15 @@ class Scheduler:
         start = req.num_computed
         self.blocks.grow(req.block_ids, start + n)
         self._computed(req, n, cost)  # this step computes them: later admissions of the step may share them
-        sample = req.num_computed == req.num_tokens
+        fed = start >= req.num_tokens  # its token is pending: drawn on the device by the plan before (n is 1)
+        sample = req.num_computed == req.num_tokens_total
         history = TokenHistory(req.prompt_ids, req.output_ids) if sample and req.params.penalized else None
         targets = None
         if req.params.prompt_logprobs is not None and start + 1 < len(req.prompt_ids):
             targets = req.prompt_ids[start + 1 : start + n + 1]
         return ScheduledChunk(
-            req.request_id, req.token_ids(start, start + n), start, list(req.block_ids), req.slot, sample,
-            req.params, req.generator, history, targets, req.json_constraint if sample else None,
+            req.request_id, [0] if fed else req.token_ids(start, start + n), start, list(req.block_ids), req.slot,
+            sample, req.params, req.generator, history, targets, req.json_constraint if sample else None, fed,
         )
 
     def _fitting(self, req: Request, budget: int) -> int:
@@ -273,7 +309,7 @@ class Scheduler:
         """The next request to start (preempted first, then by VTC), pinned and moved to running; None if none."""
         if self.preempted:
             req = self.preempted[0]
-            if not self.blocks.num_free:
+            if req.num_pending or not self.blocks.num_free:  # pending: its tokens are not all known yet
                 return None
             self.preempted.popleft()
             return self._start(req)
@@ -346,7 +382,7 @@ class Scheduler:
             return
         bs = self.blocks.block_size
         done = len(req.block_hashes)
-        full = req.num_computed // bs
+        full = min(req.num_computed, req.num_tokens) // bs  # blocks whose tokens are all known (none pending)
         if full <= done:
             return
         previous = req.block_hashes[-1] if done else b""

@@ -68,6 +68,9 @@ class Settings(BaseSettings):
         description="Decode steps per schedule while every request decodes (multi-step decoding); 0 = auto (4 on "
         "CUDA, 1 on the CPU), 1 = off",
     )  # fmt: skip
+    overlap_scheduling: Literal["auto", "on", "off"] = Field(
+        "auto", description="Schedule and launch the next step while the GPU runs the one before (auto: on CUDA)"
+    )
     max_tasks_resident: int = Field(16, ge=1, description="LUT pool slots (tasks resident at once, base included)")
     max_waiting: int = Field(256, ge=1, description="Admission queue bound; past it requests get 429")
     max_prompt_tokens: int = Field(4096, ge=1, description="Longest accepted prompt, in tokens")

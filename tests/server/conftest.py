@@ -50,6 +50,7 @@ def create_engine(
     prefill_graphs: bool = True,
     cuda_graph_max_batch: int = 64,
     prefix_caching: bool = True,
+    overlap_scheduling: str = "off",  # step-by-step tests read each step's stats at once (test_overlap.py: "on")
     tokenizer=ByteTokenizer(),  # noqa: B008 - stateless
     **scheduler,
 ) -> Engine:
@@ -63,6 +64,7 @@ def create_engine(
         dtype="float32",
         cpu_weight_cache_bytes=cpu_weight_cache_bytes,
         cpu_weight_dtype=cpu_weight_dtype,
+        overlap_scheduling=overlap_scheduling,
         cache=CacheConfig(block_size=4, num_blocks=num_blocks, kv_cache_bytes=8 << 20, prefix_caching=prefix_caching),
         pool=PoolConfig(num_slots=num_slots),
         scheduler=SchedulerConfig(

@@ -66,13 +66,13 @@ def test_client_disconnect_mid_stream_cancels_and_frees_kv_and_pins(tmp_path):
 
 def slow_steps(engine, monkeypatch, seconds: float = 0.05) -> None:
     """Every engine step takes at least `seconds` (a slow GPU, made deterministic)."""
-    execute = engine.runner.execute
+    launch = engine.runner.launch
 
-    def slow_execute(plan, *args):
+    def slow_launch(plan, *args, **kwargs):
         time.sleep(seconds)
-        return execute(plan, *args)
+        return launch(plan, *args, **kwargs)
 
-    monkeypatch.setattr(engine.runner, "execute", slow_execute)
+    monkeypatch.setattr(engine.runner, "launch", slow_launch)
 
 
 def test_a_request_still_queued_past_queue_timeout_gets_503_and_leaves_nothing_behind(tmp_path, monkeypatch):

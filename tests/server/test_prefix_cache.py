@@ -170,13 +170,13 @@ def test_a_failed_step_leaves_nothing_in_the_cache(base, store, monkeypatch):
     engine = create_engine(base, store)
     prompt = prompt_ids(6, 13)
 
-    def fail(plan, *args):
+    def fail(plan, *args, **kwargs):
         raise RuntimeError("device lost")
 
     make_resident(engine, ["alpha"])
     cached = engine.stats().kv_blocks_cached  # the warm-up's own prompt
     with monkeypatch.context() as m:
-        m.setattr(engine.runner, "execute", fail)
+        m.setattr(engine.runner, "launch", fail)
         handles = [engine.add_request("alpha", prompt, greedy(3)) for _ in range(2)]  # the second shares blocks
         outputs = engine.step()
         assert [o.finish_reason for o in outputs] == ["error", "error"]

@@ -36,14 +36,14 @@ def create_request(task: str, prompt_len: int, rid: str) -> Request:
 
 
 def step(scheduler: Scheduler, requests: dict[str, Request]):
-    """Schedule, then pretend every sampling chunk produced token 7 (a multi-step decode: decode_steps of them)."""
+    """Schedule, then pretend every sampling chunk produced token 7 (a multi-step decode: decode_steps of them),
+    read back at once (no overlap)."""
     plan = scheduler.schedule()
-    for chunk in plan.prefills:
-        if chunk.sample:
-            requests[chunk.request_id].output_ids.append(7)
-    for chunk in plan.decodes:
-        requests[chunk.request_id].output_ids.extend([7] * plan.decode_steps)
-        scheduler.advance(requests[chunk.request_id], plan.decode_steps - 1)
+    sampled = [requests[c.request_id] for c in plan.chunks if c.sample]
+    scheduler.launched(sampled, plan.decode_steps)
+    for req in sampled:
+        req.output_ids.extend([7] * plan.decode_steps)
+        scheduler.read_back(req, plan.decode_steps)
     return plan
 
 
@@ -66,7 +66,7 @@ def test_when_every_running_request_decodes_and_none_waits_the_decodes_run_sever
     assert plan.decode_steps == 4 and len(plan.decodes) == 2
     # blocks for the 4 positions each computes (3..6 and 5..8, block size 4): one more block each
     assert [len(c.block_ids) for c in plan.decodes] == [2, 3] and s.blocks.num_free == free - 2
-    assert [r.num_computed for r in reqs.values()] == [3 + 4, 5 + 4]  # after advance: one token left to compute
+    assert [r.num_computed for r in reqs.values()] == [3 + 4, 5 + 4]  # after launched: one token left to compute
     assert s.served == {"a": 3 + 8.0, "b": 5 + 8.0}  # the prompt tokens, then 4 decode tokens each
 
 
@@ -183,3 +183,57 @@ def test_a_request_admitted_onto_the_last_cached_blocks_gives_them_back_until_it
     plan = step(s, reqs)  # blocks free again: it starts on its cached prefix after all
     assert [(c.request_id, c.start_pos, len(c.token_ids)) for c in plan.prefills] == [("again", 12, 1)]
     assert s.prefix_hit_tokens == 12
+
+
+def launch_only(scheduler: Scheduler, requests: dict[str, Request]):
+    """Schedule and mark the plan launched, its tokens left on the device (overlapped scheduling)."""
+    plan = scheduler.schedule()
+    scheduler.launched([requests[c.request_id] for c in plan.chunks if c.sample], plan.decode_steps)
+    return plan
+
+
+def test_a_request_whose_token_is_on_the_device_decodes_next_as_a_fed_chunk():
+    s = create_scheduler()
+    reqs = decoding(s, create_request("a", 3, "r0"), create_request("b", 5, "r1"), max_tokens=20)
+    first = launch_only(s, reqs)
+    assert not any(c.fed for c in first.decodes)  # their tokens are known: the prompts' steps were read back
+    second = launch_only(s, reqs)  # scheduled before the first plan's tokens are read back
+    assert [c.fed for c in second.decodes] == [True, True] and all(c.sample for c in second.decodes)
+    assert [c.start_pos for c in second.decodes] == [4, 6]  # one past the first plan's positions
+    assert [r.num_pending for r in reqs.values()] == [2, 2]
+    for r in reqs.values():  # the first plan read back: its token known, the second's still pending
+        r.output_ids.append(7)
+        s.read_back(r, 1)
+    assert [r.num_pending for r in reqs.values()] == [1, 1]
+    assert [r.num_tokens_total - r.num_computed for r in reqs.values()] == [1, 1]
+
+
+def test_a_request_whose_pending_tokens_reach_its_max_tokens_is_not_scheduled_again():
+    s = create_scheduler()
+    reqs = decoding(s, create_request("a", 3, "r0"), create_request("b", 3, "r1"), max_tokens=20)
+    reqs["r0"].params.max_tokens = 2  # 1 token so far, 1 pending after the next plan: nothing left to run
+    launch_only(s, reqs)
+    assert [c.request_id for c in launch_only(s, reqs).decodes] == ["r1"]
+
+
+def test_a_preempted_request_with_a_pending_token_waits_for_it_before_recomputing():
+    s = create_scheduler()
+    reqs = decoding(s, create_request("a", 3, "r0"), max_tokens=20)
+    launch_only(s, reqs)
+    req = reqs["r0"]
+    s._preempt(req)
+    assert s.schedule().chunks == []  # its token is still on the device: not re-admitted yet
+    req.output_ids.append(7)
+    s.read_back(req, 1)
+    plan = s.schedule()
+    [chunk] = plan.prefills  # from its cached prefix (one full block) up to its last known token, then samples
+    assert (chunk.request_id, chunk.start_pos + len(chunk.token_ids), chunk.sample) == ("r0", 5, True)
+
+
+def test_finished_requests_pins_are_held_while_a_plan_is_on_the_device():
+    pool = FakePool()
+    s = create_scheduler(pool)
+    reqs = decoding(s, create_request("a", 3, "r0"), max_tokens=20)
+    s.pin_holds = held = []
+    s.finish(reqs["r0"])
+    assert pool.pins == 1 and held == [("a", 1)]  # the engine releases them once that plan is read back
