@@ -49,13 +49,15 @@ def pieces(engine, use_graphs: bool = False, threshold: int = 2) -> PrefillGraph
     return graphs
 
 
-def tokens_engine(base, store, budget: int, triton_op: bool, monkeypatch, ran: list):
+def tokens_engine(base, store, budget: int, triton_op: bool, monkeypatch, ran: list, overlap: str = "off"):
     """An engine on the test device, its three tasks resident. triton_op: the projections run the Triton op (on the
     CPU through the interpreter) and steps take the prefill pieces, each (plan, key) they run appended to ran; else
-    the torch reference op, eagerly (it reads its slots back, which a capture cannot hold)."""
+    the torch reference op, eagerly (it reads its slots back, which a capture cannot hold). overlap: the engine's
+    overlap_scheduling (on: the decode rows take their tokens on the device)."""
     monkeypatch.setattr(importlib.import_module("kernels.lut_linear"), "_use_triton", lambda x: triton_op)
     engine = create_engine(base, store, cpu_weight_cache_bytes=0, max_num_batched_tokens=budget, device=DEVICE,
-                           cuda_graphs=triton_op and DEVICE == "cuda", prefill_graphs=triton_op)  # fmt: skip
+                           cuda_graphs=triton_op and DEVICE == "cuda", prefill_graphs=triton_op,
+                           overlap_scheduling=overlap)  # fmt: skip
     if triton_op:
         graphs = pieces(engine) if DEVICE == "cpu" else engine.runner.prefill_graphs
         real_run = graphs.run
@@ -167,10 +169,12 @@ def test_the_pieces_give_the_models_logits(engine, fused, groups, monkeypatch):
     torch.testing.assert_close(graphs.run(other, key), expected, rtol=tol, atol=tol)
 
 
-def test_an_engine_with_prefill_pieces_gives_the_reference_tokens(tmp_path, monkeypatch):
+@pytest.mark.parametrize("overlap", ["off", "on"])
+def test_an_engine_with_prefill_pieces_gives_the_reference_tokens(tmp_path, monkeypatch, overlap):
     """Long prompts join requests of other tasks that are decoding; the projections run the Triton op (on the CPU
     through the interpreter): decode kernels on the decode rows, the dense path on the chunk rows, reading the
-    chunk's slot on the device. Every request's tokens equal the torch op's in an engine without the pieces."""
+    chunk's slot on the device. Every request's tokens equal the torch op's in an engine without the pieces (with
+    overlapped scheduling too: the decode rows' tokens are then fed on the device)."""
     base = create_base(seed=5)
     store = create_store(base, tmp_path, {"alpha": 1, "beta": 2, "gamma": 3})
     specs = [("alpha", prompt_ids(1, 5), 6), ("beta", prompt_ids(2, 7), 6), ("gamma", prompt_ids(3, 4), 6),
@@ -178,7 +182,7 @@ def test_an_engine_with_prefill_pieces_gives_the_reference_tokens(tmp_path, monk
     ran = []
 
     def run(triton_op: bool) -> list[list[int]]:
-        engine = tokens_engine(base, store, 256, triton_op, monkeypatch, ran)
+        engine = tokens_engine(base, store, 256, triton_op, monkeypatch, ran, overlap if triton_op else "off")
         handles = decoding_together(engine, specs[:3])  # then the long ones join
         for task, prompt, n in specs[3:]:  # each joins alone: its step is decode rows and one task's chunk
             handles.append(engine.add_request(task, prompt, greedy(n)))
@@ -188,7 +192,9 @@ def test_an_engine_with_prefill_pieces_gives_the_reference_tokens(tmp_path, monk
 
     reference = run(triton_op=False)
     assert run(triton_op=True) == reference
-    assert any(key[:2] == (4, (256,)) for _, key in ran)  # 3 tasks' decode rows beside the 140-token prompt's chunk
+    assert any(key[:2] == (4, (256,)) for _, key in ran)
+    if overlap == "on":
+        assert any(c.fed for plan, key in ran if key[:2] == (4, (256,)) for c in plan.decodes)  # 3 tasks' decode rows beside the 140-token prompt's chunk
 
 
 def test_a_burst_of_prompts_of_different_tasks_gives_the_reference_tokens(tmp_path, monkeypatch):
