@@ -177,7 +177,9 @@ def test_an_engine_with_prefill_pieces_gives_the_reference_tokens(tmp_path, monk
     overlapped scheduling too: the decode rows' tokens are then fed on the device)."""
     base = create_base(seed=5)
     store = create_store(base, tmp_path, {"alpha": 1, "beta": 2, "gamma": 3})
-    specs = [("alpha", prompt_ids(1, 5), 6), ("beta", prompt_ids(2, 7), 6), ("gamma", prompt_ids(3, 4), 6),
+    # the first three decode long enough to still run when the long prompts join (on CUDA plans of 4 decode steps,
+    # and with overlap one more plan on the device, take them 8 tokens on before the joins)
+    specs = [("alpha", prompt_ids(1, 5), 16), ("beta", prompt_ids(2, 7), 16), ("gamma", prompt_ids(3, 4), 16),
              ("beta", prompt_ids(4, 140), 3), ("gamma", prompt_ids(5, 100), 3)]  # fmt: skip
     ran = []
 
