@@ -314,8 +314,17 @@ class Engine:
 
     def _collect(self, flight: Flight) -> list[TokenOutput]:
         """Read a launched plan back (waiting for the device if it is still there), hand out its tokens, and give
-        back the pins of the requests that finished while it was in flight."""
-        result = flight.collect()
+        back the pins of the requests that finished while it was in flight. If reading it back fails (the device
+        failed its step), its requests fail, never the engine."""
+        try:
+            result = flight.collect()
+        except Exception as e:  # noqa: BLE001
+            log.exception("engine step failed")
+            with self._lock:
+                failed = [self._finish(self._requests[c.request_id], "error", repr(e))
+                          for c in flight.plan.chunks if c.request_id in self._requests]  # fmt: skip
+                self._release_pins(flight.pins)
+            return failed
         outputs = self._postprocess(flight.plan, result)
         with self._lock:
             self._release_pins(flight.pins)

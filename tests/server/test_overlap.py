@@ -171,3 +171,25 @@ def test_blocks_computed_under_overlap_are_reused_as_a_cached_prefix(base, store
     assert engine.stats().prefix_cache_hit_tokens_total - hits == 16  # (9 + 8 - 1) // 4 full blocks
     alone = create_engine(base, store, device=DEVICE, prefix_caching=False)
     assert again == tokens(alone.generate("alpha", prompt + first, greedy(3)))
+
+
+def test_a_plan_that_fails_on_the_device_fails_its_requests_and_the_engine_serves_on(base, store, monkeypatch):
+    engine = create_engine(base, store, device=DEVICE, overlap_scheduling="on", decode_steps=1)
+    make_resident(engine, TASKS)
+    collect, failed = Flight.collect, []
+
+    def failing_once(flight):
+        if flight.result is None and not failed and any(c.fed for c in flight.plan.chunks):
+            failed.append(flight)
+            raise RuntimeError("device lost")
+        return collect(flight)
+
+    monkeypatch.setattr(Flight, "collect", failing_once)
+    handles = [engine.add_request(task, prompt_ids(i, 5), greedy(6)) for i, task in enumerate(TASKS)]
+    engine.run_until_idle(timeout_s=120)
+    assert failed and all(h.poll()[-1].finish_reason == "error" for h in handles)
+    stats = engine.stats()
+    assert stats.kv_blocks_used == 0 and stats.running == 0 and stats.pool.pins == 0
+    after = engine.generate("alpha", prompt_ids(9, 5), greedy(4))
+    alone = create_engine(base, store, device=DEVICE)
+    assert tokens(after) == tokens(alone.generate("alpha", prompt_ids(9, 5), greedy(4)))
