@@ -263,8 +263,8 @@ class Engine:
     def _step(self) -> tuple[bool, list[TokenOutput]]:
         """step(), and whether it ran the model: a chunk of a long prompt runs and outputs nothing.
 
-        Schedule, launch the plan, then read back the plan before (overlapped scheduling: it was left in flight)
-        and this one unless it stays in flight."""
+        Schedule, launch the plan, read back the plan before (left on the device by the step before, under
+        overlapped scheduling) once the new one is queued behind it, then this one unless it stays on the device."""
         start = time.perf_counter()
         with self._lock:
             outputs = self._apply_cancels()
@@ -274,57 +274,44 @@ class Engine:
         if not plan.chunks:
             if before is not None:
                 outputs += self._collect(before)
-                with self._lock:
-                    self.scheduler.pin_holds = None  # nothing on the device: pins go back at once
+                self._hold_pins(None)  # nothing on the device: pins go back at once
             return before is not None, outputs
-
-        def collect_before() -> None:  # once the plan is queued behind it: the GPU works meanwhile
-            nonlocal before
-            if before is not None:
-                flight, before = before, None
-                outputs.extend(self._collect(flight))
-
-        pins: list = []  # pins of requests that finish from here on: held until this plan is off the device
-        with self._lock:
-            self.scheduler.pin_holds = pins
+        read_before = None if before is None else (lambda: outputs.extend(self._collect(before)))
+        pins: list = []  # of the requests that finish from here on: held until this plan is off the device
+        self._hold_pins(pins)
         try:
             flight = self.runner.launch(plan, before.feed if before is not None else None, self.scheduler.could_admit,
-                                        collect_before, on_device=self.overlap)  # fmt: skip
+                                        read_before, on_device=self.overlap)  # fmt: skip
         except Exception as e:  # noqa: BLE001 - a failed step fails its requests, never the engine
-            log.exception("engine step failed")
-            collect_before()
-            with self._lock:
-                failed = [self._finish(self._requests[c.request_id], "error", repr(e))
-                          for c in plan.chunks if c.request_id in self._requests]  # fmt: skip
-                self._release_pins(pins)
-                self.scheduler.pin_holds = None
-            return True, outputs + failed
-        collect_before()
+            if read_before is not None:
+                read_before()  # (nothing if it was read back before the failure)
+            outputs += self._fail(plan, e, pins)
+            self._hold_pins(None)
+            return True, outputs
+        if read_before is not None:
+            read_before()
         with self._lock:
             self.scheduler.launched([self._requests[c.request_id] for c in plan.chunks
                                      if c.sample and c.request_id in self._requests], flight.steps)  # fmt: skip
         flight.pins, flight.start = pins, start
-        self._flight = flight
-        if flight.result is not None:  # read back already (its sampling needed the host)
-            self._flight = None
+        if flight.result is None:
+            self._flight = flight  # read back by the next step, once its plan is queued
+        else:  # read back already (its sampling needed the host)
             outputs += self._collect(flight)
-            with self._lock:
-                self.scheduler.pin_holds = None
+            self._hold_pins(None)
         return True, outputs
 
     def _collect(self, flight: Flight) -> list[TokenOutput]:
-        """Read a launched plan back (waiting for the device if it is still there), hand out its tokens, and give
-        back the pins of the requests that finished while it was in flight. If reading it back fails (the device
-        failed its step), its requests fail, never the engine."""
+        """Read a launched plan back (waiting for the device if it is still there; once: later calls return
+        nothing), hand out its tokens, and give back the pins of the requests that finished while it was in flight.
+        If reading it back fails (the device failed its step), its requests fail, never the engine."""
+        if flight.handed_out:
+            return []
+        flight.handed_out = True
         try:
             result = flight.collect()
         except Exception as e:  # noqa: BLE001
-            log.exception("engine step failed")
-            with self._lock:
-                failed = [self._finish(self._requests[c.request_id], "error", repr(e))
-                          for c in flight.plan.chunks if c.request_id in self._requests]  # fmt: skip
-                self._release_pins(flight.pins)
-            return failed
+            return self._fail(flight.plan, e, flight.pins)
         outputs = self._postprocess(flight.plan, result)
         with self._lock:
             self._release_pins(flight.pins)
@@ -334,6 +321,22 @@ class Engine:
         self._record_step(flight.plan, result.steps, now - max(flight.start, self._last_read))
         self._last_read = now
         return outputs
+
+    def _fail(self, plan: SchedulerOutput, error: Exception, pins: list) -> list[TokenOutput]:
+        """A plan failed on the device (or launching it): its requests still in flight end with 'error', and the pins
+        held for it go back."""
+        log.error("engine step failed", exc_info=error)
+        with self._lock:
+            failed = [self._finish(self._requests[c.request_id], "error", repr(error))
+                      for c in plan.chunks if c.request_id in self._requests]  # fmt: skip
+            self._release_pins(pins)
+        return failed
+
+    def _hold_pins(self, pins: list | None) -> None:
+        """Where the scheduler puts the LUT pins of requests that finish from now on: a list given back once the plan
+        on the device is read back, or None (given back at once)."""
+        with self._lock:
+            self.scheduler.pin_holds = pins
 
     def _release_pins(self, pins: list) -> None:
         """Lock held."""
