@@ -15,7 +15,8 @@ class StepStats:
     num_tasks: int  # distinct LUT slots in the step
     prefill_tokens: int
     decode_tokens: int  # all of a multi-step decode's tokens
-    duration_s: float
+    duration_s: float  # from the step's start, or from the plan before's read-back if later (overlapped plans):
+    # consecutive steps' durations add up to the wall time
     decode_steps: int = 1  # model steps the plan ran (multi-step decoding: its decodes several times)
 
 
