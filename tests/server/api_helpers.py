@@ -24,9 +24,11 @@ def tiny_base(seed: int = 0):
     return random_sketched_base(llama_config(vocab_size=256, max_position_embeddings=256), bits=4, gpr=2, seed=seed)
 
 
-def create_engine(base, store_dir: Path, max_waiting: int = 64, num_slots: int = 4, max_num_seqs: int = 16) -> Engine:
+def create_engine(base, store_dir: Path, max_waiting: int = 64, num_slots: int = 4, max_num_seqs: int = 16,
+                  overlap_scheduling: str = "auto") -> Engine:
     config = EngineConfig(
         device="cpu",
+        overlap_scheduling=overlap_scheduling,
         cache=CacheConfig(num_blocks=64, block_size=16),
         pool=PoolConfig(num_slots=num_slots),
         scheduler=SchedulerConfig(max_num_seqs=max_num_seqs, max_waiting=max_waiting, max_new_tokens=64),
@@ -37,7 +39,8 @@ def create_engine(base, store_dir: Path, max_waiting: int = 64, num_slots: int =
 def create_test_app(base, tmp_path: Path, **settings):
     store_dir = tmp_path / "store"
     engine = create_engine(base, store_dir, max_waiting=settings.pop("max_waiting", 64),
-                           max_num_seqs=settings.pop("max_num_seqs", 16))
+                           max_num_seqs=settings.pop("max_num_seqs", 16),
+                           overlap_scheduling=settings.pop("overlap_scheduling", "auto"))
     s = Settings(model=str(tmp_path), lut_store=store_dir, max_new_tokens=64, **settings)
     return create_app(s, engine=engine), engine
 

@@ -23,14 +23,22 @@ def server(base, tmp_path):
         yield url, engine
 
 
+@pytest.fixture(params=["off", "on"])
+def any_server(request, base, tmp_path):
+    """The server with overlapped scheduling off (the CPU's default) and on."""
+    app, engine = create_test_app(base, tmp_path, overlap_scheduling=request.param)
+    with serve_on_loopback(app) as url:
+        yield url, engine
+
+
 def post(url: str, path: str, body: dict) -> dict:
     req = urllib.request.Request(url + path, json.dumps(body).encode(), {"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=60) as r:
         return json.loads(r.read())
 
 
-def test_openai_client_completions_chat_and_streams(server):
-    url, _ = server
+def test_openai_client_completions_chat_and_streams(any_server):
+    url, _ = any_server
     client = openai.OpenAI(base_url=url + "/v1", api_key="unused", max_retries=0)
     assert "base" in [m.id for m in client.models.list().data]
     done = client.completions.create(model="base", prompt="hello", max_tokens=5, temperature=0)
