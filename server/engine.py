@@ -257,7 +257,8 @@ class Engine:
     # --- the step ------------------------------------------------------------------------------------------------
 
     def step(self) -> list[TokenOutput]:
-        """One iteration: schedule -> run -> postprocess. Returns the outputs it pushed."""
+        """One iteration: schedule -> run -> postprocess. Returns the outputs it pushed (under overlapped scheduling
+        those of the plan before: a plan whose tokens are drawn on the device is read back by the next step)."""
         return self._step()[1]
 
     def _step(self) -> tuple[bool, list[TokenOutput]]:
