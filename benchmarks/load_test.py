@@ -200,6 +200,8 @@ def main() -> None:
     parser.add_argument("--max-duration", type=float, default=300.0)
     parser.add_argument("--rounds", type=int, default=3, help="the same load again; the last round is reported")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--overlap-scheduling", default="auto", choices=("auto", "on", "off"),
+                        help="the engine's overlapped scheduling (auto: off on the CPU)")
     args = parser.parse_args()
 
     import psutil
@@ -222,7 +224,8 @@ def main() -> None:
         path = tmp / f"lut{seed}.safetensors"
         save_task_lut(TaskLut("t", random_task_luts(base, seed), base.fingerprint, 4, 2), path)
         luts.append(path.read_bytes())
-    config = EngineConfig(device="cpu", cache=CacheConfig(num_blocks=512), pool=PoolConfig(num_slots=8),
+    config = EngineConfig(device="cpu", overlap_scheduling=args.overlap_scheduling,
+                          cache=CacheConfig(num_blocks=512), pool=PoolConfig(num_slots=8),
                           scheduler=SchedulerConfig(max_num_seqs=32, max_waiting=args.max_waiting, max_new_tokens=64))
     engine = Engine(base, ByteTokenizer(), config, LutStore(tmp / "store", base.spec()))
     app = create_app(Settings(lut_store=tmp / "store", max_waiting=args.max_waiting, max_new_tokens=64), engine=engine)
@@ -259,6 +262,7 @@ def main() -> None:
         "earlier_rounds": [r.summary() for r in rounds[:-1]],
         "rss_mb_at_start_and_after_each_round": rss,
         "held_after_each_round": after_each_round,
+        "overlap_scheduling": engine.overlap,
         "machine": f"{os.cpu_count()}-core CPU dev machine, tiny random model (vocab 256), torch {torch.__version__}",
     }
     server.should_exit = True

@@ -10,10 +10,13 @@ from tests.server.api_helpers import create_test_app, serve_on_loopback, tiny_ba
 
 
 @pytest.mark.slow
-def test_100_clients_over_10_tasks_with_churn(tmp_path):
+@pytest.mark.parametrize("overlap", ["off", "on"])
+def test_100_clients_over_10_tasks_with_churn(tmp_path, overlap):
+    """overlap: the engine's overlapped scheduling (off is the CPU's default; on, requests end, are cancelled and
+    their tasks deleted while a plan holding their rows is on the device)."""
     base = tiny_base()
     luts = [write_task_lut(base, tmp_path / f"l{i}.safetensors", seed=i).read_bytes() for i in range(3)]
-    app, engine = create_test_app(base, tmp_path, max_waiting=256, max_num_seqs=32)
+    app, engine = create_test_app(base, tmp_path, max_waiting=256, max_num_seqs=32, overlap_scheduling=overlap)
     with serve_on_loopback(app) as url:
         report = asyncio.run(run_load(url, luts, clients=100, requests_per_client=2, num_tasks=10,
                                       max_duration_s=240))
