@@ -559,21 +559,35 @@ def score_prompts(chunks: list[ScheduledChunk], logits: torch.Tensor) -> dict[st
 
 
 def kernel_tuning_plan(
-    token_budget: int, num_slots: int, bucket_threshold: Callable[[int], int | None], decode_max: int = 64
+    token_budget: int,
+    num_slots: int,
+    bucket_threshold: Callable[[int], int | None],
+    decode_max: int = 64,
+    odd_sizes: tuple[int, ...] = (),
 ) -> list[tuple[int, int]]:
     """(tokens, distinct tasks) of the op calls that make the autotuner visit every kernel shape a server meets. The
     op's shape key rounds the token count up to a power of two, and any step up to the token budget can occur (a
     mixed step: decodes plus a prefill chunk), so: each power of two up to decode_max (the op's decode kernels) with
     one task (the gather kernel) and, where the pool has the slots, with the bucket kernel's threshold
     (bucket_threshold(tokens); None: the kernel is fixed), then each power of two above it (the prefill kernel),
-    all up to the token budget rounded up."""
+    all up to the token budget rounded up. Then odd_sizes (the decode graphs' batch sizes that are not powers of two,
+    up to decode_max and the largest entry), the same way: their configs are the power of two's above them, but the
+    bucket kernel specializes on the token count (a multiple of 16 or not), so their first calls compile."""
     plan, tokens = [], 1
-    while tokens < 2 * token_budget:  # up to the budget rounded up to a power of two
+
+    def add(tokens: int) -> None:
         plan.append((tokens, 1))
         threshold = bucket_threshold(tokens) if tokens <= decode_max else None
         if threshold is not None and 1 < threshold <= min(tokens, num_slots):
             plan.append((tokens, threshold))
+
+    while tokens < 2 * token_budget:  # up to the budget rounded up to a power of two
+        add(tokens)
         tokens *= 2
+    largest = min(decode_max, plan[-1][0])
+    for size in odd_sizes:
+        if size <= largest and size & (size - 1):
+            add(size)
     return plan
 
 
@@ -595,7 +609,8 @@ def tune_kernels(model: Transformer, token_budget: int, num_slots: int) -> None:
     hints, device = model.kernel_hints, model.embed_tokens.device
     dtype = model.embed_tokens.dtype
     try:
-        plan = kernel_tuning_plan(token_budget, num_slots, DecodeGraphs.bucket_threshold, triton_ops.DECODE_MAX_M)
+        plan = kernel_tuning_plan(token_budget, num_slots, DecodeGraphs.bucket_threshold, triton_ops.DECODE_MAX_M,
+                                  GRAPH_BATCH_SIZES)  # fmt: skip
         for tokens, tasks in plan:
             slots = (torch.arange(tokens, device=device) % tasks).to(torch.int32)
             hints.num_tasks = tasks

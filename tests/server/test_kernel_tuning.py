@@ -27,6 +27,15 @@ def test_the_plan_covers_every_token_count_key_up_to_the_budget_with_both_decode
     assert max(tokens for tokens, _ in odd_budget) == 512  # 300 tokens are keyed as 512
 
 
+def test_the_plan_also_calls_the_decode_graph_sizes_that_are_not_powers_of_two():
+    """Their configs are the power of two's above, but the bucket kernel compiles a variant per class of the token
+    count (a multiple of 16 or not): batch 24 over many tasks compiled at its first step (thirteenth session)."""
+    plan = runner.kernel_tuning_plan(512, 20, small_m_threshold, 64, runner.GRAPH_BATCH_SIZES)
+    assert plan[-4:] == [(24, 1), (24, 13), (48, 1), (48, 13)]  # after the powers of two; 96 and up: above 64
+    small = runner.kernel_tuning_plan(16, 20, small_m_threshold, 64, runner.GRAPH_BATCH_SIZES)
+    assert max(tokens for tokens, _ in small) == 16  # no size above the budget's
+
+
 def test_the_plan_leaves_out_task_counts_the_pool_cannot_hold_and_fixed_kernels():
     plan = runner.kernel_tuning_plan(token_budget=128, num_slots=8, bucket_threshold=small_m_threshold)
     assert max(tasks for _, tasks in plan) == 4  # 13 distinct tasks need 13 slots

@@ -1,0 +1,91 @@
+"""Which Triton kernels still compile once the engine has started: its start-up tuning is meant to compile every
+variant that a decode or prefill step meets, so that no request waits for a compile. The random 7B-shaped sketch
+(bench_serving's), then decodes of several batch sizes over --tasks tasks (every decode graph size class, each
+step's kernel chosen by its task count) and a burst of prompts of different lengths. Prints each compile with its
+phase, and the count after the start per kernel.
+
+    python3 benchmarks/startup_compiles.py [--gpr 1] [--tasks 16] [--layers 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import torch
+import triton.runtime.jit as jit
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_serving as bs  # noqa: E402
+
+from adapters.store import LutStore  # noqa: E402
+from server.sampling import SamplingParams  # noqa: E402
+
+PHASE = ["start"]
+COMPILES: list[tuple[str, str, float]] = []  # (phase, kernel, seconds)
+_do_compile = jit.JITFunction._do_compile
+
+
+def _logged(self, *args, **kwargs):
+    t0 = time.perf_counter()
+    out = _do_compile(self, *args, **kwargs)
+    COMPILES.append((PHASE[0], self.fn.__name__, time.perf_counter() - t0))
+    if PHASE[0] != "start":
+        print(f"  compile in {PHASE[0]}: {self.fn.__name__} ({COMPILES[-1][2]:.2f} s)", flush=True)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--gpr", type=int, default=1)
+    ap.add_argument("--tasks", type=int, default=16)
+    ap.add_argument("--layers", type=int, default=32)
+    cli = ap.parse_args()
+    jit.JITFunction._do_compile = _logged
+    args = argparse.Namespace(device=torch.device("cuda"), prompt=128, new_tokens=8, ttft_prompt=512,
+                              cuda_graph_max_batch=64, cpu_weight_dtype="float32")  # fmt: skip
+    base = bs.random_base(bs.llama2_7b_config(num_hidden_layers=cli.layers), cli.gpr, args.device)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = LutStore(Path(tmp) / "store", base.spec(), verify_on_open=False)
+        tasks = [f"task{i}" for i in range(cli.tasks)]
+        bs.fill_store(base, store, tasks, Path(tmp))
+        t0 = time.perf_counter()
+        engine = bs.make_engine(base, store, args, num_slots=cli.tasks + 2, max_batch=64)
+        print(f"engine started in {time.perf_counter() - t0:.1f} s, {len(COMPILES)} compiles", flush=True)
+        vocab = base.config["vocab_size"]
+        for phase, run in [
+            ("first requests", lambda: bs.warm_up(engine, tasks)),
+            *[(f"decode batch {b}", lambda b=b: decode(engine, tasks, b, vocab)) for b in (4, 12, 16, 24, 48, 64)],
+            ("prompt burst", lambda: burst(engine, tasks, vocab)),
+        ]:
+            PHASE[0] = phase
+            t0 = time.perf_counter()
+            run()
+            print(f"{phase}: {time.perf_counter() - t0:.2f} s", flush=True)
+    after = Counter(kernel for phase, kernel, _ in COMPILES if phase != "start")
+    print(f"compiles at the start: {sum(p == 'start' for p, _, _ in COMPILES)}; after it: {sum(after.values())} "
+          f"({dict(after)})")
+
+
+def decode(engine, tasks: list[str], batch: int, vocab: int) -> None:
+    params = SamplingParams(max_tokens=8, ignore_eos=True)
+    for i, p in enumerate(bs.prompts(batch, 128, vocab, seed=batch)):
+        engine.add_request(tasks[i % len(tasks)], p, params)
+    engine.run_until_idle()
+
+
+def burst(engine, tasks: list[str], vocab: int) -> None:
+    params = SamplingParams(max_tokens=4, ignore_eos=True)
+    for i, n in enumerate((508, 501, 37, 300, 22, 129, 64, 450)):
+        engine.add_request(tasks[i % len(tasks)], bs.prompts(1, n, vocab, seed=100 + i)[0], params)
+    engine.run_until_idle()
+
+
+if __name__ == "__main__":
+    main()
