@@ -32,12 +32,14 @@ COMPILES: list[tuple[str, str, float]] = []  # (phase, kernel, seconds)
 _do_compile = jit.JITFunction._do_compile
 
 
-def _logged(self, *args, **kwargs):
+def _logged(self, key, signature, device, constexprs, options, attrs, warmup):
     t0 = time.perf_counter()
-    out = _do_compile(self, *args, **kwargs)
+    out = _do_compile(self, key, signature, device, constexprs, options, attrs, warmup)
     COMPILES.append((PHASE[0], self.fn.__name__, time.perf_counter() - t0))
-    if PHASE[0] != "start":
-        print(f"  compile in {PHASE[0]}: {self.fn.__name__} ({COMPILES[-1][2]:.2f} s)", flush=True)
+    if PHASE[0] != "start":  # which args it specialized on (divisibility / equal-to-1), to compare with the start's
+        names = [p.name for p in getattr(self, "params", [])]
+        specialized = {names[i[0]] if i[0] < len(names) else i: v for i, v in dict(attrs or {}).items() if v}
+        print(f"  compile in {PHASE[0]}: {self.fn.__name__} ({COMPILES[-1][2]:.2f} s) {specialized}", flush=True)
     return out
 
 
