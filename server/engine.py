@@ -58,6 +58,17 @@ CPU_KV_BYTES = 256 << 20
 AUTO_DECODE_STEPS = 4  # decode steps a plan on CUDA (SchedulerConfig.decode_steps = 0)
 
 
+@dataclasses.dataclass
+class Launched:
+    """The engine's record of a launched plan until it is read back: the runner's Flight, the LUT pins of requests
+    that finished while it was on the device (given back once it is read back), when its step began."""
+
+    flight: Flight
+    pins: list
+    start: float
+    handed_out: bool = False  # its tokens were handed to the requests (or it failed): read back once only
+
+
 class Engine:
     """Serves one sketched base and its task LUTs. Thread-safe public methods; see the module docstring."""
 
@@ -101,7 +112,7 @@ class Engine:
             sc = dataclasses.replace(sc, decode_steps=AUTO_DECODE_STEPS if self.device.type == "cuda" else 1)
         self.scheduler = Scheduler(sc, blocks, self.pool, self.max_model_len)
         self.overlap = config.overlaps()
-        self._flight: Flight | None = None  # the plan on the device, not read back yet (overlapped scheduling)
+        self._flight: Launched | None = None  # the plan on the device, not read back yet (overlapped scheduling)
         self._last_read = 0.0  # when the last plan was read back (perf_counter)
         self._requests: dict[str, Request] = {}
         self._cancels: set[str] = set()
@@ -281,8 +292,8 @@ class Engine:
         pins: list = []  # of the requests that finish from here on: held until this plan is off the device
         self._hold_pins(pins)
         try:
-            flight = self.runner.launch(plan, before.feed if before is not None else None, self.scheduler.could_admit,
-                                        read_before, on_device=self.overlap)  # fmt: skip
+            feed = before.flight.feed if before is not None else None
+            flight = self.runner.launch(plan, feed, self.scheduler.could_admit, read_before, on_device=self.overlap)
         except Exception as e:  # noqa: BLE001 - a failed step fails its requests, never the engine
             if read_before is not None:
                 read_before()  # (nothing if it was read back before the failure)
@@ -294,32 +305,33 @@ class Engine:
         with self._lock:
             self.scheduler.launched([self._requests[c.request_id] for c in plan.chunks
                                      if c.sample and c.request_id in self._requests], flight.steps)  # fmt: skip
-        flight.pins, flight.start = pins, start
+        launched = Launched(flight, pins, start)
         if flight.result is None:
-            self._flight = flight  # read back by the next step, once its plan is queued
+            self._flight = launched  # read back by the next step, once its plan is queued
         else:  # read back already (its sampling needed the host)
-            outputs += self._collect(flight)
+            outputs += self._collect(launched)
             self._hold_pins(None)
         return True, outputs
 
-    def _collect(self, flight: Flight) -> list[TokenOutput]:
+    def _collect(self, launched: Launched) -> list[TokenOutput]:
         """Read a launched plan back (waiting for the device if it is still there; once: later calls return
         nothing), hand out its tokens, and give back the pins of the requests that finished while it was in flight.
         If reading it back fails (the device failed its step), its requests fail, never the engine."""
-        if flight.handed_out:
+        if launched.handed_out:
             return []
-        flight.handed_out = True
+        launched.handed_out = True
+        plan = launched.flight.plan
         try:
-            result = flight.collect()
+            result = launched.flight.collect()
         except Exception as e:  # noqa: BLE001
-            return self._fail(flight.plan, e, flight.pins)
-        outputs = self._postprocess(flight.plan, result)
+            return self._fail(plan, e, launched.pins)
+        outputs = self._postprocess(plan, result)
         with self._lock:
-            self._release_pins(flight.pins)
+            self._release_pins(launched.pins)
         # the step's duration: from its start, or from the plan before's read-back if that came later (overlapped
         # plans' own spans overlap; back to back, these durations add up to the wall time)
         now = time.perf_counter()
-        self._record_step(flight.plan, result.steps, now - max(flight.start, self._last_read))
+        self._record_step(plan, result.steps, now - max(launched.start, self._last_read))
         self._last_read = now
         return outputs
 

@@ -88,9 +88,6 @@ class Flight:
     order: list[str] = field(default_factory=list)
     host: torch.Tensor | None = None  # [R, steps] int64, filled once `ready` has passed
     ready: torch.cuda.Event | None = None
-    pins: list = field(default_factory=list)  # the engine's: LUT pins to give back once it is read back
-    start: float = 0.0  # the engine's: when its step began (perf_counter)
-    handed_out: bool = False  # the engine's: its tokens were handed to the requests (or it failed)
 
     @classmethod
     def on_device(cls, plan: SchedulerOutput, drawn: list[torch.Tensor], order: list[str]) -> Flight:

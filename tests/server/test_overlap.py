@@ -110,7 +110,8 @@ def test_a_finished_requests_pin_is_held_until_the_plan_launched_with_its_row_is
     while not short.finished.is_set():
         engine.step()
     # its last token was read back while the next plan, with a row for it, was already on the device
-    assert engine._flight is not None and any(c.request_id == short.request_id for c in engine._flight.plan.chunks)
+    in_flight = engine._flight.flight.plan.chunks
+    assert any(c.request_id == short.request_id for c in in_flight)
     assert engine.pool.pins(key) == 1
     engine.step()  # reads that plan back
     assert engine.pool.pins(key) == 0
