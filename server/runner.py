@@ -218,11 +218,6 @@ class ModelRunner:
             captured = self.prefill_graphs.capture_lone_prompts()
             log.info("prefill graphs of %d prompt sizes captured in %.1f s", captured, time.perf_counter() - start)
 
-    def execute(self, plan: SchedulerOutput, stop_early: Callable[[], bool] | None = None) -> RunnerOutput:
-        """Run the plan's step (or steps: decode_steps) and read its tokens back. stop_early: asked between a
-        multi-step decode's steps; True ends the plan there (a request arrived that could start)."""
-        return self.launch(plan, stop_early=stop_early).collect()
-
     @torch.inference_mode()
     def launch(
         self,
@@ -232,7 +227,9 @@ class ModelRunner:
         after_first: Callable[[], None] | None = None,
         on_device: bool = False,
     ) -> Flight:
-        """Launch the plan's step (or steps: decode_steps). feed: the plan before's tokens, for the plan's fed chunks.
+        """Launch the plan's step (or steps: decode_steps); Flight.collect reads its tokens back. stop_early: asked
+        between a multi-step decode's steps; True ends the plan there (a request arrived that could start). feed: the
+        plan before's tokens, for the plan's fed chunks.
         after_first: called once the first step is queued on the device (the engine reads the plan before back
         there, while the GPU works). on_device: leave the tokens on the device where every sampling row allows it
         (Flight.collect reads them); otherwise, and always for a plan that scores prompts or samples on the host,
@@ -330,12 +327,11 @@ class ModelRunner:
 
     def pick_rows(self, logits: torch.Tensor, picks: list[int]) -> torch.Tensor:
         """logits[picks] without waiting for the GPU: a slice when picks are the leading rows in order, else an index
-        copied from page-locked memory (a Python list index is copied synchronously, after the whole graph)."""
+        copied through the page-locked staging buffers (a Python list index is copied synchronously, after the whole
+        graph)."""
         if picks == list(range(len(picks))):
             return logits[: len(picks)]
-        pin = self.device.type == "cuda"
-        index = torch.tensor(picks, dtype=torch.int64, pin_memory=pin).to(self.device, non_blocking=True)
-        return logits.index_select(0, index)
+        return logits.index_select(0, self.staging.to_device(picks, torch.int64))
 
     def graph_rows(self, plan: SchedulerOutput) -> tuple[list[ScheduledChunk], list[int]] | None:
         """as_decode_rows(plan) where the step replays a graph: its tokens fit the largest graph, and it has no
@@ -435,7 +431,7 @@ class ModelRunner:
             if chunks == len(prefills):
                 add_padding(up_to, slot)
         sampled = [last_row[id(c)] for c in (decodes + prefills if logits_order is None else logits_order) if c.sample]
-        logits_rows = sampled + padding_logits + scored_rows  # execute() splits sampled and scored rows there
+        logits_rows = sampled + padding_logits + scored_rows  # _launch_step splits sampled and scored rows there
         layout = StepLayout(len(ids), len(tables), width, len(logits_rows), tuple(spans))
         flat_tables = [b for t in tables for b in t]
         prefill_tables = [b for c in prefills for b in c.block_ids]
