@@ -330,13 +330,14 @@ def rel_to(y, ref):
     return ((y.float() - ref.float()).norm() / ref.float().norm()).item()
 
 
-def grid_cli(doc: str, budget_s: float, extra: list[tuple[str, int, str]] = ()) -> argparse.Namespace:
-    """The config-grid scripts' command line: --out (created), --budget-s and extra (flag, default, help) ints."""
+def grid_cli(doc: str, budget_s: float, extra: list[tuple[str, int | str, str]] = ()) -> argparse.Namespace:
+    """The config-grid scripts' command line: --out (created), --budget-s and extra (flag, default, help) options,
+    of the default's type."""
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--budget-s", type=float, default=budget_s, help="seconds of compiles + timings on 4096x4096")
     for flag, default, help_text in extra:
-        ap.add_argument(flag, type=int, default=default, help=help_text)
+        ap.add_argument(flag, type=type(default), default=default, help=help_text)
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     return args
@@ -567,8 +568,10 @@ def compile_prmt_sm90() -> None:
 
     # One token: the loop holds a masked and an unmasked body; both are counted.
     ints = ["N", "K", "KW", "GS", "stride_cw", "stride_ls", "stride_ln", "K_PER_SPLIT", "SPLIT_K"]
-    for bn, bk, warps, lut in [(16, 512, 4, "fp16"), (32, 256, 4, "fp16"), (16, 512, 4, "bf16"), (16, 1024, 4, "fp16"),
-                               (8, 512, 2, "fp16")]:  # fmt: skip
+    for bn, bk, warps, lut, half2 in [(16, 512, 4, "fp16", 0), (32, 256, 4, "fp16", 0), (16, 512, 4, "bf16", 0),
+                                      (16, 1024, 4, "fp16", 0), (8, 512, 2, "fp16", 0), (32, 512, 4, "fp16", 0),
+                                      (32, 512, 4, "fp16", 1), (16, 512, 4, "fp16", 1), (64, 256, 4, "fp16", 1),
+                                      (32, 256, 4, "fp16", 1)]:  # fmt: skip
         const = {
             "BITS": 4,
             "BLOCK_N": bn,
@@ -577,12 +580,14 @@ def compile_prmt_sm90() -> None:
             "ASM": True,
             "LUT_BF16": lut == "bf16",
             "PREFETCH": False,
+            "HALF2": bool(half2),
         }
         regs, stack, _, sass = sm90_compile(_decode_prmt_kernel, ints, ints[:-1], const, warps, 1, lut=lut)
-        n_loop, mix = _inner_loop_mix(sass, anchor=("FFMA",))
+        n_loop, mix = _inner_loop_mix(sass, anchor=("HFMA2",) if half2 else ("FFMA",))
         per_thread = bn * bk / (32 * warps)  # weights per thread and K block, once per body
-        print(f"prmt BN={bn} BK={bk} warps={warps} lut={lut}: regs {regs} stack {stack} | loop {n_loop} instr "
-              f"(both bodies), {n_loop / (2 * per_thread):.2f} per weight and body | {mix}", flush=True)  # fmt: skip
+        print(f"prmt BN={bn} BK={bk} warps={warps} lut={lut} half2={half2}: regs {regs} stack {stack} | loop {n_loop} "
+              f"instr (both bodies), {n_loop / (2 * per_thread):.2f} per weight and body | {mix}",
+              flush=True)  # fmt: skip
 
     # The gather decode kernel (one token: MODE_FMA; several: MODE_DOT_SWAP).
     ints = ["M", "N", "K", "KP", "GS", "GPR", "stride_xm", "stride_cn", "stride_ls", "stride_ln", "stride_ym",

@@ -55,15 +55,18 @@ RETIME_TOP, RETIME_ROUNDS = 8, 3
 # Llama-2-7B's projections as the server runs them: q/k/v fused, gate/up fused, down
 FUSED_SHAPES = [(12288, 4096), (22016, 4096), (4096, 11008)]
 CONFIG_KEYS = ("MODE", "BLOCK_N", "BLOCK_K", "num_warps", "num_stages", "SPLIT_K", "PREFETCH", "SLOT_OUTER", "FAST",
-               "X_VEC", "GROUP_SPLIT")
+               "X_VEC", "GROUP_SPLIT", "HALF2")
 # prmt_xv: the register-LUT kernel with x in 16-byte loads (X_VEC=1); prmt_gs: with K split at the LUT groups
 # (GROUP_SPLIT=1, no other split-K); neither faster on the H200 (results/decode_m1_grid.json)
-ONE_TOKEN_MODES = {"prmt": MODE_PRMT, "prmt_xv": MODE_PRMT, "prmt_gs": MODE_PRMT, "fma": MODE_FMA}
+# prmt_h2: with the products and each code word's sum in fp16 (HALF2=1)
+ONE_TOKEN_MODES = {"prmt": MODE_PRMT, "prmt_h2": MODE_PRMT, "prmt_xv": MODE_PRMT, "prmt_gs": MODE_PRMT,
+                   "fma": MODE_FMA}  # fmt: skip
 TOKENS_MODES = {"prmt_dot": MODE_PRMT_DOT, "dot_swap": MODE_DOT_SWAP}
 # the others: 1 (the gather kernel's register prefetch depth; ignored by the tensor-core register-LUT kernel)
-PREFETCH_OF = {"prmt": 0, "prmt_xv": 0, "prmt_gs": 0}
+PREFETCH_OF = {"prmt": 0, "prmt_h2": 0, "prmt_xv": 0, "prmt_gs": 0}
 # (BLOCK_N, BLOCK_K, warps, stages): each mode's fastest in the last measurements, where its grid starts
-CURRENT = {"prmt": (32, 512, 4, 2), "prmt_xv": (32, 512, 4, 2), "prmt_gs": (32, 512, 4, 2), "fma": (8, 512, 4, 2),
+CURRENT = {"prmt": (32, 512, 4, 2), "prmt_h2": (32, 512, 4, 2), "prmt_xv": (32, 512, 4, 2),
+           "prmt_gs": (32, 512, 4, 2), "fma": (8, 512, 4, 2),
            "prmt_dot": (64, 64, 4, 4), "dot_swap": (32, 256, 4, 3)}  # fmt: skip
 
 
@@ -95,7 +98,8 @@ def run_shape(n: int, k: int, m: int, tasks: int, mode: str, configs, budget_s: 
                 continue  # the same launch as waves 0
             cfg = {"MODE": modes[mode], "BLOCK_N": block_n, "BLOCK_K": block_k, "num_warps": warps,
                    "num_stages": stages, "SPLIT_K": split, "PREFETCH": PREFETCH_OF.get(mode, 1), "SLOT_OUTER": False,
-                   "FAST": False, "X_VEC": int(mode == "prmt_xv"), "GROUP_SPLIT": int(mode == "prmt_gs")}  # fmt: skip
+                   "FAST": False, "X_VEC": int(mode == "prmt_xv"), "GROUP_SPLIT": int(mode == "prmt_gs"),
+                   "HALF2": int(mode == "prmt_h2")}  # fmt: skip
             yield cfg, {"N": n, "K": k, "M": m, "tasks": tasks, "kind": mode, "waves": waves}
 
     time_grid(launch_decode, layer, x, slots, ref, (launches(*c) for c in configs), budget_s, rows, f"{mode} {n}x{k}")
@@ -124,13 +128,16 @@ def retime(layer, x, slots, top: list[dict]) -> None:
 def main() -> None:
     args = grid_cli(__doc__, budget_s=150.0, extra=[("--m", 1, "tokens"), ("--tasks", 1, "distinct tasks"),
                                                     ("--down", 0, "1: also the down projection, 4096x11008"),
-                                                    ("--fused", 0, "1: the fused projections' shapes, prmt only")])
+                                                    ("--fused", 0, "1: the fused projections' shapes, prmt only"),
+                                                    ("--modes", "", "comma-separated modes (default: all of M's)")])
     if args.fused:
         shapes = [(4096, 4096), *FUSED_SHAPES]
         modes = {"prmt": MODE_PRMT} if args.m == 1 else {"prmt_dot": MODE_PRMT_DOT}
     else:
         shapes = [(4096, 4096), (11008, 4096)] + ([(4096, 11008)] if args.down else [])
         modes = ONE_TOKEN_MODES if args.m == 1 else TOKENS_MODES
+    if args.modes:
+        modes = {name: (ONE_TOKEN_MODES | TOKENS_MODES)[name] for name in args.modes.split(",")}
     sms = torch.cuda.get_device_properties(0).multi_processor_count
     rows: list[dict] = []
     for mode in modes:

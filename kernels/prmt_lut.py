@@ -14,6 +14,12 @@ nibble first). `prmt.b32 d, a, b, sel` picks 4 bytes out of {b, a} by the 4 sele
 then the same for codes 4-7 (word >> 16, mask selector 0xFBEA), then per entry: to fp32, one FMA with x. About
 30 instructions per 8 weights, against ~12 per weight for the L1 gather of the generic decode kernel.
 
+The half-precision form ("f16x2": fp16 LUT and fp16 x) multiplies the 16-bit pairs w01 .. w67 with x's pairs as
+they lie in memory: one `fma.rn.f16x2` per two weights, the word's 8 products summed in fp16 (4 per half), and
+only that sum converted and added to the fp32 accumulator: 8 instructions per word where the fp32 form spends 16
+(plus x's conversions). Its rounding is an fp16 GEMV's: each product and each of the 3 partial sums per half
+rounded to fp16 (11 bits), every sum beyond the word's 8 products kept in fp32.
+
 The sequence is kept as data (`lookup_program`) so the PTX (`to_ptx`) and a Python emulator of the same
 instructions (`emulate`, the PTX ISA's semantics of and/shl/shr/prmt/lop3/mov/cvt/fma) come from one source:
 the CPU tests run the emulator on random codes and LUTs against a plain table lookup.
@@ -29,6 +35,8 @@ import numpy as np
 # $3-$6 = lo0-lo3, $7-$10 = hi0-hi3 (b32), $11-$18 = x of the word's 8 columns (f32).
 NUM_OPERANDS = 19
 CONSTRAINTS = "=f,f,r," + ",".join(["r"] * 8) + "," + ",".join(["f"] * 8)
+# The half-precision form: $11-$14 = x of columns (0, 1), (2, 3), (4, 5), (6, 7) as fp16 pairs (b32).
+HALF2_CONSTRAINTS = "=f,f,r," + ",".join(["r"] * 12)
 SELECT = 0xCA  # lop3 immLut of a ? b : c, bitwise (F(0xF0, 0xCC, 0xAA) = (a & b) | (~a & c))
 
 
@@ -57,9 +65,16 @@ def _lookup(word: str, lo: tuple[str, ...], hi: tuple[str, ...]) -> list[tuple]:
 def lookup_program(lut_dtype: str) -> list[tuple]:
     """One word looked up and multiplied in (the one-token kernel): $0 = $1 + sum_j LUT(code_j) * x_j.
 
-    lut_dtype "f16" or "bf16". Instructions are (op, dest, *sources); sources are "$n", temporaries or ints.
+    lut_dtype "f16", "bf16" (x as 8 fp32 operands) or "f16x2" (x as 4 fp16 pairs, products and the word's sum
+    in fp16). Instructions are (op, dest, *sources); sources are "$n", temporaries or ints.
     """
     prog = _lookup("$2", ("$3", "$4", "$5", "$6"), ("$7", "$8", "$9", "$10"))
+    if lut_dtype == "f16x2":
+        prog.append(("mul_f16x2", "p", "q0", "$11"))
+        prog += [("fma_f16x2", "p", f"q{i}", f"${11 + i}", "p") for i in (1, 2, 3)]
+        prog += [("mov_split", "e0", "p"), ("cvt_f16", "f", "e0"), ("add_f32", "a", "$1", "f"),
+                 ("cvt_f16", "f", "e1"), ("add_f32", "a", "a", "f"), ("mov", "$0", "a")]  # fmt: skip
+        return prog
     acc = "$1"
     for i in range(4):
         q = f"q{i}"
@@ -89,7 +104,7 @@ def dequant_program() -> list[tuple]:
 
 def to_ptx(prog: list[tuple]) -> str:
     """The PTX text of a program (one `{ ... }` scope with its temporaries)."""
-    lines = [".reg .b32 w4, s, m, t0, t1, l, h, q0, q1, q2, q3; .reg .b16 e0, e1; .reg .f32 f, a;"]
+    lines = [".reg .b32 w4, s, m, t0, t1, l, h, q0, q1, q2, q3, p; .reg .b16 e0, e1; .reg .f32 f, a;"]
     for op, dst, *src in prog:
         args = [f"{v:#x}" if isinstance(v, int) else v for v in src]
         if op == "mov_split":
@@ -100,6 +115,12 @@ def to_ptx(prog: list[tuple]) -> str:
             lines.append(f"cvt.f32.f16 {dst}, {args[0]};")
         elif op == "fma":
             lines.append(f"fma.rn.f32 {dst}, {', '.join(args)};")
+        elif op == "add_f32":
+            lines.append(f"add.f32 {dst}, {', '.join(args)};")
+        elif op == "mul_f16x2":
+            lines.append(f"mul.rn.f16x2 {dst}, {', '.join(args)};")
+        elif op == "fma_f16x2":
+            lines.append(f"fma.rn.f16x2 {dst}, {', '.join(args)};")
         elif op == "mov":
             lines.append(f"mov.b32 {dst}, {args[0]};")
         else:  # and, shl, shr, prmt, lop3 on b32
@@ -162,11 +183,25 @@ def emulate(prog: list[tuple], operands: dict[str, int | float]) -> dict[str, in
         elif op == "fma":
             x, y, z = (np.float64(f32(t)) for t in v)
             regs[dst] = _bits(np.float32(x * y + z))  # fused: one rounding
+        elif op == "add_f32":
+            regs[dst] = _bits(np.float32(np.float64(f32(v[0])) + np.float64(f32(v[1]))))
+        elif op in ("mul_f16x2", "fma_f16x2"):  # per 16-bit half; exact in float64, then one rounding to fp16
+            halves = [_f16_halves(t) for t in v]
+            out = []
+            for i in range(2):
+                r = halves[0][i] * halves[1][i] + (halves[2][i] if op == "fma_f16x2" else 0.0)
+                out.append(int(np.float16(r).view(np.uint16)))
+            regs[dst] = out[0] | out[1] << 16
         elif op == "mov":
             regs[dst] = v[0]
         else:
             raise ValueError(f"unknown op {op}")
     return regs
+
+
+def _f16_halves(bits: int) -> tuple[float, float]:
+    """The low and high fp16 halves of a b32, as float64."""
+    return tuple(float(np.uint16((bits >> s) & 0xFFFF).view(np.float16)) for s in (0, 16))
 
 
 def byte_tables(entries16: np.ndarray) -> tuple[list[int], list[int]]:

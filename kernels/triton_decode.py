@@ -232,13 +232,15 @@ _TOKENS = [
 
 
 def decode_candidates(
-    m: int, n: int, k: int, num_sms: int, prmt: bool = False, group_size: int | None = None
+    m: int, n: int, k: int, num_sms: int, prmt: bool = False, group_size: int | None = None, half2: bool = False
 ) -> list[dict]:
     """The pruned list the autotuner times (first call per shape: a few compiles, then cached on disk).
 
     prmt: the call suits the register-LUT kernels (triton_decode_prmt.prmt_ok): their configs alone at M = 1,
     the tensor-core one's above, those with BLOCK_K dividing group_size (default: K). They won every H200 case
     where they apply (NOTES.md "Autotuning cost"); the gather kernel's list is timed where none applies.
+    half2: the one-token call may multiply in fp16 (triton_decode_prmt.half2_ok): each M = 1 config is offered
+    in that form too.
     """
     out = []
     if prmt:
@@ -246,9 +248,12 @@ def decode_candidates(
         for bn, bk, warps, stages, waves in PRMT_CANDIDATES if m == 1 else PRMT_DOT_CANDIDATES:
             if m > 1 and gs % bk:
                 continue
-            out.append({"BLOCK_N": bn, "BLOCK_K": bk, "MODE": MODE_PRMT if m == 1 else MODE_PRMT_DOT,
-                        "num_warps": warps, "num_stages": stages,
-                        "SPLIT_K": split_for(n, k, bn, bk, waves * num_sms) if waves else 1})  # fmt: skip
+            config = {"BLOCK_N": bn, "BLOCK_K": bk, "MODE": MODE_PRMT if m == 1 else MODE_PRMT_DOT,
+                      "num_warps": warps, "num_stages": stages,
+                      "SPLIT_K": split_for(n, k, bn, bk, waves * num_sms) if waves else 1}  # fmt: skip
+            out.append(config)
+            if m == 1 and half2:
+                out.append(config | {"HALF2": 1})
         if out:
             return out
     for mode, bn, bk, warps, stages, pf, outer, fast, waves in _ONE_TOKEN if m == 1 else _TOKENS:

@@ -37,7 +37,14 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.prmt_lut import CONSTRAINTS, DEQUANT_CONSTRAINTS, dequant_program, lookup_program, to_ptx
+from kernels.prmt_lut import (
+    CONSTRAINTS,
+    DEQUANT_CONSTRAINTS,
+    HALF2_CONSTRAINTS,
+    dequant_program,
+    lookup_program,
+    to_ptx,
+)
 from kernels.triton_common import (
     NO_SLOT,
     first_slot,
@@ -51,6 +58,8 @@ from kernels.triton_common import (
 LOOKUP_F16 = tl.constexpr(to_ptx(lookup_program("f16")))
 LOOKUP_BF16 = tl.constexpr(to_ptx(lookup_program("bf16")))
 LOOKUP_CONSTRAINTS = tl.constexpr(CONSTRAINTS)
+LOOKUP_HALF2 = tl.constexpr(to_ptx(lookup_program("f16x2")))
+LOOKUP_HALF2_CONSTRAINTS = tl.constexpr(HALF2_CONSTRAINTS)
 DEQUANT = tl.constexpr(to_ptx(dequant_program()))
 DEQUANT_CONSTR = tl.constexpr(DEQUANT_CONSTRAINTS)
 
@@ -124,11 +133,52 @@ def _x_columns(x_ptr, c0, lo, hi, shape: tl.constexpr, BW: tl.constexpr, MASKED:
 
 
 @triton.jit
+def _x_pair(x_ptr, c0, P: tl.constexpr, lo, hi, shape: tl.constexpr, MASKED: tl.constexpr):
+    """x at columns (c0 + 2P, c0 + 2P + 1) of every word as one fp16 pair (b32, the low half first), broadcast to
+    shape; MASKED: zero outside [lo, hi), which are even (the launcher checks the group size)."""
+    col = c0 + 2 * P
+    pairs_ptr = x_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
+    if MASKED:
+        xp = tl.load(pairs_ptr + col // 2, mask=(col >= lo) & (col < hi), other=0)
+    else:
+        xp = tl.load(pairs_ptr + col // 2)
+    return tl.broadcast_to(xp[None, :], shape)
+
+
+@triton.jit
+def _x_pairs(x_ptr, c0, lo, hi, shape: tl.constexpr, MASKED: tl.constexpr):
+    """The 4 pairs of _x_pair (P = 0..3)."""
+    return (_x_pair(x_ptr, c0, 0, lo, hi, shape, MASKED), _x_pair(x_ptr, c0, 1, lo, hi, shape, MASKED),
+            _x_pair(x_ptr, c0, 2, lo, hi, shape, MASKED), _x_pair(x_ptr, c0, 3, lo, hi, shape, MASKED))  # fmt: skip
+
+
+@triton.jit
+def _half(pair, HIGH: tl.constexpr):
+    """The low (or HIGH) fp16 of b32 pairs."""
+    bits = (pair >> 16) if HIGH else (pair & 0xFFFF)
+    return bits.to(tl.uint16).to(tl.float16, bitcast=True)
+
+
+@triton.jit
 def _lookup_fma(acc, words, tables, x_ptr, c0, lo, hi, BLOCK_N: tl.constexpr, BW: tl.constexpr,
-                LUT_BF16: tl.constexpr, MASKED: tl.constexpr, X_VEC: tl.constexpr = False):  # fmt: skip
-    """acc [BN, BW] + the 8 weights of each code word times x at their columns (kernels/prmt_lut.py's asm)."""
+                LUT_BF16: tl.constexpr, MASKED: tl.constexpr, X_VEC: tl.constexpr = False,
+                HALF2: tl.constexpr = False):  # fmt: skip
+    """acc [BN, BW] + the 8 weights of each code word times x at their columns (kernels/prmt_lut.py's asm).
+    HALF2: products and each word's sum in fp16 (x's column pairs as loaded), that sum added in fp32."""
     shape: tl.constexpr = (BLOCK_N, BW)
     lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3 = tables
+    if HALF2:
+        xp = _x_pairs(x_ptr, c0, lo, hi, shape, MASKED)
+        return tl.inline_asm_elementwise(
+            LOOKUP_HALF2, LOOKUP_HALF2_CONSTRAINTS,
+            [acc, words,
+             tl.broadcast_to(lo0[:, None], shape), tl.broadcast_to(lo1[:, None], shape),
+             tl.broadcast_to(lo2[:, None], shape), tl.broadcast_to(lo3[:, None], shape),
+             tl.broadcast_to(hi0[:, None], shape), tl.broadcast_to(hi1[:, None], shape),
+             tl.broadcast_to(hi2[:, None], shape), tl.broadcast_to(hi3[:, None], shape),
+             xp[0], xp[1], xp[2], xp[3]],
+            dtype=tl.float32, is_pure=True, pack=1,
+        )  # fmt: skip
     xs = _x_columns(x_ptr, c0, lo, hi, shape, BW, MASKED, X_VEC)
     return tl.inline_asm_elementwise(
         LOOKUP_BF16 if LUT_BF16 else LOOKUP_F16, LOOKUP_CONSTRAINTS,
@@ -156,7 +206,7 @@ def _decode_prmt_kernel(
     N, K, KW, GS, stride_cw, stride_ls, stride_ln, K_PER_SPLIT, SPLIT_K,
     BITS: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, USE_SPLIT: tl.constexpr,
     ASM: tl.constexpr, LUT_BF16: tl.constexpr, PREFETCH: tl.constexpr, X_VEC: tl.constexpr = False,
-    GROUP_ALIGNED: tl.constexpr = False,
+    GROUP_ALIGNED: tl.constexpr = False, HALF2: tl.constexpr = False,
 ):  # fmt: skip
     L: tl.constexpr = 1 << BITS
     BW: tl.constexpr = BLOCK_K // 8  # code words per row and block
@@ -195,9 +245,19 @@ def _decode_prmt_kernel(
             c0 = kb0 + wj * 8  # first column of each word
             if ASM:
                 if (kb0 >= lo) & (kb0 + BLOCK_K <= hi):  # the whole block in group g and K: no masks
-                    acc = _lookup_fma(acc, words, tables, x_ptr, c0, 0, K, BLOCK_N, BW, LUT_BF16, False, X_VEC)
+                    acc = _lookup_fma(acc, words, tables, x_ptr, c0, 0, K, BLOCK_N, BW, LUT_BF16, False, X_VEC,
+                                      HALF2)  # fmt: skip
                 else:
-                    acc = _lookup_fma(acc, words, tables, x_ptr, c0, lo, hi, BLOCK_N, BW, LUT_BF16, True, X_VEC)
+                    acc = _lookup_fma(acc, words, tables, x_ptr, c0, lo, hi, BLOCK_N, BW, LUT_BF16, True, X_VEC,
+                                      HALF2)  # fmt: skip
+            elif HALF2:  # interpreter: the asm's fp16 products and word sums, the LUT entries gathered
+                xp = _x_pairs(x_ptr, c0, lo, hi, (BLOCK_N, BW), True)
+                part = tl.zeros((BLOCK_N, BW), dtype=tl.float16)
+                for j in tl.static_range(8):
+                    code = ((words >> (4 * j)) & 15).to(tl.int64)
+                    w = tl.load(lut_ptr + (lut_rows + g * L)[:, None] + code)
+                    part += w * _half(xp[j // 2], j % 2 == 1)
+                acc += part.to(tl.float32)
             else:  # interpreter: the same sums through a gather of each code's LUT entry
                 xs = _x_columns(x_ptr, c0, lo, hi, (BLOCK_N, BW), BW, True, X_VEC)
                 for j in tl.static_range(8):
@@ -315,6 +375,21 @@ def prmt_ok(codes_packed: torch.Tensor, lut_pool: torch.Tensor, bits: int) -> bo
     )
 
 
+def half2_ok(x: torch.Tensor, lut_pool: torch.Tensor) -> bool:
+    """Whether the one-token kernel may take HALF2: fp16 x and LUT, groups of an even column count (so that no
+    x pair straddles a group) and x's row 4-byte aligned (its pairs are loaded as b32)."""
+    k = x.shape[1]
+    gs = -(-k // lut_pool.shape[2])
+    return (
+        x.dtype == torch.float16
+        and lut_pool.dtype == torch.float16
+        and gs % 2 == 0
+        and k % 2 == 0
+        and x.stride(-1) == 1
+        and x.data_ptr() % 4 == 0
+    )
+
+
 def launch_decode_prmt(
     x: torch.Tensor,
     codes_packed: torch.Tensor,
@@ -329,7 +404,8 @@ def launch_decode_prmt(
     and LUT loads; BLOCK_K must divide the group size, or GROUP_SPLIT), X_VEC (0/1: x as one 16-byte load per
     code word, split in registers, instead of 8 two-byte loads), GROUP_SPLIT (0/1: split K at the LUT groups, one
     group per program, blocks from each group's first column; the group size must be a multiple of 32, for 16-byte
-    codes loads; SPLIT_K is then the group count)."""
+    codes loads; SPLIT_K is then the group count), HALF2 (0/1: products and each word's sum in fp16 where
+    half2_ok allows, the fp32 form elsewhere)."""
     if x.shape[0] != 1 or not prmt_ok(codes_packed, lut_pool, bits):
         raise ValueError("the register-LUT decode kernel takes one token, 3/4-bit codes in whole 4-byte words and "
                          "a 16-bit LUT")  # fmt: skip
@@ -345,6 +421,7 @@ def launch_decode_prmt(
         raise ValueError(f"GROUP_SPLIT needs a group size that is a multiple of 32 (4 whole code words), got {gs}")
     if prefetch and gs % block_k and not group_split:
         raise ValueError(f"PREFETCH needs BLOCK_K={block_k} to divide the group size {gs} (blocks visited once)")
+    half2 = bool(config.get("HALF2", 0)) and half2_ok(x, lut_pool)  # else the fp32 form (as FAST in triton_decode)
     split, k_per_split, n_tiles, ws, counters = split_k_launch(
         x, y, n, block_n, block_k, config.get("SPLIT_K", 1), k_per_split=gs if group_split else None
     )
@@ -354,7 +431,8 @@ def launch_decode_prmt(
         k_per_split, split,
         BITS=bits, BLOCK_N=block_n, BLOCK_K=block_k, USE_SPLIT=split > 1, ASM=not interpreting(),
         LUT_BF16=lut_pool.dtype == torch.bfloat16, PREFETCH=prefetch, X_VEC=bool(config.get("X_VEC", 0)),
-        GROUP_ALIGNED=group_split, num_warps=config.get("num_warps", 4), num_stages=config.get("num_stages", 1),
+        GROUP_ALIGNED=group_split, HALF2=half2, num_warps=config.get("num_warps", 4),
+        num_stages=config.get("num_stages", 1),
     )  # fmt: skip
 
 

@@ -35,7 +35,7 @@ from kernels.triton_backward import (
 from kernels.triton_bucket import bucket_candidates, default_bucket_config, launch_bucket
 from kernels.triton_common import check_inputs, segments_of_sorted, sort_tokens_by_slot
 from kernels.triton_decode import decode_candidates, default_decode_config, launch_decode
-from kernels.triton_decode_prmt import prmt_ok
+from kernels.triton_decode_prmt import half2_ok, prmt_ok
 from kernels.triton_prefill import (
     DENSE_MIN_TOKENS,
     default_prefill_config,
@@ -133,7 +133,8 @@ def lut_linear_forward(
             "decode",
             _shape_key(x, codes_packed, lut_pool, bits, _m_bucket(m)),
             lambda: decode_candidates(
-                m, n, k, sms, prmt_ok(codes_packed, lut_pool, bits), triton.cdiv(k, lut_pool.shape[2])
+                m, n, k, sms, prmt_ok(codes_packed, lut_pool, bits), triton.cdiv(k, lut_pool.shape[2]),
+                half2_ok(x, lut_pool),
             ),
             lambda c: launch_decode(x, codes_packed, lut_pool, slots, bits, y, c),
             lambda: default_decode_config(m, n, k, sms),

@@ -19,6 +19,7 @@ from kernels.triton_decode import MODE_PRMT, MODE_PRMT_DOT, decode_candidates, l
 from kernels.triton_decode_prmt import (
     PRMT_CANDIDATES,
     _byte_table,
+    half2_ok,
     launch_decode_prmt,
     launch_decode_prmt_dot,
     prmt_ok,
@@ -52,6 +53,34 @@ def test_the_asm_sequence_looks_up_every_code_and_accumulates(lut_dtype):
         operands |= {f"${3 + i}": v for i, v in enumerate(lo + hi)} | {f"${11 + j}": float(x[j]) for j in range(8)}
         want = acc + sum(values[c] * float(x[j]) for j, c in enumerate(codes))
         assert f32(emulate(program, operands)["$0"]) == pytest.approx(want, rel=1e-5, abs=1e-5)
+
+
+def test_the_half_precision_asm_sequence_rounds_as_an_fp16_gemv():
+    """fp16 products, the word's 4 products per half summed in fp16 (fused multiply-adds), that sum added in fp32."""
+    rng = np.random.default_rng(9)
+    program = lookup_program("f16x2")
+    ptx = to_ptx(program)
+    assert "fma.rn.f16x2" in ptx and "mul.rn.f16x2" in ptx
+    for trial in range(64):
+        entries, values = lut_bits(rng, "f16")
+        codes = rng.permutation(16)[:8] if trial % 2 else rng.integers(0, 16, 8)
+        word = sum(int(c) << (4 * i) for i, c in enumerate(codes))
+        x = rng.standard_normal(8).astype(np.float16)
+        acc = float(np.float32(rng.standard_normal()))
+        lo, hi = byte_tables(entries)
+        pairs = [int(x[2 * i].view(np.uint16)) | int(x[2 * i + 1].view(np.uint16)) << 16 for i in range(4)]
+        operands = {"$1": acc, "$2": word}
+        operands |= {f"${3 + i}": v for i, v in enumerate(lo + hi)} | {f"${11 + i}": p for i, p in enumerate(pairs)}
+        halves = []
+        for j in (0, 1):  # the even columns in the low half, the odd ones in the high half
+            h = np.float16(values[codes[j]] * float(x[j]))
+            for i in (1, 2, 3):
+                h = np.float16(values[codes[2 * i + j]] * float(x[2 * i + j]) + float(h))  # one rounding each
+            halves.append(h)
+        want = np.float32(np.float32(acc) + np.float32(halves[0])) + np.float32(halves[1])
+        assert f32(emulate(program, operands)["$0"]) == want
+        exact = acc + sum(values[c] * float(x[j]) for j, c in enumerate(codes))
+        assert f32(emulate(program, operands)["$0"]) == pytest.approx(exact, rel=1e-2, abs=1e-2)
 
 
 def test_the_dequantizing_asm_sequence_yields_every_codes_entry_bit_exactly():
@@ -100,9 +129,10 @@ def test_the_kernels_byte_tables_are_what_the_asm_expects():
 )
 @pytest.mark.parametrize("x_dtype,lut_dtype", [(torch.float16, torch.float16), (torch.bfloat16, torch.bfloat16),
                                                (torch.float32, torch.float16)])  # fmt: skip
-@pytest.mark.parametrize("prefetch,x_vec,group_split", [(0, 0, 0), (1, 0, 0), (0, 1, 0), (0, 0, 1), (1, 0, 1)])
+@pytest.mark.parametrize("prefetch,x_vec,group_split,half2", [(0, 0, 0, 0), (1, 0, 0, 0), (0, 1, 0, 0), (0, 0, 1, 0),
+                                                              (1, 0, 1, 0), (0, 0, 0, 1), (1, 0, 1, 1)])  # fmt: skip
 def test_the_register_lut_kernel_matches_the_reference(bits, n, k, gpr, block_k, split, x_dtype, lut_dtype,
-                                                       prefetch, x_vec, group_split):  # fmt: skip
+                                                       prefetch, x_vec, group_split, half2):  # fmt: skip
     gs = -(-k // gpr)
     if group_split and gs % 32:
         pytest.skip("GROUP_SPLIT takes groups of 32-column multiples")
@@ -112,9 +142,30 @@ def test_the_register_lut_kernel_matches_the_reference(bits, n, k, gpr, block_k,
     ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
     y = torch.full((1, n), float("nan"), dtype=x_dtype, device=DEVICE)
     config = {"MODE": MODE_PRMT, "BLOCK_N": 16, "BLOCK_K": block_k, "SPLIT_K": split, "PREFETCH": prefetch,
-              "X_VEC": x_vec, "GROUP_SPLIT": group_split}  # fmt: skip
+              "X_VEC": x_vec, "GROUP_SPLIT": group_split, "HALF2": half2}  # fmt: skip
     launch_decode(x, codes, pool, slot_of_token, bits, y, config)
     assert rel_err(y, ref) < TOL[torch.bfloat16 if torch.bfloat16 in (x_dtype, lut_dtype) else x_dtype]
+
+
+def test_half_precision_products_only_where_they_keep_fp16_accuracy():
+    x, codes, pool, slots = make_case(1, 40, 256, 4, 2, 3, "one", torch.float16, seed=3)
+    assert half2_ok(x, pool)
+    assert not half2_ok(x.to(torch.bfloat16), pool.to(torch.bfloat16))  # bf16: 8-bit products
+    assert not half2_ok(x.float(), pool)  # fp32 activations keep fp32 products
+    x6, _, pool6, _ = make_case(1, 8, 24, 4, 4, 2, "one", torch.float16)
+    assert half2_ok(x6, pool6)  # groups of 6 columns
+    x3, _, pool3, _ = make_case(1, 8, 24, 4, 8, 2, "one", torch.float16)
+    assert not half2_ok(x3, pool3)  # groups of 3: an x pair would straddle two
+    # where it does not apply, the config's HALF2 falls back to fp32 products: the bf16 result is bf16-accurate
+    xb, codesb, poolb, slotsb = make_case(1, 40, 256, 4, 2, 3, "one", torch.bfloat16, seed=4)
+    y = torch.full((1, 40), float("nan"), dtype=xb.dtype, device=DEVICE)
+    launch_decode_prmt(xb, codesb, poolb, slotsb, 4, y, {"BLOCK_N": 16, "BLOCK_K": 64, "HALF2": 1})
+    assert rel_err(y, lut_linear_reference(xb, codesb, poolb, slotsb, 4)) < TOL[torch.bfloat16]
+    # fp16 products: each weight's product and the code word's partial sums rounded to fp16, no worse than an
+    # fp16 GEMV; sums beyond a word in fp32
+    y = torch.full((1, 40), float("nan"), dtype=x.dtype, device=DEVICE)
+    launch_decode_prmt(x, codes, pool, slots, 4, y, {"BLOCK_N": 16, "BLOCK_K": 64, "HALF2": 1})
+    assert 0 < rel_err(y, lut_linear_reference(x, codes, pool, slots, 4)) < 1.5e-3
 
 
 def test_prefetch_refuses_blocks_that_straddle_groups():
@@ -177,6 +228,11 @@ def test_register_lut_configs_replace_the_gather_list_where_they_apply():
     # they won every H200 case where they apply, so the start-up tuning times only them there
     one = decode_candidates(1, 4096, 4096, 132, prmt=True)
     assert len(one) == len(PRMT_CANDIDATES) and all(c["MODE"] == MODE_PRMT for c in one)
+    assert not any(c.get("HALF2") for c in one)
+    # fp16 calls are offered each config with fp16 products too; several tokens keep the tensor cores' fp32 sums
+    half = decode_candidates(1, 4096, 4096, 132, prmt=True, half2=True)
+    assert [c for c in half if not c.get("HALF2")] == one and [c | {"HALF2": 1} for c in one] == half[1::2]
+    assert not any(c.get("HALF2") for c in decode_candidates(4, 4096, 4096, 132, prmt=True, half2=True))
     assert all(c["MODE"] not in (MODE_PRMT, MODE_PRMT_DOT) for c in decode_candidates(1, 4096, 4096, 132))
     several = decode_candidates(4, 4096, 4096, 132, prmt=True, group_size=1024)
     assert several and all(c["MODE"] == MODE_PRMT_DOT and 1024 % c["BLOCK_K"] == 0 for c in several)
@@ -223,7 +279,7 @@ def test_autotune_drops_a_fast_candidate_that_computes_something_else(monkeypatc
 def test_every_register_lut_candidate_on_cuda(lut_dtype):
     x, codes, pool, slot_of_token = make_case(1, 300, 2752, 4, 4, 3, "one", torch.float16, lut_dtype, seed=5)
     ref = lut_linear_reference(x, codes, pool, slot_of_token, 4)
-    for config in decode_candidates(1, 300, 2752, 132, prmt=True):
+    for config in decode_candidates(1, 300, 2752, 132, prmt=True, half2=half2_ok(x, pool)):
         if config["MODE"] == MODE_PRMT:
             y = torch.full((1, 300), float("nan"), dtype=x.dtype, device=DEVICE)
             launch_decode(x, codes, pool, slot_of_token, 4, y, config)
