@@ -32,14 +32,53 @@ COMPILES: list[tuple[str, str, float]] = []  # (phase, kernel, seconds)
 _do_compile = jit.JITFunction._do_compile
 
 
+SEEN: dict[str, list[dict]] = {}  # kernel -> what each of its compiles specialized on
+
+
+def _variant(self, signature, constexprs, options, attrs) -> dict:
+    """A compile's distinguishing inputs by name: argument types, constexprs, alignment / value attrs, options."""
+    names = [p.name for p in getattr(self, "params", [])]
+
+    def named(mapping) -> dict:
+        out = {}
+        for key, value in dict(mapping or {}).items():
+            idx = key[0] if isinstance(key, tuple) and key else key
+            out[names[idx] if isinstance(idx, int) and idx < len(names) else str(key)] = str(value)
+        return out
+
+    opts = {k: getattr(options, k, None) for k in ("num_warps", "num_stages", "maxnreg")} if options else {}
+    return {"sig": named(signature), "const": named(constexprs), "attrs": named(attrs), "options": opts}
+
+
 def _logged(self, key, signature, device, constexprs, options, attrs, warmup):
     t0 = time.perf_counter()
     out = _do_compile(self, key, signature, device, constexprs, options, attrs, warmup)
-    COMPILES.append((PHASE[0], self.fn.__name__, time.perf_counter() - t0))
-    if PHASE[0] != "start":  # which args it specialized on (divisibility / equal-to-1), to compare with the start's
-        names = [p.name for p in getattr(self, "params", [])]
-        specialized = {names[i[0]] if i[0] < len(names) else i: v for i, v in dict(attrs or {}).items() if v}
-        print(f"  compile in {PHASE[0]}: {self.fn.__name__} ({COMPILES[-1][2]:.2f} s) {specialized}", flush=True)
+    name = self.fn.__name__
+    COMPILES.append((PHASE[0], name, time.perf_counter() - t0))
+    try:
+        variant = _variant(self, signature, constexprs, options, attrs)
+    except Exception as exc:  # a Triton release with other argument shapes: report, keep compiling
+        variant = {"error": repr(exc)}
+    seen = SEEN.setdefault(name, [])
+    if PHASE[0] != "start":  # what differs from the nearest variant compiled before (the start's, mostly)
+        diff = {}
+        if seen:
+            nearest = min(seen, key=lambda v: sum(len(c) for c in _differs(v, variant).values()))
+            diff = _differs(nearest, variant)
+        print(f"  compile in {PHASE[0]}: {name} ({COMPILES[-1][2]:.2f} s) differs from the nearest earlier variant "
+              f"in {diff or 'nothing seen (first of its kernel)'}", flush=True)  # fmt: skip
+    seen.append(variant)
+    return out
+
+
+def _differs(a: dict, b: dict) -> dict:
+    """Per section, the 'name: before -> now' entries where two variants differ."""
+    out = {}
+    for section in ("sig", "const", "attrs", "options"):
+        sa, sb = a.get(section, {}), b.get(section, {})
+        changed = [f"{k}: {sa.get(k)} -> {sb.get(k)}" for k in sorted(set(sa) | set(sb)) if sa.get(k) != sb.get(k)]
+        if changed:
+            out[section] = changed
     return out
 
 

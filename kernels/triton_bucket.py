@@ -32,7 +32,7 @@ import triton
 import triton.language as tl
 
 from kernels.triton_bucket_cols import _bucket_cols_kernel
-from kernels.triton_common import interpreting, one_hot_ptx, split_for, split_k_launch, store_split_k
+from kernels.triton_common import interpreting, jit_any_size, one_hot_ptx, split_for, split_k_launch, store_split_k
 
 # $2 = 4 code bytes, $3 = 4 copies of (c << shift), $4 = 4 copies of (code mask << shift): t = (bytes ^ cs) & ms
 # is 0 in a byte iff its code under the mask == c. 6 instructions per 4 one-hot elements.
@@ -59,8 +59,10 @@ def one_hot(b, cs, ms, code, oh_code, one, zero, ASM: tl.constexpr):
     return oh
 
 
-@triton.jit  # specialized on M (unlike the other decode kernels): its M is a decode graph's batch size, so the
-# start-up tuning compiles every variant; at M = 64 the unspecialized kernel took 7-8 % longer (NOTES.md, thirteenth)
+# Specialized on M (unlike the other decode kernels): its M is a decode graph's batch size, so the start-up tuning
+# compiles every variant; at M = 64 the unspecialized kernel took 7-8 % longer (NOTES.md, thirteenth). Not on the
+# slots' alignment: a step's pieces pass views of its slot array at any offset (NOTES.md, fourteenth).
+@jit_any_size(unaligned=("slot_ptr",))
 def _bucket_kernel(
     x_ptr, codes_ptr, lut_ptr, slot_ptr, y_ptr, ws_ptr, counter_ptr,
     M, N, K, KP, GS,

@@ -51,7 +51,7 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from kernels.triton_common import store_split_k
+from kernels.triton_common import jit_any_size, store_split_k
 
 # A code value c (< 16) as a 16-bit float, exact and distinct per code: 1024 + c in fp16 (bits 0x6400 | c), 128 + c
 # in bf16 (0x4300 | c). set.eq.{f16x2,bf16x2} compares two such codes with c at once and writes 1.0 or 0.0 into
@@ -117,8 +117,10 @@ def _accumulate_one_hots(acc, xs, code, L: tl.constexpr, x_dtype: tl.constexpr, 
     return new
 
 
-@triton.jit  # specialized on M (unlike the other decode kernels): its M is a decode graph's batch size, so the
-# start-up tuning compiles every variant; at M = 64 the unspecialized kernel took 7-8 % longer (NOTES.md, thirteenth)
+# Specialized on M (unlike the other decode kernels): its M is a decode graph's batch size, so the start-up tuning
+# compiles every variant; at M = 64 the unspecialized kernel took 7-8 % longer (NOTES.md, thirteenth). Not on the
+# slots' alignment: a step's pieces pass views of its slot array at any offset (NOTES.md, fourteenth).
+@jit_any_size(unaligned=("slot_ptr",))
 def _bucket_cols_kernel(
     x_ptr, codes_ptr, lut_ptr, slot_ptr, y_ptr, ws_ptr, counter_ptr,
     M, N, K, KP, GS,

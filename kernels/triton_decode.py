@@ -51,7 +51,7 @@ MODE_PRMT = 3  # one token, each row's LUT in registers (triton_decode_prmt.py; 
 MODE_PRMT_DOT = 4  # up to 64 tokens: tiles dequantized by the same byte permutes, then tensor cores
 
 
-@jit_any_size(sizes=("M",))
+@jit_any_size(sizes=("M",), unaligned=("slot_ptr",))
 def _decode_kernel(
     x_ptr, codes_ptr, lut_ptr, slot_ptr, y_ptr, ws_ptr, counter_ptr,
     M, N, K, KP, GS, GPR,

@@ -200,7 +200,7 @@ def _load_words(row_words, kb0, wj, KW):
     return tl.load(row_words + wcol[None, :], mask=(wcol < KW)[None, :], other=0)
 
 
-@triton.jit
+@jit_any_size(unaligned=("slot_ptr",))
 def _decode_prmt_kernel(
     x_ptr, codes_ptr, lut_ptr, slot_ptr, y_ptr, ws_ptr, counter_ptr,
     N, K, KW, GS, stride_cw, stride_ls, stride_ln, K_PER_SPLIT, SPLIT_K,
@@ -313,7 +313,7 @@ def _dequant_words(words, tables, lut_ptr, row_offs, BLOCK_N: tl.constexpr, BW: 
     return _join8(e0, e1, e2, e3, e4, e5, e6, e7, BLOCK_N, BW)
 
 
-@jit_any_size(sizes=("M",))
+@jit_any_size(sizes=("M",), unaligned=("slot_ptr",))
 def _decode_prmt_dot_kernel(
     x_ptr, codes_ptr, lut_ptr, slot_ptr, y_ptr, ws_ptr, counter_ptr,
     M, N, K, KW, GS, stride_xm, stride_cw, stride_ls, stride_ln, stride_ym, K_PER_SPLIT, SPLIT_K,

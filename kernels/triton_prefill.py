@@ -32,7 +32,7 @@ from kernels.triton_common import (
 )
 
 
-@jit_any_size(sizes=("M",))
+@jit_any_size(sizes=("M",), unaligned=("slot_sorted_ptr", "perm_ptr"))
 def _prefill_kernel(
     x_ptr, codes_ptr, lut_ptr, slot_sorted_ptr, perm_ptr, y_ptr,
     M, N, K, KP, GS, GPR,
@@ -113,7 +113,7 @@ def launch_prefill(
     )  # fmt: skip
 
 
-@jit_any_size(sizes=("row",))
+@jit_any_size(sizes=("row",), unaligned=("slot_ptr",))
 def _dequant_kernel(
     codes_ptr, lut_ptr, slot_ptr, row, w_ptr,
     N, K, KP, GS, GPR,

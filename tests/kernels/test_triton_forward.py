@@ -4,7 +4,10 @@ On the CPU these run through Triton's interpreter (tests/kernels/conftest.py), a
 on CUDA the same tests run compiled. Outputs are poisoned with NaN before each call.
 """
 
+import json
 import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -247,3 +250,23 @@ def test_every_prefill_candidate_on_cuda():
         y = torch.full((m, n), float("nan"), dtype=x.dtype, device=DEVICE)
         launch_prefill(x, codes, pool, slot_sorted.to(torch.int32), perm.to(torch.int32), bits, y, config)
         assert rel_err(y, ref) < TOL[x.dtype], config
+
+
+def test_no_kernel_compiles_again_for_a_slot_array_view_at_another_offset():
+    """A step's pieces pass views of its slot array at any offset; the kernels must not specialize on that
+    pointer's alignment, or the first such step compiles again (~0.5 s per kernel variant, H200, NOTES.md
+    fourteenth session). Read from the compiled (not interpreted) kernels, in a child process."""
+    probe = (
+        "import json, kernels.triton_bucket as b, kernels.triton_bucket_cols as c, kernels.triton_decode as d, "
+        "kernels.triton_decode_prmt as p, kernels.triton_prefill as f\n"
+        "ks = [b._bucket_kernel, c._bucket_cols_kernel, d._decode_kernel, p._decode_prmt_kernel, "
+        "p._decode_prmt_dot_kernel, f._prefill_kernel, f._dequant_kernel]\n"
+        "print(json.dumps({k.fn.__name__: [[a for a in k.arg_names if 'slot' in a or a == 'perm_ptr'], "
+        "list(getattr(k, 'do_not_specialize_on_alignment', [])) + list(k.do_not_specialize)] for k in ks}))"
+    )
+    env = {**os.environ, "TRITON_INTERPRET": "0"}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
+    kernels = json.loads(out.stdout.strip().splitlines()[-1])
+    assert len(kernels) == 7
+    for name, (slot_args, unspecialized) in kernels.items():
+        assert slot_args and set(slot_args) <= set(unspecialized), name
