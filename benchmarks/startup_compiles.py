@@ -67,6 +67,10 @@ def _logged(self, key, signature, device, constexprs, options, attrs, warmup):
             diff = _differs(nearest, variant)
         print(f"  compile in {PHASE[0]}: {name} ({COMPILES[-1][2]:.2f} s) differs from the nearest earlier variant "
               f"in {diff or 'nothing seen (first of its kernel)'}", flush=True)  # fmt: skip
+        for section, changes in diff.items():  # the values the earlier variants had for each differing field
+            for field in (c.split(":")[0] for c in changes):
+                values = Counter(v.get(section, {}).get(field) for v in seen)
+                print(f"    earlier {len(seen)} variants' {section} {field}: {dict(values)}", flush=True)
     seen.append(variant)
     return out
 
