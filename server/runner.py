@@ -42,7 +42,7 @@ import torch
 from kernels import SlotSegments
 from server.config import EngineConfig
 from server.kv_cache import NULL_BLOCK, KVCache
-from server.model import AttentionMeta, LutProjection, PrefillSpan, Transformer
+from server.model import AttentionMeta, LutProjection, PrefillSpan, Transformer, fused_ops_for
 from server.prefill_graphs import PieceKey, PrefillGraphs
 from server.sampling import TokenLogprob, draw_on_device, sample, token_logprobs
 from server.scheduler import ScheduledChunk, SchedulerOutput
@@ -213,6 +213,9 @@ class ModelRunner:
                 tune_kernels(model, config.scheduler.max_num_batched_tokens, num_slots)
             except Exception as e:  # noqa: BLE001 - an optimisation: the shapes left tune on first use instead
                 log.warning("start-up kernel tuning stopped (%s); the remaining shapes tune on first use", e)
+            fused = fused_ops_for(model.embed_tokens)
+            if fused is not None:
+                fused.warm_up_attention(*kv_cache.layers[0], model.config.num_heads)
         if self.prefill_graphs is not None and config.tune_at_start:
             start = time.perf_counter()
             captured = self.prefill_graphs.capture_lone_prompts()

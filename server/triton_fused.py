@@ -182,7 +182,7 @@ def rope_and_store(
     return q_out, k_out
 
 
-@jit_any_size(sizes=("stride_bt",), unaligned=("bt_ptr", "lens_ptr"))
+@jit_any_size(sizes=("stride_bt", "SPLITS"), unaligned=("bt_ptr", "lens_ptr"))
 def _paged_decode_attention_kernel(
     q_ptr, k_cache_ptr, v_cache_ptr, bt_ptr, lens_ptr, out_ptr, ws_ptr, counter_ptr,
     G, HKV, HD, BS, stride_qb, stride_qh, stride_bt, stride_ob, stride_oh, scale, SPLITS,
@@ -317,6 +317,19 @@ def paged_decode_attention(
         num_warps=8 if wide else 4,
     )  # fmt: skip
     return out
+
+
+def warm_up_attention(k_cache: torch.Tensor, v_cache: torch.Tensor, num_heads: int) -> None:
+    """Compile paged_decode_attention for a model's geometry (one layer's caches, its query head count), with the
+    context whole and split, before the first request: self_check's small shapes are other variants (head dim,
+    grouped heads, divisibility), so the first request and the first long context each compiled one (0.3-0.5 s,
+    H200, NOTES.md fourteenth session). Reads one null-block row; writes nothing to the caches."""
+    _, _, _, hd = k_cache.shape
+    q = torch.zeros(1, num_heads, hd, dtype=k_cache.dtype, device=k_cache.device)
+    tables = torch.zeros(1, 1, dtype=torch.int64, device=k_cache.device)  # the runner's packed int64 tables
+    lens = torch.ones(1, dtype=torch.int32, device=k_cache.device)
+    for splits in (1, 2):
+        paged_decode_attention(q, k_cache, v_cache, tables, lens, hd**-0.5, num_splits=splits)
 
 
 def _dense_decode_attention(q, k_cache, v_cache, block_tables, context_lens, scale: float) -> torch.Tensor:

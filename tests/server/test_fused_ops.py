@@ -175,3 +175,21 @@ def test_a_gpu_whose_fused_kernels_fail_their_self_check_serves_with_the_torch_f
     assert server.model.fused_ops_for(x.half()) is triton_fused  # another dtype: checked, passes
     monkeypatch.setattr(server.model, "FUSED_OPS", False)  # SKETCHSERVE_FUSED_OPS=0
     assert server.model.fused_ops_for(x.half()) is None
+
+
+def test_attention_warm_up_compiles_the_models_own_variants_and_leaves_the_caches_alone(monkeypatch):
+    """At start the engine runs the paged attention once on the model's geometry, whole and split (the variants
+    a first request and a first long context would otherwise compile), without touching the KV cache."""
+    k_cache, v_cache = (randn(4, 16, 2, 64, dtype=torch.float16, seed=s) for s in (1, 2))
+    before = (k_cache.clone(), v_cache.clone())
+    calls = []
+    real = triton_fused.paged_decode_attention
+
+    def spy(q, kc, vc, tables, lens, scale, num_splits=None):
+        calls.append((tuple(q.shape), num_splits))
+        return real(q, kc, vc, tables, lens, scale, num_splits=num_splits)
+
+    monkeypatch.setattr(triton_fused, "paged_decode_attention", spy)
+    triton_fused.warm_up_attention(k_cache, v_cache, num_heads=8)
+    assert calls == [((1, 8, 64), 1), ((1, 8, 64), 2)]
+    assert torch.equal(k_cache, before[0]) and torch.equal(v_cache, before[1])
