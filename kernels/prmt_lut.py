@@ -102,6 +102,9 @@ def dequant_program() -> list[tuple]:
     return prog + [("split_out", f"${2 * i}", f"${2 * i + 1}", f"q{i}") for i in range(4)]
 
 
+ARITHMETIC = {"fma": "fma.rn.f32", "add_f32": "add.f32", "mul_f16x2": "mul.rn.f16x2", "fma_f16x2": "fma.rn.f16x2"}
+
+
 def to_ptx(prog: list[tuple]) -> str:
     """The PTX text of a program (one `{ ... }` scope with its temporaries)."""
     lines = [".reg .b32 w4, s, m, t0, t1, l, h, q0, q1, q2, q3, p; .reg .b16 e0, e1; .reg .f32 f, a;"]
@@ -113,18 +116,8 @@ def to_ptx(prog: list[tuple]) -> str:
             lines.append(f"mov.b32 {{{dst}, {args[0]}}}, {args[1]};")
         elif op == "cvt_f16":
             lines.append(f"cvt.f32.f16 {dst}, {args[0]};")
-        elif op == "fma":
-            lines.append(f"fma.rn.f32 {dst}, {', '.join(args)};")
-        elif op == "add_f32":
-            lines.append(f"add.f32 {dst}, {', '.join(args)};")
-        elif op == "mul_f16x2":
-            lines.append(f"mul.rn.f16x2 {dst}, {', '.join(args)};")
-        elif op == "fma_f16x2":
-            lines.append(f"fma.rn.f16x2 {dst}, {', '.join(args)};")
-        elif op == "mov":
-            lines.append(f"mov.b32 {dst}, {args[0]};")
-        else:  # and, shl, shr, prmt, lop3 on b32
-            lines.append(f"{op}.b32 {dst}, {', '.join(args)};")
+        else:  # arithmetic (ARITHMETIC's mnemonics), or and, shl, shr, prmt, lop3, mov on b32
+            lines.append(f"{ARITHMETIC.get(op, op + '.b32')} {dst}, {', '.join(args)};")
     return "{ " + " ".join(lines) + " }"
 
 
