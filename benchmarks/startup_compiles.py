@@ -61,12 +61,15 @@ def _logged(self, key, signature, device, constexprs, options, attrs, warmup):
         variant = {"error": repr(exc)}
     seen = SEEN.setdefault(name, [])
     if PHASE[0] != "start":  # what differs from the nearest variant compiled before (the start's, mostly)
-        diff = {}
+        diff, nearest = {}, None
         if seen:
             nearest = min(seen, key=lambda v: sum(len(c) for c in _differs(v, variant).values()))
             diff = _differs(nearest, variant)
         print(f"  compile in {PHASE[0]}: {name} ({COMPILES[-1][2]:.2f} s) differs from the nearest earlier variant "
               f"in {diff or 'nothing seen (first of its kernel)'}", flush=True)  # fmt: skip
+        for v in seen:  # every earlier variant with the same constexprs (the same config): how it differs
+            if v.get("const") == variant.get("const") and v is not nearest:
+                print(f"    same config, earlier: differs in {_differs(v, variant)}", flush=True)
         for section, changes in diff.items():  # the values the earlier variants had for each differing field
             for field in (c.split(":")[0] for c in changes):
                 values = Counter(v.get(section, {}).get(field) for v in seen)
