@@ -33,6 +33,8 @@ structure; the asm's instruction sequences are checked on the CPU by an emulator
 
 from __future__ import annotations
 
+import os
+
 import torch
 import triton
 import triton.language as tl
@@ -375,13 +377,20 @@ def prmt_ok(codes_packed: torch.Tensor, lut_pool: torch.Tensor, bits: int) -> bo
     )
 
 
+# SKETCHSERVE_FP16_PRODUCTS=0: the one-token kernel keeps fp32 products everywhere (HALF2 neither offered to the
+# autotuner nor launched, whatever a cached choice says): decode tokens then round as the multi-token kernels do.
+FP16_PRODUCTS = os.environ.get("SKETCHSERVE_FP16_PRODUCTS", "1") != "0"
+
+
 def half2_ok(x: torch.Tensor, lut_pool: torch.Tensor) -> bool:
-    """Whether the one-token kernel may take HALF2: fp16 x and LUT, groups of an even column count (so that no
-    x pair straddles a group) and x's row 4-byte aligned (its pairs are loaded as b32)."""
+    """Whether the one-token kernel may take HALF2: fp16 products allowed (FP16_PRODUCTS), fp16 x and LUT, groups
+    of an even column count (so that no x pair straddles a group) and x's row 4-byte aligned (its pairs are loaded
+    as b32)."""
     k = x.shape[1]
     gs = -(-k // lut_pool.shape[2])
     return (
-        x.dtype == torch.float16
+        FP16_PRODUCTS
+        and x.dtype == torch.float16
         and lut_pool.dtype == torch.float16
         and gs % 2 == 0
         and k % 2 == 0

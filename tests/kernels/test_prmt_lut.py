@@ -12,7 +12,7 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels import autotune
+from kernels import autotune, triton_decode_prmt
 from kernels.prmt_lut import byte_tables, dequant_program, emulate, f32, lookup_program, to_ptx
 from kernels.reference import lut_linear_reference
 from kernels.triton_decode import MODE_PRMT, MODE_PRMT_DOT, decode_candidates, launch_decode
@@ -166,6 +166,18 @@ def test_half_precision_products_only_where_they_keep_fp16_accuracy():
     y = torch.full((1, 40), float("nan"), dtype=x.dtype, device=DEVICE)
     launch_decode_prmt(x, codes, pool, slots, 4, y, {"BLOCK_N": 16, "BLOCK_K": 64, "HALF2": 1})
     assert 0 < rel_err(y, lut_linear_reference(x, codes, pool, slots, 4)) < 1.5e-3
+
+
+def test_fp16_products_can_be_turned_off_even_where_a_cached_choice_asks_for_them(monkeypatch):
+    x, codes, pool, slots = make_case(1, 40, 256, 4, 2, 3, "one", torch.float16, seed=5)
+    config = {"BLOCK_N": 16, "BLOCK_K": 64}
+    outputs = {}
+    for name, flag, half2 in (("fp32", True, 0), ("half2", True, 1), ("off", False, 1)):
+        monkeypatch.setattr(triton_decode_prmt, "FP16_PRODUCTS", flag)  # what SKETCHSERVE_FP16_PRODUCTS=0 sets
+        outputs[name] = torch.full((1, 40), float("nan"), dtype=x.dtype, device=DEVICE)
+        launch_decode_prmt(x, codes, pool, slots, 4, outputs[name], config | {"HALF2": half2})
+    assert torch.equal(outputs["off"], outputs["fp32"]) and not torch.equal(outputs["half2"], outputs["fp32"])
+    assert not half2_ok(x, pool)  # so the autotuner is not offered the fp16 form either
 
 
 def test_prefetch_refuses_blocks_that_straddle_groups():
