@@ -456,7 +456,9 @@ def profile(args):
         y = torch.empty(m, 4096, dtype=torch.float16, device="cuda")
         launch_decode(x, layer.codes[0], layer.pools[0], slots, BITS, y, cfg)
     # the register-LUT kernels with the grids' best configs (decode_m1_grid.json, decode_m16_grid.json)
+    # (and the one-token kernel with fp16 products, HALF2: the fourteenth session's choice at 4096x4096)
     for m, cfg in [(1, {"BLOCK_N": 32, "BLOCK_K": 512, "num_warps": 4, "num_stages": 2, "waves": 4}),
+                   (1, {"BLOCK_N": 32, "BLOCK_K": 512, "num_warps": 4, "num_stages": 2, "waves": 4, "HALF2": 1}),
                    (16, {"BLOCK_N": 64, "BLOCK_K": 64, "num_warps": 4, "num_stages": 4, "waves": 2})]:  # fmt: skip
         cfg["SPLIT_K"] = split_for(4096, 4096, cfg["BLOCK_N"], cfg["BLOCK_K"], cfg.pop("waves") * sms)
         x, slots = make_batch(m, 1, 4096)

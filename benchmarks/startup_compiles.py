@@ -89,6 +89,27 @@ def _differs(a: dict, b: dict) -> dict:
     return out
 
 
+BUCKET_LAUNCHES: dict[str, set] = {}  # phase class ("start" / "after") -> {(M, N, K, config)} at M not a multiple of 16
+
+
+def _log_bucket_launches() -> None:
+    """Record every bucket-kernel launch whose M is not a multiple of 16 (the variants that compile apart), to
+    name the shape or config that a run meets but the start-up tuning did not."""
+    from kernels import triton_ops
+
+    launch = triton_ops.launch_bucket
+
+    def logged(x, codes_packed, lut_pool, slots, bits, y, config):
+        m = x.shape[0]
+        if m % 16:
+            phase = "start" if PHASE[0] == "start" else "after"
+            key = (m, codes_packed.shape[0], x.shape[1], tuple(sorted(config.items())))
+            BUCKET_LAUNCHES.setdefault(phase, set()).add(key)
+        return launch(x, codes_packed, lut_pool, slots, bits, y, config)
+
+    triton_ops.launch_bucket = logged
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--gpr", type=int, default=1)
@@ -96,6 +117,7 @@ def main() -> None:
     ap.add_argument("--layers", type=int, default=32)
     cli = ap.parse_args()
     jit.JITFunction._do_compile = _logged
+    _log_bucket_launches()
     args = argparse.Namespace(device=torch.device("cuda"), prompt=128, new_tokens=8, ttft_prompt=512,
                               cuda_graph_max_batch=64, cpu_weight_dtype="float32")  # fmt: skip
     base = bs.random_base(bs.llama2_7b_config(num_hidden_layers=cli.layers), cli.gpr, args.device)
@@ -116,6 +138,9 @@ def main() -> None:
             t0 = time.perf_counter()
             run()
             print(f"{phase}: {time.perf_counter() - t0:.2f} s", flush=True)
+    for m, n, k, config in sorted(BUCKET_LAUNCHES.get("after", set()) - BUCKET_LAUNCHES.get("start", set())):
+        print(f"bucket launch after the start, not at it: M={m} {n}x{k} {dict(config)}")
+    print(f"bucket launches at M not a multiple of 16 at the start: {sorted(BUCKET_LAUNCHES.get('start', set()))}")
     after = Counter(kernel for phase, kernel, _ in COMPILES if phase != "start")
     print(f"compiles at the start: {sum(p == 'start' for p, _, _ in COMPILES)}; after it: {sum(after.values())} "
           f"({dict(after)})")
