@@ -20,7 +20,10 @@ before the slot and its tables (it depends on neither), and each next block whil
 X_VEC: x as one 16-byte load per code word, split into its 8 columns in registers. GROUP_ALIGNED (the launcher's
 GROUP_SPLIT): one LUT group per program, its blocks starting at the group's first column, so that no block
 straddles a group when BLOCK_K does not divide the group size. Neither was faster on the H200 (NOTES.md
-"Autotuning cost"), so the autotuner does not time them; benchmarks/decode_grid.py does.
+"Autotuning cost"), so the autotuner does not time them; benchmarks/decode_grid.py does. HALF2 (fp16 x and LUT):
+the looked-up 16-bit pairs times x's pairs as loaded, by fma.rn.f16x2, each word's sum in fp16 and added to acc in
+fp32 (prmt_lut.py; 4.4 instead of 5.9 instructions per weight, 6-10 % faster on the H200): the autotuner times
+every one-token config in both forms.
 
 2 to 64 tokens (_decode_prmt_dot_kernel, MODE_PRMT_DOT): per distinct slot and group the tables once, then per K
 block W [BN, BK] dequantized by the asm's other form (8 entries per word) and acc [BN, BM] += W @ x_slot.T on
@@ -252,14 +255,16 @@ def _decode_prmt_kernel(
                 else:
                     acc = _lookup_fma(acc, words, tables, x_ptr, c0, lo, hi, BLOCK_N, BW, LUT_BF16, True, X_VEC,
                                       HALF2)  # fmt: skip
-            elif HALF2:  # interpreter: the asm's fp16 products and word sums, the LUT entries gathered
+            elif HALF2:  # interpreter: the asm's fp16 products and per-half word sums (unfused), entries gathered
                 xp = _x_pairs(x_ptr, c0, lo, hi, (BLOCK_N, BW), True)
-                part = tl.zeros((BLOCK_N, BW), dtype=tl.float16)
-                for j in tl.static_range(8):
-                    code = ((words >> (4 * j)) & 15).to(tl.int64)
-                    w = tl.load(lut_ptr + (lut_rows + g * L)[:, None] + code)
-                    part += w * _half(xp[j // 2], j % 2 == 1)
-                acc += part.to(tl.float32)
+                even = tl.zeros((BLOCK_N, BW), dtype=tl.float16)  # the pairs' low halves: even columns
+                odd = tl.zeros((BLOCK_N, BW), dtype=tl.float16)
+                for j in tl.static_range(0, 8, 2):
+                    w_even = tl.load(lut_ptr + (lut_rows + g * L)[:, None] + ((words >> (4 * j)) & 15).to(tl.int64))
+                    w_odd = tl.load(lut_ptr + (lut_rows + g * L)[:, None] + ((words >> (4 * j + 4)) & 15).to(tl.int64))
+                    even += w_even * _half(xp[j // 2], False)
+                    odd += w_odd * _half(xp[j // 2], True)
+                acc += even.to(tl.float32) + odd.to(tl.float32)
             else:  # interpreter: the same sums through a gather of each code's LUT entry
                 xs = _x_columns(x_ptr, c0, lo, hi, (BLOCK_N, BW), BW, True, X_VEC)
                 for j in tl.static_range(8):

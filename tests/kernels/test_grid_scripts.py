@@ -23,3 +23,33 @@ def test_time_grid_times_every_launch_into_rows_and_starts_no_group_past_the_bud
     spent = []
     bench.time_grid(None, None, None, None, None, iter([[({"BLOCK_N": 8}, {})]]), budget_s=-1.0, rows=spent, label="t")
     assert spent == [] and len(timed) == 4  # the budget was spent before the first group
+
+
+def test_the_half2_quality_emulation_rounds_as_the_kernels_asm_does():
+    """benchmarks/half2_quality.py's CPU emulation against the asm's own emulator (kernels/prmt_lut.py), one code
+    word at a time: bit-exact for a word (acc 0), and the same rounding over a row of words."""
+    import numpy as np
+    import torch
+
+    from kernels.prmt_lut import byte_tables, emulate, f32, lookup_program
+
+    quality = load_benchmark("half2_quality")
+    program = lookup_program("f16x2")
+    rng = np.random.default_rng(11)
+    for _ in range(32):
+        entries = rng.standard_normal(16).astype(np.float16)
+        codes = rng.integers(0, 16, 8)
+        x = rng.standard_normal(8).astype(np.float16)
+        lo, hi = byte_tables(entries.view(np.uint16))
+        pairs = [int(x[2 * i].view(np.uint16)) | int(x[2 * i + 1].view(np.uint16)) << 16 for i in range(4)]
+        operands = {"$1": 0.0, "$2": sum(int(c) << (4 * i) for i, c in enumerate(codes))}
+        operands |= {f"${3 + i}": v for i, v in enumerate(lo + hi)} | {f"${11 + i}": p for i, p in enumerate(pairs)}
+        asm = f32(emulate(program, operands)["$0"])
+        w = torch.tensor(entries[codes].astype(np.float32))[None]
+        assert quality.half2_matmul(torch.tensor(x.astype(np.float32))[None], w).item() == asm
+    # a row of words: close to the fp32 products, not equal to them (the fp16 sums round)
+    g = torch.Generator().manual_seed(0)
+    x, w = (torch.randn(*shape, generator=g).half().float() for shape in ((3, 256), (5, 256)))
+    half2, exact = quality.half2_matmul(x, w), x.double() @ w.double().T
+    err = ((half2 - exact).norm() / exact.norm()).item()
+    assert 0 < err < 2e-3
