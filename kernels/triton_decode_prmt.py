@@ -259,9 +259,10 @@ def _decode_prmt_kernel(
                 xp = _x_pairs(x_ptr, c0, lo, hi, (BLOCK_N, BW), True)
                 even = tl.zeros((BLOCK_N, BW), dtype=tl.float16)  # the pairs' low halves: even columns
                 odd = tl.zeros((BLOCK_N, BW), dtype=tl.float16)
+                row_lut = lut_ptr + (lut_rows + g * L)[:, None]  # [BN, 1] each row's entries of group g
                 for j in tl.static_range(0, 8, 2):
-                    w_even = tl.load(lut_ptr + (lut_rows + g * L)[:, None] + ((words >> (4 * j)) & 15).to(tl.int64))
-                    w_odd = tl.load(lut_ptr + (lut_rows + g * L)[:, None] + ((words >> (4 * j + 4)) & 15).to(tl.int64))
+                    w_even = tl.load(row_lut + ((words >> (4 * j)) & 15).to(tl.int64))
+                    w_odd = tl.load(row_lut + ((words >> (4 * j + 4)) & 15).to(tl.int64))
                     even += w_even * _half(xp[j // 2], False)
                     odd += w_odd * _half(xp[j // 2], True)
                 acc += even.to(tl.float32) + odd.to(tl.float32)
@@ -392,7 +393,7 @@ def half2_ok(x: torch.Tensor, lut_pool: torch.Tensor) -> bool:
     of an even column count (so that no x pair straddles a group) and x's row 4-byte aligned (its pairs are loaded
     as b32)."""
     k = x.shape[1]
-    gs = -(-k // lut_pool.shape[2])
+    gs = triton.cdiv(k, lut_pool.shape[2])
     return (
         FP16_PRODUCTS
         and x.dtype == torch.float16
