@@ -568,7 +568,8 @@ def kernel_tuning_plan(
     (bucket_threshold(tokens); None: the kernel is fixed), then each power of two above it (the prefill kernel),
     all up to the token budget rounded up. Then odd_sizes (the decode graphs' batch sizes that are not powers of two,
     up to decode_max and the largest entry), the same way: their configs are the power of two's above them, but the
-    bucket kernel specializes on the token count (a multiple of 16 or not), so their first calls compile."""
+    bucket kernel specializes on the token count (a multiple of 16 or not), so their first calls compile. Last, for
+    each of the bucket kernel's tile heights that no entry calls at a count not a multiple of 16, such a count."""
     plan, tokens = [], 1
 
     def add(tokens: int) -> None:
@@ -584,6 +585,16 @@ def kernel_tuning_plan(
     for size in odd_sizes:
         if size <= largest and size & (size - 1):
             add(size)
+    # The bucket kernel's variant per class of the token count, for each of its tile heights (BLOCK_M, the power
+    # of two >= 16 above the count): eager steps give it any count, e.g. 37 decodes and prompt tokens, whose first
+    # call compiled at M = 33..63 (fourteenth session) while the plan held only multiples of 16 there.
+    power = 16
+    while power <= largest:
+        covered = any(power // 2 < t <= power and t % 16 and tasks > 1 for t, tasks in plan)
+        threshold = bucket_threshold(power - 4)
+        if not covered and threshold is not None and 1 < threshold <= min(power - 4, num_slots):
+            plan.append((power - 4, threshold))
+        power *= 2
     return plan
 
 

@@ -22,7 +22,7 @@ def test_the_plan_covers_every_token_count_key_up_to_the_budget_with_both_decode
     plan = runner.kernel_tuning_plan(token_budget=512, num_slots=20, bucket_threshold=small_m_threshold)
     assert [p for p in plan if p[1] == 1] == [(t, 1) for t in POWERS]
     # the bucket kernel's entries: decode sizes only (<= 64), from its threshold of distinct tasks
-    assert [p for p in plan if p[1] > 1] == [(4, 4), (8, 4), (16, 4), (32, 13), (64, 13)]
+    assert [p for p in plan if p[1] > 1][:5] == [(4, 4), (8, 4), (16, 4), (32, 13), (64, 13)]
     odd_budget = runner.kernel_tuning_plan(token_budget=300, num_slots=20, bucket_threshold=small_m_threshold)
     assert max(tokens for tokens, _ in odd_budget) == 512  # 300 tokens are keyed as 512
 
@@ -31,9 +31,23 @@ def test_the_plan_also_calls_the_decode_graph_sizes_that_are_not_powers_of_two()
     """Their configs are the power of two's above, but the bucket kernel compiles a variant per class of the token
     count (a multiple of 16 or not): batch 24 over many tasks compiled at its first step (thirteenth session)."""
     plan = runner.kernel_tuning_plan(512, 20, small_m_threshold, 64, runner.GRAPH_BATCH_SIZES)
-    assert plan[-4:] == [(24, 1), (24, 13), (48, 1), (48, 13)]  # after the powers of two; 96 and up: above 64
+    assert plan[-6:-2] == [(24, 1), (24, 13), (48, 1), (48, 13)]  # after the powers of two; 96 and up: above 64
     small = runner.kernel_tuning_plan(16, 20, small_m_threshold, 64, runner.GRAPH_BATCH_SIZES)
     assert max(tokens for tokens, _ in small) == 16  # no size above the budget's
+
+
+def test_the_plan_calls_the_bucket_kernel_at_a_count_not_a_multiple_of_16_for_each_tile_height():
+    """The bucket kernel's tile height is the power of two >= 16 above the token count, and it specializes on the
+    count being a multiple of 16; an eager step gives it any count (decodes plus prompt tokens), so each height
+    needs a call at an odd count: M = 37..59 compiled after the start when only 24 (height 32) was called
+    (fourteenth session)."""
+    plan = runner.kernel_tuning_plan(512, 20, small_m_threshold, 64, runner.GRAPH_BATCH_SIZES)
+    assert plan[-2:] == [(12, 4), (60, 13)]  # 24 covers height 32; 48 is a multiple of 16
+    for height in (16, 32, 64):
+        assert any(height // 2 < t <= height and t % 16 and tasks > 1 for t, tasks in plan)
+    powers_only = runner.kernel_tuning_plan(token_budget=512, num_slots=20, bucket_threshold=small_m_threshold)
+    assert [p for p in powers_only if p[1] > 1][5:] == [(12, 4), (28, 13), (60, 13)]
+    assert runner.kernel_tuning_plan(16, 20, small_m_threshold)[-1] == (12, 4)  # no height above the budget's
 
 
 def test_the_plan_leaves_out_task_counts_the_pool_cannot_hold_and_fixed_kernels():
