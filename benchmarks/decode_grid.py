@@ -70,12 +70,14 @@ CURRENT = {"prmt": (32, 512, 4, 2), "prmt_h2": (32, 512, 4, 2), "prmt_xv": (32, 
            "prmt_dot": (64, 64, 4, 4), "dot_swap": (32, 256, 4, 3)}  # fmt: skip
 
 
-def compile_configs(mode: str, m: int) -> list[tuple[int, int, int, int]]:
+def compile_configs(mode: str, m: int, stages: tuple[int, ...] = (1, 2, 3)) -> list[tuple[int, int, int, int]]:
     """(BLOCK_N, BLOCK_K, warps, stages), nearest the mode's current best first. One token: >= 1 code word per
-    thread. Tensor-core modes: BLOCK_K divides the group size (4096 / GPR) and the tile fits the registers."""
+    thread, stages from `stages` (the one-token kernel's loads feed no dot: Triton pipelines none of them, so
+    stages changed nothing in the fourteenth session's grid). Tensor-core modes: BLOCK_K divides the group size
+    (4096 / GPR) and the tile fits the registers."""
     bn0, bk0, w0, _ = CURRENT[mode]
     if m == 1:
-        grid = itertools.product((8, 16, 32, 64), (128, 256, 512, 1024), (1, 2, 4, 8), (1, 2, 3))
+        grid = itertools.product((8, 16, 32, 64), (128, 256, 512, 1024), (1, 2, 4, 8), stages)
         ok = [c for c in grid if c[0] * c[1] // 8 >= 32 * c[2]]
     else:
         grid = itertools.product((16, 32, 64, 128), (32, 64, 128, 256), (4, 8), (1, 2, 3, 4))
@@ -85,19 +87,24 @@ def compile_configs(mode: str, m: int) -> list[tuple[int, int, int, int]]:
     return ok
 
 
-def run_shape(n: int, k: int, m: int, tasks: int, mode: str, configs, budget_s: float, sms: int, rows: list) -> None:
+def run_shape(n: int, k: int, m: int, tasks: int, mode: str, configs, budget_s: float, sms: int, rows: list,
+              prefetch: tuple[int, ...] = ()) -> None:  # fmt: skip
+    """Time configs at one shape; prefetch: the register prefetch depths to time each one-token register-LUT config
+    at (default: the mode's PREFETCH_OF)."""
     layer = Layer(n, k, GPR)
     x, slots = make_batch(m, tasks, k)
     modes = ONE_TOKEN_MODES if m == 1 else TOKENS_MODES
     ref = lut_linear_reference(x, layer.codes[0], layer.pools[0], slots, BITS)
 
+    depths = prefetch if prefetch and mode in PREFETCH_OF else (PREFETCH_OF.get(mode, 1),)
+
     def launches(block_n, block_k, warps, stages):
-        for waves in (0,) if mode == "prmt_gs" else WAVES:  # GROUP_SPLIT sets the split itself
+        for waves, depth in itertools.product((0,) if mode == "prmt_gs" else WAVES, depths):  # GROUP_SPLIT: own split
             split = split_for(n, k, block_n, block_k, waves * sms) if waves else 1
             if waves and split == 1:
                 continue  # the same launch as waves 0
             cfg = {"MODE": modes[mode], "BLOCK_N": block_n, "BLOCK_K": block_k, "num_warps": warps,
-                   "num_stages": stages, "SPLIT_K": split, "PREFETCH": PREFETCH_OF.get(mode, 1), "SLOT_OUTER": False,
+                   "num_stages": stages, "SPLIT_K": split, "PREFETCH": depth, "SLOT_OUTER": False,
                    "FAST": False, "X_VEC": int(mode == "prmt_xv"), "GROUP_SPLIT": int(mode == "prmt_gs"),
                    "HALF2": int(mode == "prmt_h2")}  # fmt: skip
             yield cfg, {"N": n, "K": k, "M": m, "tasks": tasks, "kind": mode, "waves": waves}
@@ -122,14 +129,22 @@ def retime(layer, x, slots, top: list[dict]) -> None:
     for r in top:
         r["us_retimed"] = sorted(r["us_rounds"])[len(r["us_rounds"]) // 2]
         print(f"  retimed BN {r['BLOCK_N']} BK {r['BLOCK_K']} w {r['num_warps']} s {r['num_stages']} split "
-              f"{r['SPLIT_K']}: {r['us']:.1f} -> {[round(u, 1) for u in r['us_rounds']]}", flush=True)  # fmt: skip
+              f"{r['SPLIT_K']} prefetch {r['PREFETCH']}: {r['us']:.1f} -> {[round(u, 1) for u in r['us_rounds']]}",
+              flush=True)  # fmt: skip
 
 
 def main() -> None:
     args = grid_cli(__doc__, budget_s=150.0, extra=[("--m", 1, "tokens"), ("--tasks", 1, "distinct tasks"),
                                                     ("--down", 0, "1: also the down projection, 4096x11008"),
                                                     ("--fused", 0, "1: the fused projections' shapes, prmt only"),
-                                                    ("--modes", "", "comma-separated modes (default: all of M's)")])
+                                                    ("--modes", "", "comma-separated modes (default: all of M's)"),
+                                                    ("--prefetch", "", "comma-separated register prefetch depths "
+                                                     "for the one-token register-LUT modes (default: 0)"),
+                                                    ("--stages", "1,2,3", "comma-separated stages at one token"),
+                                                    ("--gpr", GPR, "LUT groups per row")])
+    globals()["GPR"] = args.gpr
+    prefetch = tuple(int(d) for d in args.prefetch.split(",")) if args.prefetch else ()
+    stages = tuple(int(d) for d in args.stages.split(","))
     if args.fused:
         shapes = [(4096, 4096), *FUSED_SHAPES]
         modes = {"prmt": MODE_PRMT} if args.m == 1 else {"prmt_dot": MODE_PRMT_DOT}
@@ -141,13 +156,13 @@ def main() -> None:
     sms = torch.cuda.get_device_properties(0).multi_processor_count
     rows: list[dict] = []
     for mode in modes:
-        run_shape(4096, 4096, args.m, args.tasks, mode, compile_configs(mode, args.m), args.budget_s / len(modes), sms,
-                  rows)
+        run_shape(4096, 4096, args.m, args.tasks, mode, compile_configs(mode, args.m, stages),
+                  args.budget_s / len(modes), sms, rows, prefetch)  # fmt: skip
         top = distinct((r["BLOCK_N"], r["BLOCK_K"], r["num_warps"], r["num_stages"])
                        for r in fastest(rows, 24, N=4096, K=4096, kind=mode))  # fmt: skip
         for n, k in shapes[1:]:
             run_shape(n, k, args.m, args.tasks, mode, top[:8 if args.fused else 6], args.budget_s / (2 * len(modes)),
-                      sms, rows)
+                      sms, rows, prefetch)  # fmt: skip
     result = {"gpu": torch.cuda.get_device_name(), "M": args.m, "tasks": args.tasks, "gpr": GPR, "bits": BITS,
               "rows": rows}  # fmt: skip
     name = f"decode_m{args.m}" + (f"_t{args.tasks}" if args.tasks > 1 else "") + ("_fused" if args.fused else "")
@@ -159,7 +174,7 @@ def main() -> None:
             for r in sorted(fastest(rows, RETIME_TOP, N=n, K=k, kind=mode), key=lambda r: r.get("us_retimed", r["us"])):
                 print(f"  {r.get('us_retimed', r['us']):.1f} us (first {r['us']:.1f})  BN {r['BLOCK_N']} "
                       f"BK {r['BLOCK_K']} warps {r['num_warps']} stages {r['num_stages']} split {r['SPLIT_K']} "
-                      f"(waves {r['waves']})")  # fmt: skip
+                      f"(waves {r['waves']}) prefetch {r['PREFETCH']}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -15,8 +15,9 @@ One token (_decode_prmt_kernel, MODE_PRMT). A program owns rows n0 .. n0+BLOCK_N
     y[rows] = sum over K of acc
 
 (a block straddling a group boundary is visited once per group, with the other group's columns masked out).
-PREFETCH (BLOCK_K dividing the group size, so blocks come in order, each once): the first codes block is loaded
-before the slot and its tables (it depends on neither), and each next block while the current one is looked up.
+PREFETCH = D (1-3; BLOCK_K dividing the group size, so blocks come in order, each once): the first D codes blocks
+are loaded before the slot and its tables (they depend on neither), and each later block D blocks ahead of the one
+looked up, so that D blocks' loads are in flight through the loop instead of one DRAM round trip per block.
 X_VEC: x as one 16-byte load per code word, split into its 8 columns in registers. GROUP_ALIGNED (the launcher's
 GROUP_SPLIT): one LUT group per program, its blocks starting at the group's first column, so that no block
 straddles a group when BLOCK_K does not divide the group size. Neither was faster on the H200 (NOTES.md
@@ -224,10 +225,11 @@ def _decode_prmt_kernel(
     row_words = words_ptr + rows_c[:, None] * stride_cw  # [BN, 1]
     k_start = pid_k * K_PER_SPLIT  # a multiple of BLOCK_K (GROUP_ALIGNED: of the group size, a multiple of 32)
     k_end = tl.minimum(k_start + K_PER_SPLIT, K)
-    if PREFETCH:  # the first codes block, issued before the slot -> LUT tables chain (it depends on neither)
-        nxt = _load_words(row_words, k_start, wj, KW)
-    else:
-        nxt = tl.zeros((BLOCK_N, BW), dtype=tl.uint32)
+    # PREFETCH = D > 0: the first D codes blocks, issued before the slot -> LUT tables chain (they depend on
+    # neither); then each block D ahead of the one looked up (nxt1 is the next block, nxt2 the one after, ...).
+    nxt1 = _load_words(row_words, k_start, wj, KW) if PREFETCH >= 1 else tl.zeros((BLOCK_N, BW), dtype=tl.uint32)
+    nxt2 = _load_words(row_words, k_start + BLOCK_K, wj, KW) if PREFETCH >= 2 else nxt1
+    nxt3 = _load_words(row_words, k_start + 2 * BLOCK_K, wj, KW) if PREFETCH >= 3 else nxt2
     slot = tl.load(slot_ptr).to(tl.int64)
     lut_rows = slot * stride_ls + rows_c.to(tl.int64) * stride_ln  # [BN] element offsets of each row's LUT
     pairs_ptr = lut_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)  # entries 2i, 2i+1 as one b32
@@ -242,9 +244,17 @@ def _decode_prmt_kernel(
         else:
             first = (lo // BLOCK_K) * BLOCK_K
         for kb0 in range(first, hi, BLOCK_K):
-            if PREFETCH:  # blocks come in order, each once (BLOCK_K divides GS, or GROUP_ALIGNED): the next now
-                words = nxt
-                nxt = _load_words(row_words, kb0 + BLOCK_K, wj, KW)
+            if PREFETCH >= 1:  # blocks come in order, each once (BLOCK_K divides GS, or GROUP_ALIGNED)
+                words = nxt1
+                if PREFETCH == 1:
+                    nxt1 = _load_words(row_words, kb0 + BLOCK_K, wj, KW)
+                elif PREFETCH == 2:
+                    nxt1 = nxt2
+                    nxt2 = _load_words(row_words, kb0 + 2 * BLOCK_K, wj, KW)
+                else:
+                    nxt1 = nxt2
+                    nxt2 = nxt3
+                    nxt3 = _load_words(row_words, kb0 + 3 * BLOCK_K, wj, KW)
             else:
                 words = _load_words(row_words, kb0, wj, KW)  # [BN, BW]
             c0 = kb0 + wj * 8  # first column of each word
@@ -415,8 +425,8 @@ def launch_decode_prmt(
     config: dict,
 ) -> None:
     """y [1, N] <- the register-LUT kernel. config: BLOCK_N, BLOCK_K (a multiple of 8), SPLIT_K, num_warps,
-    num_stages, PREFETCH (0/1: each codes block loaded one block ahead in registers, the first before the slot
-    and LUT loads; BLOCK_K must divide the group size, or GROUP_SPLIT), X_VEC (0/1: x as one 16-byte load per
+    num_stages, PREFETCH (0-3: each codes block loaded that many blocks ahead in registers, the first ones before
+    the slot and LUT loads; BLOCK_K must divide the group size, or GROUP_SPLIT), X_VEC (0/1: x as one 16-byte load per
     code word, split in registers, instead of 8 two-byte loads), GROUP_SPLIT (0/1: split K at the LUT groups, one
     group per program, blocks from each group's first column; the group size must be a multiple of 32, for 16-byte
     codes loads; SPLIT_K is then the group count), HALF2 (0/1: products and each word's sum in fp16 where
@@ -430,7 +440,9 @@ def launch_decode_prmt(
     block_n, block_k = config["BLOCK_N"], config["BLOCK_K"]
     if block_k % 8:
         raise ValueError(f"BLOCK_K must be a multiple of 8, got {block_k}")
-    prefetch = bool(config.get("PREFETCH", 0))
+    prefetch = int(config.get("PREFETCH", 0))
+    if prefetch not in (0, 1, 2, 3):
+        raise ValueError(f"PREFETCH is a depth of 0 to 3 codes blocks, got {prefetch}")
     group_split = bool(config.get("GROUP_SPLIT", 0))
     if group_split and gs % 32:
         raise ValueError(f"GROUP_SPLIT needs a group size that is a multiple of 32 (4 whole code words), got {gs}")

@@ -130,7 +130,8 @@ def test_the_kernels_byte_tables_are_what_the_asm_expects():
 @pytest.mark.parametrize("x_dtype,lut_dtype", [(torch.float16, torch.float16), (torch.bfloat16, torch.bfloat16),
                                                (torch.float32, torch.float16)])  # fmt: skip
 @pytest.mark.parametrize("prefetch,x_vec,group_split,half2", [(0, 0, 0, 0), (1, 0, 0, 0), (0, 1, 0, 0), (0, 0, 1, 0),
-                                                              (1, 0, 1, 0), (0, 0, 0, 1), (1, 0, 1, 1)])  # fmt: skip
+                                                              (1, 0, 1, 0), (0, 0, 0, 1), (1, 0, 1, 1), (2, 0, 0, 0),
+                                                              (3, 0, 0, 1), (3, 0, 1, 0)])  # fmt: skip
 def test_the_register_lut_kernel_matches_the_reference(bits, n, k, gpr, block_k, split, x_dtype, lut_dtype,
                                                        prefetch, x_vec, group_split, half2):  # fmt: skip
     gs = -(-k // gpr)
@@ -185,6 +186,13 @@ def test_prefetch_refuses_blocks_that_straddle_groups():
     y = torch.empty(1, 16, dtype=x.dtype, device=DEVICE)
     with pytest.raises(ValueError, match="divide the group size"):
         launch_decode_prmt(x, codes, pool, slots, 4, y, {"BLOCK_N": 16, "BLOCK_K": 32, "PREFETCH": 1})
+
+
+def test_prefetch_is_a_depth_of_at_most_three_blocks():
+    x, codes, pool, slots = make_case(1, 16, 128, 4, 1, 2, "one", torch.float16)
+    y = torch.empty(1, 16, dtype=x.dtype, device=DEVICE)
+    with pytest.raises(ValueError, match="depth of 0 to 3"):
+        launch_decode_prmt(x, codes, pool, slots, 4, y, {"BLOCK_N": 16, "BLOCK_K": 32, "PREFETCH": 4})
 
 
 def test_group_split_takes_only_groups_of_32_column_multiples():
