@@ -197,6 +197,22 @@ def _f16_halves(bits: int) -> tuple[float, float]:
     return tuple(float(np.uint16((bits >> s) & 0xFFFF).view(np.float16)) for s in (0, 16))
 
 
+# The byte tables from the LUT's entries as loaded, 16-bit pairs pa = {e0, e1}, pb = {e2, e3} (b32, low half first):
+# lo = bytes 0, 2 of pa and 0, 2 of pb; hi = bytes 1, 3 of each. One prmt each (the shifts and masks they replace
+# compiled to ~8 instructions per table: a quarter of the one-token kernel's instructions at 1,024 columns a program).
+TABLE_SELECT = {"lo": 0x6420, "hi": 0x7531}
+
+
+def table_ptx(half: str) -> str:
+    """The asm of one byte table ("lo" or "hi"): $0 = prmt($1 = pa, $2 = pb)."""
+    return f"prmt.b32 $0, $1, $2, {TABLE_SELECT[half]:#x};"
+
+
+def table_from_pairs(pa: int, pb: int, half: str) -> int:
+    """What table_ptx computes, by the emulator's prmt."""
+    return _prmt(pa, pb, TABLE_SELECT[half])
+
+
 def byte_tables(entries16: np.ndarray) -> tuple[list[int], list[int]]:
     """lo[0..3], hi[0..3] of 16 LUT entries given as uint16 bit patterns (what the kernel builds per row)."""
     e = [int(v) for v in entries16]

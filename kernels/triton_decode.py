@@ -245,12 +245,14 @@ def decode_candidates(
     out = []
     if prmt:
         gs = group_size or k
-        for bn, bk, warps, stages, waves in PRMT_CANDIDATES if m == 1 else PRMT_DOT_CANDIDATES:
-            if m > 1 and gs % bk:
-                continue
+        for bn, bk, warps, stages, waves, *prefetch in PRMT_CANDIDATES if m == 1 else PRMT_DOT_CANDIDATES:
+            if (m > 1 or prefetch and prefetch[0]) and gs % bk:
+                continue  # the tensor-core kernel and register prefetch take blocks inside one group
             config = {"BLOCK_N": bn, "BLOCK_K": bk, "MODE": MODE_PRMT if m == 1 else MODE_PRMT_DOT,
                       "num_warps": warps, "num_stages": stages,
                       "SPLIT_K": split_for(n, k, bn, bk, waves * num_sms) if waves else 1}  # fmt: skip
+            if prefetch and prefetch[0]:
+                config["PREFETCH"] = prefetch[0]
             out.append(config)
             if m == 1 and half2:
                 out.append(config | {"HALF2": 1})

@@ -49,6 +49,7 @@ from kernels.prmt_lut import (
     HALF2_CONSTRAINTS,
     dequant_program,
     lookup_program,
+    table_ptx,
     to_ptx,
 )
 from kernels.triton_common import (
@@ -67,19 +68,25 @@ LOOKUP_CONSTRAINTS = tl.constexpr(CONSTRAINTS)
 LOOKUP_HALF2 = tl.constexpr(to_ptx(lookup_program("f16x2")))
 LOOKUP_HALF2_CONSTRAINTS = tl.constexpr(HALF2_CONSTRAINTS)
 DEQUANT = tl.constexpr(to_ptx(dequant_program()))
+TABLE_LO = tl.constexpr(table_ptx("lo"))
+TABLE_HI = tl.constexpr(table_ptx("hi"))
 DEQUANT_CONSTR = tl.constexpr(DEQUANT_CONSTRAINTS)
 
 
 @triton.jit
-def _byte_table(pa, pb, HIGH: tl.constexpr):
-    """b32 [BN]: the low (or HIGH) bytes of the 4 16-bit entries in the pairs pa = {e0, e1}, pb = {e2, e3}."""
+def _byte_table(pa, pb, HIGH: tl.constexpr, ASM: tl.constexpr = False):
+    """b32 [BN]: the low (or HIGH) bytes of the 4 16-bit entries in the pairs pa = {e0, e1}, pb = {e2, e3}.
+    ASM: one prmt (kernels/prmt_lut.py, table_ptx); else (interpreter) the same bytes by shifts and masks."""
+    if ASM:
+        return tl.inline_asm_elementwise(TABLE_HI if HIGH else TABLE_LO, "=r,r,r", [pa, pb], dtype=tl.uint32,
+                                         is_pure=True, pack=1)  # fmt: skip
     if HIGH:
         return ((pa >> 8) & 0xFF) | ((pa >> 16) & 0xFF00) | ((pb << 8) & 0xFF0000) | (pb & 0xFF000000)
     return (pa & 0xFF) | ((pa >> 8) & 0xFF00) | ((pb & 0xFF) << 16) | ((pb << 8) & 0xFF000000)
 
 
 @triton.jit
-def _row_tables(pairs_ptr, off, BITS: tl.constexpr):
+def _row_tables(pairs_ptr, off, BITS: tl.constexpr, ASM: tl.constexpr = False):
     """lo0-lo3, hi0-hi3 [BN] b32: byte tables of the 2**BITS LUT entries at element offsets off [BN] (even)."""
     p = pairs_ptr + off // 2
     p0, p1, p2, p3 = tl.load(p), tl.load(p + 1), tl.load(p + 2), tl.load(p + 3)
@@ -87,9 +94,9 @@ def _row_tables(pairs_ptr, off, BITS: tl.constexpr):
         p4, p5, p6, p7 = tl.load(p + 4), tl.load(p + 5), tl.load(p + 6), tl.load(p + 7)
     else:  # 8 entries: codes < 8 never select the upper tables
         p4, p5, p6, p7 = p0, p1, p2, p3
-    return (_byte_table(p0, p1, False), _byte_table(p2, p3, False), _byte_table(p4, p5, False),
-            _byte_table(p6, p7, False), _byte_table(p0, p1, True), _byte_table(p2, p3, True),
-            _byte_table(p4, p5, True), _byte_table(p6, p7, True))  # fmt: skip
+    return (_byte_table(p0, p1, False, ASM), _byte_table(p2, p3, False, ASM), _byte_table(p4, p5, False, ASM),
+            _byte_table(p6, p7, False, ASM), _byte_table(p0, p1, True, ASM), _byte_table(p2, p3, True, ASM),
+            _byte_table(p4, p5, True, ASM), _byte_table(p6, p7, True, ASM))  # fmt: skip
 
 
 @triton.jit
@@ -238,7 +245,7 @@ def _decode_prmt_kernel(
     for g in range(k_start // GS, (k_end - 1) // GS + 1):
         lo = tl.maximum(g * GS, k_start)  # this group's columns inside the K range: [lo, hi)
         hi = tl.minimum(g * GS + GS, k_end)
-        tables = _row_tables(pairs_ptr, lut_rows + g * L, BITS)  # once per group
+        tables = _row_tables(pairs_ptr, lut_rows + g * L, BITS, ASM)  # once per group
         if GROUP_ALIGNED:  # blocks from the group's first column: none straddles a group boundary
             first = tl.multiple_of(lo, 32)  # 4 whole code words: 16-byte loads (the launcher checks the group size)
         else:
@@ -363,7 +370,7 @@ def _decode_prmt_dot_kernel(
         sel = m_mask & (slots == cur)
         for g in range(k_start // GS, (k_end - 1) // GS + 1):
             offs = cur.to(tl.int64) * stride_ls + row_offs + g * L  # [BN] this slot's LUT of each row, group g
-            tables = _row_tables(pairs_ptr, offs, BITS)  # once per group: ~80 integer ops per row
+            tables = _row_tables(pairs_ptr, offs, BITS, ASM)  # once per group: 8 loads and 8 prmt per row
             for kb0 in range(tl.maximum(g * GS, k_start), tl.minimum(g * GS + GS, k_end), BLOCK_K):
                 wcol = kb0 // 8 + wj
                 words = tl.load(words_ptr + rows_c[:, None] * stride_cw + wcol[None, :], mask=(wcol < KW)[None, :],
@@ -494,7 +501,7 @@ def launch_decode_prmt_dot(
     )  # fmt: skip
 
 
-# (BLOCK_N, BLOCK_K, warps, stages, split-K waves; 0 = no split), from H200 grids timed in CUDA graphs
+# (BLOCK_N, BLOCK_K, warps, stages, split-K waves; 0 = no split[, PREFETCH]), from H200 grids timed in CUDA graphs
 # (benchmarks/decode_grid.py) and the autotuner's picks in the H200 serving run (NOTES.md "Autotuning cost").
 # One token (results/decode_m1_grid.json, 2026-11-30 fifth session, gpr 4): 10.7 us at 4096x4096 (split-K 4),
 # 22.8 at 11008x4096 (no split), 22.4 at 4096x11008 (split-K 4); every serving pick was one of these three.
@@ -504,5 +511,11 @@ def launch_decode_prmt_dot(
 # 21.5 against 22.8 at 4096x11008 (12288x4096: 23.0 with the first config). Several tokens
 # (results/decode_m16_grid.json): every serving pick from 4 to 64 tokens had 64 x 64 blocks and 4 warps, in 4 stages
 # or 1 (split-K from the waves).
-PRMT_CANDIDATES = [(32, 512, 4, 2, 4), (32, 512, 4, 1, 4), (32, 512, 4, 1, 0), (64, 256, 4, 2, 4)]
+# Register prefetch (the last tuple field, PREFETCH; results/decode_m1_fused_grid_prefetch_h200.json, fifteenth session,
+# gpr 1, HALF2): one block ahead took 12288x4096 from 17.8 to 16.0 us and 22016x4096 from 31.0 to 28.1 with no
+# split-K; at 4096x4096, 16 rows x 1,024 columns without split-K came first (9.1 us); deeper prefetch was no faster.
+# One-token configs with the same blocks and warps but other stages compile to the same loop (Triton pipelines no
+# load that feeds no dot), so only one of each is timed.
+PRMT_CANDIDATES = [(32, 512, 4, 2, 4, 0), (32, 512, 4, 1, 0, 0), (64, 256, 4, 2, 4, 0), (16, 1024, 4, 1, 0, 1),
+                   (32, 512, 4, 1, 0, 1), (64, 256, 4, 1, 0, 1)]  # fmt: skip
 PRMT_DOT_CANDIDATES = [(64, 64, 4, 4, 2), (64, 64, 4, 1, 4), (32, 128, 4, 3, 4)]

@@ -13,8 +13,18 @@ import triton
 import triton.language as tl
 
 from kernels import autotune, triton_decode_prmt
-from kernels.prmt_lut import byte_tables, dequant_program, emulate, f32, lookup_program, to_ptx
+from kernels.prmt_lut import (
+    byte_tables,
+    dequant_program,
+    emulate,
+    f32,
+    lookup_program,
+    table_from_pairs,
+    table_ptx,
+    to_ptx,
+)
 from kernels.reference import lut_linear_reference
+from kernels.triton_common import interpreting
 from kernels.triton_decode import MODE_PRMT, MODE_PRMT_DOT, decode_candidates, launch_decode
 from kernels.triton_decode_prmt import (
     PRMT_CANDIDATES,
@@ -97,13 +107,25 @@ def test_the_dequantizing_asm_sequence_yields_every_codes_entry_bit_exactly():
 
 
 @triton.jit
-def _tables_kernel(pairs_ptr, out_ptr):
+def _tables_kernel(pairs_ptr, out_ptr, ASM: tl.constexpr):
     p = tl.load(pairs_ptr + tl.arange(0, 8))  # [8] uint32, one row's 16 entries
     for t in tl.static_range(4):
         pa = tl.sum(tl.where(tl.arange(0, 8) == 2 * t, p, 0), axis=0)
         pb = tl.sum(tl.where(tl.arange(0, 8) == 2 * t + 1, p, 0), axis=0)
-        tl.store(out_ptr + t, _byte_table(pa, pb, False))
-        tl.store(out_ptr + 4 + t, _byte_table(pa, pb, True))
+        tl.store(out_ptr + t, _byte_table(pa, pb, False, ASM))
+        tl.store(out_ptr + 4 + t, _byte_table(pa, pb, True, ASM))
+
+
+def test_one_prmt_builds_each_byte_table_from_the_entry_pairs_as_loaded():
+    """The kernels' asm form of the tables (table_ptx), run by the emulator's prmt, against byte_tables."""
+    for seed in range(20):
+        entries, _ = lut_bits(np.random.default_rng(seed), "f16" if seed % 2 else "bf16")
+        e = [int(v) for v in entries]
+        pairs = [e[2 * i] | e[2 * i + 1] << 16 for i in range(8)]
+        lo, hi = byte_tables(entries)
+        assert [table_from_pairs(pairs[2 * t], pairs[2 * t + 1], "lo") for t in range(4)] == lo
+        assert [table_from_pairs(pairs[2 * t], pairs[2 * t + 1], "hi") for t in range(4)] == hi
+    assert table_ptx("hi") == "prmt.b32 $0, $1, $2, 0x7531;"
 
 
 def test_the_kernels_byte_tables_are_what_the_asm_expects():
@@ -111,7 +133,7 @@ def test_the_kernels_byte_tables_are_what_the_asm_expects():
     pairs = torch.from_numpy(entries.astype(np.int32)).view(-1, 2)
     pairs = (pairs[:, 0] | (pairs[:, 1] << 16)).to(torch.int64).to(torch.uint32).to(DEVICE)
     out = torch.zeros(8, dtype=torch.uint32, device=DEVICE)
-    _tables_kernel[(1,)](pairs, out)
+    _tables_kernel[(1,)](pairs, out, ASM=not interpreting())  # on CUDA the prmt form
     lo, hi = byte_tables(entries)
     assert out.cpu().to(torch.int64).tolist() == lo + hi
 
@@ -248,6 +270,9 @@ def test_register_lut_configs_replace_the_gather_list_where_they_apply():
     # they won every H200 case where they apply, so the start-up tuning times only them there
     one = decode_candidates(1, 4096, 4096, 132, prmt=True)
     assert len(one) == len(PRMT_CANDIDATES) and all(c["MODE"] == MODE_PRMT for c in one)
+    assert any(c.get("PREFETCH") for c in one)
+    # register prefetch visits each block once: only blocks that divide the group size (2752 = 2^6 x 43 columns)
+    assert all(not c.get("PREFETCH") for c in decode_candidates(1, 4096, 11008, 132, prmt=True, group_size=2752))
     assert not any(c.get("HALF2") for c in one)
     # fp16 calls are offered each config with fp16 products too; several tokens keep the tensor cores' fp32 sums
     half = decode_candidates(1, 4096, 4096, 132, prmt=True, half2=True)
