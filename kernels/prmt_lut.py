@@ -102,6 +102,18 @@ def dequant_program() -> list[tuple]:
     return prog + [("split_out", f"${2 * i}", f"${2 * i + 1}", f"q{i}") for i in range(4)]
 
 
+# Operands of pairs_program: $0-$3 = the word's entries as 16-bit pairs q0 .. q3 (b32 out), $4 = 8 packed codes,
+# $5-$8 = lo0-lo3, $9-$12 = hi0-hi3.
+PAIRS_CONSTRAINTS = "=r,=r,=r,=r," + ",".join(["r"] * 9)
+
+
+def pairs_program() -> list[tuple]:
+    """One word to its 8 LUT entries as 16-bit pairs (columns (0, 1), (2, 3), (4, 5), (6, 7)): the tensor-core
+    fragment kernel (triton_decode_mma.py) hands them to mma.sync as they are; any 16-bit LUT."""
+    prog = _lookup("$4", ("$5", "$6", "$7", "$8"), ("$9", "$10", "$11", "$12"))
+    return prog + [("mov", f"${i}", f"q{i}") for i in range(4)]
+
+
 ARITHMETIC = {"fma": "fma.rn.f32", "add_f32": "add.f32", "mul_f16x2": "mul.rn.f16x2", "fma_f16x2": "fma.rn.f16x2"}
 
 

@@ -37,6 +37,8 @@ from kernels.triton_common import (
     store_split_k,
     unpack_codes,
 )
+from kernels.triton_decode_mma import MAX_TOKENS as MMA_MAX_TOKENS
+from kernels.triton_decode_mma import MMA_CANDIDATES, launch_decode_mma
 from kernels.triton_decode_prmt import (
     PRMT_CANDIDATES,
     PRMT_DOT_CANDIDATES,
@@ -49,6 +51,7 @@ MODE_DOT_SWAP = 1  # acc [BN, BM] = W @ x.T: the big side (rows) fills the MMA's
 MODE_FMA = 2  # one token (M == 1): CUDA-core FMAs, no MMA padding to 16 rows
 MODE_PRMT = 3  # one token, each row's LUT in registers (triton_decode_prmt.py; 3/4-bit codes, 16-bit LUTs)
 MODE_PRMT_DOT = 4  # up to 64 tokens: tiles dequantized by the same byte permutes, then tensor cores
+MODE_MMA = 5  # up to 16 tokens: the looked-up entries are each lane's mma.sync fragments (triton_decode_mma.py)
 
 
 @jit_any_size(sizes=("M",), unaligned=("slot_ptr",))
@@ -175,6 +178,8 @@ def launch_decode(
         return launch_decode_prmt(x, codes_packed, lut_pool, slot_of_token, bits, y, config)
     if config["MODE"] == MODE_PRMT_DOT:
         return launch_decode_prmt_dot(x, codes_packed, lut_pool, slot_of_token, bits, y, config)
+    if config["MODE"] == MODE_MMA:
+        return launch_decode_mma(x, codes_packed, lut_pool, slot_of_token, bits, y, config)
     m, k = x.shape
     n = codes_packed.shape[0]
     gpr = lut_pool.shape[2]
@@ -232,7 +237,14 @@ _TOKENS = [
 
 
 def decode_candidates(
-    m: int, n: int, k: int, num_sms: int, prmt: bool = False, group_size: int | None = None, half2: bool = False
+    m: int,
+    n: int,
+    k: int,
+    num_sms: int,
+    prmt: bool = False,
+    group_size: int | None = None,
+    half2: bool = False,
+    mma: bool = False,
 ) -> list[dict]:
     """The pruned list the autotuner times (first call per shape: a few compiles, then cached on disk).
 
@@ -240,9 +252,16 @@ def decode_candidates(
     the tensor-core one's above, those with BLOCK_K dividing group_size (default: K). They won every H200 case
     where they apply (NOTES.md "Autotuning cost"); the gather kernel's list is timed where none applies.
     half2: the one-token call may multiply in fp16 (triton_decode_prmt.half2_ok): each M = 1 config is offered
-    in that form too.
+    in that form too. mma: the call suits the fragment kernel (triton_decode_mma.mma_ok with 64-column chunks):
+    its configs whose chunks divide the group size join the list.
     """
     out = []
+    if prmt and mma and m <= MMA_MAX_TOKENS:
+        gs = group_size or k
+        for warps, wpl, waves in MMA_CANDIDATES:
+            if gs % (32 * wpl) == 0 and k % (32 * wpl) == 0:
+                out.append({"MODE": MODE_MMA, "num_warps": warps, "WPL": wpl,
+                            "SPLIT_K": split_for(n, k, 16 * warps, 32 * wpl, waves * num_sms)})  # fmt: skip
     if prmt:
         gs = group_size or k
         for bn, bk, warps, stages, waves, *prefetch in PRMT_CANDIDATES if m == 1 else PRMT_DOT_CANDIDATES:

@@ -34,7 +34,8 @@ from kernels.triton_backward import (
 )
 from kernels.triton_bucket import bucket_candidates, default_bucket_config, launch_bucket
 from kernels.triton_common import check_inputs, segments_of_sorted, sort_tokens_by_slot
-from kernels.triton_decode import decode_candidates, default_decode_config, launch_decode
+from kernels.triton_decode import MODE_MMA, decode_candidates, default_decode_config, launch_decode
+from kernels.triton_decode_mma import mma_ok
 from kernels.triton_decode_prmt import half2_ok, prmt_ok
 from kernels.triton_prefill import (
     DENSE_MIN_TOKENS,
@@ -134,13 +135,15 @@ def lut_linear_forward(
             _shape_key(x, codes_packed, lut_pool, bits, _m_bucket(m)),
             lambda: decode_candidates(
                 m, n, k, sms, prmt_ok(codes_packed, lut_pool, bits), triton.cdiv(k, lut_pool.shape[2]),
-                half2_ok(x, lut_pool),
+                half2_ok(x, lut_pool), mma_ok(x, codes_packed, lut_pool, bits, 2),
             ),
             lambda c: launch_decode(x, codes_packed, lut_pool, slots, bits, y, c),
             lambda: default_decode_config(m, n, k, sms),
             x.device,
             output=y,
         )
+        if config["MODE"] == MODE_MMA and not mma_ok(x, codes_packed, lut_pool, bits, config["WPL"]):
+            config = default_decode_config(m, n, k, sms)  # chosen for aligned x; this call's x is not
         launch_decode(x, codes_packed, lut_pool, slots, bits, y, config)
         return y
 

@@ -1,0 +1,269 @@
+"""Decode on tensor cores straight from registers: each lane's looked-up LUT entries are its MMA fragments.
+
+The register-LUT tensor-core kernel (triton_decode_prmt.py, MODE_PRMT_DOT) dequantizes a [BN, BK] tile by byte
+permutes and hands it to tl.dot, which moves it through shared memory into the MMA's operand layout: ~6
+instructions per weight on sm_90 and a barrier per K block. Here no tile exists. mma.sync m16n8k16 (row.col,
+fp32 accumulators) takes, in lane l = 4g + t of a warp:
+
+    A (16 x 16, W's rows)   a0 = A[g][2t:2t+2]  a1 = A[g+8][2t:2t+2]  a2 = A[g][2t+8:2t+10]  a3 = A[g+8][2t+8:2t+10]
+    B (16 x 8, x's tokens)  b0 = B[2t:2t+2][g]  b1 = B[2t+8:2t+10][g]
+    C (16 x 8)              c0 = C[g][2t]  c1 = C[g][2t+1]  c2 = C[g+8][2t]  c3 = C[g+8][2t+1]
+
+K is summed over, so any permutation of its columns, the same for W and x, leaves y unchanged. The kernel takes
+the one in which a lane's own code words are its A fragments. A warp owns 16 rows; a chunk is 32 * WPL columns,
+WPL code words per lane and row. Lane (g, t) holds words WPL * t + i (i < WPL) of rows g and g + 8, physical
+columns p = 8 (WPL t + i) + 0 .. 7, and k-step 2i + h (h = 0, 1) of the chunk maps
+
+    logical 2t, 2t+1   <- physical p + 4h + 0, 1      (the looked-up pair q[2h])
+    logical 2t+8, 2t+9 <- physical p + 4h + 2, 3      (q[2h + 1])
+
+so a0 = q[2h] of row g, a1 = q[2h] of row g + 8, a2 / a3 = q[2h + 1] of each, and b0, b1 = x's pairs at the same
+physical columns: one 8-byte load per token, k-step and lane. Per word: the byte-permute lookup (prmt_lut.py,
+pairs_program: ~22 instructions for 8 weights) and one MMA per 8 tokens and k-step; no shared memory, no barrier.
+Tokens: 8 per MMA (TILES = 1: up to 8 tokens, 2: up to 16), lane row g's token of tile j is 8j + g. Several
+slots: the tables are built per distinct slot and x's rows of other slots are zero (as MODE_PRMT_DOT).
+
+The lane -> element mapping is what makes the asm right: every per-lane tensor is 1-D of 32 * WARPS elements,
+element e held by thread e (tests/kernels/test_triton_mma.py reads the compiled layouts). The CPU interpreter has
+no mma: it sums each lane's four outputs over the chunk's columns directly (the same rows, tokens, groups, slots
+and split-K), and a numpy model of the fragments checks the column permutation (same test file).
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from kernels.prmt_lut import PAIRS_CONSTRAINTS, pairs_program, to_ptx
+from kernels.triton_common import (
+    NO_SLOT,
+    first_slot,
+    interpreting,
+    jit_any_size,
+    next_slot,
+    split_k_launch,
+    store_split_k,
+)
+from kernels.triton_decode_prmt import _row_tables, prmt_ok
+
+PAIRS = tl.constexpr(to_ptx(pairs_program()))
+PAIRS_CONSTR = tl.constexpr(PAIRS_CONSTRAINTS)
+MMA_F16 = tl.constexpr(
+    "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {$0, $1, $2, $3}, {$8, $9, $10, $11}, {$12, $13}, "
+    "{$4, $5, $6, $7};"
+)
+MMA_BF16 = tl.constexpr(
+    "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {$0, $1, $2, $3}, {$8, $9, $10, $11}, {$12, $13}, "
+    "{$4, $5, $6, $7};"
+)
+MMA_CONSTR = tl.constexpr("=f,=f,=f,=f,f,f,f,f,r,r,r,r,r,r")
+MAX_TOKENS = 16
+
+
+@triton.jit
+def _pairs(word, tables):
+    """The 4 16-bit pairs (b32 [NT]) of the 8 entries a word's codes pick from the lane's row tables."""
+    lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3 = tables
+    return tl.inline_asm_elementwise(PAIRS, PAIRS_CONSTR, [word, lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3],
+                                     dtype=(tl.uint32, tl.uint32, tl.uint32, tl.uint32), is_pure=True, pack=1)
+
+
+@triton.jit
+def _mma(c0, c1, c2, c3, a0, a1, a2, a3, xb, BF16: tl.constexpr):
+    """One m16n8k16 step: (c0 .. c3) + A (a0 .. a3) @ B, B's two pairs the halves of xb (uint64 [NT])."""
+    b0 = (xb & 0xFFFFFFFF).to(tl.uint32)
+    b1 = (xb >> 32).to(tl.uint32)
+    return tl.inline_asm_elementwise(MMA_BF16 if BF16 else MMA_F16, MMA_CONSTR,
+                                     [c0, c1, c2, c3, a0, a1, a2, a3, b0, b1],
+                                     dtype=(tl.float32, tl.float32, tl.float32, tl.float32), is_pure=True, pack=1)
+
+
+@triton.jit
+def _chunk_sums(words_ptr, row, c0, lut_ptr, lut_off, x_ptr, tok, sel, stride_xm, stride_cw,
+                CHUNK: tl.constexpr, NT: tl.constexpr):  # fmt: skip
+    """Interpreter: sum over the chunk's columns of W[row] * x[tok] ([NT] fp32; x zero where not sel)."""
+    cols = c0 + tl.arange(0, CHUNK)  # [CHUNK]
+    words = tl.load(words_ptr + row.to(tl.int64)[:, None] * stride_cw + (cols // 8)[None, :])  # [NT, CHUNK]
+    codes = ((words >> (4 * (cols % 8))[None, :]) & 15).to(tl.int64)
+    w = tl.load(lut_ptr + lut_off[:, None] + codes).to(tl.float32)
+    x = tl.load(x_ptr + tok.to(tl.int64)[:, None] * stride_xm + cols[None, :], mask=sel[:, None], other=0.0)
+    return tl.sum(w * x.to(tl.float32), axis=1)
+
+
+@triton.jit
+def _outputs(c0, c1, c2, c3, r0, tok):
+    """[NT, 2, 2] values, rows and tokens of a tile's accumulators: c0 = (tok, r0), c1 = (tok + 1, r0),
+    c2 = (tok, r0 + 8), c3 = (tok + 1, r0 + 8); index [lane, token offset, row offset]... as tl.join nests."""
+    vals = tl.join(tl.join(c0, c1), tl.join(c2, c3))  # [NT, e, r]: join(A, B)[..., r]; A = join(c0, c1)[..., e]
+    rows = tl.join(tl.join(r0, r0), tl.join(r0 + 8, r0 + 8))
+    toks = tl.join(tl.join(tok, tok + 1), tl.join(tok, tok + 1))
+    return vals, rows, toks
+
+
+@jit_any_size(sizes=("M",), unaligned=("slot_ptr",))
+def _decode_mma_kernel(
+    x_ptr, codes_ptr, lut_ptr, slot_ptr, y_ptr, ws_ptr, counter_ptr,
+    M, N, K, GS, stride_xm, stride_cw, stride_ls, stride_ln, stride_ym, K_PER_SPLIT, SPLIT_K,
+    BITS: tl.constexpr, WARPS: tl.constexpr, WPL: tl.constexpr, TILES: tl.constexpr, USE_SPLIT: tl.constexpr,
+    ASM: tl.constexpr, BF16: tl.constexpr,
+):  # fmt: skip
+    """A program: 16 * WARPS rows (16 a warp) over one K range, up to 8 * TILES tokens. x's row stride and the
+    chunk size are multiples of 4 columns and the group size a multiple of the chunk (the launcher checks)."""
+    L: tl.constexpr = 1 << BITS
+    NT: tl.constexpr = 32 * WARPS  # one element per thread: element e in lane e % 32 of warp e // 32
+    CHUNK: tl.constexpr = 32 * WPL
+    BLOCK_N: tl.constexpr = 16 * WARPS
+    pid_n = tl.program_id(0)
+    pid_k = tl.program_id(1)
+    lane = tl.arange(0, NT)
+    g = (lane % 32) // 4
+    t = lane % 4
+    r0 = pid_n * BLOCK_N + (lane // 32) * 16 + g  # the lane's rows r0 and r0 + 8
+    r0c = tl.minimum(r0, N - 1).to(tl.int64)  # rows past N read row N-1; never stored
+    r1c = tl.minimum(r0 + 8, N - 1).to(tl.int64)
+    words_ptr = codes_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
+    pairs_ptr = lut_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
+    x_quads = x_ptr.to(tl.pointer_type(tl.uint64), bitcast=True)  # 4 columns = B's two pairs of a k-step
+    w0_ptr = words_ptr + r0c * stride_cw + WPL * t  # the lane's first word of a chunk, rows r0 and r0 + 8
+    w1_ptr = words_ptr + r1c * stride_cw + WPL * t
+    tok0 = g  # the B token of lane row g in tile 0 (tile 1: g + 8)
+    tok1 = g + 8
+    slot_all = tl.load(slot_ptr + tl.arange(0, 16), mask=tl.arange(0, 16) < M, other=NO_SLOT)
+    slot0 = tl.load(slot_ptr + tok0, mask=tok0 < M, other=NO_SLOT)
+    slot1 = tl.load(slot_ptr + tok1, mask=tok1 < M, other=NO_SLOT)
+    x0_off = tok0.to(tl.int64) * (stride_xm // 4) + 2 * WPL * t  # x quads of the lane's tokens at chunk column 0
+    x1_off = tok1.to(tl.int64) * (stride_xm // 4) + 2 * WPL * t
+    # interpreter: lane outputs (tokens 2t, 2t + 1 of each tile, rows r0, r0 + 8) summed directly
+    out0 = 2 * t
+    out1 = 2 * t + 8
+
+    k_start = pid_k * K_PER_SPLIT  # a multiple of CHUNK
+    k_end = tl.minimum(k_start + K_PER_SPLIT, K)
+    a00 = tl.zeros((NT,), dtype=tl.float32)
+    a01 = tl.zeros((NT,), dtype=tl.float32)
+    a02 = tl.zeros((NT,), dtype=tl.float32)
+    a03 = tl.zeros((NT,), dtype=tl.float32)
+    a10 = tl.zeros((NT,), dtype=tl.float32)
+    a11 = tl.zeros((NT,), dtype=tl.float32)
+    a12 = tl.zeros((NT,), dtype=tl.float32)
+    a13 = tl.zeros((NT,), dtype=tl.float32)
+    cur = first_slot(slot_all)
+    while cur < NO_SLOT:  # per distinct slot: its tables, x's rows of its tokens (others zero)
+        sel0 = slot0 == cur
+        sel1 = slot1 == cur
+        for grp in range(k_start // GS, (k_end - 1) // GS + 1):
+            base = cur.to(tl.int64) * stride_ls + grp * L
+            if ASM:
+                tab0 = _row_tables(pairs_ptr, base + r0c * stride_ln, BITS, ASM)
+                tab1 = _row_tables(pairs_ptr, base + r1c * stride_ln, BITS, ASM)
+            for c0 in range(tl.maximum(grp * GS, k_start), tl.minimum(grp * GS + GS, k_end), CHUNK):
+                if ASM:
+                    for i in tl.static_range(WPL):
+                        p0, p1, p2, p3 = _pairs(tl.load(w0_ptr + c0 // 8 + i), tab0)
+                        q0, q1, q2, q3 = _pairs(tl.load(w1_ptr + c0 // 8 + i), tab1)
+                        xq = c0 // 4 + 2 * i
+                        xb = tl.load(x_quads + x0_off + xq, mask=sel0, other=0)  # k-step 2i: pairs p0 / p1
+                        a00, a01, a02, a03 = _mma(a00, a01, a02, a03, p0, q0, p1, q1, xb, BF16)
+                        xb = tl.load(x_quads + x0_off + xq + 1, mask=sel0, other=0)  # k-step 2i + 1
+                        a00, a01, a02, a03 = _mma(a00, a01, a02, a03, p2, q2, p3, q3, xb, BF16)
+                        if TILES == 2:
+                            xb = tl.load(x_quads + x1_off + xq, mask=sel1, other=0)
+                            a10, a11, a12, a13 = _mma(a10, a11, a12, a13, p0, q0, p1, q1, xb, BF16)
+                            xb = tl.load(x_quads + x1_off + xq + 1, mask=sel1, other=0)
+                            a10, a11, a12, a13 = _mma(a10, a11, a12, a13, p2, q2, p3, q3, xb, BF16)
+                else:  # interpreter: each lane's four outputs per tile over the chunk's columns
+                    lut0 = base + r0c * stride_ln
+                    lut1 = base + r1c * stride_ln
+                    for e in tl.static_range(2):
+                        tok = out0 + e
+                        sel = (tok < M) & (tl.load(slot_ptr + tok, mask=tok < M, other=NO_SLOT) == cur)
+                        s0 = _chunk_sums(words_ptr, r0c, c0, lut_ptr, lut0, x_ptr, tok, sel, stride_xm, stride_cw,
+                                         CHUNK, NT)  # fmt: skip
+                        s1 = _chunk_sums(words_ptr, r1c, c0, lut_ptr, lut1, x_ptr, tok, sel, stride_xm, stride_cw,
+                                         CHUNK, NT)  # fmt: skip
+                        if e == 0:
+                            a00 += s0
+                            a02 += s1
+                        else:
+                            a01 += s0
+                            a03 += s1
+                        if TILES == 2:
+                            tok = out1 + e
+                            sel = (tok < M) & (tl.load(slot_ptr + tok, mask=tok < M, other=NO_SLOT) == cur)
+                            s0 = _chunk_sums(words_ptr, r0c, c0, lut_ptr, lut0, x_ptr, tok, sel, stride_xm,
+                                             stride_cw, CHUNK, NT)  # fmt: skip
+                            s1 = _chunk_sums(words_ptr, r1c, c0, lut_ptr, lut1, x_ptr, tok, sel, stride_xm,
+                                             stride_cw, CHUNK, NT)  # fmt: skip
+                            if e == 0:
+                                a10 += s0
+                                a12 += s1
+                            else:
+                                a11 += s0
+                                a13 += s1
+        cur = next_slot(slot_all, cur)
+
+    vals, rows, toks = _outputs(a00, a01, a02, a03, r0, out0)
+    if TILES == 2:
+        vals1, rows1, toks1 = _outputs(a10, a11, a12, a13, r0, out1)
+        vals = tl.join(vals, vals1)
+        rows = tl.join(rows, rows1)
+        toks = tl.join(toks, toks1)
+    mask = (toks < M) & (rows < N)
+    store_split_k(vals, toks * N + rows, toks * stride_ym + rows, mask, y_ptr, ws_ptr, counter_ptr, pid_n, pid_k,
+                  M, N, SPLIT_K, USE_SPLIT)  # fmt: skip
+
+
+def mma_ok(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor, bits: int, words_per_lane: int) -> bool:
+    """Whether the fragment kernel takes this call: the register-LUT kernels' codes and LUT (prmt_ok), x and the
+    LUT both fp16 or both bf16 (one MMA type), at most 16 tokens, x's rows 8-byte aligned (B's pairs are loaded 4
+    columns at a time) and chunks of 32 * words_per_lane columns that tile K and every LUT group."""
+    m, k = x.shape
+    chunk = 32 * words_per_lane
+    gs = triton.cdiv(k, lut_pool.shape[2])
+    return (
+        prmt_ok(codes_packed, lut_pool, bits)
+        and x.dtype == lut_pool.dtype
+        and x.dtype in (torch.float16, torch.bfloat16)
+        and 1 <= m <= MAX_TOKENS
+        and x.stride(1) == 1
+        and x.stride(0) % 4 == 0
+        and x.data_ptr() % 8 == 0
+        and k % chunk == 0
+        and gs % chunk == 0
+    )
+
+
+def launch_decode_mma(
+    x: torch.Tensor,
+    codes_packed: torch.Tensor,
+    lut_pool: torch.Tensor,
+    slot_of_token: torch.Tensor,
+    bits: int,
+    y: torch.Tensor,
+    config: dict,
+) -> None:
+    """y [M, N] <- the fragment kernel (M <= 16). config: num_warps (16 rows each per program), WPL (code words
+    per lane and row in a chunk: 2 or 4, 64 or 128 columns), SPLIT_K."""
+    m, k = x.shape
+    n = codes_packed.shape[0]
+    warps, wpl = config.get("num_warps", 4), config.get("WPL", 2)
+    if wpl not in (2, 4) or warps not in (1, 2, 4, 8):
+        raise ValueError(f"the fragment kernel takes WPL 2 or 4 and 1-8 warps, got {wpl} and {warps}")
+    if not mma_ok(x, codes_packed, lut_pool, bits, wpl):
+        raise ValueError("the fragment decode kernel takes up to 16 tokens of fp16 or bf16 x with a LUT of the same "
+                         "type, 3/4-bit codes in whole words, and chunks of 32 * WPL columns tiling K and the groups")
+    gs = triton.cdiv(k, lut_pool.shape[2])
+    block_n, chunk = 16 * warps, 32 * wpl
+    split, k_per_split, n_tiles, ws, counters = split_k_launch(x, y, n, block_n, chunk, config.get("SPLIT_K", 1))
+    _decode_mma_kernel[(n_tiles, split)](
+        x, codes_packed, lut_pool, slot_of_token, y, ws, counters,
+        m, n, k, gs, x.stride(0), codes_packed.stride(0) // 4, lut_pool.stride(0), lut_pool.stride(1), y.stride(0),
+        k_per_split, split,
+        BITS=bits, WARPS=warps, WPL=wpl, TILES=1 if m <= 8 else 2, USE_SPLIT=split > 1, ASM=not interpreting(),
+        BF16=x.dtype == torch.bfloat16, num_warps=warps, num_stages=1,
+    )  # fmt: skip
+
+
+# (warps, words per lane, split-K waves): to be measured on the H200 (benchmarks/decode_grid.py, mode "mma").
+MMA_CANDIDATES = [(4, 2, 4), (4, 4, 4), (2, 4, 8), (8, 2, 2)]

@@ -1,0 +1,177 @@
+"""The fragment kernel (kernels/triton_decode_mma.py): a lane's looked-up LUT entries are its mma.sync operands.
+
+On the CPU: a numpy model of mma.sync's fragments shows that the kernel's column permutation gives x @ W.T; the
+interpreter runs the kernel's rows, tokens, groups, slots and split-K against the torch reference; the kernel
+compiled for sm_90 keeps every per-lane tensor at one element per thread in lane order (what the asm relies on).
+On CUDA the asm itself runs against the reference."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from kernels.reference import lut_linear_reference
+from kernels.triton_decode import MODE_MMA, decode_candidates, launch_decode
+from kernels.triton_decode_mma import launch_decode_mma, mma_ok
+
+from .test_triton_forward import DEVICE, TOL, make_case, rel_err
+
+
+def _fragments_product(w: np.ndarray, x: np.ndarray, wpl: int) -> np.ndarray:
+    """C [16, 8] of one warp over one chunk as the kernel forms it: w [16 rows, 32 * wpl], x [8 tokens, 32 * wpl].
+
+    Each lane (g, t) builds its fragments from its own words (words wpl * t + i of rows g and g + 8, physical
+    columns 8 (wpl t + i) + 0..7) and x's pairs at the same columns, as the kernel does; then each k-step is the
+    PTX ISA's m16n8k16 on those fragments."""
+    c = np.zeros((16, 8))
+    for i in range(wpl):
+        for h in range(2):
+            a = np.zeros((16, 16))  # the k-step's A and B as the 32 lanes hold them
+            b = np.zeros((16, 8))
+            for lane in range(32):
+                g, t = lane // 4, lane % 4
+                p = 8 * (wpl * t + i) + 4 * h  # physical columns of the lane's pairs this k-step
+                a[g, 2 * t : 2 * t + 2] = w[g, p : p + 2]  # a0 = q[2h] of row g
+                a[g + 8, 2 * t : 2 * t + 2] = w[g + 8, p : p + 2]  # a1
+                a[g, 2 * t + 8 : 2 * t + 10] = w[g, p + 2 : p + 4]  # a2 = q[2h + 1]
+                a[g + 8, 2 * t + 8 : 2 * t + 10] = w[g + 8, p + 2 : p + 4]  # a3
+                b[2 * t : 2 * t + 2, g] = x[g, p : p + 2]  # b0: the low half of the 8-byte load
+                b[2 * t + 8 : 2 * t + 10, g] = x[g, p + 2 : p + 4]  # b1
+            c += a @ b
+    return c
+
+
+@pytest.mark.parametrize("wpl", [2, 4])
+def test_the_column_permutation_makes_each_lanes_words_its_fragments(wpl):
+    rng = np.random.default_rng(wpl)
+    w = rng.standard_normal((16, 32 * wpl))
+    x = rng.standard_normal((8, 32 * wpl))
+    np.testing.assert_allclose(_fragments_product(w, x, wpl), w @ x.T, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "m,bits,n,k,gpr,slots,assign,wpl,split",
+    [
+        (1, 4, 16, 128, 1, 1, "one", 2, 1),  # one token, one warp of rows
+        (5, 4, 40, 256, 2, 3, "random", 2, 2),  # rows past N (40 of 64), split-K across the group boundary
+        (8, 3, 32, 256, 2, 2, "random", 4, 1),  # 3-bit codes, 128-column chunks, one tile of tokens
+        (9, 4, 24, 128, 1, 9, "distinct", 2, 1),  # two tiles, every token its own slot
+        (16, 4, 48, 384, 3, 4, "random", 2, 3),  # 16 tokens, 3 groups, split-K 3
+    ],
+)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_the_fragment_kernel_matches_the_reference(m, bits, n, k, gpr, slots, assign, wpl, split, dtype):
+    x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, slots, assign, dtype, seed=m + n + k)
+    assert mma_ok(x, codes, pool, bits, wpl)
+    y = torch.full((m, n), float("nan"), dtype=dtype, device=DEVICE)  # every element must be written
+    launch_decode(x, codes, pool, slot_of_token, bits, y, {"MODE": MODE_MMA, "num_warps": 2, "WPL": wpl,
+                                                           "SPLIT_K": split})  # fmt: skip
+    assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, bits)) < TOL[dtype]
+
+
+def test_the_fragment_kernel_takes_only_calls_it_can_tile():
+    x, codes, pool, slots = make_case(4, 16, 192, 4, 2, 2, "random", torch.float16)  # groups of 96 columns
+    assert not mma_ok(x, codes, pool, 4, 2) and not mma_ok(x, codes, pool, 4, 4)  # 64 / 128 straddle the groups
+    x2, codes2, pool2, slots2 = make_case(4, 16, 256, 4, 2, 2, "random", torch.float16)
+    assert mma_ok(x2, codes2, pool2, 4, 4)
+    assert not mma_ok(x2.float(), codes2, pool2, 4, 4)  # fp32 activations: no MMA type for them with a 16-bit LUT
+    shifted = torch.zeros(4, 260, dtype=torch.float16, device=DEVICE)[:, 2:258]  # rows 4 bytes off 8-byte alignment
+    shifted.copy_(x2)
+    assert not mma_ok(shifted, codes2, pool2, 4, 2)
+    x17, codes17, pool17, _ = make_case(17, 16, 256, 4, 2, 2, "random", torch.float16)
+    assert not mma_ok(x17, codes17, pool17, 4, 2)  # 17 tokens: more than two tiles of 8
+    y = torch.empty(4, 16, dtype=torch.float16, device=DEVICE)
+    with pytest.raises(ValueError, match="tiling K and the groups"):
+        launch_decode_mma(x, codes, pool, slots, 4, y, {"WPL": 4})
+    with pytest.raises(ValueError, match="WPL 2 or 4"):
+        launch_decode_mma(x2, codes2, pool2, slots2, 4, y, {"WPL": 3})
+
+
+def test_the_autotuner_is_offered_the_fragment_kernel_where_it_applies():
+    tokens = decode_candidates(16, 4096, 4096, 132, prmt=True, group_size=1024, mma=True)
+    frag = [c for c in tokens if c["MODE"] == MODE_MMA]
+    assert frag and all(1024 % (32 * c["WPL"]) == 0 for c in frag)
+    assert not any(c["MODE"] == MODE_MMA for c in decode_candidates(16, 4096, 4096, 132, prmt=True, group_size=1024))
+    one = decode_candidates(1, 4096, 4096, 132, prmt=True, group_size=4096, mma=True)
+    assert any(c["MODE"] == MODE_MMA for c in one)
+    # 2752-column groups (11008 in 4): 64-column chunks only
+    down = decode_candidates(4, 4096, 11008, 132, prmt=True, group_size=2752, mma=True)
+    assert {c["WPL"] for c in down if c["MODE"] == MODE_MMA} == {2}
+
+
+_LAYOUT_SCRIPT = r"""
+import os, sys
+os.environ.pop("TRITON_INTERPRET", None)
+import triton
+from triton.backends.compiler import GPUTarget
+from triton.compiler import ASTSource
+from kernels.triton_decode_mma import _decode_mma_kernel as k
+warps = 4
+const = {"BITS": 4, "WARPS": warps, "WPL": 2, "TILES": 2, "USE_SPLIT": True, "ASM": True, "BF16": False}
+ints = ["M", "N", "K", "GS", "stride_xm", "stride_cw", "stride_ls", "stride_ln", "stride_ym", "K_PER_SPLIT",
+        "SPLIT_K"]
+sig = {"x_ptr": "*fp16", "codes_ptr": "*u8", "lut_ptr": "*fp16", "slot_ptr": "*i32", "y_ptr": "*fp16",
+       "ws_ptr": "*fp32", "counter_ptr": "*i32", **dict.fromkeys(ints, "i32"), **dict.fromkeys(const, "constexpr")}
+div16 = ["x_ptr", "codes_ptr", "lut_ptr", "y_ptr", "ws_ptr", "counter_ptr", "N", "K", "GS", "stride_xm",
+         "stride_cw", "stride_ls", "stride_ln", "stride_ym", "K_PER_SPLIT"]
+attrs = {(k.arg_names.index(a),): [["tt.divisibility", 16]] for a in div16}
+kern = triton.compile(ASTSource(fn=k, signature=sig, constexprs=const, attrs=attrs),
+                      target=GPUTarget("cuda", 90, 32), options={"num_warps": warps, "num_stages": 1})
+print(kern.asm["ttgir"])
+"""
+
+
+def test_every_asm_operand_is_one_element_per_thread_in_lane_order():
+    """mma.sync reads its fragments from fixed lanes: the compiled kernel's asm ops must all work on 1-D tensors
+    laid out one element per thread, element e in thread e (sm_90, no GPU needed)."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    done = subprocess.run([sys.executable, "-c", _LAYOUT_SCRIPT], capture_output=True, text=True, cwd=root, env=env)
+    if done.returncode and "ptxas" in done.stderr:
+        pytest.skip("no ptxas for sm_90 here")
+    assert done.returncode == 0, done.stderr[-2000:]
+    ttgir = done.stdout
+    layouts = {line.split(" = ", 1)[0]: line.split(" = ", 1)[1] for line in ttgir.splitlines()
+               if line.startswith("#blocked")}  # fmt: skip
+    asm_ops = [line for line in ttgir.splitlines() if "tt.elementwise_inline_asm" in line]
+    assert sum("mma.sync" in line for line in asm_ops) == 8  # 2 words x 2 k-steps x 2 tiles of tokens per chunk
+    for line in asm_ops:
+        result = line.rsplit("-> ", 1)[1]
+        name = result.split(", ")[-1].split(">")[0].strip()
+        assert "tensor<128x" in result and name.startswith("#blocked"), line[:200]
+        assert layouts[name] == ("#ttg.blocked<{sizePerThread = [1], threadsPerWarp = [32], warpsPerCTA = [4], "
+                                 "order = [0]}>"), layouts[name]  # fmt: skip
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("m,tasks", [(1, 1), (4, 1), (16, 1), (16, 4), (12, 12)])
+def test_every_fragment_candidate_on_cuda(m, tasks):
+    x, codes, pool, slots = make_case(m, 300, 2048, 4, 4, max(tasks, 2), "random" if tasks > 1 else "one",
+                                      torch.float16, seed=m)  # fmt: skip
+    ref = lut_linear_reference(x, codes, pool, slots, 4)
+    configs = [c for c in decode_candidates(m, 300, 2048, 132, prmt=True, group_size=512, mma=True)
+               if c["MODE"] == MODE_MMA]  # fmt: skip
+    assert configs
+    for config in configs:
+        y = torch.full((m, 300), float("nan"), dtype=x.dtype, device=DEVICE)
+        launch_decode(x, codes, pool, slots, 4, y, config)
+        assert rel_err(y, ref) < TOL[torch.float16], config
+
+
+def test_a_cached_fragment_choice_falls_back_where_this_calls_x_is_not_aligned(monkeypatch):
+    """The autotuner keys choices by shape; a call whose x rows are not 8-byte aligned (a view at an odd offset)
+    cannot take the fragment kernel, so the op launches the default config instead of failing."""
+    from kernels import autotune, triton_ops
+
+    monkeypatch.setattr(autotune, "pick_config", lambda *args, **kwargs: {"MODE": MODE_MMA, "num_warps": 2, "WPL": 2})
+    x, codes, pool, slots = make_case(4, 16, 256, 4, 2, 2, "random", torch.float16, seed=11)
+    shifted = torch.zeros(4, 260, dtype=torch.float16, device=DEVICE)[:, 2:258]
+    shifted.copy_(x)
+    y = triton_ops.lut_linear_forward(shifted, codes, pool, slots, 4)
+    assert rel_err(y, lut_linear_reference(x, codes, pool, slots, 4)) < TOL[torch.float16]
