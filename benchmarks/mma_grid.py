@@ -3,15 +3,15 @@
     python3 benchmarks/mma_grid.py --out OUT_DIR [--gpr 1] [--budget-s 40]
 
 Per Llama-2-7B projection shape (the kernel table's three and the server's fused q/k/v and gate/up) and token
-count (1, 4, 16 over one task; 16 over 4 tasks): every fragment config (warps, words per lane, split-K waves)
-timed in CUDA graphs with a cold L2 and checked against the torch reference (bench_kernels.checked_time), then
-the op as the autotuner chose without the fragment kernel (the shipped choices) and cuBLAS fp16, in the same
-process. Writes OUT_DIR/mma_grid_gpr{G}.json and prints the best per case with its ratio to cuBLAS.
+count (4, 8, 16 over one task; 16 over 4 tasks): fragment configs (warps, row blocks a warp, words per lane,
+split-K waves; the budget cuts the list) timed in CUDA graphs with a cold L2 and checked against the torch
+reference (bench_kernels.checked_time), then the op as the autotuner chose without the fragment kernel (the
+shipped choices) and cuBLAS fp16, in the same process. Writes OUT_DIR/mma_grid_gpr{G}.json and prints the best
+per case with its ratio to cuBLAS.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import sys
 import time
@@ -29,19 +29,21 @@ from kernels.triton_common import split_for  # noqa: E402
 from kernels.triton_decode import MODE_MMA, launch_decode  # noqa: E402
 
 SHAPES = [(4096, 4096), (11008, 4096), (4096, 11008), (12288, 4096), (22016, 4096)]
-CASES = [(1, 1), (4, 1), (16, 1), (16, 4)]  # (tokens, distinct tasks)
-WARPS, WPLS, WAVES = (1, 2, 4, 8), (2, 4), (1, 2, 4, 8)
+CASES = [(4, 1), (8, 1), (16, 1), (16, 4)]  # (tokens, distinct tasks); one token: the HALF2 kernel's (NOTES.md)
+# the first grid's (fifteenth session) fastest first: the budget cuts the tail
+GRID = [(w, r, p, v) for w in (4, 8, 2) for r in (2, 1) for p in (4, 2) for v in (8, 4, 16, 2)]
 
 
 def main() -> None:
-    args = grid_cli(__doc__, budget_s=40.0, extra=[("--gpr", 1, "LUT groups per row")])
+    args = grid_cli(__doc__, budget_s=40.0, extra=[("--gpr", 1, "LUT groups per row"),
+                                                   ("--fused", 1, "0: the kernel table's three shapes only")])
     from kernels import triton_ops
 
     triton_ops.mma_ok = lambda *args: False  # the op's column: its choice among the other kernels
     sms = torch.cuda.get_device_properties(0).multi_processor_count
     rows: list[dict] = []
     t_start = time.time()
-    for n, k in SHAPES:
+    for n, k in SHAPES if args.fused else SHAPES[:3]:
         layer = Layer(n, k, args.gpr)
         gs = k // args.gpr
         for m, tasks in CASES:
@@ -49,11 +51,11 @@ def main() -> None:
             ref = lut_linear_reference(x, layer.codes[0], layer.pools[0], slots, BITS)
             case = {"N": n, "K": k, "M": m, "tasks": tasks, "gpr": args.gpr}
             t0, best = time.time(), None
-            for warps, wpl, waves in itertools.product(WARPS, WPLS, WAVES):
+            for warps, rows_a_warp, wpl, waves in GRID:
                 if gs % (32 * wpl) or time.time() - t0 > args.budget_s / len(CASES):
                     continue
-                cfg = {"MODE": MODE_MMA, "num_warps": warps, "WPL": wpl,
-                       "SPLIT_K": split_for(n, k, 16 * warps, 32 * wpl, waves * sms)}  # fmt: skip
+                cfg = {"MODE": MODE_MMA, "num_warps": warps, "ROWS": rows_a_warp, "WPL": wpl,
+                       "SPLIT_K": split_for(n, k, 16 * rows_a_warp * warps, 32 * wpl, waves * sms)}  # fmt: skip
                 us, err = checked_time(launch_decode, layer, x, slots, ref, cfg)
                 rows.append({**case, "kind": "mma", **cfg, "waves": waves, "us": us, "err": err})
                 if us and (best is None or us < best["us"]):
@@ -63,9 +65,9 @@ def main() -> None:
             rows.append({**case, "kind": "op", "us": op_us})
             rows.append({**case, "kind": "cublas", "us": cublas_us})
             if best:
-                print(f"{n}x{k} M={m} T={tasks}: mma {best['us']:.1f} us (warps {best['num_warps']} WPL "
-                      f"{best['WPL']} split {best['SPLIT_K']}) x{cublas_us / best['us']:.2f} | op {op_us:.1f} "
-                      f"x{cublas_us / op_us:.2f} | cuBLAS {cublas_us:.1f}", flush=True)  # fmt: skip
+                print(f"{n}x{k} M={m} T={tasks}: mma {best['us']:.1f} us (warps {best['num_warps']} rows "
+                      f"{best['ROWS']} WPL {best['WPL']} split {best['SPLIT_K']}) x{cublas_us / best['us']:.2f} | "
+                      f"op {op_us:.1f} x{cublas_us / op_us:.2f} | cuBLAS {cublas_us:.1f}", flush=True)  # fmt: skip
         del layer
         torch.cuda.empty_cache()
     out = {"gpu": torch.cuda.get_device_name(), "bits": BITS, "rows": rows, "seconds": time.time() - t_start}

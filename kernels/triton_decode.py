@@ -258,10 +258,10 @@ def decode_candidates(
     out = []
     if prmt and mma and m <= MMA_MAX_TOKENS:
         gs = group_size or k
-        for warps, wpl, waves in MMA_CANDIDATES:
+        for warps, rows, wpl, waves in MMA_CANDIDATES:
             if gs % (32 * wpl) == 0 and k % (32 * wpl) == 0:
-                out.append({"MODE": MODE_MMA, "num_warps": warps, "WPL": wpl,
-                            "SPLIT_K": split_for(n, k, 16 * warps, 32 * wpl, waves * num_sms)})  # fmt: skip
+                out.append({"MODE": MODE_MMA, "num_warps": warps, "ROWS": rows, "WPL": wpl,
+                            "SPLIT_K": split_for(n, k, 16 * rows * warps, 32 * wpl, waves * num_sms)})  # fmt: skip
     if prmt:
         gs = group_size or k
         for bn, bk, warps, stages, waves, *prefetch in PRMT_CANDIDATES if m == 1 else PRMT_DOT_CANDIDATES:

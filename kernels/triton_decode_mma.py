@@ -80,6 +80,21 @@ def _mma(c0, c1, c2, c3, a0, a1, a2, a3, xb, BF16: tl.constexpr):
 
 
 @triton.jit
+def _word_mma(w0_ptr, w1_ptr, word, tab0, tab1, x00, x01, x10, x11, c00, c01, c02, c03, c10, c11, c12, c13,
+              TILES: tl.constexpr, BF16: tl.constexpr):  # fmt: skip
+    """One code word of each of a row block's two lane rows (r, r + 8): looked up, then its two k-steps' MMAs for
+    each tile of tokens (x00 / x01: tile 0's B quads of k-steps 2i / 2i + 1; x10 / x11: tile 1's)."""
+    p0, p1, p2, p3 = _pairs(tl.load(w0_ptr + word), tab0)
+    q0, q1, q2, q3 = _pairs(tl.load(w1_ptr + word), tab1)
+    c00, c01, c02, c03 = _mma(c00, c01, c02, c03, p0, q0, p1, q1, x00, BF16)
+    c00, c01, c02, c03 = _mma(c00, c01, c02, c03, p2, q2, p3, q3, x01, BF16)
+    if TILES == 2:
+        c10, c11, c12, c13 = _mma(c10, c11, c12, c13, p0, q0, p1, q1, x10, BF16)
+        c10, c11, c12, c13 = _mma(c10, c11, c12, c13, p2, q2, p3, q3, x11, BF16)
+    return c00, c01, c02, c03, c10, c11, c12, c13
+
+
+@triton.jit
 def _chunk_sums(words_ptr, row, c0, lut_ptr, lut_off, x_ptr, tok, sel, stride_xm, stride_cw,
                 CHUNK: tl.constexpr, NT: tl.constexpr):  # fmt: skip
     """Interpreter: sum over the chunk's columns of W[row] * x[tok] ([NT] fp32; x zero where not sel)."""
@@ -92,12 +107,57 @@ def _chunk_sums(words_ptr, row, c0, lut_ptr, lut_off, x_ptr, tok, sel, stride_xm
 
 
 @triton.jit
+def _block_sums(words_ptr, r0c, r1c, c0, lut_ptr, base, stride_ln, x_ptr, slot_ptr, M, cur, out0, out1, stride_xm,
+                stride_cw, c00, c01, c02, c03, c10, c11, c12, c13, CHUNK: tl.constexpr, NT: tl.constexpr,
+                TILES: tl.constexpr):  # fmt: skip
+    """Interpreter: a row block's accumulators plus the chunk, each lane's outputs summed directly (tokens out0,
+    out0 + 1 of tile 0 and out1, out1 + 1 of tile 1; rows r0c, r1c), x of tokens outside slot `cur` zero."""
+    lut0 = base + r0c * stride_ln
+    lut1 = base + r1c * stride_ln
+    for e in tl.static_range(2):
+        tok = out0 + e
+        sel = (tok < M) & (tl.load(slot_ptr + tok, mask=tok < M, other=NO_SLOT) == cur)
+        s0 = _chunk_sums(words_ptr, r0c, c0, lut_ptr, lut0, x_ptr, tok, sel, stride_xm, stride_cw, CHUNK, NT)
+        s1 = _chunk_sums(words_ptr, r1c, c0, lut_ptr, lut1, x_ptr, tok, sel, stride_xm, stride_cw, CHUNK, NT)
+        if e == 0:
+            c00 += s0
+            c02 += s1
+        else:
+            c01 += s0
+            c03 += s1
+        if TILES == 2:
+            tok = out1 + e
+            sel = (tok < M) & (tl.load(slot_ptr + tok, mask=tok < M, other=NO_SLOT) == cur)
+            s0 = _chunk_sums(words_ptr, r0c, c0, lut_ptr, lut0, x_ptr, tok, sel, stride_xm, stride_cw, CHUNK, NT)
+            s1 = _chunk_sums(words_ptr, r1c, c0, lut_ptr, lut1, x_ptr, tok, sel, stride_xm, stride_cw, CHUNK, NT)
+            if e == 0:
+                c10 += s0
+                c12 += s1
+            else:
+                c11 += s0
+                c13 += s1
+    return c00, c01, c02, c03, c10, c11, c12, c13
+
+
+@triton.jit
 def _outputs(c0, c1, c2, c3, r0, tok):
-    """[NT, 2, 2] values, rows and tokens of a tile's accumulators: c0 = (tok, r0), c1 = (tok + 1, r0),
-    c2 = (tok, r0 + 8), c3 = (tok + 1, r0 + 8); index [lane, token offset, row offset]... as tl.join nests."""
-    vals = tl.join(tl.join(c0, c1), tl.join(c2, c3))  # [NT, e, r]: join(A, B)[..., r]; A = join(c0, c1)[..., e]
+    """The values, rows and tokens ([NT, 2, 2]) of a tile's accumulators: c0 = (tok, r0), c1 = (tok + 1, r0),
+    c2 = (tok, r0 + 8), c3 = (tok + 1, r0 + 8)."""
+    vals = tl.join(tl.join(c0, c1), tl.join(c2, c3))
     rows = tl.join(tl.join(r0, r0), tl.join(r0 + 8, r0 + 8))
     toks = tl.join(tl.join(tok, tok + 1), tl.join(tok, tok + 1))
+    return vals, rows, toks
+
+
+@triton.jit
+def _block_outputs(c00, c01, c02, c03, c10, c11, c12, c13, r0, out0, out1, TILES: tl.constexpr):
+    """A row block's values, rows and tokens, both tiles joined."""
+    vals, rows, toks = _outputs(c00, c01, c02, c03, r0, out0)
+    if TILES == 2:
+        vals1, rows1, toks1 = _outputs(c10, c11, c12, c13, r0, out1)
+        vals = tl.join(vals, vals1)
+        rows = tl.join(rows, rows1)
+        toks = tl.join(toks, toks1)
     return vals, rows, toks
 
 
@@ -105,28 +165,34 @@ def _outputs(c0, c1, c2, c3, r0, tok):
 def _decode_mma_kernel(
     x_ptr, codes_ptr, lut_ptr, slot_ptr, y_ptr, ws_ptr, counter_ptr,
     M, N, K, GS, stride_xm, stride_cw, stride_ls, stride_ln, stride_ym, K_PER_SPLIT, SPLIT_K,
-    BITS: tl.constexpr, WARPS: tl.constexpr, WPL: tl.constexpr, TILES: tl.constexpr, USE_SPLIT: tl.constexpr,
-    ASM: tl.constexpr, BF16: tl.constexpr,
+    BITS: tl.constexpr, WARPS: tl.constexpr, WPL: tl.constexpr, TILES: tl.constexpr, ROWS: tl.constexpr,
+    USE_SPLIT: tl.constexpr, ASM: tl.constexpr, BF16: tl.constexpr,
 ):  # fmt: skip
-    """A program: 16 * WARPS rows (16 a warp) over one K range, up to 8 * TILES tokens. x's row stride and the
-    chunk size are multiples of 4 columns and the group size a multiple of the chunk (the launcher checks)."""
+    """A program: 16 * ROWS * WARPS rows (ROWS blocks of 16 a warp, sharing its x loads) over one K range, up to
+    8 * TILES tokens. x's row stride and the chunk size are multiples of 4 columns and the group size a multiple of
+    the chunk (the launcher checks)."""
     L: tl.constexpr = 1 << BITS
     NT: tl.constexpr = 32 * WARPS  # one element per thread: element e in lane e % 32 of warp e // 32
     CHUNK: tl.constexpr = 32 * WPL
-    BLOCK_N: tl.constexpr = 16 * WARPS
+    BLOCK_N: tl.constexpr = 16 * ROWS * WARPS
     pid_n = tl.program_id(0)
     pid_k = tl.program_id(1)
     lane = tl.arange(0, NT)
     g = (lane % 32) // 4
     t = lane % 4
-    r0 = pid_n * BLOCK_N + (lane // 32) * 16 + g  # the lane's rows r0 and r0 + 8
+    r0 = pid_n * BLOCK_N + (lane // 32) * (16 * ROWS) + g  # block 0's lane rows r0, r0 + 8; block 1's: + 16
+    rb = r0 + 16
     r0c = tl.minimum(r0, N - 1).to(tl.int64)  # rows past N read row N-1; never stored
     r1c = tl.minimum(r0 + 8, N - 1).to(tl.int64)
+    r2c = tl.minimum(rb, N - 1).to(tl.int64)
+    r3c = tl.minimum(rb + 8, N - 1).to(tl.int64)
     words_ptr = codes_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
     pairs_ptr = lut_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
     x_quads = x_ptr.to(tl.pointer_type(tl.uint64), bitcast=True)  # 4 columns = B's two pairs of a k-step
-    w0_ptr = words_ptr + r0c * stride_cw + WPL * t  # the lane's first word of a chunk, rows r0 and r0 + 8
+    w0_ptr = words_ptr + r0c * stride_cw + WPL * t  # the lane's first word of a chunk in each of its rows
     w1_ptr = words_ptr + r1c * stride_cw + WPL * t
+    w2_ptr = words_ptr + r2c * stride_cw + WPL * t
+    w3_ptr = words_ptr + r3c * stride_cw + WPL * t
     tok0 = g  # the B token of lane row g in tile 0 (tile 1: g + 8)
     tok1 = g + 8
     slot_all = tl.load(slot_ptr + tl.arange(0, 16), mask=tl.arange(0, 16) < M, other=NO_SLOT)
@@ -134,20 +200,14 @@ def _decode_mma_kernel(
     slot1 = tl.load(slot_ptr + tok1, mask=tok1 < M, other=NO_SLOT)
     x0_off = tok0.to(tl.int64) * (stride_xm // 4) + 2 * WPL * t  # x quads of the lane's tokens at chunk column 0
     x1_off = tok1.to(tl.int64) * (stride_xm // 4) + 2 * WPL * t
-    # interpreter: lane outputs (tokens 2t, 2t + 1 of each tile, rows r0, r0 + 8) summed directly
-    out0 = 2 * t
+    out0 = 2 * t  # the C tokens of lane column t in each tile
     out1 = 2 * t + 8
 
     k_start = pid_k * K_PER_SPLIT  # a multiple of CHUNK
     k_end = tl.minimum(k_start + K_PER_SPLIT, K)
-    a00 = tl.zeros((NT,), dtype=tl.float32)
-    a01 = tl.zeros((NT,), dtype=tl.float32)
-    a02 = tl.zeros((NT,), dtype=tl.float32)
-    a03 = tl.zeros((NT,), dtype=tl.float32)
-    a10 = tl.zeros((NT,), dtype=tl.float32)
-    a11 = tl.zeros((NT,), dtype=tl.float32)
-    a12 = tl.zeros((NT,), dtype=tl.float32)
-    a13 = tl.zeros((NT,), dtype=tl.float32)
+    zero = tl.zeros((NT,), dtype=tl.float32)
+    a00, a01, a02, a03, a10, a11, a12, a13 = zero, zero, zero, zero, zero, zero, zero, zero  # block 0
+    b00, b01, b02, b03, b10, b11, b12, b13 = zero, zero, zero, zero, zero, zero, zero, zero  # block 1 (ROWS 2)
     cur = first_slot(slot_all)
     while cur < NO_SLOT:  # per distinct slot: its tables, x's rows of its tokens (others zero)
         sel0 = slot0 == cur
@@ -157,55 +217,41 @@ def _decode_mma_kernel(
             if ASM:
                 tab0 = _row_tables(pairs_ptr, base + r0c * stride_ln, BITS, ASM)
                 tab1 = _row_tables(pairs_ptr, base + r1c * stride_ln, BITS, ASM)
+                if ROWS == 2:
+                    tab2 = _row_tables(pairs_ptr, base + r2c * stride_ln, BITS, ASM)
+                    tab3 = _row_tables(pairs_ptr, base + r3c * stride_ln, BITS, ASM)
             for c0 in range(tl.maximum(grp * GS, k_start), tl.minimum(grp * GS + GS, k_end), CHUNK):
                 if ASM:
                     for i in tl.static_range(WPL):
-                        p0, p1, p2, p3 = _pairs(tl.load(w0_ptr + c0 // 8 + i), tab0)
-                        q0, q1, q2, q3 = _pairs(tl.load(w1_ptr + c0 // 8 + i), tab1)
-                        xq = c0 // 4 + 2 * i
-                        xb = tl.load(x_quads + x0_off + xq, mask=sel0, other=0)  # k-step 2i: pairs p0 / p1
-                        a00, a01, a02, a03 = _mma(a00, a01, a02, a03, p0, q0, p1, q1, xb, BF16)
-                        xb = tl.load(x_quads + x0_off + xq + 1, mask=sel0, other=0)  # k-step 2i + 1
-                        a00, a01, a02, a03 = _mma(a00, a01, a02, a03, p2, q2, p3, q3, xb, BF16)
+                        xq = c0 // 4 + 2 * i  # k-steps 2i, 2i + 1: quads xq, xq + 1
+                        x00 = tl.load(x_quads + x0_off + xq, mask=sel0, other=0)
+                        x01 = tl.load(x_quads + x0_off + xq + 1, mask=sel0, other=0)
                         if TILES == 2:
-                            xb = tl.load(x_quads + x1_off + xq, mask=sel1, other=0)
-                            a10, a11, a12, a13 = _mma(a10, a11, a12, a13, p0, q0, p1, q1, xb, BF16)
-                            xb = tl.load(x_quads + x1_off + xq + 1, mask=sel1, other=0)
-                            a10, a11, a12, a13 = _mma(a10, a11, a12, a13, p2, q2, p3, q3, xb, BF16)
-                else:  # interpreter: each lane's four outputs per tile over the chunk's columns
-                    lut0 = base + r0c * stride_ln
-                    lut1 = base + r1c * stride_ln
-                    for e in tl.static_range(2):
-                        tok = out0 + e
-                        sel = (tok < M) & (tl.load(slot_ptr + tok, mask=tok < M, other=NO_SLOT) == cur)
-                        s0 = _chunk_sums(words_ptr, r0c, c0, lut_ptr, lut0, x_ptr, tok, sel, stride_xm, stride_cw,
-                                         CHUNK, NT)  # fmt: skip
-                        s1 = _chunk_sums(words_ptr, r1c, c0, lut_ptr, lut1, x_ptr, tok, sel, stride_xm, stride_cw,
-                                         CHUNK, NT)  # fmt: skip
-                        if e == 0:
-                            a00 += s0
-                            a02 += s1
+                            x10 = tl.load(x_quads + x1_off + xq, mask=sel1, other=0)
+                            x11 = tl.load(x_quads + x1_off + xq + 1, mask=sel1, other=0)
                         else:
-                            a01 += s0
-                            a03 += s1
-                        if TILES == 2:
-                            tok = out1 + e
-                            sel = (tok < M) & (tl.load(slot_ptr + tok, mask=tok < M, other=NO_SLOT) == cur)
-                            s0 = _chunk_sums(words_ptr, r0c, c0, lut_ptr, lut0, x_ptr, tok, sel, stride_xm,
-                                             stride_cw, CHUNK, NT)  # fmt: skip
-                            s1 = _chunk_sums(words_ptr, r1c, c0, lut_ptr, lut1, x_ptr, tok, sel, stride_xm,
-                                             stride_cw, CHUNK, NT)  # fmt: skip
-                            if e == 0:
-                                a10 += s0
-                                a12 += s1
-                            else:
-                                a11 += s0
-                                a13 += s1
+                            x10, x11 = x00, x01  # unused
+                        word = c0 // 8 + i
+                        a00, a01, a02, a03, a10, a11, a12, a13 = _word_mma(
+                            w0_ptr, w1_ptr, word, tab0, tab1, x00, x01, x10, x11,
+                            a00, a01, a02, a03, a10, a11, a12, a13, TILES, BF16)  # fmt: skip
+                        if ROWS == 2:
+                            b00, b01, b02, b03, b10, b11, b12, b13 = _word_mma(
+                                w2_ptr, w3_ptr, word, tab2, tab3, x00, x01, x10, x11,
+                                b00, b01, b02, b03, b10, b11, b12, b13, TILES, BF16)  # fmt: skip
+                else:  # interpreter: each lane's outputs over the chunk's columns
+                    a00, a01, a02, a03, a10, a11, a12, a13 = _block_sums(
+                        words_ptr, r0c, r1c, c0, lut_ptr, base, stride_ln, x_ptr, slot_ptr, M, cur, out0, out1,
+                        stride_xm, stride_cw, a00, a01, a02, a03, a10, a11, a12, a13, CHUNK, NT, TILES)  # fmt: skip
+                    if ROWS == 2:
+                        b00, b01, b02, b03, b10, b11, b12, b13 = _block_sums(
+                            words_ptr, r2c, r3c, c0, lut_ptr, base, stride_ln, x_ptr, slot_ptr, M, cur, out0, out1,
+                            stride_xm, stride_cw, b00, b01, b02, b03, b10, b11, b12, b13, CHUNK, NT, TILES)  # fmt: skip
         cur = next_slot(slot_all, cur)
 
-    vals, rows, toks = _outputs(a00, a01, a02, a03, r0, out0)
-    if TILES == 2:
-        vals1, rows1, toks1 = _outputs(a10, a11, a12, a13, r0, out1)
+    vals, rows, toks = _block_outputs(a00, a01, a02, a03, a10, a11, a12, a13, r0, out0, out1, TILES)
+    if ROWS == 2:
+        vals1, rows1, toks1 = _block_outputs(b00, b01, b02, b03, b10, b11, b12, b13, rb, out0, out1, TILES)
         vals = tl.join(vals, vals1)
         rows = tl.join(rows, rows1)
         toks = tl.join(toks, toks1)
@@ -243,27 +289,30 @@ def launch_decode_mma(
     y: torch.Tensor,
     config: dict,
 ) -> None:
-    """y [M, N] <- the fragment kernel (M <= 16). config: num_warps (16 rows each per program), WPL (code words
-    per lane and row in a chunk: 2 or 4, 64 or 128 columns), SPLIT_K."""
+    """y [M, N] <- the fragment kernel (M <= 16). config: num_warps, ROWS (blocks of 16 rows a warp: 1 or 2; a
+    warp's blocks share its x loads), WPL (code words per lane and row in a chunk: 2 or 4, 64 or 128 columns),
+    SPLIT_K."""
     m, k = x.shape
     n = codes_packed.shape[0]
-    warps, wpl = config.get("num_warps", 4), config.get("WPL", 2)
-    if wpl not in (2, 4) or warps not in (1, 2, 4, 8):
-        raise ValueError(f"the fragment kernel takes WPL 2 or 4 and 1-8 warps, got {wpl} and {warps}")
+    warps, wpl, rows = config.get("num_warps", 4), config.get("WPL", 2), config.get("ROWS", 1)
+    if wpl not in (2, 4) or warps not in (1, 2, 4, 8) or rows not in (1, 2):
+        raise ValueError(f"the fragment kernel takes WPL 2 or 4, 1-8 warps and ROWS 1 or 2, got {wpl}, {warps} and "
+                         f"{rows}")  # fmt: skip
     if not mma_ok(x, codes_packed, lut_pool, bits, wpl):
         raise ValueError("the fragment decode kernel takes up to 16 tokens of fp16 or bf16 x with a LUT of the same "
                          "type, 3/4-bit codes in whole words, and chunks of 32 * WPL columns tiling K and the groups")
     gs = triton.cdiv(k, lut_pool.shape[2])
-    block_n, chunk = 16 * warps, 32 * wpl
+    block_n, chunk = 16 * rows * warps, 32 * wpl
     split, k_per_split, n_tiles, ws, counters = split_k_launch(x, y, n, block_n, chunk, config.get("SPLIT_K", 1))
     _decode_mma_kernel[(n_tiles, split)](
         x, codes_packed, lut_pool, slot_of_token, y, ws, counters,
         m, n, k, gs, x.stride(0), codes_packed.stride(0) // 4, lut_pool.stride(0), lut_pool.stride(1), y.stride(0),
         k_per_split, split,
-        BITS=bits, WARPS=warps, WPL=wpl, TILES=1 if m <= 8 else 2, USE_SPLIT=split > 1, ASM=not interpreting(),
+        BITS=bits, WARPS=warps, WPL=wpl, TILES=1 if m <= 8 else 2, ROWS=rows, USE_SPLIT=split > 1,
+        ASM=not interpreting(),
         BF16=x.dtype == torch.bfloat16, num_warps=warps, num_stages=1,
     )  # fmt: skip
 
 
-# (warps, words per lane, split-K waves): to be measured on the H200 (benchmarks/decode_grid.py, mode "mma").
-MMA_CANDIDATES = [(4, 2, 4), (4, 4, 4), (2, 4, 8), (8, 2, 2)]
+# (warps, row blocks a warp, words per lane, split-K waves), from the H200 grid (benchmarks/mma_grid.py).
+MMA_CANDIDATES = [(8, 1, 4, 8), (4, 1, 4, 8), (4, 2, 4, 8), (4, 2, 2, 8)]

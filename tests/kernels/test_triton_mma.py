@@ -55,22 +55,24 @@ def test_the_column_permutation_makes_each_lanes_words_its_fragments(wpl):
 
 
 @pytest.mark.parametrize(
-    "m,bits,n,k,gpr,slots,assign,wpl,split",
+    "m,bits,n,k,gpr,slots,assign,wpl,rows,split",
     [
-        (1, 4, 16, 128, 1, 1, "one", 2, 1),  # one token, one warp of rows
-        (5, 4, 40, 256, 2, 3, "random", 2, 2),  # rows past N (40 of 64), split-K across the group boundary
-        (8, 3, 32, 256, 2, 2, "random", 4, 1),  # 3-bit codes, 128-column chunks, one tile of tokens
-        (9, 4, 24, 128, 1, 9, "distinct", 2, 1),  # two tiles, every token its own slot
-        (16, 4, 48, 384, 3, 4, "random", 2, 3),  # 16 tokens, 3 groups, split-K 3
+        (1, 4, 16, 128, 1, 1, "one", 2, 1, 1),  # one token, one warp of rows
+        (5, 4, 40, 256, 2, 3, "random", 2, 1, 2),  # rows past N (40 of 64), split-K across the group boundary
+        (8, 3, 32, 256, 2, 2, "random", 4, 1, 1),  # 3-bit codes, 128-column chunks, one tile of tokens
+        (9, 4, 24, 128, 1, 9, "distinct", 2, 1, 1),  # two tiles, every token its own slot
+        (16, 4, 48, 384, 3, 4, "random", 2, 1, 3),  # 16 tokens, 3 groups, split-K 3
+        (3, 4, 72, 256, 1, 2, "random", 4, 2, 2),  # two row blocks a warp; rows past N in the second warp
+        (12, 4, 40, 192, 3, 3, "random", 2, 2, 1),  # two row blocks, two tiles, block 2 of warp 1 past N
     ],
 )
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
-def test_the_fragment_kernel_matches_the_reference(m, bits, n, k, gpr, slots, assign, wpl, split, dtype):
+def test_the_fragment_kernel_matches_the_reference(m, bits, n, k, gpr, slots, assign, wpl, rows, split, dtype):
     x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, slots, assign, dtype, seed=m + n + k)
     assert mma_ok(x, codes, pool, bits, wpl)
     y = torch.full((m, n), float("nan"), dtype=dtype, device=DEVICE)  # every element must be written
     launch_decode(x, codes, pool, slot_of_token, bits, y, {"MODE": MODE_MMA, "num_warps": 2, "WPL": wpl,
-                                                           "SPLIT_K": split})  # fmt: skip
+                                                           "ROWS": rows, "SPLIT_K": split})  # fmt: skip
     assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, bits)) < TOL[dtype]
 
 
@@ -90,6 +92,8 @@ def test_the_fragment_kernel_takes_only_calls_it_can_tile():
         launch_decode_mma(x, codes, pool, slots, 4, y, {"WPL": 4})
     with pytest.raises(ValueError, match="WPL 2 or 4"):
         launch_decode_mma(x2, codes2, pool2, slots2, 4, y, {"WPL": 3})
+    with pytest.raises(ValueError, match="ROWS 1 or 2"):
+        launch_decode_mma(x2, codes2, pool2, slots2, 4, y, {"WPL": 2, "ROWS": 4})
 
 
 def test_the_autotuner_is_offered_the_fragment_kernel_where_it_applies():
@@ -112,7 +116,8 @@ from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 from kernels.triton_decode_mma import _decode_mma_kernel as k
 warps = 4
-const = {"BITS": 4, "WARPS": warps, "WPL": 2, "TILES": 2, "USE_SPLIT": True, "ASM": True, "BF16": False}
+const = {"BITS": 4, "WARPS": warps, "WPL": 2, "TILES": 2, "ROWS": 2, "USE_SPLIT": True, "ASM": True,
+         "BF16": False}
 ints = ["M", "N", "K", "GS", "stride_xm", "stride_cw", "stride_ls", "stride_ln", "stride_ym", "K_PER_SPLIT",
         "SPLIT_K"]
 sig = {"x_ptr": "*fp16", "codes_ptr": "*u8", "lut_ptr": "*fp16", "slot_ptr": "*i32", "y_ptr": "*fp16",
@@ -139,7 +144,7 @@ def test_every_asm_operand_is_one_element_per_thread_in_lane_order():
     layouts = {line.split(" = ", 1)[0]: line.split(" = ", 1)[1] for line in ttgir.splitlines()
                if line.startswith("#blocked")}  # fmt: skip
     asm_ops = [line for line in ttgir.splitlines() if "tt.elementwise_inline_asm" in line]
-    assert sum("mma.sync" in line for line in asm_ops) == 8  # 2 words x 2 k-steps x 2 tiles of tokens per chunk
+    assert sum("mma.sync" in line for line in asm_ops) == 16  # 2 words x 2 k-steps x 2 tiles x 2 row blocks
     for line in asm_ops:
         result = line.rsplit("-> ", 1)[1]
         name = result.split(", ")[-1].split(">")[0].strip()
