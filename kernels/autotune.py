@@ -63,8 +63,10 @@ def num_sms(device: torch.device) -> int:
 # Bumped when the timing method or the candidate lists change, so that no choice made the old way, or among
 # candidates no longer offered (or without new ones), is reused: 2: CUDA-graph timing; 3: the lists pruned to the
 # H200's picks and the bucket kernel's QUADS order added (2026-11-30); 4: the one-token kernel's fp16 products
-# (HALF2) offered (2026-12-01); 5: its register-prefetch configs (2026-12-01, fifteenth session).
-CACHE_VERSION = 5
+# (HALF2) offered (2026-12-01); 5: its register-prefetch configs; 6: the fragment kernel (MODE_MMA) offered up to
+# 16 tokens (both 2026-12-01, fifteenth session; the shipped one-token choices were kept: the fragment kernel was
+# slower at one token in that session's grid, results/mma_grid_first_h200.log).
+CACHE_VERSION = 6
 
 
 def cache_path(device: torch.device | None = None) -> Path:
