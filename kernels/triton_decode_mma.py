@@ -20,8 +20,15 @@ columns p = 8 (WPL t + i) + 0 .. 7, and k-step 2i + h (h = 0, 1) of the chunk ma
 so a0 = q[2h] of row g, a1 = q[2h] of row g + 8, a2 / a3 = q[2h + 1] of each, and b0, b1 = x's pairs at the same
 physical columns: one 8-byte load per token, k-step and lane. Per word: the byte-permute lookup (prmt_lut.py,
 pairs_program: ~22 instructions for 8 weights) and one MMA per 8 tokens and k-step; no shared memory, no barrier.
-Tokens: 8 per MMA (TILES = 1: up to 8 tokens, 2: up to 16), lane row g's token of tile j is 8j + g. Several
-slots: the tables are built per distinct slot and x's rows of other slots are zero (as MODE_PRMT_DOT).
+Tokens: 8 per MMA (TILES = 1: up to 8 tokens, 2: up to 16), lane row g's token of tile j is 8j + g. ROWS = 2: a
+warp takes two blocks of 16 rows that share its x loads (at 16 tokens x is 4 times the codes' bytes per weight).
+Several slots: the tables are built per distinct slot and x's rows of other slots are zero (as MODE_PRMT_DOT).
+Loop on sm_90 (2 words, 2 tiles): 132 instructions per lane and chunk, 4.1 per weight (MODE_PRMT_DOT: ~6.2).
+
+H200, fifteenth session (NOTES.md): 4 tokens of one task 11.8 / 21.4 / 22.5 us at 4096x4096 / 11008x4096 /
+4096x11008 (MODE_PRMT_DOT 12.9 / 27.0 / 26.4); 16 tokens over 4 tasks 31 / 64 / 68 (38 / 91 / 87). At one token
+the fp16-product kernel (MODE_PRMT, HALF2) stays faster, and at 16 tokens of one task MODE_PRMT_DOT on 2 of 3
+shapes; the autotuner picks per shape.
 
 The lane -> element mapping is what makes the asm right: every per-lane tensor is 1-D of 32 * WARPS elements,
 element e held by thread e (tests/kernels/test_triton_mma.py reads the compiled layouts). The CPU interpreter has

@@ -19,6 +19,7 @@ from kernels.prmt_lut import (
     emulate,
     f32,
     lookup_program,
+    pairs_program,
     table_from_pairs,
     table_ptx,
     to_ptx,
@@ -104,6 +105,22 @@ def test_the_dequantizing_asm_sequence_yields_every_codes_entry_bit_exactly():
         operands |= {f"${9 + i}": v for i, v in enumerate(lo + hi)}
         regs = emulate(program, operands)
         assert [regs[f"${j}"] for j in range(8)] == [int(entries[c]) for c in codes]
+
+
+def test_the_pairs_program_leaves_each_words_entries_as_16_bit_pairs():
+    """The fragment kernel's lookup (pairs_program): q0 .. q3 hold the entries of columns (0, 1) .. (6, 7), low
+    half first, as mma.sync's fragments take them."""
+    rng = np.random.default_rng(9)
+    program = pairs_program()
+    for trial in range(64):
+        entries, _ = lut_bits(rng, "bf16" if trial % 2 else "f16")
+        codes = rng.integers(0, 16, 8)
+        lo, hi = byte_tables(entries)
+        operands = {"$4": sum(int(c) << (4 * i) for i, c in enumerate(codes))}
+        operands |= {f"${5 + i}": v for i, v in enumerate(lo + hi)}
+        regs = emulate(program, operands)
+        assert [regs[f"${j}"] for j in range(4)] == [int(entries[codes[2 * j]]) | int(entries[codes[2 * j + 1]]) << 16
+                                                     for j in range(4)]  # fmt: skip
 
 
 @triton.jit
