@@ -8,8 +8,8 @@ compiles to half the instructions per weight; its grid found 12.9 us (results/de
 its codes a block ahead, PREFETCH=1, gained nothing in the re-timed grid; in the fifteenth session, with fp16
 products and no split-K, it gained 10 % at the fused shapes: --prefetch times depths 0-3). At M = 1 the modes
 are that kernel, the same with x in 16-byte loads split in registers (X_VEC=1, prmt_xv) or with K split at the
-LUT groups (GROUP_SPLIT=1, prmt_gs), and the FMA gather; for M > 1 the register-LUT tensor-core kernel (MODE_PRMT_DOT) and
-the gather kernel's MODE_DOT_SWAP. Each is timed over block shapes, warps, stages and split-K waves at M tokens
+LUT groups (GROUP_SPLIT=1, prmt_gs), and the FMA gather; for M > 1 the register-LUT tensor-core kernel
+(MODE_PRMT_DOT) and the gather kernel's MODE_DOT_SWAP. Each is timed over block shapes, warps, stages and split-K waves at M tokens
 over --tasks tasks, 4-bit, gpr 4, on 4096x4096 (the modes share --budget-s), then each mode's best six on
 11008x4096 (and on the down projection's 4096x11008 with --down 1); each config is checked against the torch
 reference (output poisoned first). Writes OUT_DIR/decode_m{M}_grid.json (with --tasks > 1:
