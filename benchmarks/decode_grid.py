@@ -2,20 +2,19 @@
 
     python3 benchmarks/decode_grid.py --out OUT_DIR [--m 1] [--tasks 1] [--budget-s 150] [--down 1] [--fused 1]
 
-At M = 1 the register-LUT kernel (MODE_PRMT, kernels/triton_decode_prmt.py) lost to the gather kernel's FMA
-mode with the autotuner's 6 candidates (22.6 vs 15.7 us at 4096x4096, kernels_sweep_h200.json) although it
-compiles to half the instructions per weight; its grid found 12.9 us (results/decode_m1_grid.json; prefetching
-its codes a block ahead, PREFETCH=1, gained nothing in the re-timed grid; in the fifteenth session, with fp16
-products and no split-K, it gained 10 % at the fused shapes: --prefetch times depths 0-3). At M = 1 the modes
-are that kernel, the same with x in 16-byte loads split in registers (X_VEC=1, prmt_xv) or with K split at the
-LUT groups (GROUP_SPLIT=1, prmt_gs), and the FMA gather; for M > 1 the register-LUT tensor-core kernel
-(MODE_PRMT_DOT) and the gather kernel's MODE_DOT_SWAP. Each is timed over block shapes, warps, stages and split-K waves at M tokens
-over --tasks tasks, 4-bit, gpr 4, on 4096x4096 (the modes share --budget-s), then each mode's best six on
-11008x4096 (and on the down projection's 4096x11008 with --down 1); each config is checked against the torch
-reference (output poisoned first). Writes OUT_DIR/decode_m{M}_grid.json (with --tasks > 1:
-decode_m{M}_t{T}_grid.json) and prints the best configs per mode and shape, each mode's fastest 8 re-timed 3
-rounds in turn (single timings varied up to 2x on the H200): the data for PRMT_CANDIDATES /
-PRMT_DOT_CANDIDATES and _ONE_TOKEN / _TOKENS.
+At M = 1 the register-LUT kernel (MODE_PRMT, kernels/triton_decode_prmt.py) lost to the gather kernel's FMA mode
+with the autotuner's 6 candidates (22.6 vs 15.7 us at 4096x4096, kernels_sweep_h200.json) although it compiles to
+half the instructions per weight; its grid found 12.9 us (results/decode_m1_grid.json; prefetching its codes a
+block ahead, PREFETCH=1, gained nothing in the re-timed grid; in the fifteenth session, with fp16 products and no
+split-K, it gained 10 % at the fused shapes: --prefetch times depths 0-3). At M = 1 the modes are that kernel, the
+same with x in 16-byte loads split in registers (X_VEC=1, prmt_xv) or with K split at the LUT groups
+(GROUP_SPLIT=1, prmt_gs), and the FMA gather; for M > 1 the register-LUT tensor-core kernel (MODE_PRMT_DOT) and the
+gather kernel's MODE_DOT_SWAP. Each is timed over block shapes, warps, stages and split-K waves at M tokens over
+--tasks tasks, 4-bit, gpr 4, on 4096x4096 (the modes share --budget-s), then each mode's best six on 11008x4096
+(and on the down projection's 4096x11008 with --down 1); each config is checked against the torch reference (output
+poisoned first). Writes OUT_DIR/decode_m{M}_grid.json (with --tasks > 1: decode_m{M}_t{T}_grid.json) and prints the
+best configs per mode and shape, each mode's fastest 8 re-timed 3 rounds in turn (single timings varied up to 2x on
+the H200): the data for PRMT_CANDIDATES / PRMT_DOT_CANDIDATES and _ONE_TOKEN / _TOKENS.
 
 --fused 1 times the shapes the server runs at Llama-2-7B size, whose q/k/v and gate/up projections are fused
 (12288x4096, 22016x4096, and the down projection), with the modes the autotuner times at start-up only (prmt at
