@@ -114,35 +114,34 @@ def _chunk_sums(words_ptr, row, c0, lut_ptr, lut_off, x_ptr, tok, sel, stride_xm
 
 
 @triton.jit
+def _token_sums(words_ptr, r0c, r1c, c0, lut_ptr, base, stride_ln, x_ptr, slot_ptr, M, cur, tok, stride_xm,
+                stride_cw, CHUNK: tl.constexpr, NT: tl.constexpr):  # fmt: skip
+    """Interpreter: token tok's sums over the chunk with rows r0c and r1c ([NT] each; zero unless tok < M is a
+    token of slot `cur`)."""
+    sel = (tok < M) & (tl.load(slot_ptr + tok, mask=tok < M, other=NO_SLOT) == cur)
+    s0 = _chunk_sums(words_ptr, r0c, c0, lut_ptr, base + r0c * stride_ln, x_ptr, tok, sel, stride_xm, stride_cw,
+                     CHUNK, NT)  # fmt: skip
+    s1 = _chunk_sums(words_ptr, r1c, c0, lut_ptr, base + r1c * stride_ln, x_ptr, tok, sel, stride_xm, stride_cw,
+                     CHUNK, NT)  # fmt: skip
+    return s0, s1
+
+
+@triton.jit
 def _block_sums(words_ptr, r0c, r1c, c0, lut_ptr, base, stride_ln, x_ptr, slot_ptr, M, cur, out0, out1, stride_xm,
                 stride_cw, c00, c01, c02, c03, c10, c11, c12, c13, CHUNK: tl.constexpr, NT: tl.constexpr,
                 TILES: tl.constexpr):  # fmt: skip
     """Interpreter: a row block's accumulators plus the chunk, each lane's outputs summed directly (tokens out0,
     out0 + 1 of tile 0 and out1, out1 + 1 of tile 1; rows r0c, r1c), x of tokens outside slot `cur` zero."""
-    lut0 = base + r0c * stride_ln
-    lut1 = base + r1c * stride_ln
-    for e in tl.static_range(2):
-        tok = out0 + e
-        sel = (tok < M) & (tl.load(slot_ptr + tok, mask=tok < M, other=NO_SLOT) == cur)
-        s0 = _chunk_sums(words_ptr, r0c, c0, lut_ptr, lut0, x_ptr, tok, sel, stride_xm, stride_cw, CHUNK, NT)
-        s1 = _chunk_sums(words_ptr, r1c, c0, lut_ptr, lut1, x_ptr, tok, sel, stride_xm, stride_cw, CHUNK, NT)
-        if e == 0:
-            c00 += s0
-            c02 += s1
-        else:
-            c01 += s0
-            c03 += s1
-        if TILES == 2:
-            tok = out1 + e
-            sel = (tok < M) & (tl.load(slot_ptr + tok, mask=tok < M, other=NO_SLOT) == cur)
-            s0 = _chunk_sums(words_ptr, r0c, c0, lut_ptr, lut0, x_ptr, tok, sel, stride_xm, stride_cw, CHUNK, NT)
-            s1 = _chunk_sums(words_ptr, r1c, c0, lut_ptr, lut1, x_ptr, tok, sel, stride_xm, stride_cw, CHUNK, NT)
-            if e == 0:
-                c10 += s0
-                c12 += s1
-            else:
-                c11 += s0
-                c13 += s1
+    args = (words_ptr, r0c, r1c, c0, lut_ptr, base, stride_ln, x_ptr, slot_ptr, M, cur)
+    s0, s1 = _token_sums(*args, out0, stride_xm, stride_cw, CHUNK, NT)
+    c00, c02 = c00 + s0, c02 + s1
+    s0, s1 = _token_sums(*args, out0 + 1, stride_xm, stride_cw, CHUNK, NT)
+    c01, c03 = c01 + s0, c03 + s1
+    if TILES == 2:
+        s0, s1 = _token_sums(*args, out1, stride_xm, stride_cw, CHUNK, NT)
+        c10, c12 = c10 + s0, c12 + s1
+        s0, s1 = _token_sums(*args, out1 + 1, stride_xm, stride_cw, CHUNK, NT)
+        c11, c13 = c11 + s0, c13 + s1
     return c00, c01, c02, c03, c10, c11, c12, c13
 
 
