@@ -103,6 +103,8 @@ def test_the_autotuner_is_offered_the_fragment_kernel_where_it_applies():
     assert not any(c["MODE"] == MODE_MMA for c in decode_candidates(16, 4096, 4096, 132, prmt=True, group_size=1024))
     one = decode_candidates(1, 4096, 4096, 132, prmt=True, group_size=4096, mma=True)
     assert any(c["MODE"] == MODE_MMA for c in one)
+    # two tiles of 8 tokens at most
+    assert not any(c["MODE"] == MODE_MMA for c in decode_candidates(32, 4096, 4096, 132, prmt=True, mma=True))
     # 2752-column groups (11008 in 4): 64-column chunks only
     down = decode_candidates(4, 4096, 11008, 132, prmt=True, group_size=2752, mma=True)
     assert {c["WPL"] for c in down if c["MODE"] == MODE_MMA} == {2}
