@@ -570,11 +570,13 @@ def compile_prmt_sm90() -> None:
 
     # One token: the loop holds a masked and an unmasked body; both are counted.
     ints = ["N", "K", "KW", "GS", "stride_cw", "stride_ls", "stride_ln", "K_PER_SPLIT", "SPLIT_K"]
-    for bn, bk, warps, lut, half2, prefetch in [
-        (16, 512, 4, "fp16", 0, 0), (32, 256, 4, "fp16", 0, 0), (16, 512, 4, "bf16", 0, 0), (16, 1024, 4, "fp16", 0, 0),
-        (8, 512, 2, "fp16", 0, 0), (32, 512, 4, "fp16", 0, 0), (32, 512, 4, "fp16", 1, 0), (16, 512, 4, "fp16", 1, 0),
-        (64, 256, 4, "fp16", 1, 0), (32, 256, 4, "fp16", 1, 0),
-        (8, 512, 4, "fp16", 1, 3), (16, 512, 4, "fp16", 1, 2), (16, 1024, 4, "fp16", 1, 2), (32, 512, 4, "fp16", 1, 1),
+    for bn, bk, warps, lut, half2, prefetch, x_vec in [
+        (16, 512, 4, "fp16", 0, 0, 0), (32, 256, 4, "fp16", 0, 0, 0), (16, 512, 4, "bf16", 0, 0, 0),
+        (16, 1024, 4, "fp16", 0, 0, 0), (8, 512, 2, "fp16", 0, 0, 0), (32, 512, 4, "fp16", 0, 0, 0),
+        (32, 512, 4, "fp16", 1, 0, 0), (16, 512, 4, "fp16", 1, 0, 0), (64, 256, 4, "fp16", 1, 0, 0),
+        (32, 256, 4, "fp16", 1, 0, 0), (8, 512, 4, "fp16", 1, 3, 0), (16, 512, 4, "fp16", 1, 2, 0),
+        (16, 1024, 4, "fp16", 1, 2, 0), (32, 512, 4, "fp16", 1, 1, 0), (32, 512, 4, "fp16", 1, 1, 1),
+        (16, 1024, 4, "fp16", 1, 1, 1),
     ]:  # fmt: skip
         const = {
             "BITS": 4,
@@ -585,12 +587,13 @@ def compile_prmt_sm90() -> None:
             "LUT_BF16": lut == "bf16",
             "PREFETCH": prefetch,
             "HALF2": bool(half2),
+            "X_VEC": bool(x_vec),
         }
         regs, stack, _, sass = sm90_compile(_decode_prmt_kernel, ints, ints[:-1], const, warps, 1, lut=lut)
         n_loop, mix = _inner_loop_mix(sass, anchor=("HFMA2",) if half2 else ("FFMA",))
         per_thread = bn * bk / (32 * warps)  # weights per thread and K block, once per body
-        print(f"prmt BN={bn} BK={bk} warps={warps} lut={lut} half2={half2} prefetch={prefetch}: regs {regs} "
-              f"stack {stack} | loop {n_loop} "
+        print(f"prmt BN={bn} BK={bk} warps={warps} lut={lut} half2={half2} prefetch={prefetch} x_vec={x_vec}: "
+              f"regs {regs} stack {stack} | loop {n_loop} "
               f"instr (both bodies), {n_loop / (2 * per_thread):.2f} per weight and body | {mix}",
               flush=True)  # fmt: skip
 

@@ -17,14 +17,14 @@ One token (_decode_prmt_kernel, MODE_PRMT). A program owns rows n0 .. n0+BLOCK_N
 (a block straddling a group boundary is visited once per group, with the other group's columns masked out).
 PREFETCH = D (1-3; BLOCK_K dividing the group size, so blocks come in order, each once): the first D codes blocks
 are loaded before the slot and its tables (they depend on neither), and each later block D blocks ahead of the one
-looked up, so that D blocks' loads are in flight through the loop instead of one DRAM round trip per block.
-X_VEC: x as one 16-byte load per code word, split into its 8 columns in registers. GROUP_ALIGNED (the launcher's
-GROUP_SPLIT): one LUT group per program, its blocks starting at the group's first column, so that no block
-straddles a group when BLOCK_K does not divide the group size. Neither was faster on the H200 (NOTES.md
-"Autotuning cost"), so the autotuner does not time them; benchmarks/decode_grid.py does. HALF2 (fp16 x and LUT):
-the looked-up 16-bit pairs times x's pairs as loaded, by fma.rn.f16x2, each word's sum in fp16 and added to acc in
-fp32 (prmt_lut.py; 4.4 instead of 5.9 instructions per weight, 6-10 % faster on the H200): the autotuner times
-every one-token config in both forms.
+looked up, so that D blocks' loads are in flight through the loop instead of one DRAM round trip per block. X_VEC: x
+as one 16-byte load per code word, split into its 8 columns (HALF2: its 4 pairs) in registers. GROUP_ALIGNED (the
+launcher's GROUP_SPLIT): one LUT group per program, its blocks starting at the group's first column, so that no
+block straddles a group when BLOCK_K does not divide the group size. Neither was faster on the H200 (NOTES.md
+"Autotuning cost"), so the autotuner does not time them; benchmarks/decode_grid.py does. HALF2 (fp16 x and LUT): the
+looked-up 16-bit pairs times x's pairs as loaded, by fma.rn.f16x2, each word's sum in fp16 and added to acc in fp32
+(prmt_lut.py; 4.4 instead of 5.9 instructions per weight, 6-10 % faster on the H200): the autotuner times every
+one-token config in both forms.
 
 2 to 64 tokens (_decode_prmt_dot_kernel, MODE_PRMT_DOT): per distinct slot and group the tables once, then per K
 block W [BN, BK] dequantized by the asm's other form (8 entries per word) and acc [BN, BM] += W @ x_slot.T on
@@ -159,8 +159,22 @@ def _x_pair(x_ptr, c0, P: tl.constexpr, lo, hi, shape: tl.constexpr, MASKED: tl.
 
 
 @triton.jit
-def _x_pairs(x_ptr, c0, lo, hi, shape: tl.constexpr, MASKED: tl.constexpr):
-    """The 4 pairs of _x_pair (P = 0..3)."""
+def _x_pairs(x_ptr, c0, lo, hi, shape: tl.constexpr, MASKED: tl.constexpr, BW: tl.constexpr = 1,
+             X_VEC: tl.constexpr = False):  # fmt: skip
+    """The 4 pairs of _x_pair (P = 0..3); X_VEC: from one 16-byte load per word ([BW, 4] b32, split in registers)
+    instead of 4 loads of 4 bytes."""
+    if X_VEC:
+        pairs_ptr = x_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
+        cols = c0[:, None] + 2 * tl.arange(0, 4)[None, :]  # [BW, 4] the first column of each pair
+        if MASKED:
+            xw = tl.load(pairs_ptr + cols // 2, mask=(cols >= lo) & (cols < hi), other=0)
+        else:
+            xw = tl.load(pairs_ptr + cols // 2)
+        even, odd = tl.split(tl.reshape(xw, (BW, 2, 2)))  # pair 2a + b at [:, a, b]: b = 0 / 1
+        p0, p2 = tl.split(even)
+        p1, p3 = tl.split(odd)
+        return (tl.broadcast_to(p0[None, :], shape), tl.broadcast_to(p1[None, :], shape),
+                tl.broadcast_to(p2[None, :], shape), tl.broadcast_to(p3[None, :], shape))  # fmt: skip
     return (_x_pair(x_ptr, c0, 0, lo, hi, shape, MASKED), _x_pair(x_ptr, c0, 1, lo, hi, shape, MASKED),
             _x_pair(x_ptr, c0, 2, lo, hi, shape, MASKED), _x_pair(x_ptr, c0, 3, lo, hi, shape, MASKED))  # fmt: skip
 
@@ -181,7 +195,7 @@ def _lookup_fma(acc, words, tables, x_ptr, c0, lo, hi, BLOCK_N: tl.constexpr, BW
     shape: tl.constexpr = (BLOCK_N, BW)
     lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3 = tables
     if HALF2:
-        xp = _x_pairs(x_ptr, c0, lo, hi, shape, MASKED)
+        xp = _x_pairs(x_ptr, c0, lo, hi, shape, MASKED, BW, X_VEC)
         return tl.inline_asm_elementwise(
             LOOKUP_HALF2, LOOKUP_HALF2_CONSTRAINTS,
             [acc, words,
@@ -273,7 +287,7 @@ def _decode_prmt_kernel(
                     acc = _lookup_fma(acc, words, tables, x_ptr, c0, lo, hi, BLOCK_N, BW, LUT_BF16, True, X_VEC,
                                       HALF2)  # fmt: skip
             elif HALF2:  # interpreter: the asm's fp16 products and per-half word sums (unfused), entries gathered
-                xp = _x_pairs(x_ptr, c0, lo, hi, (BLOCK_N, BW), True)
+                xp = _x_pairs(x_ptr, c0, lo, hi, (BLOCK_N, BW), True, BW, X_VEC)
                 even = tl.zeros((BLOCK_N, BW), dtype=tl.float16)  # the pairs' low halves: even columns
                 odd = tl.zeros((BLOCK_N, BW), dtype=tl.float16)
                 row_lut = lut_ptr + (lut_rows + g * L)[:, None]  # [BN, 1] each row's entries of group g
