@@ -1,6 +1,6 @@
 """The fragment kernel (kernels/triton_decode_mma.py) against the op's current choice and cuBLAS, in one run.
 
-    python3 benchmarks/mma_grid.py --out OUT_DIR [--gpr 1] [--budget-s 40]
+    python3 benchmarks/mma_grid.py --out OUT_DIR [--gpr 1] [--budget-s 40] [--fused 1] [--kernel mma|bucket_frag]
 
 Per Llama-2-7B projection shape (the kernel table's three and the server's fused q/k/v and gate/up) and token
 count (4, 8, 16 over one task; 16 over 4 tasks): fragment configs (warps, row blocks a warp, words per lane,
@@ -8,6 +8,10 @@ split-K waves; the budget cuts the list) timed in CUDA graphs with a cold L2 and
 reference (bench_kernels.checked_time), then the op as the autotuner chose without the fragment kernel (the
 shipped choices) and cuBLAS fp16, in the same process. Writes OUT_DIR/mma_grid_gpr{G}.json and prints the best
 per case with its ratio to cuBLAS.
+
+--kernel bucket_frag: the fragment bucket kernel (kernels/triton_bucket_frag.py; warps, words per lane, split-K
+waves) at 16 tokens over 16 and 4 tasks, 8 over 8 and 4 over 4, against the op's bucket kernel; writes
+OUT_DIR/bucket_frag_grid_gpr{G}.json.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_kernels import BITS, Layer, bench_graph, checked_time, cublas_fns, grid_cli, make_batch, ours_fns  # noqa: E402
 
 from kernels.reference import lut_linear_reference  # noqa: E402
+from kernels.triton_bucket_frag import launch_bucket_frag  # noqa: E402
 from kernels.triton_common import split_for  # noqa: E402
 from kernels.triton_decode import MODE_MMA, launch_decode  # noqa: E402
 
@@ -32,46 +37,68 @@ SHAPES = [(4096, 4096), (11008, 4096), (4096, 11008), (12288, 4096), (22016, 409
 CASES = [(4, 1), (8, 1), (16, 1), (16, 4)]  # (tokens, distinct tasks); one token: the HALF2 kernel's (NOTES.md)
 # the first grid's (fifteenth session) fastest first: the budget cuts the tail
 GRID = [(w, r, p, v) for w in (4, 8, 2) for r in (2, 1) for p in (4, 2) for v in (8, 4, 16, 2)]
+# --kernel bucket_frag: the fragment bucket kernel (kernels/triton_bucket_frag.py, one row a warp) against the op's
+# bucket kernel, at the task mixes the bucket kernel serves
+FRAG_CASES = [(16, 16), (16, 4), (8, 8), (4, 4)]
+FRAG_GRID = [(w, p, v) for w in (4, 8, 2) for p in (4, 2) for v in (8, 4, 16, 2)]
+
+
+def frag_configs(n: int, k: int, gs: int, sms: int):
+    """(config, row fields) of the fragment bucket kernel's grid."""
+    for warps, wpl, waves in FRAG_GRID:
+        if gs % (32 * wpl) == 0:
+            yield {"num_warps": warps, "WPL": wpl, "SPLIT_K": split_for(n, k, warps, 32 * wpl, waves * sms)}, waves
+
+
+def mma_configs(n: int, k: int, gs: int, sms: int):
+    """(config, row fields) of the fragment decode kernel's grid."""
+    for warps, rows_a_warp, wpl, waves in GRID:
+        if gs % (32 * wpl) == 0:
+            yield {"MODE": MODE_MMA, "num_warps": warps, "ROWS": rows_a_warp, "WPL": wpl,
+                   "SPLIT_K": split_for(n, k, 16 * rows_a_warp * warps, 32 * wpl, waves * sms)}, waves  # fmt: skip
 
 
 def main() -> None:
     args = grid_cli(__doc__, budget_s=40.0, extra=[("--gpr", 1, "LUT groups per row"),
-                                                   ("--fused", 1, "0: the kernel table's three shapes only")])
+                                                   ("--fused", 1, "0: the kernel table's three shapes only"),
+                                                   ("--kernel", "mma", "mma or bucket_frag")])
     from kernels import triton_ops
 
     triton_ops.mma_ok = lambda *args: False  # the op's column: its choice among the other kernels
+    frag = args.kernel == "bucket_frag"
+    launch, configs = (launch_bucket_frag, frag_configs) if frag else (launch_decode, mma_configs)
+    cases = FRAG_CASES if frag else CASES
     sms = torch.cuda.get_device_properties(0).multi_processor_count
     rows: list[dict] = []
     t_start = time.time()
     for n, k in SHAPES if args.fused else SHAPES[:3]:
         layer = Layer(n, k, args.gpr)
         gs = k // args.gpr
-        for m, tasks in CASES:
+        for m, tasks in cases:
             x, slots = make_batch(m, tasks, k)
             ref = lut_linear_reference(x, layer.codes[0], layer.pools[0], slots, BITS)
             case = {"N": n, "K": k, "M": m, "tasks": tasks, "gpr": args.gpr}
             t0, best = time.time(), None
-            for warps, rows_a_warp, wpl, waves in GRID:
-                if gs % (32 * wpl) or time.time() - t0 > args.budget_s / len(CASES):
-                    continue
-                cfg = {"MODE": MODE_MMA, "num_warps": warps, "ROWS": rows_a_warp, "WPL": wpl,
-                       "SPLIT_K": split_for(n, k, 16 * rows_a_warp * warps, 32 * wpl, waves * sms)}  # fmt: skip
-                us, err = checked_time(launch_decode, layer, x, slots, ref, cfg)
-                rows.append({**case, "kind": "mma", **cfg, "waves": waves, "us": us, "err": err})
+            for cfg, waves in configs(n, k, gs, sms):
+                if time.time() - t0 > args.budget_s / len(cases):
+                    break
+                us, err = checked_time(launch, layer, x, slots, ref, cfg)
+                rows.append({**case, "kind": args.kernel, **cfg, "waves": waves, "us": us, "err": err})
                 if us and (best is None or us < best["us"]):
                     best = rows[-1]
-            op_us = bench_graph(ours_fns(layer, x, slots))
+            op_us = bench_graph(ours_fns(layer, x, slots, decode_kernel="bucket" if frag else None))
             cublas_us = bench_graph(cublas_fns(layer, x))
             rows.append({**case, "kind": "op", "us": op_us})
             rows.append({**case, "kind": "cublas", "us": cublas_us})
             if best:
-                print(f"{n}x{k} M={m} T={tasks}: mma {best['us']:.1f} us (warps {best['num_warps']} rows "
-                      f"{best['ROWS']} WPL {best['WPL']} split {best['SPLIT_K']}) x{cublas_us / best['us']:.2f} | "
-                      f"op {op_us:.1f} x{cublas_us / op_us:.2f} | cuBLAS {cublas_us:.1f}", flush=True)  # fmt: skip
+                shape = {key: best[key] for key in ("num_warps", "ROWS", "WPL", "SPLIT_K") if key in best}
+                print(f"{n}x{k} M={m} T={tasks}: {args.kernel} {best['us']:.1f} us {shape} "
+                      f"x{cublas_us / best['us']:.2f} | op {op_us:.1f} x{cublas_us / op_us:.2f} | "
+                      f"cuBLAS {cublas_us:.1f}", flush=True)  # fmt: skip
         del layer
         torch.cuda.empty_cache()
     out = {"gpu": torch.cuda.get_device_name(), "bits": BITS, "rows": rows, "seconds": time.time() - t_start}
-    (args.out / f"mma_grid_gpr{args.gpr}.json").write_text(json.dumps(out, indent=0))
+    (args.out / f"{args.kernel}_grid_gpr{args.gpr}.json").write_text(json.dumps(out, indent=0))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,116 @@
+"""The fragment bucket kernel (kernels/triton_bucket_frag.py): the one-hots of each lane's code words are its
+mma.sync A operand, S[v][token] its accumulators, folded with each token's own LUT.
+
+On the CPU: the one-hot asm by the emulator, the kernel through the interpreter against the torch reference (any
+mix of slots), and the compiled kernel's asm operands laid out one element per thread. On CUDA (next device
+session) the asm against the reference."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from kernels.prmt_lut import emulate, onehot_program
+from kernels.reference import lut_linear_reference
+from kernels.triton_bucket_frag import launch_bucket_frag
+from kernels.triton_decode_mma import mma_ok
+
+from .test_triton_forward import DEVICE, TOL, make_case, rel_err
+
+
+def test_the_onehot_asm_marks_each_code_equal_to_the_lanes_values():
+    rng = np.random.default_rng(1)
+    program = onehot_program()
+    two = 0x4000  # 2.0 in fp16 and in bf16
+    for _ in range(200):
+        g = int(rng.integers(0, 8))
+        codes = rng.integers(0, 16, 8)
+        word = sum(int(c) << (4 * i) for i, c in enumerate(codes))
+        tables = {"$9": (0x40 << (8 * g)) if g < 4 else 0, "$10": (0x40 << (8 * (g - 4))) if g >= 4 else 0}
+        regs = emulate(program, {"$8": word} | tables)
+        for j in range(4):
+            for value, reg in ((g, f"${j}"), (g + 8, f"${4 + j}")):
+                expected = (two if codes[2 * j] == value else 0) | (two if codes[2 * j + 1] == value else 0) << 16
+                assert regs[reg] == expected
+
+
+@pytest.mark.parametrize(
+    "m,bits,n,k,gpr,slots,assign,wpl,warps,split",
+    [
+        (1, 4, 8, 128, 1, 1, "one", 2, 2, 1),  # one token
+        (6, 4, 13, 256, 2, 4, "random", 2, 4, 2),  # rows past N, split-K across the group boundary
+        (8, 3, 9, 256, 2, 3, "random", 4, 2, 1),  # 3-bit codes (8-entry LUTs), 128-column chunks
+        (16, 4, 12, 384, 3, 16, "distinct", 2, 4, 3),  # 16 tokens of 16 tasks, two tiles
+        (11, 4, 10, 128, 1, 2, "random", 2, 1, 1),  # one warp a program
+    ],
+)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_the_fragment_bucket_kernel_matches_the_reference(m, bits, n, k, gpr, slots, assign, wpl, warps, split,
+                                                           dtype):  # fmt: skip
+    x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, slots, assign, dtype, seed=m + n + k)
+    assert mma_ok(x, codes, pool, bits, wpl)
+    y = torch.full((m, n), float("nan"), dtype=dtype, device=DEVICE)
+    launch_bucket_frag(x, codes, pool, slot_of_token, bits, y, {"num_warps": warps, "WPL": wpl, "SPLIT_K": split})
+    assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, bits)) < TOL[dtype]
+
+
+def test_the_fragment_bucket_kernel_refuses_what_it_cannot_tile():
+    x, codes, pool, slots = make_case(4, 16, 192, 4, 2, 2, "random", torch.float16)  # groups of 96 columns
+    assert not mma_ok(x, codes, pool, 4, 2)
+    y = torch.empty(4, 16, dtype=torch.float16, device=DEVICE)
+    with pytest.raises(ValueError, match="tiling K and the groups"):
+        launch_bucket_frag(x, codes, pool, slots, 4, y, {"WPL": 2})
+
+
+_LAYOUT_SCRIPT = r"""
+import os
+os.environ.pop("TRITON_INTERPRET", None)
+import triton
+from triton.backends.compiler import GPUTarget
+from triton.compiler import ASTSource
+from kernels.triton_bucket_frag import _bucket_frag_kernel as k
+const = {"BITS": 4, "WARPS": 4, "WPL": 2, "TILES": 2, "USE_SPLIT": True, "ASM": True, "BF16": False}
+ints = ["M", "N", "K", "GS", "stride_xm", "stride_cw", "stride_ls", "stride_ln", "stride_ym", "K_PER_SPLIT",
+        "SPLIT_K"]
+sig = {"x_ptr": "*fp16", "codes_ptr": "*u8", "lut_ptr": "*fp16", "slot_ptr": "*i32", "y_ptr": "*fp16",
+       "ws_ptr": "*fp32", "counter_ptr": "*i32", **dict.fromkeys(ints, "i32"), **dict.fromkeys(const, "constexpr")}
+div16 = ["x_ptr", "codes_ptr", "lut_ptr", "y_ptr", "ws_ptr", "counter_ptr", "N", "K", "GS", "stride_xm",
+         "stride_cw", "stride_ls", "stride_ln", "stride_ym", "K_PER_SPLIT"]
+attrs = {(k.arg_names.index(a),): [["tt.divisibility", 16]] for a in div16}
+kern = triton.compile(ASTSource(fn=k, signature=sig, constexprs=const, attrs=attrs),
+                      target=GPUTarget("cuda", 90, 32), options={"num_warps": 4, "num_stages": 1})
+print(kern.asm["ttgir"])
+"""
+
+
+def test_every_asm_operand_is_one_element_per_thread_in_lane_order():
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    done = subprocess.run([sys.executable, "-c", _LAYOUT_SCRIPT], capture_output=True, text=True, cwd=root, env=env)
+    if done.returncode and "ptxas" in done.stderr:
+        pytest.skip("no ptxas for sm_90 here")
+    assert done.returncode == 0, done.stderr[-2000:]
+    layouts = {line.split(" = ", 1)[0]: line.split(" = ", 1)[1] for line in done.stdout.splitlines()
+               if line.startswith("#blocked")}  # fmt: skip
+    asm_ops = [line for line in done.stdout.splitlines() if "tt.elementwise_inline_asm" in line]
+    assert sum("mma.sync" in line for line in asm_ops) == 8  # 2 words x 2 k-steps x 2 tiles
+    for line in asm_ops:
+        name = line.rsplit("-> ", 1)[1].split(", ")[-1].split(">")[0].strip()
+        assert layouts[name] == ("#ttg.blocked<{sizePerThread = [1], threadsPerWarp = [32], warpsPerCTA = [4], "
+                                 "order = [0]}>"), line[:200]  # fmt: skip
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("m,tasks", [(1, 1), (4, 4), (16, 16), (12, 5)])
+@pytest.mark.parametrize("warps,wpl", [(4, 2), (8, 4), (2, 2)])
+def test_the_fragment_bucket_kernel_on_cuda(m, tasks, warps, wpl):
+    x, codes, pool, slots = make_case(m, 300, 2048, 4, 4, max(tasks, 2), "random", torch.float16, seed=m + warps)
+    y = torch.full((m, 300), float("nan"), dtype=x.dtype, device=DEVICE)
+    launch_bucket_frag(x, codes, pool, slots, 4, y, {"num_warps": warps, "WPL": wpl, "SPLIT_K": 4})
+    assert rel_err(y, lut_linear_reference(x, codes, pool, slots, 4)) < TOL[torch.float16]
