@@ -7,10 +7,6 @@ session) the asm against the reference."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import torch
@@ -20,6 +16,7 @@ from kernels.reference import lut_linear_reference
 from kernels.triton_bucket_frag import launch_bucket_frag
 from kernels.triton_decode_mma import mma_ok
 
+from .compiled_layouts import assert_asm_in_lane_order
 from .test_triton_forward import DEVICE, TOL, make_case, rel_err
 
 
@@ -67,42 +64,11 @@ def test_the_fragment_bucket_kernel_refuses_what_it_cannot_tile():
         launch_bucket_frag(x, codes, pool, slots, 4, y, {"WPL": 2})
 
 
-_LAYOUT_SCRIPT = r"""
-import os
-os.environ.pop("TRITON_INTERPRET", None)
-import triton
-from triton.backends.compiler import GPUTarget
-from triton.compiler import ASTSource
-from kernels.triton_bucket_frag import _bucket_frag_kernel as k
-const = {"BITS": 4, "WARPS": 4, "WPL": 2, "TILES": 2, "USE_SPLIT": True, "ASM": True, "BF16": False}
-ints = ["M", "N", "K", "GS", "stride_xm", "stride_cw", "stride_ls", "stride_ln", "stride_ym", "K_PER_SPLIT",
-        "SPLIT_K"]
-sig = {"x_ptr": "*fp16", "codes_ptr": "*u8", "lut_ptr": "*fp16", "slot_ptr": "*i32", "y_ptr": "*fp16",
-       "ws_ptr": "*fp32", "counter_ptr": "*i32", **dict.fromkeys(ints, "i32"), **dict.fromkeys(const, "constexpr")}
-div16 = ["x_ptr", "codes_ptr", "lut_ptr", "y_ptr", "ws_ptr", "counter_ptr", "N", "K", "GS", "stride_xm",
-         "stride_cw", "stride_ls", "stride_ln", "stride_ym", "K_PER_SPLIT"]
-attrs = {(k.arg_names.index(a),): [["tt.divisibility", 16]] for a in div16}
-kern = triton.compile(ASTSource(fn=k, signature=sig, constexprs=const, attrs=attrs),
-                      target=GPUTarget("cuda", 90, 32), options={"num_warps": 4, "num_stages": 1})
-print(kern.asm["ttgir"])
-"""
-
-
 def test_every_asm_operand_is_one_element_per_thread_in_lane_order():
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    done = subprocess.run([sys.executable, "-c", _LAYOUT_SCRIPT], capture_output=True, text=True, cwd=root, env=env)
-    if done.returncode and "ptxas" in done.stderr:
-        pytest.skip("no ptxas for sm_90 here")
-    assert done.returncode == 0, done.stderr[-2000:]
-    layouts = {line.split(" = ", 1)[0]: line.split(" = ", 1)[1] for line in done.stdout.splitlines()
-               if line.startswith("#blocked")}  # fmt: skip
-    asm_ops = [line for line in done.stdout.splitlines() if "tt.elementwise_inline_asm" in line]
-    assert sum("mma.sync" in line for line in asm_ops) == 8  # 2 words x 2 k-steps x 2 tiles
-    for line in asm_ops:
-        name = line.rsplit("-> ", 1)[1].split(", ")[-1].split(">")[0].strip()
-        assert layouts[name] == ("#ttg.blocked<{sizePerThread = [1], threadsPerWarp = [32], warpsPerCTA = [4], "
-                                 "order = [0]}>"), line[:200]  # fmt: skip
+    """mma.sync reads its fragments from fixed lanes: every asm op of the compiled kernel (sm_90, no GPU needed)
+    works on 1-D tensors, one element per thread, element e in thread e."""
+    const = {"BITS": 4, "WARPS": 4, "WPL": 2, "TILES": 2, "USE_SPLIT": True, "ASM": True, "BF16": False}
+    assert_asm_in_lane_order("kernels.triton_bucket_frag", "_bucket_frag_kernel", const, warps=4, mma_count=8)
 
 
 @pytest.mark.gpu

@@ -7,10 +7,6 @@ On CUDA the asm itself runs against the reference."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import torch
@@ -19,6 +15,7 @@ from kernels.reference import lut_linear_reference
 from kernels.triton_decode import MODE_MMA, decode_candidates, launch_decode
 from kernels.triton_decode_mma import launch_decode_mma, mma_ok
 
+from .compiled_layouts import assert_asm_in_lane_order
 from .test_triton_forward import DEVICE, TOL, make_case, rel_err
 
 
@@ -110,49 +107,12 @@ def test_the_autotuner_is_offered_the_fragment_kernel_where_it_applies():
     assert {c["WPL"] for c in down if c["MODE"] == MODE_MMA} == {2}
 
 
-_LAYOUT_SCRIPT = r"""
-import os, sys
-os.environ.pop("TRITON_INTERPRET", None)
-import triton
-from triton.backends.compiler import GPUTarget
-from triton.compiler import ASTSource
-from kernels.triton_decode_mma import _decode_mma_kernel as k
-warps = 4
-const = {"BITS": 4, "WARPS": warps, "WPL": 2, "TILES": 2, "ROWS": 2, "USE_SPLIT": True, "ASM": True,
-         "BF16": False}
-ints = ["M", "N", "K", "GS", "stride_xm", "stride_cw", "stride_ls", "stride_ln", "stride_ym", "K_PER_SPLIT",
-        "SPLIT_K"]
-sig = {"x_ptr": "*fp16", "codes_ptr": "*u8", "lut_ptr": "*fp16", "slot_ptr": "*i32", "y_ptr": "*fp16",
-       "ws_ptr": "*fp32", "counter_ptr": "*i32", **dict.fromkeys(ints, "i32"), **dict.fromkeys(const, "constexpr")}
-div16 = ["x_ptr", "codes_ptr", "lut_ptr", "y_ptr", "ws_ptr", "counter_ptr", "N", "K", "GS", "stride_xm",
-         "stride_cw", "stride_ls", "stride_ln", "stride_ym", "K_PER_SPLIT"]
-attrs = {(k.arg_names.index(a),): [["tt.divisibility", 16]] for a in div16}
-kern = triton.compile(ASTSource(fn=k, signature=sig, constexprs=const, attrs=attrs),
-                      target=GPUTarget("cuda", 90, 32), options={"num_warps": warps, "num_stages": 1})
-print(kern.asm["ttgir"])
-"""
-
-
 def test_every_asm_operand_is_one_element_per_thread_in_lane_order():
-    """mma.sync reads its fragments from fixed lanes: the compiled kernel's asm ops must all work on 1-D tensors
-    laid out one element per thread, element e in thread e (sm_90, no GPU needed)."""
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    done = subprocess.run([sys.executable, "-c", _LAYOUT_SCRIPT], capture_output=True, text=True, cwd=root, env=env)
-    if done.returncode and "ptxas" in done.stderr:
-        pytest.skip("no ptxas for sm_90 here")
-    assert done.returncode == 0, done.stderr[-2000:]
-    ttgir = done.stdout
-    layouts = {line.split(" = ", 1)[0]: line.split(" = ", 1)[1] for line in ttgir.splitlines()
-               if line.startswith("#blocked")}  # fmt: skip
-    asm_ops = [line for line in ttgir.splitlines() if "tt.elementwise_inline_asm" in line]
-    assert sum("mma.sync" in line for line in asm_ops) == 16  # 2 words x 2 k-steps x 2 tiles x 2 row blocks
-    for line in asm_ops:
-        result = line.rsplit("-> ", 1)[1]
-        name = result.split(", ")[-1].split(">")[0].strip()
-        assert "tensor<128x" in result and name.startswith("#blocked"), line[:200]
-        assert layouts[name] == ("#ttg.blocked<{sizePerThread = [1], threadsPerWarp = [32], warpsPerCTA = [4], "
-                                 "order = [0]}>"), layouts[name]  # fmt: skip
+    """mma.sync reads its fragments from fixed lanes: every asm op of the compiled kernel (sm_90, no GPU needed)
+    works on 1-D tensors, one element per thread, element e in thread e."""
+    const = {"BITS": 4, "WARPS": 4, "WPL": 2, "TILES": 2, "ROWS": 2, "USE_SPLIT": True, "ASM": True,
+             "BF16": False}
+    assert_asm_in_lane_order("kernels.triton_decode_mma", "_decode_mma_kernel", const, warps=4, mma_count=16)
 
 
 @pytest.mark.gpu
