@@ -40,16 +40,22 @@ HALF2_CONSTRAINTS = "=f,f,r," + ",".join(["r"] * 12)
 SELECT = 0xCA  # lop3 immLut of a ? b : c, bitwise (F(0xF0, 0xCC, 0xAA) = (a & b) | (~a & c))
 
 
+def _code_halves(word: str):
+    """Per half of the word (codes 0-3, then 4-7; after a first `shl w4, word, 4`): (half, instructions leaving the
+    half's selectors s = codes & 7 in its 4 bytes and their bit-3 mask m, 0xFF in the byte of each code >= 8)."""
+    for half, (shift, mask_sel) in enumerate(((0, 0xD9C8), (16, 0xFBEA))):
+        if shift:
+            prog = [("shr", "s", word, shift), ("and", "s", "s", 0x7777)]
+        else:
+            prog = [("and", "s", word, 0x7777)]
+        yield half, prog + [("prmt", "m", "w4", word, mask_sel)]
+
+
 def _lookup(word: str, lo: tuple[str, ...], hi: tuple[str, ...]) -> list[tuple]:
     """Instructions leaving the 8 entries of the codes in `word` as 16-bit pairs in q0 (columns 0, 1) .. q3."""
     prog: list[tuple] = [("shl", "w4", word, 4)]
-    for half, (shift, mask_sel) in enumerate(((0, 0xD9C8), (16, 0xFBEA))):
-        if shift:
-            prog += [("shr", "s", word, shift), ("and", "s", "s", 0x7777)]
-        else:
-            prog.append(("and", "s", word, 0x7777))
-        prog += [
-            ("prmt", "m", "w4", word, mask_sel),
+    for half, selectors in _code_halves(word):
+        prog += selectors + [
             ("prmt", "t0", lo[0], lo[1], "s"),
             ("prmt", "t1", lo[2], lo[3], "s"),
             ("lop3", "l", "m", "t1", "t0", SELECT),
@@ -127,13 +133,8 @@ def onehot_program() -> list[tuple]:
     prmt's sign-replicated byte) sends it to the g + 8 half. A pair's low bytes come from sign-replicating a table
     byte (0x40 or 0: sign bit clear), so no zero register is needed."""
     prog: list[tuple] = [("shl", "w4", "$8", 4)]
-    for half, (shift, mask_sel) in enumerate(((0, 0xD9C8), (16, 0xFBEA))):
-        if shift:
-            prog += [("shr", "s", "$8", shift), ("and", "s", "s", 0x7777)]
-        else:
-            prog.append(("and", "s", "$8", 0x7777))
-        prog += [
-            ("prmt", "m", "w4", "$8", mask_sel),  # 0xFF in byte i where code i has bit 3 set
+    for half, selectors in _code_halves("$8"):
+        prog += selectors + [
             ("prmt", "t0", "$9", "$10", "s"),  # 0x40 in byte i where code i & 7 == g
             ("lop3", "l", "m", "t0", "t0", 0x0C),  # ~m & t0: code == g
             ("and", "h", "m", "t0"),  # m & t0: code == g + 8

@@ -22,8 +22,8 @@ import triton
 import triton.language as tl
 
 from kernels.prmt_lut import ONEHOT_CONSTRAINTS, ONEHOT_SCALE, onehot_program, to_ptx
-from kernels.triton_common import interpreting, jit_any_size, split_k_launch, store_split_k
-from kernels.triton_decode_mma import _mma, mma_ok
+from kernels.triton_common import jit_any_size, store_split_k
+from kernels.triton_decode_mma import _mma, launch_fragments
 
 ONEHOT = tl.constexpr(to_ptx(onehot_program()))
 ONEHOT_CONSTR = tl.constexpr(ONEHOT_CONSTRAINTS)
@@ -163,20 +163,5 @@ def launch_bucket_frag(
 ) -> None:
     """y [M, N] <- the fragment bucket kernel (M <= 16, any slots). config: num_warps (one row each), WPL (code
     words per lane in a chunk: 2 or 4), SPLIT_K."""
-    m, k = x.shape
-    n = codes_packed.shape[0]
-    warps, wpl = config.get("num_warps", 4), config.get("WPL", 2)
-    if wpl not in (2, 4) or warps not in (1, 2, 4, 8):
-        raise ValueError(f"the fragment bucket kernel takes WPL 2 or 4 and 1-8 warps, got {wpl} and {warps}")
-    if not mma_ok(x, codes_packed, lut_pool, bits, wpl):  # the same operands and tiling as the fragment kernel
-        raise ValueError("the fragment bucket kernel takes up to 16 tokens of fp16 or bf16 x with a LUT of the same "
-                         "type, 3/4-bit codes in whole words, and chunks of 32 * WPL columns tiling K and the groups")
-    gs = triton.cdiv(k, lut_pool.shape[2])
-    split, k_per_split, n_tiles, ws, counters = split_k_launch(x, y, n, warps, 32 * wpl, config.get("SPLIT_K", 1))
-    _bucket_frag_kernel[(n_tiles, split)](
-        x, codes_packed, lut_pool, slot_of_token, y, ws, counters,
-        m, n, k, gs, x.stride(0), codes_packed.stride(0) // 4, lut_pool.stride(0), lut_pool.stride(1), y.stride(0),
-        k_per_split, split,
-        BITS=bits, WARPS=warps, WPL=wpl, TILES=1 if m <= 8 else 2, USE_SPLIT=split > 1, ASM=not interpreting(),
-        BF16=x.dtype == torch.bfloat16, num_warps=warps, num_stages=1,
-    )  # fmt: skip
+    launch_fragments(_bucket_frag_kernel, "fragment bucket kernel", x, codes_packed, lut_pool, slot_of_token, bits, y,
+                     config, 1)  # fmt: skip

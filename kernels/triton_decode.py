@@ -256,14 +256,13 @@ def decode_candidates(
     its configs whose chunks divide the group size join the list.
     """
     out = []
+    gs = group_size or k
     if prmt and mma and m <= MMA_MAX_TOKENS:
-        gs = group_size or k
         for warps, rows, wpl, waves in MMA_CANDIDATES:
             if gs % (32 * wpl) == 0 and k % (32 * wpl) == 0:
                 out.append({"MODE": MODE_MMA, "num_warps": warps, "ROWS": rows, "WPL": wpl,
                             "SPLIT_K": split_for(n, k, 16 * rows * warps, 32 * wpl, waves * num_sms)})  # fmt: skip
     if prmt:
-        gs = group_size or k
         for bn, bk, warps, stages, waves, *prefetch in PRMT_CANDIDATES if m == 1 else PRMT_DOT_CANDIDATES:
             if (m > 1 or prefetch and prefetch[0]) and gs % bk:
                 continue  # the tensor-core kernel and register prefetch take blocks inside one group

@@ -286,6 +286,32 @@ def mma_ok(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor, 
     )
 
 
+def launch_fragments(kernel, name: str, x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor,
+                     slot_of_token: torch.Tensor, bits: int, y: torch.Tensor, config: dict, rows_per_warp: int,
+                     **constexprs) -> None:  # fmt: skip
+    """The fragment kernels' launch (this one and triton_bucket_frag.py's: the same arguments): checks config's
+    num_warps and WPL and the call (mma_ok), splits K in chunks of 32 * WPL columns and launches programs of
+    rows_per_warp * num_warps rows, constexprs added to the shared ones."""
+    m, k = x.shape
+    n = codes_packed.shape[0]
+    warps, wpl = config.get("num_warps", 4), config.get("WPL", 2)
+    if wpl not in (2, 4) or warps not in (1, 2, 4, 8):
+        raise ValueError(f"the {name} takes WPL 2 or 4 and 1-8 warps, got {wpl} and {warps}")
+    if not mma_ok(x, codes_packed, lut_pool, bits, wpl):
+        raise ValueError(f"the {name} takes up to 16 tokens of fp16 or bf16 x with a LUT of the same type, 3/4-bit "
+                         "codes in whole words, and chunks of 32 * WPL columns tiling K and the groups")  # fmt: skip
+    gs = triton.cdiv(k, lut_pool.shape[2])
+    split, k_per_split, n_tiles, ws, counters = split_k_launch(x, y, n, rows_per_warp * warps, 32 * wpl,
+                                                               config.get("SPLIT_K", 1))  # fmt: skip
+    kernel[(n_tiles, split)](
+        x, codes_packed, lut_pool, slot_of_token, y, ws, counters,
+        m, n, k, gs, x.stride(0), codes_packed.stride(0) // 4, lut_pool.stride(0), lut_pool.stride(1), y.stride(0),
+        k_per_split, split,
+        BITS=bits, WARPS=warps, WPL=wpl, TILES=1 if m <= 8 else 2, USE_SPLIT=split > 1, ASM=not interpreting(),
+        BF16=x.dtype == torch.bfloat16, num_warps=warps, num_stages=1, **constexprs,
+    )  # fmt: skip
+
+
 def launch_decode_mma(
     x: torch.Tensor,
     codes_packed: torch.Tensor,
@@ -298,26 +324,11 @@ def launch_decode_mma(
     """y [M, N] <- the fragment kernel (M <= 16). config: num_warps, ROWS (blocks of 16 rows a warp: 1 or 2; a
     warp's blocks share its x loads), WPL (code words per lane and row in a chunk: 2 or 4, 64 or 128 columns),
     SPLIT_K."""
-    m, k = x.shape
-    n = codes_packed.shape[0]
-    warps, wpl, rows = config.get("num_warps", 4), config.get("WPL", 2), config.get("ROWS", 1)
-    if wpl not in (2, 4) or warps not in (1, 2, 4, 8) or rows not in (1, 2):
-        raise ValueError(f"the fragment kernel takes WPL 2 or 4, 1-8 warps and ROWS 1 or 2, got {wpl}, {warps} and "
-                         f"{rows}")  # fmt: skip
-    if not mma_ok(x, codes_packed, lut_pool, bits, wpl):
-        raise ValueError("the fragment decode kernel takes up to 16 tokens of fp16 or bf16 x with a LUT of the same "
-                         "type, 3/4-bit codes in whole words, and chunks of 32 * WPL columns tiling K and the groups")
-    gs = triton.cdiv(k, lut_pool.shape[2])
-    block_n, chunk = 16 * rows * warps, 32 * wpl
-    split, k_per_split, n_tiles, ws, counters = split_k_launch(x, y, n, block_n, chunk, config.get("SPLIT_K", 1))
-    _decode_mma_kernel[(n_tiles, split)](
-        x, codes_packed, lut_pool, slot_of_token, y, ws, counters,
-        m, n, k, gs, x.stride(0), codes_packed.stride(0) // 4, lut_pool.stride(0), lut_pool.stride(1), y.stride(0),
-        k_per_split, split,
-        BITS=bits, WARPS=warps, WPL=wpl, TILES=1 if m <= 8 else 2, ROWS=rows, USE_SPLIT=split > 1,
-        ASM=not interpreting(),
-        BF16=x.dtype == torch.bfloat16, num_warps=warps, num_stages=1,
-    )  # fmt: skip
+    rows = config.get("ROWS", 1)
+    if rows not in (1, 2):
+        raise ValueError(f"the fragment kernel takes ROWS 1 or 2, got {rows}")
+    launch_fragments(_decode_mma_kernel, "fragment decode kernel", x, codes_packed, lut_pool, slot_of_token, bits, y,
+                     config, 16 * rows, ROWS=rows)  # fmt: skip
 
 
 # (warps, row blocks a warp, words per lane, split-K waves): each of the H200 grid's (results/mma_grid_rows_h200.json,
