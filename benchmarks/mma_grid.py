@@ -9,8 +9,8 @@ reference (bench_kernels.checked_time), then the op as the autotuner chose witho
 shipped choices) and cuBLAS fp16, in the same process. Writes OUT_DIR/mma_grid_gpr{G}.json and prints the best
 per case with its ratio to cuBLAS.
 
---kernel bucket_frag: the fragment bucket kernel (kernels/triton_bucket_frag.py; warps, words per lane, split-K
-waves) at 16 tokens over 16 and 4 tasks, 8 over 8 and 4 over 4, against the op's bucket kernel; writes
+--kernel bucket_frag: the fragment bucket kernel (kernels/triton_bucket_frag.py; rows a warp, warps, words per lane,
+split-K waves) at 16 tokens over 16 and 4 tasks and 8 over 8, against the op's bucket kernel; writes
 OUT_DIR/bucket_frag_grid_gpr{G}.json.
 """
 
@@ -37,17 +37,21 @@ SHAPES = [(4096, 4096), (11008, 4096), (4096, 11008), (12288, 4096), (22016, 409
 CASES = [(4, 1), (8, 1), (16, 1), (16, 4)]  # (tokens, distinct tasks); one token: the HALF2 kernel's (NOTES.md)
 # the first grid's (fifteenth session) fastest first: the budget cuts the tail
 GRID = [(w, r, p, v) for w in (4, 8, 2) for r in (2, 1) for p in (4, 2) for v in (8, 4, 16, 2)]
-# --kernel bucket_frag: the fragment bucket kernel (kernels/triton_bucket_frag.py, one row a warp) against the op's
-# bucket kernel, at the task mixes the bucket kernel serves
-FRAG_CASES = [(16, 16), (16, 4), (8, 8), (4, 4)]
-FRAG_GRID = [(w, p, v) for w in (4, 8, 2) for p in (4, 2) for v in (8, 4, 16, 2)]
+# --kernel bucket_frag: the fragment bucket kernel (kernels/triton_bucket_frag.py) against the op's bucket kernel, at
+# the task mixes the bucket kernel serves. Its first grid (sixteenth session, one row a warp, results/
+# bucket_frag_grid_gpr1_h200.log) was 2.5x slower than the bucket kernel: x's loads (16 tokens, 32 bytes a weight)
+# bound it. (rows a warp sharing x's loads, warps, words per lane, split-K waves), the likeliest first.
+FRAG_CASES = [(16, 16), (8, 8), (16, 4)]
+FRAG_GRID = [(4, 4, 2, 4), (4, 4, 2, 8), (4, 8, 2, 4), (4, 8, 2, 2), (4, 4, 4, 4), (2, 4, 2, 4), (2, 8, 2, 4),
+             (4, 4, 2, 2), (4, 8, 4, 4), (2, 4, 4, 8), (4, 2, 2, 8), (2, 8, 2, 8), (1, 8, 2, 2)]  # fmt: skip
 
 
 def frag_configs(n: int, k: int, gs: int, sms: int):
     """(config, row fields) of the fragment bucket kernel's grid."""
-    for warps, wpl, waves in FRAG_GRID:
+    for rows_a_warp, warps, wpl, waves in FRAG_GRID:
         if gs % (32 * wpl) == 0:
-            yield {"num_warps": warps, "WPL": wpl, "SPLIT_K": split_for(n, k, warps, 32 * wpl, waves * sms)}, waves
+            yield {"num_warps": warps, "ROWS": rows_a_warp, "WPL": wpl,
+                   "SPLIT_K": split_for(n, k, rows_a_warp * warps, 32 * wpl, waves * sms)}, waves  # fmt: skip
 
 
 def mma_configs(n: int, k: int, gs: int, sms: int):

@@ -65,8 +65,9 @@ def num_sms(device: torch.device) -> int:
 # H200's picks and the bucket kernel's QUADS order added (2026-11-30); 4: the one-token kernel's fp16 products
 # (HALF2) offered (2026-12-01); 5: its register-prefetch configs; 6: the fragment kernel (MODE_MMA) offered up to
 # 16 tokens (both 2026-12-01, fifteenth session; the shipped one-token choices were kept: the fragment kernel was
-# slower at one token in that session's grid, results/mma_grid_first_h200.log).
-CACHE_VERSION = 6
+# slower at one token in that session's grid, results/mma_grid_first_h200.log); 7: the one-token kernel's X_VEC
+# configs under HALF2 (2026-12-01, sixteenth session; the shipped multi-token choices kept).
+CACHE_VERSION = 7
 
 
 def cache_path(device: torch.device | None = None) -> Path:

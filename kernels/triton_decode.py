@@ -263,14 +263,17 @@ def decode_candidates(
                 out.append({"MODE": MODE_MMA, "num_warps": warps, "ROWS": rows, "WPL": wpl,
                             "SPLIT_K": split_for(n, k, 16 * rows * warps, 32 * wpl, waves * num_sms)})  # fmt: skip
     if prmt:
-        for bn, bk, warps, stages, waves, *prefetch in PRMT_CANDIDATES if m == 1 else PRMT_DOT_CANDIDATES:
-            if (m > 1 or prefetch and prefetch[0]) and gs % bk:
+        for bn, bk, warps, stages, waves, *one_token in PRMT_CANDIDATES if m == 1 else PRMT_DOT_CANDIDATES:
+            prefetch, x_vec = one_token or (0, 0)
+            if (m > 1 or prefetch) and gs % bk:
                 continue  # the tensor-core kernel and register prefetch take blocks inside one group
             config = {"BLOCK_N": bn, "BLOCK_K": bk, "MODE": MODE_PRMT if m == 1 else MODE_PRMT_DOT,
                       "num_warps": warps, "num_stages": stages,
                       "SPLIT_K": split_for(n, k, bn, bk, waves * num_sms) if waves else 1}  # fmt: skip
-            if prefetch and prefetch[0]:
-                config["PREFETCH"] = prefetch[0]
+            if prefetch:
+                config["PREFETCH"] = prefetch
+            if x_vec:
+                config["X_VEC"] = 1
             out.append(config)
             if m == 1 and half2:
                 out.append(config | {"HALF2": 1})

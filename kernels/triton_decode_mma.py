@@ -18,8 +18,9 @@ columns p = 8 (WPL t + i) + 0 .. 7, and k-step 2i + h (h = 0, 1) of the chunk ma
     logical 2t+8, 2t+9 <- physical p + 4h + 2, 3      (q[2h + 1])
 
 so a0 = q[2h] of row g, a1 = q[2h] of row g + 8, a2 / a3 = q[2h + 1] of each, and b0, b1 = x's pairs at the same
-physical columns: one 8-byte load per token, k-step and lane. Per word: the byte-permute lookup (prmt_lut.py,
-pairs_program: ~22 instructions for 8 weights) and one MMA per 8 tokens and k-step; no shared memory, no barrier.
+physical columns: one 8-byte load per token, k-step and lane (one 16-byte load for two k-steps where x's rows
+are 16-byte aligned, X16). Per word: the byte-permute lookup (prmt_lut.py, pairs_program: ~22 instructions for 8
+weights) and one MMA per 8 tokens and k-step; no shared memory, no barrier.
 Tokens: 8 per MMA (TILES = 1: up to 8 tokens, 2: up to 16), lane row g's token of tile j is 8j + g. ROWS = 2: a
 warp takes two blocks of 16 rows that share its x loads (at 16 tokens x is 4 times the codes' bytes per weight).
 Several slots: the tables are built per distinct slot and x's rows of other slots are zero (as MODE_PRMT_DOT).
@@ -84,6 +85,16 @@ def _mma(c0, c1, c2, c3, a0, a1, a2, a3, xb, BF16: tl.constexpr):
     return tl.inline_asm_elementwise(MMA_BF16 if BF16 else MMA_F16, MMA_CONSTR,
                                      [c0, c1, c2, c3, a0, a1, a2, a3, b0, b1],
                                      dtype=(tl.float32, tl.float32, tl.float32, tl.float32), is_pure=True, pack=1)
+
+
+@triton.jit
+def _x_steps(x_quads, off, ok, X16: tl.constexpr):
+    """B of two consecutive k-steps (uint64 [NT] each: quads off and off + 1 of x, zero where not ok): one 16-byte
+    load a lane where x's rows are 16-byte aligned (X16: off is then even), else two 8-byte loads."""
+    if X16:
+        quads = tl.multiple_of(off, 2)[:, None] + tl.arange(0, 2)[None, :]  # [NT, 2], 16 bytes a thread
+        return tl.split(tl.load(x_quads + quads, mask=ok[:, None], other=0))
+    return tl.load(x_quads + off, mask=ok, other=0), tl.load(x_quads + off + 1, mask=ok, other=0)
 
 
 @triton.jit
@@ -172,7 +183,7 @@ def _decode_mma_kernel(
     x_ptr, codes_ptr, lut_ptr, slot_ptr, y_ptr, ws_ptr, counter_ptr,
     M, N, K, GS, stride_xm, stride_cw, stride_ls, stride_ln, stride_ym, K_PER_SPLIT, SPLIT_K,
     BITS: tl.constexpr, WARPS: tl.constexpr, WPL: tl.constexpr, TILES: tl.constexpr, ROWS: tl.constexpr,
-    USE_SPLIT: tl.constexpr, ASM: tl.constexpr, BF16: tl.constexpr,
+    USE_SPLIT: tl.constexpr, ASM: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr = False,
 ):  # fmt: skip
     """A program: 16 * ROWS * WARPS rows (ROWS blocks of 16 a warp, sharing its x loads) over one K range, up to
     8 * TILES tokens. x's row stride and the chunk size are multiples of 4 columns and the group size a multiple of
@@ -230,11 +241,9 @@ def _decode_mma_kernel(
                 if ASM:
                     for i in tl.static_range(WPL):
                         xq = c0 // 4 + 2 * i  # k-steps 2i, 2i + 1: quads xq, xq + 1
-                        x00 = tl.load(x_quads + x0_off + xq, mask=sel0, other=0)
-                        x01 = tl.load(x_quads + x0_off + xq + 1, mask=sel0, other=0)
+                        x00, x01 = _x_steps(x_quads, x0_off + xq, sel0, X16)
                         if TILES == 2:
-                            x10 = tl.load(x_quads + x1_off + xq, mask=sel1, other=0)
-                            x11 = tl.load(x_quads + x1_off + xq + 1, mask=sel1, other=0)
+                            x10, x11 = _x_steps(x_quads, x1_off + xq, sel1, X16)
                         else:
                             x10, x11 = x00, x01  # unused
                         word = c0 // 8 + i
@@ -286,6 +295,12 @@ def mma_ok(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor, 
     )
 
 
+def x16_ok(x: torch.Tensor) -> bool:
+    """Whether every row of x starts 16-byte aligned, so that the fragment kernels load two k-steps' B quads at
+    once (a chunk starts at a multiple of 8 columns)."""
+    return x.data_ptr() % 16 == 0 and (x.shape[0] == 1 or x.stride(0) % 8 == 0)
+
+
 def launch_fragments(kernel, name: str, x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor,
                      slot_of_token: torch.Tensor, bits: int, y: torch.Tensor, config: dict, rows_per_warp: int,
                      **constexprs) -> None:  # fmt: skip
@@ -308,7 +323,7 @@ def launch_fragments(kernel, name: str, x: torch.Tensor, codes_packed: torch.Ten
         m, n, k, gs, x.stride(0), codes_packed.stride(0) // 4, lut_pool.stride(0), lut_pool.stride(1), y.stride(0),
         k_per_split, split,
         BITS=bits, WARPS=warps, WPL=wpl, TILES=1 if m <= 8 else 2, USE_SPLIT=split > 1, ASM=not interpreting(),
-        BF16=x.dtype == torch.bfloat16, num_warps=warps, num_stages=1, **constexprs,
+        BF16=x.dtype == torch.bfloat16, X16=x16_ok(x), num_warps=warps, num_stages=1, **constexprs,
     )  # fmt: skip
 
 

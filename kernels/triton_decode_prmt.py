@@ -515,21 +515,29 @@ def launch_decode_prmt_dot(
     )  # fmt: skip
 
 
-# (BLOCK_N, BLOCK_K, warps, stages, split-K waves; 0 = no split[, PREFETCH]), from H200 grids timed in CUDA graphs
-# (benchmarks/decode_grid.py) and the autotuner's picks in the H200 serving run (NOTES.md "Autotuning cost").
+# (BLOCK_N, BLOCK_K, warps, stages, split-K waves; 0 = no split[, PREFETCH, X_VEC]), from H200 grids timed in CUDA
+# graphs (benchmarks/decode_grid.py) and the autotuner's picks in the H200 serving run (NOTES.md "Autotuning cost").
 # One token (results/decode_m1_grid.json, 2026-11-30 fifth session, gpr 4): 10.7 us at 4096x4096 (split-K 4),
 # 22.8 at 11008x4096 (no split), 22.4 at 4096x11008 (split-K 4); every serving pick was one of these three.
-# X_VEC (11.1 / 26.2 / 22.0 us) and GROUP_SPLIT (11.0 / 23.6 / 22.3) were no faster, so they are not timed
-# at start-up (their flags stay for decode_grid.py). The fused projections' shapes (results/decode_m1_fused_grid.json,
-# 2026-11-30 ninth session, gpr 4) preferred 64 x 256 blocks where K or N is large: 38.7 us against 40.7 at 22016x4096,
+# X_VEC then (fp32 products, 8 two-byte loads a word against one 16-byte: 11.1 / 26.2 / 22.0 us) and GROUP_SPLIT
+# (11.0 / 23.6 / 22.3) were no faster (GROUP_SPLIT's flag stays for decode_grid.py; X_VEC under HALF2 below). The
+# fused projections' shapes (results/decode_m1_fused_grid.json, 2026-11-30 ninth session, gpr 4) preferred 64 x 256
+# blocks where K or N is large: 38.7 us against 40.7 at 22016x4096,
 # 21.5 against 22.8 at 4096x11008 (12288x4096: 23.0 with the first config). Several tokens
 # (results/decode_m16_grid.json): every serving pick from 4 to 64 tokens had 64 x 64 blocks and 4 warps, in 4 stages
 # or 1 (split-K from the waves).
-# Register prefetch (the last tuple field, PREFETCH; results/decode_m1_fused_grid_prefetch_h200.json, fifteenth session,
+# Register prefetch (field 6, PREFETCH; results/decode_m1_fused_grid_prefetch_h200.json, fifteenth session,
 # gpr 1, HALF2): one block ahead took 12288x4096 from 17.8 to 16.0 us and 22016x4096 from 31.0 to 28.1 with no
 # split-K; at 4096x4096, 16 rows x 1,024 columns without split-K came first (9.1 us); deeper prefetch was no faster.
 # One-token configs with the same blocks and warps but other stages compile to the same loop (Triton pipelines no
 # load that feeds no dot), so only one of each is timed.
-PRMT_CANDIDATES = [(32, 512, 4, 2, 4, 0), (32, 512, 4, 1, 0, 0), (64, 256, 4, 2, 4, 0), (16, 1024, 4, 1, 0, 1),
-                   (32, 512, 4, 1, 0, 1), (64, 256, 4, 1, 0, 1)]  # fmt: skip
+# X_VEC under HALF2 (the last field; results/decode_m1_fused_grid_xvec_h200.*, sixteenth session, gpr 1, prefetch 0 and
+# 1): x's 4 pairs of a word from one 16-byte load took every fused shape's best down 2-7 % (4096x4096 8.1 -> 7.5 us,
+# 12288x4096 17.1 -> 16.6, 22016x4096 27.6 -> 26.8, 4096x11008 16.9 -> 16.3), with 8- or 16-row blocks of 1,024
+# columns first where K is 4,096; so the prefetch configs are offered with it only, beside the three without prefetch
+# (any group size).
+# (BLOCK_N, BLOCK_K, warps, stages, split-K waves, PREFETCH, X_VEC)
+PRMT_CANDIDATES = [(32, 512, 4, 2, 4, 0, 0), (32, 512, 4, 1, 0, 0, 0), (64, 256, 4, 2, 4, 0, 0),
+                   (8, 1024, 4, 1, 0, 1, 1), (16, 1024, 4, 1, 0, 1, 1), (8, 512, 4, 1, 0, 1, 1),
+                   (64, 256, 8, 1, 2, 1, 1), (32, 256, 4, 1, 4, 1, 1)]  # fmt: skip
 PRMT_DOT_CANDIDATES = [(64, 64, 4, 4, 2), (64, 64, 4, 1, 4), (32, 128, 4, 3, 4)]

@@ -289,6 +289,8 @@ def test_register_lut_configs_replace_the_gather_list_where_they_apply():
     one = decode_candidates(1, 4096, 4096, 132, prmt=True)
     assert len(one) == len(PRMT_CANDIDATES) and all(c["MODE"] == MODE_PRMT for c in one)
     assert any(c.get("PREFETCH") for c in one)
+    # x's pairs from one 16-byte load a word (X_VEC) came with every prefetch config's best on the H200
+    assert all(c.get("X_VEC") == 1 for c in one if c.get("PREFETCH")) and any(not c.get("X_VEC") for c in one)
     # register prefetch visits each block once: only blocks that divide the group size (2752 = 2^6 x 43 columns)
     assert all(not c.get("PREFETCH") for c in decode_candidates(1, 4096, 11008, 132, prmt=True, group_size=2752))
     assert not any(c.get("HALF2") for c in one)
@@ -339,10 +341,11 @@ def test_autotune_drops_a_fast_candidate_that_computes_something_else(monkeypatc
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("lut_dtype", [torch.float16, torch.bfloat16])
-def test_every_register_lut_candidate_on_cuda(lut_dtype):
-    x, codes, pool, slot_of_token = make_case(1, 300, 2752, 4, 4, 3, "one", torch.float16, lut_dtype, seed=5)
+@pytest.mark.parametrize("k", [2752, 4096])  # groups of 688 columns (no prefetch config applies) and of 1,024 (all)
+def test_every_register_lut_candidate_on_cuda(lut_dtype, k):
+    x, codes, pool, slot_of_token = make_case(1, 300, k, 4, 4, 3, "one", torch.float16, lut_dtype, seed=5)
     ref = lut_linear_reference(x, codes, pool, slot_of_token, 4)
-    for config in decode_candidates(1, 300, 2752, 132, prmt=True, half2=half2_ok(x, pool)):
+    for config in decode_candidates(1, 300, k, 132, prmt=True, half2=half2_ok(x, pool), group_size=k // 4):
         if config["MODE"] == MODE_PRMT:
             y = torch.full((1, 300), float("nan"), dtype=x.dtype, device=DEVICE)
             launch_decode(x, codes, pool, slot_of_token, 4, y, config)

@@ -110,9 +110,10 @@ def test_the_autotuner_is_offered_the_fragment_kernel_where_it_applies():
 def test_every_asm_operand_is_one_element_per_thread_in_lane_order():
     """mma.sync reads its fragments from fixed lanes: every asm op of the compiled kernel (sm_90, no GPU needed)
     works on 1-D tensors, one element per thread, element e in thread e."""
-    const = {"BITS": 4, "WARPS": 4, "WPL": 2, "TILES": 2, "ROWS": 2, "USE_SPLIT": True, "ASM": True,
-             "BF16": False}
-    assert_asm_in_lane_order("kernels.triton_decode_mma", "_decode_mma_kernel", const, warps=4, mma_count=16)
+    for x16 in (False, True):  # B's quads by 8-byte loads, or two k-steps' by one 16-byte load split in registers
+        const = {"BITS": 4, "WARPS": 4, "WPL": 2, "TILES": 2, "ROWS": 2, "USE_SPLIT": True, "ASM": True,
+                 "BF16": False, "X16": x16}  # fmt: skip
+        assert_asm_in_lane_order("kernels.triton_decode_mma", "_decode_mma_kernel", const, warps=4, mma_count=16)
 
 
 @pytest.mark.gpu
