@@ -4,7 +4,7 @@
 source benchmarks/device/prep.sh >/dev/null
 set -o pipefail
 export SKETCHSERVE_CACHE=$OUT/cache
-timeout 300 python3 benchmarks/bench_kernels.py --out $OUT 2>&1 | tee $OUT/kernels.log | grep -E "^decode .* T= 1:" | cut -c1-150
+timeout 300 python3 benchmarks/bench_kernels.py --out $OUT 2>&1 | tee $OUT/kernels.log | grep -E "M=   1 T= 1:" | cut -c1-150
 unset SKETCHSERVE_CACHE
 SKETCHSERVE_CACHE=/tmp/testcache timeout 220 python3 -m pytest -q -p no:cacheprovider tests/server/test_engine.py \
   tests/server/test_multi_step.py tests/server/test_overlap.py tests/server/test_fused_ops.py tests/server/test_step_args.py \
