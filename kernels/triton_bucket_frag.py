@@ -10,9 +10,14 @@ one-hot, against g and g + 8, of codes 4h .. 4h + 3 of its word WPL * t + i: one
 (prmt_lut.onehot_program, the one-hot's 1.0 stored as 2.0 so its low byte is zero), no shared memory.
 
 Per group the lane folds its accumulators into per-token partials with the tokens' own LUT entries (v = g and
-g + 8: 4 loads per tile of tokens), then the 8 lanes of one t are summed at the end. Written in the fifteenth
-session after the device time ran out: checked on the CPU only (interpreter against the reference, the asm by the
-emulator, the compiled layouts); the op does not take it until it is timed (benchmarks/device/, sixteenth).
+g + 8: 4 loads per tile of tokens), then the 8 lanes of one t are summed at the end. ROWS weight rows a warp share
+its x loads (at 16 tokens x is 64 times the codes' bytes per weight), and two k-steps' B quads come from one 16-byte
+load where x's rows are 16-byte aligned (X16).
+
+Measured on the H200 (sixteenth session, NOTES.md): 44.5 us at its best at 4096x4096, 16 tokens of 16 tasks (8
+warps, ROWS 4), against the bucket kernel's 32.2 (82 us with one row a warp and 8-byte loads: x's loads bound it).
+The one-hots are byte-permute work on the ALU pipe (56 % of its instructions), and the MMA count is fixed by the 16
+code values, so the op does not offer it; benchmarks/mma_grid.py --kernel bucket_frag times it.
 """
 
 from __future__ import annotations
