@@ -3,7 +3,7 @@
 The bucket kernels (triton_bucket.py, triton_bucket_cols.py) compute, per weight row n and LUT group, the sums
 S[m, v] = sum over the group's columns k with code(n, k) = v of x[m, k] as one-hot MMAs, then y[m, n] = sum_v
 LUT[slot(m), n, group, v] * S[m, v]: the MMA work does not depend on the task count, so 16 tokens of 16 tasks cost
-what one task does. Here the one-hot tile never exists. A warp owns one weight row; an m16n8k16 step's A rows are
+what one task does. Here the one-hot tile never exists. Per weight row of a warp, an m16n8k16 step's A rows are
 the 16 values v (lane (g, t) holds rows g and g + 8), its columns 16 of K, B is x (8 tokens), C is S[v][token].
 Under the column permutation of triton_decode_mma.py, the A fragment of lane (g, t) at k-step 2i + h is the
 one-hot, against g and g + 8, of codes 4h .. 4h + 3 of its word WPL * t + i: one ~20-instruction asm per word
