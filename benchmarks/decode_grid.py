@@ -66,7 +66,7 @@ TOKENS_MODES = {"prmt_dot": MODE_PRMT_DOT, "dot_swap": MODE_DOT_SWAP}
 # the others: 1 (the gather kernel's register prefetch depth; ignored by the tensor-core register-LUT kernel)
 PREFETCH_OF = {"prmt": 0, "prmt_h2": 0, "prmt_h2xv": 0, "prmt_xv": 0, "prmt_gs": 0}
 # (BLOCK_N, BLOCK_K, warps, stages): each mode's fastest in the last measurements, where its grid starts
-CURRENT = {"prmt": (32, 512, 4, 2), "prmt_h2": (32, 512, 4, 2), "prmt_h2xv": (32, 512, 4, 2),
+CURRENT = {"prmt": (32, 512, 4, 2), "prmt_h2": (32, 512, 4, 2), "prmt_h2xv": (8, 1024, 4, 1),
            "prmt_xv": (32, 512, 4, 2),
            "prmt_gs": (32, 512, 4, 2), "fma": (8, 512, 4, 2),
            "prmt_dot": (64, 64, 4, 4), "dot_swap": (32, 256, 4, 3)}  # fmt: skip
@@ -79,7 +79,8 @@ def compile_configs(mode: str, m: int, stages: tuple[int, ...] = (1, 2, 3)) -> l
     (4096 / GPR) and the tile fits the registers."""
     bn0, bk0, w0, _ = CURRENT[mode]
     if m == 1:
-        grid = itertools.product((8, 16, 32, 64), (128, 256, 512, 1024), (1, 2, 4, 8), stages)
+        # 4-row blocks and blocks of 2,048 / 4,096 columns since the sixteenth session (8 x 1,024 won with X_VEC)
+        grid = itertools.product((4, 8, 16, 32, 64), (128, 256, 512, 1024, 2048, 4096), (1, 2, 4, 8), stages)
         ok = [c for c in grid if c[0] * c[1] // 8 >= 32 * c[2]]
     else:
         grid = itertools.product((16, 32, 64, 128), (32, 64, 128, 256), (4, 8), (1, 2, 3, 4))
