@@ -83,6 +83,50 @@ def interpreting() -> bool:
     return os.environ.get("TRITON_INTERPRET") == "1"
 
 
+_PDL: dict[torch.device, bool] = {}
+
+
+def pdl_enabled(device: torch.device) -> bool:
+    """Whether the decode-path kernels launch with programmatic dependent launch (PDL): SKETCHSERVE_PDL=1, a CUDA
+    device of compute capability 9.0 or above, and not the interpreter. Off by default until it is measured.
+
+    A kernel launched so may start while the kernel before it in the stream is still finishing (as soon as that
+    one's programs have all exited, or have all called pdl_release). Each such kernel follows one rule, which keeps
+    every launch order safe: before its pdl_wait it only reads what no kernel of a step writes (the codes, the LUT
+    pool, the step's slot table) and writes nothing; pdl_wait returns once the previous kernel has completed and
+    its writes are visible, and by induction every earlier one's. So the codes prefetch and the slot -> LUT ->
+    byte tables chain of a linear layer overlap the previous kernel's tail instead of following it."""
+    enabled = _PDL.get(device)
+    if enabled is None:
+        enabled = (
+            os.environ.get("SKETCHSERVE_PDL", "0") == "1"
+            and device.type == "cuda"
+            and not interpreting()
+            and torch.cuda.get_device_capability(device)[0] >= 9
+        )
+        _PDL[device] = enabled
+    return enabled
+
+
+def pdl_launch(enabled: bool) -> dict:
+    """The launch keyword for a PDL launch ({} otherwise, so Triton builds without it see no new option)."""
+    return {"launch_pdl": True} if enabled else {}
+
+
+@triton.jit
+def pdl_wait(PDL: tl.constexpr):
+    """Under PDL: wait until the previous kernel in the stream has completed and its writes are visible."""
+    if PDL:
+        tl.extra.cuda.gdc_wait()
+
+
+@triton.jit
+def pdl_release(PDL: tl.constexpr):
+    """Under PDL: let the next kernel in the stream (if launched with PDL) start its pre-wait part now."""
+    if PDL:
+        tl.extra.cuda.gdc_launch_dependents()
+
+
 @triton.jit
 def load_code_bytes(codes_ptr, rows, kb0, KP, stride_cn, BLOCK_K: tl.constexpr, BITS: tl.constexpr,
                     ROW_WARP: tl.constexpr = True):  # fmt: skip

@@ -50,6 +50,9 @@ from kernels.triton_common import (
     interpreting,
     jit_any_size,
     next_slot,
+    pdl_enabled,
+    pdl_launch,
+    pdl_wait,
     split_k_launch,
     store_split_k,
 )
@@ -184,6 +187,7 @@ def _decode_mma_kernel(
     M, N, K, GS, stride_xm, stride_cw, stride_ls, stride_ln, stride_ym, K_PER_SPLIT, SPLIT_K,
     BITS: tl.constexpr, WARPS: tl.constexpr, WPL: tl.constexpr, TILES: tl.constexpr, ROWS: tl.constexpr,
     USE_SPLIT: tl.constexpr, ASM: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr = False,
+    PDL: tl.constexpr = False,
 ):  # fmt: skip
     """A program: 16 * ROWS * WARPS rows (ROWS blocks of 16 a warp, sharing its x loads) over one K range, up to
     8 * TILES tokens. x's row stride and the chunk size are multiples of 4 columns and the group size a multiple of
@@ -225,6 +229,7 @@ def _decode_mma_kernel(
     zero = tl.zeros((NT,), dtype=tl.float32)
     a00, a01, a02, a03, a10, a11, a12, a13 = zero, zero, zero, zero, zero, zero, zero, zero  # block 0
     b00, b01, b02, b03, b10, b11, b12, b13 = zero, zero, zero, zero, zero, zero, zero, zero  # block 1 (ROWS 2)
+    pdl_wait(PDL)  # (the slots before it: no kernel's output)
     cur = first_slot(slot_all)
     while cur < NO_SLOT:  # per distinct slot: its tables, x's rows of its tokens (others zero)
         sel0 = slot0 == cur
@@ -318,12 +323,16 @@ def launch_fragments(kernel, name: str, x: torch.Tensor, codes_packed: torch.Ten
     gs = triton.cdiv(k, lut_pool.shape[2])
     split, k_per_split, n_tiles, ws, counters = split_k_launch(x, y, n, rows_per_warp * warps, 32 * wpl,
                                                                config.get("SPLIT_K", 1))  # fmt: skip
+    if "PDL" in kernel.arg_names and pdl_enabled(x.device):  # the decode kernel (the bucket one has no PDL form)
+        pdl = {"PDL": True, **pdl_launch(True)}
+    else:
+        pdl = {}
     kernel[(n_tiles, split)](
         x, codes_packed, lut_pool, slot_of_token, y, ws, counters,
         m, n, k, gs, x.stride(0), codes_packed.stride(0) // 4, lut_pool.stride(0), lut_pool.stride(1), y.stride(0),
         k_per_split, split,
         BITS=bits, WARPS=warps, WPL=wpl, TILES=1 if m <= 8 else 2, USE_SPLIT=split > 1, ASM=not interpreting(),
-        BF16=x.dtype == torch.bfloat16, X16=x16_ok(x), num_warps=warps, num_stages=1, **constexprs,
+        BF16=x.dtype == torch.bfloat16, X16=x16_ok(x), num_warps=warps, num_stages=1, **constexprs, **pdl,
     )  # fmt: skip
 
 

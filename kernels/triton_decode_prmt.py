@@ -58,6 +58,9 @@ from kernels.triton_common import (
     interpreting,
     jit_any_size,
     next_slot,
+    pdl_enabled,
+    pdl_launch,
+    pdl_wait,
     split_k_launch,
     store_split_k,
 )
@@ -233,7 +236,7 @@ def _decode_prmt_kernel(
     N, K, KW, GS, stride_cw, stride_ls, stride_ln, K_PER_SPLIT, SPLIT_K,
     BITS: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, USE_SPLIT: tl.constexpr,
     ASM: tl.constexpr, LUT_BF16: tl.constexpr, PREFETCH: tl.constexpr, X_VEC: tl.constexpr = False,
-    GROUP_ALIGNED: tl.constexpr = False, HALF2: tl.constexpr = False,
+    GROUP_ALIGNED: tl.constexpr = False, HALF2: tl.constexpr = False, PDL: tl.constexpr = False,
 ):  # fmt: skip
     L: tl.constexpr = 1 << BITS
     BW: tl.constexpr = BLOCK_K // 8  # code words per row and block
@@ -254,12 +257,22 @@ def _decode_prmt_kernel(
     slot = tl.load(slot_ptr).to(tl.int64)
     lut_rows = slot * stride_ls + rows_c.to(tl.int64) * stride_ln  # [BN] element offsets of each row's LUT
     pairs_ptr = lut_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)  # entries 2i, 2i+1 as one b32
+    g_first = k_start // GS
+    if PDL:  # the first group's tables before the wait: the codes, the slot and the LUT are no kernel's output
+        tables_first = _row_tables(pairs_ptr, lut_rows + g_first * L, BITS, ASM)
+        pdl_wait(PDL)
 
     acc = tl.zeros((BLOCK_N, BW), dtype=tl.float32)
-    for g in range(k_start // GS, (k_end - 1) // GS + 1):
+    for g in range(g_first, (k_end - 1) // GS + 1):
         lo = tl.maximum(g * GS, k_start)  # this group's columns inside the K range: [lo, hi)
         hi = tl.minimum(g * GS + GS, k_end)
-        tables = _row_tables(pairs_ptr, lut_rows + g * L, BITS, ASM)  # once per group
+        if PDL:
+            if g == g_first:
+                tables = tables_first
+            else:
+                tables = _row_tables(pairs_ptr, lut_rows + g * L, BITS, ASM)
+        else:
+            tables = _row_tables(pairs_ptr, lut_rows + g * L, BITS, ASM)  # once per group
         if GROUP_ALIGNED:  # blocks from the group's first column: none straddles a group boundary
             first = tl.multiple_of(lo, 32)  # 4 whole code words: 16-byte loads (the launcher checks the group size)
         else:
@@ -357,7 +370,7 @@ def _decode_prmt_dot_kernel(
     x_ptr, codes_ptr, lut_ptr, slot_ptr, y_ptr, ws_ptr, counter_ptr,
     M, N, K, KW, GS, stride_xm, stride_cw, stride_ls, stride_ln, stride_ym, K_PER_SPLIT, SPLIT_K,
     BITS: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-    USE_SPLIT: tl.constexpr, ASM: tl.constexpr, DOT_PRECISION: tl.constexpr,
+    USE_SPLIT: tl.constexpr, ASM: tl.constexpr, DOT_PRECISION: tl.constexpr, PDL: tl.constexpr = False,
 ):  # fmt: skip
     """Up to 64 tokens: per distinct slot, per group, the rows' byte tables once, then for each K block of the
     group the codes tile dequantized by byte permutes and acc [BN, BM] += W_s @ x_s.T on tensor cores (as
@@ -379,6 +392,7 @@ def _decode_prmt_dot_kernel(
     k_start = pid_k * K_PER_SPLIT  # a multiple of BLOCK_K, itself dividing the group size
     k_end = tl.minimum(k_start + K_PER_SPLIT, K)
     acc = tl.zeros((BLOCK_N, BLOCK_M), dtype=tl.float32)
+    pdl_wait(PDL)  # (the slots before it: no kernel's output)
     cur = first_slot(slots)
     while cur < NO_SLOT:  # slots outside: a second slot re-reads the codes tiles from L2
         sel = m_mask & (slots == cur)
@@ -470,6 +484,7 @@ def launch_decode_prmt(
     if prefetch and gs % block_k and not group_split:
         raise ValueError(f"PREFETCH needs BLOCK_K={block_k} to divide the group size {gs} (blocks visited once)")
     half2 = bool(config.get("HALF2", 0)) and half2_ok(x, lut_pool)  # else the fp32 form (as FAST in triton_decode)
+    pdl = pdl_enabled(x.device)
     split, k_per_split, n_tiles, ws, counters = split_k_launch(
         x, y, n, block_n, block_k, config.get("SPLIT_K", 1), k_per_split=gs if group_split else None
     )
@@ -479,8 +494,8 @@ def launch_decode_prmt(
         k_per_split, split,
         BITS=bits, BLOCK_N=block_n, BLOCK_K=block_k, USE_SPLIT=split > 1, ASM=not interpreting(),
         LUT_BF16=lut_pool.dtype == torch.bfloat16, PREFETCH=prefetch, X_VEC=bool(config.get("X_VEC", 0)),
-        GROUP_ALIGNED=group_split, HALF2=half2, num_warps=config.get("num_warps", 4),
-        num_stages=config.get("num_stages", 1),
+        GROUP_ALIGNED=group_split, HALF2=half2, PDL=pdl, num_warps=config.get("num_warps", 4),
+        num_stages=config.get("num_stages", 1), **pdl_launch(pdl),
     )  # fmt: skip
 
 
@@ -511,7 +526,8 @@ def launch_decode_prmt_dot(
         lut_pool.stride(1), y.stride(0), k_per_split, split,
         BITS=bits, BLOCK_M=max(16, triton.next_power_of_2(m)), BLOCK_N=block_n, BLOCK_K=block_k,
         USE_SPLIT=split > 1, ASM=not interpreting(), DOT_PRECISION="ieee" if x.dtype == torch.float32 else "tf32",
-        num_warps=config.get("num_warps", 4), num_stages=config.get("num_stages", 1),
+        PDL=pdl_enabled(x.device), num_warps=config.get("num_warps", 4), num_stages=config.get("num_stages", 1),
+        **pdl_launch(pdl_enabled(x.device)),
     )  # fmt: skip
 
 

@@ -25,14 +25,16 @@ import triton
 import triton.language as tl
 
 from kernels.autotune import num_sms
-from kernels.triton_common import arrival_counters, jit_any_size
+from kernels.triton_common import arrival_counters, jit_any_size, pdl_enabled, pdl_launch, pdl_release, pdl_wait
 
 
 @triton.jit
 def _rms_norm_kernel(
     x_ptr, delta_ptr, w_ptr, sum_ptr, out_ptr, D, stride_x, stride_d, stride_s, stride_o, eps,
-    HAS_DELTA: tl.constexpr, BLOCK_D: tl.constexpr,
+    HAS_DELTA: tl.constexpr, BLOCK_D: tl.constexpr, PDL: tl.constexpr = False,
 ):  # fmt: skip
+    pdl_wait(PDL)  # (kernels/triton_common.py pdl_enabled: nothing before it)
+    pdl_release(PDL)  # the next linear layer's codes, slot and LUT loads may start now
     row = tl.program_id(0)
     cols = tl.arange(0, BLOCK_D)
     mask = cols < D
@@ -49,6 +51,11 @@ def _rms_norm_kernel(
     tl.store(out_ptr + row * stride_o + cols, (w.to(tl.float32) * normed.to(tl.float32)).to(dtype), mask=mask)
 
 
+def _pdl(device: torch.device) -> dict:
+    """The PDL constexpr and launch keyword of a fused kernel (kernels/triton_common.py pdl_enabled)."""
+    return {"PDL": True, **pdl_launch(True)} if pdl_enabled(device) else {}
+
+
 def _rows(t: torch.Tensor, name: str) -> None:
     if t.dim() != 2 or t.stride(1) != 1:
         raise ValueError(f"{name} must be 2-D with unit column stride, got {tuple(t.shape)} strides {t.stride()}")
@@ -61,7 +68,7 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
     if x.shape[0]:
         _rms_norm_kernel[(x.shape[0],)](
             x, x, weight, x, out, x.shape[1], x.stride(0), 0, 0, out.stride(0), eps,
-            HAS_DELTA=False, BLOCK_D=triton.next_power_of_2(x.shape[1]),
+            HAS_DELTA=False, BLOCK_D=triton.next_power_of_2(x.shape[1]), **_pdl(x.device),
         )  # fmt: skip
     return out
 
@@ -78,13 +85,15 @@ def add_rms_norm(
     if h.shape[0]:
         _rms_norm_kernel[(h.shape[0],)](
             h, delta, weight, total, out, h.shape[1], h.stride(0), delta.stride(0), total.stride(0), out.stride(0),
-            eps, HAS_DELTA=True, BLOCK_D=triton.next_power_of_2(h.shape[1]),
+            eps, HAS_DELTA=True, BLOCK_D=triton.next_power_of_2(h.shape[1]), **_pdl(h.device),
         )  # fmt: skip
     return total, out
 
 
 @triton.jit
-def _silu_mul_kernel(gu_ptr, out_ptr, F, stride_gu, stride_o, BLOCK: tl.constexpr):
+def _silu_mul_kernel(gu_ptr, out_ptr, F, stride_gu, stride_o, BLOCK: tl.constexpr, PDL: tl.constexpr = False):
+    pdl_wait(PDL)
+    pdl_release(PDL)
     row = tl.program_id(0)
     cols = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
     mask = cols < F
@@ -104,7 +113,8 @@ def silu_mul(gate_up: torch.Tensor) -> torch.Tensor:
     out = torch.empty(t, f, dtype=gate_up.dtype, device=gate_up.device)
     block = min(1024, triton.next_power_of_2(f))
     if t:
-        _silu_mul_kernel[(t, triton.cdiv(f, block))](gate_up, out, f, gate_up.stride(0), out.stride(0), BLOCK=block)
+        _silu_mul_kernel[(t, triton.cdiv(f, block))](gate_up, out, f, gate_up.stride(0), out.stride(0), BLOCK=block,
+                                                      **_pdl(gate_up.device))  # fmt: skip
     return out
 
 
@@ -124,8 +134,10 @@ def _rope(base_ptr, heads, mask, cols, half, cos, sin, dtype: tl.constexpr):
 def _rope_and_store_kernel(
     q_ptr, k_ptr, v_ptr, cos_ptr, sin_ptr, slot_ptr, q_out_ptr, k_out_ptr, k_cache_ptr, v_cache_ptr,
     H, HKV, HD, stride_qt, stride_qh, stride_kt, stride_kh, stride_vt, stride_vh, stride_cos, stride_cache,
-    BLOCK_H: tl.constexpr, BLOCK_HKV: tl.constexpr, BLOCK_D: tl.constexpr,
+    BLOCK_H: tl.constexpr, BLOCK_HKV: tl.constexpr, BLOCK_D: tl.constexpr, PDL: tl.constexpr = False,
 ):  # fmt: skip
+    pdl_wait(PDL)
+    pdl_release(PDL)
     t = tl.program_id(0)
     cols = tl.arange(0, BLOCK_D)
     half = HD // 2
@@ -177,7 +189,7 @@ def rope_and_store(
             q, k, v, cos, sin, slot_mapping, q_out, k_out, k_cache, v_cache,
             h, hkv, hd, q.stride(0), q.stride(1), k.stride(0), k.stride(1), v.stride(0), v.stride(1), cos.stride(0),
             hkv * hd, BLOCK_H=triton.next_power_of_2(h), BLOCK_HKV=triton.next_power_of_2(hkv),
-            BLOCK_D=triton.next_power_of_2(hd),
+            BLOCK_D=triton.next_power_of_2(hd), **_pdl(q.device),
         )  # fmt: skip
     return q_out, k_out
 
@@ -187,11 +199,14 @@ def _paged_decode_attention_kernel(
     q_ptr, k_cache_ptr, v_cache_ptr, bt_ptr, lens_ptr, out_ptr, ws_ptr, counter_ptr,
     G, HKV, HD, BS, stride_qb, stride_qh, stride_bt, stride_ob, stride_oh, scale, SPLITS,
     BLOCK_G: tl.constexpr, BLOCK_T: tl.constexpr, BLOCK_D: tl.constexpr, USE_SPLIT: tl.constexpr,
+    PDL: tl.constexpr = False,
 ):  # fmt: skip
     """Program (b, kvh, s): the G query heads of KV head kvh of sequence b over the s-th of SPLITS equal parts
     of its context (whole BLOCK_T chunks), online softmax. Split: each part's (max, sum, acc) [G], [G], [G, D]
     in fp32 to the workspace [B * HKV, SPLITS, BLOCK_G, BLOCK_D + 2]; the last part of (b, kvh) to arrive
     rescales them to the common max, adds them up, writes the output and resets its counter."""
+    pdl_wait(PDL)
+    pdl_release(PDL)
     b = tl.program_id(0)
     kvh = tl.program_id(1)
     part = tl.program_id(2)
@@ -314,7 +329,7 @@ def paged_decode_attention(
         q, k_cache, v_cache, block_tables, context_lens, out, ws, counters,
         g, hkv, hd, bs, q.stride(0), q.stride(1), block_tables.stride(0), out.stride(0), out.stride(1), scale,
         num_splits, BLOCK_G=block_g, BLOCK_T=32 if wide else 64, BLOCK_D=block_d, USE_SPLIT=num_splits > 1,
-        num_warps=8 if wide else 4,
+        num_warps=8 if wide else 4, **_pdl(q.device),
     )  # fmt: skip
     return out
 

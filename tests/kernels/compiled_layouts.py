@@ -1,4 +1,4 @@
-"""Compile a fragment kernel for sm_90 without a GPU and check how its asm operands are laid out.
+"""Compile a kernel for sm_90 without a GPU: how a fragment kernel's asm operands are laid out, and the PTX of any.
 
 mma.sync reads its fragments from fixed lanes, so the fragment kernels (kernels/triton_decode_mma.py,
 kernels/triton_bucket_frag.py) rely on every per-lane tensor being 1-D with element e in thread e."""
@@ -19,6 +19,7 @@ from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 module, name, const, warps = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), int(sys.argv[4])
 k = getattr(importlib.import_module(module), name)
+const = {**{p.name: p.default for p in k.params if p.is_constexpr and p.has_default}, **const}  # as a launch fills
 ints = ["M", "N", "K", "GS", "stride_xm", "stride_cw", "stride_ls", "stride_ln", "stride_ym", "K_PER_SPLIT",
         "SPLIT_K"]
 sig = {"x_ptr": "*fp16", "codes_ptr": "*u8", "lut_ptr": "*fp16", "slot_ptr": "*i32", "y_ptr": "*fp16",
@@ -55,3 +56,38 @@ def assert_asm_in_lane_order(module: str, kernel: str, const: dict, warps: int, 
         result = line.rsplit("-> ", 1)[1]
         name = result.split(", ")[-1].split(">")[0].strip()
         assert f"tensor<{32 * warps}x" in result and layouts.get(name) == lane_order, line[:200]
+
+
+_PTX_SCRIPT = r"""
+import os, sys, json, importlib
+os.environ.pop("TRITON_INTERPRET", None)
+import triton
+from triton.backends.compiler import GPUTarget
+from triton.compiler import ASTSource
+module, name, sig, const, div16, warps = sys.argv[1], sys.argv[2], *map(json.loads, sys.argv[3:6]), int(sys.argv[6])
+k = getattr(importlib.import_module(module), name)
+const = {**{p.name: p.default for p in k.params if p.is_constexpr and p.has_default}, **const}
+sig = {**sig, **dict.fromkeys(const, "constexpr")}
+attrs = {(k.arg_names.index(a),): [["tt.divisibility", 16]] for a in div16}
+kern = triton.compile(ASTSource(fn=k, signature=sig, constexprs=const, attrs=attrs),
+                      target=GPUTarget("cuda", 90, 32), options={"num_warps": warps, "num_stages": 1})
+print(kern.asm["ptx"])
+"""
+
+
+def compile_ptx(module: str, kernel: str, signature: dict, const: dict, warps: int = 4,
+                div16: tuple[str, ...] = ()) -> str:  # fmt: skip
+    """The PTX of module.kernel compiled for sm_90 in a child process (signature: every runtime argument's type,
+    e.g. "*fp16" or "i32"; const: the constexprs; div16: arguments given the divisible-by-16 specialization).
+    Compiling runs ptxas too: skips where none for sm_90 is installed."""
+    import json
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    args = [module, kernel, json.dumps(signature), json.dumps(const), json.dumps(list(div16)), str(warps)]
+    done = subprocess.run([sys.executable, "-c", _PTX_SCRIPT, *args], capture_output=True, text=True, cwd=root,
+                          env=env)  # fmt: skip
+    if done.returncode and "ptxas" in done.stderr:
+        pytest.skip("no ptxas for sm_90 here")
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
