@@ -1,6 +1,6 @@
 """Programmatic dependent launch (PDL) of the decode-path kernels (kernels/triton_common.py, pdl_enabled).
 
-Off unless SKETCHSERVE_PDL=1 on a CUDA device of compute capability 9.0 or above; under it each such kernel waits
+On where the GPU has it (compute capability 9.0 or above) unless SKETCHSERVE_PDL=0; under it each such kernel waits
 (griddepcontrol.wait) before it reads anything a kernel writes, and the fused decoder kernels let the next kernel
 start at once (griddepcontrol.launch_dependents). On the CPU: the switch, and the compiled sm_90 PTX of each kernel
 with and without PDL (the wait where the rule puts it). On CUDA: the results with PDL on equal those with it off."""
@@ -23,13 +23,16 @@ LINEAR_SIG = {"x_ptr": "*fp16", "codes_ptr": "*u8", "lut_ptr": "*fp16", "slot_pt
 WAIT, RELEASE = "griddepcontrol.wait", "griddepcontrol.launch_dependents"
 
 
-def test_pdl_is_off_unless_asked_for_and_on_a_gpu_that_has_it(monkeypatch):
+def test_pdl_only_on_a_gpu_that_has_it_and_not_when_turned_off(monkeypatch):
     monkeypatch.setattr(triton_common, "_PDL", {})
     monkeypatch.delenv("SKETCHSERVE_PDL", raising=False)
-    assert not pdl_enabled(torch.device("cpu"))
-    monkeypatch.setenv("SKETCHSERVE_PDL", "1")
-    monkeypatch.setattr(triton_common, "_PDL", {})
     assert not pdl_enabled(torch.device("cpu"))  # the CPU (and the interpreter) never
+    if torch.cuda.is_available():
+        cuda = torch.device("cuda", torch.cuda.current_device())
+        assert pdl_enabled(cuda) == (torch.cuda.get_device_capability()[0] >= 9 and not triton_common.interpreting())
+        monkeypatch.setenv("SKETCHSERVE_PDL", "0")
+        monkeypatch.setattr(triton_common, "_PDL", {})
+        assert not pdl_enabled(cuda)
     assert pdl_launch(True) == {"launch_pdl": True} and pdl_launch(False) == {}
 
 
