@@ -28,7 +28,7 @@ import triton.language as tl
 
 from kernels.prmt_lut import ONEHOT_CONSTRAINTS, ONEHOT_SCALE, onehot_program, to_ptx
 from kernels.triton_common import jit_any_size, store_split_k
-from kernels.triton_decode_mma import _mma, _x_steps, launch_fragments
+from kernels.triton_decode_mma import _word_steps, _x_steps, launch_fragments
 
 ONEHOT = tl.constexpr(to_ptx(onehot_program()))
 ONEHOT_CONSTR = tl.constexpr(ONEHOT_CONSTRAINTS)
@@ -77,12 +77,8 @@ def _row_mma(word, tab0, tab1, x00, x01, x10, x11, c00, c01, c02, c03, c10, c11,
     """One code word of a row: its one-hots, then the two k-steps' MMAs for each tile of tokens (x00 / x01: tile
     0's B quads of k-steps 2i / 2i + 1; x10 / x11: tile 1's)."""
     p0, p1, p2, p3, q0, q1, q2, q3 = _onehots(word, tab0, tab1)
-    c00, c01, c02, c03 = _mma(c00, c01, c02, c03, p0, q0, p1, q1, x00, BF16)
-    c00, c01, c02, c03 = _mma(c00, c01, c02, c03, p2, q2, p3, q3, x01, BF16)
-    if TILES == 2:
-        c10, c11, c12, c13 = _mma(c10, c11, c12, c13, p0, q0, p1, q1, x10, BF16)
-        c10, c11, c12, c13 = _mma(c10, c11, c12, c13, p2, q2, p3, q3, x11, BF16)
-    return c00, c01, c02, c03, c10, c11, c12, c13
+    return _word_steps(p0, p1, p2, p3, q0, q1, q2, q3, x00, x01, x10, x11, c00, c01, c02, c03, c10, c11, c12, c13,
+                       TILES, BF16)  # fmt: skip
 
 
 @triton.jit

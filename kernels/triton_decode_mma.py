@@ -107,6 +107,15 @@ def _word_mma(w0_ptr, w1_ptr, word, tab0, tab1, x00, x01, x10, x11, c00, c01, c0
     each tile of tokens (x00 / x01: tile 0's B quads of k-steps 2i / 2i + 1; x10 / x11: tile 1's)."""
     p0, p1, p2, p3 = _pairs(tl.load(w0_ptr + word), tab0)
     q0, q1, q2, q3 = _pairs(tl.load(w1_ptr + word), tab1)
+    return _word_steps(p0, p1, p2, p3, q0, q1, q2, q3, x00, x01, x10, x11, c00, c01, c02, c03, c10, c11, c12, c13,
+                       TILES, BF16)  # fmt: skip
+
+
+@triton.jit
+def _word_steps(p0, p1, p2, p3, q0, q1, q2, q3, x00, x01, x10, x11, c00, c01, c02, c03, c10, c11, c12, c13,
+                TILES: tl.constexpr, BF16: tl.constexpr):  # fmt: skip
+    """A word's two k-steps for each tile of tokens: A's pairs p0-p3 (lane row g) and q0-q3 (g + 8), k-step 2i
+    taking (p0, q0, p1, q1), 2i + 1 (p2, q2, p3, q3); B from x00 / x01 (tile 0), x10 / x11 (tile 1)."""
     c00, c01, c02, c03 = _mma(c00, c01, c02, c03, p0, q0, p1, q1, x00, BF16)
     c00, c01, c02, c03 = _mma(c00, c01, c02, c03, p2, q2, p3, q3, x01, BF16)
     if TILES == 2:
