@@ -520,14 +520,14 @@ def launch_decode_prmt_dot(
     if block_k % 16 or gs % block_k:
         raise ValueError(f"BLOCK_K={block_k} must be a multiple of 16 dividing the group size {gs}")
     split, k_per_split, n_tiles, ws, counters = split_k_launch(x, y, n, block_n, block_k, config.get("SPLIT_K", 1))
+    pdl = pdl_enabled(x.device)
     _decode_prmt_dot_kernel[(n_tiles, split)](
         x, codes_packed, lut_pool, slot_of_token, y, ws, counters,
         m, n, k, codes_packed.shape[1] // 4, gs, x.stride(0), codes_packed.stride(0) // 4, lut_pool.stride(0),
         lut_pool.stride(1), y.stride(0), k_per_split, split,
         BITS=bits, BLOCK_M=max(16, triton.next_power_of_2(m)), BLOCK_N=block_n, BLOCK_K=block_k,
         USE_SPLIT=split > 1, ASM=not interpreting(), DOT_PRECISION="ieee" if x.dtype == torch.float32 else "tf32",
-        PDL=pdl_enabled(x.device), num_warps=config.get("num_warps", 4), num_stages=config.get("num_stages", 1),
-        **pdl_launch(pdl_enabled(x.device)),
+        PDL=pdl, num_warps=config.get("num_warps", 4), num_stages=config.get("num_stages", 1), **pdl_launch(pdl),
     )  # fmt: skip
 
 
