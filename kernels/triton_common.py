@@ -104,9 +104,19 @@ def pdl_enabled(device: torch.device) -> bool:
             and device.type == "cuda"
             and not interpreting()
             and torch.cuda.get_device_capability(device)[0] >= 9
+            and triton_has_pdl()
         )
         _PDL[device] = enabled
     return enabled
+
+
+def triton_has_pdl() -> bool:
+    """Whether this Triton can launch with PDL (the launch_pdl option and the griddepcontrol builtins)."""
+    try:
+        from triton.backends.nvidia.compiler import CUDAOptions
+    except ImportError:
+        return False
+    return "launch_pdl" in CUDAOptions.__dataclass_fields__ and hasattr(tl.extra.cuda, "gdc_wait")
 
 
 def pdl_launch(enabled: bool) -> dict:

@@ -29,11 +29,17 @@ def test_pdl_only_on_a_gpu_that_has_it_and_not_when_turned_off(monkeypatch):
     assert not pdl_enabled(torch.device("cpu"))  # the CPU (and the interpreter) never
     if torch.cuda.is_available():
         cuda = torch.device("cuda", torch.cuda.current_device())
-        assert pdl_enabled(cuda) == (torch.cuda.get_device_capability()[0] >= 9 and not triton_common.interpreting())
+        expected = torch.cuda.get_device_capability()[0] >= 9 and not triton_common.interpreting()
+        assert pdl_enabled(cuda) == (expected and triton_common.triton_has_pdl())
         monkeypatch.setenv("SKETCHSERVE_PDL", "0")
         monkeypatch.setattr(triton_common, "_PDL", {})
         assert not pdl_enabled(cuda)
     assert pdl_launch(True) == {"launch_pdl": True} and pdl_launch(False) == {}
+    monkeypatch.setattr(triton_common, "triton_has_pdl", lambda: False)  # a Triton without it: never
+    monkeypatch.setattr(triton_common, "_PDL", {})
+    monkeypatch.delenv("SKETCHSERVE_PDL", raising=False)
+    if torch.cuda.is_available():
+        assert not pdl_enabled(torch.device("cuda", torch.cuda.current_device()))
 
 
 def _one_token_ptx(pdl: bool, prefetch: int) -> str:
