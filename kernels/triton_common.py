@@ -96,7 +96,9 @@ def pdl_enabled(device: torch.device) -> bool:
     every launch order safe: before its pdl_wait it only reads what no kernel of a step writes (the codes, the LUT
     pool, the step's slot table) and writes nothing; pdl_wait returns once the previous kernel has completed and
     its writes are visible, and by induction every earlier one's. So the codes prefetch and the slot -> LUT ->
-    byte tables chain of a linear layer overlap the previous kernel's tail instead of following it."""
+    byte tables chain of a linear layer overlap the previous kernel's tail instead of following it.
+    The kernels launched so: the one-token, fragment and tensor-core decode kernels (triton_decode_prmt.py,
+    triton_decode_mma.py) and the fused decoder kernels (server/triton_fused.py); the others launch as before."""
     enabled = _PDL.get(device)
     if enabled is None:
         enabled = (
