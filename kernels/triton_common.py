@@ -121,9 +121,10 @@ def triton_has_pdl() -> bool:
     return "launch_pdl" in CUDAOptions.__dataclass_fields__ and hasattr(tl.extra.cuda, "gdc_wait")
 
 
-def pdl_launch(enabled: bool) -> dict:
-    """The launch keyword for a PDL launch ({} otherwise, so Triton builds without it see no new option)."""
-    return {"launch_pdl": True} if enabled else {}
+def pdl_args(device: torch.device) -> dict:
+    """A PDL kernel's launch arguments on device: its PDL constexpr and the launch_pdl option where pdl_enabled,
+    else none (the constexpr's default is False, and Triton builds without PDL never see the option)."""
+    return {"PDL": True, "launch_pdl": True} if pdl_enabled(device) else {}
 
 
 @triton.jit

@@ -50,8 +50,7 @@ from kernels.triton_common import (
     interpreting,
     jit_any_size,
     next_slot,
-    pdl_enabled,
-    pdl_launch,
+    pdl_args,
     pdl_wait,
     split_k_launch,
     store_split_k,
@@ -320,7 +319,8 @@ def launch_fragments(kernel, name: str, x: torch.Tensor, codes_packed: torch.Ten
                      **constexprs) -> None:  # fmt: skip
     """The fragment kernels' launch (this one and triton_bucket_frag.py's: the same arguments): checks config's
     num_warps and WPL and the call (mma_ok), splits K in chunks of 32 * WPL columns and launches programs of
-    rows_per_warp * num_warps rows, constexprs added to the shared ones."""
+    rows_per_warp * num_warps rows, constexprs (the kernel's own, and launch options such as pdl_args') added to the
+    shared ones."""
     m, k = x.shape
     n = codes_packed.shape[0]
     warps, wpl = config.get("num_warps", 4), config.get("WPL", 2)
@@ -332,16 +332,12 @@ def launch_fragments(kernel, name: str, x: torch.Tensor, codes_packed: torch.Ten
     gs = triton.cdiv(k, lut_pool.shape[2])
     split, k_per_split, n_tiles, ws, counters = split_k_launch(x, y, n, rows_per_warp * warps, 32 * wpl,
                                                                config.get("SPLIT_K", 1))  # fmt: skip
-    if "PDL" in kernel.arg_names and pdl_enabled(x.device):  # the decode kernel (the bucket one has no PDL form)
-        pdl = {"PDL": True, **pdl_launch(True)}
-    else:
-        pdl = {}
     kernel[(n_tiles, split)](
         x, codes_packed, lut_pool, slot_of_token, y, ws, counters,
         m, n, k, gs, x.stride(0), codes_packed.stride(0) // 4, lut_pool.stride(0), lut_pool.stride(1), y.stride(0),
         k_per_split, split,
         BITS=bits, WARPS=warps, WPL=wpl, TILES=1 if m <= 8 else 2, USE_SPLIT=split > 1, ASM=not interpreting(),
-        BF16=x.dtype == torch.bfloat16, X16=x16_ok(x), num_warps=warps, num_stages=1, **constexprs, **pdl,
+        BF16=x.dtype == torch.bfloat16, X16=x16_ok(x), num_warps=warps, num_stages=1, **constexprs,
     )  # fmt: skip
 
 
@@ -361,7 +357,7 @@ def launch_decode_mma(
     if rows not in (1, 2):
         raise ValueError(f"the fragment kernel takes ROWS 1 or 2, got {rows}")
     launch_fragments(_decode_mma_kernel, "fragment decode kernel", x, codes_packed, lut_pool, slot_of_token, bits, y,
-                     config, 16 * rows, ROWS=rows)  # fmt: skip
+                     config, 16 * rows, ROWS=rows, **pdl_args(x.device))  # fmt: skip
 
 
 # (warps, row blocks a warp, words per lane, split-K waves): each of the H200 grid's (results/mma_grid_rows_h200.json,

@@ -58,8 +58,7 @@ from kernels.triton_common import (
     interpreting,
     jit_any_size,
     next_slot,
-    pdl_enabled,
-    pdl_launch,
+    pdl_args,
     pdl_wait,
     split_k_launch,
     store_split_k,
@@ -484,7 +483,6 @@ def launch_decode_prmt(
     if prefetch and gs % block_k and not group_split:
         raise ValueError(f"PREFETCH needs BLOCK_K={block_k} to divide the group size {gs} (blocks visited once)")
     half2 = bool(config.get("HALF2", 0)) and half2_ok(x, lut_pool)  # else the fp32 form (as FAST in triton_decode)
-    pdl = pdl_enabled(x.device)
     split, k_per_split, n_tiles, ws, counters = split_k_launch(
         x, y, n, block_n, block_k, config.get("SPLIT_K", 1), k_per_split=gs if group_split else None
     )
@@ -494,8 +492,8 @@ def launch_decode_prmt(
         k_per_split, split,
         BITS=bits, BLOCK_N=block_n, BLOCK_K=block_k, USE_SPLIT=split > 1, ASM=not interpreting(),
         LUT_BF16=lut_pool.dtype == torch.bfloat16, PREFETCH=prefetch, X_VEC=bool(config.get("X_VEC", 0)),
-        GROUP_ALIGNED=group_split, HALF2=half2, PDL=pdl, num_warps=config.get("num_warps", 4),
-        num_stages=config.get("num_stages", 1), **pdl_launch(pdl),
+        GROUP_ALIGNED=group_split, HALF2=half2, num_warps=config.get("num_warps", 4),
+        num_stages=config.get("num_stages", 1), **pdl_args(x.device),
     )  # fmt: skip
 
 
@@ -520,14 +518,13 @@ def launch_decode_prmt_dot(
     if block_k % 16 or gs % block_k:
         raise ValueError(f"BLOCK_K={block_k} must be a multiple of 16 dividing the group size {gs}")
     split, k_per_split, n_tiles, ws, counters = split_k_launch(x, y, n, block_n, block_k, config.get("SPLIT_K", 1))
-    pdl = pdl_enabled(x.device)
     _decode_prmt_dot_kernel[(n_tiles, split)](
         x, codes_packed, lut_pool, slot_of_token, y, ws, counters,
         m, n, k, codes_packed.shape[1] // 4, gs, x.stride(0), codes_packed.stride(0) // 4, lut_pool.stride(0),
         lut_pool.stride(1), y.stride(0), k_per_split, split,
         BITS=bits, BLOCK_M=max(16, triton.next_power_of_2(m)), BLOCK_N=block_n, BLOCK_K=block_k,
         USE_SPLIT=split > 1, ASM=not interpreting(), DOT_PRECISION="ieee" if x.dtype == torch.float32 else "tf32",
-        PDL=pdl, num_warps=config.get("num_warps", 4), num_stages=config.get("num_stages", 1), **pdl_launch(pdl),
+        num_warps=config.get("num_warps", 4), num_stages=config.get("num_stages", 1), **pdl_args(x.device),
     )  # fmt: skip
 
 

@@ -25,7 +25,7 @@ import triton
 import triton.language as tl
 
 from kernels.autotune import num_sms
-from kernels.triton_common import arrival_counters, jit_any_size, pdl_enabled, pdl_launch, pdl_release, pdl_wait
+from kernels.triton_common import arrival_counters, jit_any_size, pdl_args, pdl_release, pdl_wait
 
 
 @triton.jit
@@ -51,11 +51,6 @@ def _rms_norm_kernel(
     tl.store(out_ptr + row * stride_o + cols, (w.to(tl.float32) * normed.to(tl.float32)).to(dtype), mask=mask)
 
 
-def _pdl(device: torch.device) -> dict:
-    """The PDL constexpr and launch keyword of a fused kernel (kernels/triton_common.py pdl_enabled)."""
-    return {"PDL": True, **pdl_launch(True)} if pdl_enabled(device) else {}
-
-
 def _rows(t: torch.Tensor, name: str) -> None:
     if t.dim() != 2 or t.stride(1) != 1:
         raise ValueError(f"{name} must be 2-D with unit column stride, got {tuple(t.shape)} strides {t.stride()}")
@@ -68,7 +63,7 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
     if x.shape[0]:
         _rms_norm_kernel[(x.shape[0],)](
             x, x, weight, x, out, x.shape[1], x.stride(0), 0, 0, out.stride(0), eps,
-            HAS_DELTA=False, BLOCK_D=triton.next_power_of_2(x.shape[1]), **_pdl(x.device),
+            HAS_DELTA=False, BLOCK_D=triton.next_power_of_2(x.shape[1]), **pdl_args(x.device),
         )  # fmt: skip
     return out
 
@@ -85,7 +80,7 @@ def add_rms_norm(
     if h.shape[0]:
         _rms_norm_kernel[(h.shape[0],)](
             h, delta, weight, total, out, h.shape[1], h.stride(0), delta.stride(0), total.stride(0), out.stride(0),
-            eps, HAS_DELTA=True, BLOCK_D=triton.next_power_of_2(h.shape[1]), **_pdl(h.device),
+            eps, HAS_DELTA=True, BLOCK_D=triton.next_power_of_2(h.shape[1]), **pdl_args(h.device),
         )  # fmt: skip
     return total, out
 
@@ -114,7 +109,7 @@ def silu_mul(gate_up: torch.Tensor) -> torch.Tensor:
     block = min(1024, triton.next_power_of_2(f))
     if t:
         _silu_mul_kernel[(t, triton.cdiv(f, block))](gate_up, out, f, gate_up.stride(0), out.stride(0), BLOCK=block,
-                                                      **_pdl(gate_up.device))  # fmt: skip
+                                                      **pdl_args(gate_up.device))  # fmt: skip
     return out
 
 
@@ -189,7 +184,7 @@ def rope_and_store(
             q, k, v, cos, sin, slot_mapping, q_out, k_out, k_cache, v_cache,
             h, hkv, hd, q.stride(0), q.stride(1), k.stride(0), k.stride(1), v.stride(0), v.stride(1), cos.stride(0),
             hkv * hd, BLOCK_H=triton.next_power_of_2(h), BLOCK_HKV=triton.next_power_of_2(hkv),
-            BLOCK_D=triton.next_power_of_2(hd), **_pdl(q.device),
+            BLOCK_D=triton.next_power_of_2(hd), **pdl_args(q.device),
         )  # fmt: skip
     return q_out, k_out
 
@@ -329,7 +324,7 @@ def paged_decode_attention(
         q, k_cache, v_cache, block_tables, context_lens, out, ws, counters,
         g, hkv, hd, bs, q.stride(0), q.stride(1), block_tables.stride(0), out.stride(0), out.stride(1), scale,
         num_splits, BLOCK_G=block_g, BLOCK_T=32 if wide else 64, BLOCK_D=block_d, USE_SPLIT=num_splits > 1,
-        num_warps=8 if wide else 4, **_pdl(q.device),
+        num_warps=8 if wide else 4, **pdl_args(q.device),
     )  # fmt: skip
     return out
 

@@ -12,7 +12,7 @@ import torch
 
 from kernels import triton_common
 from kernels.reference import lut_linear_reference
-from kernels.triton_common import pdl_enabled, pdl_launch
+from kernels.triton_common import pdl_args, pdl_enabled
 from kernels.triton_decode import MODE_MMA, MODE_PRMT, launch_decode
 
 from .compiled_layouts import compile_ptx
@@ -27,14 +27,15 @@ def test_pdl_only_on_a_gpu_that_has_it_and_not_when_turned_off(monkeypatch):
     monkeypatch.setattr(triton_common, "_PDL", {})
     monkeypatch.delenv("SKETCHSERVE_PDL", raising=False)
     assert not pdl_enabled(torch.device("cpu"))  # the CPU (and the interpreter) never
+    assert pdl_args(torch.device("cpu")) == {}  # so its launches see neither the constexpr nor the option
     if torch.cuda.is_available():
         cuda = torch.device("cuda", torch.cuda.current_device())
         expected = torch.cuda.get_device_capability()[0] >= 9 and not triton_common.interpreting()
         assert pdl_enabled(cuda) == (expected and triton_common.triton_has_pdl())
+        assert pdl_args(cuda) == ({"PDL": True, "launch_pdl": True} if pdl_enabled(cuda) else {})
         monkeypatch.setenv("SKETCHSERVE_PDL", "0")
         monkeypatch.setattr(triton_common, "_PDL", {})
-        assert not pdl_enabled(cuda)
-    assert pdl_launch(True) == {"launch_pdl": True} and pdl_launch(False) == {}
+        assert not pdl_enabled(cuda) and pdl_args(cuda) == {}
     monkeypatch.setattr(triton_common, "triton_has_pdl", lambda: False)  # a Triton without it: never
     monkeypatch.setattr(triton_common, "_PDL", {})
     monkeypatch.delenv("SKETCHSERVE_PDL", raising=False)
