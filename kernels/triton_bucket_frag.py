@@ -28,7 +28,7 @@ import triton.language as tl
 
 from kernels.prmt_lut import ONEHOT_CONSTRAINTS, ONEHOT_SCALE, onehot_program, to_ptx
 from kernels.triton_common import jit_any_size, store_split_k
-from kernels.triton_decode_mma import _word_steps, _x_steps, launch_fragments
+from kernels.triton_decode_mma import _tiles_x, _word_steps, launch_fragments
 
 ONEHOT = tl.constexpr(to_ptx(onehot_program()))
 ONEHOT_CONSTR = tl.constexpr(ONEHOT_CONSTRAINTS)
@@ -174,12 +174,8 @@ def _bucket_frag_kernel(
         for col in range(tl.maximum(grp * GS, k_start), tl.minimum(grp * GS + GS, k_end), CHUNK):
             if ASM:
                 for i in tl.static_range(WPL):
-                    xq = col // 4 + 2 * i  # k-steps 2i, 2i + 1: quads xq, xq + 1
-                    x00, x01 = _x_steps(x_quads, x0_off + xq, b0_ok, X16)
-                    if TILES == 2:
-                        x10, x11 = _x_steps(x_quads, x1_off + xq, b1_ok, X16)
-                    else:
-                        x10, x11 = x00, x01  # unused
+                    # k-steps 2i, 2i + 1: quads col // 4 + 2i and the next
+                    x00, x01, x10, x11 = _tiles_x(x_quads, x0_off, x1_off, col // 4 + 2 * i, b0_ok, b1_ok, TILES, X16)
                     word = col // 8 + i
                     a0, a1, a2, a3, a4, a5, a6, a7 = _row_mma(
                         tl.load(wa_ptr + word), tab0, tab1, x00, x01, x10, x11, a0, a1, a2, a3, a4, a5, a6, a7, TILES,

@@ -100,6 +100,18 @@ def _x_steps(x_quads, off, ok, X16: tl.constexpr):
 
 
 @triton.jit
+def _tiles_x(x_quads, x0_off, x1_off, xq, ok0, ok1, TILES: tl.constexpr, X16: tl.constexpr):
+    """B of a word's two k-steps (quads xq, xq + 1) for each tile of tokens: tile 0's rows at x0_off (zero where not
+    ok0), tile 1's at x1_off (TILES = 2; else tile 0's again, unused)."""
+    x00, x01 = _x_steps(x_quads, x0_off + xq, ok0, X16)
+    if TILES == 2:
+        x10, x11 = _x_steps(x_quads, x1_off + xq, ok1, X16)
+    else:
+        x10, x11 = x00, x01
+    return x00, x01, x10, x11
+
+
+@triton.jit
 def _word_mma(w0_ptr, w1_ptr, word, tab0, tab1, x00, x01, x10, x11, c00, c01, c02, c03, c10, c11, c12, c13,
               TILES: tl.constexpr, BF16: tl.constexpr):  # fmt: skip
     """One code word of each of a row block's two lane rows (r, r + 8): looked up, then its two k-steps' MMAs for
@@ -253,12 +265,8 @@ def _decode_mma_kernel(
             for c0 in range(tl.maximum(grp * GS, k_start), tl.minimum(grp * GS + GS, k_end), CHUNK):
                 if ASM:
                     for i in tl.static_range(WPL):
-                        xq = c0 // 4 + 2 * i  # k-steps 2i, 2i + 1: quads xq, xq + 1
-                        x00, x01 = _x_steps(x_quads, x0_off + xq, sel0, X16)
-                        if TILES == 2:
-                            x10, x11 = _x_steps(x_quads, x1_off + xq, sel1, X16)
-                        else:
-                            x10, x11 = x00, x01  # unused
+                        # k-steps 2i, 2i + 1: quads c0 // 4 + 2i and the next
+                        x00, x01, x10, x11 = _tiles_x(x_quads, x0_off, x1_off, c0 // 4 + 2 * i, sel0, sel1, TILES, X16)
                         word = c0 // 8 + i
                         a00, a01, a02, a03, a10, a11, a12, a13 = _word_mma(
                             w0_ptr, w1_ptr, word, tab0, tab1, x00, x01, x10, x11,
