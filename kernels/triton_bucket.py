@@ -32,7 +32,16 @@ import triton
 import triton.language as tl
 
 from kernels.triton_bucket_cols import _bucket_cols_kernel
-from kernels.triton_common import interpreting, jit_any_size, one_hot_ptx, split_for, split_k_launch, store_split_k
+from kernels.triton_common import (
+    interpreting,
+    jit_any_size,
+    one_hot_ptx,
+    pdl_args,
+    pdl_wait,
+    split_for,
+    split_k_launch,
+    store_split_k,
+)
 
 # $2 = 4 code bytes, $3 = 4 copies of (c << shift), $4 = 4 copies of (code mask << shift): t = (bytes ^ cs) & ms
 # is 0 in a byte iff its code under the mask == c. 6 instructions per 4 one-hot elements.
@@ -69,7 +78,7 @@ def _bucket_kernel(
     stride_xm, stride_cn, stride_ls, stride_ln, stride_ym,
     K_PER_SPLIT, SPLIT_K,
     BITS: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-    USE_SPLIT: tl.constexpr, DOT_PRECISION: tl.constexpr, ASM: tl.constexpr,
+    USE_SPLIT: tl.constexpr, DOT_PRECISION: tl.constexpr, ASM: tl.constexpr, PDL: tl.constexpr = False,
 ):  # fmt: skip
     L: tl.constexpr = 1 << BITS
     PER_BYTE: tl.constexpr = 4 if BITS == 2 else 2  # codes per byte (3-bit codes in 4-bit slots: kernels/packing.py)
@@ -89,6 +98,7 @@ def _bucket_kernel(
     m_mask = m_offs < M
     # Slot of each token (padding tokens read slot 0 under a mask: their LUT loads are masked off).
     slots = tl.load(slot_ptr + m_offs, mask=m_mask, other=0).to(tl.int64)  # [BM]
+    pdl_wait(PDL)  # (the slots before it: no kernel's output)
     j = tl.arange(0, BB)
     c_offs = tl.arange(0, L)
     # Typed constants for the one-hot select (a bool -> bf16 cast gives 0 under Triton's CPU interpreter).
@@ -200,6 +210,7 @@ def launch_bucket(
         DOT_PRECISION="ieee" if x.dtype == torch.float32 else "tf32",
         ASM=config.get("ASM", True) and x.dtype != torch.float32 and not interpreting(),
         num_warps=config.get("num_warps", 4), num_stages=config.get("num_stages", 1), **layout_args,
+        **pdl_args(x.device),
     )  # fmt: skip
 
 

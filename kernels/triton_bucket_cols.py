@@ -51,7 +51,7 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from kernels.triton_common import jit_any_size, store_split_k
+from kernels.triton_common import jit_any_size, pdl_wait, store_split_k
 
 # A code value c (< 16) as a 16-bit float, exact and distinct per code: 1024 + c in fp16 (bits 0x6400 | c), 128 + c
 # in bf16 (0x4300 | c). set.eq.{f16x2,bf16x2} compares two such codes with c at once and writes 1.0 or 0.0 into
@@ -128,7 +128,7 @@ def _bucket_cols_kernel(
     K_PER_SPLIT, SPLIT_K,
     BITS: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
     USE_SPLIT: tl.constexpr, DOT_PRECISION: tl.constexpr, ASM: tl.constexpr, PAIRS: tl.constexpr = False,
-    QUADS: tl.constexpr = False,
+    QUADS: tl.constexpr = False, PDL: tl.constexpr = False,
 ):  # fmt: skip
     pid_n = tl.program_id(0)
     pid_k = tl.program_id(1)
@@ -138,6 +138,7 @@ def _bucket_cols_kernel(
     m_mask = m_offs < M
     # Slot of each token (padding tokens read slot 0 under a mask: their LUT loads are masked off).
     slots = tl.load(slot_ptr + m_offs, mask=m_mask, other=0).to(tl.int64)  # [BM]
+    pdl_wait(PDL)  # (the slots before it: no kernel's output)
     k_start = pid_k * K_PER_SPLIT  # a multiple of BLOCK_K
     k_end = tl.minimum(k_start + K_PER_SPLIT, K)
     # y [BM, BN]

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import inspect
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import torch
 import triton
@@ -84,32 +87,55 @@ def interpreting() -> bool:
 
 
 _PDL: dict[torch.device, bool] = {}
+# Whether the caller of the launches in this context vouches for the PDL rule's inputs (pdl_scope); per thread.
+_PDL_SCOPE: ContextVar[bool] = ContextVar("sketchserve_pdl_scope", default=False)
 
 
-def pdl_enabled(device: torch.device) -> bool:
-    """Whether the decode-path kernels launch with programmatic dependent launch (PDL): a CUDA device of compute
-    capability 9.0 or above, not the interpreter, and not SKETCHSERVE_PDL=0. On the H200 (sixteenth session,
-    benchmarks/NOTES.md) it took batch 1 from 350.0 to 364.9 tok/s and 16 x 1 from 3,537 to 3,618.
-
-    A kernel launched so may start while the kernel before it in the stream is still finishing (as soon as that
-    one's programs have all exited, or have all called pdl_release). Each such kernel follows one rule, which keeps
-    every launch order safe: before its pdl_wait it only reads what no kernel of a step writes (the codes, the LUT
-    pool, the step's slot table) and writes nothing; pdl_wait returns once the previous kernel has completed and
-    its writes are visible, and by induction every earlier one's. So the codes prefetch and the slot -> LUT ->
-    byte tables chain of a linear layer overlap the previous kernel's tail instead of following it.
-    The kernels launched so: the one-token, fragment and tensor-core decode kernels (triton_decode_prmt.py,
-    triton_decode_mma.py) and the fused decoder kernels (server/triton_fused.py); the others launch as before."""
-    enabled = _PDL.get(device)
-    if enabled is None:
-        enabled = (
+def pdl_available(device: torch.device) -> bool:
+    """Whether device can launch with programmatic dependent launch (PDL): a CUDA device of compute capability 9.0
+    or above, not the interpreter, a Triton that has it, and not SKETCHSERVE_PDL=0. Cached per device."""
+    available = _PDL.get(device)
+    if available is None:
+        available = (
             os.environ.get("SKETCHSERVE_PDL", "1") != "0"
             and device.type == "cuda"
             and not interpreting()
             and torch.cuda.get_device_capability(device)[0] >= 9
             and triton_has_pdl()
         )
-        _PDL[device] = enabled
-    return enabled
+        _PDL[device] = available
+    return available
+
+
+@contextmanager
+def pdl_scope(allowed: bool = True) -> Iterator[None]:
+    """Within it (allowed), the decode-path kernels launch with PDL where pdl_available: the caller vouches that
+    every slot table those launches read was written before the scope's first kernel, by none inside it (the
+    model's forward: its slots are the step's input, and its first kernel, the embedding, launches without PDL).
+    pdl_scope(False) turns PDL off again inside one (a slot table converted on the device just before a launch)."""
+    token = _PDL_SCOPE.set(allowed)
+    try:
+        yield
+    finally:
+        _PDL_SCOPE.reset(token)
+
+
+def pdl_enabled(device: torch.device) -> bool:
+    """Whether the decode-path kernels launch with programmatic dependent launch (PDL) now: inside a pdl_scope, on
+    a device where pdl_available. On the H200 (sixteenth session, benchmarks/NOTES.md) it took batch 1 from 350.0
+    to 364.9 tok/s and 16 x 1 from 3,537 to 3,618.
+
+    A kernel launched so may start while the kernel before it in the stream is still finishing (as soon as that
+    one's programs have all exited, or have all called pdl_release). Each such kernel follows one rule, which keeps
+    every launch order safe: before its pdl_wait it only reads what no kernel of the scope writes (the codes, the
+    LUT pool, the step's slot table) and writes nothing; pdl_wait returns once the previous kernel has completed
+    and its writes are visible, and by induction every earlier one's. So the codes prefetch and the slot -> LUT ->
+    byte tables chain of a linear layer overlap the previous kernel's tail instead of following it. Outside a
+    scope (the public op called on slots that a kernel may have just written) they launch as before.
+    The kernels launched so: the decode kernels (one-token, fragment, tensor-core, gather and bucket:
+    triton_decode*.py, triton_bucket*.py) and the fused decoder kernels (server/triton_fused.py); not the prefill
+    kernels (their sorted slots are the op's own sort's output, and a call takes 100 us or more)."""
+    return _PDL_SCOPE.get() and pdl_available(device)
 
 
 def triton_has_pdl() -> bool:

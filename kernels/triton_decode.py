@@ -32,6 +32,8 @@ from kernels.triton_common import (
     interpreting,
     jit_any_size,
     next_slot,
+    pdl_args,
+    pdl_wait,
     split_for,
     split_k_launch,
     store_split_k,
@@ -63,6 +65,7 @@ def _decode_kernel(
     BITS: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
     MODE: tl.constexpr, USE_SPLIT: tl.constexpr, ONE_BOUNDARY: tl.constexpr, DOT_PRECISION: tl.constexpr,
     ASM: tl.constexpr, FAST: tl.constexpr, PREFETCH: tl.constexpr, SLOT_OUTER: tl.constexpr,
+    PDL: tl.constexpr = False,
 ):  # fmt: skip
     L: tl.constexpr = 1 << BITS
     pid_n = tl.program_id(0)
@@ -87,6 +90,7 @@ def _decode_kernel(
         # K outside, slots inside: each codes tile is read once (from HBM) for every slot of the batch;
         # PREFETCH (1-3) tiles ahead in registers (the nested slot loop keeps Triton's pipeliner out).
         n1, n2, n3 = codes_pipeline_start(codes_ptr, rows_c, k_start, KP, stride_cn, BLOCK_K, BITS, PREFETCH, True)
+        pdl_wait(PDL)  # (the slots and the first codes tiles before it: no kernel's output)
         for kk in range(0, K_PER_SPLIT, BLOCK_K):
             kb0 = k_start + kk
             cur_bytes, n1, n2, n3 = codes_pipeline_next(
@@ -116,6 +120,7 @@ def _decode_kernel(
     else:
         # Slots outside, K inside: a plain K loop that Triton software-pipelines (num_stages) when
         # PREFETCH == 0. A second slot re-reads the codes tiles from L2 (a layer's codes stay there).
+        pdl_wait(PDL)  # (the slots before it: no kernel's output)
         cur = first_slot(slots)
         while cur < NO_SLOT:
             lut_s = lut_ptr + cur.to(tl.int64) * stride_ls
@@ -199,7 +204,7 @@ def launch_decode(
         DOT_PRECISION="ieee" if x.dtype == torch.float32 else "tf32", ASM=not interpreting(),
         FAST=config.get("FAST", False) and fast_gather_ok(lut_pool, bits, block_k, gs),
         PREFETCH=config.get("PREFETCH", 1), SLOT_OUTER=config.get("SLOT_OUTER", False),
-        num_warps=config.get("num_warps", 4), num_stages=config.get("num_stages", 1),
+        num_warps=config.get("num_warps", 4), num_stages=config.get("num_stages", 1), **pdl_args(x.device),
     )  # fmt: skip
 
 

@@ -33,7 +33,7 @@ from kernels.triton_backward import (
     launch_grad_x,
 )
 from kernels.triton_bucket import bucket_candidates, default_bucket_config, launch_bucket
-from kernels.triton_common import check_inputs, segments_of_sorted, sort_tokens_by_slot
+from kernels.triton_common import check_inputs, pdl_scope, segments_of_sorted, sort_tokens_by_slot
 from kernels.triton_decode import MODE_MMA, decode_candidates, default_decode_config, launch_decode
 from kernels.triton_decode_mma import mma_ok
 from kernels.triton_decode_prmt import half2_ok, prmt_ok
@@ -115,7 +115,27 @@ def lut_linear_forward(
         return y
     slots = slot_of_token
     if slots.dtype != torch.int32 or not slots.is_contiguous():
-        slots = slots.to(torch.int32).contiguous()
+        # A kernel writes the converted slots just before the launch: no PDL for it (triton_common.pdl_scope).
+        with pdl_scope(False):
+            return _forward(x, codes_packed, lut_pool, slots.to(torch.int32).contiguous(), bits, segments, y,
+                            num_tasks, decode_kernel)  # fmt: skip
+    return _forward(x, codes_packed, lut_pool, slots, bits, segments, y, num_tasks, decode_kernel)
+
+
+def _forward(
+    x: torch.Tensor,
+    codes_packed: torch.Tensor,
+    lut_pool: torch.Tensor,
+    slots: torch.Tensor,
+    bits: int,
+    segments: SlotSegments | None,
+    y: torch.Tensor,
+    num_tasks: int | None,
+    decode_kernel: str | None,
+) -> torch.Tensor:
+    """lut_linear_forward on int32 contiguous slots [M] (M > 0), into y."""
+    m, k = x.shape
+    n = codes_packed.shape[0]
     if m <= DECODE_MAX_M:
         sms = autotune.num_sms(x.device)
         if _use_bucket(decode_kernel or DECODE_KERNEL, x, segments, num_tasks):

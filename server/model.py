@@ -31,6 +31,7 @@ from torch.nn.attention.bias import causal_lower_right
 
 from adapters.pool import FusedLuts
 from kernels import SlotSegments, dequantize, lut_linear
+from kernels.triton_common import pdl_scope
 from sketch.format import SketchedBase
 
 log = logging.getLogger(__name__)
@@ -705,13 +706,15 @@ class Transformer(nn.Module):
         h, cos, sin = self.embed(input_ids, positions)
         fused = fused_ops_for(h)  # one choice per forward: every activation shares h's device and dtype
         pending = None  # the last MLP output not yet added to h (Block.after_attention)
-        with sdpa_kernel(PREFILL_SDPA_BACKENDS):  # once per step, not per layer (Attention._prefill says why)
+        # PDL (kernels/triton_common.py pdl_scope): slot_of_token is the step's input, written before the embedding
+        # (which launches without PDL) and by no kernel after it. SDPA backends: once per step (Attention._prefill).
+        with sdpa_kernel(PREFILL_SDPA_BACKENDS), pdl_scope():
             for layer, kv_cache in zip(self.layers, kv_caches, strict=True):
                 h, q, k, v = layer.attention_inputs(h, pending, slot_of_token, cos, sin, meta.slot_mapping, kv_cache,
                                                     fused)  # fmt: skip
                 attention = layer.self_attn.attend(q, k, v, meta, kv_cache, fused)
                 h, pending = layer.after_attention(h, attention, slot_of_token, fused)
-        return self.logits(h, logits_indices, fused, pending)
+            return self.logits(h, logits_indices, fused, pending)
 
     def embed(self, input_ids: torch.Tensor, positions: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """input_ids, positions [T] -> h [T, D], and the rows' RoPE cos, sin [T, hd] in h's dtype."""

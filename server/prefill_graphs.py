@@ -45,6 +45,7 @@ import torch
 from torch.nn.attention import sdpa_kernel
 
 from kernels import SlotSegments
+from kernels.triton_common import pdl_scope
 from server.kv_cache import NULL_BLOCK
 from server.model import PREFILL_SDPA_BACKENDS, Transformer, fused_ops_for
 from server.sampling import SamplingParams
@@ -196,7 +197,8 @@ class PrefillGraphs:
         hints.segments = views.segments
         fused = fused_ops_for(views.h)
         try:
-            with sdpa_kernel(PREFILL_SDPA_BACKENDS):
+            # PDL (kernels/triton_common.py pdl_scope): the slots were copied in above, before piece 0's embedding
+            with sdpa_kernel(PREFILL_SDPA_BACKENDS), pdl_scope():
                 graphs = self.graphs.get(key)
                 self._pieces(views, args.meta, fused, graphs)  # graphs None: eagerly (a key's first step: warm-up)
                 logits = self.model.logits(views.h, args.logits_indices, fused)

@@ -10,10 +10,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from kernels import triton_common
+from kernels import triton_common, triton_ops
 from kernels.reference import lut_linear_reference
-from kernels.triton_common import pdl_args, pdl_enabled
-from kernels.triton_decode import MODE_MMA, MODE_PRMT, launch_decode
+from kernels.triton_bucket import bucket_candidates, launch_bucket
+from kernels.triton_common import pdl_args, pdl_available, pdl_enabled, pdl_scope
+from kernels.triton_decode import MODE_DOT, MODE_MMA, MODE_PRMT, launch_decode
 
 from .compiled_layouts import compile_ptx
 from .test_triton_forward import DEVICE, TOL, make_case, rel_err
@@ -26,21 +27,50 @@ WAIT, RELEASE = "griddepcontrol.wait", "griddepcontrol.launch_dependents"
 def test_pdl_only_on_a_gpu_that_has_it_and_not_when_turned_off(monkeypatch):
     monkeypatch.setattr(triton_common, "_PDL", {})
     monkeypatch.delenv("SKETCHSERVE_PDL", raising=False)
-    assert not pdl_enabled(torch.device("cpu"))  # the CPU (and the interpreter) never
-    assert pdl_args(torch.device("cpu")) == {}  # so its launches see neither the constexpr nor the option
+    with pdl_scope():
+        assert not pdl_enabled(torch.device("cpu"))  # the CPU (and the interpreter) never
+        assert pdl_args(torch.device("cpu")) == {}  # so its launches see neither the constexpr nor the option
     if torch.cuda.is_available():
         cuda = torch.device("cuda", torch.cuda.current_device())
         expected = torch.cuda.get_device_capability()[0] >= 9 and not triton_common.interpreting()
-        assert pdl_enabled(cuda) == (expected and triton_common.triton_has_pdl())
-        assert pdl_args(cuda) == ({"PDL": True, "launch_pdl": True} if pdl_enabled(cuda) else {})
+        assert pdl_available(cuda) == (expected and triton_common.triton_has_pdl())
+        with pdl_scope():
+            assert pdl_enabled(cuda) == pdl_available(cuda)
+            assert pdl_args(cuda) == ({"PDL": True, "launch_pdl": True} if pdl_enabled(cuda) else {})
         monkeypatch.setenv("SKETCHSERVE_PDL", "0")
         monkeypatch.setattr(triton_common, "_PDL", {})
-        assert not pdl_enabled(cuda) and pdl_args(cuda) == {}
+        with pdl_scope():
+            assert not pdl_enabled(cuda) and pdl_args(cuda) == {}
     monkeypatch.setattr(triton_common, "triton_has_pdl", lambda: False)  # a Triton without it: never
     monkeypatch.setattr(triton_common, "_PDL", {})
     monkeypatch.delenv("SKETCHSERVE_PDL", raising=False)
     if torch.cuda.is_available():
-        assert not pdl_enabled(torch.device("cuda", torch.cuda.current_device()))
+        assert not pdl_available(torch.device("cuda", torch.cuda.current_device()))
+
+
+def test_pdl_only_inside_a_scope_whose_caller_vouches_for_the_slots(monkeypatch):
+    device = torch.device("cuda", 0)
+    monkeypatch.setattr(triton_common, "_PDL", {device: True})  # as on an sm_90 GPU
+    assert not pdl_enabled(device) and pdl_args(device) == {}  # the public op, called on slots of unknown age
+    with pdl_scope():
+        assert pdl_enabled(device) and pdl_args(device) == {"PDL": True, "launch_pdl": True}
+        with pdl_scope(False):  # slots converted on the device just before a launch
+            assert not pdl_enabled(device)
+        assert pdl_enabled(device)
+    assert not pdl_enabled(device)
+
+
+def test_the_op_launches_on_slots_it_converted_without_pdl(monkeypatch):
+    """lut_linear_forward's int64 -> int32 conversion is a kernel just before the launch: the PDL rule's slot reads
+    before the wait would race with it, so those launches leave PDL off even inside a scope."""
+    seen = []
+    monkeypatch.setattr(triton_ops, "_forward", lambda x, codes, pool, slots, *rest: seen.append(
+        (slots.dtype, triton_common._PDL_SCOPE.get())))  # fmt: skip
+    x, codes, pool, slots = make_case(2, 24, 64, 4, 2, 3, "random", torch.float16, seed=0)
+    with pdl_scope():
+        for given in (slots.to(torch.int32), slots.to(torch.int64)):
+            triton_ops.lut_linear_forward(x, codes, pool, given, 4)
+    assert seen == [(torch.int32, True), (torch.int32, False)]
 
 
 def _one_token_ptx(pdl: bool, prefetch: int) -> str:
@@ -86,21 +116,78 @@ def test_the_fragment_and_tensor_core_kernels_wait_before_their_loop():
     assert body.index(WAIT) < body.index("mma.sync")
 
 
-@pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.get_device_capability()[0] < 9, reason="needs sm_90")
-@pytest.mark.parametrize("m,mode", [(1, MODE_PRMT), (4, MODE_MMA)])
-def test_pdl_launches_give_the_same_results_on_cuda(monkeypatch, m, mode):
-    x, codes, pool, slots = make_case(m, 300, 2048, 4, 2, 3, "random", torch.float16, seed=m)
-    config = {"MODE": mode, "BLOCK_N": 8, "BLOCK_K": 1024, "PREFETCH": 1, "X_VEC": 1, "HALF2": 1, "num_warps": 2,
-              "ROWS": 2, "WPL": 2, "SPLIT_K": 1}  # fmt: skip
+def _ptx_before_and_after_the_wait(kernel: str, module: str, ints: list[str], const: dict) -> tuple[str, str]:
+    ptx = compile_ptx(module, kernel, {**LINEAR_SIG, **dict.fromkeys(ints, "i32")}, const,
+                      div16=("x_ptr", "codes_ptr", "lut_ptr", "y_ptr", "K", "GS"))  # fmt: skip
+    body = ptx[ptx.index(".entry"):]
+    assert RELEASE not in body  # a linear layer's dependents start when it exits
+    wait = body.index(WAIT)
+    return body[:wait], body[wait:]
+
+
+GATHER_INTS = ["M", "N", "K", "KP", "GS", "GPR", "stride_xm", "stride_cn", "stride_ls", "stride_ln", "stride_ym",
+               "K_PER_SPLIT", "SPLIT_K"]  # fmt: skip
+BUCKET_INTS = [i for i in GATHER_INTS if i != "GPR"]
+
+
+@pytest.mark.parametrize("slot_outer", [False, True])
+def test_the_gather_kernel_waits_after_its_slot_and_first_codes_loads(slot_outer):
+    const = {"BITS": 4, "BLOCK_M": 16, "BLOCK_N": 32, "BLOCK_K": 64, "MODE": 0, "USE_SPLIT": False,
+             "ONE_BOUNDARY": True, "DOT_PRECISION": "tf32", "ASM": True, "FAST": False, "PREFETCH": 1,
+             "SLOT_OUTER": slot_outer, "PDL": True}  # fmt: skip
+    before, after = _ptx_before_and_after_the_wait("_decode_kernel", "kernels.triton_decode", GATHER_INTS, const)
+    # the slots (and, K outside, the prefetched codes tile) before it; no store, and x, the LUT and the MMAs after
+    assert before.count("ld.global") >= (1 if slot_outer else 2)
+    assert "st.global" not in before and "atom" not in before and "mma" not in before
+    assert "mma.sync" in after
+
+
+@pytest.mark.parametrize("layout", ["rows", "quads"])
+def test_the_bucket_kernels_wait_after_their_slot_load(layout):
+    const = {"BITS": 4, "BLOCK_M": 16, "BLOCK_N": 16 if layout == "rows" else 32, "BLOCK_K": 64, "USE_SPLIT": False,
+             "DOT_PRECISION": "tf32", "ASM": True, "PDL": True}  # fmt: skip
+    if layout == "rows":
+        before, after = _ptx_before_and_after_the_wait("_bucket_kernel", "kernels.triton_bucket", BUCKET_INTS, const)
+    else:
+        const = {**const, "PAIRS": True, "QUADS": True}
+        before, after = _ptx_before_and_after_the_wait("_bucket_cols_kernel", "kernels.triton_bucket_cols",
+                                                       BUCKET_INTS, const)  # fmt: skip
+    # before it only the slots: scalar int32 loads (as many as the tile's layout replicates them); codes, x and the
+    # LUT after it
+    loads = [line for line in before.splitlines() if "ld.global" in line]
+    assert loads and all("ld.global.b32 { %r" in line for line in loads), loads
+    assert after.count("ld.global") > len(loads)
+    assert "st.global" not in before and "atom" not in before and "mma" in after  # mma.sync or wgmma
+
+
+def _with_and_without_pdl(monkeypatch, launch, y: torch.Tensor) -> dict[str, torch.Tensor]:
     out = {}
     for flag in ("0", "1"):
         monkeypatch.setenv("SKETCHSERVE_PDL", flag)
         monkeypatch.setattr(triton_common, "_PDL", {})
-        y = torch.full((m, 300), float("nan"), dtype=x.dtype, device=DEVICE)
-        for _ in range(3):  # back to back, each may start while the one before finishes
-            launch_decode(x, codes, pool, slots, 4, y, config)
-        out[flag] = y
-        assert pdl_enabled(x.device) == (flag == "1")
-    assert torch.equal(out["0"], out["1"])
-    assert rel_err(out["1"], lut_linear_reference(x, codes, pool, slots, 4)) < TOL[torch.float16]
+        out[flag] = y.clone().fill_(float("nan"))
+        with pdl_scope():
+            for _ in range(3):  # back to back, each may start while the one before finishes
+                launch(out[flag])
+            assert pdl_enabled(y.device) == (flag == "1")
+    return out
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.get_device_capability()[0] < 9, reason="needs sm_90")
+@pytest.mark.parametrize("m,mode", [(1, MODE_PRMT), (4, MODE_MMA), (8, MODE_DOT), (16, "bucket")])
+def test_pdl_launches_give_the_same_results_on_cuda(monkeypatch, m, mode):
+    tasks = 16 if mode == "bucket" else 3
+    x, codes, pool, slots = make_case(m, 300, 2048, 4, 2, tasks, "random", torch.float16, seed=m)
+    y = torch.empty(m, 300, dtype=x.dtype, device=DEVICE)
+    if mode == "bucket":
+        configs = [c for c in bucket_candidates(m, 300, 2048, 4, 132) if c.get("QUADS") or "LAYOUT" not in c][:2]
+        configs += [{"BLOCK_N": 16, "BLOCK_K": 64, "num_warps": 4, "num_stages": 2, "SPLIT_K": 2}]  # rows layout
+    else:
+        configs = [{"MODE": mode, "BLOCK_N": 8 if mode != MODE_DOT else 32, "BLOCK_K": 1024 if mode != MODE_DOT else 64,
+                    "PREFETCH": 1, "X_VEC": 1, "HALF2": 1, "num_warps": 2, "ROWS": 2, "WPL": 2, "SPLIT_K": 2}]
+    launch = launch_bucket if mode == "bucket" else launch_decode
+    for config in configs:
+        out = _with_and_without_pdl(monkeypatch, lambda y, c=config: launch(x, codes, pool, slots, 4, y, c), y)
+        assert torch.equal(out["0"], out["1"]), config
+        assert rel_err(out["1"], lut_linear_reference(x, codes, pool, slots, 4)) < TOL[torch.float16], config

@@ -9,6 +9,7 @@ from torch.nn.attention.bias import causal_lower_right
 
 import server.model
 from adapters.pool import allocate_lut_pools
+from kernels import triton_common
 from kernels.reference import dequantize
 from server.kv_cache import KVCache
 from server.model import (
@@ -123,6 +124,23 @@ def test_fused_qkv_and_gate_up_match_transformers_for_each_slot():
     for slot, luts in [(0, base.luts), (1, task)]:
         ours = run_ours(base, [base.luts, task], ids, slot=slot, prefill=9, fused=True)
         torch.testing.assert_close(ours, hf_logits(base, luts, ids), rtol=1e-4, atol=1e-4)
+
+
+def test_the_forward_is_a_pdl_scope(monkeypatch):
+    """Its slot_of_token is the step's input, written before its first kernel: every projection runs inside a
+    kernels.triton_common.pdl_scope (the decode kernels may launch with PDL there); the scope ends with it."""
+    scopes = []
+    real = LutProjection.forward
+
+    def recording(self, x, slot_of_token):
+        scopes.append(triton_common._PDL_SCOPE.get())
+        return real(self, x, slot_of_token)
+
+    monkeypatch.setattr(LutProjection, "forward", recording)
+    base = create_base(seed=5)
+    run_ours(base, [base.luts], list(range(3, 9)), slot=0, prefill=4)
+    assert len(scopes) == 4 * 7 * model_config_layers(base) and all(scopes)  # 4 forwards: 2 chunks, 2 decodes
+    assert not triton_common._PDL_SCOPE.get()
 
 
 def test_config_reads_both_rope_styles():
