@@ -78,6 +78,7 @@ def test_preemption_by_recompute_keeps_outputs(base, store, requests_and_solo, d
     specs, solo = requests_and_solo
     # 16 blocks of 4 tokens (one is the null block): far less than the 8 requests need at once
     engine = create_engine(base, store, num_blocks=16, max_num_batched_tokens=32, decode_steps=decode_steps)
+    make_resident(engine, TASKS)  # which steps may run a multi-step plan must not depend on when a LUT load lands
     handles = [engine.add_request(task, prompt, greedy(n)) for task, prompt, n in specs]
     got = collect(engine, handles)
     assert engine.stats().preemptions_total > 0
