@@ -336,6 +336,7 @@ def test_padding_of_the_graph_decode_path_changes_no_output(base, store, request
     specs, solo = requests_and_solo
     engine = create_engine(base, store, max_num_batched_tokens=32, decode_steps=decode_steps)
     engine.runner.graphs = PaddedEagerGraphs(engine.runner, 8)
+    make_resident(engine, TASKS)  # (as in the preemption test: the multi-step check must not depend on load timing)
     handles = [engine.add_request(task, prompt, greedy(n)) for task, prompt, n in specs[:7]]  # pads 7 -> 8
     got = collect(engine, handles)
     assert [got[h.request_id] for h in handles] == solo[:7]
