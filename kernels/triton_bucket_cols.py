@@ -163,7 +163,8 @@ def _prefetch_tile_luts(lut_ptr, slot_ptr, M, N, row0, stride_ls, stride_ln, BLO
     its [BM, BN] addresses live through the loop (127 -> 157 registers on sm_90); this one's are [BM] and transient."""
     mt = tl.arange(0, BLOCK_M)
     slots = tl.load(slot_ptr + mt, mask=mt < M, other=0).to(tl.int64)  # [BM]; padding tokens: slot 0's rows
-    nbytes = (tl.minimum(BLOCK_N, N - row0) * stride_ln * 2).to(tl.int32) + mt * 0  # 16-bit LUT entries
+    ENTRY: tl.constexpr = lut_ptr.dtype.element_ty.primitive_bitwidth // 8  # bytes a LUT entry (2, or 4 in fp32)
+    nbytes = (tl.minimum(BLOCK_N, N - row0) * stride_ln * ENTRY).to(tl.int32) + mt * 0
     bulk_prefetch_l2(lut_ptr + slots * stride_ls + row0.to(tl.int64) * stride_ln, nbytes, ASM)
 
 
