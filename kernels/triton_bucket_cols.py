@@ -139,7 +139,7 @@ def _bucket_cols_kernel(
     # Slot of each token (padding tokens read slot 0 under a mask: their LUT loads are masked off).
     slots = tl.load(slot_ptr + m_offs, mask=m_mask, other=0).to(tl.int64)  # [BM]
     if LUT_PREFETCH:  # every LUT row of the tile, for each token's slot: the fold then reads L2, not DRAM
-        _prefetch_tile_luts(lut_ptr, slot_ptr, M, N, pid_n * BLOCK_N, stride_ls, stride_ln, BLOCK_M, BLOCK_N, ASM)
+        _prefetch_tile_luts(lut_ptr, slots, N, pid_n * BLOCK_N, stride_ls, stride_ln, BLOCK_N, ASM)
     pdl_wait(PDL)  # (the slots and the LUT prefetch before it: no kernel's output)
     k_start = pid_k * K_PER_SPLIT  # a multiple of BLOCK_K
     k_end = tl.minimum(k_start + K_PER_SPLIT, K)
@@ -154,17 +154,15 @@ def _bucket_cols_kernel(
 
 
 @triton.jit
-def _prefetch_tile_luts(lut_ptr, slot_ptr, M, N, row0, stride_ls, stride_ln, BLOCK_M: tl.constexpr,
-                        BLOCK_N: tl.constexpr, ASM: tl.constexpr):  # fmt: skip
-    """The LUT rows row0 .. row0 + BLOCK_N (all their groups: one contiguous span a slot) of each token's slot into L2,
-    one bulk prefetch a token. Why: the fold after the K loop gathers one 32-byte sector per (token, row, group); at
-    gpr 4 each K split folds another group, so 4x as many distinct sectors come from DRAM at the end of a one-wave grid
-    (benchmarks/NOTES.md, seventeenth session: the whole 43 % that gpr 4 costs over gpr 1). A per-sector prefetch kept
-    its [BM, BN] addresses live through the loop (127 -> 157 registers on sm_90); this one's are [BM] and transient."""
-    mt = tl.arange(0, BLOCK_M)
-    slots = tl.load(slot_ptr + mt, mask=mt < M, other=0).to(tl.int64)  # [BM]; padding tokens: slot 0's rows
+def _prefetch_tile_luts(lut_ptr, slots, N, row0, stride_ls, stride_ln, BLOCK_N: tl.constexpr, ASM: tl.constexpr):
+    """The LUT rows row0 .. row0 + BLOCK_N (all their groups: one contiguous span a slot) of each token's slot (slots
+    [BM] int64; padding tokens: slot 0's rows) into L2, one bulk prefetch a token. Why: the fold after the K loop
+    gathers one 32-byte sector per (token, row, group); at gpr 4 each K split folds another group, so 4x as many
+    distinct sectors come from DRAM at the end of a one-wave grid (benchmarks/NOTES.md, seventeenth session: the
+    whole 43 % that gpr 4 costs over gpr 1). A per-sector prefetch kept its [BM, BN] addresses live through the loop
+    (127 -> 157 registers on sm_90); this one's are [BM] and transient."""
     ENTRY: tl.constexpr = lut_ptr.dtype.element_ty.primitive_bitwidth // 8  # bytes a LUT entry (2, or 4 in fp32)
-    nbytes = (tl.minimum(BLOCK_N, N - row0) * stride_ln * ENTRY).to(tl.int32) + mt * 0
+    nbytes = (tl.minimum(BLOCK_N, N - row0) * stride_ln * ENTRY).to(tl.int32) + tl.zeros_like(slots).to(tl.int32)
     bulk_prefetch_l2(lut_ptr + slots * stride_ls + row0.to(tl.int64) * stride_ln, nbytes, ASM)
 
 
