@@ -91,3 +91,20 @@ def compile_ptx(module: str, kernel: str, signature: dict, const: dict, warps: i
         pytest.skip("no ptxas for sm_90 here")
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
+
+
+# The multi-LUT linear kernels' pointer arguments (fp16 x and LUT) and integer arguments, for compile_ptx.
+LINEAR_SIG = {"x_ptr": "*fp16", "codes_ptr": "*u8", "lut_ptr": "*fp16", "slot_ptr": "*i32", "y_ptr": "*fp16",
+              "ws_ptr": "*fp32", "counter_ptr": "*i32"}  # fmt: skip
+# triton_decode._decode_kernel's integer arguments
+GATHER_INTS = ["M", "N", "K", "KP", "GS", "GPR", "stride_xm", "stride_cn", "stride_ls", "stride_ln", "stride_ym",
+               "K_PER_SPLIT", "SPLIT_K"]  # fmt: skip
+BUCKET_INTS = [i for i in GATHER_INTS if i != "GPR"]  # the bucket kernels (rows and cols layouts)
+PDL_WAIT, PDL_RELEASE = "griddepcontrol.wait", "griddepcontrol.launch_dependents"
+
+
+def linear_ptx_body(module: str, kernel: str, ints: list[str], const: dict, warps: int = 4,
+                    div16: tuple[str, ...] = ("x_ptr", "codes_ptr", "lut_ptr", "y_ptr", "K", "GS")) -> str:  # fmt: skip
+    """A multi-LUT linear kernel's sm_90 PTX from its .entry on (compile_ptx with LINEAR_SIG and ints as i32)."""
+    ptx = compile_ptx(module, kernel, {**LINEAR_SIG, **dict.fromkeys(ints, "i32")}, const, warps, div16)
+    return ptx[ptx.index(".entry"):]

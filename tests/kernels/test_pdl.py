@@ -16,12 +16,10 @@ from kernels.triton_bucket import bucket_candidates, launch_bucket
 from kernels.triton_common import pdl_args, pdl_available, pdl_enabled, pdl_scope
 from kernels.triton_decode import MODE_DOT, MODE_MMA, MODE_PRMT, launch_decode
 
-from .compiled_layouts import compile_ptx
+from .compiled_layouts import BUCKET_INTS, GATHER_INTS, compile_ptx, linear_ptx_body
+from .compiled_layouts import PDL_RELEASE as RELEASE
+from .compiled_layouts import PDL_WAIT as WAIT
 from .test_triton_forward import DEVICE, TOL, make_case, rel_err
-
-LINEAR_SIG = {"x_ptr": "*fp16", "codes_ptr": "*u8", "lut_ptr": "*fp16", "slot_ptr": "*i32", "y_ptr": "*fp16",
-              "ws_ptr": "*fp32", "counter_ptr": "*i32"}  # fmt: skip
-WAIT, RELEASE = "griddepcontrol.wait", "griddepcontrol.launch_dependents"
 
 
 def test_pdl_only_on_a_gpu_that_has_it_and_not_when_turned_off(monkeypatch):
@@ -77,20 +75,18 @@ def _one_token_ptx(pdl: bool, prefetch: int) -> str:
     ints = ["N", "K", "KW", "GS", "stride_cw", "stride_ls", "stride_ln", "K_PER_SPLIT", "SPLIT_K"]
     const = {"BITS": 4, "BLOCK_N": 8, "BLOCK_K": 1024, "USE_SPLIT": False, "ASM": True, "LUT_BF16": False,
              "PREFETCH": prefetch, "X_VEC": True, "GROUP_ALIGNED": False, "HALF2": True, "PDL": pdl}  # fmt: skip
-    sig = {**LINEAR_SIG, **dict.fromkeys(ints, "i32")}
-    return compile_ptx("kernels.triton_decode_prmt", "_decode_prmt_kernel", sig, const,
-                       div16=("x_ptr", "codes_ptr", "lut_ptr", "y_ptr", "K", "GS", "stride_cw"))  # fmt: skip
+    return linear_ptx_body("kernels.triton_decode_prmt", "_decode_prmt_kernel", ints, const,
+                           div16=("x_ptr", "codes_ptr", "lut_ptr", "y_ptr", "K", "GS", "stride_cw"))  # fmt: skip
 
 
 def test_the_one_token_kernel_waits_after_its_codes_slot_and_lut_loads():
     assert WAIT not in _one_token_ptx(False, 1)
-    ptx = _one_token_ptx(True, 1)
-    body = ptx[ptx.index(".entry"):]
+    body = _one_token_ptx(True, 1)
     wait = body.index(WAIT)
     # before the wait: the prefetched codes block and the slot -> LUT loads (all loads but x's); after it, x's
     assert body[:wait].count("ld.global") >= 3 and "ld.global" in body[wait:]
     assert "st.global" not in body[:wait] and "atom" not in body[:wait]
-    assert RELEASE not in ptx  # a linear layer's dependents start when it exits
+    assert RELEASE not in body  # a linear layer's dependents start when it exits
 
 
 def test_the_fused_decoder_kernels_wait_then_release_at_their_start():
@@ -110,24 +106,15 @@ def test_the_fragment_and_tensor_core_kernels_wait_before_their_loop():
             "SPLIT_K"]
     const = {"BITS": 4, "WARPS": 2, "WPL": 2, "TILES": 1, "ROWS": 2, "USE_SPLIT": False, "ASM": True, "BF16": False,
              "X16": True, "PDL": True}  # fmt: skip
-    ptx = compile_ptx("kernels.triton_decode_mma", "_decode_mma_kernel", {**LINEAR_SIG, **dict.fromkeys(ints, "i32")},
-                      const, warps=2, div16=("x_ptr", "codes_ptr", "lut_ptr", "y_ptr", "K", "GS"))  # fmt: skip
-    body = ptx[ptx.index(".entry"):]
+    body = linear_ptx_body("kernels.triton_decode_mma", "_decode_mma_kernel", ints, const, warps=2)
     assert body.index(WAIT) < body.index("mma.sync")
 
 
 def _ptx_before_and_after_the_wait(kernel: str, module: str, ints: list[str], const: dict) -> tuple[str, str]:
-    ptx = compile_ptx(module, kernel, {**LINEAR_SIG, **dict.fromkeys(ints, "i32")}, const,
-                      div16=("x_ptr", "codes_ptr", "lut_ptr", "y_ptr", "K", "GS"))  # fmt: skip
-    body = ptx[ptx.index(".entry"):]
+    body = linear_ptx_body(module, kernel, ints, const)
     assert RELEASE not in body  # a linear layer's dependents start when it exits
     wait = body.index(WAIT)
     return body[:wait], body[wait:]
-
-
-GATHER_INTS = ["M", "N", "K", "KP", "GS", "GPR", "stride_xm", "stride_cn", "stride_ls", "stride_ln", "stride_ym",
-               "K_PER_SPLIT", "SPLIT_K"]  # fmt: skip
-BUCKET_INTS = [i for i in GATHER_INTS if i != "GPR"]
 
 
 @pytest.mark.parametrize("slot_outer", [False, True])

@@ -12,6 +12,7 @@ import torch
 from kernels import SlotSegments, lut_linear, triton_ops
 from kernels.reference import lut_linear_reference
 from kernels.triton_bucket import bucket_candidates, default_bucket_config, launch_bucket, quads_ok
+from tests.kernels.compiled_layouts import BUCKET_INTS, PDL_WAIT, linear_ptx_body
 from tests.kernels.test_triton_forward import DEVICE, TOL, make_case, rel_err
 
 lut_linear_module = importlib.import_module("kernels.lut_linear")  # the package re-exports a function of that name
@@ -85,20 +86,15 @@ def test_the_word_order_matches_the_reference(m, n, k, bits, gpr, x_dtype):
 def test_the_cols_kernel_prefetches_its_lut_rows_before_its_wait_and_loop():
     """LUT_PREFETCH: one bulk L2 prefetch per token of the tile's LUT rows, issued with the slot loads before the PDL
     wait (the LUT pool is no kernel's output) and so before any MMA; none without it."""
-    from tests.kernels.compiled_layouts import compile_ptx
-    from tests.kernels.test_pdl import BUCKET_INTS, LINEAR_SIG, WAIT
-
     const = {"BITS": 4, "BLOCK_M": 16, "BLOCK_N": 32, "BLOCK_K": 64, "USE_SPLIT": True, "DOT_PRECISION": "tf32",
              "ASM": True, "PAIRS": True, "QUADS": True, "PDL": True}  # fmt: skip
     for prefetch in (False, True):
-        ptx = compile_ptx("kernels.triton_bucket_cols", "_bucket_cols_kernel",
-                          {**LINEAR_SIG, **dict.fromkeys(BUCKET_INTS, "i32")}, {**const, "LUT_PREFETCH": prefetch},
-                          div16=("x_ptr", "codes_ptr", "lut_ptr", "y_ptr", "K", "GS"))  # fmt: skip
-        body = ptx[ptx.index(".entry"):]
+        body = linear_ptx_body("kernels.triton_bucket_cols", "_bucket_cols_kernel", BUCKET_INTS,
+                               {**const, "LUT_PREFETCH": prefetch})  # fmt: skip
         bulk = "cp.async.bulk.prefetch.L2.global"
         assert (bulk in body) == prefetch
         if prefetch:
-            assert body.rindex(bulk) < body.index(WAIT) < body.index("mma.sync")
+            assert body.rindex(bulk) < body.index(PDL_WAIT) < body.index("mma.sync")
 
 
 def test_the_word_order_needs_whole_words_and_blocks_of_16_words():
