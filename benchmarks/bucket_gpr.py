@@ -42,19 +42,21 @@ def case(n: int, k: int, gpr: int, M: int = 16):  # noqa: N803
     return x, codes, pool, slots, torch.empty(M, n, dtype=torch.float16, device="cuda")
 
 
+def timed(inputs: tuple, config: dict) -> str:
+    """The bucket kernel on inputs (case's) with config: CUDA-graph microseconds per call and its relative error."""
+    x, codes, pool, slots, y = inputs
+    us = graph_time_ms(lambda: launch_bucket(x, codes, pool, slots, BITS, y, config), reps=20) * 1e3
+    ref = lut_linear_reference(x, codes, pool, slots, BITS).float()
+    return f"{us:6.1f} us (rel err {(y.float() - ref).norm() / ref.norm():.1e})"
+
+
 def prefetch_ab(quick: bool) -> None:
     shapes = [(4096, 4096)] if quick else [(4096, 4096), (4096, 11008), (11008, 4096)]
     for n, k in shapes:
         for gpr in (4, 1) if quick else (1, 2, 4):
-            x, codes, pool, slots, y = case(n, k, gpr)
-            ref = lut_linear_reference(x, codes, pool, slots, BITS).float()
-            line = f"{n}x{k} gpr {gpr} M 16 cols:"
-            for prefetch in (0, 1):
-                args_ = (x, codes, pool, slots, BITS, y, {**CONFIG, "LUT_PREFETCH": prefetch})
-                us = graph_time_ms(lambda a=args_: launch_bucket(*a), reps=20) * 1e3
-                err = (y.float() - ref).norm() / ref.norm()
-                line += f"  prefetch {prefetch}: {us:6.1f} us (rel err {err:.1e})"
-            print(line, flush=True)
+            inputs = case(n, k, gpr)
+            runs = [f"prefetch {p}: {timed(inputs, {**CONFIG, 'LUT_PREFETCH': p})}" for p in (0, 1)]
+            print(f"{n}x{k} gpr {gpr} M 16 cols:  " + "  ".join(runs), flush=True)
 
 
 def main() -> None:
@@ -74,13 +76,8 @@ def main() -> None:
                 launch_bucket(x, codes, pool, slots, BITS, y, CONFIG)
                 continue
             for m, config in ((16, CONFIG), (64, ROWS_CONFIG)):
-                x, codes, pool, slots, y = case(n, k, gpr, m)
-                args_ = (x, codes, pool, slots, BITS, y, config)
-                us = graph_time_ms(lambda a=args_: launch_bucket(*a), reps=20) * 1e3
-                ref = lut_linear_reference(x, codes, pool, slots, BITS).float()
-                err = (y.float() - ref).norm() / ref.norm()
-                print(f"{n}x{k} gpr {gpr} M {m} {'cols' if m == 16 else 'rows'}: {us:6.1f} us (rel err {err:.1e})",
-                      flush=True)  # fmt: skip
+                layout = "cols" if m == 16 else "rows"
+                print(f"{n}x{k} gpr {gpr} M {m} {layout}: {timed(case(n, k, gpr, m), config)}", flush=True)
     torch.cuda.synchronize()
 
 

@@ -1,4 +1,5 @@
-# (A record of what ran: LUT_PREFETCH was removed after these runs, NOTES.md seventeenth session.)
+# (A record of what ran: the per-sector prefetch it measured was removed after these runs; LUT_PREFETCH now
+# names the cols kernel's bulk prefetch, measured by eighteenth_first.sh. NOTES.md, seventeenth session.)
 # Seventeenth session (~6 min): the bucket kernels' LUT fold sectors prefetched into L2 at each group's start
 # (LUT_PREFETCH; Nsight showed the gpr-4 kernel 43 % slower than gpr 1 with the same config, its fold's scattered
 # LUT sectors 4x as many distinct ones). Kernel A/B per gpr and shape, the bucket tests on CUDA, then serving 16 x 16

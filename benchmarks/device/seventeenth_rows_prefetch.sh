@@ -1,4 +1,5 @@
-# (A record of what ran: LUT_PREFETCH was removed after these runs, NOTES.md seventeenth session.)
+# (A record of what ran: the per-sector prefetch it measured was removed after these runs; LUT_PREFETCH now
+# names the cols kernel's bulk prefetch, measured by eighteenth_first.sh. NOTES.md, seventeenth session.)
 # Seventeenth session (~4 min): LUT_PREFETCH in the rows bucket kernel only (the cols kernel's was slower): serving
 # 64 x 16 (the rows layout's case) with it off (module default flipped in this copy) and on, gpr 1.
 source benchmarks/device/prep.sh >/dev/null
