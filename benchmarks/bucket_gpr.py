@@ -3,9 +3,6 @@
     python3 benchmarks/bucket_gpr.py            CUDA-graph microseconds per call, gpr 1 / 2 / 4, each shape, the
                                                 cols layout at 16 tokens and the rows layout at 64
     python3 benchmarks/bucket_gpr.py --once     one launch per gpr at 4096x4096 (for ncu -k regex:_bucket_cols)
-    python3 benchmarks/bucket_gpr.py --prefetch [--quick]   the cols kernel (16 tokens) with its LUT rows
-                                                bulk-prefetched into L2 (LUT_PREFETCH) off and on; --quick: 4096x4096
-                                                at gpr 4 and 1 only
 
 The sixteenth session's kernel table (results/kernels_h200_sixteenth.json) has 32.0 us at gpr 1 and 45.8 at gpr 4 on
 4096x4096 with the same tuned config (cols layout, quads, BLOCK_N 32, BLOCK_K 64, split-K 4: one LUT group per
@@ -50,24 +47,10 @@ def timed(inputs: tuple, config: dict) -> str:
     return f"{us:6.1f} us (rel err {(y.float() - ref).norm() / ref.norm():.1e})"
 
 
-def prefetch_ab(quick: bool) -> None:
-    shapes = [(4096, 4096)] if quick else [(4096, 4096), (4096, 11008), (11008, 4096)]
-    for n, k in shapes:
-        for gpr in (4, 1) if quick else (1, 2, 4):
-            inputs = case(n, k, gpr)
-            runs = [f"prefetch {p}: {timed(inputs, {**CONFIG, 'LUT_PREFETCH': p})}" for p in (0, 1)]
-            print(f"{n}x{k} gpr {gpr} M 16 cols:  " + "  ".join(runs), flush=True)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--once", action="store_true")
-    ap.add_argument("--prefetch", action="store_true")
-    ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
-    if args.prefetch:
-        prefetch_ab(args.quick)
-        return
     shapes = [(4096, 4096)] if args.once else [(4096, 4096), (4096, 11008), (11008, 4096)]
     for n, k in shapes:
         for gpr in (1, 4) if args.once else (1, 2, 4):

@@ -1,6 +1,7 @@
 """The fragment kernel (kernels/triton_decode_mma.py) against the op's current choice and cuBLAS, in one run.
 
-    python3 benchmarks/mma_grid.py --out OUT_DIR [--gpr 1] [--budget-s 40] [--fused 1] [--kernel mma|bucket_frag]
+    python3 benchmarks/mma_grid.py --out OUT_DIR [--gpr 1] [--budget-s 40] [--fused 1]
+                                   [--kernel mma|mma_preload|bucket_frag]
 
 Per Llama-2-7B projection shape (the kernel table's three and the server's fused q/k/v and gate/up) and token
 count (4, 8, 16 over one task; 16 over 4 tasks): fragment configs (warps, row blocks a warp, words per lane,
@@ -8,6 +9,10 @@ split-K waves; the budget cuts the list) timed in CUDA graphs with a cold L2 and
 reference (bench_kernels.checked_time), then the op as the autotuner chose without the fragment kernel (the
 shipped choices) and cuBLAS fp16, in the same process. Writes OUT_DIR/mma_grid_gpr{G}.json and prints the best
 per case with its ratio to cuBLAS.
+
+--kernel mma_preload: the fragment kernel with PRELOAD (one chunk of 128-512 columns a program, its code words and
+LUT tables loaded before the PDL wait) against the op as shipped (the fragment kernel included) and cuBLAS; writes
+OUT_DIR/mma_preload_grid_gpr{G}.json.
 
 --kernel bucket_frag: the fragment bucket kernel (kernels/triton_bucket_frag.py; rows a warp, warps, words per lane,
 split-K waves) at 16 tokens over 16 and 4 tasks and 8 over 8, against the op's bucket kernel; writes
@@ -37,11 +42,17 @@ SHAPES = [(4096, 4096), (11008, 4096), (4096, 11008), (12288, 4096), (22016, 409
 CASES = [(4, 1), (8, 1), (16, 1), (16, 4)]  # (tokens, distinct tasks); one token: the HALF2 kernel's (NOTES.md)
 # the first grid's (fifteenth session) fastest first: the budget cuts the tail
 GRID = [(w, r, p, v) for w in (4, 8, 2) for r in (2, 1) for p in (4, 2) for v in (8, 4, 16, 2)]
-# --kernel bucket_frag: the fragment bucket kernel (kernels/triton_bucket_frag.py) against the op's bucket kernel, at
+# --kernel mma_preload: the fragment kernel with PRELOAD (one chunk of 128-512 columns a program, its code words and
+LUT tables loaded before the PDL wait) against the op as shipped (the fragment kernel included) and cuBLAS; writes
+OUT_DIR/mma_preload_grid_gpr{G}.json.
+
+--kernel bucket_frag: the fragment bucket kernel (kernels/triton_bucket_frag.py) against the op's bucket kernel, at
 # the task mixes the bucket kernel serves. Its first grid (sixteenth session, one row a warp, results/
 # bucket_frag_grid_gpr1_h200.log) was 2.5x slower than the bucket kernel: x's loads (16 tokens, 32 bytes a weight)
 # bound it. (rows a warp sharing x's loads, warps, words per lane, split-K waves), the likeliest first.
 FRAG_CASES = [(16, 16), (8, 8), (16, 4)]
+# --kernel mma_preload: (warps, row blocks a warp, words per lane); the split is K / (32 * words per lane)
+PRELOAD_GRID = [(w, r, p) for p in (16, 8, 4) for r in (1, 2) for w in (2, 4, 1, 8)]
 FRAG_GRID = [(4, 4, 2, 4), (4, 4, 2, 8), (4, 8, 2, 4), (4, 8, 2, 2), (4, 4, 4, 4), (2, 4, 2, 4), (2, 8, 2, 4),
              (4, 4, 2, 2), (4, 8, 4, 4), (2, 4, 4, 8), (4, 2, 2, 8), (2, 8, 2, 8), (1, 8, 2, 2)]  # fmt: skip
 
@@ -62,15 +73,25 @@ def mma_configs(n: int, k: int, gs: int, sms: int):
                    "SPLIT_K": split_for(n, k, 16 * rows_a_warp * warps, 32 * wpl, waves * sms)}, waves  # fmt: skip
 
 
+def preload_configs(n: int, k: int, gs: int, sms: int):
+    """(config, row fields) of the PRELOAD grid: one chunk a program."""
+    for warps, rows_a_warp, wpl in PRELOAD_GRID:
+        if gs % (32 * wpl) == 0 and k % (32 * wpl) == 0:
+            yield {"MODE": MODE_MMA, "num_warps": warps, "ROWS": rows_a_warp, "WPL": wpl, "PRELOAD": 1}, 0
+
+
 def main() -> None:
     args = grid_cli(__doc__, budget_s=40.0, extra=[("--gpr", 1, "LUT groups per row"),
                                                    ("--fused", 1, "0: the kernel table's three shapes only"),
-                                                   ("--kernel", "mma", "mma or bucket_frag")])
+                                                   ("--kernel", "mma", "mma, mma_preload or bucket_frag")])
     from kernels import triton_ops
 
-    triton_ops.mma_ok = lambda *args: False  # the op's column: its choice among the other kernels
+    if args.kernel != "mma_preload":
+        triton_ops.mma_ok = lambda *args: False  # the op's column: its choice among the other kernels
     frag = args.kernel == "bucket_frag"
     launch, configs = (launch_bucket_frag, frag_configs) if frag else (launch_decode, mma_configs)
+    if args.kernel == "mma_preload":
+        configs = preload_configs
     cases = FRAG_CASES if frag else CASES
     sms = torch.cuda.get_device_properties(0).multi_processor_count
     rows: list[dict] = []

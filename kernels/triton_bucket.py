@@ -160,11 +160,6 @@ def quads_ok(codes_packed: torch.Tensor) -> bool:
     return codes_packed.shape[1] % 2 == 0 and codes_packed.stride(0) % 2 == 0 and codes_packed.data_ptr() % 2 == 0
 
 
-# The cols kernel's LUT rows prefetched into L2 at its start (config LUT_PREFETCH overrides; _prefetch_tile_luts).
-# Off until measured on a GPU (NOTES.md, seventeenth session).
-LUT_PREFETCH = False
-
-
 def launch_bucket(
     x: torch.Tensor,
     codes_packed: torch.Tensor,
@@ -179,8 +174,7 @@ def launch_bucket(
     (triton_bucket_cols.py: codes as the B operand, one-hot in registers; PAIRS: the MMA's K runs over the
     block's columns, 3/4-bit codes only, else over its bytes once per code within a byte; QUADS: over its 16-bit
     words once per code within a word, 3/4-bit codes in rows of whole words, else PAIRS). maxnreg, when given,
-    caps the kernel's registers (timed in the eighth session: within 3 % either way; NOTES.md). LUT_PREFETCH (0/1,
-    cols layout, default the module's): each token's LUT rows of the tile bulk-prefetched into L2 at the start.
+    caps the kernel's registers (timed in the eighth session: within 3 % either way; NOTES.md).
 
     BLOCK_K must be a multiple of 16 codes per byte-column (BLOCK_K / per_byte >= 16: the MMA's K).
     """
@@ -202,9 +196,8 @@ def launch_bucket(
         quads = bool(config.get("QUADS")) and two_per_byte and quads_ok(codes_packed)
         if quads and block_k < 64:
             raise ValueError(f"QUADS needs BLOCK_K >= 64 (16 words per row and block), got {block_k}")
-        prefetch = bool(config.get("LUT_PREFETCH", LUT_PREFETCH)) and lut_pool.data_ptr() % 16 == 0  # bulk: aligned
         layout_args = {"PAIRS": two_per_byte and (bool(config.get("PAIRS")) or bool(config.get("QUADS"))),
-                       "QUADS": quads, "LUT_PREFETCH": prefetch}  # fmt: skip
+                       "QUADS": quads}  # fmt: skip
     if config.get("maxnreg"):  # a register cap for ptxas (more programs per SM, perhaps spills)
         layout_args["maxnreg"] = config["maxnreg"]
     split, k_per_split, n_tiles, ws, counters = split_k_launch(x, y, n, block_n, block_k, config.get("SPLIT_K", 1))

@@ -51,7 +51,7 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from kernels.triton_common import bulk_prefetch_l2, jit_any_size, pdl_wait, store_split_k
+from kernels.triton_common import jit_any_size, pdl_wait, store_split_k
 
 # A code value c (< 16) as a 16-bit float, exact and distinct per code: 1024 + c in fp16 (bits 0x6400 | c), 128 + c
 # in bf16 (0x4300 | c). set.eq.{f16x2,bf16x2} compares two such codes with c at once and writes 1.0 or 0.0 into
@@ -128,7 +128,7 @@ def _bucket_cols_kernel(
     K_PER_SPLIT, SPLIT_K,
     BITS: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
     USE_SPLIT: tl.constexpr, DOT_PRECISION: tl.constexpr, ASM: tl.constexpr, PAIRS: tl.constexpr = False,
-    QUADS: tl.constexpr = False, PDL: tl.constexpr = False, LUT_PREFETCH: tl.constexpr = False,
+    QUADS: tl.constexpr = False, PDL: tl.constexpr = False,
 ):  # fmt: skip
     pid_n = tl.program_id(0)
     pid_k = tl.program_id(1)
@@ -138,9 +138,7 @@ def _bucket_cols_kernel(
     m_mask = m_offs < M
     # Slot of each token (padding tokens read slot 0 under a mask: their LUT loads are masked off).
     slots = tl.load(slot_ptr + m_offs, mask=m_mask, other=0).to(tl.int64)  # [BM]
-    if LUT_PREFETCH:  # every LUT row of the tile, for each token's slot: the fold then reads L2, not DRAM
-        _prefetch_tile_luts(lut_ptr, slots, N, pid_n * BLOCK_N, stride_ls, stride_ln, BLOCK_N, ASM)
-    pdl_wait(PDL)  # (the slots and the LUT prefetch before it: no kernel's output)
+    pdl_wait(PDL)  # (the slots before it: no kernel's output)
     k_start = pid_k * K_PER_SPLIT  # a multiple of BLOCK_K
     k_end = tl.minimum(k_start + K_PER_SPLIT, K)
     # y [BM, BN]
@@ -151,19 +149,6 @@ def _bucket_cols_kernel(
     y_offs = m_offs[:, None] * stride_ym + rows[None, :]
     out_mask = m_mask[:, None] & (rows < N)[None, :]
     store_split_k(y_acc, offs, y_offs, out_mask, y_ptr, ws_ptr, counter_ptr, pid_n, pid_k, M, N, SPLIT_K, USE_SPLIT)
-
-
-@triton.jit
-def _prefetch_tile_luts(lut_ptr, slots, N, row0, stride_ls, stride_ln, BLOCK_N: tl.constexpr, ASM: tl.constexpr):
-    """The LUT rows row0 .. row0 + BLOCK_N (all their groups: one contiguous span a slot) of each token's slot (slots
-    [BM] int64; padding tokens: slot 0's rows) into L2, one bulk prefetch a token. Why: the fold after the K loop
-    gathers one 32-byte sector per (token, row, group); at gpr 4 each K split folds another group, so 4x as many
-    distinct sectors come from DRAM at the end of a one-wave grid (benchmarks/NOTES.md, seventeenth session: the
-    whole 43 % that gpr 4 costs over gpr 1). A per-sector prefetch kept its [BM, BN] addresses live through the loop
-    (127 -> 157 registers on sm_90); this one's are [BM] and transient."""
-    ENTRY: tl.constexpr = lut_ptr.dtype.element_ty.primitive_bitwidth // 8  # bytes a LUT entry (2, or 4 in fp32)
-    nbytes = (tl.minimum(BLOCK_N, N - row0) * stride_ln * ENTRY).to(tl.int32) + tl.zeros_like(slots).to(tl.int32)
-    bulk_prefetch_l2(lut_ptr + slots * stride_ls + row0.to(tl.int64) * stride_ln, nbytes, ASM)
 
 
 @triton.jit

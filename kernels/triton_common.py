@@ -168,16 +168,6 @@ def pdl_release(PDL: tl.constexpr):
 
 
 @triton.jit
-def bulk_prefetch_l2(ptrs, nbytes, ASM: tl.constexpr):
-    """Ask L2 for nbytes (a multiple of 16) from each of ptrs (16-byte aligned; a tensor of pointers, any shape) with
-    one bulk prefetch each (sm_90 cp.async.bulk.prefetch): no register holds the data and the addresses are transient,
-    so a kernel at its register limit keeps it. A no-op without ASM (the CPU interpreter)."""
-    if ASM:
-        tl.inline_asm_elementwise("cp.async.bulk.prefetch.L2.global [$1], $2; mov.u32 $0, 0;", "=r,l,r",
-                                  [ptrs, nbytes], dtype=tl.int32, is_pure=False, pack=1)  # fmt: skip
-
-
-@triton.jit
 def load_code_bytes(codes_ptr, rows, kb0, KP, stride_cn, BLOCK_K: tl.constexpr, BITS: tl.constexpr,
                     ROW_WARP: tl.constexpr = True):  # fmt: skip
     """Packed bytes of rows `rows` [BN] (clamped to < N) for columns kb0 .. kb0+BLOCK_K -> uint8 [BN, BK/per_byte].

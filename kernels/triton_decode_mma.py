@@ -100,6 +100,22 @@ def _x_steps(x_quads, off, ok, X16: tl.constexpr):
 
 
 @triton.jit
+def _lane_words(words_q, off, WPL: tl.constexpr):
+    """A lane row's WPL code words of a chunk (a tuple of uint32 [NT]), from its 8-byte word pair `off` on (words_q:
+    the codes as uint64): one 8-byte load (WPL 2) or WPL / 4 16-byte loads (off even)."""
+    if WPL == 2:
+        v = tl.load(words_q + off)
+        return (v & 0xFFFFFFFF).to(tl.uint32), (v >> 32).to(tl.uint32)
+    ok = tl.full(off.shape, 1, tl.int1)
+    words = ()
+    for j in tl.static_range(WPL // 4):
+        a, b = _x_steps(words_q, off + 2 * j, ok, True)
+        words = words + ((a & 0xFFFFFFFF).to(tl.uint32), (a >> 32).to(tl.uint32), (b & 0xFFFFFFFF).to(tl.uint32),
+                         (b >> 32).to(tl.uint32))  # fmt: skip
+    return words
+
+
+@triton.jit
 def _tiles_x(x_quads, x0_off, x1_off, xq, ok0, ok1, TILES: tl.constexpr, X16: tl.constexpr):
     """B of a word's two k-steps (quads xq, xq + 1) for each tile of tokens: tile 0's rows at x0_off (zero where not
     ok0), tile 1's at x1_off (TILES = 2; else tile 0's again, unused)."""
@@ -201,55 +217,19 @@ def _block_outputs(c00, c01, c02, c03, c10, c11, c12, c13, r0, out0, out1, TILES
     return vals, rows, toks
 
 
-@jit_any_size(sizes=("M",), unaligned=("slot_ptr",))
-def _decode_mma_kernel(
-    x_ptr, codes_ptr, lut_ptr, slot_ptr, y_ptr, ws_ptr, counter_ptr,
-    M, N, K, GS, stride_xm, stride_cw, stride_ls, stride_ln, stride_ym, K_PER_SPLIT, SPLIT_K,
-    BITS: tl.constexpr, WARPS: tl.constexpr, WPL: tl.constexpr, TILES: tl.constexpr, ROWS: tl.constexpr,
-    USE_SPLIT: tl.constexpr, ASM: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr = False,
-    PDL: tl.constexpr = False,
-):  # fmt: skip
-    """A program: 16 * ROWS * WARPS rows (ROWS blocks of 16 a warp, sharing its x loads) over one K range, up to
-    8 * TILES tokens. x's row stride and the chunk size are multiples of 4 columns and the group size a multiple of
-    the chunk (the launcher checks)."""
+@triton.jit
+def _chunks_in_turn(words_ptr, w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, lut_ptr, x_ptr, slot_ptr, x_quads, slot_all,
+                    slot0, slot1, r0c, r1c, r2c, r3c, x0_off, x1_off, out0, out1, M, k_start, k_end, GS, stride_xm,
+                    stride_cw, stride_ls, stride_ln, BITS: tl.constexpr, WPL: tl.constexpr, TILES: tl.constexpr,
+                    ROWS: tl.constexpr, ASM: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr):  # fmt: skip
+    """A program's K range chunk by chunk, per distinct slot: its tables per LUT group, each word loaded as it is
+    looked up (the interpreter: each lane's outputs summed directly). Returns both blocks' accumulators."""
     L: tl.constexpr = 1 << BITS
-    NT: tl.constexpr = 32 * WARPS  # one element per thread: element e in lane e % 32 of warp e // 32
+    NT: tl.constexpr = slot0.shape[0]
     CHUNK: tl.constexpr = 32 * WPL
-    BLOCK_N: tl.constexpr = 16 * ROWS * WARPS
-    pid_n = tl.program_id(0)
-    pid_k = tl.program_id(1)
-    lane = tl.arange(0, NT)
-    g = (lane % 32) // 4
-    t = lane % 4
-    r0 = pid_n * BLOCK_N + (lane // 32) * (16 * ROWS) + g  # block 0's lane rows r0, r0 + 8; block 1's: + 16
-    rb = r0 + 16
-    r0c = tl.minimum(r0, N - 1).to(tl.int64)  # rows past N read row N-1; never stored
-    r1c = tl.minimum(r0 + 8, N - 1).to(tl.int64)
-    r2c = tl.minimum(rb, N - 1).to(tl.int64)
-    r3c = tl.minimum(rb + 8, N - 1).to(tl.int64)
-    words_ptr = codes_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
-    pairs_ptr = lut_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
-    x_quads = x_ptr.to(tl.pointer_type(tl.uint64), bitcast=True)  # 4 columns = B's two pairs of a k-step
-    w0_ptr = words_ptr + r0c * stride_cw + WPL * t  # the lane's first word of a chunk in each of its rows
-    w1_ptr = words_ptr + r1c * stride_cw + WPL * t
-    w2_ptr = words_ptr + r2c * stride_cw + WPL * t
-    w3_ptr = words_ptr + r3c * stride_cw + WPL * t
-    tok0 = g  # the B token of lane row g in tile 0 (tile 1: g + 8)
-    tok1 = g + 8
-    slot_all = tl.load(slot_ptr + tl.arange(0, 16), mask=tl.arange(0, 16) < M, other=NO_SLOT)
-    slot0 = tl.load(slot_ptr + tok0, mask=tok0 < M, other=NO_SLOT)
-    slot1 = tl.load(slot_ptr + tok1, mask=tok1 < M, other=NO_SLOT)
-    x0_off = tok0.to(tl.int64) * (stride_xm // 4) + 2 * WPL * t  # x quads of the lane's tokens at chunk column 0
-    x1_off = tok1.to(tl.int64) * (stride_xm // 4) + 2 * WPL * t
-    out0 = 2 * t  # the C tokens of lane column t in each tile
-    out1 = 2 * t + 8
-
-    k_start = pid_k * K_PER_SPLIT  # a multiple of CHUNK
-    k_end = tl.minimum(k_start + K_PER_SPLIT, K)
     zero = tl.zeros((NT,), dtype=tl.float32)
     a00, a01, a02, a03, a10, a11, a12, a13 = zero, zero, zero, zero, zero, zero, zero, zero  # block 0
     b00, b01, b02, b03, b10, b11, b12, b13 = zero, zero, zero, zero, zero, zero, zero, zero  # block 1 (ROWS 2)
-    pdl_wait(PDL)  # (the slots before it: no kernel's output)
     cur = first_slot(slot_all)
     while cur < NO_SLOT:  # per distinct slot: its tables, x's rows of its tokens (others zero)
         sel0 = slot0 == cur
@@ -284,6 +264,126 @@ def _decode_mma_kernel(
                             words_ptr, r2c, r3c, c0, lut_ptr, base, stride_ln, x_ptr, slot_ptr, M, cur, out0, out1,
                             stride_xm, stride_cw, b00, b01, b02, b03, b10, b11, b12, b13, CHUNK, NT, TILES)  # fmt: skip
         cur = next_slot(slot_all, cur)
+    return a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12, b13
+
+
+@triton.jit
+def _slot_tables(pairs_ptr, cur, r0c, r1c, r2c, r3c, grp, stride_ls, stride_ln, BITS: tl.constexpr,
+                 ROWS: tl.constexpr):  # fmt: skip
+    """The byte tables of slot cur's LUT group grp for each lane row (block 1's: block 0's again unless ROWS 2)."""
+    base = cur.to(tl.int64) * stride_ls + grp * (1 << BITS)
+    tab0 = _row_tables(pairs_ptr, base + r0c * stride_ln, BITS, True)
+    tab1 = _row_tables(pairs_ptr, base + r1c * stride_ln, BITS, True)
+    if ROWS == 2:
+        tab2 = _row_tables(pairs_ptr, base + r2c * stride_ln, BITS, True)
+        tab3 = _row_tables(pairs_ptr, base + r3c * stride_ln, BITS, True)
+    else:
+        tab2, tab3 = tab0, tab1
+    return tab0, tab1, tab2, tab3
+
+
+@triton.jit
+def _preloaded_chunk(w0, w1, w2, w3, pairs_ptr, slot_all, slot0, slot1, r0c, r1c, r2c, r3c, x_quads, x0_off, x1_off,
+                     k_start, GS, stride_ls, stride_ln, BITS: tl.constexpr, WPL: tl.constexpr, TILES: tl.constexpr,
+                     ROWS: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr, PDL: tl.constexpr):  # fmt: skip
+    """A program's one chunk from its lane rows' code words already in registers (w0 .. w3: tuples of WPL words;
+    w2, w3 used with ROWS 2): the first slot's tables before the PDL wait (codes, LUT pool and slots are no kernel's
+    output), so that the codes' and the LUT's DRAM latencies overlap the previous kernel instead of following it;
+    then per distinct slot its MMAs (its tables rebuilt for each later slot). Returns both blocks' accumulators."""
+    zero = tl.zeros(slot0.shape, dtype=tl.float32)
+    a00, a01, a02, a03, a10, a11, a12, a13 = zero, zero, zero, zero, zero, zero, zero, zero
+    b00, b01, b02, b03, b10, b11, b12, b13 = zero, zero, zero, zero, zero, zero, zero, zero
+    grp = k_start // GS
+    first = first_slot(slot_all)
+    tab0, tab1, tab2, tab3 = _slot_tables(pairs_ptr, first, r0c, r1c, r2c, r3c, grp, stride_ls, stride_ln, BITS, ROWS)
+    pdl_wait(PDL)
+    cur = first
+    while cur < NO_SLOT:
+        if cur != first:
+            tab0, tab1, tab2, tab3 = _slot_tables(pairs_ptr, cur, r0c, r1c, r2c, r3c, grp, stride_ls, stride_ln,
+                                                  BITS, ROWS)  # fmt: skip
+        sel0 = slot0 == cur
+        sel1 = slot1 == cur
+        for i in tl.static_range(WPL):
+            x00, x01, x10, x11 = _tiles_x(x_quads, x0_off, x1_off, k_start // 4 + 2 * i, sel0, sel1, TILES, X16)
+            p0, p1, p2, p3 = _pairs(w0[i], tab0)
+            q0, q1, q2, q3 = _pairs(w1[i], tab1)
+            a00, a01, a02, a03, a10, a11, a12, a13 = _word_steps(
+                p0, p1, p2, p3, q0, q1, q2, q3, x00, x01, x10, x11, a00, a01, a02, a03, a10, a11, a12, a13,
+                TILES, BF16)  # fmt: skip
+            if ROWS == 2:
+                p0, p1, p2, p3 = _pairs(w2[i], tab2)
+                q0, q1, q2, q3 = _pairs(w3[i], tab3)
+                b00, b01, b02, b03, b10, b11, b12, b13 = _word_steps(
+                    p0, p1, p2, p3, q0, q1, q2, q3, x00, x01, x10, x11, b00, b01, b02, b03, b10, b11, b12, b13,
+                    TILES, BF16)  # fmt: skip
+        cur = next_slot(slot_all, cur)
+    return a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12, b13
+
+
+@jit_any_size(sizes=("M",), unaligned=("slot_ptr",))
+def _decode_mma_kernel(
+    x_ptr, codes_ptr, lut_ptr, slot_ptr, y_ptr, ws_ptr, counter_ptr,
+    M, N, K, GS, stride_xm, stride_cw, stride_ls, stride_ln, stride_ym, K_PER_SPLIT, SPLIT_K,
+    BITS: tl.constexpr, WARPS: tl.constexpr, WPL: tl.constexpr, TILES: tl.constexpr, ROWS: tl.constexpr,
+    USE_SPLIT: tl.constexpr, ASM: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr = False,
+    PDL: tl.constexpr = False, PRELOAD: tl.constexpr = False,
+):  # fmt: skip
+    """A program: 16 * ROWS * WARPS rows (ROWS blocks of 16 a warp, sharing its x loads) over one K range, up to
+    8 * TILES tokens. x's row stride and the chunk size are multiples of 4 columns and the group size a multiple of
+    the chunk (the launcher checks). PRELOAD: the K range is one chunk, and its code words (vector loads) and the
+    first slot's tables are in registers before the PDL wait (_preloaded_chunk)."""
+    NT: tl.constexpr = 32 * WARPS  # one element per thread: element e in lane e % 32 of warp e // 32
+    BLOCK_N: tl.constexpr = 16 * ROWS * WARPS
+    pid_n = tl.program_id(0)
+    pid_k = tl.program_id(1)
+    lane = tl.arange(0, NT)
+    g = (lane % 32) // 4
+    t = lane % 4
+    r0 = pid_n * BLOCK_N + (lane // 32) * (16 * ROWS) + g  # block 0's lane rows r0, r0 + 8; block 1's: + 16
+    rb = r0 + 16
+    r0c = tl.minimum(r0, N - 1).to(tl.int64)  # rows past N read row N-1; never stored
+    r1c = tl.minimum(r0 + 8, N - 1).to(tl.int64)
+    r2c = tl.minimum(rb, N - 1).to(tl.int64)
+    r3c = tl.minimum(rb + 8, N - 1).to(tl.int64)
+    words_ptr = codes_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
+    pairs_ptr = lut_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
+    x_quads = x_ptr.to(tl.pointer_type(tl.uint64), bitcast=True)  # 4 columns = B's two pairs of a k-step
+    w0_ptr = words_ptr + r0c * stride_cw + WPL * t  # the lane's first word of a chunk in each of its rows
+    w1_ptr = words_ptr + r1c * stride_cw + WPL * t
+    w2_ptr = words_ptr + r2c * stride_cw + WPL * t
+    w3_ptr = words_ptr + r3c * stride_cw + WPL * t
+    tok0 = g  # the B token of lane row g in tile 0 (tile 1: g + 8)
+    tok1 = g + 8
+    slot_all = tl.load(slot_ptr + tl.arange(0, 16), mask=tl.arange(0, 16) < M, other=NO_SLOT)
+    slot0 = tl.load(slot_ptr + tok0, mask=tok0 < M, other=NO_SLOT)
+    slot1 = tl.load(slot_ptr + tok1, mask=tok1 < M, other=NO_SLOT)
+    x0_off = tok0.to(tl.int64) * (stride_xm // 4) + 2 * WPL * t  # x quads of the lane's tokens at chunk column 0
+    x1_off = tok1.to(tl.int64) * (stride_xm // 4) + 2 * WPL * t
+    out0 = 2 * t  # the C tokens of lane column t in each tile
+    out1 = 2 * t + 8
+
+    k_start = pid_k * K_PER_SPLIT  # a multiple of CHUNK
+    k_end = tl.minimum(k_start + K_PER_SPLIT, K)
+    if PRELOAD and ASM:
+        words_q = codes_ptr.to(tl.pointer_type(tl.uint64), bitcast=True)
+        q_lane = k_start // 16 + (WPL // 2) * t  # the lane's first word pair of the chunk
+        w0 = _lane_words(words_q, r0c * (stride_cw // 2) + q_lane, WPL)
+        w1 = _lane_words(words_q, r1c * (stride_cw // 2) + q_lane, WPL)
+        if ROWS == 2:
+            w2 = _lane_words(words_q, r2c * (stride_cw // 2) + q_lane, WPL)
+            w3 = _lane_words(words_q, r3c * (stride_cw // 2) + q_lane, WPL)
+        else:
+            w2, w3 = w0, w1
+        a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12, b13 = _preloaded_chunk(
+            w0, w1, w2, w3, pairs_ptr, slot_all, slot0, slot1, r0c, r1c, r2c, r3c, x_quads, x0_off, x1_off,
+            k_start, GS, stride_ls, stride_ln, BITS, WPL, TILES, ROWS, BF16, X16, PDL)  # fmt: skip
+    else:  # the chunks one after another (the interpreter: always)
+        pdl_wait(PDL)  # (the slots before it: no kernel's output)
+        a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12, b13 = _chunks_in_turn(
+            words_ptr, w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, lut_ptr, x_ptr, slot_ptr, x_quads, slot_all, slot0,
+            slot1, r0c, r1c, r2c, r3c, x0_off, x1_off, out0, out1, M, k_start, k_end, GS, stride_xm, stride_cw,
+            stride_ls, stride_ln, BITS, WPL, TILES, ROWS, ASM, BF16, X16)  # fmt: skip
 
     vals, rows, toks = _block_outputs(a00, a01, a02, a03, a10, a11, a12, a13, r0, out0, out1, TILES)
     if ROWS == 2:
@@ -324,22 +424,23 @@ def x16_ok(x: torch.Tensor) -> bool:
 
 def launch_fragments(kernel, name: str, x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor,
                      slot_of_token: torch.Tensor, bits: int, y: torch.Tensor, config: dict, rows_per_warp: int,
-                     **constexprs) -> None:  # fmt: skip
+                     wpls: tuple[int, ...] = (2, 4), one_chunk: bool = False, **constexprs) -> None:  # fmt: skip
     """The fragment kernels' launch (this one and triton_bucket_frag.py's: the same arguments): checks config's
-    num_warps and WPL and the call (mma_ok), splits K in chunks of 32 * WPL columns and launches programs of
-    rows_per_warp * num_warps rows, constexprs (the kernel's own, and launch options such as pdl_args') added to the
-    shared ones."""
+    num_warps and WPL (one of wpls) and the call (mma_ok), splits K in chunks of 32 * WPL columns (one_chunk: one a
+    split, whatever SPLIT_K says) and launches programs of rows_per_warp * num_warps rows, constexprs (the kernel's
+    own, and launch options such as pdl_args') added to the shared ones."""
     m, k = x.shape
     n = codes_packed.shape[0]
     warps, wpl = config.get("num_warps", 4), config.get("WPL", 2)
-    if wpl not in (2, 4) or warps not in (1, 2, 4, 8):
-        raise ValueError(f"the {name} takes WPL 2 or 4 and 1-8 warps, got {wpl} and {warps}")
+    if wpl not in wpls or warps not in (1, 2, 4, 8):
+        raise ValueError(f"the {name} takes WPL {' or '.join(map(str, wpls))} and 1-8 warps, got {wpl} and {warps}")
     if not mma_ok(x, codes_packed, lut_pool, bits, wpl):
         raise ValueError(f"the {name} takes up to 16 tokens of fp16 or bf16 x with a LUT of the same type, 3/4-bit "
                          "codes in whole words, and chunks of 32 * WPL columns tiling K and the groups")  # fmt: skip
     gs = triton.cdiv(k, lut_pool.shape[2])
     split, k_per_split, n_tiles, ws, counters = split_k_launch(x, y, n, rows_per_warp * warps, 32 * wpl,
-                                                               config.get("SPLIT_K", 1))  # fmt: skip
+                                                               config.get("SPLIT_K", 1),
+                                                               32 * wpl if one_chunk else None)  # fmt: skip
     kernel[(n_tiles, split)](
         x, codes_packed, lut_pool, slot_of_token, y, ws, counters,
         m, n, k, gs, x.stride(0), codes_packed.stride(0) // 4, lut_pool.stride(0), lut_pool.stride(1), y.stride(0),
@@ -359,13 +460,21 @@ def launch_decode_mma(
     config: dict,
 ) -> None:
     """y [M, N] <- the fragment kernel (M <= 16). config: num_warps, ROWS (blocks of 16 rows a warp: 1 or 2; a
-    warp's blocks share its x loads), WPL (code words per lane and row in a chunk: 2 or 4, 64 or 128 columns),
-    SPLIT_K."""
+    warp's blocks share its x loads), WPL (code words per lane and row in a chunk: 2-16, 64-512 columns), SPLIT_K;
+    PRELOAD (0/1): one chunk a program (SPLIT_K is then K / chunk), its words loaded at once before the PDL wait,
+    where the codes' rows are 16-byte aligned (preload_ok; else the chunks in turn)."""
     rows = config.get("ROWS", 1)
     if rows not in (1, 2):
         raise ValueError(f"the fragment kernel takes ROWS 1 or 2, got {rows}")
+    preload = bool(config.get("PRELOAD")) and preload_ok(codes_packed)
     launch_fragments(_decode_mma_kernel, "fragment decode kernel", x, codes_packed, lut_pool, slot_of_token, bits, y,
-                     config, 16 * rows, ROWS=rows, **pdl_args(x.device))  # fmt: skip
+                     config, 16 * rows, wpls=(2, 4, 8, 16), one_chunk=preload, ROWS=rows, PRELOAD=preload,
+                     **pdl_args(x.device))  # fmt: skip
+
+
+def preload_ok(codes_packed: torch.Tensor) -> bool:
+    """Whether PRELOAD's vector loads of a lane's code words are aligned: every codes row starts 16-byte aligned."""
+    return codes_packed.data_ptr() % 16 == 0 and codes_packed.stride(0) % 16 == 0 and codes_packed.stride(1) == 1
 
 
 # (warps, row blocks a warp, words per lane, split-K waves): each of the H200 grid's (results/mma_grid_rows_h200.json,

@@ -12,7 +12,6 @@ import torch
 from kernels import SlotSegments, lut_linear, triton_ops
 from kernels.reference import lut_linear_reference
 from kernels.triton_bucket import bucket_candidates, default_bucket_config, launch_bucket, quads_ok
-from tests.kernels.compiled_layouts import BUCKET_INTS, PDL_WAIT, linear_ptx_body
 from tests.kernels.test_triton_forward import DEVICE, TOL, make_case, rel_err
 
 lut_linear_module = importlib.import_module("kernels.lut_linear")  # the package re-exports a function of that name
@@ -70,31 +69,16 @@ def test_bucket_matches_reference(m, n, k, bits, gpr, slots, assign, x_dtype, lu
 def test_the_word_order_matches_the_reference(m, n, k, bits, gpr, x_dtype):
     """QUADS reads the codes as 16-bit words (K a multiple of 4 here: rows of whole words) and x split into its
     four column phases; every block size, split-K, and a group boundary inside a word; under a register cap
-    (maxnreg, which only the compiled kernel heeds); with the LUT rows bulk-prefetched into L2 (LUT_PREFETCH, the
-    compiled kernel's: a partial last row tile's span stops at row N)."""
+    (maxnreg, which only the compiled kernel heeds)."""
     x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, 8, "random", x_dtype, seed=k + m)
     assert quads_ok(codes)
     ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
-    for block_k, split, block_n, prefetch in ((64, 1, 8, 0), (64, 3, 16, 1), (128, 2, 32, 0), (128, 2, 32, 1)):
+    for block_k, split, block_n in ((64, 1, 8), (64, 3, 16), (128, 2, 32)):
         y = torch.full((m, n), float("nan"), dtype=x_dtype, device=DEVICE)
         config = {"LAYOUT": "cols", "QUADS": True, "BLOCK_N": block_n, "BLOCK_K": block_k, "SPLIT_K": split,
-                  "maxnreg": 128, "LUT_PREFETCH": prefetch}  # fmt: skip
+                  "maxnreg": 128}  # fmt: skip
         launch_bucket(x, codes, pool, slot_of_token, bits, y, config)
         assert rel_err(y, ref) < TOL[x_dtype], config
-
-
-def test_the_cols_kernel_prefetches_its_lut_rows_before_its_wait_and_loop():
-    """LUT_PREFETCH: one bulk L2 prefetch per token of the tile's LUT rows, issued with the slot loads before the PDL
-    wait (the LUT pool is no kernel's output) and so before any MMA; none without it."""
-    const = {"BITS": 4, "BLOCK_M": 16, "BLOCK_N": 32, "BLOCK_K": 64, "USE_SPLIT": True, "DOT_PRECISION": "tf32",
-             "ASM": True, "PAIRS": True, "QUADS": True, "PDL": True}  # fmt: skip
-    for prefetch in (False, True):
-        body = linear_ptx_body("kernels.triton_bucket_cols", "_bucket_cols_kernel", BUCKET_INTS,
-                               {**const, "LUT_PREFETCH": prefetch})  # fmt: skip
-        bulk = "cp.async.bulk.prefetch.L2.global"
-        assert (bulk in body) == prefetch
-        if prefetch:
-            assert body.rindex(bulk) < body.index(PDL_WAIT) < body.index("mma.sync")
 
 
 def test_the_word_order_needs_whole_words_and_blocks_of_16_words():

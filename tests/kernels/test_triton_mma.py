@@ -13,7 +13,7 @@ import torch
 
 from kernels.reference import lut_linear_reference
 from kernels.triton_decode import MODE_MMA, decode_candidates, launch_decode
-from kernels.triton_decode_mma import launch_decode_mma, mma_ok
+from kernels.triton_decode_mma import launch_decode_mma, mma_ok, preload_ok
 
 from .compiled_layouts import assert_asm_in_lane_order
 from .test_triton_forward import DEVICE, TOL, make_case, rel_err
@@ -73,6 +73,38 @@ def test_the_fragment_kernel_matches_the_reference(m, bits, n, k, gpr, slots, as
     assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, bits)) < TOL[dtype]
 
 
+@pytest.mark.parametrize(
+    "m,n,k,gpr,slots,assign,wpl,rows",
+    [
+        (4, 40, 512, 1, 1, "one", 16, 1),  # one 512-column chunk, rows past N
+        (16, 48, 512, 1, 4, "random", 8, 1),  # two splits of 256 columns, two tiles, several slots' tables in turn
+        (5, 72, 256, 2, 3, "random", 4, 2),  # a split a group; two row blocks a warp
+        (9, 24, 128, 1, 9, "distinct", 2, 2),  # 8-byte word loads; every token its own slot
+    ],
+)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_the_preloaded_chunk_matches_the_reference(m, n, k, gpr, slots, assign, wpl, rows, dtype):
+    """PRELOAD: one chunk a program whatever SPLIT_K says, its words loaded at once (on CUDA; the interpreter sums
+    each lane's outputs directly) and the first slot's tables before the PDL wait, the others' in turn."""
+    x, codes, pool, slot_of_token = make_case(m, n, k, 4, gpr, slots, assign, dtype, seed=m + n + k)
+    assert mma_ok(x, codes, pool, 4, wpl) and preload_ok(codes)
+    y = torch.full((m, n), float("nan"), dtype=dtype, device=DEVICE)
+    launch_decode(x, codes, pool, slot_of_token, 4, y, {"MODE": MODE_MMA, "num_warps": 2, "WPL": wpl, "ROWS": rows,
+                                                        "SPLIT_K": 1, "PRELOAD": 1})  # fmt: skip
+    assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, 4)) < TOL[dtype]
+
+
+def test_preload_needs_code_rows_aligned_to_16_bytes():
+    x, codes, pool, slots = make_case(4, 16, 256, 4, 1, 1, "one", torch.float16)
+    assert preload_ok(codes)
+    wide = torch.zeros(16, 136, dtype=torch.uint8, device=DEVICE)[:, :128]  # rows of 136 bytes: 8-byte aligned only
+    wide.copy_(codes)
+    assert not preload_ok(wide)
+    y = torch.full((4, 16), float("nan"), dtype=torch.float16, device=DEVICE)  # the chunks in turn instead
+    launch_decode(x, wide, pool, slots, 4, y, {"MODE": MODE_MMA, "num_warps": 2, "WPL": 4, "PRELOAD": 1})
+    assert rel_err(y, lut_linear_reference(x, codes, pool, slots, 4)) < TOL[torch.float16]
+
+
 def test_the_fragment_kernel_takes_only_calls_it_can_tile():
     x, codes, pool, slots = make_case(4, 16, 192, 4, 2, 2, "random", torch.float16)  # groups of 96 columns
     assert not mma_ok(x, codes, pool, 4, 2) and not mma_ok(x, codes, pool, 4, 4)  # 64 / 128 straddle the groups
@@ -114,6 +146,10 @@ def test_every_asm_operand_is_one_element_per_thread_in_lane_order():
         const = {"BITS": 4, "WARPS": 4, "WPL": 2, "TILES": 2, "ROWS": 2, "USE_SPLIT": True, "ASM": True,
                  "BF16": False, "X16": x16}  # fmt: skip
         assert_asm_in_lane_order("kernels.triton_decode_mma", "_decode_mma_kernel", const, warps=4, mma_count=16)
+    # PRELOAD: the words split out of 16-byte loads; 8 words, two row blocks, two tiles: 8 * 2 * 2 * 2 MMAs
+    const = {"BITS": 4, "WARPS": 2, "WPL": 8, "TILES": 2, "ROWS": 2, "USE_SPLIT": True, "ASM": True, "BF16": False,
+             "X16": True, "PRELOAD": True}  # fmt: skip
+    assert_asm_in_lane_order("kernels.triton_decode_mma", "_decode_mma_kernel", const, warps=2, mma_count=64)
 
 
 @pytest.mark.gpu
