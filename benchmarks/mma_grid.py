@@ -1,7 +1,7 @@
 """The fragment kernel (kernels/triton_decode_mma.py) against the op's current choice and cuBLAS, in one run.
 
     python3 benchmarks/mma_grid.py --out OUT_DIR [--gpr 1] [--budget-s 40] [--fused 1]
-                                   [--kernel mma|mma_preload|bucket_frag]
+                                   [--kernel mma|mma_preload|mma_tasks|bucket_frag]
 
 Per Llama-2-7B projection shape (the kernel table's three and the server's fused q/k/v and gate/up) and token
 count (4, 8, 16 over one task; 16 over 4 tasks): fragment configs (warps, row blocks a warp, words per lane,
@@ -13,6 +13,10 @@ per case with its ratio to cuBLAS.
 --kernel mma_preload: the fragment kernel with PRELOAD (one chunk of 128-512 columns a program, its code words and
 LUT tables loaded before the PDL wait) against the op as shipped (the fragment kernel included) and cuBLAS; writes
 OUT_DIR/mma_preload_grid_gpr{G}.json.
+
+--kernel mma_tasks: the fragment kernel (PRELOAD's best and the shipped candidates) at 4-16 tokens over 2-8 tasks,
+on the server's four projection shapes, against the op's two decode classes (gather: the decode kernel tuned for
+one task; bucket) and cuBLAS: where the fragment kernel would pay as a class of its own between them.
 
 --kernel bucket_frag: the fragment bucket kernel (kernels/triton_bucket_frag.py; rows a warp, warps, words per lane,
 split-K waves) at 16 tokens over 16 and 4 tasks and 8 over 8, against the op's bucket kernel; writes
@@ -37,22 +41,23 @@ from kernels.reference import lut_linear_reference  # noqa: E402
 from kernels.triton_bucket_frag import launch_bucket_frag  # noqa: E402
 from kernels.triton_common import split_for  # noqa: E402
 from kernels.triton_decode import MODE_MMA, launch_decode  # noqa: E402
+from kernels.triton_decode_mma import MMA_CANDIDATES  # noqa: E402
 
 SHAPES = [(4096, 4096), (11008, 4096), (4096, 11008), (12288, 4096), (22016, 4096)]
 CASES = [(4, 1), (8, 1), (16, 1), (16, 4)]  # (tokens, distinct tasks); one token: the HALF2 kernel's (NOTES.md)
 # the first grid's (fifteenth session) fastest first: the budget cuts the tail
 GRID = [(w, r, p, v) for w in (4, 8, 2) for r in (2, 1) for p in (4, 2) for v in (8, 4, 16, 2)]
-# --kernel mma_preload: the fragment kernel with PRELOAD (one chunk of 128-512 columns a program, its code words and
-LUT tables loaded before the PDL wait) against the op as shipped (the fragment kernel included) and cuBLAS; writes
-OUT_DIR/mma_preload_grid_gpr{G}.json.
-
---kernel bucket_frag: the fragment bucket kernel (kernels/triton_bucket_frag.py) against the op's bucket kernel, at
+# --kernel bucket_frag: the fragment bucket kernel (kernels/triton_bucket_frag.py) against the op's bucket kernel, at
 # the task mixes the bucket kernel serves. Its first grid (sixteenth session, one row a warp, results/
 # bucket_frag_grid_gpr1_h200.log) was 2.5x slower than the bucket kernel: x's loads (16 tokens, 32 bytes a weight)
 # bound it. (rows a warp sharing x's loads, warps, words per lane, split-K waves), the likeliest first.
 FRAG_CASES = [(16, 16), (8, 8), (16, 4)]
 # --kernel mma_preload: (warps, row blocks a warp, words per lane); the split is K / (32 * words per lane)
 PRELOAD_GRID = [(w, r, p) for p in (16, 8, 4) for r in (1, 2) for w in (2, 4, 1, 8)]
+# --kernel mma_tasks: the preload grid's winners (results/mma_preload_grid_gpr1_h200.log) and the server's shapes
+TASK_CASES = [(16, 2), (16, 3), (16, 4), (16, 6), (16, 8), (8, 2), (8, 4), (8, 8), (4, 2), (4, 4)]
+TASK_PRELOADS = [(4, 1, 16), (2, 2, 16), (8, 1, 16), (4, 2, 16), (4, 1, 8), (2, 2, 8), (4, 2, 8), (1, 2, 8), (8, 1, 8)]
+SERVER_SHAPES = [(12288, 4096), (4096, 4096), (22016, 4096), (4096, 11008)]
 FRAG_GRID = [(4, 4, 2, 4), (4, 4, 2, 8), (4, 8, 2, 4), (4, 8, 2, 2), (4, 4, 4, 4), (2, 4, 2, 4), (2, 8, 2, 4),
              (4, 4, 2, 2), (4, 8, 4, 4), (2, 4, 4, 8), (4, 2, 2, 8), (2, 8, 2, 8), (1, 8, 2, 2)]  # fmt: skip
 
@@ -80,10 +85,21 @@ def preload_configs(n: int, k: int, gs: int, sms: int):
             yield {"MODE": MODE_MMA, "num_warps": warps, "ROWS": rows_a_warp, "WPL": wpl, "PRELOAD": 1}, 0
 
 
+def task_configs(n: int, k: int, gs: int, sms: int):
+    """(config, row fields) of --kernel mma_tasks: PRELOAD's winners, then the shipped fragment candidates."""
+    for warps, rows_a_warp, wpl in TASK_PRELOADS:
+        if gs % (32 * wpl) == 0 and k % (32 * wpl) == 0:
+            yield {"MODE": MODE_MMA, "num_warps": warps, "ROWS": rows_a_warp, "WPL": wpl, "PRELOAD": 1}, 0
+    for warps, rows_a_warp, wpl, waves in MMA_CANDIDATES:
+        if gs % (32 * wpl) == 0:
+            yield {"MODE": MODE_MMA, "num_warps": warps, "ROWS": rows_a_warp, "WPL": wpl,
+                   "SPLIT_K": split_for(n, k, 16 * rows_a_warp * warps, 32 * wpl, waves * sms)}, waves  # fmt: skip
+
+
 def main() -> None:
     args = grid_cli(__doc__, budget_s=40.0, extra=[("--gpr", 1, "LUT groups per row"),
                                                    ("--fused", 1, "0: the kernel table's three shapes only"),
-                                                   ("--kernel", "mma", "mma, mma_preload or bucket_frag")])
+                                                   ("--kernel", "mma", "mma, mma_preload, mma_tasks or bucket_frag")])
     from kernels import triton_ops
 
     if args.kernel != "mma_preload":
@@ -92,11 +108,15 @@ def main() -> None:
     launch, configs = (launch_bucket_frag, frag_configs) if frag else (launch_decode, mma_configs)
     if args.kernel == "mma_preload":
         configs = preload_configs
-    cases = FRAG_CASES if frag else CASES
+    tasks_mode = args.kernel == "mma_tasks"
+    if tasks_mode:
+        configs = task_configs
+    cases = FRAG_CASES if frag else TASK_CASES if tasks_mode else CASES
+    shapes = SERVER_SHAPES if tasks_mode else SHAPES if args.fused else SHAPES[:3]
     sms = torch.cuda.get_device_properties(0).multi_processor_count
     rows: list[dict] = []
     t_start = time.time()
-    for n, k in SHAPES if args.fused else SHAPES[:3]:
+    for n, k in shapes:
         layer = Layer(n, k, args.gpr)
         gs = k // args.gpr
         for m, tasks in cases:
@@ -115,8 +135,12 @@ def main() -> None:
             cublas_us = bench_graph(cublas_fns(layer, x))
             rows.append({**case, "kind": "op", "us": op_us})
             rows.append({**case, "kind": "cublas", "us": cublas_us})
+            if tasks_mode:  # the op above took its gather class (no task count given); its bucket class too
+                bucket_us = bench_graph(ours_fns(layer, x, slots, decode_kernel="bucket"))
+                rows.append({**case, "kind": "op_bucket", "us": bucket_us})
+                print(f"{n}x{k} M={m} T={tasks}: bucket {bucket_us:.1f} us", flush=True)
             if best:
-                shape = {key: best[key] for key in ("num_warps", "ROWS", "WPL", "SPLIT_K") if key in best}
+                shape = {key: best[key] for key in ("num_warps", "ROWS", "WPL", "SPLIT_K", "PRELOAD") if key in best}
                 print(f"{n}x{k} M={m} T={tasks}: {args.kernel} {best['us']:.1f} us {shape} "
                       f"x{cublas_us / best['us']:.2f} | op {op_us:.1f} x{cublas_us / op_us:.2f} | "
                       f"cuBLAS {cublas_us:.1f}", flush=True)  # fmt: skip

@@ -105,13 +105,14 @@ def _lane_words(words_q, off, WPL: tl.constexpr):
     the codes as uint64): one 8-byte load (WPL 2) or WPL / 4 16-byte loads (off even)."""
     if WPL == 2:
         v = tl.load(words_q + off)
-        return (v & 0xFFFFFFFF).to(tl.uint32), (v >> 32).to(tl.uint32)
-    ok = tl.full(off.shape, 1, tl.int1)
-    words = ()
-    for j in tl.static_range(WPL // 4):
-        a, b = _x_steps(words_q, off + 2 * j, ok, True)
-        words = words + ((a & 0xFFFFFFFF).to(tl.uint32), (a >> 32).to(tl.uint32), (b & 0xFFFFFFFF).to(tl.uint32),
-                         (b >> 32).to(tl.uint32))  # fmt: skip
+        words = (v & 0xFFFFFFFF).to(tl.uint32), (v >> 32).to(tl.uint32)
+    else:
+        ok = tl.full(off.shape, 1, tl.int1)
+        words = ()
+        for j in tl.static_range(WPL // 4):
+            a, b = _x_steps(words_q, off + 2 * j, ok, True)
+            words = words + ((a & 0xFFFFFFFF).to(tl.uint32), (a >> 32).to(tl.uint32),
+                             (b & 0xFFFFFFFF).to(tl.uint32), (b >> 32).to(tl.uint32))  # fmt: skip
     return words
 
 
