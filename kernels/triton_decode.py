@@ -40,7 +40,7 @@ from kernels.triton_common import (
     unpack_codes,
 )
 from kernels.triton_decode_mma import MAX_TOKENS as MMA_MAX_TOKENS
-from kernels.triton_decode_mma import MMA_CANDIDATES, launch_decode_mma
+from kernels.triton_decode_mma import MMA_CANDIDATES, PRELOAD_CANDIDATES, launch_decode_mma
 from kernels.triton_decode_prmt import (
     PRMT_CANDIDATES,
     PRMT_DOT_CANDIDATES,
@@ -216,6 +216,29 @@ def default_decode_config(m: int, n: int, k: int, num_sms: int) -> dict:
         "BLOCK_N": 64, "BLOCK_K": 128, "MODE": MODE_DOT_SWAP, "num_warps": 4, "PREFETCH": 1,
         "SPLIT_K": split_for(n, k, 64, 128, 2 * num_sms),
     }  # fmt: skip
+
+
+def few_task_candidates(n: int, k: int, num_sms: int, group_size: int) -> list[dict]:
+    """The fragment kernel's configs for a decode batch of a few tasks (the op's few-task class, up to 16 rows,
+    calls where triton_decode_mma.mma_ok holds with 64-column chunks): PRELOAD's, then the shipped candidates, each
+    where its chunks tile K and the groups. Each distinct task is one pass over registers the kernel already holds
+    (PRELOAD) or over its K range, so it beats the bucket kernel up to ~4 tasks (NOTES.md, eighteenth session)."""
+    out = []
+    for warps, rows, wpl in PRELOAD_CANDIDATES:
+        if group_size % (32 * wpl) == 0 and k % (32 * wpl) == 0:
+            out.append({"MODE": MODE_MMA, "num_warps": warps, "ROWS": rows, "WPL": wpl, "PRELOAD": 1})
+    for warps, rows, wpl, waves in MMA_CANDIDATES:
+        if group_size % (32 * wpl) == 0 and k % (32 * wpl) == 0:
+            out.append({"MODE": MODE_MMA, "num_warps": warps, "ROWS": rows, "WPL": wpl,
+                        "SPLIT_K": split_for(n, k, 16 * rows * warps, 32 * wpl, waves * num_sms)})  # fmt: skip
+    return out
+
+
+def default_few_task_config(k: int, group_size: int) -> dict:
+    """The few-task class's config without autotuning: the fragment kernel, one chunk a program of the widest
+    chunk (up to 512 columns) that tiles K and the groups (64 always does where the class applies)."""
+    wpl = next(w for w in (16, 8, 4, 2) if group_size % (32 * w) == 0 and k % (32 * w) == 0)
+    return {"MODE": MODE_MMA, "num_warps": 4, "ROWS": 1, "WPL": wpl, "PRELOAD": 1}
 
 
 # (mode, BLOCK_N, BLOCK_K, warps, stages, prefetch depth, slot loop outside, fast gather, waves of programs)

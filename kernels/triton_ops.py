@@ -14,7 +14,10 @@ lut_linear.py; here only the layout the kernels assume (strides) is checked.
 Decode kernel choice: SKETCHSERVE_DECODE_KERNEL=gather|bucket|auto (default auto; read at import, or set
 DECODE_KERNEL / pass decode_kernel=). auto takes the bucket kernel only when the number of distinct
 slots is known on the host (num_tasks, or SlotSegments.host_bounds) and is >= bucket_min_tasks(M), for
-fp16/bf16 x. Never read back from the device: the decode step runs under CUDA graphs.
+fp16/bf16 x. Below that, a batch of up to FEW_MAX_M rows over 2 or more known tasks is the few-task class: the
+fragment kernel (triton_decode_mma.py) with its own tuned choice, timed over several tasks (the gather class's
+choice is timed over one; SKETCHSERVE_FEW_TASKS=0 turns the class off). task_classes(M) lists the counts where
+the kernel changes. Never read back from the device: the decode step runs under CUDA graphs.
 """
 
 from __future__ import annotations
@@ -34,7 +37,15 @@ from kernels.triton_backward import (
 )
 from kernels.triton_bucket import bucket_candidates, default_bucket_config, launch_bucket
 from kernels.triton_common import check_inputs, pdl_scope, segments_of_sorted, sort_tokens_by_slot
-from kernels.triton_decode import MODE_MMA, decode_candidates, default_decode_config, launch_decode
+from kernels.triton_decode import (
+    MODE_MMA,
+    decode_candidates,
+    default_decode_config,
+    default_few_task_config,
+    few_task_candidates,
+    launch_decode,
+)
+from kernels.triton_decode_mma import MAX_TOKENS as FEW_MAX_M
 from kernels.triton_decode_mma import mma_ok
 from kernels.triton_decode_prmt import half2_ok, prmt_ok
 from kernels.triton_prefill import (
@@ -56,7 +67,12 @@ DECODE_MAX_M = 64  # above this the prefill kernel's token tiles beat one split-
 # M > 16:  4096x4096 gather 21 us at 1 slot, 181 at 16 (~10.7 per slot), bucket (rows layout; the cols layout
 #          spills above 16 rows) 146 at any count; 11008x4096 55 / 479 vs 423-427: they cross at 13-14: from 13.
 # SKETCHSERVE_BUCKET_MIN_TASKS (read at import) sets one threshold for every M.
-BUCKET_MIN_TASKS_SMALL_M, BUCKET_MIN_TASKS_LARGE_M, BUCKET_SMALL_M = 4, 13, 16
+# With the few-task class (eighteenth session, results/mma_tasks_grid_gpr1_h200.log; a layer's four projections at
+# 16 rows, gpr 1): 2 tasks 175 us against 310 through gather and 332 through the bucket kernel, 4 tasks 276 against
+# 333 (bucket), 6 tasks 382 against 334: the bucket kernel from 5 there.
+FEW_TASKS = os.environ.get("SKETCHSERVE_FEW_TASKS", "1") != "0"
+BUCKET_MIN_TASKS_SMALL_M, BUCKET_MIN_TASKS_LARGE_M, BUCKET_SMALL_M = 5, 13, 16
+BUCKET_MIN_TASKS_SMALL_M_ALONE = 4  # M <= 16 without the few-task class: against gather
 BUCKET_MIN_TASKS: int | None = None
 if "SKETCHSERVE_BUCKET_MIN_TASKS" in os.environ:
     BUCKET_MIN_TASKS = int(os.environ["SKETCHSERVE_BUCKET_MIN_TASKS"])
@@ -68,7 +84,19 @@ def bucket_min_tasks(m: int) -> int:
     """Distinct slots from which auto mode gives a decode batch of m rows to the bucket-sum kernel."""
     if BUCKET_MIN_TASKS is not None:
         return BUCKET_MIN_TASKS
-    return BUCKET_MIN_TASKS_SMALL_M if m <= BUCKET_SMALL_M else BUCKET_MIN_TASKS_LARGE_M
+    if m > BUCKET_SMALL_M:
+        return BUCKET_MIN_TASKS_LARGE_M
+    return BUCKET_MIN_TASKS_SMALL_M if FEW_TASKS else BUCKET_MIN_TASKS_SMALL_M_ALONE
+
+
+def task_classes(m: int) -> tuple[int, ...]:
+    """The distinct-task counts (ascending) at which auto mode changes the decode kernel of a batch of m rows: 2
+    (the few-task class, where it applies) and bucket_min_tasks(m); none when SKETCHSERVE_DECODE_KERNEL fixes the
+    kernel. A CUDA graph captured for one class never serves a count of another (server/runner.py)."""
+    if DECODE_KERNEL != "auto":
+        return ()
+    bucket = bucket_min_tasks(m)
+    return (2, bucket) if FEW_TASKS and m <= FEW_MAX_M and bucket > 2 else (bucket,)
 
 
 DECODE_KERNELS = ("auto", "gather", "bucket")
@@ -138,7 +166,8 @@ def _forward(
     n = codes_packed.shape[0]
     if m <= DECODE_MAX_M:
         sms = autotune.num_sms(x.device)
-        if _use_bucket(decode_kernel or DECODE_KERNEL, x, segments, num_tasks):
+        decode_class = _decode_class(decode_kernel or DECODE_KERNEL, x, segments, num_tasks)
+        if decode_class == "bucket":
             config = autotune.pick_config(
                 "bucket",
                 _shape_key(x, codes_packed, lut_pool, bits, _m_bucket(m)),
@@ -150,12 +179,28 @@ def _forward(
             )
             launch_bucket(x, codes_packed, lut_pool, slots, bits, y, config)
             return y
+        gs = triton.cdiv(k, lut_pool.shape[2])
+        few = decode_class == "few" and prmt_ok(codes_packed, lut_pool, bits)
+        if few and mma_ok(x, codes_packed, lut_pool, bits, 2):
+            config = autotune.pick_config(
+                "decode_few",
+                _shape_key(x, codes_packed, lut_pool, bits, _m_bucket(m)),
+                lambda: few_task_candidates(n, k, sms, gs),
+                lambda c: launch_decode(x, codes_packed, lut_pool, slots, bits, y, c),
+                lambda: default_few_task_config(k, gs),
+                x.device,
+                output=y,
+            )
+            if not mma_ok(x, codes_packed, lut_pool, bits, config["WPL"]):
+                config = default_few_task_config(k, gs)  # chosen where wider chunks tile K; here 64 columns do
+            launch_decode(x, codes_packed, lut_pool, slots, bits, y, config)
+            return y
         config = autotune.pick_config(
             "decode",
             _shape_key(x, codes_packed, lut_pool, bits, _m_bucket(m)),
             lambda: decode_candidates(
-                m, n, k, sms, prmt_ok(codes_packed, lut_pool, bits), triton.cdiv(k, lut_pool.shape[2]),
-                half2_ok(x, lut_pool), mma_ok(x, codes_packed, lut_pool, bits, 2),
+                m, n, k, sms, prmt_ok(codes_packed, lut_pool, bits), gs, half2_ok(x, lut_pool),
+                mma_ok(x, codes_packed, lut_pool, bits, 2),
             ),
             lambda c: launch_decode(x, codes_packed, lut_pool, slots, bits, y, c),
             lambda: default_decode_config(m, n, k, sms),
@@ -188,19 +233,24 @@ def _forward(
     return y
 
 
-def _use_bucket(choice: str, x: torch.Tensor, segments: SlotSegments | None, num_tasks: int | None) -> bool:
-    """Whether a decode batch takes the bucket-sum kernel (see the module docstring); no device read-back."""
+def _decode_class(choice: str, x: torch.Tensor, segments: SlotSegments | None, num_tasks: int | None) -> str:
+    """Which decode kernel class a batch takes (see the module docstring): "bucket", "few" (the fragment kernel's
+    few-task choice, where the call suits it) or "one" (the gather class's choice); no device read-back."""
     if choice == "bucket":
-        return True
+        return "bucket"
     if choice == "gather":
-        return False
+        return "one"
     if choice != "auto":
         raise ValueError(f"decode kernel must be one of {DECODE_KERNELS}, got {choice!r}")
-    if x.dtype == torch.float32:  # the one-hot MMA would round x to tf32 (or run at fp32 MMA speed)
-        return False
     if num_tasks is None and segments is not None and segments.host_bounds is not None:
         num_tasks = len({s for s, a, b in segments.host_bounds if b > a})
-    return num_tasks is not None and num_tasks >= bucket_min_tasks(x.shape[0])
+    if num_tasks is None:
+        return "one"
+    m = x.shape[0]
+    if num_tasks >= bucket_min_tasks(m):
+        # fp32 x: the one-hot MMA would round x to tf32 (or run at fp32 MMA speed)
+        return "one" if x.dtype == torch.float32 else "bucket"
+    return "few" if FEW_TASKS and m <= FEW_MAX_M and num_tasks >= 2 else "one"
 
 
 def _dense_segments(

@@ -16,7 +16,7 @@ prompts of different tasks holds the end of one prompt beside the head of the ne
 the decode kernels on the short rows (each row's slot read on the device) and the dense path (the task's weight
 dequantized once per group, then cuBLAS) on the long rows, whose slot the dequantization also reads on the device
 (kernels/triton_prefill.py): one graph serves any tasks.
-Key: (short rows, each group's rows, many short-row tasks): the decode kernel is frozen at capture as in
+Key: (short rows, each group's rows, the short rows' kernel class): the decode kernel is frozen at capture as in
 DecodeGraphs. Other steps (more decode rows, scored prompts) run eagerly. Padding rows write the null block and get
 no attention.
 
@@ -59,8 +59,14 @@ PREFILL_BUCKETS = (128, 256, 512, 1024, 2048, 4096, 8192)
 # and each count multiplies the keys to capture.
 MAX_LONG_GROUPS = 3
 
-# (padded short rows, each long group's padded rows, many short-row tasks)
-PieceKey = tuple[int, tuple[int, ...], bool]
+# (padded short rows, each long group's padded rows, the short rows' decode kernel class: runner.kernel_class)
+PieceKey = tuple[int, tuple[int, ...], int]
+
+
+def kernel_class(classes: tuple[int, ...], tasks: int) -> int:
+    """The decode kernel class of a batch of this many distinct tasks: how many of the classes' counts (the op's
+    task_classes for its size) it reaches. Graphs are captured per class."""
+    return sum(tasks >= count for count in classes)
 
 
 @dataclass
@@ -95,16 +101,16 @@ class PrefillGraphs:
         runner,
         max_tokens: int,
         decode_sizes: list[int],
-        bucket_threshold: Callable[[int], int | None],
+        task_classes: Callable[[int], tuple[int, ...]],
         pool=None,
         use_graphs: bool = True,
     ) -> None:
         """runner: the ModelRunner (its model, KV cache and prepare); max_tokens: the step token budget;
-        decode_sizes: the decode graphs' batch sizes (short rows are padded to one); bucket_threshold: distinct
-        tasks from which a decode batch of that size takes the bucket kernel (DecodeGraphs.bucket_threshold)."""
+        decode_sizes: the decode graphs' batch sizes (short rows are padded to one); task_classes: the distinct
+        task counts from which a decode batch of that size takes another decode kernel (DecodeGraphs.task_classes)."""
         from kernels import triton_ops  # imports triton (installed everywhere)
 
-        self.runner, self.bucket_threshold = runner, bucket_threshold
+        self.runner, self.task_classes = runner, task_classes
         self.model: Transformer = runner.model
         self.decode_sizes = [b for b in decode_sizes if b <= triton_ops.DECODE_MAX_M]
         self.buckets = [b for b in PREFILL_BUCKETS if b < 2 * max_tokens]  # up to the budget rounded up
@@ -119,8 +125,8 @@ class PrefillGraphs:
         self.failed = False
 
     def key_for(self, plan: SchedulerOutput) -> PieceKey | None:
-        """(padded short rows, each long group's padded rows, many short-row tasks), or None: the step runs eagerly
-        (see split for which chunks are short)."""
+        """(padded short rows, each long group's padded rows, the short rows' kernel class), or None: the step runs
+        eagerly (see split for which chunks are short)."""
         if self.failed or not plan.prefills or not self.buckets or any(c.prompt_targets for c in plan.prefills):
             return None  # scored prompts keep the eager form
         short, groups = self.split(plan)
@@ -133,9 +139,9 @@ class PrefillGraphs:
         s_pad = next(b for b in self.decode_sizes if b >= short_rows) if short_rows else 0
         if 0 in pads or s_pad + sum(pads) > self.max_rows:
             return None
-        threshold = self.bucket_threshold(s_pad) if short_rows else None
+        classes = self.task_classes(s_pad) if short_rows else ()
         short_tasks = {c.slot for c in plan.decodes} | {c.slot for c in short}
-        return s_pad, pads, threshold is not None and len(short_tasks) >= threshold
+        return s_pad, pads, kernel_class(classes, len(short_tasks))
 
     def split(self, plan: SchedulerOutput) -> tuple[list[ScheduledChunk], list[list[ScheduledChunk]]]:
         """The step's prefill chunks as (short, long groups), each in plan order: the tasks with the fewest prompt

@@ -43,7 +43,7 @@ from kernels import SlotSegments
 from server.config import EngineConfig
 from server.kv_cache import NULL_BLOCK, KVCache
 from server.model import AttentionMeta, LutProjection, PrefillSpan, Transformer, fused_ops_for
-from server.prefill_graphs import PieceKey, PrefillGraphs
+from server.prefill_graphs import PieceKey, PrefillGraphs, kernel_class
 from server.sampling import TokenLogprob, draw_on_device, sample, token_logprobs
 from server.scheduler import ScheduledChunk, SchedulerOutput
 
@@ -206,7 +206,7 @@ class ModelRunner:
         self.prefill_graphs: PrefillGraphs | None = None
         if self.graphs is not None and config.prefill_graphs:
             self.prefill_graphs = PrefillGraphs(self, config.scheduler.max_num_batched_tokens,
-                                                self.graphs.batch_sizes, DecodeGraphs.bucket_threshold,
+                                                self.graphs.batch_sizes, DecodeGraphs.task_classes,
                                                 self.graphs.pool)  # fmt: skip
         if device.type == "cuda" and config.tune_at_start:
             try:
@@ -557,7 +557,7 @@ def score_prompts(chunks: list[ScheduledChunk], logits: torch.Tensor) -> dict[st
 def kernel_tuning_plan(
     token_budget: int,
     num_slots: int,
-    bucket_threshold: Callable[[int], int | None],
+    task_classes: Callable[[int], tuple[int, ...]],
     decode_max: int = 64,
     odd_sizes: tuple[int, ...] = (),
 ) -> list[tuple[int, int]]:
@@ -565,7 +565,8 @@ def kernel_tuning_plan(
     op's shape key rounds the token count up to a power of two, and any step up to the token budget can occur (a
     mixed step: decodes plus a prefill chunk), so: each power of two up to decode_max (the op's decode kernels) with
     one task (the gather kernel) and, where the pool has the slots, with the bucket kernel's threshold
-    (bucket_threshold(tokens); None: the kernel is fixed), then each power of two above it (the prefill kernel),
+    (task_classes(tokens): each count from which another decode kernel serves; none: the kernel is fixed), then each
+    power of two above it (the prefill kernel),
     all up to the token budget rounded up. Then odd_sizes (the decode graphs' batch sizes that are not powers of two,
     up to decode_max and the largest entry), the same way: their configs are the power of two's above them, but the
     bucket kernel specializes on the token count (a multiple of 16 or not), so their first calls compile. Last, for
@@ -574,9 +575,9 @@ def kernel_tuning_plan(
 
     def add(tokens: int) -> None:
         plan.append((tokens, 1))
-        threshold = bucket_threshold(tokens) if tokens <= decode_max else None
-        if threshold is not None and 1 < threshold <= min(tokens, num_slots):
-            plan.append((tokens, threshold))
+        for tasks in task_classes(tokens) if tokens <= decode_max else ():
+            if 1 < tasks <= min(tokens, num_slots):
+                plan.append((tokens, tasks))
 
     while tokens < 2 * token_budget:  # up to the budget rounded up to a power of two
         add(tokens)
@@ -590,8 +591,9 @@ def kernel_tuning_plan(
     # call compiled at M = 33..63 (fourteenth session) while the plan held only multiples of 16 there.
     power = 16
     while power <= largest:
-        covered = any(power // 2 < t <= power and t % 16 and tasks > 1 for t, tasks in plan)
-        threshold = bucket_threshold(power - 4)
+        classes = task_classes(power - 4)
+        threshold = classes[-1] if classes else None  # the bucket kernel's (the last class)
+        covered = any(power // 2 < t <= power and t % 16 and tasks >= (threshold or 2) for t, tasks in plan)
         if not covered and threshold is not None and 1 < threshold <= min(power - 4, num_slots):
             plan.append((power - 4, threshold))
         power *= 2
@@ -616,7 +618,7 @@ def tune_kernels(model: Transformer, token_budget: int, num_slots: int) -> None:
     hints, device = model.kernel_hints, model.embed_tokens.device
     dtype = model.embed_tokens.dtype
     try:
-        plan = kernel_tuning_plan(token_budget, num_slots, DecodeGraphs.bucket_threshold, triton_ops.DECODE_MAX_M,
+        plan = kernel_tuning_plan(token_budget, num_slots, DecodeGraphs.task_classes, triton_ops.DECODE_MAX_M,
                                   GRAPH_BATCH_SIZES)  # fmt: skip
         for tokens, tasks in plan:
             slots = (torch.arange(tokens, device=device) % tasks).to(torch.int32)
@@ -647,7 +649,7 @@ def tune_kernels(model: Transformer, token_budget: int, num_slots: int) -> None:
 
 
 class DecodeGraphs:
-    """CUDA graphs of decode steps, captured lazily per (padded batch size, padded block-table width, many tasks).
+    """CUDA graphs of decode steps, captured lazily per (padded batch size, padded block-table width, kernel class).
 
     Widths are powers of two, so a handful of graphs per batch size covers every context length. Inputs are
     copied into static tensors kept per graph; the graphs share one memory pool.
@@ -657,16 +659,17 @@ class DecodeGraphs:
         self.runner = runner
         self.batch_sizes = [b for b in GRAPH_BATCH_SIZES if b <= max_batch]
         self.pool = torch.cuda.graph_pool_handle()
-        self.graphs: dict[tuple[int, int, bool], tuple[torch.cuda.CUDAGraph, StepArgs, torch.Tensor]] = {}
+        self.graphs: dict[tuple[int, int, int], tuple[torch.cuda.CUDAGraph, StepArgs, torch.Tensor]] = {}
         self.failed = False
 
     @staticmethod
-    def bucket_threshold(batch: int) -> int | None:
-        """Distinct tasks from which the op takes the bucket kernel for a (padded) batch of this size; None when
-        the task count picks nothing (SKETCHSERVE_DECODE_KERNEL=gather or bucket): one graph serves every mix."""
+    def task_classes(batch: int) -> tuple[int, ...]:
+        """The distinct-task counts from which the op takes another decode kernel for a (padded) batch of this size
+        (kernels/triton_ops.py task_classes); none when the task count picks nothing (SKETCHSERVE_DECODE_KERNEL=gather
+        or bucket): one graph serves every mix."""
         from kernels import triton_ops  # imports triton (installed everywhere; only CUDA runs it)
 
-        return triton_ops.bucket_min_tasks(batch) if triton_ops.DECODE_KERNEL == "auto" else None
+        return triton_ops.task_classes(batch)
 
     @staticmethod
     def width_for(blocks: int) -> int:
@@ -680,18 +683,17 @@ class DecodeGraphs:
     def run(self, decodes: list[ScheduledChunk]) -> torch.Tensor:
         return self.replay(*self.prepare(decodes))[: len(decodes)]
 
-    def prepare(self, decodes: list[ScheduledChunk]) -> tuple[tuple[int, int, bool], StepArgs]:
+    def prepare(self, decodes: list[ScheduledChunk]) -> tuple[tuple[int, int, int], StepArgs]:
         """The graph key of a step of these decode rows, and its inputs (padded to the key's batch and width)."""
         batch = next(b for b in self.batch_sizes if b >= len(decodes))
         width = self.width_for(max(len(c.block_ids) for c in decodes))
         args = self.runner.prepare(decodes, [], pad_to=(batch, width))
         # The decode kernel is chosen from the step's task count at capture and frozen in the graph: one graph per
         # kernel class, so a batch of many tasks never replays a graph captured for few (kernels/triton_ops.py).
-        threshold = self.bucket_threshold(batch)
-        many_tasks = threshold is not None and (self.runner.model.kernel_hints.num_tasks or 1) >= threshold
-        return (batch, width, many_tasks), args
+        tasks = self.runner.model.kernel_hints.num_tasks or 1
+        return (batch, width, kernel_class(self.task_classes(batch), tasks)), args
 
-    def replay(self, key: tuple[int, int, bool], args: StepArgs) -> torch.Tensor:
+    def replay(self, key: tuple[int, int, int], args: StepArgs) -> torch.Tensor:
         """Logits [batch, V] of the padded batch, through the graph of key (captured on first use)."""
         if key not in self.graphs:
             try:

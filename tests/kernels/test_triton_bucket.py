@@ -185,6 +185,42 @@ def test_auto_mode_uses_host_side_task_count_only(spy, monkeypatch):
     assert spy[-1] == "gather"
 
 
+def test_a_batch_of_a_few_tasks_takes_the_fragment_kernels_own_choice(spy, monkeypatch):
+    """From 2 known tasks up to the bucket kernel's count, batches of up to 16 rows take the few-task class: the
+    fragment kernel, tuned under its own key (timed over several tasks; the gather class's is timed over one)."""
+    from kernels import autotune
+
+    monkeypatch.setattr(triton_ops, "DECODE_KERNEL", "auto")
+    kinds = []
+    real_pick = autotune.pick_config
+
+    def pick(kind, *args, **kwargs):
+        kinds.append(kind)
+        return real_pick(kind, *args, **kwargs)
+
+    monkeypatch.setattr(autotune, "pick_config", pick)
+    assert triton_ops.task_classes(16) == (2, triton_ops.bucket_min_tasks(16)) and triton_ops.task_classes(17) == (13,)
+    m, n, k, bits, gpr = 6, 40, 256, 4, 2
+    x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, 3, "random", torch.float16, seed=3)
+    ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
+    bucket = triton_ops.bucket_min_tasks(m)
+    for tasks, kind in ((1, "decode"), (2, "decode_few"), (bucket - 1, "decode_few"), (bucket, "bucket")):
+        y = lut_linear(x, codes, pool, slot_of_token, bits, gpr, num_tasks=tasks)
+        assert kinds[-1] == kind and rel_err(y, ref) < TOL[x.dtype], tasks
+    # calls the fragment kernel cannot take keep the gather class: K in 48-column groups, fp32 activations
+    x48, codes48, pool48, slots48 = make_case(m, n, 96, bits, gpr, 3, "random", torch.float16, seed=4)
+    lut_linear(x48, codes48, pool48, slots48, bits, gpr, num_tasks=2)
+    lut_linear(x.float(), codes, pool.float(), slot_of_token, bits, gpr, num_tasks=2)
+    assert kinds[-2:] == ["decode", "decode"]
+    # SKETCHSERVE_FEW_TASKS=0: no such class, and the bucket kernel from 4 tasks again
+    monkeypatch.setattr(triton_ops, "FEW_TASKS", False)
+    assert triton_ops.task_classes(16) == (4,)
+    lut_linear(x, codes, pool, slot_of_token, bits, gpr, num_tasks=2)
+    assert kinds[-1] == "decode"
+    monkeypatch.setattr(triton_ops, "DECODE_KERNEL", "gather")
+    assert triton_ops.task_classes(16) == ()
+
+
 def test_unknown_decode_kernel_name_raises():
     x, codes, pool, slot_of_token = make_case(2, 8, 32, 4, 1, 1, "one", torch.float16)
     with pytest.raises(ValueError, match="decode kernel"):

@@ -12,27 +12,31 @@ from .conftest import create_engine
 POWERS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
 
 
-def small_m_threshold(tokens: int) -> int:
-    return 4 if tokens <= 16 else 13  # the op's bucket thresholds (kernels/triton_ops.py)
+def op_classes(tokens: int) -> tuple[int, ...]:
+    """The op's task classes (kernels/triton_ops.py): the few-task kernel from 2 tasks up to 16 rows, the bucket
+    kernel from 5 there and from 13 above."""
+    return (2, 5) if tokens <= 16 else (13,)
 
 
-def test_the_plan_covers_every_token_count_key_up_to_the_budget_with_both_decode_kernels():
+def test_the_plan_covers_every_token_count_key_up_to_the_budget_with_every_decode_kernel():
     """The op keys its choices by the token count rounded up to a power of two, and a step can hold any count up to
     the token budget (a mixed step), so every power of two up to it, whatever the batch limit."""
-    plan = runner.kernel_tuning_plan(token_budget=512, num_slots=20, bucket_threshold=small_m_threshold)
+    plan = runner.kernel_tuning_plan(token_budget=512, num_slots=20, task_classes=op_classes)
     assert [p for p in plan if p[1] == 1] == [(t, 1) for t in POWERS]
-    # the bucket kernel's entries: decode sizes only (<= 64), from its threshold of distinct tasks
-    assert [p for p in plan if p[1] > 1][:5] == [(4, 4), (8, 4), (16, 4), (32, 13), (64, 13)]
-    odd_budget = runner.kernel_tuning_plan(token_budget=300, num_slots=20, bucket_threshold=small_m_threshold)
+    # the other classes' entries: decode sizes only (<= 64), each at the count that starts the class, where a batch
+    # of that size can hold it (2 tasks: the few-task kernel; 5 and 13: the bucket kernel)
+    several = [(2, 2), (4, 2), (8, 2), (8, 5), (16, 2), (16, 5), (32, 13), (64, 13)]
+    assert [p for p in plan if p[1] > 1][:8] == several
+    odd_budget = runner.kernel_tuning_plan(token_budget=300, num_slots=20, task_classes=op_classes)
     assert max(tokens for tokens, _ in odd_budget) == 512  # 300 tokens are keyed as 512
 
 
 def test_the_plan_also_calls_the_decode_graph_sizes_that_are_not_powers_of_two():
     """Their configs are the power of two's above, but the bucket kernel compiles a variant per class of the token
     count (a multiple of 16 or not): batch 24 over many tasks compiled at its first step (thirteenth session)."""
-    plan = runner.kernel_tuning_plan(512, 20, small_m_threshold, 64, runner.GRAPH_BATCH_SIZES)
+    plan = runner.kernel_tuning_plan(512, 20, op_classes, 64, runner.GRAPH_BATCH_SIZES)
     assert plan[-6:-2] == [(24, 1), (24, 13), (48, 1), (48, 13)]  # after the powers of two; 96 and up: above 64
-    small = runner.kernel_tuning_plan(16, 20, small_m_threshold, 64, runner.GRAPH_BATCH_SIZES)
+    small = runner.kernel_tuning_plan(16, 20, op_classes, 64, runner.GRAPH_BATCH_SIZES)
     assert max(tokens for tokens, _ in small) == 16  # no size above the budget's
 
 
@@ -41,19 +45,19 @@ def test_the_plan_calls_the_bucket_kernel_at_a_count_not_a_multiple_of_16_for_ea
     count being a multiple of 16; an eager step gives it any count (decodes plus prompt tokens), so each height
     needs a call at an odd count: M = 37..59 compiled after the start when only 24 (height 32) was called
     (fourteenth session)."""
-    plan = runner.kernel_tuning_plan(512, 20, small_m_threshold, 64, runner.GRAPH_BATCH_SIZES)
-    assert plan[-2:] == [(12, 4), (60, 13)]  # 24 covers height 32; 48 is a multiple of 16
+    plan = runner.kernel_tuning_plan(512, 20, op_classes, 64, runner.GRAPH_BATCH_SIZES)
+    assert plan[-2:] == [(12, 5), (60, 13)]  # 24 covers height 32; 48 is a multiple of 16
     for height in (16, 32, 64):
-        assert any(height // 2 < t <= height and t % 16 and tasks > 1 for t, tasks in plan)
-    powers_only = runner.kernel_tuning_plan(token_budget=512, num_slots=20, bucket_threshold=small_m_threshold)
-    assert [p for p in powers_only if p[1] > 1][5:] == [(12, 4), (28, 13), (60, 13)]
-    assert runner.kernel_tuning_plan(16, 20, small_m_threshold)[-1] == (12, 4)  # no height above the budget's
+        assert any(height // 2 < t <= height and t % 16 and tasks >= op_classes(t)[-1] for t, tasks in plan)
+    powers_only = runner.kernel_tuning_plan(token_budget=512, num_slots=20, task_classes=op_classes)
+    assert [p for p in powers_only if p[1] > 1][8:] == [(12, 5), (28, 13), (60, 13)]
+    assert runner.kernel_tuning_plan(16, 20, op_classes)[-1] == (12, 5)  # no height above the budget's
 
 
 def test_the_plan_leaves_out_task_counts_the_pool_cannot_hold_and_fixed_kernels():
-    plan = runner.kernel_tuning_plan(token_budget=128, num_slots=8, bucket_threshold=small_m_threshold)
-    assert max(tasks for _, tasks in plan) == 4  # 13 distinct tasks need 13 slots
-    fixed = runner.kernel_tuning_plan(16, 8, lambda tokens: None)  # SKETCHSERVE_DECODE_KERNEL set
+    plan = runner.kernel_tuning_plan(token_budget=128, num_slots=8, task_classes=op_classes)
+    assert max(tasks for _, tasks in plan) == 5  # 13 distinct tasks need 13 slots
+    fixed = runner.kernel_tuning_plan(16, 8, lambda tokens: ())  # SKETCHSERVE_DECODE_KERNEL set
     assert fixed == [(1, 1), (2, 1), (4, 1), (8, 1), (16, 1)]
 
 
@@ -69,7 +73,7 @@ def test_tuning_calls_each_projection_shape_once_per_plan_entry_with_its_task_co
         return real_forward(self, x, slot_of_token)
 
     monkeypatch.setattr(LutProjection, "forward", spy)
-    monkeypatch.setattr(runner.DecodeGraphs, "bucket_threshold", staticmethod(lambda batch: 2))
+    monkeypatch.setattr(runner.DecodeGraphs, "task_classes", staticmethod(lambda batch: (2,)))
     try:
         runner.tune_kernels(model, token_budget=4, num_slots=engine.runner.num_slots)
     finally:

@@ -41,10 +41,11 @@ def chunk(rid: str, n: int, start: int, slot: int, first_block: int, sample: boo
     return ScheduledChunk(rid, tokens, start, blocks, slot, sample, SamplingParams(), None, **kw)
 
 
-def pieces(engine, use_graphs: bool = False, threshold: int = 2) -> PrefillGraphs:
-    """The engine's runner with prefill pieces (on the CPU: run eagerly), decode rows padded to 1, 2, 4, 8, 16."""
+def pieces(engine, use_graphs: bool = False, classes: tuple[int, ...] = (2,)) -> PrefillGraphs:
+    """The engine's runner with prefill pieces (on the CPU: run eagerly), decode rows padded to 1, 2, 4, 8, 16, the
+    decode kernel changing at classes' task counts."""
     graphs = PrefillGraphs(engine.runner, engine.config.scheduler.max_num_batched_tokens, [1, 2, 4, 8, 16],
-                           lambda rows: threshold, use_graphs=use_graphs)  # fmt: skip
+                           lambda rows: classes, use_graphs=use_graphs)  # fmt: skip
     engine.runner.prefill_graphs = graphs
     return graphs
 
@@ -77,39 +78,41 @@ def engine(base, store):
 
 
 def test_a_step_of_decodes_and_one_tasks_chunks_is_keyed_by_its_padded_rows(engine):
-    graphs = pieces(engine, threshold=3)
+    graphs = pieces(engine, classes=(2, 3))
     decodes = [chunk("d0", 1, 5, slot=1, first_block=1), chunk("d1", 1, 9, slot=2, first_block=10),
                chunk("d2", 1, 2, slot=1, first_block=20)]  # fmt: skip
     prompt = [chunk("p0", 90, 0, slot=3, first_block=30), chunk("p1", 50, 0, slot=3, first_block=60)]
-    assert graphs.key_for(SchedulerOutput(decodes=decodes, prefills=prompt)) == (4, (256,), False)  # 2 tasks < 3
-    assert graphs.key_for(SchedulerOutput(prefills=prompt[:1])) == (0, (128,), False)
+    assert graphs.key_for(SchedulerOutput(decodes=decodes, prefills=prompt)) == (4, (256,), 1)  # 2 tasks: class 1
+    assert graphs.key_for(SchedulerOutput(prefills=prompt[:1])) == (0, (128,), 0)
     more_tasks = decodes + [chunk("d3", 1, 4, slot=4, first_block=90)]
-    assert graphs.key_for(SchedulerOutput(decodes=more_tasks, prefills=prompt[:1])) == (4, (128,), True)
+    assert graphs.key_for(SchedulerOutput(decodes=more_tasks, prefills=prompt[:1])) == (4, (128,), 2)  # 3 tasks
+    one_task = [chunk("d0", 1, 5, slot=3, first_block=1)]
+    assert graphs.key_for(SchedulerOutput(decodes=one_task, prefills=prompt)) == (1, (256,), 0)
 
 
 def test_other_tasks_chunks_join_the_short_rows(engine):
-    graphs = pieces(engine, threshold=3)
+    graphs = pieces(engine, classes=(3,))
     head, tail = chunk("p0", 90, 0, slot=3, first_block=1), chunk("p1", 10, 30, slot=2, first_block=30)
     decodes = [chunk("d0", 1, 5, slot=1, first_block=50)]
     plan = SchedulerOutput(decodes=decodes, prefills=[tail, head])
     assert graphs.split(plan) == ([tail], [[head]])  # the task with the most prompt tokens gives the long rows
-    assert graphs.key_for(plan) == (16, (128,), False)  # 11 short rows over 2 tasks
+    assert graphs.key_for(plan) == (16, (128,), 0)  # 11 short rows over 2 tasks
     over_three = SchedulerOutput(decodes=decodes + [chunk("d1", 1, 5, slot=4, first_block=60)], prefills=[tail, head])
-    assert graphs.key_for(over_three) == (16, (128,), True)
+    assert graphs.key_for(over_three) == (16, (128,), 1)
 
 
 def test_tasks_whose_chunks_do_not_fit_the_short_rows_are_long_groups_largest_first(engine):
-    graphs = pieces(engine, threshold=3)
+    graphs = pieces(engine, classes=(3,))
     small, middle = chunk("p0", 12, 0, slot=1, first_block=1), chunk("p1", 30, 0, slot=2, first_block=10)
     large, large_end = chunk("p2", 90, 0, slot=3, first_block=20), chunk("p3", 5, 40, slot=3, first_block=50)
     plan = SchedulerOutput(prefills=[small, large, middle, large_end])
     # 16 short rows at most: the 12-token task fits, the 30-token one does not
     assert graphs.split(plan) == ([small], [[large, large_end], [middle]])
-    assert graphs.key_for(plan) == (16, (128, 128), False)
+    assert graphs.key_for(plan) == (16, (128, 128), 0)
     decodes = [chunk(f"d{i}", 1, 3, slot=4, first_block=60 + i) for i in range(5)]  # 5 + 12 > 16
     crowded = SchedulerOutput(decodes=decodes, prefills=plan.prefills)
     assert graphs.split(crowded) == ([], [[large, large_end], [middle], [small]])
-    assert graphs.key_for(crowded) == (8, (128, 128, 128), False)
+    assert graphs.key_for(crowded) == (8, (128, 128, 128), 0)
 
 
 def test_other_steps_run_eagerly(engine):
