@@ -369,6 +369,7 @@ def test_every_lut_call_is_told_the_steps_true_task_count(base, store, requests_
     assert calls and all(hint is not None for hint, _ in calls)
     # padded graph steps too: their padding rows take a real row's slot, so they add no task to pay for
     assert all(seen == hint for hint, seen in calls) and any(hint == 4 for hint, _ in calls)
-    # one graph per kernel class: 4 tasks decoding (>= 3 here: the bucket kernel), then fewer as they finish
-    assert {many for _, _, many in engine.runner.graphs.graphs} == {True, False}
+    # one graph per kernel class: 4 tasks decoding (>= 3 here: the bucket kernel, class 2), then fewer as they
+    # finish (2: the few-task class, 1; one task: 0)
+    assert {klass for _, _, klass in engine.runner.graphs.graphs} == {0, 1, 2}
     assert_all_returned(engine)
