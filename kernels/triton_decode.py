@@ -220,18 +220,24 @@ def default_decode_config(m: int, n: int, k: int, num_sms: int) -> dict:
 
 def few_task_candidates(n: int, k: int, num_sms: int, group_size: int) -> list[dict]:
     """The fragment kernel's configs for a decode batch of a few tasks (the op's few-task class, up to 16 rows,
-    calls where triton_decode_mma.mma_ok holds with 64-column chunks): PRELOAD's, then the shipped candidates, each
-    where its chunks tile K and the groups. Each distinct task is one pass over registers the kernel already holds
+    calls where triton_decode_mma.mma_ok holds with 64-column chunks): PRELOAD's, then split-K ones, each where its
+    chunks tile K and the groups. Each distinct task is one pass over registers the kernel already holds
     (PRELOAD) or over its K range, so it beats the bucket kernel up to ~4 tasks (NOTES.md, eighteenth session)."""
     out = []
     for warps, rows, wpl in PRELOAD_CANDIDATES:
         if group_size % (32 * wpl) == 0 and k % (32 * wpl) == 0:
             out.append({"MODE": MODE_MMA, "num_warps": warps, "ROWS": rows, "WPL": wpl, "PRELOAD": 1})
-    for warps, rows, wpl, waves in MMA_CANDIDATES:
+    for warps, rows, wpl, waves in FEW_TASK_SPLIT_CANDIDATES:
         if group_size % (32 * wpl) == 0 and k % (32 * wpl) == 0:
             out.append({"MODE": MODE_MMA, "num_warps": warps, "ROWS": rows, "WPL": wpl,
                         "SPLIT_K": split_for(n, k, 16 * rows * warps, 32 * wpl, waves * num_sms)})  # fmt: skip
     return out
+
+
+# The shipped fragment candidates (MMA_CANDIDATES) that won a few-task case on the H200 (the eighteenth session's
+# start-up tuning, results/autotune_few_tasks_h200.json: 22016x4096 and 4096x11008 at 4-16 rows); the other four
+# never did, and each candidate costs a compile and a timing per shape on a GPU's first start.
+FEW_TASK_SPLIT_CANDIDATES = [(4, 1, 4, 8), (4, 2, 2, 4)]
 
 
 def default_few_task_config(k: int, group_size: int) -> dict:

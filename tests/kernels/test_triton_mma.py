@@ -12,7 +12,13 @@ import pytest
 import torch
 
 from kernels.reference import lut_linear_reference
-from kernels.triton_decode import MODE_MMA, decode_candidates, launch_decode
+from kernels.triton_decode import (
+    MODE_MMA,
+    decode_candidates,
+    default_few_task_config,
+    few_task_candidates,
+    launch_decode,
+)
 from kernels.triton_decode_mma import launch_decode_mma, mma_ok, preload_ok
 
 from .compiled_layouts import assert_asm_in_lane_order
@@ -139,6 +145,15 @@ def test_the_autotuner_is_offered_the_fragment_kernel_where_it_applies():
     assert {c["WPL"] for c in down if c["MODE"] == MODE_MMA} == {2}
 
 
+def test_the_few_task_class_is_offered_preloaded_and_split_k_configs_that_tile_k_and_the_groups():
+    few = few_task_candidates(4096, 4096, 132, group_size=1024)
+    assert few[0].get("PRELOAD") and any("SPLIT_K" in c for c in few)
+    assert all(c["MODE"] == MODE_MMA and 1024 % (32 * c["WPL"]) == 0 for c in few)
+    down = few_task_candidates(4096, 11008, 132, group_size=2752)  # 2752-column groups: 64-column chunks only
+    assert down and {c["WPL"] for c in down} == {2}
+    assert default_few_task_config(11008, 2752)["WPL"] == 2 and default_few_task_config(4096, 4096)["WPL"] == 16
+
+
 def test_every_asm_operand_is_one_element_per_thread_in_lane_order():
     """mma.sync reads its fragments from fixed lanes: every asm op of the compiled kernel (sm_90, no GPU needed)
     works on 1-D tensors, one element per thread, element e in thread e."""
@@ -160,7 +175,7 @@ def test_every_fragment_candidate_on_cuda(m, tasks):
                                       torch.float16, seed=m)  # fmt: skip
     ref = lut_linear_reference(x, codes, pool, slots, 4)
     configs = [c for c in decode_candidates(m, 300, 2048, 132, prmt=True, group_size=512, mma=True)
-               if c["MODE"] == MODE_MMA]  # fmt: skip
+               if c["MODE"] == MODE_MMA] + few_task_candidates(300, 2048, 132, 512)  # fmt: skip
     assert configs
     for config in configs:
         y = torch.full((m, 300), float("nan"), dtype=x.dtype, device=DEVICE)
