@@ -99,7 +99,8 @@ def task_configs(n: int, k: int, gs: int, sms: int):
 def main() -> None:
     args = grid_cli(__doc__, budget_s=40.0, extra=[("--gpr", 1, "LUT groups per row"),
                                                    ("--fused", 1, "0: the kernel table's three shapes only"),
-                                                   ("--kernel", "mma", "mma, mma_preload, mma_tasks or bucket_frag")])
+                                                   ("--kernel", "mma", "mma, mma_preload, mma_tasks or bucket_frag"),
+                                                   ("--cases", "", "tokens x tasks, e.g. 16x2,16x4")])
     from kernels import triton_ops
 
     if args.kernel != "mma_preload":
@@ -112,6 +113,8 @@ def main() -> None:
     if tasks_mode:
         configs = task_configs
     cases = FRAG_CASES if frag else TASK_CASES if tasks_mode else CASES
+    if args.cases:
+        cases = [tuple(int(v) for v in case.split("x")) for case in args.cases.split(",")]
     shapes = SERVER_SHAPES if tasks_mode else SHAPES if args.fused else SHAPES[:3]
     sms = torch.cuda.get_device_properties(0).multi_processor_count
     rows: list[dict] = []
