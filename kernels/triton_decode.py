@@ -234,10 +234,11 @@ def few_task_candidates(n: int, k: int, num_sms: int, group_size: int) -> list[d
     return out
 
 
-# The shipped fragment candidates (MMA_CANDIDATES) that won a few-task case on the H200 (the eighteenth session's
-# start-up tuning, results/autotune_few_tasks_h200.json: 22016x4096 and 4096x11008 at 4-16 rows); the other four
-# never did, and each candidate costs a compile and a timing per shape on a GPU's first start.
-FEW_TASK_SPLIT_CANDIDATES = [(4, 1, 4, 8), (4, 2, 2, 4)]
+# The shipped fragment candidates (MMA_CANDIDATES) that won a few-task case on the H200 (eighteenth session: the
+# start-up tuning at gpr 1, results/autotune_few_tasks_h200.json, and the gpr-4 grid, results/mma_tasks_grid_gpr4_
+# h200.log, where the down projection's 2,752-column groups take 64-column chunks only); the other two never did,
+# and each candidate costs a compile and a timing per shape on a GPU's first start.
+FEW_TASK_SPLIT_CANDIDATES = [(4, 1, 4, 8), (4, 2, 2, 4), (2, 2, 2, 8), (2, 2, 4, 4)]
 
 
 def default_few_task_config(k: int, group_size: int) -> dict:
