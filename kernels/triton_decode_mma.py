@@ -243,11 +243,8 @@ def _chunks_in_turn(words_ptr, w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, lut_pt
         for grp in range(k_start // GS, (k_end - 1) // GS + 1):
             base = cur.to(tl.int64) * stride_ls + grp * L
             if ASM:
-                tab0 = _row_tables(pairs_ptr, base + r0c * stride_ln, BITS, ASM)
-                tab1 = _row_tables(pairs_ptr, base + r1c * stride_ln, BITS, ASM)
-                if ROWS == 2:
-                    tab2 = _row_tables(pairs_ptr, base + r2c * stride_ln, BITS, ASM)
-                    tab3 = _row_tables(pairs_ptr, base + r3c * stride_ln, BITS, ASM)
+                tab0, tab1, tab2, tab3 = _slot_tables(pairs_ptr, cur, r0c, r1c, r2c, r3c, grp, stride_ls, stride_ln,
+                                                      BITS, ROWS)  # fmt: skip
             for c0 in range(tl.maximum(grp * GS, k_start), tl.minimum(grp * GS + GS, k_end), CHUNK):
                 if ASM:
                     for i in tl.static_range(WPL):
