@@ -42,6 +42,7 @@ from kernels.triton_decode import (  # noqa: E402
     MODE_DOT,
     MODE_DOT_SWAP,
     MODE_FMA,
+    MODE_MMA,
     MODE_PRMT,
     MODE_PRMT_DOT,
     decode_candidates,
@@ -481,6 +482,16 @@ def profile(args):
     y = torch.empty(16, 4096, dtype=torch.float16, device="cuda")
     launch_bucket_frag(x, layer.codes[0], layer.pools[0], slots, BITS, y,
                        {"num_warps": 8, "ROWS": 4, "WPL": 2, "SPLIT_K": 2})  # fmt: skip
+    # the fragment kernel at 16 tokens of one task: the shipped one-task choice's shape (2 warps, 2 row blocks,
+    # 64-column chunks, split-K 8 waves) and PRELOAD's (4 warps, one 512-column chunk a program); then PRELOAD over 4
+    # tasks
+    for tasks, cfg in [(1, {"MODE": MODE_MMA, "num_warps": 2, "ROWS": 2, "WPL": 2,
+                            "SPLIT_K": split_for(4096, 4096, 64, 64, 8 * sms)}),
+                       (1, {"MODE": MODE_MMA, "num_warps": 4, "ROWS": 1, "WPL": 16, "PRELOAD": 1}),
+                       (4, {"MODE": MODE_MMA, "num_warps": 8, "ROWS": 1, "WPL": 16, "PRELOAD": 1})]:  # fmt: skip
+        x, slots = make_batch(16, tasks, 4096)
+        y = torch.empty(16, 4096, dtype=torch.float16, device="cuda")
+        launch_decode(x, layer.codes[0], layer.pools[0], slots, BITS, y, cfg)
     x, _ = make_batch(2048, 1, 4096)
     slots = torch.zeros(2048, dtype=torch.int32, device="cuda")
     y = torch.empty(2048, 4096, dtype=torch.float16, device="cuda")
