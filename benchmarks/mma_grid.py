@@ -103,7 +103,7 @@ def main() -> None:
                                                    ("--cases", "", "tokens x tasks, e.g. 16x2,16x4")])
     from kernels import triton_ops
 
-    if args.kernel != "mma_preload":
+    if args.kernel == "mma":
         triton_ops.mma_ok = lambda *args: False  # the op's column: its choice among the other kernels
     frag = args.kernel == "bucket_frag"
     launch, configs = (launch_bucket_frag, frag_configs) if frag else (launch_decode, mma_configs)

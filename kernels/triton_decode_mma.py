@@ -33,8 +33,9 @@ shapes; the autotuner picks per shape.
 
 PRELOAD (eighteenth session): one chunk of up to 512 columns a program, its code words loaded by 16-byte loads and
 its first slot's tables built before the PDL wait, each further slot one more pass over those registers. At one task
-no faster (the loads were not the bound); over 2-4 tasks 17-44 % less time than the better of the bucket kernel and the
-one-task choice (a layer's four projections at 16 rows), so the op's few-task class takes it (kernels/triton_ops.py).
+no faster (the loads were not the bound); over 2-4 tasks 5-17 % less time than the better of the bucket kernel and
+the one-task choice (a layer's four projections at 16 rows; 16-21 % at 8 rows), so the op's few-task class takes it
+(kernels/triton_ops.py).
 
 The lane -> element mapping is what makes the asm right: every per-lane tensor is 1-D of 32 * WARPS elements,
 element e held by thread e (tests/kernels/test_triton_mma.py reads the compiled layouts). The CPU interpreter has

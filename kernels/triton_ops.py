@@ -68,8 +68,8 @@ DECODE_MAX_M = 64  # above this the prefill kernel's token tiles beat one split-
 #          spills above 16 rows) 146 at any count; 11008x4096 55 / 479 vs 423-427: they cross at 13-14: from 13.
 # SKETCHSERVE_BUCKET_MIN_TASKS (read at import) sets one threshold for every M.
 # With the few-task class (eighteenth session, results/mma_tasks_grid_gpr1_h200.log; a layer's four projections at
-# 16 rows, gpr 1): 2 tasks 175 us against 310 through gather and 332 through the bucket kernel, 4 tasks 276 against
-# 333 (bucket), 6 tasks 382 against 334: the bucket kernel from 5 there.
+# 16 rows, gpr 1): 2 tasks 175 us against 185 through the one-task choice and 332 through the bucket kernel, 4 tasks
+# 276 against 333 / 333, 6 tasks 382 against 479 / 334: the bucket kernel from 5 there.
 FEW_TASKS = os.environ.get("SKETCHSERVE_FEW_TASKS", "1") != "0"
 BUCKET_MIN_TASKS_SMALL_M, BUCKET_MIN_TASKS_LARGE_M, BUCKET_SMALL_M = 5, 13, 16
 BUCKET_MIN_TASKS_SMALL_M_ALONE = 4  # M <= 16 without the few-task class: against gather

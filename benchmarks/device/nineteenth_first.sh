@@ -1,5 +1,5 @@
 # Nineteenth session, first device call (~7 min): the few-task class at gpr 4 in serving (the eighteenth session's
-# grid: 19-43 % less linear time than the better of the one-task choice and the bucket kernel at 2-4 tasks), off
+# grid: 6-18 % less linear time than the better of the one-task choice and the bucket kernel at 2-4 tasks), off
 # and on, each on a fresh tuning cache; the gpr-4 decode_few choices come back in autotune_few1_gpr4.json to ship in
 # kernels/tuned. Prediction: 16 x 4 ~1,050 -> ~1,200 tok/s, 8 x 4 +30 %.
 source benchmarks/device/prep.sh >/dev/null
