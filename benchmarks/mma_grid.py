@@ -55,7 +55,7 @@ FRAG_CASES = [(16, 16), (8, 8), (16, 4)]
 # --kernel mma_preload: (warps, row blocks a warp, words per lane); the split is K / (32 * words per lane)
 PRELOAD_GRID = [(w, r, p) for p in (16, 8, 4) for r in (1, 2) for w in (2, 4, 1, 8)]
 # --kernel mma_tasks: the preload grid's winners (results/mma_preload_grid_gpr1_h200.log) and the server's shapes
-TASK_CASES = [(16, 2), (16, 3), (16, 4), (16, 6), (16, 8), (8, 2), (8, 4), (8, 8), (4, 2), (4, 4)]
+TASK_CASES = [(16, 2), (16, 3), (16, 4), (16, 6), (16, 8), (8, 2), (8, 4), (8, 6), (8, 8), (4, 2), (4, 4)]
 TASK_PRELOADS = [(4, 1, 16), (2, 2, 16), (8, 1, 16), (4, 2, 16), (4, 1, 8), (2, 2, 8), (4, 2, 8), (1, 2, 8), (8, 1, 8)]
 SERVER_SHAPES = [(12288, 4096), (4096, 4096), (22016, 4096), (4096, 11008)]
 FRAG_GRID = [(4, 4, 2, 4), (4, 4, 2, 8), (4, 8, 2, 4), (4, 8, 2, 2), (4, 4, 4, 4), (2, 4, 2, 4), (2, 8, 2, 4),
@@ -149,7 +149,8 @@ def main() -> None:
                       f"cuBLAS {cublas_us:.1f}", flush=True)  # fmt: skip
         del layer
         torch.cuda.empty_cache()
-    out = {"gpu": torch.cuda.get_device_name(), "bits": BITS, "rows": rows, "seconds": time.time() - t_start}
+    out = {"gpu": torch.cuda.get_device_name(), "bits": BITS, "rows": rows, "seconds": time.time() - t_start,
+           "op_fragment": args.kernel != "mma"}  # whether the op's column could take the fragment kernel
     (args.out / f"{args.kernel}_grid_gpr{args.gpr}.json").write_text(json.dumps(out, indent=0))
 
 

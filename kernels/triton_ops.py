@@ -67,11 +67,14 @@ DECODE_MAX_M = 64  # above this the prefill kernel's token tiles beat one split-
 # M > 16:  4096x4096 gather 21 us at 1 slot, 181 at 16 (~10.7 per slot), bucket (rows layout; the cols layout
 #          spills above 16 rows) 146 at any count; 11008x4096 55 / 479 vs 423-427: they cross at 13-14: from 13.
 # SKETCHSERVE_BUCKET_MIN_TASKS (read at import) sets one threshold for every M.
-# With the few-task class (eighteenth session, results/mma_tasks_grid_gpr1_h200.log; a layer's four projections at
-# 16 rows, gpr 1): 2 tasks 175 us against 185 through the one-task choice and 332 through the bucket kernel, 4 tasks
-# 276 against 333 / 333, 6 tasks 382 against 479 / 334: the bucket kernel from 5 there.
+# With the few-task class (eighteenth session, results/mma_tasks_grid_gpr1_h200.log and .png; a layer's four
+# projections, gpr 1): at 16 rows 2 tasks 175 us against 185 through the one-task choice and 332 through the bucket
+# kernel, 4 tasks 276 against 333 / 333, 6 tasks 382 against 479 / 334: the bucket kernel from 5 there. At 8 rows
+# the fragment kernel adds 45 us a task (142 / 233 / 414 at 2 / 4 / 8 tasks) against the bucket kernel's flat 333:
+# ~323 at 6 tasks, ~368 at 7, so from 7 there (4 rows: 138 / 227 at 2 / 4, the same slope).
 FEW_TASKS = os.environ.get("SKETCHSERVE_FEW_TASKS", "1") != "0"
 BUCKET_MIN_TASKS_SMALL_M, BUCKET_MIN_TASKS_LARGE_M, BUCKET_SMALL_M = 5, 13, 16
+BUCKET_MIN_TASKS_TINY_M, BUCKET_TINY_M = 7, 8  # with the few-task class, up to 8 rows
 BUCKET_MIN_TASKS_SMALL_M_ALONE = 4  # M <= 16 without the few-task class: against gather
 BUCKET_MIN_TASKS: int | None = None
 if "SKETCHSERVE_BUCKET_MIN_TASKS" in os.environ:
@@ -86,7 +89,9 @@ def bucket_min_tasks(m: int) -> int:
         return BUCKET_MIN_TASKS
     if m > BUCKET_SMALL_M:
         return BUCKET_MIN_TASKS_LARGE_M
-    return BUCKET_MIN_TASKS_SMALL_M if FEW_TASKS else BUCKET_MIN_TASKS_SMALL_M_ALONE
+    if not FEW_TASKS:
+        return BUCKET_MIN_TASKS_SMALL_M_ALONE
+    return BUCKET_MIN_TASKS_TINY_M if m <= BUCKET_TINY_M else BUCKET_MIN_TASKS_SMALL_M
 
 
 def task_classes(m: int) -> tuple[int, ...]:

@@ -14,8 +14,8 @@ POWERS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
 
 def op_classes(tokens: int) -> tuple[int, ...]:
     """The op's task classes (kernels/triton_ops.py): the few-task kernel from 2 tasks up to 16 rows, the bucket
-    kernel from 5 there and from 13 above."""
-    return (2, 5) if tokens <= 16 else (13,)
+    kernel from 7 up to 8 rows, from 5 up to 16 and from 13 above."""
+    return (2, 7) if tokens <= 8 else (2, 5) if tokens <= 16 else (13,)
 
 
 def test_the_plan_covers_every_token_count_key_up_to_the_budget_with_every_decode_kernel():
@@ -24,8 +24,8 @@ def test_the_plan_covers_every_token_count_key_up_to_the_budget_with_every_decod
     plan = runner.kernel_tuning_plan(token_budget=512, num_slots=20, task_classes=op_classes)
     assert [p for p in plan if p[1] == 1] == [(t, 1) for t in POWERS]
     # the other classes' entries: decode sizes only (<= 64), each at the count that starts the class, where a batch
-    # of that size can hold it (2 tasks: the few-task kernel; 5 and 13: the bucket kernel)
-    several = [(2, 2), (4, 2), (8, 2), (8, 5), (16, 2), (16, 5), (32, 13), (64, 13)]
+    # of that size can hold it (2 tasks: the few-task kernel; 7, 5 and 13: the bucket kernel)
+    several = [(2, 2), (4, 2), (8, 2), (8, 7), (16, 2), (16, 5), (32, 13), (64, 13)]
     assert [p for p in plan if p[1] > 1][:8] == several
     odd_budget = runner.kernel_tuning_plan(token_budget=300, num_slots=20, task_classes=op_classes)
     assert max(tokens for tokens, _ in odd_budget) == 512  # 300 tokens are keyed as 512
@@ -56,7 +56,7 @@ def test_the_plan_calls_the_bucket_kernel_at_a_count_not_a_multiple_of_16_for_ea
 
 def test_the_plan_leaves_out_task_counts_the_pool_cannot_hold_and_fixed_kernels():
     plan = runner.kernel_tuning_plan(token_budget=128, num_slots=8, task_classes=op_classes)
-    assert max(tasks for _, tasks in plan) == 5  # 13 distinct tasks need 13 slots
+    assert max(tasks for _, tasks in plan) == 7  # 13 distinct tasks need 13 slots
     fixed = runner.kernel_tuning_plan(16, 8, lambda tokens: ())  # SKETCHSERVE_DECODE_KERNEL set
     assert fixed == [(1, 1), (2, 1), (4, 1), (8, 1), (16, 1)]
 
