@@ -465,15 +465,15 @@ def launch_decode_mma(
 ) -> None:
     """y [M, N] <- the fragment kernel (M <= 16). config: num_warps, ROWS (blocks of 16 rows a warp: 1 or 2; a
     warp's blocks share its x loads), WPL (code words per lane and row in a chunk: 2-16, 64-512 columns), SPLIT_K;
-    PRELOAD (0/1): one chunk a program (SPLIT_K is then K / chunk), its words loaded at once before the PDL wait,
-    where the codes' rows are 16-byte aligned (preload_ok; else the chunks in turn)."""
+    PRELOAD (0/1): one chunk a program (SPLIT_K is then K / chunk), its words loaded at once before the PDL wait
+    where the codes' rows are 16-byte aligned (preload_ok; else loaded as the chunks-in-turn path does, same grid)."""
     rows = config.get("ROWS", 1)
     if rows not in (1, 2):
         raise ValueError(f"the fragment kernel takes ROWS 1 or 2, got {rows}")
-    preload = bool(config.get("PRELOAD")) and preload_ok(codes_packed)
+    one_chunk = bool(config.get("PRELOAD"))
     launch_fragments(_decode_mma_kernel, "fragment decode kernel", x, codes_packed, lut_pool, slot_of_token, bits, y,
-                     config, 16 * rows, wpls=(2, 4, 8, 16), one_chunk=preload, ROWS=rows, PRELOAD=preload,
-                     **pdl_args(x.device))  # fmt: skip
+                     config, 16 * rows, wpls=(2, 4, 8, 16), one_chunk=one_chunk, ROWS=rows,
+                     PRELOAD=one_chunk and preload_ok(codes_packed), **pdl_args(x.device))  # fmt: skip
 
 
 def preload_ok(codes_packed: torch.Tensor) -> bool:

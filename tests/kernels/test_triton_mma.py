@@ -106,7 +106,7 @@ def test_preload_needs_code_rows_aligned_to_16_bytes():
     wide = torch.zeros(16, 136, dtype=torch.uint8, device=DEVICE)[:, :128]  # rows of 136 bytes: 8-byte aligned only
     wide.copy_(codes)
     assert not preload_ok(wide)
-    y = torch.full((4, 16), float("nan"), dtype=torch.float16, device=DEVICE)  # the chunks in turn instead
+    y = torch.full((4, 16), float("nan"), dtype=torch.float16, device=DEVICE)  # its loads as the chunks in turn's
     launch_decode(x, wide, pool, slots, 4, y, {"MODE": MODE_MMA, "num_warps": 2, "WPL": 4, "PRELOAD": 1})
     assert rel_err(y, lut_linear_reference(x, codes, pool, slots, 4)) < TOL[torch.float16]
 
