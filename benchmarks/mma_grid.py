@@ -40,7 +40,7 @@ from bench_kernels import BITS, Layer, bench_graph, checked_time, cublas_fns, gr
 from kernels.reference import lut_linear_reference  # noqa: E402
 from kernels.triton_bucket_frag import launch_bucket_frag  # noqa: E402
 from kernels.triton_common import split_for  # noqa: E402
-from kernels.triton_decode import MODE_MMA, launch_decode  # noqa: E402
+from kernels.triton_decode import MODE_MMA, chunks_tile, launch_decode  # noqa: E402
 from kernels.triton_decode_mma import MMA_CANDIDATES  # noqa: E402
 
 SHAPES = [(4096, 4096), (11008, 4096), (4096, 11008), (12288, 4096), (22016, 4096)]
@@ -70,30 +70,37 @@ def frag_configs(n: int, k: int, gs: int, sms: int):
                    "SPLIT_K": split_for(n, k, rows_a_warp * warps, 32 * wpl, waves * sms)}, waves  # fmt: skip
 
 
-def mma_configs(n: int, k: int, gs: int, sms: int):
-    """(config, row fields) of the fragment decode kernel's grid."""
-    for warps, rows_a_warp, wpl, waves in GRID:
+def split_configs(table, n: int, k: int, gs: int, sms: int):
+    """(config, row fields) of the fragment decode kernel for table's (warps, row blocks a warp, words per lane,
+    split-K waves)."""
+    for warps, rows_a_warp, wpl, waves in table:
         if gs % (32 * wpl) == 0:
             yield {"MODE": MODE_MMA, "num_warps": warps, "ROWS": rows_a_warp, "WPL": wpl,
                    "SPLIT_K": split_for(n, k, 16 * rows_a_warp * warps, 32 * wpl, waves * sms)}, waves  # fmt: skip
+
+
+def preloaded_configs(table, k: int, gs: int):
+    """(config, row fields) of the fragment decode kernel with PRELOAD (one chunk a program) for table's (warps, row
+    blocks a warp, words per lane)."""
+    for warps, rows_a_warp, wpl in table:
+        if chunks_tile(k, gs, wpl):
+            yield {"MODE": MODE_MMA, "num_warps": warps, "ROWS": rows_a_warp, "WPL": wpl, "PRELOAD": 1}, 0
+
+
+def mma_configs(n: int, k: int, gs: int, sms: int):
+    """(config, row fields) of the fragment decode kernel's grid."""
+    return split_configs(GRID, n, k, gs, sms)
 
 
 def preload_configs(n: int, k: int, gs: int, sms: int):
     """(config, row fields) of the PRELOAD grid: one chunk a program."""
-    for warps, rows_a_warp, wpl in PRELOAD_GRID:
-        if gs % (32 * wpl) == 0 and k % (32 * wpl) == 0:
-            yield {"MODE": MODE_MMA, "num_warps": warps, "ROWS": rows_a_warp, "WPL": wpl, "PRELOAD": 1}, 0
+    return preloaded_configs(PRELOAD_GRID, k, gs)
 
 
 def task_configs(n: int, k: int, gs: int, sms: int):
     """(config, row fields) of --kernel mma_tasks: PRELOAD's winners, then the shipped fragment candidates."""
-    for warps, rows_a_warp, wpl in TASK_PRELOADS:
-        if gs % (32 * wpl) == 0 and k % (32 * wpl) == 0:
-            yield {"MODE": MODE_MMA, "num_warps": warps, "ROWS": rows_a_warp, "WPL": wpl, "PRELOAD": 1}, 0
-    for warps, rows_a_warp, wpl, waves in MMA_CANDIDATES:
-        if gs % (32 * wpl) == 0:
-            yield {"MODE": MODE_MMA, "num_warps": warps, "ROWS": rows_a_warp, "WPL": wpl,
-                   "SPLIT_K": split_for(n, k, 16 * rows_a_warp * warps, 32 * wpl, waves * sms)}, waves  # fmt: skip
+    yield from preloaded_configs(TASK_PRELOADS, k, gs)
+    yield from split_configs(MMA_CANDIDATES, n, k, gs, sms)
 
 
 def main() -> None:

@@ -218,20 +218,28 @@ def default_decode_config(m: int, n: int, k: int, num_sms: int) -> dict:
     }  # fmt: skip
 
 
+def chunks_tile(k: int, group_size: int, wpl: int) -> bool:
+    """Whether the fragment kernel's chunks of 32 * wpl columns tile K and every LUT group."""
+    return group_size % (32 * wpl) == 0 and k % (32 * wpl) == 0
+
+
+def split_k_fragment_configs(table: list[tuple[int, int, int, int]], n: int, k: int, num_sms: int,
+                             group_size: int) -> list[dict]:  # fmt: skip
+    """The fragment kernel's configs of table's (warps, row blocks a warp, words per lane, split-K waves) whose
+    chunks tile K and the groups."""
+    return [{"MODE": MODE_MMA, "num_warps": warps, "ROWS": rows, "WPL": wpl,
+             "SPLIT_K": split_for(n, k, 16 * rows * warps, 32 * wpl, waves * num_sms)}
+            for warps, rows, wpl, waves in table if chunks_tile(k, group_size, wpl)]  # fmt: skip
+
+
 def few_task_candidates(n: int, k: int, num_sms: int, group_size: int) -> list[dict]:
     """The fragment kernel's configs for a decode batch of a few tasks (the op's few-task class, up to 16 rows,
     calls where triton_decode_mma.mma_ok holds with 64-column chunks): PRELOAD's, then split-K ones, each where its
     chunks tile K and the groups. Each distinct task is one pass over registers the kernel already holds
     (PRELOAD) or over its K range, so it beats the bucket kernel up to ~4 tasks (NOTES.md, eighteenth session)."""
-    out = []
-    for warps, rows, wpl in PRELOAD_CANDIDATES:
-        if group_size % (32 * wpl) == 0 and k % (32 * wpl) == 0:
-            out.append({"MODE": MODE_MMA, "num_warps": warps, "ROWS": rows, "WPL": wpl, "PRELOAD": 1})
-    for warps, rows, wpl, waves in FEW_TASK_SPLIT_CANDIDATES:
-        if group_size % (32 * wpl) == 0 and k % (32 * wpl) == 0:
-            out.append({"MODE": MODE_MMA, "num_warps": warps, "ROWS": rows, "WPL": wpl,
-                        "SPLIT_K": split_for(n, k, 16 * rows * warps, 32 * wpl, waves * num_sms)})  # fmt: skip
-    return out
+    preload = [{"MODE": MODE_MMA, "num_warps": warps, "ROWS": rows, "WPL": wpl, "PRELOAD": 1}
+               for warps, rows, wpl in PRELOAD_CANDIDATES if chunks_tile(k, group_size, wpl)]  # fmt: skip
+    return preload + split_k_fragment_configs(FEW_TASK_SPLIT_CANDIDATES, n, k, num_sms, group_size)
 
 
 # The shipped fragment candidates (MMA_CANDIDATES) that won a few-task case on the H200 (eighteenth session: the
@@ -244,7 +252,7 @@ FEW_TASK_SPLIT_CANDIDATES = [(4, 1, 4, 8), (4, 2, 2, 4), (2, 2, 2, 8), (2, 2, 4,
 def default_few_task_config(k: int, group_size: int) -> dict:
     """The few-task class's config without autotuning: the fragment kernel, one chunk a program of the widest
     chunk (up to 512 columns) that tiles K and the groups (64 always does where the class applies)."""
-    wpl = next(w for w in (16, 8, 4, 2) if group_size % (32 * w) == 0 and k % (32 * w) == 0)
+    wpl = next(w for w in (16, 8, 4, 2) if chunks_tile(k, group_size, w))
     return {"MODE": MODE_MMA, "num_warps": 4, "ROWS": 1, "WPL": wpl, "PRELOAD": 1}
 
 
@@ -293,10 +301,7 @@ def decode_candidates(
     out = []
     gs = group_size or k
     if prmt and mma and m <= MMA_MAX_TOKENS:
-        for warps, rows, wpl, waves in MMA_CANDIDATES:
-            if gs % (32 * wpl) == 0 and k % (32 * wpl) == 0:
-                out.append({"MODE": MODE_MMA, "num_warps": warps, "ROWS": rows, "WPL": wpl,
-                            "SPLIT_K": split_for(n, k, 16 * rows * warps, 32 * wpl, waves * num_sms)})  # fmt: skip
+        out += split_k_fragment_configs(MMA_CANDIDATES, n, k, num_sms, gs)
     if prmt:
         for bn, bk, warps, stages, waves, *one_token in PRMT_CANDIDATES if m == 1 else PRMT_DOT_CANDIDATES:
             prefetch, x_vec = one_token or (0, 0)
