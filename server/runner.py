@@ -564,13 +564,13 @@ def kernel_tuning_plan(
     """(tokens, distinct tasks) of the op calls that make the autotuner visit every kernel shape a server meets. The
     op's shape key rounds the token count up to a power of two, and any step up to the token budget can occur (a
     mixed step: decodes plus a prefill chunk), so: each power of two up to decode_max (the op's decode kernels) with
-    one task (the gather kernel) and, where the pool has the slots, with the bucket kernel's threshold
-    (task_classes(tokens): each count from which another decode kernel serves; none: the kernel is fixed), then each
-    power of two above it (the prefill kernel),
-    all up to the token budget rounded up. Then odd_sizes (the decode graphs' batch sizes that are not powers of two,
-    up to decode_max and the largest entry), the same way: their configs are the power of two's above them, but the
-    bucket kernel specializes on the token count (a multiple of 16 or not), so their first calls compile. Last, for
-    each of the bucket kernel's tile heights that no entry calls at a count not a multiple of 16, such a count."""
+    one task (the gather kernel) and, where the pool has the slots, with each count from which another decode kernel
+    serves (task_classes(tokens): the few-task class's and the bucket kernel's; none: the kernel is fixed), then each
+    power of two above it (the prefill kernel), all up to the token budget rounded up. Then odd_sizes (the decode
+    graphs' batch sizes that are not powers of two, up to decode_max and the largest entry), the same way: their
+    configs are the power of two's above them, but the bucket kernel specializes on the token count (a multiple of
+    16 or not), so their first calls compile. Last, for each of the bucket kernel's tile heights that no entry calls
+    at a count not a multiple of 16, such a count."""
     plan, tokens = [], 1
 
     def add(tokens: int) -> None:
@@ -593,9 +593,9 @@ def kernel_tuning_plan(
     while power <= largest:
         classes = task_classes(power - 4)
         threshold = classes[-1] if classes else None  # the bucket kernel's (the last class)
-        covered = any(power // 2 < t <= power and t % 16 and tasks >= (threshold or 2) for t, tasks in plan)
-        if not covered and threshold is not None and 1 < threshold <= min(power - 4, num_slots):
-            plan.append((power - 4, threshold))
+        if threshold is not None and 1 < threshold <= min(power - 4, num_slots):
+            if not any(power // 2 < t <= power and t % 16 and tasks >= threshold for t, tasks in plan):
+                plan.append((power - 4, threshold))
         power *= 2
     return plan
 
