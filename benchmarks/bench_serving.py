@@ -152,7 +152,8 @@ def staggered_point(engine: Engine, base: SketchedBase, tasks: list[str], batch:
     args.new_tokens to twice it): requests finish one by one, so most decode steps run a batch size that is not a
     graph size and are padded up to one, as in a server. Output tokens/s over the whole run, prefills included, and
     the decode steps' batch sizes. The first run of a mix captures graphs (batch sizes, block-table widths and task
-    counts new to the engine): time a second one, with new prompts (seed)."""
+    counts new to the engine): time a second one, with new prompts (seed). steps: each engine step's batch size,
+    distinct tasks, prefill tokens, model steps and milliseconds."""
     lo, hi = max(1, args.new_tokens // 4), 2 * args.new_tokens
     lengths = [lo + (hi - lo) * i // max(1, batch - 1) for i in range(batch)]
     for i, p in enumerate(prompts(batch, args.prompt, base.config["vocab_size"], seed=77 * batch + len(tasks) + seed)):
@@ -166,9 +167,12 @@ def staggered_point(engine: Engine, base: SketchedBase, tasks: list[str], batch:
     steps = [s for s in engine.stats().recent_steps[first:] if s.prefill_tokens == 0]
     graph_sizes = set(GRAPH_BATCH_SIZES)
     padded = sum(s.decode_steps for s in steps if s.batch_size not in graph_sizes)
+    trace = [[s.batch_size, s.num_tasks, s.prefill_tokens, s.decode_steps, round(1e3 * s.duration_s, 3)]
+             for s in engine.stats().recent_steps[first:]]  # fmt: skip
     return {"batch": batch, "tasks": len(tasks), "tokens": sum(lengths), "wall_s": wall,
             "tok_per_s": sum(lengths) / wall, "decode_steps": sum(s.decode_steps for s in steps),
-            "padded_decode_steps": padded}
+            "padded_decode_steps": padded,
+            "steps": {"fields": ["batch", "tasks", "prefill_tokens", "decode_steps", "ms"], "rows": trace}}
 
 
 def decode_step_times(steps: list[StepStats]) -> list[float]:

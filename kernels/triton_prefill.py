@@ -135,7 +135,12 @@ def _dequant_kernel(
     tl.store(w_ptr + rows.to(tl.int64)[:, None] * stride_wn + cols[None, :], w.to(w_ptr.dtype.element_ty), mask=mask)
 
 
-DENSE_MIN_TOKENS = 128  # a segment this long: dequantize its slot's weight once, then cuBLAS
+# A segment this long: dequantize its slot's weight once, then cuBLAS. H200, gpr 1, a layer's four projections
+# (benchmarks/prefill_tasks.py, results/prefill_tasks_gpr1_h200.json): 4 tasks x 64 tokens 1,144 us of GPU time
+# dense against 1,798 through the fused kernel, x 96 1,168 against 2,090, and 4 decode rows + 4 tasks x 127 1,404
+# against 3,255 (the fused kernel's token tiles straddle the segments: each tile loops over its slots). Below 64
+# an eager step's launches (two a segment) cost more host time than the dense path saves.
+DENSE_MIN_TOKENS = 64
 
 
 def launch_dense_segments(

@@ -56,8 +56,10 @@ log = logging.getLogger(__name__)
 # Prefill rows of a graph: a step's chunk tokens are padded up to one of these (those up to the token budget).
 PREFILL_BUCKETS = (128, 256, 512, 1024, 2048, 4096, 8192)
 # Most tasks on a step's long rows: each group dequantizes every weight once more (~5 ms a step at 7B, 32 layers),
-# and each count multiplies the keys to capture.
-MAX_LONG_GROUPS = 3
+# and each count multiplies the keys to capture. A burst of prompts over more tasks runs eagerly: at 4 tasks of
+# ~128 tokens that took 94-223 ms a step on the H200 against ~21 ms for one task (the eager dense path's and the
+# straddling fused kernel's cost, NOTES.md nineteenth session), so up to 8.
+MAX_LONG_GROUPS = 8
 
 # (padded short rows, each long group's padded rows, the short rows' decode kernel class: runner.kernel_class)
 PieceKey = tuple[int, tuple[int, ...], int]

@@ -115,10 +115,19 @@ def test_tasks_whose_chunks_do_not_fit_the_short_rows_are_long_groups_largest_fi
     assert graphs.key_for(crowded) == (8, (128, 128, 128), 0)
 
 
+def test_a_burst_of_prompts_over_several_tasks_is_one_group_a_task_up_to_the_most_groups(engine, monkeypatch):
+    graphs = pieces(engine)
+    four_tasks = [chunk(f"p{i}", 40, 0, slot=i + 1, first_block=20 * i) for i in range(4)]
+    assert graphs.key_for(SchedulerOutput(prefills=four_tasks)) == (0, (128, 128, 128, 128), 0)
+    monkeypatch.setattr(prefill_graphs, "MAX_LONG_GROUPS", 3)
+    assert graphs.key_for(SchedulerOutput(prefills=four_tasks)) is None  # eager
+    # as many groups as the rows allow: 4 x 128 + 2 x 256 rows are above the largest decode size + 2 x 256
+    assert graphs.max_rows < 4 * 128 + 2 * 256
+
+
 def test_other_steps_run_eagerly(engine):
     graphs = pieces(engine)
     four_tasks = [chunk(f"p{i}", 40, 0, slot=i + 1, first_block=20 * i) for i in range(4)]
-    assert graphs.key_for(SchedulerOutput(prefills=four_tasks)) is None  # 4 long groups: above MAX_LONG_GROUPS
     scored = chunk("p", 90, 0, slot=3, first_block=0, prompt_targets=list(range(90)))
     assert graphs.key_for(SchedulerOutput(prefills=[scored])) is None
     assert graphs.key_for(SchedulerOutput(decodes=[chunk("d", 1, 3, slot=1, first_block=0)])) is None  # no prompt
