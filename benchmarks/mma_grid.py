@@ -1,7 +1,7 @@
 """The fragment kernel (kernels/triton_decode_mma.py) against the op's current choice and cuBLAS, in one run.
 
     python3 benchmarks/mma_grid.py --out OUT_DIR [--gpr 1] [--budget-s 40] [--fused 1]
-                                   [--kernel mma|mma_preload|mma_tasks|mma_kwarps|bucket_frag]
+                                   [--kernel mma|mma_preload|mma_tasks|bucket_frag]
 
 Per Llama-2-7B projection shape (the kernel table's three and the server's fused q/k/v and gate/up) and token
 count (4, 8, 16 over one task; 16 over 4 tasks): fragment configs (warps, row blocks a warp, words per lane,
@@ -17,11 +17,6 @@ OUT_DIR/mma_preload_grid_gpr{G}.json.
 --kernel mma_tasks: the fragment kernel (PRELOAD's best and the shipped candidates) at 4-16 tokens over 2-8 tasks,
 on the server's four projection shapes, against the op's two decode classes (gather: the decode kernel tuned for
 one task; bucket) and cuBLAS: where the fragment kernel would pay as a class of its own between them.
-
---kernel mma_kwarps: the fragment kernel with PRELOAD and K_WARPS (a program's warps in groups that each take one
-chunk of the same rows, summed in the program instead of by split-K across programs) at 1-16 tokens of one task and
-16 over 4, against the op as shipped (the fragment kernel included) and cuBLAS; writes
-OUT_DIR/mma_kwarps_grid_gpr{G}.json.
 
 --kernel bucket_frag: the fragment bucket kernel (kernels/triton_bucket_frag.py; rows a warp, warps, words per lane,
 split-K waves) at 16 tokens over 16 and 4 tasks and 8 over 8, against the op's bucket kernel; writes
@@ -63,10 +58,6 @@ PRELOAD_GRID = [(w, r, p) for p in (16, 8, 4) for r in (1, 2) for w in (2, 4, 1,
 TASK_CASES = [(16, 2), (16, 3), (16, 4), (16, 6), (16, 8), (8, 2), (8, 4), (8, 6), (8, 8), (4, 2), (4, 4)]
 TASK_PRELOADS = [(4, 1, 16), (2, 2, 16), (8, 1, 16), (4, 2, 16), (4, 1, 8), (2, 2, 8), (4, 2, 8), (1, 2, 8), (8, 1, 8)]
 SERVER_SHAPES = [(12288, 4096), (4096, 4096), (22016, 4096), (4096, 11008)]
-# --kernel mma_kwarps: (warps, row blocks a warp, words per lane, warp groups along K); a program spans K_WARPS chunks
-KWARPS_CASES = [(1, 1), (4, 1), (8, 1), (16, 1), (16, 4)]
-KWARPS_GRID = [(8, 1, 16, 8), (8, 1, 16, 4), (4, 1, 16, 4), (8, 1, 8, 8), (4, 1, 8, 4), (8, 2, 8, 8), (8, 2, 8, 4),
-               (4, 2, 8, 4), (8, 1, 4, 8), (4, 1, 4, 4), (2, 1, 16, 2), (8, 2, 4, 8)]  # fmt: skip
 FRAG_GRID = [(4, 4, 2, 4), (4, 4, 2, 8), (4, 8, 2, 4), (4, 8, 2, 2), (4, 4, 4, 4), (2, 4, 2, 4), (2, 8, 2, 4),
              (4, 4, 2, 2), (4, 8, 4, 4), (2, 4, 4, 8), (4, 2, 2, 8), (2, 8, 2, 8), (1, 8, 2, 2)]  # fmt: skip
 
@@ -96,14 +87,6 @@ def preloaded_configs(table, k: int, gs: int):
             yield {"MODE": MODE_MMA, "num_warps": warps, "ROWS": rows_a_warp, "WPL": wpl, "PRELOAD": 1}, 0
 
 
-def kwarps_configs(n: int, k: int, gs: int, sms: int):
-    """(config, row fields) of --kernel mma_kwarps: PRELOAD with K_WARPS warp groups along K."""
-    for warps, rows_a_warp, wpl, k_warps in KWARPS_GRID:
-        if chunks_tile(k, gs, wpl):
-            yield {"MODE": MODE_MMA, "num_warps": warps, "ROWS": rows_a_warp, "WPL": wpl, "PRELOAD": 1,
-                   "K_WARPS": k_warps}, 0  # fmt: skip
-
-
 def mma_configs(n: int, k: int, gs: int, sms: int):
     """(config, row fields) of the fragment decode kernel's grid."""
     return split_configs(GRID, n, k, gs, sms)
@@ -123,8 +106,7 @@ def task_configs(n: int, k: int, gs: int, sms: int):
 def main() -> None:
     args = grid_cli(__doc__, budget_s=40.0, extra=[("--gpr", 1, "LUT groups per row"),
                                                    ("--fused", 1, "0: the kernel table's three shapes only"),
-                                                   ("--kernel", "mma", "mma, mma_preload, mma_tasks, mma_kwarps or "
-                                                                       "bucket_frag"),
+                                                   ("--kernel", "mma", "mma, mma_preload, mma_tasks or bucket_frag"),
                                                    ("--cases", "", "tokens x tasks, e.g. 16x2,16x4")])
     from kernels import triton_ops
 
@@ -138,8 +120,6 @@ def main() -> None:
     if tasks_mode:
         configs = task_configs
     cases = FRAG_CASES if frag else TASK_CASES if tasks_mode else CASES
-    if args.kernel == "mma_kwarps":
-        configs, cases = kwarps_configs, KWARPS_CASES
     if args.cases:
         cases = [tuple(int(v) for v in case.split("x")) for case in args.cases.split(",")]
     shapes = SERVER_SHAPES if tasks_mode else SHAPES if args.fused else SHAPES[:3]
@@ -170,8 +150,7 @@ def main() -> None:
                 rows.append({**case, "kind": "op_bucket", "us": bucket_us})
                 print(f"{n}x{k} M={m} T={tasks}: bucket {bucket_us:.1f} us", flush=True)
             if best:
-                shape = {key: best[key] for key in ("num_warps", "ROWS", "WPL", "SPLIT_K", "PRELOAD", "K_WARPS")
-                         if key in best}  # fmt: skip
+                shape = {key: best[key] for key in ("num_warps", "ROWS", "WPL", "SPLIT_K", "PRELOAD") if key in best}
                 print(f"{n}x{k} M={m} T={tasks}: {args.kernel} {best['us']:.1f} us {shape} "
                       f"x{cublas_us / best['us']:.2f} | op {op_us:.1f} x{cublas_us / op_us:.2f} | "
                       f"cuBLAS {cublas_us:.1f}", flush=True)  # fmt: skip

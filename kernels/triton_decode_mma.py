@@ -161,22 +161,21 @@ def _word_steps(p0, p1, p2, p3, q0, q1, q2, q3, x00, x01, x10, x11, c00, c01, c0
 @triton.jit
 def _chunk_sums(words_ptr, row, c0, lut_ptr, lut_off, x_ptr, tok, sel, stride_xm, stride_cw,
                 CHUNK: tl.constexpr, NT: tl.constexpr):  # fmt: skip
-    """Interpreter: sum over the chunk's columns of W[row] * x[tok] ([NT] fp32; x zero where not sel); c0 [NT]:
-    each lane's chunk start."""
-    cols = c0[:, None] + tl.arange(0, CHUNK)[None, :]  # [NT, CHUNK]
-    words = tl.load(words_ptr + row.to(tl.int64)[:, None] * stride_cw + cols // 8)
-    codes = ((words >> (4 * (cols % 8))) & 15).to(tl.int64)
+    """Interpreter: sum over the chunk's columns of W[row] * x[tok] ([NT] fp32; x zero where not sel)."""
+    cols = c0 + tl.arange(0, CHUNK)  # [CHUNK]
+    words = tl.load(words_ptr + row.to(tl.int64)[:, None] * stride_cw + (cols // 8)[None, :])  # [NT, CHUNK]
+    codes = ((words >> (4 * (cols % 8))[None, :]) & 15).to(tl.int64)
     w = tl.load(lut_ptr + lut_off[:, None] + codes).to(tl.float32)
-    x = tl.load(x_ptr + tok.to(tl.int64)[:, None] * stride_xm + cols, mask=sel[:, None], other=0.0)
+    x = tl.load(x_ptr + tok.to(tl.int64)[:, None] * stride_xm + cols[None, :], mask=sel[:, None], other=0.0)
     return tl.sum(w * x.to(tl.float32), axis=1)
 
 
 @triton.jit
-def _token_sums(words_ptr, r0c, r1c, c0, lut_ptr, base, stride_ln, x_ptr, slot_ptr, M, cur, tok, k_ok, stride_xm,
+def _token_sums(words_ptr, r0c, r1c, c0, lut_ptr, base, stride_ln, x_ptr, slot_ptr, M, cur, tok, stride_xm,
                 stride_cw, CHUNK: tl.constexpr, NT: tl.constexpr):  # fmt: skip
     """Interpreter: token tok's sums over the chunk with rows r0c and r1c ([NT] each; zero unless tok < M is a
-    token of slot `cur` and the lane's chunk is inside K, k_ok)."""
-    sel = (tok < M) & k_ok & (tl.load(slot_ptr + tok, mask=tok < M, other=NO_SLOT) == cur)
+    token of slot `cur`)."""
+    sel = (tok < M) & (tl.load(slot_ptr + tok, mask=tok < M, other=NO_SLOT) == cur)
     s0 = _chunk_sums(words_ptr, r0c, c0, lut_ptr, base + r0c * stride_ln, x_ptr, tok, sel, stride_xm, stride_cw,
                      CHUNK, NT)  # fmt: skip
     s1 = _chunk_sums(words_ptr, r1c, c0, lut_ptr, base + r1c * stride_ln, x_ptr, tok, sel, stride_xm, stride_cw,
@@ -185,20 +184,20 @@ def _token_sums(words_ptr, r0c, r1c, c0, lut_ptr, base, stride_ln, x_ptr, slot_p
 
 
 @triton.jit
-def _block_sums(words_ptr, r0c, r1c, c0, lut_ptr, base, stride_ln, x_ptr, slot_ptr, M, cur, out0, out1, k_ok,
-                stride_xm, stride_cw, c00, c01, c02, c03, c10, c11, c12, c13, CHUNK: tl.constexpr, NT: tl.constexpr,
+def _block_sums(words_ptr, r0c, r1c, c0, lut_ptr, base, stride_ln, x_ptr, slot_ptr, M, cur, out0, out1, stride_xm,
+                stride_cw, c00, c01, c02, c03, c10, c11, c12, c13, CHUNK: tl.constexpr, NT: tl.constexpr,
                 TILES: tl.constexpr):  # fmt: skip
     """Interpreter: a row block's accumulators plus the chunk, each lane's outputs summed directly (tokens out0,
     out0 + 1 of tile 0 and out1, out1 + 1 of tile 1; rows r0c, r1c), x of tokens outside slot `cur` zero."""
     args = (words_ptr, r0c, r1c, c0, lut_ptr, base, stride_ln, x_ptr, slot_ptr, M, cur)
-    s0, s1 = _token_sums(*args, out0, k_ok, stride_xm, stride_cw, CHUNK, NT)
+    s0, s1 = _token_sums(*args, out0, stride_xm, stride_cw, CHUNK, NT)
     c00, c02 = c00 + s0, c02 + s1
-    s0, s1 = _token_sums(*args, out0 + 1, k_ok, stride_xm, stride_cw, CHUNK, NT)
+    s0, s1 = _token_sums(*args, out0 + 1, stride_xm, stride_cw, CHUNK, NT)
     c01, c03 = c01 + s0, c03 + s1
     if TILES == 2:
-        s0, s1 = _token_sums(*args, out1, k_ok, stride_xm, stride_cw, CHUNK, NT)
+        s0, s1 = _token_sums(*args, out1, stride_xm, stride_cw, CHUNK, NT)
         c10, c12 = c10 + s0, c12 + s1
-        s0, s1 = _token_sums(*args, out1 + 1, k_ok, stride_xm, stride_cw, CHUNK, NT)
+        s0, s1 = _token_sums(*args, out1 + 1, stride_xm, stride_cw, CHUNK, NT)
         c11, c13 = c11 + s0, c13 + s1
     return c00, c01, c02, c03, c10, c11, c12, c13
 
@@ -227,14 +226,11 @@ def _block_outputs(c00, c01, c02, c03, c10, c11, c12, c13, r0, out0, out1, TILES
 
 @triton.jit
 def _chunks_in_turn(words_ptr, w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, lut_ptr, x_ptr, slot_ptr, x_quads, slot_all,
-                    slot0, slot1, r0c, r1c, r2c, r3c, x0_off, x1_off, out0, out1, lane_k, k_ok, M, k_start, k_end, GS,
-                    stride_xm, stride_cw, stride_ls, stride_ln, BITS: tl.constexpr, WPL: tl.constexpr,
-                    TILES: tl.constexpr, ROWS: tl.constexpr, ASM: tl.constexpr, BF16: tl.constexpr,
-                    X16: tl.constexpr):  # fmt: skip
+                    slot0, slot1, r0c, r1c, r2c, r3c, x0_off, x1_off, out0, out1, M, k_start, k_end, GS, stride_xm,
+                    stride_cw, stride_ls, stride_ln, BITS: tl.constexpr, WPL: tl.constexpr, TILES: tl.constexpr,
+                    ROWS: tl.constexpr, ASM: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr):  # fmt: skip
     """A program's K range chunk by chunk, per distinct slot: its tables per LUT group, each word loaded as it is
-    looked up (the interpreter: each lane's outputs summed directly). lane_k [NT]: each lane's column offset from
-    the range (its warp's chunk under K_WARPS; the word pointers and x0_off / x1_off include it), k_ok: that chunk
-    is inside K. Returns both blocks' accumulators."""
+    looked up (the interpreter: each lane's outputs summed directly). Returns both blocks' accumulators."""
     L: tl.constexpr = 1 << BITS
     NT: tl.constexpr = slot0.shape[0]
     CHUNK: tl.constexpr = 32 * WPL
@@ -246,13 +242,11 @@ def _chunks_in_turn(words_ptr, w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, lut_pt
         sel0 = slot0 == cur
         sel1 = slot1 == cur
         for grp in range(k_start // GS, (k_end - 1) // GS + 1):
-            g0 = tl.maximum(grp * GS, k_start)
-            lane_grp = (g0 + lane_k) // GS  # grp itself unless the lanes' chunks are offset (K_WARPS)
-            base = cur.to(tl.int64) * stride_ls + lane_grp * L
+            base = cur.to(tl.int64) * stride_ls + grp * L
             if ASM:
-                tab0, tab1, tab2, tab3 = _slot_tables(pairs_ptr, cur, r0c, r1c, r2c, r3c, lane_grp, stride_ls,
-                                                      stride_ln, BITS, ROWS)  # fmt: skip
-            for c0 in range(g0, tl.minimum(grp * GS + GS, k_end), CHUNK):
+                tab0, tab1, tab2, tab3 = _slot_tables(pairs_ptr, cur, r0c, r1c, r2c, r3c, grp, stride_ls, stride_ln,
+                                                      BITS, ROWS)  # fmt: skip
+            for c0 in range(tl.maximum(grp * GS, k_start), tl.minimum(grp * GS + GS, k_end), CHUNK):
                 if ASM:
                     for i in tl.static_range(WPL):
                         # k-steps 2i, 2i + 1: quads c0 // 4 + 2i and the next
@@ -267,14 +261,12 @@ def _chunks_in_turn(words_ptr, w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, lut_pt
                                 b00, b01, b02, b03, b10, b11, b12, b13, TILES, BF16)  # fmt: skip
                 else:  # interpreter: each lane's outputs over the chunk's columns
                     a00, a01, a02, a03, a10, a11, a12, a13 = _block_sums(
-                        words_ptr, r0c, r1c, c0 + lane_k, lut_ptr, base, stride_ln, x_ptr, slot_ptr, M, cur, out0,
-                        out1, k_ok, stride_xm, stride_cw, a00, a01, a02, a03, a10, a11, a12, a13, CHUNK, NT,
-                        TILES)  # fmt: skip
+                        words_ptr, r0c, r1c, c0, lut_ptr, base, stride_ln, x_ptr, slot_ptr, M, cur, out0, out1,
+                        stride_xm, stride_cw, a00, a01, a02, a03, a10, a11, a12, a13, CHUNK, NT, TILES)  # fmt: skip
                     if ROWS == 2:
                         b00, b01, b02, b03, b10, b11, b12, b13 = _block_sums(
-                            words_ptr, r2c, r3c, c0 + lane_k, lut_ptr, base, stride_ln, x_ptr, slot_ptr, M, cur, out0,
-                            out1, k_ok, stride_xm, stride_cw, b00, b01, b02, b03, b10, b11, b12, b13, CHUNK, NT,
-                            TILES)  # fmt: skip
+                            words_ptr, r2c, r3c, c0, lut_ptr, base, stride_ln, x_ptr, slot_ptr, M, cur, out0, out1,
+                            stride_xm, stride_cw, b00, b01, b02, b03, b10, b11, b12, b13, CHUNK, NT, TILES)  # fmt: skip
         cur = next_slot(slot_all, cur)
     return a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12, b13
 
@@ -296,18 +288,16 @@ def _slot_tables(pairs_ptr, cur, r0c, r1c, r2c, r3c, grp, stride_ls, stride_ln, 
 
 @triton.jit
 def _preloaded_chunk(w0, w1, w2, w3, pairs_ptr, slot_all, slot0, slot1, r0c, r1c, r2c, r3c, x_quads, x0_off, x1_off,
-                     k_start, lane_k, GS, stride_ls, stride_ln, BITS: tl.constexpr, WPL: tl.constexpr,
-                     TILES: tl.constexpr, ROWS: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr,
-                     PDL: tl.constexpr):  # fmt: skip
+                     k_start, GS, stride_ls, stride_ln, BITS: tl.constexpr, WPL: tl.constexpr, TILES: tl.constexpr,
+                     ROWS: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr, PDL: tl.constexpr):  # fmt: skip
     """A program's one chunk from its lane rows' code words already in registers (w0 .. w3: tuples of WPL words;
     w2, w3 used with ROWS 2): the first slot's tables before the PDL wait (codes, LUT pool and slots are no kernel's
     output), so that the codes' and the LUT's DRAM latencies overlap the previous kernel instead of following it;
-    then per distinct slot its MMAs (its tables rebuilt for each later slot). lane_k [NT]: each lane's chunk offset
-    from k_start (K_WARPS; x0_off / x1_off include it). Returns both blocks' accumulators."""
+    then per distinct slot its MMAs (its tables rebuilt for each later slot). Returns both blocks' accumulators."""
     zero = tl.zeros(slot0.shape, dtype=tl.float32)
     a00, a01, a02, a03, a10, a11, a12, a13 = zero, zero, zero, zero, zero, zero, zero, zero
     b00, b01, b02, b03, b10, b11, b12, b13 = zero, zero, zero, zero, zero, zero, zero, zero
-    grp = (k_start + lane_k) // GS
+    grp = k_start // GS
     first = first_slot(slot_all)
     tab0, tab1, tab2, tab3 = _slot_tables(pairs_ptr, first, r0c, r1c, r2c, r3c, grp, stride_ls, stride_ln, BITS, ROWS)
     pdl_wait(PDL)
@@ -335,69 +325,27 @@ def _preloaded_chunk(w0, w1, w2, w3, pairs_ptr, slot_all, slot0, slot1, r0c, r1c
     return a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12, b13
 
 
-@triton.jit
-def _lane_outputs(lane, pid_n, ROWS: tl.constexpr, ROW_WARPS: tl.constexpr):
-    """Lane (g, t) of warp w: its first row in each row block (r0: block 0's rows r0, r0 + 8; rb: block 1's, ROWS
-    2) and its C tokens in each tile (out0, out0 + 1; out1, out1 + 1). Warps w and w + ROW_WARPS take the same rows."""
-    r0 = pid_n * (16 * ROWS * ROW_WARPS) + (lane // 32 % ROW_WARPS) * (16 * ROWS) + (lane % 32) // 4
-    t = lane % 4
-    return r0, r0 + 16, 2 * t, 2 * t + 8
-
-
-@triton.jit
-def _program_outputs(a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12, b13, r0, rb, out0,
-                     out1, TILES: tl.constexpr, ROWS: tl.constexpr):  # fmt: skip
-    """The values, rows and tokens of both row blocks ([NT, ...], lane first)."""
-    vals, rows, toks = _block_outputs(a00, a01, a02, a03, a10, a11, a12, a13, r0, out0, out1, TILES)
-    if ROWS == 2:
-        vals1, rows1, toks1 = _block_outputs(b00, b01, b02, b03, b10, b11, b12, b13, rb, out0, out1, TILES)
-        vals = tl.join(vals, vals1)
-        rows = tl.join(rows, rows1)
-        toks = tl.join(toks, toks1)
-    return vals, rows, toks
-
-
-@triton.jit
-def _over_warps(vals, pid_n, TILES: tl.constexpr, ROWS: tl.constexpr, ROW_WARPS: tl.constexpr,
-                K_WARPS: tl.constexpr):  # fmt: skip
-    """A program's values ([NT, ...], lane first) summed over its K_WARPS warp groups (lanes i * NT / K_WARPS on
-    for group i, each group the same rows and tokens in the same order), flattened, with their rows and tokens."""
-    size: tl.constexpr = vals.numel // K_WARPS
-    vals = tl.sum(tl.reshape(vals, (K_WARPS, size)), axis=0)
-    r0, rb, out0, out1 = _lane_outputs(tl.arange(0, 32 * ROW_WARPS), pid_n, ROWS, ROW_WARPS)
-    z = tl.zeros(r0.shape, dtype=tl.float32)
-    _, rows, toks = _program_outputs(z, z, z, z, z, z, z, z, z, z, z, z, z, z, z, z, r0, rb, out0, out1, TILES, ROWS)
-    return vals, tl.reshape(rows, (size,)), tl.reshape(toks, (size,))
-
-
 @jit_any_size(sizes=("M",), unaligned=("slot_ptr",))
 def _decode_mma_kernel(
     x_ptr, codes_ptr, lut_ptr, slot_ptr, y_ptr, ws_ptr, counter_ptr,
     M, N, K, GS, stride_xm, stride_cw, stride_ls, stride_ln, stride_ym, K_PER_SPLIT, SPLIT_K,
     BITS: tl.constexpr, WARPS: tl.constexpr, WPL: tl.constexpr, TILES: tl.constexpr, ROWS: tl.constexpr,
     USE_SPLIT: tl.constexpr, ASM: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr = False,
-    PDL: tl.constexpr = False, PRELOAD: tl.constexpr = False, K_WARPS: tl.constexpr = 1,
+    PDL: tl.constexpr = False, PRELOAD: tl.constexpr = False,
 ):  # fmt: skip
-    """A program: 16 * ROWS * WARPS / K_WARPS rows (ROWS blocks of 16 a warp, sharing its x loads) over one K range,
-    up to 8 * TILES tokens. x's row stride and the chunk size are multiples of 4 columns and the group size a
-    multiple of the chunk (the launcher checks). PRELOAD: the K range is one chunk a warp, and its code words (vector
-    loads) and the first slot's tables are in registers before the PDL wait (_preloaded_chunk). K_WARPS (PRELOAD
-    only): the range is K_WARPS chunks, one a warp of each row group (warp w takes chunk w // (WARPS / K_WARPS)),
-    their sums added across warps in the program (shared memory) rather than across programs (split-K)."""
+    """A program: 16 * ROWS * WARPS rows (ROWS blocks of 16 a warp, sharing its x loads) over one K range, up to
+    8 * TILES tokens. x's row stride and the chunk size are multiples of 4 columns and the group size a multiple of
+    the chunk (the launcher checks). PRELOAD: the K range is one chunk, and its code words (vector loads) and the
+    first slot's tables are in registers before the PDL wait (_preloaded_chunk)."""
     NT: tl.constexpr = 32 * WARPS  # one element per thread: element e in lane e % 32 of warp e // 32
-    ROW_WARPS: tl.constexpr = WARPS // K_WARPS
-    CHUNK: tl.constexpr = 32 * WPL
+    BLOCK_N: tl.constexpr = 16 * ROWS * WARPS
     pid_n = tl.program_id(0)
     pid_k = tl.program_id(1)
     lane = tl.arange(0, NT)
     g = (lane % 32) // 4
     t = lane % 4
-    r0, rb, out0, out1 = _lane_outputs(lane, pid_n, ROWS, ROW_WARPS)
-    k_start = pid_k * K_PER_SPLIT  # a multiple of CHUNK
-    # K_WARPS: a warp's chunk offset in the range, 0 where that chunk is past K (its x then reads as zero)
-    lane_k = (lane // 32 // ROW_WARPS) * CHUNK
-    k_ok = k_start + lane_k < K
-    lane_k = tl.where(k_ok, lane_k, 0)
+    r0 = pid_n * BLOCK_N + (lane // 32) * (16 * ROWS) + g  # block 0's lane rows r0, r0 + 8; block 1's: + 16
+    rb = r0 + 16
     r0c = tl.minimum(r0, N - 1).to(tl.int64)  # rows past N read row N-1; never stored
     r1c = tl.minimum(r0 + 8, N - 1).to(tl.int64)
     r2c = tl.minimum(rb, N - 1).to(tl.int64)
@@ -405,23 +353,25 @@ def _decode_mma_kernel(
     words_ptr = codes_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
     pairs_ptr = lut_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
     x_quads = x_ptr.to(tl.pointer_type(tl.uint64), bitcast=True)  # 4 columns = B's two pairs of a k-step
-    lane_w = WPL * t + lane_k // 8  # the lane's first word of a chunk in each of its rows
-    w0_ptr = words_ptr + r0c * stride_cw + lane_w
-    w1_ptr = words_ptr + r1c * stride_cw + lane_w
-    w2_ptr = words_ptr + r2c * stride_cw + lane_w
-    w3_ptr = words_ptr + r3c * stride_cw + lane_w
+    w0_ptr = words_ptr + r0c * stride_cw + WPL * t  # the lane's first word of a chunk in each of its rows
+    w1_ptr = words_ptr + r1c * stride_cw + WPL * t
+    w2_ptr = words_ptr + r2c * stride_cw + WPL * t
+    w3_ptr = words_ptr + r3c * stride_cw + WPL * t
     tok0 = g  # the B token of lane row g in tile 0 (tile 1: g + 8)
     tok1 = g + 8
     slot_all = tl.load(slot_ptr + tl.arange(0, 16), mask=tl.arange(0, 16) < M, other=NO_SLOT)
-    slot0 = tl.load(slot_ptr + tok0, mask=(tok0 < M) & k_ok, other=NO_SLOT)  # NO_SLOT: x reads as zero
-    slot1 = tl.load(slot_ptr + tok1, mask=(tok1 < M) & k_ok, other=NO_SLOT)
-    x0_off = tok0.to(tl.int64) * (stride_xm // 4) + 2 * WPL * t + lane_k // 4  # x quads of the lane's tokens at its
-    x1_off = tok1.to(tl.int64) * (stride_xm // 4) + 2 * WPL * t + lane_k // 4  # chunk's column 0
+    slot0 = tl.load(slot_ptr + tok0, mask=tok0 < M, other=NO_SLOT)
+    slot1 = tl.load(slot_ptr + tok1, mask=tok1 < M, other=NO_SLOT)
+    x0_off = tok0.to(tl.int64) * (stride_xm // 4) + 2 * WPL * t  # x quads of the lane's tokens at chunk column 0
+    x1_off = tok1.to(tl.int64) * (stride_xm // 4) + 2 * WPL * t
+    out0 = 2 * t  # the C tokens of lane column t in each tile
+    out1 = 2 * t + 8
 
-    k_end = tl.minimum(k_start + (CHUNK if K_WARPS > 1 else K_PER_SPLIT), K)  # (K_WARPS: each warp's own chunk)
+    k_start = pid_k * K_PER_SPLIT  # a multiple of CHUNK
+    k_end = tl.minimum(k_start + K_PER_SPLIT, K)
     if PRELOAD and ASM:
         words_q = codes_ptr.to(tl.pointer_type(tl.uint64), bitcast=True)
-        q_lane = k_start // 16 + (WPL // 2) * t + lane_k // 16  # the lane's first word pair of its chunk
+        q_lane = k_start // 16 + (WPL // 2) * t  # the lane's first word pair of the chunk
         w0 = _lane_words(words_q, r0c * (stride_cw // 2) + q_lane, WPL)
         w1 = _lane_words(words_q, r1c * (stride_cw // 2) + q_lane, WPL)
         if ROWS == 2:
@@ -431,18 +381,20 @@ def _decode_mma_kernel(
             w2, w3 = w0, w1
         a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12, b13 = _preloaded_chunk(
             w0, w1, w2, w3, pairs_ptr, slot_all, slot0, slot1, r0c, r1c, r2c, r3c, x_quads, x0_off, x1_off,
-            k_start, lane_k, GS, stride_ls, stride_ln, BITS, WPL, TILES, ROWS, BF16, X16, PDL)  # fmt: skip
+            k_start, GS, stride_ls, stride_ln, BITS, WPL, TILES, ROWS, BF16, X16, PDL)  # fmt: skip
     else:  # the chunks one after another (the interpreter: always)
         pdl_wait(PDL)  # (the slots before it: no kernel's output)
         a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12, b13 = _chunks_in_turn(
             words_ptr, w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, lut_ptr, x_ptr, slot_ptr, x_quads, slot_all, slot0,
-            slot1, r0c, r1c, r2c, r3c, x0_off, x1_off, out0, out1, lane_k, k_ok, M, k_start, k_end, GS, stride_xm,
-            stride_cw, stride_ls, stride_ln, BITS, WPL, TILES, ROWS, ASM, BF16, X16)  # fmt: skip
+            slot1, r0c, r1c, r2c, r3c, x0_off, x1_off, out0, out1, M, k_start, k_end, GS, stride_xm, stride_cw,
+            stride_ls, stride_ln, BITS, WPL, TILES, ROWS, ASM, BF16, X16)  # fmt: skip
 
-    vals, rows, toks = _program_outputs(a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12,
-                                        b13, r0, rb, out0, out1, TILES, ROWS)  # fmt: skip
-    if K_WARPS > 1:  # each row group's sums over its warp groups' chunks (one reduction through shared memory)
-        vals, rows, toks = _over_warps(vals, pid_n, TILES, ROWS, ROW_WARPS, K_WARPS)
+    vals, rows, toks = _block_outputs(a00, a01, a02, a03, a10, a11, a12, a13, r0, out0, out1, TILES)
+    if ROWS == 2:
+        vals1, rows1, toks1 = _block_outputs(b00, b01, b02, b03, b10, b11, b12, b13, rb, out0, out1, TILES)
+        vals = tl.join(vals, vals1)
+        rows = tl.join(rows, rows1)
+        toks = tl.join(toks, toks1)
     mask = (toks < M) & (rows < N)
     store_split_k(vals, toks * N + rows, toks * stride_ym + rows, mask, y_ptr, ws_ptr, counter_ptr, pid_n, pid_k,
                   M, N, SPLIT_K, USE_SPLIT)  # fmt: skip
@@ -476,13 +428,11 @@ def x16_ok(x: torch.Tensor) -> bool:
 
 def launch_fragments(kernel, name: str, x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor,
                      slot_of_token: torch.Tensor, bits: int, y: torch.Tensor, config: dict, rows_per_warp: int,
-                     wpls: tuple[int, ...] = (2, 4), one_chunk: bool = False, k_warps: int = 1,
-                     **constexprs) -> None:  # fmt: skip
+                     wpls: tuple[int, ...] = (2, 4), one_chunk: bool = False, **constexprs) -> None:  # fmt: skip
     """The fragment kernels' launch (this one and triton_bucket_frag.py's: the same arguments): checks config's
     num_warps and WPL (one of wpls) and the call (mma_ok), splits K in chunks of 32 * WPL columns (one_chunk: one a
-    split, whatever SPLIT_K says, or k_warps a split: one a warp group) and launches programs of rows_per_warp *
-    num_warps / k_warps rows, constexprs (the kernel's own, and launch options such as pdl_args') added to the
-    shared ones."""
+    split, whatever SPLIT_K says) and launches programs of rows_per_warp * num_warps rows, constexprs (the kernel's
+    own, and launch options such as pdl_args') added to the shared ones."""
     m, k = x.shape
     n = codes_packed.shape[0]
     warps, wpl = config.get("num_warps", 4), config.get("WPL", 2)
@@ -492,12 +442,9 @@ def launch_fragments(kernel, name: str, x: torch.Tensor, codes_packed: torch.Ten
         raise ValueError(f"the {name} takes up to 16 tokens of fp16 or bf16 x with a LUT of the same type, 3/4-bit "
                          "codes in whole words, and chunks of 32 * WPL columns tiling K and the groups")  # fmt: skip
     gs = triton.cdiv(k, lut_pool.shape[2])
-    if warps % k_warps or (k_warps > 1 and not one_chunk):
-        raise ValueError(f"the {name} splits K over warps only one chunk a warp, over a divisor of its {warps} "
-                         f"warps, got {k_warps}")  # fmt: skip
-    split, k_per_split, n_tiles, ws, counters = split_k_launch(x, y, n, rows_per_warp * warps // k_warps, 32 * wpl,
+    split, k_per_split, n_tiles, ws, counters = split_k_launch(x, y, n, rows_per_warp * warps, 32 * wpl,
                                                                config.get("SPLIT_K", 1),
-                                                               k_warps * 32 * wpl if one_chunk else None)  # fmt: skip
+                                                               32 * wpl if one_chunk else None)  # fmt: skip
     kernel[(n_tiles, split)](
         x, codes_packed, lut_pool, slot_of_token, y, ws, counters,
         m, n, k, gs, x.stride(0), codes_packed.stride(0) // 4, lut_pool.stride(0), lut_pool.stride(1), y.stride(0),
@@ -518,19 +465,15 @@ def launch_decode_mma(
 ) -> None:
     """y [M, N] <- the fragment kernel (M <= 16). config: num_warps, ROWS (blocks of 16 rows a warp: 1 or 2; a
     warp's blocks share its x loads), WPL (code words per lane and row in a chunk: 2-16, 64-512 columns), SPLIT_K;
-    PRELOAD (0/1): one chunk a warp (SPLIT_K is then K / chunk), its words loaded at once before the PDL wait
-    where the codes' rows are 16-byte aligned (preload_ok; else loaded as the chunks-in-turn path does, same grid).
-    K_WARPS (with PRELOAD; divides num_warps): a program's warps in K_WARPS groups, each group a chunk of the same
-    rows, summed in the program (SPLIT_K is then K / (K_WARPS * chunk))."""
+    PRELOAD (0/1): one chunk a program (SPLIT_K is then K / chunk), its words loaded at once before the PDL wait
+    where the codes' rows are 16-byte aligned (preload_ok; else loaded as the chunks-in-turn path does, same grid)."""
     rows = config.get("ROWS", 1)
     if rows not in (1, 2):
         raise ValueError(f"the fragment kernel takes ROWS 1 or 2, got {rows}")
     one_chunk = bool(config.get("PRELOAD"))
-    k_warps = config.get("K_WARPS", 1)
     launch_fragments(_decode_mma_kernel, "fragment decode kernel", x, codes_packed, lut_pool, slot_of_token, bits, y,
-                     config, 16 * rows, wpls=(2, 4, 8, 16), one_chunk=one_chunk, k_warps=k_warps, ROWS=rows,
-                     PRELOAD=one_chunk and preload_ok(codes_packed), K_WARPS=k_warps,
-                     **pdl_args(x.device))  # fmt: skip
+                     config, 16 * rows, wpls=(2, 4, 8, 16), one_chunk=one_chunk, ROWS=rows,
+                     PRELOAD=one_chunk and preload_ok(codes_packed), **pdl_args(x.device))  # fmt: skip
 
 
 def preload_ok(codes_packed: torch.Tensor) -> bool:

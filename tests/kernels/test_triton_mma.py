@@ -100,37 +100,6 @@ def test_the_preloaded_chunk_matches_the_reference(m, n, k, gpr, slots, assign, 
     assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, 4)) < TOL[dtype]
 
 
-@pytest.mark.parametrize(
-    "m,n,k,gpr,slots,assign,wpl,warps,k_warps,rows",
-    [
-        (16, 40, 512, 1, 1, "one", 4, 4, 4, 1),  # one program's 4 warps each a 128-column chunk; rows past N
-        (5, 72, 384, 3, 3, "random", 2, 4, 4, 1),  # 6 chunks over 2 programs: the second's last 2 warps past K;
-        # 128-column groups, so a program's warps read different groups' tables
-        (9, 24, 256, 2, 9, "distinct", 2, 4, 2, 2),  # 2 row groups of 2 warps, two row blocks a warp, two tiles
-        (12, 48, 512, 1, 4, "random", 16, 2, 2, 1),  # 512-column chunks; several slots' tables in turn
-    ],
-)
-@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
-def test_warps_that_split_k_inside_a_program_match_the_reference(m, n, k, gpr, slots, assign, wpl, warps, k_warps,
-                                                                 rows, dtype):  # fmt: skip
-    """K_WARPS: a program's warps in groups that each take one chunk of the same rows (PRELOAD), their sums added in
-    the program; chunks past K add nothing."""
-    x, codes, pool, slot_of_token = make_case(m, n, k, 4, gpr, slots, assign, dtype, seed=m + n + k + k_warps)
-    y = torch.full((m, n), float("nan"), dtype=dtype, device=DEVICE)
-    launch_decode(x, codes, pool, slot_of_token, 4, y, {"MODE": MODE_MMA, "num_warps": warps, "WPL": wpl,
-                                                        "ROWS": rows, "PRELOAD": 1, "K_WARPS": k_warps})  # fmt: skip
-    assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, 4)) < TOL[dtype]
-
-
-def test_warps_split_k_only_one_chunk_each_over_a_divisor_of_the_warps():
-    x, codes, pool, slots = make_case(4, 16, 256, 4, 1, 1, "one", torch.float16)
-    y = torch.empty(4, 16, dtype=torch.float16, device=DEVICE)
-    with pytest.raises(ValueError, match="one chunk a warp"):
-        launch_decode_mma(x, codes, pool, slots, 4, y, {"WPL": 2, "num_warps": 4, "K_WARPS": 2})  # no PRELOAD
-    with pytest.raises(ValueError, match="divisor"):
-        launch_decode_mma(x, codes, pool, slots, 4, y, {"WPL": 2, "num_warps": 4, "K_WARPS": 3, "PRELOAD": 1})
-
-
 def test_preload_needs_code_rows_aligned_to_16_bytes():
     x, codes, pool, slots = make_case(4, 16, 256, 4, 1, 1, "one", torch.float16)
     assert preload_ok(codes)
@@ -196,10 +165,6 @@ def test_every_asm_operand_is_one_element_per_thread_in_lane_order():
     const = {"BITS": 4, "WARPS": 2, "WPL": 8, "TILES": 2, "ROWS": 2, "USE_SPLIT": True, "ASM": True, "BF16": False,
              "X16": True, "PRELOAD": True}  # fmt: skip
     assert_asm_in_lane_order("kernels.triton_decode_mma", "_decode_mma_kernel", const, warps=2, mma_count=64)
-    # K_WARPS: 2 row groups of 2 warps; the asm still per thread over all 4 warps (the sum across warps after it)
-    const = {"BITS": 4, "WARPS": 4, "WPL": 4, "TILES": 2, "ROWS": 1, "USE_SPLIT": True, "ASM": True, "BF16": False,
-             "X16": True, "PRELOAD": True, "K_WARPS": 2}  # fmt: skip
-    assert_asm_in_lane_order("kernels.triton_decode_mma", "_decode_mma_kernel", const, warps=4, mma_count=16)
 
 
 @pytest.mark.gpu
