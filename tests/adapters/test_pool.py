@@ -77,6 +77,44 @@ def test_cpu_tier_respects_its_budget(tmp_path):
     pool.close()
 
 
+def test_a_dropped_cpu_tier_entrys_buffer_takes_the_next_load(tmp_path):
+    """Each CPU-tier entry is one host buffer (its layers views into it); one the budget drops is reused, and the
+    loads through it still fill each slot with its own task's values."""
+    base = create_base()
+    store = create_store(base, tmp_path, {f"t{i}": i for i in range(3)})
+    pool = LutPool(base, store, num_slots=4, cpu_tier_bytes=int(base.lut_bytes() * 2 * 1.5))  # 1.5 fp32 sets
+    slots = [wait_acquire(pool, (f"t{i}", 1)) for i in range(3)]
+    (key, luts), = pool._cpu_tier.items()
+    buffer = pool._cpu_buffers[key]
+    assert key == ("t2", 1) and all(t.untyped_storage().data_ptr() == buffer.untyped_storage().data_ptr()
+                                    for t in luts.values())  # fmt: skip
+    assert len(pool._spare_buffers) == 1  # t1's, dropped when t2 came in (t0's, dropped before, took t2's load)
+    for i, slot in enumerate(slots):
+        expected = load_task_lut(store.path(f"t{i}", 1)).luts
+        assert all(torch.equal(pool.lut_pools[name][slot], lut.float()) for name, lut in expected.items())
+    pool.close()
+
+
+def test_a_corrupt_file_fails_its_checksum_and_unverified_loads_still_check_the_values(tmp_path):
+    base = create_base()
+    store = create_store(base, tmp_path, {"t0": 0, "t1": 1})
+    lut = load_task_lut(store.path("t0", 1))
+    lut.luts[base.layer_names[0]][0, 0, 0] = float("nan")
+    from sketch.task_lut import save_task_lut
+
+    for name in ("t0", "t1"):  # the stored files replaced behind the store's back
+        save_task_lut(lut, store.path(name, 1))
+    for verify, match in ((True, "checksum"), (False, "NaN or Inf")):
+        pool = LutPool(base, store, num_slots=2, verify_checksums=verify)
+        key = ("t0", 1) if verify else ("t1", 1)
+        deadline = time.monotonic() + 10
+        with pytest.raises(LutLoadError, match=match):
+            while True:
+                assert pool.acquire(key) is None and time.monotonic() < deadline
+                time.sleep(0.005)
+        pool.close()
+
+
 def test_cpu_tier_keeps_only_the_newest_loaded_version_of_a_task(setup, tmp_path):
     base, store, pool = setup
     for seed in (11, 12, 13):  # three uploads of t0, each loaded and then released
