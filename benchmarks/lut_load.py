@@ -1,12 +1,12 @@
 """Where a cold task's LUT load goes: disk -> checks -> CPU tier -> pool slot, phase by phase.
 
-    python3 benchmarks/lut_load.py --out OUT_DIR [--gpr 1] [--tasks 6] [--layers 32] [--device cuda]
+    python3 benchmarks/lut_load.py --out OUT_DIR [--gpr 1] [--tasks 6] [--layers 32] [--device cuda] [--tiny]
 
 bench_serving.py reports ~0.23 s from a miss to a ready slot for a Llama-2-7B-shaped LUT set at gpr 1 (43.5 MB of
 fp16) on the H200 machine. Here, on a random base of that shape: each phase timed alone over the stored tasks'
 files (the file's SHA-256, load_task_lut with its checks and without the values' pass, the CPU tier's conversion
 and pinning, the copy into a slot), then the pool's own loads end to end (acquire -> ready, checksums verified as
-the engine does). Writes OUT_DIR/lut_load_gpr{G}_{device}.json.
+the engine does). --tiny: a small model's shape (the script's test). Writes OUT_DIR/lut_load_gpr{G}_{device}.json.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from bench_serving import fill_store, random_base  # noqa: E402
 from adapters.pool import LutPool  # noqa: E402
 from adapters.store import LutStore  # noqa: E402
 from sketch.models import file_sha256  # noqa: E402
-from sketch.synthetic import llama2_7b_config  # noqa: E402
+from sketch.synthetic import llama2_7b_config, llama_config  # noqa: E402
 from sketch.task_lut import load_task_lut  # noqa: E402
 
 
@@ -49,11 +49,15 @@ def main() -> None:
     ap.add_argument("--tasks", type=int, default=6)
     ap.add_argument("--layers", type=int, default=32)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--tiny", action="store_true")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     device = torch.device(args.device)
     dtype = torch.float16 if device.type == "cuda" else torch.float32
-    base = random_base(llama2_7b_config(num_hidden_layers=args.layers), args.gpr, device)
+    config = (llama_config(vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=args.layers,
+                           num_attention_heads=4, num_key_value_heads=2)
+              if args.tiny else llama2_7b_config(num_hidden_layers=args.layers))  # fmt: skip
+    base = random_base(config, args.gpr, device)
     work = Path(tempfile.mkdtemp(prefix="lut-load-"))
     store = LutStore(work / "store", base.spec(), verify_on_open=False)
     tasks = [f"task{i}" for i in range(args.tasks)]

@@ -52,7 +52,26 @@ def test_the_tiny_run_reports_every_table_field_and_its_start_up_cost(bench, tmp
         bursts = [(b["shared"], b["requests"], b["tasks"]) for b in run["burst"]]
         assert bursts == [(False, 16, 1), (True, 16, 1), (False, 16, 2), (False, 16, 2)]
         assert run["autotune"] == run["autotune_after_start"] == {"keys": 0, "candidates": 0, "seconds": 0.0}
+        for point in run["staggered"]:  # each engine step of the timed run traced: its model steps add up
+            trace = point["steps"]
+            decode = [dict(zip(trace["fields"], row, strict=True)) for row in trace["rows"]]
+            assert sum(r["decode_steps"] for r in decode if r["prefill_tokens"] == 0) == point["decode_steps"]
+            assert all(r["ms"] > 0 and 1 <= r["tasks"] <= point["tasks"] for r in decode)
     # residency (gpr 1): the pool that fits here, and projected to the issue's 80 GB GPU: LUT sets that fit in it
     fits = runs[0]["residency"]
     assert fits["slots_affordable"] > 0
     assert 0 < fits["slots_on_80gb"] * fits["lut_set_bytes"] < bench.H100_80GB_BYTES
+
+
+def test_the_lut_load_benchmark_times_each_phase_and_the_pools_loads(tmp_path, monkeypatch):
+    """benchmarks/lut_load.py end to end on the CPU (--tiny): every phase timed, and one pool load per task."""
+    import json
+    import sys
+
+    lut_load = load_benchmark("lut_load")
+    monkeypatch.setattr(sys, "argv", ["lut_load.py", "--out", str(tmp_path), "--tiny", "--layers", "2", "--tasks", "3",
+                                      "--device", "cpu"])  # fmt: skip
+    lut_load.main()
+    out = json.loads((tmp_path / "lut_load_gpr1_cpu.json").read_text())
+    phases = ("sha256_s", "load_task_lut_s", "load_task_lut_verified_s", "stage_s", "copy_s")
+    assert all(out[p] > 0 for p in phases) and len(out["pool_load_s"]) == 3 and min(out["pool_load_s"]) > 0
