@@ -330,11 +330,12 @@ class LutPool:
             self._drop_staged(next(iter(self._cpu_tier)))
 
     def _drop_staged(self, key: TaskKey) -> None:
-        """Take key out of the CPU tier; its buffer waits for a later load (only the loader thread reuses one, after
-        any copy from it has ended: copies run on that thread too)."""
+        """Take key out of the CPU tier; its buffer waits for the next load (only the loader thread reuses one, after
+        any copy from it has ended: copies run on that thread too). One spare at most: host memory then peaks where
+        it did when each load allocated its own, at the budget plus the set being loaded."""
         self._cpu_tier_bytes -= _nbytes(self._cpu_tier.pop(key))
         buffer = self._cpu_buffers.pop(key)
-        if len(self._spare_buffers) < 2:
+        if not self._spare_buffers:
             self._spare_buffers.append(buffer)
 
     def _host_buffer(self) -> torch.Tensor:
