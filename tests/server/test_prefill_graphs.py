@@ -137,11 +137,15 @@ def test_other_steps_run_eagerly(engine):
     assert graphs.key_for(SchedulerOutput(prefills=[too_long])) is None
 
 
-@pytest.mark.parametrize("groups", [1, 2])
-@pytest.mark.parametrize("fused", [False, True])
+@pytest.mark.parametrize(
+    "fused,groups",
+    [(False, 1), (False, 2), (False, 4), (True, 1), (True, 2),
+     pytest.param(True, 4, marks=pytest.mark.skipif(DEVICE == "cpu", reason="41 s in the interpreter; 1 and 2 cover "
+                                                                            "its fused kernels"))],
+)  # fmt: skip
 def test_the_pieces_give_the_models_logits(engine, fused, groups, monkeypatch):
     """Decode rows of two tasks beside one task's prompt chunks, or beside two tasks' (a 20-token chunk that does
-    not fit the 13 short rows left)."""
+    not fit the 13 short rows left), or four (chunks of the other task and of the base too: one group each)."""
     if fused and DEVICE == "cpu":  # the fused decoder kernels through the interpreter, in both forms
         monkeypatch.setattr(server_model, "fused_ops_for", lambda x: triton_fused)
         monkeypatch.setattr(prefill_graphs, "fused_ops_for", lambda x: triton_fused)
@@ -157,14 +161,17 @@ def test_the_pieces_give_the_models_logits(engine, fused, groups, monkeypatch):
                    chunk("d2", 1, 2 + start, slot=slots[0], first_block=20)]  # fmt: skip
         prompt = [chunk("p0", 70, 12 + start, slot=slots[2], first_block=30),
                   chunk("p1", 40, start, slot=slots[2], first_block=60)]  # fmt: skip
-        if groups == 2:
+        if groups >= 2:
             prompt.insert(1, chunk("p2", 20, start, slot=slots[0], first_block=90))
+        if groups == 4:
+            prompt += [chunk("p3", 24, start, slot=slots[1], first_block=110),
+                       chunk("p4", 30, start, slot=0, first_block=130)]  # fmt: skip
         return SchedulerOutput(decodes=decodes, prefills=prompt)
 
     plan = step((1, 2, 3), 0)
     key = graphs.key_for(plan)
     # 2 decode tasks: the bucket kernel's class at threshold 2
-    assert key == ((4, (128,), True) if groups == 1 else (4, (128, 128), True))
+    assert key == (4, (128,) * groups, True)
     expected = engine.runner.forward(*engine.runner.prepare(plan.decodes, plan.prefills))  # [R, V]: plan order
     # CUDA: the model's own forward runs the fused prefill kernel on all rows (TF32 dots on fp32 inputs), the
     # pieces the decode kernels and the dense path (cuBLAS)
