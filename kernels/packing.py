@@ -85,7 +85,8 @@ def unpack_codes(codes_packed: torch.Tensor, bits: int, k: int) -> torch.Tensor:
     per_byte = codes_per_byte(bits)
     width = slot_bits(bits)
     mask = (1 << width) - 1
-    p = codes_packed.to(torch.int64)
-    shifts = torch.arange(per_byte, device=p.device) * width
-    codes = (p.unsqueeze(-1) >> shifts) & mask  # [N, bytes, per_byte]
-    return codes.reshape(p.shape[0], -1)[:, :k]
+    p = codes_packed
+    # split in uint8, widen once at the end: 2x faster on the CPU than shifting int64 bytes (the CPU path
+    # dequantizes a cold task's every weight through here)
+    codes = torch.stack([(p >> (i * width)) & mask for i in range(per_byte)], dim=-1)  # [N, bytes, per_byte]
+    return codes.reshape(p.shape[0], -1)[:, :k].to(torch.int64)

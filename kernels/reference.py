@@ -25,10 +25,10 @@ def column_groups(k: int, gpr: int, device: torch.device | str = "cpu") -> torch
 def dequantize(codes_packed: torch.Tensor, lut: torch.Tensor, bits: int, k: int) -> torch.Tensor:
     """codes_packed [N, *], lut [N, gpr, 2**bits] -> W_hat [N, K] in lut's dtype."""
     n, gpr, _ = lut.shape
-    codes = unpack_codes(codes_packed, bits, k)  # [N, K]
-    groups = column_groups(k, gpr, lut.device)  # [K]
-    flat = lut.reshape(n, -1)  # [N, gpr * 2**bits]
-    return torch.gather(flat, 1, groups[None, :] * (2**bits) + codes)
+    index = unpack_codes(codes_packed, bits, k)  # [N, K] int64, this call's own: offset in place
+    if gpr > 1:
+        index += column_groups(k, gpr, lut.device)[None, :] * (2**bits)
+    return torch.gather(lut.reshape(n, -1), 1, index)  # lut rows flat: [N, gpr * 2**bits]
 
 
 def lut_linear_reference(
