@@ -105,7 +105,7 @@ class EngineConfig:
     the chunk's block table), so short prompts, prompts on a cached prefix and mixed steps replay a graph instead
     of launching every kernel from Python (~40 ms a step for a 32-layer model on the H200; server/runner.py)."""
     prefill_graphs: bool = True
-    """CUDA graphs, piecewise, for the steps above cuda_graph_max_batch tokens: up to three tasks' prompt chunks
+    """CUDA graphs, piecewise, for the steps above cuda_graph_max_batch tokens: up to eight tasks' prompt chunks
     beside up to 64 other rows (decodes, the smallest tasks' chunks). Every layer's work but attention replays
     (L + 1 graphs per step shape), attention runs eagerly between (server/prefill_graphs.py). Saves most of an
     eager step's host time (~25-45 ms on the H200 at 32 layers)."""

@@ -15,7 +15,7 @@ On CUDA a step of at most cuda_graph_max_batch tokens replays a CUDA graph captu
 padded block-table width); padding rows decode token 0 against the null block in the last real row's slot. A step
 with prefill chunks enters it as decode rows (as_decode_rows): one row per chunk token, attending to the cache up to
 itself.
-A larger step of decode rows and up to three tasks' chunks replays the piecewise prefill graphs
+A larger step of decode rows and up to eight tasks' chunks replays the piecewise prefill graphs
 (server/prefill_graphs.py: every layer's work but attention); any other step runs eagerly. A multi-step decode
 plan (SchedulerOutput.decode_steps > 1) runs its steps back to back, each step's tokens drawn on the device and
 written into the next step's input ids, with one read-back at the end (decode_steps).
