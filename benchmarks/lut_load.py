@@ -4,9 +4,10 @@
 
 bench_serving.py reports ~0.23 s from a miss to a ready slot for a Llama-2-7B-shaped LUT set at gpr 1 (43.5 MB of
 fp16) on the H200 machine. Here, on a random base of that shape: each phase timed alone over the stored tasks'
-files (the file's SHA-256, load_task_lut with its checks and without the values' pass, staging into a new host
-buffer, pinned on CUDA, the copy into a slot), then the pool's own loads end to end (acquire -> ready, checksums
-verified as the engine does: beside the parse and staging). --tiny: a small model's shape (the script's test).
+files (the file's SHA-256 on one thread, the store's check of it: its chunks' on several, load_task_lut with its
+checks and without the values' pass, staging into a new host buffer, pinned on CUDA, the copy into a slot), then
+the pool's own loads end to end (acquire -> ready, checksums verified as the engine does: beside the parse and
+staging). --tiny: a small model's shape (the script's test).
 Writes OUT_DIR/lut_load_gpr{G}_{device}.json.
 """
 
@@ -69,6 +70,8 @@ def main() -> None:
     reps = len(paths)
     it = iter(paths * 3)
     out["sha256_s"], _ = timed(lambda: file_sha256(next(it)), reps)
+    it = iter([(task, store.latest(task).version) for task in tasks] * 3)  # the store's check: chunks on threads
+    out["store_verify_s"], _ = timed(lambda: store.verify(*next(it)), reps)
     it = iter(paths * 3)
     out["load_task_lut_s"], task_lut = timed(lambda: load_task_lut(next(it), base.spec()), reps)
     it = iter(paths * 3)  # as the pool loads a verified file: no pass over the values

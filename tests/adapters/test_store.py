@@ -78,6 +78,41 @@ def test_verify_catches_rot_after_start_up(base, lut, tmp_path):
     assert store.latest("math") is None and len(store.quarantined) == 1
 
 
+@pytest.mark.parametrize("chunked", [True, False])
+def test_a_flipped_byte_in_any_chunk_fails_the_check_and_records_without_chunks_are_checked_whole(
+        base, lut, tmp_path, monkeypatch, chunked):  # fmt: skip
+    """put() records a SHA-256 per chunk beside the whole file's (4 KiB chunks here); verify() re-hashes the chunks on
+    several threads. An index written before chunk checksums (chunked=False: its records lack them) checks the whole
+    file. Either way a flipped byte in the file's middle chunk is caught, at verify() and at start-up."""
+    import adapters.store as store_module
+
+    monkeypatch.setattr(store_module, "_CHUNK", 1024)
+    monkeypatch.setattr(store_module, "CHECK_CHUNK", 4096)
+    store = LutStore(tmp_path / "s", base.spec())
+    info = store.put("math", lut(1))
+    index = tmp_path / "s" / "tasks" / "math" / "index.json"
+    entry = json.loads(index.read_text())
+    record = entry["versions"][0]
+    assert record["chunk_bytes"] == 4096 and len(record["chunk_sha256"]) == -(-info.bytes // 4096) >= 3
+    if not chunked:
+        entry["versions"] = [{k: v for k, v in record.items() if not k.startswith("chunk")}]
+        index.write_text(json.dumps(entry))
+        store = LutStore(tmp_path / "s", base.spec())
+    assert store.verify("math", 1) == store.path("math", 1) and store.latest("math") == info
+    path = store.path("math", 1)
+    good = path.read_bytes()
+    data = bytearray(good)
+    data[len(data) // 2] ^= 1
+    path.write_bytes(bytes(data))
+    with pytest.raises(LutStoreError, match="checksum"):
+        store.verify("math", 1)
+    assert store.latest("math") is None
+    store.put("math", lut(2))
+    path = store.path("math", 2)
+    path.write_bytes(path.read_bytes()[:-1])  # a byte short: the size check
+    assert [q.reason for q in LutStore(tmp_path / "s", base.spec()).quarantined] == ["checksum"]
+
+
 def test_uncommitted_files_and_bad_index_are_quarantined(base, lut, tmp_path):
     store = LutStore(tmp_path / "s", base.spec())
     store.put("math", lut(1))
