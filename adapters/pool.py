@@ -380,12 +380,8 @@ class LutPool:
         checked = self._hasher.submit(self.store.verify, task, version) if self.verify_checksums else None
         try:
             task_lut = load_task_lut(self.store.path(task, version), self.spec, check_values=checked is None)
-            buffer, luts, start = self._host_buffer(), {}, 0
-            for name in self.layer_names:
-                t = task_lut.luts[name]
-                luts[name] = buffer[start : start + t.numel()].view(t.shape)
-                luts[name].copy_(t)  # (to the pool's dtype)
-                start += t.numel()
+            buffer = self._host_buffer()
+            luts = stage_lut_set(task_lut.luts, self.layer_names, buffer)
         except Exception:
             if checked is not None:
                 checked.result()  # a corrupt file's error is its checksum's (and the store quarantines it)
@@ -427,6 +423,18 @@ class LutPool:
                     del self._load_times[:-256]
                     self._loads_completed += 1
                     self._load_seconds_total += latency
+
+
+def stage_lut_set(luts: dict[str, torch.Tensor], names: list[str], buffer: torch.Tensor) -> dict[str, torch.Tensor]:
+    """A CPU-tier entry: luts' layers (in names' order) copied side by side into buffer (1-D, the pool's dtype,
+    large enough), each returned as a view of its part."""
+    staged, start = {}, 0
+    for name in names:
+        t = luts[name]
+        staged[name] = buffer[start : start + t.numel()].view(t.shape)
+        staged[name].copy_(t)  # (to the buffer's dtype)
+        start += t.numel()
+    return staged
 
 
 def _nbytes(luts: dict[str, torch.Tensor]) -> int:

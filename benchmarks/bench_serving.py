@@ -164,11 +164,11 @@ def staggered_point(engine: Engine, base: SketchedBase, tasks: list[str], batch:
     engine.run_until_idle()
     sync(args.device)
     wall = time.perf_counter() - t0
-    steps = [s for s in engine.stats().recent_steps[first:] if s.prefill_tokens == 0]
+    ran = engine.stats().recent_steps[first:]
+    steps = [s for s in ran if s.prefill_tokens == 0]
     graph_sizes = set(GRAPH_BATCH_SIZES)
     padded = sum(s.decode_steps for s in steps if s.batch_size not in graph_sizes)
-    trace = [[s.batch_size, s.num_tasks, s.prefill_tokens, s.decode_steps, round(1e3 * s.duration_s, 3)]
-             for s in engine.stats().recent_steps[first:]]  # fmt: skip
+    trace = [[s.batch_size, s.num_tasks, s.prefill_tokens, s.decode_steps, round(1e3 * s.duration_s, 3)] for s in ran]
     return {"batch": batch, "tasks": len(tasks), "tokens": sum(lengths), "wall_s": wall,
             "tok_per_s": sum(lengths) / wall, "decode_steps": sum(s.decode_steps for s in steps),
             "padded_decode_steps": padded,

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_serving import fill_store, random_base  # noqa: E402
 
-from adapters.pool import LutPool  # noqa: E402
+from adapters.pool import LutPool, stage_lut_set  # noqa: E402
 from adapters.store import LutStore  # noqa: E402
 from sketch.models import file_sha256  # noqa: E402
 from sketch.synthetic import llama2_7b_config, llama_config  # noqa: E402
@@ -78,15 +78,9 @@ def main() -> None:
     out["load_task_lut_verified_s"], _ = timed(lambda: load_task_lut(next(it), base.spec(), check_values=False), reps)
     pin = device.type == "cuda"
 
-    def stage() -> dict[str, torch.Tensor]:  # as the pool stages a set: one new host buffer, the layers views
+    def stage() -> dict[str, torch.Tensor]:  # as the pool stages a set into a new host buffer
         numel = sum(task_lut.luts[name].numel() for name in base.layer_names)
-        buffer, staged, start = torch.empty(numel, dtype=dtype, pin_memory=pin), {}, 0
-        for name in base.layer_names:
-            t = task_lut.luts[name]
-            staged[name] = buffer[start : start + t.numel()].view(t.shape)
-            staged[name].copy_(t)
-            start += t.numel()
-        return staged
+        return stage_lut_set(task_lut.luts, base.layer_names, torch.empty(numel, dtype=dtype, pin_memory=pin))
 
     out["stage_s"], staged = timed(stage, reps)
     pool = LutPool(base, None, 2, device, dtype)

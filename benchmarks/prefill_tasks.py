@@ -5,15 +5,15 @@
 The staggered serving run over 4 tasks (bench_serving.py's step trace, NOTES.md nineteenth session) spent 94-223 ms
 on a ~512-token prefill step where one task's took ~21 ms. Per server projection shape, the cases are:
 - 512 prompt tokens of one task;
-- 4 tasks x 128: each run reaches DENSE_MIN_TOKENS, so each takes the dense path (its slot's weight dequantized,
-  then cuBLAS);
-- 4 x 127 prompt tokens plus 4 decode rows, one per task: the runs fall short of it, so the prefill kernel takes
-  them in their order;
+- 4 tasks x 128: at the nineteenth session's first DENSE_MIN_TOKENS (128) each run took the dense path (its slot's
+  weight dequantized, then cuBLAS);
+- 4 x 127 prompt tokens plus 4 decode rows, one per task: there the runs fell short of it, so the prefill kernel
+  took them in their order;
 - 8 x 64;
 - 1 and 4 tasks x 32, 64, 96 and 127: where the dense path starts to pay.
-Each case runs once per --dense-min value (the op's DENSE_MIN_TOKENS for the run: 128 as shipped). Each is timed
-eagerly (triton's do_bench, what an eager step pays, host included) and in a CUDA graph (the
-kernels alone), checked against the torch reference. Writes OUT_DIR/prefill_tasks_gpr{G}.json and prints a table.
+Each case runs once per --dense-min value (the op's DENSE_MIN_TOKENS for the run; default: the shipped one). Each
+is timed eagerly (triton's do_bench, what an eager step pays, host included) and in a CUDA graph (the kernels
+alone), checked against the torch reference. Writes OUT_DIR/prefill_tasks_gpr{G}.json and prints a table.
 """
 
 from __future__ import annotations
@@ -45,31 +45,27 @@ CASES = [
 
 
 def case_batch(runs: list[tuple[int, int]], k: int) -> tuple[torch.Tensor, SlotSegments]:
-    """x [M, K] and the runs as the runner's slot_runs gives them (consecutive runs of one slot merged)."""
-    merged: list[list[int]] = []
-    for slot, count in runs:
-        if merged and merged[-1][0] == slot:
-            merged[-1][1] += count
-        else:
-            merged.append([slot, count])
-    m = sum(count for _, count in merged)
-    slots = torch.cat([torch.full((count,), slot, dtype=torch.int32) for slot, count in merged]).cuda()
-    x = torch.randn(m, k, device="cuda").half()
-    return x, SlotSegments.from_counts([s for s, _ in merged], [c for _, c in merged], "cuda", per_token=slots)
+    """x [M, K] and the runs as SlotSegments (as the runner's slot_runs gives them: no two neighbours share a
+    slot in CASES)."""
+    slots, counts = zip(*runs, strict=True)
+    per_token = torch.repeat_interleave(torch.tensor(slots, dtype=torch.int32), torch.tensor(counts)).cuda()
+    x = torch.randn(per_token.shape[0], k, device="cuda").half()
+    return x, SlotSegments.from_counts(list(slots), list(counts), "cuda", per_token=per_token)
 
 
 def main() -> None:
     args = grid_cli(__doc__, budget_s=0.0, extra=[("--gpr", 1, "LUT groups per row"),
-                                                  ("--dense-min", "128", "DENSE_MIN_TOKENS values, comma-separated")])
+                                                  ("--dense-min", "", "DENSE_MIN_TOKENS values, comma-separated")])
     from kernels import triton_ops
 
+    dense_mins = [int(v) for v in args.dense_min.split(",")] if args.dense_min else [triton_ops.DENSE_MIN_TOKENS]
     rows = []
     t_start = time.time()
     for n, k in SHAPES:
         layer = Layer(n, k, args.gpr)
         for label, runs in CASES:
             x, segments = case_batch(runs, k)
-            for dense_min in (int(v) for v in args.dense_min.split(",")):
+            for dense_min in dense_mins:
                 triton_ops.DENSE_MIN_TOKENS = dense_min
                 check(layer, x, segments.per_token, segments)
                 fns = ours_fns(layer, x, segments.per_token, segments)
