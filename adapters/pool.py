@@ -11,7 +11,10 @@
                                                             byte budget)   the engine never waits on it)
 
 A CPU-tier entry is one host buffer (pinned on CUDA) holding the set's layers side by side; a dropped entry's buffer
-takes the next load (a pinned allocation per layer, 224 of them for a 7B set, made each load ~100 ms slower).
+takes the next load (a pinned allocation per layer, 224 of them for a 7B set, made each load ~100 ms slower). On
+CUDA the loader thread pins the tier's buffers ahead, while it has no job, up to what the budget holds plus the set
+being loaded: a fresh pinned buffer cost a 7B gpr-4 load ~110-170 of its ~160-230 ms (benchmarks/NOTES.md, twentieth
+session).
 
 A key is absent, loading (disk -> CPU tier), staged (in the CPU tier, no slot free yet), copying (slot reserved,
 copy running), resident (ready), or failed (the error is kept; the key's requests fail with it).
@@ -138,7 +141,9 @@ class LutPool:
         cpu_tier_bytes: int = 512 << 20,
         verify_checksums: bool = True,
         on_ready: Callable[[], None] | None = None,
+        pin_ahead: bool | None = None,
     ) -> None:
+        """pin_ahead: prepare the CPU tier's host buffers while the loader is idle (default: on CUDA with a store)."""
         if num_slots < 1:
             raise ValueError("the pool needs at least the base's slot")
         self.device, self.dtype = torch.device(device), dtype
@@ -156,7 +161,10 @@ class LutPool:
         self._lru: OrderedDict[TaskKey, None] = OrderedDict()  # resident task keys, least recently used first
         self._cpu_tier: OrderedDict[TaskKey, dict[str, torch.Tensor]] = OrderedDict()
         self._cpu_buffers: dict[TaskKey, torch.Tensor] = {}  # each tier entry's host buffer (its layers are views)
-        self._spare_buffers: list[torch.Tensor] = []  # dropped entries' buffers, for the next loads
+        self._spare_buffers: list[torch.Tensor] = []  # dropped or prepared buffers, for the next loads
+        # host buffers at most (entries and spares): the budget's sets plus the one being loaded, as before any reuse
+        self.max_host_buffers = self.cpu_tier_budget // max(1, self.lut_set_bytes) + 1
+        self.pin_ahead = (self.device.type == "cuda" and store is not None) if pin_ahead is None else pin_ahead
         self._cpu_tier_bytes = 0
         self._loading: set[TaskKey] = set()
         self._failed: dict[TaskKey, str] = {}
@@ -331,25 +339,54 @@ class LutPool:
 
     def _drop_staged(self, key: TaskKey) -> None:
         """Take key out of the CPU tier; its buffer waits for the next load (only the loader thread reuses one, after
-        any copy from it has ended: copies run on that thread too). One spare at most: host memory then peaks where
-        it did when each load allocated its own, at the budget plus the set being loaded."""
+        any copy from it has ended: copies run on that thread too), up to max_host_buffers in all: host memory then
+        peaks where it did when each load allocated its own, at the budget plus the set being loaded."""
         self._cpu_tier_bytes -= _nbytes(self._cpu_tier.pop(key))
         buffer = self._cpu_buffers.pop(key)
-        if not self._spare_buffers:
+        if len(self._cpu_buffers) + len(self._spare_buffers) < self.max_host_buffers:
             self._spare_buffers.append(buffer)
 
     def _host_buffer(self) -> torch.Tensor:
-        """A host buffer for one LUT set: a dropped entry's, else a new one (pinned on CUDA)."""
+        """A host buffer for one LUT set: a spare (dropped or prepared), else a new one (pinned on CUDA)."""
         with self._lock:
             if self._spare_buffers:
                 return self._spare_buffers.pop()
+        return self._new_host_buffer()
+
+    def _new_host_buffer(self) -> torch.Tensor:
         numel = sum(t[0].numel() for t in self.lut_pools.values())
         return torch.empty(numel, dtype=self.dtype, pin_memory=self.device.type == "cuda")
+
+    def _pin_one_ahead(self) -> bool:
+        """On the loader thread, between jobs: prepare one more spare host buffer if the tier has room for it.
+        Returns whether it did (one buffer at a time: a job that arrives meanwhile waits for one allocation only)."""
+        if not self.pin_ahead:
+            return False
+        with self._lock:
+            if len(self._cpu_buffers) + len(self._spare_buffers) >= self.max_host_buffers:
+                return False
+        try:
+            buffer = self._new_host_buffer()
+        except RuntimeError as e:  # host memory short of the budget: loads allocate their own, as without
+            log.warning("LUT pool: pinning the CPU tier's buffers ahead stopped (%s)", e)
+            self.pin_ahead = False
+            return False
+        with self._lock:
+            self._spare_buffers.append(buffer)
+        return True
 
     # --- the loader thread -------------------------------------------------------------------------------------
 
     def _loader_loop(self) -> None:
-        while (job := self._jobs.get()) is not None:
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                if self._pin_one_ahead():
+                    continue
+                job = self._jobs.get()
+            if job is None:
+                break
             kind, key = job
             try:
                 self._load(key) if kind == "load" else self._copy(key)

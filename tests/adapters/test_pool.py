@@ -134,3 +134,24 @@ def test_failed_load_reports_the_error(setup):
             time.sleep(0.005)
     assert wait_acquire(pool, ("t0", 1)) != 0  # other tasks still load
     assert pool.stats().load_failures == 1
+
+
+def test_the_loader_prepares_the_cpu_tiers_buffers_ahead_and_loads_take_them(tmp_path):
+    """pin_ahead (on by default on CUDA): while idle, the loader fills the spares up to what the tier's budget holds
+    plus the set being loaded; loads then stage into those buffers, and the tier never holds more than that."""
+    base = create_base()
+    store = create_store(base, tmp_path, {f"t{i}": i for i in range(4)})
+    pool = LutPool(base, store, num_slots=5, cpu_tier_bytes=int(base.lut_bytes() * 2 * 2.5), pin_ahead=True)
+    assert pool.max_host_buffers == 3  # 2.5 fp32 sets: two entries, and the set being loaded
+    deadline = time.monotonic() + 10
+    while len(pool._spare_buffers) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    prepared = {b.data_ptr() for b in pool._spare_buffers}
+    assert len(prepared) == 3
+    slots = [wait_acquire(pool, (f"t{i}", 1)) for i in range(4)]
+    used = {b.data_ptr() for b in pool._cpu_buffers.values()} | {b.data_ptr() for b in pool._spare_buffers}
+    assert used == prepared and len(pool._cpu_buffers) == 2  # t2 and t3 staged, t0's and t1's buffers reused
+    for i, slot in enumerate(slots):
+        expected = load_task_lut(store.path(f"t{i}", 1)).luts
+        assert all(torch.equal(pool.lut_pools[name][slot], lut.float()) for name, lut in expected.items())
+    pool.close()
