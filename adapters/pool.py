@@ -52,6 +52,10 @@ FUSED_PROJECTIONS = {
 }
 
 
+# Spare host buffers kept or pinned ahead, at most (a 7B gpr-1 set is 43.5 MB: 13 fill the default 512 MiB tier).
+MAX_HOST_BUFFERS = 32
+
+
 @dataclass(frozen=True)
 class FusedLuts:
     """The pool tensor of a group of projections that share their input, and where each member lies in it."""
@@ -162,8 +166,9 @@ class LutPool:
         self._cpu_tier: OrderedDict[TaskKey, dict[str, torch.Tensor]] = OrderedDict()
         self._cpu_buffers: dict[TaskKey, torch.Tensor] = {}  # each tier entry's host buffer (its layers are views)
         self._spare_buffers: list[torch.Tensor] = []  # dropped or prepared buffers, for the next loads
-        # host buffers at most (entries and spares): the budget's sets plus the one being loaded, as before any reuse
-        self.max_host_buffers = self.cpu_tier_budget // max(1, self.lut_set_bytes) + 1
+        # host buffers at most (entries and spares): the budget's sets plus the one being loaded, as before any reuse,
+        # and at most MAX_HOST_BUFFERS (small sets: a fresh buffer costs little, and thousands would be pinned)
+        self.max_host_buffers = min(self.cpu_tier_budget // max(1, self.lut_set_bytes) + 1, MAX_HOST_BUFFERS)
         self.pin_ahead = (self.device.type == "cuda" and store is not None) if pin_ahead is None else pin_ahead
         self._cpu_tier_bytes = 0
         self._loading: set[TaskKey] = set()

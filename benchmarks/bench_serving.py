@@ -188,6 +188,7 @@ def warm_up(engine: Engine, tasks: list[str]) -> None:
 
 def ttft(engine: Engine, base: SketchedBase, task: str, length: int, seed: int = 7) -> float:
     [ids] = prompts(1, length, base.config["vocab_size"], seed=seed)
+    engine.do_idle_work()  # a served engine's idle moment before the request (prefill-graph captures)
     outs = list(engine.generate(task, ids, SamplingParams(max_tokens=1, ignore_eos=True)))
     return outs[-1].ttft_s
 
@@ -233,6 +234,7 @@ def burst(engine: Engine, base: SketchedBase, task: str | list[str], n: int, pre
     heads = prompts(1 if shared else n, prefix, vocab, seed=seed)
     tails = prompts(n, 16, vocab, seed=seed + 1)
     params = SamplingParams(max_tokens=1, ignore_eos=True)
+    engine.do_idle_work()  # the idle moment before the burst
     start = time.perf_counter()
     handles = [engine.add_request(tasks[i % len(tasks)], heads[0 if shared else i] + tails[i], params)
                for i in range(n)]  # fmt: skip
@@ -300,7 +302,8 @@ def run_gpr(gpr: int, config: dict, args, workdir: Path) -> dict:
     out["staggered"] = []
     staggered = min(16, max(args.batches))
     for n in sorted({1, n_tasks}) if staggered > 1 else []:
-        first = staggered_point(engine, base, tasks[:n], staggered, args, seed=1)  # captures its new graph keys
+        first = staggered_point(engine, base, tasks[:n], staggered, args, seed=1)  # runs its new graph keys once
+        engine.do_idle_work()  # and they are captured in the idle moment after it
         point = staggered_point(engine, base, tasks[:n], staggered, args, seed=2) | {"first_wall_s": first["wall_s"]}
         print(f"gpr={gpr} staggered {staggered} requests over {n} task(s): {point['tok_per_s']:.1f} tok/s over "
               f"{point['wall_s']:.2f} s, the first such run {first['wall_s']:.2f} s ({point['padded_decode_steps']} of "
@@ -323,12 +326,20 @@ def run_gpr(gpr: int, config: dict, args, workdir: Path) -> dict:
     out["burst"] = [burst(engine, base, tasks[0], 16, args.ttft_prompt, shared, seed=11 + 2 * shared)
                     for shared in (False, True)]  # fmt: skip
     # and each request of another task (the resident ones in turn): steps hold several tasks' chunks
-    # twice: the first captures the prefill graphs' keys of such steps (L + 1 graphs each), the second replays them
+    # twice: the first runs the prefill graphs' new keys of such steps eagerly, and they are captured (L + 1 graphs
+    # each) in the idle moment after it; the second replays them
     for seed in (17, 19):
-        captured = len(engine.runner.prefill_graphs.graphs) if engine.runner.prefill_graphs is not None else 0
+        graphs = engine.runner.prefill_graphs
+        known = set(graphs.capture_seconds) if graphs is not None else set()
         out["burst"].append(burst(engine, base, tasks[:n_tasks], 16, args.ttft_prompt, False, seed=seed))
-        if engine.runner.prefill_graphs is not None:
-            out["burst"][-1]["keys_captured"] = len(engine.runner.prefill_graphs.graphs) - captured
+        t0 = time.perf_counter()
+        engine.do_idle_work()  # a served engine's idle moment after the burst: the keys it ran once are captured
+        out["burst"][-1]["idle_work_s"] = time.perf_counter() - t0
+        if graphs is not None:
+            new = [graphs.capture_seconds[k] for k in graphs.capture_seconds if k not in known]
+            out["burst"][-1]["keys_captured"] = len(new)
+            # (first step, capture) seconds of each new key: what the first run of a new mix pays
+            out["burst"][-1]["capture_s"] = [list(t) for t in new]
     tuning = autotune.tuning_stats()  # the first start's cost on a GPU whose choices are not cached
     out["autotune"] = {k: tuning[k] - tuning0[k] for k in tuning}
     out["autotune_after_start"] = {k: tuning[k] - tuning_started[k] for k in tuning}  # shapes the start missed
@@ -343,7 +354,11 @@ def run_gpr(gpr: int, config: dict, args, workdir: Path) -> dict:
           f"{out['ttft_prefix_cached_s'] * 1e3:.1f} ms on its cached prefix, "
           f"{out['ttft_cold_s'] * 1e3:.1f} ms cold; LUT load {pool.mean_load_s * 1e3:.1f} ms", flush=True)
     kinds = [f"{'one shared head' if b['shared'] else 'own heads'}, {b['tasks']} task(s)"
-             + (f", {b['keys_captured']} graph keys captured" if "keys_captured" in b else "") for b in out["burst"]]
+             + (f", {b['keys_captured']} graph keys captured" if "keys_captured" in b else "")
+             + (f" (first steps {sum(f for f, _ in b['capture_s']) * 1e3:.0f} ms, captures "
+                f"{sum(c for _, c in b['capture_s']) * 1e3:.0f} ms; {b['idle_work_s'] * 1e3:.0f} ms of them idle, "
+                "after the burst)" if b.get("capture_s") else "")
+             for b in out["burst"]]
     print(f"gpr={gpr}: burst of 16 x ({args.ttft_prompt} + 16 tokens): mean TTFT "
           + ", ".join(f"{b['mean_ttft_s'] * 1e3:.1f} ms ({kind})" for b, kind in zip(out["burst"], kinds, strict=True)),
           flush=True)  # fmt: skip

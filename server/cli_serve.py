@@ -21,7 +21,8 @@ FLAGS = {
     "--max-waiting": ("max_waiting", int, "admission queue bound (env SKETCHSERVE_MAX_WAITING)"),
     "--kv-cache-mb": ("kv_cache_mb", int, "KV cache budget in MiB, 0 = auto (env SKETCHSERVE_KV_CACHE_MB)"),
     "--cpu-weight-cache-mb": ("cpu_weight_cache_mb", int,
-                              "CPU only: dequantized weights kept, MiB (env SKETCHSERVE_CPU_WEIGHT_CACHE_MB)"),
+                              "CPU only: dequantized weights kept, MiB; unset = every resident task's, within "
+                              "half the available memory (env SKETCHSERVE_CPU_WEIGHT_CACHE_MB)"),
     "--cpu-weight-dtype": ("cpu_weight_dtype", str, "CPU only: auto, float32 (exact), bfloat16 (half the memory "
                            "per task, faster for batches) or int8 (fastest for one sequence; half of bf16's "
                            "memory, 1.5x once batches come) (env SKETCHSERVE_CPU_WEIGHT_DTYPE)"),

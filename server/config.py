@@ -114,9 +114,11 @@ class EngineConfig:
     two up to the token budget; both decode kernels up to 64 tokens) while the engine starts, so no request waits
     for tuning. Costs ~50 s on a GPU whose choices are not cached yet (Llama-2-7B shapes, H200), nothing once they
     are (server/runner.py, tune_kernels)."""
-    cpu_weight_cache_bytes: int = 1024 * MiB
+    cpu_weight_cache_bytes: int | None = None
     """On the CPU: bytes of dense weights rebuilt from resident LUTs and kept (the reference op rebuilds them on
-    every call, ~1 s per token for a 135M model); 0 = off. Ignored on CUDA, where the kernels read the LUTs."""
+    every call, ~1 s per token for a 135M model); 0 = off; None = every resident task's (num_slots), within half of
+    the host's available memory at start (a fixed 1 GiB held two of the default model's tasks in float32: a batch
+    over four ran at ~15 tok/s against 40 with all kept). Ignored on CUDA, where the kernels read the LUTs."""
     cpu_weight_dtype: str = "auto"
     """On the CPU: the cached weights' dtype and that of their matmuls. 'bfloat16' halves the memory per task and,
     where the CPU has AMX or AVX512-BF16, runs batches faster (README: 6.6x at batch 8 over 4 tasks, about equal at
@@ -172,7 +174,7 @@ class EngineConfig:
         return EngineConfig(
             device=settings.resolved_device(),
             cache=CacheConfig(kv_cache_bytes=settings.kv_cache_mb * MiB, prefix_caching=settings.prefix_caching),
-            cpu_weight_cache_bytes=settings.cpu_weight_cache_mb * MiB,
+            cpu_weight_cache_bytes=None if settings.cpu_weight_cache_mb is None else settings.cpu_weight_cache_mb * MiB,
             cpu_weight_dtype=settings.cpu_weight_dtype,
             tune_at_start=settings.tune_at_start,
             overlap_scheduling=settings.overlap_scheduling,

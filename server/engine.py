@@ -93,12 +93,16 @@ class Engine:
         )
         max_len = config.scheduler.max_model_len or mc.max_position_embeddings
         dense_cache = None
-        if self.device.type == "cpu" and config.cpu_weight_cache_bytes:
+        if self.device.type == "cpu" and config.cpu_weight_cache_bytes != 0:
             weight_dtype = config.cpu_weight_torch_dtype()
-            dense_cache = DenseWeightCache(self.pool.slot_generation, config.cpu_weight_cache_bytes, weight_dtype)
+            budget = config.cpu_weight_cache_bytes
+            if budget is None:  # auto: every resident task's weights, within half the memory available now
+                budget = DenseWeightCache.auto_budget(base, weight_dtype, num_slots)
+            dense_cache = DenseWeightCache(self.pool.slot_generation, budget, weight_dtype)
             log.info(
-                "CPU serving: dense weights of resident tasks cached in %s, up to %d MiB (cpu_weight_dtype=%s)",
-                str(weight_dtype).removeprefix("torch."), config.cpu_weight_cache_bytes >> 20, config.cpu_weight_dtype,
+                "CPU serving: dense weights of resident tasks cached in %s, up to %d MiB (cpu_weight_dtype=%s%s)",
+                str(weight_dtype).removeprefix("torch."), budget >> 20, config.cpu_weight_dtype,
+                ", budget auto" if config.cpu_weight_cache_bytes is None else "",
             )
         model = Transformer(base, self.pool.lut_pools, max_len, self.device, dtype, dense_cache, self.pool.fused_luts)
         block_size = config.cache.block_size
@@ -203,6 +207,12 @@ class Engine:
             if time.monotonic() > deadline:
                 raise TimeoutError("requests still in flight after run_until_idle's timeout")
             self._step_or_wait()
+
+    def do_idle_work(self) -> None:
+        """What the background loop does when it has nothing to run, for callers that step the engine themselves
+        (between bursts): capture the prefill-graph keys that ran once (ModelRunner.capture_one_pending)."""
+        while self.runner.idle_work():
+            self.runner.capture_one_pending()
 
     def start(self) -> None:
         """Run the step loop in a background thread."""
@@ -471,11 +481,18 @@ class Engine:
     def _loop(self) -> None:
         while True:
             with self._lock:
+                idle = False
                 while not (self._requests or self._cancels or self._stopping or self._flight is not None):
+                    if self.runner.idle_work():  # captures left for an idle moment: one now (~80 ms at 7B)
+                        idle = True
+                        break
                     self._work.wait()
                 if self._stopping and not self._requests and not self._cancels and self._flight is None:
                     return
-            self._step_or_wait()
+            if idle:
+                self.runner.capture_one_pending()
+            else:
+                self._step_or_wait()
 
     def _record_step(self, plan: SchedulerOutput, steps: int, duration: float) -> None:
         prefill = sum(len(c.token_ids) for c in plan.prefills)

@@ -317,6 +317,18 @@ def cpu_matmul(x: torch.Tensor, w: torch.Tensor | Int8Weight) -> torch.Tensor:
     return matmul_few_shapes(x.to(w.dtype), w)
 
 
+def host_available_bytes() -> int:
+    """Memory the host can still give without swapping: MemAvailable on Linux, else the free physical pages."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
 class DenseWeightCache:
     """CPU fast path: W_hat [N, K] per (projection, slot, slot generation), LRU within a byte budget.
 
@@ -329,6 +341,16 @@ class DenseWeightCache:
     its next use and hit nothing; here the extra weights are computed for the call and not kept, so the cached
     ones keep hitting.
     """
+
+    @staticmethod
+    def auto_budget(base: SketchedBase, weight_dtype: torch.dtype, num_slots: int,
+                    available_bytes: int | None = None) -> int:  # fmt: skip
+        """Bytes for every slot's dense weights (base slot included), at most half of available_bytes (default: the
+        host's available memory now). int8 counts 3 bytes a weight: its bf16 copy for batches beside it."""
+        per_weight = 3 if weight_dtype == torch.int8 else torch.empty((), dtype=weight_dtype).element_size()
+        per_task = per_weight * sum(n * k for n, k in base.layer_shapes.values())
+        available = host_available_bytes() if available_bytes is None else available_bytes
+        return min(num_slots * per_task, available // 2)
 
     def __init__(self, slot_generation: list[int], budget_bytes: int, weight_dtype: torch.dtype | None = None) -> None:
         self.slot_generation, self.budget_bytes = slot_generation, budget_bytes

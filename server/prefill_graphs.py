@@ -30,14 +30,18 @@ Pieces, for layers 0 .. L-1:
 
 Every piece reads and writes one set of static buffers sized for the largest step, shared by all keys (one step
 runs at a time): whatever a piece allocates dies inside it, so the graphs' memory pool is reused piece to piece.
-A key's first step runs the pieces eagerly (compiling and tuning what it meets, and giving that step's result),
-then captures them.
+A key's first step runs the pieces eagerly (compiling and tuning what it meets, and giving that step's result);
+the capture waits for the engine's next idle moment (capture_pending), or for the key's second step if that comes
+first. On the H200 (7B, 4 tasks' prompts) a new key's eager step took 70-100 ms against ~45 replayed, and its capture
+73-94 ms more: a burst of a new mix of tasks paid 5 captures on its requests' first tokens (mean TTFT 904 ms against
+250 ms replayed; benchmarks/NOTES.md, twentieth session). Keys seen once in a burst are captured once it ends.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -120,6 +124,9 @@ class PrefillGraphs:
         self.use_graphs = use_graphs and self.model.embed_tokens.is_cuda
         self.graphs: dict[PieceKey, list[torch.cuda.CUDAGraph]] = {}
         self.views: dict[PieceKey, StaticViews] = {}
+        self.capture_seconds: dict[PieceKey, tuple[float, float]] = {}  # (first step, capture) of each key
+        # keys run once, not captured yet -> (first step seconds, the step's kernel_hints.num_tasks)
+        self.pending: dict[PieceKey, tuple[float, int | None]] = {}
         self.buffers: dict[str, torch.Tensor] | None = None
         # the groups' tokens are at most the budget, and a group of 64+ tokens pads to less than twice its tokens
         largest_bucket = self.buckets[-1] if self.buckets else 0
@@ -178,7 +185,27 @@ class PrefillGraphs:
                 dummy = ScheduledChunk("capture", [0] * p_pad, 0, [NULL_BLOCK] * -(-p_pad // bs), 0, True,
                                        SamplingParams(), None)  # fmt: skip
                 self.run(SchedulerOutput(prefills=[dummy]), key)
+                while self.capture_pending():
+                    pass
         return sum(k[0] == 0 for k in self.graphs)
+
+    @torch.inference_mode()  # as run: the static buffers are inference tensors
+    def capture_pending(self) -> bool:
+        """Capture the oldest key that ran once (its views hold that step's shapes; a capture runs nothing on the
+        device). The engine calls this when it has nothing to run. Returns whether there was one."""
+        if not self.pending or self.failed:
+            self.pending.clear()
+            return False
+        key = next(iter(self.pending))
+        first_step, num_tasks = self.pending.pop(key)
+        views, hints = self.views[key], self.model.kernel_hints
+        hints.num_tasks, hints.segments = num_tasks, views.segments
+        try:
+            with sdpa_kernel(PREFILL_SDPA_BACKENDS), pdl_scope():
+                self._capture(key, views, fused_ops_for(views.h), first_step)
+        finally:
+            hints.segments = None
+        return True
 
     @torch.inference_mode()
     def run(self, plan: SchedulerOutput, key: PieceKey) -> torch.Tensor:
@@ -208,10 +235,16 @@ class PrefillGraphs:
             # PDL (kernels/triton_common.py pdl_scope): the slots were copied in above, before piece 0's embedding
             with sdpa_kernel(PREFILL_SDPA_BACKENDS), pdl_scope():
                 graphs = self.graphs.get(key)
+                start = time.perf_counter()
                 self._pieces(views, args.meta, fused, graphs)  # graphs None: eagerly (a key's first step: warm-up)
                 logits = self.model.logits(views.h, args.logits_indices, fused)
                 if graphs is None and self.use_graphs:
-                    self._capture(key, views, fused)
+                    if key in self.pending:  # its second step before an idle moment: captured now
+                        self._capture(key, views, fused, self.pending.pop(key)[0])
+                    else:
+                        if views.h.is_cuda:
+                            torch.cuda.synchronize()  # the step's own time (the engine reads its tokens next)
+                        self.pending[key] = (time.perf_counter() - start, hints.num_tasks)
         finally:
             hints.segments = None
         return logits
@@ -248,8 +281,10 @@ class PrefillGraphs:
             h = h + pending
         views.h.copy_(h)
 
-    def _capture(self, key: PieceKey, views: StaticViews, fused) -> None:
+    def _capture(self, key: PieceKey, views: StaticViews, fused, first_step: float) -> None:
+        """Capture the key's pieces on its views (first_step: the seconds its eager first step took, recorded)."""
         torch.cuda.synchronize()
+        captured_at = time.perf_counter()
         graphs = []
         try:
             for i in range(len(self.model.layers) + 1):
@@ -263,6 +298,10 @@ class PrefillGraphs:
             self.failed = True
             return
         self.graphs[key] = graphs
+        # what a new key cost its step: the eager first run (to the end of its GPU work), then the capture
+        self.capture_seconds[key] = (first_step, time.perf_counter() - captured_at)
+        log.debug("prefill graphs: key %s captured (first step %.1f ms, capture %.1f ms)", key,
+                  *(1e3 * t for t in self.capture_seconds[key]))  # fmt: skip
 
     def _views(self, key: PieceKey, short_slots: list[int], group_slots: list[int]) -> StaticViews:
         """The key's views and slot runs, from its first step's slots: the short rows' runs (their count of distinct

@@ -346,6 +346,21 @@ class ModelRunner:
             return None
         return as_decode_rows(plan)
 
+    def idle_work(self) -> bool:
+        """Whether capture_one_pending has something to do (the engine asks when it has nothing to run)."""
+        return self.prefill_graphs is not None and bool(self.prefill_graphs.pending)
+
+    def capture_one_pending(self) -> None:
+        """Capture one prefill-graph key that ran once (PrefillGraphs.capture_pending): while the engine is idle, so
+        that no request waits for it."""
+        if self.prefill_graphs is None:
+            return
+        try:
+            self.prefill_graphs.capture_pending()
+        except Exception as e:  # noqa: BLE001 - an optimisation: such steps run eagerly instead
+            log.warning("prefill graph capture failed (%s); prefill steps run eagerly from now on", e)
+            self.prefill_graphs.failed = True
+
     def prefill_graph_key(self, plan: SchedulerOutput) -> PieceKey | None:
         """The prefill graphs' key of a step that graph_rows left eager, or None: it runs eagerly."""
         return None if self.prefill_graphs is None else self.prefill_graphs.key_for(plan)

@@ -40,9 +40,10 @@ class Settings(BaseSettings):
     kv_cache_mb: int = Field(0, ge=0, description="KV cache budget in MiB; 0 sizes it from free memory")
     lut_pool_mb: int = Field(0, ge=0, description="GPU LUT pool budget in MiB; 0 sizes it from max_tasks_resident")
     cpu_tier_mb: int = Field(512, ge=0, description="Host-memory tier of task LUTs in front of the disk store")
-    cpu_weight_cache_mb: int = Field(
-        1024, ge=0, description="CPU serving only: dequantized weights kept per resident task (the default model "
-        "needs ~400 MiB per task in float32, ~200 in bfloat16); 0 dequantizes on every call"
+    cpu_weight_cache_mb: int | None = Field(
+        None, ge=0, description="CPU serving only: MiB of dequantized weights kept for the resident tasks (the default "
+        "model needs ~400 MiB per task in float32, ~200 in bfloat16); unset: every resident task's, within half of "
+        "the memory available at start; 0 dequantizes on every call"
     )
     cpu_weight_dtype: Literal["auto", "float32", "bfloat16", "int8"] = Field(
         "auto", description="CPU serving only: dtype of those weights and their matmuls. bfloat16 halves the memory "

@@ -7,7 +7,7 @@ import time
 import pytest
 import torch
 
-from adapters.pool import BASE_KEY, LutLoadError, LutPool
+from adapters.pool import BASE_KEY, MAX_HOST_BUFFERS, LutLoadError, LutPool
 from sketch.task_lut import load_task_lut
 from tests.server.conftest import create_base, create_store, task_lut_file
 
@@ -143,6 +143,7 @@ def test_the_loader_prepares_the_cpu_tiers_buffers_ahead_and_loads_take_them(tmp
     store = create_store(base, tmp_path, {f"t{i}": i for i in range(4)})
     pool = LutPool(base, store, num_slots=5, cpu_tier_bytes=int(base.lut_bytes() * 2 * 2.5), pin_ahead=True)
     assert pool.max_host_buffers == 3  # 2.5 fp32 sets: two entries, and the set being loaded
+    assert LutPool(base, None, 2, cpu_tier_bytes=1 << 30).max_host_buffers == MAX_HOST_BUFFERS  # small sets
     deadline = time.monotonic() + 10
     while len(pool._spare_buffers) < 3 and time.monotonic() < deadline:
         time.sleep(0.01)

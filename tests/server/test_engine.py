@@ -19,6 +19,7 @@ from server.errors import (
     TaskBusyError,
     UnknownTaskError,
 )
+from server.model import DenseWeightCache
 from server.runner import DecodeGraphs
 from server.sampling import SamplingParams
 from tests.server.conftest import collect, create_engine, greedy, make_resident, prompt_ids, task_lut_file
@@ -373,3 +374,21 @@ def test_every_lut_call_is_told_the_steps_true_task_count(base, store, requests_
     # finish (2: the few-task class, 1; one task: 0)
     assert {klass for _, _, klass in engine.runner.graphs.graphs} == {0, 1, 2}
     assert_all_returned(engine)
+
+
+
+def test_an_unset_cpu_weight_budget_keeps_every_resident_tasks_weights(base, store, requests_and_solo):
+    """cpu_weight_cache_bytes None (the server's default): sized for all slots, so a batch over several tasks
+    rebuilds no weight once each was built, and the tokens are each request's alone."""
+    specs, solo = requests_and_solo
+    engine = create_engine(base, store, num_slots=5, cpu_weight_cache_bytes=None)
+    cache = engine.runner.model.dense_cache
+    assert cache.budget_bytes == DenseWeightCache.auto_budget(base, torch.float32, 5)
+    make_resident(engine, TASKS)
+    for round_ in range(2):
+        handles = [engine.add_request(task, prompt, greedy(n)) for task, prompt, n in specs]
+        got = collect(engine, handles)
+        assert [got[h.request_id] for h in handles] == solo
+        if round_ == 0:
+            misses = cache.misses
+    assert cache.misses == misses  # every task's weights stayed

@@ -23,6 +23,7 @@ from server.model import (
     ModelConfig,
     PrefillSpan,
     Transformer,
+    host_available_bytes,
     matmul_few_shapes,
     row_chunks,
 )
@@ -262,3 +263,14 @@ def test_the_lower_right_causal_bias_is_the_later_chunks_mask_on_cuda(kv_heads):
     with sdpa_kernel(PREFILL_SDPA_BACKENDS):
         got = sdpa(q, k, v, attn_mask=causal_lower_right(n, ctx), enable_gqa=True)
     torch.testing.assert_close(got, want, atol=2e-3, rtol=2e-3)
+
+
+def test_the_auto_cpu_weight_budget_holds_every_slots_weights_within_half_the_available_memory():
+    base = create_base()
+    weights = sum(n * k for n, k in base.layer_shapes.values())
+    huge = 1 << 40
+    assert DenseWeightCache.auto_budget(base, torch.float32, 8, huge) == 8 * 4 * weights
+    assert DenseWeightCache.auto_budget(base, torch.bfloat16, 8, huge) == 8 * 2 * weights
+    assert DenseWeightCache.auto_budget(base, torch.int8, 8, huge) == 8 * 3 * weights  # with its bf16 copy
+    assert DenseWeightCache.auto_budget(base, torch.float32, 8, available_bytes=4 * weights) == 2 * weights
+    assert 0 < host_available_bytes() < 1 << 50

@@ -8,6 +8,7 @@ on CUDA the real graphs are captured and replayed.
 from __future__ import annotations
 
 import importlib
+import time
 import zlib
 
 import pytest
@@ -176,11 +177,11 @@ def test_the_pieces_give_the_models_logits(engine, fused, groups, monkeypatch):
     # CUDA: the model's own forward runs the fused prefill kernel on all rows (TF32 dots on fp32 inputs), the
     # pieces the decode kernels and the dense path (cuBLAS)
     tol = 2e-3 if DEVICE == "cpu" else 2e-2
-    for _ in range(2):  # the first run is eager (and captures on CUDA), the second replays
+    for _ in range(2):  # eager both times: the first leaves its capture pending, the second captures (on CUDA)
         logits = graphs.run(plan, key)
         assert logits.shape == expected.shape
         torch.testing.assert_close(logits, expected, rtol=tol, atol=tol)
-    # the same shapes for other tasks: the graph captured for the first replays, the decode rows and each group
+    # the same shapes for other tasks: the graph captured for the first plan replays, the decode rows and each group
     # reading their new slots (every slot is read on the device)
     other = step((3, 1, 2), 40)
     assert graphs.key_for(other) == key
@@ -247,3 +248,62 @@ def test_lone_prompt_steps_can_be_captured_before_the_first_prompt(engine):
     assert graphs.buckets == [128, 256]  # the token budget (256) rounded up
     assert captured == (2 if DEVICE == "cuda" else 0)  # the CPU's stand-in captures nothing
     assert engine.scheduler.blocks.num_free == free  # no block taken
+
+
+def recording_captures(graphs: PrefillGraphs, monkeypatch) -> list[tuple]:
+    """graphs as on CUDA (use_graphs), each capture recorded as (key, first step seconds, the hints it saw) instead
+    of made (the CPU has no graphs: the key's steps keep running eagerly)."""
+    graphs.use_graphs = True
+    captured = []
+
+    def capture(key, views, fused, first_step):
+        hints = graphs.model.kernel_hints
+        assert torch.is_inference_mode_enabled()  # the static buffers are inference tensors (CUDA's capture copies)
+        captured.append((key, first_step, hints.num_tasks, hints.segments is views.segments))
+
+    monkeypatch.setattr(graphs, "_capture", capture)
+    return captured
+
+
+def test_a_keys_capture_waits_for_an_idle_moment_or_its_second_step(engine, monkeypatch):
+    make_resident(engine, ("alpha", "beta"))
+    graphs = pieces(engine)
+    captured = recording_captures(graphs, monkeypatch)
+    one = SchedulerOutput(prefills=[chunk("p0", 90, 0, slot=1, first_block=1)])
+    two = SchedulerOutput(prefills=one.prefills + [chunk("p1", 60, 0, slot=2, first_block=30)])
+    engine.runner.model.kernel_hints.num_tasks = 1
+    graphs.run(one, graphs.key_for(one))
+    assert captured == [] and list(graphs.pending) == [graphs.key_for(one)]  # its first step: eager, no capture
+    graphs.run(one, graphs.key_for(one))
+    assert [c[0] for c in captured] == [graphs.key_for(one)] and not graphs.pending  # its second: captured then
+    engine.runner.model.kernel_hints.num_tasks = 2
+    graphs.run(two, graphs.key_for(two))
+    engine.runner.model.kernel_hints.num_tasks = None  # another step's since
+    assert graphs.capture_pending() and not graphs.capture_pending()  # the engine's idle moment: one key, then none
+    key, first_step, num_tasks, own_segments = captured[-1]
+    assert key == graphs.key_for(two) == (0, (128, 128), 0)
+    assert first_step > 0 and num_tasks == 2 and own_segments  # captured as its own step ran
+    assert engine.runner.model.kernel_hints.segments is None
+
+
+def test_the_engine_captures_pending_keys_when_it_has_nothing_to_run(tmp_path, monkeypatch):
+    base = create_base(seed=6)
+    store = create_store(base, tmp_path, {"alpha": 1, "beta": 2, "gamma": 3})
+    ran = []
+    engine = tokens_engine(base, store, 96, True, monkeypatch, ran)
+    graphs = engine.runner.prefill_graphs
+    captured = recording_captures(graphs, monkeypatch)
+    ran.clear()  # make_resident's steps, before graphs were "on"
+    engine.start()
+    try:
+        handles = [engine.add_request(task, prompt_ids(20 + i, 80), greedy(2))
+                   for i, task in enumerate(["alpha", "beta"])]  # fmt: skip
+        for h in handles:
+            list(h)
+        deadline = time.monotonic() + 30
+        while graphs.pending and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert ran and not graphs.pending
+        assert {c[0] for c in captured} == {key for _, key in ran}  # every key that ran, captured once idle
+    finally:
+        engine.stop()

@@ -23,7 +23,9 @@ def test_cpu_weight_flags_reach_the_engine_config():
     settings = settings_from_flags("--cpu-weight-dtype", "bfloat16", "--cpu-weight-cache-mb", "256")
     config = EngineConfig.from_settings(settings)
     assert config.cpu_weight_dtype == "bfloat16" and config.cpu_weight_cache_bytes == 256 << 20
-    assert EngineConfig.from_settings(settings_from_flags()).cpu_weight_dtype == "auto"  # the default
+    default = EngineConfig.from_settings(settings_from_flags())
+    assert default.cpu_weight_dtype == "auto" and default.cpu_weight_cache_bytes is None  # the engine sizes it
+    assert EngineConfig.from_settings(settings_from_flags("--cpu-weight-cache-mb", "0")).cpu_weight_cache_bytes == 0
 
 
 def test_auto_cpu_weight_dtype_follows_the_cpu(monkeypatch):
