@@ -157,6 +157,7 @@ class LutPool:
         self.on_ready = on_ready or (lambda: None)
         self.lut_pools, self.fused_luts = allocate_lut_pools(base, num_slots, dtype, self.device)
         self.lut_set_bytes = sum(t[0].numel() * t.element_size() for t in self.lut_pools.values())
+        self._set_numel = sum(t[0].numel() for t in self.lut_pools.values())  # a CPU-tier buffer's elements
         self._lock = threading.Lock()
         self._slots = [_Slot() for _ in range(num_slots)]
         self.slot_generation = [0] * num_slots  # bumped each time a slot receives a LUT set (for weight caches)
@@ -348,8 +349,12 @@ class LutPool:
         peaks where it did when each load allocated its own, at the budget plus the set being loaded."""
         self._cpu_tier_bytes -= _nbytes(self._cpu_tier.pop(key))
         buffer = self._cpu_buffers.pop(key)
-        if len(self._cpu_buffers) + len(self._spare_buffers) < self.max_host_buffers:
+        if self._room_for_a_buffer():
             self._spare_buffers.append(buffer)
+
+    def _room_for_a_buffer(self) -> bool:
+        """Lock held. Whether the CPU tier's host buffers (entries and spares) are fewer than max_host_buffers."""
+        return len(self._cpu_buffers) + len(self._spare_buffers) < self.max_host_buffers
 
     def _host_buffer(self) -> torch.Tensor:
         """A host buffer for one LUT set: a spare (dropped or prepared), else a new one (pinned on CUDA)."""
@@ -359,8 +364,7 @@ class LutPool:
         return self._new_host_buffer()
 
     def _new_host_buffer(self) -> torch.Tensor:
-        numel = sum(t[0].numel() for t in self.lut_pools.values())
-        return torch.empty(numel, dtype=self.dtype, pin_memory=self.device.type == "cuda")
+        return torch.empty(self._set_numel, dtype=self.dtype, pin_memory=self.device.type == "cuda")
 
     def _pin_one_ahead(self) -> bool:
         """On the loader thread, between jobs: prepare one more spare host buffer if the tier has room for it.
@@ -368,7 +372,7 @@ class LutPool:
         if not self.pin_ahead:
             return False
         with self._lock:
-            if len(self._cpu_buffers) + len(self._spare_buffers) >= self.max_host_buffers:
+            if not self._room_for_a_buffer():
                 return False
         try:
             buffer = self._new_host_buffer()

@@ -13,7 +13,7 @@ on a ~512-token prefill step where one task's took ~21 ms. Per server projection
 - 1 and 4 tasks x 32, 64, 96 and 127: where the dense path starts to pay.
 Each case runs once per --dense-min value (the op's DENSE_MIN_TOKENS for the run; default: the shipped one). Each
 is timed eagerly (triton's do_bench, what an eager step pays, host included) and in a CUDA graph (the kernels
-alone), checked against the torch reference. Writes OUT_DIR/prefill_tasks_gpr{G}.json and prints a table.
+alone), checked against the torch reference. Writes OUT_DIR/prefill_tasks_gpr{G}.json and prints each case's two times.
 """
 
 from __future__ import annotations

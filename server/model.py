@@ -347,7 +347,7 @@ class DenseWeightCache:
                     available_bytes: int | None = None) -> int:  # fmt: skip
         """Bytes for every slot's dense weights (base slot included), at most half of available_bytes (default: the
         host's available memory now). int8 counts 3 bytes a weight: its bf16 copy for batches beside it."""
-        per_weight = 3 if weight_dtype == torch.int8 else torch.empty((), dtype=weight_dtype).element_size()
+        per_weight = 3 if weight_dtype == torch.int8 else weight_dtype.itemsize
         per_task = per_weight * sum(n * k for n, k in base.layer_shapes.values())
         available = host_available_bytes() if available_bytes is None else available_bytes
         return min(num_slots * per_task, available // 2)
