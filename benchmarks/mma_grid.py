@@ -18,6 +18,10 @@ OUT_DIR/mma_preload_grid_gpr{G}.json.
 on the server's four projection shapes, against the op's two decode classes (gather: the decode kernel tuned for
 one task; bucket) and cuBLAS: where the fragment kernel would pay as a class of its own between them.
 
+--kernel prmt_tokens: the 2-4-token register-LUT kernel (kernels/triton_decode_prmt_tokens.py; row block, column
+block, warps, split-K waves, prefetch) at 2 and 4 tokens of one task (and 4 over 2 tasks), against the op as shipped
+(its tuned choice among the fragment and other kernels) and cuBLAS; writes OUT_DIR/prmt_tokens_grid_gpr{G}.json.
+
 --kernel bucket_frag: the fragment bucket kernel (kernels/triton_bucket_frag.py; rows a warp, warps, words per lane,
 split-K waves) at 16 tokens over 16 and 4 tasks and 8 over 8, against the op's bucket kernel; writes
 OUT_DIR/bucket_frag_grid_gpr{G}.json.
@@ -40,8 +44,9 @@ from bench_kernels import BITS, Layer, bench_graph, checked_time, cublas_fns, gr
 from kernels.reference import lut_linear_reference  # noqa: E402
 from kernels.triton_bucket_frag import launch_bucket_frag  # noqa: E402
 from kernels.triton_common import split_for  # noqa: E402
-from kernels.triton_decode import MODE_MMA, chunks_tile, launch_decode  # noqa: E402
+from kernels.triton_decode import MODE_MMA, MODE_PRMT, chunks_tile, launch_decode  # noqa: E402
 from kernels.triton_decode_mma import MMA_CANDIDATES  # noqa: E402
+from kernels.triton_decode_prmt_tokens import TOKENS_CANDIDATES  # noqa: E402
 
 SHAPES = [(4096, 4096), (11008, 4096), (4096, 11008), (12288, 4096), (22016, 4096)]
 CASES = [(4, 1), (8, 1), (16, 1), (16, 4)]  # (tokens, distinct tasks); one token: the HALF2 kernel's (NOTES.md)
@@ -58,6 +63,11 @@ PRELOAD_GRID = [(w, r, p) for p in (16, 8, 4) for r in (1, 2) for w in (2, 4, 1,
 TASK_CASES = [(16, 2), (16, 3), (16, 4), (16, 6), (16, 8), (8, 2), (8, 4), (8, 6), (8, 8), (4, 2), (4, 4)]
 TASK_PRELOADS = [(4, 1, 16), (2, 2, 16), (8, 1, 16), (4, 2, 16), (4, 1, 8), (2, 2, 8), (4, 2, 8), (1, 2, 8), (8, 1, 8)]
 SERVER_SHAPES = [(12288, 4096), (4096, 4096), (22016, 4096), (4096, 11008)]
+# --kernel prmt_tokens: (tokens, tasks), and (BLOCK_N, BLOCK_K, warps, split-K waves, PREFETCH): the shipped candidates
+# first, then blocks around the one-token kernel's best (8-16 rows of 1,024 columns without split-K)
+TOKEN_CASES = [(2, 1), (4, 1), (4, 2)]
+TOKEN_GRID = TOKENS_CANDIDATES + [(bn, bk, w, v, 1) for bk in (1024, 512, 256) for bn in (8, 16, 4, 32)
+                                  for w in (4, 2, 8) for v in (0, 4)]  # fmt: skip
 FRAG_GRID = [(4, 4, 2, 4), (4, 4, 2, 8), (4, 8, 2, 4), (4, 8, 2, 2), (4, 4, 4, 4), (2, 4, 2, 4), (2, 8, 2, 4),
              (4, 4, 2, 2), (4, 8, 4, 4), (2, 4, 4, 8), (4, 2, 2, 8), (2, 8, 2, 8), (1, 8, 2, 2)]  # fmt: skip
 
@@ -87,6 +97,14 @@ def preloaded_configs(table, k: int, gs: int):
             yield {"MODE": MODE_MMA, "num_warps": warps, "ROWS": rows_a_warp, "WPL": wpl, "PRELOAD": 1}, 0
 
 
+def token_configs(n: int, k: int, gs: int, sms: int):
+    """(config, row fields) of the 2-4-token register-LUT kernel's grid (blocks inside a group where prefetched)."""
+    for bn, bk, warps, waves, prefetch in dict.fromkeys(TOKEN_GRID):
+        if bk <= gs and not (prefetch and gs % bk):
+            yield {"MODE": MODE_PRMT, "BLOCK_N": bn, "BLOCK_K": bk, "num_warps": warps, "PREFETCH": prefetch,
+                   "SPLIT_K": split_for(n, k, bn, bk, waves * sms) if waves else 1}, waves  # fmt: skip
+
+
 def mma_configs(n: int, k: int, gs: int, sms: int):
     """(config, row fields) of the fragment decode kernel's grid."""
     return split_configs(GRID, n, k, gs, sms)
@@ -106,7 +124,7 @@ def task_configs(n: int, k: int, gs: int, sms: int):
 def main() -> None:
     args = grid_cli(__doc__, budget_s=40.0, extra=[("--gpr", 1, "LUT groups per row"),
                                                    ("--fused", 1, "0: the kernel table's three shapes only"),
-                                                   ("--kernel", "mma", "mma, mma_preload, mma_tasks or bucket_frag"),
+                                                   ("--kernel", "mma", "mma[_preload|_tasks]|prmt_tokens|bucket_frag"),
                                                    ("--cases", "", "tokens x tasks, e.g. 16x2,16x4")])
     from kernels import triton_ops
 
@@ -120,6 +138,8 @@ def main() -> None:
     if tasks_mode:
         configs = task_configs
     cases = FRAG_CASES if frag else TASK_CASES if tasks_mode else CASES
+    if args.kernel == "prmt_tokens":
+        configs, cases = token_configs, TOKEN_CASES
     if args.cases:
         cases = [tuple(int(v) for v in case.split("x")) for case in args.cases.split(",")]
     shapes = SERVER_SHAPES if tasks_mode else SHAPES if args.fused else SHAPES[:3]
@@ -150,7 +170,8 @@ def main() -> None:
                 rows.append({**case, "kind": "op_bucket", "us": bucket_us})
                 print(f"{n}x{k} M={m} T={tasks}: bucket {bucket_us:.1f} us", flush=True)
             if best:
-                shape = {key: best[key] for key in ("num_warps", "ROWS", "WPL", "SPLIT_K", "PRELOAD") if key in best}
+                keys = ("num_warps", "ROWS", "WPL", "SPLIT_K", "PRELOAD", "BLOCK_N", "BLOCK_K", "PREFETCH")
+                shape = {key: best[key] for key in keys if key in best}
                 print(f"{n}x{k} M={m} T={tasks}: {args.kernel} {best['us']:.1f} us {shape} "
                       f"x{cublas_us / best['us']:.2f} | op {op_us:.1f} x{cublas_us / op_us:.2f} | "
                       f"cuBLAS {cublas_us:.1f}", flush=True)  # fmt: skip

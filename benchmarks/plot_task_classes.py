@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 MODE_MMA = 5  # kernels/triton_decode.py (not imported: that pulls in Triton)
-SHIPPED = Path(__file__).resolve().parents[1] / "kernels" / "tuned" / "NVIDIA_H200.v7.json"
+SHIPPED = Path(__file__).resolve().parents[1] / "kernels" / "tuned" / "NVIDIA_H200.v8.json"
 
 
 def _fragment_key(row: dict) -> tuple:

@@ -66,8 +66,10 @@ def num_sms(device: torch.device) -> int:
 # (HALF2) offered (2026-12-01); 5: its register-prefetch configs; 6: the fragment kernel (MODE_MMA) offered up to
 # 16 tokens (both 2026-12-01, fifteenth session; the shipped one-token choices were kept: the fragment kernel was
 # slower at one token in that session's grid, results/mma_grid_first_h200.log); 7: the one-token kernel's X_VEC
-# configs under HALF2 (2026-12-01, sixteenth session; the shipped multi-token choices kept).
-CACHE_VERSION = 7
+# configs under HALF2 (2026-12-01, sixteenth session; the shipped multi-token choices kept); 8: the 2-4-token
+# register-LUT kernel offered at 2 tokens (twenty-first session; the shipped choices kept, the three 2-token shapes
+# where its grid beat them replaced: results/prmt_tokens_grid_gpr{1,4}_h200.log).
+CACHE_VERSION = 8
 
 
 def cache_path(device: torch.device | None = None) -> Path:

@@ -76,11 +76,7 @@ def lookup_program(lut_dtype: str) -> list[tuple]:
     """
     prog = _lookup("$2", ("$3", "$4", "$5", "$6"), ("$7", "$8", "$9", "$10"))
     if lut_dtype == "f16x2":
-        prog.append(("mul_f16x2", "p", "q0", "$11"))
-        prog += [("fma_f16x2", "p", f"q{i}", f"${11 + i}", "p") for i in (1, 2, 3)]
-        prog += [("mov_split", "e0", "p"), ("cvt_f16", "f", "e0"), ("add_f32", "a", "$1", "f"),
-                 ("cvt_f16", "f", "e1"), ("add_f32", "a", "a", "f"), ("mov", "$0", "a")]  # fmt: skip
-        return prog
+        return prog + _half2_word_sum(("q0", "q1", "q2", "q3"), ("$11", "$12", "$13", "$14"), "$1", "$0")
     acc = "$1"
     for i in range(4):
         q = f"q{i}"
@@ -95,6 +91,27 @@ def lookup_program(lut_dtype: str) -> list[tuple]:
             acc = "a"
     prog.append(("mov", "$0", "a"))
     return prog
+
+
+def _half2_word_sum(pairs: tuple[str, ...], xs: tuple[str, ...], acc: str, out: str) -> list[tuple]:
+    """out = acc + the word's 8 products (the entry pairs times x's pairs) summed in fp16 per half, each half's sum
+    converted and added in fp32."""
+    prog = [("mul_f16x2", "p", pairs[0], xs[0])]
+    prog += [("fma_f16x2", "p", pairs[i], xs[i], "p") for i in (1, 2, 3)]
+    return prog + [("mov_split", "e0", "p"), ("cvt_f16", "f", "e0"), ("add_f32", "a", acc, "f"),
+                   ("cvt_f16", "f", "e1"), ("add_f32", "a", "a", "f"), ("mov", out, "a")]  # fmt: skip
+
+
+# Operands of half2_fma_program: $0 = new accumulator (f32), $1 = accumulator, $2-$5 = a word's entries as 16-bit
+# pairs q0 .. q3 (pairs_program's output), $6-$9 = x of the word's column pairs (fp16 pairs, b32).
+HALF2_FMA_CONSTRAINTS = "=f,f," + ",".join(["r"] * 8)
+
+
+def half2_fma_program() -> list[tuple]:
+    """One token's share of a word looked up once (the 2-4-token kernel, triton_decode_prmt_tokens.py): $0 = $1 +
+    the word's 8 products with x, rounded as lookup_program("f16x2") rounds them: 9 instructions a token and word
+    against the lookup's 22."""
+    return _half2_word_sum(("$2", "$3", "$4", "$5"), ("$6", "$7", "$8", "$9"), "$1", "$0")
 
 
 # Operands of the dequantizing form: $0-$7 = the 8 entries (16-bit, columns 0-7), $8 = 8 packed codes,

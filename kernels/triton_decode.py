@@ -47,6 +47,7 @@ from kernels.triton_decode_prmt import (
     launch_decode_prmt,
     launch_decode_prmt_dot,
 )
+from kernels.triton_decode_prmt_tokens import TOKENS_CANDIDATES, TOKENS_OFFERED, launch_decode_prmt_tokens
 
 MODE_DOT = 0  # acc [BM, BN] = x @ W.T
 MODE_DOT_SWAP = 1  # acc [BN, BM] = W @ x.T: the big side (rows) fills the MMA's M
@@ -180,6 +181,8 @@ def launch_decode(
 ) -> None:
     """y [M, N] <- decode kernel. config: BLOCK_N, BLOCK_K, SPLIT_K, MODE, num_warps (+ num_stages)."""
     if config["MODE"] == MODE_PRMT:
+        if x.shape[0] > 1:  # 2-4 tokens: the lookups shared by the tokens (triton_decode_prmt_tokens.py)
+            return launch_decode_prmt_tokens(x, codes_packed, lut_pool, slot_of_token, bits, y, config)
         return launch_decode_prmt(x, codes_packed, lut_pool, slot_of_token, bits, y, config)
     if config["MODE"] == MODE_PRMT_DOT:
         return launch_decode_prmt_dot(x, codes_packed, lut_pool, slot_of_token, bits, y, config)
@@ -294,14 +297,21 @@ def decode_candidates(
     prmt: the call suits the register-LUT kernels (triton_decode_prmt.prmt_ok): their configs alone at M = 1,
     the tensor-core one's above, those with BLOCK_K dividing group_size (default: K). They won every H200 case
     where they apply (NOTES.md "Autotuning cost"); the gather kernel's list is timed where none applies.
-    half2: the one-token call may multiply in fp16 (triton_decode_prmt.half2_ok): each M = 1 config is offered
-    in that form too. mma: the call suits the fragment kernel (triton_decode_mma.mma_ok with 64-column chunks):
-    its configs whose chunks divide the group size join the list.
+    half2: the call may multiply in fp16 (triton_decode_prmt.half2_ok): each M = 1 config is offered in that form
+    too, and at 2 tokens the 2-4-token register-LUT kernel's (TOKENS_CANDIDATES). mma: the call suits the
+    fragment kernel (triton_decode_mma.mma_ok with 64-column chunks): its configs whose chunks divide the group size
+    join the list.
     """
     out = []
     gs = group_size or k
     if prmt and mma and m <= MMA_MAX_TOKENS:
         out += split_k_fragment_configs(MMA_CANDIDATES, n, k, num_sms, gs)
+    if prmt and half2 and m == TOKENS_OFFERED:
+        for bn, bk, warps, waves, prefetch in TOKENS_CANDIDATES:
+            if bk <= k and not (prefetch and gs % bk):
+                out.append({"BLOCK_N": bn, "BLOCK_K": bk, "MODE": MODE_PRMT, "num_warps": warps, "num_stages": 1,
+                            "PREFETCH": prefetch,
+                            "SPLIT_K": split_for(n, k, bn, bk, waves * num_sms) if waves else 1})  # fmt: skip
     if prmt:
         for bn, bk, warps, stages, waves, *one_token in PRMT_CANDIDATES if m == 1 else PRMT_DOT_CANDIDATES:
             prefetch, x_vec = one_token or (0, 0)

@@ -39,6 +39,7 @@ from kernels.triton_bucket import bucket_candidates, default_bucket_config, laun
 from kernels.triton_common import check_inputs, pdl_scope, segments_of_sorted, sort_tokens_by_slot
 from kernels.triton_decode import (
     MODE_MMA,
+    MODE_PRMT,
     decode_candidates,
     default_decode_config,
     default_few_task_config,
@@ -48,6 +49,7 @@ from kernels.triton_decode import (
 from kernels.triton_decode_mma import MAX_TOKENS as FEW_MAX_M
 from kernels.triton_decode_mma import mma_ok
 from kernels.triton_decode_prmt import half2_ok, prmt_ok
+from kernels.triton_decode_prmt_tokens import tokens_ok
 from kernels.triton_prefill import (
     DENSE_MIN_TOKENS,
     default_prefill_config,
@@ -214,6 +216,8 @@ def _forward(
         )
         if config["MODE"] == MODE_MMA and not mma_ok(x, codes_packed, lut_pool, bits, config["WPL"]):
             config = default_decode_config(m, n, k, sms)  # chosen for aligned x; this call's x is not
+        elif config["MODE"] == MODE_PRMT and m > 1 and not tokens_ok(x, codes_packed, lut_pool, bits):
+            config = default_decode_config(m, n, k, sms)  # chosen with fp16 products, now off, or for aligned x
         launch_decode(x, codes_packed, lut_pool, slots, bits, y, config)
         return y
 
