@@ -38,7 +38,7 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.prmt_lut import HALF2_FMA_CONSTRAINTS, PAIRS_CONSTRAINTS, half2_fma_program, pairs_program, to_ptx
+from kernels.prmt_lut import HALF2_FMA_CONSTRAINTS, half2_fma_program, to_ptx
 from kernels.triton_common import (
     NO_SLOT,
     first_slot,
@@ -50,10 +50,9 @@ from kernels.triton_common import (
     split_k_launch,
     store_split_k,
 )
+from kernels.triton_decode_mma import PAIRS, PAIRS_CONSTR
 from kernels.triton_decode_prmt import _half, _load_words, _row_tables, half2_ok, prmt_ok
 
-PAIRS = tl.constexpr(to_ptx(pairs_program()))
-PAIRS_CONSTR = tl.constexpr(PAIRS_CONSTRAINTS)
 HALF2_FMA = tl.constexpr(to_ptx(half2_fma_program()))
 HALF2_FMA_CONSTR = tl.constexpr(HALF2_FMA_CONSTRAINTS)
 MAX_TOKENS = 4
