@@ -1,0 +1,73 @@
+"""The one-token register-LUT kernel's shipped choices with and without one flag, in turns on one machine.
+
+    python3 benchmarks/prmt_ab.py --out OUT_DIR [--flag X_PREFETCH] [--rounds 3]
+
+Per Llama-2-7B projection shape (the kernel table's three and the server's fused q/k/v and gate/up) and gpr (1, 4):
+the op's shipped one-token choice (kernels/tuned/, autotune's file name) timed with the flag off and on,
+alternating for --rounds rounds (single timings varied up to 2x on the H200), each checked against the torch
+reference (bench_kernels.checked_time), and cuBLAS fp16 in the same process. Writes OUT_DIR/prmt_ab_<flag>.json and
+prints the median of each side per case.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_kernels import BITS, Layer, bench_graph, checked_time, cublas_fns, grid_cli, make_batch  # noqa: E402
+
+from kernels.autotune import cache_path  # noqa: E402
+from kernels.reference import lut_linear_reference  # noqa: E402
+from kernels.triton_decode import launch_decode  # noqa: E402
+
+SHAPES = [(4096, 4096), (11008, 4096), (4096, 11008), (12288, 4096), (22016, 4096)]
+
+
+def shipped_choice(n: int, k: int, gpr: int) -> dict | None:
+    """The shipped one-token decode choice of this shape on this GPU, or None."""
+    path = Path(__file__).resolve().parents[1] / "kernels" / "tuned" / cache_path().name
+    if not path.exists():
+        return None
+    return json.loads(path.read_text()).get(f"decode|1,{n},{k},4,{gpr},torch.float16,torch.float16")
+
+
+def main() -> None:
+    args = grid_cli(__doc__, budget_s=0.0, extra=[("--flag", "X_PREFETCH", "the config flag turned on"),
+                                                  ("--rounds", 3, "alternating timings per side")])  # fmt: skip
+    rows = []
+    for gpr in (1, 4):
+        for n, k in SHAPES:
+            base = shipped_choice(n, k, gpr)
+            if base is None:
+                print(f"{n}x{k} gpr {gpr}: no shipped choice", flush=True)
+                continue
+            layer = Layer(n, k, gpr)
+            x, slots = make_batch(1, 1, k)
+            ref = lut_linear_reference(x, layer.codes[0], layer.pools[0], slots, BITS)
+            times: dict[int, list[float]] = {0: [], 1: []}
+            for _ in range(args.rounds):
+                for on in (0, 1):
+                    us, err = checked_time(launch_decode, layer, x, slots, ref, base | {args.flag: on})
+                    if us:
+                        times[on].append(us)
+            cublas_us = bench_graph(cublas_fns(layer, x))
+            off, on = (statistics.median(times[v]) if times[v] else None for v in (0, 1))
+            rows.append({"N": n, "K": k, "gpr": gpr, "config": base, "off_us": times[0], "on_us": times[1],
+                         "cublas_us": cublas_us})  # fmt: skip
+            print(f"{n}x{k} gpr {gpr}: {args.flag} off {off:.2f} us, on {on:.2f} us ({off / on:.3f}x); "
+                  f"cuBLAS {cublas_us:.1f} (x{cublas_us / on:.2f} with it)", flush=True)
+            del layer
+            torch.cuda.empty_cache()
+    out = {"gpu": torch.cuda.get_device_name(), "flag": args.flag, "rows": rows}
+    (args.out / f"prmt_ab_{args.flag}.json").write_text(json.dumps(out, indent=0))
+
+
+if __name__ == "__main__":
+    main()
