@@ -1,12 +1,13 @@
 """The one-token register-LUT kernel's shipped choices with and without one flag, in turns on one machine.
 
-    python3 benchmarks/prmt_ab.py --out OUT_DIR [--flag X_PREFETCH] [--rounds 3]
+    python3 benchmarks/prmt_ab.py --out OUT_DIR [--flag X_VEC] [--rounds 3]
 
 Per Llama-2-7B projection shape (the kernel table's three and the server's fused q/k/v and gate/up) and gpr (1, 4):
 the op's shipped one-token choice (kernels/tuned/, autotune's file name) timed with the flag off and on,
 alternating for --rounds rounds (single timings varied up to 2x on the H200), each checked against the torch
 reference (bench_kernels.checked_time), and cuBLAS fp16 in the same process. Writes OUT_DIR/prmt_ab_<flag>.json and
-prints the median of each side per case.
+prints the median of each side per case. (Twenty-first session: X_PREFETCH, x's pairs loaded a block ahead with
+the codes, 0.94-1.02x, results/prmt_ab_x_prefetch_h200.log; the flag was removed, its code is in commit 1640ed8.)
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def shipped_choice(n: int, k: int, gpr: int) -> dict | None:
 
 
 def main() -> None:
-    args = grid_cli(__doc__, budget_s=0.0, extra=[("--flag", "X_PREFETCH", "the config flag turned on"),
+    args = grid_cli(__doc__, budget_s=0.0, extra=[("--flag", "X_VEC", "the config flag turned on"),
                                                   ("--rounds", 3, "alternating timings per side")])  # fmt: skip
     rows = []
     for gpr in (1, 4):
