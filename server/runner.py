@@ -622,8 +622,14 @@ def tune_kernels(model: Transformer, token_budget: int, num_slots: int) -> None:
     autotuner times its candidates on a first call and caches the choice per GPU (kernels/autotune.py), so a
     second start only runs these calls (milliseconds). Tokens take slots 0, 1, ... in turn: slot 0 holds the base
     LUT (the others are zero until tasks load), so the autotuner's check of each candidate against the default
-    config's output compares real values on those tokens."""
+    config's output compares real values on those tokens.
+
+    Where the GPU has PDL, the calls run a second time as the model's steps launch them, inside a pdl_scope: the
+    decode kernels compile another variant with PDL on, and without this pass each compiled on its first use after
+    the start (31 compiles of 0.4-3 s on a fresh H200 machine over 16 tasks' batches: NOTES.md, twenty-first
+    session)."""
     from kernels import autotune, triton_ops  # import triton (installed everywhere; only CUDA runs it)
+    from kernels.triton_common import pdl_available, pdl_scope
 
     shapes = {}
     for module in model.modules():
@@ -635,25 +641,15 @@ def tune_kernels(model: Transformer, token_budget: int, num_slots: int) -> None:
     try:
         plan = kernel_tuning_plan(token_budget, num_slots, DecodeGraphs.task_classes, triton_ops.DECODE_MAX_M,
                                   GRAPH_BATCH_SIZES)  # fmt: skip
-        for tokens, tasks in plan:
-            slots = (torch.arange(tokens, device=device) % tasks).to(torch.int32)
-            hints.num_tasks = tasks
-            for proj in shapes.values():
-                proj(torch.randn(tokens, proj.in_features, device=device, dtype=dtype), slots)
-        # Prefill sizes again as an eager step gives them: the tokens in runs of one slot (runner.segments_of).
-        # Runs shorter than DENSE_MIN_TOKENS take the prefill kernel without its sort (another compiled variant
-        # than the calls above: ~1.2 s of compiling in the first step of short prompts of several tasks, H200,
-        # NOTES.md twelfth session); one run of all the tokens takes the dense path (its dequantization kernel).
-        short = triton_ops.DENSE_MIN_TOKENS // 2
-        for tokens in sorted({t for t, _ in plan if t > triton_ops.DECODE_MAX_M}):
-            for counts in ([short] * (tokens // short) + ([tokens % short] if tokens % short else []), [tokens]):
-                run_slots = [i % num_slots for i in range(len(counts))]
-                slots = torch.repeat_interleave(torch.tensor(run_slots, dtype=torch.int32),
-                                                torch.tensor(counts)).to(device)  # fmt: skip
-                hints.num_tasks = len(set(run_slots))
-                hints.segments = SlotSegments.from_counts(run_slots, counts, device, per_token=slots)
-                for proj in shapes.values():
-                    proj(torch.randn(tokens, proj.in_features, device=device, dtype=dtype), slots)
+        calls = list(_tuning_calls(plan, num_slots, triton_ops.DECODE_MAX_M, triton_ops.DENSE_MIN_TOKENS, device))
+        for pdl in (False, True) if pdl_available(device) else (False,):
+            if pdl:  # the PDL rule: every slot table a launch in the scope reads was written before the scope
+                torch.cuda.synchronize(device)
+            with pdl_scope(pdl):
+                for tokens, slots, segments, tasks in calls:
+                    hints.num_tasks, hints.segments = tasks, segments
+                    for proj in shapes.values():
+                        proj(torch.randn(tokens, proj.in_features, device=device, dtype=dtype), slots)
     finally:
         hints.num_tasks = hints.segments = None
     after = autotune.tuning_stats()
@@ -661,6 +657,26 @@ def tune_kernels(model: Transformer, token_budget: int, num_slots: int) -> None:
         log.info("kernels tuned for this GPU: %d shapes, %d candidates in %.1f s (cached for later starts)",
                  after["keys"] - before["keys"], after["candidates"] - before["candidates"],
                  after["seconds"] - before["seconds"])
+
+
+def _tuning_calls(plan: list[tuple[int, int]], num_slots: int, decode_max: int, dense_min: int,
+                  device: torch.device):  # fmt: skip
+    """(tokens, slots [tokens] int32, segments or None, distinct tasks) of tune_kernels' calls: each plan entry with
+    its tokens over its tasks in turn; then the prefill sizes again as an eager step gives them, the tokens in runs
+    of one slot (runner.segments_of). Runs shorter than dense_min take the prefill kernel without its sort
+    (another compiled variant than the calls above: ~1.2 s of compiling in the first step of short prompts of
+    several tasks, H200, NOTES.md twelfth session); one run of all the tokens takes the dense path (its
+    dequantization kernel)."""
+    for tokens, tasks in plan:
+        yield tokens, (torch.arange(tokens, device=device) % tasks).to(torch.int32), None, tasks
+    short = dense_min // 2
+    for tokens in sorted({t for t, _ in plan if t > decode_max}):
+        for counts in ([short] * (tokens // short) + ([tokens % short] if tokens % short else []), [tokens]):
+            run_slots = [i % num_slots for i in range(len(counts))]
+            slots = torch.repeat_interleave(torch.tensor(run_slots, dtype=torch.int32),
+                                            torch.tensor(counts)).to(device)  # fmt: skip
+            segments = SlotSegments.from_counts(run_slots, counts, device, per_token=slots)
+            yield tokens, slots, segments, len(set(run_slots))
 
 
 class DecodeGraphs:

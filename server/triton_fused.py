@@ -25,7 +25,15 @@ import triton
 import triton.language as tl
 
 from kernels.autotune import num_sms
-from kernels.triton_common import arrival_counters, jit_any_size, pdl_args, pdl_release, pdl_wait
+from kernels.triton_common import (
+    arrival_counters,
+    jit_any_size,
+    pdl_args,
+    pdl_available,
+    pdl_release,
+    pdl_scope,
+    pdl_wait,
+)
 
 
 @triton.jit
@@ -333,13 +341,18 @@ def warm_up_attention(k_cache: torch.Tensor, v_cache: torch.Tensor, num_heads: i
     """Compile paged_decode_attention for a model's geometry (one layer's caches, its query head count), with the
     context whole and split, before the first request: self_check's small shapes are other variants (head dim,
     grouped heads, divisibility), so the first request and the first long context each compiled one (0.3-0.5 s,
-    H200, NOTES.md fourteenth session). Reads one null-block row; writes nothing to the caches."""
+    H200, NOTES.md fourteenth session). Each also as the model's steps launch it, inside a pdl_scope (PDL on where
+    the GPU has it: another variant, twenty-first session). Reads one null-block row; writes nothing to the caches."""
     _, _, _, hd = k_cache.shape
     q = torch.zeros(1, num_heads, hd, dtype=k_cache.dtype, device=k_cache.device)
     tables = torch.zeros(1, 1, dtype=torch.int64, device=k_cache.device)  # the runner's packed int64 tables
     lens = torch.ones(1, dtype=torch.int32, device=k_cache.device)
-    for splits in (1, 2):
-        paged_decode_attention(q, k_cache, v_cache, tables, lens, hd**-0.5, num_splits=splits)
+    for pdl in (False, True) if pdl_available(k_cache.device) else (False,):
+        if pdl:  # inputs written before the scope (the PDL rule)
+            torch.cuda.synchronize(k_cache.device)
+        with pdl_scope(pdl):
+            for splits in (1, 2):
+                paged_decode_attention(q, k_cache, v_cache, tables, lens, hd**-0.5, num_splits=splits)
 
 
 def _dense_decode_attention(q, k_cache, v_cache, block_tables, context_lens, scale: float) -> torch.Tensor:

@@ -84,6 +84,35 @@ def test_tuning_calls_each_projection_shape_once_per_plan_entry_with_its_task_co
     assert model.kernel_hints.num_tasks is None  # the hint is the runner's again
 
 
+def test_where_the_gpu_has_pdl_the_calls_run_again_as_steps_launch_them(base, monkeypatch):
+    """The model's steps launch the decode kernels inside a pdl_scope, another compiled variant (PDL on): the start
+    compiles it too, after the calls' inputs are written (the PDL rule), so that no request waits for it."""
+    from kernels import triton_common
+
+    engine = create_engine(base, cpu_weight_cache_bytes=0)
+    model = engine.runner.model
+    scopes, syncs = [], []
+    real_forward = LutProjection.forward
+
+    def spy(self, x, slot_of_token):
+        scopes.append((x.shape[0], self.hints.num_tasks, triton_common._PDL_SCOPE.get()))
+        return real_forward(self, x, slot_of_token)
+
+    monkeypatch.setattr(LutProjection, "forward", spy)
+    monkeypatch.setattr(triton_common, "pdl_available", lambda device: True)
+    monkeypatch.setattr(runner.torch.cuda, "synchronize", lambda device=None: syncs.append(len(scopes)))
+    monkeypatch.setattr(runner.DecodeGraphs, "task_classes", staticmethod(lambda batch: (2,)))
+    try:
+        runner.tune_kernels(model, token_budget=4, num_slots=engine.runner.num_slots)
+    finally:
+        engine.stop()
+    half = len(scopes) // 2
+    assert half and [s[:2] for s in scopes[:half]] == [s[:2] for s in scopes[half:]]
+    assert not any(s[2] for s in scopes[:half]) and all(s[2] for s in scopes[half:])
+    assert syncs == [half]  # the inputs written before the first call in the scope
+    assert not triton_common._PDL_SCOPE.get()
+
+
 def test_prefill_sizes_are_also_called_in_runs_of_one_slot_as_eager_steps_give_them(base, monkeypatch):
     """An eager prefill step hands the op its tokens as runs of one slot: short runs take the prefill kernel
     without its sort, a long run the dense path; each is another kernel to compile, so the start calls both."""
