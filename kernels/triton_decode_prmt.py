@@ -229,6 +229,19 @@ def _load_words(row_words, kb0, wj, KW):
     return tl.load(row_words + wcol[None, :], mask=(wcol < KW)[None, :], other=0)
 
 
+@triton.jit
+def _row_block(codes_ptr, N, K, stride_cw, K_PER_SPLIT, BLOCK_N: tl.constexpr, BW: tl.constexpr):
+    """A program's rows and K range (grid: row blocks x K splits): rows [BN], rows_c [BN] (rows past N read row
+    N - 1; never stored), wj [BW] (word index in a block), row_words [BN, 1] (each row's packed code words, b32),
+    k_start (a multiple of the block), k_end."""
+    rows = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
+    rows_c = tl.minimum(rows, N - 1)
+    words_ptr = codes_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
+    k_start = tl.program_id(1) * K_PER_SPLIT
+    return (rows, rows_c, tl.arange(0, BW), words_ptr + rows_c[:, None] * stride_cw, k_start,
+            tl.minimum(k_start + K_PER_SPLIT, K))  # fmt: skip
+
+
 @jit_any_size(unaligned=("slot_ptr",))
 def _decode_prmt_kernel(
     x_ptr, codes_ptr, lut_ptr, slot_ptr, y_ptr, ws_ptr, counter_ptr,
@@ -241,13 +254,8 @@ def _decode_prmt_kernel(
     BW: tl.constexpr = BLOCK_K // 8  # code words per row and block
     pid_n = tl.program_id(0)
     pid_k = tl.program_id(1)
-    rows = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
-    rows_c = tl.minimum(rows, N - 1)  # rows past N read row N-1; never stored
-    wj = tl.arange(0, BW)
-    words_ptr = codes_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
-    row_words = words_ptr + rows_c[:, None] * stride_cw  # [BN, 1]
-    k_start = pid_k * K_PER_SPLIT  # a multiple of BLOCK_K (GROUP_ALIGNED: of the group size, a multiple of 32)
-    k_end = tl.minimum(k_start + K_PER_SPLIT, K)
+    # k_start: a multiple of BLOCK_K (GROUP_ALIGNED: of the group size, a multiple of 32)
+    rows, rows_c, wj, row_words, k_start, k_end = _row_block(codes_ptr, N, K, stride_cw, K_PER_SPLIT, BLOCK_N, BW)
     # PREFETCH = D > 0: the first D codes blocks, issued before the slot -> LUT tables chain (they depend on
     # neither); then each block D ahead of the one looked up (nxt1 is the next block, nxt2 the one after, ...).
     nxt1 = _load_words(row_words, k_start, wj, KW) if PREFETCH >= 1 else tl.zeros((BLOCK_N, BW), dtype=tl.uint32)

@@ -51,7 +51,7 @@ from kernels.triton_common import (
     store_split_k,
 )
 from kernels.triton_decode_mma import PAIRS, PAIRS_CONSTR
-from kernels.triton_decode_prmt import _half, _load_words, _row_tables, half2_ok, prmt_ok
+from kernels.triton_decode_prmt import _half, _load_words, _row_block, _row_tables, _x_pairs, half2_ok, prmt_ok
 
 HALF2_FMA = tl.constexpr(to_ptx(half2_fma_program()))
 HALF2_FMA_CONSTR = tl.constexpr(HALF2_FMA_CONSTRAINTS)
@@ -83,29 +83,11 @@ def _word_pairs(words, tables, BLOCK_N: tl.constexpr, BW: tl.constexpr):
 
 
 @triton.jit
-def _token_pairs(x_row, c0, lo, hi, BLOCK_N: tl.constexpr, BW: tl.constexpr, MASKED: tl.constexpr):
-    """One token's x at the 4 column pairs of every word (b32 [BN, BW] each, broadcast over the rows) from one
-    16-byte load per word; MASKED: zero outside the group's columns [lo, hi)."""
-    shape: tl.constexpr = (BLOCK_N, BW)
-    pairs_ptr = x_row.to(tl.pointer_type(tl.uint32), bitcast=True)
-    cols = c0[:, None] + 2 * tl.arange(0, 4)[None, :]  # [BW, 4] the first column of each pair
-    if MASKED:
-        xw = tl.load(pairs_ptr + cols // 2, mask=(cols >= lo) & (cols < hi), other=0)
-    else:
-        xw = tl.load(pairs_ptr + cols // 2)
-    even, odd = tl.split(tl.reshape(xw, (BW, 2, 2)))  # pair 2a + b at [:, a, b]
-    p0, p2 = tl.split(even)
-    p1, p3 = tl.split(odd)
-    return (tl.broadcast_to(p0[None, :], shape), tl.broadcast_to(p1[None, :], shape),
-            tl.broadcast_to(p2[None, :], shape), tl.broadcast_to(p3[None, :], shape))  # fmt: skip
-
-
-@triton.jit
 def _token_fma(acc, q, x_row, c0, lo, hi, BLOCK_N: tl.constexpr, BW: tl.constexpr, MASKED: tl.constexpr,
                ASM: tl.constexpr):  # fmt: skip
     """acc [BN, BW] + one token's products with a block's looked-up entries q (ASM: 4 entry pairs; else the 8
     entries [BN, BW] in fp16, column j of every word), rounded as the asm rounds them."""
-    xp = _token_pairs(x_row, c0, lo, hi, BLOCK_N, BW, MASKED)
+    xp = _x_pairs(x_row, c0, lo, hi, (BLOCK_N, BW), MASKED, BW, True)  # one 16-byte load a word (X_VEC)
     if ASM:
         out = tl.inline_asm_elementwise(HALF2_FMA, HALF2_FMA_CONSTR,
                                         [acc, q[0], q[1], q[2], q[3], xp[0], xp[1], xp[2], xp[3]],
@@ -143,15 +125,7 @@ def _decode_prmt_tokens_kernel(
 ):  # fmt: skip
     L: tl.constexpr = 1 << BITS
     BW: tl.constexpr = BLOCK_K // 8  # code words per row and block
-    pid_n = tl.program_id(0)
-    pid_k = tl.program_id(1)
-    rows = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
-    rows_c = tl.minimum(rows, N - 1)  # rows past N read row N-1; never stored
-    wj = tl.arange(0, BW)
-    words_ptr = codes_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
-    row_words = words_ptr + rows_c[:, None] * stride_cw  # [BN, 1]
-    k_start = pid_k * K_PER_SPLIT  # a multiple of BLOCK_K
-    k_end = tl.minimum(k_start + K_PER_SPLIT, K)
+    rows, rows_c, wj, row_words, k_start, k_end = _row_block(codes_ptr, N, K, stride_cw, K_PER_SPLIT, BLOCK_N, BW)
     g_first = k_start // GS
     pairs_ptr = lut_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
     t_offs = tl.arange(0, TOKENS)
@@ -219,7 +193,8 @@ def _decode_prmt_tokens_kernel(
     offs = t_offs[None, :] * N + rows[:, None]
     y_offs = t_offs[None, :] * stride_ym + rows[:, None]
     out_mask = (t_offs < M)[None, :] & (rows < N)[:, None]
-    store_split_k(total, offs, y_offs, out_mask, y_ptr, ws_ptr, counter_ptr, pid_n, pid_k, M, N, SPLIT_K, USE_SPLIT)
+    store_split_k(total, offs, y_offs, out_mask, y_ptr, ws_ptr, counter_ptr, tl.program_id(0), tl.program_id(1), M, N,
+                  SPLIT_K, USE_SPLIT)
 
 
 
