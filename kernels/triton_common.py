@@ -484,3 +484,28 @@ def store_split_k(acc, offs, y_offs, out_mask, y_ptr, ws_ptr, counter_ptr, pid_n
             tl.atomic_xchg(counter_ptr + pid_n, 0, sem="relaxed")
     else:
         tl.store(y_ptr + y_offs, acc.to(y_ptr.dtype.element_ty), mask=out_mask)
+
+
+@triton.jit
+def store_split_k_pieces(vals, offs, y_offs, masks, y_ptr, ws_ptr, counter_ptr, pid_n, pid_k, M, N,
+                         SPLIT_K: tl.constexpr, USE_SPLIT: tl.constexpr):  # fmt: skip
+    """store_split_k for a tile given in pieces: tuples of the pieces' values, workspace offsets, y offsets and
+    masks, each piece stored in its own layout. The fragment kernels' per-lane accumulators (one element a thread)
+    joined into one tile took three layout conversions through shared memory (13 barriers in the epilogue on
+    sm_90); as pieces they are stored where they lie."""
+    if USE_SPLIT:
+        for i in tl.static_range(len(vals)):
+            tl.store(ws_ptr + pid_k * M * N + offs[i], vals[i], mask=masks[i])
+        tl.debug_barrier()  # every thread's partial is stored before the (acq_rel, gpu-scope) arrival
+        arrived = tl.atomic_add(counter_ptr + pid_n, 1)
+        if arrived == SPLIT_K - 1:
+            for i in tl.static_range(len(vals)):
+                total = tl.zeros(vals[i].shape, dtype=tl.float32)
+                for s in range(0, SPLIT_K):
+                    total += tl.load(ws_ptr + s * M * N + offs[i], mask=masks[i], other=0.0, cache_modifier=".cg")
+                tl.store(y_ptr + y_offs[i], total.to(y_ptr.dtype.element_ty), mask=masks[i])
+            tl.atomic_xchg(counter_ptr + pid_n, 0, sem="relaxed")  # ready for the next launch (store_split_k)
+    else:
+        for i in tl.static_range(len(vals)):
+            tl.store(y_ptr + y_offs[i], vals[i].to(y_ptr.dtype.element_ty), mask=masks[i])
+

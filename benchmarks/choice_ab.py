@@ -1,13 +1,15 @@
-"""The one-token register-LUT kernel's shipped choices with and without one flag, in turns on one machine.
+"""The op's shipped decode choices with and without one config flag, in turns on one machine.
 
-    python3 benchmarks/prmt_ab.py --out OUT_DIR [--flag X_VEC] [--rounds 3]
+    python3 benchmarks/choice_ab.py --out OUT_DIR [--flag X_VEC] [--m 1] [--rounds 3]
 
 Per Llama-2-7B projection shape (the kernel table's three and the server's fused q/k/v and gate/up) and gpr (1, 4):
-the op's shipped one-token choice (kernels/tuned/, autotune's file name) timed with the flag off and on,
-alternating for --rounds rounds (single timings varied up to 2x on the H200), each checked against the torch
-reference (bench_kernels.checked_time), and cuBLAS fp16 in the same process. Writes OUT_DIR/prmt_ab_<flag>.json and
-prints the median of each side per case. (Twenty-first session: X_PREFETCH, x's pairs loaded a block ahead with
-the codes, 0.94-1.02x, results/prmt_ab_x_prefetch_h200.log; the flag was removed, its code is in commit 1640ed8.)
+the op's shipped choice for --m tokens of one task (kernels/tuned/, autotune's file name) timed with the flag off
+and on, alternating for --rounds rounds (single timings varied up to 2x on the H200), each checked against the
+torch reference (bench_kernels.checked_time), and cuBLAS fp16 in the same process. Writes
+OUT_DIR/choice_ab_m<M>_<flag>.json and prints the median of each side per case. A flag the chosen kernel does not
+know changes nothing (its side reads ~1.0x). (Twenty-first session, as prmt_ab.py: X_PREFETCH, x's pairs loaded a
+block ahead with the codes in the one-token kernel, 0.94-1.02x, results/prmt_ab_x_prefetch_h200.log; the flag was
+removed, its code is in commit 1640ed8.)
 """
 
 from __future__ import annotations
@@ -31,26 +33,27 @@ from kernels.triton_decode import launch_decode  # noqa: E402
 SHAPES = [(4096, 4096), (11008, 4096), (4096, 11008), (12288, 4096), (22016, 4096)]
 
 
-def shipped_choice(n: int, k: int, gpr: int) -> dict | None:
-    """The shipped one-token decode choice of this shape on this GPU, or None."""
+def shipped_choice(n: int, k: int, gpr: int, m: int) -> dict | None:
+    """The shipped decode choice of this shape and token bucket (a power of two) on this GPU, or None."""
     path = Path(__file__).resolve().parents[1] / "kernels" / "tuned" / cache_path().name
     if not path.exists():
         return None
-    return json.loads(path.read_text()).get(f"decode|1,{n},{k},4,{gpr},torch.float16,torch.float16")
+    return json.loads(path.read_text()).get(f"decode|{m},{n},{k},4,{gpr},torch.float16,torch.float16")
 
 
 def main() -> None:
     args = grid_cli(__doc__, budget_s=0.0, extra=[("--flag", "X_VEC", "the config flag turned on"),
+                                                  ("--m", 1, "tokens of one task (a power of two: the key)"),
                                                   ("--rounds", 3, "alternating timings per side")])  # fmt: skip
     rows = []
     for gpr in (1, 4):
         for n, k in SHAPES:
-            base = shipped_choice(n, k, gpr)
+            base = shipped_choice(n, k, gpr, args.m)
             if base is None:
                 print(f"{n}x{k} gpr {gpr}: no shipped choice", flush=True)
                 continue
             layer = Layer(n, k, gpr)
-            x, slots = make_batch(1, 1, k)
+            x, slots = make_batch(args.m, 1, k)
             ref = lut_linear_reference(x, layer.codes[0], layer.pools[0], slots, BITS)
             times: dict[int, list[float]] = {0: [], 1: []}
             for _ in range(args.rounds):
@@ -60,14 +63,14 @@ def main() -> None:
                         times[on].append(us)
             cublas_us = bench_graph(cublas_fns(layer, x))
             off, on = (statistics.median(times[v]) if times[v] else None for v in (0, 1))
-            rows.append({"N": n, "K": k, "gpr": gpr, "config": base, "off_us": times[0], "on_us": times[1],
+            rows.append({"N": n, "K": k, "M": args.m, "gpr": gpr, "config": base, "off_us": times[0], "on_us": times[1],
                          "cublas_us": cublas_us})  # fmt: skip
             print(f"{n}x{k} gpr {gpr}: {args.flag} off {off:.2f} us, on {on:.2f} us ({off / on:.3f}x); "
                   f"cuBLAS {cublas_us:.1f} (x{cublas_us / on:.2f} with it)", flush=True)
             del layer
             torch.cuda.empty_cache()
-    out = {"gpu": torch.cuda.get_device_name(), "flag": args.flag, "rows": rows}
-    (args.out / f"prmt_ab_{args.flag}.json").write_text(json.dumps(out, indent=0))
+    out = {"gpu": torch.cuda.get_device_name(), "flag": args.flag, "m": args.m, "rows": rows}
+    (args.out / f"choice_ab_m{args.m}_{args.flag}.json").write_text(json.dumps(out, indent=0))
 
 
 if __name__ == "__main__":
