@@ -1,12 +1,12 @@
 """The op's shipped decode choices with and without one config flag, in turns on one machine.
 
-    python3 benchmarks/choice_ab.py --out OUT_DIR [--flag X_VEC] [--m 1] [--rounds 3]
+    python3 benchmarks/choice_ab.py --out OUT_DIR [--flag X_VEC] [--values 0,1] [--m 1] [--rounds 3]
 
 Per Llama-2-7B projection shape (the kernel table's three and the server's fused q/k/v and gate/up) and gpr (1, 4):
-the op's shipped choice for --m tokens of one task (kernels/tuned/, autotune's file name) timed with the flag off
-and on, alternating for --rounds rounds (single timings varied up to 2x on the H200), each checked against the
-torch reference (bench_kernels.checked_time), and cuBLAS fp16 in the same process. Writes
-OUT_DIR/choice_ab_m<M>_<flag>.json and prints the median of each side per case. A flag the chosen kernel does not
+the op's shipped choice for --m tokens of one task (kernels/tuned/, autotune's file name) timed with the flag at
+each of --values (off and on by default), alternating for --rounds rounds (single timings varied up to 2x on the
+H200), each checked against the torch reference (bench_kernels.checked_time), and cuBLAS fp16 in the same process.
+Writes OUT_DIR/choice_ab_m<M>_<flag>.json and prints the median of each side per case. A flag the chosen kernel does not
 know changes nothing (its side reads ~1.0x). (Twenty-first session, as prmt_ab.py: X_PREFETCH, x's pairs loaded a
 block ahead with the codes in the one-token kernel, 0.94-1.02x, results/prmt_ab_x_prefetch_h200.log; the flag was
 removed, its code is in commit 1640ed8.)
@@ -43,6 +43,7 @@ def shipped_choice(n: int, k: int, gpr: int, m: int) -> dict | None:
 
 def main() -> None:
     args = grid_cli(__doc__, budget_s=0.0, extra=[("--flag", "X_VEC", "the config flag turned on"),
+                                                  ("--values", "0,1", "the flag's two values, A then B"),
                                                   ("--m", 1, "tokens of one task (a power of two: the key)"),
                                                   ("--rounds", 3, "alternating timings per side")])  # fmt: skip
     rows = []
@@ -55,18 +56,19 @@ def main() -> None:
             layer = Layer(n, k, gpr)
             x, slots = make_batch(args.m, 1, k)
             ref = lut_linear_reference(x, layer.codes[0], layer.pools[0], slots, BITS)
-            times: dict[int, list[float]] = {0: [], 1: []}
+            values = [int(v) for v in args.values.split(",")]
+            times: dict[int, list[float]] = {v: [] for v in values}
             for _ in range(args.rounds):
-                for on in (0, 1):
-                    us, err = checked_time(launch_decode, layer, x, slots, ref, base | {args.flag: on})
+                for value in values:
+                    us, err = checked_time(launch_decode, layer, x, slots, ref, base | {args.flag: value})
                     if us:
-                        times[on].append(us)
+                        times[value].append(us)
             cublas_us = bench_graph(cublas_fns(layer, x))
-            off, on = (statistics.median(times[v]) if times[v] else None for v in (0, 1))
-            rows.append({"N": n, "K": k, "M": args.m, "gpr": gpr, "config": base, "off_us": times[0], "on_us": times[1],
-                         "cublas_us": cublas_us})  # fmt: skip
-            print(f"{n}x{k} gpr {gpr}: {args.flag} off {off:.2f} us, on {on:.2f} us ({off / on:.3f}x); "
-                  f"cuBLAS {cublas_us:.1f} (x{cublas_us / on:.2f} with it)", flush=True)
+            off, on = (statistics.median(times[v]) if times[v] else float("nan") for v in values)
+            rows.append({"N": n, "K": k, "M": args.m, "gpr": gpr, "config": base, "values": values,
+                         "a_us": times[values[0]], "b_us": times[values[1]], "cublas_us": cublas_us})  # fmt: skip
+            print(f"{n}x{k} gpr {gpr}: {args.flag}={values[0]} {off:.2f} us, ={values[1]} {on:.2f} us "
+                  f"({off / on:.3f}x); cuBLAS {cublas_us:.1f} (x{cublas_us / on:.2f} with ={values[1]})", flush=True)
             del layer
             torch.cuda.empty_cache()
     out = {"gpu": torch.cuda.get_device_name(), "flag": args.flag, "m": args.m, "rows": rows}
