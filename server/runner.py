@@ -645,8 +645,8 @@ def tune_kernels(model: Transformer, token_budget: int, num_slots: int) -> None:
         for pdl in (False, True) if pdl_available(device) else (False,):
             if pdl:  # the PDL rule: every slot table a launch in the scope reads was written before the scope
                 torch.cuda.synchronize(device)
-            with pdl_scope(pdl):
-                for tokens, slots, segments, tasks in calls:
+            with pdl_scope(pdl):  # (prefill-sized calls only once: the prefill kernels take no PDL)
+                for tokens, slots, segments, tasks in [c for c in calls if not pdl or c[0] <= triton_ops.DECODE_MAX_M]:
                     hints.num_tasks, hints.segments = tasks, segments
                     for proj in shapes.values():
                         proj(torch.randn(tokens, proj.in_features, device=device, dtype=dtype), slots)

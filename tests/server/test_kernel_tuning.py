@@ -86,8 +86,9 @@ def test_tuning_calls_each_projection_shape_once_per_plan_entry_with_its_task_co
 
 def test_where_the_gpu_has_pdl_the_calls_run_again_as_steps_launch_them(base, monkeypatch):
     """The model's steps launch the decode kernels inside a pdl_scope, another compiled variant (PDL on): the start
-    compiles it too, after the calls' inputs are written (the PDL rule), so that no request waits for it."""
-    from kernels import triton_common
+    compiles it too, after the calls' inputs are written (the PDL rule), so that no request waits for it. The
+    prefill-sized calls run once (the prefill kernels take no PDL)."""
+    from kernels import triton_common, triton_ops
 
     engine = create_engine(base, cpu_weight_cache_bytes=0)
     model = engine.runner.model
@@ -103,13 +104,15 @@ def test_where_the_gpu_has_pdl_the_calls_run_again_as_steps_launch_them(base, mo
     monkeypatch.setattr(runner.torch.cuda, "synchronize", lambda device=None: syncs.append(len(scopes)))
     monkeypatch.setattr(runner.DecodeGraphs, "task_classes", staticmethod(lambda batch: (2,)))
     try:
-        runner.tune_kernels(model, token_budget=4, num_slots=engine.runner.num_slots)
+        runner.tune_kernels(model, token_budget=100, num_slots=engine.runner.num_slots)  # plan up to 128 tokens
     finally:
         engine.stop()
-    half = len(scopes) // 2
-    assert half and [s[:2] for s in scopes[:half]] == [s[:2] for s in scopes[half:]]
-    assert not any(s[2] for s in scopes[:half]) and all(s[2] for s in scopes[half:])
-    assert syncs == [half]  # the inputs written before the first call in the scope
+    first = [s for s in scopes if not s[2]]
+    second = [s for s in scopes if s[2]]
+    assert scopes == first + second and syncs == [len(first)]  # the inputs written before the scope's first call
+    decode_sized = [s[:2] for s in first if s[0] <= triton_ops.DECODE_MAX_M]
+    assert decode_sized and [s[:2] for s in second] == decode_sized
+    assert any(s[0] > triton_ops.DECODE_MAX_M for s in first)
     assert not triton_common._PDL_SCOPE.get()
 
 
