@@ -77,3 +77,43 @@ def test_the_fragment_grids_offer_only_chunks_that_tile_the_groups_and_launchabl
         y = torch.full((8, 40), float("nan"), dtype=x.dtype, device=DEVICE)
         launch(x, codes, pool, slots, 4, y, cfg)
         assert rel_err(y, ref) < 3e-3
+
+
+def test_the_two_token_grid_offers_prefetched_blocks_only_inside_a_group_and_its_configs_launch():
+    """benchmarks/mma_grid.py --kernel prmt_tokens: blocks that do not divide the group size are not prefetched
+    (4096 columns in 4 groups of 1,024 keep 256-1,024-column blocks), and a config launches through the interpreter."""
+    import torch
+
+    from kernels.reference import lut_linear_reference
+    from kernels.triton_decode import launch_decode
+
+    from .test_triton_forward import DEVICE, make_case, rel_err
+
+    grid = load_benchmark("mma_grid")
+    offered = [cfg for cfg, _ in grid.token_configs(4096, 4096, 1024, 132)]
+    assert offered and all(1024 % cfg["BLOCK_K"] == 0 for cfg in offered if cfg["PREFETCH"])
+    x, codes, pool, slots = make_case(2, 40, 256, 4, 1, 1, "one", torch.float16, seed=4)
+    cfg, _ = next(grid.token_configs(40, 256, 256, 132))
+    y = torch.full((2, 40), float("nan"), dtype=x.dtype, device=DEVICE)
+    launch_decode(x, codes, pool, slots, 4, y, cfg)
+    assert rel_err(y, lut_linear_reference(x, codes, pool, slots, 4)) < 1.5e-3
+
+
+def test_the_grid_plot_takes_each_cases_fastest_config_against_the_op_and_cublas(tmp_path):
+    """benchmarks/plot_grid.py on a run as mma_grid.py writes it: the best timed config per case (failed ones,
+    us None, left out), the op's and cuBLAS's rows beside it, and a PNG next to the JSON."""
+    import json
+
+    plot = load_benchmark("plot_grid")
+    case = {"N": 64, "K": 128, "M": 2, "tasks": 1, "gpr": 1}
+    rows = [{**case, "kind": "prmt_tokens", "us": 12.0}, {**case, "kind": "prmt_tokens", "us": None},
+            {**case, "kind": "prmt_tokens", "us": 9.5}, {**case, "kind": "op", "us": 11.0},
+            {**case, "kind": "cublas", "us": 15.0}, {**case, "M": 4, "kind": "op", "us": 13.0},
+            {**case, "M": 4, "kind": "cublas", "us": 15.5}]  # fmt: skip
+    run = tmp_path / "run.json"
+    run.write_text(json.dumps({"gpu": "test", "rows": rows}))
+    assert plot.best_per_case(json.loads(run.read_text())) == [
+        {"case": (64, 128, 2, 1), "grid": 9.5, "op": 11.0, "cublas": 15.0},
+        {"case": (64, 128, 4, 1), "grid": None, "op": 13.0, "cublas": 15.5},
+    ]
+    assert plot.plot(run) == run.with_suffix(".png") and run.with_suffix(".png").stat().st_size > 0
