@@ -197,33 +197,57 @@ def _half(pair, HIGH: tl.constexpr):
 
 
 @triton.jit
+def _table_tiles(tables, shape: tl.constexpr):
+    """The rows' 8 byte tables (b32 [BN] each) broadcast over a block's words: the asm operands' shape."""
+    lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3 = tables
+    return (tl.broadcast_to(lo0[:, None], shape), tl.broadcast_to(lo1[:, None], shape),
+            tl.broadcast_to(lo2[:, None], shape), tl.broadcast_to(lo3[:, None], shape),
+            tl.broadcast_to(hi0[:, None], shape), tl.broadcast_to(hi1[:, None], shape),
+            tl.broadcast_to(hi2[:, None], shape), tl.broadcast_to(hi3[:, None], shape))  # fmt: skip
+
+
+@triton.jit
+def _gather_entries(lut_ptr, row_offs, words):
+    """The interpreter's lookup: the 8 LUT entries of each word [BN, BW] (column j of every word, the LUT's dtype),
+    gathered at row_offs [BN] (each row's element offset of the group)."""
+    base = lut_ptr + row_offs[:, None]
+    entries = ()
+    for j in tl.static_range(8):
+        entries = entries + (tl.load(base + ((words >> (4 * j)) & 15).to(tl.int64)),)
+    return entries
+
+
+@triton.jit
+def _half2_sum(acc, entries, xp):
+    """The interpreter's form of the HALF2 asm: acc + each word's 8 fp16 products (entries: 8 fp16 [BN, BW], x's 4
+    pairs xp), summed in fp16 per half of the pairs (unfused), each half's sum added in fp32."""
+    even = entries[0] * _half(xp[0], False)  # the pairs' low halves: even columns
+    odd = entries[1] * _half(xp[0], True)
+    for i in tl.static_range(1, 4):
+        even += entries[2 * i] * _half(xp[i], False)
+        odd += entries[2 * i + 1] * _half(xp[i], True)
+    return acc + even.to(tl.float32) + odd.to(tl.float32)
+
+
+@triton.jit
 def _lookup_fma(acc, words, tables, x_ptr, c0, lo, hi, BLOCK_N: tl.constexpr, BW: tl.constexpr,
                 LUT_BF16: tl.constexpr, MASKED: tl.constexpr, X_VEC: tl.constexpr = False,
                 HALF2: tl.constexpr = False):  # fmt: skip
     """acc [BN, BW] + the 8 weights of each code word times x at their columns (kernels/prmt_lut.py's asm).
     HALF2: products and each word's sum in fp16 (x's column pairs as loaded), that sum added in fp32."""
     shape: tl.constexpr = (BLOCK_N, BW)
-    lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3 = tables
+    t = _table_tiles(tables, shape)
     if HALF2:
         xp = _x_pairs(x_ptr, c0, lo, hi, shape, MASKED, BW, X_VEC)
         return tl.inline_asm_elementwise(
             LOOKUP_HALF2, LOOKUP_HALF2_CONSTRAINTS,
-            [acc, words,
-             tl.broadcast_to(lo0[:, None], shape), tl.broadcast_to(lo1[:, None], shape),
-             tl.broadcast_to(lo2[:, None], shape), tl.broadcast_to(lo3[:, None], shape),
-             tl.broadcast_to(hi0[:, None], shape), tl.broadcast_to(hi1[:, None], shape),
-             tl.broadcast_to(hi2[:, None], shape), tl.broadcast_to(hi3[:, None], shape),
-             xp[0], xp[1], xp[2], xp[3]],
+            [acc, words, t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], xp[0], xp[1], xp[2], xp[3]],
             dtype=tl.float32, is_pure=True, pack=1,
         )  # fmt: skip
     xs = _x_columns(x_ptr, c0, lo, hi, shape, BW, MASKED, X_VEC)
     return tl.inline_asm_elementwise(
         LOOKUP_BF16 if LUT_BF16 else LOOKUP_F16, LOOKUP_CONSTRAINTS,
-        [acc, words,
-         tl.broadcast_to(lo0[:, None], shape), tl.broadcast_to(lo1[:, None], shape),
-         tl.broadcast_to(lo2[:, None], shape), tl.broadcast_to(lo3[:, None], shape),
-         tl.broadcast_to(hi0[:, None], shape), tl.broadcast_to(hi1[:, None], shape),
-         tl.broadcast_to(hi2[:, None], shape), tl.broadcast_to(hi3[:, None], shape),
+        [acc, words, t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7],
          xs[0], xs[1], xs[2], xs[3], xs[4], xs[5], xs[6], xs[7]],
         dtype=tl.float32, is_pure=True, pack=1,
     )  # fmt: skip
@@ -319,15 +343,7 @@ def _decode_prmt_kernel(
                     xp = _x_pairs(x_ptr, c0, 0, K, (BLOCK_N, BW), False, BW, X_VEC)
                 else:
                     xp = _x_pairs(x_ptr, c0, lo, hi, (BLOCK_N, BW), True, BW, X_VEC)
-                even = tl.zeros((BLOCK_N, BW), dtype=tl.float16)  # the pairs' low halves: even columns
-                odd = tl.zeros((BLOCK_N, BW), dtype=tl.float16)
-                row_lut = lut_ptr + (lut_rows + g * L)[:, None]  # [BN, 1] each row's entries of group g
-                for j in tl.static_range(0, 8, 2):
-                    w_even = tl.load(row_lut + ((words >> (4 * j)) & 15).to(tl.int64))
-                    w_odd = tl.load(row_lut + ((words >> (4 * j + 4)) & 15).to(tl.int64))
-                    even += w_even * _half(xp[j // 2], False)
-                    odd += w_odd * _half(xp[j // 2], True)
-                acc += even.to(tl.float32) + odd.to(tl.float32)
+                acc = _half2_sum(acc, _gather_entries(lut_ptr, lut_rows + g * L, words), xp)
             else:  # interpreter: the same sums through a gather of each code's LUT entry
                 xs = _x_columns(x_ptr, c0, lo, hi, (BLOCK_N, BW), BW, True, X_VEC)
                 for j in tl.static_range(8):
@@ -358,28 +374,14 @@ def _dequant_words(words, tables, lut_ptr, row_offs, BLOCK_N: tl.constexpr, BW: 
     ASM: byte permutes on the row tables (kernels/prmt_lut.py, dequant_program); else (interpreter) a gather of
     lut_ptr[row_offs[n] + code] with row_offs [BN] the element offset of each row's LUT of this group."""
     if ASM:
-        shape: tl.constexpr = (BLOCK_N, BW)
-        lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3 = tables
         dt = lut_ptr.dtype.element_ty
-        e0, e1, e2, e3, e4, e5, e6, e7 = tl.inline_asm_elementwise(
-            DEQUANT, DEQUANT_CONSTR,
-            [words,
-             tl.broadcast_to(lo0[:, None], shape), tl.broadcast_to(lo1[:, None], shape),
-             tl.broadcast_to(lo2[:, None], shape), tl.broadcast_to(lo3[:, None], shape),
-             tl.broadcast_to(hi0[:, None], shape), tl.broadcast_to(hi1[:, None], shape),
-             tl.broadcast_to(hi2[:, None], shape), tl.broadcast_to(hi3[:, None], shape)],
-            dtype=(dt, dt, dt, dt, dt, dt, dt, dt), is_pure=True, pack=1,
-        )  # fmt: skip
+        t = _table_tiles(tables, (BLOCK_N, BW))
+        entries = tl.inline_asm_elementwise(DEQUANT, DEQUANT_CONSTR,
+                                            [words, t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7]],
+                                            dtype=(dt, dt, dt, dt, dt, dt, dt, dt), is_pure=True, pack=1)  # fmt: skip
     else:
-        base = lut_ptr + row_offs[:, None]
-        e0 = tl.load(base + (words & 15).to(tl.int64))
-        e1 = tl.load(base + ((words >> 4) & 15).to(tl.int64))
-        e2 = tl.load(base + ((words >> 8) & 15).to(tl.int64))
-        e3 = tl.load(base + ((words >> 12) & 15).to(tl.int64))
-        e4 = tl.load(base + ((words >> 16) & 15).to(tl.int64))
-        e5 = tl.load(base + ((words >> 20) & 15).to(tl.int64))
-        e6 = tl.load(base + ((words >> 24) & 15).to(tl.int64))
-        e7 = tl.load(base + ((words >> 28) & 15).to(tl.int64))
+        entries = _gather_entries(lut_ptr, row_offs, words)
+    e0, e1, e2, e3, e4, e5, e6, e7 = entries
     return _join8(e0, e1, e2, e3, e4, e5, e6, e7, BLOCK_N, BW)
 
 

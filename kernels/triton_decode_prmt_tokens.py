@@ -50,8 +50,18 @@ from kernels.triton_common import (
     split_k_launch,
     store_split_k,
 )
-from kernels.triton_decode_mma import PAIRS, PAIRS_CONSTR
-from kernels.triton_decode_prmt import _half, _load_words, _row_block, _row_tables, _x_pairs, half2_ok, prmt_ok
+from kernels.triton_decode_mma import _pairs
+from kernels.triton_decode_prmt import (
+    _gather_entries,
+    _half2_sum,
+    _load_words,
+    _row_block,
+    _row_tables,
+    _table_tiles,
+    _x_pairs,
+    half2_ok,
+    prmt_ok,
+)
 
 HALF2_FMA = tl.constexpr(to_ptx(half2_fma_program()))
 HALF2_FMA_CONSTR = tl.constexpr(HALF2_FMA_CONSTRAINTS)
@@ -67,22 +77,6 @@ TOKENS_CANDIDATES = [(16, 1024, 4, 0, 1), (32, 256, 4, 4, 1), (8, 1024, 4, 0, 1)
 
 
 @triton.jit
-def _word_pairs(words, tables, BLOCK_N: tl.constexpr, BW: tl.constexpr):
-    """The 4 entry pairs (b32 [BN, BW] each, columns (0, 1) .. (6, 7) of every word) from the rows' byte tables."""
-    shape: tl.constexpr = (BLOCK_N, BW)
-    lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3 = tables
-    return tl.inline_asm_elementwise(
-        PAIRS, PAIRS_CONSTR,
-        [words,
-         tl.broadcast_to(lo0[:, None], shape), tl.broadcast_to(lo1[:, None], shape),
-         tl.broadcast_to(lo2[:, None], shape), tl.broadcast_to(lo3[:, None], shape),
-         tl.broadcast_to(hi0[:, None], shape), tl.broadcast_to(hi1[:, None], shape),
-         tl.broadcast_to(hi2[:, None], shape), tl.broadcast_to(hi3[:, None], shape)],
-        dtype=(tl.uint32, tl.uint32, tl.uint32, tl.uint32), is_pure=True, pack=1,
-    )  # fmt: skip
-
-
-@triton.jit
 def _token_fma(acc, q, x_row, c0, lo, hi, BLOCK_N: tl.constexpr, BW: tl.constexpr, MASKED: tl.constexpr,
                ASM: tl.constexpr, X_LANES: tl.constexpr):  # fmt: skip
     """acc [BN, BW] + one token's products with a block's looked-up entries q (ASM: 4 entry pairs; else the 8
@@ -94,12 +88,7 @@ def _token_fma(acc, q, x_row, c0, lo, hi, BLOCK_N: tl.constexpr, BW: tl.constexp
                                         [acc, q[0], q[1], q[2], q[3], xp[0], xp[1], xp[2], xp[3]],
                                         dtype=tl.float32, is_pure=True, pack=1)  # fmt: skip
     else:  # interpreter: fp16 products and per-half sums (unfused)
-        even = q[0] * _half(xp[0], False)
-        odd = q[1] * _half(xp[0], True)
-        for i in tl.static_range(1, 4):
-            even += q[2 * i] * _half(xp[i], False)
-            odd += q[2 * i + 1] * _half(xp[i], True)
-        out = acc + even.to(tl.float32) + odd.to(tl.float32)
+        out = _half2_sum(acc, q, xp)
     return out
 
 
@@ -108,12 +97,9 @@ def _lookup(words, tables, lut_ptr, row_lut, BLOCK_N: tl.constexpr, BW: tl.const
     """A block's entries: ASM the 4 pairs of the byte-permute lookup; else (interpreter) the 8 entries gathered from
     the LUT at row_lut [BN] (each row's element offset of this group)."""
     if ASM:
-        q = _word_pairs(words, tables, BLOCK_N, BW)
+        q = _pairs(words, _table_tiles(tables, (BLOCK_N, BW)))
     else:
-        base = lut_ptr + row_lut[:, None]
-        q = ()
-        for j in tl.static_range(8):
-            q = q + (tl.load(base + ((words >> (4 * j)) & 15).to(tl.int64)),)
+        q = _gather_entries(lut_ptr, row_lut, words)
     return q
 
 
@@ -133,6 +119,10 @@ def _decode_prmt_tokens_kernel(
     t_offs = tl.arange(0, TOKENS)
     t_rows = tl.minimum(t_offs, M - 1)  # tokens past M: row M - 1's x and slot, never stored
     slots = tl.load(slot_ptr + t_rows).to(tl.int32)  # [T]
+    s0 = tl.sum(tl.where(t_offs == 0, slots, 0))  # each token's slot, a scalar
+    s1 = tl.sum(tl.where(t_offs == 1, slots, 0))
+    s2 = tl.sum(tl.where(t_offs == 2, slots, 0))
+    s3 = tl.sum(tl.where(t_offs == 3, slots, 0))
     # PREFETCH: the first codes block before the slot -> LUT chain (it depends on neither), then each block one ahead
     nxt = _load_words(row_words, k_start, wj, KW) if PREFETCH else tl.zeros((BLOCK_N, BW), dtype=tl.uint32)
     x0 = x_ptr  # each token's row of x (M >= 2)
@@ -178,11 +168,11 @@ def _decode_prmt_tokens_kernel(
                         acc2 = _token_fma(acc2, q, x2, c0, lo, hi, BLOCK_N, BW, False, ASM, X_LANES)
                         acc3 = _token_fma(acc3, q, x3, c0, lo, hi, BLOCK_N, BW, False, ASM, X_LANES)
         # this pass's sums count for the tokens of slot cur only
-        tot0 = tl.where(tl.sum(tl.where(t_offs == 0, slots, 0)) == cur, tl.sum(acc0, axis=1), tot0)
-        tot1 = tl.where(tl.sum(tl.where(t_offs == 1, slots, 0)) == cur, tl.sum(acc1, axis=1), tot1)
+        tot0 = tl.where(s0 == cur, tl.sum(acc0, axis=1), tot0)
+        tot1 = tl.where(s1 == cur, tl.sum(acc1, axis=1), tot1)
         if TOKENS > 2:
-            tot2 = tl.where(tl.sum(tl.where(t_offs == 2, slots, 0)) == cur, tl.sum(acc2, axis=1), tot2)
-            tot3 = tl.where(tl.sum(tl.where(t_offs == 3, slots, 0)) == cur, tl.sum(acc3, axis=1), tot3)
+            tot2 = tl.where(s2 == cur, tl.sum(acc2, axis=1), tot2)
+            tot3 = tl.where(s3 == cur, tl.sum(acc3, axis=1), tot3)
         cur = next_slot(slots, cur)
         if PREFETCH:
             if cur < NO_SLOT:  # the next pass starts over at the first block
@@ -197,7 +187,6 @@ def _decode_prmt_tokens_kernel(
     out_mask = (t_offs < M)[None, :] & (rows < N)[:, None]
     store_split_k(total, offs, y_offs, out_mask, y_ptr, ws_ptr, counter_ptr, tl.program_id(0), tl.program_id(1), M, N,
                   SPLIT_K, USE_SPLIT)
-
 
 
 def tokens_ok(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor, bits: int) -> bool:
