@@ -120,6 +120,18 @@ def pdl_scope(allowed: bool = True) -> Iterator[None]:
         _PDL_SCOPE.reset(token)
 
 
+def warm_up_scopes(device: torch.device) -> Iterator[bool]:
+    """The launch modes a start-up warm-up makes its calls in, one after the other, so that it compiles each variant
+    that the model's steps launch: outside any pdl_scope, then, where pdl_available, inside one (PDL on is another
+    compiled variant). Before the second the device is synchronized, so that every input of the calls was written
+    before the scope (the PDL rule). Yields whether PDL is on."""
+    for pdl in (False, True) if pdl_available(device) else (False,):
+        if pdl:
+            torch.cuda.synchronize(device)
+        with pdl_scope(pdl):
+            yield pdl
+
+
 def pdl_enabled(device: torch.device) -> bool:
     """Whether the decode-path kernels launch with programmatic dependent launch (PDL) now: inside a pdl_scope, on
     a device where pdl_available. On the H200 (sixteenth session, benchmarks/NOTES.md) it took batch 1 from 350.0

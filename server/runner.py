@@ -629,7 +629,7 @@ def tune_kernels(model: Transformer, token_budget: int, num_slots: int) -> None:
     the start (31 compiles of 0.4-3 s on a fresh H200 machine over 16 tasks' batches: NOTES.md, twenty-first
     session)."""
     from kernels import autotune, triton_ops  # import triton (installed everywhere; only CUDA runs it)
-    from kernels.triton_common import pdl_available, pdl_scope
+    from kernels.triton_common import warm_up_scopes
 
     shapes = {}
     for module in model.modules():
@@ -642,14 +642,11 @@ def tune_kernels(model: Transformer, token_budget: int, num_slots: int) -> None:
         plan = kernel_tuning_plan(token_budget, num_slots, DecodeGraphs.task_classes, triton_ops.DECODE_MAX_M,
                                   GRAPH_BATCH_SIZES)  # fmt: skip
         calls = list(_tuning_calls(plan, num_slots, triton_ops.DECODE_MAX_M, triton_ops.DENSE_MIN_TOKENS, device))
-        for pdl in (False, True) if pdl_available(device) else (False,):
-            if pdl:  # the PDL rule: every slot table a launch in the scope reads was written before the scope
-                torch.cuda.synchronize(device)
-            with pdl_scope(pdl):  # (prefill-sized calls only once: the prefill kernels take no PDL)
-                for tokens, slots, segments, tasks in [c for c in calls if not pdl or c[0] <= triton_ops.DECODE_MAX_M]:
-                    hints.num_tasks, hints.segments = tasks, segments
-                    for proj in shapes.values():
-                        proj(torch.randn(tokens, proj.in_features, device=device, dtype=dtype), slots)
+        for pdl in warm_up_scopes(device):  # (prefill-sized calls only once: the prefill kernels take no PDL)
+            for tokens, slots, segments, tasks in [c for c in calls if not pdl or c[0] <= triton_ops.DECODE_MAX_M]:
+                hints.num_tasks, hints.segments = tasks, segments
+                for proj in shapes.values():
+                    proj(torch.randn(tokens, proj.in_features, device=device, dtype=dtype), slots)
     finally:
         hints.num_tasks = hints.segments = None
     after = autotune.tuning_stats()

@@ -29,10 +29,9 @@ from kernels.triton_common import (
     arrival_counters,
     jit_any_size,
     pdl_args,
-    pdl_available,
     pdl_release,
-    pdl_scope,
     pdl_wait,
+    warm_up_scopes,
 )
 
 
@@ -347,12 +346,9 @@ def warm_up_attention(k_cache: torch.Tensor, v_cache: torch.Tensor, num_heads: i
     q = torch.zeros(1, num_heads, hd, dtype=k_cache.dtype, device=k_cache.device)
     tables = torch.zeros(1, 1, dtype=torch.int64, device=k_cache.device)  # the runner's packed int64 tables
     lens = torch.ones(1, dtype=torch.int32, device=k_cache.device)
-    for pdl in (False, True) if pdl_available(k_cache.device) else (False,):
-        if pdl:  # inputs written before the scope (the PDL rule)
-            torch.cuda.synchronize(k_cache.device)
-        with pdl_scope(pdl):
-            for splits in (1, 2):
-                paged_decode_attention(q, k_cache, v_cache, tables, lens, hd**-0.5, num_splits=splits)
+    for _ in warm_up_scopes(k_cache.device):
+        for splits in (1, 2):
+            paged_decode_attention(q, k_cache, v_cache, tables, lens, hd**-0.5, num_splits=splits)
 
 
 def _dense_decode_attention(q, k_cache, v_cache, block_tables, context_lens, scale: float) -> torch.Tensor:

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import server.model
+from kernels import triton_common
 from server import triton_fused
 from server.model import RMSNorm, apply_rope
 
@@ -191,6 +192,6 @@ def test_attention_warm_up_compiles_the_models_own_variants_and_leaves_the_cache
 
     monkeypatch.setattr(triton_fused, "paged_decode_attention", spy)
     triton_fused.warm_up_attention(k_cache, v_cache, num_heads=8)
-    pdl = triton_fused.pdl_available(k_cache.device)  # and again as the steps launch it, where the GPU has PDL
+    pdl = triton_common.pdl_available(k_cache.device)  # and again as the steps launch it, where the GPU has PDL
     assert calls == [((1, 8, 64), 1), ((1, 8, 64), 2)] * (2 if pdl else 1)
     assert torch.equal(k_cache, before[0]) and torch.equal(v_cache, before[1])
