@@ -204,26 +204,28 @@ def _block_sums(words_ptr, r0c, r1c, c0, lut_ptr, base, stride_ln, x_ptr, slot_p
 
 
 @triton.jit
+def _tile_pieces(c0, c1, c2, c3, r0, tok):
+    """A tile's accumulators as pieces (values, rows, tokens: tuples of [NT] lane tensors): c0 = (tok, r0), c1 =
+    (tok + 1, r0), c2 = (tok, r0 + 8), c3 = (tok + 1, r0 + 8)."""
+    return (c0, c1, c2, c3), (r0, r0, r0 + 8, r0 + 8), (tok, tok + 1, tok, tok + 1)
+
+
+@triton.jit
 def _outputs(c0, c1, c2, c3, r0, tok):
-    """The values, rows and tokens ([NT, 2, 2]) of a tile's accumulators: c0 = (tok, r0), c1 = (tok + 1, r0),
-    c2 = (tok, r0 + 8), c3 = (tok + 1, r0 + 8)."""
-    vals = tl.join(tl.join(c0, c1), tl.join(c2, c3))
-    rows = tl.join(tl.join(r0, r0), tl.join(r0 + 8, r0 + 8))
-    toks = tl.join(tl.join(tok, tok + 1), tl.join(tok, tok + 1))
-    return vals, rows, toks
+    """The values, rows and tokens ([NT, 2, 2]) of a tile's accumulators (_tile_pieces joined)."""
+    vals, rows, toks = _tile_pieces(c0, c1, c2, c3, r0, tok)
+    return (tl.join(tl.join(vals[0], vals[1]), tl.join(vals[2], vals[3])),
+            tl.join(tl.join(rows[0], rows[1]), tl.join(rows[2], rows[3])),
+            tl.join(tl.join(toks[0], toks[1]), tl.join(toks[2], toks[3])))  # fmt: skip
 
 
 @triton.jit
 def _lane_pieces(c00, c01, c02, c03, c10, c11, c12, c13, r0, out0, out1, TILES: tl.constexpr):
-    """A row block's accumulators as pieces (values, rows, tokens: tuples of [NT] lane tensors), both tiles: c0 =
-    (tok, r0), c1 = (tok + 1, r0), c2 = (tok, r0 + 8), c3 = (tok + 1, r0 + 8)."""
-    vals = (c00, c01, c02, c03)
-    rows = (r0, r0, r0 + 8, r0 + 8)
-    toks = (out0, out0 + 1, out0, out0 + 1)
+    """A row block's accumulators as pieces (_tile_pieces), both tiles."""
+    vals, rows, toks = _tile_pieces(c00, c01, c02, c03, r0, out0)
     if TILES == 2:
-        vals = vals + (c10, c11, c12, c13)
-        rows = rows + (r0, r0, r0 + 8, r0 + 8)
-        toks = toks + (out1, out1 + 1, out1, out1 + 1)
+        vals1, rows1, toks1 = _tile_pieces(c10, c11, c12, c13, r0, out1)
+        vals, rows, toks = vals + vals1, rows + rows1, toks + toks1
     return vals, rows, toks
 
 
