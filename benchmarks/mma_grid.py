@@ -44,7 +44,7 @@ from bench_kernels import BITS, Layer, bench_graph, checked_time, cublas_fns, gr
 from kernels.reference import lut_linear_reference  # noqa: E402
 from kernels.triton_bucket_frag import launch_bucket_frag  # noqa: E402
 from kernels.triton_common import split_for  # noqa: E402
-from kernels.triton_decode import MODE_MMA, MODE_PRMT, chunks_tile, launch_decode  # noqa: E402
+from kernels.triton_decode import MODE_MMA, chunks_tile, launch_decode, prmt_token_configs  # noqa: E402
 from kernels.triton_decode_mma import MMA_CANDIDATES  # noqa: E402
 from kernels.triton_decode_prmt_tokens import TOKENS_CANDIDATES  # noqa: E402
 
@@ -98,11 +98,10 @@ def preloaded_configs(table, k: int, gs: int):
 
 
 def token_configs(n: int, k: int, gs: int, sms: int):
-    """(config, row fields) of the 2-4-token register-LUT kernel's grid (blocks inside a group where prefetched)."""
-    for bn, bk, warps, waves, prefetch in dict.fromkeys(TOKEN_GRID):
-        if bk <= gs and not (prefetch and gs % bk):
-            yield {"MODE": MODE_PRMT, "BLOCK_N": bn, "BLOCK_K": bk, "num_warps": warps, "PREFETCH": prefetch,
-                   "SPLIT_K": split_for(n, k, bn, bk, waves * sms) if waves else 1}, waves  # fmt: skip
+    """(config, row fields) of the 2-4-token register-LUT kernel's grid, as the op's candidates are filtered."""
+    for entry in dict.fromkeys(TOKEN_GRID):
+        for cfg in prmt_token_configs([entry], n, k, sms, gs):
+            yield cfg, entry[3]
 
 
 def mma_configs(n: int, k: int, gs: int, sms: int):

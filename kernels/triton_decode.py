@@ -235,6 +235,15 @@ def split_k_fragment_configs(table: list[tuple[int, int, int, int]], n: int, k: 
             for warps, rows, wpl, waves in table if chunks_tile(k, group_size, wpl)]  # fmt: skip
 
 
+def prmt_token_configs(table: list[tuple[int, int, int, int, int]], n: int, k: int, num_sms: int,
+                       group_size: int) -> list[dict]:  # fmt: skip
+    """The 2-4-token register-LUT kernel's configs of table's (BLOCK_N, BLOCK_K, warps, split-K waves, PREFETCH):
+    blocks within K, prefetched ones dividing the group size (blocks visited once)."""
+    return [{"BLOCK_N": bn, "BLOCK_K": bk, "MODE": MODE_PRMT, "num_warps": warps, "num_stages": 1, "PREFETCH": prefetch,
+             "SPLIT_K": split_for(n, k, bn, bk, waves * num_sms) if waves else 1}
+            for bn, bk, warps, waves, prefetch in table if bk <= k and not (prefetch and group_size % bk)]  # fmt: skip
+
+
 def few_task_candidates(n: int, k: int, num_sms: int, group_size: int) -> list[dict]:
     """The fragment kernel's configs for a decode batch of a few tasks (the op's few-task class, up to 16 rows,
     calls where triton_decode_mma.mma_ok holds with 64-column chunks): PRELOAD's, then split-K ones, each where its
@@ -307,11 +316,7 @@ def decode_candidates(
     if prmt and mma and m <= MMA_MAX_TOKENS:
         out += split_k_fragment_configs(MMA_CANDIDATES, n, k, num_sms, gs)
     if prmt and half2 and m == TOKENS_OFFERED:
-        for bn, bk, warps, waves, prefetch in TOKENS_CANDIDATES:
-            if bk <= k and not (prefetch and gs % bk):
-                out.append({"BLOCK_N": bn, "BLOCK_K": bk, "MODE": MODE_PRMT, "num_warps": warps, "num_stages": 1,
-                            "PREFETCH": prefetch,
-                            "SPLIT_K": split_for(n, k, bn, bk, waves * num_sms) if waves else 1})  # fmt: skip
+        out += prmt_token_configs(TOKENS_CANDIDATES, n, k, num_sms, gs)
     if prmt:
         for bn, bk, warps, stages, waves, *one_token in PRMT_CANDIDATES if m == 1 else PRMT_DOT_CANDIDATES:
             prefetch, x_vec = one_token or (0, 0)
