@@ -173,9 +173,8 @@ def launch_bucket(
     "rows" (default: this module's kernel, one-hot rows = weight rows x code values, the A operand) or "cols"
     (triton_bucket_cols.py: codes as the B operand, one-hot in registers; PAIRS: the MMA's K runs over the
     block's columns, 3/4-bit codes only, else over its bytes once per code within a byte; QUADS: over its 16-bit
-    words once per code within a word, 3/4-bit codes in rows of whole words, else PAIRS; FOLD_ASM: the LUT fold's
-    gathers as asm loads in the accumulators' layout, 16-bit LUTs). maxnreg, when given, caps the kernel's
-    registers (timed in the eighth session: within 3 % either way; NOTES.md).
+    words once per code within a word, 3/4-bit codes in rows of whole words, else PAIRS). maxnreg, when given,
+    caps the kernel's registers (timed in the eighth session: within 3 % either way; NOTES.md).
 
     BLOCK_K must be a multiple of 16 codes per byte-column (BLOCK_K / per_byte >= 16: the MMA's K).
     """
@@ -198,8 +197,7 @@ def launch_bucket(
         if quads and block_k < 64:
             raise ValueError(f"QUADS needs BLOCK_K >= 64 (16 words per row and block), got {block_k}")
         layout_args = {"PAIRS": two_per_byte and (bool(config.get("PAIRS")) or bool(config.get("QUADS"))),
-                       "QUADS": quads,
-                       "FOLD_ASM": bool(config.get("FOLD_ASM")) and lut_pool.element_size() == 2}  # fmt: skip
+                       "QUADS": quads}  # fmt: skip
     if config.get("maxnreg"):  # a register cap for ptxas (more programs per SM, perhaps spills)
         layout_args["maxnreg"] = config["maxnreg"]
     split, k_per_split, n_tiles, ws, counters = split_k_launch(x, y, n, block_n, block_k, config.get("SPLIT_K", 1))

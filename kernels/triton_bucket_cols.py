@@ -65,9 +65,6 @@ def one_hot_pair_ptx(dtype: str, c: int) -> str:
     return f"{{ .reg .b32 k; mov.b32 k, {pair:#x}; set.eq.{dtype}x2.{dtype}x2 $0, $1, k; }}"
 
 
-# FOLD_ASM: a LUT entry (16 bits) loaded by asm, so that the load takes its operand's layout (the accumulators'):
-# Triton gives a tl.load the coalesced layout and converts its result through shared memory (2 barriers each).
-LOAD_B16 = tl.constexpr("ld.global.nc.b16 $0, [$1];")
 ONE_HOT_F16 = tl.constexpr(tuple(one_hot_pair_ptx("f16", c) for c in range(16)))
 ONE_HOT_BF16 = tl.constexpr(tuple(one_hot_pair_ptx("bf16", c) for c in range(16)))
 
@@ -131,7 +128,7 @@ def _bucket_cols_kernel(
     K_PER_SPLIT, SPLIT_K,
     BITS: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
     USE_SPLIT: tl.constexpr, DOT_PRECISION: tl.constexpr, ASM: tl.constexpr, PAIRS: tl.constexpr = False,
-    QUADS: tl.constexpr = False, PDL: tl.constexpr = False, FOLD_ASM: tl.constexpr = False,
+    QUADS: tl.constexpr = False, PDL: tl.constexpr = False,
 ):  # fmt: skip
     pid_n = tl.program_id(0)
     pid_k = tl.program_id(1)
@@ -147,7 +144,7 @@ def _bucket_cols_kernel(
     # y [BM, BN]
     y_acc = _k_range(x_ptr, codes_ptr, lut_ptr, rows_c, m_offs, m_mask, slots, k_start, k_end, KP, GS,
                      stride_xm, stride_cn, stride_ls, stride_ln, BITS, BLOCK_M, BLOCK_N, BLOCK_K,
-                     DOT_PRECISION, ASM, PAIRS, QUADS, FOLD_ASM)  # fmt: skip
+                     DOT_PRECISION, ASM, PAIRS, QUADS)  # fmt: skip
     offs = m_offs[:, None] * N + rows[None, :]
     y_offs = m_offs[:, None] * stride_ym + rows[None, :]
     out_mask = m_mask[:, None] & (rows < N)[None, :]
@@ -158,7 +155,7 @@ def _bucket_cols_kernel(
 def _k_range(x_ptr, codes_ptr, lut_ptr, rows_c, m_offs, m_mask, slots, k_start, k_end, KP, GS,
              stride_xm, stride_cn, stride_ls, stride_ln, BITS: tl.constexpr, BLOCK_M: tl.constexpr,
              BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, DOT_PRECISION: tl.constexpr, ASM: tl.constexpr,
-             PAIRS: tl.constexpr, QUADS: tl.constexpr, FOLD_ASM: tl.constexpr = False):  # fmt: skip
+             PAIRS: tl.constexpr, QUADS: tl.constexpr):  # fmt: skip
     """y [BM, BN] over columns [k_start, k_end), the codes as the MMA's B operand: its K over the block's bytes
     once per code within a byte, or (PAIRS) over its columns, or (QUADS) over its 16-bit words once per code
     within a word."""
@@ -192,18 +189,10 @@ def _k_range(x_ptr, codes_ptr, lut_ptr, rows_c, m_offs, m_mask, slots, k_start, 
                         xs = _x_tile(x_ptr, m_offs, m_mask, stride_xm, kb0 + j * PER_BYTE + i, lo, hi)  # [BM, BB]
                         acc = _accumulate_one_hots(acc, xs, code, L, x_dtype, DOT_PRECISION, ASM)
         # Fold this group's LUTs in: each token's own slot, one [BM, BN] gather per code value (L1/L2 hits).
-        if FOLD_ASM and ASM:  # gathered by asm loads in the accumulators' (the MMA's) layout: no conversion
-            z = (tl.abs(acc[0]) < 0).to(tl.int64)  # zeros in acc's layout, which the offsets take on
-            lut_g = (lut_ptr + z + slots[:, None] * stride_ls + (rows_c * stride_ln + g * L)[None, :]).to(tl.int64)
-            for c in tl.static_range(L):
-                lut_c = tl.inline_asm_elementwise(LOAD_B16, "=h,l", [lut_g + 2 * c], dtype=lut_ptr.dtype.element_ty,
-                                                  is_pure=True, pack=1)  # fmt: skip
-                y_acc += acc[c] * tl.where(m_mask[:, None], lut_c.to(tl.float32), 0.0)  # padding tokens: slot 0
-        else:
-            lut_g = lut_ptr + slots[:, None] * stride_ls + (rows_c * stride_ln + g * L)[None, :]  # [BM, BN]
-            for c in tl.static_range(L):
-                lut_c = tl.load(lut_g + c, mask=m_mask[:, None], other=0.0)
-                y_acc += acc[c] * lut_c.to(tl.float32)
+        lut_g = lut_ptr + slots[:, None] * stride_ls + (rows_c * stride_ln + g * L)[None, :]  # [BM, BN]
+        for c in tl.static_range(L):
+            lut_c = tl.load(lut_g + c, mask=m_mask[:, None], other=0.0)
+            y_acc += acc[c] * lut_c.to(tl.float32)
     return y_acc
 
 

@@ -478,38 +478,21 @@ def split_for(n: int, k: int, block_n: int, block_k: int, target_programs: int) 
 
 
 @triton.jit
-def store_split_k_pieces(vals, offs, y_offs, masks, y_ptr, ws_ptr, counter_ptr, pid_n, pid_k, M, N,
-                         SPLIT_K: tl.constexpr, USE_SPLIT: tl.constexpr):  # fmt: skip
-    """Write a program's fp32 tile of y, given in pieces: tuples of the pieces' values, workspace offsets, y offsets
-    and masks, each piece stored in its own layout. Split-K: each program stores its partials in the workspace
-    [SPLIT_K, M, N]; the last of the pid_n column to arrive sums them, writes y and resets the counter. The fragment
-    kernels' per-lane accumulators (one element a thread) joined into one tile took three layout conversions
-    through shared memory (13 barriers in the epilogue on sm_90); as pieces they are stored where they lie."""
+def store_split_k(acc, offs, y_offs, out_mask, y_ptr, ws_ptr, counter_ptr, pid_n, pid_k, M, N,
+                  SPLIT_K: tl.constexpr, USE_SPLIT: tl.constexpr):
+    """Write a program's fp32 tile of y. Split-K: each program stores its partial in the workspace
+    [SPLIT_K, M, N]; the last of the pid_n column to arrive sums them, writes y and resets the counter."""
     if USE_SPLIT:
-        for i in tl.static_range(len(vals)):
-            tl.store(ws_ptr + pid_k * M * N + offs[i], vals[i], mask=masks[i])
+        tl.store(ws_ptr + pid_k * M * N + offs, acc, mask=out_mask)
         tl.debug_barrier()  # every thread's partial is stored before the (acq_rel, gpu-scope) arrival
         arrived = tl.atomic_add(counter_ptr + pid_n, 1)
         if arrived == SPLIT_K - 1:
-            for i in tl.static_range(len(vals)):
-                total = tl.zeros(vals[i].shape, dtype=tl.float32)
-                for s in range(0, SPLIT_K):
-                    total += tl.load(ws_ptr + s * M * N + offs[i], mask=masks[i], other=0.0, cache_modifier=".cg")
-                tl.store(y_ptr + y_offs[i], total.to(y_ptr.dtype.element_ty), mask=masks[i])
+            total = tl.zeros(acc.shape, dtype=tl.float32)
+            for s in range(0, SPLIT_K):
+                total += tl.load(ws_ptr + s * M * N + offs, mask=out_mask, other=0.0, cache_modifier=".cg")
+            tl.store(y_ptr + y_offs, total.to(y_ptr.dtype.element_ty), mask=out_mask)
             # ready for the next launch; relaxed: no fence before it (nothing in this launch reads the counter again,
             # and the launch's end orders it before the next one), which kept the last program ~1 us longer
             tl.atomic_xchg(counter_ptr + pid_n, 0, sem="relaxed")
     else:
-        for i in tl.static_range(len(vals)):
-            tl.store(y_ptr + y_offs[i], vals[i].to(y_ptr.dtype.element_ty), mask=masks[i])
-
-
-@triton.jit
-def store_split_k(acc, offs, y_offs, out_mask, y_ptr, ws_ptr, counter_ptr, pid_n, pid_k, M, N,
-                  SPLIT_K: tl.constexpr, USE_SPLIT: tl.constexpr):
-    """Write a program's fp32 tile of y. Split-K: each program stores its partial in the workspace
-    [SPLIT_K, M, N]; the last of the pid_n column to arrive sums them, writes y and resets the counter
-    (store_split_k_pieces with one piece)."""
-    store_split_k_pieces((acc,), (offs,), (y_offs,), (out_mask,), y_ptr, ws_ptr, counter_ptr, pid_n, pid_k, M, N,
-                         SPLIT_K, USE_SPLIT)
-
+        tl.store(y_ptr + y_offs, acc.to(y_ptr.dtype.element_ty), mask=out_mask)

@@ -60,7 +60,6 @@ from kernels.triton_common import (
     pdl_wait,
     split_k_launch,
     store_split_k,
-    store_split_k_pieces,
 )
 from kernels.triton_decode_prmt import _row_tables, prmt_ok
 
@@ -204,28 +203,12 @@ def _block_sums(words_ptr, r0c, r1c, c0, lut_ptr, base, stride_ln, x_ptr, slot_p
 
 
 @triton.jit
-def _tile_pieces(c0, c1, c2, c3, r0, tok):
-    """A tile's accumulators as pieces (values, rows, tokens: tuples of [NT] lane tensors): c0 = (tok, r0), c1 =
-    (tok + 1, r0), c2 = (tok, r0 + 8), c3 = (tok + 1, r0 + 8)."""
-    return (c0, c1, c2, c3), (r0, r0, r0 + 8, r0 + 8), (tok, tok + 1, tok, tok + 1)
-
-
-@triton.jit
 def _outputs(c0, c1, c2, c3, r0, tok):
-    """The values, rows and tokens ([NT, 2, 2]) of a tile's accumulators (_tile_pieces joined)."""
-    vals, rows, toks = _tile_pieces(c0, c1, c2, c3, r0, tok)
-    return (tl.join(tl.join(vals[0], vals[1]), tl.join(vals[2], vals[3])),
-            tl.join(tl.join(rows[0], rows[1]), tl.join(rows[2], rows[3])),
-            tl.join(tl.join(toks[0], toks[1]), tl.join(toks[2], toks[3])))  # fmt: skip
-
-
-@triton.jit
-def _lane_pieces(c00, c01, c02, c03, c10, c11, c12, c13, r0, out0, out1, TILES: tl.constexpr):
-    """A row block's accumulators as pieces (_tile_pieces), both tiles."""
-    vals, rows, toks = _tile_pieces(c00, c01, c02, c03, r0, out0)
-    if TILES == 2:
-        vals1, rows1, toks1 = _tile_pieces(c10, c11, c12, c13, r0, out1)
-        vals, rows, toks = vals + vals1, rows + rows1, toks + toks1
+    """The values, rows and tokens ([NT, 2, 2]) of a tile's accumulators: c0 = (tok, r0), c1 = (tok + 1, r0),
+    c2 = (tok, r0 + 8), c3 = (tok + 1, r0 + 8)."""
+    vals = tl.join(tl.join(c0, c1), tl.join(c2, c3))
+    rows = tl.join(tl.join(r0, r0), tl.join(r0 + 8, r0 + 8))
+    toks = tl.join(tl.join(tok, tok + 1), tl.join(tok, tok + 1))
     return vals, rows, toks
 
 
@@ -348,7 +331,7 @@ def _decode_mma_kernel(
     M, N, K, GS, stride_xm, stride_cw, stride_ls, stride_ln, stride_ym, K_PER_SPLIT, SPLIT_K,
     BITS: tl.constexpr, WARPS: tl.constexpr, WPL: tl.constexpr, TILES: tl.constexpr, ROWS: tl.constexpr,
     USE_SPLIT: tl.constexpr, ASM: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr = False,
-    PDL: tl.constexpr = False, PRELOAD: tl.constexpr = False, LANE_STORE: tl.constexpr = False,
+    PDL: tl.constexpr = False, PRELOAD: tl.constexpr = False,
 ):  # fmt: skip
     """A program: 16 * ROWS * WARPS rows (ROWS blocks of 16 a warp, sharing its x loads) over one K range, up to
     8 * TILES tokens. x's row stride and the chunk size are multiples of 4 columns and the group size a multiple of
@@ -406,28 +389,15 @@ def _decode_mma_kernel(
             slot1, r0c, r1c, r2c, r3c, x0_off, x1_off, out0, out1, M, k_start, k_end, GS, stride_xm, stride_cw,
             stride_ls, stride_ln, BITS, WPL, TILES, ROWS, ASM, BF16, X16)  # fmt: skip
 
-    if LANE_STORE:  # each accumulator stored from its lanes: no layout conversion
-        vals, rows, toks = _lane_pieces(a00, a01, a02, a03, a10, a11, a12, a13, r0, out0, out1, TILES)
-        if ROWS == 2:
-            vals1, rows1, toks1 = _lane_pieces(b00, b01, b02, b03, b10, b11, b12, b13, rb, out0, out1, TILES)
-            vals, rows, toks = vals + vals1, rows + rows1, toks + toks1
-        offs, y_offs, masks = (), (), ()
-        for i in tl.static_range(len(vals)):
-            offs = offs + (toks[i] * N + rows[i],)
-            y_offs = y_offs + (toks[i] * stride_ym + rows[i],)
-            masks = masks + ((toks[i] < M) & (rows[i] < N),)
-        store_split_k_pieces(vals, offs, y_offs, masks, y_ptr, ws_ptr, counter_ptr, pid_n, pid_k, M, N, SPLIT_K,
-                             USE_SPLIT)  # fmt: skip
-    else:
-        vals, rows, toks = _block_outputs(a00, a01, a02, a03, a10, a11, a12, a13, r0, out0, out1, TILES)
-        if ROWS == 2:
-            vals1, rows1, toks1 = _block_outputs(b00, b01, b02, b03, b10, b11, b12, b13, rb, out0, out1, TILES)
-            vals = tl.join(vals, vals1)
-            rows = tl.join(rows, rows1)
-            toks = tl.join(toks, toks1)
-        mask = (toks < M) & (rows < N)
-        store_split_k(vals, toks * N + rows, toks * stride_ym + rows, mask, y_ptr, ws_ptr, counter_ptr, pid_n, pid_k,
-                      M, N, SPLIT_K, USE_SPLIT)  # fmt: skip
+    vals, rows, toks = _block_outputs(a00, a01, a02, a03, a10, a11, a12, a13, r0, out0, out1, TILES)
+    if ROWS == 2:
+        vals1, rows1, toks1 = _block_outputs(b00, b01, b02, b03, b10, b11, b12, b13, rb, out0, out1, TILES)
+        vals = tl.join(vals, vals1)
+        rows = tl.join(rows, rows1)
+        toks = tl.join(toks, toks1)
+    mask = (toks < M) & (rows < N)
+    store_split_k(vals, toks * N + rows, toks * stride_ym + rows, mask, y_ptr, ws_ptr, counter_ptr, pid_n, pid_k,
+                  M, N, SPLIT_K, USE_SPLIT)  # fmt: skip
 
 
 def mma_ok(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor, bits: int, words_per_lane: int) -> bool:
@@ -503,7 +473,7 @@ def launch_decode_mma(
     one_chunk = bool(config.get("PRELOAD"))
     launch_fragments(_decode_mma_kernel, "fragment decode kernel", x, codes_packed, lut_pool, slot_of_token, bits, y,
                      config, 16 * rows, wpls=(2, 4, 8, 16), one_chunk=one_chunk, ROWS=rows,
-                     PRELOAD=one_chunk and preload_ok(codes_packed), LANE_STORE=bool(config.get("LANE_STORE", 0)),
+                     PRELOAD=one_chunk and preload_ok(codes_packed),
                      **pdl_args(x.device))  # fmt: skip
 
 

@@ -164,15 +164,7 @@ def _x_pair(x_ptr, c0, P: tl.constexpr, lo, hi, shape: tl.constexpr, MASKED: tl.
 def _x_pairs(x_ptr, c0, lo, hi, shape: tl.constexpr, MASKED: tl.constexpr, BW: tl.constexpr = 1,
              X_VEC: tl.constexpr = False):  # fmt: skip
     """The 4 pairs of _x_pair (P = 0..3); X_VEC: from one 16-byte load per word ([BW, 4] b32, split in registers)
-    instead of 4 loads of 4 bytes; X_VEC == 2 (X_LANES, unmasked blocks): two 8-byte loads per word, each [BW] as
-    the rows' tile holds it, so that no layout conversion (shared memory, two barriers a block) follows them."""
-    if X_VEC == 2 and not MASKED:
-        quads = x_ptr.to(tl.pointer_type(tl.uint64), bitcast=True)  # 4 columns: pairs (0, 1) or (2, 3) of a word
-        q = tl.broadcast_to((c0 // 4)[None, :], shape)  # in the rows' tile: each thread loads its own words' x
-        q01 = tl.load(quads + q)
-        q23 = tl.load(quads + q + 1)
-        return ((q01 & 0xFFFFFFFF).to(tl.uint32), (q01 >> 32).to(tl.uint32), (q23 & 0xFFFFFFFF).to(tl.uint32),
-                (q23 >> 32).to(tl.uint32))  # fmt: skip
+    instead of 4 loads of 4 bytes."""
     if X_VEC:
         pairs_ptr = x_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
         cols = c0[:, None] + 2 * tl.arange(0, 4)[None, :]  # [BW, 4] the first column of each pair
@@ -339,10 +331,7 @@ def _decode_prmt_kernel(
                     acc = _lookup_fma(acc, words, tables, x_ptr, c0, lo, hi, BLOCK_N, BW, LUT_BF16, True, X_VEC,
                                       HALF2)  # fmt: skip
             elif HALF2:  # interpreter: the asm's fp16 products and per-half word sums (unfused), entries gathered
-                if (kb0 >= lo) & (kb0 + BLOCK_K <= hi):  # x loaded as the asm path loads it (X_VEC 2: unmasked)
-                    xp = _x_pairs(x_ptr, c0, 0, K, (BLOCK_N, BW), False, BW, X_VEC)
-                else:
-                    xp = _x_pairs(x_ptr, c0, lo, hi, (BLOCK_N, BW), True, BW, X_VEC)
+                xp = _x_pairs(x_ptr, c0, lo, hi, (BLOCK_N, BW), True, BW, X_VEC)
                 acc = _half2_sum(acc, _gather_entries(lut_ptr, lut_rows + g * L, words), xp)
             else:  # interpreter: the same sums through a gather of each code's LUT entry
                 xs = _x_columns(x_ptr, c0, lo, hi, (BLOCK_N, BW), BW, True, X_VEC)
@@ -485,8 +474,7 @@ def launch_decode_prmt(
     code word, split in registers, instead of 8 two-byte loads), GROUP_SPLIT (0/1: split K at the LUT groups, one
     group per program, blocks from each group's first column; the group size must be a multiple of 32, for 16-byte
     codes loads; SPLIT_K is then the group count), HALF2 (0/1: products and each word's sum in fp16 where
-    half2_ok allows, the fp32 form elsewhere). X_VEC 2 (with HALF2): x's pairs of a whole block as two 8-byte loads
-    a word in the rows' tile (X_LANES; blocks straddling a group or K's end as X_VEC 1)."""
+    half2_ok allows, the fp32 form elsewhere)."""
     if x.shape[0] != 1 or not prmt_ok(codes_packed, lut_pool, bits):
         raise ValueError("the register-LUT decode kernel takes one token, 3/4-bit codes in whole 4-byte words and "
                          "a 16-bit LUT")  # fmt: skip
@@ -513,7 +501,7 @@ def launch_decode_prmt(
         n, k, codes_packed.shape[1] // 4, gs, codes_packed.stride(0) // 4, lut_pool.stride(0), lut_pool.stride(1),
         k_per_split, split,
         BITS=bits, BLOCK_N=block_n, BLOCK_K=block_k, USE_SPLIT=split > 1, ASM=not interpreting(),
-        LUT_BF16=lut_pool.dtype == torch.bfloat16, PREFETCH=prefetch, X_VEC=int(config.get("X_VEC", 0)),
+        LUT_BF16=lut_pool.dtype == torch.bfloat16, PREFETCH=prefetch, X_VEC=bool(config.get("X_VEC", 0)),
         GROUP_ALIGNED=group_split, HALF2=half2, num_warps=config.get("num_warps", 4),
         num_stages=config.get("num_stages", 1), **pdl_args(x.device),
     )  # fmt: skip

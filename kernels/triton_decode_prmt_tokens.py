@@ -78,11 +78,10 @@ TOKENS_CANDIDATES = [(16, 1024, 4, 0, 1), (32, 256, 4, 4, 1), (8, 1024, 4, 0, 1)
 
 @triton.jit
 def _token_fma(acc, q, x_row, c0, lo, hi, BLOCK_N: tl.constexpr, BW: tl.constexpr, MASKED: tl.constexpr,
-               ASM: tl.constexpr, X_LANES: tl.constexpr):  # fmt: skip
+               ASM: tl.constexpr):  # fmt: skip
     """acc [BN, BW] + one token's products with a block's looked-up entries q (ASM: 4 entry pairs; else the 8
-    entries [BN, BW] in fp16, column j of every word), rounded as the asm rounds them. x: one 16-byte load a word
-    (X_VEC), or X_LANES two 8-byte loads a word in the rows' tile (no layout conversion where unmasked)."""
-    xp = _x_pairs(x_row, c0, lo, hi, (BLOCK_N, BW), MASKED, BW, 2 if X_LANES else 1)
+    entries [BN, BW] in fp16, column j of every word), rounded as the asm rounds them."""
+    xp = _x_pairs(x_row, c0, lo, hi, (BLOCK_N, BW), MASKED, BW, True)  # one 16-byte load a word (X_VEC)
     if ASM:
         out = tl.inline_asm_elementwise(HALF2_FMA, HALF2_FMA_CONSTR,
                                         [acc, q[0], q[1], q[2], q[3], xp[0], xp[1], xp[2], xp[3]],
@@ -109,7 +108,6 @@ def _decode_prmt_tokens_kernel(
     M, N, K, KW, GS, stride_xm, stride_cw, stride_ls, stride_ln, stride_ym, K_PER_SPLIT, SPLIT_K,
     BITS: tl.constexpr, TOKENS: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
     USE_SPLIT: tl.constexpr, ASM: tl.constexpr, PREFETCH: tl.constexpr, PDL: tl.constexpr = False,
-    X_LANES: tl.constexpr = False,
 ):  # fmt: skip
     L: tl.constexpr = 1 << BITS
     BW: tl.constexpr = BLOCK_K // 8  # code words per row and block
@@ -156,17 +154,17 @@ def _decode_prmt_tokens_kernel(
                 q = _lookup(words, tables, lut_ptr, lut_rows + g * L, BLOCK_N, BW, ASM)
                 masked = (kb0 < lo) | (kb0 + BLOCK_K > hi)  # the block straddles the group or K's end
                 if masked:
-                    acc0 = _token_fma(acc0, q, x0, c0, lo, hi, BLOCK_N, BW, True, ASM, X_LANES)
-                    acc1 = _token_fma(acc1, q, x1, c0, lo, hi, BLOCK_N, BW, True, ASM, X_LANES)
+                    acc0 = _token_fma(acc0, q, x0, c0, lo, hi, BLOCK_N, BW, True, ASM)
+                    acc1 = _token_fma(acc1, q, x1, c0, lo, hi, BLOCK_N, BW, True, ASM)
                     if TOKENS > 2:
-                        acc2 = _token_fma(acc2, q, x2, c0, lo, hi, BLOCK_N, BW, True, ASM, X_LANES)
-                        acc3 = _token_fma(acc3, q, x3, c0, lo, hi, BLOCK_N, BW, True, ASM, X_LANES)
+                        acc2 = _token_fma(acc2, q, x2, c0, lo, hi, BLOCK_N, BW, True, ASM)
+                        acc3 = _token_fma(acc3, q, x3, c0, lo, hi, BLOCK_N, BW, True, ASM)
                 else:
-                    acc0 = _token_fma(acc0, q, x0, c0, lo, hi, BLOCK_N, BW, False, ASM, X_LANES)
-                    acc1 = _token_fma(acc1, q, x1, c0, lo, hi, BLOCK_N, BW, False, ASM, X_LANES)
+                    acc0 = _token_fma(acc0, q, x0, c0, lo, hi, BLOCK_N, BW, False, ASM)
+                    acc1 = _token_fma(acc1, q, x1, c0, lo, hi, BLOCK_N, BW, False, ASM)
                     if TOKENS > 2:
-                        acc2 = _token_fma(acc2, q, x2, c0, lo, hi, BLOCK_N, BW, False, ASM, X_LANES)
-                        acc3 = _token_fma(acc3, q, x3, c0, lo, hi, BLOCK_N, BW, False, ASM, X_LANES)
+                        acc2 = _token_fma(acc2, q, x2, c0, lo, hi, BLOCK_N, BW, False, ASM)
+                        acc3 = _token_fma(acc3, q, x3, c0, lo, hi, BLOCK_N, BW, False, ASM)
         # this pass's sums count for the tokens of slot cur only
         tot0 = tl.where(s0 == cur, tl.sum(acc0, axis=1), tot0)
         tot1 = tl.where(s1 == cur, tl.sum(acc1, axis=1), tot1)
@@ -210,7 +208,7 @@ def launch_decode_prmt_tokens(
     config: dict,
 ) -> None:
     """y [M, N] <- this kernel, 2 <= M <= 4. config: BLOCK_N, BLOCK_K (a multiple of 32; dividing the group size
-    with PREFETCH), SPLIT_K, num_warps, PREFETCH (0/1), X_LANES (0/1: x of whole blocks loaded in the rows' tile)."""
+    with PREFETCH), SPLIT_K, num_warps, PREFETCH (0/1)."""
     if not tokens_ok(x, codes_packed, lut_pool, bits):
         raise ValueError(f"the register-LUT kernel of several tokens takes 2 to {MAX_TOKENS} fp16 tokens in 4-byte "
                          "aligned rows, 3/4-bit codes in whole 4-byte words and an fp16 LUT of even groups")
@@ -231,7 +229,6 @@ def launch_decode_prmt_tokens(
         m, n, k, codes_packed.shape[1] // 4, gs, x.stride(0), codes_packed.stride(0) // 4, lut_pool.stride(0),
         lut_pool.stride(1), y.stride(0), k_per_split, split,
         BITS=bits, TOKENS=triton.next_power_of_2(m), BLOCK_N=block_n, BLOCK_K=block_k, USE_SPLIT=split > 1,
-        ASM=not interpreting(), PREFETCH=prefetch, X_LANES=bool(config.get("X_LANES", 0)),
-        num_warps=config.get("num_warps", 4),
+        ASM=not interpreting(), PREFETCH=prefetch, num_warps=config.get("num_warps", 4),
         num_stages=config.get("num_stages", 1), **pdl_args(x.device),
     )  # fmt: skip

@@ -74,12 +74,11 @@ def test_the_word_order_matches_the_reference(m, n, k, bits, gpr, x_dtype):
     assert quads_ok(codes)
     ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
     for block_k, split, block_n in ((64, 1, 8), (64, 3, 16), (128, 2, 32)):
-        for fold_asm in (False, True):  # FOLD_ASM: the LUT gathers as asm loads (compiled 16-bit LUTs only)
-            y = torch.full((m, n), float("nan"), dtype=x_dtype, device=DEVICE)
-            config = {"LAYOUT": "cols", "QUADS": True, "BLOCK_N": block_n, "BLOCK_K": block_k, "SPLIT_K": split,
-                      "maxnreg": 128, "FOLD_ASM": fold_asm}  # fmt: skip
-            launch_bucket(x, codes, pool, slot_of_token, bits, y, config)
-            assert rel_err(y, ref) < TOL[x_dtype], config
+        y = torch.full((m, n), float("nan"), dtype=x_dtype, device=DEVICE)
+        config = {"LAYOUT": "cols", "QUADS": True, "BLOCK_N": block_n, "BLOCK_K": block_k, "SPLIT_K": split,
+                  "maxnreg": 128}  # fmt: skip
+        launch_bucket(x, codes, pool, slot_of_token, bits, y, config)
+        assert rel_err(y, ref) < TOL[x_dtype], config
 
 
 def test_the_word_order_needs_whole_words_and_blocks_of_16_words():
@@ -244,10 +243,6 @@ def test_every_bucket_candidate_on_cuda(m, tasks, x_dtype):
             y = torch.full((m, n), float("nan"), dtype=x.dtype, device=DEVICE)
             launch_bucket(x, codes, pool, slot_of_token, bits, y, dict(config, ASM=asm))
             assert rel_err(y, ref) < TOL[x.dtype], (config, asm)
-        if layout[0] == "cols":  # and the fold's gathers as asm loads in the accumulators' layout (FOLD_ASM)
-            y = torch.full((m, n), float("nan"), dtype=x.dtype, device=DEVICE)
-            launch_bucket(x, codes, pool, slot_of_token, bits, y, dict(config, FOLD_ASM=True))
-            assert rel_err(y, ref) < TOL[x.dtype], (config, "FOLD_ASM")
         seen_layouts.add(layout)
 
 

@@ -70,16 +70,12 @@ def test_the_column_permutation_makes_each_lanes_words_its_fragments(wpl):
     ],
 )
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
-@pytest.mark.parametrize("lane_store", [0, 1])
-def test_the_fragment_kernel_matches_the_reference(m, bits, n, k, gpr, slots, assign, wpl, rows, split, dtype,
-                                                   lane_store):  # fmt: skip
-    """LANE_STORE: each accumulator stored from its lanes (in pieces) instead of joined into one tile."""
+def test_the_fragment_kernel_matches_the_reference(m, bits, n, k, gpr, slots, assign, wpl, rows, split, dtype):
     x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, slots, assign, dtype, seed=m + n + k)
     assert mma_ok(x, codes, pool, bits, wpl)
     y = torch.full((m, n), float("nan"), dtype=dtype, device=DEVICE)  # every element must be written
     launch_decode(x, codes, pool, slot_of_token, bits, y, {"MODE": MODE_MMA, "num_warps": 2, "WPL": wpl,
-                                                           "ROWS": rows, "SPLIT_K": split,
-                                                           "LANE_STORE": lane_store})  # fmt: skip
+                                                           "ROWS": rows, "SPLIT_K": split})  # fmt: skip
     assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, bits)) < TOL[dtype]
 
 
@@ -169,9 +165,6 @@ def test_every_asm_operand_is_one_element_per_thread_in_lane_order():
     const = {"BITS": 4, "WARPS": 2, "WPL": 8, "TILES": 2, "ROWS": 2, "USE_SPLIT": True, "ASM": True, "BF16": False,
              "X16": True, "PRELOAD": True}  # fmt: skip
     assert_asm_in_lane_order("kernels.triton_decode_mma", "_decode_mma_kernel", const, warps=2, mma_count=64)
-    const = {"BITS": 4, "WARPS": 4, "WPL": 2, "TILES": 2, "ROWS": 2, "USE_SPLIT": True, "ASM": True, "BF16": False,
-             "X16": True, "LANE_STORE": True}  # fmt: skip
-    assert_asm_in_lane_order("kernels.triton_decode_mma", "_decode_mma_kernel", const, warps=4, mma_count=16)
 
 
 @pytest.mark.gpu

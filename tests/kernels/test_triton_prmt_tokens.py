@@ -54,17 +54,14 @@ def test_the_per_token_asm_adds_a_words_products_rounded_as_the_one_token_kernel
         (4, 16, 256, 2, 32, 4, 1),  # split-K with prefetch
     ],
 )
-@pytest.mark.parametrize("x_lanes", [0, 1])
-def test_the_tokens_kernel_matches_the_reference(m, assign, bits, n, k, gpr, block_k, split, prefetch, x_lanes):
-    """x_lanes: x of whole blocks loaded in the rows' tile (X_LANES), the others as X_VEC loads them."""
+def test_the_tokens_kernel_matches_the_reference(m, assign, bits, n, k, gpr, block_k, split, prefetch):
     if assign == "distinct" and m < 3:
         assign = "random"
     x, codes, pool, slots = make_case(m, n, k, bits, gpr, 5, assign, torch.float16, seed=m * 7 + n + k + gpr)
     assert tokens_ok(x, codes, pool, bits)
     ref = lut_linear_reference(x, codes, pool, slots, bits)
     y = torch.full((m, n), float("nan"), dtype=x.dtype, device=DEVICE)
-    config = {"MODE": MODE_PRMT, "BLOCK_N": 16, "BLOCK_K": block_k, "SPLIT_K": split, "PREFETCH": prefetch,
-              "X_LANES": x_lanes}  # fmt: skip
+    config = {"MODE": MODE_PRMT, "BLOCK_N": 16, "BLOCK_K": block_k, "SPLIT_K": split, "PREFETCH": prefetch}
     launch_decode(x, codes, pool, slots, bits, y, config)
     assert rel_err(y, ref) < HALF2_TOL
 
