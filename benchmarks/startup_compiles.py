@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_serving as bs  # noqa: E402
 
 from adapters.store import LutStore  # noqa: E402
+from kernels.compile_ahead import compiling_only  # noqa: E402
 from server.sampling import SamplingParams  # noqa: E402
 
 PHASE = ["start"]
@@ -32,6 +33,7 @@ COMPILES: list[tuple[str, str, float]] = []  # (phase, kernel, seconds)
 _do_compile = jit.JITFunction._do_compile
 
 
+AHEAD: Counter = Counter()  # (kernel, compiled inside a compile_ahead block) -> compiles
 SEEN: dict[str, list[dict]] = {}  # kernel -> what each of its compiles specialized on
 
 
@@ -55,6 +57,7 @@ def _logged(self, key, signature, device, constexprs, options, attrs, warmup):
     out = _do_compile(self, key, signature, device, constexprs, options, attrs, warmup)
     name = self.fn.__name__
     COMPILES.append((PHASE[0], name, time.perf_counter() - t0))
+    AHEAD[(name, compiling_only())] += 1  # compiled ahead (kernels/compile_ahead.py: submitted to its pool) or not
     try:
         variant = _variant(self, signature, constexprs, options, attrs)
     except Exception as exc:  # a Triton release with other argument shapes: report, keep compiling
@@ -141,6 +144,8 @@ def main() -> None:
     for m, n, k, config in sorted(BUCKET_LAUNCHES.get("after", set()) - BUCKET_LAUNCHES.get("start", set())):
         print(f"bucket launch after the start, not at it: M={m} {n}x{k} {dict(config)}")
     print(f"bucket launches at M not a multiple of 16 at the start: {sorted(BUCKET_LAUNCHES.get('start', set()))}")
+    for name in sorted({n for n, _ in AHEAD}):
+        print(f"{name}: compiled ahead {AHEAD[(name, True)]}, in the calls {AHEAD[(name, False)]}")
     after = Counter(kernel for phase, kernel, _ in COMPILES if phase != "start")
     print(f"compiles at the start: {sum(p == 'start' for p, _, _ in COMPILES)}; after it: {sum(after.values())} "
           f"({dict(after)})")

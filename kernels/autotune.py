@@ -12,6 +12,8 @@ name>): they are read first and the user's cache over them, so such a GPU's firs
 lack.
 Environment: SKETCHSERVE_AUTOTUNE=0 disables timing; SKETCHSERVE_CACHE moves the cache (with the models and sketches);
 SKETCHSERVE_SHIPPED_TUNING=0 ignores the shipped choices (every shape tunes on this machine).
+Inside kernels.compile_ahead, a shape without a choice launches every candidate once (each launch only compiles,
+on a pool of threads) and times none: the warm-up's real pass after it times them compiled.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pathlib import Path
 
 import torch
 
+from kernels.compile_ahead import compiling_only
 from kernels.timing import graph_time_ms as time_ms
 from kernels.triton_common import interpreting
 
@@ -153,6 +156,13 @@ def pick_config(
         _FAST[(kernel, key)] = _MEMORY[entry]
         return _MEMORY[entry]
     if not tuning_enabled(device):
+        return default()
+    if compiling_only():  # kernels.compile_ahead: every candidate's compile submitted; the real pass times them
+        for config in [default(), *candidates()]:
+            try:
+                launch(config)
+            except Exception:  # noqa: BLE001 - as in the timing loop below: the real pass skips it
+                pass
         return default()
 
     t0 = time.perf_counter()

@@ -209,13 +209,7 @@ class ModelRunner:
                                                 self.graphs.batch_sizes, DecodeGraphs.task_classes,
                                                 self.graphs.pool)  # fmt: skip
         if device.type == "cuda" and config.tune_at_start:
-            try:
-                tune_kernels(model, config.scheduler.max_num_batched_tokens, num_slots)
-            except Exception as e:  # noqa: BLE001 - an optimisation: the shapes left tune on first use instead
-                log.warning("start-up kernel tuning stopped (%s); the remaining shapes tune on first use", e)
-            fused = fused_ops_for(model.embed_tokens)
-            if fused is not None:
-                fused.warm_up_attention(*kv_cache.layers[0], model.config.num_heads)
+            warm_up_kernels(model, kv_cache, config.scheduler.max_num_batched_tokens, num_slots)
         if self.prefill_graphs is not None and config.tune_at_start:
             start = time.perf_counter()
             captured = self.prefill_graphs.capture_lone_prompts()
@@ -615,8 +609,43 @@ def kernel_tuning_plan(
     return plan
 
 
+def warm_up_kernels(model: Transformer, kv_cache: KVCache, token_budget: int, num_slots: int) -> None:
+    """Compile and tune, before the first request, every kernel variant the model's steps launch: each projection
+    shape's (tune_kernels) and the paged attention's (warm_up_attention), in each launch mode the steps use
+    (triton_common.warm_up_scopes: PDL off, then on where the GPU has it, another compiled variant; without the
+    second pass each compiled on its first use after the start: 31 compiles of 0.4-3 s on a fresh H200 machine over
+    16 tasks' batches, NOTES.md twenty-first session).
+
+    In each mode the calls first run compiling only, their compiles on a pool of threads (kernels/compile_ahead.py),
+    then for real: the autotuner times its candidates compiled, and the PDL mode's compiles meet the choices the
+    first mode made. A fresh H200 machine started the 7B-shaped engine in 24.2 s against 79.0 compiling one after
+    another (NOTES.md, twenty-second session)."""
+    from kernels.compile_ahead import compile_ahead  # imports triton (installed everywhere; only CUDA runs it)
+    from kernels.triton_common import warm_up_scopes
+
+    fused = fused_ops_for(model.embed_tokens)  # (its self-check first: it reads kernels' outputs)
+    for pdl in warm_up_scopes(model.embed_tokens.device):
+        start = time.perf_counter()
+        with compile_ahead() as ahead:
+            if ahead:
+                _warm_up_calls(model, kv_cache, token_budget, num_slots, fused, pdl)
+        if ahead:
+            log.info("start-up kernels (PDL %s) compiled in %.1f s", "on" if pdl else "off",
+                     time.perf_counter() - start)  # fmt: skip
+        _warm_up_calls(model, kv_cache, token_budget, num_slots, fused, pdl)
+
+
+def _warm_up_calls(model: Transformer, kv_cache: KVCache, token_budget: int, num_slots: int, fused, pdl: bool) -> None:
+    try:
+        tune_kernels(model, token_budget, num_slots, pdl)
+    except Exception as e:  # noqa: BLE001 - an optimisation: the shapes left tune on first use instead
+        log.warning("start-up kernel tuning stopped (%s); the remaining shapes tune on first use", e)
+    if fused is not None:
+        fused.warm_up_attention(*kv_cache.layers[0], model.config.num_heads)
+
+
 @torch.inference_mode()
-def tune_kernels(model: Transformer, token_budget: int, num_slots: int) -> None:
+def tune_kernels(model: Transformer, token_budget: int, num_slots: int, pdl: bool = False) -> None:
     """One call of each distinct projection shape per kernel_tuning_plan entry, on random activations (and the
     prefill sizes again in runs of one slot, as eager steps give them to the op): the
     autotuner times its candidates on a first call and caches the choice per GPU (kernels/autotune.py), so a
@@ -624,12 +653,9 @@ def tune_kernels(model: Transformer, token_budget: int, num_slots: int) -> None:
     LUT (the others are zero until tasks load), so the autotuner's check of each candidate against the default
     config's output compares real values on those tokens.
 
-    Where the GPU has PDL, the calls run a second time as the model's steps launch them, inside a pdl_scope: the
-    decode kernels compile another variant with PDL on, and without this pass each compiled on its first use after
-    the start (31 compiles of 0.4-3 s on a fresh H200 machine over 16 tasks' batches: NOTES.md, twenty-first
-    session)."""
+    In the launch mode of the call (warm_up_kernels calls it in each); pdl: the calls are for the PDL mode, which
+    only the decode kernels take, so the prefill-sized calls are left out."""
     from kernels import autotune, triton_ops  # import triton (installed everywhere; only CUDA runs it)
-    from kernels.triton_common import warm_up_scopes
 
     shapes = {}
     for module in model.modules():
@@ -641,12 +667,11 @@ def tune_kernels(model: Transformer, token_budget: int, num_slots: int) -> None:
     try:
         plan = kernel_tuning_plan(token_budget, num_slots, DecodeGraphs.task_classes, triton_ops.DECODE_MAX_M,
                                   GRAPH_BATCH_SIZES)  # fmt: skip
-        calls = list(_tuning_calls(plan, num_slots, triton_ops.DECODE_MAX_M, triton_ops.DENSE_MIN_TOKENS, device))
-        for pdl in warm_up_scopes(device):  # (prefill-sized calls only once: the prefill kernels take no PDL)
-            for tokens, slots, segments, tasks in [c for c in calls if not pdl or c[0] <= triton_ops.DECODE_MAX_M]:
-                hints.num_tasks, hints.segments = tasks, segments
-                for proj in shapes.values():
-                    proj(torch.randn(tokens, proj.in_features, device=device, dtype=dtype), slots)
+        calls = _tuning_calls(plan, num_slots, triton_ops.DECODE_MAX_M, triton_ops.DENSE_MIN_TOKENS, device)
+        for tokens, slots, segments, tasks in [c for c in calls if not pdl or c[0] <= triton_ops.DECODE_MAX_M]:
+            hints.num_tasks, hints.segments = tasks, segments
+            for proj in shapes.values():
+                proj(torch.randn(tokens, proj.in_features, device=device, dtype=dtype), slots)
     finally:
         hints.num_tasks = hints.segments = None
     after = autotune.tuning_stats()

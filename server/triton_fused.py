@@ -31,7 +31,6 @@ from kernels.triton_common import (
     pdl_args,
     pdl_release,
     pdl_wait,
-    warm_up_scopes,
 )
 
 
@@ -340,15 +339,15 @@ def warm_up_attention(k_cache: torch.Tensor, v_cache: torch.Tensor, num_heads: i
     """Compile paged_decode_attention for a model's geometry (one layer's caches, its query head count), with the
     context whole and split, before the first request: self_check's small shapes are other variants (head dim,
     grouped heads, divisibility), so the first request and the first long context each compiled one (0.3-0.5 s,
-    H200, NOTES.md fourteenth session). Each also as the model's steps launch it, inside a pdl_scope (PDL on where
-    the GPU has it: another variant, twenty-first session). Reads one null-block row; writes nothing to the caches."""
+    H200, NOTES.md fourteenth session). In the launch mode of the call (the runner calls it in each of
+    triton_common.warm_up_scopes: PDL on is another variant, twenty-first session). Reads one null-block row; writes
+    nothing to the caches."""
     _, _, _, hd = k_cache.shape
     q = torch.zeros(1, num_heads, hd, dtype=k_cache.dtype, device=k_cache.device)
     tables = torch.zeros(1, 1, dtype=torch.int64, device=k_cache.device)  # the runner's packed int64 tables
     lens = torch.ones(1, dtype=torch.int32, device=k_cache.device)
-    for _ in warm_up_scopes(k_cache.device):
-        for splits in (1, 2):
-            paged_decode_attention(q, k_cache, v_cache, tables, lens, hd**-0.5, num_splits=splits)
+    for splits in (1, 2):
+        paged_decode_attention(q, k_cache, v_cache, tables, lens, hd**-0.5, num_splits=splits)
 
 
 def _dense_decode_attention(q, k_cache, v_cache, block_tables, context_lens, scale: float) -> torch.Tensor:

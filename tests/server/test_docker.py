@@ -41,3 +41,13 @@ def test_docker_compose_config_is_valid():
         ["docker", "compose", "-f", str(DOCKER / "compose.yml"), "config"], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_every_cache_of_the_image_lives_in_its_cache_volume():
+    """Sketches, tuning choices and Triton's compiled kernels survive a new container: a start without Triton's
+    cache compiles ~95 kernels (25-80 s on an H200, benchmarks/NOTES.md twenty-second session)."""
+    dockerfile = (DOCKER / "Dockerfile").read_text()
+    assert 'VOLUME ["/cache"]' in dockerfile
+    assert "SKETCHSERVE_CACHE=/cache " in dockerfile and "TRITON_CACHE_DIR=/cache/triton " in dockerfile
+    compose = yaml.safe_load((DOCKER / "compose.yml").read_text())
+    assert any(v.endswith(":/cache") for v in compose["services"]["sketchserve"]["volumes"])

@@ -4,6 +4,8 @@ nothing is timed); on CUDA the same calls time the candidates once per GPU and r
 
 from __future__ import annotations
 
+import pytest
+
 from server import runner
 from server.model import LutProjection
 
@@ -104,7 +106,7 @@ def test_where_the_gpu_has_pdl_the_calls_run_again_as_steps_launch_them(base, mo
     monkeypatch.setattr(runner.torch.cuda, "synchronize", lambda device=None: syncs.append(len(scopes)))
     monkeypatch.setattr(runner.DecodeGraphs, "task_classes", staticmethod(lambda batch: (2,)))
     try:
-        runner.tune_kernels(model, token_budget=100, num_slots=engine.runner.num_slots)  # plan up to 128 tokens
+        runner.warm_up_kernels(model, engine.runner.kv_cache, token_budget=100, num_slots=engine.runner.num_slots)
     finally:
         engine.stop()
     first = [s for s in scopes if not s[2]]
@@ -112,7 +114,7 @@ def test_where_the_gpu_has_pdl_the_calls_run_again_as_steps_launch_them(base, mo
     assert scopes == first + second and syncs == [len(first)]  # the inputs written before the scope's first call
     decode_sized = [s[:2] for s in first if s[0] <= triton_ops.DECODE_MAX_M]
     assert decode_sized and [s[:2] for s in second] == decode_sized
-    assert any(s[0] > triton_ops.DECODE_MAX_M for s in first)
+    assert any(s[0] > triton_ops.DECODE_MAX_M for s in first)  # (the plan up to 128 tokens)
     assert not triton_common._PDL_SCOPE.get()
 
 
@@ -165,3 +167,40 @@ def test_a_failing_start_up_tuning_is_logged_and_the_runner_still_built(base, mo
                                torch.device("cuda"))  # fmt: skip
     assert built.graphs is None
     assert "start-up kernel tuning stopped (no kernel image for this GPU)" in caplog.text
+
+
+@pytest.mark.parametrize("ahead", [True, False])
+def test_the_start_compiles_each_modes_calls_ahead_on_threads_then_runs_them_for_real(base, monkeypatch, ahead):
+    """With compile-ahead on, each launch mode's warm-up calls run twice: inside the block (launches only compile,
+    on a pool of threads), then for real (the autotuner times its candidates compiled), before the next mode's, whose
+    compiles then meet the first mode's choices. Off, once per mode."""
+    from contextlib import contextmanager
+    from types import SimpleNamespace
+
+    from kernels import compile_ahead, triton_common
+
+    engine = create_engine(base)
+    engine.stop()
+    inside, calls = [False], []
+
+    @contextmanager
+    def fake_compile_ahead(threads=None):
+        inside[0] = ahead
+        yield ahead
+        inside[0] = False
+
+    monkeypatch.setattr(compile_ahead, "compile_ahead", fake_compile_ahead)
+    monkeypatch.setattr(triton_common, "pdl_available", lambda device: True)
+    monkeypatch.setattr(runner.torch.cuda, "synchronize", lambda device=None: None)
+    def tune(model, budget, slots, pdl):
+        calls.append(("tune", pdl, inside[0]))
+
+    def attention(k_cache, v_cache, heads):
+        calls.append(("attention", triton_common._PDL_SCOPE.get(), inside[0]))
+
+    monkeypatch.setattr(runner, "tune_kernels", tune)
+    monkeypatch.setattr(runner, "fused_ops_for", lambda x: SimpleNamespace(warm_up_attention=attention))
+    runner.warm_up_kernels(engine.runner.model, engine.runner.kv_cache, 16, engine.runner.num_slots)
+    passes = [True, False] if ahead else [False]
+    assert calls == [(kind, pdl, compiling) for pdl in (False, True) for compiling in passes
+                     for kind in ("tune", "attention")]  # fmt: skip
