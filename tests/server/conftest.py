@@ -52,6 +52,7 @@ def create_engine(
     prefix_caching: bool = True,
     overlap_scheduling: str = "off",  # step-by-step tests read each step's stats at once (test_overlap.py: "on")
     tokenizer=ByteTokenizer(),  # noqa: B008 - stateless
+    tune_at_start: bool = False,  # behaviour tests; start-up tuning has its own (test_kernel_tuning.py)
     **scheduler,
 ) -> Engine:
     config = EngineConfig(
@@ -60,7 +61,7 @@ def create_engine(
         graph_prefill=graph_prefill,
         prefill_graphs=prefill_graphs,
         cuda_graph_max_batch=cuda_graph_max_batch,
-        tune_at_start=False,  # behaviour tests; start-up tuning has its own (test_kernel_tuning.py)
+        tune_at_start=tune_at_start,
         dtype="float32",
         cpu_weight_cache_bytes=cpu_weight_cache_bytes,
         cpu_weight_dtype=cpu_weight_dtype,

@@ -5,11 +5,12 @@ nothing is timed); on CUDA the same calls time the candidates once per GPU and r
 from __future__ import annotations
 
 import pytest
+import torch
 
 from server import runner
 from server.model import LutProjection
 
-from .conftest import create_engine
+from .conftest import collect, create_engine, decoding_together, make_resident, prompt_ids
 
 POWERS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
 
@@ -204,3 +205,20 @@ def test_the_start_compiles_each_modes_calls_ahead_on_threads_then_runs_them_for
     passes = [True, False] if ahead else [False]
     assert calls == [(kind, pdl, compiling) for pdl in (False, True) for compiling in passes
                      for kind in ("tune", "attention")]  # fmt: skip
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_an_engine_whose_start_compiled_ahead_generates_the_tokens_of_one_without_the_warm_up(base, store):
+    """The start's compile pass runs nothing and leaves no state behind: a mixed greedy batch over 3 tasks gives the
+    same tokens in an engine that warmed up (compiles on threads, then the calls for real) as in one that did not."""
+    tokens = []
+    for tune in (True, False):
+        engine = create_engine(base, store, device="cuda", tune_at_start=tune)
+        try:
+            make_resident(engine, ["alpha", "beta", "gamma"])
+            specs = [(task, prompt_ids(i, 5 + 7 * i), 10) for i, task in enumerate(["alpha", "beta", "gamma", "alpha"])]
+            tokens.append(list(collect(engine, decoding_together(engine, specs)).values()))
+        finally:
+            engine.stop()
+    assert tokens[0] == tokens[1]
