@@ -10,7 +10,8 @@ How: inside `compile_ahead()`, every Triton launch only compiles: JITFunction.ru
 once. The autotuner submits every candidate of a shape it has no choice for (kernels/autotune.py pick_config,
 `compiling_only`) and times nothing. Leaving the block waits for every compile. The same calls then run for real
 outside it and find their kernels compiled. Outputs written inside the block are garbage (nothing ran): the block
-is for warm-up calls only, never a CUDA graph capture.
+is for warm-up calls only, never a CUDA graph capture. Other threads' launches meanwhile run as usual (the
+compile-only flag and Triton's async mode are context variables of the thread that entered the block).
 
 A compile that fails inside the block is dropped (ignore_errors): the real pass compiles it again and meets the
 error where it always did. Off (the block's calls run as usual, yielding False) under the interpreter, where this
@@ -76,8 +77,8 @@ def compile_ahead(threads: int | None = None) -> Iterator[bool]:
 
     original = JITFunction.run
 
-    def compile_only(self, *args, grid, warmup, **kwargs):
-        return original(self, *args, grid=grid, warmup=True, **kwargs)
+    def compile_only(self, *args, grid, warmup, **kwargs):  # only in the thread (context) that entered the block
+        return original(self, *args, grid=grid, warmup=warmup or _COMPILE_ONLY.get(), **kwargs)
 
     token = _COMPILE_ONLY.set(True)
     JITFunction.run = compile_only

@@ -1,6 +1,7 @@
 """compile_ahead: a warm-up's launches only compile, on a pool of threads; the autotuner submits every candidate
 inside it and times none; off under the interpreter; on CUDA the real pass after the block compiles nothing."""
 
+import threading
 from contextlib import contextmanager
 
 import pytest
@@ -63,8 +64,12 @@ def test_inside_the_block_every_launch_only_compiles_in_the_pool_and_run_is_rest
     with compile_ahead.compile_ahead(threads=3) as ahead:
         assert ahead and compile_ahead.compiling_only()
         JITFunction.run(object(), 1, 2, grid=(4,), warmup=False, num_warps=2)
+        other = threading.Thread(target=lambda: JITFunction.run(object(), 3, grid=(1,), warmup=False))
+        other.start()
+        other.join()
         assert not modes[0]["exited"]
-    assert launches == [((1, 2), (4,), True, {"num_warps": 2})]  # compiled, not launched
+    # compiled, not launched; another thread's launch meanwhile ran as usual
+    assert launches == [((1, 2), (4,), True, {"num_warps": 2}), ((3,), (1,), False, {})]
     assert modes[0]["exited"] and modes[0]["ignore_errors"] and modes[0]["executor"]._max_workers == 3
     assert JITFunction.run is recorded_run and not compile_ahead.compiling_only()
 
