@@ -173,6 +173,46 @@ def pdl_wait(PDL: tl.constexpr):
 
 
 @triton.jit
+def prefetch_rows_l2(row_ptrs, nbytes, PIECES: tl.constexpr, ASM: tl.constexpr):
+    """Ask L2 for nbytes from each of rows starting at row_ptrs ([R] byte pointers, 16-byte aligned), in PIECES bulk
+    prefetches a row (sm_90 `cp.async.bulk.prefetch.L2`; each a multiple of 16 bytes, the row's last < 16 bytes and
+    empty pieces skipped): R * PIECES requests, one a thread where R * PIECES is the program's thread count (fewer:
+    some threads repeat one). No register holds the data, and the addresses are transient. Why: a decode kernel's
+    loop loads its codes a block ahead in registers, so each block's DRAM latency meets little work; asked for at
+    the start (before any PDL wait: the codes are no kernel's output), a program's whole codes range streams into
+    L2 at once and the loop's loads hit L2. A no-op without ASM (the CPU interpreter)."""
+    if ASM:
+        piece = ((nbytes + PIECES - 1) // PIECES + 15) // 16 * 16
+        starts = tl.arange(0, PIECES) * piece  # [P]
+        sizes = tl.maximum(tl.minimum(piece, nbytes - starts), 0) // 16 * 16
+        ptrs = row_ptrs[:, None] + starts[None, :]  # [R, P]
+        sizes = tl.broadcast_to(sizes[None, :], ptrs.shape).to(tl.int32)
+        tl.inline_asm_elementwise(
+            "{ .reg .pred p; setp.gt.s32 p, $2, 0; @p cp.async.bulk.prefetch.L2.global [$1], $2; mov.u32 $0, 0; }",
+            "=r,l,r", [ptrs, sizes], dtype=tl.int32, is_pure=False, pack=1,
+        )  # fmt: skip
+
+
+def l2_prefetch_ok(codes_packed: torch.Tensor) -> bool:
+    """Whether prefetch_rows_l2 takes these codes' rows: every row starts 16-byte aligned (as do the programs' K
+    ranges, multiples of 32 columns)."""
+    return codes_packed.data_ptr() % 16 == 0 and codes_packed.stride(0) % 16 == 0 and codes_packed.stride(1) == 1
+
+
+# The decode kernels' codes range asked of L2 at a program's start (config L2_PREFETCH overrides): off until
+# measured on a GPU (NOTES.md, twenty-second session).
+L2_PREFETCH = False
+
+
+def l2_pieces(config: dict, block_n: int, codes_packed: torch.Tensor) -> int:
+    """The L2_PIECES constexpr of a decode kernel's launch: 0 (no L2 prefetch) unless config's L2_PREFETCH (default
+    the module's) and l2_prefetch_ok; else the pieces a row that give each of the program's threads one request."""
+    if not config.get("L2_PREFETCH", L2_PREFETCH) or not l2_prefetch_ok(codes_packed):
+        return 0
+    return max(1, 32 * config.get("num_warps", 4) // block_n)
+
+
+@triton.jit
 def pdl_release(PDL: tl.constexpr):
     """Under PDL: let the next kernel in the stream (if launched with PDL) start its pre-wait part now."""
     if PDL:

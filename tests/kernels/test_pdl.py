@@ -178,3 +178,54 @@ def test_pdl_launches_give_the_same_results_on_cuda(monkeypatch, m, mode):
         out = _with_and_without_pdl(monkeypatch, lambda y, c=config: launch(x, codes, pool, slots, 4, y, c), y)
         assert torch.equal(out["0"], out["1"]), config
         assert rel_err(out["1"], lut_linear_reference(x, codes, pool, slots, 4)) < TOL[torch.float16], config
+
+
+BULK_L2 = "cp.async.bulk.prefetch.L2.global"
+
+
+def test_with_l2_prefetch_the_one_token_and_fragment_kernels_ask_l2_for_their_codes_first():
+    """L2_PIECES: one bulk prefetch a thread (the program's rows x pieces: 8 x 16 for the one-token kernel's 4 warps,
+    32 x 2 for the fragment kernel's 2 warps of one row block), issued before the PDL wait and before any load."""
+    ints = ["N", "K", "KW", "GS", "stride_cw", "stride_ls", "stride_ln", "K_PER_SPLIT", "SPLIT_K"]
+    const = {"BITS": 4, "BLOCK_N": 8, "BLOCK_K": 1024, "USE_SPLIT": False, "ASM": True, "LUT_BF16": False,
+             "PREFETCH": 1, "X_VEC": True, "GROUP_ALIGNED": False, "HALF2": True, "PDL": True, "L2_PIECES": 16}
+    one_token = linear_ptx_body("kernels.triton_decode_prmt", "_decode_prmt_kernel", ints, const,
+                                div16=("x_ptr", "codes_ptr", "lut_ptr", "y_ptr", "K", "GS", "stride_cw"))
+    ints = ["M", "N", "K", "GS", "stride_xm", "stride_cw", "stride_ls", "stride_ln", "stride_ym", "K_PER_SPLIT",
+            "SPLIT_K"]
+    const = {"BITS": 4, "WARPS": 2, "WPL": 4, "TILES": 1, "ROWS": 1, "USE_SPLIT": True, "ASM": True, "BF16": False,
+             "X16": True, "PDL": True, "L2_PIECES": 2}
+    fragment = linear_ptx_body("kernels.triton_decode_mma", "_decode_mma_kernel", ints, const, warps=2)
+    for body in (one_token, fragment):
+        assert body.count(BULK_L2) == 1  # one request a thread: the [rows, pieces] tile has one element each
+        assert body.index(BULK_L2) < body.index(WAIT) and body.index(BULK_L2) < body.index("ld.global")
+    assert BULK_L2 not in _one_token_ptx(True, 1)  # off by default
+
+
+def test_the_l2_prefetch_pieces_give_each_thread_one_request_and_need_aligned_rows(monkeypatch):
+    codes = torch.zeros(64, 2048, dtype=torch.uint8)
+    assert triton_common.l2_pieces({"L2_PREFETCH": 1, "num_warps": 4}, 8, codes) == 16
+    assert triton_common.l2_pieces({"L2_PREFETCH": 1, "num_warps": 4}, 256, codes) == 1
+    assert triton_common.l2_pieces({"L2_PREFETCH": 0, "num_warps": 4}, 8, codes) == 0
+    monkeypatch.setattr(triton_common, "L2_PREFETCH", True)  # the module default applies where config is silent
+    assert triton_common.l2_pieces({"num_warps": 2}, 16, codes) == 4
+    assert triton_common.l2_pieces({"L2_PREFETCH": 1}, 8, codes[:, 4:]) == 0  # rows start 4 bytes off alignment
+
+
+@pytest.mark.parametrize("mode", ["prmt", "mma"])
+def test_with_l2_prefetch_the_decode_kernels_still_match_the_reference(mode):
+    """A prefetch is a hint: the outputs are the kernels' own (on CUDA the bulk prefetches run; the interpreter skips
+    them)."""
+    from kernels.reference import lut_linear_reference
+    from kernels.triton_decode import MODE_MMA, MODE_PRMT, launch_decode
+
+    m = 1 if mode == "prmt" else 5
+    x, codes, pool, slots = make_case(m, 40, 512, 4, 2, 3, "random", torch.float16, seed=17)
+    y = torch.full((m, 40), float("nan"), dtype=x.dtype, device=DEVICE)
+    if mode == "prmt":
+        config = {"MODE": MODE_PRMT, "BLOCK_N": 16, "BLOCK_K": 128, "SPLIT_K": 2, "PREFETCH": 1, "X_VEC": 1,
+                  "HALF2": 1, "L2_PREFETCH": 1}
+    else:
+        config = {"MODE": MODE_MMA, "num_warps": 2, "WPL": 2, "ROWS": 1, "SPLIT_K": 2, "L2_PREFETCH": 1}
+    launch_decode(x, codes, pool, slots, 4, y, config)
+    assert rel_err(y, lut_linear_reference(x, codes, pool, slots, 4)) < TOL[x.dtype]
