@@ -173,7 +173,7 @@ def pdl_wait(PDL: tl.constexpr):
 
 
 @triton.jit
-def prefetch_rows_l2(row_ptrs, nbytes, PIECES: tl.constexpr, ASM: tl.constexpr):
+def prefetch_rows_l2(row_ptrs, nbytes, PIECES: tl.constexpr, ASM: tl.constexpr, WHOLE_ROWS: tl.constexpr = False):
     """Ask L2 for nbytes from each of rows starting at row_ptrs ([R] byte pointers, 16-byte aligned), in PIECES bulk
     prefetches a row (sm_90 `cp.async.bulk.prefetch.L2`; each a multiple of 16 bytes, the row's last < 16 bytes and
     empty pieces skipped): R * PIECES requests, one a thread where R * PIECES is the program's thread count (fewer:
@@ -182,9 +182,13 @@ def prefetch_rows_l2(row_ptrs, nbytes, PIECES: tl.constexpr, ASM: tl.constexpr):
     the start (before any PDL wait: the codes are no kernel's output), a program's whole codes range streams into
     L2 at once and the loop's loads hit L2. A no-op without ASM (the CPU interpreter)."""
     if ASM:
-        piece = ((nbytes + PIECES - 1) // PIECES + 15) // 16 * 16
-        starts = tl.arange(0, PIECES) * piece  # [P]
-        sizes = tl.maximum(tl.minimum(piece, nbytes - starts), 0) // 16 * 16
+        if WHOLE_ROWS:  # one request a row (piece 0); the other pieces only spread the rows over the threads
+            starts = tl.arange(0, PIECES) * 0
+            sizes = tl.where(tl.arange(0, PIECES) == 0, nbytes // 16 * 16, 0)
+        else:
+            piece = ((nbytes + PIECES - 1) // PIECES + 15) // 16 * 16
+            starts = tl.arange(0, PIECES) * piece  # [P]
+            sizes = tl.maximum(tl.minimum(piece, nbytes - starts), 0) // 16 * 16
         ptrs = row_ptrs[:, None] + starts[None, :]  # [R, P]
         sizes = tl.broadcast_to(sizes[None, :], ptrs.shape).to(tl.int32)
         tl.inline_asm_elementwise(

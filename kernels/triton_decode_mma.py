@@ -334,6 +334,7 @@ def _decode_mma_kernel(
     BITS: tl.constexpr, WARPS: tl.constexpr, WPL: tl.constexpr, TILES: tl.constexpr, ROWS: tl.constexpr,
     USE_SPLIT: tl.constexpr, ASM: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr = False,
     PDL: tl.constexpr = False, PRELOAD: tl.constexpr = False, L2_PIECES: tl.constexpr = 0,
+    L2_WHOLE: tl.constexpr = False,
 ):  # fmt: skip
     """A program: 16 * ROWS * WARPS rows (ROWS blocks of 16 a warp, sharing its x loads) over one K range, up to
     8 * TILES tokens. x's row stride and the chunk size are multiples of 4 columns and the group size a multiple of
@@ -347,7 +348,8 @@ def _decode_mma_kernel(
         k_first = pid_k * K_PER_SPLIT
         rows_all = tl.minimum(pid_n * BLOCK_N + tl.arange(0, BLOCK_N), N - 1).to(tl.int64)
         prefetch_rows_l2(codes_ptr + rows_all * (4 * stride_cw) + k_first // 2,
-                         (tl.minimum(k_first + K_PER_SPLIT, K) - k_first) // 2, L2_PIECES, ASM)  # fmt: skip
+                         (tl.minimum(k_first + K_PER_SPLIT, K) - k_first) // 2, L2_PIECES, ASM,
+                         L2_WHOLE)  # fmt: skip
     lane = tl.arange(0, NT)
     g = (lane % 32) // 4
     t = lane % 4
@@ -483,6 +485,7 @@ def launch_decode_mma(
                      config, 16 * rows, wpls=(2, 4, 8, 16), one_chunk=one_chunk, ROWS=rows,
                      PRELOAD=one_chunk and preload_ok(codes_packed),
                      L2_PIECES=l2_pieces(config, 16 * rows * config.get("num_warps", 4), codes_packed),
+                     L2_WHOLE=config.get("L2_PREFETCH") == 2,
                      **pdl_args(x.device))  # fmt: skip
 
 

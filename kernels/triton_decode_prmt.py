@@ -275,7 +275,7 @@ def _decode_prmt_kernel(
     BITS: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, USE_SPLIT: tl.constexpr,
     ASM: tl.constexpr, LUT_BF16: tl.constexpr, PREFETCH: tl.constexpr, X_VEC: tl.constexpr = False,
     GROUP_ALIGNED: tl.constexpr = False, HALF2: tl.constexpr = False, PDL: tl.constexpr = False,
-    L2_PIECES: tl.constexpr = 0,
+    L2_PIECES: tl.constexpr = 0, L2_WHOLE: tl.constexpr = False,
 ):  # fmt: skip
     L: tl.constexpr = 1 << BITS
     BW: tl.constexpr = BLOCK_K // 8  # code words per row and block
@@ -285,7 +285,7 @@ def _decode_prmt_kernel(
     rows, rows_c, wj, row_words, k_start, k_end = _row_block(codes_ptr, N, K, stride_cw, K_PER_SPLIT, BLOCK_N, BW)
     if L2_PIECES:  # the program's whole codes range asked of L2 first (2 columns a byte)
         prefetch_rows_l2(codes_ptr + rows_c.to(tl.int64) * (4 * stride_cw) + k_start // 2, (k_end - k_start) // 2,
-                         L2_PIECES, ASM)  # fmt: skip
+                         L2_PIECES, ASM, L2_WHOLE)  # fmt: skip
     # PREFETCH = D > 0: the first D codes blocks, issued before the slot -> LUT tables chain (they depend on
     # neither); then each block D ahead of the one looked up (nxt1 is the next block, nxt2 the one after, ...).
     nxt1 = _load_words(row_words, k_start, wj, KW) if PREFETCH >= 1 else tl.zeros((BLOCK_N, BW), dtype=tl.uint32)
@@ -511,6 +511,7 @@ def launch_decode_prmt(
         LUT_BF16=lut_pool.dtype == torch.bfloat16, PREFETCH=prefetch, X_VEC=bool(config.get("X_VEC", 0)),
         GROUP_ALIGNED=group_split, HALF2=half2, num_warps=config.get("num_warps", 4),
         num_stages=config.get("num_stages", 1), L2_PIECES=l2_pieces(config, block_n, codes_packed),
+        L2_WHOLE=config.get("L2_PREFETCH") == 2,
         **pdl_args(x.device),
     )  # fmt: skip
 
