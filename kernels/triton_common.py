@@ -173,24 +173,21 @@ def pdl_wait(PDL: tl.constexpr):
 
 
 @triton.jit
-def prefetch_rows_l2(row_ptrs, nbytes, PIECES: tl.constexpr, ASM: tl.constexpr, WHOLE_ROWS: tl.constexpr = False):
-    """Ask L2 for nbytes from each of rows starting at row_ptrs ([R] byte pointers, 16-byte aligned), in PIECES bulk
-    prefetches a row (sm_90 `cp.async.bulk.prefetch.L2`; each a multiple of 16 bytes, the row's last < 16 bytes and
-    empty pieces skipped): R * PIECES requests, one a thread where R * PIECES is the program's thread count (fewer:
-    some threads repeat one). No register holds the data, and the addresses are transient. Why: a decode kernel's
-    loop loads its codes a block ahead in registers, so each block's DRAM latency meets little work; asked for at
-    the start (before any PDL wait: the codes are no kernel's output), a program's whole codes range streams into
-    L2 at once and the loop's loads hit L2. A no-op without ASM (the CPU interpreter)."""
+def prefetch_rows_l2(row_ptrs, nbytes, SPREAD: tl.constexpr, ASM: tl.constexpr):
+    """Ask L2 for nbytes (rounded down to 16) from each of rows starting at row_ptrs ([R] byte pointers, 16-byte
+    aligned): one bulk prefetch a row (sm_90 `cp.async.bulk.prefetch.L2`). The requests lie in an [R, SPREAD] tile
+    whose column 0 asks and whose other columns ask nothing: with R * SPREAD the program's thread count, each row's
+    request is made once (a smaller tile is repeated across threads, each repeat asking again). No register holds
+    the data, and the addresses are transient. Why: the decode kernels' loops load their codes a block ahead in
+    registers, so each block's DRAM latency meets little work; asked for at the start (before any PDL wait: the codes
+    are no kernel's output), a program's codes range streams into L2 at once. A no-op without ASM (the CPU
+    interpreter). Twenty-second session (NOTES.md): 128-byte pieces (one a thread) slowed the one-token kernel by
+    10-20 %; the fragment kernel's configs of one request a row ran up to 8 % faster at 8 tokens, and are timed
+    again in whole rows."""
     if ASM:
-        if WHOLE_ROWS:  # one request a row (piece 0); the other pieces only spread the rows over the threads
-            starts = tl.arange(0, PIECES) * 0
-            sizes = tl.where(tl.arange(0, PIECES) == 0, nbytes // 16 * 16, 0)
-        else:
-            piece = ((nbytes + PIECES - 1) // PIECES + 15) // 16 * 16
-            starts = tl.arange(0, PIECES) * piece  # [P]
-            sizes = tl.maximum(tl.minimum(piece, nbytes - starts), 0) // 16 * 16
-        ptrs = row_ptrs[:, None] + starts[None, :]  # [R, P]
-        sizes = tl.broadcast_to(sizes[None, :], ptrs.shape).to(tl.int32)
+        column = tl.arange(0, SPREAD)[None, :]
+        ptrs = row_ptrs[:, None] + column * 0  # [R, SPREAD]
+        sizes = tl.broadcast_to(tl.where(column == 0, nbytes // 16 * 16, 0), ptrs.shape).to(tl.int32)
         tl.inline_asm_elementwise(
             "{ .reg .pred p; setp.gt.s32 p, $2, 0; @p cp.async.bulk.prefetch.L2.global [$1], $2; mov.u32 $0, 0; }",
             "=r,l,r", [ptrs, sizes], dtype=tl.int32, is_pure=False, pack=1,
@@ -208,9 +205,10 @@ def l2_prefetch_ok(codes_packed: torch.Tensor) -> bool:
 L2_PREFETCH = False
 
 
-def l2_pieces(config: dict, block_n: int, codes_packed: torch.Tensor) -> int:
-    """The L2_PIECES constexpr of a decode kernel's launch: 0 (no L2 prefetch) unless config's L2_PREFETCH (default
-    the module's) and l2_prefetch_ok; else the pieces a row that give each of the program's threads one request."""
+def l2_spread(config: dict, block_n: int, codes_packed: torch.Tensor) -> int:
+    """The L2_SPREAD constexpr of a decode kernel's launch: 0 (no L2 prefetch) unless config's L2_PREFETCH (default
+    the module's) and l2_prefetch_ok; else the columns that spread the program's block_n rows over its threads
+    (prefetch_rows_l2)."""
     if not config.get("L2_PREFETCH", L2_PREFETCH) or not l2_prefetch_ok(codes_packed):
         return 0
     return max(1, 32 * config.get("num_warps", 4) // block_n)

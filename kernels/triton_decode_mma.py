@@ -55,7 +55,7 @@ from kernels.triton_common import (
     first_slot,
     interpreting,
     jit_any_size,
-    l2_pieces,
+    l2_spread,
     next_slot,
     pdl_args,
     pdl_wait,
@@ -333,8 +333,7 @@ def _decode_mma_kernel(
     M, N, K, GS, stride_xm, stride_cw, stride_ls, stride_ln, stride_ym, K_PER_SPLIT, SPLIT_K,
     BITS: tl.constexpr, WARPS: tl.constexpr, WPL: tl.constexpr, TILES: tl.constexpr, ROWS: tl.constexpr,
     USE_SPLIT: tl.constexpr, ASM: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr = False,
-    PDL: tl.constexpr = False, PRELOAD: tl.constexpr = False, L2_PIECES: tl.constexpr = 0,
-    L2_WHOLE: tl.constexpr = False,
+    PDL: tl.constexpr = False, PRELOAD: tl.constexpr = False, L2_SPREAD: tl.constexpr = 0,
 ):  # fmt: skip
     """A program: 16 * ROWS * WARPS rows (ROWS blocks of 16 a warp, sharing its x loads) over one K range, up to
     8 * TILES tokens. x's row stride and the chunk size are multiples of 4 columns and the group size a multiple of
@@ -344,12 +343,11 @@ def _decode_mma_kernel(
     BLOCK_N: tl.constexpr = 16 * ROWS * WARPS
     pid_n = tl.program_id(0)
     pid_k = tl.program_id(1)
-    if L2_PIECES:  # the program's whole codes range asked of L2 first (2 columns a byte)
+    if L2_SPREAD:  # the program's whole codes range asked of L2 first (2 columns a byte)
         k_first = pid_k * K_PER_SPLIT
         rows_all = tl.minimum(pid_n * BLOCK_N + tl.arange(0, BLOCK_N), N - 1).to(tl.int64)
         prefetch_rows_l2(codes_ptr + rows_all * (4 * stride_cw) + k_first // 2,
-                         (tl.minimum(k_first + K_PER_SPLIT, K) - k_first) // 2, L2_PIECES, ASM,
-                         L2_WHOLE)  # fmt: skip
+                         (tl.minimum(k_first + K_PER_SPLIT, K) - k_first) // 2, L2_SPREAD, ASM)  # fmt: skip
     lane = tl.arange(0, NT)
     g = (lane % 32) // 4
     t = lane % 4
@@ -484,8 +482,7 @@ def launch_decode_mma(
     launch_fragments(_decode_mma_kernel, "fragment decode kernel", x, codes_packed, lut_pool, slot_of_token, bits, y,
                      config, 16 * rows, wpls=(2, 4, 8, 16), one_chunk=one_chunk, ROWS=rows,
                      PRELOAD=one_chunk and preload_ok(codes_packed),
-                     L2_PIECES=l2_pieces(config, 16 * rows * config.get("num_warps", 4), codes_packed),
-                     L2_WHOLE=config.get("L2_PREFETCH") == 2,
+                     L2_SPREAD=l2_spread(config, 16 * rows * config.get("num_warps", 4), codes_packed),
                      **pdl_args(x.device))  # fmt: skip
 
 

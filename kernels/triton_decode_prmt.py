@@ -57,7 +57,7 @@ from kernels.triton_common import (
     first_slot,
     interpreting,
     jit_any_size,
-    l2_pieces,
+    l2_spread,
     next_slot,
     pdl_args,
     pdl_wait,
@@ -275,7 +275,7 @@ def _decode_prmt_kernel(
     BITS: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, USE_SPLIT: tl.constexpr,
     ASM: tl.constexpr, LUT_BF16: tl.constexpr, PREFETCH: tl.constexpr, X_VEC: tl.constexpr = False,
     GROUP_ALIGNED: tl.constexpr = False, HALF2: tl.constexpr = False, PDL: tl.constexpr = False,
-    L2_PIECES: tl.constexpr = 0, L2_WHOLE: tl.constexpr = False,
+    L2_SPREAD: tl.constexpr = 0,
 ):  # fmt: skip
     L: tl.constexpr = 1 << BITS
     BW: tl.constexpr = BLOCK_K // 8  # code words per row and block
@@ -283,9 +283,9 @@ def _decode_prmt_kernel(
     pid_k = tl.program_id(1)
     # k_start: a multiple of BLOCK_K (GROUP_ALIGNED: of the group size, a multiple of 32)
     rows, rows_c, wj, row_words, k_start, k_end = _row_block(codes_ptr, N, K, stride_cw, K_PER_SPLIT, BLOCK_N, BW)
-    if L2_PIECES:  # the program's whole codes range asked of L2 first (2 columns a byte)
+    if L2_SPREAD:  # the program's whole codes range asked of L2 first (2 columns a byte)
         prefetch_rows_l2(codes_ptr + rows_c.to(tl.int64) * (4 * stride_cw) + k_start // 2, (k_end - k_start) // 2,
-                         L2_PIECES, ASM, L2_WHOLE)  # fmt: skip
+                         L2_SPREAD, ASM)  # fmt: skip
     # PREFETCH = D > 0: the first D codes blocks, issued before the slot -> LUT tables chain (they depend on
     # neither); then each block D ahead of the one looked up (nxt1 is the next block, nxt2 the one after, ...).
     nxt1 = _load_words(row_words, k_start, wj, KW) if PREFETCH >= 1 else tl.zeros((BLOCK_N, BW), dtype=tl.uint32)
@@ -510,8 +510,7 @@ def launch_decode_prmt(
         BITS=bits, BLOCK_N=block_n, BLOCK_K=block_k, USE_SPLIT=split > 1, ASM=not interpreting(),
         LUT_BF16=lut_pool.dtype == torch.bfloat16, PREFETCH=prefetch, X_VEC=bool(config.get("X_VEC", 0)),
         GROUP_ALIGNED=group_split, HALF2=half2, num_warps=config.get("num_warps", 4),
-        num_stages=config.get("num_stages", 1), L2_PIECES=l2_pieces(config, block_n, codes_packed),
-        L2_WHOLE=config.get("L2_PREFETCH") == 2,
+        num_stages=config.get("num_stages", 1), L2_SPREAD=l2_spread(config, block_n, codes_packed),
         **pdl_args(x.device),
     )  # fmt: skip
 

@@ -184,32 +184,32 @@ BULK_L2 = "cp.async.bulk.prefetch.L2.global"
 
 
 def test_with_l2_prefetch_the_one_token_and_fragment_kernels_ask_l2_for_their_codes_first():
-    """L2_PIECES: one bulk prefetch a thread (the program's rows x pieces: 8 x 16 for the one-token kernel's 4 warps,
+    """L2_SPREAD: one bulk prefetch a row, the rows spread over the threads (8 x 16 for the one-token kernel's 4 warps,
     32 x 2 for the fragment kernel's 2 warps of one row block), issued before the PDL wait and before any load."""
     ints = ["N", "K", "KW", "GS", "stride_cw", "stride_ls", "stride_ln", "K_PER_SPLIT", "SPLIT_K"]
     const = {"BITS": 4, "BLOCK_N": 8, "BLOCK_K": 1024, "USE_SPLIT": False, "ASM": True, "LUT_BF16": False,
-             "PREFETCH": 1, "X_VEC": True, "GROUP_ALIGNED": False, "HALF2": True, "PDL": True, "L2_PIECES": 16}
+             "PREFETCH": 1, "X_VEC": True, "GROUP_ALIGNED": False, "HALF2": True, "PDL": True, "L2_SPREAD": 16}
     one_token = linear_ptx_body("kernels.triton_decode_prmt", "_decode_prmt_kernel", ints, const,
                                 div16=("x_ptr", "codes_ptr", "lut_ptr", "y_ptr", "K", "GS", "stride_cw"))
     ints = ["M", "N", "K", "GS", "stride_xm", "stride_cw", "stride_ls", "stride_ln", "stride_ym", "K_PER_SPLIT",
             "SPLIT_K"]
     const = {"BITS": 4, "WARPS": 2, "WPL": 4, "TILES": 1, "ROWS": 1, "USE_SPLIT": True, "ASM": True, "BF16": False,
-             "X16": True, "PDL": True, "L2_PIECES": 2}
+             "X16": True, "PDL": True, "L2_SPREAD": 2}
     fragment = linear_ptx_body("kernels.triton_decode_mma", "_decode_mma_kernel", ints, const, warps=2)
     for body in (one_token, fragment):
-        assert body.count(BULK_L2) == 1  # one request a thread: the [rows, pieces] tile has one element each
+        assert body.count(BULK_L2) == 1  # one asm, one element a thread; column 0 of each row asks
         assert body.index(BULK_L2) < body.index(WAIT) and body.index(BULK_L2) < body.index("ld.global")
     assert BULK_L2 not in _one_token_ptx(True, 1)  # off by default
 
 
-def test_the_l2_prefetch_pieces_give_each_thread_one_request_and_need_aligned_rows(monkeypatch):
+def test_the_l2_prefetch_spreads_a_programs_rows_over_its_threads_and_needs_aligned_rows(monkeypatch):
     codes = torch.zeros(64, 2048, dtype=torch.uint8)
-    assert triton_common.l2_pieces({"L2_PREFETCH": 1, "num_warps": 4}, 8, codes) == 16
-    assert triton_common.l2_pieces({"L2_PREFETCH": 1, "num_warps": 4}, 256, codes) == 1
-    assert triton_common.l2_pieces({"L2_PREFETCH": 0, "num_warps": 4}, 8, codes) == 0
+    assert triton_common.l2_spread({"L2_PREFETCH": 1, "num_warps": 4}, 8, codes) == 16
+    assert triton_common.l2_spread({"L2_PREFETCH": 1, "num_warps": 4}, 256, codes) == 1
+    assert triton_common.l2_spread({"L2_PREFETCH": 0, "num_warps": 4}, 8, codes) == 0
     monkeypatch.setattr(triton_common, "L2_PREFETCH", True)  # the module default applies where config is silent
-    assert triton_common.l2_pieces({"num_warps": 2}, 16, codes) == 4
-    assert triton_common.l2_pieces({"L2_PREFETCH": 1}, 8, codes[:, 4:]) == 0  # rows start 4 bytes off alignment
+    assert triton_common.l2_spread({"num_warps": 2}, 16, codes) == 4
+    assert triton_common.l2_spread({"L2_PREFETCH": 1}, 8, codes[:, 4:]) == 0  # rows start 4 bytes off alignment
 
 
 @pytest.mark.parametrize("mode", ["prmt", "mma"])
