@@ -30,7 +30,9 @@ from contextvars import ContextVar
 from kernels.triton_common import interpreting
 
 _COMPILE_ONLY: ContextVar[bool] = ContextVar("sketchserve_compile_only", default=False)
-MAX_THREADS = 16  # the device machines have 16-128 cores; beyond ~16 the lock-held share of a compile dominates
+# Measured at 16 on the H200 machine (16 cores; NOTES.md, twenty-second session). Each compile in flight holds
+# LLVM's and ptxas's memory (up to a few hundred MB), so more threads are not free on a large host either.
+MAX_THREADS = 16
 
 
 def compiling_only() -> bool:
