@@ -117,3 +117,12 @@ def test_the_grid_plot_takes_each_cases_fastest_config_against_the_op_and_cublas
         {"case": (64, 128, 4, 1), "grid": None, "op": 13.0, "cublas": 15.5},
     ]
     assert plot.plot(run) == run.with_suffix(".png") and run.with_suffix(".png").stat().st_size > 0
+
+
+def test_the_profiling_launcher_calls_the_op_twice_on_the_shipped_path(capsys):
+    """benchmarks/profile_shipped.py: a warm-up call, then the profiled one, each the op's output (the torch
+    reference here), finite and of the layer's shape."""
+    profile_shipped = load_benchmark("profile_shipped")
+    profile_shipped.main(["--m", "3", "--n", "40", "--k", "64", "--gpr", "2", "--tasks", "2", "--device", "cpu"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [f"{call} call: y (3, 40) torch.float16, finite True" for call in ("warm-up", "profiled")]

@@ -1,0 +1,62 @@
+"""One call of the multi-LUT op per case, as the server makes it (the shipped tuning choice), for Nsight Compute.
+
+    ncu -k regex:_decode_prmt_kernel --launch-skip 1 --launch-count 1 --section SourceCounters \\
+        --section WarpStateStats -o OUT python3 benchmarks/profile_shipped.py --m 1
+
+Per case: random 4-bit codes and a LUT pool of --tasks slots for an --n x --k layer at --gpr, --m tokens over
+--tasks tasks; one warm-up call (compiles; reads the shipped choice, kernels/tuned/, or tunes where none), then one
+call to profile, each synchronized. The earlier profiles (fifteenth and nineteenth sessions, benchmarks/NOTES.md)
+launched fixed configs, not the ones the op ships; this one launches whatever kernels.triton_ops picks. On the CPU
+the op is the torch reference (the script's test runs it there). Prints the chosen kernel config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from kernels import autotune, pack_codes  # noqa: E402
+from kernels.triton_ops import _m_bucket, _shape_key, lut_linear_forward  # noqa: E402
+
+BITS = 4
+
+
+def make_case(m: int, n: int, k: int, gpr: int, tasks: int, device: torch.device):
+    """x [m, k] fp16, packed codes [n, k], a LUT pool [tasks, n, gpr, 16] fp16, slots [m] (tasks interleaved)."""
+    g = torch.Generator().manual_seed(0)
+    codes = pack_codes(torch.randint(0, 1 << BITS, (n, k), generator=g), BITS).to(device)
+    pool = (torch.randn(tasks, n, gpr, 1 << BITS, generator=g) * 0.02).half().to(device)
+    x = torch.randn(m, k, generator=g).half().to(device)
+    slots = (torch.arange(m) % tasks).to(torch.int32).to(device)
+    return x, codes, pool, slots
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--m", type=int, default=1, help="tokens")
+    ap.add_argument("--n", type=int, default=4096)
+    ap.add_argument("--k", type=int, default=4096)
+    ap.add_argument("--gpr", type=int, default=1)
+    ap.add_argument("--tasks", type=int, default=1)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = ap.parse_args(argv)
+    device = torch.device(args.device)
+    x, codes, pool, slots = make_case(args.m, args.n, args.k, args.gpr, args.tasks, device)
+    for call in ("warm-up", "profiled"):
+        y = lut_linear_forward(x, codes, pool, slots, BITS, num_tasks=args.tasks)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        print(f"{call} call: y {tuple(y.shape)} {y.dtype}, finite {bool(torch.isfinite(y).all())}", flush=True)
+    if device.type == "cuda":
+        key = _shape_key(x, codes, pool, BITS, _m_bucket(args.m))
+        chosen = {k: v for k, v in autotune._MEMORY.items() if k.endswith(",".join(str(p) for p in key))}
+        print(f"choices for this shape and token bucket: {chosen}")
+
+
+if __name__ == "__main__":
+    main()
