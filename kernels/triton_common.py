@@ -173,9 +173,11 @@ def pdl_wait(PDL: tl.constexpr):
 
 
 @triton.jit
-def prefetch_rows_l2(row_ptrs, nbytes, SPREAD: tl.constexpr, ASM: tl.constexpr):
-    """Ask L2 for nbytes (rounded down to 16) from each of rows starting at row_ptrs ([R] byte pointers, 16-byte
-    aligned): one bulk prefetch a row (sm_90 `cp.async.bulk.prefetch.L2`). The requests lie in an [R, SPREAD] tile
+def prefetch_codes_l2(codes_ptr, rows, stride_cw, k_start, k_end, SPREAD: tl.constexpr, ASM: tl.constexpr):
+    """Ask L2 for the packed codes of rows ([R] row indices, clamped to the matrix) over columns [k_start, k_end)
+    (stride_cw: the row stride in 4-byte words; 2 columns a byte; k_start a multiple of 32 and the rows 16-byte
+    aligned, codes_rows_aligned): one bulk prefetch a row (sm_90 `cp.async.bulk.prefetch.L2`, the range rounded down
+    to 16 bytes). The requests lie in an [R, SPREAD] tile
     whose column 0 asks and whose other columns ask nothing: with R * SPREAD the program's thread count, each row's
     request is made once (a smaller tile is repeated across threads, each repeat asking again). No register holds
     the data, and the addresses are transient. Why: the decode kernels' loops load their codes a block ahead in
@@ -185,6 +187,8 @@ def prefetch_rows_l2(row_ptrs, nbytes, SPREAD: tl.constexpr, ASM: tl.constexpr):
     10-20 %; the fragment kernel's configs of one request a row ran up to 8 % faster at 8 tokens, and are timed
     again in whole rows."""
     if ASM:
+        row_ptrs = codes_ptr + rows.to(tl.int64) * (4 * stride_cw) + k_start // 2  # [R] byte pointers
+        nbytes = (k_end - k_start) // 2
         column = tl.arange(0, SPREAD)[None, :]
         ptrs = row_ptrs[:, None] + column * 0  # [R, SPREAD]
         sizes = tl.broadcast_to(tl.where(column == 0, nbytes // 16 * 16, 0), ptrs.shape).to(tl.int32)
@@ -194,9 +198,9 @@ def prefetch_rows_l2(row_ptrs, nbytes, SPREAD: tl.constexpr, ASM: tl.constexpr):
         )  # fmt: skip
 
 
-def l2_prefetch_ok(codes_packed: torch.Tensor) -> bool:
-    """Whether prefetch_rows_l2 takes these codes' rows: every row starts 16-byte aligned (as do the programs' K
-    ranges, multiples of 32 columns)."""
+def codes_rows_aligned(codes_packed: torch.Tensor) -> bool:
+    """Whether every row of the packed codes starts 16-byte aligned (with unit column stride): the fragment kernel's
+    PRELOAD vector loads and prefetch_codes_l2 need it."""
     return codes_packed.data_ptr() % 16 == 0 and codes_packed.stride(0) % 16 == 0 and codes_packed.stride(1) == 1
 
 
@@ -207,9 +211,9 @@ L2_PREFETCH = False
 
 def l2_spread(config: dict, block_n: int, codes_packed: torch.Tensor) -> int:
     """The L2_SPREAD constexpr of a decode kernel's launch: 0 (no L2 prefetch) unless config's L2_PREFETCH (default
-    the module's) and l2_prefetch_ok; else the columns that spread the program's block_n rows over its threads
-    (prefetch_rows_l2)."""
-    if not config.get("L2_PREFETCH", L2_PREFETCH) or not l2_prefetch_ok(codes_packed):
+    the module's) and codes_rows_aligned; else the columns that spread the program's block_n rows over its threads
+    (prefetch_codes_l2)."""
+    if not config.get("L2_PREFETCH", L2_PREFETCH) or not codes_rows_aligned(codes_packed):
         return 0
     return max(1, 32 * config.get("num_warps", 4) // block_n)
 

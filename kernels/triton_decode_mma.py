@@ -52,6 +52,7 @@ import triton.language as tl
 from kernels.prmt_lut import PAIRS_CONSTRAINTS, pairs_program, to_ptx
 from kernels.triton_common import (
     NO_SLOT,
+    codes_rows_aligned,
     first_slot,
     interpreting,
     jit_any_size,
@@ -59,7 +60,7 @@ from kernels.triton_common import (
     next_slot,
     pdl_args,
     pdl_wait,
-    prefetch_rows_l2,
+    prefetch_codes_l2,
     split_k_launch,
     store_split_k,
 )
@@ -343,11 +344,10 @@ def _decode_mma_kernel(
     BLOCK_N: tl.constexpr = 16 * ROWS * WARPS
     pid_n = tl.program_id(0)
     pid_k = tl.program_id(1)
-    if L2_SPREAD:  # the program's whole codes range asked of L2 first (2 columns a byte)
+    if L2_SPREAD:  # the program's whole codes range asked of L2 first
         k_first = pid_k * K_PER_SPLIT
-        rows_all = tl.minimum(pid_n * BLOCK_N + tl.arange(0, BLOCK_N), N - 1).to(tl.int64)
-        prefetch_rows_l2(codes_ptr + rows_all * (4 * stride_cw) + k_first // 2,
-                         (tl.minimum(k_first + K_PER_SPLIT, K) - k_first) // 2, L2_SPREAD, ASM)  # fmt: skip
+        rows_all = tl.minimum(pid_n * BLOCK_N + tl.arange(0, BLOCK_N), N - 1)
+        prefetch_codes_l2(codes_ptr, rows_all, stride_cw, k_first, tl.minimum(k_first + K_PER_SPLIT, K), L2_SPREAD, ASM)
     lane = tl.arange(0, NT)
     g = (lane % 32) // 4
     t = lane % 4
@@ -473,22 +473,17 @@ def launch_decode_mma(
     """y [M, N] <- the fragment kernel (M <= 16). config: num_warps, ROWS (blocks of 16 rows a warp: 1 or 2; a
     warp's blocks share its x loads), WPL (code words per lane and row in a chunk: 2-16, 64-512 columns), SPLIT_K;
     PRELOAD (0/1): one chunk a program (SPLIT_K is then K / chunk), its words loaded at once before the PDL wait
-    where the codes' rows are 16-byte aligned (preload_ok; else loaded as the chunks-in-turn path does, same grid);
-    L2_PREFETCH (0/1): the program's codes range asked of L2 at its start (triton_common.prefetch_rows_l2)."""
+    where the codes' rows are 16-byte aligned (codes_rows_aligned; else loaded as the chunks-in-turn path does, same
+    grid); L2_PREFETCH (0/1): the program's codes range asked of L2 at its start (triton_common.prefetch_codes_l2)."""
     rows = config.get("ROWS", 1)
     if rows not in (1, 2):
         raise ValueError(f"the fragment kernel takes ROWS 1 or 2, got {rows}")
     one_chunk = bool(config.get("PRELOAD"))
     launch_fragments(_decode_mma_kernel, "fragment decode kernel", x, codes_packed, lut_pool, slot_of_token, bits, y,
                      config, 16 * rows, wpls=(2, 4, 8, 16), one_chunk=one_chunk, ROWS=rows,
-                     PRELOAD=one_chunk and preload_ok(codes_packed),
+                     PRELOAD=one_chunk and codes_rows_aligned(codes_packed),
                      L2_SPREAD=l2_spread(config, 16 * rows * config.get("num_warps", 4), codes_packed),
                      **pdl_args(x.device))  # fmt: skip
-
-
-def preload_ok(codes_packed: torch.Tensor) -> bool:
-    """Whether PRELOAD's vector loads of a lane's code words are aligned: every codes row starts 16-byte aligned."""
-    return codes_packed.data_ptr() % 16 == 0 and codes_packed.stride(0) % 16 == 0 and codes_packed.stride(1) == 1
 
 
 # (warps, row blocks a warp, words per lane, split-K waves): each of the H200 grid's (results/mma_grid_rows_h200.json,

@@ -61,7 +61,7 @@ from kernels.triton_common import (
     next_slot,
     pdl_args,
     pdl_wait,
-    prefetch_rows_l2,
+    prefetch_codes_l2,
     split_k_launch,
     store_split_k,
 )
@@ -283,9 +283,8 @@ def _decode_prmt_kernel(
     pid_k = tl.program_id(1)
     # k_start: a multiple of BLOCK_K (GROUP_ALIGNED: of the group size, a multiple of 32)
     rows, rows_c, wj, row_words, k_start, k_end = _row_block(codes_ptr, N, K, stride_cw, K_PER_SPLIT, BLOCK_N, BW)
-    if L2_SPREAD:  # the program's whole codes range asked of L2 first (2 columns a byte)
-        prefetch_rows_l2(codes_ptr + rows_c.to(tl.int64) * (4 * stride_cw) + k_start // 2, (k_end - k_start) // 2,
-                         L2_SPREAD, ASM)  # fmt: skip
+    if L2_SPREAD:  # the program's whole codes range asked of L2 first
+        prefetch_codes_l2(codes_ptr, rows_c, stride_cw, k_start, k_end, L2_SPREAD, ASM)
     # PREFETCH = D > 0: the first D codes blocks, issued before the slot -> LUT tables chain (they depend on
     # neither); then each block D ahead of the one looked up (nxt1 is the next block, nxt2 the one after, ...).
     nxt1 = _load_words(row_words, k_start, wj, KW) if PREFETCH >= 1 else tl.zeros((BLOCK_N, BW), dtype=tl.uint32)
@@ -481,7 +480,7 @@ def launch_decode_prmt(
     group per program, blocks from each group's first column; the group size must be a multiple of 32, for 16-byte
     codes loads; SPLIT_K is then the group count), HALF2 (0/1: products and each word's sum in fp16 where
     half2_ok allows, the fp32 form elsewhere), L2_PREFETCH (0/1: the program's codes range asked of L2 at its
-    start, prefetch_rows_l2, where l2_prefetch_ok)."""
+    start, prefetch_codes_l2, where codes_rows_aligned)."""
     if x.shape[0] != 1 or not prmt_ok(codes_packed, lut_pool, bits):
         raise ValueError("the register-LUT decode kernel takes one token, 3/4-bit codes in whole 4-byte words and "
                          "a 16-bit LUT")  # fmt: skip

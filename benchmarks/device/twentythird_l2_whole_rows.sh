@@ -1,5 +1,5 @@
 # Next session (~3 min): L2_PREFETCH in whole rows (one bulk request a row, the rows spread over the threads;
-# triton_common.prefetch_rows_l2) on the shipped choices, off and on in turns. The twenty-second session timed it in
+# triton_common.prefetch_codes_l2) on the shipped choices, off and on in turns. The twenty-second session timed it in
 # 128-byte pieces, one a thread: the one-token kernel 0.79-0.91x (16 pieces a row), the fragment kernel at 8 tokens
 # 1.03-1.08x where its configs made one request a row (ROWS 2: 64 rows over 64 threads) and 0.94x elsewhere
 # (results/choice_ab_m*_l2_prefetch_h200.log). Prediction: the one-token kernel ~1.0x (8 requests of 2 KB instead of

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from kernels.reference import lut_linear_reference
+from kernels.triton_common import codes_rows_aligned
 from kernels.triton_decode import (
     MODE_MMA,
     decode_candidates,
@@ -19,7 +20,7 @@ from kernels.triton_decode import (
     few_task_candidates,
     launch_decode,
 )
-from kernels.triton_decode_mma import launch_decode_mma, mma_ok, preload_ok
+from kernels.triton_decode_mma import launch_decode_mma, mma_ok
 
 from .compiled_layouts import assert_asm_in_lane_order
 from .test_triton_forward import DEVICE, TOL, make_case, rel_err
@@ -93,7 +94,7 @@ def test_the_preloaded_chunk_matches_the_reference(m, n, k, gpr, slots, assign, 
     """PRELOAD: one chunk a program whatever SPLIT_K says, its words loaded at once (on CUDA; the interpreter sums
     each lane's outputs directly) and the first slot's tables before the PDL wait, the others' in turn."""
     x, codes, pool, slot_of_token = make_case(m, n, k, 4, gpr, slots, assign, dtype, seed=m + n + k)
-    assert mma_ok(x, codes, pool, 4, wpl) and preload_ok(codes)
+    assert mma_ok(x, codes, pool, 4, wpl) and codes_rows_aligned(codes)
     y = torch.full((m, n), float("nan"), dtype=dtype, device=DEVICE)
     launch_decode(x, codes, pool, slot_of_token, 4, y, {"MODE": MODE_MMA, "num_warps": 2, "WPL": wpl, "ROWS": rows,
                                                         "SPLIT_K": 1, "PRELOAD": 1})  # fmt: skip
@@ -102,10 +103,10 @@ def test_the_preloaded_chunk_matches_the_reference(m, n, k, gpr, slots, assign, 
 
 def test_preload_needs_code_rows_aligned_to_16_bytes():
     x, codes, pool, slots = make_case(4, 16, 256, 4, 1, 1, "one", torch.float16)
-    assert preload_ok(codes)
+    assert codes_rows_aligned(codes)
     wide = torch.zeros(16, 136, dtype=torch.uint8, device=DEVICE)[:, :128]  # rows of 136 bytes: 8-byte aligned only
     wide.copy_(codes)
-    assert not preload_ok(wide)
+    assert not codes_rows_aligned(wide)
     y = torch.full((4, 16), float("nan"), dtype=torch.float16, device=DEVICE)  # its loads as the chunks in turn's
     launch_decode(x, wide, pool, slots, 4, y, {"MODE": MODE_MMA, "num_warps": 2, "WPL": 4, "PRELOAD": 1})
     assert rel_err(y, lut_linear_reference(x, codes, pool, slots, 4)) < TOL[torch.float16]
