@@ -54,7 +54,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{call} call: y {tuple(y.shape)} {y.dtype}, finite {bool(torch.isfinite(y).all())}", flush=True)
     if device.type == "cuda":
         key = _shape_key(x, codes, pool, BITS, _m_bucket(args.m))
-        chosen = {k: v for k, v in autotune._MEMORY.items() if k.endswith(",".join(str(p) for p in key))}
+        entries = [autotune._entry(kernel, key) for kernel in ("decode", "decode_few", "bucket")]
+        chosen = {e: autotune._MEMORY[e] for e in entries if e in autotune._MEMORY}
         print(f"choices for this shape and token bucket: {chosen}")
 
 
