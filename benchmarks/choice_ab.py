@@ -1,7 +1,7 @@
 """The op's shipped decode choices with and without one config flag, in turns on one machine.
 
     python3 benchmarks/choice_ab.py --out OUT_DIR [--flag X_VEC] [--values 0,1] [--m 1] [--rounds 3]
-                                   [--kernel decode|bucket] [--tasks 1]
+                                   [--kernel decode|bucket] [--tasks 1] [--b-extra '{"maxnreg": 128}']
 
 Per Llama-2-7B projection shape (the kernel table's three and the server's fused q/k/v and gate/up) and gpr (1, 4):
 the op's shipped choice (kernels/tuned/, autotune's file name) of --kernel (decode: the one-task class's; bucket:
@@ -51,8 +51,11 @@ def main() -> None:
                                                   ("--m", 1, "tokens (a power of two: the key)"),
                                                   ("--tasks", 1, "distinct tasks among the tokens"),
                                                   ("--kernel", "decode", "decode or bucket"),
-                                                  ("--rounds", 3, "alternating timings per side")])  # fmt: skip
+                                                  ("--rounds", 3, "alternating timings per side"),
+                                                  ("--b-extra", "{}", "JSON config items added on B's side only "
+                                                   "(e.g. a register cap the variant needs)")])  # fmt: skip
     rows = []
+    b_extra = json.loads(args.b_extra)
     for gpr in (1, 4):
         for n, k in SHAPES:
             base = shipped_choice(args.kernel, n, k, gpr, args.m)
@@ -67,7 +70,8 @@ def main() -> None:
             times: dict[int, list[float]] = {v: [] for v in values}
             for _ in range(args.rounds):
                 for value in values:
-                    us, err = checked_time(launch, layer, x, slots, ref, base | {args.flag: value})
+                    config = base | {args.flag: value} | (b_extra if value == values[1] else {})
+                    us, err = checked_time(launch, layer, x, slots, ref, config)
                     if us:
                         times[value].append(us)
             cublas_us = bench_graph(cublas_fns(layer, x))
@@ -79,8 +83,10 @@ def main() -> None:
             del layer
             torch.cuda.empty_cache()
     out = {"gpu": torch.cuda.get_device_name(), "kernel": args.kernel, "flag": args.flag, "m": args.m,
-           "tasks": args.tasks, "rows": rows}  # fmt: skip
-    name = f"choice_ab_{args.kernel}_m{args.m}_t{args.tasks}_{args.flag}.json"
+           "tasks": args.tasks, "b_extra": b_extra, "rows": rows}  # fmt: skip
+    values = "" if args.values == "0,1" else "_" + args.values.replace(",", "-")
+    cap = f"_cap{b_extra['maxnreg']}" if "maxnreg" in b_extra else ""
+    name = f"choice_ab_{args.kernel}_m{args.m}_t{args.tasks}_{args.flag}{values}{cap}.json"
     (args.out / name).write_text(json.dumps(out, indent=0))
 
 

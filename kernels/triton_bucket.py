@@ -160,6 +160,12 @@ def quads_ok(codes_packed: torch.Tensor) -> bool:
     return codes_packed.shape[1] % 2 == 0 and codes_packed.stride(0) % 2 == 0 and codes_packed.data_ptr() % 2 == 0
 
 
+# The cols kernel's fold reads each (token, row)'s LUT entries 8 at a time (16-byte loads, split per code value in
+# registers) instead of one gather of 2 bytes per code value: on the H200 at 16 tokens over 16 tasks, 1.08-1.53x
+# at gpr 4 and 0.98-1.03x at gpr 1 (NOTES.md, twenty-third session). A config's FOLD_TILE overrides it (0: gathers).
+FOLD_TILE_DEFAULT = 8
+
+
 def launch_bucket(
     x: torch.Tensor,
     codes_packed: torch.Tensor,
@@ -188,6 +194,9 @@ def launch_bucket(
     block_m = max(16, triton.next_power_of_2(m))
     if block_m > 64:
         raise ValueError(f"bucket decode takes at most 64 tokens, got M={m}")
+    fold_tile = config.get("FOLD_TILE", FOLD_TILE_DEFAULT)
+    if fold_tile not in (0, 2, 4, 8, 16):
+        raise ValueError(f"FOLD_TILE is 0 (per-code gathers) or 2, 4, 8, 16 LUT entries a load: {fold_tile}")
     cols = config.get("LAYOUT", "rows") == "cols"
     kernel = _bucket_cols_kernel if cols else _bucket_kernel  # same arguments; the cols kernel's PAIRS besides
     layout_args = {}
@@ -197,7 +206,7 @@ def launch_bucket(
         if quads and block_k < 64:
             raise ValueError(f"QUADS needs BLOCK_K >= 64 (16 words per row and block), got {block_k}")
         layout_args = {"PAIRS": two_per_byte and (bool(config.get("PAIRS")) or bool(config.get("QUADS"))),
-                       "QUADS": quads}  # fmt: skip
+                       "QUADS": quads, "FOLD_TILE": min(fold_tile, 1 << bits)}  # fmt: skip
     if config.get("maxnreg"):  # a register cap for ptxas (more programs per SM, perhaps spills)
         layout_args["maxnreg"] = config["maxnreg"]
     split, k_per_split, n_tiles, ws, counters = split_k_launch(x, y, n, block_n, block_k, config.get("SPLIT_K", 1))

@@ -11,7 +11,7 @@ import torch
 
 from kernels import SlotSegments, lut_linear, triton_ops
 from kernels.reference import lut_linear_reference
-from kernels.triton_bucket import bucket_candidates, default_bucket_config, launch_bucket, quads_ok
+from kernels.triton_bucket import bucket_candidates, default_bucket_config, k_order_flags, launch_bucket, quads_ok
 from tests.kernels.test_triton_forward import DEVICE, TOL, make_case, rel_err
 
 lut_linear_module = importlib.import_module("kernels.lut_linear")  # the package re-exports a function of that name
@@ -79,6 +79,29 @@ def test_the_word_order_matches_the_reference(m, n, k, bits, gpr, x_dtype):
                   "maxnreg": 128}  # fmt: skip
         launch_bucket(x, codes, pool, slot_of_token, bits, y, config)
         assert rel_err(y, ref) < TOL[x_dtype], config
+
+
+@pytest.mark.parametrize(
+    "m,n,k,bits,gpr,x_dtype,lut_dtype",
+    [
+        (16, 40, 100, 4, 3, torch.float16, None),  # groups of 34 columns: a block straddles groups
+        (5, 33, 196, 3, 4, torch.bfloat16, torch.float32),  # 3-bit codes (8 LUT entries), odd N, fp32 LUTs
+        (3, 30, 50, 2, 2, torch.float16, torch.bfloat16),  # 2-bit codes (4 entries)
+    ],
+)
+def test_the_fold_from_one_lut_tile_matches_the_reference(m, n, k, bits, gpr, x_dtype, lut_dtype):
+    """FOLD_TILE reads a group's LUTs in [tokens, rows, chunk] tiles (chunk above 2**bits: the whole row's) and
+    splits them per code value in registers: the same sums as the per-code gathers, in every K order, split-K."""
+    x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, 6, "random", x_dtype, lut_dtype, seed=n + k)
+    ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
+    for order, split, block_n, chunk in (("bytes", 1, 8, 2), ("pairs", 3, 16, 4), ("quads", 2, 32, 16)):
+        y = torch.full((m, n), float("nan"), dtype=x_dtype, device=DEVICE)
+        config = {"LAYOUT": "cols", "FOLD_TILE": chunk, "BLOCK_N": block_n, "BLOCK_K": 64 * per_byte(bits) // 2,
+                  "SPLIT_K": split, **k_order_flags(order)}  # fmt: skip
+        launch_bucket(x, codes, pool, slot_of_token, bits, y, config)
+        assert rel_err(y, ref) < TOL[x_dtype], config
+    with pytest.raises(ValueError, match="FOLD_TILE"):
+        launch_bucket(x, codes, pool, slot_of_token, bits, y, dict(config, FOLD_TILE=3))
 
 
 def test_the_word_order_needs_whole_words_and_blocks_of_16_words():
