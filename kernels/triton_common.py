@@ -172,50 +172,10 @@ def pdl_wait(PDL: tl.constexpr):
         tl.extra.cuda.gdc_wait()
 
 
-@triton.jit
-def prefetch_codes_l2(codes_ptr, rows, stride_cw, k_start, k_end, SPREAD: tl.constexpr, ASM: tl.constexpr):
-    """Ask L2 for the packed codes of rows ([R] row indices, clamped to the matrix) over columns [k_start, k_end)
-    (stride_cw: the row stride in 4-byte words; 2 columns a byte; k_start a multiple of 32 and the rows 16-byte
-    aligned, codes_rows_aligned): one bulk prefetch a row (sm_90 `cp.async.bulk.prefetch.L2`, the range rounded down
-    to 16 bytes). The requests lie in an [R, SPREAD] tile
-    whose column 0 asks and whose other columns ask nothing: with R * SPREAD the program's thread count, each row's
-    request is made once (a smaller tile is repeated across threads, each repeat asking again). No register holds
-    the data, and the addresses are transient. Why: the decode kernels' loops load their codes a block ahead in
-    registers, so each block's DRAM latency meets little work; asked for at the start (before any PDL wait: the codes
-    are no kernel's output), a program's codes range streams into L2 at once. A no-op without ASM (the CPU
-    interpreter). Twenty-second session (NOTES.md): 128-byte pieces (one a thread) slowed the one-token kernel by
-    10-20 %; the fragment kernel's configs of one request a row ran up to 8 % faster at 8 tokens, and are timed
-    again in whole rows."""
-    if ASM:
-        row_ptrs = codes_ptr + rows.to(tl.int64) * (4 * stride_cw) + k_start // 2  # [R] byte pointers
-        nbytes = (k_end - k_start) // 2
-        column = tl.arange(0, SPREAD)[None, :]
-        ptrs = row_ptrs[:, None] + column * 0  # [R, SPREAD]
-        sizes = tl.broadcast_to(tl.where(column == 0, nbytes // 16 * 16, 0), ptrs.shape).to(tl.int32)
-        tl.inline_asm_elementwise(
-            "{ .reg .pred p; setp.gt.s32 p, $2, 0; @p cp.async.bulk.prefetch.L2.global [$1], $2; mov.u32 $0, 0; }",
-            "=r,l,r", [ptrs, sizes], dtype=tl.int32, is_pure=False, pack=1,
-        )  # fmt: skip
-
-
 def codes_rows_aligned(codes_packed: torch.Tensor) -> bool:
     """Whether every row of the packed codes starts 16-byte aligned (with unit column stride): the fragment kernel's
-    PRELOAD vector loads and prefetch_codes_l2 need it."""
+    PRELOAD vector loads need it."""
     return codes_packed.data_ptr() % 16 == 0 and codes_packed.stride(0) % 16 == 0 and codes_packed.stride(1) == 1
-
-
-# The decode kernels' codes range asked of L2 at a program's start (config L2_PREFETCH overrides): off until
-# measured on a GPU (NOTES.md, twenty-second session).
-L2_PREFETCH = False
-
-
-def l2_spread(config: dict, block_n: int, codes_packed: torch.Tensor) -> int:
-    """The L2_SPREAD constexpr of a decode kernel's launch: 0 (no L2 prefetch) unless config's L2_PREFETCH (default
-    the module's) and codes_rows_aligned; else the columns that spread the program's block_n rows over its threads
-    (prefetch_codes_l2)."""
-    if not config.get("L2_PREFETCH", L2_PREFETCH) or not codes_rows_aligned(codes_packed):
-        return 0
-    return max(1, 32 * config.get("num_warps", 4) // block_n)
 
 
 @triton.jit

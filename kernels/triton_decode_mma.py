@@ -56,11 +56,9 @@ from kernels.triton_common import (
     first_slot,
     interpreting,
     jit_any_size,
-    l2_spread,
     next_slot,
     pdl_args,
     pdl_wait,
-    prefetch_codes_l2,
     split_k_launch,
     store_split_k,
 )
@@ -334,7 +332,7 @@ def _decode_mma_kernel(
     M, N, K, GS, stride_xm, stride_cw, stride_ls, stride_ln, stride_ym, K_PER_SPLIT, SPLIT_K,
     BITS: tl.constexpr, WARPS: tl.constexpr, WPL: tl.constexpr, TILES: tl.constexpr, ROWS: tl.constexpr,
     USE_SPLIT: tl.constexpr, ASM: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr = False,
-    PDL: tl.constexpr = False, PRELOAD: tl.constexpr = False, L2_SPREAD: tl.constexpr = 0,
+    PDL: tl.constexpr = False, PRELOAD: tl.constexpr = False,
 ):  # fmt: skip
     """A program: 16 * ROWS * WARPS rows (ROWS blocks of 16 a warp, sharing its x loads) over one K range, up to
     8 * TILES tokens. x's row stride and the chunk size are multiples of 4 columns and the group size a multiple of
@@ -344,10 +342,6 @@ def _decode_mma_kernel(
     BLOCK_N: tl.constexpr = 16 * ROWS * WARPS
     pid_n = tl.program_id(0)
     pid_k = tl.program_id(1)
-    if L2_SPREAD:  # the program's whole codes range asked of L2 first
-        k_first = pid_k * K_PER_SPLIT
-        rows_all = tl.minimum(pid_n * BLOCK_N + tl.arange(0, BLOCK_N), N - 1)
-        prefetch_codes_l2(codes_ptr, rows_all, stride_cw, k_first, tl.minimum(k_first + K_PER_SPLIT, K), L2_SPREAD, ASM)
     lane = tl.arange(0, NT)
     g = (lane % 32) // 4
     t = lane % 4
@@ -474,7 +468,7 @@ def launch_decode_mma(
     warp's blocks share its x loads), WPL (code words per lane and row in a chunk: 2-16, 64-512 columns), SPLIT_K;
     PRELOAD (0/1): one chunk a program (SPLIT_K is then K / chunk), its words loaded at once before the PDL wait
     where the codes' rows are 16-byte aligned (codes_rows_aligned; else loaded as the chunks-in-turn path does, same
-    grid); L2_PREFETCH (0/1): the program's codes range asked of L2 at its start (triton_common.prefetch_codes_l2)."""
+    grid)."""
     rows = config.get("ROWS", 1)
     if rows not in (1, 2):
         raise ValueError(f"the fragment kernel takes ROWS 1 or 2, got {rows}")
@@ -482,7 +476,6 @@ def launch_decode_mma(
     launch_fragments(_decode_mma_kernel, "fragment decode kernel", x, codes_packed, lut_pool, slot_of_token, bits, y,
                      config, 16 * rows, wpls=(2, 4, 8, 16), one_chunk=one_chunk, ROWS=rows,
                      PRELOAD=one_chunk and codes_rows_aligned(codes_packed),
-                     L2_SPREAD=l2_spread(config, 16 * rows * config.get("num_warps", 4), codes_packed),
                      **pdl_args(x.device))  # fmt: skip
 
 

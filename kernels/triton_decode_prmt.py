@@ -57,11 +57,9 @@ from kernels.triton_common import (
     first_slot,
     interpreting,
     jit_any_size,
-    l2_spread,
     next_slot,
     pdl_args,
     pdl_wait,
-    prefetch_codes_l2,
     split_k_launch,
     store_split_k,
 )
@@ -275,7 +273,6 @@ def _decode_prmt_kernel(
     BITS: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, USE_SPLIT: tl.constexpr,
     ASM: tl.constexpr, LUT_BF16: tl.constexpr, PREFETCH: tl.constexpr, X_VEC: tl.constexpr = False,
     GROUP_ALIGNED: tl.constexpr = False, HALF2: tl.constexpr = False, PDL: tl.constexpr = False,
-    L2_SPREAD: tl.constexpr = 0,
 ):  # fmt: skip
     L: tl.constexpr = 1 << BITS
     BW: tl.constexpr = BLOCK_K // 8  # code words per row and block
@@ -283,8 +280,6 @@ def _decode_prmt_kernel(
     pid_k = tl.program_id(1)
     # k_start: a multiple of BLOCK_K (GROUP_ALIGNED: of the group size, a multiple of 32)
     rows, rows_c, wj, row_words, k_start, k_end = _row_block(codes_ptr, N, K, stride_cw, K_PER_SPLIT, BLOCK_N, BW)
-    if L2_SPREAD:  # the program's whole codes range asked of L2 first
-        prefetch_codes_l2(codes_ptr, rows_c, stride_cw, k_start, k_end, L2_SPREAD, ASM)
     # PREFETCH = D > 0: the first D codes blocks, issued before the slot -> LUT tables chain (they depend on
     # neither); then each block D ahead of the one looked up (nxt1 is the next block, nxt2 the one after, ...).
     nxt1 = _load_words(row_words, k_start, wj, KW) if PREFETCH >= 1 else tl.zeros((BLOCK_N, BW), dtype=tl.uint32)
@@ -479,8 +474,7 @@ def launch_decode_prmt(
     code word, split in registers, instead of 8 two-byte loads), GROUP_SPLIT (0/1: split K at the LUT groups, one
     group per program, blocks from each group's first column; the group size must be a multiple of 32, for 16-byte
     codes loads; SPLIT_K is then the group count), HALF2 (0/1: products and each word's sum in fp16 where
-    half2_ok allows, the fp32 form elsewhere), L2_PREFETCH (0/1: the program's codes range asked of L2 at its
-    start, prefetch_codes_l2, where codes_rows_aligned)."""
+    half2_ok allows, the fp32 form elsewhere)."""
     if x.shape[0] != 1 or not prmt_ok(codes_packed, lut_pool, bits):
         raise ValueError("the register-LUT decode kernel takes one token, 3/4-bit codes in whole 4-byte words and "
                          "a 16-bit LUT")  # fmt: skip
@@ -509,7 +503,7 @@ def launch_decode_prmt(
         BITS=bits, BLOCK_N=block_n, BLOCK_K=block_k, USE_SPLIT=split > 1, ASM=not interpreting(),
         LUT_BF16=lut_pool.dtype == torch.bfloat16, PREFETCH=prefetch, X_VEC=bool(config.get("X_VEC", 0)),
         GROUP_ALIGNED=group_split, HALF2=half2, num_warps=config.get("num_warps", 4),
-        num_stages=config.get("num_stages", 1), L2_SPREAD=l2_spread(config, block_n, codes_packed),
+        num_stages=config.get("num_stages", 1),
         **pdl_args(x.device),
     )  # fmt: skip
 
