@@ -11,9 +11,9 @@ bucket_cols_quads_grid.json with --quads 1: the K orders of _COLS_CANDIDATES) an
 the data for _COLS_CANDIDATES.
 
 --variants 1 instead times the autotuner's own 3/4-bit candidates at gpr 1 and 4 on the three 7B shapes, each as
-it is and under a register cap (maxnreg 128 or 168: more programs per SM, the lever the stall profile points to;
-NOTES.md, seventh session), into bucket_cols_variants.json, and prints each variant's best per case against the
-plain candidates' best. (The eighth session's run also had a variant of the fold, since removed: NOTES.md.)
+it is, with the fold's per-code gathers (FOLD_TILE 0, the fold before the twenty-third session) and under a register
+cap of 128 (more programs per SM; the eighth session also timed 168), into bucket_cols_variants.json, and prints each
+variant's best per case against the plain candidates' best: whether the tuned choices still hold.
 """
 
 from __future__ import annotations
@@ -65,7 +65,8 @@ def run_shape(n: int, k: int, configs, budget_s: float, sms: int, rows: list, k_
     torch.cuda.empty_cache()
 
 
-VARIANTS = {"plain": {}, "reg128": {"maxnreg": 128}, "reg168": {"maxnreg": 168}}
+# plain: the shipped fold (FOLD_TILE_DEFAULT, 8 LUT entries a load); gathers: the per-code 2-byte gathers before it
+VARIANTS = {"plain": {}, "gathers": {"FOLD_TILE": 0}, "reg128": {"maxnreg": 128}}
 VARIANT_CASES = [(n, k, gpr) for n, k in ((4096, 4096), (11008, 4096), (4096, 11008)) for gpr in (1, 4)]
 
 
