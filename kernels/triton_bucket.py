@@ -179,7 +179,8 @@ def launch_bucket(
     "rows" (default: this module's kernel, one-hot rows = weight rows x code values, the A operand) or "cols"
     (triton_bucket_cols.py: codes as the B operand, one-hot in registers; PAIRS: the MMA's K runs over the
     block's columns, 3/4-bit codes only, else over its bytes once per code within a byte; QUADS: over its 16-bit
-    words once per code within a word, 3/4-bit codes in rows of whole words, else PAIRS). maxnreg, when given,
+    words once per code within a word, 3/4-bit codes in rows of whole words, else PAIRS; FOLD_TILE: 0, 2, 4, 8 or
+    16 LUT entries a load in the fold, default FOLD_TILE_DEFAULT, 0 = a gather per code value). maxnreg, when given,
     caps the kernel's registers (timed in the eighth session: within 3 % either way; NOTES.md).
 
     BLOCK_K must be a multiple of 16 codes per byte-column (BLOCK_K / per_byte >= 16: the MMA's K).

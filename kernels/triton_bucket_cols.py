@@ -42,6 +42,11 @@ the orders above make Triton give both MMA operands kWidth 4, and ptxas then cop
 registers before nearly every HMMA; 16-bit words give kWidth 2 and no interleaving pass (sm_90: 1.05-1.20 loop
 instructions per one-hot element against PAIRS' 1.27-1.38; not yet timed).
 
+FOLD_TILE (twenty-third session): the fold reads each (token, row)'s LUT entries FOLD_TILE at a time (one 16-byte
+load at 8) and splits them per code value in registers, instead of one 2-byte gather per code value: on the H200 at
+16 tokens over 16 tasks 1.08-1.53x at gpr 4 (each K split's own group comes from DRAM: whole sectors now, not
+sixteenths) and 0.98-1.03x at gpr 1 (NOTES.md). The launcher's default is 8 (triton_bucket.FOLD_TILE_DEFAULT).
+
 It enters as autotuner candidates (LAYOUT "cols", M <= 16) next to the rows kernel (triton_bucket.py); it
 takes the same arguments (and PAIRS, QUADS), and triton_bucket.launch_bucket launches either.
 """
@@ -227,7 +232,7 @@ def _fold_tile(acc, lut_ptr, slots, rows_c, m_mask, g, stride_ls, stride_ln, BIT
     """sum_c acc[c] * LUT[slot(m), n, g, c] as [BM, BN], the LUTs read as [BM, BN, CHUNK] tiles: each (token, row)
     pair's entries are contiguous, so a thread loads CHUNK of them in one piece (2 * CHUNK bytes), where the
     per-code gathers load 2 bytes at a time and touch a sector per lane (the H200 profile of the shipped 16 x 16
-    kernel: the fold is 37 % of the stall samples, its loads 16x the sectors they use). Each tile is split on its
+    kernel: the fold ~22 % of the stall samples, its loads 16x the sectors they use). Each tile is split on its
     last axis, in registers, into one [BM, BN] tensor per code value ([BM, BN, 2, ..., 2] split on the last axis
     gives c's low bit; the first halves go ahead), each multiplied with its accumulator. CHUNK < L holds fewer
     registers at once (the whole tile took 157-178 registers against 128, sm_90)."""
