@@ -94,7 +94,9 @@ def test_the_fold_from_one_lut_tile_matches_the_reference(m, n, k, bits, gpr, x_
     splits them per code value in registers: the same sums as the per-code gathers, in every K order, split-K."""
     x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, 6, "random", x_dtype, lut_dtype, seed=n + k)
     ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
-    for order, split, block_n, chunk in (("bytes", 1, 8, 2), ("pairs", 3, 16, 4), ("quads", 2, 32, 16)):
+    # chunk 0: the per-code gathers (the fold before FOLD_TILE); 16 at 2 or 3 bits: the row's 4 or 8 entries
+    for order, split, block_n, chunk in (("bytes", 1, 8, 2), ("pairs", 3, 16, 4), ("quads", 2, 32, 16),
+                                         ("quads", 1, 16, 0)):
         y = torch.full((m, n), float("nan"), dtype=x_dtype, device=DEVICE)
         config = {"LAYOUT": "cols", "FOLD_TILE": chunk, "BLOCK_N": block_n, "BLOCK_K": 64 * per_byte(bits) // 2,
                   "SPLIT_K": split, **k_order_flags(order)}  # fmt: skip
