@@ -49,6 +49,7 @@ import torch
 from torch.nn.attention import sdpa_kernel
 
 from kernels import SlotSegments
+from kernels.compile_ahead import compile_ahead
 from kernels.triton_common import pdl_scope
 from server.kv_cache import NULL_BLOCK
 from server.model import PREFILL_SDPA_BACKENDS, Transformer, fused_ops_for
@@ -176,17 +177,24 @@ class PrefillGraphs:
         the null block: the first prompt of each size then replays instead of paying the capture. Returns how many
         keys were captured."""
         bs = self.runner.block_size
-        for p_pad in self.buckets:
+
+        def dummy(p_pad: int) -> SchedulerOutput:  # on the null block: whatever its rows write there is never read
+            return SchedulerOutput(prefills=[ScheduledChunk("capture", [0] * p_pad, 0, [NULL_BLOCK] * -(-p_pad // bs),
+                                                            0, True, SamplingParams(), None)])  # fmt: skip
+
+        todo = [p_pad for p_pad in self.buckets if (0, (p_pad,), False) not in self.graphs]
+        if todo and self.use_graphs:
+            # The pieces' kernels the start's tuning did not call (the fused norms, RoPE and SiLU in the prefill
+            # graphs' launch mode) compile on a pool of threads first, not one after another in the first step.
+            with compile_ahead() as ahead:
+                if ahead:
+                    self.run(dummy(todo[0]), (0, (todo[0],), False), warm_up=True)
+        for p_pad in todo:
             if self.failed:
                 break
-            key = (0, (p_pad,), False)
-            if key not in self.graphs:
-                # on the null block: whatever the dummy rows write there is never read
-                dummy = ScheduledChunk("capture", [0] * p_pad, 0, [NULL_BLOCK] * -(-p_pad // bs), 0, True,
-                                       SamplingParams(), None)  # fmt: skip
-                self.run(SchedulerOutput(prefills=[dummy]), key)
-                while self.capture_pending():
-                    pass
+            self.run(dummy(p_pad), (0, (p_pad,), False))
+            while self.capture_pending():
+                pass
         return sum(k[0] == 0 for k in self.graphs)
 
     @torch.inference_mode()  # as run: the static buffers are inference tensors
@@ -208,8 +216,9 @@ class PrefillGraphs:
         return True
 
     @torch.inference_mode()
-    def run(self, plan: SchedulerOutput, key: PieceKey) -> torch.Tensor:
-        """Logits [R, V] of the step's sampled rows (plan order), as ModelRunner.forward gives them."""
+    def run(self, plan: SchedulerOutput, key: PieceKey, warm_up: bool = False) -> torch.Tensor:
+        """Logits [R, V] of the step's sampled rows (plan order), as ModelRunner.forward gives them. warm_up: a call
+        inside kernels.compile_ahead (its launches only compile): the key is neither marked run nor captured."""
         s_pad, pads, _ = key
         rows = s_pad + sum(pads)
         short, groups = self.split(plan)
@@ -238,7 +247,7 @@ class PrefillGraphs:
                 start = time.perf_counter()
                 self._pieces(views, args.meta, fused, graphs)  # graphs None: eagerly (a key's first step: warm-up)
                 logits = self.model.logits(views.h, args.logits_indices, fused)
-                if graphs is None and self.use_graphs:
+                if graphs is None and self.use_graphs and not warm_up:
                     if key in self.pending:  # its second step before an idle moment: captured now
                         self._capture(key, views, fused, self.pending.pop(key)[0])
                     else:

@@ -286,6 +286,20 @@ def test_a_keys_capture_waits_for_an_idle_moment_or_its_second_step(engine, monk
     assert engine.runner.model.kernel_hints.segments is None
 
 
+def test_a_warm_up_run_neither_marks_its_key_run_nor_captures_it(engine, monkeypatch):
+    """capture_lone_prompts' compile-only pass (inside kernels.compile_ahead: its launches only compile) runs a key's
+    pieces with warm_up: the key's first real step after it is still the eager one that marks it for capture."""
+    graphs = pieces(engine)
+    captured = recording_captures(graphs, monkeypatch)
+    one = SchedulerOutput(prefills=[chunk("p0", 90, 0, slot=0, first_block=1)])
+    key = graphs.key_for(one)
+    graphs.run(one, key, warm_up=True)
+    graphs.run(one, key, warm_up=True)
+    assert captured == [] and not graphs.pending
+    graphs.run(one, key)
+    assert captured == [] and list(graphs.pending) == [key]
+
+
 def test_the_engine_captures_pending_keys_when_it_has_nothing_to_run(tmp_path, monkeypatch):
     base = create_base(seed=6)
     store = create_store(base, tmp_path, {"alpha": 1, "beta": 2, "gamma": 3})
