@@ -122,7 +122,9 @@ def compute_fingerprint(
     return h.hexdigest()
 
 
-def _atomic_save_safetensors(tensors: dict[str, torch.Tensor], metadata: dict[str, str], path: Path) -> None:
+def atomic_save_safetensors(tensors: dict[str, torch.Tensor], metadata: dict[str, str], path: Path) -> None:
+    """Write a safetensors file atomically (temp file in the same folder + fsync + rename): a reader sees the old file
+    or the new one, never a part."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -161,7 +163,7 @@ def save_sketched_base(base: SketchedBase, out_dir: str | os.PathLike) -> Path:
         "sketched_layers": json.dumps({k: list(v) for k, v in base.layer_shapes.items()}),
         "sketch_config": json.dumps(base.sketch_config),
     }
-    _atomic_save_safetensors(tensors, metadata, out / SKETCH_FILE)
+    atomic_save_safetensors(tensors, metadata, out / SKETCH_FILE)
     with open(out / "config.json", "w") as f:
         json.dump(base.config, f, indent=2, sort_keys=True)
     return out

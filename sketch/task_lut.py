@@ -13,15 +13,13 @@ from __future__ import annotations
 import json
 import os
 import struct
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
 
-from sketch.format import BaseSpec
+from sketch.format import BaseSpec, atomic_save_safetensors
 
 TASK_FORMAT = "sketchserve.task_lut"
 TASK_FORMAT_VERSION = 1
@@ -70,16 +68,7 @@ def save_task_lut(task_lut: TaskLut, path: str | os.PathLike) -> Path:
         "dtype": _DTYPE_NAMES[next(iter(dtypes))],
         "training": json.dumps(task_lut.training),
     }
-    fd, tmp = tempfile.mkstemp(prefix=out.name + ".", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=metadata)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_save_safetensors(tensors, metadata, out)
     return out
 
 
