@@ -164,9 +164,6 @@ def quads_ok(codes_packed: torch.Tensor) -> bool:
 # registers) instead of one gather of 2 bytes per code value: on the H200 at 16 tokens over 16 tasks, 1.08-1.53x
 # at gpr 4 and 0.98-1.03x at gpr 1 (NOTES.md, twenty-third session). A config's FOLD_TILE overrides it (0: gathers).
 FOLD_TILE_DEFAULT = 8
-# The cols kernel without the last code value's one-hot MMAs (DROP_LAST: its sums from x's; 1/L of the MMAs fewer):
-# off until measured on a GPU.
-DROP_LAST_DEFAULT = False
 
 
 def launch_bucket(
@@ -183,8 +180,7 @@ def launch_bucket(
     (triton_bucket_cols.py: codes as the B operand, one-hot in registers; PAIRS: the MMA's K runs over the
     block's columns, 3/4-bit codes only, else over its bytes once per code within a byte; QUADS: over its 16-bit
     words once per code within a word, 3/4-bit codes in rows of whole words, else PAIRS; FOLD_TILE: 0, 2, 4, 8 or
-    16 LUT entries a load in the fold, default FOLD_TILE_DEFAULT, 0 = a gather per code value; DROP_LAST: no one-hot
-    MMAs for the last code value, default DROP_LAST_DEFAULT). maxnreg, when given,
+    16 LUT entries a load in the fold, default FOLD_TILE_DEFAULT, 0 = a gather per code value). maxnreg, when given,
     caps the kernel's registers (timed in the eighth session: within 3 % either way; NOTES.md).
 
     BLOCK_K must be a multiple of 16 codes per byte-column (BLOCK_K / per_byte >= 16: the MMA's K).
@@ -211,8 +207,7 @@ def launch_bucket(
         if quads and block_k < 64:
             raise ValueError(f"QUADS needs BLOCK_K >= 64 (16 words per row and block), got {block_k}")
         layout_args = {"PAIRS": two_per_byte and (bool(config.get("PAIRS")) or bool(config.get("QUADS"))),
-                       "QUADS": quads, "FOLD_TILE": min(fold_tile, 1 << bits),
-                       "DROP_LAST": bool(config.get("DROP_LAST", DROP_LAST_DEFAULT))}  # fmt: skip
+                       "QUADS": quads, "FOLD_TILE": min(fold_tile, 1 << bits)}  # fmt: skip
     if config.get("maxnreg"):  # a register cap for ptxas (more programs per SM, perhaps spills)
         layout_args["maxnreg"] = config["maxnreg"]
     split, k_per_split, n_tiles, ws, counters = split_k_launch(x, y, n, block_n, block_k, config.get("SPLIT_K", 1))

@@ -108,16 +108,15 @@ def _x_tile(x_ptr, m_offs, m_mask, stride_xm, cols, lo, hi):
 
 
 @triton.jit
-def _accumulate_one_hots(acc, xs, code, NC: tl.constexpr, x_dtype: tl.constexpr, DOT_PRECISION: tl.constexpr,
+def _accumulate_one_hots(acc, xs, code, L: tl.constexpr, x_dtype: tl.constexpr, DOT_PRECISION: tl.constexpr,
                          ASM: tl.constexpr):  # fmt: skip
-    """acc[c] [BM, BN] + xs [BM, KK] @ (code == c) [KK, BN] for each code value c < NC (a tuple of NC accumulators:
-    all L code values, or all but the last under DROP_LAST)."""
+    """acc[c] [BM, BN] + xs [BM, KK] @ (code == c) [KK, BN] for each code value c (a tuple of L accumulators)."""
     if ASM:
         code_f = code_as_float(code, x_dtype)  # once for all L code values
     else:
         code_f = code
     new = ()
-    for c in tl.static_range(NC):
+    for c in tl.static_range(L):
         oh = one_hot_of(code, code_f, c, x_dtype, ASM)
         new = new + (tl.dot(xs, oh, acc[c], input_precision=DOT_PRECISION),)
     return new
@@ -134,8 +133,7 @@ def _bucket_cols_kernel(
     K_PER_SPLIT, SPLIT_K,
     BITS: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
     USE_SPLIT: tl.constexpr, DOT_PRECISION: tl.constexpr, ASM: tl.constexpr, PAIRS: tl.constexpr = False,
-    QUADS: tl.constexpr = False, FOLD_TILE: tl.constexpr = 0, DROP_LAST: tl.constexpr = False,
-    PDL: tl.constexpr = False,
+    QUADS: tl.constexpr = False, FOLD_TILE: tl.constexpr = 0, PDL: tl.constexpr = False,
 ):  # fmt: skip
     pid_n = tl.program_id(0)
     pid_k = tl.program_id(1)
@@ -151,7 +149,7 @@ def _bucket_cols_kernel(
     # y [BM, BN]
     y_acc = _k_range(x_ptr, codes_ptr, lut_ptr, rows_c, m_offs, m_mask, slots, k_start, k_end, KP, GS,
                      stride_xm, stride_cn, stride_ls, stride_ln, BITS, BLOCK_M, BLOCK_N, BLOCK_K,
-                     DOT_PRECISION, ASM, PAIRS, QUADS, FOLD_TILE, DROP_LAST)  # fmt: skip
+                     DOT_PRECISION, ASM, PAIRS, QUADS, FOLD_TILE)  # fmt: skip
     offs = m_offs[:, None] * N + rows[None, :]
     y_offs = m_offs[:, None] * stride_ym + rows[None, :]
     out_mask = m_mask[:, None] & (rows < N)[None, :]
@@ -162,30 +160,25 @@ def _bucket_cols_kernel(
 def _k_range(x_ptr, codes_ptr, lut_ptr, rows_c, m_offs, m_mask, slots, k_start, k_end, KP, GS,
              stride_xm, stride_cn, stride_ls, stride_ln, BITS: tl.constexpr, BLOCK_M: tl.constexpr,
              BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, DOT_PRECISION: tl.constexpr, ASM: tl.constexpr,
-             PAIRS: tl.constexpr, QUADS: tl.constexpr, FOLD_TILE: tl.constexpr, DROP_LAST: tl.constexpr):  # fmt: skip
+             PAIRS: tl.constexpr, QUADS: tl.constexpr, FOLD_TILE: tl.constexpr):  # fmt: skip
     """y [BM, BN] over columns [k_start, k_end), the codes as the MMA's B operand: its K over the block's bytes
     once per code within a byte, or (PAIRS) over its columns, or (QUADS) over its 16-bit words once per code
-    within a word. FOLD_TILE (2, 4, 8 or 16): the fold reads the LUTs in [BM, BN, FOLD_TILE] tiles (_fold_tile).
-    DROP_LAST: no one-hot MMAs for the last code value; its sums are the group's x sums less the others' (the fold
-    takes LUT[c] - LUT[L - 1] for c < L - 1, and the x sums times LUT[L - 1])."""
+    within a word. FOLD_TILE (2, 4, 8 or 16): the fold reads the LUTs in [BM, BN, FOLD_TILE] tiles (_fold_tile)."""
     L: tl.constexpr = 1 << BITS
     PER_BYTE: tl.constexpr = 4 if BITS == 2 else 2  # codes per byte (3-bit codes in 4-bit slots: kernels/packing.py)
     WIDTH: tl.constexpr = 8 // PER_BYTE  # bits per code slot
     BB: tl.constexpr = BLOCK_K // PER_BYTE  # packed bytes per row and K block (the MMA's K per dot)
     j = tl.arange(0, BB)
     x_dtype: tl.constexpr = x_ptr.dtype.element_ty
-    NC: tl.constexpr = L - 1 if DROP_LAST else L  # code values with one-hot MMAs
-    XW: tl.constexpr = BLOCK_K if (PAIRS or QUADS) else BB  # the width of a block's x tile
     y_acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
     for g in range(k_start // GS, (k_end - 1) // GS + 1):
         lo = tl.maximum(g * GS, k_start)  # this group's columns inside the K range: [lo, hi)
         hi = tl.minimum(g * GS + GS, k_end)
-        acc = (tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32),) * NC  # acc[c] = S[m, n, g, c]
-        xsum = tl.zeros((BLOCK_M, XW if DROP_LAST else 1), dtype=tl.float32)  # DROP_LAST: the group's x, summed
+        acc = (tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32),) * L  # acc[c] = S[m, n, g, c]
         for kb0 in range((lo // BLOCK_K) * BLOCK_K, hi, BLOCK_K):
             if QUADS:  # the MMA's K = the block's 16-bit words, once per code within a word (4 at 3/4 bits)
-                acc, xsum = _quads(acc, xsum, x_ptr, codes_ptr, rows_c, m_offs, m_mask, kb0, lo, hi, KP, stride_xm,
-                                   stride_cn, NC, BLOCK_M, BLOCK_K, x_dtype, DOT_PRECISION, ASM, DROP_LAST)  # fmt: skip
+                acc = _quads(acc, x_ptr, codes_ptr, rows_c, m_offs, m_mask, kb0, lo, hi, KP, stride_xm, stride_cn,
+                             L, BLOCK_M, BLOCK_K, x_dtype, DOT_PRECISION, ASM)  # fmt: skip
             else:
                 boffs = kb0 // PER_BYTE + j  # [BB]
                 b = tl.load(
@@ -194,30 +187,21 @@ def _k_range(x_ptr, codes_ptr, lut_ptr, rows_c, m_offs, m_mask, slots, k_start, 
                 if PAIRS:  # the MMA's K = the block's columns: a byte's two codes are one B-fragment pair
                     code = tl.reshape(tl.permute(tl.join(b & 15, b >> 4), (0, 2, 1)), (BLOCK_K, BLOCK_N))
                     xs = _x_tile(x_ptr, m_offs, m_mask, stride_xm, kb0 + tl.arange(0, BLOCK_K), lo, hi)  # contiguous
-                    acc = _accumulate_one_hots(acc, xs, code, NC, x_dtype, DOT_PRECISION, ASM)
-                    if DROP_LAST:
-                        xsum += xs.to(tl.float32)
+                    acc = _accumulate_one_hots(acc, xs, code, L, x_dtype, DOT_PRECISION, ASM)
                 else:
                     for i in tl.static_range(PER_BYTE):
                         code = (b >> (i * WIDTH)) & ((1 << WIDTH) - 1)  # [BB, BN] columns kb0 + j*PER_BYTE + i
                         xs = _x_tile(x_ptr, m_offs, m_mask, stride_xm, kb0 + j * PER_BYTE + i, lo, hi)  # [BM, BB]
-                        acc = _accumulate_one_hots(acc, xs, code, NC, x_dtype, DOT_PRECISION, ASM)
-                        if DROP_LAST:
-                            xsum += xs.to(tl.float32)
-        # Fold this group's LUTs in, each token's own slot.
-        lut_g = lut_ptr + slots[:, None] * stride_ls + (rows_c * stride_ln + g * L)[None, :]  # [BM, BN]
-        if DROP_LAST:  # S[.., L - 1] = x's sum - the other sums: y = sum_c<L-1 S_c (LUT_c - LUT_last) + xsum LUT_last
-            lut_last = tl.load(lut_g + (L - 1), mask=m_mask[:, None], other=0.0).to(tl.float32)
-            y_acc += tl.sum(xsum, axis=1)[:, None] * lut_last
-        else:
-            lut_last = 0.0
+                        acc = _accumulate_one_hots(acc, xs, code, L, x_dtype, DOT_PRECISION, ASM)
         if FOLD_TILE > 0:
             y_acc += _fold_tile(acc, lut_ptr, slots, rows_c, m_mask, g, stride_ls, stride_ln, BITS, BLOCK_M, BLOCK_N,
-                                FOLD_TILE, lut_last, DROP_LAST)  # fmt: skip
-        else:  # one [BM, BN] gather per code value (L1/L2 hits)
-            for c in tl.static_range(NC):
-                lut_c = tl.load(lut_g + c, mask=m_mask[:, None], other=0.0).to(tl.float32)
-                y_acc += acc[c] * (lut_c - lut_last if DROP_LAST else lut_c)
+                                 FOLD_TILE)
+        else:
+            # Fold this group's LUTs in: each token's own slot, one [BM, BN] gather per code value (L1/L2 hits).
+            lut_g = lut_ptr + slots[:, None] * stride_ls + (rows_c * stride_ln + g * L)[None, :]  # [BM, BN]
+            for c in tl.static_range(L):
+                lut_c = tl.load(lut_g + c, mask=m_mask[:, None], other=0.0)
+                y_acc += acc[c] * lut_c.to(tl.float32)
     return y_acc
 
 
@@ -244,16 +228,14 @@ def _split_bits(level, NBITS: tl.constexpr):
 
 @triton.jit
 def _fold_tile(acc, lut_ptr, slots, rows_c, m_mask, g, stride_ls, stride_ln, BITS: tl.constexpr,
-               BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, CHUNK: tl.constexpr, lut_last,
-               DROP_LAST: tl.constexpr):  # fmt: skip
+               BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, CHUNK: tl.constexpr):  # fmt: skip
     """sum_c acc[c] * LUT[slot(m), n, g, c] as [BM, BN], the LUTs read as [BM, BN, CHUNK] tiles: each (token, row)
     pair's entries are contiguous, so a thread loads CHUNK of them in one piece (2 * CHUNK bytes), where the
     per-code gathers load 2 bytes at a time and touch a sector per lane (the H200 profile of the shipped 16 x 16
     kernel: the fold ~22 % of the stall samples, its loads 16x the sectors they use). Each tile is split on its
     last axis, in registers, into one [BM, BN] tensor per code value ([BM, BN, 2, ..., 2] split on the last axis
     gives c's low bit; the first halves go ahead), each multiplied with its accumulator. CHUNK < L holds fewer
-    registers at once (the whole tile took 157-178 registers against 128, sm_90). DROP_LAST: acc holds the first
-    L - 1 code values' sums, each folded with LUT_c - lut_last ([BM, BN] fp32, the last entries)."""
+    registers at once (the whole tile took 157-178 registers against 128, sm_90)."""
     L: tl.constexpr = 1 << BITS
     c_offs = tl.arange(0, CHUNK)
     lut_rows = lut_ptr + slots[:, None, None] * stride_ls + (rows_c * stride_ln + g * L)[None, :, None]
@@ -269,18 +251,14 @@ def _fold_tile(acc, lut_ptr, slots, rows_c, m_mask, g, stride_ls, stride_ln, BIT
         else:
             level = _split_bits((lut,), 1)
         for i in tl.static_range(CHUNK):
-            if DROP_LAST:
-                if c0 + i < L - 1:
-                    y += acc[c0 + i] * (level[i].to(tl.float32) - lut_last)
-            else:
-                y += acc[c0 + i] * level[i].to(tl.float32)
+            y += acc[c0 + i] * level[i].to(tl.float32)
     return y
 
 
 @triton.jit
-def _quads(acc, xsum, x_ptr, codes_ptr, rows_c, m_offs, m_mask, kb0, lo, hi, KP, stride_xm, stride_cn,
-           NC: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_K: tl.constexpr, x_dtype: tl.constexpr,
-           DOT_PRECISION: tl.constexpr, ASM: tl.constexpr, DROP_LAST: tl.constexpr):  # fmt: skip
+def _quads(acc, x_ptr, codes_ptr, rows_c, m_offs, m_mask, kb0, lo, hi, KP, stride_xm, stride_cn, L: tl.constexpr,
+           BLOCK_M: tl.constexpr, BLOCK_K: tl.constexpr, x_dtype: tl.constexpr, DOT_PRECISION: tl.constexpr,
+           ASM: tl.constexpr):  # fmt: skip
     """QUADS (v13, 3/4-bit codes, rows of whole 16-bit words): one K block's sums, the codes read as 16-bit words
     h [BW, BN] (4 codes each: code i of word w is column 4w + i) and x as one contiguous [BM, BLOCK_K] tile split
     in registers into its 4 column phases x_i [BM, BW] (columns 4w + i). Then acc[c] += x_i @ (code_i == c) for
@@ -296,10 +274,8 @@ def _quads(acc, xsum, x_ptr, codes_ptr, rows_c, m_offs, m_mask, kb0, lo, hi, KP,
     even, odd = tl.split(tl.reshape(xs, (BLOCK_M, BW, 2, 2)))  # columns 4w + 2a and 4w + 2a + 1
     x0, x2 = tl.split(even)
     x1, x3 = tl.split(odd)
-    acc = _accumulate_one_hots(acc, x0, h & 15, NC, x_dtype, DOT_PRECISION, ASM)
-    acc = _accumulate_one_hots(acc, x1, (h >> 4) & 15, NC, x_dtype, DOT_PRECISION, ASM)
-    acc = _accumulate_one_hots(acc, x2, (h >> 8) & 15, NC, x_dtype, DOT_PRECISION, ASM)
-    acc = _accumulate_one_hots(acc, x3, h >> 12, NC, x_dtype, DOT_PRECISION, ASM)
-    if DROP_LAST:
-        xsum += xs.to(tl.float32)
-    return acc, xsum
+    acc = _accumulate_one_hots(acc, x0, h & 15, L, x_dtype, DOT_PRECISION, ASM)
+    acc = _accumulate_one_hots(acc, x1, (h >> 4) & 15, L, x_dtype, DOT_PRECISION, ASM)
+    acc = _accumulate_one_hots(acc, x2, (h >> 8) & 15, L, x_dtype, DOT_PRECISION, ASM)
+    acc = _accumulate_one_hots(acc, x3, h >> 12, L, x_dtype, DOT_PRECISION, ASM)
+    return acc

@@ -106,29 +106,6 @@ def test_the_fold_from_one_lut_tile_matches_the_reference(m, n, k, bits, gpr, x_
         launch_bucket(x, codes, pool, slot_of_token, bits, y, dict(config, FOLD_TILE=3))
 
 
-@pytest.mark.parametrize(
-    "m,n,k,bits,gpr,x_dtype",
-    [
-        (16, 40, 100, 4, 3, torch.float16),  # groups of 34 columns: blocks straddle groups, split-K inside groups
-        (5, 33, 196, 3, 4, torch.bfloat16),  # 3-bit codes, odd N
-        (3, 30, 50, 2, 2, torch.float16),  # 2-bit codes: the bytes order only
-    ],
-)
-def test_without_the_last_code_values_one_hots_the_sums_come_from_x(m, n, k, bits, gpr, x_dtype):
-    """DROP_LAST: no MMAs for the last code value; the fold takes the group's x sums times its LUT entry and the
-    other code values' sums times their entries less it. The same outputs in every K order, with the per-code
-    gathers and with the tile fold, with split-K."""
-    x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, 6, "random", x_dtype, seed=n * k + 1)
-    ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
-    for order, split, block_n, chunk in (("bytes", 1, 8, 0), ("pairs", 3, 16, 4), ("quads", 2, 32, 16),
-                                         ("quads", 1, 16, 0)):
-        y = torch.full((m, n), float("nan"), dtype=x_dtype, device=DEVICE)
-        config = {"LAYOUT": "cols", "DROP_LAST": True, "FOLD_TILE": chunk, "BLOCK_N": block_n,
-                  "BLOCK_K": 64 * per_byte(bits) // 2, "SPLIT_K": split, **k_order_flags(order)}  # fmt: skip
-        launch_bucket(x, codes, pool, slot_of_token, bits, y, config)
-        assert rel_err(y, ref) < TOL[x_dtype], config
-
-
 def test_the_word_order_needs_whole_words_and_blocks_of_16_words():
     x, codes, pool, slot_of_token = make_case(2, 8, 70, 4, 1, 2, "one", torch.float16)  # 35 bytes per row
     assert not quads_ok(codes)  # so PAIRS serves the call
