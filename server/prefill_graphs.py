@@ -186,9 +186,12 @@ class PrefillGraphs:
         if todo and self.use_graphs:
             # The pieces' kernels the start's tuning did not call (the fused norms, RoPE and SiLU in the prefill
             # graphs' launch mode) compile on a pool of threads first, not one after another in the first step.
-            with compile_ahead() as ahead:
-                if ahead:
-                    self.run(dummy(todo[0]), (0, (todo[0],), False), warm_up=True)
+            try:
+                with compile_ahead() as ahead:
+                    if ahead:
+                        self.run(dummy(todo[0]), (0, (todo[0],), False), warm_up=True)
+            except Exception as e:  # noqa: BLE001 - only a head start: the steps below compile what is left
+                log.debug("prefill pieces' compile-only pass stopped (%s)", e)
         for p_pad in todo:
             if self.failed:
                 break

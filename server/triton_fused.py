@@ -377,6 +377,9 @@ def self_check(device: torch.device, dtype: torch.dtype) -> str | None:
         with compile_ahead() as ahead:
             if ahead:
                 _check_pairs(device, dtype)  # compiles only: the outputs are garbage, never compared
+    except Exception:  # noqa: BLE001, S110 - only a head start for the compiles: the checked pass below decides
+        pass
+    try:
         for name, (got, want) in _check_pairs(device, dtype).items():
             if not torch.allclose(got.float(), want.float(), rtol=2e-2, atol=2e-2):
                 return f"{name} differs from the torch form by {(got.float() - want.float()).abs().max().item():.3g}"
