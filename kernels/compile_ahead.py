@@ -7,10 +7,11 @@ compile runs outside Python's lock (MLIR passes, LLVM, ptxas), so compiles overl
 
 How: inside `compile_ahead()`, every Triton launch only compiles: JITFunction.run is called with warmup=True
 (compile, do not launch), under Triton's AsyncCompileMode, which hands each compile to the pool and returns at
-once. The autotuner submits every candidate of a shape it has no choice for (kernels/autotune.py pick_config,
-`compiling_only`) and times nothing. Leaving the block waits for every compile. The same calls then run for real
-outside it and find their kernels compiled. Outputs written inside the block are garbage (nothing ran): the block
-is for warm-up calls only, never a CUDA graph capture. Other threads' launches meanwhile run as usual (the
+once; a variant already submitted in the block is not submitted again. The autotuner submits every candidate of a
+shape it has no choice for (kernels/autotune.py pick_config, `compiling_only`) and times nothing. Leaving the block
+waits for every compile. The same calls then run for real outside it and find their kernels compiled. Outputs
+written inside the block are garbage (nothing ran): the block is for warm-up calls only, never a CUDA graph
+capture. Other threads' launches meanwhile run as usual (the
 compile-only flag and Triton's async mode are context variables of the thread that entered the block).
 
 A compile that fails inside the block is dropped (ignore_errors): the real pass compiles it again and meets the
@@ -77,16 +78,32 @@ def compile_ahead(threads: int | None = None) -> Iterator[bool]:
         return
     from triton.runtime.jit import JITFunction
 
-    original = JITFunction.run
+    original, original_compile = JITFunction.run, JITFunction._do_compile
+    submitted: dict = {}  # (kernel, device, specialization key) -> what its first compile-only call returned
 
     def compile_only(self, *args, grid, warmup, **kwargs):  # only in the thread (context) that entered the block
         return original(self, *args, grid=grid, warmup=warmup or _COMPILE_ONLY.get(), **kwargs)
 
+    def compile_once(self, key, signature, device, *args, **kwargs):
+        """One compile per variant inside the block: the H200's Triton left a variant's kernel-cache entry empty
+        until its compile ended, so each further call compiled again (its source hashed, the future shared: 67
+        calls for one rms_norm variant at the engine's start, NOTES.md twenty-third session)."""
+        if not _COMPILE_ONLY.get():
+            return original_compile(self, key, signature, device, *args, **kwargs)
+        variant = (id(self), device, key)  # (ids: a kernel object lives as long as the process)
+        try:
+            kernel = submitted.get(variant)
+        except TypeError:  # a key this code cannot hash (another Triton): every call compiles, as before
+            return original_compile(self, key, signature, device, *args, **kwargs)
+        if kernel is None:
+            kernel = submitted[variant] = original_compile(self, key, signature, device, *args, **kwargs)
+        return kernel
+
     token = _COMPILE_ONLY.set(True)
-    JITFunction.run = compile_only
+    JITFunction.run, JITFunction._do_compile = compile_only, compile_once
     try:
         with ThreadPoolExecutor(threads, thread_name_prefix="triton-compile") as pool, mode(pool, ignore_errors=True):
             yield True
     finally:
-        JITFunction.run = original
+        JITFunction.run, JITFunction._do_compile = original, original_compile
         _COMPILE_ONLY.reset(token)

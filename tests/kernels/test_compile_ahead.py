@@ -76,6 +76,46 @@ def test_inside_the_block_every_launch_only_compiles_in_the_pool_and_run_is_rest
     assert JITFunction.run is recorded_run and not compile_ahead.compiling_only()
 
 
+def test_inside_the_block_each_variant_compiles_once_and_compile_is_restored_after(monkeypatch):
+    """Triton's _do_compile per (kernel, device, specialization key): a variant's further calls in the block get its
+    first call's result; outside the block (and in other threads) every call goes through."""
+    compiles = []
+
+    def recorded_compile(self, key, signature, device, constexprs, options, attrs, warmup):
+        compiles.append((self, key))
+        return f"kernel {len(compiles)}"
+
+    class FakeMode:
+        def __init__(self, executor, ignore_errors=False):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            pass
+
+    monkeypatch.setattr(JITFunction, "_do_compile", recorded_compile)
+    monkeypatch.setattr(compile_ahead, "interpreting", lambda: False)
+    monkeypatch.setattr(compile_ahead, "_async_compile_mode", lambda: FakeMode)
+    a, b = object(), object()
+    with compile_ahead.compile_ahead(threads=2):
+        first = JITFunction._do_compile(a, "k1", None, 0, None, None, None, True)
+        again = JITFunction._do_compile(a, "k1", None, 0, None, None, None, True)
+        other_key = JITFunction._do_compile(a, "k2", None, 0, None, None, None, True)
+        other_kernel = JITFunction._do_compile(b, "k1", None, 0, None, None, None, True)
+        other_thread = []
+        t = threading.Thread(target=lambda: other_thread.append(
+            JITFunction._do_compile(a, "k1", None, 0, None, None, None, False)))
+        t.start()
+        t.join()
+    assert first == again == "kernel 1" and other_key == "kernel 2" and other_kernel == "kernel 3"
+    assert other_thread == ["kernel 4"]  # a thread outside the block compiles as usual
+    assert JITFunction._do_compile is recorded_compile
+    JITFunction._do_compile(a, "k1", None, 0, None, None, None, False)
+    assert len(compiles) == 5  # after the block: every call again
+
+
 def test_an_error_in_the_block_still_restores_run(monkeypatch):
     monkeypatch.setattr(compile_ahead, "interpreting", lambda: False)
     run = JITFunction.run
