@@ -41,6 +41,7 @@ from server.errors import (
     QueueFullError,
     TaskBusyError,
     UnknownTaskError,
+    unknown_task_message,
 )
 from server.json_mode import JsonConstraint
 from server.kv_cache import BlockManager, KVCache, bytes_per_block
@@ -525,7 +526,7 @@ class Engine:
             raise InvalidParamsError(str(e)) from e
         latest = self.store.latest(task) if self.store is not None else None
         if latest is None:
-            raise UnknownTaskError(f"no LUT is stored for task {task!r}")
+            raise UnknownTaskError(unknown_task_message(task))
         return (task, latest.version)
 
     def _kv_budget(self) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from adapters.store import BASE_TASK
+
 
 class EngineError(Exception):
     """Base class of every error the engine raises to its callers."""
@@ -17,6 +19,12 @@ class PromptTooLongError(InvalidParamsError):
 
 class UnknownTaskError(EngineError, LookupError):
     """No LUT is stored for this task id (HTTP 404)."""
+
+
+def unknown_task_message(task: str) -> str:
+    """The one message of a task that is not there, or not the caller's (the two must read alike: no oracle for
+    another tenant's task ids), with where to look instead."""
+    return f"no LUT is stored for task {task!r} (the base model is {BASE_TASK!r}; GET /v1/models lists the tasks)"
 
 
 class QueueFullError(EngineError):

@@ -10,6 +10,7 @@ from server.api.errors import ApiError
 from server.api.state import ServerState
 from server.auth import Principal, presented_key
 from server.engine import Engine
+from server.errors import unknown_task_message
 from server.settings import Settings
 
 
@@ -43,7 +44,7 @@ def get_principal(
 def require_use(principal: Principal, task: str) -> None:
     """Another tenant's task answers exactly like a task that does not exist."""
     if not principal.may_use(task):
-        raise ApiError(404, f"no LUT is stored for task {task!r}", "not_found_error", "model_not_found")
+        raise ApiError(404, unknown_task_message(task), "not_found_error", "model_not_found")
 
 
 StateDep = Annotated[ServerState, Depends(get_state)]

@@ -127,6 +127,15 @@ def test_bad_requests_get_clear_4xx(client, payload, status):
     assert r.json()["error"]["message"]
 
 
+def test_an_unknown_model_names_the_base_and_where_the_tasks_are_listed(client):
+    """`sketchserve serve --model default` serves the base, whose model id is "base": a client that sends the
+    CLI's word gets a 404 that says which id to use and where the list is."""
+    r = client.post("/v1/completions", json={"model": "default", "prompt": "x", "max_tokens": 2})
+    assert r.status_code == 404
+    message = r.json()["error"]["message"]
+    assert "'default'" in message and "'base'" in message and "GET /v1/models" in message
+
+
 def test_malformed_json_nan_and_huge_bodies_are_4xx(client):
     r = client.post("/v1/generate", content=b"{not json", headers={"content-type": "application/json"})
     assert r.status_code == 422

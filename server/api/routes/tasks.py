@@ -16,7 +16,7 @@ from server.api.deps import EngineDep, PrincipalDep, StateDep, require_use
 from server.api.errors import ApiError
 from server.api.protocol import TASK_ID_PATTERN, DeleteResult, ErrorResponse, TaskInfo, UploadResult
 from server.api.tasks_view import task_card
-from server.errors import TaskBusyError
+from server.errors import TaskBusyError, unknown_task_message
 
 router = APIRouter(tags=["tasks"])
 TaskId = PathParam(..., pattern=TASK_ID_PATTERN, description="Task id: letters, digits, '.', '_', '-' (max 64)")
@@ -74,7 +74,7 @@ async def get_task(state: StateDep, engine: EngineDep, principal: PrincipalDep, 
     require_use(principal, task)
     card = task_card(state, engine, task)
     if card is None:
-        raise ApiError(404, f"no LUT is stored for task {task!r}", "not_found_error", "model_not_found")
+        raise ApiError(404, unknown_task_message(task), "not_found_error", "model_not_found")
     return TaskInfo(task=card["id"], **{k: v for k, v in card.items() if k != "id"})
 
 
@@ -99,7 +99,7 @@ async def delete_task(
         raise ApiError(400, "the base model's LUT cannot be deleted", code="invalid_task_id")
     require_use(principal, task)
     if engine.store.latest(task) is None:
-        raise ApiError(404, f"no LUT is stored for task {task!r}", "not_found_error", "model_not_found")
+        raise ApiError(404, unknown_task_message(task), "not_found_error", "model_not_found")
     deadline = asyncio.get_running_loop().time() + (timeout_s if wait else 0)
     while True:
         try:  # the engine checks "nothing in flight" and deletes atomically
@@ -112,5 +112,5 @@ async def delete_task(
                                code="task_busy") from None
             await asyncio.sleep(0.05)
     if not versions:
-        raise ApiError(404, f"no LUT is stored for task {task!r}", "not_found_error", "model_not_found")
+        raise ApiError(404, unknown_task_message(task), "not_found_error", "model_not_found")
     return DeleteResult(task=task, deleted_versions=versions)
