@@ -9,7 +9,12 @@ import logging
 FLAGS = {
     "--host": ("host", str, "interface to listen on (env SKETCHSERVE_HOST; default 127.0.0.1)"),
     "--port": ("port", int, "TCP port (env SKETCHSERVE_PORT; default 8000)"),
-    "--model": ("model", str, "sketched base directory, or 'default' (env SKETCHSERVE_MODEL)"),
+    "--model": ("model", str, "sketched base directory; or 'default', a Hugging Face directory or a .gguf file, "
+                "sketched on first use and cached (env SKETCHSERVE_MODEL)"),
+    "--sketch-bits": ("sketch_bits", int, "bits per code when --model is sketched at start: 2, 3, 4 (default 4; env "
+                      "SKETCHSERVE_SKETCH_BITS)"),
+    "--sketch-gpr": ("sketch_gpr", int, "LUT groups per row when --model is sketched at start: 1, 2, 4, 8 (default "
+                     "4; env SKETCHSERVE_SKETCH_GPR)"),
     "--lut-store": ("lut_store", str, "task LUT store directory (env SKETCHSERVE_LUT_STORE)"),
     "--device": ("device", str, "auto, cpu or cuda[:N] (env SKETCHSERVE_DEVICE)"),
     "--max-batch-size": ("max_batch_size", int, "most sequences per decode step (env SKETCHSERVE_MAX_BATCH_SIZE)"),

@@ -25,7 +25,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SKETCHSERVE_", extra="ignore", protected_namespaces=())
 
     # --- what to serve ---------------------------------------------------------------------------
-    model: str = Field("default", description="A sketched base directory, or 'default' for the embedded model")
+    model: str = Field(
+        "default", description="A sketched base directory; or 'default' (the embedded model), a Hugging Face model "
+        "directory or a .gguf file, each sketched on first use (data-free calibration) and cached"
+    )
+    sketch_bits: int = Field(4, description="Bits per code when the model is sketched at start (2, 3 or 4)")
+    sketch_gpr: int = Field(4, description="LUT groups per row when the model is sketched at start (1, 2, 4 or 8)")
     lut_store: Path = Field(
         default_factory=lambda: default_cache_dir() / "luts",
         description="Directory of the on-disk task LUT store (created if missing)",
@@ -98,6 +103,20 @@ class Settings(BaseSettings):
 
     # --- logs ------------------------------------------------------------------------------------
     log_level: str = Field("info", description="Python log level of the server")
+
+    @field_validator("sketch_bits")
+    @classmethod
+    def _check_bits(cls, v: int) -> int:
+        if v not in (2, 3, 4):
+            raise ValueError("sketch_bits must be 2, 3 or 4")
+        return v
+
+    @field_validator("sketch_gpr")
+    @classmethod
+    def _check_gpr(cls, v: int) -> int:
+        if v not in (1, 2, 4, 8):
+            raise ValueError("sketch_gpr must be 1, 2, 4 or 8")
+        return v
 
     @field_validator("device")
     @classmethod

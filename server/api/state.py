@@ -30,12 +30,12 @@ class ServerState:
         return self.loaded.is_set() and self.engine is not None
 
     def load_engine(self) -> None:
-        """Build the engine from settings (sketching the default model on its first use), then start it."""
+        """Build the engine from settings (sketching an unsketched model on its first use), then start it."""
         from server.config import EngineConfig
         from server.engine import Engine
 
         try:
-            model_dir = resolve_model_dir(self.settings.model)
+            model_dir = resolve_model_dir(self.settings.model, self.settings.sketch_bits, self.settings.sketch_gpr)
             log.info("loading sketched base %s", model_dir)
             engine = Engine.from_dir(model_dir, EngineConfig.from_settings(self.settings), self.settings.lut_store)
             self.attach(engine)
@@ -54,15 +54,17 @@ class ServerState:
         self.loaded.set()
 
 
-def resolve_model_dir(model: str) -> Path:
-    """'default' -> the cached sketch of the embedded model (made on first use); else a sketched base dir."""
-    if model == "default":
-        from sketch.pipeline import ensure_default_sketch
-
-        return ensure_default_sketch()
+def resolve_model_dir(model: str, bits: int = 4, gpr: int = 4) -> Path:
+    """A sketched base directory as it is; 'default' (the embedded model), a Hugging Face directory or a .gguf file
+    -> its cached sketch at these bits and gpr, made on first use (sketch.pipeline.ensure_sketch)."""
     path = Path(model).expanduser()
-    if not (path / "sketch.safetensors").exists():
-        raise FileNotFoundError(
-            f"{path} is not a sketched base directory (no sketch.safetensors); make one with `sketchserve sketch`"
-        )
-    return path
+    if model != "default" and (path / "sketch.safetensors").exists():
+        return path
+    if model == "default" or path.suffix == ".gguf" and path.is_file() or (path / "config.json").is_file():
+        from sketch.pipeline import ensure_sketch
+
+        return ensure_sketch(model if model == "default" else str(path), bits=bits, gpr=gpr)
+    raise FileNotFoundError(
+        f"{path} is neither a sketched base directory (sketch.safetensors), a Hugging Face model directory "
+        f"(config.json) nor a .gguf file"
+    )

@@ -7,8 +7,10 @@ import time
 
 import pytest
 
+from sketch import pipeline
+from sketch.format import SKETCH_FILE, read_sketch_metadata
 from sketch.models import ModelSourceError, atomic_directory, cache_root, file_lock, resolve_model_dir
-from sketch.pipeline import default_sketch_dir
+from sketch.pipeline import default_sketch_dir, ensure_sketch, sketch_cache_dir
 from tests.sketch.tiny_hf import save_tiny_hf_dir
 
 
@@ -76,3 +78,23 @@ def test_default_sketch_cache_key_follows_every_setting():
     assert default_sketch_dir(4, 4) != default_sketch_dir(4, 4, emphasis=2.0)
     with pytest.raises(TypeError, match="unknown"):
         default_sketch_dir(4, 4, colour="blue")
+
+
+def test_a_hugging_face_directory_is_sketched_once_then_read_from_the_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("SKETCHSERVE_CACHE", str(tmp_path / "cache"))
+    hf = save_tiny_hf_dir(tmp_path / "My Model")
+    settings = {"bits": 4, "gpr": 1, "n_samples": 2, "seq_len": 16}
+    first = ensure_sketch(str(hf), **settings)
+    assert first.parent == tmp_path / "cache" / "sketches" and first.name.startswith("my-model-b4g1-")
+    assert read_sketch_metadata(first)["bits"] == "4" and (first / "tokenizer.json").exists()
+
+    def sketching_again(*args, **kwargs):
+        raise AssertionError("a cached sketch was built again")
+
+    monkeypatch.setattr(pipeline, "build_sketch", sketching_again)
+    assert ensure_sketch(str(hf), **settings) == first
+    assert sketch_cache_dir(str(hf), **{**settings, "gpr": 2}) != first  # other settings: another entry
+    time.sleep(0.01)
+    save_tiny_hf_dir(hf, seed=1)  # the model written again in place: its files' times change
+    assert sketch_cache_dir(str(hf), **settings) != first
+    assert (first / SKETCH_FILE).exists()  # the older entry stays
