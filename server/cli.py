@@ -19,6 +19,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("sketch.cli_finetune", "task loss and accuracy of a base (+ task LUT) on instruction data"),
     "push-lut": ("server.cli_client", "upload a task LUT file to a running server"),
     "generate": ("server.cli_client", "generate text from a running server"),
+    "tasks": ("server.cli_client", "list a running server's tasks: version, size, resident or not"),
+    "delete-task": ("server.cli_client", "delete a task (every stored version) from a running server"),
 }
 
 

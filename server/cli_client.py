@@ -1,4 +1,4 @@
-"""`sketchserve push-lut` and `sketchserve generate`: small clients of a running server (stdlib HTTP only)."""
+"""`sketchserve push-lut`, `generate`, `tasks`, `delete-task`: small clients of a running server (stdlib HTTP)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 
 DEFAULT_SERVER = os.environ.get("SKETCHSERVE_URL", "http://127.0.0.1:8000")
@@ -15,9 +16,16 @@ DEFAULT_SERVER = os.environ.get("SKETCHSERVE_URL", "http://127.0.0.1:8000")
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--server", default=DEFAULT_SERVER, help="server URL (env SKETCHSERVE_URL)")
     parser.add_argument("--api-key", default=os.environ.get("SKETCHSERVE_API_KEY"), help="env SKETCHSERVE_API_KEY")
+    if name == "tasks":
+        parser.add_argument("--json", action="store_true", help="print the server's JSON instead of a table")
+        return
     parser.add_argument("--task", required=True, help="task id")
     if name == "push-lut":
         parser.add_argument("file", help="task LUT .safetensors file (from `sketchserve finetune`)")
+    elif name == "delete-task":
+        parser.add_argument("--wait", action="store_true", help="wait for the task's requests in flight to finish "
+                            "instead of refusing (409) while they run")
+        parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait with --wait (at most 600)")
     else:
         parser.add_argument("--prompt", required=True)
         parser.add_argument("--max-tokens", type=int, default=None, help="default: the server's (128 or its limit)")
@@ -32,8 +40,9 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 
 
 def run(name: str, args: argparse.Namespace) -> int:
+    commands = {"push-lut": push_lut, "generate": generate, "tasks": list_tasks, "delete-task": delete_task}
     try:
-        return push_lut(args) if name == "push-lut" else generate(args)
+        return commands[name](args)
     except urllib.error.HTTPError as e:
         body = e.read().decode("utf-8", errors="replace")
         try:
@@ -57,12 +66,38 @@ def _request(args, method: str, path: str, data=None, headers: dict | None = Non
 def push_lut(args) -> int:
     size = os.path.getsize(args.file)
     with open(args.file, "rb") as f:  # streamed from the file, not read whole
-        req = _request(args, "PUT", f"/v1/tasks/{args.task}/lut", f,
+        req = _request(args, "PUT", f"/v1/tasks/{urllib.parse.quote(args.task, safe='')}/lut", f,
                        {"Content-Type": "application/octet-stream", "Content-Length": str(size)})
         with urllib.request.urlopen(req) as resp:
             result = json.loads(resp.read())
     print(f"stored task {result['task']!r} version {result['version']} "
           f"({result['size_bytes']} bytes, sha256 {result['sha256'][:16]}...)")
+    return 0
+
+
+def list_tasks(args) -> int:
+    """The server's tasks (those this key may use): id, version, size, resident in a GPU slot or not."""
+    with urllib.request.urlopen(_request(args, "GET", "/v1/models")) as resp:
+        result = json.loads(resp.read())
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    rows = [(m["id"], str(m["version"]), f"{m['size_bytes'] / 2**20:.1f}", "yes" if m["resident"] else "no")
+            for m in result["data"]]  # fmt: skip
+    header = ("TASK", "VERSION", "MiB", "RESIDENT")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def delete_task(args) -> int:
+    query = urllib.parse.urlencode({"wait": "true", "timeout_s": args.timeout} if args.wait else {})
+    path = f"/v1/tasks/{urllib.parse.quote(args.task, safe='')}" + (f"?{query}" if query else "")
+    with urllib.request.urlopen(_request(args, "DELETE", path)) as resp:
+        result = json.loads(resp.read())
+    n = result["deleted_versions"]
+    print(f"deleted task {result['task']!r} ({n} stored version{'s' if n != 1 else ''})")
     return 0
 
 

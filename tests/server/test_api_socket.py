@@ -83,6 +83,18 @@ def test_cli_push_lut_then_generate(server, base, tmp_path, capsys):
     assert capsys.readouterr().out == expected["text"] + "\n" and expected["text"].lstrip().startswith("{")
     assert cli_main(["generate", "--server", url, "--task", "nope", "--prompt", "hey"]) == 1
     assert "error 404" in capsys.readouterr().err
+    assert cli_main(["tasks", "--server", url]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["TASK", "VERSION", "MiB", "RESIDENT"]
+    assert {line.split()[0]: line.split()[1] for line in table[1:]}["cli-task"] == "1"
+    assert cli_main(["tasks", "--server", url, "--json"]) == 0
+    assert "cli-task" in [m["id"] for m in json.loads(capsys.readouterr().out)["data"]]
+    assert cli_main(["delete-task", "--server", url, "--task", "cli-task", "--wait"]) == 0
+    assert "deleted task 'cli-task' (1 stored version)" in capsys.readouterr().out
+    assert cli_main(["delete-task", "--server", url, "--task", "cli-task"]) == 1
+    assert "error 404" in capsys.readouterr().err
+    assert cli_main(["tasks", "--server", url]) == 0
+    assert "cli-task" not in capsys.readouterr().out
 
 
 def test_mixed_task_concurrent_burst_matches_solo_runs(server, base, tmp_path):
