@@ -1,7 +1,7 @@
 """`sketchserve finetune` and `sketchserve eval`: train a task LUT, measure a base (+ task LUT) on a task.
 
-    sketchserve finetune --base DIR --data TRAIN.json --task NAME --out FILE.safetensors [options]
-    sketchserve eval --base DIR [--lut FILE] --data TEST.json [--limit N] [--json]
+    sketchserve finetune --base DIR|default|HF_DIR|FILE.gguf --data TRAIN.json --task NAME --out FILE.safetensors
+    sketchserve eval --base DIR|default|HF_DIR|FILE.gguf [--lut FILE] --data TEST.json [--limit N] [--json]
 
 Importing this module is cheap (argparse only): torch and transformers are imported inside run().
 """
@@ -16,7 +16,8 @@ DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--base", required=True, help="sketched base directory (with tokenizer files)")
+    parser.add_argument("--base", required=True, help="sketched base directory (with tokenizer files), or 'default', a "
+                        "Hugging Face directory or a .gguf file: their cached 4-bit gpr-4 sketch, as `serve` uses")
     parser.add_argument("--data", required=True, help="instruction JSON: [{instruction, input, output, answer}]")
     parser.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:1, ...")
     parser.add_argument("--max-length", type=int, default=512, help="tokens per example, prompt + response")
@@ -68,13 +69,15 @@ def _add_eval_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(name: str, args: argparse.Namespace) -> int:
     from sketch.format import SketchFormatError
+    from sketch.pipeline import sketched_base_dir
     from sketch.task_lut import TaskLutError
 
     try:
+        args.base = str(sketched_base_dir(args.base))  # a model spec: its cached sketch (made once)
         if name == "finetune":
             return _run_finetune(args)
         return _run_eval(args)
-    except (TaskLutError, SketchFormatError, FileNotFoundError, ValueError) as e:
+    except (TaskLutError, SketchFormatError, FileNotFoundError, ValueError) as e:  # ModelSourceError: a ValueError
         print(f"sketchserve {name}: error: {e}", file=sys.stderr)
         return 2
 

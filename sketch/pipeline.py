@@ -122,6 +122,21 @@ def ensure_default_sketch(bits: int = 4, gpr: int = 4, **opts) -> Path:
     return ensure_sketch("default", bits, gpr, **opts)
 
 
+def sketched_base_dir(spec: str, bits: int = 4, gpr: int = 4) -> Path:
+    """A sketched base directory as it is; 'default' (the embedded model), a Hugging Face directory or a .gguf file
+    -> its cached sketch at these bits and gpr, made on first use (ensure_sketch). What `serve --model` and
+    `finetune --base` take."""
+    path = Path(spec).expanduser()
+    if spec != "default" and (path / SKETCH_FILE).exists():
+        return path
+    if spec == "default" or path.suffix == ".gguf" and path.is_file() or (path / "config.json").is_file():
+        return ensure_sketch(spec if spec == "default" else str(path), bits=bits, gpr=gpr)
+    raise FileNotFoundError(
+        f"{path} is neither a sketched base directory ({SKETCH_FILE}), a Hugging Face model directory "
+        f"(config.json) nor a .gguf file"
+    )
+
+
 def _source_identity(model_spec: str) -> tuple[str, str]:
     """(a readable name for the cache entry, what identifies the source's weights) of a model spec."""
     hf_dir, _ = resolve_model_dir(model_spec)  # a GGUF (the default too) is converted once; its name holds its sha256

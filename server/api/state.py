@@ -55,16 +55,7 @@ class ServerState:
 
 
 def resolve_model_dir(model: str, bits: int = 4, gpr: int = 4) -> Path:
-    """A sketched base directory as it is; 'default' (the embedded model), a Hugging Face directory or a .gguf file
-    -> its cached sketch at these bits and gpr, made on first use (sketch.pipeline.ensure_sketch)."""
-    path = Path(model).expanduser()
-    if model != "default" and (path / "sketch.safetensors").exists():
-        return path
-    if model == "default" or path.suffix == ".gguf" and path.is_file() or (path / "config.json").is_file():
-        from sketch.pipeline import ensure_sketch
+    """The sketched base directory to serve for `model` (sketch.pipeline.sketched_base_dir)."""
+    from sketch.pipeline import sketched_base_dir
 
-        return ensure_sketch(model if model == "default" else str(path), bits=bits, gpr=gpr)
-    raise FileNotFoundError(
-        f"{path} is neither a sketched base directory (sketch.safetensors), a Hugging Face model directory "
-        f"(config.json) nor a .gguf file"
-    )
+    return sketched_base_dir(model, bits, gpr)

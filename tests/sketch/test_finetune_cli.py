@@ -99,3 +99,24 @@ def test_epochs_and_max_steps_are_exclusive_and_the_module_imports_no_torch():
         )
     code = "import sys, sketch.cli_finetune; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True)
+
+
+def test_a_hugging_face_directory_as_the_base_trains_on_its_cached_sketch(tmp_path, task_files, capsys, monkeypatch):
+    from sketch.pipeline import sketched_base_dir
+    from tests.sketch.tiny_hf import save_tiny_hf_dir
+
+    monkeypatch.setenv("SKETCHSERVE_CACHE", str(tmp_path / "cache"))
+    hf = save_tiny_hf_dir(tmp_path / "hf")
+    train, test = task_files
+    out = tmp_path / "t.safetensors"
+    args = ["--data", str(train), "--task", "t", "--out", str(out), "--max-steps", "1", "--batch-size", "2", "--quiet"]
+    assert main(["finetune", "--base", str(hf), *args]) == 0
+    assert "sketching" in capsys.readouterr().out  # once, into the cache `serve --model` reads
+    sketch = sketched_base_dir(str(hf))
+    from sketch.format import load_sketched_base
+
+    assert load_task_lut(out, load_sketched_base(sketch).spec()).task == "t"  # fits the served base
+    assert main(["eval", "--base", str(hf), "--lut", str(out), "--data", str(test), "--limit", "2", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["n"] == 2
+    assert main(["eval", "--base", str(tmp_path / "nothing"), "--data", str(test)]) == 2
+    assert "neither a sketched base directory" in capsys.readouterr().err
