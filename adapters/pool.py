@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import torch
 
 from adapters.store import BASE_TASK, LutStore
+from kernels.cpu_threads import single_threaded_torch
 from sketch.format import SketchedBase
 from sketch.task_lut import load_task_lut
 
@@ -387,6 +388,7 @@ class LutPool:
     # --- the loader thread -------------------------------------------------------------------------------------
 
     def _loader_loop(self) -> None:
+        single_threaded_torch()  # its copies and checks must not slow the engine's CPU matmuls (kernels/cpu_threads.py)
         while True:
             try:
                 job = self._jobs.get_nowait()

@@ -34,6 +34,7 @@ import torch
 from adapters.pool import BASE_KEY, LutPool
 from adapters.store import BASE_TASK, InvalidTaskIdError, LutStore, check_task_id
 from server.config import EngineConfig
+from server.cpu_weights import DenseWeightCache
 from server.errors import (
     EngineStoppedError,
     InvalidParamsError,
@@ -45,7 +46,7 @@ from server.errors import (
 )
 from server.json_mode import JsonConstraint
 from server.kv_cache import BlockManager, KVCache, bytes_per_block
-from server.model import DenseWeightCache, ModelConfig, Transformer
+from server.model import ModelConfig, Transformer
 from server.request import Request, RequestHandle, TokenOutput
 from server.runner import Flight, ModelRunner, RunnerOutput
 from server.sampling import SamplingParams, TokenLogprob

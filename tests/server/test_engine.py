@@ -11,6 +11,7 @@ from collections import Counter
 import pytest
 import torch
 
+from server.cpu_weights import DenseWeightCache
 from server.errors import (
     EngineStoppedError,
     InvalidParamsError,
@@ -19,7 +20,6 @@ from server.errors import (
     TaskBusyError,
     UnknownTaskError,
 )
-from server.model import DenseWeightCache
 from server.runner import DecodeGraphs
 from server.sampling import SamplingParams
 from tests.server.conftest import collect, create_engine, greedy, make_resident, prompt_ids, task_lut_file

@@ -11,21 +11,25 @@ import server.model
 from adapters.pool import allocate_lut_pools
 from kernels import triton_common
 from kernels.reference import dequantize
-from server.kv_cache import KVCache
-from server.model import (
+from server.cpu_weights import (
     INT8_MATVEC_ROWS,
-    PREFILL_SDPA_BACKENDS,
     ROW_CHUNK,
-    AttentionMeta,
     DenseWeightCache,
     Int8Weight,
+    PackedBf16Weight,
+    host_available_bytes,
+    matmul_few_shapes,
+    packed_bf16_ok,
+    row_chunks,
+)
+from server.kv_cache import KVCache
+from server.model import (
+    PREFILL_SDPA_BACKENDS,
+    AttentionMeta,
     LutProjection,
     ModelConfig,
     PrefillSpan,
     Transformer,
-    host_available_bytes,
-    matmul_few_shapes,
-    row_chunks,
 )
 from sketch.lut_model import load_sketched_model
 from sketch.synthetic import random_task_luts
@@ -204,6 +208,39 @@ def test_chunked_bf16_matmul_equals_the_plain_one(m):
     x = torch.randn(m, 48, generator=g).bfloat16()
     w = torch.randn(40, 48, generator=g).bfloat16()
     torch.testing.assert_close(matmul_few_shapes(x, w).float(), (x @ w.T).float(), rtol=1e-2, atol=1e-2)
+
+
+needs_packed_bf16 = pytest.mark.skipif(not packed_bf16_ok(), reason="no oneDNN bf16 linear on this CPU")
+
+
+@needs_packed_bf16
+@pytest.mark.parametrize("m", [1, 2, 3, 64, 65, 130])
+def test_packed_bf16_weights_multiply_as_the_plain_bf16_matmul(m):
+    """oneDNN's blocked layout changes the speed, not the product: fp32 sums rounded once to bf16, like the plain
+    bf16 matmul (which may sum in another order: within a bf16 rounding step of it), in row chunks above 64."""
+    g = torch.Generator().manual_seed(m)
+    x = torch.randn(m, 48, generator=g).bfloat16()
+    w = torch.randn(40, 48, generator=g)
+    y = PackedBf16Weight(w).matmul(x)
+    exact = x.float() @ w.bfloat16().float().T
+    assert y.dtype == torch.bfloat16 and y.shape == (m, 40)
+    torch.testing.assert_close(y.float(), exact, rtol=8e-3, atol=8e-3)  # bf16's step: 2**-7 relative
+    torch.testing.assert_close(y.float(), matmul_few_shapes(x, w.bfloat16()).float(), rtol=1.6e-2, atol=1.6e-2)
+
+
+@needs_packed_bf16
+def test_the_bf16_weight_cache_keeps_packed_weights_and_counts_two_bytes_a_weight():
+    codes = torch.randint(0, 256, (40, 24), dtype=torch.uint8)  # N=40, K=48, 4-bit
+    pool = torch.randn(2, 40, 2, 16)
+    cache = DenseWeightCache([0, 0], budget_bytes=1 << 20, weight_dtype=torch.bfloat16)
+    proj = LutProjection(codes, pool, bits=4, in_features=48, bias=None, dense_cache=cache)
+    x = torch.randn(3, 48, generator=torch.Generator().manual_seed(0))
+    y = proj(x, torch.tensor([1, 1, 0], dtype=torch.int32))
+    assert y.dtype == torch.float32 and cache.nbytes == 2 * 40 * 48 * 2
+    assert all(isinstance(w, PackedBf16Weight) for w in cache._weights.values())
+    for row, slot in enumerate([1, 1, 0]):  # each token by its own slot's weight, rounded to bf16 with its input
+        exact = x[row].bfloat16().float() @ dequantize(codes, pool[slot], 4, 48).bfloat16().float().T
+        torch.testing.assert_close(y[row], exact, rtol=8e-3, atol=8e-3 * exact.abs().max().item())
 
 
 @pytest.mark.parametrize("m", [1, 4, 5, 70])

@@ -12,6 +12,7 @@ from fastapi import Path as PathParam
 from starlette.concurrency import run_in_threadpool
 
 from adapters.store import BASE_TASK
+from kernels.cpu_threads import single_threaded_torch
 from server.api.deps import EngineDep, PrincipalDep, StateDep, require_use
 from server.api.errors import ApiError
 from server.api.protocol import TASK_ID_PATTERN, DeleteResult, ErrorResponse, TaskInfo, UploadResult
@@ -62,7 +63,7 @@ async def upload_lut(request: Request, state: StateDep, engine: EngineDep, princ
                 f.write(chunk)
         if size == 0:
             raise ApiError(411, "the body is empty: send the LUT file's bytes", code="empty_body")
-        info = await run_in_threadpool(engine.store.put, task, tmp)
+        info = await run_in_threadpool(_put, engine.store, task, tmp)
     finally:
         Path(tmp).unlink(missing_ok=True)
     return UploadResult(task=task, version=info.version, sha256=info.sha256, size_bytes=info.bytes)
@@ -114,3 +115,10 @@ async def delete_task(
     if not versions:
         raise ApiError(404, unknown_task_message(task), "not_found_error", "model_not_found")
     return DeleteResult(task=task, deleted_versions=versions)
+
+
+def _put(store, task: str, path: str):
+    """store.put on a request thread, whose torch ops (the upload's validation) stay off OpenMP: a pool thread that
+    kept a team of its own would slow the engine's CPU matmuls (kernels/cpu_threads.py)."""
+    single_threaded_torch()
+    return store.put(task, path)
