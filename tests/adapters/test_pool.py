@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 
 import pytest
@@ -156,3 +158,21 @@ def test_the_loader_prepares_the_cpu_tiers_buffers_ahead_and_loads_take_them(tmp
         expected = load_task_lut(store.path(f"t{i}", 1)).luts
         assert all(torch.equal(pool.lut_pools[name][slot], lut.float()) for name, lut in expected.items())
     pool.close()
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2 or torch.get_num_threads() < 2, reason="one CPU: no OpenMP team")
+def test_loading_a_lut_leaves_no_openmp_team_behind(tmp_path):
+    """The loader thread lives as long as the pool: an OpenMP team of its own (from a large copy or check) would
+    outnumber the CPUs with the engine's and make libgomp throttle the engine's matmuls (kernels/cpu_threads.py;
+    1.6x slower CPU decoding after one task load, NOTES.md). Layers of 65,536 LUT entries: parallel ops in torch."""
+    base = create_base(intermediate_size=2048)  # gate/up LUTs [2048, 2, 16]
+    store = create_store(base, tmp_path, {"big": 1})
+    pool = LutPool(base, store, num_slots=2, cpu_tier_bytes=1 << 30)
+    try:
+        before = set(os.listdir("/proc/self/task"))
+        wait_acquire(pool, ("big", 1))
+        new = set(os.listdir("/proc/self/task")) - before
+        python_threads = {str(t.native_id) for t in threading.enumerate()}  # the checksum threads start now too
+        assert new - python_threads == set()  # no OpenMP worker threads were started
+    finally:
+        pool.close()
