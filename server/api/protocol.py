@@ -50,6 +50,11 @@ class SamplingFields(BaseModel):
                                                 "it) -> a value in [-100, 100] added to its logit")
     response_format: ResponseFormat | None = Field(None, description="{'type': 'json_object'}: JSON mode")
     stream: bool = False
+    # vLLM's extensions of OpenAI's parameters, under vLLM's names
+    ignore_eos: bool = Field(False, description="Keep generating past the end-of-sequence token, up to max_tokens "
+                             "(benchmarks: every request generates the same number of tokens)")
+    stop_token_ids: list[int] | None = Field(None, max_length=64, description="Token ids that end generation besides "
+                                             "EOS (the token is not part of the text)")
 
     def stop_list(self) -> list[str]:
         if self.stop is None:

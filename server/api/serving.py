@@ -92,6 +92,8 @@ def sampling_params(
         top_k=body.top_k,
         seed=body.seed,
         stop=stops,
+        stop_token_ids=list(body.stop_token_ids or []),  # the engine checks them against the vocabulary
+        ignore_eos=body.ignore_eos,
         logit_bias=logit_bias,
         json_object=kind == "json_object",
         repetition_penalty=body.repetition_penalty,

@@ -51,6 +51,23 @@ def test_generate_returns_text_usage_and_finish_reason(client):
     assert r.headers["x-request-id"]
 
 
+def test_ignore_eos_and_stop_token_ids_as_vllm_names_them(client):
+    """EOS (token 2 of the tiny model) forced by logit_bias: it ends a request at once, unless ignore_eos; a token id
+    of stop_token_ids ends it like EOS."""
+    forced_eos = {"task": "base", "prompt": "hello", "max_tokens": 6, "logit_bias": {"2": 100}}
+    ended = client.post("/v1/generate", json=forced_eos).json()
+    assert ended["finish_reason"] == "stop" and ended["usage"]["completion_tokens"] <= 1
+    kept_on = client.post("/v1/generate", json=forced_eos | {"ignore_eos": True}).json()
+    assert kept_on["finish_reason"] == "length" and kept_on["usage"]["completion_tokens"] == 6
+    forced_a = {"task": "base", "prompt": "hello", "max_tokens": 6, "logit_bias": {"65": 100}}  # byte "A"
+    assert client.post("/v1/generate", json=forced_a).json()["text"] == "A" * 6
+    stopped = client.post("/v1/completions", json={"model": "base", "prompt": "hello", "max_tokens": 6,
+                                                   "logit_bias": {"65": 100}, "stop_token_ids": [65]}).json()
+    assert stopped["choices"][0]["finish_reason"] == "stop" and "A" not in stopped["choices"][0]["text"]
+    bad = client.post("/v1/generate", json={"task": "base", "prompt": "x", "stop_token_ids": [10**6]})
+    assert bad.status_code == 400 and "stop_token_ids" in bad.json()["error"]["message"]
+
+
 def test_greedy_generation_is_deterministic_and_matches_stream(client):
     body = {"task": "base", "prompt": "abc", "max_tokens": 6}
     whole = client.post("/v1/generate", json=body).json()
