@@ -388,7 +388,8 @@ class LutPool:
     # --- the loader thread -------------------------------------------------------------------------------------
 
     def _loader_loop(self) -> None:
-        single_threaded_torch()  # its copies and checks must not slow the engine's CPU matmuls (kernels/cpu_threads.py)
+        if self.device.type == "cpu":  # its copies and checks must not slow the engine's matmuls (cpu_threads.py)
+            single_threaded_torch()
         while True:
             try:
                 job = self._jobs.get_nowait()

@@ -63,7 +63,7 @@ async def upload_lut(request: Request, state: StateDep, engine: EngineDep, princ
                 f.write(chunk)
         if size == 0:
             raise ApiError(411, "the body is empty: send the LUT file's bytes", code="empty_body")
-        info = await run_in_threadpool(_put, engine.store, task, tmp)
+        info = await run_in_threadpool(_put, engine.store, task, tmp, engine.device.type == "cpu")
     finally:
         Path(tmp).unlink(missing_ok=True)
     return UploadResult(task=task, version=info.version, sha256=info.sha256, size_bytes=info.bytes)
@@ -117,8 +117,9 @@ async def delete_task(
     return DeleteResult(task=task, deleted_versions=versions)
 
 
-def _put(store, task: str, path: str):
-    """store.put on a request thread, whose torch ops (the upload's validation) stay off OpenMP: a pool thread that
-    kept a team of its own would slow the engine's CPU matmuls (kernels/cpu_threads.py)."""
-    single_threaded_torch()
+def _put(store, task: str, path: str, cpu_engine: bool):
+    """store.put on a request thread. Beside an engine on the CPU its torch ops (the upload's validation) stay off
+    OpenMP: a pool thread that kept a team of its own would slow the engine's matmuls (kernels/cpu_threads.py)."""
+    if cpu_engine:
+        single_threaded_torch()
     return store.put(task, path)
