@@ -217,7 +217,13 @@ class Engine:
             self.runner.capture_one_pending()
 
     def start(self) -> None:
-        """Run the step loop in a background thread."""
+        """Run the step loop in a background thread.
+
+        On the CPU its matmuls run on that thread's OpenMP team. A thread that ran large torch ops and lives on (a
+        program's main thread that built the engine, say) keeps a team of its own, and two teams on a small CPU
+        throttle each other's workers (kernels/cpu_threads.py: the default model decoded 17 tok/s started from
+        such a main thread against 28.5 stepped inline on it, 2-core dev CPU). The server builds the engine in a
+        thread that ends; a program on the CPU can too, or step inline (generate() without start())."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._loop, name="engine-loop", daemon=True)
             self._thread.start()
