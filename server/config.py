@@ -121,11 +121,11 @@ class EngineConfig:
     over four ran at ~15 tok/s against 40 with all kept). Ignored on CUDA, where the kernels read the LUTs."""
     cpu_weight_dtype: str = "auto"
     """On the CPU: the cached weights' dtype and that of their matmuls. 'bfloat16' halves the memory per task and,
-    where the CPU has AMX or AVX512-BF16, runs batches faster (README: 6.6x at batch 8 over 4 tasks, about equal at
+    where the CPU has AMX or AVX512-BF16, runs batches faster (README: 1.6x float32's tok/s at batch 8, about equal at
     batch 1); 'float32' is exact to the reference op; 'auto' takes bfloat16 where the CPU has those units; 'int8'
     (weight-only, one scale per row) halves bf16's bytes: the fastest one-sequence decoding; a weight's first call
     of more than 4 rows adds a bf16 copy that batches and prefills then use (1.5x bf16's bytes from then on;
-    server/model.py, Int8Weight; its perplexity cost: benchmarks/serving_ppl.py)."""
+    server/cpu_weights.py, Int8Weight; its perplexity cost: benchmarks/serving_ppl.py)."""
     overlap_scheduling: str = "auto"
     """Schedule and launch the next plan while the one before is still on the device, and read that one back while
     the next runs, so the host's scheduling, input building and output handling (~1-2 ms a plan at 16 rows on the
