@@ -107,15 +107,19 @@ class Settings(BaseSettings):
     @field_validator("sketch_bits")
     @classmethod
     def _check_bits(cls, v: int) -> int:
-        if v not in (2, 3, 4):
-            raise ValueError("sketch_bits must be 2, 3 or 4")
+        from kernels.packing import SUPPORTED_BITS  # the sketcher's own sets (imported here: settings stay light)
+
+        if v not in SUPPORTED_BITS:
+            raise ValueError(f"sketch_bits must be one of {SUPPORTED_BITS}")
         return v
 
     @field_validator("sketch_gpr")
     @classmethod
     def _check_gpr(cls, v: int) -> int:
-        if v not in (1, 2, 4, 8):
-            raise ValueError("sketch_gpr must be 1, 2, 4 or 8")
+        from sketch.sketcher import SUPPORTED_GPR
+
+        if v not in SUPPORTED_GPR:
+            raise ValueError(f"sketch_gpr must be one of {SUPPORTED_GPR}")
         return v
 
     @field_validator("device")
