@@ -7,7 +7,8 @@ dequantized by transformers once (~40 s) and cached as a plain Hugging Face dire
     $SKETCHSERVE_CACHE (default ~/.cache/sketchserve) / hf / <stem>-<sha256[:16]> /
         config.json  model.safetensors (float32, as dequantized)  tokenizer files
 
-so later loads take seconds. Only local paths are read: nothing is ever fetched from a model hub.
+so later loads take seconds. The file's sha256 is remembered under digests/ while its size and modification time
+stay the same. Only local paths are read: nothing is ever fetched from a model hub.
 """
 
 from __future__ import annotations
@@ -70,6 +71,34 @@ def file_sha256(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
     return h.hexdigest()
 
 
+def remembered_file_sha256(path: str | os.PathLike, cache: Path | None = None) -> str:
+    """file_sha256 of `path`, read back from a note kept under the cache while the file's size and modification
+    time are the ones it was hashed at: a multi-GB GGUF is hashed once, not at every start (~3 s a GB).
+
+    The note is $SKETCHSERVE_CACHE/digests/<sha256 of the resolved path>.json {"path", "size", "mtime_ns",
+    "sha256"}; a note that cannot be read or written only costs the hash.
+    """
+    file = Path(path).expanduser().resolve()
+    stat = file.stat()
+    note = (cache or cache_root()) / "digests" / f"{hashlib.sha256(str(file).encode()).hexdigest()[:32]}.json"
+    identity = {"path": str(file), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    try:
+        kept = json.loads(note.read_text())
+        if {k: kept.get(k) for k in identity} == identity and isinstance(kept.get("sha256"), str):
+            return kept["sha256"]
+    except (OSError, ValueError):
+        pass  # no note yet, or a damaged one: hash the file and write it again
+    digest = file_sha256(file)
+    try:
+        note.parent.mkdir(parents=True, exist_ok=True)
+        tmp = note.with_name(f".{note.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({**identity, "sha256": digest}))
+        os.replace(tmp, note)  # readers see the old note or the new one, never half of one
+    except OSError:
+        pass
+    return digest
+
+
 @contextmanager
 def file_lock(path: Path) -> Iterator[None]:
     """An exclusive advisory lock (fcntl) held for the block: one process builds a cache entry at a time."""
@@ -121,7 +150,7 @@ def convert_gguf(gguf_path: str | os.PathLike, cache: Path | None = None) -> Pat
     if not gguf.is_file():
         raise ModelSourceError(f"{gguf} is not a file")
     root = (cache or cache_root()) / "hf"
-    out = root / f"{gguf.stem}-{file_sha256(gguf)[:16]}"
+    out = root / f"{gguf.stem}-{remembered_file_sha256(gguf, cache)[:16]}"
     if (out / "config.json").exists():
         return out
     with file_lock(root / f"{out.name}.lock"):

@@ -9,7 +9,15 @@ import pytest
 
 from sketch import pipeline
 from sketch.format import SKETCH_FILE, read_sketch_metadata
-from sketch.models import ModelSourceError, atomic_directory, cache_root, file_lock, resolve_model_dir
+from sketch.models import (
+    ModelSourceError,
+    atomic_directory,
+    cache_root,
+    file_lock,
+    file_sha256,
+    remembered_file_sha256,
+    resolve_model_dir,
+)
 from sketch.pipeline import default_sketch_dir, ensure_sketch, sketch_cache_dir
 from tests.sketch.tiny_hf import save_tiny_hf_dir
 
@@ -69,6 +77,28 @@ def test_file_lock_lets_one_holder_in_at_a_time(tmp_path):
     for t in threads:
         t.join()
     assert events[0][0] == events[1][0] and events[2][0] == events[3][0]  # never interleaved
+
+
+def test_a_files_sha256_is_remembered_until_its_size_or_time_changes(monkeypatch, tmp_path):
+    """A large GGUF is hashed once: later calls read the note while the file's size and mtime match; an edited
+    file is hashed again; a damaged note costs only the hash."""
+    weights = tmp_path / "model.gguf"
+    weights.write_bytes(b"a" * 1000)
+    first = remembered_file_sha256(weights, tmp_path / "cache")
+    assert first == file_sha256(weights)
+
+    hashed = []
+    monkeypatch.setattr("sketch.models.file_sha256", lambda p: hashed.append(p) or file_sha256(p))
+    assert remembered_file_sha256(weights, tmp_path / "cache") == first and hashed == []  # read from the note
+
+    weights.write_bytes(b"b" * 1001)  # edited: another size (and time)
+    assert remembered_file_sha256(weights, tmp_path / "cache") == file_sha256(weights) != first
+    assert len(hashed) == 1
+
+    (note,) = (tmp_path / "cache" / "digests").glob("*.json")
+    note.write_text("{not json")
+    assert remembered_file_sha256(weights, tmp_path / "cache") == file_sha256(weights)
+    assert len(hashed) == 2 and '"sha256"' in note.read_text()  # rewritten whole
 
 
 def test_default_sketch_cache_key_follows_every_setting():
