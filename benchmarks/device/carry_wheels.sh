@@ -1,0 +1,16 @@
+# Run here (not on the device), from the repository root, before a session's first device call:
+#   bash benchmarks/device/carry_wheels.sh
+# Fills .device-carry/wheels (git-ignored; each `run` names it in `carry`) with what the device machine lacks:
+# ../shared/wheels (FastAPI, pydantic, uvicorn, gguf) and the HTTP tests' other imports, pinned to the versions of
+# this checkout's .venv (FastAPI's telemetry needs opentelemetry-api; server/settings.py needs pydantic-settings;
+# the test client needs httpx). prep.sh installs them all with --no-deps on the device.
+set -euo pipefail
+dest=.device-carry/wheels
+mkdir -p $dest
+cp ../shared/wheels/*.whl $dest/
+pins=$(.venv/bin/python -m pip list --format=freeze 2>/dev/null | grep -i -E \
+  '^(opentelemetry-api|pydantic-settings|python-dotenv|annotated-doc|httpx|httpcore|anyio|h11|sniffio|idna|certifi|prometheus.client|importlib.metadata|zipp)==' || true)
+# shellcheck disable=SC2086  # one argument per pin
+.venv/bin/python -m pip download -q --no-deps -d $dest $pins importlib-metadata zipp 2>&1 | grep -v "is ignored" || true
+ls $dest | wc -l
+du -sh $dest
