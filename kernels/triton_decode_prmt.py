@@ -237,17 +237,13 @@ def _half2_sum(acc, entries, xp):
 @triton.jit
 def _lookup_fma(acc, words, tables, x_ptr, c0, lo, hi, BLOCK_N: tl.constexpr, BW: tl.constexpr,
                 LUT_BF16: tl.constexpr, MASKED: tl.constexpr, X_VEC: tl.constexpr = False,
-                HALF2: tl.constexpr = False, xw=None):  # fmt: skip
+                HALF2: tl.constexpr = False):  # fmt: skip
     """acc [BN, BW] + the 8 weights of each code word times x at their columns (kernels/prmt_lut.py's asm).
-    HALF2: products and each word's sum in fp16 (x's column pairs as loaded, or as prefetched in xw: [BW, 4] of
-    _x_word_pairs), that sum added in fp32."""
+    HALF2: products and each word's sum in fp16 (x's column pairs), that sum added in fp32."""
     shape: tl.constexpr = (BLOCK_N, BW)
     t = _table_tiles(tables, shape)
     if HALF2:
-        if xw is None:
-            xp = _x_pairs(x_ptr, c0, lo, hi, shape, MASKED, BW, X_VEC)
-        else:
-            xp = _split_pairs(xw, shape, BW)
+        xp = _x_pairs(x_ptr, c0, lo, hi, shape, MASKED, BW, X_VEC)
         return tl.inline_asm_elementwise(
             LOOKUP_HALF2, LOOKUP_HALF2_CONSTRAINTS,
             [acc, words, t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], xp[0], xp[1], xp[2], xp[3]],
@@ -290,7 +286,6 @@ def _decode_prmt_kernel(
     BITS: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, USE_SPLIT: tl.constexpr,
     ASM: tl.constexpr, LUT_BF16: tl.constexpr, PREFETCH: tl.constexpr, X_VEC: tl.constexpr = False,
     GROUP_ALIGNED: tl.constexpr = False, HALF2: tl.constexpr = False, PDL: tl.constexpr = False,
-    X_PREFETCH: tl.constexpr = False,
 ):  # fmt: skip
     L: tl.constexpr = 1 << BITS
     BW: tl.constexpr = BLOCK_K // 8  # code words per row and block
@@ -312,8 +307,6 @@ def _decode_prmt_kernel(
         pdl_wait(PDL)
 
     acc = tl.zeros((BLOCK_N, BW), dtype=tl.float32)
-    if X_PREFETCH:  # x of the first block (after the PDL wait: x is the previous kernel's output), then one ahead
-        x_nxt = _x_word_pairs(x_ptr, k_start + wj * 8, 0, K, True)
     for g in range(g_first, (k_end - 1) // GS + 1):
         lo = tl.maximum(g * GS, k_start)  # this group's columns inside the K range: [lo, hi)
         hi = tl.minimum(g * GS + GS, k_end)
@@ -343,25 +336,15 @@ def _decode_prmt_kernel(
             else:
                 words = _load_words(row_words, kb0, wj, KW)  # [BN, BW]
             c0 = kb0 + wj * 8  # first column of each word
-            if X_PREFETCH:  # (blocks in order, each once, as the codes')
-                xw = x_nxt
-                x_nxt = _x_word_pairs(x_ptr, c0 + BLOCK_K, 0, K, True)
             if ASM:
                 if (kb0 >= lo) & (kb0 + BLOCK_K <= hi):  # the whole block in group g and K: no masks
-                    if X_PREFETCH:
-                        acc = _lookup_fma(acc, words, tables, x_ptr, c0, 0, K, BLOCK_N, BW, LUT_BF16, False, X_VEC,
-                                          HALF2, xw)  # fmt: skip
-                    else:
-                        acc = _lookup_fma(acc, words, tables, x_ptr, c0, 0, K, BLOCK_N, BW, LUT_BF16, False, X_VEC,
-                                          HALF2)  # fmt: skip
+                    acc = _lookup_fma(acc, words, tables, x_ptr, c0, 0, K, BLOCK_N, BW, LUT_BF16, False, X_VEC,
+                                      HALF2)  # fmt: skip
                 else:
                     acc = _lookup_fma(acc, words, tables, x_ptr, c0, lo, hi, BLOCK_N, BW, LUT_BF16, True, X_VEC,
                                       HALF2)  # fmt: skip
             elif HALF2:  # interpreter: the asm's fp16 products and per-half word sums (unfused), entries gathered
-                if X_PREFETCH and (kb0 >= lo) & (kb0 + BLOCK_K <= hi):
-                    xp = _split_pairs(xw, (BLOCK_N, BW), BW)
-                else:
-                    xp = _x_pairs(x_ptr, c0, lo, hi, (BLOCK_N, BW), True, BW, X_VEC)
+                xp = _x_pairs(x_ptr, c0, lo, hi, (BLOCK_N, BW), True, BW, X_VEC)
                 acc = _half2_sum(acc, _gather_entries(lut_ptr, lut_rows + g * L, words), xp)
             else:  # interpreter: the same sums through a gather of each code's LUT entry
                 xs = _x_columns(x_ptr, c0, lo, hi, (BLOCK_N, BW), BW, True, X_VEC)
@@ -504,8 +487,8 @@ def launch_decode_prmt(
     code word, split in registers, instead of 8 two-byte loads), GROUP_SPLIT (0/1: split K at the LUT groups, one
     group per program, blocks from each group's first column; the group size must be a multiple of 32, for 16-byte
     codes loads; SPLIT_K is then the group count), HALF2 (0/1: products and each word's sum in fp16 where
-    half2_ok allows, the fp32 form elsewhere), X_PREFETCH (0/1: with HALF2, X_VEC and PREFETCH, no GROUP_SPLIT: x's
-    pairs of each block loaded with the codes, one block ahead, instead of when the block is looked up)."""
+    half2_ok allows, the fp32 form elsewhere). (X_PREFETCH, x's pairs a block ahead, was measured three times
+    without a win and removed in the twenty-fifth session: benchmarks/NOTES.md.)"""
     if x.shape[0] != 1 or not prmt_ok(codes_packed, lut_pool, bits):
         raise ValueError("the register-LUT decode kernel takes one token, 3/4-bit codes in whole 4-byte words and "
                          "a 16-bit LUT")  # fmt: skip
@@ -525,8 +508,6 @@ def launch_decode_prmt(
         raise ValueError(f"PREFETCH needs BLOCK_K={block_k} to divide the group size {gs} (blocks visited once)")
     half2 = bool(config.get("HALF2", 0)) and half2_ok(x, lut_pool)  # else the fp32 form (as FAST in triton_decode)
     x_vec = bool(config.get("X_VEC", 0))
-    # X_PREFETCH: x's pairs loaded with the codes, a block ahead (blocks in order: PREFETCH without GROUP_SPLIT)
-    x_prefetch = bool(config.get("X_PREFETCH", 0)) and half2 and x_vec and prefetch >= 1 and not group_split
     split, k_per_split, n_tiles, ws, counters = split_k_launch(
         x, y, n, block_n, block_k, config.get("SPLIT_K", 1), k_per_split=gs if group_split else None
     )
@@ -535,7 +516,7 @@ def launch_decode_prmt(
         n, k, codes_packed.shape[1] // 4, gs, codes_packed.stride(0) // 4, lut_pool.stride(0), lut_pool.stride(1),
         k_per_split, split,
         BITS=bits, BLOCK_N=block_n, BLOCK_K=block_k, USE_SPLIT=split > 1, ASM=not interpreting(),
-        LUT_BF16=lut_pool.dtype == torch.bfloat16, PREFETCH=prefetch, X_VEC=x_vec, X_PREFETCH=x_prefetch,
+        LUT_BF16=lut_pool.dtype == torch.bfloat16, PREFETCH=prefetch, X_VEC=x_vec,
         GROUP_ALIGNED=group_split, HALF2=half2, num_warps=config.get("num_warps", 4),
         num_stages=config.get("num_stages", 1),
         **pdl_args(x.device),
