@@ -11,6 +11,9 @@ default model's batch-1 decode from 26 to 16.7 tok/s (benchmarks/NOTES.md, twent
 single_threaded_torch() makes the calling helper thread run its torch ops on itself (OpenMP's nthreads-var of
 this thread set to 1): no team, no workers. The engine's thread keeps its team. Only for threads that do no
 latency-critical compute: never the main thread or the engine's.
+
+on_a_passing_thread(fn) runs set-up work (building the CPU engine) on a thread that ends with it, so the thread
+that asked for it is left without a team.
 """
 
 from __future__ import annotations
@@ -18,8 +21,12 @@ from __future__ import annotations
 import ctypes
 import functools
 import threading
+from collections.abc import Callable
+from typing import TypeVar
 
 import torch
+
+T = TypeVar("T")
 
 _OPENMP_LIBRARIES = ("libgomp", "libiomp5", "libomp")
 _MKL_LIBRARIES = ("libtorch_cpu", "libmkl_rt", "libmkl_core")  # MKL is linked into libtorch_cpu in the pip wheels
@@ -74,3 +81,25 @@ def single_threaded_torch() -> bool:
     if mkl is not None:  # MKL keeps its own count, set process-wide by torch.set_num_threads; this one is per thread
         mkl.MKL_Set_Num_Threads_Local(1)
     return torch.get_num_threads() == 1
+
+
+def on_a_passing_thread(fn: Callable[[], T], name: str = "torch-set-up") -> T:
+    """fn() run on a new thread that ends when fn returns (its result returned, its exception raised here).
+
+    For set-up work whose large torch ops would otherwise give the calling thread an OpenMP team for the rest of
+    its life: a program's main thread that builds the CPU engine and then start()s it would keep a team beside the
+    engine loop's, and the two would throttle each other. A team ends with its thread."""
+    out: dict = {}
+
+    def run() -> None:
+        try:
+            out["result"] = fn()
+        except BaseException as e:  # noqa: BLE001 - handed to the caller as it is
+            out["error"] = e
+
+    thread = threading.Thread(target=run, name=name)
+    thread.start()
+    thread.join()
+    if "error" in out:
+        raise out["error"]
+    return out["result"]

@@ -33,6 +33,7 @@ import torch
 
 from adapters.pool import BASE_KEY, LutPool
 from adapters.store import BASE_TASK, InvalidTaskIdError, LutStore, check_task_id
+from kernels.cpu_threads import on_a_passing_thread
 from server.config import EngineConfig
 from server.cpu_weights import DenseWeightCache
 from server.errors import (
@@ -81,7 +82,16 @@ class Engine:
         config: EngineConfig | None = None,
         store: LutStore | None = None,
     ) -> None:
-        self.config = config = config or EngineConfig()
+        config = config or EngineConfig()
+        if config.torch_device().type == "cpu":  # the set-up's large ops on a thread that ends (start()'s docstring)
+            on_a_passing_thread(lambda: self._build(base, tokenizer, config, store), name="engine-build")
+        else:
+            self._build(base, tokenizer, config, store)
+
+    def _build(
+        self, base: SketchedBase, tokenizer: Tokenizer | None, config: EngineConfig, store: LutStore | None
+    ) -> None:
+        self.config = config
         self.device, dtype = config.torch_device(), config.torch_dtype()
         self.tokenizer, self.store = tokenizer, store
         self._token_texts = TokenTexts(tokenizer, skip_special_tokens=True)  # JSON mode's candidates, decoded once
@@ -219,11 +229,12 @@ class Engine:
     def start(self) -> None:
         """Run the step loop in a background thread.
 
-        On the CPU its matmuls run on that thread's OpenMP team. A thread that ran large torch ops and lives on (a
-        program's main thread that built the engine, say) keeps a team of its own, and two teams on a small CPU
-        throttle each other's workers (kernels/cpu_threads.py: the default model decoded 17 tok/s started from
-        such a main thread against 28.5 stepped inline on it, 2-core dev CPU). The server builds the engine in a
-        thread that ends; a program on the CPU can too, or step inline (generate() without start())."""
+        On the CPU its matmuls run on that thread's OpenMP team. A thread that ran large torch ops and lives on
+        keeps a team of its own, and two teams on a small CPU throttle each other's workers (kernels/cpu_threads.py:
+        the default model decoded 17 tok/s started from a main thread that had built the engine itself, against
+        28.5 stepped inline, 2-core dev CPU). So the engine builds itself on a thread that ends
+        (on_a_passing_thread); a program that runs large torch ops of its own on a thread that lives on brings
+        the throttling back, and can step inline instead (generate() without start())."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._loop, name="engine-loop", daemon=True)
             self._thread.start()

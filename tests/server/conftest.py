@@ -38,6 +38,14 @@ def create_store(base: SketchedBase, root: Path, tasks: dict[str, int]) -> LutSt
 def create_engine(
     base: SketchedBase,
     store: LutStore | None = None,
+    tokenizer=ByteTokenizer(),  # noqa: B008 - stateless
+    **settings,
+) -> Engine:
+    """An engine on the tests' config (engine_config's settings)."""
+    return Engine(base, tokenizer, engine_config(**settings), store)
+
+
+def engine_config(
     num_slots: int = 8,
     num_blocks: int = 0,
     max_num_seqs: int = 16,
@@ -51,11 +59,11 @@ def create_engine(
     cuda_graph_max_batch: int = 64,
     prefix_caching: bool = True,
     overlap_scheduling: str = "off",  # step-by-step tests read each step's stats at once (test_overlap.py: "on")
-    tokenizer=ByteTokenizer(),  # noqa: B008 - stateless
     tune_at_start: bool = False,  # behaviour tests; start-up tuning has its own (test_kernel_tuning.py)
     **scheduler,
-) -> Engine:
-    config = EngineConfig(
+) -> EngineConfig:
+    """The tests' engine config: float32, small blocks and KV budget; scheduler: SchedulerConfig fields."""
+    return EngineConfig(
         device=device,
         cuda_graphs=cuda_graphs,
         graph_prefill=graph_prefill,
@@ -72,7 +80,6 @@ def create_engine(
             max_num_seqs=max_num_seqs, max_num_batched_tokens=max_num_batched_tokens, **scheduler
         ),
     )
-    return Engine(base, tokenizer, config, store)
 
 
 def greedy(max_tokens: int = 8, **kw) -> SamplingParams:

@@ -4,6 +4,7 @@ LUT replacement change no output; KV blocks and pool pins all come back."""
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections import Counter
@@ -11,7 +12,9 @@ from collections import Counter
 import pytest
 import torch
 
+from kernels.cpu_threads import _openmp_runtime
 from server.cpu_weights import DenseWeightCache
+from server.engine import Engine
 from server.errors import (
     EngineStoppedError,
     InvalidParamsError,
@@ -22,7 +25,16 @@ from server.errors import (
 )
 from server.runner import DecodeGraphs
 from server.sampling import SamplingParams
-from tests.server.conftest import collect, create_engine, greedy, make_resident, prompt_ids, task_lut_file
+from server.tokenizer import ByteTokenizer
+from tests.server.conftest import (
+    collect,
+    create_engine,
+    engine_config,
+    greedy,
+    make_resident,
+    prompt_ids,
+    task_lut_file,
+)
 
 TASKS = ["base", "alpha", "beta", "gamma"]
 
@@ -392,3 +404,51 @@ def test_an_unset_cpu_weight_budget_keeps_every_resident_tasks_weights(base, sto
         if round_ == 0:
             misses = cache.misses
     assert cache.misses == misses  # every task's weights stayed
+
+
+def native_threads_left_by_an_engine_built_on_a_living_thread(build) -> set[str]:
+    """Run build() (-> an Engine) on a thread that stays alive, as a program's main thread does; the native threads
+    it leaves in the process that are not Python threads (OpenMP workers), once threads that end have ended."""
+    import os
+
+    def threads() -> set[str]:
+        return set(os.listdir("/proc/self/task"))
+
+    before, built, release, out = threads(), threading.Event(), threading.Event(), {}
+
+    def owner() -> None:
+        out["engine"] = build()
+        built.set()
+        release.wait()
+
+    thread = threading.Thread(target=owner)
+    thread.start()
+    built.wait(120)
+    deadline = time.monotonic() + 3.0
+    while True:  # the passing build thread's workers exit just after it does
+        left = threads() - before - {str(t.native_id) for t in threading.enumerate()}
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    release.set()
+    thread.join()
+    out["engine"].stop()
+    return left
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2 or _openmp_runtime() is None, reason="one CPU or no OpenMP runtime")
+def test_building_a_cpu_engine_leaves_the_building_thread_no_openmp_team(base, store):
+    """The set-up's large ops (the KV cache's fill) run on a thread that ends: a program's main thread that builds
+    the engine and start()s it keeps no OpenMP team beside the loop's (two teams on a small CPU throttle each
+    other: kernels/cpu_threads.py). Built in place on the living thread, the same set-up leaves workers behind."""
+    config = engine_config(num_blocks=512)  # the KV cache's fill: a parallel op in torch
+
+    def in_place():
+        engine = Engine.__new__(Engine)
+        engine._build(base, ByteTokenizer(), config, store)
+        return engine
+
+    assert native_threads_left_by_an_engine_built_on_a_living_thread(in_place)  # what the passing thread avoids
+    assert native_threads_left_by_an_engine_built_on_a_living_thread(
+        lambda: Engine(base, ByteTokenizer(), config, store)
+    ) == set()
