@@ -40,8 +40,8 @@ def row_chunks(m: int) -> list[tuple[int, int, int]]:
 def in_row_chunks(x: torch.Tensor, n: int, mm: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
     """[M, n] = mm(x) computed on row_chunks(M), each padded with zero rows to its power of two."""
     m = x.shape[0]
-    if m == 1:
-        return mm(x)
+    if 0 < m <= ROW_CHUNK and m & (m - 1) == 0:  # one chunk, no padding (decode batches of 1, 2, 4, 8, ...):
+        return mm(x)  # its product as it comes, not copied into a new tensor (~17 us a projection at 8 rows, 2 cores)
     y = x.new_empty(m, n)
     for start, rows, padded in row_chunks(m):
         part = x[start : start + rows]

@@ -25,11 +25,13 @@ from server.cpu_weights import (
 from server.kv_cache import KVCache
 from server.model import (
     PREFILL_SDPA_BACKENDS,
+    Attention,
     AttentionMeta,
     LutProjection,
     ModelConfig,
     PrefillSpan,
     Transformer,
+    decode_gather,
 )
 from sketch.lut_model import load_sketched_model
 from sketch.synthetic import random_task_luts
@@ -192,6 +194,33 @@ def test_cpu_weight_cache_keeps_hitting_when_a_step_needs_more_than_its_budget()
     cache.begin_step()
     proj(x[:1], torch.tensor([0]))  # a new task arrives: a weight unused this step makes room for it
     assert cache.misses == 3 + 4 + 1 and cache.nbytes == 2 * 8 * 16 * 4
+
+
+@pytest.mark.parametrize("lens, tables", [
+    ([7, 13, 2], [[3, 9, 5, 0], [8, 2, 6, 4], [1, 0, 0, 0]]),  # shorter rows masked, blocks out of order: gathered
+    ([14], [[2, 3, 4, 5, 0, 0]]),  # one row in consecutive blocks: a view of the cache
+    ([9], [[6, 2, 7, 0]]),  # one row in scattered blocks: gathered
+])
+def test_cpu_decode_attention_reads_each_rows_context_only(lens, tables):
+    """The CPU decode attention (DecodeGather) against attention written out row by row over each row's cached
+    positions 0 .. len - 1, with 2 query heads per K/V head."""
+    base = create_base(num_key_value_heads=2)  # 4 query heads
+    cfg = ModelConfig.from_hf(base.config)
+    attention = Attention(cfg, dict.fromkeys(("q_proj", "k_proj", "v_proj", "o_proj")))
+    g = torch.Generator().manual_seed(len(lens))
+    bs, hkv, hd = BLOCK, cfg.num_kv_heads, cfg.head_dim
+    k_cache, v_cache = (torch.randn(10, bs, hkv, hd, generator=g) for _ in range(2))
+    q = torch.randn(len(lens), cfg.num_heads, hd, generator=g)
+    meta = AttentionMeta(torch.zeros(len(lens), dtype=torch.long), len(lens), torch.tensor(tables),
+                         torch.tensor(lens, dtype=torch.int32))  # fmt: skip
+    assert (decode_gather(meta, bs, q.dtype).rows is None) == (len(lens) == 1 and tables[0][:4] == [2, 3, 4, 5])
+    got = attention._decode(q, k_cache, v_cache, meta)
+    for b, n in enumerate(lens):
+        rows = [tables[b][p // bs] * bs + p % bs for p in range(n)]
+        k, v = (c.view(-1, hkv, hd)[rows].repeat_interleave(cfg.num_heads // hkv, 1) for c in (k_cache, v_cache))
+        scores = torch.einsum("hd,nhd->hn", q[b], k) * attention.scale  # [H, n]
+        want = torch.einsum("hn,nhd->hd", scores.softmax(-1), v)
+        torch.testing.assert_close(got[b], want, rtol=1e-5, atol=1e-5)
 
 
 def test_low_precision_cpu_matmuls_see_only_a_few_row_counts():
