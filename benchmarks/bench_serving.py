@@ -92,15 +92,22 @@ def kv_bytes_for(base: SketchedBase, args, max_batch: int, max_len: int) -> int:
     """KV for max_batch decode sequences plus one max_len prompt (blocks are shared, not per sequence)."""
     per_sequence = args.prompt + tokens_to_decode(args, max_batch, token_budget(max_batch)) + 16
     tokens = max_batch * per_sequence + max_len + 64
-    dtype = torch.float16 if args.device.type == "cuda" else torch.float32  # the engine's KV dtype (make_engine)
+    dtype = getattr(torch, serving_dtype(args))  # the engine's KV dtype (make_engine)
     return tokens * bytes_per_block(ModelConfig.from_hf(base.config), 1, dtype)
+
+
+def serving_dtype(args) -> str:
+    """The engine's dtype: --dtype, or float16 on CUDA and float32 on the CPU (auto)."""
+    if getattr(args, "dtype", "auto") != "auto":
+        return args.dtype
+    return "float16" if args.device.type == "cuda" else "float32"
 
 
 def make_engine(base, store, args, num_slots: int, max_batch: int, pool_bytes: int = 0) -> Engine:
     decoded = tokens_to_decode(args, max_batch, token_budget(max_batch))
     max_len = max(args.ttft_prompt + args.new_tokens, args.prompt + decoded) + 16
     config = EngineConfig(
-        device=str(args.device), dtype="float16" if args.device.type == "cuda" else "float32",
+        device=str(args.device), dtype=serving_dtype(args),
         stats_window=1 << 20,  # decode_point slices the steps of its own run out of the engine's history
         cuda_graph_max_batch=args.cuda_graph_max_batch,
         cpu_weight_dtype=args.cpu_weight_dtype,
@@ -281,7 +288,7 @@ def run_gpr(gpr: int, config: dict, args, workdir: Path) -> dict:
     tuning_started = autotune.tuning_stats()
     out["lut_set_bytes"] = engine.pool.lut_set_bytes
     mc = engine.model_config
-    kv_token = bytes_per_block(mc, 1, torch.float16 if device.type == "cuda" else torch.float32)
+    kv_token = bytes_per_block(mc, 1, engine.runner.kv_cache.layers[0][0].dtype)
     lm_head = base.dense.get("lm_head.weight", base.dense["model.embed_tokens.weight"])  # tied: the embedding
     fixed_bytes = base.codes_bytes() + lm_head.numel() * 2  # read by every step
     lut_bytes = engine.pool.lut_set_bytes
@@ -497,6 +504,8 @@ def main() -> None:
                     help="a real sketched base instead of random weights: a directory, or 'default' (the embedded "
                          "model); its own gpr is used")
     ap.add_argument("--device", dest="device_name", default=None, help="cpu or cuda (default: cuda if available)")
+    ap.add_argument("--dtype", default="auto", choices=("auto", "float16", "bfloat16", "float32"),
+                    help="the engine's activation / KV / LUT dtype (auto: float16 on CUDA, float32 on the CPU)")
     ap.add_argument("--cpu-weight-dtype", default="float32", choices=("float32", "bfloat16", "int8"),
                     help="CPU: dtype of the cached dense weights (the server's --cpu-weight-dtype)")
     args = ap.parse_args()

@@ -42,6 +42,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--model", default="default", help="'default' (the embedded model's sketch) or a sketched dir")
     p.add_argument("--device", default="cpu")
     p.add_argument("--cpu-weight-dtypes", default="float32,bfloat16,int8", help="served forms to score (CPU only)")
+    p.add_argument("--dtype", default="auto", choices=("auto", "float16", "bfloat16", "float32"),
+                   help="the engine's activation / KV / LUT dtype (auto: float16 on CUDA, float32 on the CPU)")
     p.add_argument("--eval-tokens", type=int, default=4096)
     p.add_argument("--window", type=int, default=512)
     p.add_argument("--token-budget", type=int, default=0,
@@ -66,10 +68,11 @@ def served_perplexity(engine: Engine, ids: torch.Tensor, window: int) -> dict:
 
 
 def make_engine(base: SketchedBase, tokenizer, device: str, cpu_weight_dtype: str, window: int, store: Path,
-                token_budget: int = 0) -> Engine:  # fmt: skip
+                token_budget: int = 0, dtype: str = "auto") -> Engine:  # fmt: skip
     budget = token_budget or max(512, window)
     config = EngineConfig(
         device=device,
+        dtype=dtype,
         cpu_weight_dtype=cpu_weight_dtype,
         cpu_weight_cache_bytes=1 << 30,
         tune_at_start=False,
@@ -131,11 +134,13 @@ def main(argv: list[str] | None = None) -> dict:
     served = []
     with tempfile.TemporaryDirectory() as d:
         for form in forms:
-            engine = make_engine(base, tokenizer, args.device, form, args.window, Path(d) / form, args.token_budget)
+            engine = make_engine(base, tokenizer, args.device, form, args.window, Path(d) / form, args.token_budget,
+                                 args.dtype)  # fmt: skip
             result = served_perplexity(engine, ids, args.window)
             engine.stop()
             budget = engine.config.scheduler.max_num_batched_tokens
-            result |= {"form": form if args.device == "cpu" else str(engine.config.torch_dtype()),
+            label = form + ("" if args.dtype == "auto" else f" weights, {args.dtype} activations")
+            result |= {"form": label if args.device == "cpu" else str(engine.config.torch_dtype()),
                        "relative_gap": result["ppl"] / offline["ppl"] - 1}  # fmt: skip
             served.append(result)
             print(f"{args.device} {result['form']}: served ppl {result['ppl']:.4f} vs offline {offline['ppl']:.4f} "

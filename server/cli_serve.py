@@ -28,6 +28,8 @@ FLAGS = {
     "--cpu-weight-cache-mb": ("cpu_weight_cache_mb", int,
                               "CPU only: dequantized weights kept, MiB; unset = every resident task's, within "
                               "half the available memory (env SKETCHSERVE_CPU_WEIGHT_CACHE_MB)"),
+    "--dtype": ("dtype", str, "activations, KV cache and LUT pool: auto (float16 on CUDA, float32 on the CPU), "
+                "float16, bfloat16 or float32 (env SKETCHSERVE_DTYPE)"),
     "--cpu-weight-dtype": ("cpu_weight_dtype", str, "CPU only: auto, float32 (exact), bfloat16 (half the memory "
                            "per task, faster for batches) or int8 (fastest for one sequence; half of bf16's "
                            "memory, 1.5x once batches come) (env SKETCHSERVE_CPU_WEIGHT_DTYPE)"),

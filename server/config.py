@@ -173,6 +173,7 @@ class EngineConfig:
         """Map server.settings.Settings (duck-typed: no pydantic import here) onto the engine's config."""
         return EngineConfig(
             device=settings.resolved_device(),
+            dtype=settings.dtype,
             cache=CacheConfig(kv_cache_bytes=settings.kv_cache_mb * MiB, prefix_caching=settings.prefix_caching),
             cpu_weight_cache_bytes=None if settings.cpu_weight_cache_mb is None else settings.cpu_weight_cache_mb * MiB,
             cpu_weight_dtype=settings.cpu_weight_dtype,

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
         description="Directory of the on-disk task LUT store (created if missing)",
     )
     device: str = Field("auto", description="'auto' (CUDA if present, else CPU), 'cpu' or 'cuda[:N]'")
+    dtype: Literal["auto", "float16", "bfloat16", "float32"] = Field(
+        "auto", description="Activations, KV cache and LUT pool: auto (float16 on CUDA, float32 on the CPU). On the "
+        "CPU bfloat16 halves the KV cache and LUT pool and loads tasks faster (default model, 2-core CPU: "
+        "perplexity unchanged, batch 8 +4-8 %, cold TTFT 0.99 -> 0.54-0.61 s)"
+    )
 
     # --- network ---------------------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Interface to listen on")

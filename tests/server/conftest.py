@@ -60,9 +60,10 @@ def engine_config(
     prefix_caching: bool = True,
     overlap_scheduling: str = "off",  # step-by-step tests read each step's stats at once (test_overlap.py: "on")
     tune_at_start: bool = False,  # behaviour tests; start-up tuning has its own (test_kernel_tuning.py)
+    dtype: str = "float32",
     **scheduler,
 ) -> EngineConfig:
-    """The tests' engine config: float32, small blocks and KV budget; scheduler: SchedulerConfig fields."""
+    """The tests' engine config: float32 by default, small blocks and KV budget; scheduler: SchedulerConfig fields."""
     return EngineConfig(
         device=device,
         cuda_graphs=cuda_graphs,
@@ -70,7 +71,7 @@ def engine_config(
         prefill_graphs=prefill_graphs,
         cuda_graph_max_batch=cuda_graph_max_batch,
         tune_at_start=tune_at_start,
-        dtype="float32",
+        dtype=dtype,
         cpu_weight_cache_bytes=cpu_weight_cache_bytes,
         cpu_weight_dtype=cpu_weight_dtype,
         overlap_scheduling=overlap_scheduling,

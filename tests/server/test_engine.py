@@ -452,3 +452,21 @@ def test_building_a_cpu_engine_leaves_the_building_thread_no_openmp_team(base, s
     assert native_threads_left_by_an_engine_built_on_a_living_thread(
         lambda: Engine(base, ByteTokenizer(), config, store)
     ) == set()
+
+
+def test_bfloat16_activations_on_the_cpu_score_as_the_float32_engine_does(base, store):
+    """--dtype bfloat16 on the CPU: KV cache and LUT pool in bf16, every task's prompt log-probabilities within bf16
+    rounding of the float32 engine's (a random tiny model: log-probabilities of ~-5.5)."""
+    prompt = prompt_ids(5, 24)
+    scores = {}
+    for dtype in ("float32", "bfloat16"):
+        engine = create_engine(base, store, dtype=dtype, cpu_weight_dtype="bfloat16")
+        assert engine.runner.kv_cache.layers[0][0].dtype == getattr(torch, dtype)
+        params = SamplingParams(max_tokens=0, prompt_logprobs=0)
+        last = {task: list(engine.generate(task, prompt, params))[-1] for task in TASKS}
+        scores[dtype] = {task: [lp.logprob for lp in out.prompt_logprobs[1:]] for task, out in last.items()}
+        engine.stop()
+    for task in TASKS:
+        torch.testing.assert_close(torch.tensor(scores["bfloat16"][task]), torch.tensor(scores["float32"][task]),
+                                   atol=0.15, rtol=0.03)  # fmt: skip
+    assert scores["float32"]["alpha"] != scores["float32"]["beta"]  # the tasks differ: each scored with its own LUT

@@ -28,6 +28,16 @@ def test_cpu_weight_flags_reach_the_engine_config():
     assert EngineConfig.from_settings(settings_from_flags("--cpu-weight-cache-mb", "0")).cpu_weight_cache_bytes == 0
 
 
+def test_the_dtype_flag_and_variable_reach_the_engine_config_and_bad_ones_are_refused(monkeypatch):
+    config = EngineConfig.from_settings(settings_from_flags("--dtype", "bfloat16", "--device", "cpu"))
+    assert config.dtype == "bfloat16" and config.torch_dtype() == torch.bfloat16
+    assert EngineConfig.from_settings(settings_from_flags("--device", "cpu")).torch_dtype() == torch.float32  # auto
+    monkeypatch.setenv("SKETCHSERVE_DTYPE", "float16")
+    assert Settings().dtype == "float16"
+    with pytest.raises(ValidationError, match="bfloat16"):
+        settings_from_flags("--dtype", "int4")
+
+
 def test_auto_cpu_weight_dtype_follows_the_cpu(monkeypatch):
     config = EngineConfig(cpu_weight_dtype="auto")
     monkeypatch.setattr("server.config.cpu_has_bf16_units", lambda: True)
