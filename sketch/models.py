@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -84,6 +85,8 @@ def remembered_file_sha256(path: str | os.PathLike, cache: Path | None = None) -
     identity = {"path": str(file), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
     try:
         kept = json.loads(note.read_text())
+        if not isinstance(kept, dict):
+            raise ValueError("not a digest note")
         if {k: kept.get(k) for k in identity} == identity and isinstance(kept.get("sha256"), str):
             return kept["sha256"]
     except (OSError, ValueError):
@@ -91,7 +94,7 @@ def remembered_file_sha256(path: str | os.PathLike, cache: Path | None = None) -
     digest = file_sha256(file)
     try:
         note.parent.mkdir(parents=True, exist_ok=True)
-        tmp = note.with_name(f".{note.name}.{os.getpid()}.tmp")
+        tmp = note.with_name(f".{note.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_text(json.dumps({**identity, "sha256": digest}))
         os.replace(tmp, note)  # readers see the old note or the new one, never half of one
     except OSError:

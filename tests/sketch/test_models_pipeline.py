@@ -99,6 +99,8 @@ def test_a_files_sha256_is_remembered_until_its_size_or_time_changes(monkeypatch
     note.write_text("{not json")
     assert remembered_file_sha256(weights, tmp_path / "cache") == file_sha256(weights)
     assert len(hashed) == 2 and '"sha256"' in note.read_text()  # rewritten whole
+    note.write_text("[1, 2]")  # JSON, but not a note
+    assert remembered_file_sha256(weights, tmp_path / "cache") == file_sha256(weights) and len(hashed) == 3
 
 
 def test_default_sketch_cache_key_follows_every_setting():
