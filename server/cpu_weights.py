@@ -58,9 +58,9 @@ def matmul_few_shapes(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     the batch and prompt lengths of live traffic, plain matmuls grew a tiny model's server from 270 MB to 950 MB.
     Padding and chunking the rows bounds that at 7 kernels per weight shape. float32 (MKL) keeps no such kernels.
     """
-    if x.shape[0] == 1 or x.dtype != torch.bfloat16:
+    if x.dtype != torch.bfloat16:
         return x @ w.T
-    return in_row_chunks(x, w.shape[0], lambda part: part @ w.T)
+    return in_row_chunks(x, w.shape[0], lambda part: part @ w.T)  # (one power-of-two chunk: x @ w.T as it is)
 
 
 # SKETCHSERVE_CPU_PACKED_WEIGHTS=0 keeps bf16 weights as plain tensors (the form before; for A/B runs).

@@ -230,11 +230,11 @@ class Engine:
         """Run the step loop in a background thread.
 
         On the CPU its matmuls run on that thread's OpenMP team. A thread that ran large torch ops and lives on
-        keeps a team of its own, and two teams on a small CPU throttle each other's workers (kernels/cpu_threads.py:
-        the default model decoded 17 tok/s started from a main thread that had built the engine itself, against
-        28.5 stepped inline, 2-core dev CPU). So the engine builds itself on a thread that ends
-        (on_a_passing_thread); a program that runs large torch ops of its own on a thread that lives on brings
-        the throttling back, and can step inline instead (generate() without start())."""
+        keeps a team of its own, and two teams on a small CPU throttle each other's workers (kernels/cpu_threads.py).
+        So the engine builds itself on a thread that ends (on_a_passing_thread): started from a main thread that
+        had built it there, the default model decoded 20.5-21.6 tok/s, against 29.9-35.2 now (2-core dev CPU,
+        benchmarks/engine_start_threads.py). A program that runs large torch ops of its own on a thread that
+        lives on brings the throttling back, and can step inline instead (generate() without start())."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._loop, name="engine-loop", daemon=True)
             self._thread.start()

@@ -85,12 +85,11 @@ def remembered_file_sha256(path: str | os.PathLike, cache: Path | None = None) -
     identity = {"path": str(file), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
     try:
         kept = json.loads(note.read_text())
-        if not isinstance(kept, dict):
-            raise ValueError("not a digest note")
-        if {k: kept.get(k) for k in identity} == identity and isinstance(kept.get("sha256"), str):
-            return kept["sha256"]
     except (OSError, ValueError):
-        pass  # no note yet, or a damaged one: hash the file and write it again
+        kept = None  # no note yet, or a damaged one: hash the file and write it again
+    if isinstance(kept, dict) and {k: kept.get(k) for k in identity} == identity:
+        if isinstance(kept.get("sha256"), str):
+            return kept["sha256"]
     digest = file_sha256(file)
     try:
         note.parent.mkdir(parents=True, exist_ok=True)
