@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 import time
 
 import pytest
@@ -11,6 +10,7 @@ import torch
 
 from adapters.pool import BASE_KEY, MAX_HOST_BUFFERS, LutLoadError, LutPool
 from sketch.task_lut import load_task_lut
+from tests.native_threads import non_python_threads_since, threads_of_this_process
 from tests.server.conftest import create_base, create_store, task_lut_file
 
 
@@ -169,10 +169,8 @@ def test_loading_a_lut_leaves_no_openmp_team_behind(tmp_path):
     store = create_store(base, tmp_path, {"big": 1})
     pool = LutPool(base, store, num_slots=2, cpu_tier_bytes=1 << 30)
     try:
-        before = set(os.listdir("/proc/self/task"))
+        before = threads_of_this_process()
         wait_acquire(pool, ("big", 1))
-        new = set(os.listdir("/proc/self/task")) - before
-        python_threads = {str(t.native_id) for t in threading.enumerate()}  # the checksum threads start now too
-        assert new - python_threads == set()  # no OpenMP worker threads were started
+        assert non_python_threads_since(before) == set()  # no OpenMP workers (the checksum threads are Python's)
     finally:
         pool.close()

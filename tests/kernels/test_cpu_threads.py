@@ -10,14 +10,11 @@ import pytest
 import torch
 
 from kernels.cpu_threads import _openmp_runtime, single_threaded_torch
+from tests.native_threads import threads_of_this_process
 
 needs_openmp = pytest.mark.skipif(
     _openmp_runtime() is None or (os.cpu_count() or 1) < 2, reason="no OpenMP runtime or one CPU"
 )
-
-
-def threads_of_this_process() -> set[str]:
-    return set(os.listdir("/proc/self/task"))
 
 
 def run_in_helper(single: bool) -> dict:

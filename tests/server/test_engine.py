@@ -26,6 +26,7 @@ from server.errors import (
 from server.runner import DecodeGraphs
 from server.sampling import SamplingParams
 from server.tokenizer import ByteTokenizer
+from tests.native_threads import non_python_threads_since, threads_of_this_process
 from tests.server.conftest import (
     collect,
     create_engine,
@@ -409,12 +410,7 @@ def test_an_unset_cpu_weight_budget_keeps_every_resident_tasks_weights(base, sto
 def native_threads_left_by_an_engine_built_on_a_living_thread(build) -> set[str]:
     """Run build() (-> an Engine) on a thread that stays alive, as a program's main thread does; the native threads
     it leaves in the process that are not Python threads (OpenMP workers), once threads that end have ended."""
-    import os
-
-    def threads() -> set[str]:
-        return set(os.listdir("/proc/self/task"))
-
-    before, built, release, out = threads(), threading.Event(), threading.Event(), {}
+    before, built, release, out = threads_of_this_process(), threading.Event(), threading.Event(), {}
 
     def owner() -> None:
         out["engine"] = build()
@@ -426,7 +422,7 @@ def native_threads_left_by_an_engine_built_on_a_living_thread(build) -> set[str]
     built.wait(120)
     deadline = time.monotonic() + 3.0
     while True:  # the passing build thread's workers exit just after it does
-        left = threads() - before - {str(t.native_id) for t in threading.enumerate()}
+        left = non_python_threads_since(before)
         if not left or time.monotonic() > deadline:
             break
         time.sleep(0.05)
