@@ -523,6 +523,19 @@ def launch_decode_prmt(
     )  # fmt: skip
 
 
+# Batches up to this many rows launch the tensor-core kernel with PDL; larger ones without. H200, serving gpr 1,
+# 32 new tokens, two rounds (benchmarks/NOTES.md, twenty-sixth session): with PDL 32 x 4 16.1 ms a step against 14.7
+# without, 64 x 4 21.6 against 19.5 (64 x 1 8.0 / 7.65), while 16 x 1 gains with it (4.44-4.48 against 4.51-4.52).
+# The op alone times the same either way: the loss is in the graph, with the fused kernels releasing this one early
+# (released at their exit instead, 32 and 64 rows are as fast, but batch 1 loses 2.74 -> 2.86 ms).
+PDL_DOT_MAX_M = 16
+
+
+def dot_pdl_args(device: torch.device, m: int) -> dict:
+    """The tensor-core kernel's PDL launch arguments for a batch of m rows (pdl_args up to PDL_DOT_MAX_M rows)."""
+    return pdl_args(device) if m <= PDL_DOT_MAX_M else {}
+
+
 def launch_decode_prmt_dot(
     x: torch.Tensor,
     codes_packed: torch.Tensor,
@@ -550,7 +563,7 @@ def launch_decode_prmt_dot(
         lut_pool.stride(1), y.stride(0), k_per_split, split,
         BITS=bits, BLOCK_M=max(16, triton.next_power_of_2(m)), BLOCK_N=block_n, BLOCK_K=block_k,
         USE_SPLIT=split > 1, ASM=not interpreting(), DOT_PRECISION="ieee" if x.dtype == torch.float32 else "tf32",
-        num_warps=config.get("num_warps", 4), num_stages=config.get("num_stages", 1), **pdl_args(x.device),
+        num_warps=config.get("num_warps", 4), num_stages=config.get("num_stages", 1), **dot_pdl_args(x.device, m),
     )  # fmt: skip
 
 

@@ -3,14 +3,18 @@
 # Fills .device-carry/wheels (git-ignored; each `run` names it in `carry`) with what the device machine lacks:
 # ../shared/wheels (FastAPI, pydantic, uvicorn, gguf) and the HTTP tests' other imports, pinned to the versions of
 # this checkout's .venv (FastAPI's telemetry needs opentelemetry-api; server/settings.py needs pydantic-settings;
-# the test client needs httpx). prep.sh installs them all with --no-deps on the device.
+# the test client needs httpx; the real-socket test drives the server with the openai client). prep.sh installs them all with --no-deps on the device.
 set -euo pipefail
 dest=.device-carry/wheels
 mkdir -p $dest
 cp ../shared/wheels/*.whl $dest/
 pins=$(.venv/bin/python -m pip list --format=freeze 2>/dev/null | grep -i -E \
-  '^(opentelemetry-api|pydantic-settings|python-dotenv|annotated-doc|httpx|httpcore|anyio|h11|sniffio|idna|certifi|prometheus.client|importlib.metadata|zipp)==' || true)
+  '^(opentelemetry-api|pydantic-settings|openai|tqdm|python-dotenv|annotated-doc|httpx|httpcore|anyio|h11|sniffio|idna|certifi|prometheus.client|importlib.metadata|zipp)==' || true)
 # shellcheck disable=SC2086  # one argument per pin
 .venv/bin/python -m pip download -q --no-deps -d $dest $pins importlib-metadata zipp 2>&1 | grep -v "is ignored" || true
 ls $dest | wc -l
 du -sh $dest
+# the openai client's compiled part, for the device's Python (3.12, as ../shared/wheels' pydantic_core), and distro
+.venv/bin/python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --platform manylinux2014_x86_64 \
+  -d $dest "jiter==$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("jiter"))')" distro 2>&1 \
+  | grep -v "is ignored" || true

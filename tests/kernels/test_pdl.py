@@ -15,6 +15,7 @@ from kernels.reference import lut_linear_reference
 from kernels.triton_bucket import bucket_candidates, launch_bucket
 from kernels.triton_common import pdl_args, pdl_available, pdl_enabled, pdl_scope
 from kernels.triton_decode import MODE_DOT, MODE_MMA, MODE_PRMT, launch_decode
+from kernels.triton_decode_prmt import dot_pdl_args
 
 from .compiled_layouts import BUCKET_INTS, GATHER_INTS, compile_ptx, linear_ptx_body
 from .compiled_layouts import PDL_RELEASE as RELEASE
@@ -56,6 +57,16 @@ def test_pdl_only_inside_a_scope_whose_caller_vouches_for_the_slots(monkeypatch)
             assert not pdl_enabled(device)
         assert pdl_enabled(device)
     assert not pdl_enabled(device)
+
+
+def test_the_tensor_core_kernel_takes_pdl_up_to_16_rows_only(monkeypatch):
+    """Measured on the H200 (twenty-sixth session): PDL gains at 16 rows and loses 9-10 % of a 32- or 64-row step."""
+    device = torch.device("cuda", 0)
+    monkeypatch.setattr(triton_common, "_PDL", {device: True})  # as on an sm_90 GPU
+    with pdl_scope():
+        assert dot_pdl_args(device, 1) == dot_pdl_args(device, 16) == {"PDL": True, "launch_pdl": True}
+        assert dot_pdl_args(device, 17) == dot_pdl_args(device, 32) == dot_pdl_args(device, 64) == {}
+    assert dot_pdl_args(device, 16) == {}  # outside a scope: never
 
 
 def test_the_op_launches_on_slots_it_converted_without_pdl(monkeypatch):
