@@ -156,14 +156,36 @@ def data_free_calibration(
     return out
 
 
+# Candidates of the nucleus looked at first; a row whose nucleus (top_p of the mass) reaches past them sorts its whole
+# vocabulary. Sorting 49,152 probabilities for each of 32 rows took as long as the model's step (~50 of 97 ms on a
+# 2-core CPU, with the sampling over them), half of the default model's data-free calibration. Its samples' nuclei
+# hold a median of 262 tokens, 2,946 at the 95th percentile, 11k at most; 4,096 candidates take ~10 ms a step.
+TOP_P_CANDIDATES = 4096
+
+
+def nucleus(probs: torch.Tensor, top_p: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """probs [b, V] -> (kept [b, w], ids [b, w]): each row's smallest set of most likely tokens holding `top_p` of
+    its mass, in descending order, their probabilities (zero past a row's set) and token ids. Rows whose set lies in
+    their TOP_P_CANDIDATES most likely tokens never sort the whole vocabulary."""
+    k = min(TOP_P_CANDIDATES, probs.shape[-1])
+    top, ids = probs.topk(k, dim=-1)  # [b, k], descending
+    beyond = top[:, :-1].sum(-1) < top_p  # the rows whose set may need a token past their k candidates
+    if bool(beyond.any()):
+        rows = beyond.nonzero()[:, 0]
+        full, full_ids = probs[rows].sort(dim=-1, descending=True)
+        width = max(k, int((full.cumsum(-1) - full < top_p).sum(-1).max()))
+        top = torch.cat([top, top.new_zeros(top.shape[0], width - k)], dim=1)
+        ids = torch.cat([ids, ids.new_zeros(ids.shape[0], width - k)], dim=1)
+        top[rows], ids[rows] = full[:, :width], full_ids[:, :width]
+    keep = top.cumsum(-1) - top < top_p  # always keeps the most likely token
+    return top * keep, ids
+
+
 def _sample_top_p(logits: torch.Tensor, top_p: float, g: torch.Generator) -> torch.Tensor:
-    """logits [b, V] -> [b] ids sampled from the smallest set of tokens holding `top_p` of the mass."""
-    probs = torch.softmax(logits, dim=-1)
-    sorted_p, order = probs.sort(dim=-1, descending=True)
-    keep = sorted_p.cumsum(-1) - sorted_p < top_p  # always keeps the most likely token
-    sorted_p = sorted_p * keep
-    pick = torch.multinomial(sorted_p, 1, generator=g)  # [b, 1] index into the sorted order
-    return order.gather(1, pick)[:, 0]
+    """logits [b, V] -> [b] ids sampled from each row's nucleus (top_p of the mass), in proportion to the model."""
+    kept, ids = nucleus(torch.softmax(logits, dim=-1), top_p)
+    pick = torch.multinomial(kept, 1, generator=g)  # [b, 1] index into the row's candidates
+    return ids.gather(1, pick)[:, 0]
 
 
 @dataclass(frozen=True)

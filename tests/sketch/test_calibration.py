@@ -13,6 +13,7 @@ from sketch.calibration import (
     calibration_from_texts,
     calibration_tokens,
     data_free_calibration,
+    nucleus,
     read_texts,
 )
 from tests.sketch.tiny_hf import tiny_llama
@@ -76,6 +77,21 @@ def test_data_free_samples_start_at_bos_and_are_seeded():
     assert int(a.max()) < 256
     assert torch.equal(a, data_free_calibration(model, 1, 5, 12, seed=0, batch_size=2))
     assert len({tuple(row.tolist()) for row in a}) > 1, "samples should differ from one another"
+
+
+@pytest.mark.parametrize("temperature", [0.3, 1.0, 30.0])  # peaked rows (few candidates) to flat ones (past 256)
+def test_the_nucleus_is_the_smallest_most_likely_set_holding_top_p(temperature):
+    g = torch.Generator().manual_seed(7)
+    probs = torch.softmax(torch.randn(6, 5000, generator=g) * 4 / temperature, dim=-1)
+    probs[0] = torch.softmax(torch.full((5000,), 2.0), dim=-1)  # all tied: every row's set is about top_p of them
+    kept, ids = nucleus(probs, 0.9)
+    for row in range(6):
+        ordered = probs[row].sort(descending=True).values
+        size = int((ordered.cumsum(0) - ordered < 0.9).sum())  # the smallest prefix holding 0.9 of the mass
+        chosen = ids[row][kept[row] > 0]
+        assert len(chosen) == size == len(set(chosen.tolist()))
+        assert torch.equal(probs[row][chosen], ordered[:size])  # the most likely ones, in descending order
+        assert torch.equal(kept[row][kept[row] > 0], probs[row][chosen])  # with the model's probabilities
 
 
 def test_config_dispatches_file_or_data_free(tmp_path):
