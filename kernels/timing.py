@@ -42,10 +42,20 @@ def _replay_ms(body: Callable[[], None], rounds: int) -> float:
     return statistics.median(times)
 
 
-def graph_time_ms(fn: Callable[[], object], reps: int = 20, rounds: int = 5, flush: bool = True) -> float:
+def graph_time_ms(
+    fn: Callable[[], object],
+    reps: int = 20,
+    rounds: int = 5,
+    flush: bool = True,
+    preceded_by: Callable[[], object] | None = None,
+) -> float:
     """Milliseconds per call of fn's GPU work, replayed from a CUDA graph (fn runs once eagerly first: compiles,
-    and raises here rather than inside a capture). flush: each call starts with a cold L2 cache."""
+    and raises here rather than inside a capture). flush: each call starts with a cold L2 cache. preceded_by: a call
+    run just before each of fn's (after the flush), whose own time is not counted: fn's cost where it follows that
+    work in a step (with PDL, fn's pre-wait part may overlap it)."""
     fn()
+    if preceded_by is not None:
+        preceded_by()
     device = torch.device("cuda", torch.cuda.current_device())
     # allocated per call, not kept: the server tunes after sizing its pools from free memory
     buffer = torch.empty(_flush_bytes(device) if flush else 0, dtype=torch.uint8, device=device)
@@ -55,12 +65,16 @@ def graph_time_ms(fn: Callable[[], object], reps: int = 20, rounds: int = 5, flu
             for _ in range(reps):
                 if flush:
                     buffer.zero_()
+                if preceded_by is not None:
+                    preceded_by()
                 if with_fn:
                     fn()
 
         return body
 
     total = _replay_ms(calls(True), rounds)
+    if preceded_by is not None:
+        return max(total - _replay_ms(calls(False), rounds), 0.0) / reps
     if not flush:
         return total / reps
     if (device, reps) not in _FLUSH_MS:

@@ -34,3 +34,10 @@ def test_a_failing_call_raises_before_any_capture():
     with pytest.raises(RuntimeError, match="out of resources"):
         graph_time_ms(broken)
     assert not torch.cuda.is_current_stream_capturing()
+
+
+def test_the_work_before_each_call_is_not_counted():
+    x, big = torch.ones(1 << 10, device="cuda"), torch.empty(64 << 20, dtype=torch.float16, device="cuda")
+    alone = graph_time_ms(lambda: x.add_(1.0))
+    assert graph_time_ms(lambda: x.add_(1.0), preceded_by=lambda: big.mul_(1.0)) < alone + 0.02
+    assert graph_time_ms(lambda: big.mul_(1.0), preceded_by=lambda: x.add_(1.0)) > 5 * alone
