@@ -523,17 +523,16 @@ def launch_decode_prmt(
     )  # fmt: skip
 
 
-# Batches up to this many rows launch the tensor-core kernel with PDL; larger ones without. H200, serving gpr 1,
-# 32 new tokens, two rounds (benchmarks/NOTES.md, twenty-sixth session): with PDL 32 x 4 16.1 ms a step against 14.7
-# without, 64 x 4 21.6 against 19.5 (64 x 1 8.0 / 7.65), while 16 x 1 gains with it (4.44-4.48 against 4.51-4.52).
-# The op alone times the same either way: the loss is in the graph, with the fused kernels releasing this one early
-# (released at their exit instead, 32 and 64 rows are as fast, but batch 1 loses 2.74 -> 2.86 ms).
-PDL_DOT_MAX_M = 16
+def dot_pdl_args(device: torch.device, config: dict) -> dict:
+    """The tensor-core kernel's PDL launch arguments: pdl_args for a config of one stage, none for a pipelined one.
 
-
-def dot_pdl_args(device: torch.device, m: int) -> dict:
-    """The tensor-core kernel's PDL launch arguments for a batch of m rows (pdl_args up to PDL_DOT_MAX_M rows)."""
-    return pdl_args(device) if m <= PDL_DOT_MAX_M else {}
+    H200, serving gpr 1 (benchmarks/NOTES.md, twenty-sixth session): launched with PDL, the pipelined configs (4
+    stages: every shape at 64 rows, most at 32, 4096-row ones at 16) made 32 x 4 steps 16.1 ms against 14.7 without
+    it and 64 x 4 21.6 against 19.5, while the one-stage configs gain with it (16 x 1 4.44-4.48 ms against
+    4.51-4.52). After the fused RMSNorm alone (benchmarks/linear_as_served.py), 16 tokens on 4096x11008 (4 stages)
+    took 33.0 us with PDL against 26.4 without, 12288x4096 (one stage) 27.9 against 29.0. Alone, the op times the
+    same either way: only an early start behind a kernel that releases it slows the pipelined form down."""
+    return pdl_args(device) if config.get("num_stages", 1) == 1 else {}
 
 
 def launch_decode_prmt_dot(
@@ -563,7 +562,7 @@ def launch_decode_prmt_dot(
         lut_pool.stride(1), y.stride(0), k_per_split, split,
         BITS=bits, BLOCK_M=max(16, triton.next_power_of_2(m)), BLOCK_N=block_n, BLOCK_K=block_k,
         USE_SPLIT=split > 1, ASM=not interpreting(), DOT_PRECISION="ieee" if x.dtype == torch.float32 else "tf32",
-        num_warps=config.get("num_warps", 4), num_stages=config.get("num_stages", 1), **dot_pdl_args(x.device, m),
+        num_warps=config.get("num_warps", 4), num_stages=config.get("num_stages", 1), **dot_pdl_args(x.device, config),
     )  # fmt: skip
 
 

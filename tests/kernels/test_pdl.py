@@ -59,14 +59,14 @@ def test_pdl_only_inside_a_scope_whose_caller_vouches_for_the_slots(monkeypatch)
     assert not pdl_enabled(device)
 
 
-def test_the_tensor_core_kernel_takes_pdl_up_to_16_rows_only(monkeypatch):
-    """Measured on the H200 (twenty-sixth session): PDL gains at 16 rows and loses 9-10 % of a 32- or 64-row step."""
+def test_the_tensor_core_kernel_takes_pdl_with_one_stage_only(monkeypatch):
+    """Measured on the H200 (twenty-sixth session): PDL slows the pipelined configs down by 5-25 %."""
     device = torch.device("cuda", 0)
     monkeypatch.setattr(triton_common, "_PDL", {device: True})  # as on an sm_90 GPU
     with pdl_scope():
-        assert dot_pdl_args(device, 1) == dot_pdl_args(device, 16) == {"PDL": True, "launch_pdl": True}
-        assert dot_pdl_args(device, 17) == dot_pdl_args(device, 32) == dot_pdl_args(device, 64) == {}
-    assert dot_pdl_args(device, 16) == {}  # outside a scope: never
+        assert dot_pdl_args(device, {"num_stages": 1}) == dot_pdl_args(device, {}) == {"PDL": True, "launch_pdl": True}
+        assert dot_pdl_args(device, {"num_stages": 2}) == dot_pdl_args(device, {"num_stages": 4}) == {}
+    assert dot_pdl_args(device, {"num_stages": 1}) == {}  # outside a scope: never
 
 
 def test_the_op_launches_on_slots_it_converted_without_pdl(monkeypatch):
