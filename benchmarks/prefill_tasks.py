@@ -1,6 +1,6 @@
 """Prefill steps over several tasks, as an eager engine step gives them to the op, against one task.
 
-    python3 benchmarks/prefill_tasks.py --out OUT_DIR [--gpr 1] [--dense-min 128,64,32]
+    python3 benchmarks/prefill_tasks.py --out OUT_DIR [--gpr 1] [--dense-min 128,64,32] [--cases 'x 2048,x 256']
 
 The staggered serving run over 4 tasks (bench_serving.py's step trace, NOTES.md nineteenth session) spent 94-223 ms
 on a ~512-token prefill step where one task's took ~21 ms. Per server projection shape, the cases are:
@@ -10,7 +10,9 @@ on a ~512-token prefill step where one task's took ~21 ms. Per server projection
 - 4 x 127 prompt tokens plus 4 decode rows, one per task: there the runs fell short of it, so the prefill kernel
   took them in their order;
 - 8 x 64;
-- 1 and 4 tasks x 32, 64, 96 and 127: where the dense path starts to pay.
+- 1 and 4 tasks x 32, 64, 96 and 127: where the dense path starts to pay;
+- 1 task x 2048, 4 x 512, 8 x 256: the kernel table's prefill cases (a --dense-min above their runs gives the fused
+  prefill kernel, whose token tiles then hold one task each).
 Each case runs once per --dense-min value (the op's DENSE_MIN_TOKENS for the run; default: the shipped one). Each
 is timed eagerly (triton's do_bench, what an eager step pays, host included) and in a CUDA graph (the kernels
 alone), checked against the torch reference. Writes OUT_DIR/prefill_tasks_gpr{G}.json and prints each case's two times.
@@ -41,6 +43,10 @@ CASES = [
     ("8 tasks x 64", [(t, 64) for t in range(8)]),
     *[(f"{tasks} task{'s' if tasks > 1 else ''} x {length}", [(t, length) for t in range(tasks)])
       for tasks in (1, 4) for length in (32, 64, 96, 127)],
+    # the kernel table's 2,048-token prefill over 1 and 8 tasks, and 4 tasks between
+    ("1 task x 2048", [(0, 2048)]),
+    ("4 tasks x 512", [(t, 512) for t in range(4)]),
+    ("8 tasks x 256", [(t, 256) for t in range(8)]),
 ]
 
 
@@ -55,15 +61,19 @@ def case_batch(runs: list[tuple[int, int]], k: int) -> tuple[torch.Tensor, SlotS
 
 def main() -> None:
     args = grid_cli(__doc__, budget_s=0.0, extra=[("--gpr", 1, "LUT groups per row"),
-                                                  ("--dense-min", "", "DENSE_MIN_TOKENS values, comma-separated")])
+                                                  ("--dense-min", "", "DENSE_MIN_TOKENS values, comma-separated"),
+                                                  ("--cases", "", "only the cases whose label ends with one of these, "
+                                                                  "comma-separated (e.g. 'x 2048,x 256')")])
     from kernels import triton_ops
 
     dense_mins = [int(v) for v in args.dense_min.split(",")] if args.dense_min else [triton_ops.DENSE_MIN_TOKENS]
+    wanted = [c.strip() for c in args.cases.split(",") if c.strip()]
+    cases = [(label, runs) for label, runs in CASES if not wanted or label.endswith(tuple(wanted))]
     rows = []
     t_start = time.time()
     for n, k in SHAPES:
         layer = Layer(n, k, args.gpr)
-        for label, runs in CASES:
+        for label, runs in cases:
             x, segments = case_batch(runs, k)
             for dense_min in dense_mins:
                 triton_ops.DENSE_MIN_TOKENS = dense_min
