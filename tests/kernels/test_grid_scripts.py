@@ -126,3 +126,16 @@ def test_the_profiling_launcher_calls_the_op_twice_on_the_shipped_path(capsys):
     profile_shipped.main(["--m", "3", "--n", "40", "--k", "64", "--gpr", "2", "--tasks", "2", "--device", "cpu"])
     lines = capsys.readouterr().out.splitlines()
     assert lines == [f"{call} call: y (3, 40) torch.float16, finite True" for call in ("warm-up", "profiled")]
+
+
+def test_linear_as_served_plots_its_ratios_and_needs_a_gpu(tmp_path, monkeypatch):
+    import pytest
+
+    served = load_benchmark("linear_as_served")
+    rows = [{"n": 4096, "k": 4096, "tokens": m, "gpr": 1, "x_alone": 2.0, "x_after_norm": 2.8} for m in (1, 16)]
+    served.plot(rows, tmp_path / "ratios.png", "a GPU")
+    assert (tmp_path / "ratios.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    monkeypatch.setattr("sys.argv", ["linear_as_served.py", "--out", str(tmp_path / "x")])
+    with pytest.raises(SystemExit, match="run it on a GPU"):
+        served.main()
