@@ -148,7 +148,7 @@ def data_free_calibration(
             result = model(input_ids=ids, use_cache=True, **{cache_name: past})
             past = getattr(result, cache_name)
             logits = result.logits[:, -1].float().cpu() / temperature  # [b, vocab]
-            ids = _sample_top_p(logits, top_p, g).to(device)[:, None]
+            ids = sample_top_p(logits, top_p, g).to(device)[:, None]
             seq.append(ids)
             bar.update(1)
         out[start : start + b] = torch.cat(seq, dim=1).cpu()
@@ -157,34 +157,46 @@ def data_free_calibration(
 
 
 # Candidates of the nucleus looked at first; a row whose nucleus (top_p of the mass) reaches past them sorts its whole
-# vocabulary. Sorting 49,152 probabilities for each of 32 rows took as long as the model's step (~50 of 97 ms on a
-# 2-core CPU, with the sampling over them), half of the default model's data-free calibration. Its samples' nuclei
+# vocabulary. Sorting 49,152 probabilities for each of 32 rows took ~50 ms of a ~190 ms calibration step on a 2-core
+# CPU (the sampling ~97 ms, as long as the model's forward). Its samples' nuclei
 # hold a median of 262 tokens, 2,946 at the 95th percentile, 11k at most; 4,096 candidates take ~10 ms a step.
 TOP_P_CANDIDATES = 4096
 
 
 def nucleus(probs: torch.Tensor, top_p: float) -> tuple[torch.Tensor, torch.Tensor]:
     """probs [b, V] -> (kept [b, w], ids [b, w]): each row's smallest set of most likely tokens holding `top_p` of
-    its mass, in descending order, their probabilities (zero past a row's set) and token ids. Rows whose set lies in
-    their TOP_P_CANDIDATES most likely tokens never sort the whole vocabulary."""
+    its mass, in descending order, their probabilities (zero past a row's set) and token ids.
+
+    A row whose set lies in its TOP_P_CANDIDATES most likely tokens, with no two of them equally likely, never sorts
+    the whole vocabulary. The others are sorted whole, as before: where probabilities tie, the sort's order of them
+    decides which are kept and where each stands, and topk may order them otherwise."""
     k = min(TOP_P_CANDIDATES, probs.shape[-1])
     top, ids = probs.topk(k, dim=-1)  # [b, k], descending
-    beyond = top[:, :-1].sum(-1) < top_p  # the rows whose set may need a token past their k candidates
-    if bool(beyond.any()):
-        rows = beyond.nonzero()[:, 0]
-        full, full_ids = probs[rows].sort(dim=-1, descending=True)
-        width = max(k, int((full.cumsum(-1) - full < top_p).sum(-1).max()))
-        top = torch.cat([top, top.new_zeros(top.shape[0], width - k)], dim=1)
-        ids = torch.cat([ids, ids.new_zeros(ids.shape[0], width - k)], dim=1)
-        top[rows], ids[rows] = full[:, :width], full_ids[:, :width]
     keep = top.cumsum(-1) - top < top_p  # always keeps the most likely token
+    tied = (keep[:, :-1] & (top[:, 1:] == top[:, :-1])).any(-1)  # a kept token ties with the next one
+    redo = keep[:, -1] | tied  # the set may reach past the candidates, or its order is the sort's to decide
+    if bool(redo.any()):
+        rows = redo.nonzero()[:, 0]
+        full, full_ids = probs[rows].sort(dim=-1, descending=True)
+        full_keep = full.cumsum(-1) - full < top_p
+        width = max(k, int(full_keep.sum(-1).max()))
+        top, ids, keep = (torch.cat([t, t.new_zeros(t.shape[0], width - k)], dim=1) for t in (top, ids, keep))
+        top[rows], ids[rows], keep[rows] = full[:, :width], full_ids[:, :width], full_keep[:, :width]
     return top * keep, ids
 
 
-def _sample_top_p(logits: torch.Tensor, top_p: float, g: torch.Generator) -> torch.Tensor:
-    """logits [b, V] -> [b] ids sampled from each row's nucleus (top_p of the mass), in proportion to the model."""
-    kept, ids = nucleus(torch.softmax(logits, dim=-1), top_p)
-    pick = torch.multinomial(kept, 1, generator=g)  # [b, 1] index into the row's candidates
+def sample_top_p(logits: torch.Tensor, top_p: float, g: torch.Generator) -> torch.Tensor:
+    """logits [b, V] -> [b] ids sampled from each row's nucleus (top_p of the mass), in proportion to the model.
+
+    The draw is the one torch.multinomial made on the whole sorted vocabulary (zeros past the nucleus), which earlier
+    sketches were calibrated with: ATen samples one index as argmax(p / q) with q ~ Exp(1) drawn for every entry of
+    the row. The same [b, V] draws are made here (the generator advances as it did), and the argmax looks only at
+    the candidates, so the samples, the sketches and their code fingerprints stay the same (ties in probability may
+    order differently in topk than in a sort; the default model's calibration is identical, tested)."""
+    probs = torch.softmax(logits, dim=-1)
+    kept, ids = nucleus(probs, top_p)
+    q = torch.empty_like(probs).exponential_(1, generator=g)[:, : kept.shape[1]]
+    pick = (kept / q).argmax(dim=-1, keepdim=True)  # [b, 1] index into the row's candidates
     return ids.gather(1, pick)[:, 0]
 
 

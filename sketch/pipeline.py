@@ -33,7 +33,7 @@ from sketch.models import atomic_directory, cache_root, file_lock, resolve_model
 from sketch.sketcher import SketchOptions, sketch_model
 
 # Bump when a change to the algorithm should invalidate cached sketches.
-ALGORITHM_VERSION = 2  # 2: data-free calibration samples its nucleus from the top candidates (calibration.py)
+ALGORITHM_VERSION = 1
 # Calibration of the cached sketches (data-free): the default model's first start takes a few minutes on a 2-core CPU.
 DEFAULT_CALIBRATION = CalibrationConfig(path=None, n_samples=64, seq_len=256, seed=0)
 # The cache entry's name for the embedded model (the source part of its key is its GGUF's sha256).

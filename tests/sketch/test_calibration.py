@@ -15,6 +15,7 @@ from sketch.calibration import (
     data_free_calibration,
     nucleus,
     read_texts,
+    sample_top_p,
 )
 from tests.sketch.tiny_hf import tiny_llama
 from tests.sketch.tiny_llm import BOS, byte_tokenizer
@@ -92,6 +93,26 @@ def test_the_nucleus_is_the_smallest_most_likely_set_holding_top_p(temperature):
         assert len(chosen) == size == len(set(chosen.tolist()))
         assert torch.equal(probs[row][chosen], ordered[:size])  # the most likely ones, in descending order
         assert torch.equal(kept[row][kept[row] > 0], probs[row][chosen])  # with the model's probabilities
+
+
+def test_sampling_draws_what_a_multinomial_over_the_sorted_vocabulary_draws():
+    """The sampler that earlier sketches were calibrated with sorted the whole vocabulary and drew with
+    torch.multinomial; the faster one must draw the same tokens from the same generator, ties included, so that
+    cached sketches and the task LUTs trained on them stay valid."""
+
+    def sorted_multinomial(logits, top_p, g):
+        sorted_p, order = torch.softmax(logits, dim=-1).sort(dim=-1, descending=True)
+        keep = sorted_p.cumsum(-1) - sorted_p < top_p
+        return order.gather(1, torch.multinomial(sorted_p * keep, 1, generator=g))[:, 0]
+
+    source = torch.Generator().manual_seed(3)
+    for scale in (0.2, 1.0, 4.0, 12.0):  # flat rows (nuclei past the candidates) to peaked ones
+        for ties in (False, True):
+            logits = torch.randn(16, 6000, generator=source) * scale
+            logits = logits.round() if ties else logits  # many equally likely tokens
+            g_old, g_new = torch.Generator().manual_seed(11), torch.Generator().manual_seed(11)
+            for _ in range(3):  # the generators must stay in step from one draw to the next
+                assert torch.equal(sorted_multinomial(logits, 0.95, g_old), sample_top_p(logits, 0.95, g_new))
 
 
 def test_config_dispatches_file_or_data_free(tmp_path):
