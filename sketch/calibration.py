@@ -158,8 +158,8 @@ def data_free_calibration(
 
 # Candidates of the nucleus looked at first; a row whose nucleus (top_p of the mass) reaches past them sorts its whole
 # vocabulary. Sorting 49,152 probabilities for each of 32 rows took ~50 ms of a ~190 ms calibration step on a 2-core
-# CPU (the sampling ~97 ms, as long as the model's forward). Its samples' nuclei
-# hold a median of 262 tokens, 2,946 at the 95th percentile, 11k at most; 4,096 candidates take ~10 ms a step.
+# CPU (the sampling ~97 ms, as long as the model's forward). The default model's samples have nuclei of 262 tokens
+# (median), 2,946 at the 95th percentile, 11k at most; 4,096 candidates take ~10 ms a step.
 TOP_P_CANDIDATES = 4096
 
 
@@ -191,8 +191,8 @@ def sample_top_p(logits: torch.Tensor, top_p: float, g: torch.Generator) -> torc
     The draw is the one torch.multinomial made on the whole sorted vocabulary (zeros past the nucleus), which earlier
     sketches were calibrated with: ATen samples one index as argmax(p / q) with q ~ Exp(1) drawn for every entry of
     the row. The same [b, V] draws are made here (the generator advances as it did), and the argmax looks only at
-    the candidates, so the samples, the sketches and their code fingerprints stay the same (ties in probability may
-    order differently in topk than in a sort; the default model's calibration is identical, tested)."""
+    the candidates (nucleus: in the sort's order), so the samples, the sketches and their code fingerprints stay the
+    same (tests/sketch/test_calibration.py; on the default model its 64 x 256 calibration tokens are identical)."""
     probs = torch.softmax(logits, dim=-1)
     kept, ids = nucleus(probs, top_p)
     q = torch.empty_like(probs).exponential_(1, generator=g)[:, : kept.shape[1]]
