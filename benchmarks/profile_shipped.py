@@ -7,7 +7,8 @@ Per case: random 4-bit codes and a LUT pool of --tasks slots for an --n x --k la
 --tasks tasks; one warm-up call (compiles; reads the shipped choice, kernels/tuned/, or tunes where none), then one
 call to profile, each synchronized. The earlier profiles (fifteenth and nineteenth sessions, benchmarks/NOTES.md)
 launched fixed configs, not the ones the op ships; this one launches whatever kernels.triton_ops picks. On the CPU
-the op is the torch reference (the script's test runs it there). Prints the chosen kernel config.
+the op is the torch reference (the script's test runs it there). Prints the chosen kernel config. Above 64 tokens
+the op takes its sorted prefill kernel (per-token slots, no host segment bounds: not the dense path).
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{call} call: y {tuple(y.shape)} {y.dtype}, finite {bool(torch.isfinite(y).all())}", flush=True)
     if device.type == "cuda":
         key = _shape_key(x, codes, pool, BITS, _m_bucket(args.m))
-        entries = [autotune._entry(kernel, key) for kernel in ("decode", "decode_few", "bucket")]
+        entries = [autotune._entry(kernel, key) for kernel in ("decode", "decode_few", "bucket", "prefill")]
         chosen = {e: autotune._MEMORY[e] for e in entries if e in autotune._MEMORY}
         print(f"choices for this shape and token bucket: {chosen}")
 
