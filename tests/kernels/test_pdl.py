@@ -2,8 +2,9 @@
 
 On where the GPU has it (compute capability 9.0 or above) unless SKETCHSERVE_PDL=0; under it each such kernel waits
 (griddepcontrol.wait) before it reads anything a kernel writes, and the fused decoder kernels let the next kernel
-start at once (griddepcontrol.launch_dependents). On the CPU: the switch, and the compiled sm_90 PTX of each kernel
-with and without PDL (the wait where the rule puts it). On CUDA: the results with PDL on equal those with it off."""
+start at once (griddepcontrol.launch_dependents); the tensor-core kernel's pipelined configs launch without it (slower
+steps with it on the H200). On the CPU: the switches, and the compiled sm_90 PTX of each kernel with and without PDL
+(the wait where the rule puts it). On CUDA: the results with PDL on equal those with it off."""
 
 from __future__ import annotations
 
