@@ -163,6 +163,12 @@ def data_free_calibration(
 TOP_P_CANDIDATES = 4096
 
 
+def _in_nucleus(descending: torch.Tensor, top_p: float) -> torch.Tensor:
+    """[b, w] probabilities in descending order -> bool [b, w]: inside the nucleus (the mass before a token is under
+    top_p; the most likely token always is)."""
+    return descending.cumsum(-1) - descending < top_p
+
+
 def nucleus(probs: torch.Tensor, top_p: float) -> tuple[torch.Tensor, torch.Tensor]:
     """probs [b, V] -> (kept [b, w], ids [b, w]): each row's smallest set of most likely tokens holding `top_p` of
     its mass, in descending order, their probabilities (zero past a row's set) and token ids.
@@ -172,13 +178,13 @@ def nucleus(probs: torch.Tensor, top_p: float) -> tuple[torch.Tensor, torch.Tens
     decides which are kept and where each stands, and topk may order them otherwise."""
     k = min(TOP_P_CANDIDATES, probs.shape[-1])
     top, ids = probs.topk(k, dim=-1)  # [b, k], descending
-    keep = top.cumsum(-1) - top < top_p  # always keeps the most likely token
+    keep = _in_nucleus(top, top_p)
     tied = (keep[:, :-1] & (top[:, 1:] == top[:, :-1])).any(-1)  # a kept token ties with the next one
     redo = keep[:, -1] | tied  # the set may reach past the candidates, or its order is the sort's to decide
     if bool(redo.any()):
         rows = redo.nonzero()[:, 0]
         full, full_ids = probs[rows].sort(dim=-1, descending=True)
-        full_keep = full.cumsum(-1) - full < top_p
+        full_keep = _in_nucleus(full, top_p)
         width = max(k, int(full_keep.sum(-1).max()))
         top, ids, keep = (torch.cat([t, t.new_zeros(t.shape[0], width - k)], dim=1) for t in (top, ids, keep))
         top[rows], ids[rows], keep[rows] = full[:, :width], full_ids[:, :width], full_keep[:, :width]
