@@ -1,7 +1,7 @@
 """Multi-LUT linear kernels vs fp16 cuBLAS, gather-then-matmul and per-token LoRA, at Llama-2-7B shapes.
 
     python3 benchmarks/bench_kernels.py --out OUT_DIR [--sweep] [--shapes 4096x4096,...] [--no-main]
-    python3 benchmarks/bench_kernels.py --sm90     (no GPU needed: compile the bucket kernel for sm_90,
+    python3 benchmarks/bench_kernels.py --sm90 [bucket|prmt|prefill]    (no GPU needed: compile kernels for sm_90,
                                                     print registers, spills and the inner loop's SASS mix)
 
 Per case: microseconds, eagerly (triton.testing.do_bench median; it flushes L2 before each rep, and inputs
@@ -499,9 +499,6 @@ def profile(args):
     torch.cuda.synchronize()
 
 
-POINTERS = ["x_ptr", "codes_ptr", "lut_ptr", "slot_ptr", "y_ptr", "ws_ptr", "counter_ptr"]
-
-
 def sm90_compile(kernel, ints: list[str], div16: list[str], const: dict, warps: int, stages: int,
                  x: str = "fp16", lut: str = "fp16") -> tuple[str, str, int, str]:  # fmt: skip
     """Compile a multi-LUT kernel for sm_90 without a GPU (ptxas and cuobjdump ship with Triton).
@@ -518,15 +515,13 @@ def sm90_compile(kernel, ints: list[str], div16: list[str], const: dict, warps: 
     cuobjdump = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "cuobjdump")
     # constexprs the caller leaves out take the kernel's defaults (as a launch would); ASTSource does not fill them
     const = {**{p.name: p.default for p in kernel.params if p.is_constexpr and p.has_default}, **const}
-    attrs = {(kernel.arg_names.index(a),): [["tt.divisibility", 16]] for a in POINTERS + div16}
+    # every *_ptr argument: x and y in x's type, the LUT in its own, codes bytes, the split-K workspace fp32, the
+    # rest (slots, permutations, counters) int32
+    types = {"x_ptr": f"*{x}", "codes_ptr": "*u8", "lut_ptr": f"*{lut}", "y_ptr": f"*{x}", "ws_ptr": "*fp32"}
+    pointers = [a for a in kernel.arg_names if a.endswith("_ptr")]
+    attrs = {(kernel.arg_names.index(a),): [["tt.divisibility", 16]] for a in pointers + div16}
     sig = {
-        "x_ptr": f"*{x}",
-        "codes_ptr": "*u8",
-        "lut_ptr": f"*{lut}",
-        "slot_ptr": "*i32",
-        "y_ptr": f"*{x}",
-        "ws_ptr": "*fp32",
-        "counter_ptr": "*i32",
+        **{a: types.get(a, "*i32") for a in pointers},
         **dict.fromkeys(ints, "i32"),
         **dict.fromkeys(const, "constexpr"),
     }
@@ -645,6 +640,46 @@ def compile_prmt_sm90() -> None:
               flush=True)  # fmt: skip
 
 
+def compile_prefill_sm90() -> None:
+    """The prefill kernels compiled for sm_90: the generic one (L1 gathers) and the register-LUT one
+    (kernels/triton_prefill_prmt.py) in both operand orders: registers, spills, shared memory and the K loop's
+    instructions per weight of a [BN, BK] tile (one slot), with its MMAs."""
+    os.environ.pop("TRITON_INTERPRET", None)
+    from kernels.triton_prefill import _prefill_kernel
+    from kernels.triton_prefill_prmt import _prefill_prmt_kernel
+
+    ints = ["M", "N", "K", "KP", "GS", "GPR", "stride_xm", "stride_cn", "stride_ls", "stride_ln", "stride_ym"]
+    div16 = [a for a in ints if a not in ("M", "GPR")]
+    for bm, bn, bk, warps, stages in [(256, 128, 64, 8, 3), (128, 128, 128, 8, 3)]:
+        const = {"BITS": 4, "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "HAS_PERM": False, "ONE_BOUNDARY": True,
+                 "DOT_PRECISION": "tf32", "ASM": True, "FAST": False, "PREFETCH": 0, "ROW_WARP": bk == 128}  # fmt: skip
+        regs, stack, smem, sass = sm90_compile(_prefill_kernel, ints, div16, const, warps, stages)
+        n_loop, mix = _inner_loop_mix(sass)
+        per_thread = bn * bk / (32 * warps)
+        print(f"prefill BM={bm} BN={bn} BK={bk} warps={warps} stages={stages}: regs {regs} stack {stack} smem {smem}"
+              f" B | loop {n_loop} instr, {n_loop / per_thread:.2f} per weight | {mix}", flush=True)  # fmt: skip
+
+    ints = ["M", "N", "K", "KW", "GS", "stride_xm", "stride_cw", "stride_ls", "stride_ln", "stride_ym"]
+    div16 = ints[1:]
+    for bm, bn, bk, warps, stages, w_left in PREFILL_PRMT_SM90_CASES:
+        const = {"BITS": 4, "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "HAS_PERM": False, "W_LEFT": w_left,
+                 "ASM": True, "DOT_PRECISION": "tf32"}  # fmt: skip
+        regs, stack, smem, sass = sm90_compile(_prefill_prmt_kernel, ints, div16, const, warps, stages)
+        n_loop, mix = _inner_loop_mix(sass)
+        per_thread = bn * bk / (32 * warps)
+        print(f"prefill-prmt BM={bm} BN={bn} BK={bk} warps={warps} stages={stages} w_left={w_left}: regs {regs} "
+              f"stack {stack} smem {smem} B | loop {n_loop} instr, {n_loop / per_thread:.2f} per weight | {mix}",
+              flush=True)  # fmt: skip
+
+
+# (BLOCK_M, BLOCK_N, BLOCK_K, warps, stages, W_LEFT)
+PREFILL_PRMT_SM90_CASES = [(256, 128, 64, 8, 3, 1), (256, 128, 64, 8, 4, 1), (256, 128, 64, 8, 2, 1),
+                           (256, 64, 64, 4, 3, 1), (256, 64, 64, 4, 4, 0), (512, 64, 64, 8, 3, 1),
+                           (512, 64, 64, 8, 3, 0), (256, 128, 32, 8, 4, 1), (256, 64, 128, 4, 3, 0),
+                           (256, 128, 128, 8, 3, 1), (128, 128, 64, 4, 4, 0), (256, 256, 64, 8, 3, 1),
+                           (512, 128, 64, 8, 3, 1), (256, 64, 32, 4, 4, 0)]  # fmt: skip
+
+
 def _inner_loop_mix(sass: str, anchor: tuple[str, ...] = ("GMMA", "HMMA")) -> tuple[int, dict]:
     """(instructions, top opcodes) of the smallest backward-branch loop around the first MMA (or anchor op)."""
     code = []
@@ -726,11 +761,16 @@ def main():
     ap.add_argument("--shapes", default=",".join(f"{n}x{k}" for n, k in SHAPES))
     ap.add_argument("--plot-only", type=Path, help="re-draw the plot from a kernels.json")
     ap.add_argument("--profile", action="store_true", help="a few single launches for ncu, nothing else")
-    ap.add_argument("--sm90", action="store_true", help="compile the bucket kernel for sm_90 (no GPU): SASS stats")
+    ap.add_argument("--sm90", nargs="?", const="all", choices=("all", "bucket", "prmt", "prefill"),
+                    help="compile kernels for sm_90 (no GPU): SASS stats")
     args = ap.parse_args()
     if args.sm90:
-        compile_sm90()
-        compile_prmt_sm90()
+        if args.sm90 in ("all", "bucket"):
+            compile_sm90()
+        if args.sm90 in ("all", "prmt"):
+            compile_prmt_sm90()
+        if args.sm90 in ("all", "prefill"):
+            compile_prefill_sm90()
         return
     if args.profile:
         profile(args)

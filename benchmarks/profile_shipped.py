@@ -9,11 +9,13 @@ call to profile, each synchronized. The earlier profiles (fifteenth and nineteen
 launched fixed configs, not the ones the op ships; this one launches whatever kernels.triton_ops picks. On the CPU
 the op is the torch reference (the script's test runs it there). Prints the chosen kernel config. Above 64 tokens
 the op takes its sorted prefill kernel (per-token slots, no host segment bounds: not the dense path).
+--prefill-config '{...}' launches the prefill kernels with that config instead of the op's choice (CUDA).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -22,7 +24,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kernels import autotune, lut_linear, pack_codes  # noqa: E402
+from kernels.triton_common import sort_tokens_by_slot  # noqa: E402
 from kernels.triton_ops import _m_bucket, _shape_key  # noqa: E402
+from kernels.triton_prefill import launch_prefill  # noqa: E402
 
 BITS = 4
 
@@ -45,12 +49,20 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--gpr", type=int, default=1)
     ap.add_argument("--tasks", type=int, default=1)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--prefill-config", type=json.loads, default=None,
+                    help="JSON: launch the prefill kernels with this config (triton_prefill.launch_prefill, tokens "
+                         "sorted by slot) instead of the op's choice; CUDA only")  # fmt: skip
     args = ap.parse_args(argv)
     device = torch.device(args.device)
     x, codes, pool, slots = make_case(args.m, args.n, args.k, args.gpr, args.tasks, device)
     for call in ("warm-up", "profiled"):
         # the public op: the Triton path on CUDA (the server's), the torch reference on CPU tensors on any machine
-        y = lut_linear(x, codes, pool, slots, BITS, args.gpr, check_slot_range=False, num_tasks=args.tasks)
+        if args.prefill_config is not None:
+            y = torch.empty(args.m, args.n, dtype=x.dtype, device=device)
+            perm, slot_sorted = sort_tokens_by_slot(slots)
+            launch_prefill(x, codes, pool, slot_sorted, perm, BITS, y, args.prefill_config)
+        else:
+            y = lut_linear(x, codes, pool, slots, BITS, args.gpr, check_slot_range=False, num_tasks=args.tasks)
         if device.type == "cuda":
             torch.cuda.synchronize()
         print(f"{call} call: y {tuple(y.shape)} {y.dtype}, finite {bool(torch.isfinite(y).all())}", flush=True)

@@ -57,6 +57,7 @@ from kernels.triton_prefill import (
     launch_prefill,
     prefill_candidates,
 )
+from kernels.triton_prefill_prmt import prefill_prmt_ok
 
 DECODE_MAX_M = 64  # above this the prefill kernel's token tiles beat one split-K tile of all tokens
 # Distinct slots from which auto mode takes the bucket-sum decode kernel, by batch rows M. Measured on an H200
@@ -229,10 +230,11 @@ def _forward(
         perm, slot_sorted = None, slots  # tokens already contiguous per slot
     else:
         perm, slot_sorted = sort_tokens_by_slot(slots)
+    gs = triton.cdiv(k, lut_pool.shape[2])
     config = autotune.pick_config(
         "prefill",
         _shape_key(x, codes_packed, lut_pool, bits, min(_m_bucket(m), 4096)),
-        lambda: prefill_candidates(m, n, k),
+        lambda: prefill_candidates(m, n, k, gs if prefill_prmt_ok(codes_packed, lut_pool, bits, gs) else None),
         lambda c: launch_prefill(x, codes_packed, lut_pool, slot_sorted, perm, bits, y, c),
         lambda: default_prefill_config(m, n, k),
         x.device,

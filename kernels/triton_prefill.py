@@ -30,6 +30,7 @@ from kernels.triton_common import (
     next_slot,
     unpack_codes,
 )
+from kernels.triton_prefill_prmt import launch_prefill_prmt
 
 
 @jit_any_size(sizes=("M",), unaligned=("slot_sorted_ptr", "perm_ptr"))
@@ -93,7 +94,12 @@ def launch_prefill(
     y: torch.Tensor,
     config: dict,
 ) -> None:
-    """y [M, N] <- prefill kernel. config: BLOCK_M, BLOCK_N, BLOCK_K, num_warps, num_stages."""
+    """y [M, N] <- prefill kernel. config: BLOCK_M, BLOCK_N, BLOCK_K, num_warps, num_stages; PRMT (1: the
+    register-LUT kernel, triton_prefill_prmt.py, with its W_LEFT) or the generic kernel's FAST, PREFETCH,
+    ROW_WARP."""
+    if config.get("PRMT"):
+        launch_prefill_prmt(x, codes_packed, lut_pool, slot_sorted, perm, bits, y, config)
+        return
     m, k = x.shape
     n = codes_packed.shape[0]
     gpr = lut_pool.shape[2]
@@ -182,9 +188,11 @@ def default_prefill_config(m: int, n: int, k: int) -> dict:
     return {"BLOCK_M": 128, "BLOCK_N": 128, "BLOCK_K": 64, "num_warps": 8, "num_stages": 3}
 
 
-def prefill_candidates(m: int, n: int, k: int) -> list[dict]:
+def prefill_candidates(m: int, n: int, k: int, prmt_group_size: int | None = None) -> list[dict]:
     """The best fused configs of the H100 sweeps (benchmarks/NOTES.md), no register spills on sm_90: the two
-    the autotuner picked for every H200 serving shape (NOTES.md "Autotuning cost") and the sweeps' best."""
+    the autotuner picked for every H200 serving shape (NOTES.md "Autotuning cost") and the sweeps' best; with
+    prmt_group_size (the layer takes the register-LUT kernel: triton_prefill_prmt.prefill_prmt_ok) also that
+    kernel's PRMT_PREFILL_CANDIDATES whose BLOCK_K divides it."""
     out = []
     for bm, bn, bk, warps, stages, row_warp, pf in (
         (256, 128, 64, 8, 3, False, 0),
@@ -195,4 +203,14 @@ def prefill_candidates(m: int, n: int, k: int) -> list[dict]:
             "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "num_warps": warps, "num_stages": stages,
             "ROW_WARP": row_warp, "PREFETCH": pf,
         })  # fmt: skip
+    if prmt_group_size is not None:
+        for bm, bn, bk, warps, stages, w_left in PRMT_PREFILL_CANDIDATES:
+            if prmt_group_size % bk == 0:
+                out.append({"PRMT": 1, "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "num_warps": warps,
+                            "num_stages": stages, "W_LEFT": w_left})  # fmt: skip
     return out
+
+
+# The register-LUT kernel's (BLOCK_M, BLOCK_N, BLOCK_K, warps, stages, W_LEFT): no spills on sm_90, the fewest issue
+# slots per MMA (bench_kernels.py --sm90 prefill).
+PRMT_PREFILL_CANDIDATES = [(256, 128, 64, 8, 3, 0), (128, 128, 64, 8, 3, 0), (128, 256, 64, 8, 3, 0)]

@@ -18,6 +18,7 @@ from kernels.reference import lut_linear_reference
 from kernels.triton_decode import MODE_DOT, MODE_DOT_SWAP, MODE_FMA, _decode_kernel, decode_candidates, launch_decode
 from kernels.triton_ops import DECODE_MAX_M, lut_linear_forward
 from kernels.triton_prefill import DENSE_MIN_TOKENS, _prefill_kernel, launch_prefill, prefill_candidates
+from kernels.triton_prefill_prmt import prefill_prmt_ok
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 TOL = {torch.float16: 3e-3, torch.bfloat16: 1.5e-2, torch.float32: 1e-5}
@@ -134,6 +135,55 @@ def test_prefill_tile_straddling_slots_with_small_tiles(row_warp, prefetch):
     assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, bits)) < TOL[x.dtype]
 
 
+PRMT_PREFILL_CASES = [
+    # m, n, k, bits, gpr, slots, assignment, x dtype, W_LEFT, tokens grouped by segments (no perm)
+    (70, 37, 64, 4, 2, 5, "random", torch.float16, 1, False),
+    (70, 37, 64, 4, 2, 5, "random", torch.float16, 0, True),
+    (50, 21, 96, 3, 2, 3, "random", torch.bfloat16, 0, False),
+    (40, 19, 48, 4, 1, 40, "distinct", torch.bfloat16, 1, False),
+    (33, 40, 32, 4, 2, 2, "one", torch.float32, 0, True),
+]
+
+
+@pytest.mark.parametrize("m,n,k,bits,gpr,slots,assign,x_dtype,w_left,grouped", PRMT_PREFILL_CASES)
+def test_register_lut_prefill_matches_reference(m, n, k, bits, gpr, slots, assign, x_dtype, w_left, grouped):
+    # Token tiles of 16 over sorted slots (several slots per tile), odd N, 16-column blocks inside each group.
+    lut_dtype = torch.float16 if x_dtype == torch.float32 else x_dtype  # the kernel takes a 16-bit LUT
+    x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, slots, assign, x_dtype, lut_dtype, seed=m * n)
+    if grouped:  # segments: tokens contiguous per slot, passed without a permutation
+        slot_of_token = torch.sort(slot_of_token, descending=True).values
+        slot_sorted, perm = slot_of_token, None
+    else:
+        slot_sorted, perm = torch.sort(slot_of_token, stable=True)
+        perm = perm.to(torch.int32)
+    y = torch.full((m, n), float("nan"), dtype=x_dtype, device=DEVICE)
+    config = {"PRMT": 1, "BLOCK_M": 16, "BLOCK_N": 16, "BLOCK_K": 16, "num_warps": 4, "num_stages": 2,
+              "W_LEFT": w_left}  # fmt: skip
+    launch_prefill(x, codes, pool, slot_sorted.to(torch.int32), perm, bits, y, config)
+    assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, bits)) < TOL[x_dtype]
+
+
+def test_register_lut_prefill_refuses_what_it_cannot_take():
+    x, codes, pool, slot_of_token = make_case(20, 16, 64, 4, 2, 2, "random", torch.float16, seed=3)
+    y = torch.empty(20, 16, dtype=x.dtype, device=DEVICE)
+    config = {"PRMT": 1, "BLOCK_M": 16, "BLOCK_N": 16, "BLOCK_K": 64, "num_warps": 4, "num_stages": 2}
+    with pytest.raises(ValueError, match="dividing the group size 32"):
+        launch_prefill(x, codes, pool, slot_of_token, None, 4, y, config)
+    x2, codes2, pool2, _ = make_case(20, 16, 64, 2, 2, 2, "random", torch.float16, seed=3)
+    with pytest.raises(ValueError, match="3/4-bit codes"):
+        launch_prefill(x2, codes2, pool2, slot_of_token, None, 2, y, dict(config, BLOCK_K=16))
+    assert not prefill_prmt_ok(codes, pool, 4, 24)  # groups of 24 columns: no 16-column block fits
+    assert prefill_prmt_ok(codes, pool, 4, 32)
+    assert not prefill_prmt_ok(codes, pool.float(), 4, 32)
+
+
+def test_register_lut_prefill_is_offered_to_the_autotuner_only_where_it_fits():
+    assert not any(c.get("PRMT") for c in prefill_candidates(2048, 4096, 4096))
+    offered = [c for c in prefill_candidates(2048, 4096, 4096, prmt_group_size=1024) if c.get("PRMT")]
+    assert offered and all(1024 % c["BLOCK_K"] == 0 for c in offered)
+    assert all(32 % c["BLOCK_K"] == 0 for c in prefill_candidates(2048, 64, 64, 32) if c.get("PRMT"))
+
+
 def test_prefill_long_segments_take_the_dense_path():
     # A segment of >= DENSE_MIN_TOKENS tokens (dequantized weight + matmul) next to short fused ones.
     n, k, bits, gpr = 21, 40, 3, 2
@@ -246,7 +296,8 @@ def test_every_prefill_candidate_on_cuda():
     x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, 4, "random", torch.bfloat16, seed=1)
     slot_sorted, perm = torch.sort(slot_of_token, stable=True)
     ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
-    for config in prefill_candidates(m, n, k):
+    assert prefill_prmt_ok(codes, pool, bits, k // gpr)
+    for config in prefill_candidates(m, n, k, prmt_group_size=k // gpr):
         y = torch.full((m, n), float("nan"), dtype=x.dtype, device=DEVICE)
         launch_prefill(x, codes, pool, slot_sorted.to(torch.int32), perm.to(torch.int32), bits, y, config)
         assert rel_err(y, ref) < TOL[x.dtype], config
@@ -258,15 +309,15 @@ def test_no_kernel_compiles_again_for_a_slot_array_view_at_another_offset():
     fourteenth session). Read from the compiled (not interpreted) kernels, in a child process."""
     probe = (
         "import json, kernels.triton_bucket as b, kernels.triton_bucket_cols as c, kernels.triton_decode as d, "
-        "kernels.triton_decode_prmt as p, kernels.triton_prefill as f\n"
+        "kernels.triton_decode_prmt as p, kernels.triton_prefill as f, kernels.triton_prefill_prmt as fp\n"
         "ks = [b._bucket_kernel, c._bucket_cols_kernel, d._decode_kernel, p._decode_prmt_kernel, "
-        "p._decode_prmt_dot_kernel, f._prefill_kernel, f._dequant_kernel]\n"
+        "p._decode_prmt_dot_kernel, f._prefill_kernel, f._dequant_kernel, fp._prefill_prmt_kernel]\n"
         "print(json.dumps({k.fn.__name__: [[a for a in k.arg_names if 'slot' in a or a == 'perm_ptr'], "
         "list(getattr(k, 'do_not_specialize_on_alignment', [])) + list(k.do_not_specialize)] for k in ks}))"
     )
     env = {**os.environ, "TRITON_INTERPRET": "0"}
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
     kernels = json.loads(out.stdout.strip().splitlines()[-1])
-    assert len(kernels) == 7
+    assert len(kernels) == 8
     for name, (slot_args, unspecialized) in kernels.items():
         assert slot_args and set(slot_args) <= set(unspecialized), name

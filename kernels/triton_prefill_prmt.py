@@ -1,0 +1,129 @@
+"""Prefill with each row's LUT in registers: the sorted prefill kernel's tiles, dequantized by byte permutes.
+
+The generic prefill kernel (triton_prefill.py) dequantizes each [BN, BK] weight tile by one L1 gather per weight
+(~11 instructions a weight on sm_90): at 2,048 tokens on 4096x4096 it ran at ~280 TFLOP/s where cuBLAS reaches
+~720, whatever the task count (H200, NOTES.md twenty-sixth session). Here the tile comes from the rows' byte tables
+(kernels/prmt_lut.py, dequant_program: ~2.75 instructions a weight), as in the tensor-core decode kernel
+(triton_decode_prmt.py, _decode_prmt_dot_kernel), over token tiles of sorted tokens:
+
+Grid: one program per (token tile of BLOCK_M sorted tokens, row tile of BLOCK_N rows), token tiles fastest.
+
+    for each distinct slot s in the token tile:          1 except where a tile straddles two segments
+        for each LUT group g:
+            lo[4], hi[4] [BN] = byte tables of LUT[s, rows, g, 0..15]     8 loads and 8 prmt a row
+            for each K block of g:
+                W_s [BN, BK] = the tables looked up at the codes            ~22 instructions a word of 8 codes
+                acc += W_s @ x[tokens of s, block].T  (W_LEFT: acc [BN, BM], the weight as the MMA's A operand)
+                    or x[...] @ W_s.T                 (else: acc [BM, BN])
+    y[perm[tile], rows] = acc
+
+BLOCK_K divides the group size (a block lies in one group); 3- and 4-bit codes in rows of whole 4-byte words and a
+16-bit LUT (triton_decode_prmt.prmt_ok). The interpreter (CPU tests) gathers from the LUT in place of the asm.
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from kernels.triton_common import NO_SLOT, first_slot, interpreting, jit_any_size, next_slot
+from kernels.triton_decode_prmt import _dequant_words, _row_tables, prmt_ok
+
+
+@jit_any_size(sizes=("M",), unaligned=("slot_sorted_ptr", "perm_ptr"))
+def _prefill_prmt_kernel(
+    x_ptr, codes_ptr, lut_ptr, slot_sorted_ptr, perm_ptr, y_ptr,
+    M, N, K, KW, GS, stride_xm, stride_cw, stride_ls, stride_ln, stride_ym,
+    BITS: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+    HAS_PERM: tl.constexpr, W_LEFT: tl.constexpr, ASM: tl.constexpr, DOT_PRECISION: tl.constexpr,
+):  # fmt: skip
+    L: tl.constexpr = 1 << BITS
+    BW: tl.constexpr = BLOCK_K // 8
+    pid = tl.program_id(0)
+    num_m = tl.cdiv(M, BLOCK_M)
+    # Token tiles fastest: programs that run together share one codes strip (in L2).
+    pid_m = pid % num_m
+    pid_n = pid // num_m
+
+    m_offs = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    m_mask = m_offs < M
+    if HAS_PERM:
+        tok = tl.load(perm_ptr + m_offs, mask=m_mask, other=0)
+    else:
+        tok = m_offs
+    slots = tl.load(slot_sorted_ptr + m_offs, mask=m_mask, other=NO_SLOT).to(tl.int32)  # [BM]
+    rows = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    rows_c = tl.minimum(rows, N - 1)  # rows past N read row N-1; never stored
+    x_rows = x_ptr + tok.to(tl.int64)[:, None] * stride_xm  # [BM, 1]
+    wj = tl.arange(0, BW)
+    pairs_ptr = lut_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
+    word_rows = codes_ptr.to(tl.pointer_type(tl.uint32), bitcast=True) + rows_c[:, None] * stride_cw  # [BN, 1]
+    row_offs = rows_c.to(tl.int64) * stride_ln  # [BN] each row's LUT inside a slot
+
+    if W_LEFT:
+        acc = tl.zeros((BLOCK_N, BLOCK_M), dtype=tl.float32)
+    else:
+        acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    cur = first_slot(slots)
+    while cur < NO_SLOT:
+        sel = m_mask & (slots == cur)
+        for g in range(0, tl.cdiv(K, GS)):
+            offs = cur.to(tl.int64) * stride_ls + row_offs + g * L  # [BN] this slot's LUT of each row, group g
+            tables = _row_tables(pairs_ptr, offs, BITS, ASM)
+            for kb0 in range(g * GS, tl.minimum(g * GS + GS, K), BLOCK_K):
+                wcol = kb0 // 8 + wj
+                words = tl.load(word_rows + wcol[None, :], mask=(wcol < KW)[None, :], other=0)  # [BN, BW]
+                cols = kb0 + tl.arange(0, BLOCK_K)
+                xs = tl.load(x_rows + cols[None, :], mask=sel[:, None] & (cols < K)[None, :], other=0.0)
+                w = _dequant_words(words, tables, lut_ptr, offs, BLOCK_N, BW, ASM).to(xs.dtype)  # [BN, BK]
+                if W_LEFT:
+                    acc = tl.dot(w, tl.trans(xs), acc, input_precision=DOT_PRECISION)
+                else:
+                    acc = tl.dot(xs, tl.trans(w), acc, input_precision=DOT_PRECISION)
+        cur = next_slot(slots, cur)
+
+    out_mask = m_mask[:, None] & (rows < N)[None, :]
+    y_ptrs = y_ptr + tok.to(tl.int64)[:, None] * stride_ym + rows[None, :]  # [BM, BN]
+    out = tl.trans(acc) if W_LEFT else acc
+    tl.store(y_ptrs, out.to(y_ptr.dtype.element_ty), mask=out_mask)
+
+
+def prefill_prmt_ok(codes_packed: torch.Tensor, lut_pool: torch.Tensor, bits: int, group_size: int) -> bool:
+    """Whether the register-LUT prefill kernel takes this layer: prmt_ok's codes and LUT, and groups of a multiple
+    of 16 columns (so that a K block of 16 or more lies in one group)."""
+    return prmt_ok(codes_packed, lut_pool, bits) and group_size % 16 == 0
+
+
+def launch_prefill_prmt(
+    x: torch.Tensor,
+    codes_packed: torch.Tensor,
+    lut_pool: torch.Tensor,
+    slot_sorted: torch.Tensor,
+    perm: torch.Tensor | None,
+    bits: int,
+    y: torch.Tensor,
+    config: dict,
+) -> None:
+    """y [M, N] <- the register-LUT prefill kernel. slot_sorted [M] int32: the slot of each token in visiting order;
+    perm [M] int32: the tokens in that order (None: already in it). config: BLOCK_M, BLOCK_N, BLOCK_K (a multiple
+    of 16 dividing the group size), num_warps, num_stages, W_LEFT (0/1: acc [BN, BM] with the weight tile as the
+    MMA's left operand, else [BM, BN])."""
+    m, k = x.shape
+    n = codes_packed.shape[0]
+    gs = triton.cdiv(k, lut_pool.shape[2])
+    bm, bn, bk = config["BLOCK_M"], config["BLOCK_N"], config["BLOCK_K"]
+    if not prmt_ok(codes_packed, lut_pool, bits):
+        raise ValueError("the register-LUT prefill kernel takes 3/4-bit codes in whole 4-byte words and a 16-bit LUT")
+    if bk % 16 or gs % bk:
+        raise ValueError(f"BLOCK_K={bk} must be a multiple of 16 dividing the group size {gs}")
+    grid = (triton.cdiv(m, bm) * triton.cdiv(n, bn),)
+    _prefill_prmt_kernel[grid](
+        x, codes_packed, lut_pool, slot_sorted, perm if perm is not None else slot_sorted, y,
+        m, n, k, codes_packed.shape[1] // 4, gs, x.stride(0), codes_packed.stride(0) // 4, lut_pool.stride(0),
+        lut_pool.stride(1), y.stride(0),
+        BITS=bits, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, HAS_PERM=perm is not None,
+        W_LEFT=bool(config.get("W_LEFT", 1)), ASM=not interpreting(),
+        DOT_PRECISION="ieee" if x.dtype == torch.float32 else "tf32",
+        num_warps=config.get("num_warps", 8), num_stages=config.get("num_stages", 3),
+    )  # fmt: skip
