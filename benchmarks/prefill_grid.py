@@ -39,13 +39,16 @@ SHAPES = [(4096, 4096), (11008, 4096), (4096, 11008), (12288, 4096), (22016, 409
 CASES = [("1 task x 2048", [(0, 2048)]), ("8 tasks x 256", [(t, 256) for t in range(8)]),
          ("4 tasks x 512", [(t, 512) for t in range(4)])]  # fmt: skip
 # (BLOCK_M, BLOCK_N, BLOCK_K, warps, stages, W_LEFT): no spills on sm_90 (bench_kernels.py --sm90 prefill). The
-# first 14 were the first round's (NOTES.md twenty-seventh session), the rest the second's, around its best.
+# first 14 were the first round's (NOTES.md twenty-seventh session), the next 7 the second's, around its best, the
+# last 7 the third's: 16 warps (4 warpgroups sharing the weight tile as the B operand in shared memory).
 PRMT_GRID = [(256, 128, 64, 8, 3, 0), (256, 128, 64, 8, 4, 0), (128, 128, 64, 8, 3, 0), (128, 128, 64, 8, 3, 1),
              (256, 128, 64, 8, 3, 1), (128, 256, 64, 8, 3, 0), (128, 128, 128, 8, 3, 0), (128, 128, 128, 8, 3, 1),
              (256, 128, 32, 8, 4, 0), (128, 128, 64, 4, 3, 0), (128, 64, 64, 4, 4, 1), (64, 128, 64, 4, 4, 1),
              (128, 128, 32, 4, 4, 1), (256, 64, 64, 4, 3, 0),
              (256, 128, 64, 8, 4, 1), (256, 128, 64, 8, 2, 1), (256, 64, 64, 4, 4, 0), (512, 64, 64, 8, 3, 0),
-             (256, 128, 32, 8, 4, 1), (128, 128, 64, 4, 4, 0), (256, 64, 32, 4, 4, 0)]  # fmt: skip
+             (256, 128, 32, 8, 4, 1), (128, 128, 64, 4, 4, 0), (256, 64, 32, 4, 4, 0),
+             (256, 128, 64, 16, 3, 0), (256, 128, 64, 16, 4, 0), (256, 128, 64, 16, 2, 0), (256, 128, 32, 16, 4, 0),
+             (128, 256, 64, 16, 3, 0), (128, 128, 64, 16, 3, 0), (256, 64, 64, 16, 3, 0)]  # fmt: skip
 PRMT_TOP = 4
 KEYS = ("BLOCK_M", "BLOCK_N", "BLOCK_K", "num_warps", "num_stages", "W_LEFT")
 
@@ -59,12 +62,13 @@ def main() -> None:
         ("--gpr", 1, "LUT groups per row"),
         ("--shapes", ",".join(f"{n}x{k}" for n, k in SHAPES), "NxK, comma-separated"),
         ("--cases", "", "only the cases whose label ends with one of these, comma-separated"),
+        ("--grid-from", 0, "time PRMT_GRID from this index on (the earlier rounds' configs left out)"),
     ])  # fmt: skip
     shapes = [tuple(int(v) for v in s.split("x")) for s in args.shapes.split(",")]
     wanted = [c.strip() for c in args.cases.split(",") if c.strip()]
     cases = [(label, runs) for label, runs in CASES if not wanted or label.endswith(tuple(wanted))]
     rows: list[dict] = []
-    grid = [prmt_config(r) for r in PRMT_GRID]
+    grid = [prmt_config(r) for r in PRMT_GRID[args.grid_from :]]
     t_start = time.time()
     for si, (n, k) in enumerate(shapes):
         layer = Layer(n, k, args.gpr)
