@@ -12,7 +12,8 @@ on a ~512-token prefill step where one task's took ~21 ms. Per server projection
 - 8 x 64;
 - 1 and 4 tasks x 32, 64, 96 and 127: where the dense path starts to pay;
 - 1 task x 2048, 4 x 512, 8 x 256: the kernel table's prefill cases (a --dense-min above their runs gives the fused
-  prefill kernel, whose token tiles then hold one task each).
+  prefill kernel, whose token tiles then hold one task each);
+- 1, 2 and 4 tasks x 256, 2 x 512, 1 and 2 x 1024: where the dense path's rule against the fused kernel is drawn.
 Each case runs once per --dense-min value (the op's DENSE_MIN_TOKENS for the run; default: the shipped one). Each
 is timed eagerly (triton's do_bench, what an eager step pays, host included) and in a CUDA graph (the kernels
 alone), checked against the torch reference. Writes OUT_DIR/prefill_tasks_gpr{G}.json and prints each case's two times.
@@ -47,6 +48,13 @@ CASES = [
     ("1 task x 2048", [(0, 2048)]),
     ("4 tasks x 512", [(t, 512) for t in range(4)]),
     ("8 tasks x 256", [(t, 256) for t in range(8)]),
+    # between them, for the dense path's rule against the register-LUT fused kernel (twenty-seventh session)
+    ("1 task x 256", [(0, 256)]),
+    ("2 tasks x 256", [(t, 256) for t in range(2)]),
+    ("4 tasks x 256", [(t, 256) for t in range(4)]),
+    ("2 tasks x 512", [(t, 512) for t in range(2)]),
+    ("2 tasks x 1024", [(t, 1024) for t in range(2)]),
+    ("1 task x 1024", [(0, 1024)]),
 ]
 
 
