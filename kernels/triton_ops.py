@@ -51,13 +51,21 @@ from kernels.triton_decode_mma import mma_ok
 from kernels.triton_decode_prmt import half2_ok, prmt_ok
 from kernels.triton_decode_prmt_tokens import tokens_ok
 from kernels.triton_prefill import (
+    DENSE_MAX_SEGMENTS,
+    DENSE_MIN_MEAN_TOKENS,
     DENSE_MIN_TOKENS,
     default_prefill_config,
     launch_dense_segments,
     launch_prefill,
     prefill_candidates,
 )
-from kernels.triton_prefill_prmt import prefill_prmt_ok
+from kernels.triton_prefill_prmt import (
+    MAX_TILED_SEGMENTS,
+    SegmentTiles,
+    default_prefill_prmt_config,
+    launch_prefill_prmt,
+    prefill_prmt_ok,
+)
 
 DECODE_MAX_M = 64  # above this the prefill kernel's token tiles beat one split-K tile of all tokens
 # Distinct slots from which auto mode takes the bucket-sum decode kernel, by batch rows M. Measured on an H200
@@ -223,9 +231,7 @@ def _forward(
         return y
 
     if segments is not None:
-        if segments.host_bounds is not None and _dense_segments(
-            x, codes_packed, lut_pool, segments.host_bounds, slots, bits, y
-        ):
+        if segments.host_bounds is not None and _planned_segments(x, codes_packed, lut_pool, segments, slots, bits, y):
             return y
         perm, slot_sorted = None, slots  # tokens already contiguous per slot
     else:
@@ -264,29 +270,89 @@ def _decode_class(choice: str, x: torch.Tensor, segments: SlotSegments | None, n
     return "few" if FEW_TASKS and m <= FEW_MAX_M and num_tasks >= 2 else "one"
 
 
-def _dense_segments(
+def dense_pays(long_lengths: list[int]) -> bool:
+    """Whether segments of these lengths (each >= DENSE_MIN_TOKENS) take the dense path (a dequantized weight per
+    segment, then cuBLAS) rather than the register-LUT kernel's segment tiles (~1.6x cuBLAS's time, flat in the
+    segment count: it reads no weight of its own). H200, 4-bit, both gprs, the server's four projection shapes
+    (benchmarks/prefill_tasks.py, NOTES.md twenty-seventh session): the dense path adds ~17 us a segment on 4096x4096
+    (~40-75 on the larger shapes) to cuBLAS's time, so it wins with one or two segments of any length (1 x 96 to
+    1 x 2048, 2 x 512, 2 x 1024) and with longer ones (4 x 512 on most shapes), the fused kernel from 4 segments of
+    up to 256 tokens (8 x 256: 169-909 us against 228-1,152 dense)."""
+    if not long_lengths:
+        return False
+    return len(long_lengths) <= DENSE_MAX_SEGMENTS or sum(long_lengths) >= DENSE_MIN_MEAN_TOKENS * len(long_lengths)
+
+
+def _planned_segments(
     x: torch.Tensor,
     codes_packed: torch.Tensor,
     lut_pool: torch.Tensor,
-    host_bounds: tuple[tuple[int, int, int], ...],
+    segments: SlotSegments,
     slots: torch.Tensor,
     bits: int,
     y: torch.Tensor,
 ) -> bool:
-    """Segments of >= DENSE_MIN_TOKENS tokens: one transient dequantized weight each, then cuBLAS; each run of
-    consecutive shorter ones (a step's decode tokens, short prompt chunks) as one call of the op on those rows
-    (decode kernels up to DECODE_MAX_M rows, the sorted prefill kernel above). Needs the bounds on the host
-    (SlotSegments.host_bounds): no device read-back. Returns False (nothing written) when no segment is long
-    enough.
+    """Prefill over segments whose bounds the host knows (SlotSegments.host_bounds; no device read-back):
+
+    - segments of >= DENSE_MIN_TOKENS tokens: the dense path where dense_pays, else the register-LUT kernel's
+      segment tiles (prefill_prmt_ok layers; no tile holds two slots);
+    - each run of consecutive shorter ones (a step's decode tokens, short prompt chunks) as one call of the op on
+      those rows (decode kernels up to DECODE_MAX_M rows, the sorted prefill kernel above);
+    - with no long segment, more than DECODE_MAX_M tokens in all and the register-LUT kernel: its segment tiles
+      over every segment (a burst of short prompts over several tasks).
+
+    Returns False (nothing written) where none of these applies: the caller's fused kernel takes the tokens in
+    order.
     """
-    bounds = [(s, a, b) for s, a, b in host_bounds if b > a]
-    dense = [t for t in bounds if t[2] - t[1] >= DENSE_MIN_TOKENS]
-    if not dense:
+    bounds = [(s, a, b) for s, a, b in segments.host_bounds if b > a]
+    lengths = [b - a for _, a, b in segments.host_bounds]
+    long = [b - a for _, a, b in bounds if b - a >= DENSE_MIN_TOKENS]
+    k = x.shape[1]
+    gs = triton.cdiv(k, lut_pool.shape[2])
+    tiled = (
+        prefill_prmt_ok(codes_packed, lut_pool, bits, gs)
+        and len(lengths) <= MAX_TILED_SEGMENTS
+        and segments.starts.shape[0] == len(lengths) + 1
+    )
+    if long and (dense_pays(long) or not tiled):
+        dense = [t for t in bounds if t[2] - t[1] >= DENSE_MIN_TOKENS]
+        launch_dense_segments(x, codes_packed, lut_pool, dense, bits, y, slots)
+    elif tiled and (long or x.shape[0] > DECODE_MAX_M):
+        tiles = SegmentTiles(segments.starts, tuple(lengths), DENSE_MIN_TOKENS if long else 1)
+        _launch_tiles(x, codes_packed, lut_pool, slots, bits, y, tiles, gs)
+        if not long:
+            return True
+    else:
         return False
-    launch_dense_segments(x, codes_packed, lut_pool, dense, bits, y, slots)
     for a, b, tasks in _short_runs(bounds):
         lut_linear_forward(x[a:b], codes_packed, lut_pool, slots[a:b], bits, out=y[a:b], num_tasks=tasks)
     return True
+
+
+def _launch_tiles(
+    x: torch.Tensor,
+    codes_packed: torch.Tensor,
+    lut_pool: torch.Tensor,
+    slots: torch.Tensor,
+    bits: int,
+    y: torch.Tensor,
+    tiles: SegmentTiles,
+    group_size: int,
+) -> None:
+    """The register-LUT prefill kernel over segment tiles, its config tuned per token bucket of the tiled tokens."""
+    m, k = x.shape
+    n = codes_packed.shape[0]
+    tokens = sum(t for t in tiles.lengths if t >= tiles.min_len)
+    config = autotune.pick_config(
+        "prefill_tiles",
+        _shape_key(x, codes_packed, lut_pool, bits, min(_m_bucket(tokens), 4096)),
+        lambda: [c for c in prefill_candidates(m, n, k, group_size) if c.get("PRMT")],
+        lambda c: launch_prefill_prmt(x, codes_packed, lut_pool, slots, None, bits, y, c, tiles=tiles),
+        lambda: default_prefill_prmt_config(group_size),
+        x.device,
+        output=y,
+    )
+    launch_prefill_prmt(x, codes_packed, lut_pool, slots, None, bits, y, config, tiles=tiles)
 
 
 def _short_runs(bounds: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:

@@ -147,6 +147,11 @@ def _dequant_kernel(
 # against 3,255 (the fused kernel's token tiles straddle the segments: each tile loops over its slots). Below 64
 # an eager step's launches (two a segment) cost more host time than the dense path saves.
 DENSE_MIN_TOKENS = 64
+# Where layers take the register-LUT kernel (triton_prefill_prmt.py), segments of >= DENSE_MIN_TOKENS take the dense
+# path only when there are at most DENSE_MAX_SEGMENTS of them or they average DENSE_MIN_MEAN_TOKENS tokens
+# (triton_ops.dense_pays).
+DENSE_MAX_SEGMENTS = 2
+DENSE_MIN_MEAN_TOKENS = 512
 
 
 def launch_dense_segments(
@@ -211,6 +216,8 @@ def prefill_candidates(m: int, n: int, k: int, prmt_group_size: int | None = Non
     return out
 
 
-# The register-LUT kernel's (BLOCK_M, BLOCK_N, BLOCK_K, warps, stages, W_LEFT): no spills on sm_90, the fewest issue
-# slots per MMA (bench_kernels.py --sm90 prefill).
-PRMT_PREFILL_CANDIDATES = [(256, 128, 64, 8, 3, 0), (128, 128, 64, 8, 3, 0), (128, 256, 64, 8, 3, 0)]
+# The register-LUT kernel's (BLOCK_M, BLOCK_N, BLOCK_K, warps, stages, W_LEFT): the H200 grid's best four at 2,048
+# tokens on 4096x4096 (benchmarks/prefill_grid.py, NOTES.md twenty-seventh session: 145.2 / 145.0 / 157.5 / 164.0
+# us; cuBLAS 90.9) and two of smaller token tiles, for segment tiles of 64-128 tokens (199.2 / 274.9 there).
+PRMT_PREFILL_CANDIDATES = [(256, 128, 64, 8, 3, 1), (256, 128, 64, 8, 4, 1), (256, 64, 64, 4, 3, 0),
+                           (128, 128, 64, 4, 3, 0), (128, 64, 64, 4, 4, 1), (64, 128, 64, 4, 4, 1)]  # fmt: skip

@@ -6,9 +6,11 @@ The generic prefill kernel (triton_prefill.py) dequantizes each [BN, BK] weight 
 (kernels/prmt_lut.py, dequant_program: ~2.75 instructions a weight), as in the tensor-core decode kernel
 (triton_decode_prmt.py, _decode_prmt_dot_kernel), over token tiles of sorted tokens:
 
-Grid: one program per (token tile of BLOCK_M sorted tokens, row tile of BLOCK_N rows), token tiles fastest.
+Grid: one program per (token tile, row tile of BLOCK_N rows), token tiles fastest. A token tile is BLOCK_M tokens of
+the sorted order, or (tiles, SegmentTiles) a chunk of BLOCK_M tokens of one segment: a step of 4 prompts of 127
+tokens then gets 4 tiles of one slot each instead of 2 that each loop over 2-3 slots' whole K range.
 
-    for each distinct slot s in the token tile:          1 except where a tile straddles two segments
+    for each distinct slot s in the token tile:          1 except where a sorted tile straddles two segments
         for each LUT group g:
             lo[4], hi[4] [BN] = byte tables of LUT[s, rows, g, 0..15]     8 loads and 8 prmt a row
             for each K block of g:
@@ -23,6 +25,8 @@ BLOCK_K divides the group size (a block lies in one group); 3- and 4-bit codes i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import triton
 import triton.language as tl
@@ -31,23 +35,44 @@ from kernels.triton_common import NO_SLOT, first_slot, interpreting, jit_any_siz
 from kernels.triton_decode_prmt import _dequant_words, _row_tables, prmt_ok
 
 
-@jit_any_size(sizes=("M",), unaligned=("slot_sorted_ptr", "perm_ptr"))
+@triton.jit
+def _segment_tile(starts_ptr, G, MIN_LEN, t, BLOCK_M: tl.constexpr, BLOCK_G: tl.constexpr):
+    """[start, end) tokens of tile t when the segments (starts [G + 1] int32, G <= BLOCK_G) of at least MIN_LEN
+    tokens are each cut into chunks of BLOCK_M tokens, in order; shorter segments get no tile."""
+    g = tl.arange(0, BLOCK_G)
+    s0 = tl.load(starts_ptr + g, mask=g < G, other=0)
+    s1 = tl.load(starts_ptr + g + 1, mask=g < G, other=0)
+    chunks = tl.where(s1 - s0 >= MIN_LEN, (s1 - s0 + BLOCK_M - 1) // BLOCK_M, 0)
+    after = tl.cumsum(chunks, 0)  # tiles up to and including segment g
+    seg = tl.sum((after <= t).to(tl.int32), 0)  # the segment holding tile t
+    here = g == seg
+    first = tl.sum(tl.where(here, after - chunks, 0), 0)
+    start = tl.sum(tl.where(here, s0, 0), 0) + (t - first) * BLOCK_M
+    return start, tl.minimum(start + BLOCK_M, tl.sum(tl.where(here, s1, 0), 0))
+
+
+@jit_any_size(sizes=("M", "M_TILES", "G", "MIN_LEN"), unaligned=("slot_sorted_ptr", "perm_ptr", "starts_ptr"))
 def _prefill_prmt_kernel(
-    x_ptr, codes_ptr, lut_ptr, slot_sorted_ptr, perm_ptr, y_ptr,
-    M, N, K, KW, GS, stride_xm, stride_cw, stride_ls, stride_ln, stride_ym,
+    x_ptr, codes_ptr, lut_ptr, slot_sorted_ptr, perm_ptr, starts_ptr, y_ptr,
+    M, M_TILES, G, MIN_LEN, N, K, KW, GS, stride_xm, stride_cw, stride_ls, stride_ln, stride_ym,
     BITS: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-    HAS_PERM: tl.constexpr, W_LEFT: tl.constexpr, ASM: tl.constexpr, DOT_PRECISION: tl.constexpr,
+    HAS_PERM: tl.constexpr, TILED: tl.constexpr, BLOCK_G: tl.constexpr, W_LEFT: tl.constexpr, ASM: tl.constexpr,
+    DOT_PRECISION: tl.constexpr,
 ):  # fmt: skip
     L: tl.constexpr = 1 << BITS
     BW: tl.constexpr = BLOCK_K // 8
     pid = tl.program_id(0)
-    num_m = tl.cdiv(M, BLOCK_M)
     # Token tiles fastest: programs that run together share one codes strip (in L2).
-    pid_m = pid % num_m
-    pid_n = pid // num_m
+    pid_m = pid % M_TILES
+    pid_n = pid // M_TILES
 
-    m_offs = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
-    m_mask = m_offs < M
+    if TILED:  # token tile pid_m of the segments of >= MIN_LEN tokens, each cut in BLOCK_M chunks
+        m_start, m_end = _segment_tile(starts_ptr, G, MIN_LEN, pid_m, BLOCK_M, BLOCK_G)
+        m_offs = m_start + tl.arange(0, BLOCK_M)
+        m_mask = m_offs < m_end
+    else:
+        m_offs = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+        m_mask = m_offs < M
     if HAS_PERM:
         tok = tl.load(perm_ptr + m_offs, mask=m_mask, other=0)
     else:
@@ -95,6 +120,34 @@ def prefill_prmt_ok(codes_packed: torch.Tensor, lut_pool: torch.Tensor, bits: in
     return prmt_ok(codes_packed, lut_pool, bits) and group_size % 16 == 0
 
 
+def default_prefill_prmt_config(group_size: int) -> dict:
+    """The H200 grid's best at 2,048 tokens (benchmarks/prefill_grid.py, NOTES.md twenty-seventh session), with the
+    largest BLOCK_K up to 64 that divides the group size."""
+    block_k = next(bk for bk in (64, 32, 16) if group_size % bk == 0)
+    return {"PRMT": 1, "BLOCK_M": 256, "BLOCK_N": 128, "BLOCK_K": block_k, "num_warps": 8, "num_stages": 3,
+            "W_LEFT": 1}  # fmt: skip
+
+
+# The tile map scans every segment's bounds as one vector of this many (_segment_tile): a call with more segments
+# takes the sorted path.
+MAX_TILED_SEGMENTS = 256
+
+
+@dataclass(frozen=True)
+class SegmentTiles:
+    """Token tiles that each hold tokens of one segment (one slot) only: the segments' starts [G + 1] int32 on the
+    device (SlotSegments.starts), their lengths on the host (the grid's size), and the shortest segment that gets
+    tiles (shorter ones are left to another path: their rows are not written)."""
+
+    starts: torch.Tensor
+    lengths: tuple[int, ...]
+    min_len: int = 1
+
+    def count(self, block_m: int) -> int:
+        """Token tiles of block_m rows: each segment of >= min_len tokens cut into chunks."""
+        return sum(-(-n // block_m) for n in self.lengths if n >= self.min_len)
+
+
 def launch_prefill_prmt(
     x: torch.Tensor,
     codes_packed: torch.Tensor,
@@ -104,11 +157,14 @@ def launch_prefill_prmt(
     bits: int,
     y: torch.Tensor,
     config: dict,
+    tiles: SegmentTiles | None = None,
 ) -> None:
     """y [M, N] <- the register-LUT prefill kernel. slot_sorted [M] int32: the slot of each token in visiting order;
-    perm [M] int32: the tokens in that order (None: already in it). config: BLOCK_M, BLOCK_N, BLOCK_K (a multiple
-    of 16 dividing the group size), num_warps, num_stages, W_LEFT (0/1: acc [BN, BM] with the weight tile as the
-    MMA's left operand, else [BM, BN])."""
+    perm [M] int32: the tokens in that order (None: already in it). tiles: token tiles per segment instead of
+    BLOCK_M runs of the visiting order (tokens grouped by segment, perm None): no tile holds two slots, so none
+    loops over the K range twice. config: BLOCK_M, BLOCK_N, BLOCK_K (a multiple of 16 dividing the group size),
+    num_warps, num_stages, W_LEFT (0/1: acc [BN, BM] with the weight tile as the MMA's left operand, else
+    [BM, BN])."""
     m, k = x.shape
     n = codes_packed.shape[0]
     gs = triton.cdiv(k, lut_pool.shape[2])
@@ -117,13 +173,24 @@ def launch_prefill_prmt(
         raise ValueError("the register-LUT prefill kernel takes 3/4-bit codes in whole 4-byte words and a 16-bit LUT")
     if bk % 16 or gs % bk:
         raise ValueError(f"BLOCK_K={bk} must be a multiple of 16 dividing the group size {gs}")
-    grid = (triton.cdiv(m, bm) * triton.cdiv(n, bn),)
-    _prefill_prmt_kernel[grid](
-        x, codes_packed, lut_pool, slot_sorted, perm if perm is not None else slot_sorted, y,
-        m, n, k, codes_packed.shape[1] // 4, gs, x.stride(0), codes_packed.stride(0) // 4, lut_pool.stride(0),
+    if tiles is not None:
+        g = len(tiles.lengths)
+        if perm is not None or g > MAX_TILED_SEGMENTS or tiles.starts.shape[0] != g + 1:
+            raise ValueError(f"segment tiles take tokens in place (no perm), at most {MAX_TILED_SEGMENTS} segments "
+                             "and starts of one more than their lengths")  # fmt: skip
+        m_tiles = tiles.count(bm)
+    else:
+        m_tiles = triton.cdiv(m, bm)
+    if m_tiles == 0:
+        return
+    starts = tiles.starts if tiles is not None else slot_sorted
+    _prefill_prmt_kernel[(m_tiles * triton.cdiv(n, bn),)](
+        x, codes_packed, lut_pool, slot_sorted, perm if perm is not None else slot_sorted, starts, y,
+        m, m_tiles, len(tiles.lengths) if tiles is not None else 0, tiles.min_len if tiles is not None else 0,
+        n, k, codes_packed.shape[1] // 4, gs, x.stride(0), codes_packed.stride(0) // 4, lut_pool.stride(0),
         lut_pool.stride(1), y.stride(0),
-        BITS=bits, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, HAS_PERM=perm is not None,
-        W_LEFT=bool(config.get("W_LEFT", 1)), ASM=not interpreting(),
+        BITS=bits, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, HAS_PERM=perm is not None, TILED=tiles is not None,
+        BLOCK_G=MAX_TILED_SEGMENTS, W_LEFT=bool(config.get("W_LEFT", 1)), ASM=not interpreting(),
         DOT_PRECISION="ieee" if x.dtype == torch.float32 else "tf32",
         num_warps=config.get("num_warps", 8), num_stages=config.get("num_stages", 3),
     )  # fmt: skip

@@ -292,10 +292,11 @@ class KernelHints:
     num_tasks: distinct LUT slots among the step's tokens. It lets the CUDA op pick its decode kernel (the
     gather kernel's cost grows with it, the bucket kernel's does not) without reading slot_of_token back from
     the device. Under CUDA graphs the choice is baked in at capture, so the graph key includes it.
-    segments: the step's tokens as runs of one slot with their bounds on the host (SlotSegments), set for eager
-    steps with a run of at least DENSE_MIN_TOKENS prompt tokens: the CUDA op then dequantizes that task's weight
-    once and multiplies on cuBLAS (kernels/triton_ops.py, _dense_segments) instead of the fused prefill kernel
-    (2,048 tokens of one task on an H200: 111 vs 278 us at 4096x4096, benchmarks/results/kernels_h200.json).
+    segments: the step's tokens as runs of one slot with their bounds on the host (SlotSegments), set for
+    prefill steps: the CUDA op plans per run (kernels/triton_ops.py, _planned_segments). One or two long runs
+    take the dense path (that task's weight dequantized once, then cuBLAS: 2,048 tokens of one task on an H200
+    106.7 us at 4096x4096 against cuBLAS's 90.9), several shorter ones the register-LUT prefill kernel's tiles of
+    one run each (8 tasks x 256 tokens: 169 us against 228 dense; benchmarks/NOTES.md twenty-seventh session).
     """
 
     num_tasks: int | None = None

@@ -13,9 +13,10 @@ with the fewest prompt tokens in the step (say the last tokens of one prompt bes
 as fit DECODE_MAX_M, padded to a decode graph size. Every other task's chunks are one long group, padded to a token
 bucket of at least DENSE_MIN_TOKENS rows; groups go largest first, at most MAX_LONG_GROUPS of them (a burst of
 prompts of different tasks holds the end of one prompt beside the head of the next: two groups). The projections run
-the decode kernels on the short rows (each row's slot read on the device) and the dense path (the task's weight
-dequantized once per group, then cuBLAS) on the long rows, whose slot the dequantization also reads on the device
-(kernels/triton_prefill.py): one graph serves any tasks.
+the decode kernels on the short rows (each row's slot read on the device) and, on the long rows, the dense path (the
+task's weight dequantized once per group, then cuBLAS; one or two groups) or the register-LUT prefill kernel's tiles
+of one group each (three groups or more; kernels/triton_ops.py dense_pays), both reading the group's slot on the
+device: one graph serves any tasks.
 Key: (short rows, each group's rows, the short rows' kernel class): the decode kernel is frozen at capture as in
 DecodeGraphs. Other steps (more decode rows, scored prompts) run eagerly. Padding rows write the null block and get
 no attention.

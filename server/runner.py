@@ -685,9 +685,10 @@ def _tuning_calls(plan: list[tuple[int, int]], num_slots: int, decode_max: int, 
                   device: torch.device):  # fmt: skip
     """(tokens, slots [tokens] int32, segments or None, distinct tasks) of tune_kernels' calls: each plan entry with
     its tokens over its tasks in turn; then the prefill sizes again as an eager step gives them, the tokens in runs
-    of one slot (runner.segments_of). Runs shorter than dense_min take the prefill kernel without its sort
-    (another compiled variant than the calls above: ~1.2 s of compiling in the first step of short prompts of
-    several tasks, H200, NOTES.md twelfth session); one run of all the tokens takes the dense path (its
+    of one slot (runner.segments_of). Runs shorter than dense_min take the register-LUT prefill kernel's segment
+    tiles where the layer suits it, else the prefill kernel without its sort (other compiled variants than the
+    calls above: ~1.2 s of compiling in the first step of short prompts of several tasks, H200, NOTES.md twelfth
+    session), and tune the tiles' choice per token bucket; one run of all the tokens takes the dense path (its
     dequantization kernel)."""
     for tokens, tasks in plan:
         yield tokens, (torch.arange(tokens, device=device) % tasks).to(torch.int32), None, tasks

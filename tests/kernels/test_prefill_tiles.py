@@ -1,0 +1,138 @@
+"""Prefill over a step's segments: the register-LUT kernel's segment tiles against the dense path.
+
+A step's tokens come in runs of one slot (SlotSegments with host bounds). Long runs take either the dense path (one
+dequantized weight per run, then cuBLAS) or the register-LUT prefill kernel over token tiles that each hold one
+run's tokens (kernels/triton_prefill_prmt.py, SegmentTiles); kernels.triton_ops.dense_pays draws the line. On the
+CPU these run through Triton's interpreter, on CUDA compiled; outputs are poisoned with NaN first.
+"""
+
+import pytest
+import torch
+
+from kernels import SlotSegments, triton_ops
+from kernels.reference import lut_linear_reference
+from kernels.triton_ops import DECODE_MAX_M, dense_pays, lut_linear_forward
+from kernels.triton_prefill import DENSE_MAX_SEGMENTS, DENSE_MIN_MEAN_TOKENS, DENSE_MIN_TOKENS
+from kernels.triton_prefill_prmt import SegmentTiles, launch_prefill_prmt
+from tests.kernels.test_triton_forward import DEVICE, TOL, make_case, rel_err
+
+# 4-bit codes, 2 groups of 32 columns: the register-LUT kernel takes these layers (16-column blocks fit a group)
+N, K, BITS, GPR = 21, 64, 4, 2
+
+
+def step(slots: list[int], counts: list[int], dtype=torch.float16, seed=0):
+    m = sum(counts)
+    x, codes, pool, _ = make_case(m, N, K, BITS, GPR, 4, "one", dtype, seed=seed)
+    segments = SlotSegments.from_counts(slots, counts, DEVICE)
+    return x, codes, pool, segments, segments.slot_of_token()
+
+
+def test_segment_tiles_cut_each_long_enough_segment_into_chunks_of_block_m():
+    starts = torch.tensor([0, 5, 25, 26, 66], dtype=torch.int32)
+    assert SegmentTiles(starts, (5, 20, 1, 40)).count(16) == 1 + 2 + 1 + 3
+    assert SegmentTiles(starts, (5, 20, 1, 40), min_len=20).count(16) == 2 + 3
+    assert SegmentTiles(starts, (5, 20, 1, 40), min_len=41).count(16) == 0
+
+
+@pytest.mark.parametrize("min_len", [1, 4, 21])
+def test_the_kernel_writes_the_rows_of_the_tiled_segments_and_no_other(min_len):
+    counts, slots = [5, 20, 1, 40, 3], [3, 0, 2, 1, 3]
+    x, codes, pool, segments, slot_of_token = step(slots, counts, seed=min_len)
+    y = torch.full((sum(counts), N), float("nan"), dtype=x.dtype, device=DEVICE)
+    config = {"BLOCK_M": 16, "BLOCK_N": 16, "BLOCK_K": 16, "num_warps": 4, "num_stages": 2, "W_LEFT": min_len % 2}
+    tiles = SegmentTiles(segments.starts, tuple(counts), min_len)
+    launch_prefill_prmt(x, codes, pool, slot_of_token, None, BITS, y, config, tiles=tiles)
+    tiled = torch.cat([torch.full((c,), c >= min_len) for c in counts]).to(DEVICE)
+    ref = lut_linear_reference(x, codes, pool, slot_of_token, BITS)
+    assert rel_err(y[tiled], ref[tiled]) < TOL[x.dtype]
+    assert torch.isnan(y[~tiled]).all()
+
+
+def test_segment_tiles_take_tokens_in_place_and_a_bounded_count_of_segments():
+    x, codes, pool, segments, slot_of_token = step([0, 1], [10, 10])
+    y = torch.empty(20, N, dtype=x.dtype, device=DEVICE)
+    config = {"BLOCK_M": 16, "BLOCK_N": 16, "BLOCK_K": 16, "num_warps": 4, "num_stages": 2}
+    perm = torch.arange(20, dtype=torch.int32, device=DEVICE)
+    with pytest.raises(ValueError, match="no perm"):
+        launch_prefill_prmt(x, codes, pool, slot_of_token, perm, BITS, y, config, tiles=SegmentTiles(
+            segments.starts, (10, 10)))  # fmt: skip
+    with pytest.raises(ValueError, match="one more than their lengths"):
+        launch_prefill_prmt(x, codes, pool, slot_of_token, None, BITS, y, config, tiles=SegmentTiles(
+            segments.starts, (20,)))  # fmt: skip
+
+
+def test_the_dense_path_pays_for_one_or_two_segments_or_long_ones():
+    short_long = DENSE_MIN_TOKENS + 10
+    assert not dense_pays([])
+    assert dense_pays([2048]) and dense_pays([96]) and dense_pays([1024, 1024])
+    assert DENSE_MAX_SEGMENTS == 2 and dense_pays([short_long] * 2)
+    assert not dense_pays([short_long] * 3)
+    assert not dense_pays([256] * 8) and not dense_pays([128] * 4)
+    assert dense_pays([DENSE_MIN_MEAN_TOKENS] * 4) and not dense_pays([DENSE_MIN_MEAN_TOKENS - 1] * 4)
+
+
+def _forbid(monkeypatch, name: str):
+    def forbidden(*args, **kwargs):
+        raise AssertionError(f"{name} was called")
+
+    monkeypatch.setattr(triton_ops, name, forbidden)
+
+
+def test_four_prompt_chunks_take_the_segment_tiles_and_the_decode_rows_their_own_call(monkeypatch):
+    """Two decode rows, then four tasks' prompt chunks of 65-100 tokens: the chunks in segment tiles (no dense
+    weight, no sort), the decode rows as one call of the op."""
+    slots, counts = [2, 0, 1, 3, 0, 2], [1, 1, 100, 70, 90, DENSE_MIN_TOKENS + 1]
+    x, codes, pool, segments, slot_of_token = step(slots, counts, seed=5)
+    _forbid(monkeypatch, "launch_dense_segments")
+    _forbid(monkeypatch, "sort_tokens_by_slot")
+    tiled, calls = [], []
+    real_tiles, real_forward = triton_ops._launch_tiles, triton_ops.lut_linear_forward
+
+    def spy_tiles(*args, **kwargs):
+        tiled.append(args[6])
+        return real_tiles(*args, **kwargs)
+
+    def spy_forward(x, *args, **kwargs):
+        calls.append((x.shape[0], kwargs.get("num_tasks")))
+        return real_forward(x, *args, **kwargs)
+
+    monkeypatch.setattr(triton_ops, "_launch_tiles", spy_tiles)
+    monkeypatch.setattr(triton_ops, "lut_linear_forward", spy_forward)
+    out = torch.full((sum(counts), N), float("nan"), dtype=x.dtype, device=DEVICE)
+    y = spy_forward(x, codes, pool, slot_of_token, BITS, segments, out=out)
+    assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, BITS)) < TOL[x.dtype]
+    assert len(tiled) == 1 and tiled[0].min_len == DENSE_MIN_TOKENS and tiled[0].lengths == tuple(counts)
+    assert calls[1:] == [(2, 2)]  # the two decode rows, two tasks
+
+
+def test_one_long_prompt_beside_short_chunks_still_takes_the_dense_path(monkeypatch):
+    slots, counts = [1, 3, 0], [DENSE_MIN_TOKENS + 40, 7, 12]
+    x, codes, pool, segments, slot_of_token = step(slots, counts, dtype=torch.bfloat16, seed=6)
+    _forbid(monkeypatch, "_launch_tiles")
+    y = lut_linear_forward(x, codes, pool, slot_of_token, BITS, segments)
+    assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, BITS)) < TOL[x.dtype]
+
+
+def test_a_burst_of_short_prompts_over_several_tasks_takes_the_segment_tiles_over_every_segment(monkeypatch):
+    """No chunk reaches DENSE_MIN_TOKENS but the step has more than DECODE_MAX_M tokens: one tile set over all of
+    them (the sorted kernel's tiles would each loop over 2-4 slots), slots not in order, one slot twice."""
+    slots, counts = [3, 1, 3, 0, 2], [20, 9, 17, 30, 5]
+    assert sum(counts) > DECODE_MAX_M and max(counts) < DENSE_MIN_TOKENS
+    x, codes, pool, segments, slot_of_token = step(slots, counts, seed=7)
+    _forbid(monkeypatch, "sort_tokens_by_slot")
+    _forbid(monkeypatch, "launch_prefill")
+    out = torch.full((sum(counts), N), float("nan"), dtype=x.dtype, device=DEVICE)
+    y = lut_linear_forward(x, codes, pool, slot_of_token, BITS, segments, out=out)
+    assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, BITS)) < TOL[x.dtype]
+
+
+def test_a_layer_the_register_lut_kernel_cannot_take_keeps_the_dense_path_for_many_segments(monkeypatch):
+    """Groups of 20 columns (no 16-column block fits one): four long chunks go dense, as before the tiles."""
+    n, k, gpr = 19, 40, 2
+    counts = [DENSE_MIN_TOKENS + 1] * 4
+    x, codes, pool, _ = make_case(sum(counts), n, k, BITS, gpr, 4, "one", torch.float16, seed=8)
+    segments = SlotSegments.from_counts([0, 1, 2, 3], counts, DEVICE)
+    slot_of_token = segments.slot_of_token()
+    _forbid(monkeypatch, "_launch_tiles")
+    y = lut_linear_forward(x, codes, pool, slot_of_token, BITS, segments)
+    assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, BITS)) < TOL[x.dtype]
