@@ -659,11 +659,13 @@ def compile_prefill_sm90() -> None:
         print(f"prefill BM={bm} BN={bn} BK={bk} warps={warps} stages={stages}: regs {regs} stack {stack} smem {smem}"
               f" B | loop {n_loop} instr, {n_loop / per_thread:.2f} per weight | {mix}", flush=True)  # fmt: skip
 
-    ints = ["M", "N", "K", "KW", "GS", "stride_xm", "stride_cw", "stride_ls", "stride_ln", "stride_ym"]
-    div16 = ints[1:]
+    ints = ["M", "M_TILES", "G", "MIN_LEN", "N", "K", "KW", "GS", "stride_xm", "stride_cw", "stride_ls", "stride_ln",
+            "stride_ym"]  # fmt: skip
+    div16 = ints[4:]
     for bm, bn, bk, warps, stages, w_left in PREFILL_PRMT_SM90_CASES:
-        const = {"BITS": 4, "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "HAS_PERM": False, "W_LEFT": w_left,
-                 "ASM": True, "DOT_PRECISION": "tf32"}  # fmt: skip
+        # as the op's segment tiles launch it at Llama shapes
+        const = {"BITS": 4, "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "HAS_PERM": False, "TILED": True,
+                 "BLOCK_G": 256, "W_LEFT": w_left, "ASM": True, "DOT_PRECISION": "tf32", "EVEN_K": True}  # fmt: skip
         regs, stack, smem, sass = sm90_compile(_prefill_prmt_kernel, ints, div16, const, warps, stages)
         n_loop, mix = _inner_loop_mix(sass)
         per_thread = bn * bk / (32 * warps)

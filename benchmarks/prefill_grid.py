@@ -11,7 +11,9 @@ against the torch reference (output poisoned first):
 - cuBLAS: x @ W.T on one dense fp16 weight;
 - shipped: the op (lut_linear_forward) with the case's segments, as an eager engine step passes them;
 - generic: the generic fused kernel's candidates (triton_prefill.prefill_candidates), tokens already grouped;
-- prmt: the register-LUT kernel over PRMT_GRID (block shapes, warps, stages, operand order).
+- prmt: the register-LUT kernel over PRMT_GRID (block shapes, warps, stages, operand order), in segment tiles (a
+  token tile per chunk of one task's tokens, as the op's plan launches it; before the twenty-seventh session's third
+  call: BLOCK_M runs of the tokens in order, which the cases' segments align with).
 The grid runs in full on the first shape and case (within --budget-s seconds), then its best PRMT_TOP configs on
 the rest. Writes OUT_DIR/prefill_grid_gpr{G}.json and .png (each case's best per kind, as cuBLAS's time / its).
 """
@@ -33,14 +35,16 @@ from prefill_tasks import case_batch  # noqa: E402
 
 from kernels.reference import lut_linear_reference  # noqa: E402
 from kernels.triton_prefill import launch_prefill, prefill_candidates  # noqa: E402
-from kernels.triton_prefill_prmt import launch_prefill_prmt  # noqa: E402
+from kernels.triton_prefill_prmt import SegmentTiles, launch_prefill_prmt  # noqa: E402
 
 SHAPES = [(4096, 4096), (11008, 4096), (4096, 11008), (12288, 4096), (22016, 4096)]
 CASES = [("1 task x 2048", [(0, 2048)]), ("8 tasks x 256", [(t, 256) for t in range(8)]),
          ("4 tasks x 512", [(t, 512) for t in range(4)])]  # fmt: skip
 # (BLOCK_M, BLOCK_N, BLOCK_K, warps, stages, W_LEFT): no spills on sm_90 (bench_kernels.py --sm90 prefill). The
 # first 14 were the first round's (NOTES.md twenty-seventh session), the next 7 the second's, around its best, the
-# last 7 the third's: 16 warps (4 warpgroups sharing the weight tile as the B operand in shared memory).
+# next 7 the third's: 16 warps (4 warpgroups sharing the weight tile as the B operand in shared memory); the last 9
+# the fourth's, with segment tiles (no masks on x): the best again, and 8 warps held to 128 registers (a 7th field,
+# maxnreg) so that two CTAs share an SM.
 PRMT_GRID = [(256, 128, 64, 8, 3, 0), (256, 128, 64, 8, 4, 0), (128, 128, 64, 8, 3, 0), (128, 128, 64, 8, 3, 1),
              (256, 128, 64, 8, 3, 1), (128, 256, 64, 8, 3, 0), (128, 128, 128, 8, 3, 0), (128, 128, 128, 8, 3, 1),
              (256, 128, 32, 8, 4, 0), (128, 128, 64, 4, 3, 0), (128, 64, 64, 4, 4, 1), (64, 128, 64, 4, 4, 1),
@@ -48,13 +52,16 @@ PRMT_GRID = [(256, 128, 64, 8, 3, 0), (256, 128, 64, 8, 4, 0), (128, 128, 64, 8,
              (256, 128, 64, 8, 4, 1), (256, 128, 64, 8, 2, 1), (256, 64, 64, 4, 4, 0), (512, 64, 64, 8, 3, 0),
              (256, 128, 32, 8, 4, 1), (128, 128, 64, 4, 4, 0), (256, 64, 32, 4, 4, 0),
              (256, 128, 64, 16, 3, 0), (256, 128, 64, 16, 4, 0), (256, 128, 64, 16, 2, 0), (256, 128, 32, 16, 4, 0),
-             (128, 256, 64, 16, 3, 0), (128, 128, 64, 16, 3, 0), (256, 64, 64, 16, 3, 0)]  # fmt: skip
+             (128, 256, 64, 16, 3, 0), (128, 128, 64, 16, 3, 0), (256, 64, 64, 16, 3, 0),
+             (256, 128, 64, 8, 3, 1), (256, 128, 64, 8, 4, 1), (256, 128, 64, 8, 2, 1), (256, 64, 64, 4, 3, 0),
+             (128, 128, 64, 4, 3, 0), (128, 128, 64, 8, 3, 0, 128), (128, 128, 64, 8, 4, 0, 128),
+             (128, 128, 64, 8, 2, 0, 128), (128, 64, 64, 4, 4, 1)]  # fmt: skip
 PRMT_TOP = 4
-KEYS = ("BLOCK_M", "BLOCK_N", "BLOCK_K", "num_warps", "num_stages", "W_LEFT")
+KEYS = ("BLOCK_M", "BLOCK_N", "BLOCK_K", "num_warps", "num_stages", "W_LEFT", "maxnreg")
 
 
 def prmt_config(row: tuple) -> dict:
-    return dict(zip(KEYS, row, strict=True))
+    return dict(zip(KEYS, row + (0,) * (len(KEYS) - len(row)), strict=True))
 
 
 def main() -> None:
@@ -90,9 +97,11 @@ def main() -> None:
             else:
                 first = [r for r in rows if r.get("kind") == "prmt" and r["us"] and r["N"] == shapes[0][0]
                          and r["K"] == shapes[0][1] and r["case"] == cases[0][0]]  # fmt: skip
-                configs = [{key: r[key] for key in KEYS} for r in sorted(first, key=lambda r: r["us"])[:PRMT_TOP]]
+                best = sorted(first, key=lambda r: r["us"])[:PRMT_TOP]
+                configs = [{key: r.get(key, 0) for key in KEYS} for r in best]
                 budget = 1e9
-            time_grid(_launcher(launch_prefill_prmt), layer, x, slots, ref,
+            tiles = SegmentTiles(segments.starts, tuple(n for _, n in runs))
+            time_grid(_launcher(launch_prefill_prmt, tiles), layer, x, slots, ref,
                       ([({**c, "kind": "prmt"}, base)] for c in configs), budget, rows, "prmt")  # fmt: skip
             for kind in ("generic", "prmt"):
                 best = min((r for r in rows if r.get("kind") == kind and r["us"] and r["N"] == n and r["K"] == k
@@ -108,11 +117,13 @@ def main() -> None:
     plot(out, args.out / f"prefill_grid_gpr{args.gpr}.png")
 
 
-def _launcher(launch):
-    """launch with the kind field dropped and tokens already grouped (segments: perm None)."""
+def _launcher(launch, tiles: SegmentTiles | None = None):
+    """launch with the kind field dropped and tokens already grouped (segments: perm None); tiles: as the op's
+    plan launches the register-LUT kernel over several segments (a token tile per segment chunk)."""
 
     def run(x, codes, pool, slots, bits, y, cfg):
-        launch(x, codes, pool, slots, None, bits, y, {k: v for k, v in cfg.items() if k != "kind"})
+        extra = {"tiles": tiles} if tiles is not None else {}
+        launch(x, codes, pool, slots, None, bits, y, {k: v for k, v in cfg.items() if k != "kind"}, **extra)
 
     run.__name__ = launch.__name__
     return run

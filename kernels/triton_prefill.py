@@ -209,15 +209,18 @@ def prefill_candidates(m: int, n: int, k: int, prmt_group_size: int | None = Non
             "ROW_WARP": row_warp, "PREFETCH": pf,
         })  # fmt: skip
     if prmt_group_size is not None:
-        for bm, bn, bk, warps, stages, w_left in PRMT_PREFILL_CANDIDATES:
+        for bm, bn, bk, warps, stages, w_left, maxnreg in PRMT_PREFILL_CANDIDATES:
             if prmt_group_size % bk == 0:
-                out.append({"PRMT": 1, "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "num_warps": warps,
-                            "num_stages": stages, "W_LEFT": w_left})  # fmt: skip
+                config = {"PRMT": 1, "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "num_warps": warps,
+                          "num_stages": stages, "W_LEFT": w_left}  # fmt: skip
+                out.append(config | ({"maxnreg": maxnreg} if maxnreg else {}))
     return out
 
 
-# The register-LUT kernel's (BLOCK_M, BLOCK_N, BLOCK_K, warps, stages, W_LEFT): the H200 grid's best four at 2,048
-# tokens on 4096x4096 (benchmarks/prefill_grid.py, NOTES.md twenty-seventh session: 145.2 / 145.0 / 157.5 / 164.0
-# us; cuBLAS 90.9) and two of smaller token tiles, for segment tiles of 64-128 tokens (199.2 / 274.9 there).
-PRMT_PREFILL_CANDIDATES = [(256, 128, 64, 8, 3, 1), (256, 128, 64, 8, 4, 1), (256, 64, 64, 4, 3, 0),
-                           (128, 128, 64, 4, 3, 0), (128, 64, 64, 4, 4, 1), (64, 128, 64, 4, 4, 1)]  # fmt: skip
+# The register-LUT kernel's (BLOCK_M, BLOCK_N, BLOCK_K, warps, stages, W_LEFT, maxnreg; 0 = Triton's choice): the
+# H200 grid's best four at 2,048 tokens on 4096x4096 (benchmarks/prefill_grid.py, NOTES.md twenty-seventh session:
+# 145.2 / 145.0 / 157.5 / 164.0 us; cuBLAS 90.9), 8 warps held to 128 registers (two CTAs an SM), and two of smaller
+# token tiles, for segment tiles of 64-128 tokens (199.2 / 274.9 there).
+PRMT_PREFILL_CANDIDATES = [(256, 128, 64, 8, 3, 1, 0), (256, 128, 64, 8, 4, 1, 0), (256, 64, 64, 4, 3, 0, 0),
+                           (128, 128, 64, 4, 3, 0, 0), (128, 128, 64, 8, 3, 0, 128), (128, 64, 64, 4, 4, 1, 0),
+                           (64, 128, 64, 4, 4, 1, 0)]  # fmt: skip

@@ -57,7 +57,7 @@ def _prefill_prmt_kernel(
     M, M_TILES, G, MIN_LEN, N, K, KW, GS, stride_xm, stride_cw, stride_ls, stride_ln, stride_ym,
     BITS: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
     HAS_PERM: tl.constexpr, TILED: tl.constexpr, BLOCK_G: tl.constexpr, W_LEFT: tl.constexpr, ASM: tl.constexpr,
-    DOT_PRECISION: tl.constexpr,
+    DOT_PRECISION: tl.constexpr, EVEN_K: tl.constexpr = False,
 ):  # fmt: skip
     L: tl.constexpr = 1 << BITS
     BW: tl.constexpr = BLOCK_K // 8
@@ -80,7 +80,10 @@ def _prefill_prmt_kernel(
     slots = tl.load(slot_sorted_ptr + m_offs, mask=m_mask, other=NO_SLOT).to(tl.int32)  # [BM]
     rows = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
     rows_c = tl.minimum(rows, N - 1)  # rows past N read row N-1; never stored
-    x_rows = x_ptr + tok.to(tl.int64)[:, None] * stride_xm  # [BM, 1]
+    if TILED:  # one slot a tile: rows past the segment re-read its last token (never stored) instead of a mask
+        x_rows = x_ptr + tl.minimum(tok, m_end - 1).to(tl.int64)[:, None] * stride_xm  # [BM, 1]
+    else:
+        x_rows = x_ptr + tok.to(tl.int64)[:, None] * stride_xm
     wj = tl.arange(0, BW)
     pairs_ptr = lut_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
     word_rows = codes_ptr.to(tl.pointer_type(tl.uint32), bitcast=True) + rows_c[:, None] * stride_cw  # [BN, 1]
@@ -98,9 +101,16 @@ def _prefill_prmt_kernel(
             tables = _row_tables(pairs_ptr, offs, BITS, ASM)
             for kb0 in range(g * GS, tl.minimum(g * GS + GS, K), BLOCK_K):
                 wcol = kb0 // 8 + wj
-                words = tl.load(word_rows + wcol[None, :], mask=(wcol < KW)[None, :], other=0)  # [BN, BW]
                 cols = kb0 + tl.arange(0, BLOCK_K)
-                xs = tl.load(x_rows + cols[None, :], mask=sel[:, None] & (cols < K)[None, :], other=0.0)
+                if EVEN_K:  # no column masks: fewer predicates to compute for each cp.async of the pipeline
+                    words = tl.load(word_rows + wcol[None, :])  # [BN, BW]
+                    if TILED:
+                        xs = tl.load(x_rows + cols[None, :])
+                    else:
+                        xs = tl.load(x_rows + cols[None, :], mask=sel[:, None], other=0.0)
+                else:
+                    words = tl.load(word_rows + wcol[None, :], mask=(wcol < KW)[None, :], other=0)
+                    xs = tl.load(x_rows + cols[None, :], mask=sel[:, None] & (cols < K)[None, :], other=0.0)
                 w = _dequant_words(words, tables, lut_ptr, offs, BLOCK_N, BW, ASM).to(xs.dtype)  # [BN, BK]
                 if W_LEFT:
                     acc = tl.dot(w, tl.trans(xs), acc, input_precision=DOT_PRECISION)
@@ -191,6 +201,7 @@ def launch_prefill_prmt(
         lut_pool.stride(1), y.stride(0),
         BITS=bits, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, HAS_PERM=perm is not None, TILED=tiles is not None,
         BLOCK_G=MAX_TILED_SEGMENTS, W_LEFT=bool(config.get("W_LEFT", 1)), ASM=not interpreting(),
-        DOT_PRECISION="ieee" if x.dtype == torch.float32 else "tf32",
+        DOT_PRECISION="ieee" if x.dtype == torch.float32 else "tf32", EVEN_K=k % bk == 0,
         num_warps=config.get("num_warps", 8), num_stages=config.get("num_stages", 3),
+        **({"maxnreg": config["maxnreg"]} if config.get("maxnreg") else {}),
     )  # fmt: skip

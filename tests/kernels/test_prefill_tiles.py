@@ -48,6 +48,20 @@ def test_the_kernel_writes_the_rows_of_the_tiled_segments_and_no_other(min_len):
     assert torch.isnan(y[~tiled]).all()
 
 
+def test_segment_tiles_with_a_last_block_past_k():
+    """K = 47 in 3 groups of 16: the last K block reads past the row (masked), rows of one tile re-read the
+    segment's last token past its end (never stored)."""
+    n, k, gpr, counts, slots = 29, 47, 3, [19, 40, 7], [1, 0, 2]
+    x, codes, pool, _ = make_case(sum(counts), n, k, BITS, gpr, 3, "one", torch.bfloat16, seed=4)
+    segments = SlotSegments.from_counts(slots, counts, DEVICE)
+    slot_of_token = segments.slot_of_token()
+    y = torch.full((sum(counts), n), float("nan"), dtype=x.dtype, device=DEVICE)
+    config = {"BLOCK_M": 16, "BLOCK_N": 16, "BLOCK_K": 16, "num_warps": 4, "num_stages": 2, "W_LEFT": 1}
+    launch_prefill_prmt(x, codes, pool, slot_of_token, None, BITS, y, config, SegmentTiles(segments.starts,
+                                                                                         tuple(counts)))  # fmt: skip
+    assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, BITS)) < TOL[x.dtype]
+
+
 def test_segment_tiles_take_tokens_in_place_and_a_bounded_count_of_segments():
     x, codes, pool, segments, slot_of_token = step([0, 1], [10, 10])
     y = torch.empty(20, N, dtype=x.dtype, device=DEVICE)
