@@ -1,5 +1,7 @@
 """The config-grid scripts' shared timing loop (benchmarks/bench_kernels.time_grid), without a GPU."""
 
+import pytest
+
 from tests.conftest import load_benchmark
 
 
@@ -139,3 +141,25 @@ def test_linear_as_served_plots_its_ratios_and_needs_a_gpu(tmp_path, monkeypatch
     monkeypatch.setattr("sys.argv", ["linear_as_served.py", "--out", str(tmp_path / "x")])
     with pytest.raises(SystemExit, match="run it on a GPU"):
         served.main()
+
+
+def test_the_ncu_summary_totals_stall_reasons_and_opcodes_and_lists_the_hottest_lines(tmp_path):
+    """benchmarks/ncu_sass_summary.py on a small source-page export: ncu's "Kernel Name" line, then the table."""
+    summary = load_benchmark("ncu_sass_summary")
+    head = '"Address","Source","Warp Stall Sampling (All Samples)","Instructions Executed","stall_wait",' \
+           '"stall_barrier","stall_wait (Not Issued)"'  # fmt: skip
+    lines = ['"Kernel Name","_prefill_prmt_kernel",', head,
+             '"0x10","PRMT R1, R2, 0x5140, R3","5","1,024","4","1","4"',
+             '"0x20","@!P5  BRA 0x10","7","1,024","1","6","1"',
+             '"0x30","PRMT.F R4, R2, 0x7362, R3","2","1,024","2","1","2"']  # fmt: skip
+    path = tmp_path / "sass.csv"
+    path.write_text("\n".join(lines) + "\n")
+    out = summary.summarize(summary.read_rows(path), top=2).splitlines()
+    assert out[0] == "instructions 3072 samples 14 sass lines 3"
+    assert out[1] == "by reason [('stall_barrier', 8), ('stall_wait', 7)]"  # the "(Not Issued)" columns left out
+    assert out[2] == "by opcode samples [('PRMT', 7), ('BRA', 7)]"  # predicate and modifiers stripped
+    assert out[4].startswith("0x20 @!P5  BRA 0x10 7 1024 [(6, 'stall_barrier')")
+    assert len(out) == 4 + 2
+    (tmp_path / "empty.csv").write_text("nothing here\n")
+    with pytest.raises(ValueError, match="no SASS table"):
+        summary.read_rows(tmp_path / "empty.csv")
