@@ -206,7 +206,8 @@ def main_bench(args, bw, results, out):
     for n, k in args.shapes:
         for gpr in (1, 4):
             layer = Layer(n, k, gpr)
-            cases = [("decode", m, t) for m, t in DECODE] + [("prefill", m, t) for m, t in PREFILL]
+            cases = [("decode", m, t) for m, t in DECODE if "decode" in args.phases]
+            cases += [("prefill", m, t) for m, t in PREFILL if "prefill" in args.phases]
             for phase, m, tasks in cases:
                 x, slots = make_batch(m, tasks, k)
                 per = m // tasks
@@ -761,6 +762,7 @@ def main():
         help="decode (every variant), gather (the pruned autotune list), bucket, prefill",
     )
     ap.add_argument("--shapes", default=",".join(f"{n}x{k}" for n, k in SHAPES))
+    ap.add_argument("--phases", default="decode,prefill", help="the main table's cases: decode, prefill or both")
     ap.add_argument("--plot-only", type=Path, help="re-draw the plot from a kernels.json")
     ap.add_argument("--profile", action="store_true", help="a few single launches for ncu, nothing else")
     ap.add_argument("--sm90", nargs="?", const="all", choices=("all", "bucket", "prmt", "prefill"),
