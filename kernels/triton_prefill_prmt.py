@@ -201,7 +201,7 @@ def launch_prefill_prmt(
         lut_pool.stride(1), y.stride(0),
         BITS=bits, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, HAS_PERM=perm is not None, TILED=tiles is not None,
         BLOCK_G=MAX_TILED_SEGMENTS, W_LEFT=bool(config.get("W_LEFT", 1)), ASM=not interpreting(),
-        DOT_PRECISION="ieee" if x.dtype == torch.float32 else "tf32", EVEN_K=k % bk == 0,
+        DOT_PRECISION="ieee" if x.dtype == torch.float32 else "tf32", EVEN_K=k % bk == 0 and config.get("EVEN_K", True),
         num_warps=config.get("num_warps", 8), num_stages=config.get("num_stages", 3),
         **({"maxnreg": config["maxnreg"]} if config.get("maxnreg") else {}),
     )  # fmt: skip
