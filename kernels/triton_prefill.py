@@ -217,10 +217,13 @@ def prefill_candidates(m: int, n: int, k: int, prmt_group_size: int | None = Non
     return out
 
 
-# The register-LUT kernel's (BLOCK_M, BLOCK_N, BLOCK_K, warps, stages, W_LEFT, maxnreg; 0 = Triton's choice): the
-# H200 grid's best four at 2,048 tokens on 4096x4096 (benchmarks/prefill_grid.py, NOTES.md twenty-seventh session:
-# 145.2 / 145.0 / 157.5 / 164.0 us; cuBLAS 90.9), 8 warps held to 128 registers (two CTAs an SM), and two of smaller
-# token tiles, for segment tiles of 64-128 tokens (199.2 / 274.9 there).
-PRMT_PREFILL_CANDIDATES = [(256, 128, 64, 8, 3, 1, 0), (256, 128, 64, 8, 4, 1, 0), (256, 64, 64, 4, 3, 0, 0),
-                           (128, 128, 64, 4, 3, 0, 0), (128, 128, 64, 8, 3, 0, 128), (128, 64, 64, 4, 4, 1, 0),
+# The register-LUT kernel's (BLOCK_M, BLOCK_N, BLOCK_K, warps, stages, W_LEFT, maxnreg; 0 = Triton's choice), from
+# the H200 grids at 2,048 tokens on 4096x4096 (benchmarks/prefill_grid.py, NOTES.md twenty-seventh session; cuBLAS
+# 90.9 us): 256x64 / 4 warps 157.5, 128x128 / 4 warps 163-164, 256x128 / 8 warps 164.0, 16 warps 161.5; 8 warps held
+# to 128 registers (two CTAs an SM); two of smaller token tiles for segment tiles of 64-128 tokens. The grid's
+# fastest, 256x128 / 8 warps with the weight as the MMA's left operand (145-147 us), is left out: on the H200 it
+# computes wrong values (rel err 0.04-0.07 with masked loads, NaN with the unmasked ones; Triton 3.9), while every
+# config here matched the reference (benchmarks/device/twentyseventh_debug_tiles.py).
+PRMT_PREFILL_CANDIDATES = [(256, 64, 64, 4, 3, 0, 0), (128, 128, 64, 4, 3, 0, 0), (256, 128, 64, 8, 4, 0, 0),
+                           (256, 128, 64, 16, 4, 0, 0), (128, 128, 64, 8, 3, 0, 128), (128, 64, 64, 4, 4, 1, 0),
                            (64, 128, 64, 4, 4, 1, 0)]  # fmt: skip

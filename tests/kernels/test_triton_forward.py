@@ -303,6 +303,27 @@ def test_every_prefill_candidate_on_cuda():
         assert rel_err(y, ref) < TOL[x.dtype], config
 
 
+@pytest.mark.gpu
+@pytest.mark.parametrize("counts", [[256] * 4, [2048], [70, 300, 130]])
+def test_every_register_lut_prefill_candidate_in_segment_tiles_on_cuda(counts):
+    """Compiled at a Llama shape, as the op's plan launches them: on the H200 one fast config (256x128, 8 warps,
+    the weight on the left) gave wrong values there and NaN in segment tiles while the small cases passed."""
+    from kernels.triton_prefill_prmt import SegmentTiles, default_prefill_prmt_config, launch_prefill_prmt
+
+    n, k, bits, gpr = 4096, 4096, 4, 1
+    m = sum(counts)
+    x, codes, pool, _ = make_case(m, n, k, bits, gpr, len(counts), "one", torch.float16, seed=2)
+    segments = SlotSegments.from_counts(list(range(len(counts))), counts, DEVICE)
+    slot_of_token = segments.slot_of_token()
+    ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
+    configs = [c for c in prefill_candidates(m, n, k, prmt_group_size=k) if c.get("PRMT")]
+    for config in [default_prefill_prmt_config(k), *configs]:
+        for tiles in (SegmentTiles(segments.starts, tuple(counts)), None):
+            y = torch.full((m, n), float("nan"), dtype=x.dtype, device=DEVICE)
+            launch_prefill_prmt(x, codes, pool, slot_of_token, None, bits, y, config, tiles=tiles)
+            assert rel_err(y, ref) < TOL[x.dtype], (config, tiles is not None)
+
+
 def test_no_kernel_compiles_again_for_a_slot_array_view_at_another_offset():
     """A step's pieces pass views of its slot array at any offset; the kernels must not specialize on that
     pointer's alignment, or the first such step compiles again (~0.5 s per kernel variant, H200, NOTES.md
