@@ -359,6 +359,17 @@ def dequant_tile(lut_s, codes, cols, kb0, row_offs, GS, GPR, L: tl.constexpr, BL
 
 
 @triton.jit
+def tile_tokens(perm_ptr, slot_sorted_ptr, m_offs, m_mask, HAS_PERM: tl.constexpr):
+    """(tokens, slots) [BM] int32 of a prefill token tile at visiting positions m_offs: perm[m] where HAS_PERM (the
+    tokens sorted by slot) else m itself (tokens already in order), and slot_sorted[m], NO_SLOT outside m_mask."""
+    if HAS_PERM:
+        tok = tl.load(perm_ptr + m_offs, mask=m_mask, other=0)
+    else:
+        tok = m_offs
+    return tok, tl.load(slot_sorted_ptr + m_offs, mask=m_mask, other=NO_SLOT).to(tl.int32)
+
+
+@triton.jit
 def first_slot(slots):
     """Smallest slot of a [BM] int32 vector padded with NO_SLOT."""
     return tl.min(slots, axis=0)

@@ -28,6 +28,7 @@ from kernels.triton_common import (
     jit_any_size,
     load_codes,
     next_slot,
+    tile_tokens,
     unpack_codes,
 )
 from kernels.triton_prefill_prmt import launch_prefill_prmt
@@ -51,11 +52,7 @@ def _prefill_kernel(
 
     m_offs = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     m_mask = m_offs < M
-    if HAS_PERM:
-        tok = tl.load(perm_ptr + m_offs, mask=m_mask, other=0)
-    else:
-        tok = m_offs
-    slots = tl.load(slot_sorted_ptr + m_offs, mask=m_mask, other=NO_SLOT).to(tl.int32)  # [BM]
+    tok, slots = tile_tokens(perm_ptr, slot_sorted_ptr, m_offs, m_mask, HAS_PERM)  # [BM] each
     rows = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
     rows_c = tl.minimum(rows, N - 1)
     x_rows = x_ptr + tok.to(tl.int64)[:, None] * stride_xm  # [BM, 1]

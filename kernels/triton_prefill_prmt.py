@@ -31,7 +31,7 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.triton_common import NO_SLOT, first_slot, interpreting, jit_any_size, next_slot
+from kernels.triton_common import NO_SLOT, first_slot, interpreting, jit_any_size, next_slot, tile_tokens
 from kernels.triton_decode_prmt import _dequant_words, _row_tables, prmt_ok
 
 
@@ -73,11 +73,7 @@ def _prefill_prmt_kernel(
     else:
         m_offs = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
         m_mask = m_offs < M
-    if HAS_PERM:
-        tok = tl.load(perm_ptr + m_offs, mask=m_mask, other=0)
-    else:
-        tok = m_offs
-    slots = tl.load(slot_sorted_ptr + m_offs, mask=m_mask, other=NO_SLOT).to(tl.int32)  # [BM]
+    tok, slots = tile_tokens(perm_ptr, slot_sorted_ptr, m_offs, m_mask, HAS_PERM)  # [BM] each
     rows = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
     rows_c = tl.minimum(rows, N - 1)  # rows past N read row N-1; never stored
     if TILED:  # one slot a tile: rows past the segment re-read its last token (never stored) instead of a mask
