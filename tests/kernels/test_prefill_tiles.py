@@ -150,3 +150,59 @@ def test_a_layer_the_register_lut_kernel_cannot_take_keeps_the_dense_path_for_ma
     _forbid(monkeypatch, "_launch_tiles")
     y = lut_linear_forward(x, codes, pool, slot_of_token, BITS, segments)
     assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, BITS)) < TOL[x.dtype]
+
+
+_SPILLS_SCRIPT = r"""
+import json, os, sys
+os.environ.pop("TRITON_INTERPRET", None)
+sys.path.insert(0, "benchmarks")
+from bench_kernels import sm90_compile
+from kernels.triton_prefill_prmt import _prefill_prmt_kernel
+ints = ["M", "M_TILES", "G", "MIN_LEN", "N", "K", "KW", "GS", "stride_xm", "stride_cw", "stride_ls", "stride_ln",
+        "stride_ym"]
+out = []
+for c in json.loads(sys.argv[1]):
+    const = {"BITS": 4, "BLOCK_M": c["BLOCK_M"], "BLOCK_N": c["BLOCK_N"], "BLOCK_K": c["BLOCK_K"], "HAS_PERM": False,
+             "TILED": True, "BLOCK_G": 256, "W_LEFT": bool(c.get("W_LEFT", 1)), "ASM": True, "DOT_PRECISION": "tf32",
+             "EVEN_K": True}
+    import triton
+    real = triton.compile
+    if c.get("maxnreg"):
+        triton.compile = lambda src, target=None, options=None: real(src, target=target,
+                                                                     options={**options, "maxnreg": c["maxnreg"]})
+    regs, stack, smem, _ = sm90_compile(_prefill_prmt_kernel, ints, ints[4:], const, c["num_warps"], c["num_stages"])
+    triton.compile = real
+    out.append([int(regs), int(stack), int(smem)])
+print(json.dumps(out))
+"""
+
+
+def test_every_register_lut_prefill_candidate_and_shipped_choice_compiles_for_sm90_without_spills():
+    """As the op's segment tiles launch them at Llama shapes, compiled for sm_90 on this machine (ptxas and
+    cuobjdump ship with Triton): a config that spills registers to the stack or needs more shared memory than an
+    H100/H200 SM has would be slow or fail to launch, and only a GPU run would show it."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from kernels.triton_prefill import prefill_candidates
+
+    root = Path(__file__).resolve().parents[2]
+    shipped = json.loads((root / "kernels" / "tuned" / "NVIDIA_H200.v8.json").read_text())
+    configs = [c for c in prefill_candidates(2048, 4096, 4096, prmt_group_size=4096) if c.get("PRMT")]
+    configs += [c for k, c in shipped.items() if k.startswith("prefill_tiles|")]
+    configs = [dict(t) for t in dict.fromkeys(tuple(sorted(c.items())) for c in configs)]
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    done = subprocess.run([sys.executable, "-c", _SPILLS_SCRIPT, json.dumps(configs)], capture_output=True,
+                          text=True, cwd=root, env=env)  # fmt: skip
+    if done.returncode and ("ptxas" in done.stderr or "cuobjdump" in done.stderr):
+        pytest.skip("no ptxas / cuobjdump for sm_90 here")
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads(done.stdout.strip().splitlines()[-1])
+    for config, (regs, stack, smem) in zip(configs, results, strict=True):
+        assert stack == 0, (config, regs, stack)
+        assert smem <= 227 * 1024, (config, smem)
+        if config.get("maxnreg"):
+            assert regs <= config["maxnreg"], (config, regs)
