@@ -685,16 +685,24 @@ def _tuning_calls(plan: list[tuple[int, int]], num_slots: int, decode_max: int, 
                   device: torch.device):  # fmt: skip
     """(tokens, slots [tokens] int32, segments or None, distinct tasks) of tune_kernels' calls: each plan entry with
     its tokens over its tasks in turn; then the prefill sizes again as an eager step gives them, the tokens in runs
-    of one slot (runner.segments_of). Runs shorter than dense_min take the register-LUT prefill kernel's segment
-    tiles where the layer suits it, else the prefill kernel without its sort (other compiled variants than the
-    calls above: ~1.2 s of compiling in the first step of short prompts of several tasks, H200, NOTES.md twelfth
-    session), and tune the tiles' choice per token bucket; one run of all the tokens takes the dense path (its
-    dequantization kernel)."""
+    of one slot (runner.segments_of): first three or more runs of dense_min to 256 tokens where the size holds
+    them (the register-LUT prefill kernel's segment tiles, whose choice per token bucket they tune), then runs
+    shorter than dense_min (the segment tiles where the layer suits them, else the prefill kernel without its sort:
+    other compiled variants than the calls above, ~1.2 s of compiling in the first step of short prompts of several
+    tasks, H200, NOTES.md twelfth session), then one run of all the tokens (the dense path's dequantization
+    kernel)."""
     for tokens, tasks in plan:
         yield tokens, (torch.arange(tokens, device=device) % tasks).to(torch.int32), None, tasks
     short = dense_min // 2
     for tokens in sorted({t for t, _ in plan if t > decode_max}):
-        for counts in ([short] * (tokens // short) + ([tokens % short] if tokens % short else []), [tokens]):
+        variants = [[short] * (tokens // short) + ([tokens % short] if tokens % short else []), [tokens]]
+        # Three or more runs of dense_min to 256 tokens: several tasks' prompt chunks, which take the register-LUT
+        # kernel's segment tiles (kernels/triton_ops.py dense_pays). First, so that the tiles' choice for this token
+        # bucket is timed on such runs rather than on the short runs' (32-token tiles want other blocks).
+        run = max(dense_min, min(256, tokens // 4))
+        if tokens // run >= 3:
+            variants.insert(0, [run] * (tokens // run) + ([tokens % run] if tokens % run else []))
+        for counts in variants:
             run_slots = [i % num_slots for i in range(len(counts))]
             slots = torch.repeat_interleave(torch.tensor(run_slots, dtype=torch.int32),
                                             torch.tensor(counts)).to(device)  # fmt: skip
