@@ -501,12 +501,13 @@ def profile(args):
 
 
 def sm90_compile(kernel, ints: list[str], div16: list[str], const: dict, warps: int, stages: int,
-                 x: str = "fp16", lut: str = "fp16") -> tuple[str, str, int, str]:  # fmt: skip
+                 x: str = "fp16", lut: str = "fp16",
+                 maxnreg: int | None = None) -> tuple[str, str, int, str]:  # fmt: skip
     """Compile a multi-LUT kernel for sm_90 without a GPU (ptxas and cuobjdump ship with Triton).
 
     ints: its integer arguments; div16: those (besides the pointers) given the divisible-by-16 specialization the
     launchers get at Llama shapes; const: its constexprs (those with defaults may be left out); x / lut: element
-    types of the activations and the LUT pool.
+    types of the activations and the LUT pool; maxnreg: the register cap a config may set.
     Returns (registers, stack bytes, shared memory bytes, SASS).
     """
     import triton
@@ -527,7 +528,8 @@ def sm90_compile(kernel, ints: list[str], div16: list[str], const: dict, warps: 
         **dict.fromkeys(const, "constexpr"),
     }
     src = ASTSource(fn=kernel, signature=sig, constexprs=const, attrs=attrs)
-    kern = triton.compile(src, target=GPUTarget("cuda", 90, 32), options={"num_warps": warps, "num_stages": stages})
+    options = {"num_warps": warps, "num_stages": stages} | ({"maxnreg": maxnreg} if maxnreg else {})
+    kern = triton.compile(src, target=GPUTarget("cuda", 90, 32), options=options)
     with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
         f.write(kern.asm["cubin"])
         f.flush()
@@ -647,7 +649,6 @@ def compile_prefill_sm90() -> None:
     instructions per weight of a [BN, BK] tile (one slot), with its MMAs."""
     os.environ.pop("TRITON_INTERPRET", None)
     from kernels.triton_prefill import _prefill_kernel
-    from kernels.triton_prefill_prmt import _prefill_prmt_kernel
 
     ints = ["M", "N", "K", "KP", "GS", "GPR", "stride_xm", "stride_cn", "stride_ls", "stride_ln", "stride_ym"]
     div16 = [a for a in ints if a not in ("M", "GPR")]
@@ -660,19 +661,29 @@ def compile_prefill_sm90() -> None:
         print(f"prefill BM={bm} BN={bn} BK={bk} warps={warps} stages={stages}: regs {regs} stack {stack} smem {smem}"
               f" B | loop {n_loop} instr, {n_loop / per_thread:.2f} per weight | {mix}", flush=True)  # fmt: skip
 
-    ints = ["M", "M_TILES", "G", "MIN_LEN", "N", "K", "KW", "GS", "stride_xm", "stride_cw", "stride_ls", "stride_ln",
-            "stride_ym"]  # fmt: skip
-    div16 = ints[4:]
     for bm, bn, bk, warps, stages, w_left in PREFILL_PRMT_SM90_CASES:
-        # as the op's segment tiles launch it at Llama shapes
-        const = {"BITS": 4, "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "HAS_PERM": False, "TILED": True,
-                 "BLOCK_G": 256, "W_LEFT": w_left, "ASM": True, "DOT_PRECISION": "tf32", "EVEN_K": True}  # fmt: skip
-        regs, stack, smem, sass = sm90_compile(_prefill_prmt_kernel, ints, div16, const, warps, stages)
+        config = {"BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "num_warps": warps, "num_stages": stages,
+                  "W_LEFT": w_left}  # fmt: skip
+        regs, stack, smem, sass = compile_prefill_prmt_sm90(config)
         n_loop, mix = _inner_loop_mix(sass)
         per_thread = bn * bk / (32 * warps)
         print(f"prefill-prmt BM={bm} BN={bn} BK={bk} warps={warps} stages={stages} w_left={w_left}: regs {regs} "
               f"stack {stack} smem {smem} B | loop {n_loop} instr, {n_loop / per_thread:.2f} per weight | {mix}",
               flush=True)  # fmt: skip
+
+
+def compile_prefill_prmt_sm90(config: dict) -> tuple[str, str, int, str]:
+    """sm90_compile of the register-LUT prefill kernel with a launcher config (BLOCK_*, num_warps, num_stages,
+    W_LEFT, maxnreg), as the op's segment tiles launch it at Llama shapes (4-bit, K a multiple of BLOCK_K)."""
+    from kernels.triton_prefill_prmt import MAX_TILED_SEGMENTS, _prefill_prmt_kernel
+
+    ints = ["M", "M_TILES", "G", "MIN_LEN", "N", "K", "KW", "GS", "stride_xm", "stride_cw", "stride_ls", "stride_ln",
+            "stride_ym"]  # fmt: skip
+    const = {"BITS": 4, "BLOCK_M": config["BLOCK_M"], "BLOCK_N": config["BLOCK_N"], "BLOCK_K": config["BLOCK_K"],
+             "HAS_PERM": False, "TILED": True, "BLOCK_G": MAX_TILED_SEGMENTS, "W_LEFT": bool(config.get("W_LEFT", 1)),
+             "ASM": True, "DOT_PRECISION": "tf32", "EVEN_K": True}  # fmt: skip
+    return sm90_compile(_prefill_prmt_kernel, ints, ints[4:], const, config["num_warps"], config["num_stages"],
+                        maxnreg=config.get("maxnreg") or None)  # fmt: skip
 
 
 # (BLOCK_M, BLOCK_N, BLOCK_K, warps, stages, W_LEFT)

@@ -64,6 +64,7 @@ from kernels.triton_prefill_prmt import (
     SegmentTiles,
     default_prefill_prmt_config,
     launch_prefill_prmt,
+    prefill_prmt_candidates,
     prefill_prmt_ok,
 )
 
@@ -230,13 +231,15 @@ def _forward(
         launch_decode(x, codes_packed, lut_pool, slots, bits, y, config)
         return y
 
+    gs = triton.cdiv(k, lut_pool.shape[2])
     if segments is not None:
-        if segments.host_bounds is not None and _planned_segments(x, codes_packed, lut_pool, segments, slots, bits, y):
+        if segments.host_bounds is not None and _planned_segments(
+            x, codes_packed, lut_pool, segments, slots, bits, y, gs
+        ):
             return y
         perm, slot_sorted = None, slots  # tokens already contiguous per slot
     else:
         perm, slot_sorted = sort_tokens_by_slot(slots)
-    gs = triton.cdiv(k, lut_pool.shape[2])
     config = autotune.pick_config(
         "prefill",
         _shape_key(x, codes_packed, lut_pool, bits, min(_m_bucket(m), 4096)),
@@ -291,6 +294,7 @@ def _planned_segments(
     slots: torch.Tensor,
     bits: int,
     y: torch.Tensor,
+    group_size: int,
 ) -> bool:
     """Prefill over segments whose bounds the host knows (SlotSegments.host_bounds; no device read-back):
 
@@ -305,21 +309,19 @@ def _planned_segments(
     order.
     """
     bounds = [(s, a, b) for s, a, b in segments.host_bounds if b > a]
-    lengths = [b - a for _, a, b in segments.host_bounds]
-    long = [b - a for _, a, b in bounds if b - a >= DENSE_MIN_TOKENS]
-    k = x.shape[1]
-    gs = triton.cdiv(k, lut_pool.shape[2])
+    lengths = [b - a for _, a, b in segments.host_bounds]  # empty ones too: they pair with segments.starts
+    long_bounds = [t for t in bounds if t[2] - t[1] >= DENSE_MIN_TOKENS]
+    long = [b - a for _, a, b in long_bounds]
     tiled = (
-        prefill_prmt_ok(codes_packed, lut_pool, bits, gs)
+        prefill_prmt_ok(codes_packed, lut_pool, bits, group_size)
         and len(lengths) <= MAX_TILED_SEGMENTS
         and segments.starts.shape[0] == len(lengths) + 1
     )
     if long and (dense_pays(long) or not tiled):
-        dense = [t for t in bounds if t[2] - t[1] >= DENSE_MIN_TOKENS]
-        launch_dense_segments(x, codes_packed, lut_pool, dense, bits, y, slots)
+        launch_dense_segments(x, codes_packed, lut_pool, long_bounds, bits, y, slots)
     elif tiled and (long or x.shape[0] > DECODE_MAX_M):
         tiles = SegmentTiles(segments.starts, tuple(lengths), DENSE_MIN_TOKENS if long else 1)
-        _launch_tiles(x, codes_packed, lut_pool, slots, bits, y, tiles, gs)
+        _launch_tiles(x, codes_packed, lut_pool, slots, bits, y, tiles, group_size)
         if not long:
             return True
     else:
@@ -340,13 +342,10 @@ def _launch_tiles(
     group_size: int,
 ) -> None:
     """The register-LUT prefill kernel over segment tiles, its config tuned per token bucket of the tiled tokens."""
-    m, k = x.shape
-    n = codes_packed.shape[0]
-    tokens = sum(t for t in tiles.lengths if t >= tiles.min_len)
     config = autotune.pick_config(
         "prefill_tiles",
-        _shape_key(x, codes_packed, lut_pool, bits, min(_m_bucket(tokens), 4096)),
-        lambda: [c for c in prefill_candidates(m, n, k, group_size) if c.get("PRMT")],
+        _shape_key(x, codes_packed, lut_pool, bits, min(_m_bucket(sum(tiles.tiled())), 4096)),
+        lambda: prefill_prmt_candidates(group_size),
         lambda c: launch_prefill_prmt(x, codes_packed, lut_pool, slots, None, bits, y, c, tiles=tiles),
         lambda: default_prefill_prmt_config(group_size),
         x.device,

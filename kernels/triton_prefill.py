@@ -31,7 +31,7 @@ from kernels.triton_common import (
     tile_tokens,
     unpack_codes,
 )
-from kernels.triton_prefill_prmt import launch_prefill_prmt
+from kernels.triton_prefill_prmt import launch_prefill_prmt, prefill_prmt_candidates
 
 
 @jit_any_size(sizes=("M",), unaligned=("slot_sorted_ptr", "perm_ptr"))
@@ -194,7 +194,7 @@ def prefill_candidates(m: int, n: int, k: int, prmt_group_size: int | None = Non
     """The best fused configs of the H100 sweeps (benchmarks/NOTES.md), no register spills on sm_90: the two
     the autotuner picked for every H200 serving shape (NOTES.md "Autotuning cost") and the sweeps' best; with
     prmt_group_size (the layer takes the register-LUT kernel: triton_prefill_prmt.prefill_prmt_ok) also that
-    kernel's PRMT_PREFILL_CANDIDATES whose BLOCK_K divides it."""
+    kernel's candidates (triton_prefill_prmt.prefill_prmt_candidates)."""
     out = []
     for bm, bn, bk, warps, stages, row_warp, pf in (
         (256, 128, 64, 8, 3, False, 0),
@@ -206,21 +206,6 @@ def prefill_candidates(m: int, n: int, k: int, prmt_group_size: int | None = Non
             "ROW_WARP": row_warp, "PREFETCH": pf,
         })  # fmt: skip
     if prmt_group_size is not None:
-        for bm, bn, bk, warps, stages, w_left, maxnreg in PRMT_PREFILL_CANDIDATES:
-            if prmt_group_size % bk == 0:
-                config = {"PRMT": 1, "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "num_warps": warps,
-                          "num_stages": stages, "W_LEFT": w_left}  # fmt: skip
-                out.append(config | ({"maxnreg": maxnreg} if maxnreg else {}))
+        out += prefill_prmt_candidates(prmt_group_size)
     return out
 
-
-# The register-LUT kernel's (BLOCK_M, BLOCK_N, BLOCK_K, warps, stages, W_LEFT, maxnreg; 0 = Triton's choice), from
-# the H200 grids at 2,048 tokens on 4096x4096 (benchmarks/prefill_grid.py, NOTES.md twenty-seventh session; cuBLAS
-# 90.9 us): 256x64 / 4 warps 157.5, 128x128 / 4 warps 163-164, 256x128 / 8 warps 164.0, 16 warps 161.5; 8 warps held
-# to 128 registers (two CTAs an SM); two of smaller token tiles for segment tiles of 64-128 tokens. The grid's
-# fastest, 256x128 / 8 warps with the weight as the MMA's left operand (145-147 us), is left out: on the H200 it
-# computes wrong values (rel err 0.04-0.07 with masked loads, NaN with the unmasked ones; Triton 3.9), while every
-# config here matched the reference (benchmarks/device/twentyseventh_debug_tiles.py).
-PRMT_PREFILL_CANDIDATES = [(256, 64, 64, 4, 3, 0, 0), (128, 128, 64, 4, 3, 0, 0), (256, 128, 64, 8, 4, 0, 0),
-                           (256, 128, 64, 16, 4, 0, 0), (128, 128, 64, 8, 3, 0, 128), (128, 64, 64, 4, 4, 1, 0),
-                           (64, 128, 64, 4, 4, 1, 0)]  # fmt: skip

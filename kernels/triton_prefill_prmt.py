@@ -135,6 +135,30 @@ def default_prefill_prmt_config(group_size: int) -> dict:
             "W_LEFT": 0}  # fmt: skip
 
 
+# The register-LUT kernel's (BLOCK_M, BLOCK_N, BLOCK_K, warps, stages, W_LEFT, maxnreg; 0 = Triton's choice), from
+# the H200 grids at 2,048 tokens on 4096x4096 (benchmarks/prefill_grid.py, NOTES.md twenty-seventh session; cuBLAS
+# 90.9 us): 256x64 / 4 warps 157.5, 128x128 / 4 warps 163-164, 256x128 / 8 warps 164.0, 16 warps 161.5; 8 warps held
+# to 128 registers (two CTAs an SM); two of smaller token tiles for segment tiles of 64-128 tokens. The grid's
+# fastest, 256x128 / 8 warps with the weight as the MMA's left operand (145-147 us), is left out: on the H200 it
+# computes wrong values (rel err 0.04-0.07 with masked loads, NaN with the unmasked ones; Triton 3.9), while every
+# config here matched the reference (benchmarks/device/twentyseventh_debug_tiles.py).
+PRMT_PREFILL_CANDIDATES = [(256, 64, 64, 4, 3, 0, 0), (128, 128, 64, 4, 3, 0, 0), (256, 128, 64, 8, 4, 0, 0),
+                           (256, 128, 64, 16, 4, 0, 0), (128, 128, 64, 8, 3, 0, 128), (128, 64, 64, 4, 4, 1, 0),
+                           (64, 128, 64, 4, 4, 1, 0)]  # fmt: skip
+
+
+def prefill_prmt_candidates(group_size: int) -> list[dict]:
+    """PRMT_PREFILL_CANDIDATES as configs (PRMT set, for triton_prefill.launch_prefill), those whose BLOCK_K divides
+    the group size."""
+    out = []
+    for bm, bn, bk, warps, stages, w_left, maxnreg in PRMT_PREFILL_CANDIDATES:
+        if group_size % bk == 0:
+            config = {"PRMT": 1, "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "num_warps": warps,
+                      "num_stages": stages, "W_LEFT": w_left}  # fmt: skip
+            out.append(config | ({"maxnreg": maxnreg} if maxnreg else {}))
+    return out
+
+
 # The tile map scans every segment's bounds as one vector of this many (_segment_tile): a call with more segments
 # takes the sorted path.
 MAX_TILED_SEGMENTS = 256
@@ -150,9 +174,13 @@ class SegmentTiles:
     lengths: tuple[int, ...]
     min_len: int = 1
 
+    def tiled(self) -> list[int]:
+        """Lengths of the segments that get tiles (>= min_len tokens)."""
+        return [n for n in self.lengths if n >= self.min_len]
+
     def count(self, block_m: int) -> int:
-        """Token tiles of block_m rows: each segment of >= min_len tokens cut into chunks."""
-        return sum(-(-n // block_m) for n in self.lengths if n >= self.min_len)
+        """Token tiles of block_m rows: each tiled segment cut into chunks."""
+        return sum(-(-n // block_m) for n in self.tiled())
 
 
 def launch_prefill_prmt(
@@ -171,7 +199,8 @@ def launch_prefill_prmt(
     BLOCK_M runs of the visiting order (tokens grouped by segment, perm None): no tile holds two slots, so none
     loops over the K range twice. config: BLOCK_M, BLOCK_N, BLOCK_K (a multiple of 16 dividing the group size),
     num_warps, num_stages, W_LEFT (0/1: acc [BN, BM] with the weight tile as the MMA's left operand, else
-    [BM, BN])."""
+    [BM, BN]), maxnreg (optional register cap), EVEN_K (optional, False: keep the column masks where K divides
+    into blocks; benchmarks/device/twentyseventh_debug_tiles.py)."""
     m, k = x.shape
     n = codes_packed.shape[0]
     gs = triton.cdiv(k, lut_pool.shape[2])

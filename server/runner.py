@@ -693,15 +693,18 @@ def _tuning_calls(plan: list[tuple[int, int]], num_slots: int, decode_max: int, 
     kernel)."""
     for tokens, tasks in plan:
         yield tokens, (torch.arange(tokens, device=device) % tasks).to(torch.int32), None, tasks
-    short = dense_min // 2
+
+    def runs_of(tokens: int, length: int) -> list[int]:
+        return [length] * (tokens // length) + ([tokens % length] if tokens % length else [])
+
     for tokens in sorted({t for t, _ in plan if t > decode_max}):
-        variants = [[short] * (tokens // short) + ([tokens % short] if tokens % short else []), [tokens]]
+        variants = [runs_of(tokens, dense_min // 2), [tokens]]
         # Three or more runs of dense_min to 256 tokens: several tasks' prompt chunks, which take the register-LUT
         # kernel's segment tiles (kernels/triton_ops.py dense_pays). First, so that the tiles' choice for this token
         # bucket is timed on such runs rather than on the short runs' (32-token tiles want other blocks).
         run = max(dense_min, min(256, tokens // 4))
         if tokens // run >= 3:
-            variants.insert(0, [run] * (tokens // run) + ([tokens % run] if tokens % run else []))
+            variants.insert(0, runs_of(tokens, run))
         for counts in variants:
             run_slots = [i % num_slots for i in range(len(counts))]
             slots = torch.repeat_interleave(torch.tensor(run_slots, dtype=torch.int32),

@@ -156,24 +156,8 @@ _SPILLS_SCRIPT = r"""
 import json, os, sys
 os.environ.pop("TRITON_INTERPRET", None)
 sys.path.insert(0, "benchmarks")
-from bench_kernels import sm90_compile
-from kernels.triton_prefill_prmt import _prefill_prmt_kernel
-ints = ["M", "M_TILES", "G", "MIN_LEN", "N", "K", "KW", "GS", "stride_xm", "stride_cw", "stride_ls", "stride_ln",
-        "stride_ym"]
-out = []
-for c in json.loads(sys.argv[1]):
-    const = {"BITS": 4, "BLOCK_M": c["BLOCK_M"], "BLOCK_N": c["BLOCK_N"], "BLOCK_K": c["BLOCK_K"], "HAS_PERM": False,
-             "TILED": True, "BLOCK_G": 256, "W_LEFT": bool(c.get("W_LEFT", 1)), "ASM": True, "DOT_PRECISION": "tf32",
-             "EVEN_K": True}
-    import triton
-    real = triton.compile
-    if c.get("maxnreg"):
-        triton.compile = lambda src, target=None, options=None: real(src, target=target,
-                                                                     options={**options, "maxnreg": c["maxnreg"]})
-    regs, stack, smem, _ = sm90_compile(_prefill_prmt_kernel, ints, ints[4:], const, c["num_warps"], c["num_stages"])
-    triton.compile = real
-    out.append([int(regs), int(stack), int(smem)])
-print(json.dumps(out))
+from bench_kernels import compile_prefill_prmt_sm90
+print(json.dumps([[int(v) for v in compile_prefill_prmt_sm90(c)[:3]] for c in json.loads(sys.argv[1])]))
 """
 
 
@@ -187,11 +171,11 @@ def test_every_register_lut_prefill_candidate_and_shipped_choice_compiles_for_sm
     import sys
     from pathlib import Path
 
-    from kernels.triton_prefill import prefill_candidates
+    from kernels.triton_prefill_prmt import prefill_prmt_candidates
 
     root = Path(__file__).resolve().parents[2]
     shipped = json.loads((root / "kernels" / "tuned" / "NVIDIA_H200.v8.json").read_text())
-    configs = [c for c in prefill_candidates(2048, 4096, 4096, prmt_group_size=4096) if c.get("PRMT")]
+    configs = prefill_prmt_candidates(4096)
     configs += [c for k, c in shipped.items() if k.startswith("prefill_tiles|")]
     configs = [dict(t) for t in dict.fromkeys(tuple(sorted(c.items())) for c in configs)]
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}

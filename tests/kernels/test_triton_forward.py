@@ -308,7 +308,12 @@ def test_every_prefill_candidate_on_cuda():
 def test_every_register_lut_prefill_candidate_in_segment_tiles_on_cuda(counts):
     """Compiled at a Llama shape, as the op's plan launches them: on the H200 one fast config (256x128, 8 warps,
     the weight on the left) gave wrong values there and NaN in segment tiles while the small cases passed."""
-    from kernels.triton_prefill_prmt import SegmentTiles, default_prefill_prmt_config, launch_prefill_prmt
+    from kernels.triton_prefill_prmt import (
+        SegmentTiles,
+        default_prefill_prmt_config,
+        launch_prefill_prmt,
+        prefill_prmt_candidates,
+    )
 
     n, k, bits, gpr = 4096, 4096, 4, 1
     m = sum(counts)
@@ -316,8 +321,7 @@ def test_every_register_lut_prefill_candidate_in_segment_tiles_on_cuda(counts):
     segments = SlotSegments.from_counts(list(range(len(counts))), counts, DEVICE)
     slot_of_token = segments.slot_of_token()
     ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
-    configs = [c for c in prefill_candidates(m, n, k, prmt_group_size=k) if c.get("PRMT")]
-    for config in [default_prefill_prmt_config(k), *configs]:
+    for config in [default_prefill_prmt_config(k), *prefill_prmt_candidates(k)]:
         for tiles in (SegmentTiles(segments.starts, tuple(counts)), None):
             y = torch.full((m, n), float("nan"), dtype=x.dtype, device=DEVICE)
             launch_prefill_prmt(x, codes, pool, slot_of_token, None, bits, y, config, tiles=tiles)
