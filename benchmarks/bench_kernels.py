@@ -527,6 +527,8 @@ def sm90_compile(kernel, ints: list[str], div16: list[str], const: dict, warps: 
         **dict.fromkeys(ints, "i32"),
         **dict.fromkeys(const, "constexpr"),
     }
+    if type(kernel).__name__ == "GluonJITFunction":  # a Gluon kernel (triton_prefill_wgmma.py)
+        from triton.experimental.gluon._runtime import GluonASTSource as ASTSource
     src = ASTSource(fn=kernel, signature=sig, constexprs=const, attrs=attrs)
     options = {"num_warps": warps, "num_stages": stages} | ({"maxnreg": maxnreg} if maxnreg else {})
     kern = triton.compile(src, target=GPUTarget("cuda", 90, 32), options=options)
@@ -686,6 +688,19 @@ def compile_prefill_prmt_sm90(config: dict) -> tuple[str, str, int, str]:
                         maxnreg=config.get("maxnreg") or None)  # fmt: skip
 
 
+def compile_prefill_wgmma_sm90(config: dict, bits: int = 4, x: str = "fp16") -> tuple[str, str, int, str]:
+    """sm90_compile of the wgmma prefill kernel (triton_prefill_wgmma.py) with a launcher config (BLOCK_*,
+    num_warps, num_stages), at Llama shapes; x: the activations' and the LUT's type."""
+    from kernels.triton_prefill_prmt import MAX_TILED_SEGMENTS
+    from kernels.triton_prefill_wgmma import _prefill_wgmma_kernel, kernel_layouts
+
+    ints = ["M", "G", "MIN_LEN", "N", "K", "GS", "stride_xm", "stride_cw", "stride_ls", "stride_ln", "stride_ym"]
+    bm, bn, bk, warps = config["BLOCK_M"], config["BLOCK_N"], config["BLOCK_K"], config["num_warps"]
+    const = {"BITS": bits, "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "STAGES": config["num_stages"],
+             "BLOCK_G": MAX_TILED_SEGMENTS, **kernel_layouts(warps, bn, bm, bk)}  # fmt: skip
+    return sm90_compile(_prefill_wgmma_kernel, ints, ints[3:], const, warps, config["num_stages"], x=x, lut=x)
+
+
 # (BLOCK_M, BLOCK_N, BLOCK_K, warps, stages, W_LEFT)
 PREFILL_PRMT_SM90_CASES = [(256, 128, 64, 8, 3, 1), (256, 128, 64, 8, 4, 1), (256, 128, 64, 8, 2, 1),
                            (256, 64, 64, 4, 3, 1), (256, 64, 64, 4, 4, 0), (512, 64, 64, 8, 3, 1),
@@ -694,8 +709,10 @@ PREFILL_PRMT_SM90_CASES = [(256, 128, 64, 8, 3, 1), (256, 128, 64, 8, 4, 1), (25
                            (512, 128, 64, 8, 3, 1), (256, 64, 32, 4, 4, 0)]  # fmt: skip
 
 
-def _inner_loop_mix(sass: str, anchor: tuple[str, ...] = ("GMMA", "HMMA")) -> tuple[int, dict]:
-    """(instructions, top opcodes) of the smallest backward-branch loop around the first MMA (or anchor op)."""
+def _inner_loop_mix(sass: str, anchor: tuple[str, ...] = ("GMMA", "HMMA"), top: int | None = 10,
+                    executed_only: bool = False) -> tuple[int, dict]:  # fmt: skip
+    """(instructions, top opcodes: all where top is None) of the smallest backward-branch loop around the first
+    MMA (or anchor op); executed_only: leaving out the never-executed padding (`@!PT ...`)."""
     code = []
     for line in sass.splitlines():
         m = re.match(r"\s+/\*([0-9a-f]{4,})\*/\s+(.*?);", line)
@@ -706,10 +723,10 @@ def _inner_loop_mix(sass: str, anchor: tuple[str, ...] = ("GMMA", "HMMA")) -> tu
     lo, hi = min(((s, e) for s, e in loops if s <= mma < e), key=lambda se: se[1] - se[0])
     mix: dict[str, int] = {}
     for a, t in code:
-        if lo <= a <= hi:
+        if lo <= a <= hi and not (executed_only and t.startswith("@!PT ")):
             op = re.sub(r"^@!?U?P\w+\s+", "", t).split()[0].split(".")[0]
             mix[op] = mix.get(op, 0) + 1
-    return sum(mix.values()), dict(sorted(mix.items(), key=lambda kv: -kv[1])[:10])
+    return sum(mix.values()), dict(sorted(mix.items(), key=lambda kv: -kv[1])[:top])
 
 
 def best_graph_us(case: dict) -> float:

@@ -36,6 +36,7 @@ from prefill_tasks import case_batch  # noqa: E402
 from kernels.reference import lut_linear_reference  # noqa: E402
 from kernels.triton_prefill import launch_prefill, prefill_candidates  # noqa: E402
 from kernels.triton_prefill_prmt import SegmentTiles, launch_prefill_prmt  # noqa: E402
+from kernels.triton_prefill_wgmma import launch_prefill_wgmma  # noqa: E402
 
 SHAPES = [(4096, 4096), (11008, 4096), (4096, 11008), (12288, 4096), (22016, 4096)]
 CASES = [("1 task x 2048", [(0, 2048)]), ("8 tasks x 256", [(t, 256) for t in range(8)]),
@@ -57,6 +58,11 @@ PRMT_GRID = [(256, 128, 64, 8, 3, 0), (256, 128, 64, 8, 4, 0), (128, 128, 64, 8,
              (128, 128, 64, 4, 3, 0), (128, 128, 64, 8, 3, 0, 128), (128, 128, 64, 8, 4, 0, 128),
              (128, 128, 64, 8, 2, 0, 128), (128, 64, 64, 4, 4, 1)]  # fmt: skip
 PRMT_TOP = 4
+# The wgmma kernel's (BLOCK_M tokens, BLOCK_N rows, BLOCK_K, warps, stages) (triton_prefill_wgmma.py, twenty-eighth
+# session): 16 rows a warp, or 32 where BLOCK_N is 32 x warps; none spills on sm_90.
+WGMMA_GRID = [(128, 128, 64, 8, 4), (256, 128, 64, 8, 4), (256, 128, 64, 8, 3), (128, 128, 64, 8, 3),
+              (128, 64, 64, 4, 4), (256, 64, 64, 4, 4), (64, 128, 64, 8, 4), (128, 128, 128, 8, 3),
+              (128, 128, 64, 8, 6), (64, 128, 64, 8, 6)]  # fmt: skip
 KEYS = ("BLOCK_M", "BLOCK_N", "BLOCK_K", "num_warps", "num_stages", "W_LEFT", "maxnreg")
 
 
@@ -70,7 +76,9 @@ def main() -> None:
         ("--shapes", ",".join(f"{n}x{k}" for n, k in SHAPES), "NxK, comma-separated"),
         ("--cases", "", "only the cases whose label ends with one of these, comma-separated"),
         ("--grid-from", 0, "time PRMT_GRID from this index on (the earlier rounds' configs left out)"),
+        ("--kinds", "generic,prmt,wgmma", "the kernels to time, comma-separated"),
     ])  # fmt: skip
+    kinds = args.kinds.split(",")
     shapes = [tuple(int(v) for v in s.split("x")) for s in args.shapes.split(",")]
     wanted = [c.strip() for c in args.cases.split(",") if c.strip()]
     cases = [(label, runs) for label, runs in CASES if not wanted or label.endswith(tuple(wanted))]
@@ -90,7 +98,17 @@ def main() -> None:
             rows += [{**base, "kind": "cublas", "us": cublas}, {**base, "kind": "shipped", "us": shipped}]
             print(f"{n}x{k} {label}: cuBLAS {cublas:.1f} us, shipped op {shipped:.1f} us", flush=True)
             generic = [({**c, "kind": "generic"}, base) for c in prefill_candidates(x.shape[0], n, k)]
-            time_grid(_launcher(launch_prefill), layer, x, slots, ref, ([g] for g in generic), 1e9, rows, "generic")
+            if "generic" in kinds:
+                time_grid(_launcher(launch_prefill), layer, x, slots, ref, ([g] for g in generic), 1e9, rows,
+                          "generic")  # fmt: skip
+            tiles = SegmentTiles(segments.starts, tuple(n for _, n in runs))
+            if "wgmma" in kinds:
+                wgmma = [dict(zip(("BLOCK_M", "BLOCK_N", "BLOCK_K", "num_warps", "num_stages"), r, strict=True))
+                         for r in WGMMA_GRID]  # fmt: skip
+                time_grid(_wgmma_launcher(tiles), layer, x, slots, ref,
+                          ([({**c, "kind": "wgmma"}, base)] for c in wgmma), 1e9, rows, "wgmma")  # fmt: skip
+            if "prmt" not in kinds:
+                continue
             if si == 0 and ci == 0:
                 configs = grid
                 budget = args.budget_s
@@ -100,10 +118,9 @@ def main() -> None:
                 best = sorted(first, key=lambda r: r["us"])[:PRMT_TOP]
                 configs = [{key: r.get(key, 0) for key in KEYS} for r in best]
                 budget = 1e9
-            tiles = SegmentTiles(segments.starts, tuple(n for _, n in runs))
             time_grid(_launcher(launch_prefill_prmt, tiles), layer, x, slots, ref,
                       ([({**c, "kind": "prmt"}, base)] for c in configs), budget, rows, "prmt")  # fmt: skip
-            for kind in ("generic", "prmt"):
+            for kind in ("generic", "prmt", "wgmma"):
                 best = min((r for r in rows if r.get("kind") == kind and r["us"] and r["N"] == n and r["K"] == k
                             and r["case"] == label), key=lambda r: r["us"], default=None)  # fmt: skip
                 if best:
@@ -129,6 +146,16 @@ def _launcher(launch, tiles: SegmentTiles | None = None):
     return run
 
 
+def _wgmma_launcher(tiles: SegmentTiles):
+    """The wgmma kernel over the case's segment tiles, the kind field dropped."""
+
+    def run(x, codes, pool, slots, bits, y, cfg):
+        launch_prefill_wgmma(x, codes, pool, slots, bits, y, {k: v for k, v in cfg.items() if k != "kind"}, tiles)
+
+    run.__name__ = "launch_prefill_wgmma"
+    return run
+
+
 def plot(out: dict, path: Path) -> None:
     import matplotlib
 
@@ -137,7 +164,7 @@ def plot(out: dict, path: Path) -> None:
 
     rows = out["rows"]
     labels = list(dict.fromkeys(f"{r['N']}x{r['K']}\n{r['case']}" for r in rows))
-    kinds = ("shipped", "generic", "prmt")
+    kinds = ("shipped", "generic", "prmt", "wgmma")
     fig, ax = plt.subplots(figsize=(max(8, 1.1 * len(labels)), 4.5))
     width = 0.8 / len(kinds)
     for i, kind in enumerate(kinds):

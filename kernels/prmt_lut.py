@@ -125,6 +125,21 @@ def dequant_program() -> list[tuple]:
     return prog + [("split_out", f"${2 * i}", f"${2 * i + 1}", f"q{i}") for i in range(4)]
 
 
+# Operands of gather_dequant_program: $0-$7 = 8 entries (16-bit), $8-$11 = 4 code words w0-w3, $12 = the byte
+# selector t | (t + 4) << 4 (t < 4), $13-$16 = lo0-lo3, $17-$20 = hi0-hi3.
+GATHER_DEQUANT_CONSTRAINTS = ",".join(["=h"] * 8 + ["r"] * 13)
+
+
+def gather_dequant_program() -> list[tuple]:
+    """Byte t of each of 4 code words (w0.t, w1.t, w2.t, w3.t: two codes each) gathered into one word, then its 8
+    entries (dequant_program): the wgmma prefill kernel's A fragments, where lane t of a quad holds columns 2t, 2t+1
+    and 2t+8, 2t+9 of every 16 (kernels/triton_prefill_wgmma.py). Entry 2i + p is nibble p of byte t of w_i."""
+    prog: list[tuple] = [("prmt", "q0", "$8", "$9", "$12"), ("prmt", "q1", "$10", "$11", "$12"),
+                         ("prmt", "p", "q0", "q1", 0x5410)]  # fmt: skip
+    prog += _lookup("p", ("$13", "$14", "$15", "$16"), ("$17", "$18", "$19", "$20"))
+    return prog + [("split_out", f"${2 * i}", f"${2 * i + 1}", f"q{i}") for i in range(4)]
+
+
 # Operands of pairs_program: $0-$3 = the word's entries as 16-bit pairs q0 .. q3 (b32 out), $4 = 8 packed codes,
 # $5-$8 = lo0-lo3, $9-$12 = hi0-hi3.
 PAIRS_CONSTRAINTS = "=r,=r,=r,=r," + ",".join(["r"] * 9)

@@ -67,6 +67,7 @@ from kernels.triton_prefill_prmt import (
     prefill_prmt_candidates,
     prefill_prmt_ok,
 )
+from kernels.triton_prefill_wgmma import launch_prefill_wgmma, prefill_wgmma_candidates, wgmma_prefill_ok
 
 DECODE_MAX_M = 64  # above this the prefill kernel's token tiles beat one split-K tile of all tokens
 # Distinct slots from which auto mode takes the bucket-sum decode kernel, by batch rows M. Measured on an H200
@@ -341,17 +342,30 @@ def _launch_tiles(
     tiles: SegmentTiles,
     group_size: int,
 ) -> None:
-    """The register-LUT prefill kernel over segment tiles, its config tuned per token bucket of the tiled tokens."""
+    """Segment tiles: the register-LUT prefill kernel, or on sm_90 the wgmma one (triton_prefill_wgmma.py; configs
+    with WGMMA set), the config tuned per token bucket of the tiled tokens."""
+
+    def launch(config: dict) -> None:
+        if config.get("WGMMA"):
+            launch_prefill_wgmma(x, codes_packed, lut_pool, slots, bits, y, config, tiles)
+        else:
+            launch_prefill_prmt(x, codes_packed, lut_pool, slots, None, bits, y, config, tiles=tiles)
+
+    def candidates() -> list[dict]:
+        wgmma = prefill_wgmma_candidates(group_size) if wgmma_prefill_ok(x, codes_packed, lut_pool, bits,
+                                                                           group_size) else []  # fmt: skip
+        return prefill_prmt_candidates(group_size) + wgmma
+
     config = autotune.pick_config(
         "prefill_tiles",
         _shape_key(x, codes_packed, lut_pool, bits, min(_m_bucket(sum(tiles.tiled())), 4096)),
-        lambda: prefill_prmt_candidates(group_size),
-        lambda c: launch_prefill_prmt(x, codes_packed, lut_pool, slots, None, bits, y, c, tiles=tiles),
+        candidates,
+        launch,
         lambda: default_prefill_prmt_config(group_size),
         x.device,
         output=y,
     )
-    launch_prefill_prmt(x, codes_packed, lut_pool, slots, None, bits, y, config, tiles=tiles)
+    launch(config)
 
 
 def _short_runs(bounds: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:

@@ -1,0 +1,315 @@
+"""Prefill on Hopper's wgmma with the dequantized weight as its register operand: no shared-memory round trip.
+
+The register-LUT prefill kernel (triton_prefill_prmt.py) dequantizes each [BN, BK] weight tile by byte permutes and
+hands it to tl.dot, which moves it registers -> shared memory -> the MMA's layout behind CTA barriers every K block:
+on the H200 it ran at ~1.6-1.8x cuBLAS's time, latency-bound (NOTES.md twenty-seventh session). This kernel is
+written in Gluon (Triton's layout-explicit dialect) so that each lane looks up exactly its wgmma A fragments:
+
+    acc [BN rows, BM tokens] (fp32, wgmma layout) += W_s [BN, BK] (registers) @ x[tile, block].T (shared memory)
+
+wgmma's A fragment (as mma.sync m16n8k16's): lane 4g + t of a warp holds rows g and g + 8 of its 16 and, of every
+16 columns, 2t, 2t+1 and 2t+8, 2t+9. Those columns' codes are byte t of the code words 2j and 2j + 1 (8 4-bit codes
+a word). So per row and 64 columns a lane loads the 8 words (16-byte loads, shared by the quad's 4 lanes), gathers
+byte t of 4 words into one word with 3 byte permutes and looks its 8 codes up in the row's byte tables
+(kernels/prmt_lut.py, gather_dequant_program): its A fragments for 32 columns, in registers, where wgmma reads them.
+
+Per CTA: one token tile of BLOCK_M tokens of one segment (segment tiles, triton_prefill_prmt.SegmentTiles) and
+BLOCK_N rows, 16 a warp. x's tiles stream through a ring of STAGES shared-memory buffers by cp.async, STAGES - 2
+blocks ahead; the codes one block ahead in registers; the wgmma runs asynchronously, one in flight, while the next
+block is dequantized:
+
+    tables = byte tables of LUT[slot, rows, group 0]
+    for kb in K blocks:
+        A = lookup(codes[kb], tables)                       while wgmma kb-1 runs
+        codes[kb + 1] load; next group's tables at a group boundary
+        wait x[kb] (cp.async), CTA barrier; copy x[kb + STAGES - 2] into the buffer wgmma kb-2 read
+        wgmma(A, x[kb].T, acc) async; wait until only it is in flight (A of kb-1 kept alive until then)
+    y[tile tokens, rows] = acc.T
+
+Takes: sm_90, x and the LUT of one 16-bit type, 3/4-bit codes in whole 4-byte words (prmt_ok), K and the group
+size multiples of BLOCK_K, segment tiles (one slot a tile). No CPU form: Gluon has no interpreter; the CPU tests
+compile it for sm_90 and check the fragment mapping through the emulator, the CUDA tests compare it to the reference.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+import triton
+
+from kernels.prmt_lut import GATHER_DEQUANT_CONSTRAINTS, gather_dequant_program, table_ptx, to_ptx
+from kernels.triton_decode_prmt import prmt_ok
+from kernels.triton_prefill_prmt import MAX_TILED_SEGMENTS, SegmentTiles
+
+try:  # Gluon ships with Triton >= 3.5
+    from triton.experimental import gluon
+    from triton.experimental.gluon import language as gl
+    from triton.experimental.gluon.language.nvidia.hopper import (
+        async_copy,
+        fence_async_shared,
+        warpgroup_mma,
+        warpgroup_mma_wait,
+    )
+
+    # cp.async into shared memory: async_load since Triton 3.7, async_copy_global_to_shared before (the lent GPU
+    # machine has 3.6)
+    _async_load = getattr(async_copy, "async_load", None) or async_copy.async_copy_global_to_shared
+    _barrier = getattr(gl, "barrier", None) or gl.thread_barrier  # renamed in Triton 3.7
+    HAVE_GLUON = True
+except ImportError:  # pragma: no cover - older Triton
+    HAVE_GLUON = False
+
+GATHER_DEQUANT = triton.language.constexpr(to_ptx(gather_dequant_program()))
+GATHER_DEQUANT_CONSTR = triton.language.constexpr(GATHER_DEQUANT_CONSTRAINTS)
+TABLE_LO = triton.language.constexpr(table_ptx("lo"))
+TABLE_HI = triton.language.constexpr(table_ptx("hi"))
+
+
+def wgmma_prefill_ok(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor, bits: int,
+                     group_size: int, block_k: int = 64) -> bool:  # fmt: skip
+    """Whether this kernel takes the call: Gluon, an sm_90 GPU, x and the LUT of one 16-bit type, prmt_ok's codes,
+    K and the group size multiples of block_k."""
+    return (
+        HAVE_GLUON
+        and x.is_cuda
+        and torch.cuda.get_device_capability(x.device) == (9, 0)
+        and x.dtype in (torch.float16, torch.bfloat16)
+        and lut_pool.dtype == x.dtype
+        and prmt_ok(codes_packed, lut_pool, bits)
+        and x.shape[1] % block_k == 0
+        and group_size % block_k == 0
+    )
+
+
+if HAVE_GLUON:
+
+    @gluon.jit
+    def _add(a, b):
+        return a + b
+
+    @gluon.jit
+    def _segment_tile(starts_ptr, G, MIN_LEN, t, BLOCK_M: gl.constexpr, BLOCK_G: gl.constexpr,
+                      NUM_WARPS: gl.constexpr):  # fmt: skip
+        """[start, end) tokens of tile t (as triton_prefill_prmt._segment_tile): segments of >= MIN_LEN tokens, each
+        cut into chunks of BLOCK_M, in order."""
+        layout: gl.constexpr = gl.BlockedLayout([1], [32], [NUM_WARPS], [0])
+        g = gl.arange(0, BLOCK_G, layout=layout)
+        s0 = gl.load(starts_ptr + g, mask=g < G, other=0)
+        s1 = gl.load(starts_ptr + g + 1, mask=g < G, other=0)
+        chunks = gl.where(s1 - s0 >= MIN_LEN, (s1 - s0 + BLOCK_M - 1) // BLOCK_M, 0)
+        after = gl.associative_scan(chunks, 0, _add)  # tiles up to and including segment g
+        seg = gl.sum((after <= t).to(gl.int32), 0)  # the segment holding tile t
+        here = g == seg
+        first = gl.sum(gl.where(here, after - chunks, 0), 0)
+        start = gl.sum(gl.where(here, s0, 0), 0) + (t - first) * BLOCK_M
+        return start, gl.minimum(start + BLOCK_M, gl.sum(gl.where(here, s1, 0), 0))
+
+    @gluon.jit
+    def _row_tables(pairs_ptr, off, BITS: gl.constexpr):
+        """lo0-lo3, hi0-hi3: byte tables of the 2**BITS 16-bit LUT entries at element offsets off (even), any
+        layout (as triton_decode_prmt._row_tables, by one prmt each)."""
+        p = pairs_ptr + off // 2
+        p0, p1, p2, p3 = gl.load(p), gl.load(p + 1), gl.load(p + 2), gl.load(p + 3)
+        if BITS == 4:
+            p4, p5, p6, p7 = gl.load(p + 4), gl.load(p + 5), gl.load(p + 6), gl.load(p + 7)
+        else:  # 8 entries: codes < 8 never select the upper tables
+            p4, p5, p6, p7 = p0, p1, p2, p3
+        lo0 = gl.inline_asm_elementwise(TABLE_LO, "=r,r,r", [p0, p1], dtype=gl.uint32, is_pure=True, pack=1)
+        lo1 = gl.inline_asm_elementwise(TABLE_LO, "=r,r,r", [p2, p3], dtype=gl.uint32, is_pure=True, pack=1)
+        lo2 = gl.inline_asm_elementwise(TABLE_LO, "=r,r,r", [p4, p5], dtype=gl.uint32, is_pure=True, pack=1)
+        lo3 = gl.inline_asm_elementwise(TABLE_LO, "=r,r,r", [p6, p7], dtype=gl.uint32, is_pure=True, pack=1)
+        hi0 = gl.inline_asm_elementwise(TABLE_HI, "=r,r,r", [p0, p1], dtype=gl.uint32, is_pure=True, pack=1)
+        hi1 = gl.inline_asm_elementwise(TABLE_HI, "=r,r,r", [p2, p3], dtype=gl.uint32, is_pure=True, pack=1)
+        hi2 = gl.inline_asm_elementwise(TABLE_HI, "=r,r,r", [p4, p5], dtype=gl.uint32, is_pure=True, pack=1)
+        hi3 = gl.inline_asm_elementwise(TABLE_HI, "=r,r,r", [p6, p7], dtype=gl.uint32, is_pure=True, pack=1)
+        return lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3
+
+    @gluon.jit
+    def _load_words(word_rows, kb, CW, B, BLOCK_K: gl.constexpr):
+        """The code words of K block kb [BN, 4V, 4]: element (r, 4v + t, b) = word 4v + b of row r's block (the same
+        for the quad's 4 lanes t; 16-byte loads). CW [1, 4V, 1] = 4v, B [1, 1, 4] = b."""
+        return gl.load(word_rows + kb * (BLOCK_K // 8) + CW + B)
+
+    @gluon.jit
+    def _fragments(words, sel, tables, a_layout: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr,
+                   V: gl.constexpr, DT: gl.constexpr):  # fmt: skip
+        """A [BN, BK] in the wgmma operand layout: words [BN, 4V, 4] -> per (row, 4v + t) byte t of its 4 words
+        looked up -> entries e_{2i+p} = column 32v + 16(i // 2) + 8(i % 2) + 2t + p."""
+        w4 = gl.reshape(words, [BLOCK_N, 4 * V, 2, 2])  # word b = 2 b1 + b0 at [..., b1, b0]
+        even, odd = gl.split(w4)  # b0 = 0: words 0, 2; 1: words 1, 3
+        w0, w2 = gl.split(even)
+        w1, w3 = gl.split(odd)
+        lay: gl.constexpr = w0.type.layout
+        sel = gl.convert_layout(sel, lay)
+        lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3 = [gl.convert_layout(gl.expand_dims(tab, 1), lay) for tab in tables]
+        e0, e1, e2, e3, e4, e5, e6, e7 = gl.inline_asm_elementwise(
+            GATHER_DEQUANT, GATHER_DEQUANT_CONSTR,
+            [w0, w1, w2, w3, sel, lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3],
+            dtype=(DT.value,) * 8, is_pure=True, pack=1,
+        )  # fmt: skip
+        h0 = gl.join(gl.join(e0, e1), gl.join(e2, e3))  # [BN, 4V, p, h] of jj = 0
+        h1 = gl.join(gl.join(e4, e5), gl.join(e6, e7))
+        a = gl.join(h0, h1)  # [BN, 4V, p, h, jj]
+        a = gl.reshape(a, [BLOCK_N, V, 4, 2, 2, 2])  # [BN, v, t, p, h, jj]
+        a = gl.permute(a, (0, 1, 5, 4, 2, 3))  # [BN, v, jj, h, t, p]: column 32v + 16jj + 8h + 2t + p
+        return gl.convert_layout(gl.reshape(a, [BLOCK_N, BLOCK_K]), a_layout)
+
+    @gluon.jit
+    def _prefill_wgmma_kernel(
+        x_ptr, codes_ptr, lut_ptr, slot_sorted_ptr, starts_ptr, y_ptr,
+        M, G, MIN_LEN, N, K, GS, stride_xm, stride_cw, stride_ls, stride_ln, stride_ym,
+        BITS: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr,
+        STAGES: gl.constexpr, BLOCK_G: gl.constexpr,
+        acc_layout: gl.constexpr, a_layout: gl.constexpr, w_layout: gl.constexpr, x_layout: gl.constexpr,
+        x_smem_layout: gl.constexpr,
+    ):  # fmt: skip
+        L: gl.constexpr = 1 << BITS
+        V: gl.constexpr = BLOCK_K // 32
+        NUM_WARPS: gl.constexpr = gl.num_warps()
+        DT: gl.constexpr = x_ptr.dtype.element_ty
+        pid = gl.program_id(0)
+        m_tiles = gl.num_programs(0) // gl.cdiv(N, BLOCK_N)
+        pid_m = pid % m_tiles  # token tiles fastest: programs that run together share a codes strip (in L2)
+        pid_n = pid // m_tiles
+        m_start, m_end = _segment_tile(starts_ptr, G, MIN_LEN, pid_m, BLOCK_M, BLOCK_G, NUM_WARPS)
+        slot = gl.load(slot_sorted_ptr + m_start).to(gl.int64)
+
+        # codes words [BN, 4V, 4] and their tables [BN] (sliced from w_layout)
+        w_rows_l: gl.constexpr = gl.SliceLayout(1, gl.SliceLayout(2, w_layout))
+        rows = pid_n * BLOCK_N + gl.arange(0, BLOCK_N, layout=w_rows_l)
+        rows_c = gl.minimum(rows, N - 1)  # rows past N read row N-1; never stored
+        c2 = gl.arange(0, 4 * V, layout=gl.SliceLayout(0, gl.SliceLayout(2, w_layout)))
+        bb = gl.arange(0, 4, layout=gl.SliceLayout(0, gl.SliceLayout(1, w_layout)))
+        words_ptr = codes_ptr.to(gl.pointer_type(gl.uint32), bitcast=True)
+        word_rows = words_ptr + gl.expand_dims(gl.expand_dims(rows_c.to(gl.int64) * stride_cw, 1), 2)  # [BN, 1, 1]
+        CW = gl.expand_dims(gl.expand_dims((c2 // 4) * 4, 0), 2)  # [1, 4V, 1]: word 4v of the block
+        B = gl.expand_dims(gl.expand_dims(bb, 0), 1)  # [1, 1, 4]
+        t = c2 % 4
+        sel2 = gl.expand_dims((t | ((t + 4) << 4)).to(gl.uint32), 0)  # [1, 4V]: prmt picks byte t of 2 words
+        sel = sel2 + gl.zeros([BLOCK_N, 4 * V], gl.uint32, gl.SliceLayout(2, w_layout))  # [BN, 4V]
+        pairs_ptr = lut_ptr.to(gl.pointer_type(gl.uint32), bitcast=True)
+        lut_rows = slot * stride_ls + rows_c.to(gl.int64) * stride_ln  # [BN]
+
+        # x tiles [BM, BK] through a ring of shared-memory buffers (cp.async)
+        x_smem = gl.allocate_shared_memory(DT, [STAGES, BLOCK_M, BLOCK_K], x_smem_layout)
+        xm = m_start + gl.arange(0, BLOCK_M, layout=gl.SliceLayout(1, x_layout))
+        xm = gl.minimum(xm, m_end - 1)  # rows past the segment re-read its last token (never stored)
+        xk = gl.arange(0, BLOCK_K, layout=gl.SliceLayout(0, x_layout))
+        x_tile = x_ptr + gl.expand_dims(xm.to(gl.int64) * stride_xm, 1) + gl.expand_dims(xk, 0)  # [BM, BK]
+        KB = K // BLOCK_K
+        BPG = GS // BLOCK_K  # K blocks a LUT group
+        for s in gl.static_range(STAGES - 1):
+            _async_load(x_smem.index(s), x_tile + gl.minimum(s, KB - 1) * BLOCK_K)
+            async_copy.commit_group()
+        async_copy.wait_group(STAGES - 2)  # x block 0 landed (this thread's copies)
+        fence_async_shared()  # ordered before the wgmma's reads (async proxy)
+        _barrier()  # everyone's
+
+        tables = _row_tables(pairs_ptr, lut_rows, BITS)
+        words = _load_words(word_rows, 0, CW, B, BLOCK_K)
+        a_prev = gl.zeros([BLOCK_N, BLOCK_K], DT, a_layout)
+        acc = gl.zeros([BLOCK_N, BLOCK_M], gl.float32, acc_layout)
+        in_group = 0  # K blocks of the current LUT group done
+        for kb in range(KB):
+            next_words = _load_words(word_rows, gl.minimum(kb + 1, KB - 1), CW, B, BLOCK_K)
+            a = _fragments(words, sel, tables, a_layout, BLOCK_N, BLOCK_K, V, DT)
+            words = next_words
+            in_group += 1
+            if in_group == BPG:
+                in_group = 0
+                if kb + 1 < KB:
+                    tables = _row_tables(pairs_ptr, lut_rows + ((kb + 1) // BPG) * L, BITS)
+            fence_async_shared()  # the copies (generic proxy) ordered before the wgmma's reads (async proxy)
+            acc = warpgroup_mma(a, x_smem.index(kb % STAGES).permute((1, 0)), acc, is_async=True)
+            acc, a_prev = warpgroup_mma_wait(num_outstanding=1, deps=[acc, a_prev])  # wgmma kb-1 done here
+            a_prev = a  # kept alive until wgmma kb is waited for
+            async_copy.wait_group(STAGES - 3)  # x block kb+1 landed (this thread's copies)
+            _barrier()  # everyone's; and every warpgroup's wgmma kb-1 has finished: its buffer is free
+            nxt = kb + STAGES - 1
+            _async_load(x_smem.index(nxt % STAGES), x_tile + gl.minimum(nxt, KB - 1) * BLOCK_K)
+            async_copy.commit_group()
+        acc = warpgroup_mma_wait(num_outstanding=0, deps=[acc])
+        async_copy.wait_group(0)
+
+        out_rows = pid_n * BLOCK_N + gl.arange(0, BLOCK_N, layout=gl.SliceLayout(1, acc_layout))
+        toks = m_start + gl.arange(0, BLOCK_M, layout=gl.SliceLayout(0, acc_layout))
+        y_ptrs = y_ptr + gl.expand_dims(toks.to(gl.int64) * stride_ym, 0) + gl.expand_dims(out_rows, 1)  # [BN, BM]
+        mask = gl.expand_dims(toks < m_end, 0) & gl.expand_dims(out_rows < N, 1)
+        gl.store(y_ptrs, acc.to(DT), mask=mask)
+
+
+def _basis(rank: int, dim: int, value: int) -> list[int]:
+    v = [0] * rank
+    v[dim] = value
+    return v
+
+
+@functools.cache
+def kernel_layouts(num_warps: int, block_n: int, block_m: int, block_k: int) -> dict:
+    """The kernel's layouts: acc [BN, BM] (wgmma, 16 rows a warp, BN / (16 warps) row repeats), its A operand
+    [BN, BK], the code words [BN, 4V, 4] laid out as the A fragments need them (lane 4g + t: rows g, g + 8 of its
+    warp's 16 and the 4 words of each 32 columns; the 4 words of one lane in consecutive registers), x's tiles
+    [BM, BK] (16 bytes a lane) and their shared-memory buffers (128-byte swizzle, the wgmma's B operand)."""
+    if block_n % (16 * num_warps) or num_warps % 4 or block_k % 32 or block_m % 8 or not 8 <= block_m <= 256:
+        raise ValueError(f"no wgmma layout for {block_n}x{block_m}x{block_k} over {num_warps} warps")
+    acc = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[num_warps, 1], instr_shape=[16, block_m, 16])
+    a = gl.DotOperandLayout(operand_index=0, parent=acc, k_width=2)
+    v = block_k // 32
+    reg = [[0, 0, 1], [0, 0, 2], [8, 0, 0]] + [[0, 4 << i, 0] for i in range(v.bit_length() - 1)]
+    reg += [[16 * num_warps << i, 0, 0] for i in range((block_n // (16 * num_warps)).bit_length() - 1)]
+    lanes = [[0, 1, 0], [0, 2, 0], [1, 0, 0], [2, 0, 0], [4, 0, 0]]
+    warps = [[16 << i, 0, 0] for i in range(num_warps.bit_length() - 1)]
+    words = gl.DistributedLinearLayout(reg_bases=reg, lane_bases=lanes, warp_bases=warps, block_bases=[],
+                                       shape=[block_n, 4 * v, 4])  # fmt: skip
+    tpk = block_k // 8  # lanes along K, 8 elements (16 bytes) each
+    x = gl.BlockedLayout([1, 8], [32 // tpk, tpk], [num_warps, 1], [1, 0])
+    x_smem = gl.NVMMASharedLayout(swizzle_byte_width=128, element_bitwidth=16, rank=2)
+    return {"acc_layout": acc, "a_layout": a, "w_layout": words, "x_layout": x, "x_smem_layout": x_smem}
+
+
+def default_prefill_wgmma_config() -> dict:
+    return {"WGMMA": 1, "BLOCK_M": 128, "BLOCK_N": 128, "BLOCK_K": 64, "num_warps": 8, "num_stages": 4}
+
+
+# (BLOCK_M tokens, BLOCK_N rows, BLOCK_K, warps, stages): 16 rows a warp (or 32: two row repeats).
+WGMMA_PREFILL_CANDIDATES = [(128, 128, 64, 8, 4), (256, 128, 64, 8, 4), (256, 128, 64, 8, 3), (128, 128, 64, 8, 3),
+                            (128, 64, 64, 4, 4), (256, 64, 64, 4, 4), (64, 128, 64, 8, 4), (128, 128, 128, 8, 3),
+                            (128, 128, 64, 8, 6), (64, 128, 64, 8, 6)]  # fmt: skip
+
+
+def prefill_wgmma_candidates(group_size: int) -> list[dict]:
+    """WGMMA_PREFILL_CANDIDATES as configs (WGMMA set, for triton_prefill.launch_prefill), those whose BLOCK_K
+    divides the group size."""
+    return [{"WGMMA": 1, "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "num_warps": w, "num_stages": s}
+            for bm, bn, bk, w, s in WGMMA_PREFILL_CANDIDATES if group_size % bk == 0]  # fmt: skip
+
+
+def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor,
+                         slot_sorted: torch.Tensor, bits: int, y: torch.Tensor, config: dict,
+                         tiles: SegmentTiles) -> None:  # fmt: skip
+    """y [M, N] <- the wgmma prefill kernel over segment tiles (tokens grouped by segment, in place). slot_sorted
+    [M] int32: each token's slot; tiles: the segments (rows of segments shorter than tiles.min_len are left
+    alone). config: BLOCK_M, BLOCK_N, BLOCK_K, num_warps, num_stages (>= 3)."""
+    m, k = x.shape
+    n = codes_packed.shape[0]
+    gs = triton.cdiv(k, lut_pool.shape[2])
+    bm, bn, bk = config["BLOCK_M"], config["BLOCK_N"], config["BLOCK_K"]
+    stages, warps = config.get("num_stages", 4), config.get("num_warps", 8)
+    if not wgmma_prefill_ok(x, codes_packed, lut_pool, bits, gs, bk):
+        raise ValueError("the wgmma prefill kernel takes sm_90, x and LUT of one 16-bit type, prmt_ok codes and K "
+                         f"and group size {gs} multiples of BLOCK_K={bk}")  # fmt: skip
+    g = len(tiles.lengths)
+    if g > MAX_TILED_SEGMENTS or tiles.starts.shape[0] != g + 1 or stages < 3:
+        raise ValueError(f"segment tiles of at most {MAX_TILED_SEGMENTS} segments, starts of one more than their "
+                         "lengths, and 3 or more stages")  # fmt: skip
+    m_tiles = tiles.count(bm)
+    if m_tiles == 0:
+        return
+    _prefill_wgmma_kernel[(m_tiles * triton.cdiv(n, bn),)](
+        x, codes_packed, lut_pool, slot_sorted, tiles.starts, y,
+        m, g, tiles.min_len, n, k, gs, x.stride(0), codes_packed.stride(0) // 4, lut_pool.stride(0),
+        lut_pool.stride(1), y.stride(0),
+        BITS=bits, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, STAGES=stages, BLOCK_G=MAX_TILED_SEGMENTS,
+        **kernel_layouts(warps, bn, bm, bk), num_warps=warps,
+    )  # fmt: skip

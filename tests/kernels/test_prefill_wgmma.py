@@ -1,0 +1,137 @@
+"""The wgmma prefill kernel (kernels/triton_prefill_wgmma.py): each lane looks up exactly its MMA fragments.
+
+Gluon has no CPU interpreter, so on the CPU: the gather-and-lookup asm runs through the emulator of its instructions
+(kernels/prmt_lut.py) against a plain table lookup; the columns a lane's looked-up entries land on are checked
+against wgmma's A-fragment map; every candidate compiles for sm_90 without spills and with a K loop free of
+shared-memory stores and shuffles (the weight tile never leaves the registers). On an sm_90 GPU the kernel is
+compared to the torch reference over segment tiles, output poisoned with NaN first.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from kernels import SlotSegments
+from kernels.prmt_lut import byte_tables, emulate, gather_dequant_program
+from kernels.reference import lut_linear_reference
+from kernels.triton_prefill_prmt import SegmentTiles
+from kernels.triton_prefill_wgmma import (
+    default_prefill_wgmma_config,
+    launch_prefill_wgmma,
+    prefill_wgmma_candidates,
+    wgmma_prefill_ok,
+)
+from tests.kernels.test_triton_forward import make_case, rel_err
+
+SM90 = torch.cuda.is_available() and torch.cuda.get_device_capability() == (9, 0)
+
+
+def test_the_gather_program_looks_up_byte_t_of_each_of_four_words():
+    """Entry 2i + p is the LUT entry of nibble p of byte t of word i, bit for bit, for every lane t."""
+    rng = np.random.default_rng(11)
+    program = gather_dequant_program()
+    for trial in range(48):
+        entries = rng.integers(0, 2**16, 16, dtype=np.uint16)  # any 16-bit pattern: bytes are moved
+        words = [int(w) for w in rng.integers(0, 2**32, 4, dtype=np.uint64)]
+        t = trial % 4
+        lo, hi = byte_tables(entries)
+        operands = {f"${8 + i}": w for i, w in enumerate(words)} | {"$12": t | (t + 4) << 4}
+        operands |= {f"${13 + i}": v for i, v in enumerate(lo + hi)}
+        regs = emulate(program, operands)
+        codes = [(words[i] >> (8 * t + 4 * p)) & 0xF for i in range(4) for p in range(2)]
+        assert [regs[f"${j}"] for j in range(8)] == [int(entries[c]) for c in codes]
+
+
+def test_a_lanes_entries_land_on_its_wgmma_a_fragment_columns():
+    """Lane t of a quad gathers byte t of the 4 words of each 32 columns (words 4v .. 4v + 3). Entry 2i + p of that
+    lookup is the kernel's column 32v + 16(i // 2) + 8(i % 2) + 2t + p (_fragments); that must be the column the
+    code came from, and the lane's columns must be wgmma's A fragment (2t, 2t+1, 2t+8, 2t+9 of every 16)."""
+    block_k = 128
+    for t in range(4):
+        placed = []
+        for v in range(block_k // 32):
+            for i in range(4):
+                word = 4 * v + i
+                for p in range(2):
+                    source = 8 * word + 2 * t + p  # nibble 2t + p of the word: byte t, nibble p
+                    column = 32 * v + 16 * (i // 2) + 8 * (i % 2) + 2 * t + p
+                    assert column == source
+                    placed.append(column)
+        fragment = [16 * j + c for j in range(block_k // 16) for c in (2 * t, 2 * t + 1, 2 * t + 8, 2 * t + 9)]
+        assert sorted(placed) == fragment
+
+
+_COMPILE_SCRIPT = r"""
+import json, os, sys
+os.environ.pop("TRITON_INTERPRET", None)
+sys.path.insert(0, "benchmarks")
+from bench_kernels import _inner_loop_mix, compile_prefill_wgmma_sm90
+out = []
+for config, bits, x in json.loads(sys.argv[1]):
+    regs, stack, smem, sass = compile_prefill_wgmma_sm90(config, bits, x)
+    n, mix = _inner_loop_mix(sass, anchor=("HGMMA",), top=None, executed_only=True)
+    loop_ops = [op for op in ("STS", "LDS", "SHFL", "STL", "LDL") if any(k.startswith(op) for k in mix)]
+    out.append([int(regs), int(stack), int(smem), loop_ops, sass.count("HGMMA")])
+print(json.dumps(out))
+"""
+
+
+def test_every_candidate_compiles_for_sm90_without_spills_and_keeps_the_weight_tile_in_registers():
+    """Compiled for sm_90 here (ptxas and cuobjdump ship with Triton), 3- and 4-bit, fp16 and bf16: no register
+    spills, shared memory within an SM's 227 KB, and a K loop with no shared-memory stores, loads or shuffles
+    (the x tiles arrive by cp.async and feed the wgmma from shared memory; the weight fragments never leave the
+    registers)."""
+    root = Path(__file__).resolve().parents[2]
+    configs = [default_prefill_wgmma_config()] + prefill_wgmma_candidates(128)
+    cases = [[c, 4, "fp16"] for c in configs] + [[configs[0], 3, "fp16"], [configs[0], 4, "bf16"]]
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    done = subprocess.run([sys.executable, "-c", _COMPILE_SCRIPT, json.dumps(cases)], capture_output=True,
+                          text=True, cwd=root, env=env)  # fmt: skip
+    if done.returncode and ("ptxas" in done.stderr or "cuobjdump" in done.stderr):
+        pytest.skip("no ptxas / cuobjdump for sm_90 here")
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads(done.stdout.strip().splitlines()[-1])
+    for case, (regs, stack, smem, loop_ops, hgmma) in zip(cases, results, strict=True):
+        assert stack == 0, (case, regs, stack)
+        assert smem <= 227 * 1024, (case, smem)
+        assert loop_ops == [], (case, loop_ops)
+        assert hgmma == case[0]["BLOCK_K"] // 16, (case, hgmma)  # one wgmma per 16 columns of a K block
+
+
+def test_the_kernel_takes_only_what_it_can_compute():
+    x = torch.zeros(4, 256, dtype=torch.float16)
+    codes = torch.zeros(8, 128, dtype=torch.uint8)
+    pool = torch.zeros(2, 8, 1, 16, dtype=torch.float16)
+    assert not wgmma_prefill_ok(x, codes, pool, 4, 256)  # not on a GPU
+
+
+CUDA_CASES = [  # (N, K, gpr, bits, dtype, segment lengths, min_len, config)
+    (4096, 4096, 1, 4, torch.float16, [256] * 4, 1, None),
+    (4096, 4096, 4, 4, torch.float16, [70, 300, 130], 64, None),
+    (200, 512, 2, 3, torch.bfloat16, [5, 129, 64, 1], 1, None),
+    (1000, 1024, 8, 4, torch.bfloat16, [300, 17, 250], 20, None),
+]
+
+
+@pytest.mark.skipif(not SM90, reason="the wgmma kernel needs an sm_90 GPU")
+@pytest.mark.parametrize("case", range(len(CUDA_CASES)))
+def test_the_kernel_matches_the_reference_on_the_segments_it_tiles(case):
+    n, k, gpr, bits, dtype, counts, min_len, _ = CUDA_CASES[case]
+    slots = [(3 * i + 1) % 5 for i in range(len(counts))]
+    x, codes, pool, _ = make_case(sum(counts), n, k, bits, gpr, 5, "one", dtype, seed=case)
+    segments = SlotSegments.from_counts(slots, counts, "cuda")
+    slot_of_token = segments.slot_of_token()
+    ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
+    tiled = torch.cat([torch.full((c,), c >= min_len) for c in counts]).cuda()
+    for config in [default_prefill_wgmma_config()] + prefill_wgmma_candidates(k // gpr):
+        y = torch.full((sum(counts), n), float("nan"), dtype=dtype, device="cuda")
+        launch_prefill_wgmma(x, codes, pool, slot_of_token, bits, y, config, SegmentTiles(segments.starts,
+                             tuple(counts), min_len))  # fmt: skip
+        assert rel_err(y[tiled], ref[tiled]) < (3e-3 if dtype == torch.float16 else 1.5e-2), config
+        assert torch.isnan(y[~tiled]).all(), config
