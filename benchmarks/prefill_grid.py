@@ -36,7 +36,7 @@ from prefill_tasks import case_batch  # noqa: E402
 from kernels.reference import lut_linear_reference  # noqa: E402
 from kernels.triton_prefill import launch_prefill, prefill_candidates  # noqa: E402
 from kernels.triton_prefill_prmt import SegmentTiles, launch_prefill_prmt  # noqa: E402
-from kernels.triton_prefill_wgmma import launch_prefill_wgmma  # noqa: E402
+from kernels.triton_prefill_wgmma import WGMMA_PREFILL_CANDIDATES, launch_prefill_wgmma  # noqa: E402
 
 SHAPES = [(4096, 4096), (11008, 4096), (4096, 11008), (12288, 4096), (22016, 4096)]
 CASES = [("1 task x 2048", [(0, 2048)]), ("8 tasks x 256", [(t, 256) for t in range(8)]),
@@ -58,11 +58,8 @@ PRMT_GRID = [(256, 128, 64, 8, 3, 0), (256, 128, 64, 8, 4, 0), (128, 128, 64, 8,
              (128, 128, 64, 4, 3, 0), (128, 128, 64, 8, 3, 0, 128), (128, 128, 64, 8, 4, 0, 128),
              (128, 128, 64, 8, 2, 0, 128), (128, 64, 64, 4, 4, 1)]  # fmt: skip
 PRMT_TOP = 4
-# The wgmma kernel's (BLOCK_M tokens, BLOCK_N rows, BLOCK_K, warps, stages) (triton_prefill_wgmma.py, twenty-eighth
-# session): 16 rows a warp, or 32 where BLOCK_N is 32 x warps; none spills on sm_90.
-WGMMA_GRID = [(128, 128, 64, 8, 4), (256, 128, 64, 8, 4), (256, 128, 64, 8, 3), (128, 128, 64, 8, 3),
-              (128, 64, 64, 4, 4), (256, 64, 64, 4, 4), (64, 128, 64, 8, 4), (128, 128, 128, 8, 3),
-              (128, 128, 64, 8, 6), (64, 128, 64, 8, 6)]  # fmt: skip
+# The wgmma kernel's configs: its candidates (triton_prefill_wgmma.py, twenty-eighth session).
+WGMMA_GRID = WGMMA_PREFILL_CANDIDATES
 KEYS = ("BLOCK_M", "BLOCK_N", "BLOCK_K", "num_warps", "num_stages", "W_LEFT", "maxnreg")
 
 

@@ -208,7 +208,6 @@ if HAVE_GLUON:
 
         tables = _row_tables(pairs_ptr, lut_rows, BITS)
         words = _load_words(word_rows, 0, CW, B, BLOCK_K)
-        a_prev = gl.zeros([BLOCK_N, BLOCK_K], DT, a_layout)
         acc = gl.zeros([BLOCK_N, BLOCK_M], gl.float32, acc_layout)
         in_group = 0  # K blocks of the current LUT group done
         for kb in range(KB):
@@ -222,14 +221,16 @@ if HAVE_GLUON:
                     tables = _row_tables(pairs_ptr, lut_rows + ((kb + 1) // BPG) * L, BITS)
             fence_async_shared()  # the copies (generic proxy) ordered before the wgmma's reads (async proxy)
             acc = warpgroup_mma(a, x_smem.index(kb % STAGES).permute((1, 0)), acc, is_async=True)
-            acc, a_prev = warpgroup_mma_wait(num_outstanding=1, deps=[acc, a_prev])  # wgmma kb-1 done here
-            a_prev = a  # kept alive until wgmma kb is waited for
             async_copy.wait_group(STAGES - 3)  # x block kb+1 landed (this thread's copies)
             _barrier()  # everyone's; and every warpgroup's wgmma kb-1 has finished: its buffer is free
             nxt = kb + STAGES - 1
             _async_load(x_smem.index(nxt % STAGES), x_tile + gl.minimum(nxt, KB - 1) * BLOCK_K)
             async_copy.commit_group()
-        acc = warpgroup_mma_wait(num_outstanding=0, deps=[acc])
+            # Wait for this wgmma before the next block's lookups: the A fragments it reads from registers are
+            # copied into an aligned block right before it, which the compiler treats as free after the issue
+            # (with one wgmma left in flight, the next lookups overwrote them: wrong results on the H200). The
+            # dequantization overlaps the other warpgroups' MMAs instead.
+            acc = warpgroup_mma_wait(num_outstanding=0, deps=[acc])
         async_copy.wait_group(0)
 
         out_rows = pid_n * BLOCK_N + gl.arange(0, BLOCK_N, layout=gl.SliceLayout(1, acc_layout))
@@ -275,7 +276,7 @@ def default_prefill_wgmma_config() -> dict:
 # (BLOCK_M tokens, BLOCK_N rows, BLOCK_K, warps, stages): 16 rows a warp (or 32: two row repeats).
 WGMMA_PREFILL_CANDIDATES = [(128, 128, 64, 8, 4), (256, 128, 64, 8, 4), (256, 128, 64, 8, 3), (128, 128, 64, 8, 3),
                             (128, 64, 64, 4, 4), (256, 64, 64, 4, 4), (64, 128, 64, 8, 4), (128, 128, 128, 8, 3),
-                            (128, 128, 64, 8, 6), (64, 128, 64, 8, 6)]  # fmt: skip
+                            (128, 64, 64, 4, 3), (256, 64, 64, 4, 3), (64, 64, 64, 4, 4), (128, 64, 128, 4, 3)]  # fmt: skip
 
 
 def prefill_wgmma_candidates(group_size: int) -> list[dict]:
