@@ -36,7 +36,7 @@ from prefill_tasks import case_batch  # noqa: E402
 from kernels.reference import lut_linear_reference  # noqa: E402
 from kernels.triton_prefill import launch_prefill, prefill_candidates  # noqa: E402
 from kernels.triton_prefill_prmt import SegmentTiles, launch_prefill_prmt  # noqa: E402
-from kernels.triton_prefill_wgmma import WGMMA_PREFILL_CANDIDATES, launch_prefill_wgmma  # noqa: E402
+from kernels.triton_prefill_wgmma import launch_prefill_wgmma, prefill_wgmma_candidates  # noqa: E402
 
 SHAPES = [(4096, 4096), (11008, 4096), (4096, 11008), (12288, 4096), (22016, 4096)]
 CASES = [("1 task x 2048", [(0, 2048)]), ("8 tasks x 256", [(t, 256) for t in range(8)]),
@@ -58,8 +58,6 @@ PRMT_GRID = [(256, 128, 64, 8, 3, 0), (256, 128, 64, 8, 4, 0), (128, 128, 64, 8,
              (128, 128, 64, 4, 3, 0), (128, 128, 64, 8, 3, 0, 128), (128, 128, 64, 8, 4, 0, 128),
              (128, 128, 64, 8, 2, 0, 128), (128, 64, 64, 4, 4, 1)]  # fmt: skip
 PRMT_TOP = 4
-# The wgmma kernel's configs: its candidates (triton_prefill_wgmma.py, twenty-eighth session).
-WGMMA_GRID = WGMMA_PREFILL_CANDIDATES
 KEYS = ("BLOCK_M", "BLOCK_N", "BLOCK_K", "num_warps", "num_stages", "W_LEFT", "maxnreg")
 
 
@@ -100,29 +98,25 @@ def main() -> None:
                           "generic")  # fmt: skip
             tiles = SegmentTiles(segments.starts, tuple(n for _, n in runs))
             if "wgmma" in kinds:
-                wgmma = [dict(zip(("BLOCK_M", "BLOCK_N", "BLOCK_K", "num_warps", "num_stages"), r, strict=True))
-                         for r in WGMMA_GRID]  # fmt: skip
+                wgmma = [{k: v for k, v in c.items() if k != "WGMMA"} for c in prefill_wgmma_candidates(k)]
                 time_grid(_wgmma_launcher(tiles), layer, x, slots, ref,
                           ([({**c, "kind": "wgmma"}, base)] for c in wgmma), 1e9, rows, "wgmma")  # fmt: skip
-            if "prmt" not in kinds:
-                continue
-            if si == 0 and ci == 0:
-                configs = grid
-                budget = args.budget_s
-            else:
-                first = [r for r in rows if r.get("kind") == "prmt" and r["us"] and r["N"] == shapes[0][0]
-                         and r["K"] == shapes[0][1] and r["case"] == cases[0][0]]  # fmt: skip
-                best = sorted(first, key=lambda r: r["us"])[:PRMT_TOP]
-                configs = [{key: r.get(key, 0) for key in KEYS} for r in best]
-                budget = 1e9
-            time_grid(_launcher(launch_prefill_prmt, tiles), layer, x, slots, ref,
-                      ([({**c, "kind": "prmt"}, base)] for c in configs), budget, rows, "prmt")  # fmt: skip
+            if "prmt" in kinds:
+                if si == 0 and ci == 0:
+                    configs, budget = grid, args.budget_s
+                else:
+                    first = [r for r in rows if r.get("kind") == "prmt" and r["us"] and r["N"] == shapes[0][0]
+                             and r["K"] == shapes[0][1] and r["case"] == cases[0][0]]  # fmt: skip
+                    best = sorted(first, key=lambda r: r["us"])[:PRMT_TOP]
+                    configs, budget = [{key: r.get(key, 0) for key in KEYS} for r in best], 1e9
+                time_grid(_launcher(launch_prefill_prmt, tiles), layer, x, slots, ref,
+                          ([({**c, "kind": "prmt"}, base)] for c in configs), budget, rows, "prmt")  # fmt: skip
             for kind in ("generic", "prmt", "wgmma"):
                 best = min((r for r in rows if r.get("kind") == kind and r["us"] and r["N"] == n and r["K"] == k
                             and r["case"] == label), key=lambda r: r["us"], default=None)  # fmt: skip
                 if best:
                     print(f"{n}x{k} {label}: best {kind} {best['us']:.1f} us = {best['us'] / cublas:.2f}x cuBLAS "
-                          f"{ {key: best[key] for key in KEYS if key in best} }", flush=True)  # fmt: skip
+                          f"{ {key: best[key] for key in KEYS + ('A_SMEM',) if key in best} }", flush=True)  # fmt: skip
         del layer
         torch.cuda.empty_cache()
     out = {"gpu": torch.cuda.get_device_name(), "bits": BITS, "gpr": args.gpr, "rows": rows,

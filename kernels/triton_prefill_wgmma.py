@@ -160,9 +160,9 @@ if HAVE_GLUON:
         x_ptr, codes_ptr, lut_ptr, slot_sorted_ptr, starts_ptr, y_ptr,
         M, G, MIN_LEN, N, K, GS, stride_xm, stride_cw, stride_ls, stride_ln, stride_ym,
         BITS: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr,
-        STAGES: gl.constexpr, BLOCK_G: gl.constexpr,
+        STAGES: gl.constexpr, BLOCK_G: gl.constexpr, A_SMEM: gl.constexpr,
         acc_layout: gl.constexpr, a_layout: gl.constexpr, w_layout: gl.constexpr, x_layout: gl.constexpr,
-        x_smem_layout: gl.constexpr,
+        x_smem_layout: gl.constexpr, a_smem_layout: gl.constexpr,
     ):  # fmt: skip
         L: gl.constexpr = 1 << BITS
         V: gl.constexpr = BLOCK_K // 32
@@ -209,6 +209,8 @@ if HAVE_GLUON:
         tables = _row_tables(pairs_ptr, lut_rows, BITS)
         words = _load_words(word_rows, 0, CW, B, BLOCK_K)
         acc = gl.zeros([BLOCK_N, BLOCK_M], gl.float32, acc_layout)
+        if A_SMEM:  # two buffers of the looked-up tile: its wgmma stays in flight during the next lookups
+            a_smem = gl.allocate_shared_memory(DT, [2, BLOCK_N, BLOCK_K], a_smem_layout)
         in_group = 0  # K blocks of the current LUT group done
         for kb in range(KB):
             next_words = _load_words(word_rows, gl.minimum(kb + 1, KB - 1), CW, B, BLOCK_K)
@@ -219,18 +221,28 @@ if HAVE_GLUON:
                 in_group = 0
                 if kb + 1 < KB:
                     tables = _row_tables(pairs_ptr, lut_rows + ((kb + 1) // BPG) * L, BITS)
-            fence_async_shared()  # the copies (generic proxy) ordered before the wgmma's reads (async proxy)
-            acc = warpgroup_mma(a, x_smem.index(kb % STAGES).permute((1, 0)), acc, is_async=True)
+            if A_SMEM:
+                a_buf = a_smem.index(kb % 2)
+                a_buf.store(a)  # the buffer wgmma kb-2 read: finished (one left in flight below)
+                fence_async_shared()  # the stores and the copies (generic proxy) before the wgmma (async proxy)
+                _barrier()
+                acc = warpgroup_mma(a_buf, x_smem.index(kb % STAGES).permute((1, 0)), acc, is_async=True)
+                acc = warpgroup_mma_wait(num_outstanding=1, deps=[acc])  # wgmma kb-1 done
+            else:
+                fence_async_shared()  # the copies (generic proxy) ordered before the wgmma's reads (async proxy)
+                acc = warpgroup_mma(a, x_smem.index(kb % STAGES).permute((1, 0)), acc, is_async=True)
             async_copy.wait_group(STAGES - 3)  # x block kb+1 landed (this thread's copies)
             _barrier()  # everyone's; and every warpgroup's wgmma kb-1 has finished: its buffer is free
             nxt = kb + STAGES - 1
             _async_load(x_smem.index(nxt % STAGES), x_tile + gl.minimum(nxt, KB - 1) * BLOCK_K)
             async_copy.commit_group()
-            # Wait for this wgmma before the next block's lookups: the A fragments it reads from registers are
-            # copied into an aligned block right before it, which the compiler treats as free after the issue
-            # (with one wgmma left in flight, the next lookups overwrote them: wrong results on the H200). The
-            # dequantization overlaps the other warpgroups' MMAs instead.
-            acc = warpgroup_mma_wait(num_outstanding=0, deps=[acc])
+            if not A_SMEM:
+                # Wait for this wgmma before the next block's lookups: the A fragments it reads from registers
+                # are copied into an aligned block right before it, which the compiler treats as free after the
+                # issue (with one wgmma left in flight, the next lookups overwrote them: wrong results on the
+                # H200). The dequantization overlaps the other warpgroups' MMAs instead.
+                acc = warpgroup_mma_wait(num_outstanding=0, deps=[acc])
+        acc = warpgroup_mma_wait(num_outstanding=0, deps=[acc])
         async_copy.wait_group(0)
 
         out_rows = pid_n * BLOCK_N + gl.arange(0, BLOCK_N, layout=gl.SliceLayout(1, acc_layout))
@@ -266,26 +278,29 @@ def kernel_layouts(num_warps: int, block_n: int, block_m: int, block_k: int) -> 
     tpk = block_k // 8  # lanes along K, 8 elements (16 bytes) each
     x = gl.BlockedLayout([1, 8], [32 // tpk, tpk], [num_warps, 1], [1, 0])
     x_smem = gl.NVMMASharedLayout(swizzle_byte_width=128, element_bitwidth=16, rank=2)
-    return {"acc_layout": acc, "a_layout": a, "w_layout": words, "x_layout": x, "x_smem_layout": x_smem}
+    return {"acc_layout": acc, "a_layout": a, "w_layout": words, "x_layout": x, "x_smem_layout": x_smem,
+            "a_smem_layout": x_smem}  # fmt: skip
 
 
 def default_prefill_wgmma_config() -> dict:
-    return {"WGMMA": 1, "BLOCK_M": 128, "BLOCK_N": 128, "BLOCK_K": 64, "num_warps": 8, "num_stages": 4}
+    return {"WGMMA": 1, "BLOCK_M": 128, "BLOCK_N": 128, "BLOCK_K": 64, "num_warps": 8, "num_stages": 4, "A_SMEM": 1}
 
 
-# (BLOCK_M tokens, BLOCK_N rows, BLOCK_K, warps, stages): 16 rows a warp (or 32: two row repeats).
+# (BLOCK_M tokens, BLOCK_N rows, BLOCK_K, warps, stages, A_SMEM): 16 rows a warp (or 32: two row repeats); none
+# spills on sm_90. A_SMEM 0: the fragments straight from registers, each wgmma waited for before the next lookups;
+# 1: through a double-buffered shared tile (stmatrix), one wgmma in flight during the next lookups.
 WGMMA_PREFILL_CANDIDATES = [
-    (128, 128, 64, 8, 4), (256, 128, 64, 8, 4), (256, 128, 64, 8, 3), (128, 128, 64, 8, 3), (128, 64, 64, 4, 4),
-    (256, 64, 64, 4, 4), (64, 128, 64, 8, 4), (128, 128, 128, 8, 3), (128, 64, 64, 4, 3), (256, 64, 64, 4, 3),
-    (64, 64, 64, 4, 4), (128, 64, 128, 4, 3),
+    (256, 128, 64, 8, 4, 1), (256, 128, 64, 8, 3, 1), (128, 128, 64, 8, 4, 1), (256, 64, 64, 4, 3, 1),
+    (128, 64, 64, 4, 4, 1), (128, 256, 64, 8, 3, 1), (128, 128, 128, 8, 3, 1),
+    (256, 128, 64, 8, 4, 0), (256, 128, 64, 8, 3, 0), (256, 64, 64, 4, 3, 0), (128, 64, 64, 4, 4, 0),
 ]  # fmt: skip
 
 
 def prefill_wgmma_candidates(group_size: int) -> list[dict]:
     """WGMMA_PREFILL_CANDIDATES as configs (WGMMA set, for triton_prefill.launch_prefill), those whose BLOCK_K
     divides the group size."""
-    return [{"WGMMA": 1, "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "num_warps": w, "num_stages": s}
-            for bm, bn, bk, w, s in WGMMA_PREFILL_CANDIDATES if group_size % bk == 0]  # fmt: skip
+    keys = ("BLOCK_M", "BLOCK_N", "BLOCK_K", "num_warps", "num_stages", "A_SMEM")
+    return [{"WGMMA": 1, **dict(zip(keys, c, strict=True))} for c in WGMMA_PREFILL_CANDIDATES if group_size % c[2] == 0]
 
 
 def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor,
@@ -314,5 +329,6 @@ def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: 
         m, g, tiles.min_len, n, k, gs, x.stride(0), codes_packed.stride(0) // 4, lut_pool.stride(0),
         lut_pool.stride(1), y.stride(0),
         BITS=bits, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, STAGES=stages, BLOCK_G=MAX_TILED_SEGMENTS,
+        A_SMEM=bool(config.get("A_SMEM", 0)),
         **kernel_layouts(warps, bn, bm, bk), num_warps=warps,
     )  # fmt: skip
