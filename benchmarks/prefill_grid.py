@@ -59,6 +59,7 @@ PRMT_GRID = [(256, 128, 64, 8, 3, 0), (256, 128, 64, 8, 4, 0), (128, 128, 64, 8,
              (128, 128, 64, 8, 2, 0, 128), (128, 64, 64, 4, 4, 1)]  # fmt: skip
 PRMT_TOP = 4
 KEYS = ("BLOCK_M", "BLOCK_N", "BLOCK_K", "num_warps", "num_stages", "W_LEFT", "maxnreg")
+PRINT_KEYS = KEYS + ("A_SMEM", "STORE_ROWS")  # and the wgmma kernel's
 
 
 def prmt_config(row: tuple) -> dict:
@@ -116,7 +117,7 @@ def main() -> None:
                             and r["case"] == label), key=lambda r: r["us"], default=None)  # fmt: skip
                 if best:
                     print(f"{n}x{k} {label}: best {kind} {best['us']:.1f} us = {best['us'] / cublas:.2f}x cuBLAS "
-                          f"{ {key: best[key] for key in KEYS + ('A_SMEM',) if key in best} }", flush=True)  # fmt: skip
+                          f"{ {key: best[key] for key in PRINT_KEYS if key in best} }", flush=True)  # fmt: skip
         del layer
         torch.cuda.empty_cache()
     out = {"gpu": torch.cuda.get_device_name(), "bits": BITS, "gpr": args.gpr, "rows": rows,

@@ -160,9 +160,9 @@ if HAVE_GLUON:
         x_ptr, codes_ptr, lut_ptr, slot_sorted_ptr, starts_ptr, y_ptr,
         M, G, MIN_LEN, N, K, GS, stride_xm, stride_cw, stride_ls, stride_ln, stride_ym,
         BITS: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr,
-        STAGES: gl.constexpr, BLOCK_G: gl.constexpr, A_SMEM: gl.constexpr,
+        STAGES: gl.constexpr, BLOCK_G: gl.constexpr, A_SMEM: gl.constexpr, STORE_ROWS: gl.constexpr,
         acc_layout: gl.constexpr, a_layout: gl.constexpr, w_layout: gl.constexpr, x_layout: gl.constexpr,
-        x_smem_layout: gl.constexpr, a_smem_layout: gl.constexpr,
+        x_smem_layout: gl.constexpr, a_smem_layout: gl.constexpr, y_layout: gl.constexpr,
     ):  # fmt: skip
         L: gl.constexpr = 1 << BITS
         V: gl.constexpr = BLOCK_K // 32
@@ -245,11 +245,15 @@ if HAVE_GLUON:
         acc = warpgroup_mma_wait(num_outstanding=0, deps=[acc])
         async_copy.wait_group(0)
 
-        out_rows = pid_n * BLOCK_N + gl.arange(0, BLOCK_N, layout=gl.SliceLayout(1, acc_layout))
-        toks = m_start + gl.arange(0, BLOCK_M, layout=gl.SliceLayout(0, acc_layout))
+        out = acc.to(DT)
+        out_layout: gl.constexpr = y_layout if STORE_ROWS else acc_layout
+        if STORE_ROWS:  # through shared memory into 8 consecutive rows a lane: 16-byte stores along y's rows
+            out = gl.convert_layout(out, y_layout)
+        out_rows = pid_n * BLOCK_N + gl.arange(0, BLOCK_N, layout=gl.SliceLayout(1, out_layout))
+        toks = m_start + gl.arange(0, BLOCK_M, layout=gl.SliceLayout(0, out_layout))
         y_ptrs = y_ptr + gl.expand_dims(toks.to(gl.int64) * stride_ym, 0) + gl.expand_dims(out_rows, 1)  # [BN, BM]
         mask = gl.expand_dims(toks < m_end, 0) & gl.expand_dims(out_rows < N, 1)
-        gl.store(y_ptrs, acc.to(DT), mask=mask)
+        gl.store(y_ptrs, out, mask=mask)
 
 
 def _basis(rank: int, dim: int, value: int) -> list[int]:
@@ -278,28 +282,31 @@ def kernel_layouts(num_warps: int, block_n: int, block_m: int, block_k: int) -> 
     tpk = block_k // 8  # lanes along K, 8 elements (16 bytes) each
     x = gl.BlockedLayout([1, 8], [32 // tpk, tpk], [num_warps, 1], [1, 0])
     x_smem = gl.NVMMASharedLayout(swizzle_byte_width=128, element_bitwidth=16, rank=2)
+    y = gl.BlockedLayout([8, 1], [min(block_n // 8, 32), 32 // min(block_n // 8, 32)], [1, num_warps], [0, 1])
     return {"acc_layout": acc, "a_layout": a, "w_layout": words, "x_layout": x, "x_smem_layout": x_smem,
-            "a_smem_layout": x_smem}  # fmt: skip
+            "a_smem_layout": x_smem, "y_layout": y}  # fmt: skip
 
 
 def default_prefill_wgmma_config() -> dict:
     return {"WGMMA": 1, "BLOCK_M": 128, "BLOCK_N": 128, "BLOCK_K": 64, "num_warps": 8, "num_stages": 4, "A_SMEM": 1}
 
 
-# (BLOCK_M tokens, BLOCK_N rows, BLOCK_K, warps, stages, A_SMEM): 16 rows a warp (or 32: two row repeats); none
-# spills on sm_90. A_SMEM 0: the fragments straight from registers, each wgmma waited for before the next lookups;
-# 1: through a double-buffered shared tile (stmatrix), one wgmma in flight during the next lookups.
+# (BLOCK_M tokens, BLOCK_N rows, BLOCK_K, warps, stages, A_SMEM, STORE_ROWS): 16 rows a warp (or 32: two row
+# repeats); none spills on sm_90. A_SMEM 0: the fragments straight from registers, each wgmma waited for before the
+# next lookups; 1: through a double-buffered shared tile (stmatrix), one wgmma in flight during the next lookups.
+# STORE_ROWS: y written through shared memory in 16-byte runs of rows (else 2-byte stores from the wgmma layout).
 WGMMA_PREFILL_CANDIDATES = [
-    (256, 128, 64, 8, 4, 1), (256, 128, 64, 8, 3, 1), (128, 128, 64, 8, 4, 1), (256, 64, 64, 4, 3, 1),
-    (128, 64, 64, 4, 4, 1), (128, 256, 64, 8, 3, 1), (128, 128, 128, 8, 3, 1),
-    (256, 128, 64, 8, 4, 0), (256, 128, 64, 8, 3, 0), (256, 64, 64, 4, 3, 0), (128, 64, 64, 4, 4, 0),
+    (256, 128, 64, 8, 4, 1, 0), (256, 128, 64, 8, 3, 1, 0), (128, 128, 64, 8, 4, 1, 0), (256, 64, 64, 4, 3, 1, 0),
+    (128, 64, 64, 4, 4, 1, 0), (128, 256, 64, 8, 3, 1, 0), (128, 128, 128, 8, 3, 1, 0),
+    (256, 128, 64, 8, 4, 0, 0), (256, 128, 64, 8, 3, 0, 0), (256, 64, 64, 4, 3, 0, 0), (128, 64, 64, 4, 4, 0, 0),
+    (256, 128, 64, 8, 3, 1, 1), (128, 128, 64, 8, 4, 1, 1), (256, 64, 64, 4, 3, 1, 1),
 ]  # fmt: skip
 
 
 def prefill_wgmma_candidates(group_size: int) -> list[dict]:
     """WGMMA_PREFILL_CANDIDATES as configs (WGMMA set, for triton_prefill.launch_prefill), those whose BLOCK_K
     divides the group size."""
-    keys = ("BLOCK_M", "BLOCK_N", "BLOCK_K", "num_warps", "num_stages", "A_SMEM")
+    keys = ("BLOCK_M", "BLOCK_N", "BLOCK_K", "num_warps", "num_stages", "A_SMEM", "STORE_ROWS")
     return [{"WGMMA": 1, **dict(zip(keys, c, strict=True))} for c in WGMMA_PREFILL_CANDIDATES if group_size % c[2] == 0]
 
 
@@ -329,6 +336,6 @@ def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: 
         m, g, tiles.min_len, n, k, gs, x.stride(0), codes_packed.stride(0) // 4, lut_pool.stride(0),
         lut_pool.stride(1), y.stride(0),
         BITS=bits, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, STAGES=stages, BLOCK_G=MAX_TILED_SEGMENTS,
-        A_SMEM=bool(config.get("A_SMEM", 0)),
+        A_SMEM=bool(config.get("A_SMEM", 0)), STORE_ROWS=bool(config.get("STORE_ROWS", 0)),
         **kernel_layouts(warps, bn, bm, bk), num_warps=warps,
     )  # fmt: skip
