@@ -356,9 +356,14 @@ def _launch_tiles(
                                                                            group_size) else []  # fmt: skip
         return prefill_prmt_candidates(group_size) + wgmma
 
+    tiled = tiles.tiled()
+    # per token bucket and bucket of the segments' mean length (up to 256): 4 x 127 and 8 x 64 share a token bucket
+    # but not their best tiles (H200: a 128-token wgmma tile tuned on the first cost the second 174 us where 64-token
+    # tiles take 77; NOTES.md twenty-eighth session)
+    seg_bucket = min(_m_bucket(-(-sum(tiled) // max(len(tiled), 1))), 256)
     config = autotune.pick_config(
         "prefill_tiles",
-        _shape_key(x, codes_packed, lut_pool, bits, min(_m_bucket(sum(tiles.tiled())), 4096)),
+        _shape_key(x, codes_packed, lut_pool, bits, min(_m_bucket(sum(tiled)), 4096)) + (seg_bucket,),
         candidates,
         launch,
         lambda: default_prefill_prmt_config(group_size),
