@@ -69,6 +69,7 @@ from kernels.triton_prefill_prmt import (
 )
 from kernels.triton_prefill_wgmma import launch_prefill_wgmma, prefill_wgmma_candidates, wgmma_prefill_ok
 
+SHORT_SEGMENTS, MAX_SEGMENT_CLASS = 64, 256  # the segment tiles' two classes of mean segment length (_launch_tiles)
 DECODE_MAX_M = 64  # above this the prefill kernel's token tiles beat one split-K tile of all tokens
 # Distinct slots from which auto mode takes the bucket-sum decode kernel, by batch rows M. Measured on an H200
 # (benchmarks/NOTES.md v9, v11; CUDA-graph timings, each kernel's autotuned config):
@@ -357,13 +358,14 @@ def _launch_tiles(
         return prefill_prmt_candidates(group_size) + wgmma
 
     tiled = tiles.tiled()
-    # per token bucket and bucket of the segments' mean length (up to 256): 4 x 127 and 8 x 64 share a token bucket
-    # but not their best tiles (H200: a 128-token wgmma tile tuned on the first cost the second 174 us where 64-token
-    # tiles take 77; NOTES.md twenty-eighth session)
-    seg_bucket = min(_m_bucket(-(-sum(tiled) // max(len(tiled), 1))), 256)
+    # Per token bucket and class of the segments' mean length (<= 64 tokens, or more): 4 x 127 and 8 x 64 share a
+    # token bucket but not their best tiles (H200: a 128-token wgmma tile tuned on the first cost the second 174 us
+    # where 64-token tiles take 69; NOTES.md twenty-eighth session). Two classes, both of which the server's start-up
+    # tuning calls (server/runner.py _tuning_calls: 32-token runs and longer ones per prefill size).
+    seg_class = SHORT_SEGMENTS if sum(tiled) <= SHORT_SEGMENTS * len(tiled) else MAX_SEGMENT_CLASS
     config = autotune.pick_config(
         "prefill_tiles",
-        _shape_key(x, codes_packed, lut_pool, bits, min(_m_bucket(sum(tiled)), 4096)) + (seg_bucket,),
+        _shape_key(x, codes_packed, lut_pool, bits, min(_m_bucket(sum(tiled)), 4096)) + (seg_class,),
         candidates,
         launch,
         lambda: default_prefill_prmt_config(group_size),

@@ -119,6 +119,26 @@ def test_four_prompt_chunks_take_the_segment_tiles_and_the_decode_rows_their_own
     assert calls[1:] == [(2, 2)]  # the two decode rows, two tasks
 
 
+def test_segment_tiles_are_tuned_per_token_bucket_and_class_of_segment_length(monkeypatch):
+    """8 x 64 and 4 x 127 tokens share a token bucket (512) but not their best tiles (on the H200 a tile tuned on
+    127-token segments cost 64-token ones 2.5x): the tiles' choice is keyed by both."""
+    keys = []
+    real = triton_ops.autotune.pick_config
+
+    def spy(kernel, key, *args, **kwargs):
+        if kernel == "prefill_tiles":
+            keys.append(key)
+        return real(kernel, key, *args, **kwargs)
+
+    monkeypatch.setattr(triton_ops.autotune, "pick_config", spy)
+    for counts in ([64] * 8, [127] * 4):
+        x, codes, pool, segments, slot_of_token = step([i % 4 for i in range(len(counts))], counts, seed=len(counts))
+        y = lut_linear_forward(x, codes, pool, slot_of_token, BITS, segments)
+        assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, BITS)) < TOL[x.dtype]
+    assert [k[0] for k in keys] == [512, 512]
+    assert [k[-1] for k in keys] == [triton_ops.SHORT_SEGMENTS, triton_ops.MAX_SEGMENT_CLASS]
+
+
 def test_one_long_prompt_beside_short_chunks_still_takes_the_dense_path(monkeypatch):
     slots, counts = [1, 3, 0], [DENSE_MIN_TOKENS + 40, 7, 12]
     x, codes, pool, segments, slot_of_token = step(slots, counts, dtype=torch.bfloat16, seed=6)
