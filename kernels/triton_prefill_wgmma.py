@@ -14,17 +14,23 @@ byte t of 4 words into one word with 3 byte permutes and looks its 8 codes up in
 (kernels/prmt_lut.py, gather_dequant_program): its A fragments for 32 columns, in registers, where wgmma reads them.
 
 Per CTA: one token tile of BLOCK_M tokens of one segment (segment tiles, triton_prefill_prmt.SegmentTiles) and
-BLOCK_N rows, 16 a warp. x's tiles stream through a ring of STAGES shared-memory buffers by cp.async, STAGES - 2
-blocks ahead; the codes one block ahead in registers; the wgmma runs asynchronously, one in flight, while the next
-block is dequantized:
+BLOCK_N rows, 16 a warp (32 where BLOCK_N is 32 x warps). x's tiles stream through a ring of STAGES shared-memory
+buffers by cp.async, STAGES - 1 blocks ahead; the codes one block ahead in registers:
 
     tables = byte tables of LUT[slot, rows, group 0]
     for kb in K blocks:
-        A = lookup(codes[kb], tables)                       while wgmma kb-1 runs
-        codes[kb + 1] load; next group's tables at a group boundary
-        wait x[kb] (cp.async), CTA barrier; copy x[kb + STAGES - 2] into the buffer wgmma kb-2 read
-        wgmma(A, x[kb].T, acc) async; wait until only it is in flight (A of kb-1 kept alive until then)
-    y[tile tokens, rows] = acc.T
+        A = lookup(codes[kb], tables); load codes[kb + 1]; next group's tables at a group boundary
+        wgmma(A, x[kb].T, acc) async                       A_SMEM: A stored by stmatrix into one of two shared
+                                                           buffers first, and wgmma kb-1 waited for here
+        wait x[kb + 1] (cp.async), CTA barrier; copy x[kb + STAGES - 1] into the buffer wgmma kb-1 read
+        not A_SMEM: wait for wgmma kb                      (its A registers are free only then)
+    y[tile tokens, rows] = acc.T                           STORE_ROWS: through shared memory, 16-byte row runs
+
+Why the register form waits for each wgmma: the compiler copies the A fragments into an aligned register block
+right before the wgmma and treats that block as free after the issue, which the wait's deps do not cover; with a
+wgmma left in flight the next lookups overwrote it (wrong results on the H200, NOTES.md twenty-eighth session). The
+lookups then overlap other warpgroups' MMAs. On the H200 the register form was the faster one (~1.5x cuBLAS's time
+at 2,048 tokens against the register-LUT kernel's ~1.7x).
 
 Takes: sm_90, x and the LUT of one 16-bit type, 3/4-bit codes in whole 4-byte words (prmt_ok), K and the group
 size multiples of BLOCK_K, segment tiles (one slot a tile). No CPU form: Gluon has no interpreter; the CPU tests

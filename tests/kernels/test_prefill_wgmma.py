@@ -107,6 +107,15 @@ def test_every_candidate_compiles_for_sm90_without_spills_and_keeps_the_weight_t
         assert hgmma == config["BLOCK_K"] // 16 * config["BLOCK_N"] // (16 * config["num_warps"]), (case, hgmma)
 
 
+def test_every_shipped_wgmma_choice_is_a_candidate_the_compile_test_covers():
+    tuned = Path(__file__).resolve().parents[2] / "kernels" / "tuned" / "NVIDIA_H200.v8.json"
+    shipped = json.loads(tuned.read_text())
+    chosen = [c for k, c in shipped.items() if k.startswith("prefill_tiles|") and c.get("WGMMA")]
+    assert chosen, "the H200 choices include the wgmma kernel"
+    candidates = prefill_wgmma_candidates(128)
+    assert all(c in candidates for c in chosen)
+
+
 def test_the_kernel_takes_only_what_it_can_compute():
     x = torch.zeros(4, 256, dtype=torch.float16)
     codes = torch.zeros(8, 128, dtype=torch.uint8)
