@@ -114,7 +114,8 @@ if HAVE_GLUON:
     @gluon.jit
     def _row_tables(pairs_ptr, off, BITS: gl.constexpr):
         """lo0-lo3, hi0-hi3: byte tables of the 2**BITS 16-bit LUT entries at element offsets off (even), any
-        layout (as triton_decode_prmt._row_tables, by one prmt each)."""
+        layout: triton_decode_prmt._row_tables in Gluon (called from a Gluon kernel under Triton 3.9, that
+        triton.jit function's tuple of eight tensors does not come back: a compile error)."""
         p = pairs_ptr + off // 2
         p0, p1, p2, p3 = gl.load(p), gl.load(p + 1), gl.load(p + 2), gl.load(p + 3)
         if BITS == 4:

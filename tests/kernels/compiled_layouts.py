@@ -93,6 +93,22 @@ def compile_ptx(module: str, kernel: str, signature: dict, const: dict, warps: i
     return done.stdout
 
 
+def sm90_results(script: str, payload) -> list:
+    """Run script (Python; payload as JSON in sys.argv[1]) in a child process without the interpreter, from the
+    repository root, and return the JSON on its last line of output: the benchmarks' sm_90 compile helpers
+    (bench_kernels.sm90_compile) run there. Skips where no ptxas / cuobjdump for sm_90 is installed."""
+    import json
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    done = subprocess.run([sys.executable, "-c", script, json.dumps(payload)], capture_output=True, text=True,
+                          cwd=root, env=env)  # fmt: skip
+    if done.returncode and ("ptxas" in done.stderr or "cuobjdump" in done.stderr):
+        pytest.skip("no ptxas / cuobjdump for sm_90 here")
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 # The multi-LUT linear kernels' pointer arguments (fp16 x and LUT) and integer arguments, for compile_ptx.
 LINEAR_SIG = {"x_ptr": "*fp16", "codes_ptr": "*u8", "lut_ptr": "*fp16", "slot_ptr": "*i32", "y_ptr": "*fp16",
               "ws_ptr": "*fp32", "counter_ptr": "*i32"}  # fmt: skip

@@ -186,12 +186,10 @@ def test_every_register_lut_prefill_candidate_and_shipped_choice_compiles_for_sm
     cuobjdump ship with Triton): a config that spills registers to the stack or needs more shared memory than an
     H100/H200 SM has would be slow or fail to launch, and only a GPU run would show it."""
     import json
-    import os
-    import subprocess
-    import sys
     from pathlib import Path
 
     from kernels.triton_prefill_prmt import prefill_prmt_candidates
+    from tests.kernels.compiled_layouts import sm90_results
 
     root = Path(__file__).resolve().parents[2]
     shipped = json.loads((root / "kernels" / "tuned" / "NVIDIA_H200.v8.json").read_text())
@@ -199,13 +197,7 @@ def test_every_register_lut_prefill_candidate_and_shipped_choice_compiles_for_sm
     # the wgmma kernel's shipped choices: tests/kernels/test_prefill_wgmma.py
     configs += [c for k, c in shipped.items() if k.startswith("prefill_tiles|") and not c.get("WGMMA")]
     configs = [dict(t) for t in dict.fromkeys(tuple(sorted(c.items())) for c in configs)]
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    done = subprocess.run([sys.executable, "-c", _SPILLS_SCRIPT, json.dumps(configs)], capture_output=True,
-                          text=True, cwd=root, env=env)  # fmt: skip
-    if done.returncode and ("ptxas" in done.stderr or "cuobjdump" in done.stderr):
-        pytest.skip("no ptxas / cuobjdump for sm_90 here")
-    assert done.returncode == 0, done.stderr[-2000:]
-    results = json.loads(done.stdout.strip().splitlines()[-1])
+    results = sm90_results(_SPILLS_SCRIPT, configs)
     for config, (regs, stack, smem) in zip(configs, results, strict=True):
         assert stack == 0, (config, regs, stack)
         assert smem <= 227 * 1024, (config, smem)

@@ -8,9 +8,6 @@ compared to the torch reference over segment tiles, output poisoned with NaN fir
 """
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +24,7 @@ from kernels.triton_prefill_wgmma import (
     prefill_wgmma_candidates,
     wgmma_prefill_ok,
 )
+from tests.kernels.compiled_layouts import sm90_results
 from tests.kernels.test_triton_forward import make_case, rel_err
 
 SM90 = torch.cuda.is_available() and torch.cuda.get_device_capability() == (9, 0)
@@ -88,16 +86,9 @@ def test_every_candidate_compiles_for_sm90_without_spills_and_keeps_the_weight_t
     spills, shared memory within an SM's 227 KB, and a K loop with no shared-memory loads or shuffles (the x tiles
     arrive by cp.async and feed the wgmma from shared memory; the weight fragments go to the wgmma from registers
     or, A_SMEM, by stmatrix into its shared operand: no other shared-memory store)."""
-    root = Path(__file__).resolve().parents[2]
     configs = [default_prefill_wgmma_config()] + prefill_wgmma_candidates(128)
     cases = [[c, 4, "fp16"] for c in configs] + [[configs[0], 3, "fp16"], [configs[0], 4, "bf16"]]
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    done = subprocess.run([sys.executable, "-c", _COMPILE_SCRIPT, json.dumps(cases)], capture_output=True,
-                          text=True, cwd=root, env=env)  # fmt: skip
-    if done.returncode and ("ptxas" in done.stderr or "cuobjdump" in done.stderr):
-        pytest.skip("no ptxas / cuobjdump for sm_90 here")
-    assert done.returncode == 0, done.stderr[-2000:]
-    results = json.loads(done.stdout.strip().splitlines()[-1])
+    results = sm90_results(_COMPILE_SCRIPT, cases)
     for case, (regs, stack, smem, loop_ops, hgmma) in zip(cases, results, strict=True):
         assert stack == 0, (case, regs, stack)
         assert smem <= 227 * 1024, (case, smem)
