@@ -44,8 +44,8 @@ import functools
 import torch
 import triton
 
-from kernels.prmt_lut import GATHER_DEQUANT_CONSTRAINTS, gather_dequant_program, table_ptx, to_ptx
-from kernels.triton_decode_prmt import prmt_ok
+from kernels.prmt_lut import GATHER_DEQUANT_CONSTRAINTS, gather_dequant_program, to_ptx
+from kernels.triton_decode_prmt import _row_tables, prmt_ok
 from kernels.triton_prefill_prmt import MAX_TILED_SEGMENTS, SegmentTiles
 
 try:  # Gluon ships with Triton >= 3.5
@@ -68,8 +68,6 @@ except ImportError:  # pragma: no cover - older Triton
 
 GATHER_DEQUANT = triton.language.constexpr(to_ptx(gather_dequant_program()))
 GATHER_DEQUANT_CONSTR = triton.language.constexpr(GATHER_DEQUANT_CONSTRAINTS)
-TABLE_LO = triton.language.constexpr(table_ptx("lo"))
-TABLE_HI = triton.language.constexpr(table_ptx("hi"))
 
 
 def wgmma_prefill_ok(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor, bits: int,
@@ -110,27 +108,6 @@ if HAVE_GLUON:
         first = gl.sum(gl.where(here, after - chunks, 0), 0)
         start = gl.sum(gl.where(here, s0, 0), 0) + (t - first) * BLOCK_M
         return start, gl.minimum(start + BLOCK_M, gl.sum(gl.where(here, s1, 0), 0))
-
-    @gluon.jit
-    def _row_tables(pairs_ptr, off, BITS: gl.constexpr):
-        """lo0-lo3, hi0-hi3: byte tables of the 2**BITS 16-bit LUT entries at element offsets off (even), any
-        layout: triton_decode_prmt._row_tables in Gluon (called from a Gluon kernel under Triton 3.9, that
-        triton.jit function's tuple of eight tensors does not come back: a compile error)."""
-        p = pairs_ptr + off // 2
-        p0, p1, p2, p3 = gl.load(p), gl.load(p + 1), gl.load(p + 2), gl.load(p + 3)
-        if BITS == 4:
-            p4, p5, p6, p7 = gl.load(p + 4), gl.load(p + 5), gl.load(p + 6), gl.load(p + 7)
-        else:  # 8 entries: codes < 8 never select the upper tables
-            p4, p5, p6, p7 = p0, p1, p2, p3
-        lo0 = gl.inline_asm_elementwise(TABLE_LO, "=r,r,r", [p0, p1], dtype=gl.uint32, is_pure=True, pack=1)
-        lo1 = gl.inline_asm_elementwise(TABLE_LO, "=r,r,r", [p2, p3], dtype=gl.uint32, is_pure=True, pack=1)
-        lo2 = gl.inline_asm_elementwise(TABLE_LO, "=r,r,r", [p4, p5], dtype=gl.uint32, is_pure=True, pack=1)
-        lo3 = gl.inline_asm_elementwise(TABLE_LO, "=r,r,r", [p6, p7], dtype=gl.uint32, is_pure=True, pack=1)
-        hi0 = gl.inline_asm_elementwise(TABLE_HI, "=r,r,r", [p0, p1], dtype=gl.uint32, is_pure=True, pack=1)
-        hi1 = gl.inline_asm_elementwise(TABLE_HI, "=r,r,r", [p2, p3], dtype=gl.uint32, is_pure=True, pack=1)
-        hi2 = gl.inline_asm_elementwise(TABLE_HI, "=r,r,r", [p4, p5], dtype=gl.uint32, is_pure=True, pack=1)
-        hi3 = gl.inline_asm_elementwise(TABLE_HI, "=r,r,r", [p6, p7], dtype=gl.uint32, is_pure=True, pack=1)
-        return lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3
 
     @gluon.jit
     def _load_words(word_rows, kb, CW, B, BLOCK_K: gl.constexpr):
@@ -213,7 +190,7 @@ if HAVE_GLUON:
         fence_async_shared()  # ordered before the wgmma's reads (async proxy)
         _barrier()  # everyone's
 
-        tables = _row_tables(pairs_ptr, lut_rows, BITS)
+        tables = _row_tables(pairs_ptr, lut_rows, BITS, True)  # triton.jit: takes any layout
         words = _load_words(word_rows, 0, CW, B, BLOCK_K)
         acc = gl.zeros([BLOCK_N, BLOCK_M], gl.float32, acc_layout)
         if A_SMEM:  # two buffers of the looked-up tile: its wgmma stays in flight during the next lookups
@@ -227,7 +204,7 @@ if HAVE_GLUON:
             if in_group == BPG:
                 in_group = 0
                 if kb + 1 < KB:
-                    tables = _row_tables(pairs_ptr, lut_rows + ((kb + 1) // BPG) * L, BITS)
+                    tables = _row_tables(pairs_ptr, lut_rows + ((kb + 1) // BPG) * L, BITS, True)
             if A_SMEM:
                 a_buf = a_smem.index(kb % 2)
                 a_buf.store(a)  # the buffer wgmma kb-2 read: finished (one left in flight below)
