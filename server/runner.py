@@ -667,7 +667,8 @@ def tune_kernels(model: Transformer, token_budget: int, num_slots: int, pdl: boo
     try:
         plan = kernel_tuning_plan(token_budget, num_slots, DecodeGraphs.task_classes, triton_ops.DECODE_MAX_M,
                                   GRAPH_BATCH_SIZES)  # fmt: skip
-        calls = _tuning_calls(plan, num_slots, triton_ops.DECODE_MAX_M, triton_ops.DENSE_MIN_TOKENS, device)
+        calls = _tuning_calls(plan, num_slots, triton_ops.DECODE_MAX_M, triton_ops.DENSE_MIN_TOKENS, device,
+                              triton_ops.SHORT_SEGMENTS)  # fmt: skip
         for tokens, slots, segments, tasks in [c for c in calls if not pdl or c[0] <= triton_ops.DECODE_MAX_M]:
             hints.num_tasks, hints.segments = tasks, segments
             for proj in shapes.values():
@@ -682,11 +683,12 @@ def tune_kernels(model: Transformer, token_budget: int, num_slots: int, pdl: boo
 
 
 def _tuning_calls(plan: list[tuple[int, int]], num_slots: int, decode_max: int, dense_min: int,
-                  device: torch.device):  # fmt: skip
+                  device: torch.device, short_segments: int = 64):  # fmt: skip
     """(tokens, slots [tokens] int32, segments or None, distinct tasks) of tune_kernels' calls: each plan entry with
     its tokens over its tasks in turn; then the prefill sizes again as an eager step gives them, the tokens in runs
-    of one slot (runner.segments_of): first three or more runs of dense_min to 256 tokens where the size holds
-    them (the register-LUT prefill kernel's segment tiles, whose choice per token bucket they tune), then runs
+    of one slot (runner.segments_of): first three or more runs of more than short_segments (and at least
+    dense_min) to 256 tokens where the size holds them (the segment tiles, whose choice per token bucket and class
+    of segment length they tune: triton_ops.SHORT_SEGMENTS), then runs
     shorter than dense_min (the segment tiles where the layer suits them, else the prefill kernel without its sort:
     other compiled variants than the calls above, ~1.2 s of compiling in the first step of short prompts of several
     tasks, H200, NOTES.md twelfth session), then one run of all the tokens (the dense path's dequantization
@@ -702,7 +704,7 @@ def _tuning_calls(plan: list[tuple[int, int]], num_slots: int, decode_max: int, 
         # Three or more runs of dense_min to 256 tokens: several tasks' prompt chunks, which take the register-LUT
         # kernel's segment tiles (kernels/triton_ops.py dense_pays). First, so that the tiles' choice for this token
         # bucket is timed on such runs rather than on the short runs' (32-token tiles want other blocks).
-        run = max(dense_min, min(256, tokens // 4))
+        run = max(dense_min, short_segments + 1, min(256, tokens // 4))
         if tokens // run >= 3:
             variants.insert(0, runs_of(tokens, run))
         for counts in variants:

@@ -225,14 +225,16 @@ def test_an_engine_whose_start_compiled_ahead_generates_the_tokens_of_one_withou
 
 
 def test_prefill_sized_tuning_calls_come_as_a_steps_runs_long_chunks_first():
-    """Per prefill size: several tasks' chunks of 64-256 tokens first (they tune the segment tiles' choice for the
-    token bucket), then short runs, then one run (the dense path)."""
-    calls = list(runner._tuning_calls([(1, 1), (512, 1), (2048, 1), (100, 1)], num_slots=4, decode_max=64,
-                                      dense_min=64, device=torch.device("cpu")))  # fmt: skip
+    """Per prefill size: several tasks' chunks of 65-256 tokens first (they tune the segment tiles' choice for the
+    token bucket and long segments), then 32-token runs (the short segments' class), then one run (the dense
+    path)."""
+    calls = list(runner._tuning_calls([(1, 1), (512, 1), (2048, 1), (100, 1), (256, 1)], num_slots=4, decode_max=64,
+                                      dense_min=64, device=torch.device("cpu"), short_segments=64))  # fmt: skip
     prefill = [(tokens, [b - a for _, a, b in seg.host_bounds], tasks) for tokens, _, seg, tasks in calls if seg]
-    assert [c[0] for c in prefill] == [100, 100, 512, 512, 512, 2048, 2048, 2048]
-    assert prefill[0][1] == [32, 32, 32, 4] and prefill[1][1] == [100]  # 100 tokens hold no three 64-token runs
-    assert prefill[2] == (512, [128] * 4, 4) and prefill[3][1] == [32] * 16 and prefill[4][1] == [512]
-    assert prefill[5] == (2048, [256] * 8, 4)  # 8 runs over the pool's 4 slots
+    assert [c[0] for c in prefill] == [100, 100, 256, 256, 256, 512, 512, 512, 2048, 2048, 2048]
+    assert prefill[0][1] == [32, 32, 32, 4] and prefill[1][1] == [100]  # 100 tokens hold no three 65-token runs
+    assert prefill[2][1] == [65, 65, 65, 61]  # mean past 64 tokens: the long class, even at 256 tokens
+    assert prefill[5] == (512, [128] * 4, 4) and prefill[6][1] == [32] * 16 and prefill[7][1] == [512]
+    assert prefill[8] == (2048, [256] * 8, 4)  # 8 runs over the pool's 4 slots
     for tokens, slots, seg, _ in calls:
         assert slots.shape == (tokens,) and (seg is None or seg.host_bounds[-1][2] == tokens)
