@@ -70,6 +70,12 @@ GATHER_DEQUANT = triton.language.constexpr(to_ptx(gather_dequant_program()))
 GATHER_DEQUANT_CONSTR = triton.language.constexpr(GATHER_DEQUANT_CONSTRAINTS)
 
 
+@functools.cache
+def _sm90(device_index: int) -> bool:
+    """Whether the GPU is sm_90 (H100 / H200): per launch, so cached."""
+    return torch.cuda.get_device_capability(device_index) == (9, 0)
+
+
 def wgmma_prefill_ok(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor, bits: int,
                      group_size: int, block_k: int = 64) -> bool:  # fmt: skip
     """Whether this kernel takes the call: Gluon, an sm_90 GPU, x and the LUT of one 16-bit type, prmt_ok's codes,
@@ -77,7 +83,7 @@ def wgmma_prefill_ok(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torc
     return (
         HAVE_GLUON
         and x.is_cuda
-        and torch.cuda.get_device_capability(x.device) == (9, 0)
+        and _sm90(x.device.index if x.device.index is not None else torch.cuda.current_device())
         and x.dtype in (torch.float16, torch.bfloat16)
         and lut_pool.dtype == x.dtype
         and prmt_ok(codes_packed, lut_pool, bits)
