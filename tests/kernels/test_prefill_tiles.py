@@ -139,6 +139,37 @@ def test_segment_tiles_are_tuned_per_token_bucket_and_class_of_segment_length(mo
     assert [k[-1] for k in keys] == [triton_ops.SHORT_SEGMENTS, triton_ops.MAX_SEGMENT_CLASS]
 
 
+def test_on_sm90_the_tiles_offer_the_wgmma_kernel_and_launch_the_one_chosen(monkeypatch):
+    """Where the wgmma prefill kernel can run (sm_90; on this machine by a stand-in), the tiles' autotuning gets its
+    candidates beside the register-LUT ones, and a WGMMA choice launches it with the step's segment tiles."""
+    from kernels.triton_prefill_wgmma import prefill_wgmma_candidates
+
+    counts, k, gpr = [127] * 4, 128, 1  # groups of 128 columns: the wgmma kernel's 64-column blocks fit
+    x, codes, pool, _ = make_case(sum(counts), N, k, BITS, gpr, 4, "one", torch.float16, seed=9)
+    segments = SlotSegments.from_counts([0, 1, 2, 3], counts, DEVICE)
+    slot_of_token = segments.slot_of_token()
+    offered, launched = [], []
+
+    def pick(kernel, key, candidates, launch, default, device, output=None):
+        if kernel != "prefill_tiles":
+            return default()
+        offered.extend(candidates())
+        return next(c for c in offered if c.get("WGMMA"))
+
+    def fake_wgmma(x, codes, pool, slots, bits, y, config, tiles):  # the reference in its place
+        launched.append((config, tiles.lengths, tiles.min_len))
+        y.copy_(lut_linear_reference(x, codes, pool, slots, bits))
+
+    monkeypatch.setattr(triton_ops, "wgmma_prefill_ok", lambda *args: True)
+    monkeypatch.setattr(triton_ops.autotune, "pick_config", pick)
+    monkeypatch.setattr(triton_ops, "launch_prefill_wgmma", fake_wgmma)
+    y = lut_linear_forward(x, codes, pool, slot_of_token, BITS, segments)
+    assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, BITS)) < TOL[x.dtype]
+    assert [c for c in offered if c.get("WGMMA")] == prefill_wgmma_candidates(k // gpr)
+    assert any(c.get("PRMT") for c in offered)
+    assert launched == [(offered[[c.get("WGMMA") for c in offered].index(1)], tuple(counts), DENSE_MIN_TOKENS)]
+
+
 def test_one_long_prompt_beside_short_chunks_still_takes_the_dense_path(monkeypatch):
     slots, counts = [1, 3, 0], [DENSE_MIN_TOKENS + 40, 7, 12]
     x, codes, pool, segments, slot_of_token = step(slots, counts, dtype=torch.bfloat16, seed=6)
