@@ -694,13 +694,13 @@ def compile_prefill_wgmma_sm90(config: dict, bits: int = 4, x: str = "fp16") -> 
     from kernels.triton_prefill_prmt import MAX_TILED_SEGMENTS
     from kernels.triton_prefill_wgmma import _prefill_wgmma_kernel, kernel_layouts
 
-    ints = ["M", "G", "MIN_LEN", "N", "K", "GS", "stride_xm", "stride_cw", "stride_ls", "stride_ln", "stride_ym"]
+    ints = ["G", "MIN_LEN", "N", "K", "GS", "stride_xm", "stride_cw", "stride_ls", "stride_ln", "stride_ym"]
     bm, bn, bk, warps = config["BLOCK_M"], config["BLOCK_N"], config["BLOCK_K"], config["num_warps"]
     const = {"BITS": bits, "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "STAGES": config["num_stages"],
              "BLOCK_G": MAX_TILED_SEGMENTS, "A_SMEM": bool(config.get("A_SMEM", 0)),
              "STORE_ROWS": bool(config.get("STORE_ROWS", 0)),
              **kernel_layouts(warps, bn, bm, bk)}  # fmt: skip
-    return sm90_compile(_prefill_wgmma_kernel, ints, ints[3:], const, warps, config["num_stages"], x=x, lut=x)
+    return sm90_compile(_prefill_wgmma_kernel, ints, ints[2:], const, warps, config["num_stages"], x=x, lut=x)
 
 
 # (BLOCK_M, BLOCK_N, BLOCK_K, warps, stages, W_LEFT)

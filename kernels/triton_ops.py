@@ -344,7 +344,7 @@ def _launch_tiles(
     group_size: int,
 ) -> None:
     """Segment tiles: the register-LUT prefill kernel, or on sm_90 the wgmma one (triton_prefill_wgmma.py; configs
-    with WGMMA set), the config tuned per token bucket of the tiled tokens."""
+    with WGMMA set), the config tuned per token bucket of the tiled tokens and class of their mean length."""
 
     def launch(config: dict) -> None:
         if config.get("WGMMA"):

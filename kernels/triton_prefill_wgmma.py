@@ -102,7 +102,8 @@ if HAVE_GLUON:
     def _segment_tile(starts_ptr, G, MIN_LEN, t, BLOCK_M: gl.constexpr, BLOCK_G: gl.constexpr,
                       NUM_WARPS: gl.constexpr):  # fmt: skip
         """[start, end) tokens of tile t (as triton_prefill_prmt._segment_tile): segments of >= MIN_LEN tokens, each
-        cut into chunks of BLOCK_M, in order."""
+        cut into chunks of BLOCK_M, in order. A Gluon copy: that triton.jit function's arange has no layout, and
+        Triton 3.6's Gluon has no cumsum."""
         layout: gl.constexpr = gl.BlockedLayout([1], [32], [NUM_WARPS], [0])
         g = gl.arange(0, BLOCK_G, layout=layout)
         s0 = gl.load(starts_ptr + g, mask=g < G, other=0)
@@ -148,7 +149,7 @@ if HAVE_GLUON:
     @gluon.jit
     def _prefill_wgmma_kernel(
         x_ptr, codes_ptr, lut_ptr, slot_sorted_ptr, starts_ptr, y_ptr,
-        M, G, MIN_LEN, N, K, GS, stride_xm, stride_cw, stride_ls, stride_ln, stride_ym,
+        G, MIN_LEN, N, K, GS, stride_xm, stride_cw, stride_ls, stride_ln, stride_ym,
         BITS: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr,
         STAGES: gl.constexpr, BLOCK_G: gl.constexpr, A_SMEM: gl.constexpr, STORE_ROWS: gl.constexpr,
         acc_layout: gl.constexpr, a_layout: gl.constexpr, w_layout: gl.constexpr, x_layout: gl.constexpr,
@@ -246,12 +247,6 @@ if HAVE_GLUON:
         gl.store(y_ptrs, out, mask=mask)
 
 
-def _basis(rank: int, dim: int, value: int) -> list[int]:
-    v = [0] * rank
-    v[dim] = value
-    return v
-
-
 @functools.cache
 def kernel_layouts(num_warps: int, block_n: int, block_m: int, block_k: int) -> dict:
     """The kernel's layouts: acc [BN, BM] (wgmma, 16 rows a warp, BN / (16 warps) row repeats), its A operand
@@ -295,8 +290,8 @@ WGMMA_PREFILL_CANDIDATES = [
 
 
 def prefill_wgmma_candidates(group_size: int) -> list[dict]:
-    """WGMMA_PREFILL_CANDIDATES as configs (WGMMA set, for triton_prefill.launch_prefill), those whose BLOCK_K
-    divides the group size."""
+    """WGMMA_PREFILL_CANDIDATES as configs (WGMMA set: triton_ops._launch_tiles routes them here), those whose
+    BLOCK_K divides the group size."""
     keys = ("BLOCK_M", "BLOCK_N", "BLOCK_K", "num_warps", "num_stages", "A_SMEM", "STORE_ROWS")
     return [{"WGMMA": 1, **dict(zip(keys, c, strict=True))} for c in WGMMA_PREFILL_CANDIDATES if group_size % c[2] == 0]
 
@@ -307,7 +302,7 @@ def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: 
     """y [M, N] <- the wgmma prefill kernel over segment tiles (tokens grouped by segment, in place). slot_sorted
     [M] int32: each token's slot; tiles: the segments (rows of segments shorter than tiles.min_len are left
     alone). config: BLOCK_M, BLOCK_N, BLOCK_K, num_warps, num_stages (>= 3)."""
-    m, k = x.shape
+    k = x.shape[1]
     n = codes_packed.shape[0]
     gs = triton.cdiv(k, lut_pool.shape[2])
     bm, bn, bk = config["BLOCK_M"], config["BLOCK_N"], config["BLOCK_K"]
@@ -324,7 +319,7 @@ def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: 
         return
     _prefill_wgmma_kernel[(m_tiles * triton.cdiv(n, bn),)](
         x, codes_packed, lut_pool, slot_sorted, tiles.starts, y,
-        m, g, tiles.min_len, n, k, gs, x.stride(0), codes_packed.stride(0) // 4, lut_pool.stride(0),
+        g, tiles.min_len, n, k, gs, x.stride(0), codes_packed.stride(0) // 4, lut_pool.stride(0),
         lut_pool.stride(1), y.stride(0),
         BITS=bits, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, STAGES=stages, BLOCK_G=MAX_TILED_SEGMENTS,
         A_SMEM=bool(config.get("A_SMEM", 0)), STORE_ROWS=bool(config.get("STORE_ROWS", 0)),

@@ -3,11 +3,4 @@
 # tiles' choices per class of segment length. Twenty-seventh session: 815.7 tok/s over 4 tasks, 695.6 over 8.
 # Prediction: +3-8 % (8 x 256 and 4 x 256 projections 11-15 % faster, 8 x 64 2.2x; prefill is a third to a half of
 # these runs).
-source benchmarks/device/prep.sh >/dev/null
-set -o pipefail
-for tasks in 4 8; do
-  SKETCHSERVE_CACHE=/tmp/sscache timeout 175 python3 benchmarks/bench_serving.py --gpr 1 --batches 16 --tasks $tasks \
-    --new-tokens 32 --out $OUT/staggered_tasks$tasks 2>&1 | grep -v "Warn\|warn_once" \
-    > $OUT/serving_h200_staggered_tasks${tasks}_twentyeighth.log
-  grep -E "tok/s" $OUT/serving_h200_staggered_tasks${tasks}_twentyeighth.log | head -6; echo "== $tasks tasks ($SECONDS s)"
-done
+bash benchmarks/device/twentyseventh_staggered.sh twentyeighth
