@@ -502,12 +502,13 @@ def profile(args):
 
 def sm90_compile(kernel, ints: list[str], div16: list[str], const: dict, warps: int, stages: int,
                  x: str = "fp16", lut: str = "fp16",
-                 maxnreg: int | None = None) -> tuple[str, str, int, str]:  # fmt: skip
+                 maxnreg: int | None = None, extra_sig: dict | None = None) -> tuple[str, str, int, str]:  # fmt: skip
     """Compile a multi-LUT kernel for sm_90 without a GPU (ptxas and cuobjdump ship with Triton).
 
     ints: its integer arguments; div16: those (besides the pointers) given the divisible-by-16 specialization the
     launchers get at Llama shapes; const: its constexprs (those with defaults may be left out); x / lut: element
-    types of the activations and the LUT pool; maxnreg: the register cap a config may set.
+    types of the activations and the LUT pool; maxnreg: the register cap a config may set; extra_sig: the signature
+    of arguments that are neither pointers nor integers (a tensor descriptor: triton.runtime.jit.mangle_type).
     Returns (registers, stack bytes, shared memory bytes, SASS).
     """
     import triton
@@ -526,6 +527,7 @@ def sm90_compile(kernel, ints: list[str], div16: list[str], const: dict, warps: 
         **{a: types.get(a, "*i32") for a in pointers},
         **dict.fromkeys(ints, "i32"),
         **dict.fromkeys(const, "constexpr"),
+        **(extra_sig or {}),
     }
     if type(kernel).__name__ == "GluonJITFunction":  # a Gluon kernel (triton_prefill_wgmma.py)
         from triton.experimental.gluon._runtime import GluonASTSource as ASTSource
@@ -692,10 +694,29 @@ def compile_prefill_wgmma_sm90(config: dict, bits: int = 4, x: str = "fp16") -> 
     """sm90_compile of the wgmma prefill kernel (triton_prefill_wgmma.py) with a launcher config (BLOCK_*,
     num_warps, num_stages), at Llama shapes; x: the activations' and the LUT's type."""
     from kernels.triton_prefill_prmt import MAX_TILED_SEGMENTS
-    from kernels.triton_prefill_wgmma import _prefill_wgmma_kernel, kernel_layouts
+    from kernels.triton_prefill_wgmma import (
+        TMA_LAYOUTS,
+        _prefill_wgmma_kernel,
+        _prefill_wgmma_tma_kernel,
+        kernel_layouts,
+    )
 
-    ints = ["G", "MIN_LEN", "N", "K", "GS", "stride_xm", "stride_cw", "stride_ls", "stride_ln", "stride_ym"]
     bm, bn, bk, warps = config["BLOCK_M"], config["BLOCK_N"], config["BLOCK_K"], config["num_warps"]
+    if config.get("X_TMA"):
+        import torch
+        from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
+        from triton.runtime.jit import mangle_type
+
+        layouts = kernel_layouts(warps, bn, bm, bk)
+        dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}[x]
+        desc = TensorDescriptor.from_tensor(torch.empty(bm, 4096, dtype=dtype), [bm, bk], layouts["x_smem_layout"])
+        ints = ["G", "MIN_LEN", "N", "K", "GS", "stride_cw", "stride_ls", "stride_ln", "stride_ym"]
+        const = {"BITS": bits, "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "STAGES": config["num_stages"],
+                 "BLOCK_G": MAX_TILED_SEGMENTS, "STORE_ROWS": bool(config.get("STORE_ROWS", 0)),
+                 **{k: layouts[k] for k in TMA_LAYOUTS}}  # fmt: skip
+        return sm90_compile(_prefill_wgmma_tma_kernel, ints, ints[2:], const, warps, config["num_stages"], x=x, lut=x,
+                            extra_sig={"x_desc": mangle_type(desc)})  # fmt: skip
+    ints = ["G", "MIN_LEN", "N", "K", "GS", "stride_xm", "stride_cw", "stride_ls", "stride_ln", "stride_ym"]
     const = {"BITS": bits, "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "STAGES": config["num_stages"],
              "BLOCK_G": MAX_TILED_SEGMENTS, "A_SMEM": bool(config.get("A_SMEM", 0)),
              "STORE_ROWS": bool(config.get("STORE_ROWS", 0)),

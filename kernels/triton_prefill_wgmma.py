@@ -54,14 +54,18 @@ try:  # Gluon ships with Triton >= 3.5
     from triton.experimental.gluon.language.nvidia.hopper import (
         async_copy,
         fence_async_shared,
+        mbarrier,
+        tma,
         warpgroup_mma,
         warpgroup_mma_wait,
     )
+    from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
     # cp.async into shared memory: async_load since Triton 3.7, async_copy_global_to_shared before (the lent GPU
     # machine has 3.6)
     _async_load = getattr(async_copy, "async_load", None) or async_copy.async_copy_global_to_shared
     _barrier = getattr(gl, "barrier", None) or gl.thread_barrier  # renamed in Triton 3.7
+    _tma_load = getattr(tma, "async_load", None) or tma.async_copy_global_to_shared  # renamed in Triton 3.7
     HAVE_GLUON = True
 except ImportError:  # pragma: no cover - older Triton
     HAVE_GLUON = False
@@ -147,6 +151,52 @@ if HAVE_GLUON:
         return gl.convert_layout(gl.reshape(a, [BLOCK_N, BLOCK_K]), a_layout)
 
     @gluon.jit
+    def _tile_setup(codes_ptr, lut_ptr, slot_sorted_ptr, starts_ptr, G, MIN_LEN, N, stride_cw, stride_ls, stride_ln,
+                    BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr, BLOCK_G: gl.constexpr,
+                    w_layout: gl.constexpr):  # fmt: skip
+        """This program's tile (token tiles fastest: programs that run together share a codes strip, in L2) and
+        what its lookups need: (pid_n, m_start, m_end, word_rows [BN, 1, 1] code-word pointers, CW [1, 4V, 1]
+        word 4v of a block, B [1, 1, 4], sel [BN, 4V] the prmt selectors, the LUT as uint32 pairs, lut_rows [BN]
+        the rows' LUT offsets in the tile's slot)."""
+        V: gl.constexpr = BLOCK_K // 32
+        pid = gl.program_id(0)
+        m_tiles = gl.num_programs(0) // gl.cdiv(N, BLOCK_N)
+        pid_m = pid % m_tiles
+        pid_n = pid // m_tiles
+        m_start, m_end = _segment_tile(starts_ptr, G, MIN_LEN, pid_m, BLOCK_M, BLOCK_G, gl.num_warps())
+        slot = gl.load(slot_sorted_ptr + m_start).to(gl.int64)
+        w_rows_l: gl.constexpr = gl.SliceLayout(1, gl.SliceLayout(2, w_layout))
+        rows = pid_n * BLOCK_N + gl.arange(0, BLOCK_N, layout=w_rows_l)
+        rows_c = gl.minimum(rows, N - 1)  # rows past N read row N-1; never stored
+        c2 = gl.arange(0, 4 * V, layout=gl.SliceLayout(0, gl.SliceLayout(2, w_layout)))
+        bb = gl.arange(0, 4, layout=gl.SliceLayout(0, gl.SliceLayout(1, w_layout)))
+        words_ptr = codes_ptr.to(gl.pointer_type(gl.uint32), bitcast=True)
+        word_rows = words_ptr + gl.expand_dims(gl.expand_dims(rows_c.to(gl.int64) * stride_cw, 1), 2)
+        CW = gl.expand_dims(gl.expand_dims((c2 // 4) * 4, 0), 2)
+        B = gl.expand_dims(gl.expand_dims(bb, 0), 1)
+        t = c2 % 4
+        sel2 = gl.expand_dims((t | ((t + 4) << 4)).to(gl.uint32), 0)  # [1, 4V]: prmt picks byte t of 2 words
+        sel = sel2 + gl.zeros([BLOCK_N, 4 * V], gl.uint32, gl.SliceLayout(2, w_layout))
+        pairs_ptr = lut_ptr.to(gl.pointer_type(gl.uint32), bitcast=True)
+        lut_rows = slot * stride_ls + rows_c.to(gl.int64) * stride_ln
+        return pid_n, m_start, m_end, word_rows, CW, B, sel, pairs_ptr, lut_rows
+
+    @gluon.jit
+    def _store_y(acc, y_ptr, stride_ym, pid_n, m_start, m_end, N, BLOCK_N: gl.constexpr, BLOCK_M: gl.constexpr,
+                 STORE_ROWS: gl.constexpr, acc_layout: gl.constexpr, y_layout: gl.constexpr):  # fmt: skip
+        """y[tile tokens, rows] = acc.T (acc [BN rows, BM tokens]): the tokens below m_end, the rows below N.
+        STORE_ROWS: through shared memory into 8 consecutive rows a lane (16-byte stores along y's rows)."""
+        out = acc.to(y_ptr.dtype.element_ty)
+        out_layout: gl.constexpr = y_layout if STORE_ROWS else acc_layout
+        if STORE_ROWS:
+            out = gl.convert_layout(out, y_layout)
+        out_rows = pid_n * BLOCK_N + gl.arange(0, BLOCK_N, layout=gl.SliceLayout(1, out_layout))
+        toks = m_start + gl.arange(0, BLOCK_M, layout=gl.SliceLayout(0, out_layout))
+        y_ptrs = y_ptr + gl.expand_dims(toks.to(gl.int64) * stride_ym, 0) + gl.expand_dims(out_rows, 1)  # [BN, BM]
+        mask = gl.expand_dims(toks < m_end, 0) & gl.expand_dims(out_rows < N, 1)
+        gl.store(y_ptrs, out, mask=mask)
+
+    @gluon.jit
     def _prefill_wgmma_kernel(
         x_ptr, codes_ptr, lut_ptr, slot_sorted_ptr, starts_ptr, y_ptr,
         G, MIN_LEN, N, K, GS, stride_xm, stride_cw, stride_ls, stride_ln, stride_ym,
@@ -157,30 +207,11 @@ if HAVE_GLUON:
     ):  # fmt: skip
         L: gl.constexpr = 1 << BITS
         V: gl.constexpr = BLOCK_K // 32
-        NUM_WARPS: gl.constexpr = gl.num_warps()
         DT: gl.constexpr = x_ptr.dtype.element_ty
-        pid = gl.program_id(0)
-        m_tiles = gl.num_programs(0) // gl.cdiv(N, BLOCK_N)
-        pid_m = pid % m_tiles  # token tiles fastest: programs that run together share a codes strip (in L2)
-        pid_n = pid // m_tiles
-        m_start, m_end = _segment_tile(starts_ptr, G, MIN_LEN, pid_m, BLOCK_M, BLOCK_G, NUM_WARPS)
-        slot = gl.load(slot_sorted_ptr + m_start).to(gl.int64)
-
-        # codes words [BN, 4V, 4] and their tables [BN] (sliced from w_layout)
-        w_rows_l: gl.constexpr = gl.SliceLayout(1, gl.SliceLayout(2, w_layout))
-        rows = pid_n * BLOCK_N + gl.arange(0, BLOCK_N, layout=w_rows_l)
-        rows_c = gl.minimum(rows, N - 1)  # rows past N read row N-1; never stored
-        c2 = gl.arange(0, 4 * V, layout=gl.SliceLayout(0, gl.SliceLayout(2, w_layout)))
-        bb = gl.arange(0, 4, layout=gl.SliceLayout(0, gl.SliceLayout(1, w_layout)))
-        words_ptr = codes_ptr.to(gl.pointer_type(gl.uint32), bitcast=True)
-        word_rows = words_ptr + gl.expand_dims(gl.expand_dims(rows_c.to(gl.int64) * stride_cw, 1), 2)  # [BN, 1, 1]
-        CW = gl.expand_dims(gl.expand_dims((c2 // 4) * 4, 0), 2)  # [1, 4V, 1]: word 4v of the block
-        B = gl.expand_dims(gl.expand_dims(bb, 0), 1)  # [1, 1, 4]
-        t = c2 % 4
-        sel2 = gl.expand_dims((t | ((t + 4) << 4)).to(gl.uint32), 0)  # [1, 4V]: prmt picks byte t of 2 words
-        sel = sel2 + gl.zeros([BLOCK_N, 4 * V], gl.uint32, gl.SliceLayout(2, w_layout))  # [BN, 4V]
-        pairs_ptr = lut_ptr.to(gl.pointer_type(gl.uint32), bitcast=True)
-        lut_rows = slot * stride_ls + rows_c.to(gl.int64) * stride_ln  # [BN]
+        pid_n, m_start, m_end, word_rows, CW, B, sel, pairs_ptr, lut_rows = _tile_setup(
+            codes_ptr, lut_ptr, slot_sorted_ptr, starts_ptr, G, MIN_LEN, N, stride_cw, stride_ls, stride_ln,
+            BLOCK_M, BLOCK_N, BLOCK_K, BLOCK_G, w_layout,
+        )  # fmt: skip
 
         # x tiles [BM, BK] through a ring of shared-memory buffers (cp.async)
         x_smem = gl.allocate_shared_memory(DT, [STAGES, BLOCK_M, BLOCK_K], x_smem_layout)
@@ -236,15 +267,112 @@ if HAVE_GLUON:
         acc = warpgroup_mma_wait(num_outstanding=0, deps=[acc])
         async_copy.wait_group(0)
 
-        out = acc.to(DT)
-        out_layout: gl.constexpr = y_layout if STORE_ROWS else acc_layout
-        if STORE_ROWS:  # through shared memory into 8 consecutive rows a lane: 16-byte stores along y's rows
-            out = gl.convert_layout(out, y_layout)
-        out_rows = pid_n * BLOCK_N + gl.arange(0, BLOCK_N, layout=gl.SliceLayout(1, out_layout))
-        toks = m_start + gl.arange(0, BLOCK_M, layout=gl.SliceLayout(0, out_layout))
-        y_ptrs = y_ptr + gl.expand_dims(toks.to(gl.int64) * stride_ym, 0) + gl.expand_dims(out_rows, 1)  # [BN, BM]
-        mask = gl.expand_dims(toks < m_end, 0) & gl.expand_dims(out_rows < N, 1)
-        gl.store(y_ptrs, out, mask=mask)
+        _store_y(acc, y_ptr, stride_ym, pid_n, m_start, m_end, N, BLOCK_N, BLOCK_M, STORE_ROWS, acc_layout, y_layout)
+
+    @gluon.jit
+    def _x_ring(DT: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_K: gl.constexpr, STAGES: gl.constexpr,
+                x_smem_layout: gl.constexpr):  # fmt: skip
+        """STAGES x tiles [BM, BK] and their "landed" barriers, each its own allocation: the loop indexes them with
+        constants, so Triton's barrier pass sees the TMA writing one buffer while the MMA reads another (one ring
+        allocation indexed at run time looks like a write-read race to it and gets a CTA barrier every block)."""
+        bar_layout: gl.constexpr = mbarrier.MBarrierLayout()
+        x0 = gl.allocate_shared_memory(DT, [BLOCK_M, BLOCK_K], x_smem_layout)
+        x1 = gl.allocate_shared_memory(DT, [BLOCK_M, BLOCK_K], x_smem_layout)
+        x2 = gl.allocate_shared_memory(DT, [BLOCK_M, BLOCK_K], x_smem_layout)
+        r0 = gl.allocate_shared_memory(gl.int64, [1], bar_layout)
+        r1 = gl.allocate_shared_memory(gl.int64, [1], bar_layout)
+        r2 = gl.allocate_shared_memory(gl.int64, [1], bar_layout)
+        if STAGES == 4:
+            x3 = gl.allocate_shared_memory(DT, [BLOCK_M, BLOCK_K], x_smem_layout)
+            r3 = gl.allocate_shared_memory(gl.int64, [1], bar_layout)
+            return (x0, x1, x2, x3), (r0, r1, r2, r3)
+        else:
+            return (x0, x1, x2), (r0, r1, r2)
+
+    @gluon.jit
+    def _tma_k_block(kb, s: gl.constexpr, phase, acc, words, tables, in_group, x_desc, x_bufs, landed, m_start,
+                     word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS: gl.constexpr, BLOCK_N: gl.constexpr,
+                     BLOCK_K: gl.constexpr, STAGES: gl.constexpr, X_BYTES: gl.constexpr,
+                     a_layout: gl.constexpr):  # fmt: skip
+        """K block kb of the TMA form, its x tile in ring buffer s (landed in phase `phase`): look the weight tile
+        up, MMA, refill the buffer MMA kb-1 read with block kb + STAGES - 1. Returns the carried state."""
+        V: gl.constexpr = BLOCK_K // 32
+        L: gl.constexpr = 1 << BITS
+        DT: gl.constexpr = x_desc.dtype
+        next_words = _load_words(word_rows, gl.minimum(kb + 1, KB - 1), CW, B, BLOCK_K)
+        a = _fragments(words, sel, tables, a_layout, BLOCK_N, BLOCK_K, V, DT)
+        in_group += 1
+        if in_group == BPG:
+            in_group = 0
+            if kb + 1 < KB:
+                tables = _row_tables(pairs_ptr, lut_rows + ((kb + 1) // BPG) * L, BITS, True)
+        mbarrier.wait(landed[s], phase)
+        acc = warpgroup_mma(a, x_bufs[s].permute((1, 0)), acc, is_async=True)
+        nxt = kb + STAGES - 1
+        refill: gl.constexpr = (s + STAGES - 1) % STAGES
+        # Arrive-and-expect before the CTA barrier, the copy after it: the barrier is needed anyway (every warpgroup
+        # has waited for its MMA kb-1, the buffer's last reader, at the end of its last block), and Triton's barrier
+        # pass wants one between two accesses to the same mbarrier. Waiters of this buffer's last phase have passed it.
+        mbarrier.expect(landed[refill], X_BYTES, pred=nxt < KB)
+        _barrier()
+        _tma_load(x_desc, [m_start, nxt * BLOCK_K], landed[refill], x_bufs[refill], pred=nxt < KB)
+        # the A fragments are read from registers: wait before the next lookups overwrite them
+        acc = warpgroup_mma_wait(num_outstanding=0, deps=[acc])
+        return acc, next_words, tables, in_group
+
+    @gluon.jit
+    def _prefill_wgmma_tma_kernel(
+        x_desc, codes_ptr, lut_ptr, slot_sorted_ptr, starts_ptr, y_ptr,
+        G, MIN_LEN, N, K, GS, stride_cw, stride_ls, stride_ln, stride_ym,
+        BITS: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr,
+        STAGES: gl.constexpr, BLOCK_G: gl.constexpr, STORE_ROWS: gl.constexpr,
+        acc_layout: gl.constexpr, a_layout: gl.constexpr, w_layout: gl.constexpr, y_layout: gl.constexpr,
+    ):  # fmt: skip
+        """The register form with x's tiles by TMA: one thread loads a whole [BM, BK] tile into a ring buffer and its
+        mbarrier says when it has landed. No cp.async address math, no proxy fence, and one CTA barrier a K block
+        (after the MMA's issue, so the two warpgroups' lookups and MMAs may interleave)."""
+        L: gl.constexpr = 1 << BITS
+        V: gl.constexpr = BLOCK_K // 32
+        DT: gl.constexpr = x_desc.dtype
+        X_BYTES: gl.constexpr = BLOCK_M * BLOCK_K * 2
+        pid_n, m_start, m_end, word_rows, CW, B, sel, pairs_ptr, lut_rows = _tile_setup(
+            codes_ptr, lut_ptr, slot_sorted_ptr, starts_ptr, G, MIN_LEN, N, stride_cw, stride_ls, stride_ln,
+            BLOCK_M, BLOCK_N, BLOCK_K, BLOCK_G, w_layout,
+        )  # fmt: skip
+        KB = K // BLOCK_K
+        BPG = GS // BLOCK_K  # K blocks a LUT group
+
+        # x tiles: rows past the segment are other tokens' (or zeros past x's end), multiplied and never stored
+        X_LAYOUT: gl.constexpr = x_desc.layout
+        x_bufs, landed = _x_ring(DT, BLOCK_M, BLOCK_K, STAGES, X_LAYOUT)
+        for s in gl.static_range(STAGES):
+            mbarrier.init(landed[s], count=1)
+        fence_async_shared()
+        _barrier()  # the barriers initialized before anyone waits on them
+        for s in gl.static_range(STAGES - 1):
+            mbarrier.expect(landed[s], X_BYTES, pred=s < KB)
+            _tma_load(x_desc, [m_start, s * BLOCK_K], landed[s], x_bufs[s], pred=s < KB)
+
+        tables = _row_tables(pairs_ptr, lut_rows, BITS, True)
+        words = _load_words(word_rows, 0, CW, B, BLOCK_K)
+        acc = gl.zeros([BLOCK_N, BLOCK_M], gl.float32, acc_layout)
+        in_group = 0  # K blocks of the current LUT group done
+        rounds = KB // STAGES
+        for r in range(rounds):  # whole rounds of the ring, unrolled: every buffer index a constant
+            for s in gl.static_range(STAGES):
+                acc, words, tables, in_group = _tma_k_block(
+                    r * STAGES + s, s, r & 1, acc, words, tables, in_group, x_desc, x_bufs, landed, m_start,
+                    word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, STAGES, X_BYTES,
+                    a_layout,
+                )  # fmt: skip
+        for s in gl.static_range(STAGES - 1):  # the last KB % STAGES blocks
+            if rounds * STAGES + s < KB:
+                acc, words, tables, in_group = _tma_k_block(
+                    rounds * STAGES + s, s, rounds & 1, acc, words, tables, in_group, x_desc, x_bufs, landed,
+                    m_start, word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, STAGES,
+                    X_BYTES, a_layout,
+                )  # fmt: skip
+        _store_y(acc, y_ptr, stride_ym, pid_n, m_start, m_end, N, BLOCK_N, BLOCK_M, STORE_ROWS, acc_layout, y_layout)
 
 
 @functools.cache
@@ -272,6 +400,9 @@ def kernel_layouts(num_warps: int, block_n: int, block_m: int, block_k: int) -> 
             "a_smem_layout": x_smem, "y_layout": y}  # fmt: skip
 
 
+TMA_LAYOUTS = ("acc_layout", "a_layout", "w_layout", "y_layout")  # the TMA form's (x's comes with its descriptor)
+
+
 def default_prefill_wgmma_config() -> dict:
     return {"WGMMA": 1, "BLOCK_M": 128, "BLOCK_N": 128, "BLOCK_K": 64, "num_warps": 8, "num_stages": 4, "A_SMEM": 1}
 
@@ -285,15 +416,24 @@ WGMMA_PREFILL_CANDIDATES = [
     (128, 64, 64, 4, 4, 1, 0), (128, 256, 64, 8, 3, 1, 0), (128, 128, 128, 8, 3, 1, 0),
     (256, 128, 64, 8, 4, 0, 0), (256, 128, 64, 8, 3, 0, 0), (256, 64, 64, 4, 3, 0, 0), (128, 64, 64, 4, 4, 0, 0),
     (256, 128, 64, 8, 3, 1, 1), (128, 128, 64, 8, 4, 1, 1), (256, 64, 64, 4, 3, 1, 1),
-    (256, 128, 64, 8, 4, 0, 1), (256, 64, 64, 4, 3, 0, 1),  # not yet timed (twenty-eighth session: no device left)
+    (256, 128, 64, 8, 4, 0, 1), (256, 64, 64, 4, 3, 0, 1),
 ]  # fmt: skip
+# The register form with x by TMA (X_TMA, _prefill_wgmma_tma_kernel): (BLOCK_M, BLOCK_N, BLOCK_K, warps, stages,
+# STORE_ROWS); 3 or 4 stages.
+WGMMA_TMA_CANDIDATES = [(256, 128, 64, 8, 4, 1), (256, 128, 64, 8, 3, 1), (256, 64, 64, 4, 3, 1), (256, 64, 64, 4, 4, 1),
+                        (256, 128, 64, 8, 4, 0)]  # fmt: skip
 
 
 def prefill_wgmma_candidates(group_size: int) -> list[dict]:
     """WGMMA_PREFILL_CANDIDATES as configs (WGMMA set: triton_ops._launch_tiles routes them here), those whose
     BLOCK_K divides the group size."""
     keys = ("BLOCK_M", "BLOCK_N", "BLOCK_K", "num_warps", "num_stages", "A_SMEM", "STORE_ROWS")
-    return [{"WGMMA": 1, **dict(zip(keys, c, strict=True))} for c in WGMMA_PREFILL_CANDIDATES if group_size % c[2] == 0]
+    tma_keys = ("BLOCK_M", "BLOCK_N", "BLOCK_K", "num_warps", "num_stages", "STORE_ROWS")
+    return [{"WGMMA": 1, **dict(zip(keys, c, strict=True))} for c in WGMMA_PREFILL_CANDIDATES if group_size % c[2] == 0] + [
+        {"WGMMA": 1, "X_TMA": 1, **dict(zip(tma_keys, c, strict=True))}
+        for c in WGMMA_TMA_CANDIDATES
+        if group_size % c[2] == 0
+    ]
 
 
 def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor,
@@ -317,11 +457,24 @@ def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: 
     m_tiles = tiles.count(bm)
     if m_tiles == 0:
         return
+    layouts = kernel_layouts(warps, bn, bm, bk)
+    if config.get("X_TMA"):
+        if stages not in (3, 4):
+            raise ValueError(f"the TMA form takes 3 or 4 stages, not {stages}")
+        x_desc = TensorDescriptor.from_tensor(x, [bm, bk], layouts["x_smem_layout"])
+        _prefill_wgmma_tma_kernel[(m_tiles * triton.cdiv(n, bn),)](
+            x_desc, codes_packed, lut_pool, slot_sorted, tiles.starts, y,
+            g, tiles.min_len, n, k, gs, codes_packed.stride(0) // 4, lut_pool.stride(0), lut_pool.stride(1),
+            y.stride(0),
+            BITS=bits, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, STAGES=stages, BLOCK_G=MAX_TILED_SEGMENTS,
+            STORE_ROWS=bool(config.get("STORE_ROWS", 0)), **{k_: layouts[k_] for k_ in TMA_LAYOUTS}, num_warps=warps,
+        )  # fmt: skip
+        return
     _prefill_wgmma_kernel[(m_tiles * triton.cdiv(n, bn),)](
         x, codes_packed, lut_pool, slot_sorted, tiles.starts, y,
         g, tiles.min_len, n, k, gs, x.stride(0), codes_packed.stride(0) // 4, lut_pool.stride(0),
         lut_pool.stride(1), y.stride(0),
         BITS=bits, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, STAGES=stages, BLOCK_G=MAX_TILED_SEGMENTS,
         A_SMEM=bool(config.get("A_SMEM", 0)), STORE_ROWS=bool(config.get("STORE_ROWS", 0)),
-        **kernel_layouts(warps, bn, bm, bk), num_warps=warps,
+        **layouts, num_warps=warps,
     )  # fmt: skip
