@@ -72,6 +72,7 @@ except ImportError:  # pragma: no cover - older Triton
 
 GATHER_DEQUANT = triton.language.constexpr(to_ptx(gather_dequant_program()))
 GATHER_DEQUANT_CONSTR = triton.language.constexpr(GATHER_DEQUANT_CONSTRAINTS)
+PINGPONG_BAR = triton.language.constexpr(8)  # named barriers 8 and 9: "warpgroup 0 / 1 may issue its MMA"
 
 
 @functools.cache
@@ -290,10 +291,26 @@ if HAVE_GLUON:
             return (x0, x1, x2), (r0, r1, r2)
 
     @gluon.jit
+    def _bar_sync(bar_id, pred):
+        """Named barrier `bar_id` (per thread, [threads] int32) of 256 threads: wait where pred != 0."""
+        return gl.inline_asm_elementwise(
+            "{ .reg .pred p; setp.ne.u32 p, $2, 0; @p bar.sync $1, 256; mov.u32 $0, 0; }", "=r,r,r", [bar_id, pred],
+            dtype=gl.int32, is_pure=False, pack=1,
+        )  # fmt: skip
+
+    @gluon.jit
+    def _bar_arrive(bar_id, pred):
+        """Named barrier `bar_id` of 256 threads: arrive without waiting where pred != 0."""
+        return gl.inline_asm_elementwise(
+            "{ .reg .pred p; setp.ne.u32 p, $2, 0; @p bar.arrive $1, 256; mov.u32 $0, 0; }", "=r,r,r", [bar_id, pred],
+            dtype=gl.int32, is_pure=False, pack=1,
+        )  # fmt: skip
+
+    @gluon.jit
     def _tma_k_block(kb, s: gl.constexpr, phase, acc, words, tables, in_group, x_desc, x_bufs, landed, m_start,
                      word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS: gl.constexpr, BLOCK_N: gl.constexpr,
-                     BLOCK_K: gl.constexpr, STAGES: gl.constexpr, X_BYTES: gl.constexpr,
-                     a_layout: gl.constexpr):  # fmt: skip
+                     BLOCK_K: gl.constexpr, STAGES: gl.constexpr, X_BYTES: gl.constexpr, a_layout: gl.constexpr,
+                     PINGPONG: gl.constexpr, wg):  # fmt: skip
         """K block kb of the TMA form, its x tile in ring buffer s (landed in phase `phase`): look the weight tile
         up, MMA, refill the buffer MMA kb-1 read with block kb + STAGES - 1. Returns the carried state."""
         V: gl.constexpr = BLOCK_K // 32
@@ -306,8 +323,12 @@ if HAVE_GLUON:
             in_group = 0
             if kb + 1 < KB:
                 tables = _row_tables(pairs_ptr, lut_rows + ((kb + 1) // BPG) * L, BITS, True)
+        if PINGPONG:  # my warpgroup's turn to issue (the other one's MMA kb - 1 or kb went first)
+            _bar_sync(PINGPONG_BAR + wg, wg >= 0)
         mbarrier.wait(landed[s], phase)
         acc = warpgroup_mma(a, x_bufs[s].permute((1, 0)), acc, is_async=True)
+        if PINGPONG:  # the other warpgroup's turn (warpgroup 1 leaves out its last: nobody would wait for it)
+            _bar_arrive(PINGPONG_BAR + 1 - wg, (wg == 0) | (kb + 1 < KB))
         nxt = kb + STAGES - 1
         refill: gl.constexpr = (s + STAGES - 1) % STAGES
         # Arrive-and-expect before the CTA barrier, the copy after it: the barrier is needed anyway (every warpgroup
@@ -325,14 +346,12 @@ if HAVE_GLUON:
         x_desc, codes_ptr, lut_ptr, slot_sorted_ptr, starts_ptr, y_ptr,
         G, MIN_LEN, N, K, GS, stride_cw, stride_ls, stride_ln, stride_ym,
         BITS: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr,
-        STAGES: gl.constexpr, BLOCK_G: gl.constexpr, STORE_ROWS: gl.constexpr,
+        STAGES: gl.constexpr, BLOCK_G: gl.constexpr, STORE_ROWS: gl.constexpr, PINGPONG_ON: gl.constexpr,
         acc_layout: gl.constexpr, a_layout: gl.constexpr, w_layout: gl.constexpr, y_layout: gl.constexpr,
     ):  # fmt: skip
         """The register form with x's tiles by TMA: one thread loads a whole [BM, BK] tile into a ring buffer and its
         mbarrier says when it has landed. No cp.async address math, no proxy fence, and one CTA barrier a K block
         (after the MMA's issue, so the two warpgroups' lookups and MMAs may interleave)."""
-        L: gl.constexpr = 1 << BITS
-        V: gl.constexpr = BLOCK_K // 32
         DT: gl.constexpr = x_desc.dtype
         X_BYTES: gl.constexpr = BLOCK_M * BLOCK_K * 2
         pid_n, m_start, m_end, word_rows, CW, B, sel, pairs_ptr, lut_rows = _tile_setup(
@@ -353,6 +372,14 @@ if HAVE_GLUON:
             mbarrier.expect(landed[s], X_BYTES, pred=s < KB)
             _tma_load(x_desc, [m_start, s * BLOCK_K], landed[s], x_bufs[s], pred=s < KB)
 
+        # PINGPONG (two warpgroups): they take turns to issue their MMAs, warpgroup 0 first, so that one's lookups
+        # run during the other's MMA (without it both look up at once and leave the tensor cores idle meanwhile)
+        PINGPONG: gl.constexpr = PINGPONG_ON and gl.num_warps() == 8
+        threads: gl.constexpr = 32 * gl.num_warps()
+        wg = gl.arange(0, threads, layout=gl.BlockedLayout([1], [32], [gl.num_warps()], [0])) // 128  # [threads]
+        if PINGPONG:
+            _bar_arrive(PINGPONG_BAR + wg * 0, wg == 1)  # warpgroup 0's first turn
+
         tables = _row_tables(pairs_ptr, lut_rows, BITS, True)
         words = _load_words(word_rows, 0, CW, B, BLOCK_K)
         acc = gl.zeros([BLOCK_N, BLOCK_M], gl.float32, acc_layout)
@@ -363,14 +390,14 @@ if HAVE_GLUON:
                 acc, words, tables, in_group = _tma_k_block(
                     r * STAGES + s, s, r & 1, acc, words, tables, in_group, x_desc, x_bufs, landed, m_start,
                     word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, STAGES, X_BYTES,
-                    a_layout,
+                    a_layout, PINGPONG, wg,
                 )  # fmt: skip
         for s in gl.static_range(STAGES - 1):  # the last KB % STAGES blocks
             if rounds * STAGES + s < KB:
                 acc, words, tables, in_group = _tma_k_block(
                     rounds * STAGES + s, s, rounds & 1, acc, words, tables, in_group, x_desc, x_bufs, landed,
                     m_start, word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, STAGES,
-                    X_BYTES, a_layout,
+                    X_BYTES, a_layout, PINGPONG, wg,
                 )  # fmt: skip
         _store_y(acc, y_ptr, stride_ym, pid_n, m_start, m_end, N, BLOCK_N, BLOCK_M, STORE_ROWS, acc_layout, y_layout)
 
@@ -419,21 +446,20 @@ WGMMA_PREFILL_CANDIDATES = [
     (256, 128, 64, 8, 4, 0, 1), (256, 64, 64, 4, 3, 0, 1),
 ]  # fmt: skip
 # The register form with x by TMA (X_TMA, _prefill_wgmma_tma_kernel): (BLOCK_M, BLOCK_N, BLOCK_K, warps, stages,
-# STORE_ROWS); 3 or 4 stages.
-WGMMA_TMA_CANDIDATES = [(256, 128, 64, 8, 4, 1), (256, 128, 64, 8, 3, 1), (256, 64, 64, 4, 3, 1), (256, 64, 64, 4, 4, 1),
-                        (256, 128, 64, 8, 4, 0)]  # fmt: skip
+# STORE_ROWS, PINGPONG); 3 or 4 stages; PINGPONG: the two warpgroups of 8 warps take turns to issue.
+WGMMA_TMA_CANDIDATES = [(256, 128, 64, 8, 4, 1, 0), (256, 128, 64, 8, 3, 1, 0), (256, 64, 64, 4, 3, 1, 0),
+                        (256, 128, 64, 8, 4, 0, 0), (256, 128, 64, 8, 4, 1, 1), (256, 128, 64, 8, 3, 1, 1),
+                        (256, 128, 64, 8, 4, 0, 1), (128, 128, 64, 8, 4, 1, 1)]  # fmt: skip
 
 
 def prefill_wgmma_candidates(group_size: int) -> list[dict]:
     """WGMMA_PREFILL_CANDIDATES as configs (WGMMA set: triton_ops._launch_tiles routes them here), those whose
     BLOCK_K divides the group size."""
     keys = ("BLOCK_M", "BLOCK_N", "BLOCK_K", "num_warps", "num_stages", "A_SMEM", "STORE_ROWS")
-    tma_keys = ("BLOCK_M", "BLOCK_N", "BLOCK_K", "num_warps", "num_stages", "STORE_ROWS")
-    return [{"WGMMA": 1, **dict(zip(keys, c, strict=True))} for c in WGMMA_PREFILL_CANDIDATES if group_size % c[2] == 0] + [
-        {"WGMMA": 1, "X_TMA": 1, **dict(zip(tma_keys, c, strict=True))}
-        for c in WGMMA_TMA_CANDIDATES
-        if group_size % c[2] == 0
-    ]
+    tma_keys = ("BLOCK_M", "BLOCK_N", "BLOCK_K", "num_warps", "num_stages", "STORE_ROWS", "PINGPONG")
+    cp_async = [{"WGMMA": 1, **dict(zip(keys, c, strict=True))} for c in WGMMA_PREFILL_CANDIDATES]
+    tma = [{"WGMMA": 1, "X_TMA": 1, **dict(zip(tma_keys, c, strict=True))} for c in WGMMA_TMA_CANDIDATES]
+    return [c for c in cp_async + tma if group_size % c["BLOCK_K"] == 0]
 
 
 def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor,
@@ -467,7 +493,8 @@ def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: 
             g, tiles.min_len, n, k, gs, codes_packed.stride(0) // 4, lut_pool.stride(0), lut_pool.stride(1),
             y.stride(0),
             BITS=bits, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, STAGES=stages, BLOCK_G=MAX_TILED_SEGMENTS,
-            STORE_ROWS=bool(config.get("STORE_ROWS", 0)), **{k_: layouts[k_] for k_ in TMA_LAYOUTS}, num_warps=warps,
+            STORE_ROWS=bool(config.get("STORE_ROWS", 0)), PINGPONG_ON=bool(config.get("PINGPONG", 0)),
+            **{k_: layouts[k_] for k_ in TMA_LAYOUTS}, num_warps=warps,
         )  # fmt: skip
         return
     _prefill_wgmma_kernel[(m_tiles * triton.cdiv(n, bn),)](
