@@ -67,7 +67,12 @@ from kernels.triton_prefill_prmt import (
     prefill_prmt_candidates,
     prefill_prmt_ok,
 )
-from kernels.triton_prefill_wgmma import launch_prefill_wgmma, prefill_wgmma_candidates, wgmma_prefill_ok
+from kernels.triton_prefill_wgmma import (
+    launch_prefill_wgmma,
+    pingpong_ok,
+    prefill_wgmma_candidates,
+    wgmma_prefill_ok,
+)
 
 SHORT_SEGMENTS, MAX_SEGMENT_CLASS = 64, 256  # the segment tiles' two classes of mean segment length (_launch_tiles)
 DECODE_MAX_M = 64  # above this the prefill kernel's token tiles beat one split-K tile of all tokens
@@ -353,8 +358,8 @@ def _launch_tiles(
             launch_prefill_prmt(x, codes_packed, lut_pool, slots, None, bits, y, config, tiles=tiles)
 
     def candidates() -> list[dict]:
-        wgmma = prefill_wgmma_candidates(group_size) if wgmma_prefill_ok(x, codes_packed, lut_pool, bits,
-                                                                           group_size) else []  # fmt: skip
+        wgmma = (prefill_wgmma_candidates(group_size, pingpong_ok(x, codes_packed, bits))
+                 if wgmma_prefill_ok(x, codes_packed, lut_pool, bits, group_size) else [])  # fmt: skip
         return prefill_prmt_candidates(group_size) + wgmma
 
     tiled = tiles.tiled()

@@ -22,6 +22,7 @@ from kernels.triton_prefill_prmt import SegmentTiles
 from kernels.triton_prefill_wgmma import (
     default_prefill_wgmma_config,
     launch_prefill_wgmma,
+    pingpong_ok,
     prefill_wgmma_candidates,
     wgmma_prefill_ok,
 )
@@ -119,6 +120,24 @@ def test_every_shipped_wgmma_choice_is_a_candidate_the_compile_test_covers():
     assert chosen, "the H200 choices include the wgmma kernel"
     candidates = prefill_wgmma_candidates(128)
     assert all(c in candidates for c in chosen)
+
+
+def test_pingpong_is_offered_and_run_only_where_it_was_checked_on_the_h200():
+    """The two warpgroups' turn-taking (PINGPONG) ran correctly on the H200 for fp16 4-bit layers with N a multiple
+    of 128 and K >= 4096; elsewhere it is not offered, and a PINGPONG choice runs without it."""
+
+    def ok(n, k, dtype=torch.float16, bits=4):
+        return pingpong_ok(torch.empty(2, k, dtype=dtype), torch.empty(n, k // 2, dtype=torch.uint8), bits)
+
+    assert ok(4096, 4096) and ok(11008, 4096) and ok(4096, 11008)
+    assert not ok(4096, 4096, torch.bfloat16)
+    assert not ok(4096, 4096, bits=3)
+    assert not ok(200, 4096) and not ok(1000, 4096)
+    assert not ok(4096, 1024)
+    assert any(c.get("PINGPONG") for c in prefill_wgmma_candidates(128))
+    without = prefill_wgmma_candidates(128, pingpong=False)
+    assert without and not any(c.get("PINGPONG") for c in without)
+    assert without == [c for c in prefill_wgmma_candidates(128) if not c.get("PINGPONG")]
 
 
 def test_the_kernel_takes_only_what_it_can_compute():
