@@ -28,9 +28,23 @@ buffers by cp.async, STAGES - 1 blocks ahead; the codes one block ahead in regis
 
 Why the register form waits for each wgmma: the compiler copies the A fragments into an aligned register block
 right before the wgmma and treats that block as free after the issue, which the wait's deps do not cover; with a
-wgmma left in flight the next lookups overwrote it (wrong results on the H200, NOTES.md twenty-eighth session). The
-lookups then overlap other warpgroups' MMAs. On the H200 the register form was the faster one (~1.5x cuBLAS's time
-at 2,048 tokens against the register-LUT kernel's ~1.7x).
+wgmma left in flight the next lookups overwrote it (wrong results on the H200, NOTES.md twenty-eighth session). On
+the H200 the register form was the faster one (~1.5x cuBLAS's time at 2,048 tokens against the register-LUT
+kernel's ~1.7x).
+
+The TMA form (X_TMA, _prefill_wgmma_tma_kernel; the register form otherwise alike) loads x's tiles by TMA: one
+thread copies a whole [BM, BK] tile into a ring buffer and the buffer's mbarrier says when it has landed. Each
+buffer is its own allocation and the K loop is unrolled by the ring, so Triton's barrier pass sees the TMA write one
+buffer while the MMA reads another: one CTA barrier a K block (the refill's, after the MMA's issue) where the
+cp.async ring had two and a proxy fence. PINGPONG (8 warps): the two warpgroups take turns to issue their MMAs
+through two named barriers, warpgroup 0 first, so that one looks up its next tile while the other's MMA runs:
+
+    warpgroup w, block kb: lookups -> wait my turn (bar w) -> wait x[kb] landed -> wgmma issue -> the other's turn
+                           (bar 1 - w) -> expect x[kb + STAGES - 1], CTA barrier, TMA refill -> wait for wgmma kb
+
+Without the turns both warpgroups look up at once and the tensor cores idle meanwhile. H200, 2,048 tokens,
+4096x4096: cp.async 134.6 us, TMA 125.3, TMA + PINGPONG 111.5-112.9 (cuBLAS ~90; NOTES.md twenty-ninth session).
+PINGPONG is taken only where it was checked on the H200 (pingpong_ok).
 
 Takes: sm_90, x and the LUT of one 16-bit type, 3/4-bit codes in whole 4-byte words (prmt_ok), K and the group
 size multiples of BLOCK_K, segment tiles (one slot a tile). No CPU form: Gluon has no interpreter; the CPU tests
