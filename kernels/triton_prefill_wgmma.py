@@ -324,7 +324,7 @@ if HAVE_GLUON:
     def _tma_k_block(kb, s: gl.constexpr, phase, acc, words, tables, in_group, x_desc, x_bufs, landed, m_start,
                      word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS: gl.constexpr, BLOCK_N: gl.constexpr,
                      BLOCK_K: gl.constexpr, STAGES: gl.constexpr, X_BYTES: gl.constexpr, a_layout: gl.constexpr,
-                     PINGPONG: gl.constexpr, wg):  # fmt: skip
+                     PINGPONG: gl.constexpr, wg, TAIL: gl.constexpr):  # fmt: skip
         """K block kb of the TMA form, its x tile in ring buffer s (landed in phase `phase`): look the weight tile
         up, MMA, refill the buffer MMA kb-1 read with block kb + STAGES - 1. Returns the carried state."""
         V: gl.constexpr = BLOCK_K // 32
@@ -337,9 +337,16 @@ if HAVE_GLUON:
             in_group = 0
             if kb + 1 < KB:
                 tables = _row_tables(pairs_ptr, lut_rows + ((kb + 1) // BPG) * L, BITS, True)
-        if PINGPONG:  # my warpgroup's turn to issue (the other one's MMA kb - 1 or kb went first)
-            _bar_sync(PINGPONG_BAR + wg, wg >= 0)
+        if TAIL:
+            # A tail block runs under an `if`; after one, Triton's barrier pass wants a CTA barrier before the
+            # landed-wait (3.6) or the MMA (3.9): one here, where it cannot fall inside a turn (below)
+            _barrier()
         mbarrier.wait(landed[s], phase)
+        if PINGPONG:  # my warpgroup's turn to issue (the other one's MMA kb - 1 or kb went first)
+            # No CTA barrier may come between this wait and the arrive below: the other warpgroup cannot reach it
+            # before its own turn (one the barrier pass put before the landed-wait of the tail's second block, when
+            # this wait came first, hung the H200 at K 512 with 3 stages)
+            _bar_sync(PINGPONG_BAR + wg, wg >= 0)
         acc = warpgroup_mma(a, x_bufs[s].permute((1, 0)), acc, is_async=True)
         if PINGPONG:  # the other warpgroup's turn (warpgroup 1 leaves out its last: nobody would wait for it)
             _bar_arrive(PINGPONG_BAR + 1 - wg, (wg == 0) | (kb + 1 < KB))
@@ -404,14 +411,14 @@ if HAVE_GLUON:
                 acc, words, tables, in_group = _tma_k_block(
                     r * STAGES + s, s, r & 1, acc, words, tables, in_group, x_desc, x_bufs, landed, m_start,
                     word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, STAGES, X_BYTES,
-                    a_layout, PINGPONG, wg,
+                    a_layout, PINGPONG, wg, False,
                 )  # fmt: skip
         for s in gl.static_range(STAGES - 1):  # the last KB % STAGES blocks
             if rounds * STAGES + s < KB:
                 acc, words, tables, in_group = _tma_k_block(
                     rounds * STAGES + s, s, rounds & 1, acc, words, tables, in_group, x_desc, x_bufs, landed,
                     m_start, word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, STAGES,
-                    X_BYTES, a_layout, PINGPONG, wg,
+                    X_BYTES, a_layout, PINGPONG, wg, True,
                 )  # fmt: skip
         _store_y(acc, y_ptr, stride_ym, pid_n, m_start, m_end, N, BLOCK_N, BLOCK_M, STORE_ROWS, acc_layout, y_layout)
 

@@ -68,7 +68,7 @@ def test_a_lanes_entries_land_on_its_wgmma_a_fragment_columns():
 
 
 _COMPILE_SCRIPT = r"""
-import json, os, sys
+import json, os, re, sys
 os.environ.pop("TRITON_INTERPRET", None)
 sys.path.insert(0, "benchmarks")
 from bench_kernels import _inner_loop_mix, compile_prefill_wgmma_sm90
@@ -78,7 +78,17 @@ for config, bits, x in json.loads(sys.argv[1]):
     n, mix = _inner_loop_mix(sass, anchor=("HGMMA",), top=None, executed_only=True)
     # A_SMEM stores the looked-up tile by stmatrix (STSM); nothing else may touch shared memory or shuffle
     loop_ops = [op for op in mix if op.startswith(("STS", "LDS", "SHFL", "STL", "LDL")) and op != "STSM"]
-    out.append([int(regs), int(stack), int(smem), loop_ops, sass.count("HGMMA"), mix.get("BAR", 0)])
+    # PINGPONG: CTA barriers between a warpgroup's turn (named bar.sync on a register id) and its arrive for the
+    # other warpgroup, in code order; the other warpgroup cannot reach such a barrier before its own turn
+    in_turn, turn_ctas = False, 0
+    for line in sass.splitlines():
+        if re.search(r"BAR\.SYNC\S* R\d+, 0x100", line):
+            in_turn = True
+        elif "BAR.ARV" in line:
+            in_turn = False
+        elif in_turn and re.search(r"BAR\.SYNC\S* 0x0\b", line):
+            turn_ctas += 1
+    out.append([int(regs), int(stack), int(smem), loop_ops, sass.count("HGMMA"), mix.get("BAR", 0), turn_ctas])
 print(json.dumps(out))
 """
 
@@ -89,9 +99,14 @@ def test_every_candidate_compiles_for_sm90_without_spills_and_keeps_the_weight_t
     arrive by cp.async or TMA and feed the wgmma from shared memory; the weight fragments go to the wgmma from
     registers or, A_SMEM, by stmatrix into its shared operand: no other shared-memory store)."""
     configs = [default_prefill_wgmma_config()] + prefill_wgmma_candidates(128)
+    pingpong = [c for c in configs if c.get("PINGPONG")]
     cases = [[c, 4, "fp16"] for c in configs] + [[configs[0], 3, "fp16"], [configs[0], 4, "bf16"]]
+    cases += [[c, 3, "bf16"] for c in pingpong]
     results = sm90_results(_COMPILE_SCRIPT, cases)
-    for case, (regs, stack, smem, loop_ops, hgmma, bars) in zip(cases, results, strict=True):
+    for case, (regs, stack, smem, loop_ops, hgmma, bars, turn_ctas) in zip(cases, results, strict=True):
+        # a CTA barrier inside a warpgroup's turn deadlocks (it hung the H200 in the K loop's tail, twenty-ninth
+        # session): none anywhere, for every form and type
+        assert turn_ctas == 0, (case, turn_ctas)
         assert stack == 0, (case, regs, stack)
         assert smem <= 227 * 1024, (case, smem)
         assert loop_ops == [], (case, loop_ops)
