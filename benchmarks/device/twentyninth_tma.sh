@@ -6,7 +6,7 @@
 # other's MMAs. First run (TMA without PINGPONG): 125.3 us.
 source benchmarks/device/prep.sh >/dev/null
 python3 -c "import triton, torch; print('triton', triton.__version__, 'torch', torch.__version__)"
-timeout 260 python3 -m pytest -q -x tests/kernels/test_prefill_wgmma.py 2>&1 | tail -25 > $OUT/cuda_tests_wgmma_twentyninth.log
+timeout 400 python3 -m pytest -q -x tests/kernels/test_prefill_wgmma.py 2>&1 | tail -25 > $OUT/cuda_tests_wgmma_twentyninth.log
 tail -5 $OUT/cuda_tests_wgmma_twentyninth.log
 timeout 330 python3 benchmarks/prefill_grid.py --out $OUT --gpr 1 --shapes 4096x4096,11008x4096,4096x11008 \
   --cases 'x 2048,x 256' --kinds wgmma 2>&1 | grep -v "Warn\|warn_once" > $OUT/prefill_grid_wgmma_twentyninth.log
