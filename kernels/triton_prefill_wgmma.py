@@ -87,6 +87,8 @@ except ImportError:  # pragma: no cover - older Triton
 GATHER_DEQUANT = triton.language.constexpr(to_ptx(gather_dequant_program()))
 GATHER_DEQUANT_CONSTR = triton.language.constexpr(GATHER_DEQUANT_CONSTRAINTS)
 PINGPONG_BAR = triton.language.constexpr(8)  # named barriers 8 and 9: "warpgroup 0 / 1 may issue its MMA"
+BAR_SYNC = triton.language.constexpr("{ .reg .pred p; setp.ne.u32 p, $2, 0; @p bar.sync $1, 256; mov.u32 $0, 0; }")
+BAR_ARRIVE = triton.language.constexpr("{ .reg .pred p; setp.ne.u32 p, $2, 0; @p bar.arrive $1, 256; mov.u32 $0, 0; }")
 
 
 @functools.cache
@@ -305,20 +307,10 @@ if HAVE_GLUON:
             return (x0, x1, x2), (r0, r1, r2)
 
     @gluon.jit
-    def _bar_sync(bar_id, pred):
-        """Named barrier `bar_id` (per thread, [threads] int32) of 256 threads: wait where pred != 0."""
-        return gl.inline_asm_elementwise(
-            "{ .reg .pred p; setp.ne.u32 p, $2, 0; @p bar.sync $1, 256; mov.u32 $0, 0; }", "=r,r,r", [bar_id, pred],
-            dtype=gl.int32, is_pure=False, pack=1,
-        )  # fmt: skip
-
-    @gluon.jit
-    def _bar_arrive(bar_id, pred):
-        """Named barrier `bar_id` of 256 threads: arrive without waiting where pred != 0."""
-        return gl.inline_asm_elementwise(
-            "{ .reg .pred p; setp.ne.u32 p, $2, 0; @p bar.arrive $1, 256; mov.u32 $0, 0; }", "=r,r,r", [bar_id, pred],
-            dtype=gl.int32, is_pure=False, pack=1,
-        )  # fmt: skip
+    def _named_barrier(asm: gl.constexpr, bar_id, pred):
+        """BAR_SYNC or BAR_ARRIVE on named barrier `bar_id` ([threads] int32, one a thread) of 256 threads, by the
+        threads where pred != 0 (whole warps)."""
+        return gl.inline_asm_elementwise(asm, "=r,r,r", [bar_id, pred], dtype=gl.int32, is_pure=False, pack=1)
 
     @gluon.jit
     def _tma_k_block(kb, s: gl.constexpr, phase, acc, words, tables, in_group, x_desc, x_bufs, landed, m_start,
@@ -346,10 +338,10 @@ if HAVE_GLUON:
             # No CTA barrier may come between this wait and the arrive below: the other warpgroup cannot reach it
             # before its own turn (one the barrier pass put before the landed-wait of the tail's second block, when
             # this wait came first, hung the H200 at K 512 with 3 stages)
-            _bar_sync(PINGPONG_BAR + wg, wg >= 0)
+            _named_barrier(BAR_SYNC, PINGPONG_BAR + wg, wg >= 0)
         acc = warpgroup_mma(a, x_bufs[s].permute((1, 0)), acc, is_async=True)
         if PINGPONG:  # the other warpgroup's turn (warpgroup 1 leaves out its last: nobody would wait for it)
-            _bar_arrive(PINGPONG_BAR + 1 - wg, (wg == 0) | (kb + 1 < KB))
+            _named_barrier(BAR_ARRIVE, PINGPONG_BAR + 1 - wg, (wg == 0) | (kb + 1 < KB))
         nxt = kb + STAGES - 1
         refill: gl.constexpr = (s + STAGES - 1) % STAGES
         # Arrive-and-expect before the CTA barrier, the copy after it: the barrier is needed anyway (every warpgroup
@@ -399,7 +391,7 @@ if HAVE_GLUON:
         threads: gl.constexpr = 32 * gl.num_warps()
         wg = gl.arange(0, threads, layout=gl.BlockedLayout([1], [32], [gl.num_warps()], [0])) // 128  # [threads]
         if PINGPONG:
-            _bar_arrive(PINGPONG_BAR + wg * 0, wg == 1)  # warpgroup 0's first turn
+            _named_barrier(BAR_ARRIVE, PINGPONG_BAR + wg * 0, wg == 1)  # warpgroup 0's first turn
 
         tables = _row_tables(pairs_ptr, lut_rows, BITS, True)
         words = _load_words(word_rows, 0, CW, B, BLOCK_K)
