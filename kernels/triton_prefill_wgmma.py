@@ -199,6 +199,22 @@ if HAVE_GLUON:
         return pid_n, m_start, m_end, word_rows, CW, B, sel, pairs_ptr, lut_rows
 
     @gluon.jit
+    def _lookup_block(kb, words, tables, in_group, word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG,
+                      BITS: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr, a_layout: gl.constexpr,
+                      DT: gl.constexpr):  # fmt: skip
+        """K block kb's weight tile looked up from its code words (A [BN, BK] in the wgmma operand layout), block
+        kb + 1's words loaded, and the next LUT group's byte tables at a group boundary. Returns (A, the next
+        words, the tables, K blocks of the current group done)."""
+        next_words = _load_words(word_rows, gl.minimum(kb + 1, KB - 1), CW, B, BLOCK_K)
+        a = _fragments(words, sel, tables, a_layout, BLOCK_N, BLOCK_K, BLOCK_K // 32, DT)
+        in_group += 1
+        if in_group == BPG:
+            in_group = 0
+            if kb + 1 < KB:
+                tables = _row_tables(pairs_ptr, lut_rows + ((kb + 1) // BPG) * (1 << BITS), BITS, True)
+        return a, next_words, tables, in_group
+
+    @gluon.jit
     def _store_y(acc, y_ptr, stride_ym, pid_n, m_start, m_end, N, BLOCK_N: gl.constexpr, BLOCK_M: gl.constexpr,
                  STORE_ROWS: gl.constexpr, acc_layout: gl.constexpr, y_layout: gl.constexpr):  # fmt: skip
         """y[tile tokens, rows] = acc.T (acc [BN rows, BM tokens]): the tokens below m_end, the rows below N.
@@ -222,8 +238,6 @@ if HAVE_GLUON:
         acc_layout: gl.constexpr, a_layout: gl.constexpr, w_layout: gl.constexpr, x_layout: gl.constexpr,
         x_smem_layout: gl.constexpr, a_smem_layout: gl.constexpr, y_layout: gl.constexpr,
     ):  # fmt: skip
-        L: gl.constexpr = 1 << BITS
-        V: gl.constexpr = BLOCK_K // 32
         DT: gl.constexpr = x_ptr.dtype.element_ty
         pid_n, m_start, m_end, word_rows, CW, B, sel, pairs_ptr, lut_rows = _tile_setup(
             codes_ptr, lut_ptr, slot_sorted_ptr, starts_ptr, G, MIN_LEN, N, stride_cw, stride_ls, stride_ln,
@@ -252,14 +266,8 @@ if HAVE_GLUON:
             a_smem = gl.allocate_shared_memory(DT, [2, BLOCK_N, BLOCK_K], a_smem_layout)
         in_group = 0  # K blocks of the current LUT group done
         for kb in range(KB):
-            next_words = _load_words(word_rows, gl.minimum(kb + 1, KB - 1), CW, B, BLOCK_K)
-            a = _fragments(words, sel, tables, a_layout, BLOCK_N, BLOCK_K, V, DT)
-            words = next_words
-            in_group += 1
-            if in_group == BPG:
-                in_group = 0
-                if kb + 1 < KB:
-                    tables = _row_tables(pairs_ptr, lut_rows + ((kb + 1) // BPG) * L, BITS, True)
+            a, words, tables, in_group = _lookup_block(kb, words, tables, in_group, word_rows, CW, B, sel, pairs_ptr,
+                                                       lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, a_layout, DT)
             if A_SMEM:
                 a_buf = a_smem.index(kb % 2)
                 a_buf.store(a)  # the buffer wgmma kb-2 read: finished (one left in flight below)
@@ -319,16 +327,9 @@ if HAVE_GLUON:
                      PINGPONG: gl.constexpr, wg, TAIL: gl.constexpr):  # fmt: skip
         """K block kb of the TMA form, its x tile in ring buffer s (landed in phase `phase`): look the weight tile
         up, MMA, refill the buffer MMA kb-1 read with block kb + STAGES - 1. Returns the carried state."""
-        V: gl.constexpr = BLOCK_K // 32
-        L: gl.constexpr = 1 << BITS
-        DT: gl.constexpr = x_desc.dtype
-        next_words = _load_words(word_rows, gl.minimum(kb + 1, KB - 1), CW, B, BLOCK_K)
-        a = _fragments(words, sel, tables, a_layout, BLOCK_N, BLOCK_K, V, DT)
-        in_group += 1
-        if in_group == BPG:
-            in_group = 0
-            if kb + 1 < KB:
-                tables = _row_tables(pairs_ptr, lut_rows + ((kb + 1) // BPG) * L, BITS, True)
+        a, next_words, tables, in_group = _lookup_block(kb, words, tables, in_group, word_rows, CW, B, sel, pairs_ptr,
+                                                        lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, a_layout,
+                                                        x_desc.dtype)
         if TAIL:
             # A tail block runs under an `if`; after one, Triton's barrier pass wants a CTA barrier before the
             # landed-wait (3.6) or the MMA (3.9): one here, where it cannot fall inside a turn (below)

@@ -683,7 +683,7 @@ def tune_kernels(model: Transformer, token_budget: int, num_slots: int, pdl: boo
 
 
 def _tuning_calls(plan: list[tuple[int, int]], num_slots: int, decode_max: int, dense_min: int,
-                  device: torch.device, short_segments: int = 64):  # fmt: skip
+                  device: torch.device, short_segments: int):  # fmt: skip
     """(tokens, slots [tokens] int32, segments or None, distinct tasks) of tune_kernels' calls: each plan entry with
     its tokens over its tasks in turn; then the prefill sizes again as an eager step gives them, the tokens in runs
     of one slot (runner.segments_of): first three or more runs of more than short_segments (and at least
