@@ -718,8 +718,7 @@ def compile_prefill_wgmma_sm90(config: dict, bits: int = 4, x: str = "fp16") -> 
                             extra_sig={"x_desc": mangle_type(desc)})  # fmt: skip
     ints = ["G", "MIN_LEN", "N", "K", "GS", "stride_xm", "stride_cw", "stride_ls", "stride_ln", "stride_ym"]
     const = {"BITS": bits, "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "STAGES": config["num_stages"],
-             "BLOCK_G": MAX_TILED_SEGMENTS, "A_SMEM": bool(config.get("A_SMEM", 0)),
-             "STORE_ROWS": bool(config.get("STORE_ROWS", 0)),
+             "BLOCK_G": MAX_TILED_SEGMENTS, "STORE_ROWS": bool(config.get("STORE_ROWS", 0)),
              **kernel_layouts(warps, bn, bm, bk)}  # fmt: skip
     return sm90_compile(_prefill_wgmma_kernel, ints, ints[2:], const, warps, config["num_stages"], x=x, lut=x)
 

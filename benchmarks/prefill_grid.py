@@ -59,7 +59,7 @@ PRMT_GRID = [(256, 128, 64, 8, 3, 0), (256, 128, 64, 8, 4, 0), (128, 128, 64, 8,
              (128, 128, 64, 8, 2, 0, 128), (128, 64, 64, 4, 4, 1)]  # fmt: skip
 PRMT_TOP = 4
 KEYS = ("BLOCK_M", "BLOCK_N", "BLOCK_K", "num_warps", "num_stages", "W_LEFT", "maxnreg")
-PRINT_KEYS = KEYS + ("A_SMEM", "STORE_ROWS", "X_TMA", "PINGPONG")  # and the wgmma kernel's
+PRINT_KEYS = KEYS + ("STORE_ROWS", "X_TMA", "PINGPONG")  # and the wgmma kernel's
 
 
 def prmt_config(row: tuple) -> dict:

@@ -69,7 +69,6 @@ from kernels.triton_prefill_prmt import (
 )
 from kernels.triton_prefill_wgmma import (
     launch_prefill_wgmma,
-    pingpong_ok,
     prefill_wgmma_candidates,
     wgmma_prefill_ok,
 )
@@ -358,8 +357,8 @@ def _launch_tiles(
             launch_prefill_prmt(x, codes_packed, lut_pool, slots, None, bits, y, config, tiles=tiles)
 
     def candidates() -> list[dict]:
-        wgmma = (prefill_wgmma_candidates(group_size, pingpong_ok(x, codes_packed, bits))
-                 if wgmma_prefill_ok(x, codes_packed, lut_pool, bits, group_size) else [])  # fmt: skip
+        wgmma_ok = wgmma_prefill_ok(x, codes_packed, lut_pool, bits, group_size)
+        wgmma = prefill_wgmma_candidates(group_size) if wgmma_ok else []
         return prefill_prmt_candidates(group_size) + wgmma
 
     tiled = tiles.tiled()

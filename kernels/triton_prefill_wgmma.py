@@ -20,10 +20,9 @@ buffers by cp.async, STAGES - 1 blocks ahead; the codes one block ahead in regis
     tables = byte tables of LUT[slot, rows, group 0]
     for kb in K blocks:
         A = lookup(codes[kb], tables); load codes[kb + 1]; next group's tables at a group boundary
-        wgmma(A, x[kb].T, acc) async                       A_SMEM: A stored by stmatrix into one of two shared
-                                                           buffers first, and wgmma kb-1 waited for here
+        wgmma(A, x[kb].T, acc) async
         wait x[kb + 1] (cp.async), CTA barrier; copy x[kb + STAGES - 1] into the buffer wgmma kb-1 read
-        not A_SMEM: wait for wgmma kb                      (its A registers are free only then)
+        wait for wgmma kb                                  (its A registers are free only then)
     y[tile tokens, rows] = acc.T                           STORE_ROWS: through shared memory, 16-byte row runs
 
 Why the register form waits for each wgmma: the compiler copies the A fragments into an aligned register block
@@ -44,7 +43,8 @@ through two named barriers, warpgroup 0 first, so that one looks up its next til
 
 Without the turns both warpgroups look up at once and the tensor cores idle meanwhile. H200, 2,048 tokens,
 4096x4096: cp.async 134.6 us, TMA 125.3, TMA + PINGPONG 111.5-112.9 (cuBLAS ~90; NOTES.md twenty-ninth session).
-PINGPONG is taken only where it was checked on the H200 (pingpong_ok).
+PINGPONG ran correctly on the H200 in every CUDA test case (fp16 and bf16, 3- and 4-bit, odd N, K 512 to 4096 with
+tails of 1-3 blocks; thirtieth session).
 
 Takes: sm_90, x and the LUT of one 16-bit type, 3/4-bit codes in whole 4-byte words (prmt_ok), K and the group
 size multiples of BLOCK_K, segment tiles (one slot a tile). No CPU form: Gluon has no interpreter; the CPU tests
@@ -234,9 +234,9 @@ if HAVE_GLUON:
         x_ptr, codes_ptr, lut_ptr, slot_sorted_ptr, starts_ptr, y_ptr,
         G, MIN_LEN, N, K, GS, stride_xm, stride_cw, stride_ls, stride_ln, stride_ym,
         BITS: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr,
-        STAGES: gl.constexpr, BLOCK_G: gl.constexpr, A_SMEM: gl.constexpr, STORE_ROWS: gl.constexpr,
+        STAGES: gl.constexpr, BLOCK_G: gl.constexpr, STORE_ROWS: gl.constexpr,
         acc_layout: gl.constexpr, a_layout: gl.constexpr, w_layout: gl.constexpr, x_layout: gl.constexpr,
-        x_smem_layout: gl.constexpr, a_smem_layout: gl.constexpr, y_layout: gl.constexpr,
+        x_smem_layout: gl.constexpr, y_layout: gl.constexpr,
     ):  # fmt: skip
         DT: gl.constexpr = x_ptr.dtype.element_ty
         pid_n, m_start, m_end, word_rows, CW, B, sel, pairs_ptr, lut_rows = _tile_setup(
@@ -262,33 +262,22 @@ if HAVE_GLUON:
         tables = _row_tables(pairs_ptr, lut_rows, BITS, True)  # triton.jit: takes any layout
         words = _load_words(word_rows, 0, CW, B, BLOCK_K)
         acc = gl.zeros([BLOCK_N, BLOCK_M], gl.float32, acc_layout)
-        if A_SMEM:  # two buffers of the looked-up tile: its wgmma stays in flight during the next lookups
-            a_smem = gl.allocate_shared_memory(DT, [2, BLOCK_N, BLOCK_K], a_smem_layout)
         in_group = 0  # K blocks of the current LUT group done
         for kb in range(KB):
             a, words, tables, in_group = _lookup_block(kb, words, tables, in_group, word_rows, CW, B, sel, pairs_ptr,
                                                        lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, a_layout, DT)
-            if A_SMEM:
-                a_buf = a_smem.index(kb % 2)
-                a_buf.store(a)  # the buffer wgmma kb-2 read: finished (one left in flight below)
-                fence_async_shared()  # the stores and the copies (generic proxy) before the wgmma (async proxy)
-                _barrier()
-                acc = warpgroup_mma(a_buf, x_smem.index(kb % STAGES).permute((1, 0)), acc, is_async=True)
-                acc = warpgroup_mma_wait(num_outstanding=1, deps=[acc])  # wgmma kb-1 done
-            else:
-                fence_async_shared()  # the copies (generic proxy) ordered before the wgmma's reads (async proxy)
-                acc = warpgroup_mma(a, x_smem.index(kb % STAGES).permute((1, 0)), acc, is_async=True)
+            fence_async_shared()  # the copies (generic proxy) ordered before the wgmma's reads (async proxy)
+            acc = warpgroup_mma(a, x_smem.index(kb % STAGES).permute((1, 0)), acc, is_async=True)
             async_copy.wait_group(STAGES - 3)  # x block kb+1 landed (this thread's copies)
             _barrier()  # everyone's; and every warpgroup's wgmma kb-1 has finished: its buffer is free
             nxt = kb + STAGES - 1
             _async_load(x_smem.index(nxt % STAGES), x_tile + gl.minimum(nxt, KB - 1) * BLOCK_K)
             async_copy.commit_group()
-            if not A_SMEM:
-                # Wait for this wgmma before the next block's lookups: the A fragments it reads from registers
-                # are copied into an aligned block right before it, which the compiler treats as free after the
-                # issue (with one wgmma left in flight, the next lookups overwrote them: wrong results on the
-                # H200). The dequantization overlaps the other warpgroups' MMAs instead.
-                acc = warpgroup_mma_wait(num_outstanding=0, deps=[acc])
+            # Wait for this wgmma before the next block's lookups: the A fragments it reads from registers are
+            # copied into an aligned block right before it, which the compiler treats as free after the issue (with
+            # one wgmma left in flight, the next lookups overwrote them: wrong results on the H200). The
+            # dequantization overlaps the other warpgroups' MMAs instead.
+            acc = warpgroup_mma_wait(num_outstanding=0, deps=[acc])
         acc = warpgroup_mma_wait(num_outstanding=0, deps=[acc])
         async_copy.wait_group(0)
 
@@ -438,50 +427,43 @@ def kernel_layouts(num_warps: int, block_n: int, block_m: int, block_k: int) -> 
     x_smem = gl.NVMMASharedLayout(swizzle_byte_width=128, element_bitwidth=16, rank=2)
     y = gl.BlockedLayout([8, 1], [min(block_n // 8, 32), 32 // min(block_n // 8, 32)], [1, num_warps], [0, 1])
     return {"acc_layout": acc, "a_layout": a, "w_layout": words, "x_layout": x, "x_smem_layout": x_smem,
-            "a_smem_layout": x_smem, "y_layout": y}  # fmt: skip
+            "y_layout": y}  # fmt: skip
 
 
 TMA_LAYOUTS = ("acc_layout", "a_layout", "w_layout", "y_layout")  # the TMA form's (x's comes with its descriptor)
 
 
 def default_prefill_wgmma_config() -> dict:
-    return {"WGMMA": 1, "BLOCK_M": 128, "BLOCK_N": 128, "BLOCK_K": 64, "num_warps": 8, "num_stages": 4, "A_SMEM": 1}
+    """The H200's choice at 2,048 tokens on every Llama-2-7B shape and gpr (thirtieth session): the TMA form,
+    256 x 128 x 64 tiles, 8 warps taking turns, 4 stages, y by row runs."""
+    return {"WGMMA": 1, "X_TMA": 1, "BLOCK_M": 256, "BLOCK_N": 128, "BLOCK_K": 64, "num_warps": 8, "num_stages": 4,
+            "STORE_ROWS": 1, "PINGPONG": 1}  # fmt: skip
 
 
-# (BLOCK_M tokens, BLOCK_N rows, BLOCK_K, warps, stages, A_SMEM, STORE_ROWS): 16 rows a warp (or 32: two row
-# repeats); none spills on sm_90. A_SMEM 0: the fragments straight from registers, each wgmma waited for before the
-# next lookups; 1: through a double-buffered shared tile (stmatrix), one wgmma in flight during the next lookups.
-# STORE_ROWS: y written through shared memory in 16-byte runs of rows (else 2-byte stores from the wgmma layout).
-# A_SMEM lost to the register form in every H200 grid (twenty-eighth and twenty-ninth sessions): of its candidates
-# only the one a shipped gpr 4 choice still names is left (to go with the next gpr 4 re-tune).
+# The cp.async form: (BLOCK_M tokens, BLOCK_N rows, BLOCK_K, warps, stages, STORE_ROWS): 16 rows a warp (or 32: two
+# row repeats); none spills on sm_90. STORE_ROWS: y written through shared memory in 16-byte runs of rows (else
+# 2-byte stores from the wgmma layout). A form that kept one wgmma in flight by storing the looked-up tile into
+# shared memory (A_SMEM) lost every H200 grid (twenty-eighth and twenty-ninth sessions) and was removed in the
+# thirtieth, once no shipped choice named it.
 WGMMA_PREFILL_CANDIDATES = [
-    (256, 128, 64, 8, 4, 0, 0), (256, 128, 64, 8, 3, 0, 0), (256, 64, 64, 4, 3, 0, 0), (128, 64, 64, 4, 4, 0, 0),
-    (256, 128, 64, 8, 4, 0, 1), (256, 64, 64, 4, 3, 0, 1), (256, 128, 64, 8, 3, 1, 1),
+    (256, 128, 64, 8, 4, 0), (256, 128, 64, 8, 3, 0), (256, 64, 64, 4, 3, 0), (128, 64, 64, 4, 4, 0),
+    (256, 128, 64, 8, 4, 1), (256, 64, 64, 4, 3, 1),
 ]  # fmt: skip
-# The register form with x by TMA (X_TMA, _prefill_wgmma_tma_kernel): (BLOCK_M, BLOCK_N, BLOCK_K, warps, stages,
-# STORE_ROWS, PINGPONG); 3 or 4 stages; PINGPONG: the two warpgroups of 8 warps take turns to issue.
+# The TMA form (X_TMA, _prefill_wgmma_tma_kernel): (BLOCK_M, BLOCK_N, BLOCK_K, warps, stages, STORE_ROWS,
+# PINGPONG); 3 or 4 stages; PINGPONG: the two warpgroups of 8 warps take turns to issue.
 WGMMA_TMA_CANDIDATES = [(256, 128, 64, 8, 4, 1, 0), (256, 128, 64, 8, 3, 1, 0), (256, 64, 64, 4, 3, 1, 0),
                         (256, 128, 64, 8, 4, 0, 0), (256, 128, 64, 8, 4, 1, 1), (256, 128, 64, 8, 3, 1, 1),
                         (256, 128, 64, 8, 4, 0, 1), (128, 128, 64, 8, 4, 1, 1)]  # fmt: skip
 
 
-def pingpong_ok(x: torch.Tensor, codes_packed: torch.Tensor, bits: int) -> bool:
-    """Whether PINGPONG configs are run as such: only where they were checked on the H200 (twenty-ninth session,
-    NOTES.md): fp16, 4-bit, N a multiple of 128 (their BLOCK_N) and K >= 4096; correct there in the CUDA tests, the
-    grid and the kernel table (N 4096 to 22016, K 4096 and 11008, gpr 1 and 4). The CUDA test's case with K 512
-    hung (a CTA barrier inside a turn in the K loop's tail, since fixed: see _tma_k_block); its other cases are not
-    yet re-run on the device, so left out."""
-    return x.dtype == torch.float16 and bits == 4 and codes_packed.shape[0] % 128 == 0 and x.shape[1] >= 4096
-
-
-def prefill_wgmma_candidates(group_size: int, pingpong: bool = True) -> list[dict]:
+def prefill_wgmma_candidates(group_size: int) -> list[dict]:
     """WGMMA_PREFILL_CANDIDATES and WGMMA_TMA_CANDIDATES as configs (WGMMA set: triton_ops._launch_tiles routes
-    them here), those whose BLOCK_K divides the group size; pingpong False: without the PINGPONG ones."""
-    keys = ("BLOCK_M", "BLOCK_N", "BLOCK_K", "num_warps", "num_stages", "A_SMEM", "STORE_ROWS")
+    them here), those whose BLOCK_K divides the group size."""
+    keys = ("BLOCK_M", "BLOCK_N", "BLOCK_K", "num_warps", "num_stages", "STORE_ROWS")
     tma_keys = ("BLOCK_M", "BLOCK_N", "BLOCK_K", "num_warps", "num_stages", "STORE_ROWS", "PINGPONG")
     cp_async = [{"WGMMA": 1, **dict(zip(keys, c, strict=True))} for c in WGMMA_PREFILL_CANDIDATES]
     tma = [{"WGMMA": 1, "X_TMA": 1, **dict(zip(tma_keys, c, strict=True))} for c in WGMMA_TMA_CANDIDATES]
-    return [c for c in cp_async + tma if group_size % c["BLOCK_K"] == 0 and (pingpong or not c.get("PINGPONG"))]
+    return [c for c in cp_async + tma if group_size % c["BLOCK_K"] == 0]
 
 
 def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor,
@@ -490,7 +472,7 @@ def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: 
     """y [M, N] <- the wgmma prefill kernel over segment tiles (tokens grouped by segment, in place). slot_sorted
     [M] int32: each token's slot; tiles: the segments (rows of segments shorter than tiles.min_len are left
     alone). config: BLOCK_M, BLOCK_N, BLOCK_K, num_warps, num_stages (>= 3); X_TMA: the TMA form (3 or 4 stages),
-    whose PINGPONG is taken only where pingpong_ok (elsewhere it runs without)."""
+    whose PINGPONG (8 warps) has the two warpgroups take turns."""
     k = x.shape[1]
     n = codes_packed.shape[0]
     gs = triton.cdiv(k, lut_pool.shape[2])
@@ -517,7 +499,7 @@ def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: 
             y.stride(0),
             BITS=bits, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, STAGES=stages, BLOCK_G=MAX_TILED_SEGMENTS,
             STORE_ROWS=bool(config.get("STORE_ROWS", 0)),
-            PINGPONG_ON=bool(config.get("PINGPONG", 0)) and pingpong_ok(x, codes_packed, bits),
+            PINGPONG_ON=bool(config.get("PINGPONG", 0)),
             **{k_: layouts[k_] for k_ in TMA_LAYOUTS}, num_warps=warps,
         )  # fmt: skip
         return
@@ -526,6 +508,5 @@ def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: 
         g, tiles.min_len, n, k, gs, x.stride(0), codes_packed.stride(0) // 4, lut_pool.stride(0),
         lut_pool.stride(1), y.stride(0),
         BITS=bits, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, STAGES=stages, BLOCK_G=MAX_TILED_SEGMENTS,
-        A_SMEM=bool(config.get("A_SMEM", 0)), STORE_ROWS=bool(config.get("STORE_ROWS", 0)),
-        **layouts, num_warps=warps,
+        STORE_ROWS=bool(config.get("STORE_ROWS", 0)), **layouts, num_warps=warps,
     )  # fmt: skip

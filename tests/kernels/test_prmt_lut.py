@@ -339,6 +339,33 @@ def test_autotune_drops_a_fast_candidate_that_computes_something_else(monkeypatc
     assert stats["keys"] == 1 and stats["candidates"] == 2 and stats["seconds"] > 0
 
 
+def test_autotune_compares_only_the_rows_a_launch_writes(monkeypatch, tmp_path, caplog):
+    """Segment tiles leave a step's decode rows to another path: whatever the output buffer held there (here inf,
+    as uninitialized memory may) must not make every candidate disagree, and a candidate that skips a row the
+    default writes, or writes one it leaves, is still dropped."""
+    monkeypatch.setenv("SKETCHSERVE_CACHE", str(tmp_path))
+    monkeypatch.setattr(autotune, "_MEMORY", {})
+    monkeypatch.setattr(autotune, "_FAST", {})
+    monkeypatch.setattr(autotune, "tuning_enabled", lambda device: True)
+    monkeypatch.setattr(autotune, "_save", lambda path, entry, config: None)
+    speed = {"default": 4.0, "skips_a_row": 1.0, "writes_too_much": 1.5, "good": 2.0}
+    current = {}
+    monkeypatch.setattr(autotune, "time_ms", lambda fn: (fn(), speed[current["name"]])[1])
+    out = torch.full((6, 3), float("inf"))  # rows 4 and 5: the other path's, never written here
+    values = torch.arange(18.0).reshape(6, 3)
+
+    def launch(config):
+        current["name"] = name = config["name"]
+        rows = {"skips_a_row": 3, "writes_too_much": 5}.get(name, 4)
+        out[:rows] = values[:rows]
+
+    candidates = [{"name": name} for name in ("skips_a_row", "writes_too_much", "good")]
+    got = autotune.pick_config("prefill_tiles", ("t",), lambda: candidates, launch, lambda: {"name": "default"},
+                               torch.device("cpu"), output=out)  # fmt: skip
+    assert got == {"name": "good"}
+    assert caplog.text.count("disagrees") == 2 and "'good'" not in caplog.text
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize("lut_dtype", [torch.float16, torch.bfloat16])
 @pytest.mark.parametrize("k", [2752, 4096])  # groups of 688 columns (no prefetch config applies) and of 1,024 (all)

@@ -1,0 +1,71 @@
+"""Thirtieth session: in the gpr 4 re-tune every prefill_tiles candidate "disagreed with the default config" on one
+key, 4096x4096 "4 decode rows + 4 tasks x 127" (all 512 tokens in segment tiles, four of them one token long); the
+twenty-ninth session's gpr 1 re-tune did the same on 4096x11008, the twenty-eighth's on others. The key then keeps
+the default. Which side is wrong: the default's output the tuner keeps as its reference, or the candidates'? Each
+tuning of that case logged: NaN counts and the error of both against the torch reference.
+
+    SKETCHSERVE_SHIPPED_TUNING=0 SKETCHSERVE_CACHE=$(mktemp -d) python3 benchmarks/device/thirtieth_disagree.py
+"""
+
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench_kernels import BITS, Layer  # noqa: E402
+from prefill_tasks import case_batch  # noqa: E402
+
+from kernels import autotune, triton_ops  # noqa: E402
+from kernels.reference import lut_linear_reference  # noqa: E402
+
+RUNS = [(t, 1) for t in range(4)] + [(t, 127) for t in range(4)]
+REF: dict = {}
+
+
+def rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    return ((a.float() - b.float()).norm() / b.float().norm()).item()
+
+
+def logged_agrees(output, reference, rtol=1e-2):
+    ok = real_agrees(output, reference, rtol)
+    true = REF["y"]
+    bad_rows = (~torch.isfinite(output.float())).any(1).nonzero().flatten().tolist()
+    ref_bad = (~torch.isfinite(reference)).any(1).nonzero().flatten().tolist()
+    print(f"  agrees={ok} out vs torch {rel(output, true):.2e}, tuner ref vs torch {rel(reference, true):.2e}, "
+          f"non-finite rows out {bad_rows[:6]} ({len(bad_rows)}), ref {ref_bad[:6]} ({len(ref_bad)})", flush=True)
+    if not ok:  # which rows differ
+        d = (output.float() - reference).abs().amax(1)
+        print("   rows differing most:", d.topk(6).indices.tolist(), d.topk(6).values.tolist(), flush=True)
+    return ok
+
+
+real_agrees = autotune.agrees
+autotune.agrees = logged_agrees
+pick = autotune.pick_config
+
+
+def logged_pick(kernel, key, candidates, launch, default, device, output=None):
+    if kernel == "prefill_tiles":
+        print("tuning", kernel, key, "default", default(), flush=True)
+    return pick(kernel, key, candidates, launch, default, device, output)
+
+
+triton_ops.autotune.pick_config = logged_pick
+
+for rnd in range(2):
+    for n, k in [(4096, 4096), (4096, 11008)]:
+        for gpr in (1, 4):
+            layer = Layer(n, k, gpr)
+            x, segments = case_batch(RUNS, k)
+            REF["y"] = lut_linear_reference(x, layer.codes[0], layer.pools[0], segments.per_token, BITS)
+            autotune._MEMORY.clear()
+            autotune._FAST.clear()
+            print(f"== round {rnd} {n}x{k} gpr {gpr}", flush=True)
+            for i in range(3):
+                y = triton_ops.lut_linear_forward(x, layer.codes[0], layer.pools[0], segments.per_token, BITS, segments)
+                torch.cuda.synchronize()
+                print(f" call {i}: vs torch {rel(y, REF['y']):.2e}, non-finite rows "
+                      f"{(~torch.isfinite(y.float())).any(1).sum().item()}", flush=True)
+            del layer
+            torch.cuda.empty_cache()
