@@ -1,8 +1,11 @@
 """Thirtieth session: in the gpr 4 re-tune every prefill_tiles candidate "disagreed with the default config" on one
 key, 4096x4096 "4 decode rows + 4 tasks x 127" (all 512 tokens in segment tiles, four of them one token long); the
 twenty-ninth session's gpr 1 re-tune did the same on 4096x11008, the twenty-eighth's on others. The key then keeps
-the default. Which side is wrong: the default's output the tuner keeps as its reference, or the candidates'? Each
-tuning of that case logged: NaN counts and the error of both against the torch reference.
+the default. Reading of the code: with 64-token DENSE_MIN_TOKENS the four one-token segments are not tiled (left to
+the decode path after the tiles), so during tuning their rows hold whatever the op's torch.empty output held, and
+`agrees` demanded a finite output everywhere. Fixed since (autotune: output NaN-filled before each launch, compared
+where written). Prediction with the fix: every candidate agrees, the reference's non-finite rows are exactly the 4
+decode rows. Each tuning of that case logged: non-finite rows and the error of both against the torch reference.
 
     SKETCHSERVE_SHIPPED_TUNING=0 SKETCHSERVE_CACHE=$(mktemp -d) python3 benchmarks/device/thirtieth_disagree.py
 """
