@@ -33,6 +33,9 @@ def rel(a: torch.Tensor, b: torch.Tensor) -> float:
 def logged_agrees(output, reference, rtol=1e-2):
     ok = real_agrees(output, reference, rtol)
     true = REF["y"]
+    if output.shape != true.shape:  # the decode path's own tuning of the rows the tiles leave
+        print(f"  agrees={ok} (decode rows, {tuple(output.shape)})", flush=True)
+        return ok
     bad_rows = (~torch.isfinite(output.float())).any(1).nonzero().flatten().tolist()
     ref_bad = (~torch.isfinite(reference)).any(1).nonzero().flatten().tolist()
     w = torch.isfinite(reference).all(1)  # the rows the default wrote
