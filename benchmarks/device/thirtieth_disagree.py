@@ -10,6 +10,7 @@ decode rows. Each tuning of that case logged: non-finite rows and the error of b
     SKETCHSERVE_SHIPPED_TUNING=0 SKETCHSERVE_CACHE=$(mktemp -d) python3 benchmarks/device/thirtieth_disagree.py
 """
 
+import os
 import sys
 from pathlib import Path
 
@@ -61,7 +62,7 @@ def logged_pick(kernel, key, candidates, launch, default, device, output=None):
 
 triton_ops.autotune.pick_config = logged_pick
 
-for rnd in range(2):
+for rnd in range(int(os.environ.get("ROUNDS", "2"))):
     for n, k in [(4096, 4096), (4096, 11008)]:
         for gpr in (1, 4):
             layer = Layer(n, k, gpr)
