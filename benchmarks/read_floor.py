@@ -1,0 +1,81 @@
+"""How fast can any kernel that reads a layer's codes once be, timed as the kernel table times (CUDA-graph replays,
+L2 flushed before each call: kernels/timing.py)? The one-token bar asks for 2.5x cuBLAS; this bounds the ratio a
+perfect codes reader could reach in the same harness.
+
+    python3 benchmarks/read_floor.py --out OUT_DIR
+
+Per Llama-2-7B shape: the fastest of a few configs of a streaming kernel that reads the 4-bit codes ([N, K/2]
+bytes) and writes one partial sum a program (so nothing is optimized away), fp16 cuBLAS on one token (x @ W.T), and
+the op at one token (gpr 1), all in one process. The flush leaves the L2 full of dirty lines, so each kernel's reads
+also evict (write back) about as many bytes as it reads: cuBLAS moves ~2 x 2NK bytes, a codes reader ~2 x NK/2.
+Writes OUT_DIR/read_floor.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+import triton
+import triton.language as tl
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_kernels import BITS, Layer, graph_us  # noqa: E402
+
+from kernels.triton_ops import lut_linear_forward  # noqa: E402
+
+SHAPES = [(4096, 4096), (11008, 4096), (4096, 11008)]
+# (int4 elements a program-iteration, warps, programs a SM)
+CONFIGS = [(4096, 4, 4), (4096, 8, 4), (8192, 8, 2), (2048, 4, 8), (8192, 8, 4), (16384, 16, 2)]
+
+
+@triton.jit
+def _read_kernel(src_ptr, out_ptr, n_vec, BLOCK: tl.constexpr):
+    """Program p sums int32 words p*BLOCK.. of src strided by the grid (each word read once), as 4-word vectors."""
+    pid = tl.program_id(0)
+    step = tl.num_programs(0) * BLOCK
+    acc = tl.zeros([BLOCK], dtype=tl.int32)
+    for start in range(pid * BLOCK, n_vec, step):
+        offs = start + tl.arange(0, BLOCK)
+        acc ^= tl.load(src_ptr + offs, mask=offs < n_vec, other=0)
+    tl.store(out_ptr + pid, tl.sum(acc, 0))
+
+
+def read_us(codes: torch.Tensor, block: int, warps: int, per_sm: int) -> float:
+    words = codes.view(torch.int32).flatten()
+    grid = torch.cuda.get_device_properties(0).multi_processor_count * per_sm
+    out = torch.empty(grid, dtype=torch.int32, device="cuda")
+    return graph_us(lambda: _read_kernel[(grid,)](words, out, words.numel(), BLOCK=block, num_warps=warps))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for n, k in SHAPES:
+        layer = Layer(n, k, 1)
+        x = torch.randn(1, k, device="cuda").half()
+        slots = torch.zeros(1, dtype=torch.int32, device="cuda")
+        reads = {f"{b}x{w}w x{p}": read_us(layer.codes[0], b, w, p) for b, w, p in CONFIGS}
+        best = min(reads, key=reads.get)
+        cublas = graph_us(lambda layer=layer, x=x: x @ layer.weights[0].T)
+        codes, pool = layer.codes[0], layer.pools[0]
+        ours = graph_us(lambda c=codes, p=pool, x=x, s=slots: lut_linear_forward(x, c, p, s, BITS))
+        row = {"N": n, "K": k, "codes_MB": layer.codes[0].numel() / 1e6, "read_us": reads[best], "read_config": best,
+               "reads": reads, "cublas_us": cublas, "ours_us": ours}  # fmt: skip
+        rows.append(row)
+        print(f"{n}x{k}: codes read {reads[best]:.1f} us ({best}; {row['codes_MB'] / reads[best]:.2f} TB/s), cuBLAS "
+              f"{cublas:.1f} us, op {ours:.1f} us: cuBLAS / read {cublas / reads[best]:.2f}x, cuBLAS / op "
+              f"{cublas / ours:.2f}x", flush=True)  # fmt: skip
+        del layer
+        torch.cuda.empty_cache()
+    (args.out / "read_floor.json").write_text(json.dumps({"gpu": torch.cuda.get_device_name(), "rows": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
