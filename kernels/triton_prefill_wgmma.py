@@ -59,6 +59,7 @@ import torch
 import triton
 
 from kernels.prmt_lut import GATHER_DEQUANT_CONSTRAINTS, gather_dequant_program, to_ptx
+from kernels.triton_common import arrival_counters
 from kernels.triton_decode_prmt import _row_tables, prmt_ok
 from kernels.triton_prefill_prmt import MAX_TILED_SEGMENTS, SegmentTiles
 
@@ -203,8 +204,8 @@ if HAVE_GLUON:
                       BITS: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr, a_layout: gl.constexpr,
                       DT: gl.constexpr):  # fmt: skip
         """K block kb's weight tile looked up from its code words (A [BN, BK] in the wgmma operand layout), block
-        kb + 1's words loaded, and the next LUT group's byte tables at a group boundary. Returns (A, the next
-        words, the tables, K blocks of the current group done)."""
+        kb + 1's words loaded (KB: the end of the program's K blocks), and the next LUT group's byte tables at a
+        group boundary. Returns (A, the next words, the tables, K blocks of the current group done)."""
         next_words = _load_words(word_rows, gl.minimum(kb + 1, KB - 1), CW, B, BLOCK_K)
         a = _fragments(words, sel, tables, a_layout, BLOCK_N, BLOCK_K, BLOCK_K // 32, DT)
         in_group += 1
@@ -315,7 +316,8 @@ if HAVE_GLUON:
                      BLOCK_K: gl.constexpr, STAGES: gl.constexpr, X_BYTES: gl.constexpr, a_layout: gl.constexpr,
                      PINGPONG: gl.constexpr, wg, TAIL: gl.constexpr):  # fmt: skip
         """K block kb of the TMA form, its x tile in ring buffer s (landed in phase `phase`): look the weight tile
-        up, MMA, refill the buffer MMA kb-1 read with block kb + STAGES - 1. Returns the carried state."""
+        up, MMA, refill the buffer MMA kb-1 read with block kb + STAGES - 1 (below KB, the end of the program's K
+        blocks). Returns the carried state."""
         a, next_words, tables, in_group = _lookup_block(kb, words, tables, in_group, word_rows, CW, B, sel, pairs_ptr,
                                                         lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, a_layout,
                                                         x_desc.dtype)
@@ -346,23 +348,31 @@ if HAVE_GLUON:
 
     @gluon.jit
     def _prefill_wgmma_tma_kernel(
-        x_desc, codes_ptr, lut_ptr, slot_sorted_ptr, starts_ptr, y_ptr,
-        G, MIN_LEN, N, K, GS, stride_cw, stride_ls, stride_ln, stride_ym,
+        x_desc, codes_ptr, lut_ptr, slot_sorted_ptr, starts_ptr, y_ptr, ws_ptr, counter_ptr,
+        G, MIN_LEN, N, K, GS, stride_cw, stride_ls, stride_ln, stride_ym, KB_PER_SPLIT,
         BITS: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr,
         STAGES: gl.constexpr, BLOCK_G: gl.constexpr, STORE_ROWS: gl.constexpr, PINGPONG_ON: gl.constexpr,
         acc_layout: gl.constexpr, a_layout: gl.constexpr, w_layout: gl.constexpr, y_layout: gl.constexpr,
+        USE_SPLIT: gl.constexpr = False,
     ):  # fmt: skip
         """The register form with x's tiles by TMA: one thread loads a whole [BM, BK] tile into a ring buffer and its
         mbarrier says when it has landed. No cp.async address math, no proxy fence, and one CTA barrier a K block
-        (after the MMA's issue, so the two warpgroups' lookups and MMAs may interleave)."""
+        (after the MMA's issue, so the two warpgroups' lookups and MMAs may interleave). USE_SPLIT (split-K, for
+        few tokens: decode): program (tile, k) takes K blocks [k * KB_PER_SPLIT, ...) and stores its fp32 partial
+        in ws [splits, tiles, BN, BM]; the tile's last to arrive (counter_ptr) sums them into y."""
         DT: gl.constexpr = x_desc.dtype
         X_BYTES: gl.constexpr = BLOCK_M * BLOCK_K * 2
         pid_n, m_start, m_end, word_rows, CW, B, sel, pairs_ptr, lut_rows = _tile_setup(
             codes_ptr, lut_ptr, slot_sorted_ptr, starts_ptr, G, MIN_LEN, N, stride_cw, stride_ls, stride_ln,
             BLOCK_M, BLOCK_N, BLOCK_K, BLOCK_G, w_layout,
         )  # fmt: skip
-        KB = K // BLOCK_K
         BPG = GS // BLOCK_K  # K blocks a LUT group
+        if USE_SPLIT:  # this program's K blocks [kb0, KB)
+            kb0 = gl.program_id(1) * KB_PER_SPLIT
+            KB = gl.minimum(kb0 + KB_PER_SPLIT, K // BLOCK_K)
+        else:
+            kb0 = 0
+            KB = K // BLOCK_K
 
         # x tiles: rows past the segment are other tokens' (or zeros past x's end), multiplied and never stored
         X_LAYOUT: gl.constexpr = x_desc.layout
@@ -372,8 +382,8 @@ if HAVE_GLUON:
         fence_async_shared()
         _barrier()  # the barriers initialized before anyone waits on them
         for s in gl.static_range(STAGES - 1):
-            mbarrier.expect(landed[s], X_BYTES, pred=s < KB)
-            _tma_load(x_desc, [m_start, s * BLOCK_K], landed[s], x_bufs[s], pred=s < KB)
+            mbarrier.expect(landed[s], X_BYTES, pred=kb0 + s < KB)
+            _tma_load(x_desc, [m_start, (kb0 + s) * BLOCK_K], landed[s], x_bufs[s], pred=kb0 + s < KB)
 
         # PINGPONG (two warpgroups): they take turns to issue their MMAs, warpgroup 0 first, so that one's lookups
         # run during the other's MMA (without it both look up at once and leave the tensor cores idle meanwhile)
@@ -383,26 +393,45 @@ if HAVE_GLUON:
         if PINGPONG:
             _named_barrier(BAR_ARRIVE, PINGPONG_BAR + wg * 0, wg == 1)  # warpgroup 0's first turn
 
-        tables = _row_tables(pairs_ptr, lut_rows, BITS, True)
-        words = _load_words(word_rows, 0, CW, B, BLOCK_K)
+        tables = _row_tables(pairs_ptr, lut_rows + (kb0 // BPG) * (1 << BITS), BITS, True)
+        words = _load_words(word_rows, kb0, CW, B, BLOCK_K)
         acc = gl.zeros([BLOCK_N, BLOCK_M], gl.float32, acc_layout)
-        in_group = 0  # K blocks of the current LUT group done
-        rounds = KB // STAGES
+        in_group = kb0 % BPG  # K blocks of the current LUT group done
+        rounds = (KB - kb0) // STAGES
         for r in range(rounds):  # whole rounds of the ring, unrolled: every buffer index a constant
             for s in gl.static_range(STAGES):
                 acc, words, tables, in_group = _tma_k_block(
-                    r * STAGES + s, s, r & 1, acc, words, tables, in_group, x_desc, x_bufs, landed, m_start,
+                    kb0 + r * STAGES + s, s, r & 1, acc, words, tables, in_group, x_desc, x_bufs, landed, m_start,
                     word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, STAGES, X_BYTES,
                     a_layout, PINGPONG, wg, False,
                 )  # fmt: skip
-        for s in gl.static_range(STAGES - 1):  # the last KB % STAGES blocks
-            if rounds * STAGES + s < KB:
+        for s in gl.static_range(STAGES - 1):  # the last (KB - kb0) % STAGES blocks
+            if kb0 + rounds * STAGES + s < KB:
                 acc, words, tables, in_group = _tma_k_block(
-                    rounds * STAGES + s, s, rounds & 1, acc, words, tables, in_group, x_desc, x_bufs, landed,
+                    kb0 + rounds * STAGES + s, s, rounds & 1, acc, words, tables, in_group, x_desc, x_bufs, landed,
                     m_start, word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, STAGES,
                     X_BYTES, a_layout, PINGPONG, wg, True,
                 )  # fmt: skip
-        _store_y(acc, y_ptr, stride_ym, pid_n, m_start, m_end, N, BLOCK_N, BLOCK_M, STORE_ROWS, acc_layout, y_layout)
+        if USE_SPLIT:  # the partial to the workspace; the tile's last program to arrive sums them into y
+            tile = gl.program_id(0)
+            r = gl.arange(0, BLOCK_N, layout=gl.SliceLayout(1, acc_layout))
+            c = gl.arange(0, BLOCK_M, layout=gl.SliceLayout(0, acc_layout))
+            in_tile = gl.expand_dims(r * BLOCK_M, 1) + gl.expand_dims(c, 0)  # [BN, BM]
+            tile_elems = BLOCK_N * BLOCK_M
+            gl.store(ws_ptr + (gl.program_id(1) * gl.num_programs(0) + tile).to(gl.int64) * tile_elems + in_tile, acc)
+            _barrier()  # every thread's partial stored before the (acq_rel, gpu-scope) arrival
+            arrived = gl.atomic_add(counter_ptr + tile, 1)
+            if arrived == gl.num_programs(1) - 1:
+                total = gl.zeros([BLOCK_N, BLOCK_M], gl.float32, acc_layout)
+                for k in range(gl.num_programs(1)):
+                    total += gl.load(ws_ptr + (k * gl.num_programs(0) + tile).to(gl.int64) * tile_elems + in_tile,
+                                     cache_modifier=".cg")  # fmt: skip
+                _store_y(total, y_ptr, stride_ym, pid_n, m_start, m_end, N, BLOCK_N, BLOCK_M, STORE_ROWS, acc_layout,
+                         y_layout)  # fmt: skip
+                gl.atomic_xchg(counter_ptr + tile, 0, sem="relaxed")  # ready for the next launch
+        else:
+            _store_y(acc, y_ptr, stride_ym, pid_n, m_start, m_end, N, BLOCK_N, BLOCK_M, STORE_ROWS, acc_layout,
+                     y_layout)  # fmt: skip
 
 
 @functools.cache
@@ -472,7 +501,8 @@ def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: 
     """y [M, N] <- the wgmma prefill kernel over segment tiles (tokens grouped by segment, in place). slot_sorted
     [M] int32: each token's slot; tiles: the segments (rows of segments shorter than tiles.min_len are left
     alone). config: BLOCK_M, BLOCK_N, BLOCK_K, num_warps, num_stages (>= 3); X_TMA: the TMA form (3 or 4 stages),
-    whose PINGPONG (8 warps) has the two warpgroups take turns."""
+    whose PINGPONG (8 warps) has the two warpgroups take turns and whose SPLIT_K (default 1) splits K into that
+    many ranges of whole blocks (for few tokens: decode's grid of row tiles alone is too small)."""
     k = x.shape[1]
     n = codes_packed.shape[0]
     gs = triton.cdiv(k, lut_pool.shape[2])
@@ -493,14 +523,23 @@ def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: 
         if stages not in (3, 4):
             raise ValueError(f"the TMA form takes 3 or 4 stages, not {stages}")
         x_desc = TensorDescriptor.from_tensor(x, [bm, bk], layouts["x_smem_layout"])
-        _prefill_wgmma_tma_kernel[(m_tiles * triton.cdiv(n, bn),)](
-            x_desc, codes_packed, lut_pool, slot_sorted, tiles.starts, y,
+        programs = m_tiles * triton.cdiv(n, bn)
+        k_blocks = k // bk
+        per_split = triton.cdiv(k_blocks, max(1, min(int(config.get("SPLIT_K", 1)), k_blocks)))
+        split = triton.cdiv(k_blocks, per_split)  # no empty splits
+        if split > 1:  # fp32 partials [split, tiles, BN, BM]; the arrival counters are all zero between launches
+            ws = torch.empty(split * programs * bn * bm, dtype=torch.float32, device=x.device)
+            counters = arrival_counters(x.device, programs)
+        else:
+            ws = counters = y
+        _prefill_wgmma_tma_kernel[(programs, split)](
+            x_desc, codes_packed, lut_pool, slot_sorted, tiles.starts, y, ws, counters,
             g, tiles.min_len, n, k, gs, codes_packed.stride(0) // 4, lut_pool.stride(0), lut_pool.stride(1),
-            y.stride(0),
+            y.stride(0), per_split,
             BITS=bits, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, STAGES=stages, BLOCK_G=MAX_TILED_SEGMENTS,
             STORE_ROWS=bool(config.get("STORE_ROWS", 0)),
             PINGPONG_ON=bool(config.get("PINGPONG", 0)),
-            **{k_: layouts[k_] for k_ in TMA_LAYOUTS}, num_warps=warps,
+            **{k_: layouts[k_] for k_ in TMA_LAYOUTS}, USE_SPLIT=split > 1, num_warps=warps,
         )  # fmt: skip
         return
     _prefill_wgmma_kernel[(m_tiles * triton.cdiv(n, bn),)](

@@ -18,6 +18,7 @@ import triton
 from kernels import SlotSegments
 from kernels.prmt_lut import byte_tables, emulate, gather_dequant_program
 from kernels.reference import lut_linear_reference
+from kernels.triton_common import arrival_counters
 from kernels.triton_prefill_prmt import SegmentTiles
 from kernels.triton_prefill_wgmma import (
     default_prefill_wgmma_config,
@@ -102,6 +103,8 @@ def test_every_candidate_compiles_for_sm90_without_spills_and_keeps_the_weight_t
     pingpong = [c for c in configs if c.get("PINGPONG")]
     cases = [[c, 4, "fp16"] for c in configs] + [[configs[0], 3, "fp16"], [configs[0], 4, "bf16"]]
     cases += [[c, 3, "bf16"] for c in pingpong]
+    splits = [{"WGMMA": 1, "X_TMA": 1, "BLOCK_K": 64, "STORE_ROWS": 0, **config} for *_, config in SPLIT_CASES]
+    cases += [[c, 4, "fp16"] for c in splits] + [[splits[1], 3, "bf16"]]
     results = sm90_results(_COMPILE_SCRIPT, cases)
     for case, (regs, stack, smem, loop_ops, hgmma, bars, turn_ctas) in zip(cases, results, strict=True):
         # a CTA barrier inside a warpgroup's turn deadlocks (it hung the H200 in the K loop's tail, twenty-ninth
@@ -153,6 +156,32 @@ CUDA_CASES = [  # (N, K, gpr, bits, dtype, segment lengths, min_len, config)
     (256, 128, 1, 4, torch.float16, [100, 40], 1, None),
     (384, 192, 1, 4, torch.float16, [33, 200], 1, None),
 ]
+
+
+SPLIT_CASES = [  # (N, K, gpr, bits, dtype, tokens, config): few tokens of one slot (decode), K split in ranges
+    (4096, 4096, 4, 4, torch.float16, 16, {"BLOCK_M": 16, "BLOCK_N": 64, "num_warps": 4, "num_stages": 4,
+                                           "SPLIT_K": 8, "PINGPONG": 0}),  # 8 blocks a split: groups of 16 split
+    (1000, 1024, 8, 3, torch.bfloat16, 5, {"BLOCK_M": 8, "BLOCK_N": 128, "num_warps": 8, "num_stages": 3,
+                                           "SPLIT_K": 3, "PINGPONG": 1}),  # 6 + 6 + 4 blocks; ragged N
+    (384, 192, 1, 4, torch.float16, 3, {"BLOCK_M": 8, "BLOCK_N": 64, "num_warps": 4, "num_stages": 4,
+                                        "SPLIT_K": 2, "PINGPONG": 0}),  # 2 + 1 blocks: all tail
+]
+
+
+@pytest.mark.skipif(not SM90, reason="the wgmma kernel needs an sm_90 GPU")
+@pytest.mark.parametrize("case", range(len(SPLIT_CASES)))
+def test_split_k_sums_the_k_ranges_into_y_and_leaves_the_counters_at_zero(case):
+    n, k, gpr, bits, dtype, m, split = SPLIT_CASES[case]
+    x, codes, pool, _ = make_case(m, n, k, bits, gpr, 5, "one", dtype, seed=10 + case)
+    segments = SlotSegments.from_counts([3], [m], "cuda")
+    slot_of_token = segments.slot_of_token()
+    ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
+    config = {"WGMMA": 1, "X_TMA": 1, "BLOCK_K": 64, "STORE_ROWS": 0, **split}
+    for _ in range(2):  # the second launch finds the arrival counters reset by the first
+        y = torch.full((m, n), float("nan"), dtype=dtype, device="cuda")
+        launch_prefill_wgmma(x, codes, pool, slot_of_token, bits, y, config, SegmentTiles(segments.starts, (m,), 1))
+        assert rel_err(y, ref) < (3e-3 if dtype == torch.float16 else 1.5e-2), config
+    assert not arrival_counters(x.device, 1).any()
 
 
 @pytest.mark.skipif(not SM90, reason="the wgmma kernel needs an sm_90 GPU")

@@ -1,0 +1,107 @@
+"""Few tokens of one task (decode, M <= 16) on the wgmma kernel with split-K, against the op as shipped and cuBLAS.
+
+    python3 benchmarks/decode_wgmma_grid.py --out OUT_DIR [--gpr 1] [--tokens 4,8,16]
+
+The one-task decode bar asks for 2.5x cuBLAS at every batch up to 16; the shipped kernels reach 1.1-1.6x from 2 to 16
+tokens (the fragment kernel, the tensor-core register-LUT kernel: its dequantized tile goes through shared memory
+behind CTA barriers). The wgmma prefill kernel's TMA form hands its looked-up fragments to the MMA from registers;
+with few tokens its grid of row tiles alone is too small for the GPU, so its K is split (SPLIT_K: ranges of whole
+blocks, the partials summed by the tile's last program). Per shape and token count: every config of a small grid
+(tile rows and warps, PINGPONG, stages, split-K for about 1-4 programs an SM), checked against the torch reference,
+timed as the kernel table times (CUDA-graph replays, L2 flushed before each). Writes OUT_DIR/decode_wgmma_grid.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_kernels import BITS, Layer, graph_us  # noqa: E402
+
+from kernels import SlotSegments  # noqa: E402
+from kernels.reference import lut_linear_reference  # noqa: E402
+from kernels.triton_ops import lut_linear_forward  # noqa: E402
+from kernels.triton_prefill_prmt import SegmentTiles  # noqa: E402
+from kernels.triton_prefill_wgmma import launch_prefill_wgmma  # noqa: E402
+
+SHAPES = [(4096, 4096), (11008, 4096), (4096, 11008)]
+TILES = [(64, 4, 0), (128, 8, 0), (128, 8, 1)]  # (BLOCK_N rows, warps, PINGPONG)
+
+
+def rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    return ((a.float() - b.float()).norm() / b.float().norm()).item()
+
+
+def configs(n: int, k: int, m: int, sms: int) -> list[dict]:
+    out = []
+    for (bn, warps, pingpong), stages, per_sm in itertools.product(TILES, (3, 4), (1, 2, 3, 4)):
+        tiles = -(-n // bn)
+        split = max(1, min(k // 64, round(per_sm * sms / tiles)))
+        cfg = {"WGMMA": 1, "X_TMA": 1, "BLOCK_M": 8 if m <= 8 else 16, "BLOCK_N": bn, "BLOCK_K": 64,
+               "num_warps": warps, "num_stages": stages, "STORE_ROWS": 0, "PINGPONG": pingpong, "SPLIT_K": split}
+        if cfg not in out:
+            out.append(cfg)
+    return out
+
+
+def run_case(layer: Layer, m: int, gpr: int, sms: int) -> dict:
+    """cuBLAS, the shipped op and the grid's configs at m tokens of one task on one layer."""
+    n, k = layer.n, layer.k
+    codes, pool = layer.codes[0], layer.pools[0]
+    x = torch.randn(m, k, device="cuda").half()
+    slots = torch.zeros(m, dtype=torch.int32, device="cuda")
+    segments = SlotSegments.from_counts([0], [m], "cuda")
+    tiles = SegmentTiles(segments.starts, (m,), 1)
+    ref = lut_linear_reference(x, codes, pool, slots, BITS)
+    cublas = graph_us(lambda: x @ layer.weights[0].T)
+    shipped = graph_us(lambda: lut_linear_forward(x, codes, pool, slots, BITS))
+    y = torch.empty(m, n, dtype=torch.float16, device="cuda")
+    timed = []
+    for cfg in configs(n, k, m, sms):
+        y.fill_(float("nan"))
+        try:
+            launch_prefill_wgmma(x, codes, pool, slots, BITS, y, cfg, tiles)
+            err = rel(y, ref)
+            if not err < 3e-3:
+                print("WRONG", n, k, m, cfg, err, flush=True)
+                continue
+            us = graph_us(lambda c=cfg: launch_prefill_wgmma(x, codes, pool, slots, BITS, y, c, tiles))
+        except Exception as e:  # noqa: BLE001 - record and go on
+            print("failed", cfg, repr(e)[:300], flush=True)
+            continue
+        timed.append((us, cfg, err))
+    timed.sort(key=lambda t: t[0])
+    best_us, best, err = timed[0] if timed else (float("nan"), None, float("nan"))
+    print(f"{n}x{k} M={m} gpr {gpr}: cuBLAS {cublas:.1f} us, shipped {shipped:.1f} ({cublas / shipped:.2f}x), "
+          f"wgmma split-K {best_us:.1f} ({cublas / best_us:.2f}x) {best} err {err:.1e}; next: "
+          f"{[round(u, 1) for u, _, _ in timed[1:4]]}", flush=True)  # fmt: skip
+    return {"N": n, "K": k, "M": m, "gpr": gpr, "cublas_us": cublas, "shipped_us": shipped, "wgmma_us": best_us,
+            "wgmma_config": best, "rel_err": err, "all": [(u, c) for u, c, _ in timed]}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--gpr", type=int, default=1)
+    parser.add_argument("--tokens", default="4,8,16")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    sms = torch.cuda.get_device_properties(0).multi_processor_count
+    rows = []
+    for n, k in SHAPES:
+        layer = Layer(n, k, args.gpr)
+        rows += [run_case(layer, int(t), args.gpr, sms) for t in args.tokens.split(",")]
+        del layer
+        torch.cuda.empty_cache()
+    out = {"gpu": torch.cuda.get_device_name(), "rows": rows}
+    (args.out / f"decode_wgmma_grid_gpr{args.gpr}.json").write_text(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
