@@ -46,6 +46,11 @@ Without the turns both warpgroups look up at once and the tensor cores idle mean
 PINGPONG ran correctly on the H200 in every CUDA test case (fp16 and bf16, 3- and 4-bit, odd N, K 512 to 4096 with
 tails of 1-3 blocks; thirtieth session).
 
+SPLIT_K (the TMA form) splits K into ranges of whole blocks, for few tokens, whose grid of row tiles alone is too
+small: each program stores an fp32 partial and the tile's last to arrive sums them into y. At 4-16 tokens of one
+task on the H200 it matched the shipped decode kernels (12.6-13.5 us on 4096x4096), so the op does not offer it
+(benchmarks/decode_wgmma_grid.py, NOTES.md thirtieth session).
+
 Takes: sm_90, x and the LUT of one 16-bit type, 3/4-bit codes in whole 4-byte words (prmt_ok), K and the group
 size multiples of BLOCK_K, segment tiles (one slot a tile). No CPU form: Gluon has no interpreter; the CPU tests
 compile it for sm_90 and check the fragment mapping through the emulator, the CUDA tests compare it to the reference.
