@@ -163,3 +163,16 @@ def test_the_ncu_summary_totals_stall_reasons_and_opcodes_and_lists_the_hottest_
     (tmp_path / "empty.csv").write_text("nothing here\n")
     with pytest.raises(ValueError, match="no SASS table"):
         summary.read_rows(tmp_path / "empty.csv")
+
+
+def test_the_decode_wgmma_grid_splits_k_for_one_to_four_programs_an_sm():
+    """benchmarks/decode_wgmma_grid.py: token tiles of 8 up to 8 tokens and 16 above; split-K of whole 64-column
+    blocks (never more splits than blocks), distinct configs only."""
+    grid = load_benchmark("decode_wgmma_grid")
+    four = grid.configs(4096, 4096, 4, sms=132)
+    assert {c["BLOCK_M"] for c in four} == {8} and {c["BLOCK_M"] for c in grid.configs(4096, 4096, 16, 132)} == {16}
+    assert len(four) == len({tuple(sorted(c.items())) for c in four})
+    for c in four:
+        tiles = 4096 // c["BLOCK_N"]
+        assert 1 <= c["SPLIT_K"] <= 4096 // 64 and 0.5 * 132 <= tiles * c["SPLIT_K"] <= 4.5 * 132, c
+    assert max(c["SPLIT_K"] for c in grid.configs(256, 128, 4, 132)) == 2  # K of 2 blocks: at most 2 splits
