@@ -137,14 +137,17 @@ def default_prefill_prmt_config(group_size: int) -> dict:
 
 # The register-LUT kernel's (BLOCK_M, BLOCK_N, BLOCK_K, warps, stages, W_LEFT, maxnreg; 0 = Triton's choice), from
 # the H200 grids at 2,048 tokens on 4096x4096 (benchmarks/prefill_grid.py, NOTES.md twenty-seventh session; cuBLAS
-# 90.9 us): 256x64 / 4 warps 157.5, 128x128 / 4 warps 163-164, 256x128 / 8 warps 164.0, 16 warps 161.5; 8 warps held
-# to 128 registers (two CTAs an SM); two of smaller token tiles for segment tiles of 64-128 tokens. The grid's
-# fastest, 256x128 / 8 warps with the weight as the MMA's left operand (145-147 us), is left out: on the H200 it
-# computes wrong values (rel err 0.04-0.07 with masked loads, NaN with the unmasked ones; Triton 3.9), while every
-# config here matched the reference (benchmarks/device/twentyseventh_debug_tiles.py).
-PRMT_PREFILL_CANDIDATES = [(256, 64, 64, 4, 3, 0, 0), (128, 128, 64, 4, 3, 0, 0), (256, 128, 64, 8, 4, 0, 0),
-                           (256, 128, 64, 16, 4, 0, 0), (128, 128, 64, 8, 3, 0, 128), (128, 64, 64, 4, 4, 1, 0),
-                           (64, 128, 64, 4, 4, 1, 0)]  # fmt: skip
+# 90.9 us): 256x64 / 4 warps 157.5, 128x128 / 4 warps 163-164, 256x128 / 8 warps 164.0, 16 warps 161.5; two of
+# smaller token tiles for segment tiles of 64-128 tokens. The grid's fastest, 256x128 / 8 warps with the weight as the
+# MMA's left operand (145-147 us), is left out: on the H200 it computes wrong values (rel err 0.04-0.07 with masked
+# loads, NaN with the unmasked ones; Triton 3.9), while every config here matched the reference
+# (benchmarks/device/twentyseventh_debug_tiles.py). 128x128 / 8 warps held to 128 registers was dropped in the
+# thirtieth session: no H200 choice named it, and under the GPU machine's Triton (3.6) it spills 8 bytes a thread
+# (test_every_register_lut_prefill_candidate_..._without_spills, run there).
+PRMT_PREFILL_CANDIDATES = [
+    (256, 64, 64, 4, 3, 0, 0), (128, 128, 64, 4, 3, 0, 0), (256, 128, 64, 8, 4, 0, 0), (256, 128, 64, 16, 4, 0, 0),
+    (128, 64, 64, 4, 4, 1, 0), (64, 128, 64, 4, 4, 1, 0),
+]  # fmt: skip
 
 
 def prefill_prmt_candidates(group_size: int) -> list[dict]:
