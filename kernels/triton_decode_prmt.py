@@ -43,6 +43,7 @@ import torch
 import triton
 import triton.language as tl
 
+from kernels import autotune
 from kernels.prmt_lut import (
     CONSTRAINTS,
     DEQUANT_CONSTRAINTS,
@@ -88,17 +89,31 @@ def _byte_table(pa, pb, HIGH: tl.constexpr, ASM: tl.constexpr = False):
 
 
 @triton.jit
-def _row_tables(pairs_ptr, off, BITS: tl.constexpr, ASM: tl.constexpr = False):
-    """lo0-lo3, hi0-hi3 [BN] b32: byte tables of the 2**BITS LUT entries at element offsets off [BN] (even)."""
+def _row_pairs(pairs_ptr, off, BITS: tl.constexpr):
+    """The 2**BITS LUT entries at element offsets off [BN] (even) as 8 b32 pairs [BN] each (3 bits: 4 loaded, the
+    upper 4 repeat them: codes < 8 never select the upper tables)."""
     p = pairs_ptr + off // 2
     p0, p1, p2, p3 = tl.load(p), tl.load(p + 1), tl.load(p + 2), tl.load(p + 3)
     if BITS == 4:
         p4, p5, p6, p7 = tl.load(p + 4), tl.load(p + 5), tl.load(p + 6), tl.load(p + 7)
-    else:  # 8 entries: codes < 8 never select the upper tables
+    else:
         p4, p5, p6, p7 = p0, p1, p2, p3
+    return p0, p1, p2, p3, p4, p5, p6, p7
+
+
+@triton.jit
+def _pair_tables(pairs, ASM: tl.constexpr = False):
+    """lo0-lo3, hi0-hi3 [BN] b32: the byte tables of _row_pairs' 8 pairs."""
+    p0, p1, p2, p3, p4, p5, p6, p7 = pairs
     return (_byte_table(p0, p1, False, ASM), _byte_table(p2, p3, False, ASM), _byte_table(p4, p5, False, ASM),
             _byte_table(p6, p7, False, ASM), _byte_table(p0, p1, True, ASM), _byte_table(p2, p3, True, ASM),
             _byte_table(p4, p5, True, ASM), _byte_table(p6, p7, True, ASM))  # fmt: skip
+
+
+@triton.jit
+def _row_tables(pairs_ptr, off, BITS: tl.constexpr, ASM: tl.constexpr = False):
+    """lo0-lo3, hi0-hi3 [BN] b32: byte tables of the 2**BITS LUT entries at element offsets off [BN] (even)."""
+    return _pair_tables(_row_pairs(pairs_ptr, off, BITS), ASM)
 
 
 @triton.jit
@@ -223,6 +238,24 @@ def _gather_entries(lut_ptr, row_offs, words):
 
 
 @triton.jit
+def _table_entries(tables, words, DT: tl.constexpr):
+    """The interpreter's lookup through the byte tables (what the asm's byte permutes do): the 8 LUT entries of
+    each word [BN, BW] (column j of every word, in DT), from lo0-lo3 / hi0-hi3 [BN] (_pair_tables): entry c's low
+    byte is byte c % 4 of lo[c // 4], its high byte that of hi[c // 4]."""
+    lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3 = tables
+    entries = ()
+    for j in tl.static_range(8):
+        code = (words >> (4 * j)) & 15
+        i = code >> 2
+        shift = 8 * (code & 3)
+        lo = tl.where(i < 2, tl.where(i == 0, lo0[:, None], lo1[:, None]), tl.where(i == 2, lo2[:, None], lo3[:, None]))
+        hi = tl.where(i < 2, tl.where(i == 0, hi0[:, None], hi1[:, None]), tl.where(i == 2, hi2[:, None], hi3[:, None]))
+        bits = ((lo >> shift) & 0xFF) | (((hi >> shift) & 0xFF) << 8)
+        entries = entries + (bits.to(tl.uint16).to(DT, bitcast=True),)
+    return entries
+
+
+@triton.jit
 def _half2_sum(acc, entries, xp):
     """The interpreter's form of the HALF2 asm: acc + each word's 8 fp16 products (entries: 8 fp16 [BN, BW], x's 4
     pairs xp), summed in fp16 per half of the pairs (unfused), each half's sum added in fp32."""
@@ -256,6 +289,29 @@ def _lookup_fma(acc, words, tables, x_ptr, c0, lo, hi, BLOCK_N: tl.constexpr, BW
          xs[0], xs[1], xs[2], xs[3], xs[4], xs[5], xs[6], xs[7]],
         dtype=tl.float32, is_pure=True, pack=1,
     )  # fmt: skip
+
+
+@triton.jit
+def _block_sum(acc, words, tables, x_ptr, kb0, wj, lo, hi, K, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+               LUT_BF16: tl.constexpr, X_VEC: tl.constexpr, HALF2: tl.constexpr, ASM: tl.constexpr):  # fmt: skip
+    """acc [BN, BW] + the block at column kb0 (code words [BN, BW] and their group's byte tables) times x, over the
+    columns [lo, hi) of the group inside the program's K range."""
+    BW: tl.constexpr = BLOCK_K // 8
+    c0 = kb0 + wj * 8  # first column of each word
+    if ASM:
+        if (kb0 >= lo) & (kb0 + BLOCK_K <= hi):  # the whole block in the group and K: no masks
+            acc = _lookup_fma(acc, words, tables, x_ptr, c0, 0, K, BLOCK_N, BW, LUT_BF16, False, X_VEC, HALF2)
+        else:
+            acc = _lookup_fma(acc, words, tables, x_ptr, c0, lo, hi, BLOCK_N, BW, LUT_BF16, True, X_VEC, HALF2)
+    else:  # interpreter: the entries looked up in the same byte tables
+        entries = _table_entries(tables, words, tl.bfloat16 if LUT_BF16 else tl.float16)
+        if HALF2:  # the asm's fp16 products and per-half word sums (unfused)
+            acc = _half2_sum(acc, entries, _x_pairs(x_ptr, c0, lo, hi, (BLOCK_N, BW), True, BW, X_VEC))
+        else:
+            xs = _x_columns(x_ptr, c0, lo, hi, (BLOCK_N, BW), BW, True, X_VEC)
+            for j in tl.static_range(8):
+                acc += entries[j].to(tl.float32) * xs[j]
+    return acc
 
 
 @triton.jit
@@ -335,28 +391,63 @@ def _decode_prmt_kernel(
                     nxt3 = _load_words(row_words, kb0 + 3 * BLOCK_K, wj, KW)
             else:
                 words = _load_words(row_words, kb0, wj, KW)  # [BN, BW]
-            c0 = kb0 + wj * 8  # first column of each word
-            if ASM:
-                if (kb0 >= lo) & (kb0 + BLOCK_K <= hi):  # the whole block in group g and K: no masks
-                    acc = _lookup_fma(acc, words, tables, x_ptr, c0, 0, K, BLOCK_N, BW, LUT_BF16, False, X_VEC,
-                                      HALF2)  # fmt: skip
-                else:
-                    acc = _lookup_fma(acc, words, tables, x_ptr, c0, lo, hi, BLOCK_N, BW, LUT_BF16, True, X_VEC,
-                                      HALF2)  # fmt: skip
-            elif HALF2:  # interpreter: the asm's fp16 products and per-half word sums (unfused), entries gathered
-                xp = _x_pairs(x_ptr, c0, lo, hi, (BLOCK_N, BW), True, BW, X_VEC)
-                acc = _half2_sum(acc, _gather_entries(lut_ptr, lut_rows + g * L, words), xp)
-            else:  # interpreter: the same sums through a gather of each code's LUT entry
-                xs = _x_columns(x_ptr, c0, lo, hi, (BLOCK_N, BW), BW, True, X_VEC)
-                for j in tl.static_range(8):
-                    code = ((words >> (4 * j)) & 15).to(tl.int64)
-                    w = tl.load(lut_ptr + (lut_rows + g * L)[:, None] + code).to(tl.float32)
-                    acc += w * xs[j]
+            acc = _block_sum(acc, words, tables, x_ptr, kb0, wj, lo, hi, K, BLOCK_N, BLOCK_K, LUT_BF16, X_VEC, HALF2,
+                             ASM)  # fmt: skip
 
     total = tl.sum(acc, axis=1)[None, :]  # [1, BN]
     offs = rows[None, :]
     out_mask = (rows < N)[None, :]
     store_split_k(total, offs, offs, out_mask, y_ptr, ws_ptr, counter_ptr, pid_n, pid_k, 1, N, SPLIT_K, USE_SPLIT)
+
+
+@jit_any_size(unaligned=("slot_ptr",))
+def _decode_prmt_persistent_kernel(
+    x_ptr, codes_ptr, lut_ptr, slot_ptr, y_ptr,
+    N, K, KW, GS, stride_cw, stride_ls, stride_ln, N_TILES,
+    BITS: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, ASM: tl.constexpr, LUT_BF16: tl.constexpr,
+    X_VEC: tl.constexpr = False, HALF2: tl.constexpr = False, PDL: tl.constexpr = False,
+):  # fmt: skip
+    """The one-token kernel as a persistent grid: program p takes row tiles p, p + P, ... (P programs), the whole K
+    range each, and carries the next tile's first codes block and first LUT group's pairs across its tiles, so only
+    its first tile waits on the slot -> LUT chain and its first codes (codes one block ahead, as PREFETCH 1)."""
+    L: tl.constexpr = 1 << BITS
+    BW: tl.constexpr = BLOCK_K // 8
+    pid = tl.program_id(0)
+    programs = tl.num_programs(0)
+    wj = tl.arange(0, BW)
+    words_ptr = codes_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
+    pairs_ptr = lut_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
+    rows_c = tl.minimum(pid * BLOCK_N + tl.arange(0, BLOCK_N), N - 1)
+    nxt1 = _load_words(words_ptr + rows_c[:, None] * stride_cw, 0, wj, KW)  # the first tile's first block
+    slot = tl.load(slot_ptr).to(tl.int64)
+    pairs = _row_pairs(pairs_ptr, slot * stride_ls + rows_c.to(tl.int64) * stride_ln, BITS)
+    if PDL:  # the codes, the slot and the LUT are no kernel's output
+        pdl_wait(PDL)
+    for tile in range(pid, N_TILES, programs):
+        rows = tile * BLOCK_N + tl.arange(0, BLOCK_N)
+        rows_c = tl.minimum(rows, N - 1)  # rows past N read row N - 1; never stored
+        row_words = words_ptr + rows_c[:, None] * stride_cw
+        lut_rows = slot * stride_ls + rows_c.to(tl.int64) * stride_ln
+        rows_next = tl.minimum(rows + programs * BLOCK_N, N - 1)  # the next tile's (row N - 1 past the last)
+        next_first = words_ptr + rows_next[:, None] * stride_cw + wj[None, :]  # its first block's words
+        tables = _pair_tables(pairs, ASM)
+        pairs = _row_pairs(pairs_ptr, slot * stride_ls + rows_next.to(tl.int64) * stride_ln, BITS)  # in flight
+        acc = tl.zeros((BLOCK_N, BW), dtype=tl.float32)
+        for g in range(0, tl.cdiv(K, GS)):
+            lo = g * GS
+            hi = tl.minimum(lo + GS, K)
+            if g > 0:
+                tables = _row_tables(pairs_ptr, lut_rows + g * L, BITS, ASM)
+            for kb0 in range(lo, hi, BLOCK_K):  # BLOCK_K divides the group size: blocks in order, each once
+                words = nxt1
+                # the next block, or past the last one the next tile's first block
+                wcol = (kb0 + BLOCK_K) // 8 + wj
+                last = kb0 + BLOCK_K >= K
+                src = tl.where(last, next_first, row_words + wcol[None, :])
+                nxt1 = tl.load(src, mask=tl.where(last, wj < KW, wcol < KW)[None, :], other=0)
+                acc = _block_sum(acc, words, tables, x_ptr, kb0, wj, lo, hi, K, BLOCK_N, BLOCK_K, LUT_BF16, X_VEC,
+                                 HALF2, ASM)  # fmt: skip
+        tl.store(y_ptr + rows, tl.sum(acc, axis=1).to(y_ptr.dtype.element_ty), mask=rows < N)
 
 
 @triton.jit
@@ -487,8 +578,10 @@ def launch_decode_prmt(
     code word, split in registers, instead of 8 two-byte loads), GROUP_SPLIT (0/1: split K at the LUT groups, one
     group per program, blocks from each group's first column; the group size must be a multiple of 32, for 16-byte
     codes loads; SPLIT_K is then the group count), HALF2 (0/1: products and each word's sum in fp16 where
-    half2_ok allows, the fp32 form elsewhere). (X_PREFETCH, x's pairs a block ahead, was measured three times
-    without a win and removed in the twenty-fifth session: benchmarks/NOTES.md.)"""
+    half2_ok allows, the fp32 form elsewhere), PERSISTENT (programs an SM, 0 = off: the persistent form,
+    _decode_prmt_persistent_kernel; BLOCK_K must divide the group size, no SPLIT_K or GROUP_SPLIT; its codes come
+    one block ahead whatever PREFETCH says). (X_PREFETCH, x's pairs a block ahead, was measured three times without
+    a win and removed in the twenty-fifth session: benchmarks/NOTES.md.)"""
     if x.shape[0] != 1 or not prmt_ok(codes_packed, lut_pool, bits):
         raise ValueError("the register-LUT decode kernel takes one token, 3/4-bit codes in whole 4-byte words and "
                          "a 16-bit LUT")  # fmt: skip
@@ -508,6 +601,21 @@ def launch_decode_prmt(
         raise ValueError(f"PREFETCH needs BLOCK_K={block_k} to divide the group size {gs} (blocks visited once)")
     half2 = bool(config.get("HALF2", 0)) and half2_ok(x, lut_pool)  # else the fp32 form (as FAST in triton_decode)
     x_vec = bool(config.get("X_VEC", 0))
+    per_sm = int(config.get("PERSISTENT", 0))
+    if per_sm:
+        if gs % block_k or group_split or config.get("SPLIT_K", 1) > 1:
+            raise ValueError(f"the persistent form needs BLOCK_K={block_k} to divide the group size {gs} and no "
+                             "split of K")  # fmt: skip
+        n_tiles = triton.cdiv(n, block_n)
+        _decode_prmt_persistent_kernel[(min(n_tiles, per_sm * autotune.num_sms(x.device)),)](
+            x, codes_packed, lut_pool, slot_of_token, y,
+            n, k, codes_packed.shape[1] // 4, gs, codes_packed.stride(0) // 4, lut_pool.stride(0),
+            lut_pool.stride(1), n_tiles,
+            BITS=bits, BLOCK_N=block_n, BLOCK_K=block_k, ASM=not interpreting(),
+            LUT_BF16=lut_pool.dtype == torch.bfloat16, X_VEC=x_vec, HALF2=half2,
+            num_warps=config.get("num_warps", 4), num_stages=1, **pdl_args(x.device),
+        )  # fmt: skip
+        return
     split, k_per_split, n_tiles, ws, counters = split_k_launch(
         x, y, n, block_n, block_k, config.get("SPLIT_K", 1), k_per_split=gs if group_split else None
     )
