@@ -3,6 +3,7 @@ L2 flushed before each call: kernels/timing.py)? The one-token bar asks for 2.5x
 perfect codes reader could reach in the same harness.
 
     python3 benchmarks/read_floor.py --out OUT_DIR
+    python3 benchmarks/read_floor.py --plot OUT_DIR/read_floor.json     (the PNG again, no GPU)
 
 Per Llama-2-7B shape: the fastest of a few configs of a streaming kernel that reads the 4-bit codes ([N, K/2]
 bytes) and writes one partial sum a program (so nothing is optimized away), fp16 cuBLAS on one token (x @ W.T), and
@@ -10,7 +11,7 @@ the op at one token (gpr 1), all in one process; and the one-token kernel's pers
 (`kernels/triton_decode_prmt.py`, PERSISTENT: programs an SM) over a few blocks, each checked against the
 reference. The flush leaves the L2 full of dirty lines, so each kernel's reads also evict (write back) about as
 many bytes as it reads: cuBLAS moves ~2 x 2NK bytes, a codes reader ~2 x NK/2.
-Writes OUT_DIR/read_floor.json.
+Writes OUT_DIR/read_floor.json and read_floor.png (microseconds per shape, against the time the 2.5x bar allows).
 """
 
 from __future__ import annotations
@@ -75,10 +76,45 @@ def persistent_us(layer: Layer, x: torch.Tensor, slots: torch.Tensor) -> dict[st
     return out
 
 
+def plot(result: dict, path: Path) -> None:
+    """Bars per shape: the codes reader, the op, the persistent form's best (where timed) and cuBLAS; a mark at
+    cuBLAS / 2.5, the most the bar allows the op."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = result["rows"]
+    series = [("codes read only", lambda r: r["read_us"]), ("op (shipped)", lambda r: r["ours_us"]),
+              ("op, persistent form (best)", lambda r: min(r["persistent"].values()) if r.get("persistent") else 0),
+              ("fp16 cuBLAS", lambda r: r["cublas_us"])]  # fmt: skip
+    if not any(r.get("persistent") for r in rows):  # runs before the persistent form
+        series.pop(2)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    width = 0.8 / len(series)
+    for i, (name, value) in enumerate(series):
+        ax.bar([j + i * width for j in range(len(rows))], [value(r) for r in rows], width=width, label=name)
+    for j, r in enumerate(rows):
+        ax.hlines(r["cublas_us"] / 2.5, j - width / 2, j + 0.8 - width / 2, colors="k", linestyles="--",
+                  label="cuBLAS / 2.5 (the bar)" if j == 0 else None)  # fmt: skip
+    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(rows))], [f"{r['N']}x{r['K']}" for r in rows])
+    ax.set_ylabel("us per call (graph replays, L2 flushed)")
+    ax.set_title(f"One token, gpr 1, 4-bit ({result['gpu']})")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--plot", type=Path, help="a read_floor.json to draw again (no GPU)")
     args = parser.parse_args()
+    if args.plot:
+        plot(json.loads(args.plot.read_text()), args.plot.with_suffix(".png"))
+        return
+    if args.out is None:
+        parser.error("--out is required unless --plot")
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
     for n, k in SHAPES:
@@ -103,7 +139,9 @@ def main() -> None:
                   f"{ {c: round(u, 1) for c, u in persistent.items()} }", flush=True)  # fmt: skip
         del layer
         torch.cuda.empty_cache()
-    (args.out / "read_floor.json").write_text(json.dumps({"gpu": torch.cuda.get_device_name(), "rows": rows}, indent=1))
+    result = {"gpu": torch.cuda.get_device_name(), "rows": rows}
+    (args.out / "read_floor.json").write_text(json.dumps(result, indent=1))
+    plot(result, args.out / "read_floor.png")
 
 
 if __name__ == "__main__":
