@@ -176,3 +176,16 @@ def test_the_decode_wgmma_grid_splits_k_for_one_to_four_programs_an_sm():
         tiles = 4096 // c["BLOCK_N"]
         assert 1 <= c["SPLIT_K"] <= 4096 // 64 and 0.5 * 132 <= tiles * c["SPLIT_K"] <= 4.5 * 132, c
     assert max(c["SPLIT_K"] for c in grid.configs(256, 128, 4, 132)) == 2  # K of 2 blocks: at most 2 splits
+
+
+def test_the_read_floor_plot_draws_from_its_json_without_a_gpu(tmp_path):
+    """benchmarks/read_floor.py --plot: the PNG again from a run's JSON (with or without the persistent form)."""
+    import json
+
+    floor = load_benchmark("read_floor")
+    row = {"N": 4096, "K": 4096, "read_us": 4.4, "ours_us": 6.7, "cublas_us": 15.2}
+    for persistent in ({}, {"8x1024 x4": 6.1}):
+        path = tmp_path / "read_floor.json"
+        path.write_text(json.dumps({"gpu": "H200", "rows": [row | {"persistent": persistent}]}))
+        floor.plot(json.loads(path.read_text()), path.with_suffix(".png"))
+        assert path.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
