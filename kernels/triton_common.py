@@ -470,6 +470,12 @@ def arrival_counters(device: torch.device, n: int) -> torch.Tensor:
     return buf
 
 
+def blocks_per_split(k_blocks: int, split_k: int) -> int:
+    """K blocks a split takes when K's k_blocks blocks are split about split_k ways (at most one split a block);
+    cdiv(k_blocks, that) splits, none empty."""
+    return triton.cdiv(k_blocks, max(1, min(split_k, k_blocks)))
+
+
 def split_k_launch(x: torch.Tensor, y: torch.Tensor, n: int, block_n: int, block_k: int, split_k: int,
                    k_per_split: int | None = None):  # fmt: skip
     """Grid and buffers of a split-K launch over x [M, K] -> y [M, N]: (split, K per split, N tiles, fp32
@@ -477,9 +483,7 @@ def split_k_launch(x: torch.Tensor, y: torch.Tensor, n: int, block_n: int, block
     K per split is a whole number of BLOCK_K blocks about K / split_k, or k_per_split when given."""
     m, k = x.shape
     if k_per_split is None:
-        k_blocks = triton.cdiv(k, block_k)
-        split = max(1, min(split_k, k_blocks))
-        k_per_split = triton.cdiv(k_blocks, split) * block_k
+        k_per_split = blocks_per_split(triton.cdiv(k, block_k), split_k) * block_k
     split = triton.cdiv(k, k_per_split)  # no empty splits
     n_tiles = triton.cdiv(n, block_n)
     if split == 1:
