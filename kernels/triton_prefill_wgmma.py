@@ -417,11 +417,13 @@ if HAVE_GLUON:
                     m_start, word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, STAGES,
                     X_BYTES, a_layout, PINGPONG, wg, True,
                 )  # fmt: skip
-        if USE_SPLIT:  # the partial to the workspace; the tile's last program to arrive sums them into y
+        if USE_SPLIT:
+            # the partial to the workspace; the tile's last program to arrive sums them into y (as
+            # triton_common.store_split_k, which Gluon cannot call: its tl.zeros has no layout, and y goes by _store_y)
             tile = gl.program_id(0)
-            r = gl.arange(0, BLOCK_N, layout=gl.SliceLayout(1, acc_layout))
-            c = gl.arange(0, BLOCK_M, layout=gl.SliceLayout(0, acc_layout))
-            in_tile = gl.expand_dims(r * BLOCK_M, 1) + gl.expand_dims(c, 0)  # [BN, BM]
+            acc_rows = gl.arange(0, BLOCK_N, layout=gl.SliceLayout(1, acc_layout))
+            acc_toks = gl.arange(0, BLOCK_M, layout=gl.SliceLayout(0, acc_layout))
+            in_tile = gl.expand_dims(acc_rows * BLOCK_M, 1) + gl.expand_dims(acc_toks, 0)  # [BN, BM]
             tile_elems = BLOCK_N * BLOCK_M
             gl.store(ws_ptr + (gl.program_id(1) * gl.num_programs(0) + tile).to(gl.int64) * tile_elems + in_tile, acc)
             _barrier()  # every thread's partial stored before the (acq_rel, gpu-scope) arrival
