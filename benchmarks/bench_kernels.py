@@ -702,26 +702,24 @@ def compile_prefill_wgmma_sm90(config: dict, bits: int = 4, x: str = "fp16") -> 
     )
 
     bm, bn, bk, warps = config["BLOCK_M"], config["BLOCK_N"], config["BLOCK_K"], config["num_warps"]
+    layouts = kernel_layouts(warps, bn, bm, bk)
+    const = {"BITS": bits, "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "STAGES": config["num_stages"],
+             "BLOCK_G": MAX_TILED_SEGMENTS, "STORE_ROWS": bool(config.get("STORE_ROWS", 0))}  # fmt: skip
     if config.get("X_TMA"):
         import torch
         from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
         from triton.runtime.jit import mangle_type
 
-        layouts = kernel_layouts(warps, bn, bm, bk)
         dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}[x]
         desc = TensorDescriptor.from_tensor(torch.empty(bm, 4096, dtype=dtype), [bm, bk], layouts["x_smem_layout"])
         ints = ["G", "MIN_LEN", "N", "K", "GS", "stride_cw", "stride_ls", "stride_ln", "stride_ym"]
-        const = {"BITS": bits, "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "STAGES": config["num_stages"],
-                 "BLOCK_G": MAX_TILED_SEGMENTS, "STORE_ROWS": bool(config.get("STORE_ROWS", 0)),
-                 "PINGPONG_ON": bool(config.get("PINGPONG", 0)), **{k: layouts[k] for k in TMA_LAYOUTS},
-                 "USE_SPLIT": config.get("SPLIT_K", 1) > 1}  # fmt: skip
+        const |= {"PINGPONG_ON": bool(config.get("PINGPONG", 0)), **{k: layouts[k] for k in TMA_LAYOUTS},
+                  "USE_SPLIT": config.get("SPLIT_K", 1) > 1}  # fmt: skip
         return sm90_compile(_prefill_wgmma_tma_kernel, ints + ["KB_PER_SPLIT"], ints[2:], const, warps,
                             config["num_stages"], x=x, lut=x, extra_sig={"x_desc": mangle_type(desc)})  # fmt: skip
     ints = ["G", "MIN_LEN", "N", "K", "GS", "stride_xm", "stride_cw", "stride_ls", "stride_ln", "stride_ym"]
-    const = {"BITS": bits, "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "STAGES": config["num_stages"],
-             "BLOCK_G": MAX_TILED_SEGMENTS, "STORE_ROWS": bool(config.get("STORE_ROWS", 0)),
-             **kernel_layouts(warps, bn, bm, bk)}  # fmt: skip
-    return sm90_compile(_prefill_wgmma_kernel, ints, ints[2:], const, warps, config["num_stages"], x=x, lut=x)
+    return sm90_compile(_prefill_wgmma_kernel, ints, ints[2:], const | layouts, warps, config["num_stages"], x=x,
+                        lut=x)  # fmt: skip
 
 
 # (BLOCK_M, BLOCK_N, BLOCK_K, warps, stages, W_LEFT)

@@ -67,11 +67,7 @@ from kernels.triton_prefill_prmt import (
     prefill_prmt_candidates,
     prefill_prmt_ok,
 )
-from kernels.triton_prefill_wgmma import (
-    launch_prefill_wgmma,
-    prefill_wgmma_candidates,
-    wgmma_prefill_ok,
-)
+from kernels.triton_prefill_wgmma import launch_prefill_wgmma, prefill_wgmma_candidates, wgmma_prefill_ok
 
 SHORT_SEGMENTS, MAX_SEGMENT_CLASS = 64, 256  # the segment tiles' two classes of mean segment length (_launch_tiles)
 DECODE_MAX_M = 64  # above this the prefill kernel's token tiles beat one split-K tile of all tokens
