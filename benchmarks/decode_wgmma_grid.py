@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_kernels import BITS, Layer, graph_us  # noqa: E402
+from bench_kernels import BITS, Layer, graph_us, rel_to  # noqa: E402
 
 from kernels import SlotSegments  # noqa: E402
 from kernels.reference import lut_linear_reference  # noqa: E402
@@ -32,10 +32,6 @@ from kernels.triton_prefill_wgmma import launch_prefill_wgmma  # noqa: E402
 
 SHAPES = [(4096, 4096), (11008, 4096), (4096, 11008)]
 TILES = [(64, 4, 0), (128, 8, 0), (128, 8, 1)]  # (BLOCK_N rows, warps, PINGPONG)
-
-
-def rel(a: torch.Tensor, b: torch.Tensor) -> float:
-    return ((a.float() - b.float()).norm() / b.float().norm()).item()
 
 
 def configs(n: int, k: int, m: int, sms: int) -> list[dict]:
@@ -67,7 +63,7 @@ def run_case(layer: Layer, m: int, gpr: int, sms: int) -> dict:
         y.fill_(float("nan"))
         try:
             launch_prefill_wgmma(x, codes, pool, slots, BITS, y, cfg, tiles)
-            err = rel(y, ref)
+            err = rel_to(y, ref)
             if not err < 3e-3:
                 print("WRONG", n, k, m, cfg, err, flush=True)
                 continue

@@ -26,7 +26,7 @@ import triton
 import triton.language as tl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_kernels import BITS, Layer, graph_us  # noqa: E402
+from bench_kernels import BITS, Layer, graph_us, rel_to  # noqa: E402
 
 from kernels.reference import lut_linear_reference  # noqa: E402
 from kernels.triton_decode_prmt import launch_decode_prmt  # noqa: E402
@@ -61,14 +61,14 @@ def read_us(codes: torch.Tensor, block: int, warps: int, per_sm: int) -> float:
 def persistent_us(layer: Layer, x: torch.Tensor, slots: torch.Tensor) -> dict[str, float]:
     """Graph microseconds of each PERSISTENT config whose result matches the reference (others left out)."""
     codes, pool = layer.codes[0], layer.pools[0]
-    ref = lut_linear_reference(x, codes, pool, slots, BITS).float()
+    ref = lut_linear_reference(x, codes, pool, slots, BITS)
     y = torch.empty(1, layer.n, dtype=x.dtype, device="cuda")
     out = {}
     for bn, bk, per_sm in PERSISTENT:
         cfg = {"BLOCK_N": bn, "BLOCK_K": bk, "PERSISTENT": per_sm, "HALF2": 1, "X_VEC": 1, "num_warps": 4}
         y.fill_(float("nan"))
         launch_decode_prmt(x, codes, pool, slots, BITS, y, cfg)
-        err = ((y.float() - ref).norm() / ref.norm()).item()
+        err = rel_to(y, ref)
         if not err < 3e-3:
             print("WRONG persistent", cfg, err, flush=True)
             continue

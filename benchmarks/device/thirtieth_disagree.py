@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench_kernels import BITS, Layer  # noqa: E402
+from bench_kernels import BITS, Layer, rel_to  # noqa: E402
 from prefill_tasks import case_batch  # noqa: E402
 
 from kernels import autotune, triton_ops  # noqa: E402
@@ -25,10 +25,6 @@ from kernels.reference import lut_linear_reference  # noqa: E402
 
 RUNS = [(t, 1) for t in range(4)] + [(t, 127) for t in range(4)]
 REF: dict = {}
-
-
-def rel(a: torch.Tensor, b: torch.Tensor) -> float:
-    return ((a.float() - b.float()).norm() / b.float().norm()).item()
 
 
 def logged_agrees(output, reference, rtol=1e-2):
@@ -40,8 +36,8 @@ def logged_agrees(output, reference, rtol=1e-2):
     bad_rows = (~torch.isfinite(output.float())).any(1).nonzero().flatten().tolist()
     ref_bad = (~torch.isfinite(reference)).any(1).nonzero().flatten().tolist()
     w = torch.isfinite(reference).all(1)  # the rows the default wrote
-    print(f"  agrees={ok} written rows: out vs torch {rel(output[w], true[w]):.2e}, tuner ref vs torch "
-          f"{rel(reference[w], true[w]):.2e}, "
+    print(f"  agrees={ok} written rows: out vs torch {rel_to(output[w], true[w]):.2e}, tuner ref vs torch "
+          f"{rel_to(reference[w], true[w]):.2e}, "
           f"non-finite rows out {bad_rows[:6]} ({len(bad_rows)}), ref {ref_bad[:6]} ({len(ref_bad)})", flush=True)
     if not ok:  # which rows differ
         d = (output.float() - reference).abs().amax(1)
@@ -74,7 +70,7 @@ for rnd in range(int(os.environ.get("ROUNDS", "2"))):
             for i in range(3):
                 y = triton_ops.lut_linear_forward(x, layer.codes[0], layer.pools[0], segments.per_token, BITS, segments)
                 torch.cuda.synchronize()
-                print(f" call {i}: vs torch {rel(y, REF['y']):.2e}, non-finite rows "
+                print(f" call {i}: vs torch {rel_to(y, REF['y']):.2e}, non-finite rows "
                       f"{(~torch.isfinite(y.float())).any(1).sum().item()}", flush=True)
             del layer
             torch.cuda.empty_cache()
