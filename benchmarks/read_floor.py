@@ -7,10 +7,10 @@ perfect codes reader could reach in the same harness.
 
 Per Llama-2-7B shape: the fastest of a few configs of a streaming kernel that reads the 4-bit codes ([N, K/2]
 bytes) and writes one partial sum a program (so nothing is optimized away), fp16 cuBLAS on one token (x @ W.T), and
-the op at one token (gpr 1), all in one process; and the one-token kernel's persistent form
-(`kernels/triton_decode_prmt.py`, PERSISTENT: programs an SM) over a few blocks, each checked against the
-reference. The flush leaves the L2 full of dirty lines, so each kernel's reads also evict (write back) about as
-many bytes as it reads: cuBLAS moves ~2 x 2NK bytes, a codes reader ~2 x NK/2.
+the op at one token (gpr 1), all in one process. (The thirty-first session timed a persistent form of the one-token
+kernel here too: slower than the shipped grid on every shape, removed; benchmarks/NOTES.md.) The flush leaves the L2
+full of dirty lines, so each kernel's reads also evict (write back) about as many bytes as it reads: cuBLAS moves
+~2 x 2NK bytes, a codes reader ~2 x NK/2.
 Writes OUT_DIR/read_floor.json and read_floor.png (microseconds per shape, against the time the 2.5x bar allows).
 """
 
@@ -26,17 +26,13 @@ import triton
 import triton.language as tl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_kernels import BITS, Layer, graph_us, rel_to  # noqa: E402
+from bench_kernels import BITS, Layer, graph_us  # noqa: E402
 
-from kernels.reference import lut_linear_reference  # noqa: E402
-from kernels.triton_decode_prmt import launch_decode_prmt  # noqa: E402
 from kernels.triton_ops import lut_linear_forward  # noqa: E402
 
 SHAPES = [(4096, 4096), (11008, 4096), (4096, 11008)]
 # (int4 elements a program-iteration, warps, programs a SM)
 CONFIGS = [(4096, 4, 4), (4096, 8, 4), (8192, 8, 2), (2048, 4, 8), (8192, 8, 4), (16384, 16, 2)]
-# the persistent one-token form: (BLOCK_N, BLOCK_K, programs an SM), 4 warps, HALF2 and X_VEC as shipped
-PERSISTENT = [(8, 1024, 2), (8, 1024, 3), (8, 1024, 4), (16, 1024, 2), (4, 1024, 4), (8, 512, 4), (16, 512, 3)]
 
 
 @triton.jit
@@ -58,27 +54,8 @@ def read_us(codes: torch.Tensor, block: int, warps: int, per_sm: int) -> float:
     return graph_us(lambda: _read_kernel[(grid,)](words, out, words.numel(), BLOCK=block, num_warps=warps))
 
 
-def persistent_us(layer: Layer, x: torch.Tensor, slots: torch.Tensor) -> dict[str, float]:
-    """Graph microseconds of each PERSISTENT config whose result matches the reference (others left out)."""
-    codes, pool = layer.codes[0], layer.pools[0]
-    ref = lut_linear_reference(x, codes, pool, slots, BITS)
-    y = torch.empty(1, layer.n, dtype=x.dtype, device="cuda")
-    out = {}
-    for bn, bk, per_sm in PERSISTENT:
-        cfg = {"BLOCK_N": bn, "BLOCK_K": bk, "PERSISTENT": per_sm, "HALF2": 1, "X_VEC": 1, "num_warps": 4}
-        y.fill_(float("nan"))
-        launch_decode_prmt(x, codes, pool, slots, BITS, y, cfg)
-        err = rel_to(y, ref)
-        if not err < 3e-3:
-            print("WRONG persistent", cfg, err, flush=True)
-            continue
-        out[f"{bn}x{bk} x{per_sm}"] = graph_us(lambda c=cfg: launch_decode_prmt(x, codes, pool, slots, BITS, y, c))
-    return out
-
-
 def plot(result: dict, path: Path) -> None:
-    """Bars per shape: the codes reader, the op, the persistent form's best (where timed) and cuBLAS; a mark at
-    cuBLAS / 2.5, the most the bar allows the op."""
+    """Bars per shape: the codes reader, the op and cuBLAS; a mark at cuBLAS / 2.5, the most the bar allows the op."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -86,10 +63,7 @@ def plot(result: dict, path: Path) -> None:
 
     rows = result["rows"]
     series = [("codes read only", lambda r: r["read_us"]), ("op (shipped)", lambda r: r["ours_us"]),
-              ("op, persistent form (best)", lambda r: min(r["persistent"].values()) if r.get("persistent") else 0),
               ("fp16 cuBLAS", lambda r: r["cublas_us"])]  # fmt: skip
-    if not any(r.get("persistent") for r in rows):  # runs before the persistent form
-        series.pop(2)
     fig, ax = plt.subplots(figsize=(7, 4))
     width = 0.8 / len(series)
     for i, (name, value) in enumerate(series):
@@ -126,17 +100,12 @@ def main() -> None:
         cublas = graph_us(lambda layer=layer, x=x: x @ layer.weights[0].T)
         codes, pool = layer.codes[0], layer.pools[0]
         ours = graph_us(lambda c=codes, p=pool, x=x, s=slots: lut_linear_forward(x, c, p, s, BITS))
-        persistent = persistent_us(layer, x, slots)
-        pbest = min(persistent, key=persistent.get) if persistent else None
         row = {"N": n, "K": k, "codes_MB": layer.codes[0].numel() / 1e6, "read_us": reads[best], "read_config": best,
-               "reads": reads, "cublas_us": cublas, "ours_us": ours, "persistent": persistent}  # fmt: skip
+               "reads": reads, "cublas_us": cublas, "ours_us": ours}  # fmt: skip
         rows.append(row)
         print(f"{n}x{k}: codes read {reads[best]:.1f} us ({best}; {row['codes_MB'] / reads[best]:.2f} TB/s), cuBLAS "
               f"{cublas:.1f} us, op {ours:.1f} us: cuBLAS / read {cublas / reads[best]:.2f}x, cuBLAS / op "
               f"{cublas / ours:.2f}x", flush=True)  # fmt: skip
-        if pbest:
-            print(f"  persistent {pbest}: {persistent[pbest]:.1f} us ({cublas / persistent[pbest]:.2f}x cuBLAS); all "
-                  f"{ {c: round(u, 1) for c, u in persistent.items()} }", flush=True)  # fmt: skip
         del layer
         torch.cuda.empty_cache()
     result = {"gpu": torch.cuda.get_device_name(), "rows": rows}

@@ -43,7 +43,6 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels import autotune
 from kernels.prmt_lut import (
     CONSTRAINTS,
     DEQUANT_CONSTRAINTS,
@@ -400,56 +399,6 @@ def _decode_prmt_kernel(
     store_split_k(total, offs, offs, out_mask, y_ptr, ws_ptr, counter_ptr, pid_n, pid_k, 1, N, SPLIT_K, USE_SPLIT)
 
 
-@jit_any_size(unaligned=("slot_ptr",))
-def _decode_prmt_persistent_kernel(
-    x_ptr, codes_ptr, lut_ptr, slot_ptr, y_ptr,
-    N, K, KW, GS, stride_cw, stride_ls, stride_ln, N_TILES,
-    BITS: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, ASM: tl.constexpr, LUT_BF16: tl.constexpr,
-    X_VEC: tl.constexpr = False, HALF2: tl.constexpr = False, PDL: tl.constexpr = False,
-):  # fmt: skip
-    """The one-token kernel as a persistent grid: program p takes row tiles p, p + P, ... (P programs), the whole K
-    range each, and carries the next tile's first codes block and first LUT group's pairs across its tiles, so only
-    its first tile waits on the slot -> LUT chain and its first codes (codes one block ahead, as PREFETCH 1)."""
-    L: tl.constexpr = 1 << BITS
-    BW: tl.constexpr = BLOCK_K // 8
-    pid = tl.program_id(0)
-    programs = tl.num_programs(0)
-    wj = tl.arange(0, BW)
-    words_ptr = codes_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
-    pairs_ptr = lut_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
-    rows_c = tl.minimum(pid * BLOCK_N + tl.arange(0, BLOCK_N), N - 1)
-    nxt1 = _load_words(words_ptr + rows_c[:, None] * stride_cw, 0, wj, KW)  # the first tile's first block
-    slot = tl.load(slot_ptr).to(tl.int64)
-    pairs = _row_pairs(pairs_ptr, slot * stride_ls + rows_c.to(tl.int64) * stride_ln, BITS)
-    if PDL:  # the codes, the slot and the LUT are no kernel's output
-        pdl_wait(PDL)
-    for tile in range(pid, N_TILES, programs):
-        rows = tile * BLOCK_N + tl.arange(0, BLOCK_N)
-        rows_c = tl.minimum(rows, N - 1)  # rows past N read row N - 1; never stored
-        row_words = words_ptr + rows_c[:, None] * stride_cw
-        lut_rows = slot * stride_ls + rows_c.to(tl.int64) * stride_ln
-        rows_next = tl.minimum(rows + programs * BLOCK_N, N - 1)  # the next tile's (row N - 1 past the last)
-        next_first = words_ptr + rows_next[:, None] * stride_cw + wj[None, :]  # its first block's words
-        tables = _pair_tables(pairs, ASM)
-        pairs = _row_pairs(pairs_ptr, slot * stride_ls + rows_next.to(tl.int64) * stride_ln, BITS)  # in flight
-        acc = tl.zeros((BLOCK_N, BW), dtype=tl.float32)
-        for g in range(0, tl.cdiv(K, GS)):
-            lo = g * GS
-            hi = tl.minimum(lo + GS, K)
-            if g > 0:
-                tables = _row_tables(pairs_ptr, lut_rows + g * L, BITS, ASM)
-            for kb0 in range(lo, hi, BLOCK_K):  # BLOCK_K divides the group size: blocks in order, each once
-                words = nxt1
-                # the next block, or past the last one the next tile's first block
-                wcol = (kb0 + BLOCK_K) // 8 + wj
-                last = kb0 + BLOCK_K >= K
-                src = tl.where(last, next_first, row_words + wcol[None, :])
-                nxt1 = tl.load(src, mask=tl.where(last, wj < KW, wcol < KW)[None, :], other=0)
-                acc = _block_sum(acc, words, tables, x_ptr, kb0, wj, lo, hi, K, BLOCK_N, BLOCK_K, LUT_BF16, X_VEC,
-                                 HALF2, ASM)  # fmt: skip
-        tl.store(y_ptr + rows, tl.sum(acc, axis=1).to(y_ptr.dtype.element_ty), mask=rows < N)
-
-
 @triton.jit
 def _join8(e0, e1, e2, e3, e4, e5, e6, e7, BLOCK_N: tl.constexpr, BW: tl.constexpr):
     """8 [BN, BW] tensors (column j of every word) -> [BN, BW * 8], columns in order."""
@@ -578,9 +527,9 @@ def launch_decode_prmt(
     code word, split in registers, instead of 8 two-byte loads), GROUP_SPLIT (0/1: split K at the LUT groups, one
     group per program, blocks from each group's first column; the group size must be a multiple of 32, for 16-byte
     codes loads; SPLIT_K is then the group count), HALF2 (0/1: products and each word's sum in fp16 where
-    half2_ok allows, the fp32 form elsewhere), PERSISTENT (programs an SM, 0 = off: the persistent form,
-    _decode_prmt_persistent_kernel; BLOCK_K must divide the group size, no SPLIT_K or GROUP_SPLIT; its codes come
-    one block ahead whatever PREFETCH says). (X_PREFETCH, x's pairs a block ahead, was measured three times without
+    half2_ok allows, the fp32 form elsewhere). (A persistent form, each program carrying the next row
+    tile's codes and LUT pairs across its tiles, lost on the H200 in the thirty-first session and was removed;
+    X_PREFETCH, x's pairs a block ahead, was measured three times without
     a win and removed in the twenty-fifth session: benchmarks/NOTES.md.)"""
     if x.shape[0] != 1 or not prmt_ok(codes_packed, lut_pool, bits):
         raise ValueError("the register-LUT decode kernel takes one token, 3/4-bit codes in whole 4-byte words and "
@@ -601,21 +550,6 @@ def launch_decode_prmt(
         raise ValueError(f"PREFETCH needs BLOCK_K={block_k} to divide the group size {gs} (blocks visited once)")
     half2 = bool(config.get("HALF2", 0)) and half2_ok(x, lut_pool)  # else the fp32 form (as FAST in triton_decode)
     x_vec = bool(config.get("X_VEC", 0))
-    per_sm = int(config.get("PERSISTENT", 0))
-    if per_sm:
-        if gs % block_k or group_split or config.get("SPLIT_K", 1) > 1:
-            raise ValueError(f"the persistent form needs BLOCK_K={block_k} to divide the group size {gs} and no "
-                             "split of K")  # fmt: skip
-        n_tiles = triton.cdiv(n, block_n)
-        _decode_prmt_persistent_kernel[(min(n_tiles, per_sm * autotune.num_sms(x.device)),)](
-            x, codes_packed, lut_pool, slot_of_token, y,
-            n, k, codes_packed.shape[1] // 4, gs, codes_packed.stride(0) // 4, lut_pool.stride(0),
-            lut_pool.stride(1), n_tiles,
-            BITS=bits, BLOCK_N=block_n, BLOCK_K=block_k, ASM=not interpreting(),
-            LUT_BF16=lut_pool.dtype == torch.bfloat16, X_VEC=x_vec, HALF2=half2,
-            num_warps=config.get("num_warps", 4), num_stages=1, **pdl_args(x.device),
-        )  # fmt: skip
-        return
     split, k_per_split, n_tiles, ws, counters = split_k_launch(
         x, y, n, block_n, block_k, config.get("SPLIT_K", 1), k_per_split=gs if group_split else None
     )

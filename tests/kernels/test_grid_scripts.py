@@ -179,13 +179,12 @@ def test_the_decode_wgmma_grid_splits_k_for_one_to_four_programs_an_sm():
 
 
 def test_the_read_floor_plot_draws_from_its_json_without_a_gpu(tmp_path):
-    """benchmarks/read_floor.py --plot: the PNG again from a run's JSON (with or without the persistent form)."""
+    """benchmarks/read_floor.py --plot: the PNG again from a run's JSON."""
     import json
 
     floor = load_benchmark("read_floor")
-    row = {"N": 4096, "K": 4096, "read_us": 4.4, "ours_us": 6.7, "cublas_us": 15.2}
-    for persistent in ({}, {"8x1024 x4": 6.1}):
-        path = tmp_path / "read_floor.json"
-        path.write_text(json.dumps({"gpu": "H200", "rows": [row | {"persistent": persistent}]}))
-        floor.plot(json.loads(path.read_text()), path.with_suffix(".png"))
-        assert path.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+    path = tmp_path / "read_floor.json"
+    path.write_text(json.dumps({"gpu": "H200", "rows": [{"N": 4096, "K": 4096, "read_us": 4.4, "ours_us": 6.7,
+                                                          "cublas_us": 15.2}]}))  # fmt: skip
+    floor.plot(json.loads(path.read_text()), path.with_suffix(".png"))
+    assert path.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"

@@ -188,49 +188,6 @@ def test_the_register_lut_kernel_matches_the_reference(bits, n, k, gpr, block_k,
     assert rel_err(y, ref) < TOL[torch.bfloat16 if torch.bfloat16 in (x_dtype, lut_dtype) else x_dtype]
 
 
-@pytest.mark.parametrize("n,k,gpr,bits,block_n,block_k,per_sm,lut_dtype,half2,x_vec", [
-    (100, 256, 1, 4, 16, 64, 1, torch.float16, 0, 0),  # 7 row tiles over 4 programs (the interpreter's 4 "SMs")
-    (40, 192, 2, 3, 8, 32, 2, torch.bfloat16, 0, 0),  # fewer tiles than programs; a second LUT group
-    (130, 128, 4, 4, 16, 32, 1, torch.float16, 1, 1),  # 9 tiles over 4: a program takes 3; groups of one block
-])  # fmt: skip
-def test_the_persistent_form_carries_each_next_tiles_codes_and_lut_and_matches_the_reference(
-        n, k, gpr, bits, block_n, block_k, per_sm, lut_dtype, half2, x_vec):  # fmt: skip
-    x, codes, pool, slots = make_case(1, n, k, bits, gpr, 3, "one", torch.float16, lut_dtype, seed=n)
-    y = torch.full((1, n), float("nan"), dtype=x.dtype, device=DEVICE)
-    config = {"BLOCK_N": block_n, "BLOCK_K": block_k, "PERSISTENT": per_sm, "HALF2": half2, "X_VEC": x_vec}
-    launch_decode_prmt(x, codes, pool, slots, bits, y, config)
-    ref = lut_linear_reference(x, codes, pool, slots, bits)
-    assert rel_err(y, ref) < TOL[torch.bfloat16 if lut_dtype == torch.bfloat16 else torch.float16]
-    with pytest.raises(ValueError, match="persistent form"):
-        launch_decode_prmt(x, codes, pool, slots, bits, y, config | {"SPLIT_K": 2})
-
-
-_PERSISTENT_SCRIPT = r"""
-import json, os, sys
-os.environ.pop("TRITON_INTERPRET", None)
-sys.path.insert(0, "benchmarks")
-from bench_kernels import sm90_compile
-from kernels.triton_decode_prmt import _decode_prmt_persistent_kernel
-ints = ["N", "K", "KW", "GS", "stride_cw", "stride_ls", "stride_ln", "N_TILES"]
-out = []
-for bn, bk, warps, half2, x_vec, lut in json.loads(sys.argv[1]):
-    const = {"BITS": 4, "BLOCK_N": bn, "BLOCK_K": bk, "ASM": True, "LUT_BF16": lut == "bf16", "X_VEC": bool(x_vec),
-             "HALF2": bool(half2), "PDL": True}
-    out.append([int(v) for v in sm90_compile(_decode_prmt_persistent_kernel, ints, ints[1:-1], const, warps, 1,
-                                              lut=lut)[:2]])
-print(json.dumps(out))
-"""
-
-
-def test_the_persistent_form_compiles_for_sm90_without_spills():
-    """The one-token shipped blocks (8 or 16 rows x 1,024 columns, HALF2, X_VEC) and a bf16 LUT, as on the GPU."""
-    from tests.kernels.compiled_layouts import sm90_results
-
-    cases = [[8, 1024, 4, 1, 1, "fp16"], [16, 1024, 4, 1, 1, "fp16"], [8, 512, 4, 0, 0, "bf16"]]
-    for case, (regs, stack) in zip(cases, sm90_results(_PERSISTENT_SCRIPT, cases), strict=True):
-        assert stack == 0 and regs <= 255, (case, regs, stack)
-
-
 def test_half_precision_products_only_where_they_keep_fp16_accuracy():
     x, codes, pool, slots = make_case(1, 40, 256, 4, 2, 3, "one", torch.float16, seed=3)
     assert half2_ok(x, pool)
