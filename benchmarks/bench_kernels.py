@@ -722,6 +722,26 @@ def compile_prefill_wgmma_sm90(config: dict, bits: int = 4, x: str = "fp16") -> 
                         lut=x)  # fmt: skip
 
 
+def compile_bucket_wgmma_sm90(config: dict, bits: int = 4, x: str = "fp16") -> tuple[str, str, int, str]:
+    """sm90_compile of the wgmma bucket kernel (triton_bucket_wgmma.py) with a launcher config (ROWS, BLOCK_M,
+    BLOCK_K, num_warps, num_stages, SPLIT_K), at Llama shapes; x: the activations' and the LUT's type."""
+    import torch
+    from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
+    from triton.runtime.jit import mangle_type
+
+    from kernels.triton_bucket_wgmma import KERNEL_LAYOUTS, _bucket_wgmma_kernel, bucket_wgmma_layouts
+
+    rows, bm, bk, warps = config["ROWS"], config["BLOCK_M"], config["BLOCK_K"], config["num_warps"]
+    layouts = bucket_wgmma_layouts(warps, rows, bm, bk)
+    dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}[x]
+    desc = TensorDescriptor.from_tensor(torch.empty(bm, 4096, dtype=dtype), [bm, bk], layouts["x_smem_layout"])
+    const = {"BITS": bits, "ROWS": rows, "BLOCK_M": bm, "BLOCK_K": bk, "STAGES": config["num_stages"],
+             **{k: layouts[k] for k in KERNEL_LAYOUTS}, "USE_SPLIT": config.get("SPLIT_K", 1) > 1}  # fmt: skip
+    ints = ["M", "N", "K", "GS", "stride_cw", "stride_ls", "stride_ln", "stride_ym", "KB_PER_SPLIT"]
+    return sm90_compile(_bucket_wgmma_kernel, ints, ints[1:], const, warps, config["num_stages"], x=x, lut=x,
+                        extra_sig={"x_desc": mangle_type(desc)})  # fmt: skip
+
+
 # (BLOCK_M, BLOCK_N, BLOCK_K, warps, stages, W_LEFT)
 PREFILL_PRMT_SM90_CASES = [(256, 128, 64, 8, 3, 1), (256, 128, 64, 8, 4, 1), (256, 128, 64, 8, 2, 1),
                            (256, 64, 64, 4, 3, 1), (256, 64, 64, 4, 4, 0), (512, 64, 64, 8, 3, 1),

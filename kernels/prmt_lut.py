@@ -21,7 +21,7 @@ only that sum converted and added to the fp32 accumulator: 8 instructions per wo
 rounded to fp16 (11 bits), every sum beyond the word's 8 products kept in fp32.
 
 The sequence is kept as data (`lookup_program`) so the PTX (`to_ptx`) and a Python emulator of the same
-instructions (`emulate`, the PTX ISA's semantics of and/shl/shr/prmt/lop3/mov/cvt/fma) come from one source:
+instructions (`emulate`, the PTX ISA's semantics of and/or/shl/shr/prmt/lop3/mov/cvt/fma/set.eq) come from one source:
 the CPU tests run the emulator on random codes and LUTs against a plain table lookup.
 """
 
@@ -178,7 +178,8 @@ def onehot_program() -> list[tuple]:
     return prog
 
 
-ARITHMETIC = {"fma": "fma.rn.f32", "add_f32": "add.f32", "mul_f16x2": "mul.rn.f16x2", "fma_f16x2": "fma.rn.f16x2"}
+ARITHMETIC = {"fma": "fma.rn.f32", "add_f32": "add.f32", "mul_f16x2": "mul.rn.f16x2", "fma_f16x2": "fma.rn.f16x2",
+              "set_eq_f16x2": "set.eq.f16x2.f16x2", "set_eq_bf16x2": "set.eq.bf16x2.bf16x2"}
 
 
 def to_ptx(prog: list[tuple]) -> str:
@@ -192,7 +193,7 @@ def to_ptx(prog: list[tuple]) -> str:
             lines.append(f"mov.b32 {{{dst}, {args[0]}}}, {args[1]};")
         elif op == "cvt_f16":
             lines.append(f"cvt.f32.f16 {dst}, {args[0]};")
-        else:  # arithmetic (ARITHMETIC's mnemonics), or and, shl, shr, prmt, lop3, mov on b32
+        else:  # arithmetic (ARITHMETIC's mnemonics), or and, or, shl, shr, prmt, lop3, mov on b32
             lines.append(f"{ARITHMETIC.get(op, op + '.b32')} {dst}, {', '.join(args)};")
     return "{ " + " ".join(lines) + " }"
 
@@ -235,6 +236,8 @@ def emulate(prog: list[tuple], operands: dict[str, int | float]) -> dict[str, in
         v = [val(s) for s in src]
         if op == "and":
             regs[dst] = v[0] & v[1]
+        elif op == "or":
+            regs[dst] = v[0] | v[1]
         elif op == "shl":
             regs[dst] = (v[0] << v[1]) & 0xFFFFFFFF
         elif op == "shr":
@@ -261,11 +264,22 @@ def emulate(prog: list[tuple], operands: dict[str, int | float]) -> dict[str, in
                 r = halves[0][i] * halves[1][i] + (halves[2][i] if op == "fma_f16x2" else 0.0)
                 out.append(int(np.float16(r).view(np.uint16)))
             regs[dst] = out[0] | out[1] << 16
+        elif op in ("set_eq_f16x2", "set_eq_bf16x2"):  # per 16-bit half: 1.0 where equal (neither is NaN)
+            f16 = op == "set_eq_f16x2"
+            as_float = _f16_halves if f16 else _bf16_halves
+            one = 0x3C00 if f16 else 0x3F80
+            a, b = as_float(v[0]), as_float(v[1])
+            regs[dst] = sum((one if a[i] == b[i] else 0) << (16 * i) for i in range(2))
         elif op == "mov":
             regs[dst] = v[0]
         else:
             raise ValueError(f"unknown op {op}")
     return regs
+
+
+def _bf16_halves(bits: int) -> tuple[float, float]:
+    """The two bf16 halves of a b32 (low first) as floats."""
+    return tuple(float(np.uint32((bits >> (16 * i) & 0xFFFF) << 16).view(np.float32)) for i in range(2))
 
 
 def _f16_halves(bits: int) -> tuple[float, float]:

@@ -1,0 +1,366 @@
+"""Bucket-sum decode on Hopper's wgmma: the one-hot of the codes built in the MMA's A registers, x by TMA.
+
+A decode batch whose tokens use many different LUTs (pool slots) would cost one lookup per weight per slot if each
+slot's weight were rebuilt. The bucket form sums x by code value once for every token, whatever its slot, and
+applies each token's own LUT to those sums (as triton_bucket.py and triton_bucket_cols.py do on mma.sync):
+
+    S[t, n, c] = sum over the columns k of a LUT group with code[n, k] == c of x[t, k]
+    y[t, n]    = sum over groups g and code values c of LUT[slot(t), n, g, c] * S[t, n, g, c]
+
+Here the one-hot is wgmma's A operand, in registers, and x's tile its B operand, in shared memory:
+
+    acc [16 ROWS, BM] (fp32, wgmma layout) += OneHot [16 ROWS, BK] @ x[token tile, K block].T
+    acc row 16 r + c: weight row r of the program's ROWS, code value c; one warp's 16 rows = one weight row
+
+wgmma's A fragment (as mma.sync m16n8k16's): lane 4g + t of a warp holds rows g and g + 8 of its 16 (code values g
+and g + 8) and, of every 16 columns, 2t, 2t+1 and 2t+8, 2t+9: the two codes of byte t of code words 2j and 2j + 1.
+Per byte (ONEHOT_PROGRAM): one prmt copies it into both 16-bit halves, and/or make the pair (BASE | low code,
+BASE | high code << 4), exact and distinct 16-bit floats per code value (BASE 0x6400 = 1024.0 in fp16, 0x4300 =
+128.0 in bf16), and one set.eq.{f16x2,bf16x2} against the same encoding of g, one against g + 8, write 1.0 or 0.0
+into both halves of an A register: 4 instructions per 4 one-hot elements, nothing through shared memory.
+
+    words = the code words of block 0 (16-byte loads of 4 words, the same for a warp's lanes)
+    for kb in the program's K blocks:
+        A = onehot(words); load block kb + 1's words
+        wait x[kb] (TMA, ring of STAGES buffers) -> wgmma(A, x[kb].T, acc) -> refill the buffer MMA kb-1 read
+        wait for the wgmma (its A registers are free only then: triton_prefill_wgmma.py says why)
+        at the end of a LUT group (or of the K range): part [ROWS, BM] += sum_c LUT[slot(t), row, g, c] * acc; acc = 0
+    y[tokens, rows] = part.T       SPLIT_K: fp32 partials, the tile's last program to arrive sums them
+
+The one-hot has 16 rows per weight row at 3 bits too (code values 8-15 never match: half the MMA is wasted there).
+
+Takes: sm_90, x and the LUT of one 16-bit type, prmt_ok's codes (3/4-bit, whole 4-byte words), K and the group
+size multiples of BLOCK_K, any token count (tiles of BLOCK_M tokens). No CPU form: Gluon has no interpreter; the
+CPU tests run the one-hot program through the emulator and compile the kernel for sm_90, the CUDA tests compare it
+to the reference.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+import triton
+
+from kernels.prmt_lut import to_ptx
+from kernels.triton_common import arrival_counters, blocks_per_split
+from kernels.triton_decode_prmt import prmt_ok
+from kernels.triton_prefill_wgmma import HAVE_GLUON, _sm90
+
+if HAVE_GLUON:
+    from kernels.triton_prefill_wgmma import (
+        TensorDescriptor,
+        _barrier,
+        _load_words,
+        _tma_load,
+        _x_ring,
+        fence_async_shared,
+        gl,
+        gluon,
+        mbarrier,
+        warpgroup_mma,
+        warpgroup_mma_wait,
+    )
+
+# The one-hot's code encoding: 16-bit floats that are exact and distinct per code value (see the docstring)
+ONEHOT_BASE = {torch.float16: 0x6400, torch.bfloat16: 0x4300}
+
+
+def onehot_program(dtype: torch.dtype) -> list[tuple]:
+    """Operands: $0-$15 (16-bit outputs) = the one-hot elements 8h + 2i + p: code value g + 8h, nibble p of byte t
+    of word i; $16-$19 = words 0-3; $20 = the prmt selector of byte t (t | t << 8: the byte into bytes 0 and 2);
+    $21 / $22 = g / g + 8 in the codes' encoding (compare_word)."""
+    base = ONEHOT_BASE[dtype]
+    cmp = "set_eq_f16x2" if dtype == torch.float16 else "set_eq_bf16x2"
+    prog: list[tuple] = []
+    for i in range(4):
+        q = f"q{i}"
+        prog += [("prmt", q, f"${16 + i}", f"${16 + i}", "$20"),
+                 ("and", q, q, 0x00F0000F),  # low code at bits 0-3, high code at 20-23
+                 ("or", q, q, base | base << 16),
+                 (cmp, "t0", q, "$21"), ("split_out", f"${2 * i}", f"${2 * i + 1}", "t0"),
+                 (cmp, "t1", q, "$22"), ("split_out", f"${8 + 2 * i}", f"${8 + 2 * i + 1}", "t1")]  # fmt: skip
+    return prog
+
+
+ONEHOT_CONSTRAINTS = ",".join(["=h"] * 16 + ["r"] * 7)
+
+
+def compare_word(c: int | torch.Tensor, dtype: torch.dtype):
+    """Code value c as the one-hot program encodes a byte's two codes: (BASE | c, BASE | c << 4) as 16-bit halves."""
+    base = ONEHOT_BASE[dtype]
+    return (base | c) | ((base | (c << 4)) << 16)
+
+
+if HAVE_GLUON:
+    ONEHOT_F16 = gl.constexpr(to_ptx(onehot_program(torch.float16)))
+    ONEHOT_BF16 = gl.constexpr(to_ptx(onehot_program(torch.bfloat16)))
+    ONEHOT_CONSTR = gl.constexpr(ONEHOT_CONSTRAINTS)
+    BASE_F16 = gl.constexpr(ONEHOT_BASE[torch.float16])
+    BASE_BF16 = gl.constexpr(ONEHOT_BASE[torch.bfloat16])
+
+    @gluon.jit
+    def _onehot(words, sel, cmp_lo, cmp_hi, a_layout: gl.constexpr, ROWS: gl.constexpr, BLOCK_K: gl.constexpr,
+                DT: gl.constexpr):  # fmt: skip
+        """A [16 ROWS, BK] in the wgmma operand layout, 1.0 at (16 r + c, k) where code[r, k] == c. words
+        [8 ROWS, 4V, 4]: element (8r + g, 4v + t, b) = word 4v + b of row r (lane 4g + t's)."""
+        V: gl.constexpr = BLOCK_K // 32
+        w4 = gl.reshape(words, [8 * ROWS, 4 * V, 2, 2])  # word b = 2 b1 + b0 at [..., b1, b0]
+        even, odd = gl.split(w4)
+        w0, w2 = gl.split(even)
+        w1, w3 = gl.split(odd)
+        lay: gl.constexpr = w0.type.layout
+        sel = gl.convert_layout(sel, lay)
+        cmp_lo = gl.convert_layout(cmp_lo, lay)
+        cmp_hi = gl.convert_layout(cmp_hi, lay)
+        if DT == gl.float16:
+            e = gl.inline_asm_elementwise(ONEHOT_F16, ONEHOT_CONSTR, [w0, w1, w2, w3, sel, cmp_lo, cmp_hi],
+                                          dtype=(DT.value,) * 16, is_pure=True, pack=1)  # fmt: skip
+        else:
+            e = gl.inline_asm_elementwise(ONEHOT_BF16, ONEHOT_CONSTR, [w0, w1, w2, w3, sel, cmp_lo, cmp_hi],
+                                          dtype=(DT.value,) * 16, is_pure=True, pack=1)  # fmt: skip
+        # e[8h + 2i + p], word i = 2 b1 + b0: each join appends a trailing dim
+        lo0 = gl.join(gl.join(e[0], e[1]), gl.join(e[2], e[3]))  # [8R, 4V, p, b0] of h = 0, b1 = 0
+        lo1 = gl.join(gl.join(e[4], e[5]), gl.join(e[6], e[7]))
+        hi0 = gl.join(gl.join(e[8], e[9]), gl.join(e[10], e[11]))
+        hi1 = gl.join(gl.join(e[12], e[13]), gl.join(e[14], e[15]))
+        a = gl.join(gl.join(lo0, lo1), gl.join(hi0, hi1))  # [8R, 4V, p, b0, b1, h]
+        a = gl.reshape(a, [ROWS, 8, V, 4, 2, 2, 2, 2])  # [r, g, v, t, p, b0, b1, h]
+        a = gl.permute(a, (0, 7, 1, 2, 6, 5, 3, 4))  # [r, h, g, v, b1, b0, t, p]
+        # row 16 r + 8 h + g, column 32 v + 16 b1 + 8 b0 + 2 t + p
+        return gl.convert_layout(gl.reshape(a, [16 * ROWS, BLOCK_K]), a_layout)
+
+    @gluon.jit
+    def _fold(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, group, L: gl.constexpr, ROWS: gl.constexpr,
+              BLOCK_M: gl.constexpr):  # fmt: skip
+        """part [ROWS, BM] + sum_c LUT[slot(t), row r, group, c] * acc[16 r + c, t]. lut_tok [BM] (int64): each
+        token's slot offset; lut_row [16 ROWS] (int32): row r's offset + c; tok_ok [BM]: the batch's tokens."""
+        c_ok = (gl.arange(0, 16 * ROWS, layout=lut_row.type.layout) % 16) < L
+        lut_at = gl.expand_dims(lut_tok, 0) + gl.expand_dims(lut_row + group * L, 1)
+        lut_ok = gl.expand_dims(c_ok, 1) & gl.expand_dims(tok_ok, 0)
+        lut = gl.load(lut_ptr + lut_at, mask=lut_ok, other=0.0).to(gl.float32)
+        return part + gl.sum(gl.reshape(acc * lut, [ROWS, 16, BLOCK_M]), axis=1)
+
+    @gluon.jit
+    def _bucket_k_block(kb, s: gl.constexpr, phase, acc, part, words, x_desc, x_bufs, landed, m_start, word_rows,
+                        CW, B, sel, cmp_lo, cmp_hi, lut_ptr, lut_tok, lut_row, tok_ok, KB, BPG, L: gl.constexpr,
+                        ROWS: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_K: gl.constexpr, STAGES: gl.constexpr,
+                        X_BYTES: gl.constexpr, a_layout: gl.constexpr, TAIL: gl.constexpr):  # fmt: skip
+        """K block kb, its x tile in ring buffer s (landed in phase `phase`): the one-hot, the MMA, the refill of the
+        buffer MMA kb-1 read with block kb + STAGES - 1, the fold at the end of a LUT group or of the K range."""
+        next_words = _load_words(word_rows, gl.minimum(kb + 1, KB - 1), CW, B, BLOCK_K)
+        a = _onehot(words, sel, cmp_lo, cmp_hi, a_layout, ROWS, BLOCK_K, x_desc.dtype)
+        if TAIL:  # as the prefill kernel's tail: the barrier pass wants one here
+            _barrier()
+        mbarrier.wait(landed[s], phase)
+        acc = warpgroup_mma(a, x_bufs[s].permute((1, 0)), acc, is_async=True)
+        nxt = kb + STAGES - 1
+        refill: gl.constexpr = (s + STAGES - 1) % STAGES
+        mbarrier.expect(landed[refill], X_BYTES, pred=nxt < KB)
+        _barrier()  # every warp's MMA kb-1 (the refilled buffer's last reader) waited for at its block's end
+        _tma_load(x_desc, [m_start, nxt * BLOCK_K], landed[refill], x_bufs[refill], pred=nxt < KB)
+        acc = warpgroup_mma_wait(num_outstanding=0, deps=[acc])
+        if ((kb + 1) % BPG == 0) | (kb + 1 == KB):
+            part = _fold(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, kb // BPG, L, ROWS, BLOCK_M)
+            acc = gl.zeros_like(acc)
+        return acc, part, next_words
+
+    @gluon.jit
+    def _bucket_wgmma_kernel(
+        x_desc, codes_ptr, lut_ptr, slot_ptr, y_ptr, ws_ptr, counter_ptr,
+        M, N, K, GS, stride_cw, stride_ls, stride_ln, stride_ym, KB_PER_SPLIT,
+        BITS: gl.constexpr, ROWS: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_K: gl.constexpr, STAGES: gl.constexpr,
+        acc_layout: gl.constexpr, a_layout: gl.constexpr, w_layout: gl.constexpr, USE_SPLIT: gl.constexpr = False,
+    ):  # fmt: skip
+        """Program (row tile x token tile, k): ROWS weight rows, BLOCK_M tokens (x rows past M are TMA's zeros),
+        K blocks [k * KB_PER_SPLIT, ...)."""
+        DT: gl.constexpr = x_desc.dtype
+        L: gl.constexpr = 1 << BITS
+        V: gl.constexpr = BLOCK_K // 32
+        X_BYTES: gl.constexpr = BLOCK_M * BLOCK_K * 2
+        m_tiles = gl.cdiv(M, BLOCK_M)
+        pid_m = gl.program_id(0) % m_tiles
+        pid_n = gl.program_id(0) // m_tiles
+        m_start = pid_m * BLOCK_M
+        BPG = GS // BLOCK_K  # K blocks a LUT group
+        if USE_SPLIT:
+            kb0 = gl.program_id(1) * KB_PER_SPLIT
+            KB = gl.minimum(kb0 + KB_PER_SPLIT, K // BLOCK_K)
+        else:
+            kb0 = 0
+            KB = K // BLOCK_K
+
+        # the code words: element (8r + g, 4v + t, b) = word 4v + b of row r of the tile (the same for a warp)
+        w_rows_l: gl.constexpr = gl.SliceLayout(1, gl.SliceLayout(2, w_layout))
+        wr = gl.arange(0, 8 * ROWS, layout=w_rows_l)
+        rows_c = gl.minimum(pid_n * ROWS + wr // 8, N - 1)  # rows past N read row N-1; never stored
+        words_ptr = codes_ptr.to(gl.pointer_type(gl.uint32), bitcast=True)
+        word_rows = words_ptr + gl.expand_dims(gl.expand_dims(rows_c.to(gl.int64) * stride_cw, 1), 2)
+        c2 = gl.arange(0, 4 * V, layout=gl.SliceLayout(0, gl.SliceLayout(2, w_layout)))
+        bb = gl.arange(0, 4, layout=gl.SliceLayout(0, gl.SliceLayout(1, w_layout)))
+        CW = gl.expand_dims(gl.expand_dims((c2 // 4) * 4, 0), 2)
+        B = gl.expand_dims(gl.expand_dims(bb, 0), 1)
+        zeros2 = gl.zeros([8 * ROWS, 4 * V], gl.uint32, gl.SliceLayout(2, w_layout))
+        t = c2 % 4
+        sel = gl.expand_dims((t | (t << 8)).to(gl.uint32), 0) + zeros2  # prmt: byte t into bytes 0 and 2
+        g = (wr % 8).to(gl.uint32)
+        base: gl.constexpr = BASE_F16 if DT == gl.float16 else BASE_BF16
+        cmp_lo = gl.expand_dims((base | g) | ((base | (g << 4)) << 16), 1) + zeros2  # code value g
+        cmp_hi = gl.expand_dims((base | (g + 8)) | ((base | ((g + 8) << 4)) << 16), 1) + zeros2  # g + 8
+
+        # the fold's LUT offsets: acc element (16 r + c, t) -> LUT[slot(t), row r, group, c]
+        arow = gl.arange(0, 16 * ROWS, layout=gl.SliceLayout(1, acc_layout))
+        toks = m_start + gl.arange(0, BLOCK_M, layout=gl.SliceLayout(0, acc_layout))
+        slots = gl.load(slot_ptr + toks, mask=toks < M, other=0).to(gl.int64)
+        lut_row = gl.minimum(pid_n * ROWS + arow // 16, N - 1) * stride_ln + arow % 16  # within a slot: int32
+        lut_tok = slots * stride_ls
+        tok_ok = toks < M
+
+        X_LAYOUT: gl.constexpr = x_desc.layout
+        x_bufs, landed = _x_ring(DT, BLOCK_M, BLOCK_K, STAGES, X_LAYOUT)
+        for s in gl.static_range(STAGES):
+            mbarrier.init(landed[s], count=1)
+        fence_async_shared()
+        _barrier()  # the barriers initialized before anyone waits on them
+        for s in gl.static_range(STAGES - 1):
+            mbarrier.expect(landed[s], X_BYTES, pred=kb0 + s < KB)
+            _tma_load(x_desc, [m_start, (kb0 + s) * BLOCK_K], landed[s], x_bufs[s], pred=kb0 + s < KB)
+
+        words = _load_words(word_rows, kb0, CW, B, BLOCK_K)
+        acc = gl.zeros([16 * ROWS, BLOCK_M], gl.float32, acc_layout)
+        part = gl.sum(gl.reshape(gl.zeros_like(acc), [ROWS, 16, BLOCK_M]), axis=1)  # [ROWS, BM], the fold's layout
+        rounds = (KB - kb0) // STAGES
+        for r in range(rounds):  # whole rounds of the ring, unrolled: every buffer index a constant
+            for s in gl.static_range(STAGES):
+                acc, part, words = _bucket_k_block(
+                    kb0 + r * STAGES + s, s, r & 1, acc, part, words, x_desc, x_bufs, landed, m_start, word_rows, CW,
+                    B, sel, cmp_lo, cmp_hi, lut_ptr, lut_tok, lut_row, tok_ok, KB, BPG, L, ROWS, BLOCK_M, BLOCK_K,
+                    STAGES, X_BYTES, a_layout, False,
+                )  # fmt: skip
+        for s in gl.static_range(STAGES - 1):  # the last (KB - kb0) % STAGES blocks
+            if kb0 + rounds * STAGES + s < KB:
+                acc, part, words = _bucket_k_block(
+                    kb0 + rounds * STAGES + s, s, rounds & 1, acc, part, words, x_desc, x_bufs, landed, m_start,
+                    word_rows, CW, B, sel, cmp_lo, cmp_hi, lut_ptr, lut_tok, lut_row, tok_ok, KB, BPG, L, ROWS, BLOCK_M,
+                    BLOCK_K, STAGES, X_BYTES, a_layout, True,
+                )  # fmt: skip
+
+        part_l: gl.constexpr = part.type.layout
+        p_rows = gl.arange(0, ROWS, layout=gl.SliceLayout(1, part_l))
+        p_toks = gl.arange(0, BLOCK_M, layout=gl.SliceLayout(0, part_l))
+        y_ptrs = (y_ptr + gl.expand_dims((m_start + p_toks).to(gl.int64) * stride_ym, 0)
+                  + gl.expand_dims(pid_n * ROWS + p_rows, 1))  # [ROWS, BM]  # fmt: skip
+        y_mask = gl.expand_dims(m_start + p_toks < M, 0) & gl.expand_dims(pid_n * ROWS + p_rows < N, 1)
+        if USE_SPLIT:
+            # the partial to the workspace [splits, tiles, ROWS, BM]; the tile's last program to arrive sums them
+            tile = gl.program_id(0)
+            in_tile = gl.expand_dims(p_rows * BLOCK_M, 1) + gl.expand_dims(p_toks, 0)
+            tile_elems = ROWS * BLOCK_M
+            gl.store(ws_ptr + (gl.program_id(1) * gl.num_programs(0) + tile).to(gl.int64) * tile_elems + in_tile, part)
+            _barrier()  # every thread's partial stored before the (acq_rel, gpu-scope) arrival
+            arrived = gl.atomic_add(counter_ptr + tile, 1)
+            if arrived == gl.num_programs(1) - 1:
+                total = gl.zeros_like(part)
+                for k in range(gl.num_programs(1)):
+                    total += gl.load(ws_ptr + (k * gl.num_programs(0) + tile).to(gl.int64) * tile_elems + in_tile,
+                                     cache_modifier=".cg")  # fmt: skip
+                gl.store(y_ptrs, total.to(y_ptr.dtype.element_ty), mask=y_mask)
+                gl.atomic_xchg(counter_ptr + tile, 0, sem="relaxed")  # ready for the next launch
+        else:
+            gl.store(y_ptrs, part.to(y_ptr.dtype.element_ty), mask=y_mask)
+
+
+@functools.cache
+def bucket_wgmma_layouts(num_warps: int, rows: int, block_m: int, block_k: int) -> dict:
+    """acc [16 ROWS, BM] (wgmma: 16 rows a warp, i.e. one weight row's 16 code values; ROWS / warps repeats),
+    its A operand [16 ROWS, BK], the code words [8 ROWS, 4V, 4] as the A fragments need them (lane 4g + t: row
+    8r + g, the 4 words of each 32 columns in consecutive registers), x's shared-memory tiles [BM, BK]."""
+    if rows % num_warps or num_warps % 4 or block_k % 32 or block_m % 8 or not 8 <= block_m <= 256:
+        raise ValueError(f"no bucket wgmma layout for {rows} rows x {block_m} tokens x {block_k} columns over "
+                         f"{num_warps} warps")
+    acc = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[num_warps, 1], instr_shape=[16, block_m, 16])
+    a = gl.DotOperandLayout(operand_index=0, parent=acc, k_width=2)
+    v = block_k // 32
+    reg = [[0, 0, 1], [0, 0, 2]] + [[0, 4 << i, 0] for i in range(v.bit_length() - 1)]
+    reg += [[8 * num_warps << i, 0, 0] for i in range((rows // num_warps).bit_length() - 1)]
+    lanes = [[0, 1, 0], [0, 2, 0], [1, 0, 0], [2, 0, 0], [4, 0, 0]]
+    warps = [[8 << i, 0, 0] for i in range(num_warps.bit_length() - 1)]
+    words = gl.DistributedLinearLayout(reg_bases=reg, lane_bases=lanes, warp_bases=warps, block_bases=[],
+                                       shape=[8 * rows, 4 * v, 4])  # fmt: skip
+    x_smem = gl.NVMMASharedLayout(swizzle_byte_width=min(128, 2 * block_k), element_bitwidth=16, rank=2)
+    return {"acc_layout": acc, "a_layout": a, "w_layout": words, "x_smem_layout": x_smem}
+
+
+KERNEL_LAYOUTS = ("acc_layout", "a_layout", "w_layout")  # x's comes with its descriptor
+
+
+def bucket_wgmma_ok(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor, bits: int,
+                    block_k: int = 64) -> bool:  # fmt: skip
+    """Whether this kernel takes the call: Gluon, an sm_90 GPU, x and the LUT of one 16-bit type, prmt_ok's codes,
+    K and the group size multiples of block_k."""
+    k = x.shape[1]
+    gs = triton.cdiv(k, lut_pool.shape[2])
+    return (
+        HAVE_GLUON
+        and x.is_cuda
+        and _sm90(x.device.index if x.device.index is not None else torch.cuda.current_device())
+        and x.dtype in (torch.float16, torch.bfloat16)
+        and lut_pool.dtype == x.dtype
+        and prmt_ok(codes_packed, lut_pool, bits)
+        and k % block_k == 0
+        and gs % block_k == 0
+    )
+
+
+# (ROWS, BLOCK_K, warps, stages, SPLIT_K), BLOCK_M from the token count (8, 16, 32 or 64). sm_90 (16 tokens): BK 64
+# ~250 registers (2 programs of 4 warps an SM), BK 32 164-180 (3); 32 rows on 4 warps spill at BK 64.
+BUCKET_WGMMA_CANDIDATES = [(16, 64, 4, 3, 1), (16, 64, 4, 3, 2), (16, 64, 4, 3, 4), (16, 32, 4, 4, 2),
+                           (16, 32, 4, 3, 4), (32, 32, 8, 4, 2), (32, 64, 8, 3, 2), (32, 32, 8, 3, 1)]  # fmt: skip
+
+
+def bucket_wgmma_block_m(m: int) -> int:
+    """The token tile for m tokens: the smallest of 8, 16, 32, 64 that holds them (64 beyond)."""
+    return next((b for b in (8, 16, 32) if m <= b), 64)
+
+
+def bucket_wgmma_candidates(m: int, group_size: int) -> list[dict]:
+    """BUCKET_WGMMA_CANDIDATES as configs (LAYOUT "wgmma": triton_bucket.launch_bucket routes them here), those
+    whose BLOCK_K divides the group size."""
+    keys = ("ROWS", "BLOCK_K", "num_warps", "num_stages", "SPLIT_K")
+    bm = bucket_wgmma_block_m(m)
+    return [{"LAYOUT": "wgmma", "BLOCK_M": bm, **dict(zip(keys, c, strict=True))} for c in BUCKET_WGMMA_CANDIDATES
+            if group_size % c[1] == 0]  # fmt: skip
+
+
+def launch_bucket_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor,
+                        slot_of_token: torch.Tensor, bits: int, y: torch.Tensor, config: dict) -> None:  # fmt: skip
+    """y [M, N] <- the wgmma bucket kernel. config: ROWS (weight rows a program, a multiple of num_warps), BLOCK_M
+    (tokens a tile: 8 to 256, a multiple of 8), BLOCK_K (32, 64 or 128), num_warps (4 or 8), num_stages (3 or 4),
+    SPLIT_K (ranges of whole K blocks; default 1)."""
+    m, k = x.shape
+    n = codes_packed.shape[0]
+    gs = triton.cdiv(k, lut_pool.shape[2])
+    rows, bm, bk = config["ROWS"], config["BLOCK_M"], config["BLOCK_K"]
+    stages, warps = config.get("num_stages", 3), config.get("num_warps", 4)
+    if not bucket_wgmma_ok(x, codes_packed, lut_pool, bits, bk):
+        raise ValueError("the wgmma bucket kernel takes sm_90, x and LUT of one 16-bit type, prmt_ok codes and K "
+                         f"and group size {gs} multiples of BLOCK_K={bk}")  # fmt: skip
+    if stages not in (3, 4) or slot_of_token.shape[0] != m or not x.is_contiguous():
+        raise ValueError("the wgmma bucket kernel takes 3 or 4 stages, one slot per token and a contiguous x")
+    layouts = bucket_wgmma_layouts(warps, rows, bm, bk)
+    x_desc = TensorDescriptor.from_tensor(x, [bm, bk], layouts["x_smem_layout"])
+    programs = triton.cdiv(m, bm) * triton.cdiv(n, rows)
+    k_blocks = k // bk
+    per_split = blocks_per_split(k_blocks, int(config.get("SPLIT_K", 1)))
+    split = triton.cdiv(k_blocks, per_split)  # no empty splits
+    if split > 1:  # fp32 partials [split, tiles, ROWS, BM]; the arrival counters are all zero between launches
+        ws = torch.empty(split * programs * rows * bm, dtype=torch.float32, device=x.device)
+        counters = arrival_counters(x.device, programs)
+    else:
+        ws = counters = y
+    _bucket_wgmma_kernel[(programs, split)](
+        x_desc, codes_packed, lut_pool, slot_of_token, y, ws, counters,
+        m, n, k, gs, codes_packed.stride(0) // 4, lut_pool.stride(0), lut_pool.stride(1), y.stride(0), per_split,
+        BITS=bits, ROWS=rows, BLOCK_M=bm, BLOCK_K=bk, STAGES=stages,
+        **{k_: layouts[k_] for k_ in KERNEL_LAYOUTS}, USE_SPLIT=split > 1, num_warps=warps,
+    )  # fmt: skip

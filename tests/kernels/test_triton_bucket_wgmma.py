@@ -1,0 +1,133 @@
+"""The wgmma bucket kernel (kernels/triton_bucket_wgmma.py): the one-hot of the codes in the MMA's A registers.
+
+Gluon has no CPU interpreter, so on the CPU: the one-hot asm runs through the emulator of its instructions
+(kernels/prmt_lut.py) against a plain comparison; every candidate compiles for sm_90 without spills, with one wgmma
+per 16 columns of a K block and 64 one-hot rows. On an sm_90 GPU the kernel is compared to the torch reference on
+batches that mix many slots, output poisoned with NaN first.
+"""
+
+import numpy as np
+import pytest
+import torch
+import triton
+
+from kernels.prmt_lut import emulate
+from kernels.reference import lut_linear_reference
+from kernels.triton_bucket_wgmma import (
+    BUCKET_WGMMA_CANDIDATES,
+    bucket_wgmma_block_m,
+    bucket_wgmma_candidates,
+    bucket_wgmma_layouts,
+    bucket_wgmma_ok,
+    compare_word,
+    launch_bucket_wgmma,
+    onehot_program,
+)
+from kernels.triton_common import arrival_counters
+from tests.kernels.compiled_layouts import sm90_results
+from tests.kernels.test_triton_forward import make_case, rel_err
+
+SM90 = torch.cuda.is_available() and torch.cuda.get_device_capability() == (9, 0)
+ONE = {torch.float16: 0x3C00, torch.bfloat16: 0x3F80}
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_the_onehot_program_writes_one_where_byte_ts_codes_equal_g_or_g_plus_8(dtype):
+    """Element 8h + 2i + p is 1.0 exactly where nibble p of byte t of word i equals g + 8h, for every lane (t, g)."""
+    rng = np.random.default_rng(5)
+    program = onehot_program(dtype)
+    for trial in range(96):
+        words = [int(w) for w in rng.integers(0, 2**32, 4, dtype=np.uint64)]
+        t, g = trial % 4, (trial // 4) % 8
+        operands = {f"${16 + i}": w for i, w in enumerate(words)}
+        operands |= {"$20": t | t << 8, "$21": compare_word(g, dtype), "$22": compare_word(g + 8, dtype)}
+        regs = emulate(program, operands)
+        for h in range(2):
+            for i in range(4):
+                for p in range(2):
+                    code = (words[i] >> (8 * t + 4 * p)) & 0xF
+                    assert regs[f"${8 * h + 2 * i + p}"] == (ONE[dtype] if code == g + 8 * h else 0)
+
+
+def test_the_codes_encoding_is_exact_and_distinct_in_both_halves():
+    """Each code value's pair of 16-bit floats is finite, nonzero and unlike every other code value's, per half."""
+    for dtype in (torch.float16, torch.bfloat16):
+        words = torch.tensor([compare_word(c, dtype) for c in range(16)], dtype=torch.int64)
+        for half in (words & 0xFFFF, words >> 16):
+            values = half.to(torch.int16).view(dtype).float()
+            assert torch.isfinite(values).all() and (values != 0).all()
+            assert values.unique().numel() == 16
+
+
+def test_token_tiles_and_candidates():
+    assert [bucket_wgmma_block_m(m) for m in (1, 8, 9, 16, 17, 32, 33, 64, 100)] == [8, 8, 16, 16, 32, 32, 64, 64, 64]
+    configs = bucket_wgmma_candidates(16, 4096)
+    assert len(configs) == len(BUCKET_WGMMA_CANDIDATES)
+    assert all(c["LAYOUT"] == "wgmma" and c["BLOCK_M"] == 16 for c in configs)
+    assert all(c["BLOCK_K"] == 32 for c in bucket_wgmma_candidates(16, 96))  # a group of 96 columns: BK 32 only
+    with pytest.raises(ValueError, match="no bucket wgmma layout"):
+        bucket_wgmma_layouts(4, 18, 16, 64)  # rows not a multiple of the warps
+
+
+def test_the_kernel_takes_only_what_it_can_compute():
+    x = torch.zeros(4, 256, dtype=torch.float16)
+    codes = torch.zeros(8, 128, dtype=torch.uint8)
+    pool = torch.zeros(2, 8, 1, 16, dtype=torch.float16)
+    assert not bucket_wgmma_ok(x, codes, pool, 4)  # not on a GPU
+    with pytest.raises(ValueError, match="sm_90"):
+        launch_bucket_wgmma(x, codes, pool, torch.zeros(4, dtype=torch.int32), 4, torch.empty(4, 8),
+                            bucket_wgmma_candidates(4, 256)[0])  # fmt: skip
+
+
+_COMPILE_SCRIPT = r"""
+import json, os, sys
+os.environ.pop("TRITON_INTERPRET", None)
+sys.path.insert(0, "benchmarks")
+from bench_kernels import compile_bucket_wgmma_sm90
+out = []
+for config, bits, x in json.loads(sys.argv[1]):
+    regs, stack, smem, sass = compile_bucket_wgmma_sm90(config, bits, x)
+    out.append([int(regs), int(stack), int(smem), sass.count("HGMMA"), sass.count("HSET2")])
+print(json.dumps(out))
+"""
+
+
+def test_every_candidate_compiles_for_sm90_without_spills():
+    """Compiled for sm_90 here (ptxas ships with Triton), 16 tokens, 3- and 4-bit, fp16 and bf16: no register spills,
+    and one wgmma per 16 columns of a K block and 64 one-hot rows (16 weight rows of 16 code values... a warpgroup's),
+    unrolled over the x ring (stages blocks) plus its tail of up to stages - 1 blocks."""
+    configs = bucket_wgmma_candidates(16, 4096)
+    cases = [[c, 4, "fp16"] for c in configs] + [[configs[0], 3, "bf16"], [configs[3], 4, "bf16"]]
+    for (config, _, _), (regs, stack, smem, hgmma, hset2) in zip(cases, sm90_results(_COMPILE_SCRIPT, cases),
+                                                                strict=True):  # fmt: skip
+        assert stack == 0 and regs <= 255, (config, regs, stack)
+        assert smem <= 227 * 1024, (config, smem)
+        per_block = config["BLOCK_K"] // 16 * config["ROWS"] // config["num_warps"]
+        assert hgmma == per_block * (2 * config["num_stages"] - 1), (config, hgmma)
+        assert hset2 > 0, config  # the one-hot by set.eq, not by a conversion pass
+
+
+CUDA_CASES = [  # (M tokens, distinct slots, N, K, gpr, bits, dtype, config overrides)
+    (16, 16, 4096, 4096, 1, 4, torch.float16, {}),
+    (16, 16, 4096, 4096, 4, 4, torch.float16, {}),  # folds at every group of 1,024 columns
+    (5, 5, 200, 512, 2, 3, torch.bfloat16, {}),  # 3-bit: code values 8-15 of the one-hot never match
+    (64, 13, 1000, 1024, 8, 4, torch.bfloat16, {}),  # ragged N, 64-token tiles
+    (40, 16, 256, 2048, 1, 4, torch.float16, {"BLOCK_M": 16}),  # 3 token tiles, the last one partial
+    (9, 9, 384, 192, 1, 4, torch.float16, {}),  # K of 3 or 6 blocks: little or no whole ring round
+]
+
+
+@pytest.mark.skipif(not SM90, reason="the wgmma bucket kernel needs an sm_90 GPU")
+@pytest.mark.parametrize("case", range(len(CUDA_CASES)))
+def test_the_kernel_matches_the_reference_on_batches_of_many_slots(case):
+    m, slots, n, k, gpr, bits, dtype, overrides = CUDA_CASES[case]
+    x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, slots, "random", dtype, seed=case)
+    ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
+    tol = 3e-3 if dtype == torch.float16 else 1.5e-2
+    for config in bucket_wgmma_candidates(m, triton.cdiv(k, gpr)):
+        config |= overrides
+        for _ in range(2):  # a split-K launch leaves its arrival counters at zero for the next
+            y = torch.full((m, n), float("nan"), dtype=dtype, device="cuda")
+            launch_bucket_wgmma(x, codes, pool, slot_of_token, bits, y, config)
+            assert rel_err(y, ref) < tol, config
+    assert not arrival_counters(x.device, 1).any()
