@@ -735,11 +735,13 @@ def compile_bucket_wgmma_sm90(config: dict, bits: int = 4, x: str = "fp16") -> t
     layouts = bucket_wgmma_layouts(warps, rows, bm, bk)
     dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}[x]
     desc = TensorDescriptor.from_tensor(torch.empty(bm, 4096, dtype=dtype), [bm, bk], layouts["x_smem_layout"])
+    c_desc = TensorDescriptor.from_tensor(torch.empty(rows, 512, dtype=torch.int32), [rows, bk // 8],
+                                          layouts["c_smem_layout"])  # fmt: skip
     const = {"BITS": bits, "ROWS": rows, "BLOCK_M": bm, "BLOCK_K": bk, "STAGES": config["num_stages"],
              **{k: layouts[k] for k in KERNEL_LAYOUTS}, "USE_SPLIT": config.get("SPLIT_K", 1) > 1}  # fmt: skip
-    ints = ["M", "N", "K", "GS", "stride_cw", "stride_ls", "stride_ln", "stride_ym", "KB_PER_SPLIT"]
+    ints = ["M", "N", "K", "GS", "stride_ls", "stride_ln", "stride_ym", "KB_PER_SPLIT"]
     return sm90_compile(_bucket_wgmma_kernel, ints, ints[1:], const, warps, config["num_stages"], x=x, lut=x,
-                        extra_sig={"x_desc": mangle_type(desc)})  # fmt: skip
+                        extra_sig={"x_desc": mangle_type(desc), "c_desc": mangle_type(c_desc)})  # fmt: skip
 
 
 # (BLOCK_M, BLOCK_N, BLOCK_K, warps, stages, W_LEFT)

@@ -51,9 +51,7 @@ if HAVE_GLUON:
     from kernels.triton_prefill_wgmma import (
         TensorDescriptor,
         _barrier,
-        _load_words,
         _tma_load,
-        _x_ring,
         fence_async_shared,
         gl,
         gluon,
@@ -142,46 +140,38 @@ if HAVE_GLUON:
         return part + gl.sum(gl.reshape(acc * lut, [ROWS, 16, BLOCK_M]), axis=1)
 
     @gluon.jit
-    def _bucket_k_block(kb, s: gl.constexpr, phase, acc, part, words, x_desc, x_bufs, landed, m_start, word_rows,
-                        CW, B, sel, cmp_lo, cmp_hi, lut_ptr, lut_tok, lut_row, tok_ok, KB, BPG, L: gl.constexpr,
-                        ROWS: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_K: gl.constexpr, STAGES: gl.constexpr,
-                        X_BYTES: gl.constexpr, a_layout: gl.constexpr, TAIL: gl.constexpr):  # fmt: skip
-        """K block kb, its x tile in ring buffer s (landed in phase `phase`): the one-hot, the MMA, the refill of the
-        buffer MMA kb-1 read with block kb + STAGES - 1, the fold at the end of a LUT group or of the K range."""
-        next_words = _load_words(word_rows, gl.minimum(kb + 1, KB - 1), CW, B, BLOCK_K)
-        a = _onehot(words, sel, cmp_lo, cmp_hi, a_layout, ROWS, BLOCK_K, x_desc.dtype)
-        if TAIL:  # as the prefill kernel's tail: the barrier pass wants one here
-            _barrier()
-        mbarrier.wait(landed[s], phase)
-        acc = warpgroup_mma(a, x_bufs[s].permute((1, 0)), acc, is_async=True)
-        nxt = kb + STAGES - 1
-        refill: gl.constexpr = (s + STAGES - 1) % STAGES
-        mbarrier.expect(landed[refill], X_BYTES, pred=nxt < KB)
-        _barrier()  # every warp's MMA kb-1 (the refilled buffer's last reader) waited for at its block's end
-        _tma_load(x_desc, [m_start, nxt * BLOCK_K], landed[refill], x_bufs[refill], pred=nxt < KB)
-        acc = warpgroup_mma_wait(num_outstanding=0, deps=[acc])
-        if ((kb + 1) % BPG == 0) | (kb + 1 == KB):
-            part = _fold(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, kb // BPG, L, ROWS, BLOCK_M)
-            acc = gl.zeros_like(acc)
-        return acc, part, next_words
+    def _block_words(c_buf, c_layout: gl.constexpr, w5_layout: gl.constexpr, w_layout: gl.constexpr,
+                     ROWS: gl.constexpr, BLOCK_K: gl.constexpr):  # fmt: skip
+        """A K block's code words from its shared-memory tile [ROWS, BK / 8] to [8 ROWS, 4V, 4]: element
+        (8r + g, 4v + t, b) = word 4v + b of row r, in every lane 4g + t of row r's warp (a broadcast: each lane
+        reads its rows' words, the same 16-byte runs as the rest of its warp)."""
+        V: gl.constexpr = BLOCK_K // 32
+        w2 = c_buf.load(c_layout)  # [ROWS, 4V], whole rows a thread
+        w5 = gl.convert_layout(gl.reshape(w2, [ROWS, 1, V, 1, 4]), w5_layout)
+        w5 = w5 + gl.zeros([ROWS, 8, V, 4, 4], gl.int32, w5_layout)  # broadcast over g and t (lanes)
+        return gl.convert_layout(gl.reshape(w5, [8 * ROWS, 4 * V, 4]), w_layout)
 
     @gluon.jit
     def _bucket_wgmma_kernel(
-        x_desc, codes_ptr, lut_ptr, slot_ptr, y_ptr, ws_ptr, counter_ptr,
-        M, N, K, GS, stride_cw, stride_ls, stride_ln, stride_ym, KB_PER_SPLIT,
+        x_desc, c_desc, lut_ptr, slot_ptr, y_ptr, ws_ptr, counter_ptr,
+        M, N, K, GS, stride_ls, stride_ln, stride_ym, KB_PER_SPLIT,
         BITS: gl.constexpr, ROWS: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_K: gl.constexpr, STAGES: gl.constexpr,
-        acc_layout: gl.constexpr, a_layout: gl.constexpr, w_layout: gl.constexpr, USE_SPLIT: gl.constexpr = False,
+        acc_layout: gl.constexpr, a_layout: gl.constexpr, w_layout: gl.constexpr, c_layout: gl.constexpr,
+        w5_layout: gl.constexpr, USE_SPLIT: gl.constexpr = False,
     ):  # fmt: skip
         """Program (row tile x token tile, k): ROWS weight rows, BLOCK_M tokens (x rows past M are TMA's zeros),
-        K blocks [k * KB_PER_SPLIT, ...)."""
+        K blocks [k * KB_PER_SPLIT, ...). x's tile and the rows' code words of each K block arrive together by TMA
+        in a ring of STAGES buffers, STAGES - 1 blocks ahead (the codes are the DRAM stream: with only the next
+        block's words in flight a program waited on them every block, 54 us at 16 x 16 on 4096x4096, H200)."""
         DT: gl.constexpr = x_desc.dtype
         L: gl.constexpr = 1 << BITS
         V: gl.constexpr = BLOCK_K // 32
-        X_BYTES: gl.constexpr = BLOCK_M * BLOCK_K * 2
+        BYTES: gl.constexpr = BLOCK_M * BLOCK_K * 2 + ROWS * BLOCK_K // 2  # x's tile and the codes'
         m_tiles = gl.cdiv(M, BLOCK_M)
         pid_m = gl.program_id(0) % m_tiles
         pid_n = gl.program_id(0) // m_tiles
         m_start = pid_m * BLOCK_M
+        row0 = pid_n * ROWS
         BPG = GS // BLOCK_K  # K blocks a LUT group
         if USE_SPLIT:
             kb0 = gl.program_id(1) * KB_PER_SPLIT
@@ -190,16 +180,9 @@ if HAVE_GLUON:
             kb0 = 0
             KB = K // BLOCK_K
 
-        # the code words: element (8r + g, 4v + t, b) = word 4v + b of row r of the tile (the same for a warp)
-        w_rows_l: gl.constexpr = gl.SliceLayout(1, gl.SliceLayout(2, w_layout))
-        wr = gl.arange(0, 8 * ROWS, layout=w_rows_l)
-        rows_c = gl.minimum(pid_n * ROWS + wr // 8, N - 1)  # rows past N read row N-1; never stored
-        words_ptr = codes_ptr.to(gl.pointer_type(gl.uint32), bitcast=True)
-        word_rows = words_ptr + gl.expand_dims(gl.expand_dims(rows_c.to(gl.int64) * stride_cw, 1), 2)
+        # each lane's prmt selector (byte t) and code values (g, g + 8) in the codes' encoding, per word element
+        wr = gl.arange(0, 8 * ROWS, layout=gl.SliceLayout(1, gl.SliceLayout(2, w_layout)))
         c2 = gl.arange(0, 4 * V, layout=gl.SliceLayout(0, gl.SliceLayout(2, w_layout)))
-        bb = gl.arange(0, 4, layout=gl.SliceLayout(0, gl.SliceLayout(1, w_layout)))
-        CW = gl.expand_dims(gl.expand_dims((c2 // 4) * 4, 0), 2)
-        B = gl.expand_dims(gl.expand_dims(bb, 0), 1)
         zeros2 = gl.zeros([8 * ROWS, 4 * V], gl.uint32, gl.SliceLayout(2, w_layout))
         t = c2 % 4
         sel = gl.expand_dims((t | (t << 8)).to(gl.uint32), 0) + zeros2  # prmt: byte t into bytes 0 and 2
@@ -212,45 +195,54 @@ if HAVE_GLUON:
         arow = gl.arange(0, 16 * ROWS, layout=gl.SliceLayout(1, acc_layout))
         toks = m_start + gl.arange(0, BLOCK_M, layout=gl.SliceLayout(0, acc_layout))
         slots = gl.load(slot_ptr + toks, mask=toks < M, other=0).to(gl.int64)
-        lut_row = gl.minimum(pid_n * ROWS + arow // 16, N - 1) * stride_ln + arow % 16  # within a slot: int32
+        lut_row = gl.minimum(row0 + arow // 16, N - 1) * stride_ln + arow % 16  # within a slot: int32
         lut_tok = slots * stride_ls
         tok_ok = toks < M
 
         X_LAYOUT: gl.constexpr = x_desc.layout
-        x_bufs, landed = _x_ring(DT, BLOCK_M, BLOCK_K, STAGES, X_LAYOUT)
+        C_LAYOUT: gl.constexpr = c_desc.layout
+        x_smem = gl.allocate_shared_memory(DT, [STAGES, BLOCK_M, BLOCK_K], X_LAYOUT)
+        c_smem = gl.allocate_shared_memory(gl.int32, [STAGES, ROWS, BLOCK_K // 8], C_LAYOUT)
+        bars = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
         for s in gl.static_range(STAGES):
-            mbarrier.init(landed[s], count=1)
+            mbarrier.init(bars.index(s), count=1)
         fence_async_shared()
         _barrier()  # the barriers initialized before anyone waits on them
         for s in gl.static_range(STAGES - 1):
-            mbarrier.expect(landed[s], X_BYTES, pred=kb0 + s < KB)
-            _tma_load(x_desc, [m_start, (kb0 + s) * BLOCK_K], landed[s], x_bufs[s], pred=kb0 + s < KB)
+            ok = kb0 + s < KB
+            mbarrier.expect(bars.index(s), BYTES, pred=ok)
+            _tma_load(x_desc, [m_start, (kb0 + s) * BLOCK_K], bars.index(s), x_smem.index(s), pred=ok)
+            _tma_load(c_desc, [row0, (kb0 + s) * (BLOCK_K // 8)], bars.index(s), c_smem.index(s), pred=ok)
 
-        words = _load_words(word_rows, kb0, CW, B, BLOCK_K)
         acc = gl.zeros([16 * ROWS, BLOCK_M], gl.float32, acc_layout)
         part = gl.sum(gl.reshape(gl.zeros_like(acc), [ROWS, 16, BLOCK_M]), axis=1)  # [ROWS, BM], the fold's layout
-        rounds = (KB - kb0) // STAGES
-        for r in range(rounds):  # whole rounds of the ring, unrolled: every buffer index a constant
-            for s in gl.static_range(STAGES):
-                acc, part, words = _bucket_k_block(
-                    kb0 + r * STAGES + s, s, r & 1, acc, part, words, x_desc, x_bufs, landed, m_start, word_rows, CW,
-                    B, sel, cmp_lo, cmp_hi, lut_ptr, lut_tok, lut_row, tok_ok, KB, BPG, L, ROWS, BLOCK_M, BLOCK_K,
-                    STAGES, X_BYTES, a_layout, False,
-                )  # fmt: skip
-        for s in gl.static_range(STAGES - 1):  # the last (KB - kb0) % STAGES blocks
-            if kb0 + rounds * STAGES + s < KB:
-                acc, part, words = _bucket_k_block(
-                    kb0 + rounds * STAGES + s, s, rounds & 1, acc, part, words, x_desc, x_bufs, landed, m_start,
-                    word_rows, CW, B, sel, cmp_lo, cmp_hi, lut_ptr, lut_tok, lut_row, tok_ok, KB, BPG, L, ROWS, BLOCK_M,
-                    BLOCK_K, STAGES, X_BYTES, a_layout, True,
-                )  # fmt: skip
+        for kb in range(kb0, KB):
+            i = kb - kb0
+            cur = i % STAGES
+            mbarrier.wait(bars.index(cur), (i // STAGES) & 1)
+            words = _block_words(c_smem.index(cur), c_layout, w5_layout, w_layout, ROWS, BLOCK_K)
+            a = _onehot(words, sel, cmp_lo, cmp_hi, a_layout, ROWS, BLOCK_K, DT)
+            acc = warpgroup_mma(a, x_smem.index(cur).permute((1, 0)), acc, is_async=True)
+            # refill the buffers of block kb - 1 (its words read, its MMA waited for by every warp) with kb + STAGES - 1
+            nxt = kb + STAGES - 1
+            r = (i + STAGES - 1) % STAGES
+            _barrier()
+            fence_async_shared()  # the generic reads of the codes ordered before the TMA's writes (async proxy)
+            mbarrier.expect(bars.index(r), BYTES, pred=nxt < KB)
+            _tma_load(x_desc, [m_start, nxt * BLOCK_K], bars.index(r), x_smem.index(r), pred=nxt < KB)
+            _tma_load(c_desc, [row0, nxt * (BLOCK_K // 8)], bars.index(r), c_smem.index(r), pred=nxt < KB)
+            # the A fragments are read from registers: wait before the next block's one-hot overwrites them
+            acc = warpgroup_mma_wait(num_outstanding=0, deps=[acc])
+            if ((kb + 1) % BPG == 0) | (kb + 1 == KB):  # the end of a LUT group or of the K range
+                part = _fold(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, kb // BPG, L, ROWS, BLOCK_M)
+                acc = gl.zeros_like(acc)
 
         part_l: gl.constexpr = part.type.layout
         p_rows = gl.arange(0, ROWS, layout=gl.SliceLayout(1, part_l))
         p_toks = gl.arange(0, BLOCK_M, layout=gl.SliceLayout(0, part_l))
         y_ptrs = (y_ptr + gl.expand_dims((m_start + p_toks).to(gl.int64) * stride_ym, 0)
-                  + gl.expand_dims(pid_n * ROWS + p_rows, 1))  # [ROWS, BM]  # fmt: skip
-        y_mask = gl.expand_dims(m_start + p_toks < M, 0) & gl.expand_dims(pid_n * ROWS + p_rows < N, 1)
+                  + gl.expand_dims(row0 + p_rows, 1))  # [ROWS, BM]  # fmt: skip
+        y_mask = gl.expand_dims(m_start + p_toks < M, 0) & gl.expand_dims(row0 + p_rows < N, 1)
         if USE_SPLIT:
             # the partial to the workspace [splits, tiles, ROWS, BM]; the tile's last program to arrive sums them
             tile = gl.program_id(0)
@@ -287,11 +279,17 @@ def bucket_wgmma_layouts(num_warps: int, rows: int, block_m: int, block_k: int) 
     warps = [[8 << i, 0, 0] for i in range(num_warps.bit_length() - 1)]
     words = gl.DistributedLinearLayout(reg_bases=reg, lane_bases=lanes, warp_bases=warps, block_bases=[],
                                        shape=[8 * rows, 4 * v, 4])  # fmt: skip
+    # the codes' tile [ROWS, BK / 8] words: whole rows a thread (every lane of a row's warp), then broadcast over the
+    # lanes as [ROWS, 8 (g), V, 4 (t), 4 (b)]
+    c = gl.BlockedLayout([1, 4 * v], [1, 32], [num_warps, 1], [1, 0])
+    w5 = gl.BlockedLayout([1, 1, v, 1, 4], [1, 8, 1, 4, 1], [num_warps, 1, 1, 1, 1], [4, 3, 2, 1, 0])
     x_smem = gl.NVMMASharedLayout(swizzle_byte_width=min(128, 2 * block_k), element_bitwidth=16, rank=2)
-    return {"acc_layout": acc, "a_layout": a, "w_layout": words, "x_smem_layout": x_smem}
+    c_smem = gl.NVMMASharedLayout(swizzle_byte_width=0, element_bitwidth=32, rank=2)
+    return {"acc_layout": acc, "a_layout": a, "w_layout": words, "c_layout": c, "w5_layout": w5,
+            "x_smem_layout": x_smem, "c_smem_layout": c_smem}  # fmt: skip
 
 
-KERNEL_LAYOUTS = ("acc_layout", "a_layout", "w_layout")  # x's comes with its descriptor
+KERNEL_LAYOUTS = ("acc_layout", "a_layout", "w_layout", "c_layout", "w5_layout")  # the smem ones: descriptors
 
 
 def bucket_wgmma_ok(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor, bits: int,
@@ -312,10 +310,11 @@ def bucket_wgmma_ok(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch
     )
 
 
-# (ROWS, BLOCK_K, warps, stages, SPLIT_K), BLOCK_M from the token count (8, 16, 32 or 64). sm_90 (16 tokens): BK 64
-# ~250 registers (2 programs of 4 warps an SM), BK 32 164-180 (3); 32 rows on 4 warps spill at BK 64.
-BUCKET_WGMMA_CANDIDATES = [(16, 64, 4, 3, 1), (16, 64, 4, 3, 2), (16, 64, 4, 3, 4), (16, 32, 4, 4, 2),
-                           (16, 32, 4, 3, 4), (32, 32, 8, 4, 2), (32, 64, 8, 3, 2), (32, 32, 8, 3, 1)]  # fmt: skip
+# (ROWS, BLOCK_K, warps, stages, SPLIT_K), BLOCK_M from the token count (8, 16, 32 or 64). sm_90 (16 tokens, Triton
+# 3.6): 118-155 registers at 16 rows a warpgroup.
+BUCKET_WGMMA_CANDIDATES = [(16, 64, 4, 8, 1), (16, 64, 4, 8, 2), (16, 64, 4, 12, 2), (16, 32, 4, 12, 2),
+                           (16, 32, 4, 16, 2), (32, 32, 8, 8, 2), (32, 64, 8, 8, 1), (16, 64, 4, 4, 2),
+                           (32, 32, 4, 12, 2), (64, 32, 8, 12, 1)]  # fmt: skip
 
 
 def bucket_wgmma_block_m(m: int) -> int:
@@ -345,10 +344,11 @@ def launch_bucket_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: t
     if not bucket_wgmma_ok(x, codes_packed, lut_pool, bits, bk):
         raise ValueError("the wgmma bucket kernel takes sm_90, x and LUT of one 16-bit type, prmt_ok codes and K "
                          f"and group size {gs} multiples of BLOCK_K={bk}")  # fmt: skip
-    if stages not in (3, 4) or slot_of_token.shape[0] != m or not x.is_contiguous():
-        raise ValueError("the wgmma bucket kernel takes 3 or 4 stages, one slot per token and a contiguous x")
+    if not 2 <= stages <= 16 or slot_of_token.shape[0] != m or not x.is_contiguous():
+        raise ValueError("the wgmma bucket kernel takes 2 to 16 stages, one slot per token and a contiguous x")
     layouts = bucket_wgmma_layouts(warps, rows, bm, bk)
     x_desc = TensorDescriptor.from_tensor(x, [bm, bk], layouts["x_smem_layout"])
+    c_desc = TensorDescriptor.from_tensor(codes_packed.view(torch.int32), [rows, bk // 8], layouts["c_smem_layout"])
     programs = triton.cdiv(m, bm) * triton.cdiv(n, rows)
     k_blocks = k // bk
     per_split = blocks_per_split(k_blocks, int(config.get("SPLIT_K", 1)))
@@ -359,8 +359,8 @@ def launch_bucket_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: t
     else:
         ws = counters = y
     _bucket_wgmma_kernel[(programs, split)](
-        x_desc, codes_packed, lut_pool, slot_of_token, y, ws, counters,
-        m, n, k, gs, codes_packed.stride(0) // 4, lut_pool.stride(0), lut_pool.stride(1), y.stride(0), per_split,
+        x_desc, c_desc, lut_pool, slot_of_token, y, ws, counters,
+        m, n, k, gs, lut_pool.stride(0), lut_pool.stride(1), y.stride(0), per_split,
         BITS=bits, ROWS=rows, BLOCK_M=bm, BLOCK_K=bk, STAGES=stages,
         **{k_: layouts[k_] for k_ in KERNEL_LAYOUTS}, USE_SPLIT=split > 1, num_warps=warps,
     )  # fmt: skip
