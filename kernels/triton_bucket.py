@@ -31,7 +31,9 @@ import torch
 import triton
 import triton.language as tl
 
+from kernels import autotune
 from kernels.triton_bucket_cols import _bucket_cols_kernel
+from kernels.triton_bucket_wgmma import bucket_wgmma_ok, launch_bucket_wgmma
 from kernels.triton_common import (
     interpreting,
     jit_any_size,
@@ -176,6 +178,7 @@ def launch_bucket(
     config: dict,
 ) -> None:
     """y [M, N] <- bucket-sum kernel. config: BLOCK_N, BLOCK_K, SPLIT_K, num_warps, num_stages, and LAYOUT:
+    "wgmma" (triton_bucket_wgmma.py, its own config keys; more than 16 tokens on sm_90),
     "rows" (default: this module's kernel, one-hot rows = weight rows x code values, the A operand) or "cols"
     (triton_bucket_cols.py: codes as the B operand, one-hot in registers; PAIRS: the MMA's K runs over the
     block's columns, 3/4-bit codes only, else over its bytes once per code within a byte; QUADS: over its 16-bit
@@ -187,6 +190,11 @@ def launch_bucket(
     """
     m, k = x.shape
     n = codes_packed.shape[0]
+    if config.get("LAYOUT") == "wgmma":  # triton_bucket_wgmma.py; where it cannot take the call, the default config
+        if bucket_wgmma_ok(x, codes_packed, lut_pool, bits, config["BLOCK_K"]):
+            launch_bucket_wgmma(x, codes_packed, lut_pool, slot_of_token, bits, y, config)
+            return
+        config = default_bucket_config(m, n, k, bits, autotune.num_sms(x.device))
     gpr = lut_pool.shape[2]
     gs = triton.cdiv(k, gpr)
     block_n, block_k = config["BLOCK_N"], config["BLOCK_K"]

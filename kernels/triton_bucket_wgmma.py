@@ -307,6 +307,12 @@ def bucket_wgmma_ok(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch
         and prmt_ok(codes_packed, lut_pool, bits)
         and k % block_k == 0
         and gs % block_k == 0
+        # TMA: 16-byte aligned bases and row strides, x in whole rows
+        and x.is_contiguous()
+        and x.data_ptr() % 16 == 0
+        and codes_packed.data_ptr() % 16 == 0
+        and codes_packed.stride(0) % 16 == 0
+        and codes_packed.stride(1) == 1
     )
 
 
@@ -329,6 +335,23 @@ def bucket_wgmma_candidates(m: int, group_size: int) -> list[dict]:
     bm = bucket_wgmma_block_m(m)
     return [{"LAYOUT": "wgmma", "BLOCK_M": bm, **dict(zip(keys, c, strict=True))} for c in BUCKET_WGMMA_CANDIDATES
             if group_size % c[1] == 0]  # fmt: skip
+
+
+# Up to 16 tokens the mma.sync bucket kernels are faster (H200, thirty-first session: 49 against 31.6 us at 16 tokens
+# over 16 tasks on 4096x4096; a wgmma with its A operand from registers seems to cost ~40 cycles besides its math,
+# which 16 tokens do not amortize); at 64 tokens this kernel took 77 against 134 us.
+WGMMA_MIN_M = 17
+
+
+def bucket_wgmma_configs_for(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor, bits: int,
+                             m_bucket: int) -> list[dict]:  # fmt: skip
+    """The candidates the op's bucket tuning adds for this call: none below WGMMA_MIN_M tokens (the key's m_bucket,
+    whose token tile serves every m of the key) or where the kernel does not take the call."""
+    if m_bucket < WGMMA_MIN_M or not bucket_wgmma_ok(x, codes_packed, lut_pool, bits, 32):
+        return []
+    k = x.shape[1]
+    configs = bucket_wgmma_candidates(m_bucket, triton.cdiv(k, lut_pool.shape[2]))
+    return [c for c in configs if k % c["BLOCK_K"] == 0]
 
 
 def launch_bucket_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor,

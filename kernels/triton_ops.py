@@ -36,6 +36,7 @@ from kernels.triton_backward import (
     launch_grad_x,
 )
 from kernels.triton_bucket import bucket_candidates, default_bucket_config, launch_bucket
+from kernels.triton_bucket_wgmma import bucket_wgmma_configs_for
 from kernels.triton_common import check_inputs, pdl_scope, segments_of_sorted, sort_tokens_by_slot
 from kernels.triton_decode import (
     MODE_MMA,
@@ -190,7 +191,8 @@ def _forward(
             config = autotune.pick_config(
                 "bucket",
                 _shape_key(x, codes_packed, lut_pool, bits, _m_bucket(m)),
-                lambda: bucket_candidates(m, n, k, bits, sms),
+                lambda: bucket_candidates(m, n, k, bits, sms)
+                + bucket_wgmma_configs_for(x, codes_packed, lut_pool, bits, _m_bucket(m)),
                 lambda c: launch_bucket(x, codes_packed, lut_pool, slots, bits, y, c),
                 lambda: default_bucket_config(m, n, k, bits, sms),
                 x.device,

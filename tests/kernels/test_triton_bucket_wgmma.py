@@ -13,10 +13,12 @@ import triton
 
 from kernels.prmt_lut import emulate
 from kernels.reference import lut_linear_reference
+from kernels.triton_bucket import launch_bucket
 from kernels.triton_bucket_wgmma import (
     BUCKET_WGMMA_CANDIDATES,
     bucket_wgmma_block_m,
     bucket_wgmma_candidates,
+    bucket_wgmma_configs_for,
     bucket_wgmma_layouts,
     bucket_wgmma_ok,
     compare_word,
@@ -131,3 +133,33 @@ def test_the_kernel_matches_the_reference_on_batches_of_many_slots(case):
             launch_bucket_wgmma(x, codes, pool, slot_of_token, bits, y, config)
             assert rel_err(y, ref) < tol, config
     assert not arrival_counters(x.device, 1).any()
+
+
+def test_the_op_offers_the_kernel_only_above_16_tokens_where_it_runs():
+    x, codes, pool, _ = make_case(32, 64, 256, 4, 1, 4, "random", torch.float16)
+    assert bucket_wgmma_configs_for(x, codes, pool, 4, 16) == []  # the mma.sync kernels are faster there
+    if not SM90:
+        assert bucket_wgmma_configs_for(x, codes, pool, 4, 32) == []
+    else:
+        assert all(c["BLOCK_M"] == 32 for c in bucket_wgmma_configs_for(x, codes, pool, 4, 32))
+
+
+def test_a_wgmma_choice_met_where_the_kernel_cannot_run_falls_back_to_the_default_bucket_config():
+    """A tuned choice names the kernel by LAYOUT; on a call it cannot take (here: no sm_90 GPU, or an x without
+    16-byte rows for TMA) launch_bucket runs the default bucket config instead, with the same result."""
+    x, codes, pool, slots = make_case(20, 48, 128, 4, 2, 6, "random", torch.float16, seed=3)
+    config = bucket_wgmma_candidates(20, 64)[0]
+    y = torch.full((20, 48), float("nan"), dtype=x.dtype, device=x.device)
+    x_odd = torch.empty(20, 130, dtype=x.dtype, device=x.device)[:, :128]  # rows of 260 bytes: not for TMA
+    x_odd.copy_(x)
+    launch_bucket(x_odd, codes, pool, slots, 4, y, config)
+    assert rel_err(y, lut_linear_reference(x, codes, pool, slots, 4)) < 3e-3
+
+
+@pytest.mark.skipif(not SM90, reason="the wgmma bucket kernel needs an sm_90 GPU")
+def test_launch_bucket_routes_a_wgmma_choice_to_the_kernel():
+    x, codes, pool, slots = make_case(40, 512, 1024, 4, 4, 16, "random", torch.float16, seed=4)
+    config = bucket_wgmma_candidates(64, 256)[0]
+    y = torch.full((40, 512), float("nan"), dtype=x.dtype, device="cuda")
+    launch_bucket(x, codes, pool, slots, 4, y, config)
+    assert rel_err(y, lut_linear_reference(x, codes, pool, slots, 4)) < 3e-3

@@ -1,0 +1,49 @@
+"""Thirty-first session: the bucket keys of 32 and 64 tokens tuned again with the wgmma bucket kernel among the
+candidates (triton_bucket_wgmma.bucket_wgmma_configs_for), and each key's old (shipped) and new choice timed in
+turns (graph replays, L2 flushed), 16 tasks interleaved. Run with SKETCHSERVE_CACHE=DIR and the keys dropped from
+this machine's copy of kernels/tuned (prep.sh's drop_shipped); argv[1]: a copy of the shipped JSON from before."""
+
+import json
+import os
+import statistics
+import sys
+
+import torch
+
+sys.path.insert(0, "benchmarks")
+from bench_kernels import graph_us, make_batch, rel_to  # noqa: E402
+
+from kernels import autotune  # noqa: E402
+from kernels.packing import pack_codes  # noqa: E402
+from kernels.reference import lut_linear_reference  # noqa: E402
+from kernels.triton_bucket import launch_bucket  # noqa: E402
+from kernels.triton_ops import lut_linear_forward  # noqa: E402
+
+
+def retune(key: str, old_choice: dict) -> dict:
+    m, n, k, bits, gpr = (int(v) for v in key.split("|")[1].split(",")[:5])
+    codes = pack_codes(torch.randint(0, 16, (n, k), device="cuda"), bits)
+    pool = (torch.randn(16, n, gpr, 16, device="cuda") * 0.02).half()
+    x, slots = make_batch(m, 16, k)
+    lut_linear_forward(x, codes, pool, slots, bits, decode_kernel="bucket")  # tunes this key
+    new = autotune._MEMORY[key]
+    ref = lut_linear_reference(x, codes, pool, slots, bits)
+    y = torch.empty(m, n, dtype=torch.float16, device="cuda")
+    launch_bucket(x, codes, pool, slots, bits, y, new)
+    err = rel_to(y, ref)
+    times = {"old": [], "new": []}
+    for _ in range(3):
+        for label, cfg in (("old", old_choice), ("new", new)):
+            times[label].append(graph_us(lambda c=cfg: launch_bucket(x, codes, pool, slots, bits, y, c)))
+    t = {label: statistics.median(v) for label, v in times.items()}
+    print(f"{key}: old {t['old']:.1f} us, new {t['new']:.1f} us ({t['old'] / t['new']:.2f}x), err {err:.1e}; "
+          f"new {new}", flush=True)
+    return {"key": key, "old": old_choice, "new": new, "old_us": t["old"], "new_us": t["new"], "rel_err": err}
+
+
+old = json.load(open(sys.argv[1]))
+rows = []
+for key in sorted(k for k in old if k.startswith(("bucket|32,", "bucket|64,"))):
+    rows.append(retune(key, old[key]))
+    torch.cuda.empty_cache()
+json.dump(rows, open(os.path.join(os.environ["OUT"], "bucket_retune_thirtyfirst.json"), "w"), indent=1)
