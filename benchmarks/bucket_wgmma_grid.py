@@ -40,7 +40,7 @@ def run_case(layer: Layer, m: int, tasks: int, gpr: int) -> dict:
     floor = layer.floor_bytes(m, tasks) / BANDWIDTH * 1e6
     y = torch.empty(m, n, dtype=torch.float16, device="cuda")
     timed = []
-    for cfg in bucket_wgmma_candidates(m, -(-k // gpr)):
+    for cfg in bucket_wgmma_candidates(m, -(-k // gpr), mma_v2=True):
         y.fill_(float("nan"))
         try:
             launch_bucket_wgmma(x, codes, pool, slots, BITS, y, cfg)
@@ -58,6 +58,10 @@ def run_case(layer: Layer, m: int, tasks: int, gpr: int) -> dict:
     print(f"{n}x{k} gpr {gpr} M={m} x {tasks} tasks: cuBLAS {cublas:.1f} us, shipped bucket {shipped:.1f} "
           f"({cublas / shipped:.2f}x cuBLAS), wgmma bucket {best_us:.1f} ({cublas / best_us:.2f}x; floor {floor:.1f}) "
           f"{best} err {err:.1e}; others {[round(u, 1) for u, _, _ in timed[1:]]}", flush=True)  # fmt: skip
+    v2 = [t for t in timed if t[1].get("MMA_V2")]
+    if v2:
+        print(f"  best MMA_V2 {v2[0][0]:.1f} us {v2[0][1]}; best wgmma "
+              f"{min((u for u, c, _ in timed if not c.get('MMA_V2')), default=float('nan')):.1f}", flush=True)
     return {"N": n, "K": k, "M": m, "tasks": tasks, "gpr": gpr, "cublas_us": cublas, "shipped_us": shipped,
             "wgmma_us": best_us, "wgmma_config": best, "floor_us": floor, "rel_err": err,
             "all": [(u, c) for u, c, _ in timed]}  # fmt: skip

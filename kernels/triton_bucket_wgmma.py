@@ -48,6 +48,8 @@ from kernels.triton_decode_prmt import prmt_ok
 from kernels.triton_prefill_wgmma import HAVE_GLUON, _sm90
 
 if HAVE_GLUON:
+    from triton.experimental.gluon.language.nvidia.ampere import mma_v2
+
     from kernels.triton_prefill_wgmma import (
         TensorDescriptor,
         _barrier,
@@ -157,7 +159,7 @@ if HAVE_GLUON:
         M, N, K, GS, stride_ls, stride_ln, stride_ym, KB_PER_SPLIT,
         BITS: gl.constexpr, ROWS: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_K: gl.constexpr, STAGES: gl.constexpr,
         acc_layout: gl.constexpr, a_layout: gl.constexpr, w_layout: gl.constexpr, c_layout: gl.constexpr,
-        w5_layout: gl.constexpr, USE_SPLIT: gl.constexpr = False,
+        w5_layout: gl.constexpr, b_layout: gl.constexpr, USE_SPLIT: gl.constexpr = False, MMA_V2: gl.constexpr = False,
     ):  # fmt: skip
         """Program (row tile x token tile, k): ROWS weight rows, BLOCK_M tokens (x rows past M are TMA's zeros),
         K blocks [k * KB_PER_SPLIT, ...). x's tile and the rows' code words of each K block arrive together by TMA
@@ -222,7 +224,10 @@ if HAVE_GLUON:
             mbarrier.wait(bars.index(cur), (i // STAGES) & 1)
             words = _block_words(c_smem.index(cur), c_layout, w5_layout, w_layout, ROWS, BLOCK_K)
             a = _onehot(words, sel, cmp_lo, cmp_hi, a_layout, ROWS, BLOCK_K, DT)
-            acc = warpgroup_mma(a, x_smem.index(cur).permute((1, 0)), acc, is_async=True)
+            if MMA_V2:  # mma.sync: x's fragments from shared memory (ldmatrix), nothing left in flight
+                acc = mma_v2(a, x_smem.index(cur).permute((1, 0)).load(b_layout), acc)
+            else:
+                acc = warpgroup_mma(a, x_smem.index(cur).permute((1, 0)), acc, is_async=True)
             # refill the buffers of block kb - 1 (its words read, its MMA waited for by every warp) with kb + STAGES - 1
             nxt = kb + STAGES - 1
             r = (i + STAGES - 1) % STAGES
@@ -231,8 +236,8 @@ if HAVE_GLUON:
             mbarrier.expect(bars.index(r), BYTES, pred=nxt < KB)
             _tma_load(x_desc, [m_start, nxt * BLOCK_K], bars.index(r), x_smem.index(r), pred=nxt < KB)
             _tma_load(c_desc, [row0, nxt * (BLOCK_K // 8)], bars.index(r), c_smem.index(r), pred=nxt < KB)
-            # the A fragments are read from registers: wait before the next block's one-hot overwrites them
-            acc = warpgroup_mma_wait(num_outstanding=0, deps=[acc])
+            if not MMA_V2:  # the A fragments are read from registers: wait before the next one-hot overwrites them
+                acc = warpgroup_mma_wait(num_outstanding=0, deps=[acc])
             if ((kb + 1) % BPG == 0) | (kb + 1 == KB):  # the end of a LUT group or of the K range
                 part = _fold(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, kb // BPG, L, ROWS, BLOCK_M)
                 acc = gl.zeros_like(acc)
@@ -263,15 +268,19 @@ if HAVE_GLUON:
 
 
 @functools.cache
-def bucket_wgmma_layouts(num_warps: int, rows: int, block_m: int, block_k: int) -> dict:
+def bucket_wgmma_layouts(num_warps: int, rows: int, block_m: int, block_k: int, mma_v2: bool = False) -> dict:
     """acc [16 ROWS, BM] (wgmma: 16 rows a warp, i.e. one weight row's 16 code values; ROWS / warps repeats),
     its A operand [16 ROWS, BK], the code words [8 ROWS, 4V, 4] as the A fragments need them (lane 4g + t: row
     8r + g, the 4 words of each 32 columns in consecutive registers), x's shared-memory tiles [BM, BK]."""
     if rows % num_warps or num_warps % 4 or block_k % 32 or block_m % 8 or not 8 <= block_m <= 256:
         raise ValueError(f"no bucket wgmma layout for {rows} rows x {block_m} tokens x {block_k} columns over "
                          f"{num_warps} warps")
-    acc = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[num_warps, 1], instr_shape=[16, block_m, 16])
+    if mma_v2:  # mma.sync m16n8k16: the same A fragments a warp
+        acc = gl.NVMMADistributedLayout(version=[2, 0], warps_per_cta=[num_warps, 1], instr_shape=[16, 8])
+    else:
+        acc = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[num_warps, 1], instr_shape=[16, block_m, 16])
     a = gl.DotOperandLayout(operand_index=0, parent=acc, k_width=2)
+    b = gl.DotOperandLayout(operand_index=1, parent=acc, k_width=2)
     v = block_k // 32
     reg = [[0, 0, 1], [0, 0, 2]] + [[0, 4 << i, 0] for i in range(v.bit_length() - 1)]
     reg += [[8 * num_warps << i, 0, 0] for i in range((rows // num_warps).bit_length() - 1)]
@@ -285,11 +294,12 @@ def bucket_wgmma_layouts(num_warps: int, rows: int, block_m: int, block_k: int) 
     w5 = gl.BlockedLayout([1, 1, v, 1, 4], [1, 8, 1, 4, 1], [num_warps, 1, 1, 1, 1], [4, 3, 2, 1, 0])
     x_smem = gl.NVMMASharedLayout(swizzle_byte_width=min(128, 2 * block_k), element_bitwidth=16, rank=2)
     c_smem = gl.NVMMASharedLayout(swizzle_byte_width=0, element_bitwidth=32, rank=2)
-    return {"acc_layout": acc, "a_layout": a, "w_layout": words, "c_layout": c, "w5_layout": w5,
+    return {"acc_layout": acc, "a_layout": a, "w_layout": words, "c_layout": c, "w5_layout": w5, "b_layout": b,
             "x_smem_layout": x_smem, "c_smem_layout": c_smem}  # fmt: skip
 
 
-KERNEL_LAYOUTS = ("acc_layout", "a_layout", "w_layout", "c_layout", "w5_layout")  # the smem ones: descriptors
+# the smem ones go with the descriptors
+KERNEL_LAYOUTS = ("acc_layout", "a_layout", "w_layout", "c_layout", "w5_layout", "b_layout")
 
 
 def bucket_wgmma_ok(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor, bits: int,
@@ -317,10 +327,14 @@ def bucket_wgmma_ok(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch
 
 
 # (ROWS, BLOCK_K, warps, stages, SPLIT_K), BLOCK_M from the token count (8, 16, 32 or 64). sm_90 (16 tokens, Triton
-# 3.6): 118-155 registers at 16 rows a warpgroup.
+# 3.6): 118-223 registers.
 BUCKET_WGMMA_CANDIDATES = [(16, 64, 4, 8, 1), (16, 64, 4, 8, 2), (16, 64, 4, 12, 2), (16, 32, 4, 12, 2),
                            (16, 32, 4, 16, 2), (32, 32, 8, 8, 2), (32, 64, 8, 8, 1), (16, 64, 4, 4, 2),
                            (32, 32, 4, 12, 2), (64, 32, 8, 12, 1)]  # fmt: skip
+# MMA_V2 (mma.sync instead of wgmma, x's fragments by ldmatrix; thirty-first session, for 16 tokens and fewer):
+# (ROWS, BLOCK_K, warps, stages, SPLIT_K); ~128 registers at 16 rows and BK 64 (4 programs an SM)
+BUCKET_MMA_V2_CANDIDATES = [(16, 64, 4, 8, 1), (16, 64, 4, 8, 2), (16, 32, 4, 12, 2), (16, 32, 4, 12, 4),
+                            (32, 32, 4, 12, 2), (32, 64, 8, 8, 1), (16, 64, 4, 4, 2), (16, 64, 4, 12, 4)]  # fmt: skip
 
 
 def bucket_wgmma_block_m(m: int) -> int:
@@ -328,13 +342,15 @@ def bucket_wgmma_block_m(m: int) -> int:
     return next((b for b in (8, 16, 32) if m <= b), 64)
 
 
-def bucket_wgmma_candidates(m: int, group_size: int) -> list[dict]:
-    """BUCKET_WGMMA_CANDIDATES as configs (LAYOUT "wgmma": triton_bucket.launch_bucket routes them here), those
-    whose BLOCK_K divides the group size."""
+def bucket_wgmma_candidates(m: int, group_size: int, mma_v2: bool = False) -> list[dict]:
+    """BUCKET_WGMMA_CANDIDATES (and with mma_v2 BUCKET_MMA_V2_CANDIDATES) as configs (LAYOUT "wgmma":
+    triton_bucket.launch_bucket routes them here), those whose BLOCK_K divides the group size."""
     keys = ("ROWS", "BLOCK_K", "num_warps", "num_stages", "SPLIT_K")
     bm = bucket_wgmma_block_m(m)
-    return [{"LAYOUT": "wgmma", "BLOCK_M": bm, **dict(zip(keys, c, strict=True))} for c in BUCKET_WGMMA_CANDIDATES
-            if group_size % c[1] == 0]  # fmt: skip
+    wgmma = [{"LAYOUT": "wgmma", "BLOCK_M": bm, **dict(zip(keys, c, strict=True))} for c in BUCKET_WGMMA_CANDIDATES]
+    v2 = [{"LAYOUT": "wgmma", "BLOCK_M": bm, "MMA_V2": 1, **dict(zip(keys, c, strict=True))}
+          for c in BUCKET_MMA_V2_CANDIDATES] if mma_v2 else []  # fmt: skip
+    return [c for c in wgmma + v2 if group_size % c["BLOCK_K"] == 0]
 
 
 # Up to 16 tokens the mma.sync bucket kernels are faster (H200, thirty-first session: 49 against 31.6 us at 16 tokens
@@ -369,7 +385,8 @@ def launch_bucket_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: t
                          f"and group size {gs} multiples of BLOCK_K={bk}")  # fmt: skip
     if not 2 <= stages <= 16 or slot_of_token.shape[0] != m or not x.is_contiguous():
         raise ValueError("the wgmma bucket kernel takes 2 to 16 stages, one slot per token and a contiguous x")
-    layouts = bucket_wgmma_layouts(warps, rows, bm, bk)
+    mma_v2 = bool(config.get("MMA_V2", 0))
+    layouts = bucket_wgmma_layouts(warps, rows, bm, bk, mma_v2)
     x_desc = TensorDescriptor.from_tensor(x, [bm, bk], layouts["x_smem_layout"])
     c_desc = TensorDescriptor.from_tensor(codes_packed.view(torch.int32), [rows, bk // 8], layouts["c_smem_layout"])
     programs = triton.cdiv(m, bm) * triton.cdiv(n, rows)
@@ -385,5 +402,5 @@ def launch_bucket_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: t
         x_desc, c_desc, lut_pool, slot_of_token, y, ws, counters,
         m, n, k, gs, lut_pool.stride(0), lut_pool.stride(1), y.stride(0), per_split,
         BITS=bits, ROWS=rows, BLOCK_M=bm, BLOCK_K=bk, STAGES=stages,
-        **{k_: layouts[k_] for k_ in KERNEL_LAYOUTS}, USE_SPLIT=split > 1, num_warps=warps,
+        **{k_: layouts[k_] for k_ in KERNEL_LAYOUTS}, USE_SPLIT=split > 1, MMA_V2=mma_v2, num_warps=warps,
     )  # fmt: skip

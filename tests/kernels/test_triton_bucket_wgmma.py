@@ -102,14 +102,14 @@ def test_every_candidate_compiles_for_sm90_without_spills():
     """Compiled for sm_90 here (ptxas ships with Triton), 16 tokens, 3- and 4-bit, fp16 and bf16: no register spills,
     and one wgmma per 16 columns of a K block and 64 one-hot rows (4 weight rows' 16 code values) a warpgroup (the
     K loop is not unrolled: its ring is indexed at run time)."""
-    configs = bucket_wgmma_candidates(16, 4096)
+    configs = bucket_wgmma_candidates(16, 4096, mma_v2=True)
     cases = [[c, 4, "fp16"] for c in configs] + [[configs[0], 3, "bf16"], [configs[3], 4, "bf16"]]
     for (config, _, _), (regs, stack, smem, hgmma, hset2) in zip(cases, sm90_results(_COMPILE_SCRIPT, cases),
                                                                 strict=True):  # fmt: skip
         assert stack == 0 and regs <= 255, (config, regs, stack)
         assert smem <= 227 * 1024, (config, smem)
         per_block = config["BLOCK_K"] // 16 * config["ROWS"] // config["num_warps"]
-        assert hgmma == per_block, (config, hgmma)
+        assert hgmma == (0 if config.get("MMA_V2") else per_block), (config, hgmma)
         assert hset2 > 0, config  # the one-hot by set.eq, not by a conversion pass
 
 
@@ -184,3 +184,17 @@ def test_launch_bucket_routes_a_wgmma_choice_to_the_kernel():
     y = torch.full((40, 512), float("nan"), dtype=x.dtype, device="cuda")
     launch_bucket(x, codes, pool, slots, 4, y, config)
     assert rel_err(y, lut_linear_reference(x, codes, pool, slots, 4)) < 3e-3
+
+
+@pytest.mark.skipif(not SM90, reason="the wgmma bucket kernel needs an sm_90 GPU")
+@pytest.mark.parametrize("case", [0, 2, 4])
+def test_the_mma_sync_form_matches_the_reference(case):
+    """MMA_V2: the same one-hot A fragments to mma.sync, x's fragments by ldmatrix from the ring."""
+    m, slots, n, k, gpr, bits, dtype, overrides = CUDA_CASES[case]
+    x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, slots, "random", dtype, seed=case)
+    ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
+    for config in bucket_wgmma_candidates(m, triton.cdiv(k, gpr), mma_v2=True):
+        if config.get("MMA_V2"):
+            y = torch.full((m, n), float("nan"), dtype=dtype, device="cuda")
+            launch_bucket_wgmma(x, codes, pool, slot_of_token, bits, y, config | overrides)
+            assert rel_err(y, ref) < (3e-3 if dtype == torch.float16 else 1.5e-2), config
