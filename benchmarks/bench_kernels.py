@@ -333,6 +333,26 @@ def rel_to(y, ref):
     return ((y.float() - ref.float()).norm() / ref.float().norm()).item()
 
 
+def checked_timings(configs, launch, y, ref, tol: float = 3e-3) -> list[tuple[float, dict, float]]:
+    """(graph microseconds, config, relative error) of each config whose launch(config) writes y within tol of ref
+    (y poisoned with NaN before each; a wrong or failing config is printed and left out), fastest first."""
+    timed = []
+    for cfg in configs:
+        y.fill_(float("nan"))
+        try:
+            launch(cfg)
+            err = rel_to(y, ref)
+            if not err < tol:
+                print("WRONG", cfg, err, flush=True)
+                continue
+            us = graph_us(lambda c=cfg: launch(c))
+        except Exception as e:  # noqa: BLE001 - record and go on
+            print("failed", cfg, repr(e)[:300], flush=True)
+            continue
+        timed.append((us, cfg, err))
+    return sorted(timed, key=lambda t: t[0])
+
+
 def grid_cli(doc: str, budget_s: float, extra: list[tuple[str, int | str, str]] = ()) -> argparse.Namespace:
     """The config-grid scripts' command line: --out (created), --budget-s and extra (flag, default, help) options,
     of the default's type."""

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_kernels import BITS, Layer, graph_us, make_batch, rel_to  # noqa: E402
+from bench_kernels import BITS, Layer, checked_timings, graph_us, make_batch  # noqa: E402
 
 from kernels.reference import lut_linear_reference  # noqa: E402
 from kernels.triton_bucket_wgmma import bucket_wgmma_candidates, launch_bucket_wgmma  # noqa: E402
@@ -39,21 +39,8 @@ def run_case(layer: Layer, m: int, tasks: int, gpr: int) -> dict:
     shipped = graph_us(lambda: lut_linear_forward(x, codes, pool, slots, BITS, decode_kernel="bucket"))
     floor = layer.floor_bytes(m, tasks) / BANDWIDTH * 1e6
     y = torch.empty(m, n, dtype=torch.float16, device="cuda")
-    timed = []
-    for cfg in bucket_wgmma_candidates(m, -(-k // gpr), mma_v2=True):
-        y.fill_(float("nan"))
-        try:
-            launch_bucket_wgmma(x, codes, pool, slots, BITS, y, cfg)
-            err = rel_to(y, ref)
-            if not err < 3e-3:
-                print("WRONG", n, k, m, tasks, cfg, err, flush=True)
-                continue
-            us = graph_us(lambda c=cfg: launch_bucket_wgmma(x, codes, pool, slots, BITS, y, c))
-        except Exception as e:  # noqa: BLE001 - record and go on
-            print("failed", cfg, repr(e)[:300], flush=True)
-            continue
-        timed.append((us, cfg, err))
-    timed.sort(key=lambda t: t[0])
+    timed = checked_timings(bucket_wgmma_candidates(m, -(-k // gpr), mma_v2=True),
+                            lambda c: launch_bucket_wgmma(x, codes, pool, slots, BITS, y, c), y, ref)  # fmt: skip
     best_us, best, err = timed[0] if timed else (float("nan"), None, float("nan"))
     print(f"{n}x{k} gpr {gpr} M={m} x {tasks} tasks: cuBLAS {cublas:.1f} us, shipped bucket {shipped:.1f} "
           f"({cublas / shipped:.2f}x cuBLAS), wgmma bucket {best_us:.1f} ({cublas / best_us:.2f}x; floor {floor:.1f}) "

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_kernels import BITS, Layer, graph_us, rel_to  # noqa: E402
+from bench_kernels import BITS, Layer, checked_timings, graph_us  # noqa: E402
 
 from kernels import SlotSegments  # noqa: E402
 from kernels.reference import lut_linear_reference  # noqa: E402
@@ -58,21 +58,8 @@ def run_case(layer: Layer, m: int, gpr: int, sms: int) -> dict:
     cublas = graph_us(lambda: x @ layer.weights[0].T)
     shipped = graph_us(lambda: lut_linear_forward(x, codes, pool, slots, BITS))
     y = torch.empty(m, n, dtype=torch.float16, device="cuda")
-    timed = []
-    for cfg in configs(n, k, m, sms):
-        y.fill_(float("nan"))
-        try:
-            launch_prefill_wgmma(x, codes, pool, slots, BITS, y, cfg, tiles)
-            err = rel_to(y, ref)
-            if not err < 3e-3:
-                print("WRONG", n, k, m, cfg, err, flush=True)
-                continue
-            us = graph_us(lambda c=cfg: launch_prefill_wgmma(x, codes, pool, slots, BITS, y, c, tiles))
-        except Exception as e:  # noqa: BLE001 - record and go on
-            print("failed", cfg, repr(e)[:300], flush=True)
-            continue
-        timed.append((us, cfg, err))
-    timed.sort(key=lambda t: t[0])
+    launch = lambda c: launch_prefill_wgmma(x, codes, pool, slots, BITS, y, c, tiles)  # noqa: E731
+    timed = checked_timings(configs(n, k, m, sms), launch, y, ref)
     best_us, best, err = timed[0] if timed else (float("nan"), None, float("nan"))
     print(f"{n}x{k} M={m} gpr {gpr}: cuBLAS {cublas:.1f} us, shipped {shipped:.1f} ({cublas / shipped:.2f}x), "
           f"wgmma split-K {best_us:.1f} ({cublas / best_us:.2f}x) {best} err {err:.1e}; next: "

@@ -43,9 +43,8 @@ import torch
 import triton
 
 from kernels.prmt_lut import to_ptx
-from kernels.triton_common import arrival_counters, blocks_per_split
-from kernels.triton_decode_prmt import prmt_ok
-from kernels.triton_prefill_wgmma import HAVE_GLUON, _sm90
+from kernels.triton_common import split_k_tiles
+from kernels.triton_prefill_wgmma import HAVE_GLUON, wgmma_prefill_ok
 
 if HAVE_GLUON:
     from triton.experimental.gluon.language.nvidia.ampere import mma_v2
@@ -306,17 +305,9 @@ def bucket_wgmma_ok(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch
                     block_k: int = 64) -> bool:  # fmt: skip
     """Whether this kernel takes the call: Gluon, an sm_90 GPU, x and the LUT of one 16-bit type, prmt_ok's codes,
     K and the group size multiples of block_k."""
-    k = x.shape[1]
-    gs = triton.cdiv(k, lut_pool.shape[2])
+    gs = triton.cdiv(x.shape[1], lut_pool.shape[2])
     return (
-        HAVE_GLUON
-        and x.is_cuda
-        and _sm90(x.device.index if x.device.index is not None else torch.cuda.current_device())
-        and x.dtype in (torch.float16, torch.bfloat16)
-        and lut_pool.dtype == x.dtype
-        and prmt_ok(codes_packed, lut_pool, bits)
-        and k % block_k == 0
-        and gs % block_k == 0
+        wgmma_prefill_ok(x, codes_packed, lut_pool, bits, gs, block_k)  # the same types and multiples
         # TMA: 16-byte aligned bases and row strides, x in whole rows
         and x.is_contiguous()
         and x.data_ptr() % 16 == 0
@@ -390,14 +381,7 @@ def launch_bucket_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: t
     x_desc = TensorDescriptor.from_tensor(x, [bm, bk], layouts["x_smem_layout"])
     c_desc = TensorDescriptor.from_tensor(codes_packed.view(torch.int32), [rows, bk // 8], layouts["c_smem_layout"])
     programs = triton.cdiv(m, bm) * triton.cdiv(n, rows)
-    k_blocks = k // bk
-    per_split = blocks_per_split(k_blocks, int(config.get("SPLIT_K", 1)))
-    split = triton.cdiv(k_blocks, per_split)  # no empty splits
-    if split > 1:  # fp32 partials [split, tiles, ROWS, BM]; the arrival counters are all zero between launches
-        ws = torch.empty(split * programs * rows * bm, dtype=torch.float32, device=x.device)
-        counters = arrival_counters(x.device, programs)
-    else:
-        ws = counters = y
+    per_split, split, ws, counters = split_k_tiles(y, k // bk, int(config.get("SPLIT_K", 1)), programs, rows * bm)
     _bucket_wgmma_kernel[(programs, split)](
         x_desc, c_desc, lut_pool, slot_of_token, y, ws, counters,
         m, n, k, gs, lut_pool.stride(0), lut_pool.stride(1), y.stride(0), per_split,

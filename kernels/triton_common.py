@@ -476,6 +476,18 @@ def blocks_per_split(k_blocks: int, split_k: int) -> int:
     return triton.cdiv(k_blocks, max(1, min(split_k, k_blocks)))
 
 
+def split_k_tiles(y: torch.Tensor, k_blocks: int, split_k: int, programs: int, tile_elems: int):
+    """Split-K over ranges of whole K blocks for a grid of `programs` output tiles of tile_elems fp32 partials each
+    (the wgmma kernels): (blocks a range, ranges, workspace [ranges, programs, tile_elems], arrival counters); with
+    one range the last two are y, unused by the kernel."""
+    per_split = blocks_per_split(k_blocks, split_k)
+    split = triton.cdiv(k_blocks, per_split)  # no empty splits
+    if split == 1:
+        return per_split, split, y, y
+    ws = torch.empty(split * programs * tile_elems, dtype=torch.float32, device=y.device)
+    return per_split, split, ws, arrival_counters(y.device, programs)
+
+
 def split_k_launch(x: torch.Tensor, y: torch.Tensor, n: int, block_n: int, block_k: int, split_k: int,
                    k_per_split: int | None = None):  # fmt: skip
     """Grid and buffers of a split-K launch over x [M, K] -> y [M, N]: (split, K per split, N tiles, fp32

@@ -64,7 +64,7 @@ import torch
 import triton
 
 from kernels.prmt_lut import GATHER_DEQUANT_CONSTRAINTS, gather_dequant_program, to_ptx
-from kernels.triton_common import arrival_counters, blocks_per_split
+from kernels.triton_common import split_k_tiles
 from kernels.triton_decode_prmt import _row_tables, prmt_ok
 from kernels.triton_prefill_prmt import MAX_TILED_SEGMENTS, SegmentTiles
 
@@ -531,14 +531,7 @@ def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: 
             raise ValueError(f"the TMA form takes 3 or 4 stages, not {stages}")
         x_desc = TensorDescriptor.from_tensor(x, [bm, bk], layouts["x_smem_layout"])
         programs = m_tiles * triton.cdiv(n, bn)
-        k_blocks = k // bk
-        per_split = blocks_per_split(k_blocks, int(config.get("SPLIT_K", 1)))
-        split = triton.cdiv(k_blocks, per_split)  # no empty splits
-        if split > 1:  # fp32 partials [split, tiles, BN, BM]; the arrival counters are all zero between launches
-            ws = torch.empty(split * programs * bn * bm, dtype=torch.float32, device=x.device)
-            counters = arrival_counters(x.device, programs)
-        else:
-            ws = counters = y
+        per_split, split, ws, counters = split_k_tiles(y, k // bk, int(config.get("SPLIT_K", 1)), programs, bn * bm)
         _prefill_wgmma_tma_kernel[(programs, split)](
             x_desc, codes_packed, lut_pool, slot_sorted, tiles.starts, y, ws, counters,
             g, tiles.min_len, n, k, gs, codes_packed.stride(0) // 4, lut_pool.stride(0), lut_pool.stride(1),
