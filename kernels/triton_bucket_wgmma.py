@@ -1,4 +1,4 @@
-"""Bucket-sum decode on Hopper's wgmma: the one-hot of the codes built in the MMA's A registers, x by TMA.
+"""Bucket-sum decode on Hopper's wgmma: the one-hot of the codes built in the MMA's A registers, x and codes by TMA.
 
 A decode batch whose tokens use many different LUTs (pool slots) would cost one lookup per weight per slot if each
 slot's weight were rebuilt. The bucket form sums x by code value once for every token, whatever its slot, and
@@ -14,18 +14,24 @@ Here the one-hot is wgmma's A operand, in registers, and x's tile its B operand,
 
 wgmma's A fragment (as mma.sync m16n8k16's): lane 4g + t of a warp holds rows g and g + 8 of its 16 (code values g
 and g + 8) and, of every 16 columns, 2t, 2t+1 and 2t+8, 2t+9: the two codes of byte t of code words 2j and 2j + 1.
-Per byte (ONEHOT_PROGRAM): one prmt copies it into both 16-bit halves, and/or make the pair (BASE | low code,
+Per byte (onehot_program): one prmt copies it into both 16-bit halves, and/or make the pair (BASE | low code,
 BASE | high code << 4), exact and distinct 16-bit floats per code value (BASE 0x6400 = 1024.0 in fp16, 0x4300 =
 128.0 in bf16), and one set.eq.{f16x2,bf16x2} against the same encoding of g, one against g + 8, write 1.0 or 0.0
 into both halves of an A register: 4 instructions per 4 one-hot elements, nothing through shared memory.
 
-    words = the code words of block 0 (16-byte loads of 4 words, the same for a warp's lanes)
+    ring: x's tile [BM, BK] and the rows' code words [ROWS, BK / 8] of each K block, by TMA, STAGES - 1 blocks ahead
     for kb in the program's K blocks:
-        A = onehot(words); load block kb + 1's words
-        wait x[kb] (TMA, ring of STAGES buffers) -> wgmma(A, x[kb].T, acc) -> refill the buffer MMA kb-1 read
+        wait for block kb's buffers; words (broadcast from shared memory to the lanes that need them) -> A = onehot
+        wgmma(A, x[kb].T, acc); CTA barrier; refill the buffers of block kb - 1 with block kb + STAGES - 1
         wait for the wgmma (its A registers are free only then: triton_prefill_wgmma.py says why)
         at the end of a LUT group (or of the K range): part [ROWS, BM] += sum_c LUT[slot(t), row, g, c] * acc; acc = 0
     y[tokens, rows] = part.T       SPLIT_K: fp32 partials, the tile's last program to arrive sums them
+
+MMA_V2 hands the same A fragments to mma.sync instead, x's fragments by ldmatrix from the same ring.
+
+On the H200 (benchmarks/NOTES.md, thirty-first session) it is the bucket kernel above 16 tokens (1.44-2.01x the
+mma.sync kernels at 32 and 64 tokens); at 16 tokens over 16 tasks it took 49 us (46 as MMA_V2) against the cols
+kernel's 31: the one-hot chain is issue-latency-bound at 3 warps a scheduler, so the op offers it from WGMMA_MIN_M.
 
 The one-hot has 16 rows per weight row at 3 bits too (code values 8-15 never match: half the MMA is wasted there).
 
