@@ -328,6 +328,10 @@ def bucket_wgmma_ok(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch
 BUCKET_WGMMA_CANDIDATES = [(16, 64, 4, 8, 1), (16, 64, 4, 8, 2), (16, 64, 4, 12, 2), (16, 32, 4, 12, 2),
                            (16, 32, 4, 16, 2), (32, 32, 8, 8, 2), (32, 64, 8, 8, 1), (16, 64, 4, 4, 2),
                            (32, 32, 4, 12, 2), (64, 32, 8, 12, 1)]  # fmt: skip
+# What the op's tuning times (bucket_wgmma_configs_for): the four that were fastest in every H200 grid case (3 shapes x
+# 16 and 64 tokens, results/bucket_wgmma_grid_ring_gpr1_h200_thirtyfirst.json), so that a GPU without shipped choices
+# compiles 4 variants a token tile at start-up, not 10.
+OP_CANDIDATES = [(16, 64, 4, 8, 1), (16, 64, 4, 4, 2), (16, 64, 4, 8, 2), (16, 64, 4, 12, 2)]
 # MMA_V2 (mma.sync instead of wgmma, x's fragments by ldmatrix; thirty-first session, for 16 tokens and fewer):
 # (ROWS, BLOCK_K, warps, stages, SPLIT_K); ~128 registers at 16 rows and BK 64 (4 programs an SM)
 BUCKET_MMA_V2_CANDIDATES = [(16, 64, 4, 8, 1), (16, 64, 4, 8, 2), (16, 32, 4, 12, 2), (16, 32, 4, 12, 4),
@@ -364,7 +368,13 @@ def bucket_wgmma_configs_for(x: torch.Tensor, codes_packed: torch.Tensor, lut_po
         return []
     k = x.shape[1]
     configs = bucket_wgmma_candidates(m_bucket, triton.cdiv(k, lut_pool.shape[2]))
-    return [c for c in configs if k % c["BLOCK_K"] == 0]
+    return [c for c in configs if k % c["BLOCK_K"] == 0 and op_candidate(c)]
+
+
+def op_candidate(config: dict) -> bool:
+    """Whether the op's tuning times this config (OP_CANDIDATES, the wgmma form)."""
+    keys = ("ROWS", "BLOCK_K", "num_warps", "num_stages", "SPLIT_K")
+    return not config.get("MMA_V2") and tuple(config[k] for k in keys) in OP_CANDIDATES
 
 
 def launch_bucket_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor,
