@@ -752,16 +752,17 @@ def compile_bucket_wgmma_sm90(config: dict, bits: int = 4, x: str = "fp16") -> t
     from kernels.triton_bucket_wgmma import KERNEL_LAYOUTS, _bucket_wgmma_kernel, bucket_wgmma_layouts
 
     rows, bm, bk, warps = config["ROWS"], config["BLOCK_M"], config["BLOCK_K"], config["num_warps"]
-    layouts = bucket_wgmma_layouts(warps, rows, bm, bk, bool(config.get("MMA_V2", 0)))
+    layouts = bucket_wgmma_layouts(warps, rows, bm, bk, bool(config.get("MMA_V2", 0)), bool(config.get("WIDE", 0)))
     dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}[x]
     desc = TensorDescriptor.from_tensor(torch.empty(bm, 4096, dtype=dtype), [bm, bk], layouts["x_smem_layout"])
     c_desc = TensorDescriptor.from_tensor(torch.empty(rows, 512, dtype=torch.int32), [rows, bk // 8],
                                           layouts["c_smem_layout"])  # fmt: skip
     const = {"BITS": bits, "ROWS": rows, "BLOCK_M": bm, "BLOCK_K": bk, "STAGES": config["num_stages"],
              **{k: layouts[k] for k in KERNEL_LAYOUTS}, "USE_SPLIT": config.get("SPLIT_K", 1) > 1,
-             "MMA_V2": bool(config.get("MMA_V2", 0))}  # fmt: skip
+             "MMA_V2": bool(config.get("MMA_V2", 0)), "WIDE": bool(config.get("WIDE", 0))}  # fmt: skip
     ints = ["M", "N", "K", "GS", "stride_ls", "stride_ln", "stride_ym", "KB_PER_SPLIT"]
     return sm90_compile(_bucket_wgmma_kernel, ints, ints[1:], const, warps, config["num_stages"], x=x, lut=x,
+                        maxnreg=config.get("maxnreg") or None,
                         extra_sig={"x_desc": mangle_type(desc), "c_desc": mangle_type(c_desc)})  # fmt: skip
 
 

@@ -97,12 +97,38 @@ def compare_word(c: int | torch.Tensor, dtype: torch.dtype):
     return (base | c) | ((base | (c << 4)) << 16)
 
 
+def onehot_wide_program(dtype: torch.dtype, levels: int = 16) -> list[tuple]:
+    """The WIDE form's (one byte, every code value): $0 .. $(2 levels - 1) (16-bit outputs) = the one-hot elements
+    2c + p: code value c, nibble p of byte t of the word; $(2 levels) = the word; $(2 levels + 1) = the prmt selector
+    of byte t (t | t << 8). One prmt and the and/or encode the byte's two codes once; one set.eq per code value writes
+    two one-hot elements (the compared encodings are constants: compare_word)."""
+    base = ONEHOT_BASE[dtype]
+    cmp = "set_eq_f16x2" if dtype == torch.float16 else "set_eq_bf16x2"
+    word, sel = f"${2 * levels}", f"${2 * levels + 1}"
+    prog: list[tuple] = [("prmt", "q0", word, word, sel), ("and", "q0", "q0", 0x00F0000F),
+                         ("or", "q0", "q0", base | base << 16)]  # fmt: skip
+    for c in range(levels):
+        prog += [("mov", "t1", compare_word(c, dtype)), (cmp, "t0", "q0", "t1"),
+                 ("split_out", f"${2 * c}", f"${2 * c + 1}", "t0")]  # fmt: skip
+    return prog
+
+
+def onehot_wide_constraints(levels: int) -> str:
+    return ",".join(["=h"] * (2 * levels) + ["r"] * 2)
+
+
 if HAVE_GLUON:
     ONEHOT_F16 = gl.constexpr(to_ptx(onehot_program(torch.float16)))
     ONEHOT_BF16 = gl.constexpr(to_ptx(onehot_program(torch.bfloat16)))
     ONEHOT_CONSTR = gl.constexpr(ONEHOT_CONSTRAINTS)
     BASE_F16 = gl.constexpr(ONEHOT_BASE[torch.float16])
     BASE_BF16 = gl.constexpr(ONEHOT_BASE[torch.bfloat16])
+    WIDE16_F16 = gl.constexpr(to_ptx(onehot_wide_program(torch.float16, 16)))
+    WIDE16_BF16 = gl.constexpr(to_ptx(onehot_wide_program(torch.bfloat16, 16)))
+    WIDE8_F16 = gl.constexpr(to_ptx(onehot_wide_program(torch.float16, 8)))
+    WIDE8_BF16 = gl.constexpr(to_ptx(onehot_wide_program(torch.bfloat16, 8)))
+    WIDE16_CONSTR = gl.constexpr(onehot_wide_constraints(16))
+    WIDE8_CONSTR = gl.constexpr(onehot_wide_constraints(8))
 
     @gluon.jit
     def _onehot(words, sel, cmp_lo, cmp_hi, a_layout: gl.constexpr, ROWS: gl.constexpr, BLOCK_K: gl.constexpr,
@@ -136,6 +162,68 @@ if HAVE_GLUON:
         return gl.convert_layout(gl.reshape(a, [16 * ROWS, BLOCK_K]), a_layout)
 
     @gluon.jit
+    def _join8(a0, a1, a2, a3, a4, a5, a6, a7):
+        """[..., 2, 2, 2]: a_i at trailing indices (i & 1, i >> 1 & 1, i >> 2)."""
+        return gl.join(gl.join(gl.join(a0, a1), gl.join(a2, a3)), gl.join(gl.join(a4, a5), gl.join(a6, a7)))
+
+    @gluon.jit
+    def _words_wide(c_buf, c_layout: gl.constexpr, w_layout: gl.constexpr, ROWS: gl.constexpr,
+                    BLOCK_K: gl.constexpr):  # fmt: skip
+        """A K block's code words [ROWS, BK / 16, 2, 4] as the WIDE A fragments need them: element (r, s, b0, t) =
+        word 2s + b0 of row r, in lane 4 (r % 8) + t of warp r // 8 (the 4 lanes t of a row read the same words)."""
+        S: gl.constexpr = BLOCK_K // 16
+        w2 = c_buf.load(c_layout)  # [ROWS, BK / 8]: row r's words in every lane 4 (r % 8) + t
+        w3 = gl.convert_layout(gl.reshape(w2, [ROWS, S, 2]), gl.SliceLayout(3, w_layout))
+        return gl.expand_dims(w3, 3) + gl.zeros([ROWS, S, 2, 4], gl.int32, w_layout)
+
+    @gluon.jit
+    def _onehot_wide(words, sel, a_layout: gl.constexpr, ROWS: gl.constexpr, BLOCK_K: gl.constexpr,
+                     L: gl.constexpr, DT: gl.constexpr):  # fmt: skip
+        """A [L ROWS, BK], 1.0 at (16 (q W + w) + 8 h + g, k) where code[8 w + g, k] == 2 q + h (W = ROWS / 8
+        warps): lane 4g + t holds weight row g of its warp's 8 in all its A rows, so each byte it encodes is compared
+        with every code value. words, sel [ROWS, BK / 16, 2, 4] (_words_wide)."""
+        W: gl.constexpr = ROWS // 8
+        S: gl.constexpr = BLOCK_K // 16
+        if L == 16:
+            if DT == gl.float16:
+                e = gl.inline_asm_elementwise(WIDE16_F16, WIDE16_CONSTR, [words, sel], dtype=(DT.value,) * 32,
+                                              is_pure=True, pack=1)  # fmt: skip
+            else:
+                e = gl.inline_asm_elementwise(WIDE16_BF16, WIDE16_CONSTR, [words, sel], dtype=(DT.value,) * 32,
+                                              is_pure=True, pack=1)  # fmt: skip
+            # e[2c + p] = e[4q + 2h + p]: trailing dims [p, h, q0, q1, q2]
+            a = gl.join(gl.join(_join8(e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7]),
+                                _join8(e[8], e[9], e[10], e[11], e[12], e[13], e[14], e[15])),
+                        gl.join(_join8(e[16], e[17], e[18], e[19], e[20], e[21], e[22], e[23]),
+                                _join8(e[24], e[25], e[26], e[27], e[28], e[29], e[30], e[31])))  # fmt: skip
+            a = gl.reshape(a, [W, 8, S, 2, 4, 2, 2, 2, 2, 2])  # [w, g, s, b0, t, p, h, q0, q1, q2]
+            a = gl.permute(a, (9, 8, 7, 0, 6, 1, 2, 3, 4, 5))  # [q2, q1, q0, w, h, g, s, b0, t, p]
+        else:
+            if DT == gl.float16:
+                e = gl.inline_asm_elementwise(WIDE8_F16, WIDE8_CONSTR, [words, sel], dtype=(DT.value,) * 16,
+                                              is_pure=True, pack=1)  # fmt: skip
+            else:
+                e = gl.inline_asm_elementwise(WIDE8_BF16, WIDE8_CONSTR, [words, sel], dtype=(DT.value,) * 16,
+                                              is_pure=True, pack=1)  # fmt: skip
+            a = gl.join(_join8(e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7]),
+                        _join8(e[8], e[9], e[10], e[11], e[12], e[13], e[14], e[15]))  # [.., p, h, q0, q1]
+            a = gl.reshape(a, [W, 8, S, 2, 4, 2, 2, 2, 2])  # [w, g, s, b0, t, p, h, q0, q1]
+            a = gl.permute(a, (8, 7, 0, 6, 1, 2, 3, 4, 5))  # [q1, q0, w, h, g, s, b0, t, p]
+        # row 16 (q W + w) + 8 h + g, column 16 s + 8 b0 + 2 t + p
+        return gl.convert_layout(gl.reshape(a, [L * ROWS, BLOCK_K]), a_layout)
+
+    @gluon.jit
+    def _fold_wide(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, group, L: gl.constexpr, ROWS: gl.constexpr,
+                   BLOCK_M: gl.constexpr):  # fmt: skip
+        """part [ROWS, BM] + sum_c LUT[slot(t), row, group, c] * acc[(row, c), t] with _onehot_wide's rows: the
+        sum over c is over each thread's own registers. lut_row [L ROWS] (int32): the acc row's offset in a slot."""
+        lut_at = gl.expand_dims(lut_tok, 0) + gl.expand_dims(lut_row + group * L, 1)
+        lut_ok = gl.expand_dims(lut_row >= 0, 1) & gl.expand_dims(tok_ok, 0)
+        lut = gl.load(lut_ptr + lut_at, mask=lut_ok, other=0.0).to(gl.float32)
+        prod = gl.reshape(acc * lut, [L // 2, ROWS // 8, 2, 8, BLOCK_M])  # [q, w, h, g, token]
+        return part + gl.reshape(gl.sum(gl.sum(prod, axis=2), axis=0), [ROWS, BLOCK_M])
+
+    @gluon.jit
     def _fold(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, group, L: gl.constexpr, ROWS: gl.constexpr,
               BLOCK_M: gl.constexpr):  # fmt: skip
         """part [ROWS, BM] + sum_c LUT[slot(t), row r, group, c] * acc[16 r + c, t]. lut_tok [BM] (int64): each
@@ -165,6 +253,7 @@ if HAVE_GLUON:
         BITS: gl.constexpr, ROWS: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_K: gl.constexpr, STAGES: gl.constexpr,
         acc_layout: gl.constexpr, a_layout: gl.constexpr, w_layout: gl.constexpr, c_layout: gl.constexpr,
         w5_layout: gl.constexpr, b_layout: gl.constexpr, USE_SPLIT: gl.constexpr = False, MMA_V2: gl.constexpr = False,
+        WIDE: gl.constexpr = False,
     ):  # fmt: skip
         """Program (row tile x token tile, k): ROWS weight rows, BLOCK_M tokens (x rows past M are TMA's zeros),
         K blocks [k * KB_PER_SPLIT, ...). x's tile and the rows' code words of each K block arrive together by TMA
@@ -187,22 +276,37 @@ if HAVE_GLUON:
             kb0 = 0
             KB = K // BLOCK_K
 
-        # each lane's prmt selector (byte t) and code values (g, g + 8) in the codes' encoding, per word element
-        wr = gl.arange(0, 8 * ROWS, layout=gl.SliceLayout(1, gl.SliceLayout(2, w_layout)))
-        c2 = gl.arange(0, 4 * V, layout=gl.SliceLayout(0, gl.SliceLayout(2, w_layout)))
-        zeros2 = gl.zeros([8 * ROWS, 4 * V], gl.uint32, gl.SliceLayout(2, w_layout))
-        t = c2 % 4
-        sel = gl.expand_dims((t | (t << 8)).to(gl.uint32), 0) + zeros2  # prmt: byte t into bytes 0 and 2
-        g = (wr % 8).to(gl.uint32)
-        base: gl.constexpr = BASE_F16 if DT == gl.float16 else BASE_BF16
-        cmp_lo = gl.expand_dims((base | g) | ((base | (g << 4)) << 16), 1) + zeros2  # code value g
-        cmp_hi = gl.expand_dims((base | (g + 8)) | ((base | ((g + 8) << 4)) << 16), 1) + zeros2  # g + 8
+        AR: gl.constexpr = L * ROWS if WIDE else 16 * ROWS  # one-hot (acc) rows
+        if WIDE:  # each lane's prmt selector (byte t) per word element [ROWS, BK / 16, 2, 4]
+            t4 = gl.arange(0, 4, layout=gl.SliceLayout(0, gl.SliceLayout(0, gl.SliceLayout(0, w_layout))))
+            t4 = gl.expand_dims(gl.expand_dims(gl.expand_dims(t4, 0), 0), 0)
+            sel = (t4 | (t4 << 8)) + gl.zeros([ROWS, BLOCK_K // 16, 2, 4], gl.int32, w_layout)
+            cmp_lo = sel
+            cmp_hi = sel
+        else:  # each lane's prmt selector (byte t) and code values (g, g + 8) in the codes' encoding, per word element
+            wr = gl.arange(0, 8 * ROWS, layout=gl.SliceLayout(1, gl.SliceLayout(2, w_layout)))
+            c2 = gl.arange(0, 4 * V, layout=gl.SliceLayout(0, gl.SliceLayout(2, w_layout)))
+            zeros2 = gl.zeros([8 * ROWS, 4 * V], gl.uint32, gl.SliceLayout(2, w_layout))
+            t = c2 % 4
+            sel = gl.expand_dims((t | (t << 8)).to(gl.uint32), 0) + zeros2  # prmt: byte t into bytes 0 and 2
+            g = (wr % 8).to(gl.uint32)
+            base: gl.constexpr = BASE_F16 if DT == gl.float16 else BASE_BF16
+            cmp_lo = gl.expand_dims((base | g) | ((base | (g << 4)) << 16), 1) + zeros2  # code value g
+            cmp_hi = gl.expand_dims((base | (g + 8)) | ((base | ((g + 8) << 4)) << 16), 1) + zeros2  # g + 8
 
-        # the fold's LUT offsets: acc element (16 r + c, t) -> LUT[slot(t), row r, group, c]
-        arow = gl.arange(0, 16 * ROWS, layout=gl.SliceLayout(1, acc_layout))
+        # the fold's LUT offsets: acc element (row, t) -> LUT[slot(t), weight row, group, code value]
+        arow = gl.arange(0, AR, layout=gl.SliceLayout(1, acc_layout))
         toks = m_start + gl.arange(0, BLOCK_M, layout=gl.SliceLayout(0, acc_layout))
         slots = gl.load(slot_ptr + toks, mask=toks < M, other=0).to(gl.int64)
-        lut_row = gl.minimum(row0 + arow // 16, N - 1) * stride_ln + arow % 16  # within a slot: int32
+        if WIDE:  # row 16 (q W + w) + 8 h + g: weight row 8 w + g, code value 2 q + h
+            W: gl.constexpr = ROWS // 8
+            j = arow // 16
+            wrow = (j % W) * 8 + arow % 8
+            code = 2 * (j // W) + (arow // 8) % 2
+        else:  # row 16 r + c
+            wrow = arow // 16
+            code = arow % 16
+        lut_row = gl.minimum(row0 + wrow, N - 1) * stride_ln + code  # within a slot: int32
         lut_tok = slots * stride_ls
         tok_ok = toks < M
 
@@ -221,14 +325,22 @@ if HAVE_GLUON:
             _tma_load(x_desc, [m_start, (kb0 + s) * BLOCK_K], bars.index(s), x_smem.index(s), pred=ok)
             _tma_load(c_desc, [row0, (kb0 + s) * (BLOCK_K // 8)], bars.index(s), c_smem.index(s), pred=ok)
 
-        acc = gl.zeros([16 * ROWS, BLOCK_M], gl.float32, acc_layout)
-        part = gl.sum(gl.reshape(gl.zeros_like(acc), [ROWS, 16, BLOCK_M]), axis=1)  # [ROWS, BM], the fold's layout
+        acc = gl.zeros([AR, BLOCK_M], gl.float32, acc_layout)
+        if WIDE:  # [ROWS, BM], the fold's layout
+            part = gl.reshape(gl.sum(gl.sum(gl.reshape(gl.zeros_like(acc), [L // 2, ROWS // 8, 2, 8, BLOCK_M]),
+                                            axis=2), axis=0), [ROWS, BLOCK_M])  # fmt: skip
+        else:
+            part = gl.sum(gl.reshape(gl.zeros_like(acc), [ROWS, 16, BLOCK_M]), axis=1)
         for kb in range(kb0, KB):
             i = kb - kb0
             cur = i % STAGES
             mbarrier.wait(bars.index(cur), (i // STAGES) & 1)
-            words = _block_words(c_smem.index(cur), c_layout, w5_layout, w_layout, ROWS, BLOCK_K)
-            a = _onehot(words, sel, cmp_lo, cmp_hi, a_layout, ROWS, BLOCK_K, DT)
+            if WIDE:
+                words = _words_wide(c_smem.index(cur), c_layout, w_layout, ROWS, BLOCK_K)
+                a = _onehot_wide(words, sel, a_layout, ROWS, BLOCK_K, L, DT)
+            else:
+                words = _block_words(c_smem.index(cur), c_layout, w5_layout, w_layout, ROWS, BLOCK_K)
+                a = _onehot(words, sel, cmp_lo, cmp_hi, a_layout, ROWS, BLOCK_K, DT)
             if MMA_V2:  # mma.sync: x's fragments from shared memory (ldmatrix), nothing left in flight
                 acc = mma_v2(a, x_smem.index(cur).permute((1, 0)).load(b_layout), acc)
             else:
@@ -244,7 +356,10 @@ if HAVE_GLUON:
             if not MMA_V2:  # the A fragments are read from registers: wait before the next one-hot overwrites them
                 acc = warpgroup_mma_wait(num_outstanding=0, deps=[acc])
             if ((kb + 1) % BPG == 0) | (kb + 1 == KB):  # the end of a LUT group or of the K range
-                part = _fold(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, kb // BPG, L, ROWS, BLOCK_M)
+                if WIDE:
+                    part = _fold_wide(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, kb // BPG, L, ROWS, BLOCK_M)
+                else:
+                    part = _fold(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, kb // BPG, L, ROWS, BLOCK_M)
                 acc = gl.zeros_like(acc)
 
         part_l: gl.constexpr = part.type.layout
@@ -273,13 +388,16 @@ if HAVE_GLUON:
 
 
 @functools.cache
-def bucket_wgmma_layouts(num_warps: int, rows: int, block_m: int, block_k: int, mma_v2: bool = False) -> dict:
+def bucket_wgmma_layouts(num_warps: int, rows: int, block_m: int, block_k: int, mma_v2: bool = False,
+                         wide: bool = False) -> dict:  # fmt: skip
     """acc [16 ROWS, BM] (wgmma: 16 rows a warp, i.e. one weight row's 16 code values; ROWS / warps repeats),
     its A operand [16 ROWS, BK], the code words [8 ROWS, 4V, 4] as the A fragments need them (lane 4g + t: row
     8r + g, the 4 words of each 32 columns in consecutive registers), x's shared-memory tiles [BM, BK]."""
-    if rows % num_warps or num_warps % 4 or block_k % 32 or block_m % 8 or not 8 <= block_m <= 256:
+    bad_warps = num_warps % 4 and not (wide and mma_v2)  # wgmma: whole warpgroups
+    if rows % num_warps or bad_warps or block_k % 32 or block_m % 8 or not 8 <= block_m <= 256 or (
+            wide and rows != 8 * num_warps):  # fmt: skip
         raise ValueError(f"no bucket wgmma layout for {rows} rows x {block_m} tokens x {block_k} columns over "
-                         f"{num_warps} warps")
+                         f"{num_warps} warps" + (" (WIDE: 8 rows a warp)" if wide else ""))
     if mma_v2:  # mma.sync m16n8k16: the same A fragments a warp
         acc = gl.NVMMADistributedLayout(version=[2, 0], warps_per_cta=[num_warps, 1], instr_shape=[16, 8])
     else:
@@ -297,6 +415,19 @@ def bucket_wgmma_layouts(num_warps: int, rows: int, block_m: int, block_k: int, 
     # lanes as [ROWS, 8 (g), V, 4 (t), 4 (b)]
     c = gl.BlockedLayout([1, 4 * v], [1, 32], [num_warps, 1], [1, 0])
     w5 = gl.BlockedLayout([1, 1, v, 1, 4], [1, 8, 1, 4, 1], [num_warps, 1, 1, 1, 1], [4, 3, 2, 1, 0])
+    if wide:  # words [ROWS, BK / 16, 2, 4] (_words_wide): lane 4g + t of warp w holds row 8w + g's words, byte t
+        s_bits = (block_k // 16).bit_length() - 1
+        warps = [[8 << i, 0, 0, 0] for i in range(num_warps.bit_length() - 1)]
+        words = gl.DistributedLinearLayout(
+            reg_bases=[[0, 0, 1, 0]] + [[0, 1 << i, 0, 0] for i in range(s_bits)],
+            lane_bases=[[0, 0, 0, 1], [0, 0, 0, 2], [1, 0, 0, 0], [2, 0, 0, 0], [4, 0, 0, 0]],
+            warp_bases=warps, block_bases=[], shape=[rows, block_k // 16, 2, 4])  # fmt: skip
+        # the codes' tile [ROWS, BK / 8]: row 8w + g's words in lanes 4g + 0..3 (a broadcast over t)
+        c = gl.DistributedLinearLayout(
+            reg_bases=[[0, 1 << i] for i in range(s_bits + 1)],
+            lane_bases=[[0, 0], [0, 0], [1, 0], [2, 0], [4, 0]],
+            warp_bases=[[8 << i, 0] for i in range(num_warps.bit_length() - 1)], block_bases=[],
+            shape=[rows, block_k // 8])  # fmt: skip
     x_smem = gl.NVMMASharedLayout(swizzle_byte_width=min(128, 2 * block_k), element_bitwidth=16, rank=2)
     c_smem = gl.NVMMASharedLayout(swizzle_byte_width=0, element_bitwidth=32, rank=2)
     return {"acc_layout": acc, "a_layout": a, "w_layout": words, "c_layout": c, "w5_layout": w5, "b_layout": b,
@@ -338,6 +469,23 @@ BUCKET_MMA_V2_CANDIDATES = [(16, 64, 4, 8, 1), (16, 64, 4, 8, 2), (16, 32, 4, 12
                             (32, 32, 4, 12, 2), (32, 64, 8, 8, 1), (16, 64, 4, 4, 2), (16, 64, 4, 12, 4)]  # fmt: skip
 
 
+# WIDE (each lane's encoded codes compared with every code value, 8 weight rows a warp; thirty-second session):
+# (ROWS, BLOCK_K, warps, stages, SPLIT_K, MMA_V2, maxnreg; 0 = ptxas's choice)
+BUCKET_WIDE_CANDIDATES = [(32, 64, 4, 8, 1, 1, 0), (32, 64, 4, 8, 2, 1, 0), (32, 64, 4, 8, 4, 1, 0),
+                          (16, 64, 2, 8, 2, 1, 0), (16, 64, 2, 8, 4, 1, 0), (32, 32, 4, 12, 2, 1, 0),
+                          (32, 64, 4, 8, 2, 1, 168), (16, 64, 2, 8, 2, 1, 168), (32, 64, 4, 8, 2, 0, 0),
+                          (64, 64, 8, 8, 1, 1, 0), (8, 64, 1, 8, 4, 1, 0), (32, 64, 4, 4, 2, 1, 0)]  # fmt: skip
+
+
+def bucket_wide_candidates(m: int, group_size: int) -> list[dict]:
+    """BUCKET_WIDE_CANDIDATES as configs (LAYOUT "wgmma", WIDE), those whose BLOCK_K divides the group size."""
+    keys = ("ROWS", "BLOCK_K", "num_warps", "num_stages", "SPLIT_K", "MMA_V2", "maxnreg")
+    bm = bucket_wgmma_block_m(m)
+    configs = [{"LAYOUT": "wgmma", "BLOCK_M": bm, "WIDE": 1, **dict(zip(keys, c, strict=True))}
+               for c in BUCKET_WIDE_CANDIDATES]  # fmt: skip
+    return [c for c in configs if group_size % c["BLOCK_K"] == 0]
+
+
 def bucket_wgmma_block_m(m: int) -> int:
     """The token tile for m tokens: the smallest of 8, 16, 32, 64 that holds them (64 beyond)."""
     return next((b for b in (8, 16, 32) if m <= b), 64)
@@ -354,25 +502,36 @@ def bucket_wgmma_candidates(m: int, group_size: int, mma_v2: bool = False) -> li
     return [c for c in wgmma + v2 if group_size % c["BLOCK_K"] == 0]
 
 
-# Up to 16 tokens the mma.sync bucket kernels are faster (H200, thirty-first session: 49 against 31.6 us at 16 tokens
-# over 16 tasks on 4096x4096; a wgmma with its A operand from registers seems to cost ~40 cycles besides its math,
-# which 16 tokens do not amortize); at 64 tokens this kernel took 77 against 134 us.
+# Up to 16 tokens the 16-rows-a-weight-row one-hot lost to the mma.sync bucket kernels (H200, thirty-first session:
+# 49 against 31.6 us at 16 tokens over 16 tasks on 4096x4096; its one-hot chain is issue-latency-bound); the WIDE
+# form serves there (thirty-second session); at 64 tokens this kernel took 77 against 134 us.
 WGMMA_MIN_M = 17
+
+
+# What the op's tuning times up to 16 tokens: the WIDE configs within 2 % of the best in some case of the first grid
+# (H200, 3 shapes x 16 x 16 and 8 x 8, results/bucket_wide_grid_gpr1_thirtysecond.*)
+WIDE_OP_CANDIDATES = [(16, 64, 2, 8, 2, 1, 168), (16, 64, 2, 8, 2, 1, 0), (16, 64, 2, 8, 4, 1, 0),
+                      (32, 64, 4, 8, 1, 1, 0), (32, 64, 4, 8, 2, 1, 168)]  # fmt: skip
 
 
 def bucket_wgmma_configs_for(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor, bits: int,
                              m_bucket: int) -> list[dict]:  # fmt: skip
-    """The candidates the op's bucket tuning adds for this call: none below WGMMA_MIN_M tokens (the key's m_bucket,
-    whose token tile serves every m of the key) or where the kernel does not take the call."""
-    if m_bucket < WGMMA_MIN_M or not bucket_wgmma_ok(x, codes_packed, lut_pool, bits, 32):
+    """The candidates the op's bucket tuning adds for this call (the key's m_bucket, whose token tile serves every m
+    of the key): the WIDE form up to 16 tokens, the wgmma form from WGMMA_MIN_M; none where the kernel does not
+    take the call."""
+    if not bucket_wgmma_ok(x, codes_packed, lut_pool, bits, 32):
         return []
     k = x.shape[1]
-    configs = bucket_wgmma_candidates(m_bucket, triton.cdiv(k, lut_pool.shape[2]))
+    gs = triton.cdiv(k, lut_pool.shape[2])
+    configs = bucket_wgmma_candidates(m_bucket, gs) if m_bucket >= WGMMA_MIN_M else bucket_wide_candidates(m_bucket, gs)
     return [c for c in configs if k % c["BLOCK_K"] == 0 and op_candidate(c)]
 
 
 def op_candidate(config: dict) -> bool:
-    """Whether the op's tuning times this config (OP_CANDIDATES, the wgmma form)."""
+    """Whether the op's tuning times this config (OP_CANDIDATES of the wgmma form, WIDE_OP_CANDIDATES)."""
+    if config.get("WIDE"):
+        keys = ("ROWS", "BLOCK_K", "num_warps", "num_stages", "SPLIT_K", "MMA_V2", "maxnreg")
+        return tuple(config.get(k, 0) for k in keys) in WIDE_OP_CANDIDATES
     keys = ("ROWS", "BLOCK_K", "num_warps", "num_stages", "SPLIT_K")
     return not config.get("MMA_V2") and tuple(config[k] for k in keys) in OP_CANDIDATES
 
@@ -392,8 +551,8 @@ def launch_bucket_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: t
                          f"and group size {gs} multiples of BLOCK_K={bk}")  # fmt: skip
     if not 2 <= stages <= 16 or slot_of_token.shape[0] != m or not x.is_contiguous():
         raise ValueError("the wgmma bucket kernel takes 2 to 16 stages, one slot per token and a contiguous x")
-    mma_v2 = bool(config.get("MMA_V2", 0))
-    layouts = bucket_wgmma_layouts(warps, rows, bm, bk, mma_v2)
+    mma_v2, wide = bool(config.get("MMA_V2", 0)), bool(config.get("WIDE", 0))
+    layouts = bucket_wgmma_layouts(warps, rows, bm, bk, mma_v2, wide)
     x_desc = TensorDescriptor.from_tensor(x, [bm, bk], layouts["x_smem_layout"])
     c_desc = TensorDescriptor.from_tensor(codes_packed.view(torch.int32), [rows, bk // 8], layouts["c_smem_layout"])
     programs = triton.cdiv(m, bm) * triton.cdiv(n, rows)
@@ -402,5 +561,6 @@ def launch_bucket_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: t
         x_desc, c_desc, lut_pool, slot_of_token, y, ws, counters,
         m, n, k, gs, lut_pool.stride(0), lut_pool.stride(1), y.stride(0), per_split,
         BITS=bits, ROWS=rows, BLOCK_M=bm, BLOCK_K=bk, STAGES=stages,
-        **{k_: layouts[k_] for k_ in KERNEL_LAYOUTS}, USE_SPLIT=split > 1, MMA_V2=mma_v2, num_warps=warps,
+        **{k_: layouts[k_] for k_ in KERNEL_LAYOUTS}, USE_SPLIT=split > 1, MMA_V2=mma_v2, WIDE=wide,
+        num_warps=warps, **({"maxnreg": config["maxnreg"]} if config.get("maxnreg") else {}),
     )  # fmt: skip

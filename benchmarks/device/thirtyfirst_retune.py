@@ -1,7 +1,9 @@
 """Thirty-first session: the bucket keys of 32 and 64 tokens tuned again with the wgmma bucket kernel among the
 candidates (triton_bucket_wgmma.bucket_wgmma_configs_for), and each key's old (shipped) and new choice timed in
 turns (graph replays, L2 flushed), 16 tasks interleaved. Run with SKETCHSERVE_CACHE=DIR and the keys dropped from
-this machine's copy of kernels/tuned (prep.sh's drop_shipped); argv[1]: a copy of the shipped JSON from before."""
+this machine's copy of kernels/tuned (prep.sh's drop_shipped); argv[1]: a copy of the shipped JSON from before;
+argv[2]: the token counts (default 32,64; the thirty-second session re-tuned 4,8,16 with the WIDE form); argv[3]: the
+output's label (default thirtyfirst)."""
 
 import json
 import os
@@ -43,7 +45,9 @@ def retune(key: str, old_choice: dict) -> dict:
 
 old = json.load(open(sys.argv[1]))
 rows = []
-for key in sorted(k for k in old if k.startswith(("bucket|32,", "bucket|64,"))):
+tokens = sys.argv[2].split(",") if len(sys.argv) > 2 else ["32", "64"]
+label = sys.argv[3] if len(sys.argv) > 3 else "thirtyfirst"
+for key in sorted(k for k in old if k.startswith(tuple(f"bucket|{t}," for t in tokens))):
     rows.append(retune(key, old[key]))
     torch.cuda.empty_cache()
-json.dump(rows, open(os.path.join(os.environ["OUT"], "bucket_retune_thirtyfirst.json"), "w"), indent=1)
+json.dump(rows, open(os.path.join(os.environ["OUT"], f"bucket_retune_{label}.json"), "w"), indent=1)

@@ -25,9 +25,11 @@ from kernels.triton_bucket_wgmma import (
     bucket_wgmma_configs_for,
     bucket_wgmma_layouts,
     bucket_wgmma_ok,
+    bucket_wide_candidates,
     compare_word,
     launch_bucket_wgmma,
     onehot_program,
+    onehot_wide_program,
     op_candidate,
 )
 from kernels.triton_common import arrival_counters
@@ -54,6 +56,24 @@ def test_the_onehot_program_writes_one_where_byte_ts_codes_equal_g_or_g_plus_8(d
                 for p in range(2):
                     code = (words[i] >> (8 * t + 4 * p)) & 0xF
                     assert regs[f"${8 * h + 2 * i + p}"] == (ONE[dtype] if code == g + 8 * h else 0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("levels", [16, 8])
+def test_the_wide_onehot_program_compares_byte_ts_codes_with_every_code_value(dtype, levels):
+    """WIDE: element 2c + p is 1.0 exactly where nibble p of byte t of the word equals c, for every code value c
+    below `levels` (3-bit codes never exceed 7: their one-hot has 8 code values)."""
+    rng = np.random.default_rng(7)
+    program = onehot_wide_program(dtype, levels)
+    for trial in range(64):
+        word, t = int(rng.integers(0, 2**32, dtype=np.uint64)), trial % 4
+        if levels == 8:
+            word &= 0x77777777
+        regs = emulate(program, {f"${2 * levels}": word, f"${2 * levels + 1}": t | t << 8})
+        for c in range(levels):
+            for p in range(2):
+                code = (word >> (8 * t + 4 * p)) & 0xF
+                assert regs[f"${2 * c + p}"] == (ONE[dtype] if code == c else 0)
 
 
 def test_the_codes_encoding_is_exact_and_distinct_in_both_halves():
@@ -114,6 +134,18 @@ def test_every_candidate_compiles_for_sm90_without_spills():
         assert hset2 > 0, config  # the one-hot by set.eq, not by a conversion pass
 
 
+def test_every_wide_candidate_compiles_for_sm90_without_spills():
+    """WIDE, 16 and 8 tokens, 4-bit fp16 and 3-bit bf16: no spills, and per K block and warp one set.eq per code
+    value and byte the warp's 8 rows hold (BK / 8 bytes a lane, 16 or 8 code values), nothing more."""
+    cases = [[c, 4, "fp16"] for c in bucket_wide_candidates(16, 4096) + bucket_wide_candidates(8, 4096)]
+    cases += [[bucket_wide_candidates(16, 4096)[1], 3, "bf16"]]
+    for (config, bits, _), (regs, stack, smem, _, hset2) in zip(cases, sm90_results(_COMPILE_SCRIPT, cases),
+                                                               strict=True):  # fmt: skip
+        assert stack == 0 and regs <= 255, (config, regs, stack)
+        assert smem <= 227 * 1024, (config, smem)
+        assert hset2 == config["BLOCK_K"] // 8 * (1 << bits), (config, hset2)  # the K loop is not unrolled
+
+
 def test_every_shipped_wgmma_bucket_choice_is_a_candidate_above_16_tokens():
     """The H200's bucket choices that name this kernel (32 and 64 tokens, thirty-first session) are candidates the
     op's tuning times for their key's token tile; at 32 tokens they compile for sm_90 without spills (at 64 the
@@ -157,13 +189,20 @@ def test_the_kernel_matches_the_reference_on_batches_of_many_slots(case):
     assert not arrival_counters(x.device, 1).any()
 
 
-def test_the_op_offers_the_kernel_only_above_16_tokens_where_it_runs():
+def test_the_op_offers_the_wide_form_up_to_16_tokens_and_the_wgmma_form_above_where_it_runs():
     x, codes, pool, _ = make_case(32, 64, 256, 4, 1, 4, "random", torch.float16)
-    assert bucket_wgmma_configs_for(x, codes, pool, 4, 16) == []  # the mma.sync kernels are faster there
     if not SM90:
+        assert bucket_wgmma_configs_for(x, codes, pool, 4, 16) == []
         assert bucket_wgmma_configs_for(x, codes, pool, 4, 32) == []
     else:
-        assert all(c["BLOCK_M"] == 32 for c in bucket_wgmma_configs_for(x, codes, pool, 4, 32))
+        at_16, at_32 = (bucket_wgmma_configs_for(x, codes, pool, 4, m) for m in (16, 32))
+        assert at_16 and all(c["WIDE"] and c["BLOCK_M"] == 16 for c in at_16)
+        assert at_32 and all(not c.get("WIDE") and c["BLOCK_M"] == 32 for c in at_32)
+
+
+def test_the_ops_wide_candidates_are_wide_candidates():
+    assert sum(op_candidate(c) for c in bucket_wide_candidates(16, 4096)) == 5
+    assert not any(op_candidate(c) for c in bucket_wgmma_candidates(16, 4096, mma_v2=True) if c.get("MMA_V2"))
 
 
 def test_a_wgmma_choice_met_where_the_kernel_cannot_run_falls_back_to_the_default_bucket_config():
@@ -199,3 +238,19 @@ def test_the_mma_sync_form_matches_the_reference(case):
             y = torch.full((m, n), float("nan"), dtype=dtype, device="cuda")
             launch_bucket_wgmma(x, codes, pool, slot_of_token, bits, y, config | overrides)
             assert rel_err(y, ref) < (3e-3 if dtype == torch.float16 else 1.5e-2), config
+
+
+@pytest.mark.skipif(not SM90, reason="the wgmma bucket kernel needs an sm_90 GPU")
+@pytest.mark.parametrize("case", range(len(CUDA_CASES)))
+def test_the_wide_form_matches_the_reference(case):
+    """WIDE: 8 weight rows a warp, each lane's codes compared with every code value, the fold's sum over code values
+    in each thread's registers; mma.sync and wgmma, split-K, 3 and 4 bits, ragged N, partial token tiles."""
+    m, slots, n, k, gpr, bits, dtype, overrides = CUDA_CASES[case]
+    x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, slots, "random", dtype, seed=case)
+    ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
+    for config in bucket_wide_candidates(m, triton.cdiv(k, gpr)):
+        for _ in range(2):
+            y = torch.full((m, n), float("nan"), dtype=dtype, device="cuda")
+            launch_bucket_wgmma(x, codes, pool, slot_of_token, bits, y, config | overrides)
+            assert rel_err(y, ref) < (3e-3 if dtype == torch.float16 else 1.5e-2), config
+    assert not arrival_counters(x.device, 1).any()
