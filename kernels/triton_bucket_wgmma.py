@@ -213,15 +213,20 @@ if HAVE_GLUON:
         return gl.convert_layout(gl.reshape(a, [L * ROWS, BLOCK_K]), a_layout)
 
     @gluon.jit
-    def _fold_wide(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, group, L: gl.constexpr, ROWS: gl.constexpr,
-                   BLOCK_M: gl.constexpr):  # fmt: skip
-        """part [ROWS, BM] + sum_c LUT[slot(t), row, group, c] * acc[(row, c), t] with _onehot_wide's rows: the
-        sum over c is over each thread's own registers. lut_row [L ROWS] (int32): the acc row's offset in a slot."""
-        lut_at = gl.expand_dims(lut_tok, 0) + gl.expand_dims(lut_row + group * L, 1)
-        lut_ok = gl.expand_dims(lut_row >= 0, 1) & gl.expand_dims(tok_ok, 0)
-        lut = gl.load(lut_ptr + lut_at, mask=lut_ok, other=0.0).to(gl.float32)
-        prod = gl.reshape(acc * lut, [L // 2, ROWS // 8, 2, 8, BLOCK_M])  # [q, w, h, g, token]
-        return part + gl.reshape(gl.sum(gl.sum(prod, axis=2), axis=0), [ROWS, BLOCK_M])
+    def _fold_wide(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, group, f_layout: gl.constexpr, L: gl.constexpr,
+                   ROWS: gl.constexpr, BLOCK_M: gl.constexpr):  # fmt: skip
+        """part [ROWS, BM] + sum_c LUT[slot(t), row, group, c] * acc[(row, c), t] with _onehot_wide's rows, in
+        f_layout [ROWS, BM, L]: the acc's own lanes and registers (a register renaming), each thread's L code values
+        of a (row, token) in consecutive registers, so that its LUT entries load as one contiguous run and the sum over
+        c stays in the thread. lut_tok [BM] (int64): each token's slot offset; lut_row [ROWS]: the row's offset."""
+        a5 = gl.permute(gl.reshape(acc, [L // 2, ROWS // 8, 2, 8, BLOCK_M]), (1, 3, 4, 0, 2))  # [w, g, t, q, h]
+        a3 = gl.convert_layout(gl.reshape(a5, [ROWS, BLOCK_M, L]), f_layout)  # code value 2q + h
+        c = gl.arange(0, L, layout=gl.SliceLayout(0, gl.SliceLayout(0, f_layout)))
+        at = gl.expand_dims(gl.expand_dims(lut_row + group * L, 1) + gl.expand_dims(lut_tok, 0), 2)
+        at = at + gl.expand_dims(gl.expand_dims(c, 0), 0)
+        ok = gl.expand_dims(gl.expand_dims(tok_ok, 0), 2) & gl.expand_dims(gl.expand_dims(c < L, 0), 0)
+        lut = gl.load(lut_ptr + at, mask=ok, other=0.0).to(gl.float32)
+        return part + gl.sum(a3 * lut, axis=2)
 
     @gluon.jit
     def _fold(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, group, L: gl.constexpr, ROWS: gl.constexpr,
@@ -252,7 +257,8 @@ if HAVE_GLUON:
         M, N, K, GS, stride_ls, stride_ln, stride_ym, KB_PER_SPLIT,
         BITS: gl.constexpr, ROWS: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_K: gl.constexpr, STAGES: gl.constexpr,
         acc_layout: gl.constexpr, a_layout: gl.constexpr, w_layout: gl.constexpr, c_layout: gl.constexpr,
-        w5_layout: gl.constexpr, b_layout: gl.constexpr, USE_SPLIT: gl.constexpr = False, MMA_V2: gl.constexpr = False,
+        w5_layout: gl.constexpr, b_layout: gl.constexpr, f_layout: gl.constexpr, USE_SPLIT: gl.constexpr = False,
+        MMA_V2: gl.constexpr = False,
         WIDE: gl.constexpr = False,
     ):  # fmt: skip
         """Program (row tile x token tile, k): ROWS weight rows, BLOCK_M tokens (x rows past M are TMA's zeros),
@@ -295,18 +301,15 @@ if HAVE_GLUON:
             cmp_hi = gl.expand_dims((base | (g + 8)) | ((base | ((g + 8) << 4)) << 16), 1) + zeros2  # g + 8
 
         # the fold's LUT offsets: acc element (row, t) -> LUT[slot(t), weight row, group, code value]
-        arow = gl.arange(0, AR, layout=gl.SliceLayout(1, acc_layout))
-        toks = m_start + gl.arange(0, BLOCK_M, layout=gl.SliceLayout(0, acc_layout))
-        slots = gl.load(slot_ptr + toks, mask=toks < M, other=0).to(gl.int64)
-        if WIDE:  # row 16 (q W + w) + 8 h + g: weight row 8 w + g, code value 2 q + h
-            W: gl.constexpr = ROWS // 8
-            j = arow // 16
-            wrow = (j % W) * 8 + arow % 8
-            code = 2 * (j // W) + (arow // 8) % 2
+        if WIDE:  # per weight row and token (_fold_wide adds the code values)
+            arow = gl.arange(0, ROWS, layout=gl.SliceLayout(1, gl.SliceLayout(2, f_layout)))
+            toks = m_start + gl.arange(0, BLOCK_M, layout=gl.SliceLayout(0, gl.SliceLayout(2, f_layout)))
+            lut_row = gl.minimum(row0 + arow, N - 1) * stride_ln  # within a slot: int32
         else:  # row 16 r + c
-            wrow = arow // 16
-            code = arow % 16
-        lut_row = gl.minimum(row0 + wrow, N - 1) * stride_ln + code  # within a slot: int32
+            arow = gl.arange(0, AR, layout=gl.SliceLayout(1, acc_layout))
+            toks = m_start + gl.arange(0, BLOCK_M, layout=gl.SliceLayout(0, acc_layout))
+            lut_row = gl.minimum(row0 + arow // 16, N - 1) * stride_ln + arow % 16
+        slots = gl.load(slot_ptr + toks, mask=toks < M, other=0).to(gl.int64)
         lut_tok = slots * stride_ls
         tok_ok = toks < M
 
@@ -327,8 +330,7 @@ if HAVE_GLUON:
 
         acc = gl.zeros([AR, BLOCK_M], gl.float32, acc_layout)
         if WIDE:  # [ROWS, BM], the fold's layout
-            part = gl.reshape(gl.sum(gl.sum(gl.reshape(gl.zeros_like(acc), [L // 2, ROWS // 8, 2, 8, BLOCK_M]),
-                                            axis=2), axis=0), [ROWS, BLOCK_M])  # fmt: skip
+            part = gl.zeros([ROWS, BLOCK_M], gl.float32, gl.SliceLayout(2, f_layout))
         else:
             part = gl.sum(gl.reshape(gl.zeros_like(acc), [ROWS, 16, BLOCK_M]), axis=1)
         for kb in range(kb0, KB):
@@ -357,7 +359,8 @@ if HAVE_GLUON:
                 acc = warpgroup_mma_wait(num_outstanding=0, deps=[acc])
             if ((kb + 1) % BPG == 0) | (kb + 1 == KB):  # the end of a LUT group or of the K range
                 if WIDE:
-                    part = _fold_wide(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, kb // BPG, L, ROWS, BLOCK_M)
+                    part = _fold_wide(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, kb // BPG, f_layout, L, ROWS,
+                                      BLOCK_M)  # fmt: skip
                 else:
                     part = _fold(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, kb // BPG, L, ROWS, BLOCK_M)
                 acc = gl.zeros_like(acc)
@@ -389,7 +392,7 @@ if HAVE_GLUON:
 
 @functools.cache
 def bucket_wgmma_layouts(num_warps: int, rows: int, block_m: int, block_k: int, mma_v2: bool = False,
-                         wide: bool = False) -> dict:  # fmt: skip
+                         wide: bool = False, levels: int = 16) -> dict:  # fmt: skip
     """acc [16 ROWS, BM] (wgmma: 16 rows a warp, i.e. one weight row's 16 code values; ROWS / warps repeats),
     its A operand [16 ROWS, BK], the code words [8 ROWS, 4V, 4] as the A fragments need them (lane 4g + t: row
     8r + g, the 4 words of each 32 columns in consecutive registers), x's shared-memory tiles [BM, BK]."""
@@ -430,12 +433,21 @@ def bucket_wgmma_layouts(num_warps: int, rows: int, block_m: int, block_k: int, 
             shape=[rows, block_k // 8])  # fmt: skip
     x_smem = gl.NVMMASharedLayout(swizzle_byte_width=min(128, 2 * block_k), element_bitwidth=16, rank=2)
     c_smem = gl.NVMMASharedLayout(swizzle_byte_width=0, element_bitwidth=32, rank=2)
+    fold = acc  # the 16-rows-a-weight-row form folds in the acc's layout
+    if wide:  # _fold_wide's [ROWS, BM, L]: registers code values, then tokens 2tl + 1 and 8j; lanes 4g + tl
+        fold = gl.DistributedLinearLayout(
+            reg_bases=[[0, 0, 1 << i] for i in range(levels.bit_length() - 1)] + [[0, 1, 0]]
+            + [[0, 8 << i, 0] for i in range((block_m // 8).bit_length() - 1)],
+            lane_bases=[[0, 2, 0], [0, 4, 0], [1, 0, 0], [2, 0, 0], [4, 0, 0]],
+            warp_bases=[[8 << i, 0, 0] for i in range(num_warps.bit_length() - 1)], block_bases=[],
+            shape=[rows, block_m, levels])  # fmt: skip
     return {"acc_layout": acc, "a_layout": a, "w_layout": words, "c_layout": c, "w5_layout": w5, "b_layout": b,
+            "f_layout": fold,
             "x_smem_layout": x_smem, "c_smem_layout": c_smem}  # fmt: skip
 
 
 # the smem ones go with the descriptors
-KERNEL_LAYOUTS = ("acc_layout", "a_layout", "w_layout", "c_layout", "w5_layout", "b_layout")
+KERNEL_LAYOUTS = ("acc_layout", "a_layout", "w_layout", "c_layout", "w5_layout", "b_layout", "f_layout")
 
 
 def bucket_wgmma_ok(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor, bits: int,
@@ -552,7 +564,7 @@ def launch_bucket_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: t
     if not 2 <= stages <= 16 or slot_of_token.shape[0] != m or not x.is_contiguous():
         raise ValueError("the wgmma bucket kernel takes 2 to 16 stages, one slot per token and a contiguous x")
     mma_v2, wide = bool(config.get("MMA_V2", 0)), bool(config.get("WIDE", 0))
-    layouts = bucket_wgmma_layouts(warps, rows, bm, bk, mma_v2, wide)
+    layouts = bucket_wgmma_layouts(warps, rows, bm, bk, mma_v2, wide, 1 << bits if wide else 16)
     x_desc = TensorDescriptor.from_tensor(x, [bm, bk], layouts["x_smem_layout"])
     c_desc = TensorDescriptor.from_tensor(codes_packed.view(torch.int32), [rows, bk // 8], layouts["c_smem_layout"])
     programs = triton.cdiv(m, bm) * triton.cdiv(n, rows)

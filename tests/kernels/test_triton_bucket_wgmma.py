@@ -146,17 +146,23 @@ def test_every_wide_candidate_compiles_for_sm90_without_spills():
         assert hset2 == config["BLOCK_K"] // 8 * (1 << bits), (config, hset2)  # the K loop is not unrolled
 
 
-def test_every_shipped_wgmma_bucket_choice_is_a_candidate_above_16_tokens():
-    """The H200's bucket choices that name this kernel (32 and 64 tokens, thirty-first session) are candidates the
-    op's tuning times for their key's token tile; at 32 tokens they compile for sm_90 without spills (at 64 the
-    16-row ones spill ~0.5 KB a thread under Triton 3.6, and still won every 64-token key by 1.4-2.0x: NOTES.md)."""
+def test_every_shipped_wgmma_bucket_choice_is_a_candidate_the_op_times():
+    """The H200's bucket choices that name this kernel are candidates the op's tuning times for their key's token
+    tile: the wgmma form at 32 and 64 tokens (thirty-first session), the WIDE form at 8 and 16 (thirty-second); at 32
+    tokens they compile for sm_90 without spills (at 64 the 16-row ones spill ~0.5 KB a thread under Triton 3.6,
+    and still won every 64-token key by 1.4-2.0x: NOTES.md)."""
     tuned = Path(__file__).resolve().parents[2] / "kernels" / "tuned" / "NVIDIA_H200.v8.json"
     chosen = {k: c for k, c in json.loads(tuned.read_text()).items()
               if k.startswith("bucket|") and c.get("LAYOUT") == "wgmma"}  # fmt: skip
-    assert len(chosen) == 18
+    wide = {k: c for k, c in chosen.items() if c.get("WIDE")}
+    assert len(chosen) - len(wide) == 18 and len(wide) == 13
     for key, config in chosen.items():
         m = int(key.split("|")[1].split(",")[0])
-        assert m >= WGMMA_MIN_M and config in bucket_wgmma_candidates(m, 1024) and op_candidate(config), key
+        assert op_candidate(config), key
+        if config.get("WIDE"):
+            assert m <= 16 and config in bucket_wide_candidates(m, 1024), key
+        else:
+            assert m >= WGMMA_MIN_M and config in bucket_wgmma_candidates(m, 1024), key
     at_32 = [[c, 4, "fp16"] for c in {json.dumps(c, sort_keys=True): c for k, c in chosen.items()
                                       if k.startswith("bucket|32,")}.values()]  # fmt: skip
     for case, (regs, stack, *_) in zip(at_32, sm90_results(_COMPILE_SCRIPT, at_32), strict=True):
