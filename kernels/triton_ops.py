@@ -22,6 +22,7 @@ the kernel changes. Never read back from the device: the decode step runs under 
 
 from __future__ import annotations
 
+import functools
 import os
 
 import torch
@@ -68,7 +69,12 @@ from kernels.triton_prefill_prmt import (
     prefill_prmt_candidates,
     prefill_prmt_ok,
 )
-from kernels.triton_prefill_wgmma import launch_prefill_wgmma, prefill_wgmma_candidates, wgmma_prefill_ok
+from kernels.triton_prefill_wgmma import (
+    HAVE_GLUON,
+    launch_prefill_wgmma,
+    prefill_wgmma_candidates,
+    wgmma_prefill_ok,
+)
 
 SHORT_SEGMENTS, MAX_SEGMENT_CLASS = 64, 256  # the segment tiles' two classes of mean segment length (_launch_tiles)
 DECODE_MAX_M = 64  # above this the prefill kernel's token tiles beat one split-K tile of all tokens
@@ -87,8 +93,13 @@ DECODE_MAX_M = 64  # above this the prefill kernel's token tiles beat one split-
 # kernel, 4 tasks 276 against 333 / 333, 6 tasks 382 against 479 / 334: the bucket kernel from 5 there. At 8 rows
 # the fragment kernel adds 45 us a task (142 / 233 / 414 at 2 / 4 / 8 tasks) against the bucket kernel's flat 333:
 # ~323 at 6 tasks, ~368 at 7, so from 7 there (4 rows: 138 / 227 at 2 / 4, the same slope).
+# Above 16 rows on sm_90 the wgmma bucket kernel serves (triton_bucket_wgmma.py, thirty-first session), flat at
+# 75-77 us on 4096x4096 at 64 rows where the one-task path costs 17.6 + ~9.4 us a task: they cross at 7-9 tasks
+# (results/kernels_decode_h200_thirtyfirst.log), so from BUCKET_MIN_TASKS_LARGE_M_SM90 there (serving A/B in NOTES.md,
+# thirty-second session).
 FEW_TASKS = os.environ.get("SKETCHSERVE_FEW_TASKS", "1") != "0"
 BUCKET_MIN_TASKS_SMALL_M, BUCKET_MIN_TASKS_LARGE_M, BUCKET_SMALL_M = 5, 13, 16
+BUCKET_MIN_TASKS_LARGE_M_SM90 = 9
 BUCKET_MIN_TASKS_TINY_M, BUCKET_TINY_M = 7, 8  # with the few-task class, up to 8 rows
 BUCKET_MIN_TASKS_SMALL_M_ALONE = 4  # M <= 16 without the few-task class: against gather
 BUCKET_MIN_TASKS: int | None = None
@@ -98,12 +109,19 @@ if "SKETCHSERVE_BUCKET_MIN_TASKS" in os.environ:
         raise ValueError(f"SKETCHSERVE_BUCKET_MIN_TASKS must be >= 1, got {BUCKET_MIN_TASKS}")
 
 
+@functools.cache
+def wgmma_bucket_gpu() -> bool:
+    """Whether this process's GPU runs the wgmma bucket kernel (sm_90 and Gluon): the threshold above 16 rows, which
+    the op and the runner's graph classes (task_classes) both read, so one value per process."""
+    return HAVE_GLUON and torch.cuda.is_available() and torch.cuda.get_device_capability() == (9, 0)
+
+
 def bucket_min_tasks(m: int) -> int:
     """Distinct slots from which auto mode gives a decode batch of m rows to the bucket-sum kernel."""
     if BUCKET_MIN_TASKS is not None:
         return BUCKET_MIN_TASKS
     if m > BUCKET_SMALL_M:
-        return BUCKET_MIN_TASKS_LARGE_M
+        return BUCKET_MIN_TASKS_LARGE_M_SM90 if wgmma_bucket_gpu() else BUCKET_MIN_TASKS_LARGE_M
     if not FEW_TASKS:
         return BUCKET_MIN_TASKS_SMALL_M_ALONE
     return BUCKET_MIN_TASKS_TINY_M if m <= BUCKET_TINY_M else BUCKET_MIN_TASKS_SMALL_M
