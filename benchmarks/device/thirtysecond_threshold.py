@@ -1,6 +1,6 @@
 """Thirty-second session: serving decode at 32 and 64 rows over 9 and 12 tasks (gpr 1, the 7B shape) with the bucket
 threshold above 16 rows set to argv[2] (triton_ops.BUCKET_MIN_TASKS_LARGE_M_SM90: 13, the old value, or 9, the wgmma
-bucket kernel's crossover in the kernel table). argv[1]: a label."""
+bucket kernel's crossover in the kernel table). argv[1]: a label; argv[3]: the task counts (default 9,12)."""
 
 import argparse
 import os
@@ -18,6 +18,7 @@ from adapters.store import LutStore  # noqa: E402
 from kernels import triton_ops  # noqa: E402
 
 label, threshold = sys.argv[1], int(sys.argv[2])
+counts = [int(n) for n in (sys.argv[3] if len(sys.argv) > 3 else "9,12").split(",")]
 triton_ops.BUCKET_MIN_TASKS_LARGE_M_SM90 = threshold
 dev = torch.device("cuda")
 args = argparse.Namespace(device=dev, prompt=128, new_tokens=32, ttft_prompt=512, short_prompt=32,
@@ -39,7 +40,7 @@ with tempfile.TemporaryDirectory() as tmp:
 
     bs.warm_up(engine, tasks)
     for batch in (32, 64):
-        for n in (9, 12):
+        for n in counts:
             p = bs.decode_point(engine, base, tasks[:n], batch, args, floor_of)
             print(f"[{label}] threshold={threshold} batch={batch} tasks={n}: {p['tok_per_s']:.1f} tok/s, step "
                   f"{p['step_ms']:.2f} ms", flush=True)

@@ -155,7 +155,7 @@ def test_every_shipped_wgmma_bucket_choice_is_a_candidate_the_op_times():
     chosen = {k: c for k, c in json.loads(tuned.read_text()).items()
               if k.startswith("bucket|") and c.get("LAYOUT") == "wgmma"}  # fmt: skip
     wide = {k: c for k, c in chosen.items() if c.get("WIDE")}
-    assert len(chosen) - len(wide) == 18 and len(wide) == 13
+    assert len(chosen) - len(wide) == 18 and len(wide) == 18
     for key, config in chosen.items():
         m = int(key.split("|")[1].split(",")[0])
         assert op_candidate(config), key

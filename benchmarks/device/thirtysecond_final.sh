@@ -1,0 +1,11 @@
+# Thirty-second session, last call (~7 min): the threshold above 16 rows near the crossover the first A/B's linear fit
+# puts at 6-7 tasks (13: the one-task path; 2: the bucket kernel from 2 tasks), at 32 and 64 rows over 6, 7 and 8
+# tasks; then the kernel table's decode cases with the shipped WIDE choices at 8 and 16 tokens.
+source benchmarks/device/prep.sh >/dev/null
+for t in 13 2; do
+  timeout 110 python3 benchmarks/device/thirtysecond_threshold.py fine $t 6,7,8 2>&1 | grep "^\[\|Error" \
+    | tee -a $OUT/serving_threshold_fine_thirtysecond.log
+done
+timeout 270 python3 benchmarks/bench_kernels.py --out $OUT --phases decode 2>&1 | grep -v "Warn\|warn_once" \
+  > $OUT/kernels_decode_thirtysecond.log
+grep -i "M=16\|M=8 " $OUT/kernels_decode_thirtysecond.log | cut -c1-220 | head -30
