@@ -8,4 +8,4 @@ for t in 13 2; do
 done
 timeout 270 python3 benchmarks/bench_kernels.py --out $OUT --phases decode 2>&1 | grep -v "Warn\|warn_once" \
   > $OUT/kernels_decode_thirtysecond.log
-grep -i "M=16\|M=8 " $OUT/kernels_decode_thirtysecond.log | cut -c1-220 | head -30
+grep "M=  16 T=16\|M=  16 T= 4" $OUT/kernels_decode_thirtysecond.log | cut -c1-120
