@@ -185,28 +185,20 @@ if HAVE_GLUON:
         W: gl.constexpr = ROWS // 8
         S: gl.constexpr = BLOCK_K // 16
         if L == 16:
-            if DT == gl.float16:
-                e = gl.inline_asm_elementwise(WIDE16_F16, WIDE16_CONSTR, [words, sel], dtype=(DT.value,) * 32,
-                                              is_pure=True, pack=1)  # fmt: skip
-            else:
-                e = gl.inline_asm_elementwise(WIDE16_BF16, WIDE16_CONSTR, [words, sel], dtype=(DT.value,) * 32,
-                                              is_pure=True, pack=1)  # fmt: skip
-            # e[2c + p] = e[4q + 2h + p]: trailing dims [p, h, q0, q1, q2]
-            a = gl.join(gl.join(_join8(e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7]),
-                                _join8(e[8], e[9], e[10], e[11], e[12], e[13], e[14], e[15])),
-                        gl.join(_join8(e[16], e[17], e[18], e[19], e[20], e[21], e[22], e[23]),
-                                _join8(e[24], e[25], e[26], e[27], e[28], e[29], e[30], e[31])))  # fmt: skip
+            PROG: gl.constexpr = WIDE16_F16 if DT == gl.float16 else WIDE16_BF16
+        else:
+            PROG: gl.constexpr = WIDE8_F16 if DT == gl.float16 else WIDE8_BF16
+        CONSTR: gl.constexpr = WIDE16_CONSTR if L == 16 else WIDE8_CONSTR
+        e = gl.inline_asm_elementwise(PROG, CONSTR, [words, sel], dtype=(DT.value,) * (2 * L), is_pure=True, pack=1)
+        # e[2c + p] = e[4q + 2h + p]: trailing dims [p, h, q0, q1(, q2)]
+        a = gl.join(_join8(e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7]),
+                    _join8(e[8], e[9], e[10], e[11], e[12], e[13], e[14], e[15]))  # fmt: skip
+        if L == 16:
+            a = gl.join(a, gl.join(_join8(e[16], e[17], e[18], e[19], e[20], e[21], e[22], e[23]),
+                                   _join8(e[24], e[25], e[26], e[27], e[28], e[29], e[30], e[31])))  # fmt: skip
             a = gl.reshape(a, [W, 8, S, 2, 4, 2, 2, 2, 2, 2])  # [w, g, s, b0, t, p, h, q0, q1, q2]
             a = gl.permute(a, (9, 8, 7, 0, 6, 1, 2, 3, 4, 5))  # [q2, q1, q0, w, h, g, s, b0, t, p]
         else:
-            if DT == gl.float16:
-                e = gl.inline_asm_elementwise(WIDE8_F16, WIDE8_CONSTR, [words, sel], dtype=(DT.value,) * 16,
-                                              is_pure=True, pack=1)  # fmt: skip
-            else:
-                e = gl.inline_asm_elementwise(WIDE8_BF16, WIDE8_CONSTR, [words, sel], dtype=(DT.value,) * 16,
-                                              is_pure=True, pack=1)  # fmt: skip
-            a = gl.join(_join8(e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7]),
-                        _join8(e[8], e[9], e[10], e[11], e[12], e[13], e[14], e[15]))  # [.., p, h, q0, q1]
             a = gl.reshape(a, [W, 8, S, 2, 4, 2, 2, 2, 2])  # [w, g, s, b0, t, p, h, q0, q1]
             a = gl.permute(a, (8, 7, 0, 6, 1, 2, 3, 4, 5))  # [q1, q0, w, h, g, s, b0, t, p]
         # row 16 (q W + w) + 8 h + g, column 16 s + 8 b0 + 2 t + p
