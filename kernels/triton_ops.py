@@ -94,12 +94,12 @@ DECODE_MAX_M = 64  # above this the prefill kernel's token tiles beat one split-
 # the fragment kernel adds 45 us a task (142 / 233 / 414 at 2 / 4 / 8 tasks) against the bucket kernel's flat 333:
 # ~323 at 6 tasks, ~368 at 7, so from 7 there (4 rows: 138 / 227 at 2 / 4, the same slope).
 # Above 16 rows on sm_90 the wgmma bucket kernel serves (triton_bucket_wgmma.py, thirty-first session), flat at
-# 75-77 us on 4096x4096 at 64 rows where the one-task path costs 17.6 + ~9.4 us a task: they cross at 7-9 tasks
-# (results/kernels_decode_h200_thirtyfirst.log), so from BUCKET_MIN_TASKS_LARGE_M_SM90 there (serving A/B in NOTES.md,
-# thirty-second session).
+# 75-77 us on 4096x4096 at 64 rows where the one-task path costs 17.6 + ~9.4 us a task. Serving steps (H200, gpr 1,
+# results/serving_threshold*_thirtysecond.log), one-task path against the bucket kernel: 32 rows 20.65 / 21.58 ms at
+# 6 tasks, 23.62 / 21.57 at 7; 64 rows 27.27 / 31.12 at 6, 31.26 / 31.17 at 7, 35.09 / 31.21 at 8: from 7 there.
 FEW_TASKS = os.environ.get("SKETCHSERVE_FEW_TASKS", "1") != "0"
 BUCKET_MIN_TASKS_SMALL_M, BUCKET_MIN_TASKS_LARGE_M, BUCKET_SMALL_M = 5, 13, 16
-BUCKET_MIN_TASKS_LARGE_M_SM90 = 9
+BUCKET_MIN_TASKS_LARGE_M_SM90 = 7
 BUCKET_MIN_TASKS_TINY_M, BUCKET_TINY_M = 7, 8  # with the few-task class, up to 8 rows
 BUCKET_MIN_TASKS_SMALL_M_ALONE = 4  # M <= 16 without the few-task class: against gather
 BUCKET_MIN_TASKS: int | None = None

@@ -224,7 +224,7 @@ def test_a_batch_of_a_few_tasks_takes_the_fragment_kernels_own_choice(spy, monke
         return real_pick(kind, *args, **kwargs)
 
     monkeypatch.setattr(autotune, "pick_config", pick)
-    large = 9 if triton_ops.wgmma_bucket_gpu() else 13
+    large = 7 if triton_ops.wgmma_bucket_gpu() else 13
     assert triton_ops.task_classes(16) == (2, triton_ops.bucket_min_tasks(16))
     assert triton_ops.task_classes(17) == (large,)
     m, n, k, bits, gpr = 6, 40, 256, 4, 2
@@ -249,13 +249,13 @@ def test_a_batch_of_a_few_tasks_takes_the_fragment_kernels_own_choice(spy, monke
 
 
 def test_above_16_rows_the_bucket_kernel_serves_from_fewer_tasks_where_its_wgmma_form_runs(monkeypatch):
-    """sm_90 (the wgmma bucket kernel): from 9 tasks above 16 rows, elsewhere from 13; up to 16 rows unchanged."""
+    """sm_90 (the wgmma bucket kernel): from 7 tasks above 16 rows, elsewhere from 13; up to 16 rows unchanged."""
     monkeypatch.setattr(triton_ops, "DECODE_KERNEL", "auto")
     monkeypatch.setattr(triton_ops, "wgmma_bucket_gpu", lambda: False)
     assert triton_ops.task_classes(17) == (13,) and triton_ops.task_classes(64) == (13,)
     at_16 = triton_ops.task_classes(16)
     monkeypatch.setattr(triton_ops, "wgmma_bucket_gpu", lambda: True)
-    assert triton_ops.task_classes(17) == (9,) and triton_ops.task_classes(64) == (9,)
+    assert triton_ops.task_classes(17) == (7,) and triton_ops.task_classes(64) == (7,)
     assert triton_ops.task_classes(16) == at_16
 
 
