@@ -752,8 +752,8 @@ def compile_bucket_wgmma_sm90(config: dict, bits: int = 4, x: str = "fp16") -> t
     from kernels.triton_bucket_wgmma import KERNEL_LAYOUTS, _bucket_wgmma_kernel, bucket_wgmma_layouts
 
     rows, bm, bk, warps = config["ROWS"], config["BLOCK_M"], config["BLOCK_K"], config["num_warps"]
-    wide = bool(config.get("WIDE", 0))
-    layouts = bucket_wgmma_layouts(warps, rows, bm, bk, bool(config.get("MMA_V2", 0)), wide, 1 << bits if wide else 16)
+    layouts = bucket_wgmma_layouts(warps, rows, bm, bk, bool(config.get("MMA_V2", 0)), bool(config.get("WIDE", 0)),
+                                   bits)  # fmt: skip
     dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}[x]
     desc = TensorDescriptor.from_tensor(torch.empty(bm, 4096, dtype=dtype), [bm, bk], layouts["x_smem_layout"])
     c_desc = TensorDescriptor.from_tensor(torch.empty(rows, 512, dtype=torch.int32), [rows, bk // 8],

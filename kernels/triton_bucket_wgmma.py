@@ -216,7 +216,7 @@ if HAVE_GLUON:
         c = gl.arange(0, L, layout=gl.SliceLayout(0, gl.SliceLayout(0, f_layout)))
         at = gl.expand_dims(gl.expand_dims(lut_row + group * L, 1) + gl.expand_dims(lut_tok, 0), 2)
         at = at + gl.expand_dims(gl.expand_dims(c, 0), 0)
-        ok = gl.expand_dims(gl.expand_dims(tok_ok, 0), 2) & gl.expand_dims(gl.expand_dims(c < L, 0), 0)
+        ok = gl.expand_dims(gl.expand_dims(tok_ok, 0), 2)  # [1, BM, 1]: broadcast by the load
         lut = gl.load(lut_ptr + at, mask=ok, other=0.0).to(gl.float32)
         return part + gl.sum(a3 * lut, axis=2)
 
@@ -279,8 +279,6 @@ if HAVE_GLUON:
             t4 = gl.arange(0, 4, layout=gl.SliceLayout(0, gl.SliceLayout(0, gl.SliceLayout(0, w_layout))))
             t4 = gl.expand_dims(gl.expand_dims(gl.expand_dims(t4, 0), 0), 0)
             sel = (t4 | (t4 << 8)) + gl.zeros([ROWS, BLOCK_K // 16, 2, 4], gl.int32, w_layout)
-            cmp_lo = sel
-            cmp_hi = sel
         else:  # each lane's prmt selector (byte t) and code values (g, g + 8) in the codes' encoding, per word element
             wr = gl.arange(0, 8 * ROWS, layout=gl.SliceLayout(1, gl.SliceLayout(2, w_layout)))
             c2 = gl.arange(0, 4 * V, layout=gl.SliceLayout(0, gl.SliceLayout(2, w_layout)))
@@ -384,7 +382,7 @@ if HAVE_GLUON:
 
 @functools.cache
 def bucket_wgmma_layouts(num_warps: int, rows: int, block_m: int, block_k: int, mma_v2: bool = False,
-                         wide: bool = False, levels: int = 16) -> dict:  # fmt: skip
+                         wide: bool = False, bits: int = 4) -> dict:  # fmt: skip
     """acc [16 ROWS, BM] (wgmma: 16 rows a warp, i.e. one weight row's 16 code values; ROWS / warps repeats),
     its A operand [16 ROWS, BK], the code words [8 ROWS, 4V, 4] as the A fragments need them (lane 4g + t: row
     8r + g, the 4 words of each 32 columns in consecutive registers), x's shared-memory tiles [BM, BK]."""
@@ -427,6 +425,7 @@ def bucket_wgmma_layouts(num_warps: int, rows: int, block_m: int, block_k: int, 
     c_smem = gl.NVMMASharedLayout(swizzle_byte_width=0, element_bitwidth=32, rank=2)
     fold = acc  # the 16-rows-a-weight-row form folds in the acc's layout
     if wide:  # _fold_wide's [ROWS, BM, L]: registers code values, then tokens 2tl + 1 and 8j; lanes 4g + tl
+        levels = 1 << bits
         fold = gl.DistributedLinearLayout(
             reg_bases=[[0, 0, 1 << i] for i in range(levels.bit_length() - 1)] + [[0, 1, 0]]
             + [[0, 8 << i, 0] for i in range((block_m // 8).bit_length() - 1)],
@@ -559,7 +558,7 @@ def launch_bucket_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: t
     if not 2 <= stages <= 16 or slot_of_token.shape[0] != m or not x.is_contiguous():
         raise ValueError("the wgmma bucket kernel takes 2 to 16 stages, one slot per token and a contiguous x")
     mma_v2, wide = bool(config.get("MMA_V2", 0)), bool(config.get("WIDE", 0))
-    layouts = bucket_wgmma_layouts(warps, rows, bm, bk, mma_v2, wide, 1 << bits if wide else 16)
+    layouts = bucket_wgmma_layouts(warps, rows, bm, bk, mma_v2, wide, bits)
     x_desc = TensorDescriptor.from_tensor(x, [bm, bk], layouts["x_smem_layout"])
     c_desc = TensorDescriptor.from_tensor(codes_packed.view(torch.int32), [rows, bk // 8], layouts["c_smem_layout"])
     programs = triton.cdiv(m, bm) * triton.cdiv(n, rows)
