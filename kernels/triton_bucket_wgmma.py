@@ -538,7 +538,7 @@ WIDE_KEYS = ("ROWS", "BLOCK_K", "num_warps", "num_stages", "SPLIT_K", "MMA_V2", 
 
 def wide_config(bm: int, candidate: tuple) -> dict:
     """A WIDE candidate tuple as a launcher config (PRMT only where nonzero, as the shipped choices have it)."""
-    config = {"LAYOUT": "wgmma", "BLOCK_M": bm, "WIDE": 1, **dict(zip(WIDE_KEYS, candidate, strict=False))}  # 7 or 8 fields
+    config = {"LAYOUT": "wgmma", "BLOCK_M": bm, "WIDE": 1, **dict(zip(WIDE_KEYS, candidate, strict=False))}  # 7 or 8
     return {k: v for k, v in config.items() if k != "PRMT" or v}
 
 
