@@ -1,8 +1,8 @@
-# Thirty-third session, first call (~8 min): the WIDE CUDA tests (the BLOCK_K 128 candidates' first full run); the
+# Thirty-third session, first call (~8 min): the WIDE CUDA tests (the BLOCK_K 128 and 256 and PRMT candidates: their first full run); the
 # 16-token bucket keys (gpr 1 and 4, with the fused serving shapes) tuned again over the WIDE_OP_CANDIDATES, BLOCK_K 128
 # among them; serving 16 x 16 at gpr 1 and 4 with the re-tuned choices.
 source benchmarks/device/prep.sh >/dev/null
-timeout 110 python3 -m pytest -q -x tests/kernels/test_triton_bucket_wgmma.py -k wide -p no:cacheprovider 2>&1 \
+timeout 200 python3 -m pytest -q -x tests/kernels/test_triton_bucket_wgmma.py -k wide -p no:cacheprovider 2>&1 \
   | tail -4 | tee $OUT/cuda_tests_wide_thirtythird.log
 cp kernels/tuned/NVIDIA_H200.v8.json /tmp/shipped.json
 drop_shipped "bucket|16,"
