@@ -532,7 +532,7 @@ BUCKET_WIDE_CANDIDATES = [(32, 64, 4, 8, 1, 1, 0), (32, 64, 4, 8, 2, 1, 0), (32,
                           (64, 64, 8, 8, 1, 1, 0), (8, 64, 1, 8, 4, 1, 0), (32, 64, 4, 4, 2, 1, 0),
                           (16, 128, 2, 4, 4, 1, 0), (32, 128, 4, 4, 4, 1, 0), (16, 256, 2, 2, 4, 1, 0),
                           (16, 256, 2, 3, 4, 1, 0), (32, 256, 4, 2, 4, 1, 0), (16, 128, 2, 4, 4, 1, 0, 8),
-                          (16, 128, 2, 4, 4, 1, 0, 16), (16, 64, 2, 8, 4, 1, 0, 8)]  # fmt: skip
+                          (16, 128, 2, 4, 4, 1, 0, 16), (16, 64, 2, 8, 4, 1, 0, 8), (16, 256, 2, 2, 4, 1, 0, 8)]  # fmt: skip
 WIDE_KEYS = ("ROWS", "BLOCK_K", "num_warps", "num_stages", "SPLIT_K", "MMA_V2", "maxnreg", "PRMT")
 
 
@@ -577,10 +577,13 @@ WGMMA_MIN_M = 17
 
 # What the op's tuning times up to 16 tokens: the WIDE configs within 2 % of the best in some case of the grids (H200,
 # 3 shapes x 16 x 16 and 8 x 8, gpr 1 and 4, results/bucket_wide*_grid_gpr*_thirtysecond.*; with the contiguous fold
-# split-K 4 led at 16 tokens, and BLOCK_K 128 led all three 16 x 16 cases of the last grid by 7-9 %)
+# split-K 4 led at 16 tokens, and BLOCK_K 128 led all three 16 x 16 cases of the last grid by 7-9 %); from the
+# thirty-third session also BLOCK_K 256 and PRMT, not yet timed in a grid when added (the re-tune times them per key)
 WIDE_OP_CANDIDATES = [(16, 64, 2, 8, 4, 1, 0), (32, 64, 4, 8, 4, 1, 0), (16, 64, 2, 8, 2, 1, 168),
                       (32, 64, 4, 8, 2, 1, 168), (8, 64, 1, 8, 4, 1, 0), (32, 64, 4, 8, 1, 1, 0),
-                      (16, 128, 2, 4, 4, 1, 0), (32, 128, 4, 4, 4, 1, 0)]  # fmt: skip
+                      (16, 128, 2, 4, 4, 1, 0), (32, 128, 4, 4, 4, 1, 0), (16, 256, 2, 2, 4, 1, 0),
+                      (32, 256, 4, 2, 4, 1, 0), (16, 128, 2, 4, 4, 1, 0, 8), (16, 128, 2, 4, 4, 1, 0, 16),
+                      (16, 256, 2, 2, 4, 1, 0, 8)]  # fmt: skip
 
 
 def bucket_wgmma_configs_for(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor, bits: int,

@@ -221,7 +221,7 @@ def test_the_op_offers_the_wide_form_up_to_16_tokens_and_the_wgmma_form_above_wh
 
 
 def test_the_ops_wide_candidates_are_wide_candidates():
-    assert sum(op_candidate(c) for c in bucket_wide_candidates(16, 4096)) == 8
+    assert sum(op_candidate(c) for c in bucket_wide_candidates(16, 4096)) == 13
     assert not any(op_candidate(c) for c in bucket_wgmma_candidates(16, 4096, mma_v2=True) if c.get("MMA_V2"))
 
 
