@@ -1,9 +1,7 @@
-# Thirty-third session, second call (~6 min): serving 16 x 16 at gpr 4 with the re-tuned (merged) 16-token choices;
+# Thirty-third session, second call (~1 min on a warm machine):
 # where the WIDE form waits (Nsight on BLOCK_K 128, the 4096x4096 gpr 1 choice of the thirty-second session); the WIDE
 # grid at 16 x 16, gpr 1 (BLOCK_K 256 and PRMT against the rest, in one run).
 source benchmarks/device/prep.sh >/dev/null
-SKETCHSERVE_CACHE=/tmp/ss33 timeout 100 python3 benchmarks/device/thirtyfirst_serving.py shipped 4 16 2>&1 \
-  | grep "^\[" | tee $OUT/serving_gpr4_thirtythird.log
 NCU=$(command -v ncu || ls /usr/local/cuda*/bin/ncu 2>/dev/null | head -1)
 CFG='{"LAYOUT":"wgmma","BLOCK_M":16,"ROWS":16,"BLOCK_K":128,"num_warps":2,"num_stages":4,"SPLIT_K":4,"MMA_V2":1,"WIDE":1}'
 timeout 110 $NCU -k regex:_bucket_wgmma_kernel --launch-skip 2 --launch-count 1 --section SourceCounters \
