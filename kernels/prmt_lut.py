@@ -193,7 +193,7 @@ def to_ptx(prog: list[tuple]) -> str:
             lines.append(f"mov.b32 {{{dst}, {args[0]}}}, {args[1]};")
         elif op == "cvt_f16":
             lines.append(f"cvt.f32.f16 {dst}, {args[0]};")
-        else:  # arithmetic (ARITHMETIC's mnemonics), or and, or, xor, shl, shr, prmt, lop3, mov on b32
+        else:  # arithmetic (ARITHMETIC's mnemonics), or and, or, shl, shr, prmt, lop3, mov on b32
             lines.append(f"{ARITHMETIC.get(op, op + '.b32')} {dst}, {', '.join(args)};")
     return "{ " + " ".join(lines) + " }"
 
@@ -238,8 +238,6 @@ def emulate(prog: list[tuple], operands: dict[str, int | float]) -> dict[str, in
             regs[dst] = v[0] & v[1]
         elif op == "or":
             regs[dst] = v[0] | v[1]
-        elif op == "xor":
-            regs[dst] = v[0] ^ v[1]
         elif op == "shl":
             regs[dst] = (v[0] << v[1]) & 0xFFFFFFFF
         elif op == "shr":

@@ -97,53 +97,24 @@ def compare_word(c: int | torch.Tensor, dtype: torch.dtype):
     return (base | c) | ((base | (c << 4)) << 16)
 
 
-def onehot_wide_program(dtype: torch.dtype, levels: int = 16, prmt: int = 0) -> list[tuple]:
+def onehot_wide_program(dtype: torch.dtype, levels: int = 16) -> list[tuple]:
     """The WIDE form's (one byte, every code value): $0 .. $(2 levels - 1) (16-bit outputs) = the one-hot elements
     2c + p: code value c, nibble p of byte t of the word; $(2 levels) = the word; $(2 levels + 1) = the prmt selector
-    of byte t (wide_select: the byte into bytes 0-2); with prmt, $(2 levels + 2 + i) = PRMT_BYTES[i]. One prmt and
-    the and/or encode the byte's two codes once; one set.eq per code value writes two one-hot elements (the compared
-    encodings are constants: compare_word).
-    prmt (fp16 only): code values below it are written by a prmt each instead (ALU pipe, not the FMA pipes that run
-    set.eq): its selector has code 0 at nibble 1, code 1 at nibble 3 and 8 at nibbles 0 and 2, so that byte 1 (3) of
-    the result is 0x3C (fp16 1.0's high byte) where code 0 (1) equals c, and bytes 0 and 2 are zeros (the sign of a
-    byte below 0x80). Codes 8-15 select a sign too; code values 8-15 flip the codes' bit 3 (xor 0x8080)."""
-    if prmt and dtype != torch.float16:
-        raise ValueError("the prmt one-hot writes fp16 1.0 (0x3C00) only")
+    of byte t (t | t << 8). One prmt and the and/or encode the byte's two codes once; one set.eq per code value writes
+    two one-hot elements (the compared encodings are constants: compare_word)."""
     base = ONEHOT_BASE[dtype]
     cmp = "set_eq_f16x2" if dtype == torch.float16 else "set_eq_bf16x2"
     word, sel = f"${2 * levels}", f"${2 * levels + 1}"
-    prog: list[tuple] = [("prmt", "q0", word, word, sel)]
-    if prmt:
-        prog += [("shl", "q1", "q0", 4), ("mov", "m", 0x00F0), ("lop3", "q1", "q1", "q0", "m", 0xE4),  # (a&c)|(b&~c)
-                 ("mov", "m", 0xF0F0), ("mov", "p", 0x0808), ("lop3", "q1", "q1", "m", "p", 0xEA)]  # (a&b)|c
-        if prmt > 8:
-            prog += [("mov", "m", 0x8080), ("xor", "q2", "q1", "m")]
-    if prmt < levels:
-        prog += [("and", "q3", "q0", 0x00F0000F), ("or", "q3", "q3", base | base << 16)]
+    prog: list[tuple] = [("prmt", "q0", word, word, sel), ("and", "q0", "q0", 0x00F0000F),
+                         ("or", "q0", "q0", base | base << 16)]  # fmt: skip
     for c in range(levels):
-        if c < prmt:
-            byte = f"${2 * levels + 2 + c % 4}"  # 0x3C << 8 (c % 4), held in a register (PRMT_BYTES)
-            lo, hi = (byte, "h") if c % 8 < 4 else ("h", byte)
-            prog += [("mov", "h", 0), ("prmt", "t0", lo, hi, "q1" if c < 8 else "q2")]
-        else:
-            prog += [("mov", "t1", compare_word(c, dtype)), (cmp, "t0", "q3", "t1")]
-        prog.append(("split_out", f"${2 * c}", f"${2 * c + 1}", "t0"))
+        prog += [("mov", "t1", compare_word(c, dtype)), (cmp, "t0", "q0", "t1"),
+                 ("split_out", f"${2 * c}", f"${2 * c + 1}", "t0")]  # fmt: skip
     return prog
 
 
-# The prmt one-hot's source bytes (fp16 1.0's high byte at byte i), operands of the program so that the kernel holds
-# them in registers across its K loop: as immediates ptxas re-made them with an IMAD.MOV (FMA pipe) before every prmt
-PRMT_BYTES = tuple(0x3C << (8 * i) for i in range(4))
-
-
-# The WIDE programs' prmt selector for byte t: the byte into bytes 0, 1 and 2 (the set.eq encoding reads bytes 0 and
-# 2, the prmt one-hot's selector bytes 0 and 1)
-def wide_select(t: int) -> int:
-    return t | t << 4 | t << 8
-
-
-def onehot_wide_constraints(levels: int, prmt: int = 0) -> str:
-    return ",".join(["=h"] * (2 * levels) + ["r"] * (6 if prmt else 2))
+def onehot_wide_constraints(levels: int) -> str:
+    return ",".join(["=h"] * (2 * levels) + ["r"] * 2)
 
 
 if HAVE_GLUON:
@@ -155,14 +126,9 @@ if HAVE_GLUON:
     WIDE16_F16 = gl.constexpr(to_ptx(onehot_wide_program(torch.float16, 16)))
     WIDE16_BF16 = gl.constexpr(to_ptx(onehot_wide_program(torch.bfloat16, 16)))
     WIDE8_F16 = gl.constexpr(to_ptx(onehot_wide_program(torch.float16, 8)))
-    WIDE16_F16_P8 = gl.constexpr(to_ptx(onehot_wide_program(torch.float16, 16, prmt=8)))
-    WIDE16_F16_P16 = gl.constexpr(to_ptx(onehot_wide_program(torch.float16, 16, prmt=16)))
-    WIDE8_F16_P8 = gl.constexpr(to_ptx(onehot_wide_program(torch.float16, 8, prmt=8)))
     WIDE8_BF16 = gl.constexpr(to_ptx(onehot_wide_program(torch.bfloat16, 8)))
     WIDE16_CONSTR = gl.constexpr(onehot_wide_constraints(16))
     WIDE8_CONSTR = gl.constexpr(onehot_wide_constraints(8))
-    WIDE16_CONSTR_P = gl.constexpr(onehot_wide_constraints(16, prmt=8))
-    WIDE8_CONSTR_P = gl.constexpr(onehot_wide_constraints(8, prmt=8))
 
     @gluon.jit
     def _onehot(words, sel, cmp_lo, cmp_hi, a_layout: gl.constexpr, ROWS: gl.constexpr, BLOCK_K: gl.constexpr,
@@ -211,32 +177,19 @@ if HAVE_GLUON:
         return gl.expand_dims(w3, 3) + gl.zeros([ROWS, S, 2, 4], gl.int32, w_layout)
 
     @gluon.jit
-    def _onehot_wide(words, sel, kbytes, a_layout: gl.constexpr, ROWS: gl.constexpr, BLOCK_K: gl.constexpr,
-                     L: gl.constexpr, DT: gl.constexpr, PRMT: gl.constexpr = 0):  # fmt: skip
+    def _onehot_wide(words, sel, a_layout: gl.constexpr, ROWS: gl.constexpr, BLOCK_K: gl.constexpr,
+                     L: gl.constexpr, DT: gl.constexpr):  # fmt: skip
         """A [L ROWS, BK], 1.0 at (16 (q W + w) + 8 h + g, k) where code[8 w + g, k] == 2 q + h (W = ROWS / 8
         warps): lane 4g + t holds weight row g of its warp's 8 in all its A rows, so each byte it encodes is compared
-        with every code value. words, sel [ROWS, BK / 16, 2, 4] (_words_wide); kbytes: PRMT_BYTES as 4 tensors
-        like sel (used with PRMT, fp16)."""
+        with every code value. words, sel [ROWS, BK / 16, 2, 4] (_words_wide)."""
         W: gl.constexpr = ROWS // 8
         S: gl.constexpr = BLOCK_K // 16
-        if DT == gl.bfloat16:  # PRMT: fp16 only (the prmt one-hot writes fp16 1.0)
-            PROG: gl.constexpr = WIDE16_BF16 if L == 16 else WIDE8_BF16
-        elif L == 8:
-            PROG: gl.constexpr = WIDE8_F16_P8 if PRMT > 0 else WIDE8_F16
-        elif PRMT == 16:
-            PROG: gl.constexpr = WIDE16_F16_P16
-        elif PRMT == 8:
-            PROG: gl.constexpr = WIDE16_F16_P8
+        if L == 16:
+            PROG: gl.constexpr = WIDE16_F16 if DT == gl.float16 else WIDE16_BF16
         else:
-            PROG: gl.constexpr = WIDE16_F16
-        if (DT == gl.float16) & (PRMT > 0):
-            CONSTR: gl.constexpr = WIDE16_CONSTR_P if L == 16 else WIDE8_CONSTR_P
-            e = gl.inline_asm_elementwise(PROG, CONSTR, [words, sel, kbytes[0], kbytes[1], kbytes[2], kbytes[3]],
-                                          dtype=(DT.value,) * (2 * L), is_pure=True, pack=1)  # fmt: skip
-        else:
-            CONSTR: gl.constexpr = WIDE16_CONSTR if L == 16 else WIDE8_CONSTR
-            e = gl.inline_asm_elementwise(PROG, CONSTR, [words, sel], dtype=(DT.value,) * (2 * L), is_pure=True,
-                                          pack=1)  # fmt: skip
+            PROG: gl.constexpr = WIDE8_F16 if DT == gl.float16 else WIDE8_BF16
+        CONSTR: gl.constexpr = WIDE16_CONSTR if L == 16 else WIDE8_CONSTR
+        e = gl.inline_asm_elementwise(PROG, CONSTR, [words, sel], dtype=(DT.value,) * (2 * L), is_pure=True, pack=1)
         # e[2c + p] = e[4q + 2h + p]: trailing dims [p, h, q0, q1(, q2)]
         a = gl.join(_join8(e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7]),
                     _join8(e[8], e[9], e[10], e[11], e[12], e[13], e[14], e[15]))  # fmt: skip
@@ -299,7 +252,6 @@ if HAVE_GLUON:
         w5_layout: gl.constexpr, b_layout: gl.constexpr, f_layout: gl.constexpr, USE_SPLIT: gl.constexpr = False,
         MMA_V2: gl.constexpr = False,
         WIDE: gl.constexpr = False,
-        PRMT: gl.constexpr = 0,
     ):  # fmt: skip
         """Program (row tile x token tile, k): ROWS weight rows, BLOCK_M tokens (x rows past M are TMA's zeros),
         K blocks [k * KB_PER_SPLIT, ...). x's tile and the rows' code words of each K block arrive together by TMA
@@ -326,10 +278,7 @@ if HAVE_GLUON:
         if WIDE:  # each lane's prmt selector (byte t) per word element [ROWS, BK / 16, 2, 4]
             t4 = gl.arange(0, 4, layout=gl.SliceLayout(0, gl.SliceLayout(0, gl.SliceLayout(0, w_layout))))
             t4 = gl.expand_dims(gl.expand_dims(gl.expand_dims(t4, 0), 0), 0)
-            sel = (t4 | (t4 << 4) | (t4 << 8)) + gl.zeros([ROWS, BLOCK_K // 16, 2, 4], gl.int32, w_layout)
-            # PRMT_BYTES, or'ed with N's sign bit (0) so that ptxas keeps them in registers instead of re-making each
-            opaque = gl.zeros_like(sel) | (N >> 31)
-            kbytes = (opaque | 0x3C, opaque | 0x3C00, opaque | 0x3C0000, opaque | 0x3C000000)
+            sel = (t4 | (t4 << 8)) + gl.zeros([ROWS, BLOCK_K // 16, 2, 4], gl.int32, w_layout)
         else:  # each lane's prmt selector (byte t) and code values (g, g + 8) in the codes' encoding, per word element
             wr = gl.arange(0, 8 * ROWS, layout=gl.SliceLayout(1, gl.SliceLayout(2, w_layout)))
             c2 = gl.arange(0, 4 * V, layout=gl.SliceLayout(0, gl.SliceLayout(2, w_layout)))
@@ -380,7 +329,7 @@ if HAVE_GLUON:
             mbarrier.wait(bars.index(cur), (i // STAGES) & 1)
             if WIDE:
                 words = _words_wide(c_smem.index(cur), c_layout, w_layout, ROWS, BLOCK_K)
-                a = _onehot_wide(words, sel, kbytes, a_layout, ROWS, BLOCK_K, L, DT, PRMT)
+                a = _onehot_wide(words, sel, a_layout, ROWS, BLOCK_K, L, DT)
             else:
                 words = _block_words(c_smem.index(cur), c_layout, w5_layout, w_layout, ROWS, BLOCK_K)
                 a = _onehot(words, sel, cmp_lo, cmp_hi, a_layout, ROWS, BLOCK_K, DT)
@@ -524,33 +473,21 @@ BUCKET_MMA_V2_CANDIDATES = [(16, 64, 4, 8, 1), (16, 64, 4, 8, 2), (16, 32, 4, 12
 
 
 # WIDE (each lane's encoded codes compared with every code value, 8 weight rows a warp; thirty-second session):
-# (ROWS, BLOCK_K, warps, stages, SPLIT_K, MMA_V2, maxnreg; 0 = ptxas's choice[, PRMT: the code values whose one-hot a
-# prmt writes, onehot_wide_program; fp16 only, bf16 runs the set.eq program])
+# (ROWS, BLOCK_K, warps, stages, SPLIT_K, MMA_V2, maxnreg; 0 = ptxas's choice)
 BUCKET_WIDE_CANDIDATES = [(32, 64, 4, 8, 1, 1, 0), (32, 64, 4, 8, 2, 1, 0), (32, 64, 4, 8, 4, 1, 0),
                           (16, 64, 2, 8, 2, 1, 0), (16, 64, 2, 8, 4, 1, 0), (32, 32, 4, 12, 2, 1, 0),
                           (32, 64, 4, 8, 2, 1, 168), (16, 64, 2, 8, 2, 1, 168), (32, 64, 4, 8, 2, 0, 0),
                           (64, 64, 8, 8, 1, 1, 0), (8, 64, 1, 8, 4, 1, 0), (32, 64, 4, 4, 2, 1, 0),
                           (16, 128, 2, 4, 4, 1, 0), (32, 128, 4, 4, 4, 1, 0), (16, 256, 2, 2, 4, 1, 0),
-                          (16, 256, 2, 3, 4, 1, 0), (32, 256, 4, 2, 4, 1, 0), (16, 128, 2, 4, 4, 1, 0, 8),
-                          (16, 128, 2, 4, 4, 1, 0, 16), (16, 64, 2, 8, 4, 1, 0, 8),
-                          (16, 256, 2, 2, 4, 1, 0, 8)]  # fmt: skip
-WIDE_KEYS = ("ROWS", "BLOCK_K", "num_warps", "num_stages", "SPLIT_K", "MMA_V2", "maxnreg", "PRMT")
-
-
-def wide_config(bm: int, candidate: tuple) -> dict:
-    """A WIDE candidate tuple as a launcher config (PRMT only where nonzero, as the shipped choices have it)."""
-    config = {"LAYOUT": "wgmma", "BLOCK_M": bm, "WIDE": 1, **dict(zip(WIDE_KEYS, candidate, strict=False))}  # 7 or 8
-    return {k: v for k, v in config.items() if k != "PRMT" or v}
-
-
-def wide_tuple(config: dict) -> tuple:
-    return tuple(config.get(k, 0) for k in WIDE_KEYS)
+                          (16, 256, 2, 3, 4, 1, 0), (32, 256, 4, 2, 4, 1, 0)]  # fmt: skip
 
 
 def bucket_wide_candidates(m: int, group_size: int) -> list[dict]:
     """BUCKET_WIDE_CANDIDATES as configs (LAYOUT "wgmma", WIDE), those whose BLOCK_K divides the group size."""
+    keys = ("ROWS", "BLOCK_K", "num_warps", "num_stages", "SPLIT_K", "MMA_V2", "maxnreg")
     bm = bucket_wgmma_block_m(m)
-    configs = [wide_config(bm, c) for c in BUCKET_WIDE_CANDIDATES]
+    configs = [{"LAYOUT": "wgmma", "BLOCK_M": bm, "WIDE": 1, **dict(zip(keys, c, strict=True))}
+               for c in BUCKET_WIDE_CANDIDATES]  # fmt: skip
     return [c for c in configs if group_size % c["BLOCK_K"] == 0]
 
 
@@ -578,13 +515,13 @@ WGMMA_MIN_M = 17
 
 # What the op's tuning times up to 16 tokens: the WIDE configs within 2 % of the best in some case of the grids (H200,
 # 3 shapes x 16 x 16 and 8 x 8, gpr 1 and 4, results/bucket_wide*_grid_gpr*_thirtysecond.*; with the contiguous fold
-# split-K 4 led at 16 tokens, and BLOCK_K 128 led all three 16 x 16 cases of the last grid by 7-9 %); from the
-# thirty-third session also BLOCK_K 256 and PRMT, not yet timed in a grid when added (the re-tune times them per key)
+# split-K 4 led at 16 tokens, and BLOCK_K 128 led all three 16 x 16 cases of the last grid by 7-9 %); BLOCK_K 256
+# (thirty-third session) won every 16- and 8-token key it divides the groups of (all but 4096x11008 at gpr 4: 2,752
+# columns), by 2-20 %
 WIDE_OP_CANDIDATES = [(16, 64, 2, 8, 4, 1, 0), (32, 64, 4, 8, 4, 1, 0), (16, 64, 2, 8, 2, 1, 168),
                       (32, 64, 4, 8, 2, 1, 168), (8, 64, 1, 8, 4, 1, 0), (32, 64, 4, 8, 1, 1, 0),
                       (16, 128, 2, 4, 4, 1, 0), (32, 128, 4, 4, 4, 1, 0), (16, 256, 2, 2, 4, 1, 0),
-                      (32, 256, 4, 2, 4, 1, 0), (16, 128, 2, 4, 4, 1, 0, 8), (16, 128, 2, 4, 4, 1, 0, 16),
-                      (16, 256, 2, 2, 4, 1, 0, 8)]  # fmt: skip
+                      (32, 256, 4, 2, 4, 1, 0)]  # fmt: skip
 
 
 def bucket_wgmma_configs_for(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor, bits: int,
@@ -603,7 +540,8 @@ def bucket_wgmma_configs_for(x: torch.Tensor, codes_packed: torch.Tensor, lut_po
 def op_candidate(config: dict) -> bool:
     """Whether the op's tuning times this config (OP_CANDIDATES of the wgmma form, WIDE_OP_CANDIDATES)."""
     if config.get("WIDE"):
-        return wide_tuple(config) in {wide_tuple(wide_config(0, c)) for c in WIDE_OP_CANDIDATES}
+        keys = ("ROWS", "BLOCK_K", "num_warps", "num_stages", "SPLIT_K", "MMA_V2", "maxnreg")
+        return tuple(config.get(k, 0) for k in keys) in WIDE_OP_CANDIDATES
     keys = ("ROWS", "BLOCK_K", "num_warps", "num_stages", "SPLIT_K")
     return not config.get("MMA_V2") and tuple(config[k] for k in keys) in OP_CANDIDATES
 
@@ -634,6 +572,5 @@ def launch_bucket_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: t
         m, n, k, gs, lut_pool.stride(0), lut_pool.stride(1), y.stride(0), per_split,
         BITS=bits, ROWS=rows, BLOCK_M=bm, BLOCK_K=bk, STAGES=stages,
         **{k_: layouts[k_] for k_ in KERNEL_LAYOUTS}, USE_SPLIT=split > 1, MMA_V2=mma_v2, WIDE=wide,
-        PRMT=int(config.get("PRMT", 0)) if wide else 0,
         num_warps=warps, **({"maxnreg": config["maxnreg"]} if config.get("maxnreg") else {}),
     )  # fmt: skip

@@ -19,7 +19,6 @@ from kernels.reference import lut_linear_reference
 from kernels.triton_bucket import launch_bucket
 from kernels.triton_bucket_wgmma import (
     BUCKET_WGMMA_CANDIDATES,
-    PRMT_BYTES,
     WGMMA_MIN_M,
     bucket_wgmma_block_m,
     bucket_wgmma_candidates,
@@ -32,7 +31,6 @@ from kernels.triton_bucket_wgmma import (
     onehot_program,
     onehot_wide_program,
     op_candidate,
-    wide_select,
 )
 from kernels.triton_common import arrival_counters
 from tests.kernels.compiled_layouts import sm90_results
@@ -60,31 +58,22 @@ def test_the_onehot_program_writes_one_where_byte_ts_codes_equal_g_or_g_plus_8(d
                     assert regs[f"${8 * h + 2 * i + p}"] == (ONE[dtype] if code == g + 8 * h else 0)
 
 
-@pytest.mark.parametrize(("dtype", "prmt"), [(torch.float16, 0), (torch.bfloat16, 0), (torch.float16, 8),
-                                             (torch.float16, 16)])  # fmt: skip
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 @pytest.mark.parametrize("levels", [16, 8])
-def test_the_wide_onehot_program_compares_byte_ts_codes_with_every_code_value(dtype, prmt, levels):
+def test_the_wide_onehot_program_compares_byte_ts_codes_with_every_code_value(dtype, levels):
     """WIDE: element 2c + p is 1.0 exactly where nibble p of byte t of the word equals c, for every code value c
-    below `levels` (3-bit codes never exceed 7: their one-hot has 8 code values), whether a set.eq or (the first
-    `prmt` code values, fp16) a prmt writes it."""
+    below `levels` (3-bit codes never exceed 7: their one-hot has 8 code values)."""
     rng = np.random.default_rng(7)
-    program = onehot_wide_program(dtype, levels, min(prmt, levels))
+    program = onehot_wide_program(dtype, levels)
     for trial in range(64):
         word, t = int(rng.integers(0, 2**32, dtype=np.uint64)), trial % 4
         if levels == 8:
             word &= 0x77777777
-        operands = {f"${2 * levels}": word, f"${2 * levels + 1}": wide_select(t)}
-        operands |= {f"${2 * levels + 2 + i}": b for i, b in enumerate(PRMT_BYTES)}
-        regs = emulate(program, operands)
+        regs = emulate(program, {f"${2 * levels}": word, f"${2 * levels + 1}": t | t << 8})
         for c in range(levels):
             for p in range(2):
                 code = (word >> (8 * t + 4 * p)) & 0xF
                 assert regs[f"${2 * c + p}"] == (ONE[dtype] if code == c else 0)
-
-
-def test_the_prmt_one_hot_is_fp16_only():
-    with pytest.raises(ValueError, match="fp16"):
-        onehot_wide_program(torch.bfloat16, 16, prmt=8)
 
 
 def test_the_codes_encoding_is_exact_and_distinct_in_both_halves():
@@ -147,17 +136,14 @@ def test_every_candidate_compiles_for_sm90_without_spills():
 
 def test_every_wide_candidate_compiles_for_sm90_without_spills():
     """WIDE, 16 and 8 tokens, 4-bit fp16 and 3-bit bf16: no spills, and per K block and warp one set.eq per code
-    value and byte the warp's 8 rows hold (BK / 8 bytes a lane, 16 or 8 code values), nothing more; with PRMT (fp16)
-    that many code values fewer."""
+    value and byte the warp's 8 rows hold (BK / 8 bytes a lane, 16 or 8 code values), nothing more."""
     cases = [[c, 4, "fp16"] for c in bucket_wide_candidates(16, 4096) + bucket_wide_candidates(8, 4096)]
     cases += [[bucket_wide_candidates(16, 4096)[1], 3, "bf16"]]
-    cases += [[next(c for c in bucket_wide_candidates(16, 4096) if c.get("PRMT")), 4, "bf16"]]  # bf16: set.eq
-    for (config, bits, dtype), (regs, stack, smem, _, hset2) in zip(cases, sm90_results(_COMPILE_SCRIPT, cases),
+    for (config, bits, _), (regs, stack, smem, _, hset2) in zip(cases, sm90_results(_COMPILE_SCRIPT, cases),
                                                                strict=True):  # fmt: skip
         assert stack == 0 and regs <= 255, (config, regs, stack)
         assert smem <= 227 * 1024, (config, smem)
-        set_eq = (1 << bits) - (min(config.get("PRMT", 0), 1 << bits) if dtype == "fp16" else 0)
-        assert hset2 == config["BLOCK_K"] // 8 * set_eq, (config, hset2)  # the K loop is not unrolled
+        assert hset2 == config["BLOCK_K"] // 8 * (1 << bits), (config, hset2)  # the K loop is not unrolled
 
 
 def test_every_shipped_wgmma_bucket_choice_is_a_candidate_the_op_times():
@@ -221,7 +207,7 @@ def test_the_op_offers_the_wide_form_up_to_16_tokens_and_the_wgmma_form_above_wh
 
 
 def test_the_ops_wide_candidates_are_wide_candidates():
-    assert sum(op_candidate(c) for c in bucket_wide_candidates(16, 4096)) == 13
+    assert sum(op_candidate(c) for c in bucket_wide_candidates(16, 4096)) == 10
     assert not any(op_candidate(c) for c in bucket_wgmma_candidates(16, 4096, mma_v2=True) if c.get("MMA_V2"))
 
 
