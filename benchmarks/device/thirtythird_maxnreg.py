@@ -16,7 +16,9 @@ from kernels.reference import lut_linear_reference  # noqa: E402
 from kernels.triton_bucket import launch_bucket  # noqa: E402
 
 BASE = {"LAYOUT": "wgmma", "BLOCK_M": 16, "WIDE": 1, "BLOCK_K": 256, "num_stages": 2, "SPLIT_K": 4, "MMA_V2": 1}
-for n, k in ((4096, 4096), (11008, 4096), (4096, 11008)):
+
+
+def ab(n: int, k: int) -> None:
     codes = pack_codes(torch.randint(0, 16, (n, k), device="cuda"), 4)
     pool = (torch.randn(16, n, 1, 16, device="cuda") * 0.02).half()
     x, slots = make_batch(16, 16, k)
@@ -32,3 +34,7 @@ for n, k in ((4096, 4096), (11008, 4096), (4096, 11008)):
         for label, cfg in configs.items():
             times[label].append(graph_us(lambda c=cfg: launch_bucket(x, codes, pool, slots, 4, y, c)))
     print(f"{n}x{k}: " + ", ".join(f"{c} {statistics.median(v):.1f} us" for c, v in times.items()), flush=True)
+
+
+for n, k in ((4096, 4096), (11008, 4096), (4096, 11008)):
+    ab(n, k)
