@@ -252,11 +252,14 @@ if HAVE_GLUON:
         w5_layout: gl.constexpr, b_layout: gl.constexpr, f_layout: gl.constexpr, USE_SPLIT: gl.constexpr = False,
         MMA_V2: gl.constexpr = False,
         WIDE: gl.constexpr = False,
+        PROBE: gl.constexpr = False,
     ):  # fmt: skip
         """Program (row tile x token tile, k): ROWS weight rows, BLOCK_M tokens (x rows past M are TMA's zeros),
         K blocks [k * KB_PER_SPLIT, ...). x's tile and the rows' code words of each K block arrive together by TMA
         in a ring of STAGES buffers, STAGES - 1 blocks ahead (the codes are the DRAM stream: with only the next
-        block's words in flight a program waited on them every block, 54 us at 16 x 16 on 4096x4096, H200)."""
+        block's words in flight a program waited on them every block, 54 us at 16 x 16 on 4096x4096, H200).
+        PROBE (WIDE; benchmarks/bucket_probe.py only, its results are wrong): every one-hot element 1.0 and none
+        built, so that the kernel's time without its one-hot instructions can be measured in its own structure."""
         DT: gl.constexpr = x_desc.dtype
         L: gl.constexpr = 1 << BITS
         V: gl.constexpr = BLOCK_K // 32
@@ -328,8 +331,11 @@ if HAVE_GLUON:
             cur = i % STAGES
             mbarrier.wait(bars.index(cur), (i // STAGES) & 1)
             if WIDE:
-                words = _words_wide(c_smem.index(cur), c_layout, w_layout, ROWS, BLOCK_K)
-                a = _onehot_wide(words, sel, a_layout, ROWS, BLOCK_K, L, DT)
+                if PROBE:  # timing only, wrong results: every one-hot element 1.0, no one-hot instructions
+                    a = gl.full([L * ROWS, BLOCK_K], 1.0, DT, a_layout)
+                else:
+                    words = _words_wide(c_smem.index(cur), c_layout, w_layout, ROWS, BLOCK_K)
+                    a = _onehot_wide(words, sel, a_layout, ROWS, BLOCK_K, L, DT)
             else:
                 words = _block_words(c_smem.index(cur), c_layout, w5_layout, w_layout, ROWS, BLOCK_K)
                 a = _onehot(words, sel, cmp_lo, cmp_hi, a_layout, ROWS, BLOCK_K, DT)
@@ -539,6 +545,8 @@ def bucket_wgmma_configs_for(x: torch.Tensor, codes_packed: torch.Tensor, lut_po
 
 def op_candidate(config: dict) -> bool:
     """Whether the op's tuning times this config (OP_CANDIDATES of the wgmma form, WIDE_OP_CANDIDATES)."""
+    if config.get("PROBE"):  # benchmarks only: wrong results by design
+        return False
     if config.get("WIDE"):
         keys = ("ROWS", "BLOCK_K", "num_warps", "num_stages", "SPLIT_K", "MMA_V2", "maxnreg")
         return tuple(config.get(k, 0) for k in keys) in WIDE_OP_CANDIDATES
@@ -572,5 +580,6 @@ def launch_bucket_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: t
         m, n, k, gs, lut_pool.stride(0), lut_pool.stride(1), y.stride(0), per_split,
         BITS=bits, ROWS=rows, BLOCK_M=bm, BLOCK_K=bk, STAGES=stages,
         **{k_: layouts[k_] for k_ in KERNEL_LAYOUTS}, USE_SPLIT=split > 1, MMA_V2=mma_v2, WIDE=wide,
+        PROBE=bool(config.get("PROBE", 0)),
         num_warps=warps, **({"maxnreg": config["maxnreg"]} if config.get("maxnreg") else {}),
     )  # fmt: skip

@@ -146,6 +146,16 @@ def test_every_wide_candidate_compiles_for_sm90_without_spills():
         assert hset2 == config["BLOCK_K"] // 8 * (1 << bits), (config, hset2)  # the K loop is not unrolled
 
 
+def test_the_probe_form_builds_no_one_hot_and_is_never_a_candidate():
+    """PROBE (benchmarks/bucket_probe.py: the kernel's time without its one-hot instructions) compiles with no set.eq
+    and no spills, and no candidate list or op tuning offers it (its results are wrong by design)."""
+    config = {**bucket_wide_candidates(16, 4096)[-1], "PROBE": 1}
+    ((regs, stack, _, _, hset2),) = sm90_results(_COMPILE_SCRIPT, [[config, 4, "fp16"]])
+    assert hset2 == 0 and stack == 0, (regs, stack, hset2)
+    assert not op_candidate(config)
+    assert not any(c.get("PROBE") for c in bucket_wide_candidates(16, 4096) + bucket_wgmma_candidates(64, 4096))
+
+
 def test_every_shipped_wgmma_bucket_choice_is_a_candidate_the_op_times():
     """The H200's bucket choices that name this kernel are candidates the op's tuning times for their key's token
     tile: the wgmma form at 32 and 64 tokens (thirty-first session), the WIDE form at 8 and 16 (thirty-second); at 32

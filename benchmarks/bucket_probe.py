@@ -1,0 +1,75 @@
+"""How much of the WIDE bucket kernel's time its one-hot instructions cost, in its own structure.
+
+    python3 benchmarks/bucket_probe.py --out OUT_DIR [--gpr 1] [--tokens 16]
+
+At 16 tokens over 16 tasks the WIDE form of kernels/triton_bucket_wgmma.py interleaves its set.eq one-hots with its
+mma.sync HMMAs, and Nsight showed the HMMAs waiting on a tensor pipe that is only half busy (benchmarks/NOTES.md,
+thirty-third session). Per shape, this times the shipped choice as it is and with PROBE (every one-hot element 1.0,
+none built: same loads, barriers, MMAs and fold; wrong results, so it is never a candidate), in turns (CUDA-graph
+replays, L2 flushed), with cuBLAS and the bandwidth floor. PROBE near ~13 us on 4096x4096 means the one-hots and
+the MMAs do not overlap; PROBE near the full time means the MMAs (or the rest) are the cost. Writes
+OUT_DIR/bucket_probe_gpr{G}.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_kernels import BITS, Layer, graph_us, make_batch  # noqa: E402
+
+from kernels import autotune  # noqa: E402
+from kernels.triton_bucket_wgmma import launch_bucket_wgmma  # noqa: E402
+from kernels.triton_ops import lut_linear_forward  # noqa: E402
+
+SHAPES = [(4096, 4096), (11008, 4096), (4096, 11008)]
+BANDWIDTH = 4.22e12  # bytes/s, the H200's measured copy bandwidth (bench_kernels' floor)
+
+
+def probe_case(layer: Layer, m: int, tasks: int) -> dict:
+    n, k = layer.n, layer.k
+    codes, pool = layer.codes[0], layer.pools[0]
+    x, slots = make_batch(m, tasks, k)
+    lut_linear_forward(x, codes, pool, slots, BITS, decode_kernel="bucket")  # the key's shipped (or tuned) choice
+    key = next(e for e in autotune._MEMORY if e.startswith(f"bucket|{m},{n},{k},{BITS},{layer.gpr},"))
+    choice = autotune._MEMORY[key]
+    if not choice.get("WIDE"):
+        raise SystemExit(f"{key}: the choice {choice} is not the WIDE form")
+    y = torch.empty(m, n, dtype=torch.float16, device="cuda")
+    runs = {"shipped": choice, "probe": {**choice, "PROBE": 1}}
+    times: dict[str, list[float]] = {label: [] for label in runs}
+    for _ in range(3):
+        for label, config in runs.items():
+            times[label].append(graph_us(lambda c=config: launch_bucket_wgmma(x, codes, pool, slots, BITS, y, c)))
+    t = {label: statistics.median(v) for label, v in times.items()}
+    cublas = graph_us(lambda: x @ layer.weights[0].T)
+    floor = layer.floor_bytes(m, tasks) / BANDWIDTH * 1e6
+    print(f"{n}x{k} gpr {layer.gpr} M={m} x {tasks} tasks: shipped {t['shipped']:.1f} us, without one-hots "
+          f"{t['probe']:.1f} ({t['probe'] / t['shipped']:.0%}), cuBLAS {cublas:.1f}, floor {floor:.1f}; {choice}",
+          flush=True)  # fmt: skip
+    return {"N": n, "K": k, "M": m, "tasks": tasks, "gpr": layer.gpr, "config": choice, "shipped_us": t["shipped"],
+            "probe_us": t["probe"], "cublas_us": cublas, "floor_us": floor}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--gpr", type=int, default=1)
+    parser.add_argument("--tokens", type=int, default=16, help="tokens = distinct tasks (8 or 16: the WIDE form)")
+    args = parser.parse_args()
+    rows = []
+    for n, k in SHAPES:
+        rows.append(probe_case(Layer(n, k, args.gpr), args.tokens, args.tokens))
+        torch.cuda.empty_cache()
+    out = Path(args.out) / f"bucket_probe_gpr{args.gpr}.json"
+    out.write_text(json.dumps({"gpu": torch.cuda.get_device_name(), "rows": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
