@@ -48,6 +48,18 @@ def hmma_per_block() -> int:
     return (L * ROWS // 16) * (BLOCK_M // 8) * (BLOCK_K // 16)
 
 
+def compile_sm90() -> tuple[int, int, dict]:
+    """(registers, stack bytes, the loop's opcode counts) of the kernel compiled for sm_90 without a GPU."""
+    from bench_kernels import _inner_loop_mix, sm90_compile
+
+    lay = bucket_wgmma_layouts(WARPS, ROWS, BLOCK_M, BLOCK_K, True, True, 4)
+    const = {"a_layout": lay["a_layout"], "b_layout": lay["b_layout"], "acc_layout": lay["acc_layout"],
+             "AR": L * ROWS, "BM": BLOCK_M, "BK": BLOCK_K}  # fmt: skip
+    regs, stack, _, sass = sm90_compile(_mma_rate_kernel, ["ITERS"], [], const, WARPS, 1,
+                                        extra_sig={"out_ptr": "*fp32"})  # fmt: skip
+    return int(regs), int(stack), _inner_loop_mix(sass, top=None)[1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iters", type=int, default=256)

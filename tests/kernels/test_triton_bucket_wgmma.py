@@ -156,6 +156,18 @@ def test_the_probe_form_builds_no_one_hot_and_is_never_a_candidate():
     assert not any(c.get("PROBE") for c in bucket_wide_candidates(16, 4096) + bucket_wgmma_candidates(64, 4096))
 
 
+def test_the_mma_rate_benchmark_loops_over_the_wide_block_mma_alone():
+    """benchmarks/mma_rate.py's loop is the WIDE kernel's block MMA and nothing else of size: 256 HMMA a warp (16 m
+    tiles x 2 n tiles x 16 k steps over 2 warps), no spills."""
+    script = (
+        "import json, os, sys; os.environ.pop('TRITON_INTERPRET', None); sys.path.insert(0, 'benchmarks'); "
+        "import mma_rate; print(json.dumps(mma_rate.compile_sm90()))"
+    )
+    regs, stack, mix = sm90_results(script, None)
+    assert stack == 0 and mix["HMMA"] == 256, (regs, mix)
+    assert sum(mix.values()) - mix["HMMA"] < 16, mix
+
+
 def test_every_shipped_wgmma_bucket_choice_is_a_candidate_the_op_times():
     """The H200's bucket choices that name this kernel are candidates the op's tuning times for their key's token
     tile: the wgmma form at 32 and 64 tokens (thirty-first session), the WIDE form at 8 and 16 (thirty-second); at 32
