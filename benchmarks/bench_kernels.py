@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -71,6 +72,16 @@ def graph_us(fn, reps: int = 20) -> float:
     """Microseconds per call replayed from a CUDA graph, L2 cold (kernels/timing.py): what the autotuner and the
     server's decode graphs see, without the host's launch time that eager timing (bench) includes."""
     return graph_time_ms(fn, reps=reps) * 1e3
+
+
+def turns_us(launches: dict, rounds: int = 3) -> dict:
+    """Median graph microseconds of each label's launch, the launches timed in turns (label after label, `rounds`
+    times), so that a drift of the GPU's clocks over the run touches every label alike."""
+    times: dict = {label: [] for label in launches}
+    for _ in range(rounds):
+        for label, launch in launches.items():
+            times[label].append(graph_us(launch))
+    return {label: statistics.median(v) for label, v in times.items()}
 
 
 def rotating(fns):

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_kernels import BITS, Layer, graph_us, make_batch  # noqa: E402
+from bench_kernels import BITS, Layer, graph_us, make_batch, turns_us  # noqa: E402
 
 from kernels import autotune  # noqa: E402
 from kernels.triton_bucket_wgmma import launch_bucket_wgmma  # noqa: E402
@@ -43,11 +42,8 @@ def probe_case(layer: Layer, m: int, tasks: int) -> dict:
         raise SystemExit(f"{key}: the choice {choice} is not the WIDE form")
     y = torch.empty(m, n, dtype=torch.float16, device="cuda")
     runs = {"shipped": choice, "probe": {**choice, "PROBE": 1}}
-    times: dict[str, list[float]] = {label: [] for label in runs}
-    for _ in range(3):
-        for label, config in runs.items():
-            times[label].append(graph_us(lambda c=config: launch_bucket_wgmma(x, codes, pool, slots, BITS, y, c)))
-    t = {label: statistics.median(v) for label, v in times.items()}
+    t = turns_us({label: (lambda c=config: launch_bucket_wgmma(x, codes, pool, slots, BITS, y, c))
+                  for label, config in runs.items()})  # fmt: skip
     cublas = graph_us(lambda: x @ layer.weights[0].T)
     floor = layer.floor_bytes(m, tasks) / BANDWIDTH * 1e6
     print(f"{n}x{k} gpr {layer.gpr} M={m} x {tasks} tasks: shipped {t['shipped']:.1f} us, without one-hots "

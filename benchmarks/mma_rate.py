@@ -48,14 +48,18 @@ def hmma_per_block() -> int:
     return (L * ROWS // 16) * (BLOCK_M // 8) * (BLOCK_K // 16)
 
 
+def constexprs() -> dict:
+    """The kernel's constexprs: the WIDE kernel's (mma.sync, 4-bit) operand layouts and block shape."""
+    lay = bucket_wgmma_layouts(WARPS, ROWS, BLOCK_M, BLOCK_K, True, True, 4)
+    return {"a_layout": lay["a_layout"], "b_layout": lay["b_layout"], "acc_layout": lay["acc_layout"],
+            "AR": L * ROWS, "BM": BLOCK_M, "BK": BLOCK_K}  # fmt: skip
+
+
 def compile_sm90() -> tuple[int, int, dict]:
     """(registers, stack bytes, the loop's opcode counts) of the kernel compiled for sm_90 without a GPU."""
     from bench_kernels import _inner_loop_mix, sm90_compile
 
-    lay = bucket_wgmma_layouts(WARPS, ROWS, BLOCK_M, BLOCK_K, True, True, 4)
-    const = {"a_layout": lay["a_layout"], "b_layout": lay["b_layout"], "acc_layout": lay["acc_layout"],
-             "AR": L * ROWS, "BM": BLOCK_M, "BK": BLOCK_K}  # fmt: skip
-    regs, stack, _, sass = sm90_compile(_mma_rate_kernel, ["ITERS"], [], const, WARPS, 1,
+    regs, stack, _, sass = sm90_compile(_mma_rate_kernel, ["ITERS"], [], constexprs(), WARPS, 1,
                                         extra_sig={"out_ptr": "*fp32"})  # fmt: skip
     return int(regs), int(stack), _inner_loop_mix(sass, top=None)[1]
 
@@ -66,15 +70,14 @@ def main() -> None:
     args = parser.parse_args()
     from bench_kernels import graph_us
 
-    lay = bucket_wgmma_layouts(WARPS, ROWS, BLOCK_M, BLOCK_K, True, True, 4)
+    const = constexprs()
     sms = torch.cuda.get_device_properties(0).multi_processor_count
     for programs_per_sm in (4, 8):
         grid = sms * programs_per_sm
         out = torch.empty(grid, dtype=torch.float32, device="cuda")
 
         def launch(g=grid, o=out):
-            _mma_rate_kernel[(g,)](o, args.iters, lay["a_layout"], lay["b_layout"], lay["acc_layout"],
-                                   L * ROWS, BLOCK_M, BLOCK_K, num_warps=WARPS)  # fmt: skip
+            _mma_rate_kernel[(g,)](o, args.iters, **const, num_warps=WARPS)
 
         launch()
         us = graph_us(launch, reps=3)

@@ -7,13 +7,12 @@ output's label (default thirtyfirst)."""
 
 import json
 import os
-import statistics
 import sys
 
 import torch
 
 sys.path.insert(0, "benchmarks")
-from bench_kernels import graph_us, make_batch, rel_to  # noqa: E402
+from bench_kernels import make_batch, rel_to, turns_us  # noqa: E402
 
 from kernels import autotune  # noqa: E402
 from kernels.packing import pack_codes  # noqa: E402
@@ -33,11 +32,8 @@ def retune(key: str, old_choice: dict) -> dict:
     y = torch.empty(m, n, dtype=torch.float16, device="cuda")
     launch_bucket(x, codes, pool, slots, bits, y, new)
     err = rel_to(y, ref)
-    times = {"old": [], "new": []}
-    for _ in range(3):
-        for label, cfg in (("old", old_choice), ("new", new)):
-            times[label].append(graph_us(lambda c=cfg: launch_bucket(x, codes, pool, slots, bits, y, c)))
-    t = {label: statistics.median(v) for label, v in times.items()}
+    t = turns_us({label: (lambda c=cfg: launch_bucket(x, codes, pool, slots, bits, y, c))
+                  for label, cfg in (("old", old_choice), ("new", new))})  # fmt: skip
     print(f"{key}: old {t['old']:.1f} us, new {t['new']:.1f} us ({t['old'] / t['new']:.2f}x), err {err:.1e}; "
           f"new {new}", flush=True)
     return {"key": key, "old": old_choice, "new": new, "old_us": t["old"], "new_us": t["new"], "rel_err": err}

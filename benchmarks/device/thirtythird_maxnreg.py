@@ -3,13 +3,12 @@ warps an SM) against maxnreg 112 (18 warps, the shared-memory limit of 9 program
 loop), timed in turns (graph replays, L2 flushed) on the three kernel-table shapes at gpr 1 (Nsight: 3 warps a
 scheduler, the tensor pipe 51 % busy)."""
 
-import statistics
 import sys
 
 import torch
 
 sys.path.insert(0, "benchmarks")
-from bench_kernels import graph_us, make_batch, rel_to  # noqa: E402
+from bench_kernels import make_batch, rel_to, turns_us  # noqa: E402
 
 from kernels.packing import pack_codes  # noqa: E402
 from kernels.reference import lut_linear_reference  # noqa: E402
@@ -26,14 +25,12 @@ def ab(n: int, k: int) -> None:
     y = torch.empty(16, n, dtype=torch.float16, device="cuda")
     configs = {f"rows{r} maxnreg {m}": {**BASE, "ROWS": r, "num_warps": r // 8, "maxnreg": m}
                for r in (16, 32) for m in (0, 112)}  # fmt: skip
-    times: dict[str, list[float]] = {c: [] for c in configs}
     for label, cfg in configs.items():
         launch_bucket(x, codes, pool, slots, 4, y, cfg)
         assert rel_to(y, ref) < 3e-3, label
-    for _ in range(3):
-        for label, cfg in configs.items():
-            times[label].append(graph_us(lambda c=cfg: launch_bucket(x, codes, pool, slots, 4, y, c)))
-    print(f"{n}x{k}: " + ", ".join(f"{c} {statistics.median(v):.1f} us" for c, v in times.items()), flush=True)
+    t = turns_us({label: (lambda c=cfg: launch_bucket(x, codes, pool, slots, 4, y, c))
+                  for label, cfg in configs.items()})  # fmt: skip
+    print(f"{n}x{k}: " + ", ".join(f"{c} {us:.1f} us" for c, us in t.items()), flush=True)
 
 
 for n, k in ((4096, 4096), (11008, 4096), (4096, 11008)):

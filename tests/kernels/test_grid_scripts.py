@@ -188,3 +188,16 @@ def test_the_read_floor_plot_draws_from_its_json_without_a_gpu(tmp_path):
                                                           "cublas_us": 15.2}]}))  # fmt: skip
     floor.plot(json.loads(path.read_text()), path.with_suffix(".png"))
     assert path.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_turns_us_times_label_after_label_each_round_and_takes_each_labels_median(monkeypatch):
+    bench = load_benchmark("bench_kernels")
+    calls, samples = [], iter([5.0, 1.0, 7.0, 2.0, 6.0, 3.0])
+
+    def fake_graph_us(fn):
+        calls.append(fn())
+        return next(samples)
+
+    monkeypatch.setattr(bench, "graph_us", fake_graph_us)
+    assert bench.turns_us({"a": lambda: "a", "b": lambda: "b"}) == {"a": 6.0, "b": 2.0}
+    assert calls == ["a", "b"] * 3
