@@ -29,7 +29,7 @@ HMMA_PER_CALL_4096 = 4096 * 16 // 16 * (16 // 8) * (4096 // 16)  # m16 tiles x n
 if HAVE_GLUON:
     from triton.experimental.gluon.language.nvidia.ampere import mma_v2
 
-    from kernels.triton_prefill_wgmma import gl, gluon
+    from kernels.triton_prefill_wgmma import fence_async_shared, gl, gluon, warpgroup_mma, warpgroup_mma_wait
 
     @gluon.jit
     def _mma_rate_kernel(out_ptr, ITERS, a_layout: gl.constexpr, b_layout: gl.constexpr, acc_layout: gl.constexpr,
@@ -40,6 +40,29 @@ if HAVE_GLUON:
         acc = gl.zeros([AR, BM], gl.float32, acc_layout)
         for _ in range(ITERS):
             acc = mma_v2(a, b, acc)
+        gl.store(out_ptr + gl.program_id(0), gl.sum(gl.sum(acc, axis=1), axis=0))
+
+    @gluon.jit
+    def _wgmma_rate_kernel(out_ptr, ITERS, a_layout: gl.constexpr, acc_layout: gl.constexpr,
+                           x_layout: gl.constexpr, fill_layout: gl.constexpr, AR: gl.constexpr, BM: gl.constexpr,
+                           a_smem_layout: gl.constexpr, BK: gl.constexpr, WAIT_EACH: gl.constexpr,
+                           A_SMEM: gl.constexpr):  # fmt: skip
+        """ITERS block wgmmas (A [AR, BK] constant in registers, B = a constant [BM, BK] tile in shared memory) into
+        one accumulator, one left in flight; WAIT_EACH waits for each before the next is issued, as a kernel that rebuilds
+        A in the same registers must. A_SMEM: A a constant tile in shared memory too (the tensor pipe's own rate)."""
+        if A_SMEM:
+            a = gl.allocate_shared_memory(gl.float16, [AR, BK], a_smem_layout,
+                                          gl.full([AR, BK], 1.0, gl.float16, fill_layout))  # fmt: skip
+        else:
+            a = gl.full([AR, BK], 1.0, gl.float16, a_layout)
+        x_smem = gl.allocate_shared_memory(gl.float16, [BM, BK], x_layout,
+                                           gl.full([BM, BK], 1.0, gl.float16, fill_layout))  # fmt: skip
+        fence_async_shared()
+        acc = gl.zeros([AR, BM], gl.float32, acc_layout)
+        for _ in range(ITERS):
+            acc = warpgroup_mma(a, x_smem.permute((1, 0)), acc, is_async=True)
+            acc = warpgroup_mma_wait(num_outstanding=0 if WAIT_EACH else 1, deps=[acc])
+        acc = warpgroup_mma_wait(num_outstanding=0, deps=[acc])
         gl.store(out_ptr + gl.program_id(0), gl.sum(gl.sum(acc, axis=1), axis=0))
 
 
@@ -55,6 +78,23 @@ def constexprs() -> dict:
             "AR": L * ROWS, "BM": BLOCK_M, "BK": BLOCK_K}  # fmt: skip
 
 
+WG_ROWS, WG_BLOCK_K, WG_WARPS = 32, 32, 4  # the WIDE wgmma form's one warpgroup: 8 weight rows a warp
+
+
+def wgmma_constexprs(wait_each: bool, a_smem: bool = False) -> dict:
+    """The wgmma kernel's: the WIDE form's wgmma (m64 n16 k16) layouts, 32 weight rows x 16 code values, BK 32."""
+    lay = bucket_wgmma_layouts(WG_WARPS, WG_ROWS, BLOCK_M, WG_BLOCK_K, False, True, 4)
+    fill = gl.BlockedLayout([1, 8], [4, 8], [WG_WARPS, 1], [1, 0])
+    return {"a_layout": lay["a_layout"], "acc_layout": lay["acc_layout"], "x_layout": lay["x_smem_layout"],
+            "fill_layout": fill, "AR": L * WG_ROWS, "BM": BLOCK_M, "BK": WG_BLOCK_K, "WAIT_EACH": wait_each,
+            "a_smem_layout": lay["x_smem_layout"], "A_SMEM": a_smem}
+
+
+def hmma_per_wgmma_block() -> int:
+    """m16n8k16 equivalents of one block wgmma of one program."""
+    return (L * WG_ROWS // 16) * (BLOCK_M // 8) * (WG_BLOCK_K // 16)
+
+
 def compile_sm90() -> tuple[int, int, dict]:
     """(registers, stack bytes, the loop's opcode counts) of the kernel compiled for sm_90 without a GPU."""
     from bench_kernels import _inner_loop_mix, sm90_compile
@@ -67,11 +107,29 @@ def compile_sm90() -> tuple[int, int, dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iters", type=int, default=256)
+    parser.add_argument("--wgmma", action="store_true", help="also wgmma's rate (m64n16k16, A in registers)")
     args = parser.parse_args()
     from bench_kernels import graph_us
 
     const = constexprs()
     sms = torch.cuda.get_device_properties(0).multi_processor_count
+    if args.wgmma:
+        for wait_each, a_smem in ((False, True), (False, False), (True, False)):
+            wconst = wgmma_constexprs(wait_each, a_smem)
+            for programs_per_sm in (1, 2, 3, 4):
+                grid = sms * programs_per_sm
+                out = torch.empty(grid, dtype=torch.float32, device="cuda")
+
+                def wlaunch(g=grid, o=out, c=wconst):
+                    _wgmma_rate_kernel[(g,)](o, args.iters, **c, num_warps=WG_WARPS)
+
+                wlaunch()
+                us = graph_us(wlaunch, reps=3)
+                per_sm_us = grid * args.iters * hmma_per_wgmma_block() / sms / us
+                print(f"wgmma, A in {'shared memory' if a_smem else 'registers'}{', each waited' if wait_each else ''}: "
+                      f"{programs_per_sm} warpgroups an SM: {us:.1f} us, "
+                      f"{per_sm_us:.0f} m16n8k16 equivalents/us per SM; a 4096x4096 16 x 16 call at this rate: "
+                      f"{HMMA_PER_CALL_4096 / sms / per_sm_us:.1f} us", flush=True)  # fmt: skip
     for programs_per_sm in (4, 8):
         grid = sms * programs_per_sm
         out = torch.empty(grid, dtype=torch.float32, device="cuda")
