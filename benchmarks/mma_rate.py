@@ -48,8 +48,8 @@ if HAVE_GLUON:
                            a_smem_layout: gl.constexpr, BK: gl.constexpr, WAIT_EACH: gl.constexpr,
                            A_SMEM: gl.constexpr):  # fmt: skip
         """ITERS block wgmmas (A [AR, BK] constant in registers, B = a constant [BM, BK] tile in shared memory) into
-        one accumulator, one left in flight; WAIT_EACH waits for each before the next is issued, as a kernel that rebuilds
-        A in the same registers must. A_SMEM: A a constant tile in shared memory too (the tensor pipe's own rate)."""
+        one accumulator, one left in flight; WAIT_EACH waits for each before the next is issued, as a kernel that
+        rebuilds A in the same registers must. A_SMEM: A a constant tile in shared memory too (the pipe's own rate)."""
         if A_SMEM:
             a = gl.allocate_shared_memory(gl.float16, [AR, BK], a_smem_layout,
                                           gl.full([AR, BK], 1.0, gl.float16, fill_layout))  # fmt: skip
@@ -126,7 +126,8 @@ def main() -> None:
                 wlaunch()
                 us = graph_us(wlaunch, reps=3)
                 per_sm_us = grid * args.iters * hmma_per_wgmma_block() / sms / us
-                print(f"wgmma, A in {'shared memory' if a_smem else 'registers'}{', each waited' if wait_each else ''}: "
+                where = "shared memory" if a_smem else "registers"
+                print(f"wgmma, A in {where}{', each waited' if wait_each else ''}: "
                       f"{programs_per_sm} warpgroups an SM: {us:.1f} us, "
                       f"{per_sm_us:.0f} m16n8k16 equivalents/us per SM; a 4096x4096 16 x 16 call at this rate: "
                       f"{HMMA_PER_CALL_4096 / sms / per_sm_us:.1f} us", flush=True)  # fmt: skip

@@ -49,7 +49,7 @@ import torch
 import triton
 
 from kernels.prmt_lut import to_ptx
-from kernels.triton_common import split_k_tiles
+from kernels.triton_common import pdl_args, split_k_tiles
 from kernels.triton_prefill_wgmma import HAVE_GLUON, wgmma_prefill_ok
 
 if HAVE_GLUON:
@@ -221,6 +221,18 @@ if HAVE_GLUON:
         return part + gl.sum(a3 * lut, axis=2)
 
     @gluon.jit
+    def _prefetch_l2(ptrs):
+        """prefetch.global.L2 of every address of ptrs (a hint: nothing read into registers, nothing to wait for)."""
+        gl.inline_asm_elementwise("prefetch.global.L2 [$1]; mov.u32 $0, 0;", "=r,l", [ptrs], dtype=gl.int32,
+                                  is_pure=False, pack=1)  # fmt: skip
+
+    @gluon.jit
+    def _gdc_wait():
+        """Under PDL: wait until the previous kernel in the stream has completed and its writes are visible."""
+        gl.inline_asm_elementwise("griddepcontrol.wait; // dummy $0", "=r", [], dtype=gl.int32, is_pure=False,
+                                  pack=1)  # fmt: skip
+
+    @gluon.jit
     def _fold(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, group, L: gl.constexpr, ROWS: gl.constexpr,
               BLOCK_M: gl.constexpr):  # fmt: skip
         """part [ROWS, BM] + sum_c LUT[slot(t), row r, group, c] * acc[16 r + c, t]. lut_tok [BM] (int64): each
@@ -253,13 +265,19 @@ if HAVE_GLUON:
         MMA_V2: gl.constexpr = False,
         WIDE: gl.constexpr = False,
         PROBE: gl.constexpr = False,
+        LUT_L2: gl.constexpr = False,
+        PDL: gl.constexpr = False,
     ):  # fmt: skip
         """Program (row tile x token tile, k): ROWS weight rows, BLOCK_M tokens (x rows past M are TMA's zeros),
         K blocks [k * KB_PER_SPLIT, ...). x's tile and the rows' code words of each K block arrive together by TMA
         in a ring of STAGES buffers, STAGES - 1 blocks ahead (the codes are the DRAM stream: with only the next
         block's words in flight a program waited on them every block, 54 us at 16 x 16 on 4096x4096, H200).
         PROBE (WIDE; benchmarks/bucket_probe.py only, its results are wrong): every one-hot element 1.0 and none
-        built, so that the kernel's time without its one-hot instructions can be measured in its own structure."""
+        built, so that the kernel's time without its one-hot instructions can be measured in its own structure.
+        LUT_L2 (WIDE): each LUT group's entries the fold reads are prefetched into L2 at the program's start and at
+        each fold, so that the fold's loads (issued only when the group's MMAs are done) do not wait on DRAM.
+        PDL: the codes' first blocks are requested (and the LUT prefetched) before the wait for the previous kernel;
+        x's only after it (the PDL rule: triton_common.pdl_enabled)."""
         DT: gl.constexpr = x_desc.dtype
         L: gl.constexpr = 1 << BITS
         V: gl.constexpr = BLOCK_K // 32
@@ -305,6 +323,9 @@ if HAVE_GLUON:
         slots = gl.load(slot_ptr + toks, mask=toks < M, other=0).to(gl.int64)
         lut_tok = slots * stride_ls
         tok_ok = toks < M
+        if LUT_L2 and WIDE:  # the first group's LUT runs (32 bytes a row and token at 4 bits)
+            lut_runs = gl.expand_dims(lut_row, 1) + gl.expand_dims(lut_tok, 0)  # [ROWS, BM]
+            _prefetch_l2(lut_ptr + lut_runs + (kb0 // BPG) * L)
 
         X_LAYOUT: gl.constexpr = x_desc.layout
         C_LAYOUT: gl.constexpr = c_desc.layout
@@ -315,11 +336,14 @@ if HAVE_GLUON:
             mbarrier.init(bars.index(s), count=1)
         fence_async_shared()
         _barrier()  # the barriers initialized before anyone waits on them
-        for s in gl.static_range(STAGES - 1):
+        for s in gl.static_range(STAGES - 1):  # the codes (no kernel's output) first: before the PDL wait
             ok = kb0 + s < KB
             mbarrier.expect(bars.index(s), BYTES, pred=ok)
-            _tma_load(x_desc, [m_start, (kb0 + s) * BLOCK_K], bars.index(s), x_smem.index(s), pred=ok)
             _tma_load(c_desc, [row0, (kb0 + s) * (BLOCK_K // 8)], bars.index(s), c_smem.index(s), pred=ok)
+        if PDL:
+            _gdc_wait()
+        for s in gl.static_range(STAGES - 1):
+            _tma_load(x_desc, [m_start, (kb0 + s) * BLOCK_K], bars.index(s), x_smem.index(s), pred=kb0 + s < KB)
 
         acc = gl.zeros([AR, BLOCK_M], gl.float32, acc_layout)
         if WIDE:  # [ROWS, BM], the fold's layout
@@ -357,6 +381,8 @@ if HAVE_GLUON:
                 if WIDE:
                     part = _fold_wide(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, kb // BPG, f_layout, L, ROWS,
                                       BLOCK_M)  # fmt: skip
+                    if LUT_L2 and kb + 1 < KB:  # the next group's
+                        _prefetch_l2(lut_ptr + lut_runs + (kb // BPG + 1) * L)
                 else:
                     part = _fold(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, kb // BPG, L, ROWS, BLOCK_M)
                 acc = gl.zeros_like(acc)
@@ -581,6 +607,6 @@ def launch_bucket_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: t
         m, n, k, gs, lut_pool.stride(0), lut_pool.stride(1), y.stride(0), per_split,
         BITS=bits, ROWS=rows, BLOCK_M=bm, BLOCK_K=bk, STAGES=stages,
         **{k_: layouts[k_] for k_ in KERNEL_LAYOUTS}, USE_SPLIT=split > 1, MMA_V2=mma_v2, WIDE=wide,
-        PROBE=bool(config.get("PROBE", 0)),
+        PROBE=bool(config.get("PROBE", 0)), LUT_L2=bool(config.get("LUT_L2", 0)), **pdl_args(x.device),
         num_warps=warps, **({"maxnreg": config["maxnreg"]} if config.get("maxnreg") else {}),
     )  # fmt: skip

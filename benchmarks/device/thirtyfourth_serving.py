@@ -1,0 +1,26 @@
+"""Thirty-fourth session: bench_serving's decode point at 16 x 16 (7B shape, 16 tasks), the WIDE bucket kernel as
+shipped or changed for an A/B in one process each. argv[1]: a label; argv[2]: gpr; flags: --no-wgmma-pdl (the wgmma
+bucket kernel launched without PDL, as before this session), --lut-l2 (its WIDE choices with LUT_L2)."""
+
+import os
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.getcwd(), "benchmarks", "device"))
+from serving_setup import bs, serving_engine  # noqa: E402
+
+import kernels.triton_bucket as tb  # noqa: E402
+import kernels.triton_bucket_wgmma as tbw  # noqa: E402
+
+label, gpr = sys.argv[1], int(sys.argv[2])
+if "--no-wgmma-pdl" in sys.argv:
+    tbw.pdl_args = lambda device: {}
+if "--lut-l2" in sys.argv:
+    launch = tb.launch_bucket_wgmma
+    tb.launch_bucket_wgmma = lambda *a: launch(*a[:-1], {**a[-1], "LUT_L2": 1} if a[-1].get("WIDE") else a[-1])
+with tempfile.TemporaryDirectory() as tmp:
+    engine, base, tasks, args, floor_of = serving_engine(gpr, 16, tmp)
+    for _ in range(2):
+        p = bs.decode_point(engine, base, tasks, 16, args, floor_of)
+        print(f"[{label}] gpr={gpr} batch=16 tasks=16: {p['tok_per_s']:.1f} tok/s, step {p['step_ms']:.2f} ms "
+              f"(floor {p['floor_ms']:.2f} ms)", flush=True)
