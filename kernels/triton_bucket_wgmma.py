@@ -221,12 +221,6 @@ if HAVE_GLUON:
         return part + gl.sum(a3 * lut, axis=2)
 
     @gluon.jit
-    def _prefetch_l2(ptrs):
-        """prefetch.global.L2 of every address of ptrs (a hint: nothing read into registers, nothing to wait for)."""
-        gl.inline_asm_elementwise("prefetch.global.L2 [$1]; mov.u32 $0, 0;", "=r,l", [ptrs], dtype=gl.int32,
-                                  is_pure=False, pack=1)  # fmt: skip
-
-    @gluon.jit
     def _gdc_wait():
         """Under PDL: wait until the previous kernel in the stream has completed and its writes are visible."""
         gl.inline_asm_elementwise("griddepcontrol.wait; // dummy $0", "=r", [], dtype=gl.int32, is_pure=False,
@@ -265,8 +259,8 @@ if HAVE_GLUON:
         MMA_V2: gl.constexpr = False,
         WIDE: gl.constexpr = False,
         PROBE: gl.constexpr = False,
-        LUT_L2: gl.constexpr = False,
         PDL: gl.constexpr = False,
+        STAGGER: gl.constexpr = False,
     ):  # fmt: skip
         """Program (row tile x token tile, k): ROWS weight rows, BLOCK_M tokens (x rows past M are TMA's zeros),
         K blocks [k * KB_PER_SPLIT, ...). x's tile and the rows' code words of each K block arrive together by TMA
@@ -274,10 +268,10 @@ if HAVE_GLUON:
         block's words in flight a program waited on them every block, 54 us at 16 x 16 on 4096x4096, H200).
         PROBE (WIDE; benchmarks/bucket_probe.py only, its results are wrong): every one-hot element 1.0 and none
         built, so that the kernel's time without its one-hot instructions can be measured in its own structure.
-        LUT_L2 (WIDE): each LUT group's entries the fold reads are prefetched into L2 at the program's start and at
-        each fold, so that the fold's loads (issued only when the group's MMAs are done) do not wait on DRAM.
-        PDL: the codes' first blocks are requested (and the LUT prefetched) before the wait for the previous kernel;
-        x's only after it (the PDL rule: triton_common.pdl_enabled)."""
+        STAGGER (split-K): the ranges' inner boundaries moved by KB_PER_SPLIT // 4 blocks, up or down alternately by
+        range and row tile, so that the programs of a wave differ in length and their folds and epilogues (no MMA
+        issued) do not fall at the same time on an SM. PDL: the codes' first blocks are requested before the wait for
+        the previous kernel, x's only after it (the PDL rule: triton_common.pdl_enabled)."""
         DT: gl.constexpr = x_desc.dtype
         L: gl.constexpr = 1 << BITS
         V: gl.constexpr = BLOCK_K // 32
@@ -291,6 +285,14 @@ if HAVE_GLUON:
         if USE_SPLIT:
             kb0 = gl.program_id(1) * KB_PER_SPLIT
             KB = gl.minimum(kb0 + KB_PER_SPLIT, K // BLOCK_K)
+            if STAGGER:  # boundary b (0 < b < splits) moved by +-d: -d where b + the row tile is odd
+                d = KB_PER_SPLIT // 4
+                b = gl.program_id(1)
+                tile_odd = gl.program_id(0) % 2
+                inner0 = (b > 0).to(gl.int32)
+                inner1 = (b + 1 < gl.num_programs(1)).to(gl.int32)
+                kb0 = kb0 + inner0 * d * (1 - 2 * ((b + tile_odd) % 2))
+                KB = gl.minimum(KB + inner1 * d * (1 - 2 * ((b + 1 + tile_odd) % 2)), K // BLOCK_K)
         else:
             kb0 = 0
             KB = K // BLOCK_K
@@ -323,9 +325,6 @@ if HAVE_GLUON:
         slots = gl.load(slot_ptr + toks, mask=toks < M, other=0).to(gl.int64)
         lut_tok = slots * stride_ls
         tok_ok = toks < M
-        if LUT_L2 and WIDE:  # the first group's LUT runs (32 bytes a row and token at 4 bits)
-            lut_runs = gl.expand_dims(lut_row, 1) + gl.expand_dims(lut_tok, 0)  # [ROWS, BM]
-            _prefetch_l2(lut_ptr + lut_runs + (kb0 // BPG) * L)
 
         X_LAYOUT: gl.constexpr = x_desc.layout
         C_LAYOUT: gl.constexpr = c_desc.layout
@@ -381,8 +380,6 @@ if HAVE_GLUON:
                 if WIDE:
                     part = _fold_wide(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, kb // BPG, f_layout, L, ROWS,
                                       BLOCK_M)  # fmt: skip
-                    if LUT_L2 and kb + 1 < KB:  # the next group's
-                        _prefetch_l2(lut_ptr + lut_runs + (kb // BPG + 1) * L)
                 else:
                     part = _fold(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, kb // BPG, L, ROWS, BLOCK_M)
                 acc = gl.zeros_like(acc)
@@ -607,6 +604,7 @@ def launch_bucket_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: t
         m, n, k, gs, lut_pool.stride(0), lut_pool.stride(1), y.stride(0), per_split,
         BITS=bits, ROWS=rows, BLOCK_M=bm, BLOCK_K=bk, STAGES=stages,
         **{k_: layouts[k_] for k_ in KERNEL_LAYOUTS}, USE_SPLIT=split > 1, MMA_V2=mma_v2, WIDE=wide,
-        PROBE=bool(config.get("PROBE", 0)), LUT_L2=bool(config.get("LUT_L2", 0)), **pdl_args(x.device),
+        PROBE=bool(config.get("PROBE", 0)), STAGGER=bool(config.get("STAGGER", 0)) and split > 1,
+        **pdl_args(x.device),
         num_warps=warps, **({"maxnreg": config["maxnreg"]} if config.get("maxnreg") else {}),
     )  # fmt: skip

@@ -286,31 +286,32 @@ def test_the_wide_form_matches_the_reference(case):
 
 @pytest.mark.skipif(not SM90, reason="the wgmma bucket kernel needs an sm_90 GPU")
 @pytest.mark.parametrize("case", range(len(CUDA_CASES)))
-def test_the_wide_form_with_the_lut_prefetched_and_under_pdl_matches_the_reference(case):
-    """LUT_L2 (each group's LUT runs prefetched into L2) and a PDL launch (the codes requested before the wait for
-    the previous kernel, x after it) change no result: each candidate launched right after a kernel that writes x."""
+def test_the_wide_form_staggered_and_under_pdl_matches_the_reference(case):
+    """STAGGER (split-K ranges of different lengths, some spanning two LUT groups) and a PDL launch (the codes
+    requested before the wait for the previous kernel, x after it) change no result: each candidate launched right
+    after a kernel that writes x."""
     m, slots, n, k, gpr, bits, dtype, overrides = CUDA_CASES[case]
     x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, slots, "random", dtype, seed=case)
     ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
     x_in = torch.zeros_like(x)
     with pdl_scope():
         for config in bucket_wide_candidates(m, triton.cdiv(k, gpr)):
-            y = torch.full((m, n), float("nan"), dtype=dtype, device="cuda")
-            x_in.zero_()
-            x_in.copy_(x)  # the kernel before: x's writer
-            launch_bucket_wgmma(x_in, codes, pool, slot_of_token, bits, y, config | overrides | {"LUT_L2": 1})
-            assert rel_err(y, ref) < (3e-3 if dtype == torch.float16 else 1.5e-2), config
+            for split in {config.get("SPLIT_K", 1), 3, 4}:
+                y = torch.full((m, n), float("nan"), dtype=dtype, device="cuda")
+                x_in.zero_()
+                x_in.copy_(x)  # the kernel before: x's writer
+                launch_bucket_wgmma(x_in, codes, pool, slot_of_token, bits, y,
+                                    config | overrides | {"STAGGER": 1, "SPLIT_K": split})  # fmt: skip
+                assert rel_err(y, ref) < (3e-3 if dtype == torch.float16 else 1.5e-2), (config, split)
     assert not arrival_counters(x.device, 1).any()
 
 
-def test_the_lut_prefetch_and_the_pdl_wait_compile_for_sm90_without_spills():
-    """LUT_L2 adds L2 prefetches (CCTL.E.PF2: 4 a thread at the start, 4 after a fold) and PDL the grid-dependency
-    wait (ACQBULK), without spills (the H200's 16-token 4096x4096 choice; 128 registers either way under the GPU
-    machine's Triton 3.6)."""
+def test_the_staggered_form_and_the_pdl_wait_compile_for_sm90_without_spills():
+    """STAGGER (a few scalar ops before the K loop) and PDL (the grid-dependency wait, ACQBULK) compile without
+    spills (the H200's 16-token 4096x4096 choice; 128 registers either way under the GPU machine's Triton 3.6)."""
     config = {"LAYOUT": "wgmma", "BLOCK_M": 16, "ROWS": 16, "BLOCK_K": 256, "num_warps": 2, "num_stages": 2,
-              "SPLIT_K": 4, "MMA_V2": 1, "WIDE": 1, "LUT_L2": 1, "PDL": 1}
-    script = _COMPILE_SCRIPT.replace('sass.count("HGMMA"), sass.count("HSET2")',
-                                     'sass.count("CCTL.E.PF2"), sass.count("ACQBULK")')  # fmt: skip
-    ((regs, stack, _, prefetches, waits),) = sm90_results(script, [[config, 4, "fp16"]])
+              "SPLIT_K": 4, "MMA_V2": 1, "WIDE": 1, "STAGGER": 1, "PDL": 1}
+    script = _COMPILE_SCRIPT.replace('sass.count("HGMMA")', 'sass.count("ACQBULK")')
+    ((regs, stack, _, waits, hset2),) = sm90_results(script, [[config, 4, "fp16"]])
     assert stack == 0 and regs <= 255, (regs, stack)
-    assert prefetches == 8 and waits == 1, (prefetches, waits)
+    assert waits == 1 and hset2 == 256 // 8 * 16, (waits, hset2)
