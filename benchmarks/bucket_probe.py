@@ -7,9 +7,8 @@ mma.sync HMMAs, and Nsight showed the HMMAs waiting on a tensor pipe that is onl
 thirty-third session). Per shape, this times the shipped choice as it is and with PROBE (every one-hot element 1.0,
 none built: same loads, barriers, MMAs and fold; wrong results, so it is never a candidate), in turns (CUDA-graph
 replays, L2 flushed), with cuBLAS and the bandwidth floor. PROBE near ~13 us on 4096x4096 means the one-hots and
-the MMAs do not overlap; PROBE near the full time means the MMAs (or the rest) are the cost. It also times the
-choice with STAGGER (split-K ranges of different lengths, so that a wave's programs do not fold at the same time),
-also on the fused serving shapes (12288x4096, 22016x4096: several waves). Writes
+the MMAs do not overlap; PROBE near the full time means the MMAs (or the rest) are the cost. The fused serving
+shapes (12288x4096, 22016x4096: several waves) too. Writes
 OUT_DIR/bucket_probe_gpr{G}.json.
 """
 
@@ -43,17 +42,17 @@ def probe_case(layer: Layer, m: int, tasks: int) -> dict:
     if not choice.get("WIDE"):
         raise SystemExit(f"{key}: the choice {choice} is not the WIDE form")
     y = torch.empty(m, n, dtype=torch.float16, device="cuda")
-    runs = {"shipped": choice, "probe": {**choice, "PROBE": 1}, "stagger": {**choice, "STAGGER": 1}}
+    runs = {"shipped": choice, "probe": {**choice, "PROBE": 1}}
     t = turns_us({label: (lambda c=config: launch_bucket_wgmma(x, codes, pool, slots, BITS, y, c))
                   for label, config in runs.items()})  # fmt: skip
     cublas = graph_us(lambda: x @ layer.weights[0].T)
     floor = layer.floor_bytes(m, tasks) / BANDWIDTH * 1e6
     print(f"{n}x{k} gpr {layer.gpr} M={m} x {tasks} tasks: shipped {t['shipped']:.1f} us, without one-hots "
-          f"{t['probe']:.1f} ({t['probe'] / t['shipped']:.0%}), STAGGER {t['stagger']:.1f}, cuBLAS {cublas:.1f}, "
+          f"{t['probe']:.1f} ({t['probe'] / t['shipped']:.0%}), cuBLAS {cublas:.1f}, "
           f"floor {floor:.1f}; {choice}",
           flush=True)  # fmt: skip
     return {"N": n, "K": k, "M": m, "tasks": tasks, "gpr": layer.gpr, "config": choice, "shipped_us": t["shipped"],
-            "probe_us": t["probe"], "stagger_us": t["stagger"], "cublas_us": cublas, "floor_us": floor}  # fmt: skip
+            "probe_us": t["probe"], "cublas_us": cublas, "floor_us": floor}  # fmt: skip
 
 
 def main() -> None:

@@ -97,9 +97,14 @@ DECODE_MAX_M = 64  # above this the prefill kernel's token tiles beat one split-
 # 75-77 us on 4096x4096 at 64 rows where the one-task path costs 17.6 + ~9.4 us a task. Serving steps (H200, gpr 1,
 # results/serving_threshold*_thirtysecond.log), one-task path against the bucket kernel: 32 rows 20.65 / 21.58 ms at
 # 6 tasks, 23.62 / 21.57 at 7; 64 rows 27.27 / 31.12 at 6, 31.26 / 31.17 at 7, 35.09 / 31.21 at 8: from 7 there.
+# At 9-16 rows on sm_90 the WIDE form of that kernel (thirty-second and thirty-third sessions, ~260 us a layer's four
+# projections at 16 rows) serves from 4 tasks: serving steps at 16 rows (H200, gpr 1,
+# results/serving_threshold_thirtyfourth.log), few-task class against the bucket kernel, 8.28 / 9.26 ms at 3 tasks,
+# 9.90 / 9.26 at 4.
 FEW_TASKS = os.environ.get("SKETCHSERVE_FEW_TASKS", "1") != "0"
 BUCKET_MIN_TASKS_SMALL_M, BUCKET_MIN_TASKS_LARGE_M, BUCKET_SMALL_M = 5, 13, 16
 BUCKET_MIN_TASKS_LARGE_M_SM90 = 7
+BUCKET_MIN_TASKS_SMALL_M_SM90 = 4  # 9-16 rows with the few-task class, the WIDE bucket kernel
 BUCKET_MIN_TASKS_TINY_M, BUCKET_TINY_M = 7, 8  # with the few-task class, up to 8 rows
 BUCKET_MIN_TASKS_SMALL_M_ALONE = 4  # M <= 16 without the few-task class: against gather
 BUCKET_MIN_TASKS: int | None = None
@@ -111,7 +116,7 @@ if "SKETCHSERVE_BUCKET_MIN_TASKS" in os.environ:
 
 @functools.cache
 def wgmma_bucket_gpu() -> bool:
-    """Whether this process's GPU runs the wgmma bucket kernel (sm_90 and Gluon): the threshold above 16 rows, which
+    """Whether this process's GPU runs the wgmma bucket kernel (sm_90 and Gluon): the thresholds from 9 rows, which
     the op and the runner's graph classes (task_classes) both read, so one value per process."""
     return HAVE_GLUON and torch.cuda.is_available() and torch.cuda.get_device_capability() == (9, 0)
 
@@ -124,7 +129,9 @@ def bucket_min_tasks(m: int) -> int:
         return BUCKET_MIN_TASKS_LARGE_M_SM90 if wgmma_bucket_gpu() else BUCKET_MIN_TASKS_LARGE_M
     if not FEW_TASKS:
         return BUCKET_MIN_TASKS_SMALL_M_ALONE
-    return BUCKET_MIN_TASKS_TINY_M if m <= BUCKET_TINY_M else BUCKET_MIN_TASKS_SMALL_M
+    if m <= BUCKET_TINY_M:
+        return BUCKET_MIN_TASKS_TINY_M
+    return BUCKET_MIN_TASKS_SMALL_M_SM90 if wgmma_bucket_gpu() else BUCKET_MIN_TASKS_SMALL_M
 
 
 def task_classes(m: int) -> tuple[int, ...]:

@@ -1,6 +1,7 @@
 """Thirty-fourth session: bench_serving's decode point at 16 x 16 (7B shape, 16 tasks), the WIDE bucket kernel as
 shipped or changed for an A/B in one process each. argv[1]: a label; argv[2]: gpr; flags: --no-wgmma-pdl (the wgmma
-bucket kernel launched without PDL, as before this session), --lut-l2 (its WIDE choices with LUT_L2)."""
+bucket kernel launched without PDL, as before this session), --lut-l2 (its WIDE choices with LUT_L2: measured
+slower in isolation and removed, so this flag now fails)."""
 
 import os
 import sys

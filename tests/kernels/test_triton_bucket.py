@@ -290,6 +290,9 @@ def test_auto_mode_threshold_is_lower_for_small_batches_and_one_override_sets_al
     assert triton_ops.bucket_min_tasks(1) == triton_ops.bucket_min_tasks(8) > triton_ops.bucket_min_tasks(9)
     assert triton_ops.bucket_min_tasks(9) == triton_ops.bucket_min_tasks(16) < triton_ops.bucket_min_tasks(17)
     assert triton_ops.bucket_min_tasks(17) == triton_ops.bucket_min_tasks(64)
+    monkeypatch.setattr(triton_ops, "wgmma_bucket_gpu", lambda: True)  # sm_90: the WIDE bucket kernel from 9 rows
+    assert triton_ops.bucket_min_tasks(8) > triton_ops.bucket_min_tasks(9) == triton_ops.bucket_min_tasks(16) == 4
+    assert triton_ops.bucket_min_tasks(16) < triton_ops.bucket_min_tasks(17) == 7
     monkeypatch.setattr(triton_ops, "FEW_TASKS", False)  # without the class: one count up to 16 rows
     assert triton_ops.bucket_min_tasks(1) == triton_ops.bucket_min_tasks(16) < triton_ops.bucket_min_tasks(17)
     monkeypatch.setattr(triton_ops, "BUCKET_MIN_TASKS", 3)  # what SKETCHSERVE_BUCKET_MIN_TASKS=3 sets
