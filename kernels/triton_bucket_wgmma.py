@@ -206,7 +206,7 @@ if HAVE_GLUON:
 
     @gluon.jit
     def _fold_wide(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, group, f_layout: gl.constexpr, L: gl.constexpr,
-                   ROWS: gl.constexpr, BLOCK_M: gl.constexpr):  # fmt: skip
+                   ROWS: gl.constexpr, BLOCK_M: gl.constexpr, NO_LUT: gl.constexpr = False):  # fmt: skip
         """part [ROWS, BM] + sum_c LUT[slot(t), row, group, c] * acc[(row, c), t] with _onehot_wide's rows, in
         f_layout [ROWS, BM, L]: the acc's own lanes and registers (a register renaming), each thread's L code values
         of a (row, token) in consecutive registers, so that its LUT entries load as one contiguous run and the sum over
@@ -217,6 +217,8 @@ if HAVE_GLUON:
         at = gl.expand_dims(gl.expand_dims(lut_row + group * L, 1) + gl.expand_dims(lut_tok, 0), 2)
         at = at + gl.expand_dims(gl.expand_dims(c, 0), 0)
         ok = gl.expand_dims(gl.expand_dims(tok_ok, 0), 2)  # [1, BM, 1]: broadcast by the load
+        if NO_LUT:  # PROBE 3 (timing only): the fold's arithmetic without its LUT loads
+            return part + gl.sum(a3 * at.to(gl.float32), axis=2)
         lut = gl.load(lut_ptr + at, mask=ok, other=0.0).to(gl.float32)
         return part + gl.sum(a3 * lut, axis=2)
 
@@ -258,15 +260,17 @@ if HAVE_GLUON:
         w5_layout: gl.constexpr, b_layout: gl.constexpr, f_layout: gl.constexpr, USE_SPLIT: gl.constexpr = False,
         MMA_V2: gl.constexpr = False,
         WIDE: gl.constexpr = False,
-        PROBE: gl.constexpr = False,
+        PROBE: gl.constexpr = 0,
         PDL: gl.constexpr = False,
     ):  # fmt: skip
         """Program (row tile x token tile, k): ROWS weight rows, BLOCK_M tokens (x rows past M are TMA's zeros),
         K blocks [k * KB_PER_SPLIT, ...). x's tile and the rows' code words of each K block arrive together by TMA
         in a ring of STAGES buffers, STAGES - 1 blocks ahead (the codes are the DRAM stream: with only the next
         block's words in flight a program waited on them every block, 54 us at 16 x 16 on 4096x4096, H200).
-        PROBE (WIDE; benchmarks/bucket_probe.py only, its results are wrong): every one-hot element 1.0 and none
-        built, so that the kernel's time without its one-hot instructions can be measured in its own structure.
+        PROBE (WIDE; benchmarks/bucket_probe.py only, its results are wrong), levels that each drop one more part so
+        that its share of the time can be measured in the kernel's own structure: 1, every one-hot element 1.0 and
+        none built; 2, no split-K epilogue either (each program stores its partial into y, racing); 3, no LUT loads
+        in the fold either.
         PDL: the codes' first blocks are requested before the wait for the previous kernel, x's only after it (the
         PDL rule: triton_common.pdl_enabled; serving 16 x 16 at gpr 1 9.44 -> 9.26 ms a step on the H200)."""
         DT: gl.constexpr = x_desc.dtype
@@ -343,7 +347,7 @@ if HAVE_GLUON:
             cur = i % STAGES
             mbarrier.wait(bars.index(cur), (i // STAGES) & 1)
             if WIDE:
-                if PROBE:  # timing only, wrong results: every one-hot element 1.0, no one-hot instructions
+                if PROBE >= 1:  # timing only, wrong results: every one-hot element 1.0, no one-hot instructions
                     a = gl.full([L * ROWS, BLOCK_K], 1.0, DT, a_layout)
                 else:
                     words = _words_wide(c_smem.index(cur), c_layout, w_layout, ROWS, BLOCK_K)
@@ -368,7 +372,7 @@ if HAVE_GLUON:
             if ((kb + 1) % BPG == 0) | (kb + 1 == KB):  # the end of a LUT group or of the K range
                 if WIDE:
                     part = _fold_wide(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, kb // BPG, f_layout, L, ROWS,
-                                      BLOCK_M)  # fmt: skip
+                                      BLOCK_M, PROBE >= 3)  # fmt: skip
                 else:
                     part = _fold(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, kb // BPG, L, ROWS, BLOCK_M)
                 acc = gl.zeros_like(acc)
@@ -379,7 +383,7 @@ if HAVE_GLUON:
         y_ptrs = (y_ptr + gl.expand_dims((m_start + p_toks).to(gl.int64) * stride_ym, 0)
                   + gl.expand_dims(row0 + p_rows, 1))  # [ROWS, BM]  # fmt: skip
         y_mask = gl.expand_dims(m_start + p_toks < M, 0) & gl.expand_dims(row0 + p_rows < N, 1)
-        if USE_SPLIT:
+        if USE_SPLIT and PROBE < 2:
             # the partial to the workspace [splits, tiles, ROWS, BM]; the tile's last program to arrive sums them
             tile = gl.program_id(0)
             in_tile = gl.expand_dims(p_rows * BLOCK_M, 1) + gl.expand_dims(p_toks, 0)
@@ -593,6 +597,6 @@ def launch_bucket_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: t
         m, n, k, gs, lut_pool.stride(0), lut_pool.stride(1), y.stride(0), per_split,
         BITS=bits, ROWS=rows, BLOCK_M=bm, BLOCK_K=bk, STAGES=stages,
         **{k_: layouts[k_] for k_ in KERNEL_LAYOUTS}, USE_SPLIT=split > 1, MMA_V2=mma_v2, WIDE=wide,
-        PROBE=bool(config.get("PROBE", 0)), **pdl_args(x.device),
+        PROBE=int(config.get("PROBE", 0)), **pdl_args(x.device),
         num_warps=warps, **({"maxnreg": config["maxnreg"]} if config.get("maxnreg") else {}),
     )  # fmt: skip

@@ -146,13 +146,20 @@ def test_every_wide_candidate_compiles_for_sm90_without_spills():
         assert hset2 == config["BLOCK_K"] // 8 * (1 << bits), (config, hset2)  # the K loop is not unrolled
 
 
-def test_the_probe_form_builds_no_one_hot_and_is_never_a_candidate():
-    """PROBE (benchmarks/bucket_probe.py: the kernel's time without its one-hot instructions) compiles with no set.eq
-    and no spills, and no candidate list or op tuning offers it (its results are wrong by design)."""
-    config = {**bucket_wide_candidates(16, 4096)[-1], "PROBE": 1}
-    ((regs, stack, _, _, hset2),) = sm90_results(_COMPILE_SCRIPT, [[config, 4, "fp16"]])
-    assert hset2 == 0 and stack == 0, (regs, stack, hset2)
-    assert not op_candidate(config)
+def test_the_probe_forms_build_no_one_hot_and_are_never_candidates():
+    """PROBE (benchmarks/bucket_probe.py: the kernel's time without its one-hot instructions, then without its split-K
+    epilogue's atomics, then without the fold's LUT loads) compiles with no set.eq and no spills at every level, and
+    no candidate list or op tuning offers it (its results are wrong by design)."""
+    script = _COMPILE_SCRIPT.replace('sass.count("HGMMA")', 'sass.count("ATOMG") + sass.count("LDG")')
+    configs = [{**bucket_wide_candidates(16, 4096)[-1], "PROBE": level} for level in (0, 1, 2, 3)]
+    results = sm90_results(script, [[c, 4, "fp16"] for c in configs])
+    (_, _, _, atomics_and_loads, hset2), *probes = results
+    assert hset2 > 0
+    for config, (regs, stack, _, _, hset2) in zip(configs[1:], probes, strict=True):
+        assert hset2 == 0 and stack == 0, (config, regs, stack, hset2)
+        assert not op_candidate(config)
+    counts = [atomics_and_loads] + [p[3] for p in probes]
+    assert counts[0] == counts[1] > counts[2] > counts[3], counts  # each level drops global traffic
     assert not any(c.get("PROBE") for c in bucket_wide_candidates(16, 4096) + bucket_wgmma_candidates(64, 4096))
 
 
