@@ -249,14 +249,17 @@ def test_a_batch_of_a_few_tasks_takes_the_fragment_kernels_own_choice(spy, monke
 
 
 def test_above_16_rows_the_bucket_kernel_serves_from_fewer_tasks_where_its_wgmma_form_runs(monkeypatch):
-    """sm_90 (the wgmma bucket kernel): from 7 tasks above 16 rows, elsewhere from 13; up to 16 rows unchanged."""
+    """sm_90 (the wgmma bucket kernel): from 7 tasks above 16 rows, elsewhere from 13; at 9-16 rows from 4 (its WIDE
+    form) against 5; up to 8 rows unchanged."""
     monkeypatch.setattr(triton_ops, "DECODE_KERNEL", "auto")
     monkeypatch.setattr(triton_ops, "wgmma_bucket_gpu", lambda: False)
     assert triton_ops.task_classes(17) == (13,) and triton_ops.task_classes(64) == (13,)
-    at_16 = triton_ops.task_classes(16)
+    assert triton_ops.task_classes(16) == (2, 5)
+    at_8 = triton_ops.task_classes(8)
     monkeypatch.setattr(triton_ops, "wgmma_bucket_gpu", lambda: True)
     assert triton_ops.task_classes(17) == (7,) and triton_ops.task_classes(64) == (7,)
-    assert triton_ops.task_classes(16) == at_16
+    assert triton_ops.task_classes(9) == triton_ops.task_classes(16) == (2, 4)
+    assert triton_ops.task_classes(8) == at_8
 
 
 def test_unknown_decode_kernel_name_raises():
