@@ -262,6 +262,7 @@ if HAVE_GLUON:
         WIDE: gl.constexpr = False,
         PROBE: gl.constexpr = 0,
         PDL: gl.constexpr = False,
+        SPLIT_INNER: gl.constexpr = False,
     ):  # fmt: skip
         """Program (row tile x token tile, k): ROWS weight rows, BLOCK_M tokens (x rows past M are TMA's zeros),
         K blocks [k * KB_PER_SPLIT, ...). x's tile and the rows' code words of each K block arrive together by TMA
@@ -271,20 +272,33 @@ if HAVE_GLUON:
         that its share of the time can be measured in the kernel's own structure: 1, every one-hot element 1.0 and
         none built; 2, no split-K epilogue either (each program stores its partial into y, racing); 3, no LUT loads
         in the fold either.
-        PDL: the codes' first blocks are requested before the wait for the previous kernel, x's only after it (the
-        PDL rule: triton_common.pdl_enabled; serving 16 x 16 at gpr 1 9.44 -> 9.26 ms a step on the H200)."""
+        SPLIT_INNER: the grid's first axis is the K range, so that a tile's ranges run at about the same time and its
+        LUT rows (read by each range's fold) and partials are still in L2 when the next range reads them; by default
+        a tile's ranges are a whole grid row apart (on 22016x4096, 5.2 waves, PROBE 3 found 13 of 106 us in the LUT
+        loads). PDL: the codes' first blocks are requested before the wait for the previous kernel, x's only after it
+        (the PDL rule: triton_common.pdl_enabled; serving 16 x 16 at gpr 1 9.44 -> 9.26 ms a step on the H200)."""
         DT: gl.constexpr = x_desc.dtype
         L: gl.constexpr = 1 << BITS
         V: gl.constexpr = BLOCK_K // 32
         BYTES: gl.constexpr = BLOCK_M * BLOCK_K * 2 + ROWS * BLOCK_K // 2  # x's tile and the codes'
         m_tiles = gl.cdiv(M, BLOCK_M)
-        pid_m = gl.program_id(0) % m_tiles
-        pid_n = gl.program_id(0) // m_tiles
+        if SPLIT_INNER:  # grid (ranges, tiles): a tile's K ranges adjacent in launch order
+            tile = gl.program_id(1)
+            n_tiles = gl.num_programs(1)
+            split_id = gl.program_id(0)
+            n_splits = gl.num_programs(0)
+        else:  # grid (tiles, ranges)
+            tile = gl.program_id(0)
+            n_tiles = gl.num_programs(0)
+            split_id = gl.program_id(1)
+            n_splits = gl.num_programs(1)
+        pid_m = tile % m_tiles
+        pid_n = tile // m_tiles
         m_start = pid_m * BLOCK_M
         row0 = pid_n * ROWS
         BPG = GS // BLOCK_K  # K blocks a LUT group
         if USE_SPLIT:
-            kb0 = gl.program_id(1) * KB_PER_SPLIT
+            kb0 = split_id * KB_PER_SPLIT
             KB = gl.minimum(kb0 + KB_PER_SPLIT, K // BLOCK_K)
         else:
             kb0 = 0
@@ -385,16 +399,15 @@ if HAVE_GLUON:
         y_mask = gl.expand_dims(m_start + p_toks < M, 0) & gl.expand_dims(row0 + p_rows < N, 1)
         if USE_SPLIT and PROBE < 2:
             # the partial to the workspace [splits, tiles, ROWS, BM]; the tile's last program to arrive sums them
-            tile = gl.program_id(0)
             in_tile = gl.expand_dims(p_rows * BLOCK_M, 1) + gl.expand_dims(p_toks, 0)
             tile_elems = ROWS * BLOCK_M
-            gl.store(ws_ptr + (gl.program_id(1) * gl.num_programs(0) + tile).to(gl.int64) * tile_elems + in_tile, part)
+            gl.store(ws_ptr + (split_id * n_tiles + tile).to(gl.int64) * tile_elems + in_tile, part)
             _barrier()  # every thread's partial stored before the (acq_rel, gpu-scope) arrival
             arrived = gl.atomic_add(counter_ptr + tile, 1)
-            if arrived == gl.num_programs(1) - 1:
+            if arrived == n_splits - 1:
                 total = gl.zeros_like(part)
-                for k in range(gl.num_programs(1)):
-                    total += gl.load(ws_ptr + (k * gl.num_programs(0) + tile).to(gl.int64) * tile_elems + in_tile,
+                for k in range(n_splits):
+                    total += gl.load(ws_ptr + (k * n_tiles + tile).to(gl.int64) * tile_elems + in_tile,
                                      cache_modifier=".cg")  # fmt: skip
                 gl.store(y_ptrs, total.to(y_ptr.dtype.element_ty), mask=y_mask)
                 gl.atomic_xchg(counter_ptr + tile, 0, sem="relaxed")  # ready for the next launch
@@ -592,11 +605,12 @@ def launch_bucket_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: t
     c_desc = TensorDescriptor.from_tensor(codes_packed.view(torch.int32), [rows, bk // 8], layouts["c_smem_layout"])
     programs = triton.cdiv(m, bm) * triton.cdiv(n, rows)
     per_split, split, ws, counters = split_k_tiles(y, k // bk, int(config.get("SPLIT_K", 1)), programs, rows * bm)
-    _bucket_wgmma_kernel[(programs, split)](
+    inner = bool(config.get("SPLIT_INNER", 0)) and split > 1 and programs < 65536  # grid y: up to 65,535
+    _bucket_wgmma_kernel[(split, programs) if inner else (programs, split)](
         x_desc, c_desc, lut_pool, slot_of_token, y, ws, counters,
         m, n, k, gs, lut_pool.stride(0), lut_pool.stride(1), y.stride(0), per_split,
         BITS=bits, ROWS=rows, BLOCK_M=bm, BLOCK_K=bk, STAGES=stages,
         **{k_: layouts[k_] for k_ in KERNEL_LAYOUTS}, USE_SPLIT=split > 1, MMA_V2=mma_v2, WIDE=wide,
-        PROBE=int(config.get("PROBE", 0)), **pdl_args(x.device),
+        PROBE=int(config.get("PROBE", 0)), SPLIT_INNER=inner, **pdl_args(x.device),
         num_warps=warps, **({"maxnreg": config["maxnreg"]} if config.get("maxnreg") else {}),
     )  # fmt: skip

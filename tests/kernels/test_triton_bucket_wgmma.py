@@ -311,13 +311,32 @@ def test_the_wide_form_under_pdl_matches_the_reference(case):
     assert not arrival_counters(x.device, 1).any()
 
 
+@pytest.mark.skipif(not SM90, reason="the wgmma bucket kernel needs an sm_90 GPU")
+@pytest.mark.parametrize("case", range(len(CUDA_CASES)))
+def test_the_wide_form_with_a_tiles_ranges_adjacent_matches_the_reference(case):
+    """SPLIT_INNER (the grid's first axis the K range: a tile's ranges launched together) changes no result, at each
+    candidate's split-K and at 3 and 4, twice in a row (the arrival counters are reset for the next launch)."""
+    m, slots, n, k, gpr, bits, dtype, overrides = CUDA_CASES[case]
+    x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, slots, "random", dtype, seed=case)
+    ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
+    for config in bucket_wide_candidates(m, triton.cdiv(k, gpr)):
+        for split in {config.get("SPLIT_K", 1), 3, 4}:
+            for _ in range(2):
+                y = torch.full((m, n), float("nan"), dtype=dtype, device="cuda")
+                launch_bucket_wgmma(x, codes, pool, slot_of_token, bits, y,
+                                    config | overrides | {"SPLIT_K": split, "SPLIT_INNER": 1})  # fmt: skip
+                assert rel_err(y, ref) < (3e-3 if dtype == torch.float16 else 1.5e-2), (config, split)
+    assert not arrival_counters(x.device, 1).any()
+
+
 def test_the_pdl_wait_compiles_for_sm90_after_the_codes_requests_and_before_xs():
     """PDL: one grid-dependency wait (ACQBULK), after the ring's first codes TMA requests and before its first x
-    request, without spills (the H200's 16-token 4096x4096 choice)."""
+    request, without spills (the H200's 16-token 4096x4096 choice), with either grid order (SPLIT_INNER)."""
     config = {"LAYOUT": "wgmma", "BLOCK_M": 16, "ROWS": 16, "BLOCK_K": 256, "num_warps": 2, "num_stages": 2,
               "SPLIT_K": 4, "MMA_V2": 1, "WIDE": 1, "PDL": 1}
     script = _COMPILE_SCRIPT.replace('sass.count("HGMMA"), sass.count("HSET2")',
                                      'sass.count("ACQBULK"), sass.index("ACQBULK") - sass.index("UTMALDG")')
-    ((regs, stack, _, waits, after_first_tma),) = sm90_results(script, [[config, 4, "fp16"]])
-    assert stack == 0 and regs <= 255, (regs, stack)
-    assert waits == 1 and after_first_tma > 0, (waits, after_first_tma)
+    cases = [[config | {"SPLIT_INNER": inner}, 4, "fp16"] for inner in (0, 1)]
+    for regs, stack, _, waits, after_first_tma in sm90_results(script, cases):
+        assert stack == 0 and regs <= 255, (regs, stack)
+        assert waits == 1 and after_first_tma > 0, (waits, after_first_tma)
