@@ -275,8 +275,9 @@ if HAVE_GLUON:
         SPLIT_INNER: the grid's first axis is the K range, so that a tile's ranges run at about the same time and its
         LUT rows (read by each range's fold) and partials are still in L2 when the next range reads them; by default
         a tile's ranges are a whole grid row apart (on 22016x4096, 5.2 waves, PROBE 3 found 13 of 106 us in the LUT
-        loads). PDL: the codes' first blocks are requested before the wait for the previous kernel, x's only after it
-        (the PDL rule: triton_common.pdl_enabled; serving 16 x 16 at gpr 1 9.44 -> 9.26 ms a step on the H200)."""
+        loads). PDL (the WIDE form's launches): the codes' first blocks are requested before the wait for the previous
+        kernel, x's only after it (the PDL rule: triton_common.pdl_enabled; serving 16 x 16 at gpr 1 9.44 -> 9.26 ms
+        a step on the H200)."""
         DT: gl.constexpr = x_desc.dtype
         L: gl.constexpr = 1 << BITS
         V: gl.constexpr = BLOCK_K // 32
@@ -611,6 +612,7 @@ def launch_bucket_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: t
         m, n, k, gs, lut_pool.stride(0), lut_pool.stride(1), y.stride(0), per_split,
         BITS=bits, ROWS=rows, BLOCK_M=bm, BLOCK_K=bk, STAGES=stages,
         **{k_: layouts[k_] for k_ in KERNEL_LAYOUTS}, USE_SPLIT=split > 1, MMA_V2=mma_v2, WIDE=wide,
-        PROBE=int(config.get("PROBE", 0)), SPLIT_INNER=inner, **pdl_args(x.device),
+        PROBE=int(config.get("PROBE", 0)), SPLIT_INNER=inner,
+        **(pdl_args(x.device) if wide else {}),  # the wgmma form (32-64 rows) was not timed with PDL
         num_warps=warps, **({"maxnreg": config["maxnreg"]} if config.get("maxnreg") else {}),
     )  # fmt: skip
