@@ -1,7 +1,7 @@
 """Thirty-fourth session: bench_serving's decode point at 16 x 16 (7B shape, 16 tasks), the WIDE bucket kernel as
 shipped or changed for an A/B in one process each. argv[1]: a label; argv[2]: gpr; flags: --no-wgmma-pdl (the wgmma
 bucket kernel launched without PDL, as before this session), --lut-l2 (its WIDE choices with LUT_L2: measured
-slower in isolation and removed, so this flag now fails)."""
+slower in isolation and removed, so this flag now fails), --split-inner (its WIDE choices with SPLIT_INNER)."""
 
 import os
 import sys
@@ -19,6 +19,9 @@ if "--no-wgmma-pdl" in sys.argv:
 if "--lut-l2" in sys.argv:
     launch = tb.launch_bucket_wgmma
     tb.launch_bucket_wgmma = lambda *a: launch(*a[:-1], {**a[-1], "LUT_L2": 1} if a[-1].get("WIDE") else a[-1])
+if "--split-inner" in sys.argv:
+    launch_si = tb.launch_bucket_wgmma
+    tb.launch_bucket_wgmma = lambda *a: launch_si(*a[:-1], {**a[-1], "SPLIT_INNER": 1} if a[-1].get("WIDE") else a[-1])
 with tempfile.TemporaryDirectory() as tmp:
     engine, base, tasks, args, floor_of = serving_engine(gpr, 16, tmp)
     for _ in range(2):
