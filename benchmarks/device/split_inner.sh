@@ -1,4 +1,4 @@
-# Written in the thirty-fourth session for the next (~4 min): SPLIT_INNER's CUDA reference tests (and the PDL test's
+# Written in the thirty-fourth session for the next: SPLIT_INNER's CUDA reference tests (and the PDL test's
 # cases that did not run), the probe (its levels and SPLIT_INNER against the shipped choices) at gpr 1 and 4, then
 # serving 16 x 16 with and without SPLIT_INNER (~8 min in all).
 source benchmarks/device/prep.sh >/dev/null
