@@ -55,8 +55,7 @@ def probe_case(layer: Layer, m: int, tasks: int) -> dict:
           f"{choice}", flush=True)  # fmt: skip
     return {"N": n, "K": k, "M": m, "tasks": tasks, "gpr": layer.gpr, "config": choice, "shipped_us": t["shipped"],
             **{f"probe{level}_us": t[f"probe{level}"] for level in (1, 2, 3)}, "split_inner_us": t["split_inner"],
-            "cublas_us": cublas,
-            "floor_us": floor}  # fmt: skip
+            "cublas_us": cublas, "floor_us": floor}  # fmt: skip
 
 
 def main() -> None:

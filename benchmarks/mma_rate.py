@@ -104,47 +104,48 @@ def compile_sm90() -> tuple[int, int, dict]:
     return int(regs), int(stack), _inner_loop_mix(sass, top=None)[1]
 
 
+def per_sm_rate(kernel, const: dict, warps: int, programs_per_sm: int, iters: int, per_block: int) -> tuple:
+    """(us, m16n8k16 MMAs a microsecond an SM) of `programs_per_sm` programs an SM of kernel, each `iters` block
+    MMAs of per_block m16n8k16 equivalents (CUDA-graph replays)."""
+    from bench_kernels import graph_us
+
+    sms = torch.cuda.get_device_properties(0).multi_processor_count
+    grid = sms * programs_per_sm
+    out = torch.empty(grid, dtype=torch.float32, device="cuda")
+
+    def launch():
+        kernel[(grid,)](out, iters, **const, num_warps=warps)
+
+    launch()
+    us = graph_us(launch, reps=3)
+    return us, grid * iters * per_block / sms / us
+
+
+def call_us(per_sm: float) -> float:
+    """The 4096x4096 16 x 16 call's MMAs at per_sm m16n8k16 a microsecond an SM."""
+    return HMMA_PER_CALL_4096 / torch.cuda.get_device_properties(0).multi_processor_count / per_sm
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iters", type=int, default=256)
     parser.add_argument("--wgmma", action="store_true", help="also wgmma's rate (m64n16k16, A in registers)")
     args = parser.parse_args()
-    from bench_kernels import graph_us
-
-    const = constexprs()
-    sms = torch.cuda.get_device_properties(0).multi_processor_count
     if args.wgmma:
         for wait_each, a_smem in ((False, True), (False, False), (True, False)):
-            wconst = wgmma_constexprs(wait_each, a_smem)
             for programs_per_sm in (1, 2, 3, 4):
-                grid = sms * programs_per_sm
-                out = torch.empty(grid, dtype=torch.float32, device="cuda")
-
-                def wlaunch(g=grid, o=out, c=wconst):
-                    _wgmma_rate_kernel[(g,)](o, args.iters, **c, num_warps=WG_WARPS)
-
-                wlaunch()
-                us = graph_us(wlaunch, reps=3)
-                per_sm_us = grid * args.iters * hmma_per_wgmma_block() / sms / us
+                us, per_sm = per_sm_rate(_wgmma_rate_kernel, wgmma_constexprs(wait_each, a_smem), WG_WARPS,
+                                         programs_per_sm, args.iters, hmma_per_wgmma_block())  # fmt: skip
                 where = "shared memory" if a_smem else "registers"
                 print(f"wgmma, A in {where}{', each waited' if wait_each else ''}: "
                       f"{programs_per_sm} warpgroups an SM: {us:.1f} us, "
-                      f"{per_sm_us:.0f} m16n8k16 equivalents/us per SM; a 4096x4096 16 x 16 call at this rate: "
-                      f"{HMMA_PER_CALL_4096 / sms / per_sm_us:.1f} us", flush=True)  # fmt: skip
+                      f"{per_sm:.0f} m16n8k16 equivalents/us per SM; a 4096x4096 16 x 16 call at this rate: "
+                      f"{call_us(per_sm):.1f} us", flush=True)  # fmt: skip
     for programs_per_sm in (4, 8):
-        grid = sms * programs_per_sm
-        out = torch.empty(grid, dtype=torch.float32, device="cuda")
-
-        def launch(g=grid, o=out):
-            _mma_rate_kernel[(g,)](o, args.iters, **const, num_warps=WARPS)
-
-        launch()
-        us = graph_us(launch, reps=3)
-        hmma = grid * args.iters * hmma_per_block()
-        per_sm_us = hmma / sms / us
+        us, per_sm = per_sm_rate(_mma_rate_kernel, constexprs(), WARPS, programs_per_sm, args.iters, hmma_per_block())
         print(f"{programs_per_sm} programs an SM ({programs_per_sm * WARPS} warps): {us:.1f} us, "
-              f"{per_sm_us:.0f} HMMA/us per SM; a 4096x4096 16 x 16 call's {HMMA_PER_CALL_4096 / 1e6:.1f} M HMMAs at "
-              f"this rate: {HMMA_PER_CALL_4096 / sms / per_sm_us:.1f} us", flush=True)  # fmt: skip
+              f"{per_sm:.0f} HMMA/us per SM; a 4096x4096 16 x 16 call's {HMMA_PER_CALL_4096 / 1e6:.1f} M HMMAs at "
+              f"this rate: {call_us(per_sm):.1f} us", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

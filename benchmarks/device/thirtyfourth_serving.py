@@ -1,7 +1,7 @@
 """Thirty-fourth session: bench_serving's decode point at 16 x 16 (7B shape, 16 tasks), the WIDE bucket kernel as
 shipped or changed for an A/B in one process each. argv[1]: a label; argv[2]: gpr; flags: --no-wgmma-pdl (the wgmma
-bucket kernel launched without PDL, as before this session), --lut-l2 (its WIDE choices with LUT_L2: measured
-slower in isolation and removed, so this flag now fails), --split-inner (its WIDE choices with SPLIT_INNER)."""
+bucket kernel launched without PDL, as before this session), --split-inner (its WIDE choices with SPLIT_INNER). (A
+--lut-l2 flag timed LUT_L2 the same way until that option was measured slower and removed.)"""
 
 import os
 import sys
@@ -13,15 +13,18 @@ from serving_setup import bs, serving_engine  # noqa: E402
 import kernels.triton_bucket as tb  # noqa: E402
 import kernels.triton_bucket_wgmma as tbw  # noqa: E402
 
+
+def wide_choices_with(extra: dict) -> None:
+    """Every WIDE choice the op launches from now on takes extra (triton_bucket calls launch_bucket_wgmma by name)."""
+    launch = tb.launch_bucket_wgmma
+    tb.launch_bucket_wgmma = lambda *a: launch(*a[:-1], {**a[-1], **extra} if a[-1].get("WIDE") else a[-1])
+
+
 label, gpr = sys.argv[1], int(sys.argv[2])
 if "--no-wgmma-pdl" in sys.argv:
     tbw.pdl_args = lambda device: {}
-if "--lut-l2" in sys.argv:
-    launch = tb.launch_bucket_wgmma
-    tb.launch_bucket_wgmma = lambda *a: launch(*a[:-1], {**a[-1], "LUT_L2": 1} if a[-1].get("WIDE") else a[-1])
 if "--split-inner" in sys.argv:
-    launch_si = tb.launch_bucket_wgmma
-    tb.launch_bucket_wgmma = lambda *a: launch_si(*a[:-1], {**a[-1], "SPLIT_INNER": 1} if a[-1].get("WIDE") else a[-1])
+    wide_choices_with({"SPLIT_INNER": 1})
 with tempfile.TemporaryDirectory() as tmp:
     engine, base, tasks, args, floor_of = serving_engine(gpr, 16, tmp)
     for _ in range(2):

@@ -275,20 +275,34 @@ def test_the_mma_sync_form_matches_the_reference(case):
             assert rel_err(y, ref) < (3e-3 if dtype == torch.float16 else 1.5e-2), config
 
 
+def assert_wide_candidates_match(case: int, extra: dict, splits: tuple = (), repeats: int = 1,
+                                 x_written_before: bool = False) -> None:  # fmt: skip
+    """Every WIDE candidate of CUDA_CASES[case], with extra and at its own split-K and each of splits, launched
+    repeats times against the reference; x_written_before: a copy kernel writes x right before each launch (the
+    kernel before, under PDL). The arrival counters are all back at zero after."""
+    m, slots, n, k, gpr, bits, dtype, overrides = CUDA_CASES[case]
+    x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, slots, "random", dtype, seed=case)
+    ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
+    x_in = torch.zeros_like(x) if x_written_before else x
+    for config in bucket_wide_candidates(m, triton.cdiv(k, gpr)):
+        for split in {config.get("SPLIT_K", 1), *splits}:
+            for _ in range(repeats):
+                y = torch.full((m, n), float("nan"), dtype=dtype, device="cuda")
+                if x_written_before:
+                    x_in.zero_()
+                    x_in.copy_(x)
+                launch_bucket_wgmma(x_in, codes, pool, slot_of_token, bits, y,
+                                    config | overrides | extra | {"SPLIT_K": split})  # fmt: skip
+                assert rel_err(y, ref) < (3e-3 if dtype == torch.float16 else 1.5e-2), (config, split)
+    assert not arrival_counters(x.device, 1).any()
+
+
 @pytest.mark.skipif(not SM90, reason="the wgmma bucket kernel needs an sm_90 GPU")
 @pytest.mark.parametrize("case", range(len(CUDA_CASES)))
 def test_the_wide_form_matches_the_reference(case):
     """WIDE: 8 weight rows a warp, each lane's codes compared with every code value, the fold's sum over code values
     in each thread's registers; mma.sync and wgmma, split-K, 3 and 4 bits, ragged N, partial token tiles."""
-    m, slots, n, k, gpr, bits, dtype, overrides = CUDA_CASES[case]
-    x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, slots, "random", dtype, seed=case)
-    ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
-    for config in bucket_wide_candidates(m, triton.cdiv(k, gpr)):
-        for _ in range(2):
-            y = torch.full((m, n), float("nan"), dtype=dtype, device="cuda")
-            launch_bucket_wgmma(x, codes, pool, slot_of_token, bits, y, config | overrides)
-            assert rel_err(y, ref) < (3e-3 if dtype == torch.float16 else 1.5e-2), config
-    assert not arrival_counters(x.device, 1).any()
+    assert_wide_candidates_match(case, {}, repeats=2)
 
 
 @pytest.mark.skipif(not SM90, reason="the wgmma bucket kernel needs an sm_90 GPU")
@@ -296,19 +310,8 @@ def test_the_wide_form_matches_the_reference(case):
 def test_the_wide_form_under_pdl_matches_the_reference(case):
     """A PDL launch (the codes requested before the wait for the previous kernel, x after it) changes no result:
     each candidate, at its own split-K and at 3 and 4, launched right after a kernel that writes x."""
-    m, slots, n, k, gpr, bits, dtype, overrides = CUDA_CASES[case]
-    x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, slots, "random", dtype, seed=case)
-    ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
-    x_in = torch.zeros_like(x)
     with pdl_scope():
-        for config in bucket_wide_candidates(m, triton.cdiv(k, gpr)):
-            for split in {config.get("SPLIT_K", 1), 3, 4}:
-                y = torch.full((m, n), float("nan"), dtype=dtype, device="cuda")
-                x_in.zero_()
-                x_in.copy_(x)  # the kernel before: x's writer
-                launch_bucket_wgmma(x_in, codes, pool, slot_of_token, bits, y, config | overrides | {"SPLIT_K": split})
-                assert rel_err(y, ref) < (3e-3 if dtype == torch.float16 else 1.5e-2), (config, split)
-    assert not arrival_counters(x.device, 1).any()
+        assert_wide_candidates_match(case, {}, splits=(3, 4), x_written_before=True)
 
 
 @pytest.mark.skipif(not SM90, reason="the wgmma bucket kernel needs an sm_90 GPU")
@@ -316,17 +319,7 @@ def test_the_wide_form_under_pdl_matches_the_reference(case):
 def test_the_wide_form_with_a_tiles_ranges_adjacent_matches_the_reference(case):
     """SPLIT_INNER (the grid's first axis the K range: a tile's ranges launched together) changes no result, at each
     candidate's split-K and at 3 and 4, twice in a row (the arrival counters are reset for the next launch)."""
-    m, slots, n, k, gpr, bits, dtype, overrides = CUDA_CASES[case]
-    x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, slots, "random", dtype, seed=case)
-    ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
-    for config in bucket_wide_candidates(m, triton.cdiv(k, gpr)):
-        for split in {config.get("SPLIT_K", 1), 3, 4}:
-            for _ in range(2):
-                y = torch.full((m, n), float("nan"), dtype=dtype, device="cuda")
-                launch_bucket_wgmma(x, codes, pool, slot_of_token, bits, y,
-                                    config | overrides | {"SPLIT_K": split, "SPLIT_INNER": 1})  # fmt: skip
-                assert rel_err(y, ref) < (3e-3 if dtype == torch.float16 else 1.5e-2), (config, split)
-    assert not arrival_counters(x.device, 1).any()
+    assert_wide_candidates_match(case, {"SPLIT_INNER": 1}, splits=(3, 4), repeats=2)
 
 
 def test_the_pdl_wait_compiles_for_sm90_after_the_codes_requests_and_before_xs():
