@@ -1,6 +1,6 @@
 """The GPU's mma.sync rate (HMMA.16816.F32, fp16 in, fp32 accumulate) in the WIDE bucket kernel's own operand layouts.
 
-    python3 benchmarks/mma_rate.py [--iters 256]
+    python3 benchmarks/mma_rate.py [--iters 256] [--wgmma] [--sparse]
 
 The 16-task analysis in benchmarks/NOTES.md leans on ~6 scheduler cycles an HMMA (from Nsight's tensor-pipe share
 and a difference of two grid timings). This pins it: each program of 2 warps repeats the WIDE kernel's block MMA (A
@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 
 import torch
+import triton
+import triton.language as tl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -25,6 +27,35 @@ from kernels.triton_bucket_wgmma import HAVE_GLUON, bucket_wgmma_layouts  # noqa
 
 ROWS, BLOCK_M, BLOCK_K, WARPS, L = 16, 16, 256, 2, 16
 HMMA_PER_CALL_4096 = 4096 * 16 // 16 * (16 // 8) * (4096 // 16)  # m16 tiles x n8 tiles x k16 steps: 2.1 M
+
+# --sparse: one m16n8k16 (dense) or m16n8k32 2:4-sparse A (mma.sp, both metadata variants) per asm, fp16 in, fp32
+# accumulate; a thread's CHAINS accumulators of 4 are independent chains. Metadata 0x44444444: indices (0, 1) in
+# every group of 4 (what an all-ones compressed A means does not matter for the rate).
+ASM_MMA = {
+    "dense m16n8k16": ("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {$0, $1, $2, $3}, {$8, $9, $10, $11}, "
+                       "{$12, $13}, {$4, $5, $6, $7};", 1),
+    "sparse m16n8k32 (.sp)": ("mma.sp.sync.aligned.m16n8k32.row.col.f32.f16.f16.f32 {$0, $1, $2, $3}, "
+                              "{$8, $9, $10, $11}, {$12, $13, $14, $15}, {$4, $5, $6, $7}, $16, 0x0;", 2),
+    "sparse m16n8k32 (.sp::ordered_metadata)": (
+        "mma.sp::ordered_metadata.sync.aligned.m16n8k32.row.col.f32.f16.f16.f32 {$0, $1, $2, $3}, "
+        "{$8, $9, $10, $11}, {$12, $13, $14, $15}, {$4, $5, $6, $7}, $16, 0x0;", 2),
+}
+ASM_MMA_CONSTR = ",".join(["=f"] * 4 + ["f"] * 4 + ["r"] * 12)
+ASM_MMA_CONSTR_C = tl.constexpr(ASM_MMA_CONSTR)
+ASM_CHAINS, ASM_WARPS = 16, 2
+
+
+@triton.jit
+def _asm_mma_rate_kernel(out_ptr, ITERS, ASM: tl.constexpr, N: tl.constexpr):
+    """ITERS rounds of N / 4 independent asm MMAs a thread (constant operands); the sum stored so nothing is dead."""
+    offs = tl.arange(0, N)
+    acc = tl.zeros([N], tl.float32)
+    ones = (offs * 0 + 0x3C003C00).to(tl.int32)  # two fp16 1.0
+    meta = (offs * 0 + 0x44444444).to(tl.int32)
+    for _ in range(ITERS):
+        acc = tl.inline_asm_elementwise(ASM, ASM_MMA_CONSTR_C, [acc, ones, ones, meta], dtype=tl.float32,
+                                        is_pure=True, pack=4)  # fmt: skip
+    tl.store(out_ptr + tl.program_id(0), tl.sum(acc, axis=0))
 
 if HAVE_GLUON:
     from triton.experimental.gluon.language.nvidia.ampere import mma_v2
@@ -130,7 +161,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iters", type=int, default=256)
     parser.add_argument("--wgmma", action="store_true", help="also wgmma's rate (m64n16k16, A in registers)")
+    parser.add_argument("--sparse", action="store_true", help="dense mma.sync against mma.sp (2:4 A), same harness")
     args = parser.parse_args()
+    if args.sparse:
+        n = 4 * ASM_CHAINS * 32 * ASM_WARPS
+        for name, (asm, per_call) in ASM_MMA.items():
+            for programs_per_sm in (4, 8):
+                us, per_sm = per_sm_rate(_asm_mma_rate_kernel, {"ASM": asm, "N": n}, ASM_WARPS, programs_per_sm,
+                                         args.iters, per_call * ASM_CHAINS * ASM_WARPS)  # fmt: skip
+                print(f"asm {name}: {programs_per_sm} programs an SM ({programs_per_sm * ASM_WARPS} warps): "
+                      f"{us:.1f} us, {per_sm:.0f} m16n8k16 equivalents/us per SM; a 4096x4096 16 x 16 call at this "
+                      f"rate: {call_us(per_sm):.1f} us", flush=True)  # fmt: skip
     if args.wgmma:
         for wait_each, a_smem in ((False, True), (False, False), (True, False)):
             for programs_per_sm in (1, 2, 3, 4):

@@ -1,7 +1,8 @@
-"""Thirty-fourth session: bench_serving's decode point at 16 x 16 (7B shape, 16 tasks), the WIDE bucket kernel as
-shipped or changed for an A/B in one process each. argv[1]: a label; argv[2]: gpr; flags: --no-wgmma-pdl (the wgmma
-bucket kernel launched without PDL, as before this session), --split-inner (its WIDE choices with SPLIT_INNER). (A
---lut-l2 flag timed LUT_L2 the same way until that option was measured slower and removed.)"""
+"""bench_serving's decode point at 16 x 16 (7B shape, 16 tasks) with the WIDE bucket kernel as shipped or changed,
+for an A/B in one process each. argv[1]: a label; argv[2]: gpr; flags: --no-wgmma-pdl (the wgmma bucket kernel
+launched without PDL, as before the thirty-fourth session), --lut-smem / --no-lut-smem (its WIDE choices with the
+fold's LUT rows by TMA into shared memory, or without). (The thirty-fourth session's --lut-l2 and the thirty-fifth's
+--split-inner timed options that were measured slower or no faster and removed.)"""
 
 import os
 import sys
@@ -23,8 +24,8 @@ def wide_choices_with(extra: dict) -> None:
 label, gpr = sys.argv[1], int(sys.argv[2])
 if "--no-wgmma-pdl" in sys.argv:
     tbw.pdl_args = lambda device: {}
-if "--split-inner" in sys.argv:
-    wide_choices_with({"SPLIT_INNER": 1})
+if "--lut-smem" in sys.argv or "--no-lut-smem" in sys.argv:
+    wide_choices_with({"LUT_SMEM": int("--lut-smem" in sys.argv)})
 with tempfile.TemporaryDirectory() as tmp:
     engine, base, tasks, args, floor_of = serving_engine(gpr, 16, tmp)
     for _ in range(2):
