@@ -760,12 +760,7 @@ def compile_bucket_wgmma_sm90(config: dict, bits: int = 4, x: str = "fp16") -> t
     from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
     from triton.runtime.jit import mangle_type
 
-    from kernels.triton_bucket_wgmma import (
-        KERNEL_LAYOUTS,
-        _bucket_wgmma_kernel,
-        bucket_wgmma_layouts,
-        lut_smem_descriptor,
-    )
+    from kernels.triton_bucket_wgmma import KERNEL_LAYOUTS, _bucket_wgmma_kernel, bucket_wgmma_layouts
 
     rows, bm, bk, warps = config["ROWS"], config["BLOCK_M"], config["BLOCK_K"], config["num_warps"]
     layouts = bucket_wgmma_layouts(warps, rows, bm, bk, bool(config.get("MMA_V2", 0)), bool(config.get("WIDE", 0)),
@@ -777,14 +772,8 @@ def compile_bucket_wgmma_sm90(config: dict, bits: int = 4, x: str = "fp16") -> t
     const = {"BITS": bits, "ROWS": rows, "BLOCK_M": bm, "BLOCK_K": bk, "STAGES": config["num_stages"],
              **{k: layouts[k] for k in KERNEL_LAYOUTS}, "USE_SPLIT": config.get("SPLIT_K", 1) > 1,
              "MMA_V2": bool(config.get("MMA_V2", 0)), "WIDE": bool(config.get("WIDE", 0)),
-             "PROBE": int(config.get("PROBE", 0)), "PDL": bool(config.get("PDL", 0)),
-             "LUT_SMEM": bool(config.get("LUT_SMEM", 0))}  # fmt: skip
+             "PROBE": int(config.get("PROBE", 0)), "PDL": bool(config.get("PDL", 0))}  # fmt: skip
     extra_sig = {"x_desc": mangle_type(desc), "c_desc": mangle_type(c_desc)}
-    if const["LUT_SMEM"]:  # a 16-slot pool of 4096 rows at gpr 1
-        lut_desc = lut_smem_descriptor(torch.empty(16, 4096, 1, 1 << bits, dtype=dtype), rows, 1, 1)
-        extra_sig["lut_desc"] = mangle_type(lut_desc)
-    else:
-        const["lut_desc"] = None
     ints = ["M", "N", "K", "GS", "stride_ls", "stride_ln", "stride_ym", "KB_PER_SPLIT"]
     return sm90_compile(_bucket_wgmma_kernel, ints, ints[1:], const, warps, config["num_stages"], x=x, lut=x,
                         maxnreg=config.get("maxnreg") or None, extra_sig=extra_sig)

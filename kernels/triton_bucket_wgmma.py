@@ -205,20 +205,14 @@ if HAVE_GLUON:
         return gl.convert_layout(gl.reshape(a, [L * ROWS, BLOCK_K]), a_layout)
 
     @gluon.jit
-    def _acc_wide(acc, f_layout: gl.constexpr, L: gl.constexpr, ROWS: gl.constexpr, BLOCK_M: gl.constexpr):
-        """acc [L ROWS, BM] (_onehot_wide's rows) as [ROWS, BM, L] in f_layout: the acc's own lanes and registers (a
-        register renaming), each thread's L code values of a (row, token) in consecutive registers."""
-        a5 = gl.permute(gl.reshape(acc, [L // 2, ROWS // 8, 2, 8, BLOCK_M]), (1, 3, 4, 0, 2))  # [w, g, t, q, h]
-        return gl.convert_layout(gl.reshape(a5, [ROWS, BLOCK_M, L]), f_layout)  # code value 2q + h
-
-    @gluon.jit
     def _fold_wide(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, group, f_layout: gl.constexpr, L: gl.constexpr,
                    ROWS: gl.constexpr, BLOCK_M: gl.constexpr, NO_LUT: gl.constexpr = False):  # fmt: skip
         """part [ROWS, BM] + sum_c LUT[slot(t), row, group, c] * acc[(row, c), t] with _onehot_wide's rows, in
-        f_layout [ROWS, BM, L] (_acc_wide), so that a (row, token)'s LUT entries load as one contiguous run and the
-        sum over c stays in the thread. lut_tok [BM] (int64): each token's slot offset; lut_row [ROWS]: the row's
-        offset."""
-        a3 = _acc_wide(acc, f_layout, L, ROWS, BLOCK_M)
+        f_layout [ROWS, BM, L]: the acc's own lanes and registers (a register renaming), each thread's L code values
+        of a (row, token) in consecutive registers, so that its LUT entries load as one contiguous run and the sum over
+        c stays in the thread. lut_tok [BM] (int64): each token's slot offset; lut_row [ROWS]: the row's offset."""
+        a5 = gl.permute(gl.reshape(acc, [L // 2, ROWS // 8, 2, 8, BLOCK_M]), (1, 3, 4, 0, 2))  # [w, g, t, q, h]
+        a3 = gl.convert_layout(gl.reshape(a5, [ROWS, BLOCK_M, L]), f_layout)  # code value 2q + h
         c = gl.arange(0, L, layout=gl.SliceLayout(0, gl.SliceLayout(0, f_layout)))
         at = gl.expand_dims(gl.expand_dims(lut_row + group * L, 1) + gl.expand_dims(lut_tok, 0), 2)
         at = at + gl.expand_dims(gl.expand_dims(c, 0), 0)
@@ -268,8 +262,6 @@ if HAVE_GLUON:
         WIDE: gl.constexpr = False,
         PROBE: gl.constexpr = 0,
         PDL: gl.constexpr = False,
-        lut_desc=None,
-        LUT_SMEM: gl.constexpr = False,
     ):  # fmt: skip
         """Program (row tile x token tile, k): ROWS weight rows, BLOCK_M tokens (x rows past M are TMA's zeros),
         K blocks [k * KB_PER_SPLIT, ...). x's tile and the rows' code words of each K block arrive together by TMA
@@ -279,10 +271,7 @@ if HAVE_GLUON:
         that its share of the time can be measured in the kernel's own structure: 1, every one-hot element 1.0 and
         none built; 2, no split-K epilogue either (each program stores its partial into y, racing); 3, no LUT loads
         in the fold either.
-        LUT_SMEM (WIDE, a K range within one LUT group): the fold's LUT rows [BM tokens, ROWS, L] come by TMA (one
-        copy a token, through lut_desc [S, N, gpr L]) into shared memory, requested at the program's start, so that
-        the fold does not wait for their loads (on 22016x4096, 5.2 waves, PROBE 3 found 13 of 109 us in them at gpr 1,
-        26 of 114 at gpr 4; launching a tile's K ranges together did not change that: NOTES.md). PDL (the WIDE form's launches): the codes' first blocks are requested before the wait for the previous
+        PDL (the WIDE form's launches): the codes' first blocks are requested before the wait for the previous
         kernel, x's only after it (the PDL rule: triton_common.pdl_enabled; serving 16 x 16 at gpr 1 9.44 -> 9.26 ms
         a step on the H200)."""
         DT: gl.constexpr = x_desc.dtype
@@ -342,17 +331,8 @@ if HAVE_GLUON:
         bars = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
         for s in gl.static_range(STAGES):
             mbarrier.init(bars.index(s), count=1)
-        if LUT_SMEM:  # the fold's LUT rows: [BM tokens, ROWS, L], one barrier
-            lut_smem = gl.allocate_shared_memory(DT, [BLOCK_M, ROWS, L], lut_desc.layout)
-            lut_bar = gl.allocate_shared_memory(gl.int64, [1], mbarrier.MBarrierLayout())
-            mbarrier.init(lut_bar, count=1)
         fence_async_shared()
         _barrier()  # the barriers initialized before anyone waits on them
-        if LUT_SMEM:  # every token's rows of the range's group (past M: slot 0's, never stored); no kernel's output
-            mbarrier.expect(lut_bar, BLOCK_M * ROWS * L * 2)
-            for t in gl.static_range(BLOCK_M):
-                s_t = gl.load(slot_ptr + m_start + t, mask=m_start + t < M, other=0)
-                _tma_load(lut_desc, [s_t, row0, (kb0 // BPG) * L], lut_bar, lut_smem.slice(t, 1))
         for s in gl.static_range(STAGES - 1):  # the codes (no kernel's output) first: before the PDL wait
             ok = kb0 + s < KB
             mbarrier.expect(bars.index(s), BYTES, pred=ok)
@@ -395,11 +375,7 @@ if HAVE_GLUON:
             if not MMA_V2:  # the A fragments are read from registers: wait before the next one-hot overwrites them
                 acc = warpgroup_mma_wait(num_outstanding=0, deps=[acc])
             if ((kb + 1) % BPG == 0) | (kb + 1 == KB):  # the end of a LUT group or of the K range
-                if LUT_SMEM:  # the range's one fold
-                    mbarrier.wait(lut_bar, 0)
-                    lut = lut_smem.permute((1, 0, 2)).load(f_layout).to(gl.float32)  # [ROWS, BM, L]
-                    part = part + gl.sum(_acc_wide(acc, f_layout, L, ROWS, BLOCK_M) * lut, axis=2)
-                elif WIDE:
+                if WIDE:
                     part = _fold_wide(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, kb // BPG, f_layout, L, ROWS,
                                       BLOCK_M, PROBE >= 3)  # fmt: skip
                 else:
@@ -599,20 +575,6 @@ def op_candidate(config: dict) -> bool:
     return not config.get("MMA_V2") and tuple(config[k] for k in keys) in OP_CANDIDATES
 
 
-def lut_smem_descriptor(lut_pool: torch.Tensor, rows: int, blocks_per_group: int, blocks_per_range: int):
-    """The TMA descriptor of LUT_SMEM (lut_pool [S, N, gpr, L] as [S, N, gpr L], a copy [1, rows, L]), or None where
-    the WIDE form cannot take it: a program's K range must lie in one LUT group (its one fold), and TMA needs 16-byte
-    aligned strides and base."""
-    s, n, gpr, levels = lut_pool.shape
-    if blocks_per_group % blocks_per_range or lut_pool.stride(3) != 1 or lut_pool.stride(2) != levels:
-        return None
-    if lut_pool.data_ptr() % 16 or (lut_pool.stride(0) * 2) % 16 or (lut_pool.stride(1) * 2) % 16:
-        return None
-    layout = gl.NVMMASharedLayout(swizzle_byte_width=0, element_bitwidth=16, rank=3)
-    return TensorDescriptor(lut_pool, [s, n, gpr * levels], [lut_pool.stride(0), lut_pool.stride(1), 1],
-                            [1, rows, levels], layout)  # fmt: skip
-
-
 def launch_bucket_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor,
                         slot_of_token: torch.Tensor, bits: int, y: torch.Tensor, config: dict) -> None:  # fmt: skip
     """y [M, N] <- the wgmma bucket kernel. config: ROWS (weight rows a program, a multiple of num_warps), BLOCK_M
@@ -634,13 +596,12 @@ def launch_bucket_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: t
     c_desc = TensorDescriptor.from_tensor(codes_packed.view(torch.int32), [rows, bk // 8], layouts["c_smem_layout"])
     programs = triton.cdiv(m, bm) * triton.cdiv(n, rows)
     per_split, split, ws, counters = split_k_tiles(y, k // bk, int(config.get("SPLIT_K", 1)), programs, rows * bm)
-    lut_desc = lut_smem_descriptor(lut_pool, rows, gs // bk, per_split) if wide and config.get("LUT_SMEM") else None
     _bucket_wgmma_kernel[(programs, split)](
         x_desc, c_desc, lut_pool, slot_of_token, y, ws, counters,
         m, n, k, gs, lut_pool.stride(0), lut_pool.stride(1), y.stride(0), per_split,
         BITS=bits, ROWS=rows, BLOCK_M=bm, BLOCK_K=bk, STAGES=stages,
         **{k_: layouts[k_] for k_ in KERNEL_LAYOUTS}, USE_SPLIT=split > 1, MMA_V2=mma_v2, WIDE=wide,
-        PROBE=int(config.get("PROBE", 0)), lut_desc=lut_desc, LUT_SMEM=lut_desc is not None,
+        PROBE=int(config.get("PROBE", 0)),
         **(pdl_args(x.device) if wide else {}),  # the wgmma form (32-64 rows) was not timed with PDL
         num_warps=warps, **({"maxnreg": config["maxnreg"]} if config.get("maxnreg") else {}),
     )  # fmt: skip

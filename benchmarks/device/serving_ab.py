@@ -1,8 +1,7 @@
 """bench_serving's decode point at 16 x 16 (7B shape, 16 tasks) with the WIDE bucket kernel as shipped or changed,
 for an A/B in one process each. argv[1]: a label; argv[2]: gpr; flags: --no-wgmma-pdl (the wgmma bucket kernel
-launched without PDL, as before the thirty-fourth session), --lut-smem / --no-lut-smem (its WIDE choices with the
-fold's LUT rows by TMA into shared memory, or without). (The thirty-fourth session's --lut-l2 and the thirty-fifth's
---split-inner timed options that were measured slower or no faster and removed.)"""
+launched without PDL, as before the thirty-fourth session). (The --lut-l2, --split-inner and --lut-smem flags of the
+thirty-fourth and thirty-fifth sessions timed options that were measured slower or no faster, then removed.)"""
 
 import os
 import sys
@@ -11,21 +10,11 @@ import tempfile
 sys.path.insert(0, os.path.join(os.getcwd(), "benchmarks", "device"))
 from serving_setup import bs, serving_engine  # noqa: E402
 
-import kernels.triton_bucket as tb  # noqa: E402
 import kernels.triton_bucket_wgmma as tbw  # noqa: E402
-
-
-def wide_choices_with(extra: dict) -> None:
-    """Every WIDE choice the op launches from now on takes extra (triton_bucket calls launch_bucket_wgmma by name)."""
-    launch = tb.launch_bucket_wgmma
-    tb.launch_bucket_wgmma = lambda *a: launch(*a[:-1], {**a[-1], **extra} if a[-1].get("WIDE") else a[-1])
-
 
 label, gpr = sys.argv[1], int(sys.argv[2])
 if "--no-wgmma-pdl" in sys.argv:
     tbw.pdl_args = lambda device: {}
-if "--lut-smem" in sys.argv or "--no-lut-smem" in sys.argv:
-    wide_choices_with({"LUT_SMEM": int("--lut-smem" in sys.argv)})
 with tempfile.TemporaryDirectory() as tmp:
     engine, base, tasks, args, floor_of = serving_engine(gpr, 16, tmp)
     for _ in range(2):

@@ -28,7 +28,6 @@ from kernels.triton_bucket_wgmma import (
     bucket_wide_candidates,
     compare_word,
     launch_bucket_wgmma,
-    lut_smem_descriptor,
     onehot_program,
     onehot_wide_program,
     op_candidate,
@@ -315,38 +314,14 @@ def test_the_wide_form_under_pdl_matches_the_reference(case):
         assert_wide_candidates_match(case, {}, splits=(3, 4), x_written_before=True)
 
 
-@pytest.mark.skipif(not SM90, reason="the wgmma bucket kernel needs an sm_90 GPU")
-@pytest.mark.parametrize("case", range(len(CUDA_CASES)))
-def test_the_wide_form_with_its_lut_rows_by_tma_matches_the_reference(case):
-    """LUT_SMEM (the fold's LUT rows of every token copied by TMA into shared memory at the program's start) changes
-    no result, at each candidate's split-K and at 3 and 4 (where a range would straddle LUT groups the launcher
-    falls back to the fold's own loads), twice in a row, and under PDL right after a kernel that writes x."""
-    assert_wide_candidates_match(case, {"LUT_SMEM": 1}, splits=(3, 4), repeats=2)
-    with pdl_scope():
-        assert_wide_candidates_match(case, {"LUT_SMEM": 1}, x_written_before=True)
-
-
-def test_lut_smem_takes_a_pool_only_where_each_k_range_lies_in_one_lut_group():
-    """One fold a program: the LUT group's K blocks a multiple of the range's; TMA: 16-byte strides (a fused
-    projection's member view of its group's pool qualifies)."""
-    pool = torch.zeros(4, 96, 4, 16, dtype=torch.float16)
-    assert lut_smem_descriptor(pool, 16, 4, 4) is not None  # a range = a group
-    assert lut_smem_descriptor(pool, 16, 4, 2) is not None  # two ranges a group
-    assert lut_smem_descriptor(pool, 16, 4, 3) is None  # a range would straddle two groups
-    assert lut_smem_descriptor(pool[:, 32:64], 16, 4, 4) is not None  # a member of a fused group
-    desc = lut_smem_descriptor(pool[:, 32:64], 16, 4, 4)
-    assert desc.shape == [4, 32, 64] and desc.strides == [96 * 64, 64, 1] and desc.block_shape == [1, 16, 16]
-
-
 def test_the_pdl_wait_compiles_for_sm90_after_the_codes_requests_and_before_xs():
     """PDL: one grid-dependency wait (ACQBULK), after the ring's first codes TMA requests and before its first x
-    request, without spills (the H200's 16-token 4096x4096 choice), with the fold's LUT rows by TMA or without
-    (LUT_SMEM: their copies are requested before the wait too)."""
+    request, without spills (the H200's 16-token 4096x4096 choice)."""
     config = {"LAYOUT": "wgmma", "BLOCK_M": 16, "ROWS": 16, "BLOCK_K": 256, "num_warps": 2, "num_stages": 2,
               "SPLIT_K": 4, "MMA_V2": 1, "WIDE": 1, "PDL": 1}
     script = _COMPILE_SCRIPT.replace('sass.count("HGMMA"), sass.count("HSET2")',
                                      'sass.count("ACQBULK"), sass.index("ACQBULK") - sass.index("UTMALDG")')
-    cases = [[config | {"LUT_SMEM": lut_smem}, 4, "fp16"] for lut_smem in (0, 1)]
+    cases = [[config, 4, "fp16"]]
     for regs, stack, _, waits, after_first_tma in sm90_results(script, cases):
         assert stack == 0 and regs <= 255, (regs, stack)
         assert waits == 1 and after_first_tma > 0, (waits, after_first_tma)
