@@ -1,7 +1,9 @@
 """bench_serving's decode point at 16 x 16 (7B shape, 16 tasks) with the WIDE bucket kernel as shipped or changed,
 for an A/B in one process each. argv[1]: a label; argv[2]: gpr; flags: --no-wgmma-pdl (the wgmma bucket kernel
-launched without PDL, as before the thirty-fourth session). (The --lut-l2, --split-inner and --lut-smem flags of the
-thirty-fourth and thirty-fifth sessions timed options that were measured slower or no faster, then removed.)"""
+launched without PDL, as before the thirty-fourth session), --attention-dot (the paged decode attention of one
+query head a KV head on tensor cores, as before the thirty-fifth session). (The --lut-l2, --split-inner and
+--lut-smem flags of the thirty-fourth and thirty-fifth sessions timed options measured slower or no faster, then
+removed.)"""
 
 import os
 import sys
@@ -11,10 +13,13 @@ sys.path.insert(0, os.path.join(os.getcwd(), "benchmarks", "device"))
 from serving_setup import bs, serving_engine  # noqa: E402
 
 import kernels.triton_bucket_wgmma as tbw  # noqa: E402
+import server.triton_fused as tf  # noqa: E402
 
 label, gpr = sys.argv[1], int(sys.argv[2])
 if "--no-wgmma-pdl" in sys.argv:
     tbw.pdl_args = lambda device: {}
+if "--attention-dot" in sys.argv:
+    tf.attention_config = lambda g, hd: {"DOT": True, "BLOCK_T": 32, "num_warps": 8}  # the 7B head dim, 128
 with tempfile.TemporaryDirectory() as tmp:
     engine, base, tasks, args, floor_of = serving_engine(gpr, 16, tmp)
     for _ in range(2):
