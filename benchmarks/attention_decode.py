@@ -31,15 +31,16 @@ from server.triton_fused import (  # noqa: E402
 
 HEADS, HEAD_DIM, BLOCK = 32, 128, 16
 BANDWIDTH = 4.22e12  # bytes/s, the H200's measured copy bandwidth
-CONFIGS = {  # (DOT, BLOCK_T, warps, stages)
-    "dot 32 x 8 warps (before)": (True, 32, 8, None),
-    "cores 64 x 4": (False, 64, 4, None),
-    "cores 32 x 4": (False, 32, 4, None),
-    "cores 128 x 4": (False, 128, 4, None),
-    "cores 64 x 2": (False, 64, 2, None),
-    "cores 64 x 8": (False, 64, 8, None),
-    "cores 64 x 4, 2 stages": (False, 64, 4, 2),
-    "cores 64 x 4, 4 stages": (False, 64, 4, 4),
+CONFIGS = {  # (DOT, BLOCK_T, warps, stages, parts a context; None: the op's default)
+    "dot 32 x 8": (True, 32, 8, None, None),
+    "dot 32 x 8, 2 parts": (True, 32, 8, None, 2),
+    "dot 32 x 8, 4 parts": (True, 32, 8, None, 4),
+    "dot 16 x 4": (True, 16, 4, None, None),
+    "dot 16 x 4, 2 parts": (True, 16, 4, None, 2),
+    "dot 32 x 4": (True, 32, 4, None, None),
+    "dot 64 x 8": (True, 64, 8, None, None),
+    "dot 32 x 8, 2 stages": (True, 32, 8, 2, None),
+    "cores 32 x 4": (False, 32, 4, None, None),
 }
 
 
@@ -54,14 +55,15 @@ def case(batch: int, ctx: int) -> dict:
     splits = attention_splits(batch * HEADS, nb * BLOCK, num_sms(dev))
     want = _dense_decode_attention(q, k_cache, v_cache, tables, lens, HEAD_DIM**-0.5)
     runs = {}
-    for name, (dot, block_t, warps, stages) in CONFIGS.items():
+    for name, (dot, block_t, warps, stages, parts) in CONFIGS.items():
         config = {"DOT": dot, "BLOCK_T": block_t, "num_warps": warps, **({"num_stages": stages} if stages else {})}
-        got = launch_paged_decode_attention(q, k_cache, v_cache, tables, lens, HEAD_DIM**-0.5, splits, config)
+        n = parts or splits
+        got = launch_paged_decode_attention(q, k_cache, v_cache, tables, lens, HEAD_DIM**-0.5, n, config)
         err = (got.float() - want.float()).abs().max().item()
         if err > 2e-2:
             raise SystemExit(f"{name}: differs from the torch form by {err:.3g}")
-        runs[name] = lambda c=config: launch_paged_decode_attention(q, k_cache, v_cache, tables, lens,
-                                                                    HEAD_DIM**-0.5, splits, c)  # fmt: skip
+        runs[name] = lambda c=config, n=n: launch_paged_decode_attention(q, k_cache, v_cache, tables, lens,
+                                                                         HEAD_DIM**-0.5, n, c)  # fmt: skip
     t = turns_us(runs)
     kv_bytes = 2 * batch * ctx * HEADS * HEAD_DIM * 2
     floor = kv_bytes / BANDWIDTH * 1e6

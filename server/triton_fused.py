@@ -329,13 +329,11 @@ def paged_decode_attention(
 
 
 def attention_config(g: int, hd: int) -> dict:
-    """paged_decode_attention's launch: G query heads a KV head, head dim hd. G > 1: the tensor-core form (sm_90:
-    head dim 128 with 64 tokens a chunk and 4 warps spills; 32 x 8 warps: 160 registers). G = 1 (Llama-2-7B): the
-    CUDA-core form (the tensor-core one padded its one query row to 16 and ran one program an SM)."""
-    if g == 1:
-        return {"DOT": False, "BLOCK_T": 64, "num_warps": 4}
-    wide = hd > 64
-    return {"DOT": True, "BLOCK_T": 32 if wide else 64, "num_warps": 8 if wide else 4}
+    """paged_decode_attention's launch for G query heads a KV head and head dim hd: the tensor-core form, the G heads
+    padded to 16 rows. Head dim 128: 32 tokens a chunk and 4 warps (H200, `benchmarks/attention_decode.py`, 7B
+    geometry: 19.4 against 27.4 us with 8 warps at 16 sequences of 160 tokens, 85 against 133 at 1,024; a CUDA-core
+    form for G = 1 was slower, 46.6 us: NOTES.md, thirty-fifth session)."""
+    return {"DOT": True, "BLOCK_T": 32 if hd > 64 else 64, "num_warps": 4}
 
 
 def launch_paged_decode_attention(q, k_cache, v_cache, block_tables, context_lens, scale: float, num_splits: int,
