@@ -37,8 +37,12 @@ def engine_parts(tmp_path_factory):
 
 def make_engine(parts, max_num_seqs: int) -> Engine:
     base, tokenizer, store = parts
+    # float32 matmuls (exact to the reference op): with 'auto' a CPU with bf16 units multiplies in bfloat16, whose
+    # rounding differs between a batch of 4 rows and 1, and whose logits tie exactly often enough that greedy picks
+    # flipped (a fresh sketch of the default model, thirty-fifth session: two tokens at -1.8485 both)
     config = EngineConfig(
         device="cpu",
+        cpu_weight_dtype="float32",
         cache=CacheConfig(kv_cache_bytes=64 << 20),
         pool=PoolConfig(num_slots=4),
         scheduler=SchedulerConfig(max_num_seqs=max_num_seqs, max_num_batched_tokens=64),
