@@ -200,11 +200,10 @@ def _paged_decode_attention_kernel(
     q_ptr, k_cache_ptr, v_cache_ptr, bt_ptr, lens_ptr, out_ptr, ws_ptr, counter_ptr,
     G, HKV, HD, BS, stride_qb, stride_qh, stride_bt, stride_ob, stride_oh, scale, SPLITS,
     BLOCK_G: tl.constexpr, BLOCK_T: tl.constexpr, BLOCK_D: tl.constexpr, USE_SPLIT: tl.constexpr,
-    PDL: tl.constexpr = False, DOT: tl.constexpr = True,
+    PDL: tl.constexpr = False,
 ):  # fmt: skip
     """Program (b, kvh, s): the G query heads of KV head kvh of sequence b over the s-th of SPLITS equal parts
-    of its context (whole BLOCK_T chunks), online softmax. DOT: the scores and the weighted sum on tensor cores
-    (the G heads padded to BLOCK_G >= 16); else (one query head a KV head, BLOCK_G 1) on the CUDA cores in fp32.
+    of its context (whole BLOCK_T chunks), online softmax, on tensor cores (the G heads padded to BLOCK_G >= 16).
     Split: each part's (max, sum, acc) [G], [G], [G, D] in fp32 to the workspace [B * HKV, SPLITS, BLOCK_G,
     BLOCK_D + 2]; the last part of (b, kvh) to arrive rescales them to the common max, adds them up, writes the
     output and resets its counter."""
@@ -235,19 +234,13 @@ def _paged_decode_attention_kernel(
         kv_mask = t_mask[:, None] & d_mask[None, :]
         k = tl.load(k_cache_ptr + rows[:, None] * HD + ds[None, :], mask=kv_mask, other=0.0)  # [T, D]
         v = tl.load(v_cache_ptr + rows[:, None] * HD + ds[None, :], mask=kv_mask, other=0.0)
-        if DOT:
-            scores = tl.dot(q, tl.trans(k), input_precision="ieee" if q.dtype == tl.float32 else "tf32") * scale
-        else:  # [1, D] . [T, D] -> [1, T]
-            scores = tl.sum(q.to(tl.float32)[:, None, :] * k.to(tl.float32)[None, :, :], axis=2) * scale
+        scores = tl.dot(q, tl.trans(k), input_precision="ieee" if q.dtype == tl.float32 else "tf32") * scale
         scores = tl.where(t_mask[None, :], scores, float("-inf"))  # [G, T]
         m_new = tl.maximum(m_i, tl.max(scores, axis=1))
         alpha = tl.exp(m_i - m_new)
         p = tl.exp(scores - m_new[:, None])
         l_i = l_i * alpha + tl.sum(p, axis=1)
-        if DOT:
-            pv = tl.dot(p.to(v.dtype), v, input_precision="ieee" if v.dtype == tl.float32 else "tf32")
-        else:  # [1, T] . [T, D] -> [1, D]
-            pv = tl.sum(p[:, :, None] * v.to(tl.float32)[None, :, :], axis=1)
+        pv = tl.dot(p.to(v.dtype), v, input_precision="ieee" if v.dtype == tl.float32 else "tf32")
         acc = acc * alpha[:, None] + pv
         m_i = m_new
     out_offs = b * stride_ob + heads[:, None] * stride_oh + ds[None, :]
@@ -329,11 +322,11 @@ def paged_decode_attention(
 
 
 def attention_config(g: int, hd: int) -> dict:
-    """paged_decode_attention's launch for G query heads a KV head and head dim hd: the tensor-core form, the G heads
-    padded to 16 rows. Head dim 128: 32 tokens a chunk and 4 warps (H200, `benchmarks/attention_decode.py`, 7B
-    geometry: 19.4 against 27.4 us with 8 warps at 16 sequences of 160 tokens, 85 against 133 at 1,024; a CUDA-core
-    form for G = 1 was slower, 46.6 us: NOTES.md, thirty-fifth session)."""
-    return {"DOT": True, "BLOCK_T": 32 if hd > 64 else 64, "num_warps": 4}
+    """paged_decode_attention's chunk (BLOCK_T tokens) and warps for G query heads a KV head and head dim hd. Head
+    dim 128: 32 tokens and 4 warps (H200, `benchmarks/attention_decode.py`, 7B geometry: 19.4 against 27.4 us with 8
+    warps at 16 sequences of 160 tokens, 85 against 133 at 1,024; a CUDA-core form of G = 1 was slower, 46.6 us:
+    NOTES.md, thirty-fifth session); 64 tokens and 4 warps below."""
+    return {"BLOCK_T": 32 if hd > 64 else 64, "num_warps": 4}
 
 
 def launch_paged_decode_attention(q, k_cache, v_cache, block_tables, context_lens, scale: float, num_splits: int,
@@ -343,7 +336,7 @@ def launch_paged_decode_attention(q, k_cache, v_cache, block_tables, context_len
     _, bs, hkv, _ = k_cache.shape
     out = torch.empty(b, h, hd, dtype=q.dtype, device=q.device)
     g = h // hkv
-    block_g = max(16, triton.next_power_of_2(g)) if config["DOT"] else triton.next_power_of_2(g)
+    block_g = max(16, triton.next_power_of_2(g))
     block_d = max(16, triton.next_power_of_2(hd))
     if num_splits > 1:
         ws = torch.empty(b * hkv * num_splits * block_g * (block_d + 2), dtype=torch.float32, device=q.device)
@@ -354,7 +347,7 @@ def launch_paged_decode_attention(q, k_cache, v_cache, block_tables, context_len
         q, k_cache, v_cache, block_tables, context_lens, out, ws, counters,
         g, hkv, hd, bs, q.stride(0), q.stride(1), block_tables.stride(0), out.stride(0), out.stride(1), scale,
         num_splits, BLOCK_G=block_g, BLOCK_T=config["BLOCK_T"], BLOCK_D=block_d, USE_SPLIT=num_splits > 1,
-        DOT=config["DOT"], num_warps=config["num_warps"],
+        num_warps=config["num_warps"],
         **({"num_stages": config["num_stages"]} if "num_stages" in config else {}), **pdl_args(q.device),
     )  # fmt: skip
     return out
@@ -394,7 +387,7 @@ def self_check(device: torch.device, dtype: torch.dtype) -> str | None:
     """Run every fused kernel once on small inputs against the torch forms; None if all agree, else why not.
     The server calls it before the first fused use on a device (a Triton build that miscompiles or cannot
     compile these must not take serving down: it falls back to the torch forms). Its kernels first compile on a
-    pool of threads (kernels/compile_ahead.py: a calls' pass that only compiles), not one after another: 7 variants,
+    pool of threads (kernels/compile_ahead.py: a calls' pass that only compiles), not one after another: 6 variants,
     0.3-0.5 s each on the H200."""
     from kernels.compile_ahead import compile_ahead
 
@@ -434,7 +427,7 @@ def _check_pairs(device: torch.device, dtype: torch.dtype) -> dict[str, tuple[to
     lens = torch.tensor([5, 8, 1], device=device, dtype=torch.int32)
     kc, vc = (torch.randn(2, 4, 2, 16, generator=g).to(device, dtype) for _ in range(2))
     attention = paged_decode_attention(q_rot, kc, vc, tables, lens, 0.25)
-    one_head_attention = paged_decode_attention(q_rot[:, :2], kc, vc, tables, lens, 0.25)  # G = 1: CUDA cores
+    one_head_attention = paged_decode_attention(q_rot[:, :2], kc, vc, tables, lens, 0.25)  # G = 1 (Llama-2-7B's)
     split_attention = paged_decode_attention(q_rot, kc, vc, tables, lens, 0.25, num_splits=3)
     return {
         "rms_norm": (rms_norm(x, w, 1e-5), norm(x)),
