@@ -26,21 +26,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "device"))
 import bench_serving as bs  # noqa: E402
 from serving_setup import serving_engine  # noqa: E402
 
+from kernels.timing import replay_ms  # noqa: E402
+
 
 def kernel_table(graph: torch.cuda.CUDAGraph, replays: int) -> tuple[list[dict], float]:
     """(rows sorted by time, the replay's median event time in us) of `replays` replays of graph."""
     from torch.profiler import ProfilerActivity, profile
 
-    graph.replay()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(replays):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        graph.replay()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end) * 1e3)
+    replay_us = replay_ms(graph, replays) * 1e3
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
         for _ in range(replays):
             graph.replay()
@@ -52,7 +45,7 @@ def kernel_table(graph: torch.cuda.CUDAGraph, replays: int) -> tuple[list[dict],
             calls[ev.name] += 1
     total = sum(us.values())
     rows = [{"kernel": k, "launches": calls[k] / replays, "us": v, "share": v / total} for k, v in us.items()]
-    return sorted(rows, key=lambda r: -r["us"]), sorted(times)[len(times) // 2]
+    return sorted(rows, key=lambda r: -r["us"]), replay_us
 
 
 def main() -> None:

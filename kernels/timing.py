@@ -29,6 +29,11 @@ def _replay_ms(body: Callable[[], None], rounds: int) -> float:
     torch.cuda.synchronize()
     with torch.cuda.graph(graph, capture_error_mode="thread_local"):  # other threads (the LUT loader) may copy
         body()
+    return replay_ms(graph, rounds)
+
+
+def replay_ms(graph: torch.cuda.CUDAGraph, rounds: int) -> float:
+    """Median milliseconds of one replay of a captured graph, each of `rounds` replays between two events."""
     graph.replay()  # the first replay uploads the graph
     torch.cuda.synchronize()
     times = []
