@@ -360,9 +360,10 @@ if HAVE_GLUON:
         bars = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
         for s in gl.static_range(STAGES):
             mbarrier.init(bars.index(s), count=1)
-        if LUT_ASYNC:  # the fold's LUT rows: [ROWS, BM, L]
+        if LUT_ASYNC:  # the fold's LUT rows: [ROWS, BM, L], the range's group's
             lut_smem = gl.allocate_shared_memory(DT, [ROWS, BLOCK_M, L],
                                                  gl.SwizzledSharedLayout(1, 1, 1, order=[2, 1, 0]))  # fmt: skip
+            lut_col = (kb0 // BPG) * L
         fence_async_shared()
         _barrier()  # the barriers initialized before anyone waits on them
         for s in gl.static_range(STAGES - 1):  # the codes (no kernel's output) first: before the PDL wait
@@ -374,8 +375,8 @@ if HAVE_GLUON:
         for s in gl.static_range(STAGES - 1):
             _tma_load(x_desc, [m_start, (kb0 + s) * BLOCK_K], bars.index(s), x_smem.index(s), pred=kb0 + s < KB)
         if LUT_ASYNC == 1:
-            _lut_copy(lut_smem, lut_ptr, slot_ptr, m_start, M, row0, N, (kb0 // BPG) * L, stride_ls, stride_ln,
-                      l_layout, ROWS, BLOCK_M, L)  # fmt: skip
+            _lut_copy(lut_smem, lut_ptr, slot_ptr, m_start, M, row0, N, lut_col, stride_ls, stride_ln, l_layout, ROWS,
+                      BLOCK_M, L)  # fmt: skip
 
         acc = gl.zeros([AR, BLOCK_M], gl.float32, acc_layout)
         if WIDE:  # [ROWS, BM], the fold's layout
@@ -387,8 +388,8 @@ if HAVE_GLUON:
             cur = i % STAGES
             if LUT_ASYNC == 2:
                 if kb == KB - 1:
-                    _lut_copy(lut_smem, lut_ptr, slot_ptr, m_start, M, row0, N, (kb0 // BPG) * L, stride_ls,
-                              stride_ln, l_layout, ROWS, BLOCK_M, L)  # fmt: skip
+                    _lut_copy(lut_smem, lut_ptr, slot_ptr, m_start, M, row0, N, lut_col, stride_ls, stride_ln,
+                              l_layout, ROWS, BLOCK_M, L)  # fmt: skip
             mbarrier.wait(bars.index(cur), (i // STAGES) & 1)
             if WIDE:
                 if PROBE >= 1:  # timing only, wrong results: every one-hot element 1.0, no one-hot instructions

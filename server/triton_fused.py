@@ -240,8 +240,8 @@ def _paged_decode_attention_kernel(
         alpha = tl.exp(m_i - m_new)
         p = tl.exp(scores - m_new[:, None])
         l_i = l_i * alpha + tl.sum(p, axis=1)
-        pv = tl.dot(p.to(v.dtype), v, input_precision="ieee" if v.dtype == tl.float32 else "tf32")
-        acc = acc * alpha[:, None] + pv
+        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision="ieee" if v.dtype == tl.float32
+                                            else "tf32")  # fmt: skip
         m_i = m_new
     out_offs = b * stride_ob + heads[:, None] * stride_oh + ds[None, :]
     out_mask = g_mask[:, None] & d_mask[None, :]
@@ -318,14 +318,14 @@ def paged_decode_attention(
     if num_splits is None:
         num_splits = attention_splits(b * hkv, block_tables.shape[1] * bs, num_sms(q.device))
     return launch_paged_decode_attention(q, k_cache, v_cache, block_tables, context_lens, scale, num_splits,
-                                         attention_config(h // hkv, hd))  # fmt: skip
+                                         attention_config(hd))  # fmt: skip
 
 
-def attention_config(g: int, hd: int) -> dict:
-    """paged_decode_attention's chunk (BLOCK_T tokens) and warps for G query heads a KV head and head dim hd. Head
-    dim 128: 32 tokens and 4 warps (H200, `benchmarks/attention_decode.py`, 7B geometry: 19.4 against 27.4 us with 8
-    warps at 16 sequences of 160 tokens, 85 against 133 at 1,024; a CUDA-core form of G = 1 was slower, 46.6 us:
-    NOTES.md, thirty-fifth session); 64 tokens and 4 warps below."""
+def attention_config(hd: int) -> dict:
+    """paged_decode_attention's chunk (BLOCK_T tokens) and warps for head dim hd (any query heads a KV head: they
+    pad to 16 rows alike). Head dim 128: 32 tokens and 4 warps (H200, `benchmarks/attention_decode.py`, 7B
+    geometry: 19.4 against 27.4 us with 8 warps at 16 sequences of 160 tokens, 85 against 133 at 1,024; a CUDA-core
+    form of G = 1 was slower, 46.6 us: NOTES.md, thirty-fifth session); 64 tokens and 4 warps below."""
     return {"BLOCK_T": 32 if hd > 64 else 64, "num_warps": 4}
 
 

@@ -29,7 +29,7 @@ for arg in sys.argv[3:]:
     if arg.startswith("--lut-async="):
         wide_choices_with({"LUT_ASYNC": int(arg.split("=")[1])})
 if "--attention-8-warps" in sys.argv:
-    tf.attention_config = lambda g, hd: {"BLOCK_T": 32, "num_warps": 8}  # the 7B head dim, 128
+    tf.attention_config = lambda hd: {"BLOCK_T": 32, "num_warps": 8}  # the 7B head dim, 128
 with tempfile.TemporaryDirectory() as tmp:
     engine, base, tasks, args, floor_of = serving_engine(gpr, 16, tmp)
     for _ in range(2):
