@@ -40,6 +40,11 @@ CONFIGS = {  # (BLOCK_T, warps, stages, parts a context; None: the op's default)
     "64 x 8": (64, 8, None, None),
     "32 x 8, 2 stages": (32, 8, 2, None),
     "32 x 4, 2 stages": (32, 4, 2, None),
+    "32 x 4, 3 stages": (32, 4, 3, None),
+    "64 x 4": (64, 4, None, None),
+    "64 x 4, 2 stages": (64, 4, 2, None),
+    "16 x 2": (16, 2, None, None),
+    "32 x 2": (32, 2, None, None),
 }
 
 

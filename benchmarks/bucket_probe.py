@@ -8,9 +8,7 @@ thirty-third session). Per shape, this times the shipped choice as it is and at 
 element 1.0, none built, the same loads, barriers, MMAs and fold; 2: no split-K epilogue either; 3: no LUT loads in
 the fold either; wrong results, so never a candidate), in turns (CUDA-graph replays, L2 flushed), with cuBLAS and
 the bandwidth floor; mma.sync's own rate puts the 4096x4096 call's HMMAs at 13.3 us (mma_rate.py). The fused
-serving shapes (12288x4096, 22016x4096: several waves) too. Also the choice with LUT_ASYNC 1 and 2 (the fold's LUT
-rows copied into shared memory after the ring's first requests, or at the last K block). Writes
-OUT_DIR/bucket_probe_gpr{G}.json.
+serving shapes (12288x4096, 22016x4096: several waves) too. Writes OUT_DIR/bucket_probe_gpr{G}.json.
 """
 
 from __future__ import annotations
@@ -43,20 +41,17 @@ def probe_case(layer: Layer, m: int, tasks: int) -> dict:
     if not choice.get("WIDE"):
         raise SystemExit(f"{key}: the choice {choice} is not the WIDE form")
     y = torch.empty(m, n, dtype=torch.float16, device="cuda")
-    runs = {"shipped": choice, **{f"probe{level}": {**choice, "PROBE": level} for level in (1, 2, 3)},
-            **{f"lut_async{mode}": {**choice, "LUT_ASYNC": mode} for mode in (1, 2)}}
+    runs = {"shipped": choice, **{f"probe{level}": {**choice, "PROBE": level} for level in (1, 2, 3)}}
     t = turns_us({label: (lambda c=config: launch_bucket_wgmma(x, codes, pool, slots, BITS, y, c))
                   for label, config in runs.items()})  # fmt: skip
     cublas = graph_us(lambda: x @ layer.weights[0].T)
     floor = layer.floor_bytes(m, tasks) / BANDWIDTH * 1e6
     print(f"{n}x{k} gpr {layer.gpr} M={m} x {tasks} tasks: shipped {t['shipped']:.1f} us; without one-hots "
           f"{t['probe1']:.1f} ({t['probe1'] / t['shipped']:.0%}), and no split-K epilogue {t['probe2']:.1f}, and no "
-          f"LUT loads {t['probe3']:.1f}; LUT_ASYNC 1 {t['lut_async1']:.1f}, 2 {t['lut_async2']:.1f}; "
-          f"cuBLAS {cublas:.1f}, floor {floor:.1f}; {choice}", flush=True)  # fmt: skip
+          f"LUT loads {t['probe3']:.1f}; cuBLAS {cublas:.1f}, floor {floor:.1f}; {choice}", flush=True)  # fmt: skip
     return {"N": n, "K": k, "M": m, "tasks": tasks, "gpr": layer.gpr, "config": choice, "shipped_us": t["shipped"],
             **{f"probe{level}_us": t[f"probe{level}"] for level in (1, 2, 3)},
-            **{f"lut_async{mode}_us": t[f"lut_async{mode}"] for mode in (1, 2)}, "cublas_us": cublas,
-            "floor_us": floor}  # fmt: skip
+            "cublas_us": cublas, "floor_us": floor}  # fmt: skip
 
 
 def main() -> None:

@@ -57,10 +57,8 @@ if HAVE_GLUON:
 
     from kernels.triton_prefill_wgmma import (
         TensorDescriptor,
-        _async_load,
         _barrier,
         _tma_load,
-        async_copy,
         fence_async_shared,
         gl,
         gluon,
@@ -207,20 +205,14 @@ if HAVE_GLUON:
         return gl.convert_layout(gl.reshape(a, [L * ROWS, BLOCK_K]), a_layout)
 
     @gluon.jit
-    def _acc_wide(acc, f_layout: gl.constexpr, L: gl.constexpr, ROWS: gl.constexpr, BLOCK_M: gl.constexpr):
-        """acc [L ROWS, BM] (_onehot_wide's rows) as [ROWS, BM, L] in f_layout: the acc's own lanes and registers (a
-        register renaming), each thread's L code values of a (row, token) in consecutive registers."""
-        a5 = gl.permute(gl.reshape(acc, [L // 2, ROWS // 8, 2, 8, BLOCK_M]), (1, 3, 4, 0, 2))  # [w, g, t, q, h]
-        return gl.convert_layout(gl.reshape(a5, [ROWS, BLOCK_M, L]), f_layout)  # code value 2q + h
-
-    @gluon.jit
     def _fold_wide(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, group, f_layout: gl.constexpr, L: gl.constexpr,
                    ROWS: gl.constexpr, BLOCK_M: gl.constexpr, NO_LUT: gl.constexpr = False):  # fmt: skip
         """part [ROWS, BM] + sum_c LUT[slot(t), row, group, c] * acc[(row, c), t] with _onehot_wide's rows, in
-        f_layout [ROWS, BM, L] (_acc_wide), so that a (row, token)'s LUT entries load as one contiguous run and the
-        sum over c stays in the thread. lut_tok [BM] (int64): each token's slot offset; lut_row [ROWS]: the row's
-        offset."""
-        a3 = _acc_wide(acc, f_layout, L, ROWS, BLOCK_M)
+        f_layout [ROWS, BM, L]: the acc's own lanes and registers (a register renaming), each thread's L code values
+        of a (row, token) in consecutive registers, so that its LUT entries load as one contiguous run and the sum over
+        c stays in the thread. lut_tok [BM] (int64): each token's slot offset; lut_row [ROWS]: the row's offset."""
+        a5 = gl.permute(gl.reshape(acc, [L // 2, ROWS // 8, 2, 8, BLOCK_M]), (1, 3, 4, 0, 2))  # [w, g, t, q, h]
+        a3 = gl.convert_layout(gl.reshape(a5, [ROWS, BLOCK_M, L]), f_layout)  # code value 2q + h
         c = gl.arange(0, L, layout=gl.SliceLayout(0, gl.SliceLayout(0, f_layout)))
         at = gl.expand_dims(gl.expand_dims(lut_row + group * L, 1) + gl.expand_dims(lut_tok, 0), 2)
         at = at + gl.expand_dims(gl.expand_dims(c, 0), 0)
@@ -231,24 +223,17 @@ if HAVE_GLUON:
         return part + gl.sum(a3 * lut, axis=2)
 
     @gluon.jit
-    def _lut_copy(lut_smem, lut_ptr, slot_ptr, m_start, M, row0, N, col, stride_ls, stride_ln,
-                  l_layout: gl.constexpr, ROWS: gl.constexpr, BLOCK_M: gl.constexpr, L: gl.constexpr):  # fmt: skip
-        """LUT_ASYNC: lut_smem [ROWS, BM, L] <- LUT[slot(t), row0 + r, col + c] by cp.async, one commit group (tokens
-        past M take slot 0's rows and rows past N the last row's: never stored)."""
-        l_r = gl.arange(0, ROWS, layout=gl.SliceLayout(1, gl.SliceLayout(2, l_layout)))
-        l_t = m_start + gl.arange(0, BLOCK_M, layout=gl.SliceLayout(0, gl.SliceLayout(2, l_layout)))
-        l_c = gl.arange(0, L, layout=gl.SliceLayout(0, gl.SliceLayout(0, l_layout)))
-        l_slot = gl.load(slot_ptr + l_t, mask=l_t < M, other=0).to(gl.int64) * stride_ls
-        l_at = (gl.minimum(row0 + l_r, N - 1) * stride_ln + col).to(gl.int64)
-        l_at = gl.expand_dims(gl.expand_dims(l_at, 1) + gl.expand_dims(l_slot, 0), 2)
-        _async_load(lut_smem, lut_ptr + l_at + gl.expand_dims(gl.expand_dims(l_c, 0), 0))
-        async_copy.commit_group()
-
-    @gluon.jit
     def _gdc_wait():
         """Under PDL: wait until the previous kernel in the stream has completed and its writes are visible."""
         gl.inline_asm_elementwise("griddepcontrol.wait; // dummy $0", "=r", [], dtype=gl.int32, is_pure=False,
                                   pack=1)  # fmt: skip
+
+    @gluon.jit
+    def _gdc_release():
+        """Under PDL: the next kernel in the stream (if launched with PDL) may start its pre-wait part once every
+        program has released or exited."""
+        gl.inline_asm_elementwise("griddepcontrol.launch_dependents; // dummy $0", "=r", [], dtype=gl.int32,
+                                  is_pure=False, pack=1)  # fmt: skip
 
     @gluon.jit
     def _fold(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, group, L: gl.constexpr, ROWS: gl.constexpr,
@@ -284,8 +269,7 @@ if HAVE_GLUON:
         WIDE: gl.constexpr = False,
         PROBE: gl.constexpr = 0,
         PDL: gl.constexpr = False,
-        LUT_ASYNC: gl.constexpr = 0,
-        l_layout: gl.constexpr = None,
+        RELEASE: gl.constexpr = 0,
     ):  # fmt: skip
         """Program (row tile x token tile, k): ROWS weight rows, BLOCK_M tokens (x rows past M are TMA's zeros),
         K blocks [k * KB_PER_SPLIT, ...). x's tile and the rows' code words of each K block arrive together by TMA
@@ -297,12 +281,9 @@ if HAVE_GLUON:
         in the fold either.
         PDL (the WIDE form's launches): the codes' first blocks are requested before the wait for the previous
         kernel, x's only after it (the PDL rule: triton_common.pdl_enabled; serving 16 x 16 at gpr 1 9.44 -> 9.26 ms
-        a step on the H200). LUT_ASYNC (WIDE, a K range within one LUT group: its one fold): the fold's LUT rows
-        [ROWS, BM, L] copied into shared memory by cp.async (16 bytes a copy, l_layout), so that the fold does not
-        wait for their loads when a program ends (PROBE 3 found 13.5 of 109 us in them on 22016x4096 at gpr 1, 26 of
-        114 at gpr 4): 1, right after the ring's first requests; 2, at the start of the range's last K block. (Issued
-        before the ring's first requests, by TMA or cp.async, the copies cost 3-4 us a program: NOTES.md,
-        thirty-fifth session. Modes 1 and 2 are not measured yet.)"""
+        a step on the H200). RELEASE (under PDL): the next kernel's launch released early, so that its programs
+        are resident and waiting when this grid's last folds and epilogues end (the kernels after the projections
+        are small: RMSNorm, RoPE, SiLU): 1, right after the wait; 2, at the start of the program's last K block."""
         DT: gl.constexpr = x_desc.dtype
         L: gl.constexpr = 1 << BITS
         V: gl.constexpr = BLOCK_K // 32
@@ -360,10 +341,6 @@ if HAVE_GLUON:
         bars = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
         for s in gl.static_range(STAGES):
             mbarrier.init(bars.index(s), count=1)
-        if LUT_ASYNC:  # the fold's LUT rows: [ROWS, BM, L], the range's group's
-            lut_smem = gl.allocate_shared_memory(DT, [ROWS, BLOCK_M, L],
-                                                 gl.SwizzledSharedLayout(1, 1, 1, order=[2, 1, 0]))  # fmt: skip
-            lut_col = (kb0 // BPG) * L
         fence_async_shared()
         _barrier()  # the barriers initialized before anyone waits on them
         for s in gl.static_range(STAGES - 1):  # the codes (no kernel's output) first: before the PDL wait
@@ -372,11 +349,10 @@ if HAVE_GLUON:
             _tma_load(c_desc, [row0, (kb0 + s) * (BLOCK_K // 8)], bars.index(s), c_smem.index(s), pred=ok)
         if PDL:
             _gdc_wait()
+            if RELEASE == 1:
+                _gdc_release()
         for s in gl.static_range(STAGES - 1):
             _tma_load(x_desc, [m_start, (kb0 + s) * BLOCK_K], bars.index(s), x_smem.index(s), pred=kb0 + s < KB)
-        if LUT_ASYNC == 1:
-            _lut_copy(lut_smem, lut_ptr, slot_ptr, m_start, M, row0, N, lut_col, stride_ls, stride_ln, l_layout, ROWS,
-                      BLOCK_M, L)  # fmt: skip
 
         acc = gl.zeros([AR, BLOCK_M], gl.float32, acc_layout)
         if WIDE:  # [ROWS, BM], the fold's layout
@@ -386,10 +362,9 @@ if HAVE_GLUON:
         for kb in range(kb0, KB):
             i = kb - kb0
             cur = i % STAGES
-            if LUT_ASYNC == 2:
+            if PDL and RELEASE == 2:
                 if kb == KB - 1:
-                    _lut_copy(lut_smem, lut_ptr, slot_ptr, m_start, M, row0, N, lut_col, stride_ls, stride_ln,
-                              l_layout, ROWS, BLOCK_M, L)  # fmt: skip
+                    _gdc_release()
             mbarrier.wait(bars.index(cur), (i // STAGES) & 1)
             if WIDE:
                 if PROBE >= 1:  # timing only, wrong results: every one-hot element 1.0, no one-hot instructions
@@ -415,12 +390,7 @@ if HAVE_GLUON:
             if not MMA_V2:  # the A fragments are read from registers: wait before the next one-hot overwrites them
                 acc = warpgroup_mma_wait(num_outstanding=0, deps=[acc])
             if ((kb + 1) % BPG == 0) | (kb + 1 == KB):  # the end of a LUT group or of the K range
-                if LUT_ASYNC:  # the range's one fold: its LUT rows landed (every thread's copies)
-                    async_copy.wait_group(0)
-                    _barrier()
-                    lut = lut_smem.load(f_layout).to(gl.float32)  # [ROWS, BM, L]
-                    part = part + gl.sum(_acc_wide(acc, f_layout, L, ROWS, BLOCK_M) * lut, axis=2)
-                elif WIDE:
+                if WIDE:
                     part = _fold_wide(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, kb // BPG, f_layout, L, ROWS,
                                       BLOCK_M, PROBE >= 3)  # fmt: skip
                 else:
@@ -503,17 +473,13 @@ def bucket_wgmma_layouts(num_warps: int, rows: int, block_m: int, block_k: int, 
             lane_bases=[[0, 2, 0], [0, 4, 0], [1, 0, 0], [2, 0, 0], [4, 0, 0]],
             warp_bases=[[8 << i, 0, 0] for i in range(num_warps.bit_length() - 1)], block_bases=[],
             shape=[rows, block_m, levels])  # fmt: skip
-    # LUT_ASYNC's copies [ROWS, BM, L]: 8 entries (16 bytes) a copy, a (row, token)'s runs in neighbouring lanes
-    lanes_c = (1 << bits) // 8
-    lanes_t = min(block_m, 32 // lanes_c)
-    copy = gl.BlockedLayout([1, 1, 8], [32 // (lanes_c * lanes_t), lanes_t, lanes_c], [num_warps, 1, 1], [2, 1, 0])
     return {"acc_layout": acc, "a_layout": a, "w_layout": words, "c_layout": c, "w5_layout": w5, "b_layout": b,
-            "f_layout": fold, "l_layout": copy,
+            "f_layout": fold,
             "x_smem_layout": x_smem, "c_smem_layout": c_smem}  # fmt: skip
 
 
 # the smem ones go with the descriptors
-KERNEL_LAYOUTS = ("acc_layout", "a_layout", "w_layout", "c_layout", "w5_layout", "b_layout", "f_layout", "l_layout")
+KERNEL_LAYOUTS = ("acc_layout", "a_layout", "w_layout", "c_layout", "w5_layout", "b_layout", "f_layout")
 
 
 def bucket_wgmma_ok(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor, bits: int,
@@ -628,9 +594,9 @@ def launch_bucket_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: t
                         slot_of_token: torch.Tensor, bits: int, y: torch.Tensor, config: dict) -> None:  # fmt: skip
     """y [M, N] <- the wgmma bucket kernel. config: ROWS (weight rows a program, a multiple of num_warps), BLOCK_M
     (tokens a tile: 8 to 256, a multiple of 8), BLOCK_K (32, 64 or 128), num_warps (4 or 8), num_stages (3 or 4),
-    SPLIT_K (ranges of whole K blocks; default 1), LUT_ASYNC (WIDE: 0, 1 or 2, the kernel's docstring)."""
-    if int(config.get("LUT_ASYNC", 0)) not in (0, 1, 2):
-        raise ValueError(f"LUT_ASYNC is 0, 1 or 2, got {config['LUT_ASYNC']}")
+    SPLIT_K (ranges of whole K blocks; default 1), RELEASE (WIDE under PDL: 0, 1 or 2, the kernel's docstring)."""
+    if int(config.get("RELEASE", 0)) not in (0, 1, 2):
+        raise ValueError(f"RELEASE is 0, 1 or 2, got {config['RELEASE']}")
     m, k = x.shape
     n = codes_packed.shape[0]
     gs = triton.cdiv(k, lut_pool.shape[2])
@@ -647,14 +613,12 @@ def launch_bucket_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: t
     c_desc = TensorDescriptor.from_tensor(codes_packed.view(torch.int32), [rows, bk // 8], layouts["c_smem_layout"])
     programs = triton.cdiv(m, bm) * triton.cdiv(n, rows)
     per_split, split, ws, counters = split_k_tiles(y, k // bk, int(config.get("SPLIT_K", 1)), programs, rows * bm)
-    # LUT_ASYNC: one fold a program (the group's K blocks a multiple of the range's)
-    lut_async = int(config.get("LUT_ASYNC", 0)) if wide and (gs // bk) % per_split == 0 else 0
     _bucket_wgmma_kernel[(programs, split)](
         x_desc, c_desc, lut_pool, slot_of_token, y, ws, counters,
         m, n, k, gs, lut_pool.stride(0), lut_pool.stride(1), y.stride(0), per_split,
         BITS=bits, ROWS=rows, BLOCK_M=bm, BLOCK_K=bk, STAGES=stages,
         **{k_: layouts[k_] for k_ in KERNEL_LAYOUTS}, USE_SPLIT=split > 1, MMA_V2=mma_v2, WIDE=wide,
-        PROBE=int(config.get("PROBE", 0)), LUT_ASYNC=lut_async,
+        PROBE=int(config.get("PROBE", 0)), RELEASE=int(config.get("RELEASE", 0)) if wide else 0,
         **(pdl_args(x.device) if wide else {}),  # the wgmma form (32-64 rows) was not timed with PDL
         num_warps=warps, **({"maxnreg": config["maxnreg"]} if config.get("maxnreg") else {}),
     )  # fmt: skip

@@ -1,10 +1,11 @@
 """bench_serving's decode point at 16 x 16 (7B shape, 16 tasks) with the WIDE bucket kernel as shipped or changed,
 for an A/B in one process each. argv[1]: a label; argv[2]: gpr; flags: --no-wgmma-pdl (the wgmma bucket kernel
 launched without PDL, as before the thirty-fourth session), --attention-8-warps (the paged decode attention at
-head dim 128 in 8 warps, as before the thirty-fifth session), --lut-async=N (the WIDE choices with LUT_ASYNC N).
-(The --lut-l2, --split-inner and --lut-smem flags of the thirty-fourth and thirty-fifth sessions timed options
-measured slower or no faster, then removed.)"""
+head dim 128 in 8 warps, as before the thirty-fifth session), --wide='{"KEY": value}' (every WIDE choice with those
+config items, e.g. a kernel option under test). (The --lut-l2, --split-inner, --lut-smem and --lut-async flags of the
+thirty-fourth to thirty-sixth sessions timed options measured slower or no faster, then removed.)"""
 
+import json
 import os
 import sys
 import tempfile
@@ -26,8 +27,8 @@ label, gpr = sys.argv[1], int(sys.argv[2])
 if "--no-wgmma-pdl" in sys.argv:
     tbw.pdl_args = lambda device: {}
 for arg in sys.argv[3:]:
-    if arg.startswith("--lut-async="):
-        wide_choices_with({"LUT_ASYNC": int(arg.split("=")[1])})
+    if arg.startswith("--wide="):
+        wide_choices_with(json.loads(arg.split("=", 1)[1]))
 if "--attention-8-warps" in sys.argv:
     tf.attention_config = lambda hd: {"BLOCK_T": 32, "num_warps": 8}  # the 7B head dim, 128
 with tempfile.TemporaryDirectory() as tmp:

@@ -119,6 +119,32 @@ print(json.dumps(out))
 """
 
 
+@pytest.mark.skipif(not SM90, reason="the wgmma bucket kernel needs an sm_90 GPU")
+@pytest.mark.parametrize("release", [1, 2])
+def test_the_wide_form_releasing_the_next_kernel_early_matches_the_reference(release):
+    """RELEASE under PDL (the next kernel's launch released right after the wait, or at the last K block) changes no
+    result: each candidate at split-K 1, 3 and 4, launched right after a kernel that writes x, twice."""
+    with pdl_scope():
+        for case in (0, 1, 5):
+            assert_wide_candidates_match(case, {"RELEASE": release}, splits=(1, 3, 4), repeats=2,
+                                         x_written_before=True)  # fmt: skip
+
+
+def test_the_early_release_compiles_for_sm90_once_and_after_the_wait():
+    """RELEASE 1 and 2: one launch_dependents a program (PREEXIT in the SASS), after the grid-dependency wait
+    (ACQBULK); none without it. No spills (the H200's 16-token 4096x4096 choice)."""
+    config = {"LAYOUT": "wgmma", "BLOCK_M": 16, "ROWS": 16, "BLOCK_K": 256, "num_warps": 2, "num_stages": 2,
+              "SPLIT_K": 4, "MMA_V2": 1, "WIDE": 1, "PDL": 1}
+    script = _COMPILE_SCRIPT.replace('sass.count("HGMMA"), sass.count("HSET2")',
+                                     'sass.count("PREEXIT"), sass.find("PREEXIT") - sass.index("ACQBULK")')
+    cases = [[config | {"RELEASE": release}, 4, "fp16"] for release in (0, 1, 2)]
+    results = sm90_results(script, cases)
+    for release, (regs, stack, _, releases, after_wait) in zip((0, 1, 2), results, strict=True):
+        assert stack == 0 and regs <= 255, (release, regs, stack)
+        assert releases == (1 if release else 0), (release, releases)
+        assert not release or after_wait > 0, (release, after_wait)
+
+
 def test_every_candidate_compiles_for_sm90_without_spills():
     """Compiled for sm_90 here (ptxas ships with Triton), 16 tokens, 3- and 4-bit, fp16 and bf16: no register spills,
     and one wgmma per 16 columns of a K block and 64 one-hot rows (4 weight rows' 16 code values) a warpgroup (the
@@ -312,39 +338,6 @@ def test_the_wide_form_under_pdl_matches_the_reference(case):
     each candidate, at its own split-K and at 3 and 4, launched right after a kernel that writes x."""
     with pdl_scope():
         assert_wide_candidates_match(case, {}, splits=(3, 4), x_written_before=True)
-
-
-@pytest.mark.skipif(not SM90, reason="the wgmma bucket kernel needs an sm_90 GPU")
-@pytest.mark.parametrize("case", range(len(CUDA_CASES)))
-@pytest.mark.parametrize("mode", [1, 2])
-def test_the_wide_form_with_its_lut_rows_copied_ahead_matches_the_reference(case, mode):
-    """LUT_ASYNC (the fold's LUT rows copied into shared memory by cp.async: 1 after the ring's first requests, 2 at
-    the start of the range's last K block) changes no result, at each candidate's split-K and at 3 and 4 (where a
-    range would straddle LUT groups the launcher keeps the fold's own loads), twice in a row, and under PDL right
-    after a kernel that writes x."""
-    assert_wide_candidates_match(case, {"LUT_ASYNC": mode}, splits=(3, 4), repeats=2)
-    with pdl_scope():
-        assert_wide_candidates_match(case, {"LUT_ASYNC": mode}, x_written_before=True)
-
-
-def test_the_lut_copies_ahead_compile_for_sm90_after_the_pdl_wait_without_spills():
-    """LUT_ASYNC 1 and 2: 16-byte cp.async copies (LDGSTS), one a thread per 8 LUT entries of its share, all after
-    the grid-dependency wait, no spills; 4- and 3-bit, 16 and 8 tokens, 16 and 32 rows."""
-    config = {"LAYOUT": "wgmma", "BLOCK_M": 16, "ROWS": 16, "BLOCK_K": 256, "num_warps": 2, "num_stages": 2,
-              "SPLIT_K": 4, "MMA_V2": 1, "WIDE": 1, "PDL": 1}
-    script = _COMPILE_SCRIPT.replace('sass.count("HGMMA"), sass.count("HSET2")',
-                                     'sass.count("LDGSTS"), sass.find("LDGSTS") > sass.index("ACQBULK")')
-    cases = [[config | extra | {"LUT_ASYNC": mode}, bits, x] for mode in (1, 2)
-             for extra, bits, x in (({}, 4, "fp16"), ({"ROWS": 32, "num_warps": 4}, 4, "fp16"),
-                                    ({"BLOCK_M": 8}, 4, "fp16"), ({}, 3, "bf16"))]  # fmt: skip
-    for (c, bits, _), (regs, stack, _, ldgsts, after_wait) in zip(cases, sm90_results(script, cases), strict=True):
-        assert stack == 0 and regs <= 255 and after_wait, (c, regs, stack, after_wait)
-        assert ldgsts == c["ROWS"] * c["BLOCK_M"] * (1 << bits) // 8 // (32 * c["num_warps"]), (c, bits, ldgsts)
-
-
-def test_lut_async_takes_modes_0_to_2():
-    with pytest.raises(ValueError, match="LUT_ASYNC"):
-        launch_bucket_wgmma(*[None] * 6, {"LUT_ASYNC": 3})
 
 
 def test_the_pdl_wait_compiles_for_sm90_after_the_codes_requests_and_before_xs():
