@@ -137,21 +137,24 @@ def _rope_and_store_kernel(
     H, HKV, HD, stride_qt, stride_qh, stride_kt, stride_kh, stride_vt, stride_vh, stride_cos, stride_cache,
     BLOCK_H: tl.constexpr, BLOCK_HKV: tl.constexpr, BLOCK_D: tl.constexpr, PDL: tl.constexpr = False,
 ):  # fmt: skip
+    """Program (t, c): token t's query heads [c BLOCK_H, (c + 1) BLOCK_H) and KV heads [c BLOCK_HKV, ...) (the
+    launcher's chunks cover both; a chunk past HKV stores no K or V)."""
     pdl_wait(PDL)
     pdl_release(PDL)
     t = tl.program_id(0)
+    chunk = tl.program_id(1)
     cols = tl.arange(0, BLOCK_D)
     half = HD // 2
     dtype = q_out_ptr.dtype.element_ty
     cos = tl.load(cos_ptr + t * stride_cos + cols, mask=cols < HD, other=0.0).to(tl.float32)
     sin = tl.load(sin_ptr + t * stride_cos + cols, mask=cols < HD, other=0.0).to(tl.float32)
 
-    hq = tl.arange(0, BLOCK_H)
+    hq = chunk * BLOCK_H + tl.arange(0, BLOCK_H)
     mask_q = (hq < H)[:, None] & (cols < HD)[None, :]
     q = _rope(q_ptr + t * stride_qt, (hq * stride_qh)[:, None], mask_q, cols, half, cos, sin, dtype)
     tl.store(q_out_ptr + t * H * HD + (hq * HD)[:, None] + cols[None, :], q, mask=mask_q)
 
-    hk = tl.arange(0, BLOCK_HKV)
+    hk = chunk * BLOCK_HKV + tl.arange(0, BLOCK_HKV)
     mask_k = (hk < HKV)[:, None] & (cols < HD)[None, :]
     k = _rope(k_ptr + t * stride_kt, (hk * stride_kh)[:, None], mask_k, cols, half, cos, sin, dtype)
     dense = (hk * HD)[:, None] + cols[None, :]
@@ -160,6 +163,21 @@ def _rope_and_store_kernel(
     tl.store(k_cache_ptr + row * stride_cache + dense, k, mask=mask_k)
     v = tl.load(v_ptr + t * stride_vt + (hk * stride_vh)[:, None] + cols[None, :], mask=mask_k, other=0.0)
     tl.store(v_cache_ptr + row * stride_cache + dense, v, mask=mask_k)
+
+
+# rope_and_store's programs: a token's heads split into chunks until the grid has this many (a decode step of 16
+# tokens launched 16 programs of 32 + 32 heads each before: 3.9 us a layer on the H200, NOTES.md thirty-fifth session)
+ROPE_MIN_PROGRAMS = 128
+
+
+def rope_chunks(tokens: int, h: int, hkv: int) -> tuple[int, int, int]:
+    """(chunks a token, query heads a chunk, KV heads a chunk), powers of two, for rope_and_store's grid (tokens,
+    chunks): a token's heads halved until tokens x chunks reaches ROPE_MIN_PROGRAMS or a chunk is one query head."""
+    block_h = triton.next_power_of_2(h)
+    while block_h > 1 and tokens * triton.cdiv(h, block_h) < ROPE_MIN_PROGRAMS:
+        block_h //= 2
+    chunks = triton.cdiv(h, block_h)
+    return chunks, block_h, triton.next_power_of_2(triton.cdiv(hkv, chunks))
 
 
 def rope_and_store(
@@ -186,11 +204,11 @@ def rope_and_store(
     q_out = torch.empty(t, h, hd, dtype=q.dtype, device=q.device)
     k_out = torch.empty(t, hkv, hd, dtype=k.dtype, device=k.device)
     if t:
-        _rope_and_store_kernel[(t,)](
+        chunks, block_h, block_hkv = rope_chunks(t, h, hkv)
+        _rope_and_store_kernel[(t, chunks)](
             q, k, v, cos, sin, slot_mapping, q_out, k_out, k_cache, v_cache,
             h, hkv, hd, q.stride(0), q.stride(1), k.stride(0), k.stride(1), v.stride(0), v.stride(1), cos.stride(0),
-            hkv * hd, BLOCK_H=triton.next_power_of_2(h), BLOCK_HKV=triton.next_power_of_2(hkv),
-            BLOCK_D=triton.next_power_of_2(hd), **pdl_args(q.device),
+            hkv * hd, BLOCK_H=block_h, BLOCK_HKV=block_hkv, BLOCK_D=triton.next_power_of_2(hd), **pdl_args(q.device),
         )  # fmt: skip
     return q_out, k_out
 

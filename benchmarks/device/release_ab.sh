@@ -1,6 +1,7 @@
-# Thirty-sixth session (~6 min): the WIDE bucket kernel's early PDL release (RELEASE 1: after the wait, 2: at the
+# Thirty-sixth session (~7 min): the WIDE bucket kernel's early PDL release (RELEASE 1: after the wait, 2: at the
 # last K block): its CUDA tests, then serving 16 x 16 shipped / RELEASE 1 / RELEASE 2 in turns at gpr ${1:-1};
-# the paged decode attention's configs (more warps/stages/chunks, attention_decode.py) first.
+# rope_and_store's one-program-a-token grid (before) in the same turns; the paged decode attention's configs (more
+# warps, stages, chunks: attention_decode.py) first.
 source benchmarks/device/prep.sh >/dev/null
 g=${1:-1}
 if [ "$g" = 1 ]; then
@@ -11,6 +12,8 @@ if [ "$g" = 1 ]; then
     | tee $OUT/attention_decode.log
 fi
 for turn in 1 2; do
+  timeout 90 python3 benchmarks/device/serving_ab.py rope-one-chunk $g --rope-one-chunk 2>&1 | grep "^\[\|Error" \
+    | tee -a $OUT/serving_release_gpr$g.log
   for r in 0 1 2; do
     timeout 90 python3 benchmarks/device/serving_ab.py release-$r $g "--wide={\"RELEASE\": $r}" 2>&1 \
       | grep "^\[\|Error" | tee -a $OUT/serving_release_gpr$g.log

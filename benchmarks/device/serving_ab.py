@@ -2,7 +2,8 @@
 for an A/B in one process each. argv[1]: a label; argv[2]: gpr; flags: --no-wgmma-pdl (the wgmma bucket kernel
 launched without PDL, as before the thirty-fourth session), --attention-8-warps (the paged decode attention at
 head dim 128 in 8 warps, as before the thirty-fifth session), --wide='{"KEY": value}' (every WIDE choice with those
-config items, e.g. a kernel option under test). (The --lut-l2, --split-inner, --lut-smem and --lut-async flags of the
+config items, e.g. a kernel option under test), --rope-one-chunk (rope_and_store's grid one program a token, as before
+the thirty-sixth session). (The --lut-l2, --split-inner, --lut-smem and --lut-async flags of the
 thirty-fourth to thirty-sixth sessions timed options measured slower or no faster, then removed.)"""
 
 import json
@@ -11,6 +12,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.getcwd(), "benchmarks", "device"))
+import triton  # noqa: E402
 from serving_setup import bs, serving_engine  # noqa: E402
 
 import kernels.triton_bucket as tb  # noqa: E402
@@ -29,6 +31,8 @@ if "--no-wgmma-pdl" in sys.argv:
 for arg in sys.argv[3:]:
     if arg.startswith("--wide="):
         wide_choices_with(json.loads(arg.split("=", 1)[1]))
+if "--rope-one-chunk" in sys.argv:
+    tf.rope_chunks = lambda t, h, hkv: (1, triton.next_power_of_2(h), triton.next_power_of_2(hkv))
 if "--attention-8-warps" in sys.argv:
     tf.attention_config = lambda hd: {"BLOCK_T": 32, "num_warps": 8}  # the 7B head dim, 128
 with tempfile.TemporaryDirectory() as tmp:

@@ -51,13 +51,15 @@ def test_silu_mul_equals_silu_of_gate_times_up(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_rope_and_store_rotates_q_k_and_writes_only_the_mapped_cache_rows(dtype):
-    t, h, hkv, hd, blocks, bs = 5, 4, 2, 16, 3, 4
+@pytest.mark.parametrize("t, h, hkv", [(5, 4, 2), (3, 9, 3), (160, 4, 2)])  # one head a program .. all of a token's
+def test_rope_and_store_rotates_q_k_and_writes_only_the_mapped_cache_rows(dtype, t, h, hkv):
+    hd, bs = 16, 4
+    blocks = -(-2 * t // bs)
     qkv = randn(t, (h + 2 * hkv) * hd, dtype=dtype, seed=5)
     q, k, v = (p.view(t, -1, hd) for p in qkv.split([h * hd, hkv * hd, hkv * hd], dim=-1))  # strided views
     angles = randn(t, hd // 2, dtype=torch.float32, seed=6)
     cos, sin = (torch.cat([f(angles)] * 2, dim=-1).to(dtype) for f in (torch.cos, torch.sin))
-    slot_mapping = torch.tensor([7, 0, 11, 2, 5], device=DEVICE)
+    slot_mapping = torch.randperm(blocks * bs, generator=torch.Generator().manual_seed(t))[:t].to(DEVICE)
     k_cache = torch.full((blocks, bs, hkv, hd), float("nan"), dtype=dtype, device=DEVICE)
     v_cache = k_cache.clone()
     q_rot, k_rot = triton_fused.rope_and_store(q, k, v, cos, sin, k_cache, v_cache, slot_mapping)
@@ -66,6 +68,17 @@ def test_rope_and_store_rotates_q_k_and_writes_only_the_mapped_cache_rows(dtype)
     assert close(flat_k[slot_mapping], k_rot, dtype) and torch.equal(flat_v[slot_mapping], v)
     untouched = [r for r in range(blocks * bs) if r not in slot_mapping.tolist()]
     assert flat_k[untouched].isnan().all() and flat_v[untouched].isnan().all()
+
+
+def test_rope_chunks_cover_every_head_and_split_a_token_only_while_the_grid_is_small():
+    for tokens in (1, 5, 16, 64, 128, 512):
+        for h, hkv in ((32, 32), (32, 8), (9, 3), (4, 2), (1, 1)):
+            chunks, block_h, block_hkv = triton_fused.rope_chunks(tokens, h, hkv)
+            assert chunks * block_h >= h > (chunks - 1) * block_h and chunks * block_hkv >= hkv
+            if block_h > 1:  # split no further than the grid needs
+                assert tokens * chunks >= triton_fused.ROPE_MIN_PROGRAMS
+    assert triton_fused.rope_chunks(512, 32, 32) == (1, 32, 32)  # prefill: a token's heads in one program
+    assert triton_fused.rope_chunks(16, 32, 32) == (8, 4, 4)  # a 16-token decode step: 128 programs
 
 
 def test_rope_and_store_rejects_mismatched_shapes():
