@@ -283,7 +283,9 @@ if HAVE_GLUON:
         kernel, x's only after it (the PDL rule: triton_common.pdl_enabled; serving 16 x 16 at gpr 1 9.44 -> 9.26 ms
         a step on the H200). RELEASE (under PDL): the next kernel's launch released early, so that its programs
         are resident and waiting when this grid's last folds and epilogues end (the kernels after the projections
-        are small: RMSNorm, RoPE, SiLU): 1, right after the wait; 2, at the start of the program's last K block."""
+        are small: RMSNorm, RoPE, SiLU): 1 (the launcher's default), right after the wait; 2, at the start of the
+        program's last K block. Serving 16 x 16 on the H200 (NOTES.md, thirty-sixth session): gpr 1 8.99-9.01 ms a
+        step without, 8.92-8.95 with 1, 8.96-8.98 with 2; gpr 4 9.51-9.55 without, 9.47-9.50 with 1."""
         DT: gl.constexpr = x_desc.dtype
         L: gl.constexpr = 1 << BITS
         V: gl.constexpr = BLOCK_K // 32
@@ -594,7 +596,8 @@ def launch_bucket_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: t
                         slot_of_token: torch.Tensor, bits: int, y: torch.Tensor, config: dict) -> None:  # fmt: skip
     """y [M, N] <- the wgmma bucket kernel. config: ROWS (weight rows a program, a multiple of num_warps), BLOCK_M
     (tokens a tile: 8 to 256, a multiple of 8), BLOCK_K (32, 64 or 128), num_warps (4 or 8), num_stages (3 or 4),
-    SPLIT_K (ranges of whole K blocks; default 1), RELEASE (WIDE under PDL: 0, 1 or 2, the kernel's docstring)."""
+    SPLIT_K (ranges of whole K blocks; default 1), RELEASE (WIDE under PDL: 0, 1 or 2, the kernel's docstring;
+    default 1)."""
     if int(config.get("RELEASE", 0)) not in (0, 1, 2):
         raise ValueError(f"RELEASE is 0, 1 or 2, got {config['RELEASE']}")
     m, k = x.shape
@@ -618,7 +621,7 @@ def launch_bucket_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: t
         m, n, k, gs, lut_pool.stride(0), lut_pool.stride(1), y.stride(0), per_split,
         BITS=bits, ROWS=rows, BLOCK_M=bm, BLOCK_K=bk, STAGES=stages,
         **{k_: layouts[k_] for k_ in KERNEL_LAYOUTS}, USE_SPLIT=split > 1, MMA_V2=mma_v2, WIDE=wide,
-        PROBE=int(config.get("PROBE", 0)), RELEASE=int(config.get("RELEASE", 0)) if wide else 0,
+        PROBE=int(config.get("PROBE", 0)), RELEASE=int(config.get("RELEASE", 1)) if wide else 0,
         **(pdl_args(x.device) if wide else {}),  # the wgmma form (32-64 rows) was not timed with PDL
         num_warps=warps, **({"maxnreg": config["maxnreg"]} if config.get("maxnreg") else {}),
     )  # fmt: skip

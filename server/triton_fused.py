@@ -340,11 +340,13 @@ def paged_decode_attention(
 
 
 def attention_config(hd: int) -> dict:
-    """paged_decode_attention's chunk (BLOCK_T tokens) and warps for head dim hd (any query heads a KV head: they
-    pad to 16 rows alike). Head dim 128: 32 tokens and 4 warps (H200, `benchmarks/attention_decode.py`, 7B
-    geometry: 19.4 against 27.4 us with 8 warps at 16 sequences of 160 tokens, 85 against 133 at 1,024; a CUDA-core
-    form of G = 1 was slower, 46.6 us: NOTES.md, thirty-fifth session); 64 tokens and 4 warps below."""
-    return {"BLOCK_T": 32 if hd > 64 else 64, "num_warps": 4}
+    """paged_decode_attention's chunk (BLOCK_T tokens), warps and stages for head dim hd (any query heads a KV head:
+    they pad to 16 rows alike). Head dim 128: 64 tokens, 4 warps, 2 stages (H200, `benchmarks/attention_decode.py`,
+    7B geometry, NOTES.md thirty-sixth session: 74.8 against 85.1 us with 32 x 4 at 16 sequences of 1,024 tokens,
+    256.3 against 312.4 at 64 x 1,024 (the bandwidth floor: 254.4), 58.6 against 60.6 at 64 x 160, 20.0 against 19.5
+    at 16 x 160; 8 warps were slower everywhere, and a CUDA-core form of G = 1 too: thirty-fifth session); 64 tokens
+    and 4 warps below."""
+    return {"BLOCK_T": 64, "num_warps": 4, **({"num_stages": 2} if hd > 64 else {})}
 
 
 def launch_paged_decode_attention(q, k_cache, v_cache, block_tables, context_lens, scale: float, num_splits: int,
