@@ -165,17 +165,16 @@ def _rope_and_store_kernel(
     tl.store(v_cache_ptr + row * stride_cache + dense, v, mask=mask_k)
 
 
-# rope_and_store's programs: a token's heads split into chunks until the grid has this many (a decode step of 16
-# tokens launched 16 programs of 32 + 32 heads each before: 3.9 us a layer on the H200, NOTES.md thirty-fifth session)
-ROPE_MIN_PROGRAMS = 128
+# rope_and_store's programs a token: its heads in this many chunks (a 16-token decode step launched 16 programs of
+# 32 + 32 heads each before: 3.9 us a layer on the H200; 128 programs took 16 x 16 serving from 9.01-9.05 to
+# 8.99-9.01 ms a step, NOTES.md thirty-sixth session). Fixed per model, not per token count: one compiled variant.
+ROPE_CHUNKS = 8
 
 
-def rope_chunks(tokens: int, h: int, hkv: int) -> tuple[int, int, int]:
-    """(chunks a token, query heads a chunk, KV heads a chunk), powers of two, for rope_and_store's grid (tokens,
-    chunks): a token's heads halved until tokens x chunks reaches ROPE_MIN_PROGRAMS or a chunk is one query head."""
-    block_h = triton.next_power_of_2(h)
-    while block_h > 1 and tokens * triton.cdiv(h, block_h) < ROPE_MIN_PROGRAMS:
-        block_h //= 2
+def rope_chunks(h: int, hkv: int) -> tuple[int, int, int]:
+    """(chunks a token, query heads a chunk, KV heads a chunk), the last two powers of two, for rope_and_store's
+    grid (tokens, chunks): up to ROPE_CHUNKS chunks that cover the h query heads and the hkv KV heads."""
+    block_h = max(1, triton.next_power_of_2(h) // ROPE_CHUNKS)
     chunks = triton.cdiv(h, block_h)
     return chunks, block_h, triton.next_power_of_2(triton.cdiv(hkv, chunks))
 
@@ -204,7 +203,7 @@ def rope_and_store(
     q_out = torch.empty(t, h, hd, dtype=q.dtype, device=q.device)
     k_out = torch.empty(t, hkv, hd, dtype=k.dtype, device=k.device)
     if t:
-        chunks, block_h, block_hkv = rope_chunks(t, h, hkv)
+        chunks, block_h, block_hkv = rope_chunks(h, hkv)
         _rope_and_store_kernel[(t, chunks)](
             q, k, v, cos, sin, slot_mapping, q_out, k_out, k_cache, v_cache,
             h, hkv, hd, q.stride(0), q.stride(1), k.stride(0), k.stride(1), v.stride(0), v.stride(1), cos.stride(0),

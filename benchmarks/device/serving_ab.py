@@ -32,7 +32,7 @@ for arg in sys.argv[3:]:
     if arg.startswith("--wide="):
         wide_choices_with(json.loads(arg.split("=", 1)[1]))
 if "--rope-one-chunk" in sys.argv:
-    tf.rope_chunks = lambda t, h, hkv: (1, triton.next_power_of_2(h), triton.next_power_of_2(hkv))
+    tf.rope_chunks = lambda h, hkv: (1, triton.next_power_of_2(h), triton.next_power_of_2(hkv))
 if "--attention-8-warps" in sys.argv:
     tf.attention_config = lambda hd: {"BLOCK_T": 32, "num_warps": 8}  # the 7B head dim, 128
 with tempfile.TemporaryDirectory() as tmp:
