@@ -339,13 +339,14 @@ def paged_decode_attention(
 
 
 def attention_config(hd: int) -> dict:
-    """paged_decode_attention's chunk (BLOCK_T tokens), warps and stages for head dim hd (any query heads a KV head:
-    they pad to 16 rows alike). Head dim 128: 64 tokens, 4 warps, 2 stages (H200, `benchmarks/attention_decode.py`,
-    7B geometry, NOTES.md thirty-sixth session: 74.8 against 85.1 us with 32 x 4 at 16 sequences of 1,024 tokens,
-    256.3 against 312.4 at 64 x 1,024 (the bandwidth floor: 254.4), 58.6 against 60.6 at 64 x 160, 20.0 against 19.5
-    at 16 x 160; 8 warps were slower everywhere, and a CUDA-core form of G = 1 too: thirty-fifth session); 64 tokens
-    and 4 warps below."""
-    return {"BLOCK_T": 64, "num_warps": 4, **({"num_stages": 2} if hd > 64 else {})}
+    """paged_decode_attention's chunk (BLOCK_T tokens) and warps for head dim hd (any query heads a KV head: they
+    pad to 16 rows alike): 64 tokens and 4 warps. At head dim 128 (H200, `benchmarks/attention_decode.py`, 7B
+    geometry, NOTES.md thirty-sixth session) against 32 tokens: 74.8-77.1 against 85.1-86.0 us at 16 sequences of
+    1,024 tokens, 256-261 against 312 at 64 x 1,024 (the bandwidth floor: 254), 58.6-62.0 against 60.6 at 64 x 160,
+    20.0-20.7 against 19.5-19.9 at 16 x 160, though it spills 96 bytes (Triton 3.6, sm_90); 8 warps were slower
+    everywhere, and a CUDA-core form of G = 1 too (thirty-fifth session). num_stages changes nothing in this
+    kernel's compile (its loads are not pipelined), so it is left out."""
+    return {"BLOCK_T": 64, "num_warps": 4}
 
 
 def launch_paged_decode_attention(q, k_cache, v_cache, block_tables, context_lens, scale: float, num_splits: int,
