@@ -3,8 +3,9 @@
 
     python3 benchmarks/attention_decode.py [--out DIR] [--batches 1 16 64] [--contexts 160 1024]
 
-The 16 x 16 serving step spends 680 us of 9.27 ms in it (32 layers, ~160-190 tokens a context; NOTES.md,
-thirty-fifth session): about half the KV rows' bandwidth. Each config's output is checked against the torch form.
+The 16 x 16 serving step spent 680 us of 9.27 ms in it (32 layers, ~160-190 tokens a context; NOTES.md,
+thirty-fifth session): about half the KV rows' bandwidth; ~20 us a layer since (thirty-sixth). Each config's
+output is checked against the torch form.
 """
 
 from __future__ import annotations
@@ -31,20 +32,20 @@ from server.triton_fused import (  # noqa: E402
 
 HEADS, HEAD_DIM, BLOCK = 32, 128, 16
 BANDWIDTH = 4.22e12  # bytes/s, the H200's measured copy bandwidth
-CONFIGS = {  # (BLOCK_T, warps, stages, parts a context; None: the op's default); the thirty-fifth session also
-    # timed a CUDA-core form (46.6 us at 16 x 160 with 64 x 4; results/attention_decode_cores_thirtyfifth.log)
-    "32 x 8 (before)": (32, 8, None, None),
-    "32 x 8, 2 parts": (32, 8, None, 2),
-    "16 x 4": (16, 4, None, None),
-    "32 x 4": (32, 4, None, None),
-    "64 x 8": (64, 8, None, None),
-    "32 x 8, 2 stages": (32, 8, 2, None),
-    "32 x 4, 2 stages": (32, 4, 2, None),
-    "32 x 4, 3 stages": (32, 4, 3, None),
-    "64 x 4": (64, 4, None, None),
-    "64 x 4, 2 stages": (64, 4, 2, None),
-    "16 x 2": (16, 2, None, None),
-    "32 x 2": (32, 2, None, None),
+CONFIGS = {  # (BLOCK_T, warps, parts a context (None: the op's default), PREFETCH); the thirty-fifth session also
+    # timed a CUDA-core form (46.6 us at 16 x 160 with 64 x 4; results/attention_decode_cores_thirtyfifth.log), the
+    # thirty-sixth num_stages 2 and 3 (the same PTX as 1: not pipelined)
+    "32 x 8 (before)": (32, 8, None, 0),
+    "32 x 8, 2 parts": (32, 8, 2, 0),
+    "16 x 4": (16, 4, None, 0),
+    "32 x 4": (32, 4, None, 0),
+    "64 x 4": (64, 4, None, 0),
+    "64 x 8": (64, 8, None, 0),
+    "32 x 2": (32, 2, None, 0),
+    "16 x 4, prefetch": (16, 4, None, 1),
+    "32 x 4, prefetch": (32, 4, None, 1),
+    "64 x 4, prefetch": (64, 4, None, 1),
+    "64 x 8, prefetch": (64, 8, None, 1),
 }
 
 
@@ -59,8 +60,8 @@ def case(batch: int, ctx: int) -> dict:
     splits = attention_splits(batch * HEADS, nb * BLOCK, num_sms(dev))
     want = _dense_decode_attention(q, k_cache, v_cache, tables, lens, HEAD_DIM**-0.5)
     runs = {}
-    for name, (block_t, warps, stages, parts) in CONFIGS.items():
-        config = {"BLOCK_T": block_t, "num_warps": warps, **({"num_stages": stages} if stages else {})}
+    for name, (block_t, warps, parts, prefetch) in CONFIGS.items():
+        config = {"BLOCK_T": block_t, "num_warps": warps, "PREFETCH": prefetch}
         n = parts or splits
         got = launch_paged_decode_attention(q, k_cache, v_cache, tables, lens, HEAD_DIM**-0.5, n, config)
         err = (got.float() - want.float()).abs().max().item()

@@ -212,15 +212,42 @@ def rope_and_store(
     return q_out, k_out
 
 
+@triton.jit
+def _kv_chunk(bt_ptr, k_cache_ptr, v_cache_ptr, b, kvh, stride_bt, BS, HKV, HD, ts, t_mask, ds, d_mask):
+    """K and V [T, D] of tokens ts (t_mask: within the part) of sequence b, KV head kvh, from the paged caches."""
+    block = tl.load(bt_ptr + b * stride_bt + ts // BS, mask=t_mask, other=0).to(tl.int64)
+    rows = (block * BS + ts % BS) * HKV + kvh  # [T] row of (token, this KV head) in the flat caches
+    kv_mask = t_mask[:, None] & d_mask[None, :]
+    k = tl.load(k_cache_ptr + rows[:, None] * HD + ds[None, :], mask=kv_mask, other=0.0)
+    v = tl.load(v_cache_ptr + rows[:, None] * HD + ds[None, :], mask=kv_mask, other=0.0)
+    return k, v
+
+
+@triton.jit
+def _attend_chunk(q, k, v, t_mask, m_i, l_i, acc, scale):
+    """Online softmax over one chunk: (m_i, l_i, acc) [G], [G], [G, D] updated with the chunk's K and V [T, D]."""
+    scores = tl.dot(q, tl.trans(k), input_precision="ieee" if q.dtype == tl.float32 else "tf32") * scale
+    scores = tl.where(t_mask[None, :], scores, float("-inf"))  # [G, T]
+    m_new = tl.maximum(m_i, tl.max(scores, axis=1))
+    alpha = tl.exp(m_i - m_new)
+    p = tl.exp(scores - m_new[:, None])
+    l_i = l_i * alpha + tl.sum(p, axis=1)
+    acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision="ieee" if v.dtype == tl.float32
+                                        else "tf32")  # fmt: skip
+    return m_new, l_i, acc
+
+
 @jit_any_size(sizes=("stride_bt", "SPLITS"), unaligned=("bt_ptr", "lens_ptr"))
 def _paged_decode_attention_kernel(
     q_ptr, k_cache_ptr, v_cache_ptr, bt_ptr, lens_ptr, out_ptr, ws_ptr, counter_ptr,
     G, HKV, HD, BS, stride_qb, stride_qh, stride_bt, stride_ob, stride_oh, scale, SPLITS,
     BLOCK_G: tl.constexpr, BLOCK_T: tl.constexpr, BLOCK_D: tl.constexpr, USE_SPLIT: tl.constexpr,
-    PDL: tl.constexpr = False,
+    PDL: tl.constexpr = False, PREFETCH: tl.constexpr = False,
 ):  # fmt: skip
     """Program (b, kvh, s): the G query heads of KV head kvh of sequence b over the s-th of SPLITS equal parts
     of its context (whole BLOCK_T chunks), online softmax, on tensor cores (the G heads padded to BLOCK_G >= 16).
+    PREFETCH: each chunk's block-table entries and K / V rows are requested one chunk ahead, before the math of the
+    chunk before (two dependent loads a chunk otherwise wait in turn: a short context is a few such waits).
     Split: each part's (max, sum, acc) [G], [G], [G, D] in fp32 to the workspace [B * HKV, SPLITS, BLOCK_G,
     BLOCK_D + 2]; the last part of (b, kvh) to arrive rescales them to the common max, adds them up, writes the
     output and resets its counter."""
@@ -243,23 +270,23 @@ def _paged_decode_attention_kernel(
     m_i = tl.full((BLOCK_G,), float("-inf"), dtype=tl.float32)
     l_i = tl.zeros((BLOCK_G,), dtype=tl.float32)
     acc = tl.zeros((BLOCK_G, BLOCK_D), dtype=tl.float32)
-    for t0 in range(t_begin, t_end, BLOCK_T):
-        ts = t0 + tl.arange(0, BLOCK_T)
+    if PREFETCH:
+        ts = t_begin + tl.arange(0, BLOCK_T)
         t_mask = ts < t_end
-        block = tl.load(bt_ptr + b * stride_bt + ts // BS, mask=t_mask, other=0).to(tl.int64)
-        rows = (block * BS + ts % BS) * HKV + kvh  # [T] row of (token, this KV head) in the flat caches
-        kv_mask = t_mask[:, None] & d_mask[None, :]
-        k = tl.load(k_cache_ptr + rows[:, None] * HD + ds[None, :], mask=kv_mask, other=0.0)  # [T, D]
-        v = tl.load(v_cache_ptr + rows[:, None] * HD + ds[None, :], mask=kv_mask, other=0.0)
-        scores = tl.dot(q, tl.trans(k), input_precision="ieee" if q.dtype == tl.float32 else "tf32") * scale
-        scores = tl.where(t_mask[None, :], scores, float("-inf"))  # [G, T]
-        m_new = tl.maximum(m_i, tl.max(scores, axis=1))
-        alpha = tl.exp(m_i - m_new)
-        p = tl.exp(scores - m_new[:, None])
-        l_i = l_i * alpha + tl.sum(p, axis=1)
-        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision="ieee" if v.dtype == tl.float32
-                                            else "tf32")  # fmt: skip
-        m_i = m_new
+        k, v = _kv_chunk(bt_ptr, k_cache_ptr, v_cache_ptr, b, kvh, stride_bt, BS, HKV, HD, ts, t_mask, ds, d_mask)
+        for t0 in range(t_begin, t_end, BLOCK_T):
+            ts_next = t0 + BLOCK_T + tl.arange(0, BLOCK_T)
+            next_mask = ts_next < t_end  # none past the part: the last round requests nothing
+            k_next, v_next = _kv_chunk(bt_ptr, k_cache_ptr, v_cache_ptr, b, kvh, stride_bt, BS, HKV, HD, ts_next,
+                                       next_mask, ds, d_mask)  # fmt: skip
+            m_i, l_i, acc = _attend_chunk(q, k, v, t_mask, m_i, l_i, acc, scale)
+            k, v, t_mask = k_next, v_next, next_mask
+    else:
+        for t0 in range(t_begin, t_end, BLOCK_T):
+            ts = t0 + tl.arange(0, BLOCK_T)
+            t_mask = ts < t_end
+            k, v = _kv_chunk(bt_ptr, k_cache_ptr, v_cache_ptr, b, kvh, stride_bt, BS, HKV, HD, ts, t_mask, ds, d_mask)
+            m_i, l_i, acc = _attend_chunk(q, k, v, t_mask, m_i, l_i, acc, scale)
     out_offs = b * stride_ob + heads[:, None] * stride_oh + ds[None, :]
     out_mask = g_mask[:, None] & d_mask[None, :]
     if USE_SPLIT:
@@ -351,7 +378,7 @@ def attention_config(hd: int) -> dict:
 
 def launch_paged_decode_attention(q, k_cache, v_cache, block_tables, context_lens, scale: float, num_splits: int,
                                   config: dict) -> torch.Tensor:  # fmt: skip
-    """paged_decode_attention's kernel launch with config (attention_config's keys, and num_stages)."""
+    """paged_decode_attention's kernel launch with config (attention_config's keys, num_stages and PREFETCH)."""
     b, h, hd = q.shape
     _, bs, hkv, _ = k_cache.shape
     out = torch.empty(b, h, hd, dtype=q.dtype, device=q.device)
@@ -367,7 +394,7 @@ def launch_paged_decode_attention(q, k_cache, v_cache, block_tables, context_len
         q, k_cache, v_cache, block_tables, context_lens, out, ws, counters,
         g, hkv, hd, bs, q.stride(0), q.stride(1), block_tables.stride(0), out.stride(0), out.stride(1), scale,
         num_splits, BLOCK_G=block_g, BLOCK_T=config["BLOCK_T"], BLOCK_D=block_d, USE_SPLIT=num_splits > 1,
-        num_warps=config["num_warps"],
+        PREFETCH=bool(config.get("PREFETCH", 0)), num_warps=config["num_warps"],
         **({"num_stages": config["num_stages"]} if "num_stages" in config else {}), **pdl_args(q.device),
     )  # fmt: skip
     return out

@@ -1,10 +1,11 @@
-"""bench_serving's decode point at 16 x 16 (7B shape, 16 tasks) with the WIDE bucket kernel as shipped or changed,
-for an A/B in one process each. argv[1]: a label; argv[2]: gpr; flags: --no-wgmma-pdl (the wgmma bucket kernel
-launched without PDL, as before the thirty-fourth session), --attention-8-warps (the paged decode attention at
-head dim 128 in 8 warps, as before the thirty-fifth session), --wide='{"KEY": value}' (every WIDE choice with those
-config items, e.g. a kernel option under test), --rope-one-chunk (rope_and_store's grid one program a token, as before
-the thirty-sixth session). (The --lut-l2, --split-inner, --lut-smem and --lut-async flags of the
-thirty-fourth to thirty-sixth sessions timed options measured slower or no faster, then removed.)"""
+"""bench_serving's decode point at 16 x 16 (7B shape, 16 tasks) with the decode kernels as shipped or changed, for an
+A/B in one process each. argv[1]: a label; argv[2]: gpr; flags:
+    --no-wgmma-pdl       the wgmma bucket kernel launched without PDL (as before the thirty-fourth session)
+    --attention=JSON     the paged decode attention's config at every head dim, e.g. '{"BLOCK_T": 32, "num_warps": 4}'
+    --wide=JSON          every WIDE bucket choice with those config items, e.g. '{"RELEASE": 0}'
+    --rope-one-chunk     rope_and_store's grid one program a token (as before the thirty-sixth session)
+(The --lut-l2, --split-inner, --lut-smem and --lut-async flags of the thirty-fourth to thirty-sixth sessions timed
+options measured slower or no faster, then removed.)"""
 
 import json
 import os
@@ -20,6 +21,11 @@ import kernels.triton_bucket_wgmma as tbw  # noqa: E402
 import server.triton_fused as tf  # noqa: E402
 
 
+def attention_config_always(config: dict) -> None:
+    """The paged decode attention launches with config at every head dim from now on."""
+    tf.attention_config = lambda hd: config
+
+
 def wide_choices_with(extra: dict) -> None:
     """Every WIDE choice the op launches from now on takes extra (triton_bucket calls launch_bucket_wgmma by name)."""
     launch = tb.launch_bucket_wgmma
@@ -33,8 +39,9 @@ for arg in sys.argv[3:]:
         wide_choices_with(json.loads(arg.split("=", 1)[1]))
 if "--rope-one-chunk" in sys.argv:
     tf.rope_chunks = lambda h, hkv: (1, triton.next_power_of_2(h), triton.next_power_of_2(hkv))
-if "--attention-8-warps" in sys.argv:
-    tf.attention_config = lambda hd: {"BLOCK_T": 32, "num_warps": 8}  # the 7B head dim, 128
+for arg in sys.argv[3:]:
+    if arg.startswith("--attention="):
+        attention_config_always(json.loads(arg.split("=", 1)[1]))
 with tempfile.TemporaryDirectory() as tmp:
     engine, base, tasks, args, floor_of = serving_engine(gpr, 16, tmp)
     for _ in range(2):

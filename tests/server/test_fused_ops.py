@@ -146,6 +146,27 @@ def test_paged_decode_attention_reads_each_context_in_place(dtype, heads, kv_hea
         triton_fused.paged_decode_attention(q, k_cache, v_cache, tables, context_lens, 1.0, num_splits=0)
 
 
+@pytest.mark.parametrize("num_splits", [1, 3])
+@pytest.mark.parametrize("block_t", [16, 64])
+def test_the_attention_prefetching_a_chunk_ahead_reads_each_context_as_the_plain_form_does(num_splits, block_t):
+    """PREFETCH (each chunk's rows requested before the chunk before it is attended) against the dense reference:
+    contexts of one token, of whole chunks and of chunks plus a few, parts past a short context."""
+    hd, heads, kv_heads, bs = 16, 4, 2, 8
+    lens = [1, block_t, 2 * block_t + 3, 70]
+    width = max(-(-n // bs) for n in lens)
+    k_cache = randn(2 * width, bs, kv_heads, hd, dtype=torch.float32, seed=12)
+    v_cache = randn(2 * width, bs, kv_heads, hd, dtype=torch.float32, seed=13)
+    g = torch.Generator().manual_seed(14)
+    tables = torch.stack([torch.randperm(2 * width, generator=g)[:width] for _ in lens]).to(DEVICE)
+    context_lens = torch.tensor(lens, dtype=torch.int32, device=DEVICE)
+    q = randn(len(lens), heads, hd, dtype=torch.float32, seed=15)
+    want = triton_fused._dense_decode_attention(q, k_cache, v_cache, tables, context_lens, hd**-0.5)
+    config = {"BLOCK_T": block_t, "num_warps": 4, "PREFETCH": 1}
+    got = triton_fused.launch_paged_decode_attention(q, k_cache, v_cache, tables, context_lens, hd**-0.5, num_splits,
+                                                     config)  # fmt: skip
+    assert close(got, want, torch.float32)
+
+
 def test_a_split_attention_launch_leaves_its_arrival_counters_at_zero():
     """The last part of each (sequence, KV head) resets its counter: the next launch (a graph replay) starts clean."""
     k_cache = randn(4, 8, 2, 16, dtype=torch.float32, seed=1)
