@@ -1,0 +1,20 @@
+"""bench_serving's decode point at batch 8 over 5, 6 and 7 tasks (7B shape), with the bucket kernel's threshold as
+shipped (from 7 tasks at up to 8 rows: kernels/triton_ops.py BUCKET_MIN_TASKS_TINY_M, set in the eighteenth session
+when the 8-row bucket layer took 333 us) or as SKETCHSERVE_BUCKET_MIN_TASKS sets it for every row count. The 8-token
+WIDE choices came after (1.13-1.20x faster, thirty-third session), so the threshold may now belong lower.
+argv[1]: a label; argv[2]: gpr."""
+
+import os
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.getcwd(), "benchmarks", "device"))
+from serving_setup import bs, serving_engine  # noqa: E402
+
+label, gpr = sys.argv[1], int(sys.argv[2])
+with tempfile.TemporaryDirectory() as tmp:
+    engine, base, tasks, args, floor_of = serving_engine(gpr, 7, tmp)
+    for n in (5, 6, 7):
+        p = bs.decode_point(engine, base, tasks[:n], 8, args, floor_of)
+        print(f"[{label}] gpr={gpr} batch=8 tasks={n}: {p['tok_per_s']:.1f} tok/s, step {p['step_ms']:.2f} ms "
+              f"(floor {p['floor_ms']:.2f} ms)", flush=True)
