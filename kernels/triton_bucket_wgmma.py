@@ -592,14 +592,21 @@ def op_candidate(config: dict) -> bool:
     return not config.get("MMA_V2") and tuple(config[k] for k in keys) in OP_CANDIDATES
 
 
+def release_mode(config: dict) -> int:
+    """The kernel's RELEASE for a launcher config: its RELEASE (0, 1 or 2; the kernel's docstring), by default 1,
+    for the WIDE form (which alone launches with PDL); 0 for the wgmma form."""
+    release = int(config.get("RELEASE", 1))
+    if release not in (0, 1, 2):
+        raise ValueError(f"RELEASE is 0, 1 or 2, got {config['RELEASE']}")
+    return release if config.get("WIDE") else 0
+
+
 def launch_bucket_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor,
                         slot_of_token: torch.Tensor, bits: int, y: torch.Tensor, config: dict) -> None:  # fmt: skip
     """y [M, N] <- the wgmma bucket kernel. config: ROWS (weight rows a program, a multiple of num_warps), BLOCK_M
     (tokens a tile: 8 to 256, a multiple of 8), BLOCK_K (32, 64 or 128), num_warps (4 or 8), num_stages (3 or 4),
-    SPLIT_K (ranges of whole K blocks; default 1), RELEASE (WIDE under PDL: 0, 1 or 2, the kernel's docstring;
-    default 1)."""
-    if int(config.get("RELEASE", 0)) not in (0, 1, 2):
-        raise ValueError(f"RELEASE is 0, 1 or 2, got {config['RELEASE']}")
+    SPLIT_K (ranges of whole K blocks; default 1), RELEASE (release_mode)."""
+    release = release_mode(config)
     m, k = x.shape
     n = codes_packed.shape[0]
     gs = triton.cdiv(k, lut_pool.shape[2])
@@ -621,7 +628,7 @@ def launch_bucket_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: t
         m, n, k, gs, lut_pool.stride(0), lut_pool.stride(1), y.stride(0), per_split,
         BITS=bits, ROWS=rows, BLOCK_M=bm, BLOCK_K=bk, STAGES=stages,
         **{k_: layouts[k_] for k_ in KERNEL_LAYOUTS}, USE_SPLIT=split > 1, MMA_V2=mma_v2, WIDE=wide,
-        PROBE=int(config.get("PROBE", 0)), RELEASE=int(config.get("RELEASE", 1)) if wide else 0,
+        PROBE=int(config.get("PROBE", 0)), RELEASE=release,
         **(pdl_args(x.device) if wide else {}),  # the wgmma form (32-64 rows) was not timed with PDL
         num_warps=warps, **({"maxnreg": config["maxnreg"]} if config.get("maxnreg") else {}),
     )  # fmt: skip

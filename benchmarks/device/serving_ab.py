@@ -32,16 +32,17 @@ def wide_choices_with(extra: dict) -> None:
     tb.launch_bucket_wgmma = lambda *a: launch(*a[:-1], {**a[-1], **extra} if a[-1].get("WIDE") else a[-1])
 
 label, gpr = sys.argv[1], int(sys.argv[2])
-if "--no-wgmma-pdl" in sys.argv:
-    tbw.pdl_args = lambda device: {}
 for arg in sys.argv[3:]:
-    if arg.startswith("--wide="):
+    if arg == "--no-wgmma-pdl":
+        tbw.pdl_args = lambda device: {}
+    elif arg == "--rope-one-chunk":
+        tf.rope_chunks = lambda h, hkv: (1, triton.next_power_of_2(h), triton.next_power_of_2(hkv))
+    elif arg.startswith("--wide="):
         wide_choices_with(json.loads(arg.split("=", 1)[1]))
-if "--rope-one-chunk" in sys.argv:
-    tf.rope_chunks = lambda h, hkv: (1, triton.next_power_of_2(h), triton.next_power_of_2(hkv))
-for arg in sys.argv[3:]:
-    if arg.startswith("--attention="):
+    elif arg.startswith("--attention="):
         attention_config_always(json.loads(arg.split("=", 1)[1]))
+    else:
+        raise SystemExit(f"unknown flag {arg}")
 with tempfile.TemporaryDirectory() as tmp:
     engine, base, tasks, args, floor_of = serving_engine(gpr, 16, tmp)
     for _ in range(2):

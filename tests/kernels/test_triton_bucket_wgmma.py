@@ -31,6 +31,7 @@ from kernels.triton_bucket_wgmma import (
     onehot_program,
     onehot_wide_program,
     op_candidate,
+    release_mode,
 )
 from kernels.triton_common import arrival_counters, pdl_scope
 from tests.kernels.compiled_layouts import sm90_results
@@ -128,6 +129,13 @@ def test_the_wide_form_releasing_the_next_kernel_early_matches_the_reference(rel
         for case in (0, 1, 5):
             assert_wide_candidates_match(case, {"RELEASE": release}, splits=(1, 3, 4), repeats=2,
                                          x_written_before=True)  # fmt: skip
+
+
+def test_the_early_release_is_on_by_default_for_the_wide_form_only_and_takes_modes_0_to_2():
+    assert release_mode({"WIDE": 1}) == 1 and release_mode({"WIDE": 1, "RELEASE": 2}) == 2
+    assert release_mode({}) == 0 and release_mode({"RELEASE": 2}) == 0  # the wgmma form launches without PDL
+    with pytest.raises(ValueError, match="RELEASE"):
+        release_mode({"WIDE": 1, "RELEASE": 3})
 
 
 def test_the_early_release_compiles_for_sm90_once_and_after_the_wait():
