@@ -46,6 +46,11 @@ CONFIGS = {  # (BLOCK_T, warps, parts a context (None: the op's default), PREFET
     "32 x 4, prefetch": (32, 4, None, 1),
     "64 x 4, prefetch": (64, 4, None, 1),
     "64 x 8, prefetch": (64, 8, None, 1),
+    # the parts a context in serving come from its block tables' capacity (the longest context the engine admits),
+    # not from the context: 8 parts at batch 1 for a 4,096-token capacity (thirty-seventh session)
+    "64 x 4, 8 parts": (64, 4, 8, 0),
+    "64 x 8, prefetch, 8 parts": (64, 8, 8, 1),
+    "32 x 4, prefetch, 8 parts": (32, 4, 8, 1),
 }
 
 
@@ -72,7 +77,7 @@ def case(batch: int, ctx: int) -> dict:
     t = turns_us(runs)
     kv_bytes = 2 * batch * ctx * HEADS * HEAD_DIM * 2
     floor = kv_bytes / BANDWIDTH * 1e6
-    shipped = attention_config(HEAD_DIM)
+    shipped = attention_config(HEAD_DIM, batch * HEADS, num_sms(dev))
     print(f"batch {batch}, context {ctx} ({splits} part(s)), floor {floor:.1f} us; shipped {shipped}: "
           + "; ".join(f"{name} {us:.1f} us ({kv_bytes / us / 1e3:.0f} GB/s)" for name, us in t.items()),
           flush=True)  # fmt: skip

@@ -101,11 +101,17 @@ DECODE_MAX_M = 64  # above this the prefill kernel's token tiles beat one split-
 # projections at 16 rows) serves from 4 tasks: serving steps at 16 rows (H200, gpr 1,
 # results/serving_threshold_thirtyfourth.log), few-task class against the bucket kernel, 8.28 / 9.26 ms at 3 tasks,
 # 9.90 / 9.26 at 4.
+# At 5-8 rows on sm_90 the 8-token WIDE choices (thirty-third session) moved the crossing from 7 tasks to 4: serving
+# steps at batch 8 (H200, results/rows8_threshold_thirtyseventh.log, rows_tiny_threshold_thirtyseventh.log), few-task
+# class against the bucket kernel, gpr 1: 6.70 / 7.28 ms at 3 tasks, 8.32 / 7.24 at 4, 9.91 / 7.28 at 5, 11.42 / 7.24
+# at 6; gpr 4: 10.72 / 7.66 at 5. At 4 rows the bucket kernel's choice is not a WIDE one (11.2 ms against 7.9 at 4
+# tasks): up to 4 rows the threshold stays at 7, which no batch reaches.
 FEW_TASKS = os.environ.get("SKETCHSERVE_FEW_TASKS", "1") != "0"
 BUCKET_MIN_TASKS_SMALL_M, BUCKET_MIN_TASKS_LARGE_M, BUCKET_SMALL_M = 5, 13, 16
 BUCKET_MIN_TASKS_LARGE_M_SM90 = 7
 BUCKET_MIN_TASKS_SMALL_M_SM90 = 4  # 9-16 rows with the few-task class, the WIDE bucket kernel
 BUCKET_MIN_TASKS_TINY_M, BUCKET_TINY_M = 7, 8  # with the few-task class, up to 8 rows
+BUCKET_MIN_TASKS_TINY_M_SM90, BUCKET_WIDE_MIN_M = 4, 5  # 5-8 rows with the few-task class, the WIDE bucket kernel
 BUCKET_MIN_TASKS_SMALL_M_ALONE = 4  # M <= 16 without the few-task class: against gather
 BUCKET_MIN_TASKS: int | None = None
 if "SKETCHSERVE_BUCKET_MIN_TASKS" in os.environ:
@@ -130,7 +136,8 @@ def bucket_min_tasks(m: int) -> int:
     if not FEW_TASKS:
         return BUCKET_MIN_TASKS_SMALL_M_ALONE
     if m <= BUCKET_TINY_M:
-        return BUCKET_MIN_TASKS_TINY_M
+        wide = m >= BUCKET_WIDE_MIN_M and wgmma_bucket_gpu()
+        return BUCKET_MIN_TASKS_TINY_M_SM90 if wide else BUCKET_MIN_TASKS_TINY_M
     return BUCKET_MIN_TASKS_SMALL_M_SM90 if wgmma_bucket_gpu() else BUCKET_MIN_TASKS_SMALL_M
 
 

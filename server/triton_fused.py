@@ -359,21 +359,32 @@ def paged_decode_attention(
         raise ValueError(f"num_splits must be >= 1, got {num_splits}")
     if not b:
         return torch.empty(b, h, hd, dtype=q.dtype, device=q.device)
+    sms = num_sms(q.device)
     if num_splits is None:
-        num_splits = attention_splits(b * hkv, block_tables.shape[1] * bs, num_sms(q.device))
+        num_splits = attention_splits(b * hkv, block_tables.shape[1] * bs, sms)
     return launch_paged_decode_attention(q, k_cache, v_cache, block_tables, context_lens, scale, num_splits,
-                                         attention_config(hd))  # fmt: skip
+                                         attention_config(hd, b * hkv, sms))  # fmt: skip
 
 
-def attention_config(hd: int) -> dict:
-    """paged_decode_attention's chunk (BLOCK_T tokens) and warps for head dim hd (any query heads a KV head: they
-    pad to 16 rows alike): 64 tokens and 4 warps. At head dim 128 (H200, `benchmarks/attention_decode.py`, 7B
-    geometry, NOTES.md thirty-sixth session) against 32 tokens: 74.8-77.1 against 85.1-86.0 us at 16 sequences of
-    1,024 tokens, 256-261 against 312 at 64 x 1,024 (the bandwidth floor: 254), 58.6-62.0 against 60.6 at 64 x 160,
-    20.0-20.7 against 19.5-19.9 at 16 x 160, though it spills 96 bytes (Triton 3.6, sm_90); 8 warps were slower
-    everywhere, and a CUDA-core form of G = 1 too (thirty-fifth session). num_stages changes nothing in this
-    kernel's compile (its loads are not pipelined), so it is left out."""
-    return {"BLOCK_T": 64, "num_warps": 4}
+ATTENTION_MANY_PAIRS = {"BLOCK_T": 64, "num_warps": 4}
+ATTENTION_FEW_PAIRS = {"BLOCK_T": 64, "num_warps": 8, "PREFETCH": 1}
+
+
+def attention_config(hd: int, pairs: int, sms: int) -> dict:
+    """paged_decode_attention's chunk (BLOCK_T tokens), warps and PREFETCH for head dim hd (any query heads a KV
+    head: they pad to 16 rows alike) and a batch of `pairs` (sequence, KV head) pairs on `sms` SMs.
+
+    Up to one pair an SM (batch 1 at 7B: 32 KV heads, whose contexts attention_splits cuts into parts), each
+    program's chain of dependent loads is the time, and requesting each chunk a chunk ahead pays: 64 tokens, 8 warps,
+    PREFETCH. At head dim 128 (H200, `benchmarks/attention_decode.py`, NOTES.md thirty-seventh session): batch 1 x
+    160 tokens 8.9 against 10.7 us, batch 1 x 1,024 (4 parts) 17.0 against 19.3. With more pairs than SMs the
+    prefetching forms were slower (16 x 160: 21.1-25.8 against 20.8; 64 x 1,024: 324-395 against 261): 64 tokens,
+    4 warps.
+    That form against 32 tokens (thirty-sixth session): 74.8-77.1 against 85.1-86.0 us at 16 x 1,024, 256-261
+    against 312 at 64 x 1,024 (the bandwidth floor: 254), 20.0-20.7 against 19.5-19.9 at 16 x 160, though it spills
+    96 bytes (Triton 3.6, sm_90); a CUDA-core form of G = 1 was slower (thirty-fifth session). num_stages changes
+    nothing in this kernel's compile (its loads are not pipelined), so it is left out."""
+    return ATTENTION_FEW_PAIRS if pairs <= sms else ATTENTION_MANY_PAIRS
 
 
 def launch_paged_decode_attention(q, k_cache, v_cache, block_tables, context_lens, scale: float, num_splits: int,
@@ -402,17 +413,18 @@ def launch_paged_decode_attention(q, k_cache, v_cache, block_tables, context_len
 
 def warm_up_attention(k_cache: torch.Tensor, v_cache: torch.Tensor, num_heads: int) -> None:
     """Compile paged_decode_attention for a model's geometry (one layer's caches, its query head count), with the
-    context whole and split, before the first request: self_check's small shapes are other variants (head dim,
-    grouped heads, divisibility), so the first request and the first long context each compiled one (0.3-0.5 s,
-    H200, NOTES.md fourteenth session). In the launch mode of the call (the runner calls it in each of
-    triton_common.warm_up_scopes: PDL on is another variant, twenty-first session). Reads one null-block row; writes
-    nothing to the caches."""
+    context whole and split and in both of attention_config's forms, before the first request: self_check's small
+    shapes are other variants (head dim, grouped heads, divisibility), so the first request and the first long
+    context each compiled one (0.3-0.5 s, H200, NOTES.md fourteenth session). In the launch mode of the call (the
+    runner calls it in each of triton_common.warm_up_scopes: PDL on is another variant, twenty-first session). Reads
+    one null-block row; writes nothing to the caches."""
     _, _, _, hd = k_cache.shape
     q = torch.zeros(1, num_heads, hd, dtype=k_cache.dtype, device=k_cache.device)
     tables = torch.zeros(1, 1, dtype=torch.int64, device=k_cache.device)  # the runner's packed int64 tables
     lens = torch.ones(1, dtype=torch.int32, device=k_cache.device)
-    for splits in (1, 2):
-        paged_decode_attention(q, k_cache, v_cache, tables, lens, hd**-0.5, num_splits=splits)
+    for config in (ATTENTION_FEW_PAIRS, ATTENTION_MANY_PAIRS):
+        for splits in (1, 2):
+            launch_paged_decode_attention(q, k_cache, v_cache, tables, lens, hd**-0.5, splits, config)
 
 
 def _dense_decode_attention(q, k_cache, v_cache, block_tables, context_lens, scale: float) -> torch.Tensor:

@@ -2,7 +2,8 @@
 shipped (from 7 tasks at up to 8 rows: kernels/triton_ops.py BUCKET_MIN_TASKS_TINY_M, set in the eighteenth session
 when the 8-row bucket layer took 333 us) or as SKETCHSERVE_BUCKET_MIN_TASKS sets it for every row count. The 8-token
 WIDE choices came after (1.13-1.20x faster, thirty-third session), so the threshold may now belong lower.
-argv[1]: a label; argv[2]: gpr."""
+argv[1]: a label; argv[2]: gpr; argv[3] (optional): the batch rows (8); argv[4] (optional): the task counts,
+comma-separated (5,6,7)."""
 
 import os
 import sys
@@ -12,9 +13,11 @@ sys.path.insert(0, os.path.join(os.getcwd(), "benchmarks", "device"))
 from serving_setup import bs, serving_engine  # noqa: E402
 
 label, gpr = sys.argv[1], int(sys.argv[2])
+rows = int(sys.argv[3]) if len(sys.argv) > 3 else 8
+counts = [int(n) for n in sys.argv[4].split(",")] if len(sys.argv) > 4 else [5, 6, 7]
 with tempfile.TemporaryDirectory() as tmp:
-    engine, base, tasks, args, floor_of = serving_engine(gpr, 7, tmp)
-    for n in (5, 6, 7):
-        p = bs.decode_point(engine, base, tasks[:n], 8, args, floor_of)
-        print(f"[{label}] gpr={gpr} batch=8 tasks={n}: {p['tok_per_s']:.1f} tok/s, step {p['step_ms']:.2f} ms "
+    engine, base, tasks, args, floor_of = serving_engine(gpr, max(counts), tmp)
+    for n in counts:
+        p = bs.decode_point(engine, base, tasks[:n], rows, args, floor_of)
+        print(f"[{label}] gpr={gpr} batch={rows} tasks={n}: {p['tok_per_s']:.1f} tok/s, step {p['step_ms']:.2f} ms "
               f"(floor {p['floor_ms']:.2f} ms)", flush=True)

@@ -4,6 +4,7 @@ A/B in one process each. argv[1]: a label; argv[2]: gpr; flags:
     --attention=JSON     the paged decode attention's config at every head dim, e.g. '{"BLOCK_T": 32, "num_warps": 4}'
     --wide=JSON          every WIDE bucket choice with those config items, e.g. '{"RELEASE": 0}'
     --rope-one-chunk     rope_and_store's grid one program a token (as before the thirty-sixth session)
+    --batch=N            N sequences over min(N, 16) tasks instead of 16 x 16
 (The --lut-l2, --split-inner, --lut-smem and --lut-async flags of the thirty-fourth to thirty-sixth sessions timed
 options measured slower or no faster, then removed.)"""
 
@@ -23,7 +24,7 @@ import server.triton_fused as tf  # noqa: E402
 
 def attention_config_always(config: dict) -> None:
     """The paged decode attention launches with config at every head dim from now on."""
-    tf.attention_config = lambda hd: config
+    tf.attention_config = lambda hd, pairs, sms: config
 
 
 def wide_choices_with(extra: dict) -> None:
@@ -32,6 +33,7 @@ def wide_choices_with(extra: dict) -> None:
     tb.launch_bucket_wgmma = lambda *a: launch(*a[:-1], {**a[-1], **extra} if a[-1].get("WIDE") else a[-1])
 
 label, gpr = sys.argv[1], int(sys.argv[2])
+batch = 16
 for arg in sys.argv[3:]:
     if arg == "--no-wgmma-pdl":
         tbw.pdl_args = lambda device: {}
@@ -39,6 +41,8 @@ for arg in sys.argv[3:]:
         tf.rope_chunks = lambda h, hkv: (1, triton.next_power_of_2(h), triton.next_power_of_2(hkv))
     elif arg.startswith("--wide="):
         wide_choices_with(json.loads(arg.split("=", 1)[1]))
+    elif arg.startswith("--batch="):
+        batch = int(arg.split("=", 1)[1])
     elif arg.startswith("--attention="):
         attention_config_always(json.loads(arg.split("=", 1)[1]))
     else:
@@ -46,6 +50,7 @@ for arg in sys.argv[3:]:
 with tempfile.TemporaryDirectory() as tmp:
     engine, base, tasks, args, floor_of = serving_engine(gpr, 16, tmp)
     for _ in range(2):
-        p = bs.decode_point(engine, base, tasks, 16, args, floor_of)
-        print(f"[{label}] gpr={gpr} batch=16 tasks=16: {p['tok_per_s']:.1f} tok/s, step {p['step_ms']:.2f} ms "
+        p = bs.decode_point(engine, base, tasks[:min(batch, 16)], batch, args, floor_of)
+        print(f"[{label}] gpr={gpr} batch={batch} tasks={min(batch, 16)}: {p['tok_per_s']:.1f} tok/s, "
+              f"step {p['step_ms']:.2f} ms "
               f"(floor {p['floor_ms']:.2f} ms)", flush=True)

@@ -249,17 +249,19 @@ def test_a_batch_of_a_few_tasks_takes_the_fragment_kernels_own_choice(spy, monke
 
 
 def test_above_16_rows_the_bucket_kernel_serves_from_fewer_tasks_where_its_wgmma_form_runs(monkeypatch):
-    """sm_90 (the wgmma bucket kernel): from 7 tasks above 16 rows, elsewhere from 13; at 9-16 rows from 4 (its WIDE
-    form) against 5; up to 8 rows unchanged."""
+    """sm_90 (the wgmma bucket kernel): from 7 tasks above 16 rows, elsewhere from 13; at 5-16 rows from 4 (its WIDE
+    form) against 5 at 9-16 rows and 7 at 5-8; up to 4 rows unchanged."""
     monkeypatch.setattr(triton_ops, "DECODE_KERNEL", "auto")
     monkeypatch.setattr(triton_ops, "wgmma_bucket_gpu", lambda: False)
     assert triton_ops.task_classes(17) == (13,) and triton_ops.task_classes(64) == (13,)
     assert triton_ops.task_classes(16) == (2, 5)
-    at_8 = triton_ops.task_classes(8)
+    assert triton_ops.task_classes(5) == triton_ops.task_classes(8) == (2, 7)
+    at_4 = triton_ops.task_classes(4)
     monkeypatch.setattr(triton_ops, "wgmma_bucket_gpu", lambda: True)
     assert triton_ops.task_classes(17) == (7,) and triton_ops.task_classes(64) == (7,)
+    assert triton_ops.task_classes(5) == triton_ops.task_classes(8) == (2, 4)
     assert triton_ops.task_classes(9) == triton_ops.task_classes(16) == (2, 4)
-    assert triton_ops.task_classes(8) == at_8
+    assert triton_ops.task_classes(1) == triton_ops.task_classes(4) == at_4
 
 
 def test_unknown_decode_kernel_name_raises():
@@ -294,7 +296,7 @@ def test_auto_mode_threshold_is_lower_for_small_batches_and_one_override_sets_al
     assert triton_ops.bucket_min_tasks(9) == triton_ops.bucket_min_tasks(16) < triton_ops.bucket_min_tasks(17)
     assert triton_ops.bucket_min_tasks(17) == triton_ops.bucket_min_tasks(64)
     monkeypatch.setattr(triton_ops, "wgmma_bucket_gpu", lambda: True)  # sm_90: the WIDE bucket kernel from 9 rows
-    assert triton_ops.bucket_min_tasks(8) > triton_ops.bucket_min_tasks(9) == triton_ops.bucket_min_tasks(16) == 4
+    assert triton_ops.bucket_min_tasks(4) > triton_ops.bucket_min_tasks(5) == triton_ops.bucket_min_tasks(16) == 4
     assert triton_ops.bucket_min_tasks(16) < triton_ops.bucket_min_tasks(17) == 7
     monkeypatch.setattr(triton_ops, "FEW_TASKS", False)  # without the class: one count up to 16 rows
     assert triton_ops.bucket_min_tasks(1) == triton_ops.bucket_min_tasks(16) < triton_ops.bucket_min_tasks(17)

@@ -180,6 +180,16 @@ def test_a_split_attention_launch_leaves_its_arrival_counters_at_zero():
     assert torch.equal(again, first)
 
 
+def test_a_batch_of_fewer_sequence_heads_than_sms_takes_the_prefetching_attention():
+    """Up to one (sequence, KV head) pair an SM each program's dependent loads are its time: the prefetching form."""
+    few, many = triton_fused.ATTENTION_FEW_PAIRS, triton_fused.ATTENTION_MANY_PAIRS
+    assert few["PREFETCH"] and not many.get("PREFETCH")
+    assert triton_fused.attention_config(128, pairs=32, sms=132) == few  # batch 1, 7B
+    assert triton_fused.attention_config(128, pairs=132, sms=132) == few
+    assert triton_fused.attention_config(128, pairs=133, sms=132) == many
+    assert triton_fused.attention_config(128, pairs=16 * 32, sms=132) == many  # batch 16, 7B
+
+
 def test_contexts_are_split_only_when_few_programs_would_run():
     """~2 programs per SM, parts of >= MIN_TOKENS_PER_PART tokens of the capacity, never more than 32."""
     per_part = triton_fused.MIN_TOKENS_PER_PART
@@ -209,19 +219,21 @@ def test_a_gpu_whose_fused_kernels_fail_their_self_check_serves_with_the_torch_f
 
 
 def test_attention_warm_up_compiles_the_models_own_variants_and_leaves_the_caches_alone(monkeypatch):
-    """At start the engine runs the paged attention once on the model's geometry, whole and split (the variants
-    a first request and a first long context would otherwise compile), without touching the KV cache; in the launch
-    mode of the call (the runner calls it in each)."""
+    """At start the engine runs the paged attention once on the model's geometry, whole and split, in its few-pairs
+    and its many-pairs form (the variants a first request, a first long context and a first large batch would
+    otherwise compile), without touching the KV cache; in the launch mode of the call (the runner calls it in
+    each)."""
     k_cache, v_cache = (randn(4, 16, 2, 64, dtype=torch.float16, seed=s) for s in (1, 2))
     before = (k_cache.clone(), v_cache.clone())
     calls = []
-    real = triton_fused.paged_decode_attention
+    real = triton_fused.launch_paged_decode_attention
 
-    def spy(q, kc, vc, tables, lens, scale, num_splits=None):
-        calls.append((tuple(q.shape), num_splits))
-        return real(q, kc, vc, tables, lens, scale, num_splits=num_splits)
+    def spy(q, kc, vc, tables, lens, scale, num_splits, config):
+        calls.append((tuple(q.shape), num_splits, config))
+        return real(q, kc, vc, tables, lens, scale, num_splits, config)
 
-    monkeypatch.setattr(triton_fused, "paged_decode_attention", spy)
+    monkeypatch.setattr(triton_fused, "launch_paged_decode_attention", spy)
     triton_fused.warm_up_attention(k_cache, v_cache, num_heads=8)
-    assert calls == [((1, 8, 64), 1), ((1, 8, 64), 2)]
+    one, many = triton_fused.ATTENTION_FEW_PAIRS, triton_fused.ATTENTION_MANY_PAIRS
+    assert calls == [((1, 8, 64), 1, one), ((1, 8, 64), 2, one), ((1, 8, 64), 1, many), ((1, 8, 64), 2, many)]
     assert torch.equal(k_cache, before[0]) and torch.equal(v_cache, before[1])
