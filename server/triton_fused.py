@@ -384,7 +384,7 @@ def attention_config(hd: int, pairs: int, sms: int) -> dict:
     against 312 at 64 x 1,024 (the bandwidth floor: 254), 20.0-20.7 against 19.5-19.9 at 16 x 160, though it spills
     96 bytes (Triton 3.6, sm_90); a CUDA-core form of G = 1 was slower (thirty-fifth session). num_stages changes
     nothing in this kernel's compile (its loads are not pipelined), so it is left out."""
-    return ATTENTION_FEW_PAIRS if pairs <= sms else ATTENTION_MANY_PAIRS
+    return ATTENTION_FEW_PAIRS if pairs <= 2 * sms else ATTENTION_MANY_PAIRS
 
 
 def launch_paged_decode_attention(q, k_cache, v_cache, block_tables, context_lens, scale: float, num_splits: int,

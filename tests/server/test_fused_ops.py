@@ -185,8 +185,8 @@ def test_a_batch_of_fewer_sequence_heads_than_sms_takes_the_prefetching_attentio
     few, many = triton_fused.ATTENTION_FEW_PAIRS, triton_fused.ATTENTION_MANY_PAIRS
     assert few["PREFETCH"] and not many.get("PREFETCH")
     assert triton_fused.attention_config(128, pairs=32, sms=132) == few  # batch 1, 7B
-    assert triton_fused.attention_config(128, pairs=132, sms=132) == few
-    assert triton_fused.attention_config(128, pairs=133, sms=132) == many
+    assert triton_fused.attention_config(128, pairs=264, sms=132) == few  # batch 8
+    assert triton_fused.attention_config(128, pairs=265, sms=132) == many
     assert triton_fused.attention_config(128, pairs=16 * 32, sms=132) == many  # batch 16, 7B
 
 
