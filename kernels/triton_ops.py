@@ -37,7 +37,7 @@ from kernels.triton_backward import (
     launch_grad_x,
 )
 from kernels.triton_bucket import bucket_candidates, default_bucket_config, launch_bucket
-from kernels.triton_bucket_wgmma import bucket_wgmma_configs_for
+from kernels.triton_bucket_wgmma import bucket_wgmma_configs_for, bucket_wgmma_ok
 from kernels.triton_common import check_inputs, pdl_scope, segments_of_sorted, sort_tokens_by_slot
 from kernels.triton_decode import (
     MODE_MMA,
@@ -101,17 +101,18 @@ DECODE_MAX_M = 64  # above this the prefill kernel's token tiles beat one split-
 # projections at 16 rows) serves from 4 tasks: serving steps at 16 rows (H200, gpr 1,
 # results/serving_threshold_thirtyfourth.log), few-task class against the bucket kernel, 8.28 / 9.26 ms at 3 tasks,
 # 9.90 / 9.26 at 4.
-# At 5-8 rows on sm_90 the 8-token WIDE choices (thirty-third session) moved the crossing from 7 tasks to 4: serving
+# Up to 8 rows on sm_90 the 8-token WIDE choices (thirty-third session) moved the crossing from 7 tasks to 4: serving
 # steps at batch 8 (H200, results/rows8_threshold_thirtyseventh.log, rows_tiny_threshold_thirtyseventh.log), few-task
 # class against the bucket kernel, gpr 1: 6.70 / 7.28 ms at 3 tasks, 8.32 / 7.24 at 4, 9.91 / 7.28 at 5, 11.42 / 7.24
-# at 6; gpr 4: 10.72 / 7.66 at 5. At 4 rows the bucket kernel's choice is not a WIDE one (11.2 ms against 7.9 at 4
-# tasks): up to 4 rows the threshold stays at 7, which no batch reaches.
+# at 6; gpr 4: 10.72 / 7.66 at 5. Up to 4 rows the bucket kernel takes the 8-token key's WIDE choice (_bucket_m_key;
+# the 4-token key's older choice took 11.2 ms at batch 4 against 7.9 through the few-task class at 4 tasks), so the
+# same threshold holds there.
 FEW_TASKS = os.environ.get("SKETCHSERVE_FEW_TASKS", "1") != "0"
 BUCKET_MIN_TASKS_SMALL_M, BUCKET_MIN_TASKS_LARGE_M, BUCKET_SMALL_M = 5, 13, 16
 BUCKET_MIN_TASKS_LARGE_M_SM90 = 7
 BUCKET_MIN_TASKS_SMALL_M_SM90 = 4  # 9-16 rows with the few-task class, the WIDE bucket kernel
 BUCKET_MIN_TASKS_TINY_M, BUCKET_TINY_M = 7, 8  # with the few-task class, up to 8 rows
-BUCKET_MIN_TASKS_TINY_M_SM90, BUCKET_WIDE_MIN_M = 4, 5  # 5-8 rows with the few-task class, the WIDE bucket kernel
+BUCKET_MIN_TASKS_TINY_M_SM90 = 4  # up to 8 rows with the few-task class, the WIDE bucket kernel (_bucket_m_key)
 BUCKET_MIN_TASKS_SMALL_M_ALONE = 4  # M <= 16 without the few-task class: against gather
 BUCKET_MIN_TASKS: int | None = None
 if "SKETCHSERVE_BUCKET_MIN_TASKS" in os.environ:
@@ -136,8 +137,7 @@ def bucket_min_tasks(m: int) -> int:
     if not FEW_TASKS:
         return BUCKET_MIN_TASKS_SMALL_M_ALONE
     if m <= BUCKET_TINY_M:
-        wide = m >= BUCKET_WIDE_MIN_M and wgmma_bucket_gpu()
-        return BUCKET_MIN_TASKS_TINY_M_SM90 if wide else BUCKET_MIN_TASKS_TINY_M
+        return BUCKET_MIN_TASKS_TINY_M_SM90 if wgmma_bucket_gpu() else BUCKET_MIN_TASKS_TINY_M
     return BUCKET_MIN_TASKS_SMALL_M_SM90 if wgmma_bucket_gpu() else BUCKET_MIN_TASKS_SMALL_M
 
 
@@ -163,6 +163,20 @@ def _shape_key(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tens
 
 def _m_bucket(m: int) -> int:
     return 1 << max(0, (m - 1).bit_length())
+
+
+WIDE_MIN_TOKENS = 8  # the WIDE bucket kernel's smallest token tile
+
+
+def _bucket_m_key(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor, bits: int) -> int:
+    """The bucket tuning key's token count for x's rows: their power of two, at least WIDE_MIN_TOKENS where the WIDE
+    bucket kernel runs (sm_90), whose 8-token tile serves 1-8 tokens alike. The 1-, 2- and 4-token keys' choices are
+    cols-layout ones tuned before that kernel existed: serving batch 4 over 4 tasks took 11.2 ms a step through the
+    4-token key's choice against 7.2 at batch 8 through the 8-token key's (H200, thirty-seventh session)."""
+    m_key = _m_bucket(x.shape[0])
+    if m_key < WIDE_MIN_TOKENS and bucket_wgmma_ok(x, codes_packed, lut_pool, bits, 32):
+        return WIDE_MIN_TOKENS
+    return m_key
 
 
 def lut_linear_forward(
@@ -220,11 +234,12 @@ def _forward(
         sms = autotune.num_sms(x.device)
         decode_class = _decode_class(decode_kernel or DECODE_KERNEL, x, segments, num_tasks)
         if decode_class == "bucket":
+            m_key = _bucket_m_key(x, codes_packed, lut_pool, bits)
             config = autotune.pick_config(
                 "bucket",
-                _shape_key(x, codes_packed, lut_pool, bits, _m_bucket(m)),
+                _shape_key(x, codes_packed, lut_pool, bits, m_key),
                 lambda: bucket_candidates(m, n, k, bits, sms)
-                + bucket_wgmma_configs_for(x, codes_packed, lut_pool, bits, _m_bucket(m)),
+                + bucket_wgmma_configs_for(x, codes_packed, lut_pool, bits, m_key),
                 lambda c: launch_bucket(x, codes_packed, lut_pool, slots, bits, y, c),
                 lambda: default_bucket_config(m, n, k, bits, sms),
                 x.device,

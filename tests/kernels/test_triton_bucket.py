@@ -249,19 +249,41 @@ def test_a_batch_of_a_few_tasks_takes_the_fragment_kernels_own_choice(spy, monke
 
 
 def test_above_16_rows_the_bucket_kernel_serves_from_fewer_tasks_where_its_wgmma_form_runs(monkeypatch):
-    """sm_90 (the wgmma bucket kernel): from 7 tasks above 16 rows, elsewhere from 13; at 5-16 rows from 4 (its WIDE
-    form) against 5 at 9-16 rows and 7 at 5-8; up to 4 rows unchanged."""
+    """sm_90 (the wgmma bucket kernel): from 7 tasks above 16 rows, elsewhere from 13; up to 16 rows from 4 (its WIDE
+    form) against 5 at 9-16 rows and 7 up to 8."""
     monkeypatch.setattr(triton_ops, "DECODE_KERNEL", "auto")
     monkeypatch.setattr(triton_ops, "wgmma_bucket_gpu", lambda: False)
     assert triton_ops.task_classes(17) == (13,) and triton_ops.task_classes(64) == (13,)
     assert triton_ops.task_classes(16) == (2, 5)
-    assert triton_ops.task_classes(5) == triton_ops.task_classes(8) == (2, 7)
-    at_4 = triton_ops.task_classes(4)
+    assert triton_ops.task_classes(1) == triton_ops.task_classes(8) == (2, 7)
     monkeypatch.setattr(triton_ops, "wgmma_bucket_gpu", lambda: True)
     assert triton_ops.task_classes(17) == (7,) and triton_ops.task_classes(64) == (7,)
-    assert triton_ops.task_classes(5) == triton_ops.task_classes(8) == (2, 4)
+    assert triton_ops.task_classes(1) == triton_ops.task_classes(8) == (2, 4)
     assert triton_ops.task_classes(9) == triton_ops.task_classes(16) == (2, 4)
-    assert triton_ops.task_classes(1) == triton_ops.task_classes(4) == at_4
+
+
+def test_a_few_rows_take_the_8_token_bucket_key_where_the_wide_form_runs(monkeypatch):
+    """The WIDE bucket kernel's 8-token tile serves 1-8 rows alike, so up to 8 rows share its tuning key there; the
+    1-, 2- and 4-token keys (older choices) serve only where it does not run."""
+    x, codes, pool, _ = make_case(3, 64, 256, 4, 1, 3, "random", torch.float16)
+    wide = triton_ops.bucket_wgmma_ok(x, codes, pool, 4, 32)
+    assert triton_ops._bucket_m_key(x, codes, pool, 4) == (8 if wide else 4)
+    monkeypatch.setattr(triton_ops, "bucket_wgmma_ok", lambda *args: True)
+    assert [triton_ops._bucket_m_key(x[:m], codes, pool, 4) for m in (1, 2, 3, 5, 8)] == [8] * 5
+    x16, codes16, pool16, _ = make_case(16, 64, 256, 4, 1, 3, "random", torch.float16)
+    assert triton_ops._bucket_m_key(x16[:12], codes16, pool16, 4) == 16
+    monkeypatch.setattr(triton_ops, "bucket_wgmma_ok", lambda *args: False)
+    assert [triton_ops._bucket_m_key(x[:m], codes, pool, 4) for m in (1, 2, 3)] == [1, 2, 4]
+
+
+@pytest.mark.gpu
+def test_a_batch_of_four_rows_over_four_tasks_takes_the_bucket_kernel_where_the_wide_form_runs(spy, monkeypatch):
+    monkeypatch.setattr(triton_ops, "DECODE_KERNEL", "auto")
+    x, codes, pool, slot_of_token = make_case(4, 512, 1024, 4, 1, 4, "distinct", torch.float16, seed=11)
+    ref = lut_linear_reference(x, codes, pool, slot_of_token, 4)
+    y = lut_linear(x, codes, pool, slot_of_token, 4, 1, num_tasks=4)
+    assert rel_err(y, ref) < TOL[x.dtype]
+    assert spy[-1] == ("bucket" if triton_ops.wgmma_bucket_gpu() else "gather")
 
 
 def test_unknown_decode_kernel_name_raises():
@@ -297,7 +319,7 @@ def test_auto_mode_threshold_is_lower_for_small_batches_and_one_override_sets_al
     assert triton_ops.bucket_min_tasks(9) == triton_ops.bucket_min_tasks(16) < triton_ops.bucket_min_tasks(17)
     assert triton_ops.bucket_min_tasks(17) == triton_ops.bucket_min_tasks(64)
     monkeypatch.setattr(triton_ops, "wgmma_bucket_gpu", lambda: True)  # sm_90: the WIDE bucket kernel from 9 rows
-    assert triton_ops.bucket_min_tasks(4) > triton_ops.bucket_min_tasks(5) == triton_ops.bucket_min_tasks(16) == 4
+    assert triton_ops.bucket_min_tasks(1) == triton_ops.bucket_min_tasks(16) == 4
     assert triton_ops.bucket_min_tasks(16) < triton_ops.bucket_min_tasks(17) == 7
     monkeypatch.setattr(triton_ops, "FEW_TASKS", False)  # without the class: one count up to 16 rows
     assert triton_ops.bucket_min_tasks(1) == triton_ops.bucket_min_tasks(16) < triton_ops.bucket_min_tasks(17)

@@ -239,6 +239,7 @@ CUDA_CASES = [  # (M tokens, distinct slots, N, K, gpr, bits, dtype, config over
     (64, 13, 1000, 1024, 8, 4, torch.bfloat16, {}),  # ragged N, 64-token tiles
     (40, 16, 256, 2048, 1, 4, torch.float16, {"BLOCK_M": 16}),  # 3 token tiles, the last one partial
     (9, 9, 384, 192, 1, 4, torch.float16, {}),  # K of 3 or 6 blocks: little or no whole ring round
+    (3, 3, 256, 512, 1, 4, torch.float16, {}),  # 3 tokens in the 8-token tile (the op's key for 1-8 rows on sm_90)
 ]
 
 
