@@ -379,7 +379,8 @@ def attention_config(hd: int, pairs: int, sms: int) -> dict:
     PREFETCH. At head dim 128 (H200, `benchmarks/attention_decode.py`, NOTES.md thirty-seventh session): batch 1 x
     160 tokens 8.9 against 10.7 us, batch 1 x 1,024 (4 parts) 17.0 against 19.3. With more pairs than SMs the
     prefetching forms were slower (16 x 160: 21.1-25.8 against 20.8; 64 x 1,024: 324-395 against 261): 64 tokens,
-    4 warps.
+    4 warps. Measured with one query head a KV head; grouped heads and head dim 64 take the same rule unmeasured
+    (each program's tile is the same 16 padded query rows).
     That form against 32 tokens (thirty-sixth session): 74.8-77.1 against 85.1-86.0 us at 16 x 1,024, 256-261
     against 312 at 64 x 1,024 (the bandwidth floor: 254), 20.0-20.7 against 19.5-19.9 at 16 x 160, though it spills
     96 bytes (Triton 3.6, sm_90); a CUDA-core form of G = 1 was slower (thirty-fifth session). num_stages changes
