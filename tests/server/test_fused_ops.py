@@ -126,7 +126,10 @@ def test_self_check_passes_and_names_a_kernel_that_disagrees(monkeypatch):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("heads,kv_heads,block_size", [(4, 2, 4), (6, 2, 16), (2, 2, 8)])  # G = 2, 3 (odd), 1
 @pytest.mark.parametrize("num_splits", [1, 2, 5])  # 5 parts: more than a short context has chunks (empty parts)
-def test_paged_decode_attention_reads_each_context_in_place(dtype, heads, kv_heads, block_size, num_splits):
+@pytest.mark.parametrize("form", ["ATTENTION_FEW_PAIRS", "ATTENTION_MANY_PAIRS"])  # attention_config's two
+def test_paged_decode_attention_reads_each_context_in_place(dtype, heads, kv_heads, block_size, num_splits, form,
+                                                            monkeypatch):  # fmt: skip
+    monkeypatch.setattr(triton_fused, "attention_config", lambda hd, pairs, sms: getattr(triton_fused, form))
     hd = 16
     lens = [1, block_size, block_size + 1, 5 * block_size - 3, 70]  # one token, a full block, one over, long
     width = max(-(-n // block_size) for n in lens)
