@@ -374,10 +374,11 @@ def attention_config(hd: int, pairs: int, sms: int) -> dict:
     """paged_decode_attention's chunk (BLOCK_T tokens), warps and PREFETCH for head dim hd (any query heads a KV
     head: they pad to 16 rows alike) and a batch of `pairs` (sequence, KV head) pairs on `sms` SMs.
 
-    Up to one pair an SM (batch 1 at 7B: 32 KV heads, whose contexts attention_splits cuts into parts), each
-    program's chain of dependent loads is the time, and requesting each chunk a chunk ahead pays: 64 tokens, 8 warps,
-    PREFETCH. At head dim 128 (H200, `benchmarks/attention_decode.py`, NOTES.md thirty-seventh session): batch 1 x
-    160 tokens 8.9 against 10.7 us, batch 1 x 1,024 (4 parts) 17.0 against 19.3. With more pairs than SMs the
+    Up to two pairs an SM (batch 8 at 7B: 32 KV heads a sequence; attention_splits cuts a small batch's contexts
+    into parts), each program's chain of dependent loads is the time, and requesting each chunk a chunk ahead pays:
+    64 tokens, 8 warps, PREFETCH. At head dim 128 (H200, `benchmarks/attention_decode.py`, NOTES.md thirty-seventh
+    session), against the other form: batch 1 x 160 tokens 8.9 against 10.7 us, batch 1 x 1,024 (4 parts) 17.0
+    against 19.3, batch 8 x 160 14.2 against 15.5, batch 8 x 1,024 48.6 against 53.9. From 16 sequences the
     prefetching forms were slower (16 x 160: 21.1-25.8 against 20.8; 64 x 1,024: 324-395 against 261): 64 tokens,
     4 warps. Measured with one query head a KV head; grouped heads and head dim 64 take the same rule unmeasured
     (each program's tile is the same 16 padded query rows).
