@@ -1,7 +1,7 @@
-"""bench_serving's decode point at batch 8 over 5, 6 and 7 tasks (7B shape), with the bucket kernel's threshold as
-shipped (from 7 tasks at up to 8 rows: kernels/triton_ops.py BUCKET_MIN_TASKS_TINY_M, set in the eighteenth session
-when the 8-row bucket layer took 333 us) or as SKETCHSERVE_BUCKET_MIN_TASKS sets it for every row count. The 8-token
-WIDE choices came after (1.13-1.20x faster, thirty-third session), so the threshold may now belong lower.
+"""bench_serving's decode point at a small batch (8 by default) over a few tasks (7B shape), with the bucket kernel's
+threshold as shipped (kernels/triton_ops.py bucket_min_tasks: from 4 tasks up to 8 rows on sm_90 since the
+thirty-seventh session, which measured it with this script; 7 before) or as SKETCHSERVE_BUCKET_MIN_TASKS sets it for
+every row count.
 argv[1]: a label; argv[2]: gpr; argv[3] (optional): the batch rows (8); argv[4] (optional): the task counts,
 comma-separated (5,6,7)."""
 
