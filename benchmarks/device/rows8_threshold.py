@@ -10,7 +10,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.getcwd(), "benchmarks", "device"))
-from serving_setup import bs, serving_engine  # noqa: E402
+from serving_setup import bs, print_point, serving_engine  # noqa: E402
 
 label, gpr = sys.argv[1], int(sys.argv[2])
 rows = int(sys.argv[3]) if len(sys.argv) > 3 else 8
@@ -18,6 +18,4 @@ counts = [int(n) for n in sys.argv[4].split(",")] if len(sys.argv) > 4 else [5, 
 with tempfile.TemporaryDirectory() as tmp:
     engine, base, tasks, args, floor_of = serving_engine(gpr, max(counts), tmp)
     for n in counts:
-        p = bs.decode_point(engine, base, tasks[:n], rows, args, floor_of)
-        print(f"[{label}] gpr={gpr} batch={rows} tasks={n}: {p['tok_per_s']:.1f} tok/s, step {p['step_ms']:.2f} ms "
-              f"(floor {p['floor_ms']:.2f} ms)", flush=True)
+        print_point(label, bs.decode_point(engine, base, tasks[:n], rows, args, floor_of), gpr=gpr, batch=rows, tasks=n)

@@ -15,7 +15,7 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.getcwd(), "benchmarks", "device"))
 import triton  # noqa: E402
-from serving_setup import bs, serving_engine  # noqa: E402
+from serving_setup import bs, print_point, serving_engine  # noqa: E402
 
 import kernels.triton_bucket as tb  # noqa: E402
 import kernels.triton_bucket_wgmma as tbw  # noqa: E402
@@ -51,6 +51,4 @@ with tempfile.TemporaryDirectory() as tmp:
     engine, base, tasks, args, floor_of = serving_engine(gpr, 16, tmp)
     for _ in range(2):
         p = bs.decode_point(engine, base, tasks[:min(batch, 16)], batch, args, floor_of)
-        print(f"[{label}] gpr={gpr} batch={batch} tasks={min(batch, 16)}: {p['tok_per_s']:.1f} tok/s, "
-              f"step {p['step_ms']:.2f} ms "
-              f"(floor {p['floor_ms']:.2f} ms)", flush=True)
+        print_point(label, p, gpr=gpr, batch=batch, tasks=min(batch, 16))

@@ -35,3 +35,10 @@ def serving_engine(gpr: int, num_tasks: int, tmp: str):
 
     bs.warm_up(engine, tasks)
     return engine, base, tasks, args, floor_of
+
+
+def print_point(label: str, p: dict, **what) -> None:
+    """One decode point of bs.decode_point as the device scripts print it: "[label] k=v ...: tok/s, step (floor)"."""
+    fields = " ".join(f"{k}={v}" for k, v in what.items())
+    print(f"[{label}] {fields}: {p['tok_per_s']:.1f} tok/s, step {p['step_ms']:.2f} ms (floor {p['floor_ms']:.2f} ms)",
+          flush=True)  # fmt: skip

@@ -7,7 +7,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.getcwd(), "benchmarks", "device"))
-from serving_setup import bs, serving_engine  # noqa: E402
+from serving_setup import bs, print_point, serving_engine  # noqa: E402
 
 label = sys.argv[1]
 gpr = int(sys.argv[2]) if len(sys.argv) > 2 else 1
@@ -15,6 +15,4 @@ batches = [int(b) for b in (sys.argv[3] if len(sys.argv) > 3 else "16,64").split
 with tempfile.TemporaryDirectory() as tmp:
     engine, base, tasks, args, floor_of = serving_engine(gpr, 16, tmp)
     for batch in batches:
-        p = bs.decode_point(engine, base, tasks, batch, args, floor_of)
-        print(f"[{label}] gpr={gpr} batch={batch} tasks=16: {p['tok_per_s']:.1f} tok/s, step {p['step_ms']:.2f} ms "
-              f"(floor {p['floor_ms']:.2f} ms)", flush=True)
+        print_point(label, bs.decode_point(engine, base, tasks, batch, args, floor_of), gpr=gpr, batch=batch, tasks=16)
