@@ -77,7 +77,7 @@ def case(batch: int, ctx: int) -> dict:
     t = turns_us(runs)
     kv_bytes = 2 * batch * ctx * HEADS * HEAD_DIM * 2
     floor = kv_bytes / BANDWIDTH * 1e6
-    shipped = attention_config(HEAD_DIM, batch * HEADS, num_sms(dev))
+    shipped = attention_config(batch * HEADS, num_sms(dev))
     print(f"batch {batch}, context {ctx} ({splits} part(s)), floor {floor:.1f} us; shipped {shipped}: "
           + "; ".join(f"{name} {us:.1f} us ({kv_bytes / us / 1e3:.0f} GB/s)" for name, us in t.items()),
           flush=True)  # fmt: skip

@@ -363,16 +363,16 @@ def paged_decode_attention(
     if num_splits is None:
         num_splits = attention_splits(b * hkv, block_tables.shape[1] * bs, sms)
     return launch_paged_decode_attention(q, k_cache, v_cache, block_tables, context_lens, scale, num_splits,
-                                         attention_config(hd, b * hkv, sms))  # fmt: skip
+                                         attention_config(b * hkv, sms))  # fmt: skip
 
 
 ATTENTION_MANY_PAIRS = {"BLOCK_T": 64, "num_warps": 4}
 ATTENTION_FEW_PAIRS = {"BLOCK_T": 64, "num_warps": 8, "PREFETCH": 1}
 
 
-def attention_config(hd: int, pairs: int, sms: int) -> dict:
-    """paged_decode_attention's chunk (BLOCK_T tokens), warps and PREFETCH for head dim hd (any query heads a KV
-    head: they pad to 16 rows alike) and a batch of `pairs` (sequence, KV head) pairs on `sms` SMs.
+def attention_config(pairs: int, sms: int) -> dict:
+    """paged_decode_attention's chunk (BLOCK_T tokens), warps and PREFETCH for a batch of `pairs` (sequence, KV head)
+    pairs on `sms` SMs (at any head dim and query heads a KV head: they pad to 16 rows alike).
 
     Up to two pairs an SM (batch 8 at 7B: 32 KV heads a sequence; attention_splits cuts a small batch's contexts
     into parts), each program's chain of dependent loads is the time, and requesting each chunk a chunk ahead pays:

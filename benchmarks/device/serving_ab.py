@@ -1,7 +1,7 @@
 """bench_serving's decode point at 16 x 16 (7B shape, 16 tasks) with the decode kernels as shipped or changed, for an
 A/B in one process each. argv[1]: a label; argv[2]: gpr; flags:
     --no-wgmma-pdl       the wgmma bucket kernel launched without PDL (as before the thirty-fourth session)
-    --attention=JSON     the paged decode attention's config at every head dim, e.g. '{"BLOCK_T": 32, "num_warps": 4}'
+    --attention=JSON     the paged decode attention's config for every batch, e.g. '{"BLOCK_T": 32, "num_warps": 4}'
     --wide=JSON          every WIDE bucket choice with those config items, e.g. '{"RELEASE": 0}'
     --rope-one-chunk     rope_and_store's grid one program a token (as before the thirty-sixth session)
     --batch=N            N sequences over min(N, 16) tasks instead of 16 x 16
@@ -23,8 +23,8 @@ import server.triton_fused as tf  # noqa: E402
 
 
 def attention_config_always(config: dict) -> None:
-    """The paged decode attention launches with config at every head dim from now on."""
-    tf.attention_config = lambda hd, pairs, sms: config
+    """The paged decode attention launches with config for every batch from now on."""
+    tf.attention_config = lambda pairs, sms: config
 
 
 def wide_choices_with(extra: dict) -> None:

@@ -129,7 +129,7 @@ def test_self_check_passes_and_names_a_kernel_that_disagrees(monkeypatch):
 @pytest.mark.parametrize("form", ["ATTENTION_FEW_PAIRS", "ATTENTION_MANY_PAIRS"])  # attention_config's two
 def test_paged_decode_attention_reads_each_context_in_place(dtype, heads, kv_heads, block_size, num_splits, form,
                                                             monkeypatch):  # fmt: skip
-    monkeypatch.setattr(triton_fused, "attention_config", lambda hd, pairs, sms: getattr(triton_fused, form))
+    monkeypatch.setattr(triton_fused, "attention_config", lambda pairs, sms: getattr(triton_fused, form))
     hd = 16
     lens = [1, block_size, block_size + 1, 5 * block_size - 3, 70]  # one token, a full block, one over, long
     width = max(-(-n // block_size) for n in lens)
@@ -187,10 +187,10 @@ def test_a_batch_of_fewer_sequence_heads_than_sms_takes_the_prefetching_attentio
     """Up to one (sequence, KV head) pair an SM each program's dependent loads are its time: the prefetching form."""
     few, many = triton_fused.ATTENTION_FEW_PAIRS, triton_fused.ATTENTION_MANY_PAIRS
     assert few["PREFETCH"] and not many.get("PREFETCH")
-    assert triton_fused.attention_config(128, pairs=32, sms=132) == few  # batch 1, 7B
-    assert triton_fused.attention_config(128, pairs=264, sms=132) == few  # batch 8
-    assert triton_fused.attention_config(128, pairs=265, sms=132) == many
-    assert triton_fused.attention_config(128, pairs=16 * 32, sms=132) == many  # batch 16, 7B
+    assert triton_fused.attention_config(pairs=32, sms=132) == few  # batch 1, 7B
+    assert triton_fused.attention_config(pairs=264, sms=132) == few  # batch 8
+    assert triton_fused.attention_config(pairs=265, sms=132) == many
+    assert triton_fused.attention_config(pairs=16 * 32, sms=132) == many  # batch 16, 7B
 
 
 def test_contexts_are_split_only_when_few_programs_would_run():
