@@ -183,8 +183,8 @@ def test_a_split_attention_launch_leaves_its_arrival_counters_at_zero():
     assert torch.equal(again, first)
 
 
-def test_a_batch_of_fewer_sequence_heads_than_sms_takes_the_prefetching_attention():
-    """Up to one (sequence, KV head) pair an SM each program's dependent loads are its time: the prefetching form."""
+def test_a_batch_of_at_most_two_sequence_heads_an_sm_takes_the_prefetching_attention():
+    """Up to two (sequence, KV head) pairs an SM each program's dependent loads are its time: the prefetching form."""
     few, many = triton_fused.ATTENTION_FEW_PAIRS, triton_fused.ATTENTION_MANY_PAIRS
     assert few["PREFETCH"] and not many.get("PREFETCH")
     assert triton_fused.attention_config(pairs=32, sms=132) == few  # batch 1, 7B
