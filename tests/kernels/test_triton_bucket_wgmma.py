@@ -131,6 +131,39 @@ def test_the_wide_form_releasing_the_next_kernel_early_matches_the_reference(rel
                                          x_written_before=True)  # fmt: skip
 
 
+@pytest.mark.skipif(not SM90, reason="the wgmma bucket kernel needs an sm_90 GPU")
+@pytest.mark.parametrize("last", [0, 1])
+def test_the_wide_form_prefetching_a_later_programs_lut_runs_matches_the_reference(last):
+    """LUT_AHEAD (a later program's LUT runs prefetched into L2, at the first or the last K block) changes no result:
+    each candidate at split-K 1, 3 and 4, prefetching 1 and 7 programs ahead, under PDL."""
+    with pdl_scope():
+        for case in (0, 1, 2, 5):
+            for ahead in (1, 7):
+                assert_wide_candidates_match(case, {"LUT_AHEAD": ahead, "LUT_AHEAD_LAST": last}, splits=(1, 3, 4),
+                                             x_written_before=True)  # fmt: skip
+
+
+def test_the_lut_prefetch_compiles_for_sm90_to_one_prefetch_a_run_and_leaves_the_one_hot_alone():
+    """LUT_AHEAD: the sm_90 SASS has L2 evict-last prefetches (CCTL.E.PML2) of the later program's runs, each
+    thread's share (4 of the [ROWS, BM] runs at 32 rows, 4 warps, 16 tokens), and the same set.eq count, without
+    spills (the H200's 16-token 22016x4096 choice); none without it. Only the WIDE form with one token tile takes it."""
+    config = {"LAYOUT": "wgmma", "BLOCK_M": 16, "ROWS": 32, "BLOCK_K": 256, "num_warps": 4, "num_stages": 2,
+              "SPLIT_K": 4, "MMA_V2": 1, "WIDE": 1, "PDL": 1}
+    script = _COMPILE_SCRIPT.replace('sass.count("HGMMA")', 'sass.count("CCTL.E.PML2")')
+    extras = ({}, {"LUT_AHEAD": 528}, {"LUT_AHEAD": 528, "LUT_AHEAD_LAST": 1})
+    cases = [[config | extra, 4, "fp16"] for extra in extras]
+    (regs, stack, _, cctl, hset2), *ahead = sm90_results(script, cases)
+    assert stack == 0 and cctl == 0, (regs, stack, cctl)
+    for a_regs, a_stack, _, a_cctl, a_hset2 in ahead:
+        assert a_stack == 0 and a_regs <= 255 and a_hset2 == hset2, (a_regs, a_stack, a_hset2)
+        assert a_cctl == 4, a_cctl
+    if SM90:
+        x, codes, pool, slots = make_case(20, 64, 256, 4, 1, 4, "random", torch.float16)
+        y = torch.empty(20, 64, dtype=x.dtype, device=x.device)
+        with pytest.raises(ValueError, match="LUT_AHEAD"):
+            launch_bucket_wgmma(x, codes, pool, slots, 4, y, bucket_wide_candidates(16, 256)[0] | {"LUT_AHEAD": 8})
+
+
 def test_the_early_release_is_on_by_default_for_the_wide_form_only_and_takes_modes_0_to_2():
     assert release_mode({"WIDE": 1}) == 1 and release_mode({"WIDE": 1, "RELEASE": 2}) == 2
     assert release_mode({}) == 0 and release_mode({"RELEASE": 2}) == 0  # the wgmma form launches without PDL
