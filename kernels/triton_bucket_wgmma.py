@@ -236,30 +236,6 @@ if HAVE_GLUON:
                                   is_pure=False, pack=1)  # fmt: skip
 
     @gluon.jit
-    def _prefetch_l2_last(ptrs):
-        """prefetch.global.L2::evict_last of every address of ptrs: a hint (nothing read into registers, nothing to
-        wait for) that also asks L2 to keep the lines ahead of the codes' stream."""
-        gl.inline_asm_elementwise("prefetch.global.L2::evict_last [$1]; mov.u32 $0, 0;", "=r,l", [ptrs],
-                                  dtype=gl.int32, is_pure=False, pack=1)  # fmt: skip
-
-    @gluon.jit
-    def _prefetch_ahead(lut_ptr, lut_tok, arow, tile, split_id, n_tiles, n_splits, m_tiles, N, stride_ln,
-                        KB_PER_SPLIT, BPG, USE_SPLIT: gl.constexpr, ROWS: gl.constexpr, L: gl.constexpr,
-                        AHEAD: gl.constexpr):  # fmt: skip
-        """L2 prefetch of the LUT runs that the program launched AHEAD programs after this one will fold (its rows,
-        its range's first group, this program's tokens: the WIDE form has one token tile), if there is one."""
-        lin = tile + split_id * n_tiles + AHEAD  # programs launch in this order: tiles fastest
-        if lin < n_tiles * n_splits:
-            f_tile = lin % n_tiles
-            f_row0 = (f_tile // m_tiles) * ROWS
-            if USE_SPLIT:
-                f_group = ((lin // n_tiles) * KB_PER_SPLIT) // BPG
-            else:
-                f_group = 0
-            f_row = gl.minimum(f_row0 + arow, N - 1) * stride_ln + f_group * L
-            _prefetch_l2_last(lut_ptr + gl.expand_dims(f_row, 1) + gl.expand_dims(lut_tok, 0))
-
-    @gluon.jit
     def _fold(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, group, L: gl.constexpr, ROWS: gl.constexpr,
               BLOCK_M: gl.constexpr):  # fmt: skip
         """part [ROWS, BM] + sum_c LUT[slot(t), row r, group, c] * acc[16 r + c, t]. lut_tok [BM] (int64): each
@@ -294,8 +270,7 @@ if HAVE_GLUON:
         PROBE: gl.constexpr = 0,
         PDL: gl.constexpr = False,
         RELEASE: gl.constexpr = 0,
-        LUT_AHEAD: gl.constexpr = 0,
-        LUT_AHEAD_LAST: gl.constexpr = False,
+        ONE_FOLD: gl.constexpr = False,
     ):  # fmt: skip
         """Program (row tile x token tile, k): ROWS weight rows, BLOCK_M tokens (x rows past M are TMA's zeros),
         K blocks [k * KB_PER_SPLIT, ...). x's tile and the rows' code words of each K block arrive together by TMA
@@ -312,10 +287,10 @@ if HAVE_GLUON:
         are small: RMSNorm, RoPE, SiLU): 1 (the launcher's default), right after the wait; 2, at the start of the
         program's last K block. Serving 16 x 16 on the H200 (NOTES.md, thirty-sixth session): gpr 1 8.99-9.01 ms a
         step without, 8.92-8.95 with 1, 8.96-8.98 with 2; gpr 4 9.51-9.55 without, 9.47-9.50 with 1.
-        LUT_AHEAD (WIDE, one token tile): the fold's LUT runs of the program launched LUT_AHEAD programs later (about
-        a wave) prefetched into L2 (evict_last) after this program's first block's MMA (LUT_AHEAD_LAST: its last
-        block's), so that a later wave's folds find them there: on the several-wave shapes the fold's LUT loads
-        cost 13.5 of 109 us at gpr 1 and 26 of 114 at gpr 4 (22016x4096, 16 x 16; NOTES.md, thirty-fifth session)."""
+        ONE_FOLD (the launcher's for the WIDE form, where every program's K range lies in one LUT group: gpr 1, or
+        split-K ranges that divide the group): the fold after the K loop instead of in it, so that the loop holds
+        only the ring, the one-hot and the MMAs (sm_90 SASS of the 16-token choices: 1,215 -> 972 instructions, 128
+        -> 116 registers)."""
         DT: gl.constexpr = x_desc.dtype
         L: gl.constexpr = 1 << BITS
         V: gl.constexpr = BLOCK_K // 32
@@ -391,10 +366,6 @@ if HAVE_GLUON:
             part = gl.zeros([ROWS, BLOCK_M], gl.float32, gl.SliceLayout(2, f_layout))
         else:
             part = gl.sum(gl.reshape(gl.zeros_like(acc), [ROWS, 16, BLOCK_M]), axis=1)
-        if LUT_AHEAD_LAST:
-            ahead_kb = KB - 1
-        else:
-            ahead_kb = kb0
         for kb in range(kb0, KB):
             i = kb - kb0
             cur = i % STAGES
@@ -415,10 +386,6 @@ if HAVE_GLUON:
                 acc = mma_v2(a, x_smem.index(cur).permute((1, 0)).load(b_layout), acc)
             else:
                 acc = warpgroup_mma(a, x_smem.index(cur).permute((1, 0)), acc, is_async=True)
-            if WIDE and LUT_AHEAD > 0:
-                if kb == ahead_kb:
-                    _prefetch_ahead(lut_ptr, lut_tok, arow, tile, split_id, n_tiles, n_splits, m_tiles, N, stride_ln,
-                                    KB_PER_SPLIT, BPG, USE_SPLIT, ROWS, L, LUT_AHEAD)  # fmt: skip
             # refill the buffers of block kb - 1 (its words read, its MMA waited for by every warp) with kb + STAGES - 1
             nxt = kb + STAGES - 1
             r = (i + STAGES - 1) % STAGES
@@ -429,13 +396,20 @@ if HAVE_GLUON:
             _tma_load(c_desc, [row0, nxt * (BLOCK_K // 8)], bars.index(r), c_smem.index(r), pred=nxt < KB)
             if not MMA_V2:  # the A fragments are read from registers: wait before the next one-hot overwrites them
                 acc = warpgroup_mma_wait(num_outstanding=0, deps=[acc])
-            if ((kb + 1) % BPG == 0) | (kb + 1 == KB):  # the end of a LUT group or of the K range
-                if WIDE:
-                    part = _fold_wide(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, kb // BPG, f_layout, L, ROWS,
-                                      BLOCK_M, PROBE >= 3)  # fmt: skip
-                else:
-                    part = _fold(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, kb // BPG, L, ROWS, BLOCK_M)
-                acc = gl.zeros_like(acc)
+            if not ONE_FOLD:
+                if ((kb + 1) % BPG == 0) | (kb + 1 == KB):  # the end of a LUT group or of the K range
+                    if WIDE:
+                        part = _fold_wide(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, kb // BPG, f_layout, L, ROWS,
+                                          BLOCK_M, PROBE >= 3)  # fmt: skip
+                    else:
+                        part = _fold(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, kb // BPG, L, ROWS, BLOCK_M)
+                    acc = gl.zeros_like(acc)
+        if ONE_FOLD:  # the K range lies in one LUT group: its only fold, after the loop
+            if WIDE:
+                part = _fold_wide(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, kb0 // BPG, f_layout, L, ROWS,
+                                  BLOCK_M, PROBE >= 3)  # fmt: skip
+            else:
+                part = _fold(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, kb0 // BPG, L, ROWS, BLOCK_M)
 
         part_l: gl.constexpr = part.type.layout
         p_rows = gl.arange(0, ROWS, layout=gl.SliceLayout(1, part_l))
@@ -639,6 +613,11 @@ def release_mode(config: dict) -> int:
     return release if config.get("WIDE") else 0
 
 
+def one_fold(k_blocks: int, group_blocks: int, per_split: int) -> bool:
+    """Whether every K range of per_split blocks (the last one shorter) lies within one LUT group of group_blocks."""
+    return k_blocks <= group_blocks or group_blocks % per_split == 0
+
+
 def launch_bucket_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor,
                         slot_of_token: torch.Tensor, bits: int, y: torch.Tensor, config: dict) -> None:  # fmt: skip
     """y [M, N] <- the wgmma bucket kernel. config: ROWS (weight rows a program, a multiple of num_warps), BLOCK_M
@@ -656,9 +635,6 @@ def launch_bucket_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: t
     if not 2 <= stages <= 16 or slot_of_token.shape[0] != m or not x.is_contiguous():
         raise ValueError("the wgmma bucket kernel takes 2 to 16 stages, one slot per token and a contiguous x")
     mma_v2, wide = bool(config.get("MMA_V2", 0)), bool(config.get("WIDE", 0))
-    ahead = int(config.get("LUT_AHEAD", 0))
-    if ahead and (not wide or m > bm or ahead < 0):
-        raise ValueError(f"LUT_AHEAD takes the WIDE form with one token tile and a positive count, got {ahead}")
     layouts = bucket_wgmma_layouts(warps, rows, bm, bk, mma_v2, wide, bits)
     x_desc = TensorDescriptor.from_tensor(x, [bm, bk], layouts["x_smem_layout"])
     c_desc = TensorDescriptor.from_tensor(codes_packed.view(torch.int32), [rows, bk // 8], layouts["c_smem_layout"])
@@ -669,8 +645,8 @@ def launch_bucket_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: t
         m, n, k, gs, lut_pool.stride(0), lut_pool.stride(1), y.stride(0), per_split,
         BITS=bits, ROWS=rows, BLOCK_M=bm, BLOCK_K=bk, STAGES=stages,
         **{k_: layouts[k_] for k_ in KERNEL_LAYOUTS}, USE_SPLIT=split > 1, MMA_V2=mma_v2, WIDE=wide,
-        PROBE=int(config.get("PROBE", 0)), RELEASE=release, LUT_AHEAD=ahead,
-        LUT_AHEAD_LAST=bool(config.get("LUT_AHEAD_LAST", 0)),
+        PROBE=int(config.get("PROBE", 0)), RELEASE=release,
+        ONE_FOLD=bool(config.get("ONE_FOLD", wide)) and one_fold(k // bk, gs // bk, per_split),
         **(pdl_args(x.device) if wide else {}),  # the wgmma form (32-64 rows) was not timed with PDL
         num_warps=warps, **({"maxnreg": config["maxnreg"]} if config.get("maxnreg") else {}),
     )  # fmt: skip

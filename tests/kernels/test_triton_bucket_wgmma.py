@@ -28,6 +28,7 @@ from kernels.triton_bucket_wgmma import (
     bucket_wide_candidates,
     compare_word,
     launch_bucket_wgmma,
+    one_fold,
     onehot_program,
     onehot_wide_program,
     op_candidate,
@@ -131,37 +132,41 @@ def test_the_wide_form_releasing_the_next_kernel_early_matches_the_reference(rel
                                          x_written_before=True)  # fmt: skip
 
 
+def test_a_program_folds_once_after_its_loop_only_where_its_k_range_lies_in_one_lut_group():
+    assert one_fold(16, 16, 4) and one_fold(16, 16, 16)  # gpr 1: one group, any split
+    assert one_fold(16, 4, 4) and one_fold(16, 4, 2) and one_fold(172, 43, 43)  # ranges that divide the group
+    assert not one_fold(16, 4, 16) and not one_fold(6, 3, 2) and not one_fold(16, 4, 3)  # ranges across groups
+
+
+def test_the_single_fold_leaves_the_k_loop_to_the_ring_the_one_hot_and_the_mmas():
+    """ONE_FOLD (the H200's 16-token 4096x4096 and 22016x4096 choices, sm_90): the K loop holds no fold (no LUT loads,
+    no fp32 FMAs) and the kernel no more registers than with the fold in the loop; the one-hot is unchanged."""
+    import json
+
+    script = (
+        "import json, os, sys; os.environ.pop('TRITON_INTERPRET', None); sys.path.insert(0, 'benchmarks'); "
+        "from bench_kernels import compile_bucket_wgmma_sm90, _inner_loop_mix; out = []\n"
+        "for config in json.loads(sys.argv[1]):\n"
+        "    regs, stack, _, sass = compile_bucket_wgmma_sm90(config, 4, 'fp16')\n"
+        "    out.append([int(regs), int(stack), _inner_loop_mix(sass, top=None)[1]])\n"
+        "print(json.dumps(out))"
+    )
+    base = {"LAYOUT": "wgmma", "BLOCK_M": 16, "BLOCK_K": 256, "num_stages": 2, "SPLIT_K": 4, "MMA_V2": 1, "WIDE": 1,
+            "PDL": 1}
+    configs = [base | {"ROWS": rows, "num_warps": rows // 8, "ONE_FOLD": f} for rows in (16, 32) for f in (0, 1)]
+    results = sm90_results(script, configs)
+    for (regs_in, _, mix_in), (regs, stack, mix) in zip(results[::2], results[1::2], strict=True):
+        assert stack == 0 and regs <= regs_in, (regs, regs_in, stack)
+        assert mix_in.get("FFMA", 0) > 0 and mix_in.get("LDG", 0) > 0, json.dumps(mix_in)  # the fold in the loop
+        assert mix.get("FFMA", 0) == 0 and mix.get("LDG", 0) == 0, json.dumps(mix)
+        assert mix["HSET2"] == mix_in["HSET2"] and mix["HMMA"] == mix_in["HMMA"]
+
+
 @pytest.mark.skipif(not SM90, reason="the wgmma bucket kernel needs an sm_90 GPU")
-@pytest.mark.parametrize("last", [0, 1])
-def test_the_wide_form_prefetching_a_later_programs_lut_runs_matches_the_reference(last):
-    """LUT_AHEAD (a later program's LUT runs prefetched into L2, at the first or the last K block) changes no result:
-    each candidate at split-K 1, 3 and 4, prefetching 1 and 7 programs ahead, under PDL."""
-    with pdl_scope():
-        for case in (0, 1, 2, 5):
-            for ahead in (1, 7):
-                assert_wide_candidates_match(case, {"LUT_AHEAD": ahead, "LUT_AHEAD_LAST": last}, splits=(1, 3, 4),
-                                             x_written_before=True)  # fmt: skip
-
-
-def test_the_lut_prefetch_compiles_for_sm90_to_one_prefetch_a_run_and_leaves_the_one_hot_alone():
-    """LUT_AHEAD: the sm_90 SASS has L2 evict-last prefetches (CCTL.E.PML2) of the later program's runs, each
-    thread's share (4 of the [ROWS, BM] runs at 32 rows, 4 warps, 16 tokens), and the same set.eq count, without
-    spills (the H200's 16-token 22016x4096 choice); none without it. Only the WIDE form with one token tile takes it."""
-    config = {"LAYOUT": "wgmma", "BLOCK_M": 16, "ROWS": 32, "BLOCK_K": 256, "num_warps": 4, "num_stages": 2,
-              "SPLIT_K": 4, "MMA_V2": 1, "WIDE": 1, "PDL": 1}
-    script = _COMPILE_SCRIPT.replace('sass.count("HGMMA")', 'sass.count("CCTL.E.PML2")')
-    extras = ({}, {"LUT_AHEAD": 528}, {"LUT_AHEAD": 528, "LUT_AHEAD_LAST": 1})
-    cases = [[config | extra, 4, "fp16"] for extra in extras]
-    (regs, stack, _, cctl, hset2), *ahead = sm90_results(script, cases)
-    assert stack == 0 and cctl == 0, (regs, stack, cctl)
-    for a_regs, a_stack, _, a_cctl, a_hset2 in ahead:
-        assert a_stack == 0 and a_regs <= 255 and a_hset2 == hset2, (a_regs, a_stack, a_hset2)
-        assert a_cctl == 4, a_cctl
-    if SM90:
-        x, codes, pool, slots = make_case(20, 64, 256, 4, 1, 4, "random", torch.float16)
-        y = torch.empty(20, 64, dtype=x.dtype, device=x.device)
-        with pytest.raises(ValueError, match="LUT_AHEAD"):
-            launch_bucket_wgmma(x, codes, pool, slots, 4, y, bucket_wide_candidates(16, 256)[0] | {"LUT_AHEAD": 8})
+@pytest.mark.parametrize("case", [0, 1, 5])
+def test_the_wide_form_folding_in_its_loop_matches_the_reference(case):
+    """ONE_FOLD off (the fold at each group's last block, as before the thirty-eighth session) at every split."""
+    assert_wide_candidates_match(case, {"ONE_FOLD": 0}, splits=(1, 3, 4))
 
 
 def test_the_early_release_is_on_by_default_for_the_wide_form_only_and_takes_modes_0_to_2():
