@@ -141,8 +141,6 @@ def test_a_program_folds_once_after_its_loop_only_where_its_k_range_lies_in_one_
 def test_the_single_fold_leaves_the_k_loop_to_the_ring_the_one_hot_and_the_mmas():
     """ONE_FOLD (the H200's 16-token 4096x4096 and 22016x4096 choices, sm_90): the K loop holds no fold (no LUT loads,
     no fp32 FMAs) and the kernel no more registers than with the fold in the loop; the one-hot is unchanged."""
-    import json
-
     script = (
         "import json, os, sys; os.environ.pop('TRITON_INTERPRET', None); sys.path.insert(0, 'benchmarks'); "
         "from bench_kernels import compile_bucket_wgmma_sm90, _inner_loop_mix; out = []\n"
