@@ -3,6 +3,7 @@ A/B in one process each. argv[1]: a label; argv[2]: gpr; flags:
     --no-wgmma-pdl       the wgmma bucket kernel launched without PDL (as before the thirty-fourth session)
     --attention=JSON     the paged decode attention's config for every batch, e.g. '{"BLOCK_T": 32, "num_warps": 4}'
     --wide=JSON          every WIDE bucket choice with those config items, e.g. '{"RELEASE": 0}'
+    --wgmma=JSON         every wgmma-form bucket choice (32-64 rows) with those config items, e.g. '{"ONE_FOLD": 1}'
     --rope-one-chunk     rope_and_store's grid one program a token (as before the thirty-sixth session)
     --batch=N            N sequences over min(N, 16) tasks instead of 16 x 16
 (The --lut-l2, --split-inner, --lut-smem and --lut-async flags of the thirty-fourth to thirty-sixth sessions timed
@@ -27,10 +28,12 @@ def attention_config_always(config: dict) -> None:
     tf.attention_config = lambda pairs, sms: config
 
 
-def wide_choices_with(extra: dict) -> None:
-    """Every WIDE choice the op launches from now on takes extra (triton_bucket calls launch_bucket_wgmma by name)."""
+def wgmma_choices_with(extra: dict, wide: bool) -> None:
+    """Every WIDE (wide) or wgmma-form (not wide) choice the op launches from now on takes extra (triton_bucket calls
+    launch_bucket_wgmma by name)."""
     launch = tb.launch_bucket_wgmma
-    tb.launch_bucket_wgmma = lambda *a: launch(*a[:-1], {**a[-1], **extra} if a[-1].get("WIDE") else a[-1])
+    tb.launch_bucket_wgmma = lambda *a: launch(*a[:-1], {**a[-1], **extra} if bool(a[-1].get("WIDE")) == wide
+                                               else a[-1])  # fmt: skip
 
 label, gpr = sys.argv[1], int(sys.argv[2])
 batch = 16
@@ -40,7 +43,9 @@ for arg in sys.argv[3:]:
     elif arg == "--rope-one-chunk":
         tf.rope_chunks = lambda h, hkv: (1, triton.next_power_of_2(h), triton.next_power_of_2(hkv))
     elif arg.startswith("--wide="):
-        wide_choices_with(json.loads(arg.split("=", 1)[1]))
+        wgmma_choices_with(json.loads(arg.split("=", 1)[1]), wide=True)
+    elif arg.startswith("--wgmma="):
+        wgmma_choices_with(json.loads(arg.split("=", 1)[1]), wide=False)
     elif arg.startswith("--batch="):
         batch = int(arg.split("=", 1)[1])
     elif arg.startswith("--attention="):

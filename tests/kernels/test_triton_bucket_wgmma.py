@@ -295,6 +295,20 @@ def test_the_kernel_matches_the_reference_on_batches_of_many_slots(case):
     assert not arrival_counters(x.device, 1).any()
 
 
+@pytest.mark.skipif(not SM90, reason="the wgmma bucket kernel needs an sm_90 GPU")
+@pytest.mark.parametrize("case", [0, 4, 5])
+def test_the_wgmma_form_folding_once_after_its_loop_matches_the_reference(case):
+    """ONE_FOLD for the wgmma form (off by default there): gpr 1, several token tiles, K of 3 or 6 blocks."""
+    m, slots, n, k, gpr, bits, dtype, overrides = CUDA_CASES[case]
+    x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, slots, "random", dtype, seed=case)
+    ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
+    for config in bucket_wgmma_candidates(m, triton.cdiv(k, gpr)):
+        y = torch.full((m, n), float("nan"), dtype=dtype, device="cuda")
+        launch_bucket_wgmma(x, codes, pool, slot_of_token, bits, y, config | overrides | {"ONE_FOLD": 1})
+        assert rel_err(y, ref) < 3e-3, config
+    assert not arrival_counters(x.device, 1).any()
+
+
 def test_the_op_offers_the_wide_form_up_to_16_tokens_and_the_wgmma_form_above_where_it_runs():
     x, codes, pool, _ = make_case(32, 64, 256, 4, 1, 4, "random", torch.float16)
     if not SM90:
