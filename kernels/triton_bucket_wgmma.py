@@ -287,10 +287,12 @@ if HAVE_GLUON:
         are small: RMSNorm, RoPE, SiLU): 1 (the launcher's default), right after the wait; 2, at the start of the
         program's last K block. Serving 16 x 16 on the H200 (NOTES.md, thirty-sixth session): gpr 1 8.99-9.01 ms a
         step without, 8.92-8.95 with 1, 8.96-8.98 with 2; gpr 4 9.51-9.55 without, 9.47-9.50 with 1.
-        ONE_FOLD (the launcher's for the WIDE form, where every program's K range lies in one LUT group: gpr 1, or
-        split-K ranges that divide the group): the fold after the K loop instead of in it, so that the loop holds
-        only the ring, the one-hot and the MMAs (sm_90 SASS of the 16-token choices: 1,215 -> 972 instructions, 128
-        -> 116 registers)."""
+        ONE_FOLD (the launcher's, where every program's K range lies in one LUT group: gpr 1, or split-K ranges
+        that divide the group): the fold after the K loop instead of in it, so that the loop holds only the ring, the
+        one-hot and the MMAs (sm_90 SASS of the WIDE 16-token choices: 1,215 -> 972 instructions, 128 -> 116
+        registers). H200, 16 tasks (NOTES.md, thirty-eighth session): WIDE 16 tokens 1.00-1.06x, serving 16 x 16
+        8.91 -> 8.85 ms a step at gpr 1, 9.44 -> 9.18 at gpr 4; the wgmma form at 64 tokens, gpr 1, 1.04-1.18x,
+        serving 64 x 16 31.1 -> 27.7 ms."""
         DT: gl.constexpr = x_desc.dtype
         L: gl.constexpr = 1 << BITS
         V: gl.constexpr = BLOCK_K // 32
@@ -516,11 +518,14 @@ def bucket_wgmma_ok(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch
 # 3.6): 118-223 registers.
 BUCKET_WGMMA_CANDIDATES = [(16, 64, 4, 8, 1), (16, 64, 4, 8, 2), (16, 64, 4, 12, 2), (16, 32, 4, 12, 2),
                            (16, 32, 4, 16, 2), (32, 32, 8, 8, 2), (32, 64, 8, 8, 1), (16, 64, 4, 4, 2),
-                           (32, 32, 4, 12, 2), (64, 32, 8, 12, 1)]  # fmt: skip
+                           (32, 32, 4, 12, 2), (64, 32, 8, 12, 1), (16, 64, 4, 8, 4), (16, 64, 4, 4, 4)]  # fmt: skip
 # What the op's tuning times (bucket_wgmma_configs_for): the four that were fastest in every H200 grid case (3 shapes x
 # 16 and 64 tokens, results/bucket_wgmma_grid_ring_gpr1_h200_thirtyfirst.json), so that a GPU without shipped choices
-# compiles 4 variants a token tile at start-up, not 10.
-OP_CANDIDATES = [(16, 64, 4, 8, 1), (16, 64, 4, 4, 2), (16, 64, 4, 8, 2), (16, 64, 4, 12, 2)]
+# compiles 4-6 variants a token tile at start-up, not 12; and split-K 4, whose ranges are one LUT group each at gpr 4
+# (K 4,096 or 11,008), so that each program folds once after its loop (ONE_FOLD; thirty-eighth session, 64 tokens
+# over 16 tasks at gpr 4 on the H200: 1.09-1.27x the split-K 1-2 choices, serving 64 x 16 38.4 -> 33.1 ms a step).
+OP_CANDIDATES = [(16, 64, 4, 8, 1), (16, 64, 4, 4, 2), (16, 64, 4, 8, 2), (16, 64, 4, 12, 2), (16, 64, 4, 8, 4),
+                 (16, 64, 4, 4, 4)]  # fmt: skip
 # MMA_V2 (mma.sync instead of wgmma, x's fragments by ldmatrix; thirty-first session, for 16 tokens and fewer):
 # (ROWS, BLOCK_K, warps, stages, SPLIT_K); ~128 registers at 16 rows and BK 64 (4 programs an SM)
 BUCKET_MMA_V2_CANDIDATES = [(16, 64, 4, 8, 1), (16, 64, 4, 8, 2), (16, 32, 4, 12, 2), (16, 32, 4, 12, 4),
@@ -646,7 +651,7 @@ def launch_bucket_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: t
         BITS=bits, ROWS=rows, BLOCK_M=bm, BLOCK_K=bk, STAGES=stages,
         **{k_: layouts[k_] for k_ in KERNEL_LAYOUTS}, USE_SPLIT=split > 1, MMA_V2=mma_v2, WIDE=wide,
         PROBE=int(config.get("PROBE", 0)), RELEASE=release,
-        ONE_FOLD=bool(config.get("ONE_FOLD", wide)) and one_fold(k // bk, gs // bk, per_split),
+        ONE_FOLD=bool(config.get("ONE_FOLD", 1)) and one_fold(k // bk, gs // bk, per_split),
         **(pdl_args(x.device) if wide else {}),  # the wgmma form (32-64 rows) was not timed with PDL
         num_warps=warps, **({"maxnreg": config["maxnreg"]} if config.get("maxnreg") else {}),
     )  # fmt: skip
