@@ -279,34 +279,34 @@ CUDA_CASES = [  # (M tokens, distinct slots, N, K, gpr, bits, dtype, config over
 ]
 
 
-@pytest.mark.skipif(not SM90, reason="the wgmma bucket kernel needs an sm_90 GPU")
-@pytest.mark.parametrize("case", range(len(CUDA_CASES)))
-def test_the_kernel_matches_the_reference_on_batches_of_many_slots(case):
+def assert_wgmma_candidates_match(case: int, extra: dict, mma_v2: bool = False, repeats: int = 2) -> None:
+    """Every wgmma-form candidate of CUDA_CASES[case] (with mma_v2: the MMA_V2 ones only), with extra, launched
+    repeats times against the reference (a split-K launch leaves its arrival counters at zero for the next)."""
     m, slots, n, k, gpr, bits, dtype, overrides = CUDA_CASES[case]
     x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, slots, "random", dtype, seed=case)
     ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
-    tol = 3e-3 if dtype == torch.float16 else 1.5e-2
-    for config in bucket_wgmma_candidates(m, triton.cdiv(k, gpr)):
-        config |= overrides
-        for _ in range(2):  # a split-K launch leaves its arrival counters at zero for the next
+    for config in bucket_wgmma_candidates(m, triton.cdiv(k, gpr), mma_v2=mma_v2):
+        if mma_v2 and not config.get("MMA_V2"):
+            continue
+        for _ in range(repeats):
             y = torch.full((m, n), float("nan"), dtype=dtype, device="cuda")
-            launch_bucket_wgmma(x, codes, pool, slot_of_token, bits, y, config)
-            assert rel_err(y, ref) < tol, config
+            launch_bucket_wgmma(x, codes, pool, slot_of_token, bits, y, config | overrides | extra)
+            assert rel_err(y, ref) < (3e-3 if dtype == torch.float16 else 1.5e-2), config
     assert not arrival_counters(x.device, 1).any()
+
+
+@pytest.mark.skipif(not SM90, reason="the wgmma bucket kernel needs an sm_90 GPU")
+@pytest.mark.parametrize("case", range(len(CUDA_CASES)))
+def test_the_kernel_matches_the_reference_on_batches_of_many_slots(case):
+    assert_wgmma_candidates_match(case, {})
 
 
 @pytest.mark.skipif(not SM90, reason="the wgmma bucket kernel needs an sm_90 GPU")
 @pytest.mark.parametrize("case", [0, 4, 5])
-def test_the_wgmma_form_folding_once_after_its_loop_matches_the_reference(case):
-    """ONE_FOLD for the wgmma form (off by default there): gpr 1, several token tiles, K of 3 or 6 blocks."""
-    m, slots, n, k, gpr, bits, dtype, overrides = CUDA_CASES[case]
-    x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, slots, "random", dtype, seed=case)
-    ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
-    for config in bucket_wgmma_candidates(m, triton.cdiv(k, gpr)):
-        y = torch.full((m, n), float("nan"), dtype=dtype, device="cuda")
-        launch_bucket_wgmma(x, codes, pool, slot_of_token, bits, y, config | overrides | {"ONE_FOLD": 1})
-        assert rel_err(y, ref) < 3e-3, config
-    assert not arrival_counters(x.device, 1).any()
+def test_the_wgmma_form_folding_in_its_loop_matches_the_reference(case):
+    """ONE_FOLD off for the wgmma form (the fold at each group's last block, as before the thirty-eighth session):
+    gpr 1, several token tiles, K of 3 or 6 blocks."""
+    assert_wgmma_candidates_match(case, {"ONE_FOLD": 0}, repeats=1)
 
 
 def test_the_op_offers_the_wide_form_up_to_16_tokens_and_the_wgmma_form_above_where_it_runs():
@@ -350,14 +350,7 @@ def test_launch_bucket_routes_a_wgmma_choice_to_the_kernel():
 @pytest.mark.parametrize("case", [0, 2, 4])
 def test_the_mma_sync_form_matches_the_reference(case):
     """MMA_V2: the same one-hot A fragments to mma.sync, x's fragments by ldmatrix from the ring."""
-    m, slots, n, k, gpr, bits, dtype, overrides = CUDA_CASES[case]
-    x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, slots, "random", dtype, seed=case)
-    ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
-    for config in bucket_wgmma_candidates(m, triton.cdiv(k, gpr), mma_v2=True):
-        if config.get("MMA_V2"):
-            y = torch.full((m, n), float("nan"), dtype=dtype, device="cuda")
-            launch_bucket_wgmma(x, codes, pool, slot_of_token, bits, y, config | overrides)
-            assert rel_err(y, ref) < (3e-3 if dtype == torch.float16 else 1.5e-2), config
+    assert_wgmma_candidates_match(case, {}, mma_v2=True, repeats=1)
 
 
 def assert_wide_candidates_match(case: int, extra: dict, splits: tuple = (), repeats: int = 1,
