@@ -773,7 +773,7 @@ def compile_bucket_wgmma_sm90(config: dict, bits: int = 4, x: str = "fp16") -> t
              **{k: layouts[k] for k in KERNEL_LAYOUTS}, "USE_SPLIT": config.get("SPLIT_K", 1) > 1,
              "MMA_V2": bool(config.get("MMA_V2", 0)), "WIDE": bool(config.get("WIDE", 0)),
              "PROBE": int(config.get("PROBE", 0)), "PDL": bool(config.get("PDL", 0)),
-             "RELEASE": release_mode(config), "ONE_FOLD": bool(config.get("ONE_FOLD", 0))}  # fmt: skip
+             "RELEASE": release_mode(config), "ONE_FOLD": bool(config.get("ONE_FOLD", 1))}  # fmt: skip
     extra_sig = {"x_desc": mangle_type(desc), "c_desc": mangle_type(c_desc)}
     ints = ["M", "N", "K", "GS", "stride_ls", "stride_ln", "stride_ym", "KB_PER_SPLIT"]
     return sm90_compile(_bucket_wgmma_kernel, ints, ints[1:], const, warps, config["num_stages"], x=x, lut=x,
