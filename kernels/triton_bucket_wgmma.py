@@ -519,11 +519,11 @@ def bucket_wgmma_ok(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch
 BUCKET_WGMMA_CANDIDATES = [(16, 64, 4, 8, 1), (16, 64, 4, 8, 2), (16, 64, 4, 12, 2), (16, 32, 4, 12, 2),
                            (16, 32, 4, 16, 2), (32, 32, 8, 8, 2), (32, 64, 8, 8, 1), (16, 64, 4, 4, 2),
                            (32, 32, 4, 12, 2), (64, 32, 8, 12, 1), (16, 64, 4, 8, 4), (16, 64, 4, 4, 4)]  # fmt: skip
-# What the op's tuning times (bucket_wgmma_configs_for): the four that were fastest in every H200 grid case (3 shapes x
-# 16 and 64 tokens, results/bucket_wgmma_grid_ring_gpr1_h200_thirtyfirst.json), so that a GPU without shipped choices
-# compiles 4-6 variants a token tile at start-up, not 12; and split-K 4, whose ranges are one LUT group each at gpr 4
-# (K 4,096 or 11,008), so that each program folds once after its loop (ONE_FOLD; thirty-eighth session, 64 tokens
-# over 16 tasks at gpr 4 on the H200: 1.09-1.27x the split-K 1-2 choices, serving 64 x 16 38.4 -> 33.1 ms a step).
+# What the op's tuning times (bucket_wgmma_configs_for), so that a GPU without shipped choices compiles 6 variants a
+# token tile at start-up, not 12: the four that were fastest in every H200 grid case (3 shapes x 16 and 64 tokens,
+# results/bucket_wgmma_grid_ring_gpr1_h200_thirtyfirst.json), and two at split-K 4, whose ranges are one LUT group each
+# at gpr 4 (K 4,096 or 11,008), so that each program folds once after its loop (ONE_FOLD; thirty-eighth session, 64
+# tokens over 16 tasks at gpr 4 on the H200: 1.09-1.27x the split-K 1-2 choices, serving 64 x 16 38.4 -> 33.1 ms).
 OP_CANDIDATES = [(16, 64, 4, 8, 1), (16, 64, 4, 4, 2), (16, 64, 4, 8, 2), (16, 64, 4, 12, 2), (16, 64, 4, 8, 4),
                  (16, 64, 4, 4, 4)]  # fmt: skip
 # MMA_V2 (mma.sync instead of wgmma, x's fragments by ldmatrix; thirty-first session, for 16 tokens and fewer):
@@ -627,7 +627,8 @@ def launch_bucket_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: t
                         slot_of_token: torch.Tensor, bits: int, y: torch.Tensor, config: dict) -> None:  # fmt: skip
     """y [M, N] <- the wgmma bucket kernel. config: ROWS (weight rows a program, a multiple of num_warps), BLOCK_M
     (tokens a tile: 8 to 256, a multiple of 8), BLOCK_K (32, 64 or 128), num_warps (4 or 8), num_stages (3 or 4),
-    SPLIT_K (ranges of whole K blocks; default 1), RELEASE (release_mode)."""
+    SPLIT_K (ranges of whole K blocks; default 1), RELEASE (release_mode), ONE_FOLD (default 1: each program folds
+    once, after its K loop, where one_fold says its K range lies in one LUT group; 0 keeps the fold in the loop)."""
     release = release_mode(config)
     m, k = x.shape
     n = codes_packed.shape[0]
