@@ -247,6 +247,16 @@ if HAVE_GLUON:
         return part + gl.sum(gl.reshape(acc * lut, [ROWS, 16, BLOCK_M]), axis=1)
 
     @gluon.jit
+    def _fold_group(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, group, f_layout: gl.constexpr, L: gl.constexpr,
+                    ROWS: gl.constexpr, BLOCK_M: gl.constexpr, WIDE: gl.constexpr, NO_LUT: gl.constexpr):  # fmt: skip
+        """part + LUT group `group`'s fold of acc, in the form's layout (WIDE: _fold_wide, else _fold)."""
+        if WIDE:
+            out = _fold_wide(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, group, f_layout, L, ROWS, BLOCK_M, NO_LUT)
+        else:
+            out = _fold(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, group, L, ROWS, BLOCK_M)
+        return out
+
+    @gluon.jit
     def _block_words(c_buf, c_layout: gl.constexpr, w5_layout: gl.constexpr, w_layout: gl.constexpr,
                      ROWS: gl.constexpr, BLOCK_K: gl.constexpr):  # fmt: skip
         """A K block's code words from its shared-memory tile [ROWS, BK / 8] to [8 ROWS, 4V, 4]: element
@@ -400,18 +410,12 @@ if HAVE_GLUON:
                 acc = warpgroup_mma_wait(num_outstanding=0, deps=[acc])
             if not ONE_FOLD:
                 if ((kb + 1) % BPG == 0) | (kb + 1 == KB):  # the end of a LUT group or of the K range
-                    if WIDE:
-                        part = _fold_wide(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, kb // BPG, f_layout, L, ROWS,
-                                          BLOCK_M, PROBE >= 3)  # fmt: skip
-                    else:
-                        part = _fold(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, kb // BPG, L, ROWS, BLOCK_M)
+                    part = _fold_group(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, kb // BPG, f_layout, L, ROWS,
+                                       BLOCK_M, WIDE, PROBE >= 3)  # fmt: skip
                     acc = gl.zeros_like(acc)
         if ONE_FOLD:  # the K range lies in one LUT group: its only fold, after the loop
-            if WIDE:
-                part = _fold_wide(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, kb0 // BPG, f_layout, L, ROWS,
-                                  BLOCK_M, PROBE >= 3)  # fmt: skip
-            else:
-                part = _fold(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, kb0 // BPG, L, ROWS, BLOCK_M)
+            part = _fold_group(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, kb0 // BPG, f_layout, L, ROWS, BLOCK_M,
+                               WIDE, PROBE >= 3)  # fmt: skip
 
         part_l: gl.constexpr = part.type.layout
         p_rows = gl.arange(0, ROWS, layout=gl.SliceLayout(1, part_l))
