@@ -1,6 +1,8 @@
 """The GPU's mma.sync rate (HMMA.16816.F32, fp16 in, fp32 accumulate) in the WIDE bucket kernel's own operand layouts.
 
-    python3 benchmarks/mma_rate.py [--iters 256] [--wgmma] [--sparse]
+    python3 benchmarks/mma_rate.py [--iters 256] [--wgmma] [--sparse] [--f16acc]
+
+--f16acc also times fp16 accumulators (HMMA.16816.F16: 45 registers against 74 for sm_90, the same 256 HMMA a loop).
 
 The 16-task analysis in benchmarks/NOTES.md leans on ~6 scheduler cycles an HMMA (from Nsight's tensor-pipe share
 and a difference of two grid timings). This pins it: each program of 2 warps repeats the WIDE kernel's block MMA (A
@@ -64,14 +66,16 @@ if HAVE_GLUON:
 
     @gluon.jit
     def _mma_rate_kernel(out_ptr, ITERS, a_layout: gl.constexpr, b_layout: gl.constexpr, acc_layout: gl.constexpr,
-                         AR: gl.constexpr, BM: gl.constexpr, BK: gl.constexpr):  # fmt: skip
-        """ITERS block MMAs of constant operands into one accumulator; its sum stored so nothing is dead."""
+                         AR: gl.constexpr, BM: gl.constexpr, BK: gl.constexpr,
+                         ACC_DTYPE: gl.constexpr = gl.float32):  # fmt: skip
+        """ITERS block MMAs of constant operands into one accumulator (fp32, or fp16: HMMA.16816.F16, half the
+        accumulator registers); its sum stored so nothing is dead."""
         a = gl.full([AR, BK], 1.0, gl.float16, a_layout)
         b = gl.full([BK, BM], 1.0, gl.float16, b_layout)
-        acc = gl.zeros([AR, BM], gl.float32, acc_layout)
+        acc = gl.zeros([AR, BM], ACC_DTYPE, acc_layout)
         for _ in range(ITERS):
             acc = mma_v2(a, b, acc)
-        gl.store(out_ptr + gl.program_id(0), gl.sum(gl.sum(acc, axis=1), axis=0))
+        gl.store(out_ptr + gl.program_id(0), gl.sum(gl.sum(acc.to(gl.float32), axis=1), axis=0))
 
     @gluon.jit
     def _wgmma_rate_kernel(out_ptr, ITERS, a_layout: gl.constexpr, acc_layout: gl.constexpr,
@@ -102,11 +106,13 @@ def hmma_per_block() -> int:
     return (L * ROWS // 16) * (BLOCK_M // 8) * (BLOCK_K // 16)
 
 
-def constexprs() -> dict:
-    """The kernel's constexprs: the WIDE kernel's (mma.sync, 4-bit) operand layouts and block shape."""
+def constexprs(acc_f16: bool = False) -> dict:
+    """The kernel's constexprs: the WIDE kernel's (mma.sync, 4-bit) operand layouts and block shape; acc_f16: fp16
+    accumulators."""
     lay = bucket_wgmma_layouts(WARPS, ROWS, BLOCK_M, BLOCK_K, True, True, 4)
     return {"a_layout": lay["a_layout"], "b_layout": lay["b_layout"], "acc_layout": lay["acc_layout"],
-            "AR": L * ROWS, "BM": BLOCK_M, "BK": BLOCK_K}  # fmt: skip
+            "AR": L * ROWS, "BM": BLOCK_M, "BK": BLOCK_K,
+            "ACC_DTYPE": gl.float16 if acc_f16 else gl.float32}  # fmt: skip
 
 
 WG_ROWS, WG_BLOCK_K, WG_WARPS = 32, 32, 4  # the WIDE wgmma form's one warpgroup: 8 weight rows a warp
@@ -126,11 +132,11 @@ def hmma_per_wgmma_block() -> int:
     return (L * WG_ROWS // 16) * (BLOCK_M // 8) * (WG_BLOCK_K // 16)
 
 
-def compile_sm90() -> tuple[int, int, dict]:
+def compile_sm90(acc_f16: bool = False) -> tuple[int, int, dict]:
     """(registers, stack bytes, the loop's opcode counts) of the kernel compiled for sm_90 without a GPU."""
     from bench_kernels import _inner_loop_mix, sm90_compile
 
-    regs, stack, _, sass = sm90_compile(_mma_rate_kernel, ["ITERS"], [], constexprs(), WARPS, 1,
+    regs, stack, _, sass = sm90_compile(_mma_rate_kernel, ["ITERS"], [], constexprs(acc_f16), WARPS, 1,
                                         extra_sig={"out_ptr": "*fp32"})  # fmt: skip
     return int(regs), int(stack), _inner_loop_mix(sass, top=None)[1]
 
@@ -162,6 +168,7 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=256)
     parser.add_argument("--wgmma", action="store_true", help="also wgmma's rate (m64n16k16, A in registers)")
     parser.add_argument("--sparse", action="store_true", help="dense mma.sync against mma.sp (2:4 A), same harness")
+    parser.add_argument("--f16acc", action="store_true", help="also fp16 accumulators (HMMA.16816.F16)")
     args = parser.parse_args()
     if args.sparse:
         n = 4 * ASM_CHAINS * 32 * ASM_WARPS
@@ -182,9 +189,12 @@ def main() -> None:
                       f"{programs_per_sm} warpgroups an SM: {us:.1f} us, "
                       f"{per_sm:.0f} m16n8k16 equivalents/us per SM; a 4096x4096 16 x 16 call at this rate: "
                       f"{call_us(per_sm):.1f} us", flush=True)  # fmt: skip
-    for programs_per_sm in (4, 8):
-        us, per_sm = per_sm_rate(_mma_rate_kernel, constexprs(), WARPS, programs_per_sm, args.iters, hmma_per_block())
-        print(f"{programs_per_sm} programs an SM ({programs_per_sm * WARPS} warps): {us:.1f} us, "
+    cases = [(False, 4), (False, 8)] + ([(True, 4), (True, 8), (True, 12)] if args.f16acc else [])
+    for acc_f16, programs_per_sm in cases:
+        us, per_sm = per_sm_rate(_mma_rate_kernel, constexprs(acc_f16), WARPS, programs_per_sm, args.iters,
+                                 hmma_per_block())  # fmt: skip
+        print(f"{'fp16' if acc_f16 else 'fp32'} accumulators, "
+              f"{programs_per_sm} programs an SM ({programs_per_sm * WARPS} warps): {us:.1f} us, "
               f"{per_sm:.0f} HMMA/us per SM; a 4096x4096 16 x 16 call's {HMMA_PER_CALL_4096 / 1e6:.1f} M HMMAs at "
               f"this rate: {call_us(per_sm):.1f} us", flush=True)  # fmt: skip
 
