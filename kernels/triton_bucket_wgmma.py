@@ -548,9 +548,10 @@ BUCKET_WIDE_CANDIDATES = [(32, 64, 4, 8, 1, 1, 0), (32, 64, 4, 8, 2, 1, 0), (32,
 
 
 def bucket_wide_candidates(m: int, group_size: int) -> list[dict]:
-    """BUCKET_WIDE_CANDIDATES as configs (LAYOUT "wgmma", WIDE), those whose BLOCK_K divides the group size."""
+    """BUCKET_WIDE_CANDIDATES as configs (LAYOUT "wgmma", WIDE), those whose BLOCK_K divides the group size. The
+    token tile is 8 or 16 (WIDE_MAX_TILE): more tokens take several tiles, each a program of its own."""
     keys = ("ROWS", "BLOCK_K", "num_warps", "num_stages", "SPLIT_K", "MMA_V2", "maxnreg")
-    bm = bucket_wgmma_block_m(m)
+    bm = min(bucket_wgmma_block_m(m), WIDE_MAX_TILE)
     configs = [{"LAYOUT": "wgmma", "BLOCK_M": bm, "WIDE": 1, **dict(zip(keys, c, strict=True))}
                for c in BUCKET_WIDE_CANDIDATES]  # fmt: skip
     return [c for c in configs if group_size % c["BLOCK_K"] == 0]
@@ -576,6 +577,12 @@ def bucket_wgmma_candidates(m: int, group_size: int, mma_v2: bool = False) -> li
 # 49 against 31.6 us at 16 tokens over 16 tasks on 4096x4096; its one-hot chain is issue-latency-bound); the WIDE
 # form serves there (thirty-second session); at 64 tokens this kernel took 77 against 134 us.
 WGMMA_MIN_M = 17
+# The WIDE form's largest token tile: its accumulators are 64 fp32 registers a thread at 16 tokens (8 weight rows a
+# warp x 16 code values). From 17 to WIDE_MAX_M tokens the op's tuning times it in tiles of 16 beside the wgmma
+# form: at 32 tokens over 16 tasks the wgmma form's choices took 53.2 us on 4096x4096, where one 16-token WIDE call
+# takes 25.6 (H200, thirty-ninth session), and serving 32 x 16 ran slower per token than 16 x 16 and 64 x 16.
+WIDE_MAX_TILE = 16
+WIDE_MAX_M = 32
 
 
 # What the op's tuning times up to 16 tokens: the WIDE configs within 2 % of the best in some case of the grids (H200,
@@ -592,13 +599,14 @@ WIDE_OP_CANDIDATES = [(16, 64, 2, 8, 4, 1, 0), (32, 64, 4, 8, 4, 1, 0), (16, 64,
 def bucket_wgmma_configs_for(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor, bits: int,
                              m_bucket: int) -> list[dict]:  # fmt: skip
     """The candidates the op's bucket tuning adds for this call (the key's m_bucket, whose token tile serves every m
-    of the key): the WIDE form up to 16 tokens, the wgmma form from WGMMA_MIN_M; none where the kernel does not
-    take the call."""
+    of the key): the WIDE form up to WIDE_MAX_M tokens, the wgmma form from WGMMA_MIN_M (both between); none where
+    the kernel does not take the call."""
     if not bucket_wgmma_ok(x, codes_packed, lut_pool, bits, 32):
         return []
     k = x.shape[1]
     gs = triton.cdiv(k, lut_pool.shape[2])
-    configs = bucket_wgmma_candidates(m_bucket, gs) if m_bucket >= WGMMA_MIN_M else bucket_wide_candidates(m_bucket, gs)
+    configs = bucket_wgmma_candidates(m_bucket, gs) if m_bucket >= WGMMA_MIN_M else []
+    configs += bucket_wide_candidates(m_bucket, gs) if m_bucket <= WIDE_MAX_M else []
     return [c for c in configs if k % c["BLOCK_K"] == 0 and op_candidate(c)]
 
 

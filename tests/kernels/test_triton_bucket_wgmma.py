@@ -20,6 +20,7 @@ from kernels.triton_bucket import launch_bucket
 from kernels.triton_bucket_wgmma import (
     BUCKET_WGMMA_CANDIDATES,
     WGMMA_MIN_M,
+    WIDE_MAX_M,
     bucket_wgmma_block_m,
     bucket_wgmma_candidates,
     bucket_wgmma_configs_for,
@@ -259,7 +260,7 @@ def test_every_shipped_wgmma_bucket_choice_is_a_candidate_the_op_times():
         m = int(key.split("|")[1].split(",")[0])
         assert op_candidate(config), key
         if config.get("WIDE"):
-            assert m <= 16 and config in bucket_wide_candidates(m, 1024), key
+            assert m <= WIDE_MAX_M and config in bucket_wide_candidates(m, 1024), key
         else:
             assert m >= WGMMA_MIN_M and config in bucket_wgmma_candidates(m, 1024), key
     at_32 = [[c, 4, "fp16"] for c in {json.dumps(c, sort_keys=True): c for k, c in chosen.items()
@@ -309,15 +310,24 @@ def test_the_wgmma_form_folding_in_its_loop_matches_the_reference(case):
     assert_wgmma_candidates_match(case, {"ONE_FOLD": 0}, repeats=1)
 
 
-def test_the_op_offers_the_wide_form_up_to_16_tokens_and_the_wgmma_form_above_where_it_runs():
+def test_the_op_offers_the_wide_form_up_to_32_tokens_and_the_wgmma_form_from_17_where_it_runs():
     x, codes, pool, _ = make_case(32, 64, 256, 4, 1, 4, "random", torch.float16)
     if not SM90:
-        assert bucket_wgmma_configs_for(x, codes, pool, 4, 16) == []
-        assert bucket_wgmma_configs_for(x, codes, pool, 4, 32) == []
+        assert all(bucket_wgmma_configs_for(x, codes, pool, 4, m) == [] for m in (16, 32, 64))
     else:
-        at_16, at_32 = (bucket_wgmma_configs_for(x, codes, pool, 4, m) for m in (16, 32))
+        at_16, at_32, at_64 = (bucket_wgmma_configs_for(x, codes, pool, 4, m) for m in (16, 32, 64))
         assert at_16 and all(c["WIDE"] and c["BLOCK_M"] == 16 for c in at_16)
-        assert at_32 and all(not c.get("WIDE") and c["BLOCK_M"] == 32 for c in at_32)
+        wide_32 = [c for c in at_32 if c.get("WIDE")]
+        assert wide_32 == [c for c in at_16 if c["BLOCK_M"] == 16]  # two 16-token tiles
+        assert any(not c.get("WIDE") and c["BLOCK_M"] == 32 for c in at_32)
+        assert at_64 and all(not c.get("WIDE") and c["BLOCK_M"] == 64 for c in at_64)
+
+
+def test_the_wide_form_takes_more_than_16_tokens_in_tiles_of_16():
+    assert {c["BLOCK_M"] for c in bucket_wide_candidates(32, 4096)} == {16}
+    assert {c["BLOCK_M"] for c in bucket_wide_candidates(64, 4096)} == {16}
+    assert {c["BLOCK_M"] for c in bucket_wide_candidates(8, 4096)} == {8}
+    assert bucket_wide_candidates(32, 4096) == bucket_wide_candidates(16, 4096)
 
 
 def test_the_ops_wide_candidates_are_wide_candidates():
