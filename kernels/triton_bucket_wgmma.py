@@ -578,11 +578,13 @@ def bucket_wgmma_candidates(m: int, group_size: int, mma_v2: bool = False) -> li
 # form serves there (thirty-second session); at 64 tokens this kernel took 77 against 134 us.
 WGMMA_MIN_M = 17
 # The WIDE form's largest token tile: its accumulators are 64 fp32 registers a thread at 16 tokens (8 weight rows a
-# warp x 16 code values). From 17 to WIDE_MAX_M tokens the op's tuning times it in tiles of 16 beside the wgmma
-# form: at 32 tokens over 16 tasks the wgmma form's choices took 53.2 us on 4096x4096, where one 16-token WIDE call
-# takes 25.6 (H200, thirty-ninth session), and serving 32 x 16 ran slower per token than 16 x 16 and 64 x 16.
+# warp x 16 code values). From 17 to WIDE_MAX_M tokens the op's tuning times it in tiles of 16 (a program each; a
+# row tile's token tiles are neighbours in the grid, so the later ones read the codes from L2) beside the wgmma
+# form. H200, thirty-ninth session: it took every 32-token key (1.13-1.45x; 4096x4096 gpr 1 53.2 -> 44.4 us) and
+# the 64-token keys at gpr 4 but 4096x11008 (1.05-1.08x); serving 32 x 16 16.4 ms a step against 19.2 (gpr 1),
+# 16.8 against 22.7 (gpr 4), 64 x 16 at gpr 4 30.9 against 32.9.
 WIDE_MAX_TILE = 16
-WIDE_MAX_M = 32
+WIDE_MAX_M = 64
 
 
 # What the op's tuning times up to 16 tokens: the WIDE configs within 2 % of the best in some case of the grids (H200,
