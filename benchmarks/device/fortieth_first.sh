@@ -1,0 +1,11 @@
+# Written in the thirty-ninth session for the next (~5 min): the merged 32- and 64-token WIDE choices through the op
+# on CUDA (the shipped-choices test and the op at 17-64 rows over 16 tasks), then the serving table with its new
+# batch-32 rows (bench_serving's default batches are now 1, 16, 32, 64), gpr 1 and 4.
+source benchmarks/device/prep.sh >/dev/null
+timeout 200 python3 -m pytest -q -p no:cacheprovider tests/kernels/test_triton_bucket_wgmma.py \
+  -k "shipped or 17_to_64 or offers" 2>&1 | tail -2 | tee $OUT/cuda_tests_wide_above16.log
+for g in 1 4; do
+  mkdir -p $OUT/gpr$g
+  timeout 170 python3 benchmarks/bench_serving.py --out $OUT/gpr$g --gpr $g --bandwidth 4.25e12 --memory-gb 139 2>&1 \
+    | grep -v "Warn\|warn_once" | tee $OUT/serving_gpr$g.log | grep "batch=\|TTFT 512\|residency"
+done
