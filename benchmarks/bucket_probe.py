@@ -9,6 +9,12 @@ element 1.0, none built, the same loads, barriers, MMAs and fold; 2: no split-K 
 the fold either; wrong results, so never a candidate), in turns (CUDA-graph replays, L2 flushed), with cuBLAS and
 the bandwidth floor; mma.sync's own rate puts the 4096x4096 call's HMMAs at 13.3 us (mma_rate.py). The fused
 serving shapes (12288x4096, 22016x4096: several waves) too. Writes OUT_DIR/bucket_probe_gpr{G}.json.
+
+--fixed-cost: where a call's fixed time goes. The 16-token choices fit ~6.8 us a call + 19.4 a wave of programs
+(NOTES.md, thirty-ninth session). This times the 4096x4096 key's choice, unchanged, on N = 4096 / 8192 / 16384 (K
+4096: 0.97 / 1.94 / 3.9 waves) and on K = 1024 / 2048 / 4096 / 8192 (N 4096: 1 / 2 / 4 / 8 K blocks a program), at
+each PROBE level, in turns, and fits a line to each series: the intercepts are the call's fixed time with and
+without the split-K epilogue and the fold's LUT loads. Writes OUT_DIR/bucket_fixed_cost_gpr{G}.json.
 """
 
 from __future__ import annotations
@@ -54,12 +60,65 @@ def probe_case(layer: Layer, m: int, tasks: int) -> dict:
             "cublas_us": cublas, "floor_us": floor}  # fmt: skip
 
 
+def fit_line(xs: list[float], ys: list[float]) -> tuple[float, float]:
+    """Least squares (intercept, slope) of ys against xs."""
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
+    return my - slope * mx, slope
+
+
+def levels_us(layer: Layer, config: dict, tokens: int) -> dict:
+    """config at PROBE levels 0-3 on layer, tokens over as many tasks, in turns (us)."""
+    x, slots = make_batch(tokens, tokens, layer.k)
+    y = torch.empty(tokens, layer.n, dtype=torch.float16, device="cuda")
+    codes, pool = layer.codes[0], layer.pools[0]
+    runs = {f"probe{level}": {**config, "PROBE": level} for level in (0, 1, 2, 3)}
+    return turns_us({label: (lambda c=c: launch_bucket_wgmma(x, codes, pool, slots, BITS, y, c))
+                     for label, c in runs.items()})  # fmt: skip
+
+
+def fixed_cost(gpr: int, tokens: int) -> dict:
+    """The 4096x4096 key's WIDE choice on wider N (more waves) and longer K (more blocks a program), each PROBE level
+    in turns; a line fitted per level and series."""
+    base = Layer(4096, 4096, gpr)
+    x, slots = make_batch(tokens, tokens, 4096)
+    lut_linear_forward(x, base.codes[0], base.pools[0], slots, BITS, decode_kernel="bucket")
+    choice = next(c for e, c in autotune._MEMORY.items() if e.startswith(f"bucket|{tokens},4096,4096,{BITS},{gpr},"))
+    del base
+    series = {"waves": [(n, 4096) for n in (4096, 8192, 16384)],
+              "blocks": [(4096, k) for k in (1024, 2048, 4096, 8192)]}  # fmt: skip
+    out: dict = {"config": choice, "tokens": tokens, "gpr": gpr, "series": {}}
+    split = choice.get("SPLIT_K", 1)
+    for name, shapes in series.items():
+        points = []
+        for n, k in shapes:
+            t = levels_us(Layer(n, k, gpr), choice, tokens)
+            torch.cuda.empty_cache()
+            programs = n // choice["ROWS"] * split
+            blocks = k // choice["BLOCK_K"] // split
+            points.append({"N": n, "K": k, "programs": programs, "blocks_a_program": blocks, **t})
+            print(f"{name}: {n}x{k} ({programs} programs, {blocks} K blocks each): "
+                  + ", ".join(f"{label} {us:.1f} us" for label, us in t.items()), flush=True)  # fmt: skip
+        xs = [p["N"] / 4096 if name == "waves" else p["blocks_a_program"] for p in points]
+        fits = {level: fit_line(xs, [p[f"probe{level}"] for p in points]) for level in (0, 1, 2, 3)}
+        for level, (icpt, slope) in fits.items():
+            unit = "4096 rows (0.97 waves)" if name == "waves" else "K block a program"
+            print(f"{name}, PROBE {level}: {icpt:.1f} us fixed + {slope:.1f} us a {unit}", flush=True)
+        out["series"][name] = {"points": points, "fits": {str(k): v for k, v in fits.items()}}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True)
     parser.add_argument("--gpr", type=int, default=1)
     parser.add_argument("--tokens", type=int, default=16, help="tokens = distinct tasks (8 or 16: the WIDE form)")
+    parser.add_argument("--fixed-cost", action="store_true", help="fit a call's fixed time (see the docstring)")
     args = parser.parse_args()
+    if args.fixed_cost:
+        result = {"gpu": torch.cuda.get_device_name(), **fixed_cost(args.gpr, args.tokens)}
+        (Path(args.out) / f"bucket_fixed_cost_gpr{args.gpr}.json").write_text(json.dumps(result, indent=1))
+        return
     rows = []
     for n, k in SHAPES:
         rows.append(probe_case(Layer(n, k, args.gpr), args.tokens, args.tokens))

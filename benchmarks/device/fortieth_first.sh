@@ -9,3 +9,7 @@ for g in 1 4; do
   timeout 170 python3 benchmarks/bench_serving.py --out $OUT/gpr$g --gpr $g --bandwidth 4.25e12 --memory-gb 139 2>&1 \
     | grep -v "Warn\|warn_once" | tee $OUT/serving_gpr$g.log | grep "batch=\|TTFT 512\|residency"
 done
+# where a 16-token call's ~6.8 us of fixed time goes (bucket_probe.py --fixed-cost: intercepts with and without the
+# split-K epilogue and the fold's LUT loads)
+timeout 150 python3 benchmarks/bucket_probe.py --out $OUT --fixed-cost 2>&1 | grep -v "Warn\|warn_once" \
+  | tee $OUT/bucket_fixed_cost_gpr1.log
