@@ -13,3 +13,10 @@ done
 # split-K epilogue and the fold's LUT loads)
 timeout 150 python3 benchmarks/bucket_probe.py --out $OUT --fixed-cost 2>&1 | grep -v "Warn\|warn_once" \
   | tee $OUT/bucket_fixed_cost_gpr1.log
+# the bucket threshold above 16 rows (7 tasks, measured with the wgmma form in the thirty-second session): the WIDE
+# choices made 32 rows 1.13-1.45x faster, so the crossover with the gather class may have moved down; 4-6 tasks at
+# 32 and 64 rows with the threshold at 4 (bucket) against 7 (gather), one process each
+for thr in 7 4; do
+  timeout 120 python3 benchmarks/device/thirtysecond_threshold.py thr$thr $thr 4,5,6 2>&1 | grep "^\[" \
+    | tee -a $OUT/threshold_above16.log
+done
