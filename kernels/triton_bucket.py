@@ -178,7 +178,7 @@ def launch_bucket(
     config: dict,
 ) -> None:
     """y [M, N] <- bucket-sum kernel. config: BLOCK_N, BLOCK_K, SPLIT_K, num_warps, num_stages, and LAYOUT:
-    "wgmma" (triton_bucket_wgmma.py, its own config keys, sm_90; up to 32 tokens its WIDE form, in tiles of 8 or 16),
+    "wgmma" (triton_bucket_wgmma.py, its own config keys, sm_90; up to 64 tokens its WIDE form, in tiles of 8 or 16),
     "rows" (default: this module's kernel, one-hot rows = weight rows x code values, the A operand) or "cols"
     (triton_bucket_cols.py: codes as the B operand, one-hot in registers; PAIRS: the MMA's K runs over the
     block's columns, 3/4-bit codes only, else over its bytes once per code within a byte; QUADS: over its 16-bit
