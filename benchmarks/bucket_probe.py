@@ -37,19 +37,35 @@ SHAPES = [(4096, 4096), (11008, 4096), (4096, 11008), (12288, 4096), (22016, 409
 BANDWIDTH = 4.22e12  # bytes/s, the H200's measured copy bandwidth (bench_kernels' floor)
 
 
-def probe_case(layer: Layer, m: int, tasks: int) -> dict:
-    n, k = layer.n, layer.k
-    codes, pool = layer.codes[0], layer.pools[0]
-    x, slots = make_batch(m, tasks, k)
-    lut_linear_forward(x, codes, pool, slots, BITS, decode_kernel="bucket")  # the key's shipped (or tuned) choice
-    key = next(e for e in autotune._MEMORY if e.startswith(f"bucket|{m},{n},{k},{BITS},{layer.gpr},"))
+def wide_choice(layer: Layer, x: torch.Tensor, slots: torch.Tensor) -> dict:
+    """The op's shipped (or tuned) bucket choice for layer's key at x's token count, which must be the WIDE form
+    (PROBE exists only there)."""
+    lut_linear_forward(x, layer.codes[0], layer.pools[0], slots, BITS, decode_kernel="bucket")
+    key = next(e for e in autotune._MEMORY
+               if e.startswith(f"bucket|{x.shape[0]},{layer.n},{layer.k},{BITS},{layer.gpr},"))  # fmt: skip
     choice = autotune._MEMORY[key]
     if not choice.get("WIDE"):
         raise SystemExit(f"{key}: the choice {choice} is not the WIDE form")
-    y = torch.empty(m, n, dtype=torch.float16, device="cuda")
-    runs = {"shipped": choice, **{f"probe{level}": {**choice, "PROBE": level} for level in (1, 2, 3)}}
-    t = turns_us({label: (lambda c=config: launch_bucket_wgmma(x, codes, pool, slots, BITS, y, c))
-                  for label, config in runs.items()})  # fmt: skip
+    return choice
+
+
+LEVELS = ("shipped", "probe1", "probe2", "probe3")  # PROBE 0 (the choice as it is) to 3
+
+
+def levels_us(layer: Layer, config: dict, x: torch.Tensor, slots: torch.Tensor) -> dict:
+    """config as it is and at PROBE levels 1-3 on layer and x, in turns (us, by LEVELS' labels)."""
+    y = torch.empty(x.shape[0], layer.n, dtype=torch.float16, device="cuda")
+    codes, pool = layer.codes[0], layer.pools[0]
+    runs = {"shipped": config, **{f"probe{level}": {**config, "PROBE": level} for level in (1, 2, 3)}}
+    return turns_us({label: (lambda c=c: launch_bucket_wgmma(x, codes, pool, slots, BITS, y, c))
+                     for label, c in runs.items()})  # fmt: skip
+
+
+def probe_case(layer: Layer, m: int, tasks: int) -> dict:
+    n, k = layer.n, layer.k
+    x, slots = make_batch(m, tasks, k)
+    choice = wide_choice(layer, x, slots)
+    t = levels_us(layer, choice, x, slots)
     cublas = graph_us(lambda: x @ layer.weights[0].T)
     floor = layer.floor_bytes(m, tasks) / BANDWIDTH * 1e6
     print(f"{n}x{k} gpr {layer.gpr} M={m} x {tasks} tasks: shipped {t['shipped']:.1f} us; without one-hots "
@@ -67,24 +83,10 @@ def fit_line(xs: list[float], ys: list[float]) -> tuple[float, float]:
     return my - slope * mx, slope
 
 
-def levels_us(layer: Layer, config: dict, tokens: int) -> dict:
-    """config at PROBE levels 0-3 on layer, tokens over as many tasks, in turns (us)."""
-    x, slots = make_batch(tokens, tokens, layer.k)
-    y = torch.empty(tokens, layer.n, dtype=torch.float16, device="cuda")
-    codes, pool = layer.codes[0], layer.pools[0]
-    runs = {f"probe{level}": {**config, "PROBE": level} for level in (0, 1, 2, 3)}
-    return turns_us({label: (lambda c=c: launch_bucket_wgmma(x, codes, pool, slots, BITS, y, c))
-                     for label, c in runs.items()})  # fmt: skip
-
-
 def fixed_cost(gpr: int, tokens: int) -> dict:
     """The 4096x4096 key's WIDE choice on wider N (more waves) and longer K (more blocks a program), each PROBE level
     in turns; a line fitted per level and series."""
-    base = Layer(4096, 4096, gpr)
-    x, slots = make_batch(tokens, tokens, 4096)
-    lut_linear_forward(x, base.codes[0], base.pools[0], slots, BITS, decode_kernel="bucket")
-    choice = next(c for e, c in autotune._MEMORY.items() if e.startswith(f"bucket|{tokens},4096,4096,{BITS},{gpr},"))
-    del base
+    choice = wide_choice(Layer(4096, 4096, gpr), *make_batch(tokens, tokens, 4096))
     series = {"waves": [(n, 4096) for n in (4096, 8192, 16384)],
               "blocks": [(4096, k) for k in (1024, 2048, 4096, 8192)]}  # fmt: skip
     out: dict = {"config": choice, "tokens": tokens, "gpr": gpr, "series": {}}
@@ -92,7 +94,7 @@ def fixed_cost(gpr: int, tokens: int) -> dict:
     for name, shapes in series.items():
         points = []
         for n, k in shapes:
-            t = levels_us(Layer(n, k, gpr), choice, tokens)
+            t = levels_us(Layer(n, k, gpr), choice, *make_batch(tokens, tokens, k))
             torch.cuda.empty_cache()
             programs = n // choice["ROWS"] * split
             blocks = k // choice["BLOCK_K"] // split
@@ -100,11 +102,11 @@ def fixed_cost(gpr: int, tokens: int) -> dict:
             print(f"{name}: {n}x{k} ({programs} programs, {blocks} K blocks each): "
                   + ", ".join(f"{label} {us:.1f} us" for label, us in t.items()), flush=True)  # fmt: skip
         xs = [p["N"] / 4096 if name == "waves" else p["blocks_a_program"] for p in points]
-        fits = {level: fit_line(xs, [p[f"probe{level}"] for p in points]) for level in (0, 1, 2, 3)}
-        for level, (icpt, slope) in fits.items():
+        fits = {label: fit_line(xs, [p[label] for p in points]) for label in LEVELS}
+        for label, (icpt, slope) in fits.items():
             unit = "4096 rows (0.97 waves)" if name == "waves" else "K block a program"
-            print(f"{name}, PROBE {level}: {icpt:.1f} us fixed + {slope:.1f} us a {unit}", flush=True)
-        out["series"][name] = {"points": points, "fits": {str(k): v for k, v in fits.items()}}
+            print(f"{name}, {label}: {icpt:.1f} us fixed + {slope:.1f} us a {unit}", flush=True)
+        out["series"][name] = {"points": points, "fits": fits}
     return out
 
 

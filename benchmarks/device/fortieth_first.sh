@@ -1,4 +1,4 @@
-# Written in the thirty-ninth session for the next (~5 min): the merged 32- and 64-token WIDE choices through the op
+# Written in the thirty-ninth session for the next (~8 min): the merged 32- and 64-token WIDE choices through the op
 # on CUDA (the shipped-choices test and the op at 17-64 rows over 16 tasks), then the serving table with its new
 # batch-32 rows (bench_serving's default batches are now 1, 16, 32, 64), gpr 1 and 4.
 source benchmarks/device/prep.sh >/dev/null
