@@ -533,8 +533,8 @@ def main() -> None:
         from kernels import triton_ops
 
         results["decode_kernel"] = triton_ops.DECODE_KERNEL
-        results["bucket_min_tasks"] = {m: triton_ops.bucket_min_tasks(m) for m in (1, 16, 64)}
-        results["task_classes"] = {m: triton_ops.task_classes(m) for m in (1, 16, 64)}  # SKETCHSERVE_FEW_TASKS
+        results["bucket_min_tasks"] = {m: triton_ops.bucket_min_tasks(m) for m in (1, 16, 32, 64)}
+        results["task_classes"] = {m: triton_ops.task_classes(m) for m in (1, 16, 32, 64)}  # SKETCHSERVE_FEW_TASKS
         results["fused_ops"] = server.model.FUSED_OPS  # SKETCHSERVE_FUSED_OPS: norms/RoPE/SwiGLU as Triton kernels
     args.out.mkdir(parents=True, exist_ok=True)
     stem = "serving_tiny" if args.tiny else "serving"

@@ -107,9 +107,14 @@ DECODE_MAX_M = 64  # above this the prefill kernel's token tiles beat one split-
 # at 6; gpr 4: 10.72 / 7.66 at 5. Up to 4 rows the bucket kernel takes the 8-token key's WIDE choice (_bucket_m_key;
 # the 4-token key's older choice took 11.2 ms at batch 4 against 7.9 through the few-task class at 4 tasks), so the
 # same threshold holds there.
+# At 17-32 rows on sm_90 the WIDE form's 16-token tiles (thirty-ninth session: 32 tokens 1.13-1.45x faster) moved
+# the crossing from 7 tasks to 5: serving steps at batch 32 (H200, gpr 1, results/threshold_above16_fortieth.log),
+# one-task path against the bucket kernel, 14.32 / 16.30 ms at 4 tasks, 17.30 / 16.32 at 5, 20.29 / 16.29 at 6. At
+# 64 rows the one-task path still wins at 6 (26.69 / 27.62 ms), so 33-64 rows keep 7.
 FEW_TASKS = os.environ.get("SKETCHSERVE_FEW_TASKS", "1") != "0"
 BUCKET_MIN_TASKS_SMALL_M, BUCKET_MIN_TASKS_LARGE_M, BUCKET_SMALL_M = 5, 13, 16
-BUCKET_MIN_TASKS_LARGE_M_SM90 = 7
+BUCKET_MIN_TASKS_LARGE_M_SM90 = 7  # 33-64 rows (and above), the wgmma bucket kernel
+BUCKET_MIN_TASKS_MID_M_SM90, BUCKET_MID_M = 5, 32  # 17-32 rows, the WIDE bucket kernel's 16-token tiles
 BUCKET_MIN_TASKS_SMALL_M_SM90 = 4  # 9-16 rows with the few-task class, the WIDE bucket kernel
 BUCKET_MIN_TASKS_TINY_M, BUCKET_TINY_M = 7, 8  # with the few-task class, up to 8 rows
 BUCKET_MIN_TASKS_TINY_M_SM90 = 4  # up to 8 rows with the few-task class, the WIDE bucket kernel (_bucket_m_key)
@@ -133,7 +138,9 @@ def bucket_min_tasks(m: int) -> int:
     if BUCKET_MIN_TASKS is not None:
         return BUCKET_MIN_TASKS
     if m > BUCKET_SMALL_M:
-        return BUCKET_MIN_TASKS_LARGE_M_SM90 if wgmma_bucket_gpu() else BUCKET_MIN_TASKS_LARGE_M
+        if not wgmma_bucket_gpu():
+            return BUCKET_MIN_TASKS_LARGE_M
+        return BUCKET_MIN_TASKS_MID_M_SM90 if m <= BUCKET_MID_M else BUCKET_MIN_TASKS_LARGE_M_SM90
     if not FEW_TASKS:
         return BUCKET_MIN_TASKS_SMALL_M_ALONE
     if m <= BUCKET_TINY_M:

@@ -224,9 +224,9 @@ def test_a_batch_of_a_few_tasks_takes_the_fragment_kernels_own_choice(spy, monke
         return real_pick(kind, *args, **kwargs)
 
     monkeypatch.setattr(autotune, "pick_config", pick)
-    large = 7 if triton_ops.wgmma_bucket_gpu() else 13
+    above_16 = 5 if triton_ops.wgmma_bucket_gpu() else 13  # 17-32 rows: no few-task class there
     assert triton_ops.task_classes(16) == (2, triton_ops.bucket_min_tasks(16))
-    assert triton_ops.task_classes(17) == (large,)
+    assert triton_ops.task_classes(17) == (above_16,)
     m, n, k, bits, gpr = 6, 40, 256, 4, 2
     x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, 3, "random", torch.float16, seed=3)
     ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
@@ -313,14 +313,16 @@ def test_every_bucket_candidate_on_cuda(m, tasks, x_dtype):
 
 def test_auto_mode_threshold_is_lower_for_small_batches_and_one_override_sets_all(monkeypatch):
     # measured: the cols bucket layout (M <= 16) wins from fewer tasks than the rows layout above it, and the
-    # few-task class's fragment kernel costs less per task at up to 8 rows than at 16
+    # few-task class's fragment kernel costs less per task at up to 8 rows than at 16; on sm_90 the WIDE bucket
+    # kernel's 16-token tiles win from fewer tasks at 17-32 rows than the wgmma form above 32
     monkeypatch.setattr(triton_ops, "wgmma_bucket_gpu", lambda: False)  # another GPU than sm_90
     assert triton_ops.bucket_min_tasks(1) == triton_ops.bucket_min_tasks(8) > triton_ops.bucket_min_tasks(9)
     assert triton_ops.bucket_min_tasks(9) == triton_ops.bucket_min_tasks(16) < triton_ops.bucket_min_tasks(17)
     assert triton_ops.bucket_min_tasks(17) == triton_ops.bucket_min_tasks(64)
     monkeypatch.setattr(triton_ops, "wgmma_bucket_gpu", lambda: True)  # sm_90: the WIDE bucket kernel from 9 rows
     assert triton_ops.bucket_min_tasks(1) == triton_ops.bucket_min_tasks(16) == 4
-    assert triton_ops.bucket_min_tasks(16) < triton_ops.bucket_min_tasks(17) == 7
+    assert triton_ops.bucket_min_tasks(16) < triton_ops.bucket_min_tasks(17) == triton_ops.bucket_min_tasks(32) == 5
+    assert triton_ops.bucket_min_tasks(32) < triton_ops.bucket_min_tasks(33) == triton_ops.bucket_min_tasks(64) == 7
     monkeypatch.setattr(triton_ops, "FEW_TASKS", False)  # without the class: one count up to 16 rows
     assert triton_ops.bucket_min_tasks(1) == triton_ops.bucket_min_tasks(16) < triton_ops.bucket_min_tasks(17)
     monkeypatch.setattr(triton_ops, "BUCKET_MIN_TASKS", 3)  # what SKETCHSERVE_BUCKET_MIN_TASKS=3 sets
