@@ -249,15 +249,16 @@ def test_a_batch_of_a_few_tasks_takes_the_fragment_kernels_own_choice(spy, monke
 
 
 def test_above_16_rows_the_bucket_kernel_serves_from_fewer_tasks_where_its_wgmma_form_runs(monkeypatch):
-    """sm_90 (the wgmma bucket kernel): from 7 tasks above 16 rows, elsewhere from 13; up to 16 rows from 4 (its WIDE
-    form) against 5 at 9-16 rows and 7 up to 8."""
+    """sm_90 (the wgmma bucket kernel): from 5 tasks at 17-32 rows (its WIDE form's 16-token tiles) and 7 above,
+    elsewhere from 13; up to 16 rows from 4 (its WIDE form) against 5 at 9-16 rows and 7 up to 8."""
     monkeypatch.setattr(triton_ops, "DECODE_KERNEL", "auto")
     monkeypatch.setattr(triton_ops, "wgmma_bucket_gpu", lambda: False)
     assert triton_ops.task_classes(17) == (13,) and triton_ops.task_classes(64) == (13,)
     assert triton_ops.task_classes(16) == (2, 5)
     assert triton_ops.task_classes(1) == triton_ops.task_classes(8) == (2, 7)
     monkeypatch.setattr(triton_ops, "wgmma_bucket_gpu", lambda: True)
-    assert triton_ops.task_classes(17) == (7,) and triton_ops.task_classes(64) == (7,)
+    assert triton_ops.task_classes(17) == triton_ops.task_classes(32) == (5,)
+    assert triton_ops.task_classes(33) == triton_ops.task_classes(64) == (7,)
     assert triton_ops.task_classes(1) == triton_ops.task_classes(8) == (2, 4)
     assert triton_ops.task_classes(9) == triton_ops.task_classes(16) == (2, 4)
 

@@ -1,0 +1,14 @@
+# Fortieth session: the test suite on CUDA in two calls of under 10 minutes (the last whole-suite runs on a GPU were
+# the twenty-sixth session's tests/server + tests/adapters and pieces of tests/kernels since). Argument: the part,
+# "kernels" or "rest" (tests/server, tests/adapters, tests/sketch). The real-model tests need the embedded model's
+# package (not carried; CI runs them on the CPU), the OpenAPI fuzz needs schemathesis: both skip or error here.
+source benchmarks/device/prep.sh >/dev/null
+part=${1:-kernels}
+if [ "$part" = kernels ]; then paths="tests/kernels"; else paths="tests/server tests/adapters tests/sketch"; fi
+timeout 560 python3 -m pytest -v -p no:cacheprovider -rfE --durations=15 $paths \
+  --ignore=tests/server/test_real_model.py --ignore=tests/server/test_real_model_http.py \
+  --ignore=tests/server/test_fuzz_openapi.py --ignore=tests/sketch/test_default_model.py \
+  > $OUT/cuda_tests_$part.log 2>&1
+echo "rc=$?"
+grep -c PASSED $OUT/cuda_tests_$part.log; grep -E "FAILED|ERROR" $OUT/cuda_tests_$part.log | head -30
+tail -25 $OUT/cuda_tests_$part.log
