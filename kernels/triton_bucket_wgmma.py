@@ -127,6 +127,7 @@ if HAVE_GLUON:
     WIDE16_BF16 = gl.constexpr(to_ptx(onehot_wide_program(torch.bfloat16, 16)))
     WIDE8_F16 = gl.constexpr(to_ptx(onehot_wide_program(torch.float16, 8)))
     WIDE8_BF16 = gl.constexpr(to_ptx(onehot_wide_program(torch.bfloat16, 8)))
+    FLIP_BIT3 = gl.constexpr(-0x77777778)  # 0x88888888 as an int32
     WIDE16_CONSTR = gl.constexpr(onehot_wide_constraints(16))
     WIDE8_CONSTR = gl.constexpr(onehot_wide_constraints(8))
 
@@ -205,14 +206,54 @@ if HAVE_GLUON:
         return gl.convert_layout(gl.reshape(a, [L * ROWS, BLOCK_K]), a_layout)
 
     @gluon.jit
+    def _words_split(c_buf, c_layout: gl.constexpr, w_layout: gl.constexpr, ROWS: gl.constexpr,
+                     BLOCK_K: gl.constexpr):  # fmt: skip
+        """LEVEL_SPLIT: a K block's code words [ROWS, 2, BK / 16, 2, 4] as its A fragments need them: element (r, gh,
+        s, b0, t) = word 2s + b0 of row r, in lane 4 (4 gh + r % 4) + t of warp r // 4, with bit 3 of every code
+        flipped where gh = 1 (so that the 8 code values compared, 0-7, stand for 8-15 there)."""
+        S: gl.constexpr = BLOCK_K // 16
+        w2 = c_buf.load(c_layout)  # [ROWS, BK / 8]: row r's words in lanes 4 (4 gh + r % 4) + t
+        w3 = gl.convert_layout(gl.reshape(w2, [ROWS, S, 2]), gl.SliceLayout(1, gl.SliceLayout(4, w_layout)))
+        w5 = gl.expand_dims(gl.expand_dims(w3, 1), 4) + gl.zeros([ROWS, 2, S, 2, 4], gl.int32, w_layout)
+        gh_layout: gl.constexpr = gl.SliceLayout(0, gl.SliceLayout(2, gl.SliceLayout(3, gl.SliceLayout(4, w_layout))))
+        gh = gl.arange(0, 2, layout=gh_layout)
+        gh = gl.expand_dims(gl.expand_dims(gl.expand_dims(gl.expand_dims(gh, 0), 2), 3), 4)
+        return w5 ^ (gh * FLIP_BIT3)  # 0x88888888: bit 3 of each of the word's 8 codes
+
+    @gluon.jit
+    def _onehot_split(words, sel, a_layout: gl.constexpr, ROWS: gl.constexpr, BLOCK_K: gl.constexpr,
+                      DT: gl.constexpr):  # fmt: skip
+        """LEVEL_SPLIT: A [16 ROWS, BK], 1.0 at (16 (m W + w) + 8 h + 4 gh + gw, k) where code[4 w + gw, k] ==
+        8 gh + 2 m + h (W = ROWS / 4 warps): lanes 4 (4 gh + gw) + t of both gh hold weight row gw of their warp's 4
+        and compare its bytes with 8 code values each (the WIDE program for 8 values on the flipped words:
+        _words_split). words, sel [ROWS, 2, BK / 16, 2, 4]."""
+        W: gl.constexpr = ROWS // 4
+        S: gl.constexpr = BLOCK_K // 16
+        PROG: gl.constexpr = WIDE8_F16 if DT == gl.float16 else WIDE8_BF16
+        e = gl.inline_asm_elementwise(PROG, WIDE8_CONSTR, [words, sel], dtype=(DT.value,) * 16, is_pure=True,
+                                      pack=1)  # fmt: skip
+        # e[2c + p], c = 2 m + h: trailing dims [p, h, m0, m1]
+        a = gl.join(_join8(e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7]),
+                    _join8(e[8], e[9], e[10], e[11], e[12], e[13], e[14], e[15]))  # fmt: skip
+        a = gl.reshape(a, [W, 4, 2, S, 2, 4, 2, 2, 2, 2])  # [w, gw, gh, s, b0, t, p, h, m0, m1]
+        a = gl.permute(a, (9, 8, 0, 7, 2, 1, 3, 4, 5, 6))  # [m1, m0, w, h, gh, gw, s, b0, t, p]
+        # row 16 (m W + w) + 8 h + 4 gh + gw, column 16 s + 8 b0 + 2 t + p
+        return gl.convert_layout(gl.reshape(a, [16 * ROWS, BLOCK_K]), a_layout)
+
+    @gluon.jit
     def _fold_wide(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, group, f_layout: gl.constexpr, L: gl.constexpr,
-                   ROWS: gl.constexpr, BLOCK_M: gl.constexpr, NO_LUT: gl.constexpr = False):  # fmt: skip
+                   ROWS: gl.constexpr, BLOCK_M: gl.constexpr, NO_LUT: gl.constexpr = False,
+                   LEVEL_SPLIT: gl.constexpr = False):  # fmt: skip
         """part [ROWS, BM] + sum_c LUT[slot(t), row, group, c] * acc[(row, c), t] with _onehot_wide's rows, in
         f_layout [ROWS, BM, L]: the acc's own lanes and registers (a register renaming), each thread's L code values
         of a (row, token) in consecutive registers, so that its LUT entries load as one contiguous run and the sum over
         c stays in the thread. lut_tok [BM] (int64): each token's slot offset; lut_row [ROWS]: the row's offset."""
-        a5 = gl.permute(gl.reshape(acc, [L // 2, ROWS // 8, 2, 8, BLOCK_M]), (1, 3, 4, 0, 2))  # [w, g, t, q, h]
-        a3 = gl.convert_layout(gl.reshape(a5, [ROWS, BLOCK_M, L]), f_layout)  # code value 2q + h
+        if LEVEL_SPLIT:  # acc row 16 (m W + w) + 8 h + 4 gh + gw (_onehot_split) -> [4 w + gw, t, 8 gh + 2 m + h]
+            a6 = gl.permute(gl.reshape(acc, [4, ROWS // 4, 2, 2, 4, BLOCK_M]), (1, 4, 5, 3, 0, 2))
+            a3 = gl.convert_layout(gl.reshape(a6, [ROWS, BLOCK_M, L]), f_layout)  # the sum over c spans lanes gh
+        else:
+            a5 = gl.permute(gl.reshape(acc, [L // 2, ROWS // 8, 2, 8, BLOCK_M]), (1, 3, 4, 0, 2))  # [w, g, t, q, h]
+            a3 = gl.convert_layout(gl.reshape(a5, [ROWS, BLOCK_M, L]), f_layout)  # code value 2q + h
         c = gl.arange(0, L, layout=gl.SliceLayout(0, gl.SliceLayout(0, f_layout)))
         at = gl.expand_dims(gl.expand_dims(lut_row + group * L, 1) + gl.expand_dims(lut_tok, 0), 2)
         at = at + gl.expand_dims(gl.expand_dims(c, 0), 0)
@@ -248,10 +289,12 @@ if HAVE_GLUON:
 
     @gluon.jit
     def _fold_group(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, group, f_layout: gl.constexpr, L: gl.constexpr,
-                    ROWS: gl.constexpr, BLOCK_M: gl.constexpr, WIDE: gl.constexpr, NO_LUT: gl.constexpr):  # fmt: skip
+                    ROWS: gl.constexpr, BLOCK_M: gl.constexpr, WIDE: gl.constexpr, NO_LUT: gl.constexpr,
+                    LEVEL_SPLIT: gl.constexpr = False):  # fmt: skip
         """part + LUT group `group`'s fold of acc, in the form's layout (WIDE: _fold_wide, else _fold)."""
         if WIDE:
-            out = _fold_wide(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, group, f_layout, L, ROWS, BLOCK_M, NO_LUT)
+            out = _fold_wide(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, group, f_layout, L, ROWS, BLOCK_M, NO_LUT,
+                             LEVEL_SPLIT)  # fmt: skip
         else:
             out = _fold(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, group, L, ROWS, BLOCK_M)
         return out
@@ -281,6 +324,7 @@ if HAVE_GLUON:
         PDL: gl.constexpr = False,
         RELEASE: gl.constexpr = 0,
         ONE_FOLD: gl.constexpr = False,
+        LEVEL_SPLIT: gl.constexpr = False,
     ):  # fmt: skip
         """Program (row tile x token tile, k): ROWS weight rows, BLOCK_M tokens (x rows past M are TMA's zeros),
         K blocks [k * KB_PER_SPLIT, ...). x's tile and the rows' code words of each K block arrive together by TMA
@@ -302,7 +346,12 @@ if HAVE_GLUON:
         one-hot and the MMAs (sm_90 SASS of the WIDE 16-token choices: 1,215 -> 972 instructions, 128 -> 116
         registers). H200, 16 tasks (NOTES.md, thirty-eighth session): WIDE 16 tokens 1.00-1.06x, serving 16 x 16
         8.91 -> 8.85 ms a step at gpr 1, 9.44 -> 9.18 at gpr 4; the wgmma form at 64 tokens, gpr 1, 1.04-1.18x,
-        serving 64 x 16 31.1 -> 27.7 ms."""
+        serving 64 x 16 31.1 -> 27.7 ms.
+        LEVEL_SPLIT (WIDE, 4-bit, mma.sync, 4 weight rows a warp; fortieth session, for token tiles of 32): each
+        weight row's 16 code values over two lanes of 8 (_onehot_split), so that a lane's one-hot of a byte is 8
+        set.eq instead of 16 and, at 32 tokens, each A fragment feeds 4 MMAs: 1 set.eq an HMMA, against 2 in the
+        WIDE form at any tile (16 tokens: 2 MMAs an A fragment; 32: two 16-token tiles, each its own one-hot). The
+        accumulators stay 64 fp32 registers a thread; the fold sums each row's code values across the lane pair."""
         DT: gl.constexpr = x_desc.dtype
         L: gl.constexpr = 1 << BITS
         V: gl.constexpr = BLOCK_K // 32
@@ -325,7 +374,12 @@ if HAVE_GLUON:
             KB = K // BLOCK_K
 
         AR: gl.constexpr = L * ROWS if WIDE else 16 * ROWS  # one-hot (acc) rows
-        if WIDE:  # each lane's prmt selector (byte t) per word element [ROWS, BK / 16, 2, 4]
+        if LEVEL_SPLIT:  # each lane's prmt selector (byte t) per word element [ROWS, 2, BK / 16, 2, 4]
+            t5 = gl.arange(0, 4, layout=gl.SliceLayout(0, gl.SliceLayout(0, gl.SliceLayout(0, gl.SliceLayout(
+                0, w_layout)))))  # fmt: skip
+            t5 = gl.expand_dims(gl.expand_dims(gl.expand_dims(gl.expand_dims(t5, 0), 0), 0), 0)
+            sel = (t5 | (t5 << 8)) + gl.zeros([ROWS, 2, BLOCK_K // 16, 2, 4], gl.int32, w_layout)
+        elif WIDE:  # each lane's prmt selector (byte t) per word element [ROWS, BK / 16, 2, 4]
             t4 = gl.arange(0, 4, layout=gl.SliceLayout(0, gl.SliceLayout(0, gl.SliceLayout(0, w_layout))))
             t4 = gl.expand_dims(gl.expand_dims(gl.expand_dims(t4, 0), 0), 0)
             sel = (t4 | (t4 << 8)) + gl.zeros([ROWS, BLOCK_K // 16, 2, 4], gl.int32, w_layout)
@@ -388,6 +442,9 @@ if HAVE_GLUON:
             if WIDE:
                 if PROBE >= 1:  # timing only, wrong results: every one-hot element 1.0, no one-hot instructions
                     a = gl.full([L * ROWS, BLOCK_K], 1.0, DT, a_layout)
+                elif LEVEL_SPLIT:
+                    words = _words_split(c_smem.index(cur), c_layout, w_layout, ROWS, BLOCK_K)
+                    a = _onehot_split(words, sel, a_layout, ROWS, BLOCK_K, DT)
                 else:
                     words = _words_wide(c_smem.index(cur), c_layout, w_layout, ROWS, BLOCK_K)
                     a = _onehot_wide(words, sel, a_layout, ROWS, BLOCK_K, L, DT)
@@ -411,11 +468,11 @@ if HAVE_GLUON:
             if not ONE_FOLD:
                 if ((kb + 1) % BPG == 0) | (kb + 1 == KB):  # the end of a LUT group or of the K range
                     part = _fold_group(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, kb // BPG, f_layout, L, ROWS,
-                                       BLOCK_M, WIDE, PROBE >= 3)  # fmt: skip
+                                       BLOCK_M, WIDE, PROBE >= 3, LEVEL_SPLIT)  # fmt: skip
                     acc = gl.zeros_like(acc)
         if ONE_FOLD:  # the K range lies in one LUT group: its only fold, after the loop
             part = _fold_group(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, kb0 // BPG, f_layout, L, ROWS, BLOCK_M,
-                               WIDE, PROBE >= 3)  # fmt: skip
+                               WIDE, PROBE >= 3, LEVEL_SPLIT)  # fmt: skip
 
         part_l: gl.constexpr = part.type.layout
         p_rows = gl.arange(0, ROWS, layout=gl.SliceLayout(1, part_l))
@@ -443,15 +500,18 @@ if HAVE_GLUON:
 
 @functools.cache
 def bucket_wgmma_layouts(num_warps: int, rows: int, block_m: int, block_k: int, mma_v2: bool = False,
-                         wide: bool = False, bits: int = 4) -> dict:  # fmt: skip
+                         wide: bool = False, bits: int = 4, level_split: bool = False) -> dict:  # fmt: skip
     """acc [16 ROWS, BM] (wgmma: 16 rows a warp, i.e. one weight row's 16 code values; ROWS / warps repeats),
     its A operand [16 ROWS, BK], the code words [8 ROWS, 4V, 4] as the A fragments need them (lane 4g + t: row
     8r + g, the 4 words of each 32 columns in consecutive registers), x's shared-memory tiles [BM, BK]."""
     bad_warps = num_warps % 4 and not (wide and mma_v2)  # wgmma: whole warpgroups
+    rows_a_warp = 4 if level_split else 8
+    split_ok = wide and mma_v2 and bits == 4
     if rows % num_warps or bad_warps or block_k % 32 or block_m % 8 or not 8 <= block_m <= 256 or (
-            wide and rows != 8 * num_warps):  # fmt: skip
+            wide and rows != rows_a_warp * num_warps) or (level_split and not split_ok):  # fmt: skip
         raise ValueError(f"no bucket wgmma layout for {rows} rows x {block_m} tokens x {block_k} columns over "
-                         f"{num_warps} warps" + (" (WIDE: 8 rows a warp)" if wide else ""))
+                         f"{num_warps} warps" + (f" (WIDE: {rows_a_warp} rows a warp)" if wide else "")
+                         + (" (LEVEL_SPLIT: WIDE, MMA_V2, 4-bit)" if level_split else ""))  # fmt: skip
     if mma_v2:  # mma.sync m16n8k16: the same A fragments a warp
         acc = gl.NVMMADistributedLayout(version=[2, 0], warps_per_cta=[num_warps, 1], instr_shape=[16, 8])
     else:
@@ -482,6 +542,19 @@ def bucket_wgmma_layouts(num_warps: int, rows: int, block_m: int, block_k: int, 
             lane_bases=[[0, 0], [0, 0], [1, 0], [2, 0], [4, 0]],
             warp_bases=[[8 << i, 0] for i in range(num_warps.bit_length() - 1)], block_bases=[],
             shape=[rows, block_k // 8])  # fmt: skip
+    if level_split:  # words [ROWS, 2, BK / 16, 2, 4] (_words_split): lane 4 (4 gh + gw) + t of warp w, row 4w + gw
+        s_bits = (block_k // 16).bit_length() - 1
+        words = gl.DistributedLinearLayout(
+            reg_bases=[[0, 0, 0, 1, 0]] + [[0, 0, 1 << i, 0, 0] for i in range(s_bits)],
+            lane_bases=[[0, 0, 0, 0, 1], [0, 0, 0, 0, 2], [1, 0, 0, 0, 0], [2, 0, 0, 0, 0], [0, 1, 0, 0, 0]],
+            warp_bases=[[4 << i, 0, 0, 0, 0] for i in range(num_warps.bit_length() - 1)], block_bases=[],
+            shape=[rows, 2, block_k // 16, 2, 4])  # fmt: skip
+        # the codes' tile [ROWS, BK / 8]: row 4w + gw's words in lanes 4 (4 gh + gw) + t (a broadcast over gh, t)
+        c = gl.DistributedLinearLayout(
+            reg_bases=[[0, 1 << i] for i in range(s_bits + 1)],
+            lane_bases=[[0, 0], [0, 0], [1, 0], [2, 0], [0, 0]],
+            warp_bases=[[4 << i, 0] for i in range(num_warps.bit_length() - 1)], block_bases=[],
+            shape=[rows, block_k // 8])  # fmt: skip
     x_smem = gl.NVMMASharedLayout(swizzle_byte_width=min(128, 2 * block_k), element_bitwidth=16, rank=2)
     c_smem = gl.NVMMASharedLayout(swizzle_byte_width=0, element_bitwidth=32, rank=2)
     fold = acc  # the 16-rows-a-weight-row form folds in the acc's layout
@@ -493,6 +566,13 @@ def bucket_wgmma_layouts(num_warps: int, rows: int, block_m: int, block_k: int, 
             lane_bases=[[0, 2, 0], [0, 4, 0], [1, 0, 0], [2, 0, 0], [4, 0, 0]],
             warp_bases=[[8 << i, 0, 0] for i in range(num_warps.bit_length() - 1)], block_bases=[],
             shape=[rows, block_m, levels])  # fmt: skip
+    if level_split:  # [ROWS, BM, 16]: code values 0-7 of the lane's half in registers, the half (gh) a lane bit
+        fold = gl.DistributedLinearLayout(
+            reg_bases=[[0, 0, 1], [0, 0, 2], [0, 0, 4], [0, 1, 0]]
+            + [[0, 8 << i, 0] for i in range((block_m // 8).bit_length() - 1)],
+            lane_bases=[[0, 2, 0], [0, 4, 0], [1, 0, 0], [2, 0, 0], [0, 0, 8]],
+            warp_bases=[[4 << i, 0, 0] for i in range(num_warps.bit_length() - 1)], block_bases=[],
+            shape=[rows, block_m, 16])  # fmt: skip
     return {"acc_layout": acc, "a_layout": a, "w_layout": words, "c_layout": c, "w5_layout": w5, "b_layout": b,
             "f_layout": fold,
             "x_smem_layout": x_smem, "c_smem_layout": c_smem}  # fmt: skip
@@ -557,6 +637,25 @@ def bucket_wide_candidates(m: int, group_size: int) -> list[dict]:
     return [c for c in configs if group_size % c["BLOCK_K"] == 0]
 
 
+# LEVEL_SPLIT (the WIDE form with 4 weight rows a warp, mma.sync, 4-bit; fortieth session): (ROWS, BLOCK_K, warps,
+# stages, SPLIT_K) for token tiles of 32. Not yet timed on a GPU: benchmarks only (bucket_level_split.py), never the
+# op's tuning (op_candidate) until measured.
+BUCKET_LEVEL_SPLIT_CANDIDATES = [(8, 256, 2, 2, 4), (8, 256, 2, 3, 4), (16, 256, 4, 2, 4), (8, 128, 2, 4, 4),
+                                 (16, 128, 4, 4, 4), (8, 64, 2, 8, 4), (8, 256, 2, 2, 2),
+                                 (8, 256, 2, 2, 1)]  # fmt: skip
+LEVEL_SPLIT_TILE = 32
+
+
+def bucket_level_split_candidates(m: int, group_size: int) -> list[dict]:
+    """BUCKET_LEVEL_SPLIT_CANDIDATES as configs (WIDE, MMA_V2, LEVEL_SPLIT) for m tokens in tiles of up to 32,
+    those whose BLOCK_K divides the group size."""
+    keys = ("ROWS", "BLOCK_K", "num_warps", "num_stages", "SPLIT_K")
+    bm = min(bucket_wgmma_block_m(m), LEVEL_SPLIT_TILE)
+    configs = [{"LAYOUT": "wgmma", "BLOCK_M": bm, "WIDE": 1, "MMA_V2": 1, "LEVEL_SPLIT": 1,
+                **dict(zip(keys, c, strict=True))} for c in BUCKET_LEVEL_SPLIT_CANDIDATES]  # fmt: skip
+    return [c for c in configs if group_size % c["BLOCK_K"] == 0]
+
+
 def bucket_wgmma_block_m(m: int) -> int:
     """The token tile for m tokens: the smallest of 8, 16, 32, 64 that holds them (64 beyond)."""
     return next((b for b in (8, 16, 32) if m <= b), 64)
@@ -614,7 +713,7 @@ def bucket_wgmma_configs_for(x: torch.Tensor, codes_packed: torch.Tensor, lut_po
 
 def op_candidate(config: dict) -> bool:
     """Whether the op's tuning times this config (OP_CANDIDATES of the wgmma form, WIDE_OP_CANDIDATES)."""
-    if config.get("PROBE"):  # benchmarks only: wrong results by design
+    if config.get("PROBE") or config.get("LEVEL_SPLIT"):  # benchmarks only: wrong results by design / not timed yet
         return False
     if config.get("WIDE"):
         keys = ("ROWS", "BLOCK_K", "num_warps", "num_stages", "SPLIT_K", "MMA_V2", "maxnreg")
@@ -642,7 +741,8 @@ def launch_bucket_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: t
     """y [M, N] <- the wgmma bucket kernel. config: ROWS (weight rows a program, a multiple of num_warps), BLOCK_M
     (tokens a tile: 8 to 256, a multiple of 8), BLOCK_K (32, 64 or 128), num_warps (4 or 8), num_stages (3 or 4),
     SPLIT_K (ranges of whole K blocks; default 1), RELEASE (release_mode), ONE_FOLD (default 1: each program folds
-    once, after its K loop, where one_fold says its K range lies in one LUT group; 0 keeps the fold in the loop)."""
+    once, after its K loop, where one_fold says its K range lies in one LUT group; 0 keeps the fold in the loop),
+    LEVEL_SPLIT (the WIDE form with 4 weight rows a warp: the kernel's docstring)."""
     release = release_mode(config)
     m, k = x.shape
     n = codes_packed.shape[0]
@@ -654,8 +754,8 @@ def launch_bucket_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: t
                          f"and group size {gs} multiples of BLOCK_K={bk}")  # fmt: skip
     if not 2 <= stages <= 16 or slot_of_token.shape[0] != m or not x.is_contiguous():
         raise ValueError("the wgmma bucket kernel takes 2 to 16 stages, one slot per token and a contiguous x")
-    mma_v2, wide = bool(config.get("MMA_V2", 0)), bool(config.get("WIDE", 0))
-    layouts = bucket_wgmma_layouts(warps, rows, bm, bk, mma_v2, wide, bits)
+    mma_v2, wide, level_split = (bool(config.get(key, 0)) for key in ("MMA_V2", "WIDE", "LEVEL_SPLIT"))
+    layouts = bucket_wgmma_layouts(warps, rows, bm, bk, mma_v2, wide, bits, level_split)
     x_desc = TensorDescriptor.from_tensor(x, [bm, bk], layouts["x_smem_layout"])
     c_desc = TensorDescriptor.from_tensor(codes_packed.view(torch.int32), [rows, bk // 8], layouts["c_smem_layout"])
     programs = triton.cdiv(m, bm) * triton.cdiv(n, rows)
@@ -666,7 +766,7 @@ def launch_bucket_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: t
         BITS=bits, ROWS=rows, BLOCK_M=bm, BLOCK_K=bk, STAGES=stages,
         **{k_: layouts[k_] for k_ in KERNEL_LAYOUTS}, USE_SPLIT=split > 1, MMA_V2=mma_v2, WIDE=wide,
         PROBE=int(config.get("PROBE", 0)), RELEASE=release,
-        ONE_FOLD=bool(config.get("ONE_FOLD", 1)) and one_fold(k // bk, gs // bk, per_split),
+        ONE_FOLD=bool(config.get("ONE_FOLD", 1)) and one_fold(k // bk, gs // bk, per_split), LEVEL_SPLIT=level_split,
         **(pdl_args(x.device) if wide else {}),  # the wgmma form (32-64 rows) was not timed with PDL
         num_warps=warps, **({"maxnreg": config["maxnreg"]} if config.get("maxnreg") else {}),
     )  # fmt: skip

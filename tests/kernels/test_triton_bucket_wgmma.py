@@ -22,6 +22,7 @@ from kernels.triton_bucket_wgmma import (
     BUCKET_WGMMA_CANDIDATES,
     WGMMA_MIN_M,
     WIDE_MAX_M,
+    bucket_level_split_candidates,
     bucket_wgmma_block_m,
     bucket_wgmma_candidates,
     bucket_wgmma_configs_for,
@@ -98,6 +99,42 @@ def test_token_tiles_and_candidates():
     assert all(c["BLOCK_K"] == 32 for c in bucket_wgmma_candidates(16, 96))  # a group of 96 columns: BK 32 only
     with pytest.raises(ValueError, match="no bucket wgmma layout"):
         bucket_wgmma_layouts(4, 18, 16, 64)  # rows not a multiple of the warps
+
+
+def level_split_model(codes: np.ndarray, x: np.ndarray, lut: np.ndarray, dtype: torch.dtype) -> np.ndarray:
+    """numpy model of one K block of the LEVEL_SPLIT form, step by step as _words_split, _onehot_split, the MMA and
+    _fold_wide write it (the same reshapes and permutes; layouts do not change values): codes [ROWS, BK] (4-bit,
+    ROWS a multiple of 4), x [BM, BK], lut [BM, ROWS, 16] (each token's own) -> y [ROWS, BM]."""
+    rows, bk = codes.shape
+    w, s = rows // 4, bk // 16
+    # the packed words: column 8j + 2t + p is nibble p of byte t of word j
+    words = (codes.reshape(rows, bk // 8, 8).astype(np.uint64) << (4 * np.arange(8, dtype=np.uint64))).sum(-1)
+    program = onehot_wide_program(dtype, 8)
+    e = np.zeros((rows, 2, s, 2, 4, 16))  # [r, gh, s, b0, t] x the program's 16 outputs
+    for r, gh, si, b0, t in np.ndindex(rows, 2, s, 2, 4):
+        word = int(words[r, 2 * si + b0]) ^ (0x88888888 if gh else 0)
+        regs = emulate(program, {"$16": word, "$17": t | t << 8})
+        e[r, gh, si, b0, t] = [regs[f"${i}"] == ONE[dtype] for i in range(16)]
+    # the joins: output i = 2c + p, c = 2m + h at trailing dims [p, h, m0, m1] (m1 the slowest)
+    a = e.reshape(rows, 2, s, 2, 4, 2, 2, 2, 2).transpose(0, 1, 2, 3, 4, 8, 7, 6, 5)
+    a = a.reshape(w, 4, 2, s, 2, 4, 2, 2, 2, 2).transpose(9, 8, 0, 7, 2, 1, 3, 4, 5, 6).reshape(16 * rows, bk)
+    acc = a @ x.T  # [16 ROWS, BM]
+    a3 = acc.reshape(4, w, 2, 2, 4, -1).transpose(1, 4, 5, 3, 0, 2).reshape(rows, -1, 16)
+    return (a3 * lut.transpose(1, 0, 2)).sum(-1)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_the_level_split_one_hot_and_fold_give_each_tokens_lut_sum(dtype):
+    """LEVEL_SPLIT: 4 weight rows a warp, lane pairs (gh = 0, 1) comparing the same bytes with code values 0-7 and
+    (through bit 3 flipped) 8-15; the A rows and the fold's regrouping put every code value of every row exactly once,
+    so one K block gives y[r, t] = sum_k LUT_t[r, code[r, k]] x[t, k] (ROWS 8, BK 32, 32 tokens)."""
+    rng = np.random.default_rng(11)
+    rows, bk, bm = 8, 32, 32
+    codes = rng.integers(0, 16, (rows, bk))
+    x = rng.standard_normal((bm, bk))
+    lut = rng.standard_normal((bm, rows, 16))
+    want = np.einsum("trk,tk->rt", np.take_along_axis(lut, np.broadcast_to(codes, (bm, rows, bk)), 2), x)
+    np.testing.assert_allclose(level_split_model(codes, x, lut, dtype), want, rtol=1e-10, atol=1e-10)
 
 
 def test_the_kernel_takes_only_what_it_can_compute():
@@ -216,6 +253,24 @@ def test_every_wide_candidate_compiles_for_sm90_without_spills():
         assert stack == 0 and regs <= 255, (config, regs, stack)
         assert smem <= 227 * 1024, (config, smem)
         assert hset2 == config["BLOCK_K"] // 8 * (1 << bits), (config, hset2)  # the K loop is not unrolled
+
+
+def test_every_level_split_candidate_compiles_for_sm90_at_one_set_eq_an_mma():
+    """LEVEL_SPLIT at 32 tokens, fp16 and bf16: no spills, and per K block a lane's BK / 8 bytes each compared with 8
+    code values (half the WIDE form's set.eq) for 4 row tiles x 4 token tiles of MMAs a k-step: one set.eq an HMMA
+    (the WIDE form at 16 tokens: two). No other layout (3 bits, the wgmma MMA, 8 rows a warp) takes it."""
+    script = _COMPILE_SCRIPT.replace('sass.count("HGMMA")', 'sass.count("HMMA")')
+    configs = bucket_level_split_candidates(32, 4096)
+    cases = [[c, 4, "fp16"] for c in configs] + [[configs[0], 4, "bf16"]]
+    for (config, _, _), (regs, stack, smem, hmma, hset2) in zip(cases, sm90_results(script, cases), strict=True):
+        assert stack == 0 and regs <= 255 and smem <= 227 * 1024, (config, regs, stack, smem)
+        assert hset2 == config["BLOCK_K"] // 8 * 8 == hmma, (config, hset2, hmma)
+        assert not op_candidate(config)  # not timed on a GPU yet
+    for bad in ({"bits": 3}, {"mma_v2": False}, {"rows": 16}):
+        args = {"num_warps": 2, "rows": 8, "block_m": 32, "block_k": 64, "mma_v2": True, "wide": True, "bits": 4,
+                "level_split": True} | bad  # fmt: skip
+        with pytest.raises(ValueError, match="no bucket wgmma layout"):
+            bucket_wgmma_layouts(**args)
 
 
 def test_the_probe_forms_build_no_one_hot_and_are_never_candidates():
@@ -413,6 +468,35 @@ def test_the_wide_form_under_pdl_matches_the_reference(case):
     each candidate, at its own split-K and at 3 and 4, launched right after a kernel that writes x."""
     with pdl_scope():
         assert_wide_candidates_match(case, {}, splits=(3, 4), x_written_before=True)
+
+
+LEVEL_SPLIT_CASES = [  # (M tokens, distinct slots, N, K, gpr, bits, dtype)
+    (32, 16, 4096, 4096, 1, 4, torch.float16),
+    (40, 16, 256, 2048, 1, 4, torch.float16),  # 2 token tiles, the last one of 8 tokens
+    (64, 13, 1000, 1024, 8, 4, torch.bfloat16),  # ragged N, a fold at every group of 128 columns
+    (20, 16, 512, 1024, 4, 4, torch.float16),  # a partial tile, folds at groups of 256 columns
+]
+
+
+@pytest.mark.skipif(not SM90, reason="the wgmma bucket kernel needs an sm_90 GPU")
+@pytest.mark.parametrize("case", range(len(LEVEL_SPLIT_CASES)))
+def test_the_level_split_form_matches_the_reference(case):
+    """LEVEL_SPLIT (4 weight rows a warp, a row's code values over two lanes, 32-token tiles): every candidate at its
+    own split-K and at 1 and 3, and under PDL right after a kernel that writes x; the counters back at zero."""
+    m, slots, n, k, gpr, bits, dtype = LEVEL_SPLIT_CASES[case]
+    x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, slots, "random", dtype, seed=40 + case)
+    ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
+    x_in = torch.zeros_like(x)
+    for config in bucket_level_split_candidates(m, triton.cdiv(k, gpr)):
+        for split in {config["SPLIT_K"], 1, 3}:
+            for pdl in (False, True):
+                y = torch.full((m, n), float("nan"), dtype=dtype, device="cuda")
+                x_in.zero_()
+                x_in.copy_(x)
+                with pdl_scope(pdl):
+                    launch_bucket_wgmma(x_in, codes, pool, slot_of_token, bits, y, config | {"SPLIT_K": split})
+                assert rel_err(y, ref) < (3e-3 if dtype == torch.float16 else 1.5e-2), (config, split, pdl)
+    assert not arrival_counters(x.device, 1).any()
 
 
 def test_the_pdl_wait_compiles_for_sm90_after_the_codes_requests_and_before_xs():

@@ -1,0 +1,94 @@
+"""The LEVEL_SPLIT form of the WIDE bucket kernel against the op's choice at 32 and 64 tokens over 16 tasks.
+
+    python3 benchmarks/bucket_level_split.py --out OUT_DIR [--gpr 1] [--tokens 32,64]
+
+At 32 tokens and more the op runs the WIDE form in 16-token tiles (or the wgmma form), and each tile builds its own
+one-hot of the same codes: two set.eq per HMMA. LEVEL_SPLIT (kernels/triton_bucket_wgmma.py, fortieth session) holds
+4 weight rows a warp and gives each lane 8 of a row's 16 code values, so that a 32-token tile's A fragments feed 4
+MMAs each: one set.eq per HMMA (sm_90 SASS of its K loop, BK 256: 748 instructions for 256 HMMAs against 972 in the
+16-token WIDE form). Per shape (the kernel table's three and the fused serving shapes), the op's choice for the key
+(the shipped or tuned one) and every LEVEL_SPLIT candidate: first each candidate's result against the reference (a
+wrong one is reported and not timed), then all timed in turns (CUDA-graph replays, L2 flushed). Writes
+OUT_DIR/bucket_level_split_gpr{G}.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_kernels import BITS, Layer, make_batch, turns_us  # noqa: E402
+
+from kernels import autotune  # noqa: E402
+from kernels.reference import lut_linear_reference  # noqa: E402
+from kernels.triton_bucket import launch_bucket  # noqa: E402
+from kernels.triton_bucket_wgmma import bucket_level_split_candidates  # noqa: E402
+from kernels.triton_ops import lut_linear_forward  # noqa: E402
+
+SHAPES = [(4096, 4096), (11008, 4096), (4096, 11008), (12288, 4096), (22016, 4096)]
+
+
+def op_choice(layer: Layer, x: torch.Tensor, slots: torch.Tensor) -> tuple[str, dict]:
+    """The op's bucket key and its choice (shipped, cached or tuned now) for layer at x's token count."""
+    lut_linear_forward(x, layer.codes[0], layer.pools[0], slots, BITS, decode_kernel="bucket")
+    prefix = f"bucket|{x.shape[0]},{layer.n},{layer.k},{BITS},{layer.gpr},"
+    key = next(e for e in autotune._MEMORY if e.startswith(prefix))
+    return key, autotune._MEMORY[key]
+
+
+def label_of(config: dict) -> str:
+    return "split_{ROWS}x{BLOCK_K}_w{num_warps}_s{num_stages}_k{SPLIT_K}".format(**config)
+
+
+def case(layer: Layer, m: int, tasks: int) -> dict:
+    x, slots = make_batch(m, tasks, layer.k)
+    codes, pool = layer.codes[0], layer.pools[0]
+    key, choice = op_choice(layer, x, slots)
+    ref = lut_linear_reference(x, codes, pool, slots, BITS).float()
+    y = torch.empty(m, layer.n, dtype=torch.float16, device="cuda")
+    runs, wrong = {"op_choice": choice}, []
+    for config in bucket_level_split_candidates(m, layer.k // layer.gpr):
+        y.fill_(float("nan"))
+        launch_bucket(x, codes, pool, slots, BITS, y, config)
+        err = ((y.float() - ref).norm() / ref.norm()).item()
+        if not err < 3e-3:  # NaN included
+            wrong.append({"config": config, "rel_err": err})
+            print(f"  WRONG {label_of(config)}: rel_err {err:.3g}", flush=True)
+            continue
+        runs[label_of(config)] = config
+    times = turns_us({label: (lambda c=c: launch_bucket(x, codes, pool, slots, BITS, y, c))
+                      for label, c in runs.items()})  # fmt: skip
+    best = min((label for label in times if label != "op_choice"), key=times.get, default=None)
+    line = f"{layer.n}x{layer.k} gpr {layer.gpr} M={m} x {tasks} tasks: op {times['op_choice']:.1f} us"
+    if best:
+        line += f"; LEVEL_SPLIT best {best} {times[best]:.1f} us ({times['op_choice'] / times[best]:.2f}x)"
+    print(line + f"; op's choice {choice}", flush=True)
+    for label, us in sorted(times.items(), key=lambda kv: kv[1]):
+        print(f"    {label}: {us:.1f} us", flush=True)
+    return {"key": key, "N": layer.n, "K": layer.k, "M": m, "tasks": tasks, "gpr": layer.gpr, "op_choice": choice,
+            "us": times, "configs": runs, "wrong": wrong, "best": best}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--gpr", type=int, default=1)
+    parser.add_argument("--tokens", default="32,64", help="token counts (= distinct tasks, at most 16)")
+    parser.add_argument("--shapes", type=int, default=len(SHAPES), help="the first this many of SHAPES")
+    args = parser.parse_args()
+    rows = []
+    for m in (int(t) for t in args.tokens.split(",")):
+        for n, k in SHAPES[: args.shapes]:
+            rows.append(case(Layer(n, k, args.gpr), m, min(m, 16)))
+            torch.cuda.empty_cache()
+    out = Path(args.out) / f"bucket_level_split_gpr{args.gpr}.json"
+    out.write_text(json.dumps({"gpu": torch.cuda.get_device_name(), "rows": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
