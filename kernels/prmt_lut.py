@@ -238,6 +238,8 @@ def emulate(prog: list[tuple], operands: dict[str, int | float]) -> dict[str, in
             regs[dst] = v[0] & v[1]
         elif op == "or":
             regs[dst] = v[0] | v[1]
+        elif op == "xor":
+            regs[dst] = v[0] ^ v[1]
         elif op == "shl":
             regs[dst] = (v[0] << v[1]) & 0xFFFFFFFF
         elif op == "shr":

@@ -97,24 +97,34 @@ def compare_word(c: int | torch.Tensor, dtype: torch.dtype):
     return (base | c) | ((base | (c << 4)) << 16)
 
 
-def onehot_wide_program(dtype: torch.dtype, levels: int = 16) -> list[tuple]:
+def onehot_wide_program(dtype: torch.dtype, levels: int = 16, encoding_operand: bool = False) -> list[tuple]:
     """The WIDE form's (one byte, every code value): $0 .. $(2 levels - 1) (16-bit outputs) = the one-hot elements
     2c + p: code value c, nibble p of byte t of the word; $(2 levels) = the word; $(2 levels + 1) = the prmt selector
     of byte t (t | t << 8). One prmt and the and/or encode the byte's two codes once; one set.eq per code value writes
-    two one-hot elements (the compared encodings are constants: compare_word)."""
+    two one-hot elements (the compared encodings are constants: compare_word). encoding_operand (LEVEL_SPLIT):
+    $(2 levels + 2) is xor-ed into the masked codes instead of the or with the encoding's base, so that a lane can
+    flip bit 3 of both codes for free (level_split_encoding)."""
     base = ONEHOT_BASE[dtype]
     cmp = "set_eq_f16x2" if dtype == torch.float16 else "set_eq_bf16x2"
     word, sel = f"${2 * levels}", f"${2 * levels + 1}"
-    prog: list[tuple] = [("prmt", "q0", word, word, sel), ("and", "q0", "q0", 0x00F0000F),
-                         ("or", "q0", "q0", base | base << 16)]  # fmt: skip
+    encode = ("xor", "q0", "q0", f"${2 * levels + 2}") if encoding_operand else ("or", "q0", "q0", base | base << 16)
+    prog: list[tuple] = [("prmt", "q0", word, word, sel), ("and", "q0", "q0", 0x00F0000F), encode]
     for c in range(levels):
         prog += [("mov", "t1", compare_word(c, dtype)), (cmp, "t0", "q0", "t1"),
                  ("split_out", f"${2 * c}", f"${2 * c + 1}", "t0")]  # fmt: skip
     return prog
 
 
-def onehot_wide_constraints(levels: int) -> str:
-    return ",".join(["=h"] * (2 * levels) + ["r"] * 2)
+def onehot_wide_constraints(levels: int, encoding_operand: bool = False) -> str:
+    return ",".join(["=h"] * (2 * levels) + ["r"] * (3 if encoding_operand else 2))
+
+
+def level_split_encoding(dtype: torch.dtype, flip: bool) -> int:
+    """The LEVEL_SPLIT one-hot's encoding operand: the base in both 16-bit halves (no bit of it overlaps the masked
+    codes, at bits 0-3 and 20-23, so xor-ing it is or-ing it), and with flip bit 3 of both codes (bits 3 and 23), so
+    that the program's code values 0-7 stand for 8-15."""
+    base = ONEHOT_BASE[dtype]
+    return (base | base << 16) ^ (0x00800008 if flip else 0)
 
 
 if HAVE_GLUON:
@@ -127,7 +137,12 @@ if HAVE_GLUON:
     WIDE16_BF16 = gl.constexpr(to_ptx(onehot_wide_program(torch.bfloat16, 16)))
     WIDE8_F16 = gl.constexpr(to_ptx(onehot_wide_program(torch.float16, 8)))
     WIDE8_BF16 = gl.constexpr(to_ptx(onehot_wide_program(torch.bfloat16, 8)))
-    FLIP_BIT3 = gl.constexpr(-0x77777778)  # 0x88888888 as an int32
+    SPLIT8_F16 = gl.constexpr(to_ptx(onehot_wide_program(torch.float16, 8, encoding_operand=True)))
+    SPLIT8_BF16 = gl.constexpr(to_ptx(onehot_wide_program(torch.bfloat16, 8, encoding_operand=True)))
+    SPLIT8_CONSTR = gl.constexpr(onehot_wide_constraints(8, encoding_operand=True))
+    SPLIT_ENC_F16 = gl.constexpr(level_split_encoding(torch.float16, False))
+    SPLIT_ENC_BF16 = gl.constexpr(level_split_encoding(torch.bfloat16, False))
+    SPLIT_FLIP = gl.constexpr(level_split_encoding(torch.float16, True) ^ level_split_encoding(torch.float16, False))
     WIDE16_CONSTR = gl.constexpr(onehot_wide_constraints(16))
     WIDE8_CONSTR = gl.constexpr(onehot_wide_constraints(8))
 
@@ -209,28 +224,23 @@ if HAVE_GLUON:
     def _words_split(c_buf, c_layout: gl.constexpr, w_layout: gl.constexpr, ROWS: gl.constexpr,
                      BLOCK_K: gl.constexpr):  # fmt: skip
         """LEVEL_SPLIT: a K block's code words [ROWS, 2, BK / 16, 2, 4] as its A fragments need them: element (r, gh,
-        s, b0, t) = word 2s + b0 of row r, in lane 4 (4 gh + r % 4) + t of warp r // 4, with bit 3 of every code
-        flipped where gh = 1 (so that the 8 code values compared, 0-7, stand for 8-15 there)."""
+        s, b0, t) = word 2s + b0 of row r, in lane 4 (4 gh + r % 4) + t of warp r // 4 (both gh read the same)."""
         S: gl.constexpr = BLOCK_K // 16
         w2 = c_buf.load(c_layout)  # [ROWS, BK / 8]: row r's words in lanes 4 (4 gh + r % 4) + t
         w3 = gl.convert_layout(gl.reshape(w2, [ROWS, S, 2]), gl.SliceLayout(1, gl.SliceLayout(4, w_layout)))
-        w5 = gl.expand_dims(gl.expand_dims(w3, 1), 4) + gl.zeros([ROWS, 2, S, 2, 4], gl.int32, w_layout)
-        gh_layout: gl.constexpr = gl.SliceLayout(0, gl.SliceLayout(2, gl.SliceLayout(3, gl.SliceLayout(4, w_layout))))
-        gh = gl.arange(0, 2, layout=gh_layout)
-        gh = gl.expand_dims(gl.expand_dims(gl.expand_dims(gl.expand_dims(gh, 0), 2), 3), 4)
-        return w5 ^ (gh * FLIP_BIT3)  # 0x88888888: bit 3 of each of the word's 8 codes
+        return gl.expand_dims(gl.expand_dims(w3, 1), 4) + gl.zeros([ROWS, 2, S, 2, 4], gl.int32, w_layout)
 
     @gluon.jit
-    def _onehot_split(words, sel, a_layout: gl.constexpr, ROWS: gl.constexpr, BLOCK_K: gl.constexpr,
+    def _onehot_split(words, sel, enc, a_layout: gl.constexpr, ROWS: gl.constexpr, BLOCK_K: gl.constexpr,
                       DT: gl.constexpr):  # fmt: skip
         """LEVEL_SPLIT: A [16 ROWS, BK], 1.0 at (16 (m W + w) + 8 h + 4 gh + gw, k) where code[4 w + gw, k] ==
         8 gh + 2 m + h (W = ROWS / 4 warps): lanes 4 (4 gh + gw) + t of both gh hold weight row gw of their warp's 4
-        and compare its bytes with 8 code values each (the WIDE program for 8 values on the flipped words:
-        _words_split). words, sel [ROWS, 2, BK / 16, 2, 4]."""
+        and compare its bytes with 8 code values each (the WIDE program for 8 values, its encoding enc with bit 3 of
+        the codes flipped where gh = 1: level_split_encoding). words, sel, enc [ROWS, 2, BK / 16, 2, 4]."""
         W: gl.constexpr = ROWS // 4
         S: gl.constexpr = BLOCK_K // 16
-        PROG: gl.constexpr = WIDE8_F16 if DT == gl.float16 else WIDE8_BF16
-        e = gl.inline_asm_elementwise(PROG, WIDE8_CONSTR, [words, sel], dtype=(DT.value,) * 16, is_pure=True,
+        PROG: gl.constexpr = SPLIT8_F16 if DT == gl.float16 else SPLIT8_BF16
+        e = gl.inline_asm_elementwise(PROG, SPLIT8_CONSTR, [words, sel, enc], dtype=(DT.value,) * 16, is_pure=True,
                                       pack=1)  # fmt: skip
         # e[2c + p], c = 2 m + h: trailing dims [p, h, m0, m1]
         a = gl.join(_join8(e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7]),
@@ -379,6 +389,12 @@ if HAVE_GLUON:
                 0, w_layout)))))  # fmt: skip
             t5 = gl.expand_dims(gl.expand_dims(gl.expand_dims(gl.expand_dims(t5, 0), 0), 0), 0)
             sel = (t5 | (t5 << 8)) + gl.zeros([ROWS, 2, BLOCK_K // 16, 2, 4], gl.int32, w_layout)
+            # and the encoding operand: bit 3 of the codes flipped in the lanes of code values 8-15 (gh = 1)
+            gh = gl.arange(0, 2, layout=gl.SliceLayout(0, gl.SliceLayout(2, gl.SliceLayout(3, gl.SliceLayout(
+                4, w_layout)))))  # fmt: skip
+            gh = gl.expand_dims(gl.expand_dims(gl.expand_dims(gl.expand_dims(gh, 0), 2), 3), 4)
+            enc_base: gl.constexpr = SPLIT_ENC_F16 if DT == gl.float16 else SPLIT_ENC_BF16
+            enc = (enc_base ^ (gh * SPLIT_FLIP)) + gl.zeros([ROWS, 2, BLOCK_K // 16, 2, 4], gl.int32, w_layout)
         elif WIDE:  # each lane's prmt selector (byte t) per word element [ROWS, BK / 16, 2, 4]
             t4 = gl.arange(0, 4, layout=gl.SliceLayout(0, gl.SliceLayout(0, gl.SliceLayout(0, w_layout))))
             t4 = gl.expand_dims(gl.expand_dims(gl.expand_dims(t4, 0), 0), 0)
@@ -444,7 +460,7 @@ if HAVE_GLUON:
                     a = gl.full([L * ROWS, BLOCK_K], 1.0, DT, a_layout)
                 elif LEVEL_SPLIT:
                     words = _words_split(c_smem.index(cur), c_layout, w_layout, ROWS, BLOCK_K)
-                    a = _onehot_split(words, sel, a_layout, ROWS, BLOCK_K, DT)
+                    a = _onehot_split(words, sel, enc, a_layout, ROWS, BLOCK_K, DT)
                 else:
                     words = _words_wide(c_smem.index(cur), c_layout, w_layout, ROWS, BLOCK_K)
                     a = _onehot_wide(words, sel, a_layout, ROWS, BLOCK_K, L, DT)

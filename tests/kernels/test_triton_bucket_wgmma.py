@@ -31,6 +31,7 @@ from kernels.triton_bucket_wgmma import (
     bucket_wide_candidates,
     compare_word,
     launch_bucket_wgmma,
+    level_split_encoding,
     one_fold,
     onehot_program,
     onehot_wide_program,
@@ -81,6 +82,21 @@ def test_the_wide_onehot_program_compares_byte_ts_codes_with_every_code_value(dt
                 assert regs[f"${2 * c + p}"] == (ONE[dtype] if code == c else 0)
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_the_level_split_program_compares_byte_ts_codes_with_8_code_values_or_the_8_above(dtype):
+    """LEVEL_SPLIT's one-hot: the 8-value WIDE program with its encoding as an operand; element 2c + p is 1.0 exactly
+    where nibble p of byte t equals c (no flip) or c + 8 (flip: bit 3 of both codes xor-ed with the base)."""
+    rng = np.random.default_rng(9)
+    program = onehot_wide_program(dtype, 8, encoding_operand=True)
+    for trial in range(64):
+        word, t, flip = int(rng.integers(0, 2**32, dtype=np.uint64)), trial % 4, bool(trial // 4 % 2)
+        regs = emulate(program, {"$16": word, "$17": t | t << 8, "$18": level_split_encoding(dtype, flip)})
+        for c in range(8):
+            for p in range(2):
+                code = (word >> (8 * t + 4 * p)) & 0xF
+                assert regs[f"${2 * c + p}"] == (ONE[dtype] if code == c + 8 * flip else 0)
+
+
 def test_the_codes_encoding_is_exact_and_distinct_in_both_halves():
     """Each code value's pair of 16-bit floats is finite, nonzero and unlike every other code value's, per half."""
     for dtype in (torch.float16, torch.bfloat16):
@@ -109,11 +125,11 @@ def level_split_model(codes: np.ndarray, x: np.ndarray, lut: np.ndarray, dtype: 
     w, s = rows // 4, bk // 16
     # the packed words: column 8j + 2t + p is nibble p of byte t of word j
     words = (codes.reshape(rows, bk // 8, 8).astype(np.uint64) << (4 * np.arange(8, dtype=np.uint64))).sum(-1)
-    program = onehot_wide_program(dtype, 8)
+    program = onehot_wide_program(dtype, 8, encoding_operand=True)
     e = np.zeros((rows, 2, s, 2, 4, 16))  # [r, gh, s, b0, t] x the program's 16 outputs
     for r, gh, si, b0, t in np.ndindex(rows, 2, s, 2, 4):
-        word = int(words[r, 2 * si + b0]) ^ (0x88888888 if gh else 0)
-        regs = emulate(program, {"$16": word, "$17": t | t << 8})
+        enc = level_split_encoding(dtype, bool(gh))
+        regs = emulate(program, {"$16": int(words[r, 2 * si + b0]), "$17": t | t << 8, "$18": enc})
         e[r, gh, si, b0, t] = [regs[f"${i}"] == ONE[dtype] for i in range(16)]
     # the joins: output i = 2c + p, c = 2m + h at trailing dims [p, h, m0, m1] (m1 the slowest)
     a = e.reshape(rows, 2, s, 2, 4, 2, 2, 2, 2).transpose(0, 1, 2, 3, 4, 8, 7, 6, 5)
@@ -126,8 +142,9 @@ def level_split_model(codes: np.ndarray, x: np.ndarray, lut: np.ndarray, dtype: 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_the_level_split_one_hot_and_fold_give_each_tokens_lut_sum(dtype):
     """LEVEL_SPLIT: 4 weight rows a warp, lane pairs (gh = 0, 1) comparing the same bytes with code values 0-7 and
-    (through bit 3 flipped) 8-15; the A rows and the fold's regrouping put every code value of every row exactly once,
-    so one K block gives y[r, t] = sum_k LUT_t[r, code[r, k]] x[t, k] (ROWS 8, BK 32, 32 tokens)."""
+    (through bit 3 flipped by the encoding operand) 8-15; the A rows and the fold's regrouping put every code value
+    of every row exactly once, so one K block gives y[r, t] = sum_k LUT_t[r, code[r, k]] x[t, k] (ROWS 8, BK 32, 32
+    tokens)."""
     rng = np.random.default_rng(11)
     rows, bk, bm = 8, 32, 32
     codes = rng.integers(0, 16, (rows, bk))
