@@ -764,7 +764,7 @@ def compile_bucket_wgmma_sm90(config: dict, bits: int = 4, x: str = "fp16") -> t
 
     rows, bm, bk, warps = config["ROWS"], config["BLOCK_M"], config["BLOCK_K"], config["num_warps"]
     layouts = bucket_wgmma_layouts(warps, rows, bm, bk, bool(config.get("MMA_V2", 0)), bool(config.get("WIDE", 0)),
-                                   bits, bool(config.get("LEVEL_SPLIT", 0)))  # fmt: skip
+                                   bits, int(config.get("LEVEL_SPLIT", 0)))  # fmt: skip
     dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}[x]
     desc = TensorDescriptor.from_tensor(torch.empty(bm, 4096, dtype=dtype), [bm, bk], layouts["x_smem_layout"])
     c_desc = TensorDescriptor.from_tensor(torch.empty(rows, 512, dtype=torch.int32), [rows, bk // 8],
@@ -774,7 +774,7 @@ def compile_bucket_wgmma_sm90(config: dict, bits: int = 4, x: str = "fp16") -> t
              "MMA_V2": bool(config.get("MMA_V2", 0)), "WIDE": bool(config.get("WIDE", 0)),
              "PROBE": int(config.get("PROBE", 0)), "PDL": bool(config.get("PDL", 0)),
              "RELEASE": release_mode(config), "ONE_FOLD": bool(config.get("ONE_FOLD", 1)),
-             "LEVEL_SPLIT": bool(config.get("LEVEL_SPLIT", 0))}  # fmt: skip
+             "LEVEL_SPLIT": int(config.get("LEVEL_SPLIT", 0))}  # fmt: skip
     extra_sig = {"x_desc": mangle_type(desc), "c_desc": mangle_type(c_desc)}
     ints = ["M", "N", "K", "GS", "stride_ls", "stride_ln", "stride_ym", "KB_PER_SPLIT"]
     return sm90_compile(_bucket_wgmma_kernel, ints, ints[1:], const, warps, config["num_stages"], x=x, lut=x,

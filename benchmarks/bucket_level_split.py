@@ -3,13 +3,13 @@
     python3 benchmarks/bucket_level_split.py --out OUT_DIR [--gpr 1] [--tokens 32,64]
 
 At 32 tokens and more the op runs the WIDE form in 16-token tiles (or the wgmma form), and each tile builds its own
-one-hot of the same codes: two set.eq per HMMA. LEVEL_SPLIT (kernels/triton_bucket_wgmma.py, fortieth session) holds
-4 weight rows a warp and gives each lane 8 of a row's 16 code values, so that a 32-token tile's A fragments feed 4
-MMAs each: one set.eq per HMMA (sm_90 SASS of its K loop, BK 256: 748 instructions for 256 HMMAs against 972 in the
-16-token WIDE form). Per shape (the kernel table's three and the fused serving shapes), the op's choice for the key
-(the shipped or tuned one) and every LEVEL_SPLIT candidate: first each candidate's result against the reference (a
-wrong one is reported and not timed), then all timed in turns (CUDA-graph replays, L2 flushed). Writes
-OUT_DIR/bucket_level_split_gpr{G}.json.
+one-hot of the same codes: two set.eq per HMMA. LEVEL_SPLIT = P (kernels/triton_bucket_wgmma.py, fortieth session)
+holds 8 / P weight rows a warp and gives each of P lanes 16 / P of a row's code values, so that a tile of 16 P tokens
+feeds each A fragment to 2 P MMAs: 2 / P set.eq per HMMA (sm_90 SASS of the K loop, BK 256, 256 HMMAs: 684
+instructions at P = 2, 593 at P = 4, against 972 in the 16-token WIDE form). Per shape (the kernel table's three
+and the fused serving shapes), the op's choice for the key (the shipped or tuned one) and every LEVEL_SPLIT
+candidate: first each candidate's result against the reference (a wrong one is reported and not timed), then all
+timed in turns (CUDA-graph replays, L2 flushed). Writes OUT_DIR/bucket_level_split_gpr{G}.json.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def op_choice(layer: Layer, x: torch.Tensor, slots: torch.Tensor) -> tuple[str, 
 
 
 def label_of(config: dict) -> str:
-    return "split_{ROWS}x{BLOCK_K}_w{num_warps}_s{num_stages}_k{SPLIT_K}".format(**config)
+    return "split{LEVEL_SPLIT}_{ROWS}x{BLOCK_K}_w{num_warps}_s{num_stages}_k{SPLIT_K}".format(**config)
 
 
 def case(layer: Layer, m: int, tasks: int) -> dict:

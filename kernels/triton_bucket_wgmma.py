@@ -103,7 +103,7 @@ def onehot_wide_program(dtype: torch.dtype, levels: int = 16, encoding_operand: 
     of byte t (t | t << 8). One prmt and the and/or encode the byte's two codes once; one set.eq per code value writes
     two one-hot elements (the compared encodings are constants: compare_word). encoding_operand (LEVEL_SPLIT):
     $(2 levels + 2) is xor-ed into the masked codes instead of the or with the encoding's base, so that a lane can
-    flip bit 3 of both codes for free (level_split_encoding)."""
+    flip code bits for free (level_split_encoding)."""
     base = ONEHOT_BASE[dtype]
     cmp = "set_eq_f16x2" if dtype == torch.float16 else "set_eq_bf16x2"
     word, sel = f"${2 * levels}", f"${2 * levels + 1}"
@@ -119,12 +119,13 @@ def onehot_wide_constraints(levels: int, encoding_operand: bool = False) -> str:
     return ",".join(["=h"] * (2 * levels) + ["r"] * (3 if encoding_operand else 2))
 
 
-def level_split_encoding(dtype: torch.dtype, flip: bool) -> int:
+def level_split_encoding(dtype: torch.dtype, offset: int = 0) -> int:
     """The LEVEL_SPLIT one-hot's encoding operand: the base in both 16-bit halves (no bit of it overlaps the masked
-    codes, at bits 0-3 and 20-23, so xor-ing it is or-ing it), and with flip bit 3 of both codes (bits 3 and 23), so
-    that the program's code values 0-7 stand for 8-15."""
+    codes, at bits 0-3 and 20-23, so xor-ing it is or-ing it), with offset (a multiple of the lane's count of code
+    values, which is a power of two) xor-ed into both codes, so that the program's code values 0, 1, ... stand for
+    offset, offset + 1, ...: a lane of the pair or quad gq compares with code values from gq * 16 / P."""
     base = ONEHOT_BASE[dtype]
-    return (base | base << 16) ^ (0x00800008 if flip else 0)
+    return (base | base << 16) ^ (offset | offset << 20)
 
 
 if HAVE_GLUON:
@@ -140,9 +141,12 @@ if HAVE_GLUON:
     SPLIT8_F16 = gl.constexpr(to_ptx(onehot_wide_program(torch.float16, 8, encoding_operand=True)))
     SPLIT8_BF16 = gl.constexpr(to_ptx(onehot_wide_program(torch.bfloat16, 8, encoding_operand=True)))
     SPLIT8_CONSTR = gl.constexpr(onehot_wide_constraints(8, encoding_operand=True))
-    SPLIT_ENC_F16 = gl.constexpr(level_split_encoding(torch.float16, False))
-    SPLIT_ENC_BF16 = gl.constexpr(level_split_encoding(torch.bfloat16, False))
-    SPLIT_FLIP = gl.constexpr(level_split_encoding(torch.float16, True) ^ level_split_encoding(torch.float16, False))
+    SPLIT4_F16 = gl.constexpr(to_ptx(onehot_wide_program(torch.float16, 4, encoding_operand=True)))
+    SPLIT4_BF16 = gl.constexpr(to_ptx(onehot_wide_program(torch.bfloat16, 4, encoding_operand=True)))
+    SPLIT4_CONSTR = gl.constexpr(onehot_wide_constraints(4, encoding_operand=True))
+    SPLIT_ENC_F16 = gl.constexpr(level_split_encoding(torch.float16))
+    SPLIT_ENC_BF16 = gl.constexpr(level_split_encoding(torch.bfloat16))
+    SPLIT_OFFSET_UNIT = gl.constexpr(level_split_encoding(torch.float16, 1) ^ level_split_encoding(torch.float16))
     WIDE16_CONSTR = gl.constexpr(onehot_wide_constraints(16))
     WIDE8_CONSTR = gl.constexpr(onehot_wide_constraints(8))
 
@@ -222,45 +226,59 @@ if HAVE_GLUON:
 
     @gluon.jit
     def _words_split(c_buf, c_layout: gl.constexpr, w_layout: gl.constexpr, ROWS: gl.constexpr,
-                     BLOCK_K: gl.constexpr):  # fmt: skip
-        """LEVEL_SPLIT: a K block's code words [ROWS, 2, BK / 16, 2, 4] as its A fragments need them: element (r, gh,
-        s, b0, t) = word 2s + b0 of row r, in lane 4 (4 gh + r % 4) + t of warp r // 4 (both gh read the same)."""
+                     BLOCK_K: gl.constexpr, P: gl.constexpr):  # fmt: skip
+        """LEVEL_SPLIT = P: a K block's code words [ROWS, P, BK / 16, 2, 4] as its A fragments need them: element
+        (r, gq, s, b0, t) = word 2s + b0 of row r, in lane 4 (R gq + r % R) + t of warp r // R (R = 8 / P weight rows
+        a warp; every gq reads the same words)."""
         S: gl.constexpr = BLOCK_K // 16
-        w2 = c_buf.load(c_layout)  # [ROWS, BK / 8]: row r's words in lanes 4 (4 gh + r % 4) + t
+        w2 = c_buf.load(c_layout)  # [ROWS, BK / 8]: row r's words in lanes 4 (R gq + r % R) + t
         w3 = gl.convert_layout(gl.reshape(w2, [ROWS, S, 2]), gl.SliceLayout(1, gl.SliceLayout(4, w_layout)))
-        return gl.expand_dims(gl.expand_dims(w3, 1), 4) + gl.zeros([ROWS, 2, S, 2, 4], gl.int32, w_layout)
+        return gl.expand_dims(gl.expand_dims(w3, 1), 4) + gl.zeros([ROWS, P, S, 2, 4], gl.int32, w_layout)
 
     @gluon.jit
     def _onehot_split(words, sel, enc, a_layout: gl.constexpr, ROWS: gl.constexpr, BLOCK_K: gl.constexpr,
-                      DT: gl.constexpr):  # fmt: skip
-        """LEVEL_SPLIT: A [16 ROWS, BK], 1.0 at (16 (m W + w) + 8 h + 4 gh + gw, k) where code[4 w + gw, k] ==
-        8 gh + 2 m + h (W = ROWS / 4 warps): lanes 4 (4 gh + gw) + t of both gh hold weight row gw of their warp's 4
-        and compare its bytes with 8 code values each (the WIDE program for 8 values, its encoding enc with bit 3 of
-        the codes flipped where gh = 1: level_split_encoding). words, sel, enc [ROWS, 2, BK / 16, 2, 4]."""
-        W: gl.constexpr = ROWS // 4
+                      DT: gl.constexpr, P: gl.constexpr):  # fmt: skip
+        """LEVEL_SPLIT = P (2 or 4): A [16 ROWS, BK], 1.0 at (16 (m W + w) + 8 h + R gq + gw, k) where
+        code[R w + gw, k] == (16 / P) gq + 2 m + h (R = 8 / P weight rows a warp, W = ROWS / R warps): the P lanes
+        4 (R gq + gw) + t hold weight row gw of their warp's R and compare its bytes with 16 / P code values each (the
+        WIDE program for 16 / P values, its encoding enc offset by (16 / P) gq: level_split_encoding). words, sel,
+        enc [ROWS, P, BK / 16, 2, 4]."""
+        R: gl.constexpr = 8 // P
+        W: gl.constexpr = ROWS // R
         S: gl.constexpr = BLOCK_K // 16
-        PROG: gl.constexpr = SPLIT8_F16 if DT == gl.float16 else SPLIT8_BF16
-        e = gl.inline_asm_elementwise(PROG, SPLIT8_CONSTR, [words, sel, enc], dtype=(DT.value,) * 16, is_pure=True,
-                                      pack=1)  # fmt: skip
-        # e[2c + p], c = 2 m + h: trailing dims [p, h, m0, m1]
-        a = gl.join(_join8(e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7]),
-                    _join8(e[8], e[9], e[10], e[11], e[12], e[13], e[14], e[15]))  # fmt: skip
-        a = gl.reshape(a, [W, 4, 2, S, 2, 4, 2, 2, 2, 2])  # [w, gw, gh, s, b0, t, p, h, m0, m1]
-        a = gl.permute(a, (9, 8, 0, 7, 2, 1, 3, 4, 5, 6))  # [m1, m0, w, h, gh, gw, s, b0, t, p]
-        # row 16 (m W + w) + 8 h + 4 gh + gw, column 16 s + 8 b0 + 2 t + p
+        if P == 2:
+            PROG: gl.constexpr = SPLIT8_F16 if DT == gl.float16 else SPLIT8_BF16
+            e = gl.inline_asm_elementwise(PROG, SPLIT8_CONSTR, [words, sel, enc], dtype=(DT.value,) * 16,
+                                          is_pure=True, pack=1)  # fmt: skip
+            # e[2c + p], c = 2 m + h: trailing dims [p, h, m0, m1]
+            a = gl.join(_join8(e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7]),
+                        _join8(e[8], e[9], e[10], e[11], e[12], e[13], e[14], e[15]))  # fmt: skip
+            a = gl.reshape(a, [W, R, P, S, 2, 4, 2, 2, 2, 2])  # [w, gw, gq, s, b0, t, p, h, m0, m1]
+            a = gl.permute(a, (9, 8, 0, 7, 2, 1, 3, 4, 5, 6))  # [m1, m0, w, h, gq, gw, s, b0, t, p]
+        else:
+            PROG4: gl.constexpr = SPLIT4_F16 if DT == gl.float16 else SPLIT4_BF16
+            e = gl.inline_asm_elementwise(PROG4, SPLIT4_CONSTR, [words, sel, enc], dtype=(DT.value,) * 8,
+                                          is_pure=True, pack=1)  # fmt: skip
+            # e[2c + p], c = 2 m + h: trailing dims [p, h, m]
+            a = _join8(e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7])
+            a = gl.reshape(a, [W, R, P, S, 2, 4, 2, 2, 2])  # [w, gw, gq, s, b0, t, p, h, m]
+            a = gl.permute(a, (8, 0, 7, 2, 1, 3, 4, 5, 6))  # [m, w, h, gq, gw, s, b0, t, p]
+        # row 16 (m W + w) + 8 h + R gq + gw, column 16 s + 8 b0 + 2 t + p
         return gl.convert_layout(gl.reshape(a, [16 * ROWS, BLOCK_K]), a_layout)
 
     @gluon.jit
     def _fold_wide(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, group, f_layout: gl.constexpr, L: gl.constexpr,
                    ROWS: gl.constexpr, BLOCK_M: gl.constexpr, NO_LUT: gl.constexpr = False,
-                   LEVEL_SPLIT: gl.constexpr = False):  # fmt: skip
+                   LEVEL_SPLIT: gl.constexpr = 0):  # fmt: skip
         """part [ROWS, BM] + sum_c LUT[slot(t), row, group, c] * acc[(row, c), t] with _onehot_wide's rows, in
         f_layout [ROWS, BM, L]: the acc's own lanes and registers (a register renaming), each thread's L code values
         of a (row, token) in consecutive registers, so that its LUT entries load as one contiguous run and the sum over
         c stays in the thread. lut_tok [BM] (int64): each token's slot offset; lut_row [ROWS]: the row's offset."""
-        if LEVEL_SPLIT:  # acc row 16 (m W + w) + 8 h + 4 gh + gw (_onehot_split) -> [4 w + gw, t, 8 gh + 2 m + h]
-            a6 = gl.permute(gl.reshape(acc, [4, ROWS // 4, 2, 2, 4, BLOCK_M]), (1, 4, 5, 3, 0, 2))
-            a3 = gl.convert_layout(gl.reshape(a6, [ROWS, BLOCK_M, L]), f_layout)  # the sum over c spans lanes gh
+        if LEVEL_SPLIT:  # acc row 16 (m W + w) + 8 h + R gq + gw (_onehot_split) -> [R w + gw, t, (16/P) gq + 2 m + h]
+            SR: gl.constexpr = 8 // LEVEL_SPLIT
+            a6 = gl.permute(gl.reshape(acc, [8 // LEVEL_SPLIT, ROWS // SR, 2, LEVEL_SPLIT, SR, BLOCK_M]),
+                            (1, 4, 5, 3, 0, 2))  # fmt: skip
+            a3 = gl.convert_layout(gl.reshape(a6, [ROWS, BLOCK_M, L]), f_layout)  # the sum over c spans lanes gq
         else:
             a5 = gl.permute(gl.reshape(acc, [L // 2, ROWS // 8, 2, 8, BLOCK_M]), (1, 3, 4, 0, 2))  # [w, g, t, q, h]
             a3 = gl.convert_layout(gl.reshape(a5, [ROWS, BLOCK_M, L]), f_layout)  # code value 2q + h
@@ -300,7 +318,7 @@ if HAVE_GLUON:
     @gluon.jit
     def _fold_group(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, group, f_layout: gl.constexpr, L: gl.constexpr,
                     ROWS: gl.constexpr, BLOCK_M: gl.constexpr, WIDE: gl.constexpr, NO_LUT: gl.constexpr,
-                    LEVEL_SPLIT: gl.constexpr = False):  # fmt: skip
+                    LEVEL_SPLIT: gl.constexpr = 0):  # fmt: skip
         """part + LUT group `group`'s fold of acc, in the form's layout (WIDE: _fold_wide, else _fold)."""
         if WIDE:
             out = _fold_wide(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, group, f_layout, L, ROWS, BLOCK_M, NO_LUT,
@@ -334,7 +352,7 @@ if HAVE_GLUON:
         PDL: gl.constexpr = False,
         RELEASE: gl.constexpr = 0,
         ONE_FOLD: gl.constexpr = False,
-        LEVEL_SPLIT: gl.constexpr = False,
+        LEVEL_SPLIT: gl.constexpr = 0,
     ):  # fmt: skip
         """Program (row tile x token tile, k): ROWS weight rows, BLOCK_M tokens (x rows past M are TMA's zeros),
         K blocks [k * KB_PER_SPLIT, ...). x's tile and the rows' code words of each K block arrive together by TMA
@@ -357,11 +375,12 @@ if HAVE_GLUON:
         registers). H200, 16 tasks (NOTES.md, thirty-eighth session): WIDE 16 tokens 1.00-1.06x, serving 16 x 16
         8.91 -> 8.85 ms a step at gpr 1, 9.44 -> 9.18 at gpr 4; the wgmma form at 64 tokens, gpr 1, 1.04-1.18x,
         serving 64 x 16 31.1 -> 27.7 ms.
-        LEVEL_SPLIT (WIDE, 4-bit, mma.sync, 4 weight rows a warp; fortieth session, for token tiles of 32): each
-        weight row's 16 code values over two lanes of 8 (_onehot_split), so that a lane's one-hot of a byte is 8
-        set.eq instead of 16 and, at 32 tokens, each A fragment feeds 4 MMAs: 1 set.eq an HMMA, against 2 in the
-        WIDE form at any tile (16 tokens: 2 MMAs an A fragment; 32: two 16-token tiles, each its own one-hot). The
-        accumulators stay 64 fp32 registers a thread; the fold sums each row's code values across the lane pair."""
+        LEVEL_SPLIT = P (WIDE, 4-bit, mma.sync; fortieth session, for token tiles of 16 P): each weight row's 16 code
+        values over P lanes (2: 4 weight rows a warp, token tiles of 32; 4: 2 rows a warp, tiles of 64;
+        _onehot_split), so that a lane's one-hot of a byte is 16 / P set.eq instead of 16 and each A fragment feeds 2P
+        MMAs: 2 / P set.eq an HMMA, against 2 in the WIDE form at any tile (16 tokens: 2 MMAs an A fragment; 32 or
+        64: 16-token tiles, each its own one-hot). The accumulators stay 64 fp32 registers a thread; the fold sums
+        each row's code values across the P lanes."""
         DT: gl.constexpr = x_desc.dtype
         L: gl.constexpr = 1 << BITS
         V: gl.constexpr = BLOCK_K // 32
@@ -384,17 +403,18 @@ if HAVE_GLUON:
             KB = K // BLOCK_K
 
         AR: gl.constexpr = L * ROWS if WIDE else 16 * ROWS  # one-hot (acc) rows
-        if LEVEL_SPLIT:  # each lane's prmt selector (byte t) per word element [ROWS, 2, BK / 16, 2, 4]
+        if LEVEL_SPLIT:  # each lane's prmt selector (byte t) per word element [ROWS, P, BK / 16, 2, 4]
+            zeros5 = gl.zeros([ROWS, LEVEL_SPLIT, BLOCK_K // 16, 2, 4], gl.int32, w_layout)
             t5 = gl.arange(0, 4, layout=gl.SliceLayout(0, gl.SliceLayout(0, gl.SliceLayout(0, gl.SliceLayout(
                 0, w_layout)))))  # fmt: skip
             t5 = gl.expand_dims(gl.expand_dims(gl.expand_dims(gl.expand_dims(t5, 0), 0), 0), 0)
-            sel = (t5 | (t5 << 8)) + gl.zeros([ROWS, 2, BLOCK_K // 16, 2, 4], gl.int32, w_layout)
-            # and the encoding operand: bit 3 of the codes flipped in the lanes of code values 8-15 (gh = 1)
-            gh = gl.arange(0, 2, layout=gl.SliceLayout(0, gl.SliceLayout(2, gl.SliceLayout(3, gl.SliceLayout(
-                4, w_layout)))))  # fmt: skip
-            gh = gl.expand_dims(gl.expand_dims(gl.expand_dims(gl.expand_dims(gh, 0), 2), 3), 4)
+            sel = (t5 | (t5 << 8)) + zeros5
+            # and the encoding operand: the codes offset by (16 / P) gq in the lanes gq (level_split_encoding)
+            gq = gl.arange(0, LEVEL_SPLIT, layout=gl.SliceLayout(0, gl.SliceLayout(2, gl.SliceLayout(
+                3, gl.SliceLayout(4, w_layout)))))  # fmt: skip
+            gq = gl.expand_dims(gl.expand_dims(gl.expand_dims(gl.expand_dims(gq, 0), 2), 3), 4)
             enc_base: gl.constexpr = SPLIT_ENC_F16 if DT == gl.float16 else SPLIT_ENC_BF16
-            enc = (enc_base ^ (gh * SPLIT_FLIP)) + gl.zeros([ROWS, 2, BLOCK_K // 16, 2, 4], gl.int32, w_layout)
+            enc = (enc_base ^ (gq * (16 // LEVEL_SPLIT) * SPLIT_OFFSET_UNIT)) + zeros5
         elif WIDE:  # each lane's prmt selector (byte t) per word element [ROWS, BK / 16, 2, 4]
             t4 = gl.arange(0, 4, layout=gl.SliceLayout(0, gl.SliceLayout(0, gl.SliceLayout(0, w_layout))))
             t4 = gl.expand_dims(gl.expand_dims(gl.expand_dims(t4, 0), 0), 0)
@@ -459,8 +479,8 @@ if HAVE_GLUON:
                 if PROBE >= 1:  # timing only, wrong results: every one-hot element 1.0, no one-hot instructions
                     a = gl.full([L * ROWS, BLOCK_K], 1.0, DT, a_layout)
                 elif LEVEL_SPLIT:
-                    words = _words_split(c_smem.index(cur), c_layout, w_layout, ROWS, BLOCK_K)
-                    a = _onehot_split(words, sel, enc, a_layout, ROWS, BLOCK_K, DT)
+                    words = _words_split(c_smem.index(cur), c_layout, w_layout, ROWS, BLOCK_K, LEVEL_SPLIT)
+                    a = _onehot_split(words, sel, enc, a_layout, ROWS, BLOCK_K, DT, LEVEL_SPLIT)
                 else:
                     words = _words_wide(c_smem.index(cur), c_layout, w_layout, ROWS, BLOCK_K)
                     a = _onehot_wide(words, sel, a_layout, ROWS, BLOCK_K, L, DT)
@@ -516,18 +536,19 @@ if HAVE_GLUON:
 
 @functools.cache
 def bucket_wgmma_layouts(num_warps: int, rows: int, block_m: int, block_k: int, mma_v2: bool = False,
-                         wide: bool = False, bits: int = 4, level_split: bool = False) -> dict:  # fmt: skip
+                         wide: bool = False, bits: int = 4, level_split: int = 0) -> dict:  # fmt: skip
     """acc [16 ROWS, BM] (wgmma: 16 rows a warp, i.e. one weight row's 16 code values; ROWS / warps repeats),
     its A operand [16 ROWS, BK], the code words [8 ROWS, 4V, 4] as the A fragments need them (lane 4g + t: row
-    8r + g, the 4 words of each 32 columns in consecutive registers), x's shared-memory tiles [BM, BK]."""
+    8r + g, the 4 words of each 32 columns in consecutive registers), x's shared-memory tiles [BM, BK].
+    level_split: P lanes a weight row's code values (2 or 4; 0 for the WIDE form's 1), 8 / P rows a warp."""
     bad_warps = num_warps % 4 and not (wide and mma_v2)  # wgmma: whole warpgroups
-    rows_a_warp = 4 if level_split else 8
-    split_ok = wide and mma_v2 and bits == 4
+    rows_a_warp = 8 // level_split if level_split else 8
+    split_ok = wide and mma_v2 and bits == 4 and level_split in (2, 4)
     if rows % num_warps or bad_warps or block_k % 32 or block_m % 8 or not 8 <= block_m <= 256 or (
             wide and rows != rows_a_warp * num_warps) or (level_split and not split_ok):  # fmt: skip
         raise ValueError(f"no bucket wgmma layout for {rows} rows x {block_m} tokens x {block_k} columns over "
                          f"{num_warps} warps" + (f" (WIDE: {rows_a_warp} rows a warp)" if wide else "")
-                         + (" (LEVEL_SPLIT: WIDE, MMA_V2, 4-bit)" if level_split else ""))  # fmt: skip
+                         + (" (LEVEL_SPLIT 2 or 4: WIDE, MMA_V2, 4-bit)" if level_split else ""))  # fmt: skip
     if mma_v2:  # mma.sync m16n8k16: the same A fragments a warp
         acc = gl.NVMMADistributedLayout(version=[2, 0], warps_per_cta=[num_warps, 1], instr_shape=[16, 8])
     else:
@@ -558,18 +579,21 @@ def bucket_wgmma_layouts(num_warps: int, rows: int, block_m: int, block_k: int, 
             lane_bases=[[0, 0], [0, 0], [1, 0], [2, 0], [4, 0]],
             warp_bases=[[8 << i, 0] for i in range(num_warps.bit_length() - 1)], block_bases=[],
             shape=[rows, block_k // 8])  # fmt: skip
-    if level_split:  # words [ROWS, 2, BK / 16, 2, 4] (_words_split): lane 4 (4 gh + gw) + t of warp w, row 4w + gw
+    if level_split:  # words [ROWS, P, BK / 16, 2, 4] (_words_split): lane 4 (R gq + gw) + t of warp w, row R w + gw
         s_bits = (block_k // 16).bit_length() - 1
+        r_bits = rows_a_warp.bit_length() - 1
+        q_bits = level_split.bit_length() - 1
         words = gl.DistributedLinearLayout(
             reg_bases=[[0, 0, 0, 1, 0]] + [[0, 0, 1 << i, 0, 0] for i in range(s_bits)],
-            lane_bases=[[0, 0, 0, 0, 1], [0, 0, 0, 0, 2], [1, 0, 0, 0, 0], [2, 0, 0, 0, 0], [0, 1, 0, 0, 0]],
-            warp_bases=[[4 << i, 0, 0, 0, 0] for i in range(num_warps.bit_length() - 1)], block_bases=[],
-            shape=[rows, 2, block_k // 16, 2, 4])  # fmt: skip
-        # the codes' tile [ROWS, BK / 8]: row 4w + gw's words in lanes 4 (4 gh + gw) + t (a broadcast over gh, t)
+            lane_bases=[[0, 0, 0, 0, 1], [0, 0, 0, 0, 2]] + [[1 << i, 0, 0, 0, 0] for i in range(r_bits)]
+            + [[0, 1 << i, 0, 0, 0] for i in range(q_bits)],
+            warp_bases=[[rows_a_warp << i, 0, 0, 0, 0] for i in range(num_warps.bit_length() - 1)], block_bases=[],
+            shape=[rows, level_split, block_k // 16, 2, 4])  # fmt: skip
+        # the codes' tile [ROWS, BK / 8]: row R w + gw's words in lanes 4 (R gq + gw) + t (a broadcast over gq, t)
         c = gl.DistributedLinearLayout(
             reg_bases=[[0, 1 << i] for i in range(s_bits + 1)],
-            lane_bases=[[0, 0], [0, 0], [1, 0], [2, 0], [0, 0]],
-            warp_bases=[[4 << i, 0] for i in range(num_warps.bit_length() - 1)], block_bases=[],
+            lane_bases=[[0, 0], [0, 0]] + [[1 << i, 0] for i in range(r_bits)] + [[0, 0]] * q_bits,
+            warp_bases=[[rows_a_warp << i, 0] for i in range(num_warps.bit_length() - 1)], block_bases=[],
             shape=[rows, block_k // 8])  # fmt: skip
     x_smem = gl.NVMMASharedLayout(swizzle_byte_width=min(128, 2 * block_k), element_bitwidth=16, rank=2)
     c_smem = gl.NVMMASharedLayout(swizzle_byte_width=0, element_bitwidth=32, rank=2)
@@ -582,12 +606,14 @@ def bucket_wgmma_layouts(num_warps: int, rows: int, block_m: int, block_k: int, 
             lane_bases=[[0, 2, 0], [0, 4, 0], [1, 0, 0], [2, 0, 0], [4, 0, 0]],
             warp_bases=[[8 << i, 0, 0] for i in range(num_warps.bit_length() - 1)], block_bases=[],
             shape=[rows, block_m, levels])  # fmt: skip
-    if level_split:  # [ROWS, BM, 16]: code values 0-7 of the lane's half in registers, the half (gh) a lane bit
+    if level_split:  # [ROWS, BM, 16]: the lane's 16 / P code values in registers, its part gq lane bits
+        lane_values = 16 // level_split
         fold = gl.DistributedLinearLayout(
-            reg_bases=[[0, 0, 1], [0, 0, 2], [0, 0, 4], [0, 1, 0]]
+            reg_bases=[[0, 0, 1 << i] for i in range(lane_values.bit_length() - 1)] + [[0, 1, 0]]
             + [[0, 8 << i, 0] for i in range((block_m // 8).bit_length() - 1)],
-            lane_bases=[[0, 2, 0], [0, 4, 0], [1, 0, 0], [2, 0, 0], [0, 0, 8]],
-            warp_bases=[[4 << i, 0, 0] for i in range(num_warps.bit_length() - 1)], block_bases=[],
+            lane_bases=[[0, 2, 0], [0, 4, 0]] + [[1 << i, 0, 0] for i in range(r_bits)]
+            + [[0, 0, lane_values << i] for i in range(q_bits)],
+            warp_bases=[[rows_a_warp << i, 0, 0] for i in range(num_warps.bit_length() - 1)], block_bases=[],
             shape=[rows, block_m, 16])  # fmt: skip
     return {"acc_layout": acc, "a_layout": a, "w_layout": words, "c_layout": c, "w5_layout": w5, "b_layout": b,
             "f_layout": fold,
@@ -653,23 +679,30 @@ def bucket_wide_candidates(m: int, group_size: int) -> list[dict]:
     return [c for c in configs if group_size % c["BLOCK_K"] == 0]
 
 
-# LEVEL_SPLIT (the WIDE form with 4 weight rows a warp, mma.sync, 4-bit; fortieth session): (ROWS, BLOCK_K, warps,
-# stages, SPLIT_K) for token tiles of 32. Not yet timed on a GPU: benchmarks only (bucket_level_split.py), never the
-# op's tuning (op_candidate) until measured.
-BUCKET_LEVEL_SPLIT_CANDIDATES = [(8, 256, 2, 2, 4), (8, 256, 2, 3, 4), (16, 256, 4, 2, 4), (8, 128, 2, 4, 4),
-                                 (16, 128, 4, 4, 4), (8, 64, 2, 8, 4), (8, 256, 2, 2, 2),
-                                 (8, 256, 2, 2, 1)]  # fmt: skip
-LEVEL_SPLIT_TILE = 32
+# LEVEL_SPLIT = P (the WIDE form with a weight row's code values over P lanes, 8 / P rows a warp, mma.sync, 4-bit;
+# fortieth session): (P, ROWS, BLOCK_K, warps, stages, SPLIT_K), token tiles of 16 P (P = 2 from 17 tokens, 4 from
+# 33). Not yet timed on a GPU: benchmarks only (bucket_level_split.py), never the op's tuning (op_candidate) until
+# measured. More warps a program hold more weight rows, so that fewer programs read the same x tile (at 32 tokens
+# and 16 rows a program x's reads from L2 are as many as the WIDE form's two 16-token tiles make).
+BUCKET_LEVEL_SPLIT_CANDIDATES = [(2, 8, 256, 2, 2, 4), (2, 8, 256, 2, 3, 4), (2, 16, 256, 4, 2, 4),
+                                 (2, 8, 128, 2, 4, 4), (2, 16, 128, 4, 4, 4), (2, 32, 256, 8, 2, 4),
+                                 (2, 16, 256, 4, 2, 2), (2, 8, 256, 2, 2, 1), (4, 8, 256, 4, 2, 4),
+                                 (4, 16, 256, 8, 2, 4), (4, 8, 128, 4, 3, 4), (4, 16, 128, 8, 3, 4),
+                                 (4, 4, 256, 2, 2, 4), (4, 16, 256, 8, 2, 2)]  # fmt: skip
 
 
 def bucket_level_split_candidates(m: int, group_size: int) -> list[dict]:
-    """BUCKET_LEVEL_SPLIT_CANDIDATES as configs (WIDE, MMA_V2, LEVEL_SPLIT) for m tokens in tiles of up to 32,
-    those whose BLOCK_K divides the group size."""
-    keys = ("ROWS", "BLOCK_K", "num_warps", "num_stages", "SPLIT_K")
-    bm = min(bucket_wgmma_block_m(m), LEVEL_SPLIT_TILE)
-    configs = [{"LAYOUT": "wgmma", "BLOCK_M": bm, "WIDE": 1, "MMA_V2": 1, "LEVEL_SPLIT": 1,
-                **dict(zip(keys, c, strict=True))} for c in BUCKET_LEVEL_SPLIT_CANDIDATES]  # fmt: skip
-    return [c for c in configs if group_size % c["BLOCK_K"] == 0]
+    """BUCKET_LEVEL_SPLIT_CANDIDATES as configs (WIDE, MMA_V2, LEVEL_SPLIT P) for m tokens: P = 2 above 16 tokens
+    (tiles of up to 32), P = 4 above 32 (tiles of 64); those whose BLOCK_K divides the group size."""
+    keys = ("LEVEL_SPLIT", "ROWS", "BLOCK_K", "num_warps", "num_stages", "SPLIT_K")
+    configs = []
+    for c in BUCKET_LEVEL_SPLIT_CANDIDATES:
+        p = c[0]
+        if m > 8 * p and group_size % c[2] == 0:
+            bm = min(bucket_wgmma_block_m(m), 16 * p)
+            configs.append({"LAYOUT": "wgmma", "BLOCK_M": bm, "WIDE": 1, "MMA_V2": 1,
+                            **dict(zip(keys, c, strict=True))})  # fmt: skip
+    return configs
 
 
 def bucket_wgmma_block_m(m: int) -> int:
@@ -758,7 +791,8 @@ def launch_bucket_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: t
     (tokens a tile: 8 to 256, a multiple of 8), BLOCK_K (32, 64 or 128), num_warps (4 or 8), num_stages (3 or 4),
     SPLIT_K (ranges of whole K blocks; default 1), RELEASE (release_mode), ONE_FOLD (default 1: each program folds
     once, after its K loop, where one_fold says its K range lies in one LUT group; 0 keeps the fold in the loop),
-    LEVEL_SPLIT (the WIDE form with 4 weight rows a warp: the kernel's docstring)."""
+    LEVEL_SPLIT (P = 2 or 4: the WIDE form with each weight row's code values over P lanes; the kernel's
+    docstring)."""
     release = release_mode(config)
     m, k = x.shape
     n = codes_packed.shape[0]
@@ -770,7 +804,8 @@ def launch_bucket_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: t
                          f"and group size {gs} multiples of BLOCK_K={bk}")  # fmt: skip
     if not 2 <= stages <= 16 or slot_of_token.shape[0] != m or not x.is_contiguous():
         raise ValueError("the wgmma bucket kernel takes 2 to 16 stages, one slot per token and a contiguous x")
-    mma_v2, wide, level_split = (bool(config.get(key, 0)) for key in ("MMA_V2", "WIDE", "LEVEL_SPLIT"))
+    mma_v2, wide = bool(config.get("MMA_V2", 0)), bool(config.get("WIDE", 0))
+    level_split = int(config.get("LEVEL_SPLIT", 0))
     layouts = bucket_wgmma_layouts(warps, rows, bm, bk, mma_v2, wide, bits, level_split)
     x_desc = TensorDescriptor.from_tensor(x, [bm, bk], layouts["x_smem_layout"])
     c_desc = TensorDescriptor.from_tensor(codes_packed.view(torch.int32), [rows, bk // 8], layouts["c_smem_layout"])

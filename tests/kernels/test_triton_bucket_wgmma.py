@@ -83,18 +83,23 @@ def test_the_wide_onehot_program_compares_byte_ts_codes_with_every_code_value(dt
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
-def test_the_level_split_program_compares_byte_ts_codes_with_8_code_values_or_the_8_above(dtype):
-    """LEVEL_SPLIT's one-hot: the 8-value WIDE program with its encoding as an operand; element 2c + p is 1.0 exactly
-    where nibble p of byte t equals c (no flip) or c + 8 (flip: bit 3 of both codes xor-ed with the base)."""
+@pytest.mark.parametrize("values", [8, 4])
+def test_the_level_split_program_compares_byte_ts_codes_with_its_lanes_code_values(dtype, values):
+    """LEVEL_SPLIT's one-hot: the WIDE program for `values` code values with its encoding as an operand; element
+    2c + p is 1.0 exactly where nibble p of byte t equals offset + c (the offset, a multiple of `values`, xor-ed
+    into both codes with the base)."""
     rng = np.random.default_rng(9)
-    program = onehot_wide_program(dtype, 8, encoding_operand=True)
+    program = onehot_wide_program(dtype, values, encoding_operand=True)
+    outs = 2 * values
     for trial in range(64):
-        word, t, flip = int(rng.integers(0, 2**32, dtype=np.uint64)), trial % 4, bool(trial // 4 % 2)
-        regs = emulate(program, {"$16": word, "$17": t | t << 8, "$18": level_split_encoding(dtype, flip)})
-        for c in range(8):
+        word, t = int(rng.integers(0, 2**32, dtype=np.uint64)), trial % 4
+        offset = values * (trial // 4 % (16 // values))
+        regs = emulate(program, {f"${outs}": word, f"${outs + 1}": t | t << 8,
+                                 f"${outs + 2}": level_split_encoding(dtype, offset)})  # fmt: skip
+        for c in range(values):
             for p in range(2):
                 code = (word >> (8 * t + 4 * p)) & 0xF
-                assert regs[f"${2 * c + p}"] == (ONE[dtype] if code == c + 8 * flip else 0)
+                assert regs[f"${2 * c + p}"] == (ONE[dtype] if code == offset + c else 0)
 
 
 def test_the_codes_encoding_is_exact_and_distinct_in_both_halves():
@@ -117,41 +122,47 @@ def test_token_tiles_and_candidates():
         bucket_wgmma_layouts(4, 18, 16, 64)  # rows not a multiple of the warps
 
 
-def level_split_model(codes: np.ndarray, x: np.ndarray, lut: np.ndarray, dtype: torch.dtype) -> np.ndarray:
-    """numpy model of one K block of the LEVEL_SPLIT form, step by step as _words_split, _onehot_split, the MMA and
-    _fold_wide write it (the same reshapes and permutes; layouts do not change values): codes [ROWS, BK] (4-bit,
-    ROWS a multiple of 4), x [BM, BK], lut [BM, ROWS, 16] (each token's own) -> y [ROWS, BM]."""
+def level_split_model(codes: np.ndarray, x: np.ndarray, lut: np.ndarray, dtype: torch.dtype, p: int) -> np.ndarray:
+    """numpy model of one K block of the LEVEL_SPLIT = p form, step by step as _words_split, _onehot_split, the MMA
+    and _fold_wide write it (the same reshapes and permutes; layouts do not change values): codes [ROWS, BK] (4-bit,
+    ROWS a multiple of 8 / p), x [BM, BK], lut [BM, ROWS, 16] (each token's own) -> y [ROWS, BM]."""
     rows, bk = codes.shape
-    w, s = rows // 4, bk // 16
+    r, lane_values = 8 // p, 16 // p
+    w, s = rows // r, bk // 16
     # the packed words: column 8j + 2t + p is nibble p of byte t of word j
     words = (codes.reshape(rows, bk // 8, 8).astype(np.uint64) << (4 * np.arange(8, dtype=np.uint64))).sum(-1)
-    program = onehot_wide_program(dtype, 8, encoding_operand=True)
-    e = np.zeros((rows, 2, s, 2, 4, 16))  # [r, gh, s, b0, t] x the program's 16 outputs
-    for r, gh, si, b0, t in np.ndindex(rows, 2, s, 2, 4):
-        enc = level_split_encoding(dtype, bool(gh))
-        regs = emulate(program, {"$16": int(words[r, 2 * si + b0]), "$17": t | t << 8, "$18": enc})
-        e[r, gh, si, b0, t] = [regs[f"${i}"] == ONE[dtype] for i in range(16)]
-    # the joins: output i = 2c + p, c = 2m + h at trailing dims [p, h, m0, m1] (m1 the slowest)
-    a = e.reshape(rows, 2, s, 2, 4, 2, 2, 2, 2).transpose(0, 1, 2, 3, 4, 8, 7, 6, 5)
-    a = a.reshape(w, 4, 2, s, 2, 4, 2, 2, 2, 2).transpose(9, 8, 0, 7, 2, 1, 3, 4, 5, 6).reshape(16 * rows, bk)
+    program = onehot_wide_program(dtype, lane_values, encoding_operand=True)
+    outs = 2 * lane_values
+    e = np.zeros((rows, p, s, 2, 4, outs))  # [r, gq, s, b0, t] x the program's outputs
+    for row, gq, si, b0, t in np.ndindex(rows, p, s, 2, 4):
+        enc = level_split_encoding(dtype, lane_values * gq)
+        regs = emulate(program, {f"${outs}": int(words[row, 2 * si + b0]), f"${outs + 1}": t | t << 8,
+                                 f"${outs + 2}": enc})  # fmt: skip
+        e[row, gq, si, b0, t] = [regs[f"${i}"] == ONE[dtype] for i in range(outs)]
+    # the joins: output i = 2c + p', c = 2m + h, at trailing dims [p', h, m bits] (the last m bit the slowest)
+    bits = outs.bit_length() - 1
+    a = e.reshape(rows, p, s, 2, 4, *[2] * bits).transpose(0, 1, 2, 3, 4, *range(4 + bits, 4, -1))
+    a = a.reshape(w, r, p, s, 2, 4, *[2] * bits)  # [w, gw, gq, s, b0, t, p', h, m0 (, m1)]
+    m_dims = tuple(range(5 + bits, 7, -1))  # m's bits, the slowest first
+    a = a.transpose(*m_dims, 0, 7, 2, 1, 3, 4, 5, 6).reshape(16 * rows, bk)  # [m.., w, h, gq, gw, s, b0, t, p']
     acc = a @ x.T  # [16 ROWS, BM]
-    a3 = acc.reshape(4, w, 2, 2, 4, -1).transpose(1, 4, 5, 3, 0, 2).reshape(rows, -1, 16)
+    a3 = acc.reshape(8 // p, w, 2, p, r, -1).transpose(1, 4, 5, 3, 0, 2).reshape(rows, -1, 16)
     return (a3 * lut.transpose(1, 0, 2)).sum(-1)
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
-def test_the_level_split_one_hot_and_fold_give_each_tokens_lut_sum(dtype):
-    """LEVEL_SPLIT: 4 weight rows a warp, lane pairs (gh = 0, 1) comparing the same bytes with code values 0-7 and
-    (through bit 3 flipped by the encoding operand) 8-15; the A rows and the fold's regrouping put every code value
-    of every row exactly once, so one K block gives y[r, t] = sum_k LUT_t[r, code[r, k]] x[t, k] (ROWS 8, BK 32, 32
-    tokens)."""
-    rng = np.random.default_rng(11)
-    rows, bk, bm = 8, 32, 32
+@pytest.mark.parametrize("p", [2, 4])
+def test_the_level_split_one_hot_and_fold_give_each_tokens_lut_sum(dtype, p):
+    """LEVEL_SPLIT = p: 8 / p weight rows a warp, p lanes (gq) comparing the same bytes with 16 / p code values each
+    (offset by the encoding operand); the A rows and the fold's regrouping put every code value of every row exactly
+    once, so one K block gives y[r, t] = sum_k LUT_t[r, code[r, k]] x[t, k] (ROWS 8, BK 32, 16 p tokens)."""
+    rng = np.random.default_rng(11 + p)
+    rows, bk, bm = 8, 32, 16 * p
     codes = rng.integers(0, 16, (rows, bk))
     x = rng.standard_normal((bm, bk))
     lut = rng.standard_normal((bm, rows, 16))
     want = np.einsum("trk,tk->rt", np.take_along_axis(lut, np.broadcast_to(codes, (bm, rows, bk)), 2), x)
-    np.testing.assert_allclose(level_split_model(codes, x, lut, dtype), want, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(level_split_model(codes, x, lut, dtype, p), want, rtol=1e-10, atol=1e-10)
 
 
 def test_the_kernel_takes_only_what_it_can_compute():
@@ -272,20 +283,25 @@ def test_every_wide_candidate_compiles_for_sm90_without_spills():
         assert hset2 == config["BLOCK_K"] // 8 * (1 << bits), (config, hset2)  # the K loop is not unrolled
 
 
-def test_every_level_split_candidate_compiles_for_sm90_at_one_set_eq_an_mma():
-    """LEVEL_SPLIT at 32 tokens, fp16 and bf16: no spills, and per K block a lane's BK / 8 bytes each compared with 8
-    code values (half the WIDE form's set.eq) for 4 row tiles x 4 token tiles of MMAs a k-step: one set.eq an HMMA
-    (the WIDE form at 16 tokens: two). No other layout (3 bits, the wgmma MMA, 8 rows a warp) takes it."""
+def test_every_level_split_candidate_compiles_for_sm90_at_2_over_p_set_eq_an_mma():
+    """LEVEL_SPLIT p at 64 tokens (p = 2 in 32-token tiles, 4 in 64-token ones), fp16 and bf16: no spills, and per K
+    block a lane's BK / 8 bytes each compared with 16 / p code values for 8 / p row tiles x 2p token tiles of MMAs a
+    k-step: 2 / p set.eq an HMMA (the WIDE form: two at any tile). No other layout (3 bits, the wgmma MMA, 8 rows a
+    warp, p = 3) takes it, and the op's tuning does not offer it before it is timed on a GPU."""
     script = _COMPILE_SCRIPT.replace('sass.count("HGMMA")', 'sass.count("HMMA")')
-    configs = bucket_level_split_candidates(32, 4096)
-    cases = [[c, 4, "fp16"] for c in configs] + [[configs[0], 4, "bf16"]]
+    configs = bucket_level_split_candidates(64, 4096)
+    assert {c["LEVEL_SPLIT"] for c in configs} == {2, 4} and not bucket_level_split_candidates(16, 4096)
+    assert {c["LEVEL_SPLIT"] for c in bucket_level_split_candidates(32, 4096)} == {2}
+    assert all(c["BLOCK_M"] == 16 * c["LEVEL_SPLIT"] for c in configs)
+    cases = [[c, 4, "fp16"] for c in configs] + [[configs[0], 4, "bf16"], [configs[-1], 4, "bf16"]]
     for (config, _, _), (regs, stack, smem, hmma, hset2) in zip(cases, sm90_results(script, cases), strict=True):
         assert stack == 0 and regs <= 255 and smem <= 227 * 1024, (config, regs, stack, smem)
-        assert hset2 == config["BLOCK_K"] // 8 * 8 == hmma, (config, hset2, hmma)
+        p = config["LEVEL_SPLIT"]
+        assert hset2 == config["BLOCK_K"] // 8 * 16 // p and hmma == config["BLOCK_K"], (config, hset2, hmma)
         assert not op_candidate(config)  # not timed on a GPU yet
-    for bad in ({"bits": 3}, {"mma_v2": False}, {"rows": 16}):
+    for bad in ({"bits": 3}, {"mma_v2": False}, {"rows": 16}, {"level_split": 3}):
         args = {"num_warps": 2, "rows": 8, "block_m": 32, "block_k": 64, "mma_v2": True, "wide": True, "bits": 4,
-                "level_split": True} | bad  # fmt: skip
+                "level_split": 2} | bad  # fmt: skip
         with pytest.raises(ValueError, match="no bucket wgmma layout"):
             bucket_wgmma_layouts(**args)
 
@@ -498,8 +514,8 @@ LEVEL_SPLIT_CASES = [  # (M tokens, distinct slots, N, K, gpr, bits, dtype)
 @pytest.mark.skipif(not SM90, reason="the wgmma bucket kernel needs an sm_90 GPU")
 @pytest.mark.parametrize("case", range(len(LEVEL_SPLIT_CASES)))
 def test_the_level_split_form_matches_the_reference(case):
-    """LEVEL_SPLIT (4 weight rows a warp, a row's code values over two lanes, 32-token tiles): every candidate at its
-    own split-K in the first case; in the others every third at its own split-K and at 1 and 3, under PDL right after
+    """LEVEL_SPLIT (a row's code values over 2 or 4 lanes, 32- or 64-token tiles): every candidate at its own split-K
+    in the first case; in the others every third at its own split-K and at 1 and 3, under PDL right after
     a kernel that writes x in the second (each variant is a compile of its own); the counters back at zero."""
     m, slots, n, k, gpr, bits, dtype = LEVEL_SPLIT_CASES[case]
     x, codes, pool, slot_of_token = make_case(m, n, k, bits, gpr, slots, "random", dtype, seed=40 + case)
