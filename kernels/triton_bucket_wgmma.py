@@ -681,9 +681,10 @@ def bucket_wide_candidates(m: int, group_size: int) -> list[dict]:
 
 # LEVEL_SPLIT = P (the WIDE form with a weight row's code values over P lanes, 8 / P rows a warp, mma.sync, 4-bit;
 # fortieth session): (P, ROWS, BLOCK_K, warps, stages, SPLIT_K), token tiles of 16 P (P = 2 from 17 tokens, 4 from
-# 33). Not yet timed on a GPU: benchmarks only (bucket_level_split.py), never the op's tuning (op_candidate) until
-# measured. More warps a program hold more weight rows, so that fewer programs read the same x tile (at 32 tokens
-# and 16 rows a program x's reads from L2 are as many as the WIDE form's two 16-token tiles make).
+# 33). Not yet timed on a GPU: benchmarks only (bucket_level_split.py); the op's tuning times only those listed in
+# LEVEL_SPLIT_OP_CANDIDATES (none yet). More warps a program hold more weight rows, so that fewer programs read the
+# same x tile (at 32 tokens and 16 rows a program x's reads from L2 are as many as the WIDE form's two 16-token
+# tiles make).
 BUCKET_LEVEL_SPLIT_CANDIDATES = [(2, 8, 256, 2, 2, 4), (2, 8, 256, 2, 3, 4), (2, 16, 256, 4, 2, 4),
                                  (2, 8, 128, 2, 4, 4), (2, 16, 128, 4, 4, 4), (2, 32, 256, 8, 2, 4),
                                  (2, 16, 256, 4, 2, 2), (2, 8, 256, 2, 2, 1), (4, 8, 256, 4, 2, 4),
@@ -757,13 +758,23 @@ def bucket_wgmma_configs_for(x: torch.Tensor, codes_packed: torch.Tensor, lut_po
     gs = triton.cdiv(k, lut_pool.shape[2])
     configs = bucket_wgmma_candidates(m_bucket, gs) if m_bucket >= WGMMA_MIN_M else []
     configs += bucket_wide_candidates(m_bucket, gs) if m_bucket <= WIDE_MAX_M else []
+    configs += bucket_level_split_candidates(m_bucket, gs) if bits == 4 and m_bucket <= WIDE_MAX_M else []
     return [c for c in configs if k % c["BLOCK_K"] == 0 and op_candidate(c)]
 
 
+# The LEVEL_SPLIT candidates the op's tuning times, as BUCKET_LEVEL_SPLIT_CANDIDATES' tuples: none until the form is
+# timed on a GPU (benchmarks/bucket_level_split.py); a re-tune script may fill it for one run.
+LEVEL_SPLIT_OP_CANDIDATES: list[tuple] = []
+
+
 def op_candidate(config: dict) -> bool:
-    """Whether the op's tuning times this config (OP_CANDIDATES of the wgmma form, WIDE_OP_CANDIDATES)."""
-    if config.get("PROBE") or config.get("LEVEL_SPLIT"):  # benchmarks only: wrong results by design / not timed yet
+    """Whether the op's tuning times this config (OP_CANDIDATES of the wgmma form, WIDE_OP_CANDIDATES,
+    LEVEL_SPLIT_OP_CANDIDATES)."""
+    if config.get("PROBE"):  # benchmarks only: wrong results by design
         return False
+    if config.get("LEVEL_SPLIT"):
+        keys = ("LEVEL_SPLIT", "ROWS", "BLOCK_K", "num_warps", "num_stages", "SPLIT_K")
+        return tuple(config[k] for k in keys) in LEVEL_SPLIT_OP_CANDIDATES
     if config.get("WIDE"):
         keys = ("ROWS", "BLOCK_K", "num_warps", "num_stages", "SPLIT_K", "MMA_V2", "maxnreg")
         return tuple(config.get(k, 0) for k in keys) in WIDE_OP_CANDIDATES

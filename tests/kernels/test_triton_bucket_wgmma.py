@@ -306,6 +306,23 @@ def test_every_level_split_candidate_compiles_for_sm90_at_2_over_p_set_eq_an_mma
             bucket_wgmma_layouts(**args)
 
 
+def test_the_ops_tuning_offers_only_the_listed_level_split_configs_above_16_tokens_at_4_bits(monkeypatch):
+    """None while LEVEL_SPLIT_OP_CANDIDATES is empty (the form is not yet timed on a GPU); a listed one from 17 tokens
+    (P = 2) or 33 (P = 4) up to WIDE_MAX_M, 4-bit only."""
+    import kernels.triton_bucket_wgmma as wgmma
+
+    monkeypatch.setattr(wgmma, "bucket_wgmma_ok", lambda *args: True)
+    x, codes, pool, _ = make_case(32, 64, 4096, 4, 1, 3, "random", torch.float16)
+    offered = lambda m, bits=4: [c for c in bucket_wgmma_configs_for(x[:m], codes, pool, bits, m)  # noqa: E731
+                                 if c.get("LEVEL_SPLIT")]  # fmt: skip
+    assert not offered(32) and not offered(64)
+    listed = [wgmma.BUCKET_LEVEL_SPLIT_CANDIDATES[0], wgmma.BUCKET_LEVEL_SPLIT_CANDIDATES[-1]]  # P = 2 and 4
+    monkeypatch.setattr(wgmma, "LEVEL_SPLIT_OP_CANDIDATES", listed)
+    assert not offered(16) and not offered(32, bits=3)
+    assert [c["LEVEL_SPLIT"] for c in offered(32)] == [2] and [c["LEVEL_SPLIT"] for c in offered(64)] == [2, 4]
+    assert not offered(WIDE_MAX_M * 2)
+
+
 def test_the_probe_forms_build_no_one_hot_and_are_never_candidates():
     """PROBE (benchmarks/bucket_probe.py: the kernel's time without its one-hot instructions, then without its split-K
     epilogue's atomics, then without the fold's LUT loads) compiles with no set.eq and no spills at every level, and
