@@ -3,7 +3,8 @@ candidates (triton_bucket_wgmma.bucket_wgmma_configs_for), and each key's old (s
 turns (graph replays, L2 flushed), 16 tasks interleaved. Run with SKETCHSERVE_CACHE=DIR and the keys dropped from
 this machine's copy of kernels/tuned (prep.sh's drop_shipped); argv[1]: a copy of the shipped JSON from before;
 argv[2]: the token counts (default 32,64; the thirty-second session re-tuned 4,8,16 with the WIDE form); argv[3]: the
-output's label (default thirtyfirst)."""
+output's label (default thirtyfirst). With LEVEL_SPLIT_ALL=1 in the environment (fortieth session) the op's tuning
+also times every LEVEL_SPLIT candidate (triton_bucket_wgmma.LEVEL_SPLIT_OP_CANDIDATES, empty as shipped)."""
 
 import json
 import os
@@ -19,6 +20,11 @@ from kernels.packing import pack_codes  # noqa: E402
 from kernels.reference import lut_linear_reference  # noqa: E402
 from kernels.triton_bucket import launch_bucket  # noqa: E402
 from kernels.triton_ops import lut_linear_forward  # noqa: E402
+
+if os.environ.get("LEVEL_SPLIT_ALL") == "1":
+    from kernels import triton_bucket_wgmma
+
+    triton_bucket_wgmma.LEVEL_SPLIT_OP_CANDIDATES[:] = triton_bucket_wgmma.BUCKET_LEVEL_SPLIT_CANDIDATES
 
 
 def retune(key: str, old_choice: dict) -> dict:
