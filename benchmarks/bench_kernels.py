@@ -38,7 +38,6 @@ from kernels import SlotSegments, autotune, pack_codes  # noqa: E402
 from kernels.reference import dequantize, lut_linear_reference  # noqa: E402
 from kernels.timing import graph_time_ms  # noqa: E402
 from kernels.triton_bucket import bucket_candidates, k_order_flags, launch_bucket  # noqa: E402
-from kernels.triton_bucket_frag import launch_bucket_frag  # noqa: E402
 from kernels.triton_decode import (  # noqa: E402
     MODE_DOT,
     MODE_DOT_SWAP,
@@ -509,11 +508,6 @@ def profile(args):
         x, slots = make_batch(16, 16, 4096)
         y = torch.empty(16, 4096, dtype=torch.float16, device="cuda")
         launch_bucket(x, layer.codes[0], layer.pools[0], slots, BITS, y, cfg)
-    # the fragment bucket kernel at its best 16 x 16 config (results/bucket_frag_rows_gpr1_h200.log, sixteenth session)
-    x, slots = make_batch(16, 16, 4096)
-    y = torch.empty(16, 4096, dtype=torch.float16, device="cuda")
-    launch_bucket_frag(x, layer.codes[0], layer.pools[0], slots, BITS, y,
-                       {"num_warps": 8, "ROWS": 4, "WPL": 2, "SPLIT_K": 2})  # fmt: skip
     # the fragment kernel at 16 tokens of one task: the shipped one-task choice's shape (2 warps, 2 row blocks,
     # 64-column chunks, split-K 8 waves) and PRELOAD's (4 warps, one 512-column chunk a program); then PRELOAD over 4
     # tasks

@@ -1,7 +1,7 @@
 """The fragment kernel (kernels/triton_decode_mma.py) against the op's current choice and cuBLAS, in one run.
 
     python3 benchmarks/mma_grid.py --out OUT_DIR [--gpr 1] [--budget-s 40] [--fused 1]
-                                   [--kernel mma|mma_preload|mma_tasks|bucket_frag]
+                                   [--kernel mma|mma_preload|mma_tasks|prmt_tokens]
 
 Per Llama-2-7B projection shape (the kernel table's three and the server's fused q/k/v and gate/up) and token
 count (4, 8, 16 over one task; 16 over 4 tasks): fragment configs (warps, row blocks a warp, words per lane,
@@ -22,9 +22,8 @@ one task; bucket) and cuBLAS: where the fragment kernel would pay as a class of 
 block, warps, split-K waves, prefetch) at 2 and 4 tokens of one task (and 4 over 2 tasks), against the op as shipped
 (its tuned choice among the fragment and other kernels) and cuBLAS; writes OUT_DIR/prmt_tokens_grid_gpr{G}.json.
 
---kernel bucket_frag: the fragment bucket kernel (kernels/triton_bucket_frag.py; rows a warp, warps, words per lane,
-split-K waves) at 16 tokens over 16 and 4 tasks and 8 over 8, against the op's bucket kernel; writes
-OUT_DIR/bucket_frag_grid_gpr{G}.json.
+(--kernel bucket_frag timed the fragment bucket kernel, measured at 2.5x the bucket kernel's time and never offered
+to the op; it was removed in the fortieth session: NOTES.md.)
 """
 
 from __future__ import annotations
@@ -42,7 +41,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_kernels import BITS, Layer, bench_graph, checked_time, cublas_fns, grid_cli, make_batch, ours_fns  # noqa: E402
 
 from kernels.reference import lut_linear_reference  # noqa: E402
-from kernels.triton_bucket_frag import launch_bucket_frag  # noqa: E402
 from kernels.triton_common import split_for  # noqa: E402
 from kernels.triton_decode import MODE_MMA, chunks_tile, launch_decode, prmt_token_configs  # noqa: E402
 from kernels.triton_decode_mma import MMA_CANDIDATES  # noqa: E402
@@ -52,11 +50,6 @@ SHAPES = [(4096, 4096), (11008, 4096), (4096, 11008), (12288, 4096), (22016, 409
 CASES = [(4, 1), (8, 1), (16, 1), (16, 4)]  # (tokens, distinct tasks); one token: the HALF2 kernel's (NOTES.md)
 # the first grid's (fifteenth session) fastest first: the budget cuts the tail
 GRID = [(w, r, p, v) for w in (4, 8, 2) for r in (2, 1) for p in (4, 2) for v in (8, 4, 16, 2)]
-# --kernel bucket_frag: the fragment bucket kernel (kernels/triton_bucket_frag.py) against the op's bucket kernel, at
-# the task mixes the bucket kernel serves. Its first grid (sixteenth session, one row a warp, results/
-# bucket_frag_grid_gpr1_h200.log) was 2.5x slower than the bucket kernel: x's loads (16 tokens, 32 bytes a weight)
-# bound it. (rows a warp sharing x's loads, warps, words per lane, split-K waves), the likeliest first.
-FRAG_CASES = [(16, 16), (8, 8), (16, 4)]
 # --kernel mma_preload: (warps, row blocks a warp, words per lane); the split is K / (32 * words per lane)
 PRELOAD_GRID = [(w, r, p) for p in (16, 8, 4) for r in (1, 2) for w in (2, 4, 1, 8)]
 # --kernel mma_tasks: the preload grid's winners (results/mma_preload_grid_gpr1_h200.log) and the server's shapes
@@ -68,16 +61,6 @@ SERVER_SHAPES = [(12288, 4096), (4096, 4096), (22016, 4096), (4096, 11008)]
 TOKEN_CASES = [(2, 1), (4, 1), (4, 2)]
 TOKEN_GRID = TOKENS_CANDIDATES + [(bn, bk, w, v, 1) for bk in (1024, 512, 256) for bn in (8, 16, 4, 32)
                                   for w in (4, 2, 8) for v in (0, 4)]  # fmt: skip
-FRAG_GRID = [(4, 4, 2, 4), (4, 4, 2, 8), (4, 8, 2, 4), (4, 8, 2, 2), (4, 4, 4, 4), (2, 4, 2, 4), (2, 8, 2, 4),
-             (4, 4, 2, 2), (4, 8, 4, 4), (2, 4, 4, 8), (4, 2, 2, 8), (2, 8, 2, 8), (1, 8, 2, 2)]  # fmt: skip
-
-
-def frag_configs(n: int, k: int, gs: int, sms: int):
-    """(config, row fields) of the fragment bucket kernel's grid."""
-    for rows_a_warp, warps, wpl, waves in FRAG_GRID:
-        if gs % (32 * wpl) == 0:
-            yield {"num_warps": warps, "ROWS": rows_a_warp, "WPL": wpl,
-                   "SPLIT_K": split_for(n, k, rows_a_warp * warps, 32 * wpl, waves * sms)}, waves  # fmt: skip
 
 
 def split_configs(table, n: int, k: int, gs: int, sms: int):
@@ -123,20 +106,19 @@ def task_configs(n: int, k: int, gs: int, sms: int):
 def main() -> None:
     args = grid_cli(__doc__, budget_s=40.0, extra=[("--gpr", 1, "LUT groups per row"),
                                                    ("--fused", 1, "0: the kernel table's three shapes only"),
-                                                   ("--kernel", "mma", "mma[_preload|_tasks]|prmt_tokens|bucket_frag"),
+                                                   ("--kernel", "mma", "mma[_preload|_tasks]|prmt_tokens"),
                                                    ("--cases", "", "tokens x tasks, e.g. 16x2,16x4")])
     from kernels import triton_ops
 
     if args.kernel == "mma":
         triton_ops.mma_ok = lambda *args: False  # the op's column: its choice among the other kernels
-    frag = args.kernel == "bucket_frag"
-    launch, configs = (launch_bucket_frag, frag_configs) if frag else (launch_decode, mma_configs)
+    launch, configs = launch_decode, mma_configs
     if args.kernel == "mma_preload":
         configs = preload_configs
     tasks_mode = args.kernel == "mma_tasks"
     if tasks_mode:
         configs = task_configs
-    cases = FRAG_CASES if frag else TASK_CASES if tasks_mode else CASES
+    cases = TASK_CASES if tasks_mode else CASES
     if args.kernel == "prmt_tokens":
         configs, cases = token_configs, TOKEN_CASES
     if args.cases:
@@ -160,7 +142,7 @@ def main() -> None:
                 rows.append({**case, "kind": args.kernel, **cfg, "waves": waves, "us": us, "err": err})
                 if us and (best is None or us < best["us"]):
                     best = rows[-1]
-            op_us = bench_graph(ours_fns(layer, x, slots, decode_kernel="bucket" if frag else None))
+            op_us = bench_graph(ours_fns(layer, x, slots))
             cublas_us = bench_graph(cublas_fns(layer, x))
             rows.append({**case, "kind": "op", "us": op_us})
             rows.append({**case, "kind": "cublas", "us": cublas_us})

@@ -152,32 +152,6 @@ def pairs_program() -> list[tuple]:
     return prog + [("mov", f"${i}", f"q{i}") for i in range(4)]
 
 
-# Operands of onehot_program: $0-$3 = the one-hot of the word's codes against a value g < 8 as 16-bit pairs (2.0
-# where the code is g, else 0; columns (0, 1) .. (6, 7)), $4-$7 the same against g + 8, $8 = 8 packed codes, $9 /
-# $10 = the lane's table: byte j of $9 (entries 0-3) / $10 (4-7) is 0x40, 2.0's high byte, if j == g, else 0.
-ONEHOT_CONSTRAINTS = "=r,=r,=r,=r,=r,=r,=r,=r,r,r,r"
-ONEHOT_SCALE = 2.0  # fp16 and bf16 both 0x4000: a zero low byte, so only the high bytes are looked up
-
-
-def onehot_program() -> list[tuple]:
-    """One word to the one-hots of its 8 codes against g and g + 8 (the fragment bucket kernel's A operands):
-    ~20 instructions for both. A code's low 3 bits pick the table byte (0x40 if they equal g); bit 3 (the mask
-    prmt's sign-replicated byte) sends it to the g + 8 half. A pair's low bytes come from sign-replicating a table
-    byte (0x40 or 0: sign bit clear), so no zero register is needed."""
-    prog: list[tuple] = [("shl", "w4", "$8", 4)]
-    for half, selectors in _code_halves("$8"):
-        prog += selectors + [
-            ("prmt", "t0", "$9", "$10", "s"),  # 0x40 in byte i where code i & 7 == g
-            ("lop3", "l", "m", "t0", "t0", 0x0C),  # ~m & t0: code == g
-            ("and", "h", "m", "t0"),  # m & t0: code == g + 8
-            ("prmt", f"${2 * half}", "l", "l", 0x1908),  # bytes (0, b0, 0, b1): codes 0, 1 of the half
-            ("prmt", f"${2 * half + 1}", "l", "l", 0x3B2A),  # (0, b2, 0, b3)
-            ("prmt", f"${4 + 2 * half}", "h", "h", 0x1908),
-            ("prmt", f"${4 + 2 * half + 1}", "h", "h", 0x3B2A),
-        ]
-    return prog
-
-
 ARITHMETIC = {"fma": "fma.rn.f32", "add_f32": "add.f32", "mul_f16x2": "mul.rn.f16x2", "fma_f16x2": "fma.rn.f16x2",
               "set_eq_f16x2": "set.eq.f16x2.f16x2", "set_eq_bf16x2": "set.eq.bf16x2.bf16x2"}
 

@@ -430,7 +430,7 @@ def x16_ok(x: torch.Tensor) -> bool:
 def launch_fragments(kernel, name: str, x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor,
                      slot_of_token: torch.Tensor, bits: int, y: torch.Tensor, config: dict, rows_per_warp: int,
                      wpls: tuple[int, ...] = (2, 4), one_chunk: bool = False, **constexprs) -> None:  # fmt: skip
-    """The fragment kernels' launch (this one and triton_bucket_frag.py's: the same arguments): checks config's
+    """The fragment kernels' launch (this module's; the arguments the op's launchers share): checks config's
     num_warps and WPL (one of wpls) and the call (mma_ok), splits K in chunks of 32 * WPL columns (one_chunk: one a
     split, whatever SPLIT_K says) and launches programs of rows_per_warp * num_warps rows, constexprs (the kernel's
     own, and launch options such as pdl_args') added to the shared ones."""

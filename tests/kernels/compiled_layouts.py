@@ -1,7 +1,7 @@
 """Compile a kernel for sm_90 without a GPU: how a fragment kernel's asm operands are laid out, and the PTX of any.
 
-mma.sync reads its fragments from fixed lanes, so the fragment kernels (kernels/triton_decode_mma.py,
-kernels/triton_bucket_frag.py) rely on every per-lane tensor being 1-D with element e in thread e."""
+mma.sync reads its fragments from fixed lanes, so the fragment kernels (kernels/triton_decode_mma.py) rely on every
+per-lane tensor being 1-D with element e in thread e."""
 
 from __future__ import annotations
 

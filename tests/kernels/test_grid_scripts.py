@@ -57,28 +57,25 @@ def test_the_half2_quality_emulation_rounds_as_the_kernels_asm_does():
     assert 0 < err < 2e-3
 
 
-def test_the_fragment_grids_offer_only_chunks_that_tile_the_groups_and_launchable_configs():
-    """benchmarks/mma_grid.py: both kernels' grids at 11008 columns in 4 groups (2752 = 43 x 64) keep 64-column
-    chunks only, and every config launches through the interpreter (a small layer, the same config fields)."""
+def test_the_fragment_grid_offers_only_chunks_that_tile_the_groups_and_launchable_configs():
+    """benchmarks/mma_grid.py: the fragment kernel's grid at 11008 columns in 4 groups (2752 = 43 x 64) keeps
+    64-column chunks only, and its configs launch through the interpreter (a small layer, the same config fields)."""
     import torch
 
     from kernels.reference import lut_linear_reference
-    from kernels.triton_bucket_frag import launch_bucket_frag
     from kernels.triton_decode import launch_decode
 
     grid = load_benchmark("mma_grid")
-    for configs in (grid.mma_configs, grid.frag_configs):
-        offered = [cfg for cfg, _ in configs(4096, 11008, 2752, 132)]
-        assert offered and {cfg["WPL"] for cfg in offered} == {2}
+    offered = [cfg for cfg, _ in grid.mma_configs(4096, 11008, 2752, 132)]
+    assert offered and {cfg["WPL"] for cfg in offered} == {2}
     from .test_triton_forward import DEVICE, make_case, rel_err
 
     x, codes, pool, slots = make_case(8, 40, 256, 4, 2, 4, "random", torch.float16, seed=3)
     ref = lut_linear_reference(x, codes, pool, slots, 4)
-    for configs, launch in ((grid.mma_configs, launch_decode), (grid.frag_configs, launch_bucket_frag)):
-        cfg, _ = next(configs(40, 256, 128, 132))
-        y = torch.full((8, 40), float("nan"), dtype=x.dtype, device=DEVICE)
-        launch(x, codes, pool, slots, 4, y, cfg)
-        assert rel_err(y, ref) < 3e-3
+    cfg, _ = next(grid.mma_configs(40, 256, 128, 132))
+    y = torch.full((8, 40), float("nan"), dtype=x.dtype, device=DEVICE)
+    launch_decode(x, codes, pool, slots, 4, y, cfg)
+    assert rel_err(y, ref) < 3e-3
 
 
 def test_the_two_token_grid_offers_prefetched_blocks_only_inside_a_group_and_its_configs_launch():
