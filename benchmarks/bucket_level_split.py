@@ -22,23 +22,14 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_kernels import BITS, Layer, make_batch, turns_us  # noqa: E402
+from bench_kernels import BITS, Layer, make_batch, rel_to, turns_us  # noqa: E402
+from bucket_probe import bucket_choice  # noqa: E402
 
-from kernels import autotune  # noqa: E402
 from kernels.reference import lut_linear_reference  # noqa: E402
 from kernels.triton_bucket import launch_bucket  # noqa: E402
 from kernels.triton_bucket_wgmma import bucket_level_split_candidates  # noqa: E402
-from kernels.triton_ops import lut_linear_forward  # noqa: E402
 
 SHAPES = [(4096, 4096), (11008, 4096), (4096, 11008), (12288, 4096), (22016, 4096)]
-
-
-def op_choice(layer: Layer, x: torch.Tensor, slots: torch.Tensor) -> tuple[str, dict]:
-    """The op's bucket key and its choice (shipped, cached or tuned now) for layer at x's token count."""
-    lut_linear_forward(x, layer.codes[0], layer.pools[0], slots, BITS, decode_kernel="bucket")
-    prefix = f"bucket|{x.shape[0]},{layer.n},{layer.k},{BITS},{layer.gpr},"
-    key = next(e for e in autotune._MEMORY if e.startswith(prefix))
-    return key, autotune._MEMORY[key]
 
 
 def label_of(config: dict) -> str:
@@ -48,14 +39,14 @@ def label_of(config: dict) -> str:
 def case(layer: Layer, m: int, tasks: int) -> dict:
     x, slots = make_batch(m, tasks, layer.k)
     codes, pool = layer.codes[0], layer.pools[0]
-    key, choice = op_choice(layer, x, slots)
-    ref = lut_linear_reference(x, codes, pool, slots, BITS).float()
+    key, choice = bucket_choice(layer, x, slots)
+    ref = lut_linear_reference(x, codes, pool, slots, BITS)
     y = torch.empty(m, layer.n, dtype=torch.float16, device="cuda")
     runs, wrong = {"op_choice": choice}, []
     for config in bucket_level_split_candidates(m, layer.k // layer.gpr):
         y.fill_(float("nan"))
         launch_bucket(x, codes, pool, slots, BITS, y, config)
-        err = ((y.float() - ref).norm() / ref.norm()).item()
+        err = rel_to(y, ref)
         if not err < 3e-3:  # NaN included
             wrong.append({"config": config, "rel_err": err})
             print(f"  WRONG {label_of(config)}: rel_err {err:.3g}", flush=True)

@@ -37,13 +37,17 @@ SHAPES = [(4096, 4096), (11008, 4096), (4096, 11008), (12288, 4096), (22016, 409
 BANDWIDTH = 4.22e12  # bytes/s, the H200's measured copy bandwidth (bench_kernels' floor)
 
 
-def wide_choice(layer: Layer, x: torch.Tensor, slots: torch.Tensor) -> dict:
-    """The op's shipped (or tuned) bucket choice for layer's key at x's token count, which must be the WIDE form
-    (PROBE exists only there)."""
+def bucket_choice(layer: Layer, x: torch.Tensor, slots: torch.Tensor) -> tuple[str, dict]:
+    """The op's bucket key and its shipped (cached, or tuned now) choice for layer at x's token count."""
     lut_linear_forward(x, layer.codes[0], layer.pools[0], slots, BITS, decode_kernel="bucket")
     key = next(e for e in autotune._MEMORY
                if e.startswith(f"bucket|{x.shape[0]},{layer.n},{layer.k},{BITS},{layer.gpr},"))  # fmt: skip
-    choice = autotune._MEMORY[key]
+    return key, autotune._MEMORY[key]
+
+
+def wide_choice(layer: Layer, x: torch.Tensor, slots: torch.Tensor) -> dict:
+    """bucket_choice's config, which must be the WIDE form (PROBE exists only there)."""
+    key, choice = bucket_choice(layer, x, slots)
     if not choice.get("WIDE"):
         raise SystemExit(f"{key}: the choice {choice} is not the WIDE form")
     return choice

@@ -15,6 +15,7 @@ import torch
 import triton
 
 from kernels import lut_linear
+from kernels.packing import pack_codes
 from kernels.prmt_lut import emulate
 from kernels.reference import lut_linear_reference
 from kernels.triton_bucket import launch_bucket
@@ -129,8 +130,8 @@ def level_split_model(codes: np.ndarray, x: np.ndarray, lut: np.ndarray, dtype: 
     rows, bk = codes.shape
     r, lane_values = 8 // p, 16 // p
     w, s = rows // r, bk // 16
-    # the packed words: column 8j + 2t + p is nibble p of byte t of word j
-    words = (codes.reshape(rows, bk // 8, 8).astype(np.uint64) << (4 * np.arange(8, dtype=np.uint64))).sum(-1)
+    # the packed words as the kernel reads them: column 8j + 2t + p is nibble p of byte t of word j
+    words = pack_codes(torch.from_numpy(codes), 4).view(torch.int32).numpy().astype(np.uint32)
     program = onehot_wide_program(dtype, lane_values, encoding_operand=True)
     outs = 2 * lane_values
     e = np.zeros((rows, p, s, 2, 4, outs))  # [r, gq, s, b0, t] x the program's outputs
