@@ -681,10 +681,10 @@ def bucket_wide_candidates(m: int, group_size: int) -> list[dict]:
 
 # LEVEL_SPLIT = P (the WIDE form with a weight row's code values over P lanes, 8 / P rows a warp, mma.sync, 4-bit;
 # fortieth session): (P, ROWS, BLOCK_K, warps, stages, SPLIT_K), token tiles of 16 P (P = 2 from 17 tokens, 4 from
-# 33). Not yet timed on a GPU: benchmarks only (bucket_level_split.py); the op's tuning times only those listed in
-# LEVEL_SPLIT_OP_CANDIDATES (none yet). More warps a program hold more weight rows, so that fewer programs read the
-# same x tile (at 32 tokens and 16 rows a program x's reads from L2 are as many as the WIDE form's two 16-token
-# tiles make).
+# 33). The op's tuning times only those listed in LEVEL_SPLIT_OP_CANDIDATES (P = 2; the rest are for
+# benchmarks/bucket_level_split.py and re-tunes). More warps a program hold more weight rows, so that fewer programs
+# read the same x tile (at 32 tokens and 16 rows a program x's reads from L2 are as many as the WIDE form's two
+# 16-token tiles make).
 BUCKET_LEVEL_SPLIT_CANDIDATES = [(2, 8, 256, 2, 2, 4), (2, 8, 256, 2, 3, 4), (2, 16, 256, 4, 2, 4),
                                  (2, 8, 128, 2, 4, 4), (2, 16, 128, 4, 4, 4), (2, 32, 256, 8, 2, 4),
                                  (2, 16, 256, 4, 2, 2), (2, 8, 256, 2, 2, 1), (4, 8, 256, 4, 2, 4),
@@ -764,9 +764,11 @@ def bucket_wgmma_configs_for(x: torch.Tensor, codes_packed: torch.Tensor, lut_po
     return [c for c in configs if k % c["BLOCK_K"] == 0 and op_candidate(c)]
 
 
-# The LEVEL_SPLIT candidates the op's tuning times, as BUCKET_LEVEL_SPLIT_CANDIDATES' tuples: none until the form is
-# timed on a GPU (benchmarks/bucket_level_split.py); a re-tune script may fill it for one run.
-LEVEL_SPLIT_OP_CANDIDATES: list[tuple] = []
+# The LEVEL_SPLIT candidates the op's tuning times, as BUCKET_LEVEL_SPLIT_CANDIDATES' tuples: those that won a key of
+# the 32- and 64-token re-tunes over every candidate (forty-first session, H200, results/
+# bucket_retune_retune_level_split_{32,64}_fortyfirst.json: 13 of 20 keys, 2-6 %; P = 4 won none).
+LEVEL_SPLIT_OP_CANDIDATES: list[tuple] = [(2, 16, 256, 4, 2, 4), (2, 16, 128, 4, 4, 4), (2, 16, 256, 4, 2, 2),
+                                          (2, 8, 64, 2, 8, 4)]  # fmt: skip
 
 
 def op_candidate(config: dict) -> bool:

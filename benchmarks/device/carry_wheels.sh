@@ -9,7 +9,7 @@ dest=.device-carry/wheels
 mkdir -p $dest
 cp ../shared/wheels/*.whl $dest/
 pins=$(.venv/bin/python -m pip list --format=freeze 2>/dev/null | grep -i -E \
-  '^(opentelemetry-api|pydantic-settings|openai|tqdm|python-dotenv|annotated-doc|httpx|httpcore|anyio|h11|sniffio|idna|certifi|prometheus.client|importlib.metadata|zipp)==' || true)
+  '^(opentelemetry-api|pydantic-settings|openai|tqdm|python-dotenv|annotated-doc|httpx|httpx2|httpcore|httpcore2|truststore|anyio|h11|sniffio|idna|certifi|prometheus.client|importlib.metadata|zipp)==' || true)
 # shellcheck disable=SC2086  # one argument per pin
 .venv/bin/python -m pip download -q --no-deps -d $dest $pins importlib-metadata zipp 2>&1 | grep -v "is ignored" || true
 ls $dest | wc -l

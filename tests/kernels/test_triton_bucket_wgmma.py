@@ -288,7 +288,7 @@ def test_every_level_split_candidate_compiles_for_sm90_at_2_over_p_set_eq_an_mma
     """LEVEL_SPLIT p at 64 tokens (p = 2 in 32-token tiles, 4 in 64-token ones), fp16 and bf16: no spills, and per K
     block a lane's BK / 8 bytes each compared with 16 / p code values for 8 / p row tiles x 2p token tiles of MMAs a
     k-step: 2 / p set.eq an HMMA (the WIDE form: two at any tile). No other layout (3 bits, the wgmma MMA, 8 rows a
-    warp, p = 3) takes it, and the op's tuning does not offer it before it is timed on a GPU."""
+    warp, p = 3) takes it."""
     script = _COMPILE_SCRIPT.replace('sass.count("HGMMA")', 'sass.count("HMMA")')
     configs = bucket_level_split_candidates(64, 4096)
     assert {c["LEVEL_SPLIT"] for c in configs} == {2, 4} and not bucket_level_split_candidates(16, 4096)
@@ -299,7 +299,6 @@ def test_every_level_split_candidate_compiles_for_sm90_at_2_over_p_set_eq_an_mma
         assert stack == 0 and regs <= 255 and smem <= 227 * 1024, (config, regs, stack, smem)
         p = config["LEVEL_SPLIT"]
         assert hset2 == config["BLOCK_K"] // 8 * 16 // p and hmma == config["BLOCK_K"], (config, hset2, hmma)
-        assert not op_candidate(config)  # not timed on a GPU yet
     for bad in ({"bits": 3}, {"mma_v2": False}, {"rows": 16}, {"level_split": 3}):
         args = {"num_warps": 2, "rows": 8, "block_m": 32, "block_k": 64, "mma_v2": True, "wide": True, "bits": 4,
                 "level_split": 2} | bad  # fmt: skip
@@ -308,7 +307,7 @@ def test_every_level_split_candidate_compiles_for_sm90_at_2_over_p_set_eq_an_mma
 
 
 def test_the_ops_tuning_offers_only_the_listed_level_split_configs_above_16_tokens_at_4_bits(monkeypatch):
-    """None while LEVEL_SPLIT_OP_CANDIDATES is empty (the form is not yet timed on a GPU); a listed one from 17 tokens
+    """Only what LEVEL_SPLIT_OP_CANDIDATES lists (the shipped list: P = 2 alone, from 17 tokens), from 17 tokens
     (P = 2) or 33 (P = 4) up to WIDE_MAX_M, 4-bit only."""
     import kernels.triton_bucket_wgmma as wgmma
 
@@ -316,6 +315,8 @@ def test_the_ops_tuning_offers_only_the_listed_level_split_configs_above_16_toke
     x, codes, pool, _ = make_case(32, 64, 4096, 4, 1, 3, "random", torch.float16)
     offered = lambda m, bits=4: [c for c in bucket_wgmma_configs_for(x[:m], codes, pool, bits, m)  # noqa: E731
                                  if c.get("LEVEL_SPLIT")]  # fmt: skip
+    assert {c["LEVEL_SPLIT"] for c in offered(32)} == {c["LEVEL_SPLIT"] for c in offered(64)} == {2}
+    monkeypatch.setattr(wgmma, "LEVEL_SPLIT_OP_CANDIDATES", [])
     assert not offered(32) and not offered(64)
     listed = [wgmma.BUCKET_LEVEL_SPLIT_CANDIDATES[0], wgmma.BUCKET_LEVEL_SPLIT_CANDIDATES[-1]]  # P = 2 and 4
     monkeypatch.setattr(wgmma, "LEVEL_SPLIT_OP_CANDIDATES", listed)
@@ -356,18 +357,22 @@ def test_the_mma_rate_benchmark_loops_over_the_wide_block_mma_alone():
 def test_every_shipped_wgmma_bucket_choice_is_a_candidate_the_op_times():
     """The H200's bucket choices that name this kernel are candidates the op's tuning times for their key's token
     tile: the wgmma form at 32 and 64 tokens (thirty-first session), the WIDE form at 8 and 16 (thirty-second) and,
-    in 16-token tiles, at every 32-token key and four 64-token keys of gpr 4 (thirty-ninth); at 32 tokens they
+    in 16-token tiles, at every 32-token key and four 64-token keys of gpr 4 (thirty-ninth); the LEVEL_SPLIT form in
+    32-token tiles at every 32-token key and five 64-token ones (forty-first); at 32 tokens they
     compile for sm_90 without spills (at 64 the wgmma form's 16-row choices spill ~0.5 KB a thread under Triton 3.6,
     and still won every 64-token key by 1.4-2.0x: NOTES.md)."""
     tuned = Path(__file__).resolve().parents[2] / "kernels" / "tuned" / "NVIDIA_H200.v8.json"
     chosen = {k: c for k, c in json.loads(tuned.read_text()).items()
               if k.startswith("bucket|") and c.get("LAYOUT") == "wgmma"}  # fmt: skip
-    wide = {k: c for k, c in chosen.items() if c.get("WIDE")}
-    assert len(chosen) - len(wide) == 6 and len(wide) == 30
+    wide = {k: c for k, c in chosen.items() if c.get("WIDE") and not c.get("LEVEL_SPLIT")}
+    split = {k: c for k, c in chosen.items() if c.get("LEVEL_SPLIT")}
+    assert len(chosen) - len(wide) - len(split) == 5 and len(wide) == 18 and len(split) == 13
     for key, config in chosen.items():
         m = int(key.split("|")[1].split(",")[0])
         assert op_candidate(config), key
-        if config.get("WIDE"):
+        if config.get("LEVEL_SPLIT"):
+            assert m <= WIDE_MAX_M and config in bucket_level_split_candidates(m, 1024), key
+        elif config.get("WIDE"):
             assert m <= WIDE_MAX_M and config in bucket_wide_candidates(m, 1024), key
         else:
             assert m >= WGMMA_MIN_M and config in bucket_wgmma_candidates(m, 1024), key
