@@ -10,6 +10,9 @@ elif [ "$part" = kernels2 ]; then  # what the first call's 560 s did not reach, 
   limit=330
   paths="tests/kernels/test_triton_bucket_wgmma.py tests/kernels/test_triton_forward.py tests/kernels/test_triton_mma.py
     tests/kernels/test_triton_prmt_tokens.py tests/kernels/test_triton_bucket.py::test_above_16_rows_the_bucket_kernel_serves_from_fewer_tasks_where_its_wgmma_form_runs"
+elif [ "$part" = kernels3 ]; then  # forty-first session: what kernels2's 330 s did not reach, bar the wgmma bucket file
+  limit=400
+  paths="tests/kernels/test_triton_forward.py tests/kernels/test_triton_mma.py tests/kernels/test_triton_prmt_tokens.py"
 elif [ "$part" = engine ]; then limit=200; paths="tests/server/test_engine.py tests/server/test_fused_ops.py"
 else paths="tests/server tests/adapters tests/sketch"; fi
 timeout $limit python3 -m pytest -v -p no:cacheprovider -rfE --durations=15 $paths \
