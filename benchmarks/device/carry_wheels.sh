@@ -1,6 +1,7 @@
 # Run here (not on the device), from the repository root, before a session's first device call:
 #   bash benchmarks/device/carry_wheels.sh
-# Fills .device-carry/wheels (git-ignored; each `run` names it in `carry`) with what the device machine lacks:
+# Fills .device-carry/wheels (git-ignored; each `run` names it in `carry`) with what the device machine lacks (and
+# .device-carry/tasks with the task datasets):
 # ../shared/wheels (FastAPI, pydantic, uvicorn, gguf) and the HTTP tests' other imports, pinned to the versions of
 # this checkout's .venv (FastAPI's telemetry needs opentelemetry-api; server/settings.py needs pydantic-settings;
 # the test client needs httpx; the real-socket test drives the server with the openai client). prep.sh installs them all with --no-deps on the device.
@@ -18,3 +19,5 @@ du -sh $dest
 .venv/bin/python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --platform manylinux2014_x86_64 \
   -d $dest "jiter==$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("jiter"))')" distro 2>&1 \
   | grep -v "is ignored" || true
+# the task datasets (7 MB), for the tests that read ../shared/data/tasks (prep.sh puts them there on the device)
+rm -rf .device-carry/tasks && cp -r ../shared/data/tasks .device-carry/tasks

@@ -2,6 +2,10 @@
 mkdir -p /root/m && cp .device-carry/model/part_* .device-carry/model2/half_* /root/m/ 2>/dev/null
 python3 -m pip install -q --no-index --no-deps --no-compile --upgrade --target /tmp/site .device-carry/wheels/*.whl 2>&1 | tail -2
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1
+# the task datasets where the tests look for them (../shared/data/tasks), from carry_wheels.sh's copy
+if [ -d .device-carry/tasks ] && [ ! -d ../shared/data/tasks ]; then
+  mkdir -p ../shared/data && cp -r .device-carry/tasks ../shared/data/ 2>/dev/null
+fi
 ls -la /root/m
 # assemble_model: /root/m/model.gguf from the 2 halves (split_in_two.sh) or the 3 parts, checked against SHA256
 assemble_model() {
