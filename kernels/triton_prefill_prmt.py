@@ -141,7 +141,7 @@ def default_prefill_prmt_config(group_size: int) -> dict:
 # smaller token tiles for segment tiles of 64-128 tokens. The grid's fastest, 256x128 / 8 warps with the weight as the
 # MMA's left operand (145-147 us), is left out: on the H200 it computes wrong values (rel err 0.04-0.07 with masked
 # loads, NaN with the unmasked ones; Triton 3.9), while every config here matched the reference
-# (benchmarks/device/twentyseventh_debug_tiles.py). 128x128 / 8 warps held to 128 registers was dropped in the
+# (benchmarks/device/sessions/twentyseventh_debug_tiles.py). 128x128 / 8 warps held to 128 registers was dropped in the
 # thirtieth session: no H200 choice named it, and under the GPU machine's Triton (3.6) it spills 8 bytes a thread
 # (test_every_register_lut_prefill_candidate_..._without_spills, run there).
 PRMT_PREFILL_CANDIDATES = [
@@ -203,7 +203,7 @@ def launch_prefill_prmt(
     loops over the K range twice. config: BLOCK_M, BLOCK_N, BLOCK_K (a multiple of 16 dividing the group size),
     num_warps, num_stages, W_LEFT (0/1: acc [BN, BM] with the weight tile as the MMA's left operand, else
     [BM, BN]), maxnreg (optional register cap), EVEN_K (optional, False: keep the column masks where K divides
-    into blocks; benchmarks/device/twentyseventh_debug_tiles.py)."""
+    into blocks; benchmarks/device/sessions/twentyseventh_debug_tiles.py)."""
     m, k = x.shape
     n = codes_packed.shape[0]
     gs = triton.cdiv(k, lut_pool.shape[2])

@@ -10,11 +10,11 @@ t=${1:-16}
 label=${2:-one_fold}
 cp kernels/tuned/NVIDIA_H200.v8.json /tmp/shipped.json
 drop_shipped "bucket|$t,"
-SKETCHSERVE_CACHE=$OUT/cache timeout 330 python3 benchmarks/device/thirtyfirst_retune.py /tmp/shipped.json $t \
+SKETCHSERVE_CACHE=$OUT/cache timeout 330 python3 benchmarks/device/retune_keys.py /tmp/shipped.json $t \
   retune_${label}_$t 2>&1 | grep -v "Warn\|warn_once" | tee $OUT/bucket_retune_${label}_$t.log | cut -c1-230
 cp $OUT/cache/autotune/*.json $OUT/ 2>/dev/null
 for g in 1 4; do
-  SKETCHSERVE_CACHE=$OUT/cache timeout 85 python3 benchmarks/device/thirtyfirst_serving.py retuned $g $t 2>&1 \
+  SKETCHSERVE_CACHE=$OUT/cache timeout 85 python3 benchmarks/device/serving_point.py retuned $g $t 2>&1 \
     | grep "^\[" | tee -a $OUT/serving_retuned_${label}_$t.log
 done
 rm -rf $OUT/cache

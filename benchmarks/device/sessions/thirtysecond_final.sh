@@ -4,7 +4,7 @@
 # BLOCK_K 128 candidates added.
 source benchmarks/device/prep.sh >/dev/null
 for t in 13 2; do
-  timeout 100 python3 benchmarks/device/thirtysecond_threshold.py fine $t 6,7,8 2>&1 | grep "^\[\|Error" \
+  timeout 100 python3 benchmarks/device/serving_threshold.py fine $t 6,7,8 2>&1 | grep "^\[\|Error" \
     | tee -a $OUT/serving_threshold_fine_thirtysecond.log
 done
 timeout 240 python3 benchmarks/bench_kernels.py --out $OUT --phases decode 2>&1 | grep -v "Warn\|warn_once" \

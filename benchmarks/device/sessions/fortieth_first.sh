@@ -17,6 +17,6 @@ timeout 150 python3 benchmarks/bucket_probe.py --out $OUT --fixed-cost 2>&1 | gr
 # choices made 32 rows 1.13-1.45x faster, so the crossover with the gather class may have moved down; 4-6 tasks at
 # 32 and 64 rows with the threshold at 4 (bucket) against 7 (gather), one process each
 for thr in 7 4; do
-  timeout 120 python3 benchmarks/device/thirtysecond_threshold.py thr$thr $thr 4,5,6 2>&1 | grep "^\[" \
+  timeout 120 python3 benchmarks/device/serving_threshold.py thr$thr $thr 4,5,6 2>&1 | grep "^\[" \
     | tee -a $OUT/threshold_above16.log
 done

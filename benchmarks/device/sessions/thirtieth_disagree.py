@@ -7,7 +7,7 @@ the decode path after the tiles), so during tuning their rows hold whatever the 
 where written). Prediction with the fix: every candidate agrees, the reference's non-finite rows are exactly the 4
 decode rows. Each tuning of that case logged: non-finite rows and the error of both against the torch reference.
 
-    SKETCHSERVE_SHIPPED_TUNING=0 SKETCHSERVE_CACHE=$(mktemp -d) python3 benchmarks/device/thirtieth_disagree.py
+    SKETCHSERVE_SHIPPED_TUNING=0 SKETCHSERVE_CACHE=$(mktemp -d) python3 benchmarks/device/sessions/thirtieth_disagree.py
 """
 
 import os
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench_kernels import BITS, Layer, rel_to  # noqa: E402
 from prefill_tasks import case_batch  # noqa: E402
 

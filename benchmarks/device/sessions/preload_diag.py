@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 from kernels.reference import lut_linear_reference  # noqa: E402
 from kernels.triton_decode import MODE_MMA, launch_decode  # noqa: E402
 from tests.kernels.test_triton_forward import make_case, rel_err  # noqa: E402

@@ -2,7 +2,7 @@
 small shapes passed. Per config of the register-LUT prefill kernel, tiled or sorted, with and without the unmasked
 loads (EVEN_K): the relative error against the reference and the rows left unwritten (NaN).
 
-    python3 benchmarks/device/twentyseventh_debug_tiles.py
+    python3 benchmarks/device/sessions/twentyseventh_debug_tiles.py
 """
 
 import itertools

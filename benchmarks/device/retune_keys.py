@@ -4,7 +4,8 @@ turns (graph replays, L2 flushed), 16 tasks interleaved. Run with SKETCHSERVE_CA
 this machine's copy of kernels/tuned (prep.sh's drop_shipped); argv[1]: a copy of the shipped JSON from before;
 argv[2]: the token counts (default 32,64; the thirty-second session re-tuned 4,8,16 with the WIDE form); argv[3]: the
 output's label (default thirtyfirst). With LEVEL_SPLIT_ALL=1 in the environment (fortieth session) the op's tuning
-also times every LEVEL_SPLIT candidate (triton_bucket_wgmma.LEVEL_SPLIT_OP_CANDIDATES, empty as shipped)."""
+also times every LEVEL_SPLIT candidate (triton_bucket_wgmma.BUCKET_LEVEL_SPLIT_CANDIDATES, not only the shipped
+LEVEL_SPLIT_OP_CANDIDATES)."""
 
 import json
 import os

@@ -3,4 +3,4 @@
 # tiles' choices per class of segment length. Twenty-seventh session: 815.7 tok/s over 4 tasks, 695.6 over 8.
 # Prediction: +3-8 % (8 x 256 and 4 x 256 projections 11-15 % faster, 8 x 64 2.2x; prefill is a third to a half of
 # these runs).
-bash benchmarks/device/twentyseventh_staggered.sh twentyeighth
+bash benchmarks/device/sessions/twentyseventh_staggered.sh twentyeighth

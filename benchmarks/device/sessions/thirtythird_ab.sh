@@ -5,6 +5,6 @@
 source benchmarks/device/prep.sh >/dev/null
 mkdir -p /tmp/ssc/autotune && cp benchmarks/results/autotune_bucket16_retuned_thirtythird_h200.json /tmp/ssc/autotune/NVIDIA_H200.v8.json
 for r in 1 2; do
-  SKETCHSERVE_CACHE=/tmp/ssx$r timeout 60 python3 benchmarks/device/thirtyfirst_serving.py shipped 1 16 2>&1 | grep "^\["
-  SKETCHSERVE_CACHE=/tmp/ssc timeout 60 python3 benchmarks/device/thirtyfirst_serving.py cache 1 16 2>&1 | grep "^\["
+  SKETCHSERVE_CACHE=/tmp/ssx$r timeout 60 python3 benchmarks/device/serving_point.py shipped 1 16 2>&1 | grep "^\["
+  SKETCHSERVE_CACHE=/tmp/ssc timeout 60 python3 benchmarks/device/serving_point.py cache 1 16 2>&1 | grep "^\["
 done | tee $OUT/serving_shipped_vs_cache_thirtythird.log

@@ -3,7 +3,7 @@
 #    on 4096x4096 gpr 1 if x's L2 wait and the codes' DRAM wait were what the loop serialized on, ~1.0x if not).
 # 4: the start on fresh caches (compile-ahead's per-variant dedupe: one compile per variant, 0 after the start;
 #    prediction: under the twenty-third session's 23.7 s).
-bash benchmarks/device/twentyfourth_x_and_codes_ahead.sh
+bash benchmarks/device/sessions/twentyfourth_x_and_codes_ahead.sh
 source benchmarks/device/prep.sh >/dev/null
 timeout 100 python3 -m pytest -q -p no:cacheprovider tests/kernels/test_compile_ahead.py tests/kernels/test_cpu_threads.py \
   tests/adapters/test_pool.py 2>&1 | tail -2

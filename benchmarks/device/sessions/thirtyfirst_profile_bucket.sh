@@ -6,7 +6,7 @@ NCU=$(command -v ncu || ls /usr/local/cuda*/bin/ncu 2>/dev/null | head -1)
 [ -n "$NCU" ] || exit 3
 timeout 200 $NCU -k regex:_bucket_wgmma_kernel --launch-skip 2 --launch-count 1 --section SourceCounters \
   --section WarpStateStats --section LaunchStats --section Occupancy --section SpeedOfLight --import-source no -f \
-  -o $OUT/bucket_v2 python3 benchmarks/device/thirtyfirst_profile_bucket.py 2>&1 | grep -v Warn | tail -2
+  -o $OUT/bucket_v2 python3 benchmarks/device/sessions/thirtyfirst_profile_bucket.py 2>&1 | grep -v Warn | tail -2
 $NCU -i $OUT/bucket_v2.ncu-rep --page source --csv --print-source sass > $OUT/bucket_v2_sass.csv 2>&1
 $NCU -i $OUT/bucket_v2.ncu-rep --page details > $OUT/bucket_v2_details.txt 2>&1
 grep -E "Duration|Registers|Achieved Occupancy|Issue Slots Busy|Warp Cycles Per Issued|Compute \(SM\)|Memory Through|Stall|stall" \

@@ -7,7 +7,7 @@ CFG='{"LAYOUT":"wgmma","BLOCK_M":16,"ROWS":16,"BLOCK_K":128,"num_warps":2,"num_s
 timeout 110 $NCU -k regex:_bucket_wgmma_kernel --launch-skip 2 --launch-count 1 --section SourceCounters \
   --section WarpStateStats --section LaunchStats --section Occupancy --section SpeedOfLight \
   --section ComputeWorkloadAnalysis --section InstructionStats --import-source no -f -o $OUT/wide \
-  python3 benchmarks/device/thirtyfirst_profile_bucket.py --config "$CFG" 2>&1 | grep -v Warn | tail -2
+  python3 benchmarks/device/sessions/thirtyfirst_profile_bucket.py --config "$CFG" 2>&1 | grep -v Warn | tail -2
 $NCU -i $OUT/wide.ncu-rep --page source --csv --print-source sass > $OUT/wide_sass.csv 2>&1
 $NCU -i $OUT/wide.ncu-rep --page details > $OUT/wide_details.txt 2>&1
 grep -E "Duration|Registers|Achieved Occupancy|Issue Slots Busy|Warp Cycles Per Issued|Compute \(SM\)|Pipe|Stall|stall" \

@@ -14,4 +14,4 @@ PY
 SKETCHSERVE_CACHE=$OUT/cache timeout 240 python3 benchmarks/prefill_tasks.py --out $OUT --gpr 4 \
   --cases "x 256,x 64,x 127,x 32,x 96,x 512" 2>&1 | grep -v "Warn\|warn_once" > $OUT/prefill_tasks_tma_gpr4_twentyninth.log
 grep "x 256\|x 64 " $OUT/prefill_tasks_tma_gpr4_twentyninth.log | cut -c1-120; echo "== gpr 4 ($SECONDS s)"
-bash benchmarks/device/twentyseventh_staggered.sh twentyninth
+bash benchmarks/device/sessions/twentyseventh_staggered.sh twentyninth

@@ -5,6 +5,6 @@
 # against the op as shipped and cuBLAS in one process.
 source benchmarks/device/prep.sh >/dev/null
 set -o pipefail
-timeout 60 python3 benchmarks/device/preload_diag.py 2>&1 | grep -v Warn
+timeout 60 python3 benchmarks/device/sessions/preload_diag.py 2>&1 | grep -v Warn
 timeout 400 python3 benchmarks/mma_grid.py --kernel mma_preload --gpr 1 --budget-s 100 --out $OUT 2>&1 \
   | grep -v Warning | tee $OUT/mma_preload_grid_gpr1_h200.log

@@ -2,7 +2,7 @@
 # its pipeline (a temporary switch SS_RULE=stages: PDL wherever the config has one stage, at any row count), in turns,
 # two rounds; the points of twentysixth_pdl_dot.sh (its /tmp/ss26_pdl.py, written by it).
 source benchmarks/device/prep.sh >/dev/null
-sed -n '/^cat > \/tmp\/ss26_pdl.py/,/^PY$/p' benchmarks/device/twentysixth_pdl_dot.sh | sed '1d;$d' > /tmp/ss26_pdl.py
+sed -n '/^cat > \/tmp\/ss26_pdl.py/,/^PY$/p' benchmarks/device/sessions/twentysixth_pdl_dot.sh | sed '1d;$d' > /tmp/ss26_pdl.py
 J=$OUT/pdl_stages_twentysixth.jsonl
 run() {
   local label=$1; shift

@@ -8,11 +8,11 @@ grep -q " passed" $OUT/cuda_tests_wide_thirtythird.log && ! grep -q "failed" $OU
   || exit 4
 cp kernels/tuned/NVIDIA_H200.v8.json /tmp/shipped.json
 drop_shipped "bucket|16,"
-SKETCHSERVE_CACHE=$OUT/cache timeout 250 python3 benchmarks/device/thirtyfirst_retune.py /tmp/shipped.json 16 \
+SKETCHSERVE_CACHE=$OUT/cache timeout 250 python3 benchmarks/device/retune_keys.py /tmp/shipped.json 16 \
   thirtythird 2>&1 | grep -v "Warn\|warn_once" | tee $OUT/bucket_retune_thirtythird.log | cut -c1-230
 cp $OUT/cache/autotune/*.json $OUT/ 2>/dev/null
 for g in 1 4; do
-  SKETCHSERVE_CACHE=$OUT/cache timeout 85 python3 benchmarks/device/thirtyfirst_serving.py retuned $g 16 2>&1 \
+  SKETCHSERVE_CACHE=$OUT/cache timeout 85 python3 benchmarks/device/serving_point.py retuned $g 16 2>&1 \
     | grep "^\[" | tee $OUT/serving_retuned_gpr${g}_thirtythird.log
 done
 rm -rf $OUT/cache

@@ -10,7 +10,7 @@ for probe in 1 0; do
   timeout 110 $NCU -k regex:_bucket_wgmma_kernel --launch-skip 2 --launch-count 1 --section WarpStateStats \
     --section LaunchStats --section Occupancy --section SpeedOfLight --section ComputeWorkloadAnalysis \
     --section InstructionStats --section MemoryWorkloadAnalysis --import-source no -f -o $OUT/p$probe \
-    python3 benchmarks/device/thirtyfirst_profile_bucket.py --config "$C" 2>&1 | grep -v Warn | tail -1
+    python3 benchmarks/device/sessions/thirtyfirst_profile_bucket.py --config "$C" 2>&1 | grep -v Warn | tail -1
   $NCU -i $OUT/p$probe.ncu-rep --page details > $OUT/ncu_probe${probe}_details_thirtyfourth.txt 2>&1
   echo "== PROBE $probe"
   grep -E "Duration|Registers Per|Achieved Occupancy|Issue Slots Busy|Warp Cycles Per Issued|Stall|stall|Pipe|Elapsed Cycles|SM Active" \
