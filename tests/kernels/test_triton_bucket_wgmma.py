@@ -472,8 +472,9 @@ def test_launch_bucket_routes_a_wgmma_choice_to_the_kernel():
 @pytest.mark.skipif(not SM90, reason="the wgmma bucket kernel needs an sm_90 GPU")
 @pytest.mark.parametrize("gpr", [1, 4])
 def test_the_op_at_17_to_64_tokens_over_16_tasks_matches_the_reference_with_its_tuned_choice(gpr):
-    """Through the op (the bucket class, its tuned or shipped choice for the 7B 4096x4096 key: on the H200 the WIDE
-    form in 16-token tiles at 32 tokens, the wgmma form or WIDE at 64): batches of 17, 32, 40 and 64 rows."""
+    """Through the op (the bucket class, its tuned or shipped choice for the 7B 4096x4096 key: on the H200 LEVEL_SPLIT
+    P = 2 in 32-token tiles at 32 tokens and at 64 for gpr 4, the wgmma form at 64 for gpr 1): batches of 17, 32, 40
+    and 64 rows."""
     for m in (17, 32, 40, 64):
         x, codes, pool, slots = make_case(m, 4096, 4096, 4, gpr, 16, "random", torch.float16, seed=m)
         y = lut_linear(x, codes, pool, slots, 4, gpr, num_tasks=16)
