@@ -380,7 +380,8 @@ if HAVE_GLUON:
         _onehot_split), so that a lane's one-hot of a byte is 16 / P set.eq instead of 16 and each A fragment feeds 2P
         MMAs: 2 / P set.eq an HMMA, against 2 in the WIDE form at any tile (16 tokens: 2 MMAs an A fragment; 32 or
         64: 16-token tiles, each its own one-hot). The accumulators stay 64 fp32 registers a thread; the fold sums
-        each row's code values across the P lanes."""
+        each row's code values across the P lanes. H200, forty-first session: P = 2 took every 32-token key and five
+        64-token keys (1.02-1.06x over WIDE or wgmma; 4096x4096 gpr 1 at 32 tokens 44.7 -> 43.7 us), P = 4 none."""
         DT: gl.constexpr = x_desc.dtype
         L: gl.constexpr = 1 << BITS
         V: gl.constexpr = BLOCK_K // 32
