@@ -1,6 +1,7 @@
 """docker/: the compose file wires the server, Prometheus and Grafana; the dashboard uses our metric names."""
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -51,3 +52,13 @@ def test_every_cache_of_the_image_lives_in_its_cache_volume():
     assert "SKETCHSERVE_CACHE=/cache " in dockerfile and "TRITON_CACHE_DIR=/cache/triton " in dockerfile
     compose = yaml.safe_load((DOCKER / "compose.yml").read_text())
     assert any(v.endswith(":/cache") for v in compose["services"]["sketchserve"]["volumes"])
+
+
+def test_the_image_builds_on_the_torch_and_triton_the_figures_were_measured_on():
+    """The default base image is a pytorch/pytorch tag with torch >= 2.9 (Triton >= 3.5, which has Gluon: without it
+    the wgmma prefill and bucket kernels are not there and Hopper serves on the slower kernels) and a CUDA runtime."""
+    dockerfile = (DOCKER / "Dockerfile").read_text()
+    (base,) = re.findall(r"^ARG BASE_IMAGE=(\S+)$", dockerfile, flags=re.M)
+    assert "FROM ${BASE_IMAGE}" in dockerfile
+    match = re.fullmatch(r"pytorch/pytorch:(\d+)\.(\d+)\.\d+-cuda[\d.]+-cudnn\d+-runtime", base)
+    assert match and (int(match[1]), int(match[2])) >= (2, 9), base
