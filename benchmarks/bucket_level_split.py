@@ -9,7 +9,9 @@ feeds each A fragment to 2 P MMAs: 2 / P set.eq per HMMA (sm_90 SASS of the K lo
 instructions at P = 2, 593 at P = 4, against 972 in the 16-token WIDE form). Per shape (the kernel table's three
 and the fused serving shapes), the op's choice for the key (the shipped or tuned one) and every LEVEL_SPLIT
 candidate: first each candidate's result against the reference (a wrong one is reported and not timed), then all
-timed in turns (CUDA-graph replays, L2 flushed). Writes OUT_DIR/bucket_level_split_gpr{G}.json.
+timed in turns (CUDA-graph replays, L2 flushed). Writes OUT_DIR/bucket_level_split_gpr{G}.json and a plot of it
+(.png: per case the best P = 2 and P = 4 candidate's speed-up over the op's choice);
+`--plot RESULT.json [...]` draws saved results again, with no GPU.
 """
 
 from __future__ import annotations
@@ -65,20 +67,63 @@ def case(layer: Layer, m: int, tasks: int) -> dict:
             "us": times, "configs": runs, "wrong": wrong, "best": best}  # fmt: skip
 
 
-def main() -> None:
+def best_speedup(row: dict, p: int) -> float | None:
+    """The op's choice's time over the fastest LEVEL_SPLIT = p candidate's in one case (None: none timed)."""
+    times = [us for label, us in row["us"].items() if label.startswith(f"split{p}_")]
+    return row["us"]["op_choice"] / min(times) if times else None
+
+
+def plot(result: dict, path: Path) -> None:
+    """Per case (tokens, shape), bars of the best P = 2 and P = 4 candidate's speed-up over the op's choice; a line
+    at 1 (the op's choice)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = result["rows"]
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.0 * len(rows)), 4.0))
+    width = 0.38
+    for i, p in enumerate((2, 4)):
+        xs = [j + (i - 0.5) * width for j, row in enumerate(rows) if best_speedup(row, p) is not None]
+        ys = [best_speedup(row, p) for row in rows if best_speedup(row, p) is not None]
+        ax.bar(xs, ys, width, label=f"best LEVEL_SPLIT P = {p}")
+    ax.axhline(1.0, color="black", linewidth=0.8, label="the op's choice")
+    ax.set_xticks(range(len(rows)), [f"{r['M']} tok\n{r['N']}x{r['K']}" for r in rows], fontsize=7)
+    speedups = [v for row in rows for v in (best_speedup(row, 2), best_speedup(row, 4)) if v is not None]
+    ax.set_ylim(min([0.8, *speedups]) - 0.02, max([1.15, *speedups]) + 0.02)
+    ax.set_ylabel("speed-up over the op's choice")
+    gpr = rows[0]["gpr"] if rows else "?"
+    ax.set_title(f"LEVEL_SPLIT against the op's choice, 16 tasks, gpr {gpr} ({result.get('gpu', '')})")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", required=True)
+    parser.add_argument("--out", help="the results' folder (required unless --plot)")
+    parser.add_argument("--plot", nargs="+", metavar="RESULT_JSON", help="only draw these saved results (no GPU)")
     parser.add_argument("--gpr", type=int, default=1)
     parser.add_argument("--tokens", default="32,64", help="token counts (= distinct tasks, at most 16)")
     parser.add_argument("--shapes", type=int, default=len(SHAPES), help="the first this many of SHAPES")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.plot:
+        for name in args.plot:
+            plot(json.loads(Path(name).read_text()), Path(name).with_suffix(".png"))
+        return
+    if not args.out:
+        parser.error("--out is required")
     rows = []
     for m in (int(t) for t in args.tokens.split(",")):
         for n, k in SHAPES[: args.shapes]:
             rows.append(case(Layer(n, k, args.gpr), m, min(m, 16)))
             torch.cuda.empty_cache()
     out = Path(args.out) / f"bucket_level_split_gpr{args.gpr}.json"
-    out.write_text(json.dumps({"gpu": torch.cuda.get_device_name(), "rows": rows}, indent=1))
+    result = {"gpu": torch.cuda.get_device_name(), "rows": rows}
+    out.write_text(json.dumps(result, indent=1))
+    plot(result, out.with_suffix(".png"))
 
 
 if __name__ == "__main__":

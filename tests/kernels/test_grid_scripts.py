@@ -198,3 +198,21 @@ def test_turns_us_times_label_after_label_each_round_and_takes_each_labels_media
     monkeypatch.setattr(bench, "graph_us", fake_graph_us)
     assert bench.turns_us({"a": lambda: "a", "b": lambda: "b"}) == {"a": 6.0, "b": 2.0}
     assert calls == ["a", "b"] * 3
+
+
+def test_the_level_split_plot_takes_each_ps_best_candidate_against_the_ops_choice(tmp_path):
+    """benchmarks/bucket_level_split.py --plot: per case the op's time over the fastest candidate of each P (none
+    where a P has no candidate: P = 4 at 32 tokens), and the PNG from a run's JSON."""
+    import json
+
+    level_split = load_benchmark("bucket_level_split")
+    rows = [{"M": 32, "N": 4096, "K": 4096, "gpr": 1,
+             "us": {"op_choice": 44.0, "split2_16x256_w4_s2_k4": 40.0, "split2_8x256_w2_s2_k4": 55.0}},
+            {"M": 64, "N": 4096, "K": 4096, "gpr": 1,
+             "us": {"op_choice": 72.0, "split2_16x256_w4_s2_k2": 80.0, "split4_8x256_w4_s2_k4": 90.0}}]  # fmt: skip
+    assert level_split.best_speedup(rows[0], 2) == pytest.approx(1.1) and level_split.best_speedup(rows[0], 4) is None
+    assert level_split.best_speedup(rows[1], 2) == pytest.approx(0.9) and level_split.best_speedup(rows[1], 4) == 0.8
+    path = tmp_path / "bucket_level_split_gpr1.json"
+    path.write_text(json.dumps({"gpu": "H200", "rows": rows}))
+    level_split.main(["--plot", str(path)])
+    assert path.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
