@@ -84,13 +84,14 @@ def plot(result: dict, path: Path) -> None:
     rows = result["rows"]
     fig, ax = plt.subplots(figsize=(max(6.0, 1.0 * len(rows)), 4.0))
     width = 0.38
+    speedups = []
     for i, p in enumerate((2, 4)):
-        xs = [j + (i - 0.5) * width for j, row in enumerate(rows) if best_speedup(row, p) is not None]
-        ys = [best_speedup(row, p) for row in rows if best_speedup(row, p) is not None]
-        ax.bar(xs, ys, width, label=f"best LEVEL_SPLIT P = {p}")
+        bars = [(j + (i - 0.5) * width, s) for j, row in enumerate(rows) if (s := best_speedup(row, p)) is not None]
+        if bars:
+            ax.bar(*zip(*bars, strict=True), width, label=f"best LEVEL_SPLIT P = {p}")
+        speedups += [s for _, s in bars]
     ax.axhline(1.0, color="black", linewidth=0.8, label="the op's choice")
     ax.set_xticks(range(len(rows)), [f"{r['M']} tok\n{r['N']}x{r['K']}" for r in rows], fontsize=7)
-    speedups = [v for row in rows for v in (best_speedup(row, 2), best_speedup(row, 4)) if v is not None]
     ax.set_ylim(min([0.8, *speedups]) - 0.02, max([1.15, *speedups]) + 0.02)
     ax.set_ylabel("speed-up over the op's choice")
     gpr = rows[0]["gpr"] if rows else "?"

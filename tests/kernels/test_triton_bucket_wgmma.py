@@ -307,8 +307,8 @@ def test_every_level_split_candidate_compiles_for_sm90_at_2_over_p_set_eq_an_mma
 
 
 def test_the_ops_tuning_offers_only_the_listed_level_split_configs_above_16_tokens_at_4_bits(monkeypatch):
-    """Only what LEVEL_SPLIT_OP_CANDIDATES lists (the shipped list: P = 2 alone, from 17 tokens), from 17 tokens
-    (P = 2) or 33 (P = 4) up to WIDE_MAX_M, 4-bit only."""
+    """Only what LEVEL_SPLIT_OP_CANDIDATES lists (as shipped: P = 2 alone), from 17 tokens (P = 2) or 33 (P = 4) up
+    to WIDE_MAX_M, 4-bit only; none when it lists none."""
     import kernels.triton_bucket_wgmma as wgmma
 
     monkeypatch.setattr(wgmma, "bucket_wgmma_ok", lambda *args: True)
