@@ -6,6 +6,7 @@ A/B in one process each. argv[1]: a label; argv[2]: gpr; flags:
     --wgmma=JSON         every wgmma-form bucket choice (32-64 rows) with those config items, e.g. '{"ONE_FOLD": 1}'
     --rope-one-chunk     rope_and_store's grid one program a token (as before the thirty-sixth session)
     --batch=N            N sequences over min(N, 16) tasks instead of 16 x 16
+    --attention-copy     a decode-only step's attention copied into a buffer (as before the forty-second session)
 (The --lut-l2, --split-inner, --lut-smem and --lut-async flags of the thirty-fourth to thirty-sixth sessions timed
 options measured slower or no faster, then removed.)"""
 
@@ -15,17 +16,26 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.getcwd(), "benchmarks", "device"))
+import torch  # noqa: E402
 import triton  # noqa: E402
 from serving_setup import bs, print_point, serving_engine  # noqa: E402
 
 import kernels.triton_bucket as tb  # noqa: E402
 import kernels.triton_bucket_wgmma as tbw  # noqa: E402
 import server.triton_fused as tf  # noqa: E402
+from server.model import Attention  # noqa: E402
 
 
 def attention_config_always(config: dict) -> None:
     """The paged decode attention launches with config for every batch from now on."""
     tf.attention_config = lambda pairs, sms: config
+
+
+def attention_copied() -> None:
+    """Attention.attend writes into a buffer of its own when given none (a copy of the decode attention a layer)."""
+    attend = Attention.attend
+    Attention.attend = lambda self, q, k, v, meta, kv, fused=None, out=None: attend(
+        self, q, k, v, meta, kv, fused, torch.empty_like(q) if out is None else out)
 
 
 def wgmma_choices_with(extra: dict, wide: bool) -> None:
@@ -48,6 +58,8 @@ for arg in sys.argv[3:]:
         wgmma_choices_with(json.loads(arg.split("=", 1)[1]), wide=False)
     elif arg.startswith("--batch="):
         batch = int(arg.split("=", 1)[1])
+    elif arg == "--attention-copy":
+        attention_copied()
     elif arg.startswith("--attention="):
         attention_config_always(json.loads(arg.split("=", 1)[1]))
     else:

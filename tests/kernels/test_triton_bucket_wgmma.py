@@ -431,7 +431,10 @@ def test_the_op_offers_the_wide_form_up_to_64_tokens_and_the_wgmma_form_from_17_
         at_16, at_32, at_64, at_128 = (bucket_wgmma_configs_for(x, codes, pool, 4, m) for m in (16, 32, 64, 128))
         assert at_16 and all(c["WIDE"] and c["BLOCK_M"] == 16 for c in at_16)
         for m, above_16 in ((32, at_32), (64, at_64)):
-            assert [c for c in above_16 if c.get("WIDE")] == at_16  # tiles of 16 tokens
+            # the WIDE form in tiles of 16 tokens; at 4 bits also the LEVEL_SPLIT configs the op lists (their own tiles)
+            assert [c for c in above_16 if c.get("WIDE") and not c.get("LEVEL_SPLIT")] == at_16
+            level_split = [c for c in above_16 if c.get("LEVEL_SPLIT")]
+            assert level_split and level_split == [c for c in bucket_level_split_candidates(m, 256) if op_candidate(c)]
             assert any(not c.get("WIDE") and c["BLOCK_M"] == m for c in above_16)
         assert at_128 and not any(c.get("WIDE") for c in at_128)
 
