@@ -1,8 +1,11 @@
 """The GPU's mma.sync rate (HMMA.16816.F32, fp16 in, fp32 accumulate) in the WIDE bucket kernel's own operand layouts.
 
-    python3 benchmarks/mma_rate.py [--iters 256] [--wgmma] [--sparse] [--f16acc]
+    python3 benchmarks/mma_rate.py [--iters 256] [--wgmma] [--sparse] [--f16acc] [--int8]
 
 --f16acc also times fp16 accumulators (HMMA.16816.F16: 45 registers against 74 for sm_90, the same 256 HMMA a loop).
+--int8 times int8 mma.sync (m16n8k32, s8 x s8 -> s32) in the same asm harness as --sparse's dense m16n8k16: a
+one-hot of int8 bytes takes one prmt per 4 elements, and x as two int8 digits would make its product exact to ~15
+bits, so its rate against fp16's says whether that form could pay.
 
 The 16-task analysis in benchmarks/NOTES.md leans on ~6 scheduler cycles an HMMA (from Nsight's tensor-pipe share
 and a difference of two grid timings). This pins it: each program of 2 warps repeats the WIDE kernel's block MMA (A
@@ -44,6 +47,10 @@ ASM_MMA = {
 }
 ASM_MMA_CONSTR = ",".join(["=f"] * 4 + ["f"] * 4 + ["r"] * 12)
 ASM_MMA_CONSTR_C = tl.constexpr(ASM_MMA_CONSTR)
+# --int8: int32 accumulators; one call is two m16n8k16's worth of multiply-adds (k 32).
+ASM_IMMA = ("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {$0, $1, $2, $3}, {$8, $9, $10, $11}, {$12, $13}, "
+            "{$4, $5, $6, $7};", 2)
+ASM_IMMA_CONSTR_C = tl.constexpr(",".join(["=r"] * 4 + ["r"] * 4 + ["r"] * 12))
 ASM_CHAINS, ASM_WARPS = 16, 2
 
 
@@ -58,6 +65,18 @@ def _asm_mma_rate_kernel(out_ptr, ITERS, ASM: tl.constexpr, N: tl.constexpr):
         acc = tl.inline_asm_elementwise(ASM, ASM_MMA_CONSTR_C, [acc, ones, ones, meta], dtype=tl.float32,
                                         is_pure=True, pack=4)  # fmt: skip
     tl.store(out_ptr + tl.program_id(0), tl.sum(acc, axis=0))
+
+
+@triton.jit
+def _asm_imma_rate_kernel(out_ptr, ITERS, ASM: tl.constexpr, N: tl.constexpr):
+    """_asm_mma_rate_kernel with int8 operands (every byte 1) and int32 accumulators."""
+    offs = tl.arange(0, N)
+    acc = tl.zeros([N], tl.int32)
+    ones = (offs * 0 + 0x01010101).to(tl.int32)
+    for _ in range(ITERS):
+        acc = tl.inline_asm_elementwise(ASM, ASM_IMMA_CONSTR_C, [acc, ones, ones, ones], dtype=tl.int32,
+                                        is_pure=True, pack=4)  # fmt: skip
+    tl.store(out_ptr + tl.program_id(0), tl.sum(acc, axis=0).to(tl.float32))
 
 if HAVE_GLUON:
     from triton.experimental.gluon.language.nvidia.ampere import mma_v2
@@ -169,7 +188,17 @@ def main() -> None:
     parser.add_argument("--wgmma", action="store_true", help="also wgmma's rate (m64n16k16, A in registers)")
     parser.add_argument("--sparse", action="store_true", help="dense mma.sync against mma.sp (2:4 A), same harness")
     parser.add_argument("--f16acc", action="store_true", help="also fp16 accumulators (HMMA.16816.F16)")
+    parser.add_argument("--int8", action="store_true", help="dense fp16 mma.sync against int8 (m16n8k32), same harness")
     args = parser.parse_args()
+    if args.int8:
+        n = 4 * ASM_CHAINS * 32 * ASM_WARPS
+        for name, kernel, (asm, per_call) in (("fp16 m16n8k16", _asm_mma_rate_kernel, ASM_MMA["dense m16n8k16"]),
+                                              ("int8 m16n8k32", _asm_imma_rate_kernel, ASM_IMMA)):  # fmt: skip
+            for programs_per_sm in (4, 8):
+                us, per_sm = per_sm_rate(kernel, {"ASM": asm, "N": n}, ASM_WARPS, programs_per_sm, args.iters,
+                                         per_call * ASM_CHAINS * ASM_WARPS)  # fmt: skip
+                print(f"asm {name}: {programs_per_sm} programs an SM ({programs_per_sm * ASM_WARPS} warps): "
+                      f"{us:.1f} us, {per_sm:.0f} m16n8k16 equivalents/us per SM", flush=True)  # fmt: skip
     if args.sparse:
         n = 4 * ASM_CHAINS * 32 * ASM_WARPS
         for name, (asm, per_call) in ASM_MMA.items():

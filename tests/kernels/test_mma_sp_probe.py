@@ -1,6 +1,7 @@
 """benchmarks/mma_sp_layout.py and mma_rate.py --sparse (2:4-sparse mma.sync, measured on the H200 in the thirty-fifth
 session): the fragments the layout probe packs decode back to its A and B under the layout the device matched, and
-both asm harnesses compile to the sparse instruction for sm_90 (ptxas ships with Triton)."""
+both asm harnesses compile to the sparse instruction for sm_90 (ptxas ships with Triton); mma_rate.py --int8's
+harness compiles to the int8 MMA."""
 
 import sys
 from pathlib import Path
@@ -59,3 +60,18 @@ def test_the_sparse_harnesses_compile_to_the_sparse_mma_for_sm90():
             assert dense > 0 and sparse == 0, name
         else:
             assert sparse > 0 and dense == 0, name
+
+
+def test_the_int8_harness_compiles_to_the_native_int8_mma_for_sm90():
+    """mma_rate.py --int8 (forty-second session): m16n8k32 s8 x s8 -> s32 is IMMA.16832 on sm_90, not an fp16 MMA fed
+    by conversions (as sm_90's mma.sync on e4m3 operands is), so its measured rate is the int8 path's own."""
+    script = (
+        "import json, os, re, sys; os.environ.pop('TRITON_INTERPRET', None); sys.path.insert(0, 'benchmarks'); "
+        "import mma_rate; from bench_kernels import sm90_compile\n"
+        "n = 4 * mma_rate.ASM_CHAINS * 32 * mma_rate.ASM_WARPS\n"
+        "sass = sm90_compile(mma_rate._asm_imma_rate_kernel, ['ITERS'], [], {'ASM': mma_rate.ASM_IMMA[0], 'N': n},"
+        " mma_rate.ASM_WARPS, 1, extra_sig={'out_ptr': '*fp32'})[3]\n"
+        "print(json.dumps([len(re.findall(r'IMMA\\.16832\\.S8\\.S8', sass)), len(re.findall(r'HMMA', sass))]))"
+    )
+    imma, hmma = sm90_results(script, None)
+    assert imma > 0 and hmma == 0
