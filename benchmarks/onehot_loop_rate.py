@@ -71,12 +71,21 @@ def f16_loop(onehot: bool, per_tile: bool = False) -> str:
     return "{ " + regs + " " + " ".join(init) + " F16LOOP: " + " ".join(body) + " " + " ".join(tail) + " }"
 
 
+def int8_onehot_table(c: int) -> tuple[int, int, int]:
+    """(table low word, table high word, selector xor) of code value c's int8 one-hot by one prmt: the selector is 4
+    codes (16 bits) xor-ed with 0x8888 for c >= 8; the table holds 1 at byte c % 8. A code's nibble picks byte
+    (code & 7) of the table when its bit 3 (after the xor) is clear, else that byte's sign (0: no table byte is
+    negative), so byte i of the result is 1 exactly where code i == c."""
+    table = 1 << 8 * (c % 8)
+    return table & 0xFFFFFFFF, table >> 32, 0x8888 if c >= 8 else 0
+
+
 def i8_loop(onehot: bool) -> str:
     """PTX: $0 (f32 out) = the sum of the accumulators after $1 iterations from seed $2."""
     regs = (".reg .s32 acc<128>; .reg .b32 w0, w1, s0, s1, x0, x1, n, z, t<8>, bx<8>, a<4>; .reg .pred p; "
             ".reg .s32 s; .reg .f32 f;")  # fmt: skip
     init = [f"mov.s32 acc{i}, 0;" for i in range(128)]
-    init += [f"mov.b32 t{j}, {(1 << 8 * (j % 4)):#x};" for j in range(8)] + ["mov.b32 z, 0;"]
+    init += [f"mov.b32 t{j}, {max(int8_onehot_table(j)[:2]):#x};" for j in range(8)] + ["mov.b32 z, 0;"]
     init += ["mov.b32 w0, $2;", "xor.b32 w1, $2, 0x5bd1e995;", "mov.b32 n, $1;"]
     init += [f"mov.b32 bx{i}, 0x01010101;" for i in range(8)]
     init += ["mov.b32 s0, 0x3210;", "mov.b32 s1, 0x7654;", "mov.b32 x0, 0x1032;", "mov.b32 x1, 0x5476;"]
@@ -87,8 +96,9 @@ def i8_loop(onehot: bool) -> str:
     for j in range(8):  # tile j: code values 2j (rows g), 2j + 1 (rows g + 8); k 4t.. from word 0, 16 + 4t.. word 1
         if onehot:
             for i, (c, sel) in enumerate(((2 * j, "0"), (2 * j + 1, "0"), (2 * j, "1"), (2 * j + 1, "1"))):
-                lo, hi = (f"t{c % 8}", "z") if c % 8 < 4 else ("z", f"t{c % 8}")
-                body.append(f"prmt.b32 a{i}, {lo}, {hi}, {'s' if c < 8 else 'x'}{sel};")
+                lo, hi, flip = int8_onehot_table(c)  # t{c % 8} holds the table's non-zero word
+                lo, hi = (f"t{c % 8}", "z") if lo else ("z", f"t{c % 8}")
+                body.append(f"prmt.b32 a{i}, {lo}, {hi}, {'x' if flip else 's'}{sel};")
         for t in range(2):  # token tiles
             for dgt in range(2):  # x's digits
                 b = f"{{bx{4 * t + 2 * dgt}, bx{4 * t + 2 * dgt + 1}}}"
