@@ -1,15 +1,18 @@
 """The int8 one-hot form measured in the forty-second session (benchmarks/onehot_loop_rate.py, int8_activation_ppl.py):
 one prmt builds four int8 one-hot elements from four packed codes, x's per-token int8 digits round within their
-step, and the accuracy script runs end to end on a tiny model."""
+step, the accuracy script runs end to end on a tiny model, and a lane-by-lane model of the planned int8 WIDE form's
+fragments gives each token's LUT sum."""
 
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
+from kernels.packing import pack_codes
 from kernels.prmt_lut import emulate
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
@@ -53,3 +56,74 @@ def test_the_accuracy_script_scores_every_mode_on_a_tiny_model(tmp_path):
     assert list(ppl) == list(int8_activation_ppl.MODES)
     assert abs(ppl["int8x2"] / ppl["float32"] - 1) < abs(ppl["int8"] / ppl["float32"] - 1) + 1e-6
     assert set(result["peak_max_over_rms"]) >= {"q_proj", "down_proj"}
+
+
+def int8_fragment_model(codes: np.ndarray, digits: np.ndarray, scale: np.ndarray, lut: np.ndarray) -> tuple:
+    """numpy model, lane by lane, of the int8 WIDE form that NOTES.md (forty-second session, "Next device session"
+    item 4) plans: one warp, its 8 weight rows (lane 4g + t: weight row g), 16 tokens, K in k32 steps. Each m16 tile j
+    holds code values 2j (rows g) and 2j + 1 (rows g + 8); a lane's A registers come from two 16-bit chunks of its
+    row's packed codes (k 4t.. and 16 + 4t.., as prmt selectors) through one prmt each (int8_onehot_table); x's two
+    int8 digits are B (a 32-bit word of 4 k of one token); the int32 sums fold in each lane with its tokens' LUTs
+    and scales. PTX's m16n8k32 .s8 fragments: A a_i row g (+ 8 for i in 4-7, 12-15), column 4t + i % 4 (+ 16 for
+    i >= 8); B b_i row 4t + i % 4 (+ 16 for i >= 4), column g; C c_i row g (+ 8 for i >= 2), column 2t + i % 2.
+    codes [8, K] (4-bit), digits [2, 16, K] int8 (hi, lo), scale [16], lut [16, 8, 16] (each token's own) ->
+    (the one-hot A of every step and tile [K / 32, 8, 16, 32], y [8, 16])."""
+    rows, k = codes.shape
+    words = pack_codes(torch.from_numpy(codes), 4).view(torch.int32).numpy().astype(np.int64) & 0xFFFFFFFF
+    steps = k // 32
+    a_all = np.zeros((steps, 8, 16, 32), dtype=np.int64)
+    acc = np.zeros((8, 2, 2, 16, 8), dtype=np.int64)  # [tile, token tile, digit, C row, C column]
+    for s in range(steps):
+        for lane in range(32):
+            g, t = divmod(lane, 4)
+            chunks = [int(words[g, 4 * s + 2 * half + t // 2]) >> 16 * (t % 2) & 0xFFFF for half in (0, 1)]
+            for j in range(8):
+                regs = []
+                for chunk, c in ((chunks[0], 2 * j), (chunks[0], 2 * j + 1), (chunks[1], 2 * j),
+                                 (chunks[1], 2 * j + 1)):  # a0 .. a3
+                    lo, hi, flip = onehot_loop_rate.int8_onehot_table(c)
+                    regs.append(emulate([("xor", "s", "$1", flip), ("prmt", "$0", lo, hi, "s")], {"$1": chunk})["$0"])
+                for i in range(16):
+                    row = g + 8 * (i // 4 % 2)
+                    col = 4 * t + i % 4 + 16 * (i >= 8)
+                    a_all[s, j, row, col] = regs[i // 4] >> 8 * (i % 4) & 0xFF
+        for tt in range(2):
+            for d in range(2):
+                b = np.zeros((32, 8), dtype=np.int64)
+                for lane in range(32):
+                    g, t = divmod(lane, 4)
+                    word = digits[d, 8 * tt + g, 32 * s + 4 * t: 32 * s + 4 * t + 4], digits[
+                        d, 8 * tt + g, 32 * s + 16 + 4 * t: 32 * s + 16 + 4 * t + 4]  # b0..b3, b4..b7: 2 words
+                    for i in range(8):
+                        b[4 * t + i % 4 + 16 * (i >= 4), g] = word[i // 4][i % 4]
+                for j in range(8):
+                    acc[j, tt, d] += a_all[s, j] @ b
+    y = np.zeros((rows, 16))
+    for lane in range(32):  # the fold, in each lane: its weight row g, its tokens 2t, 2t + 1 of each token tile
+        g, t = divmod(lane, 4)
+        for tt, i, h, j in np.ndindex(2, 2, 2, 8):
+            tok = 8 * tt + 2 * t + i
+            sums = acc[j, tt, 0, g + 8 * h, 2 * t + i] + acc[j, tt, 1, g + 8 * h, 2 * t + i] / 256
+            y[g, tok] += lut[tok, g, 2 * j + h] * scale[tok] * sums
+    return a_all, y
+
+
+def test_the_int8_fragments_build_the_one_hot_and_fold_each_tokens_lut_sum():
+    """The int8 WIDE form's index algebra before any kernel: every tile's A is exactly the one-hot of its two code
+    values, and the folded sums equal each token's LUT sum over x as its two digits give it (8 rows, K 64, 16
+    tokens of 16 different LUTs)."""
+    rng = np.random.default_rng(42)
+    codes = rng.integers(0, 16, (8, 64))
+    x = torch.from_numpy(rng.standard_normal((16, 64)) * np.logspace(-1, 1, 16)[:, None])
+    step = x.abs().amax(dim=-1, keepdim=True) / 127
+    hi = torch.round(x / step).clamp(-127, 127)
+    lo = torch.round((x - hi * step) / (step / 256)).clamp(-128, 127)
+    digits = torch.stack([hi, lo]).numpy().astype(np.int64)
+    lut = rng.standard_normal((16, 8, 16))
+    a_all, y = int8_fragment_model(codes, digits, step[:, 0].numpy(), lut)
+    for s, j in np.ndindex(2, 8):
+        for h in range(2):
+            np.testing.assert_array_equal(a_all[s, j, 8 * h: 8 * h + 8], codes[:, 32 * s: 32 * s + 32] == 2 * j + h)
+    xq = int8_activation_ppl.round_per_token(x, "int8x2").numpy()
+    want = np.einsum("trk,tk->rt", np.take_along_axis(lut, np.broadcast_to(codes, (16, 8, 64)), 2), xq)
+    np.testing.assert_allclose(y, want, rtol=1e-9, atol=1e-9)
