@@ -775,6 +775,27 @@ def compile_bucket_wgmma_sm90(config: dict, bits: int = 4, x: str = "fp16") -> t
                         maxnreg=config.get("maxnreg") or None, extra_sig=extra_sig)
 
 
+def compile_bucket_int8_sm90(num_warps: int, block_k: int, stages: int, split: bool) -> tuple[str, str, int, str]:
+    """sm90_compile of the int8 bucket kernel (triton_bucket_int8.py): 8 num_warps weight rows, 16 tokens, fp16 LUT."""
+    import torch
+    from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
+    from triton.runtime.jit import mangle_type
+
+    from kernels.triton_bucket_int8 import KERNEL_LAYOUTS_I8, _bucket_int8_kernel, bucket_int8_layouts
+
+    layouts = bucket_int8_layouts(num_warps, block_k)
+    x_desc = TensorDescriptor.from_tensor(torch.empty(16, 4096, dtype=torch.int8), [16, block_k],
+                                          layouts["x_smem_layout"])  # fmt: skip
+    c_desc = TensorDescriptor.from_tensor(torch.empty(8 * num_warps, 512, dtype=torch.int32),
+                                          [8 * num_warps, block_k // 8], layouts["c_smem_layout"])  # fmt: skip
+    const = {"ROWS": 8 * num_warps, "BLOCK_K": block_k, "STAGES": stages,
+             **{k: layouts[k] for k in KERNEL_LAYOUTS_I8}, "USE_SPLIT": split}  # fmt: skip
+    extra_sig = {"xh_desc": mangle_type(x_desc), "xl_desc": mangle_type(x_desc), "c_desc": mangle_type(c_desc),
+                 "step_ptr": "*fp32"}  # fmt: skip
+    ints = ["M", "N", "K", "GS", "stride_ls", "stride_ln", "stride_ym", "KB_PER_SPLIT"]
+    return sm90_compile(_bucket_int8_kernel, ints, ints[1:], const, num_warps, stages, extra_sig=extra_sig)
+
+
 # (BLOCK_M, BLOCK_N, BLOCK_K, warps, stages, W_LEFT)
 PREFILL_PRMT_SM90_CASES = [(256, 128, 64, 8, 3, 1), (256, 128, 64, 8, 4, 1), (256, 128, 64, 8, 2, 1),
                            (256, 64, 64, 4, 3, 1), (256, 64, 64, 4, 4, 0), (512, 64, 64, 8, 3, 1),

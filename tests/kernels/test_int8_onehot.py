@@ -14,6 +14,11 @@ import torch
 
 from kernels.packing import pack_codes
 from kernels.prmt_lut import emulate
+from kernels.reference import lut_linear_reference
+from kernels.triton_bucket_int8 import int8_digits, int8_digits_reference, int8_onehot_program
+from tests.kernels.compiled_layouts import sm90_results
+
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCH))
@@ -127,3 +132,64 @@ def test_the_int8_fragments_build_the_one_hot_and_fold_each_tokens_lut_sum():
     xq = int8_activation_ppl.round_per_token(x, "int8x2").numpy()
     want = np.einsum("trk,tk->rt", np.take_along_axis(lut, np.broadcast_to(codes, (16, 8, 64)), 2), xq)
     np.testing.assert_allclose(y, want, rtol=1e-9, atol=1e-9)
+
+
+def test_the_kernels_one_hot_program_is_the_table_for_every_code_value():
+    """kernels/triton_bucket_int8.py's asm, as an emulator program: output c holds code value c's one-hot bytes."""
+    program = int8_onehot_program()
+    for chunk in torch.randint(0, 1 << 16, (200,), generator=torch.Generator().manual_seed(5)).tolist():
+        regs = emulate(program, {"$16": chunk})
+        codes = [chunk >> 4 * i & 0xF for i in range(4)]
+        for c in range(16):
+            assert [regs[f"${c}"] >> 8 * i & 0xFF for i in range(4)] == [int(code == c) for code in codes]
+
+
+def test_int8_digits_match_their_reference():
+    """int8_digits (a Triton kernel; the interpreter on the CPU) against int8_digits_reference, at an odd K and with
+    a zero row; the digits rebuild x within the low digit's step. On a GPU the kernel's division is not IEEE's, so
+    a value on a rounding boundary may take the next digit: nearly all digits equal, the rebuild bound for all."""
+    x = torch.randn(5, 300, generator=torch.Generator().manual_seed(1)) * torch.tensor([0.01, 1, 30, 1, 0])[:, None]
+    x = x.half().to(DEVICE)
+    hi, lo, step = int8_digits(x)
+    want_hi, want_lo, want_step = int8_digits_reference(x)
+    same = (hi == want_hi) & (lo == want_lo)
+    assert same.all() if DEVICE == "cpu" else same.float().mean() > 0.99
+    torch.testing.assert_close(step.cpu(), want_step.cpu())
+    rebuilt = step[:, None] * (hi.float() + lo.float() / 256)
+    assert ((rebuilt - x.float()).abs() <= 1.5 * step[:, None] / 256 + 1e-12).all()
+    assert hi.stride(0) % 16 == 0 and hi.stride(1) == 1  # rows TMA can read
+
+
+def test_the_int8_kernel_compiles_for_sm90_at_one_prmt_and_one_imma_a_one_hot_register():
+    """Per K block of BK columns a lane builds BK / 32 x 32 one-hot registers (one prmt each) for BK / 32 x 8 tiles x
+    2 token tiles x 2 digits IMMAs: one prmt an IMMA (the fp16 WIDE form: two set.eq an HMMA); no spills."""
+    script = (
+        "import json, os, sys; os.environ.pop('TRITON_INTERPRET', None); sys.path.insert(0, 'benchmarks')\n"
+        "from bench_kernels import compile_bucket_int8_sm90, _inner_loop_mix\n"
+        "regs, stack, smem, sass = compile_bucket_int8_sm90(2, 128, 3, True)\n"
+        "mix = _inner_loop_mix(sass, anchor=('IMMA',), top=None)[1]\n"
+        "print(json.dumps([int(regs), int(stack), int(smem), mix.get('IMMA', 0), mix.get('PRMT', 0)]))"
+    )
+    regs, stack, smem, imma, prmt = sm90_results(script, None)
+    assert stack == 0 and regs <= 255 and smem <= 227 * 1024, (regs, stack, smem)
+    assert imma == prmt == 128
+
+
+@pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.get_device_capability() < (9, 0),
+                    reason="the int8 bucket kernel needs an sm_90 GPU")  # fmt: skip
+@pytest.mark.parametrize("config", [{"num_warps": 2, "BLOCK_K": 128, "num_stages": 3, "SPLIT_K": 4},
+                                    {"num_warps": 1, "BLOCK_K": 256, "num_stages": 2, "SPLIT_K": 1},
+                                    {"num_warps": 4, "BLOCK_K": 64, "num_stages": 4, "SPLIT_K": 2}])
+def test_the_int8_kernel_gives_the_reference_on_x_as_its_digits_give_it(config):
+    """16 tokens of 16 slots (and 11 tokens: a partial tile), 4-bit gpr 1, fp16: y against the reference op on x
+    rebuilt from its digits (the kernel's only rounding besides fp16's)."""
+    from kernels.triton_bucket_int8 import launch_bucket_int8
+    from tests.kernels.test_triton_forward import make_case, rel_err
+
+    for m in (16, 11):
+        x, codes, pool, slots = make_case(m, 96, 1024, 4, 1, 16, "random", torch.float16)  # packed, on the GPU
+        y = torch.full((m, 96), float("nan"), dtype=torch.float16, device="cuda")
+        launch_bucket_int8(x, codes, pool, slots, y, config)
+        hi, lo, step = int8_digits_reference(x)
+        xq = (step[:, None] * (hi.float() + lo.float() / 256)).half()
+        assert rel_err(y, lut_linear_reference(xq, codes, pool, slots, 4)) < 3e-3, (config, m)

@@ -1,0 +1,331 @@
+"""The 16-token bucket kernel with an int8 one-hot MMA and x as two int8 digits a token (written in the forty-second
+session from its measurements; compiled for sm_90 here, not yet run on a GPU, not offered to the op).
+
+The WIDE bucket kernel (triton_bucket_wgmma.py) sums x by code value on mma.sync in fp16:
+
+    S[t, n, c] = sum over k of a LUT group with code[n, k] == c of x[t, k];   y[t, n] = sum_c LUT[slot(t), n, c] S
+
+Here x is first rounded per token to two int8 digits (int8_digits: x_t ~ s_t (hi + lo / 256), s_t = max |x_t| /
+127; as accurate as fp16 on the default model, benchmarks/int8_activation_ppl.py), and S comes from int8 mma.sync
+(m16n8k32 s8 x s8 -> s32, at the fp16 MMA's instruction rate with twice its multiply-adds on the H200):
+
+    acc_d [16 ROWS, BM] (int32) += OneHot [16 ROWS, BK] (int8) @ digit_d[token tile, K block].T     d = hi, lo
+    S = s_t (acc_hi + acc_lo / 256)
+
+The one-hot's rows are the WIDE form's, 16 (q W + w) + 8 h + g for code value 2q + h of weight row 8w + g, so a lane
+(4g + t of warp w) holds one weight row in all its A rows and folds that row's 16 code values in its registers
+(triton_bucket_wgmma._fold_wide, reused). Its A registers (m16n8k32: a0 row g, k 4t..4t+3; a1 row g + 8; a2, a3 the
+same at k + 16) are each one prmt: the 4 codes of those k, a 16-bit chunk of the packed word, are the selector of a
+one-byte table (1 at byte c % 8; xor 0x8888 for code values 8-15, whose nibbles then pick raw bytes while the others
+take a byte's sign, 0): int8_onehot_program. Checked on the CPU: the program on the emulator for every code value,
+and the lane-by-lane model of these fragments against each token's LUT sum (tests/kernels/test_int8_onehot.py).
+
+What the design expects (benchmarks/NOTES.md, forty-second session): the inner loop alone ran 10-25 % more work a
+microsecond than the fp16 WIDE loop (benchmarks/onehot_loop_rate.py); the kernel holds 128 int32 accumulators a
+thread against 64 fp32.
+
+Takes: sm_90, fp16 / bf16 x and LUT of one type, 4-bit prmt_ok codes, K and the group size multiples of BLOCK_K,
+each program's K range within one LUT group (gpr 1, or split-K ranges that divide the group).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+import triton
+import triton.language as tl
+
+from kernels.triton_bucket_wgmma import bucket_wgmma_layouts, bucket_wgmma_ok, one_fold
+from kernels.triton_common import split_k_tiles
+from kernels.triton_prefill_wgmma import HAVE_GLUON
+
+if HAVE_GLUON:
+    from triton.experimental.gluon.language.nvidia.ampere import mma_v2
+
+    from kernels.triton_bucket_wgmma import _fold_wide, _join8
+    from kernels.triton_prefill_wgmma import (
+        TensorDescriptor,
+        _barrier,
+        _tma_load,
+        fence_async_shared,
+        gl,
+        gluon,
+        mbarrier,
+    )
+
+
+def int8_onehot_table(c: int) -> tuple[int, int, int]:
+    """(table low word, table high word, selector xor) of code value c's one-prmt int8 one-hot: the selector is 4
+    codes (16 bits) xor-ed with 0x8888 for c >= 8; the table holds 1 at byte c % 8. A code's nibble picks byte
+    (code & 7) of the table when its bit 3 (after the xor) is clear, else that byte's sign (0: no table byte is
+    negative), so byte i of the result is 1 exactly where code i == c."""
+    table = 1 << 8 * (c % 8)
+    return table & 0xFFFFFFFF, table >> 32, 0x8888 if c >= 8 else 0
+
+
+def int8_onehot_program() -> list[tuple]:
+    """The kernel's asm as an emulator program: $0 .. $15 = code value c's 4 one-hot bytes of the 4 codes in the
+    16-bit chunk $16 (nibble i = the code of column i)."""
+    prog: list[tuple] = [("xor", "sx", "$16", 0x8888)]
+    for c in range(16):
+        lo, hi, flip = int8_onehot_table(c)
+        prog.append(("prmt", f"${c}", lo, hi, "sx" if flip else "$16"))
+    return prog
+
+
+def _onehot_ptx() -> str:
+    """int8_onehot_program as PTX, its tables in registers (prmt takes registers): $0-$15 (b32 outputs, 4 int8 each),
+    $16-$19 the chunk (4 copies: the asm is packed 4 elements a call, one int8 element each; all alike)."""
+    lines = [".reg .b32 sx, z, t<8>;", "xor.b32 sx, $16, 0x8888;", "mov.b32 z, 0;"]
+    lines += [f"mov.b32 t{j}, {1 << 8 * (j % 4):#x};" for j in range(8)]
+    for c in range(16):
+        lo, hi, flip = int8_onehot_table(c)
+        a, b = (f"t{c % 8}", "z") if lo else ("z", f"t{c % 8}")
+        lines.append(f"prmt.b32 ${c}, {a}, {b}, {'sx' if flip else '$16'};")
+    return "{ " + " ".join(lines) + " }"
+
+
+ONEHOT_I8_CONSTRAINTS = ",".join(["=r"] * 16 + ["r"] * 4)
+
+
+@triton.jit
+def _int8_digits_kernel(x_ptr, hi_ptr, lo_ptr, scale_ptr, K, stride_x, stride_d, BLOCK_K: tl.constexpr):
+    """Program t: token t's step s = max |x_t| / 127 (scale_ptr[t]) and digits hi = round(x / s) in [-127, 127],
+    lo = round((x - hi s) / (s / 256)) in [-128, 127] (round: floor(v + 0.5))."""
+    t = tl.program_id(0)
+    offs = tl.arange(0, BLOCK_K)
+    peak = tl.zeros([BLOCK_K], tl.float32)
+    for k0 in range(0, K, BLOCK_K):
+        v = tl.load(x_ptr + t * stride_x + k0 + offs, mask=k0 + offs < K, other=0.0).to(tl.float32)
+        peak = tl.maximum(peak, tl.abs(v))
+    step = tl.maximum(tl.max(peak, axis=0), 1e-30) / 127
+    tl.store(scale_ptr + t, step)
+    for k0 in range(0, K, BLOCK_K):
+        mask = k0 + offs < K
+        v = tl.load(x_ptr + t * stride_x + k0 + offs, mask=mask, other=0.0).to(tl.float32)
+        hi = tl.minimum(tl.maximum(tl.floor(v / step + 0.5), -127.0), 127.0)
+        lo = tl.minimum(tl.maximum(tl.floor((v - hi * step) / (step / 256) + 0.5), -128.0), 127.0)
+        tl.store(hi_ptr + t * stride_d + k0 + offs, hi.to(tl.int8), mask=mask)
+        tl.store(lo_ptr + t * stride_d + k0 + offs, lo.to(tl.int8), mask=mask)
+
+
+def int8_digits_reference(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """x [M, K] -> (hi, lo) int8 [M, K] and the step [M] (float32), as _int8_digits_kernel computes them."""
+    v = x.float()
+    step = v.abs().amax(dim=-1).clamp_min(1e-30) / 127
+    hi = torch.floor(v / step[:, None] + 0.5).clamp(-127, 127)
+    lo = torch.floor((v - hi * step[:, None]) / (step[:, None] / 256) + 0.5).clamp(-128, 127)
+    return hi.to(torch.int8), lo.to(torch.int8), step
+
+
+def int8_digits(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """x [M, K] (contiguous rows) -> (hi, lo) int8 [M, K] (16-byte row strides, for TMA) and the step [M] float32."""
+    m, k = x.shape
+    width = triton.cdiv(k, 16) * 16
+    hi = torch.empty(m, width, dtype=torch.int8, device=x.device)[:, :k]
+    lo = torch.empty(m, width, dtype=torch.int8, device=x.device)[:, :k]
+    step = torch.empty(m, dtype=torch.float32, device=x.device)
+    if m:
+        _int8_digits_kernel[(m,)](x, hi, lo, step, k, x.stride(0), hi.stride(0),
+                                  BLOCK_K=min(1024, triton.next_power_of_2(k)))  # fmt: skip
+    return hi, lo, step
+
+
+@functools.cache
+def bucket_int8_layouts(num_warps: int, block_k: int) -> dict:
+    """The int8 form's layouts for 8 weight rows a warp (ROWS = 8 num_warps) and 16 tokens: the WIDE form's acc,
+    fold and x-free ones (bucket_wgmma_layouts), int8 dot operands (k_width 4), the chunks [ROWS, BK / 32, 2 (k half
+    b0), 2 (t1), 2 (t0), 4 (byte p)] (lane 4g + t of warp w: row 8w + g, t = 2 t1 + t0; the byte p the packed dim of
+    the asm, consecutive registers), the words of a K block [ROWS, BK / 8] as the chunks need them (word 4s + 2 b0 +
+    t1 in lanes t1, both t0), x's digit tiles in shared memory."""
+    rows = 8 * num_warps
+    base = bucket_wgmma_layouts(num_warps, rows, 16, block_k, mma_v2=True, wide=True)
+    acc = base["acc_layout"]
+    s_bits = (block_k // 32).bit_length() - 1
+    warp_bits = num_warps.bit_length() - 1
+    chunks = gl.DistributedLinearLayout(
+        reg_bases=[[0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 2], [0, 0, 1, 0, 0, 0]]
+        + [[0, 1 << i, 0, 0, 0, 0] for i in range(s_bits)],
+        lane_bases=[[0, 0, 0, 0, 1, 0], [0, 0, 0, 1, 0, 0], [1, 0, 0, 0, 0, 0], [2, 0, 0, 0, 0, 0],
+                    [4, 0, 0, 0, 0, 0]],
+        warp_bases=[[8 << i, 0, 0, 0, 0, 0] for i in range(warp_bits)], block_bases=[],
+        shape=[rows, block_k // 32, 2, 2, 2, 4])  # fmt: skip
+    words = gl.DistributedLinearLayout(
+        reg_bases=[[0, 2]] + [[0, 4 << i] for i in range(s_bits)],
+        lane_bases=[[0, 0], [0, 1], [1, 0], [2, 0], [4, 0]],
+        warp_bases=[[8 << i, 0] for i in range(warp_bits)], block_bases=[], shape=[rows, block_k // 8])  # fmt: skip
+    return {
+        "acc_layout": acc,
+        "a_layout": gl.DotOperandLayout(operand_index=0, parent=acc, k_width=4),
+        "b_layout": gl.DotOperandLayout(operand_index=1, parent=acc, k_width=4),
+        "ch_layout": chunks,
+        "cw_layout": words,
+        "f_layout": base["f_layout"],
+        "c_smem_layout": base["c_smem_layout"],
+        "x_smem_layout": gl.NVMMASharedLayout(swizzle_byte_width=min(128, block_k), element_bitwidth=8, rank=2),
+    }
+
+
+KERNEL_LAYOUTS_I8 = ("acc_layout", "a_layout", "b_layout", "ch_layout", "cw_layout", "f_layout")
+
+if HAVE_GLUON:
+    ONEHOT_I8 = gl.constexpr(_onehot_ptx())
+    ONEHOT_I8_CONSTR = gl.constexpr(ONEHOT_I8_CONSTRAINTS)
+
+    @gluon.jit
+    def _onehot_i8(c_buf, cw_layout: gl.constexpr, ch_layout: gl.constexpr, a_layout: gl.constexpr,
+                   ROWS: gl.constexpr, BLOCK_K: gl.constexpr):  # fmt: skip
+        """A [16 ROWS, BK] int8, 1 at (16 (q W + w) + 8 h + g, k) where code[8 w + g, k] == 2 q + h, from a K block's
+        code words in shared memory [ROWS, BK / 8]."""
+        W: gl.constexpr = ROWS // 8
+        S: gl.constexpr = BLOCK_K // 32
+        w2 = c_buf.load(cw_layout)  # [ROWS, BK / 8]: word 4s + 2 b0 + t1 of row 8w + g in lanes 4g + 2 t1 + t0
+        w4 = gl.convert_layout(gl.reshape(w2, [ROWS, S, 2, 2]),
+                               gl.SliceLayout(4, gl.SliceLayout(5, ch_layout)))  # fmt: skip
+        w6 = gl.expand_dims(gl.expand_dims(w4, 4), 5) + gl.zeros([ROWS, S, 2, 2, 2, 4], gl.int32, ch_layout)
+        t0 = gl.arange(0, 2, layout=gl.SliceLayout(0, gl.SliceLayout(1, gl.SliceLayout(2, gl.SliceLayout(
+            3, gl.SliceLayout(5, ch_layout))))))  # fmt: skip
+        t0 = gl.expand_dims(gl.expand_dims(gl.expand_dims(gl.expand_dims(gl.expand_dims(t0, 0), 1), 2), 3), 5)
+        chunk = (w6 >> (t0 * 16)) & 0xFFFF  # the 4 codes of columns 32 s + 16 b0 + 4 t .. + 3
+        e = gl.inline_asm_elementwise(ONEHOT_I8, ONEHOT_I8_CONSTR, [chunk], dtype=(gl.int8,) * 16, is_pure=True,
+                                      pack=4)  # fmt: skip
+        # e[c] = e[2q + h]: trailing dims [h, q0, q1, q2]
+        a = gl.join(_join8(e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7]),
+                    _join8(e[8], e[9], e[10], e[11], e[12], e[13], e[14], e[15]))  # fmt: skip
+        a = gl.reshape(a, [W, 8, S, 2, 2, 2, 4, 2, 2, 2, 2])  # [w, g, s, b0, t1, t0, p, h, q0, q1, q2]
+        a = gl.permute(a, (10, 9, 8, 0, 7, 1, 2, 3, 4, 5, 6))  # [q2, q1, q0, w, h, g, s, b0, t1, t0, p]
+        # row 16 (q W + w) + 8 h + g, column 32 s + 16 b0 + 4 (2 t1 + t0) + p
+        return gl.convert_layout(gl.reshape(a, [16 * ROWS, BLOCK_K]), a_layout)
+
+    @gluon.jit
+    def _bucket_int8_kernel(
+        xh_desc, xl_desc, c_desc, step_ptr, lut_ptr, slot_ptr, y_ptr, ws_ptr, counter_ptr,
+        M, N, K, GS, stride_ls, stride_ln, stride_ym, KB_PER_SPLIT,
+        ROWS: gl.constexpr, BLOCK_K: gl.constexpr, STAGES: gl.constexpr,
+        acc_layout: gl.constexpr, a_layout: gl.constexpr, b_layout: gl.constexpr, ch_layout: gl.constexpr,
+        cw_layout: gl.constexpr, f_layout: gl.constexpr, USE_SPLIT: gl.constexpr = False,
+    ):  # fmt: skip
+        """Program (row tile x token tile, k): ROWS = 8 W weight rows, 16 tokens, K blocks [k KB_PER_SPLIT, ...),
+        which lie in one LUT group (one fold, after the loop). x's two digit tiles and the rows' code words of each
+        K block arrive together by TMA in a ring of STAGES buffers, STAGES - 1 blocks ahead (the WIDE kernel's
+        ring); per block one one-hot and two int8 MMAs (hi, lo); then S = step_t (acc_hi + acc_lo / 256), the fold,
+        and the WIDE kernel's split-K epilogue."""
+        BLOCK_M: gl.constexpr = 16
+        L: gl.constexpr = 16
+        BYTES: gl.constexpr = 2 * BLOCK_M * BLOCK_K + ROWS * BLOCK_K // 2  # the digits' tiles and the codes'
+        m_tiles = gl.cdiv(M, BLOCK_M)
+        tile = gl.program_id(0)
+        n_tiles = gl.num_programs(0)
+        split_id = gl.program_id(1)
+        n_splits = gl.num_programs(1)
+        m_start = (tile % m_tiles) * BLOCK_M
+        row0 = (tile // m_tiles) * ROWS
+        if USE_SPLIT:
+            kb0 = split_id * KB_PER_SPLIT
+            KB = gl.minimum(kb0 + KB_PER_SPLIT, K // BLOCK_K)
+        else:
+            kb0 = 0
+            KB = K // BLOCK_K
+
+        arow = gl.arange(0, ROWS, layout=gl.SliceLayout(1, gl.SliceLayout(2, f_layout)))
+        toks = m_start + gl.arange(0, BLOCK_M, layout=gl.SliceLayout(0, gl.SliceLayout(2, f_layout)))
+        lut_row = gl.minimum(row0 + arow, N - 1) * stride_ln
+        tok_ok = toks < M
+        lut_tok = gl.load(slot_ptr + toks, mask=tok_ok, other=0).to(gl.int64) * stride_ls
+        step = gl.load(step_ptr + toks, mask=tok_ok, other=0.0)
+
+        X_LAYOUT: gl.constexpr = xh_desc.layout
+        C_LAYOUT: gl.constexpr = c_desc.layout
+        xh_smem = gl.allocate_shared_memory(gl.int8, [STAGES, BLOCK_M, BLOCK_K], X_LAYOUT)
+        xl_smem = gl.allocate_shared_memory(gl.int8, [STAGES, BLOCK_M, BLOCK_K], X_LAYOUT)
+        c_smem = gl.allocate_shared_memory(gl.int32, [STAGES, ROWS, BLOCK_K // 8], C_LAYOUT)
+        bars = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
+        for s in gl.static_range(STAGES):
+            mbarrier.init(bars.index(s), count=1)
+        fence_async_shared()
+        _barrier()  # the barriers initialized before anyone waits on them
+        for s in gl.static_range(STAGES - 1):
+            ok = kb0 + s < KB
+            mbarrier.expect(bars.index(s), BYTES, pred=ok)
+            _tma_load(c_desc, [row0, (kb0 + s) * (BLOCK_K // 8)], bars.index(s), c_smem.index(s), pred=ok)
+            _tma_load(xh_desc, [m_start, (kb0 + s) * BLOCK_K], bars.index(s), xh_smem.index(s), pred=ok)
+            _tma_load(xl_desc, [m_start, (kb0 + s) * BLOCK_K], bars.index(s), xl_smem.index(s), pred=ok)
+
+        acc_hi = gl.zeros([L * ROWS, BLOCK_M], gl.int32, acc_layout)
+        acc_lo = gl.zeros([L * ROWS, BLOCK_M], gl.int32, acc_layout)
+        for kb in range(kb0, KB):
+            i = kb - kb0
+            cur = i % STAGES
+            mbarrier.wait(bars.index(cur), (i // STAGES) & 1)
+            a = _onehot_i8(c_smem.index(cur), cw_layout, ch_layout, a_layout, ROWS, BLOCK_K)
+            acc_hi = mma_v2(a, xh_smem.index(cur).permute((1, 0)).load(b_layout), acc_hi)
+            acc_lo = mma_v2(a, xl_smem.index(cur).permute((1, 0)).load(b_layout), acc_lo)
+            # refill the buffers of block kb - 1 (read by every warp) with block kb + STAGES - 1
+            nxt = kb + STAGES - 1
+            r = (i + STAGES - 1) % STAGES
+            _barrier()
+            fence_async_shared()  # the generic reads ordered before the TMA's writes (async proxy)
+            mbarrier.expect(bars.index(r), BYTES, pred=nxt < KB)
+            _tma_load(c_desc, [row0, nxt * (BLOCK_K // 8)], bars.index(r), c_smem.index(r), pred=nxt < KB)
+            _tma_load(xh_desc, [m_start, nxt * BLOCK_K], bars.index(r), xh_smem.index(r), pred=nxt < KB)
+            _tma_load(xl_desc, [m_start, nxt * BLOCK_K], bars.index(r), xl_smem.index(r), pred=nxt < KB)
+
+        sums = acc_hi.to(gl.float32) + acc_lo.to(gl.float32) * (1.0 / 256)
+        part = gl.zeros([ROWS, BLOCK_M], gl.float32, gl.SliceLayout(2, f_layout))
+        part = _fold_wide(sums, part, lut_ptr, lut_tok, lut_row, tok_ok, kb0 * BLOCK_K // GS, f_layout, L, ROWS,
+                          BLOCK_M)  # fmt: skip
+        part = part * gl.expand_dims(step, 0)
+
+        part_l: gl.constexpr = part.type.layout
+        p_rows = gl.arange(0, ROWS, layout=gl.SliceLayout(1, part_l))
+        p_toks = gl.arange(0, BLOCK_M, layout=gl.SliceLayout(0, part_l))
+        y_ptrs = (y_ptr + gl.expand_dims((m_start + p_toks).to(gl.int64) * stride_ym, 0)
+                  + gl.expand_dims(row0 + p_rows, 1))  # [ROWS, BM]  # fmt: skip
+        y_mask = gl.expand_dims(m_start + p_toks < M, 0) & gl.expand_dims(row0 + p_rows < N, 1)
+        if USE_SPLIT:  # the WIDE kernel's: partials to the workspace, the tile's last program sums them
+            in_tile = gl.expand_dims(p_rows * BLOCK_M, 1) + gl.expand_dims(p_toks, 0)
+            tile_elems = ROWS * BLOCK_M
+            gl.store(ws_ptr + (split_id * n_tiles + tile).to(gl.int64) * tile_elems + in_tile, part)
+            _barrier()  # every thread's partial stored before the (acq_rel, gpu-scope) arrival
+            arrived = gl.atomic_add(counter_ptr + tile, 1)
+            if arrived == n_splits - 1:
+                total = gl.zeros_like(part)
+                for k in range(n_splits):
+                    total += gl.load(ws_ptr + (k * n_tiles + tile).to(gl.int64) * tile_elems + in_tile,
+                                     cache_modifier=".cg")  # fmt: skip
+                gl.store(y_ptrs, total.to(y_ptr.dtype.element_ty), mask=y_mask)
+                gl.atomic_xchg(counter_ptr + tile, 0, sem="relaxed")  # ready for the next launch
+        else:
+            gl.store(y_ptrs, part.to(y_ptr.dtype.element_ty), mask=y_mask)
+
+
+def launch_bucket_int8(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor,
+                       slot_of_token: torch.Tensor, y: torch.Tensor, config: dict,
+                       digits: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None) -> None:  # fmt: skip
+    """y [M, N] <- the int8 bucket kernel (4-bit codes). config: num_warps (ROWS = 8 num_warps weight rows a
+    program), BLOCK_K (a multiple of 32 dividing K and the group size), num_stages, SPLIT_K. Each program's K range
+    must lie in one LUT group (one_fold). digits: int8_digits(x) made ahead (else computed here)."""
+    m, k = x.shape
+    n = codes_packed.shape[0]
+    gs = triton.cdiv(k, lut_pool.shape[2])
+    warps, bk = config.get("num_warps", 2), config["BLOCK_K"]
+    stages, rows = config.get("num_stages", 3), 8 * config.get("num_warps", 2)
+    if not bucket_wgmma_ok(x, codes_packed, lut_pool, 4, bk) or bk % 32 or slot_of_token.shape[0] != m:
+        raise ValueError(f"the int8 bucket kernel takes sm_90, 4-bit codes, one slot per token, and K and group size "
+                         f"{gs} multiples of BLOCK_K={bk} (itself a multiple of 32)")  # fmt: skip
+    layouts = bucket_int8_layouts(warps, bk)
+    hi, lo, step = digits if digits is not None else int8_digits(x)
+    xh_desc = TensorDescriptor.from_tensor(hi, [16, bk], layouts["x_smem_layout"])
+    xl_desc = TensorDescriptor.from_tensor(lo, [16, bk], layouts["x_smem_layout"])
+    c_desc = TensorDescriptor.from_tensor(codes_packed.view(torch.int32), [rows, bk // 8], layouts["c_smem_layout"])
+    programs = triton.cdiv(m, 16) * triton.cdiv(n, rows)
+    per_split, split, ws, counters = split_k_tiles(y, k // bk, int(config.get("SPLIT_K", 1)), programs, rows * 16)
+    if not one_fold(k // bk, gs // bk, per_split):
+        raise ValueError("the int8 bucket kernel folds once a program: each K range must lie in one LUT group")
+    _bucket_int8_kernel[(programs, split)](
+        xh_desc, xl_desc, c_desc, step, lut_pool, slot_of_token, y, ws, counters,
+        m, n, k, gs, lut_pool.stride(0), lut_pool.stride(1), y.stride(0), per_split,
+        ROWS=rows, BLOCK_K=bk, STAGES=stages, **{k_: layouts[k_] for k_ in KERNEL_LAYOUTS_I8}, USE_SPLIT=split > 1,
+        num_warps=warps,
+    )  # fmt: skip
