@@ -31,6 +31,8 @@ import triton.language as tl
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from kernels.triton_bucket_int8 import int8_onehot_table  # noqa: E402
+
 WARPS = 2
 LCG = ("1664525", "1013904223")
 F16_BASE = 0x6400
@@ -69,15 +71,6 @@ def f16_loop(onehot: bool, per_tile: bool = False) -> str:
     body += ["sub.s32 n, n, 1;", "setp.gt.s32 p, n, 0;", "@p bra F16LOOP;"]
     tail = ["mov.f32 s, acc0;"] + [f"add.f32 s, s, acc{i};" for i in range(1, 64)] + ["mov.f32 $0, s;"]
     return "{ " + regs + " " + " ".join(init) + " F16LOOP: " + " ".join(body) + " " + " ".join(tail) + " }"
-
-
-def int8_onehot_table(c: int) -> tuple[int, int, int]:
-    """(table low word, table high word, selector xor) of code value c's int8 one-hot by one prmt: the selector is 4
-    codes (16 bits) xor-ed with 0x8888 for c >= 8; the table holds 1 at byte c % 8. A code's nibble picks byte
-    (code & 7) of the table when its bit 3 (after the xor) is clear, else that byte's sign (0: no table byte is
-    negative), so byte i of the result is 1 exactly where code i == c."""
-    table = 1 << 8 * (c % 8)
-    return table & 0xFFFFFFFF, table >> 32, 0x8888 if c >= 8 else 0
 
 
 def i8_loop(onehot: bool) -> str:
