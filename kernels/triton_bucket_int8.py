@@ -17,16 +17,17 @@ The one-hot's rows are the WIDE form's, 16 (q W + w) + 8 h + g for code value 2q
 (4g + t of warp w) holds one weight row in all its A rows and folds that row's 16 code values in its registers
 (triton_bucket_wgmma._fold_wide, reused). Its A registers (m16n8k32: a0 row g, k 4t..4t+3; a1 row g + 8; a2, a3 the
 same at k + 16) are each one prmt: the 4 codes of those k, a 16-bit chunk of the packed word, are the selector of a
-one-byte table (1 at byte c % 8; xor 0x8888 for code values 8-15, whose nibbles then pick raw bytes while the others
-take a byte's sign, 0): int8_onehot_program. Checked on the CPU: the program on the emulator for every code value,
-and the lane-by-lane model of these fragments against each token's LUT sum (tests/kernels/test_int8_onehot.py).
+one-byte table (int8_onehot_table's trick, arranged for immediates: int8_onehot_selector; int8_onehot_program).
+Checked on the CPU: the program on the emulator for every code value, and the lane-by-lane model of these fragments
+against each token's LUT sum (tests/kernels/test_int8_onehot.py).
 
 Why (benchmarks/NOTES.md, forty-second session): the inner loop alone ran 10-25 % more work a microsecond than the
 fp16 WIDE loop (benchmarks/onehot_loop_rate.py). Measured (benchmarks/bucket_int8.py, H200, 16 tokens over 16
 tasks, gpr 1, in turns with the op's choice): the kernel alone 0.93-1.02x the op's time, 0.88-0.92x with its
-digits' own launch. sm_90 SASS (2 warps, BLOCK_K 256): 190 registers (128 int32 accumulators; 5 programs an SM
-against the WIDE choices' 8), a K block's loop 794 instructions for 256 IMMA and 256 prmt (the WIDE form's: 972 for
-256 HMMA), of them 133 IMAD.
+digits' own launch. sm_90 SASS then (2 warps, BLOCK_K 128): 190 registers (128 int32 accumulators; 5 programs an SM
+against the WIDE choices' 8), a K block's loop 437 instructions for 128 IMMA and 128 prmt, 64 of them IMADs
+rematerializing the tables; with the tables as immediates since (int8_onehot_selector; not yet timed or run on a
+GPU), 384 instructions, 192 registers.
 
 Takes: sm_90, fp16 / bf16 x and LUT of one type, 4-bit prmt_ok codes, K and the group size multiples of BLOCK_K,
 each program's K range within one LUT group (gpr 1, or split-K ranges that divide the group).
@@ -68,25 +69,36 @@ def int8_onehot_table(c: int) -> tuple[int, int, int]:
     return table & 0xFFFFFFFF, table >> 32, 0x8888 if c >= 8 else 0
 
 
+def int8_onehot_selector(c: int) -> tuple[int, int]:
+    """(table, selector xor) of code value c's one-hot as the kernel's prmt builds it, prmt(0, table, chunk ^ xor):
+    int8_onehot_table's trick with the table always in the prmt's second word (bytes 4-7), where ptxas takes it as
+    an immediate (in the first word each table was a register, rematerialized by an IMAD before its prmt: 64 of a
+    128-column block's 437 instructions). The table holds 1 at byte c % 4 of that word; the xor flips bit 3 of every
+    nibble for c >= 8 (those codes then pick bytes, the rest take a byte's sign, 0) and bit 2 for c % 8 < 4 (so that
+    c's nibbles point into the second word): byte i of the result is 1 exactly where code i == c."""
+    return 1 << 8 * (c % 4), (0x8888 if c >= 8 else 0) ^ (0x4444 if c % 8 < 4 else 0)
+
+
 def int8_onehot_program() -> list[tuple]:
     """The kernel's asm as an emulator program: $0 .. $15 = code value c's 4 one-hot bytes of the 4 codes in the
     16-bit chunk $16 (nibble i = the code of column i)."""
-    prog: list[tuple] = [("xor", "sx", "$16", 0x8888)]
+    prog: list[tuple] = [("xor", f"s{x:x}", "$16", x) for x in (0x4444, 0x8888, 0xCCCC)]
     for c in range(16):
-        lo, hi, flip = int8_onehot_table(c)
-        prog.append(("prmt", f"${c}", lo, hi, "sx" if flip else "$16"))
+        table, flip = int8_onehot_selector(c)
+        prog.append(("prmt", f"${c}", 0, table, f"s{flip:x}" if flip else "$16"))
     return prog
 
 
 def _onehot_ptx() -> str:
-    """int8_onehot_program as PTX, its tables in registers (prmt takes registers): $0-$15 (b32 outputs, 4 int8 each),
-    $16-$19 the chunk (4 copies: the asm is packed 4 elements a call, one int8 element each; all alike)."""
-    lines = [".reg .b32 sx, z, t<8>;", "xor.b32 sx, $16, 0x8888;", "mov.b32 z, 0;"]
-    lines += [f"mov.b32 t{j}, {1 << 8 * (j % 4):#x};" for j in range(8)]
+    """int8_onehot_program as PTX (prmt's words in registers: ptxas makes the zero RZ and the table an immediate):
+    $0-$15 (b32 outputs, 4 int8 each), $16-$19 the chunk (4 copies: the asm is packed 4 elements a call, one int8
+    element each; all alike)."""
+    lines = [".reg .b32 s4444, s8888, sCCCC, z, t<4>;", "mov.b32 z, 0;"]
+    lines += [f"xor.b32 s{x:X}, $16, {x:#x};" for x in (0x4444, 0x8888, 0xCCCC)]
+    lines += [f"mov.b32 t{j}, {1 << 8 * j:#x};" for j in range(4)]
     for c in range(16):
-        lo, hi, flip = int8_onehot_table(c)
-        a, b = (f"t{c % 8}", "z") if lo else ("z", f"t{c % 8}")
-        lines.append(f"prmt.b32 ${c}, {a}, {b}, {'sx' if flip else '$16'};")
+        table, flip = int8_onehot_selector(c)
+        lines.append(f"prmt.b32 ${c}, z, t{c % 4}, {f's{flip:X}' if flip else '$16'};")
     return "{ " + " ".join(lines) + " }"
 
 

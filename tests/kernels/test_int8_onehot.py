@@ -67,7 +67,7 @@ def int8_fragment_model(codes: np.ndarray, digits: np.ndarray, scale: np.ndarray
     """numpy model, lane by lane, of the int8 WIDE form that NOTES.md (forty-second session, "Next device session"
     item 4) plans: one warp, its 8 weight rows (lane 4g + t: weight row g), 16 tokens, K in k32 steps. Each m16 tile j
     holds code values 2j (rows g) and 2j + 1 (rows g + 8); a lane's A registers come from two 16-bit chunks of its
-    row's packed codes (k 4t.. and 16 + 4t.., as prmt selectors) through one prmt each (int8_onehot_table); x's two
+    row's packed codes (k 4t.. and 16 + 4t.., as prmt selectors) through one prmt each (int8_onehot_program); x's two
     int8 digits are B (a 32-bit word of 4 k of one token); the int32 sums fold in each lane with its tokens' LUTs
     and scales. PTX's m16n8k32 .s8 fragments: A a_i row g (+ 8 for i in 4-7, 12-15), column 4t + i % 4 (+ 16 for
     i >= 8); B b_i row 4t + i % 4 (+ 16 for i >= 4), column g; C c_i row g (+ 8 for i >= 2), column 2t + i % 2.
@@ -82,12 +82,9 @@ def int8_fragment_model(codes: np.ndarray, digits: np.ndarray, scale: np.ndarray
         for lane in range(32):
             g, t = divmod(lane, 4)
             chunks = [int(words[g, 4 * s + 2 * half + t // 2]) >> 16 * (t % 2) & 0xFFFF for half in (0, 1)]
+            outs = [emulate(int8_onehot_program(), {"$16": chunk}) for chunk in chunks]  # the kernel's asm
             for j in range(8):
-                regs = []
-                for chunk, c in ((chunks[0], 2 * j), (chunks[0], 2 * j + 1), (chunks[1], 2 * j),
-                                 (chunks[1], 2 * j + 1)):  # a0 .. a3
-                    lo, hi, flip = onehot_loop_rate.int8_onehot_table(c)
-                    regs.append(emulate([("xor", "s", "$1", flip), ("prmt", "$0", lo, hi, "s")], {"$1": chunk})["$0"])
+                regs = [outs[half][f"${c}"] for half in (0, 1) for c in (2 * j, 2 * j + 1)]  # a0 .. a3
                 for i in range(16):
                     row = g + 8 * (i // 4 % 2)
                     col = 4 * t + i % 4 + 16 * (i >= 8)
