@@ -37,13 +37,13 @@ def label_of(config: dict) -> str:
 
 
 def case(layer: Layer, m: int, tasks: int) -> dict:
-    from kernels.triton_bucket_int8 import int8_digits, launch_bucket_int8
+    from kernels.triton_bucket_int8 import int8_digits, int8_digits_value, launch_bucket_int8
 
     x, slots = make_batch(m, tasks, layer.k)
     codes, pool = layer.codes[0], layer.pools[0]
     key, choice = bucket_choice(layer, x, slots)
     hi, lo, step = int8_digits(x)
-    xq = (step[:, None] * (hi.float() + lo.float() / 256)).half()  # x as its digits give it (within fp16)
+    xq = int8_digits_value(hi, lo, step).half()  # x as its digits give it (within fp16)
     ref_q = lut_linear_reference(xq, codes, pool, slots, BITS)
     ref = lut_linear_reference(x, codes, pool, slots, BITS)
     y = torch.empty(m, layer.n, dtype=torch.float16, device="cuda")

@@ -190,24 +190,20 @@ def main() -> None:
     parser.add_argument("--f16acc", action="store_true", help="also fp16 accumulators (HMMA.16816.F16)")
     parser.add_argument("--int8", action="store_true", help="dense fp16 mma.sync against int8 (m16n8k32), same harness")
     args = parser.parse_args()
+    asm_cases = []  # (name, kernel, asm, m16n8k16 equivalents a call) of the asm harness
     if args.int8:
-        n = 4 * ASM_CHAINS * 32 * ASM_WARPS
-        for name, kernel, (asm, per_call) in (("fp16 m16n8k16", _asm_mma_rate_kernel, ASM_MMA["dense m16n8k16"]),
-                                              ("int8 m16n8k32", _asm_imma_rate_kernel, ASM_IMMA)):  # fmt: skip
-            for programs_per_sm in (4, 8):
-                us, per_sm = per_sm_rate(kernel, {"ASM": asm, "N": n}, ASM_WARPS, programs_per_sm, args.iters,
-                                         per_call * ASM_CHAINS * ASM_WARPS)  # fmt: skip
-                print(f"asm {name}: {programs_per_sm} programs an SM ({programs_per_sm * ASM_WARPS} warps): "
-                      f"{us:.1f} us, {per_sm:.0f} m16n8k16 equivalents/us per SM", flush=True)  # fmt: skip
+        asm_cases += [("fp16 m16n8k16", _asm_mma_rate_kernel, *ASM_MMA["dense m16n8k16"]),
+                      ("int8 m16n8k32", _asm_imma_rate_kernel, *ASM_IMMA)]  # fmt: skip
     if args.sparse:
-        n = 4 * ASM_CHAINS * 32 * ASM_WARPS
-        for name, (asm, per_call) in ASM_MMA.items():
-            for programs_per_sm in (4, 8):
-                us, per_sm = per_sm_rate(_asm_mma_rate_kernel, {"ASM": asm, "N": n}, ASM_WARPS, programs_per_sm,
-                                         args.iters, per_call * ASM_CHAINS * ASM_WARPS)  # fmt: skip
-                print(f"asm {name}: {programs_per_sm} programs an SM ({programs_per_sm * ASM_WARPS} warps): "
-                      f"{us:.1f} us, {per_sm:.0f} m16n8k16 equivalents/us per SM; a 4096x4096 16 x 16 call at this "
-                      f"rate: {call_us(per_sm):.1f} us", flush=True)  # fmt: skip
+        asm_cases += [(name, _asm_mma_rate_kernel, asm, per_call) for name, (asm, per_call) in ASM_MMA.items()]
+    n = 4 * ASM_CHAINS * 32 * ASM_WARPS
+    for name, kernel, asm, per_call in asm_cases:
+        for programs_per_sm in (4, 8):
+            us, per_sm = per_sm_rate(kernel, {"ASM": asm, "N": n}, ASM_WARPS, programs_per_sm, args.iters,
+                                     per_call * ASM_CHAINS * ASM_WARPS)  # fmt: skip
+            print(f"asm {name}: {programs_per_sm} programs an SM ({programs_per_sm * ASM_WARPS} warps): "
+                  f"{us:.1f} us, {per_sm:.0f} m16n8k16 equivalents/us per SM; a 4096x4096 16 x 16 call at this "
+                  f"rate: {call_us(per_sm):.1f} us", flush=True)  # fmt: skip
     if args.wgmma:
         for wait_each, a_smem in ((False, True), (False, False), (True, False)):
             for programs_per_sm in (1, 2, 3, 4):

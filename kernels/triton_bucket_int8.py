@@ -48,7 +48,7 @@ from kernels.triton_prefill_wgmma import HAVE_GLUON
 if HAVE_GLUON:
     from triton.experimental.gluon.language.nvidia.ampere import mma_v2
 
-    from kernels.triton_bucket_wgmma import _fold_wide, _join8
+    from kernels.triton_bucket_wgmma import _fold_wide, _join8, _store_tile
     from kernels.triton_prefill_wgmma import (
         TensorDescriptor,
         _barrier,
@@ -133,6 +133,11 @@ def int8_digits_reference(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, 
     hi = torch.floor(v / step[:, None] + 0.5).clamp(-127, 127)
     lo = torch.floor((v - hi * step[:, None]) / (step[:, None] / 256) + 0.5).clamp(-128, 127)
     return hi.to(torch.int8), lo.to(torch.int8), step
+
+
+def int8_digits_value(hi: torch.Tensor, lo: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
+    """x [M, K] (float32) as its digits give it: step_t (hi + lo / 256), the x the kernel multiplies."""
+    return step[:, None] * (hi.float() + lo.float() / 256)
 
 
 def int8_digits(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -226,7 +231,7 @@ if HAVE_GLUON:
         which lie in one LUT group (one fold, after the loop). x's two digit tiles and the rows' code words of each
         K block arrive together by TMA in a ring of STAGES buffers, STAGES - 1 blocks ahead (the WIDE kernel's
         ring); per block one one-hot and two int8 MMAs (hi, lo); then S = step_t (acc_hi + acc_lo / 256), the fold,
-        and the WIDE kernel's split-K epilogue."""
+        and the WIDE kernel's store (_store_tile, with its split-K epilogue)."""
         BLOCK_M: gl.constexpr = 16
         L: gl.constexpr = 16
         BYTES: gl.constexpr = 2 * BLOCK_M * BLOCK_K + ROWS * BLOCK_K // 2  # the digits' tiles and the codes'
@@ -293,27 +298,8 @@ if HAVE_GLUON:
                           BLOCK_M)  # fmt: skip
         part = part * gl.expand_dims(step, 0)
 
-        part_l: gl.constexpr = part.type.layout
-        p_rows = gl.arange(0, ROWS, layout=gl.SliceLayout(1, part_l))
-        p_toks = gl.arange(0, BLOCK_M, layout=gl.SliceLayout(0, part_l))
-        y_ptrs = (y_ptr + gl.expand_dims((m_start + p_toks).to(gl.int64) * stride_ym, 0)
-                  + gl.expand_dims(row0 + p_rows, 1))  # [ROWS, BM]  # fmt: skip
-        y_mask = gl.expand_dims(m_start + p_toks < M, 0) & gl.expand_dims(row0 + p_rows < N, 1)
-        if USE_SPLIT:  # the WIDE kernel's: partials to the workspace, the tile's last program sums them
-            in_tile = gl.expand_dims(p_rows * BLOCK_M, 1) + gl.expand_dims(p_toks, 0)
-            tile_elems = ROWS * BLOCK_M
-            gl.store(ws_ptr + (split_id * n_tiles + tile).to(gl.int64) * tile_elems + in_tile, part)
-            _barrier()  # every thread's partial stored before the (acq_rel, gpu-scope) arrival
-            arrived = gl.atomic_add(counter_ptr + tile, 1)
-            if arrived == n_splits - 1:
-                total = gl.zeros_like(part)
-                for k in range(n_splits):
-                    total += gl.load(ws_ptr + (k * n_tiles + tile).to(gl.int64) * tile_elems + in_tile,
-                                     cache_modifier=".cg")  # fmt: skip
-                gl.store(y_ptrs, total.to(y_ptr.dtype.element_ty), mask=y_mask)
-                gl.atomic_xchg(counter_ptr + tile, 0, sem="relaxed")  # ready for the next launch
-        else:
-            gl.store(y_ptrs, part.to(y_ptr.dtype.element_ty), mask=y_mask)
+        _store_tile(part, y_ptr, ws_ptr, counter_ptr, m_start, row0, M, N, stride_ym, tile, n_tiles, split_id,
+                    n_splits, ROWS, BLOCK_M, USE_SPLIT)  # fmt: skip
 
 
 def launch_bucket_int8(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor,

@@ -340,6 +340,34 @@ if HAVE_GLUON:
         return gl.convert_layout(gl.reshape(w5, [8 * ROWS, 4 * V, 4]), w_layout)
 
     @gluon.jit
+    def _store_tile(part, y_ptr, ws_ptr, counter_ptr, m_start, row0, M, N, stride_ym, tile, n_tiles, split_id,
+                    n_splits, ROWS: gl.constexpr, BLOCK_M: gl.constexpr, USE_SPLIT: gl.constexpr):  # fmt: skip
+        """y[m_start + t, row0 + r] <- part [ROWS, BM] (r, t; in its own layout), within M x N: stored directly, or
+        (USE_SPLIT) as this program's partial in the workspace [splits, tiles, ROWS, BM], the tile's last program
+        to arrive (its counter) summing the partials into y and resetting the counter for the next launch."""
+        part_l: gl.constexpr = part.type.layout
+        p_rows = gl.arange(0, ROWS, layout=gl.SliceLayout(1, part_l))
+        p_toks = gl.arange(0, BLOCK_M, layout=gl.SliceLayout(0, part_l))
+        y_ptrs = (y_ptr + gl.expand_dims((m_start + p_toks).to(gl.int64) * stride_ym, 0)
+                  + gl.expand_dims(row0 + p_rows, 1))  # [ROWS, BM]  # fmt: skip
+        y_mask = gl.expand_dims(m_start + p_toks < M, 0) & gl.expand_dims(row0 + p_rows < N, 1)
+        if USE_SPLIT:
+            in_tile = gl.expand_dims(p_rows * BLOCK_M, 1) + gl.expand_dims(p_toks, 0)
+            tile_elems = ROWS * BLOCK_M
+            gl.store(ws_ptr + (split_id * n_tiles + tile).to(gl.int64) * tile_elems + in_tile, part)
+            _barrier()  # every thread's partial stored before the (acq_rel, gpu-scope) arrival
+            arrived = gl.atomic_add(counter_ptr + tile, 1)
+            if arrived == n_splits - 1:
+                total = gl.zeros_like(part)
+                for k in range(n_splits):
+                    total += gl.load(ws_ptr + (k * n_tiles + tile).to(gl.int64) * tile_elems + in_tile,
+                                     cache_modifier=".cg")  # fmt: skip
+                gl.store(y_ptrs, total.to(y_ptr.dtype.element_ty), mask=y_mask)
+                gl.atomic_xchg(counter_ptr + tile, 0, sem="relaxed")  # ready for the next launch
+        else:
+            gl.store(y_ptrs, part.to(y_ptr.dtype.element_ty), mask=y_mask)
+
+    @gluon.jit
     def _bucket_wgmma_kernel(
         x_desc, c_desc, lut_ptr, slot_ptr, y_ptr, ws_ptr, counter_ptr,
         M, N, K, GS, stride_ls, stride_ln, stride_ym, KB_PER_SPLIT,
@@ -511,29 +539,9 @@ if HAVE_GLUON:
             part = _fold_group(acc, part, lut_ptr, lut_tok, lut_row, tok_ok, kb0 // BPG, f_layout, L, ROWS, BLOCK_M,
                                WIDE, PROBE >= 3, LEVEL_SPLIT)  # fmt: skip
 
-        part_l: gl.constexpr = part.type.layout
-        p_rows = gl.arange(0, ROWS, layout=gl.SliceLayout(1, part_l))
-        p_toks = gl.arange(0, BLOCK_M, layout=gl.SliceLayout(0, part_l))
-        y_ptrs = (y_ptr + gl.expand_dims((m_start + p_toks).to(gl.int64) * stride_ym, 0)
-                  + gl.expand_dims(row0 + p_rows, 1))  # [ROWS, BM]  # fmt: skip
-        y_mask = gl.expand_dims(m_start + p_toks < M, 0) & gl.expand_dims(row0 + p_rows < N, 1)
-        if USE_SPLIT and PROBE < 2:
-            # the partial to the workspace [splits, tiles, ROWS, BM]; the tile's last program to arrive sums them
-            in_tile = gl.expand_dims(p_rows * BLOCK_M, 1) + gl.expand_dims(p_toks, 0)
-            tile_elems = ROWS * BLOCK_M
-            gl.store(ws_ptr + (split_id * n_tiles + tile).to(gl.int64) * tile_elems + in_tile, part)
-            _barrier()  # every thread's partial stored before the (acq_rel, gpu-scope) arrival
-            arrived = gl.atomic_add(counter_ptr + tile, 1)
-            if arrived == n_splits - 1:
-                total = gl.zeros_like(part)
-                for k in range(n_splits):
-                    total += gl.load(ws_ptr + (k * n_tiles + tile).to(gl.int64) * tile_elems + in_tile,
-                                     cache_modifier=".cg")  # fmt: skip
-                gl.store(y_ptrs, total.to(y_ptr.dtype.element_ty), mask=y_mask)
-                gl.atomic_xchg(counter_ptr + tile, 0, sem="relaxed")  # ready for the next launch
-        else:
-            gl.store(y_ptrs, part.to(y_ptr.dtype.element_ty), mask=y_mask)
-
+        SPLIT_STORE: gl.constexpr = USE_SPLIT and PROBE < 2  # PROBE 2: no split-K epilogue (racing stores)
+        _store_tile(part, y_ptr, ws_ptr, counter_ptr, m_start, row0, M, N, stride_ym, tile, n_tiles, split_id,
+                    n_splits, ROWS, BLOCK_M, SPLIT_STORE)  # fmt: skip
 
 @functools.cache
 def bucket_wgmma_layouts(num_warps: int, rows: int, block_m: int, block_k: int, mma_v2: bool = False,

@@ -15,7 +15,13 @@ import torch
 from kernels.packing import pack_codes
 from kernels.prmt_lut import emulate
 from kernels.reference import lut_linear_reference
-from kernels.triton_bucket_int8 import int8_digits, int8_digits_reference, int8_onehot_program
+from kernels.triton_bucket_int8 import (
+    int8_digits,
+    int8_digits_reference,
+    int8_digits_value,
+    int8_onehot_program,
+    int8_onehot_table,
+)
 from tests.kernels.compiled_layouts import sm90_results
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
@@ -23,12 +29,11 @@ DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCH))
 import int8_activation_ppl  # noqa: E402
-import onehot_loop_rate  # noqa: E402
 
 
 @pytest.mark.parametrize("c", range(16))
 def test_one_prmt_gives_each_byte_one_where_its_code_is_c(c):
-    lo, hi, flip = onehot_loop_rate.int8_onehot_table(c)
+    lo, hi, flip = int8_onehot_table(c)  # the form onehot_loop_rate.py measured
     g = torch.Generator().manual_seed(c)
     for chunk in torch.randint(0, 1 << 16, (64,), generator=g).tolist() + [c * 0x1111, 0, 0xFFFF]:
         out = emulate([("xor", "s", "$1", flip), ("prmt", "$0", lo, hi, "s")], {"$1": chunk})["$0"]
@@ -152,7 +157,7 @@ def test_int8_digits_match_their_reference():
     same = (hi == want_hi) & (lo == want_lo)
     assert same.all() if DEVICE == "cpu" else same.float().mean() > 0.99
     torch.testing.assert_close(step.cpu(), want_step.cpu())
-    rebuilt = step[:, None] * (hi.float() + lo.float() / 256)
+    rebuilt = int8_digits_value(hi, lo, step)
     assert ((rebuilt - x.float()).abs() <= 1.5 * step[:, None] / 256 + 1e-12).all()
     assert hi.stride(0) % 16 == 0 and hi.stride(1) == 1  # rows TMA can read
 
@@ -188,5 +193,5 @@ def test_the_int8_kernel_gives_the_reference_on_x_as_its_digits_give_it(config):
         y = torch.full((m, 96), float("nan"), dtype=torch.float16, device="cuda")
         launch_bucket_int8(x, codes, pool, slots, y, config)
         hi, lo, step = int8_digits_reference(x)
-        xq = (step[:, None] * (hi.float() + lo.float() / 256)).half()
+        xq = int8_digits_value(hi, lo, step).half()
         assert rel_err(y, lut_linear_reference(xq, codes, pool, slots, 4)) < 3e-3, (config, m)
