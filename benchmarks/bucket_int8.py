@@ -2,13 +2,16 @@
 the op's choice at 16 tokens over 16 tasks.
 
     python3 benchmarks/bucket_int8.py --out OUT_DIR [--gpr 1] [--shapes 5]
+    ncu -k regex:'_bucket_wgmma_kernel|_bucket_int8_kernel' python3 benchmarks/bucket_int8.py --profile
 
 Per shape (the kernel table's three and the fused serving shapes): the op's choice for the key (the shipped WIDE
 one), and every int8 config of CONFIGS. Each int8 config is checked first against the reference op on x as its
 digits give it (a wrong one is reported and not timed), and its error against the reference on x itself is
 reported too (the digits' rounding). Then all are timed in turns (CUDA-graph replays, L2 flushed): the int8 kernel
 with its digits computed in the same call (int8_digits, one small launch) and, as "kernel alone", on digits made
-ahead. Writes OUT_DIR/bucket_int8_gpr{G}.json.
+ahead. Writes OUT_DIR/bucket_int8_gpr{G}.json. Configs ending in _m are the MERGED form (one accumulator), in _1d
+ONE_DIGIT (x as one int8 digit: half the IMMAs; a measurement of what the MMAs cost, not a form to ship).
+--profile: one launch each of the op's choice and PROFILED (4096x4096), for Nsight Compute.
 """
 
 from __future__ import annotations
@@ -28,29 +31,59 @@ from kernels.reference import lut_linear_reference  # noqa: E402
 from kernels.triton_bucket import launch_bucket  # noqa: E402
 
 SHAPES = [(4096, 4096), (11008, 4096), (4096, 11008), (12288, 4096), (22016, 4096)]
-# (num_warps, BLOCK_K, num_stages, SPLIT_K): 8 weight rows a warp
-CONFIGS = [(2, 256, 2, 4), (2, 128, 3, 4), (2, 256, 2, 2), (2, 128, 4, 2), (1, 256, 2, 4), (2, 64, 4, 4)]
+# (num_warps, BLOCK_K, num_stages, SPLIT_K, MERGED, ONE_DIGIT): 8 weight rows a warp
+CONFIGS = [(2, 256, 2, 4, 0, 0), (2, 128, 3, 4, 0, 0), (2, 128, 4, 2, 0, 0), (1, 256, 2, 4, 0, 0),
+           (2, 128, 3, 4, 1, 0), (2, 128, 4, 2, 1, 0), (2, 256, 2, 4, 1, 0),
+           (2, 128, 3, 4, 0, 1), (2, 128, 4, 2, 0, 1), (2, 256, 2, 4, 0, 1), (1, 256, 2, 4, 0, 1),
+           (2, 256, 3, 2, 0, 1), (4, 128, 3, 4, 0, 1)]  # fmt: skip
+PROFILED = [(2, 128, 4, 2, 0, 0), (2, 128, 4, 2, 1, 0), (2, 128, 4, 2, 0, 1)]
+FORMS = ("", "_m", "_1d")
+
+
+def config_of(warps: int, bk: int, stages: int, split: int, merged: int, one_digit: int = 0) -> dict:
+    return {"num_warps": warps, "BLOCK_K": bk, "num_stages": stages, "SPLIT_K": split, "MERGED": merged,
+            "ONE_DIGIT": one_digit}  # fmt: skip
+
+
+def form_of(config: dict) -> str:
+    return "_1d" if config["ONE_DIGIT"] else "_m" if config["MERGED"] else ""
+
+
+def label_form(label: str) -> str:
+    return next((form for form in FORMS[1:] if label.endswith(form)), "")
 
 
 def label_of(config: dict) -> str:
-    return "int8_w{num_warps}_bk{BLOCK_K}_s{num_stages}_k{SPLIT_K}".format(**config)
+    return "int8_w{num_warps}_bk{BLOCK_K}_s{num_stages}_k{SPLIT_K}".format(**config) + form_of(config)
 
 
 def case(layer: Layer, m: int, tasks: int) -> dict:
-    from kernels.triton_bucket_int8 import int8_digits, int8_digits_value, launch_bucket_int8
+    from kernels.triton_bucket_int8 import (
+        MERGED_SCALE,
+        TWO_DIGIT_BASE,
+        int8_digits,
+        int8_digits_value,
+        launch_bucket_int8,
+    )
 
     x, slots = make_batch(m, tasks, layer.k)
     codes, pool = layer.codes[0], layer.pools[0]
     key, choice = bucket_choice(layer, x, slots)
-    hi, lo, step = int8_digits(x)
-    xq = int8_digits_value(hi, lo, step).half()  # x as its digits give it (within fp16)
-    ref_q = lut_linear_reference(xq, codes, pool, slots, BITS)
     ref = lut_linear_reference(x, codes, pool, slots, BITS)
+    digits, ref_of = {}, {}
+    for base in (TWO_DIGIT_BASE, MERGED_SCALE):
+        digits[base] = int8_digits(x, base)
+        xq = int8_digits_value(*digits[base], base).half()  # x as its digits give it (within fp16)
+        ref_of[base] = lut_linear_reference(xq, codes, pool, slots, BITS)
+    hi, _, step = digits[TWO_DIGIT_BASE]
+    ref_of["one"] = lut_linear_reference((step[:, None] * hi.float()).half(), codes, pool, slots, BITS)
     y = torch.empty(m, layer.n, dtype=torch.float16, device="cuda")
     launches = {"op_choice": lambda: launch_bucket(x, codes, pool, slots, BITS, y, choice)}
     errors = {}
-    for warps, bk, stages, split in CONFIGS:
-        config = {"num_warps": warps, "BLOCK_K": bk, "num_stages": stages, "SPLIT_K": split}
+    for row in CONFIGS:
+        config = config_of(*row)
+        base = MERGED_SCALE if config["MERGED"] else TWO_DIGIT_BASE
+        ref_q, (hi, lo, step) = ref_of["one" if config["ONE_DIGIT"] else base], digits[base]
         y.fill_(float("nan"))
         try:
             launch_bucket_int8(x, codes, pool, slots, y, config)
@@ -64,27 +97,54 @@ def case(layer: Layer, m: int, tasks: int) -> dict:
             continue
         errors[label_of(config)] = {"digits_x": err_q, "x": err}
         launches[label_of(config)] = lambda c=config: launch_bucket_int8(x, codes, pool, slots, y, c)
-        launches[label_of(config) + "_alone"] = lambda c=config: launch_bucket_int8(x, codes, pool, slots, y, c,
-                                                                                    (hi, lo, step))  # fmt: skip
+        launches[label_of(config) + "_alone"] = lambda c=config, d=(hi, lo, step): launch_bucket_int8(
+            x, codes, pool, slots, y, c, d)  # fmt: skip
     times = turns_us(launches)
     line = f"{layer.n}x{layer.k} gpr {layer.gpr} M={m} x {tasks} tasks: op {times['op_choice']:.1f} us"
-    best = min((label for label in times if label.startswith("int8") and not label.endswith("_alone")),
-               key=times.get, default=None)  # fmt: skip
-    if best:
+    for form in FORMS:
+        best = min((label for label in times if label.startswith("int8") and not label.endswith("_alone")
+                    and label_form(label) == form), key=times.get, default=None)  # fmt: skip
+        if not best:
+            continue
         alone = times[best + "_alone"]
-        line += (f", best int8 {best} {times[best]:.1f} us ({times['op_choice'] / times[best]:.2f}x), alone "
-                 f"{alone:.1f} us ({times['op_choice'] / alone:.2f}x); rel err vs x {errors[best]['x']:.2e}")
+        line += (f"; best {best} {times[best]:.1f} us ({times['op_choice'] / times[best]:.2f}x), alone "
+                 f"{alone:.1f} us ({times['op_choice'] / alone:.2f}x), rel err vs x {errors[best]['x']:.2e}")
     print(line, flush=True)
     return {"shape": [layer.n, layer.k], "gpr": layer.gpr, "tokens": m, "tasks": tasks, "key": key,
             "op_choice": choice, "us": times, "errors": errors}  # fmt: skip
 
 
+def profile() -> None:
+    """One launch each of the op's choice and the PROFILED int8 configs (digits made ahead) at 4096x4096, 16 tokens
+    over 16 tasks, gpr 1: for ncu."""
+    from kernels.triton_bucket_int8 import MERGED_SCALE, TWO_DIGIT_BASE, int8_digits, launch_bucket_int8
+
+    layer = Layer(4096, 4096, 1)
+    x, slots = make_batch(16, 16, layer.k)
+    codes, pool = layer.codes[0], layer.pools[0]
+    _, choice = bucket_choice(layer, x, slots)
+    y = torch.empty(16, layer.n, dtype=torch.float16, device="cuda")
+    for row in PROFILED:
+        config = config_of(*row)
+        digits = int8_digits(x, MERGED_SCALE if config["MERGED"] else TWO_DIGIT_BASE)
+        launch_bucket_int8(x, codes, pool, slots, y, config, digits)
+        print(label_of(config), flush=True)
+    launch_bucket(x, codes, pool, slots, BITS, y, choice)
+    print("op_choice", choice, flush=True)
+    torch.cuda.synchronize()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", required=True)
+    parser.add_argument("--out")
+    parser.add_argument("--profile", action="store_true", help="single launches for ncu, nothing else")
     parser.add_argument("--gpr", type=int, default=1)
     parser.add_argument("--shapes", type=int, default=len(SHAPES), help="the first this many of SHAPES")
     args = parser.parse_args(argv)
+    if args.profile:
+        return profile()
+    if not args.out:
+        parser.error("--out is required unless --profile")
     rows = []
     for n, k in SHAPES[: args.shapes]:
         rows.append(case(Layer(n, k, args.gpr), 16, 16))

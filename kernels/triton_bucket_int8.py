@@ -69,46 +69,55 @@ def int8_onehot_table(c: int) -> tuple[int, int, int]:
     return table & 0xFFFFFFFF, table >> 32, 0x8888 if c >= 8 else 0
 
 
-def int8_onehot_selector(c: int) -> tuple[int, int]:
+def int8_onehot_selector(c: int, value: int = 1) -> tuple[int, int]:
     """(table, selector xor) of code value c's one-hot as the kernel's prmt builds it, prmt(0, table, chunk ^ xor):
     int8_onehot_table's trick with the table always in the prmt's second word (bytes 4-7), where ptxas takes it as
     an immediate (in the first word each table was a register, rematerialized by an IMAD before its prmt: 64 of a
-    128-column block's 437 instructions). The table holds 1 at byte c % 4 of that word; the xor flips bit 3 of every
-    nibble for c >= 8 (those codes then pick bytes, the rest take a byte's sign, 0) and bit 2 for c % 8 < 4 (so that
-    c's nibbles point into the second word): byte i of the result is 1 exactly where code i == c."""
-    return 1 << 8 * (c % 4), (0x8888 if c >= 8 else 0) ^ (0x4444 if c % 8 < 4 else 0)
+    128-column block's 437 instructions). The table holds value (1, or MERGED_SCALE for the merged form's high
+    digit; positive, at most 127) at byte c % 4 of that word; the xor flips bit 3 of every nibble for c >= 8 (those
+    codes then pick bytes, the rest take a byte's sign, 0) and bit 2 for c % 8 < 4 (so that c's nibbles point into
+    the second word): byte i of the result is value exactly where code i == c, else 0."""
+    if not 0 < value < 128:
+        raise ValueError(f"a one-hot byte must be a positive int8, not {value}")
+    return value << 8 * (c % 4), (0x8888 if c >= 8 else 0) ^ (0x4444 if c % 8 < 4 else 0)
 
 
-def int8_onehot_program() -> list[tuple]:
-    """The kernel's asm as an emulator program: $0 .. $15 = code value c's 4 one-hot bytes of the 4 codes in the
-    16-bit chunk $16 (nibble i = the code of column i)."""
+def int8_onehot_program(value: int = 1) -> list[tuple]:
+    """The kernel's asm as an emulator program: $0 .. $15 = code value c's 4 one-hot bytes (value or 0) of the 4 codes
+    in the 16-bit chunk $16 (nibble i = the code of column i)."""
     prog: list[tuple] = [("xor", f"s{x:x}", "$16", x) for x in (0x4444, 0x8888, 0xCCCC)]
     for c in range(16):
-        table, flip = int8_onehot_selector(c)
+        table, flip = int8_onehot_selector(c, value)
         prog.append(("prmt", f"${c}", 0, table, f"s{flip:x}" if flip else "$16"))
     return prog
 
 
-def _onehot_ptx() -> str:
-    """int8_onehot_program as PTX (prmt's words in registers: ptxas makes the zero RZ and the table an immediate):
-    $0-$15 (b32 outputs, 4 int8 each), $16-$19 the chunk (4 copies: the asm is packed 4 elements a call, one int8
-    element each; all alike)."""
+def _onehot_ptx(value: int = 1) -> str:
+    """int8_onehot_program(value) as PTX (prmt's words in registers: ptxas makes the zero RZ and the table an
+    immediate): $0-$15 (b32 outputs, 4 int8 each), $16-$19 the chunk (4 copies: the asm is packed 4 elements a
+    call, one int8 element each; all alike)."""
     lines = [".reg .b32 s4444, s8888, sCCCC, z, t<4>;", "mov.b32 z, 0;"]
     lines += [f"xor.b32 s{x:X}, $16, {x:#x};" for x in (0x4444, 0x8888, 0xCCCC)]
-    lines += [f"mov.b32 t{j}, {1 << 8 * j:#x};" for j in range(4)]
+    lines += [f"mov.b32 t{j}, {value << 8 * j:#x};" for j in range(4)]
     for c in range(16):
-        table, flip = int8_onehot_selector(c)
+        table, flip = int8_onehot_selector(c, value)
         lines.append(f"prmt.b32 ${c}, z, t{c % 4}, {f's{flip:X}' if flip else '$16'};")
     return "{ " + " ".join(lines) + " }"
 
 
 ONEHOT_I8_CONSTRAINTS = ",".join(["=r"] * 16 + ["r"] * 4)
 
+# x's digits: x_t ~ s_t (hi + lo / BASE). Two digits (two accumulators): BASE 256. MERGED (one accumulator): the high
+# digit's one-hot holds MERGED_SCALE, so acc = sum onehot (127 hi + lo) = 127 sum onehot x / s: BASE 127, |lo| <= 64
+TWO_DIGIT_BASE = 256
+MERGED_SCALE = 127
+
 
 @triton.jit
-def _int8_digits_kernel(x_ptr, hi_ptr, lo_ptr, scale_ptr, K, stride_x, stride_d, BLOCK_K: tl.constexpr):
+def _int8_digits_kernel(x_ptr, hi_ptr, lo_ptr, scale_ptr, K, stride_x, stride_d, BASE: tl.constexpr,
+                        BLOCK_K: tl.constexpr):  # fmt: skip
     """Program t: token t's step s = max |x_t| / 127 (scale_ptr[t]) and digits hi = round(x / s) in [-127, 127],
-    lo = round((x - hi s) / (s / 256)) in [-128, 127] (round: floor(v + 0.5))."""
+    lo = round((x - hi s) / (s / BASE)) in [-128, 127] (round: floor(v + 0.5))."""
     t = tl.program_id(0)
     offs = tl.arange(0, BLOCK_K)
     peak = tl.zeros([BLOCK_K], tl.float32)
@@ -121,34 +130,37 @@ def _int8_digits_kernel(x_ptr, hi_ptr, lo_ptr, scale_ptr, K, stride_x, stride_d,
         mask = k0 + offs < K
         v = tl.load(x_ptr + t * stride_x + k0 + offs, mask=mask, other=0.0).to(tl.float32)
         hi = tl.minimum(tl.maximum(tl.floor(v / step + 0.5), -127.0), 127.0)
-        lo = tl.minimum(tl.maximum(tl.floor((v - hi * step) / (step / 256) + 0.5), -128.0), 127.0)
+        lo = tl.minimum(tl.maximum(tl.floor((v - hi * step) / (step / BASE) + 0.5), -128.0), 127.0)
         tl.store(hi_ptr + t * stride_d + k0 + offs, hi.to(tl.int8), mask=mask)
         tl.store(lo_ptr + t * stride_d + k0 + offs, lo.to(tl.int8), mask=mask)
 
 
-def int8_digits_reference(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def int8_digits_reference(x: torch.Tensor, base: int = TWO_DIGIT_BASE) -> tuple[torch.Tensor, torch.Tensor,
+                                                                                torch.Tensor]:  # fmt: skip
     """x [M, K] -> (hi, lo) int8 [M, K] and the step [M] (float32), as _int8_digits_kernel computes them."""
     v = x.float()
     step = v.abs().amax(dim=-1).clamp_min(1e-30) / 127
     hi = torch.floor(v / step[:, None] + 0.5).clamp(-127, 127)
-    lo = torch.floor((v - hi * step[:, None]) / (step[:, None] / 256) + 0.5).clamp(-128, 127)
+    lo = torch.floor((v - hi * step[:, None]) / (step[:, None] / base) + 0.5).clamp(-128, 127)
     return hi.to(torch.int8), lo.to(torch.int8), step
 
 
-def int8_digits_value(hi: torch.Tensor, lo: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
-    """x [M, K] (float32) as its digits give it: step_t (hi + lo / 256), the x the kernel multiplies."""
-    return step[:, None] * (hi.float() + lo.float() / 256)
+def int8_digits_value(hi: torch.Tensor, lo: torch.Tensor, step: torch.Tensor,
+                      base: int = TWO_DIGIT_BASE) -> torch.Tensor:  # fmt: skip
+    """x [M, K] (float32) as its digits give it: step_t (hi + lo / base), the x the kernel multiplies."""
+    return step[:, None] * (hi.float() + lo.float() / base)
 
 
-def int8_digits(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """x [M, K] (contiguous rows) -> (hi, lo) int8 [M, K] (16-byte row strides, for TMA) and the step [M] float32."""
+def int8_digits(x: torch.Tensor, base: int = TWO_DIGIT_BASE) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """x [M, K] (contiguous rows) -> (hi, lo) int8 [M, K] (16-byte row strides, for TMA) and the step [M] float32:
+    x_t ~ step_t (hi + lo / base); base TWO_DIGIT_BASE for the two-accumulator kernel, MERGED_SCALE for MERGED."""
     m, k = x.shape
     width = triton.cdiv(k, 16) * 16
     hi = torch.empty(m, width, dtype=torch.int8, device=x.device)[:, :k]
     lo = torch.empty(m, width, dtype=torch.int8, device=x.device)[:, :k]
     step = torch.empty(m, dtype=torch.float32, device=x.device)
     if m:
-        _int8_digits_kernel[(m,)](x, hi, lo, step, k, x.stride(0), hi.stride(0),
+        _int8_digits_kernel[(m,)](x, hi, lo, step, k, x.stride(0), hi.stride(0), BASE=base,
                                   BLOCK_K=min(1024, triton.next_power_of_2(k)))  # fmt: skip
     return hi, lo, step
 
@@ -192,13 +204,16 @@ KERNEL_LAYOUTS_I8 = ("acc_layout", "a_layout", "b_layout", "ch_layout", "cw_layo
 
 if HAVE_GLUON:
     ONEHOT_I8 = gl.constexpr(_onehot_ptx())
+    ONEHOT_I8_HIGH = gl.constexpr(_onehot_ptx(MERGED_SCALE))  # the merged form's high digit's one-hot
     ONEHOT_I8_CONSTR = gl.constexpr(ONEHOT_I8_CONSTRAINTS)
+    INV_MERGED = gl.constexpr(1.0 / MERGED_SCALE)
+    INV_BASE = gl.constexpr(1.0 / TWO_DIGIT_BASE)
 
     @gluon.jit
     def _onehot_i8(c_buf, cw_layout: gl.constexpr, ch_layout: gl.constexpr, a_layout: gl.constexpr,
-                   ROWS: gl.constexpr, BLOCK_K: gl.constexpr):  # fmt: skip
-        """A [16 ROWS, BK] int8, 1 at (16 (q W + w) + 8 h + g, k) where code[8 w + g, k] == 2 q + h, from a K block's
-        code words in shared memory [ROWS, BK / 8]."""
+                   ROWS: gl.constexpr, BLOCK_K: gl.constexpr, HIGH: gl.constexpr = False):  # fmt: skip
+        """A [16 ROWS, BK] int8, 1 (MERGED_SCALE if HIGH) at (16 (q W + w) + 8 h + g, k) where code[8 w + g, k] ==
+        2 q + h, from a K block's code words in shared memory [ROWS, BK / 8]."""
         W: gl.constexpr = ROWS // 8
         S: gl.constexpr = BLOCK_K // 32
         w2 = c_buf.load(cw_layout)  # [ROWS, BK / 8]: word 4s + 2 b0 + t1 of row 8w + g in lanes 4g + 2 t1 + t0
@@ -209,8 +224,12 @@ if HAVE_GLUON:
             3, gl.SliceLayout(5, ch_layout))))))  # fmt: skip
         t0 = gl.expand_dims(gl.expand_dims(gl.expand_dims(gl.expand_dims(gl.expand_dims(t0, 0), 1), 2), 3), 5)
         chunk = (w6 >> (t0 * 16)) & 0xFFFF  # the 4 codes of columns 32 s + 16 b0 + 4 t .. + 3
-        e = gl.inline_asm_elementwise(ONEHOT_I8, ONEHOT_I8_CONSTR, [chunk], dtype=(gl.int8,) * 16, is_pure=True,
-                                      pack=4)  # fmt: skip
+        if HIGH:
+            e = gl.inline_asm_elementwise(ONEHOT_I8_HIGH, ONEHOT_I8_CONSTR, [chunk], dtype=(gl.int8,) * 16,
+                                          is_pure=True, pack=4)  # fmt: skip
+        else:
+            e = gl.inline_asm_elementwise(ONEHOT_I8, ONEHOT_I8_CONSTR, [chunk], dtype=(gl.int8,) * 16, is_pure=True,
+                                          pack=4)  # fmt: skip
         # e[c] = e[2q + h]: trailing dims [h, q0, q1, q2]
         a = gl.join(_join8(e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7]),
                     _join8(e[8], e[9], e[10], e[11], e[12], e[13], e[14], e[15]))  # fmt: skip
@@ -226,12 +245,17 @@ if HAVE_GLUON:
         ROWS: gl.constexpr, BLOCK_K: gl.constexpr, STAGES: gl.constexpr,
         acc_layout: gl.constexpr, a_layout: gl.constexpr, b_layout: gl.constexpr, ch_layout: gl.constexpr,
         cw_layout: gl.constexpr, f_layout: gl.constexpr, USE_SPLIT: gl.constexpr = False,
+        MERGED: gl.constexpr = False, ONE_DIGIT: gl.constexpr = False,
     ):  # fmt: skip
         """Program (row tile x token tile, k): ROWS = 8 W weight rows, 16 tokens, K blocks [k KB_PER_SPLIT, ...),
         which lie in one LUT group (one fold, after the loop). x's two digit tiles and the rows' code words of each
         K block arrive together by TMA in a ring of STAGES buffers, STAGES - 1 blocks ahead (the WIDE kernel's
         ring); per block one one-hot and two int8 MMAs (hi, lo); then S = step_t (acc_hi + acc_lo / 256), the fold,
-        and the WIDE kernel's store (_store_tile, with its split-K epilogue)."""
+        and the WIDE kernel's store (_store_tile, with its split-K epilogue). MERGED: two one-hots (1 and
+        MERGED_SCALE) and one accumulator, acc += OneHot_127 @ hi + OneHot_1 @ lo, S = step_t acc / 127 (half the
+        accumulator registers and fold for a second prmt per one-hot register). ONE_DIGIT (a measurement, not a
+        form to ship: x rounded to one int8 digit, +2.1 % perplexity on the default model): the high digit alone,
+        S = step_t acc, half the IMMAs."""
         BLOCK_M: gl.constexpr = 16
         L: gl.constexpr = 16
         BYTES: gl.constexpr = 2 * BLOCK_M * BLOCK_K + ROWS * BLOCK_K // 2  # the digits' tiles and the codes'
@@ -274,14 +298,21 @@ if HAVE_GLUON:
             _tma_load(xl_desc, [m_start, (kb0 + s) * BLOCK_K], bars.index(s), xl_smem.index(s), pred=ok)
 
         acc_hi = gl.zeros([L * ROWS, BLOCK_M], gl.int32, acc_layout)
-        acc_lo = gl.zeros([L * ROWS, BLOCK_M], gl.int32, acc_layout)
+        acc_lo = gl.zeros([L * ROWS, BLOCK_M], gl.int32, acc_layout)  # unused if MERGED (no registers)
         for kb in range(kb0, KB):
             i = kb - kb0
             cur = i % STAGES
             mbarrier.wait(bars.index(cur), (i // STAGES) & 1)
             a = _onehot_i8(c_smem.index(cur), cw_layout, ch_layout, a_layout, ROWS, BLOCK_K)
-            acc_hi = mma_v2(a, xh_smem.index(cur).permute((1, 0)).load(b_layout), acc_hi)
-            acc_lo = mma_v2(a, xl_smem.index(cur).permute((1, 0)).load(b_layout), acc_lo)
+            if ONE_DIGIT:
+                acc_hi = mma_v2(a, xh_smem.index(cur).permute((1, 0)).load(b_layout), acc_hi)
+            elif MERGED:
+                a_high = _onehot_i8(c_smem.index(cur), cw_layout, ch_layout, a_layout, ROWS, BLOCK_K, True)
+                acc_hi = mma_v2(a_high, xh_smem.index(cur).permute((1, 0)).load(b_layout), acc_hi)
+                acc_hi = mma_v2(a, xl_smem.index(cur).permute((1, 0)).load(b_layout), acc_hi)
+            else:
+                acc_hi = mma_v2(a, xh_smem.index(cur).permute((1, 0)).load(b_layout), acc_hi)
+                acc_lo = mma_v2(a, xl_smem.index(cur).permute((1, 0)).load(b_layout), acc_lo)
             # refill the buffers of block kb - 1 (read by every warp) with block kb + STAGES - 1
             nxt = kb + STAGES - 1
             r = (i + STAGES - 1) % STAGES
@@ -292,7 +323,12 @@ if HAVE_GLUON:
             _tma_load(xh_desc, [m_start, nxt * BLOCK_K], bars.index(r), xh_smem.index(r), pred=nxt < KB)
             _tma_load(xl_desc, [m_start, nxt * BLOCK_K], bars.index(r), xl_smem.index(r), pred=nxt < KB)
 
-        sums = acc_hi.to(gl.float32) + acc_lo.to(gl.float32) * (1.0 / 256)
+        if ONE_DIGIT:
+            sums = acc_hi.to(gl.float32)
+        elif MERGED:
+            sums = acc_hi.to(gl.float32) * INV_MERGED
+        else:
+            sums = acc_hi.to(gl.float32) + acc_lo.to(gl.float32) * INV_BASE
         part = gl.zeros([ROWS, BLOCK_M], gl.float32, gl.SliceLayout(2, f_layout))
         part = _fold_wide(sums, part, lut_ptr, lut_tok, lut_row, tok_ok, kb0 * BLOCK_K // GS, f_layout, L, ROWS,
                           BLOCK_M)  # fmt: skip
@@ -307,7 +343,8 @@ def launch_bucket_int8(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: to
                        digits: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None) -> None:  # fmt: skip
     """y [M, N] <- the int8 bucket kernel (4-bit codes). config: num_warps (ROWS = 8 num_warps weight rows a
     program), BLOCK_K (a multiple of 32 dividing K and the group size), num_stages, SPLIT_K. Each program's K range
-    must lie in one LUT group (one_fold). digits: int8_digits(x) made ahead (else computed here)."""
+    must lie in one LUT group (one_fold); MERGED (0/1): one accumulator (the digits' base MERGED_SCALE). digits:
+    int8_digits(x, base) made ahead with the config's base (else computed here)."""
     m, k = x.shape
     n = codes_packed.shape[0]
     gs = triton.cdiv(k, lut_pool.shape[2])
@@ -317,7 +354,8 @@ def launch_bucket_int8(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: to
         raise ValueError(f"the int8 bucket kernel takes sm_90, 4-bit codes, one slot per token, and K and group size "
                          f"{gs} multiples of BLOCK_K={bk} (itself a multiple of 32)")  # fmt: skip
     layouts = bucket_int8_layouts(warps, bk)
-    hi, lo, step = digits if digits is not None else int8_digits(x)
+    merged = bool(config.get("MERGED", 0))
+    hi, lo, step = digits if digits is not None else int8_digits(x, MERGED_SCALE if merged else TWO_DIGIT_BASE)
     xh_desc = TensorDescriptor.from_tensor(hi, [16, bk], layouts["x_smem_layout"])
     xl_desc = TensorDescriptor.from_tensor(lo, [16, bk], layouts["x_smem_layout"])
     c_desc = TensorDescriptor.from_tensor(codes_packed.view(torch.int32), [rows, bk // 8], layouts["c_smem_layout"])
@@ -329,5 +367,5 @@ def launch_bucket_int8(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: to
         xh_desc, xl_desc, c_desc, step, lut_pool, slot_of_token, y, ws, counters,
         m, n, k, gs, lut_pool.stride(0), lut_pool.stride(1), y.stride(0), per_split,
         ROWS=rows, BLOCK_K=bk, STAGES=stages, **{k_: layouts[k_] for k_ in KERNEL_LAYOUTS_I8}, USE_SPLIT=split > 1,
-        num_warps=warps,
+        MERGED=merged, ONE_DIGIT=bool(config.get("ONE_DIGIT", 0)), num_warps=warps,
     )  # fmt: skip

@@ -16,6 +16,8 @@ from kernels.packing import pack_codes
 from kernels.prmt_lut import emulate
 from kernels.reference import lut_linear_reference
 from kernels.triton_bucket_int8 import (
+    MERGED_SCALE,
+    TWO_DIGIT_BASE,
     int8_digits,
     int8_digits_reference,
     int8_digits_value,
@@ -136,30 +138,43 @@ def test_the_int8_fragments_build_the_one_hot_and_fold_each_tokens_lut_sum():
     np.testing.assert_allclose(y, want, rtol=1e-9, atol=1e-9)
 
 
-def test_the_kernels_one_hot_program_is_the_table_for_every_code_value():
-    """kernels/triton_bucket_int8.py's asm, as an emulator program: output c holds code value c's one-hot bytes."""
-    program = int8_onehot_program()
-    for chunk in torch.randint(0, 1 << 16, (200,), generator=torch.Generator().manual_seed(5)).tolist():
+@pytest.mark.parametrize("value", [1, MERGED_SCALE])
+def test_the_kernels_one_hot_program_is_the_table_for_every_code_value(value):
+    """kernels/triton_bucket_int8.py's asm, as an emulator program: output c holds code value c's one-hot bytes (1,
+    or MERGED_SCALE for the merged form's high digit)."""
+    program = int8_onehot_program(value)
+    chunks = torch.randint(0, 1 << 16, (200,), generator=torch.Generator().manual_seed(5)).tolist()
+    for chunk in chunks + [0, 0xFFFF, 0x8888, 0x7777]:
         regs = emulate(program, {"$16": chunk})
         codes = [chunk >> 4 * i & 0xF for i in range(4)]
         for c in range(16):
-            assert [regs[f"${c}"] >> 8 * i & 0xFF for i in range(4)] == [int(code == c) for code in codes]
+            assert [regs[f"${c}"] >> 8 * i & 0xFF for i in range(4)] == [value * (code == c) for code in codes]
 
 
-def test_int8_digits_match_their_reference():
+def test_a_one_hot_byte_must_be_a_positive_int8():
+    for value in (0, 128, -1):
+        with pytest.raises(ValueError):
+            int8_onehot_program(value)
+
+
+@pytest.mark.parametrize("base", [TWO_DIGIT_BASE, MERGED_SCALE])
+def test_int8_digits_match_their_reference(base):
     """int8_digits (a Triton kernel; the interpreter on the CPU) against int8_digits_reference, at an odd K and with
     a zero row; the digits rebuild x within the low digit's step. On a GPU the kernel's division is not IEEE's, so
-    a value on a rounding boundary may take the next digit: nearly all digits equal, the rebuild bound for all."""
+    a value on a rounding boundary may take the next digit: nearly all digits equal, the rebuild bound for all. The
+    merged form's low digit (base 127) stays within +-64, so 127 hi + lo never leaves the int32 sums' range."""
     x = torch.randn(5, 300, generator=torch.Generator().manual_seed(1)) * torch.tensor([0.01, 1, 30, 1, 0])[:, None]
     x = x.half().to(DEVICE)
-    hi, lo, step = int8_digits(x)
-    want_hi, want_lo, want_step = int8_digits_reference(x)
+    hi, lo, step = int8_digits(x, base)
+    want_hi, want_lo, want_step = int8_digits_reference(x, base)
     same = (hi == want_hi) & (lo == want_lo)
     assert same.all() if DEVICE == "cpu" else same.float().mean() > 0.99
     torch.testing.assert_close(step.cpu(), want_step.cpu())
-    rebuilt = int8_digits_value(hi, lo, step)
-    assert ((rebuilt - x.float()).abs() <= 1.5 * step[:, None] / 256 + 1e-12).all()
+    rebuilt = int8_digits_value(hi, lo, step, base)
+    assert ((rebuilt - x.float()).abs() <= 1.5 * step[:, None] / base + 1e-12).all()
     assert hi.stride(0) % 16 == 0 and hi.stride(1) == 1  # rows TMA can read
+    if base == MERGED_SCALE:
+        assert lo.abs().max() <= 65
 
 
 def test_the_int8_kernel_compiles_for_sm90_at_one_prmt_and_one_imma_a_one_hot_register():
@@ -177,14 +192,35 @@ def test_the_int8_kernel_compiles_for_sm90_at_one_prmt_and_one_imma_a_one_hot_re
     assert imma == prmt == 128
 
 
+def test_the_merged_int8_kernel_compiles_for_sm90_with_one_accumulator():
+    """MERGED: a second prmt per one-hot register (the high digit's, value 127), the same IMMAs, and half the
+    accumulator registers (64 int32 a thread fewer than the two-accumulator form)."""
+    script = (
+        "import json, os, sys; os.environ.pop('TRITON_INTERPRET', None); sys.path.insert(0, 'benchmarks')\n"
+        "from bench_kernels import compile_bucket_int8_sm90, _inner_loop_mix\n"
+        "out = []\n"
+        "for merged in (False, True):\n"
+        "    regs, stack, smem, sass = compile_bucket_int8_sm90(2, 128, 3, True, merged)\n"
+        "    mix = _inner_loop_mix(sass, anchor=('IMMA',), top=None)[1]\n"
+        "    out.append([int(regs), int(stack), mix.get('IMMA', 0), mix.get('PRMT', 0)])\n"
+        "print(json.dumps(out))"
+    )
+    (regs2, stack2, imma2, prmt2), (regs1, stack1, imma1, prmt1) = sm90_results(script, None)
+    assert stack1 == stack2 == 0
+    assert imma1 == imma2 == 128 and prmt1 == 2 * prmt2 == 256
+    assert regs1 <= regs2 - 32, (regs1, regs2)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.get_device_capability() < (9, 0),
                     reason="the int8 bucket kernel needs an sm_90 GPU")  # fmt: skip
 @pytest.mark.parametrize("config", [{"num_warps": 2, "BLOCK_K": 128, "num_stages": 3, "SPLIT_K": 4},
                                     {"num_warps": 1, "BLOCK_K": 256, "num_stages": 2, "SPLIT_K": 1},
-                                    {"num_warps": 4, "BLOCK_K": 64, "num_stages": 4, "SPLIT_K": 2}])
+                                    {"num_warps": 4, "BLOCK_K": 64, "num_stages": 4, "SPLIT_K": 2},
+                                    {"num_warps": 2, "BLOCK_K": 128, "num_stages": 4, "SPLIT_K": 2, "MERGED": 1},
+                                    {"num_warps": 4, "BLOCK_K": 64, "num_stages": 3, "SPLIT_K": 1, "MERGED": 1}])
 def test_the_int8_kernel_gives_the_reference_on_x_as_its_digits_give_it(config):
-    """16 tokens of 16 slots (and 11 tokens: a partial tile), 4-bit gpr 1, fp16: y against the reference op on x
-    rebuilt from its digits (the kernel's only rounding besides fp16's)."""
+    """16 tokens of 16 slots (and 11 tokens: a partial tile), 4-bit gpr 1, fp16, both forms: y against the reference
+    op on x rebuilt from its digits (the kernel's only rounding besides fp16's)."""
     from kernels.triton_bucket_int8 import launch_bucket_int8
     from tests.kernels.test_triton_forward import make_case, rel_err
 
@@ -192,6 +228,7 @@ def test_the_int8_kernel_gives_the_reference_on_x_as_its_digits_give_it(config):
         x, codes, pool, slots = make_case(m, 96, 1024, 4, 1, 16, "random", torch.float16)  # packed, on the GPU
         y = torch.full((m, 96), float("nan"), dtype=torch.float16, device="cuda")
         launch_bucket_int8(x, codes, pool, slots, y, config)
-        hi, lo, step = int8_digits_reference(x)
-        xq = int8_digits_value(hi, lo, step).half()
+        base = MERGED_SCALE if config.get("MERGED") else TWO_DIGIT_BASE
+        hi, lo, step = int8_digits_reference(x, base)
+        xq = int8_digits_value(hi, lo, step, base).half()
         assert rel_err(y, lut_linear_reference(xq, codes, pool, slots, 4)) < 3e-3, (config, m)
