@@ -775,10 +775,10 @@ def compile_bucket_wgmma_sm90(config: dict, bits: int = 4, x: str = "fp16") -> t
                         maxnreg=config.get("maxnreg") or None, extra_sig=extra_sig)
 
 
-def compile_bucket_int8_sm90(num_warps: int, block_k: int, stages: int, split: bool,
-                             merged: bool = False) -> tuple[str, str, int, str]:  # fmt: skip
+def compile_bucket_int8_sm90(num_warps: int, block_k: int, stages: int, split: bool, merged: bool = False,
+                             base_corr: bool = False) -> tuple[str, str, int, str]:  # fmt: skip
     """sm90_compile of the int8 bucket kernel (triton_bucket_int8.py): 8 num_warps weight rows, 16 tokens, fp16 LUT;
-    merged: its one-accumulator form."""
+    merged: its one-accumulator form; base_corr: one digit and the base LUT's correction."""
     import torch
     from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
     from triton.runtime.jit import mangle_type
@@ -791,10 +791,11 @@ def compile_bucket_int8_sm90(num_warps: int, block_k: int, stages: int, split: b
     c_desc = TensorDescriptor.from_tensor(torch.empty(8 * num_warps, 512, dtype=torch.int32),
                                           [8 * num_warps, block_k // 8], layouts["c_smem_layout"])  # fmt: skip
     const = {"ROWS": 8 * num_warps, "BLOCK_K": block_k, "STAGES": stages,
-             **{k: layouts[k] for k in KERNEL_LAYOUTS_I8}, "USE_SPLIT": split, "MERGED": merged}  # fmt: skip
+             **{k: layouts[k] for k in KERNEL_LAYOUTS_I8}, "USE_SPLIT": split, "MERGED": merged,
+             "BASE_CORR": base_corr}  # fmt: skip
     extra_sig = {"xh_desc": mangle_type(x_desc), "xl_desc": mangle_type(x_desc), "c_desc": mangle_type(c_desc),
-                 "step_ptr": "*fp32"}  # fmt: skip
-    ints = ["M", "N", "K", "GS", "stride_ls", "stride_ln", "stride_ym", "KB_PER_SPLIT"]
+                 "step_ptr": "*fp32", "bs_ptr": "*fp32", "bl_ptr": "*fp32"}  # fmt: skip
+    ints = ["M", "N", "K", "GS", "stride_ls", "stride_ln", "stride_ym", "KB_PER_SPLIT", "stride_bn", "stride_s"]
     return sm90_compile(_bucket_int8_kernel, ints, ints[1:], const, num_warps, stages, extra_sig=extra_sig)
 
 

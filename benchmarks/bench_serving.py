@@ -113,6 +113,7 @@ def make_engine(base, store, args, num_slots: int, max_batch: int, pool_bytes: i
         cuda_graph_max_batch=args.cuda_graph_max_batch,
         cpu_weight_dtype=args.cpu_weight_dtype,
         overlap_scheduling=getattr(args, "overlap_scheduling", "auto"),
+        int8_activations=getattr(args, "int8_activations", False),
         cache=CacheConfig(block_size=16, kv_cache_bytes=kv_bytes_for(base, args, max_batch, max_len)),
         pool=PoolConfig(num_slots=num_slots, pool_bytes=pool_bytes, cpu_tier_bytes=4 * GiB),
         scheduler=SchedulerConfig(max_num_seqs=max_batch, max_num_batched_tokens=token_budget(max_batch),
@@ -501,6 +502,8 @@ def main() -> None:
     ap.add_argument("--memory-gb", type=float, default=80.0, help="GPU memory assumed for residency on the CPU")
     ap.add_argument("--peers", action="store_true", help="also time HF transformers fp16 and peft LoRA")
     ap.add_argument("--tiny", action="store_true", help="tiny model on the CPU: checks the script, not speed")
+    ap.add_argument("--int8-activations", action="store_true",
+                    help="the engine's opt-in int8 activation mode (EngineConfig.int8_activations)")
     ap.add_argument("--model", default=None,
                     help="a real sketched base instead of random weights: a directory, or 'default' (the embedded "
                          "model); its own gpr is used")

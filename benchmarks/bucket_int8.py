@@ -10,7 +10,9 @@ digits give it (a wrong one is reported and not timed), and its error against th
 reported too (the digits' rounding). Then all are timed in turns (CUDA-graph replays, L2 flushed): the int8 kernel
 with its digits computed in the same call (int8_digits, one small launch) and, as "kernel alone", on digits made
 ahead. Writes OUT_DIR/bucket_int8_gpr{G}.json. Configs ending in _m are the MERGED form (one accumulator), in _1d
-ONE_DIGIT (x as one int8 digit: half the IMMAs; a measurement of what the MMAs cost, not a form to ship).
+ONE_DIGIT (x as one int8 digit: half the IMMAs; a measurement of what the MMAs cost, not a form to ship), in _bc
+BASE_CORR (one digit through the task LUTs, the remainder through the base LUT's tables, here pool slot 0's; its
+error against x reported against the exact op with every token on slot 0, where the correction is exact).
 --profile: one launch each of the op's choice and PROFILED (4096x4096), for Nsight Compute.
 """
 
@@ -31,22 +33,24 @@ from kernels.reference import lut_linear_reference  # noqa: E402
 from kernels.triton_bucket import launch_bucket  # noqa: E402
 
 SHAPES = [(4096, 4096), (11008, 4096), (4096, 11008), (12288, 4096), (22016, 4096)]
-# (num_warps, BLOCK_K, num_stages, SPLIT_K, MERGED, ONE_DIGIT): 8 weight rows a warp
-CONFIGS = [(2, 256, 2, 4, 0, 0), (2, 128, 3, 4, 0, 0), (2, 128, 4, 2, 0, 0), (1, 256, 2, 4, 0, 0),
-           (2, 128, 3, 4, 1, 0), (2, 128, 4, 2, 1, 0), (2, 256, 2, 4, 1, 0),
-           (2, 128, 3, 4, 0, 1), (2, 128, 4, 2, 0, 1), (2, 256, 2, 4, 0, 1), (1, 256, 2, 4, 0, 1),
-           (2, 256, 3, 2, 0, 1), (4, 128, 3, 4, 0, 1)]  # fmt: skip
-PROFILED = [(2, 128, 4, 2, 0, 0), (2, 128, 4, 2, 1, 0), (2, 128, 4, 2, 0, 1)]
-FORMS = ("", "_m", "_1d")
+# (num_warps, BLOCK_K, num_stages, SPLIT_K, MERGED, ONE_DIGIT, BASE_CORR): 8 weight rows a warp
+CONFIGS = [(2, 256, 2, 4, 0, 0, 0), (2, 128, 3, 4, 0, 0, 0), (2, 128, 4, 2, 0, 0, 0),
+           (2, 128, 3, 4, 0, 1, 0), (2, 256, 3, 2, 0, 1, 0),
+           (2, 128, 3, 4, 0, 0, 1), (2, 128, 4, 2, 0, 0, 1), (2, 256, 2, 4, 0, 0, 1), (2, 256, 3, 2, 0, 0, 1),
+           (1, 256, 2, 4, 0, 0, 1), (4, 128, 3, 4, 0, 0, 1), (2, 128, 4, 4, 0, 0, 1), (2, 256, 2, 2, 0, 0, 1),
+           (4, 256, 2, 2, 0, 0, 1), (1, 128, 4, 4, 0, 0, 1)]  # fmt: skip
+PROFILED = [(2, 128, 4, 2, 0, 0, 0), (2, 128, 4, 2, 0, 0, 1), (2, 128, 4, 2, 0, 1, 0)]
+FORMS = ("", "_m", "_1d", "_bc")
 
 
-def config_of(warps: int, bk: int, stages: int, split: int, merged: int, one_digit: int = 0) -> dict:
+def config_of(warps: int, bk: int, stages: int, split: int, merged: int, one_digit: int = 0,
+              base_corr: int = 0) -> dict:  # fmt: skip
     return {"num_warps": warps, "BLOCK_K": bk, "num_stages": stages, "SPLIT_K": split, "MERGED": merged,
-            "ONE_DIGIT": one_digit}  # fmt: skip
+            "ONE_DIGIT": one_digit, "BASE_CORR": base_corr}  # fmt: skip
 
 
 def form_of(config: dict) -> str:
-    return "_1d" if config["ONE_DIGIT"] else "_m" if config["MERGED"] else ""
+    return "_bc" if config["BASE_CORR"] else "_1d" if config["ONE_DIGIT"] else "_m" if config["MERGED"] else ""
 
 
 def label_form(label: str) -> str:
@@ -61,6 +65,8 @@ def case(layer: Layer, m: int, tasks: int) -> dict:
     from kernels.triton_bucket_int8 import (
         MERGED_SCALE,
         TWO_DIGIT_BASE,
+        base_corrected_reference,
+        base_tables,
         int8_digits,
         int8_digits_value,
         launch_bucket_int8,
@@ -77,16 +83,22 @@ def case(layer: Layer, m: int, tasks: int) -> dict:
         ref_of[base] = lut_linear_reference(xq, codes, pool, slots, BITS)
     hi, _, step = digits[TWO_DIGIT_BASE]
     ref_of["one"] = lut_linear_reference((step[:, None] * hi.float()).half(), codes, pool, slots, BITS)
+    tables = base_tables(pool[0])  # the base LUT: slot 0's here (made once at load in a server)
+    digits["bc"] = int8_digits(x, TWO_DIGIT_BASE, sums=True)
+    ref_of["bc"] = base_corrected_reference(x, codes, pool, slots, tables)
+    slot0 = torch.zeros_like(slots)
+    ref_slot0 = lut_linear_reference(x, codes, pool, slot0, BITS)
     y = torch.empty(m, layer.n, dtype=torch.float16, device="cuda")
     launches = {"op_choice": lambda: launch_bucket(x, codes, pool, slots, BITS, y, choice)}
     errors = {}
     for row in CONFIGS:
         config = config_of(*row)
         base = MERGED_SCALE if config["MERGED"] else TWO_DIGIT_BASE
-        ref_q, (hi, lo, step) = ref_of["one" if config["ONE_DIGIT"] else base], digits[base]
+        form = "one" if config["ONE_DIGIT"] else "bc" if config["BASE_CORR"] else base
+        ref_q, made = ref_of[form], digits["bc" if config["BASE_CORR"] else base]
         y.fill_(float("nan"))
         try:
-            launch_bucket_int8(x, codes, pool, slots, y, config)
+            launch_bucket_int8(x, codes, pool, slots, y, config, base=tables)
         except ValueError as e:  # the config does not fit this shape
             print(f"  skipped {label_of(config)}: {e}", flush=True)
             continue
@@ -96,9 +108,12 @@ def case(layer: Layer, m: int, tasks: int) -> dict:
             errors[label_of(config)] = {"wrong": err_q}
             continue
         errors[label_of(config)] = {"digits_x": err_q, "x": err}
-        launches[label_of(config)] = lambda c=config: launch_bucket_int8(x, codes, pool, slots, y, c)
-        launches[label_of(config) + "_alone"] = lambda c=config, d=(hi, lo, step): launch_bucket_int8(
-            x, codes, pool, slots, y, c, d)  # fmt: skip
+        if config["BASE_CORR"]:  # every token on the base's slot: exact but for the tables' levels
+            launch_bucket_int8(x, codes, pool, slot0, y, config, base=tables)
+            errors[label_of(config)]["x_on_base"] = rel_to(y, ref_slot0)
+        launches[label_of(config)] = lambda c=config: launch_bucket_int8(x, codes, pool, slots, y, c, base=tables)
+        launches[label_of(config) + "_alone"] = lambda c=config, d=made: launch_bucket_int8(
+            x, codes, pool, slots, y, c, d, base=tables)  # fmt: skip
     times = turns_us(launches)
     line = f"{layer.n}x{layer.k} gpr {layer.gpr} M={m} x {tasks} tasks: op {times['op_choice']:.1f} us"
     for form in FORMS:
@@ -109,6 +124,8 @@ def case(layer: Layer, m: int, tasks: int) -> dict:
         alone = times[best + "_alone"]
         line += (f"; best {best} {times[best]:.1f} us ({times['op_choice'] / times[best]:.2f}x), alone "
                  f"{alone:.1f} us ({times['op_choice'] / alone:.2f}x), rel err vs x {errors[best]['x']:.2e}")
+        if "x_on_base" in errors[best]:
+            line += f" (on the base's slot {errors[best]['x_on_base']:.2e})"
     print(line, flush=True)
     return {"shape": [layer.n, layer.k], "gpr": layer.gpr, "tokens": m, "tasks": tasks, "key": key,
             "op_choice": choice, "us": times, "errors": errors}  # fmt: skip
@@ -117,7 +134,7 @@ def case(layer: Layer, m: int, tasks: int) -> dict:
 def profile() -> None:
     """One launch each of the op's choice and the PROFILED int8 configs (digits made ahead) at 4096x4096, 16 tokens
     over 16 tasks, gpr 1: for ncu."""
-    from kernels.triton_bucket_int8 import MERGED_SCALE, TWO_DIGIT_BASE, int8_digits, launch_bucket_int8
+    from kernels.triton_bucket_int8 import MERGED_SCALE, TWO_DIGIT_BASE, base_tables, int8_digits, launch_bucket_int8
 
     layer = Layer(4096, 4096, 1)
     x, slots = make_batch(16, 16, layer.k)
@@ -126,8 +143,8 @@ def profile() -> None:
     y = torch.empty(16, layer.n, dtype=torch.float16, device="cuda")
     for row in PROFILED:
         config = config_of(*row)
-        digits = int8_digits(x, MERGED_SCALE if config["MERGED"] else TWO_DIGIT_BASE)
-        launch_bucket_int8(x, codes, pool, slots, y, config, digits)
+        digits = int8_digits(x, MERGED_SCALE if config["MERGED"] else TWO_DIGIT_BASE, sums=bool(config["BASE_CORR"]))
+        launch_bucket_int8(x, codes, pool, slots, y, config, digits, base=base_tables(pool[0]))
         print(label_of(config), flush=True)
     launch_bucket(x, codes, pool, slots, BITS, y, choice)
     print("op_choice", choice, flush=True)

@@ -111,13 +111,49 @@ ONEHOT_I8_CONSTRAINTS = ",".join(["=r"] * 16 + ["r"] * 4)
 # digit's one-hot holds MERGED_SCALE, so acc = sum onehot (127 hi + lo) = 127 sum onehot x / s: BASE 127, |lo| <= 64
 TWO_DIGIT_BASE = 256
 MERGED_SCALE = 127
+# BASE_CORR: the base LUT's table per weight row and LUT group as 7-bit levels (one byte each, non-negative so that
+# a prmt's sign-replicated bytes are 0), W_base[c] ~ low + scale * level[c]
+BASE_LEVELS = 127
+
+
+def base_tables(base_lut: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The base LUT [N, gpr, 16] as BASE_CORR's tables: (words [N, gpr, 4] int32, entry e's level in byte e % 4 of
+    word e // 4; scale [N, gpr] and low [N, gpr] float32), W_base[n, g, c] ~ low + scale * level[c], levels 0-127
+    (the rounding: 1/254 of the row group's range, below what a task LUT moves a weight: benchmarks/NOTES.md)."""
+    lut = base_lut.float()
+    low, high = lut.amin(dim=-1), lut.amax(dim=-1)
+    scale = ((high - low) / BASE_LEVELS).clamp_min(1e-30)
+    level = torch.round((lut - low[..., None]) / scale[..., None]).clamp(0, BASE_LEVELS).to(torch.uint8)
+    return level.contiguous().view(torch.int32), scale.contiguous(), low.contiguous()
+
+
+def base_tables_value(words: torch.Tensor, scale: torch.Tensor, low: torch.Tensor) -> torch.Tensor:
+    """The base LUT [N, gpr, 16] (float32) as BASE_CORR's tables give it."""
+    level = words.contiguous().view(torch.uint8).float()
+    return low[..., None] + scale[..., None] * level
+
+
+def base_lookup_program() -> list[tuple]:
+    """BASE_CORR's table lookup as an emulator program: $0 = the levels of the 4 codes in the 16-bit chunk $1 (byte i
+    = level[code i]) from the row's table words $2 .. $5 (entries 0-3 .. 12-15). Codes 0-7 pick their byte of
+    {$2, $3}, codes 8-15 (selector xor 0x8888) of {$4, $5}; each prmt gives the other half's codes a byte's sign
+    (0: levels are non-negative), so an or joins them: 3 instructions per 4 weights (the xor is the one-hot's)."""
+    return [("xor", "s", "$1", 0x8888), ("prmt", "lo", "$2", "$3", "$1"), ("prmt", "hi", "$4", "$5", "s"),
+            ("or", "$0", "lo", "hi")]  # fmt: skip
+
+
+# the asm packed 4 int8 outputs a call: $0 out, $1-$4 the chunk, $5-$8 .. $17-$20 the 4 table words (4 copies each)
+BASE_LOOKUP_PTX = ("{ .reg .b32 s, lo, hi; xor.b32 s, $1, 0x8888; prmt.b32 lo, $5, $9, $1; prmt.b32 hi, $13, $17, s; "
+                   "or.b32 $0, lo, hi; }")  # fmt: skip
+BASE_LOOKUP_CONSTRAINTS = "=r," + ",".join(["r"] * 20)
 
 
 @triton.jit
-def _int8_digits_kernel(x_ptr, hi_ptr, lo_ptr, scale_ptr, K, stride_x, stride_d, BASE: tl.constexpr,
-                        BLOCK_K: tl.constexpr):  # fmt: skip
+def _int8_digits_kernel(x_ptr, hi_ptr, lo_ptr, scale_ptr, sums_ptr, K, stride_x, stride_d, stride_s,
+                        BASE: tl.constexpr, BLOCK_K: tl.constexpr, SUMS: tl.constexpr):  # fmt: skip
     """Program t: token t's step s = max |x_t| / 127 (scale_ptr[t]) and digits hi = round(x / s) in [-127, 127],
-    lo = round((x - hi s) / (s / BASE)) in [-128, 127] (round: floor(v + 0.5))."""
+    lo = round((x - hi s) / (s / BASE)) in [-128, 127] (round: floor(v + 0.5)). SUMS: sums_ptr[t, j] = the sum of
+    lo over columns [0, 32 j) (j = 0 .. K / 32; BASE_CORR's base-LUT correction needs it per K range)."""
     t = tl.program_id(0)
     offs = tl.arange(0, BLOCK_K)
     peak = tl.zeros([BLOCK_K], tl.float32)
@@ -126,6 +162,7 @@ def _int8_digits_kernel(x_ptr, hi_ptr, lo_ptr, scale_ptr, K, stride_x, stride_d,
         peak = tl.maximum(peak, tl.abs(v))
     step = tl.maximum(tl.max(peak, axis=0), 1e-30) / 127
     tl.store(scale_ptr + t, step)
+    carry = tl.full([], 0, tl.int32)
     for k0 in range(0, K, BLOCK_K):
         mask = k0 + offs < K
         v = tl.load(x_ptr + t * stride_x + k0 + offs, mask=mask, other=0.0).to(tl.float32)
@@ -133,6 +170,22 @@ def _int8_digits_kernel(x_ptr, hi_ptr, lo_ptr, scale_ptr, K, stride_x, stride_d,
         lo = tl.minimum(tl.maximum(tl.floor((v - hi * step) / (step / BASE) + 0.5), -128.0), 127.0)
         tl.store(hi_ptr + t * stride_d + k0 + offs, hi.to(tl.int8), mask=mask)
         tl.store(lo_ptr + t * stride_d + k0 + offs, lo.to(tl.int8), mask=mask)
+        if SUMS:  # masked columns have lo = 0
+            group = tl.sum(tl.reshape(lo.to(tl.int32), [BLOCK_K // 32, 32]), axis=1)
+            offs_g = k0 // 32 + tl.arange(0, BLOCK_K // 32)
+            tl.store(sums_ptr + t * stride_s + 1 + offs_g, tl.cumsum(group, 0) + carry, mask=offs_g < (K + 31) // 32)
+            carry += tl.sum(group, axis=0)
+    if SUMS:
+        tl.store(sums_ptr + t * stride_s, 0)
+
+
+def lo_sums_reference(lo: torch.Tensor) -> torch.Tensor:
+    """[M, K] int8 -> [M, ceil(K / 32) + 1] int32: column j = the sum of lo over columns [0, 32 j)."""
+    m, k = lo.shape
+    padded = torch.zeros(m, -(-k // 32) * 32, dtype=torch.int32, device=lo.device)
+    padded[:, :k] = lo.to(torch.int32)
+    sums = padded.view(m, -1, 32).sum(dim=-1).cumsum(dim=-1)
+    return torch.cat([torch.zeros(m, 1, dtype=torch.int32, device=lo.device), sums], dim=1).to(torch.int32)
 
 
 def int8_digits_reference(x: torch.Tensor, base: int = TWO_DIGIT_BASE) -> tuple[torch.Tensor, torch.Tensor,
@@ -151,18 +204,36 @@ def int8_digits_value(hi: torch.Tensor, lo: torch.Tensor, step: torch.Tensor,
     return step[:, None] * (hi.float() + lo.float() / base)
 
 
-def int8_digits(x: torch.Tensor, base: int = TWO_DIGIT_BASE) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def base_corrected_reference(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor,
+                             slot_of_token: torch.Tensor, tables: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """What BASE_CORR computes (float32 [M, N]), 4-bit codes: x's high digit through each token's LUT and its
+    remainder, step_t lo / 256, through the base LUT as its tables give it (base_tables)."""
+    from kernels.reference import lut_linear_reference
+
+    hi, lo, step = int8_digits_reference(x)
+    x_hi = step[:, None] * hi.float()
+    y = lut_linear_reference(x_hi, codes_packed, lut_pool.float(), slot_of_token, 4)
+    base = base_tables_value(*tables)[None].to(x.device)
+    rest = step[:, None] * lo.float() / TWO_DIGIT_BASE
+    zeros = torch.zeros_like(slot_of_token)
+    return y + lut_linear_reference(rest, codes_packed, base, zeros, 4)
+
+
+def int8_digits(x: torch.Tensor, base: int = TWO_DIGIT_BASE, sums: bool = False) -> tuple[torch.Tensor, ...]:
     """x [M, K] (contiguous rows) -> (hi, lo) int8 [M, K] (16-byte row strides, for TMA) and the step [M] float32:
-    x_t ~ step_t (hi + lo / base); base TWO_DIGIT_BASE for the two-accumulator kernel, MERGED_SCALE for MERGED."""
+    x_t ~ step_t (hi + lo / base); base TWO_DIGIT_BASE for the two-accumulator kernel and BASE_CORR, MERGED_SCALE
+    for MERGED. sums: also lo's prefix sums [M, ceil(K / 32) + 1] int32 (lo_sums_reference), for BASE_CORR."""
     m, k = x.shape
     width = triton.cdiv(k, 16) * 16
     hi = torch.empty(m, width, dtype=torch.int8, device=x.device)[:, :k]
     lo = torch.empty(m, width, dtype=torch.int8, device=x.device)[:, :k]
     step = torch.empty(m, dtype=torch.float32, device=x.device)
+    lo_sums = torch.empty(m, triton.cdiv(k, 32) + 1, dtype=torch.int32, device=x.device) if sums else step
     if m:
-        _int8_digits_kernel[(m,)](x, hi, lo, step, k, x.stride(0), hi.stride(0), BASE=base,
-                                  BLOCK_K=min(1024, triton.next_power_of_2(k)))  # fmt: skip
-    return hi, lo, step
+        _int8_digits_kernel[(m,)](x, hi, lo, step, lo_sums, k, x.stride(0), hi.stride(0), lo_sums.stride(0),
+                                  BASE=base, BLOCK_K=min(1024, max(32, triton.next_power_of_2(k))),
+                                  SUMS=sums)  # fmt: skip
+    return (hi, lo, step, lo_sums) if sums else (hi, lo, step)
 
 
 @functools.cache
@@ -206,15 +277,22 @@ if HAVE_GLUON:
     ONEHOT_I8 = gl.constexpr(_onehot_ptx())
     ONEHOT_I8_HIGH = gl.constexpr(_onehot_ptx(MERGED_SCALE))  # the merged form's high digit's one-hot
     ONEHOT_I8_CONSTR = gl.constexpr(ONEHOT_I8_CONSTRAINTS)
+    BASE_LOOKUP = gl.constexpr(BASE_LOOKUP_PTX)
+    BASE_LOOKUP_CONSTR = gl.constexpr(BASE_LOOKUP_CONSTRAINTS)
     INV_MERGED = gl.constexpr(1.0 / MERGED_SCALE)
     INV_BASE = gl.constexpr(1.0 / TWO_DIGIT_BASE)
 
     @gluon.jit
-    def _onehot_i8(c_buf, cw_layout: gl.constexpr, ch_layout: gl.constexpr, a_layout: gl.constexpr,
-                   ROWS: gl.constexpr, BLOCK_K: gl.constexpr, HIGH: gl.constexpr = False):  # fmt: skip
-        """A [16 ROWS, BK] int8, 1 (MERGED_SCALE if HIGH) at (16 (q W + w) + 8 h + g, k) where code[8 w + g, k] ==
-        2 q + h, from a K block's code words in shared memory [ROWS, BK / 8]."""
-        W: gl.constexpr = ROWS // 8
+    def _expand6(v):
+        """[ROWS] -> [ROWS, 1, 1, 1, 1, 1]."""
+        return gl.expand_dims(gl.expand_dims(gl.expand_dims(gl.expand_dims(gl.expand_dims(v, 1), 2), 3), 4), 5)
+
+    @gluon.jit
+    def _code_chunks(c_buf, cw_layout: gl.constexpr, ch_layout: gl.constexpr, ROWS: gl.constexpr,
+                     BLOCK_K: gl.constexpr):  # fmt: skip
+        """A K block's code words in shared memory [ROWS, BK / 8] -> chunks [ROWS, BK / 32, 2, 2, 2, 4] int32 (the 4
+        copies of the last dim alike): the 16-bit chunk of the 4 codes of columns 32 s + 16 b0 + 4 (2 t1 + t0) ..
+        + 3 of row 8 w + g, in lane 4 g + 2 t1 + t0 of warp w."""
         S: gl.constexpr = BLOCK_K // 32
         w2 = c_buf.load(cw_layout)  # [ROWS, BK / 8]: word 4s + 2 b0 + t1 of row 8w + g in lanes 4g + 2 t1 + t0
         w4 = gl.convert_layout(gl.reshape(w2, [ROWS, S, 2, 2]),
@@ -223,7 +301,30 @@ if HAVE_GLUON:
         t0 = gl.arange(0, 2, layout=gl.SliceLayout(0, gl.SliceLayout(1, gl.SliceLayout(2, gl.SliceLayout(
             3, gl.SliceLayout(5, ch_layout))))))  # fmt: skip
         t0 = gl.expand_dims(gl.expand_dims(gl.expand_dims(gl.expand_dims(gl.expand_dims(t0, 0), 1), 2), 3), 5)
-        chunk = (w6 >> (t0 * 16)) & 0xFFFF  # the 4 codes of columns 32 s + 16 b0 + 4 t .. + 3
+        return (w6 >> (t0 * 16)) & 0xFFFF
+
+    @gluon.jit
+    def _base_weights_i8(chunk, tw0, tw1, tw2, tw3, a_layout: gl.constexpr, ROWS: gl.constexpr,
+                         BLOCK_K: gl.constexpr):  # fmt: skip
+        """BASE_CORR's A [16 W, BK] int8: row 16 w + g the base's levels of weight row 8 w + g (base_lookup_program
+        on each chunk with the row's table words tw0 .. tw3, broadcast to the chunks' shape), rows 16 w + 8 + g
+        zero (each warp's m16 tile holds its own 8 rows)."""
+        W: gl.constexpr = ROWS // 8
+        S: gl.constexpr = BLOCK_K // 32
+        e = gl.inline_asm_elementwise(BASE_LOOKUP, BASE_LOOKUP_CONSTR, [chunk, tw0, tw1, tw2, tw3], dtype=gl.int8,
+                                      is_pure=True, pack=4)  # fmt: skip
+        a = gl.join(e, gl.zeros_like(e))
+        a = gl.reshape(a, [W, 8, S, 2, 2, 2, 4, 2])  # [w, g, s, b0, t1, t0, p, h]
+        a = gl.permute(a, (0, 7, 1, 2, 3, 4, 5, 6))  # [w, h, g, s, b0, t1, t0, p]
+        return gl.convert_layout(gl.reshape(a, [16 * W, BLOCK_K]), a_layout)
+
+    @gluon.jit
+    def _onehot_i8(chunk, a_layout: gl.constexpr, ROWS: gl.constexpr, BLOCK_K: gl.constexpr,
+                   HIGH: gl.constexpr = False):  # fmt: skip
+        """A [16 ROWS, BK] int8, 1 (MERGED_SCALE if HIGH) at (16 (q W + w) + 8 h + g, k) where code[8 w + g, k] ==
+        2 q + h, from a K block's chunks (_code_chunks)."""
+        W: gl.constexpr = ROWS // 8
+        S: gl.constexpr = BLOCK_K // 32
         if HIGH:
             e = gl.inline_asm_elementwise(ONEHOT_I8_HIGH, ONEHOT_I8_CONSTR, [chunk], dtype=(gl.int8,) * 16,
                                           is_pure=True, pack=4)  # fmt: skip
@@ -241,11 +342,12 @@ if HAVE_GLUON:
     @gluon.jit
     def _bucket_int8_kernel(
         xh_desc, xl_desc, c_desc, step_ptr, lut_ptr, slot_ptr, y_ptr, ws_ptr, counter_ptr,
-        M, N, K, GS, stride_ls, stride_ln, stride_ym, KB_PER_SPLIT,
+        bw_ptr, bs_ptr, bl_ptr, sums_ptr,
+        M, N, K, GS, stride_ls, stride_ln, stride_ym, KB_PER_SPLIT, stride_bn, stride_s,
         ROWS: gl.constexpr, BLOCK_K: gl.constexpr, STAGES: gl.constexpr,
         acc_layout: gl.constexpr, a_layout: gl.constexpr, b_layout: gl.constexpr, ch_layout: gl.constexpr,
         cw_layout: gl.constexpr, f_layout: gl.constexpr, USE_SPLIT: gl.constexpr = False,
-        MERGED: gl.constexpr = False, ONE_DIGIT: gl.constexpr = False,
+        MERGED: gl.constexpr = False, ONE_DIGIT: gl.constexpr = False, BASE_CORR: gl.constexpr = False,
     ):  # fmt: skip
         """Program (row tile x token tile, k): ROWS = 8 W weight rows, 16 tokens, K blocks [k KB_PER_SPLIT, ...),
         which lie in one LUT group (one fold, after the loop). x's two digit tiles and the rows' code words of each
@@ -255,7 +357,11 @@ if HAVE_GLUON:
         MERGED_SCALE) and one accumulator, acc += OneHot_127 @ hi + OneHot_1 @ lo, S = step_t acc / 127 (half the
         accumulator registers and fold for a second prmt per one-hot register). ONE_DIGIT (a measurement, not a
         form to ship: x rounded to one int8 digit, +2.1 % perplexity on the default model): the high digit alone,
-        S = step_t acc, half the IMMAs."""
+        S = step_t acc, half the IMMAs. BASE_CORR: ONE_DIGIT's one-hot and the remainder step_t lo / 256 through the
+        base LUT's tables (bw_ptr words [N, gpr, 4], bs_ptr scale and bl_ptr low [N, gpr]; base_tables), one more
+        IMMA pair a 32-column chunk on a [16 W, BK] A of levels (each warp's own 8 rows, 8 zero rows):
+        y_t = step_t (sum_c LUT_t S_hi + (scale corr + low sum lo) / 256), sum lo over the K range from sums_ptr
+        (lo's prefix sums a 32 columns, int8_digits(sums=True))."""
         BLOCK_M: gl.constexpr = 16
         L: gl.constexpr = 16
         BYTES: gl.constexpr = 2 * BLOCK_M * BLOCK_K + ROWS * BLOCK_K // 2  # the digits' tiles and the codes'
@@ -299,15 +405,30 @@ if HAVE_GLUON:
 
         acc_hi = gl.zeros([L * ROWS, BLOCK_M], gl.int32, acc_layout)
         acc_lo = gl.zeros([L * ROWS, BLOCK_M], gl.int32, acc_layout)  # unused if MERGED (no registers)
+        corr = gl.zeros([2 * ROWS, BLOCK_M], gl.int32, acc_layout)  # BASE_CORR: rows 16 w + g real, + 8 zero
+        if BASE_CORR:  # the table words of the lane's row (the program's K range lies in one LUT group)
+            ch_rows: gl.constexpr = gl.SliceLayout(1, gl.SliceLayout(2, gl.SliceLayout(3, gl.SliceLayout(
+                4, gl.SliceLayout(5, ch_layout)))))  # fmt: skip
+            brow = gl.minimum(row0 + gl.arange(0, ROWS, layout=ch_rows), N - 1) * stride_bn + kb0 * BLOCK_K // GS
+            zero6 = gl.zeros([ROWS, BLOCK_K // 32, 2, 2, 2, 4], gl.int32, ch_layout)
+            tw0 = _expand6(gl.load(bw_ptr + brow * 4)) + zero6
+            tw1 = _expand6(gl.load(bw_ptr + brow * 4 + 1)) + zero6
+            tw2 = _expand6(gl.load(bw_ptr + brow * 4 + 2)) + zero6
+            tw3 = _expand6(gl.load(bw_ptr + brow * 4 + 3)) + zero6
         for kb in range(kb0, KB):
             i = kb - kb0
             cur = i % STAGES
             mbarrier.wait(bars.index(cur), (i // STAGES) & 1)
-            a = _onehot_i8(c_smem.index(cur), cw_layout, ch_layout, a_layout, ROWS, BLOCK_K)
-            if ONE_DIGIT:
+            chunk = _code_chunks(c_smem.index(cur), cw_layout, ch_layout, ROWS, BLOCK_K)
+            a = _onehot_i8(chunk, a_layout, ROWS, BLOCK_K)
+            if BASE_CORR:
+                acc_hi = mma_v2(a, xh_smem.index(cur).permute((1, 0)).load(b_layout), acc_hi)
+                a_base = _base_weights_i8(chunk, tw0, tw1, tw2, tw3, a_layout, ROWS, BLOCK_K)
+                corr = mma_v2(a_base, xl_smem.index(cur).permute((1, 0)).load(b_layout), corr)
+            elif ONE_DIGIT:
                 acc_hi = mma_v2(a, xh_smem.index(cur).permute((1, 0)).load(b_layout), acc_hi)
             elif MERGED:
-                a_high = _onehot_i8(c_smem.index(cur), cw_layout, ch_layout, a_layout, ROWS, BLOCK_K, True)
+                a_high = _onehot_i8(chunk, a_layout, ROWS, BLOCK_K, True)
                 acc_hi = mma_v2(a_high, xh_smem.index(cur).permute((1, 0)).load(b_layout), acc_hi)
                 acc_hi = mma_v2(a, xl_smem.index(cur).permute((1, 0)).load(b_layout), acc_hi)
             else:
@@ -323,7 +444,7 @@ if HAVE_GLUON:
             _tma_load(xh_desc, [m_start, nxt * BLOCK_K], bars.index(r), xh_smem.index(r), pred=nxt < KB)
             _tma_load(xl_desc, [m_start, nxt * BLOCK_K], bars.index(r), xl_smem.index(r), pred=nxt < KB)
 
-        if ONE_DIGIT:
+        if ONE_DIGIT or BASE_CORR:
             sums = acc_hi.to(gl.float32)
         elif MERGED:
             sums = acc_hi.to(gl.float32) * INV_MERGED
@@ -332,19 +453,53 @@ if HAVE_GLUON:
         part = gl.zeros([ROWS, BLOCK_M], gl.float32, gl.SliceLayout(2, f_layout))
         part = _fold_wide(sums, part, lut_ptr, lut_tok, lut_row, tok_ok, kb0 * BLOCK_K // GS, f_layout, L, ROWS,
                           BLOCK_M)  # fmt: skip
+        if BASE_CORR:
+            W: gl.constexpr = ROWS // 8
+            c4 = gl.permute(gl.reshape(corr.to(gl.float32), [W, 2, 8, BLOCK_M]), (0, 2, 3, 1))  # [w, g, t, h]
+            real, _ = gl.split(c4)
+            real = gl.convert_layout(gl.reshape(real, [ROWS, BLOCK_M]), gl.SliceLayout(2, f_layout))
+            frow = gl.minimum(row0 + arow, N - 1) * stride_bn + kb0 * BLOCK_K // GS
+            scale = gl.expand_dims(gl.load(bs_ptr + frow), 1)
+            low = gl.expand_dims(gl.load(bl_ptr + frow), 1)
+            lo_sum = (gl.load(sums_ptr + toks * stride_s + KB * (BLOCK_K // 32), mask=tok_ok, other=0)
+                      - gl.load(sums_ptr + toks * stride_s + kb0 * (BLOCK_K // 32), mask=tok_ok, other=0))
+            part += (real * scale + low * gl.expand_dims(lo_sum.to(gl.float32), 0)) * INV_BASE
         part = part * gl.expand_dims(step, 0)
 
         _store_tile(part, y_ptr, ws_ptr, counter_ptr, m_start, row0, M, N, stride_ym, tile, n_tiles, split_id,
                     n_splits, ROWS, BLOCK_M, USE_SPLIT)  # fmt: skip
 
 
+INT8_MIN_M, INT8_MAX_M = 9, 16  # the op's int8 rows: its 16-token tile (8 and fewer: the WIDE form's 8-token tile)
+
+
+def int8_base_corr_config(n: int, k: int, gpr: int) -> dict | None:
+    """The BASE_CORR config the op launches at 9-16 tokens (none where no BLOCK_K tiles the LUT groups): 2 warps,
+    BLOCK_K 256, 3 stages, SPLIT_K 2 (the fastest of the measured configs on every Llama-2-7B shape at gpr 1 on the
+    H200, benchmarks/NOTES.md forty-third session), else the smallest split, then BLOCK_K, whose K ranges each lie
+    in one LUT group."""
+    if k % gpr:
+        return None
+    for bk in (256, 128, 64, 32):
+        if (k // gpr) % bk:
+            continue
+        k_blocks, group_blocks = k // bk, k // gpr // bk
+        for split in (2, 4, 8, 16):
+            if one_fold(k_blocks, group_blocks, triton.cdiv(k_blocks, split)):
+                return {"num_warps": 2, "BLOCK_K": bk, "num_stages": 3 if bk == 256 else 4, "SPLIT_K": split,
+                        "BASE_CORR": 1}  # fmt: skip
+    return None
+
+
 def launch_bucket_int8(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor,
                        slot_of_token: torch.Tensor, y: torch.Tensor, config: dict,
-                       digits: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None) -> None:  # fmt: skip
+                       digits: tuple[torch.Tensor, ...] | None = None,
+                       base: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None) -> None:  # fmt: skip
     """y [M, N] <- the int8 bucket kernel (4-bit codes). config: num_warps (ROWS = 8 num_warps weight rows a
     program), BLOCK_K (a multiple of 32 dividing K and the group size), num_stages, SPLIT_K. Each program's K range
-    must lie in one LUT group (one_fold); MERGED (0/1): one accumulator (the digits' base MERGED_SCALE). digits:
-    int8_digits(x, base) made ahead with the config's base (else computed here)."""
+    must lie in one LUT group (one_fold); MERGED (0/1): one accumulator (the digits' base MERGED_SCALE); BASE_CORR
+    (0/1): one digit through the task LUTs, the remainder through base (base_tables of the base LUT). digits:
+    int8_digits(x, base, sums=BASE_CORR) made ahead with the config's base (else computed here)."""
     m, k = x.shape
     n = codes_packed.shape[0]
     gs = triton.cdiv(k, lut_pool.shape[2])
@@ -354,8 +509,14 @@ def launch_bucket_int8(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: to
         raise ValueError(f"the int8 bucket kernel takes sm_90, 4-bit codes, one slot per token, and K and group size "
                          f"{gs} multiples of BLOCK_K={bk} (itself a multiple of 32)")  # fmt: skip
     layouts = bucket_int8_layouts(warps, bk)
-    merged = bool(config.get("MERGED", 0))
-    hi, lo, step = digits if digits is not None else int8_digits(x, MERGED_SCALE if merged else TWO_DIGIT_BASE)
+    merged, base_corr = bool(config.get("MERGED", 0)), bool(config.get("BASE_CORR", 0))
+    if base_corr and base is None:
+        raise ValueError("BASE_CORR needs the base LUT's tables (base_tables)")
+    if digits is None:
+        digits = int8_digits(x, MERGED_SCALE if merged else TWO_DIGIT_BASE, sums=base_corr)
+    hi, lo, step = digits[:3]
+    lo_sums = digits[3] if base_corr else step
+    words, scale, low = base if base_corr else (step, step, step)
     xh_desc = TensorDescriptor.from_tensor(hi, [16, bk], layouts["x_smem_layout"])
     xl_desc = TensorDescriptor.from_tensor(lo, [16, bk], layouts["x_smem_layout"])
     c_desc = TensorDescriptor.from_tensor(codes_packed.view(torch.int32), [rows, bk // 8], layouts["c_smem_layout"])
@@ -364,8 +525,9 @@ def launch_bucket_int8(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: to
     if not one_fold(k // bk, gs // bk, per_split):
         raise ValueError("the int8 bucket kernel folds once a program: each K range must lie in one LUT group")
     _bucket_int8_kernel[(programs, split)](
-        xh_desc, xl_desc, c_desc, step, lut_pool, slot_of_token, y, ws, counters,
+        xh_desc, xl_desc, c_desc, step, lut_pool, slot_of_token, y, ws, counters, words, scale, low, lo_sums,
         m, n, k, gs, lut_pool.stride(0), lut_pool.stride(1), y.stride(0), per_split,
+        scale.stride(0) if base_corr else 0, lo_sums.stride(0),
         ROWS=rows, BLOCK_K=bk, STAGES=stages, **{k_: layouts[k_] for k_ in KERNEL_LAYOUTS_I8}, USE_SPLIT=split > 1,
-        MERGED=merged, ONE_DIGIT=bool(config.get("ONE_DIGIT", 0)), num_warps=warps,
+        MERGED=merged, ONE_DIGIT=bool(config.get("ONE_DIGIT", 0)), BASE_CORR=base_corr, num_warps=warps,
     )  # fmt: skip

@@ -18,6 +18,12 @@ fp16/bf16 x. Below that, a batch of up to FEW_MAX_M rows over 2 or more known ta
 fragment kernel (triton_decode_mma.py) with its own tuned choice, timed over several tasks (the gather class's
 choice is timed over one; SKETCHSERVE_FEW_TASKS=0 turns the class off). task_classes(M) lists the counts where
 the kernel changes. Never read back from the device: the decode step runs under CUDA graphs.
+
+int8_base (the opt-in int8 activation mode: the base LUT's tables, triton_bucket_int8.base_tables of lut_pool[0]):
+a bucket-class batch of 9-16 rows on sm_90 takes the int8 bucket kernel's BASE_CORR form (x's high int8 digit
+through each token's LUT, the remainder through the base's: 1.4x the WIDE form's kernel time on the H200, and as
+accurate as fp16 on a real task LUT of the default model; off by (W_task - W_base) r where a task LUT moves the
+weights far from the base's).
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from kernels.triton_backward import (
     launch_grad_x,
 )
 from kernels.triton_bucket import bucket_candidates, default_bucket_config, launch_bucket
+from kernels.triton_bucket_int8 import INT8_MAX_M, INT8_MIN_M, int8_base_corr_config, launch_bucket_int8
 from kernels.triton_bucket_wgmma import bucket_wgmma_configs_for, bucket_wgmma_ok
 from kernels.triton_common import check_inputs, pdl_scope, segments_of_sorted, sort_tokens_by_slot
 from kernels.triton_decode import (
@@ -196,12 +203,14 @@ def lut_linear_forward(
     out: torch.Tensor | None = None,
     num_tasks: int | None = None,
     decode_kernel: str | None = None,
+    int8_base: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """y [M, N] = x @ W_hat(lut_pool[slot_of_token[m]]).T, accumulated in fp32, returned in x.dtype.
 
     out: optional [M, N] buffer in x.dtype with unit column stride (static buffers for CUDA graphs).
     num_tasks: distinct slots among the tokens, when the caller knows it on the host (decode choice).
     decode_kernel: "gather" | "bucket" | "auto", overriding DECODE_KERNEL (M <= DECODE_MAX_M only).
+    int8_base: the int8 activation mode's base tables (the module docstring), or None (exact).
     """
     check_inputs(x, codes_packed, lut_pool)
     m, k = x.shape
@@ -219,8 +228,8 @@ def lut_linear_forward(
         # A kernel writes the converted slots just before the launch: no PDL for it (triton_common.pdl_scope).
         with pdl_scope(False):
             return _forward(x, codes_packed, lut_pool, slots.to(torch.int32).contiguous(), bits, segments, y,
-                            num_tasks, decode_kernel)  # fmt: skip
-    return _forward(x, codes_packed, lut_pool, slots, bits, segments, y, num_tasks, decode_kernel)
+                            num_tasks, decode_kernel, int8_base)  # fmt: skip
+    return _forward(x, codes_packed, lut_pool, slots, bits, segments, y, num_tasks, decode_kernel, int8_base)
 
 
 def _forward(
@@ -233,6 +242,7 @@ def _forward(
     y: torch.Tensor,
     num_tasks: int | None,
     decode_kernel: str | None,
+    int8_base: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """lut_linear_forward on int32 contiguous slots [M] (M > 0), into y."""
     m, k = x.shape
@@ -240,6 +250,11 @@ def _forward(
     if m <= DECODE_MAX_M:
         sms = autotune.num_sms(x.device)
         decode_class = _decode_class(decode_kernel or DECODE_KERNEL, x, segments, num_tasks)
+        if decode_class == "bucket" and int8_base is not None and INT8_MIN_M <= m <= INT8_MAX_M and bits == 4:
+            config = int8_base_corr_config(n, k, lut_pool.shape[2])
+            if config is not None and bucket_wgmma_ok(x, codes_packed, lut_pool, bits, config["BLOCK_K"]):
+                launch_bucket_int8(x, codes_packed, lut_pool, slots, y, config, base=int8_base)
+                return y
         if decode_class == "bucket":
             m_key = _bucket_m_key(x, codes_packed, lut_pool, bits)
             config = autotune.pick_config(

@@ -117,6 +117,9 @@ class Engine:
                 ", budget auto" if config.cpu_weight_cache_bytes is None else "",
             )
         model = Transformer(base, self.pool.lut_pools, max_len, self.device, dtype, dense_cache, self.pool.fused_luts)
+        if config.int8_activations and self.device.type == "cuda":
+            size = model.enable_int8_activations()
+            log.info("int8 activations on: the base LUT's tables take %.1f MiB", size / 2**20)
         block_size = config.cache.block_size
         num_blocks = config.cache.num_blocks or self._kv_budget() // bytes_per_block(mc, block_size, dtype)
         kv_cache = KVCache(mc, num_blocks, block_size, self.device, dtype)

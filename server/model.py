@@ -323,6 +323,7 @@ class LutProjection(nn.Module):
         self.bias = None if bias is None else nn.Parameter(bias, requires_grad=False)
         self.dense_cache = dense_cache
         self.hints = hints or KernelHints()
+        self.int8_base: tuple[torch.Tensor, ...] | None = None  # Transformer.enable_int8_activations
 
     def forward(self, x: torch.Tensor, slot_of_token: torch.Tensor) -> torch.Tensor:
         if self.dense_cache is not None and not x.is_cuda:
@@ -332,7 +333,7 @@ class LutProjection(nn.Module):
             segments = self.hints.segments
             slots = segments if segments is not None and segments.per_token is slot_of_token else slot_of_token
             y = lut_linear(x, self.codes_packed, self.lut_pool, slots, self.bits, self.gpr, False,
-                           num_tasks=self.hints.num_tasks)
+                           num_tasks=self.hints.num_tasks, int8_base=self.int8_base)
         return y if self.bias is None else y + self.bias
 
 
@@ -587,6 +588,21 @@ class Transformer(nn.Module):
         # [max_len, hd] in the activations' dtype: rounded once here, not per step (the same values either way)
         self.register_buffer("rope_cos", cos.to(device=device, dtype=dtype), persistent=False)
         self.register_buffer("rope_sin", sin.to(device=device, dtype=dtype), persistent=False)
+
+    def enable_int8_activations(self) -> int:
+        """The opt-in int8 activation mode (EngineConfig.int8_activations): every projection keeps the base LUT's
+        tables (pool slot 0 always holds the base; kernels/triton_bucket_int8.py base_tables) for the CUDA op, which
+        then runs decode batches of 9-16 rows over many tasks with x's high int8 digit through each token's LUT and
+        the remainder through the base's (kernels/triton_ops.py). Returns the tables' bytes. Call before CUDA graphs
+        are captured: the choice is baked into them."""
+        from kernels.triton_bucket_int8 import base_tables
+
+        size = 0
+        for module in self.modules():
+            if isinstance(module, LutProjection):
+                module.int8_base = base_tables(module.lut_pool[0])
+                size += sum(t.numel() * t.element_size() for t in module.int8_base)
+        return size
 
     def forward(
         self,

@@ -67,6 +67,11 @@ class Settings(BaseSettings):
         True, description="Reuse the KV blocks of prompt prefixes already computed with the same task LUT version "
         "(a shared system prompt or few-shot examples are then computed once)"
     )
+    int8_activations: bool = Field(
+        False, description="CUDA (sm_90) only: decode batches of 9-16 rows over many tasks with each projection's "
+        "input as one int8 digit a token through the task LUTs and the remainder through the base LUT (~1.4x the "
+        "exact kernel there; exact for the base model, as accurate as fp16 for a real task LUT of the default model)"
+    )
     tune_at_start: bool = Field(
         True, description="CUDA only: autotune the multi-LUT kernels for every step size while starting "
         "(~1 min on a GPU whose choices are not cached yet, then cached); off: each shape's first request tunes it"

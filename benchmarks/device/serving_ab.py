@@ -7,6 +7,7 @@ A/B in one process each. argv[1]: a label; argv[2]: gpr; flags:
     --rope-one-chunk     rope_and_store's grid one program a token (as before the thirty-sixth session)
     --batch=N            N sequences over min(N, 16) tasks instead of 16 x 16
     --attention-copy     a decode-only step's attention copied into a buffer (as before the forty-second session)
+    --int8-activations   the engine's opt-in int8 activation mode (EngineConfig.int8_activations)
 (The --lut-l2, --split-inner, --lut-smem and --lut-async flags of the thirty-fourth to thirty-sixth sessions timed
 options measured slower or no faster, then removed.)"""
 
@@ -47,6 +48,7 @@ def wgmma_choices_with(extra: dict, wide: bool) -> None:
 
 label, gpr = sys.argv[1], int(sys.argv[2])
 batch = 16
+int8_activations = False
 for arg in sys.argv[3:]:
     if arg == "--no-wgmma-pdl":
         tbw.pdl_args = lambda device: {}
@@ -60,12 +62,14 @@ for arg in sys.argv[3:]:
         batch = int(arg.split("=", 1)[1])
     elif arg == "--attention-copy":
         attention_copied()
+    elif arg == "--int8-activations":
+        int8_activations = True
     elif arg.startswith("--attention="):
         attention_config_always(json.loads(arg.split("=", 1)[1]))
     else:
         raise SystemExit(f"unknown flag {arg}")
 with tempfile.TemporaryDirectory() as tmp:
-    engine, base, tasks, args, floor_of = serving_engine(gpr, 16, tmp)
+    engine, base, tasks, args, floor_of = serving_engine(gpr, 16, tmp, int8_activations)
     for _ in range(2):
         p = bs.decode_point(engine, base, tasks[:min(batch, 16)], batch, args, floor_of)
         print_point(label, p, gpr=gpr, batch=batch, tasks=min(batch, 16))

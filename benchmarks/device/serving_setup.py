@@ -15,12 +15,13 @@ import bench_serving as bs  # noqa: E402
 from adapters.store import LutStore  # noqa: E402
 
 
-def serving_engine(gpr: int, num_tasks: int, tmp: str):
+def serving_engine(gpr: int, num_tasks: int, tmp: str, int8_activations: bool = False):
     """(engine, base, tasks, args, floor_of) for bs.decode_point."""
     dev = torch.device("cuda")
     args = argparse.Namespace(device=dev, prompt=128, new_tokens=32, ttft_prompt=512, short_prompt=32,
                               cuda_graph_max_batch=64, cpu_weight_dtype="float32", overlap_scheduling="auto",
-                              decode_steps=bs.SchedulerConfig.decode_steps, bandwidth=4.25e12)  # fmt: skip
+                              decode_steps=bs.SchedulerConfig.decode_steps, bandwidth=4.25e12,
+                              int8_activations=int8_activations)  # fmt: skip
     base = bs.random_base(bs.llama2_7b_config(num_hidden_layers=32), gpr, dev)
     store = LutStore(Path(tmp) / "store", base.spec(), verify_on_open=False)
     tasks = [f"task{i}" for i in range(num_tasks)]

@@ -16,14 +16,22 @@ from kernels.packing import pack_codes
 from kernels.prmt_lut import emulate
 from kernels.reference import lut_linear_reference
 from kernels.triton_bucket_int8 import (
+    BASE_LEVELS,
     MERGED_SCALE,
     TWO_DIGIT_BASE,
+    base_corrected_reference,
+    base_lookup_program,
+    base_tables,
+    base_tables_value,
+    int8_base_corr_config,
     int8_digits,
     int8_digits_reference,
     int8_digits_value,
     int8_onehot_program,
     int8_onehot_table,
+    lo_sums_reference,
 )
+from kernels.triton_bucket_wgmma import one_fold
 from tests.kernels.compiled_layouts import sm90_results
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
@@ -151,6 +159,45 @@ def test_the_kernels_one_hot_program_is_the_table_for_every_code_value(value):
             assert [regs[f"${c}"] >> 8 * i & 0xFF for i in range(4)] == [value * (code == c) for code in codes]
 
 
+def test_the_base_tables_hold_each_row_groups_lut_in_7_bit_levels():
+    lut = torch.randn(5, 3, 16, generator=torch.Generator().manual_seed(2)) * torch.logspace(-3, 1, 5)[:, None, None]
+    lut[4, 1] = 0.25  # a constant row group
+    words, scale, low = base_tables(lut)
+    assert words.shape == (5, 3, 4) and words.dtype == torch.int32 and scale.shape == low.shape == (5, 3)
+    levels = words.view(torch.uint8)
+    assert int(levels.max()) <= BASE_LEVELS  # non-negative int8: prmt's sign bytes are 0
+    rebuilt = base_tables_value(words, scale, low)
+    span = (lut.amax(-1) - lut.amin(-1))[..., None]
+    assert ((rebuilt - lut).abs() <= span / (2 * BASE_LEVELS) + 1e-6 * lut.abs()).all()
+    assert torch.allclose(rebuilt[4, 1], lut[4, 1])
+
+
+def test_the_base_lookup_gives_each_codes_level_from_the_rows_table():
+    """base_lookup_program (BASE_CORR's asm) on the emulator: byte i of the result = the level of code i, for random
+    tables of levels 0-127 and random chunks, every code value included."""
+    program = base_lookup_program()
+    g = torch.Generator().manual_seed(7)
+    for _ in range(100):
+        levels = torch.randint(0, BASE_LEVELS + 1, (16,), generator=g)
+        words = levels.to(torch.uint8).view(torch.int32).tolist()
+        table = {f"${2 + j}": words[j] & 0xFFFFFFFF for j in range(4)}
+        for chunk in torch.randint(0, 1 << 16, (20,), generator=g).tolist() + [0x0123, 0x4567, 0x89AB, 0xCDEF]:
+            out = emulate(program, {"$1": chunk, **table})["$0"]
+            codes = [chunk >> 4 * i & 0xF for i in range(4)]
+            assert [out >> 8 * i & 0xFF for i in range(4)] == [int(levels[c]) for c in codes], hex(chunk)
+
+
+def test_the_digits_kernel_sums_the_low_digit_every_32_columns():
+    """int8_digits(sums=True): lo's prefix sums a 32 columns (BASE_CORR's sum of lo over a program's K range), at
+    a K that is not a multiple of 32 and one that is."""
+    for k in (300, 1024):
+        x = (torch.randn(3, k, generator=torch.Generator().manual_seed(k)) * 3).half().to(DEVICE)
+        hi, lo, step, sums = int8_digits(x, sums=True)
+        assert sums.shape == (3, -(-k // 32) + 1)
+        torch.testing.assert_close(sums.cpu(), lo_sums_reference(lo.cpu()))
+        assert torch.equal(sums[:, -1].cpu(), lo.int().sum(dim=1).cpu())
+
+
 def test_a_one_hot_byte_must_be_a_positive_int8():
     for value in (0, 128, -1):
         with pytest.raises(ValueError):
@@ -211,6 +258,40 @@ def test_the_merged_int8_kernel_compiles_for_sm90_with_one_accumulator():
     assert regs1 <= regs2 - 32, (regs1, regs2)
 
 
+def test_the_base_corrected_int8_kernel_compiles_for_sm90_at_one_imma_a_one_hot_and_an_eighth_more():
+    """BASE_CORR: the one-hot's IMMAs for the high digit alone (half the two-digit form's 128 a 128-column block)
+    plus the correction's (a quarter of a warp's m16 tiles' worth: its 8 rows and 8 zero rows, 2 token tiles, 4
+    32-column chunks = 8), its table lookups 2 prmt a correction register; no spills."""
+    script = (
+        "import json, os, sys; os.environ.pop('TRITON_INTERPRET', None); sys.path.insert(0, 'benchmarks')\n"
+        "from bench_kernels import compile_bucket_int8_sm90, _inner_loop_mix\n"
+        "regs, stack, smem, sass = compile_bucket_int8_sm90(2, 128, 3, True, False, True)\n"
+        "mix = _inner_loop_mix(sass, anchor=('IMMA',), top=None)[1]\n"
+        "print(json.dumps([int(regs), int(stack), mix.get('IMMA', 0), mix.get('PRMT', 0)]))"
+    )
+    regs, stack, imma, prmt = sm90_results(script, None)
+    assert stack == 0 and regs <= 168, (regs, stack)
+    assert imma == 64 + 8 and prmt == 128 + 16, (imma, prmt)
+
+
+@pytest.mark.parametrize("n, k, gpr, want", [
+    (4096, 4096, 1, (256, 2)), (11008, 4096, 1, (256, 2)), (4096, 11008, 1, (256, 2)),  # K = 43 x 256
+    (4096, 4096, 4, (256, 4)), (4096, 11008, 4, (64, 4)),  # groups of 1,024 and 2,752 columns
+    (576, 576, 4, None),  # groups of 144 columns: no multiple of 32 divides them
+])
+def test_the_ops_int8_config_has_every_k_range_in_one_lut_group(n, k, gpr, want):
+    """int8_base_corr_config: BLOCK_K 256 and SPLIT_K 2 where they fit (the measured best at gpr 1), else the
+    smallest split and the largest BLOCK_K whose K ranges each lie in one LUT group; none where no BLOCK_K (a
+    multiple of 32) divides the group."""
+    config = int8_base_corr_config(n, k, gpr)
+    if want is None:
+        assert config is None
+        return
+    assert (config["BLOCK_K"], config["SPLIT_K"]) == want and config["BASE_CORR"] == 1
+    k_blocks = k // config["BLOCK_K"]
+    assert one_fold(k_blocks, k // gpr // config["BLOCK_K"], -(-k_blocks // config["SPLIT_K"]))
+
+
 @pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.get_device_capability() < (9, 0),
                     reason="the int8 bucket kernel needs an sm_90 GPU")  # fmt: skip
 @pytest.mark.parametrize("config", [{"num_warps": 2, "BLOCK_K": 128, "num_stages": 3, "SPLIT_K": 4},
@@ -232,3 +313,50 @@ def test_the_int8_kernel_gives_the_reference_on_x_as_its_digits_give_it(config):
         hi, lo, step = int8_digits_reference(x, base)
         xq = int8_digits_value(hi, lo, step, base).half()
         assert rel_err(y, lut_linear_reference(xq, codes, pool, slots, 4)) < 3e-3, (config, m)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.get_device_capability() < (9, 0),
+                    reason="the int8 bucket kernel needs an sm_90 GPU")  # fmt: skip
+@pytest.mark.parametrize("config", [{"num_warps": 2, "BLOCK_K": 128, "num_stages": 3, "SPLIT_K": 4},
+                                    {"num_warps": 1, "BLOCK_K": 256, "num_stages": 2, "SPLIT_K": 1},
+                                    {"num_warps": 4, "BLOCK_K": 64, "num_stages": 4, "SPLIT_K": 2}])
+@pytest.mark.parametrize("gpr", [1, 4])
+def test_the_base_corrected_int8_kernel_gives_its_reference(config, gpr):
+    """BASE_CORR, 16 tokens of 16 slots (and 11: a partial tile), fp16: y against base_corrected_reference (one digit
+    through each token's LUT, the remainder through the base's tables); and against the exact op with the base LUT
+    in every slot, where the correction is exact but for the tables' 7-bit levels."""
+    from kernels.triton_bucket_int8 import launch_bucket_int8
+    from tests.kernels.test_triton_forward import make_case, rel_err
+
+    config = {**config, "BASE_CORR": 1}
+    if gpr == 4:
+        config["SPLIT_K"] = 4  # each program's K range in one LUT group
+    for m in (16, 11):
+        x, codes, pool, slots = make_case(m, 96, 1024, 4, gpr, 16, "random", torch.float16)  # packed, on the GPU
+        tables = base_tables(pool[3])
+        y = torch.full((m, 96), float("nan"), dtype=torch.float16, device="cuda")
+        launch_bucket_int8(x, codes, pool, slots, y, config, base=tables)
+        assert rel_err(y, base_corrected_reference(x, codes, pool, slots, tables)) < 3e-3, (config, m)
+        same = torch.full_like(slots, 3)
+        launch_bucket_int8(x, codes, pool, same, y, config, base=tables)
+        assert rel_err(y, lut_linear_reference(x, codes, pool, same, 4)) < 5e-3, (config, m)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.get_device_capability() < (9, 0),
+                    reason="the int8 bucket kernel needs an sm_90 GPU")  # fmt: skip
+def test_the_op_takes_the_int8_kernel_for_9_to_16_rows_over_many_tasks_given_the_base_tables():
+    """triton_ops.lut_linear_forward with int8_base: 16 and 12 rows over their own tasks give BASE_CORR's result;
+    8 rows, and 16 rows without int8_base, the exact one."""
+    from kernels.triton_ops import lut_linear_forward
+    from tests.kernels.test_triton_forward import make_case, rel_err
+
+    x, codes, pool, slots = make_case(16, 256, 1024, 4, 1, 16, "random", torch.float16)
+    tables = base_tables(pool[0])
+    exact = lut_linear_reference(x, codes, pool, slots, 4)
+    for m in (16, 12):
+        y = lut_linear_forward(x[:m], codes, pool, slots[:m], 4, num_tasks=16, int8_base=tables)
+        want = base_corrected_reference(x[:m], codes, pool, slots[:m], tables)
+        assert rel_err(y, want) < 3e-3 and rel_err(y, exact[:m]) > 3e-3, m  # random task LUTs: far from the base
+    y = lut_linear_forward(x[:8], codes, pool, slots[:8], 4, num_tasks=8, int8_base=tables)
+    assert rel_err(y, exact[:8]) < 2e-3
+    assert rel_err(lut_linear_forward(x, codes, pool, slots, 4, num_tasks=16), exact) < 2e-3

@@ -40,10 +40,12 @@ from tests.server.conftest import create_base
 BLOCK = 4
 
 
-def run_ours(base, luts_per_slot, ids: list[int], slot: int, prefill: int, fused: bool = False) -> torch.Tensor:
+def run_ours(base, luts_per_slot, ids: list[int], slot: int, prefill: int, fused: bool = False,
+             int8: bool = False) -> torch.Tensor:  # fmt: skip
     """Logits [n, V] of every position: a prefill of `prefill` tokens (in two chunks), then one decode per token.
 
-    fused: the pool's layout (q/k/v and gate/up side by side, one op call each) instead of one pool per layer."""
+    fused: the pool's layout (q/k/v and gate/up side by side, one op call each) instead of one pool per layer.
+    int8: with the int8 activation mode's tables (Transformer.enable_int8_activations)."""
     names = base.layer_names
     if fused:
         pools, fused_luts = allocate_lut_pools(base, len(luts_per_slot), torch.float32, "cpu")
@@ -54,6 +56,8 @@ def run_ours(base, luts_per_slot, ids: list[int], slot: int, prefill: int, fused
     else:
         pools, fused_luts = {n: torch.stack([luts[n].float() for luts in luts_per_slot]) for n in names}, None
     model = Transformer(base, pools, max_len=128, fused_luts=fused_luts)
+    if int8:
+        assert model.enable_int8_activations() > 0
     cache = KVCache(model.config, num_blocks=1 + len(ids) // BLOCK + 1, block_size=BLOCK, device="cpu",
                     dtype=torch.float32)
     blocks = list(range(1, cache.num_blocks))
@@ -131,6 +135,30 @@ def test_fused_qkv_and_gate_up_match_transformers_for_each_slot():
     for slot, luts in [(0, base.luts), (1, task)]:
         ours = run_ours(base, [base.luts, task], ids, slot=slot, prefill=9, fused=True)
         torch.testing.assert_close(ours, hf_logits(base, luts, ids), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_int8_activations_keep_each_projections_base_tables_and_leave_the_cpu_exact(fused):
+    """enable_int8_activations gives every projection base_tables of its pool's slot 0 (the base LUT; fused
+    projections the group's); the CPU op ignores them, so the logits are the exact ones."""
+    from kernels.triton_bucket_int8 import base_tables
+
+    base = create_base()
+    luts = [base.luts, random_task_luts(base, seed=1)]
+    ids = list(range(3, 13))
+    exact = run_ours(base, luts, ids, slot=1, prefill=6, fused=fused)
+    assert torch.equal(run_ours(base, luts, ids, slot=1, prefill=6, fused=fused, int8=True), exact)
+    pools, fused_luts = allocate_lut_pools(base, 2, torch.float32, "cpu")
+    for n in base.layer_names:
+        pools[n][1].copy_(luts[1][n])
+        pools[n][0].copy_(luts[0][n])
+    model = Transformer(base, pools, max_len=32, fused_luts=fused_luts if fused else None)
+    model.enable_int8_activations()
+    projections = [m for m in model.modules() if isinstance(m, LutProjection)]
+    assert projections and all(m.int8_base is not None for m in projections)
+    for m in projections:
+        for got, want in zip(m.int8_base, base_tables(m.lut_pool[0]), strict=True):
+            assert torch.equal(got, want)
 
 
 def test_the_forward_is_a_pdl_scope(monkeypatch):
