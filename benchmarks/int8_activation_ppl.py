@@ -12,7 +12,10 @@ as int8 would halve its MMAs, but x would be rounded:
 - int8merged: x_t ~ s_t (q + l / 127), |l| <= 64 (the merged kernel's digits: one accumulator, ~2^-14 of max |x_t|);
 - int8base: one digit through the task's LUT and the remainder r_t = x_t - s_t q through the base LUT: y = W_task
   (s q) + W_base r (exact for the base model; off by (W_task - W_base) r with a task LUT: a kernel with one int8
-  IMMA a one-hot plus a shared dequantized correction). Meaningful with --lut (a task LUT over the base).
+  IMMA a one-hot plus a shared dequantized correction). Meaningful with --lut (a task LUT over the base);
+- int8kernel: int8base as the int8 bucket kernel's BASE_CORR form computes it (the engine's --int8-activations):
+  the remainder as a second digit s_t l / 256 and the base LUT as 7-bit levels a row group
+  (kernels/triton_bucket_int8.py base_corrected_reference, which the kernel's CUDA tests hold it to).
 The tokens and windows are serving_ppl.py's (held-out worked solutions of math_train.json). Also reported per
 projection kind: the largest max |x_t| / rms(x_t) over the tokens, which sets what the rounding loses (an outlier
 channel makes the step s_t coarse for every other channel). Writes int8_activation_ppl.json.
@@ -36,7 +39,7 @@ from kernels.reference import lut_linear_reference  # noqa: E402
 from sketch.lut_model import LutLinear, load_sketched_model  # noqa: E402
 from sketch.perplexity import perplexity  # noqa: E402
 
-MODES = ("float32", "float16", "int8x2", "int8merged", "int8", "int8base")
+MODES = ("float32", "float16", "int8x2", "int8merged", "int8", "int8base", "int8kernel")
 
 
 def round_per_token(x: torch.Tensor, mode: str) -> torch.Tensor:
@@ -74,6 +77,23 @@ def base_corrected(module: torch.nn.Module, args: tuple, output: torch.Tensor) -
     return y.reshape(*lead, -1).to(output.dtype)
 
 
+def kernel_corrected(module: torch.nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor:
+    """A LutLinear's output in int8kernel mode: base_corrected_reference with the base LUT's tables (4-bit codes)."""
+    from kernels.triton_bucket_int8 import base_corrected_reference, base_tables
+
+    if module.bits != 4:
+        raise ValueError("int8kernel: the int8 bucket kernel takes 4-bit codes")
+    x = args[0]
+    x2 = x.reshape(-1, x.shape[-1])
+    slots = torch.zeros(x2.shape[0], dtype=torch.int32)
+    if not hasattr(module, "base_tables"):
+        module.base_tables = base_tables(module.base_lut)
+    y = base_corrected_reference(x2, module.codes_packed, module.lut[None], slots, module.base_tables)
+    if module.bias is not None:
+        y = y + module.bias
+    return y.reshape(*x.shape[:-1], -1).to(output.dtype)
+
+
 def with_rounded_inputs(model: torch.nn.Module, mode: str, peaks: dict[str, float] | None = None) -> list:
     """Forward pre-hooks rounding every LutLinear's input (returned, to be removed; int8base: a forward hook
     replacing the output, base_corrected); peaks (if given) collects the largest max |x_t| / rms(x_t) per projection
@@ -91,10 +111,11 @@ def with_rounded_inputs(model: torch.nn.Module, mode: str, peaks: dict[str, floa
     for name, module in model.named_modules():
         if isinstance(module, LutLinear):
             module.kind = name.rsplit(".", 1)[-1]
-            if mode == "int8base":
+            if mode in ("int8base", "int8kernel"):
                 if not hasattr(module, "base_lut"):
                     module.base_lut = module.lut.detach().clone()
-                handles.append(module.register_forward_hook(base_corrected))
+                corrected = base_corrected if mode == "int8base" else kernel_corrected
+                handles.append(module.register_forward_hook(corrected))
             else:
                 handles.append(module.register_forward_pre_hook(hook))
     return handles

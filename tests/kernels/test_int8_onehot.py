@@ -74,8 +74,31 @@ def test_the_accuracy_script_scores_every_mode_on_a_tiny_model(tmp_path):
     result = json.loads((tmp_path / "int8_activation_ppl_tiny.json").read_text())
     ppl = {row["mode"]: row["ppl"] for row in result["modes"]}
     assert list(ppl) == list(int8_activation_ppl.MODES)
-    assert abs(ppl["int8x2"] / ppl["float32"] - 1) < abs(ppl["int8"] / ppl["float32"] - 1) + 1e-6
+    gap = {mode: abs(value / ppl["float32"] - 1) for mode, value in ppl.items()}
+    assert gap["int8x2"] < gap["int8"] + 1e-6
+    assert gap["int8base"] < 1e-4  # no task LUT: the remainder goes through the model's own LUT, exactly
+    assert gap["int8kernel"] < gap["int8"] / 10  # the kernel's form: a second digit, the base LUT in 7-bit levels
     assert set(result["peak_max_over_rms"]) >= {"q_proj", "down_proj"}
+
+
+def test_the_accuracy_script_applies_a_task_lut_and_reports_how_far_it_moves_the_weights(tmp_path):
+    """--lut: a task LUT of the tiny base (its LUTs scaled by 1 + 2 % noise) over the model; the script reports
+    ||W_task - W_base|| / ||W_base|| (~2 %), and int8base's error is then (W_task - W_base) r: far below one
+    digit's."""
+    from sketch.synthetic import llama_config, random_sketched_base, random_task_luts
+    from sketch.task_lut import TaskLut, save_task_lut
+
+    base = random_sketched_base(llama_config(vocab_size=256, max_position_embeddings=1024), bits=4, gpr=2, seed=0)
+    luts = random_task_luts(base, seed=3, scale=0.02)
+    save_task_lut(TaskLut("near", luts, base.fingerprint, base.bits, base.gpr), tmp_path / "near.safetensors")
+    done = subprocess.run([sys.executable, str(BENCH / "int8_activation_ppl.py"), "--tiny", "--eval-tokens", "512",
+                           "--window", "128", "--out", str(tmp_path), "--lut", str(tmp_path / "near.safetensors"),
+                           "--modes", "float32,int8,int8base,int8kernel"], capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads((tmp_path / "int8_activation_ppl_tiny_near.json").read_text())
+    assert 0.01 < result["task_lut"]["relative_delta"] < 0.03
+    gap = {row["mode"]: abs(row["ppl"] / result["modes"][0]["ppl"] - 1) for row in result["modes"]}
+    assert gap["int8base"] < gap["int8"] / 10 and gap["int8kernel"] < gap["int8"] / 10
 
 
 def int8_fragment_model(codes: np.ndarray, digits: np.ndarray, scale: np.ndarray, lut: np.ndarray) -> tuple:
