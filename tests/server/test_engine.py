@@ -366,9 +366,9 @@ def test_every_lut_call_is_told_the_steps_true_task_count(base, store, requests_
 
     calls = []
 
-    def recording_lut_linear(x, codes, pool, slot_of_token, bits, gpr, check, num_tasks=None):
+    def recording_lut_linear(x, codes, pool, slot_of_token, bits, gpr, check, num_tasks=None, int8_base=None):
         calls.append((num_tasks, len(set(slot_of_token.tolist()))))
-        return real(x, codes, pool, slot_of_token, bits, gpr, check)
+        return real(x, codes, pool, slot_of_token, bits, gpr, check, int8_base=int8_base)
 
     real = server.model.lut_linear
     monkeypatch.setattr(server.model, "lut_linear", recording_lut_linear)
