@@ -219,6 +219,14 @@ def base_corrected_reference(x: torch.Tensor, codes_packed: torch.Tensor, lut_po
     return y + lut_linear_reference(rest, codes_packed, base, zeros, 4)
 
 
+def digits_block(k: int) -> int:
+    """The digits kernel's columns a loop step, the whole row up to 16,384, with a warp a 1,024 of them (32 a thread;
+    sm_90: 128 registers or fewer, the prefix sums' 8-56 bytes of stack): one loop step, so a program waits on one
+    load of its row rather than one a 1,024 columns (in the forty-third session's timed form the launch with
+    1,024-column steps cost ~4.8 us at K = 4,096 and ~11.3 at 11,008; this form is not timed yet)."""
+    return min(16384, max(32, triton.next_power_of_2(k)))
+
+
 def int8_digits(x: torch.Tensor, base: int = TWO_DIGIT_BASE, sums: bool = False) -> tuple[torch.Tensor, ...]:
     """x [M, K] (contiguous rows) -> (hi, lo) int8 [M, K] (16-byte row strides, for TMA) and the step [M] float32:
     x_t ~ step_t (hi + lo / base); base TWO_DIGIT_BASE for the two-accumulator kernel and BASE_CORR, MERGED_SCALE
@@ -231,8 +239,8 @@ def int8_digits(x: torch.Tensor, base: int = TWO_DIGIT_BASE, sums: bool = False)
     lo_sums = torch.empty(m, triton.cdiv(k, 32) + 1, dtype=torch.int32, device=x.device) if sums else step
     if m:
         _int8_digits_kernel[(m,)](x, hi, lo, step, lo_sums, k, x.stride(0), hi.stride(0), lo_sums.stride(0),
-                                  BASE=base, BLOCK_K=min(1024, max(32, triton.next_power_of_2(k))),
-                                  SUMS=sums)  # fmt: skip
+                                  BASE=base, BLOCK_K=digits_block(k), SUMS=sums,
+                                  num_warps=max(4, digits_block(k) // 1024))  # fmt: skip
     return (hi, lo, step, lo_sums) if sums else (hi, lo, step)
 
 

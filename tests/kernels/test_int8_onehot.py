@@ -212,8 +212,9 @@ def test_the_base_lookup_gives_each_codes_level_from_the_rows_table():
 
 def test_the_digits_kernel_sums_the_low_digit_every_32_columns():
     """int8_digits(sums=True): lo's prefix sums a 32 columns (BASE_CORR's sum of lo over a program's K range), at
-    a K that is not a multiple of 32 and one that is."""
-    for k in (300, 1024):
+    a K that is not a multiple of 32 and one that is, and the 7B's down_proj K (digits_block: its whole row, 16,384
+    columns with 5,376 masked, in one step)."""
+    for k in (300, 1024, 11008):
         x = (torch.randn(3, k, generator=torch.Generator().manual_seed(k)) * 3).half().to(DEVICE)
         hi, lo, step, sums = int8_digits(x, sums=True)
         assert sums.shape == (3, -(-k // 32) + 1)
