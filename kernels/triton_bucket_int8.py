@@ -1,33 +1,36 @@
-"""The 16-token bucket kernel with an int8 one-hot MMA and x as two int8 digits a token (written in the forty-second
-session from its measurements; correct on the H200, not yet faster than the fp16 WIDE form, so not offered to the
-op).
+"""The 16-token bucket kernel with an int8 one-hot MMA: the op's opt-in int8 activation mode (BASE_CORR, the
+server's --int8-activations), and the exact-digit forms it was measured against.
 
 The WIDE bucket kernel (triton_bucket_wgmma.py) sums x by code value on mma.sync in fp16:
 
     S[t, n, c] = sum over k of a LUT group with code[n, k] == c of x[t, k];   y[t, n] = sum_c LUT[slot(t), n, c] S
 
-Here x is first rounded per token to two int8 digits (int8_digits: x_t ~ s_t (hi + lo / 256), s_t = max |x_t| /
-127; as accurate as fp16 on the default model, benchmarks/int8_activation_ppl.py), and S comes from int8 mma.sync
-(m16n8k32 s8 x s8 -> s32, at the fp16 MMA's instruction rate with twice its multiply-adds on the H200):
+Here x is first rounded per token to int8 digits (int8_digits: x_t ~ s_t (hi + lo / 256), s_t = max |x_t| / 127)
+and S comes from int8 mma.sync (m16n8k32 s8 x s8 -> s32: the fp16 MMA's instruction rate, twice its multiply-adds
+on the H200). Forms (constexprs of _bucket_int8_kernel):
 
-    acc_d [16 ROWS, BM] (int32) += OneHot [16 ROWS, BK] (int8) @ digit_d[token tile, K block].T     d = hi, lo
-    S = s_t (acc_hi + acc_lo / 256)
+    two digits   acc_d [16 ROWS, BM] (int32) += OneHot [16 ROWS, BK] (int8) @ digit_d[token tile, K block].T, d = hi,
+                 lo; S = s_t (acc_hi + acc_lo / 256). As accurate as fp16; as many MMAs as the fp16 kernel, and as
+                 fast (0.96-1.04x). MERGED: one accumulator (the high digit's one-hot holds 127), as fast.
+    ONE_DIGIT    the high digit alone: half the MMAs, 1.55-1.69x the fp16 kernel, +1.5-2.1 % perplexity. A
+                 measurement: the kernel is bound by its MMAs (Nsight, benchmarks/NOTES.md forty-third session).
+    BASE_CORR    the high digit through each token's LUT (ONE_DIGIT's one-hot) plus the remainder s_t lo / 256
+                 through the base LUT, shared by every token: corr [16 W, BM] += Base [16 W, BK] @ lo.T with the base's
+                 weights as 7-bit levels (base_tables; 3 instructions for 4 weights, base_lookup_program), one IMMA
+                 per eight of the one-hot's. Exact for the base model; with a task LUT off by (W_task - W_base) r:
+                 as accurate as fp16 on a real task LUT of the default model. 1.36-1.46x the fp16 kernel with its
+                 digits made ahead (H200, 16 tokens over 16 tasks, gpr 1). The op runs it for bucket-class batches of
+                 9-16 rows when given the base tables (kernels/triton_ops.py, int8_base_corr_config).
 
 The one-hot's rows are the WIDE form's, 16 (q W + w) + 8 h + g for code value 2q + h of weight row 8w + g, so a lane
 (4g + t of warp w) holds one weight row in all its A rows and folds that row's 16 code values in its registers
 (triton_bucket_wgmma._fold_wide, reused). Its A registers (m16n8k32: a0 row g, k 4t..4t+3; a1 row g + 8; a2, a3 the
 same at k + 16) are each one prmt: the 4 codes of those k, a 16-bit chunk of the packed word, are the selector of a
-one-byte table (int8_onehot_table's trick, arranged for immediates: int8_onehot_selector; int8_onehot_program).
-Checked on the CPU: the program on the emulator for every code value, and the lane-by-lane model of these fragments
-against each token's LUT sum (tests/kernels/test_int8_onehot.py).
-
-Why (benchmarks/NOTES.md, forty-second session): the inner loop alone ran 10-25 % more work a microsecond than the
-fp16 WIDE loop (benchmarks/onehot_loop_rate.py). Measured (benchmarks/bucket_int8.py, H200, 16 tokens over 16
-tasks, gpr 1, in turns with the op's choice): the kernel alone 0.93-1.02x the op's time, 0.88-0.92x with its
-digits' own launch. sm_90 SASS then (2 warps, BLOCK_K 128): 190 registers (128 int32 accumulators; 5 programs an SM
-against the WIDE choices' 8), a K block's loop 437 instructions for 128 IMMA and 128 prmt, 64 of them IMADs
-rematerializing the tables; with the tables as immediates since (int8_onehot_selector; not yet timed or run on a
-GPU), 384 instructions, 192 registers.
+one-byte table held as an immediate (int8_onehot_selector, int8_onehot_program). BASE_CORR's A rows are each warp's
+own 8 weight rows (16 w + g) and 8 zero rows; its registers come from the same chunks. Checked on the CPU: the
+programs on the emulator for every code value, the lane-by-lane model of the one-hot fragments against each token's
+LUT sum, the sm_90 compiles' instruction mix (tests/kernels/test_int8_onehot.py); on the H200 against
+base_corrected_reference and the other forms' references.
 
 Takes: sm_90, fp16 / bf16 x and LUT of one type, 4-bit prmt_ok codes, K and the group size multiples of BLOCK_K,
 each program's K range within one LUT group (gpr 1, or split-K ranges that divide the group).
