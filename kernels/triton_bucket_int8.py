@@ -487,11 +487,11 @@ INT8_MIN_M, INT8_MAX_M = 9, 16  # the op's int8 rows: its 16-token tile (8 and f
 def int8_base_corr_config(n: int, k: int, gpr: int) -> dict | None:
     """The BASE_CORR config the op launches at 9-16 tokens (none where no BLOCK_K tiles the LUT groups): 2 warps,
     BLOCK_K 256, 3 stages, SPLIT_K 2 (the fastest of the measured configs on every Llama-2-7B shape at gpr 1 on the
-    H200, benchmarks/NOTES.md forty-third session), else the smallest split, then BLOCK_K, whose K ranges each lie
-    in one LUT group."""
+    H200, benchmarks/NOTES.md forty-third session), else the smallest split, then BLOCK_K (64 at least: the
+    smallest run on a GPU), whose K ranges each lie in one LUT group."""
     if k % gpr:
         return None
-    for bk in (256, 128, 64, 32):
+    for bk in (256, 128, 64):
         if (k // gpr) % bk:
             continue
         k_blocks, group_blocks = k // bk, k // gpr // bk

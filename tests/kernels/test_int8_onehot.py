@@ -301,12 +301,13 @@ def test_the_base_corrected_int8_kernel_compiles_for_sm90_at_one_imma_a_one_hot_
 @pytest.mark.parametrize("n, k, gpr, want", [
     (4096, 4096, 1, (256, 2)), (11008, 4096, 1, (256, 2)), (4096, 11008, 1, (256, 2)),  # K = 43 x 256
     (4096, 4096, 4, (256, 4)), (4096, 11008, 4, (64, 4)),  # groups of 1,024 and 2,752 columns
-    (576, 576, 4, None),  # groups of 144 columns: no multiple of 32 divides them
+    (576, 576, 4, None),  # groups of 144 columns: no BLOCK_K of 64 or more divides them
+    (64, 160, 1, None),  # 160 columns: 32 would, but BLOCK_K 32 has not run on a GPU
 ])
 def test_the_ops_int8_config_has_every_k_range_in_one_lut_group(n, k, gpr, want):
     """int8_base_corr_config: BLOCK_K 256 and SPLIT_K 2 where they fit (the measured best at gpr 1), else the
-    smallest split and the largest BLOCK_K whose K ranges each lie in one LUT group; none where no BLOCK_K (a
-    multiple of 32) divides the group."""
+    smallest split and the largest BLOCK_K whose K ranges each lie in one LUT group; none where no BLOCK_K of 64,
+    128 or 256 divides the group."""
     config = int8_base_corr_config(n, k, gpr)
     if want is None:
         assert config is None
