@@ -115,11 +115,12 @@ class EngineConfig:
     for tuning. Costs ~50 s on a GPU whose choices are not cached yet (Llama-2-7B shapes, H200), nothing once they
     are (server/runner.py, tune_kernels)."""
     int8_activations: bool = False
-    """CUDA (sm_90) only: decode batches of 9-16 rows over many tasks round each projection's input to one int8
-    digit a token (a step per token) through each token's LUT, and send the remainder through the base LUT
-    (Transformer.enable_int8_activations): ~1.4x the exact kernel's speed there. Exact for the base model; with a
-    task LUT, off by (W_task - W_base) times the remainder: as accurate as fp16 for a real math task LUT of the
-    default model (perplexity -0.005 % against float32; fp16 -0.004 %), less so for LUTs far from the base's."""
+    """CUDA (sm_90) only: steps of 9-16 rows over many tasks (decode rows, and short prompts' rows that graph
+    prefill runs as decode rows) round each projection's input to one int8 digit a token (a step per token) through
+    each token's LUT, and send the remainder through the base LUT (Transformer.enable_int8_activations): ~1.4x the
+    exact kernel's speed there. Exact for the base model; with a task LUT, off by (W_task - W_base) times the
+    remainder: as accurate as fp16 for a real math task LUT of the default model (perplexity -0.001 % against
+    float32 in the kernel's arithmetic, as fp16's), less so for LUTs far from the base's."""
     cpu_weight_cache_bytes: int | None = None
     """On the CPU: bytes of dense weights rebuilt from resident LUTs and kept (the reference op rebuilds them on
     every call, ~1 s per token for a 135M model); 0 = off; None = every resident task's (num_slots), within half of
