@@ -776,9 +776,9 @@ def compile_bucket_wgmma_sm90(config: dict, bits: int = 4, x: str = "fp16") -> t
 
 
 def compile_bucket_int8_sm90(num_warps: int, block_k: int, stages: int, split: bool, merged: bool = False,
-                             base_corr: bool = False) -> tuple[str, str, int, str]:  # fmt: skip
+                             base_corr: bool = False, pdl: bool = False) -> tuple[str, str, int, str]:  # fmt: skip
     """sm90_compile of the int8 bucket kernel (triton_bucket_int8.py): 8 num_warps weight rows, 16 tokens, fp16 LUT;
-    merged: its one-accumulator form; base_corr: one digit and the base LUT's correction."""
+    merged: its one-accumulator form; base_corr: one digit and the base LUT's correction; pdl: its PDL form."""
     import torch
     from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
     from triton.runtime.jit import mangle_type
@@ -792,7 +792,7 @@ def compile_bucket_int8_sm90(num_warps: int, block_k: int, stages: int, split: b
                                           [8 * num_warps, block_k // 8], layouts["c_smem_layout"])  # fmt: skip
     const = {"ROWS": 8 * num_warps, "BLOCK_K": block_k, "STAGES": stages,
              **{k: layouts[k] for k in KERNEL_LAYOUTS_I8}, "USE_SPLIT": split, "MERGED": merged,
-             "BASE_CORR": base_corr}  # fmt: skip
+             "BASE_CORR": base_corr, "PDL": pdl}  # fmt: skip
     extra_sig = {"xh_desc": mangle_type(x_desc), "xl_desc": mangle_type(x_desc), "c_desc": mangle_type(c_desc),
                  "step_ptr": "*fp32", "bs_ptr": "*fp32", "bl_ptr": "*fp32"}  # fmt: skip
     ints = ["M", "N", "K", "GS", "stride_ls", "stride_ln", "stride_ym", "KB_PER_SPLIT", "stride_bn", "stride_s"]

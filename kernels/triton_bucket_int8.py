@@ -45,13 +45,13 @@ import triton
 import triton.language as tl
 
 from kernels.triton_bucket_wgmma import bucket_wgmma_layouts, bucket_wgmma_ok, one_fold
-from kernels.triton_common import split_k_tiles
+from kernels.triton_common import pdl_args, pdl_wait, split_k_tiles
 from kernels.triton_prefill_wgmma import HAVE_GLUON
 
 if HAVE_GLUON:
     from triton.experimental.gluon.language.nvidia.ampere import mma_v2
 
-    from kernels.triton_bucket_wgmma import _fold_wide, _join8, _store_tile
+    from kernels.triton_bucket_wgmma import _fold_wide, _gdc_wait, _join8, _store_tile
     from kernels.triton_prefill_wgmma import (
         TensorDescriptor,
         _barrier,
@@ -153,10 +153,13 @@ BASE_LOOKUP_CONSTRAINTS = "=r," + ",".join(["r"] * 20)
 
 @triton.jit
 def _int8_digits_kernel(x_ptr, hi_ptr, lo_ptr, scale_ptr, sums_ptr, K, stride_x, stride_d, stride_s,
-                        BASE: tl.constexpr, BLOCK_K: tl.constexpr, SUMS: tl.constexpr):  # fmt: skip
+                        BASE: tl.constexpr, BLOCK_K: tl.constexpr, SUMS: tl.constexpr,
+                        PDL: tl.constexpr = False):  # fmt: skip
     """Program t: token t's step s = max |x_t| / 127 (scale_ptr[t]) and digits hi = round(x / s) in [-127, 127],
     lo = round((x - hi s) / (s / BASE)) in [-128, 127] (round: floor(v + 0.5)). SUMS: sums_ptr[t, j] = the sum of
-    lo over columns [0, 32 j) (j = 0 .. K / 32; BASE_CORR's base-LUT correction needs it per K range)."""
+    lo over columns [0, 32 j) (j = 0 .. K / 32; BASE_CORR's base-LUT correction needs it per K range). PDL: waits
+    for the kernel before (x's writer) first."""
+    pdl_wait(PDL)
     t = tl.program_id(0)
     offs = tl.arange(0, BLOCK_K)
     peak = tl.zeros([BLOCK_K], tl.float32)
@@ -230,10 +233,12 @@ def digits_block(k: int) -> int:
     return min(16384, max(32, triton.next_power_of_2(k)))
 
 
-def int8_digits(x: torch.Tensor, base: int = TWO_DIGIT_BASE, sums: bool = False) -> tuple[torch.Tensor, ...]:
+def int8_digits(x: torch.Tensor, base: int = TWO_DIGIT_BASE, sums: bool = False,
+                pdl: bool = False) -> tuple[torch.Tensor, ...]:  # fmt: skip
     """x [M, K] (contiguous rows) -> (hi, lo) int8 [M, K] (16-byte row strides, for TMA) and the step [M] float32:
     x_t ~ step_t (hi + lo / base); base TWO_DIGIT_BASE for the two-accumulator kernel and BASE_CORR, MERGED_SCALE
-    for MERGED. sums: also lo's prefix sums [M, ceil(K / 32) + 1] int32 (lo_sums_reference), for BASE_CORR."""
+    for MERGED. sums: also lo's prefix sums [M, ceil(K / 32) + 1] int32 (lo_sums_reference), for BASE_CORR. pdl:
+    launched with PDL where triton_common.pdl_enabled."""
     m, k = x.shape
     width = triton.cdiv(k, 16) * 16
     hi = torch.empty(m, width, dtype=torch.int8, device=x.device)[:, :k]
@@ -243,7 +248,8 @@ def int8_digits(x: torch.Tensor, base: int = TWO_DIGIT_BASE, sums: bool = False)
     if m:
         _int8_digits_kernel[(m,)](x, hi, lo, step, lo_sums, k, x.stride(0), hi.stride(0), lo_sums.stride(0),
                                   BASE=base, BLOCK_K=digits_block(k), SUMS=sums,
-                                  num_warps=max(4, digits_block(k) // 1024))  # fmt: skip
+                                  num_warps=max(4, digits_block(k) // 1024),
+                                  **(pdl_args(x.device) if pdl else {}))  # fmt: skip
     return (hi, lo, step, lo_sums) if sums else (hi, lo, step)
 
 
@@ -359,6 +365,7 @@ if HAVE_GLUON:
         acc_layout: gl.constexpr, a_layout: gl.constexpr, b_layout: gl.constexpr, ch_layout: gl.constexpr,
         cw_layout: gl.constexpr, f_layout: gl.constexpr, USE_SPLIT: gl.constexpr = False,
         MERGED: gl.constexpr = False, ONE_DIGIT: gl.constexpr = False, BASE_CORR: gl.constexpr = False,
+        PDL: gl.constexpr = False,
     ):  # fmt: skip
         """Program (row tile x token tile, k): ROWS = 8 W weight rows, 16 tokens, K blocks [k KB_PER_SPLIT, ...),
         which lie in one LUT group (one fold, after the loop). x's two digit tiles and the rows' code words of each
@@ -372,7 +379,9 @@ if HAVE_GLUON:
         base LUT's tables (bw_ptr words [N, gpr, 4], bs_ptr scale and bl_ptr low [N, gpr]; base_tables), one more
         IMMA pair a 32-column chunk on a [16 W, BK] A of levels (each warp's own 8 rows, 8 zero rows):
         y_t = step_t (sum_c LUT_t S_hi + (scale corr + low sum lo) / 256), sum lo over the K range from sums_ptr
-        (lo's prefix sums a 32 columns, int8_digits(sums=True))."""
+        (lo's prefix sums a 32 columns, int8_digits(sums=True)). PDL (config PDL: 1; not yet timed, so not in the
+        op's config): the codes' first blocks requested before the wait for the kernel before (the digits'), the
+        digits' after it, as the WIDE form does."""
         BLOCK_M: gl.constexpr = 16
         L: gl.constexpr = 16
         BYTES: gl.constexpr = 2 * BLOCK_M * BLOCK_K + ROWS * BLOCK_K // 2  # the digits' tiles and the codes'
@@ -395,7 +404,8 @@ if HAVE_GLUON:
         lut_row = gl.minimum(row0 + arow, N - 1) * stride_ln
         tok_ok = toks < M
         lut_tok = gl.load(slot_ptr + toks, mask=tok_ok, other=0).to(gl.int64) * stride_ls
-        step = gl.load(step_ptr + toks, mask=tok_ok, other=0.0)
+        if not PDL:  # (under PDL after the wait: the digits kernel writes the steps)
+            step = gl.load(step_ptr + toks, mask=tok_ok, other=0.0)
 
         X_LAYOUT: gl.constexpr = xh_desc.layout
         C_LAYOUT: gl.constexpr = c_desc.layout
@@ -407,12 +417,24 @@ if HAVE_GLUON:
             mbarrier.init(bars.index(s), count=1)
         fence_async_shared()
         _barrier()  # the barriers initialized before anyone waits on them
-        for s in gl.static_range(STAGES - 1):
-            ok = kb0 + s < KB
-            mbarrier.expect(bars.index(s), BYTES, pred=ok)
-            _tma_load(c_desc, [row0, (kb0 + s) * (BLOCK_K // 8)], bars.index(s), c_smem.index(s), pred=ok)
-            _tma_load(xh_desc, [m_start, (kb0 + s) * BLOCK_K], bars.index(s), xh_smem.index(s), pred=ok)
-            _tma_load(xl_desc, [m_start, (kb0 + s) * BLOCK_K], bars.index(s), xl_smem.index(s), pred=ok)
+        if PDL:  # the codes (no kernel's output) before the wait, the digits after
+            for s in gl.static_range(STAGES - 1):
+                ok = kb0 + s < KB
+                mbarrier.expect(bars.index(s), BYTES, pred=ok)
+                _tma_load(c_desc, [row0, (kb0 + s) * (BLOCK_K // 8)], bars.index(s), c_smem.index(s), pred=ok)
+            _gdc_wait()
+            step = gl.load(step_ptr + toks, mask=tok_ok, other=0.0)
+            for s in gl.static_range(STAGES - 1):
+                ok = kb0 + s < KB
+                _tma_load(xh_desc, [m_start, (kb0 + s) * BLOCK_K], bars.index(s), xh_smem.index(s), pred=ok)
+                _tma_load(xl_desc, [m_start, (kb0 + s) * BLOCK_K], bars.index(s), xl_smem.index(s), pred=ok)
+        else:
+            for s in gl.static_range(STAGES - 1):
+                ok = kb0 + s < KB
+                mbarrier.expect(bars.index(s), BYTES, pred=ok)
+                _tma_load(c_desc, [row0, (kb0 + s) * (BLOCK_K // 8)], bars.index(s), c_smem.index(s), pred=ok)
+                _tma_load(xh_desc, [m_start, (kb0 + s) * BLOCK_K], bars.index(s), xh_smem.index(s), pred=ok)
+                _tma_load(xl_desc, [m_start, (kb0 + s) * BLOCK_K], bars.index(s), xl_smem.index(s), pred=ok)
 
         acc_hi = gl.zeros([L * ROWS, BLOCK_M], gl.int32, acc_layout)
         acc_lo = gl.zeros([L * ROWS, BLOCK_M], gl.int32, acc_layout)  # unused if MERGED (no registers)
@@ -509,7 +531,8 @@ def launch_bucket_int8(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: to
     """y [M, N] <- the int8 bucket kernel (4-bit codes). config: num_warps (ROWS = 8 num_warps weight rows a
     program), BLOCK_K (a multiple of 32 dividing K and the group size), num_stages, SPLIT_K. Each program's K range
     must lie in one LUT group (one_fold); MERGED (0/1): one accumulator (the digits' base MERGED_SCALE); BASE_CORR
-    (0/1): one digit through the task LUTs, the remainder through base (base_tables of the base LUT). digits:
+    (0/1): one digit through the task LUTs, the remainder through base (base_tables of the base LUT); PDL (0/1):
+    the digits kernel and this one launched with PDL where triton_common.pdl_enabled (not yet timed). digits:
     int8_digits(x, base, sums=BASE_CORR) made ahead with the config's base (else computed here)."""
     m, k = x.shape
     n = codes_packed.shape[0]
@@ -523,8 +546,9 @@ def launch_bucket_int8(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: to
     merged, base_corr = bool(config.get("MERGED", 0)), bool(config.get("BASE_CORR", 0))
     if base_corr and base is None:
         raise ValueError("BASE_CORR needs the base LUT's tables (base_tables)")
+    pdl = bool(config.get("PDL", 0))
     if digits is None:
-        digits = int8_digits(x, MERGED_SCALE if merged else TWO_DIGIT_BASE, sums=base_corr)
+        digits = int8_digits(x, MERGED_SCALE if merged else TWO_DIGIT_BASE, sums=base_corr, pdl=pdl)
     hi, lo, step = digits[:3]
     lo_sums = digits[3] if base_corr else step
     words, scale, low = base if base_corr else (step, step, step)
@@ -541,4 +565,5 @@ def launch_bucket_int8(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: to
         scale.stride(0) if base_corr else 0, lo_sums.stride(0),
         ROWS=rows, BLOCK_K=bk, STAGES=stages, **{k_: layouts[k_] for k_ in KERNEL_LAYOUTS_I8}, USE_SPLIT=split > 1,
         MERGED=merged, ONE_DIGIT=bool(config.get("ONE_DIGIT", 0)), BASE_CORR=base_corr, num_warps=warps,
+        **(pdl_args(x.device) if pdl else {}),
     )  # fmt: skip

@@ -8,6 +8,7 @@ A/B in one process each. argv[1]: a label; argv[2]: gpr; flags:
     --batch=N            N sequences over min(N, 16) tasks instead of 16 x 16
     --attention-copy     a decode-only step's attention copied into a buffer (as before the forty-second session)
     --int8-activations   the engine's opt-in int8 activation mode (EngineConfig.int8_activations)
+    --int8=JSON          with it, every int8 config the op launches takes those items, e.g. '{"PDL": 1}'
 (The --lut-l2, --split-inner, --lut-smem and --lut-async flags of the thirty-fourth to thirty-sixth sessions timed
 options measured slower or no faster, then removed.)"""
 
@@ -23,6 +24,7 @@ from serving_setup import bs, print_point, serving_engine  # noqa: E402
 
 import kernels.triton_bucket as tb  # noqa: E402
 import kernels.triton_bucket_wgmma as tbw  # noqa: E402
+import kernels.triton_ops as ops  # noqa: E402
 import server.triton_fused as tf  # noqa: E402
 from server.model import Attention  # noqa: E402
 
@@ -46,6 +48,13 @@ def wgmma_choices_with(extra: dict, wide: bool) -> None:
     tb.launch_bucket_wgmma = lambda *a: launch(*a[:-1], {**a[-1], **extra} if bool(a[-1].get("WIDE")) == wide
                                                else a[-1])  # fmt: skip
 
+def int8_config_with(extra: dict) -> None:
+    """Every int8 config the op launches from now on takes extra (triton_ops calls int8_base_corr_config by name)."""
+    config_for = ops.int8_base_corr_config
+    ops.int8_base_corr_config = lambda n, k, gpr: None if config_for(n, k, gpr) is None else {
+        **config_for(n, k, gpr), **extra}
+
+
 label, gpr = sys.argv[1], int(sys.argv[2])
 batch = 16
 int8_activations = False
@@ -64,6 +73,8 @@ for arg in sys.argv[3:]:
         attention_copied()
     elif arg == "--int8-activations":
         int8_activations = True
+    elif arg.startswith("--int8="):
+        int8_config_with(json.loads(arg.split("=", 1)[1]))
     elif arg.startswith("--attention="):
         attention_config_always(json.loads(arg.split("=", 1)[1]))
     else:

@@ -298,6 +298,26 @@ def test_the_base_corrected_int8_kernel_compiles_for_sm90_at_one_imma_a_one_hot_
     assert imma == 64 + 8 and prmt == 128 + 16, (imma, prmt)
 
 
+def test_the_int8_kernels_pdl_form_waits_after_the_codes_requests_and_before_the_digits():
+    """PDL (BASE_CORR, 3 stages): one grid-dependency wait (ACQBULK) with only the ring's first 2 codes TMA requests
+    before it (the digits kernel writes the digits and the steps); no spills; without PDL no wait."""
+    script = (
+        "import json, os, sys; os.environ.pop('TRITON_INTERPRET', None); sys.path.insert(0, 'benchmarks')\n"
+        "from bench_kernels import compile_bucket_int8_sm90\n"
+        "out = []\n"
+        "for pdl in (False, True):\n"
+        "    regs, stack, smem, sass = compile_bucket_int8_sm90(2, 256, 3, True, False, True, pdl)\n"
+        "    wait = sass.find('ACQBULK')\n"
+        "    out.append([int(regs), int(stack), sass.count('ACQBULK'), sass[:wait].count('UTMALDG') if wait >= 0 "
+        "else -1, sass.count('UTMALDG')])\n"
+        "print(json.dumps(out))"
+    )
+    (regs0, stack0, waits0, _, tma0), (regs1, stack1, waits1, before, tma1) = sm90_results(script, None)
+    assert stack0 == stack1 == 0 and regs1 <= 168
+    assert waits0 == 0 and waits1 == 1
+    assert before == 2 and tma1 == tma0  # the codes' 2 prologue requests; the same requests in all
+
+
 @pytest.mark.parametrize("n, k, gpr, want", [
     (4096, 4096, 1, (256, 2)), (11008, 4096, 1, (256, 2)), (4096, 11008, 1, (256, 2)),  # K = 43 x 256
     (4096, 4096, 4, (256, 4)), (4096, 11008, 4, (64, 4)),  # groups of 1,024 and 2,752 columns
@@ -389,3 +409,29 @@ def test_the_op_takes_the_int8_kernel_for_9_to_16_rows_over_many_tasks_given_the
     y = lut_linear_forward(x[:8], codes, pool, slots[:8], 4, num_tasks=8, int8_base=tables)
     assert rel_err(y, exact[:8]) < tol
     assert rel_err(lut_linear_forward(x, codes, pool, slots, 4, num_tasks=16), exact) < tol
+
+
+@pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.get_device_capability() < (9, 0),
+                    reason="the int8 bucket kernel needs an sm_90 GPU")  # fmt: skip
+def test_the_int8_kernels_pdl_launches_give_its_results(monkeypatch):
+    """BASE_CORR with PDL (the digits kernel and the int8 kernel each launched with it, three calls back to back, each
+    writing a new y) equals the launch without PDL."""
+    from kernels import triton_common
+    from kernels.triton_bucket_int8 import launch_bucket_int8
+    from kernels.triton_common import pdl_enabled, pdl_scope
+    from tests.kernels.test_triton_forward import make_case, rel_err
+
+    monkeypatch.setenv("SKETCHSERVE_PDL", "1")
+    monkeypatch.setattr(triton_common, "_PDL", {})
+    x, codes, pool, slots = make_case(16, 256, 2048, 4, 1, 16, "random", torch.float16)
+    tables = base_tables(pool[0])
+    config = {"num_warps": 2, "BLOCK_K": 256, "num_stages": 3, "SPLIT_K": 2, "BASE_CORR": 1}
+    want = torch.empty(16, 256, dtype=torch.float16, device="cuda")
+    launch_bucket_int8(x, codes, pool, slots, want, config, base=tables)
+    ys = [torch.full_like(want, float("nan")) for _ in range(3)]
+    with pdl_scope():
+        assert pdl_enabled(x.device)
+        for y in ys:
+            launch_bucket_int8(x, codes, pool, slots, y, {**config, "PDL": 1}, base=tables)
+    for y in ys:  # (the split-K sums may add in another order)
+        assert rel_err(y, want) < 1e-3
