@@ -13,7 +13,9 @@ ahead. Writes OUT_DIR/bucket_int8_gpr{G}.json. Configs ending in _m are the MERG
 ONE_DIGIT (x as one int8 digit: half the IMMAs; a measurement of what the MMAs cost, not a form to ship), in _bc
 BASE_CORR (one digit through the task LUTs, the remainder through the base LUT's tables, here pool slot 0's; its
 error against x reported against the exact op with every token on slot 0, where the correction is exact).
---profile: one launch each of the op's choice and PROFILED (4096x4096), for Nsight Compute.
+--profile: one launch each of the op's choice and PROFILED (4096x4096), for Nsight Compute. Also writes
+bucket_int8_gpr{G}.png: per shape, the op's time and each form's best, alone and with its digits' launch;
+--plot JSON redraws it from an earlier run's JSON.
 """
 
 from __future__ import annotations
@@ -151,15 +153,58 @@ def profile() -> None:
     torch.cuda.synchronize()
 
 
+FORM_NAMES = {"": "two digits", "_m": "two digits, one accumulator", "_1d": "one digit (inexact)",
+              "_bc": "BASE_CORR (--int8-activations)"}  # fmt: skip
+
+
+def plot(result: dict, path: Path) -> None:
+    """Bars per shape: the op's time, and each int8 form's best config alone (digits made ahead) and with its
+    digits' launch, as speed-ups over the op (a bar above 1 is faster)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = result["rows"]
+    forms = [f for f in FORMS if any(label_form(k) == f for r in rows for k in r["us"] if k.startswith("int8"))]
+    fig, ax = plt.subplots(figsize=(10, 4))
+    width = 0.8 / (2 * len(forms))
+    top = 1.0
+    for i, form in enumerate(forms):
+        for j, alone in enumerate((True, False)):
+            values = []
+            for r in rows:
+                labels = [k for k in r["us"] if k.startswith("int8") and k.endswith("_alone") == alone
+                          and label_form(k.removesuffix("_alone")) == form]  # fmt: skip
+                values.append(r["us"]["op_choice"] / min(r["us"][k] for k in labels) if labels else 0)
+            xs = [c + (2 * i + j) * width - 0.4 + width / 2 for c in range(len(rows))]
+            top = max(top, *values)
+            ax.bar(xs, values, width, label=f"{FORM_NAMES[form]}, {'digits made ahead' if alone else 'with digits'}",
+                   alpha=1.0 if alone else 0.55, color=f"C{i}")  # fmt: skip
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_ylim(0, top * 1.35)  # room for the legend
+    ticks = [f"{r['shape'][0]}x{r['shape'][1]}\nop {r['us']['op_choice']:.1f} us" for r in rows]
+    ax.set_xticks(range(len(rows)), ticks)
+    ax.set_ylabel("speed-up over the op's choice")
+    ax.set_title(f"int8 bucket kernel forms, 16 tokens over 16 tasks, gpr {rows[0]['gpr']} ({result['gpu']})")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out")
+    parser.add_argument("--plot", type=Path, help="redraw the PNG of this run's JSON (next to it), nothing else")
     parser.add_argument("--profile", action="store_true", help="single launches for ncu, nothing else")
     parser.add_argument("--gpr", type=int, default=1)
     parser.add_argument("--shapes", type=int, default=len(SHAPES), help="the first this many of SHAPES")
     args = parser.parse_args(argv)
     if args.profile:
         return profile()
+    if args.plot:
+        return plot(json.loads(args.plot.read_text()), args.plot.with_suffix(".png"))
     if not args.out:
         parser.error("--out is required unless --profile")
     rows = []
@@ -167,7 +212,9 @@ def main(argv: list[str] | None = None) -> None:
         rows.append(case(Layer(n, k, args.gpr), 16, 16))
         torch.cuda.empty_cache()
     out = Path(args.out) / f"bucket_int8_gpr{args.gpr}.json"
-    out.write_text(json.dumps({"gpu": torch.cuda.get_device_name(), "rows": rows}, indent=1))
+    result = {"gpu": torch.cuda.get_device_name(), "rows": rows}
+    out.write_text(json.dumps(result, indent=1))
+    plot(result, out.with_suffix(".png"))
 
 
 if __name__ == "__main__":
