@@ -454,19 +454,20 @@ if HAVE_GLUON:
             mbarrier.wait(bars.index(cur), (i // STAGES) & 1)
             chunk = _code_chunks(c_smem.index(cur), cw_layout, ch_layout, ROWS, BLOCK_K)
             a = _onehot_i8(chunk, a_layout, ROWS, BLOCK_K)
-            if BASE_CORR:
-                acc_hi = mma_v2(a, xh_smem.index(cur).permute((1, 0)).load(b_layout), acc_hi)
-                a_base = _base_weights_i8(chunk, tw0, tw1, tw2, tw3, a_layout, ROWS, BLOCK_K)
-                corr = mma_v2(a_base, xl_smem.index(cur).permute((1, 0)).load(b_layout), corr)
-            elif ONE_DIGIT:
-                acc_hi = mma_v2(a, xh_smem.index(cur).permute((1, 0)).load(b_layout), acc_hi)
-            elif MERGED:
-                a_high = _onehot_i8(chunk, a_layout, ROWS, BLOCK_K, True)
-                acc_hi = mma_v2(a_high, xh_smem.index(cur).permute((1, 0)).load(b_layout), acc_hi)
-                acc_hi = mma_v2(a, xl_smem.index(cur).permute((1, 0)).load(b_layout), acc_hi)
+            b_hi = xh_smem.index(cur).permute((1, 0)).load(b_layout)
+            if MERGED:  # the high digit's one-hot holds MERGED_SCALE
+                acc_hi = mma_v2(_onehot_i8(chunk, a_layout, ROWS, BLOCK_K, True), b_hi, acc_hi)
             else:
-                acc_hi = mma_v2(a, xh_smem.index(cur).permute((1, 0)).load(b_layout), acc_hi)
-                acc_lo = mma_v2(a, xl_smem.index(cur).permute((1, 0)).load(b_layout), acc_lo)
+                acc_hi = mma_v2(a, b_hi, acc_hi)
+            if not ONE_DIGIT:
+                b_lo = xl_smem.index(cur).permute((1, 0)).load(b_layout)
+                if BASE_CORR:  # the low digit through the base's levels
+                    a_base = _base_weights_i8(chunk, tw0, tw1, tw2, tw3, a_layout, ROWS, BLOCK_K)
+                    corr = mma_v2(a_base, b_lo, corr)
+                elif MERGED:
+                    acc_hi = mma_v2(a, b_lo, acc_hi)
+                else:
+                    acc_lo = mma_v2(a, b_lo, acc_lo)
             # refill the buffers of block kb - 1 (read by every warp) with block kb + STAGES - 1
             nxt = kb + STAGES - 1
             r = (i + STAGES - 1) % STAGES
