@@ -151,7 +151,6 @@ def test_int8_activations_keep_each_projections_base_tables_and_leave_the_cpu_ex
     pools, fused_luts = allocate_lut_pools(base, 2, torch.float32, "cpu")
     for n in base.layer_names:
         pools[n][1].copy_(luts[1][n])
-        pools[n][0].copy_(luts[0][n])
     model = Transformer(base, pools, max_len=32, fused_luts=fused_luts if fused else None)
     model.enable_int8_activations()
     projections = [m for m in model.modules() if isinstance(m, LutProjection)]
