@@ -1,7 +1,7 @@
 """The int8 bucket kernel (kernels/triton_bucket_int8.py: the one-hot in int8, x as two int8 digits a token) against
 the op's choice at 16 tokens over 16 tasks.
 
-    python3 benchmarks/bucket_int8.py --out OUT_DIR [--gpr 1] [--shapes 5]
+    python3 benchmarks/bucket_int8.py --out OUT_DIR [--gpr 1] [--shapes 5] [--base-corr]
     ncu -k regex:'_bucket_wgmma_kernel|_bucket_int8_kernel' python3 benchmarks/bucket_int8.py --profile
 
 Per shape (the kernel table's three and the fused serving shapes): the op's choice for the key (the shipped WIDE
@@ -15,7 +15,9 @@ BASE_CORR (one digit through the task LUTs, the remainder through the base LUT's
 error against x reported against the exact op with every token on slot 0, where the correction is exact).
 --profile: one launch each of the op's choice and PROFILED (4096x4096), for Nsight Compute. Also writes
 bucket_int8_gpr{G}.png: per shape, the op's time and each form's best, alone and with its digits' launch;
---plot JSON redraws it from an earlier run's JSON.
+--plot JSON redraws it from an earlier run's JSON. --base-corr: BASE_CORR_CONFIGS only (BASE_CORR over BLOCK_K 64-256
+at splits 2 and 4, the op's int8 config, int8_base_corr_config, among them and named on each line), written to
+bucket_int8_bc_gpr{G}.json.
 """
 
 from __future__ import annotations
@@ -41,6 +43,10 @@ CONFIGS = [(2, 256, 2, 4, 0, 0, 0), (2, 128, 3, 4, 0, 0, 0), (2, 128, 4, 2, 0, 0
            (2, 128, 3, 4, 0, 0, 1), (2, 128, 4, 2, 0, 0, 1), (2, 256, 2, 4, 0, 0, 1), (2, 256, 3, 2, 0, 0, 1),
            (1, 256, 2, 4, 0, 0, 1), (4, 128, 3, 4, 0, 0, 1), (2, 128, 4, 4, 0, 0, 1), (2, 256, 2, 2, 0, 0, 1),
            (4, 256, 2, 2, 0, 0, 1), (1, 128, 4, 4, 0, 0, 1)]  # fmt: skip
+# --base-corr: BASE_CORR alone, the op's config (int8_base_corr_config) among these, at each split BLOCK_K 64-256
+BASE_CORR_CONFIGS = [(2, 256, 3, 2, 0, 0, 1), (2, 128, 3, 2, 0, 0, 1), (2, 64, 4, 2, 0, 0, 1), (2, 256, 3, 4, 0, 0, 1),
+                     (2, 128, 3, 4, 0, 0, 1), (2, 128, 2, 4, 0, 0, 1), (2, 64, 4, 4, 0, 0, 1), (2, 64, 3, 4, 0, 0, 1),
+                     (4, 64, 4, 4, 0, 0, 1), (2, 64, 6, 4, 0, 0, 1)]  # fmt: skip
 PROFILED = [(2, 128, 4, 2, 0, 0, 0), (2, 128, 4, 2, 0, 0, 1), (2, 128, 4, 2, 0, 1, 0)]
 FORMS = ("", "_m", "_1d", "_bc")
 
@@ -63,7 +69,7 @@ def label_of(config: dict) -> str:
     return "int8_w{num_warps}_bk{BLOCK_K}_s{num_stages}_k{SPLIT_K}".format(**config) + form_of(config)
 
 
-def case(layer: Layer, m: int, tasks: int) -> dict:
+def case(layer: Layer, m: int, tasks: int, configs: list[tuple] = CONFIGS) -> dict:
     from kernels.triton_bucket_int8 import (
         MERGED_SCALE,
         TWO_DIGIT_BASE,
@@ -93,7 +99,7 @@ def case(layer: Layer, m: int, tasks: int) -> dict:
     y = torch.empty(m, layer.n, dtype=torch.float16, device="cuda")
     launches = {"op_choice": lambda: launch_bucket(x, codes, pool, slots, BITS, y, choice)}
     errors = {}
-    for row in CONFIGS:
+    for row in configs:
         config = config_of(*row)
         base = MERGED_SCALE if config["MERGED"] else TWO_DIGIT_BASE
         form = "one" if config["ONE_DIGIT"] else "bc" if config["BASE_CORR"] else base
@@ -128,9 +134,14 @@ def case(layer: Layer, m: int, tasks: int) -> dict:
                  f"{alone:.1f} us ({times['op_choice'] / alone:.2f}x), rel err vs x {errors[best]['x']:.2e}")
         if "x_on_base" in errors[best]:
             line += f" (on the base's slot {errors[best]['x_on_base']:.2e})"
+    from kernels.triton_bucket_int8 import int8_base_corr_config
+
+    op_int8 = int8_base_corr_config(layer.n, layer.k, layer.gpr)
+    if op_int8:
+        line += f"; the op's int8 config {label_of({'MERGED': 0, 'ONE_DIGIT': 0, **op_int8})}"
     print(line, flush=True)
     return {"shape": [layer.n, layer.k], "gpr": layer.gpr, "tokens": m, "tasks": tasks, "key": key,
-            "op_choice": choice, "us": times, "errors": errors}  # fmt: skip
+            "op_choice": choice, "op_int8": op_int8, "us": times, "errors": errors}  # fmt: skip
 
 
 def profile() -> None:
@@ -199,6 +210,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--plot", type=Path, help="redraw the PNG of this run's JSON (next to it), nothing else")
     parser.add_argument("--profile", action="store_true", help="single launches for ncu, nothing else")
     parser.add_argument("--gpr", type=int, default=1)
+    parser.add_argument("--base-corr", action="store_true", help="time BASE_CORR_CONFIGS only")
     parser.add_argument("--shapes", type=int, default=len(SHAPES), help="the first this many of SHAPES")
     args = parser.parse_args(argv)
     if args.profile:
@@ -209,9 +221,9 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--out is required unless --profile")
     rows = []
     for n, k in SHAPES[: args.shapes]:
-        rows.append(case(Layer(n, k, args.gpr), 16, 16))
+        rows.append(case(Layer(n, k, args.gpr), 16, 16, BASE_CORR_CONFIGS if args.base_corr else CONFIGS))
         torch.cuda.empty_cache()
-    out = Path(args.out) / f"bucket_int8_gpr{args.gpr}.json"
+    out = Path(args.out) / f"bucket_int8{'_bc' if args.base_corr else ''}_gpr{args.gpr}.json"
     result = {"gpu": torch.cuda.get_device_name(), "rows": rows}
     out.write_text(json.dumps(result, indent=1))
     plot(result, out.with_suffix(".png"))

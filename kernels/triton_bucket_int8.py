@@ -507,21 +507,27 @@ if HAVE_GLUON:
 INT8_MIN_M, INT8_MAX_M = 9, 16  # the op's int8 rows: its 16-token tile (8 and fewer: the WIDE form's 8-token tile)
 
 
+MIN_STEPS = 8  # BLOCK_K steps a K range should take (int8_base_corr_config)
+
+
 def int8_base_corr_config(n: int, k: int, gpr: int) -> dict | None:
     """The BASE_CORR config the op launches at 9-16 tokens (none where no BLOCK_K tiles the LUT groups): 2 warps,
-    BLOCK_K 256, 3 stages, SPLIT_K 2 (the fastest of the measured configs on every Llama-2-7B shape at gpr 1 on the
-    H200, benchmarks/NOTES.md forty-third session), else the smallest split, then BLOCK_K (64 at least: the
-    smallest run on a GPU), whose K ranges each lie in one LUT group."""
+    the smallest SPLIT_K whose K ranges each lie in one LUT group, and the largest BLOCK_K (256, 128 or 64: 64 the
+    smallest run on a GPU) that tiles the groups and still gives each K range MIN_STEPS steps of the pipeline, else
+    the smallest that tiles them. Measured on every Llama-2-7B shape on the H200 (benchmarks/NOTES.md, forty-third
+    and forty-fourth sessions): at gpr 1 BLOCK_K 256, 3 stages, split 2 was the fastest config; at gpr 4 (split 4:
+    K ranges of 1,024 columns) BLOCK_K 128, 3 stages, beat 256's four steps a range by 5-15 %. PDL: 1 launches the
+    digits kernel and this one with PDL inside a pdl_scope (the served decode step): 7.14 -> 7.05 ms a 16 x 16 step
+    at gpr 1 (forty-fourth session)."""
     if k % gpr:
         return None
-    for bk in (256, 128, 64):
-        if (k // gpr) % bk:
-            continue
-        k_blocks, group_blocks = k // bk, k // gpr // bk
-        for split in (2, 4, 8, 16):
-            if one_fold(k_blocks, group_blocks, triton.cdiv(k_blocks, split)):
-                return {"num_warps": 2, "BLOCK_K": bk, "num_stages": 3 if bk == 256 else 4, "SPLIT_K": split,
-                        "BASE_CORR": 1}  # fmt: skip
+    for split in (2, 4, 8, 16):
+        fits = [bk for bk in (256, 128, 64) if (k // gpr) % bk == 0
+                and one_fold(k // bk, k // gpr // bk, triton.cdiv(k // bk, split))]  # fmt: skip
+        if fits:
+            bk = next((bk for bk in fits if k // bk // split >= MIN_STEPS), fits[-1])
+            return {"num_warps": 2, "BLOCK_K": bk, "num_stages": 3 if bk >= 128 else 4, "SPLIT_K": split,
+                    "BASE_CORR": 1, "PDL": 1}  # fmt: skip
     return None
 
 

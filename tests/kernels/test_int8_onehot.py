@@ -320,19 +320,20 @@ def test_the_int8_kernels_pdl_form_waits_after_the_codes_requests_and_before_the
 
 @pytest.mark.parametrize("n, k, gpr, want", [
     (4096, 4096, 1, (256, 2)), (11008, 4096, 1, (256, 2)), (4096, 11008, 1, (256, 2)),  # K = 43 x 256
-    (4096, 4096, 4, (256, 4)), (4096, 11008, 4, (64, 4)),  # groups of 1,024 and 2,752 columns
+    (4096, 4096, 4, (128, 4)), (4096, 11008, 4, (64, 4)),  # groups of 1,024 and 2,752 columns: 8 and 43 steps
+    (4096, 4096, 8, (64, 8)),  # groups of 512 columns: 8 steps of 64, not 4 of 128
     (576, 576, 4, None),  # groups of 144 columns: no BLOCK_K of 64 or more divides them
     (64, 160, 1, None),  # 160 columns: 32 would, but BLOCK_K 32 has not run on a GPU
 ])
 def test_the_ops_int8_config_has_every_k_range_in_one_lut_group(n, k, gpr, want):
-    """int8_base_corr_config: BLOCK_K 256 and SPLIT_K 2 where they fit (the measured best at gpr 1), else the
-    smallest split and the largest BLOCK_K whose K ranges each lie in one LUT group; none where no BLOCK_K of 64,
-    128 or 256 divides the group."""
+    """int8_base_corr_config: the smallest split whose K ranges each lie in one LUT group, and the largest BLOCK_K
+    that gives a range 8 steps (256 and split 2 at gpr 1, the measured best there; 128 and split 4 at gpr 4); none
+    where no BLOCK_K of 64, 128 or 256 divides the group. Served with PDL."""
     config = int8_base_corr_config(n, k, gpr)
     if want is None:
         assert config is None
         return
-    assert (config["BLOCK_K"], config["SPLIT_K"]) == want and config["BASE_CORR"] == 1
+    assert (config["BLOCK_K"], config["SPLIT_K"]) == want and config["BASE_CORR"] == config["PDL"] == 1
     k_blocks = k // config["BLOCK_K"]
     assert one_fold(k_blocks, k // gpr // config["BLOCK_K"], -(-k_blocks // config["SPLIT_K"]))
 
