@@ -516,9 +516,10 @@ def int8_base_corr_config(n: int, k: int, gpr: int) -> dict | None:
     smallest run on a GPU) that tiles the groups and still gives each K range MIN_STEPS steps of the pipeline, else
     the smallest that tiles them. Measured on every Llama-2-7B shape on the H200 (benchmarks/NOTES.md, forty-third
     and forty-fourth sessions): at gpr 1 BLOCK_K 256, 3 stages, split 2 was the fastest config; at gpr 4 (split 4:
-    K ranges of 1,024 columns) BLOCK_K 128, 3 stages, beat 256's four steps a range by 5-15 %. PDL: 1 launches the
-    digits kernel and this one with PDL inside a pdl_scope (the served decode step): 7.14 -> 7.05 ms a 16 x 16 step
-    at gpr 1 (forty-fourth session)."""
+    K ranges of 1,024 columns) BLOCK_K 128 was the fastest or within 1.3 % of it (256's four steps a range 14 % slower
+    on 4096 x 4096), and on the down projection's groups of 2,752 columns BLOCK_K 64 with 3 stages beat 4 and 6
+    stages by 3 %. PDL: 1 launches the digits kernel and this one with PDL inside a pdl_scope (the served decode
+    step): 7.14 -> 7.05 ms a 16 x 16 step at gpr 1, 8.26 -> 8.20 at gpr 4 (forty-fourth session)."""
     if k % gpr:
         return None
     for split in (2, 4, 8, 16):
@@ -526,8 +527,7 @@ def int8_base_corr_config(n: int, k: int, gpr: int) -> dict | None:
                 and one_fold(k // bk, k // gpr // bk, triton.cdiv(k // bk, split))]  # fmt: skip
         if fits:
             bk = next((bk for bk in fits if k // bk // split >= MIN_STEPS), fits[-1])
-            return {"num_warps": 2, "BLOCK_K": bk, "num_stages": 3 if bk >= 128 else 4, "SPLIT_K": split,
-                    "BASE_CORR": 1, "PDL": 1}  # fmt: skip
+            return {"num_warps": 2, "BLOCK_K": bk, "num_stages": 3, "SPLIT_K": split, "BASE_CORR": 1, "PDL": 1}
     return None
 
 
