@@ -162,6 +162,10 @@ class LutPool:
         self._lock = threading.Lock()
         self._slots = [_Slot() for _ in range(num_slots)]
         self.slot_generation = [0] * num_slots  # bumped each time a slot receives a LUT set (for weight caches)
+        # per slot: how far its LUT set lies from the base's (lut_distance; set before the slot is ready)
+        self.base_distance = [0.0] * num_slots
+        self._base_norms = torch.stack([torch.linalg.vector_norm(t[BASE_SLOT], dtype=torch.float32)
+                                        for t in self.lut_pools.values()]).clamp_min(1e-30)  # fmt: skip
         self._slots[BASE_SLOT] = _Slot(BASE_KEY, 0, True)
         self._slot_of_key: dict[TaskKey, int] = {BASE_KEY: BASE_SLOT}
         self._lru: OrderedDict[TaskKey, None] = OrderedDict()  # resident task keys, least recently used first
@@ -298,6 +302,15 @@ class LutPool:
         self._jobs.put(None)
         self._loader.join(timeout=10)
         self._hasher.shutdown(wait=False)
+
+    def lut_distance(self, slot: int) -> float:
+        """How far the slot's LUT set lies from the base's: the largest over projections of ||LUT - LUT_base|| /
+        ||LUT_base|| (Frobenius norms over each projection's [N, gpr, 2**bits] values). The int8 activation mode's
+        error on a projection is its one-digit rounding error times about this (EngineConfig.int8_max_lut_distance).
+        On the pool's device, in the current stream; one read-back."""
+        deltas = torch.stack([torch.linalg.vector_norm(t[slot] - t[BASE_SLOT], dtype=torch.float32)
+                              for t in self.lut_pools.values()])  # fmt: skip
+        return float((deltas / self._base_norms).max())
 
     # --- slot bookkeeping (lock held) --------------------------------------------------------------------------
 
@@ -457,10 +470,13 @@ class LutPool:
             with torch.cuda.stream(self._stream):
                 for name, t in luts.items():
                     self.lut_pools[name][slot].copy_(t, non_blocking=True)
+                distance = self.lut_distance(slot)  # (its one read-back waits for the copies)
             self._stream.synchronize()
         else:
             for name, t in luts.items():
                 self.lut_pools[name][slot].copy_(t)
+            distance = self.lut_distance(slot)
+        self.base_distance[slot] = distance
         with self._lock:
             if self._slots[slot].key == key:
                 self._slots[slot].ready = True

@@ -25,6 +25,9 @@ FLAGS = {
     "--max-tasks-resident": ("max_tasks_resident", int, "LUT pool slots (env SKETCHSERVE_MAX_TASKS_RESIDENT)"),
     "--max-waiting": ("max_waiting", int, "admission queue bound (env SKETCHSERVE_MAX_WAITING)"),
     "--kv-cache-mb": ("kv_cache_mb", int, "KV cache budget in MiB, 0 = auto (env SKETCHSERVE_KV_CACHE_MB)"),
+    "--int8-max-lut-distance": ("int8_max_lut_distance", float, "with --int8-activations: the int8 kernel serves "
+                                "a step only if each of its task LUTs lies within this relative distance of the "
+                                "base's (default 0.05; env SKETCHSERVE_INT8_MAX_LUT_DISTANCE)"),
     "--cpu-weight-cache-mb": ("cpu_weight_cache_mb", int,
                               "CPU only: dequantized weights kept, MiB; unset = every resident task's, within "
                               "half the available memory (env SKETCHSERVE_CPU_WEIGHT_CACHE_MB)"),

@@ -121,6 +121,15 @@ class EngineConfig:
     exact kernel's speed there. Exact for the base model; with a task LUT, off by (W_task - W_base) times the
     remainder: as accurate as fp16 for a real math task LUT of the default model (perplexity -0.001 % against
     float32 in the kernel's arithmetic, as fp16's), less so for LUTs far from the base's."""
+    int8_max_lut_distance: float = 0.05
+    """With int8_activations: a step takes the int8 kernel only if each of its tasks' LUT sets lies within this
+    relative distance of the base's (LutPool.lut_distance: the largest over projections of ||LUT - LUT_base|| /
+    ||LUT_base||, measured as each set enters its slot); a step with a task farther off runs exact (ModelRunner.
+    int8_allowed). The mode's error on a projection is its one-digit rounding error (~0.9 % of the output, relative)
+    times about this distance: at 0.05, ~4e-4, about the fp16 output's own rounding (2**-11 an element). The math
+    task LUT fine-tuned on the default model moved its weights 2.5 % at the largest projection (0.67 % over all) and
+    its perplexity in the mode was fp16's (benchmarks/NOTES.md, forty-third session). 0 serves only the base in it;
+    float('inf'), every task."""
     cpu_weight_cache_bytes: int | None = None
     """On the CPU: bytes of dense weights rebuilt from resident LUTs and kept (the reference op rebuilds them on
     every call, ~1 s per token for a 135M model); 0 = off; None = every resident task's (num_slots), within half of
@@ -186,6 +195,7 @@ class EngineConfig:
             cpu_weight_dtype=settings.cpu_weight_dtype,
             tune_at_start=settings.tune_at_start,
             int8_activations=settings.int8_activations,
+            int8_max_lut_distance=settings.int8_max_lut_distance,
             overlap_scheduling=settings.overlap_scheduling,
             pool=PoolConfig(
                 num_slots=settings.max_tasks_resident,

@@ -124,7 +124,7 @@ class Engine:
         num_blocks = config.cache.num_blocks or self._kv_budget() // bytes_per_block(mc, block_size, dtype)
         kv_cache = KVCache(mc, num_blocks, block_size, self.device, dtype)
         self.max_model_len = min(max_len, (num_blocks - 1) * block_size)
-        self.runner = ModelRunner(model, kv_cache, num_slots, config, self.device)
+        self.runner = ModelRunner(model, kv_cache, num_slots, config, self.device, self.pool.base_distance)
         blocks = BlockManager(num_blocks, block_size, prefix_caching=config.cache.prefix_caching)
         sc = config.scheduler
         if sc.decode_steps == 0:  # auto: multi-step decoding where the host's share of a step is worth saving

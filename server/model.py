@@ -301,6 +301,10 @@ class KernelHints:
 
     num_tasks: int | None = None
     segments: SlotSegments | None = None
+    int8: bool = True
+    """Whether the step may take the int8 activation kernel where the projections hold the base's tables
+    (Transformer.enable_int8_activations): the runner clears it for a step with a task LUT far from the base's
+    (ModelRunner.int8_allowed). Baked into CUDA graphs as num_tasks is (Transformer.int8_key)."""
 
 
 class LutProjection(nn.Module):
@@ -333,7 +337,7 @@ class LutProjection(nn.Module):
             segments = self.hints.segments
             slots = segments if segments is not None and segments.per_token is slot_of_token else slot_of_token
             y = lut_linear(x, self.codes_packed, self.lut_pool, slots, self.bits, self.gpr, False,
-                           num_tasks=self.hints.num_tasks, int8_base=self.int8_base)
+                           num_tasks=self.hints.num_tasks, int8_base=self.int8_base if self.hints.int8 else None)
         return y if self.bias is None else y + self.bias
 
 
@@ -537,6 +541,7 @@ class Transformer(nn.Module):
         fused_luts = fused_luts or {}
         self.dense_cache = dense_cache
         self.kernel_hints = KernelHints()  # set by the runner before each forward
+        self.int8_activations = False  # enable_int8_activations
 
         def dense(name: str) -> torch.Tensor:
             if name not in base.dense:
@@ -602,7 +607,20 @@ class Transformer(nn.Module):
             if isinstance(module, LutProjection):
                 module.int8_base = base_tables(module.lut_pool[0])
                 size += sum(t.numel() * t.element_size() for t in module.int8_base)
+        self.int8_activations = True
         return size
+
+    def int8_key(self, rows: int | None = None) -> bool:
+        """What a CUDA graph key records of the int8 activation mode: whether this forward's op calls may take the
+        int8 kernel (the tables are set, kernel_hints.int8 allows it, and, for op calls of `rows` rows, rows in the
+        kernel's 9-16; None: rows not known). A graph captured with it never replays a step without."""
+        if not self.int8_activations or not self.kernel_hints.int8:
+            return False
+        if rows is None:
+            return True
+        from kernels.triton_bucket_int8 import INT8_MAX_M, INT8_MIN_M
+
+        return INT8_MIN_M <= rows <= INT8_MAX_M
 
     def forward(
         self,

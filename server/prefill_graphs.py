@@ -67,8 +67,9 @@ PREFILL_BUCKETS = (128, 256, 512, 1024, 2048, 4096, 8192)
 # straddling fused kernel's cost, NOTES.md nineteenth session), so up to 8.
 MAX_LONG_GROUPS = 8
 
-# (padded short rows, each long group's padded rows, the short rows' decode kernel class: runner.kernel_class)
-PieceKey = tuple[int, tuple[int, ...], int]
+# (padded short rows, each long group's padded rows, the short rows' decode kernel class: runner.kernel_class, the
+# int8 activation mode's choice: model.int8_key)
+PieceKey = tuple[int, tuple[int, ...], int, bool]
 
 
 def kernel_class(classes: tuple[int, ...], tasks: int) -> int:
@@ -136,8 +137,8 @@ class PrefillGraphs:
         self.failed = False
 
     def key_for(self, plan: SchedulerOutput) -> PieceKey | None:
-        """(padded short rows, each long group's padded rows, the short rows' kernel class), or None: the step runs
-        eagerly (see split for which chunks are short)."""
+        """(padded short rows, each long group's padded rows, the short rows' kernel class, whether it may take the
+        int8 kernel), or None: the step runs eagerly (see split for which chunks are short)."""
         if self.failed or not plan.prefills or not self.buckets or any(c.prompt_targets for c in plan.prefills):
             return None  # scored prompts keep the eager form
         short, groups = self.split(plan)
@@ -152,7 +153,7 @@ class PrefillGraphs:
             return None
         classes = self.task_classes(s_pad) if short_rows else ()
         short_tasks = {c.slot for c in plan.decodes} | {c.slot for c in short}
-        return s_pad, pads, kernel_class(classes, len(short_tasks))
+        return s_pad, pads, kernel_class(classes, len(short_tasks)), self.model.int8_key()
 
     def split(self, plan: SchedulerOutput) -> tuple[list[ScheduledChunk], list[list[ScheduledChunk]]]:
         """The step's prefill chunks as (short, long groups), each in plan order: the tasks with the fewest prompt
@@ -183,23 +184,28 @@ class PrefillGraphs:
             return SchedulerOutput(prefills=[ScheduledChunk("capture", [0] * p_pad, 0, [NULL_BLOCK] * -(-p_pad // bs),
                                                             0, True, SamplingParams(), None)])  # fmt: skip
 
-        todo = [p_pad for p_pad in self.buckets if (0, (p_pad,), False) not in self.graphs]
+        self.model.kernel_hints.int8 = True  # (a launch sets it from the step's tasks)
+        todo = [p_pad for p_pad in self.buckets if self.lone_key(p_pad) not in self.graphs]
         if todo and self.use_graphs:
             # The pieces' kernels the start's tuning did not call (the fused norms, RoPE and SiLU in the prefill
             # graphs' launch mode) compile on a pool of threads first, not one after another in the first step.
             try:
                 with compile_ahead() as ahead:
                     if ahead:
-                        self.run(dummy(todo[0]), (0, (todo[0],), False), warm_up=True)
+                        self.run(dummy(todo[0]), self.lone_key(todo[0]), warm_up=True)
             except Exception as e:  # noqa: BLE001 - only a head start: the steps below compile what is left
                 log.debug("prefill pieces' compile-only pass stopped (%s)", e)
         for p_pad in todo:
             if self.failed:
                 break
-            self.run(dummy(p_pad), (0, (p_pad,), False))
+            self.run(dummy(p_pad), self.lone_key(p_pad))
             while self.capture_pending():
                 pass
         return sum(k[0] == 0 for k in self.graphs)
+
+    def lone_key(self, p_pad: int) -> PieceKey:
+        """The key of a step that only prefills p_pad rows of one task (key_for's for such a step)."""
+        return 0, (p_pad,), 0, self.model.int8_key()
 
     @torch.inference_mode()  # as run: the static buffers are inference tensors
     def capture_pending(self) -> bool:
@@ -211,19 +217,19 @@ class PrefillGraphs:
         key = next(iter(self.pending))
         first_step, num_tasks = self.pending.pop(key)
         views, hints = self.views[key], self.model.kernel_hints
-        hints.num_tasks, hints.segments = num_tasks, views.segments
+        hints.num_tasks, hints.segments, hints.int8 = num_tasks, views.segments, key[3]  # as the key's step had them
         try:
             with sdpa_kernel(PREFILL_SDPA_BACKENDS), pdl_scope():
                 self._capture(key, views, fused_ops_for(views.h), first_step)
         finally:
-            hints.segments = None
+            hints.segments, hints.int8 = None, True
         return True
 
     @torch.inference_mode()
     def run(self, plan: SchedulerOutput, key: PieceKey, warm_up: bool = False) -> torch.Tensor:
         """Logits [R, V] of the step's sampled rows (plan order), as ModelRunner.forward gives them. warm_up: a call
         inside kernels.compile_ahead (its launches only compile): the key is neither marked run nor captured."""
-        s_pad, pads, _ = key
+        s_pad, pads = key[:2]
         rows = s_pad + sum(pads)
         short, groups = self.split(plan)
         short_slots = [c.slot for c in plan.decodes + short]
@@ -319,7 +325,7 @@ class PrefillGraphs:
     def _views(self, key: PieceKey, short_slots: list[int], group_slots: list[int]) -> StaticViews:
         """The key's views and slot runs, from its first step's slots: the short rows' runs (their count of distinct
         slots is the key's kernel class; the slots themselves are read on the device), then each long group as one."""
-        s_pad, pads, _ = key
+        s_pad, pads = key[:2]
         rows = s_pad + sum(pads)
         if self.buffers is None:
             self.buffers = self._allocate(self.max_rows)

@@ -193,9 +193,13 @@ def as_decode_rows(plan: SchedulerOutput) -> tuple[list[ScheduledChunk], list[in
 
 class ModelRunner:
     def __init__(
-        self, model: Transformer, kv_cache: KVCache, num_slots: int, config: EngineConfig, device: torch.device
+        self, model: Transformer, kv_cache: KVCache, num_slots: int, config: EngineConfig, device: torch.device,
+        base_distance: list[float] | None = None,
     ) -> None:
+        """base_distance: each slot's LUT distance from the base's (LutPool.base_distance, kept current by the pool),
+        for the int8 activation mode's per-step choice (int8_allowed); None: every slot counts as near."""
         self.model, self.kv_cache, self.num_slots, self.device = model, kv_cache, num_slots, device
+        self.base_distance, self.int8_max_distance = base_distance, config.int8_max_lut_distance
         self.block_size = kv_cache.block_size
         self.staging = HostStaging(device)
         self._feed: Feed | None = None  # the plan before's tokens, while launch() prepares a plan with fed chunks
@@ -235,7 +239,9 @@ class ModelRunner:
         for c in chunks:  # checked here, on the host: the op itself must not sync
             if not 0 <= c.slot < self.num_slots:
                 raise ValueError(f"request {c.request_id} has LUT slot {c.slot}, the pool has {self.num_slots}")
-        self.model.kernel_hints.num_tasks = len({c.slot for c in chunks})  # known here: no device read-back
+        slots = {c.slot for c in chunks}
+        self.model.kernel_hints.num_tasks = len(slots)  # known here: no device read-back
+        self.model.kernel_hints.int8 = self.int8_allowed(slots)
         self._feed = feed
         try:
             if plan.decode_steps > 1:
@@ -313,6 +319,16 @@ class ModelRunner:
             if len(drawn) == 1 and after_first is not None:
                 after_first()
         return Flight.on_device(plan, drawn, [c.request_id for c in decodes])
+
+    def int8_allowed(self, slots: set[int]) -> bool:
+        """Whether a step over these LUT slots may take the int8 activation kernel (EngineConfig.int8_activations):
+        every slot's LUT set lies within int8_max_lut_distance of the base's. The mode's error on a projection is
+        its one-digit rounding times (W_task - W_base), so a task far from the base (or a LUT that is no fine-tune
+        of it) makes its steps exact instead."""
+        if not self.model.int8_activations:
+            return False
+        distance = self.base_distance
+        return distance is None or all(distance[s] <= self.int8_max_distance for s in slots)
 
     def eager(self, chunks: list[ScheduledChunk], args: StepArgs) -> torch.Tensor:
         """The model's logits of a step run without graphs; chunks: the step's, in prepare's order."""
@@ -671,10 +687,13 @@ def tune_kernels(model: Transformer, token_budget: int, num_slots: int, pdl: boo
                               triton_ops.SHORT_SEGMENTS)  # fmt: skip
         for tokens, slots, segments, tasks in [c for c in calls if not pdl or c[0] <= triton_ops.DECODE_MAX_M]:
             hints.num_tasks, hints.segments = tasks, segments
-            for proj in shapes.values():
-                proj(torch.randn(tokens, proj.in_features, device=device, dtype=dtype), slots)
+            # in the int8 activation mode, 9-16 rows in both forms (ModelRunner.int8_allowed picks one a step)
+            for hints.int8 in (True, False) if model.int8_key(tokens) else (True,):
+                for proj in shapes.values():
+                    proj(torch.randn(tokens, proj.in_features, device=device, dtype=dtype), slots)
     finally:
         hints.num_tasks = hints.segments = None
+        hints.int8 = True
     after = autotune.tuning_stats()
     if after["keys"] > before["keys"]:
         log.info("kernels tuned for this GPU: %d shapes, %d candidates in %.1f s (cached for later starts)",
@@ -716,7 +735,8 @@ def _tuning_calls(plan: list[tuple[int, int]], num_slots: int, decode_max: int, 
 
 
 class DecodeGraphs:
-    """CUDA graphs of decode steps, captured lazily per (padded batch size, padded block-table width, kernel class).
+    """CUDA graphs of decode steps, captured lazily per (padded batch size, padded block-table width, kernel class,
+    int8 activations).
 
     Widths are powers of two, so a handful of graphs per batch size covers every context length. Inputs are
     copied into static tensors kept per graph; the graphs share one memory pool.
@@ -726,7 +746,7 @@ class DecodeGraphs:
         self.runner = runner
         self.batch_sizes = [b for b in GRAPH_BATCH_SIZES if b <= max_batch]
         self.pool = torch.cuda.graph_pool_handle()
-        self.graphs: dict[tuple[int, int, int], tuple[torch.cuda.CUDAGraph, StepArgs, torch.Tensor]] = {}
+        self.graphs: dict[tuple[int, int, int, bool], tuple[torch.cuda.CUDAGraph, StepArgs, torch.Tensor]] = {}
         self.failed = False
 
     @staticmethod
@@ -750,17 +770,19 @@ class DecodeGraphs:
     def run(self, decodes: list[ScheduledChunk]) -> torch.Tensor:
         return self.replay(*self.prepare(decodes))[: len(decodes)]
 
-    def prepare(self, decodes: list[ScheduledChunk]) -> tuple[tuple[int, int, int], StepArgs]:
+    def prepare(self, decodes: list[ScheduledChunk]) -> tuple[tuple[int, int, int, bool], StepArgs]:
         """The graph key of a step of these decode rows, and its inputs (padded to the key's batch and width)."""
         batch = next(b for b in self.batch_sizes if b >= len(decodes))
         width = self.width_for(max(len(c.block_ids) for c in decodes))
         args = self.runner.prepare(decodes, [], pad_to=(batch, width))
         # The decode kernel is chosen from the step's task count at capture and frozen in the graph: one graph per
         # kernel class, so a batch of many tasks never replays a graph captured for few (kernels/triton_ops.py).
-        tasks = self.runner.model.kernel_hints.num_tasks or 1
-        return (batch, width, kernel_class(self.task_classes(batch), tasks)), args
+        # The int8 activation mode's choice is frozen the same way (model.int8_key).
+        model = self.runner.model
+        tasks = model.kernel_hints.num_tasks or 1
+        return (batch, width, kernel_class(self.task_classes(batch), tasks), model.int8_key(batch)), args
 
-    def replay(self, key: tuple[int, int, int], args: StepArgs) -> torch.Tensor:
+    def replay(self, key: tuple[int, int, int, bool], args: StepArgs) -> torch.Tensor:
         """Logits [batch, V] of the padded batch, through the graph of key (captured on first use)."""
         if key not in self.graphs:
             try:

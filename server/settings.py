@@ -72,6 +72,12 @@ class Settings(BaseSettings):
         "input as one int8 digit a token through the task LUTs and the remainder through the base LUT (~1.4x the "
         "exact kernel there; exact for the base model, as accurate as fp16 for a real task LUT of the default model)"
     )
+    int8_max_lut_distance: float = Field(
+        0.05, ge=0, description="With int8_activations: a step takes the int8 kernel only if each of its task LUT "
+        "sets lies within this relative distance of the base's (the largest over projections of ||LUT - base|| / "
+        "||base||); a step with a task farther off runs exact. A math task LUT fine-tuned on the default model moved "
+        "its weights 2.5 % at its largest projection"
+    )
     tune_at_start: bool = Field(
         True, description="CUDA only: autotune the multi-LUT kernels for every step size while starting "
         "(~1 min on a GPU whose choices are not cached yet, then cached); off: each shape's first request tunes it"

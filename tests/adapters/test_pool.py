@@ -174,3 +174,29 @@ def test_loading_a_lut_leaves_no_openmp_team_behind(tmp_path):
         assert non_python_threads_since(before) == set()  # no OpenMP workers (the checksum threads are Python's)
     finally:
         pool.close()
+
+
+def test_each_slot_knows_how_far_its_lut_set_lies_from_the_bases(tmp_path):
+    """base_distance[slot] (the int8 activation mode's per-step check): the largest over projections of
+    ||LUT - LUT_base|| / ||LUT_base||, measured as the set enters its slot; 0 for the base's slot."""
+    from adapters.store import LutStore
+    from sketch.task_lut import TaskLut, save_task_lut
+
+    base = create_base()
+    store = LutStore(tmp_path / "store", base.spec())
+    scaled = {name: lut.float() * 1.01 for name, lut in base.luts.items()}  # every projection 1 % off
+    one_far = dict(scaled)
+    name = base.layer_names[3]
+    one_far[name] = base.luts[name].float() * 1.3  # one projection 30 % off
+    for task, luts in (("near", scaled), ("far", one_far)):
+        store.put(task, save_task_lut(TaskLut(task, luts, base.fingerprint, base.bits, base.gpr),
+                                      tmp_path / f"{task}.safetensors"))  # fmt: skip
+    pool = LutPool(base, store, num_slots=3)
+    try:
+        near, far = wait_acquire(pool, ("near", 1)), wait_acquire(pool, ("far", 1))
+        assert pool.base_distance[0] == 0.0
+        assert pool.base_distance[near] == pytest.approx(0.01, rel=1e-4)
+        assert pool.base_distance[far] == pytest.approx(0.3, rel=1e-4)
+        assert pool.lut_distance(far) == pool.base_distance[far]
+    finally:
+        pool.close()

@@ -385,9 +385,59 @@ def test_every_lut_call_is_told_the_steps_true_task_count(base, store, requests_
     assert all(seen == hint for hint, seen in calls) and any(hint == 4 for hint, _ in calls)
     # one graph per kernel class: 4 tasks decoding (>= 3 here: the bucket kernel, class 2), then fewer as they
     # finish (2: the few-task class, 1; one task: 0)
-    assert {klass for _, _, klass in engine.runner.graphs.graphs} == {0, 1, 2}
+    assert {klass for _, _, klass, _ in engine.runner.graphs.graphs} == {0, 1, 2}
+    assert not any(int8 for *_, int8 in engine.runner.graphs.graphs)  # (the int8 activation mode is off)
     assert_all_returned(engine)
 
+
+
+def test_the_int8_mode_serves_a_step_exactly_when_one_of_its_tasks_lies_far_from_the_base(base, tmp_path, monkeypatch):
+    """With the int8 activation mode's tables set (the CPU op stays exact, so the tables are only passed on), every
+    LUT call of a step over tasks within int8_max_lut_distance of the base gets them, and every call of a step with
+    a task farther off does not (ModelRunner.int8_allowed on LutPool.base_distance); graph keys record the choice
+    for 9-16 rows only (Transformer.int8_key)."""
+    import server.model
+    from adapters.store import LutStore
+    from sketch.synthetic import random_task_luts
+    from sketch.task_lut import TaskLut, save_task_lut
+
+    store = LutStore(tmp_path / "store", base.spec())
+    for task, scale in (("near", 0.01), ("far", 0.3)):  # the base's values times 1 + scale x noise
+        luts = random_task_luts(base, seed=len(task), scale=scale)
+        store.put(task, save_task_lut(TaskLut(task, luts, base.fingerprint, base.bits, base.gpr),
+                                      tmp_path / f"{task}.safetensors"))  # fmt: skip
+    calls = []
+
+    def recording_lut_linear(x, codes, pool, slot_of_token, bits, gpr, check, num_tasks=None, int8_base=None):
+        calls.append((set(slot_of_token.tolist()), int8_base is not None))
+        return real(x, codes, pool, slot_of_token, bits, gpr, check)
+
+    real = server.model.lut_linear
+    monkeypatch.setattr(server.model, "lut_linear", recording_lut_linear)
+    engine = create_engine(base, store, cpu_weight_cache_bytes=0)  # the op, not the dense weights
+    model, runner = engine.runner.model, engine.runner
+    assert model.enable_int8_activations() > 0
+    make_resident(engine, ["near", "far"])
+    near, far = (engine.pool.slot_of(engine.pool.latest_key(t)) for t in ("near", "far"))
+    assert engine.pool.base_distance[near] < 0.05 < engine.pool.base_distance[far]
+    assert runner.int8_allowed({0, near}) and not runner.int8_allowed({near, far})
+    model.kernel_hints.int8 = True
+    assert model.int8_key(16) and model.int8_key() and not model.int8_key(8)
+    model.kernel_hints.int8 = False
+    assert not model.int8_key(16)
+
+    calls.clear()  # (make_resident's own requests)
+    handles = [engine.add_request(task, prompt_ids(i, 5), greedy(6)) for i, task in enumerate(["near", "base"])]
+    collect(engine, handles)
+    assert calls and all(int8 for _, int8 in calls)  # near and base only: every call may take the int8 kernel
+    calls.clear()
+    handles = [engine.add_request("near", prompt_ids(0, 5), greedy(12)),
+               engine.add_request("far", prompt_ids(1, 5), greedy(3))]  # fmt: skip
+    collect(engine, handles)
+    assert any(far in slots for slots, _ in calls)
+    assert all(not int8 for slots, int8 in calls if far in slots)
+    assert calls[-1] == ({near}, True)  # near decoding alone once far finished
+    assert_all_returned(engine)
 
 
 def test_an_unset_cpu_weight_budget_keeps_every_resident_tasks_weights(base, store, requests_and_solo):

@@ -83,12 +83,12 @@ def test_a_step_of_decodes_and_one_tasks_chunks_is_keyed_by_its_padded_rows(engi
     decodes = [chunk("d0", 1, 5, slot=1, first_block=1), chunk("d1", 1, 9, slot=2, first_block=10),
                chunk("d2", 1, 2, slot=1, first_block=20)]  # fmt: skip
     prompt = [chunk("p0", 90, 0, slot=3, first_block=30), chunk("p1", 50, 0, slot=3, first_block=60)]
-    assert graphs.key_for(SchedulerOutput(decodes=decodes, prefills=prompt)) == (4, (256,), 1)  # 2 tasks: class 1
-    assert graphs.key_for(SchedulerOutput(prefills=prompt[:1])) == (0, (128,), 0)
+    assert graphs.key_for(SchedulerOutput(decodes=decodes, prefills=prompt)) == (4, (256,), 1, False)  # class 1
+    assert graphs.key_for(SchedulerOutput(prefills=prompt[:1])) == (0, (128,), 0, False)
     more_tasks = decodes + [chunk("d3", 1, 4, slot=4, first_block=90)]
-    assert graphs.key_for(SchedulerOutput(decodes=more_tasks, prefills=prompt[:1])) == (4, (128,), 2)  # 3 tasks
+    assert graphs.key_for(SchedulerOutput(decodes=more_tasks, prefills=prompt[:1])) == (4, (128,), 2, False)  # 3 tasks
     one_task = [chunk("d0", 1, 5, slot=3, first_block=1)]
-    assert graphs.key_for(SchedulerOutput(decodes=one_task, prefills=prompt)) == (1, (256,), 0)
+    assert graphs.key_for(SchedulerOutput(decodes=one_task, prefills=prompt)) == (1, (256,), 0, False)
 
 
 def test_other_tasks_chunks_join_the_short_rows(engine):
@@ -97,9 +97,9 @@ def test_other_tasks_chunks_join_the_short_rows(engine):
     decodes = [chunk("d0", 1, 5, slot=1, first_block=50)]
     plan = SchedulerOutput(decodes=decodes, prefills=[tail, head])
     assert graphs.split(plan) == ([tail], [[head]])  # the task with the most prompt tokens gives the long rows
-    assert graphs.key_for(plan) == (16, (128,), 0)  # 11 short rows over 2 tasks
+    assert graphs.key_for(plan) == (16, (128,), 0, False)  # 11 short rows over 2 tasks
     over_three = SchedulerOutput(decodes=decodes + [chunk("d1", 1, 5, slot=4, first_block=60)], prefills=[tail, head])
-    assert graphs.key_for(over_three) == (16, (128,), 1)
+    assert graphs.key_for(over_three) == (16, (128,), 1, False)
 
 
 def test_tasks_whose_chunks_do_not_fit_the_short_rows_are_long_groups_largest_first(engine):
@@ -109,17 +109,17 @@ def test_tasks_whose_chunks_do_not_fit_the_short_rows_are_long_groups_largest_fi
     plan = SchedulerOutput(prefills=[small, large, middle, large_end])
     # 16 short rows at most: the 12-token task fits, the 30-token one does not
     assert graphs.split(plan) == ([small], [[large, large_end], [middle]])
-    assert graphs.key_for(plan) == (16, (128, 128), 0)
+    assert graphs.key_for(plan) == (16, (128, 128), 0, False)
     decodes = [chunk(f"d{i}", 1, 3, slot=4, first_block=60 + i) for i in range(5)]  # 5 + 12 > 16
     crowded = SchedulerOutput(decodes=decodes, prefills=plan.prefills)
     assert graphs.split(crowded) == ([], [[large, large_end], [middle], [small]])
-    assert graphs.key_for(crowded) == (8, (128, 128, 128), 0)
+    assert graphs.key_for(crowded) == (8, (128, 128, 128), 0, False)
 
 
 def test_a_burst_of_prompts_over_several_tasks_is_one_group_a_task_up_to_the_most_groups(engine, monkeypatch):
     graphs = pieces(engine)
     four_tasks = [chunk(f"p{i}", 40, 0, slot=i + 1, first_block=20 * i) for i in range(4)]
-    assert graphs.key_for(SchedulerOutput(prefills=four_tasks)) == (0, (128, 128, 128, 128), 0)
+    assert graphs.key_for(SchedulerOutput(prefills=four_tasks)) == (0, (128, 128, 128, 128), 0, False)
     monkeypatch.setattr(prefill_graphs, "MAX_LONG_GROUPS", 3)
     assert graphs.key_for(SchedulerOutput(prefills=four_tasks)) is None  # eager
     # as many groups as the rows allow: 4 x 128 + 2 x 256 rows are above the largest decode size + 2 x 256
@@ -172,7 +172,7 @@ def test_the_pieces_give_the_models_logits(engine, fused, groups, monkeypatch):
     plan = step((1, 2, 3), 0)
     key = graphs.key_for(plan)
     # 2 decode tasks: the bucket kernel's class at threshold 2
-    assert key == (4, (128,) * groups, True)
+    assert key == (4, (128,) * groups, 1, False)
     expected = engine.runner.forward(*engine.runner.prepare(plan.decodes, plan.prefills))  # [R, V]: plan order
     # CUDA: the model's own forward runs the fused prefill kernel on all rows (TF32 dots on fp32 inputs), the
     # pieces the decode kernels and the dense path (cuBLAS)
@@ -281,7 +281,7 @@ def test_a_keys_capture_waits_for_an_idle_moment_or_its_second_step(engine, monk
     engine.runner.model.kernel_hints.num_tasks = None  # another step's since
     assert graphs.capture_pending() and not graphs.capture_pending()  # the engine's idle moment: one key, then none
     key, first_step, num_tasks, own_segments = captured[-1]
-    assert key == graphs.key_for(two) == (0, (128, 128), 0)
+    assert key == graphs.key_for(two) == (0, (128, 128), 0, False)
     assert first_step > 0 and num_tasks == 2 and own_segments  # captured as its own step ran
     assert engine.runner.model.kernel_hints.segments is None
 
