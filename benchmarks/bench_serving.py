@@ -69,10 +69,22 @@ def random_base(config: dict, gpr: int, device: torch.device, seed: int = 0) -> 
                         fingerprint=f"random-{seed}-gpr{gpr}")
 
 
-def fill_store(base: SketchedBase, store: LutStore, tasks: list[str], workdir: Path) -> None:
+# Task LUTs: the base's values times 1 + spread x N(0, 1), so each task's LUT set lies ~spread from the base's
+# (LutPool.lut_distance). Speed does not depend on the values but for the int8 activation mode, which serves a step
+# with the int8 kernel only for tasks within int8_max_lut_distance (0.05): there 0.02, as far as a real fine-tune
+# moved a projection's weights (a math task LUT of the default model: 2.5 % at its largest projection).
+TASK_SPREAD, INT8_TASK_SPREAD = 0.2, 0.02
+
+
+def task_spread(args) -> float:
+    return INT8_TASK_SPREAD if getattr(args, "int8_activations", False) else TASK_SPREAD
+
+
+def fill_store(base: SketchedBase, store: LutStore, tasks: list[str], workdir: Path,
+               spread: float = TASK_SPREAD) -> None:  # fmt: skip
     for i, task in enumerate(tasks):
         g = torch.Generator(device=next(iter(base.luts.values())).device).manual_seed(1000 + i)
-        luts = {n: (t.float() * (1 + 0.2 * torch.randn(t.shape, generator=g, device=t.device))).half()
+        luts = {n: (t.float() * (1 + spread * torch.randn(t.shape, generator=g, device=t.device))).half()
                 for n, t in base.luts.items()}
         path = save_task_lut(TaskLut(task, luts, base.fingerprint, base.bits, base.gpr), workdir / "upload.safetensors")
         store.put(task, path)
@@ -279,8 +291,9 @@ def run_gpr(gpr: int, config: dict, args, workdir: Path) -> dict:
     n_tasks = max(args.tasks)
     tasks = [f"task{i}" for i in range(n_tasks + 1)]  # the last one stays cold for the load-time and cold TTFT
     t0 = time.perf_counter()
-    fill_store(base, store, tasks, workdir)
+    fill_store(base, store, tasks, workdir, task_spread(args))
     out["store_fill_s"] = time.perf_counter() - t0
+    out["task_lut_spread"] = task_spread(args)
     tuning0 = autotune.tuning_stats()
     t0 = time.perf_counter()
     engine = make_engine(base, store, args, num_slots=n_tasks + 2, max_batch=max(args.batches))

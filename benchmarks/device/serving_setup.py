@@ -25,7 +25,7 @@ def serving_engine(gpr: int, num_tasks: int, tmp: str, int8_activations: bool = 
     base = bs.random_base(bs.llama2_7b_config(num_hidden_layers=32), gpr, dev)
     store = LutStore(Path(tmp) / "store", base.spec(), verify_on_open=False)
     tasks = [f"task{i}" for i in range(num_tasks)]
-    bs.fill_store(base, store, tasks, Path(tmp))
+    bs.fill_store(base, store, tasks, Path(tmp), bs.task_spread(args))
     engine = bs.make_engine(base, store, args, num_slots=num_tasks + 1, max_batch=64)
     kv_token = bs.bytes_per_block(engine.model_config, 1, torch.float16)
     lm_head = base.dense.get("lm_head.weight", base.dense["model.embed_tokens.weight"])

@@ -24,29 +24,36 @@ TASKS = [f"t{i}" for i in range(8)]
 
 
 def near_base_store(base, root) -> LutStore:
-    """Task LUTs within ~1 % of the base's (the base's values times 1 + 1 % noise)."""
+    """Task LUTs within ~1 % of the base's (the base's values times 1 + 1 % noise), and "far", 30 % off."""
     store = LutStore(root / "store", base.spec())
-    for i, task in enumerate(TASKS):
-        luts = random_task_luts(base, seed=10 + i, scale=0.01)
+    for i, (task, scale) in enumerate([(t, 0.01) for t in TASKS] + [("far", 0.3)]):
+        luts = random_task_luts(base, seed=10 + i, scale=scale)
         store.put(task, save_task_lut(TaskLut(task, luts, base.fingerprint, base.bits, base.gpr),
                                       root / f"{task}.safetensors"))  # fmt: skip
     return store
 
 
-def generate(base, store, int8: bool, monkeypatch) -> tuple[list[list[tuple[int, float]]], int]:
+def generate(base, store, int8: bool, monkeypatch, far_tokens: int = 0) -> tuple[list[list[tuple[int, float]]], int]:
     """16 greedy requests over the 8 tasks, their prompts in one step (96 rows: the exact kernels), then decoding
     together (16 rows: the int8 kernel where the mode is on): each one's (token, logprob) list, and how many times
-    the op launched the int8 kernel (CUDA graphs capture each launch once)."""
+    the op launched the int8 kernel (CUDA graphs capture each launch once). far_tokens: request 0 is far's instead,
+    for that many tokens."""
     import kernels.triton_ops as ops
 
     launches = []
     launch = ops.launch_bucket_int8
     monkeypatch.setattr(ops, "launch_bucket_int8", lambda *a, **kw: launches.append(1) or launch(*a, **kw))
-    config = engine_config(device="cuda", dtype="float16", max_num_batched_tokens=128)
+    # one decode step a plan: a multi-step plan is one choice, and far's would cover the near ones' last tokens
+    config = engine_config(device="cuda", dtype="float16", max_num_batched_tokens=128, num_slots=12,
+                           decode_steps=1 if far_tokens else 0)  # fmt: skip
     engine = Engine(base, ByteTokenizer(), dataclasses.replace(config, int8_activations=int8), store)
-    make_resident(engine, TASKS)
-    handles = [engine.add_request(TASKS[i % len(TASKS)], prompt_ids(100 + i, 6), greedy(5, logprobs=0))
-               for i in range(16)]  # fmt: skip
+    make_resident(engine, TASKS + ["far"] * bool(far_tokens))
+    launches.clear()  # (make_resident's own requests)
+    requests = [(TASKS[i % len(TASKS)], 5) for i in range(16)]
+    if far_tokens:
+        requests[0] = ("far", far_tokens)
+    handles = [engine.add_request(task, prompt_ids(100 + i, 6), greedy(n, logprobs=0))
+               for i, (task, n) in enumerate(requests)]  # fmt: skip
     engine.run_until_idle(timeout_s=120)
     out = []
     for h in handles:
@@ -71,3 +78,15 @@ def test_int8_activations_take_the_int8_kernel_and_keep_the_exact_log_probabilit
             assert abs(la - lb) < 0.05, (la, lb)
             agree += 1
     assert agree >= 0.8 * sum(len(a) for a in exact)
+
+
+def test_steps_with_a_task_far_from_the_base_run_exact_in_the_int8_mode(tmp_path, monkeypatch):
+    """A request of a task 30 % off the base (beyond int8_max_lut_distance) among 15 near ones: while it decodes,
+    every step is exact (its log-probabilities are the exact engine's, bit for bit: the same kernels on the same
+    batches); once it finished, the near ones' steps take the int8 kernel."""
+    base = create_base(gpr=1, intermediate_size=128)
+    store = near_base_store(base, tmp_path)
+    exact, exact_launches = generate(base, store, False, monkeypatch, far_tokens=2)
+    int8, int8_launches = generate(base, store, True, monkeypatch, far_tokens=2)
+    assert exact_launches == 0 and int8_launches > 0
+    assert int8[0] == exact[0] and len(int8[0]) == 2
