@@ -308,9 +308,11 @@ class LutPool:
         ||LUT_base|| (Frobenius norms over each projection's [N, gpr, 2**bits] values). The int8 activation mode's
         error on a projection is its one-digit rounding error times about this (EngineConfig.int8_max_lut_distance).
         On the pool's device, in the current stream; one read-back."""
-        deltas = torch.stack([torch.linalg.vector_norm(t[slot] - t[BASE_SLOT], dtype=torch.float32)
-                              for t in self.lut_pools.values()])  # fmt: skip
-        return float((deltas / self._base_norms).max())
+        pools = list(self.lut_pools.values())
+        # multi-tensor kernels: a handful of launches for the ~224 projections of a 7B, not three each
+        deltas = torch._foreach_sub([t[slot] for t in pools], [t[BASE_SLOT] for t in pools])
+        norms = torch.stack(torch._foreach_norm(deltas)).float()  # (in the pool's dtype: plenty for a threshold)
+        return float((norms / self._base_norms).max())
 
     # --- slot bookkeeping (lock held) --------------------------------------------------------------------------
 
