@@ -7,7 +7,8 @@ fp16) on the H200 machine. Here, on a random base of that shape: each phase time
 files (the file's SHA-256 on one thread, the store's check of it: its chunks' on several, load_task_lut with its
 checks and without the values' pass, staging into a new host buffer, pinned on CUDA, the copy into a slot), then
 the pool's own loads end to end (acquire -> ready, checksums verified as the engine does: beside the parse and
-staging), once the pool has pinned its CPU tier's buffers ahead (pin_ahead_s, on CUDA). --tiny: a small model's
+staging), once the pool has pinned its CPU tier's buffers ahead (pin_ahead_s, on CUDA). distance_s: the pool's
+measure of the set's distance from the base's (LutPool.lut_distance, after each copy). --tiny: a small model's
 shape (the script's test).
 Writes OUT_DIR/lut_load_gpr{G}_{device}.json.
 """
@@ -93,6 +94,7 @@ def main() -> None:
             torch.cuda.synchronize()
 
     out["copy_s"], _ = timed(copy, reps)
+    out["distance_s"], out["distance"] = timed(lambda: pool.lut_distance(1), reps)  # the set's from the base's
     pool.close()
     pool = LutPool(base, store, args.tasks + 1, device, dtype, verify_checksums=True)
     t0 = time.perf_counter()  # a server up for a moment: the loader has pinned the tier's buffers ahead (on CUDA)
