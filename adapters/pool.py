@@ -53,6 +53,9 @@ FUSED_PROJECTIONS = {
 }
 
 
+# Projections whose LUT differences from the base's LutPool.lut_distance holds at once.
+DISTANCE_CHUNK = 16
+
 # Spare host buffers kept or pinned ahead, at most (a 7B gpr-1 set is 43.5 MB: 13 fill the default 512 MiB tier).
 MAX_HOST_BUFFERS = 32
 
@@ -308,11 +311,14 @@ class LutPool:
         ||LUT_base|| (Frobenius norms over each projection's [N, gpr, 2**bits] values). The int8 activation mode's
         error on a projection is its one-digit rounding error times about this (EngineConfig.int8_max_lut_distance).
         On the pool's device, in the current stream; one read-back."""
-        pools = list(self.lut_pools.values())
-        # multi-tensor kernels: a handful of launches for the ~224 projections of a 7B, not three each
-        deltas = torch._foreach_sub([t[slot] for t in pools], [t[BASE_SLOT] for t in pools])
-        norms = torch.stack(torch._foreach_norm(deltas)).float()  # (in the pool's dtype: plenty for a threshold)
-        return float((norms / self._base_norms).max())
+        pools, norms = list(self.lut_pools.values()), []
+        # multi-tensor kernels, a chunk of projections at a time: a few launches a chunk, not three a projection,
+        # and the differences' memory a chunk's (a whole 7B gpr-4 set's would be 174 MB)
+        for i in range(0, len(pools), DISTANCE_CHUNK):
+            chunk = pools[i : i + DISTANCE_CHUNK]
+            deltas = torch._foreach_sub([t[slot] for t in chunk], [t[BASE_SLOT] for t in chunk])
+            norms += torch._foreach_norm(deltas)  # (in the pool's dtype: plenty for a threshold)
+        return float((torch.stack(norms).float() / self._base_norms).max())
 
     # --- slot bookkeeping (lock held) --------------------------------------------------------------------------
 

@@ -686,9 +686,10 @@ def tune_kernels(model: Transformer, token_budget: int, num_slots: int, pdl: boo
         calls = _tuning_calls(plan, num_slots, triton_ops.DECODE_MAX_M, triton_ops.DENSE_MIN_TOKENS, device,
                               triton_ops.SHORT_SEGMENTS)  # fmt: skip
         for tokens, slots, segments, tasks in [c for c in calls if not pdl or c[0] <= triton_ops.DECODE_MAX_M]:
-            hints.num_tasks, hints.segments = tasks, segments
+            hints.num_tasks, hints.segments, hints.int8 = tasks, segments, True
             # in the int8 activation mode, 9-16 rows in both forms (ModelRunner.int8_allowed picks one a step)
-            for hints.int8 in (True, False) if model.int8_key(tokens) else (True,):
+            for int8 in (True, False) if model.int8_key(tokens) else (True,):
+                hints.int8 = int8
                 for proj in shapes.values():
                     proj(torch.randn(tokens, proj.in_features, device=device, dtype=dtype), slots)
     finally:

@@ -177,9 +177,11 @@ def test_loading_a_lut_leaves_no_openmp_team_behind(tmp_path):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
-def test_each_slot_knows_how_far_its_lut_set_lies_from_the_bases(tmp_path, dtype):
+def test_each_slot_knows_how_far_its_lut_set_lies_from_the_bases(tmp_path, dtype, monkeypatch):
     """base_distance[slot] (the int8 activation mode's per-step check): the largest over projections of
-    ||LUT - LUT_base|| / ||LUT_base||, measured as the set enters its slot; 0 for the base's slot."""
+    ||LUT - LUT_base|| / ||LUT_base||, measured as the set enters its slot (in chunks of projections: 3 here, so the
+    far one is in the second); 0 for the base's slot."""
+    import adapters.pool
     from adapters.store import LutStore
     from sketch.task_lut import TaskLut, save_task_lut
 
@@ -192,6 +194,7 @@ def test_each_slot_knows_how_far_its_lut_set_lies_from_the_bases(tmp_path, dtype
     for task, luts in (("near", scaled), ("far", one_far)):
         store.put(task, save_task_lut(TaskLut(task, luts, base.fingerprint, base.bits, base.gpr),
                                       tmp_path / f"{task}.safetensors"))  # fmt: skip
+    monkeypatch.setattr(adapters.pool, "DISTANCE_CHUNK", 3)
     pool = LutPool(base, store, num_slots=3, dtype=dtype)
     try:
         near, far = wait_acquire(pool, ("near", 1)), wait_acquire(pool, ("far", 1))
