@@ -228,8 +228,9 @@ def base_corrected_reference(x: torch.Tensor, codes_packed: torch.Tensor, lut_po
 def digits_block(k: int) -> int:
     """The digits kernel's columns a loop step, the whole row up to 16,384, with a warp a 1,024 of them (32 a thread;
     sm_90: 128 registers or fewer, the prefix sums' 8-56 bytes of stack): one loop step, so a program waits on one
-    load of its row rather than one a 1,024 columns (in the forty-third session's timed form the launch with
-    1,024-column steps cost ~4.8 us at K = 4,096 and ~11.3 at 11,008; this form is not timed yet)."""
+    load of its row rather than one a 1,024 columns: the launch, as the int8 kernel with its digits against alone,
+    cost ~3.6 us at K = 4,096 and ~6.0 at 11,008 (H200, forty-fourth session), against ~4.8 and ~11.3 with
+    1,024-column steps."""
     return min(16384, max(32, triton.next_power_of_2(k)))
 
 
@@ -379,9 +380,9 @@ if HAVE_GLUON:
         base LUT's tables (bw_ptr words [N, gpr, 4], bs_ptr scale and bl_ptr low [N, gpr]; base_tables), one more
         IMMA pair a 32-column chunk on a [16 W, BK] A of levels (each warp's own 8 rows, 8 zero rows):
         y_t = step_t (sum_c LUT_t S_hi + (scale corr + low sum lo) / 256), sum lo over the K range from sums_ptr
-        (lo's prefix sums a 32 columns, int8_digits(sums=True)). PDL (config PDL: 1; not yet timed, so not in the
-        op's config): the codes' first blocks requested before the wait for the kernel before (the digits'), the
-        digits' after it, as the WIDE form does."""
+        (lo's prefix sums a 32 columns, int8_digits(sums=True)). PDL (config PDL: 1; in the op's config since the
+        forty-fourth session): the codes' first blocks requested before the wait for the kernel before (the
+        digits'), the digits' after it, as the WIDE form does."""
         BLOCK_M: gl.constexpr = 16
         L: gl.constexpr = 16
         BYTES: gl.constexpr = 2 * BLOCK_M * BLOCK_K + ROWS * BLOCK_K // 2  # the digits' tiles and the codes'
@@ -539,7 +540,7 @@ def launch_bucket_int8(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: to
     program), BLOCK_K (a multiple of 32 dividing K and the group size), num_stages, SPLIT_K. Each program's K range
     must lie in one LUT group (one_fold); MERGED (0/1): one accumulator (the digits' base MERGED_SCALE); BASE_CORR
     (0/1): one digit through the task LUTs, the remainder through base (base_tables of the base LUT); PDL (0/1):
-    the digits kernel and this one launched with PDL where triton_common.pdl_enabled (not yet timed). digits:
+    the digits kernel and this one launched with PDL where triton_common.pdl_enabled (int8_base_corr_config). digits:
     int8_digits(x, base, sums=BASE_CORR) made ahead with the config's base (else computed here)."""
     m, k = x.shape
     n = codes_packed.shape[0]
