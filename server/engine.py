@@ -295,6 +295,7 @@ class Engine:
                 generated_tokens_total=self._totals["generated"],
                 preemptions_total=self.scheduler.num_preemptions,
                 steps_total=self._totals["steps"],
+                int8_exact_steps_total=self.runner.int8_exact_steps,
             )
 
     # --- the step ------------------------------------------------------------------------------------------------

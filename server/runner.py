@@ -200,6 +200,7 @@ class ModelRunner:
         for the int8 activation mode's per-step choice (int8_allowed); None: every slot counts as near."""
         self.model, self.kv_cache, self.num_slots, self.device = model, kv_cache, num_slots, device
         self.base_distance, self.int8_max_distance = base_distance, config.int8_max_lut_distance
+        self.int8_exact_steps = 0  # steps planned exact in the int8 mode for a task far from the base (int8_allowed)
         self.block_size = kv_cache.block_size
         self.staging = HostStaging(device)
         self._feed: Feed | None = None  # the plan before's tokens, while launch() prepares a plan with fed chunks
@@ -242,6 +243,8 @@ class ModelRunner:
         slots = {c.slot for c in chunks}
         self.model.kernel_hints.num_tasks = len(slots)  # known here: no device read-back
         self.model.kernel_hints.int8 = self.int8_allowed(slots)
+        if self.model.int8_activations and not self.model.kernel_hints.int8:
+            self.int8_exact_steps += max(1, plan.decode_steps)
         self._feed = feed
         try:
             if plan.decode_steps > 1:

@@ -55,3 +55,4 @@ class EngineStats:
     steps_total: int  # steps run since start (recent_steps holds the last stats_window of them)
     prefix_cache_query_tokens_total: int  # tokens of requests as they started (or restarted after a preemption)
     prefix_cache_hit_tokens_total: int  # of which found in the prefix cache, not recomputed
+    int8_exact_steps_total: int = 0  # int8 activation mode: steps run exact for a task far from the base

@@ -199,6 +199,7 @@ def test_metrics_show_the_traffic(client):
     for name in ("kv_blocks_total", "kv_blocks_cached", "lut_pool_slots_total", "requests_running", "batch_size_count",
                  "autotune_seconds_total"):
         assert f"sketchserve_{name}" in text
+    assert "sketchserve_int8_exact_steps_total 0.0" in text  # (the int8 activation mode is CUDA's, off here)
 
 
 def test_a_scrape_reads_the_engines_stats_once(client, monkeypatch):

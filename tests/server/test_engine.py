@@ -427,8 +427,10 @@ def test_the_int8_mode_serves_a_step_exactly_when_one_of_its_tasks_lies_far_from
     assert not model.int8_key(16)
 
     calls.clear()  # (make_resident's own requests)
+    exact_steps = engine.stats().int8_exact_steps_total
     handles = [engine.add_request(task, prompt_ids(i, 5), greedy(6)) for i, task in enumerate(["near", "base"])]
     collect(engine, handles)
+    assert engine.stats().int8_exact_steps_total == exact_steps
     assert calls and all(int8 for _, int8 in calls)  # near and base only: every call may take the int8 kernel
     calls.clear()
     handles = [engine.add_request("near", prompt_ids(0, 5), greedy(12)),
@@ -437,6 +439,7 @@ def test_the_int8_mode_serves_a_step_exactly_when_one_of_its_tasks_lies_far_from
     assert any(far in slots for slots, _ in calls)
     assert all(not int8 for slots, int8 in calls if far in slots)
     assert calls[-1] == ({near}, True)  # near decoding alone once far finished
+    assert engine.stats().int8_exact_steps_total >= exact_steps + 2  # far's prompt step and decode steps
     assert_all_returned(engine)
 
 
