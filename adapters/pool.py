@@ -41,6 +41,7 @@ import torch
 
 from adapters.store import BASE_TASK, LutStore
 from kernels.cpu_threads import single_threaded_torch
+from kernels.packing import code_counts
 from sketch.format import SketchedBase
 from sketch.task_lut import load_task_lut
 
@@ -53,7 +54,7 @@ FUSED_PROJECTIONS = {
 }
 
 
-# Projections whose LUT differences from the base's LutPool.lut_distance holds at once.
+# Projections whose weighted LUTs LutPool.lut_distance holds at once.
 DISTANCE_CHUNK = 16
 
 # Spare host buffers kept or pinned ahead, at most (a 7B gpr-1 set is 43.5 MB: 13 fill the default 512 MiB tier).
@@ -150,8 +151,12 @@ class LutPool:
         verify_checksums: bool = True,
         on_ready: Callable[[], None] | None = None,
         pin_ahead: bool | None = None,
+        measure_distance: bool = False,
     ) -> None:
-        """pin_ahead: prepare the CPU tier's host buffers while the loader is idle (default: on CUDA with a store)."""
+        """pin_ahead: prepare the CPU tier's host buffers while the loader is idle (default: on CUDA with a store).
+        measure_distance: measure each set's distance from the base's as it enters its slot (base_distance; the int8
+        activation mode's per-step check), at the cost of one more set's memory on the device (the weights'
+        per-entry counts)."""
         if num_slots < 1:
             raise ValueError("the pool needs at least the base's slot")
         self.device, self.dtype = torch.device(device), dtype
@@ -167,8 +172,12 @@ class LutPool:
         self.slot_generation = [0] * num_slots  # bumped each time a slot receives a LUT set (for weight caches)
         # per slot: how far its LUT set lies from the base's (lut_distance; set before the slot is ready)
         self.base_distance = [0.0] * num_slots
-        self._base_norms = torch.stack([torch.linalg.vector_norm(t[BASE_SLOT], dtype=torch.float32)
-                                        for t in self.lut_pools.values()]).clamp_min(1e-30)  # fmt: skip
+        self.measure_distance = measure_distance
+        if measure_distance:
+            # per projection: sqrt of how many weights use each LUT entry, so ||LUT * w|| = ||W_hat||
+            self._entry_weights = [code_counts(base.codes[name].to(self.device), base.bits, base.layer_shapes[name][1],
+                                               base.gpr).sqrt_().to(dtype) for name in self.lut_pools]  # fmt: skip
+            self._base_norms = self._norms(BASE_SLOT, minus_base=False).clamp_min(1e-30)
         self._slots[BASE_SLOT] = _Slot(BASE_KEY, 0, True)
         self._slot_of_key: dict[TaskKey, int] = {BASE_KEY: BASE_SLOT}
         self._lru: OrderedDict[TaskKey, None] = OrderedDict()  # resident task keys, least recently used first
@@ -307,18 +316,26 @@ class LutPool:
         self._hasher.shutdown(wait=False)
 
     def lut_distance(self, slot: int) -> float:
-        """How far the slot's LUT set lies from the base's: the largest over projections of ||LUT - LUT_base|| /
-        ||LUT_base|| (Frobenius norms over each projection's [N, gpr, 2**bits] values). The int8 activation mode's
-        error on a projection is its one-digit rounding error times about this (EngineConfig.int8_max_lut_distance).
-        On the pool's device, in the current stream; one read-back."""
+        """How far the slot's LUT set lies from the base's: the largest over projections of ||W_hat - W_hat_base|| /
+        ||W_hat_base||, from the LUTs and how many weights use each entry (no weight is rebuilt). The int8
+        activation mode's error on a projection is its one-digit rounding error times about this
+        (EngineConfig.int8_max_lut_distance). On the pool's device, in the current stream; one read-back. Needs
+        measure_distance."""
+        if not self.measure_distance:
+            raise RuntimeError("the pool was built without measure_distance")
+        return float((self._norms(slot, minus_base=True) / self._base_norms).max())
+
+    def _norms(self, slot: int, minus_base: bool) -> torch.Tensor:
+        """float32 [P]: ||(lut - lut_base if minus_base else lut) * w|| of each projection's LUT in slot (w its
+        _entry_weights), through multi-tensor kernels a chunk of projections at a time (a few launches a chunk, not
+        several a projection; the temporaries a chunk's, where a whole 7B gpr-4 set is 174 MB)."""
         pools, norms = list(self.lut_pools.values()), []
-        # multi-tensor kernels, a chunk of projections at a time: a few launches a chunk, not three a projection,
-        # and the differences' memory a chunk's (a whole 7B gpr-4 set's would be 174 MB)
         for i in range(0, len(pools), DISTANCE_CHUNK):
-            chunk = pools[i : i + DISTANCE_CHUNK]
-            deltas = torch._foreach_sub([t[slot] for t in chunk], [t[BASE_SLOT] for t in chunk])
-            norms += torch._foreach_norm(deltas)  # (in the pool's dtype: plenty for a threshold)
-        return float((torch.stack(norms).float() / self._base_norms).max())
+            chunk, weights = pools[i : i + DISTANCE_CHUNK], self._entry_weights[i : i + DISTANCE_CHUNK]
+            luts = [t[slot] for t in chunk]
+            values = torch._foreach_sub(luts, [t[BASE_SLOT] for t in chunk]) if minus_base else luts
+            norms += torch._foreach_norm(torch._foreach_mul(values, weights))  # (the pool's dtype: plenty here)
+        return torch.stack(norms).float()
 
     # --- slot bookkeeping (lock held) --------------------------------------------------------------------------
 
@@ -478,13 +495,14 @@ class LutPool:
             with torch.cuda.stream(self._stream):
                 for name, t in luts.items():
                     self.lut_pools[name][slot].copy_(t, non_blocking=True)
-                distance = self.lut_distance(slot)  # (its one read-back waits for the copies)
+                if self.measure_distance:  # (its one read-back waits for the copies)
+                    self.base_distance[slot] = self.lut_distance(slot)
             self._stream.synchronize()
         else:
             for name, t in luts.items():
                 self.lut_pools[name][slot].copy_(t)
-            distance = self.lut_distance(slot)
-        self.base_distance[slot] = distance
+            if self.measure_distance:
+                self.base_distance[slot] = self.lut_distance(slot)
         with self._lock:
             if self._slots[slot].key == key:
                 self._slots[slot].ready = True

@@ -8,7 +8,8 @@ files (the file's SHA-256 on one thread, the store's check of it: its chunks' on
 checks and without the values' pass, staging into a new host buffer, pinned on CUDA, the copy into a slot), then
 the pool's own loads end to end (acquire -> ready, checksums verified as the engine does: beside the parse and
 staging), once the pool has pinned its CPU tier's buffers ahead (pin_ahead_s, on CUDA). distance_s: the pool's
-measure of the set's distance from the base's (LutPool.lut_distance, after each copy). --tiny: a small model's
+measure of the set's distance from the base's (LutPool.lut_distance, after each copy where the int8 activation mode
+is on). --tiny: a small model's
 shape (the script's test).
 Writes OUT_DIR/lut_load_gpr{G}_{device}.json.
 """
@@ -85,7 +86,7 @@ def main() -> None:
         return stage_lut_set(task_lut.luts, base.layer_names, torch.empty(numel, dtype=dtype, pin_memory=pin))
 
     out["stage_s"], staged = timed(stage, reps)
-    pool = LutPool(base, None, 2, device, dtype)
+    pool = LutPool(base, None, 2, device, dtype, measure_distance=True)
 
     def copy() -> None:
         for name, t in staged.items():

@@ -101,7 +101,8 @@ class Engine:
         pc = config.pool
         num_slots = LutPool.slots_for_budget(base, pc.pool_bytes, dtype) if pc.pool_bytes else pc.num_slots
         self.pool = LutPool(
-            base, store, num_slots, self.device, dtype, pc.cpu_tier_bytes, pc.verify_checksums, on_ready=self._wake
+            base, store, num_slots, self.device, dtype, pc.cpu_tier_bytes, pc.verify_checksums, on_ready=self._wake,
+            measure_distance=config.int8_activations,  # (the int8 mode's per-step check: ModelRunner.int8_allowed)
         )
         max_len = config.scheduler.max_model_len or mc.max_position_embeddings
         dense_cache = None

@@ -74,8 +74,8 @@ class Settings(BaseSettings):
     )
     int8_max_lut_distance: float = Field(
         0.05, ge=0, description="With int8_activations: a step takes the int8 kernel only if each of its task LUT "
-        "sets lies within this relative distance of the base's (the largest over projections of ||LUT - base|| / "
-        "||base||); a step with a task farther off runs exact. A math task LUT fine-tuned on the default model moved "
+        "sets lies within this relative distance of the base's (the largest over projections of ||W - W_base|| / "
+        "||W_base||); a step with a task farther off runs exact. A math task LUT fine-tuned on the default model moved "
         "its weights 2.5 % at its largest projection"
     )
     tune_at_start: bool = Field(

@@ -179,14 +179,17 @@ def test_loading_a_lut_leaves_no_openmp_team_behind(tmp_path):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
 def test_each_slot_knows_how_far_its_lut_set_lies_from_the_bases(tmp_path, dtype, monkeypatch):
     """base_distance[slot] (the int8 activation mode's per-step check): the largest over projections of
-    ||LUT - LUT_base|| / ||LUT_base||, measured as the set enters its slot (in chunks of projections: 3 here, so the
-    far one is in the second); 0 for the base's slot."""
+    ||W - W_base|| / ||W_base||, measured as the set enters its slot (in chunks of projections: 3 here, so the far
+    one is in the second); 0 for the base's slot; a LUT entry that no weight uses does not count."""
     import adapters.pool
     from adapters.store import LutStore
     from sketch.task_lut import TaskLut, save_task_lut
 
     base = create_base()
     store = LutStore(tmp_path / "store", base.spec())
+    codes = base.codes[base.layer_names[5]]
+    codes[0] |= (codes[0] & 0x0F == 0).to(torch.uint8)  # row 0 of projection 5: no code 0 (low nibbles)
+    codes[0] |= ((codes[0] >> 4) == 0).to(torch.uint8) << 4  # (high nibbles)
     scaled = {name: lut.float() * 1.01 for name, lut in base.luts.items()}  # every projection 1 % off
     one_far = dict(scaled)
     name = base.layer_names[3]
@@ -195,7 +198,7 @@ def test_each_slot_knows_how_far_its_lut_set_lies_from_the_bases(tmp_path, dtype
         store.put(task, save_task_lut(TaskLut(task, luts, base.fingerprint, base.bits, base.gpr),
                                       tmp_path / f"{task}.safetensors"))  # fmt: skip
     monkeypatch.setattr(adapters.pool, "DISTANCE_CHUNK", 3)
-    pool = LutPool(base, store, num_slots=3, dtype=dtype)
+    pool = LutPool(base, store, num_slots=3, dtype=dtype, measure_distance=True)
     try:
         near, far = wait_acquire(pool, ("near", 1)), wait_acquire(pool, ("far", 1))
         tol = 1e-4 if dtype == torch.float32 else 2e-2  # (fp16: the values' own rounding, 1 % of a 1 % change)
@@ -203,5 +206,8 @@ def test_each_slot_knows_how_far_its_lut_set_lies_from_the_bases(tmp_path, dtype
         assert pool.base_distance[near] == pytest.approx(0.01, rel=tol)
         assert pool.base_distance[far] == pytest.approx(0.3, rel=tol)
         assert pool.lut_distance(far) == pool.base_distance[far]
+        name = base.layer_names[5]
+        pool.lut_pools[name][near, 0, 0, 0] += 100.0  # its codes never use row 0's entry 0 (see below)
+        assert pool.lut_distance(near) == pytest.approx(0.01, rel=tol)
     finally:
         pool.close()

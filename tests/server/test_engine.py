@@ -4,6 +4,7 @@ LUT replacement change no output; KV blocks and pool pins all come back."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import threading
 import time
@@ -414,9 +415,10 @@ def test_the_int8_mode_serves_a_step_exactly_when_one_of_its_tasks_lies_far_from
 
     real = server.model.lut_linear
     monkeypatch.setattr(server.model, "lut_linear", recording_lut_linear)
-    engine = create_engine(base, store, cpu_weight_cache_bytes=0)  # the op, not the dense weights
+    config = dataclasses.replace(engine_config(cpu_weight_cache_bytes=0), int8_activations=True)  # the op, no cache
+    engine = Engine(base, ByteTokenizer(), config, store)  # (on the CPU the mode only measures the distances)
     model, runner = engine.runner.model, engine.runner
-    assert model.enable_int8_activations() > 0
+    assert not model.int8_activations and model.enable_int8_activations() > 0
     make_resident(engine, ["near", "far"])
     near, far = (engine.pool.slot_of(engine.pool.latest_key(t)) for t in ("near", "far"))
     assert engine.pool.base_distance[near] < 0.05 < engine.pool.base_distance[far]
