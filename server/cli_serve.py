@@ -46,8 +46,9 @@ SWITCHES = {  # flag -> (Settings field, the value it sets, help)
     "--no-tune-at-start": ("tune_at_start", False, "CUDA only: leave kernel autotuning to each shape's first request "
                            "instead of the start (env SKETCHSERVE_TUNE_AT_START=0)"),
     "--int8-activations": ("int8_activations", True, "CUDA (sm_90) only: decode batches of 9-16 rows over many tasks "
-                           "with int8 activations corrected through the base LUT (~1.4x those projections; exact for "
-                           "the base, as accurate as fp16 for a real task LUT) (env SKETCHSERVE_INT8_ACTIVATIONS=1)"),
+                           "with int8 activations corrected through the base LUT (~1.4x those projections; as "
+                           "accurate as fp16 for the base and a real task LUT; steps with a task far from the base "
+                           "run exact) (env SKETCHSERVE_INT8_ACTIVATIONS=1)"),
 }
 
 

@@ -118,9 +118,11 @@ class EngineConfig:
     """CUDA (sm_90) only: steps of 9-16 rows over many tasks (decode rows, and short prompts' rows that graph
     prefill runs as decode rows) round each projection's input to one int8 digit a token (a step per token) through
     each token's LUT, and send the remainder through the base LUT (Transformer.enable_int8_activations): ~1.4x the
-    exact kernel's speed there. Exact for the base model; with a task LUT, off by (W_task - W_base) times the
-    remainder: as accurate as fp16 for a real math task LUT of the default model (perplexity -0.001 % against
-    float32 in the kernel's arithmetic, as fp16's), less so for LUTs far from the base's."""
+    exact kernel's speed there. For the base model the remainder's 7-bit base levels are its only rounding (~2e-4 of
+    a projection's output); with a task LUT it is also off by (W_task - W_base) times the remainder: as accurate as
+    fp16 for a real math task LUT of the default model (perplexity -0.001 % against float32 in the kernel's
+    arithmetic, as fp16's), less so for LUTs far from the base's, whose steps therefore run exact
+    (int8_max_lut_distance)."""
     int8_max_lut_distance: float = 0.05
     """With int8_activations: a step takes the int8 kernel only if each of its tasks' LUT sets lies within this
     relative distance of the base's (LutPool.lut_distance: the largest over projections of ||W - W_base|| /

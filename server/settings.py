@@ -70,7 +70,8 @@ class Settings(BaseSettings):
     int8_activations: bool = Field(
         False, description="CUDA (sm_90) only: decode batches of 9-16 rows over many tasks with each projection's "
         "input as one int8 digit a token through the task LUTs and the remainder through the base LUT (~1.4x the "
-        "exact kernel there; exact for the base model, as accurate as fp16 for a real task LUT of the default model)"
+        "exact kernel there; as accurate as fp16 for the base and a real task LUT of the default model; steps with a "
+        "task far from the base run exact: int8_max_lut_distance)"
     )
     int8_max_lut_distance: float = Field(
         0.05, ge=0, description="With int8_activations: a step takes the int8 kernel only if each of its task LUT "
