@@ -120,13 +120,15 @@ def lut_linear(
     check_slot_range: bool = True,
     num_tasks: int | None = None,
     int8_base: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+    int8_digits: tuple[torch.Tensor, ...] | None = None,
 ) -> torch.Tensor:
     """Forward only (inference). y [M, N] = x @ W_hat(slot of each token).T.
 
     num_tasks: number of distinct slots among the tokens when known on the host (the scheduler builds
     the batch): lets the CUDA path pick the decode kernel without a device read-back (triton_ops).
     int8_base: the opt-in int8 activation mode's base tables (kernels/triton_ops.py); the CUDA path alone uses
-    them, for the decode batches it names; everything else (the CPU included) stays exact.
+    them, for the decode batches it names; everything else (the CPU included) stays exact. int8_digits: x's digits
+    made by x's producer for such a call (triton_ops.int8_takes), else None.
     """
     segments = slot_of_token if isinstance(slot_of_token, SlotSegments) else None
     per_token = segments.slot_of_token() if segments is not None else slot_of_token
@@ -135,7 +137,7 @@ def lut_linear(
         from kernels import triton_ops
 
         return triton_ops.lut_linear_forward(x, codes_packed, lut_pool, per_token, bits, segments, num_tasks=num_tasks,
-                                             int8_base=int8_base)  # fmt: skip
+                                             int8_base=int8_base, int8_digits=int8_digits)  # fmt: skip
     return reference.lut_linear_reference(x, codes_packed, lut_pool, per_token, bits)
 
 

@@ -170,19 +170,31 @@ def _int8_digits_kernel(x_ptr, hi_ptr, lo_ptr, scale_ptr, sums_ptr, K, stride_x,
     tl.store(scale_ptr + t, step)
     carry = tl.full([], 0, tl.int32)
     for k0 in range(0, K, BLOCK_K):
-        mask = k0 + offs < K
-        v = tl.load(x_ptr + t * stride_x + k0 + offs, mask=mask, other=0.0).to(tl.float32)
-        hi = tl.minimum(tl.maximum(tl.floor(v / step + 0.5), -127.0), 127.0)
-        lo = tl.minimum(tl.maximum(tl.floor((v - hi * step) / (step / BASE) + 0.5), -128.0), 127.0)
-        tl.store(hi_ptr + t * stride_d + k0 + offs, hi.to(tl.int8), mask=mask)
-        tl.store(lo_ptr + t * stride_d + k0 + offs, lo.to(tl.int8), mask=mask)
-        if SUMS:  # masked columns have lo = 0
-            group = tl.sum(tl.reshape(lo.to(tl.int32), [BLOCK_K // 32, 32]), axis=1)
-            offs_g = k0 // 32 + tl.arange(0, BLOCK_K // 32)
-            tl.store(sums_ptr + t * stride_s + 1 + offs_g, tl.cumsum(group, 0) + carry, mask=offs_g < (K + 31) // 32)
-            carry += tl.sum(group, axis=0)
+        v = tl.load(x_ptr + t * stride_x + k0 + offs, mask=k0 + offs < K, other=0.0).to(tl.float32)
+        carry = int8_digits_block(v, step, k0, offs, K, t, hi_ptr, lo_ptr, sums_ptr, stride_d, stride_s, carry, BASE,
+                                  BLOCK_K, SUMS)  # fmt: skip
     if SUMS:
         tl.store(sums_ptr + t * stride_s, 0)
+
+
+@triton.jit
+def int8_digits_block(v, step, k0, offs, K, t, hi_ptr, lo_ptr, sums_ptr, stride_d, stride_s, carry,
+                      BASE: tl.constexpr, BLOCK_K: tl.constexpr, SUMS: tl.constexpr):  # fmt: skip
+    """Columns k0 + offs (BLOCK_K of them) of token t's row, v (float32, 0 past K), as digits of the row's step:
+    hi and lo stored, and with SUMS lo's prefix sums sums_ptr[t, 1 + j] from carry (the sum of lo before k0; column
+    0's zero is the caller's to store). Returns the new carry. _int8_digits_kernel and the producers of x that
+    write its digits themselves (server/triton_fused.py, the RMSNorm) share it."""
+    mask = k0 + offs < K
+    hi = tl.minimum(tl.maximum(tl.floor(v / step + 0.5), -127.0), 127.0)
+    lo = tl.minimum(tl.maximum(tl.floor((v - hi * step) / (step / BASE) + 0.5), -128.0), 127.0)
+    tl.store(hi_ptr + t * stride_d + k0 + offs, hi.to(tl.int8), mask=mask)
+    tl.store(lo_ptr + t * stride_d + k0 + offs, lo.to(tl.int8), mask=mask)
+    if SUMS:  # masked columns have lo = 0
+        group = tl.sum(tl.reshape(lo.to(tl.int32), [BLOCK_K // 32, 32]), axis=1)
+        offs_g = k0 // 32 + tl.arange(0, BLOCK_K // 32)
+        tl.store(sums_ptr + t * stride_s + 1 + offs_g, tl.cumsum(group, 0) + carry, mask=offs_g < (K + 31) // 32)
+        carry += tl.sum(group, axis=0)
+    return carry
 
 
 def lo_sums_reference(lo: torch.Tensor) -> torch.Tensor:
@@ -234,6 +246,18 @@ def digits_block(k: int) -> int:
     return min(16384, max(32, triton.next_power_of_2(k)))
 
 
+def int8_digits_buffers(m: int, k: int, device: torch.device, sums: bool = False) -> tuple[torch.Tensor, ...]:
+    """Empty (hi, lo) int8 [M, K] (16-byte row strides, for TMA), step [M] float32 and, with sums, lo_sums
+    [M, ceil(K / 32) + 1] int32: what int8_digits returns, for a kernel to fill."""
+    width = triton.cdiv(k, 16) * 16
+    hi = torch.empty(m, width, dtype=torch.int8, device=device)[:, :k]
+    lo = torch.empty(m, width, dtype=torch.int8, device=device)[:, :k]
+    step = torch.empty(m, dtype=torch.float32, device=device)
+    if not sums:
+        return hi, lo, step
+    return hi, lo, step, torch.empty(m, triton.cdiv(k, 32) + 1, dtype=torch.int32, device=device)
+
+
 def int8_digits(x: torch.Tensor, base: int = TWO_DIGIT_BASE, sums: bool = False,
                 pdl: bool = False) -> tuple[torch.Tensor, ...]:  # fmt: skip
     """x [M, K] (contiguous rows) -> (hi, lo) int8 [M, K] (16-byte row strides, for TMA) and the step [M] float32:
@@ -241,11 +265,8 @@ def int8_digits(x: torch.Tensor, base: int = TWO_DIGIT_BASE, sums: bool = False,
     for MERGED. sums: also lo's prefix sums [M, ceil(K / 32) + 1] int32 (lo_sums_reference), for BASE_CORR. pdl:
     launched with PDL where triton_common.pdl_enabled."""
     m, k = x.shape
-    width = triton.cdiv(k, 16) * 16
-    hi = torch.empty(m, width, dtype=torch.int8, device=x.device)[:, :k]
-    lo = torch.empty(m, width, dtype=torch.int8, device=x.device)[:, :k]
-    step = torch.empty(m, dtype=torch.float32, device=x.device)
-    lo_sums = torch.empty(m, triton.cdiv(k, 32) + 1, dtype=torch.int32, device=x.device) if sums else step
+    hi, lo, step, *rest = int8_digits_buffers(m, k, x.device, sums)
+    lo_sums = rest[0] if sums else step
     if m:
         _int8_digits_kernel[(m,)](x, hi, lo, step, lo_sums, k, x.stride(0), hi.stride(0), lo_sums.stride(0),
                                   BASE=base, BLOCK_K=digits_block(k), SUMS=sums,

@@ -23,7 +23,8 @@ int8_base (the opt-in int8 activation mode: the base LUT's tables, triton_bucket
 a bucket-class batch of 9-16 rows on sm_90 takes the int8 bucket kernel's BASE_CORR form (x's high int8 digit
 through each token's LUT, the remainder through the base's: 1.4x the WIDE form's kernel time on the H200, and as
 accurate as fp16 on a real task LUT of the default model; off by (W_task - W_base) r where a task LUT moves the
-weights far from the base's).
+weights far from the base's). int8_digits: x's digits written by the kernel that made x (int8_digits_buffers, the
+fused RMSNorm), so that such a call launches no digits kernel of its own; int8_takes says which calls take it.
 """
 
 from __future__ import annotations
@@ -204,6 +205,7 @@ def lut_linear_forward(
     num_tasks: int | None = None,
     decode_kernel: str | None = None,
     int8_base: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+    int8_digits: tuple[torch.Tensor, ...] | None = None,
 ) -> torch.Tensor:
     """y [M, N] = x @ W_hat(lut_pool[slot_of_token[m]]).T, accumulated in fp32, returned in x.dtype.
 
@@ -211,6 +213,7 @@ def lut_linear_forward(
     num_tasks: distinct slots among the tokens, when the caller knows it on the host (decode choice).
     decode_kernel: "gather" | "bucket" | "auto", overriding DECODE_KERNEL (M <= DECODE_MAX_M only).
     int8_base: the int8 activation mode's base tables (the module docstring), or None (exact).
+    int8_digits: x's digits, made ahead (int8_digits(x, sums=True) or a producer's), for a call that int8_takes.
     """
     check_inputs(x, codes_packed, lut_pool)
     m, k = x.shape
@@ -228,8 +231,9 @@ def lut_linear_forward(
         # A kernel writes the converted slots just before the launch: no PDL for it (triton_common.pdl_scope).
         with pdl_scope(False):
             return _forward(x, codes_packed, lut_pool, slots.to(torch.int32).contiguous(), bits, segments, y,
-                            num_tasks, decode_kernel, int8_base)  # fmt: skip
-    return _forward(x, codes_packed, lut_pool, slots, bits, segments, y, num_tasks, decode_kernel, int8_base)
+                            num_tasks, decode_kernel, int8_base, int8_digits)  # fmt: skip
+    return _forward(x, codes_packed, lut_pool, slots, bits, segments, y, num_tasks, decode_kernel, int8_base,
+                    int8_digits)  # fmt: skip
 
 
 def _forward(
@@ -243,6 +247,7 @@ def _forward(
     num_tasks: int | None,
     decode_kernel: str | None,
     int8_base: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+    int8_digits: tuple[torch.Tensor, ...] | None = None,
 ) -> torch.Tensor:
     """lut_linear_forward on int32 contiguous slots [M] (M > 0), into y."""
     m, k = x.shape
@@ -250,11 +255,9 @@ def _forward(
     if m <= DECODE_MAX_M:
         sms = autotune.num_sms(x.device)
         decode_class = _decode_class(decode_kernel or DECODE_KERNEL, x, segments, num_tasks)
-        if decode_class == "bucket" and int8_base is not None and INT8_MIN_M <= m <= INT8_MAX_M and bits == 4:
-            config = int8_base_corr_config(n, k, lut_pool.shape[2])
-            if config is not None and bucket_wgmma_ok(x, codes_packed, lut_pool, bits, config["BLOCK_K"]):
-                launch_bucket_int8(x, codes_packed, lut_pool, slots, y, config, base=int8_base)
-                return y
+        if int8_base is not None and (config := _int8_config(x, codes_packed, lut_pool, bits, decode_class)):
+            launch_bucket_int8(x, codes_packed, lut_pool, slots, y, config, int8_digits, base=int8_base)
+            return y
         if decode_class == "bucket":
             m_key = _bucket_m_key(x, codes_packed, lut_pool, bits)
             config = autotune.pick_config(
@@ -324,6 +327,31 @@ def _forward(
     )
     launch_prefill(x, codes_packed, lut_pool, slot_sorted, perm, bits, y, config)
     return y
+
+
+def _int8_config(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor, bits: int,
+                 decode_class: str) -> dict | None:  # fmt: skip
+    """The int8 kernel's config for a call of this decode class in the int8 activation mode, or None: it stays
+    exact (the int8 kernel takes bucket-class calls of 9-16 rows, 4-bit codes, on sm_90, where a BLOCK_K tiles the
+    LUT groups)."""
+    m, k = x.shape
+    if decode_class != "bucket" or not INT8_MIN_M <= m <= INT8_MAX_M or bits != 4:
+        return None
+    config = int8_base_corr_config(codes_packed.shape[0], k, lut_pool.shape[2])
+    if config is None or not bucket_wgmma_ok(x, codes_packed, lut_pool, bits, config["BLOCK_K"]):
+        return None
+    return config
+
+
+def int8_takes(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor, bits: int,
+               segments: SlotSegments | None = None, num_tasks: int | None = None) -> bool:  # fmt: skip
+    """Whether lut_linear_forward(x, ..., int8_base=...) takes the int8 kernel (x: the call's activations, or a
+    tensor of their shape, type and device with their alignment): what a producer of x asks before writing its
+    digits."""
+    if not x.is_cuda or x.shape[0] > DECODE_MAX_M:
+        return False
+    decode_class = _decode_class(DECODE_KERNEL, x, segments, num_tasks)
+    return _int8_config(x, codes_packed, lut_pool, bits, decode_class) is not None
 
 
 def _decode_class(choice: str, x: torch.Tensor, segments: SlotSegments | None, num_tasks: int | None) -> str:

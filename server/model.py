@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 # CUDA: norms, RoPE + KV-cache writes, SwiGLU's product and decode attention over the paged cache as Triton kernels
 # (server/triton_fused.py); SKETCHSERVE_FUSED_OPS=0: the torch forms below (also the CPU path and the reference).
 FUSED_OPS = os.environ.get("SKETCHSERVE_FUSED_OPS", "1") != "0"
+# The int8 activation mode: the fused RMSNorm writes the int8 digits of its output where the next projection takes
+# the int8 kernel (LutProjection.int8_digits_for), so that call launches no digits kernel; 0: the op makes them.
+INT8_NORM_DIGITS = os.environ.get("SKETCHSERVE_INT8_NORM_DIGITS", "1") != "0"
 
 
 _fused_ok: dict[tuple[str, torch.dtype], bool] = {}  # (device, dtype) -> the fused kernels passed their self-check
@@ -329,7 +332,9 @@ class LutProjection(nn.Module):
         self.hints = hints or KernelHints()
         self.int8_base: tuple[torch.Tensor, ...] | None = None  # Transformer.enable_int8_activations
 
-    def forward(self, x: torch.Tensor, slot_of_token: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, slot_of_token: torch.Tensor,
+                digits: tuple[torch.Tensor, ...] | None = None) -> torch.Tensor:  # fmt: skip
+        """digits: x's int8 digits, written by x's producer into int8_digits_for's buffers, or None."""
         if self.dense_cache is not None and not x.is_cuda:
             y = self.dense_cache.linear(self, x, slot_of_token)
         else:
@@ -337,8 +342,25 @@ class LutProjection(nn.Module):
             segments = self.hints.segments
             slots = segments if segments is not None and segments.per_token is slot_of_token else slot_of_token
             y = lut_linear(x, self.codes_packed, self.lut_pool, slots, self.bits, self.gpr, False,
-                           num_tasks=self.hints.num_tasks, int8_base=self.int8_base if self.hints.int8 else None)
+                           num_tasks=self.hints.num_tasks, int8_base=self.int8_base if self.hints.int8 else None,
+                           int8_digits=digits)  # fmt: skip
         return y if self.bias is None else y + self.bias
+
+    def int8_digits_for(self, x_like: torch.Tensor) -> tuple[torch.Tensor, ...] | None:
+        """Buffers for the int8 digits of this call's input, for the kernel that makes the input to fill (the fused
+        RMSNorm), where the call takes the int8 kernel (kernels/triton_ops.py int8_takes); else None (the op makes
+        the digits itself where it needs them). x_like: a tensor of the input's shape, type and device (the
+        residual that the norm reads)."""
+        if self.int8_base is None or not self.hints.int8 or not INT8_NORM_DIGITS:
+            return None
+        from kernels import triton_ops
+        from kernels.triton_bucket_int8 import int8_digits_buffers
+
+        hints = self.hints
+        if not triton_ops.int8_takes(x_like, self.codes_packed, self.lut_pool, self.bits, hints.segments,
+                                     hints.num_tasks):  # fmt: skip
+            return None
+        return int8_digits_buffers(x_like.shape[0], self.in_features, x_like.device, sums=True)
 
 
 # Prefill attention's SDPA backends: every one but cuDNN's (Attention._prefill says why).
@@ -364,12 +386,14 @@ class Attention(nn.Module):
     def project(
         self, x: torch.Tensor, slots: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, slot_mapping: torch.Tensor,
         kv_cache: tuple[torch.Tensor, torch.Tensor], fused: ModuleType | None = None,
+        digits: tuple[torch.Tensor, ...] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
         """x [T, D] -> q [T, H, hd] and k, v [T, Hkv, hd], RoPE applied; k and v also written to the cache rows
-        slot_mapping [T]. Everything of attention that a step's CUDA graph can hold (server/prefill_graphs.py)."""
+        slot_mapping [T]. Everything of attention that a step's CUDA graph can hold (server/prefill_graphs.py).
+        digits: x's int8 digits for qkv_proj (LutProjection.int8_digits_for), or None."""
         t = x.shape[0]
         if self.qkv_proj is not None:
-            q, k, v = self.qkv_proj(x, slots).split(self.qkv_sizes, dim=-1)  # [T, N_q + 2 N_kv] -> 3 views
+            q, k, v = self.qkv_proj(x, slots, digits).split(self.qkv_sizes, dim=-1)  # [T, N_q + 2 N_kv] -> 3 views
         else:
             q, k, v = self.q_proj(x, slots), self.k_proj(x, slots), self.v_proj(x, slots)
         q = q.view(t, self.num_heads, self.head_dim)
@@ -468,9 +492,11 @@ class MLP(nn.Module):
             self.gate_proj, self.up_proj = proj["gate_proj"], proj["up_proj"]
         self.down_proj = proj["down_proj"]
 
-    def forward(self, x: torch.Tensor, slots: torch.Tensor, fused=None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, slots: torch.Tensor, fused=None,
+                digits: tuple[torch.Tensor, ...] | None = None) -> torch.Tensor:  # fmt: skip
+        """digits: x's int8 digits for gate_up_proj (LutProjection.int8_digits_for), or None."""
         if self.gate_up_proj is not None:
-            gate_up = self.gate_up_proj(x, slots)  # [T, 2F]
+            gate_up = self.gate_up_proj(x, slots, digits)  # [T, 2F]
             if fused is not None:
                 return self.down_proj(fused.silu_mul(gate_up), slots)
             gate, up = gate_up.chunk(2, dim=-1)
@@ -498,12 +524,14 @@ class Block(nn.Module):
         """The block up to attention: RMSNorm, then q, k, v (Attention.project; k and v cached) -> (h, q, k, v).
         pending: the previous block's MLP output not yet added to h (after_attention, fused path): the residual
         add and this norm run as one kernel, and the h returned includes it."""
-        norm1 = self.input_layernorm
+        norm1, qkv = self.input_layernorm, self.self_attn.qkv_proj
+        # the int8 activation mode: the fused norm writes its output's digits for qkv_proj where that takes them
+        digits = qkv.int8_digits_for(h) if fused is not None and qkv is not None else None
         if pending is not None:
-            h, x = fused.add_rms_norm(h, pending, norm1.weight, norm1.eps)
+            h, x = fused.add_rms_norm(h, pending, norm1.weight, norm1.eps, digits)
         else:
-            x = norm1(h) if fused is None else fused.rms_norm(h, norm1.weight, norm1.eps)
-        return h, *self.self_attn.project(x, slots, cos, sin, slot_mapping, kv_cache, fused)
+            x = norm1(h) if fused is None else fused.rms_norm(h, norm1.weight, norm1.eps, digits)
+        return h, *self.self_attn.project(x, slots, cos, sin, slot_mapping, kv_cache, fused, digits)
 
     def after_attention(
         self, h: torch.Tensor, attention: torch.Tensor, slots: torch.Tensor, fused: ModuleType | None = None
@@ -515,9 +543,10 @@ class Block(nn.Module):
         if fused is None:
             h = h + o
             return h + self.mlp(self.post_attention_layernorm(h), slots), None
-        norm2 = self.post_attention_layernorm
-        h, normed = fused.add_rms_norm(h, o, norm2.weight, norm2.eps)  # the residual add and the next norm
-        return h, self.mlp(normed, slots, fused)
+        norm2, gate_up = self.post_attention_layernorm, self.mlp.gate_up_proj
+        digits = gate_up.int8_digits_for(h) if gate_up is not None else None  # (as attention_inputs' for qkv_proj)
+        h, normed = fused.add_rms_norm(h, o, norm2.weight, norm2.eps, digits)  # the residual add and the next norm
+        return h, self.mlp(normed, slots, fused, digits)
 
 
 class Transformer(nn.Module):

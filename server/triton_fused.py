@@ -25,6 +25,7 @@ import triton
 import triton.language as tl
 
 from kernels.autotune import num_sms
+from kernels.triton_bucket_int8 import int8_digits_block
 from kernels.triton_common import (
     arrival_counters,
     jit_any_size,
@@ -37,8 +38,12 @@ from kernels.triton_common import (
 @triton.jit
 def _rms_norm_kernel(
     x_ptr, delta_ptr, w_ptr, sum_ptr, out_ptr, D, stride_x, stride_d, stride_s, stride_o, eps,
-    HAS_DELTA: tl.constexpr, BLOCK_D: tl.constexpr, PDL: tl.constexpr = False,
+    hi_ptr, lo_ptr, step_ptr, sums_ptr, stride_digits, stride_sums,
+    HAS_DELTA: tl.constexpr, BLOCK_D: tl.constexpr, DIGITS: tl.constexpr = False, PDL: tl.constexpr = False,
 ):  # fmt: skip
+    """A row a program: out = w * normalize(h) (h = x, or x + delta, stored to sum_ptr). DIGITS: also out's int8
+    digits, as int8_digits(out, sums=True) gives them (the int8 activation mode's next projection then launches no
+    digits kernel of its own: ModelRunner's LutProjection.int8_digits_for)."""
     pdl_wait(PDL)  # (kernels/triton_common.py pdl_enabled: nothing before it)
     pdl_release(PDL)  # the next linear layer's codes, slot and LUT loads may start now
     row = tl.program_id(0)
@@ -54,7 +59,15 @@ def _rms_norm_kernel(
     inv = tl.rsqrt(tl.sum(hf * hf, axis=0) / D + eps)
     normed = (hf * inv).to(dtype)  # torch: (h.float() * rsqrt(...)).to(x.dtype)
     w = tl.load(w_ptr + cols, mask=mask, other=0.0)
-    tl.store(out_ptr + row * stride_o + cols, (w.to(tl.float32) * normed.to(tl.float32)).to(dtype), mask=mask)
+    out = (w.to(tl.float32) * normed.to(tl.float32)).to(dtype)
+    tl.store(out_ptr + row * stride_o + cols, out, mask=mask)
+    if DIGITS:  # from out as stored (0 past D), as the digits kernel would read it
+        v = out.to(tl.float32)
+        step = tl.maximum(tl.max(tl.abs(v), axis=0), 1e-30) / 127
+        tl.store(step_ptr + row, step)
+        int8_digits_block(v, step, 0, cols, D, row, hi_ptr, lo_ptr, sums_ptr, stride_digits, stride_sums,
+                          tl.full([], 0, tl.int32), 256, BLOCK_D, True)  # fmt: skip (256: TWO_DIGIT_BASE)
+        tl.store(sums_ptr + row * stride_sums, 0)
 
 
 def _rows(t: torch.Tensor, name: str) -> None:
@@ -62,31 +75,47 @@ def _rows(t: torch.Tensor, name: str) -> None:
         raise ValueError(f"{name} must be 2-D with unit column stride, got {tuple(t.shape)} strides {t.stride()}")
 
 
-def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
-    """weight * normalize(x) over the last dim: x [T, D] -> [T, D] in x.dtype."""
+def _digits_args(digits: tuple[torch.Tensor, ...] | None, out: torch.Tensor) -> tuple[list, dict]:
+    """The norm kernel's digit arguments: into digits (int8_digits_buffers(T, D, sums=True)), or none."""
+    if digits is None:
+        return [out, out, out, out, 0, 0], {}
+    hi, lo, step, lo_sums = digits
+    if hi.shape != out.shape or lo.stride(0) != hi.stride(0) or lo_sums.shape[0] != out.shape[0]:
+        raise ValueError("digits must be int8_digits_buffers(T, D, sums=True) for the norm's [T, D] output")
+    return [hi, lo, step, lo_sums, hi.stride(0), lo_sums.stride(0)], {"DIGITS": True}
+
+
+def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float,
+             digits: tuple[torch.Tensor, ...] | None = None) -> torch.Tensor:  # fmt: skip
+    """weight * normalize(x) over the last dim: x [T, D] -> [T, D] in x.dtype. digits: buffers the output's int8
+    digits are written into as well (kernels/triton_bucket_int8.py int8_digits_buffers, sums=True)."""
     _rows(x, "x")
     out = torch.empty_like(x)
+    args, flags = _digits_args(digits, out)
     if x.shape[0]:
         _rms_norm_kernel[(x.shape[0],)](
-            x, x, weight, x, out, x.shape[1], x.stride(0), 0, 0, out.stride(0), eps,
-            HAS_DELTA=False, BLOCK_D=triton.next_power_of_2(x.shape[1]), **pdl_args(x.device),
+            x, x, weight, x, out, x.shape[1], x.stride(0), 0, 0, out.stride(0), eps, *args,
+            HAS_DELTA=False, BLOCK_D=triton.next_power_of_2(x.shape[1]), **flags, **pdl_args(x.device),
         )  # fmt: skip
     return out
 
 
 def add_rms_norm(
-    h: torch.Tensor, delta: torch.Tensor, weight: torch.Tensor, eps: float
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(h + delta, weight * normalize(h + delta)): the residual update and the next norm in one pass."""
+    h: torch.Tensor, delta: torch.Tensor, weight: torch.Tensor, eps: float,
+    digits: tuple[torch.Tensor, ...] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """(h + delta, weight * normalize(h + delta)): the residual update and the next norm in one pass. digits: as
+    rms_norm's."""
     _rows(h, "h")
     _rows(delta, "delta")
     if h.shape != delta.shape:
         raise ValueError(f"h {tuple(h.shape)} and delta {tuple(delta.shape)} differ")
     total, out = torch.empty_like(h), torch.empty_like(h)
+    args, flags = _digits_args(digits, out)
     if h.shape[0]:
         _rms_norm_kernel[(h.shape[0],)](
             h, delta, weight, total, out, h.shape[1], h.stride(0), delta.stride(0), total.stride(0), out.stride(0),
-            eps, HAS_DELTA=True, BLOCK_D=triton.next_power_of_2(h.shape[1]), **pdl_args(h.device),
+            eps, *args, HAS_DELTA=True, BLOCK_D=triton.next_power_of_2(h.shape[1]), **flags, **pdl_args(h.device),
         )  # fmt: skip
     return total, out
 

@@ -103,7 +103,9 @@ def test_the_one_token_kernel_waits_after_its_codes_slot_and_lut_loads():
 
 def test_the_fused_decoder_kernels_wait_then_release_at_their_start():
     sig = {"x_ptr": "*fp16", "delta_ptr": "*fp16", "w_ptr": "*fp16", "sum_ptr": "*fp16", "out_ptr": "*fp16",
-           "D": "i32", "stride_x": "i32", "stride_d": "i32", "stride_s": "i32", "stride_o": "i32", "eps": "fp32"}
+           "D": "i32", "stride_x": "i32", "stride_d": "i32", "stride_s": "i32", "stride_o": "i32", "eps": "fp32",
+           "hi_ptr": "*i8", "lo_ptr": "*i8", "step_ptr": "*fp32", "sums_ptr": "*i32", "stride_digits": "i32",
+           "stride_sums": "i32"}
     for pdl in (False, True):
         ptx = compile_ptx("server.triton_fused", "_rms_norm_kernel", sig,
                           {"HAS_DELTA": True, "BLOCK_D": 1024, "PDL": pdl})  # fmt: skip

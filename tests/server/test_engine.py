@@ -367,9 +367,9 @@ def test_every_lut_call_is_told_the_steps_true_task_count(base, store, requests_
 
     calls = []
 
-    def recording_lut_linear(x, codes, pool, slot_of_token, bits, gpr, check, num_tasks=None, int8_base=None):
+    def recording_lut_linear(x, codes, pool, slot_of_token, bits, gpr, check, num_tasks=None, **int8):
         calls.append((num_tasks, len(set(slot_of_token.tolist()))))
-        return real(x, codes, pool, slot_of_token, bits, gpr, check, int8_base=int8_base)
+        return real(x, codes, pool, slot_of_token, bits, gpr, check, **int8)
 
     real = server.model.lut_linear
     monkeypatch.setattr(server.model, "lut_linear", recording_lut_linear)
@@ -409,8 +409,8 @@ def test_the_int8_mode_serves_a_step_exactly_when_one_of_its_tasks_lies_far_from
                                       tmp_path / f"{task}.safetensors"))  # fmt: skip
     calls = []
 
-    def recording_lut_linear(x, codes, pool, slot_of_token, bits, gpr, check, num_tasks=None, int8_base=None):
-        calls.append((set(slot_of_token.tolist()), int8_base is not None))
+    def recording_lut_linear(x, codes, pool, slot_of_token, bits, gpr, check, num_tasks=None, **int8):
+        calls.append((set(slot_of_token.tolist()), int8.get("int8_base") is not None))
         return real(x, codes, pool, slot_of_token, bits, gpr, check)
 
     real = server.model.lut_linear

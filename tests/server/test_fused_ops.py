@@ -41,6 +41,26 @@ def test_rms_norm_and_its_residual_form_equal_the_torch_norm(dtype, d):
     assert triton_fused.rms_norm(x[:0], norm.weight, norm.eps).shape == (0, d)
 
 
+@pytest.mark.parametrize("d", [64, 96])
+def test_the_norms_write_their_outputs_int8_digits_as_the_digits_kernel_does(d):
+    """rms_norm / add_rms_norm with digits buffers (the int8 activation mode's next projection): the digits, steps
+    and low digit's prefix sums of the output equal int8_digits' of it (fp16; 96: a row narrower than its block)."""
+    from kernels.triton_bucket_int8 import int8_digits, int8_digits_buffers
+
+    dtype = torch.float16
+    norm = RMSNorm(randn(d, dtype=dtype, seed=1), eps=1e-5)
+    x, delta = randn(5, d, dtype=dtype, seed=2), randn(5, d, dtype=dtype, seed=3)
+    for fused in (lambda digits: triton_fused.rms_norm(x, norm.weight, norm.eps, digits),
+                  lambda digits: triton_fused.add_rms_norm(x, delta, norm.weight, norm.eps, digits)[1]):  # fmt: skip
+        digits = int8_digits_buffers(5, d, torch.device(DEVICE), sums=True)
+        out = fused(digits)
+        assert torch.equal(out, fused(None))  # the output itself unchanged
+        for got, want in zip(digits, int8_digits(out, sums=True), strict=True):
+            assert torch.equal(got, want)
+    with pytest.raises(ValueError, match="int8_digits_buffers"):
+        triton_fused.rms_norm(x, norm.weight, norm.eps, int8_digits_buffers(4, d, torch.device(DEVICE), sums=True))
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_silu_mul_equals_silu_of_gate_times_up(dtype):
     gate_up = randn(3, 2 * 80, dtype=dtype, seed=4) * 3
@@ -108,6 +128,42 @@ def test_the_model_with_fused_kernels_generates_what_the_torch_forms_do(tmp_path
         return [got[h.request_id] for h in handles]
 
     assert run(triton_fused) == run(None)
+
+
+@pytest.mark.skipif(DEVICE != "cpu", reason="forces the op's int8 choice, which a GPU makes itself")
+def test_in_the_int8_mode_the_norms_write_the_digits_of_what_qkv_and_gate_up_read(tmp_path, monkeypatch):
+    """Where a qkv or gate_up call takes the int8 kernel (forced here: triton_ops.int8_takes), the fused norm before
+    it writes its output's int8 digits and the projection hands them to the op: equal to int8_digits(x, sums=True)
+    of the x the op gets (the CPU op itself stays exact); o_proj and down_proj (no norm before them) get none."""
+    from kernels import triton_ops
+    from kernels.triton_bucket_int8 import int8_digits
+
+    base = create_base(seed=3)
+    store = create_store(base, tmp_path, {"alpha": 1, "beta": 2})
+    monkeypatch.setattr(server.model, "fused_ops_for", lambda x: triton_fused)
+    monkeypatch.setattr(triton_ops, "int8_takes", lambda *args: True)
+    seen = []  # (the call's N, whether its digits are x's; None: no digits)
+    real = server.model.lut_linear
+
+    def recording(x, codes, pool, slots, bits, gpr, check, num_tasks=None, int8_base=None, int8_digits=None):
+        made = None if int8_digits is None else all(torch.equal(a, b) for a, b in
+                                                    zip(int8_digits, digits_of(x), strict=True))  # fmt: skip
+        seen.append((codes.shape[0], made))
+        return real(x, codes, pool, slots, bits, gpr, check, num_tasks=num_tasks)
+
+    def digits_of(x):
+        return int8_digits(x, sums=True)
+
+    monkeypatch.setattr(server.model, "lut_linear", recording)
+    engine = create_engine(base, store, cpu_weight_cache_bytes=0)
+    assert engine.runner.model.enable_int8_activations() > 0
+    handles = [engine.add_request(task, prompt_ids(i, 5), greedy(3)) for i, task in enumerate(["alpha", "beta"])]
+    collect(engine, handles)
+    cfg = engine.model_config
+    qkv, gate_up = (cfg.num_heads + 2 * cfg.num_kv_heads) * cfg.head_dim, 2 * base.config["intermediate_size"]
+    assert {n for n, made in seen if made is not None} == {qkv, gate_up}
+    assert all(made for n, made in seen if made is not None)
+    assert all(made is None for n, made in seen if n not in (qkv, gate_up))
 
 
 def test_self_check_passes_and_names_a_kernel_that_disagrees(monkeypatch):
