@@ -39,10 +39,11 @@ log = logging.getLogger(__name__)
 # CUDA: norms, RoPE + KV-cache writes, SwiGLU's product and decode attention over the paged cache as Triton kernels
 # (server/triton_fused.py); SKETCHSERVE_FUSED_OPS=0: the torch forms below (also the CPU path and the reference).
 FUSED_OPS = os.environ.get("SKETCHSERVE_FUSED_OPS", "1") != "0"
-# The int8 activation mode: SKETCHSERVE_INT8_NORM_DIGITS=1 has the fused RMSNorm write the int8 digits of its
-# output where the next projection takes the int8 kernel (LutProjection.int8_digits_for), so that call launches no
-# digits kernel of its own (~3.5-4 us a call on the H200). Off by default: written in the forty-fourth session after
-# its device time ran out (the interpreter's tests pass: the digits equal the digits kernel's), not yet run on a GPU.
+# The int8 activation mode: SKETCHSERVE_INT8_NORM_DIGITS=1 has the fused RMSNorm and SiLU write the int8 digits of
+# their outputs where the next projection takes the int8 kernel (LutProjection.int8_digits_for), so that call
+# launches no digits kernel of its own (~3.5-6 us a call on the H200). Off by default: written in the forty-fourth
+# session after its device time ran out (the interpreter's tests pass: the digits equal the digits kernel's), not
+# yet run on a GPU.
 INT8_NORM_DIGITS = os.environ.get("SKETCHSERVE_INT8_NORM_DIGITS", "0") == "1"
 
 
@@ -353,8 +354,8 @@ class LutProjection(nn.Module):
         RMSNorm), where the call takes the int8 kernel (kernels/triton_ops.py int8_takes); else None (the op makes
         the digits itself where it needs them). x_like: a tensor of the input's shape, type and device (the
         residual that the norm reads)."""
-        if self.int8_base is None or not self.hints.int8 or not INT8_NORM_DIGITS:
-            return None
+        if self.int8_base is None or not self.hints.int8 or not INT8_NORM_DIGITS or self.in_features > 16384:
+            return None  # (16,384: the producers take a row in one program)
         from kernels import triton_ops
         from kernels.triton_bucket_int8 import int8_digits_buffers
 
@@ -499,8 +500,10 @@ class MLP(nn.Module):
         """digits: x's int8 digits for gate_up_proj (LutProjection.int8_digits_for), or None."""
         if self.gate_up_proj is not None:
             gate_up = self.gate_up_proj(x, slots, digits)  # [T, 2F]
-            if fused is not None:
-                return self.down_proj(fused.silu_mul(gate_up), slots)
+            if fused is not None:  # (the int8 mode: SiLU writes its output's digits where down_proj takes them)
+                act = torch.empty(gate_up.shape[0], gate_up.shape[1] // 2, dtype=gate_up.dtype, device=gate_up.device)
+                act_digits = self.down_proj.int8_digits_for(act)
+                return self.down_proj(fused.silu_mul(gate_up, act, act_digits), slots, act_digits)
             gate, up = gate_up.chunk(2, dim=-1)
         else:
             gate, up = self.gate_proj(x, slots), self.up_proj(x, slots)

@@ -121,7 +121,11 @@ def add_rms_norm(
 
 
 @triton.jit
-def _silu_mul_kernel(gu_ptr, out_ptr, F, stride_gu, stride_o, BLOCK: tl.constexpr, PDL: tl.constexpr = False):
+def _silu_mul_kernel(gu_ptr, out_ptr, F, stride_gu, stride_o, hi_ptr, lo_ptr, step_ptr, sums_ptr, stride_digits,
+                     stride_sums, BLOCK: tl.constexpr, DIGITS: tl.constexpr = False,
+                     PDL: tl.constexpr = False):  # fmt: skip
+    """Program (row, j): columns [j BLOCK, (j + 1) BLOCK) of silu(gate) * up. DIGITS (a program a row, BLOCK >= F):
+    also the row's int8 digits, as the norm's (_rms_norm_kernel)."""
     pdl_wait(PDL)
     pdl_release(PDL)
     row = tl.program_id(0)
@@ -131,19 +135,40 @@ def _silu_mul_kernel(gu_ptr, out_ptr, F, stride_gu, stride_o, BLOCK: tl.constexp
     g = tl.load(gu_ptr + row * stride_gu + cols, mask=mask, other=0.0).to(tl.float32)
     u = tl.load(gu_ptr + row * stride_gu + F + cols, mask=mask, other=0.0).to(tl.float32)
     s = (g / (1.0 + tl.exp(-g))).to(dtype)  # torch's silu: fp32 math, rounded
-    tl.store(out_ptr + row * stride_o + cols, (s.to(tl.float32) * u).to(dtype), mask=mask)
+    out = (s.to(tl.float32) * u).to(dtype)
+    tl.store(out_ptr + row * stride_o + cols, out, mask=mask)
+    if DIGITS:  # (0 past F: g = u = 0 there)
+        v = out.to(tl.float32)
+        step = tl.maximum(tl.max(tl.abs(v), axis=0), 1e-30) / 127
+        tl.store(step_ptr + row, step)
+        int8_digits_block(v, step, 0, cols, F, row, hi_ptr, lo_ptr, sums_ptr, stride_digits, stride_sums,
+                          tl.full([], 0, tl.int32), 256, BLOCK, True)  # fmt: skip (256: TWO_DIGIT_BASE)
+        tl.store(sums_ptr + row * stride_sums, 0)
 
 
-def silu_mul(gate_up: torch.Tensor) -> torch.Tensor:
-    """gate_up [T, 2F] (gate, then up) -> silu(gate) * up [T, F]."""
+def silu_mul(gate_up: torch.Tensor, out: torch.Tensor | None = None,
+             digits: tuple[torch.Tensor, ...] | None = None) -> torch.Tensor:  # fmt: skip
+    """gate_up [T, 2F] (gate, then up) -> silu(gate) * up [T, F] (into out if given: contiguous, gate_up's dtype).
+    digits: buffers its int8 digits are written into as well (as rms_norm's; one program a row then, up to
+    16,384 columns)."""
     _rows(gate_up, "gate_up")
     if gate_up.shape[1] % 2:
         raise ValueError(f"gate_up needs an even width, got {gate_up.shape[1]}")
     t, f = gate_up.shape[0], gate_up.shape[1] // 2
-    out = torch.empty(t, f, dtype=gate_up.dtype, device=gate_up.device)
-    block = min(1024, triton.next_power_of_2(f))
+    if out is None:
+        out = torch.empty(t, f, dtype=gate_up.dtype, device=gate_up.device)
+    elif out.shape != (t, f) or out.dtype != gate_up.dtype or not out.is_contiguous():
+        raise ValueError(f"out must be a contiguous [{t}, {f}] {gate_up.dtype} tensor")
+    args, flags = _digits_args(digits, out)
+    block, warps = min(1024, triton.next_power_of_2(f)), 4
+    if digits is not None:  # the row's max first: the whole row in one program
+        block = triton.next_power_of_2(f)
+        if block > 16384:
+            raise ValueError(f"silu_mul writes digits for rows of up to 16,384 columns, got {f}")
+        warps = max(4, block // 1024)
     if t:
-        _silu_mul_kernel[(t, triton.cdiv(f, block))](gate_up, out, f, gate_up.stride(0), out.stride(0), BLOCK=block,
+        _silu_mul_kernel[(t, triton.cdiv(f, block))](gate_up, out, f, gate_up.stride(0), out.stride(0), *args,
+                                                      BLOCK=block, **flags, num_warps=warps,
                                                       **pdl_args(gate_up.device))  # fmt: skip
     return out
 

@@ -61,6 +61,23 @@ def test_the_norms_write_their_outputs_int8_digits_as_the_digits_kernel_does(d):
         triton_fused.rms_norm(x, norm.weight, norm.eps, int8_digits_buffers(4, d, torch.device(DEVICE), sums=True))
 
 
+@pytest.mark.parametrize("f", [64, 96])
+def test_silu_mul_writes_its_outputs_int8_digits_as_the_digits_kernel_does(f):
+    """silu_mul with digits buffers (a program a row then): its output unchanged, into out, and the output's digits,
+    steps and low digit's prefix sums equal int8_digits' of it (fp16; 96: a row narrower than its block)."""
+    from kernels.triton_bucket_int8 import int8_digits, int8_digits_buffers
+
+    gate_up = randn(5, 2 * f, dtype=torch.float16, seed=4) * 3
+    digits = int8_digits_buffers(5, f, torch.device(DEVICE), sums=True)
+    out = torch.empty(5, f, dtype=torch.float16, device=DEVICE)
+    assert triton_fused.silu_mul(gate_up, out, digits) is out
+    assert torch.equal(out, triton_fused.silu_mul(gate_up))
+    for got, want in zip(digits, int8_digits(out, sums=True), strict=True):
+        assert torch.equal(got, want)
+    with pytest.raises(ValueError, match="contiguous"):
+        triton_fused.silu_mul(gate_up, torch.empty(5, f + 1, dtype=torch.float16, device=DEVICE))
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_silu_mul_equals_silu_of_gate_times_up(dtype):
     gate_up = randn(3, 2 * 80, dtype=dtype, seed=4) * 3
@@ -132,9 +149,10 @@ def test_the_model_with_fused_kernels_generates_what_the_torch_forms_do(tmp_path
 
 @pytest.mark.skipif(DEVICE != "cpu", reason="forces the op's int8 choice, which a GPU makes itself")
 def test_in_the_int8_mode_the_norms_write_the_digits_of_what_qkv_and_gate_up_read(tmp_path, monkeypatch):
-    """Where a qkv or gate_up call takes the int8 kernel (forced here: triton_ops.int8_takes), the fused norm before
-    it writes its output's int8 digits and the projection hands them to the op: equal to int8_digits(x, sums=True)
-    of the x the op gets (the CPU op itself stays exact); o_proj and down_proj (no norm before them) get none."""
+    """Where a qkv, gate_up or down call takes the int8 kernel (forced here: triton_ops.int8_takes), the fused norm
+    or SiLU before it writes its output's int8 digits and the projection hands them to the op: equal to
+    int8_digits(x, sums=True) of the x the op gets (the CPU op itself stays exact); o_proj (after the attention)
+    gets none."""
     from kernels import triton_ops
     from kernels.triton_bucket_int8 import int8_digits
 
@@ -143,13 +161,13 @@ def test_in_the_int8_mode_the_norms_write_the_digits_of_what_qkv_and_gate_up_rea
     monkeypatch.setattr(server.model, "fused_ops_for", lambda x: triton_fused)
     monkeypatch.setattr(triton_ops, "int8_takes", lambda *args: True)
     monkeypatch.setattr(server.model, "INT8_NORM_DIGITS", True)  # (SKETCHSERVE_INT8_NORM_DIGITS=1; off by default)
-    seen = []  # (the call's N, whether its digits are x's; None: no digits)
+    seen = []  # (the call's N and K, whether its digits are x's; None: no digits)
     real = server.model.lut_linear
 
     def recording(x, codes, pool, slots, bits, gpr, check, num_tasks=None, int8_base=None, int8_digits=None):
         made = None if int8_digits is None else all(torch.equal(a, b) for a, b in
                                                     zip(int8_digits, digits_of(x), strict=True))  # fmt: skip
-        seen.append((codes.shape[0], made))
+        seen.append((codes.shape[0], x.shape[1], made))
         return real(x, codes, pool, slots, bits, gpr, check, num_tasks=num_tasks)
 
     def digits_of(x):
@@ -162,9 +180,11 @@ def test_in_the_int8_mode_the_norms_write_the_digits_of_what_qkv_and_gate_up_rea
     collect(engine, handles)
     cfg = engine.model_config
     qkv, gate_up = (cfg.num_heads + 2 * cfg.num_kv_heads) * cfg.head_dim, 2 * base.config["intermediate_size"]
-    assert {n for n, made in seen if made is not None} == {qkv, gate_up}
-    assert all(made for n, made in seen if made is not None)
-    assert all(made is None for n, made in seen if n not in (qkv, gate_up))
+    hidden = cfg.hidden_size  # o_proj's and down_proj's N: told apart by K
+    assert {(n, k) for n, k, made in seen if made is not None} == {(qkv, hidden), (gate_up, hidden),
+                                                                  (hidden, gate_up // 2)}  # fmt: skip
+    assert all(made for *_, made in seen if made is not None)
+    assert all(made is None for n, k, made in seen if (n, k) == (hidden, cfg.num_heads * cfg.head_dim))
 
 
 def test_self_check_passes_and_names_a_kernel_that_disagrees(monkeypatch):

@@ -93,9 +93,9 @@ def test_steps_with_a_task_far_from_the_base_run_exact_in_the_int8_mode(tmp_path
 
 
 def test_the_norms_digits_change_no_output_of_the_int8_mode(tmp_path, monkeypatch):
-    """SKETCHSERVE_INT8_NORM_DIGITS=1 (the fused norms write qkv_proj's and gate_up_proj's int8 digits, so those
-    calls launch no digits kernel): the int8 engine's tokens and log-probabilities bit for bit, with fewer launches
-    of the digits kernel (CUDA graphs capture each once)."""
+    """SKETCHSERVE_INT8_NORM_DIGITS=1 (the fused norms and SiLU write qkv_proj's, gate_up_proj's and down_proj's int8
+    digits, so those calls launch no digits kernel): the int8 engine's tokens and log-probabilities bit for bit,
+    with fewer launches of the digits kernel (CUDA graphs capture each once)."""
     import kernels.triton_bucket_int8 as int8_module
     import server.model
 

@@ -1,4 +1,4 @@
-# Written in the forty-fourth session for the next (~6 min): the int8 mode's digits from the fused RMSNorm
+# Written in the forty-fourth session for the next (~6 min): the int8 mode's digits from the fused RMSNorm and SiLU
 # (SKETCHSERVE_INT8_NORM_DIGITS=1; written after that session's device time ran out, interpreter-tested only).
 # 1. CUDA tests: the int8 engine file (its new test: the norms' digits change no token or log-probability and
 #    launch fewer digits kernels; the far-task test again, now on the weight-space distance) and the fused ops'
