@@ -178,6 +178,18 @@ def _int8_digits_kernel(x_ptr, hi_ptr, lo_ptr, scale_ptr, sums_ptr, K, stride_x,
 
 
 @triton.jit
+def int8_row_digits(v, offs, K, t, hi_ptr, lo_ptr, step_ptr, sums_ptr, stride_d, stride_s, BLOCK_K: tl.constexpr):
+    """Token t's whole row v (float32 [BLOCK_K], BLOCK_K >= K, 0 past K) as int8_digits(x, sums=True) writes it:
+    the step, both digits and lo's prefix sums. For the kernels that make x and write its digits themselves
+    (server/triton_fused.py: the RMSNorm and SiLU, a row a program)."""
+    step = tl.maximum(tl.max(tl.abs(v), axis=0), 1e-30) / 127
+    tl.store(step_ptr + t, step)
+    int8_digits_block(v, step, 0, offs, K, t, hi_ptr, lo_ptr, sums_ptr, stride_d, stride_s, tl.full([], 0, tl.int32),
+                      256, BLOCK_K, True)  # fmt: skip (256: TWO_DIGIT_BASE)
+    tl.store(sums_ptr + t * stride_s, 0)
+
+
+@triton.jit
 def int8_digits_block(v, step, k0, offs, K, t, hi_ptr, lo_ptr, sums_ptr, stride_d, stride_s, carry,
                       BASE: tl.constexpr, BLOCK_K: tl.constexpr, SUMS: tl.constexpr):  # fmt: skip
     """Columns k0 + offs (BLOCK_K of them) of token t's row, v (float32, 0 past K), as digits of the row's step:

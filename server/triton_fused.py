@@ -25,7 +25,7 @@ import triton
 import triton.language as tl
 
 from kernels.autotune import num_sms
-from kernels.triton_bucket_int8 import int8_digits_block
+from kernels.triton_bucket_int8 import int8_row_digits
 from kernels.triton_common import (
     arrival_counters,
     jit_any_size,
@@ -62,12 +62,8 @@ def _rms_norm_kernel(
     out = (w.to(tl.float32) * normed.to(tl.float32)).to(dtype)
     tl.store(out_ptr + row * stride_o + cols, out, mask=mask)
     if DIGITS:  # from out as stored (0 past D), as the digits kernel would read it
-        v = out.to(tl.float32)
-        step = tl.maximum(tl.max(tl.abs(v), axis=0), 1e-30) / 127
-        tl.store(step_ptr + row, step)
-        int8_digits_block(v, step, 0, cols, D, row, hi_ptr, lo_ptr, sums_ptr, stride_digits, stride_sums,
-                          tl.full([], 0, tl.int32), 256, BLOCK_D, True)  # fmt: skip (256: TWO_DIGIT_BASE)
-        tl.store(sums_ptr + row * stride_sums, 0)
+        int8_row_digits(out.to(tl.float32), cols, D, row, hi_ptr, lo_ptr, step_ptr, sums_ptr, stride_digits,
+                        stride_sums, BLOCK_D)  # fmt: skip
 
 
 def _rows(t: torch.Tensor, name: str) -> None:
@@ -138,12 +134,8 @@ def _silu_mul_kernel(gu_ptr, out_ptr, F, stride_gu, stride_o, hi_ptr, lo_ptr, st
     out = (s.to(tl.float32) * u).to(dtype)
     tl.store(out_ptr + row * stride_o + cols, out, mask=mask)
     if DIGITS:  # (0 past F: g = u = 0 there)
-        v = out.to(tl.float32)
-        step = tl.maximum(tl.max(tl.abs(v), axis=0), 1e-30) / 127
-        tl.store(step_ptr + row, step)
-        int8_digits_block(v, step, 0, cols, F, row, hi_ptr, lo_ptr, sums_ptr, stride_digits, stride_sums,
-                          tl.full([], 0, tl.int32), 256, BLOCK, True)  # fmt: skip (256: TWO_DIGIT_BASE)
-        tl.store(sums_ptr + row * stride_sums, 0)
+        int8_row_digits(out.to(tl.float32), cols, F, row, hi_ptr, lo_ptr, step_ptr, sums_ptr, stride_digits,
+                        stride_sums, BLOCK)  # fmt: skip
 
 
 def silu_mul(gate_up: torch.Tensor, out: torch.Tensor | None = None,
