@@ -41,7 +41,7 @@ import torch
 
 from adapters.store import BASE_TASK, LutStore
 from kernels.cpu_threads import single_threaded_torch
-from kernels.packing import code_counts
+from kernels.reference import code_counts
 from sketch.format import SketchedBase
 from sketch.task_lut import load_task_lut
 

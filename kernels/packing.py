@@ -91,19 +91,3 @@ def unpack_codes(codes_packed: torch.Tensor, bits: int, k: int) -> torch.Tensor:
     codes = torch.stack([(p >> (i * width)) & mask for i in range(per_byte)], dim=-1)  # [N, bytes, per_byte]
     return codes.reshape(p.shape[0], -1)[:, :k].to(torch.int64)
 
-
-def code_counts(codes_packed: torch.Tensor, bits: int, k: int, gpr: int, rows_at_once: int = 0) -> torch.Tensor:
-    """How many weights of each row-group use each LUT entry: float32 [N, gpr, 2**bits], summing to K along its
-    last two dimensions. So sum(counts * lut**2) is ||W_hat||**2. rows_at_once bounds the unpacked codes' memory
-    (default: ~64 MB of int64 indices at a time)."""
-    n, size = codes_packed.shape[0], 2**bits
-    counts = torch.zeros(n * gpr * size, dtype=torch.float32, device=codes_packed.device)
-    rows_at_once = rows_at_once or max(1, (8 << 20) // k)
-    offsets = (torch.arange(k, device=codes_packed.device) // group_size(k, gpr)) * size  # [K]: the group's entries
-    for start in range(0, n, rows_at_once):
-        index = unpack_codes(codes_packed[start : start + rows_at_once], bits, k)  # [rows, K]
-        rows = index.shape[0]
-        index += offsets[None, :] + torch.arange(rows, device=index.device)[:, None] * (gpr * size)
-        counts[start * gpr * size : (start + rows) * gpr * size] = torch.bincount(index.flatten(),
-                                                                                  minlength=rows * gpr * size)
-    return counts.view(n, gpr, size)

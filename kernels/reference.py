@@ -90,3 +90,17 @@ def lut_linear_backward_reference(
         grad_x.to(x.dtype) if grad_x is not None else None,
         grad_lut.to(lut_pool.dtype) if grad_lut is not None else None,
     )
+
+
+def code_counts(codes_packed: torch.Tensor, bits: int, k: int, gpr: int, rows_at_once: int = 0) -> torch.Tensor:
+    """How many weights of each row-group use each LUT entry: float32 [N, gpr, 2**bits], summing to K along its
+    last two dimensions. So sum(counts * lut**2) is ||W_hat||**2. Rows a chunk at a time (rows_at_once; default
+    ~64 MB of int64 indices), each position's bucket as lut_linear_backward_reference's grad_lut scatter finds it."""
+    n, levels = codes_packed.shape[0], 2**bits
+    counts = torch.zeros(n, gpr * levels, dtype=torch.float32, device=codes_packed.device)
+    rows_at_once = rows_at_once or max(1, (8 << 20) // k)
+    groups = column_groups(k, gpr, codes_packed.device)[None, :] * levels  # [1, K]
+    for start in range(0, n, rows_at_once):
+        bucket = groups + unpack_codes(codes_packed[start : start + rows_at_once], bits, k)  # [rows, K]
+        counts[start : start + bucket.shape[0]].scatter_add_(1, bucket, torch.ones_like(bucket, dtype=torch.float32))
+    return counts.view(n, gpr, levels)

@@ -249,13 +249,22 @@ def base_corrected_reference(x: torch.Tensor, codes_packed: torch.Tensor, lut_po
     return y + lut_linear_reference(rest, codes_packed, base, zeros, 4)
 
 
+DIGITS_ROW_MAX = 16384  # the most columns a program takes as one block of digits (a warp a 1,024: digits_warps)
+
+
+def digits_warps(block: int) -> int:
+    """Warps for a program that makes the digits of `block` columns at once: a warp a 1,024 (32 a thread), 4 at
+    least."""
+    return max(4, block // 1024)
+
+
 def digits_block(k: int) -> int:
     """The digits kernel's columns a loop step, the whole row up to 16,384, with a warp a 1,024 of them (32 a thread;
     sm_90: 128 registers or fewer, the prefix sums' 8-56 bytes of stack): one loop step, so a program waits on one
     load of its row rather than one a 1,024 columns: the launch, as the int8 kernel with its digits against alone,
     cost ~3.6 us at K = 4,096 and ~6.0 at 11,008 (H200, forty-fourth session), against ~4.8 and ~11.3 with
     1,024-column steps."""
-    return min(16384, max(32, triton.next_power_of_2(k)))
+    return min(DIGITS_ROW_MAX, max(32, triton.next_power_of_2(k)))
 
 
 def int8_digits_buffers(m: int, k: int, device: torch.device, sums: bool = False) -> tuple[torch.Tensor, ...]:
@@ -282,7 +291,7 @@ def int8_digits(x: torch.Tensor, base: int = TWO_DIGIT_BASE, sums: bool = False,
     if m:
         _int8_digits_kernel[(m,)](x, hi, lo, step, lo_sums, k, x.stride(0), hi.stride(0), lo_sums.stride(0),
                                   BASE=base, BLOCK_K=digits_block(k), SUMS=sums,
-                                  num_warps=max(4, digits_block(k) // 1024),
+                                  num_warps=digits_warps(digits_block(k)),
                                   **(pdl_args(x.device) if pdl else {}))  # fmt: skip
     return (hi, lo, step, lo_sums) if sums else (hi, lo, step)
 

@@ -354,12 +354,14 @@ class LutProjection(nn.Module):
         RMSNorm), where the call takes the int8 kernel (kernels/triton_ops.py int8_takes); else None (the op makes
         the digits itself where it needs them). x_like: a tensor of the input's shape, type and device (the
         residual that the norm reads)."""
-        if self.int8_base is None or not self.hints.int8 or not INT8_NORM_DIGITS or self.in_features > 16384:
-            return None  # (16,384: the producers take a row in one program)
+        if self.int8_base is None or not self.hints.int8 or not INT8_NORM_DIGITS:
+            return None
         from kernels import triton_ops
-        from kernels.triton_bucket_int8 import int8_digits_buffers
+        from kernels.triton_bucket_int8 import DIGITS_ROW_MAX, int8_digits_buffers
 
         hints = self.hints
+        if self.in_features > DIGITS_ROW_MAX:  # the producers take a row in one program
+            return None
         if not triton_ops.int8_takes(x_like, self.codes_packed, self.lut_pool, self.bits, hints.segments,
                                      hints.num_tasks):  # fmt: skip
             return None

@@ -25,7 +25,7 @@ import triton
 import triton.language as tl
 
 from kernels.autotune import num_sms
-from kernels.triton_bucket_int8 import int8_row_digits
+from kernels.triton_bucket_int8 import DIGITS_ROW_MAX, digits_block, digits_warps, int8_row_digits
 from kernels.triton_common import (
     arrival_counters,
     jit_any_size,
@@ -72,12 +72,13 @@ def _rows(t: torch.Tensor, name: str) -> None:
 
 
 def _digits_args(digits: tuple[torch.Tensor, ...] | None, out: torch.Tensor) -> tuple[list, dict]:
-    """The norm kernel's digit arguments: into digits (int8_digits_buffers(T, D, sums=True)), or none."""
+    """A fused kernel's digit arguments for its [T, D] output: into digits (int8_digits_buffers(T, D, sums=True)),
+    or none."""
     if digits is None:
         return [out, out, out, out, 0, 0], {}
     hi, lo, step, lo_sums = digits
     if hi.shape != out.shape or lo.stride(0) != hi.stride(0) or lo_sums.shape[0] != out.shape[0]:
-        raise ValueError("digits must be int8_digits_buffers(T, D, sums=True) for the norm's [T, D] output")
+        raise ValueError("digits must be int8_digits_buffers(T, D, sums=True) for the kernel's [T, D] output")
     return [hi, lo, step, lo_sums, hi.stride(0), lo_sums.stride(0)], {"DIGITS": True}
 
 
@@ -154,10 +155,10 @@ def silu_mul(gate_up: torch.Tensor, out: torch.Tensor | None = None,
     args, flags = _digits_args(digits, out)
     block, warps = min(1024, triton.next_power_of_2(f)), 4
     if digits is not None:  # the row's max first: the whole row in one program
-        block = triton.next_power_of_2(f)
-        if block > 16384:
-            raise ValueError(f"silu_mul writes digits for rows of up to 16,384 columns, got {f}")
-        warps = max(4, block // 1024)
+        if f > DIGITS_ROW_MAX:
+            raise ValueError(f"silu_mul writes digits for rows of up to {DIGITS_ROW_MAX} columns, got {f}")
+        block = digits_block(f)
+        warps = digits_warps(block)
     if t:
         _silu_mul_kernel[(t, triton.cdiv(f, block))](gate_up, out, f, gate_up.stride(0), out.stride(0), *args,
                                                       BLOCK=block, **flags, num_warps=warps,

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from kernels.packing import code_counts, group_size, pack_codes, packed_width, unpack_codes
+from kernels.packing import group_size, pack_codes, packed_width, unpack_codes
 
 
 @pytest.mark.parametrize("bits", [2, 3, 4])
@@ -51,17 +51,3 @@ def test_group_size_covers_all_columns():
     with pytest.raises(ValueError):
         group_size(8, 0)
 
-
-@pytest.mark.parametrize("bits, k, gpr", [(4, 37, 3), (2, 20, 1), (3, 64, 4), (4, 130, 2)])
-def test_code_counts_weigh_each_lut_entry_by_the_weights_that_use_it(bits, k, gpr):
-    """code_counts [N, gpr, 2**bits]: each row's counts sum to K, and sum(counts * lut**2) is ||W_hat||**2 for any
-    LUT (here in row chunks of 3, the last one short)."""
-    from kernels.reference import dequantize
-
-    g = torch.Generator().manual_seed(bits * k)
-    codes = torch.randint(0, 2**bits, (7, k), generator=g)
-    counts = code_counts(pack_codes(codes, bits), bits, k, gpr, rows_at_once=3)
-    assert counts.shape == (7, gpr, 2**bits) and torch.equal(counts.sum(dim=(1, 2)), torch.full((7,), float(k)))
-    lut = torch.randn(7, gpr, 2**bits, generator=g, dtype=torch.float64)
-    w = dequantize(pack_codes(codes, bits), lut, bits, k)
-    assert torch.allclose((counts.double() * lut**2).sum(), w.pow(2).sum())

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from kernels import dequantize, lut_linear, lut_linear_autograd, pack_codes
-from kernels.reference import column_groups
+from kernels.reference import code_counts, column_groups
 
 
 def make_layer(n, k, bits, gpr, slots, seed=0):
@@ -76,3 +76,16 @@ def test_bad_arguments_are_rejected_with_clear_errors():
         lut_linear(torch.randn(3, 24), packed, pool, ok, 4, 2)
     with pytest.raises(ValueError, match="slot_of_token must be"):
         lut_linear(x, packed, pool, torch.zeros(2, dtype=torch.int32), 4, 2)
+
+
+@pytest.mark.parametrize("bits, k, gpr", [(4, 37, 3), (2, 20, 1), (3, 64, 4), (4, 130, 2)])
+def test_code_counts_weigh_each_lut_entry_by_the_weights_that_use_it(bits, k, gpr):
+    """code_counts [N, gpr, 2**bits]: each row's counts sum to K, and sum(counts * lut**2) is ||W_hat||**2 for any
+    LUT (here in row chunks of 3, the last one short)."""
+    g = torch.Generator().manual_seed(bits * k)
+    codes = torch.randint(0, 2**bits, (7, k), generator=g)
+    counts = code_counts(pack_codes(codes, bits), bits, k, gpr, rows_at_once=3)
+    assert counts.shape == (7, gpr, 2**bits) and torch.equal(counts.sum(dim=(1, 2)), torch.full((7,), float(k)))
+    lut = torch.randn(7, gpr, 2**bits, generator=g, dtype=torch.float64)
+    w = dequantize(pack_codes(codes, bits), lut, bits, k)
+    assert torch.allclose((counts.double() * lut**2).sum(), w.pow(2).sum())
