@@ -43,8 +43,10 @@ FUSED_OPS = os.environ.get("SKETCHSERVE_FUSED_OPS", "1") != "0"
 # their outputs where the next projection takes the int8 kernel (LutProjection.int8_digits_for), so that call
 # launches no digits kernel of its own (~3.5-6 us a call on the H200). Off by default: written in the forty-fourth
 # session after its device time ran out (the interpreter's tests pass: the digits equal the digits kernel's), not
-# yet run on a GPU.
-INT8_NORM_DIGITS = os.environ.get("SKETCHSERVE_INT8_NORM_DIGITS", "0") == "1"
+# yet run on a GPU. "norm" or "silu": that producer alone (for timing each).
+_NORM_DIGITS = os.environ.get("SKETCHSERVE_INT8_NORM_DIGITS", "0")
+INT8_NORM_DIGITS: frozenset[str] = frozenset(
+    {"0": (), "1": ("norm", "silu")}.get(_NORM_DIGITS, (_NORM_DIGITS,))) & {"norm", "silu"}
 
 
 _fused_ok: dict[tuple[str, torch.dtype], bool] = {}  # (device, dtype) -> the fused kernels passed their self-check
@@ -349,12 +351,12 @@ class LutProjection(nn.Module):
                            int8_digits=digits)  # fmt: skip
         return y if self.bias is None else y + self.bias
 
-    def int8_digits_for(self, x_like: torch.Tensor) -> tuple[torch.Tensor, ...] | None:
+    def int8_digits_for(self, x_like: torch.Tensor, producer: str = "norm") -> tuple[torch.Tensor, ...] | None:
         """Buffers for the int8 digits of this call's input, for the kernel that makes the input to fill (the fused
         RMSNorm), where the call takes the int8 kernel (kernels/triton_ops.py int8_takes); else None (the op makes
         the digits itself where it needs them). x_like: a tensor of the input's shape, type and device (the
-        residual that the norm reads)."""
-        if self.int8_base is None or not self.hints.int8 or not INT8_NORM_DIGITS:
+        residual that the norm reads); producer: "norm" or "silu" (INT8_NORM_DIGITS lists those that write them)."""
+        if self.int8_base is None or not self.hints.int8 or producer not in INT8_NORM_DIGITS:
             return None
         from kernels import triton_ops
         from kernels.triton_bucket_int8 import DIGITS_ROW_MAX, int8_digits_buffers
@@ -504,7 +506,7 @@ class MLP(nn.Module):
             gate_up = self.gate_up_proj(x, slots, digits)  # [T, 2F]
             if fused is not None:  # (the int8 mode: SiLU writes its output's digits where down_proj takes them)
                 act = torch.empty(gate_up.shape[0], gate_up.shape[1] // 2, dtype=gate_up.dtype, device=gate_up.device)
-                act_digits = self.down_proj.int8_digits_for(act)
+                act_digits = self.down_proj.int8_digits_for(act, "silu")
                 return self.down_proj(fused.silu_mul(gate_up, act, act_digits), slots, act_digits)
             gate, up = gate_up.chunk(2, dim=-1)
         else:

@@ -106,7 +106,7 @@ def test_the_norms_digits_change_no_output_of_the_int8_mode(tmp_path, monkeypatc
     monkeypatch.setattr(int8_module, "int8_digits", lambda *a, **kw: made.append(1) or digits(*a, **kw))
     plain, _ = generate(base, store, True, monkeypatch)
     plain_made, made[:] = len(made), []
-    monkeypatch.setattr(server.model, "INT8_NORM_DIGITS", True)
+    monkeypatch.setattr(server.model, "INT8_NORM_DIGITS", frozenset({"norm", "silu"}))
     normed, launches = generate(base, store, True, monkeypatch)
     assert launches > 0 and normed == plain
     assert len(made) < plain_made
