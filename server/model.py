@@ -39,12 +39,12 @@ log = logging.getLogger(__name__)
 # CUDA: norms, RoPE + KV-cache writes, SwiGLU's product and decode attention over the paged cache as Triton kernels
 # (server/triton_fused.py); SKETCHSERVE_FUSED_OPS=0: the torch forms below (also the CPU path and the reference).
 FUSED_OPS = os.environ.get("SKETCHSERVE_FUSED_OPS", "1") != "0"
-# The int8 activation mode: SKETCHSERVE_INT8_NORM_DIGITS=1 has the fused RMSNorm and SiLU write the int8 digits of
-# their outputs where the next projection takes the int8 kernel (LutProjection.int8_digits_for), so that call
-# launches no digits kernel of its own (~3.5-6 us a call on the H200). Off by default: written in the forty-fourth
-# session after its device time ran out (the interpreter's tests pass: the digits equal the digits kernel's), not
-# yet run on a GPU. "norm" or "silu": that producer alone (for timing each).
-_NORM_DIGITS = os.environ.get("SKETCHSERVE_INT8_NORM_DIGITS", "0")
+# The int8 activation mode: the fused RMSNorm writes the int8 digits of its output where the next projection (qkv,
+# gate_up) takes the int8 kernel (LutProjection.int8_digits_for), so that call launches no digits kernel of its own.
+# SKETCHSERVE_INT8_NORM_DIGITS picks the producers: "norm" (the default), "silu" (down_proj's, a row a program),
+# "1" both, "0" none. 16 x 16 steps on the H200 (forty-fifth session, 7B-shaped): none 7.03 / 7.87 ms (gpr 1 / 4),
+# norm 6.91 / 7.72, silu 7.50 / 7.82, both 7.34 / 7.70: SiLU's row-a-program form costs more than the launch it saves.
+_NORM_DIGITS = os.environ.get("SKETCHSERVE_INT8_NORM_DIGITS", "norm")
 INT8_NORM_DIGITS: frozenset[str] = frozenset(
     {"0": (), "1": ("norm", "silu")}.get(_NORM_DIGITS, (_NORM_DIGITS,))) & {"norm", "silu"}
 

@@ -160,7 +160,7 @@ def test_in_the_int8_mode_the_norms_write_the_digits_of_what_qkv_and_gate_up_rea
     store = create_store(base, tmp_path, {"alpha": 1, "beta": 2})
     monkeypatch.setattr(server.model, "fused_ops_for", lambda x: triton_fused)
     monkeypatch.setattr(triton_ops, "int8_takes", lambda *args: True)
-    monkeypatch.setattr(server.model, "INT8_NORM_DIGITS", frozenset({"norm", "silu"}))  # (SKETCHSERVE_INT8_NORM_DIGITS=1; off by default)
+    monkeypatch.setattr(server.model, "INT8_NORM_DIGITS", frozenset({"norm", "silu"}))  # ("1")
     seen = []  # (the call's N and K, whether its digits are x's; None: no digits)
     real = server.model.lut_linear
 

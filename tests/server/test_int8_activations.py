@@ -92,10 +92,11 @@ def test_steps_with_a_task_far_from_the_base_run_exact_in_the_int8_mode(tmp_path
     assert int8[0] == exact[0] and len(int8[0]) == 2
 
 
-def test_the_norms_digits_change_no_output_of_the_int8_mode(tmp_path, monkeypatch):
-    """SKETCHSERVE_INT8_NORM_DIGITS=1 (the fused norms and SiLU write qkv_proj's, gate_up_proj's and down_proj's int8
-    digits, so those calls launch no digits kernel): the int8 engine's tokens and log-probabilities bit for bit,
-    with fewer launches of the digits kernel (CUDA graphs capture each once)."""
+@pytest.mark.parametrize("producers", [{"norm"}, {"norm", "silu"}], ids=["norm (the default)", "norm and silu"])
+def test_the_norms_digits_change_no_output_of_the_int8_mode(tmp_path, monkeypatch, producers):
+    """SKETCHSERVE_INT8_NORM_DIGITS (the fused norms write qkv_proj's and gate_up_proj's int8 digits, and with "silu"
+    SiLU down_proj's, so those calls launch no digits kernel): the int8 engine's tokens and log-probabilities bit
+    for bit against none ("0"), with fewer launches of the digits kernel (CUDA graphs capture each once)."""
     import kernels.triton_bucket_int8 as int8_module
     import server.model
 
@@ -104,9 +105,10 @@ def test_the_norms_digits_change_no_output_of_the_int8_mode(tmp_path, monkeypatc
     made = []
     digits = int8_module.int8_digits
     monkeypatch.setattr(int8_module, "int8_digits", lambda *a, **kw: made.append(1) or digits(*a, **kw))
+    monkeypatch.setattr(server.model, "INT8_NORM_DIGITS", frozenset())
     plain, _ = generate(base, store, True, monkeypatch)
     plain_made, made[:] = len(made), []
-    monkeypatch.setattr(server.model, "INT8_NORM_DIGITS", frozenset({"norm", "silu"}))
+    monkeypatch.setattr(server.model, "INT8_NORM_DIGITS", frozenset(producers))
     normed, launches = generate(base, store, True, monkeypatch)
     assert launches > 0 and normed == plain
     assert len(made) < plain_made
