@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import server.model  # noqa: E402
 from adapters.store import LutStore  # noqa: E402
 from kernels import autotune  # noqa: E402
-from server.config import CacheConfig, EngineConfig, PoolConfig, SchedulerConfig  # noqa: E402
+from server.config import CacheConfig, EngineConfig, PoolConfig, SchedulerConfig, int8_activations_run_on  # noqa: E402
 from server.engine import Engine  # noqa: E402
 from server.kv_cache import bytes_per_block  # noqa: E402
 from server.model import ModelConfig  # noqa: E402
@@ -515,8 +515,11 @@ def main() -> None:
     ap.add_argument("--memory-gb", type=float, default=80.0, help="GPU memory assumed for residency on the CPU")
     ap.add_argument("--peers", action="store_true", help="also time HF transformers fp16 and peft LoRA")
     ap.add_argument("--tiny", action="store_true", help="tiny model on the CPU: checks the script, not speed")
+    ap.add_argument("--exact-activations", action="store_true",
+                    help="every step exact (the server's --exact-activations); by default the engine takes the "
+                         "int8 activation mode where it runs (CUDA sm_90), as the server does")
     ap.add_argument("--int8-activations", action="store_true",
-                    help="the engine's opt-in int8 activation mode (EngineConfig.int8_activations)")
+                    help="the int8 activation mode where it runs: the default (kept for older scripts)")
     ap.add_argument("--model", default=None,
                     help="a real sketched base instead of random weights: a directory, or 'default' (the embedded "
                          "model); its own gpr is used")
@@ -527,6 +530,8 @@ def main() -> None:
                     help="CPU: dtype of the cached dense weights (the server's --cpu-weight-dtype)")
     args = ap.parse_args()
     args.device = torch.device(args.device_name or ("cuda" if torch.cuda.is_available() and not args.tiny else "cpu"))
+    # the server's default (server/config.py from_settings): the int8 activation mode where it runs
+    args.int8_activations = not args.exact_activations and int8_activations_run_on(args.device)
     if args.model is not None:
         t0 = time.perf_counter()
         base = load_base(args.model)

@@ -25,7 +25,7 @@ FLAGS = {
     "--max-tasks-resident": ("max_tasks_resident", int, "LUT pool slots (env SKETCHSERVE_MAX_TASKS_RESIDENT)"),
     "--max-waiting": ("max_waiting", int, "admission queue bound (env SKETCHSERVE_MAX_WAITING)"),
     "--kv-cache-mb": ("kv_cache_mb", int, "KV cache budget in MiB, 0 = auto (env SKETCHSERVE_KV_CACHE_MB)"),
-    "--int8-max-lut-distance": ("int8_max_lut_distance", float, "with --int8-activations: the int8 kernel serves "
+    "--int8-max-lut-distance": ("int8_max_lut_distance", float, "the int8 activation mode: the int8 kernel serves "
                                 "a step only if each of its task LUTs lies within this relative distance of the "
                                 "base's (default 0.05; env SKETCHSERVE_INT8_MAX_LUT_DISTANCE)"),
     "--cpu-weight-cache-mb": ("cpu_weight_cache_mb", int,
@@ -45,10 +45,13 @@ SWITCHES = {  # flag -> (Settings field, the value it sets, help)
                             "blocks of prefixes computed before (env SKETCHSERVE_PREFIX_CACHING=0)"),
     "--no-tune-at-start": ("tune_at_start", False, "CUDA only: leave kernel autotuning to each shape's first request "
                            "instead of the start (env SKETCHSERVE_TUNE_AT_START=0)"),
-    "--int8-activations": ("int8_activations", True, "CUDA (sm_90) only: decode batches of 9-16 rows over many tasks "
-                           "with int8 activations corrected through the base LUT (~1.4x those projections; as "
-                           "accurate as fp16 for the base and a real task LUT; steps with a task far from the base "
-                           "run exact) (env SKETCHSERVE_INT8_ACTIVATIONS=1)"),
+    "--exact-activations": ("int8_activations", False, "CUDA (sm_90): serve every step exact, without the int8 "
+                            "activation mode that decode batches of 9-16 rows over many tasks take by default (int8 "
+                            "activations corrected through the base LUT: ~1.25x the step; as accurate as fp16 for the "
+                            "base and a real task LUT; steps with a task far from the base run exact anyway) "
+                            "(env SKETCHSERVE_INT8_ACTIVATIONS=0)"),
+    "--int8-activations": ("int8_activations", True, "the int8 activation mode where it runs (the default) "
+                           "(env SKETCHSERVE_INT8_ACTIVATIONS=1)"),
 }
 
 

@@ -86,6 +86,16 @@ class SchedulerConfig:
     KV cache holds."""
 
 
+def int8_activations_run_on(device: str | torch.device) -> bool:
+    """Whether the int8 activation mode runs on this device: a CUDA sm_90 GPU with Gluon, the int8 bucket kernel's
+    (kernels/triton_ops.py wgmma_bucket_gpu). Elsewhere the server leaves it off, so no LUT distances are measured."""
+    if torch.device(device).type != "cuda":
+        return False
+    from kernels.triton_ops import wgmma_bucket_gpu
+
+    return wgmma_bucket_gpu()
+
+
 @dataclass
 class EngineConfig:
     """Everything the engine needs besides the model, the tokenizer and the store."""
@@ -115,14 +125,15 @@ class EngineConfig:
     for tuning. Costs ~50 s on a GPU whose choices are not cached yet (Llama-2-7B shapes, H200), nothing once they
     are (server/runner.py, tune_kernels)."""
     int8_activations: bool = False
-    """CUDA (sm_90) only: steps of 9-16 rows over many tasks (decode rows, and short prompts' rows that graph
-    prefill runs as decode rows) round each projection's input to one int8 digit a token (a step per token) through
-    each token's LUT, and send the remainder through the base LUT (Transformer.enable_int8_activations): ~1.4x the
-    exact kernel's speed there. For the base model the remainder's 7-bit base levels are its only rounding (~2e-4 of
-    a projection's output); with a task LUT it is also off by (W_task - W_base) times the remainder: as accurate as
-    fp16 for a real math task LUT of the default model (perplexity -0.001 % against float32 in the kernel's
-    arithmetic, as fp16's), less so for LUTs far from the base's, whose steps therefore run exact
-    (int8_max_lut_distance)."""
+    """Off here, the library's exact default; the server turns it on where it runs (server/settings.py,
+    from_settings, int8_activations_run_on). CUDA (sm_90) only: steps of 9-16 rows over many tasks (decode rows, and
+    short prompts' rows that graph prefill runs as decode rows) round each projection's input to one int8 digit a
+    token (a step per token) through each token's LUT, and send the remainder through the base LUT
+    (Transformer.enable_int8_activations): ~1.4x the exact kernel's speed there. For the base model the remainder's
+    7-bit base levels are its only rounding (~2e-4 of a projection's output); with a task LUT it is also off by
+    (W_task - W_base) times the remainder: as accurate as fp16 for a real math task LUT of the default model
+    (perplexity -0.001 % against float32 in the kernel's arithmetic, as fp16's), less so for LUTs far from the
+    base's, whose steps therefore run exact (int8_max_lut_distance)."""
     int8_max_lut_distance: float = 0.05
     """With int8_activations: a step takes the int8 kernel only if each of its tasks' LUT sets lies within this
     relative distance of the base's (LutPool.lut_distance: the largest over projections of ||W - W_base|| /
@@ -197,7 +208,7 @@ class EngineConfig:
             cpu_weight_cache_bytes=None if settings.cpu_weight_cache_mb is None else settings.cpu_weight_cache_mb * MiB,
             cpu_weight_dtype=settings.cpu_weight_dtype,
             tune_at_start=settings.tune_at_start,
-            int8_activations=settings.int8_activations,
+            int8_activations=settings.int8_activations and int8_activations_run_on(settings.resolved_device()),
             int8_max_lut_distance=settings.int8_max_lut_distance,
             overlap_scheduling=settings.overlap_scheduling,
             pool=PoolConfig(

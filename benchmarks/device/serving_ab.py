@@ -7,7 +7,7 @@ A/B in one process each. argv[1]: a label; argv[2]: gpr; flags:
     --rope-one-chunk     rope_and_store's grid one program a token (as before the thirty-sixth session)
     --batch=N            N sequences over min(N, 16) tasks instead of 16 x 16
     --attention-copy     a decode-only step's attention copied into a buffer (as before the forty-second session)
-    --int8-activations   the engine's opt-in int8 activation mode (EngineConfig.int8_activations)
+    --int8-activations   the int8 activation mode (EngineConfig.int8_activations; the server's default on sm_90)
     --int8=JSON          with it, every int8 config the op launches takes those items, e.g. '{"PDL": 1}'
 (The --lut-l2, --split-inner, --lut-smem and --lut-async flags of the thirty-fourth to thirty-sixth sessions timed
 options measured slower or no faster, then removed.)"""

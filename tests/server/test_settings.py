@@ -65,6 +65,23 @@ def test_start_up_kernel_tuning_is_on_unless_the_flag_or_the_environment_turns_i
     assert settings_from_flags("--allow-open").allow_open  # the other switch still sets True
 
 
+def test_the_int8_activation_mode_is_on_where_it_runs_unless_the_flag_or_the_environment_turns_it_off(monkeypatch):
+    """The server's default: the int8 mode on an sm_90 GPU; on the CPU (and other GPUs) the engine's config leaves it
+    off, so the pool measures no LUT distances there; --exact-activations or SKETCHSERVE_INT8_ACTIVATIONS=0 turn it
+    off everywhere. The library's EngineConfig stays exact by default."""
+    assert settings_from_flags().int8_activations and not EngineConfig().int8_activations
+    assert not EngineConfig.from_settings(settings_from_flags("--device", "cpu")).int8_activations
+    monkeypatch.setattr("kernels.triton_ops.wgmma_bucket_gpu", lambda: True)  # as on an H100 or H200
+    assert EngineConfig.from_settings(settings_from_flags("--device", "cuda")).int8_activations
+    exact = settings_from_flags("--device", "cuda", "--exact-activations")
+    assert not EngineConfig.from_settings(exact).int8_activations
+    assert EngineConfig.from_settings(settings_from_flags("--device", "cuda", "--int8-activations")).int8_activations
+    monkeypatch.setattr("kernels.triton_ops.wgmma_bucket_gpu", lambda: False)  # an older GPU
+    assert not EngineConfig.from_settings(settings_from_flags("--device", "cuda")).int8_activations
+    monkeypatch.setenv("SKETCHSERVE_INT8_ACTIVATIONS", "0")
+    assert not Settings().int8_activations
+
+
 def test_decode_steps_reach_the_scheduler_and_auto_is_single_steps_on_the_cpu(monkeypatch, base):
     assert EngineConfig.from_settings(settings_from_flags("--decode-steps", "8")).scheduler.decode_steps == 8
     monkeypatch.setenv("SKETCHSERVE_DECODE_STEPS", "2")
