@@ -29,6 +29,7 @@ copy running), resident (ready), or failed (the error is kept; the key's request
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -54,6 +55,9 @@ FUSED_PROJECTIONS = {
 }
 
 
+# The load stream's priority (lower is higher; torch maps anything below the GPU's range to its highest).
+# SKETCHSERVE_LOAD_STREAM_PRIORITY=0: the default priority, as before the forty-fifth session.
+LOAD_STREAM_PRIORITY = int(os.environ.get("SKETCHSERVE_LOAD_STREAM_PRIORITY", "-100"))
 # Projections whose weighted LUTs LutPool.lut_distance holds at once.
 DISTANCE_CHUNK = 16
 
@@ -196,7 +200,11 @@ class LutPool:
         self._loads_completed, self._load_seconds_total = 0, 0.0
         self._hits = self._misses = self._evictions = self._load_failures = 0
         self._jobs: queue.Queue = queue.Queue()
-        self._stream = torch.cuda.Stream(self.device) if self.device.type == "cuda" else None
+        # the copies and the distance's kernels on a stream of the highest priority: with the distance measured (the
+        # int8 mode, the server's default on sm_90), its few small kernels otherwise queue behind a busy engine's
+        # decode steps, whose PDL-launched kernels hold the SMs (LOAD_STREAM_PRIORITY)
+        self._stream = (torch.cuda.Stream(self.device, priority=LOAD_STREAM_PRIORITY) if self.device.type == "cuda"
+                        else None)  # fmt: skip
         # the checksum of a file runs beside its parse and staging (hashlib releases the GIL): 187 ms of a 174 MB
         # gpr-4 set's load on the H200 host, as long as the rest
         self._hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lut-pool-hash")
