@@ -55,9 +55,10 @@ FUSED_PROJECTIONS = {
 }
 
 
-# The load stream's priority (lower is higher; torch maps anything below the GPU's range to its highest).
-# SKETCHSERVE_LOAD_STREAM_PRIORITY=0: the default priority, as before the forty-fifth session.
-LOAD_STREAM_PRIORITY = int(os.environ.get("SKETCHSERVE_LOAD_STREAM_PRIORITY", "-100"))
+# The load stream's priority (lower is higher; torch maps anything below the GPU's range to its highest). 0, the
+# default priority, until -100 (the highest) is timed: written in the forty-fifth session after its device time ran
+# out (benchmarks/device/sessions/fortyfifth_load_priority.sh).
+LOAD_STREAM_PRIORITY = int(os.environ.get("SKETCHSERVE_LOAD_STREAM_PRIORITY", "0"))
 # Projections whose weighted LUTs LutPool.lut_distance holds at once.
 DISTANCE_CHUNK = 16
 
@@ -200,9 +201,9 @@ class LutPool:
         self._loads_completed, self._load_seconds_total = 0, 0.0
         self._hits = self._misses = self._evictions = self._load_failures = 0
         self._jobs: queue.Queue = queue.Queue()
-        # the copies and the distance's kernels on a stream of the highest priority: with the distance measured (the
-        # int8 mode, the server's default on sm_90), its few small kernels otherwise queue behind a busy engine's
-        # decode steps, whose PDL-launched kernels hold the SMs (LOAD_STREAM_PRIORITY)
+        # the copies and the distance's kernels (LOAD_STREAM_PRIORITY): with the distance measured (the int8 mode,
+        # the server's default on sm_90), its few small kernels may queue behind a busy engine's decode steps, whose
+        # PDL-launched kernels hold the SMs: a stream of the highest priority would let them through first
         self._stream = (torch.cuda.Stream(self.device, priority=LOAD_STREAM_PRIORITY) if self.device.type == "cuda"
                         else None)  # fmt: skip
         # the checksum of a file runs beside its parse and staging (hashlib releases the GIL): 187 ms of a 174 MB
