@@ -165,7 +165,7 @@ def profile() -> None:
 
 
 FORM_NAMES = {"": "two digits", "_m": "two digits, one accumulator", "_1d": "one digit (inexact)",
-              "_bc": "BASE_CORR (--int8-activations)"}  # fmt: skip
+              "_bc": "BASE_CORR (the int8 activation mode)"}  # fmt: skip
 
 
 def plot(result: dict, path: Path) -> None:

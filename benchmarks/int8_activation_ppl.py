@@ -13,7 +13,7 @@ as int8 would halve its MMAs, but x would be rounded:
 - int8base: one digit through the task's LUT and the remainder r_t = x_t - s_t q through the base LUT: y = W_task
   (s q) + W_base r (exact for the base model; off by (W_task - W_base) r with a task LUT: a kernel with one int8
   IMMA a one-hot plus a shared dequantized correction). Meaningful with --lut (a task LUT over the base);
-- int8kernel: int8base as the int8 bucket kernel's BASE_CORR form computes it (the engine's --int8-activations):
+- int8kernel: int8base as the int8 bucket kernel's BASE_CORR form computes it (the engine's int8 activation mode):
   the remainder as a second digit s_t l / 256 and the base LUT as 7-bit levels a row group
   (kernels/triton_bucket_int8.py base_corrected_reference, which the kernel's CUDA tests hold it to).
 The tokens and windows are serving_ppl.py's (held-out worked solutions of math_train.json). Also reported per

@@ -126,7 +126,7 @@ def lut_linear(
 
     num_tasks: number of distinct slots among the tokens when known on the host (the scheduler builds
     the batch): lets the CUDA path pick the decode kernel without a device read-back (triton_ops).
-    int8_base: the opt-in int8 activation mode's base tables (kernels/triton_ops.py); the CUDA path alone uses
+    int8_base: the int8 activation mode's base tables (kernels/triton_ops.py); the CUDA path alone uses
     them, for the decode batches it names; everything else (the CPU included) stays exact. int8_digits: x's digits
     made by x's producer for such a call (triton_ops.int8_takes), else None.
     """

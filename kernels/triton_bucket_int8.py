@@ -1,5 +1,5 @@
-"""The 16-token bucket kernel with an int8 one-hot MMA: the op's opt-in int8 activation mode (BASE_CORR, the
-server's --int8-activations), and the exact-digit forms it was measured against.
+"""The 16-token bucket kernel with an int8 one-hot MMA: the op's int8 activation mode (BASE_CORR, the
+server's int8 activation mode, its default on sm_90), and the exact-digit forms it was measured against.
 
 The WIDE bucket kernel (triton_bucket_wgmma.py) sums x by code value on mma.sync in fp16:
 

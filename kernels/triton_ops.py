@@ -19,7 +19,7 @@ fragment kernel (triton_decode_mma.py) with its own tuned choice, timed over sev
 choice is timed over one; SKETCHSERVE_FEW_TASKS=0 turns the class off). task_classes(M) lists the counts where
 the kernel changes. Never read back from the device: the decode step runs under CUDA graphs.
 
-int8_base (the opt-in int8 activation mode: the base LUT's tables, triton_bucket_int8.base_tables of lut_pool[0]):
+int8_base (the int8 activation mode: the base LUT's tables, triton_bucket_int8.base_tables of lut_pool[0]):
 a bucket-class batch of 9-16 rows on sm_90 takes the int8 bucket kernel's BASE_CORR form (x's high int8 digit
 through each token's LUT, the remainder through the base's: 1.4x the WIDE form's kernel time on the H200, and as
 accurate as fp16 on a real task LUT of the default model; off by (W_task - W_base) r where a task LUT moves the

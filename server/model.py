@@ -633,11 +633,11 @@ class Transformer(nn.Module):
         self.register_buffer("rope_sin", sin.to(device=device, dtype=dtype), persistent=False)
 
     def enable_int8_activations(self) -> int:
-        """The opt-in int8 activation mode (EngineConfig.int8_activations): every projection keeps the base LUT's
-        tables (pool slot 0 always holds the base; kernels/triton_bucket_int8.py base_tables) for the CUDA op, which
-        then runs decode batches of 9-16 rows over many tasks with x's high int8 digit through each token's LUT and
-        the remainder through the base's (kernels/triton_ops.py). Returns the tables' bytes. Call before CUDA graphs
-        are captured: the choice is baked into them."""
+        """The int8 activation mode (EngineConfig.int8_activations; the server's default where it runs): every
+        projection keeps the base LUT's tables (pool slot 0 always holds the base; kernels/triton_bucket_int8.py
+        base_tables) for the CUDA op, which then runs decode batches of 9-16 rows over many tasks with x's high int8
+        digit through each token's LUT and the remainder through the base's (kernels/triton_ops.py). Returns the
+        tables' bytes. Call before CUDA graphs are captured: the choice is baked into them."""
         from kernels.triton_bucket_int8 import base_tables
 
         size = 0

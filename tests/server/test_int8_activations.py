@@ -1,4 +1,4 @@
-"""The engine's opt-in int8 activation mode (EngineConfig.int8_activations) on an sm_90 GPU: decode steps of 16 rows
+"""The engine's int8 activation mode (the server's default) on an sm_90 GPU: decode steps of 16 rows
 over 8 tasks take the int8 bucket kernel's BASE_CORR form, and each generated token's log-probability stays the
 exact engine's within the mode's error, for task LUTs as close to the base's as a real fine-tune left them (a math
 task LUT moved the default model's weights 0.67 %; benchmarks/NOTES.md, forty-third session)."""
