@@ -44,9 +44,13 @@ FUSED_OPS = os.environ.get("SKETCHSERVE_FUSED_OPS", "1") != "0"
 # SKETCHSERVE_INT8_NORM_DIGITS picks the producers: "norm" (the default), "silu" (down_proj's, a row a program),
 # "1" both, "0" none. 16 x 16 steps on the H200 (forty-fifth session, 7B-shaped): none 7.03 / 7.87 ms (gpr 1 / 4),
 # norm 6.91 / 7.72, silu 7.50 / 7.82, both 7.34 / 7.70: SiLU's row-a-program form costs more than the launch it saves.
+INT8_DIGIT_PRODUCERS = {"0": frozenset(), "norm": frozenset({"norm"}), "silu": frozenset({"silu"}),
+                        "1": frozenset({"norm", "silu"})}  # fmt: skip
 _NORM_DIGITS = os.environ.get("SKETCHSERVE_INT8_NORM_DIGITS", "norm")
-INT8_NORM_DIGITS: frozenset[str] = frozenset(
-    {"0": (), "1": ("norm", "silu")}.get(_NORM_DIGITS, (_NORM_DIGITS,))) & {"norm", "silu"}
+if _NORM_DIGITS not in INT8_DIGIT_PRODUCERS:
+    raise ValueError(f"SKETCHSERVE_INT8_NORM_DIGITS must be one of {sorted(INT8_DIGIT_PRODUCERS)}, "
+                     f"got {_NORM_DIGITS!r}")
+INT8_NORM_DIGITS: frozenset[str] = INT8_DIGIT_PRODUCERS[_NORM_DIGITS]
 
 
 _fused_ok: dict[tuple[str, torch.dtype], bool] = {}  # (device, dtype) -> the fused kernels passed their self-check
