@@ -61,6 +61,9 @@ FUSED_PROJECTIONS = {
 LOAD_STREAM_PRIORITY = int(os.environ.get("SKETCHSERVE_LOAD_STREAM_PRIORITY", "0"))
 # Projections whose weighted LUTs LutPool.lut_distance holds at once.
 DISTANCE_CHUNK = 16
+# Task versions whose distance from the base the pool remembers (a version's LUTs never change, so a set copied into
+# a slot again, after an eviction, is not measured again); the least recently measured are forgotten first.
+DISTANCES_REMEMBERED = 1 << 16
 
 # Spare host buffers kept or pinned ahead, at most (a 7B gpr-1 set is 43.5 MB: 13 fill the default 512 MiB tier).
 MAX_HOST_BUFFERS = 32
@@ -160,8 +163,8 @@ class LutPool:
     ) -> None:
         """pin_ahead: prepare the CPU tier's host buffers while the loader is idle (default: on CUDA with a store).
         measure_distance: measure each set's distance from the base's as it enters its slot (base_distance; the int8
-        activation mode's per-step check), at the cost of one more set's memory on the device (the weights'
-        per-entry counts)."""
+        activation mode's per-step check; once a task version: DISTANCES_REMEMBERED), at the cost of one more set's
+        memory on the device (the weights' per-entry counts)."""
         if num_slots < 1:
             raise ValueError("the pool needs at least the base's slot")
         self.device, self.dtype = torch.device(device), dtype
@@ -178,6 +181,7 @@ class LutPool:
         # per slot: how far its LUT set lies from the base's (lut_distance; set before the slot is ready)
         self.base_distance = [0.0] * num_slots
         self.measure_distance = measure_distance
+        self._distances: OrderedDict[TaskKey, float] = OrderedDict()  # (loader thread) each version's, as measured
         if measure_distance:
             # per projection: sqrt of how many weights use each LUT entry, so ||LUT * w|| = ||W_hat||
             self._entry_weights = [code_counts(base.codes[name].to(self.device), base.bits, base.layer_shapes[name][1],
@@ -333,6 +337,15 @@ class LutPool:
         if not self.measure_distance:
             raise RuntimeError("the pool was built without measure_distance")
         return float((self._norms(slot, minus_base=True) / self._base_norms).max())
+
+    def _distance_of(self, key: TaskKey, slot: int) -> float:
+        """lut_distance of key's set, copied into slot: measured there the first time, then remembered."""
+        distance = self._distances.get(key)
+        if distance is None:
+            distance = self._distances[key] = self.lut_distance(slot)
+            if len(self._distances) > DISTANCES_REMEMBERED:
+                self._distances.popitem(last=False)
+        return distance
 
     def _norms(self, slot: int, minus_base: bool) -> torch.Tensor:
         """float32 [P]: ||(lut - lut_base if minus_base else lut) * w|| of each projection's LUT in slot (w its
@@ -505,13 +518,13 @@ class LutPool:
                 for name, t in luts.items():
                     self.lut_pools[name][slot].copy_(t, non_blocking=True)
                 if self.measure_distance:  # (its one read-back waits for the copies)
-                    self.base_distance[slot] = self.lut_distance(slot)
+                    self.base_distance[slot] = self._distance_of(key, slot)
             self._stream.synchronize()
         else:
             for name, t in luts.items():
                 self.lut_pools[name][slot].copy_(t)
             if self.measure_distance:
-                self.base_distance[slot] = self.lut_distance(slot)
+                self.base_distance[slot] = self._distance_of(key, slot)
         with self._lock:
             if self._slots[slot].key == key:
                 self._slots[slot].ready = True

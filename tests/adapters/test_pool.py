@@ -211,3 +211,33 @@ def test_each_slot_knows_how_far_its_lut_set_lies_from_the_bases(tmp_path, dtype
         assert pool.lut_distance(near) == pytest.approx(0.01, rel=tol)
     finally:
         pool.close()
+
+
+def test_a_task_version_copied_into_a_slot_again_is_not_measured_again(tmp_path, monkeypatch):
+    """A version's LUTs never change, so after an eviction its set comes back into a slot with the distance measured
+    the first time (no kernels on the load's path then), and each version's own distance."""
+    from adapters.store import LutStore
+    from sketch.task_lut import TaskLut, save_task_lut
+
+    base = create_base()
+    store = LutStore(tmp_path / "store", base.spec())
+    for task, scale in (("near", 1.01), ("far", 1.3)):
+        luts = {name: lut.float() * scale for name, lut in base.luts.items()}
+        store.put(task, save_task_lut(TaskLut(task, luts, base.fingerprint, base.bits, base.gpr),
+                                      tmp_path / f"{task}.safetensors"))  # fmt: skip
+    pool = LutPool(base, store, num_slots=2, measure_distance=True)  # the base and one task: each load evicts
+    measured = []
+    real = pool.lut_distance
+    monkeypatch.setattr(pool, "lut_distance", lambda slot: measured.append(slot) or real(slot))
+    try:
+        seen = []
+        for key in [("near", 1), ("far", 1), ("near", 1), ("far", 1)]:
+            slot = wait_acquire(pool, key)
+            seen.append(pool.base_distance[slot])
+            pool.release(key)
+        assert len(measured) == 2  # near's and far's first copies
+        assert seen[0] == seen[2] == pytest.approx(0.01, rel=1e-4)
+        assert seen[1] == seen[3] == pytest.approx(0.3, rel=1e-4)
+        assert pool.stats().evictions == 3
+    finally:
+        pool.close()
