@@ -120,7 +120,9 @@ class Engine:
         model = Transformer(base, self.pool.lut_pools, max_len, self.device, dtype, dense_cache, self.pool.fused_luts)
         if config.int8_activations and self.device.type == "cuda":
             size = model.enable_int8_activations()
-            log.info("int8 activations on: the base LUT's tables take %.1f MiB", size / 2**20)
+            log.info("int8 activation mode on for decode steps of 9-16 rows over tasks within %g of the base (the base "
+                     "LUT's tables take %.1f MiB; --exact-activations serves every step exact)",
+                     config.int8_max_lut_distance, size / 2**20)  # fmt: skip
         block_size = config.cache.block_size
         num_blocks = config.cache.num_blocks or self._kv_budget() // bytes_per_block(mc, block_size, dtype)
         kv_cache = KVCache(mc, num_blocks, block_size, self.device, dtype)
