@@ -338,6 +338,13 @@ class LutPool:
             raise RuntimeError("the pool was built without measure_distance")
         return float((self._norms(slot, minus_base=True) / self._base_norms).max())
 
+    def distance_of(self, key: TaskKey) -> float | None:
+        """With measure_distance: how far key's LUT set lies from the base's (lut_distance), as measured when the
+        version first entered a slot (0 for the base); None before then, or without measure_distance."""
+        if not self.measure_distance:
+            return None
+        return 0.0 if key == BASE_KEY else self._distances.get(key)
+
     def _distance_of(self, key: TaskKey, slot: int) -> float:
         """lut_distance of key's set, copied into slot: measured there the first time, then remembered."""
         distance = self._distances.get(key)

@@ -292,6 +292,11 @@ class TaskInfo(BaseModel):
     resident: bool
     in_flight: int
     created: int
+    lut_distance: float | None = Field(
+        None, description="With the int8 activation mode on (the server's default on sm_90 GPUs): how far this "
+        "version's LUT set lies from the base's, the largest over projections of ||W - W_base|| / ||W_base||, measured "
+        "when it first entered a GPU slot (null before then, or with the mode off). Decode steps with a task beyond "
+        "--int8-max-lut-distance run exact.", examples=[0.021])
 
 
 class UploadResult(BaseModel):

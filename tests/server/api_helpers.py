@@ -25,9 +25,10 @@ def tiny_base(seed: int = 0):
 
 
 def create_engine(base, store_dir: Path, max_waiting: int = 64, num_slots: int = 4, max_num_seqs: int = 16,
-                  overlap_scheduling: str = "auto") -> Engine:
+                  overlap_scheduling: str = "auto", int8_activations: bool = False) -> Engine:
     config = EngineConfig(
         device="cpu",
+        int8_activations=int8_activations,  # (on the CPU: the pool measures distances; every step stays exact)
         overlap_scheduling=overlap_scheduling,
         cache=CacheConfig(num_blocks=64, block_size=16),
         pool=PoolConfig(num_slots=num_slots),
@@ -40,7 +41,8 @@ def create_test_app(base, tmp_path: Path, **settings):
     store_dir = tmp_path / "store"
     engine = create_engine(base, store_dir, max_waiting=settings.pop("max_waiting", 64),
                            max_num_seqs=settings.pop("max_num_seqs", 16),
-                           overlap_scheduling=settings.pop("overlap_scheduling", "auto"))
+                           overlap_scheduling=settings.pop("overlap_scheduling", "auto"),
+                           int8_activations=settings.pop("int8_activations", False))
     s = Settings(model=str(tmp_path), lut_store=store_dir, max_new_tokens=64, **settings)
     return create_app(s, engine=engine), engine
 

@@ -89,6 +89,11 @@ def test_a_stream_of_multi_step_plans_gives_the_single_step_text(client):
         events = sse_events(r)
     assert "".join(e["text"] for e in events) == single
     assert events[-1]["usage"]["completion_tokens"] == 11 and events[-1]["finish_reason"] == "length"
+    # the engine hands a plan's tokens out before it records the plan's stats: wait for the 15th plan's
+    deadline = time.monotonic() + 10
+    while client.engine.stats().steps_total < 15:
+        assert time.monotonic() < deadline, client.engine.stats().steps_total
+        time.sleep(0.01)
     # the prompt's step (the first token), then the other 10 tokens in plans of 4, 4 and 2 steps
     assert [s.decode_steps for s in client.engine.stats().recent_steps[-4:]] == [1, 4, 4, 2]
     # the plans' lengths are exported, up to date at the first scrape: the first request's 11 single steps and
@@ -114,6 +119,25 @@ def test_upload_then_generate_with_the_new_task(client, base, tmp_path):
     models = {m["id"]: m for m in client.get("/v1/models").json()["data"]}
     assert set(models) == {"base", "tenant-a.qa"} and models["tenant-a.qa"]["resident"] is True
     assert client.put("/v1/tasks/tenant-a.qa/lut", content=lut.read_bytes()).json()["version"] == 2
+
+
+def test_a_task_shows_its_lut_distance_from_the_base_once_measured_and_none_without_the_int8_mode(base, tmp_path):
+    """GET /v1/tasks/{task}: lut_distance, how far the version's LUTs lie from the base's (the int8 activation
+    mode's per-step check), once the version has been in a slot; 0 for the base; null before, and without the
+    mode (the default client below it)."""
+    app, engine = create_test_app(base, tmp_path, int8_activations=True)
+    lut = write_task_lut(base, tmp_path / "t.safetensors", seed=1)
+    with TestClient(app) as client:
+        assert client.put("/v1/tasks/qa/lut", content=lut.read_bytes()).status_code == 201
+        assert client.get("/v1/tasks/qa").json()["lut_distance"] is None  # not in a slot yet
+        client.post("/v1/generate", json={"task": "qa", "prompt": "x", "max_tokens": 1})
+        distance = client.get("/v1/tasks/qa").json()["lut_distance"]
+        slot = engine.pool.slot_of(("qa", 1))
+        assert distance > 0 and distance == pytest.approx(engine.pool.lut_distance(slot))
+        assert client.get("/v1/tasks/base").json()["lut_distance"] == 0.0
+    app, _ = create_test_app(base, tmp_path / "plain")
+    with TestClient(app) as client:
+        assert client.get("/v1/tasks/base").json()["lut_distance"] is None
 
 
 def test_delete_removes_the_task(client, base, tmp_path):
