@@ -345,7 +345,7 @@ class LutPool:
             return None
         return 0.0 if key == BASE_KEY else self._distances.get(key)
 
-    def _distance_of(self, key: TaskKey, slot: int) -> float:
+    def _measured_distance(self, key: TaskKey, slot: int) -> float:
         """lut_distance of key's set, copied into slot: measured there the first time, then remembered."""
         distance = self._distances.get(key)
         if distance is None:
@@ -525,13 +525,13 @@ class LutPool:
                 for name, t in luts.items():
                     self.lut_pools[name][slot].copy_(t, non_blocking=True)
                 if self.measure_distance:  # (its one read-back waits for the copies)
-                    self.base_distance[slot] = self._distance_of(key, slot)
+                    self.base_distance[slot] = self._measured_distance(key, slot)
             self._stream.synchronize()
         else:
             for name, t in luts.items():
                 self.lut_pools[name][slot].copy_(t)
             if self.measure_distance:
-                self.base_distance[slot] = self._distance_of(key, slot)
+                self.base_distance[slot] = self._measured_distance(key, slot)
         with self._lock:
             if self._slots[slot].key == key:
                 self._slots[slot].ready = True

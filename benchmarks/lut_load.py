@@ -8,9 +8,8 @@ files (the file's SHA-256 on one thread, the store's check of it: its chunks' on
 checks and without the values' pass, staging into a new host buffer, pinned on CUDA, the copy into a slot), then
 the pool's own loads end to end (acquire -> ready, checksums verified as the engine does: beside the parse and
 staging), once the pool has pinned its CPU tier's buffers ahead (pin_ahead_s, on CUDA). distance_s: the pool's
-measure of the set's distance from the base's (LutPool.lut_distance, after each copy where the int8 activation mode
-is on). --tiny: a small model's
-shape (the script's test).
+measure of the set's distance from the base's (LutPool.lut_distance, in the int8 activation mode after a version's
+first copy into a slot). --tiny: a small model's shape (the script's test).
 Writes OUT_DIR/lut_load_gpr{G}_{device}.json.
 """
 

@@ -90,4 +90,3 @@ def unpack_codes(codes_packed: torch.Tensor, bits: int, k: int) -> torch.Tensor:
     # dequantizes a cold task's every weight through here)
     codes = torch.stack([(p >> (i * width)) & mask for i in range(per_byte)], dim=-1)  # [N, bytes, per_byte]
     return codes.reshape(p.shape[0], -1)[:, :k].to(torch.int64)
-

@@ -195,7 +195,7 @@ def int8_digits_block(v, step, k0, offs, K, t, hi_ptr, lo_ptr, sums_ptr, stride_
     """Columns k0 + offs (BLOCK_K of them) of token t's row, v (float32, 0 past K), as digits of the row's step:
     hi and lo stored, and with SUMS lo's prefix sums sums_ptr[t, 1 + j] from carry (the sum of lo before k0; column
     0's zero is the caller's to store). Returns the new carry. _int8_digits_kernel and the producers of x that
-    write its digits themselves (server/triton_fused.py, the RMSNorm) share it."""
+    write its digits themselves (server/triton_fused.py, the RMSNorm and SiLU) share it."""
     mask = k0 + offs < K
     hi = tl.minimum(tl.maximum(tl.floor(v / step + 0.5), -127.0), 127.0)
     lo = tl.minimum(tl.maximum(tl.floor((v - hi * step) / (step / BASE) + 0.5), -128.0), 127.0)

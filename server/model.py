@@ -357,8 +357,8 @@ class LutProjection(nn.Module):
 
     def int8_digits_for(self, x_like: torch.Tensor, producer: str = "norm") -> tuple[torch.Tensor, ...] | None:
         """Buffers for the int8 digits of this call's input, for the kernel that makes the input to fill (the fused
-        RMSNorm), where the call takes the int8 kernel (kernels/triton_ops.py int8_takes); else None (the op makes
-        the digits itself where it needs them). x_like: a tensor of the input's shape, type and device (the
+        RMSNorm or SiLU), where the call takes the int8 kernel (kernels/triton_ops.py int8_takes); else None (the op
+        makes the digits itself where it needs them). x_like: a tensor of the input's shape, type and device (the
         residual that the norm reads); producer: "norm" or "silu" (INT8_NORM_DIGITS lists those that write them)."""
         if self.int8_base is None or not self.hints.int8 or producer not in INT8_NORM_DIGITS:
             return None

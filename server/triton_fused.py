@@ -43,7 +43,7 @@ def _rms_norm_kernel(
 ):  # fmt: skip
     """A row a program: out = w * normalize(h) (h = x, or x + delta, stored to sum_ptr). DIGITS: also out's int8
     digits, as int8_digits(out, sums=True) gives them (the int8 activation mode's next projection then launches no
-    digits kernel of its own: server/model.py LutProjection.int8_digits_for, SKETCHSERVE_INT8_NORM_DIGITS=1)."""
+    digits kernel of its own: server/model.py LutProjection.int8_digits_for, SKETCHSERVE_INT8_NORM_DIGITS)."""
     pdl_wait(PDL)  # (kernels/triton_common.py pdl_enabled: nothing before it)
     pdl_release(PDL)  # the next linear layer's codes, slot and LUT loads may start now
     row = tl.program_id(0)

@@ -50,4 +50,3 @@ def test_group_size_covers_all_columns():
     assert group_size(131, 4) == 33  # ceil: the last group is shorter
     with pytest.raises(ValueError):
         group_size(8, 0)
-
