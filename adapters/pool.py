@@ -29,6 +29,7 @@ copy running), resident (ready), or failed (the error is kept; the key's request
 from __future__ import annotations
 
 import logging
+import math
 import os
 import queue
 import threading
@@ -57,7 +58,8 @@ FUSED_PROJECTIONS = {
 
 # The load stream's priority (lower is higher; torch maps anything below the GPU's range to its highest). 0, the
 # default priority, until -100 (the highest) is timed: written in the forty-fifth session after its device time ran
-# out (benchmarks/device/sessions/fortyfifth_load_priority.sh).
+# out (benchmarks/device/sessions/fortyfifth_load_priority.sh). Since the forty-sixth session a slot goes ready before
+# its distance is measured, so the priority sets how long a new version's steps run exact, not its load time.
 LOAD_STREAM_PRIORITY = int(os.environ.get("SKETCHSERVE_LOAD_STREAM_PRIORITY", "0"))
 # Projections whose weighted LUTs LutPool.lut_distance holds at once.
 DISTANCE_CHUNK = 16
@@ -136,6 +138,7 @@ class PoolStats:
     loads_completed: int  # a counter
     load_seconds_total: float  # a counter: summed latency of every completed load
     lut_set_bytes: int  # device bytes of one slot (all layers)
+    mean_distance_s: float  # with measure_distance: from ready to measured (steps exact), over the last 256
 
 
 @dataclass
@@ -178,10 +181,12 @@ class LutPool:
         self._lock = threading.Lock()
         self._slots = [_Slot() for _ in range(num_slots)]
         self.slot_generation = [0] * num_slots  # bumped each time a slot receives a LUT set (for weight caches)
-        # per slot: how far its LUT set lies from the base's (lut_distance; set before the slot is ready)
+        # per slot: how far its LUT set lies from the base's (lut_distance; infinite from before the slot is ready
+        # until its version is measured, just after)
         self.base_distance = [0.0] * num_slots
         self.measure_distance = measure_distance
-        self._distances: OrderedDict[TaskKey, float] = OrderedDict()  # (loader thread) each version's, as measured
+        self._distances: OrderedDict[TaskKey, float] = OrderedDict()  # each version's, as measured (lock held)
+        self._measured = threading.Condition(self._lock)  # notified as each version's distance is measured
         if measure_distance:
             # per projection: sqrt of how many weights use each LUT entry, so ||LUT * w|| = ||W_hat||
             self._entry_weights = [code_counts(base.codes[name].to(self.device), base.bits, base.layer_shapes[name][1],
@@ -202,12 +207,14 @@ class LutPool:
         self._failed: dict[TaskKey, str] = {}
         self._missed_at: dict[TaskKey, float] = {}
         self._load_times: list[float] = []
+        self._distance_times: list[float] = []  # new versions' measurements, from ready to measured
         self._loads_completed, self._load_seconds_total = 0, 0.0
         self._hits = self._misses = self._evictions = self._load_failures = 0
         self._jobs: queue.Queue = queue.Queue()
         # the copies and the distance's kernels (LOAD_STREAM_PRIORITY): with the distance measured (the int8 mode,
         # the server's default on sm_90), its few small kernels may queue behind a busy engine's decode steps, whose
-        # PDL-launched kernels hold the SMs: a stream of the highest priority would let them through first
+        # PDL-launched kernels hold the SMs (a new version's steps run exact until it is measured, after it went
+        # ready): a stream of the highest priority would let them through first
         self._stream = (torch.cuda.Stream(self.device, priority=LOAD_STREAM_PRIORITY) if self.device.type == "cuda"
                         else None)  # fmt: skip
         # the checksum of a file runs beside its parse and staging (hashlib releases the GIL): 187 ms of a 174 MB
@@ -321,6 +328,7 @@ class LutPool:
                 loads_completed=self._loads_completed,
                 load_seconds_total=self._load_seconds_total,
                 lut_set_bytes=self.lut_set_bytes,
+                mean_distance_s=sum(self._distance_times) / len(self._distance_times) if self._distance_times else 0.0,
             )
 
     def close(self) -> None:
@@ -339,20 +347,21 @@ class LutPool:
         return float((self._norms(slot, minus_base=True) / self._base_norms).max())
 
     def distance_of(self, key: TaskKey) -> float | None:
-        """With measure_distance: how far key's LUT set lies from the base's (lut_distance), as measured when the
-        version first entered a slot (0 for the base); None before then, or without measure_distance."""
+        """With measure_distance: how far key's LUT set lies from the base's (lut_distance), as measured just after
+        the version first entered a slot (0 for the base); None before then, or without measure_distance."""
         if not self.measure_distance:
             return None
-        return 0.0 if key == BASE_KEY else self._distances.get(key)
+        with self._lock:
+            return 0.0 if key == BASE_KEY else self._distances.get(key)
 
-    def _measured_distance(self, key: TaskKey, slot: int) -> float:
-        """lut_distance of key's set, copied into slot: measured there the first time, then remembered."""
-        distance = self._distances.get(key)
-        if distance is None:
-            distance = self._distances[key] = self.lut_distance(slot)
-            if len(self._distances) > DISTANCES_REMEMBERED:
-                self._distances.popitem(last=False)
-        return distance
+    def wait_for_distance(self, key: TaskKey, timeout_s: float = 30.0) -> float | None:
+        """distance_of(key), waiting up to timeout_s for its measurement (a version that entered a slot is measured
+        just after it went ready; its steps run exact until then). None without measure_distance or on time-out."""
+        if not self.measure_distance:
+            return None
+        with self._measured:
+            self._measured.wait_for(lambda: key == BASE_KEY or key in self._distances, timeout=timeout_s)
+            return 0.0 if key == BASE_KEY else self._distances.get(key)
 
     def _norms(self, slot: int, minus_base: bool) -> torch.Tensor:
         """float32 [P]: ||(lut - lut_base if minus_base else lut) * w|| of each projection's LUT in slot (w its
@@ -520,18 +529,19 @@ class LutPool:
                 self._jobs.put(("load", key))
                 return
         self.slot_generation[slot] += 1
+        # A version measured before takes its distance at once. A new one is served before it is measured, with
+        # its steps exact meanwhile (an infinite distance): the measurement's kernels, which may queue behind a busy
+        # engine's decode steps, stay off its requests' first token (LOAD_STREAM_PRIORITY).
+        distance = self.distance_of(key) if self.measure_distance else 0.0
+        self.base_distance[slot] = math.inf if distance is None else distance
         if self._stream is not None:
             with torch.cuda.stream(self._stream):
                 for name, t in luts.items():
                     self.lut_pools[name][slot].copy_(t, non_blocking=True)
-                if self.measure_distance:  # (its one read-back waits for the copies)
-                    self.base_distance[slot] = self._measured_distance(key, slot)
             self._stream.synchronize()
         else:
             for name, t in luts.items():
                 self.lut_pools[name][slot].copy_(t)
-            if self.measure_distance:
-                self.base_distance[slot] = self._measured_distance(key, slot)
         with self._lock:
             if self._slots[slot].key == key:
                 self._slots[slot].ready = True
@@ -543,6 +553,29 @@ class LutPool:
                     del self._load_times[:-256]
                     self._loads_completed += 1
                     self._load_seconds_total += latency
+        if distance is None:
+            self.on_ready()  # its requests start now
+            self._measure_distance(key, slot)
+
+    def _measure_distance(self, key: TaskKey, slot: int) -> None:
+        """On the loader thread, after key's set went ready in slot: its lut_distance, remembered for the version and
+        given to base_distance[slot] if the slot still holds key. Until then no other set enters a slot (copies run
+        on this thread), so an eviction meanwhile leaves the slot's values key's."""
+        started = time.perf_counter()
+        if self._stream is not None:
+            with torch.cuda.stream(self._stream):
+                distance = self.lut_distance(slot)
+        else:
+            distance = self.lut_distance(slot)
+        with self._measured:
+            self._distance_times.append(time.perf_counter() - started)
+            del self._distance_times[:-256]
+            self._distances[key] = distance
+            if len(self._distances) > DISTANCES_REMEMBERED:
+                self._distances.popitem(last=False)
+            if self._slots[slot].key == key:
+                self.base_distance[slot] = distance
+            self._measured.notify_all()
 
 
 def stage_lut_set(luts: dict[str, torch.Tensor], names: list[str], buffer: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -202,9 +202,12 @@ def decode_step_times(steps: list[StepStats]) -> list[float]:
 
 
 def warm_up(engine: Engine, tasks: list[str]) -> None:
-    """Every task's LUT resident (loads are timed separately), kernels compiled, decode graphs captured."""
+    """Every task's LUT resident (loads are timed separately) and, in the int8 activation mode, its distance from the
+    base's measured (until then its steps run exact), kernels compiled, decode graphs captured."""
     for task in tasks:
         list(engine.generate(task, [1, 2, 3], SamplingParams(max_tokens=4, ignore_eos=True)))
+        if (key := engine.pool.latest_key(task)) is not None:  # (the base's is 0)
+            engine.pool.wait_for_distance(key)
 
 
 def ttft(engine: Engine, base: SketchedBase, task: str, length: int, seed: int = 7) -> float:
@@ -371,10 +374,13 @@ def run_gpr(gpr: int, config: dict, args, workdir: Path) -> dict:
           flush=True)
     pool = engine.pool.stats()
     out["lut_load_s"] = {"last": pool.last_load_s, "mean": pool.mean_load_s}
+    out["lut_distance_s"] = {"mean": pool.mean_distance_s}  # the int8 mode: each new version's, after its load
     out["pool"] = {"slots_total": pool.slots_total, "hits": pool.hits, "misses": pool.misses}
     print(f"gpr={gpr}: TTFT {args.ttft_prompt} tokens {out['ttft_warm_s'] * 1e3:.1f} ms warm, "
           f"{out['ttft_prefix_cached_s'] * 1e3:.1f} ms on its cached prefix, "
-          f"{out['ttft_cold_s'] * 1e3:.1f} ms cold; LUT load {pool.mean_load_s * 1e3:.1f} ms", flush=True)
+          f"{out['ttft_cold_s'] * 1e3:.1f} ms cold; LUT load {pool.mean_load_s * 1e3:.1f} ms"
+          + (f", then its distance {pool.mean_distance_s * 1e3:.1f} ms" if engine.pool.measure_distance else ""),
+          flush=True)
     kinds = [f"{'one shared head' if b['shared'] else 'own heads'}, {b['tasks']} task(s)"
              + (f", {b['keys_captured']} graph keys captured" if "keys_captured" in b else "")
              + (f" (first steps {sum(f for f, _ in b['capture_s']) * 1e3:.0f} ms, captures "

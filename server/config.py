@@ -137,13 +137,13 @@ class EngineConfig:
     int8_max_lut_distance: float = 0.05
     """With int8_activations: a step takes the int8 kernel only if each of its tasks' LUT sets lies within this
     relative distance of the base's (LutPool.lut_distance: the largest over projections of ||W - W_base|| /
-    ||W_base||, from the LUTs and how many weights use each entry, measured as each set enters its slot; the counts
-    take one more LUT set's memory on the device); a step with a task farther off runs exact (ModelRunner.
-    int8_allowed). The mode's error on a projection is its one-digit rounding error (~0.9 % of the output, relative)
-    times about this distance: at 0.05, ~4e-4, about the fp16 output's own rounding (2**-11 an element). The math
-    task LUT fine-tuned on the default model moved its weights 2.5 % at the largest projection (0.67 % over all) and
-    its perplexity in the mode was fp16's (benchmarks/NOTES.md, forty-third session). 0 serves only the base in it;
-    float('inf'), every task."""
+    ||W_base||, from the LUTs and how many weights use each entry, measured just after each version first goes
+    ready in a slot, its steps exact until then; the counts take one more LUT set's memory on the device); a step
+    with a task farther off runs exact (ModelRunner.int8_allowed). The mode's error on a projection is its one-digit
+    rounding error (~0.9 % of the output, relative) times about this distance: at 0.05, ~4e-4, about the fp16
+    output's own rounding (2**-11 an element). The math task LUT fine-tuned on the default model moved its weights
+    2.5 % at the largest projection (0.67 % over all) and its perplexity in the mode was fp16's
+    (benchmarks/NOTES.md, forty-third session). 0 serves only the base in it; float('inf'), every task."""
     cpu_weight_cache_bytes: int | None = None
     """On the CPU: bytes of dense weights rebuilt from resident LUTs and kept (the reference op rebuilds them on
     every call, ~1 s per token for a 135M model); 0 = off; None = every resident task's (num_slots), within half of

@@ -295,7 +295,8 @@ class TaskInfo(BaseModel):
     lut_distance: float | None = Field(
         None, description="With the int8 activation mode on (the server's default on sm_90 GPUs): how far this "
         "version's LUT set lies from the base's, the largest over projections of ||W - W_base|| / ||W_base||, measured "
-        "when it first entered a GPU slot (null before then, or with the mode off). Decode steps with a task beyond "
+        "just after it first went ready in a GPU slot (null before then, or with the mode off; its steps run exact "
+        "until then). Decode steps with a task beyond "
         "--int8-max-lut-distance run exact.", examples=[0.021])
 
 

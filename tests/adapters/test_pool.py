@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+import threading
 import time
 
 import pytest
@@ -201,6 +203,7 @@ def test_each_slot_knows_how_far_its_lut_set_lies_from_the_bases(tmp_path, dtype
     pool = LutPool(base, store, num_slots=3, dtype=dtype, measure_distance=True)
     try:
         near, far = wait_acquire(pool, ("near", 1)), wait_acquire(pool, ("far", 1))
+        assert pool.wait_for_distance(("near", 1)) and pool.wait_for_distance(("far", 1))  # (just after ready)
         tol = 1e-4 if dtype == torch.float32 else 2e-2  # (fp16: the values' own rounding, 1 % of a 1 % change)
         assert pool.base_distance[0] == 0.0
         assert pool.base_distance[near] == pytest.approx(0.01, rel=tol)
@@ -233,6 +236,7 @@ def test_a_task_version_copied_into_a_slot_again_is_not_measured_again(tmp_path,
         seen = []
         for key in [("near", 1), ("far", 1), ("near", 1), ("far", 1)]:
             slot = wait_acquire(pool, key)
+            pool.wait_for_distance(key)
             seen.append(pool.base_distance[slot])
             pool.release(key)
         assert len(measured) == 2  # near's and far's first copies
@@ -240,4 +244,53 @@ def test_a_task_version_copied_into_a_slot_again_is_not_measured_again(tmp_path,
         assert seen[1] == seen[3] == pytest.approx(0.3, rel=1e-4)
         assert pool.stats().evictions == 3
     finally:
+        pool.close()
+
+
+def test_a_new_version_is_served_before_its_distance_is_measured_and_its_steps_run_exact_meanwhile(tmp_path,
+                                                                                                  monkeypatch):
+    """The distance's kernels stay off a load's path: a new version's slot goes ready with an infinite distance
+    (ModelRunner.int8_allowed: its steps exact), then takes the measured one; a version measured before takes its
+    distance at once. A slot evicted while its set is being measured takes the next set's own distance, and the
+    evicted version's measurement is still remembered."""
+    from adapters.store import LutStore
+    from sketch.task_lut import TaskLut, save_task_lut
+
+    base = create_base()
+    store = LutStore(tmp_path / "store", base.spec())
+    for task, scale in (("near", 1.01), ("far", 1.3)):
+        luts = {name: lut.float() * scale for name, lut in base.luts.items()}
+        store.put(task, save_task_lut(TaskLut(task, luts, base.fingerprint, base.bits, base.gpr),
+                                      tmp_path / f"{task}.safetensors"))  # fmt: skip
+    pool = LutPool(base, store, num_slots=2, measure_distance=True)  # the base and one task: each load evicts
+    held, go_on, measuring = threading.Event(), threading.Event(), threading.Event()
+    real = pool.lut_distance
+
+    def held_lut_distance(slot):
+        if held.is_set():
+            measuring.set()
+            assert go_on.wait(10.0)
+        return real(slot)
+
+    monkeypatch.setattr(pool, "lut_distance", held_lut_distance)
+    try:
+        wait_acquire(pool, ("far", 1))
+        assert pool.wait_for_distance(("far", 1)) == pytest.approx(0.3, rel=1e-4)
+        pool.release(("far", 1))  # far stays in the CPU tier
+        held.set()
+        slot = wait_acquire(pool, ("near", 1))
+        assert measuring.wait(10.0)  # ready, and its measurement under way
+        assert pool.base_distance[slot] == math.inf and pool.distance_of(("near", 1)) is None
+        assert pool.wait_for_distance(("near", 1), timeout_s=0.05) is None
+        pool.release(("near", 1))
+        assert pool.acquire(("far", 1)) is None  # staged: takes near's slot now, its copy after the measurement
+        assert pool.stats().evictions == 2
+        go_on.set()
+        far = wait_acquire(pool, ("far", 1))
+        assert far == slot and pool.base_distance[far] == pytest.approx(0.3, rel=1e-4)  # remembered: at once
+        assert pool.wait_for_distance(("near", 1)) == pytest.approx(0.01, rel=1e-4)
+        assert pool.base_distance[far] == pytest.approx(0.3, rel=1e-4)
+        assert pool.stats().mean_distance_s > 0  # (from ready to measured: near's was held)
+    finally:
+        go_on.set()
         pool.close()

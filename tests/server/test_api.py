@@ -131,6 +131,7 @@ def test_a_task_shows_its_lut_distance_from_the_base_once_measured_and_none_with
         assert client.put("/v1/tasks/qa/lut", content=lut.read_bytes()).status_code == 201
         assert client.get("/v1/tasks/qa").json()["lut_distance"] is None  # not in a slot yet
         client.post("/v1/generate", json={"task": "qa", "prompt": "x", "max_tokens": 1})
+        assert engine.pool.wait_for_distance(("qa", 1)) is not None  # (measured just after the slot went ready)
         distance = client.get("/v1/tasks/qa").json()["lut_distance"]
         slot = engine.pool.slot_of(("qa", 1))
         assert distance > 0 and distance == pytest.approx(engine.pool.lut_distance(slot))
