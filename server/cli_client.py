@@ -32,6 +32,9 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--temperature", type=float, default=0.0)
         parser.add_argument("--top-p", type=float, default=1.0)
         parser.add_argument("--top-k", type=int, default=0)
+        parser.add_argument("--min-p", type=float, default=0.0, help="drop tokens less likely than this times the "
+                            "most likely one")
+        parser.add_argument("--min-tokens", type=int, default=0, help="generate at least this many tokens")
         parser.add_argument("--seed", type=int, default=None)
         parser.add_argument("--stop", action="append", default=None, help="stop string (repeatable)")
         parser.add_argument("--repetition-penalty", type=float, default=None, help="> 1 discourages repeats")
@@ -103,7 +106,7 @@ def delete_task(args) -> int:
 
 def generate(args) -> int:
     body = {"task": args.task, "prompt": args.prompt, "temperature": args.temperature, "top_p": args.top_p,
-            "top_k": args.top_k, "stream": args.stream}
+            "top_k": args.top_k, "min_p": args.min_p, "min_tokens": args.min_tokens, "stream": args.stream}
     if args.max_tokens is not None:
         body["max_tokens"] = args.max_tokens
     if args.seed is not None:

@@ -188,6 +188,7 @@ class Engine:
         with self._lock:  # resolving under the lock: a concurrent delete_task either sees this request or wins
             key = self._resolve(task)
             req = Request(request_id, task, key, prompt_ids, params, params.make_generator(self.device), detok, handle)
+            req.stop_ids = frozenset(params.stop_token_ids) | (frozenset() if params.ignore_eos else self.eos_token_ids)
             if params.json_object:
                 req.json_constraint = JsonConstraint(self._token_texts)
             if not self._accepting:
@@ -437,8 +438,9 @@ class Engine:
                     req.prompt_logprobs.append(lp)
 
     def _take_token(self, req: Request, token: int) -> str | None:
-        """Lock held. Feed the request's new token to its JSON recognizer and detokenizer; why it ends now, or
-        None."""
+        """Lock held. Feed the request's new token (already in output_ids) to its JSON recognizer and detokenizer; why
+        it ends now, or None. Before params.min_tokens tokens no stop token or stop string ends it (vLLM's rule; the
+        sampler bans its stop ids meanwhile)."""
         p = req.params
         if req.json_constraint is not None:
             req.json_constraint.advance(token)
@@ -446,11 +448,12 @@ class Engine:
                 if req.detokenizer is not None:
                     req.detokenizer.add(token)
                 return "stop"
-        if token in p.stop_token_ids or (token in self.eos_token_ids and not p.ignore_eos):
+        stops = len(req.output_ids) >= p.min_tokens
+        if stops and token in req.stop_ids:
             return "stop"
         if req.detokenizer is not None:
             req.detokenizer.add(token)
-            if req.detokenizer.find_stop():
+            if req.detokenizer.find_stop(active=stops):
                 return "stop"
         if len(req.output_ids) >= p.max_tokens or req.num_tokens >= self.max_model_len:
             return "length"

@@ -89,6 +89,7 @@ class Request:
     block_hashes: list[bytes] = field(default_factory=list)  # prefix hashes of block_ids' first blocks, computed
     prompt_logprobs: list[TokenLogprob | None] = field(default_factory=lambda: [None])  # scored so far (position p)
     json_constraint: JsonConstraint | None = None  # JSON mode: the output's recognizer state
+    stop_ids: frozenset[int] = frozenset()  # token ids that end it: stop_token_ids, and EOS unless ignore_eos
     slot: int | None = None  # pinned LUT pool slot, from admission to finish
     num_preemptions: int = 0
     first_scheduled: float | None = None
@@ -109,6 +110,10 @@ class Request:
         if end <= n:
             return self.prompt_ids[start:end]
         return (self.prompt_ids[start:] if start < n else []) + self.output_ids[max(start - n, 0) : end - n]
+
+    def bans_stop_ids(self) -> bool:
+        """Whether the next token drawn for it may not be one of its stop_ids: it comes before params.min_tokens."""
+        return bool(self.stop_ids) and len(self.output_ids) + self.num_pending < self.params.min_tokens
 
     def usage(self) -> Usage:
         return Usage(len(self.prompt_ids), len(self.output_ids))

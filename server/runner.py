@@ -267,7 +267,7 @@ class ModelRunner:
         else:
             logits = self.eager(plan.decodes + plan.prefills, self.prepare(plan.decodes, plan.prefills))
         sampling = [c for c in chunks if c.sample]
-        if on_device and all(c.params.draws_on_device and not c.prompt_targets for c in chunks):
+        if on_device and all(c.params.draws_on_device and not c.prompt_targets and not c.banned_ids for c in chunks):
             drawn = draw_on_device(logits[: len(sampling)], [c.params for c in sampling],
                                    [c.generator for c in sampling])  # fmt: skip
             flight = Flight.on_device(plan, [drawn], [c.request_id for c in sampling])
@@ -277,7 +277,8 @@ class ModelRunner:
         if after_first is not None:
             after_first()
         sampled = sample(logits[: len(sampling)], [c.params for c in sampling], [c.generator for c in sampling],
-                         [c.history for c in sampling], [c.constraint for c in sampling])  # fmt: skip
+                         [c.history for c in sampling], [c.constraint for c in sampling],
+                         [c.banned_ids for c in sampling])  # fmt: skip
         return Flight(plan, 1, RunnerOutput(
             {c.request_id: t for c, t in zip(sampling, sampled.tokens, strict=True)},
             {c.request_id: lp for c, lp in zip(sampling, sampled.logprobs, strict=True) if lp is not None},

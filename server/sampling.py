@@ -1,12 +1,16 @@
 """Per-request sampling: parameters, their checks, and the batched sampler.
 
-Order, as in vLLM: logit bias and penalties -> temperature -> top-k -> top-p (on the renormalised top-k) -> draw
-(or argmax).
+Order, as in vLLM: logit bias, penalties and min_tokens' ban -> temperature -> top-k -> top-p (on the renormalised
+top-k) -> min-p (on what those kept) -> draw (or argmax).
 - logit_bias (OpenAI's): a value in [-100, 100] added to the logit of each listed token id;
 - repetition_penalty (transformers' definition): each token id seen in the prompt or the output so far has its
   logit divided by the penalty when positive, multiplied by it when negative;
 - presence_penalty / frequency_penalty (OpenAI's): each token id generated so far loses presence_penalty once and
-  frequency_penalty per occurrence from its logit.
+  frequency_penalty per occurrence from its logit;
+- min_tokens (vLLM's): until a request has generated that many tokens its stop token ids (EOS unless ignore_eos, and
+  stop_token_ids) cannot be drawn (the scheduler names them per row: ScheduledChunk.banned_ids), and the engine
+  checks no stop string or stop token;
+- min_p (vLLM's): a token whose probability is below min_p times the most likely token's is dropped.
 Each request draws from its own torch.Generator (seeded from `seed`, or at random), one draw per generated token,
 so a seeded request gives the same tokens whatever else shares its batch, and after a preemption.
 
@@ -41,6 +45,11 @@ class SamplingParams:
     """Nucleus sampling: keep the smallest set of tokens whose probability reaches top_p."""
     top_k: int = 0
     """Keep the k most likely tokens; 0 = no cut."""
+    min_p: float = 0.0
+    """Drop the tokens less likely than min_p times the most likely one (after temperature, top-k, top-p); 0 = off."""
+    min_tokens: int = 0
+    """Generate at least this many tokens: EOS and stop_token_ids cannot be drawn before, and stop strings end nothing
+    before (a JSON-mode object still ends once whole)."""
     seed: int | None = None
     """Seed of this request's generator; None = random."""
     stop: list[str] = field(default_factory=list)
@@ -94,6 +103,9 @@ class SamplingParams:
              f"temperature must be in [0, 100], got {self.temperature!r}"),
             (_finite(self.top_p) and 0.0 < self.top_p <= 1.0, f"top_p must be in (0, 1], got {self.top_p!r}"),
             (isinstance(self.top_k, int) and self.top_k >= 0, f"top_k must be an int >= 0, got {self.top_k!r}"),
+            (_finite(self.min_p) and 0.0 <= self.min_p <= 1.0, f"min_p must be in [0, 1], got {self.min_p!r}"),
+            (isinstance(self.min_tokens, int) and 0 <= self.min_tokens <= max(self.max_tokens, 0),
+             f"min_tokens must be an int in [0, max_tokens], got {self.min_tokens!r}"),
             (self.seed is None or (isinstance(self.seed, int) and 0 <= self.seed < 2**63),
              f"seed must be None or an int in [0, 2**63), got {self.seed!r}"),
             (isinstance(self.stop, list) and len(self.stop) <= max_stop_strings
@@ -166,18 +178,22 @@ def sample(
     generators: list[torch.Generator | None],
     histories: list[TokenHistory | None] | None = None,
     constraints: list[JsonConstraint | None] | None = None,
+    banned: list[Sequence[int]] | None = None,
 ) -> Sampled:
     """logits [B, V] float32 (not written) -> one token id per row. histories: per row, needed where the row's
-    params are penalized; constraints: per row, where they ask for a JSON object."""
+    params are penalized; constraints: per row, where they ask for a JSON object; banned: per row, token ids it
+    cannot draw this step (min_tokens: its stop token ids until it has generated that many)."""
     wants_logprobs = [i for i, p in enumerate(params) if p.logprobs is not None]
     raw = logits[torch.tensor(wants_logprobs, device=logits.device)] if wants_logprobs else None  # [L, V], a copy
-    adjusted = [i for i, p in enumerate(params) if p.adjusts_logits]
+    adjusted = [i for i, p in enumerate(params) if p.adjusts_logits or (banned is not None and banned[i])]
     if adjusted:
         if any(params[i].penalized and (histories is None or histories[i] is None) for i in adjusted):
             raise ValueError("penalized rows need their token history")
         logits = logits.clone()  # the CUDA graphs' output buffer stays as it was
         for i in adjusted:
             adjust_logits(logits[i], params[i], histories[i] if histories is not None else None)
+            if banned is not None and banned[i]:
+                logits[i, torch.tensor(list(banned[i]), dtype=torch.int64, device=logits.device)] = float("-inf")
     greedy = SamplingParams()  # JSON rows draw in _draw_json, once, from their own generator
     tokens = _draw(logits, [greedy if p.json_object else p for p in params], generators)
     for i, p in enumerate(params):
@@ -242,7 +258,7 @@ def _draw_json(row: torch.Tensor, params: SamplingParams, generator, constraint:
 
 
 def _draw(logits: torch.Tensor, params: list[SamplingParams], generators: list[torch.Generator | None]) -> list[int]:
-    """logits [B, V] float32 -> one token id per row: argmax, or a draw after temperature, top-k and top-p."""
+    """logits [B, V] float32 -> one token id per row: argmax, or a draw after temperature, top-k, top-p and min-p."""
     return draw_on_device(logits, params, generators).tolist()
 
 
@@ -254,18 +270,18 @@ def draw_on_device(
 
     The sampled rows' settings reach the device in one copy from page-locked memory (a copy from pageable memory
     would wait for the stream: for the steps queued behind this one, in a multi-step decode), and the sampled rows
-    draw together, in two groups: rows with a top-k or top-p cut sort their logits, plain temperature rows (the
+    draw together, in two groups: rows with a top-k, top-p or min-p cut sort their logits, plain temperature rows (the
     OpenAI API's defaults) need no sort. Each group runs one exponential race for all its rows, redrawn from its own
     generator for a seeded request's row only (a loop of small kernels per row left the GPU idle ~60 us a row). Which
     group a row is in depends on its own params only, so a seeded request draws the same alone or in any batch."""
     tokens = logits.argmax(dim=-1)  # [B]: the greedy rows' answer, overwritten for sampled rows
-    plain = [i for i, p in enumerate(params) if p.temperature > 0 and p.top_k == 0 and p.top_p >= 1.0]
-    cut = [i for i, p in enumerate(params) if p.temperature > 0 and (p.top_k > 0 or p.top_p < 1.0)]
+    plain = [i for i, p in enumerate(params) if p.temperature > 0 and not _cuts(p)]
+    cut = [i for i, p in enumerate(params) if p.temperature > 0 and _cuts(p)]
     if not plain and not cut:
         return tokens
     rows = plain + cut
     settings = [rows, [params[i].temperature for i in rows], [params[i].top_k for i in rows],
-                [params[i].top_p for i in rows]]  # fmt: skip
+                [params[i].top_p for i in rows], [params[i].min_p for i in rows]]  # fmt: skip
     on_cuda = logits.device.type == "cuda"
     settings = torch.tensor(settings, dtype=torch.float64, pin_memory=on_cuda).to(logits.device, non_blocking=True)
     index, temperature = settings[0].long(), settings[1].float()  # [R]
@@ -282,8 +298,17 @@ def draw_on_device(
         # drop a token once the tokens ranked above it already reach top_p (the first one always stays)
         dropped |= (probs.cumsum(dim=-1) - probs) >= top_p[:, None]
         probs = sorted_logits.masked_fill(dropped, float("-inf")).softmax(dim=-1)
+        # min-p: drop a token less likely than min_p times the first (the most likely, which stays)
+        min_p = settings[4, n:].float()
+        dropped |= probs < min_p[:, None] * probs[:, :1]
+        probs = sorted_logits.masked_fill(dropped, float("-inf")).softmax(dim=-1)
         tokens[index[n:]] = order.gather(1, _race(probs, [generators[i] for i in cut])[:, None])[:, 0]
     return tokens
+
+
+def _cuts(params: SamplingParams) -> bool:
+    """Whether a sampled row cuts its distribution (top-k, top-p or min-p): it then sorts its logits."""
+    return params.top_k > 0 or params.top_p < 1.0 or params.min_p > 0.0
 
 
 def _race(probs: torch.Tensor, generators: list[torch.Generator | None]) -> torch.Tensor:

@@ -77,6 +77,8 @@ class ScheduledChunk:
     # len(prompt_targets) tokens (token i predicts prompt_targets[i]); None where not asked or past the prompt
     constraint: JsonConstraint | None = None  # JSON mode: the request's recognizer (read by the sampler)
     fed: bool = False  # its one token is pending: the plan before draws it on the device (overlapped scheduling)
+    banned_ids: frozenset[int] = frozenset()  # token ids the sampler may not draw: the request's stop ids while
+    # fewer than params.min_tokens tokens are generated (its row is then sampled on the host)
 
 
 @dataclass
@@ -215,7 +217,7 @@ class Scheduler:
             return  # someone could start at the next step: it should not wait for the plan
         most_left = 1
         for req in self.running:
-            if not req.params.draws_on_device:
+            if not req.params.draws_on_device or req.bans_stop_ids():
                 return  # its sampler needs each token on the host before the next step
             most_left = max(most_left, req.params.max_tokens - len(req.output_ids) - req.num_pending)
             if self.max_model_len:  # positions past it have no RoPE table rows and no KV room
@@ -291,12 +293,13 @@ class Scheduler:
         fed = start >= req.num_tokens  # its token is pending: drawn on the device by the plan before (n is 1)
         sample = req.num_computed == req.num_tokens_total
         history = TokenHistory(req.prompt_ids, req.output_ids) if sample and req.params.penalized else None
+        banned = req.stop_ids if sample and req.bans_stop_ids() else frozenset()
         targets = None
         if req.params.prompt_logprobs is not None and start + 1 < len(req.prompt_ids):
             targets = req.prompt_ids[start + 1 : start + n + 1]
         return ScheduledChunk(
             req.request_id, [0] if fed else req.token_ids(start, start + n), start, list(req.block_ids), req.slot,
-            sample, req.params, req.generator, history, targets, req.json_constraint if sample else None, fed,
+            sample, req.params, req.generator, history, targets, req.json_constraint if sample else None, fed, banned,
         )
 
     def _fitting(self, req: Request, budget: int) -> int:

@@ -78,9 +78,13 @@ class IncrementalDetokenizer:
             self.text += full[len(prefix) :]
             self.prefix_offset, self.read_offset = self.read_offset, len(self.ids)
 
-    def find_stop(self) -> bool:
-        """Whether the text now holds a stop string; if so the text is cut just before it."""
+    def find_stop(self, active: bool = True) -> bool:
+        """Whether the text now holds a stop string; if so the text is cut just before it. active=False (before
+        min_tokens): only move past the text so far, so that a later search finds no stop string wholly inside it."""
         if not self.stop:
+            return False
+        if not active:
+            self._searched = len(self.text)
             return False
         longest = max(map(len, self.stop))
         start = max(0, self._searched - longest + 1)

@@ -55,6 +55,10 @@ class SamplingFields(BaseModel):
                              "(benchmarks: every request generates the same number of tokens)")
     stop_token_ids: list[int] | None = Field(None, max_length=64, description="Token ids that end generation besides "
                                              "EOS (the token is not part of the text)")
+    min_p: float = Field(0.0, ge=0.0, le=1.0, description="Drop the tokens less likely than min_p times the most "
+                         "likely one (after temperature, top_k and top_p); 0 = off")
+    min_tokens: int = Field(0, ge=0, description="Generate at least this many tokens (at most max_tokens): before "
+                            "that, EOS and stop_token_ids cannot be drawn and stop strings end nothing")
 
     def stop_list(self) -> list[str]:
         if self.stop is None:

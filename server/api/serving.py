@@ -90,6 +90,8 @@ def sampling_params(
         temperature=body.temperature,
         top_p=body.top_p,
         top_k=body.top_k,
+        min_p=body.min_p,
+        min_tokens=body.min_tokens,
         seed=body.seed,
         stop=stops,
         stop_token_ids=list(body.stop_token_ids or []),  # the engine checks them against the vocabulary

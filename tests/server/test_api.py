@@ -68,6 +68,25 @@ def test_ignore_eos_and_stop_token_ids_as_vllm_names_them(client):
     assert bad.status_code == 400 and "stop_token_ids" in bad.json()["error"]["message"]
 
 
+def test_min_tokens_and_min_p_as_vllm_names_them(client):
+    """min_tokens holds off EOS (forced by logit_bias), stop_token_ids and stop strings until that many tokens;
+    more than max_tokens is a 400 naming the field. min_p is taken by every generation endpoint, within [0, 1]."""
+    forced_eos = {"task": "base", "prompt": "hello", "max_tokens": 6, "logit_bias": {"2": 100}, "min_tokens": 4}
+    held = client.post("/v1/generate", json=forced_eos).json()
+    assert held["finish_reason"] == "stop" and held["usage"]["completion_tokens"] == 5  # 4 tokens, then EOS
+    forced_a = {"task": "base", "prompt": "hello", "max_tokens": 6, "logit_bias": {"65": 100}, "min_tokens": 3}
+    assert client.post("/v1/generate", json=forced_a | {"stop": ["A"]}).json()["text"] == "AA"  # cut at the 3rd
+    by_id = client.post("/v1/completions", json={"model": "base", "prompt": "hello", "max_tokens": 6, "min_tokens": 3,
+                                                 "logit_bias": {"65": 100}, "stop_token_ids": [65]}).json()
+    assert by_id["choices"][0]["finish_reason"] == "stop" and by_id["usage"]["completion_tokens"] == 4
+    bad = client.post("/v1/generate", json={"task": "base", "prompt": "x", "max_tokens": 2, "min_tokens": 3})
+    assert bad.status_code == 400 and "min_tokens" in bad.json()["error"]["message"]
+    chat = {"model": "base", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 3, "temperature": 1.0,
+            "seed": 1, "min_p": 0.2}
+    assert client.post("/v1/chat/completions", json=chat).status_code == 200
+    assert client.post("/v1/chat/completions", json=chat | {"min_p": 1.5}).status_code == 422
+
+
 def test_greedy_generation_is_deterministic_and_matches_stream(client):
     body = {"task": "base", "prompt": "abc", "max_tokens": 6}
     whole = client.post("/v1/generate", json=body).json()

@@ -123,3 +123,14 @@ def test_a_request_arriving_inside_a_plan_ends_it_early_and_starts_at_the_next_s
     assert len(tokens(late[0].poll())) == 3
     stats = engine.stats()
     assert stats.kv_blocks_used == 0 and stats.pool.pins == 0
+
+
+def test_a_request_short_of_its_min_tokens_decodes_a_step_at_a_time(base, store, specs):
+    """min_tokens: the host's sampler bans the request's stop ids until it has that many tokens, so plans of several
+    steps (drawn on the device) start only then; its tokens are those of single steps."""
+    prompt = specs[0][1]
+    [free], _ = run(base, store, 1, [("alpha", prompt, greedy(12))])
+    absent = next(t for t in range(256) if t not in tokens(free))  # banned, and never drawn anyway
+    [multi], steps = run(base, store, 4, [("alpha", prompt, greedy(12, min_tokens=6, stop_token_ids=[absent]))])
+    assert tokens(multi) == tokens(free)
+    assert [s.decode_steps for s in steps] == [1] * 6 + [4, 2]  # the prompt's token and 5 decodes, then plans

@@ -17,7 +17,8 @@ from tests.server.conftest import collect, create_engine, greedy, prompt_ids
      ("top_p", 0.0), ("top_p", 1.5), ("top_k", -1), ("seed", -3), ("stop", [""]), ("stop", "abc"),
      ("stop_token_ids", [256]), ("repetition_penalty", 0.0), ("repetition_penalty", float("inf")),
      ("presence_penalty", 2.5), ("frequency_penalty", -3.0), ("logprobs", -1), ("logprobs", 21),
-     ("logit_bias", {256: 1.0}), ("logit_bias", {3: 101.0}), ("logit_bias", {3: float("nan")})],
+     ("logit_bias", {256: 1.0}), ("logit_bias", {3: 101.0}), ("logit_bias", {3: float("nan")}),
+     ("min_p", -0.1), ("min_p", 1.5), ("min_p", float("nan")), ("min_tokens", -1), ("min_tokens", 200)],
 )
 def test_invalid_params_name_the_field(field, value):
     with pytest.raises(InvalidParamsError, match=field):
@@ -44,6 +45,35 @@ def test_top_k_and_top_p_keep_only_their_set():
         seen[0].add(tokens[0])
         seen[1].add(tokens[1])
     assert seen == [{0, 1}, {0, 1}]  # top_p 0.7: 0.5 is not enough, 0.5 + 0.3 is
+
+
+def test_min_p_keeps_only_the_tokens_within_its_share_of_the_most_likely():
+    """min_p 0.5 of a 0.5 top token keeps p >= 0.25: tokens 0 and 1; 0.25 keeps p >= 0.125: 0, 1 and 2; after a top-k
+    cut it applies to what is left; min_p 1 keeps the argmax alone."""
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]] * 4))
+    params = [SamplingParams(temperature=1.0, min_p=0.5, seed=1), SamplingParams(temperature=1.0, min_p=0.25, seed=2),
+              SamplingParams(temperature=1.0, min_p=0.25, top_k=2, seed=3), SamplingParams(temperature=1.0, min_p=1.0)]
+    seen = [set() for _ in params]
+    counts = torch.zeros(4)
+    for tokens in draws(logits, params, n=1000):
+        for s, t in zip(seen, tokens, strict=True):
+            s.add(t)
+        counts[tokens[0]] += 1
+    assert seen == [{0, 1}, {0, 1, 2}, {0, 1}, {0}]
+    assert counts[0] / 1000 == pytest.approx(0.5 / 0.8, abs=0.05)  # the kept tokens renormalised
+
+
+def test_a_banned_token_is_never_drawn_and_the_logprobs_stay_the_models():
+    """sample(banned=...): min_tokens' ban of a row's stop ids, on its logits only; logprobs describe the model."""
+    logits = torch.log(torch.tensor([[0.6, 0.3, 0.1], [0.6, 0.3, 0.1]]))
+    params = [SamplingParams(logprobs=1), SamplingParams(temperature=1.0, seed=4)]
+    for _ in range(50):
+        sampled = sample(logits, params, [None, params[1].make_generator(torch.device("cpu"))],
+                         banned=[frozenset({0}), frozenset({0, 2})])  # fmt: skip
+        assert sampled.tokens == [1, 1]
+    assert sampled.logprobs[0].logprob == pytest.approx(logits[0, 1].item())
+    assert sampled.logprobs[0].top[0][0] == 0  # the model's most likely token, though banned
+    assert sample(logits[:1], params[:1], [None], banned=[frozenset()]).tokens == [0]
 
 
 def test_sampling_follows_the_distribution():
@@ -159,6 +189,29 @@ def test_engine_stop_strings_and_stop_tokens(base, store, decode_steps):
     got = [t for o in by_token for t in o.token_ids]
     assert got == tokens[: tokens.index(stop_token) + 1] and by_token[-1].finish_reason == "stop"
     assert list(engine.generate("beta", prompt, greedy(4)))[-1].finish_reason == "length"
+
+
+@pytest.mark.parametrize("decode_steps", [1, 4])
+def test_engine_min_tokens_holds_off_stop_tokens_and_stop_strings(base, store, decode_steps):
+    """min_tokens (vLLM's): before that many tokens a stop token id is never drawn and a stop string ends nothing;
+    from then on both end the request as before."""
+    engine = create_engine(base, store, decode_steps=decode_steps)
+    prompt = prompt_ids(11, 6)
+    free = list(engine.generate("beta", prompt, greedy(16)))
+    tokens = [t for o in free for t in o.token_ids]
+    text = "".join(o.text for o in free)
+    first = next(i for i in range(2, 8) if tokens[i] not in tokens[:i])  # a token first drawn before the 8th
+    stop_token = tokens[first]
+    assert list(engine.generate("beta", prompt, greedy(16, stop_token_ids=[stop_token])))[-1].finish_reason == "stop"
+    held = list(engine.generate("beta", prompt, greedy(16, stop_token_ids=[stop_token], min_tokens=8)))
+    got = [t for o in held for t in o.token_ids]
+    assert got[:first] == tokens[:first] and stop_token not in got[:8] and len(got) > 8
+    if len(got) < 16:  # it stopped: on its stop token, drawn once allowed
+        assert held[-1].finish_reason == "stop" and got[-1] == stop_token
+    start = next(i for i in range(2, len(text) - 1)
+                 if "\ufffd" not in text[i:i + 2] and text.find(text[i:i + 2]) == i)
+    no_stop = list(engine.generate("beta", prompt, greedy(16, stop=[text[start:start + 2]], min_tokens=16)))
+    assert "".join(o.text for o in no_stop) == text and no_stop[-1].finish_reason == "length"
 
 
 def hf_byte_level_tokenizer():
