@@ -178,9 +178,22 @@ class CompletionResponse(BaseModel):
 # ---- OpenAI: /v1/chat/completions ---------------------------------------------------------------
 
 
+class TextContentPart(BaseModel):
+    type: Literal["text"] = Field(..., description="Only text parts: this server serves a text model")
+    text: str
+
+
 class ChatMessage(BaseModel):
-    role: Literal["system", "user", "assistant"]
-    content: str
+    role: Literal["system", "developer", "user", "assistant"] = Field(..., description="developer: OpenAI's newer "
+                                                                      "name of system, rendered as system")
+    content: str | list[TextContentPart] = Field(..., description="A string, or OpenAI's list of content parts "
+                                                 "(text parts, joined by newlines)")
+    name: str | None = None  # (accepted as OpenAI's clients send it; chat templates take no names)
+
+    def template_message(self) -> dict[str, str]:
+        """{role, content} as a chat template reads it: developer as system, content parts joined."""
+        content = self.content if isinstance(self.content, str) else "\n".join(p.text for p in self.content)
+        return {"role": "system" if self.role == "developer" else self.role, "content": content}
 
 
 class ChatCompletionRequest(SamplingFields):

@@ -448,6 +448,22 @@ def test_logprobs_of_overflowed_logits_stay_valid_json():
         json.loads(text)
 
 
+def test_chat_takes_openais_content_parts_and_developer_role(client):
+    """A message's content as a list of text parts (joined by newlines) and the developer role (as system) render as
+    their plain forms do; a part that is not text is refused (4xx), in chat and in tokenize alike."""
+    parts = [{"role": "developer", "content": [{"type": "text", "text": "be brief"}, {"type": "text", "text": "ok"}]},
+             {"role": "user", "content": "hi", "name": "ann"}]
+    plain = [{"role": "system", "content": "be brief\nok"}, {"role": "user", "content": "hi"}]
+    tokens = [client.post("/v1/tokenize", json={"messages": m}).json()["tokens"] for m in (parts, plain)]
+    assert tokens[0] == tokens[1]
+    chats = [client.post("/v1/chat/completions", json={"model": "base", "max_tokens": 4, "temperature": 0,
+                                                       "messages": m}).json() for m in (parts, plain)]  # fmt: skip
+    assert chats[0]["choices"][0]["message"] == chats[1]["choices"][0]["message"]
+    image = {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "http://x/y.png"}}]}
+    r = client.post("/v1/chat/completions", json={"model": "base", "messages": [image]})
+    assert r.status_code == 422 and "text" in r.text
+
+
 def test_json_mode_through_chat_and_completions(client):
     chat = {"model": "base", "max_tokens": 60, "temperature": 0, "response_format": {"type": "json_object"},
             "messages": [{"role": "user", "content": "Give me a JSON object."}]}

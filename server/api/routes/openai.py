@@ -102,7 +102,7 @@ async def completions(body: CompletionRequest, http_request: Request, state: Sta
 async def chat_completions(body: ChatCompletionRequest, http_request: Request, state: StateDep, engine: EngineDep,
                            principal: PrincipalDep):
     require_use(principal, body.model)
-    prompt_ids = render_chat(engine.tokenizer, [m.model_dump() for m in body.messages])
+    prompt_ids = render_chat(engine.tokenizer, [m.template_message() for m in body.messages])
     if body.top_logprobs is not None and not body.logprobs:
         raise ApiError(400, "top_logprobs needs logprobs set to true", code="invalid_logprobs")
     request_id = new_request_id("chatcmpl", http_request)

@@ -23,7 +23,7 @@ async def tokenize(body: TokenizeRequest, engine: EngineDep, _principal: Princip
     if (body.prompt is None) == (body.messages is None):
         raise ApiError(400, "give exactly one of prompt and messages", code="invalid_tokenize_request")
     if body.messages is not None:
-        ids = render_chat(engine.tokenizer, [m.model_dump() for m in body.messages])
+        ids = render_chat(engine.tokenizer, [m.template_message() for m in body.messages])
     else:
         if engine.tokenizer is None:
             raise ApiError(400, "this model has no tokenizer", code="no_tokenizer")
