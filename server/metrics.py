@@ -23,6 +23,8 @@ Names (all prefixed `sketchserve_`), documented in the README:
     lut_pool_slots_used, lut_pool_slots_total, lut_tasks_resident   gauge
     lut_pool_hits_total, lut_pool_misses_total, lut_pool_evictions_total, lut_load_failures_total   counter
     lut_load_seconds                     summary    disk/CPU tier -> pool slot
+    int8_exact_steps_total               counter    the int8 activation mode's steps run exact (a task's LUT beyond
+                                         int8_max_lut_distance of the base's, or not measured yet)
     autotune_shapes_total, autotune_seconds_total   counter   kernel shapes tuned by this process, and the
                                          seconds it took (compiles included; 0 once the choices are cached)
 """
@@ -152,7 +154,7 @@ class _EngineCollector:
         yield _counter("prefix_cache_hits", "Tokens found in the prefix cache (not recomputed)",
                        s.prefix_cache_hit_tokens_total)  # fmt: skip
         yield _counter("int8_exact_steps", "Steps of the int8 activation mode run exact: a task's LUT lay beyond "
-                       "int8_max_lut_distance of the base's", s.int8_exact_steps_total)  # fmt: skip
+                       "int8_max_lut_distance of the base's, or was not measured yet", s.int8_exact_steps_total)  # fmt: skip
         yield _gauge("lut_pool_slots_used", "LUT pool slots holding a LUT set", pool.slots_used)
         yield _gauge("lut_pool_slots_total", "LUT pool slots", pool.slots_total)
         yield _gauge("lut_pool_pins", "Requests holding a LUT slot", pool.pins)
