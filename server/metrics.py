@@ -154,7 +154,8 @@ class _EngineCollector:
         yield _counter("prefix_cache_hits", "Tokens found in the prefix cache (not recomputed)",
                        s.prefix_cache_hit_tokens_total)  # fmt: skip
         yield _counter("int8_exact_steps", "Steps of the int8 activation mode run exact: a task's LUT lay beyond "
-                       "int8_max_lut_distance of the base's, or was not measured yet", s.int8_exact_steps_total)  # fmt: skip
+                       "int8_max_lut_distance of the base's, or was not measured yet",
+                       s.int8_exact_steps_total)  # fmt: skip
         yield _gauge("lut_pool_slots_used", "LUT pool slots holding a LUT set", pool.slots_used)
         yield _gauge("lut_pool_slots_total", "LUT pool slots", pool.slots_total)
         yield _gauge("lut_pool_pins", "Requests holding a LUT slot", pool.pins)
