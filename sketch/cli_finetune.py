@@ -18,7 +18,9 @@ DTYPES = ("auto", "float32", "bfloat16", "float16")
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base", required=True, help="sketched base directory (with tokenizer files), or 'default', a "
                         "Hugging Face directory or a .gguf file: their cached 4-bit gpr-4 sketch, as `serve` uses")
-    parser.add_argument("--data", required=True, help="instruction JSON: [{instruction, input, output, answer}]")
+    parser.add_argument("--data", required=True, help="a JSON list or JSON lines of instruction rows {instruction, "
+                        "input, output, answer} or of conversations {messages: [{role, content}, ...]} (OpenAI's chat "
+                        "fine-tuning format: the last, assistant message is the response)")
     parser.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:1, ...")
     parser.add_argument("--max-length", type=int, default=512, help="tokens per example, prompt + response")
     if name == "finetune":

@@ -7,6 +7,13 @@ An example is a dict {instruction, input, output, answer} (the format of ../shar
                    or, for a tokenizer without a chat template, the Alpaca template
     response     = output + eos
 
+or a conversation, {messages, output, answer} (a row of OpenAI's chat fine-tuning format, {"messages": [...]}, whose
+last message is the assistant's: that one is the output, the ones before it the messages):
+
+    prompt       = the chat template over the messages, generation prompt added (the prompt /v1/chat/completions
+                   renders for them); without a chat template, chat_transcript's plain format (the server's too)
+    response     = output + eos
+
     input_ids    = [ prompt ids ............ | response ids ...... eos ]
     labels       = [ -100 -100 ...      -100 | response ids ...... eos ]   (the loss counts the response only)
 
@@ -19,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -42,33 +50,78 @@ class EncodedExample:
     prompt_len: int
 
 
-def load_examples(path: str | os.PathLike) -> list[dict[str, str]]:
-    """Read an instruction JSON list; every row needs `instruction`; `input`/`output`/`answer` default to ''."""
+CHAT_ROLES = ("system", "developer", "user", "assistant")  # developer: OpenAI's newer name of system
+
+
+def load_examples(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """Read a dataset: a JSON list, or JSON lines (one object a line). A row is an instruction, {instruction, input,
+    output, answer} (`instruction` needed, the others default to ''), or a conversation, {messages: [{role,
+    content}, ...], answer} (OpenAI's chat fine-tuning format; the last message is the assistant's response)."""
     with open(path, encoding="utf-8") as f:
-        rows = json.load(f)
-    if not isinstance(rows, list):
-        raise ValueError(f"{path}: expected a JSON list of {{instruction, input, output, answer}} rows")
+        text = f.read()
+    if text.lstrip().startswith("["):
+        rows = json.loads(text)
+        numbered = list(enumerate(rows))
+    else:  # JSON lines: a row's number is its line's
+        numbered = []
+        for n, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                try:
+                    numbered.append((n, json.loads(line)))
+                except json.JSONDecodeError as e:
+                    raise ValueError(f"{path}: line {n} is not JSON ({e.msg})") from None
+        if not numbered:
+            raise ValueError(f"{path}: expected a JSON list or JSON lines of instruction or messages rows")
     examples = []
-    for i, row in enumerate(rows):
-        if not isinstance(row, dict) or not isinstance(row.get("instruction"), str):
-            raise ValueError(f"{path}: row {i} has no string 'instruction'")
-        examples.append({key: str(row.get(key) or "") for key in ("instruction", "input", "output", "answer")})
+    for i, row in numbered:
+        where = f"{path}: row {i}"
+        if isinstance(row, dict) and "messages" in row:
+            examples.append(_conversation(row, where))
+        elif isinstance(row, dict) and isinstance(row.get("instruction"), str):
+            examples.append({key: str(row.get(key) or "") for key in ("instruction", "input", "output", "answer")})
+        else:
+            raise ValueError(f"{where} has neither a string 'instruction' nor 'messages'")
     return examples
+
+
+def _conversation(row: dict, where: str) -> dict[str, Any]:
+    """{messages (before the response), output (the last, assistant message), answer} of a messages row."""
+    messages = row["messages"]
+    if not isinstance(messages, list) or len(messages) < 2:
+        raise ValueError(f"{where}: 'messages' must list at least a prompt message and the assistant's response")
+    for j, m in enumerate(messages):
+        if not (isinstance(m, dict) and m.get("role") in CHAT_ROLES and isinstance(m.get("content"), str)):
+            raise ValueError(f"{where}: message {j} needs a role in {CHAT_ROLES} and a string content")
+    if messages[-1]["role"] != "assistant":
+        raise ValueError(f"{where}: the last message must be the assistant's (the response trained on)")
+    prompt = [{"role": "system" if m["role"] == "developer" else m["role"], "content": m["content"]}
+              for m in messages[:-1]]  # fmt: skip
+    return {"messages": prompt, "output": messages[-1]["content"], "answer": str(row.get("answer") or "")}
 
 
 def has_chat_template(tokenizer) -> bool:
     return bool(getattr(tokenizer, "chat_template", None))
 
 
-def user_message(example: dict[str, str]) -> str:
+def user_message(example: dict[str, Any]) -> str:
     text = example["instruction"]
     if example.get("input"):
         text += "\n\n" + example["input"]
     return text
 
 
-def build_prompt(example: dict[str, str], tokenizer) -> str:
+def chat_transcript(messages: list[dict[str, str]]) -> str:
+    """A conversation's prompt for a tokenizer without a chat template: a plain, documented transcript, ending where
+    the assistant's turn begins (the server renders chat requests the same way)."""
+    return "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant:"
+
+
+def build_prompt(example: dict[str, Any], tokenizer) -> str:
     """The prompt text, ending exactly where the model's response begins."""
+    if example.get("messages"):
+        if has_chat_template(tokenizer):
+            return tokenizer.apply_chat_template(example["messages"], tokenize=False, add_generation_prompt=True)
+        return chat_transcript(example["messages"])
     if has_chat_template(tokenizer):
         messages = [{"role": "user", "content": user_message(example)}]
         return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
@@ -77,21 +130,21 @@ def build_prompt(example: dict[str, str], tokenizer) -> str:
     return ALPACA_PROMPT.format(instruction=example["instruction"])
 
 
-def encode_prompt(example: dict[str, str], tokenizer) -> list[int]:
+def encode_prompt(example: dict[str, Any], tokenizer) -> list[int]:
     """Prompt ids. A chat template writes its own special tokens (BOS included), so none are added to it;
     the plain template gets the tokenizer's usual ones (e.g. BOS)."""
     add_special = not has_chat_template(tokenizer)
     return tokenizer(build_prompt(example, tokenizer), add_special_tokens=add_special)["input_ids"]
 
 
-def encode_response(example: dict[str, str], tokenizer) -> list[int]:
+def encode_response(example: dict[str, Any], tokenizer) -> list[int]:
     ids = tokenizer(example["output"], add_special_tokens=False)["input_ids"]
     if tokenizer.eos_token_id is not None:
         ids = ids + [tokenizer.eos_token_id]
     return ids
 
 
-def encode_example(example: dict[str, str], tokenizer, max_length: int) -> EncodedExample:
+def encode_example(example: dict[str, Any], tokenizer, max_length: int) -> EncodedExample:
     """Prompt + response ids, labels masked on the prompt.
 
     Past max_length the prompt loses tokens from its start (its end holds the question and the generation

@@ -79,6 +79,35 @@ def test_finetune_then_eval_json(tmp_path, task_files, capsys):
     assert scores["task"]["loss"] < scores["base"]["loss"]  # the responses are all alike: easy to learn
 
 
+def test_finetune_and_eval_read_openai_chat_rows_as_json_lines(tmp_path, task_files, capsys):
+    """The same BoolQ rows as conversations (OpenAI's chat fine-tuning format, JSON lines): fine-tuning on them lowers
+    the held-out loss of their responses, and eval scores their answers."""
+    base_dir = write_tiny_base(tmp_path / "base", gpr=2, chat_template=CHAT_TEMPLATE)
+
+    def as_chat(path):
+        rows = json.loads(path.read_text())
+        lines = [json.dumps({"messages": [{"role": "system", "content": "Answer with true or false."},
+                                          {"role": "user", "content": r["instruction"]},
+                                          {"role": "assistant", "content": r["output"]}],
+                             "answer": r["answer"]}) for r in rows]  # fmt: skip
+        out = path.with_suffix(".jsonl")
+        out.write_text("\n".join(lines) + "\n")
+        return out
+
+    train, test = (as_chat(p) for p in task_files)
+    out = tmp_path / "chat.safetensors"
+    args = ["--data", str(train), "--task", "chat", "--out", str(out), "--max-steps", "6", "--lr", "3e-3",
+            "--batch-size", "4", "--max-length", "256", "--seed", "1", "--quiet"]  # fmt: skip
+    assert main(["finetune", "--base", str(base_dir), *args]) == 0
+    capsys.readouterr()
+    scores = {}
+    for label, extra in (("base", []), ("task", ["--lut", str(out)])):
+        assert main(["eval", "--base", str(base_dir), "--data", str(test), "--limit", "4", "--json", *extra]) == 0
+        scores[label] = json.loads(capsys.readouterr().out.splitlines()[-1])
+        assert scores[label]["n"] == 4 and 0.0 <= scores[label]["accuracy"] <= 1.0
+    assert scores["task"]["loss"] < scores["base"]["loss"]
+
+
 def test_eval_refuses_a_task_lut_of_another_base(tmp_path, task_files, capsys):
     train, test = task_files
     base_a = write_tiny_base(tmp_path / "a", seed=0)

@@ -78,6 +78,58 @@ def test_load_examples_reads_the_task_files_and_rejects_other_json(tasks_dir, tm
     rows = load_examples(tasks_dir / "boolq_test.json")
     assert len(rows) == 3270 and set(rows[0]) == {"instruction", "input", "output", "answer"}
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"instruction": "not a list"}))
-    with pytest.raises(ValueError, match="JSON list"):
+    bad.write_text(json.dumps({"rows": [EXAMPLE]}))
+    with pytest.raises(ValueError, match="row 1 has neither"):
         load_examples(bad)
+    bad.write_text(json.dumps({"instruction": "pretty-printed, not a list"}, indent=2))
+    with pytest.raises(ValueError, match="line 1 is not JSON"):
+        load_examples(bad)
+
+
+def test_json_lines_read_as_the_json_list_does(tmp_path):
+    rows = [EXAMPLE, {"instruction": "second", "output": "2"}]
+    listed, lines = tmp_path / "rows.json", tmp_path / "rows.jsonl"
+    listed.write_text(json.dumps(rows))
+    lines.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n")  # (blank lines are skipped)
+    assert load_examples(lines) == load_examples(listed)
+    assert load_examples(lines)[1] == {"instruction": "second", "input": "", "output": "2", "answer": ""}
+
+
+CONVERSATION = {"messages": [{"role": "developer", "content": "Answer true or false."},
+                             {"role": "user", "content": "is water wet?"},
+                             {"role": "assistant", "content": "true"}], "answer": "true"}  # fmt: skip
+
+
+@pytest.mark.parametrize("template", [None, CHAT_TEMPLATE])
+def test_a_conversation_trains_on_its_last_assistant_message_after_the_chat_prompt(tmp_path, template):
+    """OpenAI's chat fine-tuning rows (JSON lines of {messages}): the prompt is what /v1/chat/completions renders
+    for the messages before the last (the chat template, or the server's plain transcript without one; developer
+    as system), the response the last, assistant message + eos."""
+    from server.api.protocol import ChatMessage
+    from server.api.routes.openai import render_chat
+
+    data = tmp_path / "chat.jsonl"
+    data.write_text(json.dumps(CONVERSATION) + "\n")
+    [example] = load_examples(data)
+    assert example["output"] == "true" and example["answer"] == "true"
+    assert example["messages"][0] == {"role": "system", "content": "Answer true or false."}
+    tok = byte_tokenizer(template)
+    enc = encode_example(example, tok, max_length=1024)
+    served = render_chat(tok, [ChatMessage(**m).template_message() for m in CONVERSATION["messages"][:-1]])
+    assert enc.input_ids[: enc.prompt_len] == served
+    assert tok.decode(enc.labels[enc.prompt_len : -1]) == "true" and enc.labels[-1] == tok.eos_token_id
+    assert set(enc.labels[: enc.prompt_len]) == {IGNORE_INDEX}
+
+
+@pytest.mark.parametrize("messages, error", [
+    ([{"role": "user", "content": "hi"}], "at least a prompt message"),
+    ([{"role": "user", "content": "hi"}, {"role": "user", "content": "again"}], "must be the assistant's"),
+    ([{"role": "robot", "content": "hi"}, {"role": "assistant", "content": "x"}], "message 0 needs a role"),
+    ([{"role": "user", "content": None}, {"role": "assistant", "content": "x"}], "message 0 needs a role"),
+    ("not a list", "at least a prompt message"),
+])  # fmt: skip
+def test_a_malformed_conversation_names_its_row(tmp_path, messages, error):
+    data = tmp_path / "chat.jsonl"
+    data.write_text(json.dumps(CONVERSATION) + "\n" + json.dumps({"messages": messages}) + "\n")
+    with pytest.raises(ValueError, match=f"row 2.*{error}"):
+        load_examples(data)

@@ -36,6 +36,7 @@ from server.api.serving import (
 from server.api.tasks_view import task_cards
 from server.request import TokenOutput
 from server.tokenizer import TokenTexts
+from sketch.prompts import chat_transcript
 
 router = APIRouter(tags=["openai"])
 
@@ -208,9 +209,9 @@ def render_chat(tokenizer, messages: list[dict]) -> list[int]:
     if getattr(tokenizer, "chat_template", None):
         text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
         return list(tokenizer.encode(text, add_special_tokens=False))
-    # A tokenizer without a template (the tiny test models): a plain, documented transcript format.
-    text = "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant:"
-    return list(tokenizer.encode(text))
+    # A tokenizer without a template (the tiny test models): a plain, documented transcript format, the one a task
+    # fine-tuned on conversations was trained with (sketch/prompts.py)
+    return list(tokenizer.encode(chat_transcript(messages)))
 
 
 def _openai_reason(reason: str | None) -> str | None:
