@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "finetune": ("sketch.cli_finetune", "fine-tune a task LUT on instruction data"),
     "eval": ("sketch.cli_finetune", "task loss and accuracy of a base (+ task LUT) on instruction data"),
     "push-lut": ("server.cli_client", "upload a task LUT file to a running server"),
+    "pull-lut": ("server.cli_client", "download a stored task LUT file from a running server"),
     "generate": ("server.cli_client", "generate text from a running server"),
     "tasks": ("server.cli_client", "list a running server's tasks: version, size, resident or not"),
     "delete-task": ("server.cli_client", "delete a task (every stored version) from a running server"),

@@ -1,11 +1,14 @@
-"""`sketchserve push-lut`, `generate`, `tasks`, `delete-task`: small clients of a running server (stdlib HTTP)."""
+"""`sketchserve push-lut`, `pull-lut`, `generate`, `tasks`, `delete-task`: small clients of a running server (stdlib
+HTTP)."""
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
+import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -22,6 +25,9 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", required=True, help="task id")
     if name == "push-lut":
         parser.add_argument("file", help="task LUT .safetensors file (from `sketchserve finetune`)")
+    elif name == "pull-lut":
+        parser.add_argument("file", help="where to write the task LUT .safetensors file")
+        parser.add_argument("--version", type=int, default=None, help="a kept version (default: the latest)")
     elif name == "delete-task":
         parser.add_argument("--wait", action="store_true", help="wait for the task's requests in flight to finish "
                             "instead of refusing (409) while they run")
@@ -43,7 +49,8 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 
 
 def run(name: str, args: argparse.Namespace) -> int:
-    commands = {"push-lut": push_lut, "generate": generate, "tasks": list_tasks, "delete-task": delete_task}
+    commands = {"push-lut": push_lut, "pull-lut": pull_lut, "generate": generate, "tasks": list_tasks,
+                "delete-task": delete_task}
     try:
         return commands[name](args)
     except urllib.error.HTTPError as e:
@@ -75,6 +82,31 @@ def push_lut(args) -> int:
             result = json.loads(resp.read())
     print(f"stored task {result['task']!r} version {result['version']} "
           f"({result['size_bytes']} bytes, sha256 {result['sha256'][:16]}...)")
+    return 0
+
+
+def pull_lut(args) -> int:
+    """Download a stored version into args.file: streamed to a temp file beside it, checked against the ETag's
+    sha256, then renamed (a failed download leaves no partial file)."""
+    query = f"?version={args.version}" if args.version is not None else ""
+    req = _request(args, "GET", f"/v1/tasks/{urllib.parse.quote(args.task, safe='')}/lut{query}")
+    target = os.path.abspath(args.file)
+    fd, tmp = tempfile.mkstemp(prefix=".pull-", suffix=".safetensors", dir=os.path.dirname(target))
+    try:
+        digest = hashlib.sha256()
+        with urllib.request.urlopen(req) as resp, os.fdopen(fd, "wb") as f:
+            while chunk := resp.read(1 << 20):
+                digest.update(chunk)
+                f.write(chunk)
+            expected, version = resp.headers["ETag"].strip('"'), resp.headers["X-Task-Version"]
+        if digest.hexdigest() != expected:
+            print(f"error: the download's sha256 {digest.hexdigest()[:16]}... is not the server's", file=sys.stderr)
+            return 1
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    print(f"wrote task {args.task!r} version {version} to {args.file} (sha256 {expected[:16]}...)")
     return 0
 
 

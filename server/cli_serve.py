@@ -16,6 +16,8 @@ FLAGS = {
     "--sketch-gpr": ("sketch_gpr", int, "LUT groups per row when --model is sketched at start: 1, 2, 4, 8 (default "
                      "4; env SKETCHSERVE_SKETCH_GPR)"),
     "--lut-store": ("lut_store", str, "task LUT store directory (env SKETCHSERVE_LUT_STORE)"),
+    "--lut-keep-versions": ("lut_keep_versions", int, "stored versions kept per task, for download or roll-back "
+                            "(default 3; env SKETCHSERVE_LUT_KEEP_VERSIONS)"),
     "--device": ("device", str, "auto, cpu or cuda[:N] (env SKETCHSERVE_DEVICE)"),
     "--max-batch-size": ("max_batch_size", int, "most sequences per decode step (env SKETCHSERVE_MAX_BATCH_SIZE)"),
     "--decode-steps": ("decode_steps", int, "decode steps per schedule while all requests decode; 0 = auto (4 on "

@@ -148,16 +148,18 @@ class Engine:
 
     @classmethod
     def from_dir(
-        cls, path: str | Path, config: EngineConfig | None = None, store_dir: str | Path | None = None
+        cls, path: str | Path, config: EngineConfig | None = None, store_dir: str | Path | None = None,
+        keep_versions: int = 3,
     ) -> Engine:
-        """Load a sketched base directory (and its tokenizer files, if any) and open the LUT store at store_dir."""
+        """Load a sketched base directory (and its tokenizer files, if any) and open the LUT store at store_dir, which
+        keeps each task's last keep_versions versions."""
         base = load_sketched_base(path)
         tokenizer = None
         if any((Path(path) / f).exists() for f in ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")):
             from transformers import AutoTokenizer
 
             tokenizer = AutoTokenizer.from_pretrained(str(path))
-        store = LutStore(store_dir, base.spec()) if store_dir is not None else None
+        store = LutStore(store_dir, base.spec(), keep_versions=keep_versions) if store_dir is not None else None
         return cls(base, tokenizer, config, store)
 
     # --- the public API ----------------------------------------------------------------------------------------

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
         default_factory=lambda: default_cache_dir() / "luts",
         description="Directory of the on-disk task LUT store (created if missing)",
     )
+    lut_keep_versions: int = Field(3, ge=1, le=1000, description="Stored versions kept per task (older ones are "
+                                   "pruned at each upload; GET /v1/tasks/{task}/lut?version=N downloads a kept one)")
     device: str = Field("auto", description="'auto' (CUDA if present, else CPU), 'cpu' or 'cuda[:N]'")
     dtype: Literal["auto", "float16", "bfloat16", "float32"] = Field(
         "auto", description="Activations, KV cache and LUT pool: auto (float16 on CUDA, float32 on the CPU). On the "

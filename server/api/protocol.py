@@ -304,6 +304,8 @@ class ModelList(BaseModel):
 class TaskInfo(BaseModel):
     task: str
     version: int
+    versions: list[int] = Field(..., description="The stored versions, oldest first (the store keeps the last few; "
+                                "GET /v1/tasks/{task}/lut?version=N downloads one)")
     sha256: str
     size_bytes: int
     resident: bool

@@ -37,7 +37,8 @@ class ServerState:
         try:
             model_dir = resolve_model_dir(self.settings.model, self.settings.sketch_bits, self.settings.sketch_gpr)
             log.info("loading sketched base %s", model_dir)
-            engine = Engine.from_dir(model_dir, EngineConfig.from_settings(self.settings), self.settings.lut_store)
+            engine = Engine.from_dir(model_dir, EngineConfig.from_settings(self.settings), self.settings.lut_store,
+                                     self.settings.lut_keep_versions)
             self.attach(engine)
             log.info("model loaded in %.1f s; serving", time.time() - self.started)
         except Exception as e:  # noqa: BLE001 - reported by /ready and the log, the process stays up

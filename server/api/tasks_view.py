@@ -8,17 +8,20 @@ from server.api.state import ServerState
 
 
 def task_card(state: ServerState, engine, task: str) -> dict | None:
-    """{id, version, sha256, size_bytes, resident, in_flight, created, lut_distance} of a stored task or 'base'; None
-    if unknown. lut_distance: LutPool.distance_of (the int8 activation mode's per-step check), or None."""
+    """{id, version, versions, sha256, size_bytes, resident, in_flight, created, lut_distance} of a stored task or
+    'base'; None if unknown. versions: the stored ones (the store keeps the last few), oldest first. lut_distance:
+    LutPool.distance_of (the int8 activation mode's per-step check), or None."""
     pool = engine.pool
     if task == BASE_TASK:  # the base LUT lives in its own slot for the engine's lifetime
-        return {"id": BASE_TASK, "version": 0, "sha256": pool.spec.fingerprint, "size_bytes": pool.lut_set_bytes,
-                "resident": pool.slot_of(BASE_KEY) is not None, "in_flight": engine.task_in_flight(BASE_TASK),
-                "created": int(state.started), "lut_distance": pool.distance_of(BASE_KEY)}
+        return {"id": BASE_TASK, "version": 0, "versions": [0], "sha256": pool.spec.fingerprint,
+                "size_bytes": pool.lut_set_bytes, "resident": pool.slot_of(BASE_KEY) is not None,
+                "in_flight": engine.task_in_flight(BASE_TASK), "created": int(state.started),
+                "lut_distance": pool.distance_of(BASE_KEY)}
     info = engine.store.latest(task) if engine.store is not None else None
     if info is None:
         return None
-    return {"id": task, "version": info.version, "sha256": info.sha256, "size_bytes": info.bytes,
+    versions = [v.version for v in engine.store.versions(task)]
+    return {"id": task, "version": info.version, "versions": versions, "sha256": info.sha256, "size_bytes": info.bytes,
             "resident": pool.slot_of((task, info.version)) is not None,
             "in_flight": engine.task_in_flight(task), "created": int(info.created),
             "lut_distance": pool.distance_of((task, info.version))}

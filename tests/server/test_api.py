@@ -140,6 +140,32 @@ def test_upload_then_generate_with_the_new_task(client, base, tmp_path):
     assert client.put("/v1/tasks/tenant-a.qa/lut", content=lut.read_bytes()).json()["version"] == 2
 
 
+def test_a_stored_lut_downloads_as_uploaded_and_a_kept_version_can_be_stored_again(client, base, tmp_path):
+    """GET /v1/tasks/{task}/lut: the latest version's bytes (or ?version=N of the kept ones, listed by GET
+    /v1/tasks/{task}), its sha256 as the ETag; PUT back, they are the next version. A file that no longer matches
+    its checksum is quarantined and answers 404; the other versions stay."""
+    files = [write_task_lut(base, tmp_path / f"v{i}.safetensors", seed=i).read_bytes() for i in (1, 2)]
+    shas = [client.put("/v1/tasks/qa/lut", content=f).json()["sha256"] for f in files]
+    assert client.get("/v1/tasks/qa").json()["versions"] == [1, 2]
+    latest = client.get("/v1/tasks/qa/lut")
+    assert latest.status_code == 200 and latest.content == files[1]
+    assert latest.headers["etag"] == f'"{shas[1]}"' and latest.headers["x-task-version"] == "2"
+    assert latest.headers["content-type"] == "application/octet-stream"
+    first = client.get("/v1/tasks/qa/lut", params={"version": 1})
+    assert first.content == files[0] and first.headers["etag"] == f'"{shas[0]}"'
+    again = client.put("/v1/tasks/qa/lut", content=first.content).json()  # a roll-back: v1's bytes as v3
+    assert again["version"] == 3 and again["sha256"] == shas[0]
+    missing = client.get("/v1/tasks/qa/lut", params={"version": 9})
+    assert missing.status_code == 404 and "stored: [1, 2, 3]" in missing.json()["error"]["message"]
+    assert client.get("/v1/tasks/nope/lut").status_code == 404
+    assert client.get("/v1/tasks/base/lut").status_code == 400
+    stored = client.engine.store.path("qa", 2)
+    stored.write_bytes(stored.read_bytes()[:-1] + b"?")  # corrupted on disk
+    assert client.get("/v1/tasks/qa/lut", params={"version": 2}).status_code == 404
+    assert client.get("/v1/tasks/qa").json()["versions"] == [1, 3]
+    assert client.get("/v1/tasks/qa/lut").content == files[0]
+
+
 def test_a_task_shows_its_lut_distance_from_the_base_once_measured_and_none_without_the_int8_mode(base, tmp_path):
     """GET /v1/tasks/{task}: lut_distance, how far the version's LUTs lie from the base's (the int8 activation
     mode's per-step check), once the version has been in a slot; 0 for the base; null before, and without the

@@ -73,6 +73,12 @@ def test_cli_push_lut_then_generate(server, base, tmp_path, capsys):
     lut = write_task_lut(base, tmp_path / "cli.safetensors", seed=5)
     assert cli_main(["push-lut", "--server", url, "--task", "cli-task", str(lut)]) == 0
     assert "version 1" in capsys.readouterr().out
+    pulled = tmp_path / "pulled" / "cli.safetensors"
+    pulled.parent.mkdir()
+    assert cli_main(["pull-lut", "--server", url, "--task", "cli-task", str(pulled)]) == 0
+    assert pulled.read_bytes() == lut.read_bytes() and "version 1" in capsys.readouterr().out
+    assert cli_main(["pull-lut", "--server", url, "--task", "cli-task", "--version", "7", str(pulled)]) == 1
+    assert "error 404" in capsys.readouterr().err and list(pulled.parent.iterdir()) == [pulled]  # no partial file
     assert cli_main(["generate", "--server", url, "--task", "cli-task", "--prompt", "hey", "--max-tokens", "4"]) == 0
     expected = post(url, "/v1/generate", {"task": "cli-task", "prompt": "hey", "max_tokens": 4})["text"]
     assert capsys.readouterr().out == expected + "\n"

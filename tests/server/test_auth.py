@@ -51,6 +51,7 @@ def test_tenants_manage_only_their_namespace_and_cannot_see_others(client, base,
     # globex's view of acme's task is indistinguishable from a task that does not exist
     for method, path, kw in [
         ("GET", "/v1/tasks/acme.qa", {}),
+        ("GET", "/v1/tasks/acme.qa/lut", {}),
         ("DELETE", "/v1/tasks/acme.qa", {}),
         ("POST", "/v1/generate", {"json": {"task": "acme.qa", "prompt": "x", "max_tokens": 2}}),
         ("POST", "/v1/completions", {"json": {"model": "acme.qa", "prompt": "x", "max_tokens": 2}}),

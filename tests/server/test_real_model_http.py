@@ -99,5 +99,6 @@ def test_sigterm_finishes_the_request_in_flight_then_exits(default_server):
 def test_cli_help_lists_every_command():
     out = subprocess.run([sys.executable, "-m", "server.cli", "--help"], cwd=REPO, capture_output=True, text=True)
     assert out.returncode == 0
-    for command in ("serve", "sketch", "eval-ppl", "finetune", "eval", "push-lut", "generate", "tasks", "delete-task"):
+    for command in ("serve", "sketch", "eval-ppl", "finetune", "eval", "push-lut", "pull-lut", "generate", "tasks",
+                    "delete-task"):
         assert command in out.stdout

@@ -90,3 +90,25 @@ def test_decode_steps_reach_the_scheduler_and_auto_is_single_steps_on_the_cpu(mo
         settings_from_flags("--decode-steps", "-1")
     engine = create_engine(base, decode_steps=0)  # auto, on the CPU
     assert engine.scheduler.config.decode_steps == 1 and engine.config.scheduler.decode_steps == 0
+
+
+def test_the_kept_lut_versions_reach_the_served_store(tmp_path, monkeypatch):
+    """--lut-keep-versions (SKETCHSERVE_LUT_KEEP_VERSIONS): the store of the engine the server loads keeps that many
+    versions of a task; 0 is refused."""
+    from server.api.state import ServerState
+    from server.auth import KeyRing
+    from server.metrics import ServerMetrics
+    from tests.sketch.tiny_llm import write_tiny_base
+
+    settings = settings_from_flags("--model", str(write_tiny_base(tmp_path / "base")), "--device", "cpu",
+                                   "--lut-store", str(tmp_path / "store"), "--lut-keep-versions", "1")  # fmt: skip
+    state = ServerState(settings, ServerMetrics(), KeyRing([]))
+    state.load_engine()
+    try:
+        assert state.load_error is None and state.engine.store.keep_versions == 1
+    finally:
+        state.engine.stop(drain=False, timeout_s=5.0)
+    monkeypatch.setenv("SKETCHSERVE_LUT_KEEP_VERSIONS", "5")
+    assert Settings().lut_keep_versions == 5
+    with pytest.raises(ValidationError, match="lut_keep_versions"):
+        settings_from_flags("--lut-keep-versions", "0")

@@ -1,4 +1,4 @@
-"""Task LUTs: PUT /v1/tasks/{task}/lut (upload), GET and DELETE /v1/tasks/{task}."""
+"""Task LUTs: PUT and GET /v1/tasks/{task}/lut (upload, download), GET and DELETE /v1/tasks/{task}."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from pathlib import Path
 
 from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
+from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from adapters.store import BASE_TASK
+from adapters.store import BASE_TASK, LutStoreError
 from kernels.cpu_threads import single_threaded_torch
 from server.api.deps import EngineDep, PrincipalDep, StateDep, require_use
 from server.api.errors import ApiError
@@ -69,6 +70,50 @@ async def upload_lut(request: Request, state: StateDep, engine: EngineDep, princ
     return UploadResult(task=task, version=info.version, sha256=info.sha256, size_bytes=info.bytes)
 
 
+DOWNLOAD_CHUNK_BYTES = 1 << 20
+
+
+@router.get(
+    "/v1/tasks/{task}/lut",
+    summary="Download a stored task LUT file (the latest version, or ?version=N of the kept ones)",
+    description="The bytes uploaded for that version, checked against their SHA-256 first (the ETag); PUT them to "
+                "this or another server of the same base to store them again (e.g. to roll back to a kept version).",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+               400: {"model": ErrorResponse, "description": "'base': its LUT is part of the sketched base"},
+               404: {"model": ErrorResponse, "description": "Unknown task (or another tenant's), or that version "
+                                                              "is not stored"}},
+)
+async def download_lut(engine: EngineDep, principal: PrincipalDep, task: str = TaskId,
+                       version: int | None = Query(None, ge=1, description="Default: the latest")) -> StreamingResponse:
+    if task == BASE_TASK:
+        raise ApiError(400, "the base model's LUT is part of the sketched base, not a task LUT file",
+                       code="invalid_task_id")  # fmt: skip
+    require_use(principal, task)  # (a tenant's own tasks only: another's answers as one that does not exist)
+    kept = [v.version for v in engine.store.versions(task)]
+    if not kept:
+        raise ApiError(404, unknown_task_message(task), "not_found_error", "model_not_found")
+    version = kept[-1] if version is None else version
+    if version not in kept:
+        raise ApiError(404, f"task {task!r} has no stored version {version}; stored: {kept}", "not_found_error",
+                       "version_not_found")  # fmt: skip
+    try:
+        f, sha256 = await run_in_threadpool(_open_verified, engine.store, task, version)
+    except (LutStoreError, FileNotFoundError) as e:  # pruned or deleted meanwhile, or a corrupt file (quarantined)
+        raise ApiError(404, f"task {task!r} version {version} is no longer stored: {e}", "not_found_error",
+                       "version_not_found") from None
+
+    def chunks():
+        with f:  # an open file stays readable if a newer upload prunes its version meanwhile
+            while chunk := f.read(DOWNLOAD_CHUNK_BYTES):
+                yield chunk
+
+    size = os.fstat(f.fileno()).st_size
+    return StreamingResponse(chunks(), media_type="application/octet-stream", headers={
+        "Content-Length": str(size), "ETag": f'"{sha256}"', "X-Task-Version": str(version),
+        "Content-Disposition": f'attachment; filename="{task}.v{version}.safetensors"'})
+
+
 @router.get("/v1/tasks/{task}", response_model=TaskInfo, summary="A task's stored version, checksum, residency",
             responses={404: {"model": ErrorResponse, "description": "Unknown task"}})
 async def get_task(state: StateDep, engine: EngineDep, principal: PrincipalDep, task: str = TaskId) -> TaskInfo:
@@ -115,6 +160,21 @@ async def delete_task(
     if not versions:
         raise ApiError(404, unknown_task_message(task), "not_found_error", "model_not_found")
     return DeleteResult(task=task, deleted_versions=versions)
+
+
+def _open_verified(store, task: str, version: int):
+    """(an open file, its sha256) of a stored version, after its checksum matched (LutStoreError if not: the store
+    quarantines it). Opened first: a newer upload that prunes the version later leaves the open file readable."""
+    f = open(store.path(task, version), "rb")  # noqa: SIM115 - closed by the response's generator
+    try:
+        sha256 = {v.version: v.sha256 for v in store.versions(task)}.get(version)
+        if sha256 is None:
+            raise LutStoreError(f"task {task!r} version {version} was pruned")
+        store.verify(task, version)
+    except BaseException:
+        f.close()
+        raise
+    return f, sha256
 
 
 def _put(store, task: str, path: str, cpu_engine: bool):
