@@ -216,9 +216,8 @@ def test_each_slot_knows_how_far_its_lut_set_lies_from_the_bases(tmp_path, dtype
         pool.close()
 
 
-def test_a_task_version_copied_into_a_slot_again_is_not_measured_again(tmp_path, monkeypatch):
-    """A version's LUTs never change, so after an eviction its set comes back into a slot with the distance measured
-    the first time (no kernels on the load's path then), and each version's own distance."""
+def near_and_far_store(tmp_path):
+    """A base and a store of two tasks: "near" (every LUT 1 % off the base's) and "far" (30 % off)."""
     from adapters.store import LutStore
     from sketch.task_lut import TaskLut, save_task_lut
 
@@ -228,6 +227,13 @@ def test_a_task_version_copied_into_a_slot_again_is_not_measured_again(tmp_path,
         luts = {name: lut.float() * scale for name, lut in base.luts.items()}
         store.put(task, save_task_lut(TaskLut(task, luts, base.fingerprint, base.bits, base.gpr),
                                       tmp_path / f"{task}.safetensors"))  # fmt: skip
+    return base, store
+
+
+def test_a_task_version_copied_into_a_slot_again_is_not_measured_again(tmp_path, monkeypatch):
+    """A version's LUTs never change, so after an eviction its set comes back into a slot with the distance measured
+    the first time (no kernels on the load's path then), and each version's own distance."""
+    base, store = near_and_far_store(tmp_path)
     pool = LutPool(base, store, num_slots=2, measure_distance=True)  # the base and one task: each load evicts
     measured = []
     real = pool.lut_distance
@@ -253,15 +259,7 @@ def test_a_new_version_is_served_before_its_distance_is_measured_and_its_steps_r
     (ModelRunner.int8_allowed: its steps exact), then takes the measured one; a version measured before takes its
     distance at once. A slot evicted while its set is being measured takes the next set's own distance, and the
     evicted version's measurement is still remembered."""
-    from adapters.store import LutStore
-    from sketch.task_lut import TaskLut, save_task_lut
-
-    base = create_base()
-    store = LutStore(tmp_path / "store", base.spec())
-    for task, scale in (("near", 1.01), ("far", 1.3)):
-        luts = {name: lut.float() * scale for name, lut in base.luts.items()}
-        store.put(task, save_task_lut(TaskLut(task, luts, base.fingerprint, base.bits, base.gpr),
-                                      tmp_path / f"{task}.safetensors"))  # fmt: skip
+    base, store = near_and_far_store(tmp_path)
     pool = LutPool(base, store, num_slots=2, measure_distance=True)  # the base and one task: each load evicts
     held, go_on, measuring = threading.Event(), threading.Event(), threading.Event()
     real = pool.lut_distance
