@@ -194,3 +194,17 @@ def test_a_plan_that_fails_on_the_device_fails_its_requests_and_the_engine_serve
     after = engine.generate("alpha", prompt_ids(9, 5), greedy(4))
     alone = create_engine(base, store, device=DEVICE)
     assert tokens(after) == tokens(alone.generate("alpha", prompt_ids(9, 5), greedy(4)))
+
+
+def test_min_tokens_holds_off_the_same_stop_token_with_and_without_overlap(base, store, specs):
+    """A request short of its min_tokens is sampled on the host (its stop ids banned), beside requests whose tokens
+    stay on the device: the outputs are those of the engine without overlap, and the stop token comes no earlier
+    than min_tokens allows."""
+    [free], _ = run(base, store, False, specs[:1])
+    seen = tokens(free)
+    stop = next(seen[i] for i in range(1, 6) if seen[i] not in seen[:i])  # drawn before the 6th token
+    held = ("alpha", specs[0][1], greedy(9, stop_token_ids=[stop], min_tokens=6))
+    overlapped, _ = run(base, store, True, [held, *specs[1:]], decode_steps=4, max_num_batched_tokens=16)
+    serial, _ = run(base, store, False, [held, *specs[1:]], decode_steps=4, max_num_batched_tokens=16)
+    assert [tokens(o) for o in overlapped] == [tokens(o) for o in serial]
+    assert stop not in tokens(overlapped[0])[:6] and len(tokens(overlapped[0])) > 6
