@@ -1,6 +1,6 @@
 # Fortieth session: the test suite on CUDA in two calls of under 10 minutes (the last whole-suite runs on a GPU were
 # the twenty-sixth session's tests/server + tests/adapters and pieces of tests/kernels since). Argument: the part,
-# "kernels" (then "kernels2" to "kernels4", "sketch", "engine" for what a call's limit left) or "rest"
+# "kernels" (then "kernels2" to "kernels4", "sketch", "engine", "sampling" for what a call's limit left) or "rest"
 # (tests/server, tests/adapters, tests/sketch). The real-model tests need the embedded model's
 # package (not carried; CI runs them on the CPU), the OpenAPI fuzz needs schemathesis: both are left out here. The
 # task datasets arrive through .device-carry/tasks (carry_wheels.sh; prep.sh puts them at ../shared/data/tasks).
@@ -22,6 +22,10 @@ elif [ "$part" = kernels4 ]; then  # forty-first: the wgmma bucket file's GPU ca
   kexpr="$kexpr or mma_sync_form or wide_form_matches or under_pdl or pdl_wait"
 elif [ "$part" = sketch ]; then limit=200; paths="tests/sketch"  # forty-first: with the task datasets carried
 elif [ "$part" = engine ]; then limit=200; paths="tests/server/test_engine.py tests/server/test_fused_ops.py"
+elif [ "$part" = sampling ]; then  # forty-sixth: min_p / min_tokens (host-sampled rows beside on-device ones, under
+  limit=300                        # overlap and multi-step plans), and the pool's distance measured after ready
+  paths="tests/server/test_sampling.py tests/server/test_multi_step.py tests/server/test_overlap.py
+    tests/server/test_int8_activations.py tests/adapters/test_pool.py tests/server/test_api.py"
 else paths="tests/server tests/adapters tests/sketch"; fi
 timeout $limit python3 -m pytest -v -p no:cacheprovider -rfE --durations=15 $paths ${kexpr:+-k "$kexpr"} \
   --ignore=tests/server/test_real_model.py --ignore=tests/server/test_real_model_http.py \
