@@ -4,9 +4,10 @@
 
 Starts a server in this process (uvicorn on 127.0.0.1, a tiny random sketched model on the CPU, or
 --model DIR), uploads the tasks, then runs the clients (a bounded number of requests each, and a wall-clock
-limit) mixing /v1/generate (JSON and SSE), /v1/completions (n up to 2, logprobs, and echo-scoring with max_tokens
-0) and /v1/chat/completions (a system prompt shared per task: prefix caching under churn), while a churn client
-replaces LUT versions and deletes/re-creates a task. Every response is checked for shape. Afterwards the engine
+limit) mixing /v1/generate (JSON and SSE; min_tokens), /v1/completions (n up to 2, logprobs, min_p, and
+echo-scoring with max_tokens 0) and /v1/chat/completions (a system prompt shared per task: prefix caching under
+churn; content as a string or as text parts), while a churn client replaces LUT versions, downloads one (its bytes
+checked against the ETag) and deletes/re-creates a task. Every response is checked for shape. Afterwards the engine
 must be idle: KV blocks all free, pins zero. Writes load_test.json (and prints a summary).
 Expected statuses: 200/201; 404 for the churned task while deleted; 409 for deleting it while busy; 429 only
 when the admission queue is full (with max_waiting >= clients there must be none).
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import hashlib
 import json
 import os
 import random
@@ -44,6 +46,7 @@ class LoadReport:
     peak_waiting: int = 0
     peak_running: int = 0
     uploads: int = 0
+    downloads: int = 0
     deletes: int = 0
     duration_s: float = 0.0
 
@@ -56,7 +59,7 @@ class LoadReport:
             "malformed": len(self.malformed), "malformed_examples": self.malformed[:5],
             "p50_s": pct(0.50), "p99_s": pct(0.99), "mean_s": statistics.fmean(lat) if lat else None,
             "peak_waiting": self.peak_waiting, "peak_running": self.peak_running, "uploads": self.uploads,
-            "deletes": self.deletes, "duration_s": round(self.duration_s, 2),
+            "downloads": self.downloads, "deletes": self.deletes, "duration_s": round(self.duration_s, 2),
             "throughput_rps": round(self.requests / self.duration_s, 2) if self.duration_s else None,
         }
 
@@ -109,13 +112,16 @@ async def _one_request(client: httpx.AsyncClient, task: str, rng: random.Random,
                 body = json.loads(await r.aread())
     else:
         path, payload = {
-            "generate": ("/v1/generate", {"task": task, "prompt": prompt, "max_tokens": max_tokens}),
+            "generate": ("/v1/generate", {"task": task, "prompt": prompt, "max_tokens": max_tokens,
+                                          "min_tokens": rng.choice([0, 0, 2])}),
             "completions": ("/v1/completions", {"model": task, "prompt": prompt, "max_tokens": max_tokens,
                                                 "temperature": 0.7, "seed": rng.randrange(1000),
-                                                "n": rng.choice([1, 1, 2]), "logprobs": rng.choice([None, 2])}),
+                                                "n": rng.choice([1, 1, 2]), "logprobs": rng.choice([None, 2]),
+                                                "min_p": rng.choice([0.0, 0.05])}),
             "chat": ("/v1/chat/completions", {"model": task, "max_tokens": max_tokens,
                                               "messages": [{"role": "system", "content": system},
-                                                           {"role": "user", "content": prompt}]}),
+                                                           {"role": "user", "content": rng.choice(
+                                                               [prompt, [{"type": "text", "text": prompt}]])}]}),
             "score": ("/v1/completions", {"model": task, "prompt": system + " " + prompt, "max_tokens": 0,
                                           "echo": True, "logprobs": 1}),
         }[kind]
@@ -146,6 +152,11 @@ async def _churn(url: str, luts: list[bytes], churn_task: str, tasks: list[str],
             r = await client.put(f"/v1/tasks/{rng.choice(tasks)}/lut", content=rng.choice(luts))
             report.churn_statuses[r.status_code] += 1
             report.uploads += 1
+            r = await client.get(f"/v1/tasks/{rng.choice([*tasks, churn_task])}/lut")  # (404 while deleted)
+            report.churn_statuses[r.status_code] += 1
+            report.downloads += 1
+            if r.status_code == 200 and hashlib.sha256(r.content).hexdigest() != r.headers["etag"].strip('"'):
+                report.malformed.append(f"download: bytes not the ETag's sha256 {r.headers['etag']}")
             r = await client.delete(f"/v1/tasks/{churn_task}")
             report.churn_statuses[r.status_code] += 1  # 200, or 409 while its requests run
             report.deletes += 1

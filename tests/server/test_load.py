@@ -31,7 +31,8 @@ def test_100_clients_over_10_tasks_with_churn(tmp_path, overlap):
     # clients: 404 only for the churned task while it is deleted; no 429 below the queue bound
     assert set(report.statuses) <= {200, 404}, summary
     assert report.statuses[200] >= 150
-    # churn: uploads 201, deletes 200, or 409 while the task's requests run
-    assert set(report.churn_statuses) <= {200, 201, 409}, summary
-    assert report.uploads > 0 and report.deletes > 0
+    # churn: uploads 201, downloads 200 (404 for the churned task while deleted), deletes 200, or 409 while the
+    # task's requests run
+    assert set(report.churn_statuses) <= {200, 201, 404, 409}, summary
+    assert report.uploads > 0 and report.deletes > 0 and report.downloads > 0
     assert s.kv_blocks_used == 0 and s.pool.pins == 0
