@@ -141,7 +141,7 @@ def lut_linear(
     return reference.lut_linear_reference(x, codes_packed, lut_pool, per_token, bits)
 
 
-def _backward(grad_y, x, codes_packed, lut_pool, slot_of_token, bits, need_x, need_lut):
+def _backward(grad_y, x, codes_packed, lut_pool, slot_of_token, bits, need_x, need_lut, compute_dtype):
     if _use_triton(x):
         from kernels import triton_ops
 
@@ -149,7 +149,7 @@ def _backward(grad_y, x, codes_packed, lut_pool, slot_of_token, bits, need_x, ne
             grad_y, x, codes_packed, lut_pool, slot_of_token, bits, need_x, need_lut
         )
     return reference.lut_linear_backward_reference(
-        grad_y, x, codes_packed, lut_pool, slot_of_token, bits, need_x, need_lut
+        grad_y, x, codes_packed, lut_pool, slot_of_token, bits, need_x, need_lut, compute_dtype
     )
 
 
@@ -160,24 +160,25 @@ class LutLinearFunction(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, codes_packed, lut_pool, slot_of_token, bits, gpr):
+    def forward(ctx, x, codes_packed, lut_pool, slot_of_token, bits, gpr, compute_dtype):
         check_lut_linear_args(x, codes_packed, lut_pool, slot_of_token, bits, gpr)
         ctx.save_for_backward(x, codes_packed, lut_pool, slot_of_token)
-        ctx.bits = bits
+        ctx.bits, ctx.compute_dtype = bits, compute_dtype
         if _use_triton(x):
             from kernels import triton_ops
 
             return triton_ops.lut_linear_forward(x, codes_packed, lut_pool, slot_of_token, bits, None)
-        return reference.lut_linear_reference(x, codes_packed, lut_pool, slot_of_token, bits)
+        return reference.lut_linear_reference(x, codes_packed, lut_pool, slot_of_token, bits, compute_dtype)
 
     @staticmethod
     def backward(ctx, grad_y):
         x, codes_packed, lut_pool, slot_of_token = ctx.saved_tensors
         need_x, _, need_lut = ctx.needs_input_grad[:3]
         grad_x, grad_lut = _backward(
-            grad_y.contiguous(), x, codes_packed, lut_pool, slot_of_token, ctx.bits, need_x, need_lut
+            grad_y.contiguous(), x, codes_packed, lut_pool, slot_of_token, ctx.bits, need_x, need_lut,
+            ctx.compute_dtype,
         )
-        return grad_x, None, grad_lut, None, None, None
+        return grad_x, None, grad_lut, None, None, None, None
 
 
 def lut_linear_autograd(
@@ -187,6 +188,9 @@ def lut_linear_autograd(
     slot_of_token: torch.Tensor,
     bits: int,
     gpr: int,
+    cpu_compute_dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
-    """Differentiable lut_linear (w.r.t. x and lut_pool)."""
-    return LutLinearFunction.apply(x, codes_packed, lut_pool, slot_of_token, bits, gpr)
+    """Differentiable lut_linear (w.r.t. x and lut_pool). cpu_compute_dtype: off CUDA, the reference's matmul inputs
+    (forward and backward; float32 sums of the LUT gradient): bfloat16 for CPU fine-tuning on bf16 matrix units
+    (sketch/finetune.py), float32 (exact) otherwise."""
+    return LutLinearFunction.apply(x, codes_packed, lut_pool, slot_of_token, bits, gpr, cpu_compute_dtype)

@@ -37,17 +37,27 @@ def lut_linear_reference(
     lut_pool: torch.Tensor,
     slot_of_token: torch.Tensor,
     bits: int,
+    compute_dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
-    """y [M, N] in x's dtype; accumulates in float32."""
+    """y [M, N] in x's dtype; accumulates in float32. compute_dtype: the matmul's inputs (bfloat16 for CPU
+    fine-tuning on bf16 matrix units: kernels.lut_linear_autograd; the weight is gathered from the LUT in it)."""
     m, k = x.shape
     n = lut_pool.shape[1]
     y = torch.empty(m, n, dtype=torch.float32, device=x.device)
-    slots = slot_of_token.to(torch.int64)
-    for slot in torch.unique(slots).tolist():
-        rows = (slots == slot).nonzero(as_tuple=True)[0]
-        w = dequantize(codes_packed, lut_pool[slot].float(), bits, k)  # [N, K]
-        y[rows] = x[rows].float() @ w.T
+    for slot, rows in _slot_rows(slot_of_token):
+        w = dequantize(codes_packed, lut_pool[slot].to(compute_dtype), bits, k)  # [N, K]
+        y[rows] = (x[rows].to(compute_dtype) @ w.T).float()
     return y.to(x.dtype)
+
+
+def _slot_rows(slot_of_token: torch.Tensor) -> list[tuple[int, torch.Tensor | slice]]:
+    """(slot, its tokens' rows) for each distinct slot; all rows as a slice where one slot has them all (fine-tuning's
+    case: indexing with every row would copy x, grad_y and the outputs once more per call)."""
+    slots = slot_of_token.to(torch.int64)
+    distinct = torch.unique(slots).tolist()
+    if len(distinct) == 1:
+        return [(distinct[0], slice(None))]
+    return [(slot, (slots == slot).nonzero(as_tuple=True)[0]) for slot in distinct]
 
 
 def lut_linear_backward_reference(
@@ -59,32 +69,32 @@ def lut_linear_backward_reference(
     bits: int,
     need_grad_x: bool = True,
     need_grad_lut: bool = True,
+    compute_dtype: torch.dtype = torch.float32,
 ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """Gradients of y = lut_linear(x, ...) w.r.t. x [M, K] and lut_pool [S, N, gpr, 2**bits].
 
     grad_lut[s, r, g, v] = sum over columns c of group g with codes[r, c] == v of
                            (grad_y[tokens of s].T @ x[tokens of s])[r, c]
-    i.e. the weight gradient scattered-added into the bucket each position maps to.
+    i.e. the weight gradient scattered-added into the bucket each position maps to. compute_dtype: the matmuls'
+    inputs, as the forward's; the scatter-add sums in float32.
     """
     m, k = x.shape
     s_count, n, gpr, levels = lut_pool.shape
-    slots = slot_of_token.to(torch.int64)
     grad_x = torch.zeros(m, k, dtype=torch.float32, device=x.device) if need_grad_x else None
     grad_lut = torch.zeros(lut_pool.shape, dtype=torch.float32, device=x.device) if need_grad_lut else None
     codes = unpack_codes(codes_packed, bits, k) if need_grad_lut else None
     bucket = None
     if need_grad_lut:
         bucket = column_groups(k, gpr, x.device)[None, :] * levels + codes  # [N, K]
-    for slot in torch.unique(slots).tolist():
-        rows = (slots == slot).nonzero(as_tuple=True)[0]
-        gy = grad_y[rows].float()  # [m_s, N]
+    for slot, rows in _slot_rows(slot_of_token):
+        gy = grad_y[rows].to(compute_dtype)  # [m_s, N]
         if grad_x is not None:
-            w = dequantize(codes_packed, lut_pool[slot].float(), bits, k)
-            grad_x[rows] = gy @ w
+            w = dequantize(codes_packed, lut_pool[slot].to(compute_dtype), bits, k)
+            grad_x[rows] = (gy @ w).float()
         if grad_lut is not None:
-            grad_w = gy.T @ x[rows].float()  # [N, K], transient
+            grad_w = gy.T @ x[rows].to(compute_dtype)  # [N, K], transient
             flat = torch.zeros(n, gpr * levels, dtype=torch.float32, device=x.device)
-            flat.scatter_add_(1, bucket, grad_w)
+            flat.scatter_add_(1, bucket, grad_w.float())  # (summed in float32 whatever compute_dtype)
             grad_lut[slot] = flat.view(n, gpr, levels)
     return (
         grad_x.to(x.dtype) if grad_x is not None else None,

@@ -11,20 +11,12 @@ The HTTP layer builds it from its pydantic Settings with `EngineConfig.from_sett
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 
+from kernels.cpu_features import cpu_has_bf16_units
+
 MiB = 1 << 20
-
-
-def cpu_has_bf16_units() -> bool:
-    """Whether this CPU multiplies bf16 in hardware (AMX or AVX512-BF16): otherwise bf16 matmuls are emulated, slow."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:  # not Linux: no way to tell cheaply, keep float32
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
 @dataclass

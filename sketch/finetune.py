@@ -2,7 +2,8 @@
 
     sketched base (codes + base LUT) --load--> HF model, every projection a LutLinear
         freeze everything; LutLinear.lut -> requires_grad, fp32 (the master copy AdamW updates)
-        loop: batch -> forward (bf16 autocast on CUDA, fp32 on CPU) -> loss on response tokens
+        loop: batch -> forward (bf16 autocast on CUDA; on a CPU fp32, the LUT projections' matmuls in bf16 where it
+              has bf16 units) -> loss on response tokens
               -> backward: dL/dlut[r, g, v] = sum of dL/dW_hat[r, c] over the columns c of group g with
                  codes[r, c] == v (a scatter-add over codes inside kernels/lut_linear.py; no dense weight
                  is kept between forward and backward) -> clip -> AdamW -> lr schedule
@@ -24,9 +25,10 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from kernels.cpu_features import cpu_has_bf16_units
 from sketch.evaluate import autocast_for, device_of, response_loss, task_loss
 from sketch.format import BaseSpec, SketchedBase, load_sketched_base
-from sketch.lut_model import LutLinear, load_sketched_model, luts_of
+from sketch.lut_model import LutLinear, load_sketched_model, luts_of, set_cpu_compute_dtype
 from sketch.models import file_sha256
 from sketch.prompts import collate, encode_example, load_examples, pad_id_of
 from sketch.task_lut import TaskLut, TaskLutError, validate_task_lut
@@ -62,6 +64,10 @@ class FinetuneConfig:
     """Max global gradient norm (0: no clipping)."""
     grad_checkpointing: bool = False
     """Recompute block activations in backward: less memory, ~30% more time."""
+    cpu_bf16: bool | None = None
+    """On the CPU: the LUT projections' matmuls take bf16 inputs while training (on AMX / AVX512-BF16 units; the
+    LUTs, the sums of their gradients, attention and AdamW stay float32), as CUDA trains in bf16 autocast; None =
+    where the CPU has those units (kernels/cpu_features.py), False = float32. Evaluation stays float32."""
     eval_batch_size: int = 32
     progress: bool = True
     """A tqdm bar with the running loss."""
@@ -88,6 +94,7 @@ class TrainStats:
     time_s: float
     step_time_median_s: float  # steady state: excludes one-off costs (kernel compilation, autotuning)
     peak_memory_bytes: int | None  # CUDA only
+    compute: str  # the training steps' arithmetic: "bf16 autocast" (CUDA), "bf16 LUT matmuls" (CPU) or "float32"
     extra: dict = field(default_factory=dict)
 
 
@@ -146,6 +153,7 @@ def train(
     if not train_examples:
         raise ValueError("no training examples")
     device = device_of(model)
+    cpu_bf16 = device.type == "cpu" and (cpu_has_bf16_units() if config.cpu_bf16 is None else config.cpu_bf16)
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     encoded = [encode_example(e, tokenizer, config.max_length) for e in train_examples]
@@ -159,6 +167,8 @@ def train(
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     model.train()
+    if cpu_bf16:
+        set_cpu_compute_dtype(model, torch.bfloat16)  # (back to float32, exact, when the loop ends)
     losses: list[float] = []
     step_times: list[float] = []
     response_tokens = examples_seen = 0
@@ -194,6 +204,7 @@ def train(
     elapsed = time.perf_counter() - start
     bar.close()
     model.eval()
+    set_cpu_compute_dtype(model, torch.float32)
     if config.grad_checkpointing:
         _set_checkpointing(model, False)
     return TrainStats(
@@ -206,6 +217,7 @@ def train(
         time_s=elapsed,
         step_time_median_s=sorted(step_times)[len(step_times) // 2],
         peak_memory_bytes=torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None,
+        compute="bf16 autocast" if device.type == "cuda" else "bf16 LUT matmuls" if cpu_bf16 else "float32",
     )
 
 
@@ -267,6 +279,7 @@ def finetune_luts(
         "step_time_median_s": round(stats.step_time_median_s, 5),
         "peak_memory_bytes": stats.peak_memory_bytes,
         "device": str(device_of(model)),
+        "compute": stats.compute,
         "loss_curve": [round(v, 5) for v in stats.loss_curve],
         "config": {k: v for k, v in asdict(config).items() if k != "progress"},
     }

@@ -64,6 +64,29 @@ def test_backward_matches_autograd_of_dense_weight():
     torch.testing.assert_close(pool.grad, pool2.grad, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("one_slot", [True, False], ids=["one slot (fine-tuning)", "mixed slots"])
+def test_bf16_cpu_compute_keeps_float32_outputs_and_lut_gradient_sums_within_bf16_rounding(one_slot):
+    """cpu_compute_dtype=bfloat16 (CPU fine-tuning on bf16 matrix units): the matmuls take bf16 inputs, so y, grad_x
+    and grad_lut are the float32 path's within bf16's rounding of the inputs (2**-8 relative), in the float32 dtypes
+    of x and the pool; the LUT gradient's sums stay float32 (no bf16 accumulation over the many weights of an entry)."""
+    n, k, bits, gpr, s, m = 48, 256, 4, 2, 2, 24
+    codes, packed, pool = make_layer(n, k, bits, gpr, s, seed=5)
+    x = torch.randn(m, k)
+    slot_of_token = torch.zeros(m, dtype=torch.int32) if one_slot else torch.randint(0, s, (m,), dtype=torch.int32)
+    grad_y = torch.randn(m, n)
+    grads = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        xi, pi = x.clone().requires_grad_(True), pool.clone().requires_grad_(True)
+        y = lut_linear_autograd(xi, packed, pi, slot_of_token, bits, gpr, cpu_compute_dtype=dtype)
+        y.backward(grad_y)
+        assert y.dtype == xi.grad.dtype == pi.grad.dtype == torch.float32
+        grads[dtype] = (y.detach(), xi.grad, pi.grad)
+    for exact, fast in zip(grads[torch.float32], grads[torch.bfloat16], strict=True):
+        assert not torch.equal(exact, fast)  # (the bf16 path ran)
+        scale = exact.abs().max()
+        torch.testing.assert_close(fast / scale, exact / scale, rtol=0, atol=2e-2)
+
+
 def test_bad_arguments_are_rejected_with_clear_errors():
     _, packed, pool = make_layer(4, 16, 4, 2, 2)
     x = torch.randn(3, 16)

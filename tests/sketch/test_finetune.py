@@ -1,5 +1,7 @@
 """LUT fine-tuning: only LUT values learn, the codes never move, and the result is a valid task LUT file."""
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -129,6 +131,26 @@ def test_gradient_checkpointing_recomputes_forward_and_trains_the_same(tok, exam
     assert forward_calls == [2, 4]  # 2 steps; with checkpointing each block's forward runs again in backward
     for name in base.layer_names:
         torch.testing.assert_close(results[0].luts[name], results[1].luts[name], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("cpu_bf16, compute", [(True, "bf16 LUT matmuls"), (False, "float32")])
+def test_on_the_cpu_the_lut_matmuls_train_in_bf16_where_asked_and_the_model_is_left_exact(tok, examples, cpu_bf16,
+                                                                                         compute):
+    """FinetuneConfig.cpu_bf16 (default: where the CPU has bf16 matrix units): every LUT projection's op takes bf16
+    matmul inputs during the training steps, the summary says so, the loss falls as in float32, and afterwards the
+    model computes in float32 again (evaluation, export)."""
+    base = tiny_base()
+    model = fp32_model(base)
+    seen = []
+    for module in model.modules():
+        if isinstance(module, LutLinear):
+            module.register_forward_pre_hook(lambda m, _: seen.append(m.cpu_compute_dtype))
+    config = dataclasses.replace(QUICK, cpu_bf16=cpu_bf16)
+    task_lut = finetune_luts(model, base, tok, examples, config, task="t")
+    assert task_lut.training["compute"] == compute
+    assert set(seen) == {torch.bfloat16 if cpu_bf16 else torch.float32}
+    assert task_lut.training["final_loss"] < task_lut.training["loss_curve"][0] - 0.5
+    assert {m.cpu_compute_dtype for m in model.modules() if isinstance(m, LutLinear)} == {torch.float32}
 
 
 def test_task_lut_file_round_trips_and_reproduces_the_trained_model(tmp_path, tok, examples):
