@@ -39,17 +39,33 @@ class LutLinear(nn.Module):
         self.lut = nn.Parameter(lut, requires_grad=False)
         self.bias = None if bias is None else nn.Parameter(bias, requires_grad=False)
         self.cpu_compute_dtype = torch.float32  # the op's CPU matmul inputs (set_cpu_compute_dtype)
+        # off CUDA, without autograd: W_hat float32 [N, K], kept while the LUT is unchanged (_inference_weight)
+        self._weight: tuple[tuple, torch.Tensor] | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         lead = x.shape[:-1]
         x2 = x.reshape(-1, self.in_features)  # [M, K]
-        slot_of_token = torch.zeros(x2.shape[0], dtype=torch.int32, device=x.device)
         lut = self.lut if self.lut.dtype == x.dtype else self.lut.to(x.dtype)
-        y = lut_linear_autograd(x2, self.codes_packed, lut[None], slot_of_token, self.bits, self.gpr,
-                                self.cpu_compute_dtype)
+        if x2.is_cuda or (torch.is_grad_enabled() and (self.lut.requires_grad or x2.requires_grad)):
+            self._weight = None  # (training: no dense copy kept)
+            slot_of_token = torch.zeros(x2.shape[0], dtype=torch.int32, device=x.device)
+            y = lut_linear_autograd(x2, self.codes_packed, lut[None], slot_of_token, self.bits, self.gpr,
+                                    self.cpu_compute_dtype)
+        else:  # the reference op's arithmetic, without rebuilding W_hat at every call (generation: every token)
+            y = (x2.float() @ self._inference_weight(lut).T).to(x2.dtype)
         if self.bias is not None:
             y = y + self.bias.to(y.dtype)
         return y.reshape(*lead, self.out_features)
+
+    def _inference_weight(self, lut: torch.Tensor) -> torch.Tensor:
+        """W_hat in float32 from lut (self.lut in the input's dtype), as the reference op builds it; rebuilt when the
+        LUT changed (an optimizer step, apply_task_lut: its version counter) or the dtype did. On the default model
+        it keeps 424 MB of float32 weights while evaluating, and a batch's greedy generation rebuilds none of them
+        per token."""
+        key = (self.lut._version, self.lut.data_ptr(), lut.dtype)
+        if self._weight is None or self._weight[0] != key:
+            self._weight = (key, dequantize(self.codes_packed, lut.float(), self.bits, self.in_features))
+        return self._weight[1]
 
     def dense_weight(self) -> torch.Tensor:
         """W_hat [N, K] (for tests and export only)."""

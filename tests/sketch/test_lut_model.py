@@ -24,3 +24,27 @@ def test_tied_embeddings_and_no_dense_projection_weights():
     model, _ = load_sketched_model(base)
     assert model.lm_head.weight.data_ptr() == model.model.embed_tokens.weight.data_ptr()
     assert not any(n.endswith("proj.weight") for n, _ in model.named_parameters())
+
+
+def test_without_autograd_a_projection_keeps_its_dense_weight_until_the_lut_changes():
+    """Evaluation and generation on the CPU (no autograd): a LutLinear computes what the op computes, bit for bit,
+    from a W_hat it builds once and rebuilds after its LUT changes (an optimizer step, a task's LUT applied); with
+    autograd it keeps none, and its LUT gets gradients."""
+    base = random_sketched_base(llama_config(), bits=4, gpr=2, seed=2)
+    model, _ = load_sketched_model(base)
+    proj = model.get_submodule(base.layer_names[0])
+    x = torch.randn(5, proj.in_features)
+    with torch.no_grad():
+        y = proj(x)
+        assert proj._weight is not None
+        kept = proj._weight[1]
+        assert torch.equal(proj(x), y) and proj._weight[1] is kept  # reused
+        proj.lut.mul_(1.5)
+        y2 = proj(x)
+        assert proj._weight[1] is not kept  # rebuilt for the new LUT
+    proj.lut.requires_grad_(True)
+    y3 = proj(x)
+    assert proj._weight is None  # training keeps no dense copy
+    assert torch.equal(y3.detach(), y2)  # the op's own arithmetic
+    y3.sum().backward()
+    assert proj.lut.grad is not None and proj.lut.grad.abs().sum() > 0
