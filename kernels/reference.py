@@ -43,8 +43,12 @@ def lut_linear_reference(
     fine-tuning on bf16 matrix units: kernels.lut_linear_autograd; the weight is gathered from the LUT in it)."""
     m, k = x.shape
     n = lut_pool.shape[1]
+    groups = _slot_rows(slot_of_token)
+    if len(groups) == 1:  # every token reads one slot (fine-tuning): y as the matmul gives it, no buffer to fill
+        w = dequantize(codes_packed, lut_pool[groups[0][0]].to(compute_dtype), bits, k)  # [N, K]
+        return (x.to(compute_dtype) @ w.T).to(x.dtype)
     y = torch.empty(m, n, dtype=torch.float32, device=x.device)
-    for slot, rows in _slot_rows(slot_of_token):
+    for slot, rows in groups:
         w = dequantize(codes_packed, lut_pool[slot].to(compute_dtype), bits, k)  # [N, K]
         y[rows] = (x[rows].to(compute_dtype) @ w.T).float()
     return y.to(x.dtype)
@@ -80,17 +84,27 @@ def lut_linear_backward_reference(
     """
     m, k = x.shape
     s_count, n, gpr, levels = lut_pool.shape
-    grad_x = torch.zeros(m, k, dtype=torch.float32, device=x.device) if need_grad_x else None
+    groups = _slot_rows(slot_of_token)
+    one = len(groups) == 1  # every token reads one slot (fine-tuning): grad_x as the matmul gives it
+    grad_x = torch.zeros(m, k, dtype=torch.float32, device=x.device) if need_grad_x and not one else None
     grad_lut = torch.zeros(lut_pool.shape, dtype=torch.float32, device=x.device) if need_grad_lut else None
     codes = unpack_codes(codes_packed, bits, k) if need_grad_lut else None
     bucket = None
     if need_grad_lut:
         bucket = column_groups(k, gpr, x.device)[None, :] * levels + codes  # [N, K]
-    for slot, rows in _slot_rows(slot_of_token):
+    for slot, rows in groups:
         gy = grad_y[rows].to(compute_dtype)  # [m_s, N]
-        if grad_x is not None:
-            w = dequantize(codes_packed, lut_pool[slot].to(compute_dtype), bits, k)
-            grad_x[rows] = (gy @ w).float()
+        if need_grad_x:
+            lut = lut_pool[slot].to(compute_dtype)
+            # W_hat as dequantize builds it; its gather index is the scatter's bucket where that is built already
+            if bucket is None:
+                w = dequantize(codes_packed, lut, bits, k)
+            else:
+                w = torch.gather(lut.reshape(n, -1), 1, bucket)
+            if one:
+                grad_x = gy @ w
+            else:
+                grad_x[rows] = (gy @ w).float()
         if grad_lut is not None:
             grad_w = gy.T @ x[rows].to(compute_dtype)  # [N, K], transient
             flat = torch.zeros(n, gpr * levels, dtype=torch.float32, device=x.device)
