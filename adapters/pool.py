@@ -555,7 +555,10 @@ class LutPool:
                     self._load_seconds_total += latency
         if distance is None:
             self.on_ready()  # its requests start now
-            self._measure_distance(key, slot)
+            try:
+                self._measure_distance(key, slot)
+            except Exception as e:  # noqa: BLE001 - the set is served all the same: its steps stay exact
+                log.warning("LUT pool: measuring %s's distance from the base failed (its steps run exact): %s", key, e)
 
     def _measure_distance(self, key: TaskKey, slot: int) -> None:
         """On the loader thread, after key's set went ready in slot: its lut_distance, remembered for the version and

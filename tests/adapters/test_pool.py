@@ -292,3 +292,24 @@ def test_a_new_version_is_served_before_its_distance_is_measured_and_its_steps_r
     finally:
         go_on.set()
         pool.close()
+
+
+def test_a_failed_distance_measurement_leaves_the_version_served_with_exact_steps(tmp_path, monkeypatch):
+    """The measurement is not part of the load: if it fails the version stays resident and usable (no load failure),
+    its distance unknown, so its steps run exact."""
+    base, store = near_and_far_store(tmp_path)
+    pool = LutPool(base, store, num_slots=3, measure_distance=True)
+
+    def failing(slot):
+        raise RuntimeError("no kernel today")
+
+    monkeypatch.setattr(pool, "lut_distance", failing)
+    try:
+        slot = wait_acquire(pool, ("near", 1))
+        assert pool.wait_for_distance(("near", 1), timeout_s=0.2) is None
+        assert pool.base_distance[slot] == math.inf and pool.failure(("near", 1)) is None
+        assert pool.stats().load_failures == 0
+        pool.release(("near", 1))
+        assert wait_acquire(pool, ("near", 1)) == slot  # still resident
+    finally:
+        pool.close()
