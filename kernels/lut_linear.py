@@ -162,13 +162,17 @@ class LutLinearFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, codes_packed, lut_pool, slot_of_token, bits, gpr, compute_dtype):
         check_lut_linear_args(x, codes_packed, lut_pool, slot_of_token, bits, gpr)
-        ctx.save_for_backward(x, codes_packed, lut_pool, slot_of_token)
-        ctx.bits, ctx.compute_dtype = bits, compute_dtype
+        ctx.bits, ctx.compute_dtype, ctx.x_dtype = bits, compute_dtype, x.dtype
         if _use_triton(x):
             from kernels import triton_ops
 
+            ctx.save_for_backward(x, codes_packed, lut_pool, slot_of_token)
             return triton_ops.lut_linear_forward(x, codes_packed, lut_pool, slot_of_token, bits, None)
-        return reference.lut_linear_reference(x, codes_packed, lut_pool, slot_of_token, bits, compute_dtype)
+        # the reference: x converted to the compute dtype once, and kept so (the backward's grad_w reads it too)
+        x_c = x.to(compute_dtype)
+        ctx.save_for_backward(x_c, codes_packed, lut_pool, slot_of_token)
+        y = reference.lut_linear_reference(x_c, codes_packed, lut_pool, slot_of_token, bits, compute_dtype)
+        return y.to(x.dtype)
 
     @staticmethod
     def backward(ctx, grad_y):
@@ -178,6 +182,8 @@ class LutLinearFunction(torch.autograd.Function):
             grad_y.contiguous(), x, codes_packed, lut_pool, slot_of_token, ctx.bits, need_x, need_lut,
             ctx.compute_dtype,
         )
+        if grad_x is not None:
+            grad_x = grad_x.to(ctx.x_dtype)  # (the reference's is in the dtype x was kept in)
         return grad_x, None, grad_lut, None, None, None, None
 
 
