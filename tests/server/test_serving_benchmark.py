@@ -36,13 +36,17 @@ def test_a_batch_of_long_prompts_still_reaches_full_batch_decode_steps(bench, tm
 
 
 def test_the_tiny_run_reports_every_table_field_and_its_start_up_cost(bench, tmp_path, monkeypatch):
-    """The script end to end on the CPU (--tiny): each gpr run has its decode points, TTFTs, and what a first
-    start costs: the warm-up and the kernel autotuning (none on the CPU, where no kernel is timed)."""
+    """The script end to end on the CPU (--tiny --peers): each gpr run has its decode points, TTFTs, and what a first
+    start costs: the warm-up and the kernel autotuning (none on the CPU, where no kernel is timed); the issue's peers
+    (HF generate, peft with 4 LoRAs mixed in a batch) run first, in the same process."""
     import json
 
-    monkeypatch.setattr("sys.argv", ["bench_serving.py", "--tiny", "--out", str(tmp_path)])
+    monkeypatch.setattr("sys.argv", ["bench_serving.py", "--tiny", "--peers", "--out", str(tmp_path)])
     bench.main()
-    runs = json.loads((tmp_path / "serving_tiny.json").read_text())["runs"]
+    results = json.loads((tmp_path / "serving_tiny.json").read_text())
+    assert set(results["peers"]) == {f"{peer}_batch{b}_tok_per_s" for peer in ("hf_fp16", "peft_4lora") for b in (1, 4)}
+    assert all(v > 0 for v in results["peers"].values())
+    runs = results["runs"]
     assert [r["gpr"] for r in runs] == [1, 4]
     for run in runs:
         assert {(p["batch"], p["tasks"]) for p in run["decode"]} == {(1, 1), (4, 1), (4, 2)}
