@@ -79,6 +79,28 @@ def test_uploaded_task_lut_is_served_and_shows_in_the_metrics(default_server, tm
     assert 'sketchserve_requests_total{status="length",task="acme"}' in metrics
 
 
+def test_a_task_fine_tuned_on_a_conversation_answers_it_through_chat(default_server, tmp_path):
+    """A conversational task's whole journey on the real model: `sketchserve finetune` on a row of OpenAI's chat
+    fine-tuning format, the LUT uploaded, and /v1/chat/completions with the task answers as trained (the prompt is
+    rendered as in training), where the base model does not; the stored file downloads as uploaded."""
+    from server.cli import main
+
+    port, _ = default_server
+    messages = [{"role": "system", "content": "Answer in French."}, {"role": "user", "content": "Hello"}]
+    data = tmp_path / "chat.jsonl"
+    data.write_text(json.dumps({"messages": [*messages, {"role": "assistant", "content": "Bonjour"}]}) + "\n")
+    lut = tmp_path / "french.safetensors"
+    assert main(["finetune", "--base", "default", "--data", str(data), "--task", "french", "--out", str(lut),
+                 "--max-steps", "20", "--quiet"]) == 0  # fmt: skip
+    assert upload(port, "french", lut.read_bytes())["version"] == 1
+    replies = {model: post_json(port, "/v1/chat/completions", {"model": model, "messages": messages, "max_tokens": 8,
+                                                              "temperature": 0})["choices"][0]["message"]["content"]
+               for model in ("french", "base")}  # fmt: skip
+    assert replies["french"] == "Bonjour" and replies["base"] != "Bonjour", replies
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/tasks/french/lut", timeout=60) as r:
+        assert r.read() == lut.read_bytes()
+
+
 def test_sigterm_finishes_the_request_in_flight_then_exits(default_server):
     port, proc = default_server
     body = json.dumps({"task": "base", "prompt": "Once upon a time", "max_tokens": 24, "stream": True}).encode()
