@@ -40,7 +40,8 @@ def lut_linear_reference(
     compute_dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
     """y [M, N] in x's dtype; accumulates in float32. compute_dtype: the matmul's inputs (bfloat16 for CPU
-    fine-tuning on bf16 matrix units: kernels.lut_linear_autograd; the weight is gathered from the LUT in it)."""
+    fine-tuning on bf16 matrix units: kernels.lut_linear_autograd; the weight is gathered from the LUT in it, and
+    the matmul's float32 sums come out rounded to bf16)."""
     m, k = x.shape
     n = lut_pool.shape[1]
     groups = _slot_rows(slot_of_token)

@@ -45,8 +45,8 @@ def _add_finetune_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval-split", type=float, default=0.05, help="fraction held out for the eval loss")
     parser.add_argument("--weight-decay", type=float, default=0.0)
     parser.add_argument("--grad-checkpointing", action="store_true", help="recompute activations in backward")
-    parser.add_argument("--cpu-fp32", action="store_true", help="on the CPU, train in float32 (default: bf16 "
-                        "autocast, as on CUDA, where the CPU has AMX or AVX512-BF16 units)")
+    parser.add_argument("--cpu-fp32", action="store_true", help="on the CPU, train in float32 throughout (default: "
+                        "the LUT projections' matmuls take bf16 inputs where the CPU has AMX or AVX512-BF16 units)")
     parser.add_argument(
         "--lut-dtype",
         choices=("base", "float32", "bfloat16", "float16"),
