@@ -189,6 +189,7 @@ class Engine:
             raise InvalidParamsError("JSON mode needs a tokenizer; this engine has none")
         with self._lock:  # resolving under the lock: a concurrent delete_task either sees this request or wins
             key = self._resolve(task)
+            handle.version = key[1]
             req = Request(request_id, task, key, prompt_ids, params, params.make_generator(self.device), detok, handle)
             req.stop_ids = frozenset(params.stop_token_ids) | (frozenset() if params.ignore_eos else self.eos_token_ids)
             if params.json_object:

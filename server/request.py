@@ -127,6 +127,7 @@ class RequestHandle:
 
     def __init__(self, request_id: str, task: str, cancel: Callable[[str], None]) -> None:
         self.request_id, self.task = request_id, task
+        self.version: int | None = None  # the task LUT version that serves it, resolved at arrival (0: the base)
         self._cancel = cancel
         self._lock = threading.Lock()
         self._queue: queue.Queue[TokenOutput] = queue.Queue()

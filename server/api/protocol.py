@@ -104,6 +104,7 @@ class GeneratedTokenLogprob(TokenAlternative):
 class GenerateResponse(BaseModel):
     id: str
     task: str
+    version: int = Field(..., description="The task LUT version that served it (0: the base)")
     text: str
     finish_reason: str
     usage: Usage
@@ -116,6 +117,7 @@ class GenerateStreamEvent(BaseModel):
 
     id: str
     task: str
+    version: int  # the task LUT version that serves it (0: the base)
     text: str
     finish_reason: str | None = None
     usage: Usage | None = None
@@ -171,6 +173,8 @@ class CompletionResponse(BaseModel):
     object: Literal["text_completion"] = "text_completion"
     created: int = Field(default_factory=lambda: int(time.time()))
     model: str
+    system_fingerprint: str | None = Field(None, description="What served it: the base's code fingerprint and the "
+                                           "task LUT version, fp_<12 hex>_v<version> (v0: the base)")
     choices: list[CompletionChoice]
     usage: Usage | None = None
 
@@ -252,6 +256,8 @@ class ChatCompletionResponse(BaseModel):
     object: Literal["chat.completion"] = "chat.completion"
     created: int = Field(default_factory=lambda: int(time.time()))
     model: str
+    system_fingerprint: str | None = Field(None, description="What served it: the base's code fingerprint and the "
+                                           "task LUT version, fp_<12 hex>_v<version> (v0: the base)")
     choices: list[ChatChoice]
     usage: Usage | None = None
 

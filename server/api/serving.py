@@ -113,6 +113,13 @@ def submit(
     return state.engine.add_request(task, prompt, params, request_id=request_id)
 
 
+def system_fingerprint(state: ServerState, handles: list[RequestHandle]) -> str:
+    """OpenAI's system_fingerprint of a response: what served it, the base's code fingerprint and the task LUT version
+    (0 for the base), "fp_<12 hex>_v<version>". It changes when the task's LUT is replaced, as OpenAI's does when
+    its backend does; a request's choices all resolve the same version unless an upload lands between them."""
+    return f"fp_{state.engine.pool.spec.fingerprint[:12]}_v{handles[0].version}"
+
+
 def submit_choices(
     state: ServerState, task: str, prompts: list[str | list[int]], n: int, params: SamplingParams, request_id: str
 ) -> list[RequestHandle]:

@@ -166,6 +166,27 @@ def test_a_stored_lut_downloads_as_uploaded_and_a_kept_version_can_be_stored_aga
     assert client.get("/v1/tasks/qa/lut").content == files[0]
 
 
+def test_every_response_names_the_task_lut_version_that_served_it(client, base, tmp_path):
+    """/v1/generate's version (each streamed event too) and OpenAI's system_fingerprint, fp_<base fingerprint>_v<N>
+    (each chunk too): v0 for the base; a replaced LUT shows in the responses that follow."""
+    fp = f"fp_{base.fingerprint[:12]}"
+    gen = {"prompt": "x", "max_tokens": 2}
+    assert client.post("/v1/generate", json=gen | {"task": "base"}).json()["version"] == 0
+    for seed in (1, 2):
+        lut = write_task_lut(base, tmp_path / f"{seed}.safetensors", seed)
+        client.put("/v1/tasks/qa/lut", content=lut.read_bytes())
+        assert client.post("/v1/generate", json=gen | {"task": "qa"}).json()["version"] == seed
+    with client.stream("POST", "/v1/generate", json=gen | {"task": "qa", "stream": True}) as r:
+        assert {event["version"] for event in sse_events(r)} == {2}
+    body = {"model": "qa", "prompt": "x", "max_tokens": 2, "n": 2}
+    assert client.post("/v1/completions", json=body).json()["system_fingerprint"] == f"{fp}_v2"
+    chat = {"model": "base", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
+    assert client.post("/v1/chat/completions", json=chat).json()["system_fingerprint"] == f"{fp}_v0"
+    with client.stream("POST", "/v1/chat/completions", json=chat | {"stream": True}) as r:
+        chunks = [c for c in sse_events(r) if c != "[DONE]"]
+    assert chunks and {c["system_fingerprint"] for c in chunks} == {f"{fp}_v0"}
+
+
 def test_a_task_shows_its_lut_distance_from_the_base_once_measured_and_none_without_the_int8_mode(base, tmp_path):
     """GET /v1/tasks/{task}: lut_distance, how far the version's LUTs lie from the base's (the int8 activation
     mode's per-step check), once the version has been in a slot; 0 for the base; null before, and without the

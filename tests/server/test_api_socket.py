@@ -48,6 +48,7 @@ def test_openai_client_completions_chat_and_streams(any_server):
     chat = client.chat.completions.create(model="base", messages=[{"role": "user", "content": "hi"}],
                                           max_tokens=4, temperature=0)
     assert chat.choices[0].message.role == "assistant" and chat.usage.completion_tokens == 4
+    assert chat.system_fingerprint.startswith("fp_") and chat.system_fingerprint.endswith("_v0")  # the base's LUT
     chunks = list(client.chat.completions.create(model="base", messages=[{"role": "user", "content": "hi"}],
                                                  max_tokens=4, temperature=0, stream=True,
                                                  stream_options={"include_usage": True}))

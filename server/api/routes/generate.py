@@ -42,7 +42,8 @@ async def generate(body: GenerateRequest, http_request: Request, state: StateDep
     if not body.stream:
         done = await complete(state, handle, http_request)
         return GenerateResponse(
-            id=done.request_id, task=done.task, text=done.text, finish_reason=done.finish_reason, usage=done.usage,
+            id=done.request_id, task=done.task, version=handle.version, text=done.text,
+            finish_reason=done.finish_reason, usage=done.usage,
             logprobs=None if done.logprobs is None else generate_logprobs(strings, done.logprobs),
             prompt_logprobs=None if done.prompt_logprobs is None else generate_logprobs(strings, done.prompt_logprobs),
         )
@@ -53,7 +54,7 @@ async def generate(body: GenerateRequest, http_request: Request, state: StateDep
         out = first
         try:
             while True:
-                event = {"id": request_id, "task": body.task, "text": out.text}
+                event = {"id": request_id, "task": body.task, "version": handle.version, "text": out.text}
                 if out.logprobs:
                     event["logprobs"] = [lp.model_dump() for lp in generate_logprobs(strings, out.logprobs)]
                 if out.prompt_logprobs is not None:

@@ -32,6 +32,7 @@ from server.api.serving import (
     sampling_params,
     sse,
     submit_choices,
+    system_fingerprint,
 )
 from server.api.tasks_view import task_cards
 from server.request import TokenOutput
@@ -72,11 +73,13 @@ async def completions(body: CompletionRequest, http_request: Request, state: Sta
                                     logprobs=logprobs)
 
         return CompletionResponse(
-            id=request_id, model=body.model, choices=[choice(k, d) for k, d in enumerate(done)],
+            id=request_id, model=body.model, system_fingerprint=system_fingerprint(state, handles),
+            choices=[choice(k, d) for k, d in enumerate(done)],
             usage=Usage(**choices_usage([(d.prompt_tokens, d.completion_tokens) for d in done], body.n)),
         )
     text_offsets = [0] * len(handles)
     echoed = [not body.echo] * len(handles)
+    fingerprint = system_fingerprint(state, handles)
 
     def chunk(index: int, text: str, finish_reason: str | None, out: TokenOutput | None) -> dict:
         prompt = None
@@ -92,6 +95,7 @@ async def completions(body: CompletionRequest, http_request: Request, state: Sta
             text_offsets[index] = logprobs.text_offset[-1] + len(logprobs.tokens[-1])
             logprobs = logprobs.model_dump()
         return {"id": request_id, "object": "text_completion", "created": int(time.time()), "model": body.model,
+                "system_fingerprint": fingerprint,
                 "choices": [{"index": index, "text": text, "logprobs": logprobs, "finish_reason": finish_reason}]}
 
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
@@ -114,7 +118,7 @@ async def chat_completions(body: ChatCompletionRequest, http_request: Request, s
     if not body.stream:
         done = await complete_choices(state, handles, http_request)
         return ChatCompletionResponse(
-            id=request_id, model=body.model,
+            id=request_id, model=body.model, system_fingerprint=system_fingerprint(state, handles),
             usage=Usage(**choices_usage([(d.prompt_tokens, d.completion_tokens) for d in done], body.n)),
             choices=[ChatChoice(index=k, message=ChatChoiceMessage(content=d.text),
                                 finish_reason=_openai_reason(d.finish_reason),
@@ -122,6 +126,7 @@ async def chat_completions(body: ChatCompletionRequest, http_request: Request, s
                      for k, d in enumerate(done)],
         )  # fmt: skip
     sent_role = [False] * len(handles)
+    fingerprint = system_fingerprint(state, handles)
 
     def chunk(index: int, text: str, finish_reason: str | None, out: TokenOutput | None) -> dict:
         delta = {"content": text} if text else {}
@@ -129,7 +134,7 @@ async def chat_completions(body: ChatCompletionRequest, http_request: Request, s
             delta, sent_role[index] = {"role": "assistant", "content": text}, True
         logprobs = chat_logprobs(strings, out.logprobs).model_dump() if out is not None and out.logprobs else None
         return {"id": request_id, "object": "chat.completion.chunk", "created": int(time.time()),
-                "model": body.model,
+                "model": body.model, "system_fingerprint": fingerprint,
                 "choices": [{"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}]}
 
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
