@@ -22,12 +22,22 @@ def column_groups(k: int, gpr: int, device: torch.device | str = "cpu") -> torch
     return torch.arange(k, device=device) // group_size(k, gpr)
 
 
-def dequantize(codes_packed: torch.Tensor, lut: torch.Tensor, bits: int, k: int) -> torch.Tensor:
-    """codes_packed [N, *], lut [N, gpr, 2**bits] -> W_hat [N, K] in lut's dtype."""
-    n, gpr, _ = lut.shape
+def lut_index(codes_packed: torch.Tensor, bits: int, k: int, gpr: int) -> torch.Tensor:
+    """[N, K] int64: where each weight's value lies in its row's LUT laid flat, [gpr * 2**bits] (its group times
+    2**bits plus its code): dequantize's gather index, and the bucket the LUT gradient's scatter-add sums into."""
     index = unpack_codes(codes_packed, bits, k)  # [N, K] int64, this call's own: offset in place
     if gpr > 1:
-        index += column_groups(k, gpr, lut.device)[None, :] * (2**bits)
+        index += column_groups(k, gpr, codes_packed.device)[None, :] * (2**bits)
+    return index
+
+
+def dequantize(codes_packed: torch.Tensor, lut: torch.Tensor, bits: int, k: int,
+               index: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+    """codes_packed [N, *], lut [N, gpr, 2**bits] -> W_hat [N, K] in lut's dtype. index: the codes' lut_index, where
+    the caller has it already."""
+    n, gpr, _ = lut.shape
+    if index is None:
+        index = lut_index(codes_packed, bits, k, gpr)
     return torch.gather(lut.reshape(n, -1), 1, index)  # lut rows flat: [N, gpr * 2**bits]
 
 
@@ -89,19 +99,11 @@ def lut_linear_backward_reference(
     one = len(groups) == 1  # every token reads one slot (fine-tuning): grad_x as the matmul gives it
     grad_x = torch.zeros(m, k, dtype=torch.float32, device=x.device) if need_grad_x and not one else None
     grad_lut = torch.zeros(lut_pool.shape, dtype=torch.float32, device=x.device) if need_grad_lut else None
-    codes = unpack_codes(codes_packed, bits, k) if need_grad_lut else None
-    bucket = None
-    if need_grad_lut:
-        bucket = column_groups(k, gpr, x.device)[None, :] * levels + codes  # [N, K]
+    bucket = lut_index(codes_packed, bits, k, gpr) if need_grad_lut else None  # [N, K]
     for slot, rows in groups:
         gy = grad_y[rows].to(compute_dtype)  # [m_s, N]
         if need_grad_x:
-            lut = lut_pool[slot].to(compute_dtype)
-            # W_hat as dequantize builds it; its gather index is the scatter's bucket where that is built already
-            if bucket is None:
-                w = dequantize(codes_packed, lut, bits, k)
-            else:
-                w = torch.gather(lut.reshape(n, -1), 1, bucket)
+            w = dequantize(codes_packed, lut_pool[slot].to(compute_dtype), bits, k, bucket)
             if one:
                 grad_x = gy @ w
             else:
@@ -120,12 +122,12 @@ def lut_linear_backward_reference(
 def code_counts(codes_packed: torch.Tensor, bits: int, k: int, gpr: int, rows_at_once: int = 0) -> torch.Tensor:
     """How many weights of each row-group use each LUT entry: float32 [N, gpr, 2**bits], summing to K along its
     last two dimensions. So sum(counts * lut**2) is ||W_hat||**2. Rows a chunk at a time (rows_at_once; default
-    ~64 MB of int64 indices), each position's bucket as lut_linear_backward_reference's grad_lut scatter finds it."""
+    ~64 MB of int64 indices), each position's bucket as lut_linear_backward_reference's grad_lut scatter finds it
+    (lut_index)."""
     n, levels = codes_packed.shape[0], 2**bits
     counts = torch.zeros(n, gpr * levels, dtype=torch.float32, device=codes_packed.device)
     rows_at_once = rows_at_once or max(1, (8 << 20) // k)
-    groups = column_groups(k, gpr, codes_packed.device)[None, :] * levels  # [1, K]
     for start in range(0, n, rows_at_once):
-        bucket = groups + unpack_codes(codes_packed[start : start + rows_at_once], bits, k)  # [rows, K]
+        bucket = lut_index(codes_packed[start : start + rows_at_once], bits, k, gpr)  # [rows, K]
         counts[start : start + bucket.shape[0]].scatter_add_(1, bucket, torch.ones_like(bucket, dtype=torch.float32))
     return counts.view(n, gpr, levels)
