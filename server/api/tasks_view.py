@@ -17,11 +17,12 @@ def task_card(state: ServerState, engine, task: str) -> dict | None:
                 "size_bytes": pool.lut_set_bytes, "resident": pool.slot_of(BASE_KEY) is not None,
                 "in_flight": engine.task_in_flight(BASE_TASK), "created": int(state.started),
                 "lut_distance": pool.distance_of(BASE_KEY)}
-    info = engine.store.latest(task) if engine.store is not None else None
-    if info is None:
+    stored = engine.store.versions(task) if engine.store is not None else []  # oldest first
+    if not stored:
         return None
-    versions = [v.version for v in engine.store.versions(task)]
-    return {"id": task, "version": info.version, "versions": versions, "sha256": info.sha256, "size_bytes": info.bytes,
+    info = stored[-1]
+    return {"id": task, "version": info.version, "versions": [v.version for v in stored], "sha256": info.sha256,
+            "size_bytes": info.bytes,
             "resident": pool.slot_of((task, info.version)) is not None,
             "in_flight": engine.task_in_flight(task), "created": int(info.created),
             "lut_distance": pool.distance_of((task, info.version))}

@@ -90,15 +90,16 @@ async def download_lut(engine: EngineDep, principal: PrincipalDep, task: str = T
         raise ApiError(400, "the base model's LUT is part of the sketched base, not a task LUT file",
                        code="invalid_task_id")  # fmt: skip
     require_use(principal, task)  # (a tenant's own tasks only: another's answers as one that does not exist)
-    kept = [v.version for v in engine.store.versions(task)]
+    kept = {v.version: v.sha256 for v in engine.store.versions(task)}  # (a version's bytes never change)
     if not kept:
         raise ApiError(404, unknown_task_message(task), "not_found_error", "model_not_found")
-    version = kept[-1] if version is None else version
+    version = max(kept) if version is None else version
     if version not in kept:
-        raise ApiError(404, f"task {task!r} has no stored version {version}; stored: {kept}", "not_found_error",
-                       "version_not_found")  # fmt: skip
+        raise ApiError(404, f"task {task!r} has no stored version {version}; stored: {list(kept)}",
+                       "not_found_error", "version_not_found")  # fmt: skip
+    sha256 = kept[version]
     try:
-        f, sha256 = await run_in_threadpool(_open_verified, engine.store, task, version)
+        f = await run_in_threadpool(_open_verified, engine.store, task, version)
     except (LutStoreError, FileNotFoundError) as e:  # pruned or deleted meanwhile, or a corrupt file (quarantined)
         raise ApiError(404, f"task {task!r} version {version} is no longer stored: {e}", "not_found_error",
                        "version_not_found") from None
@@ -163,18 +164,16 @@ async def delete_task(
 
 
 def _open_verified(store, task: str, version: int):
-    """(an open file, its sha256) of a stored version, after its checksum matched (LutStoreError if not: the store
-    quarantines it). Opened first: a newer upload that prunes the version later leaves the open file readable."""
+    """An open file of a stored version, after its checksum matched (LutStoreError if not, or if the version is no
+    longer stored: the store quarantines a mismatch). Opened first: a newer upload that prunes the version later
+    leaves the open file readable."""
     f = open(store.path(task, version), "rb")  # noqa: SIM115 - closed by the response's generator
     try:
-        sha256 = {v.version: v.sha256 for v in store.versions(task)}.get(version)
-        if sha256 is None:
-            raise LutStoreError(f"task {task!r} version {version} was pruned")
         store.verify(task, version)
     except BaseException:
         f.close()
         raise
-    return f, sha256
+    return f
 
 
 def _put(store, task: str, path: str, cpu_engine: bool):
