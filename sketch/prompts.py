@@ -94,8 +94,7 @@ def _conversation(row: dict, where: str) -> dict[str, Any]:
             raise ValueError(f"{where}: message {j} needs a role in {CHAT_ROLES} and a string content")
     if messages[-1]["role"] != "assistant":
         raise ValueError(f"{where}: the last message must be the assistant's (the response trained on)")
-    prompt = [{"role": "system" if m["role"] == "developer" else m["role"], "content": m["content"]}
-              for m in messages[:-1]]  # fmt: skip
+    prompt = [template_message(m["role"], m["content"]) for m in messages[:-1]]
     return {"messages": prompt, "output": messages[-1]["content"], "answer": str(row.get("answer") or "")}
 
 
@@ -108,6 +107,12 @@ def user_message(example: dict[str, Any]) -> str:
     if example.get("input"):
         text += "\n\n" + example["input"]
     return text
+
+
+def template_message(role: str, content: str) -> dict[str, str]:
+    """A chat message as a chat template reads it: OpenAI's developer role as system (templates know no other).
+    Training (conversation rows) and the server (ChatMessage) render messages through it alike."""
+    return {"role": "system" if role == "developer" else role, "content": content}
 
 
 def chat_transcript(messages: list[dict[str, str]]) -> str:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.store import TASK_ID_PATTERN as STORE_TASK_ID
 from server.sampling import MAX_LOGPROBS
+from sketch.prompts import template_message
 
 TASK_ID_PATTERN = STORE_TASK_ID.pattern  # one definition: the store's (it guards the file names)
 
@@ -197,7 +198,7 @@ class ChatMessage(BaseModel):
     def template_message(self) -> dict[str, str]:
         """{role, content} as a chat template reads it: developer as system, content parts joined."""
         content = self.content if isinstance(self.content, str) else "\n".join(p.text for p in self.content)
-        return {"role": "system" if self.role == "developer" else self.role, "content": content}
+        return template_message(self.role, content)
 
 
 class ChatCompletionRequest(SamplingFields):
