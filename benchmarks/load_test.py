@@ -6,9 +6,10 @@ Starts a server in this process (uvicorn on 127.0.0.1, a tiny random sketched mo
 --model DIR), uploads the tasks, then runs the clients (a bounded number of requests each, and a wall-clock
 limit) mixing /v1/generate (JSON and SSE; min_tokens), /v1/completions (n up to 2, logprobs, min_p, and
 echo-scoring with max_tokens 0) and /v1/chat/completions (a system prompt shared per task: prefix caching under
-churn; content as a string or as text parts), while a churn client replaces LUT versions, downloads one (its bytes
-checked against the ETag) and deletes/re-creates a task. Every response is checked for shape. Afterwards the engine
-must be idle: KV blocks all free, pins zero. Writes load_test.json (and prints a summary).
+churn; content as a string or as text parts; structured outputs with a JSON Schema), while a churn client
+replaces LUT versions, downloads one (its bytes checked against the ETag) and deletes/re-creates a task. Every
+response is checked for shape. Afterwards the engine must be idle: KV blocks all free, pins zero. Writes
+load_test.json (and prints a summary).
 Expected statuses: 200/201; 404 for the churned task while deleted; 409 for deleting it while busy; 429 only
 when the admission queue is full (with max_waiting >= clients there must be none).
 """
@@ -68,6 +69,10 @@ class LoadReport:
         return sum(n for c in (self.statuses, self.churn_statuses) for status, n in c.items() if status >= 500)
 
 
+PET = {"type": "object", "properties": {"kind": {"enum": ["cat", "dog"]}, "indoor": {"type": "boolean"}},
+       "required": ["kind", "indoor"]}  # structured outputs' schema
+
+
 def _check(kind: str, status: int, body, report: LoadReport) -> None:
     """Record a malformed response: every 2xx has its documented shape, every 4xx an error message."""
     try:
@@ -89,12 +94,20 @@ def _check(kind: str, status: int, body, report: LoadReport) -> None:
                 assert choices[0]["logprobs"]["token_logprobs"][0] is None and body["usage"]["completion_tokens"] == 0
         elif kind == "chat":
             assert body["choices"][0]["message"]["role"] == "assistant"
-    except (AssertionError, KeyError, TypeError, IndexError) as e:
+        elif kind == "structured":  # a stopped answer is a whole value of PET (a cut one, its start)
+            choice = body["choices"][0]
+            if choice["finish_reason"] == "stop":
+                pet = json.loads(choice["message"]["content"])
+                assert set(pet) == {"kind", "indoor"} and pet["kind"] in ("cat", "dog")
+                assert isinstance(pet["indoor"], bool)
+            else:
+                assert choice["message"]["content"].lstrip()[:1] in ("", "{")
+    except (AssertionError, KeyError, TypeError, IndexError, ValueError) as e:
         report.malformed.append(f"{kind} {status}: {e!r} {str(body)[:200]}")
 
 
 async def _one_request(client: httpx.AsyncClient, task: str, rng: random.Random, report: LoadReport) -> None:
-    kind = rng.choice(["generate", "stream", "completions", "chat", "score"])
+    kind = rng.choice(["generate", "stream", "completions", "chat", "score", "structured"])
     prompt = f"request {rng.randrange(10**6)} for {task}"
     system = f"You are the assistant of {task}; answer in one line, politely."  # shared: the prefix cache's case
     max_tokens = rng.randint(2, 12)
@@ -124,6 +137,11 @@ async def _one_request(client: httpx.AsyncClient, task: str, rng: random.Random,
                                                                [prompt, [{"type": "text", "text": prompt}]])}]}),
             "score": ("/v1/completions", {"model": task, "prompt": system + " " + prompt, "max_tokens": 0,
                                           "echo": True, "logprobs": 1}),
+            "structured": ("/v1/chat/completions", {"model": task, "max_tokens": max_tokens * 4,
+                                                    "temperature": rng.choice([0.0, 0.8]),
+                                                    "messages": [{"role": "user", "content": prompt}],
+                                                    "response_format": {"type": "json_schema", "json_schema": {
+                                                        "name": "pet", "schema": PET}}}),
         }[kind]
         r = await client.post(path, json=payload)
         status, body = r.status_code, r.json()

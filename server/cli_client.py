@@ -12,6 +12,7 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 DEFAULT_SERVER = os.environ.get("SKETCHSERVE_URL", "http://127.0.0.1:8000")
 
@@ -44,7 +45,10 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--seed", type=int, default=None)
         parser.add_argument("--stop", action="append", default=None, help="stop string (repeatable)")
         parser.add_argument("--repetition-penalty", type=float, default=None, help="> 1 discourages repeats")
-        parser.add_argument("--json", action="store_true", help="JSON mode: the output is a JSON object")
+        structured = parser.add_mutually_exclusive_group()
+        structured.add_argument("--json", action="store_true", help="JSON mode: the output is a JSON object")
+        structured.add_argument("--json-schema", type=Path, default=None, metavar="FILE",
+                                help="structured output: the output is a value of the JSON Schema in FILE")
         parser.add_argument("--stream", action="store_true", help="print tokens as they arrive")
 
 
@@ -149,6 +153,13 @@ def generate(args) -> int:
         body["repetition_penalty"] = args.repetition_penalty
     if args.json:
         body["response_format"] = {"type": "json_object"}
+    if args.json_schema is not None:
+        try:
+            schema = json.loads(args.json_schema.read_text())
+        except (OSError, ValueError) as e:
+            print(f"error: --json-schema {args.json_schema}: {e}", file=sys.stderr)
+            return 2
+        body["response_format"] = {"type": "json_schema", "json_schema": {"name": "cli", "schema": schema}}
     req = _request(args, "POST", "/v1/generate", json.dumps(body).encode(), {"Content-Type": "application/json"})
     with urllib.request.urlopen(req) as resp:
         if not args.stream:

@@ -1,190 +1,237 @@
-"""JSON mode (`response_format: {"type": "json_object"}`): the generated text is kept a prefix of a JSON object.
+"""JSON mode and structured outputs: the generated text is kept a prefix of a JSON object
+(`response_format: {"type": "json_object"}`) or of a value valid for a JSON Schema (`{"type": "json_schema"}`,
+compiled by server/json_schema.py).
 
-    JsonPrefix       a character-level pushdown recognizer of JSON (RFC 8259): feed() says whether a character
-                     keeps the text a prefix of some valid JSON value; `complete` once a whole value is read
+    JsonPrefix       a character-level pushdown recognizer of JSON (RFC 8259) against a schema's nodes: feed() says
+                     whether a character keeps the text a prefix of some valid value; `complete` once a whole value
+                     is read
     JsonConstraint   one request's state: which candidate token ids keep the prefix valid (each token's text,
                      decoded once per engine by server/tokenizer.TokenTexts with special tokens reading '', is run
-                     through a copy of the recognizer), advance() on the
-                     token the sampler chose; the engine ends the request ('stop') once the object is complete
+                     through a copy of the recognizer), advance() on the token the sampler chose; the engine ends
+                     the request ('stop') once the value is complete
 
 The sampler (server/sampling.py) ranks a row's candidates by its adjusted logits and keeps the valid ones among
 the best JSON_CANDIDATES (then the rest of the vocabulary, in rank order, if none is valid), so a JSON request
 costs a few recognizer runs per token, not one per vocabulary entry. Whitespace between tokens is legal JSON but
-a model can loop on it: more than MAX_WHITESPACE whitespace characters in a row outside strings are refused.
+a model can loop on it: more than MAX_WHITESPACE whitespace characters in a row outside strings are refused, as
+are objects and arrays nested deeper than MAX_DEPTH.
 """
 
 from __future__ import annotations
 
+import re
+
+from server.json_schema import KEY, Arr, Lit, Node, Num, Obj, Ref, Str, Union, any_object
 from server.tokenizer import TokenTexts
 
 JSON_CANDIDATES = 64  # best-ranked tokens checked first
 MAX_WHITESPACE = 8
+MAX_DEPTH = 64  # open objects and arrays
 
 _WS = " \t\n\r"
 _DIGITS = "0123456789"
 _HEX = "0123456789abcdefABCDEF"
-_LITERALS = {"t": "true", "f": "false", "n": "null"}
+# where in -?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)? a number is -> the character that moves it on -> where it is then
+_NUMBER: dict[str, dict[str, str]] = {
+    "sign": {"0": "zero", **dict.fromkeys("123456789", "int")},
+    "zero": {".": "dot", "e": "exp", "E": "exp"},
+    "int": {**dict.fromkeys(_DIGITS, "int"), ".": "dot", "e": "exp", "E": "exp"},
+    "dot": dict.fromkeys(_DIGITS, "frac"),
+    "frac": {**dict.fromkeys(_DIGITS, "frac"), "e": "exp", "E": "exp"},
+    "exp": {**dict.fromkeys("+-", "exp_sign"), **dict.fromkeys(_DIGITS, "exp_int")},
+    "exp_sign": dict.fromkeys(_DIGITS, "exp_int"),
+    "exp_int": dict.fromkeys(_DIGITS, "exp_int"),
+}
+_PLAIN = re.compile(r'[^"\\\x00-\x1f]*')  # a string's characters that need no escape and do not end it
+_NUMBER_ENDS = frozenset({"zero", "int", "frac", "exp_int"})  # where a number may end
 
 
 class JsonPrefix:
-    """Reads JSON one character at a time. The stack holds what each open container expects next:
+    """Reads JSON one character at a time against a schema's node graph (server/json_schema.py). A state is
+    (whitespace run, stack); its stack holds what each open value expects next, top last:
 
-    'value'      a value may start (after optional whitespace)
-    'obj_key'    a string key or '}' (right after '{'), 'obj_key!' a key only (after ',')
-    'colon'      ':' after a key
-    'obj_next'   ',' or '}' after a member's value; 'arr_next' ',' or ']' after an element
-    'arr_first'  a value or ']' right after '['
-    'done'       the top-level value is read: only whitespace may follow
-    plus the token states: ('str', escape, unicode digits left, is_key), ('num', part), ('lit', rest)
+    ('v', node)                   a value of node may start (after optional whitespace)
+    ('o', node, seen, phase, key) an object: phase 'first' (a key or '}'), 'key' (a key, after ','), 'colon' (':'
+                                  after key; None for a key outside the declared ones), 'next' (',' or '}')
+    ('a', node, count, phase)     an array of count elements so far: phase 'first' (a value or ']'), 'next'
+    ('s', node, escape, count)    inside a string of count characters; escape: 0, -1 after '\\', 1-4 hex digits left
+    ('n', integer, part)          inside a number ('sign', 'zero', 'int', 'dot', 'frac', 'exp', ...)
+    ('l', rest)                   inside a literal (enum, const, true, false, null, a declared key): rest to read
+    and an empty stack once the top-level value is read (only whitespace may follow).
+    A Union (anyOf, a list of types, any value) can start several ways: the recognizer keeps every state the text
+    so far allows, and a character is accepted if it continues at least one of them.
     """
 
-    def __init__(self, object_only: bool = True) -> None:
-        self.stack: list = ["done", "value"]
-        self.object_only = object_only
-        self.whitespace = 0
+    __slots__ = ("states",)
+
+    def __init__(self, root: Node | None = None) -> None:
+        """root: the schema's node (server/json_schema.compile_schema); None: any JSON object (JSON mode)."""
+        self.states: list[tuple[int, tuple]] = [(0, (("v", root if root is not None else any_object()),))]
 
     def copy(self) -> JsonPrefix:
         other = JsonPrefix.__new__(JsonPrefix)
-        other.stack, other.object_only, other.whitespace = list(self.stack), self.object_only, self.whitespace
+        other.states = self.states  # states are immutable; feed() replaces the list
         return other
 
     @property
     def complete(self) -> bool:
-        """A whole JSON object has been read (objects only: a top-level number, which could still grow, never
-        reaches this)."""
-        return self.stack == ["done"]
+        """A whole top-level value has been read (a top-level number, which could still grow, once a character
+        after it ends it)."""
+        return any(not stack for _, stack in self.states)
 
     def feed_text(self, text: str) -> bool:
-        return all(self.feed(ch) for ch in text)
-
-    def feed(self, ch: str) -> bool:
-        """Consume ch; False (and the state is then undefined: feed a copy) if no valid JSON text continues so."""
-        top = self.stack[-1]
-        if isinstance(top, tuple):
-            return self._token(top, ch)
-        if ch in _WS:
-            self.whitespace += 1
-            return self.whitespace <= MAX_WHITESPACE
-        self.whitespace = 0
-        if top == "arr_first" and ch == "]":
-            self.stack.pop()
-            return True
-        if top in ("value", "arr_first"):
-            if top == "arr_first":
-                self.stack[-1] = "arr_next"  # what follows this first element
-            else:
-                self.stack.pop()
-            return self._start_value(ch)
-        if top in ("obj_key", "obj_key!"):
-            if ch == "}" and top == "obj_key":
-                self.stack.pop()
-                return True
-            if ch != '"':
+        """feed() each character; a run of a string's plain characters, or of a literal's, at once while there is
+        one state (the common case: a token of a string's words costs one step, not one per character)."""
+        i, end = 0, len(text)
+        while i < end:
+            if len(self.states) == 1:
+                ws, stack = self.states[0]
+                top = stack[-1] if stack else None
+                if top is not None and top[0] == "s" and top[2] == 0:
+                    run = _PLAIN.match(text, i).end() - i
+                    node, count = top[1], top[3]
+                    if run and (node.max_len is None or count + run <= node.max_len):
+                        count = min(count + run, max(node.min_len, node.max_len or 0))
+                        self.states = [(0, stack[:-1] + (("s", node, 0, count),))]
+                        i += run
+                        continue
+                elif top is not None and top[0] == "l":
+                    rest = top[1]
+                    run = min(len(rest), end - i)
+                    if text[i : i + run] != rest[:run]:
+                        self.states = []
+                        return False
+                    self.states = [(0, stack[:-1] + (("l", rest[run:]),) if run < len(rest) else stack[:-1])]
+                    i += run
+                    continue
+            if not self.feed(text[i]):
                 return False
-            self.stack[-1] = "colon"
-            self.stack.append(("str", False, 0, True))
-            return True
-        if top == "colon":
-            if ch != ":":
-                return False
-            self.stack[-1] = "obj_next"
-            self.stack.append("value")
-            return True
-        if top in ("obj_next", "arr_next"):
-            if ch == ",":
-                if top == "obj_next":
-                    self.stack[-1] = "obj_key!"
-                else:
-                    self.stack.append("value")
-                return True
-            if ch == ("}" if top == "obj_next" else "]"):
-                self.stack.pop()
-                return True
-            return False
-        return False  # 'done': only whitespace
-
-    def _start_value(self, ch: str) -> bool:
-        top_level = len(self.stack) == 1  # only 'done' below: this is the top-level value
-        if top_level and self.object_only and ch != "{":
-            return False
-        if ch == "{":
-            self.stack.append("obj_key")
-        elif ch == "[":
-            self.stack.append("arr_first")
-        elif ch == '"':
-            self.stack.append(("str", False, 0, False))
-        elif ch == "-":
-            self.stack.append(("num", "sign"))
-        elif ch in _DIGITS:
-            self.stack.append(("num", "zero" if ch == "0" else "int"))
-        elif ch in _LITERALS:
-            self.stack.append(("lit", _LITERALS[ch][1:]))
-        else:
-            return False
+            i += 1
         return True
 
-    def _token(self, top: tuple, ch: str) -> bool:
-        kind = top[0]
-        if kind == "str":
-            _, escape, hex_left, _ = top
-            if hex_left:
-                if ch not in _HEX:
-                    return False
-                self.stack[-1] = ("str", False, hex_left - 1, top[3])
-                return True
-            if escape:
-                if ch == "u":
-                    self.stack[-1] = ("str", False, 4, top[3])
-                    return True
-                if ch not in '"\\/bfnrt':
-                    return False
-                self.stack[-1] = ("str", False, 0, top[3])
-                return True
-            if ch == "\\":
-                self.stack[-1] = ("str", True, 0, top[3])
-                return True
-            if ch == '"':
-                self.stack.pop()
-                return True
-            return ch >= " "  # control characters must be escaped
-        if kind == "lit":
-            rest = top[1]
-            if not rest or ch != rest[0]:
-                return False
-            if len(rest) == 1:
-                self.stack.pop()
-            else:
-                self.stack[-1] = ("lit", rest[1:])
-            return True
-        return self._number(top[1], ch)
+    def feed(self, ch: str) -> bool:
+        """Consume ch; False (and the prefix then accepts nothing more) if no text valid for the schema continues
+        so."""
+        states = [s for ws, stack in self.states for s in _step(ws, stack, ch)]
+        self.states = states if len(states) < 2 else list(dict.fromkeys(states))
+        return bool(states)
 
-    def _number(self, part: str, ch: str) -> bool:
-        """part: where in -?(0|[1-9]d*)(.d+)?([eE][+-]?d+)? the number is; a character that cannot extend it
-        ends it (if it may end there) and is read again as what follows the number."""
-        grow = {
-            "sign": {**dict.fromkeys("0", "zero"), **dict.fromkeys("123456789", "int")},
-            "zero": {".": "dot", "e": "exp", "E": "exp"},
-            "int": {**dict.fromkeys(_DIGITS, "int"), ".": "dot", "e": "exp", "E": "exp"},
-            "dot": dict.fromkeys(_DIGITS, "frac"),
-            "frac": {**dict.fromkeys(_DIGITS, "frac"), "e": "exp", "E": "exp"},
-            "exp": {**dict.fromkeys("+-", "exp_sign"), **dict.fromkeys(_DIGITS, "exp_int")},
-            "exp_sign": dict.fromkeys(_DIGITS, "exp_int"),
-            "exp_int": dict.fromkeys(_DIGITS, "exp_int"),
-        }[part]
-        if ch in grow:
-            self.stack[-1] = ("num", grow[ch])
-            return True
-        if part not in ("zero", "int", "frac", "exp_int"):
-            return False
-        self.stack.pop()
-        return self.feed(ch)
+
+def _step(ws: int, stack: tuple, ch: str) -> list[tuple[int, tuple]]:
+    """The states that (ws, stack) goes to on ch."""
+    if not stack:
+        return [(ws + 1, stack)] if ch in _WS and ws < MAX_WHITESPACE else []
+    top = stack[-1]
+    kind = top[0]
+    if kind == "s":
+        return _string(stack, top, ch)
+    if kind == "l":
+        rest = top[1]
+        if ch != rest[0]:
+            return []
+        return [(0, stack[:-1] + (("l", rest[1:]),) if len(rest) > 1 else stack[:-1])]
+    if kind == "n":
+        grown = _NUMBER[top[2]].get(ch)
+        if grown is not None and not (top[1] and grown in ("dot", "exp")):
+            return [(0, stack[:-1] + (("n", top[1], grown),))]
+        # a character that cannot extend the number ends it (if it may end here) and is read as what follows
+        return _step(0, stack[:-1], ch) if top[2] in _NUMBER_ENDS else []
+    if ch in _WS:
+        return [(ws + 1, stack)] if ws < MAX_WHITESPACE else []
+    below = stack[:-1]
+    if kind == "v":
+        return [(0, below + frames) for frames in _start(top[1], ch, len(stack))]
+    if kind == "o":
+        return _object(below, top, ch)
+    return _array(below, top, ch, len(stack))
+
+
+def _start(node: Node, ch: str, depth: int) -> list[tuple]:
+    """The frames that replace ('v', node) when a value of node starts with ch (an empty tuple: the value is
+    already whole, a one-character literal)."""
+    if isinstance(node, Union):
+        return [frames for alt in node.alts for frames in _start(alt, ch, depth)]
+    if isinstance(node, Ref):
+        return _start(node.target, ch, depth)
+    if isinstance(node, Lit):
+        return [(("l", t[1:]),) if len(t) > 1 else () for t in node.texts if t[0] == ch]
+    if isinstance(node, Str):
+        return [(("s", node, 0, 0),)] if ch == '"' else []
+    if isinstance(node, Num):
+        part = "sign" if ch == "-" else "zero" if ch == "0" else "int" if ch in _DIGITS else None
+        return [(("n", node.integer, part),)] if part else []
+    if depth > MAX_DEPTH:
+        return []
+    if isinstance(node, Obj):
+        return [(("o", node, frozenset(), "first", None),)] if ch == "{" else []
+    if isinstance(node, Arr):
+        return [(("a", node, 0, "first"),)] if ch == "[" else []
+    raise TypeError(f"not a schema node: {node!r}")
+
+
+def _object(below: tuple, top: tuple, ch: str) -> list[tuple[int, tuple]]:
+    _, node, seen, phase, key = top
+    if phase in ("first", "key"):
+        if ch == "}" and phase == "first" and not node.required:
+            return [(0, below)]
+        if ch != '"':
+            return []
+        states = [(0, below + (("o", node, seen, "colon", k), ("l", text)))
+                  for k, text in node.keys if k not in seen]  # fmt: skip
+        if node.additional is not None:
+            states.append((0, below + (("o", node, seen, "colon", None), ("s", KEY, 0, 0))))
+        return states
+    if phase == "colon":
+        if ch != ":":
+            return []
+        value = node.props[key] if key is not None else node.additional
+        seen = seen | {key} if key is not None else seen
+        return [(0, below + (("o", node, seen, "next", None), ("v", value)))]
+    if ch == "}":
+        return [(0, below)] if node.required <= seen else []
+    if ch == "," and (node.additional is not None or len(seen) < len(node.props)):
+        return [(0, below + (("o", node, seen, "key", None),))]
+    return []
+
+
+def _array(below: tuple, top: tuple, ch: str, depth: int) -> list[tuple[int, tuple]]:
+    _, node, count, phase = top
+    if ch == "]":
+        return [(0, below)] if count >= node.min_items else []
+    if phase == "next":
+        if ch != "," or node.item(count) is None:
+            return []
+        return [(0, below + (("a", node, count + 1, "next"), ("v", node.item(count))))]
+    item = node.item(0)  # phase 'first': ch starts the first element
+    if item is None:
+        return []
+    return [(0, below + (("a", node, 1, "next"),) + frames) for frames in _start(item, ch, depth + 1)]
+
+
+def _string(stack: tuple, top: tuple, ch: str) -> list[tuple[int, tuple]]:
+    _, node, escape, count = top
+    below = stack[:-1]
+    if escape > 0:  # \u's hex digits
+        return [(0, below + (("s", node, escape - 1, count),))] if ch in _HEX else []
+    if escape < 0:
+        if ch == "u":
+            return [(0, below + (("s", node, 4, count),))]
+        return [(0, below + (("s", node, 0, count),))] if ch in '"\\/bfnrt' else []
+    if ch == '"':
+        return [(0, below)] if count >= node.min_len else []
+    if ch < " " or (node.max_len is not None and count >= node.max_len):
+        return []  # control characters must be escaped
+    # count saturates where no bound can tell larger counts apart, so that states stay few and equal ones merge
+    count = min(count + 1, max(node.min_len, node.max_len or 0))
+    return [(0, below + (("s", node, -1 if ch == "\\" else 0, count),))]
 
 
 class JsonConstraint:
-    """One request's JSON-mode state (owned by the engine thread)."""
+    """One request's JSON state (owned by the engine thread)."""
 
-    def __init__(self, texts: TokenTexts) -> None:
-        self.texts, self.prefix = texts, JsonPrefix(object_only=True)
+    def __init__(self, texts: TokenTexts, root: Node | None = None) -> None:
+        """root: a compiled schema (server/json_schema.compile_schema); None: any JSON object (JSON mode)."""
+        self.texts, self.prefix = texts, JsonPrefix(root)
 
     @property
     def complete(self) -> bool:

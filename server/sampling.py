@@ -28,6 +28,7 @@ import torch
 
 from server.errors import InvalidParamsError
 from server.json_mode import JSON_CANDIDATES, JsonConstraint
+from server.json_schema import Node, SchemaError, compile_schema
 
 MAX_LOGPROBS = 20  # most alternatives per token (OpenAI's chat API allows 20, its completions API 5)
 
@@ -71,6 +72,9 @@ class SamplingParams:
     json_object: bool = False
     """JSON mode: the output is kept a prefix of a JSON object, and ends ('stop') once the object is whole
     (server/json_mode.py)."""
+    json_schema: dict | bool | None = None
+    """Structured outputs: a JSON Schema (the parsed document) the output is kept valid for, ending ('stop') once
+    its value is whole (server/json_schema.py says which keywords are enforced); None = off."""
     prompt_logprobs: int | None = None
     """Report each prompt token's log-probability given the tokens before it (the first has none) and this many
     most likely alternatives (None = off). The prompt is then computed in full: no prefix cache."""
@@ -86,10 +90,15 @@ class SamplingParams:
         return bool(self.logit_bias) or self.penalized
 
     @property
+    def constrains_json(self) -> bool:
+        """JSON mode or a JSON Schema: the row draws through a JsonConstraint."""
+        return self.json_object or self.json_schema is not None
+
+    @property
     def draws_on_device(self) -> bool:
         """Whether draw_on_device serves this row: no adjusted logits, JSON recognizer or logprobs, which need the
         row's tokens on the host before the next draw (multi-step decoding takes only such rows)."""
-        return not (self.adjusts_logits or self.json_object or self.logprobs is not None)
+        return not (self.adjusts_logits or self.constrains_json or self.logprobs is not None)
 
     def validate(self, max_new_tokens: int, vocab_size: int, max_stop_strings: int = 16,
                  max_logit_bias: int = 1024) -> None:  # fmt: skip
@@ -133,6 +142,20 @@ class SamplingParams:
         for ok, message in checks:
             if not ok:
                 raise InvalidParamsError(message)
+        if self.json_schema is not None:
+            if self.json_object:
+                raise InvalidParamsError("json_object and json_schema exclude each other")
+            self.compiled_schema()
+
+    def compiled_schema(self) -> Node | None:
+        """json_schema's root node (cached per schema text), None without one; InvalidParamsError if it cannot be
+        enforced."""
+        if self.json_schema is None:
+            return None
+        try:
+            return compile_schema(self.json_schema)
+        except SchemaError as e:
+            raise InvalidParamsError(f"json_schema: {e}") from None
 
     def make_generator(self, device: torch.device) -> torch.Generator | None:
         """A seeded request's own generator: its draws are the same alone or in any batch. None for greedy requests,
@@ -181,8 +204,8 @@ def sample(
     banned: list[Sequence[int]] | None = None,
 ) -> Sampled:
     """logits [B, V] float32 (not written) -> one token id per row. histories: per row, needed where the row's
-    params are penalized; constraints: per row, where they ask for a JSON object; banned: per row, token ids it
-    cannot draw this step (min_tokens: its stop token ids until it has generated that many)."""
+    params are penalized; constraints: per row, where they ask for JSON (an object, or a schema's value); banned: per
+    row, token ids it cannot draw this step (min_tokens: its stop token ids until it has generated that many)."""
     wants_logprobs = [i for i, p in enumerate(params) if p.logprobs is not None]
     raw = logits[torch.tensor(wants_logprobs, device=logits.device)] if wants_logprobs else None  # [L, V], a copy
     adjusted = [i for i, p in enumerate(params) if p.adjusts_logits or (banned is not None and banned[i])]
@@ -195,9 +218,9 @@ def sample(
             if banned is not None and banned[i]:
                 logits[i, torch.tensor(list(banned[i]), dtype=torch.int64, device=logits.device)] = float("-inf")
     greedy = SamplingParams()  # JSON rows draw in _draw_json, once, from their own generator
-    tokens = _draw(logits, [greedy if p.json_object else p for p in params], generators)
+    tokens = _draw(logits, [greedy if p.constrains_json else p for p in params], generators)
     for i, p in enumerate(params):
-        if p.json_object:
+        if p.constrains_json:
             if constraints is None or constraints[i] is None:
                 raise ValueError("JSON-mode rows need their constraint")
             tokens[i] = _draw_json(logits[i], p, generators[i], constraints[i])

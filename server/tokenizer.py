@@ -42,6 +42,7 @@ class TokenTexts:
 
     def __init__(self, tokenizer: Tokenizer | None, skip_special_tokens: bool) -> None:
         self.tokenizer, self.skip_special_tokens, self.cache = tokenizer, skip_special_tokens, {}
+        self._single: frozenset[str] | None = None
 
     def __call__(self, token_id: int) -> str:
         text = self.cache.get(token_id)
@@ -51,6 +52,19 @@ class TokenTexts:
                 if self.tokenizer is not None else ""
             )  # fmt: skip
         return text
+
+    def single_characters(self, vocab_size: int) -> frozenset[str]:
+        """The characters some one token id of [0, vocab_size) reads as exactly (every id decoded, once)."""
+        if self._single is None:
+            if self.tokenizer is not None and hasattr(self.tokenizer, "__len__"):
+                vocab_size = min(vocab_size, len(self.tokenizer))  # the model's padding rows have no text
+            missing = [i for i in range(vocab_size) if i not in self.cache]
+            if missing and self.tokenizer is not None and hasattr(self.tokenizer, "batch_decode"):  # one call
+                texts = self.tokenizer.batch_decode([[i] for i in missing],
+                                                    skip_special_tokens=self.skip_special_tokens)
+                self.cache.update(zip(missing, texts, strict=True))
+            self._single = frozenset(t for t in map(self, range(vocab_size)) if len(t) == 1)
+        return self._single
 
 
 class IncrementalDetokenizer:

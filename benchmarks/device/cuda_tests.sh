@@ -23,9 +23,10 @@ elif [ "$part" = kernels4 ]; then  # forty-first: the wgmma bucket file's GPU ca
 elif [ "$part" = sketch ]; then limit=200; paths="tests/sketch"  # forty-first: with the task datasets carried
 elif [ "$part" = engine ]; then limit=200; paths="tests/server/test_engine.py tests/server/test_fused_ops.py"
 elif [ "$part" = sampling ]; then  # forty-sixth: min_p / min_tokens (host-sampled rows beside on-device ones, under
-  limit=300                        # overlap and multi-step plans), and the pool's distance measured after ready
+  limit=300                        # overlap and multi-step plans), and the pool's distance measured after ready;
   paths="tests/server/test_sampling.py tests/server/test_multi_step.py tests/server/test_overlap.py
-    tests/server/test_int8_activations.py tests/adapters/test_pool.py tests/server/test_api.py"
+    tests/server/test_int8_activations.py tests/adapters/test_pool.py tests/server/test_api.py
+    tests/server/test_json_mode.py tests/server/test_json_schema.py"  # forty-seventh: structured outputs
 else paths="tests/server tests/adapters tests/sketch"; fi
 timeout $limit python3 -m pytest -v -p no:cacheprovider -rfE --durations=15 $paths ${kexpr:+-k "$kexpr"} \
   --ignore=tests/server/test_real_model.py --ignore=tests/server/test_real_model_http.py \

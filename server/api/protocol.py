@@ -24,10 +24,22 @@ class Usage(BaseModel):
     total_tokens: int
 
 
+class JsonSchemaFormat(BaseModel):
+    """OpenAI's structured outputs: the output is kept valid for `schema` (server/json_schema.py lists the keywords
+    enforced; one that cannot be enforced answers 400). `strict` true or false, the schema is enforced alike."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    name: str = Field(..., min_length=1, max_length=64, pattern=r"^[a-zA-Z0-9_-]+$")
+    description: str | None = None
+    schema_: dict | bool = Field(True, alias="schema", description="A JSON Schema; absent: any JSON value")
+    strict: bool | None = None
+
+
 class ResponseFormat(BaseModel):
     type: Literal["text", "json_object", "json_schema"] = Field(..., description="json_object: the output is a "
-                                                                "JSON object (json_schema is not supported)")
-    json_schema: dict | None = None
+                                                                "JSON object; json_schema: a value of json_schema")
+    json_schema: JsonSchemaFormat | None = None
 
 
 class SamplingFields(BaseModel):
@@ -49,7 +61,9 @@ class SamplingFields(BaseModel):
                                       "negative) logits of prompt and generated tokens (transformers' definition)")
     logit_bias: dict[str, float] | None = Field(None, description="Token id (as a string, as OpenAI's clients send "
                                                 "it) -> a value in [-100, 100] added to its logit")
-    response_format: ResponseFormat | None = Field(None, description="{'type': 'json_object'}: JSON mode")
+    response_format: ResponseFormat | None = Field(None, description="{'type': 'json_object'}: JSON mode; "
+                                                   "{'type': 'json_schema', 'json_schema': {'name', 'schema'}}: "
+                                                   "structured outputs")
     stream: bool = False
     # vLLM's extensions of OpenAI's parameters, under vLLM's names
     ignore_eos: bool = Field(False, description="Keep generating past the end-of-sequence token, up to max_tokens "

@@ -24,6 +24,7 @@ from fastapi import Request
 from server.api.errors import ApiError
 from server.api.protocol import SamplingFields
 from server.api.state import ServerState, log
+from server.json_schema import SchemaError, compile_schema
 from server.request import RequestHandle, TokenOutput
 from server.sampling import SamplingParams, TokenLogprob
 
@@ -79,9 +80,16 @@ def sampling_params(
     except ValueError:
         raise ApiError(400, "logit_bias keys must be token ids", code="invalid_logit_bias") from None
     kind = body.response_format.type if body.response_format is not None else "text"
+    schema = None
     if kind == "json_schema":
-        raise ApiError(400, "response_format json_schema is not supported; json_object (JSON mode) is",
-                       code="unsupported_response_format")  # fmt: skip
+        if body.response_format.json_schema is None:
+            raise ApiError(400, "response_format json_schema needs its json_schema: {name, schema}",
+                           code="invalid_json_schema")  # fmt: skip
+        schema = body.response_format.json_schema.schema_
+        try:
+            compile_schema(schema)  # cached: the engine's constraint takes the same compiled nodes
+        except SchemaError as e:
+            raise ApiError(400, f"response_format json_schema: {e}", code="invalid_json_schema") from None
     if max_tokens is None:  # a default never exceeds the server's limit; an explicit value is checked against it
         explicit = "max_tokens" in body.model_fields_set
         max_tokens = body.max_tokens if explicit else min(body.max_tokens, state.settings.max_new_tokens)
@@ -98,6 +106,7 @@ def sampling_params(
         ignore_eos=body.ignore_eos,
         logit_bias=logit_bias,
         json_object=kind == "json_object",
+        json_schema=schema,
         repetition_penalty=body.repetition_penalty,
         presence_penalty=body.presence_penalty,
         frequency_penalty=body.frequency_penalty,

@@ -526,6 +526,36 @@ def test_json_mode_through_chat_and_completions(client):
         assert JsonPrefix().feed_text(text)  # a JSON object, or (cut by max_tokens) the start of one
         if choice["finish_reason"] == "stop":
             assert isinstance(json.loads(text), dict)
-    r = client.post("/v1/chat/completions", json=chat | {"response_format": {"type": "json_schema", "json_schema": {}}})
-    assert r.status_code == 400 and "json_schema" in r.json()["error"]["message"]
+
+
+def test_structured_outputs_through_chat_and_generate(client):
+    """response_format json_schema (OpenAI's shape): the output is a whole value of the schema; what cannot be
+    enforced answers 400 naming it."""
+    from tests.server.test_json_schema import valid_text
+
+    pet = {"type": "object", "properties": {"ok": {"type": "boolean"}, "kind": {"enum": ["cat", "dog", 7]}},
+           "required": ["kind", "ok"]}  # fmt: skip
+    no_spaces = {str(ord(c)): -100 for c in " \t\n\r"}  # the longest value then fits the test server's 64 tokens
+    fmt = {"type": "json_schema", "json_schema": {"name": "pet", "schema": pet, "strict": True}}
+    chat = {"model": "base", "max_tokens": 64, "temperature": 0, "response_format": fmt, "logit_bias": no_spaces,
+            "messages": [{"role": "user", "content": "Describe a pet."}]}  # fmt: skip
+    r = client.post("/v1/chat/completions", json=chat)
+    assert r.status_code == 200, r.text
+    choice = r.json()["choices"][0]
+    assert choice["finish_reason"] == "stop" and valid_text(choice["message"]["content"], pet), choice
+    r = client.post("/v1/generate", json={"task": "base", "prompt": "A pet:", "max_tokens": 64, "temperature": 1.0,
+                                          "seed": 5, "response_format": fmt, "logit_bias": no_spaces})  # fmt: skip
+    assert r.status_code == 200 and r.json()["finish_reason"] == "stop", r.text
+    assert valid_text(r.json()["text"], pet), r.text
+    for bad, status, code, words in (
+        ({"type": "json_schema"}, 400, "invalid_json_schema", "needs its json_schema"),
+        ({"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "string", "pattern": "a+"}}}, 400,
+         "invalid_json_schema", "'pattern' is not supported"),
+        ({"type": "json_schema", "json_schema": {"name": "x", "schema": {"enum": ["caf\u00e9"]}}}, 400, None,
+         "no single token"),
+        ({"type": "json_schema", "json_schema": {"schema": {}}}, 422, None, "name"),
+    ):  # fmt: skip
+        r = client.post("/v1/chat/completions", json=chat | {"response_format": bad})
+        assert r.status_code == status, r.text
+        assert words in r.json()["error"]["message"] and (code is None or r.json()["error"]["code"] == code)
     assert client.post("/v1/chat/completions", json=chat | {"response_format": {"type": "yaml"}}).status_code == 422

@@ -69,6 +69,32 @@ def test_openai_client_completions_chat_and_streams(any_server):
         client.completions.create(model="no-such-task", prompt="x", max_tokens=2)
 
 
+def test_openai_clients_parse_helper_gets_its_pydantic_model(server):
+    """The official client's structured outputs: `chat.completions.parse` sends a pydantic model's strict JSON
+    Schema and parses the answer back into the model."""
+    from typing import Literal
+
+    import pydantic
+
+    class Pet(pydantic.BaseModel):
+        kind: Literal["cat", "dog"]
+        indoor: bool
+        legs: int
+
+    url, _ = server
+    client = openai.OpenAI(base_url=url + "/v1", api_key="unused", max_retries=0)
+    no_spaces = {str(ord(c)): -100 for c in " \t\n\r"}  # the value then fits in the test server's 64 tokens
+    for temperature in (0.0, 1.0):
+        done = client.chat.completions.parse(model="base", messages=[{"role": "user", "content": "a pet"}],
+                                             response_format=Pet, max_tokens=64, temperature=temperature, seed=3,
+                                             logit_bias=no_spaces)  # fmt: skip
+        message = done.choices[0].message
+        if done.choices[0].finish_reason == "stop":
+            assert isinstance(message.parsed, Pet) and message.parsed.kind in ("cat", "dog"), message.content
+        else:  # an integer may grow past the token budget: still the start of a Pet
+            assert done.choices[0].finish_reason == "length" and message.content.startswith("{")
+
+
 def test_cli_push_lut_then_generate(server, base, tmp_path, capsys):
     url, _ = server
     lut = write_task_lut(base, tmp_path / "cli.safetensors", seed=5)
@@ -88,6 +114,15 @@ def test_cli_push_lut_then_generate(server, base, tmp_path, capsys):
     expected = post(url, "/v1/generate", {"task": "cli-task", "prompt": "hey", "max_tokens": 40,
                                           "response_format": {"type": "json_object"}, "repetition_penalty": 1.2})
     assert capsys.readouterr().out == expected["text"] + "\n" and expected["text"].lstrip().startswith("{")
+    schema_file = tmp_path / "schema.json"
+    schema_file.write_text(json.dumps({"enum": ["yes", "no"]}))
+    assert cli_main(["generate", "--server", url, "--task", "cli-task", "--prompt", "Is it?", "--json-schema",
+                     str(schema_file)]) == 0  # fmt: skip
+    assert json.loads(capsys.readouterr().out) in ("yes", "no")
+    schema_file.write_text("{not json")
+    assert cli_main(["generate", "--server", url, "--task", "cli-task", "--prompt", "x", "--json-schema",
+                     str(schema_file)]) == 2  # fmt: skip
+    assert "--json-schema" in capsys.readouterr().err
     assert cli_main(["generate", "--server", url, "--task", "nope", "--prompt", "hey"]) == 1
     assert "error 404" in capsys.readouterr().err
     assert cli_main(["tasks", "--server", url]) == 0

@@ -60,6 +60,29 @@ def test_openai_client_chat_and_a_stream_on_the_default_model(default_server):
     assert "".join(c.choices[0].text for c in chunks if c.choices) and chunks[-1].choices[0].finish_reason
 
 
+def test_structured_output_from_the_default_model_parses_into_its_pydantic_model(default_server):
+    """A user's whole structured-output call: the official client's parse helper with a pydantic model, against the
+    real model served by the real process."""
+    openai = pytest.importorskip("openai")
+    from typing import Literal
+
+    import pydantic
+
+    class City(pydantic.BaseModel):
+        name: str
+        country: str
+        is_capital: bool
+        continent: Literal["Africa", "Americas", "Asia", "Europe", "Oceania"]
+
+    port, _ = default_server
+    client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused")
+    done = client.chat.completions.parse(model="base", max_tokens=80, temperature=0, response_format=City,
+                                         messages=[{"role": "user", "content": "Describe Paris as JSON."}])  # fmt: skip
+    city = done.choices[0].message.parsed
+    assert done.choices[0].finish_reason == "stop" and isinstance(city, City), done.choices[0].message.content
+    assert city.continent == "Europe" and "Paris" in city.name, city
+
+
 def test_uploaded_task_lut_is_served_and_shows_in_the_metrics(default_server, tmp_path):
     from sketch.format import load_sketched_base
     from sketch.models import cache_root
