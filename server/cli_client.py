@@ -49,6 +49,8 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         structured.add_argument("--json", action="store_true", help="JSON mode: the output is a JSON object")
         structured.add_argument("--json-schema", type=Path, default=None, metavar="FILE",
                                 help="structured output: the output is a value of the JSON Schema in FILE")
+        structured.add_argument("--choice", action="append", default=None, metavar="TEXT",
+                                help="the output is exactly one of these texts (repeatable)")
         parser.add_argument("--stream", action="store_true", help="print tokens as they arrive")
 
 
@@ -153,6 +155,8 @@ def generate(args) -> int:
         body["repetition_penalty"] = args.repetition_penalty
     if args.json:
         body["response_format"] = {"type": "json_object"}
+    if args.choice:
+        body["guided_choice"] = args.choice
     if args.json_schema is not None:
         try:
             schema = json.loads(args.json_schema.read_text())

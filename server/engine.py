@@ -45,8 +45,8 @@ from server.errors import (
     UnknownTaskError,
     unknown_task_message,
 )
-from server.json_mode import JsonConstraint
-from server.json_schema import Node, literal_chars
+from server.json_mode import JsonConstraint, JsonPrefix
+from server.json_schema import literal_chars
 from server.kv_cache import BlockManager, KVCache, bytes_per_block
 from server.model import ModelConfig, Transformer
 from server.request import Request, RequestHandle, TokenOutput
@@ -186,15 +186,15 @@ class Engine:
         request_id = request_id or uuid.uuid4().hex
         handle = RequestHandle(request_id, task, self._cancel)
         detok = IncrementalDetokenizer(self.tokenizer, prompt_ids, params.stop) if self.tokenizer else None
-        if params.constrains_json and self.tokenizer is None:
+        if params.constrained_output and self.tokenizer is None:
             raise InvalidParamsError("JSON mode and json_schema need a tokenizer; this engine has none")
         with self._lock:  # resolving under the lock: a concurrent delete_task either sees this request or wins
             key = self._resolve(task)
             handle.version = key[1]
             req = Request(request_id, task, key, prompt_ids, params, params.make_generator(self.device), detok, handle)
             req.stop_ids = frozenset(params.stop_token_ids) | (frozenset() if params.ignore_eos else self.eos_token_ids)
-            if params.constrains_json:
-                req.json_constraint = JsonConstraint(self._token_texts, self._writable_schema(params))
+            if params.constrained_output:
+                req.json_constraint = JsonConstraint(self._token_texts, self._output_prefix(params), req.stop_ids)
             if not self._accepting:
                 raise EngineStoppedError("the engine is stopping and takes no new requests")
             if request_id in self._requests:
@@ -441,26 +441,32 @@ class Engine:
                 if p == len(req.prompt_logprobs):
                     req.prompt_logprobs.append(lp)
 
-    def _writable_schema(self, params: SamplingParams) -> Node | None:
-        """params' compiled json_schema (None: JSON mode), once sure this vocabulary can write it: a character the
-        output may have to copy (an enum value's, a key's) that no token writes alone could leave the sampler no
-        valid token (the structural ASCII characters are single tokens in every vocabulary we load)."""
+    def _output_prefix(self, params: SamplingParams) -> JsonPrefix:
+        """The recognizer of params' constrained output, once sure this vocabulary can write it: a character the
+        output may have to copy (a choice's, an enum value's, a key's) that no token writes alone could leave the
+        sampler no valid token (the structural ASCII characters are single tokens in every vocabulary we load)."""
         root = params.compiled_schema()
-        if root is not None:
-            unwritable = literal_chars(root) - self._token_texts.single_characters(self.model_config.vocab_size)
-            if unwritable:
-                raise InvalidParamsError(f"json_schema: no single token of this model writes {min(unwritable)!r}, "
-                                         "which an enum, const or property name of the schema needs")  # fmt: skip
-        return root
+        if params.guided_choice is not None:
+            needed, what = frozenset("".join(params.guided_choice)), "guided_choice: a choice"
+        else:
+            needed = literal_chars(root) if root is not None else frozenset()
+            what = "json_schema: an enum, const or property name of the schema"
+        unwritable = needed - self._token_texts.single_characters(self.model_config.vocab_size)
+        if unwritable:
+            part, whole = what.split(": ")
+            raise InvalidParamsError(f"{part}: no single token of this model writes {min(unwritable)!r}, which {whole} "
+                                     "needs")  # fmt: skip
+        return JsonPrefix.choice(params.guided_choice) if params.guided_choice is not None else JsonPrefix(root)
 
     def _take_token(self, req: Request, token: int) -> str | None:
         """Lock held. Feed the request's new token (already in output_ids) to its JSON recognizer and detokenizer; why
         it ends now, or None. Before params.min_tokens tokens no stop token or stop string ends it (vLLM's rule; the
         sampler bans its stop ids meanwhile)."""
         p = req.params
-        if req.json_constraint is not None:
-            req.json_constraint.advance(token)
-            if req.json_constraint.complete:  # the value is whole: nothing may follow it
+        constraint = req.json_constraint
+        if constraint is not None and not (token in req.stop_ids and constraint.complete):  # (a stop id ends it)
+            constraint.advance(token)
+            if constraint.final:  # the value is whole and nothing may follow it
                 if req.detokenizer is not None:
                     req.detokenizer.add(token)
                 return "stop"

@@ -1,6 +1,6 @@
 """JSON mode and structured outputs: the generated text is kept a prefix of a JSON object
-(`response_format: {"type": "json_object"}`) or of a value valid for a JSON Schema (`{"type": "json_schema"}`,
-compiled by server/json_schema.py).
+(`response_format: {"type": "json_object"}`), of a value valid for a JSON Schema (`{"type": "json_schema"}`,
+compiled by server/json_schema.py), or of one of a list of texts (vLLM's guided_choice).
 
     JsonPrefix       a character-level pushdown recognizer of JSON (RFC 8259) against a schema's nodes: feed() says
                      whether a character keeps the text a prefix of some valid value; `complete` once a whole value
@@ -8,7 +8,7 @@ compiled by server/json_schema.py).
     JsonConstraint   one request's state: which candidate token ids keep the prefix valid (each token's text,
                      decoded once per engine by server/tokenizer.TokenTexts with special tokens reading '', is run
                      through a copy of the recognizer), advance() on the token the sampler chose; the engine ends
-                     the request ('stop') once the value is complete
+                     the request ('stop') once the value is final, and allows its stop ids once it is complete
 
 The sampler (server/sampling.py) ranks a row's candidates by its adjusted logits and keeps the valid ones among
 the best JSON_CANDIDATES (then the rest of the vocabulary, in rank order, if none is valid), so a JSON request
@@ -73,11 +73,25 @@ class JsonPrefix:
         other.states = self.states  # states are immutable; feed() replaces the list
         return other
 
+    @classmethod
+    def choice(cls, texts: list[str]) -> JsonPrefix:
+        """A recognizer of exactly one of texts, as they are (no JSON quoting, no whitespace around): vLLM's
+        guided_choice."""
+        prefix = cls.__new__(cls)
+        prefix.states = [(0, (("l", t),)) for t in dict.fromkeys(texts)]
+        return prefix
+
     @property
     def complete(self) -> bool:
-        """A whole top-level value has been read (a top-level number, which could still grow, once a character
-        after it ends it)."""
-        return any(not stack for _, stack in self.states)
+        """The text may end here: a whole value has been read (a top-level number too, though it could grow)."""
+        return any(not stack or (len(stack) == 1 and stack[0][0] == "n" and stack[0][2] in _NUMBER_ENDS)
+                   for _, stack in self.states)  # fmt: skip
+
+    @property
+    def final(self) -> bool:
+        """The text must end here: a whole value has been read and nothing but whitespace could follow (a JSON
+        object's closing brace; not a number, not a choice that a longer one extends)."""
+        return all(not stack for _, stack in self.states)
 
     def feed_text(self, text: str) -> bool:
         """feed() each character; a run of a string's plain characters, or of a literal's, at once while there is
@@ -227,17 +241,26 @@ def _string(stack: tuple, top: tuple, ch: str) -> list[tuple[int, tuple]]:
 
 
 class JsonConstraint:
-    """One request's JSON state (owned by the engine thread)."""
+    """One request's constrained output (owned by the engine thread)."""
 
-    def __init__(self, texts: TokenTexts, root: Node | None = None) -> None:
-        """root: a compiled schema (server/json_schema.compile_schema); None: any JSON object (JSON mode)."""
-        self.texts, self.prefix = texts, JsonPrefix(root)
+    def __init__(self, texts: TokenTexts, prefix: JsonPrefix | None = None, end_ids: frozenset[int] = frozenset()
+                 ) -> None:  # fmt: skip
+        """prefix: the recognizer (default: any JSON object, JSON mode); end_ids: the request's stop token ids
+        (EOS...), allowed wherever the text may end but need not (after a top-level number, or a choice that a
+        longer one extends)."""
+        self.texts, self.prefix, self.end_ids = texts, prefix or JsonPrefix(), end_ids
 
     @property
     def complete(self) -> bool:
         return self.prefix.complete
 
+    @property
+    def final(self) -> bool:
+        return self.prefix.final
+
     def allows(self, token_id: int) -> bool:
+        if token_id in self.end_ids:
+            return self.prefix.complete
         text = self.texts(token_id)
         return bool(text) and self.prefix.copy().feed_text(text)
 

@@ -30,6 +30,7 @@ from server.errors import InvalidParamsError
 from server.json_mode import JSON_CANDIDATES, JsonConstraint
 from server.json_schema import Node, SchemaError, compile_schema
 
+MAX_CHOICES, MAX_CHOICE_CHARS = 1024, 1024  # guided_choice's texts
 MAX_LOGPROBS = 20  # most alternatives per token (OpenAI's chat API allows 20, its completions API 5)
 
 
@@ -75,6 +76,8 @@ class SamplingParams:
     json_schema: dict | bool | None = None
     """Structured outputs: a JSON Schema (the parsed document) the output is kept valid for, ending ('stop') once
     its value is whole (server/json_schema.py says which keywords are enforced); None = off."""
+    guided_choice: list[str] | None = None
+    """The output is exactly one of these texts (vLLM's guided_choice); None = off."""
     prompt_logprobs: int | None = None
     """Report each prompt token's log-probability given the tokens before it (the first has none) and this many
     most likely alternatives (None = off). The prompt is then computed in full: no prefix cache."""
@@ -90,15 +93,15 @@ class SamplingParams:
         return bool(self.logit_bias) or self.penalized
 
     @property
-    def constrains_json(self) -> bool:
-        """JSON mode or a JSON Schema: the row draws through a JsonConstraint."""
-        return self.json_object or self.json_schema is not None
+    def constrained_output(self) -> bool:
+        """JSON mode, a JSON Schema or a choice: the row draws through a JsonConstraint."""
+        return self.json_object or self.json_schema is not None or self.guided_choice is not None
 
     @property
     def draws_on_device(self) -> bool:
         """Whether draw_on_device serves this row: no adjusted logits, JSON recognizer or logprobs, which need the
         row's tokens on the host before the next draw (multi-step decoding takes only such rows)."""
-        return not (self.adjusts_logits or self.constrains_json or self.logprobs is not None)
+        return not (self.adjusts_logits or self.constrained_output or self.logprobs is not None)
 
     def validate(self, max_new_tokens: int, vocab_size: int, max_stop_strings: int = 16,
                  max_logit_bias: int = 1024) -> None:  # fmt: skip
@@ -142,10 +145,15 @@ class SamplingParams:
         for ok, message in checks:
             if not ok:
                 raise InvalidParamsError(message)
-        if self.json_schema is not None:
-            if self.json_object:
-                raise InvalidParamsError("json_object and json_schema exclude each other")
-            self.compiled_schema()
+        if (self.json_object, self.json_schema is not None, self.guided_choice is not None).count(True) > 1:
+            raise InvalidParamsError("json_object, json_schema and guided_choice exclude each other")
+        self.compiled_schema()
+        if self.guided_choice is not None and not (
+            isinstance(self.guided_choice, list) and 1 <= len(self.guided_choice) <= MAX_CHOICES
+            and all(isinstance(c, str) and 1 <= len(c) <= MAX_CHOICE_CHARS for c in self.guided_choice)
+        ):  # fmt: skip
+            raise InvalidParamsError(f"guided_choice must list 1 to {MAX_CHOICES} texts of 1 to {MAX_CHOICE_CHARS} "
+                                     "characters")  # fmt: skip
 
     def compiled_schema(self) -> Node | None:
         """json_schema's root node (cached per schema text), None without one; InvalidParamsError if it cannot be
@@ -218,9 +226,9 @@ def sample(
             if banned is not None and banned[i]:
                 logits[i, torch.tensor(list(banned[i]), dtype=torch.int64, device=logits.device)] = float("-inf")
     greedy = SamplingParams()  # JSON rows draw in _draw_json, once, from their own generator
-    tokens = _draw(logits, [greedy if p.constrains_json else p for p in params], generators)
+    tokens = _draw(logits, [greedy if p.constrained_output else p for p in params], generators)
     for i, p in enumerate(params):
-        if p.constrains_json:
+        if p.constrained_output:
             if constraints is None or constraints[i] is None:
                 raise ValueError("JSON-mode rows need their constraint")
             tokens[i] = _draw_json(logits[i], p, generators[i], constraints[i])

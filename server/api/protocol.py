@@ -42,6 +42,16 @@ class ResponseFormat(BaseModel):
     json_schema: JsonSchemaFormat | None = None
 
 
+class StructuredOutputs(BaseModel):
+    """vLLM's `structured_outputs`: one of json (a JSON Schema), choice, json_object; regex and grammar answer 400."""
+
+    json_: dict | bool | None = Field(None, alias="json", description="A JSON Schema the output is kept valid for")
+    choice: list[str] | None = Field(None, description="The output is exactly one of these texts")
+    json_object: bool | None = Field(None, description="JSON mode: the output is a JSON object")
+    regex: str | None = Field(None, description="Not supported (400)")
+    grammar: str | None = Field(None, description="Not supported (400)")
+
+
 class SamplingFields(BaseModel):
     """Sampling parameters shared by every generation endpoint."""
 
@@ -74,6 +84,10 @@ class SamplingFields(BaseModel):
                          "likely one (after temperature, top_k and top_p); 0 = off")
     min_tokens: int = Field(0, ge=0, description="Generate at least this many tokens (at most max_tokens): before "
                             "that, EOS and stop_token_ids cannot be drawn and stop strings end nothing")
+    guided_json: dict | bool | None = Field(None, description="vLLM's: a JSON Schema the output is kept valid for "
+                                            "(as response_format json_schema)")
+    guided_choice: list[str] | None = Field(None, description="vLLM's: the output is exactly one of these texts")
+    structured_outputs: StructuredOutputs | None = Field(None, description="vLLM's newer form of the two above")
 
     def stop_list(self) -> list[str]:
         if self.stop is None:

@@ -547,6 +547,21 @@ def test_structured_outputs_through_chat_and_generate(client):
                                           "seed": 5, "response_format": fmt, "logit_bias": no_spaces})  # fmt: skip
     assert r.status_code == 200 and r.json()["finish_reason"] == "stop", r.text
     assert valid_text(r.json()["text"], pet), r.text
+    for extension in ({"guided_json": pet}, {"structured_outputs": {"json": pet}}):  # vLLM's names for the same
+        r = client.post("/v1/completions", json={"model": "base", "prompt": "A pet:", "max_tokens": 64,
+                                                 "logit_bias": no_spaces, **extension})  # fmt: skip
+        assert r.status_code == 200 and valid_text(r.json()["choices"][0]["text"], pet), r.text
+    for extension in ({"guided_choice": ["cat", "dog"]}, {"structured_outputs": {"choice": ["cat", "dog"]}}):
+        r = client.post("/v1/completions", json={"model": "base", "prompt": "A pet:", "max_tokens": 8, **extension})
+        assert r.status_code == 200 and r.json()["choices"][0]["text"] in ("cat", "dog"), r.text
+    for conflict in ({"guided_choice": ["a"], "guided_json": pet}, {"response_format": {"type": "json_object"},
+                                                                      "structured_outputs": {"choice": ["a"]}}):
+        r = client.post("/v1/completions", json={"model": "base", "prompt": "x", **conflict})
+        assert r.status_code == 400 and r.json()["error"]["code"] == "conflicting_structured_outputs", r.text
+    r = client.post("/v1/completions", json={"model": "base", "prompt": "x", "structured_outputs": {"regex": "a+"}})
+    assert r.status_code == 400 and "structured_outputs.regex is not supported" in r.text
+    r = client.post("/v1/completions", json={"model": "base", "prompt": "x", "guided_json": {"minimum": 1}})
+    assert r.status_code == 400 and r.json()["error"]["message"].startswith("guided_json: #: the keyword 'minimum'")
     for bad, status, code, words in (
         ({"type": "json_schema"}, 400, "invalid_json_schema", "needs its json_schema"),
         ({"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "string", "pattern": "a+"}}}, 400,

@@ -119,6 +119,9 @@ def test_cli_push_lut_then_generate(server, base, tmp_path, capsys):
     assert cli_main(["generate", "--server", url, "--task", "cli-task", "--prompt", "Is it?", "--json-schema",
                      str(schema_file)]) == 0  # fmt: skip
     assert json.loads(capsys.readouterr().out) in ("yes", "no")
+    assert cli_main(["generate", "--server", url, "--task", "cli-task", "--prompt", "Is it?", "--choice", "yes",
+                     "--choice", "no"]) == 0  # fmt: skip
+    assert capsys.readouterr().out in ("yes\n", "no\n")
     schema_file.write_text("{not json")
     assert cli_main(["generate", "--server", url, "--task", "cli-task", "--prompt", "x", "--json-schema",
                      str(schema_file)]) == 2  # fmt: skip

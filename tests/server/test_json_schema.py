@@ -72,10 +72,16 @@ CASES = [  # (schema, valid texts, invalid texts)
 
 
 def reads(schema, text: str) -> tuple[bool, bool]:
-    """(every character accepted, a whole value read)."""
+    """(every character accepted, a whole value read that nothing may follow)."""
     p = JsonPrefix(compile_schema(schema))
     ok = p.feed_text(text)
-    return ok, ok and p.complete
+    return ok, ok and p.final
+
+
+def ends(prefix: JsonPrefix, text: str) -> tuple[bool, bool]:
+    """After text: (the output may end here, it must end here)."""
+    assert prefix.feed_text(text), text
+    return prefix.complete, prefix.final
 
 
 @pytest.mark.parametrize(("schema", "valid", "invalid"), CASES)
@@ -90,13 +96,26 @@ def test_a_schema_accepts_its_values_and_each_of_their_prefixes(schema, valid, i
         assert not valid_text(text, schema), text
 
 
-def test_a_value_ends_where_nothing_may_follow_it():
-    assert reads(PERSON, '{"name": "A", "age": 1, "tags": ["x"]}') == (True, True)
-    assert reads(ROOTS["label"], '"no"') == (True, True)
-    assert reads(ROOTS["number"], "12") == (True, False)  # a number could still grow...
-    assert reads(ROOTS["number"], "12\n") == (True, True)  # ...until a character after it ends it
+def test_a_value_must_end_where_nothing_may_follow_it_and_may_end_where_it_could_grow():
+    """final: the engine ends the request; complete: the request's stop ids (EOS) become valid tokens."""
+    assert ends(JsonPrefix(compile_schema(PERSON)), '{"name": "A", "age": 1, "tags": ["x"]}') == (True, True)
+    assert ends(JsonPrefix(compile_schema(PERSON)), '{"name": "A", "age": 1, "tags": ["x"]') == (False, False)
+    assert ends(JsonPrefix(compile_schema(ROOTS["label"])), '"no"') == (True, True)
+    assert ends(JsonPrefix(compile_schema(ROOTS["number"])), "12") == (True, False)  # may end, or grow
+    assert ends(JsonPrefix(compile_schema(ROOTS["number"])), "12.") == (False, False)
+    assert ends(JsonPrefix(compile_schema(ROOTS["number"])), "12 ") == (True, True)
     assert reads({"const": {"a": [1, 2]}}, '{"a":[1,2]}') == (True, True)  # a const is its compact JSON text
     assert reads({"const": {"a": [1, 2]}}, '{"a": [1, 2]}')[0] is False
+
+
+def test_a_choice_is_one_of_its_texts_exactly():
+    choice = ["yes", "yes, sir", "no"]
+    assert ends(JsonPrefix.choice(choice), "ye") == (False, False)
+    assert ends(JsonPrefix.choice(choice), "yes") == (True, False)  # EOS may end it, or ", sir" follow
+    assert ends(JsonPrefix.choice(choice), "yes, sir") == (True, True)
+    assert ends(JsonPrefix.choice(choice), "no") == (True, True)
+    for text in (" yes", "Yes", '"no"', "non", "yes, si r"):
+        assert not JsonPrefix.choice(choice).feed_text(text), text
 
 
 def test_the_sampler_can_always_continue_a_valid_prefix():
@@ -202,12 +221,33 @@ def test_the_engine_writes_a_valid_value_that_a_random_model_would_not(base, sto
             assert valid_text(text, BOUNDED), text
 
 
+def test_a_stop_token_is_drawn_only_where_the_output_may_end(base, store):
+    """guided_choice over the random tiny model, with a stop token pushed to the top: refused until a choice is
+    whole ("yes" may end there, or go on to "yes, sir"), drawn as soon as one is."""
+    engine = create_engine(base, store)
+    choice = ["yes, sir", "yes", "no"]
+    for seed in range(3):
+        for temperature in (0.0, 1.0):
+            params = SamplingParams(max_tokens=20, temperature=temperature, seed=seed, guided_choice=choice,
+                                    stop_token_ids=[0], logit_bias={0: 100.0})  # fmt: skip
+            outs = list(engine.generate("alpha", prompt_ids(seed, 8), params))
+            text = "".join(o.text for o in outs)
+            assert outs[-1].finish_reason == "stop" and text in ("yes", "no"), text
+            assert outs[-1].token_ids[-1] == 0 or text == "no"  # "no" is final: it ends with no stop token
+    outs = list(engine.generate("alpha", prompt_ids(0, 8), SamplingParams(max_tokens=20, guided_choice=choice)))
+    assert "".join(o.text for o in outs) in choice and outs[-1].finish_reason == "stop"
+
+
 def test_the_engine_refuses_a_schema_its_vocabulary_cannot_write(base, store):
     engine = create_engine(base, store)  # bytes: no token reads as a non-ASCII character alone
     with pytest.raises(InvalidParamsError, match="no single token of this model writes 'é'"):
         engine.add_request("alpha", [1, 2], SamplingParams(json_schema={"enum": ["café"]}))
+    with pytest.raises(InvalidParamsError, match="no single token of this model writes 'ü', which a choice needs"):
+        engine.add_request("alpha", [1, 2], SamplingParams(guided_choice=["über", "unter"]))
     with pytest.raises(InvalidParamsError, match="exclude each other"):
         engine.add_request("alpha", [1, 2], SamplingParams(json_schema={}, json_object=True))
+    with pytest.raises(InvalidParamsError, match="guided_choice must list 1 to 1024 texts"):
+        engine.add_request("alpha", [1, 2], SamplingParams(guided_choice=["yes", ""]))
     with pytest.raises(InvalidParamsError, match="tokenizer"):
         create_engine(base, store, tokenizer=None).add_request("alpha", [1, 2], SamplingParams(json_schema={}))
 

@@ -81,6 +81,9 @@ def test_structured_output_from_the_default_model_parses_into_its_pydantic_model
     city = done.choices[0].message.parsed
     assert done.choices[0].finish_reason == "stop" and isinstance(city, City), done.choices[0].message.content
     assert city.continent == "Europe" and "Paris" in city.name, city
+    out = post_json(port, "/v1/completions", {"model": "base", "max_tokens": 4, "guided_choice": ["yes", "no"],
+                                              "prompt": "Question: is Paris in France? Answer (yes or no):"})
+    assert out["choices"][0]["text"] in ("yes", "no") and out["choices"][0]["finish_reason"] == "stop", out
 
 
 def test_uploaded_task_lut_is_served_and_shows_in_the_metrics(default_server, tmp_path):
