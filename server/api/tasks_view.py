@@ -28,8 +28,10 @@ def task_card(state: ServerState, engine, task: str) -> dict | None:
             "lut_distance": pool.distance_of((task, info.version))}
 
 
-def task_cards(state: ServerState, engine) -> list[dict]:
-    tasks = [BASE_TASK] + ([i.task for i in engine.store.list()] if engine.store is not None else [])
+def task_cards(state: ServerState, engine, tasks: list[str] | None = None) -> list[dict]:
+    """The /v1/models cards of the given tasks (default: base and every stored task); unknown ones left out."""
+    if tasks is None:
+        tasks = [BASE_TASK] + ([i.task for i in engine.store.list()] if engine.store is not None else [])
     cards = [task_card(state, engine, t) for t in tasks]
     return [{k: v for k, v in c.items() if k in ("id", "version", "size_bytes", "resident", "created")}
             for c in cards if c is not None]

@@ -137,6 +137,9 @@ def test_upload_then_generate_with_the_new_task(client, base, tmp_path):
     assert info["version"] == 1 and info["resident"] is True and info["in_flight"] == 0
     models = {m["id"]: m for m in client.get("/v1/models").json()["data"]}
     assert set(models) == {"base", "tenant-a.qa"} and models["tenant-a.qa"]["resident"] is True
+    assert client.get("/v1/models/tenant-a.qa").json() == models["tenant-a.qa"]  # OpenAI's retrieve-model
+    r = client.get("/v1/models/tenant-a.nope")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "model_not_found"
     assert client.put("/v1/tasks/tenant-a.qa/lut", content=lut.read_bytes()).json()["version"] == 2
 
 

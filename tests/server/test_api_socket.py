@@ -41,6 +41,9 @@ def test_openai_client_completions_chat_and_streams(any_server):
     url, _ = any_server
     client = openai.OpenAI(base_url=url + "/v1", api_key="unused", max_retries=0)
     assert "base" in [m.id for m in client.models.list().data]
+    assert client.models.retrieve("base").id == "base"
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("no-such-task")
     done = client.completions.create(model="base", prompt="hello", max_tokens=5, temperature=0)
     assert done.choices[0].finish_reason == "length" and done.usage.completion_tokens == 5
     streamed = client.completions.create(model="base", prompt="hello", max_tokens=5, temperature=0, stream=True)

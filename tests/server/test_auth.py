@@ -52,6 +52,7 @@ def test_tenants_manage_only_their_namespace_and_cannot_see_others(client, base,
     for method, path, kw in [
         ("GET", "/v1/tasks/acme.qa", {}),
         ("GET", "/v1/tasks/acme.qa/lut", {}),
+        ("GET", "/v1/models/acme.qa", {}),
         ("DELETE", "/v1/tasks/acme.qa", {}),
         ("POST", "/v1/generate", {"json": {"task": "acme.qa", "prompt": "x", "max_tokens": 2}}),
         ("POST", "/v1/completions", {"json": {"model": "acme.qa", "prompt": "x", "max_tokens": 2}}),

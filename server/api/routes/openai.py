@@ -19,6 +19,7 @@ from server.api.protocol import (
     CompletionChoice,
     CompletionRequest,
     CompletionResponse,
+    ErrorResponse,
     ModelCard,
     ModelList,
     Usage,
@@ -35,6 +36,7 @@ from server.api.serving import (
     system_fingerprint,
 )
 from server.api.tasks_view import task_cards
+from server.errors import unknown_task_message
 from server.request import TokenOutput
 from server.tokenizer import TokenTexts
 from sketch.prompts import chat_transcript
@@ -144,6 +146,17 @@ async def chat_completions(body: ChatCompletionRequest, http_request: Request, s
 @router.get("/v1/models", response_model=ModelList, summary="The tasks served: version, size, resident or not")
 async def models(state: StateDep, engine: EngineDep, principal: PrincipalDep) -> ModelList:
     return ModelList(data=[ModelCard(**c) for c in task_cards(state, engine) if principal.may_use(c["id"])])
+
+
+@router.get("/v1/models/{model}", response_model=ModelCard, summary="One task: version, size, resident or not",
+            responses={404: {"model": ErrorResponse, "description": "Unknown task"}})
+async def model(state: StateDep, engine: EngineDep, principal: PrincipalDep, model: str) -> ModelCard:
+    """OpenAI's retrieve-model (`client.models.retrieve(task)`): the card /v1/models lists for this task."""
+    require_use(principal, model)
+    card = next((c for c in task_cards(state, engine, [model]) if c["id"] == model), None)
+    if card is None:
+        raise ApiError(404, unknown_task_message(model), "not_found_error", "model_not_found")
+    return ModelCard(**card)
 
 
 async def _stream(state, handles: list, n: int, chunk, include_usage: bool, request_id: str, model: str,
