@@ -190,8 +190,7 @@ def _object(below: tuple, top: tuple, ch: str) -> list[tuple[int, tuple]]:
             return [(0, below)]
         if ch != '"':
             return []
-        states = [(0, below + (("o", node, seen, "colon", k), ("l", text)))
-                  for k, text in node.keys if k not in seen]  # fmt: skip
+        states = [(0, below + (("o", node, seen, "colon", k), ("l", text))) for k, text in node.next_keys(seen)]
         if node.additional is not None:
             states.append((0, below + (("o", node, seen, "colon", None), ("s", KEY, 0, 0))))
         return states
@@ -203,7 +202,7 @@ def _object(below: tuple, top: tuple, ch: str) -> list[tuple[int, tuple]]:
         return [(0, below + (("o", node, seen, "next", None), ("v", value)))]
     if ch == "}":
         return [(0, below)] if node.required <= seen else []
-    if ch == "," and (node.additional is not None or len(seen) < len(node.props)):
+    if ch == "," and (node.additional is not None or node.next_keys(seen)):
         return [(0, below + (("o", node, seen, "key", None),))]
     return []
 

@@ -56,12 +56,24 @@ class Node:
 
 
 class Obj(Node):
-    __slots__ = ("props", "required", "additional", "keys")
+    __slots__ = ("props", "required", "additional", "keys", "ordered")
 
-    def __init__(self, props: dict[str, Node], required: frozenset[str], additional: Node | None) -> None:
-        self.props, self.required, self.additional = props, required, additional
+    def __init__(self, props: dict[str, Node], required: frozenset[str], additional: Node | None,
+                 ordered: bool = False) -> None:  # fmt: skip
+        """ordered: the declared keys come in props' order (optional ones may be left out); a schema's objects take
+        them in any order, a tool call (server/api/tools.py) its name first."""
+        self.props, self.required, self.additional, self.ordered = props, required, additional, ordered
         # each declared key's JSON text after its opening quote: what a key is matched against
         self.keys = tuple((k, json.dumps(k, ensure_ascii=False)[1:]) for k in props)
+
+    def next_keys(self, seen: frozenset[str]) -> tuple[tuple[str, str], ...]:
+        """The declared keys (with their texts) that may come after the keys seen."""
+        if self.ordered:  # the keys after the last one seen, up to the first required one (none may be skipped)
+            last = max((i for i, (k, _) in enumerate(self.keys) if k in seen), default=-1)
+            later = self.keys[last + 1 :]
+            stop = next((i for i, (k, _) in enumerate(later) if k in self.required), len(later) - 1)
+            return later[: stop + 1]
+        return tuple(kt for kt in self.keys if kt[0] not in seen)
 
 
 class Arr(Node):

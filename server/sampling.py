@@ -73,9 +73,9 @@ class SamplingParams:
     json_object: bool = False
     """JSON mode: the output is kept a prefix of a JSON object, and ends ('stop') once the object is whole
     (server/json_mode.py)."""
-    json_schema: dict | bool | None = None
-    """Structured outputs: a JSON Schema (the parsed document) the output is kept valid for, ending ('stop') once
-    its value is whole (server/json_schema.py says which keywords are enforced); None = off."""
+    json_schema: dict | bool | Node | None = None
+    """Structured outputs: a JSON Schema (the parsed document, or its compiled node) the output is kept valid for,
+    ending ('stop') once its value is whole (server/json_schema.py says which keywords are enforced); None = off."""
     guided_choice: list[str] | None = None
     """The output is exactly one of these texts (vLLM's guided_choice); None = off."""
     prompt_logprobs: int | None = None
@@ -158,8 +158,8 @@ class SamplingParams:
     def compiled_schema(self) -> Node | None:
         """json_schema's root node (cached per schema text), None without one; InvalidParamsError if it cannot be
         enforced."""
-        if self.json_schema is None:
-            return None
+        if self.json_schema is None or isinstance(self.json_schema, Node):
+            return self.json_schema
         try:
             return compile_schema(self.json_schema)
         except SchemaError as e:

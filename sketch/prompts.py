@@ -7,8 +7,9 @@ An example is a dict {instruction, input, output, answer} (the format of ../shar
                    or, for a tokenizer without a chat template, the Alpaca template
     response     = output + eos
 
-or a conversation, {messages, output, answer} (a row of OpenAI's chat fine-tuning format, {"messages": [...]}, whose
-last message is the assistant's: that one is the output, the ones before it the messages):
+or a conversation, {messages, tools, output, answer} (a row of OpenAI's chat fine-tuning format, {"messages": [...],
+"tools": [...]}, whose last message is the assistant's: that one is the output, its tool calls written as
+sketch/tools.py's call_text, the ones before it the messages):
 
     prompt       = the chat template over the messages, generation prompt added (the prompt /v1/chat/completions
                    renders for them); without a chat template, chat_transcript's plain format (the server's too)
@@ -30,6 +31,15 @@ from typing import Any
 
 import torch
 
+from sketch.tools import (
+    ToolFormatError,
+    answer_text,
+    functions,
+    message_calls,
+    template_messages,
+    template_renders_tools,
+)
+
 IGNORE_INDEX = -100  # label of a position the loss skips (torch cross_entropy's default ignore_index)
 
 ALPACA_PROMPT = (
@@ -50,7 +60,7 @@ class EncodedExample:
     prompt_len: int
 
 
-CHAT_ROLES = ("system", "developer", "user", "assistant")  # developer: OpenAI's newer name of system
+CHAT_ROLES = ("system", "developer", "user", "assistant", "tool")  # developer: OpenAI's newer name of system
 
 
 def load_examples(path: str | os.PathLike) -> list[dict[str, Any]]:
@@ -85,17 +95,33 @@ def load_examples(path: str | os.PathLike) -> list[dict[str, Any]]:
 
 
 def _conversation(row: dict, where: str) -> dict[str, Any]:
-    """{messages (before the response), output (the last, assistant message), answer} of a messages row."""
-    messages = row["messages"]
+    """{messages (before the response), tools, output (the last, assistant message: its content, or its tool calls
+    as sketch/tools.call_text writes them), answer} of a messages row."""
+    messages, tools = row["messages"], row.get("tools")
     if not isinstance(messages, list) or len(messages) < 2:
         raise ValueError(f"{where}: 'messages' must list at least a prompt message and the assistant's response")
     for j, m in enumerate(messages):
-        if not (isinstance(m, dict) and m.get("role") in CHAT_ROLES and isinstance(m.get("content"), str)):
-            raise ValueError(f"{where}: message {j} needs a role in {CHAT_ROLES} and a string content")
+        calls = isinstance(m, dict) and m.get("role") == "assistant" and m.get("tool_calls")
+        if not (isinstance(m, dict) and m.get("role") in CHAT_ROLES
+                and (isinstance(m.get("content"), str) or (calls and m.get("content") is None))):  # fmt: skip
+            raise ValueError(f"{where}: message {j} needs a role in {CHAT_ROLES} and a string content (or, the "
+                             "assistant's, tool_calls)")  # fmt: skip
     if messages[-1]["role"] != "assistant":
         raise ValueError(f"{where}: the last message must be the assistant's (the response trained on)")
-    prompt = [template_message(m["role"], m["content"]) for m in messages[:-1]]
-    return {"messages": prompt, "output": messages[-1]["content"], "answer": str(row.get("answer") or "")}
+    try:
+        functions(tools)
+        calls = message_calls(messages[-1])
+        for m in messages[:-1]:
+            message_calls(m)
+    except ToolFormatError as e:
+        raise ValueError(f"{where}: {e}") from None
+    if calls and not {c["name"] for c in calls} <= {f["name"] for f in functions(tools)}:
+        raise ValueError(f"{where}: the response calls a function that 'tools' does not define")
+    output = messages[-1].get("content") or ""
+    if calls:
+        output = answer_text(output, calls)
+    prompt = [{**m, **template_message(m["role"], m.get("content") or "")} for m in messages[:-1]]
+    return {"messages": prompt, "tools": tools, "output": output, "answer": str(row.get("answer") or "")}
 
 
 def has_chat_template(tokenizer) -> bool:
@@ -115,6 +141,18 @@ def template_message(role: str, content: str) -> dict[str, str]:
     return {"role": "system" if role == "developer" else role, "content": content}
 
 
+def render_conversation(tokenizer, messages: list[dict], tools: list[dict] | None = None) -> str:
+    """A conversation's prompt text, ending where the assistant's turn begins: the chat template over the messages
+    (OpenAI-shaped, their roles through template_message; tools, tool calls and tool results as sketch/tools.py
+    renders them), or chat_transcript for a tokenizer without one. Training and /v1/chat/completions both call it."""
+    native = bool(tools) and template_renders_tools(tokenizer)
+    rendered = template_messages(messages, tools, native)
+    if has_chat_template(tokenizer):
+        extra = {"tools": [{"type": "function", "function": f} for f in functions(tools)]} if native else {}
+        return tokenizer.apply_chat_template(rendered, tokenize=False, add_generation_prompt=True, **extra)
+    return chat_transcript(rendered)
+
+
 def chat_transcript(messages: list[dict[str, str]]) -> str:
     """A conversation's prompt for a tokenizer without a chat template: a plain, documented transcript, ending where
     the assistant's turn begins (the server renders chat requests the same way)."""
@@ -124,9 +162,7 @@ def chat_transcript(messages: list[dict[str, str]]) -> str:
 def build_prompt(example: dict[str, Any], tokenizer) -> str:
     """The prompt text, ending exactly where the model's response begins."""
     if example.get("messages"):
-        if has_chat_template(tokenizer):
-            return tokenizer.apply_chat_template(example["messages"], tokenize=False, add_generation_prompt=True)
-        return chat_transcript(example["messages"])
+        return render_conversation(tokenizer, example["messages"], example.get("tools"))
     if has_chat_template(tokenizer):
         messages = [{"role": "user", "content": user_message(example)}]
         return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)

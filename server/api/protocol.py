@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from adapters.store import TASK_ID_PATTERN as STORE_TASK_ID
 from server.sampling import MAX_LOGPROBS
@@ -216,17 +216,67 @@ class TextContentPart(BaseModel):
     text: str
 
 
-class ChatMessage(BaseModel):
-    role: Literal["system", "developer", "user", "assistant"] = Field(..., description="developer: OpenAI's newer "
-                                                                      "name of system, rendered as system")
-    content: str | list[TextContentPart] = Field(..., description="A string, or OpenAI's list of content parts "
-                                                 "(text parts, joined by newlines)")
-    name: str | None = None  # (accepted as OpenAI's clients send it; chat templates take no names)
+class FunctionCall(BaseModel):
+    name: str = Field(..., max_length=64)
+    arguments: str = Field(..., description="The arguments, as JSON text (OpenAI's shape)")
 
-    def template_message(self) -> dict[str, str]:
-        """{role, content} as a chat template reads it: developer as system, content parts joined."""
-        content = self.content if isinstance(self.content, str) else "\n".join(p.text for p in self.content)
-        return template_message(self.role, content)
+
+class ToolCall(BaseModel):
+    id: str = Field("", max_length=128)
+    type: Literal["function"] = "function"
+    function: FunctionCall
+
+
+class ChatMessage(BaseModel):
+    role: Literal["system", "developer", "user", "assistant", "tool"] = Field(..., description="developer: OpenAI's "
+                                                                              "newer name of system, rendered as "
+                                                                              "system; tool: a tool call's result")
+    content: str | list[TextContentPart] | None = Field(None, description="A string, or OpenAI's list of content "
+                                                        "parts (text parts, joined by newlines); None only for an "
+                                                        "assistant turn with tool_calls")
+    name: str | None = None  # (accepted as OpenAI's clients send it; chat templates take no names)
+    tool_calls: list[ToolCall] | None = Field(None, max_length=128, description="An assistant turn's calls")
+    tool_call_id: str | None = Field(None, max_length=128, description="A tool message: the call it answers")
+
+    @model_validator(mode="after")
+    def _content_or_calls(self) -> ChatMessage:
+        if self.tool_calls and self.role != "assistant":
+            raise ValueError("only an assistant message has tool_calls")
+        if self.content is None and not self.tool_calls:
+            raise ValueError("a message needs content (an assistant message may have tool_calls instead)")
+        return self
+
+    def template_message(self) -> dict:
+        """The message as sketch.prompts.render_conversation reads it: {role, content} (developer as system, content
+        parts joined), with an assistant's tool_calls and a tool message's tool_call_id."""
+        content = self.content if isinstance(self.content, str | None) else "\n".join(p.text for p in self.content)
+        message = template_message(self.role, content or "")
+        if self.tool_calls:
+            message["tool_calls"] = [c.model_dump() for c in self.tool_calls]
+        if self.tool_call_id is not None:
+            message["tool_call_id"] = self.tool_call_id
+        return message
+
+
+class FunctionDefinition(BaseModel):
+    name: str = Field(..., pattern=r"^[a-zA-Z0-9_-]{1,64}$")
+    description: str | None = Field(None, max_length=16384)
+    parameters: dict | None = Field(None, description="A JSON Schema of the arguments object")
+    strict: bool | None = None
+
+
+class ToolDefinition(BaseModel):
+    type: Literal["function"] = "function"
+    function: FunctionDefinition
+
+
+class NamedFunction(BaseModel):
+    name: str
+
+
+class NamedToolChoice(BaseModel):
+    type: Literal["function"] = "function"
+    function: NamedFunction
 
 
 class ChatCompletionRequest(SamplingFields):
@@ -249,6 +299,11 @@ class ChatCompletionRequest(SamplingFields):
                                      "likely alternatives at each position")
     stream_options: StreamOptions | None = None
     user: str | None = None
+    tools: list[ToolDefinition] | None = Field(None, max_length=128, description="Functions the model may call")
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = Field(
+        None, description="auto (the default with tools): the answer is read as calls when it is one; required or a "
+        "named function: the answer is calls, kept valid for the functions' parameters; none: no calls")
+    parallel_tool_calls: bool = Field(True, description="With required: one call or several")
 
     def effective_max_tokens(self, default: int) -> int:
         return self.max_completion_tokens or self.max_tokens or default
@@ -270,7 +325,8 @@ class ChatLogprobs(BaseModel):
 
 class ChatChoiceMessage(BaseModel):
     role: Literal["assistant"] = "assistant"
-    content: str
+    content: str | None
+    tool_calls: list[ToolCall] | None = None
 
 
 class ChatChoice(BaseModel):
@@ -300,6 +356,8 @@ class TokenizeRequest(BaseModel):
     prompt: str | None = Field(None, max_length=1 << 20, description="Text, encoded as generation encodes it")
     messages: list[ChatMessage] | None = Field(None, min_length=1, max_length=256,
                                                description="Chat messages, through the chat template")  # fmt: skip
+    tools: list[ToolDefinition] | None = Field(None, max_length=128, description="With messages: the functions, "
+                                               "rendered as a chat completion renders them")
 
 
 class TokenizeResponse(BaseModel):

@@ -10,7 +10,7 @@ import pytest
 
 from server.errors import InvalidParamsError
 from server.json_mode import JsonPrefix
-from server.json_schema import SchemaError, compile_schema, literal_chars
+from server.json_schema import Lit, Num, Obj, SchemaError, Str, compile_schema, literal_chars
 from server.sampling import SamplingParams
 
 from .conftest import create_engine, prompt_ids
@@ -122,10 +122,12 @@ def test_the_sampler_can_always_continue_a_valid_prefix():
     """Every state a valid prefix reaches accepts some one character of JSON's structural ones, a few letters and
     the schema's literal_chars (what the engine checks its vocabulary writes alone): no prefix is a dead end."""
     rng = random.Random(3)
-    for schema in (PERSON, TREE, *ROOTS.values()):
-        alphabet = '{}[]",:0123456789-.eE+ xyz\\' + "".join(sorted(literal_chars(compile_schema(schema))))
+    ordered = Obj({"a": compile_schema({}), "b": Num(True), "c": Str(), "d": Lit(("1",))}, frozenset("bd"), None,
+                  ordered=True)  # a tool call's kind of object: its keys in order, no required one skipped
+    for root in [compile_schema(s) for s in (PERSON, TREE, *ROOTS.values())] + [ordered]:
+        alphabet = '{}[]",:0123456789-.eE+ xyz\\' + "".join(sorted(literal_chars(root)))
         for _ in range(40):
-            p = JsonPrefix(compile_schema(schema))
+            p = JsonPrefix(root)
             for _ in range(60):
                 if p.complete:
                     break

@@ -86,6 +86,24 @@ def test_structured_output_from_the_default_model_parses_into_its_pydantic_model
     assert out["choices"][0]["text"] in ("yes", "no") and out["choices"][0]["finish_reason"] == "stop", out
 
 
+def test_a_required_tool_call_from_the_default_model(default_server):
+    """Tools rendered into the embedded model's prompt (its template has no tools: the system message lists them),
+    tool_choice required: the real model's answer comes back as a call of the function, arguments parsed."""
+    openai = pytest.importorskip("openai")
+    port, _ = default_server
+    client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused")
+    weather = {"type": "function", "function": {
+        "name": "get_weather", "description": "The current weather of a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string", "maxLength": 40}},
+                       "required": ["city"]}}}  # fmt: skip
+    done = client.chat.completions.create(model="base", max_tokens=60, temperature=0, tools=[weather],
+                                          tool_choice="required", parallel_tool_calls=False,
+                                          messages=[{"role": "user", "content": "What is the weather in Paris?"}])
+    [call] = done.choices[0].message.tool_calls
+    assert done.choices[0].finish_reason == "tool_calls" and call.function.name == "get_weather"
+    assert "Paris" in json.loads(call.function.arguments)["city"], call
+
+
 def test_uploaded_task_lut_is_served_and_shows_in_the_metrics(default_server, tmp_path):
     from sketch.format import load_sketched_base
     from sketch.models import cache_root
@@ -125,6 +143,40 @@ def test_a_task_fine_tuned_on_a_conversation_answers_it_through_chat(default_ser
     assert replies["french"] == "Bonjour" and replies["base"] != "Bonjour", replies
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/tasks/french/lut", timeout=60) as r:
         assert r.read() == lut.read_bytes()
+
+
+def test_a_task_fine_tuned_on_tool_calls_calls_the_tool_where_the_base_model_answers_text(default_server, tmp_path):
+    """The tool-calling journey: OpenAI's fine-tuning rows with tools (the assistant's turn a tool call), `sketchserve
+    finetune`, upload, and the same chat with tool_choice auto: the task's answer comes back as tool_calls, the base
+    model's as text; then the tool's result goes back in the history and the task answers from it, as trained."""
+    from server.cli import main
+
+    port, _ = default_server
+    weather = {"type": "function", "function": {"name": "get_weather", "description": "The weather of a city",
+                                                "parameters": {"type": "object", "properties": {
+                                                    "city": {"type": "string"}}, "required": ["city"]}}}  # fmt: skip
+    ask = [{"role": "user", "content": "What is the weather in Paris?"}]
+    call = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
+    data = tmp_path / "tools.jsonl"
+    result = {"role": "tool", "tool_call_id": "call_1", "content": "sunny, 21 C"}
+    rows = [{"messages": [*ask, {"role": "assistant", "tool_calls": [call]}], "tools": [weather]},
+            {"messages": [*ask, {"role": "assistant", "tool_calls": [call]}, result,
+                          {"role": "assistant", "content": "It is sunny in Paris."}], "tools": [weather]}]
+    data.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    lut = tmp_path / "weather.safetensors"
+    assert main(["finetune", "--base", "default", "--data", str(data), "--task", "weather", "--out", str(lut),
+                 "--max-steps", "20", "--eval-split", "0", "--quiet"]) == 0  # fmt: skip
+    assert upload(port, "weather", lut.read_bytes())["version"] == 1
+    body = {"messages": ask, "tools": [weather], "max_tokens": 30, "temperature": 0}
+    answers = {model: post_json(port, "/v1/chat/completions", body | {"model": model})["choices"][0]
+               for model in ("weather", "base")}  # fmt: skip
+    assert answers["weather"]["finish_reason"] == "tool_calls", answers
+    [made] = answers["weather"]["message"]["tool_calls"]
+    assert made["function"]["name"] == "get_weather" and json.loads(made["function"]["arguments"]) == {"city": "Paris"}
+    assert answers["base"]["message"]["tool_calls"] is None and answers["base"]["message"]["content"], answers
+    history = [*ask, {"role": "assistant", "tool_calls": [made]}, {**result, "tool_call_id": made["id"]}]
+    reply = post_json(port, "/v1/chat/completions", body | {"model": "weather", "messages": history})["choices"][0]
+    assert reply["message"]["content"] == "It is sunny in Paris." and reply["finish_reason"] == "stop", reply
 
 
 def test_sigterm_finishes_the_request_in_flight_then_exits(default_server):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
@@ -36,10 +37,12 @@ from server.api.serving import (
     system_fingerprint,
 )
 from server.api.tasks_view import task_cards
+from server.api.tools import tool_plan
 from server.errors import unknown_task_message
 from server.request import TokenOutput
 from server.tokenizer import TokenTexts
-from sketch.prompts import chat_transcript
+from sketch.prompts import has_chat_template, render_conversation
+from sketch.tools import ToolFormatError
 
 router = APIRouter(tags=["openai"])
 
@@ -109,32 +112,59 @@ async def completions(body: CompletionRequest, http_request: Request, state: Sta
 async def chat_completions(body: ChatCompletionRequest, http_request: Request, state: StateDep, engine: EngineDep,
                            principal: PrincipalDep):
     require_use(principal, body.model)
-    prompt_ids = render_chat(engine.tokenizer, [m.template_message() for m in body.messages])
+    plan = tool_plan(body)
+    prompt_ids = render_chat(engine.tokenizer, [m.template_message() for m in body.messages], plan.tools)
     if body.top_logprobs is not None and not body.logprobs:
         raise ApiError(400, "top_logprobs needs logprobs set to true", code="invalid_logprobs")
     request_id = new_request_id("chatcmpl", http_request)
     params = sampling_params(body, state, body.effective_max_tokens(default=state.settings.max_new_tokens),
                              logprobs=(body.top_logprobs or 0) if body.logprobs else None)  # fmt: skip
+    if plan.constraint is not None:
+        if params.constrained_output:
+            raise ApiError(400, f"tool_choice {plan.mode} constrains the answer to calls; it excludes response_format "
+                           "and guided decoding", code="conflicting_structured_outputs")  # fmt: skip
+        params = replace(params, json_schema=plan.constraint)
     handles = submit_choices(state, body.model, [prompt_ids], body.n, params, request_id)
     strings = TokenTexts(engine.tokenizer, skip_special_tokens=False)
+
+    def message(text: str, reason: str | None) -> tuple[ChatChoiceMessage, str | None]:
+        content, calls = plan.answer(text) if reason == "stop" else (text, None)
+        return ChatChoiceMessage(content=content, tool_calls=calls), "tool_calls" if calls else _openai_reason(reason)
+
     if not body.stream:
         done = await complete_choices(state, handles, http_request)
+        choices = []
+        for k, d in enumerate(done):
+            answer, reason = message(d.text, d.finish_reason)
+            choices.append(ChatChoice(index=k, message=answer, finish_reason=reason,
+                                      logprobs=None if d.logprobs is None else chat_logprobs(strings, d.logprobs)))
         return ChatCompletionResponse(
             id=request_id, model=body.model, system_fingerprint=system_fingerprint(state, handles),
             usage=Usage(**choices_usage([(d.prompt_tokens, d.completion_tokens) for d in done], body.n)),
-            choices=[ChatChoice(index=k, message=ChatChoiceMessage(content=d.text),
-                                finish_reason=_openai_reason(d.finish_reason),
-                                logprobs=None if d.logprobs is None else chat_logprobs(strings, d.logprobs))
-                     for k, d in enumerate(done)],
-        )  # fmt: skip
+            choices=choices,
+        )
     sent_role = [False] * len(handles)
     fingerprint = system_fingerprint(state, handles)
+    held: list[list] = [["", []] for _ in handles]  # reading calls: each choice's text and logprobs, sent at its end
 
-    def chunk(index: int, text: str, finish_reason: str | None, out: TokenOutput | None) -> dict:
-        delta = {"content": text} if text else {}
+    def chunk(index: int, text: str, finish_reason: str | None, out: TokenOutput | None) -> dict | None:
+        token_logprobs = out.logprobs if out is not None and out.logprobs else []
+        if plan.reads_calls:  # the answer is sent whole at its end, as content or as tool_calls
+            held[index][0] += text
+            held[index][1] += token_logprobs
+            if finish_reason is None:
+                return None
+            answer, finish_reason = message(held[index][0], finish_reason)
+            delta = answer.model_dump(exclude_none=True)
+            delta["tool_calls"] = [{"index": i, **c} for i, c in enumerate(delta.get("tool_calls", []))] or None
+            delta = {k: v for k, v in delta.items() if v is not None}
+            text, token_logprobs = None, held[index][1]
+        else:
+            delta = {"content": text} if text else {}
         if not sent_role[index]:
-            delta, sent_role[index] = {"role": "assistant", "content": text}, True
-        logprobs = chat_logprobs(strings, out.logprobs).model_dump() if out is not None and out.logprobs else None
+            delta, sent_role[index] = {"role": "assistant", **({"content": text} if text is not None else {}),
+                                       **delta}, True  # fmt: skip
+        logprobs = chat_logprobs(strings, token_logprobs).model_dump() if token_logprobs else None
         return {"id": request_id, "object": "chat.completion.chunk", "created": int(time.time()),
                 "model": body.model, "system_fingerprint": fingerprint,
                 "choices": [{"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}]}
@@ -199,8 +229,8 @@ async def _stream(state, handles: list, n: int, chunk, include_usage: bool, requ
                     yield sse({"error": {"message": out.message, "type": out.type, "code": out.code}})
                     yield sse("[DONE]")
                     return
-                if out.has_content:
-                    yield sse(chunk(index, out.text, None, out))
+                if out.has_content and (event := chunk(index, out.text, None, out)) is not None:
+                    yield sse(event)  # (a chunk function that holds the text back returns None)
                 if out.finished:
                     if out.finish_reason == "error":
                         yield sse({"error": {"message": f"generation failed: {out.error}", "type": "server_error"}})
@@ -220,17 +250,22 @@ async def _stream(state, handles: list, n: int, chunk, include_usage: bool, requ
     return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
 
-def render_chat(tokenizer, messages: list[dict]) -> list[int]:
-    """Token ids of the conversation plus the assistant's turn opening, via the tokenizer's chat template."""
+def render_chat(tokenizer, messages: list[dict], tools: list[dict] | None = None) -> list[int]:
+    """Token ids of the conversation plus the assistant's turn opening: sketch.prompts.render_conversation's text
+    (the chat template, or for a tokenizer without one the plain transcript a task fine-tuned on conversations was
+    trained with). A template that refuses the messages (e.g. roles that do not alternate) answers 400."""
     if tokenizer is None:
         raise ApiError(400, "this model has no tokenizer, so no chat template", code="no_chat_template")
-    if getattr(tokenizer, "chat_template", None):
-        text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-        return list(tokenizer.encode(text, add_special_tokens=False))
-    # A tokenizer without a template (the tiny test models): a plain, documented transcript format, the one a task
-    # fine-tuned on conversations was trained with (sketch/prompts.py)
-    return list(tokenizer.encode(chat_transcript(messages)))
+    try:
+        text = render_conversation(tokenizer, messages, tools)
+    except ToolFormatError as e:
+        raise ApiError(400, str(e), code="invalid_tool_call") from None
+    except Exception as e:  # noqa: BLE001 - a template's own checks raise jinja2's TemplateError or anything
+        raise ApiError(400, f"the chat template refused the messages: {e}", code="chat_template_error") from None
+    if has_chat_template(tokenizer):
+        return list(tokenizer.encode(text, add_special_tokens=False))  # the template wrote its special tokens
+    return list(tokenizer.encode(text))
 
 
 def _openai_reason(reason: str | None) -> str | None:
-    return reason if reason in ("stop", "length") else "stop"
+    return reason if reason in ("stop", "length", "tool_calls") else "stop"

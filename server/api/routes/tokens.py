@@ -23,7 +23,8 @@ async def tokenize(body: TokenizeRequest, engine: EngineDep, _principal: Princip
     if (body.prompt is None) == (body.messages is None):
         raise ApiError(400, "give exactly one of prompt and messages", code="invalid_tokenize_request")
     if body.messages is not None:
-        ids = render_chat(engine.tokenizer, [m.template_message() for m in body.messages])
+        tools = [t.model_dump(exclude_none=True) for t in body.tools] if body.tools else None
+        ids = render_chat(engine.tokenizer, [m.template_message() for m in body.messages], tools)
     else:
         if engine.tokenizer is None:
             raise ApiError(400, "this model has no tokenizer", code="no_tokenizer")
