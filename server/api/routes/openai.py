@@ -145,29 +145,30 @@ async def chat_completions(body: ChatCompletionRequest, http_request: Request, s
         )
     sent_role = [False] * len(handles)
     fingerprint = system_fingerprint(state, handles)
-    held: list[list] = [["", []] for _ in handles]  # reading calls: each choice's text and logprobs, sent at its end
+    held_text, held_logprobs = [""] * len(handles), [[] for _ in handles]  # reading calls: sent at the answer's end
 
-    def chunk(index: int, text: str, finish_reason: str | None, out: TokenOutput | None) -> dict | None:
-        token_logprobs = out.logprobs if out is not None and out.logprobs else []
-        if plan.reads_calls:  # the answer is sent whole at its end, as content or as tool_calls
-            held[index][0] += text
-            held[index][1] += token_logprobs
-            if finish_reason is None:
-                return None
-            answer, finish_reason = message(held[index][0], finish_reason)
-            delta = answer.model_dump(exclude_none=True)
-            delta["tool_calls"] = [{"index": i, **c} for i, c in enumerate(delta.get("tool_calls", []))] or None
-            delta = {k: v for k, v in delta.items() if v is not None}
-            text, token_logprobs = None, held[index][1]
-        else:
-            delta = {"content": text} if text else {}
+    def event(index: int, delta: dict, finish_reason: str | None, token_logprobs: list) -> dict:
         if not sent_role[index]:
-            delta, sent_role[index] = {"role": "assistant", **({"content": text} if text is not None else {}),
-                                       **delta}, True  # fmt: skip
+            delta, sent_role[index] = {"role": "assistant", **delta}, True
         logprobs = chat_logprobs(strings, token_logprobs).model_dump() if token_logprobs else None
         return {"id": request_id, "object": "chat.completion.chunk", "created": int(time.time()),
                 "model": body.model, "system_fingerprint": fingerprint,
                 "choices": [{"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}]}
+
+    def chunk(index: int, text: str, finish_reason: str | None, out: TokenOutput | None) -> dict | None:
+        token_logprobs = out.logprobs if out is not None and out.logprobs else []
+        if not plan.reads_calls:
+            return event(index, {"content": text} if text or not sent_role[index] else {}, finish_reason,
+                         token_logprobs)  # fmt: skip
+        held_text[index] += text  # the answer goes out whole at its end, as content or as tool_calls
+        held_logprobs[index] += token_logprobs
+        if finish_reason is None:
+            return None
+        answer, finish_reason = message(held_text[index], finish_reason)
+        delta = {"content": answer.content} if answer.content is not None else {}
+        if answer.tool_calls:
+            delta["tool_calls"] = [{"index": i, **c.model_dump()} for i, c in enumerate(answer.tool_calls)]
+        return event(index, delta, finish_reason, held_logprobs[index])
 
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     return await _stream(state, handles, body.n, chunk, include_usage, request_id, body.model, "chat.completion.chunk")
