@@ -51,6 +51,8 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
                                 help="structured output: the output is a value of the JSON Schema in FILE")
         structured.add_argument("--choice", action="append", default=None, metavar="TEXT",
                                 help="the output is exactly one of these texts (repeatable)")
+        structured.add_argument("--regex", default=None, metavar="PATTERN",
+                                help="the output is a text this regular expression matches whole")
         parser.add_argument("--stream", action="store_true", help="print tokens as they arrive")
 
 
@@ -157,6 +159,8 @@ def generate(args) -> int:
         body["response_format"] = {"type": "json_object"}
     if args.choice:
         body["guided_choice"] = args.choice
+    if args.regex:
+        body["guided_regex"] = args.regex
     if args.json_schema is not None:
         try:
             schema = json.loads(args.json_schema.read_text())

@@ -416,6 +416,11 @@ class Engine:
                     self.scheduler.read_back(req, len(drawn))
                     outputs.append(self._finish(req, "length", **prompt))
                     continue
+                if req.json_constraint is not None and req.json_constraint.stuck:  # only this request fails
+                    self.scheduler.read_back(req, len(drawn))
+                    outputs.append(self._finish(req, "error", "no token of the vocabulary continues the constrained "
+                                                "output (an unsatisfiable schema or pattern?)", **prompt))  # fmt: skip
+                    continue
                 # a multi-step decode sampled more tokens: up to the one that ends the request, the rest dropped
                 taken, reason = [], None
                 for t in drawn:
@@ -443,15 +448,23 @@ class Engine:
 
     def _output_prefix(self, params: SamplingParams) -> JsonPrefix:
         """The recognizer of params' constrained output, once sure this vocabulary can write it: a character the
-        output may have to copy (a choice's, an enum value's, a key's) that no token writes alone could leave the
-        sampler no valid token (the structural ASCII characters are single tokens in every vocabulary we load)."""
+        output may have to copy (a choice's, an enum value's, a key's, a guided_regex's) that no token writes alone
+        could leave the sampler no valid token (the structural ASCII characters are single tokens in every
+        vocabulary we load; inside a JSON string any character can be written as a \\uXXXX escape)."""
+        writable = self._token_texts.single_characters(self.model_config.vocab_size)
+        if params.guided_regex is not None:
+            rx = params.compiled_regex()
+            if (missing := rx.unwritable(writable)) is not None:
+                raise InvalidParamsError(f"guided_regex: no single token of this model writes {missing}, which the "
+                                         "pattern needs")  # fmt: skip
+            return JsonPrefix.regex(rx)
         root = params.compiled_schema()
         if params.guided_choice is not None:
             needed, what = frozenset("".join(params.guided_choice)), "guided_choice: a choice"
         else:
             needed = literal_chars(root) if root is not None else frozenset()
             what = "json_schema: an enum, const or property name of the schema"
-        unwritable = needed - self._token_texts.single_characters(self.model_config.vocab_size)
+        unwritable = needed - writable
         if unwritable:
             part, whole = what.split(": ")
             raise InvalidParamsError(f"{part}: no single token of this model writes {min(unwritable)!r}, which {whole} "

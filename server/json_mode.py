@@ -1,6 +1,7 @@
 """JSON mode and structured outputs: the generated text is kept a prefix of a JSON object
 (`response_format: {"type": "json_object"}`), of a value valid for a JSON Schema (`{"type": "json_schema"}`,
-compiled by server/json_schema.py), or of one of a list of texts (vLLM's guided_choice).
+compiled by server/json_schema.py), of one of a list of texts (vLLM's guided_choice), or of a text a regular
+expression matches whole (guided_regex, server/regex_nfa.py).
 
     JsonPrefix       a character-level pushdown recognizer of JSON (RFC 8259) against a schema's nodes: feed() says
                      whether a character keeps the text a prefix of some valid value; `complete` once a whole value
@@ -22,6 +23,7 @@ from __future__ import annotations
 import re
 
 from server.json_schema import KEY, Arr, Lit, Node, Num, Obj, Ref, Str, Union, any_object
+from server.regex_nfa import Regex
 from server.tokenizer import TokenTexts
 
 JSON_CANDIDATES = 64  # best-ranked tokens checked first
@@ -31,6 +33,7 @@ MAX_DEPTH = 64  # open objects and arrays
 _WS = " \t\n\r"
 _DIGITS = "0123456789"
 _HEX = "0123456789abcdefABCDEF"
+_ESCAPED = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 # where in -?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)? a number is -> the character that moves it on -> where it is then
 _NUMBER: dict[str, dict[str, str]] = {
     "sign": {"0": "zero", **dict.fromkeys("123456789", "int")},
@@ -54,9 +57,12 @@ class JsonPrefix:
     ('o', node, seen, phase, key) an object: phase 'first' (a key or '}'), 'key' (a key, after ','), 'colon' (':'
                                   after key; None for a key outside the declared ones), 'next' (',' or '}')
     ('a', node, count, phase)     an array of count elements so far: phase 'first' (a value or ']'), 'next'
-    ('s', node, escape, count)    inside a string of count characters; escape: 0, -1 after '\\', 1-4 hex digits left
+    ('s', node, escape, count, matched)  inside a string of count characters; escape: '', '\\' after a backslash, or
+                                  'u' and the hex digits read of a \\uXXXX; matched: each of node.patterns' regex
+                                  state set after the string's characters so far
     ('n', integer, part)          inside a number ('sign', 'zero', 'int', 'dot', 'frac', 'exp', ...)
     ('l', rest)                   inside a literal (enum, const, true, false, null, a declared key): rest to read
+    ('r', regex, states)          a guided_regex's whole text (the only frame): the regex's state set so far
     and an empty stack once the top-level value is read (only whitespace may follow).
     A Union (anyOf, a list of types, any value) can start several ways: the recognizer keeps every state the text
     so far allows, and a character is accepted if it continues at least one of them.
@@ -81,17 +87,24 @@ class JsonPrefix:
         prefix.states = [(0, (("l", t),)) for t in dict.fromkeys(texts)]
         return prefix
 
+    @classmethod
+    def regex(cls, rx: Regex) -> JsonPrefix:
+        """A recognizer of texts that rx matches whole (vLLM's guided_regex)."""
+        prefix = cls.__new__(cls)
+        prefix.states = [(0, (("r", rx, rx.start),))]
+        return prefix
+
     @property
     def complete(self) -> bool:
-        """The text may end here: a whole value has been read (a top-level number too, though it could grow)."""
-        return any(not stack or (len(stack) == 1 and stack[0][0] == "n" and stack[0][2] in _NUMBER_ENDS)
-                   for _, stack in self.states)  # fmt: skip
+        """The text may end here: a whole value has been read (a top-level number too, though it could grow; a
+        regex's match, though it could go on)."""
+        return any(_may_end(stack) for _, stack in self.states)
 
     @property
     def final(self) -> bool:
         """The text must end here: a whole value has been read and nothing but whitespace could follow (a JSON
         object's closing brace; not a number, not a choice that a longer one extends)."""
-        return all(not stack for _, stack in self.states)
+        return all(_must_end(stack) for _, stack in self.states)
 
     def feed_text(self, text: str) -> bool:
         """feed() each character; a run of a string's plain characters, or of a literal's, at once while there is
@@ -101,12 +114,12 @@ class JsonPrefix:
             if len(self.states) == 1:
                 ws, stack = self.states[0]
                 top = stack[-1] if stack else None
-                if top is not None and top[0] == "s" and top[2] == 0:
+                if top is not None and top[0] == "s" and not top[2] and not top[1].patterns:
                     run = _PLAIN.match(text, i).end() - i
                     node, count = top[1], top[3]
                     if run and (node.max_len is None or count + run <= node.max_len):
                         count = min(count + run, max(node.min_len, node.max_len or 0))
-                        self.states = [(0, stack[:-1] + (("s", node, 0, count),))]
+                        self.states = [(0, stack[:-1] + (("s", node, "", count, ()),))]
                         i += run
                         continue
                 elif top is not None and top[0] == "l":
@@ -131,6 +144,20 @@ class JsonPrefix:
         return bool(states)
 
 
+def _may_end(stack: tuple) -> bool:
+    if not stack:
+        return True
+    if len(stack) > 1:
+        return False
+    top = stack[0]
+    return (top[0] == "n" and top[2] in _NUMBER_ENDS) or (top[0] == "r" and top[1].accepts(top[2]))
+
+
+def _must_end(stack: tuple) -> bool:
+    return not stack or (len(stack) == 1 and stack[0][0] == "r" and stack[0][1].accepts(stack[0][2])
+                         and not stack[0][1].extends(stack[0][2]))  # fmt: skip
+
+
 def _step(ws: int, stack: tuple, ch: str) -> list[tuple[int, tuple]]:
     """The states that (ws, stack) goes to on ch."""
     if not stack:
@@ -144,6 +171,9 @@ def _step(ws: int, stack: tuple, ch: str) -> list[tuple[int, tuple]]:
         if ch != rest[0]:
             return []
         return [(0, stack[:-1] + (("l", rest[1:]),) if len(rest) > 1 else stack[:-1])]
+    if kind == "r":  # a guided_regex's text: the whole output, no JSON around it
+        matched = top[1].step(top[2], ch)
+        return [(0, (("r", top[1], matched),))] if matched else []
     if kind == "n":
         grown = _NUMBER[top[2]].get(ch)
         if grown is not None and not (top[1] and grown in ("dot", "exp")):
@@ -170,7 +200,7 @@ def _start(node: Node, ch: str, depth: int) -> list[tuple]:
     if isinstance(node, Lit):
         return [(("l", t[1:]),) if len(t) > 1 else () for t in node.texts if t[0] == ch]
     if isinstance(node, Str):
-        return [(("s", node, 0, 0),)] if ch == '"' else []
+        return [(("s", node, "", 0, tuple(rx.start for rx in node.patterns)),)] if ch == '"' else []
     if isinstance(node, Num):
         part = "sign" if ch == "-" else "zero" if ch == "0" else "int" if ch in _DIGITS else None
         return [(("n", node.integer, part),)] if part else []
@@ -192,7 +222,7 @@ def _object(below: tuple, top: tuple, ch: str) -> list[tuple[int, tuple]]:
             return []
         states = [(0, below + (("o", node, seen, "colon", k), ("l", text))) for k, text in node.next_keys(seen)]
         if node.additional is not None:
-            states.append((0, below + (("o", node, seen, "colon", None), ("s", KEY, 0, 0))))
+            states.append((0, below + (("o", node, seen, "colon", None), ("s", KEY, "", 0, ()))))
         return states
     if phase == "colon":
         if ch != ":":
@@ -222,21 +252,42 @@ def _array(below: tuple, top: tuple, ch: str, depth: int) -> list[tuple[int, tup
 
 
 def _string(stack: tuple, top: tuple, ch: str) -> list[tuple[int, tuple]]:
-    _, node, escape, count = top
+    _, node, escape, count, matched = top
     below = stack[:-1]
-    if escape > 0:  # \u's hex digits
-        return [(0, below + (("s", node, escape - 1, count),))] if ch in _HEX else []
-    if escape < 0:
+    if escape == "\\":  # after a backslash
         if ch == "u":
-            return [(0, below + (("s", node, 4, count),))]
-        return [(0, below + (("s", node, 0, count),))] if ch in '"\\/bfnrt' else []
+            return [(0, below + (("s", node, "u", count, matched),))]
+        return _string_char(below, node, count, matched, _ESCAPED[ch]) if ch in _ESCAPED else []
+    if escape:  # "u" and the hex digits of a \uXXXX so far
+        if ch not in _HEX:
+            return []
+        code = escape[1:] + ch
+        if len(code) == 4:
+            return _string_char(below, node, count, matched, chr(int(code, 16)))
+        low, high = int(code.ljust(4, "0"), 16), int(code.ljust(4, "f"), 16)  # the characters it can still be
+        if not all(rx.allows_range(m, low, high) for rx, m in zip(node.patterns, matched, strict=True)):
+            return []
+        return [(0, below + (("s", node, "u" + code, count, matched),))]
     if ch == '"':
-        return [(0, below)] if count >= node.min_len else []
-    if ch < " " or (node.max_len is not None and count >= node.max_len):
-        return []  # control characters must be escaped
+        whole = all(rx.accepts(m) for rx, m in zip(node.patterns, matched, strict=True))
+        return [(0, below)] if count >= node.min_len and whole else []
+    if ch == "\\":
+        full = node.max_len is not None and count >= node.max_len
+        return [] if full else [(0, below + (("s", node, "\\", count, matched),))]
+    return _string_char(below, node, count, matched, ch) if ch >= " " else []  # control characters are escaped
+
+
+def _string_char(below: tuple, node: Str, count: int, matched: tuple, ch: str) -> list[tuple[int, tuple]]:
+    """The string frame after one more (unescaped) character ch."""
+    if node.max_len is not None and count >= node.max_len:
+        return []
+    if node.patterns:
+        matched = tuple(rx.step(m, ch) for rx, m in zip(node.patterns, matched, strict=True))
+        if not all(matched):
+            return []
     # count saturates where no bound can tell larger counts apart, so that states stay few and equal ones merge
     count = min(count + 1, max(node.min_len, node.max_len or 0))
-    return [(0, below + (("s", node, -1 if ch == "\\" else 0, count),))]
+    return [(0, below + (("s", node, "", count, matched),))]
 
 
 class JsonConstraint:
@@ -248,6 +299,7 @@ class JsonConstraint:
         (EOS...), allowed wherever the text may end but need not (after a top-level number, or a choice that a
         longer one extends)."""
         self.texts, self.prefix, self.end_ids = texts, prefix or JsonPrefix(), end_ids
+        self.stuck = False  # the sampler found no token that continues the prefix: the request fails
 
     @property
     def complete(self) -> bool:

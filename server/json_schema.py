@@ -8,7 +8,8 @@ Nodes (identity-hashed; a recognizer state holds them):
     Obj(props, required, additional)   props: key -> Node, in the schema's order; additional: the schema of keys
                                        outside props, or None when there are none
     Arr(prefix, items, min, max)       element i's schema is prefix[i], then items (None: no more elements)
-    Str(min_len, max_len)              characters counted after unescaping (an escape is one character)
+    Str(min_len, max_len, patterns)    characters counted after unescaping (an escape is one character); each
+                                       pattern (server/regex_nfa.py) run on the unescaped characters
     Num(integer)                       integer: no fraction and no exponent
     Lit(texts)                         the exact texts of enum / const values, true, false and null
     Union(alts)                        anyOf, oneOf, a list of types, and ANY (any JSON value, itself recursive)
@@ -16,13 +17,15 @@ Nodes (identity-hashed; a recognizer state holds them):
 
 The subset is the one structured outputs are written in (OpenAI's strict mode, pydantic's model_json_schema()):
 type (a name or a list), properties, required, additionalProperties, items, prefixItems, minItems, maxItems,
-minLength, maxLength, enum, const, anyOf, oneOf (read as anyOf: the generated value satisfies at least one
-alternative), allOf of one schema, and $ref within the document (#, #/$defs/..., #/definitions/...).
+minLength, maxLength, pattern (server/regex_nfa.py's syntax), format (FORMATS: date, time, date-time, uuid, email,
+hostname, ipv4; other formats are annotations), enum, const, anyOf, oneOf (read as anyOf: the generated value
+satisfies at least one alternative), allOf of one schema, and $ref within the document (#, #/$defs/...,
+#/definitions/...).
 - An object without additionalProperties takes only its declared keys (as strict mode asks, and as xgrammar reads
   it); additionalProperties true or a schema allows others. Keys may come in any order, each at most once, and
   '}' waits for every required key.
-- Annotations (title, description, default, examples, format, ...) are ignored, as JSON Schema allows for format.
-- Assertions the recognizer cannot make character by character (pattern, minimum, maximum, multipleOf,
+- Annotations (title, description, default, examples, a format outside FORMATS, ...) are ignored.
+- Assertions the recognizer cannot make character by character (minimum, maximum, multipleOf,
   uniqueItems, minProperties, not, if/then/else, ...) raise SchemaError rather than being silently dropped.
 - Keywords JSON Schema does not define are ignored, as its specification says.
 """
@@ -33,18 +36,33 @@ import functools
 import json
 from collections.abc import Callable, Iterator
 
+from server.regex_nfa import Regex, RegexError, compile_regex
+
 MAX_NODES = 4096  # compiled nodes in one schema
 MAX_SCHEMA_DEPTH = 64  # nesting of the schema document itself
 MAX_ALTERNATIVES = 64  # of one anyOf / oneOf / enum
 MAX_LITERAL_CHARS = 4096  # of one enum or const value's JSON text
 
 UNSUPPORTED = (
-    "pattern", "patternProperties", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf",
+    "patternProperties", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf",
     "minProperties", "maxProperties", "uniqueItems", "contains", "minContains", "maxContains", "propertyNames",
     "dependentRequired", "dependentSchemas", "dependencies", "if", "then", "else", "not", "unevaluatedProperties",
     "unevaluatedItems", "$dynamicRef", "$recursiveRef",
 )  # fmt: skip
 TYPES = ("object", "array", "string", "integer", "number", "boolean", "null")
+_DATE = r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+_TIME = r"([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)"
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
+_OCTET = r"(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+FORMATS = {  # the string formats enforced (RFC 3339 dates and times, as OpenAI's strict mode lists them)
+    "date": f"^{_DATE}$",
+    "time": f"^{_TIME}$",
+    "date-time": f"^{_DATE}T{_TIME}$",
+    "uuid": r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+    "email": rf"^[A-Za-z0-9._%+-]+@{_LABEL}(\.{_LABEL})+$",
+    "hostname": rf"^{_LABEL}(\.{_LABEL})*$",
+    "ipv4": rf"^({_OCTET}\.){{3}}{_OCTET}$",
+}
 
 
 class SchemaError(ValueError):
@@ -90,10 +108,11 @@ class Arr(Node):
 
 
 class Str(Node):
-    __slots__ = ("min_len", "max_len")
+    __slots__ = ("min_len", "max_len", "patterns")
 
-    def __init__(self, min_len: int = 0, max_len: int | None = None) -> None:
-        self.min_len, self.max_len = min_len, max_len
+    def __init__(self, min_len: int = 0, max_len: int | None = None, patterns: tuple[Regex, ...] = ()) -> None:
+        """patterns: regexes the string's (unescaped) text must each match (pattern, format)."""
+        self.min_len, self.max_len, self.patterns = min_len, max_len, patterns
 
 
 class Num(Node):
@@ -271,7 +290,7 @@ class _Compiler:
             return self._array(schema, sub, path)
         if name == "string":
             low, high = _bounds(schema, "minLength", "maxLength", path)
-            return Str(low, high)
+            return Str(low, high, _patterns(schema, path))
         if name in ("integer", "number"):
             return Num(name == "integer")
         return Lit(("true", "false") if name == "boolean" else ("null",))
@@ -361,6 +380,22 @@ def _expand_check(node: Node, state: dict[int, int]) -> None:
         state[id(current)] = 1
         stack.append((current, True))
         stack += [(n, False) for n in (current.alts if isinstance(current, Union) else (current.target,))]
+
+
+def _patterns(schema: dict, path: str) -> tuple[Regex, ...]:
+    """A string schema's regexes: its pattern (matched anywhere unless anchored, as JSON Schema says) and its
+    format's, where FORMATS has one (other formats are annotations)."""
+    patterns = []
+    if "pattern" in schema:
+        if not isinstance(schema["pattern"], str):
+            raise SchemaError(f"{path}: pattern must be a string")
+        try:
+            patterns.append(compile_regex(schema["pattern"], search=True))
+        except RegexError as e:
+            raise SchemaError(f"{path}: pattern: {e}") from None
+    if isinstance(schema.get("format"), str) and schema["format"] in FORMATS:
+        patterns.append(compile_regex(FORMATS[schema["format"]]))
+    return tuple(patterns)
 
 
 def _bounds(schema: dict, low_key: str, high_key: str, path: str) -> tuple[int, int | None]:

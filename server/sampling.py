@@ -29,6 +29,7 @@ import torch
 from server.errors import InvalidParamsError
 from server.json_mode import JSON_CANDIDATES, JsonConstraint
 from server.json_schema import Node, SchemaError, compile_schema
+from server.regex_nfa import Regex, RegexError, compile_regex
 
 MAX_CHOICES, MAX_CHOICE_CHARS = 1024, 1024  # guided_choice's texts
 MAX_LOGPROBS = 20  # most alternatives per token (OpenAI's chat API allows 20, its completions API 5)
@@ -78,6 +79,9 @@ class SamplingParams:
     ending ('stop') once its value is whole (server/json_schema.py says which keywords are enforced); None = off."""
     guided_choice: list[str] | None = None
     """The output is exactly one of these texts (vLLM's guided_choice); None = off."""
+    guided_regex: str | None = None
+    """The output is a text this regular expression matches whole (vLLM's guided_regex; server/regex_nfa.py's
+    syntax); None = off."""
     prompt_logprobs: int | None = None
     """Report each prompt token's log-probability given the tokens before it (the first has none) and this many
     most likely alternatives (None = off). The prompt is then computed in full: no prefix cache."""
@@ -95,7 +99,8 @@ class SamplingParams:
     @property
     def constrained_output(self) -> bool:
         """JSON mode, a JSON Schema or a choice: the row draws through a JsonConstraint."""
-        return self.json_object or self.json_schema is not None or self.guided_choice is not None
+        return (self.json_object or self.json_schema is not None or self.guided_choice is not None
+                or self.guided_regex is not None)  # fmt: skip
 
     @property
     def draws_on_device(self) -> bool:
@@ -145,15 +150,29 @@ class SamplingParams:
         for ok, message in checks:
             if not ok:
                 raise InvalidParamsError(message)
-        if (self.json_object, self.json_schema is not None, self.guided_choice is not None).count(True) > 1:
-            raise InvalidParamsError("json_object, json_schema and guided_choice exclude each other")
+        asked = (self.json_object, self.json_schema is not None, self.guided_choice is not None,
+                 self.guided_regex is not None)  # fmt: skip
+        if asked.count(True) > 1:
+            raise InvalidParamsError("json_object, json_schema, guided_choice and guided_regex exclude each other")
         self.compiled_schema()
+        self.compiled_regex()
         if self.guided_choice is not None and not (
             isinstance(self.guided_choice, list) and 1 <= len(self.guided_choice) <= MAX_CHOICES
             and all(isinstance(c, str) and 1 <= len(c) <= MAX_CHOICE_CHARS for c in self.guided_choice)
         ):  # fmt: skip
             raise InvalidParamsError(f"guided_choice must list 1 to {MAX_CHOICES} texts of 1 to {MAX_CHOICE_CHARS} "
                                      "characters")  # fmt: skip
+
+    def compiled_regex(self) -> Regex | None:
+        """guided_regex's NFA (cached per pattern), None without one; InvalidParamsError if it is not supported."""
+        if self.guided_regex is None:
+            return None
+        if not isinstance(self.guided_regex, str) or not self.guided_regex:
+            raise InvalidParamsError("guided_regex must be a non-empty string")
+        try:
+            return compile_regex(self.guided_regex)
+        except RegexError as e:
+            raise InvalidParamsError(f"guided_regex: {e}") from None
 
     def compiled_schema(self) -> Node | None:
         """json_schema's root node (cached per schema text), None without one; InvalidParamsError if it cannot be
@@ -271,17 +290,18 @@ def adjust_logits(row: torch.Tensor, params: SamplingParams, history: TokenHisto
 
 
 def _draw_json(row: torch.Tensor, params: SamplingParams, generator, constraint: JsonConstraint) -> int:
-    """row [V] (adjusted logits) -> a token that keeps the text a JSON-object prefix: among the JSON_CANDIDATES
-    best-ranked tokens, the valid ones (argmax, or a draw after temperature, top-k and top-p among them); if none
-    of those is valid, the best-ranked valid token of the rest."""
+    """row [V] (adjusted logits) -> a token the constraint allows: among the JSON_CANDIDATES best-ranked tokens, the
+    valid ones (argmax, or a draw after temperature, top-k and top-p among them); if none of those is valid, the
+    best-ranked valid token of the rest; if none at all, the constraint is marked stuck."""
     best = row.topk(min(JSON_CANDIDATES, row.shape[0])).indices.tolist()  # not a sort of the vocabulary per step
     valid = [t for t in best if constraint.allows(t)]
     if not valid:
         checked = set(best)
         rest = (t for t in row.argsort(descending=True).tolist() if t not in checked)
         valid = [next((t for t in rest if constraint.allows(t)), -1)]
-        if valid[0] < 0:
-            raise ValueError("no token of the vocabulary continues the JSON text")
+        if valid[0] < 0:  # a dead end (e.g. maxLength reached where a pattern needs more): the request fails,
+            constraint.stuck = True  # not the step's other rows (the engine ends it with 'error')
+            return best[0]
     if params.temperature == 0 or len(valid) == 1:
         return valid[0]
     [choice] = _draw(row[torch.tensor(valid, device=row.device)][None], [params], [generator])

@@ -43,12 +43,12 @@ class ResponseFormat(BaseModel):
 
 
 class StructuredOutputs(BaseModel):
-    """vLLM's `structured_outputs`: one of json (a JSON Schema), choice, json_object; regex and grammar answer 400."""
+    """vLLM's `structured_outputs`: one of json (a JSON Schema), choice, regex, json_object; grammar answers 400."""
 
     json_: dict | bool | None = Field(None, alias="json", description="A JSON Schema the output is kept valid for")
     choice: list[str] | None = Field(None, description="The output is exactly one of these texts")
     json_object: bool | None = Field(None, description="JSON mode: the output is a JSON object")
-    regex: str | None = Field(None, description="Not supported (400)")
+    regex: str | None = Field(None, description="The output is a text this regular expression matches whole")
     grammar: str | None = Field(None, description="Not supported (400)")
 
 
@@ -87,7 +87,9 @@ class SamplingFields(BaseModel):
     guided_json: dict | bool | None = Field(None, description="vLLM's: a JSON Schema the output is kept valid for "
                                             "(as response_format json_schema)")
     guided_choice: list[str] | None = Field(None, description="vLLM's: the output is exactly one of these texts")
-    structured_outputs: StructuredOutputs | None = Field(None, description="vLLM's newer form of the two above")
+    guided_regex: str | None = Field(None, max_length=4096, description="vLLM's: the output is a text this regular "
+                                     "expression matches whole")
+    structured_outputs: StructuredOutputs | None = Field(None, description="vLLM's newer form of the three above")
 
     def stop_list(self) -> list[str]:
         if self.stop is None:

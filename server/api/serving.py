@@ -25,6 +25,7 @@ from server.api.errors import ApiError
 from server.api.protocol import SamplingFields
 from server.api.state import ServerState, log
 from server.json_schema import SchemaError, compile_schema
+from server.regex_nfa import RegexError, compile_regex
 from server.request import RequestHandle, TokenOutput
 from server.sampling import SamplingParams, TokenLogprob
 
@@ -79,7 +80,6 @@ def sampling_params(
         logit_bias = {int(token): value for token, value in (body.logit_bias or {}).items()}
     except ValueError:
         raise ApiError(400, "logit_bias keys must be token ids", code="invalid_logit_bias") from None
-    json_object, schema, choice = _output_constraint(body)
     if max_tokens is None:  # a default never exceeds the server's limit; an explicit value is checked against it
         explicit = "max_tokens" in body.model_fields_set
         max_tokens = body.max_tokens if explicit else min(body.max_tokens, state.settings.max_new_tokens)
@@ -95,9 +95,7 @@ def sampling_params(
         stop_token_ids=list(body.stop_token_ids or []),  # the engine checks them against the vocabulary
         ignore_eos=body.ignore_eos,
         logit_bias=logit_bias,
-        json_object=json_object,
-        json_schema=schema,
-        guided_choice=choice,
+        **_output_constraint(body),
         repetition_penalty=body.repetition_penalty,
         presence_penalty=body.presence_penalty,
         frequency_penalty=body.frequency_penalty,
@@ -106,45 +104,48 @@ def sampling_params(
     )
 
 
-def _output_constraint(body: SamplingFields) -> tuple[bool, dict | bool | None, list[str] | None]:
-    """(JSON mode, a JSON Schema, a choice) from OpenAI's response_format or vLLM's guided_json / guided_choice /
-    structured_outputs: at most one of them; a schema that cannot be enforced answers 400 here, naming it."""
-    asked: list[tuple[str, tuple]] = []
+def _output_constraint(body: SamplingFields) -> dict:
+    """SamplingParams' constraint fields from OpenAI's response_format or vLLM's guided_json / guided_choice /
+    guided_regex / structured_outputs: at most one of them; a schema or pattern that cannot be enforced answers 400
+    here, naming it."""
+    asked: list[tuple[str, dict]] = []
     fmt = body.response_format
     if fmt is not None and fmt.type == "json_object":
-        asked.append(("response_format", (True, None, None)))
+        asked.append(("response_format", {"json_object": True}))
     elif fmt is not None and fmt.type == "json_schema":
         if fmt.json_schema is None:
             raise ApiError(400, "response_format json_schema needs its json_schema: {name, schema}",
                            code="invalid_json_schema")  # fmt: skip
-        asked.append(("response_format", (False, fmt.json_schema.schema_, None)))
-    if body.guided_json is not None:
-        asked.append(("guided_json", (False, body.guided_json, None)))
-    if body.guided_choice is not None:
-        asked.append(("guided_choice", (False, None, body.guided_choice)))
+        asked.append(("response_format", {"json_schema": fmt.json_schema.schema_}))
+    for name, key, value in (("guided_json", "json_schema", body.guided_json),
+                             ("guided_choice", "guided_choice", body.guided_choice),
+                             ("guided_regex", "guided_regex", body.guided_regex)):  # fmt: skip
+        if value is not None:
+            asked.append((name, {key: value}))
     if (so := body.structured_outputs) is not None:
-        for name in ("regex", "grammar"):
-            if getattr(so, name) is not None:
-                raise ApiError(400, f"structured_outputs.{name} is not supported; json, choice and json_object are",
-                               code="unsupported_structured_output")  # fmt: skip
-        if so.json_ is not None:
-            asked.append(("structured_outputs.json", (False, so.json_, None)))
-        if so.choice is not None:
-            asked.append(("structured_outputs.choice", (False, None, so.choice)))
-        if so.json_object:
-            asked.append(("structured_outputs.json_object", (True, None, None)))
+        if so.grammar is not None:
+            raise ApiError(400, "structured_outputs.grammar is not supported; json, choice, regex and json_object "
+                           "are", code="unsupported_structured_output")  # fmt: skip
+        for name, key, value in (("json", "json_schema", so.json_), ("choice", "guided_choice", so.choice),
+                                 ("regex", "guided_regex", so.regex),
+                                 ("json_object", "json_object", so.json_object or None)):  # fmt: skip
+            if value is not None:
+                asked.append((f"structured_outputs.{name}", {key: value}))
     if len(asked) > 1:
         raise ApiError(400, f"{' and '.join(n for n, _ in asked)} exclude each other; ask for one constraint",
                        code="conflicting_structured_outputs")  # fmt: skip
     if not asked:
-        return False, None, None
-    name, (json_object, schema, choice) = asked[0]
-    if schema is not None:
-        try:
-            compile_schema(schema)  # cached: the engine's constraint takes the same compiled nodes
-        except SchemaError as e:
-            raise ApiError(400, f"{name}: {e}", code="invalid_json_schema") from None
-    return json_object, schema, choice
+        return {}
+    name, fields = asked[0]
+    try:
+        if "json_schema" in fields:
+            compile_schema(fields["json_schema"])  # cached: the engine's constraint takes the same compiled nodes
+        if "guided_regex" in fields:
+            compile_regex(fields["guided_regex"])
+    except (SchemaError, RegexError) as e:
+        code = "invalid_json_schema" if "json_schema" in fields else "invalid_regex"
+        raise ApiError(400, f"{name}: {e}", code=code) from None
+    return fields
 
 
 def submit(

@@ -2,6 +2,7 @@
 
 import concurrent.futures as cf
 import json
+import re
 import urllib.request
 
 import openai
@@ -125,6 +126,9 @@ def test_cli_push_lut_then_generate(server, base, tmp_path, capsys):
     assert cli_main(["generate", "--server", url, "--task", "cli-task", "--prompt", "Is it?", "--choice", "yes",
                      "--choice", "no"]) == 0  # fmt: skip
     assert capsys.readouterr().out in ("yes\n", "no\n")
+    assert cli_main(["generate", "--server", url, "--task", "cli-task", "--prompt", "Code?", "--regex",
+                     "[A-Z]{3}-[0-9]{2}"]) == 0  # fmt: skip
+    assert re.fullmatch(r"[A-Z]{3}-[0-9]{2}\n", capsys.readouterr().out)
     schema_file.write_text("{not json")
     assert cli_main(["generate", "--server", url, "--task", "cli-task", "--prompt", "x", "--json-schema",
                      str(schema_file)]) == 2  # fmt: skip

@@ -151,7 +151,8 @@ def test_random_values_and_their_mutations_agree_with_an_independent_validator()
 
 
 @pytest.mark.parametrize(("schema", "message"), [
-    ({"type": "string", "pattern": "^a"}, "'pattern' is not supported"),
+    ({"type": "string", "pattern": "(?=a)b"}, "#: pattern: a lookaround, an inline flag or a conditional at 2"),
+    ({"type": "string", "pattern": "[a"}, "pattern: the pattern is malformed: an unterminated character class"),
     ({"type": "integer", "minimum": 0}, "'minimum' is not supported"),
     ({"type": "object", "properties": {"a": {}}, "required": ["b"]}, "'b' is not among the properties"),
     ({"type": "date"}, "type must be one of"),
@@ -176,7 +177,7 @@ def test_what_cannot_be_enforced_is_refused_with_its_place(schema, message):
         SamplingParams(json_schema=schema).validate(256, 256)
 
 
-def test_annotations_and_unknown_keywords_are_ignored_and_pydantic_schemas_compile():
+def test_annotations_unknown_keywords_and_unknown_formats_are_ignored_and_pydantic_schemas_compile():
     pydantic = pytest.importorskip("pydantic")
 
     class Item(pydantic.BaseModel):
@@ -192,7 +193,43 @@ def test_annotations_and_unknown_keywords_are_ignored_and_pydantic_schemas_compi
     text = '{"items": [{"sku": "A1", "quantity": 2, "when": null}, {"sku": "B"}], "note": "asap"}'
     assert reads(schema, text) == (True, True)
     Order.model_validate_json(text)  # and pydantic agrees
-    assert reads({"type": "string", "x-vendor": 1, "format": "email", "title": "t"}, '"not an email"') == (True, True)
+    assert reads({"type": "string", "x-vendor": 1, "format": "x-custom", "title": "t"}, '"anything"') == (True, True)
+
+
+def test_patterns_and_formats_hold_for_a_strings_unescaped_characters():
+    code = {"type": "string", "pattern": "^[A-Z]{2}-\\d{3}$"}
+    assert reads(code, '"AB-123"') == (True, True)
+    assert reads(code, '"\\u0041B-123"') == (True, True)  # an escape is read as the character it writes
+    for text in ('"AB-12"', '"ab-123"', '"AB-1234"', '"AB_123"'):
+        assert reads(code, text) != (True, True), text
+    assert reads(code, '"\\u004')[0] and not reads(code, '"\\u003')[0]  # U+0040-4F may be a letter, U+0030-3F not
+    anywhere = {"type": "string", "pattern": "cat"}  # JSON Schema's pattern: a match anywhere unless anchored
+    assert reads(anywhere, '"concatenate"') == (True, True)
+    assert reads(anywhere, '"dog')[0] and not reads(anywhere, '"dog"')[0]  # "dog" may go on, but cannot close
+    for fmt, good, bad in (("date", "2026-12-05", "2026-13-05"), ("date-time", "2026-12-05T01:02:03.5+01:00",
+                                                                    "2026-12-05 01:02:03"),
+                           ("time", "23:59:60Z", "24:00:00Z"), ("uuid", "123e4567-e89b-12d3-a456-426614174000",
+                                                                  "123e4567-e89b-12d3-a456"),
+                           ("email", "ada.l@example.org", "ada@localhost"), ("hostname", "api.example-1.com",
+                                                                            "-bad.com"),
+                           ("ipv4", "192.168.0.255", "192.168.0.256")):  # fmt: skip
+        schema = {"type": "string", "format": fmt}
+        assert reads(schema, json.dumps(good)) == (True, True), (fmt, good)
+        assert reads(schema, json.dumps(bad)) != (True, True), (fmt, bad)
+
+
+def test_a_dead_end_fails_its_own_request_and_not_the_others_in_its_step(base, store):
+    """An unsatisfiable schema (five digits in at most two characters) leaves the sampler no valid token: that
+    request ends with 'error' and says why; a request decoding in the same steps finishes as usual."""
+    engine = create_engine(base, store)
+    doomed = engine.add_request("alpha", prompt_ids(0, 8), SamplingParams(
+        max_tokens=20, json_schema={"type": "string", "maxLength": 2, "pattern": "^\\d{5}$"}))
+    other = engine.add_request("beta", prompt_ids(1, 8), SamplingParams(max_tokens=6))
+    while not (doomed.finished.is_set() and other.finished.is_set()):
+        engine.step()
+    *_, last = doomed.poll()
+    assert last.finish_reason == "error" and "no token of the vocabulary continues" in last.error
+    assert other.poll()[-1].finish_reason == "length"
 
 
 def test_a_schema_is_compiled_once_per_text():
@@ -246,6 +283,8 @@ def test_the_engine_refuses_a_schema_its_vocabulary_cannot_write(base, store):
         engine.add_request("alpha", [1, 2], SamplingParams(json_schema={"enum": ["café"]}))
     with pytest.raises(InvalidParamsError, match="no single token of this model writes 'ü', which a choice needs"):
         engine.add_request("alpha", [1, 2], SamplingParams(guided_choice=["über", "unter"]))
+    with pytest.raises(InvalidParamsError, match="guided_regex: no single token of this model writes 'é'"):
+        engine.add_request("alpha", [1, 2], SamplingParams(guided_regex="caf(e|é)"))
     with pytest.raises(InvalidParamsError, match="exclude each other"):
         engine.add_request("alpha", [1, 2], SamplingParams(json_schema={}, json_object=True))
     with pytest.raises(InvalidParamsError, match="guided_choice must list 1 to 1024 texts"):

@@ -71,6 +71,7 @@ def test_structured_output_from_the_default_model_parses_into_its_pydantic_model
     class City(pydantic.BaseModel):
         name: str
         country: str
+        country_code: str = pydantic.Field(pattern=r"^[A-Z]{2}$")
         is_capital: bool
         continent: Literal["Africa", "Americas", "Asia", "Europe", "Oceania"]
 
@@ -80,7 +81,8 @@ def test_structured_output_from_the_default_model_parses_into_its_pydantic_model
                                          messages=[{"role": "user", "content": "Describe Paris as JSON."}])  # fmt: skip
     city = done.choices[0].message.parsed
     assert done.choices[0].finish_reason == "stop" and isinstance(city, City), done.choices[0].message.content
-    assert city.continent == "Europe" and "Paris" in city.name, city
+    assert "Paris" in city.name, city  # (the 135M model's other facts vary; pydantic checked each field's type,
+    # the enum and country_code's pattern, which the constraint kept)
     out = post_json(port, "/v1/completions", {"model": "base", "max_tokens": 4, "guided_choice": ["yes", "no"],
                                               "prompt": "Question: is Paris in France? Answer (yes or no):"})
     assert out["choices"][0]["text"] in ("yes", "no") and out["choices"][0]["finish_reason"] == "stop", out
