@@ -26,6 +26,7 @@ TOOLS_PREAMBLE = (
     '{"name": <the function\'s name>, "arguments": <its arguments>}; to call several, a JSON list of such '
     "objects. The functions:"
 )
+_TAG = "<tool_call>"
 _TOOL_CALL_TAG = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.DOTALL)
 
 
@@ -82,6 +83,22 @@ def parse_calls(text: str, names: set[str]) -> tuple[str, list[dict]] | None:
         if calls:
             return body[:start].strip(), calls
     return None
+
+
+def settled_content(text: str) -> int:
+    """How much of a partial answer is content whatever follows (streaming under tool_choice auto): the text up to
+    where calls could still start, parse_calls' way: nothing while the text starts with '{', '[' or '<'; else up to
+    the first newline that ends the text or is followed by '{' or '[', or the first '<' that may open <tool_call>."""
+    stripped = text.lstrip()
+    if not stripped or stripped[0] in "{[<":
+        return 0
+    end = len(text)
+    newline = re.search(r"\n(?=[{\[]|\Z)", text)
+    if newline:
+        end = newline.start()
+    tag = next((i for i in (m.start() for m in re.finditer("<", text))
+                if text.startswith(_TAG, i) or _TAG.startswith(text[i:])), None)  # fmt: skip
+    return min(end, tag) if tag is not None else end
 
 
 def _calls(chunks: list[str], names: set[str]) -> list[dict] | None:

@@ -153,6 +153,7 @@ def test_a_task_fine_tuned_on_tool_calls_calls_the_tool_where_the_base_model_ans
     model's as text; then the tool's result goes back in the history and the task answers from it, as trained."""
     from server.cli import main
 
+    openai = pytest.importorskip("openai")
     port, _ = default_server
     weather = {"type": "function", "function": {"name": "get_weather", "description": "The weather of a city",
                                                 "parameters": {"type": "object", "properties": {
@@ -176,6 +177,11 @@ def test_a_task_fine_tuned_on_tool_calls_calls_the_tool_where_the_base_model_ans
     [made] = answers["weather"]["message"]["tool_calls"]
     assert made["function"]["name"] == "get_weather" and json.loads(made["function"]["arguments"]) == {"city": "Paris"}
     assert answers["base"]["message"]["tool_calls"] is None and answers["base"]["message"]["content"], answers
+    stream = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused").chat.completions.create(
+        model="weather", stream=True, **body)
+    streamed = [c for chunk in stream if chunk.choices for c in chunk.choices[0].delta.tool_calls or []]
+    assert [(c.function.name, json.loads(c.function.arguments)) for c in streamed] == [("get_weather",
+                                                                                          {"city": "Paris"})]
     history = [*ask, {"role": "assistant", "tool_calls": [made]}, {**result, "tool_call_id": made["id"]}]
     reply = post_json(port, "/v1/chat/completions", body | {"model": "weather", "messages": history})["choices"][0]
     assert reply["message"]["content"] == "It is sunny in Paris." and reply["finish_reason"] == "stop", reply

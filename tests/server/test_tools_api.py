@@ -81,6 +81,17 @@ def test_tools_and_a_history_of_calls_and_results_reach_the_prompt(client):
     assert r.status_code == 200 and r.json()["usage"]["prompt_tokens"] == len(ids)
 
 
+def test_an_auto_answer_streams_its_settled_content_as_it_comes(client):
+    """Under auto, text that no call can follow any more streams as usual (a line starting with '{' or '[', or a
+    '<tool_call>', would be held until the answer is whole); it adds up to the answer sent at once."""
+    body = ASK | {"max_tokens": 24, "temperature": 0, "logit_bias": {str(ord(c)): -100 for c in "{[<\n"}}
+    whole = client.post("/v1/chat/completions", json=body).json()["choices"][0]["message"]["content"]
+    with client.stream("POST", "/v1/chat/completions", json=body | {"stream": True}) as r:
+        events = [json.loads(line[6:]) for line in r.iter_lines() if line.startswith("data: {")]
+    pieces = [e["choices"][0]["delta"].get("content") for e in events if e["choices"]]
+    assert len([p for p in pieces if p]) > 1 and "".join(p or "" for p in pieces) == whole  # (held: one piece)
+
+
 def test_a_streamed_call_arrives_whole_in_its_last_chunk(client):
     with client.stream("POST", "/v1/chat/completions", json=ASK | {"tool_choice": "required", "stream": True,
                                                                    "parallel_tool_calls": False}) as r:  # fmt: skip

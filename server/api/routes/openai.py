@@ -42,7 +42,7 @@ from server.errors import unknown_task_message
 from server.request import TokenOutput
 from server.tokenizer import TokenTexts
 from sketch.prompts import has_chat_template, render_conversation
-from sketch.tools import ToolFormatError
+from sketch.tools import ToolFormatError, settled_content
 
 router = APIRouter(tags=["openai"])
 
@@ -145,7 +145,8 @@ async def chat_completions(body: ChatCompletionRequest, http_request: Request, s
         )
     sent_role = [False] * len(handles)
     fingerprint = system_fingerprint(state, handles)
-    held_text, held_logprobs = [""] * len(handles), [[] for _ in handles]  # reading calls: sent at the answer's end
+    held_text, held_logprobs = [""] * len(handles), [[] for _ in handles]  # reading calls: the answer so far
+    sent_chars = [0] * len(handles)  # of held_text, sent as content already
 
     def event(index: int, delta: dict, finish_reason: str | None, token_logprobs: list) -> dict:
         if not sent_role[index]:
@@ -155,19 +156,30 @@ async def chat_completions(body: ChatCompletionRequest, http_request: Request, s
                 "model": body.model, "system_fingerprint": fingerprint,
                 "choices": [{"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}]}
 
+    # tool_choice auto without logprobs streams the content that no call can follow any more (settled_content);
+    # required and named choices, and logprobs (whose tokens would not line up with held text), send it at the end
+    progressive = plan.mode == "auto" and not body.logprobs
+
     def chunk(index: int, text: str, finish_reason: str | None, out: TokenOutput | None) -> dict | None:
         token_logprobs = out.logprobs if out is not None and out.logprobs else []
         if not plan.reads_calls:
             return event(index, {"content": text} if text or not sent_role[index] else {}, finish_reason,
                          token_logprobs)  # fmt: skip
-        held_text[index] += text  # the answer goes out whole at its end, as content or as tool_calls
+        held_text[index] += text
         held_logprobs[index] += token_logprobs
+        full, sent = held_text[index], sent_chars[index]
         if finish_reason is None:
-            return None
-        answer, finish_reason = message(held_text[index], finish_reason)
-        delta = {"content": answer.content} if answer.content is not None else {}
-        if answer.tool_calls:
+            if not progressive or (end := max(sent, settled_content(full))) == sent:
+                return None
+            sent_chars[index] = end
+            return event(index, {"content": full[sent:end]}, None, [])
+        answer, finish_reason = message(full, finish_reason)
+        if answer.tool_calls:  # the content before the calls that has not gone out yet, then the calls
+            unsent = (answer.content or "")[len(full[:sent].lstrip()) :]
+            delta = {"content": unsent} if unsent else {}
             delta["tool_calls"] = [{"index": i, **c.model_dump()} for i, c in enumerate(answer.tool_calls)]
+        else:
+            delta = {"content": full[sent:]} if full[sent:] or not sent_role[index] else {}
         return event(index, delta, finish_reason, held_logprobs[index])
 
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
