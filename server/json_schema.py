@@ -229,7 +229,7 @@ class _Compiler:
         """$ref, allOf, anyOf and oneOf with sibling assertions would need an intersection: refused."""
         siblings = [k for k in ("type", "properties", "items", "enum", "const", "$ref", "allOf", "anyOf", "oneOf",
                                 "required", "additionalProperties", "prefixItems", "minItems", "maxItems",
-                                "minLength", "maxLength") if k in schema and k != keyword]  # fmt: skip
+                                "minLength", "maxLength", "pattern") if k in schema and k != keyword]  # fmt: skip
         if siblings:
             raise SchemaError(f"{path}: {keyword} next to {siblings[0]!r} is not supported; nest one in the other")
 
@@ -259,7 +259,7 @@ class _Compiler:
                 return ["object"]
             if any(k in schema for k in ("items", "prefixItems", "minItems", "maxItems")):
                 return ["array"]
-            if any(k in schema for k in ("minLength", "maxLength")):
+            if any(k in schema for k in ("minLength", "maxLength", "pattern")):
                 return ["string"]
             return list(TYPES) if "const" in schema or "enum" in schema else ["any"]
         names = declared if isinstance(declared, list) else [declared]

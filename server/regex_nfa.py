@@ -11,12 +11,12 @@ each character, whether the text so far can still become a match.
                                         escape whose first digits are written)
 
 A Thompson NFA over character sets; step() memoizes (states, ch) -> states, so a pattern run many times becomes a
-lazily built DFA. The syntax is the common core of ECMA-262 (JSON Schema's dialect) and Python's: literals and
-escapes (\\d \\w \\s \\D \\W \\S, \\n \\t ..., \\uXXXX, \\xHH, escaped punctuation), classes ([a-z_], [^...]), '.',
-groups ((...), (?:...), (?P<n>...), (?<n>...)), '|', and the quantifiers * + ? {m} {m,} {m,n} (lazy and greedy
-alike: only the set of matches matters here). '^' at the start and '$' at the end anchor; a pattern used with
-search=True (JSON Schema's semantics: a match anywhere) is unanchored at an end without one. Backreferences,
-lookarounds, inline flags and anchors elsewhere raise RegexError.
+lazily built DFA (one memo for all patterns, its memory bounded). The syntax is the common core of ECMA-262 (JSON
+Schema's dialect) and Python's: literals and escapes (\\d \\w \\s \\D \\W \\S, \\n \\t ..., \\uXXXX, \\xHH, escaped
+punctuation), classes ([a-z_], [^...]), '.', groups ((...), (?:...), (?P<n>...), (?<n>...)), '|', and the
+quantifiers * + ? {m} {m,} {m,n} (lazy and greedy alike: only the set of matches matters here). '^' at the start
+and '$' at the end anchor; a pattern used with search=True (JSON Schema's semantics: a match anywhere) is unanchored
+at an end without one. Backreferences, lookarounds, inline flags and anchors elsewhere raise RegexError.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import functools
 from dataclasses import dataclass
 
 MAX_STATES = 4096  # NFA states of one pattern ({m,n} repeats copy their operand)
-MAX_MEMO = 65536  # memoized (states, character) steps of one pattern, cleared when full
+MAX_MEMO_STATES = 1 << 20  # NFA state ids held by the memo of steps (all patterns together), cleared when past
 
 
 class RegexError(ValueError):
@@ -74,7 +74,6 @@ class Regex:
         self.eps: list[list[int]] = []  # per state: next states without a character
         self.accept = -1
         self.start: frozenset[int] = frozenset()
-        self._memo: dict[tuple[frozenset[int], str], frozenset[int]] = {}
 
     def new_state(self) -> int:
         if len(self.trans) >= MAX_STATES:
@@ -93,13 +92,11 @@ class Regex:
         return frozenset(seen)
 
     def step(self, states: frozenset[int], ch: str) -> frozenset[int]:
-        key = (states, ch)
-        nxt = self._memo.get(key)
+        key = (self, states, ch)
+        nxt = _MEMO.get(key)
         if nxt is None:
             nxt = self.closure([t for s in states for cs, t in self.trans[s] if cs.matches(ch)])
-            if len(self._memo) >= MAX_MEMO:
-                self._memo.clear()
-            self._memo[key] = nxt
+            _remember(key, nxt)
         return nxt
 
     def accepts(self, states: frozenset[int]) -> bool:
@@ -122,7 +119,22 @@ class Regex:
         return None
 
 
-@functools.lru_cache(maxsize=256)
+_MEMO: dict[tuple[Regex, frozenset[int], str], frozenset[int]] = {}  # (regex, states, character) -> states
+_memo_states = 0
+
+
+def _remember(key: tuple[Regex, frozenset[int], str], states: frozenset[int]) -> None:
+    """Memoize a step, within a bound on the memory all patterns' memos hold together (one dict, cleared when past
+    MAX_MEMO_STATES state ids: a pathological pattern's big state sets cannot pile up)."""
+    global _memo_states
+    _memo_states += len(states) + len(key[1])
+    if _memo_states > MAX_MEMO_STATES:
+        _MEMO.clear()
+        _memo_states = len(states) + len(key[1])
+    _MEMO[key] = states
+
+
+@functools.lru_cache(maxsize=128)
 def compile_regex(pattern: str, search: bool = False) -> Regex:
     """pattern -> its NFA; search: a match may begin and end anywhere (JSON Schema's `pattern`) unless anchored."""
     if len(pattern) > 4096:
