@@ -244,8 +244,15 @@ def sample(
             adjust_logits(logits[i], params[i], histories[i] if histories is not None else None)
             if banned is not None and banned[i]:
                 logits[i, torch.tensor(list(banned[i]), dtype=torch.int64, device=logits.device)] = float("-inf")
-    greedy = SamplingParams()  # JSON rows draw in _draw_json, once, from their own generator
-    tokens = _draw(logits, [greedy if p.constrained_output else p for p in params], generators)
+    constrained = [p.constrained_output for p in params]  # those rows draw in _draw_json, from their own generator
+    if not any(constrained):
+        tokens = _draw(logits, params, generators)
+    else:  # (drawing the others only: a [V] argmax or sort per constrained row would be thrown away)
+        free = [i for i, c in enumerate(constrained) if not c]
+        drawn = _draw(logits[free], [params[i] for i in free], [generators[i] for i in free]) if free else []
+        tokens = [0] * len(params)
+        for i, t in zip(free, drawn, strict=True):
+            tokens[i] = t
     for i, p in enumerate(params):
         if p.constrained_output:
             if constraints is None or constraints[i] is None:
@@ -291,10 +298,13 @@ def adjust_logits(row: torch.Tensor, params: SamplingParams, history: TokenHisto
 
 def _draw_json(row: torch.Tensor, params: SamplingParams, generator, constraint: JsonConstraint) -> int:
     """row [V] (adjusted logits) -> a token the constraint allows: among the JSON_CANDIDATES best-ranked tokens, the
-    valid ones (argmax, or a draw after temperature, top-k and top-p among them); if none of those is valid, the
-    best-ranked valid token of the rest; if none at all, the constraint is marked stuck."""
+    first valid one (greedy), or a draw after temperature, top-k and top-p among the valid ones; if none of those is
+    valid, the best-ranked valid token of the rest; if none at all, the constraint is marked stuck."""
     best = row.topk(min(JSON_CANDIDATES, row.shape[0])).indices.tolist()  # not a sort of the vocabulary per step
-    valid = [t for t in best if constraint.allows(t)]
+    if params.temperature == 0:  # greedy: the first valid one in rank order (mostly the first: the model's choice)
+        valid = next(([t] for t in best if constraint.allows(t)), [])
+    else:
+        valid = [t for t in best if constraint.allows(t)]
     if not valid:
         checked = set(best)
         rest = (t for t in row.argsort(descending=True).tolist() if t not in checked)
