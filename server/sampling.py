@@ -336,6 +336,11 @@ def draw_on_device(
     generator for a seeded request's row only (a loop of small kernels per row left the GPU idle ~60 us a row). Which
     group a row is in depends on its own params only, so a seeded request draws the same alone or in any batch."""
     tokens = logits.argmax(dim=-1)  # [B]: the greedy rows' answer, overwritten for sampled rows
+    if logits.device.type == "cpu":
+        for i, p in enumerate(params):
+            if p.temperature > 0:
+                tokens[i] = _draw_row_cpu(logits[i], p, generators[i])
+        return tokens
     plain = [i for i, p in enumerate(params) if p.temperature > 0 and not _cuts(p)]
     cut = [i for i, p in enumerate(params) if p.temperature > 0 and _cuts(p)]
     if not plain and not cut:
@@ -365,6 +370,53 @@ def draw_on_device(
         probs = sorted_logits.masked_fill(dropped, float("-inf")).softmax(dim=-1)
         tokens[index[n:]] = order.gather(1, _race(probs, [generators[i] for i in cut])[:, None])[:, 0]
     return tokens
+
+
+CPU_PREFIX = 1024  # the best-ranked tokens a CPU row sorts, when they are sure to hold every token its cuts keep
+
+
+def _draw_row_cpu(row: torch.Tensor, params: SamplingParams, generator: torch.Generator | None) -> int:
+    """One sampled row on the CPU: the same distribution as the device's draw, drawn by inverse CDF (one uniform
+    from the row's generator, a cumulative sum and a binary search: ~0.05 ms at a 49,152 vocabulary, where the
+    exponential race's 49,152 exponentials took 0.8 ms and torch.multinomial 0.9), and with cuts, only the best-ranked
+    CPU_PREFIX tokens sorted when they hold all the kept ones (a full sort took 2.6 ms)."""
+    scaled = row.float() / params.temperature
+    if _cuts(params):
+        probs, ids = cut_distribution(scaled, params)
+    else:
+        probs, ids = scaled.softmax(dim=-1), None
+    cdf = probs.double().cumsum(dim=0)
+    u = torch.rand(1, generator=generator, dtype=torch.float64) * cdf[-1]
+    j = min(int(torch.searchsorted(cdf, u, right=True)), cdf.shape[0] - 1)
+    return int(ids[j]) if ids is not None else j
+
+
+def cut_distribution(scaled: torch.Tensor, params: SamplingParams, prefix: int = CPU_PREFIX
+                     ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """scaled [V] (logits / temperature) -> (probabilities [k], token ids [k]) of the best-ranked tokens after the
+    top-k, top-p and min-p cuts (draw_on_device's rules; dropped ones have probability 0). Sorts only the `prefix`
+    (or 8 x prefix) best-ranked tokens when every token past them is dropped anyway (top_k within them; or their
+    probability reaches top_p; or their last is below min_p of the first), else the whole row."""
+    v = scaled.shape[0]
+    top_k, top_p, min_p = params.top_k, params.top_p, params.min_p
+    whole = scaled.logsumexp(dim=0)  # the top-p cut's normaliser without a top-k cut
+    for size in (prefix, 8 * prefix, v):  # a larger prefix before the whole row (flatter rows need more tokens)
+        values, ids = scaled.topk(size) if size < v else scaled.sort(descending=True)  # sorted, descending
+        if size >= v or 0 < top_k <= size:
+            break
+        if top_k <= 0 and ((top_p < 1.0 and (values - whole).exp().sum() >= top_p)
+                           or (min_p > 0.0 and (values[-1] - values[0]).exp() < min_p)):  # fmt: skip
+            break  # every token past the prefix is dropped (a top_k past it needs them for its normaliser)
+    kept = min(top_k, values.shape[0]) if top_k > 0 else values.shape[0]
+    dropped = torch.arange(values.shape[0]) >= kept  # top-k
+    normaliser = values[:kept].logsumexp(dim=0) if top_k > 0 else whole
+    probs = (values - normaliser).exp().masked_fill(dropped, 0.0)
+    # drop a token once the tokens ranked above it already reach top_p (the first one always stays)
+    dropped |= (probs.cumsum(dim=0) - probs) >= top_p
+    probs = values.masked_fill(dropped, float("-inf")).softmax(dim=0)
+    # min-p: drop a token less likely than min_p times the first (the most likely, which stays)
+    dropped |= probs < min_p * probs[0]
+    return values.masked_fill(dropped, float("-inf")).softmax(dim=0), ids
 
 
 def _cuts(params: SamplingParams) -> bool:

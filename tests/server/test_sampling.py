@@ -93,6 +93,67 @@ def test_a_seeded_request_draws_the_same_alone_or_in_a_batch():
     assert alone == in_batch
 
 
+def reference_cut(scaled: torch.Tensor, p: SamplingParams) -> torch.Tensor:
+    """The cut rules on a whole sorted row, written out: [V] probabilities by token id (0 where dropped)."""
+    values, ids = scaled.sort(descending=True)
+    keep = torch.ones(values.shape[0], dtype=torch.bool)
+    if p.top_k > 0:
+        keep[p.top_k :] = False
+
+    def renormalised():
+        return values.masked_fill(~keep, float("-inf")).softmax(dim=0)
+
+    probs = renormalised()
+    keep &= (probs.cumsum(dim=0) - probs) < p.top_p  # a token stays while those above it are short of top_p
+    probs = renormalised()
+    keep &= probs >= p.min_p * probs[0]
+    dense = torch.zeros_like(scaled)
+    dense[ids] = renormalised()
+    return dense
+
+
+@pytest.mark.parametrize("params", [
+    SamplingParams(temperature=1.0, top_p=0.9), SamplingParams(temperature=1.0, top_p=0.999),
+    SamplingParams(temperature=1.0, top_k=40), SamplingParams(temperature=1.0, top_k=3000, top_p=0.95),
+    SamplingParams(temperature=1.0, min_p=0.05), SamplingParams(temperature=1.0, min_p=0.001),
+    SamplingParams(temperature=1.0, top_k=100, top_p=0.8, min_p=0.02),
+])  # fmt: skip
+def test_a_cpu_row_sorts_only_its_best_tokens_when_they_hold_all_it_keeps(params):
+    """cut_distribution sorts the 1,024 best-ranked tokens when every token past them is dropped anyway, the whole
+    row otherwise (flat rows, a top_k past them, a top_p of 0.999); either way it keeps what the rules keep."""
+    from server.sampling import cut_distribution
+
+    for scale in (0.3, 2.0, 6.0):  # from flat (most of the 5,000 tokens kept) to peaked
+        scaled = torch.randn(5000, generator=torch.Generator().manual_seed(7)) * scale
+        probs, ids = cut_distribution(scaled, params)
+        dense = torch.zeros_like(scaled)
+        dense[ids] = probs
+        # (atol: a token of ~1e-6 right at the top_p boundary may fall either side of float rounding)
+        torch.testing.assert_close(dense, reference_cut(scaled, params), atol=1e-5, rtol=1e-4)
+
+
+def test_a_peaked_row_sorts_its_prefix_a_flatter_one_more_and_a_flat_one_the_whole_row():
+    from server.sampling import CPU_PREFIX, cut_distribution
+
+    row = torch.randn(20000, generator=torch.Generator().manual_seed(7))
+    top_p = SamplingParams(temperature=1.0, top_p=0.9)
+    sizes = [len(cut_distribution(row * scale, top_p)[1]) for scale in (6.0, 2.0, 0.5)]
+    assert sizes == [CPU_PREFIX, 8 * CPU_PREFIX, 20000]  # peaked, in between, flat
+    row = row[:5000]
+    assert len(cut_distribution(row, SamplingParams(temperature=1.0, top_k=50))[1]) == CPU_PREFIX
+    assert len(cut_distribution(row, SamplingParams(temperature=1.0, top_k=2000))[1]) == 5000
+
+
+def test_a_cpu_row_draws_from_its_cut_distribution_over_a_large_vocabulary():
+    logits = torch.randn(1, 20000, generator=torch.Generator().manual_seed(3))
+    logits[0, :4] = torch.tensor([9.0, 8.5, 8.0, 7.0])  # four likely tokens, then a long tail
+    for params in (SamplingParams(temperature=1.0, seed=11), SamplingParams(temperature=0.7, top_p=0.9, seed=12)):
+        tokens = torch.tensor([t[0] for t in draws(logits, [params], n=3000)])
+        expected = reference_cut(logits[0] / params.temperature, params)[:4]
+        freq = torch.bincount(tokens, minlength=20000)[:4] / 3000
+        torch.testing.assert_close(freq, expected, atol=0.03, rtol=0)
+
+
 def test_unseeded_rows_draw_together_each_from_its_own_distribution():
     """Unseeded requests have no generator of their own (one race for all their rows); each row still follows its
     own distribution and settings, beside greedy and seeded rows."""
