@@ -59,15 +59,17 @@ def _add_finetune_arguments(parser: argparse.ArgumentParser) -> None:
 def _add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lut", default=None, help="task LUT file; without it the base LUT is measured")
     parser.add_argument("--limit", type=int, default=None, help="first N rows of the data only")
-    parser.add_argument("--json", action="store_true", help='print one line {"loss": ..., "accuracy": ..., "n": ...}')
+    parser.add_argument("--json", action="store_true", help='print one line {"loss", "accuracy", "n", "kind"}')
     parser.add_argument(
         "--kind",
-        choices=("boolq", "arc", "math"),
+        choices=("boolq", "arc", "math", "tool"),
         default=None,
-        help="answer extraction (default: told from the answers)",
+        help="answer extraction (default: told from the answers; tool: the function calls, for rows whose response "
+        "is tool calls)",
     )
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--max-new-tokens", type=int, default=None, help="default 16 (boolq, arc), 256 (math)")
+    parser.add_argument("--max-new-tokens", type=int, default=None, help="default 16 (boolq, arc), 256 (math), "
+                        "128 (tool)")
     parser.add_argument("--dtype", choices=DTYPES, default="auto", help="auto: bfloat16 on CUDA, float32 on CPU")
 
 
@@ -158,7 +160,7 @@ def _run_eval(args: argparse.Namespace) -> int:
         progress=not args.json,
     )
     if args.json:
-        print(json.dumps({"loss": result.loss, "accuracy": result.accuracy, "n": result.n}))
+        print(json.dumps({"loss": result.loss, "accuracy": result.accuracy, "n": result.n, "kind": result.kind}))
     else:
         loss = "n/a" if result.loss is None else f"{result.loss:.4f} over {result.loss_tokens} response tokens"
         accuracy = "n/a" if result.accuracy is None else f"{result.accuracy:.4f} ({result.kind})"

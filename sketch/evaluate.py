@@ -7,11 +7,14 @@ Answer extraction (the LLM-Adapters conventions, which the datasets come from):
     boolq  the first "true" / "false" in the generated text
     arc    the first "answer1".."answer5"
     math   the last number in the text, equal to `answer` within 1e-3
+    tool   the function calls the text makes (sketch/tools.parse_calls), equal to the answer's: names and arguments
+           (a conversation row whose response is tool calls has them as its answer)
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import re
 import time
@@ -23,9 +26,10 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from sketch.prompts import IGNORE_INDEX, collate, collate_prompts, encode_example, encode_prompt, pad_id_of
+from sketch.tools import parse_calls
 
-ANSWER_KINDS = ("boolq", "arc", "math")
-MAX_NEW_TOKENS = {"boolq": 16, "arc": 16, "math": 256}  # "the correct answer is true" is ~7 tokens
+ANSWER_KINDS = ("boolq", "arc", "math", "tool")
+MAX_NEW_TOKENS = {"boolq": 16, "arc": 16, "math": 256, "tool": 128}  # "the correct answer is true" is ~7 tokens
 MATH_TOLERANCE = 1e-3
 
 _BOOL = re.compile(r"\b(true|false)\b", re.IGNORECASE)
@@ -48,10 +52,12 @@ class EvalResult:
 
 
 def detect_answer_kind(examples: list[dict[str, str]]) -> str | None:
-    """'boolq', 'arc' or 'math' from the `answer` fields (all must agree); None if there are no answers."""
+    """'boolq', 'arc', 'math' or 'tool' from the `answer` fields (all must agree); None if there are no answers."""
     answers = [e["answer"].strip().lower() for e in examples if e.get("answer", "").strip()]
     if not answers:
         return None
+    if all(parse_calls(e["answer"], None) for e in examples if e.get("answer", "").strip()):
+        return "tool"
     if all(a in ("true", "false") for a in answers):
         return "boolq"
     if all(re.fullmatch(r"answer[1-5]", a) for a in answers):
@@ -72,6 +78,9 @@ def extract_answer(text: str, kind: str) -> str | float | None:
     if kind == "math":
         numbers = _NUMBER.findall(re.sub(r"(?<=\d),(?=\d)", "", text))  # 1,234 -> 1234
         return float(numbers[-1]) if numbers else None
+    if kind == "tool":
+        parsed = parse_calls(text, None)
+        return json.dumps(parsed[1], sort_keys=True) if parsed else None  # the calls, in order, canonical
     raise ValueError(f"answer kind must be one of {ANSWER_KINDS}, got {kind!r}")
 
 
@@ -82,6 +91,8 @@ def is_correct(text: str, answer: str, kind: str) -> bool:
     if kind == "math":
         expected = _as_float(answer)
         return expected is not None and abs(predicted - expected) <= MATH_TOLERANCE
+    if kind == "tool":
+        return predicted == extract_answer(answer, kind)
     return predicted == answer.strip().lower()
 
 

@@ -34,6 +34,7 @@ import torch
 from sketch.tools import (
     ToolFormatError,
     answer_text,
+    call_text,
     functions,
     message_calls,
     template_messages,
@@ -118,10 +119,12 @@ def _conversation(row: dict, where: str) -> dict[str, Any]:
     if calls and not {c["name"] for c in calls} <= {f["name"] for f in functions(tools)}:
         raise ValueError(f"{where}: the response calls a function that 'tools' does not define")
     output = messages[-1].get("content") or ""
+    answer = str(row.get("answer") or "")
     if calls:
         output = answer_text(output, calls)
+        answer = answer or call_text(calls)  # (evaluation's "tool" kind: the calls made, compared parsed)
     prompt = [{**m, **template_message(m["role"], m.get("content") or "")} for m in messages[:-1]]
-    return {"messages": prompt, "tools": tools, "output": output, "answer": str(row.get("answer") or "")}
+    return {"messages": prompt, "tools": tools, "output": output, "answer": answer}
 
 
 def has_chat_template(tokenizer) -> bool:

@@ -64,10 +64,10 @@ def answer_text(content: str, calls: list[dict]) -> str:
     return f"{content}\n{call_text(calls)}" if content else call_text(calls)
 
 
-def parse_calls(text: str, names: set[str]) -> tuple[str, list[dict]] | None:
+def parse_calls(text: str, names: set[str] | None) -> tuple[str, list[dict]] | None:
     """(content before the calls, the calls [{name, arguments (a dict)}]) of an answer that calls the named
-    functions (answer_text's form, or Hermes / Qwen <tool_call> blocks after the content); None when the answer is
-    not such a call: an ordinary answer."""
+    functions (names None: any) in answer_text's form, or as Hermes / Qwen <tool_call> blocks after the content;
+    None when the answer is not such a call: an ordinary answer."""
     body = text.strip()
     tagged = _TOOL_CALL_TAG.findall(body)
     if tagged:
@@ -101,7 +101,7 @@ def settled_content(text: str) -> int:
     return min(end, tag) if tag is not None else end
 
 
-def _calls(chunks: list[str], names: set[str]) -> list[dict] | None:
+def _calls(chunks: list[str], names: set[str] | None) -> list[dict] | None:
     calls = []
     for chunk in chunks:
         try:
@@ -116,8 +116,10 @@ def _calls(chunks: list[str], names: set[str]) -> list[dict] | None:
     return calls or None
 
 
-def _call(item: Any, names: set[str]) -> dict | None:
-    if not isinstance(item, dict) or item.get("name") not in names:
+def _call(item: Any, names: set[str] | None) -> dict | None:
+    if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+        return None
+    if names is not None and item["name"] not in names:
         return None
     arguments = item.get("arguments", item.get("parameters", {}))
     if isinstance(arguments, str):  # some models write the arguments as JSON text, as OpenAI's API carries them

@@ -147,7 +147,8 @@ def test_a_task_fine_tuned_on_a_conversation_answers_it_through_chat(default_ser
         assert r.read() == lut.read_bytes()
 
 
-def test_a_task_fine_tuned_on_tool_calls_calls_the_tool_where_the_base_model_answers_text(default_server, tmp_path):
+def test_a_task_fine_tuned_on_tool_calls_calls_the_tool_where_the_base_model_answers_text(default_server, tmp_path,
+                                                                                           capsys):
     """The tool-calling journey: OpenAI's fine-tuning rows with tools (the assistant's turn a tool call), `sketchserve
     finetune`, upload, and the same chat with tool_choice auto: the task's answer comes back as tool_calls, the base
     model's as text; then the tool's result goes back in the history and the task answers from it, as trained."""
@@ -170,6 +171,10 @@ def test_a_task_fine_tuned_on_tool_calls_calls_the_tool_where_the_base_model_ans
     assert main(["finetune", "--base", "default", "--data", str(data), "--task", "weather", "--out", str(lut),
                  "--max-steps", "20", "--eval-split", "0", "--quiet"]) == 0  # fmt: skip
     assert upload(port, "weather", lut.read_bytes())["version"] == 1
+    capsys.readouterr()
+    assert main(["eval", "--base", "default", "--lut", str(lut), "--data", str(data), "--json"]) == 0
+    scored = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert scored["kind"] == "tool" and scored["accuracy"] == 1.0, scored  # the call row, scored on its calls
     body = {"messages": ask, "tools": [weather], "max_tokens": 30, "temperature": 0}
     answers = {model: post_json(port, "/v1/chat/completions", body | {"model": model})["choices"][0]
                for model in ("weather", "base")}  # fmt: skip

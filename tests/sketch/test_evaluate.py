@@ -1,4 +1,7 @@
-"""Evaluation: answer extraction for the three datasets, masked held-out loss, batched greedy generation."""
+"""Evaluation: answer extraction for the three datasets and tool calls, masked held-out loss, batched greedy
+generation."""
+
+import json
 
 import pytest
 import torch
@@ -52,6 +55,35 @@ def test_arc_extraction(text, expected):
 )
 def test_math_extraction_is_numeric_on_the_last_number(text, answer, correct):
     assert is_correct(text, answer, "math") is correct
+
+
+CALL = '{"name": "get_weather", "arguments": {"city": "Paris", "unit": "c"}}'
+
+
+@pytest.mark.parametrize(
+    "text, correct",
+    [
+        (CALL, True),
+        ('{"arguments": {"unit": "c", "city": "Paris"}, "name": "get_weather"}', True),  # key order is JSON's
+        ('Let me look.\n<tool_call>{"name": "get_weather", "parameters": {"city": "Paris", "unit": "c"}}</tool_call>',
+         True),  # content before, and another model family's wrapping
+        ('{"name": "get_weather", "arguments": {"city": "Rome", "unit": "c"}}', False),  # another argument
+        ('{"name": "get_time", "arguments": {"city": "Paris", "unit": "c"}}', False),  # another function
+        (f"[{CALL}, {CALL}]", False),  # one call too many
+        ("It is sunny in Paris.", False),  # no call
+    ],
+)
+def test_tool_answers_compare_the_calls_made(text, correct):
+    assert is_correct(text, CALL, "tool") is correct
+
+
+def test_a_tool_calling_row_is_scored_on_its_calls(tmp_path):
+    rows = tmp_path / "tools.jsonl"
+    call = {"type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris", "unit": "c"}'}}
+    rows.write_text('{"messages": [{"role": "user", "content": "Weather?"}, {"role": "assistant", "tool_calls": ['
+                    + json.dumps(call) + ']}], "tools": [{"type": "function", "function": {"name": "get_weather"}}]}\n')
+    examples = load_examples(rows)
+    assert detect_answer_kind(examples) == "tool" and is_correct(CALL, examples[0]["answer"], "tool")
 
 
 def test_answer_kind_is_told_from_the_dataset(tasks_dir):

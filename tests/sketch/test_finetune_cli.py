@@ -74,7 +74,7 @@ def test_finetune_then_eval_json(tmp_path, task_files, capsys):
         lines = capsys.readouterr().out.splitlines()
         assert len(lines) == 1, lines  # --json prints exactly one line
         scores[label] = json.loads(lines[0])
-        assert set(scores[label]) == {"loss", "accuracy", "n"} and scores[label]["n"] == 4
+        assert set(scores[label]) == {"loss", "accuracy", "n", "kind"} and scores[label]["n"] == 4
         assert 0.0 <= scores[label]["accuracy"] <= 1.0
     assert scores["task"]["loss"] < scores["base"]["loss"]  # the responses are all alike: easy to learn
 
