@@ -187,14 +187,16 @@ class Engine:
         handle = RequestHandle(request_id, task, self._cancel)
         detok = IncrementalDetokenizer(self.tokenizer, prompt_ids, params.stop) if self.tokenizer else None
         if params.constrained_output and self.tokenizer is None:
-            raise InvalidParamsError("JSON mode and json_schema need a tokenizer; this engine has none")
+            raise InvalidParamsError("constrained outputs (JSON mode, json_schema, guided_choice, guided_regex) need "
+                                     "a tokenizer; this engine has none")  # fmt: skip
+        prefix = self._output_prefix(params) if params.constrained_output else None  # (not under the lock)
         with self._lock:  # resolving under the lock: a concurrent delete_task either sees this request or wins
             key = self._resolve(task)
             handle.version = key[1]
             req = Request(request_id, task, key, prompt_ids, params, params.make_generator(self.device), detok, handle)
             req.stop_ids = frozenset(params.stop_token_ids) | (frozenset() if params.ignore_eos else self.eos_token_ids)
-            if params.constrained_output:
-                req.json_constraint = JsonConstraint(self._token_texts, self._output_prefix(params), req.stop_ids)
+            if prefix is not None:
+                req.json_constraint = JsonConstraint(self._token_texts, prefix, req.stop_ids)
             if not self._accepting:
                 raise EngineStoppedError("the engine is stopping and takes no new requests")
             if request_id in self._requests:
@@ -451,25 +453,29 @@ class Engine:
         output may have to copy (a choice's, an enum value's, a key's, a guided_regex's) that no token writes alone
         could leave the sampler no valid token (the structural ASCII characters are single tokens in every
         vocabulary we load; inside a JSON string any character can be written as a \\uXXXX escape)."""
-        writable = self._token_texts.single_characters(self.model_config.vocab_size)
         if params.guided_regex is not None:
             rx = params.compiled_regex()
-            if (missing := rx.unwritable(writable)) is not None:
+            if (missing := rx.unwritable(self._single_characters())) is not None:
                 raise InvalidParamsError(f"guided_regex: no single token of this model writes {missing}, which the "
                                          "pattern needs")  # fmt: skip
             return JsonPrefix.regex(rx)
-        root = params.compiled_schema()
         if params.guided_choice is not None:
-            needed, what = frozenset("".join(params.guided_choice)), "guided_choice: a choice"
-        else:
-            needed = literal_chars(root) if root is not None else frozenset()
-            what = "json_schema: an enum, const or property name of the schema"
-        unwritable = needed - writable
+            self._check_writable(frozenset("".join(params.guided_choice)), "guided_choice", "a choice")
+            return JsonPrefix.choice(params.guided_choice)
+        root = params.compiled_schema()
+        if root is not None:
+            self._check_writable(literal_chars(root), "json_schema", "an enum, const or property name of the schema")
+        return JsonPrefix(root)
+
+    def _check_writable(self, needed: frozenset[str], field: str, what: str) -> None:
+        unwritable = needed - self._single_characters()
         if unwritable:
-            part, whole = what.split(": ")
-            raise InvalidParamsError(f"{part}: no single token of this model writes {min(unwritable)!r}, which {whole} "
-                                     "needs")  # fmt: skip
-        return JsonPrefix.choice(params.guided_choice) if params.guided_choice is not None else JsonPrefix(root)
+            raise InvalidParamsError(f"{field}: no single token of this model writes {min(unwritable)!r}, which "
+                                     f"{what} needs")  # fmt: skip
+
+    def _single_characters(self) -> frozenset[str]:
+        """The characters one token writes alone (every id decoded once, at the first constrained request)."""
+        return self._token_texts.single_characters(self.model_config.vocab_size)
 
     def _take_token(self, req: Request, token: int) -> str | None:
         """Lock held. Feed the request's new token (already in output_ids) to its JSON recognizer and detokenizer; why
