@@ -286,7 +286,17 @@ class ChatCompletionRequest(SamplingFields):
         allow_inf_nan=False,
         extra="ignore",
         json_schema_extra={
-            "examples": [{"model": "base", "messages": [{"role": "user", "content": "Say hi"}], "max_tokens": 16}]
+            "examples": [
+                {"model": "base", "messages": [{"role": "user", "content": "Say hi"}], "max_tokens": 16},
+                {"model": "base", "messages": [{"role": "user", "content": "Describe Paris."}], "max_tokens": 64,
+                 "response_format": {"type": "json_schema", "json_schema": {"name": "city", "schema": {
+                     "type": "object", "properties": {"name": {"type": "string"}, "population": {"type": "integer"}},
+                     "required": ["name", "population"]}}}},
+                {"model": "base", "messages": [{"role": "user", "content": "Weather in Paris?"}], "max_tokens": 64,
+                 "tool_choice": "required", "tools": [{"type": "function", "function": {
+                     "name": "get_weather", "parameters": {"type": "object", "properties": {
+                         "city": {"type": "string"}}, "required": ["city"]}}}]},
+            ]
         },
     )
 
