@@ -421,7 +421,8 @@ class Engine:
                 if req.json_constraint is not None and req.json_constraint.stuck:  # only this request fails
                     self.scheduler.read_back(req, len(drawn))
                     outputs.append(self._finish(req, "error", "no token of the vocabulary continues the constrained "
-                                                "output (an unsatisfiable schema or pattern?)", **prompt))  # fmt: skip
+                                                "output (an unsatisfiable schema or pattern?)", client_error=True,
+                                                **prompt))  # fmt: skip
                     continue
                 # a multi-step decode sampled more tokens: up to the one that ends the request, the rest dropped
                 taken, reason = [], None

@@ -54,6 +54,7 @@ class TokenOutput:
     finished: bool = False
     finish_reason: str | None = None  # one of FINISH_REASONS once finished
     error: str | None = None  # why, when finish_reason == 'error'
+    client_error: bool = False  # with 'error': the request itself could not be served (an unsatisfiable constraint)
     usage: Usage = field(default_factory=lambda: Usage(0, 0))
     queue_wait_s: float | None = None  # arrival -> first scheduled
     ttft_s: float | None = None  # arrival -> first token

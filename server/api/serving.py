@@ -243,7 +243,8 @@ async def follow(state: ServerState, handle, http_request: Request | None = None
 
 
 async def complete(state: ServerState, handle, http_request: Request) -> Completion:
-    """Collect a whole generation. An engine-side error becomes a 503 with its message."""
+    """Collect a whole generation. An engine-side error becomes a 503 with its message (a 400 where the request
+    could not be served: an unsatisfiable constraint)."""
     text, logprobs, prompt, last = [], [], (None, None), None
     async for out in follow(state, handle, http_request):
         text.append(out.text)
@@ -253,6 +254,8 @@ async def complete(state: ServerState, handle, http_request: Request) -> Complet
         last = out
     if last is None or not last.finished:
         raise ApiError(499, "client closed the request", code="client_closed")
+    if last.finish_reason == "error" and last.client_error:
+        raise ApiError(400, f"generation failed: {last.error}", code="unsatisfiable_constraint")
     if last.finish_reason == "error":
         raise ApiError(503, f"generation failed: {last.error}", "service_unavailable", "generation_failed")
     return Completion(handle.request_id, handle.task, "".join(text), last.finish_reason,

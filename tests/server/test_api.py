@@ -568,6 +568,9 @@ def test_structured_outputs_through_chat_and_generate(client):
         assert r.json()["choices"][0]["finish_reason"] == "stop"  # nothing may follow a whole match
     r = client.post("/v1/completions", json={"model": "base", "prompt": "x", "structured_outputs": {"grammar": "g"}})
     assert r.status_code == 400 and "structured_outputs.grammar is not supported" in r.text
+    unsatisfiable = {"type": "string", "maxLength": 2, "pattern": "^\\d{5}$"}  # caught only when stuck on it
+    r = client.post("/v1/completions", json={"model": "base", "prompt": "x", "guided_json": unsatisfiable})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "unsatisfiable_constraint", r.text
     r = client.post("/v1/completions", json={"model": "base", "prompt": "x", "guided_regex": "(?<=a)b"})
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_regex" and "lookaround" in r.text
     r = client.post("/v1/completions", json={"model": "base", "prompt": "x", "guided_json": {"minimum": 1}})

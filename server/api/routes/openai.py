@@ -246,7 +246,8 @@ async def _stream(state, handles: list, n: int, chunk, include_usage: bool, requ
                     yield sse(event)  # (a chunk function that holds the text back returns None)
                 if out.finished:
                     if out.finish_reason == "error":
-                        yield sse({"error": {"message": f"generation failed: {out.error}", "type": "server_error"}})
+                        kind = "invalid_request_error" if out.client_error else "server_error"
+                        yield sse({"error": {"message": f"generation failed: {out.error}", "type": kind}})
                         yield sse("[DONE]")
                         return
                     yield sse(chunk(index, "", _openai_reason(out.finish_reason), None))
