@@ -7,6 +7,7 @@ import json
 import random
 
 import pytest
+import torch
 
 from server.errors import InvalidParamsError
 from server.json_mode import JsonPrefix
@@ -14,6 +15,8 @@ from server.json_schema import Lit, Num, Obj, SchemaError, Str, compile_schema, 
 from server.sampling import SamplingParams
 
 from .conftest import create_engine, prompt_ids
+
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"  # (the logits, and so the sampler's rows, on the GPU there)
 
 PERSON = {
     "type": "object",
@@ -221,7 +224,7 @@ def test_patterns_and_formats_hold_for_a_strings_unescaped_characters():
 def test_a_dead_end_fails_its_own_request_and_not_the_others_in_its_step(base, store):
     """An unsatisfiable schema (five digits in at most two characters) leaves the sampler no valid token: that
     request ends with 'error' and says why; a request decoding in the same steps finishes as usual."""
-    engine = create_engine(base, store)
+    engine = create_engine(base, store, device=DEVICE)
     doomed = engine.add_request("alpha", prompt_ids(0, 8), SamplingParams(
         max_tokens=20, json_schema={"type": "string", "maxLength": 2, "pattern": "^\\d{5}$"}))
     other = engine.add_request("beta", prompt_ids(1, 8), SamplingParams(max_tokens=6))
@@ -248,7 +251,7 @@ BOUNDED = {  # every value of it is at most a few hundred characters: a model mu
 def test_the_engine_writes_a_valid_value_that_a_random_model_would_not(base, store):
     """A random tiny model (whose favourite bytes are anything but JSON), greedy and sampled, with the schema's
     closing characters pushed down: each output is a whole value of the bounded schema within the token budget."""
-    engine = create_engine(base, store)
+    engine = create_engine(base, store, device=DEVICE)
     for seed in range(3):
         for temperature in (0.0, 1.0):
             bias = {ord("}"): -30.0, ord('"'): -20.0, ord("]"): -20.0} if seed == 2 else {}
@@ -263,7 +266,7 @@ def test_the_engine_writes_a_valid_value_that_a_random_model_would_not(base, sto
 def test_a_stop_token_is_drawn_only_where_the_output_may_end(base, store):
     """guided_choice over the random tiny model, with a stop token pushed to the top: refused until a choice is
     whole ("yes" may end there, or go on to "yes, sir"), drawn as soon as one is."""
-    engine = create_engine(base, store)
+    engine = create_engine(base, store, device=DEVICE)
     choice = ["yes, sir", "yes", "no"]
     for seed in range(3):
         for temperature in (0.0, 1.0):
