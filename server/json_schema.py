@@ -22,8 +22,8 @@ hostname, ipv4; other formats are annotations), enum, const, anyOf, oneOf (read 
 satisfies at least one alternative), allOf of one schema, and $ref within the document (#, #/$defs/...,
 #/definitions/...).
 - An object without additionalProperties takes only its declared keys (as strict mode asks, and as xgrammar reads
-  it); additionalProperties true or a schema allows others. Keys may come in any order, each at most once, and
-  '}' waits for every required key.
+  it), or any keys without a properties keyword ({"type": "object"}); additionalProperties true or a schema allows
+  others. Keys may come in any order, each at most once, and '}' waits for every required key.
 - Annotations (title, description, default, examples, a format outside FORMATS, ...) are ignored.
 - Assertions the recognizer cannot make character by character (minimum, maximum, multipleOf,
   uniqueItems, minProperties, not, if/then/else, ...) raise SchemaError rather than being silently dropped.
@@ -305,7 +305,9 @@ class _Compiler:
         missing = [k for k in required if k not in props]
         if missing:
             raise SchemaError(f"{path}: required property {missing[0]!r} is not among the properties")
-        extra = schema.get("additionalProperties", False)
+        # absent: no keys besides the declared ones (strict mode's rule), unless there is no properties keyword at all
+        # ({"type": "object"} is any object, not only {}; "properties": {} declares that there are none)
+        extra = schema.get("additionalProperties", "properties" not in schema)
         additional = None if extra is False else sub(extra, "additionalProperties")
         compiled = {k: sub(v, f"properties/{k}") for k, v in props.items()}
         return Obj(compiled, frozenset(required), additional)

@@ -107,6 +107,9 @@ def test_a_value_must_end_where_nothing_may_follow_it_and_may_end_where_it_could
     assert ends(JsonPrefix(compile_schema(ROOTS["number"])), "12") == (True, False)  # may end, or grow
     assert ends(JsonPrefix(compile_schema(ROOTS["number"])), "12.") == (False, False)
     assert ends(JsonPrefix(compile_schema(ROOTS["number"])), "12 ") == (True, True)
+    assert reads({"type": "object"}, '{"any": [1], "keys": null}') == (True, True)  # no declared keys: any object
+    assert reads({"type": "object", "properties": {}}, '{"a": 1}')[0] is False  # declared: none (a no-argument tool)
+    assert reads({"type": "object", "properties": {"a": {}}}, '{"b": 1}')[0] is False  # declared: only those
     assert reads({"const": {"a": [1, 2]}}, '{"a":[1,2]}') == (True, True)  # a const is its compact JSON text
     assert reads({"const": {"a": [1, 2]}}, '{"a": [1, 2]}')[0] is False
 
