@@ -7,9 +7,9 @@ An example is a dict {instruction, input, output, answer} (the format of ../shar
                    or, for a tokenizer without a chat template, the Alpaca template
     response     = output + eos
 
-or a conversation, {messages, tools, output, answer} (a row of OpenAI's chat fine-tuning format, {"messages": [...],
-"tools": [...]}, whose last message is the assistant's: that one is the output, its tool calls written as
-sketch/tools.py's call_text, the ones before it the messages):
+or a conversation, {messages, tools, output, answer} (from a row of OpenAI's chat fine-tuning format, {"messages":
+[...], "tools": [...]}, whose last message is the assistant's: each assistant message but those of weight 0 is the
+output of one example, its tool calls written as sketch/tools.py's answer_text, the messages before it its messages):
 
     prompt       = the chat template over the messages, generation prompt added (the prompt /v1/chat/completions
                    renders for them); without a chat template, chat_transcript's plain format (the server's too)
@@ -67,7 +67,8 @@ CHAT_ROLES = ("system", "developer", "user", "assistant", "tool")  # developer: 
 def load_examples(path: str | os.PathLike) -> list[dict[str, Any]]:
     """Read a dataset: a JSON list, or JSON lines (one object a line). A row is an instruction, {instruction, input,
     output, answer} (`instruction` needed, the others default to ''), or a conversation, {messages: [{role,
-    content}, ...], answer} (OpenAI's chat fine-tuning format; the last message is the assistant's response)."""
+    content}, ...], tools, answer} (OpenAI's chat fine-tuning format; the last message is the assistant's): one
+    example per assistant message trained on (_conversation)."""
     with open(path, encoding="utf-8") as f:
         text = f.read()
     if text.lstrip().startswith("["):
@@ -87,7 +88,7 @@ def load_examples(path: str | os.PathLike) -> list[dict[str, Any]]:
     for i, row in numbered:
         where = f"{path}: row {i}"
         if isinstance(row, dict) and "messages" in row:
-            examples.append(_conversation(row, where))
+            examples.extend(_conversation(row, where))
         elif isinstance(row, dict) and isinstance(row.get("instruction"), str):
             examples.append({key: str(row.get(key) or "") for key in ("instruction", "input", "output", "answer")})
         else:
@@ -95,9 +96,11 @@ def load_examples(path: str | os.PathLike) -> list[dict[str, Any]]:
     return examples
 
 
-def _conversation(row: dict, where: str) -> dict[str, Any]:
-    """{messages (before the response), tools, output (the last, assistant message: its content, or its tool calls
-    as sketch/tools.call_text writes them), answer} of a messages row."""
+def _conversation(row: dict, where: str) -> list[dict[str, Any]]:
+    """One example per assistant message of a messages row that is trained on (all but those of weight 0, as in
+    OpenAI's format), each {messages (those before it), tools, output (its content, or its tool calls as
+    sketch/tools.answer_text writes them), answer}. The row's `answer` belongs to its last message; a turn of tool
+    calls has its calls as its answer (evaluation's "tool" kind)."""
     messages, tools = row["messages"], row.get("tools")
     if not isinstance(messages, list) or len(messages) < 2:
         raise ValueError(f"{where}: 'messages' must list at least a prompt message and the assistant's response")
@@ -107,24 +110,32 @@ def _conversation(row: dict, where: str) -> dict[str, Any]:
                 and (isinstance(m.get("content"), str) or (calls and m.get("content") is None))):  # fmt: skip
             raise ValueError(f"{where}: message {j} needs a role in {CHAT_ROLES} and a string content (or, the "
                              "assistant's, tool_calls)")  # fmt: skip
+        if m.get("weight", 1) not in (0, 1):
+            raise ValueError(f"{where}: message {j}'s weight must be 0 or 1")
     if messages[-1]["role"] != "assistant":
         raise ValueError(f"{where}: the last message must be the assistant's (the response trained on)")
     try:
-        functions(tools)
-        calls = message_calls(messages[-1])
-        for m in messages[:-1]:
-            message_calls(m)
+        names = {f["name"] for f in functions(tools)}
+        turns = [(i, message_calls(m)) for i, m in enumerate(messages)]
     except ToolFormatError as e:
         raise ValueError(f"{where}: {e}") from None
-    if calls and not {c["name"] for c in calls} <= {f["name"] for f in functions(tools)}:
-        raise ValueError(f"{where}: the response calls a function that 'tools' does not define")
-    output = messages[-1].get("content") or ""
-    answer = str(row.get("answer") or "")
-    if calls:
-        output = answer_text(output, calls)
-        answer = answer or call_text(calls)  # (evaluation's "tool" kind: the calls made, compared parsed)
-    prompt = [{**m, **template_message(m["role"], m.get("content") or "")} for m in messages[:-1]]
-    return {"messages": prompt, "tools": tools, "output": output, "answer": answer}
+    examples = []
+    for i, calls in turns:
+        m = messages[i]
+        if m["role"] != "assistant" or i == 0 or m.get("weight", 1) == 0:
+            continue
+        if calls and not {c["name"] for c in calls} <= names:
+            raise ValueError(f"{where}: message {i} calls a function that 'tools' does not define")
+        output = m.get("content") or ""
+        answer = str(row.get("answer") or "") if i == len(messages) - 1 else ""
+        if calls:
+            output = answer_text(output, calls)
+            answer = answer or call_text(calls)
+        prompt = [{**p, **template_message(p["role"], p.get("content") or "")} for p in messages[:i]]
+        examples.append({"messages": prompt, "tools": tools, "output": output, "answer": answer})
+    if not examples:
+        raise ValueError(f"{where}: no assistant message to train on (every one has weight 0)")
+    return examples
 
 
 def has_chat_template(tokenizer) -> bool:

@@ -121,6 +121,31 @@ def test_a_conversation_trains_on_its_last_assistant_message_after_the_chat_prom
     assert set(enc.labels[: enc.prompt_len]) == {IGNORE_INDEX}
 
 
+def test_every_assistant_turn_of_a_conversation_is_an_example_after_the_turns_before_it(tmp_path):
+    """OpenAI's format trains on each assistant message (weight 0 leaves one out): one example per such turn, whose
+    prompt is what /v1/chat/completions renders for the messages before it."""
+    from server.api.protocol import ChatMessage
+    from server.api.routes.openai import render_chat
+
+    turns = [{"role": "system", "content": "Count."}, {"role": "user", "content": "one"},
+             {"role": "assistant", "content": "two"}, {"role": "user", "content": "three"},
+             {"role": "assistant", "content": "FOUR", "weight": 0}, {"role": "user", "content": "five"},
+             {"role": "assistant", "content": "six"}]  # fmt: skip
+    data = tmp_path / "turns.jsonl"
+    data.write_text(json.dumps({"messages": turns, "answer": "six"}) + "\n")
+    examples = load_examples(data)
+    assert [(e["output"], e["answer"], len(e["messages"])) for e in examples] == [("two", "", 2), ("six", "six", 6)]
+    tok = byte_tokenizer(CHAT_TEMPLATE)
+    for example, end in zip(examples, (2, 6), strict=True):
+        enc = encode_example(example, tok, max_length=1024)
+        served = render_chat(tok, [ChatMessage(**{k: v for k, v in m.items() if k != "weight"}).template_message()
+                                   for m in turns[:end]])  # fmt: skip
+        assert enc.input_ids[: enc.prompt_len] == served
+    data.write_text(json.dumps({"messages": [turns[1], {**turns[2], "weight": 0}]}) + "\n")
+    with pytest.raises(ValueError, match="no assistant message to train on"):
+        load_examples(data)
+
+
 @pytest.mark.parametrize("messages, error", [
     ([{"role": "user", "content": "hi"}], "at least a prompt message"),
     ([{"role": "user", "content": "hi"}, {"role": "user", "content": "again"}], "must be the assistant's"),

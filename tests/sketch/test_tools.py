@@ -69,7 +69,8 @@ def test_a_training_row_with_tool_calls_trains_on_the_calls_after_the_prompt_the
 
     data = tmp_path / "tools.jsonl"
     data.write_text(json.dumps(ROW) + "\n")
-    [example] = load_examples(data)
+    *earlier, example = load_examples(data)  # one example per assistant turn: the Paris call, the reply, this
+    assert [e["output"] for e in earlier] == ['{"name": "get_weather", "arguments": {"city": "Paris"}}', "It is 21 C."]
     assert parse_calls(example["output"], {"get_weather", "add"}) == ("", [{"name": "get_weather",
                                                                            "arguments": {"city": "Rome"}}])
     for template in (CHAT_TEMPLATE, TOOLS_TEMPLATE):
