@@ -74,6 +74,10 @@ class ServerMetrics:
         )
         self.prompt_tokens = Counter("sketchserve_prompt_tokens", "Prompt tokens", ["task"], registry=r)
         self.generation_tokens = Counter("sketchserve_generation_tokens", "Generated tokens", ["task"], registry=r)
+        self.constrained = Counter(
+            "sketchserve_constrained_requests", "Requests asking for a constrained output or tool calls (as parsed)",
+            ["kind"], registry=r,
+        )  # kind: json_object, json_schema, guided_choice, guided_regex, tools_auto, tools_required, tools_named
         self.batch_size = Histogram(
             "sketchserve_batch_size", "Sequences per engine step", buckets=BATCH_BUCKETS, registry=r
         )

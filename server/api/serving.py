@@ -80,6 +80,9 @@ def sampling_params(
         logit_bias = {int(token): value for token, value in (body.logit_bias or {}).items()}
     except ValueError:
         raise ApiError(400, "logit_bias keys must be token ids", code="invalid_logit_bias") from None
+    constraint = _output_constraint(body)
+    if constraint:
+        state.metrics.constrained.labels(kind=next(iter(constraint))).inc()
     if max_tokens is None:  # a default never exceeds the server's limit; an explicit value is checked against it
         explicit = "max_tokens" in body.model_fields_set
         max_tokens = body.max_tokens if explicit else min(body.max_tokens, state.settings.max_new_tokens)
@@ -95,7 +98,7 @@ def sampling_params(
         stop_token_ids=list(body.stop_token_ids or []),  # the engine checks them against the vocabulary
         ignore_eos=body.ignore_eos,
         logit_bias=logit_bias,
-        **_output_constraint(body),
+        **constraint,
         repetition_penalty=body.repetition_penalty,
         presence_penalty=body.presence_penalty,
         frequency_penalty=body.frequency_penalty,

@@ -566,6 +566,9 @@ def test_structured_outputs_through_chat_and_generate(client):
         r = client.post("/v1/completions", json={"model": "base", "prompt": "A code:", "max_tokens": 8, **extension})
         assert r.status_code == 200 and re.fullmatch(r"\d{3}-[A-Z]{2}", r.json()["choices"][0]["text"]), r.text
         assert r.json()["choices"][0]["finish_reason"] == "stop"  # nothing may follow a whole match
+    metrics = client.get("/metrics").text
+    assert 'sketchserve_constrained_requests_total{kind="guided_regex"} 2.0' in metrics
+    assert 'sketchserve_constrained_requests_total{kind="json_schema"}' in metrics
     r = client.post("/v1/completions", json={"model": "base", "prompt": "x", "structured_outputs": {"grammar": "g"}})
     assert r.status_code == 400 and "structured_outputs.grammar is not supported" in r.text
     unsatisfiable = {"type": "string", "maxLength": 2, "pattern": "^\\d{5}$"}  # caught only when stuck on it

@@ -65,6 +65,7 @@ def test_an_auto_answer_that_is_not_a_call_is_content(client):
     choice = r.json()["choices"][0]
     assert r.status_code == 200 and choice["message"]["tool_calls"] is None and choice["message"]["content"]
     assert choice["finish_reason"] == "length"
+    assert 'sketchserve_constrained_requests_total{kind="tools_auto"} 1.0' in client.get("/metrics").text
 
 
 def test_tools_and_a_history_of_calls_and_results_reach_the_prompt(client):

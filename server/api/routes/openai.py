@@ -114,6 +114,8 @@ async def chat_completions(body: ChatCompletionRequest, http_request: Request, s
     require_use(principal, body.model)
     plan = tool_plan(body)
     prompt_ids = render_chat(engine.tokenizer, [m.template_message() for m in body.messages], plan.tools)
+    if plan.reads_calls:
+        state.metrics.constrained.labels(kind=f"tools_{plan.mode}").inc()
     if body.top_logprobs is not None and not body.logprobs:
         raise ApiError(400, "top_logprobs needs logprobs set to true", code="invalid_logprobs")
     request_id = new_request_id("chatcmpl", http_request)
