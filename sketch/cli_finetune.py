@@ -58,7 +58,8 @@ def _add_finetune_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lut", default=None, help="task LUT file; without it the base LUT is measured")
-    parser.add_argument("--limit", type=int, default=None, help="first N rows of the data only")
+    parser.add_argument("--limit", type=int, default=None, help="first N examples of the data only (a conversation "
+                        "row gives one per assistant message trained on)")
     parser.add_argument("--json", action="store_true", help='print one line {"loss", "accuracy", "n", "kind"}')
     parser.add_argument(
         "--kind",
