@@ -11,9 +11,10 @@ of decoding, and how an answer becomes tool_calls. The text the model reads and 
                   function's parameters (server/json_schema.py)
     {function}    kept to one call of that function              tool_calls
 
-finish_reason is "tool_calls" whenever the answer carries calls. A function whose parameters cannot be enforced
-(a keyword server/json_schema.py refuses) answers 400 under required or a named choice; under auto nothing is
-enforced, so any schema is accepted.
+finish_reason is "tool_calls" whenever the answer carries calls; with parallel_tool_calls false an answer carries one
+call at most (decoding under required allows one; under auto the first call read is kept). A function whose
+parameters cannot be enforced (a keyword server/json_schema.py refuses) answers 400 under required or a named
+choice; under auto nothing is enforced, so any schema is accepted.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class ToolPlan:
     tools: list[dict] | None  # OpenAI-shaped, as rendered into the prompt
     names: frozenset[str]
     constraint: Node | None = None  # required and named: the calls' node, decoding's json_schema
+    parallel: bool = True  # parallel_tool_calls: False keeps an answer's first call only
 
     @property
     def reads_calls(self) -> bool:
@@ -45,6 +47,7 @@ class ToolPlan:
         if parsed is None:
             return text, None
         content, calls = parsed
+        calls = calls if self.parallel else calls[:1]
         return content or None, [ToolCall(id=f"call_{uuid.uuid4().hex[:24]}", function=FunctionCall(
             name=c["name"], arguments=json.dumps(c["arguments"], ensure_ascii=False))) for c in calls]
 
@@ -60,15 +63,16 @@ def tool_plan(body: ChatCompletionRequest) -> ToolPlan:
     names = [f["name"] for f in fns]
     if len(set(names)) != len(names):
         raise ApiError(400, "tools define a function name twice", code="invalid_tools")
+    parallel = body.parallel_tool_calls
     if choice is None or choice in ("none", "auto"):
-        return ToolPlan(choice or "auto", tools, frozenset(names))
+        return ToolPlan(choice or "auto", tools, frozenset(names), parallel=parallel)
     if choice == "required":
-        return ToolPlan("required", tools, frozenset(names), calls_node(fns, body.parallel_tool_calls))
+        return ToolPlan("required", tools, frozenset(names), calls_node(fns, parallel), parallel)
     named = [f for f in fns if f["name"] == choice.function.name]
     if not named:
         raise ApiError(400, f"tool_choice names {choice.function.name!r}, which tools do not define",
                        code="invalid_tool_choice")  # fmt: skip
-    return ToolPlan("named", tools, frozenset(names), calls_node(named, parallel=False))
+    return ToolPlan("named", tools, frozenset(names), calls_node(named, parallel=False), parallel=False)
 
 
 def calls_node(fns: list[dict], parallel: bool) -> Node:

@@ -59,6 +59,17 @@ def test_several_calls_may_come_back_when_parallel_calls_are_allowed(client):
         assert choice["finish_reason"] == "length" and choice["message"]["content"][:1] in ("{", "[")
 
 
+def test_an_auto_answer_keeps_one_call_when_parallel_calls_are_off():
+    from server.api.protocol import ChatCompletionRequest
+    from server.api.tools import tool_plan
+
+    two = '[{"name": "now", "arguments": {}}, {"name": "get_weather", "arguments": {"unit": "f"}}]'
+    for parallel, names in ((True, ["now", "get_weather"]), (False, ["now"])):
+        plan = tool_plan(ChatCompletionRequest(**ASK, parallel_tool_calls=parallel))
+        content, calls = plan.answer(two)
+        assert content is None and [c.function.name for c in calls] == names
+
+
 def test_an_auto_answer_that_is_not_a_call_is_content(client):
     r = client.post("/v1/chat/completions", json=ASK | {"max_tokens": 8, "logit_bias": {str(ord("{")): -100,
                                                                                         str(ord("[")): -100}})
