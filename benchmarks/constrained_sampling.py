@@ -43,6 +43,7 @@ PERSON = {"type": "object", "properties": {
 CALL_TOOLS = [{"name": "get_weather", "parameters": {"type": "object", "properties": {
     "city": {"type": "string"}, "unit": {"enum": ["celsius", "fahrenheit"]}}, "required": ["city", "unit"]}},
     {"name": "send_email", "parameters": {"type": "object", "properties": {"to": {"type": "string"}}}}]  # fmt: skip
+CALLS = calls_node(CALL_TOOLS, parallel=True)  # what tool_choice required decodes
 CASES = {  # name -> (params fields, the recognizer, the target output)
     "unconstrained": ({}, None, "Ada Lovelace wrote the first program for the Analytical Engine in 1843."),
     "json_object": ({"json_object": True}, lambda: JsonPrefix(),
@@ -54,14 +55,11 @@ CASES = {  # name -> (params fields, the recognizer, the target output)
                      lambda: JsonPrefix.regex(compile_regex(r"[A-Z]{2}-\d{4}-[a-z]+")), "FR-2026-paris"),
     "guided_choice": ({"guided_choice": ["positive", "negative", "neutral"]},
                       lambda: JsonPrefix.choice(["positive", "negative", "neutral"]), "negative"),
-    "tool call": ("tool", None, '{"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius"}}'),
+    "tool call": ({"json_schema": CALLS}, lambda: JsonPrefix(CALLS),
+                  '{"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius"}}'),
 }
 CASES["json_schema, sampled"] = ({"json_schema": PERSON, "temperature": 0.8, "top_p": 0.95}, *CASES["json_schema"][1:])
 CASES["unconstrained, sampled"] = ({"temperature": 0.8, "top_p": 0.95}, *CASES["unconstrained"][1:])
-
-
-def tool_prefix() -> JsonPrefix:
-    return JsonPrefix(calls_node(CALL_TOOLS, parallel=True))
 
 
 def time_case(fields, make_prefix, target: str, tokenizer, texts: TokenTexts, vocab: int, rounds: int) -> dict:
@@ -103,9 +101,6 @@ def main() -> None:
     texts.single_characters(vocab)  # every id's text decoded once, as an engine does at its first constrained request
     results = {}
     for name, (fields, make_prefix, target) in CASES.items():
-        if fields == "tool":
-            fields = {"json_schema": calls_node(CALL_TOOLS, parallel=True)}
-            make_prefix = tool_prefix
         results[name] = time_case(fields, make_prefix, target, tokenizer, texts, vocab, args.rounds)
         print(f"{name:14s} {results[name]['us_per_token']:8.0f} us/token over {results[name]['tokens']} tokens")
     args.out.mkdir(parents=True, exist_ok=True)

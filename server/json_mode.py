@@ -75,24 +75,24 @@ class JsonPrefix:
         self.states: list[tuple[int, tuple]] = [(0, (("v", root if root is not None else any_object()),))]
 
     def copy(self) -> JsonPrefix:
-        other = JsonPrefix.__new__(JsonPrefix)
-        other.states = self.states  # states are immutable; feed() replaces the list
-        return other
+        return JsonPrefix._of(self.states)  # states are immutable; feed() replaces the list
+
+    @classmethod
+    def _of(cls, states: list[tuple[int, tuple]]) -> JsonPrefix:
+        prefix = cls.__new__(cls)
+        prefix.states = states
+        return prefix
 
     @classmethod
     def choice(cls, texts: list[str]) -> JsonPrefix:
         """A recognizer of exactly one of texts, as they are (no JSON quoting, no whitespace around): vLLM's
         guided_choice."""
-        prefix = cls.__new__(cls)
-        prefix.states = [(0, (("l", t),)) for t in dict.fromkeys(texts)]
-        return prefix
+        return cls._of([(0, (("l", t),)) for t in dict.fromkeys(texts)])
 
     @classmethod
     def regex(cls, rx: Regex) -> JsonPrefix:
         """A recognizer of texts that rx matches whole (vLLM's guided_regex)."""
-        prefix = cls.__new__(cls)
-        prefix.states = [(0, (("r", rx, rx.start),))]
-        return prefix
+        return cls._of([(0, (("r", rx, rx.start),))])
 
     @property
     def complete(self) -> bool:
@@ -118,8 +118,7 @@ class JsonPrefix:
                     run = _PLAIN.match(text, i).end() - i
                     node, count = top[1], top[3]
                     if run and (node.max_len is None or count + run <= node.max_len):
-                        count = min(count + run, max(node.min_len, node.max_len or 0))
-                        self.states = [(0, stack[:-1] + (("s", node, "", count, ()),))]
+                        self.states = [(0, stack[:-1] + (("s", node, "", node.counted(count, run), ()),))]
                         i += run
                         continue
                 elif top is not None and top[0] == "l":
@@ -154,8 +153,11 @@ def _may_end(stack: tuple) -> bool:
 
 
 def _must_end(stack: tuple) -> bool:
-    return not stack or (len(stack) == 1 and stack[0][0] == "r" and stack[0][1].accepts(stack[0][2])
-                         and not stack[0][1].extends(stack[0][2]))  # fmt: skip
+    """_may_end, and nothing but whitespace can follow: a whole JSON value, or a regex match that cannot grow."""
+    if not stack:
+        return True
+    top = stack[0]
+    return len(stack) == 1 and top[0] == "r" and top[1].accepts(top[2]) and not top[1].extends(top[2])
 
 
 def _step(ws: int, stack: tuple, ch: str) -> list[tuple[int, tuple]]:
@@ -285,9 +287,7 @@ def _string_char(below: tuple, node: Str, count: int, matched: tuple, ch: str) -
         matched = tuple(rx.step(m, ch) for rx, m in zip(node.patterns, matched, strict=True))
         if not all(matched):
             return []
-    # count saturates where no bound can tell larger counts apart, so that states stay few and equal ones merge
-    count = min(count + 1, max(node.min_len, node.max_len or 0))
-    return [(0, below + (("s", node, "", count, matched),))]
+    return [(0, below + (("s", node, "", node.counted(count), matched),))]
 
 
 class JsonConstraint:

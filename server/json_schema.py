@@ -114,6 +114,11 @@ class Str(Node):
         """patterns: regexes the string's (unescaped) text must each match (pattern, format)."""
         self.min_len, self.max_len, self.patterns = min_len, max_len, patterns
 
+    def counted(self, count: int, more: int = 1) -> int:
+        """count + more characters, saturated where no bound can tell larger counts apart (so that a recognizer's
+        states stay few and equal ones merge)."""
+        return min(count + more, max(self.min_len, self.max_len or 0))
+
 
 class Num(Node):
     __slots__ = ("integer",)

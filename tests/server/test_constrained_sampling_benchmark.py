@@ -10,8 +10,6 @@ def test_every_case_is_timed_on_its_target_through_the_constrained_sampler():
     tokenizer = byte_tokenizer()
     texts = TokenTexts(tokenizer, skip_special_tokens=True)
     for name, (fields, make_prefix, target) in bench.CASES.items():
-        if fields == "tool":
-            fields, make_prefix = {"json_schema": bench.calls_node(bench.CALL_TOOLS, parallel=True)}, bench.tool_prefix
         # (time_case asserts each sampled token is the target's: the recognizer accepts the whole target)
         result = bench.time_case(fields, make_prefix, target, tokenizer, texts, len(tokenizer), rounds=1)
         assert result["tokens"] == len(target.encode()) and result["us_per_token"] > 0, name
