@@ -141,10 +141,10 @@ def _output_constraint(body: SamplingFields) -> dict:
         return {}
     name, fields = asked[0]
     try:
-        if "json_schema" in fields:
-            compile_schema(fields["json_schema"])  # cached: the engine's constraint takes the same compiled nodes
+        if "json_schema" in fields:  # compiled once, here: SamplingParams and the engine take the nodes as they are
+            fields["json_schema"] = compile_schema(fields["json_schema"])
         if "guided_regex" in fields:
-            compile_regex(fields["guided_regex"])
+            compile_regex(fields["guided_regex"])  # (cached per pattern: the engine's is the same NFA)
     except (SchemaError, RegexError) as e:
         code = "invalid_json_schema" if "json_schema" in fields else "invalid_regex"
         raise ApiError(400, f"{name}: {e}", code=code) from None
