@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 TOOLS_PREAMBLE = (
@@ -64,7 +65,7 @@ def answer_text(content: str, calls: list[dict]) -> str:
     return f"{content}\n{call_text(calls)}" if content else call_text(calls)
 
 
-def parse_calls(text: str, names: set[str] | None) -> tuple[str, list[dict]] | None:
+def parse_calls(text: str, names: AbstractSet[str] | None) -> tuple[str, list[dict]] | None:
     """(content before the calls, the calls [{name, arguments (a dict)}]) of an answer that calls the named
     functions (names None: any) in answer_text's form, or as Hermes / Qwen <tool_call> blocks after the content;
     None when the answer is not such a call: an ordinary answer."""
@@ -96,12 +97,12 @@ def settled_content(text: str) -> int:
     newline = re.search(r"\n(?=[{\[]|\Z)", text)
     if newline:
         end = newline.start()
-    tag = next((i for i in (m.start() for m in re.finditer("<", text))
-                if text.startswith(_TAG, i) or _TAG.startswith(text[i:])), None)  # fmt: skip
+    tag = next((m.start() for m in re.finditer("<", text) if _TAG.startswith(text[m.start() : m.start() + len(_TAG)])),
+               None)  # (a '<' that opens the tag, or may: the text ends inside it)
     return min(end, tag) if tag is not None else end
 
 
-def _calls(chunks: list[str], names: set[str] | None) -> list[dict] | None:
+def _calls(chunks: list[str], names: AbstractSet[str] | None) -> list[dict] | None:
     calls = []
     for chunk in chunks:
         try:
@@ -116,7 +117,7 @@ def _calls(chunks: list[str], names: set[str] | None) -> list[dict] | None:
     return calls or None
 
 
-def _call(item: Any, names: set[str] | None) -> dict | None:
+def _call(item: Any, names: AbstractSet[str] | None) -> dict | None:
     if not isinstance(item, dict) or not isinstance(item.get("name"), str):
         return None
     if names is not None and item["name"] not in names:

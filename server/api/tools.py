@@ -43,7 +43,7 @@ class ToolPlan:
 
     def answer(self, text: str) -> tuple[str | None, list[ToolCall] | None]:
         """(content, tool_calls) of a finished answer's text."""
-        parsed = parse_calls(text, set(self.names)) if self.reads_calls else None
+        parsed = parse_calls(text, self.names) if self.reads_calls else None
         if parsed is None:
             return text, None
         content, calls = parsed
