@@ -98,7 +98,7 @@ class SamplingParams:
 
     @property
     def constrained_output(self) -> bool:
-        """JSON mode, a JSON Schema or a choice: the row draws through a JsonConstraint."""
+        """JSON mode, a JSON Schema, a choice or a regex: the row draws through a JsonConstraint."""
         return (self.json_object or self.json_schema is not None or self.guided_choice is not None
                 or self.guided_regex is not None)  # fmt: skip
 

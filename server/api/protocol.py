@@ -315,7 +315,7 @@ class ChatCompletionRequest(SamplingFields):
     tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = Field(
         None, description="auto (the default with tools): the answer is read as calls when it is one; required or a "
         "named function: the answer is calls, kept valid for the functions' parameters; none: no calls")
-    parallel_tool_calls: bool = Field(True, description="With required: one call or several")
+    parallel_tool_calls: bool = Field(True, description="False: an answer carries one call at most")
 
     def effective_max_tokens(self, default: int) -> int:
         return self.max_completion_tokens or self.max_tokens or default

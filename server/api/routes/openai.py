@@ -198,10 +198,10 @@ async def models(state: StateDep, engine: EngineDep, principal: PrincipalDep) ->
 async def model(state: StateDep, engine: EngineDep, principal: PrincipalDep, model: str) -> ModelCard:
     """OpenAI's retrieve-model (`client.models.retrieve(task)`): the card /v1/models lists for this task."""
     require_use(principal, model)
-    card = next((c for c in task_cards(state, engine, [model]) if c["id"] == model), None)
-    if card is None:
+    cards = task_cards(state, engine, [model])  # (empty for an unknown task)
+    if not cards:
         raise ApiError(404, unknown_task_message(model), "not_found_error", "model_not_found")
-    return ModelCard(**card)
+    return ModelCard(**cards[0])
 
 
 async def _stream(state, handles: list, n: int, chunk, include_usage: bool, request_id: str, model: str,
