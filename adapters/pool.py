@@ -56,10 +56,10 @@ FUSED_PROJECTIONS = {
 }
 
 
-# The load stream's priority (lower is higher; torch maps anything below the GPU's range to its highest). 0, the
-# default priority, until -100 (the highest) is timed: written in the forty-fifth session after its device time ran
-# out (benchmarks/device/sessions/fortyfifth_load_priority.sh). Since the forty-sixth session a slot goes ready before
-# its distance is measured, so the priority sets how long a new version's steps run exact, not its load time.
+# The load stream's priority (lower is higher; torch maps anything below the GPU's range to its highest). Timed in
+# the forty-eighth session (H200, gpr 1, 16 x 16 under load, benchmarks/device/sessions/fortyfifth_load_priority.sh):
+# -100 loaded in 61.5 ms against 39.8 at 0, its distance 14.7 ms after ready against 14.5, the step the same; so the
+# default priority stays. A slot goes ready before its distance is measured (forty-sixth session).
 LOAD_STREAM_PRIORITY = int(os.environ.get("SKETCHSERVE_LOAD_STREAM_PRIORITY", "0"))
 # Projections whose weighted LUTs LutPool.lut_distance holds at once.
 DISTANCE_CHUNK = 16
@@ -214,7 +214,7 @@ class LutPool:
         # the copies and the distance's kernels (LOAD_STREAM_PRIORITY): with the distance measured (the int8 mode,
         # the server's default on sm_90), its few small kernels may queue behind a busy engine's decode steps, whose
         # PDL-launched kernels hold the SMs (a new version's steps run exact until it is measured, after it went
-        # ready): a stream of the highest priority would let them through first
+        # ready); a stream of the highest priority did not shorten that (see LOAD_STREAM_PRIORITY)
         self._stream = (torch.cuda.Stream(self.device, priority=LOAD_STREAM_PRIORITY) if self.device.type == "cuda"
                         else None)  # fmt: skip
         # the checksum of a file runs beside its parse and staging (hashlib releases the GIL): 187 ms of a 174 MB
