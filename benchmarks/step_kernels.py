@@ -3,6 +3,7 @@ over --tasks tasks; after one decode run (which captures the step's CUDA graph),
 times under torch.profiler and its kernels are summed by name, per replay.
 
     python3 benchmarks/step_kernels.py [--gpr 1] [--batch 16] [--tasks 16] [--replays 20] [--out DIR]
+        [--int8-activations]
 
 Prints the table (kernel, launches a step, microseconds a step, share of the kernels' sum) and the replay's own time
 between two events; --out also writes it as JSON.
@@ -55,9 +56,10 @@ def main() -> None:
     ap.add_argument("--tasks", type=int, default=16)
     ap.add_argument("--replays", type=int, default=20)
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--int8-activations", action="store_true", help="the server's default mode on sm_90 (else exact)")
     cli = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        engine, base, tasks, args, floor_of = serving_engine(cli.gpr, cli.tasks, tmp)
+        engine, base, tasks, args, floor_of = serving_engine(cli.gpr, cli.tasks, tmp, cli.int8_activations)
         point = bs.decode_point(engine, base, tasks, cli.batch, args, floor_of)
         print(f"gpr {cli.gpr}, {cli.batch} x {cli.tasks}: step {point['step_ms']:.2f} ms "
               f"({point['tok_per_s']:.1f} tok/s)", flush=True)  # fmt: skip

@@ -356,18 +356,8 @@ def draw_on_device(
         probs = (logits[index[:n]] / temperature[:n, None]).softmax(dim=-1)  # [P, V]
         tokens[index[:n]] = _race(probs, [generators[i] for i in plain])
     if cut:
-        top_k, top_p = settings[2, n:].long(), settings[3, n:].float()
         sorted_logits, order = (logits[index[n:]] / temperature[n:, None]).sort(dim=-1, descending=True)  # [C, V]
-        rank = torch.arange(logits.shape[1], device=logits.device)
-        dropped = (top_k[:, None] > 0) & (rank[None, :] >= top_k[:, None])
-        probs = sorted_logits.masked_fill(dropped, float("-inf")).softmax(dim=-1)
-        # drop a token once the tokens ranked above it already reach top_p (the first one always stays)
-        dropped |= (probs.cumsum(dim=-1) - probs) >= top_p[:, None]
-        probs = sorted_logits.masked_fill(dropped, float("-inf")).softmax(dim=-1)
-        # min-p: drop a token less likely than min_p times the first (the most likely, which stays)
-        min_p = settings[4, n:].float()
-        dropped |= probs < min_p[:, None] * probs[:, :1]
-        probs = sorted_logits.masked_fill(dropped, float("-inf")).softmax(dim=-1)
+        probs = cut_sorted(sorted_logits, settings[2, n:].long(), settings[3, n:].float(), settings[4, n:].float())
         tokens[index[n:]] = order.gather(1, _race(probs, [generators[i] for i in cut])[:, None])[:, 0]
     return tokens
 
@@ -394,7 +384,7 @@ def _draw_row_cpu(row: torch.Tensor, params: SamplingParams, generator: torch.Ge
 def cut_distribution(scaled: torch.Tensor, params: SamplingParams, prefix: int = CPU_PREFIX
                      ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
     """scaled [V] (logits / temperature) -> (probabilities [k], token ids [k]) of the best-ranked tokens after the
-    top-k, top-p and min-p cuts (draw_on_device's rules; dropped ones have probability 0). Sorts only the `prefix`
+    top-k, top-p and min-p cuts (cut_sorted's rules; dropped ones have probability 0). Sorts only the `prefix`
     (or 8 x prefix) best-ranked tokens when every token past them is dropped anyway (top_k within them; or their
     probability reaches top_p; or their last is below min_p of the first), else the whole row."""
     v = scaled.shape[0]
@@ -407,16 +397,29 @@ def cut_distribution(scaled: torch.Tensor, params: SamplingParams, prefix: int =
         if top_k <= 0 and ((top_p < 1.0 and (values - whole).exp().sum() >= top_p)
                            or (min_p > 0.0 and (values[-1] - values[0]).exp() < min_p)):  # fmt: skip
             break  # every token past the prefix is dropped (a top_k past it needs them for its normaliser)
-    kept = min(top_k, values.shape[0]) if top_k > 0 else values.shape[0]
-    dropped = torch.arange(values.shape[0]) >= kept  # top-k
-    normaliser = values[:kept].logsumexp(dim=0) if top_k > 0 else whole
-    probs = (values - normaliser).exp().masked_fill(dropped, 0.0)
-    # drop a token once the tokens ranked above it already reach top_p (the first one always stays)
-    dropped |= (probs.cumsum(dim=0) - probs) >= top_p
-    probs = values.masked_fill(dropped, float("-inf")).softmax(dim=0)
-    # min-p: drop a token less likely than min_p times the first (the most likely, which stays)
-    dropped |= probs < min_p * probs[0]
-    return values.masked_fill(dropped, float("-inf")).softmax(dim=0), ids
+    settings = torch.tensor([[float(top_k)], [top_p], [min_p]])  # [3, 1]: one row's cuts (top_k exact in float32)
+    cut = cut_sorted(values[None], *settings, whole=whole[None])
+    return cut[0], ids
+
+
+def cut_sorted(values: torch.Tensor, top_k: torch.Tensor, top_p: torch.Tensor, min_p: torch.Tensor,
+               whole: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+    """The sampling cuts, for the device's batched draw and the CPU's row alike. values [R, C] (logits / temperature,
+    each row sorted descending), top_k [R] (0: none), top_p [R], min_p [R] -> probabilities [R, C], 0 where dropped:
+    top-k; then drop a token once the tokens ranked above it already reach top_p (the first one always stays); then
+    min-p, a token less likely than min_p times the first. whole [R]: where values hold only a row's best-ranked
+    prefix, the whole row's logsumexp, the top-p cut's normaliser for rows without a top-k cut (None: the whole row)."""
+    rank = torch.arange(values.shape[1], device=values.device)
+    dropped = (top_k[:, None] > 0) & (rank[None, :] >= top_k[:, None])  # top-k
+    masked = values.masked_fill(dropped, float("-inf"))
+    normaliser = masked.logsumexp(dim=-1)  # [R]
+    if whole is not None:
+        normaliser = torch.where(top_k > 0, normaliser, whole)
+    probs = (masked - normaliser[:, None]).exp()
+    dropped |= (probs.cumsum(dim=-1) - probs) >= top_p[:, None]  # top-p
+    # min-p, on the logits: a ratio of probabilities is the same before and after the top-p cut renormalises
+    dropped |= values < values[:, :1] + min_p.log()[:, None]  # (min_p 0: log -inf, nothing dropped)
+    return values.masked_fill(dropped, float("-inf")).softmax(dim=-1)
 
 
 def _cuts(params: SamplingParams) -> bool:
