@@ -104,15 +104,57 @@ def test_an_auto_answer_streams_its_settled_content_as_it_comes(client):
     assert len([p for p in pieces if p]) > 1 and "".join(p or "" for p in pieces) == whole  # (held: one piece)
 
 
-def test_a_streamed_call_arrives_whole_in_its_last_chunk(client):
-    with client.stream("POST", "/v1/chat/completions", json=ASK | {"tool_choice": "required", "stream": True,
-                                                                   "parallel_tool_calls": False}) as r:  # fmt: skip
+def streamed_calls(events: list[dict]) -> dict[int, dict]:
+    """OpenAI's accumulation of streamed tool_calls deltas: per index, the id, name and arguments' text."""
+    calls: dict[int, dict] = {}
+    for e in events:
+        for d in (e["choices"][0]["delta"].get("tool_calls") or []) if e["choices"] else []:
+            call = calls.setdefault(d["index"], {"id": None, "name": None, "arguments": "", "deltas": 0})
+            call["id"] = call["id"] or d.get("id")
+            call["name"] = call["name"] or d.get("function", {}).get("name")
+            call["arguments"] += d.get("function", {}).get("arguments") or ""
+            call["deltas"] += 1
+    return calls
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_a_streamed_call_comes_as_its_name_then_its_arguments_in_pieces(client, parallel):
+    """Under required, each call's id and name go out once its name is written, then its arguments' text as it
+    comes; they add up to the calls of the same request unstreamed, and the last chunk says tool_calls."""
+    body = ASK | {"tool_choice": "required", "parallel_tool_calls": parallel, "temperature": 0}
+    whole = client.post("/v1/chat/completions", json=body).json()["choices"][0]
+    with client.stream("POST", "/v1/chat/completions", json=body | {"stream": True}) as r:
         events = [json.loads(line[6:]) for line in r.iter_lines() if line.startswith("data: {")]
-    deltas = [e["choices"][0] for e in events if e["choices"]]
-    assert [d["finish_reason"] for d in deltas] == ["tool_calls"] and deltas[0]["delta"]["role"] == "assistant"
-    [call] = deltas[0]["delta"]["tool_calls"]
-    assert call["index"] == 0 and call["function"]["name"] in ("get_weather", "now")
-    assert json.loads(call["function"]["arguments"]) is not None
+    choices = [e["choices"][0] for e in events if e["choices"]]
+    assert choices[0]["delta"]["role"] == "assistant" and [c["finish_reason"] for c in choices][-1] == "tool_calls"
+    assert all(c["finish_reason"] is None for c in choices[:-1]) and not any(c["delta"].get("content") for c in choices)
+    calls = streamed_calls(events)
+    if whole["finish_reason"] == "tool_calls":
+        expected = whole["message"]["tool_calls"]
+        assert [(c["name"], c["arguments"]) for c in calls.values()] == [
+            (c["function"]["name"], c["function"]["arguments"]) for c in expected]  # fmt: skip
+    assert list(calls) == list(range(len(calls))) and all(c["id"].startswith("call_") for c in calls.values())
+    assert max(c["deltas"] for c in calls.values()) > 1  # the arguments came in more than one piece
+    for c in calls.values():
+        [schema] = [t["function"]["parameters"] for t in TOOLS if t["function"]["name"] == c["name"]]
+        assert valid_text(c["arguments"], schema), c["arguments"]
+
+
+def test_a_call_stream_reads_calls_fed_in_any_pieces():
+    """CallStream, the streaming reader of a constrained answer: whatever the pieces the text arrives in, each call
+    is announced once and its arguments add up to the text the model wrote (escapes and brackets in strings too)."""
+    from server.api.tools import CallStream
+
+    text = ' [ {"name":"now","arguments":{}} , {"name": "get_weather", "arguments": {"unit": "f", "s": "a\\"}]"}}]'
+    for step in (1, 2, 5, len(text)):
+        stream, entries = CallStream(), []
+        for end in range(step, len(text) + step, step):
+            entries += stream.feed(text[:end])
+        assert stream.complete and [(c.name, c.arguments) for c in stream.calls] == [
+            ("now", "{}"), ("get_weather", '{"unit": "f", "s": "a\\"}]"}')]  # fmt: skip
+        assert [e["function"]["name"] for e in entries if "id" in e] == ["now", "get_weather"]
+        pieces = ["".join(e["function"]["arguments"] for e in entries if e["index"] == i) for i in (0, 1)]
+        assert [json.loads(p) for p in pieces] == [{}, {"unit": "f", "s": 'a"}]'}]
 
 
 @pytest.mark.parametrize("change, status, words", [
@@ -165,8 +207,9 @@ def test_the_openai_client_reads_calls_streamed_or_not_and_parses_a_pydantic_too
         assert done.choices[0].finish_reason == "tool_calls" and call.function.name in ("get_weather", "now")
         stream = client.chat.completions.create(tools=TOOLS, tool_choice="required", stream=True, seed=2,
                                                 temperature=1.0, **ask)  # fmt: skip
-        calls = [c for chunk in stream if chunk.choices for c in chunk.choices[0].delta.tool_calls or []]
-        assert len(calls) == 1 and calls[0].function.name in ("get_weather", "now")
+        deltas = [c for chunk in stream if chunk.choices for c in chunk.choices[0].delta.tool_calls or []]
+        assert {d.index for d in deltas} == {0} and deltas[0].function.name in ("get_weather", "now")
+        assert json.loads("".join(d.function.arguments or "" for d in deltas)) is not None  # the pieces add up
         parsed = client.chat.completions.parse(tools=[openai.pydantic_function_tool(GetWeather)],
                                                tool_choice="required", **ask)  # fmt: skip
         [call] = parsed.choices[0].message.tool_calls

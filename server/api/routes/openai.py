@@ -37,7 +37,7 @@ from server.api.serving import (
     system_fingerprint,
 )
 from server.api.tasks_view import task_cards
-from server.api.tools import tool_plan
+from server.api.tools import CallStream, tool_plan
 from server.errors import unknown_task_message
 from server.request import TokenOutput
 from server.tokenizer import TokenTexts
@@ -158,9 +158,11 @@ async def chat_completions(body: ChatCompletionRequest, http_request: Request, s
                 "model": body.model, "system_fingerprint": fingerprint,
                 "choices": [{"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}]}
 
-    # tool_choice auto without logprobs streams the content that no call can follow any more (settled_content);
-    # required and named choices, and logprobs (whose tokens would not line up with held text), send it at the end
+    # without logprobs (whose tokens would not line up with held text), tool_choice auto streams the content that no
+    # call can follow any more (settled_content), and required and named choices stream each call as it is written
+    # (CallStream: its id and name, then its arguments' text); otherwise the answer goes out at its end
     progressive = plan.mode == "auto" and not body.logprobs
+    call_streams = [CallStream() for _ in handles] if plan.constraint is not None and not body.logprobs else None
 
     def chunk(index: int, text: str, finish_reason: str | None, out: TokenOutput | None) -> dict | None:
         token_logprobs = out.logprobs if out is not None and out.logprobs else []
@@ -170,6 +172,13 @@ async def chat_completions(body: ChatCompletionRequest, http_request: Request, s
         held_text[index] += text
         held_logprobs[index] += token_logprobs
         full, sent = held_text[index], sent_chars[index]
+        if call_streams is not None:
+            calls = call_streams[index].feed(full)
+            if finish_reason is not None:
+                finish_reason = "tool_calls" if call_streams[index].complete else _openai_reason(finish_reason)
+            elif not calls:
+                return None
+            return event(index, {"tool_calls": calls} if calls else {}, finish_reason, [])
         if finish_reason is None:
             if not progressive or (end := max(sent, settled_content(full))) == sent:
                 return None
