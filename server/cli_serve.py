@@ -26,6 +26,8 @@ FLAGS = {
                              "runs the one before; auto = on for CUDA (env SKETCHSERVE_OVERLAP_SCHEDULING)"),
     "--max-tasks-resident": ("max_tasks_resident", int, "LUT pool slots (env SKETCHSERVE_MAX_TASKS_RESIDENT)"),
     "--max-waiting": ("max_waiting", int, "admission queue bound (env SKETCHSERVE_MAX_WAITING)"),
+    "--max-waiting-per-task": ("max_waiting_per_task", int, "most waiting requests of one task (0: 3/4 of "
+                               "--max-waiting; env SKETCHSERVE_MAX_WAITING_PER_TASK)"),
     "--kv-cache-mb": ("kv_cache_mb", int, "KV cache budget in MiB, 0 = auto (env SKETCHSERVE_KV_CACHE_MB)"),
     "--int8-max-lut-distance": ("int8_max_lut_distance", float, "the int8 activation mode: the int8 kernel serves "
                                 "a step only if each of its task LUTs lies within this relative distance of the "

@@ -69,6 +69,14 @@ class SchedulerConfig:
     the CPU (where the host's share of a step is small and a step is long)."""
     max_waiting: int = 256
     """Bound of the admission queue; past it add_request raises QueueFullError."""
+    max_waiting_per_task: int = 0
+    """Most requests of one task in the admission queue; past it add_request raises TaskQueueFullError. So one
+    flooding task (or tenant) cannot take the whole queue and lock every other task out of admission. 0 = three
+    quarters of max_waiting (rounded up): a quarter of the queue is always left to the other tasks."""
+
+    @property
+    def waiting_cap_per_task(self) -> int:
+        return self.max_waiting_per_task or self.max_waiting - self.max_waiting // 4
     max_prompt_tokens: int = 4096
     """Longest accepted prompt, in tokens (PromptTooLongError past it)."""
     max_new_tokens: int = 1024
@@ -211,6 +219,7 @@ class EngineConfig:
             scheduler=SchedulerConfig(
                 max_num_seqs=settings.max_batch_size,
                 max_waiting=settings.max_waiting,
+                max_waiting_per_task=settings.max_waiting_per_task,
                 max_prompt_tokens=settings.max_prompt_tokens,
                 max_new_tokens=settings.max_new_tokens,
                 decode_steps=settings.decode_steps,

@@ -41,6 +41,7 @@ from server.errors import (
     InvalidParamsError,
     PromptTooLongError,
     QueueFullError,
+    TaskQueueFullError,
     TaskBusyError,
     UnknownTaskError,
     unknown_task_message,
@@ -172,8 +173,8 @@ class Engine:
         params: SamplingParams | None = None,
         request_id: str | None = None,
     ) -> RequestHandle:
-        """Queue a request. Raises InvalidParamsError, PromptTooLongError, UnknownTaskError, QueueFullError,
-        EngineStoppedError."""
+        """Queue a request. Raises InvalidParamsError, PromptTooLongError, UnknownTaskError, QueueFullError (or
+        TaskQueueFullError), EngineStoppedError."""
         params = params or SamplingParams()
         sc = self.config.scheduler
         params.validate(sc.max_new_tokens, self.model_config.vocab_size)
@@ -203,6 +204,9 @@ class Engine:
                 raise InvalidParamsError(f"request id {request_id!r} is already in flight")
             if self.scheduler.num_waiting >= sc.max_waiting:
                 raise QueueFullError(f"{sc.max_waiting} requests are already waiting")
+            if self.scheduler.num_waiting_of(task) >= sc.waiting_cap_per_task:
+                raise TaskQueueFullError(f"{sc.waiting_cap_per_task} requests of task {task!r} are already waiting "
+                                         "(the most one task may queue, so that other tasks keep room)")
             self._requests[request_id] = req
             self.scheduler.add(req)
             self._work.notify()

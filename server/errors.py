@@ -31,6 +31,10 @@ class QueueFullError(EngineError):
     """The waiting queue holds max_waiting requests already (HTTP 429)."""
 
 
+class TaskQueueFullError(QueueFullError):
+    """The waiting queue holds max_waiting_per_task requests of this task already (HTTP 429)."""
+
+
 class EngineStoppedError(EngineError):
     """The engine is stopping or stopped and takes no new requests (HTTP 503)."""
 

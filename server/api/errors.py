@@ -16,6 +16,7 @@ from server.errors import (
     InvalidParamsError,
     PromptTooLongError,
     QueueFullError,
+    TaskQueueFullError,
     UnknownTaskError,
 )
 from sketch.task_lut import TaskLutError
@@ -37,6 +38,7 @@ STATUS_OF: list[tuple[type[Exception], int, str, str | None, dict[str, str] | No
     (InvalidParamsError, 400, "invalid_request_error", None, None),
     (InvalidTaskIdError, 400, "invalid_request_error", "invalid_task_id", None),
     (TaskLutError, 400, "invalid_request_error", "invalid_lut", None),
+    (TaskQueueFullError, 429, "rate_limit_error", "task_queue_full", {"Retry-After": "1"}),
     (QueueFullError, 429, "rate_limit_error", "queue_full", {"Retry-After": "1"}),
     (EngineStoppedError, 503, "service_unavailable", "shutting_down", None),
     (LutStoreError, 404, "not_found_error", None, None),

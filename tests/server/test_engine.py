@@ -22,6 +22,7 @@ from server.errors import (
     PromptTooLongError,
     QueueFullError,
     TaskBusyError,
+    TaskQueueFullError,
     UnknownTaskError,
 )
 from server.runner import DecodeGraphs
@@ -263,6 +264,33 @@ def test_add_and_delete_racing_from_threads_never_strand_a_request(base, store, 
         engine.stop()
     assert "error" not in outcomes and "length" in outcomes, Counter(outcomes)
     assert_all_returned(engine)
+
+
+def test_one_task_cannot_fill_the_admission_queue_for_the_others(base, store):
+    """A task may queue three quarters of max_waiting (by default); the rest stays for other tasks, until the
+    queue itself is full. Refused requests leave nothing queued, and the queued ones all run."""
+    engine = create_engine(base, store, max_waiting=8)  # (not started: every request stays waiting)
+    assert engine.config.scheduler.waiting_cap_per_task == 6
+    for i in range(6):
+        engine.add_request("alpha", [1, i], greedy(2))
+    with pytest.raises(TaskQueueFullError, match="6 requests of task 'alpha'"):
+        engine.add_request("alpha", [9])
+    engine.add_request("beta", [1], greedy(2))
+    engine.add_request("base", [1], greedy(2))
+    with pytest.raises(QueueFullError, match="8 requests are already waiting"):
+        engine.add_request("gamma", [1])
+    assert engine.stats().waiting == 8
+    engine.run_until_idle()
+    events = engine.stats().request_events
+    assert Counter(e.task for e in events) == {"alpha": 6, "beta": 1, "base": 1}
+    assert all(e.finish_reason == "length" for e in events)
+    explicit = create_engine(base, store, max_waiting=8, max_waiting_per_task=2)
+    explicit.add_request("alpha", [1])
+    explicit.add_request("alpha", [2])
+    with pytest.raises(TaskQueueFullError):
+        explicit.add_request("alpha", [3])
+    explicit.add_request("beta", [1])
+    explicit.stop(drain=False)
 
 
 def test_add_request_rejects_bad_input(base, store):

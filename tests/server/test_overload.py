@@ -7,7 +7,9 @@ import time
 import urllib.error
 import urllib.request
 
-from tests.server.api_helpers import create_test_app, serve_on_loopback, tiny_base
+from server.errors import TaskQueueFullError
+from server.sampling import SamplingParams
+from tests.server.api_helpers import create_test_app, serve_on_loopback, tiny_base, write_task_lut
 
 
 def post(url: str, body: dict) -> tuple[int, object, dict]:
@@ -43,6 +45,36 @@ def test_past_the_queue_bound_requests_get_429_with_retry_after(tmp_path):
                 assert headers.get("Retry-After") == "1" and payload["error"]["code"] == "queue_full"
             else:
                 assert payload["usage"]["completion_tokens"] == 48
+        wait_until_idle(engine)
+
+
+def test_a_task_that_fills_its_share_of_the_queue_gets_429_while_another_task_is_served(tmp_path, monkeypatch):
+    """One task floods the queue: past its share (three quarters of max_waiting) its requests get 429
+    task_queue_full with Retry-After, and another tenant's task is still admitted and answered."""
+    base = tiny_base()
+    app, engine = create_test_app(base, tmp_path, max_waiting=8, max_num_seqs=1)
+    slow_steps(engine, monkeypatch)
+    with serve_on_loopback(app) as url:
+        lut = write_task_lut(base, tmp_path / "other.safetensors", seed=1, task="acme.other").read_bytes()
+        put = urllib.request.Request(url + "/v1/tasks/acme.other/lut", lut, method="PUT")
+        with urllib.request.urlopen(put, timeout=60) as r:
+            assert r.status == 201  # (a new task)
+        flood = []
+        try:
+            while True:  # the flood, straight into the engine: each request generates 32 slow tokens
+                flood.append(engine.add_request("base", [1, 2, 3], SamplingParams(max_tokens=32, ignore_eos=True)))
+        except TaskQueueFullError:
+            pass
+        assert engine.stats().waiting == 6  # (one more runs)
+        status, headers, payload = post(url, {"task": "base", "prompt": "one more", "max_tokens": 2})
+        assert status == 429 and headers.get("Retry-After") == "1", payload
+        assert payload["error"]["code"] == "task_queue_full" and "'base'" in payload["error"]["message"]
+        status, _, payload = post(url, {"task": "acme.other", "prompt": "mine", "max_tokens": 2})
+        assert status == 200 and payload["usage"]["completion_tokens"] == 2, payload
+        metrics = urllib.request.urlopen(url + "/metrics", timeout=30).read().decode()
+        assert 'sketchserve_rejected_requests_total{reason="task_queue_full"} 1.0' in metrics
+        for handle in flood:
+            handle.cancel()
         wait_until_idle(engine)
 
 
