@@ -41,8 +41,8 @@ from server.errors import (
     InvalidParamsError,
     PromptTooLongError,
     QueueFullError,
-    TaskQueueFullError,
     TaskBusyError,
+    TaskQueueFullError,
     UnknownTaskError,
     unknown_task_message,
 )
