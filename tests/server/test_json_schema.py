@@ -266,6 +266,25 @@ def test_the_engine_writes_a_valid_value_that_a_random_model_would_not(base, sto
             assert valid_text(text, BOUNDED), text
 
 
+def test_tokens_with_part_of_a_character_do_not_count_toward_min_length(base, store):
+    """A byte-level token holding part of a UTF-8 character reads U+FFFD alone, and one character may take several
+    such tokens: so they cannot make up a string's minLength (they could write fewer characters than they count),
+    and past it they are fine. The byte tokenizer's bytes >= 0x80 are such tokens; pushed to the top, they may
+    only follow the ASCII characters that reach minLength, and the output's text holds minLength characters."""
+    schema = {"type": "string", "minLength": 3, "maxLength": 12}
+    prefix = JsonPrefix(compile_schema(schema))
+    assert prefix.feed_text('"ab') and not prefix.copy().feed_text("\ufffd")  # 2 of 3: no partial character yet
+    assert prefix.feed_text("c\ufffd\ufffd") and prefix.feed_text('"')
+    assert JsonPrefix(compile_schema({"type": "string"})).feed_text('"\ufffd"')  # no minLength: as before
+    engine = create_engine(base, store, device=DEVICE)
+    bias = {b: 40.0 for b in (0xC3, 0xA9)}  # "é" is C3 A9: the model would write nothing else
+    params = SamplingParams(max_tokens=40, temperature=0.0, json_schema=schema, logit_bias=bias)
+    text = "".join(o.text for o in engine.generate("alpha", prompt_ids(5, 8), params))
+    value = json.loads(text)
+    assert isinstance(value, str) and 3 <= len(value) <= 12, text
+    assert all(ord(c) < 0x80 for c in value[:3])  # the characters that reached minLength are whole ones
+
+
 def test_a_stop_token_is_drawn_only_where_the_output_may_end(base, store):
     """guided_choice over the random tiny model, with a stop token pushed to the top: refused until a choice is
     whole ("yes" may end there, or go on to "yes, sir"), drawn as soon as one is."""
