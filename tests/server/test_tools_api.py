@@ -140,6 +140,19 @@ def test_a_streamed_call_comes_as_its_name_then_its_arguments_in_pieces(client, 
         assert valid_text(c["arguments"], schema), c["arguments"]
 
 
+def test_a_call_cut_before_its_name_streams_as_the_unstreamed_answer_does(client):
+    """max_tokens ends a required call before its name is whole: no call was announced, so the stream sends what
+    the unstreamed answer holds, the text as content, with finish_reason length."""
+    body = ASK | {"tool_choice": "required", "temperature": 0, "max_tokens": 3}
+    whole = client.post("/v1/chat/completions", json=body).json()["choices"][0]
+    assert whole["finish_reason"] == "length" and whole["message"]["tool_calls"] is None
+    with client.stream("POST", "/v1/chat/completions", json=body | {"stream": True}) as r:
+        events = [json.loads(line[6:]) for line in r.iter_lines() if line.startswith("data: {")]
+    choices = [e["choices"][0] for e in events if e["choices"]]
+    assert "".join(c["delta"].get("content") or "" for c in choices) == whole["message"]["content"]
+    assert choices[-1]["finish_reason"] == "length" and not streamed_calls(events)
+
+
 def test_a_call_stream_reads_calls_fed_in_any_pieces():
     """CallStream, the streaming reader of a constrained answer: whatever the pieces the text arrives in, each call
     is announced once and its arguments add up to the text the model wrote (escapes and brackets in strings too)."""

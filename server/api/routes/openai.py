@@ -172,13 +172,14 @@ async def chat_completions(body: ChatCompletionRequest, http_request: Request, s
         held_text[index] += text
         held_logprobs[index] += token_logprobs
         full, sent = held_text[index], sent_chars[index]
-        if call_streams is not None:
+        if call_streams is not None and (call_streams[index].calls or finish_reason is None):
             calls = call_streams[index].feed(full)
             if finish_reason is not None:
                 finish_reason = "tool_calls" if call_streams[index].complete else _openai_reason(finish_reason)
             elif not calls:
                 return None
             return event(index, {"tool_calls": calls} if calls else {}, finish_reason, [])
+        # (a constrained answer whose stream announced no call by its end goes out whole below, as unstreamed)
         if finish_reason is None:
             if not progressive or (end := max(sent, settled_content(full))) == sent:
                 return None
