@@ -227,3 +227,10 @@ def test_the_openai_client_reads_calls_streamed_or_not_and_parses_a_pydantic_too
                                                tool_choice="required", **ask)  # fmt: skip
         [call] = parsed.choices[0].message.tool_calls
         assert call.function.name == "GetWeather" and isinstance(call.function.parsed_arguments, GetWeather)
+        # the client's stream helper accumulates the streamed pieces into the call and parses its arguments
+        with client.chat.completions.stream(tools=[openai.pydantic_function_tool(GetWeather)],
+                                            tool_choice="required", **ask) as stream:  # fmt: skip
+            final = stream.get_final_completion()
+        [call] = final.choices[0].message.tool_calls
+        assert final.choices[0].finish_reason == "tool_calls" and call.function.name == "GetWeather"
+        assert isinstance(call.function.parsed_arguments, GetWeather)
