@@ -132,6 +132,25 @@ def test_a_cpu_row_sorts_only_its_best_tokens_when_they_hold_all_it_keeps(params
         torch.testing.assert_close(dense, reference_cut(scaled, params), atol=1e-5, rtol=1e-4)
 
 
+def test_the_devices_batched_cuts_keep_what_each_rows_rules_keep():
+    """draw_on_device's form of the cuts (cut_sorted over whole sorted rows, each row its own top-k, top-p and
+    min-p, in one batch), here on the CPU: each row's distribution is the reference's for its own params."""
+    from server.sampling import cut_sorted
+
+    params = [SamplingParams(temperature=1.0, top_p=0.9), SamplingParams(temperature=1.0, top_k=40),
+              SamplingParams(temperature=1.0, min_p=0.05), SamplingParams(temperature=1.0, top_k=100, top_p=0.8,
+                                                                            min_p=0.02),
+              SamplingParams(temperature=1.0, top_k=3000, top_p=0.95)]  # fmt: skip
+    rows = torch.randn(len(params), 5000, generator=torch.Generator().manual_seed(3))
+    rows *= torch.tensor([0.3, 2.0, 6.0, 2.0, 0.3])[:, None]  # flat to peaked
+    values, order = rows.sort(dim=-1, descending=True)
+    settings = torch.tensor([[p.top_k, p.top_p, p.min_p] for p in params], dtype=torch.float64).T
+    probs = cut_sorted(values, settings[0].long(), settings[1].float(), settings[2].float())
+    for r, p in enumerate(params):
+        dense = torch.zeros(5000).scatter(0, order[r], probs[r])
+        torch.testing.assert_close(dense, reference_cut(rows[r], p), atol=1e-5, rtol=1e-4)
+
+
 def test_a_peaked_row_sorts_its_prefix_a_flatter_one_more_and_a_flat_one_the_whole_row():
     from server.sampling import CPU_PREFIX, cut_distribution
 
