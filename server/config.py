@@ -70,9 +70,10 @@ class SchedulerConfig:
     max_waiting: int = 256
     """Bound of the admission queue; past it add_request raises QueueFullError."""
     max_waiting_per_task: int = 0
-    """Most requests of one task in the admission queue; past it add_request raises TaskQueueFullError. So one
-    flooding task (or tenant) cannot take the whole queue and lock every other task out of admission. 0 = three
-    quarters of max_waiting (rounded up): a quarter of the queue is always left to the other tasks."""
+    """Most requests of one task in the admission queue, and of one tenant over its tasks (where add_request is told
+    the tenant: the HTTP layer's API keys); past it add_request raises TaskQueueFullError or TenantQueueFullError.
+    So one flooding task or tenant cannot take the whole queue and lock every other out of admission. 0 = three
+    quarters of max_waiting (rounded up): a quarter of the queue is always left to the others."""
 
     @property
     def waiting_cap_per_task(self) -> int:

@@ -43,6 +43,7 @@ from server.errors import (
     QueueFullError,
     TaskBusyError,
     TaskQueueFullError,
+    TenantQueueFullError,
     UnknownTaskError,
     unknown_task_message,
 )
@@ -172,9 +173,11 @@ class Engine:
         prompt: str | list[int],
         params: SamplingParams | None = None,
         request_id: str | None = None,
+        tenant: str | None = None,
     ) -> RequestHandle:
         """Queue a request. Raises InvalidParamsError, PromptTooLongError, UnknownTaskError, QueueFullError (or
-        TaskQueueFullError), EngineStoppedError."""
+        TaskQueueFullError, TenantQueueFullError), EngineStoppedError. tenant: who asks (an API key's tenant), whose
+        waiting requests over all tasks share one task's bound (SchedulerConfig.max_waiting_per_task)."""
         params = params or SamplingParams()
         sc = self.config.scheduler
         params.validate(sc.max_new_tokens, self.model_config.vocab_size)
@@ -194,7 +197,8 @@ class Engine:
         with self._lock:  # resolving under the lock: a concurrent delete_task either sees this request or wins
             key = self._resolve(task)
             handle.version = key[1]
-            req = Request(request_id, task, key, prompt_ids, params, params.make_generator(self.device), detok, handle)
+            req = Request(request_id, task, key, prompt_ids, params, params.make_generator(self.device), detok, handle,
+                          tenant)  # fmt: skip
             req.stop_ids = frozenset(params.stop_token_ids) | (frozenset() if params.ignore_eos else self.eos_token_ids)
             if prefix is not None:
                 req.json_constraint = JsonConstraint(self._token_texts, prefix, req.stop_ids)
@@ -207,6 +211,9 @@ class Engine:
             if self.scheduler.num_waiting_of(task) >= sc.waiting_cap_per_task:
                 raise TaskQueueFullError(f"{sc.waiting_cap_per_task} requests of task {task!r} are already waiting "
                                          "(the most one task may queue, so that other tasks keep room)")
+            if tenant is not None and self.scheduler.num_waiting_of_tenant(tenant) >= sc.waiting_cap_per_task:
+                raise TenantQueueFullError(f"{sc.waiting_cap_per_task} requests of tenant {tenant!r} are already "
+                                           "waiting (the most one tenant may queue, so that others keep room)")
             self._requests[request_id] = req
             self.scheduler.add(req)
             self._work.notify()

@@ -35,6 +35,10 @@ class TaskQueueFullError(QueueFullError):
     """The waiting queue holds max_waiting_per_task requests of this task already (HTTP 429)."""
 
 
+class TenantQueueFullError(QueueFullError):
+    """The waiting queue holds max_waiting_per_task requests of this tenant already, over its tasks (HTTP 429)."""
+
+
 class EngineStoppedError(EngineError):
     """The engine is stopping or stopped and takes no new requests (HTTP 503)."""
 

@@ -81,6 +81,7 @@ class Request:
     generator: torch.Generator | None
     detokenizer: IncrementalDetokenizer | None
     handle: RequestHandle
+    tenant: str | None = None  # who asked (an API key's tenant), where the server knows: its admission share
     arrival: float = field(default_factory=time.perf_counter)
     output_ids: list[int] = field(default_factory=list)
     status: Status = Status.WAITING

@@ -27,8 +27,8 @@ a prompt token costs 1 and a generated token 2; admission always takes the head 
 lowest counter, and a task that becomes active starts at the lowest counter of the active tasks, so it can
 neither starve the others nor bank credit while idle. A busy task thus never delays another task's admission by
 more than about one request's worth of service. At the door, the engine's admission queue takes at most
-SchedulerConfig.waiting_cap_per_task requests of one task (three quarters of max_waiting by default), so one
-flooding task cannot fill the queue and have every other task's requests refused.
+SchedulerConfig.waiting_cap_per_task requests of one task (three quarters of max_waiting by default), and as many
+of one tenant over its tasks, so one flooding task or tenant cannot fill the queue and have every other refused.
 
 Prefix caching (server/kv_cache.py): a request starts on the longest run of cached full blocks of its tokens
 computed with the same LUT version (always leaving one token to compute, whose logits it samples from; a request
@@ -163,6 +163,10 @@ class Scheduler:
     def num_waiting_of(self, task: str) -> int:
         """New requests of task waiting for admission (not the preempted ones: they were admitted once)."""
         return len(self.waiting.get(task, ()))
+
+    def num_waiting_of_tenant(self, tenant: str) -> int:
+        """New requests of tenant (over all tasks) waiting for admission."""
+        return sum(r.tenant == tenant for queue in self.waiting.values() for r in queue)
 
     def has_unfinished(self) -> bool:
         return bool(self.running or self.preempted or self.waiting)

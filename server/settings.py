@@ -100,8 +100,9 @@ class Settings(BaseSettings):
     max_tasks_resident: int = Field(16, ge=1, description="LUT pool slots (tasks resident at once, base included)")
     max_waiting: int = Field(256, ge=1, description="Admission queue bound; past it requests get 429")
     max_waiting_per_task: int = Field(
-        0, ge=0, description="Most waiting requests of one task; past it its requests get 429, so one busy task "
-        "cannot fill the queue for every other (0: three quarters of max_waiting)")
+        0, ge=0, description="Most waiting requests of one task, and of one API key's tenant over its tasks; past it "
+        "their requests get 429, so one busy task or tenant cannot fill the queue for every other (0: three quarters "
+        "of max_waiting)")
     max_prompt_tokens: int = Field(4096, ge=1, description="Longest accepted prompt, in tokens")
     max_new_tokens: int = Field(1024, ge=1, description="Largest accepted max_tokens of a request")
     queue_timeout_s: float = Field(30.0, gt=0, description="A request still queued after this gets 503")

@@ -17,6 +17,7 @@ from server.errors import (
     PromptTooLongError,
     QueueFullError,
     TaskQueueFullError,
+    TenantQueueFullError,
     UnknownTaskError,
 )
 from sketch.task_lut import TaskLutError
@@ -39,6 +40,7 @@ STATUS_OF: list[tuple[type[Exception], int, str, str | None, dict[str, str] | No
     (InvalidTaskIdError, 400, "invalid_request_error", "invalid_task_id", None),
     (TaskLutError, 400, "invalid_request_error", "invalid_lut", None),
     (TaskQueueFullError, 429, "rate_limit_error", "task_queue_full", {"Retry-After": "1"}),
+    (TenantQueueFullError, 429, "rate_limit_error", "tenant_queue_full", {"Retry-After": "1"}),
     (QueueFullError, 429, "rate_limit_error", "queue_full", {"Retry-After": "1"}),
     (EngineStoppedError, 503, "service_unavailable", "shutting_down", None),
     (LutStoreError, 404, "not_found_error", None, None),

@@ -82,3 +82,29 @@ def test_keys_from_env_are_hashed_json(monkeypatch):
     ring = KeyRing.from_settings(Settings())
     assert ring.authenticate("k1") == Principal(tenant="t1", admin=False)
     assert ring.authenticate("k2") is None
+
+
+def test_a_flooding_tenant_gets_429_while_another_tenant_is_served(base, tmp_path, monkeypatch):
+    """One tenant's waiting requests over all its tasks (base included) are bounded by three quarters of the
+    admission queue: past that its requests get 429 tenant_queue_full, and another tenant is still served."""
+    from server.errors import TenantQueueFullError
+    from tests.server.test_overload import flood_until_refused, slow_steps
+
+    keys_file = tmp_path / "keys.json"
+    keys_file.write_text(json.dumps([{"sha256": hash_key(KEYS[t]), "tenant": t} for t in ("acme", "globex")]))
+    app, engine = create_test_app(base, tmp_path, api_keys_file=keys_file, max_waiting=8, max_num_seqs=1)
+    slow_steps(engine, monkeypatch)
+    with TestClient(app) as client:
+        for tenant, task in (("acme", "acme.a"), ("globex", "globex.g")):
+            lut = write_task_lut(base, tmp_path / f"{task}.safetensors", seed=1, task=task).read_bytes()
+            assert client.put(f"/v1/tasks/{task}/lut", content=lut, headers=auth(tenant)).status_code == 201
+        flood = flood_until_refused(engine, ["base", "acme.a"], TenantQueueFullError, tenant="acme")
+        assert engine.stats().waiting == 6  # (neither task reached 6 alone)
+        body = {"task": "acme.a", "prompt": "one more", "max_tokens": 2}
+        r = client.post("/v1/generate", json=body, headers=auth("acme"))
+        assert r.status_code == 429 and r.json()["error"]["code"] == "tenant_queue_full", r.text
+        assert r.headers["retry-after"] == "1" and "'acme'" in r.json()["error"]["message"]
+        r = client.post("/v1/generate", json=body | {"task": "globex.g"}, headers=auth("globex"))  # (its turn: VTC)
+        assert r.status_code == 200 and r.json()["usage"]["completion_tokens"] == 2, r.text
+        for handle in flood:
+            handle.cancel()

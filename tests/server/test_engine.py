@@ -23,6 +23,7 @@ from server.errors import (
     QueueFullError,
     TaskBusyError,
     TaskQueueFullError,
+    TenantQueueFullError,
     UnknownTaskError,
 )
 from server.runner import DecodeGraphs
@@ -291,6 +292,21 @@ def test_one_task_cannot_fill_the_admission_queue_for_the_others(base, store):
         explicit.add_request("alpha", [3])
     explicit.add_request("beta", [1])
     explicit.stop(drain=False)
+
+
+def test_one_tenant_cannot_fill_the_admission_queue_over_several_tasks(base, store):
+    """A tenant's waiting requests over all the tasks it calls share one task's bound (6 of 8 here); other
+    tenants, and requests of no known tenant, are still admitted until the queue is full."""
+    engine = create_engine(base, store, max_waiting=8)
+    for task in ("alpha", "beta", "base"):
+        for i in range(2):
+            engine.add_request(task, [1, i], greedy(2), tenant="acme")
+    with pytest.raises(TenantQueueFullError, match="6 requests of tenant 'acme'"):
+        engine.add_request("gamma", [1], tenant="acme")
+    engine.add_request("alpha", [1], greedy(2), tenant="globex")
+    engine.add_request("gamma", [1], greedy(2))
+    engine.run_until_idle()
+    assert Counter(e.task for e in engine.stats().request_events) == {"alpha": 3, "beta": 2, "base": 2, "gamma": 1}
 
 
 def test_add_request_rejects_bad_input(base, store):

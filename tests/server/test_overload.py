@@ -2,10 +2,13 @@
 
 import concurrent.futures as cf
 import http.client
+import itertools
 import json
 import time
 import urllib.error
 import urllib.request
+
+import pytest
 
 from server.errors import TaskQueueFullError
 from server.sampling import SamplingParams
@@ -48,6 +51,21 @@ def test_past_the_queue_bound_requests_get_429_with_retry_after(tmp_path):
         wait_until_idle(engine)
 
 
+def flood_until_refused(engine, tasks: list[str], refusal: type[Exception], tenant: str | None = None) -> list:
+    """Requests of 32 slow tokens straight into a running engine, over tasks in turn, until it refuses one with
+    `refusal`; the first is running before the rest are added (so no admission shrinks the queue afterwards)."""
+    params = SamplingParams(max_tokens=32, ignore_eos=True)
+    flood = [engine.add_request(tasks[0], [1, 2, 3], params, tenant=tenant)]
+    deadline = time.monotonic() + 30
+    while engine.stats().running == 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    with pytest.raises(refusal):
+        for k in itertools.count(1):
+            flood.append(engine.add_request(tasks[k % len(tasks)], [1, 2, 3], params, tenant=tenant))
+    return flood
+
+
 def test_a_task_that_fills_its_share_of_the_queue_gets_429_while_another_task_is_served(tmp_path, monkeypatch):
     """One task floods the queue: past its share (three quarters of max_waiting) its requests get 429
     task_queue_full with Retry-After, and another tenant's task is still admitted and answered."""
@@ -59,13 +77,8 @@ def test_a_task_that_fills_its_share_of_the_queue_gets_429_while_another_task_is
         put = urllib.request.Request(url + "/v1/tasks/acme.other/lut", lut, method="PUT")
         with urllib.request.urlopen(put, timeout=60) as r:
             assert r.status == 201  # (a new task)
-        flood = []
-        try:
-            while True:  # the flood, straight into the engine: each request generates 32 slow tokens
-                flood.append(engine.add_request("base", [1, 2, 3], SamplingParams(max_tokens=32, ignore_eos=True)))
-        except TaskQueueFullError:
-            pass
-        assert engine.stats().waiting == 6  # (one more runs)
+        flood = flood_until_refused(engine, ["base"], TaskQueueFullError)
+        assert engine.stats().waiting == 6
         status, headers, payload = post(url, {"task": "base", "prompt": "one more", "max_tokens": 2})
         assert status == 429 and headers.get("Retry-After") == "1", payload
         assert payload["error"]["code"] == "task_queue_full" and "'base'" in payload["error"]["message"]

@@ -37,7 +37,7 @@ async def generate(body: GenerateRequest, http_request: Request, state: StateDep
     require_use(principal, body.task)
     request_id = new_request_id("gen", http_request)
     params = sampling_params(body, state, logprobs=body.logprobs, prompt_logprobs=body.prompt_logprobs)
-    handle = submit(state, body.task, body.prompt, params, request_id)
+    handle = submit(state, body.task, body.prompt, params, request_id, principal.tenant)
     strings = TokenTexts(state.engine.tokenizer, skip_special_tokens=False)
     if not body.stream:
         done = await complete(state, handle, http_request)

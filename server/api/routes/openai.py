@@ -63,7 +63,7 @@ async def completions(body: CompletionRequest, http_request: Request, state: Sta
     request_id = new_request_id("cmpl", http_request)
     params = sampling_params(body, state, logprobs=body.logprobs,
                              prompt_logprobs=(body.logprobs or 0) if scoring else None)  # fmt: skip
-    handles = submit_choices(state, body.model, prompts, body.n, params, request_id)
+    handles = submit_choices(state, body.model, prompts, body.n, params, request_id, principal.tenant)
     strings = TokenTexts(state.engine.tokenizer, skip_special_tokens=False)
     if not body.stream:
         done = await complete_choices(state, handles, http_request)
@@ -126,7 +126,7 @@ async def chat_completions(body: ChatCompletionRequest, http_request: Request, s
             raise ApiError(400, f"tool_choice {plan.mode} constrains the answer to calls; it excludes response_format "
                            "and guided decoding", code="conflicting_structured_outputs")  # fmt: skip
         params = replace(params, json_schema=plan.constraint)
-    handles = submit_choices(state, body.model, [prompt_ids], body.n, params, request_id)
+    handles = submit_choices(state, body.model, [prompt_ids], body.n, params, request_id, principal.tenant)
     strings = TokenTexts(engine.tokenizer, skip_special_tokens=False)
 
     def message(text: str, reason: str | None) -> tuple[ChatChoiceMessage, str | None]:
