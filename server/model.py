@@ -43,7 +43,8 @@ FUSED_OPS = os.environ.get("SKETCHSERVE_FUSED_OPS", "1") != "0"
 # gate_up) takes the int8 kernel (LutProjection.int8_digits_for), so that call launches no digits kernel of its own.
 # SKETCHSERVE_INT8_NORM_DIGITS picks the producers: "norm" (the default), "silu" (down_proj's, a row a program),
 # "1" both, "0" none. 16 x 16 steps on the H200 (forty-fifth session, 7B-shaped): none 7.03 / 7.87 ms (gpr 1 / 4),
-# norm 6.91 / 7.72, silu 7.50 / 7.82, both 7.34 / 7.70: SiLU's row-a-program form costs more than the launch it saves.
+# norm 6.91 / 7.72, silu 7.50 / 7.82, both 7.34 / 7.70: SiLU's row-a-program form costs more than the launch it saves
+# under PDL (without PDL a wash, forty-eighth session: each of its 16 programs needs a whole SM).
 INT8_DIGIT_PRODUCERS = {"0": frozenset(), "norm": frozenset({"norm"}), "silu": frozenset({"silu"}),
                         "1": frozenset({"norm", "silu"})}  # fmt: skip
 _NORM_DIGITS = os.environ.get("SKETCHSERVE_INT8_NORM_DIGITS", "norm")
