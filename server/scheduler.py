@@ -22,11 +22,13 @@ ends when they are read); a preempted one waits for its pending tokens before it
 while a plan is on the device keep their LUT pins until it is read back (pin_holds): the pool must not load
 another task's LUT into a slot a launched step still reads.
 
-Fairness across tasks is S-LoRA's virtual token counter (VTC): every task has a counter of the service it got,
-a prompt token costs 1 and a generated token 2; admission always takes the head of the waiting task with the
-lowest counter, and a task that becomes active starts at the lowest counter of the active tasks, so it can
-neither starve the others nor bank credit while idle. A busy task thus never delays another task's admission by
-more than about one request's worth of service. At the door, the engine's admission queue takes at most
+Fairness across tasks is S-LoRA's virtual token counter (VTC), kept per flow: a task's requests of one tenant
+(Request.tenant, an API key's; None where the server does not know it), so the tenants that share a task (`base`)
+are flows of their own too. Every flow has a counter of the service it got, a prompt token costs 1 and a generated
+token 2; admission always takes the head of the waiting flow with the lowest counter, and a flow that becomes
+active starts at the lowest counter of the active flows, so it can neither starve the others nor bank credit while
+idle. A busy task (or tenant) thus never delays another's admission by more than about one request's worth of
+service. At the door, the engine's admission queue takes at most
 SchedulerConfig.waiting_cap_per_task requests of one task (three quarters of max_waiting by default), and as many
 of one tenant over its tasks, so one flooding task or tenant cannot fill the queue and have every other refused.
 
@@ -106,8 +108,16 @@ class SchedulerOutput:
         return len({c.slot for c in self.chunks})
 
 
+Flow = tuple[str, str | None]  # (task, tenant): a waiting queue and a VTC counter
+
+
+def flow_of(req: Request) -> Flow:
+    return (req.task, req.tenant)
+
+
 class Scheduler:
-    """Owns the waiting queues (one per task), the running list, the KV block manager and the VTC counters."""
+    """Owns the waiting queues (one per flow: a task's requests of one tenant), the running list, the KV block
+    manager and the VTC counters."""
 
     def __init__(self, config: SchedulerConfig, blocks: BlockManager, pool: LutPool, max_model_len: int = 0) -> None:
         """max_model_len: longest sequence the engine lets a request reach (0: no limit here); multi-step decoding
@@ -116,10 +126,10 @@ class Scheduler:
             raise ValueError("max_num_batched_tokens must be >= max_num_seqs (every running request decodes)")
         self.config, self.blocks, self.pool = config, blocks, pool
         self.max_model_len = max_model_len
-        self.waiting: dict[str, deque[Request]] = {}  # task -> its requests in arrival order
+        self.waiting: dict[Flow, deque[Request]] = {}  # flow -> its requests in arrival order
         self.preempted: deque[Request] = deque()
         self.running: list[Request] = []  # in admission order (the newest is preempted first)
-        self.served: dict[str, float] = {}  # VTC counter per task
+        self.served: dict[Flow, float] = {}  # VTC counter per flow
         self.num_preemptions = 0
         self.prefix_query_tokens = 0  # tokens of started requests, looked up in the prefix cache
         self.prefix_hit_tokens = 0  # of which found cached (not recomputed)
@@ -129,10 +139,11 @@ class Scheduler:
     # --- queues ----------------------------------------------------------------------------------------------
 
     def add(self, req: Request) -> None:
-        if not self._active(req.task):
-            active = [self.served.get(t, 0.0) for t in self._active_tasks()]
-            self.served[req.task] = max(self.served.get(req.task, 0.0), min(active, default=0.0))
-        self.waiting.setdefault(req.task, deque()).append(req)
+        flow = flow_of(req)
+        if not self._active(flow):
+            active = [self.served.get(f, 0.0) for f in self._active_flows()]
+            self.served[flow] = max(self.served.get(flow, 0.0), min(active, default=0.0))
+        self.waiting.setdefault(flow, deque()).append(req)
 
     def finish(self, req: Request, keep_cache: bool = True) -> None:
         """Take req out of every queue and give back its KV blocks and LUT pin. keep_cache: its computed full
@@ -141,10 +152,10 @@ class Scheduler:
             self.running.remove(req)
         elif req in self.preempted:
             self.preempted.remove(req)
-        elif req.task in self.waiting and req in self.waiting[req.task]:
-            self.waiting[req.task].remove(req)
-            if not self.waiting[req.task]:
-                del self.waiting[req.task]
+        elif (flow := flow_of(req)) in self.waiting and req in self.waiting[flow]:
+            self.waiting[flow].remove(req)
+            if not self.waiting[flow]:
+                del self.waiting[flow]
         self.blocks.release(req.block_ids, forget=not keep_cache)
         if req.slot is not None:
             if self.pin_holds is not None:
@@ -153,8 +164,8 @@ class Scheduler:
                 self.pool.release(req.key)
             req.slot = None
         req.status = Status.FINISHED
-        if not self._active(req.task):  # an idle task restarts at the lowest active counter anyway
-            self.served.pop(req.task, None)
+        if not self._active(flow_of(req)):  # an idle flow restarts at the lowest active counter anyway
+            self.served.pop(flow_of(req), None)
 
     @property
     def num_waiting(self) -> int:
@@ -162,18 +173,18 @@ class Scheduler:
 
     def num_waiting_of(self, task: str) -> int:
         """New requests of task waiting for admission (not the preempted ones: they were admitted once)."""
-        return len(self.waiting.get(task, ()))
+        return sum(len(queue) for (t, _), queue in self.waiting.items() if t == task)
 
     def num_waiting_of_tenant(self, tenant: str) -> int:
         """New requests of tenant (over all tasks) waiting for admission."""
-        return sum(r.tenant == tenant for queue in self.waiting.values() for r in queue)
+        return sum(len(queue) for (_, t), queue in self.waiting.items() if t == tenant)
 
     def has_unfinished(self) -> bool:
         return bool(self.running or self.preempted or self.waiting)
 
     def count_task(self, task: str) -> int:
         """Requests of task waiting or running."""
-        return sum(r.task == task for r in self.running + list(self.preempted)) + len(self.waiting.get(task, ()))
+        return sum(r.task == task for r in self.running + list(self.preempted)) + self.num_waiting_of(task)
 
     # --- the step's plan -------------------------------------------------------------------------------------
 
@@ -281,7 +292,8 @@ class Scheduler:
         and charge its task's VTC counter n tokens at cost."""
         req.num_computed += n
         self._register_computed(req)
-        self.served[req.task] = self.served.get(req.task, 0.0) + n * cost
+        flow = flow_of(req)
+        self.served[flow] = self.served.get(flow, 0.0) + n * cost
 
     def _prefill(self, req: Request, budget: int, out: SchedulerOutput) -> int:
         """Schedule req's next prompt chunk within budget tokens; the tokens it takes. A request that holds no
@@ -326,8 +338,8 @@ class Scheduler:
                 return None
             self.preempted.popleft()
             return self._start(req)
-        for task in sorted(self.waiting, key=lambda t: (self.served.get(t, 0.0), t)):
-            queue = self.waiting[task]
+        for flow in sorted(self.waiting, key=lambda f: (self.served.get(f, 0.0), f[0], f[1] or "")):
+            queue, task = self.waiting[flow], flow[0]
             req = queue[0]
             if not self.blocks.num_free:
                 return None  # KV is full: admitting anyone else would only preempt later
@@ -346,13 +358,13 @@ class Scheduler:
                     queue.remove(failed)
                     out.failed.append((failed, str(e)))
                 if not queue:
-                    del self.waiting[task]
+                    del self.waiting[flow]
                 continue
             if slot is None:
                 continue  # its LUT is loading: let other tasks in meanwhile
             queue.popleft()
             if not queue:
-                del self.waiting[task]
+                del self.waiting[flow]
             req.slot = slot
             return self._start(req)
         return None
@@ -415,8 +427,8 @@ class Scheduler:
         self.preempted.appendleft(req)
         self.num_preemptions += 1
 
-    def _active(self, task: str) -> bool:
-        return task in self.waiting or any(r.task == task for r in self.running + list(self.preempted))
+    def _active(self, flow: Flow) -> bool:
+        return flow in self.waiting or any(flow_of(r) == flow for r in self.running + list(self.preempted))
 
-    def _active_tasks(self) -> set[str]:
-        return set(self.waiting) | {r.task for r in self.running} | {r.task for r in self.preempted}
+    def _active_flows(self) -> set[Flow]:
+        return set(self.waiting) | {flow_of(r) for r in self.running} | {flow_of(r) for r in self.preempted}

@@ -30,9 +30,9 @@ def create_scheduler(pool=None, num_blocks=1000, block_size=4, **config) -> Sche
     return Scheduler(SchedulerConfig(**config), BlockManager(num_blocks, block_size), pool or FakePool())
 
 
-def create_request(task: str, prompt_len: int, rid: str) -> Request:
+def create_request(task: str, prompt_len: int, rid: str, tenant: str | None = None) -> Request:
     handle = RequestHandle(rid, task, lambda _: None)
-    return Request(rid, task, (task, 1), list(range(prompt_len)), SamplingParams(), None, None, handle)
+    return Request(rid, task, (task, 1), list(range(prompt_len)), SamplingParams(), None, None, handle, tenant)
 
 
 def step(scheduler: Scheduler, requests: dict[str, Request]):
@@ -67,7 +67,7 @@ def test_when_every_running_request_decodes_and_none_waits_the_decodes_run_sever
     # blocks for the 4 positions each computes (3..6 and 5..8, block size 4): one more block each
     assert [len(c.block_ids) for c in plan.decodes] == [2, 3] and s.blocks.num_free == free - 2
     assert [r.num_computed for r in reqs.values()] == [3 + 4, 5 + 4]  # after launched: one token left to compute
-    assert s.served == {"a": 3 + 8.0, "b": 5 + 8.0}  # the prompt tokens, then 4 decode tokens each
+    assert s.served == {("a", None): 3 + 8.0, ("b", None): 5 + 8.0}  # the prompt tokens, then 4 decodes each
 
 
 def test_multi_step_plans_last_as_long_as_the_request_with_the_most_tokens_left_and_stop_at_the_model_length():
@@ -132,6 +132,24 @@ def test_a_busy_task_does_not_starve_a_newcomer():
     s.finish(reqs["busy0"])  # a seat frees up: the newcomer, not the busy task's third request, takes it
     plan = step(s, reqs)
     assert [c.request_id for c in plan.prefills] == ["new"]
+
+
+def test_tenants_sharing_a_task_are_flows_of_their_own():
+    """Two tenants call the same task (base): the busy tenant's queue does not hold the other's request back, as a
+    busy task's would not hold another task's; and the waiting counts add up per task and per tenant."""
+    s = create_scheduler(max_num_seqs=2)
+    reqs = {}
+    for i in range(10):
+        reqs[f"busy{i}"] = create_request("base", 4, f"busy{i}", tenant="acme")
+        s.add(reqs[f"busy{i}"])
+    step(s, reqs)
+    reqs["other"] = create_request("base", 4, "other", tenant="globex")
+    s.add(reqs["other"])
+    assert s.num_waiting_of("base") == 9 and s.num_waiting_of_tenant("acme") == 8
+    assert s.num_waiting_of_tenant("globex") == 1 and s.count_task("base") == 11
+    s.finish(reqs["busy0"])  # a seat frees up: the other tenant's request, not acme's third, takes it
+    plan = step(s, reqs)
+    assert [c.request_id for c in plan.prefills] == ["other"]
 
 
 def test_tasks_whose_lut_is_loading_wait_without_blocking_others():
