@@ -74,10 +74,6 @@ class SchedulerConfig:
     the tenant: the HTTP layer's API keys); past it add_request raises TaskQueueFullError or TenantQueueFullError.
     So one flooding task or tenant cannot take the whole queue and lock every other out of admission. 0 = three
     quarters of max_waiting (rounded up): a quarter of the queue is always left to the others."""
-
-    @property
-    def waiting_cap_per_task(self) -> int:
-        return self.max_waiting_per_task or self.max_waiting - self.max_waiting // 4
     max_prompt_tokens: int = 4096
     """Longest accepted prompt, in tokens (PromptTooLongError past it)."""
     max_new_tokens: int = 1024
@@ -85,6 +81,11 @@ class SchedulerConfig:
     max_model_len: int = 0
     """Longest sequence (prompt + generated); 0 = the model's max_position_embeddings. Always capped by what the
     KV cache holds."""
+
+    @property
+    def waiting_cap_per_task(self) -> int:
+        """max_waiting_per_task as it applies (to a task, and to a tenant)."""
+        return self.max_waiting_per_task or self.max_waiting - self.max_waiting // 4
 
 
 def int8_activations_run_on(device: str | torch.device) -> bool:

@@ -1,19 +1,23 @@
-"""Factories for API tests: a tiny engine over a random base, task LUT files, a real uvicorn on loopback."""
+"""Factories for API tests: a tiny engine over a random base, task LUT files, a real uvicorn on loopback, slow
+engine steps and a flood of requests for the overload tests."""
 
 from __future__ import annotations
 
+import itertools
 import socket
 import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import uvicorn
 
 from adapters.store import LutStore
 from server.api.app import create_app
 from server.config import CacheConfig, EngineConfig, PoolConfig, SchedulerConfig
 from server.engine import Engine
+from server.sampling import SamplingParams
 from server.settings import Settings
 from server.tokenizer import ByteTokenizer
 from sketch.synthetic import llama_config, random_sketched_base, random_task_luts
@@ -73,3 +77,29 @@ def serve_on_loopback(app):
         server.should_exit = True
         thread.join(30)
         sock.close()
+
+
+def slow_steps(engine, monkeypatch, seconds: float = 0.05) -> None:
+    """Every engine step takes at least `seconds` (a slow GPU, made deterministic)."""
+    launch = engine.runner.launch
+
+    def slow_launch(plan, *args, **kwargs):
+        time.sleep(seconds)
+        return launch(plan, *args, **kwargs)
+
+    monkeypatch.setattr(engine.runner, "launch", slow_launch)
+
+
+def flood_until_refused(engine, tasks: list[str], refusal: type[Exception], tenant: str | None = None) -> list:
+    """Requests of 32 slow tokens straight into a running engine, over tasks in turn, until it refuses one with
+    `refusal`; the first is running before the rest are added (so no admission shrinks the queue afterwards)."""
+    params = SamplingParams(max_tokens=32, ignore_eos=True)
+    flood = [engine.add_request(tasks[0], [1, 2, 3], params, tenant=tenant)]
+    deadline = time.monotonic() + 30
+    while engine.stats().running == 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    with pytest.raises(refusal):
+        for k in itertools.count(1):
+            flood.append(engine.add_request(tasks[k % len(tasks)], [1, 2, 3], params, tenant=tenant))
+    return flood

@@ -89,7 +89,7 @@ def test_a_flooding_tenant_gets_429_while_another_tenant_is_served(base, tmp_pat
     admission queue: past that its requests get 429 tenant_queue_full, and another tenant is still served, on base
     too, as a flow of its own (scheduler.flow_of)."""
     from server.errors import TenantQueueFullError
-    from tests.server.test_overload import flood_until_refused, slow_steps
+    from tests.server.api_helpers import flood_until_refused, slow_steps
 
     keys_file = tmp_path / "keys.json"
     keys_file.write_text(json.dumps([{"sha256": hash_key(KEYS[t]), "tenant": t} for t in ("acme", "globex")]))

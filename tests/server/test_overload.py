@@ -2,17 +2,20 @@
 
 import concurrent.futures as cf
 import http.client
-import itertools
 import json
 import time
 import urllib.error
 import urllib.request
 
-import pytest
-
 from server.errors import TaskQueueFullError
-from server.sampling import SamplingParams
-from tests.server.api_helpers import create_test_app, serve_on_loopback, tiny_base, write_task_lut
+from tests.server.api_helpers import (
+    create_test_app,
+    flood_until_refused,
+    serve_on_loopback,
+    slow_steps,
+    tiny_base,
+    write_task_lut,
+)
 
 
 def post(url: str, body: dict) -> tuple[int, object, dict]:
@@ -49,21 +52,6 @@ def test_past_the_queue_bound_requests_get_429_with_retry_after(tmp_path):
             else:
                 assert payload["usage"]["completion_tokens"] == 48
         wait_until_idle(engine)
-
-
-def flood_until_refused(engine, tasks: list[str], refusal: type[Exception], tenant: str | None = None) -> list:
-    """Requests of 32 slow tokens straight into a running engine, over tasks in turn, until it refuses one with
-    `refusal`; the first is running before the rest are added (so no admission shrinks the queue afterwards)."""
-    params = SamplingParams(max_tokens=32, ignore_eos=True)
-    flood = [engine.add_request(tasks[0], [1, 2, 3], params, tenant=tenant)]
-    deadline = time.monotonic() + 30
-    while engine.stats().running == 0:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
-    with pytest.raises(refusal):
-        for k in itertools.count(1):
-            flood.append(engine.add_request(tasks[k % len(tasks)], [1, 2, 3], params, tenant=tenant))
-    return flood
 
 
 def test_a_task_that_fills_its_share_of_the_queue_gets_429_while_another_task_is_served(tmp_path, monkeypatch):
@@ -107,17 +95,6 @@ def test_client_disconnect_mid_stream_cancels_and_frees_kv_and_pins(tmp_path):
         stats = wait_until_idle(engine)
         cancelled = [e for e in stats.request_events if e.finish_reason == "cancelled"]
         assert cancelled and cancelled[-1].completion_tokens < 64
-
-
-def slow_steps(engine, monkeypatch, seconds: float = 0.05) -> None:
-    """Every engine step takes at least `seconds` (a slow GPU, made deterministic)."""
-    launch = engine.runner.launch
-
-    def slow_launch(plan, *args, **kwargs):
-        time.sleep(seconds)
-        return launch(plan, *args, **kwargs)
-
-    monkeypatch.setattr(engine.runner, "launch", slow_launch)
 
 
 def test_a_request_still_queued_past_queue_timeout_gets_503_and_leaves_nothing_behind(tmp_path, monkeypatch):
