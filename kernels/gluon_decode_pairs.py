@@ -1,0 +1,464 @@
+"""Decode of one task on tensor cores, each pair of weights looked up in a table of code pairs in shared memory.
+
+The fragment kernel (triton_decode_mma.py) builds mma.sync's A fragments in registers by byte permutes: ~22
+instructions for a code word's 8 weights, 4.1 per weight in its loop, and at 4-16 tokens it stays at 1.1-1.3x
+cuBLAS against the issue's bar of 2.5x. Here a program first writes, for its rows and LUT group, the two weights
+of every byte value of codes:
+
+    T[b, s] = LUT[row(s), g, b & 15] | LUT[row(s), g, b >> 4] << 16    b32: the even column's weight in the low
+                                                                       half, as A's pairs and the packed codes take it
+    T [256 byte values, 64 slots] int32: 64 KB of shared memory; slot s = COPIES r + c: row r of the program's
+    16 RB rows, copy c < COPIES = 4 / RB
+
+so one 32-bit shared load per byte of codes is one A register. Its address is one byte permute: the lane's slot
+offset 4 s (< 256) in byte 0, the code byte in byte 1, which is b * 256 + 4 s; ptxas adds the table's base as a
+uniform register inside the load ([R + UR]). Two instructions per two weights (PRMT, LDS), against ~5.5.
+
+Bank conflicts: T[b, s] lies in bank s % 32. One load serves the 32 lanes of a warp, lane 4 g + t reading rows g
+(or g + 8) of its block with copy t % COPIES: 8 rows x COPIES distinct slots, 8 COPIES consecutive ones, each bank
+read by 4 / COPIES = RB lanes. RB = 1 (16 rows a table, 4 copies) is conflict-free, RB = 2 costs 2 wavefronts a
+load, RB = 4 (64 rows, one copy) 4. More rows a table amortise its writing (512 wavefronts of 128 bytes) over more
+lookups; which pays is for the GPU to say (benchmarks/pairs_decode.py).
+
+The MMA side is the fragment kernel's (its docstring has the fragment maps): lane 4 g + t of warp w holds rows
+16 w + g and 16 w + g + 8, code words WPL t + i (i < WPL) of each 32 WPL-column chunk, whose 8 columns p .. p + 7
+give k-steps 2 i (pairs p, p + 2 of the word's bytes 0 and 1) and 2 i + 1 (bytes 2, 3), and x's B fragments at the
+same columns: one 16-byte load per word and tile of 8 tokens (token 8 j + g). y = sum over k-steps of mma.sync
+m16n8k16 (fp32 accumulators).
+
+    program (n tile, k split): rows 16 RB n .. + 16 RB, columns [k split's range) within one LUT group
+        T <- the group's pairs of the tile's rows (16 passes over the high nibble, each storing 16 x 64 entries);
+        barrier
+        for each chunk (the next chunk's words and x loaded before this one's lookups):
+            per word: 8 x (PRMT, LDS) -> the A pairs of rows g, g + 8; 2 TILES mma.sync
+        y[tokens, rows] <- accumulators (SPLIT_K: fp32 partials, the tile's last program to arrive sums them)
+
+One slot: every token's LUT is token 0's slot's (the one-task decode). Needs Triton >= 3.9 (Gluon's inline_asm
+takes a shared-memory descriptor as an address), sm_90 (64 KB of shared memory a program: up to 3 programs an SM),
+3/4-bit codes, x and the LUT of one 16-bit type, K and the group size multiples of 32 WPL, rows of codes and x
+16-byte aligned. No CPU form (Gluon has no interpreter): tests/kernels/test_gluon_decode_pairs.py checks the
+table's layout, the byte-permute addresses and the fragment maps with a torch model of the kernel (pairs_model),
+and compiles the kernel for sm_90 where Triton can.
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+
+from kernels.triton_common import split_k_launch
+from kernels.triton_prefill_wgmma import HAVE_GLUON
+
+TABLE_SLOTS = triton.language.constexpr(64)  # slots a table row: 4 s < 256 fits the address's byte 0
+TABLE_BYTES = 256 * TABLE_SLOTS.value * 4
+MAX_TOKENS = 16
+# prmt selectors of a word's byte j: result byte 0 the slot offset's byte 0, byte 1 the word's byte j (bytes 4-7 of
+# prmt's {word, offset}), bytes 2-3 the offset's (zero)
+LOOKUP_SELECTORS = tuple(0x3240 + 0x10 * j for j in range(4))
+
+if HAVE_GLUON:
+    from triton.experimental import gluon
+    from triton.experimental.gluon import language as gl
+
+HAVE_PAIRS = HAVE_GLUON and hasattr(gl, "inline_asm")  # Triton >= 3.9
+
+if HAVE_PAIRS:
+    MMA_F16 = gl.constexpr(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {$0, $1, $2, $3}, {$8, $9, $10, $11}, {$12, $13}, "
+        "{$4, $5, $6, $7};"
+    )
+    MMA_BF16 = gl.constexpr(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {$0, $1, $2, $3}, {$8, $9, $10, $11}, {$12, $13}, "
+        "{$4, $5, $6, $7};"
+    )
+    MMA_CONSTR = gl.constexpr("=f,=f,=f,=f,f,f,f,f,r,r,r,r,r,r")
+
+    @gluon.constexpr_function
+    def _lookup_asm(outputs, inputs):
+        """The 4 A pairs of a code word: per byte j, address = prmt(slot offset, word) (byte 0 the slot offset's,
+        byte 1 the word's byte j), plus the table's base, then one shared load."""
+        (word,), (offset,), (table,) = inputs
+        lines = ["{", ".reg .b32 a<4>;"]
+        for j, (out,) in enumerate(outputs):
+            lines.append(f"prmt.b32 a{j}, {offset}, {word}, {LOOKUP_SELECTORS[j]:#x};")
+            lines.append(f"add.u32 a{j}, a{j}, {table};")
+            lines.append(f"ld.shared.b32 {out}, [a{j}];")
+        lines.append("}")
+        return "\n".join(lines)
+
+    @gluon.jit
+    def _lookup(word, offset, table, LANES: gl.constexpr):
+        """The 4 pairs (int32 lane tensors) of the weights a word's bytes 0-3 hold, from the row's table slot."""
+        ty: gl.constexpr = gl.distributed_type(gl.int32, [word.shape[0]], LANES)
+        return gl.inline_asm(_lookup_asm, ("=r", "=r", "=r", "=r", "r", "r", "r"), [word, offset, table],
+                             (ty, ty, ty, ty), is_pure=False)  # fmt: skip
+
+    @gluon.jit
+    def _mma(c0, c1, c2, c3, a0, a1, a2, a3, xb, BF16: gl.constexpr):
+        """One m16n8k16 step: (c0 .. c3) + A (a0 .. a3) @ B, B's two pairs the halves of xb (int64 lane tensor)."""
+        b0 = (xb & 0xFFFFFFFF).to(gl.int32)
+        b1 = (xb >> 32).to(gl.int32)
+        return gl.inline_asm_elementwise(MMA_BF16 if BF16 else MMA_F16, MMA_CONSTR,
+                                         [c0, c1, c2, c3, a0, a1, a2, a3, b0, b1],
+                                         dtype=(gl.float32, gl.float32, gl.float32, gl.float32), is_pure=True,
+                                         pack=1)  # fmt: skip
+
+    @gluon.jit
+    def _build_table(table, lut_row0, row0, N, stride_ln, NV: gl.constexpr, RB: gl.constexpr,
+                     COPIES: gl.constexpr):  # fmt: skip
+        """T[b, s] <- the pair (LUT[b & 15], LUT[b >> 4]) of slot s's row (row0 + s // COPIES), lut_row0 pointing at
+        row 0's group: 16 b-rows (one high nibble) a pass, each thread's low-nibble entries one row's contiguous
+        LUT values, the stores 32 consecutive slots a warp (no conflict). Entries past NV or N are 0."""
+        WS: gl.constexpr = 2 if RB >= 2 else 1  # warps along the slots
+        WL: gl.constexpr = RB // WS  # warps along the low nibble
+        BL: gl.constexpr = gl.BlockedLayout([16 // WL, TABLE_SLOTS // (32 * WS)], [1, 32], [WL, WS], [0, 1])
+        lo = gl.arange(0, 16, layout=gl.SliceLayout(1, BL))
+        s = gl.arange(0, TABLE_SLOTS, layout=gl.SliceLayout(0, BL))
+        row = s // COPIES
+        row_ok = row0 + row < N
+        row_ptr = lut_row0 + row.to(gl.int64) * stride_ln  # [64]
+        lo_mask = gl.expand_dims(lo < NV, 1) & gl.expand_dims(row_ok, 0)
+        lo_vals = gl.load(gl.expand_dims(row_ptr, 0) + gl.expand_dims(lo, 1), mask=lo_mask, other=0.0)  # [16, 64]
+        lo_bits = lo_vals.to(gl.int16, bitcast=True).to(gl.int32) & 0xFFFF
+        for h in gl.static_range(NV):  # high nibbles past NV never occur in codes of NV values
+            hi_vals = gl.load(row_ptr + h, mask=row_ok, other=0.0)  # [64]
+            hi_bits = hi_vals.to(gl.int16, bitcast=True).to(gl.int32) << 16
+            table.slice(16 * h, 16, dim=0).store(lo_bits | gl.expand_dims(hi_bits, 0))
+
+    @gluon.jit
+    def _split_words(v, WPL: gl.constexpr, LANES: gl.constexpr):
+        """The WPL columns of v [NT, WPL] (each thread's row held whole) as a tuple of lane tensors."""
+        if WPL == 1:
+            return (gl.convert_layout(gl.reshape(v, [v.shape[0]]), LANES),)
+        if WPL == 2:
+            a, b = gl.split(v)
+            return gl.convert_layout(a, LANES), gl.convert_layout(b, LANES)
+        even, odd = gl.split(gl.reshape(v, [v.shape[0], 2, 2]))  # [NT, 2] each: words (0, 2) and (1, 3)
+        a, c = gl.split(even)
+        b, d = gl.split(odd)
+        return (gl.convert_layout(a, LANES), gl.convert_layout(b, LANES), gl.convert_layout(c, LANES),
+                gl.convert_layout(d, LANES))  # fmt: skip
+
+    @gluon.jit
+    def _x_quads(x_ptr, quad, XL2: gl.constexpr, LANES: gl.constexpr):
+        """x's 8 values at quads quad, quad + 1 of the lane's token row (two int64 lane tensors, 16 bytes)."""
+        q = gl.arange(0, 2, layout=gl.SliceLayout(0, XL2))
+        ptrs = gl.expand_dims(gl.convert_layout(x_ptr, gl.SliceLayout(1, XL2)) + quad, 1) + gl.expand_dims(q, 0)
+        a, b = gl.split(gl.load(ptrs))
+        return gl.convert_layout(a, LANES), gl.convert_layout(b, LANES)
+
+    @gluon.jit
+    def _chunk_loads(words0_ptr, words1_ptr, x0_ptr, x1_ptr, c0, TILES: gl.constexpr, WPL: gl.constexpr,
+                     NW: gl.constexpr, LANES: gl.constexpr):  # fmt: skip
+        """A chunk's loads for each lane: its WPL code words of rows g and g + 8 (int32, one vector load each) and
+        per word the 8 x values of its columns for token g of each tile (two int64 quads, 16 bytes). Token rows
+        past M read row M - 1 (x*_ptr): an MMA's token column only reaches that token's outputs, which are masked."""
+        WL2: gl.constexpr = gl.BlockedLayout([1, WPL], [32, 1], [NW, 1], [1, 0])
+        XL2: gl.constexpr = gl.BlockedLayout([1, 2], [32, 1], [NW, 1], [1, 0])
+        i = gl.expand_dims(gl.arange(0, WPL, layout=gl.SliceLayout(0, WL2)), 0)
+        first = gl.multiple_of(c0 // 8, 4 * WPL)  # the chunk's first word (the lane's own, WPL t, is in words*_ptr)
+        w0 = gl.load(gl.expand_dims(gl.convert_layout(words0_ptr, gl.SliceLayout(1, WL2)) + first, 1) + i)
+        w1 = gl.load(gl.expand_dims(gl.convert_layout(words1_ptr, gl.SliceLayout(1, WL2)) + first, 1) + i)
+        words0 = _split_words(w0, WPL, LANES)
+        words1 = _split_words(w1, WPL, LANES)
+        xs0 = ()
+        xs1 = ()
+        for j in gl.static_range(WPL):
+            quad = c0 // 4 + 2 * j  # x quads of word j's columns (the lane's own first, 2 WPL t, is in x*_ptr)
+            xs0 = xs0 + (_x_quads(x0_ptr, quad, XL2, LANES),)
+            if TILES == 2:
+                xs1 = xs1 + (_x_quads(x1_ptr, quad, XL2, LANES),)
+        return words0, words1, xs0, xs1
+
+    @gluon.jit
+    def _chunk_mma(words0, words1, xs0, xs1, off0, off1, table, acc0, acc1, TILES: gl.constexpr, WPL: gl.constexpr,
+                   BF16: gl.constexpr, LANES: gl.constexpr):  # fmt: skip
+        """A chunk's lookups and MMAs: per word, rows g's and g + 8's pairs, then k-steps 2 i and 2 i + 1 of each
+        tile (acc0: tile 0's four accumulators, acc1: tile 1's)."""
+        c00, c01, c02, c03 = acc0
+        c10, c11, c12, c13 = acc1
+        for j in gl.static_range(WPL):
+            p0, p1, p2, p3 = _lookup(words0[j], off0, table, LANES)
+            q0, q1, q2, q3 = _lookup(words1[j], off1, table, LANES)
+            xa, xb = xs0[j]
+            c00, c01, c02, c03 = _mma(c00, c01, c02, c03, p0, q0, p1, q1, xa, BF16)
+            c00, c01, c02, c03 = _mma(c00, c01, c02, c03, p2, q2, p3, q3, xb, BF16)
+            if TILES == 2:
+                ya, yb = xs1[j]
+                c10, c11, c12, c13 = _mma(c10, c11, c12, c13, p0, q0, p1, q1, ya, BF16)
+                c10, c11, c12, c13 = _mma(c10, c11, c12, c13, p2, q2, p3, q3, yb, BF16)
+        return (c00, c01, c02, c03), (c10, c11, c12, c13)
+
+    @gluon.jit
+    def _store_one(v, t, r, y_ptr, ws_ptr, split_id, M, N, stride_ym, USE_SPLIT: gl.constexpr):
+        """Accumulator v of token t, row r into y (fp16/bf16) or, USE_SPLIT, this split's fp32 partial [split, M,
+        N]."""
+        ok = (t < M) & (r < N)
+        if USE_SPLIT:
+            gl.store(ws_ptr + (split_id * M + t).to(gl.int64) * N + r, v, mask=ok)
+        else:
+            gl.store(y_ptr + t.to(gl.int64) * stride_ym + r, v.to(y_ptr.dtype.element_ty), mask=ok)
+
+    @gluon.jit
+    def _store_outputs(acc, tok, r0, y_ptr, ws_ptr, split_id, M, N, stride_ym, USE_SPLIT: gl.constexpr):
+        """A tile's accumulators: c0 = (tok, r0), c1 = (tok + 1, r0), c2 = (tok, r0 + 8), c3 = (tok + 1, r0 + 8)."""
+        c0, c1, c2, c3 = acc
+        _store_one(c0, tok, r0, y_ptr, ws_ptr, split_id, M, N, stride_ym, USE_SPLIT)
+        _store_one(c1, tok + 1, r0, y_ptr, ws_ptr, split_id, M, N, stride_ym, USE_SPLIT)
+        _store_one(c2, tok, r0 + 8, y_ptr, ws_ptr, split_id, M, N, stride_ym, USE_SPLIT)
+        _store_one(c3, tok + 1, r0 + 8, y_ptr, ws_ptr, split_id, M, N, stride_ym, USE_SPLIT)
+
+    @gluon.jit
+    def _sum_one(t, r, y_ptr, ws_ptr, n_splits, M, N, stride_ym):
+        """y[t, r] <- the sum of every split's partial there (the tile's last program)."""
+        ok = (t < M) & (r < N)
+        total = gl.zeros(t.shape, gl.float32, t.type.layout)
+        for k in range(n_splits):
+            total += gl.load(ws_ptr + (k * M + t).to(gl.int64) * N + r, mask=ok, other=0.0, cache_modifier=".cg")
+        gl.store(y_ptr + t.to(gl.int64) * stride_ym + r, total.to(y_ptr.dtype.element_ty), mask=ok)
+
+    @gluon.jit
+    def _sum_outputs(tok, r0, y_ptr, ws_ptr, n_splits, M, N, stride_ym):
+        """The tile's last program: y at its lanes' 4 positions of a tile."""
+        _sum_one(tok, r0, y_ptr, ws_ptr, n_splits, M, N, stride_ym)
+        _sum_one(tok + 1, r0, y_ptr, ws_ptr, n_splits, M, N, stride_ym)
+        _sum_one(tok, r0 + 8, y_ptr, ws_ptr, n_splits, M, N, stride_ym)
+        _sum_one(tok + 1, r0 + 8, y_ptr, ws_ptr, n_splits, M, N, stride_ym)
+
+    @gluon.jit
+    def _decode_pairs_kernel(
+        x_quads, words_ptr, lut_ptr, slot_ptr, y_ptr, ws_ptr, counter_ptr,
+        M, N, K, GS, stride_xq, stride_cw, stride_ls, stride_ln, stride_ym, K_PER_SPLIT,
+        NV: gl.constexpr, RB: gl.constexpr, WPL: gl.constexpr, TILES: gl.constexpr, USE_SPLIT: gl.constexpr,
+        BF16: gl.constexpr,
+    ):  # fmt: skip
+        """y [M, N] <- x [M, K] @ W.T for the rows 16 RB pid_n .. and the columns of split pid_k (see module doc)."""
+        COPIES: gl.constexpr = 4 // RB
+        CHUNK: gl.constexpr = 32 * WPL
+        LANES: gl.constexpr = gl.BlockedLayout([1], [32], [RB], [0])
+        pid_n = gl.program_id(0)
+        pid_k = gl.program_id(1)
+        row0 = pid_n * (16 * RB)
+        k_lo = pid_k * K_PER_SPLIT
+        k_hi = gl.minimum(k_lo + K_PER_SPLIT, K)
+        slot = gl.load(slot_ptr).to(gl.int64)
+
+        table = gl.allocate_shared_memory(gl.int32, [256, TABLE_SLOTS], gl.SwizzledSharedLayout(1, 1, 1, [1, 0]))
+        lut_row0 = lut_ptr + slot * stride_ls + row0.to(gl.int64) * stride_ln + (k_lo // GS) * NV
+        _build_table(table, lut_row0, row0, N, stride_ln, NV, RB, COPIES)
+
+        e = gl.arange(0, 32 * RB, layout=LANES)
+        w = e // 32
+        g = (e % 32) // 4
+        t = e % 4
+        r0 = row0 + 16 * w + g  # lane rows r0 and r0 + 8
+        off0 = (COPIES * (16 * w + g) + t % COPIES) * 4  # its slots' byte offsets in a table row
+        off1 = off0 + COPIES * 8 * 4
+        # rows past N read row N - 1's codes (their outputs are masked): every load stays unpredicated
+        words0_ptr = words_ptr + gl.minimum(r0, N - 1).to(gl.int64) * stride_cw + WPL * t
+        words1_ptr = words_ptr + gl.minimum(r0 + 8, N - 1).to(gl.int64) * stride_cw + WPL * t
+        x0_ptr = x_quads + gl.minimum(g, M - 1).to(gl.int64) * stride_xq + 2 * WPL * t  # tile 0's token g
+        x1_ptr = x_quads + gl.minimum(g + 8, M - 1).to(gl.int64) * stride_xq + 2 * WPL * t  # tile 1's 8 + g
+
+        zero = gl.zeros([32 * RB], gl.float32, LANES)
+        acc0 = (zero, zero, zero, zero)
+        acc1 = (zero, zero, zero, zero)
+        gl.barrier()  # the table written by every warp before any lookup
+        words0, words1, xs0, xs1 = _chunk_loads(words0_ptr, words1_ptr, x0_ptr, x1_ptr, k_lo, TILES, WPL,
+                                                RB, LANES)  # fmt: skip
+        for c0 in range(k_lo + CHUNK, k_hi, CHUNK):  # chunk c0's loads in flight while the one before is summed
+            nwords0, nwords1, nxs0, nxs1 = _chunk_loads(words0_ptr, words1_ptr, x0_ptr, x1_ptr, c0, TILES,
+                                                        WPL, RB, LANES)  # fmt: skip
+            acc0, acc1 = _chunk_mma(words0, words1, xs0, xs1, off0, off1, table, acc0, acc1, TILES, WPL, BF16, LANES)
+            words0, words1, xs0, xs1 = nwords0, nwords1, nxs0, nxs1
+        acc0, acc1 = _chunk_mma(words0, words1, xs0, xs1, off0, off1, table, acc0, acc1, TILES, WPL, BF16, LANES)
+
+        out0 = 2 * t  # tile 0's tokens 2 t, 2 t + 1; tile 1's 8 + those
+        _store_outputs(acc0, out0, r0, y_ptr, ws_ptr, pid_k, M, N, stride_ym, USE_SPLIT)
+        if TILES == 2:
+            _store_outputs(acc1, out0 + 8, r0, y_ptr, ws_ptr, pid_k, M, N, stride_ym, USE_SPLIT)
+        if USE_SPLIT:
+            gl.barrier()  # every thread's partial stored before the (acq_rel, gpu-scope) arrival
+            n_splits = gl.num_programs(1)
+            arrived = gl.atomic_add(counter_ptr + pid_n, 1)
+            if arrived == n_splits - 1:
+                _sum_outputs(out0, r0, y_ptr, ws_ptr, n_splits, M, N, stride_ym)
+                if TILES == 2:
+                    _sum_outputs(out0 + 8, r0, y_ptr, ws_ptr, n_splits, M, N, stride_ym)
+                gl.atomic_xchg(counter_ptr + pid_n, 0, sem="relaxed")  # ready for the next launch
+
+
+def pairs_ok(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor, bits: int, gpr: int,
+             wpl: int = 4) -> bool:  # fmt: skip
+    """Whether the pair-table kernel takes this call (one slot assumed): CUDA sm_90 with Triton >= 3.9, 3/4-bit
+    codes, x and LUT of one 16-bit type, at most 16 tokens, K and the group size multiples of the chunk (32 wpl
+    columns), rows of codes and x 16-byte aligned."""
+    if not (HAVE_PAIRS and x.is_cuda and bits in (3, 4) and x.dim() == 2 and x.shape[0] <= MAX_TOKENS):
+        return False
+    if torch.cuda.get_device_capability(x.device)[0] < 9:
+        return False
+    m, k = x.shape
+    chunk = 32 * wpl
+    gs = triton.cdiv(k, gpr)
+    return (
+        x.dtype in (torch.float16, torch.bfloat16)
+        and lut_pool.dtype == x.dtype
+        and lut_pool.is_contiguous()
+        and k % chunk == 0
+        and gs % chunk == 0
+        and gs * gpr == k
+        and x.stride(1) == 1
+        and x.stride(0) % 8 == 0
+        and x.data_ptr() % 16 == 0
+        and codes_packed.stride(1) == 1
+        and codes_packed.stride(0) % 16 == 0
+        and codes_packed.data_ptr() % 16 == 0
+    )
+
+
+def split_columns(k: int, gs: int, chunk: int, split_k: int) -> int:
+    """Columns a split takes: about K / split_k, whole chunks, dividing the group size (a split's range lies inside
+    one LUT group, so a program builds one table)."""
+    per = triton.cdiv(triton.cdiv(k, max(1, split_k)), chunk) * chunk
+    if gs % per:  # the largest whole number of chunks dividing the group and not above that
+        chunks = gs // chunk
+        per = max(d for d in range(1, chunks + 1) if chunks % d == 0 and d * chunk <= per) * chunk
+    return per
+
+
+def launch_decode_pairs(
+    x: torch.Tensor,
+    codes_packed: torch.Tensor,
+    lut_pool: torch.Tensor,
+    slot_of_token: torch.Tensor,
+    bits: int,
+    y: torch.Tensor,
+    config: dict,
+) -> None:
+    """y [M, N] <- the pair-table kernel for tokens that all use slot_of_token[0]'s LUT. config: RB (16-row blocks
+    a program: 1, 2 or 4), WPL (code words a lane and row in a chunk: 1, 2 or 4), SPLIT_K (K ranges, each within
+    one LUT group). Check pairs_ok first."""
+    m, k = x.shape
+    n = codes_packed.shape[0]
+    gs = k // lut_pool.shape[2]
+    rb, wpl = config["RB"], config["WPL"]
+    k_per_split = split_columns(k, gs, 32 * wpl, config.get("SPLIT_K", 1))
+    split, k_per_split, n_tiles, ws, counters = split_k_launch(x, y, n, 16 * rb, 32 * wpl, 1, k_per_split)
+    _decode_pairs_kernel[(n_tiles, split)](
+        x.view(torch.int64), codes_packed.view(torch.int32), lut_pool, slot_of_token, y, ws, counters,
+        m, n, k, gs, x.stride(0) // 4, codes_packed.stride(0) // 4, lut_pool.stride(0), lut_pool.stride(1),
+        y.stride(0), k_per_split,
+        NV=1 << bits, RB=rb, WPL=wpl, TILES=1 if m <= 8 else 2, USE_SPLIT=split > 1,
+        BF16=x.dtype == torch.bfloat16, num_warps=rb,
+    )  # fmt: skip
+
+
+# --- The kernel's data flow in torch (CPU), for the tests: the table, the byte-permute addresses, the fragments ---
+
+
+def prmt(a: torch.Tensor, b: torch.Tensor, selector: int) -> torch.Tensor:
+    """PTX prmt.b32 (default mode) on int64 tensors holding b32 values: byte i of the result is byte
+    (selector >> 4 i) & 7 of {b, a} (a's bytes 0-3, b's 4-7), or that byte's sign replicated if bit 3 is set."""
+    src = (b << 32) | a
+    out = torch.zeros_like(a)
+    for i in range(4):
+        nib = (selector >> (4 * i)) & 0xF
+        byte = (src >> (8 * (nib & 7))) & 0xFF
+        if nib & 8:
+            byte = torch.where(byte & 0x80 != 0, 0xFF, 0)
+        out |= byte << (8 * i)
+    return out
+
+
+def pair_table(lut_rows: torch.Tensor, copies: int) -> torch.Tensor:
+    """The table a program builds: T [256, 64] int64 (b32 values) for its rows' LUT group lut_rows [16 RB, NV]
+    (16-bit dtype; rows past N zero), T[b, copies r + c] = LUT[r, b & 15] | LUT[r, b >> 4] << 16. Entries of a
+    low nibble past NV are 0; rows of a high nibble past NV are never written (-1 here: never read)."""
+    rows, nv = lut_rows.shape
+    assert rows * copies == TABLE_SLOTS.value
+    bits = torch.zeros(rows, 16, dtype=torch.int64)
+    bits[:, :nv] = lut_rows.contiguous().view(torch.int16).to(torch.int64) & 0xFFFF
+    b = torch.arange(256)
+    entries = bits[:, b & 15] | (bits[:, b >> 4] << 16)  # [rows, 256]
+    entries[:, (b >> 4) >= nv] = -1
+    return entries.T.repeat_interleave(copies, dim=1)
+
+
+def _halves(pairs: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """b32 pairs (int64 [...]) -> their two 16-bit values as float32 [..., 2], the low half first."""
+    h = torch.stack([pairs & 0xFFFF, pairs >> 16], dim=-1).to(torch.int32)
+    return h.to(torch.int16).view(dtype).float()
+
+
+def _model_mma(acc: torch.Tensor, a: tuple, b: tuple, dtype: torch.dtype) -> torch.Tensor:
+    """mma.sync m16n8k16 on a warp's lane values: acc [32, 4] fp32 + A (a0-a3: b32 pairs [32]) @ B (b0, b1),
+    through the fragment maps (lane 4 g + t: A[g][2t:2t+2] = a0, A[g+8][2t:2t+2] = a1, A[g][2t+8:2t+10] = a2,
+    A[g+8][2t+8:2t+10] = a3; B[2t:2t+2][g] = b0, B[2t+8:2t+10][g] = b1; C[g][2t + i] = c_i, C[g+8][2t + i] = c_2+i)."""
+    lane = torch.arange(32)
+    g, t = lane // 4, lane % 4
+    A = torch.zeros(16, 16)
+    B = torch.zeros(16, 8)
+    for reg, dr, dk in ((a[0], 0, 0), (a[1], 8, 0), (a[2], 0, 8), (a[3], 8, 8)):
+        v = _halves(reg, dtype)
+        A[g + dr, 2 * t + dk] = v[:, 0]
+        A[g + dr, 2 * t + dk + 1] = v[:, 1]
+    for reg, dk in ((b[0], 0), (b[1], 8)):
+        v = _halves(reg, dtype)
+        B[2 * t + dk, g] = v[:, 0]
+        B[2 * t + dk + 1, g] = v[:, 1]
+    D = A @ B
+    return acc + torch.stack([D[g, 2 * t], D[g, 2 * t + 1], D[g + 8, 2 * t], D[g + 8, 2 * t + 1]], dim=1)
+
+
+def pairs_model(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor, slot_of_token: torch.Tensor,
+                bits: int, config: dict) -> torch.Tensor:  # fmt: skip
+    """What _decode_pairs_kernel computes, step by step in torch on the CPU (fp32 outputs [M, N]): per program its
+    table (pair_table), per warp and chunk each lane's code words and x quads at the kernel's offsets, the A pairs
+    read from the table at prmt's addresses, mma.sync through the fragment maps, the outputs at the accumulators'
+    tokens and rows, split-K ranges by split_columns."""
+    m, k = x.shape
+    n = codes_packed.shape[0]
+    nv = 1 << bits
+    gs = k // lut_pool.shape[2]
+    rb, wpl = config["RB"], config["WPL"]
+    copies, chunk = 4 // rb, 32 * wpl
+    per = split_columns(k, gs, chunk, config.get("SPLIT_K", 1))
+    words = codes_packed.contiguous().view(torch.int32).to(torch.int64) & 0xFFFFFFFF  # [N, K / 8]
+    quads = x.contiguous().view(torch.int64)  # [M, K / 4]
+    lut = lut_pool[int(slot_of_token[0])]  # [N, gpr, NV]
+    y = torch.zeros(m, n)
+    lane = torch.arange(32)
+    g, t = lane // 4, lane % 4
+    tiles = 1 if m <= 8 else 2
+    for row0 in range(0, n, 16 * rb):
+        for k_lo in range(0, k, per):
+            rows = torch.arange(row0, row0 + 16 * rb)
+            lut_rows = torch.zeros(16 * rb, nv, dtype=lut.dtype)
+            lut_rows[rows < n] = lut[rows[rows < n], k_lo // gs]
+            table = pair_table(lut_rows, copies).flatten()  # b32 i at byte address 4 i
+            for w in range(rb):
+                r0 = row0 + 16 * w + g
+                off0 = (copies * (16 * w + g) + t % copies) * 4
+                off1 = off0 + copies * 8 * 4
+                acc = [torch.zeros(32, 4) for _ in range(tiles)]
+                for c0 in range(k_lo, min(k_lo + per, k), chunk):
+                    for j in range(wpl):
+                        col_word = c0 // 8 + wpl * t + j
+                        w0 = words[r0.clamp(max=n - 1), col_word]
+                        w1 = words[(r0 + 8).clamp(max=n - 1), col_word]
+                        p = [table[prmt(off0, w0, sel) // 4] for sel in LOOKUP_SELECTORS]
+                        q = [table[prmt(off1, w1, sel) // 4] for sel in LOOKUP_SELECTORS]
+                        quad = c0 // 4 + 2 * wpl * t + 2 * j
+                        for tile in range(tiles):
+                            xq = quads[(g + 8 * tile).clamp(max=m - 1)]
+                            for h in range(2):
+                                xb = xq[torch.arange(32), quad + h]
+                                b = (xb & 0xFFFFFFFF, (xb >> 32) & 0xFFFFFFFF)
+                                a = (p[2 * h], q[2 * h], p[2 * h + 1], q[2 * h + 1])
+                                acc[tile] = _model_mma(acc[tile], a, b, x.dtype)
+                for tile in range(tiles):
+                    tok = 8 * tile + 2 * t
+                    for i, (dt, dr) in enumerate(((0, 0), (1, 0), (0, 8), (1, 8))):
+                        ok = (tok + dt < m) & (r0 + dr < n)
+                        y.index_put_(((tok + dt)[ok], (r0 + dr)[ok]), acc[tile][ok, i], accumulate=True)
+    return y

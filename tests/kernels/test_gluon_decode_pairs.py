@@ -1,0 +1,197 @@
+"""The pair-table decode kernel (kernels/gluon_decode_pairs.py): each byte of codes one shared load of two weights.
+
+On the CPU: the kernel's data flow in torch (pairs_model: its table, prmt's addresses into it, the lanes' words and
+x quads, mma.sync's fragment maps, the outputs' positions, the split ranges) gives x @ W.T; the table holds what
+its docstring says; the kernel compiled for sm_90 (Triton >= 3.9) runs its chunk loop as two instructions per
+code byte, no barrier in it. On CUDA the kernel itself runs against the reference."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from kernels.gluon_decode_pairs import (
+    HAVE_PAIRS,
+    LOOKUP_SELECTORS,
+    launch_decode_pairs,
+    pair_table,
+    pairs_model,
+    pairs_ok,
+    prmt,
+    split_columns,
+)
+from kernels.reference import lut_linear_reference
+
+from .test_triton_forward import make_case, rel_err
+
+CUDA = torch.cuda.is_available()
+
+
+@pytest.mark.parametrize("byte", [0, 1, 2, 3])
+def test_a_lookup_address_is_the_code_byte_over_the_slot_offset(byte):
+    g = torch.Generator().manual_seed(byte)
+    word = torch.randint(0, 2**32, (1000,), generator=g, dtype=torch.int64)
+    offset = 4 * torch.randint(0, 64, (1000,), generator=g, dtype=torch.int64)
+    address = prmt(offset, word, LOOKUP_SELECTORS[byte])
+    assert torch.equal(address, ((word >> (8 * byte)) & 0xFF) * 256 + offset)
+
+
+@pytest.mark.parametrize("copies", [1, 2, 4])
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_the_table_holds_both_weights_of_every_byte_for_each_row_copy(copies, dtype):
+    rows = 64 // copies
+    lut = torch.randn(rows, 16).to(dtype)
+    table = pair_table(lut, copies)  # [256, 64]
+    b = torch.randint(0, 256, (500,))
+    s = torch.randint(0, 64, (500,))
+    pairs = table[b, s]
+    lo = (pairs & 0xFFFF).to(torch.int32).to(torch.int16).view(dtype)
+    hi = (pairs >> 16).to(torch.int32).to(torch.int16).view(dtype)
+    assert torch.equal(lo, lut[s // copies, b & 15]) and torch.equal(hi, lut[s // copies, b >> 4])
+
+
+def test_a_3_bit_table_never_needs_a_high_nibble_past_7():
+    lut = torch.randn(32, 8).half()
+    table = pair_table(lut, 2)
+    assert (table[128:] == -1).all() and (table[:128] != -1).all()
+    assert ((table[:128, 0] & 0xFFFF).reshape(8, 16)[:, 8:] == 0).all()  # low nibbles past 7: zero
+
+
+def test_split_ranges_are_whole_chunks_inside_one_group():
+    for k, gs, chunk, split in [(4096, 4096, 128, 3), (11008, 2752, 64, 8), (4096, 1024, 128, 2), (512, 256, 64, 5)]:
+        per = split_columns(k, gs, chunk, split)
+        assert per % chunk == 0 and gs % per == 0
+        assert per <= max(chunk, -(-k // split) // chunk * chunk + chunk)
+
+
+MODEL_CASES = [
+    # m, n, k, bits, gpr, config, x dtype
+    (1, 32, 256, 4, 1, {"RB": 2, "WPL": 4}, torch.float16),
+    (5, 48, 256, 4, 2, {"RB": 1, "WPL": 2, "SPLIT_K": 2}, torch.float16),
+    (16, 40, 512, 4, 4, {"RB": 4, "WPL": 1, "SPLIT_K": 3}, torch.bfloat16),
+    (11, 72, 384, 3, 1, {"RB": 2, "WPL": 4, "SPLIT_K": 3}, torch.float16),
+    (8, 16, 128, 3, 2, {"RB": 1, "WPL": 2}, torch.bfloat16),
+]
+
+
+@pytest.mark.parametrize("case", MODEL_CASES, ids=lambda c: f"m{c[0]}n{c[1]}k{c[2]}b{c[3]}g{c[4]}")
+def test_the_kernels_data_flow_computes_x_times_w(case):
+    m, n, k, bits, gpr, config, dtype = case
+    x, codes, lut, slots = (t.cpu() for t in make_case(m, n, k, bits, gpr, 3, "one", dtype))
+    ref = lut_linear_reference(x.float(), codes, lut.float(), slots, bits)
+    y = pairs_model(x, codes, lut, slots, bits, config)
+    assert rel_err(y, ref) < 1e-5
+
+
+def test_the_kernel_takes_only_cuda_16_bit_aligned_calls():
+    x, codes, lut, _ = (t.cpu() for t in make_case(4, 32, 256, 4, 1, 2, "one", torch.float16))
+    assert not pairs_ok(x, codes, lut, 4, 1)  # on the CPU never
+    if not CUDA:
+        return
+    x, codes, lut = x.cuda(), codes.cuda(), lut.cuda()
+    assert pairs_ok(x, codes, lut, 4, 1) == HAVE_PAIRS
+    assert not pairs_ok(x, codes, lut, 2, 1)  # 2-bit codes
+    assert not pairs_ok(x[:, :200], codes, lut, 4, 1)  # K not whole chunks
+
+
+_COMPILE = r"""
+import os, sys, json
+os.environ.pop("TRITON_INTERPRET", None)
+import triton
+from triton.backends.compiler import GPUTarget
+from triton.experimental.gluon._runtime import GluonASTSource
+from kernels.gluon_decode_pairs import _decode_pairs_kernel as k
+const = json.loads(sys.argv[1])
+ints = ["M", "N", "K", "GS", "stride_xq", "stride_cw", "stride_ls", "stride_ln", "stride_ym", "K_PER_SPLIT"]
+sig = {"x_quads": "*i64", "words_ptr": "*i32", "lut_ptr": "*fp16", "slot_ptr": "*i32", "y_ptr": "*fp16",
+       "ws_ptr": "*fp32", "counter_ptr": "*i32", **dict.fromkeys(ints, "i32"), **dict.fromkeys(const, "constexpr")}
+div16 = ["x_quads", "words_ptr", "lut_ptr", "y_ptr", "ws_ptr", "counter_ptr", "N", "K", "GS", "stride_xq",
+         "stride_cw", "stride_ls", "stride_ln", "stride_ym", "K_PER_SPLIT"]
+attrs = {(k.arg_names.index(a),): [["tt.divisibility", 16]] for a in div16}
+kern = triton.compile(GluonASTSource(fn=k, signature=sig, constexprs=const, attrs=attrs),
+                      target=GPUTarget("cuda", 90, 32), options={"num_warps": const["RB"]})
+sys.stdout.buffer.write(kern.asm["cubin"])
+"""
+
+
+def _sass(const: dict) -> str:
+    """The kernel compiled for sm_90 with const, disassembled (skips without Triton >= 3.9 or its tools)."""
+    import json
+
+    import triton
+
+    if not HAVE_PAIRS:
+        pytest.skip("needs Triton >= 3.9 (Gluon's inline_asm with shared-memory operands)")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    done = subprocess.run([sys.executable, "-c", _COMPILE, json.dumps(const)], capture_output=True, cwd=root, env=env)
+    if done.returncode and b"ptxas" in done.stderr:
+        pytest.skip("no ptxas for sm_90 here")
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    tools = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin")
+    cuobjdump = os.path.join(tools, "cuobjdump")
+    if not os.path.exists(cuobjdump):
+        pytest.skip("no cuobjdump here")
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
+        f.write(done.stdout)
+        f.flush()
+        return subprocess.run([cuobjdump, "-sass", f.name], capture_output=True, text=True, check=True).stdout
+
+
+def _loops(sass: str) -> list[list[str]]:
+    """The opcodes of each backward-branch loop body in a disassembly."""
+    lines = [ln for ln in sass.splitlines() if ln.strip().startswith("/*") and "*/" in ln and ";" in ln]
+    addr = [int(ln.strip()[2:6], 16) if ln.strip()[2:6].isalnum() else -1 for ln in lines]
+    ops = [ln.split("*/", 1)[1].split(";")[0].split() for ln in lines]
+    ops = [o[1] if o and o[0].startswith("@") else (o[0] if o else "") for o in ops]
+    loops = []
+    for i, ln in enumerate(lines):
+        if ops[i] == "BRA" and "0x" in ln.split("BRA", 1)[1]:
+            target = int(ln.split("BRA", 1)[1].split(";")[0].strip().split()[-1], 16)
+            if target < addr[i]:
+                loops.append([ops[j] for j in range(len(lines)) if target <= addr[j] <= addr[i]])
+    return loops
+
+
+@pytest.mark.parametrize("tiles", [1, 2])
+def test_the_chunk_loop_compiles_to_a_permute_and_a_shared_load_per_code_byte(tiles):
+    wpl = 4
+    sass = _sass({"NV": 16, "RB": 2, "WPL": wpl, "TILES": tiles, "USE_SPLIT": True, "BF16": False})
+    loop = max(_loops(sass), key=len)  # the chunk loop: the largest
+    words = 2 * wpl  # a lane's words a chunk (rows g and g + 8)
+    assert loop.count("LDS") == 4 * words and loop.count("PRMT") == 4 * words
+    assert sum(op.startswith("HMMA") for op in loop) == 2 * wpl * tiles
+    assert not any(op.startswith("BAR") for op in loop)
+    weights = 8 * words
+    assert len(loop) / weights < 2.0, f"{len(loop)} instructions for {weights} weights a lane"
+
+
+CUDA_CASES = [
+    # m, n, k, bits, gpr, config, x dtype
+    (1, 4096, 4096, 4, 1, {"RB": 2, "WPL": 4, "SPLIT_K": 3}, torch.float16),
+    (4, 11008, 4096, 4, 4, {"RB": 1, "WPL": 4, "SPLIT_K": 2}, torch.float16),
+    (16, 4096, 11008, 4, 4, {"RB": 2, "WPL": 2, "SPLIT_K": 8}, torch.float16),
+    (9, 200, 512, 3, 2, {"RB": 4, "WPL": 2, "SPLIT_K": 2}, torch.bfloat16),
+    (16, 72, 256, 4, 1, {"RB": 1, "WPL": 1}, torch.bfloat16),
+    (3, 48, 1024, 4, 8, {"RB": 2, "WPL": 4, "SPLIT_K": 4}, torch.float16),
+]
+
+
+@pytest.mark.skipif(not CUDA, reason="the kernel runs on CUDA")
+@pytest.mark.parametrize("case", CUDA_CASES, ids=lambda c: f"m{c[0]}n{c[1]}k{c[2]}b{c[3]}g{c[4]}")
+def test_on_cuda_the_kernel_matches_the_reference_into_a_poisoned_output(case):
+    m, n, k, bits, gpr, config, dtype = case
+    x, codes, lut, slots = make_case(m, n, k, bits, gpr, 3, "one", dtype)
+    if not pairs_ok(x, codes, lut, bits, gpr, config["WPL"]):
+        pytest.skip("the pair-table kernel does not run here (sm_90 and Triton >= 3.9)")
+    y = torch.full((m, n), float("nan"), dtype=dtype, device=x.device)
+    for _ in range(2):  # twice: the split counters are reset for the next launch
+        launch_decode_pairs(x, codes, lut, slots, bits, y, config)
+    ref = lut_linear_reference(x.float(), codes, lut.float(), slots, bits)
+    assert rel_err(y, ref) < (3e-3 if dtype == torch.float16 else 1.5e-2)
