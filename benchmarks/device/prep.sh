@@ -22,3 +22,15 @@ d = json.loads(p.read_text())
 p.write_text(json.dumps({k: v for k, v in d.items() if not k.startswith(sys.argv[1])}))
 PY
 }
+# install_triton39: Triton 3.9 first on PYTHONPATH, from the parts carry_triton39.sh made, copied to /root/t39 by
+# earlier calls of this warm machine (or carried in this one); unpacked once
+install_triton39() {
+  mkdir -p /root/t39 && cp .device-carry/triton39/part_* /root/t39/ 2>/dev/null
+  if [ ! -d /root/t39/site/triton ]; then
+    cat /root/t39/part_a? > /root/t39/t39.tar.xz
+    sha256sum /root/t39/t39.tar.xz | awk '{print $1}' | diff - .device-carry/triton39/SHA256 2>/dev/null && echo "triton 3.9 ok"
+    mkdir -p /root/t39/site && python3 -c "import lzma, tarfile, sys; tarfile.open(fileobj=lzma.open(sys.argv[1])).extractall(sys.argv[2])" /root/t39/t39.tar.xz /root/t39/site
+  fi
+  export PYTHONPATH=/root/t39/site:$PYTHONPATH
+  python3 -c "import triton; print('triton', triton.__version__)"
+}

@@ -1,0 +1,92 @@
+"""The pair-table decode kernel (kernels/gluon_decode_pairs.py) against the op as shipped and cuBLAS, in one run.
+
+    python3 benchmarks/pairs_decode.py --out OUT_DIR [--gpr 1] [--budget-s 60] [--cases 1x1,4x1,16x1]
+
+Needs Triton >= 3.9 (benchmarks/device/carry_triton39.sh carries it to the lent GPU, whose own Triton is 3.6).
+Per Llama-2-7B projection shape (the kernel table's three) and token count over one task (the issue's one-task
+bar: batch <= 16, 2.5x cuBLAS): the kernel's configs (16-row blocks a program RB, words a lane WPL, split-K waves;
+the budget cuts the list), each timed in CUDA graphs with a cold L2 and checked against the torch reference
+(bench_kernels.checked_time), then the op as its autotuner chose (the shipped kernels, compiled by this Triton) and
+cuBLAS fp16, in the same process. Writes OUT_DIR/pairs_grid_gpr{G}.json (plot it with benchmarks/plot_grid.py) and
+prints the best per case with its ratio to cuBLAS.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_kernels import BITS, Layer, bench_graph, checked_time, cublas_fns, grid_cli, make_batch, ours_fns  # noqa: E402
+
+from kernels.gluon_decode_pairs import launch_decode_pairs, pairs_ok  # noqa: E402
+from kernels.reference import lut_linear_reference  # noqa: E402
+
+SHAPES = [(4096, 4096), (11008, 4096), (4096, 11008)]
+CASES = [(1, 1), (4, 1), (8, 1), (16, 1)]  # (tokens, distinct tasks)
+# (RB, WPL, programs an SM): the table's rows and bank conflicts (RB 2: 32 rows, 2 wavefronts a lookup) first; up
+# to 3 programs of 64 KB fit an SM
+GRID = [(rb, wpl, waves) for rb in (2, 1, 4) for wpl in (4, 2) for waves in (3, 2, 1, 6)]
+
+
+def pair_configs(n: int, k: int, gs: int, sms: int):
+    """(config, waves) of the pair-table kernel: SPLIT_K so that about waves x SMs programs run."""
+    for rb, wpl, waves in GRID:
+        if gs % (32 * wpl):
+            continue
+        tiles = -(-n // (16 * rb))
+        split = max(1, min(k // (32 * wpl), round(waves * sms / tiles)))
+        yield {"RB": rb, "WPL": wpl, "SPLIT_K": split}, waves
+
+
+def main() -> None:
+    args = grid_cli(__doc__, budget_s=60.0, extra=[("--gpr", 1, "LUT groups per row"),
+                                                   ("--cases", "", "tokens x tasks, e.g. 1x1,16x1")])  # fmt: skip
+    cases = [tuple(int(v) for v in c.split("x")) for c in args.cases.split(",")] if args.cases else CASES
+    sms = torch.cuda.get_device_properties(0).multi_processor_count
+    rows: list[dict] = []
+    t_start = time.time()
+    for n, k in SHAPES:
+        layer = Layer(n, k, args.gpr)
+        gs = k // args.gpr
+        for m, tasks in cases:
+            x, slots = make_batch(m, tasks, k)
+            ref = lut_linear_reference(x, layer.codes[0], layer.pools[0], slots, BITS)
+            case = {"N": n, "K": k, "M": m, "tasks": tasks, "gpr": args.gpr}
+            t0, best = time.time(), None
+            for cfg, waves in pair_configs(n, k, gs, sms):
+                if not pairs_ok(x, layer.codes[0], layer.pools[0], BITS, args.gpr, cfg["WPL"]):
+                    print(f"{n}x{k} M={m}: the kernel does not take {cfg}", flush=True)
+                    continue
+                if time.time() - t0 > args.budget_s / len(cases):
+                    break
+                us, err = checked_time(launch_decode_pairs, layer, x, slots, ref, cfg)
+                rows.append({**case, "kind": "pairs", **cfg, "waves": waves, "us": us, "err": err})
+                print(f"{n}x{k} M={m} {cfg}: {us and round(us, 2)} us (err {err})", flush=True)
+                if us and (best is None or us < best["us"]):
+                    best = rows[-1]
+            op_us = bench_graph(ours_fns(layer, x, slots))
+            cublas_us = bench_graph(cublas_fns(layer, x))
+            rows.append({**case, "kind": "op", "us": op_us})
+            rows.append({**case, "kind": "cublas", "us": cublas_us})
+            if best:
+                shape = {key: best[key] for key in ("RB", "WPL", "SPLIT_K")}
+                print(f"{n}x{k} M={m} T={tasks}: pairs {best['us']:.2f} us {shape} x{cublas_us / best['us']:.2f} | "
+                      f"op {op_us:.2f} x{cublas_us / op_us:.2f} | cuBLAS {cublas_us:.2f}", flush=True)  # fmt: skip
+        del layer
+        torch.cuda.empty_cache()
+    import triton
+
+    out = {"gpu": torch.cuda.get_device_name(), "triton": triton.__version__, "bits": BITS, "rows": rows,
+           "seconds": time.time() - t_start}  # fmt: skip
+    (args.out / f"pairs_grid_gpr{args.gpr}.json").write_text(json.dumps(out, indent=0))
+
+
+if __name__ == "__main__":
+    main()
