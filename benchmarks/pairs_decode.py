@@ -30,19 +30,19 @@ from kernels.reference import lut_linear_reference  # noqa: E402
 
 SHAPES = [(4096, 4096), (11008, 4096), (4096, 11008)]
 CASES = [(1, 1), (4, 1), (8, 1), (16, 1)]  # (tokens, distinct tasks)
-# (RB, WPL, programs an SM): the table's rows and bank conflicts (RB 2: 32 rows, 2 wavefronts a lookup) first; up
-# to 3 programs of 64 KB fit an SM
-GRID = [(rb, wpl, waves) for rb in (2, 1, 4) for wpl in (4, 2) for waves in (3, 2, 1, 6)]
+# (programs an SM, RB, PREFETCH, WPL): up to 3 programs of 64 KB fit an SM (waves 3: all resident at once); RB 2
+# (32 rows a table, 2 wavefronts a lookup) first; the budget cuts the tail
+GRID = [(waves, rb, pf, wpl) for waves in (3, 2, 6, 1) for rb in (2, 1, 4) for pf in (2, 3) for wpl in (4, 2)]
 
 
 def pair_configs(n: int, k: int, gs: int, sms: int):
     """(config, waves) of the pair-table kernel: SPLIT_K so that about waves x SMs programs run."""
-    for rb, wpl, waves in GRID:
+    for waves, rb, pf, wpl in GRID:
         if gs % (32 * wpl):
             continue
         tiles = -(-n // (16 * rb))
         split = max(1, min(k // (32 * wpl), round(waves * sms / tiles)))
-        yield {"RB": rb, "WPL": wpl, "SPLIT_K": split}, waves
+        yield {"RB": rb, "WPL": wpl, "PREFETCH": pf, "SPLIT_K": split}, waves
 
 
 def main() -> None:
@@ -76,7 +76,7 @@ def main() -> None:
             rows.append({**case, "kind": "op", "us": op_us})
             rows.append({**case, "kind": "cublas", "us": cublas_us})
             if best:
-                shape = {key: best[key] for key in ("RB", "WPL", "SPLIT_K")}
+                shape = {key: best[key] for key in ("RB", "WPL", "PREFETCH", "SPLIT_K")}
                 print(f"{n}x{k} M={m} T={tasks}: pairs {best['us']:.2f} us {shape} x{cublas_us / best['us']:.2f} | "
                       f"op {op_us:.2f} x{cublas_us / op_us:.2f} | cuBLAS {cublas_us:.2f}", flush=True)  # fmt: skip
         del layer

@@ -29,7 +29,7 @@ m16n8k16 (fp32 accumulators).
     program (n tile, k split): rows 16 RB n .. + 16 RB, columns [k split's range) within one LUT group
         T <- the group's pairs of the tile's rows (16 passes over the high nibble, each storing 16 x 64 entries);
         barrier
-        for each chunk (the next chunk's words and x loaded before this one's lookups):
+        for each chunk (PREFETCH chunks' words and x in flight, the first ones while the table is written):
             per word: 8 x (PRMT, LDS) -> the A pairs of rows g, g + 8; 2 TILES mma.sync
         y[tokens, rows] <- accumulators (SPLIT_K: fp32 partials, the tile's last program to arrive sums them)
 
@@ -148,19 +148,21 @@ if HAVE_PAIRS:
         return gl.convert_layout(a, LANES), gl.convert_layout(b, LANES)
 
     @gluon.jit
-    def _chunk_loads(words0_ptr, words1_ptr, x0_ptr, x1_ptr, c0, TILES: gl.constexpr, WPL: gl.constexpr,
-                     NW: gl.constexpr, LANES: gl.constexpr):  # fmt: skip
-        """A chunk's loads for each lane: its WPL code words of rows g and g + 8 (int32, one vector load each) and
-        per word the 8 x values of its columns for token g of each tile (two int64 quads, 16 bytes). Token rows
-        past M read row M - 1 (x*_ptr): an MMA's token column only reaches that token's outputs, which are masked."""
+    def _chunk_words(words0_ptr, words1_ptr, c0, WPL: gl.constexpr, NW: gl.constexpr, LANES: gl.constexpr):
+        """A chunk's code words for each lane: WPL of row g's and of row g + 8's (int32, one vector load each)."""
         WL2: gl.constexpr = gl.BlockedLayout([1, WPL], [32, 1], [NW, 1], [1, 0])
-        XL2: gl.constexpr = gl.BlockedLayout([1, 2], [32, 1], [NW, 1], [1, 0])
         i = gl.expand_dims(gl.arange(0, WPL, layout=gl.SliceLayout(0, WL2)), 0)
         first = gl.multiple_of(c0 // 8, 4 * WPL)  # the chunk's first word (the lane's own, WPL t, is in words*_ptr)
         w0 = gl.load(gl.expand_dims(gl.convert_layout(words0_ptr, gl.SliceLayout(1, WL2)) + first, 1) + i)
         w1 = gl.load(gl.expand_dims(gl.convert_layout(words1_ptr, gl.SliceLayout(1, WL2)) + first, 1) + i)
-        words0 = _split_words(w0, WPL, LANES)
-        words1 = _split_words(w1, WPL, LANES)
+        return _split_words(w0, WPL, LANES), _split_words(w1, WPL, LANES)
+
+    @gluon.jit
+    def _chunk_x(x0_ptr, x1_ptr, c0, TILES: gl.constexpr, WPL: gl.constexpr, NW: gl.constexpr, LANES: gl.constexpr):
+        """A chunk's x for each lane: per word the 8 values of its columns for token g of each tile (two int64 quads,
+        16 bytes). Token rows past M read row M - 1 (x*_ptr): an MMA's token column only reaches that token's
+        outputs, which are masked."""
+        XL2: gl.constexpr = gl.BlockedLayout([1, 2], [32, 1], [NW, 1], [1, 0])
         xs0 = ()
         xs1 = ()
         for j in gl.static_range(WPL):
@@ -168,6 +170,14 @@ if HAVE_PAIRS:
             xs0 = xs0 + (_x_quads(x0_ptr, quad, XL2, LANES),)
             if TILES == 2:
                 xs1 = xs1 + (_x_quads(x1_ptr, quad, XL2, LANES),)
+        return xs0, xs1
+
+    @gluon.jit
+    def _chunk_loads(words0_ptr, words1_ptr, x0_ptr, x1_ptr, c0, TILES: gl.constexpr, WPL: gl.constexpr,
+                     NW: gl.constexpr, LANES: gl.constexpr):  # fmt: skip
+        """A chunk's loads: (words of row g, of row g + 8, x of tile 0, of tile 1)."""
+        words0, words1 = _chunk_words(words0_ptr, words1_ptr, c0, WPL, NW, LANES)
+        xs0, xs1 = _chunk_x(x0_ptr, x1_ptr, c0, TILES, WPL, NW, LANES)
         return words0, words1, xs0, xs1
 
     @gluon.jit
@@ -229,8 +239,8 @@ if HAVE_PAIRS:
     def _decode_pairs_kernel(
         x_quads, words_ptr, lut_ptr, slot_ptr, y_ptr, ws_ptr, counter_ptr,
         M, N, K, GS, stride_xq, stride_cw, stride_ls, stride_ln, stride_ym, K_PER_SPLIT,
-        NV: gl.constexpr, RB: gl.constexpr, WPL: gl.constexpr, TILES: gl.constexpr, USE_SPLIT: gl.constexpr,
-        BF16: gl.constexpr,
+        NV: gl.constexpr, RB: gl.constexpr, WPL: gl.constexpr, PREFETCH: gl.constexpr, TILES: gl.constexpr,
+        USE_SPLIT: gl.constexpr, BF16: gl.constexpr,
     ):  # fmt: skip
         """y [M, N] <- x [M, K] @ W.T for the rows 16 RB pid_n .. and the columns of split pid_k (see module doc)."""
         COPIES: gl.constexpr = 4 // RB
@@ -242,10 +252,6 @@ if HAVE_PAIRS:
         k_lo = pid_k * K_PER_SPLIT
         k_hi = gl.minimum(k_lo + K_PER_SPLIT, K)
         slot = gl.load(slot_ptr).to(gl.int64)
-
-        table = gl.allocate_shared_memory(gl.int32, [256, TABLE_SLOTS], gl.SwizzledSharedLayout(1, 1, 1, [1, 0]))
-        lut_row0 = lut_ptr + slot * stride_ls + row0.to(gl.int64) * stride_ln + (k_lo // GS) * NV
-        _build_table(table, lut_row0, row0, N, stride_ln, NV, RB, COPIES)
 
         e = gl.arange(0, 32 * RB, layout=LANES)
         w = e // 32
@@ -263,15 +269,31 @@ if HAVE_PAIRS:
         zero = gl.zeros([32 * RB], gl.float32, LANES)
         acc0 = (zero, zero, zero, zero)
         acc1 = (zero, zero, zero, zero)
+        last = k_hi - CHUNK  # loads past the range re-read the last chunk (never used)
+        ring = ()  # the next PREFETCH chunks' code words and x, in flight (the first ones while the table is written)
+        for d in gl.static_range(PREFETCH):
+            ring = ring + (_chunk_loads(words0_ptr, words1_ptr, x0_ptr, x1_ptr, gl.minimum(k_lo + d * CHUNK, last),
+                                        TILES, WPL, RB, LANES),)  # fmt: skip
+
+        table = gl.allocate_shared_memory(gl.int32, [256, TABLE_SLOTS], gl.SwizzledSharedLayout(1, 1, 1, [1, 0]))
+        lut_row0 = lut_ptr + slot * stride_ls + row0.to(gl.int64) * stride_ln + (k_lo // GS) * NV
+        _build_table(table, lut_row0, row0, N, stride_ln, NV, RB, COPIES)
         gl.barrier()  # the table written by every warp before any lookup
-        words0, words1, xs0, xs1 = _chunk_loads(words0_ptr, words1_ptr, x0_ptr, x1_ptr, k_lo, TILES, WPL,
-                                                RB, LANES)  # fmt: skip
-        for c0 in range(k_lo + CHUNK, k_hi, CHUNK):  # chunk c0's loads in flight while the one before is summed
-            nwords0, nwords1, nxs0, nxs1 = _chunk_loads(words0_ptr, words1_ptr, x0_ptr, x1_ptr, c0, TILES,
-                                                        WPL, RB, LANES)  # fmt: skip
-            acc0, acc1 = _chunk_mma(words0, words1, xs0, xs1, off0, off1, table, acc0, acc1, TILES, WPL, BF16, LANES)
-            words0, words1, xs0, xs1 = nwords0, nwords1, nxs0, nxs1
-        acc0, acc1 = _chunk_mma(words0, words1, xs0, xs1, off0, off1, table, acc0, acc1, TILES, WPL, BF16, LANES)
+
+        zero = gl.zeros([32 * RB], gl.float32, LANES)
+        acc0 = (zero, zero, zero, zero)
+        acc1 = (zero, zero, zero, zero)
+        # unrolled PREFETCH times, so that ring entry d stays in its registers: chunk c + d's lookups, then its
+        # entry refilled with chunk c + d + PREFETCH
+        for c in range(k_lo, k_hi, PREFETCH * CHUNK):
+            for d in gl.static_range(PREFETCH):
+                words0, words1, xs0, xs1 = ring[d]
+                if c + d * CHUNK < k_hi:
+                    acc0, acc1 = _chunk_mma(words0, words1, xs0, xs1, off0, off1, table, acc0, acc1, TILES, WPL, BF16,
+                                            LANES)  # fmt: skip
+                nxt = gl.minimum(c + (d + PREFETCH) * CHUNK, last)
+                refill = _chunk_loads(words0_ptr, words1_ptr, x0_ptr, x1_ptr, nxt, TILES, WPL, RB, LANES)
+                ring = ring[:d] + (refill,) + ring[d + 1 :]
 
         out0 = 2 * t  # tile 0's tokens 2 t, 2 t + 1; tile 1's 8 + those
         _store_outputs(acc0, out0, r0, y_ptr, ws_ptr, pid_k, M, N, stride_ym, USE_SPLIT)
@@ -336,8 +358,8 @@ def launch_decode_pairs(
     config: dict,
 ) -> None:
     """y [M, N] <- the pair-table kernel for tokens that all use slot_of_token[0]'s LUT. config: RB (16-row blocks
-    a program: 1, 2 or 4), WPL (code words a lane and row in a chunk: 1, 2 or 4), SPLIT_K (K ranges, each within
-    one LUT group). Check pairs_ok first."""
+    a program: 1, 2 or 4), WPL (code words a lane and row in a chunk: 1, 2 or 4), PREFETCH (chunks in flight, 1-4;
+    default 2), SPLIT_K (K ranges, each within one LUT group). Check pairs_ok first."""
     m, k = x.shape
     n = codes_packed.shape[0]
     gs = k // lut_pool.shape[2]
@@ -348,7 +370,7 @@ def launch_decode_pairs(
         x.view(torch.int64), codes_packed.view(torch.int32), lut_pool, slot_of_token, y, ws, counters,
         m, n, k, gs, x.stride(0) // 4, codes_packed.stride(0) // 4, lut_pool.stride(0), lut_pool.stride(1),
         y.stride(0), k_per_split,
-        NV=1 << bits, RB=rb, WPL=wpl, TILES=1 if m <= 8 else 2, USE_SPLIT=split > 1,
+        NV=1 << bits, RB=rb, WPL=wpl, PREFETCH=config.get("PREFETCH", 2), TILES=1 if m <= 8 else 2, USE_SPLIT=split > 1,
         BF16=x.dtype == torch.bfloat16, num_warps=rb,
     )  # fmt: skip
 

@@ -162,11 +162,12 @@ def _loops(sass: str) -> list[list[str]]:
 @pytest.mark.parametrize("tiles", [1, 2])
 def test_the_chunk_loop_compiles_to_a_permute_and_a_shared_load_per_code_byte(tiles):
     wpl = 4
-    sass = _sass({"NV": 16, "RB": 2, "WPL": wpl, "TILES": tiles, "USE_SPLIT": True, "BF16": False})
-    loop = max(_loops(sass), key=len)  # the chunk loop: the largest
-    words = 2 * wpl  # a lane's words a chunk (rows g and g + 8)
+    sass = _sass({"NV": 16, "RB": 2, "WPL": wpl, "PREFETCH": 2, "TILES": tiles, "USE_SPLIT": True, "BF16": False})
+    loop = max(_loops(sass), key=len)  # the chunk loop (the largest), unrolled PREFETCH = 2 times
+    words = 2 * 2 * wpl  # a lane's words in two chunks (rows g and g + 8)
     assert loop.count("LDS") == 4 * words and loop.count("PRMT") == 4 * words
-    assert sum(op.startswith("HMMA") for op in loop) == 2 * wpl * tiles
+    assert sum(op.startswith("HMMA") for op in loop) == 2 * 2 * wpl * tiles
+    assert loop.count("IMAD.MOV.U32") <= 2, "the prefetch ring's registers move each chunk"
     assert not any(op.startswith("BAR") for op in loop)
     weights = 8 * words
     assert len(loop) / weights < 2.0, f"{len(loop)} instructions for {weights} weights a lane"
@@ -175,11 +176,11 @@ def test_the_chunk_loop_compiles_to_a_permute_and_a_shared_load_per_code_byte(ti
 CUDA_CASES = [
     # m, n, k, bits, gpr, config, x dtype
     (1, 4096, 4096, 4, 1, {"RB": 2, "WPL": 4, "SPLIT_K": 3}, torch.float16),
-    (4, 11008, 4096, 4, 4, {"RB": 1, "WPL": 4, "SPLIT_K": 2}, torch.float16),
-    (16, 4096, 11008, 4, 4, {"RB": 2, "WPL": 2, "SPLIT_K": 8}, torch.float16),
+    (4, 11008, 4096, 4, 4, {"RB": 1, "WPL": 4, "SPLIT_K": 2, "PREFETCH": 3}, torch.float16),
+    (16, 4096, 11008, 4, 4, {"RB": 2, "WPL": 2, "SPLIT_K": 8, "PREFETCH": 1}, torch.float16),
     (9, 200, 512, 3, 2, {"RB": 4, "WPL": 2, "SPLIT_K": 2}, torch.bfloat16),
-    (16, 72, 256, 4, 1, {"RB": 1, "WPL": 1}, torch.bfloat16),
-    (3, 48, 1024, 4, 8, {"RB": 2, "WPL": 4, "SPLIT_K": 4}, torch.float16),
+    (16, 72, 256, 4, 1, {"RB": 1, "WPL": 1, "PREFETCH": 4}, torch.bfloat16),
+    (3, 48, 1024, 4, 8, {"RB": 2, "WPL": 4, "SPLIT_K": 4, "PREFETCH": 3}, torch.float16),
 ]
 
 
