@@ -4,10 +4,12 @@
 
 Needs Triton >= 3.9 (benchmarks/device/carry_triton39.sh carries it to the lent GPU, whose own Triton is 3.6).
 Per Llama-2-7B projection shape (the kernel table's three) and token count over one task (the issue's one-task
-bar: batch <= 16, 2.5x cuBLAS): the kernel's configs (16-row blocks a program RB, words a lane WPL, split-K waves;
-the budget cuts the list), each timed in CUDA graphs with a cold L2 and checked against the torch reference
-(bench_kernels.checked_time), then the op as its autotuner chose (the shipped kernels, compiled by this Triton) and
-cuBLAS fp16, in the same process. Writes OUT_DIR/pairs_grid_gpr{G}.json (plot it with benchmarks/plot_grid.py) and
+bar: batch <= 16, 2.5x cuBLAS): the kernel's configs (kernels/gluon_decode_pairs.py PAIRS_GRID: 16-row blocks a
+program RB, warps a block WK, words a lane WPL, chunks in flight, split-K waves; the op's candidates first, the
+budget cuts the list), each timed in CUDA graphs with a cold L2 and checked against the torch reference
+(bench_kernels.checked_time), then the op as its autotuner chose (the shipped kernels, compiled by this Triton; without
+the pair-table kernel unless SKETCHSERVE_PAIRS_DECODE=1, as the batch's task count is not given) and cuBLAS fp16, in
+the same process. Writes OUT_DIR/pairs_grid_gpr{G}.json (plot it with benchmarks/plot_grid.py) and
 prints the best per case with its ratio to cuBLAS.
 """
 
@@ -25,24 +27,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_kernels import BITS, Layer, bench_graph, checked_time, cublas_fns, grid_cli, make_batch, ours_fns  # noqa: E402
 
-from kernels.gluon_decode_pairs import launch_decode_pairs, pairs_ok  # noqa: E402
+from kernels.gluon_decode_pairs import PAIRS_GRID, launch_decode_pairs, pairs_candidates, pairs_ok  # noqa: E402
 from kernels.reference import lut_linear_reference  # noqa: E402
 
 SHAPES = [(4096, 4096), (11008, 4096), (4096, 11008)]
 CASES = [(1, 1), (4, 1), (8, 1), (16, 1)]  # (tokens, distinct tasks)
-# (programs an SM, RB, PREFETCH, WPL): up to 3 programs of 64 KB fit an SM (waves 3: all resident at once); RB 2
-# (32 rows a table, 2 wavefronts a lookup) first; the budget cuts the tail
-GRID = [(waves, rb, pf, wpl) for waves in (3, 2, 6, 1) for rb in (2, 1, 4) for pf in (2, 3) for wpl in (4, 2)]
 
 
 def pair_configs(n: int, k: int, gs: int, sms: int):
-    """(config, waves) of the pair-table kernel: SPLIT_K so that about waves x SMs programs run."""
-    for waves, rb, pf, wpl in GRID:
-        if gs % (32 * wpl):
-            continue
-        tiles = -(-n // (16 * rb))
-        split = max(1, min(k // (32 * wpl), round(waves * sms / tiles)))
-        yield {"RB": rb, "WPL": wpl, "PREFETCH": pf, "SPLIT_K": split}, waves
+    """The pair-table kernel's grid (the op's candidates first; the budget cuts the tail)."""
+    return pairs_candidates(n, k, gs, sms, PAIRS_GRID)
 
 
 def main() -> None:
@@ -60,14 +54,14 @@ def main() -> None:
             ref = lut_linear_reference(x, layer.codes[0], layer.pools[0], slots, BITS)
             case = {"N": n, "K": k, "M": m, "tasks": tasks, "gpr": args.gpr}
             t0, best = time.time(), None
-            for cfg, waves in pair_configs(n, k, gs, sms):
-                if not pairs_ok(x, layer.codes[0], layer.pools[0], BITS, args.gpr, cfg["WPL"]):
+            for cfg in pair_configs(n, k, gs, sms):
+                if not pairs_ok(x, layer.codes[0], layer.pools[0], BITS, args.gpr, cfg["WPL"], cfg["WK"]):
                     print(f"{n}x{k} M={m}: the kernel does not take {cfg}", flush=True)
                     continue
                 if time.time() - t0 > args.budget_s / len(cases):
                     break
                 us, err = checked_time(launch_decode_pairs, layer, x, slots, ref, cfg)
-                rows.append({**case, "kind": "pairs", **cfg, "waves": waves, "us": us, "err": err})
+                rows.append({**case, "kind": "pairs", **cfg, "us": us, "err": err})
                 print(f"{n}x{k} M={m} {cfg}: {us and round(us, 2)} us (err {err})", flush=True)
                 if us and (best is None or us < best["us"]):
                     best = rows[-1]
@@ -76,7 +70,7 @@ def main() -> None:
             rows.append({**case, "kind": "op", "us": op_us})
             rows.append({**case, "kind": "cublas", "us": cublas_us})
             if best:
-                shape = {key: best[key] for key in ("RB", "WPL", "PREFETCH", "SPLIT_K")}
+                shape = {key: best[key] for key in ("RB", "WK", "WPL", "PREFETCH", "SPLIT_K")}
                 print(f"{n}x{k} M={m} T={tasks}: pairs {best['us']:.2f} us {shape} x{cublas_us / best['us']:.2f} | "
                       f"op {op_us:.2f} x{cublas_us / op_us:.2f} | cuBLAS {cublas_us:.2f}", flush=True)  # fmt: skip
         del layer

@@ -104,13 +104,13 @@ if HAVE_PAIRS:
                                          pack=1)  # fmt: skip
 
     @gluon.jit
-    def _build_table(table, lut_row0, row0, N, stride_ln, NV: gl.constexpr, RB: gl.constexpr,
+    def _build_table(table, lut_row0, row0, N, stride_ln, NV: gl.constexpr, NW: gl.constexpr,
                      COPIES: gl.constexpr):  # fmt: skip
         """T[b, s] <- the pair (LUT[b & 15], LUT[b >> 4]) of slot s's row (row0 + s // COPIES), lut_row0 pointing at
         row 0's group: 16 b-rows (one high nibble) a pass, each thread's low-nibble entries one row's contiguous
         LUT values, the stores 32 consecutive slots a warp (no conflict). Entries past NV or N are 0."""
-        WS: gl.constexpr = 2 if RB >= 2 else 1  # warps along the slots
-        WL: gl.constexpr = RB // WS  # warps along the low nibble
+        WS: gl.constexpr = 2 if NW >= 2 else 1  # warps along the slots
+        WL: gl.constexpr = NW // WS  # warps along the low nibble
         BL: gl.constexpr = gl.BlockedLayout([16 // WL, TABLE_SLOTS // (32 * WS)], [1, 32], [WL, WS], [0, 1])
         lo = gl.arange(0, 16, layout=gl.SliceLayout(1, BL))
         s = gl.arange(0, TABLE_SLOTS, layout=gl.SliceLayout(0, BL))
@@ -200,52 +200,79 @@ if HAVE_PAIRS:
         return (c00, c01, c02, c03), (c10, c11, c12, c13)
 
     @gluon.jit
-    def _store_one(v, t, r, y_ptr, ws_ptr, split_id, M, N, stride_ym, USE_SPLIT: gl.constexpr):
+    def _sum_warps(table, acc, first, e, RB: gl.constexpr, WK: gl.constexpr, LANES: gl.constexpr):
+        """Each of a tile's 4 accumulators summed over the WK warps of its lane's row block (every warp gets the
+        sums), through the table's memory: as fp32, its NL (= 32 NW) values from (first + i) NL hold accumulator i."""
+        NL: gl.constexpr = 32 * RB * WK
+        sums = table.reinterpret(gl.float32, [256 * TABLE_SLOTS], gl.SwizzledSharedLayout(1, 1, 1, [0]))
+        c0, c1, c2, c3 = acc
+        sums.slice((first + 0) * NL, NL).store(c0)
+        sums.slice((first + 1) * NL, NL).store(c1)
+        sums.slice((first + 2) * NL, NL).store(c2)
+        sums.slice((first + 3) * NL, NL).store(c3)
+        gl.barrier()
+        mine = e % (32 * RB)  # the lane of warp (rb, kw = 0); of warp kw: + 32 RB kw
+        t0 = gl.zeros_like(c0)
+        t1 = gl.zeros_like(c0)
+        t2 = gl.zeros_like(c0)
+        t3 = gl.zeros_like(c0)
+        for j in gl.static_range(WK):
+            at = mine + 32 * RB * j + first * NL
+            t0 += sums.gather(at, 0)
+            t1 += sums.gather(at + NL, 0)
+            t2 += sums.gather(at + 2 * NL, 0)
+            t3 += sums.gather(at + 3 * NL, 0)
+        return t0, t1, t2, t3
+
+    @gluon.jit
+    def _store_one(v, t, r, own, y_ptr, ws_ptr, split_id, M, N, stride_ym, USE_SPLIT: gl.constexpr):
         """Accumulator v of token t, row r into y (fp16/bf16) or, USE_SPLIT, this split's fp32 partial [split, M,
-        N]."""
-        ok = (t < M) & (r < N)
+        N], by the lanes that own it."""
+        ok = (t < M) & (r < N) & own
         if USE_SPLIT:
             gl.store(ws_ptr + (split_id * M + t).to(gl.int64) * N + r, v, mask=ok)
         else:
             gl.store(y_ptr + t.to(gl.int64) * stride_ym + r, v.to(y_ptr.dtype.element_ty), mask=ok)
 
     @gluon.jit
-    def _store_outputs(acc, tok, r0, y_ptr, ws_ptr, split_id, M, N, stride_ym, USE_SPLIT: gl.constexpr):
+    def _store_outputs(acc, tok, r0, own, y_ptr, ws_ptr, split_id, M, N, stride_ym, USE_SPLIT: gl.constexpr):
         """A tile's accumulators: c0 = (tok, r0), c1 = (tok + 1, r0), c2 = (tok, r0 + 8), c3 = (tok + 1, r0 + 8)."""
         c0, c1, c2, c3 = acc
-        _store_one(c0, tok, r0, y_ptr, ws_ptr, split_id, M, N, stride_ym, USE_SPLIT)
-        _store_one(c1, tok + 1, r0, y_ptr, ws_ptr, split_id, M, N, stride_ym, USE_SPLIT)
-        _store_one(c2, tok, r0 + 8, y_ptr, ws_ptr, split_id, M, N, stride_ym, USE_SPLIT)
-        _store_one(c3, tok + 1, r0 + 8, y_ptr, ws_ptr, split_id, M, N, stride_ym, USE_SPLIT)
+        _store_one(c0, tok, r0, own, y_ptr, ws_ptr, split_id, M, N, stride_ym, USE_SPLIT)
+        _store_one(c1, tok + 1, r0, own, y_ptr, ws_ptr, split_id, M, N, stride_ym, USE_SPLIT)
+        _store_one(c2, tok, r0 + 8, own, y_ptr, ws_ptr, split_id, M, N, stride_ym, USE_SPLIT)
+        _store_one(c3, tok + 1, r0 + 8, own, y_ptr, ws_ptr, split_id, M, N, stride_ym, USE_SPLIT)
 
     @gluon.jit
-    def _sum_one(t, r, y_ptr, ws_ptr, n_splits, M, N, stride_ym):
+    def _sum_one(t, r, own, y_ptr, ws_ptr, n_splits, M, N, stride_ym):
         """y[t, r] <- the sum of every split's partial there (the tile's last program)."""
-        ok = (t < M) & (r < N)
+        ok = (t < M) & (r < N) & own
         total = gl.zeros(t.shape, gl.float32, t.type.layout)
         for k in range(n_splits):
             total += gl.load(ws_ptr + (k * M + t).to(gl.int64) * N + r, mask=ok, other=0.0, cache_modifier=".cg")
         gl.store(y_ptr + t.to(gl.int64) * stride_ym + r, total.to(y_ptr.dtype.element_ty), mask=ok)
 
     @gluon.jit
-    def _sum_outputs(tok, r0, y_ptr, ws_ptr, n_splits, M, N, stride_ym):
+    def _sum_outputs(tok, r0, own, y_ptr, ws_ptr, n_splits, M, N, stride_ym):
         """The tile's last program: y at its lanes' 4 positions of a tile."""
-        _sum_one(tok, r0, y_ptr, ws_ptr, n_splits, M, N, stride_ym)
-        _sum_one(tok + 1, r0, y_ptr, ws_ptr, n_splits, M, N, stride_ym)
-        _sum_one(tok, r0 + 8, y_ptr, ws_ptr, n_splits, M, N, stride_ym)
-        _sum_one(tok + 1, r0 + 8, y_ptr, ws_ptr, n_splits, M, N, stride_ym)
+        _sum_one(tok, r0, own, y_ptr, ws_ptr, n_splits, M, N, stride_ym)
+        _sum_one(tok + 1, r0, own, y_ptr, ws_ptr, n_splits, M, N, stride_ym)
+        _sum_one(tok, r0 + 8, own, y_ptr, ws_ptr, n_splits, M, N, stride_ym)
+        _sum_one(tok + 1, r0 + 8, own, y_ptr, ws_ptr, n_splits, M, N, stride_ym)
 
     @gluon.jit
     def _decode_pairs_kernel(
         x_quads, words_ptr, lut_ptr, slot_ptr, y_ptr, ws_ptr, counter_ptr,
         M, N, K, GS, stride_xq, stride_cw, stride_ls, stride_ln, stride_ym, K_PER_SPLIT,
-        NV: gl.constexpr, RB: gl.constexpr, WPL: gl.constexpr, PREFETCH: gl.constexpr, TILES: gl.constexpr,
-        USE_SPLIT: gl.constexpr, BF16: gl.constexpr,
+        NV: gl.constexpr, RB: gl.constexpr, WK: gl.constexpr, WPL: gl.constexpr, PREFETCH: gl.constexpr,
+        TILES: gl.constexpr, USE_SPLIT: gl.constexpr, BF16: gl.constexpr,
     ):  # fmt: skip
         """y [M, N] <- x [M, K] @ W.T for the rows 16 RB pid_n .. and the columns of split pid_k (see module doc)."""
         COPIES: gl.constexpr = 4 // RB
         CHUNK: gl.constexpr = 32 * WPL
-        LANES: gl.constexpr = gl.BlockedLayout([1], [32], [RB], [0])
+        STEP: gl.constexpr = WK * CHUNK  # the program's warps of one row block take consecutive chunks
+        NW: gl.constexpr = RB * WK
+        LANES: gl.constexpr = gl.BlockedLayout([1], [32], [NW], [0])
         pid_n = gl.program_id(0)
         pid_k = gl.program_id(1)
         row0 = pid_n * (16 * RB)
@@ -253,74 +280,80 @@ if HAVE_PAIRS:
         k_hi = gl.minimum(k_lo + K_PER_SPLIT, K)
         slot = gl.load(slot_ptr).to(gl.int64)
 
-        e = gl.arange(0, 32 * RB, layout=LANES)
+        e = gl.arange(0, 32 * NW, layout=LANES)
         w = e // 32
+        rb = w % RB  # the warp's row block
+        kw = w // RB  # its chunks: kw, kw + WK, ... of each STEP
         g = (e % 32) // 4
         t = e % 4
-        r0 = row0 + 16 * w + g  # lane rows r0 and r0 + 8
-        off0 = (COPIES * (16 * w + g) + t % COPIES) * 4  # its slots' byte offsets in a table row
+        r0 = row0 + 16 * rb + g  # lane rows r0 and r0 + 8
+        off0 = (COPIES * (16 * rb + g) + t % COPIES) * 4  # its slots' byte offsets in a table row
         off1 = off0 + COPIES * 8 * 4
         # rows past N read row N - 1's codes (their outputs are masked): every load stays unpredicated
-        words0_ptr = words_ptr + gl.minimum(r0, N - 1).to(gl.int64) * stride_cw + WPL * t
-        words1_ptr = words_ptr + gl.minimum(r0 + 8, N - 1).to(gl.int64) * stride_cw + WPL * t
-        x0_ptr = x_quads + gl.minimum(g, M - 1).to(gl.int64) * stride_xq + 2 * WPL * t  # tile 0's token g
-        x1_ptr = x_quads + gl.minimum(g + 8, M - 1).to(gl.int64) * stride_xq + 2 * WPL * t  # tile 1's 8 + g
+        words0_ptr = words_ptr + gl.minimum(r0, N - 1).to(gl.int64) * stride_cw + WPL * t + kw * (CHUNK // 8)
+        words1_ptr = words_ptr + gl.minimum(r0 + 8, N - 1).to(gl.int64) * stride_cw + WPL * t + kw * (CHUNK // 8)
+        x_lane = 2 * WPL * t + kw * (CHUNK // 4)
+        x0_ptr = x_quads + gl.minimum(g, M - 1).to(gl.int64) * stride_xq + x_lane  # tile 0's token g
+        x1_ptr = x_quads + gl.minimum(g + 8, M - 1).to(gl.int64) * stride_xq + x_lane  # tile 1's 8 + g
 
-        zero = gl.zeros([32 * RB], gl.float32, LANES)
-        acc0 = (zero, zero, zero, zero)
-        acc1 = (zero, zero, zero, zero)
-        last = k_hi - CHUNK  # loads past the range re-read the last chunk (never used)
-        ring = ()  # the next PREFETCH chunks' code words and x, in flight (the first ones while the table is written)
+        last = k_hi - STEP  # loads past the range re-read the last step (never used)
+        ring = ()  # the next PREFETCH steps' code words and x, in flight (the first ones while the table is written)
         for d in gl.static_range(PREFETCH):
-            ring = ring + (_chunk_loads(words0_ptr, words1_ptr, x0_ptr, x1_ptr, gl.minimum(k_lo + d * CHUNK, last),
-                                        TILES, WPL, RB, LANES),)  # fmt: skip
+            ring = ring + (_chunk_loads(words0_ptr, words1_ptr, x0_ptr, x1_ptr, gl.minimum(k_lo + d * STEP, last),
+                                        TILES, WPL, NW, LANES),)  # fmt: skip
 
         table = gl.allocate_shared_memory(gl.int32, [256, TABLE_SLOTS], gl.SwizzledSharedLayout(1, 1, 1, [1, 0]))
         lut_row0 = lut_ptr + slot * stride_ls + row0.to(gl.int64) * stride_ln + (k_lo // GS) * NV
-        _build_table(table, lut_row0, row0, N, stride_ln, NV, RB, COPIES)
+        _build_table(table, lut_row0, row0, N, stride_ln, NV, NW, COPIES)
         gl.barrier()  # the table written by every warp before any lookup
 
-        zero = gl.zeros([32 * RB], gl.float32, LANES)
+        zero = gl.zeros([32 * NW], gl.float32, LANES)
         acc0 = (zero, zero, zero, zero)
         acc1 = (zero, zero, zero, zero)
-        # unrolled PREFETCH times, so that ring entry d stays in its registers: chunk c + d's lookups, then its
-        # entry refilled with chunk c + d + PREFETCH
-        for c in range(k_lo, k_hi, PREFETCH * CHUNK):
+        # unrolled PREFETCH times, so that ring entry d stays in its registers: step c + d's lookups, then its entry
+        # refilled with step c + d + PREFETCH (a split is whole steps: every warp has as many chunks)
+        for c in range(k_lo, k_hi, PREFETCH * STEP):
             for d in gl.static_range(PREFETCH):
                 words0, words1, xs0, xs1 = ring[d]
-                if c + d * CHUNK < k_hi:
+                if c + d * STEP < k_hi:
                     acc0, acc1 = _chunk_mma(words0, words1, xs0, xs1, off0, off1, table, acc0, acc1, TILES, WPL, BF16,
                                             LANES)  # fmt: skip
-                nxt = gl.minimum(c + (d + PREFETCH) * CHUNK, last)
-                refill = _chunk_loads(words0_ptr, words1_ptr, x0_ptr, x1_ptr, nxt, TILES, WPL, RB, LANES)
+                nxt = gl.minimum(c + (d + PREFETCH) * STEP, last)
+                refill = _chunk_loads(words0_ptr, words1_ptr, x0_ptr, x1_ptr, nxt, TILES, WPL, NW, LANES)
                 ring = ring[:d] + (refill,) + ring[d + 1 :]
 
+        own = kw == 0  # the lanes that write: their row block's sums over the WK warps
+        if WK > 1:
+            gl.barrier()  # every lookup done: the table's memory holds the warps' partial sums now
+            acc0 = _sum_warps(table, acc0, 0, e, RB, WK, LANES)
+            if TILES == 2:
+                acc1 = _sum_warps(table, acc1, 4, e, RB, WK, LANES)
         out0 = 2 * t  # tile 0's tokens 2 t, 2 t + 1; tile 1's 8 + those
-        _store_outputs(acc0, out0, r0, y_ptr, ws_ptr, pid_k, M, N, stride_ym, USE_SPLIT)
+        _store_outputs(acc0, out0, r0, own, y_ptr, ws_ptr, pid_k, M, N, stride_ym, USE_SPLIT)
         if TILES == 2:
-            _store_outputs(acc1, out0 + 8, r0, y_ptr, ws_ptr, pid_k, M, N, stride_ym, USE_SPLIT)
+            _store_outputs(acc1, out0 + 8, r0, own, y_ptr, ws_ptr, pid_k, M, N, stride_ym, USE_SPLIT)
         if USE_SPLIT:
             gl.barrier()  # every thread's partial stored before the (acq_rel, gpu-scope) arrival
             n_splits = gl.num_programs(1)
             arrived = gl.atomic_add(counter_ptr + pid_n, 1)
             if arrived == n_splits - 1:
-                _sum_outputs(out0, r0, y_ptr, ws_ptr, n_splits, M, N, stride_ym)
+                _sum_outputs(out0, r0, own, y_ptr, ws_ptr, n_splits, M, N, stride_ym)
                 if TILES == 2:
-                    _sum_outputs(out0 + 8, r0, y_ptr, ws_ptr, n_splits, M, N, stride_ym)
+                    _sum_outputs(out0 + 8, r0, own, y_ptr, ws_ptr, n_splits, M, N, stride_ym)
                 gl.atomic_xchg(counter_ptr + pid_n, 0, sem="relaxed")  # ready for the next launch
 
 
 def pairs_ok(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor, bits: int, gpr: int,
-             wpl: int = 4) -> bool:  # fmt: skip
+             wpl: int = 4, wk: int = 1) -> bool:  # fmt: skip
     """Whether the pair-table kernel takes this call (one slot assumed): CUDA sm_90 with Triton >= 3.9, 3/4-bit
-    codes, x and LUT of one 16-bit type, at most 16 tokens, K and the group size multiples of the chunk (32 wpl
-    columns), rows of codes and x 16-byte aligned."""
+    codes, x and LUT of one 16-bit type, at most 16 tokens, K and the group size multiples of a step (wk chunks of
+    32 wpl columns), rows of codes and x 16-byte aligned."""
     if not (HAVE_PAIRS and x.is_cuda and bits in (3, 4) and x.dim() == 2 and x.shape[0] <= MAX_TOKENS):
         return False
     if torch.cuda.get_device_capability(x.device)[0] < 9:
         return False
     m, k = x.shape
-    chunk = 32 * wpl
+    chunk = 32 * wpl * wk
     gs = triton.cdiv(k, gpr)
     return (
         x.dtype in (torch.float16, torch.bfloat16)
@@ -348,6 +381,44 @@ def split_columns(k: int, gs: int, chunk: int, split_k: int) -> int:
     return per
 
 
+# (programs an SM, RB, WK, PREFETCH, WPL). Up to 3 programs of 64 KB fit an SM (waves 3: all resident at once). RB 2
+# is 32 rows a table and 2 wavefronts a lookup, RB 1 16 rows and none lost, RB 4 64 rows (x read by more warps) and
+# 4; WK > 1 shares a table among more warps instead of splitting K over programs that each write it. Not yet timed
+# on a GPU (benchmarks/NOTES.md, forty-ninth session): the op's candidates are a spread over these, the grid script
+# times all of them.
+PAIRS_CANDIDATES = [
+    (3, 2, 1, 2, 4), (1, 2, 4, 2, 4), (1, 2, 2, 2, 4), (3, 1, 1, 2, 4), (1, 1, 4, 2, 4), (1, 4, 2, 2, 4),
+    (3, 2, 1, 3, 4), (2, 2, 2, 2, 4), (3, 2, 1, 2, 2), (1, 4, 4, 2, 2), (1, 2, 4, 3, 2), (2, 1, 2, 3, 4),
+]  # fmt: skip
+PAIRS_GRID = list(dict.fromkeys(PAIRS_CANDIDATES + [
+    (waves, rb, wk, pf, wpl) for waves in (3, 1, 2) for rb in (2, 1, 4) for wk in (1, 2, 4) for pf in (2, 3)
+    for wpl in (4, 2)]))  # fmt: skip
+
+
+def pairs_config(n: int, k: int, sms: int, waves: int, rb: int, wk: int, prefetch: int, wpl: int) -> dict:
+    """The config whose SPLIT_K runs about waves x SMs programs (at least one a row tile)."""
+    tiles = triton.cdiv(n, 16 * rb)
+    split = max(1, min(k // (32 * wpl * wk), round(waves * sms / tiles)))
+    return {"RB": rb, "WK": wk, "WPL": wpl, "PREFETCH": prefetch, "SPLIT_K": split}
+
+
+def _tiles_group(gs: int, entry: tuple) -> bool:
+    return gs % (32 * entry[4] * entry[2]) == 0 and entry[1] * entry[2] <= 16
+
+
+def pairs_candidates(n: int, k: int, gs: int, sms: int, grid: list[tuple] | None = None) -> list[dict]:
+    """The autotuner's candidates (PAIRS_CANDIDATES, or grid's entries) whose step (WK chunks of 32 WPL columns)
+    tiles the group, each once."""
+    entries = [e for e in (grid or PAIRS_CANDIDATES) if _tiles_group(gs, e)]
+    return list({str(c): c for c in (pairs_config(n, k, sms, *e) for e in entries)}.values())
+
+
+def default_pairs_config(n: int, k: int, gs: int, sms: int) -> dict:
+    """Three programs an SM, 32 rows a table, two chunks in flight, the widest chunk that tiles the group."""
+    wpl = next(w for w in (4, 2, 1) if gs % (32 * w) == 0)
+    return pairs_config(n, k, sms, 3, 2, 1, 2, wpl)
+
+
 def launch_decode_pairs(
     x: torch.Tensor,
     codes_packed: torch.Tensor,
@@ -358,20 +429,22 @@ def launch_decode_pairs(
     config: dict,
 ) -> None:
     """y [M, N] <- the pair-table kernel for tokens that all use slot_of_token[0]'s LUT. config: RB (16-row blocks
-    a program: 1, 2 or 4), WPL (code words a lane and row in a chunk: 1, 2 or 4), PREFETCH (chunks in flight, 1-4;
-    default 2), SPLIT_K (K ranges, each within one LUT group). Check pairs_ok first."""
+    a program: 1, 2 or 4), WK (warps a row block, taking turns over its chunks and sharing its table; default 1),
+    WPL (code words a lane and row in a chunk: 1, 2 or 4), PREFETCH (steps in flight, 1-4; default 2), SPLIT_K (K
+    ranges, each within one LUT group). Check pairs_ok first."""
     m, k = x.shape
     n = codes_packed.shape[0]
     gs = k // lut_pool.shape[2]
-    rb, wpl = config["RB"], config["WPL"]
-    k_per_split = split_columns(k, gs, 32 * wpl, config.get("SPLIT_K", 1))
-    split, k_per_split, n_tiles, ws, counters = split_k_launch(x, y, n, 16 * rb, 32 * wpl, 1, k_per_split)
+    rb, wk, wpl = config["RB"], config.get("WK", 1), config["WPL"]
+    step = 32 * wpl * wk
+    k_per_split = split_columns(k, gs, step, config.get("SPLIT_K", 1))
+    split, k_per_split, n_tiles, ws, counters = split_k_launch(x, y, n, 16 * rb, step, 1, k_per_split)
     _decode_pairs_kernel[(n_tiles, split)](
         x.view(torch.int64), codes_packed.view(torch.int32), lut_pool, slot_of_token, y, ws, counters,
         m, n, k, gs, x.stride(0) // 4, codes_packed.stride(0) // 4, lut_pool.stride(0), lut_pool.stride(1),
         y.stride(0), k_per_split,
-        NV=1 << bits, RB=rb, WPL=wpl, PREFETCH=config.get("PREFETCH", 2), TILES=1 if m <= 8 else 2, USE_SPLIT=split > 1,
-        BF16=x.dtype == torch.bfloat16, num_warps=rb,
+        NV=1 << bits, RB=rb, WK=wk, WPL=wpl, PREFETCH=config.get("PREFETCH", 2), TILES=1 if m <= 8 else 2,
+        USE_SPLIT=split > 1, BF16=x.dtype == torch.bfloat16, num_warps=rb * wk,
     )  # fmt: skip
 
 
@@ -437,14 +510,14 @@ def pairs_model(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Ten
     """What _decode_pairs_kernel computes, step by step in torch on the CPU (fp32 outputs [M, N]): per program its
     table (pair_table), per warp and chunk each lane's code words and x quads at the kernel's offsets, the A pairs
     read from the table at prmt's addresses, mma.sync through the fragment maps, the outputs at the accumulators'
-    tokens and rows, split-K ranges by split_columns."""
+    tokens and rows, split-K ranges by split_columns, each warp of a row block its turn of the chunks (WK)."""
     m, k = x.shape
     n = codes_packed.shape[0]
     nv = 1 << bits
     gs = k // lut_pool.shape[2]
-    rb, wpl = config["RB"], config["WPL"]
+    rb, wk, wpl = config["RB"], config.get("WK", 1), config["WPL"]
     copies, chunk = 4 // rb, 32 * wpl
-    per = split_columns(k, gs, chunk, config.get("SPLIT_K", 1))
+    per = split_columns(k, gs, chunk * wk, config.get("SPLIT_K", 1))
     words = codes_packed.contiguous().view(torch.int32).to(torch.int64) & 0xFFFFFFFF  # [N, K / 8]
     quads = x.contiguous().view(torch.int64)  # [M, K / 4]
     lut = lut_pool[int(slot_of_token[0])]  # [N, gpr, NV]
@@ -458,12 +531,14 @@ def pairs_model(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Ten
             lut_rows = torch.zeros(16 * rb, nv, dtype=lut.dtype)
             lut_rows[rows < n] = lut[rows[rows < n], k_lo // gs]
             table = pair_table(lut_rows, copies).flatten()  # b32 i at byte address 4 i
-            for w in range(rb):
-                r0 = row0 + 16 * w + g
-                off0 = (copies * (16 * w + g) + t % copies) * 4
+            for w in range(rb * wk):
+                block, turn = w % rb, w // rb  # the warp's row block, and its chunks: turn, turn + WK, ...
+                r0 = row0 + 16 * block + g
+                off0 = (copies * (16 * block + g) + t % copies) * 4
                 off1 = off0 + copies * 8 * 4
                 acc = [torch.zeros(32, 4) for _ in range(tiles)]
-                for c0 in range(k_lo, min(k_lo + per, k), chunk):
+                for step in range(k_lo, min(k_lo + per, k), chunk * wk):
+                    c0 = step + turn * chunk
                     for j in range(wpl):
                         col_word = c0 // 8 + wpl * t + j
                         w0 = words[r0.clamp(max=n - 1), col_word]
@@ -478,7 +553,7 @@ def pairs_model(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Ten
                                 b = (xb & 0xFFFFFFFF, (xb >> 32) & 0xFFFFFFFF)
                                 a = (p[2 * h], q[2 * h], p[2 * h + 1], q[2 * h + 1])
                                 acc[tile] = _model_mma(acc[tile], a, b, x.dtype)
-                for tile in range(tiles):
+                for tile in range(tiles):  # the WK warps of a block summed (the kernel: through shared memory)
                     tok = 8 * tile + 2 * t
                     for i, (dt, dr) in enumerate(((0, 0), (1, 0), (0, 8), (1, 8))):
                         ok = (tok + dt < m) & (r0 + dr < n)

@@ -16,7 +16,9 @@ DECODE_KERNEL / pass decode_kernel=). auto takes the bucket kernel only when the
 slots is known on the host (num_tasks, or SlotSegments.host_bounds) and is >= bucket_min_tasks(M), for
 fp16/bf16 x. Below that, a batch of up to FEW_MAX_M rows over 2 or more known tasks is the few-task class: the
 fragment kernel (triton_decode_mma.py) with its own tuned choice, timed over several tasks (the gather class's
-choice is timed over one; SKETCHSERVE_FEW_TASKS=0 turns the class off). task_classes(M) lists the counts where
+choice is timed over one; SKETCHSERVE_FEW_TASKS=0 turns the class off). A batch of up to 16 rows of one known task
+(num_tasks 1) takes the pair-table kernel (gluon_decode_pairs.py; sm_90, Triton >= 3.9) where
+SKETCHSERVE_PAIRS_DECODE=1: off by default until a GPU has timed it. task_classes(M) lists the counts where
 the kernel changes. Never read back from the device: the decode step runs under CUDA graphs.
 
 int8_base (the int8 activation mode: the base LUT's tables, triton_bucket_int8.base_tables of lut_pool[0]):
@@ -36,6 +38,8 @@ import torch
 import triton
 
 from kernels import autotune
+from kernels.gluon_decode_pairs import HAVE_PAIRS, default_pairs_config, launch_decode_pairs, pairs_candidates, pairs_ok
+from kernels.gluon_decode_pairs import MAX_TOKENS as PAIRS_MAX_M
 from kernels.lut_linear import SlotSegments
 from kernels.triton_backward import (
     default_grad_lut_config,
@@ -120,6 +124,7 @@ DECODE_MAX_M = 64  # above this the prefill kernel's token tiles beat one split-
 # one-task path against the bucket kernel, 14.32 / 16.30 ms at 4 tasks, 17.30 / 16.32 at 5, 20.29 / 16.29 at 6. At
 # 64 rows the one-task path still wins at 6 (26.69 / 27.62 ms), so 33-64 rows keep 7.
 FEW_TASKS = os.environ.get("SKETCHSERVE_FEW_TASKS", "1") != "0"
+PAIRS_DECODE = HAVE_PAIRS and os.environ.get("SKETCHSERVE_PAIRS_DECODE", "0") == "1"
 BUCKET_MIN_TASKS_SMALL_M, BUCKET_MIN_TASKS_LARGE_M, BUCKET_SMALL_M = 5, 13, 16
 BUCKET_MIN_TASKS_LARGE_M_SM90 = 7  # 33-64 rows (and above), the wgmma bucket kernel
 BUCKET_MIN_TASKS_MID_M_SM90, BUCKET_MID_M = 5, 32  # 17-32 rows, the WIDE bucket kernel's 16-token tiles
@@ -273,6 +278,8 @@ def _forward(
             launch_bucket(x, codes_packed, lut_pool, slots, bits, y, config)
             return y
         gs = triton.cdiv(k, lut_pool.shape[2])
+        if decode_class == "pairs" and _launch_pairs(x, codes_packed, lut_pool, slots, bits, y, sms, gs):
+            return y
         few = decode_class == "few" and prmt_ok(codes_packed, lut_pool, bits)
         if few and mma_ok(x, codes_packed, lut_pool, bits, 2):
             config = autotune.pick_config(
@@ -329,6 +336,29 @@ def _forward(
     return y
 
 
+def _launch_pairs(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor, slots: torch.Tensor,
+                  bits: int, y: torch.Tensor, sms: int, gs: int) -> bool:  # fmt: skip
+    """The pair-table kernel's tuned choice for a one-task batch, launched where the kernel takes the call (else
+    False: the gather class's choice serves it)."""
+    n, k = codes_packed.shape[0], x.shape[1]
+    gpr = lut_pool.shape[2]
+    if not pairs_ok(x, codes_packed, lut_pool, bits, gpr, 1):
+        return False
+    config = autotune.pick_config(
+        "decode_pairs",
+        _shape_key(x, codes_packed, lut_pool, bits, _m_bucket(x.shape[0])),
+        lambda: pairs_candidates(n, k, gs, sms),
+        lambda c: launch_decode_pairs(x, codes_packed, lut_pool, slots, bits, y, c),
+        lambda: default_pairs_config(n, k, gs, sms),
+        x.device,
+        output=y,
+    )
+    if not pairs_ok(x, codes_packed, lut_pool, bits, gpr, config["WPL"]):
+        return False
+    launch_decode_pairs(x, codes_packed, lut_pool, slots, bits, y, config)
+    return True
+
+
 def _int8_config(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor, bits: int,
                  decode_class: str) -> dict | None:  # fmt: skip
     """The int8 kernel's config for a call of this decode class in the int8 activation mode, or None: it stays
@@ -371,6 +401,8 @@ def _decode_class(choice: str, x: torch.Tensor, segments: SlotSegments | None, n
     if num_tasks >= bucket_min_tasks(m):
         # fp32 x: the one-hot MMA would round x to tf32 (or run at fp32 MMA speed)
         return "one" if x.dtype == torch.float32 else "bucket"
+    if num_tasks == 1 and PAIRS_DECODE and m <= PAIRS_MAX_M:
+        return "pairs"
     return "few" if FEW_TASKS and m <= FEW_MAX_M and num_tasks >= 2 else "one"
 
 

@@ -14,11 +14,14 @@ import sys
 import pytest
 import torch
 
+from kernels import triton_ops
 from kernels.gluon_decode_pairs import (
     HAVE_PAIRS,
     LOOKUP_SELECTORS,
+    default_pairs_config,
     launch_decode_pairs,
     pair_table,
+    pairs_candidates,
     pairs_model,
     pairs_ok,
     prmt,
@@ -68,6 +71,31 @@ def test_split_ranges_are_whole_chunks_inside_one_group():
         assert per <= max(chunk, -(-k // split) // chunk * chunk + chunk)
 
 
+@pytest.mark.parametrize("n, k, gpr", [(4096, 4096, 1), (11008, 4096, 4), (4096, 11008, 4), (4096, 11008, 1)])
+def test_every_candidate_tiles_its_groups_and_splits_inside_them(n, k, gpr):
+    gs = k // gpr
+    configs = pairs_candidates(n, k, gs, 132)
+    assert configs and default_pairs_config(n, k, gs, 132) in configs
+    for cfg in configs:
+        chunk = 32 * cfg["WPL"]
+        step = chunk * cfg["WK"]
+        assert cfg["RB"] in (1, 2, 4) and gs % step == 0 and cfg["SPLIT_K"] >= 1 and cfg["RB"] * cfg["WK"] <= 16
+        per = split_columns(k, gs, step, cfg["SPLIT_K"])
+        assert gs % per == 0 and per % step == 0
+
+
+def test_only_a_batch_of_one_known_task_takes_the_pair_table_class(monkeypatch):
+    x = torch.zeros(16, 64, dtype=torch.float16)
+    monkeypatch.setattr(triton_ops, "PAIRS_DECODE", False)
+    assert triton_ops._decode_class("auto", x, None, 1) == "one"  # off by default
+    monkeypatch.setattr(triton_ops, "PAIRS_DECODE", True)
+    assert triton_ops._decode_class("auto", x, None, 1) == "pairs"
+    assert triton_ops._decode_class("auto", x, None, None) == "one"  # tokens of any slots
+    assert triton_ops._decode_class("auto", x, None, 2) != "pairs"
+    assert triton_ops._decode_class("gather", x, None, 1) == "one"
+    assert triton_ops._decode_class("auto", torch.zeros(17, 64, dtype=torch.float16), None, 1) == "one"
+
+
 MODEL_CASES = [
     # m, n, k, bits, gpr, config, x dtype
     (1, 32, 256, 4, 1, {"RB": 2, "WPL": 4}, torch.float16),
@@ -75,6 +103,8 @@ MODEL_CASES = [
     (16, 40, 512, 4, 4, {"RB": 4, "WPL": 1, "SPLIT_K": 3}, torch.bfloat16),
     (11, 72, 384, 3, 1, {"RB": 2, "WPL": 4, "SPLIT_K": 3}, torch.float16),
     (8, 16, 128, 3, 2, {"RB": 1, "WPL": 2}, torch.bfloat16),
+    (3, 40, 1024, 4, 2, {"RB": 2, "WK": 4, "WPL": 1, "SPLIT_K": 2}, torch.float16),
+    (13, 24, 512, 4, 1, {"RB": 1, "WK": 2, "WPL": 2}, torch.bfloat16),
 ]
 
 
@@ -113,7 +143,7 @@ div16 = ["x_quads", "words_ptr", "lut_ptr", "y_ptr", "ws_ptr", "counter_ptr", "N
          "stride_cw", "stride_ls", "stride_ln", "stride_ym", "K_PER_SPLIT"]
 attrs = {(k.arg_names.index(a),): [["tt.divisibility", 16]] for a in div16}
 kern = triton.compile(GluonASTSource(fn=k, signature=sig, constexprs=const, attrs=attrs),
-                      target=GPUTarget("cuda", 90, 32), options={"num_warps": const["RB"]})
+                      target=GPUTarget("cuda", 90, 32), options={"num_warps": const["RB"] * const["WK"]})
 sys.stdout.buffer.write(kern.asm["cubin"])
 """
 
@@ -159,10 +189,11 @@ def _loops(sass: str) -> list[list[str]]:
     return loops
 
 
-@pytest.mark.parametrize("tiles", [1, 2])
-def test_the_chunk_loop_compiles_to_a_permute_and_a_shared_load_per_code_byte(tiles):
+@pytest.mark.parametrize("tiles, wk", [(1, 1), (2, 1), (2, 4)])
+def test_the_chunk_loop_compiles_to_a_permute_and_a_shared_load_per_code_byte(tiles, wk):
     wpl = 4
-    sass = _sass({"NV": 16, "RB": 2, "WPL": wpl, "PREFETCH": 2, "TILES": tiles, "USE_SPLIT": True, "BF16": False})
+    sass = _sass({"NV": 16, "RB": 2, "WK": wk, "WPL": wpl, "PREFETCH": 2, "TILES": tiles, "USE_SPLIT": True,
+                  "BF16": False})  # fmt: skip
     loop = max(_loops(sass), key=len)  # the chunk loop (the largest), unrolled PREFETCH = 2 times
     words = 2 * 2 * wpl  # a lane's words in two chunks (rows g and g + 8)
     assert loop.count("LDS") == 4 * words and loop.count("PRMT") == 4 * words
@@ -181,6 +212,9 @@ CUDA_CASES = [
     (9, 200, 512, 3, 2, {"RB": 4, "WPL": 2, "SPLIT_K": 2}, torch.bfloat16),
     (16, 72, 256, 4, 1, {"RB": 1, "WPL": 1, "PREFETCH": 4}, torch.bfloat16),
     (3, 48, 1024, 4, 8, {"RB": 2, "WPL": 4, "SPLIT_K": 4, "PREFETCH": 3}, torch.float16),
+    (16, 4096, 4096, 4, 1, {"RB": 2, "WK": 4, "WPL": 4}, torch.float16),
+    (8, 11008, 4096, 3, 4, {"RB": 1, "WK": 2, "WPL": 2, "SPLIT_K": 2}, torch.bfloat16),
+    (16, 100, 2048, 4, 2, {"RB": 4, "WK": 2, "WPL": 4, "SPLIT_K": 2, "PREFETCH": 3}, torch.float16),
 ]
 
 
@@ -189,10 +223,24 @@ CUDA_CASES = [
 def test_on_cuda_the_kernel_matches_the_reference_into_a_poisoned_output(case):
     m, n, k, bits, gpr, config, dtype = case
     x, codes, lut, slots = make_case(m, n, k, bits, gpr, 3, "one", dtype)
-    if not pairs_ok(x, codes, lut, bits, gpr, config["WPL"]):
+    if not pairs_ok(x, codes, lut, bits, gpr, config["WPL"], config.get("WK", 1)):
         pytest.skip("the pair-table kernel does not run here (sm_90 and Triton >= 3.9)")
     y = torch.full((m, n), float("nan"), dtype=dtype, device=x.device)
     for _ in range(2):  # twice: the split counters are reset for the next launch
         launch_decode_pairs(x, codes, lut, slots, bits, y, config)
     ref = lut_linear_reference(x.float(), codes, lut.float(), slots, bits)
     assert rel_err(y, ref) < (3e-3 if dtype == torch.float16 else 1.5e-2)
+
+
+@pytest.mark.skipif(not CUDA, reason="the kernel runs on CUDA")
+@pytest.mark.parametrize("m", [1, 16])
+def test_on_cuda_the_op_takes_the_kernel_for_one_known_task(monkeypatch, m):
+    x, codes, lut, slots = make_case(m, 1024, 2048, 4, 2, 3, "one", torch.float16)
+    if not pairs_ok(x, codes, lut, 4, 2, 1):
+        pytest.skip("the pair-table kernel does not run here (sm_90 and Triton >= 3.9)")
+    monkeypatch.setattr(triton_ops, "PAIRS_DECODE", True)
+    launched = []
+    monkeypatch.setattr(triton_ops, "launch_decode_pairs", lambda *a: launched.append(a[-1]) or launch_decode_pairs(*a))
+    y = triton_ops.lut_linear_forward(x, codes, lut, slots, 4, num_tasks=1)
+    ref = lut_linear_reference(x.float(), codes, lut.float(), slots, 4)
+    assert launched and rel_err(y, ref) < 3e-3

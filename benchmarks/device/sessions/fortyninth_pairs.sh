@@ -1,4 +1,4 @@
-# Forty-ninth session's plan (~6-8 min after two carrying calls): the pair-table decode kernel
+# Forty-ninth session's plan (~12 min after two carrying calls): the pair-table decode kernel
 # (kernels/gluon_decode_pairs.py), Triton 3.9 only. Before it, on this machine: bash benchmarks/device/carry_triton39.sh.
 #   call 1, carry [".device-carry/triton39/part_aa"]: mkdir -p /root/t39 && cp .device-carry/triton39/part_aa /root/t39/
 #   call 2, carry [".device-carry/triton39/part_ab", ".device-carry/triton39/SHA256"]:
@@ -12,6 +12,6 @@ if [ "$1" = 1 ]; then
   timeout 240 python3 -m pytest -q tests/kernels/test_gluon_decode_pairs.py 2>&1 | tail -15 | tee $OUT/cuda_tests_pairs.log
 fi
 for gpr in $1; do
-  timeout 280 python3 benchmarks/pairs_decode.py --out $OUT --gpr $gpr --budget-s 60 2>&1 \
+  timeout 420 python3 benchmarks/pairs_decode.py --out $OUT --gpr $gpr --budget-s 90 --cases 1x1,4x1,16x1 2>&1 \
     | grep -v "Warn\|warn_once" | tee $OUT/pairs_grid_gpr$gpr.log | grep "T=1:"
 done
