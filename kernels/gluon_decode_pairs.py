@@ -129,15 +129,17 @@ if HAVE_PAIRS:
     def _split_words(v, WPL: gl.constexpr, LANES: gl.constexpr):
         """The WPL columns of v [NT, WPL] (each thread's row held whole) as a tuple of lane tensors."""
         if WPL == 1:
-            return (gl.convert_layout(gl.reshape(v, [v.shape[0]]), LANES),)
-        if WPL == 2:
+            words = (gl.convert_layout(gl.reshape(v, [v.shape[0]]), LANES),)
+        elif WPL == 2:
             a, b = gl.split(v)
-            return gl.convert_layout(a, LANES), gl.convert_layout(b, LANES)
-        even, odd = gl.split(gl.reshape(v, [v.shape[0], 2, 2]))  # [NT, 2] each: words (0, 2) and (1, 3)
-        a, c = gl.split(even)
-        b, d = gl.split(odd)
-        return (gl.convert_layout(a, LANES), gl.convert_layout(b, LANES), gl.convert_layout(c, LANES),
-                gl.convert_layout(d, LANES))  # fmt: skip
+            words = (gl.convert_layout(a, LANES), gl.convert_layout(b, LANES))
+        else:
+            even, odd = gl.split(gl.reshape(v, [v.shape[0], 2, 2]))  # [NT, 2] each: words (0, 2) and (1, 3)
+            a, c = gl.split(even)
+            b, d = gl.split(odd)
+            words = (gl.convert_layout(a, LANES), gl.convert_layout(b, LANES), gl.convert_layout(c, LANES),
+                     gl.convert_layout(d, LANES))  # fmt: skip
+        return words
 
     @gluon.jit
     def _x_quads(x_ptr, quad, XL2: gl.constexpr, LANES: gl.constexpr):

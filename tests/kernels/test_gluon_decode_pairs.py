@@ -189,9 +189,8 @@ def _loops(sass: str) -> list[list[str]]:
     return loops
 
 
-@pytest.mark.parametrize("tiles, wk", [(1, 1), (2, 1), (2, 4)])
-def test_the_chunk_loop_compiles_to_a_permute_and_a_shared_load_per_code_byte(tiles, wk):
-    wpl = 4
+@pytest.mark.parametrize("tiles, wk, wpl", [(1, 1, 4), (2, 1, 4), (2, 4, 4), (2, 2, 2), (1, 1, 1)])
+def test_the_chunk_loop_compiles_to_a_permute_and_a_shared_load_per_code_byte(tiles, wk, wpl):
     sass = _sass({"NV": 16, "RB": 2, "WK": wk, "WPL": wpl, "PREFETCH": 2, "TILES": tiles, "USE_SPLIT": True,
                   "BF16": False})  # fmt: skip
     loop = max(_loops(sass), key=len)  # the chunk loop (the largest), unrolled PREFETCH = 2 times
@@ -201,7 +200,8 @@ def test_the_chunk_loop_compiles_to_a_permute_and_a_shared_load_per_code_byte(ti
     assert loop.count("IMAD.MOV.U32") <= 2, "the prefetch ring's registers move each chunk"
     assert not any(op.startswith("BAR") for op in loop)
     weights = 8 * words
-    assert len(loop) / weights < 2.0, f"{len(loop)} instructions for {weights} weights a lane"
+    bound = 2.0 if wpl == 4 else 2.5  # a narrower chunk spends more on its loads' addresses and the loop
+    assert len(loop) / weights < bound, f"{len(loop)} instructions for {weights} weights a lane"
 
 
 CUDA_CASES = [
