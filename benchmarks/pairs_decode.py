@@ -65,14 +65,19 @@ def main() -> None:
                 print(f"{n}x{k} M={m} {cfg}: {us and round(us, 2)} us (err {err})", flush=True)
                 if us and (best is None or us < best["us"]):
                     best = rows[-1]
-            op_us = bench_graph(ours_fns(layer, x, slots))
+            try:  # the shipped kernels under this Triton (3.9 on the lent GPU, whose own is 3.6): not a reason to stop
+                op_us = bench_graph(ours_fns(layer, x, slots))
+            except Exception as e:  # noqa: BLE001 - record and go on
+                print(f"{n}x{k} M={m}: the op failed: {e!r:.300}", flush=True)
+                op_us = None
             cublas_us = bench_graph(cublas_fns(layer, x))
             rows.append({**case, "kind": "op", "us": op_us})
             rows.append({**case, "kind": "cublas", "us": cublas_us})
             if best:
                 shape = {key: best[key] for key in ("RB", "WK", "WPL", "PREFETCH", "SPLIT_K")}
+                op = f"op {op_us:.2f} x{cublas_us / op_us:.2f}" if op_us else "op failed"
                 print(f"{n}x{k} M={m} T={tasks}: pairs {best['us']:.2f} us {shape} x{cublas_us / best['us']:.2f} | "
-                      f"op {op_us:.2f} x{cublas_us / op_us:.2f} | cuBLAS {cublas_us:.2f}", flush=True)  # fmt: skip
+                      f"{op} | cuBLAS {cublas_us:.2f}", flush=True)  # fmt: skip
         del layer
         torch.cuda.empty_cache()
     import triton
