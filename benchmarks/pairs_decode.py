@@ -74,7 +74,7 @@ def main() -> None:
             rows.append({**case, "kind": "op", "us": op_us})
             rows.append({**case, "kind": "cublas", "us": cublas_us})
             if best:
-                shape = {key: best[key] for key in ("RB", "WK", "WPL", "PREFETCH", "SPLIT_K")}
+                shape = {key: best[key] for key in ("RB", "WK", "WPL", "PREFETCH", "TABLES", "SPLIT_K")}
                 op = f"op {op_us:.2f} x{cublas_us / op_us:.2f}" if op_us else "op failed"
                 print(f"{n}x{k} M={m} T={tasks}: pairs {best['us']:.2f} us {shape} x{cublas_us / best['us']:.2f} | "
                       f"{op} | cuBLAS {cublas_us:.2f}", flush=True)  # fmt: skip

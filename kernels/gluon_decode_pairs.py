@@ -7,18 +7,21 @@ of every byte value of codes:
 
     T[b, s] = LUT[row(s), g, b & 15] | LUT[row(s), g, b >> 4] << 16    b32: the even column's weight in the low
                                                                        half, as A's pairs and the packed codes take it
-    T [256 byte values, 64 slots] int32: 64 KB of shared memory; slot s = COPIES r + c: row r of the program's
-    16 RB rows, copy c < COPIES = 4 / RB
+    T [TABLES, 256 byte values, 64 slots] int32: 64 KB of shared memory a table (TABLES 1 or 2); slot 64 k + s
+    (table k) = COPIES r + c: row r of the program's 16 RB rows, copy c < COPIES = 4 TABLES / RB
 
 so one 32-bit shared load per byte of codes is one A register. Its address is one byte permute: the lane's slot
-offset 4 s (< 256) in byte 0, the code byte in byte 1, which is b * 256 + 4 s; ptxas adds the table's base as a
-uniform register inside the load ([R + UR]). Two instructions per two weights (PRMT, LDS), against ~5.5.
+offset (k in byte 2, 4 s < 256 in byte 0) with the code byte as byte 1, which is 65536 k + 256 b + 4 s; ptxas adds
+the tables' base as a uniform register inside the load ([R + UR]). Two instructions per two weights (PRMT, LDS),
+against ~5.5.
 
-Bank conflicts: T[b, s] lies in bank s % 32. One load serves the 32 lanes of a warp, lane 4 g + t reading rows g
+Bank conflicts: T[k, b, s] lies in bank s % 32. One load serves the 32 lanes of a warp, lane 4 g + t reading rows g
 (or g + 8) of its block with copy t % COPIES: 8 rows x COPIES distinct slots, 8 COPIES consecutive ones, each bank
-read by 4 / COPIES = RB lanes. RB = 1 (16 rows a table, 4 copies) is conflict-free, RB = 2 costs 2 wavefronts a
-load, RB = 4 (64 rows, one copy) 4. More rows a table amortise its writing (512 wavefronts of 128 bytes) over more
-lookups; which pays is for the GPU to say (benchmarks/pairs_decode.py).
+read by 4 / COPIES lanes. With one table, RB = 1 (16 rows, 4 copies) is conflict-free, RB = 2 costs 2 wavefronts a
+load, RB = 4 (64 rows, one copy) 4; two tables (128 KB, one program an SM) give RB = 2 4 copies and RB = 4 2. More
+rows a program amortise its tables' writing (512 wavefronts of 128 bytes each) and x's reads (every row tile reads
+all of x: 16 tokens' x is 4 times the codes' bytes a row) over more lookups; which pays is for the GPU to say
+(benchmarks/pairs_decode.py).
 
 The MMA side is the fragment kernel's (its docstring has the fragment maps): lane 4 g + t of warp w holds rows
 16 w + g and 16 w + g + 8, code words WPL t + i (i < WPL) of each 32 WPL-column chunk, whose 8 columns p .. p + 7
@@ -105,15 +108,23 @@ if HAVE_PAIRS:
 
     @gluon.jit
     def _build_table(table, lut_row0, row0, N, stride_ln, NV: gl.constexpr, NW: gl.constexpr,
-                     COPIES: gl.constexpr):  # fmt: skip
-        """T[b, s] <- the pair (LUT[b & 15], LUT[b >> 4]) of slot s's row (row0 + s // COPIES), lut_row0 pointing at
-        row 0's group: 16 b-rows (one high nibble) a pass, each thread's low-nibble entries one row's contiguous
-        LUT values, the stores 32 consecutive slots a warp (no conflict). Entries past NV or N are 0."""
+                     COPIES: gl.constexpr, TABLES: gl.constexpr):  # fmt: skip
+        """T[k, b, s] <- the pair (LUT[b & 15], LUT[b >> 4]) of slot 64 k + s's row (row0 + (64 k + s) // COPIES),
+        lut_row0 pointing at row 0's group: 16 b-rows (one high nibble) a pass, each thread's low-nibble entries one
+        row's contiguous LUT values, the stores 32 consecutive slots a warp (no conflict). Entries past NV or N are
+        0."""
+        for k in gl.static_range(TABLES):
+            _build_one(table, k, lut_row0, row0, N, stride_ln, NV, NW, COPIES)
+
+    @gluon.jit
+    def _build_one(table, k, lut_row0, row0, N, stride_ln, NV: gl.constexpr, NW: gl.constexpr,
+                   COPIES: gl.constexpr):  # fmt: skip
+        """Table k of _build_table."""
         WS: gl.constexpr = 2 if NW >= 2 else 1  # warps along the slots
         WL: gl.constexpr = NW // WS  # warps along the low nibble
         BL: gl.constexpr = gl.BlockedLayout([16 // WL, TABLE_SLOTS // (32 * WS)], [1, 32], [WL, WS], [0, 1])
         lo = gl.arange(0, 16, layout=gl.SliceLayout(1, BL))
-        s = gl.arange(0, TABLE_SLOTS, layout=gl.SliceLayout(0, BL))
+        s = gl.arange(0, TABLE_SLOTS, layout=gl.SliceLayout(0, BL)) + k * TABLE_SLOTS
         row = s // COPIES
         row_ok = row0 + row < N
         row_ptr = lut_row0 + row.to(gl.int64) * stride_ln  # [64]
@@ -123,7 +134,7 @@ if HAVE_PAIRS:
         for h in gl.static_range(NV):  # high nibbles past NV never occur in codes of NV values
             hi_vals = gl.load(row_ptr + h, mask=row_ok, other=0.0)  # [64]
             hi_bits = hi_vals.to(gl.int16, bitcast=True).to(gl.int32) << 16
-            table.slice(16 * h, 16, dim=0).store(lo_bits | gl.expand_dims(hi_bits, 0))
+            table.slice(256 * k + 16 * h, 16, dim=0).store(lo_bits | gl.expand_dims(hi_bits, 0))
 
     @gluon.jit
     def _split_words(v, WPL: gl.constexpr, LANES: gl.constexpr):
@@ -202,11 +213,16 @@ if HAVE_PAIRS:
         return (c00, c01, c02, c03), (c10, c11, c12, c13)
 
     @gluon.jit
+    def _slot_offset(slot):
+        """A slot's part of its lookup address: table slot // 64 (64 KB each) in byte 2, 4 (slot % 64) in byte 0."""
+        return ((slot // TABLE_SLOTS) << 16) | ((slot % TABLE_SLOTS) * 4)
+
+    @gluon.jit
     def _sum_warps(table, acc, first, e, RB: gl.constexpr, WK: gl.constexpr, LANES: gl.constexpr):
         """Each of a tile's 4 accumulators summed over the WK warps of its lane's row block (every warp gets the
         sums), through the table's memory: as fp32, its NL (= 32 NW) values from (first + i) NL hold accumulator i."""
         NL: gl.constexpr = 32 * RB * WK
-        sums = table.reinterpret(gl.float32, [256 * TABLE_SLOTS], gl.SwizzledSharedLayout(1, 1, 1, [0]))
+        sums = table.reinterpret(gl.float32, [table.shape[0] * TABLE_SLOTS], gl.SwizzledSharedLayout(1, 1, 1, [0]))
         c0, c1, c2, c3 = acc
         sums.slice((first + 0) * NL, NL).store(c0)
         sums.slice((first + 1) * NL, NL).store(c1)
@@ -267,10 +283,10 @@ if HAVE_PAIRS:
         x_quads, words_ptr, lut_ptr, slot_ptr, y_ptr, ws_ptr, counter_ptr,
         M, N, K, GS, stride_xq, stride_cw, stride_ls, stride_ln, stride_ym, K_PER_SPLIT,
         NV: gl.constexpr, RB: gl.constexpr, WK: gl.constexpr, WPL: gl.constexpr, PREFETCH: gl.constexpr,
-        TILES: gl.constexpr, USE_SPLIT: gl.constexpr, BF16: gl.constexpr,
+        TABLES: gl.constexpr, TILES: gl.constexpr, USE_SPLIT: gl.constexpr, BF16: gl.constexpr,
     ):  # fmt: skip
         """y [M, N] <- x [M, K] @ W.T for the rows 16 RB pid_n .. and the columns of split pid_k (see module doc)."""
-        COPIES: gl.constexpr = 4 // RB
+        COPIES: gl.constexpr = 4 * TABLES // RB
         CHUNK: gl.constexpr = 32 * WPL
         STEP: gl.constexpr = WK * CHUNK  # the program's warps of one row block take consecutive chunks
         NW: gl.constexpr = RB * WK
@@ -289,8 +305,8 @@ if HAVE_PAIRS:
         g = (e % 32) // 4
         t = e % 4
         r0 = row0 + 16 * rb + g  # lane rows r0 and r0 + 8
-        off0 = (COPIES * (16 * rb + g) + t % COPIES) * 4  # its slots' byte offsets in a table row
-        off1 = off0 + COPIES * 8 * 4
+        off0 = _slot_offset(COPIES * (16 * rb + g) + t % COPIES)  # its slots' offsets (table k in byte 2, 4 s)
+        off1 = _slot_offset(COPIES * (16 * rb + g + 8) + t % COPIES)
         # rows past N read row N - 1's codes (their outputs are masked): every load stays unpredicated
         words0_ptr = words_ptr + gl.minimum(r0, N - 1).to(gl.int64) * stride_cw + WPL * t + kw * (CHUNK // 8)
         words1_ptr = words_ptr + gl.minimum(r0 + 8, N - 1).to(gl.int64) * stride_cw + WPL * t + kw * (CHUNK // 8)
@@ -304,9 +320,10 @@ if HAVE_PAIRS:
             ring = ring + (_chunk_loads(words0_ptr, words1_ptr, x0_ptr, x1_ptr, gl.minimum(k_lo + d * STEP, last),
                                         TILES, WPL, NW, LANES),)  # fmt: skip
 
-        table = gl.allocate_shared_memory(gl.int32, [256, TABLE_SLOTS], gl.SwizzledSharedLayout(1, 1, 1, [1, 0]))
+        table = gl.allocate_shared_memory(gl.int32, [256 * TABLES, TABLE_SLOTS],
+                                          gl.SwizzledSharedLayout(1, 1, 1, [1, 0]))  # fmt: skip
         lut_row0 = lut_ptr + slot * stride_ls + row0.to(gl.int64) * stride_ln + (k_lo // GS) * NV
-        _build_table(table, lut_row0, row0, N, stride_ln, NV, NW, COPIES)
+        _build_table(table, lut_row0, row0, N, stride_ln, NV, NW, COPIES, TABLES)
         gl.barrier()  # the table written by every warp before any lookup
 
         zero = gl.zeros([32 * NW], gl.float32, LANES)
@@ -383,35 +400,39 @@ def split_columns(k: int, gs: int, chunk: int, split_k: int) -> int:
     return per
 
 
-# (programs an SM, RB, WK, PREFETCH, WPL). Up to 3 programs of 64 KB fit an SM (waves 3: all resident at once). RB 2
-# is 32 rows a table and 2 wavefronts a lookup, RB 1 16 rows and none lost, RB 4 64 rows (x read by more warps) and
-# 4; WK > 1 shares a table among more warps instead of splitting K over programs that each write it. Not yet timed
-# on a GPU (benchmarks/NOTES.md, forty-ninth session): the op's candidates are a spread over these, the grid script
-# times all of them.
+# (programs an SM, RB, WK, PREFETCH, WPL, TABLES). Up to 3 programs of 64 KB fit an SM (waves 3: all resident at
+# once), one of 128 KB (TABLES 2). With one table RB 2 is 32 rows and 2 wavefronts a lookup, RB 1 16 rows and none
+# lost, RB 4 64 rows (x read by more warps) and 4; two tables halve the conflicts at the same rows. WK > 1 shares the
+# tables among more warps instead of splitting K over programs that each write them. Not yet timed on a GPU
+# (benchmarks/NOTES.md, forty-ninth session): the op's candidates are a spread over these, the grid script times all.
 PAIRS_CANDIDATES = [
-    (3, 2, 1, 2, 4), (1, 2, 4, 2, 4), (1, 2, 2, 2, 4), (3, 1, 1, 2, 4), (1, 1, 4, 2, 4), (1, 4, 2, 2, 4),
-    (3, 2, 1, 3, 4), (2, 2, 2, 2, 4), (3, 2, 1, 2, 2), (1, 4, 4, 2, 2), (1, 2, 4, 3, 2), (2, 1, 2, 3, 4),
+    (3, 2, 1, 2, 4, 1), (1, 2, 4, 2, 4, 1), (1, 2, 2, 2, 4, 1), (3, 1, 1, 2, 4, 1), (1, 1, 4, 2, 4, 1),
+    (1, 4, 2, 2, 4, 1), (1, 2, 4, 2, 4, 2), (1, 4, 2, 2, 4, 2), (1, 4, 4, 2, 4, 2), (3, 2, 1, 3, 4, 1),
+    (2, 2, 2, 2, 4, 1), (3, 2, 1, 2, 2, 1), (1, 4, 4, 2, 2, 1), (1, 2, 4, 3, 2, 1), (2, 1, 2, 3, 4, 1),
 ]  # fmt: skip
 PAIRS_GRID = list(dict.fromkeys(PAIRS_CANDIDATES + [
-    (waves, rb, wk, pf, wpl) for waves in (3, 1, 2) for rb in (2, 1, 4) for wk in (1, 2, 4) for pf in (2, 3)
-    for wpl in (4, 2)]))  # fmt: skip
+    (waves, rb, wk, pf, wpl, tables) for tables in (1, 2) for waves in ((3, 1, 2) if tables == 1 else (1, 2))
+    for rb in (2, 1, 4) for wk in (1, 2, 4) for pf in (2, 3) for wpl in (4, 2)]))  # fmt: skip
 
 
-def pairs_config(n: int, k: int, sms: int, waves: int, rb: int, wk: int, prefetch: int, wpl: int) -> dict:
+def pairs_config(n: int, k: int, sms: int, waves: int, rb: int, wk: int, prefetch: int, wpl: int,
+                 tables: int = 1) -> dict:  # fmt: skip
     """The config whose SPLIT_K runs about waves x SMs programs (at least one a row tile)."""
     tiles = triton.cdiv(n, 16 * rb)
     split = max(1, min(k // (32 * wpl * wk), round(waves * sms / tiles)))
-    return {"RB": rb, "WK": wk, "WPL": wpl, "PREFETCH": prefetch, "SPLIT_K": split}
+    return {"RB": rb, "WK": wk, "WPL": wpl, "PREFETCH": prefetch, "TABLES": tables, "SPLIT_K": split}
 
 
-def _tiles_group(gs: int, entry: tuple) -> bool:
-    return gs % (32 * entry[4] * entry[2]) == 0 and entry[1] * entry[2] <= 16
+def _fits(gs: int, entry: tuple) -> bool:
+    """Whether a grid entry's step tiles the group, its warps number at most 16 and its rows fill its tables' slots
+    with 1-4 copies each."""
+    _, rb, wk, _, wpl, tables = entry
+    return gs % (32 * wpl * wk) == 0 and rb * wk <= 16 and tables <= rb <= 4 * tables
 
 
 def pairs_candidates(n: int, k: int, gs: int, sms: int, grid: list[tuple] | None = None) -> list[dict]:
-    """The autotuner's candidates (PAIRS_CANDIDATES, or grid's entries) whose step (WK chunks of 32 WPL columns)
-    tiles the group, each once."""
-    entries = [e for e in (grid or PAIRS_CANDIDATES) if _tiles_group(gs, e)]
+    """The autotuner's candidates (PAIRS_CANDIDATES, or grid's entries) that fit the group, each once."""
+    entries = [e for e in (grid or PAIRS_CANDIDATES) if _fits(gs, e)]
     return list({str(c): c for c in (pairs_config(n, k, sms, *e) for e in entries)}.values())
 
 
@@ -432,8 +453,9 @@ def launch_decode_pairs(
 ) -> None:
     """y [M, N] <- the pair-table kernel for tokens that all use slot_of_token[0]'s LUT. config: RB (16-row blocks
     a program: 1, 2 or 4), WK (warps a row block, taking turns over its chunks and sharing its table; default 1),
-    WPL (code words a lane and row in a chunk: 1, 2 or 4), PREFETCH (steps in flight, 1-4; default 2), SPLIT_K (K
-    ranges, each within one LUT group). Check pairs_ok first."""
+    WPL (code words a lane and row in a chunk: 1, 2 or 4), PREFETCH (steps in flight, 1-4; default 2), TABLES (64 KB
+    tables a program: 1 or 2, with 4 TABLES / RB copies of each row; default 1), SPLIT_K (K ranges, each within one
+    LUT group). Check pairs_ok first."""
     m, k = x.shape
     n = codes_packed.shape[0]
     gs = k // lut_pool.shape[2]
@@ -445,7 +467,8 @@ def launch_decode_pairs(
         x.view(torch.int64), codes_packed.view(torch.int32), lut_pool, slot_of_token, y, ws, counters,
         m, n, k, gs, x.stride(0) // 4, codes_packed.stride(0) // 4, lut_pool.stride(0), lut_pool.stride(1),
         y.stride(0), k_per_split,
-        NV=1 << bits, RB=rb, WK=wk, WPL=wpl, PREFETCH=config.get("PREFETCH", 2), TILES=1 if m <= 8 else 2,
+        NV=1 << bits, RB=rb, WK=wk, WPL=wpl, PREFETCH=config.get("PREFETCH", 2), TABLES=config.get("TABLES", 1),
+        TILES=1 if m <= 8 else 2,
         USE_SPLIT=split > 1, BF16=x.dtype == torch.bfloat16, num_warps=rb * wk,
     )  # fmt: skip
 
@@ -468,11 +491,12 @@ def prmt(a: torch.Tensor, b: torch.Tensor, selector: int) -> torch.Tensor:
 
 
 def pair_table(lut_rows: torch.Tensor, copies: int) -> torch.Tensor:
-    """The table a program builds: T [256, 64] int64 (b32 values) for its rows' LUT group lut_rows [16 RB, NV]
-    (16-bit dtype; rows past N zero), T[b, copies r + c] = LUT[r, b & 15] | LUT[r, b >> 4] << 16. Entries of a
-    low nibble past NV are 0; rows of a high nibble past NV are never written (-1 here: never read)."""
+    """The tables a program builds: T [256, 64 TABLES] int64 (b32 values; table k is columns 64 k ..) for its rows'
+    LUT group lut_rows [16 RB, NV] (16-bit dtype; rows past N zero), T[b, copies r + c] = LUT[r, b & 15] |
+    LUT[r, b >> 4] << 16. Entries of a low nibble past NV are 0; rows of a high nibble past NV are never written (-1
+    here: never read)."""
     rows, nv = lut_rows.shape
-    assert rows * copies == TABLE_SLOTS.value
+    assert rows * copies % TABLE_SLOTS.value == 0
     bits = torch.zeros(rows, 16, dtype=torch.int64)
     bits[:, :nv] = lut_rows.contiguous().view(torch.int16).to(torch.int64) & 0xFFFF
     b = torch.arange(256)
@@ -517,8 +541,8 @@ def pairs_model(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Ten
     n = codes_packed.shape[0]
     nv = 1 << bits
     gs = k // lut_pool.shape[2]
-    rb, wk, wpl = config["RB"], config.get("WK", 1), config["WPL"]
-    copies, chunk = 4 // rb, 32 * wpl
+    rb, wk, wpl, tables = config["RB"], config.get("WK", 1), config["WPL"], config.get("TABLES", 1)
+    copies, chunk = 4 * tables // rb, 32 * wpl
     per = split_columns(k, gs, chunk * wk, config.get("SPLIT_K", 1))
     words = codes_packed.contiguous().view(torch.int32).to(torch.int64) & 0xFFFFFFFF  # [N, K / 8]
     quads = x.contiguous().view(torch.int64)  # [M, K / 4]
@@ -532,12 +556,15 @@ def pairs_model(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Ten
             rows = torch.arange(row0, row0 + 16 * rb)
             lut_rows = torch.zeros(16 * rb, nv, dtype=lut.dtype)
             lut_rows[rows < n] = lut[rows[rows < n], k_lo // gs]
-            table = pair_table(lut_rows, copies).flatten()  # b32 i at byte address 4 i
+            slots = pair_table(lut_rows, copies)  # [256, 64 TABLES]
+            table = slots.reshape(256, tables, TABLE_SLOTS.value).transpose(0, 1).flatten()  # b32 i at byte 4 i
             for w in range(rb * wk):
                 block, turn = w % rb, w // rb  # the warp's row block, and its chunks: turn, turn + WK, ...
                 r0 = row0 + 16 * block + g
-                off0 = (copies * (16 * block + g) + t % copies) * 4
-                off1 = off0 + copies * 8 * 4
+                slot0 = copies * (16 * block + g) + t % copies
+                slot1 = copies * (16 * block + g + 8) + t % copies
+                off0 = (slot0 // TABLE_SLOTS.value) << 16 | (slot0 % TABLE_SLOTS.value) * 4
+                off1 = (slot1 // TABLE_SLOTS.value) << 16 | (slot1 % TABLE_SLOTS.value) * 4
                 acc = [torch.zeros(32, 4) for _ in range(tiles)]
                 for step in range(k_lo, min(k_lo + per, k), chunk * wk):
                     c0 = step + turn * chunk

@@ -43,14 +43,14 @@ def test_a_lookup_address_is_the_code_byte_over_the_slot_offset(byte):
     assert torch.equal(address, ((word >> (8 * byte)) & 0xFF) * 256 + offset)
 
 
-@pytest.mark.parametrize("copies", [1, 2, 4])
+@pytest.mark.parametrize("copies, tables", [(1, 1), (2, 1), (4, 1), (2, 2), (4, 2)])
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
-def test_the_table_holds_both_weights_of_every_byte_for_each_row_copy(copies, dtype):
-    rows = 64 // copies
+def test_the_table_holds_both_weights_of_every_byte_for_each_row_copy(copies, tables, dtype):
+    rows = 64 * tables // copies
     lut = torch.randn(rows, 16).to(dtype)
-    table = pair_table(lut, copies)  # [256, 64]
+    table = pair_table(lut, copies)  # [256, 64 tables]
     b = torch.randint(0, 256, (500,))
-    s = torch.randint(0, 64, (500,))
+    s = torch.randint(0, 64 * tables, (500,))
     pairs = table[b, s]
     lo = (pairs & 0xFFFF).to(torch.int32).to(torch.int16).view(dtype)
     hi = (pairs >> 16).to(torch.int32).to(torch.int16).view(dtype)
@@ -80,6 +80,7 @@ def test_every_candidate_tiles_its_groups_and_splits_inside_them(n, k, gpr):
         chunk = 32 * cfg["WPL"]
         step = chunk * cfg["WK"]
         assert cfg["RB"] in (1, 2, 4) and gs % step == 0 and cfg["SPLIT_K"] >= 1 and cfg["RB"] * cfg["WK"] <= 16
+        assert 1 <= 4 * cfg["TABLES"] // cfg["RB"] <= 4  # copies of a row
         per = split_columns(k, gs, step, cfg["SPLIT_K"])
         assert gs % per == 0 and per % step == 0
 
@@ -105,6 +106,8 @@ MODEL_CASES = [
     (8, 16, 128, 3, 2, {"RB": 1, "WPL": 2}, torch.bfloat16),
     (3, 40, 1024, 4, 2, {"RB": 2, "WK": 4, "WPL": 1, "SPLIT_K": 2}, torch.float16),
     (13, 24, 512, 4, 1, {"RB": 1, "WK": 2, "WPL": 2}, torch.bfloat16),
+    (16, 72, 512, 4, 2, {"RB": 4, "WK": 2, "WPL": 2, "TABLES": 2, "SPLIT_K": 2}, torch.float16),
+    (2, 40, 256, 3, 1, {"RB": 2, "WPL": 4, "TABLES": 2}, torch.float16),
 ]
 
 
@@ -189,10 +192,11 @@ def _loops(sass: str) -> list[list[str]]:
     return loops
 
 
-@pytest.mark.parametrize("tiles, wk, wpl", [(1, 1, 4), (2, 1, 4), (2, 4, 4), (2, 2, 2), (1, 1, 1)])
-def test_the_chunk_loop_compiles_to_a_permute_and_a_shared_load_per_code_byte(tiles, wk, wpl):
-    sass = _sass({"NV": 16, "RB": 2, "WK": wk, "WPL": wpl, "PREFETCH": 2, "TILES": tiles, "USE_SPLIT": True,
-                  "BF16": False})  # fmt: skip
+@pytest.mark.parametrize("tiles, wk, wpl, tables", [(1, 1, 4, 1), (2, 1, 4, 1), (2, 4, 4, 2), (2, 2, 2, 1),
+                                                    (1, 1, 1, 1)])  # fmt: skip
+def test_the_chunk_loop_compiles_to_a_permute_and_a_shared_load_per_code_byte(tiles, wk, wpl, tables):
+    sass = _sass({"NV": 16, "RB": 2, "WK": wk, "WPL": wpl, "PREFETCH": 2, "TABLES": tables, "TILES": tiles,
+                  "USE_SPLIT": True, "BF16": False})  # fmt: skip
     loop = max(_loops(sass), key=len)  # the chunk loop (the largest), unrolled PREFETCH = 2 times
     words = 2 * 2 * wpl  # a lane's words in two chunks (rows g and g + 8)
     assert loop.count("LDS") == 4 * words and loop.count("PRMT") == 4 * words
@@ -215,6 +219,8 @@ CUDA_CASES = [
     (16, 4096, 4096, 4, 1, {"RB": 2, "WK": 4, "WPL": 4}, torch.float16),
     (8, 11008, 4096, 3, 4, {"RB": 1, "WK": 2, "WPL": 2, "SPLIT_K": 2}, torch.bfloat16),
     (16, 100, 2048, 4, 2, {"RB": 4, "WK": 2, "WPL": 4, "SPLIT_K": 2, "PREFETCH": 3}, torch.float16),
+    (16, 4096, 4096, 4, 1, {"RB": 2, "WK": 4, "WPL": 4, "TABLES": 2}, torch.float16),
+    (5, 11008, 4096, 4, 4, {"RB": 4, "WK": 2, "WPL": 4, "TABLES": 2, "SPLIT_K": 2}, torch.bfloat16),
 ]
 
 
