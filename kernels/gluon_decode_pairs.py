@@ -23,25 +23,27 @@ rows a program amortise its tables' writing (512 wavefronts of 128 bytes each) a
 all of x: 16 tokens' x is 4 times the codes' bytes a row) over more lookups; which pays is for the GPU to say
 (benchmarks/pairs_decode.py).
 
-The MMA side is the fragment kernel's (its docstring has the fragment maps): lane 4 g + t of warp w holds rows
-16 w + g and 16 w + g + 8, code words WPL t + i (i < WPL) of each 32 WPL-column chunk, whose 8 columns p .. p + 7
-give k-steps 2 i (pairs p, p + 2 of the word's bytes 0 and 1) and 2 i + 1 (bytes 2, 3), and x's B fragments at the
-same columns: one 16-byte load per word and tile of 8 tokens (token 8 j + g). y = sum over k-steps of mma.sync
-m16n8k16 (fp32 accumulators).
+The MMA side is the fragment kernel's (its docstring has the fragment maps): lane 4 g + t of warp kw RB + rb holds
+rows 16 rb + g and 16 rb + g + 8 of the program's, code words WPL t + i (i < WPL) of its chunks (32 WPL columns;
+the WK warps of a row block take turns over them), whose 8 columns p .. p + 7 give k-steps 2 i (the pairs at p and
+p + 2: the word's bytes 0 and 1) and 2 i + 1 (bytes 2, 3), and x's B fragments at the same columns: one 16-byte
+load per word and tile of 8 tokens (token 8 j + g). y = sum over k-steps of mma.sync m16n8k16 (fp32 accumulators).
 
     program (n tile, k split): rows 16 RB n .. + 16 RB, columns [k split's range) within one LUT group
-        T <- the group's pairs of the tile's rows (16 passes over the high nibble, each storing 16 x 64 entries);
-        barrier
-        for each chunk (PREFETCH chunks' words and x in flight, the first ones while the table is written):
+        the first PREFETCH steps' code words and x loaded (a step: one chunk for each of the WK warps of a block)
+        T <- the group's pairs of the tile's rows (16 passes over the high nibble, each storing 16 x 64 entries a
+        table); barrier
+        for each step (PREFETCH steps' words and x in flight):
             per word: 8 x (PRMT, LDS) -> the A pairs of rows g, g + 8; 2 TILES mma.sync
+        WK > 1: each block's WK warps' sums added through the tables' memory
         y[tokens, rows] <- accumulators (SPLIT_K: fp32 partials, the tile's last program to arrive sums them)
 
 One slot: every token's LUT is token 0's slot's (the one-task decode). Needs Triton >= 3.9 (Gluon's inline_asm
-takes a shared-memory descriptor as an address), sm_90 (64 KB of shared memory a program: up to 3 programs an SM),
-3/4-bit codes, x and the LUT of one 16-bit type, K and the group size multiples of 32 WPL, rows of codes and x
-16-byte aligned. No CPU form (Gluon has no interpreter): tests/kernels/test_gluon_decode_pairs.py checks the
-table's layout, the byte-permute addresses and the fragment maps with a torch model of the kernel (pairs_model),
-and compiles the kernel for sm_90 where Triton can.
+takes a shared-memory descriptor as an address), sm_90 (64 KB of shared memory a table: up to 3 one-table programs
+an SM), 3/4-bit codes, x and the LUT of one 16-bit type, K and the group size multiples of a step (32 WPL WK
+columns), rows of codes and x 16-byte aligned. No CPU form (Gluon has no interpreter):
+tests/kernels/test_gluon_decode_pairs.py checks the table's layout, the byte-permute addresses and the fragment
+maps with a torch model of the kernel (pairs_model), and compiles the kernel for sm_90 where Triton can.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ TABLE_SLOTS = triton.language.constexpr(64)  # slots a table row: 4 s < 256 fits
 TABLE_BYTES = 256 * TABLE_SLOTS.value * 4
 MAX_TOKENS = 16
 # prmt selectors of a word's byte j: result byte 0 the slot offset's byte 0, byte 1 the word's byte j (bytes 4-7 of
-# prmt's {word, offset}), bytes 2-3 the offset's (zero)
+# prmt's {word, offset}), bytes 2-3 the offset's (the table's index, zero with one table)
 LOOKUP_SELECTORS = tuple(0x3240 + 0x10 * j for j in range(4))
 
 if HAVE_GLUON:
