@@ -48,8 +48,8 @@ def plot(run_path: Path) -> Path:
         if c["grid"] and c.get("cublas"):
             ax.annotate(f"{c['cublas'] / c['grid']:.2f}x", (j - width, c["grid"]), ha="center", va="bottom",
                         fontsize=7)  # fmt: skip
-        print(f"{labels[j].replace(chr(10), ' ')}: {kind} {c['grid'] or float('nan'):.1f} us, op {c.get('op', 0):.1f}, "
-              f"cuBLAS {c.get('cublas', 0):.1f}")  # fmt: skip
+        print(f"{labels[j].replace(chr(10), ' ')}: {kind} {c['grid'] or float('nan'):.1f} us, "
+              f"op {c.get('op') or float('nan'):.1f}, cuBLAS {c.get('cublas') or float('nan'):.1f}")  # fmt: skip
     ax.set_xticks(range(len(cases)), labels, fontsize=7)
     ax.set_ylabel("us per call (CUDA graph, L2 cold)")
     ax.set_title(f"{kind} grid's best against the op and cuBLAS ({run.get('gpu', '?')}, gpr {run['rows'][0]['gpr']})")
