@@ -11,6 +11,10 @@ budget cuts the list), each timed in CUDA graphs with a cold L2 and checked agai
 the pair-table kernel unless SKETCHSERVE_PAIRS_DECODE=1, as the batch's task count is not given) and cuBLAS fp16, in
 the same process. Writes OUT_DIR/pairs_grid_gpr{G}.json (plot it with benchmarks/plot_grid.py) and
 prints the best per case with its ratio to cuBLAS.
+
+    python3 benchmarks/pairs_decode.py --out OUT_DIR --profile RUN.json
+
+launches, for Nsight Compute, each 4096x4096 case's best config of a grid run (RUN.json) three times, eagerly.
 """
 
 from __future__ import annotations
@@ -39,9 +43,32 @@ def pair_configs(n: int, k: int, gs: int, sms: int):
     return pairs_candidates(n, k, gs, sms, PAIRS_GRID)
 
 
+def profile(run_path: Path) -> None:
+    """Each 4096x4096 case's fastest config of a grid run, launched three times (for ncu -k _decode_pairs_kernel)."""
+    run = json.loads(run_path.read_text())
+    best: dict[int, dict] = {}
+    for row in run["rows"]:
+        if row["kind"] == "pairs" and row["us"] and (row["N"], row["K"]) == (4096, 4096):
+            if row["M"] not in best or row["us"] < best[row["M"]]["us"]:
+                best[row["M"]] = row
+    gpr = run["rows"][0]["gpr"]
+    layer = Layer(4096, 4096, gpr)
+    for m, row in sorted(best.items()):
+        x, slots = make_batch(m, 1, 4096)
+        y = torch.empty(m, 4096, dtype=torch.float16, device="cuda")
+        cfg = {key: row[key] for key in ("RB", "WK", "WPL", "PREFETCH", "TABLES", "SPLIT_K")}
+        print(f"M={m}: {cfg} ({row['us']:.2f} us in the grid)", flush=True)
+        for _ in range(3):
+            launch_decode_pairs(x, layer.codes[0], layer.pools[0], slots, BITS, y, cfg)
+        torch.cuda.synchronize()
+
+
 def main() -> None:
     args = grid_cli(__doc__, budget_s=60.0, extra=[("--gpr", 1, "LUT groups per row"),
-                                                   ("--cases", "", "tokens x tasks, e.g. 1x1,16x1")])  # fmt: skip
+                                                   ("--cases", "", "tokens x tasks, e.g. 1x1,16x1"),
+                                                   ("--profile", "", "a grid run's JSON: launch its best")])
+    if args.profile:
+        return profile(Path(args.profile))
     cases = [tuple(int(v) for v in c.split("x")) for c in args.cases.split(",")] if args.cases else CASES
     sms = torch.cuda.get_device_properties(0).multi_processor_count
     rows: list[dict] = []

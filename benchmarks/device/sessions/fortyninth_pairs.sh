@@ -4,14 +4,32 @@
 #   call 2, carry [".device-carry/triton39/part_ab", ".device-carry/triton39/SHA256"]:
 #     bash benchmarks/device/sessions/fortyninth_pairs.sh 1       (the CUDA tests, then the gpr 1 grid)
 #   call 3 (nothing carried): bash benchmarks/device/sessions/fortyninth_pairs.sh 4
+#   call 4 (nothing carried): bash benchmarks/device/sessions/fortyninth_pairs.sh ncu
 # 1. its CUDA tests (the kernel against the reference, poisoned output, split counters reused); 2. its grid against
-# the op as shipped (compiled by Triton 3.9) and cuBLAS at 1-16 tokens of one task.
+# the op as shipped (compiled by Triton 3.9) and cuBLAS at 1-16 tokens of one task; 3. Nsight Compute on the gpr 1
+# grid's best at 4096x4096 (1 and 16 tokens): where its warps wait, its L1 / L2 / DRAM traffic.
 source benchmarks/device/prep.sh >/dev/null
 install_triton39
 if [ "$1" = 1 ]; then
   timeout 240 python3 -m pytest -q tests/kernels/test_gluon_decode_pairs.py 2>&1 | tail -15 | tee $OUT/cuda_tests_pairs.log
 fi
+if [ "$1" = ncu ]; then
+  NCU=$(command -v ncu || ls /usr/local/cuda*/bin/ncu 2>/dev/null | head -1)
+  [ -n "$NCU" ] || exit 3
+  timeout 300 $NCU -k regex:_decode_pairs_kernel --section SpeedOfLight --section Occupancy \
+    --section WarpStateStats --section MemoryWorkloadAnalysis --section SourceCounters --section LaunchStats \
+    --import-source no -o /tmp/pairs \
+    python3 benchmarks/pairs_decode.py --out $OUT --profile /root/t39/pairs_grid_gpr1.json 2>&1 | tail -6
+  $NCU -i /tmp/pairs.ncu-rep --page details > $OUT/ncu_pairs_details.log 2>&1
+  for skip in 0 3; do  # the first profiled launch of each token count (M = 1, then 16)
+    $NCU -i /tmp/pairs.ncu-rep --launch-skip $skip --launch-count 1 --page source --csv --print-source sass \
+      > /tmp/src_$skip.csv 2>&1
+    python3 benchmarks/ncu_sass_summary.py /tmp/src_$skip.csv --top 25 > $OUT/ncu_sass_pairs_$skip.log 2>&1
+  done
+  exit 0
+fi
 for gpr in $1; do
   timeout 420 python3 benchmarks/pairs_decode.py --out $OUT --gpr $gpr --budget-s 90 --cases 1x1,4x1,16x1 2>&1 \
     | grep -v "Warn\|warn_once" | tee $OUT/pairs_grid_gpr$gpr.log | grep "T=1:"
+  cp $OUT/pairs_grid_gpr$gpr.json /root/t39/ 2>/dev/null
 done
