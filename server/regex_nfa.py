@@ -17,6 +17,12 @@ punctuation), classes ([a-z_], [^...]), '.', groups ((...), (?:...), (?P<n>...),
 quantifiers * + ? {m} {m,} {m,n} (lazy and greedy alike: only the set of matches matters here). '^' at the start
 and '$' at the end anchor; a pattern used with search=True (JSON Schema's semantics: a match anywhere) is unanchored
 at an end without one. Backreferences, lookarounds, inline flags and anchors elsewhere raise RegexError.
+
+A pattern reads whole characters: U+FFFD, which a token holding part of a UTF-8 character reads (a byte-level token
+of a character split over several, server/tokenizer.py TokenTexts), matches no class, not even a negated one or
+'.'. Each such token would otherwise step the NFA once for a character it only begins, and the character the
+tokens make at last could be one the class excludes. So where a pattern reads a character, the model writes it as
+one token (compile time refuses a pattern whose characters no single token writes: Regex.unwritable).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from dataclasses import dataclass
 
 MAX_STATES = 4096  # NFA states of one pattern ({m,n} repeats copy their operand)
 MAX_MEMO_STATES = 1 << 20  # NFA state ids held by the memo of steps (all patterns together), cleared when past
+PARTIAL = "\ufffd"  # what a token holding part of a UTF-8 character reads
 
 
 class RegexError(ValueError):
@@ -40,6 +47,8 @@ class CharSet:
     negated: bool = False
 
     def matches(self, ch: str) -> bool:
+        if ch == PARTIAL:  # part of a character (the module docstring): no set holds it
+            return False
         c = ord(ch)
         return any(lo <= c <= hi for lo, hi in self.ranges) != self.negated
 

@@ -276,6 +276,9 @@ def test_tokens_with_part_of_a_character_do_not_count_toward_min_length(base, st
     assert prefix.feed_text('"ab') and not prefix.copy().feed_text("\ufffd")  # 2 of 3: no partial character yet
     assert prefix.feed_text("c\ufffd\ufffd") and prefix.feed_text('"')
     assert JsonPrefix(compile_schema({"type": "string"})).feed_text('"\ufffd"')  # no minLength: as before
+    patterned = JsonPrefix(compile_schema({"type": "string", "pattern": "^[^a]*$"}))
+    assert patterned.feed_text('"') and not patterned.copy().feed_text("\ufffd")  # a pattern reads whole characters
+    assert patterned.feed_text('é"')
     engine = create_engine(base, store, device=DEVICE)
     bias = {b: 40.0 for b in (0xC3, 0xA9)}  # "é" is C3 A9: the model would write nothing else
     params = SamplingParams(max_tokens=40, temperature=0.0, json_schema=schema, logit_bias=bias)

@@ -80,3 +80,12 @@ def test_a_vocabulary_that_cannot_write_a_needed_character_is_found():
     rx = compile_regex("[0-9]+é")
     assert rx.unwritable(frozenset("0123456789")) == "'é'"
     assert rx.unwritable(frozenset("0123456789é")) is None
+
+
+@pytest.mark.parametrize("pattern", [r"[^a-z]+", r".+", r"[\D]+", r"\W+", r"[\u0080-\uffff]+"])
+def test_a_token_holding_part_of_a_character_passes_no_class(pattern):
+    # its U+FFFD would step the NFA once for a character it only begins, and the character finally written could be
+    # one a negated class excludes: patterns read whole characters, each written by one token
+    rx = compile_regex(pattern)
+    assert rx.step(rx.start, "é") and not rx.step(rx.start, "\ufffd")
+    assert rx.unwritable(frozenset("\ufffd")) is not None  # a vocabulary of partial tokens cannot write it
