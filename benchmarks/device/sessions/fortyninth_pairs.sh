@@ -5,13 +5,24 @@
 #     bash benchmarks/device/sessions/fortyninth_pairs.sh 1       (the CUDA tests, then the gpr 1 grid)
 #   call 3 (nothing carried): bash benchmarks/device/sessions/fortyninth_pairs.sh 4
 #   call 4 (nothing carried): bash benchmarks/device/sessions/fortyninth_pairs.sh ncu
+#   call 5, carry [".device-carry/wheels"] (the server's imports; if the kernel beat the op):
+#     bash benchmarks/device/sessions/fortyninth_pairs.sh serving
 # 1. its CUDA tests (the kernel against the reference, poisoned output, split counters reused); 2. its grid against
 # the op as shipped (compiled by Triton 3.9) and cuBLAS at 1-16 tokens of one task; 3. Nsight Compute on the gpr 1
-# grid's best at 4096x4096 (1 and 16 tokens): where its warps wait, its L1 / L2 / DRAM traffic.
+# grid's best at 4096x4096 (1 and 16 tokens): where its warps wait, its L1 / L2 / DRAM traffic; 4. the 7B-shaped
+# server's decode at 1, 4 and 16 requests of one task, without then with the kernel (SKETCHSERVE_PAIRS_DECODE), both
+# under Triton 3.9 (the op's candidates tuned at the engine's start).
 source benchmarks/device/prep.sh >/dev/null
 install_triton39
 if [ "$1" = 1 ]; then
   timeout 240 python3 -m pytest -q tests/kernels/test_gluon_decode_pairs.py 2>&1 | tail -15 | tee $OUT/cuda_tests_pairs.log
+fi
+if [ "$1" = serving ]; then
+  for flag in 0 1; do
+    SKETCHSERVE_PAIRS_DECODE=$flag timeout 280 python3 benchmarks/device/serving_point.py pairs$flag 1 1,4,16 1 2>&1 \
+      | grep -v "Warn\|warn_once" | tee $OUT/pairs_serving_$flag.log | grep "^\[pairs"
+  done
+  exit 0
 fi
 if [ "$1" = ncu ]; then
   NCU=$(command -v ncu || ls /usr/local/cuda*/bin/ncu 2>/dev/null | head -1)
