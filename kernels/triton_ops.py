@@ -386,7 +386,8 @@ def int8_takes(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tens
 
 def _decode_class(choice: str, x: torch.Tensor, segments: SlotSegments | None, num_tasks: int | None) -> str:
     """Which decode kernel class a batch takes (see the module docstring): "bucket", "few" (the fragment kernel's
-    few-task choice, where the call suits it) or "one" (the gather class's choice); no device read-back."""
+    few-task choice, where the call suits it), "pairs" (the pair-table kernel's choice for one known task, under
+    SKETCHSERVE_PAIRS_DECODE=1, where the call suits it) or "one" (the gather class's choice); no device read-back."""
     if choice == "bucket":
         return "bucket"
     if choice == "gather":
