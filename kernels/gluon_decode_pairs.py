@@ -188,12 +188,17 @@ if HAVE_PAIRS:
         return xs0, xs1
 
     @gluon.jit
-    def _chunk_loads(words0_ptr, words1_ptr, x0_ptr, x1_ptr, c0, TILES: gl.constexpr, WPL: gl.constexpr,
+    def _chunk_loads(words_ptrs, x0_ptr, x1_ptr, c0, TILES: gl.constexpr, WPL: gl.constexpr, ROWS: gl.constexpr,
                      NW: gl.constexpr, LANES: gl.constexpr):  # fmt: skip
-        """A chunk's loads: (words of row g, of row g + 8, x of tile 0, of tile 1)."""
-        words0, words1 = _chunk_words(words0_ptr, words1_ptr, c0, WPL, NW, LANES)
+        """A chunk's loads: (words of block 0's rows g and g + 8, of block 1's (ROWS 2; else block 0's again), x of
+        tile 0, of tile 1). words_ptrs: the lane's row pointers (block 0's two, then block 1's)."""
+        words_a = _chunk_words(words_ptrs[0], words_ptrs[1], c0, WPL, NW, LANES)
+        if ROWS == 2:
+            words_b = _chunk_words(words_ptrs[2], words_ptrs[3], c0, WPL, NW, LANES)
+        else:
+            words_b = words_a
         xs0, xs1 = _chunk_x(x0_ptr, x1_ptr, c0, TILES, WPL, NW, LANES)
-        return words0, words1, xs0, xs1
+        return words_a, words_b, xs0, xs1
 
     @gluon.jit
     def _chunk_mma(words0, words1, xs0, xs1, off0, off1, table, acc0, acc1, TILES: gl.constexpr, WPL: gl.constexpr,
@@ -281,37 +286,65 @@ if HAVE_PAIRS:
         _sum_one(tok + 1, r0 + 8, own, y_ptr, ws_ptr, n_splits, M, N, stride_ym)
 
     @gluon.jit
+    def _block_ptrs(words_ptr, r, N, stride_cw, lane_word, off_base, g, t, COPIES: gl.constexpr):
+        """A 16-row block's lane pointers to its rows g and g + 8 (r: row g's index; rows past N read row N - 1's
+        codes, their outputs masked, so that every load stays unpredicated) and their slot offsets (off_base: row
+        g's index in the program)."""
+        p0 = words_ptr + gl.minimum(r, N - 1).to(gl.int64) * stride_cw + lane_word
+        p1 = words_ptr + gl.minimum(r + 8, N - 1).to(gl.int64) * stride_cw + lane_word
+        off0 = _slot_offset(COPIES * off_base + t % COPIES)
+        off1 = _slot_offset(COPIES * (off_base + 8) + t % COPIES)
+        return p0, p1, off0, off1
+
+    @gluon.jit
+    def _sum_and_store(table, accs, first, r0, e, own, out0, y_ptr, ws_ptr, pid_k, M, N, stride_ym,
+                       RB: gl.constexpr, WK: gl.constexpr, TILES: gl.constexpr, USE_SPLIT: gl.constexpr,
+                       LANES: gl.constexpr):  # fmt: skip
+        """A row block's accumulators (accs: tile 0's, tile 1's) summed over its WK warps (through the table's memory
+        from accumulator row `first` on) and stored by the lanes that own them."""
+        acc0, acc1 = accs
+        if WK > 1:
+            acc0 = _sum_warps(table, acc0, first, e, RB, WK, LANES)
+            if TILES == 2:
+                acc1 = _sum_warps(table, acc1, first + 4, e, RB, WK, LANES)
+        _store_outputs(acc0, out0, r0, own, y_ptr, ws_ptr, pid_k, M, N, stride_ym, USE_SPLIT)
+        if TILES == 2:
+            _store_outputs(acc1, out0 + 8, r0, own, y_ptr, ws_ptr, pid_k, M, N, stride_ym, USE_SPLIT)
+
+    @gluon.jit
     def _decode_pairs_kernel(
         x_quads, words_ptr, lut_ptr, slot_ptr, y_ptr, ws_ptr, counter_ptr,
         M, N, K, GS, stride_xq, stride_cw, stride_ls, stride_ln, stride_ym, K_PER_SPLIT,
-        NV: gl.constexpr, RB: gl.constexpr, WK: gl.constexpr, WPL: gl.constexpr, PREFETCH: gl.constexpr,
-        TABLES: gl.constexpr, TILES: gl.constexpr, USE_SPLIT: gl.constexpr, BF16: gl.constexpr,
+        NV: gl.constexpr, RB: gl.constexpr, ROWS: gl.constexpr, WK: gl.constexpr, WPL: gl.constexpr,
+        PREFETCH: gl.constexpr, TABLES: gl.constexpr, TILES: gl.constexpr, USE_SPLIT: gl.constexpr,
+        BF16: gl.constexpr,
     ):  # fmt: skip
-        """y [M, N] <- x [M, K] @ W.T for the rows 16 RB pid_n .. and the columns of split pid_k (see module doc)."""
-        COPIES: gl.constexpr = 4 * TABLES // RB
+        """y [M, N] <- x [M, K] @ W.T for the rows 16 RB ROWS pid_n .. and the columns of split pid_k (see module
+        doc)."""
+        COPIES: gl.constexpr = 4 * TABLES // (RB * ROWS)
         CHUNK: gl.constexpr = 32 * WPL
         STEP: gl.constexpr = WK * CHUNK  # the program's warps of one row block take consecutive chunks
         NW: gl.constexpr = RB * WK
         LANES: gl.constexpr = gl.BlockedLayout([1], [32], [NW], [0])
         pid_n = gl.program_id(0)
         pid_k = gl.program_id(1)
-        row0 = pid_n * (16 * RB)
+        row0 = pid_n * (16 * RB * ROWS)
         k_lo = pid_k * K_PER_SPLIT
         k_hi = gl.minimum(k_lo + K_PER_SPLIT, K)
         slot = gl.load(slot_ptr).to(gl.int64)
 
         e = gl.arange(0, 32 * NW, layout=LANES)
         w = e // 32
-        rb = w % RB  # the warp's row block
+        rb = w % RB  # the warp's row blocks: ROWS rb .. ROWS rb + ROWS - 1
         kw = w // RB  # its chunks: kw, kw + WK, ... of each STEP
         g = (e % 32) // 4
         t = e % 4
-        r0 = row0 + 16 * rb + g  # lane rows r0 and r0 + 8
-        off0 = _slot_offset(COPIES * (16 * rb + g) + t % COPIES)  # its slots' offsets (table k in byte 2, 4 s)
-        off1 = _slot_offset(COPIES * (16 * rb + g + 8) + t % COPIES)
-        # rows past N read row N - 1's codes (their outputs are masked): every load stays unpredicated
-        words0_ptr = words_ptr + gl.minimum(r0, N - 1).to(gl.int64) * stride_cw + WPL * t + kw * (CHUNK // 8)
-        words1_ptr = words_ptr + gl.minimum(r0 + 8, N - 1).to(gl.int64) * stride_cw + WPL * t + kw * (CHUNK // 8)
+        lane_word = WPL * t + kw * (CHUNK // 8)
+        in_a = 16 * ROWS * rb + g  # row g of the warp's first block, in the program
+        r0a = row0 + in_a  # lane rows r0a and r0a + 8 (and r0a + 16, r0a + 24: ROWS 2)
+        p0a, p1a, off0a, off1a = _block_ptrs(words_ptr, r0a, N, stride_cw, lane_word, in_a, g, t, COPIES)
+        p0b, p1b, off0b, off1b = _block_ptrs(words_ptr, r0a + 16, N, stride_cw, lane_word, in_a + 16, g, t, COPIES)
+        words_ptrs = (p0a, p1a, p0b, p1b)
         x_lane = 2 * WPL * t + kw * (CHUNK // 4)
         x0_ptr = x_quads + gl.minimum(g, M - 1).to(gl.int64) * stride_xq + x_lane  # tile 0's token g
         x1_ptr = x_quads + gl.minimum(g + 8, M - 1).to(gl.int64) * stride_xq + x_lane  # tile 1's 8 + g
@@ -319,8 +352,8 @@ if HAVE_PAIRS:
         last = k_hi - STEP  # loads past the range re-read the last step (never used)
         ring = ()  # the next PREFETCH steps' code words and x, in flight (the first ones while the table is written)
         for d in gl.static_range(PREFETCH):
-            ring = ring + (_chunk_loads(words0_ptr, words1_ptr, x0_ptr, x1_ptr, gl.minimum(k_lo + d * STEP, last),
-                                        TILES, WPL, NW, LANES),)  # fmt: skip
+            ring = ring + (_chunk_loads(words_ptrs, x0_ptr, x1_ptr, gl.minimum(k_lo + d * STEP, last), TILES, WPL,
+                                        ROWS, NW, LANES),)  # fmt: skip
 
         table = gl.allocate_shared_memory(gl.int32, [256 * TABLES, TABLE_SLOTS],
                                           gl.SwizzledSharedLayout(1, 1, 1, [1, 0]))  # fmt: skip
@@ -329,38 +362,41 @@ if HAVE_PAIRS:
         gl.barrier()  # the table written by every warp before any lookup
 
         zero = gl.zeros([32 * NW], gl.float32, LANES)
-        acc0 = (zero, zero, zero, zero)
-        acc1 = (zero, zero, zero, zero)
+        acc_a = ((zero, zero, zero, zero), (zero, zero, zero, zero))  # block 0: tile 0's, tile 1's accumulators
+        acc_b = acc_a  # block 1 (ROWS 2)
         # unrolled PREFETCH times, so that ring entry d stays in its registers: step c + d's lookups, then its entry
         # refilled with step c + d + PREFETCH (a split is whole steps: every warp has as many chunks)
         for c in range(k_lo, k_hi, PREFETCH * STEP):
             for d in gl.static_range(PREFETCH):
-                words0, words1, xs0, xs1 = ring[d]
+                words_a, words_b, xs0, xs1 = ring[d]
                 if c + d * STEP < k_hi:
-                    acc0, acc1 = _chunk_mma(words0, words1, xs0, xs1, off0, off1, table, acc0, acc1, TILES, WPL, BF16,
-                                            LANES)  # fmt: skip
+                    acc_a = _chunk_mma(words_a[0], words_a[1], xs0, xs1, off0a, off1a, table, acc_a[0], acc_a[1],
+                                       TILES, WPL, BF16, LANES)  # fmt: skip
+                    if ROWS == 2:  # the same x, a second block's rows
+                        acc_b = _chunk_mma(words_b[0], words_b[1], xs0, xs1, off0b, off1b, table, acc_b[0],
+                                           acc_b[1], TILES, WPL, BF16, LANES)  # fmt: skip
                 nxt = gl.minimum(c + (d + PREFETCH) * STEP, last)
-                refill = _chunk_loads(words0_ptr, words1_ptr, x0_ptr, x1_ptr, nxt, TILES, WPL, NW, LANES)
+                refill = _chunk_loads(words_ptrs, x0_ptr, x1_ptr, nxt, TILES, WPL, ROWS, NW, LANES)
                 ring = ring[:d] + (refill,) + ring[d + 1 :]
 
         own = kw == 0  # the lanes that write: their row block's sums over the WK warps
+        out0 = 2 * t  # tile 0's tokens 2 t, 2 t + 1; tile 1's 8 + those
         if WK > 1:
             gl.barrier()  # every lookup done: the table's memory holds the warps' partial sums now
-            acc0 = _sum_warps(table, acc0, 0, e, RB, WK, LANES)
-            if TILES == 2:
-                acc1 = _sum_warps(table, acc1, 4, e, RB, WK, LANES)
-        out0 = 2 * t  # tile 0's tokens 2 t, 2 t + 1; tile 1's 8 + those
-        _store_outputs(acc0, out0, r0, own, y_ptr, ws_ptr, pid_k, M, N, stride_ym, USE_SPLIT)
-        if TILES == 2:
-            _store_outputs(acc1, out0 + 8, r0, own, y_ptr, ws_ptr, pid_k, M, N, stride_ym, USE_SPLIT)
+        _sum_and_store(table, acc_a, 0, r0a, e, own, out0, y_ptr, ws_ptr, pid_k, M, N, stride_ym, RB, WK, TILES,
+                       USE_SPLIT, LANES)  # fmt: skip
+        if ROWS == 2:
+            _sum_and_store(table, acc_b, 8, r0a + 16, e, own, out0, y_ptr, ws_ptr, pid_k, M, N, stride_ym, RB, WK,
+                           TILES, USE_SPLIT, LANES)  # fmt: skip
         if USE_SPLIT:
             gl.barrier()  # every thread's partial stored before the (acq_rel, gpu-scope) arrival
             n_splits = gl.num_programs(1)
             arrived = gl.atomic_add(counter_ptr + pid_n, 1)
             if arrived == n_splits - 1:
-                _sum_outputs(out0, r0, own, y_ptr, ws_ptr, n_splits, M, N, stride_ym)
-                if TILES == 2:
-                    _sum_outputs(out0 + 8, r0, own, y_ptr, ws_ptr, n_splits, M, N, stride_ym)
+                for blk in gl.static_range(ROWS):
+                    _sum_outputs(out0, r0a + 16 * blk, own, y_ptr, ws_ptr, n_splits, M, N, stride_ym)
+                    if TILES == 2:
+                        _sum_outputs(out0 + 8, r0a + 16 * blk, own, y_ptr, ws_ptr, n_splits, M, N, stride_ym)
                 gl.atomic_xchg(counter_ptr + pid_n, 0, sem="relaxed")  # ready for the next launch
 
 
@@ -402,34 +438,37 @@ def split_columns(k: int, gs: int, chunk: int, split_k: int) -> int:
     return per
 
 
-# (programs an SM, RB, WK, PREFETCH, WPL, TABLES). Up to 3 programs of 64 KB fit an SM (waves 3: all resident at
-# once), one of 128 KB (TABLES 2). With one table RB 2 is 32 rows and 2 wavefronts a lookup, RB 1 16 rows and none
-# lost, RB 4 64 rows (x read by more warps) and 4; two tables halve the conflicts at the same rows. WK > 1 shares the
-# tables among more warps instead of splitting K over programs that each write them. Not yet timed on a GPU
+# (programs an SM, RB, WK, PREFETCH, WPL, TABLES[, ROWS]). Up to 3 programs of 64 KB fit an SM (waves 3: all
+# resident at once), one of 128 KB (TABLES 2). With one table RB 2 is 32 rows and 2 wavefronts a lookup, RB 1 16 rows
+# and none lost, RB 4 64 rows (x read by more warps) and 4; two tables halve the conflicts at the same rows; ROWS 2
+# gives each warp two row blocks that share its x registers (half the x loads a weight at 16 tokens). WK > 1 shares
+# the tables among more warps instead of splitting K over programs that each write them. Not yet timed on a GPU
 # (benchmarks/NOTES.md, forty-ninth session): the op's candidates are a spread over these, the grid script times all.
 PAIRS_CANDIDATES = [
     (3, 2, 1, 2, 4, 1), (1, 2, 4, 2, 4, 1), (1, 2, 2, 2, 4, 1), (3, 1, 1, 2, 4, 1), (1, 1, 4, 2, 4, 1),
     (1, 4, 2, 2, 4, 1), (1, 2, 4, 2, 4, 2), (1, 4, 2, 2, 4, 2), (1, 4, 4, 2, 4, 2), (3, 2, 1, 3, 4, 1),
     (2, 2, 2, 2, 4, 1), (3, 2, 1, 2, 2, 1), (1, 4, 4, 2, 2, 1), (1, 2, 4, 3, 2, 1), (2, 1, 2, 3, 4, 1),
+    (1, 1, 4, 2, 4, 2, 2), (1, 2, 4, 2, 4, 2, 2), (3, 1, 1, 2, 4, 1, 2),
 ]  # fmt: skip
 PAIRS_GRID = list(dict.fromkeys(PAIRS_CANDIDATES + [
-    (waves, rb, wk, pf, wpl, tables) for tables in (1, 2) for waves in ((3, 1, 2) if tables == 1 else (1, 2))
-    for rb in (2, 1, 4) for wk in (1, 2, 4) for pf in (2, 3) for wpl in (4, 2)]))  # fmt: skip
+    (waves, rb, wk, pf, wpl, tables, rows) for tables in (1, 2) for waves in ((3, 1, 2) if tables == 1 else (1, 2))
+    for rows in (1, 2) for rb in (2, 1, 4) for wk in (1, 2, 4) for pf in (2, 3) for wpl in (4, 2)]))  # fmt: skip
 
 
-def pairs_config(n: int, k: int, sms: int, waves: int, rb: int, wk: int, prefetch: int, wpl: int,
-                 tables: int = 1) -> dict:  # fmt: skip
+def pairs_config(n: int, k: int, sms: int, waves: int, rb: int, wk: int, prefetch: int, wpl: int, tables: int = 1,
+                 rows: int = 1) -> dict:  # fmt: skip
     """The config whose SPLIT_K runs about waves x SMs programs (at least one a row tile)."""
-    tiles = triton.cdiv(n, 16 * rb)
+    tiles = triton.cdiv(n, 16 * rb * rows)
     split = max(1, min(k // (32 * wpl * wk), round(waves * sms / tiles)))
-    return {"RB": rb, "WK": wk, "WPL": wpl, "PREFETCH": prefetch, "TABLES": tables, "SPLIT_K": split}
+    return {"RB": rb, "ROWS": rows, "WK": wk, "WPL": wpl, "PREFETCH": prefetch, "TABLES": tables, "SPLIT_K": split}
 
 
 def _fits(gs: int, entry: tuple) -> bool:
     """Whether a grid entry's step tiles the group, its warps number at most 16 and its rows fill its tables' slots
     with 1-4 copies each."""
-    _, rb, wk, _, wpl, tables = entry
-    return gs % (32 * wpl * wk) == 0 and rb * wk <= 16 and tables <= rb <= 4 * tables
+    _, rb, wk, _, wpl, tables, *rows = entry
+    blocks = rb * (rows[0] if rows else 1)
+    return gs % (32 * wpl * wk) == 0 and rb * wk <= 16 and tables <= blocks <= 4 * tables
 
 
 def pairs_candidates(n: int, k: int, gs: int, sms: int, grid: list[tuple] | None = None) -> list[dict]:
@@ -453,23 +492,25 @@ def launch_decode_pairs(
     y: torch.Tensor,
     config: dict,
 ) -> None:
-    """y [M, N] <- the pair-table kernel for tokens that all use slot_of_token[0]'s LUT. config: RB (16-row blocks
-    a program: 1, 2 or 4), WK (warps a row block, taking turns over its chunks and sharing its table; default 1),
+    """y [M, N] <- the pair-table kernel for tokens that all use slot_of_token[0]'s LUT. config: RB (warps along
+    the rows: 1, 2 or 4), ROWS (16-row blocks a warp, sharing its x: 1 or 2; default 1), WK (warps a row block,
+    taking turns over its chunks and sharing its table; default 1),
     WPL (code words a lane and row in a chunk: 1, 2 or 4), PREFETCH (steps in flight, 1-4; default 2), TABLES (64 KB
-    tables a program: 1 or 2, with 4 TABLES / RB copies of each row; default 1), SPLIT_K (K ranges, each within one
-    LUT group). Check pairs_ok first."""
+    tables a program: 1 or 2, with 4 TABLES / (RB ROWS) copies of each row; default 1), SPLIT_K (K ranges, each
+    within one LUT group). Check pairs_ok first."""
     m, k = x.shape
     n = codes_packed.shape[0]
     gs = k // lut_pool.shape[2]
-    rb, wk, wpl = config["RB"], config.get("WK", 1), config["WPL"]
+    rb, rows, wk, wpl = config["RB"], config.get("ROWS", 1), config.get("WK", 1), config["WPL"]
     step = 32 * wpl * wk
     k_per_split = split_columns(k, gs, step, config.get("SPLIT_K", 1))
-    split, k_per_split, n_tiles, ws, counters = split_k_launch(x, y, n, 16 * rb, step, 1, k_per_split)
+    split, k_per_split, n_tiles, ws, counters = split_k_launch(x, y, n, 16 * rb * rows, step, 1, k_per_split)
     _decode_pairs_kernel[(n_tiles, split)](
         x.view(torch.int64), codes_packed.view(torch.int32), lut_pool, slot_of_token, y, ws, counters,
         m, n, k, gs, x.stride(0) // 4, codes_packed.stride(0) // 4, lut_pool.stride(0), lut_pool.stride(1),
         y.stride(0), k_per_split,
-        NV=1 << bits, RB=rb, WK=wk, WPL=wpl, PREFETCH=config.get("PREFETCH", 2), TABLES=config.get("TABLES", 1),
+        NV=1 << bits, RB=rb, ROWS=rows, WK=wk, WPL=wpl, PREFETCH=config.get("PREFETCH", 2),
+        TABLES=config.get("TABLES", 1),
         TILES=1 if m <= 8 else 2,
         USE_SPLIT=split > 1, BF16=x.dtype == torch.bfloat16, num_warps=rb * wk,
     )  # fmt: skip
@@ -538,13 +579,16 @@ def pairs_model(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Ten
     """What _decode_pairs_kernel computes, step by step in torch on the CPU (fp32 outputs [M, N]): per program its
     table (pair_table), per warp and chunk each lane's code words and x quads at the kernel's offsets, the A pairs
     read from the table at prmt's addresses, mma.sync through the fragment maps, the outputs at the accumulators'
-    tokens and rows, split-K ranges by split_columns, each warp of a row block its turn of the chunks (WK)."""
+    tokens and rows, split-K ranges by split_columns, each warp of a row block its turn of the chunks (WK), each
+    warp's ROWS blocks."""
     m, k = x.shape
     n = codes_packed.shape[0]
     nv = 1 << bits
     gs = k // lut_pool.shape[2]
     rb, wk, wpl, tables = config["RB"], config.get("WK", 1), config["WPL"], config.get("TABLES", 1)
-    copies, chunk = 4 * tables // rb, 32 * wpl
+    rows_a_warp = config.get("ROWS", 1)
+    blocks = rb * rows_a_warp  # 16-row blocks a program
+    copies, chunk = 4 * tables // blocks, 32 * wpl
     per = split_columns(k, gs, chunk * wk, config.get("SPLIT_K", 1))
     words = codes_packed.contiguous().view(torch.int32).to(torch.int64) & 0xFFFFFFFF  # [N, K / 8]
     quads = x.contiguous().view(torch.int64)  # [M, K / 4]
@@ -553,15 +597,16 @@ def pairs_model(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Ten
     lane = torch.arange(32)
     g, t = lane // 4, lane % 4
     tiles = 1 if m <= 8 else 2
-    for row0 in range(0, n, 16 * rb):
+    for row0 in range(0, n, 16 * blocks):
         for k_lo in range(0, k, per):
-            rows = torch.arange(row0, row0 + 16 * rb)
-            lut_rows = torch.zeros(16 * rb, nv, dtype=lut.dtype)
+            rows = torch.arange(row0, row0 + 16 * blocks)
+            lut_rows = torch.zeros(16 * blocks, nv, dtype=lut.dtype)
             lut_rows[rows < n] = lut[rows[rows < n], k_lo // gs]
             slots = pair_table(lut_rows, copies)  # [256, 64 TABLES]
             table = slots.reshape(256, tables, TABLE_SLOTS.value).transpose(0, 1).flatten()  # b32 i at byte 4 i
-            for w in range(rb * wk):
-                block, turn = w % rb, w // rb  # the warp's row block, and its chunks: turn, turn + WK, ...
+            for w, b in ((w, b) for w in range(rb * wk) for b in range(rows_a_warp)):
+                # the warp's row blocks ROWS (w % RB) + b, and its chunks: turn, turn + WK, ... (turn = w // RB)
+                block, turn = rows_a_warp * (w % rb) + b, w // rb
                 r0 = row0 + 16 * block + g
                 slot0 = copies * (16 * block + g) + t % copies
                 slot1 = copies * (16 * block + g + 8) + t % copies
@@ -581,9 +626,9 @@ def pairs_model(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Ten
                             xq = quads[(g + 8 * tile).clamp(max=m - 1)]
                             for h in range(2):
                                 xb = xq[torch.arange(32), quad + h]
-                                b = (xb & 0xFFFFFFFF, (xb >> 32) & 0xFFFFFFFF)
+                                xs = (xb & 0xFFFFFFFF, (xb >> 32) & 0xFFFFFFFF)
                                 a = (p[2 * h], q[2 * h], p[2 * h + 1], q[2 * h + 1])
-                                acc[tile] = _model_mma(acc[tile], a, b, x.dtype)
+                                acc[tile] = _model_mma(acc[tile], a, xs, x.dtype)
                 for tile in range(tiles):  # the WK warps of a block summed (the kernel: through shared memory)
                     tok = 8 * tile + 2 * t
                     for i, (dt, dr) in enumerate(((0, 0), (1, 0), (0, 8), (1, 8))):

@@ -80,7 +80,7 @@ def test_every_candidate_tiles_its_groups_and_splits_inside_them(n, k, gpr):
         chunk = 32 * cfg["WPL"]
         step = chunk * cfg["WK"]
         assert cfg["RB"] in (1, 2, 4) and gs % step == 0 and cfg["SPLIT_K"] >= 1 and cfg["RB"] * cfg["WK"] <= 16
-        assert 1 <= 4 * cfg["TABLES"] // cfg["RB"] <= 4  # copies of a row
+        assert 1 <= 4 * cfg["TABLES"] // (cfg["RB"] * cfg["ROWS"]) <= 4  # copies of a row
         per = split_columns(k, gs, step, cfg["SPLIT_K"])
         assert gs % per == 0 and per % step == 0
 
@@ -108,6 +108,8 @@ MODEL_CASES = [
     (13, 24, 512, 4, 1, {"RB": 1, "WK": 2, "WPL": 2}, torch.bfloat16),
     (16, 72, 512, 4, 2, {"RB": 4, "WK": 2, "WPL": 2, "TABLES": 2, "SPLIT_K": 2}, torch.float16),
     (2, 40, 256, 3, 1, {"RB": 2, "WPL": 4, "TABLES": 2}, torch.float16),
+    (9, 72, 512, 4, 2, {"RB": 1, "ROWS": 2, "WK": 2, "WPL": 2, "SPLIT_K": 2}, torch.float16),
+    (16, 100, 256, 4, 1, {"RB": 2, "ROWS": 2, "WPL": 4, "TABLES": 2}, torch.bfloat16),
 ]
 
 
@@ -192,15 +194,16 @@ def _loops(sass: str) -> list[list[str]]:
     return loops
 
 
-@pytest.mark.parametrize("tiles, wk, wpl, tables", [(1, 1, 4, 1), (2, 1, 4, 1), (2, 4, 4, 2), (2, 2, 2, 1),
-                                                    (1, 1, 1, 1)])  # fmt: skip
-def test_the_chunk_loop_compiles_to_a_permute_and_a_shared_load_per_code_byte(tiles, wk, wpl, tables):
-    sass = _sass({"NV": 16, "RB": 2, "WK": wk, "WPL": wpl, "PREFETCH": 2, "TABLES": tables, "TILES": tiles,
-                  "USE_SPLIT": True, "BF16": False})  # fmt: skip
+@pytest.mark.parametrize("tiles, wk, wpl, tables, rows", [(1, 1, 4, 1, 1), (2, 1, 4, 1, 1), (2, 4, 4, 2, 1),
+                                                          (2, 2, 2, 1, 1), (1, 1, 1, 1, 1), (2, 2, 4, 2, 2)])
+def test_the_chunk_loop_compiles_to_a_permute_and_a_shared_load_per_code_byte(tiles, wk, wpl, tables, rows):
+    rb = 2 if rows == 1 else 1
+    sass = _sass({"NV": 16, "RB": rb, "ROWS": rows, "WK": wk, "WPL": wpl, "PREFETCH": 2, "TABLES": tables,
+                  "TILES": tiles, "USE_SPLIT": True, "BF16": False})  # fmt: skip
     loop = max(_loops(sass), key=len)  # the chunk loop (the largest), unrolled PREFETCH = 2 times
-    words = 2 * 2 * wpl  # a lane's words in two chunks (rows g and g + 8)
+    words = 2 * 2 * wpl * rows  # a lane's words in two chunks (rows g and g + 8 of each of its blocks)
     assert loop.count("LDS") == 4 * words and loop.count("PRMT") == 4 * words
-    assert sum(op.startswith("HMMA") for op in loop) == 2 * 2 * wpl * tiles
+    assert sum(op.startswith("HMMA") for op in loop) == 2 * 2 * wpl * tiles * rows
     assert loop.count("IMAD.MOV.U32") <= 2, "the prefetch ring's registers move each chunk"
     assert not any(op.startswith("BAR") for op in loop)
     weights = 8 * words
@@ -221,6 +224,8 @@ CUDA_CASES = [
     (16, 100, 2048, 4, 2, {"RB": 4, "WK": 2, "WPL": 4, "SPLIT_K": 2, "PREFETCH": 3}, torch.float16),
     (16, 4096, 4096, 4, 1, {"RB": 2, "WK": 4, "WPL": 4, "TABLES": 2}, torch.float16),
     (5, 11008, 4096, 4, 4, {"RB": 4, "WK": 2, "WPL": 4, "TABLES": 2, "SPLIT_K": 2}, torch.bfloat16),
+    (16, 4096, 4096, 4, 1, {"RB": 1, "ROWS": 2, "WK": 4, "WPL": 4, "TABLES": 2}, torch.float16),
+    (12, 300, 2048, 3, 2, {"RB": 2, "ROWS": 2, "WK": 2, "WPL": 2, "SPLIT_K": 3}, torch.bfloat16),
 ]
 
 
