@@ -56,7 +56,7 @@ def profile(run_path: Path) -> None:
     for m, row in sorted(best.items()):
         x, slots = make_batch(m, 1, 4096)
         y = torch.empty(m, 4096, dtype=torch.float16, device="cuda")
-        cfg = {key: row[key] for key in ("RB", "WK", "WPL", "PREFETCH", "TABLES", "SPLIT_K")}
+        cfg = {key: row[key] for key in ("RB", "ROWS", "WK", "WPL", "PREFETCH", "TABLES", "SPLIT_K")}
         print(f"M={m}: {cfg} ({row['us']:.2f} us in the grid)", flush=True)
         for _ in range(3):
             launch_decode_pairs(x, layer.codes[0], layer.pools[0], slots, BITS, y, cfg)
@@ -101,7 +101,7 @@ def main() -> None:
             rows.append({**case, "kind": "op", "us": op_us})
             rows.append({**case, "kind": "cublas", "us": cublas_us})
             if best:
-                shape = {key: best[key] for key in ("RB", "WK", "WPL", "PREFETCH", "TABLES", "SPLIT_K")}
+                shape = {key: best[key] for key in ("RB", "ROWS", "WK", "WPL", "PREFETCH", "TABLES", "SPLIT_K")}
                 op = f"op {op_us:.2f} x{cublas_us / op_us:.2f}" if op_us else "op failed"
                 print(f"{n}x{k} M={m} T={tasks}: pairs {best['us']:.2f} us {shape} x{cublas_us / best['us']:.2f} | "
                       f"{op} | cuBLAS {cublas_us:.2f}", flush=True)  # fmt: skip
