@@ -15,7 +15,7 @@
 source benchmarks/device/prep.sh >/dev/null
 install_triton39
 if [ "$1" = 1 ]; then
-  timeout 240 python3 -m pytest -q tests/kernels/test_gluon_decode_pairs.py 2>&1 | tail -15 | tee $OUT/cuda_tests_pairs.log
+  timeout 120 python3 -m pytest -q tests/kernels/test_gluon_decode_pairs.py 2>&1 | tail -15 | tee $OUT/cuda_tests_pairs.log
 fi
 if [ "$1" = serving ]; then
   for flag in 0 1; do
@@ -40,7 +40,7 @@ if [ "$1" = ncu ]; then
   exit 0
 fi
 for gpr in $1; do
-  timeout 420 python3 benchmarks/pairs_decode.py --out $OUT --gpr $gpr --budget-s 90 --cases 1x1,4x1,16x1 2>&1 \
+  timeout 460 python3 benchmarks/pairs_decode.py --out $OUT --gpr $gpr --budget-s 20 --cases 1x1,16x1 2>&1 \
     | grep -v "Warn\|warn_once" | tee $OUT/pairs_grid_gpr$gpr.log | grep "T=1:"
   cp $OUT/pairs_grid_gpr$gpr.json /root/t39/ 2>/dev/null
 done
