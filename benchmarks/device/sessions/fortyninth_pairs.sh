@@ -1,11 +1,12 @@
-# Forty-ninth session's plan (~12 min after two carrying calls): the pair-table decode kernel
+# Forty-ninth session's plan (~15-20 min in six calls): the pair-table decode kernel
 # (kernels/gluon_decode_pairs.py), Triton 3.9 only. Before it, on this machine: bash benchmarks/device/carry_triton39.sh.
 #   call 1, carry [".device-carry/triton39/part_aa"]: mkdir -p /root/t39 && cp .device-carry/triton39/part_aa /root/t39/
 #   call 2, carry [".device-carry/triton39/part_ab", ".device-carry/triton39/SHA256"]:
-#     bash benchmarks/device/sessions/fortyninth_pairs.sh 1       (the CUDA tests, then the gpr 1 grid)
-#   call 3 (nothing carried): bash benchmarks/device/sessions/fortyninth_pairs.sh 4
-#   call 4 (nothing carried): bash benchmarks/device/sessions/fortyninth_pairs.sh ncu
-#   call 5, carry [".device-carry/wheels"] (the server's imports; if the kernel beat the op):
+#     bash benchmarks/device/sessions/fortyninth_pairs.sh tests   (unpacks Triton 3.9; the kernel's CUDA tests)
+#   call 3 (nothing carried): bash benchmarks/device/sessions/fortyninth_pairs.sh 1   (the gpr 1 grid)
+#   call 4 (nothing carried): bash benchmarks/device/sessions/fortyninth_pairs.sh 4   (gpr 4)
+#   call 5 (nothing carried): bash benchmarks/device/sessions/fortyninth_pairs.sh ncu
+#   call 6, carry [".device-carry/wheels"] (the server's imports; if the kernel beat the op):
 #     bash benchmarks/device/sessions/fortyninth_pairs.sh serving
 # 1. its CUDA tests (the kernel against the reference, poisoned output, split counters reused); 2. its grid against
 # the op as shipped (compiled by Triton 3.9) and cuBLAS at 1-16 tokens of one task; 3. Nsight Compute on the gpr 1
@@ -14,8 +15,9 @@
 # under Triton 3.9 (the op's candidates tuned at the engine's start).
 source benchmarks/device/prep.sh >/dev/null
 install_triton39
-if [ "$1" = 1 ]; then
-  timeout 120 python3 -m pytest -q tests/kernels/test_gluon_decode_pairs.py 2>&1 | tail -15 | tee $OUT/cuda_tests_pairs.log
+if [ "$1" = tests ]; then
+  timeout 480 python3 -m pytest -q tests/kernels/test_gluon_decode_pairs.py 2>&1 | tail -15 | tee $OUT/cuda_tests_pairs.log
+  exit 0
 fi
 if [ "$1" = serving ]; then
   for flag in 0 1; do
@@ -40,7 +42,7 @@ if [ "$1" = ncu ]; then
   exit 0
 fi
 for gpr in $1; do
-  timeout 460 python3 benchmarks/pairs_decode.py --out $OUT --gpr $gpr --budget-s 20 --cases 1x1,16x1 2>&1 \
+  timeout 540 python3 benchmarks/pairs_decode.py --out $OUT --gpr $gpr --budget-s 20 --cases 1x1,16x1 2>&1 \
     | grep -v "Warn\|warn_once" | tee $OUT/pairs_grid_gpr$gpr.log | grep "T=1:"
   cp $OUT/pairs_grid_gpr$gpr.json /root/t39/ 2>/dev/null
 done
