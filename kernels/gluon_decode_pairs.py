@@ -51,7 +51,7 @@ from __future__ import annotations
 import torch
 import triton
 
-from kernels.triton_common import split_k_launch
+from kernels.triton_common import pdl_args, split_k_launch
 from kernels.triton_prefill_wgmma import HAVE_GLUON
 
 TABLE_SLOTS = triton.language.constexpr(64)  # slots a table row: 4 s < 256 fits the address's byte 0
@@ -68,6 +68,8 @@ if HAVE_GLUON:
 HAVE_PAIRS = HAVE_GLUON and hasattr(gl, "inline_asm")  # Triton >= 3.9
 
 if HAVE_PAIRS:
+    from kernels.triton_bucket_wgmma import _gdc_release, _gdc_wait
+
     MMA_F16 = gl.constexpr(
         "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {$0, $1, $2, $3}, {$8, $9, $10, $11}, {$12, $13}, "
         "{$4, $5, $6, $7};"
@@ -188,15 +190,21 @@ if HAVE_PAIRS:
         return xs0, xs1
 
     @gluon.jit
-    def _chunk_loads(words_ptrs, x0_ptr, x1_ptr, c0, TILES: gl.constexpr, WPL: gl.constexpr, ROWS: gl.constexpr,
-                     NW: gl.constexpr, LANES: gl.constexpr):  # fmt: skip
-        """A chunk's loads: (words of block 0's rows g and g + 8, of block 1's (ROWS 2; else block 0's again), x of
-        tile 0, of tile 1). words_ptrs: the lane's row pointers (block 0's two, then block 1's)."""
+    def _block_words(words_ptrs, c0, WPL: gl.constexpr, ROWS: gl.constexpr, NW: gl.constexpr, LANES: gl.constexpr):
+        """A chunk's code words: (block 0's rows g and g + 8, block 1's (ROWS 2; else block 0's again)). words_ptrs:
+        the lane's row pointers (block 0's two, then block 1's)."""
         words_a = _chunk_words(words_ptrs[0], words_ptrs[1], c0, WPL, NW, LANES)
         if ROWS == 2:
             words_b = _chunk_words(words_ptrs[2], words_ptrs[3], c0, WPL, NW, LANES)
         else:
             words_b = words_a
+        return words_a, words_b
+
+    @gluon.jit
+    def _chunk_loads(words_ptrs, x0_ptr, x1_ptr, c0, TILES: gl.constexpr, WPL: gl.constexpr, ROWS: gl.constexpr,
+                     NW: gl.constexpr, LANES: gl.constexpr):  # fmt: skip
+        """A chunk's loads: (words of block 0, of block 1, x of tile 0, of tile 1)."""
+        words_a, words_b = _block_words(words_ptrs, c0, WPL, ROWS, NW, LANES)
         xs0, xs1 = _chunk_x(x0_ptr, x1_ptr, c0, TILES, WPL, NW, LANES)
         return words_a, words_b, xs0, xs1
 
@@ -317,10 +325,11 @@ if HAVE_PAIRS:
         M, N, K, GS, stride_xq, stride_cw, stride_ls, stride_ln, stride_ym, K_PER_SPLIT,
         NV: gl.constexpr, RB: gl.constexpr, ROWS: gl.constexpr, WK: gl.constexpr, WPL: gl.constexpr,
         PREFETCH: gl.constexpr, TABLES: gl.constexpr, TILES: gl.constexpr, USE_SPLIT: gl.constexpr,
-        BF16: gl.constexpr,
+        BF16: gl.constexpr, PDL: gl.constexpr = False,
     ):  # fmt: skip
         """y [M, N] <- x [M, K] @ W.T for the rows 16 RB ROWS pid_n .. and the columns of split pid_k (see module
-        doc)."""
+        doc). PDL: the code words, the slot and the LUT (the tables) are read before the wait for the kernel before
+        (triton_common.pdl_enabled's rule), x after it; the next kernel is released after the loop."""
         COPIES: gl.constexpr = 4 * TABLES // (RB * ROWS)
         CHUNK: gl.constexpr = 32 * WPL
         STEP: gl.constexpr = WK * CHUNK  # the program's warps of one row block take consecutive chunks
@@ -350,15 +359,20 @@ if HAVE_PAIRS:
         x1_ptr = x_quads + gl.minimum(g + 8, M - 1).to(gl.int64) * stride_xq + x_lane  # tile 1's 8 + g
 
         last = k_hi - STEP  # loads past the range re-read the last step (never used)
-        ring = ()  # the next PREFETCH steps' code words and x, in flight (the first ones while the table is written)
+        early = ()  # the first PREFETCH steps' code words, in flight while the tables are written
         for d in gl.static_range(PREFETCH):
-            ring = ring + (_chunk_loads(words_ptrs, x0_ptr, x1_ptr, gl.minimum(k_lo + d * STEP, last), TILES, WPL,
-                                        ROWS, NW, LANES),)  # fmt: skip
+            early = early + (_block_words(words_ptrs, gl.minimum(k_lo + d * STEP, last), WPL, ROWS, NW, LANES),)
 
         table = gl.allocate_shared_memory(gl.int32, [256 * TABLES, TABLE_SLOTS],
                                           gl.SwizzledSharedLayout(1, 1, 1, [1, 0]))  # fmt: skip
         lut_row0 = lut_ptr + slot * stride_ls + row0.to(gl.int64) * stride_ln + (k_lo // GS) * NV
         _build_table(table, lut_row0, row0, N, stride_ln, NV, NW, COPIES, TABLES)
+        if PDL:
+            _gdc_wait()  # x is the kernel before's output
+        ring = ()  # the next PREFETCH steps' code words and x
+        for d in gl.static_range(PREFETCH):
+            xs0, xs1 = _chunk_x(x0_ptr, x1_ptr, gl.minimum(k_lo + d * STEP, last), TILES, WPL, NW, LANES)
+            ring = ring + ((early[d][0], early[d][1], xs0, xs1),)
         gl.barrier()  # the table written by every warp before any lookup
 
         zero = gl.zeros([32 * NW], gl.float32, LANES)
@@ -379,6 +393,8 @@ if HAVE_PAIRS:
                 refill = _chunk_loads(words_ptrs, x0_ptr, x1_ptr, nxt, TILES, WPL, ROWS, NW, LANES)
                 ring = ring[:d] + (refill,) + ring[d + 1 :]
 
+        if PDL:
+            _gdc_release()  # the next kernel's pre-wait part (its codes, its tables) may start
         own = kw == 0  # the lanes that write: their row block's sums over the WK warps
         out0 = 2 * t  # tile 0's tokens 2 t, 2 t + 1; tile 1's 8 + those
         if WK > 1:
@@ -512,7 +528,7 @@ def launch_decode_pairs(
         NV=1 << bits, RB=rb, ROWS=rows, WK=wk, WPL=wpl, PREFETCH=config.get("PREFETCH", 2),
         TABLES=config.get("TABLES", 1),
         TILES=1 if m <= 8 else 2,
-        USE_SPLIT=split > 1, BF16=x.dtype == torch.bfloat16, num_warps=rb * wk,
+        USE_SPLIT=split > 1, BF16=x.dtype == torch.bfloat16, num_warps=rb * wk, **pdl_args(x.device),
     )  # fmt: skip
 
 

@@ -141,6 +141,7 @@ from triton.backends.compiler import GPUTarget
 from triton.experimental.gluon._runtime import GluonASTSource
 from kernels.gluon_decode_pairs import _decode_pairs_kernel as k
 const = json.loads(sys.argv[1])
+const = {**{p.name: p.default for p in k.params if p.is_constexpr and p.has_default}, **const}  # as a launch fills
 ints = ["M", "N", "K", "GS", "stride_xq", "stride_cw", "stride_ls", "stride_ln", "stride_ym", "K_PER_SPLIT"]
 sig = {"x_quads": "*i64", "words_ptr": "*i32", "lut_ptr": "*fp16", "slot_ptr": "*i32", "y_ptr": "*fp16",
        "ws_ptr": "*fp32", "counter_ptr": "*i32", **dict.fromkeys(ints, "i32"), **dict.fromkeys(const, "constexpr")}
@@ -194,12 +195,16 @@ def _loops(sass: str) -> list[list[str]]:
     return loops
 
 
-@pytest.mark.parametrize("tiles, wk, wpl, tables, rows", [(1, 1, 4, 1, 1), (2, 1, 4, 1, 1), (2, 4, 4, 2, 1),
-                                                          (2, 2, 2, 1, 1), (1, 1, 1, 1, 1), (2, 2, 4, 2, 2)])
-def test_the_chunk_loop_compiles_to_a_permute_and_a_shared_load_per_code_byte(tiles, wk, wpl, tables, rows):
+@pytest.mark.parametrize("tiles, wk, wpl, tables, rows, pdl", [
+    (1, 1, 4, 1, 1, False), (2, 1, 4, 1, 1, True), (2, 4, 4, 2, 1, False), (2, 2, 2, 1, 1, False),
+    (1, 1, 1, 1, 1, False), (2, 2, 4, 2, 2, True),
+])  # fmt: skip
+def test_the_chunk_loop_compiles_to_a_permute_and_a_shared_load_per_code_byte(tiles, wk, wpl, tables, rows, pdl):
     rb = 2 if rows == 1 else 1
     sass = _sass({"NV": 16, "RB": rb, "ROWS": rows, "WK": wk, "WPL": wpl, "PREFETCH": 2, "TABLES": tables,
-                  "TILES": tiles, "USE_SPLIT": True, "BF16": False})  # fmt: skip
+                  "TILES": tiles, "USE_SPLIT": True, "BF16": False, "PDL": pdl})  # fmt: skip
+    # PDL: griddepcontrol.wait (ACQBULK) before x's first loads, launch_dependents (PREEXIT) after the loop
+    assert ("ACQBULK" in sass and "PREEXIT" in sass) == pdl
     loop = max(_loops(sass), key=len)  # the chunk loop (the largest), unrolled PREFETCH = 2 times
     words = 2 * 2 * wpl * rows  # a lane's words in two chunks (rows g and g + 8 of each of its blocks)
     assert loop.count("LDS") == 4 * words and loop.count("PRMT") == 4 * words
