@@ -23,7 +23,7 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     if name == "tasks":
         parser.add_argument("--json", action="store_true", help="print the server's JSON instead of a table")
         return
-    parser.add_argument("--task", required=True, help="task id")
+    parser.add_argument("--task", required=True, help="task id (generate: task@N is its kept LUT version N)")
     if name == "push-lut":
         parser.add_argument("file", help="task LUT .safetensors file (from `sketchserve finetune`)")
     elif name == "pull-lut":

@@ -45,6 +45,7 @@ from server.errors import (
     TaskQueueFullError,
     TenantQueueFullError,
     UnknownTaskError,
+    UnknownVersionError,
     unknown_task_message,
 )
 from server.json_mode import JsonConstraint, JsonPrefix
@@ -174,10 +175,12 @@ class Engine:
         params: SamplingParams | None = None,
         request_id: str | None = None,
         tenant: str | None = None,
+        version: int | None = None,
     ) -> RequestHandle:
-        """Queue a request. Raises InvalidParamsError, PromptTooLongError, UnknownTaskError, QueueFullError (or
-        TaskQueueFullError, TenantQueueFullError), EngineStoppedError. tenant: who asks (an API key's tenant), whose
-        waiting requests over all tasks share one task's bound (SchedulerConfig.max_waiting_per_task)."""
+        """Queue a request. Raises InvalidParamsError, PromptTooLongError, UnknownTaskError (UnknownVersionError),
+        QueueFullError (or TaskQueueFullError, TenantQueueFullError), EngineStoppedError. tenant: who asks (an API
+        key's tenant), whose waiting requests over all tasks share one task's bound
+        (SchedulerConfig.max_waiting_per_task). version: one of the task's kept LUT versions (None: its latest)."""
         params = params or SamplingParams()
         sc = self.config.scheduler
         params.validate(sc.max_new_tokens, self.model_config.vocab_size)
@@ -195,7 +198,7 @@ class Engine:
                                      "a tokenizer; this engine has none")  # fmt: skip
         prefix = self._output_prefix(params) if params.constrained_output else None  # (not under the lock)
         with self._lock:  # resolving under the lock: a concurrent delete_task either sees this request or wins
-            key = self._resolve(task)
+            key = self._resolve(task, version)
             handle.version = key[1]
             req = Request(request_id, task, key, prompt_ids, params, params.make_generator(self.device), detok, handle,
                           tenant)  # fmt: skip
@@ -597,9 +600,11 @@ class Engine:
             raise InvalidParamsError(f"prompt token ids must be ints in [0, {vocab})")
         return ids
 
-    def _resolve(self, task: str):
-        """task -> (task, version) of its latest stored LUT, or the base."""
+    def _resolve(self, task: str, version: int | None = None):
+        """task -> (task, version) of its latest stored LUT (or of version, one it keeps), or the base (version 0)."""
         if task == BASE_TASK:
+            if version not in (None, BASE_KEY[1]):
+                raise UnknownVersionError(f"the base model {BASE_TASK!r} has one version, {BASE_KEY[1]}")
             return BASE_KEY
         try:
             check_task_id(task)
@@ -608,6 +613,12 @@ class Engine:
         latest = self.store.latest(task) if self.store is not None else None
         if latest is None:
             raise UnknownTaskError(unknown_task_message(task))
+        if version is not None and version != latest.version:
+            if not self.store.has_version(task, version):
+                kept = ", ".join(str(v.version) for v in self.store.versions(task))
+                raise UnknownVersionError(f"version {version} of task {task!r} is not stored (the kept versions: "
+                                          f"{kept})")  # fmt: skip
+            return (task, version)
         return (task, latest.version)
 
     def _kv_budget(self) -> int:

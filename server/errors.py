@@ -21,6 +21,10 @@ class UnknownTaskError(EngineError, LookupError):
     """No LUT is stored for this task id (HTTP 404)."""
 
 
+class UnknownVersionError(UnknownTaskError):
+    """The task is stored, but not the version asked for (HTTP 404)."""
+
+
 def unknown_task_message(task: str) -> str:
     """The one message of a task that is not there, or not the caller's (the two must read alike: no oracle for
     another tenant's task ids), with where to look instead."""

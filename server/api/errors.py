@@ -19,6 +19,7 @@ from server.errors import (
     TaskQueueFullError,
     TenantQueueFullError,
     UnknownTaskError,
+    UnknownVersionError,
 )
 from sketch.task_lut import TaskLutError
 
@@ -34,6 +35,7 @@ class ApiError(Exception):
 
 # exception class -> (status, type, code, extra headers); the first matching class wins.
 STATUS_OF: list[tuple[type[Exception], int, str, str | None, dict[str, str] | None]] = [
+    (UnknownVersionError, 404, "not_found_error", "version_not_found", None),
     (UnknownTaskError, 404, "not_found_error", "model_not_found", None),
     (PromptTooLongError, 400, "invalid_request_error", "context_length_exceeded", None),
     (InvalidParamsError, 400, "invalid_request_error", None, None),

@@ -16,6 +16,15 @@ from server.sampling import MAX_LOGPROBS
 from sketch.prompts import template_message
 
 TASK_ID_PATTERN = STORE_TASK_ID.pattern  # one definition: the store's (it guards the file names)
+# what a request names to be served: a task id, or one of its kept LUT versions as task@version
+MODEL_PATTERN = TASK_ID_PATTERN.removesuffix("$") + r"(@[0-9]{1,9})?$"
+
+
+def split_version(model: str) -> tuple[str, int | None]:
+    """A request's task (or OpenAI model) field -> (task id, version or None: the latest). "acme.boolq@2" pins a
+    kept version (GET /v1/tasks/{task} lists them), e.g. to compare a new LUT with the one before it."""
+    task, _, version = model.partition("@")
+    return task, int(version) if version else None
 
 
 class Usage(BaseModel):
@@ -109,7 +118,8 @@ class GenerateRequest(SamplingFields):
         },
     )
 
-    task: str = Field("base", pattern=TASK_ID_PATTERN, description="Task id; 'base' is the base model's LUT")
+    task: str = Field("base", pattern=MODEL_PATTERN, description="Task id; 'base' is the base model's LUT; "
+                      "task@N serves its kept LUT version N instead of the latest")
     prompt: str = Field(..., min_length=1, description="Raw prompt text (no chat template applied)")
     max_tokens: int = Field(128, ge=0, description="Most tokens to generate; 0 (with prompt_logprobs) only scores "
                             "the prompt")
@@ -170,7 +180,7 @@ class CompletionRequest(SamplingFields):
         json_schema_extra={"examples": [{"model": "base", "prompt": "Once upon a time", "max_tokens": 16}]},
     )
 
-    model: str = Field(..., pattern=TASK_ID_PATTERN, description="The task id")
+    model: str = Field(..., pattern=MODEL_PATTERN, description="The task id (task@N: its kept LUT version N)")
     prompt: str | list[str] = Field(..., description="A prompt, or a list of prompts (choices in their order)")
     max_tokens: int = Field(16, ge=0, description="0 only with echo: the prompt is scored, nothing generated")
     echo: bool = Field(False, description="Return the prompt before the completion (with logprobs: its tokens' "
@@ -300,7 +310,7 @@ class ChatCompletionRequest(SamplingFields):
         },
     )
 
-    model: str = Field(..., pattern=TASK_ID_PATTERN, description="The task id")
+    model: str = Field(..., pattern=MODEL_PATTERN, description="The task id (task@N: its kept LUT version N)")
     messages: list[ChatMessage] = Field(..., min_length=1, max_length=256)
     max_tokens: int | None = Field(None, ge=1)
     max_completion_tokens: int | None = Field(None, ge=1)

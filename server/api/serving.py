@@ -153,11 +153,12 @@ def _output_constraint(body: SamplingFields) -> dict:
 
 def submit(
     state: ServerState, task: str, prompt: str | list[int], params: SamplingParams, request_id: str,
-    tenant: str | None = None,
+    tenant: str | None = None, version: int | None = None,
 ) -> RequestHandle:
     """Queue the request on the engine; its exceptions become 4xx through the error table. tenant: the caller's
-    (Principal.tenant), whose waiting requests share one admission bound."""
-    return state.engine.add_request(task, prompt, params, request_id=request_id, tenant=tenant)
+    (Principal.tenant), whose waiting requests share one admission bound; version: a kept LUT version of the task
+    (None: the latest)."""
+    return state.engine.add_request(task, prompt, params, request_id=request_id, tenant=tenant, version=version)
 
 
 def system_fingerprint(state: ServerState, handles: list[RequestHandle]) -> str:
@@ -169,7 +170,7 @@ def system_fingerprint(state: ServerState, handles: list[RequestHandle]) -> str:
 
 def submit_choices(
     state: ServerState, task: str, prompts: list[str | list[int]], n: int, params: SamplingParams, request_id: str,
-    tenant: str | None = None,
+    tenant: str | None = None, version: int | None = None,
 ) -> list[RequestHandle]:
     """One engine request per choice: choice i * n + j is prompt i's j-th sample (OpenAI's order). A seeded
     request's choice j draws with seed + j, so its choices differ and each is reproducible. All or none: if one
@@ -179,13 +180,13 @@ def submit_choices(
         raise ApiError(400, f"at most {state.settings.max_choices} completions per request (prompts x n), asked "
                             f"{count}", code="too_many_choices")  # fmt: skip
     if count == 1:
-        return [submit(state, task, prompts[0], params, request_id, tenant)]
+        return [submit(state, task, prompts[0], params, request_id, tenant, version)]
     handles = []
     try:
         for k in range(count):
             seed = None if params.seed is None else (params.seed + k % n) % 2**63
             handles.append(submit(state, task, prompts[k // n], replace(params, seed=seed), f"{request_id}-{k}",
-                                  tenant))  # fmt: skip
+                                  tenant, version))  # fmt: skip
     except BaseException:
         for handle in handles:
             handle.cancel()

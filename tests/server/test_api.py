@@ -170,6 +170,28 @@ def test_a_stored_lut_downloads_as_uploaded_and_a_kept_version_can_be_stored_aga
     assert client.get("/v1/tasks/qa/lut").content == files[0]
 
 
+def test_task_at_version_serves_a_kept_version_and_an_unkept_one_is_404(client, base, tmp_path):
+    """task@N (the OpenAI model field, /v1/generate's task) serves the task's kept LUT version N: a canary compares a
+    new LUT with the one before it; N not kept is 404 version_not_found, a malformed suffix 422."""
+    fp = f"fp_{base.fingerprint[:12]}"
+    for seed in (1, 2):
+        lut = write_task_lut(base, tmp_path / f"{seed}.safetensors", seed)
+        assert client.put("/v1/tasks/qa/lut", content=lut.read_bytes()).status_code == 201
+    body = {"prompt": "x", "max_tokens": 2}
+    assert client.post("/v1/completions", json=body | {"model": "qa@1"}).json()["system_fingerprint"] == f"{fp}_v1"
+    assert client.post("/v1/completions", json=body | {"model": "qa"}).json()["system_fingerprint"] == f"{fp}_v2"
+    chat = {"model": "qa@1", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
+    reply = client.post("/v1/chat/completions", json=chat).json()
+    assert reply["system_fingerprint"] == f"{fp}_v1" and reply["model"] == "qa@1"
+    assert client.post("/v1/generate", json=body | {"task": "qa@1"}).json()["version"] == 1
+    missing = client.post("/v1/completions", json=body | {"model": "qa@7"})
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "version_not_found"
+    assert "the kept versions: 1, 2" in missing.json()["error"]["message"]
+    assert client.post("/v1/completions", json=body | {"model": "nope@1"}).json()["error"]["code"] == "model_not_found"
+    for bad in ("qa@", "qa@x", "qa@1@2", "@1"):
+        assert client.post("/v1/completions", json=body | {"model": bad}).status_code == 422, bad
+
+
 def test_every_response_names_the_task_lut_version_that_served_it(client, base, tmp_path):
     """/v1/generate's version (each streamed event too) and OpenAI's system_fingerprint, fp_<base fingerprint>_v<N>
     (each chunk too): v0 for the base; a replaced LUT shows in the responses that follow."""

@@ -25,6 +25,7 @@ from server.errors import (
     TaskQueueFullError,
     TenantQueueFullError,
     UnknownTaskError,
+    UnknownVersionError,
 )
 from server.runner import DecodeGraphs
 from server.sampling import SamplingParams
@@ -168,6 +169,30 @@ def test_replacing_a_lut_mid_request_does_not_change_it(base, store, tmp_path):
     assert got[handle.request_id] == before
     assert got[late.request_id] == solo_tokens(base, store, "alpha", prompt, 12) != before
     assert info.version == 2 and engine.pool.slot_of(("alpha", 1)) is None  # the old version's slot was freed
+    assert_all_returned(engine)
+
+
+def test_a_request_may_pin_a_kept_version_while_others_take_the_latest(base, store, tmp_path):
+    prompt = prompt_ids(3, 10)
+    first = solo_tokens(base, store, "alpha", prompt, 10)  # alpha v1
+    store.put("alpha", task_lut_file(base, "alpha", 77, tmp_path))  # v2, now the latest
+    engine = create_engine(base, store)
+    pinned = engine.add_request("alpha", prompt, greedy(10), version=1)
+    latest = engine.add_request("alpha", prompt, greedy(10))
+    same = engine.add_request("alpha", prompt, greedy(10), version=2)  # the latest, named
+    assert (pinned.version, latest.version, same.version) == (1, 2, 2)
+    got = collect(engine, [pinned, latest, same])
+    assert got[pinned.request_id] == first  # one batch, each request on its own version's LUT
+    assert got[latest.request_id] == got[same.request_id] == solo_tokens(base, store, "alpha", prompt, 10) != first
+    with pytest.raises(UnknownVersionError, match=r"version 5 of task .alpha. is not stored \(the kept versions: 1, 2"):
+        engine.add_request("alpha", prompt, greedy(2), version=5)
+    assert engine.add_request("base", prompt, greedy(1), version=0).version == 0
+    with pytest.raises(UnknownVersionError, match="one version, 0"):
+        engine.add_request("base", prompt, greedy(1), version=1)
+    with pytest.raises(UnknownTaskError) as unknown:
+        engine.add_request("nope", prompt, greedy(1), version=1)
+    assert not isinstance(unknown.value, UnknownVersionError)  # an unknown task reads as one, whatever the version
+    engine.run_until_idle()
     assert_all_returned(engine)
 
 

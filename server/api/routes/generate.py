@@ -8,7 +8,7 @@ from fastapi.responses import StreamingResponse
 from server.api.deps import EngineDep, PrincipalDep, StateDep, require_use
 from server.api.errors import ApiError
 from server.api.logprobs import generate_logprobs
-from server.api.protocol import ErrorResponse, GenerateRequest, GenerateResponse
+from server.api.protocol import ErrorResponse, GenerateRequest, GenerateResponse, split_version
 from server.api.serving import complete, follow, new_request_id, sampling_params, sse, submit, usage_dict
 from server.tokenizer import TokenTexts
 
@@ -34,10 +34,11 @@ ERRORS = {
 )
 async def generate(body: GenerateRequest, http_request: Request, state: StateDep, _engine: EngineDep,
                    principal: PrincipalDep):
-    require_use(principal, body.task)
+    task, version = split_version(body.task)
+    require_use(principal, task)
     request_id = new_request_id("gen", http_request)
     params = sampling_params(body, state, logprobs=body.logprobs, prompt_logprobs=body.prompt_logprobs)
-    handle = submit(state, body.task, body.prompt, params, request_id, principal.tenant)
+    handle = submit(state, task, body.prompt, params, request_id, principal.tenant, version)
     strings = TokenTexts(state.engine.tokenizer, skip_special_tokens=False)
     if not body.stream:
         done = await complete(state, handle, http_request)

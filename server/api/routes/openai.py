@@ -24,6 +24,7 @@ from server.api.protocol import (
     ModelCard,
     ModelList,
     Usage,
+    split_version,
 )
 from server.api.routes.generate import ERRORS
 from server.api.serving import (
@@ -51,7 +52,8 @@ router = APIRouter(tags=["openai"])
              summary="OpenAI-compatible text completion (model = task id); several prompts and n samples each")
 async def completions(body: CompletionRequest, http_request: Request, state: StateDep, _engine: EngineDep,
                       principal: PrincipalDep):
-    require_use(principal, body.model)
+    task, version = split_version(body.model)
+    require_use(principal, task)
     prompts = [body.prompt] if isinstance(body.prompt, str) else list(body.prompt)
     if not prompts or not all(prompts):
         raise ApiError(400, "the prompt is empty", code="empty_prompt")
@@ -63,7 +65,7 @@ async def completions(body: CompletionRequest, http_request: Request, state: Sta
     request_id = new_request_id("cmpl", http_request)
     params = sampling_params(body, state, logprobs=body.logprobs,
                              prompt_logprobs=(body.logprobs or 0) if scoring else None)  # fmt: skip
-    handles = submit_choices(state, body.model, prompts, body.n, params, request_id, principal.tenant)
+    handles = submit_choices(state, task, prompts, body.n, params, request_id, principal.tenant, version)
     strings = TokenTexts(state.engine.tokenizer, skip_special_tokens=False)
     if not body.stream:
         done = await complete_choices(state, handles, http_request)
@@ -111,7 +113,8 @@ async def completions(body: CompletionRequest, http_request: Request, state: Sta
              summary="OpenAI-compatible chat completion, through the tokenizer's chat template; n samples")
 async def chat_completions(body: ChatCompletionRequest, http_request: Request, state: StateDep, engine: EngineDep,
                            principal: PrincipalDep):
-    require_use(principal, body.model)
+    task, version = split_version(body.model)
+    require_use(principal, task)
     plan = tool_plan(body)
     prompt_ids = render_chat(engine.tokenizer, [m.template_message() for m in body.messages], plan.tools)
     if plan.reads_calls:
@@ -126,7 +129,7 @@ async def chat_completions(body: ChatCompletionRequest, http_request: Request, s
             raise ApiError(400, f"tool_choice {plan.mode} constrains the answer to calls; it excludes response_format "
                            "and guided decoding", code="conflicting_structured_outputs")  # fmt: skip
         params = replace(params, json_schema=plan.constraint)
-    handles = submit_choices(state, body.model, [prompt_ids], body.n, params, request_id, principal.tenant)
+    handles = submit_choices(state, task, [prompt_ids], body.n, params, request_id, principal.tenant, version)
     strings = TokenTexts(engine.tokenizer, skip_special_tokens=False)
 
     def message(text: str, reason: str | None) -> tuple[ChatChoiceMessage, str | None]:
