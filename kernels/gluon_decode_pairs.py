@@ -465,6 +465,8 @@ PAIRS_CANDIDATES = [
     (1, 4, 2, 2, 4, 1), (1, 2, 4, 2, 4, 2), (1, 4, 2, 2, 4, 2), (1, 4, 4, 2, 4, 2), (3, 2, 1, 3, 4, 1),
     (2, 2, 2, 2, 4, 1), (3, 2, 1, 2, 2, 1), (1, 4, 4, 2, 2, 1), (1, 2, 4, 3, 2, 1), (2, 1, 2, 3, 4, 1),
     (1, 1, 4, 2, 4, 2, 2), (1, 2, 4, 2, 4, 2, 2), (3, 1, 1, 2, 4, 1, 2),
+    # groups of 64-column chunks only (4096x11008 at gpr 4: 2,752 columns a group, 43 chunks)
+    (3, 1, 1, 2, 2, 1), (1, 2, 1, 2, 2, 2), (3, 2, 1, 2, 2, 1, 2),
 ]  # fmt: skip
 PAIRS_GRID = list(dict.fromkeys(PAIRS_CANDIDATES + [
     (waves, rb, wk, pf, wpl, tables, rows) for tables in (1, 2) for waves in ((3, 1, 2) if tables == 1 else (1, 2))
