@@ -201,7 +201,7 @@ class Engine:
             key = self._resolve(task, version)
             handle.version = key[1]
             req = Request(request_id, task, key, prompt_ids, params, params.make_generator(self.device), detok, handle,
-                          tenant)  # fmt: skip
+                          tenant, pinned=version is not None)  # fmt: skip
             req.stop_ids = frozenset(params.stop_token_ids) | (frozenset() if params.ignore_eos else self.eos_token_ids)
             if prefix is not None:
                 req.json_constraint = JsonConstraint(self._token_texts, prefix, req.stop_ids)

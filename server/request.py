@@ -82,6 +82,7 @@ class Request:
     detokenizer: IncrementalDetokenizer | None
     handle: RequestHandle
     tenant: str | None = None  # who asked (an API key's tenant), where the server knows: its admission share
+    pinned: bool = False  # key's version was asked for (task@N): never moved to another version
     arrival: float = field(default_factory=time.perf_counter)
     output_ids: list[int] = field(default_factory=list)
     status: Status = Status.WAITING

@@ -347,16 +347,22 @@ class Scheduler:
                 slot = self.pool.acquire(req.key)
             except LutLoadError as e:
                 newer = self.pool.latest_key(task)
-                if newer is not None and newer != req.key:
+                if newer is not None and newer != req.key and not req.pinned:
                     # Its version was pruned by newer uploads before it could load: requests that have not
-                    # started yet move to the latest version (they are retried at the next admission).
+                    # started yet move to the latest version (they are retried at the next admission; their
+                    # handles name the version that serves them). A request that asked for its version (pinned)
+                    # fails instead, below, once it heads the queue.
                     for waiting in queue:
-                        if waiting.key == req.key:
+                        if waiting.key == req.key and not waiting.pinned:
                             waiting.key = newer
+                            waiting.handle.version = newer[1]
                     continue
-                for failed in [r for r in queue if r.key == req.key]:
+                pruned = newer not in (None, req.key)  # (else the load itself failed: every request of the key fails)
+                why = (f"version {req.key[1]} of task {task!r} is no longer stored: newer uploads pruned it before it "
+                       "loaded" if pruned else str(e))  # fmt: skip
+                for failed in [r for r in queue if r.key == req.key and (r.pinned or not pruned)]:
                     queue.remove(failed)
-                    out.failed.append((failed, str(e)))
+                    out.failed.append((failed, why))
                 if not queue:
                     del self.waiting[flow]
                 continue

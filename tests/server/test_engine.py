@@ -232,11 +232,17 @@ def test_corrupt_lut_fails_only_its_task(base, store):
 def test_a_version_pruned_before_it_loaded_runs_on_the_latest(base, store, tmp_path):
     engine = create_engine(base, store)
     handle = engine.add_request("alpha", prompt_ids(2, 8), greedy(6))  # resolved to alpha v1, not loaded yet
+    pinned = engine.add_request("alpha", prompt_ids(2, 8), greedy(6), version=1)  # asked for v1: never another
     for seed in (11, 12, 13):  # three newer versions: the store keeps 3, so v1's file is pruned
         store.put("alpha", task_lut_file(base, "alpha", seed, tmp_path))
     assert [v.version for v in store.versions("alpha")] == [2, 3, 4]
     got = collect(engine, [handle])
     assert got[handle.request_id] == solo_tokens(base, store, "alpha", prompt_ids(2, 8), 6)
+    assert handle.version == 4  # the response names the version that served it
+    engine.run_until_idle()
+    last = pinned.poll()[-1]
+    assert last.finish_reason == "error" and "version 1 of task 'alpha' is no longer stored" in last.error
+    assert pinned.version == 1
     assert engine.pool.stats().load_failures == 0  # a pruned version is not a failed load
     assert_all_returned(engine)
 
