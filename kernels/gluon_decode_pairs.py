@@ -201,14 +201,6 @@ if HAVE_PAIRS:
         return words_a, words_b
 
     @gluon.jit
-    def _chunk_loads(words_ptrs, x0_ptr, x1_ptr, c0, TILES: gl.constexpr, WPL: gl.constexpr, ROWS: gl.constexpr,
-                     NW: gl.constexpr, LANES: gl.constexpr):  # fmt: skip
-        """A chunk's loads: (words of block 0, of block 1, x of tile 0, of tile 1)."""
-        words_a, words_b = _block_words(words_ptrs, c0, WPL, ROWS, NW, LANES)
-        xs0, xs1 = _chunk_x(x0_ptr, x1_ptr, c0, TILES, WPL, NW, LANES)
-        return words_a, words_b, xs0, xs1
-
-    @gluon.jit
     def _chunk_mma(words0, words1, xs0, xs1, off0, off1, table, acc0, acc1, TILES: gl.constexpr, WPL: gl.constexpr,
                    BF16: gl.constexpr, LANES: gl.constexpr):  # fmt: skip
         """A chunk's lookups and MMAs: per word, rows g's and g + 8's pairs, then k-steps 2 i and 2 i + 1 of each
@@ -325,11 +317,13 @@ if HAVE_PAIRS:
         M, N, K, GS, stride_xq, stride_cw, stride_ls, stride_ln, stride_ym, K_PER_SPLIT,
         NV: gl.constexpr, RB: gl.constexpr, ROWS: gl.constexpr, WK: gl.constexpr, WPL: gl.constexpr,
         PREFETCH: gl.constexpr, TABLES: gl.constexpr, TILES: gl.constexpr, USE_SPLIT: gl.constexpr,
-        BF16: gl.constexpr, PDL: gl.constexpr = False,
+        BF16: gl.constexpr, XRING: gl.constexpr = 0, PDL: gl.constexpr = False,
     ):  # fmt: skip
         """y [M, N] <- x [M, K] @ W.T for the rows 16 RB ROWS pid_n .. and the columns of split pid_k (see module
-        doc). PDL: the code words, the slot and the LUT (the tables) are read before the wait for the kernel before
-        (triton_common.pdl_enabled's rule), x after it; the next kernel is released after the loop."""
+        doc). XRING: steps of x in flight (0: PREFETCH, as the code words; fewer keep x's registers, 32 a step at 16
+        tokens, for more code words in flight). PDL: the code words, the slot and the LUT (the tables) are read before
+        the wait for the kernel before (triton_common.pdl_enabled's rule), x after it; the next kernel is released
+        after the loop."""
         COPIES: gl.constexpr = 4 * TABLES // (RB * ROWS)
         CHUNK: gl.constexpr = 32 * WPL
         STEP: gl.constexpr = WK * CHUNK  # the program's warps of one row block take consecutive chunks
@@ -369,20 +363,23 @@ if HAVE_PAIRS:
         _build_table(table, lut_row0, row0, N, stride_ln, NV, NW, COPIES, TABLES)
         if PDL:
             _gdc_wait()  # x is the kernel before's output
-        ring = ()  # the next PREFETCH steps' code words and x
-        for d in gl.static_range(PREFETCH):
-            xs0, xs1 = _chunk_x(x0_ptr, x1_ptr, gl.minimum(k_lo + d * STEP, last), TILES, WPL, NW, LANES)
-            ring = ring + ((early[d][0], early[d][1], xs0, xs1),)
+        XDEPTH: gl.constexpr = PREFETCH if XRING == 0 else XRING  # steps of x in flight
+        xring = ()  # the next XDEPTH steps' x
+        for d in gl.static_range(XDEPTH):
+            xring = xring + (_chunk_x(x0_ptr, x1_ptr, gl.minimum(k_lo + d * STEP, last), TILES, WPL, NW, LANES),)
         gl.barrier()  # the table written by every warp before any lookup
 
         zero = gl.zeros([32 * NW], gl.float32, LANES)
         acc_a = ((zero, zero, zero, zero), (zero, zero, zero, zero))  # block 0: tile 0's, tile 1's accumulators
         acc_b = acc_a  # block 1 (ROWS 2)
         # unrolled PREFETCH times, so that ring entry d stays in its registers: step c + d's lookups, then its entry
-        # refilled with step c + d + PREFETCH (a split is whole steps: every warp has as many chunks)
+        # refilled with step c + d + PREFETCH (a split is whole steps: every warp has as many chunks); x's ring the
+        # same with XDEPTH entries (XDEPTH divides PREFETCH)
+        ring = early
         for c in range(k_lo, k_hi, PREFETCH * STEP):
             for d in gl.static_range(PREFETCH):
-                words_a, words_b, xs0, xs1 = ring[d]
+                words_a, words_b = ring[d]
+                xs0, xs1 = xring[d % XDEPTH]
                 if c + d * STEP < k_hi:
                     acc_a = _chunk_mma(words_a[0], words_a[1], xs0, xs1, off0a, off1a, table, acc_a[0], acc_a[1],
                                        TILES, WPL, BF16, LANES)  # fmt: skip
@@ -390,8 +387,10 @@ if HAVE_PAIRS:
                         acc_b = _chunk_mma(words_b[0], words_b[1], xs0, xs1, off0b, off1b, table, acc_b[0],
                                            acc_b[1], TILES, WPL, BF16, LANES)  # fmt: skip
                 nxt = gl.minimum(c + (d + PREFETCH) * STEP, last)
-                refill = _chunk_loads(words_ptrs, x0_ptr, x1_ptr, nxt, TILES, WPL, ROWS, NW, LANES)
-                ring = ring[:d] + (refill,) + ring[d + 1 :]
+                ring = ring[:d] + (_block_words(words_ptrs, nxt, WPL, ROWS, NW, LANES),) + ring[d + 1 :]
+                x_nxt = gl.minimum(c + (d + XDEPTH) * STEP, last)
+                refill = _chunk_x(x0_ptr, x1_ptr, x_nxt, TILES, WPL, NW, LANES)
+                xring = xring[: d % XDEPTH] + (refill,) + xring[d % XDEPTH + 1 :]
 
         if PDL:
             _gdc_release()  # the next kernel's pre-wait part (its codes, its tables) may start
@@ -454,7 +453,7 @@ def split_columns(k: int, gs: int, chunk: int, split_k: int) -> int:
     return per
 
 
-# (programs an SM, RB, WK, PREFETCH, WPL, TABLES[, ROWS]). Up to 3 programs of 64 KB fit an SM (waves 3: all
+# (programs an SM, RB, WK, PREFETCH, WPL, TABLES[, ROWS[, XRING]]). Up to 3 programs of 64 KB fit an SM (waves 3: all
 # resident at once), one of 128 KB (TABLES 2). With one table RB 2 is 32 rows and 2 wavefronts a lookup, RB 1 16 rows
 # and none lost, RB 4 64 rows (x read by more warps) and 4; two tables halve the conflicts at the same rows; ROWS 2
 # gives each warp two row blocks that share its x registers (half the x loads a weight at 16 tokens). WK > 1 shares
@@ -467,6 +466,8 @@ PAIRS_CANDIDATES = [
     (1, 1, 4, 2, 4, 2, 2), (1, 2, 4, 2, 4, 2, 2), (3, 1, 1, 2, 4, 1, 2),
     # groups of 64-column chunks only (4096x11008 at gpr 4: 2,752 columns a group, 43 chunks)
     (3, 1, 1, 2, 2, 1), (1, 2, 1, 2, 2, 2), (3, 2, 1, 2, 2, 1, 2),
+    # more code words in flight, x's ring shorter (its registers)
+    (1, 2, 4, 4, 4, 2, 1, 2), (1, 4, 2, 4, 4, 2, 1, 2), (1, 2, 4, 4, 4, 1, 1, 1), (3, 2, 1, 4, 4, 1, 1, 2),
 ]  # fmt: skip
 PAIRS_GRID = list(dict.fromkeys(PAIRS_CANDIDATES + [
     (waves, rb, wk, pf, wpl, tables, rows) for tables in (1, 2) for waves in ((3, 1, 2) if tables == 1 else (1, 2))
@@ -474,19 +475,22 @@ PAIRS_GRID = list(dict.fromkeys(PAIRS_CANDIDATES + [
 
 
 def pairs_config(n: int, k: int, sms: int, waves: int, rb: int, wk: int, prefetch: int, wpl: int, tables: int = 1,
-                 rows: int = 1) -> dict:  # fmt: skip
+                 rows: int = 1, xring: int = 0) -> dict:  # fmt: skip
     """The config whose SPLIT_K runs about waves x SMs programs (at least one a row tile)."""
     tiles = triton.cdiv(n, 16 * rb * rows)
     split = max(1, min(k // (32 * wpl * wk), round(waves * sms / tiles)))
-    return {"RB": rb, "ROWS": rows, "WK": wk, "WPL": wpl, "PREFETCH": prefetch, "TABLES": tables, "SPLIT_K": split}
+    return {"RB": rb, "ROWS": rows, "WK": wk, "WPL": wpl, "PREFETCH": prefetch, "TABLES": tables, "XRING": xring,
+            "SPLIT_K": split}  # fmt: skip
 
 
 def _fits(gs: int, entry: tuple) -> bool:
     """Whether a grid entry's step tiles the group, its warps number at most 16 and its rows fill its tables' slots
     with 1-4 copies each."""
-    _, rb, wk, _, wpl, tables, *rows = entry
-    blocks = rb * (rows[0] if rows else 1)
-    return gs % (32 * wpl * wk) == 0 and rb * wk <= 16 and tables <= blocks <= 4 * tables
+    _, rb, wk, prefetch, wpl, tables, *more = entry
+    blocks = rb * (more[0] if more else 1)
+    xring = more[1] if len(more) > 1 else 0
+    return (gs % (32 * wpl * wk) == 0 and rb * wk <= 16 and tables <= blocks <= 4 * tables
+            and (xring == 0 or prefetch % xring == 0))  # fmt: skip
 
 
 def pairs_candidates(n: int, k: int, gs: int, sms: int, grid: list[tuple] | None = None) -> list[dict]:
@@ -514,8 +518,9 @@ def launch_decode_pairs(
     the rows: 1, 2 or 4), ROWS (16-row blocks a warp, sharing its x: 1 or 2; default 1), WK (warps a row block,
     taking turns over its chunks and sharing its table; default 1),
     WPL (code words a lane and row in a chunk: 1, 2 or 4), PREFETCH (steps in flight, 1-4; default 2), TABLES (64 KB
-    tables a program: 1 or 2, with 4 TABLES / (RB ROWS) copies of each row; default 1), SPLIT_K (K ranges, each
-    within one LUT group). Check pairs_ok first."""
+    tables a program: 1 or 2, with 4 TABLES / (RB ROWS) copies of each row; default 1), XRING (steps of x in
+    flight, dividing PREFETCH; default 0: PREFETCH), SPLIT_K (K ranges, each within one LUT group). Check pairs_ok
+    first."""
     m, k = x.shape
     n = codes_packed.shape[0]
     gs = k // lut_pool.shape[2]
@@ -528,7 +533,7 @@ def launch_decode_pairs(
         m, n, k, gs, x.stride(0) // 4, codes_packed.stride(0) // 4, lut_pool.stride(0), lut_pool.stride(1),
         y.stride(0), k_per_split,
         NV=1 << bits, RB=rb, ROWS=rows, WK=wk, WPL=wpl, PREFETCH=config.get("PREFETCH", 2),
-        TABLES=config.get("TABLES", 1),
+        TABLES=config.get("TABLES", 1), XRING=config.get("XRING", 0),
         TILES=1 if m <= 8 else 2,
         USE_SPLIT=split > 1, BF16=x.dtype == torch.bfloat16, num_warps=rb * wk, **pdl_args(x.device),
     )  # fmt: skip

@@ -110,6 +110,7 @@ MODEL_CASES = [
     (2, 40, 256, 3, 1, {"RB": 2, "WPL": 4, "TABLES": 2}, torch.float16),
     (9, 72, 512, 4, 2, {"RB": 1, "ROWS": 2, "WK": 2, "WPL": 2, "SPLIT_K": 2}, torch.float16),
     (16, 100, 256, 4, 1, {"RB": 2, "ROWS": 2, "WPL": 4, "TABLES": 2}, torch.bfloat16),
+    (16, 64, 1024, 4, 1, {"RB": 2, "WK": 2, "WPL": 4, "PREFETCH": 4, "XRING": 2}, torch.float16),
 ]
 
 
@@ -195,14 +196,15 @@ def _loops(sass: str) -> list[list[str]]:
     return loops
 
 
-@pytest.mark.parametrize("tiles, wk, wpl, tables, rows, pdl", [
-    (1, 1, 4, 1, 1, False), (2, 1, 4, 1, 1, True), (2, 4, 4, 2, 1, False), (2, 2, 2, 1, 1, False),
-    (1, 1, 1, 1, 1, False), (2, 2, 4, 2, 2, True),
+@pytest.mark.parametrize("tiles, wk, wpl, tables, rows, pdl, xring", [
+    (1, 1, 4, 1, 1, False, 0), (2, 1, 4, 1, 1, True, 0), (2, 4, 4, 2, 1, False, 0), (2, 2, 2, 1, 1, False, 0),
+    (1, 1, 1, 1, 1, False, 0), (2, 2, 4, 2, 2, True, 0), (2, 4, 4, 2, 1, False, 1),
 ])  # fmt: skip
-def test_the_chunk_loop_compiles_to_a_permute_and_a_shared_load_per_code_byte(tiles, wk, wpl, tables, rows, pdl):
+def test_the_chunk_loop_compiles_to_a_permute_and_a_shared_load_per_code_byte(tiles, wk, wpl, tables, rows, pdl,
+                                                                                xring):  # fmt: skip
     rb = 2 if rows == 1 else 1
     sass = _sass({"NV": 16, "RB": rb, "ROWS": rows, "WK": wk, "WPL": wpl, "PREFETCH": 2, "TABLES": tables,
-                  "TILES": tiles, "USE_SPLIT": True, "BF16": False, "PDL": pdl})  # fmt: skip
+                  "TILES": tiles, "USE_SPLIT": True, "BF16": False, "PDL": pdl, "XRING": xring})  # fmt: skip
     # PDL: griddepcontrol.wait (ACQBULK) before x's first loads, launch_dependents (PREEXIT) after the loop
     assert ("ACQBULK" in sass and "PREEXIT" in sass) == pdl
     loop = max(_loops(sass), key=len)  # the chunk loop (the largest), unrolled PREFETCH = 2 times
@@ -231,6 +233,8 @@ CUDA_CASES = [
     (5, 11008, 4096, 4, 4, {"RB": 4, "WK": 2, "WPL": 4, "TABLES": 2, "SPLIT_K": 2}, torch.bfloat16),
     (16, 4096, 4096, 4, 1, {"RB": 1, "ROWS": 2, "WK": 4, "WPL": 4, "TABLES": 2}, torch.float16),
     (12, 300, 2048, 3, 2, {"RB": 2, "ROWS": 2, "WK": 2, "WPL": 2, "SPLIT_K": 3}, torch.bfloat16),
+    (16, 4096, 4096, 4, 1, {"RB": 2, "WK": 4, "WPL": 4, "PREFETCH": 4, "XRING": 2, "TABLES": 2}, torch.float16),
+    (1, 11008, 4096, 4, 4, {"RB": 2, "WK": 4, "WPL": 4, "PREFETCH": 4, "XRING": 1}, torch.bfloat16),
 ]
 
 
