@@ -11,7 +11,8 @@ graphs with a cold L2 and checked against the torch reference (bench_kernels.che
 autotuner chose (the shipped kernels, compiled by this Triton; without the pair-table kernel unless
 SKETCHSERVE_PAIRS_DECODE=1, as the batch's task count is not given) and cuBLAS fp16, in the same process. Writes
 OUT_DIR/pairs_grid_gpr{G}.json (plot it with benchmarks/plot_grid.py) and prints the best per case with its ratio
-to cuBLAS.
+to cuBLAS, its achieved GB/s and its ratio to the bandwidth floor (the issue's: codes, LUT, x and y bytes over the
+measured copy bandwidth).
 
     python3 benchmarks/pairs_decode.py --out OUT_DIR --profile RUN.json
 
@@ -30,7 +31,17 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_kernels import BITS, Layer, bench_graph, checked_time, cublas_fns, grid_cli, make_batch, ours_fns  # noqa: E402
+from bench_kernels import (  # noqa: E402
+    BITS,
+    Layer,
+    bench_graph,
+    checked_time,
+    copy_bandwidth,
+    cublas_fns,
+    grid_cli,
+    make_batch,
+    ours_fns,
+)
 
 from kernels.gluon_decode_pairs import PAIRS_GRID, launch_decode_pairs, pairs_candidates, pairs_ok  # noqa: E402
 from kernels.reference import lut_linear_reference  # noqa: E402
@@ -72,6 +83,7 @@ def main() -> None:
         return profile(Path(args.profile))
     cases = [tuple(int(v) for v in c.split("x")) for c in args.cases.split(",")] if args.cases else CASES
     sms = torch.cuda.get_device_properties(0).multi_processor_count
+    bandwidth = copy_bandwidth()  # bytes/s read + written: the floor's denominator, as the kernel table's
     rows: list[dict] = []
     t_start = time.time()
     for n, k in SHAPES:
@@ -80,7 +92,8 @@ def main() -> None:
         for m, tasks in cases:
             x, slots = make_batch(m, tasks, k)
             ref = lut_linear_reference(x, layer.codes[0], layer.pools[0], slots, BITS)
-            case = {"N": n, "K": k, "M": m, "tasks": tasks, "gpr": args.gpr}
+            floor_us = layer.floor_bytes(m, tasks) / bandwidth * 1e6  # codes + LUT + x + y at the copy bandwidth
+            case = {"N": n, "K": k, "M": m, "tasks": tasks, "gpr": args.gpr, "floor_us": floor_us}
             t0, best = time.time(), None
             candidates = len(pairs_candidates(n, k, gs, sms))
             for i, cfg in enumerate(pair_configs(n, k, gs, sms)):
@@ -105,14 +118,16 @@ def main() -> None:
             if best:
                 shape = {key: best[key] for key in ("RB", "ROWS", "WK", "WPL", "PREFETCH", "TABLES", "SPLIT_K")}
                 op = f"op {op_us:.2f} x{cublas_us / op_us:.2f}" if op_us else "op failed"
-                print(f"{n}x{k} M={m} T={tasks}: pairs {best['us']:.2f} us {shape} x{cublas_us / best['us']:.2f} | "
-                      f"{op} | cuBLAS {cublas_us:.2f}", flush=True)  # fmt: skip
+                gbs = layer.floor_bytes(m, tasks) / (best["us"] * 1e-6) / 1e9
+                print(f"{n}x{k} M={m} T={tasks}: pairs {best['us']:.2f} us {shape} x{cublas_us / best['us']:.2f} "
+                      f"({gbs:.0f} GB/s, {best['us'] / floor_us:.2f}x the floor {floor_us:.2f} us) | {op} | "
+                      f"cuBLAS {cublas_us:.2f}", flush=True)  # fmt: skip
         del layer
         torch.cuda.empty_cache()
     import triton
 
     out = {"gpu": torch.cuda.get_device_name(), "triton": triton.__version__, "bits": BITS, "rows": rows,
-           "seconds": time.time() - t_start}  # fmt: skip
+           "copy_bandwidth": bandwidth, "seconds": time.time() - t_start}  # fmt: skip
     (args.out / f"pairs_grid_gpr{args.gpr}.json").write_text(json.dumps(out, indent=0))
 
 

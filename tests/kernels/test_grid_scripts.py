@@ -216,3 +216,16 @@ def test_the_level_split_plot_takes_each_ps_best_candidate_against_the_ops_choic
     path.write_text(json.dumps({"gpu": "H200", "rows": rows}))
     level_split.main(["--plot", str(path)])
     assert path.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_pair_table_grid_times_the_ops_candidates_first():
+    """benchmarks/pairs_decode.py: its grid starts with the op's candidates (always timed, whatever the budget), then
+    the rest of PAIRS_GRID, each config once."""
+    from kernels.gluon_decode_pairs import pairs_candidates
+
+    pairs = load_benchmark("pairs_decode")
+    for n, k, gpr in [(4096, 4096, 1), (4096, 11008, 4)]:
+        grid = pairs.pair_configs(n, k, k // gpr, 132)
+        ops = pairs_candidates(n, k, k // gpr, 132)
+        assert grid[: len(ops)] == ops and len(grid) > len(ops)
+        assert len({str(c) for c in grid}) == len(grid)
