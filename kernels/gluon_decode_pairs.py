@@ -55,7 +55,6 @@ from kernels.triton_common import pdl_args, split_k_launch
 from kernels.triton_prefill_wgmma import HAVE_GLUON
 
 TABLE_SLOTS = triton.language.constexpr(64)  # slots a table row: 4 s < 256 fits the address's byte 0
-TABLE_BYTES = 256 * TABLE_SLOTS.value * 4
 MAX_TOKENS = 16
 # prmt selectors of a word's byte j: result byte 0 the slot offset's byte 0, byte 1 the word's byte j (bytes 4-7 of
 # prmt's {word, offset}), bytes 2-3 the offset's (the table's index, zero with one table)
