@@ -24,7 +24,7 @@ import re
 
 from server.json_schema import KEY, Arr, Lit, Node, Num, Obj, Ref, Str, Union, any_object
 from server.regex_nfa import Regex
-from server.tokenizer import TokenTexts
+from server.tokenizer import PARTIAL, TokenTexts
 
 JSON_CANDIDATES = 64  # best-ranked tokens checked first
 MAX_WHITESPACE = 8
@@ -45,7 +45,7 @@ _NUMBER: dict[str, dict[str, str]] = {
     "exp_sign": dict.fromkeys(_DIGITS, "exp_int"),
     "exp_int": dict.fromkeys(_DIGITS, "exp_int"),
 }
-_PLAIN = re.compile(r'[^"\\\x00-\x1f\ufffd]*')  # a string's characters that need no escape and do not end it
+_PLAIN = re.compile(r'[^"\\\x00-\x1f' + PARTIAL + "]*")  # a string's characters that need no escape and do not end it
 # (U+FFFD too: _string_char's rule for it. A byte-level token holding part of a UTF-8 character reads U+FFFD alone)
 _NUMBER_ENDS = frozenset({"zero", "int", "frac", "exp_int"})  # where a number may end
 
@@ -284,7 +284,7 @@ def _string_char(below: tuple, node: Str, count: int, matched: tuple, ch: str) -
     """The string frame after one more (unescaped) character ch."""
     if node.max_len is not None and count >= node.max_len:
         return []
-    if ch == "\ufffd" and count < node.min_len:
+    if ch == PARTIAL and count < node.min_len:
         # a token with part of a character (as each byte-level token of a character split over several reads)
         # counts one character per token, which may be more than it writes: it cannot help reach minLength
         return []

@@ -30,9 +30,10 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
+from server.tokenizer import PARTIAL
+
 MAX_STATES = 4096  # NFA states of one pattern ({m,n} repeats copy their operand)
 MAX_MEMO_STATES = 1 << 20  # NFA state ids held by the memo of steps (all patterns together), cleared when past
-PARTIAL = "\ufffd"  # what a token holding part of a UTF-8 character reads
 
 
 class RegexError(ValueError):

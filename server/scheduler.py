@@ -148,11 +148,12 @@ class Scheduler:
     def finish(self, req: Request, keep_cache: bool = True) -> None:
         """Take req out of every queue and give back its KV blocks and LUT pin. keep_cache: its computed full
         blocks stay reusable; without it (a failed step, whose K/V may be half written) they are forgotten."""
+        flow = flow_of(req)
         if req in self.running:
             self.running.remove(req)
         elif req in self.preempted:
             self.preempted.remove(req)
-        elif (flow := flow_of(req)) in self.waiting and req in self.waiting[flow]:
+        elif flow in self.waiting and req in self.waiting[flow]:
             self.waiting[flow].remove(req)
             if not self.waiting[flow]:
                 del self.waiting[flow]
@@ -164,8 +165,8 @@ class Scheduler:
                 self.pool.release(req.key)
             req.slot = None
         req.status = Status.FINISHED
-        if not self._active(flow_of(req)):  # an idle flow restarts at the lowest active counter anyway
-            self.served.pop(flow_of(req), None)
+        if not self._active(flow):  # an idle flow restarts at the lowest active counter anyway
+            self.served.pop(flow, None)
 
     @property
     def num_waiting(self) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Protocol
 
 PROMPT_CONTEXT_TOKENS = 6  # prompt tokens decoded before the first generated one (gets its leading space right)
+PARTIAL = "\ufffd"  # what a decode of part of a UTF-8 character reads (a byte-level token of one split over several)
 
 
 class Tokenizer(Protocol):
@@ -88,7 +89,7 @@ class IncrementalDetokenizer:
         """Move the decodable new text into self.text; `final` also takes an incomplete character (as U+FFFD)."""
         prefix = self.tokenizer.decode(self.ids[self.prefix_offset : self.read_offset], skip_special_tokens=True)
         full = self.tokenizer.decode(self.ids[self.prefix_offset :], skip_special_tokens=True)
-        if len(full) > len(prefix) and (final or not full.endswith("\ufffd")):
+        if len(full) > len(prefix) and (final or not full.endswith(PARTIAL)):
             self.text += full[len(prefix) :]
             self.prefix_offset, self.read_offset = self.read_offset, len(self.ids)
 
