@@ -808,9 +808,10 @@ PREFILL_PRMT_SM90_CASES = [(256, 128, 64, 8, 3, 1), (256, 128, 64, 8, 4, 1), (25
 
 
 def _inner_loop_mix(sass: str, anchor: tuple[str, ...] = ("GMMA", "HMMA"), top: int | None = 10,
-                    executed_only: bool = False) -> tuple[int, dict]:  # fmt: skip
+                    executed_only: bool = False, full_opcodes: bool = False) -> tuple[int, dict]:  # fmt: skip
     """(instructions, top opcodes: all where top is None) of the smallest backward-branch loop around the first
-    MMA (or anchor op); executed_only: leaving out the never-executed padding (`@!PT ...`)."""
+    MMA (or anchor op); executed_only: leaving out the never-executed padding (`@!PT ...`); full_opcodes: with
+    their modifiers (IMAD.MOV.U32 apart from IMAD.WIDE), not the base name alone."""
     code = []
     for line in sass.splitlines():
         m = re.match(r"\s+/\*([0-9a-f]{4,})\*/\s+(.*?);", line)
@@ -822,7 +823,8 @@ def _inner_loop_mix(sass: str, anchor: tuple[str, ...] = ("GMMA", "HMMA"), top: 
     mix: dict[str, int] = {}
     for a, t in code:
         if lo <= a <= hi and not (executed_only and t.startswith("@!PT ")):
-            op = re.sub(r"^@!?U?P\w+\s+", "", t).split()[0].split(".")[0]
+            op = re.sub(r"^@!?U?P\w+\s+", "", t).split()[0]
+            op = op if full_opcodes else op.split(".")[0]
             mix[op] = mix.get(op, 0) + 1
     return sum(mix.values()), dict(sorted(mix.items(), key=lambda kv: -kv[1])[:top])
 

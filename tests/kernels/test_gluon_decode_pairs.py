@@ -7,10 +7,6 @@ code byte, no barrier in it. On CUDA the kernel itself runs against the referenc
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 import torch
 
@@ -29,6 +25,7 @@ from kernels.gluon_decode_pairs import (
 )
 from kernels.reference import lut_linear_reference
 
+from .compiled_layouts import sm90_results
 from .test_triton_forward import make_case, rel_err
 
 CUDA = torch.cuda.is_available()
@@ -134,66 +131,21 @@ def test_the_kernel_takes_only_cuda_16_bit_aligned_calls():
     assert not pairs_ok(x[:, :200], codes, lut, 4, 1)  # K not whole chunks
 
 
-_COMPILE = r"""
-import os, sys, json
+_COMPILE_SCRIPT = r"""
+import json, os, sys
 os.environ.pop("TRITON_INTERPRET", None)
-import triton
-from triton.backends.compiler import GPUTarget
-from triton.experimental.gluon._runtime import GluonASTSource
-from kernels.gluon_decode_pairs import _decode_pairs_kernel as k
-const = json.loads(sys.argv[1])
-const = {**{p.name: p.default for p in k.params if p.is_constexpr and p.has_default}, **const}  # as a launch fills
+sys.path.insert(0, "benchmarks")
+from bench_kernels import _inner_loop_mix, sm90_compile
+from kernels.gluon_decode_pairs import _decode_pairs_kernel
 ints = ["M", "N", "K", "GS", "stride_xq", "stride_cw", "stride_ls", "stride_ln", "stride_ym", "K_PER_SPLIT"]
-sig = {"x_quads": "*i64", "words_ptr": "*i32", "lut_ptr": "*fp16", "slot_ptr": "*i32", "y_ptr": "*fp16",
-       "ws_ptr": "*fp32", "counter_ptr": "*i32", **dict.fromkeys(ints, "i32"), **dict.fromkeys(const, "constexpr")}
-div16 = ["x_quads", "words_ptr", "lut_ptr", "y_ptr", "ws_ptr", "counter_ptr", "N", "K", "GS", "stride_xq",
-         "stride_cw", "stride_ls", "stride_ln", "stride_ym", "K_PER_SPLIT"]
-attrs = {(k.arg_names.index(a),): [["tt.divisibility", 16]] for a in div16}
-kern = triton.compile(GluonASTSource(fn=k, signature=sig, constexprs=const, attrs=attrs),
-                      target=GPUTarget("cuda", 90, 32), options={"num_warps": const["RB"] * const["WK"]})
-sys.stdout.buffer.write(kern.asm["cubin"])
+out = []
+for const in json.loads(sys.argv[1]):
+    regs, stack, smem, sass = sm90_compile(_decode_pairs_kernel, ints, ["x_quads"] + ints[1:], const,
+                                           const["RB"] * const["WK"], 1, extra_sig={"x_quads": "*i64"})
+    n, mix = _inner_loop_mix(sass, top=None, full_opcodes=True)  # the chunk loop, around the first HMMA
+    out.append([n, mix, "ACQBULK" in sass, "PREEXIT" in sass])
+print(json.dumps(out))
 """
-
-
-def _sass(const: dict) -> str:
-    """The kernel compiled for sm_90 with const, disassembled (skips without Triton >= 3.9 or its tools)."""
-    import json
-
-    import triton
-
-    if not HAVE_PAIRS:
-        pytest.skip("needs Triton >= 3.9 (Gluon's inline_asm with shared-memory operands)")
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    done = subprocess.run([sys.executable, "-c", _COMPILE, json.dumps(const)], capture_output=True, cwd=root, env=env)
-    if done.returncode and b"ptxas" in done.stderr:
-        pytest.skip("no ptxas for sm_90 here")
-    assert done.returncode == 0, done.stderr.decode()[-2000:]
-    tools = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin")
-    cuobjdump = os.path.join(tools, "cuobjdump")
-    if not os.path.exists(cuobjdump):
-        pytest.skip("no cuobjdump here")
-    import tempfile
-
-    with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
-        f.write(done.stdout)
-        f.flush()
-        return subprocess.run([cuobjdump, "-sass", f.name], capture_output=True, text=True, check=True).stdout
-
-
-def _loops(sass: str) -> list[list[str]]:
-    """The opcodes of each backward-branch loop body in a disassembly."""
-    lines = [ln for ln in sass.splitlines() if ln.strip().startswith("/*") and "*/" in ln and ";" in ln]
-    addr = [int(ln.strip()[2:6], 16) if ln.strip()[2:6].isalnum() else -1 for ln in lines]
-    ops = [ln.split("*/", 1)[1].split(";")[0].split() for ln in lines]
-    ops = [o[1] if o and o[0].startswith("@") else (o[0] if o else "") for o in ops]
-    loops = []
-    for i, ln in enumerate(lines):
-        if ops[i] == "BRA" and "0x" in ln.split("BRA", 1)[1]:
-            target = int(ln.split("BRA", 1)[1].split(";")[0].strip().split()[-1], 16)
-            if target < addr[i]:
-                loops.append([ops[j] for j in range(len(lines)) if target <= addr[j] <= addr[i]])
-    return loops
 
 
 @pytest.mark.parametrize("tiles, wk, wpl, tables, rows, pdl, xring", [
@@ -202,20 +154,22 @@ def _loops(sass: str) -> list[list[str]]:
 ])  # fmt: skip
 def test_the_chunk_loop_compiles_to_a_permute_and_a_shared_load_per_code_byte(tiles, wk, wpl, tables, rows, pdl,
                                                                                 xring):  # fmt: skip
+    if not HAVE_PAIRS:
+        pytest.skip("needs Triton >= 3.9 (Gluon's inline_asm with shared-memory operands)")
     rb = 2 if rows == 1 else 1
-    sass = _sass({"NV": 16, "RB": rb, "ROWS": rows, "WK": wk, "WPL": wpl, "PREFETCH": 2, "TABLES": tables,
-                  "TILES": tiles, "USE_SPLIT": True, "BF16": False, "PDL": pdl, "XRING": xring})  # fmt: skip
+    const = {"NV": 16, "RB": rb, "ROWS": rows, "WK": wk, "WPL": wpl, "PREFETCH": 2, "TABLES": tables, "TILES": tiles,
+             "USE_SPLIT": True, "BF16": False, "PDL": pdl, "XRING": xring}  # fmt: skip
+    ((n, loop, wait, release),) = sm90_results(_COMPILE_SCRIPT, [const])  # the loop unrolled PREFETCH = 2 times
     # PDL: griddepcontrol.wait (ACQBULK) before x's first loads, launch_dependents (PREEXIT) after the loop
-    assert ("ACQBULK" in sass and "PREEXIT" in sass) == pdl
-    loop = max(_loops(sass), key=len)  # the chunk loop (the largest), unrolled PREFETCH = 2 times
+    assert (wait and release) == pdl
     words = 2 * 2 * wpl * rows  # a lane's words in two chunks (rows g and g + 8 of each of its blocks)
-    assert loop.count("LDS") == 4 * words and loop.count("PRMT") == 4 * words
-    assert sum(op.startswith("HMMA") for op in loop) == 2 * 2 * wpl * tiles * rows
-    assert loop.count("IMAD.MOV.U32") <= 2, "the prefetch ring's registers move each chunk"
+    assert loop.get("LDS", 0) == 4 * words and loop.get("PRMT", 0) == 4 * words
+    assert sum(count for op, count in loop.items() if op.startswith("HMMA")) == 2 * 2 * wpl * tiles * rows
+    assert loop.get("IMAD.MOV.U32", 0) <= 2, "the prefetch ring's registers move each chunk"
     assert not any(op.startswith("BAR") for op in loop)
     weights = 8 * words
     bound = 2.0 if wpl == 4 else 2.5  # a narrower chunk spends more on its loads' addresses and the loop
-    assert len(loop) / weights < bound, f"{len(loop)} instructions for {weights} weights a lane"
+    assert n / weights < bound, f"{n} instructions for {weights} weights a lane"
 
 
 CUDA_CASES = [
