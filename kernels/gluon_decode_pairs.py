@@ -51,6 +51,7 @@ from __future__ import annotations
 import torch
 import triton
 
+from kernels.prmt_lut import prmt
 from kernels.triton_common import pdl_args, split_k_launch
 from kernels.triton_prefill_wgmma import HAVE_GLUON
 
@@ -539,20 +540,6 @@ def launch_decode_pairs(
 
 
 # --- The kernel's data flow in torch (CPU), for the tests: the table, the byte-permute addresses, the fragments ---
-
-
-def prmt(a: torch.Tensor, b: torch.Tensor, selector: int) -> torch.Tensor:
-    """PTX prmt.b32 (default mode) on int64 tensors holding b32 values: byte i of the result is byte
-    (selector >> 4 i) & 7 of {b, a} (a's bytes 0-3, b's 4-7), or that byte's sign replicated if bit 3 is set."""
-    src = (b << 32) | a
-    out = torch.zeros_like(a)
-    for i in range(4):
-        nib = (selector >> (4 * i)) & 0xF
-        byte = (src >> (8 * (nib & 7))) & 0xFF
-        if nib & 8:
-            byte = torch.where(byte & 0x80 != 0, 0xFF, 0)
-        out |= byte << (8 * i)
-    return out
 
 
 def pair_table(lut_rows: torch.Tensor, copies: int) -> torch.Tensor:

@@ -172,16 +172,17 @@ def to_ptx(prog: list[tuple]) -> str:
     return "{ " + " ".join(lines) + " }"
 
 
-def _prmt(a: int, b: int, c: int) -> int:
-    """PTX prmt.b32 default mode: byte i of the result = byte (c >> 4i) & 7 of {b, a}, or its sign (bit 3)."""
+def prmt(a, b, c: int):
+    """PTX prmt.b32 default mode: byte i of the result = byte (c >> 4i) & 7 of {b, a}, or its sign (bit 3). a and b:
+    b32 values as Python ints, or int64 tensors of them (elementwise: the pair-table kernel's model)."""
     src = (b << 32) | a
     out = 0
     for i in range(4):
         nib = (c >> (4 * i)) & 0xF
         byte = (src >> (8 * (nib & 7))) & 0xFF
         if nib & 8:
-            byte = 0xFF if byte & 0x80 else 0
-        out |= byte << (8 * i)
+            byte = ((byte >> 7) & 1) * 0xFF  # the byte's sign, replicated
+        out = out | byte << (8 * i)
     return out
 
 
@@ -219,7 +220,7 @@ def emulate(prog: list[tuple], operands: dict[str, int | float]) -> dict[str, in
         elif op == "shr":
             regs[dst] = v[0] >> v[1]
         elif op == "prmt":
-            regs[dst] = _prmt(v[0], v[1], v[2])
+            regs[dst] = prmt(v[0], v[1], v[2])
         elif op == "lop3":
             a, b, c, lut = v
             regs[dst] = sum(((lut >> (((a >> i) & 1) << 2 | ((b >> i) & 1) << 1 | ((c >> i) & 1))) & 1) << i
@@ -276,7 +277,7 @@ def table_ptx(half: str) -> str:
 
 def table_from_pairs(pa: int, pb: int, half: str) -> int:
     """What table_ptx computes, by the emulator's prmt."""
-    return _prmt(pa, pb, TABLE_SELECT[half])
+    return prmt(pa, pb, TABLE_SELECT[half])
 
 
 def byte_tables(entries16: np.ndarray) -> tuple[list[int], list[int]]:

@@ -20,9 +20,9 @@ from kernels.gluon_decode_pairs import (
     pairs_candidates,
     pairs_model,
     pairs_ok,
-    prmt,
     split_columns,
 )
+from kernels.prmt_lut import prmt
 from kernels.reference import lut_linear_reference
 
 from .compiled_layouts import sm90_results
