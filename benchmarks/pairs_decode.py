@@ -1,6 +1,6 @@
 """The pair-table decode kernel (kernels/gluon_decode_pairs.py) against the op as shipped and cuBLAS, in one run.
 
-    python3 benchmarks/pairs_decode.py --out OUT_DIR [--gpr 1] [--budget-s 60] [--cases 1x1,4x1,16x1]
+    python3 benchmarks/pairs_decode.py --out OUT_DIR [--gpr 1] [--budget-s 60] [--cases 1x1,16x1] [--shapes 4096x4096]
 
 Needs Triton >= 3.9 (benchmarks/device/carry_triton39.sh carries it to the lent GPU, whose own Triton is 3.6).
 Per Llama-2-7B projection shape (the kernel table's three) and token count over one task (the issue's one-task
@@ -79,15 +79,17 @@ def profile(run_path: Path) -> None:
 def main() -> None:
     args = grid_cli(__doc__, budget_s=60.0, extra=[("--gpr", 1, "LUT groups per row"),
                                                    ("--cases", "", "tokens x tasks, e.g. 1x1,16x1"),
+                                                   ("--shapes", "", "N x K, e.g. 4096x4096 (default: all three)"),
                                                    ("--profile", "", "a grid run's JSON: launch its best")])
     if args.profile:
         return profile(Path(args.profile))
     cases = [tuple(int(v) for v in c.split("x")) for c in args.cases.split(",")] if args.cases else CASES
+    shapes = [tuple(int(v) for v in s.split("x")) for s in args.shapes.split(",")] if args.shapes else SHAPES
     sms = torch.cuda.get_device_properties(0).multi_processor_count
     bandwidth = copy_bandwidth()  # bytes/s read + written: the floor's denominator, as the kernel table's
     rows: list[dict] = []
     t_start = time.time()
-    for n, k in SHAPES:
+    for n, k in shapes:
         layer = Layer(n, k, args.gpr)
         gs = k // args.gpr
         for m, tasks in cases:
