@@ -1,9 +1,9 @@
 # Forty-ninth session's plan (~15-20 min in six calls): the pair-table decode kernel
 # (kernels/gluon_decode_pairs.py), Triton 3.9 only. Before it, on this machine: bash benchmarks/device/carry_triton39.sh.
-#   call 1, carry [".device-carry/triton39/part_aa"]: mkdir -p /root/t39 && cp .device-carry/triton39/part_aa /root/t39/
-#   call 2, carry [".device-carry/triton39/part_ab", ".device-carry/triton39/SHA256"]:
-#     bash benchmarks/device/sessions/fortyninth_pairs.sh tests   (unpacks Triton 3.9; the kernel's CUDA tests)
-#   call 3 (nothing carried): bash benchmarks/device/sessions/fortyninth_pairs.sh 1   (the gpr 1 grid)
+#   call 1, carry [".device-carry/triton39/part_aa", ".device-carry/triton39/SHA256"]:
+#     bash benchmarks/device/sessions/fortyninth_pairs.sh 1 4096x4096   (unpacks Triton 3.9; the gpr 1 grid)
+#   call 2 (nothing carried): bash benchmarks/device/sessions/fortyninth_pairs.sh tests   (the kernel's CUDA tests)
+#   call 3 (nothing carried): bash benchmarks/device/sessions/fortyninth_pairs.sh 1 11008x4096,4096x11008
 #   call 4 (nothing carried): bash benchmarks/device/sessions/fortyninth_pairs.sh 4   (gpr 4)
 #   call 5 (nothing carried): bash benchmarks/device/sessions/fortyninth_pairs.sh ncu
 #   call 6, carry [".device-carry/wheels"] (the server's imports; if the kernel beat the op):
