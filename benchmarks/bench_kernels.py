@@ -363,6 +363,11 @@ def checked_timings(configs, launch, y, ref, tol: float = 3e-3) -> list[tuple[fl
     return sorted(timed, key=lambda t: t[0])
 
 
+def dims(text: str) -> list[tuple[int, ...]]:
+    """A command line's list of sizes: "4096x4096,11008x4096" -> [(4096, 4096), (11008, 4096)]."""
+    return [tuple(int(v) for v in item.split("x")) for item in text.split(",")]
+
+
 def grid_cli(doc: str, budget_s: float, extra: list[tuple[str, int | str, str]] = ()) -> argparse.Namespace:
     """The config-grid scripts' command line: --out (created), --budget-s and extra (flag, default, help) options,
     of the default's type."""
@@ -913,7 +918,7 @@ def main():
     if args.plot_only:
         plot(json.loads(args.plot_only.read_text()), args.out / "kernels.png")
         return
-    args.shapes = [tuple(int(v) for v in s.split("x")) for s in args.shapes.split(",")]
+    args.shapes = dims(args.shapes)
     torch.manual_seed(0)
     t0 = time.time()
     bw = copy_bandwidth()

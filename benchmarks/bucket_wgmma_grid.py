@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_kernels import BITS, Layer, checked_timings, graph_us, make_batch  # noqa: E402
+from bench_kernels import BITS, Layer, checked_timings, dims, graph_us, make_batch  # noqa: E402
 
 from kernels.reference import lut_linear_reference  # noqa: E402
 from kernels.triton_bucket_wgmma import (  # noqa: E402
@@ -68,7 +68,7 @@ def main() -> None:
     parser.add_argument("--wide", action="store_true", help="the WIDE candidates (bucket_wide_candidates)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    cases = [tuple(int(v) for v in c.split("x")) for c in args.cases.split(",")]
+    cases = dims(args.cases)
     rows = []
     for n, k in SHAPES:
         layer = Layer(n, k, args.gpr)

@@ -38,7 +38,17 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_kernels import BITS, Layer, bench_graph, checked_time, cublas_fns, grid_cli, make_batch, ours_fns  # noqa: E402
+from bench_kernels import (  # noqa: E402
+    BITS,
+    Layer,
+    bench_graph,
+    checked_time,
+    cublas_fns,
+    dims,
+    grid_cli,
+    make_batch,
+    ours_fns,
+)
 
 from kernels.reference import lut_linear_reference  # noqa: E402
 from kernels.triton_common import split_for  # noqa: E402
@@ -122,7 +132,7 @@ def main() -> None:
     if args.kernel == "prmt_tokens":
         configs, cases = token_configs, TOKEN_CASES
     if args.cases:
-        cases = [tuple(int(v) for v in case.split("x")) for case in args.cases.split(",")]
+        cases = dims(args.cases)
     shapes = SERVER_SHAPES if tasks_mode else SHAPES if args.fused else SHAPES[:3]
     sms = torch.cuda.get_device_properties(0).multi_processor_count
     rows: list[dict] = []

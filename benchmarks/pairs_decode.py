@@ -37,6 +37,7 @@ from bench_kernels import (  # noqa: E402
     bench_graph,
     copy_bandwidth,
     cublas_fns,
+    dims,
     fastest,
     grid_cli,
     make_batch,
@@ -44,16 +45,28 @@ from bench_kernels import (  # noqa: E402
     time_grid,
 )
 
-from kernels.gluon_decode_pairs import PAIRS_GRID, launch_decode_pairs, pairs_candidates, pairs_ok  # noqa: E402
+from kernels.gluon_decode_pairs import (  # noqa: E402
+    PAIRS_GRID,
+    default_pairs_config,
+    launch_decode_pairs,
+    pairs_candidates,
+    pairs_ok,
+)
 from kernels.reference import lut_linear_reference  # noqa: E402
 
 SHAPES = [(4096, 4096), (11008, 4096), (4096, 11008)]
 CASES = [(1, 1), (4, 1), (8, 1), (16, 1)]  # (tokens, distinct tasks)
+CONFIG_KEYS = tuple(default_pairs_config(4096, 4096, 4096, 132))  # the launcher's config keys (pairs_config's)
 
 
 def pair_configs(n: int, k: int, gs: int, sms: int):
     """The pair-table kernel's grid (the op's candidates first; the budget cuts the tail)."""
     return pairs_candidates(n, k, gs, sms, PAIRS_GRID)
+
+
+def config_of(row: dict) -> dict:
+    """The kernel config a grid row was timed with (its other fields: the case, us, err)."""
+    return {key: row[key] for key in CONFIG_KEYS}
 
 
 def profile(run_path: Path) -> None:
@@ -69,7 +82,7 @@ def profile(run_path: Path) -> None:
     for m, row in sorted(best.items()):
         x, slots = make_batch(m, 1, 4096)
         y = torch.empty(m, 4096, dtype=torch.float16, device="cuda")
-        cfg = {key: row[key] for key in ("RB", "ROWS", "WK", "WPL", "PREFETCH", "TABLES", "SPLIT_K")}
+        cfg = config_of(row)
         print(f"M={m}: {cfg} ({row['us']:.2f} us in the grid)", flush=True)
         for _ in range(3):
             launch_decode_pairs(x, layer.codes[0], layer.pools[0], slots, BITS, y, cfg)
@@ -83,8 +96,8 @@ def main() -> None:
                                                    ("--profile", "", "a grid run's JSON: launch its best")])
     if args.profile:
         return profile(Path(args.profile))
-    cases = [tuple(int(v) for v in c.split("x")) for c in args.cases.split(",")] if args.cases else CASES
-    shapes = [tuple(int(v) for v in s.split("x")) for s in args.shapes.split(",")] if args.shapes else SHAPES
+    cases = dims(args.cases) if args.cases else CASES
+    shapes = dims(args.shapes) if args.shapes else SHAPES
     sms = torch.cuda.get_device_properties(0).multi_processor_count
     bandwidth = copy_bandwidth()  # bytes/s read + written: the floor's denominator, as the kernel table's
     rows: list[dict] = []
@@ -119,7 +132,7 @@ def main() -> None:
             rows.append({**case, "kind": "op", "us": op_us})
             rows.append({**case, "kind": "cublas", "us": cublas_us})
             if best:
-                shape = {key: best[key] for key in ("RB", "ROWS", "WK", "WPL", "PREFETCH", "TABLES", "SPLIT_K")}
+                shape = config_of(best)
                 op = f"op {op_us:.2f} x{cublas_us / op_us:.2f}" if op_us else "op failed"
                 gbs = layer.floor_bytes(m, tasks) / (best["us"] * 1e-6) / 1e9
                 print(f"{n}x{k} M={m} T={tasks}: pairs {best['us']:.2f} us {shape} x{cublas_us / best['us']:.2f} "

@@ -30,7 +30,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_kernels import BITS, Layer, bench_graph, check, cublas_fns, grid_cli, ours_fns, time_grid  # noqa: E402
+from bench_kernels import BITS, Layer, bench_graph, check, cublas_fns, dims, grid_cli, ours_fns, time_grid  # noqa: E402
 from prefill_tasks import case_batch  # noqa: E402
 
 from kernels.reference import lut_linear_reference  # noqa: E402
@@ -75,7 +75,7 @@ def main() -> None:
         ("--kinds", "generic,prmt,wgmma", "the kernels to time, comma-separated"),
     ])  # fmt: skip
     kinds = args.kinds.split(",")
-    shapes = [tuple(int(v) for v in s.split("x")) for s in args.shapes.split(",")]
+    shapes = dims(args.shapes)
     wanted = [c.strip() for c in args.cases.split(",") if c.strip()]
     cases = [(label, runs) for label, runs in CASES if not wanted or label.endswith(tuple(wanted))]
     rows: list[dict] = []

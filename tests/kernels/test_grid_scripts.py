@@ -229,3 +229,20 @@ def test_the_pair_table_grid_times_the_ops_candidates_first():
         ops = pairs_candidates(n, k, k // gpr, 132)
         assert grid[: len(ops)] == ops and len(grid) > len(ops)
         assert len({str(c) for c in grid}) == len(grid)
+
+
+def test_a_pair_table_grid_row_gives_back_the_config_it_was_timed_with():
+    """pairs_decode.py's best config (printed, and launched again for Nsight Compute) is read back from its row:
+    every knob of every grid config, XRING included, none of the case's fields."""
+    pairs = load_benchmark("pairs_decode")
+    grid = pairs.pair_configs(4096, 4096, 4096, 132)
+    assert any(cfg["XRING"] for cfg in grid)
+    for cfg in grid:
+        row = {"N": 4096, "K": 4096, "M": 16, "tasks": 1, "gpr": 1, "kind": "pairs", **cfg, "us": 7.0, "err": 1e-4}
+        assert pairs.config_of(row) == cfg
+
+
+def test_size_lists_on_the_grid_scripts_command_lines():
+    bench = load_benchmark("bench_kernels")
+    assert bench.dims("4096x4096,11008x4096") == [(4096, 4096), (11008, 4096)]
+    assert bench.dims("16x1") == [(16, 1)]
