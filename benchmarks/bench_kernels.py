@@ -848,9 +848,10 @@ def plot(results, path):
     import matplotlib.pyplot as plt
 
     cases = results["cases"]
-    fig, axes = plt.subplots(2, 3, figsize=(18, 9))
+    phases = [p for p in ("decode", "prefill") if any(c["phase"] == p for c in cases)]  # a row each
+    fig, axes = plt.subplots(len(phases), 3, figsize=(18, 4.5 * len(phases)), squeeze=False)
     for col, (n, k) in enumerate(SHAPES):
-        for row, phase in enumerate(("decode", "prefill")):
+        for row, phase in enumerate(phases):
             ax = axes[row][col]
             sel = [c for c in cases if c["N"] == n and c["K"] == k and c["phase"] == phase]
             if not sel:

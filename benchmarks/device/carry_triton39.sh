@@ -16,6 +16,9 @@ mkdir -p "$tmp/site"
 (cd "$tmp/site" && unzip -q "$tmp"/triton-3.9.0-cp312-*.whl -x 'triton/backends/amd/*' \
   'triton/backends/nvidia/bin/ptxas*' 'triton/backends/nvidia/lib/cupti*' 'triton/_C/libproton.so' \
   'triton/instrumentation/*' 'triton/plugins/*' 'triton/include/*' 'triton/FileCheck')
+# its backends are found through the dist-info's entry points: with the AMD backend left out, so is its entry
+# (else `import triton` fails on the missing triton.backends.amd: fifty-first session, first device call)
+sed -i '/backends.amd/d' "$tmp"/site/triton-3.9.0.dist-info/entry_points.txt
 # the wheel's libtriton.so carries its debug info: 500 MB, 192 MB stripped
 strip --strip-unneeded "$tmp"/site/triton/_C/*.so
 rm -rf "$dest" && mkdir -p "$dest"

@@ -31,6 +31,8 @@ install_triton39() {
     sha256sum /root/t39/t39.tar.xz | awk '{print $1}' | diff - .device-carry/triton39/SHA256 2>/dev/null && echo "triton 3.9 ok"
     mkdir -p /root/t39/site && python3 -c "import lzma, tarfile, sys; tarfile.open(fileobj=lzma.open(sys.argv[1])).extractall(sys.argv[2])" /root/t39/t39.tar.xz /root/t39/site
   fi
+  # a carry packed before the fifty-first session still names the AMD backend it left out
+  sed -i '/backends.amd/d' /root/t39/site/triton-3.9.0.dist-info/entry_points.txt
   # the carried Triton has no ptxas: the device's own Triton's (its ptxas-blackwell compiles sm_90 there)
   local own
   own=$(env -u PYTHONPATH python3 -c "import os, triton; print(os.path.dirname(triton.__file__))")/backends/nvidia/bin
