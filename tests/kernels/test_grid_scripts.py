@@ -246,3 +246,44 @@ def test_size_lists_on_the_grid_scripts_command_lines():
     bench = load_benchmark("bench_kernels")
     assert bench.dims("4096x4096,11008x4096") == [(4096, 4096), (11008, 4096)]
     assert bench.dims("16x1") == [(16, 1)]
+
+
+def _case(phase, n, m, tasks, ours, cublas, gpr=1):
+    return {"phase": phase, "N": n, "K": 4096, "M": m, "tasks": tasks, "gpr": gpr, "best_us": ours,
+            "cublas_graph_us": cublas, "cublas_us": cublas + 5.0}  # fmt: skip
+
+
+def test_issue_bars_picks_the_cases_each_bar_names_and_judges_them_in_the_bars_own_terms(tmp_path):
+    """benchmarks/issue_bars.py: one-task decode up to 16 tokens against 2.5x, 16 x 16 against 2x, 2,048-token
+    prefill against 1.3x cuBLAS's time; other cases (64 tokens, 4 tasks, 512-token prefill) name no bar. Times are
+    the graph-replay ones (cuBLAS's eager time is ignored)."""
+    bars = load_benchmark("issue_bars")
+    run = {"gpu": "NVIDIA H100 80GB HBM3", "cases": [
+        _case("decode", 4096, 1, 1, ours=7.0, cublas=18.0),     # 2.57x: met
+        _case("decode", 4096, 16, 1, ours=13.0, cublas=18.0),   # 1.38x: missed
+        _case("decode", 4096, 16, 4, ours=20.0, cublas=18.0),   # no bar
+        _case("decode", 4096, 64, 1, ours=17.0, cublas=18.0),   # no bar
+        _case("decode", 4096, 16, 16, ours=9.0, cublas=18.0),   # 2.0x: met, at the bar
+        _case("prefill", 4096, 512, 1, ours=40.0, cublas=30.0),  # no bar
+        _case("prefill", 4096, 2048, 8, ours=118.9, cublas=89.9),  # 1.32x the time: missed
+        _case("prefill", 4096, 2048, 1, ours=107.7, cublas=90.1),  # 1.20x: met
+    ]}  # fmt: skip
+    cases = bars.bar_cases(run)
+    assert [(c.label, c.met) for c in cases] == [
+        ("decode 4096x4096 gpr1 M=1 T=1", True), ("decode 4096x4096 gpr1 M=16 T=1", False),
+        ("decode 4096x4096 gpr1 M=16 T=16", True), ("prefill 4096x4096 gpr1 M=2048 T=8", False),
+        ("prefill 4096x4096 gpr1 M=2048 T=1", True)]  # fmt: skip
+    table = bars.markdown(cases)
+    row = "H100 80GB HBM3 | prefill 4096x4096 gpr1 M=2048 T=8 | 118.9 | 89.9 | ours ÷ cuBLAS 1.32 | <= 1.30 | **no** |"
+    assert row in table
+    assert "| decode 4096x4096 gpr1 M=1 T=1 | 7.0 | 18.0 | cuBLAS ÷ ours 2.57 | >= 2.50 | yes |" in table
+    h200 = [bars.BarCase("NVIDIA H200", c.bar, c.label, c.ours_us, c.cublas_us * 0.8, c.need) for c in cases]
+    bars.plot(cases + h200, tmp_path / "bars.png")
+    assert (tmp_path / "bars.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_issue_bars_takes_the_faster_kernel_where_a_run_stored_no_best():
+    """Runs before best_us was stored: the faster of the gather and bucket kernels' graph times."""
+    bars = load_benchmark("issue_bars")
+    assert bars.ours_us({"ours_graph_us": 26.0, "ours_us": 40.0, "bucket_graph_us": 24.0}) == 24.0
+    assert bars.ours_us({"ours_graph_us": None, "ours_us": 40.0, "bucket_graph_us": None}) == 40.0

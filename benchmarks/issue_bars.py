@@ -1,0 +1,136 @@
+"""The kernel issue's three bars, read from kernel-table runs (bench_kernels.py's kernels.json), one GPU or several.
+
+    python3 benchmarks/issue_bars.py RUN.json [RUN.json ...] [--png OUT.png]
+
+Each bar is a ratio to fp16 cuBLAS in the same run, both timed from CUDA-graph replays with a cold L2 (the op as the
+server runs it: the faster of the gather and bucket kernels, `bench_kernels.best_graph_us`):
+- decode, one task, 1-16 tokens: cuBLAS's time over ours at least 2.5;
+- decode, 16 tokens over 16 tasks: at least 2;
+- prefill, 2,048 tokens (any task count): ours over cuBLAS's at most 1.3, plotted as cuBLAS over ours >= 1 / 1.3.
+Prints a markdown table (a row a case: GPU, case, ours, cuBLAS, the ratio, the bar, met or not) and, with --png,
+draws every case's cuBLAS / ours per GPU against its bar's line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+PREFILL_BAR = 1.3  # ours / cuBLAS at most
+
+
+@dataclass(frozen=True)
+class BarCase:
+    gpu: str
+    bar: str  # which of the three bars
+    label: str  # e.g. "decode 4096x4096 gpr1 M=16 T=16"
+    ours_us: float
+    cublas_us: float
+    need: float  # the least cuBLAS / ours that meets the bar
+
+    @property
+    def speedup(self) -> float:
+        """cuBLAS's time over ours (above 1: ours is faster)."""
+        return self.cublas_us / self.ours_us
+
+    @property
+    def met(self) -> bool:
+        return self.speedup >= self.need
+
+    def in_bar_terms(self) -> tuple[str, str]:
+        """(the ratio, the bar) as the issue words the bar: prefill's as ours / cuBLAS <= 1.3, decode's as
+        cuBLAS / ours >= 2.5 or 2."""
+        if self.need < 1:
+            return f"ours ÷ cuBLAS {1 / self.speedup:.2f}", f"<= {1 / self.need:.2f}"
+        return f"cuBLAS ÷ ours {self.speedup:.2f}", f">= {self.need:.2f}"
+
+
+def bar_of(case: dict) -> tuple[str, float] | None:
+    """(the bar's name, the least cuBLAS / ours that meets it) for a kernels.json case, None for cases no bar names
+    (decode at 64 tokens or over 4 tasks, prefill of 512 tokens)."""
+    if case["phase"] == "decode" and case["M"] <= 16 and case["tasks"] == 1:
+        return "decode, one task, <= 16 tokens: 2.5x cuBLAS", 2.5
+    if case["phase"] == "decode" and case["M"] == 16 and case["tasks"] == 16:
+        return "decode, 16 tokens over 16 tasks: 2x cuBLAS", 2.0
+    if case["phase"] == "prefill" and case["M"] == 2048:
+        return "prefill, 2,048 tokens: <= 1.3x cuBLAS's time", 1.0 / PREFILL_BAR
+    return None
+
+
+def ours_us(case: dict) -> float:
+    """The op's time as the server runs it (bench_kernels.best_graph_us, which the run stores as best_us)."""
+    if case.get("best_us"):
+        return case["best_us"]
+    times = [case.get("ours_graph_us") or case["ours_us"], case.get("bucket_graph_us") or 0.0]
+    return min(t for t in times if t > 0)
+
+
+def bar_cases(run: dict) -> list[BarCase]:
+    """The run's cases that a bar names, in the run's order."""
+    out = []
+    for case in run["cases"]:
+        bar = bar_of(case)
+        if bar is None:
+            continue
+        label = f"{case['phase']} {case['N']}x{case['K']} gpr{case['gpr']} M={case['M']} T={case['tasks']}"
+        cublas = case.get("cublas_graph_us") or case["cublas_us"]
+        out.append(BarCase(run["gpu"], bar[0], label, ours_us(case), cublas, bar[1]))
+    return out
+
+
+def markdown(cases: list[BarCase]) -> str:
+    lines = ["| GPU | case | ours µs | cuBLAS µs | ratio | bar | met |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for c in cases:
+        ratio, bar = c.in_bar_terms()
+        lines.append(f"| {c.gpu.removeprefix('NVIDIA ')} | {c.label} | {c.ours_us:.1f} | {c.cublas_us:.1f} | {ratio} | "
+                     f"{bar} | {'yes' if c.met else '**no**'} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def plot(cases: list[BarCase], path: Path) -> None:
+    """One panel a bar; per case, a bar for each GPU (cuBLAS / ours) and the bar's line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    bars = list(dict.fromkeys(c.bar for c in cases))
+    gpus = list(dict.fromkeys(c.gpu for c in cases))
+    fig, axes = plt.subplots(len(bars), 1, figsize=(18, 3.8 * len(bars)), squeeze=False)
+    for ax, bar in zip(axes[:, 0], bars, strict=True):
+        mine = [c for c in cases if c.bar == bar]
+        labels = list(dict.fromkeys(c.label for c in mine))
+        width = 0.8 / len(gpus)
+        for j, gpu in enumerate(gpus):
+            by_label = {c.label: c.speedup for c in mine if c.gpu == gpu}
+            xs = [i + (j - (len(gpus) - 1) / 2) * width for i in range(len(labels))]
+            ax.bar(xs, [by_label.get(lab, 0.0) for lab in labels], width, label=gpu)
+        ax.axhline(mine[0].need, color="red", linestyle="--", linewidth=1, label=f"bar ({mine[0].need:.2f})")
+        ax.set_xticks(range(len(labels)))
+        ticks = [lab.split(" ") for lab in labels]  # phase, shape, gpr, M=, T=
+        ax.set_xticklabels([f"{t[1]}\n{t[2]}\n{t[3]} {t[4]}" for t in ticks], fontsize=7)
+        ax.set_ylabel("cuBLAS time / ours")
+        ax.set_title(bar)
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # outside: bars reach every height
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("runs", nargs="+", type=Path, help="kernels.json files (bench_kernels.py --out)")
+    ap.add_argument("--png", type=Path, help="draw the ratios against the bars here")
+    args = ap.parse_args()
+    cases = [c for run in args.runs for c in bar_cases(json.loads(run.read_text()))]
+    print(markdown(cases))
+    met = sum(c.met for c in cases)
+    print(f"\n{met} of {len(cases)} cases meet their bar")
+    if args.png:
+        plot(cases, args.png)
+        print(f"wrote {args.png}")
+
+
+if __name__ == "__main__":
+    main()
