@@ -40,5 +40,8 @@ install_triton39() {
   export TRITON_PTXAS_BLACKWELL_PATH=$own/ptxas-blackwell
   [ -x "$TRITON_PTXAS_BLACKWELL_PATH" ] || export TRITON_PTXAS_BLACKWELL_PATH=$own/ptxas
   export PYTHONPATH=/root/t39/site:$PYTHONPATH
+  # its own autotune cache: choices tuned under 3.9 must not serve a later call's Triton 3.6 runs on this machine
+  # (fifty-first session: the kernel table's one-token row took a 3.9 choice)
+  export SKETCHSERVE_CACHE=/root/t39/cache
   python3 -c "import triton; print('triton', triton.__version__)"
 }
