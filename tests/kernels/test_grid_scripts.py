@@ -274,9 +274,9 @@ def test_issue_bars_picks_the_cases_each_bar_names_and_judges_them_in_the_bars_o
         ("decode 4096x4096 gpr1 M=16 T=16", True), ("prefill 4096x4096 gpr1 M=2048 T=8", False),
         ("prefill 4096x4096 gpr1 M=2048 T=1", True)]  # fmt: skip
     table = bars.markdown(cases)
-    row = "H100 80GB HBM3 | prefill 4096x4096 gpr1 M=2048 T=8 | 118.9 | 89.9 | ours ÷ cuBLAS 1.32 | <= 1.30 | **no** |"
+    row = "H100 80GB HBM3 | prefill 4096x4096 gpr1 M=2048 T=8 | 118.9 | 89.9 | ours ÷ cuBLAS 1.323 | <= 1.30 | **no** |"
     assert row in table
-    assert "| decode 4096x4096 gpr1 M=1 T=1 | 7.0 | 18.0 | cuBLAS ÷ ours 2.57 | >= 2.50 | yes |" in table
+    assert "| decode 4096x4096 gpr1 M=1 T=1 | 7.0 | 18.0 | cuBLAS ÷ ours 2.571 | >= 2.50 | yes |" in table
     h200 = [bars.BarCase("NVIDIA H200", c.bar, c.label, c.ours_us, c.cublas_us * 0.8, c.need) for c in cases]
     bars.plot(cases + h200, tmp_path / "bars.png")
     assert (tmp_path / "bars.png").read_bytes()[:4] == b"\x89PNG"
