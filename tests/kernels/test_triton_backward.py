@@ -108,3 +108,20 @@ def test_shipped_tuning_choices_are_read_under_the_users_own(tmp_path, monkeypat
         monkeypatch.setattr(autotune, "_LOADED", set())
         autotune._load(user)
         assert autotune._MEMORY == expected
+
+
+def test_every_shipped_choice_file_is_for_this_cache_version_and_names_kernels_the_op_tunes():
+    """kernels/tuned/: one file a GPU (the H200's and, since the fifty-first session, the H100's), named as the cache
+    names it (the GPU's name, the cache version), each entry a config for a key of a kernel the op tunes."""
+    import re
+    from pathlib import Path
+
+    op_source = (Path(autotune.__file__).parent / "triton_ops.py").read_text()
+    tuned_kernels = set(re.findall(r'pick_config\(\s*"(\w+)"', op_source))
+    files = sorted(autotune.SHIPPED_DIR.glob("*.json"))
+    assert {f.name for f in files} >= {"NVIDIA_H200.v8.json", "NVIDIA_H100_80GB_HBM3.v8.json"}
+    for file in files:
+        assert file.name.endswith(f".v{autotune.CACHE_VERSION}.json"), file.name
+        choices = json.loads(file.read_text())
+        assert choices and all(isinstance(c, dict) and c for c in choices.values()), file.name
+        assert {entry.split("|")[0] for entry in choices} <= tuned_kernels, file.name
