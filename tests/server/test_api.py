@@ -594,7 +594,10 @@ def test_structured_outputs_through_chat_and_generate(client):
     r = client.post("/v1/completions", json={"model": "base", "prompt": "x", "structured_outputs": {"grammar": "g"}})
     assert r.status_code == 400 and "structured_outputs.grammar is not supported" in r.text
     unsatisfiable = {"type": "string", "maxLength": 2, "pattern": "^\\d{5}$"}  # caught only when stuck on it
-    r = client.post("/v1/completions", json={"model": "base", "prompt": "x", "guided_json": unsatisfiable})
+    # stuck within 8 whitespace tokens, the quote and two characters of up to 6 tokens each (\\u0036): max_tokens
+    # must not end it first (16, the default, did once in CI)
+    r = client.post("/v1/completions", json={"model": "base", "prompt": "x", "guided_json": unsatisfiable,
+                                             "max_tokens": 64, "seed": 0})  # fmt: skip
     assert r.status_code == 400 and r.json()["error"]["code"] == "unsatisfiable_constraint", r.text
     r = client.post("/v1/completions", json={"model": "base", "prompt": "x", "guided_regex": "(?<=a)b"})
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_regex" and "lookaround" in r.text
