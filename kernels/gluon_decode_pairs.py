@@ -38,6 +38,11 @@ load per word and tile of 8 tokens (token 8 j + g). y = sum over k-steps of mma.
         WK > 1: each block's WK warps' sums added through the tables' memory
         y[tokens, rows] <- accumulators (SPLIT_K: fp32 partials, the tile's last program to arrive sums them)
 
+STAGES (fifty-first session, after the H100 timed the register ring: latency-bound, DRAM 18-24 % busy): the code
+words go through a ring of STAGES steps in shared memory, each lane's words one cp.async per row and one vector
+shared load, both inline asm (each thread reads only what it copied, so no CTA barrier: the compiler's hazard
+analysis would put one in every step), STAGES - 1 steps ahead: more bytes in flight an SM for no registers.
+
 One slot: every token's LUT is token 0's slot's (the one-task decode). Needs Triton >= 3.9 (Gluon's inline_asm
 takes a shared-memory descriptor as an address), sm_90 (64 KB of shared memory a table: up to 3 one-table programs
 an SM), 3/4-bit codes, x and the LUT of one 16-bit type, K and the group size multiples of a step (32 WPL WK
@@ -56,6 +61,7 @@ from kernels.triton_common import pdl_args, split_k_launch
 from kernels.triton_prefill_wgmma import HAVE_GLUON
 
 TABLE_SLOTS = triton.language.constexpr(64)  # slots a table row: 4 s < 256 fits the address's byte 0
+SHARED_LIMIT = 227 * 1024  # a program's shared memory on sm_90, less the 1 KB the driver reserves
 MAX_TOKENS = 16
 # prmt selectors of a word's byte j: result byte 0 the slot offset's byte 0, byte 1 the word's byte j (bytes 4-7 of
 # prmt's {word, offset}), bytes 2-3 the offset's (the table's index, zero with one table)
@@ -92,6 +98,37 @@ if HAVE_PAIRS:
             lines.append(f"ld.shared.b32 {out}, [a{j}];")
         lines.append("}")
         return "\n".join(lines)
+
+    @gluon.constexpr_function
+    def _ring_asm(outputs, inputs):
+        """A lane's WPL words from the ring: one vector shared load at the ring's base plus the lane's offset."""
+        (offset,), (ring,) = inputs
+        outs = ", ".join(out for (out,) in outputs)
+        vec = "" if len(outputs) == 1 else f".v{len(outputs)}"
+        return f"{{ .reg .b32 a; add.u32 a, {offset}, {ring}; ld.shared{vec}.b32 {{{outs}}}, [a]; }}"
+
+    @gluon.jit
+    def _ring_words(ring, offset, WPL: gl.constexpr, LANES: gl.constexpr):
+        """The WPL code words (int32 lane tensors) at byte offset of the ring. Read by inline asm, which the
+        compiler's shared-memory hazard analysis does not see: each thread reads only what its own cp.async wrote,
+        after its own wait, so no CTA barrier is needed (and none is inserted around the ring's copies)."""
+        ty: gl.constexpr = gl.distributed_type(gl.int32, [offset.shape[0]], LANES)
+        if WPL == 1:
+            words = gl.inline_asm(_ring_asm, ("=r", "r", "r"), [offset, ring], (ty,), is_pure=False)  # a 1-tuple
+        elif WPL == 2:
+            words = gl.inline_asm(_ring_asm, ("=r", "=r", "r", "r"), [offset, ring], (ty, ty), is_pure=False)
+        else:
+            words = gl.inline_asm(_ring_asm, ("=r", "=r", "=r", "=r", "r", "r"), [offset, ring], (ty, ty, ty, ty),
+                                  is_pure=False)  # fmt: skip
+        return words
+
+    @gluon.jit
+    def _wait_copies(lane, PENDING: gl.constexpr):
+        """cp.async.wait_group PENDING, as inline asm: Gluon's wait_group is followed by a CTA barrier (the hazard
+        analysis's rule for copies other threads read), which the ring does not need (lane: any lane tensor, the
+        asm's dummy operand)."""
+        return gl.inline_asm_elementwise(f"cp.async.wait_group {PENDING}; mov.u32 $0, $1;", "=r,r", [lane],
+                                         dtype=gl.int32, is_pure=False, pack=1)  # fmt: skip
 
     @gluon.jit
     def _lookup(word, offset, table, LANES: gl.constexpr):
@@ -188,6 +225,68 @@ if HAVE_PAIRS:
             if TILES == 2:
                 xs1 = xs1 + (_x_quads(x1_ptr, quad, XL2, LANES),)
         return xs0, xs1
+
+    @gluon.constexpr_function
+    def _copy_asm(outputs, inputs):
+        """cp.async of a lane's 4 WPL bytes of code words to the ring's base plus the lane's offset (16 bytes: .cg,
+        around L1; fewer: .ca)."""
+        ((done,),) = outputs
+        (offset,), (ring,), (src,) = inputs
+        return (f"{{ .reg .b32 a; add.u32 a, {offset}, {ring}; cp.async.{{kind}}.shared.global [a], [{src}], {{size}};"
+                f" mov.u32 {done}, 0; }}")
+
+    @gluon.constexpr_function
+    def _copy_asm_16(outputs, inputs):
+        return _copy_asm(outputs, inputs).replace("{kind}", "cg").replace("{size}", "16")
+
+    @gluon.constexpr_function
+    def _copy_asm_8(outputs, inputs):
+        return _copy_asm(outputs, inputs).replace("{kind}", "ca").replace("{size}", "8")
+
+    @gluon.constexpr_function
+    def _copy_asm_4(outputs, inputs):
+        return _copy_asm(outputs, inputs).replace("{kind}", "ca").replace("{size}", "4")
+
+    @gluon.jit
+    def _copy_words(ring, offset, src, WPL: gl.constexpr, LANES: gl.constexpr):
+        """One lane's cp.async of its WPL words at src to the ring's byte offset (inline asm: see _ring_words)."""
+        ty: gl.constexpr = gl.distributed_type(gl.int32, [offset.shape[0]], LANES)
+        if WPL == 4:
+            done = gl.inline_asm(_copy_asm_16, ("=r", "r", "r", "l"), [offset, ring, src], (ty,), is_pure=False)
+        elif WPL == 2:
+            done = gl.inline_asm(_copy_asm_8, ("=r", "r", "r", "l"), [offset, ring, src], (ty,), is_pure=False)
+        else:
+            done = gl.inline_asm(_copy_asm_4, ("=r", "r", "r", "l"), [offset, ring, src], (ty,), is_pure=False)
+        return done[0]  # inline_asm's outputs are a tuple
+
+    @gluon.jit
+    def _stage_chunk(ring, stage, e, words_ptrs, c0, WPL: gl.constexpr, ROWS: gl.constexpr, NW: gl.constexpr,
+                     LANES: gl.constexpr):  # fmt: skip
+        """STAGES: a chunk's code words (as _block_words reads them) copied by cp.async into the ring's stage: thread
+        e's WPL words of entry j (rows g, g + 8 of each of its blocks) at ((2 ROWS stage + j) 32 NW + e) WPL words of
+        the ring [STAGES 2 ROWS, 32 NW, WPL] (row-major), read back by _staged_words; one commit group. Inline asm
+        throughout (see _ring_words)."""
+        first = gl.multiple_of(c0 // 8, 4 * WPL)
+        at = (2 * ROWS * stage * (32 * NW) + e) * (4 * WPL)
+        entry: gl.constexpr = 32 * NW * 4 * WPL  # bytes
+        done = e
+        for j in gl.static_range(2 * ROWS):
+            done = done + _copy_words(ring, at + j * entry, words_ptrs[j] + first, WPL, LANES)
+        return gl.inline_asm_elementwise("cp.async.commit_group; mov.u32 $0, $1;", "=r,r", [done], dtype=gl.int32,
+                                         is_pure=False, pack=1)  # fmt: skip
+
+    @gluon.jit
+    def _staged_words(ring, stage, e, WPL: gl.constexpr, ROWS: gl.constexpr, NW: gl.constexpr, LANES: gl.constexpr):
+        """The words _stage_chunk copied, back from the ring's stage in _block_words' form: thread e's WPL words of
+        entry j at ((2 ROWS stage + j) 32 NW + e) WPL words (the ring is row-major, unswizzled)."""
+        at = (2 * ROWS * stage * (32 * NW) + e) * (4 * WPL)
+        entry: gl.constexpr = 32 * NW * 4 * WPL  # bytes
+        words_a = (_ring_words(ring, at, WPL, LANES), _ring_words(ring, at + entry, WPL, LANES))
+        if ROWS == 2:
+            words_b = (_ring_words(ring, at + 2 * entry, WPL, LANES), _ring_words(ring, at + 3 * entry, WPL, LANES))
+        else:
+            words_b = words_a
+        return words_a, words_b
 
     @gluon.jit
     def _block_words(words_ptrs, c0, WPL: gl.constexpr, ROWS: gl.constexpr, NW: gl.constexpr, LANES: gl.constexpr):
@@ -317,13 +416,16 @@ if HAVE_PAIRS:
         M, N, K, GS, stride_xq, stride_cw, stride_ls, stride_ln, stride_ym, K_PER_SPLIT,
         NV: gl.constexpr, RB: gl.constexpr, ROWS: gl.constexpr, WK: gl.constexpr, WPL: gl.constexpr,
         PREFETCH: gl.constexpr, TABLES: gl.constexpr, TILES: gl.constexpr, USE_SPLIT: gl.constexpr,
-        BF16: gl.constexpr, XRING: gl.constexpr = 0, PDL: gl.constexpr = False,
+        BF16: gl.constexpr, XRING: gl.constexpr = 0, PDL: gl.constexpr = False, STAGES: gl.constexpr = 0,
     ):  # fmt: skip
         """y [M, N] <- x [M, K] @ W.T for the rows 16 RB ROWS pid_n .. and the columns of split pid_k (see module
         doc). XRING: steps of x in flight (0: PREFETCH, as the code words; fewer keep x's registers, 32 a step at 16
         tokens, for more code words in flight). PDL: the code words, the slot and the LUT (the tables) are read before
         the wait for the kernel before (triton_common.pdl_enabled's rule), x after it; the next kernel is released
-        after the loop."""
+        after the loop. STAGES (0: off): the code words go through a ring of STAGES steps in shared memory, filled
+        by cp.async STAGES - 1 steps ahead, instead of PREFETCH steps in registers (which then only unrolls the loop
+        and sizes x's ring): more bytes in flight an SM for no registers (fifty-first session: the register ring's
+        kernel waited on its loads with DRAM 18-24 % busy)."""
         COPIES: gl.constexpr = 4 * TABLES // (RB * ROWS)
         CHUNK: gl.constexpr = 32 * WPL
         STEP: gl.constexpr = WK * CHUNK  # the program's warps of one row block take consecutive chunks
@@ -354,8 +456,14 @@ if HAVE_PAIRS:
 
         last = k_hi - STEP  # loads past the range re-read the last step (never used)
         early = ()  # the first PREFETCH steps' code words, in flight while the tables are written
-        for d in gl.static_range(PREFETCH):
-            early = early + (_block_words(words_ptrs, gl.minimum(k_lo + d * STEP, last), WPL, ROWS, NW, LANES),)
+        if STAGES == 0:
+            for d in gl.static_range(PREFETCH):
+                early = early + (_block_words(words_ptrs, gl.minimum(k_lo + d * STEP, last), WPL, ROWS, NW, LANES),)
+        else:  # the first STAGES - 1 steps into the ring
+            wring = gl.allocate_shared_memory(gl.int32, [STAGES * 2 * ROWS, 32 * NW, WPL],
+                                              gl.SwizzledSharedLayout(1, 1, 1, [1, 0]))  # fmt: skip
+            for d in gl.static_range(STAGES - 1):
+                _stage_chunk(wring, d, e, words_ptrs, gl.minimum(k_lo + d * STEP, last), WPL, ROWS, NW, LANES)
 
         table = gl.allocate_shared_memory(gl.int32, [256 * TABLES, TABLE_SLOTS],
                                           gl.SwizzledSharedLayout(1, 1, 1, [1, 0]))  # fmt: skip
@@ -378,7 +486,14 @@ if HAVE_PAIRS:
         ring = early
         for c in range(k_lo, k_hi, PREFETCH * STEP):
             for d in gl.static_range(PREFETCH):
-                words_a, words_b = ring[d]
+                if STAGES == 0:
+                    words_a, words_b = ring[d]
+                else:  # step i's words: refill the stage step i - 1 read with step i + STAGES - 1, then wait for i
+                    i = (c - k_lo) // STEP + d
+                    ahead = gl.minimum(c + (d + STAGES - 1) * STEP, last)
+                    _stage_chunk(wring, (i + STAGES - 1) % STAGES, e, words_ptrs, ahead, WPL, ROWS, NW, LANES)
+                    _wait_copies(e, STAGES - 1)
+                    words_a, words_b = _staged_words(wring, i % STAGES, e, WPL, ROWS, NW, LANES)
                 xs0, xs1 = xring[d % XDEPTH]
                 if c + d * STEP < k_hi:
                     acc_a = _chunk_mma(words_a[0], words_a[1], xs0, xs1, off0a, off1a, table, acc_a[0], acc_a[1],
@@ -386,12 +501,15 @@ if HAVE_PAIRS:
                     if ROWS == 2:  # the same x, a second block's rows
                         acc_b = _chunk_mma(words_b[0], words_b[1], xs0, xs1, off0b, off1b, table, acc_b[0],
                                            acc_b[1], TILES, WPL, BF16, LANES)  # fmt: skip
-                nxt = gl.minimum(c + (d + PREFETCH) * STEP, last)
-                ring = ring[:d] + (_block_words(words_ptrs, nxt, WPL, ROWS, NW, LANES),) + ring[d + 1 :]
+                if STAGES == 0:
+                    nxt = gl.minimum(c + (d + PREFETCH) * STEP, last)
+                    ring = ring[:d] + (_block_words(words_ptrs, nxt, WPL, ROWS, NW, LANES),) + ring[d + 1 :]
                 x_nxt = gl.minimum(c + (d + XDEPTH) * STEP, last)
                 refill = _chunk_x(x0_ptr, x1_ptr, x_nxt, TILES, WPL, NW, LANES)
                 xring = xring[: d % XDEPTH] + (refill,) + xring[d % XDEPTH + 1 :]
 
+        if STAGES > 0:  # the ring's last copies (steps past the range) land before its memory can be reused
+            _wait_copies(e, 0)
         if PDL:
             _gdc_release()  # the next kernel's pre-wait part (its codes, its tables) may start
         own = kw == 0  # the lanes that write: their row block's sums over the WK warps
@@ -457,8 +575,9 @@ def split_columns(k: int, gs: int, chunk: int, split_k: int) -> int:
 # resident at once), one of 128 KB (TABLES 2). With one table RB 2 is 32 rows and 2 wavefronts a lookup, RB 1 16 rows
 # and none lost, RB 4 64 rows (x read by more warps) and 4; two tables halve the conflicts at the same rows; ROWS 2
 # gives each warp two row blocks that share its x registers (half the x loads a weight at 16 tokens). WK > 1 shares
-# the tables among more warps instead of splitting K over programs that each write them. Not yet timed on a GPU
-# (benchmarks/NOTES.md, forty-ninth session): the op's candidates are a spread over these, the grid script times all.
+# the tables among more warps instead of splitting K over programs that each write them. Timed on the H100 in the
+# fifty-first session (slower than the op but at 16 tokens on 4096x4096: NOTES.md); the STAGES entries are not yet
+# timed. The op's candidates are a spread over these, the grid script times all.
 PAIRS_CANDIDATES = [
     (3, 2, 1, 2, 4, 1), (1, 2, 4, 2, 4, 1), (1, 2, 2, 2, 4, 1), (3, 1, 1, 2, 4, 1), (1, 1, 4, 2, 4, 1),
     (1, 4, 2, 2, 4, 1), (1, 2, 4, 2, 4, 2), (1, 4, 2, 2, 4, 2), (1, 4, 4, 2, 4, 2), (3, 2, 1, 3, 4, 1),
@@ -468,6 +587,10 @@ PAIRS_CANDIDATES = [
     (3, 1, 1, 2, 2, 1), (1, 2, 1, 2, 2, 2), (3, 2, 1, 2, 2, 1, 2),
     # more code words in flight, x's ring shorter (its registers)
     (1, 2, 4, 4, 4, 2, 1, 2), (1, 4, 2, 4, 4, 2, 1, 2), (1, 2, 4, 4, 4, 1, 1, 1), (3, 2, 1, 4, 4, 1, 1, 2),
+    # the code words through a ring of STAGES in shared memory (cp.async; fifty-first session, not yet timed): 16-64
+    # KB of words in flight an SM for no registers
+    (2, 1, 4, 2, 4, 1, 1, 0, 4), (2, 2, 4, 2, 4, 1, 1, 0, 4), (1, 2, 4, 2, 4, 1, 1, 0, 8), (3, 2, 1, 2, 4, 1, 1, 0, 4),
+    (2, 2, 4, 2, 2, 1, 1, 1, 6), (1, 2, 4, 2, 4, 2, 1, 1, 4),
 ]  # fmt: skip
 PAIRS_GRID = list(dict.fromkeys(PAIRS_CANDIDATES + [
     (waves, rb, wk, pf, wpl, tables, rows) for tables in (1, 2) for waves in ((3, 1, 2) if tables == 1 else (1, 2))
@@ -475,22 +598,32 @@ PAIRS_GRID = list(dict.fromkeys(PAIRS_CANDIDATES + [
 
 
 def pairs_config(n: int, k: int, sms: int, waves: int, rb: int, wk: int, prefetch: int, wpl: int, tables: int = 1,
-                 rows: int = 1, xring: int = 0) -> dict:  # fmt: skip
+                 rows: int = 1, xring: int = 0, stages: int = 0) -> dict:  # fmt: skip
     """The config whose SPLIT_K runs about waves x SMs programs (at least one a row tile)."""
     tiles = triton.cdiv(n, 16 * rb * rows)
     split = max(1, min(k // (32 * wpl * wk), round(waves * sms / tiles)))
     return {"RB": rb, "ROWS": rows, "WK": wk, "WPL": wpl, "PREFETCH": prefetch, "TABLES": tables, "XRING": xring,
-            "SPLIT_K": split}  # fmt: skip
+            "SPLIT_K": split, "STAGES": stages}  # fmt: skip
+
+
+def shared_bytes(config: dict) -> int:
+    """A program's shared memory: its tables (64 KB each) and, STAGES, its ring of code words (2 ROWS rows of
+    WPL words a lane and stage)."""
+    lanes = 32 * config["RB"] * config.get("WK", 1)
+    ring = config.get("STAGES", 0) * 2 * config.get("ROWS", 1) * lanes * config["WPL"] * 4
+    return config.get("TABLES", 1) * 256 * TABLE_SLOTS.value * 4 + ring
 
 
 def _fits(gs: int, entry: tuple) -> bool:
     """Whether a grid entry's step tiles the group, its warps number at most 16 and its rows fill its tables' slots
     with 1-4 copies each."""
     _, rb, wk, prefetch, wpl, tables, *more = entry
-    blocks = rb * (more[0] if more else 1)
+    rows = more[0] if more else 1
     xring = more[1] if len(more) > 1 else 0
-    return (gs % (32 * wpl * wk) == 0 and rb * wk <= 16 and tables <= blocks <= 4 * tables
-            and (xring == 0 or prefetch % xring == 0))  # fmt: skip
+    stages = more[2] if len(more) > 2 else 0
+    config = {"RB": rb, "WK": wk, "WPL": wpl, "TABLES": tables, "ROWS": rows, "STAGES": stages}
+    return (gs % (32 * wpl * wk) == 0 and rb * wk <= 16 and tables <= rb * rows <= 4 * tables
+            and (xring == 0 or prefetch % xring == 0) and shared_bytes(config) <= SHARED_LIMIT)  # fmt: skip
 
 
 def pairs_candidates(n: int, k: int, gs: int, sms: int, grid: list[tuple] | None = None) -> list[dict]:
@@ -519,8 +652,9 @@ def launch_decode_pairs(
     taking turns over its chunks and sharing its table; default 1),
     WPL (code words a lane and row in a chunk: 1, 2 or 4), PREFETCH (steps in flight, 1-4; default 2), TABLES (64 KB
     tables a program: 1 or 2, with 4 TABLES / (RB ROWS) copies of each row; default 1), XRING (steps of x in
-    flight, dividing PREFETCH; default 0: PREFETCH), SPLIT_K (K ranges, each within one LUT group). Check pairs_ok
-    first."""
+    flight, dividing PREFETCH; default 0: PREFETCH), SPLIT_K (K ranges, each within one LUT group), STAGES (0: the
+    code words in PREFETCH steps of registers; else a shared-memory ring of that many steps, filled by cp.async).
+    Check pairs_ok first."""
     m, k = x.shape
     n = codes_packed.shape[0]
     gs = k // lut_pool.shape[2]
@@ -533,7 +667,7 @@ def launch_decode_pairs(
         m, n, k, gs, x.stride(0) // 4, codes_packed.stride(0) // 4, lut_pool.stride(0), lut_pool.stride(1),
         y.stride(0), k_per_split,
         NV=1 << bits, RB=rb, ROWS=rows, WK=wk, WPL=wpl, PREFETCH=config.get("PREFETCH", 2),
-        TABLES=config.get("TABLES", 1), XRING=config.get("XRING", 0),
+        TABLES=config.get("TABLES", 1), XRING=config.get("XRING", 0), STAGES=config.get("STAGES", 0),
         TILES=1 if m <= 8 else 2,
         USE_SPLIT=split > 1, BF16=x.dtype == torch.bfloat16, num_warps=rb * wk, **pdl_args(x.device),
     )  # fmt: skip

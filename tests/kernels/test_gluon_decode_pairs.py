@@ -172,6 +172,32 @@ def test_the_chunk_loop_compiles_to_a_permute_and_a_shared_load_per_code_byte(ti
     assert n / weights < bound, f"{n} instructions for {weights} weights a lane"
 
 
+@pytest.mark.parametrize("wpl, rows, stages", [(4, 1, 4), (2, 1, 6), (4, 2, 3), (1, 1, 2)])
+def test_the_staged_ring_copies_and_reads_each_lanes_words_without_a_barrier_in_the_loop(wpl, rows, stages):
+    """STAGES: per step a lane's code words are one cp.async (LDGSTS, 4 WPL bytes) per row of its blocks and one
+    vector shared load (LDS.128 / .64 / .32) each, a wait for all but STAGES - 1 groups, and no CTA barrier (the
+    copies and reads are inline asm, each thread reading its own words); the lookups as the register ring has them."""
+    if not HAVE_PAIRS:
+        pytest.skip("needs Triton >= 3.9 (Gluon's inline_asm with shared-memory operands)")
+    rb = 2 if rows == 1 else 1
+    const = {"NV": 16, "RB": rb, "ROWS": rows, "WK": 4, "WPL": wpl, "PREFETCH": 2, "TABLES": 1, "TILES": 2,
+             "USE_SPLIT": True, "BF16": False, "PDL": True, "XRING": 0, "STAGES": stages}  # fmt: skip
+    ((n, loop, _, _),) = sm90_results(_COMPILE_SCRIPT, [const])  # two steps: the loop unrolled PREFETCH = 2 times
+    copies = {op: c for op, c in loop.items() if op.startswith("LDGSTS")}
+    reads = {4: "LDS.128", 2: "LDS.64", 1: "LDS"}[wpl]
+    assert sum(copies.values()) == 2 * 2 * rows, copies
+    assert loop.get("DEPBAR.LE", 0) == 2 and loop.get("LDGDEPBAR", 0) == 2
+    assert not any(op.startswith("BAR") for op in loop), loop
+    assert not any(op.startswith("LDG.E") and op != "LDG.E.128" for op in loop)  # only x is loaded to registers
+    words = 2 * 2 * wpl * rows
+    lookups = loop.get("LDS", 0) - (2 * 2 * rows if wpl == 1 else 0)  # ptxas adds 3 never-run LDS a step (@!PT)
+    assert 4 * words <= lookups <= 4 * words + 2 * 3 and loop.get("PRMT", 0) == 4 * words
+    if wpl > 1:
+        assert loop.get(reads, 0) == 2 * 2 * rows
+    bound = {4: 2.2, 2: 2.9, 1: 4.2}[wpl]  # a narrower chunk spends more on its copies' and reads' addresses
+    assert n / (8 * words) < bound, f"{n} instructions for {8 * words} weights a lane"
+
+
 CUDA_CASES = [
     # m, n, k, bits, gpr, config, x dtype
     (1, 4096, 4096, 4, 1, {"RB": 2, "WPL": 4, "SPLIT_K": 3}, torch.float16),
@@ -189,6 +215,14 @@ CUDA_CASES = [
     (12, 300, 2048, 3, 2, {"RB": 2, "ROWS": 2, "WK": 2, "WPL": 2, "SPLIT_K": 3}, torch.bfloat16),
     (16, 4096, 4096, 4, 1, {"RB": 2, "WK": 4, "WPL": 4, "PREFETCH": 4, "XRING": 2, "TABLES": 2}, torch.float16),
     (1, 11008, 4096, 4, 4, {"RB": 2, "WK": 4, "WPL": 4, "PREFETCH": 4, "XRING": 1}, torch.bfloat16),
+    # the code words through a shared-memory ring (STAGES, fifty-first session): ring depths 1-8, WPL 1/2/4 (copies of
+    # 4, 8, 16 bytes), ROWS 2, split-K with steps past a split's range staged and never read
+    (1, 4096, 4096, 4, 1, {"RB": 2, "WK": 4, "WPL": 4, "STAGES": 4}, torch.float16),
+    (16, 4096, 4096, 4, 1, {"RB": 2, "WK": 4, "WPL": 2, "STAGES": 6, "XRING": 1}, torch.float16),
+    (7, 11008, 4096, 4, 4, {"RB": 1, "WK": 4, "WPL": 4, "STAGES": 8, "SPLIT_K": 2}, torch.bfloat16),
+    (16, 300, 2048, 3, 2, {"RB": 2, "ROWS": 2, "WK": 2, "WPL": 2, "STAGES": 3, "SPLIT_K": 3}, torch.bfloat16),
+    (16, 72, 256, 4, 1, {"RB": 1, "WPL": 1, "STAGES": 1, "PREFETCH": 4}, torch.float16),
+    (4, 4096, 11008, 4, 4, {"RB": 2, "WK": 1, "WPL": 2, "STAGES": 4, "SPLIT_K": 8, "TABLES": 2}, torch.float16),
 ]
 
 
