@@ -15,8 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_kernels import best_graph_us  # noqa: E402
 
 PREFILL_BAR = 1.3  # ours / cuBLAS at most
 
@@ -59,14 +63,6 @@ def bar_of(case: dict) -> tuple[str, float] | None:
     return None
 
 
-def ours_us(case: dict) -> float:
-    """The op's time as the server runs it (bench_kernels.best_graph_us, which the run stores as best_us)."""
-    if case.get("best_us"):
-        return case["best_us"]
-    times = [case.get("ours_graph_us") or case["ours_us"], case.get("bucket_graph_us") or 0.0]
-    return min(t for t in times if t > 0)
-
-
 def bar_cases(run: dict) -> list[BarCase]:
     """The run's cases that a bar names, in the run's order."""
     out = []
@@ -76,7 +72,7 @@ def bar_cases(run: dict) -> list[BarCase]:
             continue
         label = f"{case['phase']} {case['N']}x{case['K']} gpr{case['gpr']} M={case['M']} T={case['tasks']}"
         cublas = case.get("cublas_graph_us") or case["cublas_us"]
-        out.append(BarCase(run["gpu"], bar[0], label, ours_us(case), cublas, bar[1]))
+        out.append(BarCase(run["gpu"], bar[0], label, best_graph_us(case), cublas, bar[1]))
     return out
 
 
