@@ -227,25 +227,26 @@ if HAVE_PAIRS:
         return xs0, xs1
 
     @gluon.constexpr_function
-    def _copy_asm(outputs, inputs):
-        """cp.async of a lane's 4 WPL bytes of code words to the ring's base plus the lane's offset (16 bytes: .cg,
-        around L1; fewer: .ca)."""
+    def _copy_text(outputs, inputs, size: int) -> str:
+        """cp.async of a lane's size bytes (4 WPL) of code words to the ring's base plus the lane's offset (16 bytes:
+        .cg, around L1; fewer: .ca)."""
         ((done,),) = outputs
         (offset,), (ring,), (src,) = inputs
-        return (f"{{ .reg .b32 a; add.u32 a, {offset}, {ring}; cp.async.{{kind}}.shared.global [a], [{src}], {{size}};"
+        kind = "cg" if size == 16 else "ca"
+        return (f"{{ .reg .b32 a; add.u32 a, {offset}, {ring}; cp.async.{kind}.shared.global [a], [{src}], {size};"
                 f" mov.u32 {done}, 0; }}")
 
     @gluon.constexpr_function
     def _copy_asm_16(outputs, inputs):
-        return _copy_asm(outputs, inputs).replace("{kind}", "cg").replace("{size}", "16")
+        return _copy_text(outputs, inputs, 16)
 
     @gluon.constexpr_function
     def _copy_asm_8(outputs, inputs):
-        return _copy_asm(outputs, inputs).replace("{kind}", "ca").replace("{size}", "8")
+        return _copy_text(outputs, inputs, 8)
 
     @gluon.constexpr_function
     def _copy_asm_4(outputs, inputs):
-        return _copy_asm(outputs, inputs).replace("{kind}", "ca").replace("{size}", "4")
+        return _copy_text(outputs, inputs, 4)
 
     @gluon.jit
     def _copy_words(ring, offset, src, WPL: gl.constexpr, LANES: gl.constexpr):
@@ -260,30 +261,34 @@ if HAVE_PAIRS:
         return done[0]  # inline_asm's outputs are a tuple
 
     @gluon.jit
+    def _ring_offset(stage, j, e, WPL: gl.constexpr, ROWS: gl.constexpr, NW: gl.constexpr):
+        """Byte offset in the ring [STAGES 2 ROWS, 32 NW, WPL] (row-major, unswizzled) of thread e's WPL words of
+        entry j (rows g, g + 8 of each of its blocks) of a stage: where _stage_chunk copies them and _staged_words
+        reads them back."""
+        return ((2 * ROWS * stage + j) * (32 * NW) + e) * (4 * WPL)
+
+    @gluon.jit
     def _stage_chunk(ring, stage, e, words_ptrs, c0, WPL: gl.constexpr, ROWS: gl.constexpr, NW: gl.constexpr,
                      LANES: gl.constexpr):  # fmt: skip
-        """STAGES: a chunk's code words (as _block_words reads them) copied by cp.async into the ring's stage: thread
-        e's WPL words of entry j (rows g, g + 8 of each of its blocks) at ((2 ROWS stage + j) 32 NW + e) WPL words of
-        the ring [STAGES 2 ROWS, 32 NW, WPL] (row-major), read back by _staged_words; one commit group. Inline asm
-        throughout (see _ring_words)."""
+        """STAGES: a chunk's code words (as _block_words reads them) copied by cp.async into the ring's stage
+        (_ring_offset); one commit group. Inline asm throughout (see _ring_words)."""
         first = gl.multiple_of(c0 // 8, 4 * WPL)
-        at = (2 * ROWS * stage * (32 * NW) + e) * (4 * WPL)
-        entry: gl.constexpr = 32 * NW * 4 * WPL  # bytes
         done = e
         for j in gl.static_range(2 * ROWS):
-            done = done + _copy_words(ring, at + j * entry, words_ptrs[j] + first, WPL, LANES)
+            at = _ring_offset(stage, j, e, WPL, ROWS, NW)
+            done = done + _copy_words(ring, at, words_ptrs[j] + first, WPL, LANES)
         return gl.inline_asm_elementwise("cp.async.commit_group; mov.u32 $0, $1;", "=r,r", [done], dtype=gl.int32,
                                          is_pure=False, pack=1)  # fmt: skip
 
     @gluon.jit
     def _staged_words(ring, stage, e, WPL: gl.constexpr, ROWS: gl.constexpr, NW: gl.constexpr, LANES: gl.constexpr):
-        """The words _stage_chunk copied, back from the ring's stage in _block_words' form: thread e's WPL words of
-        entry j at ((2 ROWS stage + j) 32 NW + e) WPL words (the ring is row-major, unswizzled)."""
-        at = (2 * ROWS * stage * (32 * NW) + e) * (4 * WPL)
-        entry: gl.constexpr = 32 * NW * 4 * WPL  # bytes
-        words_a = (_ring_words(ring, at, WPL, LANES), _ring_words(ring, at + entry, WPL, LANES))
+        """The words _stage_chunk copied, back from the ring's stage (_ring_offset) in _block_words' form."""
+        words = ()
+        for j in gl.static_range(2 * ROWS):
+            words = words + (_ring_words(ring, _ring_offset(stage, j, e, WPL, ROWS, NW), WPL, LANES),)
+        words_a = (words[0], words[1])
         if ROWS == 2:
-            words_b = (_ring_words(ring, at + 2 * entry, WPL, LANES), _ring_words(ring, at + 3 * entry, WPL, LANES))
+            words_b = (words[2], words[3])
         else:
             words_b = words_a
         return words_a, words_b
