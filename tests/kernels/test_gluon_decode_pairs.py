@@ -150,7 +150,7 @@ print(json.dumps(out))
 
 @pytest.mark.parametrize("tiles, wk, wpl, tables, rows, pdl, xring", [
     (1, 1, 4, 1, 1, False, 0), (2, 1, 4, 1, 1, True, 0), (2, 4, 4, 2, 1, False, 0), (2, 2, 2, 1, 1, False, 0),
-    (1, 1, 1, 1, 1, False, 0), (2, 2, 4, 2, 2, True, 0), (2, 4, 4, 2, 1, False, 1),
+    (1, 1, 1, 1, 1, False, 0), (2, 2, 4, 2, 2, True, 0), (2, 4, 4, 2, 1, False, 1), (2, 8, 2, 1, 1, False, 0),
 ])  # fmt: skip
 def test_the_chunk_loop_compiles_to_a_permute_and_a_shared_load_per_code_byte(tiles, wk, wpl, tables, rows, pdl,
                                                                                 xring):  # fmt: skip
@@ -223,6 +223,12 @@ CUDA_CASES = [
     (16, 300, 2048, 3, 2, {"RB": 2, "ROWS": 2, "WK": 2, "WPL": 2, "STAGES": 3, "SPLIT_K": 3}, torch.bfloat16),
     (16, 72, 256, 4, 1, {"RB": 1, "WPL": 1, "STAGES": 1, "PREFETCH": 4}, torch.float16),
     (4, 4096, 11008, 4, 4, {"RB": 2, "WK": 1, "WPL": 2, "STAGES": 4, "SPLIT_K": 8, "TABLES": 2}, torch.float16),
+    # 8 and 16 warps a row block (fifty-second session): the table written and the warps' sums added by 8-16 warps
+    (1, 4096, 4096, 4, 1, {"RB": 1, "WK": 8, "WPL": 4}, torch.float16),
+    (16, 4096, 4096, 4, 1, {"RB": 1, "WK": 16, "WPL": 2}, torch.float16),
+    (11, 11008, 4096, 4, 4, {"RB": 2, "WK": 8, "WPL": 2, "SPLIT_K": 2}, torch.bfloat16),
+    (16, 4096, 4096, 4, 1, {"RB": 1, "WK": 8, "WPL": 4, "STAGES": 3, "ROWS": 2, "TABLES": 2}, torch.float16),
+    (3, 100, 2048, 3, 2, {"RB": 1, "WK": 16, "WPL": 1, "SPLIT_K": 2, "PREFETCH": 4}, torch.bfloat16),
 ]
 
 
