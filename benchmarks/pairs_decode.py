@@ -1,6 +1,7 @@
 """The pair-table decode kernel (kernels/gluon_decode_pairs.py) against the op as shipped and cuBLAS, in one run.
 
     python3 benchmarks/pairs_decode.py --out OUT_DIR [--gpr 1] [--budget-s 60] [--cases 1x1,16x1] [--shapes 4096x4096]
+                                        [--wk 4,8,16]
 
 Needs Triton >= 3.9 (benchmarks/device/carry_triton39.sh carries it to the lent GPU, whose own Triton is 3.6).
 Per Llama-2-7B projection shape (the kernel table's three) and token count over one task (the issue's one-task
@@ -90,10 +91,13 @@ def profile(run_path: Path) -> None:
 
 
 def main() -> None:
-    args = grid_cli(__doc__, budget_s=60.0, extra=[("--gpr", 1, "LUT groups per row"),
-                                                   ("--cases", "", "tokens x tasks, e.g. 1x1,16x1"),
-                                                   ("--shapes", "", "N x K, e.g. 4096x4096 (default: all three)"),
-                                                   ("--profile", "", "a grid run's JSON: launch its best")])
+    args = grid_cli(__doc__, budget_s=60.0, extra=[
+        ("--gpr", 1, "LUT groups per row"),
+        ("--cases", "", "tokens x tasks, e.g. 1x1,16x1"),
+        ("--shapes", "", "N x K, e.g. 4096x4096 (default: all three)"),
+        ("--profile", "", "a grid run's JSON: launch its best"),
+        ("--wk", "", "only configs of these warps a row block (WK), e.g. 4,8,16"),
+    ])
     if args.profile:
         return profile(Path(args.profile))
     cases = dims(args.cases) if args.cases else CASES
@@ -112,7 +116,10 @@ def main() -> None:
             case = {"N": n, "K": k, "M": m, "tasks": tasks, "gpr": args.gpr, "floor_us": floor_us}
             ops = pairs_candidates(n, k, gs, sms)
             taken = []
+            wks = {int(w) for w in args.wk.split(",")} if args.wk else None
             for cfg in pair_configs(n, k, gs, sms):
+                if wks and cfg["WK"] not in wks:
+                    continue
                 if pairs_ok(x, layer.codes[0], layer.pools[0], BITS, args.gpr, cfg["WPL"], cfg["WK"]):
                     taken.append((cfg, {**case, "kind": "pairs"}))
                 else:
