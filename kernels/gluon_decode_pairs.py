@@ -596,13 +596,16 @@ PAIRS_CANDIDATES = [
     # KB of words in flight an SM for no registers
     (2, 1, 4, 2, 4, 1, 1, 0, 4), (2, 2, 4, 2, 4, 1, 1, 0, 4), (1, 2, 4, 2, 4, 1, 1, 0, 8), (3, 2, 1, 2, 4, 1, 1, 0, 4),
     (2, 2, 4, 2, 2, 1, 1, 1, 6), (1, 2, 4, 2, 4, 2, 1, 1, 4),
-    # 8 or 16 warps a 16-row block (fifty-second session): at one token of 4096x4096 the kernel runs 256 programs,
-    # two an SM, and every WK <= 4 form had 7.7 warps an SM active; more warps a table split its writing and the
-    # row's K among more of them (two programs of 16 warps: 64 registers a thread at most)
+]  # fmt: skip
+# 8 or 16 warps a 16-row block (fifty-second session): at one token of 4096x4096 the kernel runs 256 programs, two an
+# SM, and every WK <= 4 form had 7.7 warps an SM active; more warps a table split its writing and the row's K among
+# more of them. Correct, and no faster on the H100 (one token 8.6-10.4 us against WK 4's 8.5; 16 tokens 13.0-17.3
+# against 12.2): in the grid, not among the autotuner's candidates.
+PAIRS_WIDE_BLOCKS = [
     (1, 1, 8, 2, 4, 1), (1, 1, 8, 2, 2, 1), (1, 1, 8, 4, 2, 1), (1, 1, 16, 2, 2, 1), (1, 1, 16, 2, 1, 1),
     (1, 2, 8, 2, 2, 1), (1, 1, 8, 2, 4, 1, 1, 0, 3), (2, 1, 8, 2, 2, 1),
 ]  # fmt: skip
-PAIRS_GRID = list(dict.fromkeys(PAIRS_CANDIDATES + [
+PAIRS_GRID = list(dict.fromkeys(PAIRS_CANDIDATES + PAIRS_WIDE_BLOCKS + [
     (waves, rb, wk, pf, wpl, tables, rows) for tables in (1, 2) for waves in ((3, 1, 2) if tables == 1 else (1, 2))
     for rows in (1, 2) for rb in (2, 1, 4) for wk in (1, 2, 4) for pf in (2, 3) for wpl in (4, 2)]))  # fmt: skip
 
