@@ -66,8 +66,9 @@ def pair_configs(n: int, k: int, gs: int, sms: int):
 
 
 def config_of(row: dict) -> dict:
-    """The kernel config a grid row was timed with (its other fields: the case, us, err)."""
-    return {key: row[key] for key in CONFIG_KEYS}
+    """The kernel config a grid row was timed with (its other fields: the case, us, err; keys newer than the run, such
+    as XSTAGE, left out: the launcher's defaults)."""
+    return {key: row[key] for key in CONFIG_KEYS if key in row}
 
 
 def profile(run_path: Path) -> None:

@@ -42,6 +42,8 @@ STAGES (fifty-first session, after the H100 timed the register ring: latency-bou
 words go through a ring of STAGES steps in shared memory, each lane's words one cp.async per row and one vector
 shared load, both inline asm (each thread reads only what it copied, so no CTA barrier: the compiler's hazard
 analysis would put one in every step), STAGES - 1 steps ahead: more bytes in flight an SM for no registers.
+XSTAGE (fifty-second session, after STAGES's loop was found waiting on x's loads at its MMAs): x's quads through a
+second ring the same way, in the code words' commit groups.
 
 One slot: every token's LUT is token 0's slot's (the one-task decode). Needs Triton >= 3.9 (Gluon's inline_asm
 takes a shared-memory descriptor as an address), sm_90 (64 KB of shared memory a table: up to 3 one-table programs
@@ -268,12 +270,12 @@ if HAVE_PAIRS:
         return ((2 * ROWS * stage + j) * (32 * NW) + e) * (4 * WPL)
 
     @gluon.jit
-    def _stage_chunk(ring, stage, e, words_ptrs, c0, WPL: gl.constexpr, ROWS: gl.constexpr, NW: gl.constexpr,
+    def _stage_chunk(ring, stage, done, e, words_ptrs, c0, WPL: gl.constexpr, ROWS: gl.constexpr, NW: gl.constexpr,
                      LANES: gl.constexpr):  # fmt: skip
         """STAGES: a chunk's code words (as _block_words reads them) copied by cp.async into the ring's stage
-        (_ring_offset); one commit group. Inline asm throughout (see _ring_words)."""
+        (_ring_offset), then one commit group with any copies issued before (done: a lane tensor that depends on
+        them). Inline asm throughout (see _ring_words)."""
         first = gl.multiple_of(c0 // 8, 4 * WPL)
-        done = e
         for j in gl.static_range(2 * ROWS):
             at = _ring_offset(stage, j, e, WPL, ROWS, NW)
             done = done + _copy_words(ring, at, words_ptrs[j] + first, WPL, LANES)
@@ -292,6 +294,57 @@ if HAVE_PAIRS:
         else:
             words_b = words_a
         return words_a, words_b
+
+    @gluon.constexpr_function
+    def _ring_x_asm(outputs, inputs):
+        """A lane's two x quads of one word from the ring: one 16-byte shared load at the ring's base plus its
+        offset."""
+        (lo,), (hi,) = outputs
+        (offset,), (ring,) = inputs
+        return f"{{ .reg .b32 a; add.u32 a, {offset}, {ring}; ld.shared.v2.b64 {{{lo}, {hi}}}, [a]; }}"
+
+    @gluon.jit
+    def _xring_offset(stage, tile, j, e, TILES: gl.constexpr, WPL: gl.constexpr, NW: gl.constexpr):
+        """Byte offset in the x ring [STAGES TILES WPL, 32 NW, 16 bytes] of thread e's two quads of word j of a
+        tile in a stage (consecutive lanes, consecutive 16 bytes: conflict-free)."""
+        return (((stage * TILES + tile) * WPL + j) * (32 * NW) + e) * 16
+
+    @gluon.jit
+    def _stage_x(xr, stage, e, x0_ptr, x1_ptr, c0, TILES: gl.constexpr, WPL: gl.constexpr, NW: gl.constexpr,
+                 LANES: gl.constexpr):  # fmt: skip
+        """XSTAGE: a chunk's x (as _chunk_x reads it: per word its two quads of token g of each tile, 16 bytes) copied
+        by cp.async into the x ring's stage, uncommitted (the step's code words commit them with theirs, so that one
+        wait covers both). Returns a lane tensor that depends on every copy."""
+        done = e
+        for j in gl.static_range(WPL):
+            quad = c0 // 4 + 2 * j  # as _chunk_x: the lane's own first quad (2 WPL t) is in x*_ptr
+            done = done + _copy_words(xr, _xring_offset(stage, 0, j, e, TILES, WPL, NW), x0_ptr + quad, 4, LANES)
+            if TILES == 2:
+                done = done + _copy_words(xr, _xring_offset(stage, 1, j, e, TILES, WPL, NW), x1_ptr + quad, 4, LANES)
+        return done
+
+    @gluon.jit
+    def _staged_x(xr, stage, e, TILES: gl.constexpr, WPL: gl.constexpr, NW: gl.constexpr, LANES: gl.constexpr):
+        """The x _stage_x copied, back from the x ring's stage in _chunk_x's form (xs0, xs1)."""
+        ty: gl.constexpr = gl.distributed_type(gl.int64, [e.shape[0]], LANES)
+        xs0 = ()
+        xs1 = ()
+        for j in gl.static_range(WPL):
+            at = _xring_offset(stage, 0, j, e, TILES, WPL, NW)
+            xs0 = xs0 + (gl.inline_asm(_ring_x_asm, ("=l", "=l", "r", "r"), [at, xr], (ty, ty), is_pure=False),)
+            if TILES == 2:
+                at = _xring_offset(stage, 1, j, e, TILES, WPL, NW)
+                xs1 = xs1 + (gl.inline_asm(_ring_x_asm, ("=l", "=l", "r", "r"), [at, xr], (ty, ty), is_pure=False),)
+        return xs0, xs1
+
+    @gluon.jit
+    def _stage_step(wring, xr, stage, e, words_ptrs, x0_ptr, x1_ptr, c0, XSTAGE: gl.constexpr, TILES: gl.constexpr,
+                    WPL: gl.constexpr, ROWS: gl.constexpr, NW: gl.constexpr, LANES: gl.constexpr):  # fmt: skip
+        """STAGES: a step's code words (and, XSTAGE, its x) into the rings' stage, one commit group."""
+        done = e
+        if XSTAGE:
+            done = _stage_x(xr, stage, e, x0_ptr, x1_ptr, c0, TILES, WPL, NW, LANES)
+        return _stage_chunk(wring, stage, done, e, words_ptrs, c0, WPL, ROWS, NW, LANES)
 
     @gluon.jit
     def _block_words(words_ptrs, c0, WPL: gl.constexpr, ROWS: gl.constexpr, NW: gl.constexpr, LANES: gl.constexpr):
@@ -422,6 +475,7 @@ if HAVE_PAIRS:
         NV: gl.constexpr, RB: gl.constexpr, ROWS: gl.constexpr, WK: gl.constexpr, WPL: gl.constexpr,
         PREFETCH: gl.constexpr, TABLES: gl.constexpr, TILES: gl.constexpr, USE_SPLIT: gl.constexpr,
         BF16: gl.constexpr, XRING: gl.constexpr = 0, PDL: gl.constexpr = False, STAGES: gl.constexpr = 0,
+        XSTAGE: gl.constexpr = 0,
     ):  # fmt: skip
         """y [M, N] <- x [M, K] @ W.T for the rows 16 RB ROWS pid_n .. and the columns of split pid_k (see module
         doc). XRING: steps of x in flight (0: PREFETCH, as the code words; fewer keep x's registers, 32 a step at 16
@@ -430,7 +484,10 @@ if HAVE_PAIRS:
         after the loop. STAGES (0: off): the code words go through a ring of STAGES steps in shared memory, filled
         by cp.async STAGES - 1 steps ahead, instead of PREFETCH steps in registers (which then only unrolls the loop
         and sizes x's ring): more bytes in flight an SM for no registers (fifty-first session: the register ring's
-        kernel waited on its loads with DRAM 18-24 % busy)."""
+        kernel waited on its loads with DRAM 18-24 % busy). XSTAGE (with STAGES): x through a ring of its own the
+        same way, in the code words' commit groups, instead of XRING / PREFETCH steps in registers (fifty-second
+        session: with the code words staged, the loop's long waits were the MMAs' on x's loads); under PDL the
+        first steps are then staged after the wait, since x is the kernel before's output."""
         COPIES: gl.constexpr = 4 * TABLES // (RB * ROWS)
         CHUNK: gl.constexpr = 32 * WPL
         STEP: gl.constexpr = WK * CHUNK  # the program's warps of one row block take consecutive chunks
@@ -467,8 +524,14 @@ if HAVE_PAIRS:
         else:  # the first STAGES - 1 steps into the ring
             wring = gl.allocate_shared_memory(gl.int32, [STAGES * 2 * ROWS, 32 * NW, WPL],
                                               gl.SwizzledSharedLayout(1, 1, 1, [1, 0]))  # fmt: skip
-            for d in gl.static_range(STAGES - 1):
-                _stage_chunk(wring, d, e, words_ptrs, gl.minimum(k_lo + d * STEP, last), WPL, ROWS, NW, LANES)
+            xr = wring  # XSTAGE 0: never used
+            if XSTAGE:
+                xr = gl.allocate_shared_memory(gl.int64, [STAGES * TILES * WPL, 32 * NW, 2],
+                                               gl.SwizzledSharedLayout(1, 1, 1, [1, 0]))  # fmt: skip
+            if not PDL or not XSTAGE:
+                for d in gl.static_range(STAGES - 1):
+                    _stage_step(wring, xr, d, e, words_ptrs, x0_ptr, x1_ptr, gl.minimum(k_lo + d * STEP, last),
+                                XSTAGE, TILES, WPL, ROWS, NW, LANES)  # fmt: skip
 
         table = gl.allocate_shared_memory(gl.int32, [256 * TABLES, TABLE_SLOTS],
                                           gl.SwizzledSharedLayout(1, 1, 1, [1, 0]))  # fmt: skip
@@ -476,10 +539,15 @@ if HAVE_PAIRS:
         _build_table(table, lut_row0, row0, N, stride_ln, NV, NW, COPIES, TABLES)
         if PDL:
             _gdc_wait()  # x is the kernel before's output
+            if STAGES > 0 and XSTAGE:  # the first steps' x may be read now, and their words are in the same groups
+                for d in gl.static_range(STAGES - 1):
+                    _stage_step(wring, xr, d, e, words_ptrs, x0_ptr, x1_ptr, gl.minimum(k_lo + d * STEP, last),
+                                XSTAGE, TILES, WPL, ROWS, NW, LANES)  # fmt: skip
         XDEPTH: gl.constexpr = PREFETCH if XRING == 0 else XRING  # steps of x in flight
         xring = ()  # the next XDEPTH steps' x
-        for d in gl.static_range(XDEPTH):
-            xring = xring + (_chunk_x(x0_ptr, x1_ptr, gl.minimum(k_lo + d * STEP, last), TILES, WPL, NW, LANES),)
+        if XSTAGE == 0:
+            for d in gl.static_range(XDEPTH):
+                xring = xring + (_chunk_x(x0_ptr, x1_ptr, gl.minimum(k_lo + d * STEP, last), TILES, WPL, NW, LANES),)
         gl.barrier()  # the table written by every warp before any lookup
 
         zero = gl.zeros([32 * NW], gl.float32, LANES)
@@ -496,10 +564,14 @@ if HAVE_PAIRS:
                 else:  # step i's words: refill the stage step i - 1 read with step i + STAGES - 1, then wait for i
                     i = (c - k_lo) // STEP + d
                     ahead = gl.minimum(c + (d + STAGES - 1) * STEP, last)
-                    _stage_chunk(wring, (i + STAGES - 1) % STAGES, e, words_ptrs, ahead, WPL, ROWS, NW, LANES)
+                    _stage_step(wring, xr, (i + STAGES - 1) % STAGES, e, words_ptrs, x0_ptr, x1_ptr, ahead, XSTAGE,
+                                TILES, WPL, ROWS, NW, LANES)  # fmt: skip
                     _wait_copies(e, STAGES - 1)
                     words_a, words_b = _staged_words(wring, i % STAGES, e, WPL, ROWS, NW, LANES)
-                xs0, xs1 = xring[d % XDEPTH]
+                if XSTAGE:
+                    xs0, xs1 = _staged_x(xr, i % STAGES, e, TILES, WPL, NW, LANES)
+                else:
+                    xs0, xs1 = xring[d % XDEPTH]
                 if c + d * STEP < k_hi:
                     acc_a = _chunk_mma(words_a[0], words_a[1], xs0, xs1, off0a, off1a, table, acc_a[0], acc_a[1],
                                        TILES, WPL, BF16, LANES)  # fmt: skip
@@ -509,9 +581,10 @@ if HAVE_PAIRS:
                 if STAGES == 0:
                     nxt = gl.minimum(c + (d + PREFETCH) * STEP, last)
                     ring = ring[:d] + (_block_words(words_ptrs, nxt, WPL, ROWS, NW, LANES),) + ring[d + 1 :]
-                x_nxt = gl.minimum(c + (d + XDEPTH) * STEP, last)
-                refill = _chunk_x(x0_ptr, x1_ptr, x_nxt, TILES, WPL, NW, LANES)
-                xring = xring[: d % XDEPTH] + (refill,) + xring[d % XDEPTH + 1 :]
+                if XSTAGE == 0:
+                    x_nxt = gl.minimum(c + (d + XDEPTH) * STEP, last)
+                    refill = _chunk_x(x0_ptr, x1_ptr, x_nxt, TILES, WPL, NW, LANES)
+                    xring = xring[: d % XDEPTH] + (refill,) + xring[d % XDEPTH + 1 :]
 
         if STAGES > 0:  # the ring's last copies (steps past the range) land before its memory can be reused
             _wait_copies(e, 0)
@@ -596,6 +669,10 @@ PAIRS_CANDIDATES = [
     # KB of words in flight an SM for no registers
     (2, 1, 4, 2, 4, 1, 1, 0, 4), (2, 2, 4, 2, 4, 1, 1, 0, 4), (1, 2, 4, 2, 4, 1, 1, 0, 8), (3, 2, 1, 2, 4, 1, 1, 0, 4),
     (2, 2, 4, 2, 2, 1, 1, 1, 6), (1, 2, 4, 2, 4, 2, 1, 1, 4),
+    # x through a ring of its own beside the code words' (XSTAGE; fifty-second session, not yet timed): the STAGES
+    # form's loop waited on x's global loads at its MMAs
+    (2, 1, 4, 2, 4, 1, 1, 0, 4, 1), (1, 1, 4, 2, 4, 1, 1, 0, 3, 1), (1, 1, 4, 2, 4, 1, 1, 0, 2, 1),
+    (1, 2, 4, 2, 2, 1, 1, 0, 2, 1), (1, 2, 4, 2, 2, 1, 1, 0, 3, 1), (2, 1, 2, 2, 4, 1, 1, 0, 4, 1),
 ]  # fmt: skip
 # 8 or 16 warps a 16-row block (fifty-second session): at one token of 4096x4096 the kernel runs 256 programs, two an
 # SM, and every WK <= 4 form had 7.7 warps an SM active; more warps a table split its writing and the row's K among
@@ -611,19 +688,23 @@ PAIRS_GRID = list(dict.fromkeys(PAIRS_CANDIDATES + PAIRS_WIDE_BLOCKS + [
 
 
 def pairs_config(n: int, k: int, sms: int, waves: int, rb: int, wk: int, prefetch: int, wpl: int, tables: int = 1,
-                 rows: int = 1, xring: int = 0, stages: int = 0) -> dict:  # fmt: skip
+                 rows: int = 1, xring: int = 0, stages: int = 0, xstage: int = 0) -> dict:  # fmt: skip
     """The config whose SPLIT_K runs about waves x SMs programs (at least one a row tile)."""
     tiles = triton.cdiv(n, 16 * rb * rows)
     split = max(1, min(k // (32 * wpl * wk), round(waves * sms / tiles)))
     return {"RB": rb, "ROWS": rows, "WK": wk, "WPL": wpl, "PREFETCH": prefetch, "TABLES": tables, "XRING": xring,
-            "SPLIT_K": split, "STAGES": stages}  # fmt: skip
+            "SPLIT_K": split, "STAGES": stages, "XSTAGE": xstage}  # fmt: skip
 
 
-def shared_bytes(config: dict) -> int:
+def shared_bytes(config: dict, tiles: int = 2) -> int:
     """A program's shared memory: its tables (64 KB each) and, STAGES, its ring of code words (2 ROWS rows of
-    WPL words a lane and stage)."""
+    WPL words a lane and stage) and, XSTAGE, x's (16 bytes a word, lane and tile of 8 tokens; tiles 2: more than 8
+    tokens, the most)."""
     lanes = 32 * config["RB"] * config.get("WK", 1)
-    ring = config.get("STAGES", 0) * 2 * config.get("ROWS", 1) * lanes * config["WPL"] * 4
+    stages = config.get("STAGES", 0)
+    ring = stages * 2 * config.get("ROWS", 1) * lanes * config["WPL"] * 4
+    if config.get("XSTAGE", 0):
+        ring += stages * tiles * config["WPL"] * lanes * 16
     return config.get("TABLES", 1) * 256 * TABLE_SLOTS.value * 4 + ring
 
 
@@ -634,9 +715,11 @@ def _fits(gs: int, entry: tuple) -> bool:
     rows = more[0] if more else 1
     xring = more[1] if len(more) > 1 else 0
     stages = more[2] if len(more) > 2 else 0
-    config = {"RB": rb, "WK": wk, "WPL": wpl, "TABLES": tables, "ROWS": rows, "STAGES": stages}
+    xstage = more[3] if len(more) > 3 else 0
+    config = {"RB": rb, "WK": wk, "WPL": wpl, "TABLES": tables, "ROWS": rows, "STAGES": stages, "XSTAGE": xstage}
     return (gs % (32 * wpl * wk) == 0 and rb * wk <= 16 and tables <= rb * rows <= 4 * tables
-            and (xring == 0 or prefetch % xring == 0) and shared_bytes(config) <= SHARED_LIMIT)  # fmt: skip
+            and (xring == 0 or prefetch % xring == 0) and (xstage == 0 or stages > 0)
+            and shared_bytes(config) <= SHARED_LIMIT)  # fmt: skip
 
 
 def pairs_candidates(n: int, k: int, gs: int, sms: int, grid: list[tuple] | None = None) -> list[dict]:
@@ -666,8 +749,10 @@ def launch_decode_pairs(
     WPL (code words a lane and row in a chunk: 1, 2 or 4), PREFETCH (steps in flight, 1-4; default 2), TABLES (64 KB
     tables a program: 1 or 2, with 4 TABLES / (RB ROWS) copies of each row; default 1), XRING (steps of x in
     flight, dividing PREFETCH; default 0: PREFETCH), SPLIT_K (K ranges, each within one LUT group), STAGES (0: the
-    code words in PREFETCH steps of registers; else a shared-memory ring of that many steps, filled by cp.async).
-    Check pairs_ok first."""
+    code words in PREFETCH steps of registers; else a shared-memory ring of that many steps, filled by cp.async),
+    XSTAGE (0/1, with STAGES: x through a ring of its own, in the same steps). Check pairs_ok first."""
+    if config.get("XSTAGE", 0) and not config.get("STAGES", 0):
+        raise ValueError(f"XSTAGE stages x beside the code words' ring: it needs STAGES > 0 ({config})")
     m, k = x.shape
     n = codes_packed.shape[0]
     gs = k // lut_pool.shape[2]
@@ -681,7 +766,7 @@ def launch_decode_pairs(
         y.stride(0), k_per_split,
         NV=1 << bits, RB=rb, ROWS=rows, WK=wk, WPL=wpl, PREFETCH=config.get("PREFETCH", 2),
         TABLES=config.get("TABLES", 1), XRING=config.get("XRING", 0), STAGES=config.get("STAGES", 0),
-        TILES=1 if m <= 8 else 2,
+        XSTAGE=config.get("XSTAGE", 0), TILES=1 if m <= 8 else 2,
         USE_SPLIT=split > 1, BF16=x.dtype == torch.bfloat16, num_warps=rb * wk, **pdl_args(x.device),
     )  # fmt: skip
 

@@ -198,6 +198,41 @@ def test_the_staged_ring_copies_and_reads_each_lanes_words_without_a_barrier_in_
     assert n / (8 * words) < bound, f"{n} instructions for {8 * words} weights a lane"
 
 
+@pytest.mark.parametrize("wpl, tiles, stages, pdl",
+                         [(4, 1, 4, True), (2, 2, 3, False), (4, 2, 2, True), (1, 2, 3, True)])  # fmt: skip
+def test_x_staged_beside_the_code_words_leaves_the_loop_no_global_load(wpl, tiles, stages, pdl):
+    """XSTAGE: per step, besides the code words' copies, one 16-byte cp.async per word and tile of 8 tokens (x's two
+    quads) in the same commit group, read back by one LDS.128 each; the loop then has no global load and no CTA
+    barrier, and its lookups and MMAs are the register ring's."""
+    if not HAVE_PAIRS:
+        pytest.skip("needs Triton >= 3.9 (Gluon's inline_asm with shared-memory operands)")
+    const = {"NV": 16, "RB": 2, "ROWS": 1, "WK": 4, "WPL": wpl, "PREFETCH": 2, "TABLES": 1, "TILES": tiles,
+             "USE_SPLIT": True, "BF16": False, "PDL": pdl, "XRING": 0, "STAGES": stages, "XSTAGE": 1}  # fmt: skip
+    ((n, loop, wait, release),) = sm90_results(_COMPILE_SCRIPT, [const])  # two steps (PREFETCH = 2)
+    assert (wait and release) == pdl
+    copies = {op: c for op, c in loop.items() if op.startswith("LDGSTS")}
+    x_copies = 2 * wpl * tiles
+    assert sum(copies.values()) == 2 * 2 + x_copies, copies  # code words: rows g and g + 8, two steps
+    assert loop.get("LDGDEPBAR", 0) == 2 and loop.get("DEPBAR.LE", 0) == 2  # one group and one wait a step
+    assert not any(op.startswith(("LDG.", "BAR")) for op in loop), loop
+    words_reads = 0 if wpl == 4 else 2 * 2  # the code words' LDS.64 / LDS (WPL 2 / 1); LDS.128 at WPL 4
+    assert loop.get("LDS.128", 0) == x_copies + (2 * 2 if wpl == 4 else 0)
+    words = 2 * 2 * wpl
+    assert loop.get("PRMT", 0) == 4 * words
+    assert sum(c for op, c in loop.items() if op.startswith("HMMA")) == 2 * 2 * wpl * tiles
+    lookups = loop.get("LDS", 0) - (words_reads if wpl == 1 else 0)
+    assert 4 * words <= lookups <= 4 * words + 2 * 3
+
+
+def test_x_staged_needs_the_code_words_ring():
+    x = torch.zeros(1, 256, dtype=torch.float16)
+    codes = torch.zeros(64, 128, dtype=torch.uint8)
+    lut = torch.zeros(1, 64, 1, 16, dtype=torch.float16)
+    with pytest.raises(ValueError, match="STAGES"):
+        launch_decode_pairs(x, codes, lut, torch.zeros(1, dtype=torch.int32), 4, torch.empty(1, 64), {
+            "RB": 1, "WPL": 4, "XSTAGE": 1})
+
+
 CUDA_CASES = [
     # m, n, k, bits, gpr, config, x dtype
     (1, 4096, 4096, 4, 1, {"RB": 2, "WPL": 4, "SPLIT_K": 3}, torch.float16),
@@ -229,6 +264,14 @@ CUDA_CASES = [
     (11, 11008, 4096, 4, 4, {"RB": 2, "WK": 8, "WPL": 2, "SPLIT_K": 2}, torch.bfloat16),
     (16, 4096, 4096, 4, 1, {"RB": 1, "WK": 8, "WPL": 4, "STAGES": 3, "ROWS": 2, "TABLES": 2}, torch.float16),
     (3, 100, 2048, 3, 2, {"RB": 1, "WK": 16, "WPL": 1, "SPLIT_K": 2, "PREFETCH": 4}, torch.bfloat16),
+    # x through a ring of its own beside the code words' (XSTAGE, fifty-second session): 1 and 2 tiles of tokens,
+    # WPL 1-4, ROWS 2, split-K, 3-bit codes
+    (1, 4096, 4096, 4, 1, {"RB": 1, "WK": 4, "WPL": 4, "STAGES": 4, "XSTAGE": 1}, torch.float16),
+    (16, 4096, 4096, 4, 1, {"RB": 2, "WK": 4, "WPL": 2, "STAGES": 3, "XSTAGE": 1}, torch.float16),
+    (13, 11008, 4096, 4, 4, {"RB": 1, "WK": 4, "WPL": 4, "STAGES": 2, "XSTAGE": 1, "SPLIT_K": 2}, torch.bfloat16),
+    (9, 300, 2048, 3, 2, {"RB": 2, "ROWS": 2, "WK": 2, "WPL": 2, "STAGES": 3, "XSTAGE": 1, "SPLIT_K": 3},
+     torch.bfloat16),
+    (5, 72, 256, 4, 1, {"RB": 1, "WPL": 1, "STAGES": 2, "XSTAGE": 1, "PREFETCH": 4}, torch.float16),
 ]
 
 
