@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_kernels import best_graph_us  # noqa: E402
+from bench_kernels import best_graph_us, cublas_graph_us  # noqa: E402
 
 PREFILL_BAR = 1.3  # ours / cuBLAS at most
 
@@ -71,8 +71,7 @@ def bar_cases(run: dict) -> list[BarCase]:
         if bar is None:
             continue
         label = f"{case['phase']} {case['N']}x{case['K']} gpr{case['gpr']} M={case['M']} T={case['tasks']}"
-        cublas = case.get("cublas_graph_us") or case["cublas_us"]
-        out.append(BarCase(run["gpu"], bar[0], label, best_graph_us(case), cublas, bar[1]))
+        out.append(BarCase(run["gpu"], bar[0], label, best_graph_us(case), cublas_graph_us(case), bar[1]))
     return out
 
 

@@ -104,6 +104,7 @@ def main() -> None:
     cases = dims(args.cases) if args.cases else CASES
     shapes = dims(args.shapes) if args.shapes else SHAPES
     sms = torch.cuda.get_device_properties(0).multi_processor_count
+    wks = {int(w) for w in args.wk.split(",")} if args.wk else None  # --wk: only these warps a row block
     bandwidth = copy_bandwidth()  # bytes/s read + written: the floor's denominator, as the kernel table's
     rows: list[dict] = []
     t_start = time.time()
@@ -117,7 +118,6 @@ def main() -> None:
             case = {"N": n, "K": k, "M": m, "tasks": tasks, "gpr": args.gpr, "floor_us": floor_us}
             ops = pairs_candidates(n, k, gs, sms)
             taken = []
-            wks = {int(w) for w in args.wk.split(",")} if args.wk else None
             for cfg in pair_configs(n, k, gs, sms):
                 if wks and cfg["WK"] not in wks:
                     continue
