@@ -17,7 +17,7 @@ source benchmarks/device/prep.sh >/dev/null
 install_triton39
 if [ "$1" = tests ]; then
   # Triton 3.9's nanobind prints a leak report at exit (hundreds of lines): dropped, so the tail keeps pytest's summary.
-  timeout 480 python3 -m pytest -q tests/kernels/test_gluon_decode_pairs.py 2>&1 \
+  timeout ${TESTS_S:-480} python3 -m pytest -q tests/kernels/test_gluon_decode_pairs.py 2>&1 \
     | grep -v 'leaked \(type\|function\)\|^nanobind: \|skipped remainder\|refleaks.html' | tail -15 \
     | tee $OUT/cuda_tests_pairs.log
   exit 0
