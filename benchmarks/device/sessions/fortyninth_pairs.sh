@@ -35,7 +35,7 @@ if [ "$1" = ncu ]; then
   timeout 300 $NCU -k regex:_decode_pairs_kernel --section SpeedOfLight --section Occupancy \
     --section WarpStateStats --section MemoryWorkloadAnalysis --section SourceCounters --section LaunchStats \
     --import-source no -o /tmp/pairs \
-    python3 benchmarks/pairs_decode.py --out $OUT --profile /root/t39/pairs_grid_gpr1.json 2>&1 | tail -6
+    python3 benchmarks/pairs_decode.py --out $OUT --profile ${PROFILE:-/root/t39/pairs_grid_gpr1.json} 2>&1 | tail -6
   $NCU -i /tmp/pairs.ncu-rep --page details > $OUT/ncu_pairs_details.log 2>&1
   for skip in 0 3; do  # the first profiled launch of each token count (M = 1, then 16)
     $NCU -i /tmp/pairs.ncu-rep --launch-skip $skip --launch-count 1 --page source --csv --print-source sass \
