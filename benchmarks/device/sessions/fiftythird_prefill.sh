@@ -4,6 +4,6 @@
 # cuBLAS, in one run: $OUT/prefill_grid_gpr4.{json,png}, prefill_grid_gpr4_h100.log
 source benchmarks/device/prep.sh >/dev/null
 nvidia-smi --query-gpu=name --format=csv,noheader
-timeout 420 python3 benchmarks/prefill_grid.py --out $OUT --gpr 4 --budget-s 240 --shapes 4096x4096 --cases "8 x 256" \
+timeout 420 python3 benchmarks/prefill_grid.py --out $OUT --gpr 4 --budget-s 240 --shapes 4096x4096 --cases "8 tasks x 256" \
   2>&1 | grep -v "Warn\|warn_once" > $OUT/prefill_grid_gpr4_h100.log
 grep "cuBLAS\|best\|budget\|WRONG\|failed" $OUT/prefill_grid_gpr4_h100.log | tail -20
