@@ -1,7 +1,7 @@
 """The pair-table decode kernel (kernels/gluon_decode_pairs.py) against the op as shipped and cuBLAS, in one run.
 
     python3 benchmarks/pairs_decode.py --out OUT_DIR [--gpr 1] [--budget-s 60] [--cases 1x1,16x1] [--shapes 4096x4096]
-                                        [--wk 4,8,16]
+                                        [--wk 4,8,16] [--lists candidates,staged_x]
 
 Needs Triton >= 3.9 (benchmarks/device/carry_triton39.sh carries it to the lent GPU, whose own Triton is 3.6).
 Per Llama-2-7B projection shape (the kernel table's three) and token count over one task (the issue's one-task
@@ -47,7 +47,10 @@ from bench_kernels import (  # noqa: E402
 )
 
 from kernels.gluon_decode_pairs import (  # noqa: E402
+    PAIRS_CANDIDATES,
     PAIRS_GRID,
+    PAIRS_STAGED_X,
+    PAIRS_WIDE_BLOCKS,
     default_pairs_config,
     launch_decode_pairs,
     pairs_candidates,
@@ -60,9 +63,16 @@ CASES = [(1, 1), (4, 1), (8, 1), (16, 1)]  # (tokens, distinct tasks)
 CONFIG_KEYS = tuple(default_pairs_config(4096, 4096, 4096, 132))  # the launcher's config keys (pairs_config's)
 
 
-def pair_configs(n: int, k: int, gs: int, sms: int):
-    """The pair-table kernel's grid (the op's candidates first; the budget cuts the tail)."""
-    return pairs_candidates(n, k, gs, sms, PAIRS_GRID)
+# --lists: the kernel module's lists of grid entries by name
+ENTRY_LISTS = {"grid": PAIRS_GRID, "candidates": PAIRS_CANDIDATES, "wide": PAIRS_WIDE_BLOCKS,
+               "staged_x": PAIRS_STAGED_X}  # fmt: skip
+
+
+def pair_configs(n: int, k: int, gs: int, sms: int, lists: str = "grid"):
+    """The pair-table kernel's configs of the named entry lists (default: the whole grid, the op's candidates first;
+    the budget cuts the tail), each once."""
+    entries = [e for name in lists.split(",") for e in ENTRY_LISTS[name]]
+    return pairs_candidates(n, k, gs, sms, list(dict.fromkeys(entries)))
 
 
 def config_of(row: dict) -> dict:
@@ -98,6 +108,7 @@ def main() -> None:
         ("--shapes", "", "N x K, e.g. 4096x4096 (default: all three)"),
         ("--profile", "", "a grid run's JSON: launch its best"),
         ("--wk", "", "only configs of these warps a row block (WK), e.g. 4,8,16"),
+        ("--lists", "grid", f"the grid entries to time, comma-separated among {', '.join(ENTRY_LISTS)}"),
     ])
     if args.profile:
         return profile(Path(args.profile))
@@ -118,7 +129,7 @@ def main() -> None:
             case = {"N": n, "K": k, "M": m, "tasks": tasks, "gpr": args.gpr, "floor_us": floor_us}
             ops = pairs_candidates(n, k, gs, sms)
             taken = []
-            for cfg in pair_configs(n, k, gs, sms):
+            for cfg in pair_configs(n, k, gs, sms, args.lists):
                 if wks and cfg["WK"] not in wks:
                     continue
                 if pairs_ok(x, layer.codes[0], layer.pools[0], BITS, args.gpr, cfg["WPL"], cfg["WK"]):

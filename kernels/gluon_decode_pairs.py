@@ -309,18 +309,38 @@ if HAVE_PAIRS:
         tile in a stage (consecutive lanes, consecutive 16 bytes: conflict-free)."""
         return (((stage * TILES + tile) * WPL + j) * (32 * NW) + e) * 16
 
+    @gluon.constexpr_function
+    def _copy_x_asm(outputs, inputs):
+        """cp.async of a lane's two x quads (16 bytes) to the x ring's base plus the lane's offset, through L1 (.ca: the
+        4 lanes of a token row read the halves of the same sectors, word after word), reading nbytes of them (16, or
+        0 for a token row past M: zeros, no read)."""
+        ((done,),) = outputs
+        (offset,), (ring,), (src,), (nbytes,) = inputs
+        return (f"{{ .reg .b32 a; add.u32 a, {offset}, {ring}; cp.async.ca.shared.global [a], [{src}], 16, {nbytes};"
+                f" mov.u32 {done}, 0; }}")
+
     @gluon.jit
-    def _stage_x(xr, stage, e, x0_ptr, x1_ptr, c0, TILES: gl.constexpr, WPL: gl.constexpr, NW: gl.constexpr,
+    def _copy_x(xr, offset, src, nbytes, LANES: gl.constexpr):
+        """One lane's cp.async of 16 bytes of x (nbytes of them read, the rest zeros) to the x ring's byte offset."""
+        ty: gl.constexpr = gl.distributed_type(gl.int32, [offset.shape[0]], LANES)
+        return gl.inline_asm(_copy_x_asm, ("=r", "r", "r", "l", "r"), [offset, xr, src, nbytes], (ty,),
+                             is_pure=False)[0]  # fmt: skip
+
+    @gluon.jit
+    def _stage_x(xr, stage, e, xsrc, c0, TILES: gl.constexpr, WPL: gl.constexpr, NW: gl.constexpr,
                  LANES: gl.constexpr):  # fmt: skip
         """XSTAGE: a chunk's x (as _chunk_x reads it: per word its two quads of token g of each tile, 16 bytes) copied
         by cp.async into the x ring's stage, uncommitted (the step's code words commit them with theirs, so that one
-        wait covers both). Returns a lane tensor that depends on every copy."""
+        wait covers both). xsrc: (x0_ptr, x1_ptr, bytes0, bytes1), each tile's token row and how many bytes of it a
+        copy reads (16; 0 past M: the fifty-third session's first form read token M - 1 in every such lane, 8 copies
+        of one row at one token). Returns a lane tensor that depends on every copy."""
+        x0_ptr, x1_ptr, bytes0, bytes1 = xsrc
         done = e
         for j in gl.static_range(WPL):
             quad = c0 // 4 + 2 * j  # as _chunk_x: the lane's own first quad (2 WPL t) is in x*_ptr
-            done = done + _copy_words(xr, _xring_offset(stage, 0, j, e, TILES, WPL, NW), x0_ptr + quad, 4, LANES)
+            done = done + _copy_x(xr, _xring_offset(stage, 0, j, e, TILES, WPL, NW), x0_ptr + quad, bytes0, LANES)
             if TILES == 2:
-                done = done + _copy_words(xr, _xring_offset(stage, 1, j, e, TILES, WPL, NW), x1_ptr + quad, 4, LANES)
+                done = done + _copy_x(xr, _xring_offset(stage, 1, j, e, TILES, WPL, NW), x1_ptr + quad, bytes1, LANES)
         return done
 
     @gluon.jit
@@ -338,12 +358,12 @@ if HAVE_PAIRS:
         return xs0, xs1
 
     @gluon.jit
-    def _stage_step(wring, xr, stage, e, words_ptrs, x0_ptr, x1_ptr, c0, XSTAGE: gl.constexpr, TILES: gl.constexpr,
+    def _stage_step(wring, xr, stage, e, words_ptrs, xsrc, c0, XSTAGE: gl.constexpr, TILES: gl.constexpr,
                     WPL: gl.constexpr, ROWS: gl.constexpr, NW: gl.constexpr, LANES: gl.constexpr):  # fmt: skip
         """STAGES: a step's code words (and, XSTAGE, its x) into the rings' stage, one commit group."""
         done = e
         if XSTAGE:
-            done = _stage_x(xr, stage, e, x0_ptr, x1_ptr, c0, TILES, WPL, NW, LANES)
+            done = _stage_x(xr, stage, e, xsrc, c0, TILES, WPL, NW, LANES)
         return _stage_chunk(wring, stage, done, e, words_ptrs, c0, WPL, ROWS, NW, LANES)
 
     @gluon.jit
@@ -515,6 +535,7 @@ if HAVE_PAIRS:
         x_lane = 2 * WPL * t + kw * (CHUNK // 4)
         x0_ptr = x_quads + gl.minimum(g, M - 1).to(gl.int64) * stride_xq + x_lane  # tile 0's token g
         x1_ptr = x_quads + gl.minimum(g + 8, M - 1).to(gl.int64) * stride_xq + x_lane  # tile 1's 8 + g
+        xsrc = (x0_ptr, x1_ptr, gl.where(g < M, 16, 0), gl.where(g + 8 < M, 16, 0))  # XSTAGE's copies (_stage_x)
 
         last = k_hi - STEP  # loads past the range re-read the last step (never used)
         early = ()  # the first PREFETCH steps' code words, in flight while the tables are written
@@ -530,7 +551,7 @@ if HAVE_PAIRS:
                                                gl.SwizzledSharedLayout(1, 1, 1, [1, 0]))  # fmt: skip
             if not PDL or not XSTAGE:
                 for d in gl.static_range(STAGES - 1):
-                    _stage_step(wring, xr, d, e, words_ptrs, x0_ptr, x1_ptr, gl.minimum(k_lo + d * STEP, last),
+                    _stage_step(wring, xr, d, e, words_ptrs, xsrc, gl.minimum(k_lo + d * STEP, last),
                                 XSTAGE, TILES, WPL, ROWS, NW, LANES)  # fmt: skip
 
         table = gl.allocate_shared_memory(gl.int32, [256 * TABLES, TABLE_SLOTS],
@@ -541,7 +562,7 @@ if HAVE_PAIRS:
             _gdc_wait()  # x is the kernel before's output
             if STAGES > 0 and XSTAGE:  # the first steps' x may be read now, and their words are in the same groups
                 for d in gl.static_range(STAGES - 1):
-                    _stage_step(wring, xr, d, e, words_ptrs, x0_ptr, x1_ptr, gl.minimum(k_lo + d * STEP, last),
+                    _stage_step(wring, xr, d, e, words_ptrs, xsrc, gl.minimum(k_lo + d * STEP, last),
                                 XSTAGE, TILES, WPL, ROWS, NW, LANES)  # fmt: skip
         XDEPTH: gl.constexpr = PREFETCH if XRING == 0 else XRING  # steps of x in flight
         xring = ()  # the next XDEPTH steps' x
@@ -564,7 +585,7 @@ if HAVE_PAIRS:
                 else:  # step i's words: refill the stage step i - 1 read with step i + STAGES - 1, then wait for i
                     i = (c - k_lo) // STEP + d
                     ahead = gl.minimum(c + (d + STAGES - 1) * STEP, last)
-                    _stage_step(wring, xr, (i + STAGES - 1) % STAGES, e, words_ptrs, x0_ptr, x1_ptr, ahead, XSTAGE,
+                    _stage_step(wring, xr, (i + STAGES - 1) % STAGES, e, words_ptrs, xsrc, ahead, XSTAGE,
                                 TILES, WPL, ROWS, NW, LANES)  # fmt: skip
                     _wait_copies(e, STAGES - 1)
                     words_a, words_b = _staged_words(wring, i % STAGES, e, WPL, ROWS, NW, LANES)
@@ -654,8 +675,8 @@ def split_columns(k: int, gs: int, chunk: int, split_k: int) -> int:
 # and none lost, RB 4 64 rows (x read by more warps) and 4; two tables halve the conflicts at the same rows; ROWS 2
 # gives each warp two row blocks that share its x registers (half the x loads a weight at 16 tokens). WK > 1 shares
 # the tables among more warps instead of splitting K over programs that each write them. Timed on the H100 in the
-# fifty-first session (slower than the op but at 16 tokens on 4096x4096: NOTES.md); the STAGES entries are not yet
-# timed. The op's candidates are a spread over these, the grid script times all.
+# fifty-first session (slower than the op but at 16 tokens on 4096x4096: NOTES.md), the STAGES entries in the
+# fifty-second and fifty-third. The op's candidates are a spread over these, the grid script times all.
 PAIRS_CANDIDATES = [
     (3, 2, 1, 2, 4, 1), (1, 2, 4, 2, 4, 1), (1, 2, 2, 2, 4, 1), (3, 1, 1, 2, 4, 1), (1, 1, 4, 2, 4, 1),
     (1, 4, 2, 2, 4, 1), (1, 2, 4, 2, 4, 2), (1, 4, 2, 2, 4, 2), (1, 4, 4, 2, 4, 2), (3, 2, 1, 3, 4, 1),
@@ -665,17 +686,11 @@ PAIRS_CANDIDATES = [
     (3, 1, 1, 2, 2, 1), (1, 2, 1, 2, 2, 2), (3, 2, 1, 2, 2, 1, 2),
     # more code words in flight, x's ring shorter (its registers)
     (1, 2, 4, 4, 4, 2, 1, 2), (1, 4, 2, 4, 4, 2, 1, 2), (1, 2, 4, 4, 4, 1, 1, 1), (3, 2, 1, 4, 4, 1, 1, 2),
-    # the code words through a ring of STAGES in shared memory (cp.async; fifty-first session, not yet timed): 16-64
-    # KB of words in flight an SM for no registers
+    # the code words through a ring of STAGES in shared memory (cp.async; fifty-first session): 16-64 KB of words in
+    # flight an SM for no registers; on the H100 as fast as the register ring at one token (9.28-9.37 against 9.23
+    # us), slower at 16 tokens
     (2, 1, 4, 2, 4, 1, 1, 0, 4), (2, 2, 4, 2, 4, 1, 1, 0, 4), (1, 2, 4, 2, 4, 1, 1, 0, 8), (3, 2, 1, 2, 4, 1, 1, 0, 4),
     (2, 2, 4, 2, 2, 1, 1, 1, 6), (1, 2, 4, 2, 4, 2, 1, 1, 4),
-    # x through a ring of its own beside the code words' (XSTAGE; fifty-second session, not yet timed): the STAGES
-    # form's loop waited on x's global loads at its MMAs
-    (2, 1, 4, 2, 4, 1, 1, 0, 4, 1), (1, 1, 4, 2, 4, 1, 1, 0, 3, 1), (1, 1, 4, 2, 4, 1, 1, 0, 2, 1),
-    (1, 2, 4, 2, 2, 1, 1, 0, 2, 1), (1, 2, 4, 2, 2, 1, 1, 0, 3, 1), (2, 1, 2, 2, 4, 1, 1, 0, 4, 1),
-    # a ring as deep as a 16-row program's whole K range at 4096 columns (8 steps of 512): every code word copy
-    # issued before the table's build, which the profile put first (the prologue: ~22 % of the one-token samples)
-    (2, 1, 4, 2, 4, 1, 1, 0, 8), (2, 1, 4, 2, 4, 1, 1, 0, 8, 1),
 ]  # fmt: skip
 # 8 or 16 warps a 16-row block (fifty-second session): at one token of 4096x4096 the kernel runs 256 programs, two an
 # SM, and every WK <= 4 form had 7.7 warps an SM active; more warps a table split its writing and the row's K among
@@ -685,7 +700,20 @@ PAIRS_WIDE_BLOCKS = [
     (1, 1, 8, 2, 4, 1), (1, 1, 8, 2, 2, 1), (1, 1, 8, 4, 2, 1), (1, 1, 16, 2, 2, 1), (1, 1, 16, 2, 1, 1),
     (1, 2, 8, 2, 2, 1), (1, 1, 8, 2, 4, 1, 1, 0, 3), (2, 1, 8, 2, 2, 1),
 ]  # fmt: skip
-PAIRS_GRID = list(dict.fromkeys(PAIRS_CANDIDATES + PAIRS_WIDE_BLOCKS + [
+# x through a ring of its own beside the code words' (XSTAGE, fifty-second session), and a ring as deep as a 16-row
+# program's whole K range at 4096 columns (8 steps of 512: every code word's copy issued before the table's build).
+# Correct, and on the H100 (fifty-third session) XSTAGE was 8-22x slower at one token (76-204 us against 9.2) and
+# 2.4-3.6x at 16 tokens (30-46 against 12.8). Nsight Compute: DRAM 2 % busy, every warp, its prologue's loads
+# included, waiting on memory. The likely cause (not tested): each lane copies its own x quads, so at one token the 8
+# lanes of a quad (tokens past M read token M - 1) copy the same 16 bytes, and 16-byte cp.async.cg (around L1) reads
+# each half-used sector from L2 again, where the register ring's loads hit L1. The 8-step ring
+# without XSTAGE tied (9.37 us). In the grid, not among the autotuner's candidates.
+PAIRS_STAGED_X = [
+    (2, 1, 4, 2, 4, 1, 1, 0, 4, 1), (1, 1, 4, 2, 4, 1, 1, 0, 3, 1), (1, 1, 4, 2, 4, 1, 1, 0, 2, 1),
+    (1, 2, 4, 2, 2, 1, 1, 0, 2, 1), (1, 2, 4, 2, 2, 1, 1, 0, 3, 1), (2, 1, 2, 2, 4, 1, 1, 0, 4, 1),
+    (2, 1, 4, 2, 4, 1, 1, 0, 8), (2, 1, 4, 2, 4, 1, 1, 0, 8, 1),
+]  # fmt: skip
+PAIRS_GRID = list(dict.fromkeys(PAIRS_CANDIDATES + PAIRS_WIDE_BLOCKS + PAIRS_STAGED_X + [
     (waves, rb, wk, pf, wpl, tables, rows) for tables in (1, 2) for waves in ((3, 1, 2) if tables == 1 else (1, 2))
     for rows in (1, 2) for rb in (2, 1, 4) for wk in (1, 2, 4) for pf in (2, 3) for wpl in (4, 2)]))  # fmt: skip
 

@@ -231,6 +231,18 @@ def test_the_pair_table_grid_times_the_ops_candidates_first():
         assert len({str(c) for c in grid}) == len(grid)
 
 
+def test_the_pair_table_grid_can_time_named_lists_of_entries_only():
+    """pairs_decode.py --lists candidates,staged_x: the op's candidates, then the staged-x entries (which are not
+    among them), each config once; every XSTAGE config of the grid is in the staged-x list."""
+    pairs = load_benchmark("pairs_decode")
+    ops = pairs.pair_configs(4096, 4096, 4096, 132, "candidates")
+    both = pairs.pair_configs(4096, 4096, 4096, 132, "candidates,staged_x")
+    staged = pairs.pair_configs(4096, 4096, 4096, 132, "staged_x")
+    assert both == ops + staged and staged and not any(cfg["XSTAGE"] for cfg in ops)
+    grid_x = [cfg for cfg in pairs.pair_configs(4096, 4096, 4096, 132) if cfg["XSTAGE"]]
+    assert grid_x and all(cfg in staged for cfg in grid_x)
+
+
 def test_a_pair_table_grid_row_gives_back_the_config_it_was_timed_with():
     """pairs_decode.py's best config (printed, and launched again for Nsight Compute) is read back from its row:
     every knob of every grid config, XRING included, none of the case's fields."""
