@@ -702,17 +702,18 @@ PAIRS_WIDE_BLOCKS = [
 ]  # fmt: skip
 # x through a ring of its own beside the code words' (XSTAGE, fifty-second session), and a ring as deep as a 16-row
 # program's whole K range at 4096 columns (8 steps of 512: every code word's copy issued before the table's build).
-# Correct, and on the H100 (fifty-third session) XSTAGE was 8-22x slower at one token (76-204 us against 9.2) and
-# 2.4-3.6x at 16 tokens (30-46 against 12.8). Nsight Compute: DRAM 2 % busy, every warp, its prologue's loads
-# included, waiting on memory. The likely cause (not tested): each lane copies its own x quads, so at one token the 8
-# lanes of a quad (tokens past M read token M - 1) copy the same 16 bytes, and 16-byte cp.async.cg (around L1) reads
-# each half-used sector from L2 again, where the register ring's loads hit L1. The 8-step ring
-# without XSTAGE tied (9.37 us). In the grid, not among the autotuner's candidates.
+# XSTAGE's first form (its x copies around L1, every lane of a quad copying its token row, rows past M reading token
+# M - 1) was 8-22x slower than the register ring at one token on the H100 and 2.4-3.6x at 16 (Nsight Compute: DRAM 2 %
+# busy, every warp waiting on memory); with the copies through L1 (.ca) and reading nothing past M, the fifty-third
+# session measured 7.9-11.6 us at one token on 4096x4096 (the register ring's best 9.2 in the run before, the op 8.06)
+# and 12.1-20.3 at 16 (12.0). The 8-step ring without XSTAGE tied the 4-step one (9.37 us). The three best XSTAGE
+# entries are among the candidates too.
 PAIRS_STAGED_X = [
     (2, 1, 4, 2, 4, 1, 1, 0, 4, 1), (1, 1, 4, 2, 4, 1, 1, 0, 3, 1), (1, 1, 4, 2, 4, 1, 1, 0, 2, 1),
     (1, 2, 4, 2, 2, 1, 1, 0, 2, 1), (1, 2, 4, 2, 2, 1, 1, 0, 3, 1), (2, 1, 2, 2, 4, 1, 1, 0, 4, 1),
     (2, 1, 4, 2, 4, 1, 1, 0, 8), (2, 1, 4, 2, 4, 1, 1, 0, 8, 1),
 ]  # fmt: skip
+PAIRS_CANDIDATES += [PAIRS_STAGED_X[i] for i in (0, 1, 4)]
 PAIRS_GRID = list(dict.fromkeys(PAIRS_CANDIDATES + PAIRS_WIDE_BLOCKS + PAIRS_STAGED_X + [
     (waves, rb, wk, pf, wpl, tables, rows) for tables in (1, 2) for waves in ((3, 1, 2) if tables == 1 else (1, 2))
     for rows in (1, 2) for rb in (2, 1, 4) for wk in (1, 2, 4) for pf in (2, 3) for wpl in (4, 2)]))  # fmt: skip
