@@ -712,6 +712,9 @@ PAIRS_STAGED_X = [
     (2, 1, 4, 2, 4, 1, 1, 0, 4, 1), (1, 1, 4, 2, 4, 1, 1, 0, 3, 1), (1, 1, 4, 2, 4, 1, 1, 0, 2, 1),
     (1, 2, 4, 2, 2, 1, 1, 0, 2, 1), (1, 2, 4, 2, 2, 1, 1, 0, 3, 1), (2, 1, 2, 2, 4, 1, 1, 0, 4, 1),
     (2, 1, 4, 2, 4, 1, 1, 0, 8), (2, 1, 4, 2, 4, 1, 1, 0, 8, 1),
+    # for 16 tokens, fewer copies of x an SM (not yet timed): more rows a program or a warp share each staged x
+    (1, 1, 4, 2, 4, 2, 2, 0, 2, 1), (1, 4, 2, 2, 2, 1, 1, 0, 3, 1), (1, 2, 4, 2, 2, 1, 1, 0, 4, 1),
+    (1, 2, 4, 2, 2, 2, 1, 0, 3, 1),
 ]  # fmt: skip
 PAIRS_CANDIDATES += [PAIRS_STAGED_X[i] for i in (0, 1, 4)]
 PAIRS_GRID = list(dict.fromkeys(PAIRS_CANDIDATES + PAIRS_WIDE_BLOCKS + PAIRS_STAGED_X + [
