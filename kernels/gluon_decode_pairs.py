@@ -706,17 +706,21 @@ PAIRS_WIDE_BLOCKS = [
 # M - 1) was 8-22x slower than the register ring at one token on the H100 and 2.4-3.6x at 16 (Nsight Compute: DRAM 2 %
 # busy, every warp waiting on memory); with the copies through L1 (.ca) and reading nothing past M, the fifty-third
 # session measured 7.9-11.6 us at one token on 4096x4096 (the register ring's best 9.2 in the run before, the op 8.06)
-# and 12.1-20.3 at 16 (12.0). The 8-step ring without XSTAGE tied the 4-step one (9.37 us). The three best XSTAGE
-# entries are among the candidates too.
+# and 12.1-20.3 at 16 (12.0); later runs on one machine 7.06-7.53 at one token (the op 8.07-8.56) and, with two row
+# blocks a warp, 10.7-11.2 at 16 (the op 13.1-13.7). The 8-step ring without XSTAGE tied the 4-step one (9.37 us).
+# The best XSTAGE entries are among the candidates too.
 PAIRS_STAGED_X = [
     (2, 1, 4, 2, 4, 1, 1, 0, 4, 1), (1, 1, 4, 2, 4, 1, 1, 0, 3, 1), (1, 1, 4, 2, 4, 1, 1, 0, 2, 1),
     (1, 2, 4, 2, 2, 1, 1, 0, 2, 1), (1, 2, 4, 2, 2, 1, 1, 0, 3, 1), (2, 1, 2, 2, 4, 1, 1, 0, 4, 1),
     (2, 1, 4, 2, 4, 1, 1, 0, 8), (2, 1, 4, 2, 4, 1, 1, 0, 8, 1),
-    # for 16 tokens, fewer copies of x an SM (not yet timed): more rows a program or a warp share each staged x
+    # for 16 tokens, fewer copies of x an SM: more rows a program or a warp share each staged x. The best, RB 1 /
+    # ROWS 2 / two tables (two row blocks a warp sharing its x), 10.7-11.2 us on 4096x4096 (fifty-third session)
     (1, 1, 4, 2, 4, 2, 2, 0, 2, 1), (1, 4, 2, 2, 2, 1, 1, 0, 3, 1), (1, 2, 4, 2, 2, 1, 1, 0, 4, 1),
-    (1, 2, 4, 2, 2, 2, 1, 0, 3, 1),
+    (1, 2, 4, 2, 2, 2, 1, 0, 3, 1), (1, 1, 4, 2, 4, 2, 2, 0, 3, 1), (1, 1, 4, 2, 2, 2, 2, 0, 2, 1),
+    (1, 2, 4, 2, 2, 2, 2, 0, 2, 1), (1, 1, 2, 2, 4, 2, 2, 0, 2, 1), (1, 1, 4, 2, 4, 2, 2, 0, 4, 1),
+    (1, 1, 8, 2, 4, 2, 2, 0, 2, 1),
 ]  # fmt: skip
-PAIRS_CANDIDATES += [PAIRS_STAGED_X[i] for i in (0, 1, 4)]
+PAIRS_CANDIDATES += [PAIRS_STAGED_X[i] for i in (0, 1, 4, 8, 12)]
 PAIRS_GRID = list(dict.fromkeys(PAIRS_CANDIDATES + PAIRS_WIDE_BLOCKS + PAIRS_STAGED_X + [
     (waves, rb, wk, pf, wpl, tables, rows) for tables in (1, 2) for waves in ((3, 1, 2) if tables == 1 else (1, 2))
     for rows in (1, 2) for rb in (2, 1, 4) for wk in (1, 2, 4) for pf in (2, 3) for wpl in (4, 2)]))  # fmt: skip
