@@ -128,10 +128,13 @@ def make_batch(m, tasks, k):
     return x, slots
 
 
-def ours_fns(layer, x, slots, segments=None, decode_kernel=None):
+def ours_fns(layer, x, slots, segments=None, decode_kernel=None, num_tasks=None):
+    """The op on each rotated copy of the layer (num_tasks: the batch's distinct tasks, as the engine passes them;
+    None, as the kernel table times it: the op's choice without the task-count classes)."""
     return [
         (lambda i=i: lut_linear_forward(
-            x, layer.codes[i], layer.pools[i], slots, BITS, segments, decode_kernel=decode_kernel))
+            x, layer.codes[i], layer.pools[i], slots, BITS, segments, decode_kernel=decode_kernel,
+            num_tasks=num_tasks))
         for i in range(ROTATE)
     ]  # fmt: skip
 

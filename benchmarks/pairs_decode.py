@@ -9,8 +9,9 @@ bar: batch <= 16, 2.5x cuBLAS): the kernel's configs (kernels/gluon_decode_pairs
 rows RB, row blocks a warp ROWS, warps a block WK, words a lane WPL, chunks in flight, tables, split-K waves: the
 op's candidates always, then the rest of the grid while the budget lasts, compiles included), each timed in CUDA
 graphs with a cold L2 and checked against the torch reference (bench_kernels.checked_time), then the op as its
-autotuner chose (the shipped kernels, compiled by this Triton; without the pair-table kernel unless
-SKETCHSERVE_PAIRS_DECODE=1, as the batch's task count is not given) and cuBLAS fp16, in the same process. Writes
+autotuner chose (the shipped kernels, compiled by this Triton, without the batch's task count: the gather class),
+under SKETCHSERVE_PAIRS_DECODE=1 also the op told the batch's one task (its pair kernel or its gather class, which
+of them ran faster at the shape: "op_one_task"), and cuBLAS fp16, in the same process. Writes
 OUT_DIR/pairs_grid_gpr{G}.json (plot it with benchmarks/plot_grid.py) and prints the best per case with its ratio
 to cuBLAS, its achieved GB/s and its ratio to the bandwidth floor (the issue's: codes, LUT, x and y bytes over the
 measured copy bandwidth).
@@ -46,6 +47,7 @@ from bench_kernels import (  # noqa: E402
     time_grid,
 )
 
+from kernels import triton_ops  # noqa: E402
 from kernels.gluon_decode_pairs import (  # noqa: E402
     PAIRS_CANDIDATES,
     PAIRS_GRID,
@@ -147,12 +149,18 @@ def main() -> None:
             except Exception as e:  # noqa: BLE001 - record and go on
                 print(f"{n}x{k} M={m}: the op failed: {e!r:.300}", flush=True)
                 op_us = None
+            op_one_us = None
+            if triton_ops.PAIRS_DECODE:  # the op told the batch's one task: its pair kernel or gather class, the faster
+                op_one_us = bench_graph(ours_fns(layer, x, slots, num_tasks=tasks))
+                rows.append({**case, "kind": "op_one_task", "us": op_one_us})
             cublas_us = bench_graph(cublas_fns(layer, x))
             rows.append({**case, "kind": "op", "us": op_us})
             rows.append({**case, "kind": "cublas", "us": cublas_us})
             if best:
                 shape = config_of(best)
                 op = f"op {op_us:.2f} x{cublas_us / op_us:.2f}" if op_us else "op failed"
+                if op_one_us:
+                    op += f" | op told one task {op_one_us:.2f} x{cublas_us / op_one_us:.2f}"
                 gbs = layer.floor_bytes(m, tasks) / (best["us"] * 1e-6) / 1e9
                 print(f"{n}x{k} M={m} T={tasks}: pairs {best['us']:.2f} us {shape} x{cublas_us / best['us']:.2f} "
                       f"({gbs:.0f} GB/s, {best['us'] / floor_us:.2f}x the floor {floor_us:.2f} us) | {op} | "

@@ -13,7 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-REFERENCES = ("op", "cublas")
+REFERENCES = ("op", "cublas", "op_one_task")  # op_one_task: pairs_decode.py's op told the batch's task count
 
 
 def best_per_case(run: dict) -> list[dict]:
@@ -40,14 +40,17 @@ def plot(run_path: Path) -> Path:
     cases = best_per_case(run)
     labels = [f"{n}x{k}\n{m} tok, {t} task{'s' if t > 1 else ''}" for n, k, m, t in (c["case"] for c in cases)]
     fig, ax = plt.subplots(figsize=(max(8.0, 0.9 * len(cases)), 4.5))
-    width = 0.27
-    for i, (name, label) in enumerate((("grid", kind), ("op", "op (shipped choice)"), ("cublas", "cuBLAS fp16"))):
-        xs = [j + (i - 1) * width for j in range(len(cases))]
+    bars = [("grid", kind), ("op", "op (shipped choice)"), ("cublas", "cuBLAS fp16")]
+    if any(c.get("op_one_task") for c in cases):
+        bars.insert(2, ("op_one_task", "op told the one task"))
+    width = 0.8 / len(bars)
+    for i, (name, label) in enumerate(bars):
+        xs = [j + (i - (len(bars) - 1) / 2) * width for j in range(len(cases))]
         ax.bar(xs, [c.get(name) or 0 for c in cases], width, label=label)
     for j, c in enumerate(cases):
         if c["grid"] and c.get("cublas"):
-            ax.annotate(f"{c['cublas'] / c['grid']:.2f}x", (j - width, c["grid"]), ha="center", va="bottom",
-                        fontsize=7)  # fmt: skip
+            at = (j - (len(bars) - 1) / 2 * width, c["grid"])  # above the grid's bar, the first
+            ax.annotate(f"{c['cublas'] / c['grid']:.2f}x", at, ha="center", va="bottom", fontsize=7)
         print(f"{labels[j].replace(chr(10), ' ')}: {kind} {c['grid'] or float('nan'):.1f} us, "
               f"op {c.get('op') or float('nan'):.1f}, cuBLAS {c.get('cublas') or float('nan'):.1f}")  # fmt: skip
     ax.set_xticks(range(len(cases)), labels, fontsize=7)

@@ -18,8 +18,9 @@ fp16/bf16 x. Below that, a batch of up to FEW_MAX_M rows over 2 or more known ta
 fragment kernel (triton_decode_mma.py) with its own tuned choice, timed over several tasks (the gather class's
 choice is timed over one; SKETCHSERVE_FEW_TASKS=0 turns the class off). A batch of up to 16 rows of one known task
 (num_tasks 1) takes the pair-table kernel (gluon_decode_pairs.py; sm_90, Triton >= 3.9) where
-SKETCHSERVE_PAIRS_DECODE=1: off by default until a GPU has timed it. task_classes(M) lists the counts where
-the kernel changes. Never read back from the device: the decode step runs under CUDA graphs.
+SKETCHSERVE_PAIRS_DECODE=1 and its tuned choice ran faster than the gather class's at that shape (timed once per
+shape and row bucket): off by default until the op's choice between them has run on a GPU. task_classes(M) lists
+the counts where the kernel changes. Never read back from the device: the decode step runs under CUDA graphs.
 
 int8_base (the int8 activation mode: the base LUT's tables, triton_bucket_int8.base_tables of lut_pool[0]):
 a bucket-class batch of 9-16 rows on sm_90 takes the int8 bucket kernel's BASE_CORR form (x's high int8 digit
@@ -295,23 +296,8 @@ def _forward(
                 config = default_few_task_config(k, gs)  # chosen where wider chunks tile K; here 64 columns do
             launch_decode(x, codes_packed, lut_pool, slots, bits, y, config)
             return y
-        config = autotune.pick_config(
-            "decode",
-            _shape_key(x, codes_packed, lut_pool, bits, _m_bucket(m)),
-            lambda: decode_candidates(
-                m, n, k, sms, prmt_ok(codes_packed, lut_pool, bits), gs, half2_ok(x, lut_pool),
-                mma_ok(x, codes_packed, lut_pool, bits, 2),
-            ),
-            lambda c: launch_decode(x, codes_packed, lut_pool, slots, bits, y, c),
-            lambda: default_decode_config(m, n, k, sms),
-            x.device,
-            output=y,
-        )
-        if config["MODE"] == MODE_MMA and not mma_ok(x, codes_packed, lut_pool, bits, config["WPL"]):
-            config = default_decode_config(m, n, k, sms)  # chosen for aligned x; this call's x is not
-        elif config["MODE"] == MODE_PRMT and m > 1 and not tokens_ok(x, codes_packed, lut_pool, bits):
-            config = default_decode_config(m, n, k, sms)  # chosen with fp16 products, now off, or for aligned x
-        launch_decode(x, codes_packed, lut_pool, slots, bits, y, config)
+        launch_decode(x, codes_packed, lut_pool, slots, bits, y, _one_config(x, codes_packed, lut_pool, slots, bits,
+                                                                             y, sms, gs))  # fmt: skip
         return y
 
     gs = triton.cdiv(k, lut_pool.shape[2])
@@ -336,24 +322,65 @@ def _forward(
     return y
 
 
+def _one_config(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor, slots: torch.Tensor, bits: int,
+                y: torch.Tensor, sms: int, gs: int) -> dict:  # fmt: skip
+    """The gather class's tuned choice (launch_decode's config) for this call, or the default where the choice does
+    not suit this call's x."""
+    m, k = x.shape
+    n = codes_packed.shape[0]
+    config = autotune.pick_config(
+        "decode",
+        _shape_key(x, codes_packed, lut_pool, bits, _m_bucket(m)),
+        lambda: decode_candidates(
+            m, n, k, sms, prmt_ok(codes_packed, lut_pool, bits), gs, half2_ok(x, lut_pool),
+            mma_ok(x, codes_packed, lut_pool, bits, 2),
+        ),
+        lambda c: launch_decode(x, codes_packed, lut_pool, slots, bits, y, c),
+        lambda: default_decode_config(m, n, k, sms),
+        x.device,
+        output=y,
+    )
+    if config["MODE"] == MODE_MMA and not mma_ok(x, codes_packed, lut_pool, bits, config["WPL"]):
+        return default_decode_config(m, n, k, sms)  # chosen for aligned x; this call's x is not
+    if config["MODE"] == MODE_PRMT and m > 1 and not tokens_ok(x, codes_packed, lut_pool, bits):
+        return default_decode_config(m, n, k, sms)  # chosen with fp16 products, now off, or for aligned x
+    return config
+
+
 def _launch_pairs(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor, slots: torch.Tensor,
                   bits: int, y: torch.Tensor, sms: int, gs: int) -> bool:  # fmt: skip
-    """The pair-table kernel's tuned choice for a one-task batch, launched where the kernel takes the call (else
-    False: the gather class's choice serves it)."""
+    """The pair-table kernel's tuned choice for a one-task batch, launched where the kernel takes the call and, at
+    this shape and row bucket, ran faster than the gather class's choice (the two choices timed against each other
+    once, "decode_family": on the H100 the pair kernel wins at one token on 4096x4096 and loses on the 7B MLP
+    shapes, fifty-third session). Else False: the gather class's choice serves it."""
     n, k = codes_packed.shape[0], x.shape[1]
     gpr = lut_pool.shape[2]
     if not pairs_ok(x, codes_packed, lut_pool, bits, gpr, 1):
         return False
+    key = _shape_key(x, codes_packed, lut_pool, bits, _m_bucket(x.shape[0]))
     config = autotune.pick_config(
         "decode_pairs",
-        _shape_key(x, codes_packed, lut_pool, bits, _m_bucket(x.shape[0])),
+        key,
         lambda: pairs_candidates(n, k, gs, sms),
         lambda c: launch_decode_pairs(x, codes_packed, lut_pool, slots, bits, y, c),
         lambda: default_pairs_config(n, k, gs, sms),
         x.device,
         output=y,
     )
-    if not pairs_ok(x, codes_packed, lut_pool, bits, gpr, config["WPL"]):
+    if not pairs_ok(x, codes_packed, lut_pool, bits, gpr, config["WPL"], config.get("WK", 1)):
+        return False
+
+    def launch_family(family: dict) -> None:
+        if family["KERNEL"] == "pairs":
+            launch_decode_pairs(x, codes_packed, lut_pool, slots, bits, y, config)
+        else:
+            launch_decode(x, codes_packed, lut_pool, slots, bits, y, _one_config(x, codes_packed, lut_pool, slots,
+                                                                                 bits, y, sms, gs))  # fmt: skip
+
+    # both timed (pick_config times only its candidates; the default is the reference, its choice where all fail)
+    family = autotune.pick_config("decode_family", key, lambda: [{"KERNEL": "one"}, {"KERNEL": "pairs"}],
+                                  launch_family, lambda: {"KERNEL": "one"}, x.device, output=y)  # fmt: skip
+    if family["KERNEL"] != "pairs":
         return False
     launch_decode_pairs(x, codes_packed, lut_pool, slots, bits, y, config)
     return True

@@ -291,9 +291,42 @@ def test_on_cuda_the_kernel_matches_the_reference_into_a_poisoned_output(case):
     assert rel_err(y, ref) < (3e-3 if dtype == torch.float16 else 1.5e-2)
 
 
+@pytest.mark.parametrize("faster", ["pairs", "one"])
+def test_a_one_task_batch_takes_whichever_of_the_pair_kernel_and_the_gather_class_ran_faster(monkeypatch, faster):
+    """The op's pairs class times the pair kernel's tuned choice against the gather class's once per shape and row
+    bucket (autotune key "decode_family", both timed, the gather class the reference) and serves the batch by the
+    faster; its kernels are stood in for here (the choice's logic, not the kernels, is under test)."""
+    x, codes, lut, slots = make_case(1, 64, 256, 4, 1, 3, "one", torch.float16)
+    launched = []
+    monkeypatch.setattr(triton_ops, "pairs_ok", lambda *a: True)
+    monkeypatch.setattr(triton_ops, "launch_decode_pairs", lambda *a: launched.append(("pairs", a[-1])))
+    monkeypatch.setattr(triton_ops, "launch_decode", lambda *a: launched.append(("one", a[-1])))
+    asked = {}
+
+    def pick_config(kernel, key, candidates, launch, default, device, output=None):
+        asked[kernel] = candidates()
+        if kernel != "decode_family":
+            return default()
+        for family in asked[kernel]:  # as the tuner times them
+            launch(family)
+        return {"KERNEL": faster}
+
+    monkeypatch.setattr(triton_ops.autotune, "pick_config", pick_config)
+    y = torch.empty(1, 64, dtype=torch.float16)
+    taken = triton_ops._launch_pairs(x, codes, lut, slots, 4, y, 132, 256)
+    assert asked["decode_family"] == [{"KERNEL": "one"}, {"KERNEL": "pairs"}]
+    pairs_config = triton_ops.default_pairs_config(64, 256, 256, 132)
+    one_config = triton_ops.default_decode_config(1, 64, 256, 132)
+    assert launched[:2] == [("one", one_config), ("pairs", pairs_config)]  # both timed, each with its own choice
+    assert taken == (faster == "pairs")
+    assert launched[2:] == ([("pairs", pairs_config)] if faster == "pairs" else [])  # else the caller's gather path
+
+
 @pytest.mark.skipif(not CUDA, reason="the kernel runs on CUDA")
 @pytest.mark.parametrize("m", [1, 16])
-def test_on_cuda_the_op_takes_the_kernel_for_one_known_task(monkeypatch, m):
+def test_on_cuda_the_op_times_the_kernel_for_one_known_task(monkeypatch, m):
+    """Under SKETCHSERVE_PAIRS_DECODE the op's one-task batches time the pair kernel (then serve by it or by the
+    gather class, whichever ran faster); either way the output is right."""
     x, codes, lut, slots = make_case(m, 1024, 2048, 4, 2, 3, "one", torch.float16)
     if not pairs_ok(x, codes, lut, 4, 2, 1):
         pytest.skip("the pair-table kernel does not run here (sm_90 and Triton >= 3.9)")

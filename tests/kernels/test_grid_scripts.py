@@ -118,6 +118,22 @@ def test_the_grid_plot_takes_each_cases_fastest_config_against_the_op_and_cublas
     assert plot.plot(run) == run.with_suffix(".png") and run.with_suffix(".png").stat().st_size > 0
 
 
+def test_the_grid_plot_shows_the_op_told_the_task_count_beside_the_op_not_as_a_grid_config(tmp_path):
+    """pairs_decode.py under SKETCHSERVE_PAIRS_DECODE adds an op_one_task row per case: a reference bar of its own,
+    never the grid's best, even where it is the fastest row."""
+    import json
+
+    plot = load_benchmark("plot_grid")
+    case = {"N": 64, "K": 128, "M": 1, "tasks": 1, "gpr": 1}
+    rows = [{**case, "kind": "pairs", "us": 9.0}, {**case, "kind": "op", "us": 11.0},
+            {**case, "kind": "op_one_task", "us": 8.5}, {**case, "kind": "cublas", "us": 15.0}]  # fmt: skip
+    run = tmp_path / "run.json"
+    run.write_text(json.dumps({"gpu": "test", "rows": rows}))
+    assert plot.best_per_case(json.loads(run.read_text())) == [
+        {"case": (64, 128, 1, 1), "grid": 9.0, "op": 11.0, "op_one_task": 8.5, "cublas": 15.0}]
+    assert plot.plot(run).stat().st_size > 0
+
+
 def test_the_profiling_launcher_calls_the_op_twice_on_the_shipped_path(capsys):
     """benchmarks/profile_shipped.py: a warm-up call, then the profiled one, each the op's output (the torch
     reference here), finite and of the layer's shape."""

@@ -1,0 +1,13 @@
+# Fifty-third session's plan for the next H100, two calls (~8 and ~4 min):
+#   call 1, carry [".device-carry/triton39/part_aa", ".device-carry/triton39/SHA256"]:
+#     bash benchmarks/device/sessions/fiftythird_next.sh
+#   call 2, on the warm machine, nothing carried: TESTS_S=400 bash benchmarks/device/sessions/fortyninth_pairs.sh tests
+#     (the pair kernel's CUDA tests, the new ROWS 2 / XSTAGE case and the op's pairs-or-gather choice among them)
+# Call 1: the pair kernel's candidates on the three 7B shapes at 1 and 16 tokens of one task, beside the op as the
+# kernel table times it (no task count: the gather class) and, under SKETCHSERVE_PAIRS_DECODE=1, the op told the
+# batch's one task (op_one_task: its pair kernel or its gather class, whichever it timed faster at the shape). The
+# question: is op_one_task never slower than the op, and faster on 4096x4096 (the pair kernel: 7.1-7.5 us at one token,
+# 10.7-11.2 at 16, against the op's 8.1-8.6 and 13.1-13.7 under Triton 3.9)? If so, turn the flag on by default where
+# Triton >= 3.9. $OUT/pairs_grid_gpr1.{json,log}
+nvidia-smi --query-gpu=name --format=csv,noheader
+SKETCHSERVE_PAIRS_DECODE=1 GRID_S=480 BUDGET=60 LISTS=candidates bash benchmarks/device/sessions/fortyninth_pairs.sh 1
