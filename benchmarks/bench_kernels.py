@@ -1,6 +1,6 @@
 """Multi-LUT linear kernels vs fp16 cuBLAS, gather-then-matmul and per-token LoRA, at Llama-2-7B shapes.
 
-    python3 benchmarks/bench_kernels.py --out OUT_DIR [--sweep] [--shapes 4096x4096,...] [--no-main]
+    python3 benchmarks/bench_kernels.py --out OUT_DIR [--sweep] [--shapes 4096x4096,...] [--no-main] [--tell-tasks]
     python3 benchmarks/bench_kernels.py --sm90 [bucket|prmt|prefill]    (no GPU needed: compile kernels for sm_90,
                                                     print registers, spills and the inner loop's SASS mix)
 
@@ -205,8 +205,9 @@ def host_us(fns, calls=200) -> float:
     return (t1 - t0) / calls * 1e6
 
 
-def check(layer, x, slots, segments=None, decode_kernel=None):
-    y = lut_linear_forward(x, layer.codes[0], layer.pools[0], slots, BITS, segments, decode_kernel=decode_kernel)
+def check(layer, x, slots, segments=None, decode_kernel=None, num_tasks=None):
+    y = lut_linear_forward(x, layer.codes[0], layer.pools[0], slots, BITS, segments, decode_kernel=decode_kernel,
+                           num_tasks=num_tasks)  # fmt: skip
     ref = lut_linear_reference(x, layer.codes[0], layer.pools[0], slots, BITS)
     err = ((y.float() - ref.float()).norm() / ref.float().norm()).item()
     if not err < 3e-3:
@@ -231,9 +232,10 @@ def main_bench(args, bw, results, out):
                 else:
                     segments = None
                     rows_of_task = [(t, torch.arange(t, m, tasks, device="cuda")) for t in range(tasks)]
-                err = check(layer, x, slots, segments)
+                told = tasks if args.tell_tasks and phase == "decode" else None  # as the engine passes it
+                err = check(layer, x, slots, segments, num_tasks=told)
                 rec = {"phase": phase, "N": n, "K": k, "gpr": gpr, "M": m, "tasks": tasks, "rel_err": err}
-                ours = ours_fns(layer, x, slots, segments)
+                ours = ours_fns(layer, x, slots, segments, num_tasks=told)
                 rec["ours_us"] = bench(rotating(ours))
                 rec["ours_graph_us"] = bench_graph(ours)
                 rec["ours_host_us"] = host_us(ours)
@@ -907,6 +909,9 @@ def main():
     ap.add_argument("--phases", default="decode,prefill", help="the main table's cases: decode, prefill or both")
     ap.add_argument("--plot-only", type=Path, help="re-draw the plot from a kernels.json")
     ap.add_argument("--profile", action="store_true", help="a few single launches for ncu, nothing else")
+    ap.add_argument("--tell-tasks", action="store_true",
+                    help="decode: pass the op the batch's task count, as the engine does (its task-count classes: "
+                         "bucket, few-task and, under SKETCHSERVE_PAIRS_DECODE=1, the pair kernel)")  # fmt: skip
     ap.add_argument("--sm90", nargs="?", const="all", choices=("all", "bucket", "prmt", "prefill"),
                     help="compile kernels for sm_90 (no GPU): SASS stats")
     args = ap.parse_args()
@@ -932,7 +937,8 @@ def main():
     t0 = time.time()
     bw = copy_bandwidth()
     results = {"gpu": torch.cuda.get_device_name(), "copy_tbps": bw / 1e12, "torch": torch.__version__,
-               "graph_timer": "20 calls per graph, L2 flushed before each (kernels/timing.py)", "cases": []}
+               "graph_timer": "20 calls per graph, L2 flushed before each (kernels/timing.py)", "cases": [],
+               "told_tasks": args.tell_tasks}  # fmt: skip
     import triton
 
     results["triton"] = triton.__version__

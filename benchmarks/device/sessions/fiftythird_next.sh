@@ -3,6 +3,10 @@
 #     bash benchmarks/device/sessions/fiftythird_next.sh
 #   call 2, on the warm machine, nothing carried: TESTS_S=400 bash benchmarks/device/sessions/fortyninth_pairs.sh tests
 #     (the pair kernel's CUDA tests, the new ROWS 2 / XSTAGE case and the op's pairs-or-gather choice among them)
+#   call 3, on the warm machine, nothing carried: bash benchmarks/device/sessions/fiftythird_next.sh table
+#     (the kernel table's decode rows on 4096x4096 under Triton 3.9, the op told each batch's task count as the engine
+#     tells it, with SKETCHSERVE_PAIRS_DECODE=1: the one-task bars as the op would serve them with the pair
+#     kernel; ~5-8 min: $OUT/kernels.{json,png}, kernels_told_pairs.log)
 # Call 1: the pair kernel's candidates on the three 7B shapes at 1 and 16 tokens of one task, beside the op as the
 # kernel table times it (no task count: the gather class) and, under SKETCHSERVE_PAIRS_DECODE=1, the op told the
 # batch's one task (op_one_task: its pair kernel or its gather class, whichever it timed faster at the shape). The
@@ -10,4 +14,12 @@
 # 10.7-11.2 at 16, against the op's 8.1-8.6 and 13.1-13.7 under Triton 3.9)? If so, turn the flag on by default where
 # Triton >= 3.9. $OUT/pairs_grid_gpr1.{json,log}
 nvidia-smi --query-gpu=name --format=csv,noheader
+if [ "$1" = table ]; then
+  source benchmarks/device/prep.sh >/dev/null
+  install_triton39
+  SKETCHSERVE_PAIRS_DECODE=1 timeout 560 python3 benchmarks/bench_kernels.py --out $OUT --phases decode --tell-tasks \
+    --shapes 4096x4096 2>&1 | grep -v "Warn\|warn_once" > $OUT/kernels_told_pairs.log
+  tail -5 $OUT/kernels_told_pairs.log
+  exit 0
+fi
 SKETCHSERVE_PAIRS_DECODE=1 GRID_S=480 BUDGET=60 LISTS=candidates bash benchmarks/device/sessions/fortyninth_pairs.sh 1
