@@ -286,14 +286,11 @@ if HAVE_PAIRS:
     def _staged_words(ring, stage, e, WPL: gl.constexpr, ROWS: gl.constexpr, NW: gl.constexpr, LANES: gl.constexpr):
         """The words _stage_chunk copied, back from the ring's stage (_ring_offset) in _block_words' form."""
         words = ()
-        for j in gl.static_range(2 * ROWS):
-            words = words + (_ring_words(ring, _ring_offset(stage, j, e, WPL, ROWS, NW), WPL, LANES),)
-        words_a = (words[0], words[1])
-        if ROWS == 2:
-            words_b = (words[2], words[3])
-        else:
-            words_b = words_a
-        return words_a, words_b
+        for b in gl.static_range(ROWS):
+            w0 = _ring_words(ring, _ring_offset(stage, 2 * b, e, WPL, ROWS, NW), WPL, LANES)
+            w1 = _ring_words(ring, _ring_offset(stage, 2 * b + 1, e, WPL, ROWS, NW), WPL, LANES)
+            words = words + ((w0, w1),)
+        return words
 
     @gluon.constexpr_function
     def _ring_x_asm(outputs, inputs):
@@ -368,14 +365,12 @@ if HAVE_PAIRS:
 
     @gluon.jit
     def _block_words(words_ptrs, c0, WPL: gl.constexpr, ROWS: gl.constexpr, NW: gl.constexpr, LANES: gl.constexpr):
-        """A chunk's code words: (block 0's rows g and g + 8, block 1's (ROWS 2; else block 0's again)). words_ptrs:
-        the lane's row pointers (block 0's two, then block 1's)."""
-        words_a = _chunk_words(words_ptrs[0], words_ptrs[1], c0, WPL, NW, LANES)
-        if ROWS == 2:
-            words_b = _chunk_words(words_ptrs[2], words_ptrs[3], c0, WPL, NW, LANES)
-        else:
-            words_b = words_a
-        return words_a, words_b
+        """A chunk's code words: per row block of the warp, (its row g's, its row g + 8's). words_ptrs: the lane's
+        row pointers, block after block (rows g and g + 8 of each)."""
+        words = ()
+        for b in gl.static_range(ROWS):
+            words = words + (_chunk_words(words_ptrs[2 * b], words_ptrs[2 * b + 1], c0, WPL, NW, LANES),)
+        return words
 
     @gluon.jit
     def _chunk_mma(words0, words1, xs0, xs1, off0, off1, table, acc0, acc1, TILES: gl.constexpr, WPL: gl.constexpr,
@@ -528,10 +523,14 @@ if HAVE_PAIRS:
         t = e % 4
         lane_word = WPL * t + kw * (CHUNK // 8)
         in_a = 16 * ROWS * rb + g  # row g of the warp's first block, in the program
-        r0a = row0 + in_a  # lane rows r0a and r0a + 8 (and r0a + 16, r0a + 24: ROWS 2)
-        p0a, p1a, off0a, off1a = _block_ptrs(words_ptr, r0a, N, stride_cw, lane_word, in_a, g, t, COPIES)
-        p0b, p1b, off0b, off1b = _block_ptrs(words_ptr, r0a + 16, N, stride_cw, lane_word, in_a + 16, g, t, COPIES)
-        words_ptrs = (p0a, p1a, p0b, p1b)
+        r0a = row0 + in_a  # lane rows r0a + 16 b and r0a + 16 b + 8 of the warp's blocks b < ROWS
+        words_ptrs = ()  # the blocks' rows g and g + 8, block after block
+        offs = ()  # their slot offsets in the tables, a pair a block
+        for b in gl.static_range(ROWS):
+            p0, p1, off0, off1 = _block_ptrs(words_ptr, r0a + 16 * b, N, stride_cw, lane_word, in_a + 16 * b, g, t,
+                                             COPIES)  # fmt: skip
+            words_ptrs = words_ptrs + (p0, p1)
+            offs = offs + ((off0, off1),)
         x_lane = 2 * WPL * t + kw * (CHUNK // 4)
         x0_ptr = x_quads + gl.minimum(g, M - 1).to(gl.int64) * stride_xq + x_lane  # tile 0's token g
         x1_ptr = x_quads + gl.minimum(g + 8, M - 1).to(gl.int64) * stride_xq + x_lane  # tile 1's 8 + g
@@ -572,8 +571,9 @@ if HAVE_PAIRS:
         gl.barrier()  # the table written by every warp before any lookup
 
         zero = gl.zeros([32 * NW], gl.float32, LANES)
-        acc_a = ((zero, zero, zero, zero), (zero, zero, zero, zero))  # block 0: tile 0's, tile 1's accumulators
-        acc_b = acc_a  # block 1 (ROWS 2)
+        accs = ()  # per block of the warp: tile 0's, tile 1's accumulators
+        for _b in gl.static_range(ROWS):
+            accs = accs + (((zero, zero, zero, zero), (zero, zero, zero, zero)),)
         # unrolled PREFETCH times, so that ring entry d stays in its registers: step c + d's lookups, then its entry
         # refilled with step c + d + PREFETCH (a split is whole steps: every warp has as many chunks); x's ring the
         # same with XDEPTH entries (XDEPTH divides PREFETCH)
@@ -581,24 +581,23 @@ if HAVE_PAIRS:
         for c in range(k_lo, k_hi, PREFETCH * STEP):
             for d in gl.static_range(PREFETCH):
                 if STAGES == 0:
-                    words_a, words_b = ring[d]
+                    words = ring[d]
                 else:  # step i's words: refill the stage step i - 1 read with step i + STAGES - 1, then wait for i
                     i = (c - k_lo) // STEP + d
                     ahead = gl.minimum(c + (d + STAGES - 1) * STEP, last)
                     _stage_step(wring, xr, (i + STAGES - 1) % STAGES, e, words_ptrs, xsrc, ahead, XSTAGE,
                                 TILES, WPL, ROWS, NW, LANES)  # fmt: skip
                     _wait_copies(e, STAGES - 1)
-                    words_a, words_b = _staged_words(wring, i % STAGES, e, WPL, ROWS, NW, LANES)
+                    words = _staged_words(wring, i % STAGES, e, WPL, ROWS, NW, LANES)
                 if XSTAGE:
                     xs0, xs1 = _staged_x(xr, i % STAGES, e, TILES, WPL, NW, LANES)
                 else:
                     xs0, xs1 = xring[d % XDEPTH]
                 if c + d * STEP < k_hi:
-                    acc_a = _chunk_mma(words_a[0], words_a[1], xs0, xs1, off0a, off1a, table, acc_a[0], acc_a[1],
-                                       TILES, WPL, BF16, LANES)  # fmt: skip
-                    if ROWS == 2:  # the same x, a second block's rows
-                        acc_b = _chunk_mma(words_b[0], words_b[1], xs0, xs1, off0b, off1b, table, acc_b[0],
-                                           acc_b[1], TILES, WPL, BF16, LANES)  # fmt: skip
+                    for b in gl.static_range(ROWS):  # the same x, each block's rows
+                        acc = _chunk_mma(words[b][0], words[b][1], xs0, xs1, offs[b][0], offs[b][1], table,
+                                         accs[b][0], accs[b][1], TILES, WPL, BF16, LANES)  # fmt: skip
+                        accs = accs[:b] + (acc,) + accs[b + 1 :]
                 if STAGES == 0:
                     nxt = gl.minimum(c + (d + PREFETCH) * STEP, last)
                     ring = ring[:d] + (_block_words(words_ptrs, nxt, WPL, ROWS, NW, LANES),) + ring[d + 1 :]
@@ -615,11 +614,9 @@ if HAVE_PAIRS:
         out0 = 2 * t  # tile 0's tokens 2 t, 2 t + 1; tile 1's 8 + those
         if WK > 1:
             gl.barrier()  # every lookup done: the table's memory holds the warps' partial sums now
-        _sum_and_store(table, acc_a, 0, r0a, e, own, out0, y_ptr, ws_ptr, pid_k, M, N, stride_ym, RB, WK, TILES,
-                       USE_SPLIT, LANES)  # fmt: skip
-        if ROWS == 2:
-            _sum_and_store(table, acc_b, 8, r0a + 16, e, own, out0, y_ptr, ws_ptr, pid_k, M, N, stride_ym, RB, WK,
-                           TILES, USE_SPLIT, LANES)  # fmt: skip
+        for b in gl.static_range(ROWS):  # block b's sums through the table's memory from accumulator row 8 b on
+            _sum_and_store(table, accs[b], 8 * b, r0a + 16 * b, e, own, out0, y_ptr, ws_ptr, pid_k, M, N, stride_ym,
+                           RB, WK, TILES, USE_SPLIT, LANES)  # fmt: skip
         if USE_SPLIT:
             gl.barrier()  # every thread's partial stored before the (acq_rel, gpu-scope) arrival
             n_splits = gl.num_programs(1)
@@ -719,6 +716,10 @@ PAIRS_STAGED_X = [
     (1, 2, 4, 2, 2, 2, 1, 0, 3, 1), (1, 1, 4, 2, 4, 2, 2, 0, 3, 1), (1, 1, 4, 2, 2, 2, 2, 0, 2, 1),
     (1, 2, 4, 2, 2, 2, 2, 0, 2, 1), (1, 1, 2, 2, 4, 2, 2, 0, 2, 1), (1, 1, 4, 2, 4, 2, 2, 0, 4, 1),
     (1, 1, 8, 2, 4, 2, 2, 0, 2, 1),
+    # four row blocks a warp (64 rows a program on two tables, 2 copies a row: two wavefronts a lookup): half the
+    # copies of x again (fifty-third session, not yet timed; at 16 tokens the time fell with x's L2 reads: 32 MB
+    # 16.2 us, 16 MB 10.7-11.2)
+    (1, 1, 4, 2, 4, 2, 4, 0, 2, 1), (1, 1, 4, 2, 2, 2, 4, 0, 3, 1), (1, 1, 2, 2, 4, 2, 4, 0, 2, 1),
 ]  # fmt: skip
 PAIRS_CANDIDATES += [PAIRS_STAGED_X[i] for i in (0, 1, 4, 8, 12)]
 PAIRS_GRID = list(dict.fromkeys(PAIRS_CANDIDATES + PAIRS_WIDE_BLOCKS + PAIRS_STAGED_X + [
@@ -783,7 +784,7 @@ def launch_decode_pairs(
     config: dict,
 ) -> None:
     """y [M, N] <- the pair-table kernel for tokens that all use slot_of_token[0]'s LUT. config: RB (warps along
-    the rows: 1, 2 or 4), ROWS (16-row blocks a warp, sharing its x: 1 or 2; default 1), WK (warps a row block,
+    the rows: 1, 2 or 4), ROWS (16-row blocks a warp, sharing its x: 1, 2 or 4; default 1), WK (warps a row block,
     taking turns over its chunks and sharing its table; default 1),
     WPL (code words a lane and row in a chunk: 1, 2 or 4), PREFETCH (steps in flight, 1-4; default 2), TABLES (64 KB
     tables a program: 1 or 2, with 4 TABLES / (RB ROWS) copies of each row; default 1), XRING (steps of x in

@@ -107,6 +107,9 @@ MODEL_CASES = [
     (2, 40, 256, 3, 1, {"RB": 2, "WPL": 4, "TABLES": 2}, torch.float16),
     (9, 72, 512, 4, 2, {"RB": 1, "ROWS": 2, "WK": 2, "WPL": 2, "SPLIT_K": 2}, torch.float16),
     (16, 100, 256, 4, 1, {"RB": 2, "ROWS": 2, "WPL": 4, "TABLES": 2}, torch.bfloat16),
+    # four row blocks a warp (64 rows a program on one table, or two with 2 copies), odd N, split-K
+    (16, 100, 512, 4, 2, {"RB": 1, "ROWS": 4, "WK": 2, "WPL": 2, "TABLES": 2, "SPLIT_K": 2}, torch.float16),
+    (7, 72, 256, 3, 1, {"RB": 1, "ROWS": 4, "WPL": 4}, torch.bfloat16),
     (16, 64, 1024, 4, 1, {"RB": 2, "WK": 2, "WPL": 4, "PREFETCH": 4, "XRING": 2}, torch.float16),
 ]
 
@@ -151,6 +154,7 @@ print(json.dumps(out))
 @pytest.mark.parametrize("tiles, wk, wpl, tables, rows, pdl, xring", [
     (1, 1, 4, 1, 1, False, 0), (2, 1, 4, 1, 1, True, 0), (2, 4, 4, 2, 1, False, 0), (2, 2, 2, 1, 1, False, 0),
     (1, 1, 1, 1, 1, False, 0), (2, 2, 4, 2, 2, True, 0), (2, 4, 4, 2, 1, False, 1), (2, 8, 2, 1, 1, False, 0),
+    (2, 4, 2, 2, 4, False, 0),
 ])  # fmt: skip
 def test_the_chunk_loop_compiles_to_a_permute_and_a_shared_load_per_code_byte(tiles, wk, wpl, tables, rows, pdl,
                                                                                 xring):  # fmt: skip
@@ -172,7 +176,7 @@ def test_the_chunk_loop_compiles_to_a_permute_and_a_shared_load_per_code_byte(ti
     assert n / weights < bound, f"{n} instructions for {weights} weights a lane"
 
 
-@pytest.mark.parametrize("wpl, rows, stages", [(4, 1, 4), (2, 1, 6), (4, 2, 3), (1, 1, 2)])
+@pytest.mark.parametrize("wpl, rows, stages", [(4, 1, 4), (2, 1, 6), (4, 2, 3), (1, 1, 2), (4, 4, 2)])
 def test_the_staged_ring_copies_and_reads_each_lanes_words_without_a_barrier_in_the_loop(wpl, rows, stages):
     """STAGES: per step a lane's code words are one cp.async (LDGSTS, 4 WPL bytes) per row of its blocks and one
     vector shared load (LDS.128 / .64 / .32) each, a wait for all but STAGES - 1 groups, and no CTA barrier (the
@@ -271,9 +275,12 @@ CUDA_CASES = [
     (9, 300, 2048, 3, 2, {"RB": 2, "ROWS": 2, "WK": 2, "WPL": 2, "STAGES": 3, "XSTAGE": 1, "SPLIT_K": 3},
      torch.bfloat16),
     (5, 72, 256, 4, 1, {"RB": 1, "WPL": 1, "STAGES": 2, "XSTAGE": 1, "PREFETCH": 4}, torch.float16),
-    # the fifty-third session's best at 16 tokens: two row blocks a warp on two tables, x staged
+    # the fifty-third session's best at 16 tokens: two row blocks a warp on two tables, x staged; four blocks a warp
     (16, 4096, 4096, 4, 1, {"RB": 1, "ROWS": 2, "WK": 4, "WPL": 4, "TABLES": 2, "STAGES": 3, "XSTAGE": 1},
      torch.float16),
+    (16, 4096, 4096, 4, 1, {"RB": 1, "ROWS": 4, "WK": 4, "WPL": 4, "TABLES": 2, "STAGES": 2, "XSTAGE": 1},
+     torch.float16),
+    (12, 300, 2048, 4, 2, {"RB": 1, "ROWS": 4, "WK": 2, "WPL": 2, "TABLES": 1, "SPLIT_K": 2}, torch.bfloat16),
 ]
 
 

@@ -1,4 +1,4 @@
-# Fifty-third session's plan for the next H100, two calls (~8 and ~4 min):
+# Fifty-third session's plan for the next H100, three calls (~10, ~4 and ~8 min):
 #   call 1, carry [".device-carry/triton39/part_aa", ".device-carry/triton39/SHA256"]:
 #     bash benchmarks/device/sessions/fiftythird_next.sh
 #   call 2, on the warm machine, nothing carried: TESTS_S=400 bash benchmarks/device/sessions/fortyninth_pairs.sh tests
@@ -12,7 +12,7 @@
 # batch's one task (op_one_task: its pair kernel or its gather class, whichever it timed faster at the shape). The
 # question: is op_one_task never slower than the op, and faster on 4096x4096 (the pair kernel: 7.1-7.5 us at one token,
 # 10.7-11.2 at 16, against the op's 8.1-8.6 and 13.1-13.7 under Triton 3.9)? If so, turn the flag on by default where
-# Triton >= 3.9. $OUT/pairs_grid_gpr1.{json,log}
+# Triton >= 3.9. $OUT/pairs_grid_gpr1_candidates.{json,log}
 nvidia-smi --query-gpu=name --format=csv,noheader
 if [ "$1" = table ]; then
   source benchmarks/device/prep.sh >/dev/null
@@ -22,4 +22,8 @@ if [ "$1" = table ]; then
   tail -5 $OUT/kernels_told_pairs.log
   exit 0
 fi
-SKETCHSERVE_PAIRS_DECODE=1 GRID_S=480 BUDGET=60 LISTS=candidates bash benchmarks/device/sessions/fortyninth_pairs.sh 1
+SKETCHSERVE_PAIRS_DECODE=1 GRID_S=370 BUDGET=60 LISTS=candidates bash benchmarks/device/sessions/fortyninth_pairs.sh 1
+for f in json log; do mv $OUT/pairs_grid_gpr1.$f $OUT/pairs_grid_gpr1_candidates.$f; done
+# then ROWS 4 (four row blocks a warp; prediction at 16 tokens 8.5-10 us) beside the staged-x entries, 4096x4096:
+# $OUT/pairs_grid_gpr1.{json,log}
+GRID_S=160 BUDGET=140 LISTS=staged_x bash benchmarks/device/sessions/fortyninth_pairs.sh 1 4096x4096
