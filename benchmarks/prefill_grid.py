@@ -36,7 +36,11 @@ from prefill_tasks import case_batch  # noqa: E402
 from kernels.reference import lut_linear_reference  # noqa: E402
 from kernels.triton_prefill import launch_prefill, prefill_candidates  # noqa: E402
 from kernels.triton_prefill_prmt import SegmentTiles, launch_prefill_prmt  # noqa: E402
-from kernels.triton_prefill_wgmma import launch_prefill_wgmma, prefill_wgmma_candidates  # noqa: E402
+from kernels.triton_prefill_wgmma import (  # noqa: E402
+    launch_prefill_wgmma,
+    prefill_wgmma_candidates,
+    prefill_wgmma_lut_ahead,
+)
 
 SHAPES = [(4096, 4096), (11008, 4096), (4096, 11008), (12288, 4096), (22016, 4096)]
 CASES = [("1 task x 2048", [(0, 2048)]), ("8 tasks x 256", [(t, 256) for t in range(8)]),
@@ -59,7 +63,7 @@ PRMT_GRID = [(256, 128, 64, 8, 3, 0), (256, 128, 64, 8, 4, 0), (128, 128, 64, 8,
              (128, 128, 64, 8, 2, 0, 128), (128, 64, 64, 4, 4, 1)]  # fmt: skip
 PRMT_TOP = 4
 KEYS = ("BLOCK_M", "BLOCK_N", "BLOCK_K", "num_warps", "num_stages", "W_LEFT", "maxnreg")
-PRINT_KEYS = KEYS + ("STORE_ROWS", "X_TMA", "PINGPONG")  # and the wgmma kernel's
+PRINT_KEYS = KEYS + ("STORE_ROWS", "X_TMA", "PINGPONG", "LUT_AHEAD")  # and the wgmma kernel's
 
 
 def prmt_config(row: tuple) -> dict:
@@ -99,7 +103,8 @@ def main() -> None:
                           "generic")  # fmt: skip
             tiles = SegmentTiles(segments.starts, tuple(n for _, n in runs))
             if "wgmma" in kinds:
-                wgmma = [{k: v for k, v in c.items() if k != "WGMMA"} for c in prefill_wgmma_candidates(k)]
+                wgmma = [{k: v for k, v in c.items() if k != "WGMMA"}
+                         for c in prefill_wgmma_candidates(k) + prefill_wgmma_lut_ahead(k // args.gpr)]  # fmt: skip
                 time_grid(_wgmma_launcher(tiles), layer, x, slots, ref,
                           ([({**c, "kind": "wgmma"}, base)] for c in wgmma), 1e9, rows, "wgmma")  # fmt: skip
             if "prmt" in kinds:

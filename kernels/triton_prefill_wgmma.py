@@ -65,7 +65,7 @@ import triton
 
 from kernels.prmt_lut import GATHER_DEQUANT_CONSTRAINTS, gather_dequant_program, to_ptx
 from kernels.triton_common import split_k_tiles
-from kernels.triton_decode_prmt import _row_tables, prmt_ok
+from kernels.triton_decode_prmt import _pair_tables, _row_pairs, _row_tables, prmt_ok
 from kernels.triton_prefill_prmt import MAX_TILED_SEGMENTS, SegmentTiles
 
 try:  # Gluon ships with Triton >= 3.5
@@ -207,17 +207,27 @@ if HAVE_GLUON:
     @gluon.jit
     def _lookup_block(kb, words, tables, in_group, word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG,
                       BITS: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr, a_layout: gl.constexpr,
-                      DT: gl.constexpr):  # fmt: skip
+                      DT: gl.constexpr, LUT_AHEAD: gl.constexpr = False):  # fmt: skip
         """K block kb's weight tile looked up from its code words (A [BN, BK] in the wgmma operand layout), block
         kb + 1's words loaded (KB: the end of the program's K blocks), and the next LUT group's byte tables at a
-        group boundary. Returns (A, the next words, the tables, K blocks of the current group done)."""
+        group boundary. Returns (A, the next words, the tables, K blocks of the current group done).
+
+        LUT_AHEAD: block kb + 1's LUT group is loaded before this block's lookups, so that at a group boundary its
+        load's latency passes under them (else the boundary's tables wait for their load before the next block's
+        lookups: at gpr 4 three times a tile at K = 4096). It is loaded at every block (hits in L1 but after a group's
+        first) so that no branch or mask sits in the loop; only a boundary builds tables from it."""
         next_words = _load_words(word_rows, gl.minimum(kb + 1, KB - 1), CW, B, BLOCK_K)
+        if LUT_AHEAD:
+            ahead = _row_pairs(pairs_ptr, lut_rows + (gl.minimum(kb + 1, KB - 1) // BPG) * (1 << BITS), BITS)
         a = _fragments(words, sel, tables, a_layout, BLOCK_N, BLOCK_K, BLOCK_K // 32, DT)
         in_group += 1
         if in_group == BPG:
             in_group = 0
             if kb + 1 < KB:
-                tables = _row_tables(pairs_ptr, lut_rows + ((kb + 1) // BPG) * (1 << BITS), BITS, True)
+                if LUT_AHEAD:
+                    tables = _pair_tables(ahead, True)
+                else:
+                    tables = _row_tables(pairs_ptr, lut_rows + ((kb + 1) // BPG) * (1 << BITS), BITS, True)
         return a, next_words, tables, in_group
 
     @gluon.jit
@@ -319,13 +329,13 @@ if HAVE_GLUON:
     def _tma_k_block(kb, s: gl.constexpr, phase, acc, words, tables, in_group, x_desc, x_bufs, landed, m_start,
                      word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS: gl.constexpr, BLOCK_N: gl.constexpr,
                      BLOCK_K: gl.constexpr, STAGES: gl.constexpr, X_BYTES: gl.constexpr, a_layout: gl.constexpr,
-                     PINGPONG: gl.constexpr, wg, TAIL: gl.constexpr):  # fmt: skip
+                     PINGPONG: gl.constexpr, wg, TAIL: gl.constexpr, LUT_AHEAD: gl.constexpr = False):  # fmt: skip
         """K block kb of the TMA form, its x tile in ring buffer s (landed in phase `phase`): look the weight tile
         up, MMA, refill the buffer MMA kb-1 read with block kb + STAGES - 1 (below KB, the end of the program's K
         blocks). Returns the carried state."""
         a, next_words, tables, in_group = _lookup_block(kb, words, tables, in_group, word_rows, CW, B, sel, pairs_ptr,
                                                         lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, a_layout,
-                                                        x_desc.dtype)
+                                                        x_desc.dtype, LUT_AHEAD)
         if TAIL:
             # A tail block runs under an `if`; after one, Triton's barrier pass wants a CTA barrier before the
             # landed-wait (3.6) or the MMA (3.9): one here, where it cannot fall inside a turn (below)
@@ -358,7 +368,7 @@ if HAVE_GLUON:
         BITS: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr,
         STAGES: gl.constexpr, BLOCK_G: gl.constexpr, STORE_ROWS: gl.constexpr, PINGPONG_ON: gl.constexpr,
         acc_layout: gl.constexpr, a_layout: gl.constexpr, w_layout: gl.constexpr, y_layout: gl.constexpr,
-        USE_SPLIT: gl.constexpr = False,
+        USE_SPLIT: gl.constexpr = False, LUT_AHEAD: gl.constexpr = False,
     ):  # fmt: skip
         """The register form with x's tiles by TMA: one thread loads a whole [BM, BK] tile into a ring buffer and its
         mbarrier says when it has landed. No cp.async address math, no proxy fence, and one CTA barrier a K block
@@ -408,14 +418,14 @@ if HAVE_GLUON:
                 acc, words, tables, in_group = _tma_k_block(
                     kb0 + r * STAGES + s, s, r & 1, acc, words, tables, in_group, x_desc, x_bufs, landed, m_start,
                     word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, STAGES, X_BYTES,
-                    a_layout, PINGPONG, wg, False,
+                    a_layout, PINGPONG, wg, False, LUT_AHEAD,
                 )  # fmt: skip
         for s in gl.static_range(STAGES - 1):  # the last (KB - kb0) % STAGES blocks
             if kb0 + rounds * STAGES + s < KB:
                 acc, words, tables, in_group = _tma_k_block(
                     kb0 + rounds * STAGES + s, s, rounds & 1, acc, words, tables, in_group, x_desc, x_bufs, landed,
                     m_start, word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, STAGES,
-                    X_BYTES, a_layout, PINGPONG, wg, True,
+                    X_BYTES, a_layout, PINGPONG, wg, True, LUT_AHEAD,
                 )  # fmt: skip
         if USE_SPLIT:
             # the partial to the workspace; the tile's last program to arrive sums them into y (as
@@ -502,14 +512,22 @@ def prefill_wgmma_candidates(group_size: int) -> list[dict]:
     return [c for c in cp_async + tma if group_size % c["BLOCK_K"] == 0]
 
 
+def prefill_wgmma_lut_ahead(group_size: int) -> list[dict]:
+    """The TMA candidates with PINGPONG, each with LUT_AHEAD (_lookup_block): the grid's (benchmarks/prefill_grid.py),
+    not the op's, until a GPU has timed them (fifty-third session: written for the H100's 4096x4096 / gpr 4 / 8-task
+    prefill, 1.29-1.34x cuBLAS against gpr 1's 1.24x)."""
+    return [{**c, "LUT_AHEAD": 1} for c in prefill_wgmma_candidates(group_size) if c.get("PINGPONG")]
+
+
 def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor,
                          slot_sorted: torch.Tensor, bits: int, y: torch.Tensor, config: dict,
                          tiles: SegmentTiles) -> None:  # fmt: skip
     """y [M, N] <- the wgmma prefill kernel over segment tiles (tokens grouped by segment, in place). slot_sorted
     [M] int32: each token's slot; tiles: the segments (rows of segments shorter than tiles.min_len are left
     alone). config: BLOCK_M, BLOCK_N, BLOCK_K, num_warps, num_stages (>= 3); X_TMA: the TMA form (3 or 4 stages),
-    whose PINGPONG (8 warps) has the two warpgroups take turns and whose SPLIT_K (default 1) splits K into that
-    many ranges of whole blocks (for few tokens: decode's grid of row tiles alone is too small)."""
+    whose PINGPONG (8 warps) has the two warpgroups take turns, whose SPLIT_K (default 1) splits K into that
+    many ranges of whole blocks (for few tokens: decode's grid of row tiles alone is too small) and whose LUT_AHEAD
+    (0/1) loads each block's next LUT group before its lookups (_lookup_block)."""
     k = x.shape[1]
     n = codes_packed.shape[0]
     gs = triton.cdiv(k, lut_pool.shape[2])
@@ -538,7 +556,7 @@ def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: 
             y.stride(0), per_split,
             BITS=bits, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, STAGES=stages, BLOCK_G=MAX_TILED_SEGMENTS,
             STORE_ROWS=bool(config.get("STORE_ROWS", 0)),
-            PINGPONG_ON=bool(config.get("PINGPONG", 0)),
+            PINGPONG_ON=bool(config.get("PINGPONG", 0)), LUT_AHEAD=bool(config.get("LUT_AHEAD", 0)),
             **{k_: layouts[k_] for k_ in TMA_LAYOUTS}, USE_SPLIT=split > 1, num_warps=warps,
         )  # fmt: skip
         return

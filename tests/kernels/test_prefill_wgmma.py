@@ -24,6 +24,7 @@ from kernels.triton_prefill_wgmma import (
     default_prefill_wgmma_config,
     launch_prefill_wgmma,
     prefill_wgmma_candidates,
+    prefill_wgmma_lut_ahead,
     wgmma_prefill_ok,
 )
 from tests.kernels.compiled_layouts import sm90_results
@@ -105,6 +106,8 @@ def test_every_candidate_compiles_for_sm90_without_spills_and_keeps_the_weight_t
     cases += [[c, 3, "bf16"] for c in pingpong]
     splits = [{"WGMMA": 1, "X_TMA": 1, "BLOCK_K": 64, "STORE_ROWS": 0, **config} for *_, config in SPLIT_CASES]
     cases += [[c, 4, "fp16"] for c in splits] + [[splits[1], 3, "bf16"]]
+    ahead = prefill_wgmma_lut_ahead(128)  # the next LUT group loaded a block ahead: the grid's, not the op's
+    cases += [[c, 4, "fp16"] for c in ahead] + [[ahead[0], 3, "bf16"]]
     results = sm90_results(_COMPILE_SCRIPT, cases)
     for case, (regs, stack, smem, loop_ops, hgmma, bars, turn_ctas) in zip(cases, results, strict=True):
         # a CTA barrier inside a warpgroup's turn deadlocks (it hung the H200 in the K loop's tail, twenty-ninth
@@ -165,6 +168,8 @@ SPLIT_CASES = [  # (N, K, gpr, bits, dtype, tokens, config): few tokens of one s
                                            "SPLIT_K": 3, "PINGPONG": 1}),  # 6 + 6 + 4 blocks; ragged N
     (384, 192, 1, 4, torch.float16, 3, {"BLOCK_M": 8, "BLOCK_N": 64, "num_warps": 4, "num_stages": 4,
                                         "SPLIT_K": 2, "PINGPONG": 0}),  # 2 + 1 blocks: all tail
+    (4096, 4096, 4, 4, torch.float16, 16, {"BLOCK_M": 16, "BLOCK_N": 128, "num_warps": 8, "num_stages": 4,
+                                           "SPLIT_K": 3, "PINGPONG": 1, "LUT_AHEAD": 1}),  # ranges cut groups
 ]
 
 
@@ -194,7 +199,7 @@ def test_the_kernel_matches_the_reference_on_the_segments_it_tiles(case):
     slot_of_token = segments.slot_of_token()
     ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
     tiled = torch.cat([torch.full((c,), c >= min_len) for c in counts]).cuda()
-    for config in prefill_wgmma_candidates(k // gpr):
+    for config in prefill_wgmma_candidates(k // gpr) + prefill_wgmma_lut_ahead(k // gpr):
         y = torch.full((sum(counts), n), float("nan"), dtype=dtype, device="cuda")
         launch_prefill_wgmma(x, codes, pool, slot_of_token, bits, y, config, SegmentTiles(segments.starts,
                              tuple(counts), min_len))  # fmt: skip
