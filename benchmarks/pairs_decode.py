@@ -138,9 +138,10 @@ def main() -> None:
                     taken.append((cfg, {**case, "kind": "pairs"}))
                 else:
                     print(f"{n}x{k} M={m}: the kernel does not take {cfg}", flush=True)
-            # the op's candidates one group (timed whatever the budget), then the rest of the grid a group each
-            first = sum(cfg in ops for cfg, _ in taken)
-            groups = [taken[:first]] + [[launch] for launch in taken[first:]]
+            # the op's candidates one group (timed whatever the budget), then the rest of the grid a group each (by
+            # membership: with --lists the candidates need not come first)
+            groups = [[launch for launch in taken if launch[0] in ops]]
+            groups += [[launch] for launch in taken if launch[0] not in ops]
             time_grid(launch_decode_pairs, layer, x, slots, ref, groups, args.budget_s / len(cases), rows,
                       f"{n}x{k} M={m}")  # fmt: skip
             best = next(iter(fastest(rows, 1, kind="pairs", N=n, K=k, M=m)), None)

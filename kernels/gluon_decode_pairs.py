@@ -674,6 +674,13 @@ def split_columns(k: int, gs: int, chunk: int, split_k: int) -> int:
 # the tables among more warps instead of splitting K over programs that each write them. Timed on the H100 in the
 # fifty-first session (slower than the op but at 16 tokens on 4096x4096: NOTES.md), the STAGES entries in the
 # fifty-second and fifty-third. The op's candidates are a spread over these, the grid script times all.
+# The staged-x entries (PAIRS_STAGED_X below) the fifty-third session measured best on the H100: RB 1 / WK 4 / WPL 4
+# with 4 and 3 stages (one token: 7.1-7.9 us on 4096x4096), RB 2 / WPL 2 / 3 stages, and two row blocks a warp on two
+# tables with 2 and 3 stages (16 tokens: 10.7-11.2 us). They are among the candidates too.
+PAIRS_STAGED_X_BEST = [
+    (2, 1, 4, 2, 4, 1, 1, 0, 4, 1), (1, 1, 4, 2, 4, 1, 1, 0, 3, 1), (1, 2, 4, 2, 2, 1, 1, 0, 3, 1),
+    (1, 1, 4, 2, 4, 2, 2, 0, 2, 1), (1, 1, 4, 2, 4, 2, 2, 0, 3, 1),
+]  # fmt: skip
 PAIRS_CANDIDATES = [
     (3, 2, 1, 2, 4, 1), (1, 2, 4, 2, 4, 1), (1, 2, 2, 2, 4, 1), (3, 1, 1, 2, 4, 1), (1, 1, 4, 2, 4, 1),
     (1, 4, 2, 2, 4, 1), (1, 2, 4, 2, 4, 2), (1, 4, 2, 2, 4, 2), (1, 4, 4, 2, 4, 2), (3, 2, 1, 3, 4, 1),
@@ -688,6 +695,7 @@ PAIRS_CANDIDATES = [
     # us), slower at 16 tokens
     (2, 1, 4, 2, 4, 1, 1, 0, 4), (2, 2, 4, 2, 4, 1, 1, 0, 4), (1, 2, 4, 2, 4, 1, 1, 0, 8), (3, 2, 1, 2, 4, 1, 1, 0, 4),
     (2, 2, 4, 2, 2, 1, 1, 1, 6), (1, 2, 4, 2, 4, 2, 1, 1, 4),
+    *PAIRS_STAGED_X_BEST,
 ]  # fmt: skip
 # 8 or 16 warps a 16-row block (fifty-second session): at one token of 4096x4096 the kernel runs 256 programs, two an
 # SM, and every WK <= 4 form had 7.7 warps an SM active; more warps a table split its writing and the row's K among
@@ -705,15 +713,15 @@ PAIRS_WIDE_BLOCKS = [
 # session measured 7.9-11.6 us at one token on 4096x4096 (the register ring's best 9.2 in the run before, the op 8.06)
 # and 12.1-20.3 at 16 (12.0); later runs on one machine 7.06-7.53 at one token (the op 8.07-8.56) and, with two row
 # blocks a warp, 10.7-11.2 at 16 (the op 13.1-13.7). The 8-step ring without XSTAGE tied the 4-step one (9.37 us).
-# The best XSTAGE entries are among the candidates too.
+# The best XSTAGE entries (PAIRS_STAGED_X_BEST, first here) are among the candidates too.
 PAIRS_STAGED_X = [
-    (2, 1, 4, 2, 4, 1, 1, 0, 4, 1), (1, 1, 4, 2, 4, 1, 1, 0, 3, 1), (1, 1, 4, 2, 4, 1, 1, 0, 2, 1),
-    (1, 2, 4, 2, 2, 1, 1, 0, 2, 1), (1, 2, 4, 2, 2, 1, 1, 0, 3, 1), (2, 1, 2, 2, 4, 1, 1, 0, 4, 1),
+    *PAIRS_STAGED_X_BEST,
+    (1, 1, 4, 2, 4, 1, 1, 0, 2, 1), (1, 2, 4, 2, 2, 1, 1, 0, 2, 1), (2, 1, 2, 2, 4, 1, 1, 0, 4, 1),
     (2, 1, 4, 2, 4, 1, 1, 0, 8), (2, 1, 4, 2, 4, 1, 1, 0, 8, 1),
-    # for 16 tokens, fewer copies of x an SM: more rows a program or a warp share each staged x. The best, RB 1 /
-    # ROWS 2 / two tables (two row blocks a warp sharing its x), 10.7-11.2 us on 4096x4096 (fifty-third session)
-    (1, 1, 4, 2, 4, 2, 2, 0, 2, 1), (1, 4, 2, 2, 2, 1, 1, 0, 3, 1), (1, 2, 4, 2, 2, 1, 1, 0, 4, 1),
-    (1, 2, 4, 2, 2, 2, 1, 0, 3, 1), (1, 1, 4, 2, 4, 2, 2, 0, 3, 1), (1, 1, 4, 2, 2, 2, 2, 0, 2, 1),
+    # for 16 tokens, fewer copies of x an SM: more rows a program or a warp share each staged x (the best, RB 1 /
+    # ROWS 2 / two tables, 10.7-11.2 us on 4096x4096, is in PAIRS_STAGED_X_BEST)
+    (1, 4, 2, 2, 2, 1, 1, 0, 3, 1), (1, 2, 4, 2, 2, 1, 1, 0, 4, 1),
+    (1, 2, 4, 2, 2, 2, 1, 0, 3, 1), (1, 1, 4, 2, 2, 2, 2, 0, 2, 1),
     (1, 2, 4, 2, 2, 2, 2, 0, 2, 1), (1, 1, 2, 2, 4, 2, 2, 0, 2, 1), (1, 1, 4, 2, 4, 2, 2, 0, 4, 1),
     (1, 1, 8, 2, 4, 2, 2, 0, 2, 1),
     # four row blocks a warp (64 rows a program on two tables, 2 copies a row: two wavefronts a lookup): half the
@@ -721,7 +729,6 @@ PAIRS_STAGED_X = [
     # 16.2 us, 16 MB 10.7-11.2)
     (1, 1, 4, 2, 4, 2, 4, 0, 2, 1), (1, 1, 4, 2, 2, 2, 4, 0, 3, 1), (1, 1, 2, 2, 4, 2, 4, 0, 2, 1),
 ]  # fmt: skip
-PAIRS_CANDIDATES += [PAIRS_STAGED_X[i] for i in (0, 1, 4, 8, 12)]
 PAIRS_GRID = list(dict.fromkeys(PAIRS_CANDIDATES + PAIRS_WIDE_BLOCKS + PAIRS_STAGED_X + [
     (waves, rb, wk, pf, wpl, tables, rows) for tables in (1, 2) for waves in ((3, 1, 2) if tables == 1 else (1, 2))
     for rows in (1, 2) for rb in (2, 1, 4) for wk in (1, 2, 4) for pf in (2, 3) for wpl in (4, 2)]))  # fmt: skip
