@@ -636,7 +636,7 @@ def pairs_ok(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor
     32 wpl columns), rows of codes and x 16-byte aligned."""
     if not (HAVE_PAIRS and x.is_cuda and bits in (3, 4) and x.dim() == 2 and x.shape[0] <= MAX_TOKENS):
         return False
-    if torch.cuda.get_device_capability(x.device)[0] < 9:
+    if torch.cuda.get_device_capability(x.device) != (9, 0):  # built, tested and timed on sm_90 (H100/H200) only
         return False
     m, k = x.shape
     chunk = 32 * wpl * wk
@@ -725,8 +725,9 @@ PAIRS_STAGED_X = [
     (1, 2, 4, 2, 2, 2, 2, 0, 2, 1), (1, 1, 2, 2, 4, 2, 2, 0, 2, 1), (1, 1, 4, 2, 4, 2, 2, 0, 4, 1),
     (1, 1, 8, 2, 4, 2, 2, 0, 2, 1),
     # four row blocks a warp (64 rows a program on two tables, 2 copies a row: two wavefronts a lookup): half the
-    # copies of x again (fifty-third session, not yet timed; at 16 tokens the time fell with x's L2 reads: 32 MB
-    # 16.2 us, 16 MB 10.7-11.2)
+    # copies of x again (fifty-third session; at 16 tokens the time fell with x's L2 reads: 32 MB 16.2 us, 16 MB
+    # 10.7-11.2). Twice as slow on the H100 (fifty-fourth session, 4096x4096: 22.4-23.3 us at 16 tokens, 12.3-13.3
+    # at one): the grid only
     (1, 1, 4, 2, 4, 2, 4, 0, 2, 1), (1, 1, 4, 2, 2, 2, 4, 0, 3, 1), (1, 1, 2, 2, 4, 2, 4, 0, 2, 1),
 ]  # fmt: skip
 PAIRS_GRID = list(dict.fromkeys(PAIRS_CANDIDATES + PAIRS_WIDE_BLOCKS + PAIRS_STAGED_X + [

@@ -17,10 +17,12 @@ slots is known on the host (num_tasks, or SlotSegments.host_bounds) and is >= bu
 fp16/bf16 x. Below that, a batch of up to FEW_MAX_M rows over 2 or more known tasks is the few-task class: the
 fragment kernel (triton_decode_mma.py) with its own tuned choice, timed over several tasks (the gather class's
 choice is timed over one; SKETCHSERVE_FEW_TASKS=0 turns the class off). A batch of up to 16 rows of one known task
-(num_tasks 1) takes the pair-table kernel (gluon_decode_pairs.py; sm_90, Triton >= 3.9) where
-SKETCHSERVE_PAIRS_DECODE=1 and its tuned choice ran faster than the gather class's at that shape (timed once per
-shape and row bucket): off by default until the op's choice between them has run on a GPU. task_classes(M) lists
-the counts where the kernel changes. Never read back from the device: the decode step runs under CUDA graphs.
+(num_tasks 1) takes the pair-table kernel (gluon_decode_pairs.py; sm_90, Triton >= 3.9) where its tuned choice
+ran faster than the gather class's at that shape (timed once per shape and row bucket; on by default,
+SKETCHSERVE_PAIRS_DECODE=0 turns it off). On the H100 (fifty-fourth session) the op's choice was no slower than
+the gather class alone (within 0.4 %) and 1.2-1.5x faster at 16 rows on 4096x4096 and 11008x4096; the 7B-shaped
+server's one-task step at batch 4 went 3.71 -> 3.11 ms. task_classes(M) lists the counts where the kernel changes.
+Never read back from the device: the decode step runs under CUDA graphs.
 
 int8_base (the int8 activation mode: the base LUT's tables, triton_bucket_int8.base_tables of lut_pool[0]):
 a bucket-class batch of 9-16 rows on sm_90 takes the int8 bucket kernel's BASE_CORR form (x's high int8 digit
@@ -125,7 +127,7 @@ DECODE_MAX_M = 64  # above this the prefill kernel's token tiles beat one split-
 # one-task path against the bucket kernel, 14.32 / 16.30 ms at 4 tasks, 17.30 / 16.32 at 5, 20.29 / 16.29 at 6. At
 # 64 rows the one-task path still wins at 6 (26.69 / 27.62 ms), so 33-64 rows keep 7.
 FEW_TASKS = os.environ.get("SKETCHSERVE_FEW_TASKS", "1") != "0"
-PAIRS_DECODE = HAVE_PAIRS and os.environ.get("SKETCHSERVE_PAIRS_DECODE", "0") == "1"
+PAIRS_DECODE = HAVE_PAIRS and os.environ.get("SKETCHSERVE_PAIRS_DECODE", "1") != "0"
 BUCKET_MIN_TASKS_SMALL_M, BUCKET_MIN_TASKS_LARGE_M, BUCKET_SMALL_M = 5, 13, 16
 BUCKET_MIN_TASKS_LARGE_M_SM90 = 7  # 33-64 rows (and above), the wgmma bucket kernel
 BUCKET_MIN_TASKS_MID_M_SM90, BUCKET_MID_M = 5, 32  # 17-32 rows, the WIDE bucket kernel's 16-token tiles
@@ -351,8 +353,9 @@ def _launch_pairs(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.T
                   bits: int, y: torch.Tensor, sms: int, gs: int) -> bool:  # fmt: skip
     """The pair-table kernel's tuned choice for a one-task batch, launched where the kernel takes the call and, at
     this shape and row bucket, ran faster than the gather class's choice (the two choices timed against each other
-    once, "decode_family": on the H100 the pair kernel wins at one token on 4096x4096 and loses on the 7B MLP
-    shapes, fifty-third session). Else False: the gather class's choice serves it."""
+    once, "decode_family": on the H100 the pair kernel wins at 1 and 16 tokens on 4096x4096 and at 16 on
+    11008x4096, and loses at one token on the 7B MLP shapes, fifty-fourth session). Else False: the gather class's
+    choice serves it."""
     n, k = codes_packed.shape[0], x.shape[1]
     gpr = lut_pool.shape[2]
     if not pairs_ok(x, codes_packed, lut_pool, bits, gpr, 1):
@@ -413,8 +416,8 @@ def int8_takes(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tens
 
 def _decode_class(choice: str, x: torch.Tensor, segments: SlotSegments | None, num_tasks: int | None) -> str:
     """Which decode kernel class a batch takes (see the module docstring): "bucket", "few" (the fragment kernel's
-    few-task choice, where the call suits it), "pairs" (the pair-table kernel's choice for one known task, under
-    SKETCHSERVE_PAIRS_DECODE=1, where the call suits it) or "one" (the gather class's choice); no device read-back."""
+    few-task choice, where the call suits it), "pairs" (the pair-table kernel's choice for one known task, unless
+    SKETCHSERVE_PAIRS_DECODE=0, where the call suits it) or "one" (the gather class's choice); no device read-back."""
     if choice == "bucket":
         return "bucket"
     if choice == "gather":

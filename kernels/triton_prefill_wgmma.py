@@ -514,8 +514,9 @@ def prefill_wgmma_candidates(group_size: int) -> list[dict]:
 
 def prefill_wgmma_lut_ahead(group_size: int) -> list[dict]:
     """The TMA candidates with PINGPONG, each with LUT_AHEAD (_lookup_block): the grid's (benchmarks/prefill_grid.py),
-    not the op's, until a GPU has timed them (fifty-third session: written for the H100's 4096x4096 / gpr 4 / 8-task
-    prefill, 1.29-1.34x cuBLAS against gpr 1's 1.24x)."""
+    not the op's (fifty-third session: written for the H100's 4096x4096 / gpr 4 / 8-task prefill, 1.29-1.34x cuBLAS
+    against gpr 1's 1.24x; fifty-fourth session: slower there, 127.4 us at best against 118.0 without it; not
+    profiled)."""
     return [{**c, "LUT_AHEAD": 1} for c in prefill_wgmma_candidates(group_size) if c.get("PINGPONG")]
 
 

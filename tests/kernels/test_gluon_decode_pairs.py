@@ -85,7 +85,7 @@ def test_every_candidate_tiles_its_groups_and_splits_inside_them(n, k, gpr):
 def test_only_a_batch_of_one_known_task_takes_the_pair_table_class(monkeypatch):
     x = torch.zeros(16, 64, dtype=torch.float16)
     monkeypatch.setattr(triton_ops, "PAIRS_DECODE", False)
-    assert triton_ops._decode_class("auto", x, None, 1) == "one"  # off by default
+    assert triton_ops._decode_class("auto", x, None, 1) == "one"  # SKETCHSERVE_PAIRS_DECODE=0, or Triton < 3.9
     monkeypatch.setattr(triton_ops, "PAIRS_DECODE", True)
     assert triton_ops._decode_class("auto", x, None, 1) == "pairs"
     assert triton_ops._decode_class("auto", x, None, None) == "one"  # tokens of any slots

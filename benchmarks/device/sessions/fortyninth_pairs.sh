@@ -45,7 +45,7 @@ if [ "$1" = ncu ]; then
   exit 0
 fi
 for gpr in $1; do
-  timeout ${GRID_S:-540} python3 benchmarks/pairs_decode.py --out $OUT --gpr $gpr --budget-s ${BUDGET:-20} --cases 1x1,16x1 ${2:+--shapes $2} ${WK:+--wk $WK} ${LISTS:+--lists $LISTS} 2>&1 \
+  timeout ${GRID_S:-540} python3 benchmarks/pairs_decode.py --out $OUT --gpr $gpr --budget-s ${BUDGET:-20} --cases ${CASES:-1x1,16x1} ${2:+--shapes $2} ${WK:+--wk $WK} ${LISTS:+--lists $LISTS} 2>&1 \
     | grep -v "Warn\|warn_once" | tee $OUT/pairs_grid_gpr$gpr.log | grep "T=1:"
   cp $OUT/pairs_grid_gpr$gpr.json /root/t39/ 2>/dev/null
 done
