@@ -1,5 +1,5 @@
 # Next session (~2 min): both of the one-token kernel's per-block waits removed at once. The twenty-third session's
-# profile of the shipped kernel (results/ncu_shipped_m1_sass_h200_twentythird.csv) has the loop's top stall on the
+# profile of the shipped kernel (results/ncu_shipped_m1_sass_h200_twentythird.csv.gz) has the loop's top stall on the
 # STSM that converts x's pairs, waiting on their L2 loads (28 % of the loop's samples): x is loaded in the block that
 # uses it. Each lever tried alone moved nothing: x a block ahead (X_PREFETCH, twenty-first: 0.94-1.02x) leaves the
 # codes one block (~0.6 us of work) ahead of a ~1 us DRAM latency; codes two blocks ahead (PREFETCH 2, twenty-third:
