@@ -1,6 +1,7 @@
 """Multi-LUT linear kernels vs fp16 cuBLAS, gather-then-matmul and per-token LoRA, at Llama-2-7B shapes.
 
     python3 benchmarks/bench_kernels.py --out OUT_DIR [--sweep] [--shapes 4096x4096,...] [--no-main] [--tell-tasks]
+                                        [--decode-cases 1:1,16:16]
     python3 benchmarks/bench_kernels.py --sm90 [bucket|prmt|prefill]    (no GPU needed: compile kernels for sm_90,
                                                     print registers, spills and the inner loop's SASS mix)
 
@@ -220,7 +221,7 @@ def main_bench(args, bw, results, out):
     for n, k in args.shapes:
         for gpr in (1, 4):
             layer = Layer(n, k, gpr)
-            cases = [("decode", m, t) for m, t in DECODE if "decode" in args.phases]
+            cases = [("decode", m, t) for m, t in args.decode_cases if "decode" in args.phases]
             cases += [("prefill", m, t) for m, t in PREFILL if "prefill" in args.phases]
             for phase, m, tasks in cases:
                 x, slots = make_batch(m, tasks, k)
@@ -907,11 +908,13 @@ def main():
     )
     ap.add_argument("--shapes", default=",".join(f"{n}x{k}" for n, k in SHAPES))
     ap.add_argument("--phases", default="decode,prefill", help="the main table's cases: decode, prefill or both")
+    ap.add_argument("--decode-cases", default=",".join(f"{m}:{t}" for m, t in DECODE),
+                    help="decode: tokens:tasks, comma-separated (default: the issue's twelve)")
     ap.add_argument("--plot-only", type=Path, help="re-draw the plot from a kernels.json")
     ap.add_argument("--profile", action="store_true", help="a few single launches for ncu, nothing else")
     ap.add_argument("--tell-tasks", action="store_true",
                     help="decode: pass the op the batch's task count, as the engine does (its task-count classes: "
-                         "bucket, few-task and, under SKETCHSERVE_PAIRS_DECODE=1, the pair kernel)")  # fmt: skip
+                         "bucket, few-task and, unless SKETCHSERVE_PAIRS_DECODE=0, the pair kernel)")  # fmt: skip
     ap.add_argument("--sm90", nargs="?", const="all", choices=("all", "bucket", "prmt", "prefill"),
                     help="compile kernels for sm_90 (no GPU): SASS stats")
     args = ap.parse_args()
@@ -933,6 +936,7 @@ def main():
         plot(json.loads(args.plot_only.read_text()), args.out / "kernels.png")
         return
     args.shapes = dims(args.shapes)
+    args.decode_cases = [tuple(int(v) for v in case.split(":")) for case in args.decode_cases.split(",")]
     torch.manual_seed(0)
     t0 = time.time()
     bw = copy_bandwidth()

@@ -10,7 +10,7 @@ rows RB, row blocks a warp ROWS, warps a block WK, words a lane WPL, chunks in f
 op's candidates always, then the rest of the grid while the budget lasts, compiles included), each timed in CUDA
 graphs with a cold L2 and checked against the torch reference (bench_kernels.checked_time), then the op as its
 autotuner chose (the shipped kernels, compiled by this Triton, without the batch's task count: the gather class),
-under SKETCHSERVE_PAIRS_DECODE=1 also the op told the batch's one task (its pair kernel or its gather class, which
+unless SKETCHSERVE_PAIRS_DECODE=0 also the op told the batch's one task (its pair kernel or its gather class, which
 of them ran faster at the shape: "op_one_task"), and cuBLAS fp16, in the same process. Writes
 OUT_DIR/pairs_grid_gpr{G}.json (plot it with benchmarks/plot_grid.py) and prints the best per case with its ratio
 to cuBLAS, its achieved GB/s and its ratio to the bandwidth floor (the issue's: codes, LUT, x and y bytes over the

@@ -11,7 +11,10 @@ Choices measured on the GPUs the project was benchmarked on ship with the packag
 name>): they are read first and the user's cache over them, so such a GPU's first start tunes only the shapes they
 lack.
 Environment: SKETCHSERVE_AUTOTUNE=0 disables timing; SKETCHSERVE_CACHE moves the cache (with the models and sketches);
-SKETCHSERVE_SHIPPED_TUNING=0 ignores the shipped choices (every shape tunes on this machine).
+SKETCHSERVE_SHIPPED_TUNING=0 ignores the shipped choices (every shape tunes on this machine);
+SKETCHSERVE_AUTOTUNE_TRIALS=<file> appends every timed candidate's outcome there, one JSON line each ({"entry",
+"config", and "ms", "failed" (the exception's first line: no compile, out of shared memory...) or "disagrees"}):
+why a shape took the choice it did, on a machine where only the choice is kept.
 Inside kernels.compile_ahead, a shape without a choice launches every candidate once (each launch only compiles,
 on a pool of threads) and times none: the warm-up's real pass after it times them compiled.
 """
@@ -135,6 +138,23 @@ def agrees(output: torch.Tensor, reference: torch.Tensor, rtol: float = 1e-2) ->
     return (out[written] - reference[written]).norm().item() <= rtol * reference[written].norm().item() + 1e-6
 
 
+class _Trials:
+    """One tuning's candidate outcomes, appended as JSON lines to $SKETCHSERVE_AUTOTUNE_TRIALS (nothing kept unset)."""
+
+    def __init__(self, entry: str) -> None:
+        self.path = os.environ.get("SKETCHSERVE_AUTOTUNE_TRIALS")
+        self.entry, self.lines = entry, []
+
+    def add(self, config: dict, **outcome: object) -> None:
+        if self.path:
+            self.lines.append(json.dumps({"entry": self.entry, "config": config, **outcome}, default=str))
+
+    def write(self) -> None:
+        if self.path and self.lines:
+            with open(self.path, "a") as f:
+                f.write("\n".join(self.lines) + "\n")
+
+
 def pick_config(
     kernel: str,
     key: tuple,
@@ -180,18 +200,23 @@ def pick_config(
         launch(best)
         reference = output.float().clone()
     configs = candidates()
+    trials = _Trials(entry)
     for config in configs:
         if output is not None:
             output.fill_(float("nan"))
         try:
             ms = time_ms(lambda c=config: launch(c))
-        except Exception:  # e.g. out of shared memory or registers on this GPU, or not capturable: skip it
+        except Exception as error:  # e.g. out of shared memory or registers on this GPU, or not capturable: skip it
+            trials.add(config, failed=(str(error).strip().splitlines() or [type(error).__name__])[0][:300])
             continue
         if reference is not None and not agrees(output, reference):
             log.warning("autotune %s: candidate %s disagrees with the default config; dropped", kernel, config)
+            trials.add(config, disagrees=True)
             continue
+        trials.add(config, ms=ms)
         if ms < best_ms:
             best, best_ms = config, ms
+    trials.write()
     _MEMORY[entry] = best
     _FAST[(kernel, key)] = best
     _save(path, entry, best)

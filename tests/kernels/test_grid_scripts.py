@@ -119,8 +119,8 @@ def test_the_grid_plot_takes_each_cases_fastest_config_against_the_op_and_cublas
 
 
 def test_the_grid_plot_shows_the_op_told_the_task_count_beside_the_op_not_as_a_grid_config(tmp_path):
-    """pairs_decode.py under SKETCHSERVE_PAIRS_DECODE adds an op_one_task row per case: a reference bar of its own,
-    never the grid's best, even where it is the fastest row."""
+    """pairs_decode.py with the op's pair class on (SKETCHSERVE_PAIRS_DECODE) adds an op_one_task row per case: a
+    reference bar of its own, never the grid's best, even where it is the fastest row."""
     import json
 
     plot = load_benchmark("plot_grid")
@@ -321,3 +321,25 @@ def test_issue_bars_takes_the_faster_kernel_as_the_server_would():
         {"phase": "decode", "N": 4096, "K": 4096, "M": 1, "tasks": 1, "gpr": 1, "ours_graph_us": None,
          "ours_us": 40.0, "bucket_graph_us": None, "cublas_graph_us": 18.0, "cublas_us": 23.0}]}  # fmt: skip
     assert [c.ours_us for c in bars.bar_cases(run)] == [24.0, 40.0]
+
+
+def test_the_trials_summary_says_whether_a_winner_broke_or_only_slowed_under_another_run(tmp_path):
+    """benchmarks/trials_summary.py over two SKETCHSERVE_AUTOTUNE_TRIALS files: per entry, each run's winner and what
+    the first run's winner did in the second (here it failed to compile, so the second run took a slower config)."""
+    import json
+
+    summary = load_benchmark("trials_summary")
+    fast, slow = {"BLOCK_N": 16}, {"BLOCK_N": 64}
+
+    def write(name, trials):
+        path = tmp_path / name
+        lines = [json.dumps({"entry": "decode|(16, 11008)", "config": c, **o}) for c, o in trials]
+        path.write_text("\n".join(lines) + "\n")
+        return summary.load(path)
+
+    a = write("a.jsonl", [(fast, {"ms": 0.0271}), (slow, {"ms": 0.0424}), ({"BLOCK_N": 8}, {"disagrees": True})])
+    b = write("b.jsonl", [(fast, {"failed": "out of resource: shared memory"}), (slow, {"ms": 0.0424})])
+    lines = summary.summary(a, b)
+    assert lines[0] == "decode|(16, 11008): 3 candidates, 0 failed, 1 disagreed"
+    assert lines[1] == "  A: 27.1 us {'BLOCK_N': 16}" and lines[2] == "  B: 42.4 us {'BLOCK_N': 64}"
+    assert lines[3] == "  A's winner in B: failed: out of resource: shared memory"

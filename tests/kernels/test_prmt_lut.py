@@ -339,6 +339,40 @@ def test_autotune_drops_a_fast_candidate_that_computes_something_else(monkeypatc
     assert stats["keys"] == 1 and stats["candidates"] == 2 and stats["seconds"] > 0
 
 
+def test_autotune_writes_each_candidates_outcome_where_asked(monkeypatch, tmp_path):
+    """SKETCHSERVE_AUTOTUNE_TRIALS: one JSON line per timed candidate (its time, its failure's first line, or that it
+    disagreed), so a poor choice on a lent GPU can be read back; unset, nothing is written."""
+    import json
+
+    trials = tmp_path / "trials.jsonl"
+    monkeypatch.setenv("SKETCHSERVE_CACHE", str(tmp_path))
+    monkeypatch.setattr(autotune, "_MEMORY", {})
+    monkeypatch.setattr(autotune, "_FAST", {})
+    monkeypatch.setattr(autotune, "tuning_enabled", lambda device: True)
+    monkeypatch.setattr(autotune, "_save", lambda path, entry, config: None)
+    current, speed = {}, {"default": 3.0, "broken": 1.0, "good": 2.0}
+    monkeypatch.setattr(autotune, "time_ms", lambda fn: (fn(), speed[current["name"]])[1])
+    out = torch.zeros(4)
+
+    def launch(config):
+        current["name"] = config["name"]
+        if config["name"] == "too_big":
+            raise RuntimeError("out of resource: shared memory, Required: 300000\nmore detail")
+        out.copy_(torch.arange(4.0) + (100.0 if config["name"] == "broken" else 0.0))
+
+    candidates = [{"name": name} for name in ("too_big", "broken", "good")]
+    tune = lambda key: autotune.pick_config("decode", key, lambda: candidates, launch, lambda: {"name": "default"},  # noqa: E731
+                                            torch.device("cpu"), output=out)  # fmt: skip
+    assert tune(("unset",)) == {"name": "good"} and not trials.exists()
+    monkeypatch.setenv("SKETCHSERVE_AUTOTUNE_TRIALS", str(trials))
+    assert tune(("set",)) == {"name": "good"}
+    lines = [json.loads(line) for line in trials.read_text().splitlines()]
+    assert [line["config"]["name"] for line in lines] == ["too_big", "broken", "good"]
+    assert all(line["entry"].startswith("decode|") for line in lines)
+    assert lines[0]["failed"] == "out of resource: shared memory, Required: 300000"
+    assert lines[1]["disagrees"] is True and lines[2]["ms"] == 2.0
+
+
 def test_autotune_compares_only_the_rows_a_launch_writes(monkeypatch, tmp_path, caplog):
     """Segment tiles leave a step's decode rows to another path: whatever the output buffer held there (here inf,
     as uninitialized memory may) must not make every candidate disagree, and a candidate that skips a row the
