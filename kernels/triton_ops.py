@@ -20,9 +20,10 @@ choice is timed over one; SKETCHSERVE_FEW_TASKS=0 turns the class off). A batch 
 (num_tasks 1) takes the pair-table kernel (gluon_decode_pairs.py; sm_90, Triton >= 3.9) where its tuned choice
 ran faster than the gather class's at that shape (timed once per shape and row bucket; on by default,
 SKETCHSERVE_PAIRS_DECODE=0 turns it off). On the H100 (fifty-fourth session) the op's choice was no slower than
-the gather class alone (within 0.4 %) and 1.2-1.5x faster at 16 rows on 4096x4096 and 11008x4096; the 7B-shaped
-server's one-task step at batch 4 went 3.71 -> 3.11 ms. task_classes(M) lists the counts where the kernel changes.
-Never read back from the device: the decode step runs under CUDA graphs.
+the gather class alone (within 0.4 %) and 1.2-1.5x faster at 16 rows on 4096x4096 and 11008x4096 (there against
+a choice Triton 3.9 tuned 1.6x slower than 3.6's); the 7B-shaped server's one-task step at batch 4 went 3.71 -> 3.11
+ms. task_classes(M) lists the counts where the kernel changes. Never read back from the device: the decode step
+runs under CUDA graphs.
 
 int8_base (the int8 activation mode: the base LUT's tables, triton_bucket_int8.base_tables of lut_pool[0]):
 a bucket-class batch of 9-16 rows on sm_90 takes the int8 bucket kernel's BASE_CORR form (x's high int8 digit
