@@ -2,7 +2,7 @@
 
     python3 benchmarks/bench_kernels.py --out OUT_DIR [--sweep] [--shapes 4096x4096,...] [--no-main] [--tell-tasks]
                                         [--decode-cases 1:1,16:16]
-    python3 benchmarks/bench_kernels.py --sm90 [bucket|prmt|prefill]    (no GPU needed: compile kernels for sm_90,
+    python3 benchmarks/bench_kernels.py --sm90 [bucket|prmt|mma|prefill]    (no GPU needed: compile kernels for sm_90,
                                                     print registers, spills and the inner loop's SASS mix)
 
 Per case: microseconds, eagerly (triton.testing.do_bench median; it flushes L2 before each rep, and inputs
@@ -683,6 +683,31 @@ def compile_prmt_sm90() -> None:
               flush=True)  # fmt: skip
 
 
+def compile_mma_sm90() -> None:
+    """The fragment kernel's decode candidates (kernels/triton_decode_mma.py MMA_CANDIDATES: the gather class's
+    choices at 2-16 tokens where the register-LUT kernels apply) compiled for sm_90 at 8 and 16 tokens: registers,
+    spills and the K loop's instructions per weight. Run it under two Tritons to compare their code for the same
+    configs (fifty-fourth session: 3.9 tuned slower choices than 3.6 on the H100)."""
+    os.environ.pop("TRITON_INTERPRET", None)
+    import triton
+
+    from kernels.triton_decode_mma import MMA_CANDIDATES, _decode_mma_kernel
+
+    ints = ["M", "N", "K", "GS", "stride_xm", "stride_cw", "stride_ls", "stride_ln", "stride_ym", "K_PER_SPLIT",
+            "SPLIT_K"]  # fmt: skip
+    div16 = ["N", "K", "GS", "stride_xm", "stride_ls", "stride_ln", "stride_ym", "K_PER_SPLIT"]
+    print(f"triton {triton.__version__}", flush=True)
+    for tiles in (1, 2):
+        for warps, rows, wpl in dict.fromkeys(c[:3] for c in MMA_CANDIDATES):
+            const = {"BITS": 4, "WARPS": warps, "WPL": wpl, "TILES": tiles, "ROWS": rows, "USE_SPLIT": True,
+                     "ASM": True, "BF16": False, "X16": True}  # fmt: skip
+            regs, stack, _, sass = sm90_compile(_decode_mma_kernel, ints, div16, const, warps, 1)
+            n_loop, mix = _inner_loop_mix(sass, top=6)
+            per_lane = 16 * rows * wpl  # a warp's chunk (16 rows a block x 32 wpl columns) over its 32 lanes
+            print(f"mma tokens<={8 * tiles} warps={warps} rows={rows} wpl={wpl}: regs {regs} stack {stack} | "
+                  f"loop {n_loop} instr, {n_loop / per_lane:.2f} per weight | {mix}", flush=True)  # fmt: skip
+
+
 def compile_prefill_sm90() -> None:
     """The prefill kernels compiled for sm_90: the generic one (L1 gathers) and the register-LUT one
     (kernels/triton_prefill_prmt.py) in both operand orders: registers, spills, shared memory and the K loop's
@@ -915,7 +940,7 @@ def main():
     ap.add_argument("--tell-tasks", action="store_true",
                     help="decode: pass the op the batch's task count, as the engine does (its task-count classes: "
                          "bucket, few-task and, unless SKETCHSERVE_PAIRS_DECODE=0, the pair kernel)")  # fmt: skip
-    ap.add_argument("--sm90", nargs="?", const="all", choices=("all", "bucket", "prmt", "prefill"),
+    ap.add_argument("--sm90", nargs="?", const="all", choices=("all", "bucket", "prmt", "mma", "prefill"),
                     help="compile kernels for sm_90 (no GPU): SASS stats")
     args = ap.parse_args()
     if args.sm90:
@@ -923,6 +948,8 @@ def main():
             compile_sm90()
         if args.sm90 in ("all", "prmt"):
             compile_prmt_sm90()
+        if args.sm90 in ("all", "mma"):
+            compile_mma_sm90()
         if args.sm90 in ("all", "prefill"):
             compile_prefill_sm90()
         return
