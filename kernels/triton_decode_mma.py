@@ -60,7 +60,6 @@ from kernels.triton_common import (
     pdl_args,
     pdl_wait,
     split_k_launch,
-    store_split_k,
 )
 from kernels.triton_decode_prmt import _row_tables, prmt_ok
 
@@ -204,25 +203,52 @@ def _block_sums(words_ptr, r0c, r1c, c0, lut_ptr, base, stride_ln, x_ptr, slot_p
 
 
 @triton.jit
-def _outputs(c0, c1, c2, c3, r0, tok):
-    """The values, rows and tokens ([NT, 2, 2]) of a tile's accumulators: c0 = (tok, r0), c1 = (tok + 1, r0),
-    c2 = (tok, r0 + 8), c3 = (tok + 1, r0 + 8)."""
-    vals = tl.join(tl.join(c0, c1), tl.join(c2, c3))
-    rows = tl.join(tl.join(r0, r0), tl.join(r0 + 8, r0 + 8))
-    toks = tl.join(tl.join(tok, tok + 1), tl.join(tok, tok + 1))
-    return vals, rows, toks
+def _store_tile(ptr, c0, c1, c2, c3, r0, tok, M, N, stride_m):
+    """A tile's accumulators stored at ptr + token * stride_m + row (below M and N), in ptr's type: c0 = (tok, r0),
+    c1 = (tok + 1, r0), c2 = (tok, r0 + 8), c3 = (tok + 1, r0 + 8). Each is stored as it is held, one element a
+    lane: joined into one tensor first, Triton 3.9 converted their layout through shared memory (4 KB, 35 barriers
+    at 16 tokens and two row blocks; 3.6 needed neither), a fixed cost a program that split-K's short ranges made
+    up to 1.6x of the kernel's time on the H100 (fifty-fourth session)."""
+    r1 = r0 + 8
+    t1 = tok + 1
+    dt = ptr.dtype.element_ty
+    tl.store(ptr + tok * stride_m + r0, c0.to(dt), mask=(tok < M) & (r0 < N))
+    tl.store(ptr + t1 * stride_m + r0, c1.to(dt), mask=(t1 < M) & (r0 < N))
+    tl.store(ptr + tok * stride_m + r1, c2.to(dt), mask=(tok < M) & (r1 < N))
+    tl.store(ptr + t1 * stride_m + r1, c3.to(dt), mask=(t1 < M) & (r1 < N))
 
 
 @triton.jit
-def _block_outputs(c00, c01, c02, c03, c10, c11, c12, c13, r0, out0, out1, TILES: tl.constexpr):
-    """A row block's values, rows and tokens, both tiles joined."""
-    vals, rows, toks = _outputs(c00, c01, c02, c03, r0, out0)
+def _sum_tile(ws_ptr, y_ptr, r0, tok, M, N, stride_ym, SPLIT_K):
+    """The split-K partials of a tile's four (token, row) pairs (_store_tile's) summed from the workspace
+    [SPLIT_K, M, N] into y."""
+    t1 = tok + 1
+    r1 = r0 + 8
+    c0 = tl.zeros(r0.shape, dtype=tl.float32)
+    c1 = tl.zeros(r0.shape, dtype=tl.float32)
+    c2 = tl.zeros(r0.shape, dtype=tl.float32)
+    c3 = tl.zeros(r0.shape, dtype=tl.float32)
+    for s in range(0, SPLIT_K):
+        ws = ws_ptr + s * M * N
+        c0 += tl.load(ws + tok * N + r0, mask=(tok < M) & (r0 < N), other=0.0, cache_modifier=".cg")
+        c1 += tl.load(ws + t1 * N + r0, mask=(t1 < M) & (r0 < N), other=0.0, cache_modifier=".cg")
+        c2 += tl.load(ws + tok * N + r1, mask=(tok < M) & (r1 < N), other=0.0, cache_modifier=".cg")
+        c3 += tl.load(ws + t1 * N + r1, mask=(t1 < M) & (r1 < N), other=0.0, cache_modifier=".cg")
+    _store_tile(y_ptr, c0, c1, c2, c3, r0, tok, M, N, stride_ym)
+
+
+@triton.jit
+def _store_blocks(ptr, a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12, b13, r0, rb, out0,
+                  out1, M, N, stride_m, TILES: tl.constexpr, ROWS: tl.constexpr):  # fmt: skip
+    """Every tile of the program's row blocks (_store_tile): block 0 (rows r0) and, with ROWS 2, block 1 (rb), each
+    with tokens out0 and, with TILES 2, out1."""
+    _store_tile(ptr, a00, a01, a02, a03, r0, out0, M, N, stride_m)
     if TILES == 2:
-        vals1, rows1, toks1 = _outputs(c10, c11, c12, c13, r0, out1)
-        vals = tl.join(vals, vals1)
-        rows = tl.join(rows, rows1)
-        toks = tl.join(toks, toks1)
-    return vals, rows, toks
+        _store_tile(ptr, a10, a11, a12, a13, r0, out1, M, N, stride_m)
+    if ROWS == 2:
+        _store_tile(ptr, b00, b01, b02, b03, rb, out0, M, N, stride_m)
+        if TILES == 2:
+            _store_tile(ptr, b10, b11, b12, b13, rb, out1, M, N, stride_m)
 
 
 @triton.jit
@@ -390,15 +416,25 @@ def _decode_mma_kernel(
             slot1, r0c, r1c, r2c, r3c, x0_off, x1_off, out0, out1, M, k_start, k_end, GS, stride_xm, stride_cw,
             stride_ls, stride_ln, BITS, WPL, TILES, ROWS, ASM, BF16, X16)  # fmt: skip
 
-    vals, rows, toks = _block_outputs(a00, a01, a02, a03, a10, a11, a12, a13, r0, out0, out1, TILES)
-    if ROWS == 2:
-        vals1, rows1, toks1 = _block_outputs(b00, b01, b02, b03, b10, b11, b12, b13, rb, out0, out1, TILES)
-        vals = tl.join(vals, vals1)
-        rows = tl.join(rows, rows1)
-        toks = tl.join(toks, toks1)
-    mask = (toks < M) & (rows < N)
-    store_split_k(vals, toks * N + rows, toks * stride_ym + rows, mask, y_ptr, ws_ptr, counter_ptr, pid_n, pid_k,
-                  M, N, SPLIT_K, USE_SPLIT)  # fmt: skip
+    # y (split-K: this program's partial in the workspace, summed by the row tile's last program to arrive; as
+    # triton_common.store_split_k, each tile stored as held)
+    if USE_SPLIT:
+        _store_blocks(ws_ptr + pid_k * M * N, a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11,
+                      b12, b13, r0, rb, out0, out1, M, N, N, TILES, ROWS)  # fmt: skip
+        tl.debug_barrier()  # every thread's partial is stored before the (acq_rel, gpu-scope) arrival
+        arrived = tl.atomic_add(counter_ptr + pid_n, 1)
+        if arrived == SPLIT_K - 1:
+            _sum_tile(ws_ptr, y_ptr, r0, out0, M, N, stride_ym, SPLIT_K)
+            if TILES == 2:
+                _sum_tile(ws_ptr, y_ptr, r0, out1, M, N, stride_ym, SPLIT_K)
+            if ROWS == 2:
+                _sum_tile(ws_ptr, y_ptr, rb, out0, M, N, stride_ym, SPLIT_K)
+                if TILES == 2:
+                    _sum_tile(ws_ptr, y_ptr, rb, out1, M, N, stride_ym, SPLIT_K)
+            tl.atomic_xchg(counter_ptr + pid_n, 0, sem="relaxed")  # ready for the next launch (store_split_k's)
+    else:
+        _store_blocks(y_ptr, a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12, b13, r0, rb,
+                      out0, out1, M, N, stride_ym, TILES, ROWS)  # fmt: skip
 
 
 def mma_ok(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor, bits: int, words_per_lane: int) -> bool:

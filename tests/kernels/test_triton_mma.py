@@ -22,7 +22,7 @@ from kernels.triton_decode import (
 )
 from kernels.triton_decode_mma import launch_decode_mma, mma_ok
 
-from .compiled_layouts import assert_asm_in_lane_order
+from .compiled_layouts import assert_asm_in_lane_order, sm90_results
 from .test_triton_forward import DEVICE, TOL, make_case, rel_err
 
 
@@ -68,6 +68,7 @@ def test_the_column_permutation_makes_each_lanes_words_its_fragments(wpl):
         (16, 4, 48, 384, 3, 4, "random", 2, 1, 3),  # 16 tokens, 3 groups, split-K 3
         (3, 4, 72, 256, 1, 2, "random", 4, 2, 2),  # two row blocks a warp; rows past N in the second warp
         (12, 4, 40, 192, 3, 3, "random", 2, 2, 1),  # two row blocks, two tiles, block 2 of warp 1 past N
+        (16, 4, 72, 384, 3, 1, "one", 2, 2, 3),  # two row blocks, two tiles, split-K 3: every tile's partials summed
     ],
 )
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
@@ -166,6 +167,31 @@ def test_every_asm_operand_is_one_element_per_thread_in_lane_order():
     const = {"BITS": 4, "WARPS": 2, "WPL": 8, "TILES": 2, "ROWS": 2, "USE_SPLIT": True, "ASM": True, "BF16": False,
              "X16": True, "PRELOAD": True}  # fmt: skip
     assert_asm_in_lane_order("kernels.triton_decode_mma", "_decode_mma_kernel", const, warps=2, mma_count=64)
+
+
+_EPILOGUE_SCRIPT = r"""
+import json, re, sys
+sys.path.insert(0, "benchmarks")
+from bench_kernels import sm90_compile
+from kernels.triton_decode_mma import _decode_mma_kernel
+ints = ["M", "N", "K", "GS", "stride_xm", "stride_cw", "stride_ls", "stride_ln", "stride_ym", "K_PER_SPLIT", "SPLIT_K"]
+out = []
+for split in (False, True):
+    const = {"BITS": 4, "WARPS": 2, "WPL": 2, "TILES": 2, "ROWS": 2, "USE_SPLIT": split, "ASM": True, "BF16": False,
+             "X16": True}
+    regs, stack, shared, sass = sm90_compile(_decode_mma_kernel, ints, ints[1:-1], const, 2, 1)
+    ops = re.findall(r"/\*[0-9a-f]{4,}\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9_.]*)", sass)
+    out.append([shared, sum(op.startswith("BAR.SYNC") for op in ops), sum(op.startswith("STS.") for op in ops)])
+print(json.dumps(out))
+"""
+
+
+def test_the_fragment_kernels_outputs_leave_without_a_trip_through_shared_memory():
+    """Each tile's accumulators are stored as the lanes hold them (sm_90 compile, no GPU): joined into one tensor
+    first, Triton 3.9 converted their layout through 4 KB of shared memory with ~35 barriers a program, which at
+    split-K's short ranges made the kernel up to 1.6x slower on the H100 (fifty-fourth session)."""
+    for shared, barriers, wide_stores in sm90_results(_EPILOGUE_SCRIPT, None):  # without, then with split-K
+        assert shared <= 16 and wide_stores == 0 and barriers <= 4, (shared, barriers, wide_stores)
 
 
 @pytest.mark.gpu
