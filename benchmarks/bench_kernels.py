@@ -683,29 +683,37 @@ def compile_prmt_sm90() -> None:
               flush=True)  # fmt: skip
 
 
-def compile_mma_sm90() -> None:
-    """The fragment kernel's decode candidates (kernels/triton_decode_mma.py MMA_CANDIDATES: the gather class's
-    choices at 2-16 tokens where the register-LUT kernels apply) compiled for sm_90 at 8 and 16 tokens: registers,
-    spills and the K loop's instructions per weight. Run it under two Tritons to compare their code for the same
-    configs (fifty-fourth session: 3.9 tuned slower choices than 3.6 on the H100)."""
-    os.environ.pop("TRITON_INTERPRET", None)
-    import triton
-
-    from kernels.triton_decode_mma import MMA_CANDIDATES, _decode_mma_kernel
+def compile_decode_mma_sm90(const: dict, warps: int) -> tuple[str, str, int, str]:
+    """The fragment kernel (kernels/triton_decode_mma.py) compiled for sm_90 with const (its constexprs) and warps:
+    (registers, stack bytes, shared memory bytes, SASS), as sm90_compile."""
+    from kernels.triton_decode_mma import _decode_mma_kernel
 
     ints = ["M", "N", "K", "GS", "stride_xm", "stride_cw", "stride_ls", "stride_ln", "stride_ym", "K_PER_SPLIT",
             "SPLIT_K"]  # fmt: skip
-    div16 = ["N", "K", "GS", "stride_xm", "stride_ls", "stride_ln", "stride_ym", "K_PER_SPLIT"]
+    return sm90_compile(_decode_mma_kernel, ints, [i for i in ints if i not in ("M", "stride_cw", "SPLIT_K")],
+                        const, warps, 1)  # fmt: skip
+
+
+def compile_mma_sm90() -> None:
+    """The fragment kernel's decode candidates (kernels/triton_decode_mma.py MMA_CANDIDATES: the gather class's
+    choices at 2-16 tokens where the register-LUT kernels apply) compiled for sm_90 at 8 and 16 tokens: registers,
+    spills, shared memory and the K loop's instructions per weight. Run it under two Tritons to compare their code
+    for the same configs (fifty-fourth session: 3.9 ran the H100's shipped fragment choices up to 1.6x slower)."""
+    os.environ.pop("TRITON_INTERPRET", None)
+    import triton
+
+    from kernels.triton_decode_mma import MMA_CANDIDATES
+
     print(f"triton {triton.__version__}", flush=True)
     for tiles in (1, 2):
         for warps, rows, wpl in dict.fromkeys(c[:3] for c in MMA_CANDIDATES):
             const = {"BITS": 4, "WARPS": warps, "WPL": wpl, "TILES": tiles, "ROWS": rows, "USE_SPLIT": True,
                      "ASM": True, "BF16": False, "X16": True}  # fmt: skip
-            regs, stack, _, sass = sm90_compile(_decode_mma_kernel, ints, div16, const, warps, 1)
+            regs, stack, smem, sass = compile_decode_mma_sm90(const, warps)
             n_loop, mix = _inner_loop_mix(sass, top=6)
             per_lane = 16 * rows * wpl  # a warp's chunk (16 rows a block x 32 wpl columns) over its 32 lanes
-            print(f"mma tokens<={8 * tiles} warps={warps} rows={rows} wpl={wpl}: regs {regs} stack {stack} | "
-                  f"loop {n_loop} instr, {n_loop / per_lane:.2f} per weight | {mix}", flush=True)  # fmt: skip
+            print(f"mma tokens<={8 * tiles} warps={warps} rows={rows} wpl={wpl}: regs {regs} stack {stack} smem "
+                  f"{smem} | loop {n_loop} instr, {n_loop / per_lane:.2f} per weight | {mix}", flush=True)  # fmt: skip
 
 
 def compile_prefill_sm90() -> None:

@@ -172,14 +172,12 @@ def test_every_asm_operand_is_one_element_per_thread_in_lane_order():
 _EPILOGUE_SCRIPT = r"""
 import json, re, sys
 sys.path.insert(0, "benchmarks")
-from bench_kernels import sm90_compile
-from kernels.triton_decode_mma import _decode_mma_kernel
-ints = ["M", "N", "K", "GS", "stride_xm", "stride_cw", "stride_ls", "stride_ln", "stride_ym", "K_PER_SPLIT", "SPLIT_K"]
+from bench_kernels import compile_decode_mma_sm90
 out = []
 for split in (False, True):
     const = {"BITS": 4, "WARPS": 2, "WPL": 2, "TILES": 2, "ROWS": 2, "USE_SPLIT": split, "ASM": True, "BF16": False,
              "X16": True}
-    regs, stack, shared, sass = sm90_compile(_decode_mma_kernel, ints, ints[1:-1], const, 2, 1)
+    regs, stack, shared, sass = compile_decode_mma_sm90(const, 2)
     ops = re.findall(r"/\*[0-9a-f]{4,}\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9_.]*)", sass)
     out.append([shared, sum(op.startswith("BAR.SYNC") for op in ops), sum(op.startswith("STS.") for op in ops)])
 print(json.dumps(out))
