@@ -343,3 +343,18 @@ def test_the_trials_summary_says_whether_a_winner_broke_or_only_slowed_under_ano
     assert lines[0] == "decode|(16, 11008): 3 candidates, 0 failed, 1 disagreed"
     assert lines[1] == "  A: 27.1 us {'BLOCK_N': 16}" and lines[2] == "  B: 42.4 us {'BLOCK_N': 64}"
     assert lines[3] == "  A's winner in B: failed: out of resource: shared memory"
+
+
+def test_shipping_a_devices_choices_moves_only_the_named_kernels(tmp_path):
+    """benchmarks/device/ship_choices.py: a device cache's entries of the named kernels go into the shipped file
+    (added or changed); its other choices, tuned under another Triton perhaps, stay out."""
+    ship = load_benchmark("device/ship_choices")
+    shipped = {"decode|16,4096": {"MODE": 5}, "decode_pairs|16,4096": {"RB": 1}}
+    cache = {"decode|16,4096": {"MODE": 4}, "decode_pairs|16,4096": {"RB": 2},
+             "decode_family|16,4096": {"KERNEL": "pairs"}, "decode_pairs|1,4096": {"RB": 1}}  # fmt: skip
+    merged, changes = ship.merge(cache, shipped, {"decode_pairs", "decode_family"})
+    assert merged == {"decode|16,4096": {"MODE": 5}, "decode_pairs|16,4096": {"RB": 2},
+                      "decode_family|16,4096": {"KERNEL": "pairs"}, "decode_pairs|1,4096": {"RB": 1}}  # fmt: skip
+    assert changes == ["added decode_family|16,4096: {'KERNEL': 'pairs'}", "added decode_pairs|1,4096: {'RB': 1}",
+                       "changed decode_pairs|16,4096: {'RB': 2}"]  # fmt: skip
+    assert ship.merge(cache, merged, {"decode_pairs"})[1] == []  # shipped already: nothing to do
