@@ -20,6 +20,7 @@ if [ "$1" = table ]; then
   SKETCHSERVE_PAIRS_DECODE=1 timeout 560 python3 benchmarks/bench_kernels.py --out $OUT --phases decode --tell-tasks \
     --shapes 4096x4096 2>&1 | grep -v "Warn\|warn_once" > $OUT/kernels_told_pairs.log
   tail -5 $OUT/kernels_told_pairs.log
+  cp $SKETCHSERVE_CACHE/autotune/*.json $OUT/ 2>/dev/null  # (fifty-fourth session) its choices, for ship_choices.py
   exit 0
 fi
 SKETCHSERVE_PAIRS_DECODE=1 GRID_S=370 BUDGET=60 LISTS=candidates bash benchmarks/device/sessions/fortyninth_pairs.sh 1
