@@ -512,21 +512,33 @@ def split_for(n: int, k: int, block_n: int, block_k: int, target_programs: int) 
 
 
 @triton.jit
+def split_k_arrive(counter_ptr, pid_n, SPLIT_K):
+    """After a program's split-K partials are stored: its arrival on the pid_n tile's counter, and whether it is the
+    last to arrive (it then sums the partials into y and calls split_k_reset)."""
+    tl.debug_barrier()  # every thread's partial is stored before the (acq_rel, gpu-scope) arrival
+    return tl.atomic_add(counter_ptr + pid_n, 1) == SPLIT_K - 1
+
+
+@triton.jit
+def split_k_reset(counter_ptr, pid_n):
+    """The last program's counter back to 0, ready for the next launch; relaxed: no fence before it (nothing in this
+    launch reads the counter again, and the launch's end orders it before the next one), which kept the last program
+    ~1 us longer."""
+    tl.atomic_xchg(counter_ptr + pid_n, 0, sem="relaxed")
+
+
+@triton.jit
 def store_split_k(acc, offs, y_offs, out_mask, y_ptr, ws_ptr, counter_ptr, pid_n, pid_k, M, N,
                   SPLIT_K: tl.constexpr, USE_SPLIT: tl.constexpr):
     """Write a program's fp32 tile of y. Split-K: each program stores its partial in the workspace
     [SPLIT_K, M, N]; the last of the pid_n column to arrive sums them, writes y and resets the counter."""
     if USE_SPLIT:
         tl.store(ws_ptr + pid_k * M * N + offs, acc, mask=out_mask)
-        tl.debug_barrier()  # every thread's partial is stored before the (acq_rel, gpu-scope) arrival
-        arrived = tl.atomic_add(counter_ptr + pid_n, 1)
-        if arrived == SPLIT_K - 1:
+        if split_k_arrive(counter_ptr, pid_n, SPLIT_K):
             total = tl.zeros(acc.shape, dtype=tl.float32)
             for s in range(0, SPLIT_K):
                 total += tl.load(ws_ptr + s * M * N + offs, mask=out_mask, other=0.0, cache_modifier=".cg")
             tl.store(y_ptr + y_offs, total.to(y_ptr.dtype.element_ty), mask=out_mask)
-            # ready for the next launch; relaxed: no fence before it (nothing in this launch reads the counter again,
-            # and the launch's end orders it before the next one), which kept the last program ~1 us longer
-            tl.atomic_xchg(counter_ptr + pid_n, 0, sem="relaxed")
+            split_k_reset(counter_ptr, pid_n)
     else:
         tl.store(y_ptr + y_offs, acc.to(y_ptr.dtype.element_ty), mask=out_mask)

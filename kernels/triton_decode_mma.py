@@ -59,7 +59,9 @@ from kernels.triton_common import (
     next_slot,
     pdl_args,
     pdl_wait,
+    split_k_arrive,
     split_k_launch,
+    split_k_reset,
 )
 from kernels.triton_decode_prmt import _row_tables, prmt_ok
 
@@ -421,9 +423,7 @@ def _decode_mma_kernel(
     if USE_SPLIT:
         _store_blocks(ws_ptr + pid_k * M * N, a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11,
                       b12, b13, r0, rb, out0, out1, M, N, N, TILES, ROWS)  # fmt: skip
-        tl.debug_barrier()  # every thread's partial is stored before the (acq_rel, gpu-scope) arrival
-        arrived = tl.atomic_add(counter_ptr + pid_n, 1)
-        if arrived == SPLIT_K - 1:
+        if split_k_arrive(counter_ptr, pid_n, SPLIT_K):
             _sum_tile(ws_ptr, y_ptr, r0, out0, M, N, stride_ym, SPLIT_K)
             if TILES == 2:
                 _sum_tile(ws_ptr, y_ptr, r0, out1, M, N, stride_ym, SPLIT_K)
@@ -431,7 +431,7 @@ def _decode_mma_kernel(
                 _sum_tile(ws_ptr, y_ptr, rb, out0, M, N, stride_ym, SPLIT_K)
                 if TILES == 2:
                     _sum_tile(ws_ptr, y_ptr, rb, out1, M, N, stride_ym, SPLIT_K)
-            tl.atomic_xchg(counter_ptr + pid_n, 0, sem="relaxed")  # ready for the next launch (store_split_k's)
+            split_k_reset(counter_ptr, pid_n)
     else:
         _store_blocks(y_ptr, a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12, b13, r0, rb,
                       out0, out1, M, N, stride_ym, TILES, ROWS)  # fmt: skip
