@@ -13,6 +13,14 @@
 # cuda_tests_mma_t{36,39}.log, trials_t{36,39}.jsonl, trials_summary.log
 source benchmarks/device/prep.sh >/dev/null
 nvidia-smi --query-gpu=name --format=csv,noheader
+# (fifty-fifth session) Lent an H200 instead: the H100's shipped choices over its own, in each run's cache, so the
+# rows still run the same fragment-kernel configs under both Tritons (their times then the H200's, compared in-run).
+for label in t36 t39; do
+  SKETCHSERVE_CACHE=/root/trials_$label python3 -c "
+import shutil, sys; from kernels.autotune import SHIPPED_DIR, cache_path
+h100 = SHIPPED_DIR / 'NVIDIA_H100_80GB_HBM3.v8.json'; own = cache_path()
+if own.name != h100.name: own.parent.mkdir(parents=True, exist_ok=True); shutil.copy(h100, own); print('H100 choices ->', own)"
+done
 run() {  # $1: label
   python3 -c "import triton; print('triton', triton.__version__)"
   timeout 150 python3 -m pytest -q -p no:cacheprovider tests/kernels/test_triton_mma.py 2>&1 \
