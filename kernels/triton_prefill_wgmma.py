@@ -95,6 +95,11 @@ GATHER_DEQUANT_CONSTR = triton.language.constexpr(GATHER_DEQUANT_CONSTRAINTS)
 PINGPONG_BAR = triton.language.constexpr(8)  # named barriers 8 and 9: "warpgroup 0 / 1 may issue its MMA"
 BAR_SYNC = triton.language.constexpr("{ .reg .pred p; setp.ne.u32 p, $2, 0; @p bar.sync $1, 256; mov.u32 $0, 0; }")
 BAR_ARRIVE = triton.language.constexpr("{ .reg .pred p; setp.ne.u32 p, $2, 0; @p bar.arrive $1, 256; mov.u32 $0, 0; }")
+# prefetch.global.L1 of the line at $2 where $1 != 0 (LUT_PREFETCH: a LUT group's rows a block or two before their
+# loads at the group's boundary)
+PREFETCH_L1 = triton.language.constexpr(
+    "{ .reg .pred p; setp.ne.u32 p, $1, 0; @p prefetch.global.L1 [$2]; mov.u32 $0, 0; }"
+)
 
 
 @functools.cache
@@ -207,16 +212,29 @@ if HAVE_GLUON:
     @gluon.jit
     def _lookup_block(kb, words, tables, in_group, word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG,
                       BITS: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr, a_layout: gl.constexpr,
-                      DT: gl.constexpr, LUT_AHEAD: gl.constexpr = False):  # fmt: skip
+                      DT: gl.constexpr, LUT_AHEAD: gl.constexpr = False, LUT_PREFETCH: gl.constexpr = 0):  # fmt: skip
         """K block kb's weight tile looked up from its code words (A [BN, BK] in the wgmma operand layout), block
         kb + 1's words loaded (KB: the end of the program's K blocks), and the next LUT group's byte tables at a
         group boundary. Returns (A, the next words, the tables, K blocks of the current group done).
+
+        The boundary's tables are built from their loads before this block's MMA issue (ptxas cannot move the byte
+        permutes past the turn's named barrier), so the warpgroup, and under PINGPONG the other one waiting for its
+        turn, stall for the loads' latency: a DRAM miss, since no other program reads these rows of this slot. At
+        gpr 4 three times a tile at K = 4096 (H100: 4096x4096, 8 tasks x 256 tokens, 118.9-119.8 us at gpr 4 against
+        114.0-114.6 at gpr 1, fifty-first session). LUT_PREFETCH = D (1 or 2): the block D blocks before a boundary
+        asks L1 for the next group's LUT rows (one predicated prefetch a row, no register held), so that the
+        boundary's loads hit L1.
 
         LUT_AHEAD: block kb + 1's LUT group is loaded before this block's lookups, so that at a group boundary its
         load's latency passes under them (else the boundary's tables wait for their load before the next block's
         lookups: at gpr 4 three times a tile at K = 4096). It is loaded at every block (hits in L1 but after a group's
         first) so that no branch or mask sits in the loop; only a boundary builds tables from it."""
         next_words = _load_words(word_rows, gl.minimum(kb + 1, KB - 1), CW, B, BLOCK_K)
+        if LUT_PREFETCH > 0:  # the next group starts at block kb + LUT_PREFETCH: its rows' LUT entries into L1
+            ahead_ok = ((in_group + LUT_PREFETCH == BPG) & (kb + LUT_PREFETCH < KB)).to(gl.int32)
+            group_rows = pairs_ptr + (lut_rows + ((kb + LUT_PREFETCH) // BPG) * (1 << BITS)) // 2
+            pred = ahead_ok + gl.zeros_like(lut_rows).to(gl.int32)
+            gl.inline_asm_elementwise(PREFETCH_L1, "=r,r,l", [pred, group_rows], dtype=gl.int32, is_pure=False, pack=1)
         if LUT_AHEAD:
             ahead = _row_pairs(pairs_ptr, lut_rows + (gl.minimum(kb + 1, KB - 1) // BPG) * (1 << BITS), BITS)
         a = _fragments(words, sel, tables, a_layout, BLOCK_N, BLOCK_K, BLOCK_K // 32, DT)
@@ -329,13 +347,14 @@ if HAVE_GLUON:
     def _tma_k_block(kb, s: gl.constexpr, phase, acc, words, tables, in_group, x_desc, x_bufs, landed, m_start,
                      word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS: gl.constexpr, BLOCK_N: gl.constexpr,
                      BLOCK_K: gl.constexpr, STAGES: gl.constexpr, X_BYTES: gl.constexpr, a_layout: gl.constexpr,
-                     PINGPONG: gl.constexpr, wg, TAIL: gl.constexpr, LUT_AHEAD: gl.constexpr = False):  # fmt: skip
+                     PINGPONG: gl.constexpr, wg, TAIL: gl.constexpr, LUT_AHEAD: gl.constexpr = False,
+                     LUT_PREFETCH: gl.constexpr = 0):  # fmt: skip
         """K block kb of the TMA form, its x tile in ring buffer s (landed in phase `phase`): look the weight tile
         up, MMA, refill the buffer MMA kb-1 read with block kb + STAGES - 1 (below KB, the end of the program's K
         blocks). Returns the carried state."""
         a, next_words, tables, in_group = _lookup_block(kb, words, tables, in_group, word_rows, CW, B, sel, pairs_ptr,
                                                         lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, a_layout,
-                                                        x_desc.dtype, LUT_AHEAD)
+                                                        x_desc.dtype, LUT_AHEAD, LUT_PREFETCH)
         if TAIL:
             # A tail block runs under an `if`; after one, Triton's barrier pass wants a CTA barrier before the
             # landed-wait (3.6) or the MMA (3.9): one here, where it cannot fall inside a turn (below)
@@ -368,7 +387,7 @@ if HAVE_GLUON:
         BITS: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr,
         STAGES: gl.constexpr, BLOCK_G: gl.constexpr, STORE_ROWS: gl.constexpr, PINGPONG_ON: gl.constexpr,
         acc_layout: gl.constexpr, a_layout: gl.constexpr, w_layout: gl.constexpr, y_layout: gl.constexpr,
-        USE_SPLIT: gl.constexpr = False, LUT_AHEAD: gl.constexpr = False,
+        USE_SPLIT: gl.constexpr = False, LUT_AHEAD: gl.constexpr = False, LUT_PREFETCH: gl.constexpr = 0,
     ):  # fmt: skip
         """The register form with x's tiles by TMA: one thread loads a whole [BM, BK] tile into a ring buffer and its
         mbarrier says when it has landed. No cp.async address math, no proxy fence, and one CTA barrier a K block
@@ -418,14 +437,14 @@ if HAVE_GLUON:
                 acc, words, tables, in_group = _tma_k_block(
                     kb0 + r * STAGES + s, s, r & 1, acc, words, tables, in_group, x_desc, x_bufs, landed, m_start,
                     word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, STAGES, X_BYTES,
-                    a_layout, PINGPONG, wg, False, LUT_AHEAD,
+                    a_layout, PINGPONG, wg, False, LUT_AHEAD, LUT_PREFETCH,
                 )  # fmt: skip
         for s in gl.static_range(STAGES - 1):  # the last (KB - kb0) % STAGES blocks
             if kb0 + rounds * STAGES + s < KB:
                 acc, words, tables, in_group = _tma_k_block(
                     kb0 + rounds * STAGES + s, s, rounds & 1, acc, words, tables, in_group, x_desc, x_bufs, landed,
                     m_start, word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, STAGES,
-                    X_BYTES, a_layout, PINGPONG, wg, True, LUT_AHEAD,
+                    X_BYTES, a_layout, PINGPONG, wg, True, LUT_AHEAD, LUT_PREFETCH,
                 )  # fmt: skip
         if USE_SPLIT:
             # the partial to the workspace; the tile's last program to arrive sums them into y (as
@@ -520,6 +539,13 @@ def prefill_wgmma_lut_ahead(group_size: int) -> list[dict]:
     return [{**c, "LUT_AHEAD": 1} for c in prefill_wgmma_candidates(group_size) if c.get("PINGPONG")]
 
 
+def prefill_wgmma_lut_prefetch(group_size: int) -> list[dict]:
+    """The TMA candidates with PINGPONG, each with LUT_PREFETCH 1 and 2 (_lookup_block): the grid's, not the op's
+    (fifty-fifth session, written for the same case as LUT_AHEAD; not yet timed)."""
+    pingpong = [c for c in prefill_wgmma_candidates(group_size) if c.get("PINGPONG")]
+    return [{**c, "LUT_PREFETCH": d} for d in (1, 2) for c in pingpong]
+
+
 def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor,
                          slot_sorted: torch.Tensor, bits: int, y: torch.Tensor, config: dict,
                          tiles: SegmentTiles) -> None:  # fmt: skip
@@ -527,8 +553,9 @@ def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: 
     [M] int32: each token's slot; tiles: the segments (rows of segments shorter than tiles.min_len are left
     alone). config: BLOCK_M, BLOCK_N, BLOCK_K, num_warps, num_stages (>= 3); X_TMA: the TMA form (3 or 4 stages),
     whose PINGPONG (8 warps) has the two warpgroups take turns, whose SPLIT_K (default 1) splits K into that
-    many ranges of whole blocks (for few tokens: decode's grid of row tiles alone is too small) and whose LUT_AHEAD
-    (0/1) loads each block's next LUT group before its lookups (_lookup_block)."""
+    many ranges of whole blocks (for few tokens: decode's grid of row tiles alone is too small), whose LUT_AHEAD
+    (0/1) loads each block's next LUT group before its lookups and whose LUT_PREFETCH (0, 1 or 2) asks L1 for the
+    next group's LUT rows that many blocks before their boundary (_lookup_block)."""
     k = x.shape[1]
     n = codes_packed.shape[0]
     gs = triton.cdiv(k, lut_pool.shape[2])
@@ -558,6 +585,7 @@ def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: 
             BITS=bits, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, STAGES=stages, BLOCK_G=MAX_TILED_SEGMENTS,
             STORE_ROWS=bool(config.get("STORE_ROWS", 0)),
             PINGPONG_ON=bool(config.get("PINGPONG", 0)), LUT_AHEAD=bool(config.get("LUT_AHEAD", 0)),
+            LUT_PREFETCH=int(config.get("LUT_PREFETCH", 0)),
             **{k_: layouts[k_] for k_ in TMA_LAYOUTS}, USE_SPLIT=split > 1, num_warps=warps,
         )  # fmt: skip
         return

@@ -25,6 +25,7 @@ from kernels.triton_prefill_wgmma import (
     launch_prefill_wgmma,
     prefill_wgmma_candidates,
     prefill_wgmma_lut_ahead,
+    prefill_wgmma_lut_prefetch,
     wgmma_prefill_ok,
 )
 from tests.kernels.compiled_layouts import sm90_results
@@ -89,7 +90,10 @@ for config, bits, x in json.loads(sys.argv[1]):
             in_turn = False
         elif in_turn and re.search(r"BAR\.SYNC\S* 0x0\b", line):
             turn_ctas += 1
-    out.append([int(regs), int(stack), int(smem), loop_ops, sass.count("HGMMA"), mix.get("BAR", 0), turn_ctas])
+    prefetches = [line for line in sass.splitlines() if "CCTL.E.PF1" in line]  # LUT_PREFETCH's L1 prefetches
+    unpredicated = [line for line in prefetches if not re.search(r"@!?U?P\d", line)]
+    out.append([int(regs), int(stack), int(smem), loop_ops, sass.count("HGMMA"), mix.get("BAR", 0), turn_ctas,
+                len(prefetches), len(unpredicated)])
 print(json.dumps(out))
 """
 
@@ -108,8 +112,12 @@ def test_every_candidate_compiles_for_sm90_without_spills_and_keeps_the_weight_t
     cases += [[c, 4, "fp16"] for c in splits] + [[splits[1], 3, "bf16"]]
     ahead = prefill_wgmma_lut_ahead(128)  # the next LUT group loaded a block ahead: the grid's, not the op's
     cases += [[c, 4, "fp16"] for c in ahead] + [[ahead[0], 3, "bf16"]]
+    prefetch = prefill_wgmma_lut_prefetch(128)  # the next LUT group asked of L1 before its boundary: the grid's
+    cases += [[c, 4, "fp16"] for c in prefetch if c["LUT_PREFETCH"] == 2] + [[prefetch[0], 3, "bf16"]]
     results = sm90_results(_COMPILE_SCRIPT, cases)
-    for case, (regs, stack, smem, loop_ops, hgmma, bars, turn_ctas) in zip(cases, results, strict=True):
+    for case, (regs, stack, smem, loop_ops, hgmma, bars, turn_ctas, prefetches, unpredicated) in zip(
+        cases, results, strict=True
+    ):
         # a CTA barrier inside a warpgroup's turn deadlocks (it hung the H200 in the K loop's tail, twenty-ninth
         # session): none anywhere, for every form and type
         assert turn_ctas == 0, (case, turn_ctas)
@@ -132,6 +140,13 @@ def test_every_candidate_compiles_for_sm90_without_spills_and_keeps_the_weight_t
             )
         else:
             assert hgmma == per_block, (case, hgmma)
+        # LUT_PREFETCH: one prefetch a LUT row a thread holds in every K block, predicated (only the block its
+        # distance before a group boundary asks); none without it
+        if config.get("LUT_PREFETCH"):
+            blocks = 2 * config["num_stages"] - 1 if config.get("X_TMA") else 1
+            assert prefetches > 0 and prefetches % blocks == 0 and unpredicated == 0, (case, prefetches)
+        else:
+            assert prefetches == 0, (case, prefetches)
 
 
 def test_every_shipped_wgmma_choice_is_a_candidate_the_compile_test_covers():
@@ -170,6 +185,8 @@ SPLIT_CASES = [  # (N, K, gpr, bits, dtype, tokens, config): few tokens of one s
                                         "SPLIT_K": 2, "PINGPONG": 0}),  # 2 + 1 blocks: all tail
     (4096, 4096, 4, 4, torch.float16, 16, {"BLOCK_M": 16, "BLOCK_N": 128, "num_warps": 8, "num_stages": 4,
                                            "SPLIT_K": 3, "PINGPONG": 1, "LUT_AHEAD": 1}),  # ranges cut groups
+    (4096, 4096, 4, 4, torch.float16, 16, {"BLOCK_M": 16, "BLOCK_N": 128, "num_warps": 8, "num_stages": 4,
+                                           "SPLIT_K": 3, "PINGPONG": 1, "LUT_PREFETCH": 2}),  # ranges end mid-group
 ]
 
 
@@ -199,7 +216,9 @@ def test_the_kernel_matches_the_reference_on_the_segments_it_tiles(case):
     slot_of_token = segments.slot_of_token()
     ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
     tiled = torch.cat([torch.full((c,), c >= min_len) for c in counts]).cuda()
-    for config in prefill_wgmma_candidates(k // gpr) + prefill_wgmma_lut_ahead(k // gpr):
+    # the LUT_PREFETCH grid entries of the default tile, 3 and 4 stages (the 3-stage form's tails differ)
+    prefetch = [c for c in prefill_wgmma_lut_prefetch(k // gpr) if c["BLOCK_M"] == 256 and c["STORE_ROWS"]]
+    for config in prefill_wgmma_candidates(k // gpr) + prefill_wgmma_lut_ahead(k // gpr) + prefetch:
         y = torch.full((sum(counts), n), float("nan"), dtype=dtype, device="cuda")
         launch_prefill_wgmma(x, codes, pool, slot_of_token, bits, y, config, SegmentTiles(segments.starts,
                              tuple(counts), min_len))  # fmt: skip
