@@ -1,4 +1,5 @@
-# Fifty-fifth session's prefill call (H100, nothing carried, ~10 min): bash benchmarks/device/sessions/fiftyfifth_prefill.sh
+# Fifty-fifth session's prefill calls (H100, nothing carried): bash benchmarks/device/sessions/fiftyfifth_prefill.sh
+# (~5 min, the grid), then on the warm machine ... fiftyfifth_prefill.sh tests (up to ~9.5 min, the CUDA tests)
 # The one prefill case at its bar on the H100: 4096x4096, gpr 4, 2,048 tokens over 8 tasks, 1.29-1.36x cuBLAS in
 # five runs (the bar 1.3x), 4-5 us slower than gpr 1's 114.0-114.6 (fifty-first session). The SASS shows why: at
 # each LUT group boundary (three a tile) the wgmma kernel's warpgroup loads the next group's LUT rows (a DRAM miss:
@@ -10,8 +11,11 @@
 # LUT_PREFETCH cases among them; the fifty-fourth session's were cut off at 200 s): $OUT/cuda_tests_prefill_wgmma.log
 source benchmarks/device/prep.sh >/dev/null
 nvidia-smi --query-gpu=name --format=csv,noheader
+if [ "$1" = tests ]; then
+  timeout 560 python3 -m pytest -q -p no:cacheprovider tests/kernels/test_prefill_wgmma.py 2>&1 | tail -4 \
+    | tee $OUT/cuda_tests_prefill_wgmma.log
+  exit 0
+fi
 timeout 300 python3 benchmarks/prefill_grid.py --out $OUT --gpr 4 --budget-s 250 --shapes 4096x4096 --cases "8 tasks x 256" \
   --kinds wgmma 2>&1 | grep -v "Warn\|warn_once" > $OUT/prefill_grid_gpr4_h100.log
 grep "cuBLAS\|best\|PINGPONG': 1\|WRONG\|failed" $OUT/prefill_grid_gpr4_h100.log | tail -24
-timeout 280 python3 -m pytest -q -p no:cacheprovider tests/kernels/test_prefill_wgmma.py 2>&1 | tail -4 \
-  | tee $OUT/cuda_tests_prefill_wgmma.log
