@@ -77,6 +77,7 @@ try:  # Gluon ships with Triton >= 3.5
         mbarrier,
         tma,
         warpgroup_mma,
+        warpgroup_mma_init,
         warpgroup_mma_wait,
     )
     from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
@@ -95,6 +96,11 @@ GATHER_DEQUANT_CONSTR = triton.language.constexpr(GATHER_DEQUANT_CONSTRAINTS)
 PINGPONG_BAR = triton.language.constexpr(8)  # named barriers 8 and 9: "warpgroup 0 / 1 may issue its MMA"
 BAR_SYNC = triton.language.constexpr("{ .reg .pred p; setp.ne.u32 p, $2, 0; @p bar.sync $1, 256; mov.u32 $0, 0; }")
 BAR_ARRIVE = triton.language.constexpr("{ .reg .pred p; setp.ne.u32 p, $2, 0; @p bar.arrive $1, 256; mov.u32 $0, 0; }")
+# wgmma.wait_group 0 as inline PTX, passing 4 registers through (WAIT_ASM: the next block's code words, so that its
+# lookups, which overwrite the A fragments an MMA in flight reads, come after the wait)
+WAIT_MMA_ASM = triton.language.constexpr(
+    "wgmma.wait_group.sync.aligned 0; mov.b32 $0, $4; mov.b32 $1, $5; mov.b32 $2, $6; mov.b32 $3, $7;"
+)
 # prefetch.global.L1 of the line at $2 where $1 != 0 (LUT_PREFETCH: a LUT group's rows a block or two before their
 # loads at the group's boundary)
 PREFETCH_L1 = triton.language.constexpr(
@@ -348,7 +354,7 @@ if HAVE_GLUON:
                      word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS: gl.constexpr, BLOCK_N: gl.constexpr,
                      BLOCK_K: gl.constexpr, STAGES: gl.constexpr, X_BYTES: gl.constexpr, a_layout: gl.constexpr,
                      PINGPONG: gl.constexpr, wg, TAIL: gl.constexpr, LUT_AHEAD: gl.constexpr = False,
-                     LUT_PREFETCH: gl.constexpr = 0):  # fmt: skip
+                     LUT_PREFETCH: gl.constexpr = 0, WAIT_ASM: gl.constexpr = False):  # fmt: skip
         """K block kb of the TMA form, its x tile in ring buffer s (landed in phase `phase`): look the weight tile
         up, MMA, refill the buffer MMA kb-1 read with block kb + STAGES - 1 (below KB, the end of the program's K
         blocks). Returns the carried state."""
@@ -377,7 +383,16 @@ if HAVE_GLUON:
         _barrier()
         _tma_load(x_desc, [m_start, nxt * BLOCK_K], landed[refill], x_bufs[refill], pred=nxt < KB)
         # the A fragments are read from registers: wait before the next lookups overwrite them
-        acc = warpgroup_mma_wait(num_outstanding=0, deps=[acc])
+        if WAIT_ASM:
+            # Triton 3.9 lowers warpgroup_mma_wait with a CTA barrier after it, so that neither warpgroup starts its
+            # next lookups before both MMAs end (PINGPONG undone; 3.6 has none). Here the wait is inline PTX and the
+            # next block's words pass through it: its lookups depend on them, so they come after the wait. The
+            # refill's buffer needs no barrier of its own: its last MMA reader's warpgroup waited before this
+            # block's CTA barrier, which comes before the refill (as under 3.6).
+            next_words = gl.inline_asm_elementwise(WAIT_MMA_ASM, "=r,=r,=r,=r,r,r,r,r", [next_words],
+                                                   dtype=next_words.dtype, is_pure=False, pack=4)  # fmt: skip
+        else:
+            acc = warpgroup_mma_wait(num_outstanding=0, deps=[acc])
         return acc, next_words, tables, in_group
 
     @gluon.jit
@@ -388,6 +403,7 @@ if HAVE_GLUON:
         STAGES: gl.constexpr, BLOCK_G: gl.constexpr, STORE_ROWS: gl.constexpr, PINGPONG_ON: gl.constexpr,
         acc_layout: gl.constexpr, a_layout: gl.constexpr, w_layout: gl.constexpr, y_layout: gl.constexpr,
         USE_SPLIT: gl.constexpr = False, LUT_AHEAD: gl.constexpr = False, LUT_PREFETCH: gl.constexpr = 0,
+        WAIT_ASM: gl.constexpr = False,
     ):  # fmt: skip
         """The register form with x's tiles by TMA: one thread loads a whole [BM, BK] tile into a ring buffer and its
         mbarrier says when it has landed. No cp.async address math, no proxy fence, and one CTA barrier a K block
@@ -430,6 +446,8 @@ if HAVE_GLUON:
         tables = _row_tables(pairs_ptr, lut_rows + (kb0 // BPG) * (1 << BITS), BITS, True)
         words = _load_words(word_rows, kb0, CW, B, BLOCK_K)
         acc = gl.zeros([BLOCK_N, BLOCK_M], gl.float32, acc_layout)
+        if WAIT_ASM:  # the loop carries the MMA's accumulator token, waited for once after it
+            acc = warpgroup_mma_init(acc)
         in_group = kb0 % BPG  # K blocks of the current LUT group done
         rounds = (KB - kb0) // STAGES
         for r in range(rounds):  # whole rounds of the ring, unrolled: every buffer index a constant
@@ -437,15 +455,17 @@ if HAVE_GLUON:
                 acc, words, tables, in_group = _tma_k_block(
                     kb0 + r * STAGES + s, s, r & 1, acc, words, tables, in_group, x_desc, x_bufs, landed, m_start,
                     word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, STAGES, X_BYTES,
-                    a_layout, PINGPONG, wg, False, LUT_AHEAD, LUT_PREFETCH,
+                    a_layout, PINGPONG, wg, False, LUT_AHEAD, LUT_PREFETCH, WAIT_ASM,
                 )  # fmt: skip
         for s in gl.static_range(STAGES - 1):  # the last (KB - kb0) % STAGES blocks
             if kb0 + rounds * STAGES + s < KB:
                 acc, words, tables, in_group = _tma_k_block(
                     kb0 + rounds * STAGES + s, s, rounds & 1, acc, words, tables, in_group, x_desc, x_bufs, landed,
                     m_start, word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, STAGES,
-                    X_BYTES, a_layout, PINGPONG, wg, True, LUT_AHEAD, LUT_PREFETCH,
+                    X_BYTES, a_layout, PINGPONG, wg, True, LUT_AHEAD, LUT_PREFETCH, WAIT_ASM,
                 )  # fmt: skip
+        if WAIT_ASM:  # the last MMA has been waited for by the inline PTX; this hands acc over as ready
+            acc = warpgroup_mma_wait(num_outstanding=0, deps=[acc])
         if USE_SPLIT:
             # the partial to the workspace; the tile's last program to arrive sums them into y (as
             # triton_common.store_split_k, which Gluon cannot call: its tl.zeros has no layout, and y goes by _store_y)
@@ -539,6 +559,15 @@ def prefill_wgmma_lut_ahead(group_size: int) -> list[dict]:
     return [{**c, "LUT_AHEAD": 1} for c in prefill_wgmma_candidates(group_size) if c.get("PINGPONG")]
 
 
+def prefill_wgmma_wait_asm(group_size: int) -> list[dict]:
+    """The TMA candidates with PINGPONG, each with WAIT_ASM (_tma_k_block), and the default tile with WAIT_ASM and
+    LUT_PREFETCH 2: the grid's, not the op's (fifty-fifth session, for Triton 3.9, whose warpgroup_mma_wait lowering
+    adds a CTA barrier that undoes PINGPONG; not yet timed)."""
+    pingpong = [c for c in prefill_wgmma_candidates(group_size) if c.get("PINGPONG")]
+    both = [{**default_prefill_wgmma_config(), "WAIT_ASM": 1, "LUT_PREFETCH": 2}]
+    return [{**c, "WAIT_ASM": 1} for c in pingpong] + [c for c in both if group_size % c["BLOCK_K"] == 0]
+
+
 def prefill_wgmma_lut_prefetch(group_size: int) -> list[dict]:
     """The TMA candidates with PINGPONG, each with LUT_PREFETCH 1 and 2 (_lookup_block): the grid's, not the op's
     (fifty-fifth session, written for the same case as LUT_AHEAD; not yet timed)."""
@@ -585,7 +614,7 @@ def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: 
             BITS=bits, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, STAGES=stages, BLOCK_G=MAX_TILED_SEGMENTS,
             STORE_ROWS=bool(config.get("STORE_ROWS", 0)),
             PINGPONG_ON=bool(config.get("PINGPONG", 0)), LUT_AHEAD=bool(config.get("LUT_AHEAD", 0)),
-            LUT_PREFETCH=int(config.get("LUT_PREFETCH", 0)),
+            LUT_PREFETCH=int(config.get("LUT_PREFETCH", 0)), WAIT_ASM=bool(config.get("WAIT_ASM", 0)),
             **{k_: layouts[k_] for k_ in TMA_LAYOUTS}, USE_SPLIT=split > 1, num_warps=warps,
         )  # fmt: skip
         return
