@@ -25,7 +25,8 @@ if [ "$1" = tritons ]; then
   grep "cuBLAS\|best\|PINGPONG': 1\|WRONG\|failed" $OUT/prefill_grid_gpr4_t39.log | tail -30
   exit 0
 fi
-if [ "$1" = tests ]; then
+if [ "$1" = tests ]; then  # "tests t39" (carry Triton 3.9's part): under Triton 3.9
+  [ "$2" = t39 ] && install_triton39 >/dev/null
   timeout 560 python3 -m pytest -q -p no:cacheprovider tests/kernels/test_prefill_wgmma.py 2>&1 | tail -4 \
     | tee $OUT/cuda_tests_prefill_wgmma.log
   exit 0
