@@ -46,6 +46,11 @@ Without the turns both warpgroups look up at once and the tensor cores idle mean
 PINGPONG ran correctly on the H200 in every CUDA test case (fp16 and bf16, 3- and 4-bit, odd N, K 512 to 4096 with
 tails of 1-3 blocks; thirtieth session).
 
+Under Triton 3.9 the TMA form's K loop has two CTA barriers a block more than under 3.6, both from 3.9's lowering:
+one before mbarrier.expect's arrive and one after warpgroup_mma_wait. The second keeps each warpgroup from its next
+lookups until both MMAs end, which undoes PINGPONG; WAIT_ASM issues the wait as inline PTX instead (grid only until
+timed; benchmarks/NOTES.md, fifty-fifth session).
+
 SPLIT_K (the TMA form) splits K into ranges of whole blocks, for few tokens, whose grid of row tiles alone is too
 small: each program stores an fp32 partial and the tile's last to arrive sums them into y. At 4-16 tokens of one
 task on the H200 it matched the shipped decode kernels (12.6-13.5 us on 4096x4096), so the op does not offer it
@@ -583,8 +588,9 @@ def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: 
     alone). config: BLOCK_M, BLOCK_N, BLOCK_K, num_warps, num_stages (>= 3); X_TMA: the TMA form (3 or 4 stages),
     whose PINGPONG (8 warps) has the two warpgroups take turns, whose SPLIT_K (default 1) splits K into that
     many ranges of whole blocks (for few tokens: decode's grid of row tiles alone is too small), whose LUT_AHEAD
-    (0/1) loads each block's next LUT group before its lookups and whose LUT_PREFETCH (0, 1 or 2) asks L1 for the
-    next group's LUT rows that many blocks before their boundary (_lookup_block)."""
+    (0/1) loads each block's next LUT group before its lookups, whose LUT_PREFETCH (0, 1 or 2) asks L1 for the
+    next group's LUT rows that many blocks before their boundary (_lookup_block) and whose WAIT_ASM (0/1) waits for
+    each MMA by inline PTX instead of warpgroup_mma_wait, which Triton 3.9 lowers with a CTA barrier (_tma_k_block)."""
     k = x.shape[1]
     n = codes_packed.shape[0]
     gs = triton.cdiv(k, lut_pool.shape[2])
