@@ -768,6 +768,7 @@ def compile_prefill_wgmma_sm90(config: dict, bits: int = 4, x: str = "fp16") -> 
         _prefill_wgmma_kernel,
         _prefill_wgmma_tma_kernel,
         kernel_layouts,
+        tma_options,
     )
 
     bm, bn, bk, warps = config["BLOCK_M"], config["BLOCK_N"], config["BLOCK_K"], config["num_warps"]
@@ -782,10 +783,8 @@ def compile_prefill_wgmma_sm90(config: dict, bits: int = 4, x: str = "fp16") -> 
         dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}[x]
         desc = TensorDescriptor.from_tensor(torch.empty(bm, 4096, dtype=dtype), [bm, bk], layouts["x_smem_layout"])
         ints = ["G", "MIN_LEN", "N", "K", "GS", "stride_cw", "stride_ls", "stride_ln", "stride_ym"]
-        const |= {"PINGPONG_ON": bool(config.get("PINGPONG", 0)), **{k: layouts[k] for k in TMA_LAYOUTS},
-                  "USE_SPLIT": config.get("SPLIT_K", 1) > 1, "LUT_AHEAD": bool(config.get("LUT_AHEAD", 0)),
-                  "LUT_PREFETCH": int(config.get("LUT_PREFETCH", 0)),
-                  "WAIT_ASM": bool(config.get("WAIT_ASM", 0))}  # fmt: skip
+        const |= {**tma_options(config), **{k: layouts[k] for k in TMA_LAYOUTS},
+                  "USE_SPLIT": config.get("SPLIT_K", 1) > 1}  # fmt: skip
         return sm90_compile(_prefill_wgmma_tma_kernel, ints + ["KB_PER_SPLIT"], ints[2:], const, warps,
                             config["num_stages"], x=x, lut=x, extra_sig={"x_desc": mangle_type(desc)})  # fmt: skip
     ints = ["G", "MIN_LEN", "N", "K", "GS", "stride_xm", "stride_cw", "stride_ls", "stride_ln", "stride_ym"]

@@ -556,28 +556,44 @@ def prefill_wgmma_candidates(group_size: int) -> list[dict]:
     return [c for c in cp_async + tma if group_size % c["BLOCK_K"] == 0]
 
 
+def tma_options(config: dict) -> dict:
+    """The TMA form's option constexprs from a launcher config (absent keys off): what launch_prefill_wgmma passes
+    and what benchmarks/bench_kernels.py compiles, so that an option added here reaches both."""
+    return {
+        "PINGPONG_ON": bool(config.get("PINGPONG", 0)),
+        "LUT_AHEAD": bool(config.get("LUT_AHEAD", 0)),
+        "LUT_PREFETCH": int(config.get("LUT_PREFETCH", 0)),
+        "WAIT_ASM": bool(config.get("WAIT_ASM", 0)),
+    }
+
+
+def _pingpong_candidates(group_size: int) -> list[dict]:
+    """The TMA candidates with PINGPONG: the base of the grid-only variants below."""
+    return [c for c in prefill_wgmma_candidates(group_size) if c.get("PINGPONG")]
+
+
 def prefill_wgmma_lut_ahead(group_size: int) -> list[dict]:
     """The TMA candidates with PINGPONG, each with LUT_AHEAD (_lookup_block): the grid's (benchmarks/prefill_grid.py),
     not the op's (fifty-third session: written for the H100's 4096x4096 / gpr 4 / 8-task prefill, 1.29-1.34x cuBLAS
     against gpr 1's 1.24x; fifty-fourth session: slower there, 127.4 us at best against 118.0 without it; not
     profiled)."""
-    return [{**c, "LUT_AHEAD": 1} for c in prefill_wgmma_candidates(group_size) if c.get("PINGPONG")]
+    return [{**c, "LUT_AHEAD": 1} for c in _pingpong_candidates(group_size)]
 
 
 def prefill_wgmma_wait_asm(group_size: int) -> list[dict]:
     """The TMA candidates with PINGPONG, each with WAIT_ASM (_tma_k_block), and the default tile with WAIT_ASM and
     LUT_PREFETCH 2: the grid's, not the op's (fifty-fifth session, for Triton 3.9, whose warpgroup_mma_wait lowering
     adds a CTA barrier that undoes PINGPONG; not yet timed)."""
-    pingpong = [c for c in prefill_wgmma_candidates(group_size) if c.get("PINGPONG")]
     both = [{**default_prefill_wgmma_config(), "WAIT_ASM": 1, "LUT_PREFETCH": 2}]
-    return [{**c, "WAIT_ASM": 1} for c in pingpong] + [c for c in both if group_size % c["BLOCK_K"] == 0]
+    return [{**c, "WAIT_ASM": 1} for c in _pingpong_candidates(group_size)] + [
+        c for c in both if group_size % c["BLOCK_K"] == 0
+    ]
 
 
 def prefill_wgmma_lut_prefetch(group_size: int) -> list[dict]:
     """The TMA candidates with PINGPONG, each with LUT_PREFETCH 1 and 2 (_lookup_block): the grid's, not the op's
     (fifty-fifth session, written for the same case as LUT_AHEAD; not yet timed)."""
-    pingpong = [c for c in prefill_wgmma_candidates(group_size) if c.get("PINGPONG")]
-    return [{**c, "LUT_PREFETCH": d} for d in (1, 2) for c in pingpong]
+    return [{**c, "LUT_PREFETCH": d} for d in (1, 2) for c in _pingpong_candidates(group_size)]
 
 
 def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor,
@@ -618,9 +634,7 @@ def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: 
             g, tiles.min_len, n, k, gs, codes_packed.stride(0) // 4, lut_pool.stride(0), lut_pool.stride(1),
             y.stride(0), per_split,
             BITS=bits, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, STAGES=stages, BLOCK_G=MAX_TILED_SEGMENTS,
-            STORE_ROWS=bool(config.get("STORE_ROWS", 0)),
-            PINGPONG_ON=bool(config.get("PINGPONG", 0)), LUT_AHEAD=bool(config.get("LUT_AHEAD", 0)),
-            LUT_PREFETCH=int(config.get("LUT_PREFETCH", 0)), WAIT_ASM=bool(config.get("WAIT_ASM", 0)),
+            STORE_ROWS=bool(config.get("STORE_ROWS", 0)), **tma_options(config),
             **{k_: layouts[k_] for k_ in TMA_LAYOUTS}, USE_SPLIT=split > 1, num_warps=warps,
         )  # fmt: skip
         return

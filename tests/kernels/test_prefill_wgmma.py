@@ -152,9 +152,9 @@ def test_every_candidate_compiles_for_sm90_without_spills_and_keeps_the_weight_t
         if config.get("X_TMA"):
             stages = config["num_stages"]
             assert hgmma == per_block * (2 * stages - 1), (case, hgmma)
-            # Triton 3.6 (the GPU machine's) needs only the kernel's own CTA barrier; 3.9's barrier pass adds two
-            # more. PINGPONG adds a named-barrier wait and arrive a block.
-            # WAIT_ASM: 3.9's barrier after the wait is gone (one fewer a block).
+            # Triton 3.6 (the GPU machine's) needs only the kernel's own CTA barrier; 3.9's lowering adds two more
+            # (before mbarrier.expect's arrive, after warpgroup_mma_wait). PINGPONG adds a named-barrier wait and
+            # arrive a block. WAIT_ASM: 3.9's barrier after the wait is gone (one fewer a block).
             own = 1 + 2 * config.get("PINGPONG", 0)
             extra = 1 if config.get("WAIT_ASM") else 2
             assert bars == own * stages if triton.__version__.startswith("3.6") else bars <= (own + extra) * stages, (
