@@ -48,8 +48,10 @@ tails of 1-3 blocks; thirtieth session).
 
 Under Triton 3.9 the TMA form's K loop has two CTA barriers a block more than under 3.6, both from 3.9's lowering:
 one before mbarrier.expect's arrive and one after warpgroup_mma_wait. The second keeps each warpgroup from its next
-lookups until both MMAs end, which undoes PINGPONG; WAIT_ASM issues the wait as inline PTX instead (grid only until
-timed; benchmarks/NOTES.md, fifty-fifth session).
+lookups until both MMAs end, which undoes PINGPONG; WAIT_ASM (on wherever PINGPONG is) issues the wait as inline PTX
+instead. H100, 4096x4096, gpr 4, 2,048 tokens over 8 tasks, the shipped tile (fifty-sixth session): Triton 3.9
+155.3 us with Gluon's wait, 124.5 with WAIT_ASM; Triton 3.6 118.0 and 117.9 (cuBLAS 87). The first barrier stays
+(left out of the kernel, Triton's barrier pass puts one back before the TMA refill).
 
 SPLIT_K (the TMA form) splits K into ranges of whole blocks, for few tokens, whose grid of row tiles alone is too
 small: each program stores an fp32 partial and the tile's last to arrive sums them into y. At 4-16 tokens of one
@@ -70,7 +72,7 @@ import triton
 
 from kernels.prmt_lut import GATHER_DEQUANT_CONSTRAINTS, gather_dequant_program, to_ptx
 from kernels.triton_common import split_k_tiles
-from kernels.triton_decode_prmt import _pair_tables, _row_pairs, _row_tables, prmt_ok
+from kernels.triton_decode_prmt import _row_tables, prmt_ok
 from kernels.triton_prefill_prmt import MAX_TILED_SEGMENTS, SegmentTiles
 
 try:  # Gluon ships with Triton >= 3.5
@@ -105,11 +107,6 @@ BAR_ARRIVE = triton.language.constexpr("{ .reg .pred p; setp.ne.u32 p, $2, 0; @p
 # lookups, which overwrite the A fragments an MMA in flight reads, come after the wait)
 WAIT_MMA_ASM = triton.language.constexpr(
     "wgmma.wait_group.sync.aligned 0; mov.b32 $0, $4; mov.b32 $1, $5; mov.b32 $2, $6; mov.b32 $3, $7;"
-)
-# prefetch.global.L1 of the line at $2 where $1 != 0 (LUT_PREFETCH: a LUT group's rows a block or two before their
-# loads at the group's boundary)
-PREFETCH_L1 = triton.language.constexpr(
-    "{ .reg .pred p; setp.ne.u32 p, $1, 0; @p prefetch.global.L1 [$2]; mov.u32 $0, 0; }"
 )
 
 
@@ -223,7 +220,7 @@ if HAVE_GLUON:
     @gluon.jit
     def _lookup_block(kb, words, tables, in_group, word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG,
                       BITS: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr, a_layout: gl.constexpr,
-                      DT: gl.constexpr, LUT_AHEAD: gl.constexpr = False, LUT_PREFETCH: gl.constexpr = 0):  # fmt: skip
+                      DT: gl.constexpr):  # fmt: skip
         """K block kb's weight tile looked up from its code words (A [BN, BK] in the wgmma operand layout), block
         kb + 1's words loaded (KB: the end of the program's K blocks), and the next LUT group's byte tables at a
         group boundary. Returns (A, the next words, the tables, K blocks of the current group done).
@@ -232,31 +229,17 @@ if HAVE_GLUON:
         permutes past the turn's named barrier), so the warpgroup, and under PINGPONG the other one waiting for its
         turn, stall for the loads' latency: a DRAM miss, since no other program reads these rows of this slot. At
         gpr 4 three times a tile at K = 4096 (H100: 4096x4096, 8 tasks x 256 tokens, 118.9-119.8 us at gpr 4 against
-        114.0-114.6 at gpr 1, fifty-first session). LUT_PREFETCH = D (1 or 2): the block D blocks before a boundary
-        asks L1 for the next group's LUT rows (one predicated prefetch a row, no register held), so that the
-        boundary's loads hit L1.
-
-        LUT_AHEAD: block kb + 1's LUT group is loaded before this block's lookups, so that at a group boundary its
-        load's latency passes under them (else the boundary's tables wait for their load before the next block's
-        lookups: at gpr 4 three times a tile at K = 4096). It is loaded at every block (hits in L1 but after a group's
-        first) so that no branch or mask sits in the loop; only a boundary builds tables from it."""
+        114.0-114.6 at gpr 1, fifty-first session). Two cures were timed there and lost, and were removed: the next
+        group's rows loaded a block ahead at every block (LUT_AHEAD, 126.8-127.4 us against 118.0) and asked of L1
+        by a predicated prefetch a row one or two blocks before the boundary (LUT_PREFETCH, 124.7 and 127.1 us;
+        fifty-third to fifty-sixth sessions, benchmarks/NOTES.md)."""
         next_words = _load_words(word_rows, gl.minimum(kb + 1, KB - 1), CW, B, BLOCK_K)
-        if LUT_PREFETCH > 0:  # the next group starts at block kb + LUT_PREFETCH: its rows' LUT entries into L1
-            ahead_ok = ((in_group + LUT_PREFETCH == BPG) & (kb + LUT_PREFETCH < KB)).to(gl.int32)
-            group_rows = pairs_ptr + (lut_rows + ((kb + LUT_PREFETCH) // BPG) * (1 << BITS)) // 2
-            pred = ahead_ok + gl.zeros_like(lut_rows).to(gl.int32)
-            gl.inline_asm_elementwise(PREFETCH_L1, "=r,r,l", [pred, group_rows], dtype=gl.int32, is_pure=False, pack=1)
-        if LUT_AHEAD:
-            ahead = _row_pairs(pairs_ptr, lut_rows + (gl.minimum(kb + 1, KB - 1) // BPG) * (1 << BITS), BITS)
         a = _fragments(words, sel, tables, a_layout, BLOCK_N, BLOCK_K, BLOCK_K // 32, DT)
         in_group += 1
         if in_group == BPG:
             in_group = 0
             if kb + 1 < KB:
-                if LUT_AHEAD:
-                    tables = _pair_tables(ahead, True)
-                else:
-                    tables = _row_tables(pairs_ptr, lut_rows + ((kb + 1) // BPG) * (1 << BITS), BITS, True)
+                tables = _row_tables(pairs_ptr, lut_rows + ((kb + 1) // BPG) * (1 << BITS), BITS, True)
         return a, next_words, tables, in_group
 
     @gluon.jit
@@ -358,14 +341,13 @@ if HAVE_GLUON:
     def _tma_k_block(kb, s: gl.constexpr, phase, acc, words, tables, in_group, x_desc, x_bufs, landed, m_start,
                      word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS: gl.constexpr, BLOCK_N: gl.constexpr,
                      BLOCK_K: gl.constexpr, STAGES: gl.constexpr, X_BYTES: gl.constexpr, a_layout: gl.constexpr,
-                     PINGPONG: gl.constexpr, wg, TAIL: gl.constexpr, LUT_AHEAD: gl.constexpr = False,
-                     LUT_PREFETCH: gl.constexpr = 0, WAIT_ASM: gl.constexpr = False):  # fmt: skip
+                     PINGPONG: gl.constexpr, wg, TAIL: gl.constexpr, WAIT_ASM: gl.constexpr):  # fmt: skip
         """K block kb of the TMA form, its x tile in ring buffer s (landed in phase `phase`): look the weight tile
         up, MMA, refill the buffer MMA kb-1 read with block kb + STAGES - 1 (below KB, the end of the program's K
         blocks). Returns the carried state."""
         a, next_words, tables, in_group = _lookup_block(kb, words, tables, in_group, word_rows, CW, B, sel, pairs_ptr,
                                                         lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, a_layout,
-                                                        x_desc.dtype, LUT_AHEAD, LUT_PREFETCH)
+                                                        x_desc.dtype)
         if TAIL:
             # A tail block runs under an `if`; after one, Triton's barrier pass wants a CTA barrier before the
             # landed-wait (3.6) or the MMA (3.9): one here, where it cannot fall inside a turn (below)
@@ -407,8 +389,7 @@ if HAVE_GLUON:
         BITS: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr,
         STAGES: gl.constexpr, BLOCK_G: gl.constexpr, STORE_ROWS: gl.constexpr, PINGPONG_ON: gl.constexpr,
         acc_layout: gl.constexpr, a_layout: gl.constexpr, w_layout: gl.constexpr, y_layout: gl.constexpr,
-        USE_SPLIT: gl.constexpr = False, LUT_AHEAD: gl.constexpr = False, LUT_PREFETCH: gl.constexpr = 0,
-        WAIT_ASM: gl.constexpr = False,
+        USE_SPLIT: gl.constexpr = False, WAIT_ASM: gl.constexpr = False,
     ):  # fmt: skip
         """The register form with x's tiles by TMA: one thread loads a whole [BM, BK] tile into a ring buffer and its
         mbarrier says when it has landed. No cp.async address math, no proxy fence, and one CTA barrier a K block
@@ -460,14 +441,14 @@ if HAVE_GLUON:
                 acc, words, tables, in_group = _tma_k_block(
                     kb0 + r * STAGES + s, s, r & 1, acc, words, tables, in_group, x_desc, x_bufs, landed, m_start,
                     word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, STAGES, X_BYTES,
-                    a_layout, PINGPONG, wg, False, LUT_AHEAD, LUT_PREFETCH, WAIT_ASM,
+                    a_layout, PINGPONG, wg, False, WAIT_ASM,
                 )  # fmt: skip
         for s in gl.static_range(STAGES - 1):  # the last (KB - kb0) % STAGES blocks
             if kb0 + rounds * STAGES + s < KB:
                 acc, words, tables, in_group = _tma_k_block(
                     kb0 + rounds * STAGES + s, s, rounds & 1, acc, words, tables, in_group, x_desc, x_bufs, landed,
                     m_start, word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, STAGES,
-                    X_BYTES, a_layout, PINGPONG, wg, True, LUT_AHEAD, LUT_PREFETCH, WAIT_ASM,
+                    X_BYTES, a_layout, PINGPONG, wg, True, WAIT_ASM,
                 )  # fmt: skip
         if WAIT_ASM:  # the last MMA has been waited for by the inline PTX; this hands acc over as ready
             acc = warpgroup_mma_wait(num_outstanding=0, deps=[acc])
@@ -557,14 +538,12 @@ def prefill_wgmma_candidates(group_size: int) -> list[dict]:
 
 
 def tma_options(config: dict) -> dict:
-    """The TMA form's option constexprs from a launcher config (absent keys off): what launch_prefill_wgmma passes
-    and what benchmarks/bench_kernels.py compiles, so that an option added here reaches both."""
-    return {
-        "PINGPONG_ON": bool(config.get("PINGPONG", 0)),
-        "LUT_AHEAD": bool(config.get("LUT_AHEAD", 0)),
-        "LUT_PREFETCH": int(config.get("LUT_PREFETCH", 0)),
-        "WAIT_ASM": bool(config.get("WAIT_ASM", 0)),
-    }
+    """The TMA form's option constexprs from a launcher config: what launch_prefill_wgmma passes and what
+    benchmarks/bench_kernels.py compiles, so that an option added here reaches both. PINGPONG absent: off; WAIT_ASM
+    absent: as PINGPONG (the inline-PTX wait: Triton 3.9's lowered one undoes the turns, and under 3.6 the two waits
+    timed alike; WAIT_ASM 0 keeps Gluon's, for the grid's comparison)."""
+    pingpong = bool(config.get("PINGPONG", 0))
+    return {"PINGPONG_ON": pingpong, "WAIT_ASM": bool(config.get("WAIT_ASM", pingpong))}
 
 
 def _pingpong_candidates(group_size: int) -> list[dict]:
@@ -572,28 +551,11 @@ def _pingpong_candidates(group_size: int) -> list[dict]:
     return [c for c in prefill_wgmma_candidates(group_size) if c.get("PINGPONG")]
 
 
-def prefill_wgmma_lut_ahead(group_size: int) -> list[dict]:
-    """The TMA candidates with PINGPONG, each with LUT_AHEAD (_lookup_block): the grid's (benchmarks/prefill_grid.py),
-    not the op's (fifty-third session: written for the H100's 4096x4096 / gpr 4 / 8-task prefill, 1.29-1.34x cuBLAS
-    against gpr 1's 1.24x; fifty-fourth session: slower there, 127.4 us at best against 118.0 without it; not
-    profiled)."""
-    return [{**c, "LUT_AHEAD": 1} for c in _pingpong_candidates(group_size)]
-
-
-def prefill_wgmma_wait_asm(group_size: int) -> list[dict]:
-    """The TMA candidates with PINGPONG, each with WAIT_ASM (_tma_k_block), and the default tile with WAIT_ASM and
-    LUT_PREFETCH 2: the grid's, not the op's (fifty-fifth session, for Triton 3.9, whose warpgroup_mma_wait lowering
-    adds a CTA barrier that undoes PINGPONG; not yet timed)."""
-    both = [{**default_prefill_wgmma_config(), "WAIT_ASM": 1, "LUT_PREFETCH": 2}]
-    return [{**c, "WAIT_ASM": 1} for c in _pingpong_candidates(group_size)] + [
-        c for c in both if group_size % c["BLOCK_K"] == 0
-    ]
-
-
-def prefill_wgmma_lut_prefetch(group_size: int) -> list[dict]:
-    """The TMA candidates with PINGPONG, each with LUT_PREFETCH 1 and 2 (_lookup_block): the grid's, not the op's
-    (fifty-fifth session, written for the same case as LUT_AHEAD; not yet timed)."""
-    return [{**c, "LUT_PREFETCH": d} for d in (1, 2) for c in _pingpong_candidates(group_size)]
+def prefill_wgmma_gluon_wait(group_size: int) -> list[dict]:
+    """The TMA candidates with PINGPONG, each with WAIT_ASM 0 (Gluon's warpgroup_mma_wait, the form before the
+    fifty-sixth session): the grid's (benchmarks/prefill_grid.py), not the op's, to time the two waits side by side
+    under each Triton."""
+    return [{**c, "WAIT_ASM": 0} for c in _pingpong_candidates(group_size)]
 
 
 def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor,
@@ -603,10 +565,9 @@ def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: 
     [M] int32: each token's slot; tiles: the segments (rows of segments shorter than tiles.min_len are left
     alone). config: BLOCK_M, BLOCK_N, BLOCK_K, num_warps, num_stages (>= 3); X_TMA: the TMA form (3 or 4 stages),
     whose PINGPONG (8 warps) has the two warpgroups take turns, whose SPLIT_K (default 1) splits K into that
-    many ranges of whole blocks (for few tokens: decode's grid of row tiles alone is too small), whose LUT_AHEAD
-    (0/1) loads each block's next LUT group before its lookups, whose LUT_PREFETCH (0, 1 or 2) asks L1 for the
-    next group's LUT rows that many blocks before their boundary (_lookup_block) and whose WAIT_ASM (0/1) waits for
-    each MMA by inline PTX instead of warpgroup_mma_wait, which Triton 3.9 lowers with a CTA barrier (_tma_k_block)."""
+    many ranges of whole blocks (for few tokens: decode's grid of row tiles alone is too small), and whose WAIT_ASM
+    (default: as PINGPONG) waits for each MMA by inline PTX instead of warpgroup_mma_wait, which Triton 3.9 lowers
+    with a CTA barrier (_tma_k_block, tma_options)."""
     k = x.shape[1]
     n = codes_packed.shape[0]
     gs = triton.cdiv(k, lut_pool.shape[2])

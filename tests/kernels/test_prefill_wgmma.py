@@ -24,9 +24,8 @@ from kernels.triton_prefill_wgmma import (
     default_prefill_wgmma_config,
     launch_prefill_wgmma,
     prefill_wgmma_candidates,
-    prefill_wgmma_lut_ahead,
-    prefill_wgmma_lut_prefetch,
-    prefill_wgmma_wait_asm,
+    prefill_wgmma_gluon_wait,
+    tma_options,
     wgmma_prefill_ok,
 )
 from tests.kernels.compiled_layouts import sm90_results
@@ -106,10 +105,8 @@ for config, bits, x in json.loads(sys.argv[1]):
             width = 4 if ".128" in m.group(1) else 2 if ".64" in m.group(1) else 1
             first = int(m.group(2)[1:])
             a_overwrites += any(first + i in in_flight for i in range(width))
-    prefetches = [line for line in sass.splitlines() if "CCTL.E.PF1" in line]  # LUT_PREFETCH's L1 prefetches
-    unpredicated = [line for line in prefetches if not re.search(r"@!?U?P\d", line)]
     out.append([int(regs), int(stack), int(smem), loop_ops, sass.count("HGMMA"), mix.get("BAR", 0), turn_ctas,
-                len(prefetches), len(unpredicated), a_overwrites])
+                a_overwrites])
 print(json.dumps(out))
 """
 
@@ -126,16 +123,10 @@ def test_every_candidate_compiles_for_sm90_without_spills_and_keeps_the_weight_t
     cases += [[c, 3, "bf16"] for c in pingpong]
     splits = [{"WGMMA": 1, "X_TMA": 1, "BLOCK_K": 64, "STORE_ROWS": 0, **config} for *_, config in SPLIT_CASES]
     cases += [[c, 4, "fp16"] for c in splits] + [[splits[1], 3, "bf16"]]
-    ahead = prefill_wgmma_lut_ahead(128)  # the next LUT group loaded a block ahead: the grid's, not the op's
-    cases += [[c, 4, "fp16"] for c in ahead] + [[ahead[0], 3, "bf16"]]
-    prefetch = prefill_wgmma_lut_prefetch(128)  # the next LUT group asked of L1 before its boundary: the grid's
-    cases += [[c, 4, "fp16"] for c in prefetch if c["LUT_PREFETCH"] == 2] + [[prefetch[0], 3, "bf16"]]
-    wait_asm = prefill_wgmma_wait_asm(128)  # the MMA wait as inline PTX: the grid's
-    cases += [[c, 4, "fp16"] for c in wait_asm] + [[wait_asm[0], 3, "bf16"]]
+    gluon_wait = prefill_wgmma_gluon_wait(128)  # PINGPONG with Gluon's MMA wait, not the inline PTX: the grid's
+    cases += [[c, 4, "fp16"] for c in gluon_wait] + [[gluon_wait[0], 3, "bf16"]]
     results = sm90_results(_COMPILE_SCRIPT, cases)
-    for case, (regs, stack, smem, loop_ops, hgmma, bars, turn_ctas, prefetches, unpredicated, a_overwrites) in zip(
-        cases, results, strict=True
-    ):
+    for case, (regs, stack, smem, loop_ops, hgmma, bars, turn_ctas, a_overwrites) in zip(cases, results, strict=True):
         # nothing writes a register an MMA in flight reads as its A fragment (the twenty-eighth session's wrong
         # results on the H200 were such writes), with the wait as Gluon's op or as inline PTX (WAIT_ASM)
         assert a_overwrites == 0, (case, a_overwrites)
@@ -154,22 +145,15 @@ def test_every_candidate_compiles_for_sm90_without_spills_and_keeps_the_weight_t
             assert hgmma == per_block * (2 * stages - 1), (case, hgmma)
             # Triton 3.6 (the GPU machine's) needs only the kernel's own CTA barrier; 3.9's lowering adds two more
             # (before mbarrier.expect's arrive, after warpgroup_mma_wait). PINGPONG adds a named-barrier wait and
-            # arrive a block. WAIT_ASM: 3.9's barrier after the wait is gone (one fewer a block).
+            # arrive a block. WAIT_ASM (PINGPONG's default): 3.9's barrier after the wait is gone (one fewer a block).
             own = 1 + 2 * config.get("PINGPONG", 0)
-            extra = 1 if config.get("WAIT_ASM") else 2
+            extra = 1 if tma_options(config)["WAIT_ASM"] else 2
             assert bars == own * stages if triton.__version__.startswith("3.6") else bars <= (own + extra) * stages, (
                 case,
                 bars,
             )
         else:
             assert hgmma == per_block, (case, hgmma)
-        # LUT_PREFETCH: one prefetch a LUT row a thread holds in every K block, predicated (only the block its
-        # distance before a group boundary asks); none without it
-        if config.get("LUT_PREFETCH"):
-            blocks = 2 * config["num_stages"] - 1 if config.get("X_TMA") else 1
-            assert prefetches > 0 and prefetches % blocks == 0 and unpredicated == 0, (case, prefetches)
-        else:
-            assert prefetches == 0, (case, prefetches)
 
 
 def test_every_shipped_wgmma_choice_is_a_candidate_the_compile_test_covers():
@@ -207,9 +191,9 @@ SPLIT_CASES = [  # (N, K, gpr, bits, dtype, tokens, config): few tokens of one s
     (384, 192, 1, 4, torch.float16, 3, {"BLOCK_M": 8, "BLOCK_N": 64, "num_warps": 4, "num_stages": 4,
                                         "SPLIT_K": 2, "PINGPONG": 0}),  # 2 + 1 blocks: all tail
     (4096, 4096, 4, 4, torch.float16, 16, {"BLOCK_M": 16, "BLOCK_N": 128, "num_warps": 8, "num_stages": 4,
-                                           "SPLIT_K": 3, "PINGPONG": 1, "LUT_AHEAD": 1}),  # ranges cut groups
+                                           "SPLIT_K": 3, "PINGPONG": 1}),  # ranges cut LUT groups
     (4096, 4096, 4, 4, torch.float16, 16, {"BLOCK_M": 16, "BLOCK_N": 128, "num_warps": 8, "num_stages": 4,
-                                           "SPLIT_K": 3, "PINGPONG": 1, "LUT_PREFETCH": 2}),  # ranges end mid-group
+                                           "SPLIT_K": 3, "PINGPONG": 1, "WAIT_ASM": 0}),  # Gluon's MMA wait
 ]
 
 
@@ -239,10 +223,10 @@ def test_the_kernel_matches_the_reference_on_the_segments_it_tiles(case):
     slot_of_token = segments.slot_of_token()
     ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
     tiled = torch.cat([torch.full((c,), c >= min_len) for c in counts]).cuda()
-    # the LUT_PREFETCH grid entries of the default tile, 3 and 4 stages (the 3-stage form's tails differ)
-    prefetch = [c for c in prefill_wgmma_lut_prefetch(k // gpr) if c["BLOCK_M"] == 256 and c["STORE_ROWS"]]
-    wait_asm = [c for c in prefill_wgmma_wait_asm(k // gpr) if c["BLOCK_M"] == 256 and c["STORE_ROWS"]]
-    for config in prefill_wgmma_candidates(k // gpr) + prefill_wgmma_lut_ahead(k // gpr) + prefetch + wait_asm:
+    # the candidates (PINGPONG's with the inline-PTX wait), and the default tile's with Gluon's wait, 3 and 4 stages
+    # (the 3-stage form's tails differ)
+    gluon_wait = [c for c in prefill_wgmma_gluon_wait(k // gpr) if c["BLOCK_M"] == 256 and c["STORE_ROWS"]]
+    for config in prefill_wgmma_candidates(k // gpr) + gluon_wait:
         y = torch.full((sum(counts), n), float("nan"), dtype=dtype, device="cuda")
         launch_prefill_wgmma(x, codes, pool, slot_of_token, bits, y, config, SegmentTiles(segments.starts,
                              tuple(counts), min_len))  # fmt: skip

@@ -1,0 +1,17 @@
+# Fifty-sixth session (H100, nothing carried, ~7 min): WAIT_ASM made PINGPONG's default wait (tma_options), and
+# LUT_AHEAD / LUT_PREFETCH removed (both lost). The gpr-4 grid of 4096x4096, 8 tasks x 256 tokens under Triton 3.6,
+# the PINGPONG tiles with either wait, beside the op as it tunes here and cuBLAS (prediction: the two waits alike,
+# 117-119 us, as this session's first grid; the op ~118): $OUT/prefill_grid_gpr4_t36.log. Then the wgmma kernel's
+# CUDA tests (every PINGPONG case now with the inline-PTX wait; split-K's with either): $OUT/cuda_tests_prefill_wgmma.log
+# "fiftysixth_prefill.sh t39" (carry [".device-carry/triton39/part_aa", ".device-carry/triton39/SHA256"]): the grid
+# under Triton 3.9 only (prediction: the op ~124 us, against 136.8 before; Gluon's wait 149-159).
+source benchmarks/device/prep.sh >/dev/null
+nvidia-smi --query-gpu=name --format=csv,noheader
+tag=t36
+[ "$1" = t39 ] && install_triton39 >/dev/null && tag=t39
+timeout 200 python3 benchmarks/prefill_grid.py --out $OUT --gpr 4 --budget-s 150 --shapes 4096x4096 \
+  --cases "8 tasks x 256" --kinds wgmma 2>&1 | grep -v "Warn\|warn_once" > $OUT/prefill_grid_gpr4_$tag.log
+grep "cuBLAS\|best\|PINGPONG': 1\|WRONG\|failed" $OUT/prefill_grid_gpr4_$tag.log | tail -12
+[ "$1" = t39 ] && exit 0
+timeout 340 python3 -m pytest -q -rf -p no:cacheprovider tests/kernels/test_prefill_wgmma.py 2>&1 \
+  | grep -E "passed|failed|FAILED|Error" | tee $OUT/cuda_tests_prefill_wgmma.log
