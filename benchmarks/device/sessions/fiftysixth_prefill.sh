@@ -5,13 +5,17 @@
 # CUDA tests (every PINGPONG case now with the inline-PTX wait; split-K's with either): $OUT/cuda_tests_prefill_wgmma.log
 # "fiftysixth_prefill.sh t39" (carry [".device-carry/triton39/part_aa", ".device-carry/triton39/SHA256"]): the grid
 # under Triton 3.9 only (prediction: the op ~124 us, against 136.8 before; Gluon's wait 149-159).
+# "fiftysixth_prefill.sh grid": the grid alone under 3.6, GROUP_PREFETCH 1 and 2 among it (written after the runs
+# above: the prefetch of a group's LUT rows under a branch taken only before a boundary; LUT_PREFETCH's predicated
+# form cost every block ~45 instructions. Prediction: the shipped tile with GROUP_PREFETCH 2 at 114-116 us against
+# 118-119 without).
 source benchmarks/device/prep.sh >/dev/null
 nvidia-smi --query-gpu=name --format=csv,noheader
 tag=t36
 [ "$1" = t39 ] && install_triton39 >/dev/null && tag=t39
 timeout 200 python3 benchmarks/prefill_grid.py --out $OUT --gpr 4 --budget-s 150 --shapes 4096x4096 \
   --cases "8 tasks x 256" --kinds wgmma 2>&1 | grep -v "Warn\|warn_once" > $OUT/prefill_grid_gpr4_$tag.log
-grep "cuBLAS\|best\|PINGPONG': 1\|WRONG\|failed" $OUT/prefill_grid_gpr4_$tag.log | tail -12
-[ "$1" = t39 ] && exit 0
+grep "cuBLAS\|best\|PINGPONG': 1\|WRONG\|failed" $OUT/prefill_grid_gpr4_$tag.log | tail -20
+[ "$1" = t39 ] || [ "$1" = grid ] && exit 0
 timeout 340 python3 -m pytest -q -rf -p no:cacheprovider tests/kernels/test_prefill_wgmma.py 2>&1 \
   | grep -E "passed|failed|FAILED|Error" | tee $OUT/cuda_tests_prefill_wgmma.log
