@@ -108,8 +108,6 @@ BAR_ARRIVE = triton.language.constexpr("{ .reg .pred p; setp.ne.u32 p, $2, 0; @p
 WAIT_MMA_ASM = triton.language.constexpr(
     "wgmma.wait_group.sync.aligned 0; mov.b32 $0, $4; mov.b32 $1, $5; mov.b32 $2, $6; mov.b32 $3, $7;"
 )
-# prefetch.global.L1 of the line at $1 (GROUP_PREFETCH: a LUT group's rows a block or two before its boundary)
-PREFETCH_L1 = triton.language.constexpr("prefetch.global.L1 [$1]; mov.u32 $0, 0;")
 
 
 @functools.cache
@@ -222,7 +220,7 @@ if HAVE_GLUON:
     @gluon.jit
     def _lookup_block(kb, words, tables, in_group, word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG,
                       BITS: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr, a_layout: gl.constexpr,
-                      DT: gl.constexpr, GROUP_PREFETCH: gl.constexpr = 0):  # fmt: skip
+                      DT: gl.constexpr):  # fmt: skip
         """K block kb's weight tile looked up from its code words (A [BN, BK] in the wgmma operand layout), block
         kb + 1's words loaded (KB: the end of the program's K blocks), and the next LUT group's byte tables at a
         group boundary. Returns (A, the next words, the tables, K blocks of the current group done).
@@ -231,18 +229,12 @@ if HAVE_GLUON:
         permutes past the turn's named barrier), so the warpgroup, and under PINGPONG the other one waiting for its
         turn, stall for the loads' latency: a DRAM miss, since no other program reads these rows of this slot. At
         gpr 4 three times a tile at K = 4096 (H100: 4096x4096, 8 tasks x 256 tokens, 118.9-119.8 us at gpr 4 against
-        114.0-114.6 at gpr 1, fifty-first session). Two cures were timed there and lost, and were removed: the next
-        group's rows loaded a block ahead at every block (LUT_AHEAD, 126.8-127.4 us against 118.0) and asked of L1
-        by a predicated prefetch a row one or two blocks before the boundary (LUT_PREFETCH, 124.7 and 127.1 us;
-        fifty-third to fifty-sixth sessions, benchmarks/NOTES.md). Both added work to every block, where the lookups
-        are the critical path: 14 loads or 14 prefetches and their addresses a thread a block, against ~200
-        instructions of lookups. GROUP_PREFETCH = D (1 or 2; grid only) asks L1 for the rows under a branch on the
-        block's place in its group (uniform: the program's), taken only D blocks before a boundary."""
+        114.0-114.6 at gpr 1, fifty-first session). Three cures were timed there and lost, and were removed: the next
+        group's rows loaded a block ahead at every block (LUT_AHEAD, 126.8-127.4 us against 118.0), asked of L1 by a
+        predicated prefetch a row one or two blocks before the boundary (LUT_PREFETCH, 124.7 and 127.1 us), and the
+        same prefetch under a branch taken only there (GROUP_PREFETCH, 121.1 and 133.4 us against 117.9; fifty-third
+        to fifty-sixth sessions, benchmarks/NOTES.md). The loop's schedule, not the boundary alone, sets the time."""
         next_words = _load_words(word_rows, gl.minimum(kb + 1, KB - 1), CW, B, BLOCK_K)
-        if GROUP_PREFETCH > 0:
-            if (in_group + GROUP_PREFETCH == BPG) & (kb + GROUP_PREFETCH < KB):  # the next group starts D blocks on
-                group_rows = pairs_ptr + (lut_rows + ((kb + GROUP_PREFETCH) // BPG) * (1 << BITS)) // 2
-                gl.inline_asm_elementwise(PREFETCH_L1, "=r,l", [group_rows], dtype=gl.int32, is_pure=False, pack=1)
         a = _fragments(words, sel, tables, a_layout, BLOCK_N, BLOCK_K, BLOCK_K // 32, DT)
         in_group += 1
         if in_group == BPG:
@@ -350,14 +342,13 @@ if HAVE_GLUON:
     def _tma_k_block(kb, s: gl.constexpr, phase, acc, words, tables, in_group, x_desc, x_bufs, landed, m_start,
                      word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS: gl.constexpr, BLOCK_N: gl.constexpr,
                      BLOCK_K: gl.constexpr, STAGES: gl.constexpr, X_BYTES: gl.constexpr, a_layout: gl.constexpr,
-                     PINGPONG: gl.constexpr, wg, TAIL: gl.constexpr, WAIT_ASM: gl.constexpr,
-                     GROUP_PREFETCH: gl.constexpr):  # fmt: skip
+                     PINGPONG: gl.constexpr, wg, TAIL: gl.constexpr, WAIT_ASM: gl.constexpr):  # fmt: skip
         """K block kb of the TMA form, its x tile in ring buffer s (landed in phase `phase`): look the weight tile
         up, MMA, refill the buffer MMA kb-1 read with block kb + STAGES - 1 (below KB, the end of the program's K
         blocks). Returns the carried state."""
         a, next_words, tables, in_group = _lookup_block(kb, words, tables, in_group, word_rows, CW, B, sel, pairs_ptr,
                                                         lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, a_layout,
-                                                        x_desc.dtype, GROUP_PREFETCH)
+                                                        x_desc.dtype)
         if TAIL:
             # A tail block runs under an `if`; after one, Triton's barrier pass wants a CTA barrier before the
             # landed-wait (3.6) or the MMA (3.9): one here, where it cannot fall inside a turn (below)
@@ -399,7 +390,7 @@ if HAVE_GLUON:
         BITS: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr,
         STAGES: gl.constexpr, BLOCK_G: gl.constexpr, STORE_ROWS: gl.constexpr, PINGPONG_ON: gl.constexpr,
         acc_layout: gl.constexpr, a_layout: gl.constexpr, w_layout: gl.constexpr, y_layout: gl.constexpr,
-        USE_SPLIT: gl.constexpr = False, WAIT_ASM: gl.constexpr = False, GROUP_PREFETCH: gl.constexpr = 0,
+        USE_SPLIT: gl.constexpr = False, WAIT_ASM: gl.constexpr = False,
     ):  # fmt: skip
         """The register form with x's tiles by TMA: one thread loads a whole [BM, BK] tile into a ring buffer and its
         mbarrier says when it has landed. No cp.async address math, no proxy fence, and one CTA barrier a K block
@@ -451,14 +442,14 @@ if HAVE_GLUON:
                 acc, words, tables, in_group = _tma_k_block(
                     kb0 + r * STAGES + s, s, r & 1, acc, words, tables, in_group, x_desc, x_bufs, landed, m_start,
                     word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, STAGES, X_BYTES,
-                    a_layout, PINGPONG, wg, False, WAIT_ASM, GROUP_PREFETCH,
+                    a_layout, PINGPONG, wg, False, WAIT_ASM,
                 )  # fmt: skip
         for s in gl.static_range(STAGES - 1):  # the last (KB - kb0) % STAGES blocks
             if kb0 + rounds * STAGES + s < KB:
                 acc, words, tables, in_group = _tma_k_block(
                     kb0 + rounds * STAGES + s, s, rounds & 1, acc, words, tables, in_group, x_desc, x_bufs, landed,
                     m_start, word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, STAGES,
-                    X_BYTES, a_layout, PINGPONG, wg, True, WAIT_ASM, GROUP_PREFETCH,
+                    X_BYTES, a_layout, PINGPONG, wg, True, WAIT_ASM,
                 )  # fmt: skip
         if WAIT_ASM:  # the last MMA has been waited for by the inline PTX; this hands acc over as ready
             acc = warpgroup_mma_wait(num_outstanding=0, deps=[acc])
@@ -551,10 +542,9 @@ def tma_options(config: dict) -> dict:
     """The TMA form's option constexprs from a launcher config: what launch_prefill_wgmma passes and what
     benchmarks/bench_kernels.py compiles, so that an option added here reaches both. PINGPONG absent: off; WAIT_ASM
     absent: as PINGPONG (the inline-PTX wait: Triton 3.9's lowered one undoes the turns, and under 3.6 the two waits
-    timed alike; WAIT_ASM 0 keeps Gluon's, for the grid's comparison). GROUP_PREFETCH absent: 0."""
+    timed alike; WAIT_ASM 0 keeps Gluon's, for the grid's comparison)."""
     pingpong = bool(config.get("PINGPONG", 0))
-    return {"PINGPONG_ON": pingpong, "WAIT_ASM": bool(config.get("WAIT_ASM", pingpong)),
-            "GROUP_PREFETCH": int(config.get("GROUP_PREFETCH", 0))}  # fmt: skip
+    return {"PINGPONG_ON": pingpong, "WAIT_ASM": bool(config.get("WAIT_ASM", pingpong))}
 
 
 def _pingpong_candidates(group_size: int) -> list[dict]:
@@ -567,12 +557,6 @@ def prefill_wgmma_gluon_wait(group_size: int) -> list[dict]:
     fifty-sixth session): the grid's (benchmarks/prefill_grid.py), not the op's, to time the two waits side by side
     under each Triton."""
     return [{**c, "WAIT_ASM": 0} for c in _pingpong_candidates(group_size)]
-
-
-def prefill_wgmma_group_prefetch(group_size: int) -> list[dict]:
-    """The TMA candidates with PINGPONG, each with GROUP_PREFETCH 1 and 2 (_lookup_block): the grid's, not the op's
-    (fifty-sixth session, for the H100's 4096x4096 / gpr 4 / 8-task prefill at 1.34-1.35x cuBLAS; not yet timed)."""
-    return [{**c, "GROUP_PREFETCH": d} for d in (1, 2) for c in _pingpong_candidates(group_size)]
 
 
 def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor,

@@ -25,7 +25,6 @@ from kernels.triton_prefill_wgmma import (
     launch_prefill_wgmma,
     prefill_wgmma_candidates,
     prefill_wgmma_gluon_wait,
-    prefill_wgmma_group_prefetch,
     tma_options,
     wgmma_prefill_ok,
 )
@@ -106,9 +105,8 @@ for config, bits, x in json.loads(sys.argv[1]):
             width = 4 if ".128" in m.group(1) else 2 if ".64" in m.group(1) else 1
             first = int(m.group(2)[1:])
             a_overwrites += any(first + i in in_flight for i in range(width))
-    prefetches = sass.count("CCTL.E.PF1")  # GROUP_PREFETCH's L1 prefetches
     out.append([int(regs), int(stack), int(smem), loop_ops, sass.count("HGMMA"), mix.get("BAR", 0), turn_ctas,
-                a_overwrites, prefetches])
+                a_overwrites])
 print(json.dumps(out))
 """
 
@@ -127,12 +125,8 @@ def test_every_candidate_compiles_for_sm90_without_spills_and_keeps_the_weight_t
     cases += [[c, 4, "fp16"] for c in splits] + [[splits[1], 3, "bf16"]]
     gluon_wait = prefill_wgmma_gluon_wait(128)  # PINGPONG with Gluon's MMA wait, not the inline PTX: the grid's
     cases += [[c, 4, "fp16"] for c in gluon_wait] + [[gluon_wait[0], 3, "bf16"]]
-    prefetch = prefill_wgmma_group_prefetch(128)  # a LUT group's rows asked of L1 before its boundary: the grid's
-    cases += [[c, 4, "fp16"] for c in prefetch if c["GROUP_PREFETCH"] == 2] + [[prefetch[0], 3, "bf16"]]
     results = sm90_results(_COMPILE_SCRIPT, cases)
-    for case, (regs, stack, smem, loop_ops, hgmma, bars, turn_ctas, a_overwrites, prefetches) in zip(
-        cases, results, strict=True
-    ):
+    for case, (regs, stack, smem, loop_ops, hgmma, bars, turn_ctas, a_overwrites) in zip(cases, results, strict=True):
         # nothing writes a register an MMA in flight reads as its A fragment (the twenty-eighth session's wrong
         # results on the H200 were such writes), with the wait as Gluon's op or as inline PTX (WAIT_ASM)
         assert a_overwrites == 0, (case, a_overwrites)
@@ -160,11 +154,6 @@ def test_every_candidate_compiles_for_sm90_without_spills_and_keeps_the_weight_t
             )
         else:
             assert hgmma == per_block, (case, hgmma)
-        # GROUP_PREFETCH: prefetches in every unrolled K block (under its branch); none without it
-        if config.get("GROUP_PREFETCH"):
-            assert prefetches > 0 and prefetches % (2 * config["num_stages"] - 1) == 0, (case, prefetches)
-        else:
-            assert prefetches == 0, (case, prefetches)
 
 
 def test_every_shipped_wgmma_choice_is_a_candidate_the_compile_test_covers():
@@ -205,8 +194,6 @@ SPLIT_CASES = [  # (N, K, gpr, bits, dtype, tokens, config): few tokens of one s
                                            "SPLIT_K": 3, "PINGPONG": 1}),  # ranges cut LUT groups
     (4096, 4096, 4, 4, torch.float16, 16, {"BLOCK_M": 16, "BLOCK_N": 128, "num_warps": 8, "num_stages": 4,
                                            "SPLIT_K": 3, "PINGPONG": 1, "WAIT_ASM": 0}),  # Gluon's MMA wait
-    (4096, 4096, 4, 4, torch.float16, 16, {"BLOCK_M": 16, "BLOCK_N": 128, "num_warps": 8, "num_stages": 4,
-                                           "SPLIT_K": 3, "PINGPONG": 1, "GROUP_PREFETCH": 2}),  # ranges end mid-group
 ]
 
 
@@ -239,8 +226,7 @@ def test_the_kernel_matches_the_reference_on_the_segments_it_tiles(case):
     # the candidates (PINGPONG's with the inline-PTX wait), and the default tile's with Gluon's wait, 3 and 4 stages
     # (the 3-stage form's tails differ)
     gluon_wait = [c for c in prefill_wgmma_gluon_wait(k // gpr) if c["BLOCK_M"] == 256 and c["STORE_ROWS"]]
-    prefetch = [c for c in prefill_wgmma_group_prefetch(k // gpr) if c["BLOCK_M"] == 256 and c["STORE_ROWS"]]
-    for config in prefill_wgmma_candidates(k // gpr) + gluon_wait + prefetch:
+    for config in prefill_wgmma_candidates(k // gpr) + gluon_wait:
         y = torch.full((sum(counts), n), float("nan"), dtype=dtype, device="cuda")
         launch_prefill_wgmma(x, codes, pool, slot_of_token, bits, y, config, SegmentTiles(segments.starts,
                              tuple(counts), min_len))  # fmt: skip

@@ -2,13 +2,14 @@
 # LUT_AHEAD / LUT_PREFETCH removed (both lost). The gpr-4 grid of 4096x4096, 8 tasks x 256 tokens under Triton 3.6,
 # the PINGPONG tiles with either wait, beside the op as it tunes here and cuBLAS (prediction: the two waits alike,
 # 117-119 us, as this session's first grid; the op ~118): $OUT/prefill_grid_gpr4_t36.log. Then the wgmma kernel's
-# CUDA tests (every PINGPONG case now with the inline-PTX wait; split-K's with either): $OUT/cuda_tests_prefill_wgmma.log
+# CUDA tests (every PINGPONG case now with the inline-PTX wait; split-K's with either):
+# $OUT/cuda_tests_prefill_wgmma.log
 # "fiftysixth_prefill.sh t39" (carry [".device-carry/triton39/part_aa", ".device-carry/triton39/SHA256"]): the grid
 # under Triton 3.9 only (prediction: the op ~124 us, against 136.8 before; Gluon's wait 149-159).
-# "fiftysixth_prefill.sh grid": the grid alone under 3.6, GROUP_PREFETCH 1 and 2 among it (written after the runs
-# above: the prefetch of a group's LUT rows under a branch taken only before a boundary; LUT_PREFETCH's predicated
-# form cost every block ~45 instructions. Prediction: the shipped tile with GROUP_PREFETCH 2 at 114-116 us against
-# 118-119 without).
+# "fiftysixth_prefill.sh grid": the grid alone under 3.6. It ran once with GROUP_PREFETCH 1 and 2 among it (a group's
+# LUT rows asked of L1 under a branch taken only one or two blocks before its boundary; predicted 114-116 us on the
+# shipped tile): 121.1 and 133.4 us against 117.9, so it was removed
+# (results/prefill_grid_gpr4_t36_group_prefetch_fiftysixth.log).
 source benchmarks/device/prep.sh >/dev/null
 nvidia-smi --query-gpu=name --format=csv,noheader
 tag=t36
