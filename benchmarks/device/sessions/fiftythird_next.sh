@@ -17,8 +17,9 @@ nvidia-smi --query-gpu=name --format=csv,noheader
 if [ "$1" = table ]; then
   source benchmarks/device/prep.sh >/dev/null
   install_triton39
+  # SHAPES (fifty-sixth session): e.g. SHAPES=11008x4096,4096x11008 for the MLP shapes' rows
   SKETCHSERVE_PAIRS_DECODE=1 timeout 560 python3 benchmarks/bench_kernels.py --out $OUT --phases decode --tell-tasks \
-    --shapes 4096x4096 2>&1 | grep -v "Warn\|warn_once" > $OUT/kernels_told_pairs.log
+    --shapes ${SHAPES:-4096x4096} 2>&1 | grep -v "Warn\|warn_once\|leaked\|nanobind\|skipped remainder" > $OUT/kernels_told_pairs.log
   tail -5 $OUT/kernels_told_pairs.log
   cp $SKETCHSERVE_CACHE/autotune/*.json $OUT/ 2>/dev/null  # (fifty-fourth session) its choices, for ship_choices.py
   exit 0
