@@ -108,6 +108,14 @@ BAR_ARRIVE = triton.language.constexpr("{ .reg .pred p; setp.ne.u32 p, $2, 0; @p
 WAIT_MMA_ASM = triton.language.constexpr(
     "wgmma.wait_group.sync.aligned 0; mov.b32 $0, $4; mov.b32 $1, $5; mov.b32 $2, $6; mov.b32 $3, $7;"
 )
+# mbarrier arrive-and-expect of $2 bytes on the barrier at shared address $1, by thread 0 where $0 != 0 (EXPECT_ASM:
+# Gluon's mbarrier.expect, which Triton 3.9 lowers with a CTA barrier before it; Triton >= 3.9's gl.inline_asm takes
+# the barrier's descriptor as its address)
+EXPECT_TX_ASM = triton.language.constexpr(
+    "{ .reg .pred p, q; .reg .b32 t; mov.u32 t, %tid.x; setp.eq.u32 p, t, 0; setp.ne.u32 q, $0, 0; and.pred p, p, q;"
+    " @p mbarrier.arrive.expect_tx.shared::cta.b64 _, [$1], $2; }"
+)
+HAVE_EXPECT_ASM = HAVE_GLUON and hasattr(gl, "inline_asm")  # Triton >= 3.9
 
 
 @functools.cache
@@ -342,7 +350,8 @@ if HAVE_GLUON:
     def _tma_k_block(kb, s: gl.constexpr, phase, acc, words, tables, in_group, x_desc, x_bufs, landed, m_start,
                      word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS: gl.constexpr, BLOCK_N: gl.constexpr,
                      BLOCK_K: gl.constexpr, STAGES: gl.constexpr, X_BYTES: gl.constexpr, a_layout: gl.constexpr,
-                     PINGPONG: gl.constexpr, wg, TAIL: gl.constexpr, WAIT_ASM: gl.constexpr):  # fmt: skip
+                     PINGPONG: gl.constexpr, wg, TAIL: gl.constexpr, WAIT_ASM: gl.constexpr,
+                     EXPECT_ASM: gl.constexpr):  # fmt: skip
         """K block kb of the TMA form, its x tile in ring buffer s (landed in phase `phase`): look the weight tile
         up, MMA, refill the buffer MMA kb-1 read with block kb + STAGES - 1 (below KB, the end of the program's K
         blocks). Returns the carried state."""
@@ -367,7 +376,11 @@ if HAVE_GLUON:
         # Arrive-and-expect before the CTA barrier, the copy after it: the barrier is needed anyway (every warpgroup
         # has waited for its MMA kb-1, the buffer's last reader, at the end of its last block), and Triton's barrier
         # pass wants one between two accesses to the same mbarrier. Waiters of this buffer's last phase have passed it.
-        mbarrier.expect(landed[refill], X_BYTES, pred=nxt < KB)
+        if EXPECT_ASM:  # as inline PTX: without the CTA barrier Triton 3.9 lowers before mbarrier.expect
+            gl.inline_asm(EXPECT_TX_ASM, ("r", "r", "r"), [(nxt < KB).to(gl.int32), landed[refill], nxt * 0 + X_BYTES],
+                          is_pure=False)  # fmt: skip
+        else:
+            mbarrier.expect(landed[refill], X_BYTES, pred=nxt < KB)
         _barrier()
         _tma_load(x_desc, [m_start, nxt * BLOCK_K], landed[refill], x_bufs[refill], pred=nxt < KB)
         # the A fragments are read from registers: wait before the next lookups overwrite them
@@ -390,7 +403,7 @@ if HAVE_GLUON:
         BITS: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr,
         STAGES: gl.constexpr, BLOCK_G: gl.constexpr, STORE_ROWS: gl.constexpr, PINGPONG_ON: gl.constexpr,
         acc_layout: gl.constexpr, a_layout: gl.constexpr, w_layout: gl.constexpr, y_layout: gl.constexpr,
-        USE_SPLIT: gl.constexpr = False, WAIT_ASM: gl.constexpr = False,
+        USE_SPLIT: gl.constexpr = False, WAIT_ASM: gl.constexpr = False, EXPECT_ASM: gl.constexpr = False,
     ):  # fmt: skip
         """The register form with x's tiles by TMA: one thread loads a whole [BM, BK] tile into a ring buffer and its
         mbarrier says when it has landed. No cp.async address math, no proxy fence, and one CTA barrier a K block
@@ -442,14 +455,14 @@ if HAVE_GLUON:
                 acc, words, tables, in_group = _tma_k_block(
                     kb0 + r * STAGES + s, s, r & 1, acc, words, tables, in_group, x_desc, x_bufs, landed, m_start,
                     word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, STAGES, X_BYTES,
-                    a_layout, PINGPONG, wg, False, WAIT_ASM,
+                    a_layout, PINGPONG, wg, False, WAIT_ASM, EXPECT_ASM,
                 )  # fmt: skip
         for s in gl.static_range(STAGES - 1):  # the last (KB - kb0) % STAGES blocks
             if kb0 + rounds * STAGES + s < KB:
                 acc, words, tables, in_group = _tma_k_block(
                     kb0 + rounds * STAGES + s, s, rounds & 1, acc, words, tables, in_group, x_desc, x_bufs, landed,
                     m_start, word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, STAGES,
-                    X_BYTES, a_layout, PINGPONG, wg, True, WAIT_ASM,
+                    X_BYTES, a_layout, PINGPONG, wg, True, WAIT_ASM, EXPECT_ASM,
                 )  # fmt: skip
         if WAIT_ASM:  # the last MMA has been waited for by the inline PTX; this hands acc over as ready
             acc = warpgroup_mma_wait(num_outstanding=0, deps=[acc])
@@ -542,9 +555,10 @@ def tma_options(config: dict) -> dict:
     """The TMA form's option constexprs from a launcher config: what launch_prefill_wgmma passes and what
     benchmarks/bench_kernels.py compiles, so that an option added here reaches both. PINGPONG absent: off; WAIT_ASM
     absent: as PINGPONG (the inline-PTX wait: Triton 3.9's lowered one undoes the turns, and under 3.6 the two waits
-    timed alike; WAIT_ASM 0 keeps Gluon's, for the grid's comparison)."""
+    timed alike; WAIT_ASM 0 keeps Gluon's, for the grid's comparison). EXPECT_ASM absent: off."""
     pingpong = bool(config.get("PINGPONG", 0))
-    return {"PINGPONG_ON": pingpong, "WAIT_ASM": bool(config.get("WAIT_ASM", pingpong))}
+    return {"PINGPONG_ON": pingpong, "WAIT_ASM": bool(config.get("WAIT_ASM", pingpong)),
+            "EXPECT_ASM": bool(config.get("EXPECT_ASM", 0))}  # fmt: skip
 
 
 def _pingpong_candidates(group_size: int) -> list[dict]:
@@ -559,6 +573,13 @@ def prefill_wgmma_gluon_wait(group_size: int) -> list[dict]:
     return [{**c, "WAIT_ASM": 0} for c in _pingpong_candidates(group_size)]
 
 
+def prefill_wgmma_expect_asm(group_size: int) -> list[dict]:
+    """The TMA candidates with PINGPONG, each with EXPECT_ASM (_tma_k_block), under Triton >= 3.9 (none before): the
+    grid's, not the op's (fifty-sixth session: under 3.9 the shipped tile is ~5 % slower than under 3.6, 123.3-125.5
+    us against 117.4-118.9, and 3.9 lowers a CTA barrier before every mbarrier.expect; not yet timed)."""
+    return [{**c, "EXPECT_ASM": 1} for c in _pingpong_candidates(group_size)] if HAVE_EXPECT_ASM else []
+
+
 def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor,
                          slot_sorted: torch.Tensor, bits: int, y: torch.Tensor, config: dict,
                          tiles: SegmentTiles) -> None:  # fmt: skip
@@ -566,9 +587,10 @@ def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: 
     [M] int32: each token's slot; tiles: the segments (rows of segments shorter than tiles.min_len are left
     alone). config: BLOCK_M, BLOCK_N, BLOCK_K, num_warps, num_stages (>= 3); X_TMA: the TMA form (3 or 4 stages),
     whose PINGPONG (8 warps) has the two warpgroups take turns, whose SPLIT_K (default 1) splits K into that
-    many ranges of whole blocks (for few tokens: decode's grid of row tiles alone is too small), and whose WAIT_ASM
-    (default: as PINGPONG) waits for each MMA by inline PTX instead of warpgroup_mma_wait, which Triton 3.9 lowers
-    with a CTA barrier (_tma_k_block, tma_options)."""
+    many ranges of whole blocks (for few tokens: decode's grid of row tiles alone is too small), whose WAIT_ASM
+    (default: as PINGPONG) waits for each MMA by inline PTX instead of warpgroup_mma_wait, and whose EXPECT_ASM
+    (Triton >= 3.9, default off) arrives-and-expects each refill by inline PTX instead of mbarrier.expect: Triton 3.9
+    lowers both Gluon ops with a CTA barrier (_tma_k_block, tma_options)."""
     k = x.shape[1]
     n = codes_packed.shape[0]
     gs = triton.cdiv(k, lut_pool.shape[2])
@@ -588,6 +610,8 @@ def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: 
     if config.get("X_TMA"):
         if stages not in (3, 4):
             raise ValueError(f"the TMA form takes 3 or 4 stages, not {stages}")
+        if config.get("EXPECT_ASM") and not HAVE_EXPECT_ASM:
+            raise ValueError("EXPECT_ASM needs Triton >= 3.9 (gl.inline_asm)")
         x_desc = TensorDescriptor.from_tensor(x, [bm, bk], layouts["x_smem_layout"])
         programs = m_tiles * triton.cdiv(n, bn)
         per_split, split, ws, counters = split_k_tiles(y, k // bk, int(config.get("SPLIT_K", 1)), programs, bn * bm)

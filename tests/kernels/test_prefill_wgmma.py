@@ -24,6 +24,7 @@ from kernels.triton_prefill_wgmma import (
     default_prefill_wgmma_config,
     launch_prefill_wgmma,
     prefill_wgmma_candidates,
+    prefill_wgmma_expect_asm,
     prefill_wgmma_gluon_wait,
     tma_options,
     wgmma_prefill_ok,
@@ -125,6 +126,8 @@ def test_every_candidate_compiles_for_sm90_without_spills_and_keeps_the_weight_t
     cases += [[c, 4, "fp16"] for c in splits] + [[splits[1], 3, "bf16"]]
     gluon_wait = prefill_wgmma_gluon_wait(128)  # PINGPONG with Gluon's MMA wait, not the inline PTX: the grid's
     cases += [[c, 4, "fp16"] for c in gluon_wait] + [[gluon_wait[0], 3, "bf16"]]
+    expect_asm = prefill_wgmma_expect_asm(128)  # the refill's expect as inline PTX (Triton >= 3.9): the grid's
+    cases += [[c, 4, "fp16"] for c in expect_asm] + [[c, 3, "bf16"] for c in expect_asm[:1]]
     results = sm90_results(_COMPILE_SCRIPT, cases)
     for case, (regs, stack, smem, loop_ops, hgmma, bars, turn_ctas, a_overwrites) in zip(cases, results, strict=True):
         # nothing writes a register an MMA in flight reads as its A fragment (the twenty-eighth session's wrong
@@ -145,9 +148,11 @@ def test_every_candidate_compiles_for_sm90_without_spills_and_keeps_the_weight_t
             assert hgmma == per_block * (2 * stages - 1), (case, hgmma)
             # Triton 3.6 (the GPU machine's) needs only the kernel's own CTA barrier; 3.9's lowering adds two more
             # (before mbarrier.expect's arrive, after warpgroup_mma_wait). PINGPONG adds a named-barrier wait and
-            # arrive a block. WAIT_ASM (PINGPONG's default): 3.9's barrier after the wait is gone (one fewer a block).
+            # arrive a block. WAIT_ASM (PINGPONG's default): 3.9's barrier after the wait is gone (one fewer a block);
+            # EXPECT_ASM: its barrier before the expect too (3.6's count).
             own = 1 + 2 * config.get("PINGPONG", 0)
-            extra = 1 if tma_options(config)["WAIT_ASM"] else 2
+            options = tma_options(config)
+            extra = 2 - options["WAIT_ASM"] - options["EXPECT_ASM"]
             assert bars == own * stages if triton.__version__.startswith("3.6") else bars <= (own + extra) * stages, (
                 case,
                 bars,
@@ -223,10 +228,11 @@ def test_the_kernel_matches_the_reference_on_the_segments_it_tiles(case):
     slot_of_token = segments.slot_of_token()
     ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
     tiled = torch.cat([torch.full((c,), c >= min_len) for c in counts]).cuda()
-    # the candidates (PINGPONG's with the inline-PTX wait), and the default tile's with Gluon's wait, 3 and 4 stages
-    # (the 3-stage form's tails differ)
+    # the candidates (PINGPONG's with the inline-PTX wait), and the default tile's with Gluon's wait and (Triton >=
+    # 3.9) with the inline-PTX expect, 3 and 4 stages (the 3-stage form's tails differ)
     gluon_wait = [c for c in prefill_wgmma_gluon_wait(k // gpr) if c["BLOCK_M"] == 256 and c["STORE_ROWS"]]
-    for config in prefill_wgmma_candidates(k // gpr) + gluon_wait:
+    expect_asm = [c for c in prefill_wgmma_expect_asm(k // gpr) if c["BLOCK_M"] == 256 and c["STORE_ROWS"]]
+    for config in prefill_wgmma_candidates(k // gpr) + gluon_wait + expect_asm:
         y = torch.full((sum(counts), n), float("nan"), dtype=dtype, device="cuda")
         launch_prefill_wgmma(x, codes, pool, slot_of_token, bits, y, config, SegmentTiles(segments.starts,
                              tuple(counts), min_len))  # fmt: skip

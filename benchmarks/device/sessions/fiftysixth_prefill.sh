@@ -6,6 +6,7 @@
 # $OUT/cuda_tests_prefill_wgmma.log
 # "fiftysixth_prefill.sh t39" (carry [".device-carry/triton39/part_aa", ".device-carry/triton39/SHA256"]): the grid
 # under Triton 3.9 only (prediction: the op ~124 us, against 136.8 before; Gluon's wait 149-159).
+# (Written after that run: EXPECT_ASM joins the 3.9 grid; prediction: the shipped tile at 117-119 us, 3.6's time.)
 # "fiftysixth_prefill.sh grid": the grid alone under 3.6. It ran once with GROUP_PREFETCH 1 and 2 among it (a group's
 # LUT rows asked of L1 under a branch taken only one or two blocks before its boundary; predicted 114-116 us on the
 # shipped tile): 121.1 and 133.4 us against 117.9, so it was removed
