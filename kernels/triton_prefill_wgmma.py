@@ -228,7 +228,7 @@ if HAVE_GLUON:
     @gluon.jit
     def _lookup_block(kb, words, tables, in_group, word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG,
                       BITS: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr, a_layout: gl.constexpr,
-                      DT: gl.constexpr):  # fmt: skip
+                      DT: gl.constexpr, LATE_TABLES: gl.constexpr = False):  # fmt: skip
         """K block kb's weight tile looked up from its code words (A [BN, BK] in the wgmma operand layout), block
         kb + 1's words loaded (KB: the end of the program's K blocks), and the next LUT group's byte tables at a
         group boundary. Returns (A, the next words, the tables, K blocks of the current group done).
@@ -241,14 +241,17 @@ if HAVE_GLUON:
         group's rows loaded a block ahead at every block (LUT_AHEAD, 126.8-127.4 us against 118.0), asked of L1 by a
         predicated prefetch a row one or two blocks before the boundary (LUT_PREFETCH, 124.7 and 127.1 us), and the
         same prefetch under a branch taken only there (GROUP_PREFETCH, 121.1 and 133.4 us against 117.9; fifty-third
-        to fifty-sixth sessions, benchmarks/NOTES.md). The loop's schedule, not the boundary alone, sets the time."""
+        to fifty-sixth sessions, benchmarks/NOTES.md). The loop's schedule, not the boundary alone, sets the time.
+        LATE_TABLES (grid only): no work added, the same loads and permutes moved after the MMA issue and the
+        other warpgroup's turn (_tma_k_block), where the loads' latency passes under this warpgroup's own MMA."""
         next_words = _load_words(word_rows, gl.minimum(kb + 1, KB - 1), CW, B, BLOCK_K)
         a = _fragments(words, sel, tables, a_layout, BLOCK_N, BLOCK_K, BLOCK_K // 32, DT)
         in_group += 1
         if in_group == BPG:
             in_group = 0
-            if kb + 1 < KB:
-                tables = _row_tables(pairs_ptr, lut_rows + ((kb + 1) // BPG) * (1 << BITS), BITS, True)
+            if not LATE_TABLES:
+                if kb + 1 < KB:
+                    tables = _row_tables(pairs_ptr, lut_rows + ((kb + 1) // BPG) * (1 << BITS), BITS, True)
         return a, next_words, tables, in_group
 
     @gluon.jit
@@ -351,13 +354,13 @@ if HAVE_GLUON:
                      word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS: gl.constexpr, BLOCK_N: gl.constexpr,
                      BLOCK_K: gl.constexpr, STAGES: gl.constexpr, X_BYTES: gl.constexpr, a_layout: gl.constexpr,
                      PINGPONG: gl.constexpr, wg, TAIL: gl.constexpr, WAIT_ASM: gl.constexpr,
-                     EXPECT_ASM: gl.constexpr):  # fmt: skip
+                     EXPECT_ASM: gl.constexpr, LATE_TABLES: gl.constexpr):  # fmt: skip
         """K block kb of the TMA form, its x tile in ring buffer s (landed in phase `phase`): look the weight tile
         up, MMA, refill the buffer MMA kb-1 read with block kb + STAGES - 1 (below KB, the end of the program's K
         blocks). Returns the carried state."""
         a, next_words, tables, in_group = _lookup_block(kb, words, tables, in_group, word_rows, CW, B, sel, pairs_ptr,
                                                         lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, a_layout,
-                                                        x_desc.dtype)
+                                                        x_desc.dtype, LATE_TABLES)
         if TAIL:
             # A tail block runs under an `if`; after one, Triton's barrier pass wants a CTA barrier before the
             # landed-wait (3.6) or the MMA (3.9): one here, where it cannot fall inside a turn (below)
@@ -383,6 +386,9 @@ if HAVE_GLUON:
             mbarrier.expect(landed[refill], X_BYTES, pred=nxt < KB)
         _barrier()
         _tma_load(x_desc, [m_start, nxt * BLOCK_K], landed[refill], x_bufs[refill], pred=nxt < KB)
+        if LATE_TABLES:  # the next LUT group's tables at a boundary, while this warpgroup's MMA runs
+            if (in_group == 0) & (kb + 1 < KB):
+                tables = _row_tables(pairs_ptr, lut_rows + ((kb + 1) // BPG) * (1 << BITS), BITS, True)
         # the A fragments are read from registers: wait before the next lookups overwrite them
         if WAIT_ASM:
             # Triton 3.9 lowers warpgroup_mma_wait with a CTA barrier after it, so that neither warpgroup starts its
@@ -404,6 +410,7 @@ if HAVE_GLUON:
         STAGES: gl.constexpr, BLOCK_G: gl.constexpr, STORE_ROWS: gl.constexpr, PINGPONG_ON: gl.constexpr,
         acc_layout: gl.constexpr, a_layout: gl.constexpr, w_layout: gl.constexpr, y_layout: gl.constexpr,
         USE_SPLIT: gl.constexpr = False, WAIT_ASM: gl.constexpr = False, EXPECT_ASM: gl.constexpr = False,
+        LATE_TABLES: gl.constexpr = False,
     ):  # fmt: skip
         """The register form with x's tiles by TMA: one thread loads a whole [BM, BK] tile into a ring buffer and its
         mbarrier says when it has landed. No cp.async address math, no proxy fence, and one CTA barrier a K block
@@ -455,14 +462,14 @@ if HAVE_GLUON:
                 acc, words, tables, in_group = _tma_k_block(
                     kb0 + r * STAGES + s, s, r & 1, acc, words, tables, in_group, x_desc, x_bufs, landed, m_start,
                     word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, STAGES, X_BYTES,
-                    a_layout, PINGPONG, wg, False, WAIT_ASM, EXPECT_ASM,
+                    a_layout, PINGPONG, wg, False, WAIT_ASM, EXPECT_ASM, LATE_TABLES,
                 )  # fmt: skip
         for s in gl.static_range(STAGES - 1):  # the last (KB - kb0) % STAGES blocks
             if kb0 + rounds * STAGES + s < KB:
                 acc, words, tables, in_group = _tma_k_block(
                     kb0 + rounds * STAGES + s, s, rounds & 1, acc, words, tables, in_group, x_desc, x_bufs, landed,
                     m_start, word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, STAGES,
-                    X_BYTES, a_layout, PINGPONG, wg, True, WAIT_ASM, EXPECT_ASM,
+                    X_BYTES, a_layout, PINGPONG, wg, True, WAIT_ASM, EXPECT_ASM, LATE_TABLES,
                 )  # fmt: skip
         if WAIT_ASM:  # the last MMA has been waited for by the inline PTX; this hands acc over as ready
             acc = warpgroup_mma_wait(num_outstanding=0, deps=[acc])
@@ -555,10 +562,10 @@ def tma_options(config: dict) -> dict:
     """The TMA form's option constexprs from a launcher config: what launch_prefill_wgmma passes and what
     benchmarks/bench_kernels.py compiles, so that an option added here reaches both. PINGPONG absent: off; WAIT_ASM
     absent: as PINGPONG (the inline-PTX wait: Triton 3.9's lowered one undoes the turns, and under 3.6 the two waits
-    timed alike; WAIT_ASM 0 keeps Gluon's, for the grid's comparison). EXPECT_ASM absent: off."""
+    timed alike; WAIT_ASM 0 keeps Gluon's, for the grid's comparison). EXPECT_ASM, LATE_TABLES absent: off."""
     pingpong = bool(config.get("PINGPONG", 0))
     return {"PINGPONG_ON": pingpong, "WAIT_ASM": bool(config.get("WAIT_ASM", pingpong)),
-            "EXPECT_ASM": bool(config.get("EXPECT_ASM", 0))}  # fmt: skip
+            **{key: bool(config.get(key, 0)) for key in ("EXPECT_ASM", "LATE_TABLES")}}  # fmt: skip
 
 
 def _pingpong_candidates(group_size: int) -> list[dict]:
@@ -578,6 +585,12 @@ def prefill_wgmma_expect_asm(group_size: int) -> list[dict]:
     grid's, not the op's (fifty-sixth session: under 3.9 the shipped tile is ~5 % slower than under 3.6, 123.3-125.5
     us against 117.4-118.9, and 3.9 lowers a CTA barrier before every mbarrier.expect; not yet timed)."""
     return [{**c, "EXPECT_ASM": 1} for c in _pingpong_candidates(group_size)] if HAVE_EXPECT_ASM else []
+
+
+def prefill_wgmma_late_tables(group_size: int) -> list[dict]:
+    """The TMA candidates with PINGPONG, each with LATE_TABLES (_lookup_block, _tma_k_block): the grid's, not the op's
+    (fifty-sixth session, for the H100's 4096x4096 / gpr 4 / 8-task prefill at 1.34-1.35x cuBLAS; not yet timed)."""
+    return [{**c, "LATE_TABLES": 1} for c in _pingpong_candidates(group_size)]
 
 
 def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor,

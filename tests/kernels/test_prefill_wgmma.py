@@ -26,6 +26,7 @@ from kernels.triton_prefill_wgmma import (
     prefill_wgmma_candidates,
     prefill_wgmma_expect_asm,
     prefill_wgmma_gluon_wait,
+    prefill_wgmma_late_tables,
     tma_options,
     wgmma_prefill_ok,
 )
@@ -128,6 +129,8 @@ def test_every_candidate_compiles_for_sm90_without_spills_and_keeps_the_weight_t
     cases += [[c, 4, "fp16"] for c in gluon_wait] + [[gluon_wait[0], 3, "bf16"]]
     expect_asm = prefill_wgmma_expect_asm(128)  # the refill's expect as inline PTX (Triton >= 3.9): the grid's
     cases += [[c, 4, "fp16"] for c in expect_asm] + [[c, 3, "bf16"] for c in expect_asm[:1]]
+    late = prefill_wgmma_late_tables(128)  # a boundary's tables built during the MMA: the grid's
+    cases += [[c, 4, "fp16"] for c in late] + [[late[0], 3, "bf16"]]
     results = sm90_results(_COMPILE_SCRIPT, cases)
     for case, (regs, stack, smem, loop_ops, hgmma, bars, turn_ctas, a_overwrites) in zip(cases, results, strict=True):
         # nothing writes a register an MMA in flight reads as its A fragment (the twenty-eighth session's wrong
@@ -199,6 +202,8 @@ SPLIT_CASES = [  # (N, K, gpr, bits, dtype, tokens, config): few tokens of one s
                                            "SPLIT_K": 3, "PINGPONG": 1}),  # ranges cut LUT groups
     (4096, 4096, 4, 4, torch.float16, 16, {"BLOCK_M": 16, "BLOCK_N": 128, "num_warps": 8, "num_stages": 4,
                                            "SPLIT_K": 3, "PINGPONG": 1, "WAIT_ASM": 0}),  # Gluon's MMA wait
+    (4096, 4096, 4, 4, torch.float16, 16, {"BLOCK_M": 16, "BLOCK_N": 128, "num_warps": 8, "num_stages": 3,
+                                           "SPLIT_K": 3, "PINGPONG": 1, "LATE_TABLES": 1}),  # ranges end mid-group
 ]
 
 
@@ -228,11 +233,12 @@ def test_the_kernel_matches_the_reference_on_the_segments_it_tiles(case):
     slot_of_token = segments.slot_of_token()
     ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
     tiled = torch.cat([torch.full((c,), c >= min_len) for c in counts]).cuda()
-    # the candidates (PINGPONG's with the inline-PTX wait), and the default tile's with Gluon's wait and (Triton >=
-    # 3.9) with the inline-PTX expect, 3 and 4 stages (the 3-stage form's tails differ)
+    # the candidates (PINGPONG's with the inline-PTX wait), and the default tile's with Gluon's wait, (Triton >= 3.9)
+    # with the inline-PTX expect and with LATE_TABLES, 3 and 4 stages (the 3-stage form's tails differ)
     gluon_wait = [c for c in prefill_wgmma_gluon_wait(k // gpr) if c["BLOCK_M"] == 256 and c["STORE_ROWS"]]
     expect_asm = [c for c in prefill_wgmma_expect_asm(k // gpr) if c["BLOCK_M"] == 256 and c["STORE_ROWS"]]
-    for config in prefill_wgmma_candidates(k // gpr) + gluon_wait + expect_asm:
+    late = [c for c in prefill_wgmma_late_tables(k // gpr) if c["BLOCK_M"] == 256 and c["STORE_ROWS"]]
+    for config in prefill_wgmma_candidates(k // gpr) + gluon_wait + expect_asm + late:
         y = torch.full((sum(counts), n), float("nan"), dtype=dtype, device="cuda")
         launch_prefill_wgmma(x, codes, pool, slot_of_token, bits, y, config, SegmentTiles(segments.starts,
                              tuple(counts), min_len))  # fmt: skip

@@ -11,6 +11,9 @@
 # LUT rows asked of L1 under a branch taken only one or two blocks before its boundary; predicted 114-116 us on the
 # shipped tile): 121.1 and 133.4 us against 117.9, so it was removed
 # (results/prefill_grid_gpr4_t36_group_prefetch_fiftysixth.log).
+# Next run of "grid" (written after it): LATE_TABLES among it, a boundary's table loads and permutes moved after the
+# MMA issue and the other warpgroup's turn, no work added (compiled: 217 registers against 238, the loads between
+# the TMA refill and the DEPBAR). Prediction: the shipped tile at 114-117 us against 117.4-118.9.
 source benchmarks/device/prep.sh >/dev/null
 nvidia-smi --query-gpu=name --format=csv,noheader
 tag=t36
