@@ -72,7 +72,7 @@ import triton
 
 from kernels.prmt_lut import GATHER_DEQUANT_CONSTRAINTS, gather_dequant_program, to_ptx
 from kernels.triton_common import split_k_tiles
-from kernels.triton_decode_prmt import _row_tables, prmt_ok
+from kernels.triton_decode_prmt import _pair_tables, _row_pairs, _row_tables, prmt_ok
 from kernels.triton_prefill_prmt import MAX_TILED_SEGMENTS, SegmentTiles
 
 try:  # Gluon ships with Triton >= 3.5
@@ -243,7 +243,9 @@ if HAVE_GLUON:
         same prefetch under a branch taken only there (GROUP_PREFETCH, 121.1 and 133.4 us against 117.9; fifty-third
         to fifty-sixth sessions, benchmarks/NOTES.md). The loop's schedule, not the boundary alone, sets the time.
         LATE_TABLES (grid only): no work added, the same loads and permutes moved after the MMA issue and the
-        other warpgroup's turn (_tma_k_block), where the loads' latency passes under this warpgroup's own MMA."""
+        other warpgroup's turn (_tma_k_block), where the loads' latency passes under this warpgroup's own MMA (1), or
+        the loads one block earlier, likewise after its MMA issue, and the permutes at the boundary (2: 16 more
+        registers carried, no load waited for)."""
         next_words = _load_words(word_rows, gl.minimum(kb + 1, KB - 1), CW, B, BLOCK_K)
         a = _fragments(words, sel, tables, a_layout, BLOCK_N, BLOCK_K, BLOCK_K // 32, DT)
         in_group += 1
@@ -350,7 +352,7 @@ if HAVE_GLUON:
         return gl.inline_asm_elementwise(asm, "=r,r,r", [bar_id, pred], dtype=gl.int32, is_pure=False, pack=1)
 
     @gluon.jit
-    def _tma_k_block(kb, s: gl.constexpr, phase, acc, words, tables, in_group, x_desc, x_bufs, landed, m_start,
+    def _tma_k_block(kb, s: gl.constexpr, phase, acc, words, tables, ahead, in_group, x_desc, x_bufs, landed, m_start,
                      word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS: gl.constexpr, BLOCK_N: gl.constexpr,
                      BLOCK_K: gl.constexpr, STAGES: gl.constexpr, X_BYTES: gl.constexpr, a_layout: gl.constexpr,
                      PINGPONG: gl.constexpr, wg, TAIL: gl.constexpr, WAIT_ASM: gl.constexpr,
@@ -386,9 +388,14 @@ if HAVE_GLUON:
             mbarrier.expect(landed[refill], X_BYTES, pred=nxt < KB)
         _barrier()
         _tma_load(x_desc, [m_start, nxt * BLOCK_K], landed[refill], x_bufs[refill], pred=nxt < KB)
-        if LATE_TABLES:  # the next LUT group's tables at a boundary, while this warpgroup's MMA runs
+        if LATE_TABLES == 1:  # the next LUT group's tables at a boundary, while this warpgroup's MMA runs
             if (in_group == 0) & (kb + 1 < KB):
                 tables = _row_tables(pairs_ptr, lut_rows + ((kb + 1) // BPG) * (1 << BITS), BITS, True)
+        if LATE_TABLES == 2:  # the same from rows loaded one block before (ahead), then the group after's loaded
+            if (in_group == 0) & (kb + 1 < KB):
+                tables = _pair_tables(ahead, True)
+            if (in_group == BPG - 1) & (kb + 2 < KB):  # block kb + 1 ends the group: the next one's rows
+                ahead = _row_pairs(pairs_ptr, lut_rows + ((kb + 2) // BPG) * (1 << BITS), BITS)
         # the A fragments are read from registers: wait before the next lookups overwrite them
         if WAIT_ASM:
             # Triton 3.9 lowers warpgroup_mma_wait with a CTA barrier after it, so that neither warpgroup starts its
@@ -400,7 +407,7 @@ if HAVE_GLUON:
                                                    dtype=next_words.dtype, is_pure=False, pack=4)  # fmt: skip
         else:
             acc = warpgroup_mma_wait(num_outstanding=0, deps=[acc])
-        return acc, next_words, tables, in_group
+        return acc, next_words, tables, ahead, in_group
 
     @gluon.jit
     def _prefill_wgmma_tma_kernel(
@@ -410,7 +417,7 @@ if HAVE_GLUON:
         STAGES: gl.constexpr, BLOCK_G: gl.constexpr, STORE_ROWS: gl.constexpr, PINGPONG_ON: gl.constexpr,
         acc_layout: gl.constexpr, a_layout: gl.constexpr, w_layout: gl.constexpr, y_layout: gl.constexpr,
         USE_SPLIT: gl.constexpr = False, WAIT_ASM: gl.constexpr = False, EXPECT_ASM: gl.constexpr = False,
-        LATE_TABLES: gl.constexpr = False,
+        LATE_TABLES: gl.constexpr = 0,
     ):  # fmt: skip
         """The register form with x's tiles by TMA: one thread loads a whole [BM, BK] tile into a ring buffer and its
         mbarrier says when it has landed. No cp.async address math, no proxy fence, and one CTA barrier a K block
@@ -451,6 +458,10 @@ if HAVE_GLUON:
             _named_barrier(BAR_ARRIVE, PINGPONG_BAR + wg * 0, wg == 1)  # warpgroup 0's first turn
 
         tables = _row_tables(pairs_ptr, lut_rows + (kb0 // BPG) * (1 << BITS), BITS, True)
+        if LATE_TABLES == 2:  # block kb0 + 1's group's rows: used if block kb0 ends its group, else loaded again
+            ahead = _row_pairs(pairs_ptr, lut_rows + (gl.minimum(kb0 + 1, KB - 1) // BPG) * (1 << BITS), BITS)
+        else:
+            ahead = tables  # carried unused
         words = _load_words(word_rows, kb0, CW, B, BLOCK_K)
         acc = gl.zeros([BLOCK_N, BLOCK_M], gl.float32, acc_layout)
         if WAIT_ASM:  # the loop carries the MMA's accumulator token, waited for once after it
@@ -459,17 +470,17 @@ if HAVE_GLUON:
         rounds = (KB - kb0) // STAGES
         for r in range(rounds):  # whole rounds of the ring, unrolled: every buffer index a constant
             for s in gl.static_range(STAGES):
-                acc, words, tables, in_group = _tma_k_block(
-                    kb0 + r * STAGES + s, s, r & 1, acc, words, tables, in_group, x_desc, x_bufs, landed, m_start,
-                    word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, STAGES, X_BYTES,
-                    a_layout, PINGPONG, wg, False, WAIT_ASM, EXPECT_ASM, LATE_TABLES,
+                acc, words, tables, ahead, in_group = _tma_k_block(
+                    kb0 + r * STAGES + s, s, r & 1, acc, words, tables, ahead, in_group, x_desc, x_bufs, landed,
+                    m_start, word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, STAGES,
+                    X_BYTES, a_layout, PINGPONG, wg, False, WAIT_ASM, EXPECT_ASM, LATE_TABLES,
                 )  # fmt: skip
         for s in gl.static_range(STAGES - 1):  # the last (KB - kb0) % STAGES blocks
             if kb0 + rounds * STAGES + s < KB:
-                acc, words, tables, in_group = _tma_k_block(
-                    kb0 + rounds * STAGES + s, s, rounds & 1, acc, words, tables, in_group, x_desc, x_bufs, landed,
-                    m_start, word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, STAGES,
-                    X_BYTES, a_layout, PINGPONG, wg, True, WAIT_ASM, EXPECT_ASM, LATE_TABLES,
+                acc, words, tables, ahead, in_group = _tma_k_block(
+                    kb0 + rounds * STAGES + s, s, rounds & 1, acc, words, tables, ahead, in_group, x_desc, x_bufs,
+                    landed, m_start, word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K,
+                    STAGES, X_BYTES, a_layout, PINGPONG, wg, True, WAIT_ASM, EXPECT_ASM, LATE_TABLES,
                 )  # fmt: skip
         if WAIT_ASM:  # the last MMA has been waited for by the inline PTX; this hands acc over as ready
             acc = warpgroup_mma_wait(num_outstanding=0, deps=[acc])
@@ -565,7 +576,7 @@ def tma_options(config: dict) -> dict:
     timed alike; WAIT_ASM 0 keeps Gluon's, for the grid's comparison). EXPECT_ASM, LATE_TABLES absent: off."""
     pingpong = bool(config.get("PINGPONG", 0))
     return {"PINGPONG_ON": pingpong, "WAIT_ASM": bool(config.get("WAIT_ASM", pingpong)),
-            **{key: bool(config.get(key, 0)) for key in ("EXPECT_ASM", "LATE_TABLES")}}  # fmt: skip
+            "EXPECT_ASM": bool(config.get("EXPECT_ASM", 0)), "LATE_TABLES": int(config.get("LATE_TABLES", 0))}
 
 
 def _pingpong_candidates(group_size: int) -> list[dict]:
@@ -588,9 +599,10 @@ def prefill_wgmma_expect_asm(group_size: int) -> list[dict]:
 
 
 def prefill_wgmma_late_tables(group_size: int) -> list[dict]:
-    """The TMA candidates with PINGPONG, each with LATE_TABLES (_lookup_block, _tma_k_block): the grid's, not the op's
-    (fifty-sixth session, for the H100's 4096x4096 / gpr 4 / 8-task prefill at 1.34-1.35x cuBLAS; not yet timed)."""
-    return [{**c, "LATE_TABLES": 1} for c in _pingpong_candidates(group_size)]
+    """The TMA candidates with PINGPONG, each with LATE_TABLES 1 and 2 (_lookup_block, _tma_k_block): the grid's, not
+    the op's (fifty-sixth session, for the H100's 4096x4096 / gpr 4 / 8-task prefill at 1.34-1.35x cuBLAS; not yet
+    timed)."""
+    return [{**c, "LATE_TABLES": d} for d in (1, 2) for c in _pingpong_candidates(group_size)]
 
 
 def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor,

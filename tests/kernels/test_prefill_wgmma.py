@@ -129,8 +129,8 @@ def test_every_candidate_compiles_for_sm90_without_spills_and_keeps_the_weight_t
     cases += [[c, 4, "fp16"] for c in gluon_wait] + [[gluon_wait[0], 3, "bf16"]]
     expect_asm = prefill_wgmma_expect_asm(128)  # the refill's expect as inline PTX (Triton >= 3.9): the grid's
     cases += [[c, 4, "fp16"] for c in expect_asm] + [[c, 3, "bf16"] for c in expect_asm[:1]]
-    late = prefill_wgmma_late_tables(128)  # a boundary's tables built during the MMA: the grid's
-    cases += [[c, 4, "fp16"] for c in late] + [[late[0], 3, "bf16"]]
+    late = prefill_wgmma_late_tables(128)  # a boundary's tables built during the MMA (1 and 2): the grid's
+    cases += [[c, 4, "fp16"] for c in late] + [[c, 3, "bf16"] for c in late if c is late[0] or c is late[-1]]
     results = sm90_results(_COMPILE_SCRIPT, cases)
     for case, (regs, stack, smem, loop_ops, hgmma, bars, turn_ctas, a_overwrites) in zip(cases, results, strict=True):
         # nothing writes a register an MMA in flight reads as its A fragment (the twenty-eighth session's wrong
@@ -188,6 +188,8 @@ CUDA_CASES = [  # (N, K, gpr, bits, dtype, segment lengths, min_len, config)
     # K of 2 and 3 blocks: the TMA form's unrolled loop is all tail (no whole round of its 3-4 stage ring)
     (256, 128, 1, 4, torch.float16, [100, 40], 1, None),
     (384, 192, 1, 4, torch.float16, [33, 200], 1, None),
+    # groups of one K block (gpr 8 at K 512): every block a boundary (LATE_TABLES 2 loads and builds in one block)
+    (512, 512, 8, 4, torch.float16, [300, 100], 1, None),
 ]
 
 
@@ -204,6 +206,8 @@ SPLIT_CASES = [  # (N, K, gpr, bits, dtype, tokens, config): few tokens of one s
                                            "SPLIT_K": 3, "PINGPONG": 1, "WAIT_ASM": 0}),  # Gluon's MMA wait
     (4096, 4096, 4, 4, torch.float16, 16, {"BLOCK_M": 16, "BLOCK_N": 128, "num_warps": 8, "num_stages": 3,
                                            "SPLIT_K": 3, "PINGPONG": 1, "LATE_TABLES": 1}),  # ranges end mid-group
+    (4096, 4096, 4, 4, torch.float16, 16, {"BLOCK_M": 16, "BLOCK_N": 128, "num_warps": 8, "num_stages": 4,
+                                           "SPLIT_K": 5, "PINGPONG": 1, "LATE_TABLES": 2}),  # ranges start mid-group
 ]
 
 

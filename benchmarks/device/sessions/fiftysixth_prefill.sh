@@ -13,7 +13,8 @@
 # (results/prefill_grid_gpr4_t36_group_prefetch_fiftysixth.log).
 # Next run of "grid" (written after it): LATE_TABLES among it, a boundary's table loads and permutes moved after the
 # MMA issue and the other warpgroup's turn, no work added (compiled: 217 registers against 238, the loads between
-# the TMA refill and the DEPBAR). Prediction: the shipped tile at 114-117 us against 117.4-118.9.
+# the TMA refill and the DEPBAR), and LATE_TABLES 2 (the loads one block earlier, the permutes at the boundary).
+# Prediction: the shipped tile at 114-117 us (1) and 113-116 (2) against 117.4-118.9.
 source benchmarks/device/prep.sh >/dev/null
 nvidia-smi --query-gpu=name --format=csv,noheader
 tag=t36
