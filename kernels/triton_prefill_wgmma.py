@@ -226,9 +226,14 @@ if HAVE_GLUON:
         return pid_n, m_start, m_end, word_rows, CW, B, sel, pairs_ptr, lut_rows
 
     @gluon.jit
+    def _group_lut(lut_rows, kb, BPG, BITS: gl.constexpr):
+        """The element offsets [BN] of the LUT entries of K block kb's group (BPG blocks a group) in the rows' slot."""
+        return lut_rows + (kb // BPG) * (1 << BITS)
+
+    @gluon.jit
     def _lookup_block(kb, words, tables, in_group, word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG,
                       BITS: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr, a_layout: gl.constexpr,
-                      DT: gl.constexpr, LATE_TABLES: gl.constexpr = False):  # fmt: skip
+                      DT: gl.constexpr, LATE_TABLES: gl.constexpr = 0):  # fmt: skip
         """K block kb's weight tile looked up from its code words (A [BN, BK] in the wgmma operand layout), block
         kb + 1's words loaded (KB: the end of the program's K blocks), and the next LUT group's byte tables at a
         group boundary. Returns (A, the next words, the tables, K blocks of the current group done).
@@ -253,7 +258,7 @@ if HAVE_GLUON:
             in_group = 0
             if not LATE_TABLES:
                 if kb + 1 < KB:
-                    tables = _row_tables(pairs_ptr, lut_rows + ((kb + 1) // BPG) * (1 << BITS), BITS, True)
+                    tables = _row_tables(pairs_ptr, _group_lut(lut_rows, kb + 1, BPG, BITS), BITS, True)
         return a, next_words, tables, in_group
 
     @gluon.jit
@@ -390,12 +395,12 @@ if HAVE_GLUON:
         _tma_load(x_desc, [m_start, nxt * BLOCK_K], landed[refill], x_bufs[refill], pred=nxt < KB)
         if LATE_TABLES == 1:  # the next LUT group's tables at a boundary, while this warpgroup's MMA runs
             if (in_group == 0) & (kb + 1 < KB):
-                tables = _row_tables(pairs_ptr, lut_rows + ((kb + 1) // BPG) * (1 << BITS), BITS, True)
+                tables = _row_tables(pairs_ptr, _group_lut(lut_rows, kb + 1, BPG, BITS), BITS, True)
         if LATE_TABLES == 2:  # the same from rows loaded one block before (ahead), then the group after's loaded
             if (in_group == 0) & (kb + 1 < KB):
                 tables = _pair_tables(ahead, True)
             if (in_group == BPG - 1) & (kb + 2 < KB):  # block kb + 1 ends the group: the next one's rows
-                ahead = _row_pairs(pairs_ptr, lut_rows + ((kb + 2) // BPG) * (1 << BITS), BITS)
+                ahead = _row_pairs(pairs_ptr, _group_lut(lut_rows, kb + 2, BPG, BITS), BITS)
         # the A fragments are read from registers: wait before the next lookups overwrite them
         if WAIT_ASM:
             # Triton 3.9 lowers warpgroup_mma_wait with a CTA barrier after it, so that neither warpgroup starts its
@@ -457,9 +462,9 @@ if HAVE_GLUON:
         if PINGPONG:
             _named_barrier(BAR_ARRIVE, PINGPONG_BAR + wg * 0, wg == 1)  # warpgroup 0's first turn
 
-        tables = _row_tables(pairs_ptr, lut_rows + (kb0 // BPG) * (1 << BITS), BITS, True)
+        tables = _row_tables(pairs_ptr, _group_lut(lut_rows, kb0, BPG, BITS), BITS, True)
         if LATE_TABLES == 2:  # block kb0 + 1's group's rows: used if block kb0 ends its group, else loaded again
-            ahead = _row_pairs(pairs_ptr, lut_rows + (gl.minimum(kb0 + 1, KB - 1) // BPG) * (1 << BITS), BITS)
+            ahead = _row_pairs(pairs_ptr, _group_lut(lut_rows, gl.minimum(kb0 + 1, KB - 1), BPG, BITS), BITS)
         else:
             ahead = tables  # carried unused
         words = _load_words(word_rows, kb0, CW, B, BLOCK_K)

@@ -130,7 +130,7 @@ def test_every_candidate_compiles_for_sm90_without_spills_and_keeps_the_weight_t
     expect_asm = prefill_wgmma_expect_asm(128)  # the refill's expect as inline PTX (Triton >= 3.9): the grid's
     cases += [[c, 4, "fp16"] for c in expect_asm] + [[c, 3, "bf16"] for c in expect_asm[:1]]
     late = prefill_wgmma_late_tables(128)  # a boundary's tables built during the MMA (1 and 2): the grid's
-    cases += [[c, 4, "fp16"] for c in late] + [[c, 3, "bf16"] for c in late if c is late[0] or c is late[-1]]
+    cases += [[c, 4, "fp16"] for c in late] + [[late[0], 3, "bf16"], [late[-1], 3, "bf16"]]
     results = sm90_results(_COMPILE_SCRIPT, cases)
     for case, (regs, stack, smem, loop_ops, hgmma, bars, turn_ctas, a_overwrites) in zip(cases, results, strict=True):
         # nothing writes a register an MMA in flight reads as its A fragment (the twenty-eighth session's wrong
