@@ -768,6 +768,8 @@ def compile_prefill_wgmma_sm90(config: dict, bits: int = 4, x: str = "fp16") -> 
         _prefill_wgmma_kernel,
         _prefill_wgmma_tma_kernel,
         kernel_layouts,
+        staged_lut_descriptor,
+        staged_lut_layout,
         tma_options,
     )
 
@@ -785,8 +787,13 @@ def compile_prefill_wgmma_sm90(config: dict, bits: int = 4, x: str = "fp16") -> 
         ints = ["G", "MIN_LEN", "N", "K", "GS", "stride_cw", "stride_ls", "stride_ln", "stride_ym"]
         const |= {**tma_options(config), **{k: layouts[k] for k in TMA_LAYOUTS},
                   "USE_SPLIT": config.get("SPLIT_K", 1) > 1}  # fmt: skip
+        lut_desc = desc  # the launcher's placeholder
+        if config.get("LUT_STAGE"):  # gpr 4 at Llama's K (one pool slot is enough for the descriptor's type)
+            lut_desc = staged_lut_descriptor(torch.empty(1, bn, 4, 1 << bits, dtype=dtype), bn)
+            const |= {"LUT_STAGE": True, "lut_layout": staged_lut_layout(warps, bn, 1 << (bits - 1))}
+        sig = {"x_desc": mangle_type(desc), "lut_desc": mangle_type(lut_desc)}
         return sm90_compile(_prefill_wgmma_tma_kernel, ints + ["KB_PER_SPLIT"], ints[2:], const, warps,
-                            config["num_stages"], x=x, lut=x, extra_sig={"x_desc": mangle_type(desc)})  # fmt: skip
+                            config["num_stages"], x=x, lut=x, extra_sig=sig)  # fmt: skip
     ints = ["G", "MIN_LEN", "N", "K", "GS", "stride_xm", "stride_cw", "stride_ls", "stride_ln", "stride_ym"]
     return sm90_compile(_prefill_wgmma_kernel, ints, ints[2:], const | layouts, warps, config["num_stages"], x=x,
                         lut=x)  # fmt: skip

@@ -42,6 +42,7 @@ from kernels.triton_prefill_wgmma import (  # noqa: E402
     prefill_wgmma_expect_asm,
     prefill_wgmma_gluon_wait,
     prefill_wgmma_late_tables,
+    prefill_wgmma_lut_stage,
 )
 
 SHAPES = [(4096, 4096), (11008, 4096), (4096, 11008), (12288, 4096), (22016, 4096)]
@@ -66,7 +67,7 @@ PRMT_GRID = [(256, 128, 64, 8, 3, 0), (256, 128, 64, 8, 4, 0), (128, 128, 64, 8,
 PRMT_TOP = 4
 KEYS = ("BLOCK_M", "BLOCK_N", "BLOCK_K", "num_warps", "num_stages", "W_LEFT", "maxnreg")
 # and the wgmma kernel's
-PRINT_KEYS = KEYS + ("STORE_ROWS", "X_TMA", "PINGPONG", "WAIT_ASM", "EXPECT_ASM", "LATE_TABLES")
+PRINT_KEYS = KEYS + ("STORE_ROWS", "X_TMA", "PINGPONG", "WAIT_ASM", "EXPECT_ASM", "LATE_TABLES", "LUT_STAGE")
 
 
 def prmt_config(row: tuple) -> dict:
@@ -108,7 +109,7 @@ def main() -> None:
             if "wgmma" in kinds:
                 gs = k // args.gpr
                 grid = prefill_wgmma_candidates(k) + prefill_wgmma_gluon_wait(gs) + prefill_wgmma_expect_asm(gs)
-                grid += prefill_wgmma_late_tables(gs)
+                grid += prefill_wgmma_late_tables(gs) + prefill_wgmma_lut_stage(gs)
                 wgmma = [{k: v for k, v in c.items() if k != "WGMMA"} for c in grid]
                 time_grid(_wgmma_launcher(tiles), layer, x, slots, ref,
                           ([({**c, "kind": "wgmma"}, base)] for c in wgmma), 1e9, rows, "wgmma")  # fmt: skip

@@ -142,6 +142,20 @@ def wgmma_prefill_ok(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torc
 
 if HAVE_GLUON:
 
+    if hasattr(gl.shared_memory_descriptor, "reinterpret"):  # renamed from _reinterpret in Triton 3.7
+
+        @gluon.jit
+        def _shared_view(smem, dtype: gl.constexpr, shape: gl.constexpr, layout: gl.constexpr):
+            """smem's bytes seen with another type, shape or layout."""
+            return smem.reinterpret(dtype, shape, layout)
+
+    else:
+
+        @gluon.jit
+        def _shared_view(smem, dtype: gl.constexpr, shape: gl.constexpr, layout: gl.constexpr):
+            """smem's bytes seen with another type, shape or layout."""
+            return smem._reinterpret(dtype, shape, layout)
+
     @gluon.jit
     def _add(a, b):
         return a + b
@@ -231,9 +245,32 @@ if HAVE_GLUON:
         return lut_rows + (kb // BPG) * (1 << BITS)
 
     @gluon.jit
+    def _staged_tables(lut_words, group, BITS: gl.constexpr, lut_layout: gl.constexpr, rows_layout: gl.constexpr):
+        """lo0-lo3, hi0-hi3 [BN] b32 in rows_layout: _row_tables of LUT group `group` from the tile's copy in shared
+        memory (LUT_STAGE; lut_words [GPR, BN, 2**BITS / 2] int32, one row's pairs of a group in a row of 8 or 4
+        words, which lut_layout [BN, 8 or 4] puts in each lane's registers: two 16-byte shared loads a row)."""
+        v = lut_words.index(group).load(lut_layout).to(gl.uint32, bitcast=True)
+        if BITS == 4:  # pair c = 4a + 2b + e at [:, a, b, e]
+            even, odd = gl.split(gl.reshape(v, [v.shape[0], 2, 2, 2]))
+            e0, e2 = gl.split(even)
+            o1, o3 = gl.split(odd)
+            p0, p4 = gl.split(e0)
+            p2, p6 = gl.split(e2)
+            p1, p5 = gl.split(o1)
+            p3, p7 = gl.split(o3)
+        else:  # 3 bits: 4 pairs (c = 2a + e), the upper 4 repeat them as _row_pairs'
+            even, odd = gl.split(gl.reshape(v, [v.shape[0], 2, 2]))
+            p0, p2 = gl.split(even)
+            p1, p3 = gl.split(odd)
+            p4, p5, p6, p7 = p0, p1, p2, p3
+        pairs = [gl.convert_layout(p, rows_layout) for p in (p0, p1, p2, p3, p4, p5, p6, p7)]
+        return _pair_tables(pairs, True)
+
+    @gluon.jit
     def _lookup_block(kb, words, tables, in_group, word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG,
                       BITS: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr, a_layout: gl.constexpr,
-                      DT: gl.constexpr, LATE_TABLES: gl.constexpr = 0):  # fmt: skip
+                      DT: gl.constexpr, LATE_TABLES: gl.constexpr = 0, LUT_STAGE: gl.constexpr = False,
+                      lut_words=None, lut_layout: gl.constexpr = None, rows_layout: gl.constexpr = None):  # fmt: skip
         """K block kb's weight tile looked up from its code words (A [BN, BK] in the wgmma operand layout), block
         kb + 1's words loaded (KB: the end of the program's K blocks), and the next LUT group's byte tables at a
         group boundary. Returns (A, the next words, the tables, K blocks of the current group done).
@@ -258,7 +295,10 @@ if HAVE_GLUON:
             in_group = 0
             if not LATE_TABLES:
                 if kb + 1 < KB:
-                    tables = _row_tables(pairs_ptr, _group_lut(lut_rows, kb + 1, BPG, BITS), BITS, True)
+                    if LUT_STAGE:
+                        tables = _staged_tables(lut_words, (kb + 1) // BPG, BITS, lut_layout, rows_layout)
+                    else:
+                        tables = _row_tables(pairs_ptr, _group_lut(lut_rows, kb + 1, BPG, BITS), BITS, True)
         return a, next_words, tables, in_group
 
     @gluon.jit
@@ -361,13 +401,15 @@ if HAVE_GLUON:
                      word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS: gl.constexpr, BLOCK_N: gl.constexpr,
                      BLOCK_K: gl.constexpr, STAGES: gl.constexpr, X_BYTES: gl.constexpr, a_layout: gl.constexpr,
                      PINGPONG: gl.constexpr, wg, TAIL: gl.constexpr, WAIT_ASM: gl.constexpr,
-                     EXPECT_ASM: gl.constexpr, LATE_TABLES: gl.constexpr):  # fmt: skip
+                     EXPECT_ASM: gl.constexpr, LATE_TABLES: gl.constexpr, LUT_STAGE: gl.constexpr, lut_words,
+                     lut_layout: gl.constexpr, rows_layout: gl.constexpr):  # fmt: skip
         """K block kb of the TMA form, its x tile in ring buffer s (landed in phase `phase`): look the weight tile
         up, MMA, refill the buffer MMA kb-1 read with block kb + STAGES - 1 (below KB, the end of the program's K
         blocks). Returns the carried state."""
         a, next_words, tables, in_group = _lookup_block(kb, words, tables, in_group, word_rows, CW, B, sel, pairs_ptr,
                                                         lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, a_layout,
-                                                        x_desc.dtype, LATE_TABLES)
+                                                        x_desc.dtype, LATE_TABLES, LUT_STAGE, lut_words, lut_layout,
+                                                        rows_layout)  # fmt: skip
         if TAIL:
             # A tail block runs under an `if`; after one, Triton's barrier pass wants a CTA barrier before the
             # landed-wait (3.6) or the MMA (3.9): one here, where it cannot fall inside a turn (below)
@@ -416,13 +458,13 @@ if HAVE_GLUON:
 
     @gluon.jit
     def _prefill_wgmma_tma_kernel(
-        x_desc, codes_ptr, lut_ptr, slot_sorted_ptr, starts_ptr, y_ptr, ws_ptr, counter_ptr,
+        x_desc, lut_desc, codes_ptr, lut_ptr, slot_sorted_ptr, starts_ptr, y_ptr, ws_ptr, counter_ptr,
         G, MIN_LEN, N, K, GS, stride_cw, stride_ls, stride_ln, stride_ym, KB_PER_SPLIT,
         BITS: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr,
         STAGES: gl.constexpr, BLOCK_G: gl.constexpr, STORE_ROWS: gl.constexpr, PINGPONG_ON: gl.constexpr,
         acc_layout: gl.constexpr, a_layout: gl.constexpr, w_layout: gl.constexpr, y_layout: gl.constexpr,
         USE_SPLIT: gl.constexpr = False, WAIT_ASM: gl.constexpr = False, EXPECT_ASM: gl.constexpr = False,
-        LATE_TABLES: gl.constexpr = 0,
+        LATE_TABLES: gl.constexpr = 0, LUT_STAGE: gl.constexpr = False, lut_layout: gl.constexpr = None,
     ):  # fmt: skip
         """The register form with x's tiles by TMA: one thread loads a whole [BM, BK] tile into a ring buffer and its
         mbarrier says when it has landed. No cp.async address math, no proxy fence, and one CTA barrier a K block
@@ -448,8 +490,18 @@ if HAVE_GLUON:
         x_bufs, landed = _x_ring(DT, BLOCK_M, BLOCK_K, STAGES, X_LAYOUT)
         for s in gl.static_range(STAGES):
             mbarrier.init(landed[s], count=1)
+        if LUT_STAGE:  # the tile's LUT rows of every group [GPR, BN, L / 2] by one TMA copy, before x's first tiles
+            LUT_BOX: gl.constexpr = lut_desc.block_shape
+            lut_smem = gl.allocate_shared_memory(lut_desc.dtype, LUT_BOX, lut_desc.layout)
+            staged = gl.allocate_shared_memory(gl.int64, [1], mbarrier.MBarrierLayout())
+            mbarrier.init(staged, count=1)
         fence_async_shared()
         _barrier()  # the barriers initialized before anyone waits on them
+        if LUT_STAGE:
+            LUT_BYTES: gl.constexpr = LUT_BOX[0] * LUT_BOX[1] * LUT_BOX[2] * 4
+            tile_slot = gl.load(slot_sorted_ptr + m_start)
+            mbarrier.expect(staged, LUT_BYTES)
+            _tma_load(lut_desc, [0, tile_slot * N + pid_n * BLOCK_N, 0], staged, lut_smem)
         for s in gl.static_range(STAGES - 1):
             mbarrier.expect(landed[s], X_BYTES, pred=kb0 + s < KB)
             _tma_load(x_desc, [m_start, (kb0 + s) * BLOCK_K], landed[s], x_bufs[s], pred=kb0 + s < KB)
@@ -462,7 +514,15 @@ if HAVE_GLUON:
         if PINGPONG:
             _named_barrier(BAR_ARRIVE, PINGPONG_BAR + wg * 0, wg == 1)  # warpgroup 0's first turn
 
-        tables = _row_tables(pairs_ptr, _group_lut(lut_rows, kb0, BPG, BITS), BITS, True)
+        rows_layout: gl.constexpr = gl.SliceLayout(1, gl.SliceLayout(2, w_layout))  # the tables' [BN]
+        if LUT_STAGE:
+            mbarrier.wait(staged, 0)
+            # one group's [BN, L / 2] an index away: a view whose layout has the rank of the indexed buffer
+            lut_words = _shared_view(lut_smem, gl.int32, LUT_BOX, gl.SwizzledSharedLayout(1, 1, 1, [1, 0]))
+            tables = _staged_tables(lut_words, kb0 // BPG, BITS, lut_layout, rows_layout)
+        else:
+            lut_words = pairs_ptr  # carried unused
+            tables = _row_tables(pairs_ptr, _group_lut(lut_rows, kb0, BPG, BITS), BITS, True)
         if LATE_TABLES == 2:  # block kb0 + 1's group's rows: used if block kb0 ends its group, else loaded again
             ahead = _row_pairs(pairs_ptr, _group_lut(lut_rows, gl.minimum(kb0 + 1, KB - 1), BPG, BITS), BITS)
         else:
@@ -478,14 +538,16 @@ if HAVE_GLUON:
                 acc, words, tables, ahead, in_group = _tma_k_block(
                     kb0 + r * STAGES + s, s, r & 1, acc, words, tables, ahead, in_group, x_desc, x_bufs, landed,
                     m_start, word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, STAGES,
-                    X_BYTES, a_layout, PINGPONG, wg, False, WAIT_ASM, EXPECT_ASM, LATE_TABLES,
+                    X_BYTES, a_layout, PINGPONG, wg, False, WAIT_ASM, EXPECT_ASM, LATE_TABLES, LUT_STAGE, lut_words,
+                    lut_layout, rows_layout,
                 )  # fmt: skip
         for s in gl.static_range(STAGES - 1):  # the last (KB - kb0) % STAGES blocks
             if kb0 + rounds * STAGES + s < KB:
                 acc, words, tables, ahead, in_group = _tma_k_block(
                     kb0 + rounds * STAGES + s, s, rounds & 1, acc, words, tables, ahead, in_group, x_desc, x_bufs,
                     landed, m_start, word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K,
-                    STAGES, X_BYTES, a_layout, PINGPONG, wg, True, WAIT_ASM, EXPECT_ASM, LATE_TABLES,
+                    STAGES, X_BYTES, a_layout, PINGPONG, wg, True, WAIT_ASM, EXPECT_ASM, LATE_TABLES, LUT_STAGE,
+                    lut_words, lut_layout, rows_layout,
                 )  # fmt: skip
         if WAIT_ASM:  # the last MMA has been waited for by the inline PTX; this hands acc over as ready
             acc = warpgroup_mma_wait(num_outstanding=0, deps=[acc])
@@ -539,6 +601,29 @@ def kernel_layouts(num_warps: int, block_n: int, block_m: int, block_k: int) -> 
 
 
 TMA_LAYOUTS = ("acc_layout", "a_layout", "w_layout", "y_layout")  # the TMA form's (x's comes with its descriptor)
+
+
+@functools.cache
+def staged_lut_layout(num_warps: int, block_n: int, words: int) -> gl.DistributedLinearLayout:
+    """LUT_STAGE's register layout of one group's pair words [BN, words] (8 at 4 bits, 4 at 3): a row's words in
+    one lane's registers, the rows where w_layout puts them (lane 4g + t: rows g and g + 8 of its warp's 16, the
+    quad's 4 lanes alike), so that splitting off each word gives the [BN] tables' layout without a conversion."""
+    reg = [[0, 1 << i] for i in range(words.bit_length() - 1)] + [[8, 0]]
+    reg += [[16 * num_warps << i, 0] for i in range((block_n // (16 * num_warps)).bit_length() - 1)]
+    lanes = [[0, 0], [0, 0], [1, 0], [2, 0], [4, 0]]
+    warps = [[16 << i, 0] for i in range(num_warps.bit_length() - 1)]
+    return gl.DistributedLinearLayout(reg_bases=reg, lane_bases=lanes, warp_bases=warps, block_bases=[],
+                                      shape=[block_n, words])  # fmt: skip
+
+
+def staged_lut_descriptor(lut_pool: torch.Tensor, block_n: int) -> TensorDescriptor:
+    """LUT_STAGE's TMA descriptor: the pool [S, N, gpr, L] as int32 pairs of entries seen as [gpr, S * N, L / 2] (a
+    group's entries of row r of slot s at [g, s * N + r]), one copy a tile of [gpr, BN, L / 2]: group-major in
+    shared memory, so that a group's rows are one index away. Needs a contiguous pool (16-byte aligned strides)."""
+    s, n, gpr, lut = lut_pool.shape
+    view = lut_pool.view(torch.int32).view(s * n, gpr, lut // 2).permute(1, 0, 2)
+    layout = gl.NVMMASharedLayout(swizzle_byte_width=0, element_bitwidth=32, rank=3)
+    return TensorDescriptor.from_tensor(view, [gpr, block_n, lut // 2], layout)
 
 
 def default_prefill_wgmma_config() -> dict:
@@ -610,6 +695,13 @@ def prefill_wgmma_late_tables(group_size: int) -> list[dict]:
     return [{**c, "LATE_TABLES": d} for d in (1, 2) for c in _pingpong_candidates(group_size)]
 
 
+def prefill_wgmma_lut_stage(group_size: int) -> list[dict]:
+    """The TMA candidates with PINGPONG, each with LUT_STAGE (the tile's LUT rows of every group copied into shared
+    memory by one TMA at its start, each boundary's tables read from there): the grid's, not the op's (fifty-seventh
+    session; not yet timed)."""
+    return [{**c, "LUT_STAGE": 1} for c in _pingpong_candidates(group_size)]
+
+
 def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor,
                          slot_sorted: torch.Tensor, bits: int, y: torch.Tensor, config: dict,
                          tiles: SegmentTiles) -> None:  # fmt: skip
@@ -643,15 +735,21 @@ def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: 
         if config.get("EXPECT_ASM") and not HAVE_EXPECT_ASM:
             raise ValueError("EXPECT_ASM needs Triton >= 3.9 (gl.inline_asm)")
         x_desc = TensorDescriptor.from_tensor(x, [bm, bk], layouts["x_smem_layout"])
+        staged = {}
+        if config.get("LUT_STAGE"):
+            if not lut_pool.is_contiguous():
+                raise ValueError("LUT_STAGE copies the LUT rows by TMA: it takes a contiguous pool")
+            staged = {"LUT_STAGE": True, "lut_layout": staged_lut_layout(warps, bn, lut_pool.shape[3] // 2)}
+        lut_desc = staged_lut_descriptor(lut_pool, bn) if staged else x_desc  # x's: a placeholder, unread
         programs = m_tiles * triton.cdiv(n, bn)
         per_split, split, ws, counters = split_k_tiles(y, k // bk, int(config.get("SPLIT_K", 1)), programs, bn * bm)
         _prefill_wgmma_tma_kernel[(programs, split)](
-            x_desc, codes_packed, lut_pool, slot_sorted, tiles.starts, y, ws, counters,
+            x_desc, lut_desc, codes_packed, lut_pool, slot_sorted, tiles.starts, y, ws, counters,
             g, tiles.min_len, n, k, gs, codes_packed.stride(0) // 4, lut_pool.stride(0), lut_pool.stride(1),
             y.stride(0), per_split,
             BITS=bits, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, STAGES=stages, BLOCK_G=MAX_TILED_SEGMENTS,
             STORE_ROWS=bool(config.get("STORE_ROWS", 0)), **tma_options(config),
-            **{k_: layouts[k_] for k_ in TMA_LAYOUTS}, USE_SPLIT=split > 1, num_warps=warps,
+            **{k_: layouts[k_] for k_ in TMA_LAYOUTS}, USE_SPLIT=split > 1, **staged, num_warps=warps,
         )  # fmt: skip
         return
     _prefill_wgmma_kernel[(m_tiles * triton.cdiv(n, bn),)](

@@ -27,6 +27,7 @@ from kernels.triton_prefill_wgmma import (
     prefill_wgmma_expect_asm,
     prefill_wgmma_gluon_wait,
     prefill_wgmma_late_tables,
+    prefill_wgmma_lut_stage,
     tma_options,
     wgmma_prefill_ok,
 )
@@ -131,6 +132,8 @@ def test_every_candidate_compiles_for_sm90_without_spills_and_keeps_the_weight_t
     cases += [[c, 4, "fp16"] for c in expect_asm] + [[c, 3, "bf16"] for c in expect_asm[:1]]
     late = prefill_wgmma_late_tables(128)  # a boundary's tables built during the MMA (1 and 2): the grid's
     cases += [[c, 4, "fp16"] for c in late] + [[late[0], 3, "bf16"], [late[-1], 3, "bf16"]]
+    staged = prefill_wgmma_lut_stage(128)  # the tile's LUT rows in shared memory, a boundary's tables from there
+    cases += [[c, 4, "fp16"] for c in staged] + [[staged[0], 3, "bf16"]]
     results = sm90_results(_COMPILE_SCRIPT, cases)
     for case, (regs, stack, smem, loop_ops, hgmma, bars, turn_ctas, a_overwrites) in zip(cases, results, strict=True):
         # nothing writes a register an MMA in flight reads as its A fragment (the twenty-eighth session's wrong
@@ -141,7 +144,8 @@ def test_every_candidate_compiles_for_sm90_without_spills_and_keeps_the_weight_t
         assert turn_ctas == 0, (case, turn_ctas)
         assert stack == 0, (case, regs, stack)
         assert smem <= 227 * 1024, (case, smem)
-        assert loop_ops == [], (case, loop_ops)
+        # (LUT_STAGE reads a boundary's tables from the tile's LUT rows in shared memory: loads only)
+        assert loop_ops == (["LDS"] if case[0].get("LUT_STAGE") else []), (case, loop_ops)
         # one wgmma per 16 columns of a K block and 64 rows of a warpgroup; the TMA form's K loop is unrolled by
         # its ring (stages blocks) with a tail of up to stages - 1 blocks, and has one CTA barrier a block
         config = case[0]
@@ -208,6 +212,8 @@ SPLIT_CASES = [  # (N, K, gpr, bits, dtype, tokens, config): few tokens of one s
                                            "SPLIT_K": 3, "PINGPONG": 1, "LATE_TABLES": 1}),  # ranges end mid-group
     (4096, 4096, 4, 4, torch.float16, 16, {"BLOCK_M": 16, "BLOCK_N": 128, "num_warps": 8, "num_stages": 4,
                                            "SPLIT_K": 5, "PINGPONG": 1, "LATE_TABLES": 2}),  # ranges start mid-group
+    (1000, 1024, 8, 3, torch.bfloat16, 5, {"BLOCK_M": 8, "BLOCK_N": 128, "num_warps": 8, "num_stages": 4,
+                                           "SPLIT_K": 3, "PINGPONG": 1, "LUT_STAGE": 1}),  # staged: ragged N, 3 bits
 ]
 
 
@@ -238,11 +244,12 @@ def test_the_kernel_matches_the_reference_on_the_segments_it_tiles(case):
     ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
     tiled = torch.cat([torch.full((c,), c >= min_len) for c in counts]).cuda()
     # the candidates (PINGPONG's with the inline-PTX wait), and the default tile's with Gluon's wait, (Triton >= 3.9)
-    # with the inline-PTX expect and with LATE_TABLES, 3 and 4 stages (the 3-stage form's tails differ)
+    # with the inline-PTX expect, with LATE_TABLES and with LUT_STAGE, 3 and 4 stages (the 3-stage form's tails differ)
     gluon_wait = [c for c in prefill_wgmma_gluon_wait(k // gpr) if c["BLOCK_M"] == 256 and c["STORE_ROWS"]]
     expect_asm = [c for c in prefill_wgmma_expect_asm(k // gpr) if c["BLOCK_M"] == 256 and c["STORE_ROWS"]]
     late = [c for c in prefill_wgmma_late_tables(k // gpr) if c["BLOCK_M"] == 256 and c["STORE_ROWS"]]
-    for config in prefill_wgmma_candidates(k // gpr) + gluon_wait + expect_asm + late:
+    staged = [c for c in prefill_wgmma_lut_stage(k // gpr) if c["BLOCK_M"] == 256 and c["STORE_ROWS"]]
+    for config in prefill_wgmma_candidates(k // gpr) + gluon_wait + expect_asm + late + staged:
         y = torch.full((sum(counts), n), float("nan"), dtype=dtype, device="cuda")
         launch_prefill_wgmma(x, codes, pool, slot_of_token, bits, y, config, SegmentTiles(segments.starts,
                              tuple(counts), min_len))  # fmt: skip
