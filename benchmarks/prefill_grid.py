@@ -81,6 +81,7 @@ def main() -> None:
         ("--cases", "", "only the cases whose label ends with one of these, comma-separated"),
         ("--grid-from", 0, "time PRMT_GRID from this index on (the earlier rounds' configs left out)"),
         ("--kinds", "generic,prmt,wgmma", "the kernels to time, comma-separated"),
+        ("--wgmma-tile", "", "BMxBNxSTAGES: only the wgmma configs of that tile (with STORE_ROWS; its variants)"),
     ])  # fmt: skip
     kinds = args.kinds.split(",")
     shapes = dims(args.shapes)
@@ -110,6 +111,10 @@ def main() -> None:
                 gs = k // args.gpr
                 grid = prefill_wgmma_candidates(k) + prefill_wgmma_gluon_wait(gs) + prefill_wgmma_expect_asm(gs)
                 grid += prefill_wgmma_late_tables(gs) + prefill_wgmma_lut_stage(gs)
+                if args.wgmma_tile:
+                    bm, bn, st = (int(v) for v in args.wgmma_tile.split("x"))
+                    grid = [c for c in grid if (c["BLOCK_M"], c["BLOCK_N"], c["num_stages"]) == (bm, bn, st)
+                            and c.get("STORE_ROWS")]  # fmt: skip
                 wgmma = [{k: v for k, v in c.items() if k != "WGMMA"} for c in grid]
                 time_grid(_wgmma_launcher(tiles), layer, x, slots, ref,
                           ([({**c, "kind": "wgmma"}, base)] for c in wgmma), 1e9, rows, "wgmma")  # fmt: skip
