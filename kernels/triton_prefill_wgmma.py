@@ -287,7 +287,8 @@ if HAVE_GLUON:
         LATE_TABLES (grid only): no work added, the same loads and permutes moved after the MMA issue and the
         other warpgroup's turn (_tma_k_block), where the loads' latency passes under this warpgroup's own MMA (1), or
         the loads one block earlier, likewise after its MMA issue, and the permutes at the boundary (2: 16 more
-        registers carried, no load waited for)."""
+        registers carried, no load waited for). LUT_STAGE (grid only): the tables from the tile's LUT rows of every
+        group, copied into shared memory at the program's start (lut_words, _staged_tables): no DRAM wait here."""
         next_words = _load_words(word_rows, gl.minimum(kb + 1, KB - 1), CW, B, BLOCK_K)
         a = _fragments(words, sel, tables, a_layout, BLOCK_N, BLOCK_K, BLOCK_K // 32, DT)
         in_group += 1
@@ -712,7 +713,8 @@ def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: 
     many ranges of whole blocks (for few tokens: decode's grid of row tiles alone is too small), whose WAIT_ASM
     (default: as PINGPONG) waits for each MMA by inline PTX instead of warpgroup_mma_wait, and whose EXPECT_ASM
     (Triton >= 3.9, default off) arrives-and-expects each refill by inline PTX instead of mbarrier.expect: Triton 3.9
-    lowers both Gluon ops with a CTA barrier (_tma_k_block, tma_options)."""
+    lowers both Gluon ops with a CTA barrier (_tma_k_block, tma_options), and whose LUT_STAGE (default off; a
+    contiguous pool) copies each tile's LUT rows of every group into shared memory by TMA at its start."""
     k = x.shape[1]
     n = codes_packed.shape[0]
     gs = triton.cdiv(k, lut_pool.shape[2])
