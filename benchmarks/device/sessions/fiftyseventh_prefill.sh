@@ -15,8 +15,8 @@ source benchmarks/device/prep.sh >/dev/null
 nvidia-smi --query-gpu=name --format=csv,noheader
 tag=t36
 [ "$1" = t39 ] && install_triton39 >/dev/null && tag=t39
-# the shipped tile's variants only (8 configs), twice: the run-to-run spread beside the differences
-for run in 1 2; do
+# the shipped tile's variants only (8 configs), RUNS times (2): the run-to-run spread beside the differences
+for run in $(seq 1 ${RUNS:-2}); do
   timeout 150 python3 benchmarks/prefill_grid.py --out $OUT/run$run --gpr 4 --shapes 4096x4096 \
     --cases "8 tasks x 256" --kinds wgmma --wgmma-tile 256x128x4 2>&1 | grep -v "Warn\|warn_once" \
     > $OUT/prefill_grid_gpr4_${tag}_run$run.log
