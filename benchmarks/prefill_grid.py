@@ -39,10 +39,7 @@ from kernels.triton_prefill_prmt import SegmentTiles, launch_prefill_prmt  # noq
 from kernels.triton_prefill_wgmma import (  # noqa: E402
     launch_prefill_wgmma,
     prefill_wgmma_candidates,
-    prefill_wgmma_expect_asm,
-    prefill_wgmma_gluon_wait,
-    prefill_wgmma_late_tables,
-    prefill_wgmma_lut_stage,
+    prefill_wgmma_grid_only,
 )
 
 SHAPES = [(4096, 4096), (11008, 4096), (4096, 11008), (12288, 4096), (22016, 4096)]
@@ -109,8 +106,7 @@ def main() -> None:
             tiles = SegmentTiles(segments.starts, tuple(n for _, n in runs))
             if "wgmma" in kinds:
                 gs = k // args.gpr
-                grid = prefill_wgmma_candidates(k) + prefill_wgmma_gluon_wait(gs) + prefill_wgmma_expect_asm(gs)
-                grid += prefill_wgmma_late_tables(gs) + prefill_wgmma_lut_stage(gs)
+                grid = prefill_wgmma_candidates(k) + prefill_wgmma_grid_only(gs)
                 if args.wgmma_tile:
                     bm, bn, st = (int(v) for v in args.wgmma_tile.split("x"))
                     grid = [c for c in grid if (c["BLOCK_M"], c["BLOCK_N"], c["num_stages"]) == (bm, bn, st)

@@ -213,9 +213,9 @@ if HAVE_GLUON:
                     BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr, BLOCK_G: gl.constexpr,
                     w_layout: gl.constexpr):  # fmt: skip
         """This program's tile (token tiles fastest: programs that run together share a codes strip, in L2) and
-        what its lookups need: (pid_n, m_start, m_end, word_rows [BN, 1, 1] code-word pointers, CW [1, 4V, 1]
-        word 4v of a block, B [1, 1, 4], sel [BN, 4V] the prmt selectors, the LUT as uint32 pairs, lut_rows [BN]
-        the rows' LUT offsets in the tile's slot)."""
+        what its lookups need: (pid_n, m_start, m_end, the tile's slot, word_rows [BN, 1, 1] code-word pointers,
+        CW [1, 4V, 1] word 4v of a block, B [1, 1, 4], sel [BN, 4V] the prmt selectors, the LUT as uint32 pairs,
+        lut_rows [BN] the rows' LUT offsets in the tile's slot)."""
         V: gl.constexpr = BLOCK_K // 32
         pid = gl.program_id(0)
         m_tiles = gl.num_programs(0) // gl.cdiv(N, BLOCK_N)
@@ -237,7 +237,7 @@ if HAVE_GLUON:
         sel = sel2 + gl.zeros([BLOCK_N, 4 * V], gl.uint32, gl.SliceLayout(2, w_layout))
         pairs_ptr = lut_ptr.to(gl.pointer_type(gl.uint32), bitcast=True)
         lut_rows = slot * stride_ls + rows_c.to(gl.int64) * stride_ln
-        return pid_n, m_start, m_end, word_rows, CW, B, sel, pairs_ptr, lut_rows
+        return pid_n, m_start, m_end, slot, word_rows, CW, B, sel, pairs_ptr, lut_rows
 
     @gluon.jit
     def _group_lut(lut_rows, kb, BPG, BITS: gl.constexpr):
@@ -327,7 +327,7 @@ if HAVE_GLUON:
         x_smem_layout: gl.constexpr, y_layout: gl.constexpr,
     ):  # fmt: skip
         DT: gl.constexpr = x_ptr.dtype.element_ty
-        pid_n, m_start, m_end, word_rows, CW, B, sel, pairs_ptr, lut_rows = _tile_setup(
+        pid_n, m_start, m_end, slot, word_rows, CW, B, sel, pairs_ptr, lut_rows = _tile_setup(
             codes_ptr, lut_ptr, slot_sorted_ptr, starts_ptr, G, MIN_LEN, N, stride_cw, stride_ls, stride_ln,
             BLOCK_M, BLOCK_N, BLOCK_K, BLOCK_G, w_layout,
         )  # fmt: skip
@@ -474,7 +474,7 @@ if HAVE_GLUON:
         in ws [splits, tiles, BN, BM]; the tile's last to arrive (counter_ptr) sums them into y."""
         DT: gl.constexpr = x_desc.dtype
         X_BYTES: gl.constexpr = BLOCK_M * BLOCK_K * 2
-        pid_n, m_start, m_end, word_rows, CW, B, sel, pairs_ptr, lut_rows = _tile_setup(
+        pid_n, m_start, m_end, slot, word_rows, CW, B, sel, pairs_ptr, lut_rows = _tile_setup(
             codes_ptr, lut_ptr, slot_sorted_ptr, starts_ptr, G, MIN_LEN, N, stride_cw, stride_ls, stride_ln,
             BLOCK_M, BLOCK_N, BLOCK_K, BLOCK_G, w_layout,
         )  # fmt: skip
@@ -500,9 +500,8 @@ if HAVE_GLUON:
         _barrier()  # the barriers initialized before anyone waits on them
         if LUT_STAGE:
             LUT_BYTES: gl.constexpr = LUT_BOX[0] * LUT_BOX[1] * LUT_BOX[2] * 4
-            tile_slot = gl.load(slot_sorted_ptr + m_start)
             mbarrier.expect(staged, LUT_BYTES)
-            _tma_load(lut_desc, [0, tile_slot * N + pid_n * BLOCK_N, 0], staged, lut_smem)
+            _tma_load(lut_desc, [0, slot.to(gl.int32) * N + pid_n * BLOCK_N, 0], staged, lut_smem)
         for s in gl.static_range(STAGES - 1):
             mbarrier.expect(landed[s], X_BYTES, pred=kb0 + s < KB)
             _tma_load(x_desc, [m_start, (kb0 + s) * BLOCK_K], landed[s], x_bufs[s], pred=kb0 + s < KB)
@@ -701,6 +700,13 @@ def prefill_wgmma_lut_stage(group_size: int) -> list[dict]:
     memory by one TMA at its start, each boundary's tables read from there): the grid's, not the op's (fifty-seventh
     session; not yet timed)."""
     return [{**c, "LUT_STAGE": 1} for c in _pingpong_candidates(group_size)]
+
+
+def prefill_wgmma_grid_only(group_size: int) -> list[dict]:
+    """Every grid-only variant of the PINGPONG tiles (Gluon's wait, EXPECT_ASM, LATE_TABLES, LUT_STAGE): what
+    benchmarks/prefill_grid.py times beside the candidates and the CUDA tests run."""
+    return (prefill_wgmma_gluon_wait(group_size) + prefill_wgmma_expect_asm(group_size)
+            + prefill_wgmma_late_tables(group_size) + prefill_wgmma_lut_stage(group_size))  # fmt: skip
 
 
 def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor,

@@ -26,6 +26,7 @@ from kernels.triton_prefill_wgmma import (
     prefill_wgmma_candidates,
     prefill_wgmma_expect_asm,
     prefill_wgmma_gluon_wait,
+    prefill_wgmma_grid_only,
     prefill_wgmma_late_tables,
     prefill_wgmma_lut_stage,
     tma_options,
@@ -245,11 +246,8 @@ def test_the_kernel_matches_the_reference_on_the_segments_it_tiles(case):
     tiled = torch.cat([torch.full((c,), c >= min_len) for c in counts]).cuda()
     # the candidates (PINGPONG's with the inline-PTX wait), and the default tile's with Gluon's wait, (Triton >= 3.9)
     # with the inline-PTX expect, with LATE_TABLES and with LUT_STAGE, 3 and 4 stages (the 3-stage form's tails differ)
-    gluon_wait = [c for c in prefill_wgmma_gluon_wait(k // gpr) if c["BLOCK_M"] == 256 and c["STORE_ROWS"]]
-    expect_asm = [c for c in prefill_wgmma_expect_asm(k // gpr) if c["BLOCK_M"] == 256 and c["STORE_ROWS"]]
-    late = [c for c in prefill_wgmma_late_tables(k // gpr) if c["BLOCK_M"] == 256 and c["STORE_ROWS"]]
-    staged = [c for c in prefill_wgmma_lut_stage(k // gpr) if c["BLOCK_M"] == 256 and c["STORE_ROWS"]]
-    for config in prefill_wgmma_candidates(k // gpr) + gluon_wait + expect_asm + late + staged:
+    grid_only = [c for c in prefill_wgmma_grid_only(k // gpr) if c["BLOCK_M"] == 256 and c["STORE_ROWS"]]
+    for config in prefill_wgmma_candidates(k // gpr) + grid_only:
         y = torch.full((sum(counts), n), float("nan"), dtype=dtype, device="cuda")
         launch_prefill_wgmma(x, codes, pool, slot_of_token, bits, y, config, SegmentTiles(segments.starts,
                              tuple(counts), min_len))  # fmt: skip
