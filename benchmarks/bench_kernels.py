@@ -768,6 +768,7 @@ def compile_prefill_wgmma_sm90(config: dict, bits: int = 4, x: str = "fp16") -> 
         _prefill_wgmma_kernel,
         _prefill_wgmma_tma_kernel,
         kernel_layouts,
+        lut_stage,
         staged_lut_descriptor,
         staged_lut_layout,
         tma_options,
@@ -788,7 +789,7 @@ def compile_prefill_wgmma_sm90(config: dict, bits: int = 4, x: str = "fp16") -> 
         const |= {**tma_options(config), **{k: layouts[k] for k in TMA_LAYOUTS},
                   "USE_SPLIT": config.get("SPLIT_K", 1) > 1}  # fmt: skip
         lut_desc = desc  # the launcher's placeholder
-        if config.get("LUT_STAGE"):  # gpr 4 at Llama's K (one pool slot is enough for the descriptor's type)
+        if lut_stage(config, 4):  # gpr 4 at Llama's K (one pool slot is enough for the descriptor's type)
             lut_desc = staged_lut_descriptor(torch.empty(1, bn, 4, 1 << bits, dtype=dtype), bn)
             const |= {"LUT_STAGE": True, "lut_layout": staged_lut_layout(warps, bn, 1 << (bits - 1))}
         sig = {"x_desc": mangle_type(desc), "lut_desc": mangle_type(lut_desc)}

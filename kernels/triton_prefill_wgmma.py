@@ -53,6 +53,11 @@ instead. H100, 4096x4096, gpr 4, 2,048 tokens over 8 tasks, the shipped tile (fi
 155.3 us with Gluon's wait, 124.5 with WAIT_ASM; Triton 3.6 118.0 and 117.9 (cuBLAS 87). The first barrier stays
 (left out of the kernel, Triton's barrier pass puts one back before the TMA refill).
 
+LUT_STAGE (the TMA form's default at gpr > 1): at a tile's start one TMA copies its rows' LUT entries of every group
+([gpr, BN, 2**bits / 2] int32 pairs, 16 KB at gpr 4) into shared memory, so that a LUT group boundary builds its
+tables from shared memory instead of waiting on DRAM before the MMA issue (H100, same case: 114.4-115.2 us against
+117.4-118.0 under 3.6, 122.2 against 124.2 under 3.9; fifty-eighth session).
+
 SPLIT_K (the TMA form) splits K into ranges of whole blocks, for few tokens, whose grid of row tiles alone is too
 small: each program stores an fp32 partial and the tile's last to arrive sums them into y. At 4-16 tokens of one
 task on the H200 it matched the shipped decode kernels (12.6-13.5 us on 4096x4096), so the op does not offer it
@@ -72,7 +77,7 @@ import triton
 
 from kernels.prmt_lut import GATHER_DEQUANT_CONSTRAINTS, gather_dequant_program, to_ptx
 from kernels.triton_common import split_k_tiles
-from kernels.triton_decode_prmt import _pair_tables, _row_pairs, _row_tables, prmt_ok
+from kernels.triton_decode_prmt import _pair_tables, _row_tables, prmt_ok
 from kernels.triton_prefill_prmt import MAX_TILED_SEGMENTS, SegmentTiles
 
 try:  # Gluon ships with Triton >= 3.5
@@ -108,14 +113,6 @@ BAR_ARRIVE = triton.language.constexpr("{ .reg .pred p; setp.ne.u32 p, $2, 0; @p
 WAIT_MMA_ASM = triton.language.constexpr(
     "wgmma.wait_group.sync.aligned 0; mov.b32 $0, $4; mov.b32 $1, $5; mov.b32 $2, $6; mov.b32 $3, $7;"
 )
-# mbarrier arrive-and-expect of $2 bytes on the barrier at shared address $1, by thread 0 where $0 != 0 (EXPECT_ASM:
-# Gluon's mbarrier.expect, which Triton 3.9 lowers with a CTA barrier before it; Triton >= 3.9's gl.inline_asm takes
-# the barrier's descriptor as its address)
-EXPECT_TX_ASM = triton.language.constexpr(
-    "{ .reg .pred p, q; .reg .b32 t; mov.u32 t, %tid.x; setp.eq.u32 p, t, 0; setp.ne.u32 q, $0, 0; and.pred p, p, q;"
-    " @p mbarrier.arrive.expect_tx.shared::cta.b64 _, [$1], $2; }"
-)
-HAVE_EXPECT_ASM = HAVE_GLUON and hasattr(gl, "inline_asm")  # Triton >= 3.9
 
 
 @functools.cache
@@ -269,37 +266,35 @@ if HAVE_GLUON:
     @gluon.jit
     def _lookup_block(kb, words, tables, in_group, word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG,
                       BITS: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr, a_layout: gl.constexpr,
-                      DT: gl.constexpr, LATE_TABLES: gl.constexpr = 0, LUT_STAGE: gl.constexpr = False,
-                      lut_words=None, lut_layout: gl.constexpr = None, rows_layout: gl.constexpr = None):  # fmt: skip
+                      DT: gl.constexpr, LUT_STAGE: gl.constexpr = False, lut_words=None,
+                      lut_layout: gl.constexpr = None, rows_layout: gl.constexpr = None):  # fmt: skip
         """K block kb's weight tile looked up from its code words (A [BN, BK] in the wgmma operand layout), block
         kb + 1's words loaded (KB: the end of the program's K blocks), and the next LUT group's byte tables at a
         group boundary. Returns (A, the next words, the tables, K blocks of the current group done).
 
-        The boundary's tables are built from their loads before this block's MMA issue (ptxas cannot move the byte
-        permutes past the turn's named barrier), so the warpgroup, and under PINGPONG the other one waiting for its
-        turn, stall for the loads' latency: a DRAM miss, since no other program reads these rows of this slot. At
-        gpr 4 three times a tile at K = 4096 (H100: 4096x4096, 8 tasks x 256 tokens, 118.9-119.8 us at gpr 4 against
-        114.0-114.6 at gpr 1, fifty-first session). Three cures were timed there and lost, and were removed: the next
-        group's rows loaded a block ahead at every block (LUT_AHEAD, 126.8-127.4 us against 118.0), asked of L1 by a
-        predicated prefetch a row one or two blocks before the boundary (LUT_PREFETCH, 124.7 and 127.1 us), and the
-        same prefetch under a branch taken only there (GROUP_PREFETCH, 121.1 and 133.4 us against 117.9; fifty-third
-        to fifty-sixth sessions, benchmarks/NOTES.md). The loop's schedule, not the boundary alone, sets the time.
-        LATE_TABLES (grid only): no work added, the same loads and permutes moved after the MMA issue and the
-        other warpgroup's turn (_tma_k_block), where the loads' latency passes under this warpgroup's own MMA (1), or
-        the loads one block earlier, likewise after its MMA issue, and the permutes at the boundary (2: 16 more
-        registers carried, no load waited for). LUT_STAGE (grid only): the tables from the tile's LUT rows of every
-        group, copied into shared memory at the program's start (lut_words, _staged_tables): no DRAM wait here."""
+        The boundary's tables are built before this block's MMA issue (ptxas cannot move the byte permutes past the
+        turn's named barrier), so the warpgroup, and under PINGPONG the other one waiting for its turn, wait for
+        them. Loaded from the pool, that is a DRAM miss (no other program reads these rows of this slot), three times
+        a tile at gpr 4 and K = 4096 (H100: 4096x4096, 8 tasks x 256 tokens, 118.9-119.8 us at gpr 4 against
+        114.0-114.6 at gpr 1, fifty-first session). LUT_STAGE (the TMA form's default at gpr > 1) reads them instead
+        from the tile's LUT rows of every group, copied into shared memory at the program's start (lut_words,
+        _staged_tables): 114.4-115.2 us against 117.4-118.0 in the same runs (fifty-eighth session). Five cures
+        that added work to the loop instead were timed there and lost, and were removed: the next group's rows
+        loaded a block ahead at every block (LUT_AHEAD, 126.8-127.4 us against 118.0), asked of L1 by a predicated
+        prefetch a row one or two blocks before the boundary (LUT_PREFETCH, 124.7 and 127.1 us), the same prefetch
+        under a branch taken only there (GROUP_PREFETCH, 121.1 and 133.4 us against 117.9), and the loads and
+        permutes moved after the MMA issue, or the loads a block earlier (LATE_TABLES 1 / 2, 133.5-135.3 us against
+        117.4-118.0; fifty-third to fifty-eighth sessions, benchmarks/NOTES.md)."""
         next_words = _load_words(word_rows, gl.minimum(kb + 1, KB - 1), CW, B, BLOCK_K)
         a = _fragments(words, sel, tables, a_layout, BLOCK_N, BLOCK_K, BLOCK_K // 32, DT)
         in_group += 1
         if in_group == BPG:
             in_group = 0
-            if not LATE_TABLES:
-                if kb + 1 < KB:
-                    if LUT_STAGE:
-                        tables = _staged_tables(lut_words, (kb + 1) // BPG, BITS, lut_layout, rows_layout)
-                    else:
-                        tables = _row_tables(pairs_ptr, _group_lut(lut_rows, kb + 1, BPG, BITS), BITS, True)
+            if kb + 1 < KB:
+                if LUT_STAGE:
+                    tables = _staged_tables(lut_words, (kb + 1) // BPG, BITS, lut_layout, rows_layout)
+                else:
+                    tables = _row_tables(pairs_ptr, _group_lut(lut_rows, kb + 1, BPG, BITS), BITS, True)
         return a, next_words, tables, in_group
 
     @gluon.jit
@@ -398,18 +393,18 @@ if HAVE_GLUON:
         return gl.inline_asm_elementwise(asm, "=r,r,r", [bar_id, pred], dtype=gl.int32, is_pure=False, pack=1)
 
     @gluon.jit
-    def _tma_k_block(kb, s: gl.constexpr, phase, acc, words, tables, ahead, in_group, x_desc, x_bufs, landed, m_start,
+    def _tma_k_block(kb, s: gl.constexpr, phase, acc, words, tables, in_group, x_desc, x_bufs, landed, m_start,
                      word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS: gl.constexpr, BLOCK_N: gl.constexpr,
                      BLOCK_K: gl.constexpr, STAGES: gl.constexpr, X_BYTES: gl.constexpr, a_layout: gl.constexpr,
                      PINGPONG: gl.constexpr, wg, TAIL: gl.constexpr, WAIT_ASM: gl.constexpr,
-                     EXPECT_ASM: gl.constexpr, LATE_TABLES: gl.constexpr, LUT_STAGE: gl.constexpr, lut_words,
-                     lut_layout: gl.constexpr, rows_layout: gl.constexpr):  # fmt: skip
+                     LUT_STAGE: gl.constexpr, lut_words, lut_layout: gl.constexpr,
+                     rows_layout: gl.constexpr):  # fmt: skip
         """K block kb of the TMA form, its x tile in ring buffer s (landed in phase `phase`): look the weight tile
         up, MMA, refill the buffer MMA kb-1 read with block kb + STAGES - 1 (below KB, the end of the program's K
         blocks). Returns the carried state."""
         a, next_words, tables, in_group = _lookup_block(kb, words, tables, in_group, word_rows, CW, B, sel, pairs_ptr,
                                                         lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, a_layout,
-                                                        x_desc.dtype, LATE_TABLES, LUT_STAGE, lut_words, lut_layout,
+                                                        x_desc.dtype, LUT_STAGE, lut_words, lut_layout,
                                                         rows_layout)  # fmt: skip
         if TAIL:
             # A tail block runs under an `if`; after one, Triton's barrier pass wants a CTA barrier before the
@@ -429,21 +424,11 @@ if HAVE_GLUON:
         # Arrive-and-expect before the CTA barrier, the copy after it: the barrier is needed anyway (every warpgroup
         # has waited for its MMA kb-1, the buffer's last reader, at the end of its last block), and Triton's barrier
         # pass wants one between two accesses to the same mbarrier. Waiters of this buffer's last phase have passed it.
-        if EXPECT_ASM:  # as inline PTX: without the CTA barrier Triton 3.9 lowers before mbarrier.expect
-            gl.inline_asm(EXPECT_TX_ASM, ("r", "r", "r"), [(nxt < KB).to(gl.int32), landed[refill], nxt * 0 + X_BYTES],
-                          is_pure=False)  # fmt: skip
-        else:
-            mbarrier.expect(landed[refill], X_BYTES, pred=nxt < KB)
+        # (Triton 3.9 lowers a CTA barrier before the expect too; the expect as inline PTX without it, EXPECT_ASM,
+        # was slower: 132.6 against 124.2 us on the H100, fifty-eighth session, and was removed.)
+        mbarrier.expect(landed[refill], X_BYTES, pred=nxt < KB)
         _barrier()
         _tma_load(x_desc, [m_start, nxt * BLOCK_K], landed[refill], x_bufs[refill], pred=nxt < KB)
-        if LATE_TABLES == 1:  # the next LUT group's tables at a boundary, while this warpgroup's MMA runs
-            if (in_group == 0) & (kb + 1 < KB):
-                tables = _row_tables(pairs_ptr, _group_lut(lut_rows, kb + 1, BPG, BITS), BITS, True)
-        if LATE_TABLES == 2:  # the same from rows loaded one block before (ahead), then the group after's loaded
-            if (in_group == 0) & (kb + 1 < KB):
-                tables = _pair_tables(ahead, True)
-            if (in_group == BPG - 1) & (kb + 2 < KB):  # block kb + 1 ends the group: the next one's rows
-                ahead = _row_pairs(pairs_ptr, _group_lut(lut_rows, kb + 2, BPG, BITS), BITS)
         # the A fragments are read from registers: wait before the next lookups overwrite them
         if WAIT_ASM:
             # Triton 3.9 lowers warpgroup_mma_wait with a CTA barrier after it, so that neither warpgroup starts its
@@ -455,7 +440,7 @@ if HAVE_GLUON:
                                                    dtype=next_words.dtype, is_pure=False, pack=4)  # fmt: skip
         else:
             acc = warpgroup_mma_wait(num_outstanding=0, deps=[acc])
-        return acc, next_words, tables, ahead, in_group
+        return acc, next_words, tables, in_group
 
     @gluon.jit
     def _prefill_wgmma_tma_kernel(
@@ -464,8 +449,8 @@ if HAVE_GLUON:
         BITS: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr,
         STAGES: gl.constexpr, BLOCK_G: gl.constexpr, STORE_ROWS: gl.constexpr, PINGPONG_ON: gl.constexpr,
         acc_layout: gl.constexpr, a_layout: gl.constexpr, w_layout: gl.constexpr, y_layout: gl.constexpr,
-        USE_SPLIT: gl.constexpr = False, WAIT_ASM: gl.constexpr = False, EXPECT_ASM: gl.constexpr = False,
-        LATE_TABLES: gl.constexpr = 0, LUT_STAGE: gl.constexpr = False, lut_layout: gl.constexpr = None,
+        USE_SPLIT: gl.constexpr = False, WAIT_ASM: gl.constexpr = False, LUT_STAGE: gl.constexpr = False,
+        lut_layout: gl.constexpr = None,
     ):  # fmt: skip
         """The register form with x's tiles by TMA: one thread loads a whole [BM, BK] tile into a ring buffer and its
         mbarrier says when it has landed. No cp.async address math, no proxy fence, and one CTA barrier a K block
@@ -523,10 +508,6 @@ if HAVE_GLUON:
         else:
             lut_words = pairs_ptr  # carried unused
             tables = _row_tables(pairs_ptr, _group_lut(lut_rows, kb0, BPG, BITS), BITS, True)
-        if LATE_TABLES == 2:  # block kb0 + 1's group's rows: used if block kb0 ends its group, else loaded again
-            ahead = _row_pairs(pairs_ptr, _group_lut(lut_rows, gl.minimum(kb0 + 1, KB - 1), BPG, BITS), BITS)
-        else:
-            ahead = tables  # carried unused
         words = _load_words(word_rows, kb0, CW, B, BLOCK_K)
         acc = gl.zeros([BLOCK_N, BLOCK_M], gl.float32, acc_layout)
         if WAIT_ASM:  # the loop carries the MMA's accumulator token, waited for once after it
@@ -535,19 +516,18 @@ if HAVE_GLUON:
         rounds = (KB - kb0) // STAGES
         for r in range(rounds):  # whole rounds of the ring, unrolled: every buffer index a constant
             for s in gl.static_range(STAGES):
-                acc, words, tables, ahead, in_group = _tma_k_block(
-                    kb0 + r * STAGES + s, s, r & 1, acc, words, tables, ahead, in_group, x_desc, x_bufs, landed,
+                acc, words, tables, in_group = _tma_k_block(
+                    kb0 + r * STAGES + s, s, r & 1, acc, words, tables, in_group, x_desc, x_bufs, landed,
                     m_start, word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, STAGES,
-                    X_BYTES, a_layout, PINGPONG, wg, False, WAIT_ASM, EXPECT_ASM, LATE_TABLES, LUT_STAGE, lut_words,
-                    lut_layout, rows_layout,
+                    X_BYTES, a_layout, PINGPONG, wg, False, WAIT_ASM, LUT_STAGE, lut_words, lut_layout, rows_layout,
                 )  # fmt: skip
         for s in gl.static_range(STAGES - 1):  # the last (KB - kb0) % STAGES blocks
             if kb0 + rounds * STAGES + s < KB:
-                acc, words, tables, ahead, in_group = _tma_k_block(
-                    kb0 + rounds * STAGES + s, s, rounds & 1, acc, words, tables, ahead, in_group, x_desc, x_bufs,
+                acc, words, tables, in_group = _tma_k_block(
+                    kb0 + rounds * STAGES + s, s, rounds & 1, acc, words, tables, in_group, x_desc, x_bufs,
                     landed, m_start, word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K,
-                    STAGES, X_BYTES, a_layout, PINGPONG, wg, True, WAIT_ASM, EXPECT_ASM, LATE_TABLES, LUT_STAGE,
-                    lut_words, lut_layout, rows_layout,
+                    STAGES, X_BYTES, a_layout, PINGPONG, wg, True, WAIT_ASM, LUT_STAGE, lut_words, lut_layout,
+                    rows_layout,
                 )  # fmt: skip
         if WAIT_ASM:  # the last MMA has been waited for by the inline PTX; this hands acc over as ready
             acc = warpgroup_mma_wait(num_outstanding=0, deps=[acc])
@@ -663,10 +643,17 @@ def tma_options(config: dict) -> dict:
     """The TMA form's option constexprs from a launcher config: what launch_prefill_wgmma passes and what
     benchmarks/bench_kernels.py compiles, so that an option added here reaches both. PINGPONG absent: off; WAIT_ASM
     absent: as PINGPONG (the inline-PTX wait: Triton 3.9's lowered one undoes the turns, and under 3.6 the two waits
-    timed alike; WAIT_ASM 0 keeps Gluon's, for the grid's comparison). EXPECT_ASM, LATE_TABLES absent: off."""
+    timed alike; WAIT_ASM 0 keeps Gluon's, for the grid's comparison). LUT_STAGE: lut_stage."""
     pingpong = bool(config.get("PINGPONG", 0))
-    return {"PINGPONG_ON": pingpong, "WAIT_ASM": bool(config.get("WAIT_ASM", pingpong)),
-            "EXPECT_ASM": bool(config.get("EXPECT_ASM", 0)), "LATE_TABLES": int(config.get("LATE_TABLES", 0))}
+    return {"PINGPONG_ON": pingpong, "WAIT_ASM": bool(config.get("WAIT_ASM", pingpong))}
+
+
+def lut_stage(config: dict, gpr: int) -> bool:
+    """Whether the TMA form copies each tile's LUT rows of every group into shared memory at its start (LUT_STAGE):
+    as the config says, else where there is more than one group (a boundary's tables then come from shared memory,
+    not DRAM: H100, 4096x4096, gpr 4, 8 tasks x 256 tokens, 114.4-115.2 us against 117.4-118.0 under Triton 3.6
+    and 122.2 against 124.2 under 3.9, fifty-eighth session). LUT_STAGE 0 keeps the loads, for the grid."""
+    return bool(config.get("X_TMA")) and bool(config.get("LUT_STAGE", gpr > 1))
 
 
 def _pingpong_candidates(group_size: int) -> list[dict]:
@@ -681,32 +668,16 @@ def prefill_wgmma_gluon_wait(group_size: int) -> list[dict]:
     return [{**c, "WAIT_ASM": 0} for c in _pingpong_candidates(group_size)]
 
 
-def prefill_wgmma_expect_asm(group_size: int) -> list[dict]:
-    """The TMA candidates with PINGPONG, each with EXPECT_ASM (_tma_k_block), under Triton >= 3.9 (none before): the
-    grid's, not the op's (fifty-sixth session: under 3.9 the shipped tile is ~5 % slower than under 3.6, 123.3-125.5
-    us against 117.4-118.9, and 3.9 lowers a CTA barrier before every mbarrier.expect; not yet timed)."""
-    return [{**c, "EXPECT_ASM": 1} for c in _pingpong_candidates(group_size)] if HAVE_EXPECT_ASM else []
-
-
-def prefill_wgmma_late_tables(group_size: int) -> list[dict]:
-    """The TMA candidates with PINGPONG, each with LATE_TABLES 1 and 2 (_lookup_block, _tma_k_block): the grid's, not
-    the op's (fifty-sixth session, for the H100's 4096x4096 / gpr 4 / 8-task prefill at 1.34-1.35x cuBLAS; not yet
-    timed)."""
-    return [{**c, "LATE_TABLES": d} for d in (1, 2) for c in _pingpong_candidates(group_size)]
-
-
-def prefill_wgmma_lut_stage(group_size: int) -> list[dict]:
-    """The TMA candidates with PINGPONG, each with LUT_STAGE (the tile's LUT rows of every group copied into shared
-    memory by one TMA at its start, each boundary's tables read from there): the grid's, not the op's (fifty-seventh
-    session; not yet timed)."""
-    return [{**c, "LUT_STAGE": 1} for c in _pingpong_candidates(group_size)]
+def prefill_wgmma_lut_loaded(group_size: int) -> list[dict]:
+    """The TMA candidates with PINGPONG, each with LUT_STAGE 0 (a boundary's tables loaded from the pool, the form
+    before the fifty-eighth session): the grid's, not the op's, to time the two side by side at gpr > 1."""
+    return [{**c, "LUT_STAGE": 0} for c in _pingpong_candidates(group_size)]
 
 
 def prefill_wgmma_grid_only(group_size: int) -> list[dict]:
-    """Every grid-only variant of the PINGPONG tiles (Gluon's wait, EXPECT_ASM, LATE_TABLES, LUT_STAGE): what
+    """Every grid-only variant of the PINGPONG tiles (Gluon's wait, the LUT loaded): what
     benchmarks/prefill_grid.py times beside the candidates and the CUDA tests run."""
-    return (prefill_wgmma_gluon_wait(group_size) + prefill_wgmma_expect_asm(group_size)
-            + prefill_wgmma_late_tables(group_size) + prefill_wgmma_lut_stage(group_size))  # fmt: skip
+    return prefill_wgmma_gluon_wait(group_size) + prefill_wgmma_lut_loaded(group_size)
 
 
 def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor,
@@ -717,10 +688,9 @@ def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: 
     alone). config: BLOCK_M, BLOCK_N, BLOCK_K, num_warps, num_stages (>= 3); X_TMA: the TMA form (3 or 4 stages),
     whose PINGPONG (8 warps) has the two warpgroups take turns, whose SPLIT_K (default 1) splits K into that
     many ranges of whole blocks (for few tokens: decode's grid of row tiles alone is too small), whose WAIT_ASM
-    (default: as PINGPONG) waits for each MMA by inline PTX instead of warpgroup_mma_wait, and whose EXPECT_ASM
-    (Triton >= 3.9, default off) arrives-and-expects each refill by inline PTX instead of mbarrier.expect: Triton 3.9
-    lowers both Gluon ops with a CTA barrier (_tma_k_block, tma_options), and whose LUT_STAGE (default off; a
-    contiguous pool) copies each tile's LUT rows of every group into shared memory by TMA at its start."""
+    (default: as PINGPONG) waits for each MMA by inline PTX instead of warpgroup_mma_wait (Triton 3.9 lowers Gluon's
+    with a CTA barrier: tma_options), and whose LUT_STAGE (lut_stage: default at gpr > 1, where the pool allows a
+    TMA copy) copies each tile's LUT rows of every group into shared memory by TMA at its start."""
     k = x.shape[1]
     n = codes_packed.shape[0]
     gs = triton.cdiv(k, lut_pool.shape[2])
@@ -740,14 +710,14 @@ def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: 
     if config.get("X_TMA"):
         if stages not in (3, 4):
             raise ValueError(f"the TMA form takes 3 or 4 stages, not {stages}")
-        if config.get("EXPECT_ASM") and not HAVE_EXPECT_ASM:
-            raise ValueError("EXPECT_ASM needs Triton >= 3.9 (gl.inline_asm)")
         x_desc = TensorDescriptor.from_tensor(x, [bm, bk], layouts["x_smem_layout"])
         staged = {}
-        if config.get("LUT_STAGE"):
-            if not lut_pool.is_contiguous():
-                raise ValueError("LUT_STAGE copies the LUT rows by TMA: it takes a contiguous pool")
-            staged = {"LUT_STAGE": True, "lut_layout": staged_lut_layout(warps, bn, lut_pool.shape[3] // 2)}
+        if lut_stage(config, lut_pool.shape[2]):
+            if not (lut_pool.is_contiguous() and lut_pool.data_ptr() % 16 == 0):
+                if config.get("LUT_STAGE"):  # asked for by name
+                    raise ValueError("LUT_STAGE copies the LUT rows by TMA: a contiguous, 16-byte aligned pool")
+            else:
+                staged = {"LUT_STAGE": True, "lut_layout": staged_lut_layout(warps, bn, lut_pool.shape[3] // 2)}
         lut_desc = staged_lut_descriptor(lut_pool, bn) if staged else x_desc  # x's: a placeholder, unread
         programs = m_tiles * triton.cdiv(n, bn)
         per_split, split, ws, counters = split_k_tiles(y, k // bk, int(config.get("SPLIT_K", 1)), programs, bn * bm)

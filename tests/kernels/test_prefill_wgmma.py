@@ -23,12 +23,11 @@ from kernels.triton_prefill_prmt import SegmentTiles
 from kernels.triton_prefill_wgmma import (
     default_prefill_wgmma_config,
     launch_prefill_wgmma,
+    lut_stage,
     prefill_wgmma_candidates,
-    prefill_wgmma_expect_asm,
     prefill_wgmma_gluon_wait,
     prefill_wgmma_grid_only,
-    prefill_wgmma_late_tables,
-    prefill_wgmma_lut_stage,
+    prefill_wgmma_lut_loaded,
     tma_options,
     wgmma_prefill_ok,
 )
@@ -129,12 +128,10 @@ def test_every_candidate_compiles_for_sm90_without_spills_and_keeps_the_weight_t
     cases += [[c, 4, "fp16"] for c in splits] + [[splits[1], 3, "bf16"]]
     gluon_wait = prefill_wgmma_gluon_wait(128)  # PINGPONG with Gluon's MMA wait, not the inline PTX: the grid's
     cases += [[c, 4, "fp16"] for c in gluon_wait] + [[gluon_wait[0], 3, "bf16"]]
-    expect_asm = prefill_wgmma_expect_asm(128)  # the refill's expect as inline PTX (Triton >= 3.9): the grid's
-    cases += [[c, 4, "fp16"] for c in expect_asm] + [[c, 3, "bf16"] for c in expect_asm[:1]]
-    late = prefill_wgmma_late_tables(128)  # a boundary's tables built during the MMA (1 and 2): the grid's
-    cases += [[c, 4, "fp16"] for c in late] + [[late[0], 3, "bf16"], [late[-1], 3, "bf16"]]
-    staged = prefill_wgmma_lut_stage(128)  # the tile's LUT rows in shared memory, a boundary's tables from there
-    cases += [[c, 4, "fp16"] for c in staged] + [[staged[0], 3, "bf16"]]
+    # the TMA form compiles as at gpr 4 (LUT_STAGE by default: the tile's LUT rows in shared memory); with the LUT
+    # loaded from the pool instead (the form at gpr 1), the grid's
+    loaded = prefill_wgmma_lut_loaded(128)
+    cases += [[c, 4, "fp16"] for c in loaded] + [[loaded[0], 3, "bf16"]]
     results = sm90_results(_COMPILE_SCRIPT, cases)
     for case, (regs, stack, smem, loop_ops, hgmma, bars, turn_ctas, a_overwrites) in zip(cases, results, strict=True):
         # nothing writes a register an MMA in flight reads as its A fragment (the twenty-eighth session's wrong
@@ -146,7 +143,7 @@ def test_every_candidate_compiles_for_sm90_without_spills_and_keeps_the_weight_t
         assert stack == 0, (case, regs, stack)
         assert smem <= 227 * 1024, (case, smem)
         # (LUT_STAGE reads a boundary's tables from the tile's LUT rows in shared memory: loads only)
-        assert loop_ops == (["LDS"] if case[0].get("LUT_STAGE") else []), (case, loop_ops)
+        assert loop_ops == (["LDS"] if lut_stage(case[0], 4) else []), (case, loop_ops)
         # one wgmma per 16 columns of a K block and 64 rows of a warpgroup; the TMA form's K loop is unrolled by
         # its ring (stages blocks) with a tail of up to stages - 1 blocks, and has one CTA barrier a block
         config = case[0]
@@ -156,11 +153,9 @@ def test_every_candidate_compiles_for_sm90_without_spills_and_keeps_the_weight_t
             assert hgmma == per_block * (2 * stages - 1), (case, hgmma)
             # Triton 3.6 (the GPU machine's) needs only the kernel's own CTA barrier; 3.9's lowering adds two more
             # (before mbarrier.expect's arrive, after warpgroup_mma_wait). PINGPONG adds a named-barrier wait and
-            # arrive a block. WAIT_ASM (PINGPONG's default): 3.9's barrier after the wait is gone (one fewer a block);
-            # EXPECT_ASM: its barrier before the expect too (3.6's count).
+            # arrive a block. WAIT_ASM (PINGPONG's default): 3.9's barrier after the wait is gone (one fewer a block).
             own = 1 + 2 * config.get("PINGPONG", 0)
-            options = tma_options(config)
-            extra = 2 - options["WAIT_ASM"] - options["EXPECT_ASM"]
+            extra = 2 - tma_options(config)["WAIT_ASM"]
             assert bars == own * stages if triton.__version__.startswith("3.6") else bars <= (own + extra) * stages, (
                 case,
                 bars,
@@ -193,7 +188,7 @@ CUDA_CASES = [  # (N, K, gpr, bits, dtype, segment lengths, min_len, config)
     # K of 2 and 3 blocks: the TMA form's unrolled loop is all tail (no whole round of its 3-4 stage ring)
     (256, 128, 1, 4, torch.float16, [100, 40], 1, None),
     (384, 192, 1, 4, torch.float16, [33, 200], 1, None),
-    # groups of one K block (gpr 8 at K 512): every block a boundary (LATE_TABLES 2 loads and builds in one block)
+    # groups of one K block (gpr 8 at K 512): every block a boundary
     (512, 512, 8, 4, torch.float16, [300, 100], 1, None),
 ]
 
@@ -210,9 +205,9 @@ SPLIT_CASES = [  # (N, K, gpr, bits, dtype, tokens, config): few tokens of one s
     (4096, 4096, 4, 4, torch.float16, 16, {"BLOCK_M": 16, "BLOCK_N": 128, "num_warps": 8, "num_stages": 4,
                                            "SPLIT_K": 3, "PINGPONG": 1, "WAIT_ASM": 0}),  # Gluon's MMA wait
     (4096, 4096, 4, 4, torch.float16, 16, {"BLOCK_M": 16, "BLOCK_N": 128, "num_warps": 8, "num_stages": 3,
-                                           "SPLIT_K": 3, "PINGPONG": 1, "LATE_TABLES": 1}),  # ranges end mid-group
+                                           "SPLIT_K": 3, "PINGPONG": 1, "LUT_STAGE": 0}),  # the LUT loaded
     (4096, 4096, 4, 4, torch.float16, 16, {"BLOCK_M": 16, "BLOCK_N": 128, "num_warps": 8, "num_stages": 4,
-                                           "SPLIT_K": 5, "PINGPONG": 1, "LATE_TABLES": 2}),  # ranges start mid-group
+                                           "SPLIT_K": 5, "PINGPONG": 1}),  # ranges start mid-group
     (1000, 1024, 8, 3, torch.bfloat16, 5, {"BLOCK_M": 8, "BLOCK_N": 128, "num_warps": 8, "num_stages": 4,
                                            "SPLIT_K": 3, "PINGPONG": 1, "LUT_STAGE": 1}),  # staged: ragged N, 3 bits
 ]
@@ -244,8 +239,8 @@ def test_the_kernel_matches_the_reference_on_the_segments_it_tiles(case):
     slot_of_token = segments.slot_of_token()
     ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
     tiled = torch.cat([torch.full((c,), c >= min_len) for c in counts]).cuda()
-    # the candidates (PINGPONG's with the inline-PTX wait), and the default tile's with Gluon's wait, (Triton >= 3.9)
-    # with the inline-PTX expect, with LATE_TABLES and with LUT_STAGE, 3 and 4 stages (the 3-stage form's tails differ)
+    # the candidates (PINGPONG's with the inline-PTX wait; the TMA form's LUT staged at gpr > 1), and the default
+    # tile's with Gluon's wait and with the LUT loaded, 3 and 4 stages (the 3-stage form's tails differ)
     grid_only = [c for c in prefill_wgmma_grid_only(k // gpr) if c["BLOCK_M"] == 256 and c["STORE_ROWS"]]
     for config in prefill_wgmma_candidates(k // gpr) + grid_only:
         y = torch.full((sum(counts), n), float("nan"), dtype=dtype, device="cuda")
