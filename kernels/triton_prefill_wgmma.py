@@ -53,8 +53,8 @@ instead. H100, 4096x4096, gpr 4, 2,048 tokens over 8 tasks, the shipped tile (fi
 155.3 us with Gluon's wait, 124.5 with WAIT_ASM; Triton 3.6 118.0 and 117.9 (cuBLAS 87). The first barrier stays
 (left out of the kernel, Triton's barrier pass puts one back before the TMA refill).
 
-LUT_STAGE (the TMA form's default at gpr > 1): at a tile's start one TMA copies its rows' LUT entries of every group
-([gpr, BN, 2**bits / 2] int32 pairs, 16 KB at gpr 4) into shared memory, so that a LUT group boundary builds its
+LUT_STAGE (the PINGPONG tiles' default at gpr > 1): at a tile's start one TMA copies its rows' LUT entries of every
+group ([gpr, BN, 2**bits / 2] int32 pairs, 16 KB at gpr 4) into shared memory, so that a LUT group boundary builds its
 tables from shared memory instead of waiting on DRAM before the MMA issue (H100, same case: 114.4-115.2 us against
 117.4-118.0 under 3.6, 122.2 against 124.2 under 3.9; fifty-eighth session).
 
@@ -276,7 +276,7 @@ if HAVE_GLUON:
         turn's named barrier), so the warpgroup, and under PINGPONG the other one waiting for its turn, wait for
         them. Loaded from the pool, that is a DRAM miss (no other program reads these rows of this slot), three times
         a tile at gpr 4 and K = 4096 (H100: 4096x4096, 8 tasks x 256 tokens, 118.9-119.8 us at gpr 4 against
-        114.0-114.6 at gpr 1, fifty-first session). LUT_STAGE (the TMA form's default at gpr > 1) reads them instead
+        114.0-114.6 at gpr 1, fifty-first session). LUT_STAGE (PINGPONG's default at gpr > 1) reads them instead
         from the tile's LUT rows of every group, copied into shared memory at the program's start (lut_words,
         _staged_tables): 114.4-115.2 us against 117.4-118.0 in the same runs (fifty-eighth session). Five cures
         that added work to the loop instead were timed there and lost, and were removed: the next group's rows
@@ -650,10 +650,12 @@ def tma_options(config: dict) -> dict:
 
 def lut_stage(config: dict, gpr: int) -> bool:
     """Whether the TMA form copies each tile's LUT rows of every group into shared memory at its start (LUT_STAGE):
-    as the config says, else where there is more than one group (a boundary's tables then come from shared memory,
-    not DRAM: H100, 4096x4096, gpr 4, 8 tasks x 256 tokens, 114.4-115.2 us against 117.4-118.0 under Triton 3.6
-    and 122.2 against 124.2 under 3.9, fifty-eighth session). LUT_STAGE 0 keeps the loads, for the grid."""
-    return bool(config.get("X_TMA")) and bool(config.get("LUT_STAGE", gpr > 1))
+    as the config says, else in the PINGPONG tiles where there is more than one group (a boundary's tables then come
+    from shared memory, not DRAM: H100, 4096x4096, gpr 4, 8 tasks x 256 tokens, 114.4-115.2 us against 117.4-118.0
+    under Triton 3.6 and 122.2 against 124.2 under 3.9, fifty-eighth session; the 8-warp, 128-row layout the CUDA
+    tests ran it in). LUT_STAGE 0 keeps the loads, for the grid."""
+    default = bool(config.get("PINGPONG")) and gpr > 1
+    return bool(config.get("X_TMA")) and bool(config.get("LUT_STAGE", default))
 
 
 def _pingpong_candidates(group_size: int) -> list[dict]:
@@ -689,8 +691,8 @@ def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: 
     whose PINGPONG (8 warps) has the two warpgroups take turns, whose SPLIT_K (default 1) splits K into that
     many ranges of whole blocks (for few tokens: decode's grid of row tiles alone is too small), whose WAIT_ASM
     (default: as PINGPONG) waits for each MMA by inline PTX instead of warpgroup_mma_wait (Triton 3.9 lowers Gluon's
-    with a CTA barrier: tma_options), and whose LUT_STAGE (lut_stage: default at gpr > 1, where the pool allows a
-    TMA copy) copies each tile's LUT rows of every group into shared memory by TMA at its start."""
+    with a CTA barrier: tma_options), and whose LUT_STAGE (lut_stage: PINGPONG's default at gpr > 1, where the pool
+    allows a TMA copy) copies each tile's LUT rows of every group into shared memory by TMA at its start."""
     k = x.shape[1]
     n = codes_packed.shape[0]
     gs = triton.cdiv(k, lut_pool.shape[2])

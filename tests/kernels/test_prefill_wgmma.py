@@ -128,8 +128,8 @@ def test_every_candidate_compiles_for_sm90_without_spills_and_keeps_the_weight_t
     cases += [[c, 4, "fp16"] for c in splits] + [[splits[1], 3, "bf16"]]
     gluon_wait = prefill_wgmma_gluon_wait(128)  # PINGPONG with Gluon's MMA wait, not the inline PTX: the grid's
     cases += [[c, 4, "fp16"] for c in gluon_wait] + [[gluon_wait[0], 3, "bf16"]]
-    # the TMA form compiles as at gpr 4 (LUT_STAGE by default: the tile's LUT rows in shared memory); with the LUT
-    # loaded from the pool instead (the form at gpr 1), the grid's
+    # the PINGPONG tiles compile as at gpr 4 (LUT_STAGE by default: the tile's LUT rows in shared memory); with the
+    # LUT loaded from the pool instead (their form at gpr 1), the grid's
     loaded = prefill_wgmma_lut_loaded(128)
     cases += [[c, 4, "fp16"] for c in loaded] + [[loaded[0], 3, "bf16"]]
     results = sm90_results(_COMPILE_SCRIPT, cases)
@@ -239,7 +239,7 @@ def test_the_kernel_matches_the_reference_on_the_segments_it_tiles(case):
     slot_of_token = segments.slot_of_token()
     ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
     tiled = torch.cat([torch.full((c,), c >= min_len) for c in counts]).cuda()
-    # the candidates (PINGPONG's with the inline-PTX wait; the TMA form's LUT staged at gpr > 1), and the default
+    # the candidates (PINGPONG's with the inline-PTX wait and, at gpr > 1, the LUT staged), and the default
     # tile's with Gluon's wait and with the LUT loaded, 3 and 4 stages (the 3-stage form's tails differ)
     grid_only = [c for c in prefill_wgmma_grid_only(k // gpr) if c["BLOCK_M"] == 256 and c["STORE_ROWS"]]
     for config in prefill_wgmma_candidates(k // gpr) + grid_only:
