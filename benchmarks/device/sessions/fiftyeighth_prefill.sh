@@ -1,4 +1,4 @@
-# Fifty-eighth session (H100, the device's Triton 3.6, nothing carried): LUT_STAGE as the TMA form's default at
+# Fifty-eighth session (H100, the device's Triton 3.6, nothing carried): LUT_STAGE as the PINGPONG tiles' default at
 # gpr > 1 (the fifty-seventh session's grid-only form; it won the grid this session: 114.4-115.2 us against
 # 117.4-118.0). Checks that the op now takes it, then runs the wgmma CUDA tests over the new default.
 # Prediction: "shipped op" at 4096x4096 gpr 4, 8 tasks x 256, 114-116 us (1.31-1.33x cuBLAS); the grid's
