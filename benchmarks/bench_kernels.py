@@ -769,8 +769,7 @@ def compile_prefill_wgmma_sm90(config: dict, bits: int = 4, x: str = "fp16") -> 
         _prefill_wgmma_tma_kernel,
         kernel_layouts,
         lut_stage,
-        staged_lut_descriptor,
-        staged_lut_layout,
+        staged_lut_args,
         tma_options,
     )
 
@@ -790,8 +789,8 @@ def compile_prefill_wgmma_sm90(config: dict, bits: int = 4, x: str = "fp16") -> 
                   "USE_SPLIT": config.get("SPLIT_K", 1) > 1}  # fmt: skip
         lut_desc = desc  # the launcher's placeholder
         if lut_stage(config, 4):  # gpr 4 at Llama's K (one pool slot is enough for the descriptor's type)
-            lut_desc = staged_lut_descriptor(torch.empty(1, bn, 4, 1 << bits, dtype=dtype), bn)
-            const |= {"LUT_STAGE": True, "lut_layout": staged_lut_layout(warps, bn, 1 << (bits - 1))}
+            lut_desc, staged = staged_lut_args(torch.empty(1, bn, 4, 1 << bits, dtype=dtype), warps, bn)
+            const |= staged
         sig = {"x_desc": mangle_type(desc), "lut_desc": mangle_type(lut_desc)}
         return sm90_compile(_prefill_wgmma_tma_kernel, ints + ["KB_PER_SPLIT"], ints[2:], const, warps,
                             config["num_stages"], x=x, lut=x, extra_sig=sig)  # fmt: skip

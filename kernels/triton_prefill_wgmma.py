@@ -606,6 +606,13 @@ def staged_lut_descriptor(lut_pool: torch.Tensor, block_n: int) -> TensorDescrip
     return TensorDescriptor.from_tensor(view, [gpr, block_n, lut // 2], layout)
 
 
+def staged_lut_args(lut_pool: torch.Tensor, num_warps: int, block_n: int) -> tuple[TensorDescriptor, dict]:
+    """LUT_STAGE's launch arguments: the pool's descriptor (staged_lut_descriptor) and the constexprs that turn it
+    on; what launch_prefill_wgmma passes and what benchmarks/bench_kernels.py compiles."""
+    layout = staged_lut_layout(num_warps, block_n, lut_pool.shape[3] // 2)
+    return staged_lut_descriptor(lut_pool, block_n), {"LUT_STAGE": True, "lut_layout": layout}
+
+
 def default_prefill_wgmma_config() -> dict:
     """The H200's choice at 2,048 tokens on every Llama-2-7B shape and gpr (thirtieth session): the TMA form,
     256 x 128 x 64 tiles, 8 warps taking turns, 4 stages, y by row runs."""
@@ -713,14 +720,13 @@ def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: 
         if stages not in (3, 4):
             raise ValueError(f"the TMA form takes 3 or 4 stages, not {stages}")
         x_desc = TensorDescriptor.from_tensor(x, [bm, bk], layouts["x_smem_layout"])
-        staged = {}
+        lut_desc, staged = x_desc, {}  # x's descriptor: a placeholder, unread
         if lut_stage(config, lut_pool.shape[2]):
             if not (lut_pool.is_contiguous() and lut_pool.data_ptr() % 16 == 0):
                 if config.get("LUT_STAGE"):  # asked for by name
                     raise ValueError("LUT_STAGE copies the LUT rows by TMA: a contiguous, 16-byte aligned pool")
             else:
-                staged = {"LUT_STAGE": True, "lut_layout": staged_lut_layout(warps, bn, lut_pool.shape[3] // 2)}
-        lut_desc = staged_lut_descriptor(lut_pool, bn) if staged else x_desc  # x's: a placeholder, unread
+                lut_desc, staged = staged_lut_args(lut_pool, warps, bn)
         programs = m_tiles * triton.cdiv(n, bn)
         per_split, split, ws, counters = split_k_tiles(y, k // bk, int(config.get("SPLIT_K", 1)), programs, bn * bm)
         _prefill_wgmma_tma_kernel[(programs, split)](
