@@ -764,9 +764,11 @@ def compile_prefill_wgmma_sm90(config: dict, bits: int = 4, x: str = "fp16") -> 
     num_warps, num_stages), at Llama shapes; x: the activations' and the LUT's type."""
     from kernels.triton_prefill_prmt import MAX_TILED_SEGMENTS
     from kernels.triton_prefill_wgmma import (
+        CP_ASYNC_LAYOUTS,
         TMA_LAYOUTS,
         _prefill_wgmma_kernel,
         _prefill_wgmma_tma_kernel,
+        codes_descriptor,
         kernel_layouts,
         lut_stage,
         staged_lut_args,
@@ -791,10 +793,14 @@ def compile_prefill_wgmma_sm90(config: dict, bits: int = 4, x: str = "fp16") -> 
         if lut_stage(config, 4):  # gpr 4 at Llama's K (one pool slot is enough for the descriptor's type)
             lut_desc, staged = staged_lut_args(torch.empty(1, bn, 4, 1 << bits, dtype=dtype), warps, bn)
             const |= staged
-        sig = {"x_desc": mangle_type(desc), "lut_desc": mangle_type(lut_desc)}
+        codes_desc = desc  # the launcher's placeholder
+        if config.get("CODES_TMA"):
+            codes_desc = codes_descriptor(torch.zeros(bn, 2048, dtype=torch.uint8), bn, bk)
+        sig = {"x_desc": mangle_type(desc), "lut_desc": mangle_type(lut_desc), "codes_desc": mangle_type(codes_desc)}
         return sm90_compile(_prefill_wgmma_tma_kernel, ints + ["KB_PER_SPLIT"], ints[2:], const, warps,
                             config["num_stages"], x=x, lut=x, extra_sig=sig)  # fmt: skip
     ints = ["G", "MIN_LEN", "N", "K", "GS", "stride_xm", "stride_cw", "stride_ls", "stride_ln", "stride_ym"]
+    layouts = {k: layouts[k] for k in CP_ASYNC_LAYOUTS}
     return sm90_compile(_prefill_wgmma_kernel, ints, ints[2:], const | layouts, warps, config["num_stages"], x=x,
                         lut=x)  # fmt: skip
 

@@ -58,6 +58,13 @@ group ([gpr, BN, 2**bits / 2] int32 pairs, 16 KB at gpr 4) into shared memory, s
 tables from shared memory instead of waiting on DRAM before the MMA issue (H100, same case: 114.4-115.2 us against
 117.4-118.0 under 3.6, 122.2 against 124.2 under 3.9; fifty-eighth session).
 
+CODES_TMA (the grid's, not yet the default): each K block's code words [BN, BK / 8] int32 come by TMA into the ring
+beside its x tile (their own barriers), three blocks ahead, and the lookup reads them from shared memory, instead of
+loading them into registers a block ahead (whose latency the lookups' permutes waited on: Nsight, fifty-ninth
+session). 208 registers against 241; H100, same case, 109.4 us against 115.0 (1.24x cuBLAS). A_AHEAD (the grid's):
+each block's tile looked up while the warpgroup's own MMA runs, into a second set of A registers; it lost (122.9-123.8
+against 115.5-116.2 us; its next lookups waited on those words' loads). It is kept for a try over CODES_TMA.
+
 SPLIT_K (the TMA form) splits K into ranges of whole blocks, for few tokens, whose grid of row tiles alone is too
 small: each program stores an fp32 partial and the tile's last to arrive sums them into y. At 4-16 tokens of one
 task on the H200 it matched the shipped decode kernels (12.6-13.5 us on 4096x4096), so the op does not offer it
@@ -267,7 +274,8 @@ if HAVE_GLUON:
     def _lookup_block(kb, words, tables, in_group, word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG,
                       BITS: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr, a_layout: gl.constexpr,
                       DT: gl.constexpr, LUT_STAGE: gl.constexpr = False, lut_words=None,
-                      lut_layout: gl.constexpr = None, rows_layout: gl.constexpr = None):  # fmt: skip
+                      lut_layout: gl.constexpr = None, rows_layout: gl.constexpr = None,
+                      LOAD_NEXT: gl.constexpr = True):  # fmt: skip
         """K block kb's weight tile looked up from its code words (A [BN, BK] in the wgmma operand layout), block
         kb + 1's words loaded (KB: the end of the program's K blocks), and the next LUT group's byte tables at a
         group boundary. Returns (A, the next words, the tables, K blocks of the current group done).
@@ -284,8 +292,12 @@ if HAVE_GLUON:
         prefetch a row one or two blocks before the boundary (LUT_PREFETCH, 124.7 and 127.1 us), the same prefetch
         under a branch taken only there (GROUP_PREFETCH, 121.1 and 133.4 us against 117.9), and the loads and
         permutes moved after the MMA issue, or the loads a block earlier (LATE_TABLES 1 / 2, 133.5-135.3 us against
-        117.4-118.0; fifty-third to fifty-eighth sessions, benchmarks/NOTES.md)."""
-        next_words = _load_words(word_rows, gl.minimum(kb + 1, KB - 1), CW, B, BLOCK_K)
+        117.4-118.0; fifty-third to fifty-eighth sessions, benchmarks/NOTES.md). LOAD_NEXT 0 (CODES_TMA: the words
+        come from shared memory): no next words; `words` is returned as the next."""
+        if LOAD_NEXT:
+            next_words = _load_words(word_rows, gl.minimum(kb + 1, KB - 1), CW, B, BLOCK_K)
+        else:
+            next_words = words
         a = _fragments(words, sel, tables, a_layout, BLOCK_N, BLOCK_K, BLOCK_K // 32, DT)
         in_group += 1
         if in_group == BPG:
@@ -387,26 +399,70 @@ if HAVE_GLUON:
             return (x0, x1, x2), (r0, r1, r2)
 
     @gluon.jit
+    def _codes_ring(codes_desc, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr, STAGES: gl.constexpr):
+        """CODES_TMA's STAGES code-word tiles [BN, BK / 8] int32 (codes_desc's layout) beside x's in the ring, and
+        their own "landed" barriers (two copies arriving at one barrier would be two accesses to it for Triton's
+        barrier pass, which puts a CTA barrier between them), each its own allocation as _x_ring's."""
+        codes_smem_layout: gl.constexpr = codes_desc.layout
+        bar_layout: gl.constexpr = mbarrier.MBarrierLayout()
+        w0 = gl.allocate_shared_memory(gl.int32, [BLOCK_N, BLOCK_K // 8], codes_smem_layout)
+        w1 = gl.allocate_shared_memory(gl.int32, [BLOCK_N, BLOCK_K // 8], codes_smem_layout)
+        w2 = gl.allocate_shared_memory(gl.int32, [BLOCK_N, BLOCK_K // 8], codes_smem_layout)
+        r0 = gl.allocate_shared_memory(gl.int64, [1], bar_layout)
+        r1 = gl.allocate_shared_memory(gl.int64, [1], bar_layout)
+        r2 = gl.allocate_shared_memory(gl.int64, [1], bar_layout)
+        if STAGES == 4:
+            w3 = gl.allocate_shared_memory(gl.int32, [BLOCK_N, BLOCK_K // 8], codes_smem_layout)
+            r3 = gl.allocate_shared_memory(gl.int64, [1], bar_layout)
+            return (w0, w1, w2, w3), (r0, r1, r2, r3)
+        else:
+            return (w0, w1, w2), (r0, r1, r2)
+
+    @gluon.jit
+    def _smem_words(w_buf, codes_layout: gl.constexpr, w_layout: gl.constexpr, BLOCK_N: gl.constexpr,
+                    V: gl.constexpr):  # fmt: skip
+        """A K block's code words [BN, 4V, 4] in w_layout (as _load_words gives them) from its tile [BN, 4V] in
+        shared memory: each lane reads its row's 4 words of each 32 columns (16 bytes), the quad's 4 lanes alike
+        (codes_layout [BN, 4V words, 4 lanes t], whose slice along t the load takes)."""
+        w = w_buf.load(gl.SliceLayout(2, codes_layout)).to(gl.uint32, bitcast=True)  # [BN, 4V]: word 4v + b
+        w3 = gl.expand_dims(w, 2) + gl.zeros([BLOCK_N, 4 * V, 4], gl.uint32, codes_layout)  # [r, 4v + b, t]
+        w4 = gl.permute(gl.reshape(w3, [BLOCK_N, V, 4, 4]), (0, 1, 3, 2))  # [r, v, t, b]
+        return gl.convert_layout(gl.reshape(w4, [BLOCK_N, 4 * V, 4]), w_layout)
+
+    @gluon.jit
     def _named_barrier(asm: gl.constexpr, bar_id, pred):
         """BAR_SYNC or BAR_ARRIVE on named barrier `bar_id` ([threads] int32, one a thread) of 256 threads, by the
         threads where pred != 0 (whole warps)."""
         return gl.inline_asm_elementwise(asm, "=r,r,r", [bar_id, pred], dtype=gl.int32, is_pure=False, pack=1)
 
     @gluon.jit
-    def _tma_k_block(kb, s: gl.constexpr, phase, acc, words, tables, in_group, x_desc, x_bufs, landed, m_start,
+    def _tma_k_block(kb, s: gl.constexpr, phase, acc, a, words, tables, in_group, x_desc, x_bufs, landed, m_start,
                      word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS: gl.constexpr, BLOCK_N: gl.constexpr,
                      BLOCK_K: gl.constexpr, STAGES: gl.constexpr, X_BYTES: gl.constexpr, a_layout: gl.constexpr,
                      PINGPONG: gl.constexpr, wg, TAIL: gl.constexpr, WAIT_ASM: gl.constexpr,
                      LUT_STAGE: gl.constexpr, lut_words, lut_layout: gl.constexpr,
-                     rows_layout: gl.constexpr):  # fmt: skip
+                     rows_layout: gl.constexpr, A_AHEAD: gl.constexpr, CODES_TMA: gl.constexpr, w_bufs, codes_desc,
+                     codes_landed, n_start, codes_layout: gl.constexpr, w_layout: gl.constexpr):  # fmt: skip
         """K block kb of the TMA form, its x tile in ring buffer s (landed in phase `phase`): look the weight tile
         up, MMA, refill the buffer MMA kb-1 read with block kb + STAGES - 1 (below KB, the end of the program's K
-        blocks). Returns the carried state."""
-        a, next_words, tables, in_group = _lookup_block(kb, words, tables, in_group, word_rows, CW, B, sel, pairs_ptr,
-                                                        lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, a_layout,
-                                                        x_desc.dtype, LUT_STAGE, lut_words, lut_layout,
-                                                        rows_layout)  # fmt: skip
-        if TAIL:
+        blocks). Returns the carried state. A_AHEAD: `a` is block kb's weight tile, looked up while MMA kb - 1 ran,
+        and `words` block kb + 1's; block kb + 1's tile is looked up while MMA kb runs, into a second set of
+        registers (the MMA reads its A from registers until its wait). Else `a` is carried unused. CODES_TMA: the
+        block's code words came by TMA into ring buffer s (w_bufs, codes_landed); `words` is carried unused."""
+        words_in = words
+        if CODES_TMA:
+            if TAIL:
+                _barrier()  # (as before the landed-wait below)
+            mbarrier.wait(codes_landed[s], phase)
+            words = _smem_words(w_bufs[s], codes_layout, w_layout, BLOCK_N, BLOCK_K // 32)
+        if A_AHEAD:
+            a_kb, next_words = a, words
+        else:
+            a_kb, next_words, tables, in_group = _lookup_block(kb, words, tables, in_group, word_rows, CW, B, sel,
+                                                            pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K,
+                                                            a_layout, x_desc.dtype, LUT_STAGE, lut_words, lut_layout,
+                                                            rows_layout, not CODES_TMA)  # fmt: skip
+        if TAIL and not CODES_TMA:
             # A tail block runs under an `if`; after one, Triton's barrier pass wants a CTA barrier before the
             # landed-wait (3.6) or the MMA (3.9): one here, where it cannot fall inside a turn (below)
             _barrier()
@@ -416,7 +472,7 @@ if HAVE_GLUON:
             # before its own turn (one the barrier pass put before the landed-wait of the tail's second block, when
             # this wait came first, hung the H200 at K 512 with 3 stages)
             _named_barrier(BAR_SYNC, PINGPONG_BAR + wg, wg >= 0)
-        acc = warpgroup_mma(a, x_bufs[s].permute((1, 0)), acc, is_async=True)
+        acc = warpgroup_mma(a_kb, x_bufs[s].permute((1, 0)), acc, is_async=True)
         if PINGPONG:  # the other warpgroup's turn (warpgroup 1 leaves out its last: nobody would wait for it)
             _named_barrier(BAR_ARRIVE, PINGPONG_BAR + 1 - wg, (wg == 0) | (kb + 1 < KB))
         nxt = kb + STAGES - 1
@@ -427,8 +483,18 @@ if HAVE_GLUON:
         # (Triton 3.9 lowers a CTA barrier before the expect too; the expect as inline PTX without it, EXPECT_ASM,
         # was slower: 132.6 against 124.2 us on the H100, fifty-eighth session, and was removed.)
         mbarrier.expect(landed[refill], X_BYTES, pred=nxt < KB)
+        if CODES_TMA:
+            mbarrier.expect(codes_landed[refill], BLOCK_N * BLOCK_K // 2, pred=nxt < KB)
         _barrier()
         _tma_load(x_desc, [m_start, nxt * BLOCK_K], landed[refill], x_bufs[refill], pred=nxt < KB)
+        if CODES_TMA:
+            _tma_load(codes_desc, [n_start, nxt * (BLOCK_K // 8)], codes_landed[refill], w_bufs[refill],
+                      pred=nxt < KB)  # fmt: skip
+        if A_AHEAD:  # block kb + 1's tile (past KB: a clamped block's, never used), during MMA kb
+            a, next_words, tables, in_group = _lookup_block(kb + 1, next_words, tables, in_group, word_rows, CW, B,
+                                                            sel, pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N,
+                                                            BLOCK_K, a_layout, x_desc.dtype, LUT_STAGE, lut_words,
+                                                            lut_layout, rows_layout)  # fmt: skip
         # the A fragments are read from registers: wait before the next lookups overwrite them
         if WAIT_ASM:
             # Triton 3.9 lowers warpgroup_mma_wait with a CTA barrier after it, so that neither warpgroup starts its
@@ -440,17 +506,20 @@ if HAVE_GLUON:
                                                    dtype=next_words.dtype, is_pure=False, pack=4)  # fmt: skip
         else:
             acc = warpgroup_mma_wait(num_outstanding=0, deps=[acc])
-        return acc, next_words, tables, in_group
+        if CODES_TMA:
+            next_words = words_in
+        return acc, a, next_words, tables, in_group
 
     @gluon.jit
     def _prefill_wgmma_tma_kernel(
-        x_desc, lut_desc, codes_ptr, lut_ptr, slot_sorted_ptr, starts_ptr, y_ptr, ws_ptr, counter_ptr,
+        x_desc, lut_desc, codes_desc, codes_ptr, lut_ptr, slot_sorted_ptr, starts_ptr, y_ptr, ws_ptr, counter_ptr,
         G, MIN_LEN, N, K, GS, stride_cw, stride_ls, stride_ln, stride_ym, KB_PER_SPLIT,
         BITS: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr,
         STAGES: gl.constexpr, BLOCK_G: gl.constexpr, STORE_ROWS: gl.constexpr, PINGPONG_ON: gl.constexpr,
         acc_layout: gl.constexpr, a_layout: gl.constexpr, w_layout: gl.constexpr, y_layout: gl.constexpr,
         USE_SPLIT: gl.constexpr = False, WAIT_ASM: gl.constexpr = False, LUT_STAGE: gl.constexpr = False,
-        lut_layout: gl.constexpr = None,
+        lut_layout: gl.constexpr = None, A_AHEAD: gl.constexpr = False, CODES_TMA: gl.constexpr = False,
+        codes_layout: gl.constexpr = None,
     ):  # fmt: skip
         """The register form with x's tiles by TMA: one thread loads a whole [BM, BK] tile into a ring buffer and its
         mbarrier says when it has landed. No cp.async address math, no proxy fence, and one CTA barrier a K block
@@ -458,6 +527,7 @@ if HAVE_GLUON:
         few tokens: decode): program (tile, k) takes K blocks [k * KB_PER_SPLIT, ...) and stores its fp32 partial
         in ws [splits, tiles, BN, BM]; the tile's last to arrive (counter_ptr) sums them into y."""
         DT: gl.constexpr = x_desc.dtype
+        gl.static_assert(not (A_AHEAD and CODES_TMA), "A_AHEAD looks up from words in registers")
         X_BYTES: gl.constexpr = BLOCK_M * BLOCK_K * 2
         pid_n, m_start, m_end, slot, word_rows, CW, B, sel, pairs_ptr, lut_rows = _tile_setup(
             codes_ptr, lut_ptr, slot_sorted_ptr, starts_ptr, G, MIN_LEN, N, stride_cw, stride_ls, stride_ln,
@@ -476,6 +546,12 @@ if HAVE_GLUON:
         x_bufs, landed = _x_ring(DT, BLOCK_M, BLOCK_K, STAGES, X_LAYOUT)
         for s in gl.static_range(STAGES):
             mbarrier.init(landed[s], count=1)
+        if CODES_TMA:
+            w_bufs, codes_landed = _codes_ring(codes_desc, BLOCK_N, BLOCK_K, STAGES)
+            for s in gl.static_range(STAGES):
+                mbarrier.init(codes_landed[s], count=1)
+        else:
+            w_bufs, codes_landed = x_bufs, landed  # carried unused
         if LUT_STAGE:  # the tile's LUT rows of every group [GPR, BN, L / 2] by one TMA copy, before x's first tiles
             LUT_BOX: gl.constexpr = lut_desc.block_shape
             lut_smem = gl.allocate_shared_memory(lut_desc.dtype, LUT_BOX, lut_desc.layout)
@@ -490,6 +566,10 @@ if HAVE_GLUON:
         for s in gl.static_range(STAGES - 1):
             mbarrier.expect(landed[s], X_BYTES, pred=kb0 + s < KB)
             _tma_load(x_desc, [m_start, (kb0 + s) * BLOCK_K], landed[s], x_bufs[s], pred=kb0 + s < KB)
+            if CODES_TMA:
+                mbarrier.expect(codes_landed[s], BLOCK_N * BLOCK_K // 2, pred=kb0 + s < KB)
+                _tma_load(codes_desc, [pid_n * BLOCK_N, (kb0 + s) * (BLOCK_K // 8)], codes_landed[s], w_bufs[s],
+                          pred=kb0 + s < KB)  # fmt: skip
 
         # PINGPONG (two warpgroups): they take turns to issue their MMAs, warpgroup 0 first, so that one's lookups
         # run during the other's MMA (without it both look up at once and leave the tensor cores idle meanwhile)
@@ -508,26 +588,38 @@ if HAVE_GLUON:
         else:
             lut_words = pairs_ptr  # carried unused
             tables = _row_tables(pairs_ptr, _group_lut(lut_rows, kb0, BPG, BITS), BITS, True)
-        words = _load_words(word_rows, kb0, CW, B, BLOCK_K)
+        if CODES_TMA:
+            words = sel  # carried unused: each block's words come from shared memory
+        else:
+            words = _load_words(word_rows, kb0, CW, B, BLOCK_K)
         acc = gl.zeros([BLOCK_N, BLOCK_M], gl.float32, acc_layout)
         if WAIT_ASM:  # the loop carries the MMA's accumulator token, waited for once after it
             acc = warpgroup_mma_init(acc)
         in_group = kb0 % BPG  # K blocks of the current LUT group done
+        if A_AHEAD:  # the first block's tile before the loop; each block looks up the next one's
+            a, words, tables, in_group = _lookup_block(kb0, words, tables, in_group, word_rows, CW, B, sel, pairs_ptr,
+                                                       lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, a_layout, DT,
+                                                       LUT_STAGE, lut_words, lut_layout, rows_layout)  # fmt: skip
+        else:
+            a = sel  # carried unused (a value live through the loop anyway)
         rounds = (KB - kb0) // STAGES
         for r in range(rounds):  # whole rounds of the ring, unrolled: every buffer index a constant
             for s in gl.static_range(STAGES):
-                acc, words, tables, in_group = _tma_k_block(
-                    kb0 + r * STAGES + s, s, r & 1, acc, words, tables, in_group, x_desc, x_bufs, landed,
+                acc, a, words, tables, in_group = _tma_k_block(
+                    kb0 + r * STAGES + s, s, r & 1, acc, a, words, tables, in_group, x_desc, x_bufs, landed,
                     m_start, word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, STAGES,
                     X_BYTES, a_layout, PINGPONG, wg, False, WAIT_ASM, LUT_STAGE, lut_words, lut_layout, rows_layout,
+                    A_AHEAD, CODES_TMA, w_bufs, codes_desc, codes_landed, pid_n * BLOCK_N, codes_layout,
+                    w_layout,
                 )  # fmt: skip
         for s in gl.static_range(STAGES - 1):  # the last (KB - kb0) % STAGES blocks
             if kb0 + rounds * STAGES + s < KB:
-                acc, words, tables, in_group = _tma_k_block(
-                    kb0 + rounds * STAGES + s, s, rounds & 1, acc, words, tables, in_group, x_desc, x_bufs,
+                acc, a, words, tables, in_group = _tma_k_block(
+                    kb0 + rounds * STAGES + s, s, rounds & 1, acc, a, words, tables, in_group, x_desc, x_bufs,
                     landed, m_start, word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K,
                     STAGES, X_BYTES, a_layout, PINGPONG, wg, True, WAIT_ASM, LUT_STAGE, lut_words, lut_layout,
-                    rows_layout,
+                    rows_layout, A_AHEAD, CODES_TMA, w_bufs, codes_desc, codes_landed, pid_n * BLOCK_N, codes_layout,
+                    w_layout,
                 )  # fmt: skip
         if WAIT_ASM:  # the last MMA has been waited for by the inline PTX; this hands acc over as ready
             acc = warpgroup_mma_wait(num_outstanding=0, deps=[acc])
@@ -572,15 +664,24 @@ def kernel_layouts(num_warps: int, block_n: int, block_m: int, block_k: int) -> 
     warps = [[16 << i, 0, 0] for i in range(num_warps.bit_length() - 1)]
     words = gl.DistributedLinearLayout(reg_bases=reg, lane_bases=lanes, warp_bases=warps, block_bases=[],
                                        shape=[block_n, 4 * v, 4])  # fmt: skip
+    # CODES_TMA's words [BN, 4V words 4v + b, 4 lanes t] before their permute into w_layout's [BN, 4v + t, b]: the same
+    # registers and lanes (a base (r, 4v + t, b) of w_layout is (r, 4v + b, t) here)
+    codes = gl.DistributedLinearLayout(
+        reg_bases=[[r, (c // 4) * 4 + b, c % 4] for r, c, b in reg],
+        lane_bases=[[r, (c // 4) * 4 + b, c % 4] for r, c, b in lanes],
+        warp_bases=[[r, (c // 4) * 4 + b, c % 4] for r, c, b in warps], block_bases=[], shape=[block_n, 4 * v, 4],
+    )  # fmt: skip
     tpk = block_k // 8  # lanes along K, 8 elements (16 bytes) each
     x = gl.BlockedLayout([1, 8], [32 // tpk, tpk], [num_warps, 1], [1, 0])
     x_smem = gl.NVMMASharedLayout(swizzle_byte_width=128, element_bitwidth=16, rank=2)
     y = gl.BlockedLayout([8, 1], [min(block_n // 8, 32), 32 // min(block_n // 8, 32)], [1, num_warps], [0, 1])
     return {"acc_layout": acc, "a_layout": a, "w_layout": words, "x_layout": x, "x_smem_layout": x_smem,
-            "y_layout": y}  # fmt: skip
+            "y_layout": y, "codes_layout": codes}  # fmt: skip
 
 
-TMA_LAYOUTS = ("acc_layout", "a_layout", "w_layout", "y_layout")  # the TMA form's (x's comes with its descriptor)
+# the TMA form's (x's comes with its descriptor), and the cp.async form's
+TMA_LAYOUTS = ("acc_layout", "a_layout", "w_layout", "y_layout", "codes_layout")
+CP_ASYNC_LAYOUTS = ("acc_layout", "a_layout", "w_layout", "x_layout", "x_smem_layout", "y_layout")
 
 
 @functools.cache
@@ -604,6 +705,15 @@ def staged_lut_descriptor(lut_pool: torch.Tensor, block_n: int) -> TensorDescrip
     view = lut_pool.view(torch.int32).view(s * n, gpr, lut // 2).permute(1, 0, 2)
     layout = gl.NVMMASharedLayout(swizzle_byte_width=0, element_bitwidth=32, rank=3)
     return TensorDescriptor.from_tensor(view, [gpr, block_n, lut // 2], layout)
+
+
+def codes_descriptor(codes_packed: torch.Tensor, block_n: int, block_k: int) -> TensorDescriptor:
+    """CODES_TMA's TMA descriptor: the codes [N, K / 2] bytes as int32 words [N, K / 8], one copy a K block's
+    [BN, BK / 8] (rows past N read as zeros: never stored). Needs contiguous, 16-byte aligned codes."""
+    if not (codes_packed.is_contiguous() and codes_packed.data_ptr() % 16 == 0 and codes_packed.stride(0) % 16 == 0):
+        raise ValueError("CODES_TMA copies the code words by TMA: contiguous codes, 16-byte aligned rows")
+    layout = gl.NVMMASharedLayout(swizzle_byte_width=0, element_bitwidth=32, rank=2)
+    return TensorDescriptor.from_tensor(codes_packed.view(torch.int32), [block_n, block_k // 8], layout)
 
 
 def staged_lut_args(lut_pool: torch.Tensor, num_warps: int, block_n: int) -> tuple[TensorDescriptor, dict]:
@@ -652,7 +762,8 @@ def tma_options(config: dict) -> dict:
     absent: as PINGPONG (the inline-PTX wait: Triton 3.9's lowered one undoes the turns, and under 3.6 the two waits
     timed alike; WAIT_ASM 0 keeps Gluon's, for the grid's comparison). LUT_STAGE: lut_stage."""
     pingpong = bool(config.get("PINGPONG", 0))
-    return {"PINGPONG_ON": pingpong, "WAIT_ASM": bool(config.get("WAIT_ASM", pingpong))}
+    return {"PINGPONG_ON": pingpong, "WAIT_ASM": bool(config.get("WAIT_ASM", pingpong)),
+            "A_AHEAD": bool(config.get("A_AHEAD", 0)), "CODES_TMA": bool(config.get("CODES_TMA", 0))}
 
 
 def lut_stage(config: dict, gpr: int) -> bool:
@@ -683,10 +794,28 @@ def prefill_wgmma_lut_loaded(group_size: int) -> list[dict]:
     return [{**c, "LUT_STAGE": 0} for c in _pingpong_candidates(group_size)]
 
 
+def prefill_wgmma_a_ahead(group_size: int) -> list[dict]:
+    """The TMA candidates with PINGPONG, each with A_AHEAD (a block's weight tile looked up while the warpgroup's
+    previous MMA runs, into a second set of A registers), with and without the turns: the grid's. It lost on the
+    H100 (122.9-123.8 against 115.5-116.2 us with the turns, 140-141 without; fifty-ninth session)."""
+    pingpong = _pingpong_candidates(group_size)
+    return [{**c, "A_AHEAD": 1} for c in pingpong] + [{**c, "A_AHEAD": 1, "PINGPONG": 0} for c in pingpong]
+
+
+def prefill_wgmma_codes_tma(group_size: int) -> list[dict]:
+    """The TMA candidates with PINGPONG, each with CODES_TMA (a K block's code words copied by TMA into the ring
+    beside its x tile, read from shared memory by the lookup, instead of loaded into registers a block ahead: the
+    H100's profile had the lookups' permutes waiting on those loads): the grid's until its CUDA tests have all run on
+    a GPU (H100, 4096x4096, gpr 4, 8 tasks x 256: 109.4 against 115.0 us, fifty-ninth session)."""
+    return [{**c, "CODES_TMA": 1} for c in _pingpong_candidates(group_size)]
+
+
 def prefill_wgmma_grid_only(group_size: int) -> list[dict]:
-    """Every grid-only variant of the PINGPONG tiles (Gluon's wait, the LUT loaded): what
-    benchmarks/prefill_grid.py times beside the candidates and the CUDA tests run."""
-    return prefill_wgmma_gluon_wait(group_size) + prefill_wgmma_lut_loaded(group_size)
+    """Every grid-only variant of the PINGPONG tiles (Gluon's wait, the LUT loaded, the next tile looked up during
+    the MMA, the code words by TMA): what benchmarks/prefill_grid.py times beside the candidates and the CUDA tests
+    run."""
+    return (prefill_wgmma_gluon_wait(group_size) + prefill_wgmma_lut_loaded(group_size)
+            + prefill_wgmma_a_ahead(group_size) + prefill_wgmma_codes_tma(group_size))  # fmt: skip
 
 
 def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor,
@@ -727,10 +856,13 @@ def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: 
                     raise ValueError("LUT_STAGE copies the LUT rows by TMA: a contiguous, 16-byte aligned pool")
             else:
                 lut_desc, staged = staged_lut_args(lut_pool, warps, bn)
+        codes_desc = x_desc  # a placeholder, unread
+        if config.get("CODES_TMA"):
+            codes_desc = codes_descriptor(codes_packed, bn, bk)
         programs = m_tiles * triton.cdiv(n, bn)
         per_split, split, ws, counters = split_k_tiles(y, k // bk, int(config.get("SPLIT_K", 1)), programs, bn * bm)
         _prefill_wgmma_tma_kernel[(programs, split)](
-            x_desc, lut_desc, codes_packed, lut_pool, slot_sorted, tiles.starts, y, ws, counters,
+            x_desc, lut_desc, codes_desc, codes_packed, lut_pool, slot_sorted, tiles.starts, y, ws, counters,
             g, tiles.min_len, n, k, gs, codes_packed.stride(0) // 4, lut_pool.stride(0), lut_pool.stride(1),
             y.stride(0), per_split,
             BITS=bits, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, STAGES=stages, BLOCK_G=MAX_TILED_SEGMENTS,
@@ -743,5 +875,5 @@ def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: 
         g, tiles.min_len, n, k, gs, x.stride(0), codes_packed.stride(0) // 4, lut_pool.stride(0),
         lut_pool.stride(1), y.stride(0),
         BITS=bits, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, STAGES=stages, BLOCK_G=MAX_TILED_SEGMENTS,
-        STORE_ROWS=bool(config.get("STORE_ROWS", 0)), **layouts, num_warps=warps,
+        STORE_ROWS=bool(config.get("STORE_ROWS", 0)), **{k_: layouts[k_] for k_ in CP_ASYNC_LAYOUTS}, num_warps=warps,
     )  # fmt: skip

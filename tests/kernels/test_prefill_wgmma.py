@@ -24,7 +24,9 @@ from kernels.triton_prefill_wgmma import (
     default_prefill_wgmma_config,
     launch_prefill_wgmma,
     lut_stage,
+    prefill_wgmma_a_ahead,
     prefill_wgmma_candidates,
+    prefill_wgmma_codes_tma,
     prefill_wgmma_gluon_wait,
     prefill_wgmma_grid_only,
     prefill_wgmma_lut_loaded,
@@ -132,6 +134,12 @@ def test_every_candidate_compiles_for_sm90_without_spills_and_keeps_the_weight_t
     # LUT loaded from the pool instead (their form at gpr 1), the grid's
     loaded = prefill_wgmma_lut_loaded(128)
     cases += [[c, 4, "fp16"] for c in loaded] + [[loaded[0], 3, "bf16"]]
+    # the next block's tile looked up while the MMA runs, into A registers the MMA in flight does not read
+    ahead = prefill_wgmma_a_ahead(128)
+    cases += [[c, 4, "fp16"] for c in ahead] + [[ahead[0], 3, "bf16"]]
+    # the code words by TMA into the ring, read from shared memory
+    codes_tma = prefill_wgmma_codes_tma(128)
+    cases += [[c, 4, "fp16"] for c in codes_tma] + [[codes_tma[0], 3, "bf16"]]
     results = sm90_results(_COMPILE_SCRIPT, cases)
     for case, (regs, stack, smem, loop_ops, hgmma, bars, turn_ctas, a_overwrites) in zip(cases, results, strict=True):
         # nothing writes a register an MMA in flight reads as its A fragment (the twenty-eighth session's wrong
@@ -143,7 +151,8 @@ def test_every_candidate_compiles_for_sm90_without_spills_and_keeps_the_weight_t
         assert stack == 0, (case, regs, stack)
         assert smem <= 227 * 1024, (case, smem)
         # (LUT_STAGE reads a boundary's tables from the tile's LUT rows in shared memory: loads only)
-        assert loop_ops == (["LDS"] if lut_stage(case[0], 4) else []), (case, loop_ops)
+        # (and CODES_TMA its code words)
+        assert loop_ops == (["LDS"] if lut_stage(case[0], 4) or case[0].get("CODES_TMA") else []), (case, loop_ops)
         # one wgmma per 16 columns of a K block and 64 rows of a warpgroup; the TMA form's K loop is unrolled by
         # its ring (stages blocks) with a tail of up to stages - 1 blocks, and has one CTA barrier a block
         config = case[0]
@@ -155,7 +164,7 @@ def test_every_candidate_compiles_for_sm90_without_spills_and_keeps_the_weight_t
             # (before mbarrier.expect's arrive, after warpgroup_mma_wait). PINGPONG adds a named-barrier wait and
             # arrive a block. WAIT_ASM (PINGPONG's default): 3.9's barrier after the wait is gone (one fewer a block).
             own = 1 + 2 * config.get("PINGPONG", 0)
-            extra = 2 - tma_options(config)["WAIT_ASM"]
+            extra = 2 - tma_options(config)["WAIT_ASM"] + config.get("CODES_TMA", 0)  # (its expect's)
             assert bars == own * stages if triton.__version__.startswith("3.6") else bars <= (own + extra) * stages, (
                 case,
                 bars,
@@ -206,6 +215,8 @@ SPLIT_CASES = [  # (N, K, gpr, bits, dtype, tokens, config): few tokens of one s
                                            "SPLIT_K": 3, "PINGPONG": 1, "WAIT_ASM": 0}),  # Gluon's MMA wait
     (4096, 4096, 4, 4, torch.float16, 16, {"BLOCK_M": 16, "BLOCK_N": 128, "num_warps": 8, "num_stages": 3,
                                            "SPLIT_K": 3, "PINGPONG": 1, "LUT_STAGE": 0}),  # the LUT loaded
+    (4096, 4096, 4, 4, torch.float16, 16, {"BLOCK_M": 16, "BLOCK_N": 128, "num_warps": 8, "num_stages": 4,
+                                           "SPLIT_K": 3, "PINGPONG": 1, "CODES_TMA": 1}),  # the words by TMA
     (4096, 4096, 4, 4, torch.float16, 16, {"BLOCK_M": 16, "BLOCK_N": 128, "num_warps": 8, "num_stages": 4,
                                            "SPLIT_K": 5, "PINGPONG": 1}),  # ranges start mid-group
     (1000, 1024, 8, 3, torch.bfloat16, 5, {"BLOCK_M": 8, "BLOCK_N": 128, "num_warps": 8, "num_stages": 4,
