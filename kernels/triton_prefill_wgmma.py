@@ -63,7 +63,7 @@ beside its x tile (their own barriers), three blocks ahead, and the lookup reads
 loading them into registers a block ahead (whose latency the lookups' permutes waited on: Nsight, fifty-ninth
 session). 208 registers against 241; H100, same case, 109.4 us against 115.0 (1.24x cuBLAS). A_AHEAD (the grid's):
 each block's tile looked up while the warpgroup's own MMA runs, into a second set of A registers; it lost (122.9-123.8
-against 115.5-116.2 us; its next lookups waited on those words' loads). It is kept for a try over CODES_TMA.
+against 115.5-116.2 us; its next lookups waited on those words' loads); over CODES_TMA it is untimed.
 
 SPLIT_K (the TMA form) splits K into ranges of whole blocks, for few tokens, whose grid of row tiles alone is too
 small: each program stores an fp32 partial and the tile's last to arrive sums them into y. At 4-16 tokens of one
@@ -450,7 +450,8 @@ if HAVE_GLUON:
         registers (the MMA reads its A from registers until its wait). Else `a` is carried unused. CODES_TMA: the
         block's code words came by TMA into ring buffer s (w_bufs, codes_landed); `words` is carried unused."""
         words_in = words
-        if CODES_TMA:
+        WORDS_HERE: gl.constexpr = CODES_TMA and not A_AHEAD  # (under A_AHEAD: read for the lookahead, below)
+        if WORDS_HERE:
             if TAIL:
                 _barrier()  # (as before the landed-wait below)
             mbarrier.wait(codes_landed[s], phase)
@@ -462,7 +463,7 @@ if HAVE_GLUON:
                                                             pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K,
                                                             a_layout, x_desc.dtype, LUT_STAGE, lut_words, lut_layout,
                                                             rows_layout, not CODES_TMA)  # fmt: skip
-        if TAIL and not CODES_TMA:
+        if TAIL and not WORDS_HERE:
             # A tail block runs under an `if`; after one, Triton's barrier pass wants a CTA barrier before the
             # landed-wait (3.6) or the MMA (3.9): one here, where it cannot fall inside a turn (below)
             _barrier()
@@ -491,10 +492,17 @@ if HAVE_GLUON:
             _tma_load(codes_desc, [n_start, nxt * (BLOCK_K // 8)], codes_landed[refill], w_bufs[refill],
                       pred=nxt < KB)  # fmt: skip
         if A_AHEAD:  # block kb + 1's tile (past KB: a clamped block's, never used), during MMA kb
+            if CODES_TMA:  # its words from the next ring buffer (past KB: never loaded, read unwaited, never used)
+                if s + 1 == STAGES:
+                    next_phase = phase ^ 1
+                else:
+                    next_phase = phase
+                mbarrier.wait(codes_landed[(s + 1) % STAGES], next_phase, pred=kb + 1 < KB)
+                next_words = _smem_words(w_bufs[(s + 1) % STAGES], codes_layout, w_layout, BLOCK_N, BLOCK_K // 32)
             a, next_words, tables, in_group = _lookup_block(kb + 1, next_words, tables, in_group, word_rows, CW, B,
                                                             sel, pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N,
                                                             BLOCK_K, a_layout, x_desc.dtype, LUT_STAGE, lut_words,
-                                                            lut_layout, rows_layout)  # fmt: skip
+                                                            lut_layout, rows_layout, not CODES_TMA)  # fmt: skip
         # the A fragments are read from registers: wait before the next lookups overwrite them
         if WAIT_ASM:
             # Triton 3.9 lowers warpgroup_mma_wait with a CTA barrier after it, so that neither warpgroup starts its
@@ -527,7 +535,6 @@ if HAVE_GLUON:
         few tokens: decode): program (tile, k) takes K blocks [k * KB_PER_SPLIT, ...) and stores its fp32 partial
         in ws [splits, tiles, BN, BM]; the tile's last to arrive (counter_ptr) sums them into y."""
         DT: gl.constexpr = x_desc.dtype
-        gl.static_assert(not (A_AHEAD and CODES_TMA), "A_AHEAD looks up from words in registers")
         X_BYTES: gl.constexpr = BLOCK_M * BLOCK_K * 2
         pid_n, m_start, m_end, slot, word_rows, CW, B, sel, pairs_ptr, lut_rows = _tile_setup(
             codes_ptr, lut_ptr, slot_sorted_ptr, starts_ptr, G, MIN_LEN, N, stride_cw, stride_ls, stride_ln,
@@ -597,9 +604,18 @@ if HAVE_GLUON:
             acc = warpgroup_mma_init(acc)
         in_group = kb0 % BPG  # K blocks of the current LUT group done
         if A_AHEAD:  # the first block's tile before the loop; each block looks up the next one's
-            a, words, tables, in_group = _lookup_block(kb0, words, tables, in_group, word_rows, CW, B, sel, pairs_ptr,
-                                                       lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, a_layout, DT,
-                                                       LUT_STAGE, lut_words, lut_layout, rows_layout)  # fmt: skip
+            if CODES_TMA:  # (its words from the ring's first buffer; `words` stays the placeholder)
+                mbarrier.wait(codes_landed[0], 0)
+                first = _smem_words(w_bufs[0], codes_layout, w_layout, BLOCK_N, BLOCK_K // 32)
+                a, first, tables, in_group = _lookup_block(kb0, first, tables, in_group, word_rows, CW, B, sel,
+                                                           pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K,
+                                                           a_layout, DT, LUT_STAGE, lut_words, lut_layout,
+                                                           rows_layout, False)  # fmt: skip
+            else:
+                a, words, tables, in_group = _lookup_block(kb0, words, tables, in_group, word_rows, CW, B, sel,
+                                                           pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K,
+                                                           a_layout, DT, LUT_STAGE, lut_words, lut_layout,
+                                                           rows_layout)  # fmt: skip
         else:
             a = sel  # carried unused (a value live through the loop anyway)
         rounds = (KB - kb0) // STAGES
@@ -796,10 +812,11 @@ def prefill_wgmma_lut_loaded(group_size: int) -> list[dict]:
 
 def prefill_wgmma_a_ahead(group_size: int) -> list[dict]:
     """The TMA candidates with PINGPONG, each with A_AHEAD (a block's weight tile looked up while the warpgroup's
-    previous MMA runs, into a second set of A registers), with and without the turns: the grid's. It lost on the
-    H100 (122.9-123.8 against 115.5-116.2 us with the turns, 140-141 without; fifty-ninth session)."""
+    previous MMA runs, into a second set of A registers), its code words loaded a block ahead or by TMA (CODES_TMA):
+    the grid's. With the words loaded it lost on the H100 (122.9-123.8 against 115.5-116.2 us; without the turns
+    140-141; fifty-ninth session): the lookahead waited on their loads. Over CODES_TMA: untimed."""
     pingpong = _pingpong_candidates(group_size)
-    return [{**c, "A_AHEAD": 1} for c in pingpong] + [{**c, "A_AHEAD": 1, "PINGPONG": 0} for c in pingpong]
+    return [{**c, "A_AHEAD": 1} for c in pingpong] + [{**c, "A_AHEAD": 1, "CODES_TMA": 1} for c in pingpong]
 
 
 def prefill_wgmma_codes_tma(group_size: int) -> list[dict]:

@@ -136,7 +136,7 @@ def test_every_candidate_compiles_for_sm90_without_spills_and_keeps_the_weight_t
     cases += [[c, 4, "fp16"] for c in loaded] + [[loaded[0], 3, "bf16"]]
     # the next block's tile looked up while the MMA runs, into A registers the MMA in flight does not read
     ahead = prefill_wgmma_a_ahead(128)
-    cases += [[c, 4, "fp16"] for c in ahead] + [[ahead[0], 3, "bf16"]]
+    cases += [[c, 4, "fp16"] for c in ahead] + [[ahead[0], 3, "bf16"], [ahead[-1], 3, "bf16"]]
     # the code words by TMA into the ring, read from shared memory
     codes_tma = prefill_wgmma_codes_tma(128)
     cases += [[c, 4, "fp16"] for c in codes_tma] + [[codes_tma[0], 3, "bf16"]]
@@ -217,6 +217,8 @@ SPLIT_CASES = [  # (N, K, gpr, bits, dtype, tokens, config): few tokens of one s
                                            "SPLIT_K": 3, "PINGPONG": 1, "LUT_STAGE": 0}),  # the LUT loaded
     (4096, 4096, 4, 4, torch.float16, 16, {"BLOCK_M": 16, "BLOCK_N": 128, "num_warps": 8, "num_stages": 4,
                                            "SPLIT_K": 3, "PINGPONG": 1, "CODES_TMA": 1}),  # the words by TMA
+    (1000, 1024, 8, 3, torch.bfloat16, 5, {"BLOCK_M": 8, "BLOCK_N": 128, "num_warps": 8, "num_stages": 3,
+                                           "SPLIT_K": 3, "PINGPONG": 1, "CODES_TMA": 1, "A_AHEAD": 1}),  # + lookahead
     (4096, 4096, 4, 4, torch.float16, 16, {"BLOCK_M": 16, "BLOCK_N": 128, "num_warps": 8, "num_stages": 4,
                                            "SPLIT_K": 5, "PINGPONG": 1}),  # ranges start mid-group
     (1000, 1024, 8, 3, torch.bfloat16, 5, {"BLOCK_M": 8, "BLOCK_N": 128, "num_warps": 8, "num_stages": 4,
