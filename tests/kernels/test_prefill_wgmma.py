@@ -21,6 +21,8 @@ from kernels.reference import lut_linear_reference
 from kernels.triton_common import arrival_counters
 from kernels.triton_prefill_prmt import SegmentTiles
 from kernels.triton_prefill_wgmma import (
+    HAVE_GLUON,
+    codes_descriptor,
     default_prefill_wgmma_config,
     launch_prefill_wgmma,
     lut_stage,
@@ -187,6 +189,21 @@ def test_the_kernel_takes_only_what_it_can_compute():
     codes = torch.zeros(8, 128, dtype=torch.uint8)
     pool = torch.zeros(2, 8, 1, 16, dtype=torch.float16)
     assert not wgmma_prefill_ok(x, codes, pool, 4, 256)  # not on a GPU
+
+
+@pytest.mark.skipif(not HAVE_GLUON, reason="Gluon ships with Triton >= 3.5")
+def test_codes_tma_copies_a_k_block_of_words_and_refuses_codes_tma_cannot_read():
+    codes = torch.zeros(256, 2048, dtype=torch.uint8)  # [N, K / 2] at K 4096
+    desc = codes_descriptor(codes, 128, 64)
+    assert list(desc.block_shape) == [128, 8]  # BN rows of a K block's 64 / 8 words
+    assert list(desc.shape) == [256, 512] and desc.base.dtype == torch.int32
+    with pytest.raises(ValueError, match="CODES_TMA"):
+        codes_descriptor(codes[:, ::2], 128, 64)  # not contiguous
+    flat = torch.zeros(256 * 2048 + 16, dtype=torch.uint8)
+    with pytest.raises(ValueError, match="CODES_TMA"):
+        codes_descriptor(flat[4 : 4 + 256 * 2048].view(256, 2048), 128, 64)  # its start not 16-byte aligned
+    with pytest.raises(ValueError, match="CODES_TMA"):
+        codes_descriptor(flat[: 256 * 2040].view(256, 2040), 128, 64)  # rows of 2,040 bytes
 
 
 CUDA_CASES = [  # (N, K, gpr, bits, dtype, segment lengths, min_len, config)
