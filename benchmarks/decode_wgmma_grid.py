@@ -1,7 +1,7 @@
 """Few tokens of one task (decode, M <= 16) on the wgmma kernel with split-K, against the op as shipped and cuBLAS.
 
     python3 benchmarks/decode_wgmma_grid.py --out OUT_DIR [--gpr 1] [--tokens 4,8,16] [--shapes 4096x4096,...]
-                                            [--variants plain,codes,ahead,staged]
+                                            [--variants plain,codes,ahead,staged] [--stages 3,4]
 
 The one-task decode bar asks for 2.5x cuBLAS at every batch up to 16; the shipped kernels reach 1.1-1.6x from 2 to 16
 tokens (the fragment kernel, the tensor-core register-LUT kernel: its dequantized tile goes through shared memory
@@ -44,9 +44,10 @@ VARIANTS = {"plain": {}, "codes": {"CODES_TMA": 1}, "ahead": {"CODES_TMA": 1, "A
 VARIANT_KEYS = {key for keys in VARIANTS.values() for key in keys}
 
 
-def configs(n: int, k: int, m: int, sms: int, variants: tuple[str, ...] = ("plain",)) -> list[dict]:
+def configs(n: int, k: int, m: int, sms: int, variants: tuple[str, ...] = ("plain",),
+            stages_list: tuple[int, ...] = (3, 4)) -> list[dict]:  # fmt: skip
     out = []
-    for (bn, warps, pingpong), stages, per_sm in itertools.product(TILES, (3, 4), (1, 2, 3, 4)):
+    for (bn, warps, pingpong), stages, per_sm in itertools.product(TILES, stages_list, (1, 2, 3, 4)):
         tiles = -(-n // bn)
         split = max(1, min(k // 64, round(per_sm * sms / tiles)))
         cfg = {"WGMMA": 1, "X_TMA": 1, "BLOCK_M": 8 if m <= 8 else 16, "BLOCK_N": bn, "BLOCK_K": 64,
@@ -57,7 +58,8 @@ def configs(n: int, k: int, m: int, sms: int, variants: tuple[str, ...] = ("plai
     return out
 
 
-def run_case(layer: Layer, m: int, gpr: int, sms: int, variants: tuple[str, ...] = ("plain",)) -> dict:
+def run_case(layer: Layer, m: int, gpr: int, sms: int, variants: tuple[str, ...] = ("plain",),
+             stages: tuple[int, ...] = (3, 4)) -> dict:  # fmt: skip
     """cuBLAS, the shipped op and the grid's configs at m tokens of one task on one layer."""
     n, k = layer.n, layer.k
     codes, pool = layer.codes[0], layer.pools[0]
@@ -70,7 +72,7 @@ def run_case(layer: Layer, m: int, gpr: int, sms: int, variants: tuple[str, ...]
     shipped = graph_us(lambda: lut_linear_forward(x, codes, pool, slots, BITS))
     y = torch.empty(m, n, dtype=torch.float16, device="cuda")
     launch = lambda c: launch_prefill_wgmma(x, codes, pool, slots, BITS, y, c, tiles)  # noqa: E731
-    timed = checked_timings(configs(n, k, m, sms, variants), launch, y, ref)
+    timed = checked_timings(configs(n, k, m, sms, variants, stages), launch, y, ref)
     best_us, best, err = timed[0] if timed else (float("nan"), None, float("nan"))
     print(f"{n}x{k} M={m} gpr {gpr}: cuBLAS {cublas:.1f} us, shipped {shipped:.1f} ({cublas / shipped:.2f}x), "
           f"wgmma split-K {best_us:.1f} ({cublas / best_us:.2f}x) {best} err {err:.1e}; next: "
@@ -94,6 +96,7 @@ def main() -> None:
     parser.add_argument("--tokens", default="4,8,16")
     parser.add_argument("--shapes", default=",".join(f"{n}x{k}" for n, k in SHAPES), help="NxK, comma-separated")
     parser.add_argument("--variants", default="plain", help=f"comma-separated, of {', '.join(VARIANTS)}")
+    parser.add_argument("--stages", default="3,4", help="ring depths, comma-separated (3 to 8: MAX_TMA_STAGES)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     sms = torch.cuda.get_device_properties(0).multi_processor_count
@@ -101,7 +104,8 @@ def main() -> None:
     variants = tuple(args.variants.split(","))
     for n, k in dims(args.shapes):
         layer = Layer(n, k, args.gpr)
-        rows += [run_case(layer, int(t), args.gpr, sms, variants) for t in args.tokens.split(",")]
+        stages = tuple(int(v) for v in args.stages.split(","))
+        rows += [run_case(layer, int(t), args.gpr, sms, variants, stages) for t in args.tokens.split(",")]
         del layer
         torch.cuda.empty_cache()
     out = {"gpu": torch.cuda.get_device_name(), "rows": rows}

@@ -385,18 +385,12 @@ if HAVE_GLUON:
         constants, so Triton's barrier pass sees the TMA writing one buffer while the MMA reads another (one ring
         allocation indexed at run time looks like a write-read race to it and gets a CTA barrier every block)."""
         bar_layout: gl.constexpr = mbarrier.MBarrierLayout()
-        x0 = gl.allocate_shared_memory(DT, [BLOCK_M, BLOCK_K], x_smem_layout)
-        x1 = gl.allocate_shared_memory(DT, [BLOCK_M, BLOCK_K], x_smem_layout)
-        x2 = gl.allocate_shared_memory(DT, [BLOCK_M, BLOCK_K], x_smem_layout)
-        r0 = gl.allocate_shared_memory(gl.int64, [1], bar_layout)
-        r1 = gl.allocate_shared_memory(gl.int64, [1], bar_layout)
-        r2 = gl.allocate_shared_memory(gl.int64, [1], bar_layout)
-        if STAGES == 4:
-            x3 = gl.allocate_shared_memory(DT, [BLOCK_M, BLOCK_K], x_smem_layout)
-            r3 = gl.allocate_shared_memory(gl.int64, [1], bar_layout)
-            return (x0, x1, x2, x3), (r0, r1, r2, r3)
-        else:
-            return (x0, x1, x2), (r0, r1, r2)
+        bufs = ()
+        bars = ()
+        for _ in gl.static_range(STAGES):
+            bufs = bufs + (gl.allocate_shared_memory(DT, [BLOCK_M, BLOCK_K], x_smem_layout),)
+            bars = bars + (gl.allocate_shared_memory(gl.int64, [1], bar_layout),)
+        return bufs, bars
 
     @gluon.jit
     def _codes_ring(codes_desc, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr, STAGES: gl.constexpr):
@@ -405,18 +399,12 @@ if HAVE_GLUON:
         barrier pass, which puts a CTA barrier between them), each its own allocation as _x_ring's."""
         codes_smem_layout: gl.constexpr = codes_desc.layout
         bar_layout: gl.constexpr = mbarrier.MBarrierLayout()
-        w0 = gl.allocate_shared_memory(gl.int32, [BLOCK_N, BLOCK_K // 8], codes_smem_layout)
-        w1 = gl.allocate_shared_memory(gl.int32, [BLOCK_N, BLOCK_K // 8], codes_smem_layout)
-        w2 = gl.allocate_shared_memory(gl.int32, [BLOCK_N, BLOCK_K // 8], codes_smem_layout)
-        r0 = gl.allocate_shared_memory(gl.int64, [1], bar_layout)
-        r1 = gl.allocate_shared_memory(gl.int64, [1], bar_layout)
-        r2 = gl.allocate_shared_memory(gl.int64, [1], bar_layout)
-        if STAGES == 4:
-            w3 = gl.allocate_shared_memory(gl.int32, [BLOCK_N, BLOCK_K // 8], codes_smem_layout)
-            r3 = gl.allocate_shared_memory(gl.int64, [1], bar_layout)
-            return (w0, w1, w2, w3), (r0, r1, r2, r3)
-        else:
-            return (w0, w1, w2), (r0, r1, r2)
+        bufs = ()
+        bars = ()
+        for _ in gl.static_range(STAGES):
+            bufs = bufs + (gl.allocate_shared_memory(gl.int32, [BLOCK_N, BLOCK_K // 8], codes_smem_layout),)
+            bars = bars + (gl.allocate_shared_memory(gl.int64, [1], bar_layout),)
+        return bufs, bars
 
     @gluon.jit
     def _smem_words(w_buf, codes_layout: gl.constexpr, w_layout: gl.constexpr, BLOCK_N: gl.constexpr,
@@ -756,7 +744,9 @@ WGMMA_PREFILL_CANDIDATES = [
     (256, 128, 64, 8, 4, 1), (256, 64, 64, 4, 3, 1),
 ]  # fmt: skip
 # The TMA form (X_TMA, _prefill_wgmma_tma_kernel): (BLOCK_M, BLOCK_N, BLOCK_K, warps, stages, STORE_ROWS,
-# PINGPONG); 3 or 4 stages; PINGPONG: the two warpgroups of 8 warps take turns to issue.
+# PINGPONG); 3 or 4 stages (the kernel takes up to MAX_TMA_STAGES: a deeper ring for few tokens, whose tiles are
+# small); PINGPONG: the two warpgroups of 8 warps take turns to issue.
+MAX_TMA_STAGES = 8
 WGMMA_TMA_CANDIDATES = [(256, 128, 64, 8, 4, 1, 0), (256, 128, 64, 8, 3, 1, 0), (256, 64, 64, 4, 3, 1, 0),
                         (256, 128, 64, 8, 4, 0, 0), (256, 128, 64, 8, 4, 1, 1), (256, 128, 64, 8, 3, 1, 1),
                         (256, 128, 64, 8, 4, 0, 1), (128, 128, 64, 8, 4, 1, 1)]  # fmt: skip
@@ -840,7 +830,7 @@ def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: 
                          tiles: SegmentTiles) -> None:  # fmt: skip
     """y [M, N] <- the wgmma prefill kernel over segment tiles (tokens grouped by segment, in place). slot_sorted
     [M] int32: each token's slot; tiles: the segments (rows of segments shorter than tiles.min_len are left
-    alone). config: BLOCK_M, BLOCK_N, BLOCK_K, num_warps, num_stages (>= 3); X_TMA: the TMA form (3 or 4 stages),
+    alone). config: BLOCK_M, BLOCK_N, BLOCK_K, num_warps, num_stages (>= 3); X_TMA: the TMA form (3 to 8 stages),
     whose PINGPONG (8 warps) has the two warpgroups take turns, whose SPLIT_K (default 1) splits K into that
     many ranges of whole blocks (for few tokens: decode's grid of row tiles alone is too small), whose WAIT_ASM
     (default: as PINGPONG) waits for each MMA by inline PTX instead of warpgroup_mma_wait (Triton 3.9 lowers Gluon's
@@ -863,8 +853,8 @@ def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: 
         return
     layouts = kernel_layouts(warps, bn, bm, bk)
     if config.get("X_TMA"):
-        if stages not in (3, 4):
-            raise ValueError(f"the TMA form takes 3 or 4 stages, not {stages}")
+        if not 3 <= stages <= MAX_TMA_STAGES:
+            raise ValueError(f"the TMA form takes 3 to {MAX_TMA_STAGES} stages, not {stages}")
         x_desc = TensorDescriptor.from_tensor(x, [bm, bk], layouts["x_smem_layout"])
         lut_desc, staged = x_desc, {}  # x's descriptor: a placeholder, unread
         if lut_stage(config, lut_pool.shape[2]):

@@ -236,6 +236,8 @@ SPLIT_CASES = [  # (N, K, gpr, bits, dtype, tokens, config): few tokens of one s
                                            "SPLIT_K": 3, "PINGPONG": 1, "CODES_TMA": 1}),  # the words by TMA
     (1000, 1024, 8, 3, torch.bfloat16, 5, {"BLOCK_M": 8, "BLOCK_N": 128, "num_warps": 8, "num_stages": 3,
                                            "SPLIT_K": 3, "PINGPONG": 1, "CODES_TMA": 1, "A_AHEAD": 1}),  # + lookahead
+    (4096, 4096, 1, 4, torch.float16, 16, {"BLOCK_M": 16, "BLOCK_N": 64, "num_warps": 4, "num_stages": 8,
+                                           "SPLIT_K": 3, "PINGPONG": 0, "CODES_TMA": 1}),  # ring of 8: tails 6, 4
     (4096, 4096, 4, 4, torch.float16, 16, {"BLOCK_M": 16, "BLOCK_N": 128, "num_warps": 8, "num_stages": 4,
                                            "SPLIT_K": 5, "PINGPONG": 1}),  # ranges start mid-group
     (1000, 1024, 8, 3, torch.bfloat16, 5, {"BLOCK_M": 8, "BLOCK_N": 128, "num_warps": 8, "num_stages": 4,

@@ -9,7 +9,8 @@
 #     waiting on no load, fit under the two MMAs (2M ~ 1,230 cycles a block), else ~CODES_TMA's time or slower.
 #   bash benchmarks/device/sessions/fiftyninth_next.sh decode  (~6-8 min: ~190 configs, half of them compiles)
 #     the wgmma kernel with split-K at 4 and 16 tokens of one task on 4096x4096 (decode_wgmma_grid.py), each config
-#     plain and with CODES_TMA, A_AHEAD over it, and LUT_STAGE over it. The thirtieth session found it waiting on a
+#     plain and with CODES_TMA, A_AHEAD over it, and LUT_STAGE over it, in rings of 4 and 8 stages (more bytes of
+#     codes in flight an SM, where the tiles are small). The thirtieth session found it waiting on a
 #     chain of latencies there (12.6-13.5 us on the H200 whatever the config, against the bar's ~7.6 on the H100).
 #     Prediction: CODES_TMA 10-20 % under plain; A_AHEAD and LUT_STAGE a few % more; the bar out of reach unless
 #     the best falls below ~8 us.
@@ -18,7 +19,7 @@ source benchmarks/device/prep.sh >/dev/null
 nvidia-smi --query-gpu=name --format=csv,noheader
 if [ "$1" = decode ]; then
   timeout 540 python3 benchmarks/decode_wgmma_grid.py --out $OUT/dg --gpr 1 --tokens 4,16 --shapes 4096x4096 \
-    --variants plain,codes,ahead,staged 2>&1 | grep -v "Warn\|warn_once\|leak\|nanobind" > $OUT/decode_wgmma_grid_t36.log
+    --variants plain,codes,ahead,staged --stages 4,8 2>&1 | grep -v "Warn\|warn_once\|leak\|nanobind" > $OUT/decode_wgmma_grid_t36.log
   grep -v "^WRONG\|^failed" $OUT/decode_wgmma_grid_t36.log | tail -10; grep -c "^WRONG\|^failed" $OUT/decode_wgmma_grid_t36.log
   exit 0
 fi
