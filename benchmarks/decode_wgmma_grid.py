@@ -44,6 +44,11 @@ VARIANTS = {"plain": {}, "codes": {"CODES_TMA": 1}, "ahead": {"CODES_TMA": 1, "A
 VARIANT_KEYS = {key for keys in VARIANTS.values() for key in keys}
 
 
+def variant_keys(cfg: dict) -> dict:
+    """The keys of cfg that name its variant (VARIANTS' values)."""
+    return {key: v for key, v in cfg.items() if key in VARIANT_KEYS}
+
+
 def configs(n: int, k: int, m: int, sms: int, variants: tuple[str, ...] = ("plain",),
             stages_list: tuple[int, ...] = (3, 4)) -> list[dict]:  # fmt: skip
     out = []
@@ -77,14 +82,14 @@ def run_case(layer: Layer, m: int, gpr: int, sms: int, variants: tuple[str, ...]
     print(f"{n}x{k} M={m} gpr {gpr}: cuBLAS {cublas:.1f} us, shipped {shipped:.1f} ({cublas / shipped:.2f}x), "
           f"wgmma split-K {best_us:.1f} ({cublas / best_us:.2f}x) {best} err {err:.1e}; next: "
           f"{[round(u, 1) for u, _, _ in timed[1:4]]}", flush=True)  # fmt: skip
-    for variant in variants[1:] if len(variants) > 1 else ():  # each variant's best, beside the first's
-        keys = VARIANTS[variant]
-        best_of = [(u, c) for u, c, _ in timed if all(c.get(key) == v for key, v in keys.items())
-                   and all(c.get(key) is None for key in VARIANT_KEYS if key not in keys)]  # fmt: skip
-        base = [(u, c) for u, c, _ in timed if all(c.get(key) is None for key in VARIANT_KEYS)]
-        if best_of and base:
-            print(f"  {variant}: best {best_of[0][0]:.1f} us against plain {base[0][0]:.1f} ({best_of[0][1]})",
-                  flush=True)  # fmt: skip
+    # each variant's best (timed is fastest first), beside plain's
+    best_of = {}
+    for us, cfg, _ in timed:
+        best_of.setdefault(next(v for v, keys in VARIANTS.items() if variant_keys(cfg) == keys), (us, cfg))
+    for variant in variants:
+        if variant != "plain" and variant in best_of and "plain" in best_of:
+            us, cfg = best_of[variant]
+            print(f"  {variant}: best {us:.1f} us against plain {best_of['plain'][0]:.1f} ({cfg})", flush=True)
     return {"N": n, "K": k, "M": m, "gpr": gpr, "cublas_us": cublas, "shipped_us": shipped, "wgmma_us": best_us,
             "wgmma_config": best, "rel_err": err, "all": [(u, c) for u, c, _ in timed]}  # fmt: skip
 
@@ -102,9 +107,9 @@ def main() -> None:
     sms = torch.cuda.get_device_properties(0).multi_processor_count
     rows = []
     variants = tuple(args.variants.split(","))
+    stages = tuple(int(v) for v in args.stages.split(","))
     for n, k in dims(args.shapes):
         layer = Layer(n, k, args.gpr)
-        stages = tuple(int(v) for v in args.stages.split(","))
         rows += [run_case(layer, int(t), args.gpr, sms, variants, stages) for t in args.tokens.split(",")]
         del layer
         torch.cuda.empty_cache()

@@ -379,31 +379,20 @@ if HAVE_GLUON:
         _store_y(acc, y_ptr, stride_ym, pid_n, m_start, m_end, N, BLOCK_N, BLOCK_M, STORE_ROWS, acc_layout, y_layout)
 
     @gluon.jit
-    def _x_ring(DT: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_K: gl.constexpr, STAGES: gl.constexpr,
-                x_smem_layout: gl.constexpr):  # fmt: skip
-        """STAGES x tiles [BM, BK] and their "landed" barriers, each its own allocation: the loop indexes them with
-        constants, so Triton's barrier pass sees the TMA writing one buffer while the MMA reads another (one ring
-        allocation indexed at run time looks like a write-read race to it and gets a CTA barrier every block)."""
-        bar_layout: gl.constexpr = mbarrier.MBarrierLayout()
+    def _ring(dtype: gl.constexpr, shape: gl.constexpr, layout: gl.constexpr, STAGES: gl.constexpr):
+        """STAGES buffers of `shape` and their "landed" barriers (initialized), each its own allocation: the loop
+        indexes them with constants, so Triton's barrier pass sees the TMA writing one buffer while the MMA or the
+        lookup reads another (one ring allocation indexed at run time looks like a write-read race to it and gets a
+        CTA barrier every block). x's tiles [BM, BK] have one; CODES_TMA's code words [BN, BK / 8] another, with
+        barriers of their own (two copies arriving at one barrier would be two accesses to it for the barrier pass,
+        which puts a CTA barrier between them)."""
         bufs = ()
         bars = ()
         for _ in gl.static_range(STAGES):
-            bufs = bufs + (gl.allocate_shared_memory(DT, [BLOCK_M, BLOCK_K], x_smem_layout),)
-            bars = bars + (gl.allocate_shared_memory(gl.int64, [1], bar_layout),)
-        return bufs, bars
-
-    @gluon.jit
-    def _codes_ring(codes_desc, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr, STAGES: gl.constexpr):
-        """CODES_TMA's STAGES code-word tiles [BN, BK / 8] int32 (codes_desc's layout) beside x's in the ring, and
-        their own "landed" barriers (two copies arriving at one barrier would be two accesses to it for Triton's
-        barrier pass, which puts a CTA barrier between them), each its own allocation as _x_ring's."""
-        codes_smem_layout: gl.constexpr = codes_desc.layout
-        bar_layout: gl.constexpr = mbarrier.MBarrierLayout()
-        bufs = ()
-        bars = ()
-        for _ in gl.static_range(STAGES):
-            bufs = bufs + (gl.allocate_shared_memory(gl.int32, [BLOCK_N, BLOCK_K // 8], codes_smem_layout),)
-            bars = bars + (gl.allocate_shared_memory(gl.int64, [1], bar_layout),)
+            bufs = bufs + (gl.allocate_shared_memory(dtype, shape, layout),)
+            bars = bars + (gl.allocate_shared_memory(gl.int64, [1], mbarrier.MBarrierLayout()),)
+        for s in gl.static_range(STAGES):
+            mbarrier.init(bars[s], count=1)
         return bufs, bars
 
     @gluon.jit
@@ -538,13 +527,10 @@ if HAVE_GLUON:
 
         # x tiles: rows past the segment are other tokens' (or zeros past x's end), multiplied and never stored
         X_LAYOUT: gl.constexpr = x_desc.layout
-        x_bufs, landed = _x_ring(DT, BLOCK_M, BLOCK_K, STAGES, X_LAYOUT)
-        for s in gl.static_range(STAGES):
-            mbarrier.init(landed[s], count=1)
+        x_bufs, landed = _ring(DT, [BLOCK_M, BLOCK_K], X_LAYOUT, STAGES)
         if CODES_TMA:
-            w_bufs, codes_landed = _codes_ring(codes_desc, BLOCK_N, BLOCK_K, STAGES)
-            for s in gl.static_range(STAGES):
-                mbarrier.init(codes_landed[s], count=1)
+            CODES_LAYOUT: gl.constexpr = codes_desc.layout
+            w_bufs, codes_landed = _ring(gl.int32, [BLOCK_N, BLOCK_K // 8], CODES_LAYOUT, STAGES)
         else:
             w_bufs, codes_landed = x_bufs, landed  # carried unused
         if LUT_STAGE:  # the tile's LUT rows of every group [GPR, BN, L / 2] by one TMA copy, before x's first tiles
@@ -670,11 +656,11 @@ def kernel_layouts(num_warps: int, block_n: int, block_m: int, block_k: int) -> 
                                        shape=[block_n, 4 * v, 4])  # fmt: skip
     # CODES_TMA's words [BN, 4V words 4v + b, 4 lanes t] before their permute into w_layout's [BN, 4v + t, b]: the same
     # registers and lanes (a base (r, 4v + t, b) of w_layout is (r, 4v + b, t) here)
-    codes = gl.DistributedLinearLayout(
-        reg_bases=[[r, (c // 4) * 4 + b, c % 4] for r, c, b in reg],
-        lane_bases=[[r, (c // 4) * 4 + b, c % 4] for r, c, b in lanes],
-        warp_bases=[[r, (c // 4) * 4 + b, c % 4] for r, c, b in warps], block_bases=[], shape=[block_n, 4 * v, 4],
-    )  # fmt: skip
+    def as_codes(bases: list[list[int]]) -> list[list[int]]:
+        return [[r, (c // 4) * 4 + b, c % 4] for r, c, b in bases]
+
+    codes = gl.DistributedLinearLayout(reg_bases=as_codes(reg), lane_bases=as_codes(lanes), warp_bases=as_codes(warps),
+                                       block_bases=[], shape=[block_n, 4 * v, 4])  # fmt: skip
     tpk = block_k // 8  # lanes along K, 8 elements (16 bytes) each
     x = gl.BlockedLayout([1, 8], [32 // tpk, tpk], [num_warps, 1], [1, 0])
     x_smem = gl.NVMMASharedLayout(swizzle_byte_width=128, element_bitwidth=16, rank=2)
@@ -766,7 +752,8 @@ def tma_options(config: dict) -> dict:
     """The TMA form's option constexprs from a launcher config: what launch_prefill_wgmma passes and what
     benchmarks/bench_kernels.py compiles, so that an option added here reaches both. PINGPONG absent: off; WAIT_ASM
     absent: as PINGPONG (the inline-PTX wait: Triton 3.9's lowered one undoes the turns, and under 3.6 the two waits
-    timed alike; WAIT_ASM 0 keeps Gluon's, for the grid's comparison). LUT_STAGE: lut_stage."""
+    timed alike; WAIT_ASM 0 keeps Gluon's, for the grid's comparison). A_AHEAD, CODES_TMA absent: off (the grid's).
+    LUT_STAGE: lut_stage."""
     pingpong = bool(config.get("PINGPONG", 0))
     return {"PINGPONG_ON": pingpong, "WAIT_ASM": bool(config.get("WAIT_ASM", pingpong)),
             "A_AHEAD": bool(config.get("A_AHEAD", 0)), "CODES_TMA": bool(config.get("CODES_TMA", 0))}
@@ -835,7 +822,9 @@ def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: 
     many ranges of whole blocks (for few tokens: decode's grid of row tiles alone is too small), whose WAIT_ASM
     (default: as PINGPONG) waits for each MMA by inline PTX instead of warpgroup_mma_wait (Triton 3.9 lowers Gluon's
     with a CTA barrier: tma_options), and whose LUT_STAGE (lut_stage: PINGPONG's default at gpr > 1, where the pool
-    allows a TMA copy) copies each tile's LUT rows of every group into shared memory by TMA at its start."""
+    allows a TMA copy) copies each tile's LUT rows of every group into shared memory by TMA at its start. CODES_TMA
+    and A_AHEAD (default off, the grid's): the code words by TMA through the ring (contiguous, aligned codes), and
+    the next block's lookups during the MMA."""
     k = x.shape[1]
     n = codes_packed.shape[0]
     gs = triton.cdiv(k, lut_pool.shape[2])
