@@ -769,6 +769,7 @@ def compile_prefill_wgmma_sm90(config: dict, bits: int = 4, x: str = "fp16") -> 
         _prefill_wgmma_kernel,
         _prefill_wgmma_tma_kernel,
         codes_descriptor,
+        codes_tma,
         kernel_layouts,
         lut_stage,
         staged_lut_args,
@@ -794,7 +795,7 @@ def compile_prefill_wgmma_sm90(config: dict, bits: int = 4, x: str = "fp16") -> 
             lut_desc, staged = staged_lut_args(torch.empty(1, bn, 4, 1 << bits, dtype=dtype), warps, bn)
             const |= staged
         codes_desc = desc  # the launcher's placeholder
-        if config.get("CODES_TMA"):
+        if codes_tma(config):
             codes_desc = codes_descriptor(torch.zeros(bn, 2048, dtype=torch.uint8), bn, bk)
         sig = {"x_desc": mangle_type(desc), "lut_desc": mangle_type(lut_desc), "codes_desc": mangle_type(codes_desc)}
         return sm90_compile(_prefill_wgmma_tma_kernel, ints + ["KB_PER_SPLIT"], ints[2:], const, warps,

@@ -58,12 +58,13 @@ group ([gpr, BN, 2**bits / 2] int32 pairs, 16 KB at gpr 4) into shared memory, s
 tables from shared memory instead of waiting on DRAM before the MMA issue (H100, same case: 114.4-115.2 us against
 117.4-118.0 under 3.6, 122.2 against 124.2 under 3.9; fifty-eighth session).
 
-CODES_TMA (the grid's, not yet the default): each K block's code words [BN, BK / 8] int32 come by TMA into the ring
-beside its x tile (their own barriers), three blocks ahead, and the lookup reads them from shared memory, instead of
-loading them into registers a block ahead (whose latency the lookups' permutes waited on: Nsight, fifty-ninth
-session). 208 registers against 241; H100, same case, 109.4 us against 115.0 (1.24x cuBLAS). A_AHEAD (the grid's):
-each block's tile looked up while the warpgroup's own MMA runs, into a second set of A registers; it lost (122.9-123.8
-against 115.5-116.2 us; its next lookups waited on those words' loads); over CODES_TMA it is untimed.
+CODES_TMA (the PINGPONG tiles' default since the sixtieth session, where the codes allow a TMA copy): each K block's
+code words [BN, BK / 8] int32 come by TMA into the ring beside its x tile (their own barriers), three blocks ahead,
+and the lookup reads them from shared memory, instead of loading them into registers a block ahead (whose latency the
+lookups' permutes waited on: Nsight, fifty-ninth session). 208 registers against 241; H100, same case, 109.4 and
+110.7 us against 115.0 and 115.9 (1.24-1.25x cuBLAS; fifty-ninth and sixtieth sessions). A_AHEAD (the grid's): each
+block's tile looked up while the warpgroup's own MMA runs, into a second set of A registers; it lost with the words
+loaded (122.9-123.9 against 115.5-116.2 us) and over CODES_TMA (115.0 against 110.7; sixtieth session).
 
 SPLIT_K (the TMA form) splits K into ranges of whole blocks, for few tokens, whose grid of row tiles alone is too
 small: each program stores an fp32 partial and the tile's last to arrive sums them into y. At 4-16 tokens of one
@@ -697,10 +698,15 @@ def staged_lut_descriptor(lut_pool: torch.Tensor, block_n: int) -> TensorDescrip
     return TensorDescriptor.from_tensor(view, [gpr, block_n, lut // 2], layout)
 
 
+def codes_tma_ok(codes_packed: torch.Tensor) -> bool:
+    """Whether TMA can copy the codes [N, K / 2] bytes as int32 words: contiguous, 16-byte aligned start and rows."""
+    return codes_packed.is_contiguous() and codes_packed.data_ptr() % 16 == 0 and codes_packed.stride(0) % 16 == 0
+
+
 def codes_descriptor(codes_packed: torch.Tensor, block_n: int, block_k: int) -> TensorDescriptor:
     """CODES_TMA's TMA descriptor: the codes [N, K / 2] bytes as int32 words [N, K / 8], one copy a K block's
     [BN, BK / 8] (rows past N read as zeros: never stored). Needs contiguous, 16-byte aligned codes."""
-    if not (codes_packed.is_contiguous() and codes_packed.data_ptr() % 16 == 0 and codes_packed.stride(0) % 16 == 0):
+    if not codes_tma_ok(codes_packed):
         raise ValueError("CODES_TMA copies the code words by TMA: contiguous codes, 16-byte aligned rows")
     layout = gl.NVMMASharedLayout(swizzle_byte_width=0, element_bitwidth=32, rank=2)
     return TensorDescriptor.from_tensor(codes_packed.view(torch.int32), [block_n, block_k // 8], layout)
@@ -752,11 +758,11 @@ def tma_options(config: dict) -> dict:
     """The TMA form's option constexprs from a launcher config: what launch_prefill_wgmma passes and what
     benchmarks/bench_kernels.py compiles, so that an option added here reaches both. PINGPONG absent: off; WAIT_ASM
     absent: as PINGPONG (the inline-PTX wait: Triton 3.9's lowered one undoes the turns, and under 3.6 the two waits
-    timed alike; WAIT_ASM 0 keeps Gluon's, for the grid's comparison). A_AHEAD, CODES_TMA absent: off (the grid's).
-    LUT_STAGE: lut_stage."""
+    timed alike; WAIT_ASM 0 keeps Gluon's, for the grid's comparison). A_AHEAD absent: off (the grid's). CODES_TMA:
+    codes_tma. LUT_STAGE: lut_stage."""
     pingpong = bool(config.get("PINGPONG", 0))
     return {"PINGPONG_ON": pingpong, "WAIT_ASM": bool(config.get("WAIT_ASM", pingpong)),
-            "A_AHEAD": bool(config.get("A_AHEAD", 0)), "CODES_TMA": bool(config.get("CODES_TMA", 0))}
+            "A_AHEAD": bool(config.get("A_AHEAD", 0)), "CODES_TMA": codes_tma(config)}
 
 
 def lut_stage(config: dict, gpr: int) -> bool:
@@ -767,6 +773,22 @@ def lut_stage(config: dict, gpr: int) -> bool:
     tests ran it in). LUT_STAGE 0 keeps the loads, for the grid."""
     default = bool(config.get("PINGPONG")) and gpr > 1
     return bool(config.get("X_TMA")) and bool(config.get("LUT_STAGE", default))
+
+
+def codes_tma(config: dict) -> bool:
+    """Whether the TMA form copies each K block's code words by TMA into its ring (CODES_TMA): as the config says,
+    else in the PINGPONG tiles (H100, 4096x4096, gpr 4, 8 tasks x 256 tokens: 109.4-110.7 us against 115.0-115.9
+    under Triton 3.6, fifty-ninth and sixtieth sessions; every CUDA test case passed over it). CODES_TMA 0 keeps the
+    words loaded into registers a block ahead, for the grid and for codes TMA cannot copy (codes_tma_ok)."""
+    default = bool(config.get("PINGPONG"))
+    return bool(config.get("X_TMA")) and bool(config.get("CODES_TMA", default))
+
+
+def with_codes_tma(config: dict, codes_packed: torch.Tensor) -> dict:
+    """config with CODES_TMA resolved for these codes: codes_tma's choice, off where TMA cannot copy them
+    (codes_tma_ok: the words are loaded instead) unless the config names it (codes_descriptor then refuses them)."""
+    use = codes_tma(config) and (codes_tma_ok(codes_packed) or bool(config.get("CODES_TMA")))
+    return {**config, "CODES_TMA": int(use)}
 
 
 def _pingpong_candidates(group_size: int) -> list[dict]:
@@ -789,27 +811,25 @@ def prefill_wgmma_lut_loaded(group_size: int) -> list[dict]:
 
 def prefill_wgmma_a_ahead(group_size: int) -> list[dict]:
     """The TMA candidates with PINGPONG, each with A_AHEAD (a block's weight tile looked up while the warpgroup's
-    previous MMA runs, into a second set of A registers), its code words loaded a block ahead or by TMA (CODES_TMA):
-    the grid's. With the words loaded it lost on the H100 (122.9-123.8 against 115.5-116.2 us; without the turns
-    140-141; fifty-ninth session): the lookahead waited on their loads. Over CODES_TMA: untimed."""
+    previous MMA runs, into a second set of A registers), its code words by TMA (CODES_TMA, the default) or loaded a
+    block ahead: the grid's. It lost on the H100 both ways (4096x4096, gpr 4, 8 tasks x 256: with the words loaded
+    122.9-123.9 against 115.5-116.2 us, fifty-ninth session; over CODES_TMA 115.0 against 110.7, sixtieth)."""
     pingpong = _pingpong_candidates(group_size)
-    return [{**c, "A_AHEAD": 1} for c in pingpong] + [{**c, "A_AHEAD": 1, "CODES_TMA": 1} for c in pingpong]
+    return [{**c, "A_AHEAD": 1, "CODES_TMA": 0} for c in pingpong] + [{**c, "A_AHEAD": 1} for c in pingpong]
 
 
-def prefill_wgmma_codes_tma(group_size: int) -> list[dict]:
-    """The TMA candidates with PINGPONG, each with CODES_TMA (a K block's code words copied by TMA into the ring
-    beside its x tile, read from shared memory by the lookup, instead of loaded into registers a block ahead: the
-    H100's profile had the lookups' permutes waiting on those loads): the grid's until its CUDA tests have all run on
-    a GPU (H100, 4096x4096, gpr 4, 8 tasks x 256: 109.4 against 115.0 us, fifty-ninth session)."""
-    return [{**c, "CODES_TMA": 1} for c in _pingpong_candidates(group_size)]
+def prefill_wgmma_codes_loaded(group_size: int) -> list[dict]:
+    """The TMA candidates with PINGPONG, each with CODES_TMA 0 (the code words loaded into registers a block ahead,
+    the form before the sixtieth session): the grid's, not the op's, to time the two side by side."""
+    return [{**c, "CODES_TMA": 0} for c in _pingpong_candidates(group_size)]
 
 
 def prefill_wgmma_grid_only(group_size: int) -> list[dict]:
     """Every grid-only variant of the PINGPONG tiles (Gluon's wait, the LUT loaded, the next tile looked up during
-    the MMA, the code words by TMA): what benchmarks/prefill_grid.py times beside the candidates and the CUDA tests
+    the MMA, the code words loaded): what benchmarks/prefill_grid.py times beside the candidates and the CUDA tests
     run."""
     return (prefill_wgmma_gluon_wait(group_size) + prefill_wgmma_lut_loaded(group_size)
-            + prefill_wgmma_a_ahead(group_size) + prefill_wgmma_codes_tma(group_size))  # fmt: skip
+            + prefill_wgmma_a_ahead(group_size) + prefill_wgmma_codes_loaded(group_size))  # fmt: skip
 
 
 def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor,
@@ -822,9 +842,9 @@ def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: 
     many ranges of whole blocks (for few tokens: decode's grid of row tiles alone is too small), whose WAIT_ASM
     (default: as PINGPONG) waits for each MMA by inline PTX instead of warpgroup_mma_wait (Triton 3.9 lowers Gluon's
     with a CTA barrier: tma_options), and whose LUT_STAGE (lut_stage: PINGPONG's default at gpr > 1, where the pool
-    allows a TMA copy) copies each tile's LUT rows of every group into shared memory by TMA at its start. CODES_TMA
-    and A_AHEAD (default off, the grid's): the code words by TMA through the ring (contiguous, aligned codes), and
-    the next block's lookups during the MMA."""
+    allows a TMA copy) copies each tile's LUT rows of every group into shared memory by TMA at its start, and whose
+    CODES_TMA (codes_tma: PINGPONG's default, where codes_tma_ok) copies the code words by TMA through the ring.
+    A_AHEAD (default off, the grid's): the next block's lookups during the MMA."""
     k = x.shape[1]
     n = codes_packed.shape[0]
     gs = triton.cdiv(k, lut_pool.shape[2])
@@ -852,8 +872,9 @@ def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: 
                     raise ValueError("LUT_STAGE copies the LUT rows by TMA: a contiguous, 16-byte aligned pool")
             else:
                 lut_desc, staged = staged_lut_args(lut_pool, warps, bn)
+        config = with_codes_tma(config, codes_packed)
         codes_desc = x_desc  # a placeholder, unread
-        if config.get("CODES_TMA"):
+        if config["CODES_TMA"]:
             codes_desc = codes_descriptor(codes_packed, bn, bk)
         programs = m_tiles * triton.cdiv(n, bn)
         per_split, split, ws, counters = split_k_tiles(y, k // bk, int(config.get("SPLIT_K", 1)), programs, bn * bm)

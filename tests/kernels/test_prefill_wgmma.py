@@ -23,17 +23,19 @@ from kernels.triton_prefill_prmt import SegmentTiles
 from kernels.triton_prefill_wgmma import (
     HAVE_GLUON,
     codes_descriptor,
+    codes_tma,
     default_prefill_wgmma_config,
     launch_prefill_wgmma,
     lut_stage,
     prefill_wgmma_a_ahead,
     prefill_wgmma_candidates,
-    prefill_wgmma_codes_tma,
+    prefill_wgmma_codes_loaded,
     prefill_wgmma_gluon_wait,
     prefill_wgmma_grid_only,
     prefill_wgmma_lut_loaded,
     tma_options,
     wgmma_prefill_ok,
+    with_codes_tma,
 )
 from tests.kernels.compiled_layouts import sm90_results
 from tests.kernels.test_triton_forward import make_case, rel_err
@@ -139,9 +141,10 @@ def test_every_candidate_compiles_for_sm90_without_spills_and_keeps_the_weight_t
     # the next block's tile looked up while the MMA runs, into A registers the MMA in flight does not read
     ahead = prefill_wgmma_a_ahead(128)
     cases += [[c, 4, "fp16"] for c in ahead] + [[ahead[0], 3, "bf16"], [ahead[-1], 3, "bf16"]]
-    # the code words by TMA into the ring, read from shared memory
-    codes_tma = prefill_wgmma_codes_tma(128)
-    cases += [[c, 4, "fp16"] for c in codes_tma] + [[codes_tma[0], 3, "bf16"]]
+    # the PINGPONG tiles take their code words by TMA into the ring by default (read from shared memory); with the
+    # words loaded into registers a block ahead instead, the grid's
+    codes_loaded = prefill_wgmma_codes_loaded(128)
+    cases += [[c, 4, "fp16"] for c in codes_loaded] + [[codes_loaded[0], 3, "bf16"]]
     results = sm90_results(_COMPILE_SCRIPT, cases)
     for case, (regs, stack, smem, loop_ops, hgmma, bars, turn_ctas, a_overwrites) in zip(cases, results, strict=True):
         # nothing writes a register an MMA in flight reads as its A fragment (the twenty-eighth session's wrong
@@ -154,7 +157,7 @@ def test_every_candidate_compiles_for_sm90_without_spills_and_keeps_the_weight_t
         assert smem <= 227 * 1024, (case, smem)
         # (LUT_STAGE reads a boundary's tables from the tile's LUT rows in shared memory: loads only)
         # (and CODES_TMA its code words)
-        assert loop_ops == (["LDS"] if lut_stage(case[0], 4) or case[0].get("CODES_TMA") else []), (case, loop_ops)
+        assert loop_ops == (["LDS"] if lut_stage(case[0], 4) or codes_tma(case[0]) else []), (case, loop_ops)
         # one wgmma per 16 columns of a K block and 64 rows of a warpgroup; the TMA form's K loop is unrolled by
         # its ring (stages blocks) with a tail of up to stages - 1 blocks, and has one CTA barrier a block
         config = case[0]
@@ -166,7 +169,7 @@ def test_every_candidate_compiles_for_sm90_without_spills_and_keeps_the_weight_t
             # (before mbarrier.expect's arrive, after warpgroup_mma_wait). PINGPONG adds a named-barrier wait and
             # arrive a block. WAIT_ASM (PINGPONG's default): 3.9's barrier after the wait is gone (one fewer a block).
             own = 1 + 2 * config.get("PINGPONG", 0)
-            extra = 2 - tma_options(config)["WAIT_ASM"] + config.get("CODES_TMA", 0)  # (its expect's)
+            extra = 2 - tma_options(config)["WAIT_ASM"] + codes_tma(config)  # (its expect's)
             assert bars == own * stages if triton.__version__.startswith("3.6") else bars <= (own + extra) * stages, (
                 case,
                 bars,
@@ -206,6 +209,21 @@ def test_codes_tma_copies_a_k_block_of_words_and_refuses_codes_tma_cannot_read()
         codes_descriptor(flat[: 256 * 2040].view(256, 2040), 128, 64)  # rows of 2,040 bytes
 
 
+def test_the_pingpong_tiles_take_the_code_words_by_tma_where_tma_can_copy_them():
+    tile = default_prefill_wgmma_config()
+    assert tile["PINGPONG"] and codes_tma(tile) and tma_options(tile)["CODES_TMA"]
+    codes = torch.zeros(256, 2048, dtype=torch.uint8)
+    assert with_codes_tma(tile, codes)["CODES_TMA"] == 1
+    # codes TMA cannot copy: the words loaded instead, unless the config names CODES_TMA (the descriptor refuses)
+    assert with_codes_tma(tile, codes[:, ::2])["CODES_TMA"] == 0
+    assert with_codes_tma({**tile, "CODES_TMA": 1}, codes[:, ::2])["CODES_TMA"] == 1
+    # off where the config says so, in the tiles without turns, and in the cp.async form (no TMA)
+    assert with_codes_tma({**tile, "CODES_TMA": 0}, codes)["CODES_TMA"] == 0
+    assert with_codes_tma({**tile, "PINGPONG": 0}, codes)["CODES_TMA"] == 0
+    cp_async = next(c for c in prefill_wgmma_candidates(128) if not c.get("X_TMA"))
+    assert with_codes_tma({**cp_async, "CODES_TMA": 1}, codes)["CODES_TMA"] == 0
+
+
 CUDA_CASES = [  # (N, K, gpr, bits, dtype, segment lengths, min_len, config)
     (4096, 4096, 1, 4, torch.float16, [256] * 4, 1, None),
     (4096, 4096, 4, 4, torch.float16, [70, 300, 130], 64, None),
@@ -233,7 +251,7 @@ SPLIT_CASES = [  # (N, K, gpr, bits, dtype, tokens, config): few tokens of one s
     (4096, 4096, 4, 4, torch.float16, 16, {"BLOCK_M": 16, "BLOCK_N": 128, "num_warps": 8, "num_stages": 3,
                                            "SPLIT_K": 3, "PINGPONG": 1, "LUT_STAGE": 0}),  # the LUT loaded
     (4096, 4096, 4, 4, torch.float16, 16, {"BLOCK_M": 16, "BLOCK_N": 128, "num_warps": 8, "num_stages": 4,
-                                           "SPLIT_K": 3, "PINGPONG": 1, "CODES_TMA": 1}),  # the words by TMA
+                                           "SPLIT_K": 3, "PINGPONG": 1, "CODES_TMA": 0}),  # the words loaded
     (1000, 1024, 8, 3, torch.bfloat16, 5, {"BLOCK_M": 8, "BLOCK_N": 128, "num_warps": 8, "num_stages": 3,
                                            "SPLIT_K": 3, "PINGPONG": 1, "CODES_TMA": 1, "A_AHEAD": 1}),  # + lookahead
     (4096, 4096, 1, 4, torch.float16, 16, {"BLOCK_M": 16, "BLOCK_N": 64, "num_warps": 4, "num_stages": 8,
@@ -271,8 +289,9 @@ def test_the_kernel_matches_the_reference_on_the_segments_it_tiles(case):
     slot_of_token = segments.slot_of_token()
     ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
     tiled = torch.cat([torch.full((c,), c >= min_len) for c in counts]).cuda()
-    # the candidates (PINGPONG's with the inline-PTX wait and, at gpr > 1, the LUT staged), and the default
-    # tile's with Gluon's wait and with the LUT loaded, 3 and 4 stages (the 3-stage form's tails differ)
+    # the candidates (PINGPONG's with the inline-PTX wait, the code words by TMA and, at gpr > 1, the LUT staged),
+    # and the default tile's with Gluon's wait, the LUT loaded, the words loaded and the next tile looked up during
+    # the MMA, 3 and 4 stages (the 3-stage form's tails differ)
     grid_only = [c for c in prefill_wgmma_grid_only(k // gpr) if c["BLOCK_M"] == 256 and c["STORE_ROWS"]]
     for config in prefill_wgmma_candidates(k // gpr) + grid_only:
         y = torch.full((sum(counts), n), float("nan"), dtype=dtype, device="cuda")
