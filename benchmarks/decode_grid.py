@@ -55,21 +55,18 @@ RETIME_TOP, RETIME_ROUNDS = 8, 3
 # Llama-2-7B's projections as the server runs them: q/k/v fused, gate/up fused, down
 FUSED_SHAPES = [(12288, 4096), (22016, 4096), (4096, 11008)]
 CONFIG_KEYS = ("MODE", "BLOCK_N", "BLOCK_K", "num_warps", "num_stages", "SPLIT_K", "PREFETCH", "SLOT_OUTER", "FAST",
-               "X_VEC", "GROUP_SPLIT", "HALF2", "TABLES_AHEAD")
+               "X_VEC", "GROUP_SPLIT", "HALF2")
 # prmt_xv: the register-LUT kernel with x in 16-byte loads (X_VEC=1); prmt_gs: with K split at the LUT groups
 # (GROUP_SPLIT=1, no other split-K); neither faster on the H200 (results/decode_m1_grid.json)
 # prmt_h2: with the products and each code word's sum in fp16 (HALF2=1); prmt_h2xv: the same with x's 4 pairs of a
 # word from one 16-byte load (X_VEC=1: 4.44 -> 4.00 instructions per weight at 32 x 512 on sm_90, fifteenth session)
-# prmt_h2xv_ta: and each LUT group's entries loaded a group ahead (TABLES_AHEAD=1; sixtieth session), for programs
-# whose K range spans several groups (gpr > 1)
-ONE_TOKEN_MODES = {"prmt": MODE_PRMT, "prmt_h2": MODE_PRMT, "prmt_h2xv": MODE_PRMT, "prmt_h2xv_ta": MODE_PRMT,
-                   "prmt_xv": MODE_PRMT, "prmt_gs": MODE_PRMT, "fma": MODE_FMA}  # fmt: skip
+ONE_TOKEN_MODES = {"prmt": MODE_PRMT, "prmt_h2": MODE_PRMT, "prmt_h2xv": MODE_PRMT, "prmt_xv": MODE_PRMT,
+                   "prmt_gs": MODE_PRMT, "fma": MODE_FMA}  # fmt: skip
 TOKENS_MODES = {"prmt_dot": MODE_PRMT_DOT, "dot_swap": MODE_DOT_SWAP}
 # the others: 1 (the gather kernel's register prefetch depth; ignored by the tensor-core register-LUT kernel)
-PREFETCH_OF = {"prmt": 0, "prmt_h2": 0, "prmt_h2xv": 0, "prmt_h2xv_ta": 0, "prmt_xv": 0, "prmt_gs": 0}
+PREFETCH_OF = {"prmt": 0, "prmt_h2": 0, "prmt_h2xv": 0, "prmt_xv": 0, "prmt_gs": 0}
 # (BLOCK_N, BLOCK_K, warps, stages): each mode's fastest in the last measurements, where its grid starts
 CURRENT = {"prmt": (32, 512, 4, 2), "prmt_h2": (32, 512, 4, 2), "prmt_h2xv": (8, 1024, 4, 1),
-           "prmt_h2xv_ta": (4, 1024, 4, 1),
            "prmt_xv": (32, 512, 4, 2),
            "prmt_gs": (32, 512, 4, 2), "fma": (8, 512, 4, 2),
            "prmt_dot": (64, 64, 4, 4), "dot_swap": (32, 256, 4, 3)}  # fmt: skip
@@ -111,10 +108,8 @@ def run_shape(n: int, k: int, m: int, tasks: int, mode: str, configs, budget_s: 
                 continue  # the same launch as waves 0
             cfg = {"MODE": modes[mode], "BLOCK_N": block_n, "BLOCK_K": block_k, "num_warps": warps,
                    "num_stages": stages, "SPLIT_K": split, "PREFETCH": depth, "SLOT_OUTER": False,
-                   "FAST": False, "X_VEC": int(mode in ("prmt_xv", "prmt_h2xv", "prmt_h2xv_ta")),
-                   "GROUP_SPLIT": int(mode == "prmt_gs"),
-                   "HALF2": int(mode in ("prmt_h2", "prmt_h2xv", "prmt_h2xv_ta")),
-                   "TABLES_AHEAD": int(mode == "prmt_h2xv_ta")}  # fmt: skip
+                   "FAST": False, "X_VEC": int(mode in ("prmt_xv", "prmt_h2xv")),
+                   "GROUP_SPLIT": int(mode == "prmt_gs"), "HALF2": int(mode in ("prmt_h2", "prmt_h2xv"))}  # fmt: skip
             yield cfg, {"N": n, "K": k, "M": m, "tasks": tasks, "kind": mode, "waves": waves}
 
     time_grid(launch_decode, layer, x, slots, ref, (launches(*c) for c in configs), budget_s, rows, f"{mode} {n}x{k}")

@@ -341,7 +341,6 @@ def _decode_prmt_kernel(
     BITS: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, USE_SPLIT: tl.constexpr,
     ASM: tl.constexpr, LUT_BF16: tl.constexpr, PREFETCH: tl.constexpr, X_VEC: tl.constexpr = False,
     GROUP_ALIGNED: tl.constexpr = False, HALF2: tl.constexpr = False, PDL: tl.constexpr = False,
-    TABLES_AHEAD: tl.constexpr = False,
 ):  # fmt: skip
     L: tl.constexpr = 1 << BITS
     BW: tl.constexpr = BLOCK_K // 8  # code words per row and block
@@ -358,23 +357,15 @@ def _decode_prmt_kernel(
     lut_rows = slot * stride_ls + rows_c.to(tl.int64) * stride_ln  # [BN] element offsets of each row's LUT
     pairs_ptr = lut_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)  # entries 2i, 2i+1 as one b32
     g_first = k_start // GS
-    g_last = (k_end - 1) // GS
-    if TABLES_AHEAD:  # the first group's entries (before PDL's wait: the LUT is no kernel's output)
-        pairs_next = _row_pairs(pairs_ptr, lut_rows + g_first * L, BITS)
     if PDL:  # the first group's tables before the wait: the codes, the slot and the LUT are no kernel's output
-        if not TABLES_AHEAD:
-            tables_first = _row_tables(pairs_ptr, lut_rows + g_first * L, BITS, ASM)
+        tables_first = _row_tables(pairs_ptr, lut_rows + g_first * L, BITS, ASM)
         pdl_wait(PDL)
 
     acc = tl.zeros((BLOCK_N, BW), dtype=tl.float32)
-    for g in range(g_first, g_last + 1):
+    for g in range(g_first, (k_end - 1) // GS + 1):
         lo = tl.maximum(g * GS, k_start)  # this group's columns inside the K range: [lo, hi)
         hi = tl.minimum(g * GS + GS, k_end)
-        if TABLES_AHEAD:  # this group's tables from the entries loaded a group ahead; the next group's issued now,
-            # to land while this group's blocks are looked up (the last group loads its own again: unused)
-            tables = _pair_tables(pairs_next, ASM)
-            pairs_next = _row_pairs(pairs_ptr, lut_rows + tl.minimum(g + 1, g_last) * L, BITS)
-        elif PDL:
+        if PDL:
             if g == g_first:
                 tables = tables_first
             else:
@@ -536,12 +527,12 @@ def launch_decode_prmt(
     code word, split in registers, instead of 8 two-byte loads), GROUP_SPLIT (0/1: split K at the LUT groups, one
     group per program, blocks from each group's first column; the group size must be a multiple of 32, for 16-byte
     codes loads; SPLIT_K is then the group count), HALF2 (0/1: products and each word's sum in fp16 where
-    half2_ok allows, the fp32 form elsewhere), TABLES_AHEAD (0/1: each LUT group's entries loaded a group ahead, so
-    that where a program's K range spans several groups (gpr > 1) a group's tables do not wait on a DRAM round trip
-    after its first block). (A persistent form, each program carrying the next row
+    half2_ok allows, the fp32 form elsewhere). (A persistent form, each program carrying the next row
     tile's codes and LUT pairs across its tiles, lost on the H200 in the thirty-first session and was removed;
     X_PREFETCH, x's pairs a block ahead, was measured three times without
-    a win and removed in the twenty-fifth session: benchmarks/NOTES.md.)"""
+    a win and removed in the twenty-fifth session; TABLES_AHEAD, each LUT group's entries loaded a group ahead where a
+    program spans several groups, timed alike at gpr 4 on the H100 (8.7 against 8.6 us at 4096x4096, 18.8 against
+    18.8 at 11008x4096) and was removed in the sixtieth: benchmarks/NOTES.md.)"""
     if x.shape[0] != 1 or not prmt_ok(codes_packed, lut_pool, bits):
         raise ValueError("the register-LUT decode kernel takes one token, 3/4-bit codes in whole 4-byte words and "
                          "a 16-bit LUT")  # fmt: skip
@@ -570,8 +561,7 @@ def launch_decode_prmt(
         k_per_split, split,
         BITS=bits, BLOCK_N=block_n, BLOCK_K=block_k, USE_SPLIT=split > 1, ASM=not interpreting(),
         LUT_BF16=lut_pool.dtype == torch.bfloat16, PREFETCH=prefetch, X_VEC=x_vec,
-        GROUP_ALIGNED=group_split, HALF2=half2, TABLES_AHEAD=bool(config.get("TABLES_AHEAD", 0)),
-        num_warps=config.get("num_warps", 4),
+        GROUP_ALIGNED=group_split, HALF2=half2, num_warps=config.get("num_warps", 4),
         num_stages=config.get("num_stages", 1),
         **pdl_args(x.device),
     )  # fmt: skip

@@ -1,3 +1,5 @@
+# Ran at commit db5420c (TABLES_AHEAD then in kernels/triton_decode_prmt.py and decode_grid.py's prmt_h2xv_ta mode); both
+# were removed after this run: no faster (results/decode_m1_grid_gpr4_tables_ahead_h100_sixtieth.*).
 # Sixtieth session (H100, the device's Triton 3.6, nothing carried, ~4 min): TABLES_AHEAD in the one-token
 # register-LUT kernel (each LUT group's entries loaded a group ahead). At gpr 4 the grid's best one-token configs
 # (4-8 rows x 1,024 columns, no split-K: 4 groups a program on 4096 columns) took 9.25 us on 4096x4096 against
