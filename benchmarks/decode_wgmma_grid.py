@@ -1,7 +1,7 @@
 """Few tokens of one task (decode, M <= 16) on the wgmma kernel with split-K, against the op as shipped and cuBLAS.
 
     python3 benchmarks/decode_wgmma_grid.py --out OUT_DIR [--gpr 1] [--tokens 4,8,16] [--shapes 4096x4096,...]
-                                            [--variants plain,codes,ahead,staged] [--stages 3,4]
+                                            [--variants plain,codes,staged] [--stages 3,4]
 
 The one-task decode bar asks for 2.5x cuBLAS at every batch up to 16; the shipped kernels reach 1.1-1.6x from 2 to 16
 tokens (the fragment kernel, the tensor-core register-LUT kernel: its dequantized tile goes through shared memory
@@ -14,10 +14,10 @@ timed as the kernel table times (CUDA-graph replays, L2 flushed before each). Wr
 --variants (fifty-ninth session): each config also with the latency cures the prefill grid found, against the
 thirtieth session's finding that this kernel waits on a chain of latencies at few tokens (the slot, the LUT rows,
 the codes, each block's MMA before the next lookups): `codes` (CODES_TMA: the code words by TMA, three blocks ahead),
-`ahead` (and A_AHEAD: the next block's lookups during the MMA), `staged` (CODES_TMA and LUT_STAGE: the tile's LUT
-rows by TMA too, at any gpr); `plain` sets CODES_TMA 0 (the PINGPONG tiles' default since the sixtieth session).
-H100, 4096x4096, one task, sixtieth session: every variant's best within 0.1 us of plain's at 4 and 16 tokens
-(12.5-12.8 us) but `ahead` (13.2-13.3).
+`staged` (CODES_TMA and LUT_STAGE: the tile's LUT rows by TMA too, at any gpr); `plain` sets CODES_TMA 0 (the
+PINGPONG tiles' default since the sixtieth session). H100, 4096x4096, one task, sixtieth session: every variant's best
+within 0.1 us of plain's at 4 and 16 tokens (12.5-12.8 us); `ahead` (A_AHEAD over CODES_TMA: the next block's
+lookups during the MMA) took 13.2-13.3, and A_AHEAD was removed.
 """
 
 from __future__ import annotations
@@ -41,8 +41,7 @@ from kernels.triton_prefill_wgmma import launch_prefill_wgmma  # noqa: E402
 
 SHAPES = [(4096, 4096), (11008, 4096), (4096, 11008)]
 TILES = [(64, 4, 0), (128, 8, 0), (128, 8, 1)]  # (BLOCK_N rows, warps, PINGPONG)
-VARIANTS = {"plain": {"CODES_TMA": 0}, "codes": {"CODES_TMA": 1}, "ahead": {"CODES_TMA": 1, "A_AHEAD": 1},
-            "staged": {"CODES_TMA": 1, "LUT_STAGE": 1}}  # fmt: skip
+VARIANTS = {"plain": {"CODES_TMA": 0}, "codes": {"CODES_TMA": 1}, "staged": {"CODES_TMA": 1, "LUT_STAGE": 1}}
 VARIANT_KEYS = {key for keys in VARIANTS.values() for key in keys}
 
 

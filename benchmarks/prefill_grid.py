@@ -64,7 +64,7 @@ PRMT_GRID = [(256, 128, 64, 8, 3, 0), (256, 128, 64, 8, 4, 0), (128, 128, 64, 8,
 PRMT_TOP = 4
 KEYS = ("BLOCK_M", "BLOCK_N", "BLOCK_K", "num_warps", "num_stages", "W_LEFT", "maxnreg")
 # and the wgmma kernel's
-PRINT_KEYS = KEYS + ("STORE_ROWS", "X_TMA", "PINGPONG", "WAIT_ASM", "LUT_STAGE", "A_AHEAD", "CODES_TMA")
+PRINT_KEYS = KEYS + ("STORE_ROWS", "X_TMA", "PINGPONG", "WAIT_ASM", "LUT_STAGE", "CODES_TMA")
 
 
 def prmt_config(row: tuple) -> dict:

@@ -62,9 +62,9 @@ CODES_TMA (the PINGPONG tiles' default since the sixtieth session, where the cod
 code words [BN, BK / 8] int32 come by TMA into the ring beside its x tile (their own barriers), three blocks ahead,
 and the lookup reads them from shared memory, instead of loading them into registers a block ahead (whose latency the
 lookups' permutes waited on: Nsight, fifty-ninth session). 208 registers against 241; H100, same case, 109.4 and
-110.7 us against 115.0 and 115.9 (1.24-1.25x cuBLAS; fifty-ninth and sixtieth sessions). A_AHEAD (the grid's): each
-block's tile looked up while the warpgroup's own MMA runs, into a second set of A registers; it lost with the words
-loaded (122.9-123.9 against 115.5-116.2 us) and over CODES_TMA (115.0 against 110.7; sixtieth session).
+110.7 us against 115.0 and 115.9 (1.24-1.25x cuBLAS; fifty-ninth and sixtieth sessions). A_AHEAD, each block's tile
+looked up while the warpgroup's own MMA runs into a second set of A registers, lost with the words loaded (122.9-123.9
+against 115.5-116.2 us) and over CODES_TMA (115.0 against 110.7), and was removed in the sixtieth session.
 
 SPLIT_K (the TMA form) splits K into ranges of whole blocks, for few tokens, whose grid of row tiles alone is too
 small: each program stores an fp32 partial and the tile's last to arrive sums them into y. At 4-16 tokens of one
@@ -414,34 +414,28 @@ if HAVE_GLUON:
         return gl.inline_asm_elementwise(asm, "=r,r,r", [bar_id, pred], dtype=gl.int32, is_pure=False, pack=1)
 
     @gluon.jit
-    def _tma_k_block(kb, s: gl.constexpr, phase, acc, a, words, tables, in_group, x_desc, x_bufs, landed, m_start,
+    def _tma_k_block(kb, s: gl.constexpr, phase, acc, words, tables, in_group, x_desc, x_bufs, landed, m_start,
                      word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS: gl.constexpr, BLOCK_N: gl.constexpr,
                      BLOCK_K: gl.constexpr, STAGES: gl.constexpr, X_BYTES: gl.constexpr, a_layout: gl.constexpr,
                      PINGPONG: gl.constexpr, wg, TAIL: gl.constexpr, WAIT_ASM: gl.constexpr,
                      LUT_STAGE: gl.constexpr, lut_words, lut_layout: gl.constexpr,
-                     rows_layout: gl.constexpr, A_AHEAD: gl.constexpr, CODES_TMA: gl.constexpr, w_bufs, codes_desc,
+                     rows_layout: gl.constexpr, CODES_TMA: gl.constexpr, w_bufs, codes_desc,
                      codes_landed, n_start, codes_layout: gl.constexpr, w_layout: gl.constexpr):  # fmt: skip
         """K block kb of the TMA form, its x tile in ring buffer s (landed in phase `phase`): look the weight tile
         up, MMA, refill the buffer MMA kb-1 read with block kb + STAGES - 1 (below KB, the end of the program's K
-        blocks). Returns the carried state. A_AHEAD: `a` is block kb's weight tile, looked up while MMA kb - 1 ran,
-        and `words` block kb + 1's; block kb + 1's tile is looked up while MMA kb runs, into a second set of
-        registers (the MMA reads its A from registers until its wait). Else `a` is carried unused. CODES_TMA: the
-        block's code words came by TMA into ring buffer s (w_bufs, codes_landed); `words` is carried unused."""
+        blocks). Returns the carried state. CODES_TMA: the block's code words came by TMA into ring buffer s
+        (w_bufs, codes_landed); `words` is carried unused."""
         words_in = words
-        WORDS_HERE: gl.constexpr = CODES_TMA and not A_AHEAD  # (under A_AHEAD: read for the lookahead, below)
-        if WORDS_HERE:
+        if CODES_TMA:
             if TAIL:
                 _barrier()  # (as before the landed-wait below)
             mbarrier.wait(codes_landed[s], phase)
             words = _smem_words(w_bufs[s], codes_layout, w_layout, BLOCK_N, BLOCK_K // 32)
-        if A_AHEAD:
-            a_kb, next_words = a, words
-        else:
-            a_kb, next_words, tables, in_group = _lookup_block(kb, words, tables, in_group, word_rows, CW, B, sel,
-                                                            pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K,
-                                                            a_layout, x_desc.dtype, LUT_STAGE, lut_words, lut_layout,
-                                                            rows_layout, not CODES_TMA)  # fmt: skip
-        if TAIL and not WORDS_HERE:
+        a, next_words, tables, in_group = _lookup_block(kb, words, tables, in_group, word_rows, CW, B, sel, pairs_ptr,
+                                                     lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, a_layout, x_desc.dtype,
+                                                     LUT_STAGE, lut_words, lut_layout, rows_layout,
+                                                     not CODES_TMA)  # fmt: skip
+        if TAIL and not CODES_TMA:
             # A tail block runs under an `if`; after one, Triton's barrier pass wants a CTA barrier before the
             # landed-wait (3.6) or the MMA (3.9): one here, where it cannot fall inside a turn (below)
             _barrier()
@@ -451,7 +445,7 @@ if HAVE_GLUON:
             # before its own turn (one the barrier pass put before the landed-wait of the tail's second block, when
             # this wait came first, hung the H200 at K 512 with 3 stages)
             _named_barrier(BAR_SYNC, PINGPONG_BAR + wg, wg >= 0)
-        acc = warpgroup_mma(a_kb, x_bufs[s].permute((1, 0)), acc, is_async=True)
+        acc = warpgroup_mma(a, x_bufs[s].permute((1, 0)), acc, is_async=True)
         if PINGPONG:  # the other warpgroup's turn (warpgroup 1 leaves out its last: nobody would wait for it)
             _named_barrier(BAR_ARRIVE, PINGPONG_BAR + 1 - wg, (wg == 0) | (kb + 1 < KB))
         nxt = kb + STAGES - 1
@@ -469,18 +463,6 @@ if HAVE_GLUON:
         if CODES_TMA:
             _tma_load(codes_desc, [n_start, nxt * (BLOCK_K // 8)], codes_landed[refill], w_bufs[refill],
                       pred=nxt < KB)  # fmt: skip
-        if A_AHEAD:  # block kb + 1's tile (past KB: a clamped block's, never used), during MMA kb
-            if CODES_TMA:  # its words from the next ring buffer (past KB: never loaded, read unwaited, never used)
-                if s + 1 == STAGES:
-                    next_phase = phase ^ 1
-                else:
-                    next_phase = phase
-                mbarrier.wait(codes_landed[(s + 1) % STAGES], next_phase, pred=kb + 1 < KB)
-                next_words = _smem_words(w_bufs[(s + 1) % STAGES], codes_layout, w_layout, BLOCK_N, BLOCK_K // 32)
-            a, next_words, tables, in_group = _lookup_block(kb + 1, next_words, tables, in_group, word_rows, CW, B,
-                                                            sel, pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N,
-                                                            BLOCK_K, a_layout, x_desc.dtype, LUT_STAGE, lut_words,
-                                                            lut_layout, rows_layout, not CODES_TMA)  # fmt: skip
         # the A fragments are read from registers: wait before the next lookups overwrite them
         if WAIT_ASM:
             # Triton 3.9 lowers warpgroup_mma_wait with a CTA barrier after it, so that neither warpgroup starts its
@@ -494,7 +476,7 @@ if HAVE_GLUON:
             acc = warpgroup_mma_wait(num_outstanding=0, deps=[acc])
         if CODES_TMA:
             next_words = words_in
-        return acc, a, next_words, tables, in_group
+        return acc, next_words, tables, in_group
 
     @gluon.jit
     def _prefill_wgmma_tma_kernel(
@@ -504,7 +486,7 @@ if HAVE_GLUON:
         STAGES: gl.constexpr, BLOCK_G: gl.constexpr, STORE_ROWS: gl.constexpr, PINGPONG_ON: gl.constexpr,
         acc_layout: gl.constexpr, a_layout: gl.constexpr, w_layout: gl.constexpr, y_layout: gl.constexpr,
         USE_SPLIT: gl.constexpr = False, WAIT_ASM: gl.constexpr = False, LUT_STAGE: gl.constexpr = False,
-        lut_layout: gl.constexpr = None, A_AHEAD: gl.constexpr = False, CODES_TMA: gl.constexpr = False,
+        lut_layout: gl.constexpr = None, CODES_TMA: gl.constexpr = False,
         codes_layout: gl.constexpr = None,
     ):  # fmt: skip
         """The register form with x's tiles by TMA: one thread loads a whole [BM, BK] tile into a ring buffer and its
@@ -578,38 +560,22 @@ if HAVE_GLUON:
         if WAIT_ASM:  # the loop carries the MMA's accumulator token, waited for once after it
             acc = warpgroup_mma_init(acc)
         in_group = kb0 % BPG  # K blocks of the current LUT group done
-        if A_AHEAD:  # the first block's tile before the loop; each block looks up the next one's
-            if CODES_TMA:  # (its words from the ring's first buffer; `words` stays the placeholder)
-                mbarrier.wait(codes_landed[0], 0)
-                first = _smem_words(w_bufs[0], codes_layout, w_layout, BLOCK_N, BLOCK_K // 32)
-                a, first, tables, in_group = _lookup_block(kb0, first, tables, in_group, word_rows, CW, B, sel,
-                                                           pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K,
-                                                           a_layout, DT, LUT_STAGE, lut_words, lut_layout,
-                                                           rows_layout, False)  # fmt: skip
-            else:
-                a, words, tables, in_group = _lookup_block(kb0, words, tables, in_group, word_rows, CW, B, sel,
-                                                           pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K,
-                                                           a_layout, DT, LUT_STAGE, lut_words, lut_layout,
-                                                           rows_layout)  # fmt: skip
-        else:
-            a = sel  # carried unused (a value live through the loop anyway)
         rounds = (KB - kb0) // STAGES
         for r in range(rounds):  # whole rounds of the ring, unrolled: every buffer index a constant
             for s in gl.static_range(STAGES):
-                acc, a, words, tables, in_group = _tma_k_block(
-                    kb0 + r * STAGES + s, s, r & 1, acc, a, words, tables, in_group, x_desc, x_bufs, landed,
+                acc, words, tables, in_group = _tma_k_block(
+                    kb0 + r * STAGES + s, s, r & 1, acc, words, tables, in_group, x_desc, x_bufs, landed,
                     m_start, word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K, STAGES,
                     X_BYTES, a_layout, PINGPONG, wg, False, WAIT_ASM, LUT_STAGE, lut_words, lut_layout, rows_layout,
-                    A_AHEAD, CODES_TMA, w_bufs, codes_desc, codes_landed, pid_n * BLOCK_N, codes_layout,
-                    w_layout,
+                    CODES_TMA, w_bufs, codes_desc, codes_landed, pid_n * BLOCK_N, codes_layout, w_layout,
                 )  # fmt: skip
         for s in gl.static_range(STAGES - 1):  # the last (KB - kb0) % STAGES blocks
             if kb0 + rounds * STAGES + s < KB:
-                acc, a, words, tables, in_group = _tma_k_block(
-                    kb0 + rounds * STAGES + s, s, rounds & 1, acc, a, words, tables, in_group, x_desc, x_bufs,
+                acc, words, tables, in_group = _tma_k_block(
+                    kb0 + rounds * STAGES + s, s, rounds & 1, acc, words, tables, in_group, x_desc, x_bufs,
                     landed, m_start, word_rows, CW, B, sel, pairs_ptr, lut_rows, KB, BPG, BITS, BLOCK_N, BLOCK_K,
                     STAGES, X_BYTES, a_layout, PINGPONG, wg, True, WAIT_ASM, LUT_STAGE, lut_words, lut_layout,
-                    rows_layout, A_AHEAD, CODES_TMA, w_bufs, codes_desc, codes_landed, pid_n * BLOCK_N, codes_layout,
+                    rows_layout, CODES_TMA, w_bufs, codes_desc, codes_landed, pid_n * BLOCK_N, codes_layout,
                     w_layout,
                 )  # fmt: skip
         if WAIT_ASM:  # the last MMA has been waited for by the inline PTX; this hands acc over as ready
@@ -758,11 +724,11 @@ def tma_options(config: dict) -> dict:
     """The TMA form's option constexprs from a launcher config: what launch_prefill_wgmma passes and what
     benchmarks/bench_kernels.py compiles, so that an option added here reaches both. PINGPONG absent: off; WAIT_ASM
     absent: as PINGPONG (the inline-PTX wait: Triton 3.9's lowered one undoes the turns, and under 3.6 the two waits
-    timed alike; WAIT_ASM 0 keeps Gluon's, for the grid's comparison). A_AHEAD absent: off (the grid's). CODES_TMA:
-    codes_tma. LUT_STAGE: lut_stage."""
+    timed alike; WAIT_ASM 0 keeps Gluon's, for the grid's comparison). CODES_TMA: codes_tma. LUT_STAGE:
+    lut_stage."""
     pingpong = bool(config.get("PINGPONG", 0))
     return {"PINGPONG_ON": pingpong, "WAIT_ASM": bool(config.get("WAIT_ASM", pingpong)),
-            "A_AHEAD": bool(config.get("A_AHEAD", 0)), "CODES_TMA": codes_tma(config)}
+            "CODES_TMA": codes_tma(config)}
 
 
 def lut_stage(config: dict, gpr: int) -> bool:
@@ -809,15 +775,6 @@ def prefill_wgmma_lut_loaded(group_size: int) -> list[dict]:
     return [{**c, "LUT_STAGE": 0} for c in _pingpong_candidates(group_size)]
 
 
-def prefill_wgmma_a_ahead(group_size: int) -> list[dict]:
-    """The TMA candidates with PINGPONG, each with A_AHEAD (a block's weight tile looked up while the warpgroup's
-    previous MMA runs, into a second set of A registers), its code words by TMA (CODES_TMA, the default) or loaded a
-    block ahead: the grid's. It lost on the H100 both ways (4096x4096, gpr 4, 8 tasks x 256: with the words loaded
-    122.9-123.9 against 115.5-116.2 us, fifty-ninth session; over CODES_TMA 115.0 against 110.7, sixtieth)."""
-    pingpong = _pingpong_candidates(group_size)
-    return [{**c, "A_AHEAD": 1, "CODES_TMA": 0} for c in pingpong] + [{**c, "A_AHEAD": 1} for c in pingpong]
-
-
 def prefill_wgmma_codes_loaded(group_size: int) -> list[dict]:
     """The TMA candidates with PINGPONG, each with CODES_TMA 0 (the code words loaded into registers a block ahead,
     the form before the sixtieth session): the grid's, not the op's, to time the two side by side."""
@@ -825,11 +782,10 @@ def prefill_wgmma_codes_loaded(group_size: int) -> list[dict]:
 
 
 def prefill_wgmma_grid_only(group_size: int) -> list[dict]:
-    """Every grid-only variant of the PINGPONG tiles (Gluon's wait, the LUT loaded, the next tile looked up during
-    the MMA, the code words loaded): what benchmarks/prefill_grid.py times beside the candidates and the CUDA tests
-    run."""
+    """Every grid-only variant of the PINGPONG tiles (Gluon's wait, the LUT loaded, the code words loaded): what
+    benchmarks/prefill_grid.py times beside the candidates and the CUDA tests run."""
     return (prefill_wgmma_gluon_wait(group_size) + prefill_wgmma_lut_loaded(group_size)
-            + prefill_wgmma_a_ahead(group_size) + prefill_wgmma_codes_loaded(group_size))  # fmt: skip
+            + prefill_wgmma_codes_loaded(group_size))  # fmt: skip
 
 
 def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor,
@@ -843,8 +799,7 @@ def launch_prefill_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: 
     (default: as PINGPONG) waits for each MMA by inline PTX instead of warpgroup_mma_wait (Triton 3.9 lowers Gluon's
     with a CTA barrier: tma_options), and whose LUT_STAGE (lut_stage: PINGPONG's default at gpr > 1, where the pool
     allows a TMA copy) copies each tile's LUT rows of every group into shared memory by TMA at its start, and whose
-    CODES_TMA (codes_tma: PINGPONG's default, where codes_tma_ok) copies the code words by TMA through the ring.
-    A_AHEAD (default off, the grid's): the next block's lookups during the MMA."""
+    CODES_TMA (codes_tma: PINGPONG's default, where codes_tma_ok) copies the code words by TMA through the ring."""
     k = x.shape[1]
     n = codes_packed.shape[0]
     gs = triton.cdiv(k, lut_pool.shape[2])

@@ -27,7 +27,6 @@ from kernels.triton_prefill_wgmma import (
     default_prefill_wgmma_config,
     launch_prefill_wgmma,
     lut_stage,
-    prefill_wgmma_a_ahead,
     prefill_wgmma_candidates,
     prefill_wgmma_codes_loaded,
     prefill_wgmma_gluon_wait,
@@ -138,9 +137,6 @@ def test_every_candidate_compiles_for_sm90_without_spills_and_keeps_the_weight_t
     # LUT loaded from the pool instead (their form at gpr 1), the grid's
     loaded = prefill_wgmma_lut_loaded(128)
     cases += [[c, 4, "fp16"] for c in loaded] + [[loaded[0], 3, "bf16"]]
-    # the next block's tile looked up while the MMA runs, into A registers the MMA in flight does not read
-    ahead = prefill_wgmma_a_ahead(128)
-    cases += [[c, 4, "fp16"] for c in ahead] + [[ahead[0], 3, "bf16"], [ahead[-1], 3, "bf16"]]
     # the PINGPONG tiles take their code words by TMA into the ring by default (read from shared memory); with the
     # words loaded into registers a block ahead instead, the grid's
     codes_loaded = prefill_wgmma_codes_loaded(128)
@@ -253,7 +249,7 @@ SPLIT_CASES = [  # (N, K, gpr, bits, dtype, tokens, config): few tokens of one s
     (4096, 4096, 4, 4, torch.float16, 16, {"BLOCK_M": 16, "BLOCK_N": 128, "num_warps": 8, "num_stages": 4,
                                            "SPLIT_K": 3, "PINGPONG": 1, "CODES_TMA": 0}),  # the words loaded
     (1000, 1024, 8, 3, torch.bfloat16, 5, {"BLOCK_M": 8, "BLOCK_N": 128, "num_warps": 8, "num_stages": 3,
-                                           "SPLIT_K": 3, "PINGPONG": 1, "CODES_TMA": 1, "A_AHEAD": 1}),  # + lookahead
+                                           "SPLIT_K": 3, "PINGPONG": 1, "CODES_TMA": 0}),  # the words loaded
     (4096, 4096, 1, 4, torch.float16, 16, {"BLOCK_M": 16, "BLOCK_N": 64, "num_warps": 4, "num_stages": 8,
                                            "SPLIT_K": 3, "PINGPONG": 0, "CODES_TMA": 1}),  # ring of 8: tails 6, 4
     (4096, 4096, 4, 4, torch.float16, 16, {"BLOCK_M": 16, "BLOCK_N": 128, "num_warps": 8, "num_stages": 4,
@@ -290,8 +286,8 @@ def test_the_kernel_matches_the_reference_on_the_segments_it_tiles(case):
     ref = lut_linear_reference(x, codes, pool, slot_of_token, bits)
     tiled = torch.cat([torch.full((c,), c >= min_len) for c in counts]).cuda()
     # the candidates (PINGPONG's with the inline-PTX wait, the code words by TMA and, at gpr > 1, the LUT staged),
-    # and the default tile's with Gluon's wait, the LUT loaded, the words loaded and the next tile looked up during
-    # the MMA, 3 and 4 stages (the 3-stage form's tails differ)
+    # and the default tile's with Gluon's wait, the LUT loaded and the words loaded, 3 and 4 stages (the 3-stage
+    # form's tails differ)
     grid_only = [c for c in prefill_wgmma_grid_only(k // gpr) if c["BLOCK_M"] == 256 and c["STORE_ROWS"]]
     for config in prefill_wgmma_candidates(k // gpr) + grid_only:
         y = torch.full((sum(counts), n), float("nan"), dtype=dtype, device="cuda")
