@@ -53,7 +53,8 @@ CONFIGS = {
     "bn8-w8": {"BLOCK_N": 8, "BLOCK_K": 1024, "num_warps": 8, "PREFETCH": 1, "X_VEC": 1, "HALF2": 1},
 }
 # each with CODES_FIRST (kernels/triton_decode_prmt.py): the codes' first requests before the slot's round trip
-CONFIGS |= {f"{label}-cf": config | {"CODES_FIRST": 1} for label, config in list(CONFIGS.items())}
+# (1; 2: the slot also asked for before the codes)
+CONFIGS |= {f"{label}-cf{cf}": config | {"CODES_FIRST": cf} for label, config in list(CONFIGS.items()) for cf in (1, 2)}
 STAMP_EVERY = 16  # of a block's BW code words, one in STAMP_EVERY stores its thread's stamp
 LAUNCHES = 10
 
@@ -89,7 +90,7 @@ def _stamped_prmt_kernel(
     x_ptr, codes_ptr, lut_ptr, slot_ptr, y_ptr, stamp_ptr, zero_ptr,
     N, K, KW, GS, stride_cw, stride_ls, stride_ln,
     BITS: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, NBLOCKS: tl.constexpr,
-    STAMP_EVERY: tl.constexpr, PDL: tl.constexpr = False, CODES_FIRST: tl.constexpr = False,
+    STAMP_EVERY: tl.constexpr, PDL: tl.constexpr = False, CODES_FIRST: tl.constexpr = 0,
 ):  # fmt: skip
     """_decode_prmt_kernel with PREFETCH 1, X_VEC, HALF2, ASM, one K range (the whole row), plus stamps.
     stamp_ptr: uint32 [programs, 3 + (NBLOCKS + 1) * BN * BW / STAMP_EVERY] (and one row more, whose last element is
@@ -102,8 +103,13 @@ def _stamped_prmt_kernel(
     zero = tl.load(zero_ptr)  # 0, unknown to the compiler
     clock0, timer0, smid = _now(zero)
     rows, rows_c, wj, row_words, k_start, k_end = _row_block(codes_ptr, N, K, stride_cw, K, BLOCK_N, BW)
-    nxt1 = _load_words(row_words, k_start, wj, KW, CODES_FIRST)
-    slot = tl.load(slot_ptr, volatile=CODES_FIRST).to(tl.int64)
+    if CODES_FIRST == 2:
+        slot_early = tl.load(slot_ptr, volatile=True)
+    nxt1 = _load_words(row_words, k_start, wj, KW, CODES_FIRST > 0)
+    slot = tl.load(slot_ptr, volatile=CODES_FIRST > 0)
+    if CODES_FIRST == 2:
+        slot = tl.maximum(slot, slot_early)
+    slot = slot.to(tl.int64)
     lut_rows = slot * stride_ls + rows_c.to(tl.int64) * stride_ln
     pairs_ptr = lut_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
     tables_first = _row_tables(pairs_ptr, lut_rows, BITS, True)
@@ -145,7 +151,7 @@ def launch_stamped(x, codes, pool, slots, y, stamps, config: dict) -> None:
         x, codes, pool, slots, y, stamps, stamps[-1:, -1:],
         n, k, codes.shape[1] // 4, gs, codes.stride(0) // 4, pool.stride(0), pool.stride(1),
         BITS=BITS, BLOCK_N=bn, BLOCK_K=bk, NBLOCKS=k // bk, STAMP_EVERY=STAMP_EVERY,
-        CODES_FIRST=bool(config.get("CODES_FIRST", 0)), num_warps=config["num_warps"], num_stages=1,
+        CODES_FIRST=int(config.get("CODES_FIRST", 0)), num_warps=config["num_warps"], num_stages=1,
         **pdl_args(x.device),
     )  # fmt: skip
 
@@ -291,7 +297,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path)
     ap.add_argument("--shapes", default="4096x4096,11008x4096")
     ap.add_argument("--gpr", default="1,4")
-    ap.add_argument("--configs", default="bn8-w4,bn4-w2,bn8-w4-cf,bn4-w2-cf", help="labels of CONFIGS, comma-separated")
+    ap.add_argument("--configs", default="bn4-w2,bn4-w2-cf1,bn4-w2-cf2,bn8-w4,bn8-w4-cf2",
+                    help="labels of CONFIGS, comma-separated")  # fmt: skip
     ap.add_argument("--plot", type=Path, help="re-plot a decode_timeline.json")
     args = ap.parse_args()
     if args.plot:

@@ -342,7 +342,7 @@ def _decode_prmt_kernel(
     BITS: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, USE_SPLIT: tl.constexpr,
     ASM: tl.constexpr, LUT_BF16: tl.constexpr, PREFETCH: tl.constexpr, X_VEC: tl.constexpr = False,
     GROUP_ALIGNED: tl.constexpr = False, HALF2: tl.constexpr = False, PDL: tl.constexpr = False,
-    CODES_FIRST: tl.constexpr = False,
+    CODES_FIRST: tl.constexpr = 0,
 ):  # fmt: skip
     L: tl.constexpr = 1 << BITS
     BW: tl.constexpr = BLOCK_K // 8  # code words per row and block
@@ -354,11 +354,18 @@ def _decode_prmt_kernel(
     # neither); then each block D ahead of the one looked up (nxt1 is the next block, nxt2 the one after, ...).
     # CODES_FIRST: those loads and the slot's volatile, so that ptxas keeps them in this order; else it hoists the
     # slot's load and its first use above the codes' loads, and every codes request waits on the slot's round trip.
-    nxt1 = (_load_words(row_words, k_start, wj, KW, CODES_FIRST) if PREFETCH >= 1
+    # CODES_FIRST 2: the slot also asked for once before them (its DRAM miss then leads the codes' burst; the copy
+    # loaded after them waits on that same miss in L2).
+    if CODES_FIRST == 2:
+        slot_early = tl.load(slot_ptr, volatile=True)
+    nxt1 = (_load_words(row_words, k_start, wj, KW, CODES_FIRST > 0) if PREFETCH >= 1
             else tl.zeros((BLOCK_N, BW), dtype=tl.uint32))  # fmt: skip
-    nxt2 = _load_words(row_words, k_start + BLOCK_K, wj, KW, CODES_FIRST) if PREFETCH >= 2 else nxt1
-    nxt3 = _load_words(row_words, k_start + 2 * BLOCK_K, wj, KW, CODES_FIRST) if PREFETCH >= 3 else nxt2
-    slot = tl.load(slot_ptr, volatile=CODES_FIRST).to(tl.int64)
+    nxt2 = _load_words(row_words, k_start + BLOCK_K, wj, KW, CODES_FIRST > 0) if PREFETCH >= 2 else nxt1
+    nxt3 = _load_words(row_words, k_start + 2 * BLOCK_K, wj, KW, CODES_FIRST > 0) if PREFETCH >= 3 else nxt2
+    slot = tl.load(slot_ptr, volatile=CODES_FIRST > 0)
+    if CODES_FIRST == 2:
+        slot = tl.maximum(slot, slot_early)
+    slot = slot.to(tl.int64)
     lut_rows = slot * stride_ls + rows_c.to(tl.int64) * stride_ln  # [BN] element offsets of each row's LUT
     pairs_ptr = lut_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)  # entries 2i, 2i+1 as one b32
     g_first = k_start // GS
@@ -532,8 +539,9 @@ def launch_decode_prmt(
     code word, split in registers, instead of 8 two-byte loads), GROUP_SPLIT (0/1: split K at the LUT groups, one
     group per program, blocks from each group's first column; the group size must be a multiple of 32, for 16-byte
     codes loads; SPLIT_K is then the group count), HALF2 (0/1: products and each word's sum in fp16 where
-    half2_ok allows, the fp32 form elsewhere), CODES_FIRST (0/1: the first PREFETCH blocks' codes and the slot
-    loaded volatile, so that the codes' requests leave before the slot's round trip stalls the thread). (A
+    half2_ok allows, the fp32 form elsewhere), CODES_FIRST (0-2: 1, the first PREFETCH blocks' codes and the slot
+    loaded volatile, so that the codes' requests leave before the slot's round trip stalls the thread; 2, the slot
+    also asked for once before them). (A
     persistent form, each program carrying the next row tile's codes and LUT pairs across its tiles, lost on the
     H200 in the thirty-first session and was removed; X_PREFETCH, x's pairs a block ahead, was measured three times
     without a win and removed in the twenty-fifth session; TABLES_AHEAD, each LUT group's entries loaded a group
@@ -567,7 +575,7 @@ def launch_decode_prmt(
         k_per_split, split,
         BITS=bits, BLOCK_N=block_n, BLOCK_K=block_k, USE_SPLIT=split > 1, ASM=not interpreting(),
         LUT_BF16=lut_pool.dtype == torch.bfloat16, PREFETCH=prefetch, X_VEC=x_vec,
-        GROUP_ALIGNED=group_split, HALF2=half2, CODES_FIRST=bool(config.get("CODES_FIRST", 0)),
+        GROUP_ALIGNED=group_split, HALF2=half2, CODES_FIRST=int(config.get("CODES_FIRST", 0)),
         num_warps=config.get("num_warps", 4), num_stages=config.get("num_stages", 1),
         **pdl_args(x.device),
     )  # fmt: skip

@@ -26,6 +26,7 @@ CONFIGS = {
     "bn8-w4": {"BLOCK_N": 8, "BLOCK_K": 1024, "num_warps": 4, "PREFETCH": 1, "X_VEC": 1, "HALF2": 1},
     "bn4-w2": {"BLOCK_N": 4, "BLOCK_K": 1024, "num_warps": 2, "PREFETCH": 1, "X_VEC": 1, "HALF2": 1},
     "bn4-w4": {"BLOCK_N": 4, "BLOCK_K": 1024, "num_warps": 4, "PREFETCH": 1, "X_VEC": 1, "HALF2": 1},
+    "bn8-w4-k688": {"BLOCK_N": 8, "BLOCK_K": 688, "num_warps": 4, "PREFETCH": 1, "X_VEC": 1, "HALF2": 1},
 }
 
 
@@ -38,7 +39,7 @@ def main() -> None:
             ref = lut_linear_reference(x, layer.codes[0], layer.pools[0], slots, BITS)
             launches, errs = {}, {}
             for label, cfg in CONFIGS.items():
-                for cf in (0, 1):
+                for cf in (0, 1, 2):
                     c = cfg | {"CODES_FIRST": cf, "SPLIT_K": 1, "num_stages": 1}
                     y = torch.full((1, n), float("nan"), dtype=torch.float16, device="cuda")
                     try:
@@ -46,9 +47,11 @@ def main() -> None:
                     except ValueError as e:  # BLOCK_K not dividing the group at gpr 4 on 11008 columns
                         print(f"  {label} cf {cf}: {e}")
                         continue
-                    name = f"{label}{'-cf' if cf else ''}"
+                    name = f"{label}{f'-cf{cf}' if cf else ''}"
                     errs[name] = (y.float() - ref.float()).abs().max().item()
                     launches[name] = launch_fn(launch_decode_prmt, layer, x, slots, BITS, y, c)
+            if not errs:
+                continue
             launches["op"] = rotating(ours_fns(layer, x, slots))
             launches["cublas"] = rotating(cublas_fns(layer, x))
             us = turns_us(launches, rounds=5)
