@@ -44,7 +44,15 @@ from bench_kernels import BITS, Layer, graph_us, make_batch  # noqa: E402
 
 from kernels.reference import lut_linear_reference  # noqa: E402
 from kernels.triton_common import pdl_args, pdl_wait  # noqa: E402
-from kernels.triton_decode_prmt import _block_sum, _load_words, _row_block, _row_tables, launch_decode_prmt  # noqa: E402
+from kernels.triton_decode_prmt import (  # noqa: E402
+    _block_sum,
+    _load_words,
+    _pair_tables,
+    _row_block,
+    _row_pairs,
+    _row_tables,
+    launch_decode_prmt,
+)
 
 # the shipped one-token configs on the H100 (kernels/tuned) and the twice-the-warps twin of the gpr-1 one
 CONFIGS = {
@@ -52,9 +60,9 @@ CONFIGS = {
     "bn4-w2": {"BLOCK_N": 4, "BLOCK_K": 1024, "num_warps": 2, "PREFETCH": 1, "X_VEC": 1, "HALF2": 1},
     "bn8-w8": {"BLOCK_N": 8, "BLOCK_K": 1024, "num_warps": 8, "PREFETCH": 1, "X_VEC": 1, "HALF2": 1},
 }
-# each with CODES_FIRST (kernels/triton_decode_prmt.py): the codes' first requests before the slot's round trip
-# (1; 2: the slot also asked for before the codes)
-CONFIGS |= {f"{label}-cf{cf}": config | {"CODES_FIRST": cf} for label, config in list(CONFIGS.items()) for cf in (1, 2)}
+# with LOAD_ORDER 1 or 2 (kernels/triton_decode_prmt.py), deeper prefetch, both
+CONFIGS |= {f"{label}-o{o}": config | {"LOAD_ORDER": o} for label, config in list(CONFIGS.items()) for o in (1, 2)}
+CONFIGS |= {f"{label}-p{p}": config | {"PREFETCH": p} for label, config in list(CONFIGS.items()) for p in (2, 3)}
 STAMP_EVERY = 16  # of a block's BW code words, one in STAMP_EVERY stores its thread's stamp
 LAUNCHES = 10
 
@@ -90,9 +98,9 @@ def _stamped_prmt_kernel(
     x_ptr, codes_ptr, lut_ptr, slot_ptr, y_ptr, stamp_ptr, zero_ptr,
     N, K, KW, GS, stride_cw, stride_ls, stride_ln,
     BITS: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, NBLOCKS: tl.constexpr,
-    STAMP_EVERY: tl.constexpr, PDL: tl.constexpr = False, CODES_FIRST: tl.constexpr = 0,
+    STAMP_EVERY: tl.constexpr, PREFETCH: tl.constexpr = 1, PDL: tl.constexpr = False, LOAD_ORDER: tl.constexpr = 0,
 ):  # fmt: skip
-    """_decode_prmt_kernel with PREFETCH 1, X_VEC, HALF2, ASM, one K range (the whole row), plus stamps.
+    """_decode_prmt_kernel with X_VEC, HALF2, ASM, PREFETCH 1-3, LOAD_ORDER, one K range (the whole row), plus stamps.
     stamp_ptr: uint32 [programs, 3 + (NBLOCKS + 1) * BN * BW / STAMP_EVERY] (and one row more, whose last element is
     zero_ptr's 0): start clock, start globaltimer, smid, then per block (and the end) the sampled words' clocks."""
     L: tl.constexpr = 1 << BITS
@@ -103,16 +111,26 @@ def _stamped_prmt_kernel(
     zero = tl.load(zero_ptr)  # 0, unknown to the compiler
     clock0, timer0, smid = _now(zero)
     rows, rows_c, wj, row_words, k_start, k_end = _row_block(codes_ptr, N, K, stride_cw, K, BLOCK_N, BW)
-    if CODES_FIRST == 2:
-        slot_early = tl.load(slot_ptr, volatile=True)
-    nxt1 = _load_words(row_words, k_start, wj, KW, CODES_FIRST > 0)
-    slot = tl.load(slot_ptr, volatile=CODES_FIRST > 0)
-    if CODES_FIRST == 2:
-        slot = tl.maximum(slot, slot_early)
-    slot = slot.to(tl.int64)
-    lut_rows = slot * stride_ls + rows_c.to(tl.int64) * stride_ln
     pairs_ptr = lut_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
-    tables_first = _row_tables(pairs_ptr, lut_rows, BITS, True)
+    if LOAD_ORDER == 2:  # as _decode_prmt_kernel's LOAD_ORDER
+        slot = tl.load(slot_ptr, volatile=True).to(tl.int64)
+        lut_rows = slot * stride_ls + rows_c.to(tl.int64) * stride_ln
+        pairs_first = _row_pairs(pairs_ptr, lut_rows, BITS, True)
+    nxt1 = _load_words(row_words, k_start, wj, KW, LOAD_ORDER > 0)
+    if PREFETCH >= 2:
+        nxt2 = _load_words(row_words, k_start + BLOCK_K, wj, KW, LOAD_ORDER > 0)
+    else:
+        nxt2 = nxt1
+    if PREFETCH >= 3:
+        nxt3 = _load_words(row_words, k_start + 2 * BLOCK_K, wj, KW, LOAD_ORDER > 0)
+    else:
+        nxt3 = nxt2
+    if LOAD_ORDER != 2:
+        slot = tl.load(slot_ptr, volatile=LOAD_ORDER == 1).to(tl.int64)
+        lut_rows = slot * stride_ls + rows_c.to(tl.int64) * stride_ln
+        tables_first = _row_tables(pairs_ptr, lut_rows, BITS, True)
+    else:
+        tables_first = _pair_tables(pairs_first, True)
     pdl_wait(PDL)
     out = stamp_ptr + pid.to(tl.int64) * ROW
     tl.store(out, clock0)
@@ -132,7 +150,15 @@ def _stamped_prmt_kernel(
             tables = _row_tables(pairs_ptr, lut_rows + g * L, BITS, True)
         for kb0 in range((lo // BLOCK_K) * BLOCK_K, hi, BLOCK_K):
             words = nxt1
-            nxt1 = _load_words(row_words, kb0 + BLOCK_K, wj, KW)
+            if PREFETCH == 1:
+                nxt1 = _load_words(row_words, kb0 + BLOCK_K, wj, KW)
+            elif PREFETCH == 2:
+                nxt1 = nxt2
+                nxt2 = _load_words(row_words, kb0 + 2 * BLOCK_K, wj, KW)
+            else:
+                nxt1 = nxt2
+                nxt2 = nxt3
+                nxt3 = _load_words(row_words, kb0 + 3 * BLOCK_K, wj, KW)
             acc = _block_sum(acc, words, tables, x_ptr, kb0, wj, lo, hi, K, BLOCK_N, BLOCK_K, False, True, True,
                              True)  # fmt: skip
             _stamp(acc, zero, out + 3 + blk * SAMPLES + slot_of, sampled)
@@ -151,8 +177,8 @@ def launch_stamped(x, codes, pool, slots, y, stamps, config: dict) -> None:
         x, codes, pool, slots, y, stamps, stamps[-1:, -1:],
         n, k, codes.shape[1] // 4, gs, codes.stride(0) // 4, pool.stride(0), pool.stride(1),
         BITS=BITS, BLOCK_N=bn, BLOCK_K=bk, NBLOCKS=k // bk, STAMP_EVERY=STAMP_EVERY,
-        CODES_FIRST=int(config.get("CODES_FIRST", 0)), num_warps=config["num_warps"], num_stages=1,
-        **pdl_args(x.device),
+        PREFETCH=config["PREFETCH"], LOAD_ORDER=int(config.get("LOAD_ORDER", 0)), num_warps=config["num_warps"],
+        num_stages=1, **pdl_args(x.device),
     )  # fmt: skip
 
 
@@ -299,7 +325,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path)
     ap.add_argument("--shapes", default="4096x4096,11008x4096")
     ap.add_argument("--gpr", default="1,4")
-    ap.add_argument("--configs", default="bn4-w2,bn4-w2-cf1,bn4-w2-cf2,bn8-w4,bn8-w4-cf2",
+    ap.add_argument("--configs", default="bn8-w4,bn8-w4-o2,bn8-w4-p3,bn8-w4-o2-p3",
                     help="labels of CONFIGS, comma-separated")  # fmt: skip
     ap.add_argument("--plot", type=Path, help="re-plot a decode_timeline.json")
     args = ap.parse_args()

@@ -88,13 +88,16 @@ def _byte_table(pa, pb, HIGH: tl.constexpr, ASM: tl.constexpr = False):
 
 
 @triton.jit
-def _row_pairs(pairs_ptr, off, BITS: tl.constexpr):
+def _row_pairs(pairs_ptr, off, BITS: tl.constexpr, VOLATILE: tl.constexpr = False):
     """The 2**BITS LUT entries at element offsets off [BN] (even) as 8 b32 pairs [BN] each (3 bits: 4 loaded, the
-    upper 4 repeat them: codes < 8 never select the upper tables)."""
+    upper 4 repeat them: codes < 8 never select the upper tables). VOLATILE: as ld.volatile (LOAD_ORDER)."""
     p = pairs_ptr + off // 2
-    p0, p1, p2, p3 = tl.load(p), tl.load(p + 1), tl.load(p + 2), tl.load(p + 3)
+    v: tl.constexpr = VOLATILE
+    p0, p1 = tl.load(p, volatile=v), tl.load(p + 1, volatile=v)
+    p2, p3 = tl.load(p + 2, volatile=v), tl.load(p + 3, volatile=v)
     if BITS == 4:
-        p4, p5, p6, p7 = tl.load(p + 4), tl.load(p + 5), tl.load(p + 6), tl.load(p + 7)
+        p4, p5 = tl.load(p + 4, volatile=v), tl.load(p + 5, volatile=v)
+        p6, p7 = tl.load(p + 6, volatile=v), tl.load(p + 7, volatile=v)
     else:
         p4, p5, p6, p7 = p0, p1, p2, p3
     return p0, p1, p2, p3, p4, p5, p6, p7
@@ -317,7 +320,7 @@ def _block_sum(acc, words, tables, x_ptr, kb0, wj, lo, hi, K, BLOCK_N: tl.conste
 def _load_words(row_words, kb0, wj, KW, VOLATILE: tl.constexpr = False):
     """uint32 [BN, BW]: the packed code words of the block at column kb0 (zeros past the row; a prefetch past
     the program's K range reads words it never uses). VOLATILE: as ld.volatile, kept in program order among the
-    kernel's other volatile loads (CODES_FIRST)."""
+    kernel's other volatile loads (LOAD_ORDER)."""
     wcol = kb0 // 8 + wj
     return tl.load(row_words + wcol[None, :], mask=(wcol < KW)[None, :], other=0, volatile=VOLATILE)
 
@@ -342,7 +345,7 @@ def _decode_prmt_kernel(
     BITS: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, USE_SPLIT: tl.constexpr,
     ASM: tl.constexpr, LUT_BF16: tl.constexpr, PREFETCH: tl.constexpr, X_VEC: tl.constexpr = False,
     GROUP_ALIGNED: tl.constexpr = False, HALF2: tl.constexpr = False, PDL: tl.constexpr = False,
-    CODES_FIRST: tl.constexpr = 0,
+    LOAD_ORDER: tl.constexpr = 0,
 ):  # fmt: skip
     L: tl.constexpr = 1 << BITS
     BW: tl.constexpr = BLOCK_K // 8  # code words per row and block
@@ -352,32 +355,36 @@ def _decode_prmt_kernel(
     rows, rows_c, wj, row_words, k_start, k_end = _row_block(codes_ptr, N, K, stride_cw, K_PER_SPLIT, BLOCK_N, BW)
     # PREFETCH = D > 0: the first D codes blocks, issued before the slot -> LUT tables chain (they depend on
     # neither); then each block D ahead of the one looked up (nxt1 is the next block, nxt2 the one after, ...).
-    # CODES_FIRST: those loads and the slot's volatile, so that ptxas keeps them in this order; else it hoists the
-    # slot's load and its first use above the codes' loads, and every codes request waits on the slot's round trip.
-    # CODES_FIRST 2: the slot also asked for once before them (its DRAM miss then leads the codes' burst; the copy
-    # loaded after them waits on that same miss in L2).
-    if CODES_FIRST == 2:
-        slot_early = tl.load(slot_ptr, volatile=True)
-    nxt1 = (_load_words(row_words, k_start, wj, KW, CODES_FIRST > 0) if PREFETCH >= 1
-            else tl.zeros((BLOCK_N, BW), dtype=tl.uint32))  # fmt: skip
-    nxt2 = _load_words(row_words, k_start + BLOCK_K, wj, KW, CODES_FIRST > 0) if PREFETCH >= 2 else nxt1
-    nxt3 = _load_words(row_words, k_start + 2 * BLOCK_K, wj, KW, CODES_FIRST > 0) if PREFETCH >= 3 else nxt2
-    slot = tl.load(slot_ptr, volatile=CODES_FIRST > 0)
-    if CODES_FIRST == 2:
-        slot = tl.maximum(slot, slot_early)
-    slot = slot.to(tl.int64)
-    lut_rows = slot * stride_ls + rows_c.to(tl.int64) * stride_ln  # [BN] element offsets of each row's LUT
+    # LOAD_ORDER fixes the order in which those loads leave (volatile loads keep their program order in ptxas):
+    # 0, ptxas's (it hoists the slot's load and its first use above the codes', so the codes' requests wait on the
+    # slot's round trip); 1, the codes' requests first, then the slot; 2, the slot, the first group's LUT rows, then
+    # the codes, so that the LUT's requests are not queued in DRAM behind the codes' burst.
     pairs_ptr = lut_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)  # entries 2i, 2i+1 as one b32
     g_first = k_start // GS
-    if PDL:  # the first group's tables before the wait: the codes, the slot and the LUT are no kernel's output
+    if LOAD_ORDER == 2:
+        slot = tl.load(slot_ptr, volatile=True).to(tl.int64)
+        lut_rows = slot * stride_ls + rows_c.to(tl.int64) * stride_ln  # [BN] element offsets of each row's LUT
+        pairs_first = _row_pairs(pairs_ptr, lut_rows + g_first * L, BITS, True)
+    nxt1 = (_load_words(row_words, k_start, wj, KW, LOAD_ORDER > 0) if PREFETCH >= 1
+            else tl.zeros((BLOCK_N, BW), dtype=tl.uint32))  # fmt: skip
+    nxt2 = _load_words(row_words, k_start + BLOCK_K, wj, KW, LOAD_ORDER > 0) if PREFETCH >= 2 else nxt1
+    nxt3 = _load_words(row_words, k_start + 2 * BLOCK_K, wj, KW, LOAD_ORDER > 0) if PREFETCH >= 3 else nxt2
+    if LOAD_ORDER != 2:
+        slot = tl.load(slot_ptr, volatile=LOAD_ORDER == 1).to(tl.int64)
+        lut_rows = slot * stride_ls + rows_c.to(tl.int64) * stride_ln
+    # the first group's tables before the PDL wait: the codes, the slot and the LUT are no kernel's output
+    EARLY: tl.constexpr = PDL or LOAD_ORDER == 2
+    if LOAD_ORDER == 2:
+        tables_first = _pair_tables(pairs_first, ASM)
+    elif PDL:
         tables_first = _row_tables(pairs_ptr, lut_rows + g_first * L, BITS, ASM)
-        pdl_wait(PDL)
+    pdl_wait(PDL)
 
     acc = tl.zeros((BLOCK_N, BW), dtype=tl.float32)
     for g in range(g_first, (k_end - 1) // GS + 1):
         lo = tl.maximum(g * GS, k_start)  # this group's columns inside the K range: [lo, hi)
         hi = tl.minimum(g * GS + GS, k_end)
-        if PDL:
+        if EARLY:
             if g == g_first:
                 tables = tables_first
             else:
@@ -539,9 +546,8 @@ def launch_decode_prmt(
     code word, split in registers, instead of 8 two-byte loads), GROUP_SPLIT (0/1: split K at the LUT groups, one
     group per program, blocks from each group's first column; the group size must be a multiple of 32, for 16-byte
     codes loads; SPLIT_K is then the group count), HALF2 (0/1: products and each word's sum in fp16 where
-    half2_ok allows, the fp32 form elsewhere), CODES_FIRST (0-2: 1, the first PREFETCH blocks' codes and the slot
-    loaded volatile, so that the codes' requests leave before the slot's round trip stalls the thread; 2, the slot
-    also asked for once before them). (A
+    half2_ok allows, the fp32 form elsewhere), LOAD_ORDER (0-2: the order in which the first PREFETCH blocks' codes,
+    the slot and the first LUT rows are asked for, the kernel's comment says which). (A
     persistent form, each program carrying the next row tile's codes and LUT pairs across its tiles, lost on the
     H200 in the thirty-first session and was removed; X_PREFETCH, x's pairs a block ahead, was measured three times
     without a win and removed in the twenty-fifth session; TABLES_AHEAD, each LUT group's entries loaded a group
@@ -575,7 +581,7 @@ def launch_decode_prmt(
         k_per_split, split,
         BITS=bits, BLOCK_N=block_n, BLOCK_K=block_k, USE_SPLIT=split > 1, ASM=not interpreting(),
         LUT_BF16=lut_pool.dtype == torch.bfloat16, PREFETCH=prefetch, X_VEC=x_vec,
-        GROUP_ALIGNED=group_split, HALF2=half2, CODES_FIRST=int(config.get("CODES_FIRST", 0)),
+        GROUP_ALIGNED=group_split, HALF2=half2, LOAD_ORDER=int(config.get("LOAD_ORDER", 0)),
         num_warps=config.get("num_warps", 4), num_stages=config.get("num_stages", 1),
         **pdl_args(x.device),
     )  # fmt: skip

@@ -1,11 +1,12 @@
-"""Sixty-first session: CODES_FIRST against the shipped one-token configs, in turns (H100).
+"""Sixty-first session: LOAD_ORDER and deeper prefetch against the shipped one-token configs, in turns.
 
 The clock stamps (decode_timeline.py) put the first K block's end ~2.8-3.0 us after the programs start, ~1 us
-per block after it; the sm_90 code shows why: ptxas hoists the slot's load and its first use (the LUT rows'
-address) above the codes' loads, so every codes request waits on the slot's DRAM round trip. CODES_FIRST loads the
-first blocks' codes and the slot as ld.volatile, which ptxas keeps in order. Per shape and gpr: each config plain
-and with CODES_FIRST (checked against the reference), the op as shipped and cuBLAS, timed in turns (5 rounds,
-graph replays, L2 flushed). Prints a line per case; writes $OUT/codes_first.json.
+per block after it, each block waiting on its own words (one block ahead). The sm_90 code: ptxas hoists the slot's
+load and its first use above the codes' loads, so every codes request waits on the slot's DRAM round trip, and the
+LUT's requests then queue behind the codes' burst. LOAD_ORDER 1 asks for the codes first, 2 for the slot and the
+LUT rows first (volatile loads keep their order); PREFETCH 3 has three blocks in flight. Per shape and gpr: each
+config plain and with those (checked against the reference), the op as shipped and cuBLAS, timed in turns (5
+rounds, graph replays, L2 flushed). Prints a line per case; writes $OUT/codes_first.json.
 """
 
 import json
@@ -25,7 +26,6 @@ from kernels.triton_decode_prmt import launch_decode_prmt  # noqa: E402
 CONFIGS = {
     "bn8-w4": {"BLOCK_N": 8, "BLOCK_K": 1024, "num_warps": 4, "PREFETCH": 1, "X_VEC": 1, "HALF2": 1},
     "bn4-w2": {"BLOCK_N": 4, "BLOCK_K": 1024, "num_warps": 2, "PREFETCH": 1, "X_VEC": 1, "HALF2": 1},
-    "bn4-w4": {"BLOCK_N": 4, "BLOCK_K": 1024, "num_warps": 4, "PREFETCH": 1, "X_VEC": 1, "HALF2": 1},
     "bn8-w4-k688": {"BLOCK_N": 8, "BLOCK_K": 688, "num_warps": 4, "PREFETCH": 1, "X_VEC": 1, "HALF2": 1},
 }
 
@@ -39,15 +39,15 @@ def main() -> None:
             ref = lut_linear_reference(x, layer.codes[0], layer.pools[0], slots, BITS)
             launches, errs = {}, {}
             for label, cfg in CONFIGS.items():
-                for cf in (0, 1, 2):
-                    c = cfg | {"CODES_FIRST": cf, "SPLIT_K": 1, "num_stages": 1}
+                for order, prefetch in ((0, 1), (1, 1), (2, 1), (0, 3), (2, 3)):
+                    c = cfg | {"LOAD_ORDER": order, "PREFETCH": prefetch, "SPLIT_K": 1, "num_stages": 1}
                     y = torch.full((1, n), float("nan"), dtype=torch.float16, device="cuda")
                     try:
                         launch_decode_prmt(x, layer.codes[0], layer.pools[0], slots, BITS, y, c)
                     except ValueError as e:  # BLOCK_K not dividing the group at gpr 4 on 11008 columns
-                        print(f"  {label} cf {cf}: {e}")
+                        print(f"  {label} o{order} p{prefetch}: {e}")
                         continue
-                    name = f"{label}{f'-cf{cf}' if cf else ''}"
+                    name = f"{label}-o{order}-p{prefetch}"
                     errs[name] = (y.float() - ref.float()).abs().max().item()
                     launches[name] = launch_fn(launch_decode_prmt, layer, x, slots, BITS, y, c)
             if not errs:
