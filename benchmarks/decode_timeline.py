@@ -113,16 +113,17 @@ def _stamped_prmt_kernel(
     rows, rows_c, wj, row_words, k_start, k_end = _row_block(codes_ptr, N, K, stride_cw, K, BLOCK_N, BW)
     pairs_ptr = lut_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
     if LOAD_ORDER == 2:  # as _decode_prmt_kernel's LOAD_ORDER
-        slot = tl.load(slot_ptr, volatile=True).to(tl.int64)
+        slot = tl.load(slot_ptr).to(tl.int64)
         lut_rows = slot * stride_ls + rows_c.to(tl.int64) * stride_ln
-        pairs_first = _row_pairs(pairs_ptr, lut_rows, BITS, True)
-    nxt1 = _load_words(row_words, k_start, wj, KW, LOAD_ORDER > 0)
+        pairs_first = _row_pairs(pairs_ptr, lut_rows, BITS)
+        tl.debug_barrier()
+    nxt1 = _load_words(row_words, k_start, wj, KW, LOAD_ORDER == 1)
     if PREFETCH >= 2:
-        nxt2 = _load_words(row_words, k_start + BLOCK_K, wj, KW, LOAD_ORDER > 0)
+        nxt2 = _load_words(row_words, k_start + BLOCK_K, wj, KW, LOAD_ORDER == 1)
     else:
         nxt2 = nxt1
     if PREFETCH >= 3:
-        nxt3 = _load_words(row_words, k_start + 2 * BLOCK_K, wj, KW, LOAD_ORDER > 0)
+        nxt3 = _load_words(row_words, k_start + 2 * BLOCK_K, wj, KW, LOAD_ORDER == 1)
     else:
         nxt3 = nxt2
     if LOAD_ORDER != 2:

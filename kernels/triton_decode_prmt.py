@@ -357,18 +357,21 @@ def _decode_prmt_kernel(
     # neither); then each block D ahead of the one looked up (nxt1 is the next block, nxt2 the one after, ...).
     # LOAD_ORDER fixes the order in which those loads leave (volatile loads keep their program order in ptxas):
     # 0, ptxas's (it hoists the slot's load and its first use above the codes', so the codes' requests wait on the
-    # slot's round trip); 1, the codes' requests first, then the slot; 2, the slot, the first group's LUT rows, then
-    # the codes, so that the LUT's requests are not queued in DRAM behind the codes' burst.
+    # slot's round trip); 1, the codes' requests first, then the slot; 2, the slot, the first group's LUT rows, a
+    # CTA barrier (no memory access crosses it), then the codes, so that the LUT's requests are not queued in DRAM
+    # behind the codes' burst. (Volatile LUT loads for 2 are slow: ld.volatile is a strong load, LDG.STRONG.SYS,
+    # and 16 of them a thread took the first block from 3.2 to 6.3 us on the H100.)
     pairs_ptr = lut_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)  # entries 2i, 2i+1 as one b32
     g_first = k_start // GS
     if LOAD_ORDER == 2:
-        slot = tl.load(slot_ptr, volatile=True).to(tl.int64)
+        slot = tl.load(slot_ptr).to(tl.int64)
         lut_rows = slot * stride_ls + rows_c.to(tl.int64) * stride_ln  # [BN] element offsets of each row's LUT
-        pairs_first = _row_pairs(pairs_ptr, lut_rows + g_first * L, BITS, True)
-    nxt1 = (_load_words(row_words, k_start, wj, KW, LOAD_ORDER > 0) if PREFETCH >= 1
+        pairs_first = _row_pairs(pairs_ptr, lut_rows + g_first * L, BITS)
+        tl.debug_barrier()
+    nxt1 = (_load_words(row_words, k_start, wj, KW, LOAD_ORDER == 1) if PREFETCH >= 1
             else tl.zeros((BLOCK_N, BW), dtype=tl.uint32))  # fmt: skip
-    nxt2 = _load_words(row_words, k_start + BLOCK_K, wj, KW, LOAD_ORDER > 0) if PREFETCH >= 2 else nxt1
-    nxt3 = _load_words(row_words, k_start + 2 * BLOCK_K, wj, KW, LOAD_ORDER > 0) if PREFETCH >= 3 else nxt2
+    nxt2 = _load_words(row_words, k_start + BLOCK_K, wj, KW, LOAD_ORDER == 1) if PREFETCH >= 2 else nxt1
+    nxt3 = _load_words(row_words, k_start + 2 * BLOCK_K, wj, KW, LOAD_ORDER == 1) if PREFETCH >= 3 else nxt2
     if LOAD_ORDER != 2:
         slot = tl.load(slot_ptr, volatile=LOAD_ORDER == 1).to(tl.int64)
         lut_rows = slot * stride_ls + rows_c.to(tl.int64) * stride_ln

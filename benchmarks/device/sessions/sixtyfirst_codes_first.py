@@ -32,14 +32,14 @@ CONFIGS = {
 
 def main() -> None:
     rows = []
-    for n, k in [(4096, 4096), (11008, 4096), (4096, 11008)]:
+    for n, k in [(4096, 4096), (11008, 4096)]:
         for gpr in (1, 4):
             layer = Layer(n, k, gpr)
             x, slots = make_batch(1, 1, k)
             ref = lut_linear_reference(x, layer.codes[0], layer.pools[0], slots, BITS)
             launches, errs = {}, {}
             for label, cfg in CONFIGS.items():
-                for order, prefetch in ((0, 1), (1, 1), (2, 1), (0, 3), (2, 3)):
+                for order, prefetch in ((0, 1), (1, 1), (2, 1), (2, 2)):
                     c = cfg | {"LOAD_ORDER": order, "PREFETCH": prefetch, "SPLIT_K": 1, "num_stages": 1}
                     y = torch.full((1, n), float("nan"), dtype=torch.float16, device="cuda")
                     try:
