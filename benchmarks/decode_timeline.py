@@ -48,6 +48,7 @@ from kernels.triton_decode_prmt import (  # noqa: E402
     _block_sum,
     _load_words,
     _pair_tables,
+    _prefetch_x,
     _row_block,
     _row_pairs,
     _row_tables,
@@ -63,6 +64,7 @@ CONFIGS = {
 # with LOAD_ORDER 1 or 2 (kernels/triton_decode_prmt.py), deeper prefetch, both
 CONFIGS |= {f"{label}-o{o}": config | {"LOAD_ORDER": o} for label, config in list(CONFIGS.items()) for o in (1, 2)}
 CONFIGS |= {f"{label}-p{p}": config | {"PREFETCH": p} for label, config in list(CONFIGS.items()) for p in (2, 3)}
+CONFIGS |= {f"{label}-x": config | {"X_EARLY": 1} for label, config in list(CONFIGS.items())}  # x asked of L1 first
 STAMP_EVERY = 16  # of a block's BW code words, one in STAMP_EVERY stores its thread's stamp
 LAUNCHES = 10
 
@@ -99,6 +101,7 @@ def _stamped_prmt_kernel(
     N, K, KW, GS, stride_cw, stride_ls, stride_ln,
     BITS: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, NBLOCKS: tl.constexpr,
     STAMP_EVERY: tl.constexpr, PREFETCH: tl.constexpr = 1, PDL: tl.constexpr = False, LOAD_ORDER: tl.constexpr = 0,
+    X_EARLY: tl.constexpr = False,
 ):  # fmt: skip
     """_decode_prmt_kernel with X_VEC, HALF2, ASM, PREFETCH 1-3, LOAD_ORDER, one K range (the whole row), plus stamps.
     stamp_ptr: uint32 [programs, 3 + (NBLOCKS + 1) * BN * BW / STAMP_EVERY] (and one row more, whose last element is
@@ -112,6 +115,8 @@ def _stamped_prmt_kernel(
     clock0, timer0, smid = _now(zero)
     rows, rows_c, wj, row_words, k_start, k_end = _row_block(codes_ptr, N, K, stride_cw, K, BLOCK_N, BW)
     pairs_ptr = lut_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
+    if X_EARLY:  # as _decode_prmt_kernel's
+        _prefetch_x(x_ptr, k_start, k_end)
     if LOAD_ORDER == 2:  # as _decode_prmt_kernel's LOAD_ORDER
         slot = tl.load(slot_ptr).to(tl.int64)
         lut_rows = slot * stride_ls + rows_c.to(tl.int64) * stride_ln
@@ -178,8 +183,8 @@ def launch_stamped(x, codes, pool, slots, y, stamps, config: dict) -> None:
         x, codes, pool, slots, y, stamps, stamps[-1:, -1:],
         n, k, codes.shape[1] // 4, gs, codes.stride(0) // 4, pool.stride(0), pool.stride(1),
         BITS=BITS, BLOCK_N=bn, BLOCK_K=bk, NBLOCKS=k // bk, STAMP_EVERY=STAMP_EVERY,
-        PREFETCH=config["PREFETCH"], LOAD_ORDER=int(config.get("LOAD_ORDER", 0)), num_warps=config["num_warps"],
-        num_stages=1, **pdl_args(x.device),
+        PREFETCH=config["PREFETCH"], LOAD_ORDER=int(config.get("LOAD_ORDER", 0)),
+        X_EARLY=bool(config.get("X_EARLY", 0)), num_warps=config["num_warps"], num_stages=1, **pdl_args(x.device),
     )  # fmt: skip
 
 

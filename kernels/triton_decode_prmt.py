@@ -73,6 +73,7 @@ DEQUANT = tl.constexpr(to_ptx(dequant_program()))
 TABLE_LO = tl.constexpr(table_ptx("lo"))
 TABLE_HI = tl.constexpr(table_ptx("hi"))
 DEQUANT_CONSTR = tl.constexpr(DEQUANT_CONSTRAINTS)
+PREFETCH_L1 = tl.constexpr("mov.u32 $0, 0; prefetch.global.L1 [$1];")  # no register written, no wait
 
 
 @triton.jit
@@ -317,6 +318,17 @@ def _block_sum(acc, words, tables, x_ptr, kb0, wj, lo, hi, K, BLOCK_N: tl.conste
 
 
 @triton.jit
+def _prefetch_x(x_ptr, k_start, k_end, LINES: tl.constexpr = 64):
+    """Ask this SM's L1 for x's columns [k_start, k_end) (128-byte lines, LINES at a time), without waiting: x's
+    round trip then overlaps the slot's and the LUT's instead of following them (X_EARLY)."""
+    ELEMS: tl.constexpr = 1024 // x_ptr.dtype.element_ty.primitive_bitwidth  # x's elements a line
+    for c in range(k_start, k_end, LINES * ELEMS):
+        cols = tl.minimum(c + tl.arange(0, LINES) * ELEMS, k_end - 1)
+        tl.inline_asm_elementwise(PREFETCH_L1, "=r,l", [tl.cast(x_ptr + cols, tl.uint64)], dtype=tl.uint32,
+                                  is_pure=False, pack=1)  # fmt: skip
+
+
+@triton.jit
 def _load_words(row_words, kb0, wj, KW, VOLATILE: tl.constexpr = False):
     """uint32 [BN, BW]: the packed code words of the block at column kb0 (zeros past the row; a prefetch past
     the program's K range reads words it never uses). VOLATILE: as ld.volatile, kept in program order among the
@@ -345,7 +357,7 @@ def _decode_prmt_kernel(
     BITS: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, USE_SPLIT: tl.constexpr,
     ASM: tl.constexpr, LUT_BF16: tl.constexpr, PREFETCH: tl.constexpr, X_VEC: tl.constexpr = False,
     GROUP_ALIGNED: tl.constexpr = False, HALF2: tl.constexpr = False, PDL: tl.constexpr = False,
-    LOAD_ORDER: tl.constexpr = 0,
+    LOAD_ORDER: tl.constexpr = 0, X_EARLY: tl.constexpr = False,
 ):  # fmt: skip
     L: tl.constexpr = 1 << BITS
     BW: tl.constexpr = BLOCK_K // 8  # code words per row and block
@@ -353,6 +365,8 @@ def _decode_prmt_kernel(
     pid_k = tl.program_id(1)
     # k_start: a multiple of BLOCK_K (GROUP_ALIGNED: of the group size, a multiple of 32)
     rows, rows_c, wj, row_words, k_start, k_end = _row_block(codes_ptr, N, K, stride_cw, K_PER_SPLIT, BLOCK_N, BW)
+    if X_EARLY and ASM:  # x of the whole K range into L1 now (without it the first block's x is asked for only
+        _prefetch_x(x_ptr, k_start, k_end)  # once the LUT's tables are built: a third round trip in a chain)
     # PREFETCH = D > 0: the first D codes blocks, issued before the slot -> LUT tables chain (they depend on
     # neither); then each block D ahead of the one looked up (nxt1 is the next block, nxt2 the one after, ...).
     # LOAD_ORDER fixes the order in which those loads leave (volatile loads keep their program order in ptxas):
@@ -550,7 +564,8 @@ def launch_decode_prmt(
     group per program, blocks from each group's first column; the group size must be a multiple of 32, for 16-byte
     codes loads; SPLIT_K is then the group count), HALF2 (0/1: products and each word's sum in fp16 where
     half2_ok allows, the fp32 form elsewhere), LOAD_ORDER (0-2: the order in which the first PREFETCH blocks' codes,
-    the slot and the first LUT rows are asked for, the kernel's comment says which). (A
+    the slot and the first LUT rows are asked for, the kernel's comment says which), X_EARLY (0/1: x's range asked
+    of L1 by prefetch at the start). (A
     persistent form, each program carrying the next row tile's codes and LUT pairs across its tiles, lost on the
     H200 in the thirty-first session and was removed; X_PREFETCH, x's pairs a block ahead, was measured three times
     without a win and removed in the twenty-fifth session; TABLES_AHEAD, each LUT group's entries loaded a group
@@ -585,6 +600,7 @@ def launch_decode_prmt(
         BITS=bits, BLOCK_N=block_n, BLOCK_K=block_k, USE_SPLIT=split > 1, ASM=not interpreting(),
         LUT_BF16=lut_pool.dtype == torch.bfloat16, PREFETCH=prefetch, X_VEC=x_vec,
         GROUP_ALIGNED=group_split, HALF2=half2, LOAD_ORDER=int(config.get("LOAD_ORDER", 0)),
+        X_EARLY=bool(config.get("X_EARLY", 0)),
         num_warps=config.get("num_warps", 4), num_stages=config.get("num_stages", 1),
         **pdl_args(x.device),
     )  # fmt: skip

@@ -32,22 +32,23 @@ CONFIGS = {
 
 def main() -> None:
     rows = []
-    for n, k in [(4096, 4096), (11008, 4096)]:
+    for n, k in [(4096, 4096), (11008, 4096), (4096, 11008)]:
         for gpr in (1, 4):
             layer = Layer(n, k, gpr)
             x, slots = make_batch(1, 1, k)
             ref = lut_linear_reference(x, layer.codes[0], layer.pools[0], slots, BITS)
             launches, errs = {}, {}
             for label, cfg in CONFIGS.items():
-                for order, prefetch in ((0, 1), (1, 1), (2, 1), (2, 2)):
-                    c = cfg | {"LOAD_ORDER": order, "PREFETCH": prefetch, "SPLIT_K": 1, "num_stages": 1}
+                for order, prefetch, x_early in ((0, 1, 0), (0, 1, 1), (1, 1, 0), (1, 1, 1), (0, 2, 1)):
+                    c = cfg | {"LOAD_ORDER": order, "PREFETCH": prefetch, "X_EARLY": x_early, "SPLIT_K": 1,
+                               "num_stages": 1}  # fmt: skip
                     y = torch.full((1, n), float("nan"), dtype=torch.float16, device="cuda")
                     try:
                         launch_decode_prmt(x, layer.codes[0], layer.pools[0], slots, BITS, y, c)
                     except ValueError as e:  # BLOCK_K not dividing the group at gpr 4 on 11008 columns
-                        print(f"  {label} o{order} p{prefetch}: {e}")
+                        print(f"  {label} o{order} p{prefetch} x{x_early}: {e}")
                         continue
-                    name = f"{label}-o{order}-p{prefetch}"
+                    name = f"{label}-o{order}-p{prefetch}{'-x' if x_early else ''}"
                     errs[name] = (y.float() - ref.float()).abs().max().item()
                     launches[name] = launch_fn(launch_decode_prmt, layer, x, slots, BITS, y, c)
             if not errs:
