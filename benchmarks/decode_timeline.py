@@ -47,10 +47,7 @@ from kernels.triton_common import pdl_args, pdl_wait  # noqa: E402
 from kernels.triton_decode_prmt import (  # noqa: E402
     _block_sum,
     _load_words,
-    _pair_tables,
-    _prefetch_x,
     _row_block,
-    _row_pairs,
     _row_tables,
     launch_decode_prmt,
 )
@@ -61,10 +58,8 @@ CONFIGS = {
     "bn4-w2": {"BLOCK_N": 4, "BLOCK_K": 1024, "num_warps": 2, "PREFETCH": 1, "X_VEC": 1, "HALF2": 1},
     "bn8-w8": {"BLOCK_N": 8, "BLOCK_K": 1024, "num_warps": 8, "PREFETCH": 1, "X_VEC": 1, "HALF2": 1},
 }
-# with LOAD_ORDER 1 or 2 (kernels/triton_decode_prmt.py), deeper prefetch, both
-CONFIGS |= {f"{label}-o{o}": config | {"LOAD_ORDER": o} for label, config in list(CONFIGS.items()) for o in (1, 2)}
-CONFIGS |= {f"{label}-p{p}": config | {"PREFETCH": p} for label, config in list(CONFIGS.items()) for p in (2, 3)}
-CONFIGS |= {f"{label}-x": config | {"X_EARLY": 1} for label, config in list(CONFIGS.items())}  # x asked of L1 first
+# with the first block's words and tables stamped before the loop
+CONFIGS |= {f"{label}-parts": config | {"PARTS": 1} for label, config in list(CONFIGS.items())}
 STAMP_EVERY = 16  # of a block's BW code words, one in STAMP_EVERY stores its thread's stamp
 LAUNCHES = 10
 
@@ -100,43 +95,26 @@ def _stamped_prmt_kernel(
     x_ptr, codes_ptr, lut_ptr, slot_ptr, y_ptr, stamp_ptr, zero_ptr,
     N, K, KW, GS, stride_cw, stride_ls, stride_ln,
     BITS: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, NBLOCKS: tl.constexpr,
-    STAMP_EVERY: tl.constexpr, PREFETCH: tl.constexpr = 1, PDL: tl.constexpr = False, LOAD_ORDER: tl.constexpr = 0,
-    X_EARLY: tl.constexpr = False,
+    STAMP_EVERY: tl.constexpr, PDL: tl.constexpr = False, PARTS: tl.constexpr = False,
 ):  # fmt: skip
-    """_decode_prmt_kernel with X_VEC, HALF2, ASM, PREFETCH 1-3, LOAD_ORDER, one K range (the whole row), plus stamps.
-    stamp_ptr: uint32 [programs, 3 + (NBLOCKS + 1) * BN * BW / STAMP_EVERY] (and one row more, whose last element is
-    zero_ptr's 0): start clock, start globaltimer, smid, then per block (and the end) the sampled words' clocks."""
+    """_decode_prmt_kernel with PREFETCH 1, X_VEC, HALF2, ASM, one K range (the whole row), plus stamps.
+    stamp_ptr: uint32 [programs, 3 + (NBLOCKS + 3) * BN * BW / STAMP_EVERY] (and one row more, whose last element is
+    zero_ptr's 0): start clock, start globaltimer, smid, then per block, the end and (PARTS) the first block's words
+    and the first tables the sampled threads' clocks. PARTS stamps when the first block's words, then the first
+    group's tables, are there, before the loop (where the first lookups wait on both anyway)."""
     L: tl.constexpr = 1 << BITS
     BW: tl.constexpr = BLOCK_K // 8
     SAMPLES: tl.constexpr = BLOCK_N * BW // STAMP_EVERY
-    ROW: tl.constexpr = 3 + (NBLOCKS + 1) * SAMPLES
+    ROW: tl.constexpr = 3 + (NBLOCKS + 3) * SAMPLES
     pid = tl.program_id(0)
     zero = tl.load(zero_ptr)  # 0, unknown to the compiler
     clock0, timer0, smid = _now(zero)
     rows, rows_c, wj, row_words, k_start, k_end = _row_block(codes_ptr, N, K, stride_cw, K, BLOCK_N, BW)
+    nxt1 = _load_words(row_words, k_start, wj, KW)
+    slot = tl.load(slot_ptr).to(tl.int64)
+    lut_rows = slot * stride_ls + rows_c.to(tl.int64) * stride_ln
     pairs_ptr = lut_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
-    if X_EARLY:  # as _decode_prmt_kernel's
-        _prefetch_x(x_ptr, k_start, k_end)
-    if LOAD_ORDER == 2:  # as _decode_prmt_kernel's LOAD_ORDER
-        slot = tl.load(slot_ptr).to(tl.int64)
-        lut_rows = slot * stride_ls + rows_c.to(tl.int64) * stride_ln
-        pairs_first = _row_pairs(pairs_ptr, lut_rows, BITS)
-        tl.debug_barrier()
-    nxt1 = _load_words(row_words, k_start, wj, KW, LOAD_ORDER == 1)
-    if PREFETCH >= 2:
-        nxt2 = _load_words(row_words, k_start + BLOCK_K, wj, KW, LOAD_ORDER == 1)
-    else:
-        nxt2 = nxt1
-    if PREFETCH >= 3:
-        nxt3 = _load_words(row_words, k_start + 2 * BLOCK_K, wj, KW, LOAD_ORDER == 1)
-    else:
-        nxt3 = nxt2
-    if LOAD_ORDER != 2:
-        slot = tl.load(slot_ptr, volatile=LOAD_ORDER == 1).to(tl.int64)
-        lut_rows = slot * stride_ls + rows_c.to(tl.int64) * stride_ln
-        tables_first = _row_tables(pairs_ptr, lut_rows, BITS, True)
-    else:
-        tables_first = _pair_tables(pairs_first, True)
+    tables_first = _row_tables(pairs_ptr, lut_rows, BITS, True)
     pdl_wait(PDL)
     out = stamp_ptr + pid.to(tl.int64) * ROW
     tl.store(out, clock0)
@@ -144,6 +122,10 @@ def _stamped_prmt_kernel(
     tl.store(out + 2, smid)
     sampled = (tl.arange(0, BLOCK_N)[:, None] * BW + wj[None, :]) % STAMP_EVERY == 0  # [BN, BW]
     slot_of = (tl.arange(0, BLOCK_N)[:, None] * BW + wj[None, :]) // STAMP_EVERY
+    if PARTS:
+        _stamp(nxt1.to(tl.float32, bitcast=True), zero, out + 3 + (NBLOCKS + 1) * SAMPLES + slot_of, sampled)
+        lo0 = tl.broadcast_to(tables_first[0][:, None], (BLOCK_N, BW)).to(tl.float32, bitcast=True)
+        _stamp(lo0, zero, out + 3 + (NBLOCKS + 2) * SAMPLES + slot_of, sampled)
 
     acc = tl.zeros((BLOCK_N, BW), dtype=tl.float32)
     blk = 0
@@ -156,15 +138,7 @@ def _stamped_prmt_kernel(
             tables = _row_tables(pairs_ptr, lut_rows + g * L, BITS, True)
         for kb0 in range((lo // BLOCK_K) * BLOCK_K, hi, BLOCK_K):
             words = nxt1
-            if PREFETCH == 1:
-                nxt1 = _load_words(row_words, kb0 + BLOCK_K, wj, KW)
-            elif PREFETCH == 2:
-                nxt1 = nxt2
-                nxt2 = _load_words(row_words, kb0 + 2 * BLOCK_K, wj, KW)
-            else:
-                nxt1 = nxt2
-                nxt2 = nxt3
-                nxt3 = _load_words(row_words, kb0 + 3 * BLOCK_K, wj, KW)
+            nxt1 = _load_words(row_words, kb0 + BLOCK_K, wj, KW)
             acc = _block_sum(acc, words, tables, x_ptr, kb0, wj, lo, hi, K, BLOCK_N, BLOCK_K, False, True, True,
                              True)  # fmt: skip
             _stamp(acc, zero, out + 3 + blk * SAMPLES + slot_of, sampled)
@@ -183,8 +157,7 @@ def launch_stamped(x, codes, pool, slots, y, stamps, config: dict) -> None:
         x, codes, pool, slots, y, stamps, stamps[-1:, -1:],
         n, k, codes.shape[1] // 4, gs, codes.stride(0) // 4, pool.stride(0), pool.stride(1),
         BITS=BITS, BLOCK_N=bn, BLOCK_K=bk, NBLOCKS=k // bk, STAMP_EVERY=STAMP_EVERY,
-        PREFETCH=config["PREFETCH"], LOAD_ORDER=int(config.get("LOAD_ORDER", 0)),
-        X_EARLY=bool(config.get("X_EARLY", 0)), num_warps=config["num_warps"], num_stages=1, **pdl_args(x.device),
+        PARTS=bool(config.get("PARTS", 0)), num_warps=config["num_warps"], num_stages=1, **pdl_args(x.device),
     )  # fmt: skip
 
 
@@ -198,8 +171,8 @@ def phases(stamps: torch.Tensor, nblocks: int, samples: int, clock_ghz: float) -
     aligned by their first program's globaltimer): start, each block's last sampled thread, end."""
     s = stamps[:-1].to(torch.int64).cpu() % (1 << 32)  # the last row holds the zero the kernel reads
     clock0, timer0, smid = s[:, 0], s[:, 1], s[:, 2]
-    marks = s[:, 3:].view(-1, nblocks + 1, samples).amax(dim=2)  # [programs, blocks + end] clocks
-    out = {"start": [], "blocks": [], "end": [], "sm": []}
+    marks = s[:, 3:].view(-1, nblocks + 3, samples).amax(dim=2)  # [programs, blocks + end + words + tables] clocks
+    out = {"start": [], "blocks": [], "end": [], "sm": [], "words0": [], "tables0": []}
     first_timer = timer0.min().item()
     for sm in smid.unique().tolist():
         on = (smid == sm).nonzero().flatten()
@@ -211,6 +184,9 @@ def phases(stamps: torch.Tensor, nblocks: int, samples: int, clock_ghz: float) -
             out["blocks"].append([_ns(c, origin, base_ns, clock_ghz) for c in marks[p, :nblocks].tolist()])
             out["end"].append(_ns(marks[p, nblocks].item(), origin, base_ns, clock_ghz))
             out["sm"].append(sm)
+            if marks[p, nblocks + 1].item():  # PARTS
+                out["words0"].append(_ns(marks[p, nblocks + 1].item(), origin, base_ns, clock_ghz))
+                out["tables0"].append(_ns(marks[p, nblocks + 2].item(), origin, base_ns, clock_ghz))
     return out
 
 
@@ -224,7 +200,10 @@ def summary(ph: dict) -> dict:
         "block_done_max_ns": [max(b) for b in blocks],
         "first_block_after_start_ns": statistics.median(b0 - s for b0, s in zip(blocks[0], starts, strict=True)),
         "end_ns": {"median": statistics.median(ends), "max": max(ends)},
-    }
+        **({"words0_after_start_ns": statistics.median(w - s for w, s in zip(ph["words0"], starts, strict=True)),
+            "tables0_after_start_ns": statistics.median(t - s for t, s in zip(ph["tables0"], starts, strict=True))}
+           if ph["words0"] else {}),
+    }  # fmt: skip
 
 
 def run_case(n: int, k: int, gpr: int, label: str, config: dict) -> dict:
@@ -234,7 +213,7 @@ def run_case(n: int, k: int, gpr: int, label: str, config: dict) -> dict:
     nblocks = k // config["BLOCK_K"]
     samples = config["BLOCK_N"] * config["BLOCK_K"] // 8 // STAMP_EVERY
     programs = triton.cdiv(n, config["BLOCK_N"])
-    stamps = torch.zeros(programs + 1, 3 + (nblocks + 1) * samples, dtype=torch.int32, device="cuda")
+    stamps = torch.zeros(programs + 1, 3 + (nblocks + 3) * samples, dtype=torch.int32, device="cuda")
     y = torch.empty(1, n, dtype=torch.float16, device="cuda")
     launch_stamped(x, codes, pool, slots, y, stamps, config)
     ref = lut_linear_reference(x, codes, pool, slots, BITS)
@@ -262,6 +241,8 @@ def run_case(n: int, k: int, gpr: int, label: str, config: dict) -> dict:
             "first_block_after_start_ns": statistics.median(p["first_block_after_start_ns"] for p in per_launch),
             "block_done_ns": [statistics.median(p["block_done_ns"][b] for p in per_launch) for b in range(nblocks)],
             "end_median_ns": med("end_ns", "median"), "end_max_ns": med("end_ns", "max"),
+            **({key: statistics.median(p[key] for p in per_launch)
+                for key in ("words0_after_start_ns", "tables0_after_start_ns")} if config.get("PARTS") else {}),
         },
         "example": phases(runs[len(runs) // 2], nblocks, samples, ghz),
     }  # fmt: skip
@@ -269,7 +250,9 @@ def run_case(n: int, k: int, gpr: int, label: str, config: dict) -> dict:
     print(f"{n}x{k} gpr {gpr} {label}: shipped {t_shipped:.2f} us, stamped {t_stamped:.2f} (err {err:.1e}); "
           f"starts by {m['start_max_ns']:.0f} ns, block 0 {m['first_block_after_start_ns']:.0f} ns after its start, "
           f"blocks done (median) {[round(b) for b in m['block_done_ns']]}, end median {m['end_median_ns']:.0f} "
-          f"max {m['end_max_ns']:.0f} ns", flush=True)  # fmt: skip
+          f"max {m['end_max_ns']:.0f} ns"
+          + (f"; words 0 there {m['words0_after_start_ns']:.0f} ns, tables {m['tables0_after_start_ns']:.0f} ns after "
+             "its start" if config.get("PARTS") else ""), flush=True)  # fmt: skip
     return row
 
 
@@ -331,7 +314,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path)
     ap.add_argument("--shapes", default="4096x4096,11008x4096")
     ap.add_argument("--gpr", default="1,4")
-    ap.add_argument("--configs", default="bn8-w4,bn8-w4-o2,bn8-w4-p3,bn8-w4-o2-p3",
+    ap.add_argument("--configs", default="bn8-w4,bn4-w2,bn8-w8",
                     help="labels of CONFIGS, comma-separated")  # fmt: skip
     ap.add_argument("--plot", type=Path, help="re-plot a decode_timeline.json")
     args = ap.parse_args()

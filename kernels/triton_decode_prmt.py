@@ -73,7 +73,6 @@ DEQUANT = tl.constexpr(to_ptx(dequant_program()))
 TABLE_LO = tl.constexpr(table_ptx("lo"))
 TABLE_HI = tl.constexpr(table_ptx("hi"))
 DEQUANT_CONSTR = tl.constexpr(DEQUANT_CONSTRAINTS)
-PREFETCH_L1 = tl.constexpr("mov.u32 $0, 0; prefetch.global.L1 [$1];")  # no register written, no wait
 
 
 @triton.jit
@@ -89,16 +88,13 @@ def _byte_table(pa, pb, HIGH: tl.constexpr, ASM: tl.constexpr = False):
 
 
 @triton.jit
-def _row_pairs(pairs_ptr, off, BITS: tl.constexpr, VOLATILE: tl.constexpr = False):
+def _row_pairs(pairs_ptr, off, BITS: tl.constexpr):
     """The 2**BITS LUT entries at element offsets off [BN] (even) as 8 b32 pairs [BN] each (3 bits: 4 loaded, the
-    upper 4 repeat them: codes < 8 never select the upper tables). VOLATILE: as ld.volatile (LOAD_ORDER)."""
+    upper 4 repeat them: codes < 8 never select the upper tables)."""
     p = pairs_ptr + off // 2
-    v: tl.constexpr = VOLATILE
-    p0, p1 = tl.load(p, volatile=v), tl.load(p + 1, volatile=v)
-    p2, p3 = tl.load(p + 2, volatile=v), tl.load(p + 3, volatile=v)
+    p0, p1, p2, p3 = tl.load(p), tl.load(p + 1), tl.load(p + 2), tl.load(p + 3)
     if BITS == 4:
-        p4, p5 = tl.load(p + 4, volatile=v), tl.load(p + 5, volatile=v)
-        p6, p7 = tl.load(p + 6, volatile=v), tl.load(p + 7, volatile=v)
+        p4, p5, p6, p7 = tl.load(p + 4), tl.load(p + 5), tl.load(p + 6), tl.load(p + 7)
     else:
         p4, p5, p6, p7 = p0, p1, p2, p3
     return p0, p1, p2, p3, p4, p5, p6, p7
@@ -318,23 +314,11 @@ def _block_sum(acc, words, tables, x_ptr, kb0, wj, lo, hi, K, BLOCK_N: tl.conste
 
 
 @triton.jit
-def _prefetch_x(x_ptr, k_start, k_end, LINES: tl.constexpr = 64):
-    """Ask this SM's L1 for x's columns [k_start, k_end) (128-byte lines, LINES at a time), without waiting: x's
-    round trip then overlaps the slot's and the LUT's instead of following them (X_EARLY)."""
-    ELEMS: tl.constexpr = 1024 // x_ptr.dtype.element_ty.primitive_bitwidth  # x's elements a line
-    for c in range(k_start, k_end, LINES * ELEMS):
-        cols = tl.minimum(c + tl.arange(0, LINES) * ELEMS, k_end - 1)
-        tl.inline_asm_elementwise(PREFETCH_L1, "=r,l", [tl.cast(x_ptr + cols, tl.uint64)], dtype=tl.uint32,
-                                  is_pure=False, pack=1)  # fmt: skip
-
-
-@triton.jit
-def _load_words(row_words, kb0, wj, KW, VOLATILE: tl.constexpr = False):
+def _load_words(row_words, kb0, wj, KW):
     """uint32 [BN, BW]: the packed code words of the block at column kb0 (zeros past the row; a prefetch past
-    the program's K range reads words it never uses). VOLATILE: as ld.volatile, kept in program order among the
-    kernel's other volatile loads (LOAD_ORDER)."""
+    the program's K range reads words it never uses)."""
     wcol = kb0 // 8 + wj
-    return tl.load(row_words + wcol[None, :], mask=(wcol < KW)[None, :], other=0, volatile=VOLATILE)
+    return tl.load(row_words + wcol[None, :], mask=(wcol < KW)[None, :], other=0)
 
 
 @triton.jit
@@ -357,7 +341,6 @@ def _decode_prmt_kernel(
     BITS: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, USE_SPLIT: tl.constexpr,
     ASM: tl.constexpr, LUT_BF16: tl.constexpr, PREFETCH: tl.constexpr, X_VEC: tl.constexpr = False,
     GROUP_ALIGNED: tl.constexpr = False, HALF2: tl.constexpr = False, PDL: tl.constexpr = False,
-    LOAD_ORDER: tl.constexpr = 0, X_EARLY: tl.constexpr = False,
 ):  # fmt: skip
     L: tl.constexpr = 1 << BITS
     BW: tl.constexpr = BLOCK_K // 8  # code words per row and block
@@ -365,43 +348,24 @@ def _decode_prmt_kernel(
     pid_k = tl.program_id(1)
     # k_start: a multiple of BLOCK_K (GROUP_ALIGNED: of the group size, a multiple of 32)
     rows, rows_c, wj, row_words, k_start, k_end = _row_block(codes_ptr, N, K, stride_cw, K_PER_SPLIT, BLOCK_N, BW)
-    if X_EARLY and ASM:  # x of the whole K range into L1 now (without it the first block's x is asked for only
-        _prefetch_x(x_ptr, k_start, k_end)  # once the LUT's tables are built: a third round trip in a chain)
     # PREFETCH = D > 0: the first D codes blocks, issued before the slot -> LUT tables chain (they depend on
     # neither); then each block D ahead of the one looked up (nxt1 is the next block, nxt2 the one after, ...).
-    # LOAD_ORDER fixes the order in which those loads leave (volatile loads keep their program order in ptxas):
-    # 0, ptxas's (it hoists the slot's load and its first use above the codes', so the codes' requests wait on the
-    # slot's round trip); 1, the codes' requests first, then the slot; 2, the slot, the first group's LUT rows, a
-    # CTA barrier (no memory access crosses it), then the codes, so that the LUT's requests are not queued in DRAM
-    # behind the codes' burst. (Volatile LUT loads for 2 are slow: ld.volatile is a strong load, LDG.STRONG.SYS,
-    # and 16 of them a thread took the first block from 3.2 to 6.3 us on the H100.)
+    nxt1 = _load_words(row_words, k_start, wj, KW) if PREFETCH >= 1 else tl.zeros((BLOCK_N, BW), dtype=tl.uint32)
+    nxt2 = _load_words(row_words, k_start + BLOCK_K, wj, KW) if PREFETCH >= 2 else nxt1
+    nxt3 = _load_words(row_words, k_start + 2 * BLOCK_K, wj, KW) if PREFETCH >= 3 else nxt2
+    slot = tl.load(slot_ptr).to(tl.int64)
+    lut_rows = slot * stride_ls + rows_c.to(tl.int64) * stride_ln  # [BN] element offsets of each row's LUT
     pairs_ptr = lut_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)  # entries 2i, 2i+1 as one b32
     g_first = k_start // GS
-    if LOAD_ORDER == 2:
-        slot = tl.load(slot_ptr).to(tl.int64)
-        lut_rows = slot * stride_ls + rows_c.to(tl.int64) * stride_ln  # [BN] element offsets of each row's LUT
-        pairs_first = _row_pairs(pairs_ptr, lut_rows + g_first * L, BITS)
-        tl.debug_barrier()
-    nxt1 = (_load_words(row_words, k_start, wj, KW, LOAD_ORDER == 1) if PREFETCH >= 1
-            else tl.zeros((BLOCK_N, BW), dtype=tl.uint32))  # fmt: skip
-    nxt2 = _load_words(row_words, k_start + BLOCK_K, wj, KW, LOAD_ORDER == 1) if PREFETCH >= 2 else nxt1
-    nxt3 = _load_words(row_words, k_start + 2 * BLOCK_K, wj, KW, LOAD_ORDER == 1) if PREFETCH >= 3 else nxt2
-    if LOAD_ORDER != 2:
-        slot = tl.load(slot_ptr, volatile=LOAD_ORDER == 1).to(tl.int64)
-        lut_rows = slot * stride_ls + rows_c.to(tl.int64) * stride_ln
-    # the first group's tables before the PDL wait: the codes, the slot and the LUT are no kernel's output
-    EARLY: tl.constexpr = PDL or LOAD_ORDER == 2
-    if LOAD_ORDER == 2:
-        tables_first = _pair_tables(pairs_first, ASM)
-    elif PDL:
+    if PDL:  # the first group's tables before the wait: the codes, the slot and the LUT are no kernel's output
         tables_first = _row_tables(pairs_ptr, lut_rows + g_first * L, BITS, ASM)
-    pdl_wait(PDL)
+        pdl_wait(PDL)
 
     acc = tl.zeros((BLOCK_N, BW), dtype=tl.float32)
     for g in range(g_first, (k_end - 1) // GS + 1):
         lo = tl.maximum(g * GS, k_start)  # this group's columns inside the K range: [lo, hi)
         hi = tl.minimum(g * GS + GS, k_end)
-        if EARLY:
+        if PDL:
             if g == g_first:
                 tables = tables_first
             else:
@@ -563,14 +527,12 @@ def launch_decode_prmt(
     code word, split in registers, instead of 8 two-byte loads), GROUP_SPLIT (0/1: split K at the LUT groups, one
     group per program, blocks from each group's first column; the group size must be a multiple of 32, for 16-byte
     codes loads; SPLIT_K is then the group count), HALF2 (0/1: products and each word's sum in fp16 where
-    half2_ok allows, the fp32 form elsewhere), LOAD_ORDER (0-2: the order in which the first PREFETCH blocks' codes,
-    the slot and the first LUT rows are asked for, the kernel's comment says which), X_EARLY (0/1: x's range asked
-    of L1 by prefetch at the start). (A
-    persistent form, each program carrying the next row tile's codes and LUT pairs across its tiles, lost on the
-    H200 in the thirty-first session and was removed; X_PREFETCH, x's pairs a block ahead, was measured three times
-    without a win and removed in the twenty-fifth session; TABLES_AHEAD, each LUT group's entries loaded a group
-    ahead where a program spans several groups, timed alike at gpr 4 on the H100 (8.7 against 8.6 us at 4096x4096,
-    18.8 against 18.8 at 11008x4096) and was removed in the sixtieth: benchmarks/NOTES.md.)"""
+    half2_ok allows, the fp32 form elsewhere). (A persistent form, each program carrying the next row
+    tile's codes and LUT pairs across its tiles, lost on the H200 in the thirty-first session and was removed;
+    X_PREFETCH, x's pairs a block ahead, was measured three times without
+    a win and removed in the twenty-fifth session; TABLES_AHEAD, each LUT group's entries loaded a group ahead where a
+    program spans several groups, timed alike at gpr 4 on the H100 (8.7 against 8.6 us at 4096x4096, 18.8 against
+    18.8 at 11008x4096) and was removed in the sixtieth: benchmarks/NOTES.md.)"""
     if x.shape[0] != 1 or not prmt_ok(codes_packed, lut_pool, bits):
         raise ValueError("the register-LUT decode kernel takes one token, 3/4-bit codes in whole 4-byte words and "
                          "a 16-bit LUT")  # fmt: skip
@@ -599,9 +561,8 @@ def launch_decode_prmt(
         k_per_split, split,
         BITS=bits, BLOCK_N=block_n, BLOCK_K=block_k, USE_SPLIT=split > 1, ASM=not interpreting(),
         LUT_BF16=lut_pool.dtype == torch.bfloat16, PREFETCH=prefetch, X_VEC=x_vec,
-        GROUP_ALIGNED=group_split, HALF2=half2, LOAD_ORDER=int(config.get("LOAD_ORDER", 0)),
-        X_EARLY=bool(config.get("X_EARLY", 0)),
-        num_warps=config.get("num_warps", 4), num_stages=config.get("num_stages", 1),
+        GROUP_ALIGNED=group_split, HALF2=half2, num_warps=config.get("num_warps", 4),
+        num_stages=config.get("num_stages", 1),
         **pdl_args(x.device),
     )  # fmt: skip
 
