@@ -15,9 +15,14 @@ same jit helpers) that also reads the SM's clock where the kernel waits anyway:
                  and its lookups done
     end          the row sums stored
 
-A clock read is made to wait on the value it follows by a predicate computed from that value (and a runtime zero),
-so ptxas cannot move it earlier. Each program stores the stamps of 8 of its threads a block (BN x BW / 128 sampled
-words), so the stamps add ~6 % to the kernel's stores and nothing to its loads. Each case runs after a write of
+    (PARTS)      the first block's words there, then the first group's tables (stamped before the loop, where the
+                 first lookups wait on both anyway)
+
+Each stamp is one asm (the clock read and the store: a tl.store would let Triton move the value through shared
+memory, behind barriers, for a coalesced store), placed after the value it follows; SM code issues in order, so the
+clock is read once the value's last instruction has issued (tests/kernels/test_decode_timeline.py checks both on
+the sm_90 code). A stamp's store is predicated on the sampled words (one in STAMP_EVERY), so the stamps add ~6 % to
+the kernel's stores and nothing to its loads. Each case runs after a write of
 twice the L2 (as kernels/timing.py times), 10 launches; the uninstrumented kernel and the stamped one are also
 timed by graph replay, so the stamps' own cost shows.
 
@@ -282,6 +287,17 @@ def clock_ghz() -> float:
     return max(rates)
 
 
+def _rounded(value):
+    """value with every float to 0.1 (ns, us): the stamps' resolution, not their binary digits, in the JSON."""
+    if isinstance(value, float):
+        return round(value, 1)
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    return value
+
+
 def plot(result: dict, path: Path) -> None:
     import matplotlib
 
@@ -289,7 +305,7 @@ def plot(result: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     rows = result["rows"]
-    fig, axes = plt.subplots(len(rows), 1, figsize=(9, 2.4 * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(len(rows), 1, figsize=(8, 1.9 * len(rows)), squeeze=False)
     for ax, row in zip(axes[:, 0], rows, strict=True):
         ex = row["example"]
         order = sorted(range(len(ex["start"])), key=lambda i: ex["start"][i])
@@ -306,7 +322,7 @@ def plot(result: dict, path: Path) -> None:
     axes[0, 0].legend(fontsize=7, markerscale=6, loc="lower right")
     fig.suptitle(f"One token's decode program by program ({result['gpu']})", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=80)
 
 
 def main() -> None:
@@ -328,9 +344,9 @@ def main() -> None:
         for gpr in map(int, args.gpr.split(",")):
             for label in args.configs.split(","):
                 rows.append(run_case(n, k, gpr, label, CONFIGS[label]))
-    result = {"gpu": torch.cuda.get_device_name(), "triton": triton.__version__, "rows": rows}
+    result = {"gpu": torch.cuda.get_device_name(), "triton": triton.__version__, "rows": _rounded(rows)}
     path = args.out / "decode_timeline.json"
-    path.write_text(json.dumps(result))
+    path.write_text(json.dumps(result, separators=(",", ":")))
     plot(result, path.with_suffix(".png"))
 
 

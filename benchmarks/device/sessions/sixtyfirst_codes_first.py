@@ -1,5 +1,7 @@
 """Sixty-first session: LOAD_ORDER and deeper prefetch against the shipped one-token configs, in turns.
 
+Runs at 4e547a8 (LOAD_ORDER and X_EARLY were removed after it, in 628dd48).
+
 The clock stamps (decode_timeline.py) put the first K block's end ~2.8-3.0 us after the programs start, ~1 us
 per block after it, each block waiting on its own words (one block ahead). The sm_90 code: ptxas hoists the slot's
 load and its first use above the codes' loads, so every codes request waits on the slot's DRAM round trip, and the

@@ -1,4 +1,6 @@
 # Sixty-first session (H100 or H200, Triton 3.6, ~3 min, .device-carry carried): the one-token kernel's load order.
+# Ran at 132b86b, a77cbb9, 0d0ccfa, bdd91ac and 4e547a8 (CODES_FIRST / LOAD_ORDER / X_EARLY lost and were removed in
+# 628dd48; the script needs one of those commits).
 # First run: CODES_FIRST (now LOAD_ORDER 1; its "2" then, the slot asked for twice, lost and is gone). Second: a
 # volatile LOAD_ORDER 2 (12.8 against 7.4 us: strong loads) and PREFETCH 3 (8.9: the LUT behind a bigger burst).
 # Third: LOAD_ORDER 2 as a CTA barrier between the LUT's loads and the codes': block 0 unchanged (3.27 against 3.24
