@@ -52,7 +52,9 @@ from kernels.triton_common import pdl_args, pdl_wait  # noqa: E402
 from kernels.triton_decode_prmt import (  # noqa: E402
     _block_sum,
     _load_words,
+    _pair_tables,
     _row_block,
+    _row_pairs,
     _row_tables,
     launch_decode_prmt,
 )
@@ -65,6 +67,8 @@ CONFIGS = {
 }
 # with the first block's words and tables stamped before the loop
 CONFIGS |= {f"{label}-parts": config | {"PARTS": 1} for label, config in list(CONFIGS.items())}
+# and with each later LUT group's entries loaded a group ahead
+CONFIGS |= {f"{label}-ahead": config | {"AHEAD": 1} for label, config in list(CONFIGS.items())}
 STAMP_EVERY = 16  # of a block's BW code words, one in STAMP_EVERY stores its thread's stamp
 LAUNCHES = 10
 
@@ -100,17 +104,19 @@ def _stamped_prmt_kernel(
     x_ptr, codes_ptr, lut_ptr, slot_ptr, y_ptr, stamp_ptr, zero_ptr,
     N, K, KW, GS, stride_cw, stride_ls, stride_ln,
     BITS: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, NBLOCKS: tl.constexpr,
-    STAMP_EVERY: tl.constexpr, PDL: tl.constexpr = False, PARTS: tl.constexpr = False,
+    STAMP_EVERY: tl.constexpr, PDL: tl.constexpr = False, PARTS: tl.constexpr = False, AHEAD: tl.constexpr = False,
 ):  # fmt: skip
     """_decode_prmt_kernel with PREFETCH 1, X_VEC, HALF2, ASM, one K range (the whole row), plus stamps.
-    stamp_ptr: uint32 [programs, 3 + (NBLOCKS + 3) * BN * BW / STAMP_EVERY] (and one row more, whose last element is
-    zero_ptr's 0): start clock, start globaltimer, smid, then per block, the end and (PARTS) the first block's words
-    and the first tables the sampled threads' clocks. PARTS stamps when the first block's words, then the first
-    group's tables, are there, before the loop (where the first lookups wait on both anyway)."""
+    stamp_ptr: uint32 [programs, 3 + (2 NBLOCKS + 3) * BN * BW / STAMP_EVERY] (and one row more, whose last element
+    is zero_ptr's 0): start clock, start globaltimer, smid, then per block, the end and (PARTS) the first block's
+    words, the first tables and each later group's tables the sampled threads' clocks. PARTS stamps when the first
+    block's words, then the first group's tables, are there, before the loop (where the first lookups wait on both
+    anyway), and each later group's tables where its first lookups would wait on them. AHEAD: each later group's
+    entries loaded a group ahead (the first two groups' before the loop), as the sixtieth session's TABLES_AHEAD."""
     L: tl.constexpr = 1 << BITS
     BW: tl.constexpr = BLOCK_K // 8
     SAMPLES: tl.constexpr = BLOCK_N * BW // STAMP_EVERY
-    ROW: tl.constexpr = 3 + (NBLOCKS + 3) * SAMPLES
+    ROW: tl.constexpr = 3 + (2 * NBLOCKS + 3) * SAMPLES
     pid = tl.program_id(0)
     zero = tl.load(zero_ptr)  # 0, unknown to the compiler
     clock0, timer0, smid = _now(zero)
@@ -120,6 +126,9 @@ def _stamped_prmt_kernel(
     lut_rows = slot * stride_ls + rows_c.to(tl.int64) * stride_ln
     pairs_ptr = lut_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
     tables_first = _row_tables(pairs_ptr, lut_rows, BITS, True)
+    last_group = (K - 1) // GS
+    if AHEAD:
+        pairs_next = _row_pairs(pairs_ptr, lut_rows + tl.minimum(1, last_group) * L, BITS)
     pdl_wait(PDL)
     out = stamp_ptr + pid.to(tl.int64) * ROW
     tl.store(out, clock0)
@@ -140,7 +149,14 @@ def _stamped_prmt_kernel(
         if g == 0:
             tables = tables_first
         else:
-            tables = _row_tables(pairs_ptr, lut_rows + g * L, BITS, True)
+            if AHEAD:
+                tables = _pair_tables(pairs_next, True)
+                pairs_next = _row_pairs(pairs_ptr, lut_rows + tl.minimum(g + 1, last_group) * L, BITS)
+            else:
+                tables = _row_tables(pairs_ptr, lut_rows + g * L, BITS, True)
+            if PARTS:
+                lo0 = tl.broadcast_to(tables[0][:, None], (BLOCK_N, BW)).to(tl.float32, bitcast=True)
+                _stamp(lo0, zero, out + 3 + (NBLOCKS + 2 + g) * SAMPLES + slot_of, sampled)
         for kb0 in range((lo // BLOCK_K) * BLOCK_K, hi, BLOCK_K):
             words = nxt1
             nxt1 = _load_words(row_words, kb0 + BLOCK_K, wj, KW)
@@ -162,7 +178,8 @@ def launch_stamped(x, codes, pool, slots, y, stamps, config: dict) -> None:
         x, codes, pool, slots, y, stamps, stamps[-1:, -1:],
         n, k, codes.shape[1] // 4, gs, codes.stride(0) // 4, pool.stride(0), pool.stride(1),
         BITS=BITS, BLOCK_N=bn, BLOCK_K=bk, NBLOCKS=k // bk, STAMP_EVERY=STAMP_EVERY,
-        PARTS=bool(config.get("PARTS", 0)), num_warps=config["num_warps"], num_stages=1, **pdl_args(x.device),
+        PARTS=bool(config.get("PARTS", 0)), AHEAD=bool(config.get("AHEAD", 0)), num_warps=config["num_warps"],
+        num_stages=1, **pdl_args(x.device),
     )  # fmt: skip
 
 
@@ -176,8 +193,9 @@ def phases(stamps: torch.Tensor, nblocks: int, samples: int, clock_ghz: float) -
     aligned by their first program's globaltimer): start, each block's last sampled thread, end."""
     s = stamps[:-1].to(torch.int64).cpu() % (1 << 32)  # the last row holds the zero the kernel reads
     clock0, timer0, smid = s[:, 0], s[:, 1], s[:, 2]
-    marks = s[:, 3:].view(-1, nblocks + 3, samples).amax(dim=2)  # [programs, blocks + end + words + tables] clocks
-    out = {"start": [], "blocks": [], "end": [], "sm": [], "words0": [], "tables0": []}
+    # [programs, blocks + end + words + tables + later groups' tables (up to nblocks - 1)] clocks
+    marks = s[:, 3:].view(-1, 2 * nblocks + 3, samples).amax(dim=2)
+    out = {"start": [], "blocks": [], "end": [], "sm": [], "words0": [], "tables0": [], "tables_later": []}
     first_timer = timer0.min().item()
     for sm in smid.unique().tolist():
         on = (smid == sm).nonzero().flatten()
@@ -192,6 +210,8 @@ def phases(stamps: torch.Tensor, nblocks: int, samples: int, clock_ghz: float) -
             if marks[p, nblocks + 1].item():  # PARTS
                 out["words0"].append(_ns(marks[p, nblocks + 1].item(), origin, base_ns, clock_ghz))
                 out["tables0"].append(_ns(marks[p, nblocks + 2].item(), origin, base_ns, clock_ghz))
+                out["tables_later"].append([_ns(c, origin, base_ns, clock_ghz)
+                                            for c in marks[p, nblocks + 3:].tolist() if c])  # fmt: skip
     return out
 
 
@@ -206,7 +226,11 @@ def summary(ph: dict) -> dict:
         "first_block_after_start_ns": statistics.median(b0 - s for b0, s in zip(blocks[0], starts, strict=True)),
         "end_ns": {"median": statistics.median(ends), "max": max(ends)},
         **({"words0_after_start_ns": statistics.median(w - s for w, s in zip(ph["words0"], starts, strict=True)),
-            "tables0_after_start_ns": statistics.median(t - s for t, s in zip(ph["tables0"], starts, strict=True))}
+            "tables0_after_start_ns": statistics.median(t - s for t, s in zip(ph["tables0"], starts, strict=True)),
+            # each later group's tables there, after the block before it was done (one block a group: BK = GS)
+            "tables_after_block_before_ns": [statistics.median(t[j] - b[j] for t, b in zip(ph["tables_later"],
+                                                                                          ph["blocks"], strict=True))
+                                             for j in range(len(ph["tables_later"][0]))]}
            if ph["words0"] else {}),
     }  # fmt: skip
 
@@ -218,7 +242,7 @@ def run_case(n: int, k: int, gpr: int, label: str, config: dict) -> dict:
     nblocks = k // config["BLOCK_K"]
     samples = config["BLOCK_N"] * config["BLOCK_K"] // 8 // STAMP_EVERY
     programs = triton.cdiv(n, config["BLOCK_N"])
-    stamps = torch.zeros(programs + 1, 3 + (nblocks + 3) * samples, dtype=torch.int32, device="cuda")
+    stamps = torch.zeros(programs + 1, 3 + (2 * nblocks + 3) * samples, dtype=torch.int32, device="cuda")
     y = torch.empty(1, n, dtype=torch.float16, device="cuda")
     launch_stamped(x, codes, pool, slots, y, stamps, config)
     ref = lut_linear_reference(x, codes, pool, slots, BITS)
@@ -248,6 +272,10 @@ def run_case(n: int, k: int, gpr: int, label: str, config: dict) -> dict:
             "end_median_ns": med("end_ns", "median"), "end_max_ns": med("end_ns", "max"),
             **({key: statistics.median(p[key] for p in per_launch)
                 for key in ("words0_after_start_ns", "tables0_after_start_ns")} if config.get("PARTS") else {}),
+            **({"tables_after_block_before_ns": [statistics.median(p["tables_after_block_before_ns"][j]
+                                                                   for p in per_launch)
+                                                 for j in range(len(per_launch[0]["tables_after_block_before_ns"]))]}
+               if config.get("PARTS") else {}),
         },
         "example": phases(runs[len(runs) // 2], nblocks, samples, ghz),
     }  # fmt: skip
@@ -257,7 +285,8 @@ def run_case(n: int, k: int, gpr: int, label: str, config: dict) -> dict:
           f"blocks done (median) {[round(b) for b in m['block_done_ns']]}, end median {m['end_median_ns']:.0f} "
           f"max {m['end_max_ns']:.0f} ns"
           + (f"; words 0 there {m['words0_after_start_ns']:.0f} ns, tables {m['tables0_after_start_ns']:.0f} ns after "
-             "its start" if config.get("PARTS") else ""), flush=True)  # fmt: skip
+             f"its start; later groups' tables {[round(t) for t in m['tables_after_block_before_ns']]} ns after the "
+             "block before" if config.get("PARTS") else ""), flush=True)  # fmt: skip
     return row
 
 

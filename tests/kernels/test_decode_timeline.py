@@ -13,7 +13,7 @@ def _stamps(programs: list[tuple[int, int, int, list[int]]], nblocks: int, sampl
     rows = []
     for clock0, timer0, sm, marks in programs:
         row = [clock0, timer0, sm]
-        for mark in marks + [0, 0]:  # the PARTS marks left out
+        for mark in marks + [0] * (nblocks + 2):  # the PARTS marks (words, tables, later groups' tables) left out
             row += [mark] + [0] * (samples - 1)
         rows.append(row)
     rows.append([0] * len(rows[0]))
