@@ -69,6 +69,9 @@ CONFIGS = {
 CONFIGS |= {f"{label}-parts": config | {"PARTS": 1} for label, config in list(CONFIGS.items())}
 # and with each later LUT group's entries loaded a group ahead
 CONFIGS |= {f"{label}-ahead": config | {"AHEAD": 1} for label, config in list(CONFIGS.items())}
+# two or three blocks in flight, the later ones asked for once the first tables are built (LATE) or up front
+CONFIGS |= {f"{label}-p{p}{'-late' if late else ''}": config | {"PREFETCH": p, "LATE": late}
+            for label, config in list(CONFIGS.items()) for p in (2, 3) for late in (0, 1)}
 STAMP_EVERY = 16  # of a block's BW code words, one in STAMP_EVERY stores its thread's stamp
 LAUNCHES = 10
 
@@ -105,8 +108,9 @@ def _stamped_prmt_kernel(
     N, K, KW, GS, stride_cw, stride_ls, stride_ln,
     BITS: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, NBLOCKS: tl.constexpr,
     STAMP_EVERY: tl.constexpr, PDL: tl.constexpr = False, PARTS: tl.constexpr = False, AHEAD: tl.constexpr = False,
+    PREFETCH: tl.constexpr = 1, LATE: tl.constexpr = False,
 ):  # fmt: skip
-    """_decode_prmt_kernel with PREFETCH 1, X_VEC, HALF2, ASM, one K range (the whole row), plus stamps.
+    """_decode_prmt_kernel with X_VEC, HALF2, ASM, PREFETCH 1-3, LATE, one K range (the whole row), plus stamps.
     stamp_ptr: uint32 [programs, 3 + (2 NBLOCKS + 3) * BN * BW / STAMP_EVERY] (and one row more, whose last element
     is zero_ptr's 0): start clock, start globaltimer, smid, then per block, the end and (PARTS) the first block's
     words, the first tables and each later group's tables the sampled threads' clocks. PARTS stamps when the first
@@ -122,10 +126,18 @@ def _stamped_prmt_kernel(
     clock0, timer0, smid = _now(zero)
     rows, rows_c, wj, row_words, k_start, k_end = _row_block(codes_ptr, N, K, stride_cw, K, BLOCK_N, BW)
     nxt1 = _load_words(row_words, k_start, wj, KW)
+    nxt2 = _load_words(row_words, k_start + BLOCK_K, wj, KW) if PREFETCH >= 2 and not LATE else nxt1
+    nxt3 = _load_words(row_words, k_start + 2 * BLOCK_K, wj, KW) if PREFETCH >= 3 and not LATE else nxt2
     slot = tl.load(slot_ptr).to(tl.int64)
     lut_rows = slot * stride_ls + rows_c.to(tl.int64) * stride_ln
     pairs_ptr = lut_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
     tables_first = _row_tables(pairs_ptr, lut_rows, BITS, True)
+    if LATE:  # as _decode_prmt_kernel's LATE
+        after = row_words + ((tables_first[0] >> 31).to(tl.int64) * (slot >> 40))[:, None]
+        if PREFETCH >= 2:
+            nxt2 = _load_words(after, k_start + BLOCK_K, wj, KW)
+        if PREFETCH >= 3:
+            nxt3 = _load_words(after, k_start + 2 * BLOCK_K, wj, KW)
     last_group = (K - 1) // GS
     if AHEAD:
         pairs_next = _row_pairs(pairs_ptr, lut_rows + tl.minimum(1, last_group) * L, BITS)
@@ -159,7 +171,15 @@ def _stamped_prmt_kernel(
                 _stamp(lo0, zero, out + 3 + (NBLOCKS + 2 + g) * SAMPLES + slot_of, sampled)
         for kb0 in range((lo // BLOCK_K) * BLOCK_K, hi, BLOCK_K):
             words = nxt1
-            nxt1 = _load_words(row_words, kb0 + BLOCK_K, wj, KW)
+            if PREFETCH == 1:
+                nxt1 = _load_words(row_words, kb0 + BLOCK_K, wj, KW)
+            elif PREFETCH == 2:
+                nxt1 = nxt2
+                nxt2 = _load_words(row_words, kb0 + 2 * BLOCK_K, wj, KW)
+            else:
+                nxt1 = nxt2
+                nxt2 = nxt3
+                nxt3 = _load_words(row_words, kb0 + 3 * BLOCK_K, wj, KW)
             acc = _block_sum(acc, words, tables, x_ptr, kb0, wj, lo, hi, K, BLOCK_N, BLOCK_K, False, True, True,
                              True)  # fmt: skip
             _stamp(acc, zero, out + 3 + blk * SAMPLES + slot_of, sampled)
@@ -178,8 +198,8 @@ def launch_stamped(x, codes, pool, slots, y, stamps, config: dict) -> None:
         x, codes, pool, slots, y, stamps, stamps[-1:, -1:],
         n, k, codes.shape[1] // 4, gs, codes.stride(0) // 4, pool.stride(0), pool.stride(1),
         BITS=BITS, BLOCK_N=bn, BLOCK_K=bk, NBLOCKS=k // bk, STAMP_EVERY=STAMP_EVERY,
-        PARTS=bool(config.get("PARTS", 0)), AHEAD=bool(config.get("AHEAD", 0)), num_warps=config["num_warps"],
-        num_stages=1, **pdl_args(x.device),
+        PARTS=bool(config.get("PARTS", 0)), AHEAD=bool(config.get("AHEAD", 0)), PREFETCH=config["PREFETCH"],
+        LATE=bool(config.get("LATE", 0)), num_warps=config["num_warps"], num_stages=1, **pdl_args(x.device),
     )  # fmt: skip
 
 
