@@ -40,10 +40,15 @@ def main() -> None:
                     c = cfg | variant | {"BLOCK_K": 1024 if k == 4096 else 256, "X_VEC": 1, "HALF2": 1,
                                          "SPLIT_K": 1, "num_stages": 1}  # fmt: skip
                     y = torch.full((1, n), float("nan"), dtype=torch.float16, device="cuda")
-                    launch_decode_prmt(x, layer.codes[0], layer.pools[0], slots, BITS, y, c)
+                    try:
+                        launch_decode_prmt(x, layer.codes[0], layer.pools[0], slots, BITS, y, c)
+                    except ValueError:  # 4096x11008 at gpr 4: groups of 2,752 columns, which 256 does not divide
+                        continue
                     name = f"{label}-{vname}"
                     errs[name] = (y.float() - ref.float()).abs().max().item()
                     launches[name] = launch_fn(launch_decode_prmt, layer, x, slots, BITS, y, c)
+            if not errs:
+                continue
             launches["op"] = rotating(ours_fns(layer, x, slots))
             launches["cublas"] = rotating(cublas_fns(layer, x))
             us = turns_us(launches, rounds=5)
