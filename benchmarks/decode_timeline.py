@@ -7,24 +7,31 @@ Nsight Compute (sixtieth session) found the one-token kernel issuing in half its
 and its SMs empty a quarter of the time, and twice the warps with half the work each timed alike (8.1 against 7.9
 us). That leaves two readings: the codes' stream sets the pace (each block waits on its words), or a fixed chain
 does (the slot -> LUT -> tables prologue, the last block's lookups after the last words, the row sums). This script
-runs a copy of `_decode_prmt_kernel`'s shipped path (PREFETCH 1, X_VEC, HALF2, no split-K, PDL as launched; the
-same jit helpers) that also reads the SM's clock where the kernel waits anyway:
+runs a copy of `_decode_prmt_kernel`'s shipped path (X_VEC, HALF2, no split-K, PDL as launched; PREFETCH 1 unless a
+config says otherwise; the same jit helpers) that also reads the SM's clock where the kernel waits anyway:
 
     start        the program's first instruction (and %globaltimer, %smid)
     block b      each K block's accumulator complete (b = 0 .. K / BLOCK_K - 1): its words, x and tables arrived
                  and its lookups done
     end          the row sums stored
-
     (PARTS)      the first block's words there, then the first group's tables (stamped before the loop, where the
-                 first lookups wait on both anyway)
+                 first lookups wait on both anyway), then each later group's tables where its lookups wait on them
+
+Configs (CONFIGS) may also load each later group's entries a group ahead (AHEAD, the sixtieth session's
+TABLES_AHEAD), keep 2 or 3 blocks in flight, and ask for blocks 2 .. PREFETCH only once the first tables are built
+(LATE, as the kernel's LATE).
 
 Each stamp is one asm (the clock read and the store: a tl.store would let Triton move the value through shared
 memory, behind barriers, for a coalesced store), placed after the value it follows; SM code issues in order, so the
 clock is read once the value's last instruction has issued (tests/kernels/test_decode_timeline.py checks both on
 the sm_90 code). A stamp's store is predicated on the sampled words (one in STAMP_EVERY), so the stamps add ~6 % to
-the kernel's stores and nothing to its loads. Each case runs after a write of
-twice the L2 (as kernels/timing.py times), 10 launches; the uninstrumented kernel and the stamped one are also
-timed by graph replay, so the stamps' own cost shows.
+the kernel's stores and nothing to its loads. Each case runs after a write of twice the L2 (as kernels/timing.py
+times), 10 launches; the uninstrumented kernel and the stamped one are also timed by graph replay, so the stamps'
+own cost shows (0-0.8 us in the sixty-first session).
+
+What it found (sixty-first session, benchmarks/NOTES.md): at 4096x4096 no first block ends before ~3 us (two
+dependent DRAM round trips, the slot's and the LUT rows', then the first lookups), the later blocks follow every
+~1 us (their words' round trip, one block ahead), and the last program ends ~1 us after the median one.
 
 Writes OUT_DIR/decode_timeline.json (per case: per-launch program stamps in ns since the kernel's first program
 start, medians per phase) and decode_timeline.png (per case: when the programs start, finish each block and end).
