@@ -59,6 +59,7 @@ from kernels.triton_common import pdl_args, pdl_wait  # noqa: E402
 from kernels.triton_decode_prmt import (  # noqa: E402
     _block_sum,
     _load_words,
+    _next_block,
     _pair_tables,
     _row_block,
     _row_pairs,
@@ -177,16 +178,7 @@ def _stamped_prmt_kernel(
                 lo0 = tl.broadcast_to(tables[0][:, None], (BLOCK_N, BW)).to(tl.float32, bitcast=True)
                 _stamp(lo0, zero, out + 3 + (NBLOCKS + 2 + g) * SAMPLES + slot_of, sampled)
         for kb0 in range((lo // BLOCK_K) * BLOCK_K, hi, BLOCK_K):
-            words = nxt1
-            if PREFETCH == 1:
-                nxt1 = _load_words(row_words, kb0 + BLOCK_K, wj, KW)
-            elif PREFETCH == 2:
-                nxt1 = nxt2
-                nxt2 = _load_words(row_words, kb0 + 2 * BLOCK_K, wj, KW)
-            else:
-                nxt1 = nxt2
-                nxt2 = nxt3
-                nxt3 = _load_words(row_words, kb0 + 3 * BLOCK_K, wj, KW)
+            words, nxt1, nxt2, nxt3 = _next_block(nxt1, nxt2, nxt3, row_words, kb0, wj, KW, BLOCK_K, PREFETCH)
             acc = _block_sum(acc, words, tables, x_ptr, kb0, wj, lo, hi, K, BLOCK_N, BLOCK_K, False, True, True,
                              True)  # fmt: skip
             _stamp(acc, zero, out + 3 + blk * SAMPLES + slot_of, sampled)

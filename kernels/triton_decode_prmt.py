@@ -322,6 +322,27 @@ def _load_words(row_words, kb0, wj, KW):
 
 
 @triton.jit
+def _next_block(nxt1, nxt2, nxt3, row_words, kb0, wj, KW, BLOCK_K: tl.constexpr, PREFETCH: tl.constexpr):
+    """(words [BN, BW] of the block at column kb0, nxt1, nxt2, nxt3): with PREFETCH = D > 0 the words were loaded D
+    blocks ahead and come from nxt1, the carried blocks move on by one and the block D ahead of kb0 is asked for;
+    with none they are loaded here."""
+    if PREFETCH == 0:
+        words = _load_words(row_words, kb0, wj, KW)
+    else:
+        words = nxt1
+        if PREFETCH == 1:
+            nxt1 = _load_words(row_words, kb0 + BLOCK_K, wj, KW)
+        elif PREFETCH == 2:
+            nxt1 = nxt2
+            nxt2 = _load_words(row_words, kb0 + 2 * BLOCK_K, wj, KW)
+        else:
+            nxt1 = nxt2
+            nxt2 = nxt3
+            nxt3 = _load_words(row_words, kb0 + 3 * BLOCK_K, wj, KW)
+    return words, nxt1, nxt2, nxt3
+
+
+@triton.jit
 def _row_block(codes_ptr, N, K, stride_cw, K_PER_SPLIT, BLOCK_N: tl.constexpr, BW: tl.constexpr):
     """A program's rows and K range (grid: row blocks x K splits): rows [BN], rows_c [BN] (rows past N read row
     N - 1; never stored), wj [BW] (word index in a block), row_words [BN, 1] (each row's packed code words, b32),
@@ -387,20 +408,8 @@ def _decode_prmt_kernel(
             first = tl.multiple_of(lo, 32)  # 4 whole code words: 16-byte loads (the launcher checks the group size)
         else:
             first = (lo // BLOCK_K) * BLOCK_K
-        for kb0 in range(first, hi, BLOCK_K):
-            if PREFETCH >= 1:  # blocks come in order, each once (BLOCK_K divides GS, or GROUP_ALIGNED)
-                words = nxt1
-                if PREFETCH == 1:
-                    nxt1 = _load_words(row_words, kb0 + BLOCK_K, wj, KW)
-                elif PREFETCH == 2:
-                    nxt1 = nxt2
-                    nxt2 = _load_words(row_words, kb0 + 2 * BLOCK_K, wj, KW)
-                else:
-                    nxt1 = nxt2
-                    nxt2 = nxt3
-                    nxt3 = _load_words(row_words, kb0 + 3 * BLOCK_K, wj, KW)
-            else:
-                words = _load_words(row_words, kb0, wj, KW)  # [BN, BW]
+        for kb0 in range(first, hi, BLOCK_K):  # (PREFETCH: blocks come in order, each once)
+            words, nxt1, nxt2, nxt3 = _next_block(nxt1, nxt2, nxt3, row_words, kb0, wj, KW, BLOCK_K, PREFETCH)
             acc = _block_sum(acc, words, tables, x_ptr, kb0, wj, lo, hi, K, BLOCK_N, BLOCK_K, LUT_BF16, X_VEC, HALF2,
                              ASM)  # fmt: skip
 
