@@ -37,13 +37,13 @@ from bench_kernels import BITS, Layer, graph_us, make_batch  # noqa: E402
 from decode_timeline import LAUNCHES, _now, _rounded, _stamp, clock_ghz, phases, plot, summary  # noqa: E402
 
 from kernels.reference import lut_linear_reference  # noqa: E402
-from kernels.triton_common import pdl_args, pdl_wait, split_k_arrive, split_k_launch, split_k_reset  # noqa: E402
+from kernels.triton_common import pdl_args, pdl_wait, split_k_launch  # noqa: E402
 from kernels.triton_decode_mma import (  # noqa: E402
+    _lane_rows,
     _slot_tables,
-    _store_blocks,
-    _sum_tile,
     _tiles_x,
     _word_mma,
+    _write_y,
     launch_decode_mma,
     x16_ok,
 )
@@ -72,7 +72,6 @@ def _stamped_mma_kernel(
     clock, globaltimer, smid, then each chunk's and the end's clocks of the sampled lanes; the rest unused), one row
     more whose last element is zero_ptr's 0."""
     NT: tl.constexpr = 32 * WARPS
-    BLOCK_N: tl.constexpr = 16 * ROWS * WARPS
     CHUNK: tl.constexpr = 32 * WPL
     SAMPLES: tl.constexpr = NT // STAMP_EVERY
     ROW: tl.constexpr = 3 + (2 * NCHUNKS + 3) * SAMPLES
@@ -81,14 +80,7 @@ def _stamped_mma_kernel(
     pid_n = tl.program_id(0)
     pid_k = tl.program_id(1)
     lane = tl.arange(0, NT)
-    g = (lane % 32) // 4
-    t = lane % 4
-    r0 = pid_n * BLOCK_N + (lane // 32) * (16 * ROWS) + g
-    rb = r0 + 16
-    r0c = tl.minimum(r0, N - 1).to(tl.int64)
-    r1c = tl.minimum(r0 + 8, N - 1).to(tl.int64)
-    r2c = tl.minimum(rb, N - 1).to(tl.int64)
-    r3c = tl.minimum(rb + 8, N - 1).to(tl.int64)
+    g, t, r0, rb, r0c, r1c, r2c, r3c = _lane_rows(pid_n, N, NT, ROWS)
     words_ptr = codes_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
     pairs_ptr = lut_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
     x_quads = x_ptr.to(tl.pointer_type(tl.uint64), bitcast=True)
@@ -136,21 +128,8 @@ def _stamped_mma_kernel(
             _stamp(a00 + b00, zero, out + 3 + ch * SAMPLES + slot_of, sampled)
             ch += 1
 
-    if USE_SPLIT:
-        _store_blocks(ws_ptr + pid_k * M * N, a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11,
-                      b12, b13, r0, rb, out0, out1, M, N, N, TILES, ROWS)  # fmt: skip
-        if split_k_arrive(counter_ptr, pid_n, SPLIT_K):
-            _sum_tile(ws_ptr, y_ptr, r0, out0, M, N, stride_ym, SPLIT_K)
-            if TILES == 2:
-                _sum_tile(ws_ptr, y_ptr, r0, out1, M, N, stride_ym, SPLIT_K)
-            if ROWS == 2:
-                _sum_tile(ws_ptr, y_ptr, rb, out0, M, N, stride_ym, SPLIT_K)
-                if TILES == 2:
-                    _sum_tile(ws_ptr, y_ptr, rb, out1, M, N, stride_ym, SPLIT_K)
-            split_k_reset(counter_ptr, pid_n)
-    else:
-        _store_blocks(y_ptr, a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12, b13, r0, rb,
-                      out0, out1, M, N, stride_ym, TILES, ROWS)  # fmt: skip
+    _write_y(y_ptr, ws_ptr, counter_ptr, a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12,
+             b13, r0, rb, out0, out1, pid_n, pid_k, M, N, stride_ym, SPLIT_K, TILES, ROWS, USE_SPLIT)  # fmt: skip
     tl.debug_barrier()  # the end stamp after every store (a barrier orders the CTA's memory operations)
     _stamp(a00 + b00, zero, out + 3 + NCHUNKS * SAMPLES + slot_of, sampled)
 

@@ -354,6 +354,46 @@ def _preloaded_chunk(w0, w1, w2, w3, pairs_ptr, slot_all, slot0, slot1, r0c, r1c
     return a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12, b13
 
 
+@triton.jit
+def _lane_rows(pid_n, N, NT: tl.constexpr, ROWS: tl.constexpr):
+    """Each lane's place in row tile pid_n ([NT] each, one element a thread): (g, t) of lane 4 g + t, its block 0
+    rows r0 (and r0 + 8), block 1's rb = r0 + 16 (ROWS 2), and the four rows clamped below N as int64 (rows past N
+    read row N - 1 and are never stored)."""
+    lane = tl.arange(0, NT)
+    g = (lane % 32) // 4
+    t = lane % 4
+    r0 = pid_n * (16 * ROWS * (NT // 32)) + (lane // 32) * (16 * ROWS) + g  # a warp's ROWS blocks of 16 rows
+    rb = r0 + 16
+    r0c = tl.minimum(r0, N - 1).to(tl.int64)
+    r1c = tl.minimum(r0 + 8, N - 1).to(tl.int64)
+    r2c = tl.minimum(rb, N - 1).to(tl.int64)
+    r3c = tl.minimum(rb + 8, N - 1).to(tl.int64)
+    return g, t, r0, rb, r0c, r1c, r2c, r3c
+
+
+@triton.jit
+def _write_y(y_ptr, ws_ptr, counter_ptr, a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12,
+             b13, r0, rb, out0, out1, pid_n, pid_k, M, N, stride_ym, SPLIT_K, TILES: tl.constexpr,
+             ROWS: tl.constexpr, USE_SPLIT: tl.constexpr):  # fmt: skip
+    """The program's accumulators into y (_store_blocks); split-K: its partial into the workspace, summed by the row
+    tile's last program to arrive (as triton_common.store_split_k, each tile stored as held)."""
+    if USE_SPLIT:
+        _store_blocks(ws_ptr + pid_k * M * N, a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11,
+                      b12, b13, r0, rb, out0, out1, M, N, N, TILES, ROWS)  # fmt: skip
+        if split_k_arrive(counter_ptr, pid_n, SPLIT_K):
+            _sum_tile(ws_ptr, y_ptr, r0, out0, M, N, stride_ym, SPLIT_K)
+            if TILES == 2:
+                _sum_tile(ws_ptr, y_ptr, r0, out1, M, N, stride_ym, SPLIT_K)
+            if ROWS == 2:
+                _sum_tile(ws_ptr, y_ptr, rb, out0, M, N, stride_ym, SPLIT_K)
+                if TILES == 2:
+                    _sum_tile(ws_ptr, y_ptr, rb, out1, M, N, stride_ym, SPLIT_K)
+            split_k_reset(counter_ptr, pid_n)
+    else:
+        _store_blocks(y_ptr, a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12, b13, r0, rb,
+                      out0, out1, M, N, stride_ym, TILES, ROWS)  # fmt: skip
+
+
 @jit_any_size(sizes=("M",), unaligned=("slot_ptr",))
 def _decode_mma_kernel(
     x_ptr, codes_ptr, lut_ptr, slot_ptr, y_ptr, ws_ptr, counter_ptr,
@@ -367,18 +407,9 @@ def _decode_mma_kernel(
     the chunk (the launcher checks). PRELOAD: the K range is one chunk, and its code words (vector loads) and the
     first slot's tables are in registers before the PDL wait (_preloaded_chunk)."""
     NT: tl.constexpr = 32 * WARPS  # one element per thread: element e in lane e % 32 of warp e // 32
-    BLOCK_N: tl.constexpr = 16 * ROWS * WARPS
     pid_n = tl.program_id(0)
     pid_k = tl.program_id(1)
-    lane = tl.arange(0, NT)
-    g = (lane % 32) // 4
-    t = lane % 4
-    r0 = pid_n * BLOCK_N + (lane // 32) * (16 * ROWS) + g  # block 0's lane rows r0, r0 + 8; block 1's: + 16
-    rb = r0 + 16
-    r0c = tl.minimum(r0, N - 1).to(tl.int64)  # rows past N read row N-1; never stored
-    r1c = tl.minimum(r0 + 8, N - 1).to(tl.int64)
-    r2c = tl.minimum(rb, N - 1).to(tl.int64)
-    r3c = tl.minimum(rb + 8, N - 1).to(tl.int64)
+    g, t, r0, rb, r0c, r1c, r2c, r3c = _lane_rows(pid_n, N, NT, ROWS)
     words_ptr = codes_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
     pairs_ptr = lut_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
     x_quads = x_ptr.to(tl.pointer_type(tl.uint64), bitcast=True)  # 4 columns = B's two pairs of a k-step
@@ -418,23 +449,8 @@ def _decode_mma_kernel(
             slot1, r0c, r1c, r2c, r3c, x0_off, x1_off, out0, out1, M, k_start, k_end, GS, stride_xm, stride_cw,
             stride_ls, stride_ln, BITS, WPL, TILES, ROWS, ASM, BF16, X16)  # fmt: skip
 
-    # y (split-K: this program's partial in the workspace, summed by the row tile's last program to arrive; as
-    # triton_common.store_split_k, each tile stored as held)
-    if USE_SPLIT:
-        _store_blocks(ws_ptr + pid_k * M * N, a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11,
-                      b12, b13, r0, rb, out0, out1, M, N, N, TILES, ROWS)  # fmt: skip
-        if split_k_arrive(counter_ptr, pid_n, SPLIT_K):
-            _sum_tile(ws_ptr, y_ptr, r0, out0, M, N, stride_ym, SPLIT_K)
-            if TILES == 2:
-                _sum_tile(ws_ptr, y_ptr, r0, out1, M, N, stride_ym, SPLIT_K)
-            if ROWS == 2:
-                _sum_tile(ws_ptr, y_ptr, rb, out0, M, N, stride_ym, SPLIT_K)
-                if TILES == 2:
-                    _sum_tile(ws_ptr, y_ptr, rb, out1, M, N, stride_ym, SPLIT_K)
-            split_k_reset(counter_ptr, pid_n)
-    else:
-        _store_blocks(y_ptr, a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12, b13, r0, rb,
-                      out0, out1, M, N, stride_ym, TILES, ROWS)  # fmt: skip
+    _write_y(y_ptr, ws_ptr, counter_ptr, a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12,
+             b13, r0, rb, out0, out1, pid_n, pid_k, M, N, stride_ym, SPLIT_K, TILES, ROWS, USE_SPLIT)  # fmt: skip
 
 
 def mma_ok(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor, bits: int, words_per_lane: int) -> bool:
