@@ -254,6 +254,21 @@ def summary(ph: dict) -> dict:
     }  # fmt: skip
 
 
+def stamped_runs(launch, stamps: torch.Tensor, nblocks: int, samples: int) -> tuple[list[dict], dict, float]:
+    """LAUNCHES launches of a stamped kernel (launch() writes stamps), each after a write of twice the L2: (each
+    launch's summary, the middle launch's phases, the SM clock's GHz measured right after them)."""
+    flush = torch.empty(2 * torch.cuda.get_device_properties(0).L2_cache_size, dtype=torch.uint8, device="cuda")
+    runs = []
+    for _ in range(LAUNCHES):
+        flush.zero_()
+        launch()
+        torch.cuda.synchronize()
+        runs.append(stamps.clone())
+    ghz = clock_ghz()
+    per_launch = [summary(phases(r, nblocks, samples, ghz)) for r in runs]
+    return per_launch, phases(runs[len(runs) // 2], nblocks, samples, ghz), ghz
+
+
 def run_case(n: int, k: int, gpr: int, label: str, config: dict) -> dict:
     layer = Layer(n, k, gpr)
     x, slots = make_batch(1, 1, k)
@@ -270,16 +285,8 @@ def run_case(n: int, k: int, gpr: int, label: str, config: dict) -> dict:
     y2 = torch.empty_like(y)
     t_shipped = graph_us(lambda: launch_decode_prmt(x, codes, pool, slots, BITS, y2, shipped))
     t_stamped = graph_us(lambda: launch_stamped(x, codes, pool, slots, y, stamps, config))
-    # clock rate from a long spin of the same clock against the events' time, at this moment's clocks
-    flush = torch.empty(2 * torch.cuda.get_device_properties(0).L2_cache_size, dtype=torch.uint8, device="cuda")
-    runs = []
-    for _ in range(LAUNCHES):
-        flush.zero_()
-        launch_stamped(x, codes, pool, slots, y, stamps, config)
-        torch.cuda.synchronize()
-        runs.append(stamps.clone())
-    ghz = clock_ghz()
-    per_launch = [summary(phases(r, nblocks, samples, ghz)) for r in runs]
+    per_launch, example, ghz = stamped_runs(lambda: launch_stamped(x, codes, pool, slots, y, stamps, config), stamps,
+                                            nblocks, samples)  # fmt: skip
     med = lambda key, sub: statistics.median(p[key][sub] for p in per_launch)  # noqa: E731
     row = {
         "N": n, "K": k, "gpr": gpr, "config": label, **config, "err": err, "shipped_us": t_shipped,
@@ -296,7 +303,7 @@ def run_case(n: int, k: int, gpr: int, label: str, config: dict) -> dict:
                                                  for j in range(len(per_launch[0]["tables_after_block_before_ns"]))]}
                if config.get("PARTS") else {}),
         },
-        "example": phases(runs[len(runs) // 2], nblocks, samples, ghz),
+        "example": example,
     }  # fmt: skip
     m = row["median"]
     print(f"{n}x{k} gpr {gpr} {label}: shipped {t_shipped:.2f} us, stamped {t_stamped:.2f} (err {err:.1e}); "
@@ -373,6 +380,13 @@ def plot(result: dict, path: Path) -> None:
     fig.savefig(path, dpi=80)
 
 
+def save(rows: list[dict], path: Path) -> None:
+    """The rows (floats to 0.1), the GPU's name and Triton's version as JSON at path, and their plot beside it."""
+    result = {"gpu": torch.cuda.get_device_name(), "triton": triton.__version__, "rows": _rounded(rows)}
+    path.write_text(json.dumps(result, separators=(",", ":")))
+    plot(result, path.with_suffix(".png"))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path)
@@ -392,10 +406,7 @@ def main() -> None:
         for gpr in map(int, args.gpr.split(",")):
             for label in args.configs.split(","):
                 rows.append(run_case(n, k, gpr, label, CONFIGS[label]))
-    result = {"gpu": torch.cuda.get_device_name(), "triton": triton.__version__, "rows": _rounded(rows)}
-    path = args.out / "decode_timeline.json"
-    path.write_text(json.dumps(result, separators=(",", ":")))
-    plot(result, path.with_suffix(".png"))
+    save(rows, args.out / "decode_timeline.json")
 
 
 if __name__ == "__main__":

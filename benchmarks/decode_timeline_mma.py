@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_kernels import BITS, Layer, graph_us, make_batch  # noqa: E402
-from decode_timeline import LAUNCHES, _now, _rounded, _stamp, clock_ghz, phases, plot, summary  # noqa: E402
+from decode_timeline import _now, _stamp, plot, save, stamped_runs  # noqa: E402
 
 from kernels.reference import lut_linear_reference  # noqa: E402
 from kernels.triton_common import pdl_args, pdl_wait, split_k_launch  # noqa: E402
@@ -173,15 +173,8 @@ def run_case(m: int, n: int, k: int, gpr: int, label: str, config: dict) -> dict
     t_stamped = graph_us(lambda: launch_stamped_mma(x, codes, pool, slots, y, stamps, config))
     cublas_w = torch.randn(n, k, device="cuda", dtype=torch.float16)
     t_cublas = graph_us(lambda: x @ cublas_w.T)
-    flush = torch.empty(2 * torch.cuda.get_device_properties(0).L2_cache_size, dtype=torch.uint8, device="cuda")
-    runs = []
-    for _ in range(LAUNCHES):
-        flush.zero_()
-        launch_stamped_mma(x, codes, pool, slots, y, stamps, config)
-        torch.cuda.synchronize()
-        runs.append(stamps.clone())
-    ghz = clock_ghz()
-    per_launch = [summary(phases(r, nchunks, samples, ghz)) for r in runs]
+    per_launch, example, ghz = stamped_runs(lambda: launch_stamped_mma(x, codes, pool, slots, y, stamps, config),
+                                            stamps, nchunks, samples)  # fmt: skip
     chunks = [statistics.median(p["block_done_ns"][c] for p in per_launch) for c in range(nchunks)]
     row = {
         "M": m, "N": n, "K": k, "gpr": gpr, "config": label, **config, "err": err, "shipped_us": t_shipped,
@@ -192,7 +185,7 @@ def run_case(m: int, n: int, k: int, gpr: int, label: str, config: dict) -> dict
                    "chunk_done_ns": chunks,
                    "end_median_ns": statistics.median(p["end_ns"]["median"] for p in per_launch),
                    "end_max_ns": statistics.median(p["end_ns"]["max"] for p in per_launch)},
-        "example": phases(runs[len(runs) // 2], nchunks, samples, ghz),
+        "example": example,
     }  # fmt: skip
     md = row["median"]
     print(f"{m} tokens {n}x{k} gpr {gpr} {label}: shipped {t_shipped:.2f} us (cuBLAS {t_cublas:.2f}), stamped "
@@ -222,10 +215,7 @@ def main() -> None:
         for gpr in map(int, args.gpr.split(",")):
             for label in args.configs.split(","):
                 rows.append(run_case(args.m, n, k, gpr, label, CONFIGS[label]))
-    result = {"gpu": torch.cuda.get_device_name(), "triton": triton.__version__, "rows": _rounded(rows)}
-    path = args.out / "decode_timeline_mma.json"
-    path.write_text(json.dumps(result, separators=(",", ":")))
-    plot(result, path.with_suffix(".png"))
+    save(rows, args.out / "decode_timeline_mma.json")
 
 
 if __name__ == "__main__":
