@@ -257,9 +257,12 @@ def _store_blocks(ptr, a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b0
 def _chunks_in_turn(words_ptr, w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, lut_ptr, x_ptr, slot_ptr, x_quads, slot_all,
                     slot0, slot1, r0c, r1c, r2c, r3c, x0_off, x1_off, out0, out1, M, k_start, k_end, GS, stride_xm,
                     stride_cw, stride_ls, stride_ln, BITS: tl.constexpr, WPL: tl.constexpr, TILES: tl.constexpr,
-                    ROWS: tl.constexpr, ASM: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr):  # fmt: skip
+                    ROWS: tl.constexpr, ASM: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr,
+                    AHEAD: tl.constexpr = 0):  # fmt: skip
     """A program's K range chunk by chunk, per distinct slot: its tables per LUT group, each word loaded as it is
-    looked up (the interpreter: each lane's outputs summed directly). Returns both blocks' accumulators."""
+    looked up (AHEAD 0), or each chunk's words and x asked for at once (AHEAD 1: at its start; 2, 3: one or two
+    chunks before it, _group_chunks). The interpreter sums each lane's outputs directly. Returns both blocks'
+    accumulators."""
     L: tl.constexpr = 1 << BITS
     NT: tl.constexpr = slot0.shape[0]
     CHUNK: tl.constexpr = 32 * WPL
@@ -271,33 +274,139 @@ def _chunks_in_turn(words_ptr, w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, lut_pt
         sel0 = slot0 == cur
         sel1 = slot1 == cur
         for grp in range(k_start // GS, (k_end - 1) // GS + 1):
-            base = cur.to(tl.int64) * stride_ls + grp * L
-            if ASM:
-                tab0, tab1, tab2, tab3 = _slot_tables(pairs_ptr, cur, r0c, r1c, r2c, r3c, grp, stride_ls, stride_ln,
-                                                      BITS, ROWS)  # fmt: skip
-            for c0 in range(tl.maximum(grp * GS, k_start), tl.minimum(grp * GS + GS, k_end), CHUNK):
+            lo = tl.maximum(grp * GS, k_start)
+            hi = tl.minimum(grp * GS + GS, k_end)
+            if ASM and AHEAD > 0:
+                acc_a, acc_b = _group_chunks(
+                    w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, x_quads, cur, r0c, r1c, r2c, r3c, x0_off, x1_off,
+                    sel0, sel1, lo, hi, grp, stride_ls, stride_ln, (a00, a01, a02, a03, a10, a11, a12, a13),
+                    (b00, b01, b02, b03, b10, b11, b12, b13), BITS, WPL, TILES, ROWS, BF16, X16, AHEAD)  # fmt: skip
+                a00, a01, a02, a03, a10, a11, a12, a13 = acc_a
+                b00, b01, b02, b03, b10, b11, b12, b13 = acc_b
+            else:
+                base = cur.to(tl.int64) * stride_ls + grp * L
                 if ASM:
-                    for i in tl.static_range(WPL):
-                        # k-steps 2i, 2i + 1: quads c0 // 4 + 2i and the next
-                        x00, x01, x10, x11 = _tiles_x(x_quads, x0_off, x1_off, c0 // 4 + 2 * i, sel0, sel1, TILES, X16)
-                        word = c0 // 8 + i
-                        a00, a01, a02, a03, a10, a11, a12, a13 = _word_mma(
-                            w0_ptr, w1_ptr, word, tab0, tab1, x00, x01, x10, x11,
-                            a00, a01, a02, a03, a10, a11, a12, a13, TILES, BF16)  # fmt: skip
+                    tab0, tab1, tab2, tab3 = _slot_tables(pairs_ptr, cur, r0c, r1c, r2c, r3c, grp, stride_ls,
+                                                          stride_ln, BITS, ROWS)  # fmt: skip
+                for c0 in range(lo, hi, CHUNK):
+                    if ASM:
+                        for i in tl.static_range(WPL):
+                            # k-steps 2i, 2i + 1: quads c0 // 4 + 2i and the next
+                            x00, x01, x10, x11 = _tiles_x(x_quads, x0_off, x1_off, c0 // 4 + 2 * i, sel0, sel1, TILES,
+                                                          X16)  # fmt: skip
+                            word = c0 // 8 + i
+                            a00, a01, a02, a03, a10, a11, a12, a13 = _word_mma(
+                                w0_ptr, w1_ptr, word, tab0, tab1, x00, x01, x10, x11,
+                                a00, a01, a02, a03, a10, a11, a12, a13, TILES, BF16)  # fmt: skip
+                            if ROWS == 2:
+                                b00, b01, b02, b03, b10, b11, b12, b13 = _word_mma(
+                                    w2_ptr, w3_ptr, word, tab2, tab3, x00, x01, x10, x11,
+                                    b00, b01, b02, b03, b10, b11, b12, b13, TILES, BF16)  # fmt: skip
+                    else:  # interpreter: each lane's outputs over the chunk's columns
+                        a00, a01, a02, a03, a10, a11, a12, a13 = _block_sums(
+                            words_ptr, r0c, r1c, c0, lut_ptr, base, stride_ln, x_ptr, slot_ptr, M, cur, out0, out1,
+                            stride_xm, stride_cw, a00, a01, a02, a03, a10, a11, a12, a13, CHUNK, NT, TILES)  # fmt: skip
                         if ROWS == 2:
-                            b00, b01, b02, b03, b10, b11, b12, b13 = _word_mma(
-                                w2_ptr, w3_ptr, word, tab2, tab3, x00, x01, x10, x11,
-                                b00, b01, b02, b03, b10, b11, b12, b13, TILES, BF16)  # fmt: skip
-                else:  # interpreter: each lane's outputs over the chunk's columns
-                    a00, a01, a02, a03, a10, a11, a12, a13 = _block_sums(
-                        words_ptr, r0c, r1c, c0, lut_ptr, base, stride_ln, x_ptr, slot_ptr, M, cur, out0, out1,
-                        stride_xm, stride_cw, a00, a01, a02, a03, a10, a11, a12, a13, CHUNK, NT, TILES)  # fmt: skip
-                    if ROWS == 2:
-                        b00, b01, b02, b03, b10, b11, b12, b13 = _block_sums(
-                            words_ptr, r2c, r3c, c0, lut_ptr, base, stride_ln, x_ptr, slot_ptr, M, cur, out0, out1,
-                            stride_xm, stride_cw, b00, b01, b02, b03, b10, b11, b12, b13, CHUNK, NT, TILES)  # fmt: skip
+                            b00, b01, b02, b03, b10, b11, b12, b13 = _block_sums(
+                                words_ptr, r2c, r3c, c0, lut_ptr, base, stride_ln, x_ptr, slot_ptr, M, cur, out0,
+                                out1, stride_xm, stride_cw, b00, b01, b02, b03, b10, b11, b12, b13, CHUNK, NT,
+                                TILES)  # fmt: skip
         cur = next_slot(slot_all, cur)
     return a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12, b13
+
+
+@triton.jit
+def _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, c0, WPL: tl.constexpr, ROWS: tl.constexpr):
+    """The lane rows' code words of the chunk at column c0: four tuples of WPL uint32 [NT], rows r0, r0 + 8 and,
+    with ROWS 2, rb, rb + 8 (else block 0's again)."""
+    word = c0 // 8
+    v0 = ()
+    v1 = ()
+    v2 = ()
+    v3 = ()
+    for i in tl.static_range(WPL):
+        v0 = v0 + (tl.load(w0_ptr + word + i),)
+        v1 = v1 + (tl.load(w1_ptr + word + i),)
+        if ROWS == 2:
+            v2 = v2 + (tl.load(w2_ptr + word + i),)
+            v3 = v3 + (tl.load(w3_ptr + word + i),)
+    if ROWS == 1:
+        v2 = v0
+        v3 = v1
+    return v0, v1, v2, v3
+
+
+@triton.jit
+def _chunk_x(x_quads, x0_off, x1_off, c0, sel0, sel1, WPL: tl.constexpr, TILES: tl.constexpr, X16: tl.constexpr):
+    """B of every k-step of the chunk at column c0: a tuple of WPL (x00, x01, x10, x11) (_tiles_x's, word i's)."""
+    xs = ()
+    for i in tl.static_range(WPL):
+        xs = xs + (_tiles_x(x_quads, x0_off, x1_off, c0 // 4 + 2 * i, sel0, sel1, TILES, X16),)
+    return xs
+
+
+@triton.jit
+def _chunk_mma(words, xs, tabs, acc_a, acc_b, WPL: tl.constexpr, TILES: tl.constexpr, ROWS: tl.constexpr,
+               BF16: tl.constexpr):  # fmt: skip
+    """A chunk's MMAs from its words and B already in registers (_chunk_words', _chunk_x's) and the lane rows'
+    tables (_slot_tables'): both blocks' accumulators (tuples of 8 [NT] fp32) plus the chunk."""
+    v0, v1, v2, v3 = words
+    tab0, tab1, tab2, tab3 = tabs
+    a00, a01, a02, a03, a10, a11, a12, a13 = acc_a
+    b00, b01, b02, b03, b10, b11, b12, b13 = acc_b
+    for i in tl.static_range(WPL):
+        x00, x01, x10, x11 = xs[i]
+        p0, p1, p2, p3 = _pairs(v0[i], tab0)
+        q0, q1, q2, q3 = _pairs(v1[i], tab1)
+        a00, a01, a02, a03, a10, a11, a12, a13 = _word_steps(
+            p0, p1, p2, p3, q0, q1, q2, q3, x00, x01, x10, x11, a00, a01, a02, a03, a10, a11, a12, a13,
+            TILES, BF16)  # fmt: skip
+        if ROWS == 2:
+            p0, p1, p2, p3 = _pairs(v2[i], tab2)
+            q0, q1, q2, q3 = _pairs(v3[i], tab3)
+            b00, b01, b02, b03, b10, b11, b12, b13 = _word_steps(
+                p0, p1, p2, p3, q0, q1, q2, q3, x00, x01, x10, x11, b00, b01, b02, b03, b10, b11, b12, b13,
+                TILES, BF16)  # fmt: skip
+    return (a00, a01, a02, a03, a10, a11, a12, a13), (b00, b01, b02, b03, b10, b11, b12, b13)
+
+
+@triton.jit
+def _group_chunks(w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, x_quads, cur, r0c, r1c, r2c, r3c, x0_off, x1_off, sel0,
+                  sel1, lo, hi, grp, stride_ls, stride_ln, acc_a, acc_b, BITS: tl.constexpr, WPL: tl.constexpr,
+                  TILES: tl.constexpr, ROWS: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr,
+                  AHEAD: tl.constexpr):  # fmt: skip
+    """Columns lo .. hi (whole chunks of LUT group grp) of slot cur, each chunk's words and B asked for at once:
+    at its start (AHEAD 1), or AHEAD - 1 chunks before it (2, 3: its loads in flight while the chunks before it
+    are looked up; the first ones, and their x, before the group's tables). The sixty-first session's clock
+    stamps (decode_timeline_mma.py) found each chunk of the word-by-word loop ~1.5 us after the one before: a DRAM
+    round trip for its words, and two L2 ones for x loaded as the registers of the word before freed.
+    Returns both blocks' accumulators plus the group's."""
+    CHUNK: tl.constexpr = 32 * WPL
+    last = hi - CHUNK
+    if AHEAD >= 2:
+        nw1 = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, lo, WPL, ROWS)
+        nx1 = _chunk_x(x_quads, x0_off, x1_off, lo, sel0, sel1, WPL, TILES, X16)
+    if AHEAD >= 3:
+        nw2 = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, tl.minimum(lo + CHUNK, last), WPL, ROWS)
+        nx2 = _chunk_x(x_quads, x0_off, x1_off, tl.minimum(lo + CHUNK, last), sel0, sel1, WPL, TILES, X16)
+    tabs = _slot_tables(pairs_ptr, cur, r0c, r1c, r2c, r3c, grp, stride_ls, stride_ln, BITS, ROWS)
+    for c0 in range(lo, hi, CHUNK):
+        if AHEAD == 1:
+            words = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, c0, WPL, ROWS)
+            xs = _chunk_x(x_quads, x0_off, x1_off, c0, sel0, sel1, WPL, TILES, X16)
+        elif AHEAD == 2:
+            words, xs = nw1, nx1
+            nxt = tl.minimum(c0 + CHUNK, last)  # the last chunk's again past the end: cache hits, unused
+            nw1 = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, nxt, WPL, ROWS)
+            nx1 = _chunk_x(x_quads, x0_off, x1_off, nxt, sel0, sel1, WPL, TILES, X16)
+        else:
+            words, xs = nw1, nx1
+            nw1, nx1 = nw2, nx2
+            nxt = tl.minimum(c0 + 2 * CHUNK, last)
+            nw2 = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, nxt, WPL, ROWS)
+            nx2 = _chunk_x(x_quads, x0_off, x1_off, nxt, sel0, sel1, WPL, TILES, X16)
+        acc_a, acc_b = _chunk_mma(words, xs, tabs, acc_a, acc_b, WPL, TILES, ROWS, BF16)
+    return acc_a, acc_b
 
 
 @triton.jit
@@ -400,7 +509,7 @@ def _decode_mma_kernel(
     M, N, K, GS, stride_xm, stride_cw, stride_ls, stride_ln, stride_ym, K_PER_SPLIT, SPLIT_K,
     BITS: tl.constexpr, WARPS: tl.constexpr, WPL: tl.constexpr, TILES: tl.constexpr, ROWS: tl.constexpr,
     USE_SPLIT: tl.constexpr, ASM: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr = False,
-    PDL: tl.constexpr = False, PRELOAD: tl.constexpr = False,
+    PDL: tl.constexpr = False, PRELOAD: tl.constexpr = False, AHEAD: tl.constexpr = 0,
 ):  # fmt: skip
     """A program: 16 * ROWS * WARPS rows (ROWS blocks of 16 a warp, sharing its x loads) over one K range, up to
     8 * TILES tokens. x's row stride and the chunk size are multiples of 4 columns and the group size a multiple of
@@ -447,7 +556,7 @@ def _decode_mma_kernel(
         a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12, b13 = _chunks_in_turn(
             words_ptr, w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, lut_ptr, x_ptr, slot_ptr, x_quads, slot_all, slot0,
             slot1, r0c, r1c, r2c, r3c, x0_off, x1_off, out0, out1, M, k_start, k_end, GS, stride_xm, stride_cw,
-            stride_ls, stride_ln, BITS, WPL, TILES, ROWS, ASM, BF16, X16)  # fmt: skip
+            stride_ls, stride_ln, BITS, WPL, TILES, ROWS, ASM, BF16, X16, AHEAD)  # fmt: skip
 
     _write_y(y_ptr, ws_ptr, counter_ptr, a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12,
              b13, r0, rb, out0, out1, pid_n, pid_k, M, N, stride_ym, SPLIT_K, TILES, ROWS, USE_SPLIT)  # fmt: skip
@@ -520,14 +629,18 @@ def launch_decode_mma(
     warp's blocks share its x loads), WPL (code words per lane and row in a chunk: 2-16, 64-512 columns), SPLIT_K;
     PRELOAD (0/1): one chunk a program (SPLIT_K is then K / chunk), its words loaded at once before the PDL wait
     where the codes' rows are 16-byte aligned (codes_rows_aligned; else loaded as the chunks-in-turn path does, same
-    grid)."""
+    grid); AHEAD (0-3): the chunks-in-turn path's loads, 0 each word where it is looked up, 1 a chunk's words and x
+    at once at its start, 2 / 3 one / two chunks ahead (_group_chunks)."""
     rows = config.get("ROWS", 1)
+    if config.get("AHEAD", 0) not in (0, 1, 2, 3):
+        raise ValueError(f"the fragment kernel takes AHEAD 0-3, got {config['AHEAD']}")
     if rows not in (1, 2):
         raise ValueError(f"the fragment kernel takes ROWS 1 or 2, got {rows}")
     one_chunk = bool(config.get("PRELOAD"))
     launch_fragments(_decode_mma_kernel, "fragment decode kernel", x, codes_packed, lut_pool, slot_of_token, bits, y,
                      config, 16 * rows, wpls=(2, 4, 8, 16), one_chunk=one_chunk, ROWS=rows,
                      PRELOAD=one_chunk and codes_rows_aligned(codes_packed),
+                     AHEAD=config.get("AHEAD", 0),
                      **pdl_args(x.device))  # fmt: skip
 
 

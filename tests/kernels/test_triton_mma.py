@@ -102,6 +102,36 @@ def test_the_preloaded_chunk_matches_the_reference(m, n, k, gpr, slots, assign, 
     assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, 4)) < TOL[dtype]
 
 
+
+@pytest.mark.parametrize(
+    "m,n,k,gpr,slots,assign,wpl,rows,split",
+    [
+        (4, 40, 512, 1, 1, "one", 2, 1, 1),  # 8 chunks in one range: the carried chunks move on through all of it
+        (5, 40, 512, 2, 3, "random", 2, 1, 1),  # two groups in one range: the chunks ahead start again at each
+        (16, 72, 384, 3, 2, "random", 4, 2, 1),  # one chunk a group: the chunk ahead past its end is the last again
+        (9, 24, 768, 1, 9, "distinct", 2, 2, 2),  # every token its own slot; 6 chunks a split
+        (12, 48, 1024, 4, 4, "random", 4, 1, 4),  # split-K inside the groups, two tiles of tokens
+    ],
+)
+@pytest.mark.parametrize("ahead", [1, 2, 3])
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_chunks_asked_for_ahead_match_the_reference(m, n, k, gpr, slots, assign, wpl, rows, split, ahead, dtype):
+    """AHEAD 1-3: each chunk's words and x asked for at once, at its start or one or two chunks before it (on
+    CUDA; the interpreter sums each lane's outputs directly, as at AHEAD 0)."""
+    x, codes, pool, slot_of_token = make_case(m, n, k, 4, gpr, slots, assign, dtype, seed=m + n + k + ahead)
+    assert mma_ok(x, codes, pool, 4, wpl)
+    y = torch.full((m, n), float("nan"), dtype=dtype, device=DEVICE)
+    launch_decode(x, codes, pool, slot_of_token, 4, y, {"MODE": MODE_MMA, "num_warps": 2, "WPL": wpl, "ROWS": rows,
+                                                        "SPLIT_K": split, "AHEAD": ahead})  # fmt: skip
+    assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, 4)) < TOL[dtype]
+
+
+def test_ahead_outside_0_to_3_is_refused():
+    x, codes, pool, slots = make_case(4, 16, 256, 4, 1, 1, "one", torch.float16)
+    y = torch.empty(4, 16, dtype=torch.float16, device=DEVICE)
+    with pytest.raises(ValueError, match="AHEAD 0-3"):
+        launch_decode_mma(x, codes, pool, slots, 4, y, {"num_warps": 2, "WPL": 2, "AHEAD": 4})
+
 def test_preload_needs_code_rows_aligned_to_16_bytes():
     x, codes, pool, slots = make_case(4, 16, 256, 4, 1, 1, "one", torch.float16)
     assert codes_rows_aligned(codes)
@@ -167,6 +197,10 @@ def test_every_asm_operand_is_one_element_per_thread_in_lane_order():
     const = {"BITS": 4, "WARPS": 2, "WPL": 8, "TILES": 2, "ROWS": 2, "USE_SPLIT": True, "ASM": True, "BF16": False,
              "X16": True, "PRELOAD": True}  # fmt: skip
     assert_asm_in_lane_order("kernels.triton_decode_mma", "_decode_mma_kernel", const, warps=2, mma_count=64)
+    # AHEAD: each chunk's words and B carried in tuples two chunks ahead; 4 words, two row blocks, two tiles
+    const = {"BITS": 4, "WARPS": 2, "WPL": 4, "TILES": 2, "ROWS": 2, "USE_SPLIT": True, "ASM": True, "BF16": False,
+             "X16": True, "AHEAD": 3}  # fmt: skip
+    assert_asm_in_lane_order("kernels.triton_decode_mma", "_decode_mma_kernel", const, warps=2, mma_count=32)
 
 
 _EPILOGUE_SCRIPT = r"""
