@@ -39,7 +39,11 @@ from decode_timeline import _now, _stamp, plot, save, stamped_runs  # noqa: E402
 from kernels.reference import lut_linear_reference  # noqa: E402
 from kernels.triton_common import pdl_args, pdl_wait, split_k_launch  # noqa: E402
 from kernels.triton_decode_mma import (  # noqa: E402
+    _chunk_mma,
+    _chunk_words,
+    _chunk_x,
     _lane_rows,
+    _next_chunk,
     _slot_tables,
     _tiles_x,
     _word_mma,
@@ -59,13 +63,21 @@ CONFIGS = {
 STAMP_EVERY = 8  # lanes: one in STAMP_EVERY stores its stamps
 
 
+def config_of(label: str) -> dict:
+    """A CONFIGS label, with "-a<N>" after it for AHEAD N (each chunk's loads asked for at once, N - 1 ahead)."""
+    base, _, ahead = label.rpartition("-a")
+    if base in CONFIGS and ahead.isdigit():
+        return CONFIGS[base] | {"AHEAD": int(ahead)}
+    return CONFIGS[label]
+
+
 @triton.jit
 def _stamped_mma_kernel(
     x_ptr, codes_ptr, lut_ptr, slot_ptr, y_ptr, ws_ptr, counter_ptr, stamp_ptr, zero_ptr,
     M, N, K, GS, stride_xm, stride_cw, stride_ls, stride_ln, stride_ym, K_PER_SPLIT, SPLIT_K,
     BITS: tl.constexpr, WARPS: tl.constexpr, WPL: tl.constexpr, TILES: tl.constexpr, ROWS: tl.constexpr,
     USE_SPLIT: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr, NCHUNKS: tl.constexpr,
-    STAMP_EVERY: tl.constexpr, PDL: tl.constexpr = False,
+    STAMP_EVERY: tl.constexpr, PDL: tl.constexpr = False, AHEAD: tl.constexpr = 0,
 ):  # fmt: skip
     """_decode_mma_kernel's chunks-in-turn path (ASM) for one task (every token in token 0's slot), plus stamps.
     stamp_ptr: uint32 [programs, 3 + (2 NCHUNKS + 3) * NT / STAMP_EVERY] (decode_timeline.py's layout: start
@@ -112,21 +124,45 @@ def _stamped_mma_kernel(
     b00, b01, b02, b03, b10, b11, b12, b13 = z, z, z, z, z, z, z, z  # block 1 (ROWS 2)
     ch = 0
     for grp in range(k_start // GS, (k_end - 1) // GS + 1):
-        tab0, tab1, tab2, tab3 = _slot_tables(pairs_ptr, cur, r0c, r1c, r2c, r3c, grp, stride_ls, stride_ln, BITS,
-                                              ROWS)  # fmt: skip
-        for c0 in range(tl.maximum(grp * GS, k_start), tl.minimum(grp * GS + GS, k_end), CHUNK):
-            for i in tl.static_range(WPL):
-                x00, x01, x10, x11 = _tiles_x(x_quads, x0_off, x1_off, c0 // 4 + 2 * i, sel0, sel1, TILES, X16)
-                word = c0 // 8 + i
-                a00, a01, a02, a03, a10, a11, a12, a13 = _word_mma(
-                    w0_ptr, w1_ptr, word, tab0, tab1, x00, x01, x10, x11,
-                    a00, a01, a02, a03, a10, a11, a12, a13, TILES, BF16)  # fmt: skip
-                if ROWS == 2:
-                    b00, b01, b02, b03, b10, b11, b12, b13 = _word_mma(
-                        w2_ptr, w3_ptr, word, tab2, tab3, x00, x01, x10, x11,
-                        b00, b01, b02, b03, b10, b11, b12, b13, TILES, BF16)  # fmt: skip
-            _stamp(a00 + b00, zero, out + 3 + ch * SAMPLES + slot_of, sampled)
-            ch += 1
+        lo = tl.maximum(grp * GS, k_start)
+        hi = tl.minimum(grp * GS + GS, k_end)
+        if AHEAD > 0:  # _group_chunks' loop, a stamp after each chunk
+            acc_a = (a00, a01, a02, a03, a10, a11, a12, a13)
+            acc_b = (b00, b01, b02, b03, b10, b11, b12, b13)
+            last = hi - CHUNK
+            nw1, nx1, nw2, nx2 = 0, 0, 0, 0
+            if AHEAD >= 2:
+                nw1 = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, lo, WPL, ROWS)
+                nx1 = _chunk_x(x_quads, x0_off, x1_off, lo, sel0, sel1, WPL, TILES, X16)
+            if AHEAD >= 3:
+                nw2 = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, tl.minimum(lo + CHUNK, last), WPL, ROWS)
+                nx2 = _chunk_x(x_quads, x0_off, x1_off, tl.minimum(lo + CHUNK, last), sel0, sel1, WPL, TILES, X16)
+            tabs = _slot_tables(pairs_ptr, cur, r0c, r1c, r2c, r3c, grp, stride_ls, stride_ln, BITS, ROWS)
+            for c0 in range(lo, hi, CHUNK):
+                words, xs, nw1, nx1, nw2, nx2 = _next_chunk(nw1, nx1, nw2, nx2, w0_ptr, w1_ptr, w2_ptr, w3_ptr,
+                                                            x_quads, x0_off, x1_off, sel0, sel1, c0, last, WPL, TILES,
+                                                            ROWS, X16, AHEAD)  # fmt: skip
+                acc_a, acc_b = _chunk_mma(words, xs, tabs, acc_a, acc_b, WPL, TILES, ROWS, BF16)
+                _stamp(acc_a[0] + acc_b[0], zero, out + 3 + ch * SAMPLES + slot_of, sampled)
+                ch += 1
+            a00, a01, a02, a03, a10, a11, a12, a13 = acc_a
+            b00, b01, b02, b03, b10, b11, b12, b13 = acc_b
+        else:  # the word-by-word loop
+            tab0, tab1, tab2, tab3 = _slot_tables(pairs_ptr, cur, r0c, r1c, r2c, r3c, grp, stride_ls, stride_ln,
+                                                  BITS, ROWS)  # fmt: skip
+            for c0 in range(lo, hi, CHUNK):
+                for i in tl.static_range(WPL):
+                    x00, x01, x10, x11 = _tiles_x(x_quads, x0_off, x1_off, c0 // 4 + 2 * i, sel0, sel1, TILES, X16)
+                    word = c0 // 8 + i
+                    a00, a01, a02, a03, a10, a11, a12, a13 = _word_mma(
+                        w0_ptr, w1_ptr, word, tab0, tab1, x00, x01, x10, x11,
+                        a00, a01, a02, a03, a10, a11, a12, a13, TILES, BF16)  # fmt: skip
+                    if ROWS == 2:
+                        b00, b01, b02, b03, b10, b11, b12, b13 = _word_mma(
+                            w2_ptr, w3_ptr, word, tab2, tab3, x00, x01, x10, x11,
+                            b00, b01, b02, b03, b10, b11, b12, b13, TILES, BF16)  # fmt: skip
+                _stamp(a00 + b00, zero, out + 3 + ch * SAMPLES + slot_of, sampled)
+                ch += 1
 
     _write_y(y_ptr, ws_ptr, counter_ptr, a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12,
              b13, r0, rb, out0, out1, pid_n, pid_k, M, N, stride_ym, SPLIT_K, TILES, ROWS, USE_SPLIT)  # fmt: skip
@@ -151,7 +187,7 @@ def launch_stamped_mma(x, codes, pool, slots, y, stamps, config: dict) -> tuple[
             k_per_split, split,
             BITS=BITS, WARPS=warps, WPL=wpl, TILES=1 if m <= 8 else 2, ROWS=rows, USE_SPLIT=split > 1,
             BF16=x.dtype == torch.bfloat16, X16=x16_ok(x), NCHUNKS=nchunks, STAMP_EVERY=STAMP_EVERY,
-            num_warps=warps, num_stages=1, **pdl_args(x.device),
+            AHEAD=config.get("AHEAD", 0), num_warps=warps, num_stages=1, **pdl_args(x.device),
         )  # fmt: skip
     return n_tiles * split, nchunks
 
@@ -202,7 +238,8 @@ def main() -> None:
     ap.add_argument("--m", type=int, default=4, help="tokens of the one task (2-16)")
     ap.add_argument("--shapes", default="4096x4096")
     ap.add_argument("--gpr", default="1,4")
-    ap.add_argument("--configs", default=",".join(CONFIGS), help="labels of CONFIGS, comma-separated")
+    ap.add_argument("--configs", default=",".join(CONFIGS),
+                    help="labels of CONFIGS, comma-separated, each with -a1 .. -a3 after it for AHEAD")
     ap.add_argument("--plot", type=Path, help="re-plot a decode_timeline_mma.json")
     args = ap.parse_args()
     if args.plot:
@@ -214,7 +251,7 @@ def main() -> None:
         n, k = map(int, shape.split("x"))
         for gpr in map(int, args.gpr.split(",")):
             for label in args.configs.split(","):
-                rows.append(run_case(args.m, n, k, gpr, label, CONFIGS[label]))
+                rows.append(run_case(args.m, n, k, gpr, label, config_of(label)))
     save(rows, args.out / "decode_timeline_mma.json")
 
 

@@ -371,6 +371,29 @@ def _chunk_mma(words, xs, tabs, acc_a, acc_b, WPL: tl.constexpr, TILES: tl.const
 
 
 @triton.jit
+def _next_chunk(nw1, nx1, nw2, nx2, w0_ptr, w1_ptr, w2_ptr, w3_ptr, x_quads, x0_off, x1_off, sel0, sel1, c0, last,
+                WPL: tl.constexpr, TILES: tl.constexpr, ROWS: tl.constexpr, X16: tl.constexpr,
+                AHEAD: tl.constexpr):  # fmt: skip
+    """(words, B of the chunk at column c0, nw1, nx1, nw2, nx2): asked for here (AHEAD 1), or carried from
+    AHEAD - 1 chunks before in nw1 / nx1, the carried chunks moved on by one and the chunk AHEAD - 1 past c0 asked
+    for (the last chunk's again past the group's end `last`: cache hits, never used)."""
+    if AHEAD == 1:
+        words = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, c0, WPL, ROWS)
+        xs = _chunk_x(x_quads, x0_off, x1_off, c0, sel0, sel1, WPL, TILES, X16)
+    else:
+        words, xs = nw1, nx1
+        nxt = tl.minimum(c0 + (AHEAD - 1) * (32 * WPL), last)
+        if AHEAD == 2:
+            nw1 = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, nxt, WPL, ROWS)
+            nx1 = _chunk_x(x_quads, x0_off, x1_off, nxt, sel0, sel1, WPL, TILES, X16)
+        else:
+            nw1, nx1 = nw2, nx2
+            nw2 = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, nxt, WPL, ROWS)
+            nx2 = _chunk_x(x_quads, x0_off, x1_off, nxt, sel0, sel1, WPL, TILES, X16)
+    return words, xs, nw1, nx1, nw2, nx2
+
+
+@triton.jit
 def _group_chunks(w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, x_quads, cur, r0c, r1c, r2c, r3c, x0_off, x1_off, sel0,
                   sel1, lo, hi, grp, stride_ls, stride_ln, acc_a, acc_b, BITS: tl.constexpr, WPL: tl.constexpr,
                   TILES: tl.constexpr, ROWS: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr,
@@ -383,6 +406,7 @@ def _group_chunks(w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, x_quads, cur, r0c, 
     Returns both blocks' accumulators plus the group's."""
     CHUNK: tl.constexpr = 32 * WPL
     last = hi - CHUNK
+    nw1, nx1, nw2, nx2 = 0, 0, 0, 0  # the chunks asked for ahead (AHEAD 2: nw1 / nx1; 3: and nw2 / nx2)
     if AHEAD >= 2:
         nw1 = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, lo, WPL, ROWS)
         nx1 = _chunk_x(x_quads, x0_off, x1_off, lo, sel0, sel1, WPL, TILES, X16)
@@ -391,20 +415,9 @@ def _group_chunks(w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, x_quads, cur, r0c, 
         nx2 = _chunk_x(x_quads, x0_off, x1_off, tl.minimum(lo + CHUNK, last), sel0, sel1, WPL, TILES, X16)
     tabs = _slot_tables(pairs_ptr, cur, r0c, r1c, r2c, r3c, grp, stride_ls, stride_ln, BITS, ROWS)
     for c0 in range(lo, hi, CHUNK):
-        if AHEAD == 1:
-            words = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, c0, WPL, ROWS)
-            xs = _chunk_x(x_quads, x0_off, x1_off, c0, sel0, sel1, WPL, TILES, X16)
-        elif AHEAD == 2:
-            words, xs = nw1, nx1
-            nxt = tl.minimum(c0 + CHUNK, last)  # the last chunk's again past the end: cache hits, unused
-            nw1 = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, nxt, WPL, ROWS)
-            nx1 = _chunk_x(x_quads, x0_off, x1_off, nxt, sel0, sel1, WPL, TILES, X16)
-        else:
-            words, xs = nw1, nx1
-            nw1, nx1 = nw2, nx2
-            nxt = tl.minimum(c0 + 2 * CHUNK, last)
-            nw2 = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, nxt, WPL, ROWS)
-            nx2 = _chunk_x(x_quads, x0_off, x1_off, nxt, sel0, sel1, WPL, TILES, X16)
+        words, xs, nw1, nx1, nw2, nx2 = _next_chunk(nw1, nx1, nw2, nx2, w0_ptr, w1_ptr, w2_ptr, w3_ptr, x_quads,
+                                                    x0_off, x1_off, sel0, sel1, c0, last, WPL, TILES, ROWS, X16,
+                                                    AHEAD)  # fmt: skip
         acc_a, acc_b = _chunk_mma(words, xs, tabs, acc_a, acc_b, WPL, TILES, ROWS, BF16)
     return acc_a, acc_b
 

@@ -80,31 +80,39 @@ from bench_kernels import compile_decode_mma_sm90, sm90_compile
 from decode_timeline_mma import _stamped_mma_kernel
 
 ints = ["M", "N", "K", "GS", "stride_xm", "stride_cw", "stride_ls", "stride_ln", "stride_ym", "K_PER_SPLIT", "SPLIT_K"]
-const = dict(BITS=4, WARPS=2, WPL=4, TILES=1, ROWS=1, USE_SPLIT=True, BF16=False, X16=True, PDL=True)
-_, _, _, plain = compile_decode_mma_sm90(const | dict(ASM=True, PRELOAD=False), 2)
-_, _, _, stamped = sm90_compile(_stamped_mma_kernel, ints, [i for i in ints if i not in ("M", "stride_cw", "SPLIT_K")],
-                                const | dict(NCHUNKS=4, STAMP_EVERY=8), 2, 1)
-code = [t for _, t in re.findall(r"/\*([0-9a-f]{4})\*/\s+([^;]*);", stamped)]
-clocks = [i for i, t in enumerate(code) if "SR_CLOCKLO" in t]
-last_mma = [max((j for j in range(i) if "HMMA" in code[j]), default=-1) for i in clocks]
-print(json.dumps({"bars": [plain.count("BAR.SYNC"), stamped.count("BAR.SYNC")], "clocks": clocks,
-                  "last_mma": last_mma}))
+out = []
+for ahead in (0, 2):  # the word-by-word loop, and chunks asked for a chunk ahead
+    const = dict(BITS=4, WARPS=2, WPL=4, TILES=1, ROWS=1, USE_SPLIT=True, BF16=False, X16=True, PDL=True, AHEAD=ahead)
+    _, _, _, plain = compile_decode_mma_sm90(const | dict(ASM=True, PRELOAD=False), 2)
+    _, _, _, stamped = sm90_compile(_stamped_mma_kernel, ints,
+                                    [i for i in ints if i not in ("M", "stride_cw", "SPLIT_K")],
+                                    const | dict(NCHUNKS=4, STAMP_EVERY=8), 2, 1)
+    code = [t for _, t in re.findall(r"/\*([0-9a-f]{4})\*/\s+([^;]*);", stamped)]
+    clocks = [i for i, t in enumerate(code) if "SR_CLOCKLO" in t]
+    last_mma = [max((j for j in range(i) if "HMMA" in code[j]), default=-1) for i in clocks]
+    out.append({"bars": [plain.count("BAR.SYNC"), stamped.count("BAR.SYNC")], "clocks": clocks,
+                "last_mma": last_mma})
+print(json.dumps(out))
 """
 
 
 def test_the_fragment_copy_adds_one_barrier_and_each_chunk_clock_follows_its_mmas():
     """benchmarks/decode_timeline_mma.py: one barrier more than the fragment kernel (the one that puts the end stamp
-    after every store), and every chunk's clock read after that chunk's last MMA in issue order."""
-    out = sm90_results(_MMA_SASS, [])
-    plain_bars, stamped_bars = out["bars"]
-    assert stamped_bars == plain_bars + 1
-    chunk_clocks = [(c, f) for c, f in zip(out["clocks"], out["last_mma"], strict=True) if f >= 0]
-    assert chunk_clocks and all(f < c for c, f in chunk_clocks)
+    after every store), and every chunk's clock read after that chunk's last MMA in issue order, with the chunks'
+    loads where they are looked up and asked for a chunk ahead (AHEAD 2)."""
+    for out in sm90_results(_MMA_SASS, []):  # AHEAD 0, then 2
+        plain_bars, stamped_bars = out["bars"]
+        assert stamped_bars == plain_bars + 1
+        chunk_clocks = [(c, f) for c, f in zip(out["clocks"], out["last_mma"], strict=True) if f >= 0]
+        assert chunk_clocks and all(f < c for c, f in chunk_clocks)
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("m,config", [(4, {"num_warps": 2, "ROWS": 1, "WPL": 4, "SPLIT_K": 8}),
-                                      (16, {"num_warps": 2, "ROWS": 2, "WPL": 2, "SPLIT_K": 4})])  # fmt: skip
+@pytest.mark.parametrize("m,config", [
+    (4, {"num_warps": 2, "ROWS": 1, "WPL": 4, "SPLIT_K": 8}),
+    (16, {"num_warps": 2, "ROWS": 2, "WPL": 2, "SPLIT_K": 4}),
+    (4, {"num_warps": 2, "ROWS": 1, "WPL": 4, "SPLIT_K": 2, "AHEAD": 3}),  # chunks asked for two ahead
+])  # fmt: skip
 def test_the_stamped_copies_compute_what_the_op_does_on_cuda(m, config):
     from kernels.reference import lut_linear_reference
     from tests.kernels.test_triton_forward import make_case

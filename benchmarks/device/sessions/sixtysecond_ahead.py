@@ -26,10 +26,14 @@ from kernels.triton_decode import split_k_fragment_configs  # noqa: E402
 from kernels.triton_decode_mma import MMA_CANDIDATES, launch_decode_mma  # noqa: E402
 
 TABLE = [(8, 1, 4, 8)] + MMA_CANDIDATES
+# second run (argv[1] == "h100"): the H100 grid's best at 4 tokens as waves (8 warps, split-K 8 at 4096 rows: 2
+# waves) and its neighbours, each with AHEAD 0-3
+TABLE_H100 = [(8, 1, 4, 2), (4, 1, 4, 2), (2, 1, 4, 8), (2, 1, 4, 4)]
 
 
 def main() -> None:
     sms = torch.cuda.get_device_properties(0).multi_processor_count
+    table, label_out = (TABLE_H100, "ahead_h100") if sys.argv[1:] == ["h100"] else (TABLE, "ahead")
     rows = []
     for n, k in [(4096, 4096), (11008, 4096), (4096, 11008)]:
         for gpr in (1, 4):
@@ -38,9 +42,9 @@ def main() -> None:
                 x, slots = make_batch(m, 1, k)
                 ref = lut_linear_reference(x, layer.codes[0], layer.pools[0], slots, BITS)
                 launches, errs = {}, {}
-                for j, config in enumerate(split_k_fragment_configs(TABLE, n, k, sms, k // gpr)):
+                for j, config in enumerate(split_k_fragment_configs(table, n, k, sms, k // gpr)):
                     label = f"w{config['num_warps']}-r{config['ROWS']}-wpl{config['WPL']}-s{config['SPLIT_K']}"
-                    for ahead in (0, 1, 2, 3) if j < 3 else (0, 2, 3):
+                    for ahead in (0, 1, 2, 3) if j < 3 or table is TABLE_H100 else (0, 2, 3):
                         c = config | {"AHEAD": ahead}
                         name = f"{label}-a{ahead}"
                         if name in errs:
@@ -64,7 +68,7 @@ def main() -> None:
                       flush=True)  # fmt: skip
     out = Path(os.environ.get("OUT", "."))
     out.mkdir(parents=True, exist_ok=True)
-    (out / "ahead.json").write_text(json.dumps(rows, indent=1))
+    (out / f"{label_out}.json").write_text(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":
