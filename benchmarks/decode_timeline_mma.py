@@ -64,11 +64,13 @@ STAMP_EVERY = 8  # lanes: one in STAMP_EVERY stores its stamps
 
 
 def config_of(label: str) -> dict:
-    """A CONFIGS label, with "-a<N>" after it for AHEAD N (each chunk's loads asked for at once, N - 1 ahead)."""
-    base, _, ahead = label.rpartition("-a")
-    if base in CONFIGS and ahead.isdigit():
-        return CONFIGS[base] | {"AHEAD": int(ahead)}
-    return CONFIGS[label]
+    """A CONFIGS label, then "-a<N>" for AHEAD N (each chunk's loads asked for at once, N - 1 chunks ahead) and
+    "-o<N>" for SUM_AT_ONCE N (split-K partials the last program loads together), each optional."""
+    extra = {}
+    while label not in CONFIGS:
+        label, _, flag = label.rpartition("-")
+        extra[{"a": "AHEAD", "o": "SUM_AT_ONCE"}[flag[0]]] = int(flag[1:])
+    return CONFIGS[label] | extra
 
 
 @triton.jit
@@ -77,7 +79,7 @@ def _stamped_mma_kernel(
     M, N, K, GS, stride_xm, stride_cw, stride_ls, stride_ln, stride_ym, K_PER_SPLIT, SPLIT_K,
     BITS: tl.constexpr, WARPS: tl.constexpr, WPL: tl.constexpr, TILES: tl.constexpr, ROWS: tl.constexpr,
     USE_SPLIT: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr, NCHUNKS: tl.constexpr,
-    STAMP_EVERY: tl.constexpr, PDL: tl.constexpr = False, AHEAD: tl.constexpr = 0,
+    STAMP_EVERY: tl.constexpr, PDL: tl.constexpr = False, AHEAD: tl.constexpr = 0, SUM_AT_ONCE: tl.constexpr = 2,
 ):  # fmt: skip
     """_decode_mma_kernel's chunks-in-turn path (ASM) for one task (every token in token 0's slot), plus stamps.
     stamp_ptr: uint32 [programs, 3 + (2 NCHUNKS + 3) * NT / STAMP_EVERY] (decode_timeline.py's layout: start
@@ -165,7 +167,8 @@ def _stamped_mma_kernel(
                 ch += 1
 
     _write_y(y_ptr, ws_ptr, counter_ptr, a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12,
-             b13, r0, rb, out0, out1, pid_n, pid_k, M, N, stride_ym, SPLIT_K, TILES, ROWS, USE_SPLIT)  # fmt: skip
+             b13, r0, rb, out0, out1, pid_n, pid_k, M, N, stride_ym, SPLIT_K, TILES, ROWS, USE_SPLIT,
+             SUM_AT_ONCE)  # fmt: skip
     tl.debug_barrier()  # the end stamp after every store (a barrier orders the CTA's memory operations)
     _stamp(a00 + b00, zero, out + 3 + NCHUNKS * SAMPLES + slot_of, sampled)
 
@@ -187,7 +190,8 @@ def launch_stamped_mma(x, codes, pool, slots, y, stamps, config: dict) -> tuple[
             k_per_split, split,
             BITS=BITS, WARPS=warps, WPL=wpl, TILES=1 if m <= 8 else 2, ROWS=rows, USE_SPLIT=split > 1,
             BF16=x.dtype == torch.bfloat16, X16=x16_ok(x), NCHUNKS=nchunks, STAMP_EVERY=STAMP_EVERY,
-            AHEAD=config.get("AHEAD", 0), num_warps=warps, num_stages=1, **pdl_args(x.device),
+            AHEAD=config.get("AHEAD", 0), SUM_AT_ONCE=config.get("SUM_AT_ONCE", 8 // ((1 if m <= 8 else 2) * rows)),
+            num_warps=warps, num_stages=1, **pdl_args(x.device),
         )  # fmt: skip
     return n_tiles * split, nchunks
 
@@ -239,7 +243,7 @@ def main() -> None:
     ap.add_argument("--shapes", default="4096x4096")
     ap.add_argument("--gpr", default="1,4")
     ap.add_argument("--configs", default=",".join(CONFIGS),
-                    help="labels of CONFIGS, comma-separated, each with -a1 .. -a3 after it for AHEAD")
+                    help="labels of CONFIGS, comma-separated, each with -a<N> (AHEAD) and -o<N> (SUM_AT_ONCE) after it")
     ap.add_argument("--plot", type=Path, help="re-plot a decode_timeline_mma.json")
     args = ap.parse_args()
     if args.plot:

@@ -221,22 +221,43 @@ def _store_tile(ptr, c0, c1, c2, c3, r0, tok, M, N, stride_m):
 
 
 @triton.jit
-def _sum_tile(ws_ptr, y_ptr, r0, tok, M, N, stride_ym, SPLIT_K):
-    """The split-K partials of a tile's four (token, row) pairs (_store_tile's) summed from the workspace
-    [SPLIT_K, M, N] into y."""
+def _add_partial(ws, c0, c1, c2, c3, r0, tok, rows_m, N):
+    """A tile's four (token, row) sums (_store_tile's pairs) plus one split's partials at ws ([M, N], tokens below
+    rows_m: M, or 0 for a split past the last)."""
     t1 = tok + 1
     r1 = r0 + 8
-    c0 = tl.zeros(r0.shape, dtype=tl.float32)
-    c1 = tl.zeros(r0.shape, dtype=tl.float32)
-    c2 = tl.zeros(r0.shape, dtype=tl.float32)
-    c3 = tl.zeros(r0.shape, dtype=tl.float32)
-    for s in range(0, SPLIT_K):
-        ws = ws_ptr + s * M * N
-        c0 += tl.load(ws + tok * N + r0, mask=(tok < M) & (r0 < N), other=0.0, cache_modifier=".cg")
-        c1 += tl.load(ws + t1 * N + r0, mask=(t1 < M) & (r0 < N), other=0.0, cache_modifier=".cg")
-        c2 += tl.load(ws + tok * N + r1, mask=(tok < M) & (r1 < N), other=0.0, cache_modifier=".cg")
-        c3 += tl.load(ws + t1 * N + r1, mask=(t1 < M) & (r1 < N), other=0.0, cache_modifier=".cg")
-    _store_tile(y_ptr, c0, c1, c2, c3, r0, tok, M, N, stride_ym)
+    c0 += tl.load(ws + tok * N + r0, mask=(tok < rows_m) & (r0 < N), other=0.0, cache_modifier=".cg")
+    c1 += tl.load(ws + t1 * N + r0, mask=(t1 < rows_m) & (r0 < N), other=0.0, cache_modifier=".cg")
+    c2 += tl.load(ws + tok * N + r1, mask=(tok < rows_m) & (r1 < N), other=0.0, cache_modifier=".cg")
+    c3 += tl.load(ws + t1 * N + r1, mask=(t1 < rows_m) & (r1 < N), other=0.0, cache_modifier=".cg")
+    return c0, c1, c2, c3
+
+
+@triton.jit
+def _sum_tiles(ws_ptr, y_ptr, r0, rb, out0, out1, M, N, stride_ym, SPLIT_K, TILES: tl.constexpr, ROWS: tl.constexpr,
+               SUM_AT_ONCE: tl.constexpr):  # fmt: skip
+    """The split-K partials of every tile of the program's row blocks (_store_blocks') summed from the workspace
+    [SPLIT_K, M, N] into y, SUM_AT_ONCE splits' loads asked for together (8 loads a lane over the tiles). The
+    sixty-second session's stamps put the row tile's last program ~1.5-2 us after the others at split-K 8, with a
+    loop of one split a trip (unrolled by 4 by the compiler): a round trip to L2 for every 4 splits and tile."""
+    z = tl.zeros(r0.shape, dtype=tl.float32)
+    a0, a1, a2, a3 = z, z, z, z  # (r0, out0)
+    b0, b1, b2, b3 = z, z, z, z  # (r0, out1), TILES 2
+    c0, c1, c2, c3 = z, z, z, z  # (rb, out0), ROWS 2
+    d0, d1, d2, d3 = z, z, z, z  # (rb, out1), both
+    for s0 in range(0, SPLIT_K, SUM_AT_ONCE):
+        for j in tl.static_range(SUM_AT_ONCE):
+            rows_m = tl.where(s0 + j < SPLIT_K, M, 0)  # no tokens in a split past the last
+            ws = ws_ptr + (s0 + j) * M * N
+            a0, a1, a2, a3 = _add_partial(ws, a0, a1, a2, a3, r0, out0, rows_m, N)
+            if TILES == 2:
+                b0, b1, b2, b3 = _add_partial(ws, b0, b1, b2, b3, r0, out1, rows_m, N)
+            if ROWS == 2:
+                c0, c1, c2, c3 = _add_partial(ws, c0, c1, c2, c3, rb, out0, rows_m, N)
+                if TILES == 2:
+                    d0, d1, d2, d3 = _add_partial(ws, d0, d1, d2, d3, rb, out1, rows_m, N)
+    _store_blocks(y_ptr, a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3, d0, d1, d2, d3, r0, rb, out0, out1, M, N,
+                  stride_ym, TILES, ROWS)  # fmt: skip
 
 
 @triton.jit
@@ -496,20 +517,16 @@ def _lane_rows(pid_n, N, NT: tl.constexpr, ROWS: tl.constexpr):
 @triton.jit
 def _write_y(y_ptr, ws_ptr, counter_ptr, a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12,
              b13, r0, rb, out0, out1, pid_n, pid_k, M, N, stride_ym, SPLIT_K, TILES: tl.constexpr,
-             ROWS: tl.constexpr, USE_SPLIT: tl.constexpr):  # fmt: skip
+             ROWS: tl.constexpr, USE_SPLIT: tl.constexpr, SUM_AT_ONCE: tl.constexpr):  # fmt: skip
     """The program's accumulators into y (_store_blocks); split-K: its partial into the workspace, summed by the row
-    tile's last program to arrive (as triton_common.store_split_k, each tile stored as held)."""
+    tile's last program to arrive (as triton_common.store_split_k, each tile stored as held; SUM_AT_ONCE splits'
+    partials loaded together, _sum_tiles)."""
     if USE_SPLIT:
         _store_blocks(ws_ptr + pid_k * M * N, a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11,
                       b12, b13, r0, rb, out0, out1, M, N, N, TILES, ROWS)  # fmt: skip
         if split_k_arrive(counter_ptr, pid_n, SPLIT_K):
-            _sum_tile(ws_ptr, y_ptr, r0, out0, M, N, stride_ym, SPLIT_K)
-            if TILES == 2:
-                _sum_tile(ws_ptr, y_ptr, r0, out1, M, N, stride_ym, SPLIT_K)
-            if ROWS == 2:
-                _sum_tile(ws_ptr, y_ptr, rb, out0, M, N, stride_ym, SPLIT_K)
-                if TILES == 2:
-                    _sum_tile(ws_ptr, y_ptr, rb, out1, M, N, stride_ym, SPLIT_K)
+            _sum_tiles(ws_ptr, y_ptr, r0, rb, out0, out1, M, N, stride_ym, SPLIT_K, TILES, ROWS,
+                       SUM_AT_ONCE)  # fmt: skip
             split_k_reset(counter_ptr, pid_n)
     else:
         _store_blocks(y_ptr, a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12, b13, r0, rb,
@@ -522,7 +539,7 @@ def _decode_mma_kernel(
     M, N, K, GS, stride_xm, stride_cw, stride_ls, stride_ln, stride_ym, K_PER_SPLIT, SPLIT_K,
     BITS: tl.constexpr, WARPS: tl.constexpr, WPL: tl.constexpr, TILES: tl.constexpr, ROWS: tl.constexpr,
     USE_SPLIT: tl.constexpr, ASM: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr = False,
-    PDL: tl.constexpr = False, PRELOAD: tl.constexpr = False, AHEAD: tl.constexpr = 0,
+    PDL: tl.constexpr = False, PRELOAD: tl.constexpr = False, AHEAD: tl.constexpr = 0, SUM_AT_ONCE: tl.constexpr = 2,
 ):  # fmt: skip
     """A program: 16 * ROWS * WARPS rows (ROWS blocks of 16 a warp, sharing its x loads) over one K range, up to
     8 * TILES tokens. x's row stride and the chunk size are multiples of 4 columns and the group size a multiple of
@@ -572,7 +589,8 @@ def _decode_mma_kernel(
             stride_ls, stride_ln, BITS, WPL, TILES, ROWS, ASM, BF16, X16, AHEAD)  # fmt: skip
 
     _write_y(y_ptr, ws_ptr, counter_ptr, a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12,
-             b13, r0, rb, out0, out1, pid_n, pid_k, M, N, stride_ym, SPLIT_K, TILES, ROWS, USE_SPLIT)  # fmt: skip
+             b13, r0, rb, out0, out1, pid_n, pid_k, M, N, stride_ym, SPLIT_K, TILES, ROWS, USE_SPLIT,
+             SUM_AT_ONCE)  # fmt: skip
 
 
 def mma_ok(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor, bits: int, words_per_lane: int) -> bool:
@@ -643,17 +661,19 @@ def launch_decode_mma(
     PRELOAD (0/1): one chunk a program (SPLIT_K is then K / chunk), its words loaded at once before the PDL wait
     where the codes' rows are 16-byte aligned (codes_rows_aligned; else loaded as the chunks-in-turn path does, same
     grid); AHEAD (0-3): the chunks-in-turn path's loads, 0 each word where it is looked up, 1 a chunk's words and x
-    at once at its start, 2 / 3 one / two chunks ahead (_group_chunks)."""
+    at once at its start, 2 / 3 one / two chunks ahead (_group_chunks); SUM_AT_ONCE (default 8 over the program's
+    tiles of 16 rows x 8 tokens): split-K partials the row tile's last program loads together (_sum_tiles)."""
     rows = config.get("ROWS", 1)
     if config.get("AHEAD", 0) not in (0, 1, 2, 3):
         raise ValueError(f"the fragment kernel takes AHEAD 0-3, got {config['AHEAD']}")
     if rows not in (1, 2):
         raise ValueError(f"the fragment kernel takes ROWS 1 or 2, got {rows}")
     one_chunk = bool(config.get("PRELOAD"))
+    tiles = 1 if x.shape[0] <= 8 else 2
     launch_fragments(_decode_mma_kernel, "fragment decode kernel", x, codes_packed, lut_pool, slot_of_token, bits, y,
                      config, 16 * rows, wpls=(2, 4, 8, 16), one_chunk=one_chunk, ROWS=rows,
                      PRELOAD=one_chunk and codes_rows_aligned(codes_packed),
-                     AHEAD=config.get("AHEAD", 0),
+                     AHEAD=config.get("AHEAD", 0), SUM_AT_ONCE=config.get("SUM_AT_ONCE", 8 // (tiles * rows)),
                      **pdl_args(x.device))  # fmt: skip
 
 

@@ -126,6 +126,18 @@ def test_chunks_asked_for_ahead_match_the_reference(m, n, k, gpr, slots, assign,
     assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, 4)) < TOL[dtype]
 
 
+
+@pytest.mark.parametrize("at_once", [1, 2, 8])
+@pytest.mark.parametrize("m,rows", [(4, 1), (16, 2)])
+def test_split_k_partials_summed_any_number_at_once(m, rows, at_once):
+    """The row tile's last program sums the 5 splits' partials SUM_AT_ONCE at a time, the splits past the last
+    (5 of 8, 6 of 6) masked off."""
+    x, codes, pool, slot_of_token = make_case(m, 40, 640, 4, 1, 1, "one", torch.float16, seed=at_once)
+    y = torch.full((m, 40), float("nan"), dtype=torch.float16, device=DEVICE)
+    launch_decode(x, codes, pool, slot_of_token, 4, y, {"MODE": MODE_MMA, "num_warps": 2, "WPL": 2, "ROWS": rows,
+                                                        "SPLIT_K": 5, "SUM_AT_ONCE": at_once})  # fmt: skip
+    assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, 4)) < TOL[torch.float16]
+
 def test_ahead_outside_0_to_3_is_refused():
     x, codes, pool, slots = make_case(4, 16, 256, 4, 1, 1, "one", torch.float16)
     y = torch.empty(4, 16, dtype=torch.float16, device=DEVICE)
