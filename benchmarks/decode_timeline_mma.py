@@ -48,6 +48,7 @@ from kernels.triton_decode_mma import (  # noqa: E402
     _tiles_x,
     _word_mma,
     _write_y,
+    default_sum_at_once,
     launch_decode_mma,
     x16_ok,
 )
@@ -190,7 +191,7 @@ def launch_stamped_mma(x, codes, pool, slots, y, stamps, config: dict) -> tuple[
             k_per_split, split,
             BITS=BITS, WARPS=warps, WPL=wpl, TILES=1 if m <= 8 else 2, ROWS=rows, USE_SPLIT=split > 1,
             BF16=x.dtype == torch.bfloat16, X16=x16_ok(x), NCHUNKS=nchunks, STAMP_EVERY=STAMP_EVERY,
-            AHEAD=config.get("AHEAD", 0), SUM_AT_ONCE=config.get("SUM_AT_ONCE", 8 // ((1 if m <= 8 else 2) * rows)),
+            AHEAD=config.get("AHEAD", 0), SUM_AT_ONCE=config.get("SUM_AT_ONCE", default_sum_at_once(m, rows)),
             num_warps=warps, num_stages=1, **pdl_args(x.device),
         )  # fmt: skip
     return n_tiles * split, nchunks

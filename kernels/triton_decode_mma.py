@@ -647,6 +647,15 @@ def launch_fragments(kernel, name: str, x: torch.Tensor, codes_packed: torch.Ten
     )  # fmt: skip
 
 
+def default_sum_at_once(m: int, rows: int) -> int:
+    """The split-K partials the fragment kernel's last program loads together at m tokens in `rows` blocks a warp: 8
+    over its tiles (16 rows x 8 tokens), one split a trip with four tiles. On the H100 (sixty-second session,
+    results/sum_at_once_h100_sixtysecond.json) the former took 7 % off at split-K 16 with two row blocks and tied
+    elsewhere; at 16 tokens in two row blocks one split a trip was 4 % faster."""
+    tiles = 1 if m <= 8 else 2
+    return 8 // (tiles * rows) if tiles * rows < 4 else 1
+
+
 def launch_decode_mma(
     x: torch.Tensor,
     codes_packed: torch.Tensor,
@@ -662,18 +671,19 @@ def launch_decode_mma(
     where the codes' rows are 16-byte aligned (codes_rows_aligned; else loaded as the chunks-in-turn path does, same
     grid); AHEAD (0-3): the chunks-in-turn path's loads, 0 each word where it is looked up, 1 a chunk's words and x
     at once at its start, 2 / 3 one / two chunks ahead (_group_chunks); SUM_AT_ONCE (default 8 over the program's
-    tiles of 16 rows x 8 tokens): split-K partials the row tile's last program loads together (_sum_tiles)."""
+    tiles of 16 rows x 8 tokens, 1 with four tiles): split-K partials the row tile's last program loads together
+    (_sum_tiles)."""
     rows = config.get("ROWS", 1)
     if config.get("AHEAD", 0) not in (0, 1, 2, 3):
         raise ValueError(f"the fragment kernel takes AHEAD 0-3, got {config['AHEAD']}")
     if rows not in (1, 2):
         raise ValueError(f"the fragment kernel takes ROWS 1 or 2, got {rows}")
     one_chunk = bool(config.get("PRELOAD"))
-    tiles = 1 if x.shape[0] <= 8 else 2
     launch_fragments(_decode_mma_kernel, "fragment decode kernel", x, codes_packed, lut_pool, slot_of_token, bits, y,
                      config, 16 * rows, wpls=(2, 4, 8, 16), one_chunk=one_chunk, ROWS=rows,
                      PRELOAD=one_chunk and codes_rows_aligned(codes_packed),
-                     AHEAD=config.get("AHEAD", 0), SUM_AT_ONCE=config.get("SUM_AT_ONCE", 8 // (tiles * rows)),
+                     AHEAD=config.get("AHEAD", 0),
+                     SUM_AT_ONCE=config.get("SUM_AT_ONCE", default_sum_at_once(x.shape[0], rows)),
                      **pdl_args(x.device))  # fmt: skip
 
 
