@@ -18,8 +18,8 @@ config says otherwise; the same jit helpers) that also reads the SM's clock wher
                  first lookups wait on both anyway), then each later group's tables where its lookups wait on them
 
 Configs (CONFIGS) may also load each later group's entries a group ahead (AHEAD, the sixtieth session's
-TABLES_AHEAD), keep 2 or 3 blocks in flight, and ask for blocks 2 .. PREFETCH only once the first tables are built
-(LATE, as the kernel's LATE).
+TABLES_AHEAD) and keep 2 or 3 blocks in flight. (LATE, blocks 2 .. PREFETCH asked for once the first tables were
+built, as the kernel's LATE then, was stamped and removed in the sixty-second session: NOTES.md.)
 
 Each stamp is one asm (the clock read and the store: a tl.store would let Triton move the value through shared
 memory, behind barriers, for a coalesced store), placed after the value it follows; SM code issues in order, so the
@@ -77,9 +77,8 @@ CONFIGS = {
 CONFIGS |= {f"{label}-parts": config | {"PARTS": 1} for label, config in list(CONFIGS.items())}
 # and with each later LUT group's entries loaded a group ahead
 CONFIGS |= {f"{label}-ahead": config | {"AHEAD": 1} for label, config in list(CONFIGS.items())}
-# two or three blocks in flight, the later ones asked for once the first tables are built (LATE) or up front
-CONFIGS |= {f"{label}-p{p}{'-late' if late else ''}": config | {"PREFETCH": p, "LATE": late}
-            for label, config in list(CONFIGS.items()) for p in (2, 3) for late in (0, 1)}
+# two or three blocks in flight
+CONFIGS |= {f"{label}-p{p}": config | {"PREFETCH": p} for label, config in list(CONFIGS.items()) for p in (2, 3)}
 STAMP_EVERY = 16  # of a block's BW code words, one in STAMP_EVERY stores its thread's stamp
 LAUNCHES = 10
 
@@ -116,9 +115,9 @@ def _stamped_prmt_kernel(
     N, K, KW, GS, stride_cw, stride_ls, stride_ln,
     BITS: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, NBLOCKS: tl.constexpr,
     STAMP_EVERY: tl.constexpr, PDL: tl.constexpr = False, PARTS: tl.constexpr = False, AHEAD: tl.constexpr = False,
-    PREFETCH: tl.constexpr = 1, LATE: tl.constexpr = False,
+    PREFETCH: tl.constexpr = 1,
 ):  # fmt: skip
-    """_decode_prmt_kernel with X_VEC, HALF2, ASM, PREFETCH 1-3, LATE, one K range (the whole row), plus stamps.
+    """_decode_prmt_kernel with X_VEC, HALF2, ASM, PREFETCH 1-3, one K range (the whole row), plus stamps.
     stamp_ptr: uint32 [programs, 3 + (2 NBLOCKS + 3) * BN * BW / STAMP_EVERY] (and one row more, whose last element
     is zero_ptr's 0): start clock, start globaltimer, smid, then per block, the end and (PARTS) the first block's
     words, the first tables and each later group's tables the sampled threads' clocks. PARTS stamps when the first
@@ -134,18 +133,12 @@ def _stamped_prmt_kernel(
     clock0, timer0, smid = _now(zero)
     rows, rows_c, wj, row_words, k_start, k_end = _row_block(codes_ptr, N, K, stride_cw, K, BLOCK_N, BW)
     nxt1 = _load_words(row_words, k_start, wj, KW)
-    nxt2 = _load_words(row_words, k_start + BLOCK_K, wj, KW) if PREFETCH >= 2 and not LATE else nxt1
-    nxt3 = _load_words(row_words, k_start + 2 * BLOCK_K, wj, KW) if PREFETCH >= 3 and not LATE else nxt2
+    nxt2 = _load_words(row_words, k_start + BLOCK_K, wj, KW) if PREFETCH >= 2 else nxt1
+    nxt3 = _load_words(row_words, k_start + 2 * BLOCK_K, wj, KW) if PREFETCH >= 3 else nxt2
     slot = tl.load(slot_ptr).to(tl.int64)
     lut_rows = slot * stride_ls + rows_c.to(tl.int64) * stride_ln
     pairs_ptr = lut_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
     tables_first = _row_tables(pairs_ptr, lut_rows, BITS, True)
-    if LATE:  # as _decode_prmt_kernel's LATE
-        after = row_words + ((tables_first[0] >> 31).to(tl.int64) * (slot >> 40))[:, None]
-        if PREFETCH >= 2:
-            nxt2 = _load_words(after, k_start + BLOCK_K, wj, KW)
-        if PREFETCH >= 3:
-            nxt3 = _load_words(after, k_start + 2 * BLOCK_K, wj, KW)
     last_group = (K - 1) // GS
     if AHEAD:
         pairs_next = _row_pairs(pairs_ptr, lut_rows + tl.minimum(1, last_group) * L, BITS)
@@ -198,7 +191,7 @@ def launch_stamped(x, codes, pool, slots, y, stamps, config: dict) -> None:
         n, k, codes.shape[1] // 4, gs, codes.stride(0) // 4, pool.stride(0), pool.stride(1),
         BITS=BITS, BLOCK_N=bn, BLOCK_K=bk, NBLOCKS=k // bk, STAMP_EVERY=STAMP_EVERY,
         PARTS=bool(config.get("PARTS", 0)), AHEAD=bool(config.get("AHEAD", 0)), PREFETCH=config["PREFETCH"],
-        LATE=bool(config.get("LATE", 0)), num_warps=config["num_warps"], num_stages=1, **pdl_args(x.device),
+        num_warps=config["num_warps"], num_stages=1, **pdl_args(x.device),
     )  # fmt: skip
 
 

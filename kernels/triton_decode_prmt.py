@@ -362,7 +362,6 @@ def _decode_prmt_kernel(
     BITS: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, USE_SPLIT: tl.constexpr,
     ASM: tl.constexpr, LUT_BF16: tl.constexpr, PREFETCH: tl.constexpr, X_VEC: tl.constexpr = False,
     GROUP_ALIGNED: tl.constexpr = False, HALF2: tl.constexpr = False, PDL: tl.constexpr = False,
-    LATE: tl.constexpr = False,
 ):  # fmt: skip
     L: tl.constexpr = 1 << BITS
     BW: tl.constexpr = BLOCK_K // 8  # code words per row and block
@@ -372,25 +371,15 @@ def _decode_prmt_kernel(
     rows, rows_c, wj, row_words, k_start, k_end = _row_block(codes_ptr, N, K, stride_cw, K_PER_SPLIT, BLOCK_N, BW)
     # PREFETCH = D > 0: the first D codes blocks, issued before the slot -> LUT tables chain (they depend on
     # neither); then each block D ahead of the one looked up (nxt1 is the next block, nxt2 the one after, ...).
-    # LATE (under PDL): only the first block before the chain; blocks 2 .. D once the first group's tables are
-    # built, so that their requests do not queue ahead of the LUT rows' (decode_timeline.py: the first block then
-    # ends ~1.4 us later with three blocks up front), while the later blocks still have D in flight.
-    LATE_ON: tl.constexpr = LATE and PDL and ASM
     nxt1 = _load_words(row_words, k_start, wj, KW) if PREFETCH >= 1 else tl.zeros((BLOCK_N, BW), dtype=tl.uint32)
-    nxt2 = _load_words(row_words, k_start + BLOCK_K, wj, KW) if PREFETCH >= 2 and not LATE_ON else nxt1
-    nxt3 = _load_words(row_words, k_start + 2 * BLOCK_K, wj, KW) if PREFETCH >= 3 and not LATE_ON else nxt2
+    nxt2 = _load_words(row_words, k_start + BLOCK_K, wj, KW) if PREFETCH >= 2 else nxt1
+    nxt3 = _load_words(row_words, k_start + 2 * BLOCK_K, wj, KW) if PREFETCH >= 3 else nxt2
     slot = tl.load(slot_ptr).to(tl.int64)
     lut_rows = slot * stride_ls + rows_c.to(tl.int64) * stride_ln  # [BN] element offsets of each row's LUT
     pairs_ptr = lut_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)  # entries 2i, 2i+1 as one b32
     g_first = k_start // GS
     if PDL:  # the first group's tables before the wait: the codes, the slot and the LUT are no kernel's output
         tables_first = _row_tables(pairs_ptr, lut_rows + g_first * L, BITS, ASM)
-        if LATE_ON:  # an address that waits on the tables (+0: a table bit times the slot's bits above 2**40)
-            after = row_words + ((tables_first[0] >> 31).to(tl.int64) * (slot >> 40))[:, None]
-            if PREFETCH >= 2:
-                nxt2 = _load_words(after, k_start + BLOCK_K, wj, KW)
-            if PREFETCH >= 3:
-                nxt3 = _load_words(after, k_start + 2 * BLOCK_K, wj, KW)
         pdl_wait(PDL)
 
     acc = tl.zeros((BLOCK_N, BW), dtype=tl.float32)
@@ -547,13 +536,14 @@ def launch_decode_prmt(
     code word, split in registers, instead of 8 two-byte loads), GROUP_SPLIT (0/1: split K at the LUT groups, one
     group per program, blocks from each group's first column; the group size must be a multiple of 32, for 16-byte
     codes loads; SPLIT_K is then the group count), HALF2 (0/1: products and each word's sum in fp16 where
-    half2_ok allows, the fp32 form elsewhere), LATE (0/1: under PDL, codes blocks 2 .. PREFETCH asked for once the
-    first tables are built, not before the slot -> LUT chain). (A persistent form, each program carrying the next row
+    half2_ok allows, the fp32 form elsewhere). (A persistent form, each program carrying the next row
     tile's codes and LUT pairs across its tiles, lost on the H200 in the thirty-first session and was removed;
     X_PREFETCH, x's pairs a block ahead, was measured three times without
     a win and removed in the twenty-fifth session; TABLES_AHEAD, each LUT group's entries loaded a group ahead where a
     program spans several groups, timed alike at gpr 4 on the H100 (8.7 against 8.6 us at 4096x4096, 18.8 against
-    18.8 at 11008x4096) and was removed in the sixtieth: benchmarks/NOTES.md.)"""
+    18.8 at 11008x4096) and was removed in the sixtieth; LATE, codes blocks 2 .. PREFETCH asked for once the first
+    tables were built, put the first block 0.8 us later and the kernel at 7.8 against 7.4 us at 4096x4096 on the H100,
+    and was removed in the sixty-second: benchmarks/NOTES.md.)"""
     if x.shape[0] != 1 or not prmt_ok(codes_packed, lut_pool, bits):
         raise ValueError("the register-LUT decode kernel takes one token, 3/4-bit codes in whole 4-byte words and "
                          "a 16-bit LUT")  # fmt: skip
@@ -582,7 +572,7 @@ def launch_decode_prmt(
         k_per_split, split,
         BITS=bits, BLOCK_N=block_n, BLOCK_K=block_k, USE_SPLIT=split > 1, ASM=not interpreting(),
         LUT_BF16=lut_pool.dtype == torch.bfloat16, PREFETCH=prefetch, X_VEC=x_vec,
-        GROUP_ALIGNED=group_split, HALF2=half2, LATE=bool(config.get("LATE", 0)), num_warps=config.get("num_warps", 4),
+        GROUP_ALIGNED=group_split, HALF2=half2, num_warps=config.get("num_warps", 4),
         num_stages=config.get("num_stages", 1),
         **pdl_args(x.device),
     )  # fmt: skip

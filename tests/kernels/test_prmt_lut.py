@@ -411,34 +411,3 @@ def test_every_register_lut_candidate_on_cuda(lut_dtype, k):
             y = torch.full((1, 300), float("nan"), dtype=x.dtype, device=DEVICE)
             launch_decode(x, codes, pool, slot_of_token, 4, y, config)
             assert rel_err(y, ref) < TOL[lut_dtype], config
-
-
-@pytest.mark.parametrize("prefetch", [2, 3])
-def test_late_prefetch_sums_as_the_blocks_asked_for_up_front(prefetch):
-    """LATE only moves when blocks 2 .. PREFETCH are asked for (under PDL, after the first tables); on any device
-    the sums are those of the same config without it."""
-    x, codes, pool, slot_of_token = make_case(1, 40, 512, 4, 2, 3, "one", torch.float16, seed=9)
-    ref = lut_linear_reference(x, codes, pool, slot_of_token, 4)
-    config = {"MODE": MODE_PRMT, "BLOCK_N": 16, "BLOCK_K": 64, "PREFETCH": prefetch, "X_VEC": 1, "HALF2": 1}
-    out = []
-    for late in (0, 1):
-        y = torch.full((1, 40), float("nan"), dtype=x.dtype, device=DEVICE)
-        launch_decode(x, codes, pool, slot_of_token, 4, y, config | {"LATE": late})
-        assert rel_err(y, ref) < TOL[torch.float16]
-        out.append(y)
-    assert torch.equal(out[0], out[1])
-
-
-@pytest.mark.gpu
-@pytest.mark.parametrize("n,k,gpr,block_n,warps", [(4096, 4096, 1, 8, 4), (300, 4096, 4, 4, 2), (72, 11008, 1, 8, 8)])
-def test_late_prefetch_on_cuda(n, k, gpr, block_n, warps):
-    """Under PDL the later blocks' addresses wait on the first tables: still every row's sum, at one and several
-    LUT groups."""
-    x, codes, pool, slot_of_token = make_case(1, n, k, 4, gpr, 3, "one", torch.float16, seed=n + k)
-    ref = lut_linear_reference(x, codes, pool, slot_of_token, 4)
-    for prefetch in (2, 3):
-        config = {"MODE": MODE_PRMT, "BLOCK_N": block_n, "BLOCK_K": 1024 if k == 4096 else 256, "num_warps": warps,
-                  "PREFETCH": prefetch, "X_VEC": 1, "HALF2": 1, "LATE": 1}  # fmt: skip
-        y = torch.full((1, n), float("nan"), dtype=x.dtype, device=DEVICE)
-        launch_decode(x, codes, pool, slot_of_token, 4, y, config)
-        assert rel_err(y, ref) < TOL[torch.float16], config
