@@ -40,8 +40,7 @@ from kernels.reference import lut_linear_reference  # noqa: E402
 from kernels.triton_common import pdl_args, pdl_wait, split_k_launch  # noqa: E402
 from kernels.triton_decode_mma import (  # noqa: E402
     _chunk_mma,
-    _chunk_words,
-    _chunk_x,
+    _group_start,
     _lane_rows,
     _next_chunk,
     _slot_tables,
@@ -132,15 +131,10 @@ def _stamped_mma_kernel(
         if AHEAD > 0:  # _group_chunks' loop, a stamp after each chunk
             acc_a = (a00, a01, a02, a03, a10, a11, a12, a13)
             acc_b = (b00, b01, b02, b03, b10, b11, b12, b13)
-            last = hi - CHUNK
-            nw1, nx1, nw2, nx2 = 0, 0, 0, 0
-            if AHEAD >= 2:
-                nw1 = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, lo, WPL, ROWS)
-                nx1 = _chunk_x(x_quads, x0_off, x1_off, lo, sel0, sel1, WPL, TILES, X16)
-            if AHEAD >= 3:
-                nw2 = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, tl.minimum(lo + CHUNK, last), WPL, ROWS)
-                nx2 = _chunk_x(x_quads, x0_off, x1_off, tl.minimum(lo + CHUNK, last), sel0, sel1, WPL, TILES, X16)
-            tabs = _slot_tables(pairs_ptr, cur, r0c, r1c, r2c, r3c, grp, stride_ls, stride_ln, BITS, ROWS)
+            tabs, last, nw1, nx1, nw2, nx2 = _group_start(w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, x_quads, cur,
+                                                          r0c, r1c, r2c, r3c, x0_off, x1_off, sel0, sel1, lo, hi,
+                                                          grp, stride_ls, stride_ln, BITS, WPL, TILES, ROWS, X16,
+                                                          AHEAD)  # fmt: skip
             for c0 in range(lo, hi, CHUNK):
                 words, xs, nw1, nx1, nw2, nx2 = _next_chunk(nw1, nx1, nw2, nx2, w0_ptr, w1_ptr, w2_ptr, w3_ptr,
                                                             x_quads, x0_off, x1_off, sel0, sel1, c0, last, WPL, TILES,

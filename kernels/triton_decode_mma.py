@@ -415,19 +415,15 @@ def _next_chunk(nw1, nx1, nw2, nx2, w0_ptr, w1_ptr, w2_ptr, w3_ptr, x_quads, x0_
 
 
 @triton.jit
-def _group_chunks(w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, x_quads, cur, r0c, r1c, r2c, r3c, x0_off, x1_off, sel0,
-                  sel1, lo, hi, grp, stride_ls, stride_ln, acc_a, acc_b, BITS: tl.constexpr, WPL: tl.constexpr,
-                  TILES: tl.constexpr, ROWS: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr,
-                  AHEAD: tl.constexpr):  # fmt: skip
-    """Columns lo .. hi (whole chunks of LUT group grp) of slot cur, each chunk's words and B asked for at once:
-    at its start (AHEAD 1), or AHEAD - 1 chunks before it (2, 3: its loads in flight while the chunks before it
-    are looked up; the first ones, and their x, before the group's tables). The sixty-first session's clock
-    stamps (decode_timeline_mma.py) found each chunk of the word-by-word loop ~1.5 us after the one before: a DRAM
-    round trip for its words, and two L2 ones for x loaded as the registers of the word before freed.
-    Returns both blocks' accumulators plus the group's."""
+def _group_start(w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, x_quads, cur, r0c, r1c, r2c, r3c, x0_off, x1_off, sel0,
+                 sel1, lo, hi, grp, stride_ls, stride_ln, BITS: tl.constexpr, WPL: tl.constexpr, TILES: tl.constexpr,
+                 ROWS: tl.constexpr, X16: tl.constexpr, AHEAD: tl.constexpr):  # fmt: skip
+    """Before the chunks lo .. hi of LUT group grp (_group_chunks): the first AHEAD - 1 chunks' words and x asked
+    for, then the group's tables. Returns (tables, the last chunk's column, nw1, nx1, nw2, nx2: _next_chunk's carry;
+    0 where AHEAD does not carry them)."""
     CHUNK: tl.constexpr = 32 * WPL
     last = hi - CHUNK
-    nw1, nx1, nw2, nx2 = 0, 0, 0, 0  # the chunks asked for ahead (AHEAD 2: nw1 / nx1; 3: and nw2 / nx2)
+    nw1, nx1, nw2, nx2 = 0, 0, 0, 0
     if AHEAD >= 2:
         nw1 = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, lo, WPL, ROWS)
         nx1 = _chunk_x(x_quads, x0_off, x1_off, lo, sel0, sel1, WPL, TILES, X16)
@@ -435,7 +431,24 @@ def _group_chunks(w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, x_quads, cur, r0c, 
         nw2 = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, tl.minimum(lo + CHUNK, last), WPL, ROWS)
         nx2 = _chunk_x(x_quads, x0_off, x1_off, tl.minimum(lo + CHUNK, last), sel0, sel1, WPL, TILES, X16)
     tabs = _slot_tables(pairs_ptr, cur, r0c, r1c, r2c, r3c, grp, stride_ls, stride_ln, BITS, ROWS)
-    for c0 in range(lo, hi, CHUNK):
+    return tabs, last, nw1, nx1, nw2, nx2
+
+
+@triton.jit
+def _group_chunks(w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, x_quads, cur, r0c, r1c, r2c, r3c, x0_off, x1_off, sel0,
+                  sel1, lo, hi, grp, stride_ls, stride_ln, acc_a, acc_b, BITS: tl.constexpr, WPL: tl.constexpr,
+                  TILES: tl.constexpr, ROWS: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr,
+                  AHEAD: tl.constexpr):  # fmt: skip
+    """Columns lo .. hi (whole chunks of LUT group grp) of slot cur, each chunk's words and B asked for at once:
+    at its start (AHEAD 1), or AHEAD - 1 chunks before it (2, 3: its loads in flight while the chunks before it
+    are looked up; the first ones, and their x, before the group's tables: _group_start). The sixty-first session's
+    clock stamps (decode_timeline_mma.py) found each chunk of the word-by-word loop ~1.5 us after the one before: a
+    DRAM round trip for its words, and two L2 ones for x loaded as the registers of the word before freed.
+    Returns both blocks' accumulators plus the group's."""
+    tabs, last, nw1, nx1, nw2, nx2 = _group_start(w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, x_quads, cur, r0c, r1c,
+                                                  r2c, r3c, x0_off, x1_off, sel0, sel1, lo, hi, grp, stride_ls,
+                                                  stride_ln, BITS, WPL, TILES, ROWS, X16, AHEAD)  # fmt: skip
+    for c0 in range(lo, hi, 32 * WPL):
         words, xs, nw1, nx1, nw2, nx2 = _next_chunk(nw1, nx1, nw2, nx2, w0_ptr, w1_ptr, w2_ptr, w3_ptr, x_quads,
                                                     x0_off, x1_off, sel0, sel1, c0, last, WPL, TILES, ROWS, X16,
                                                     AHEAD)  # fmt: skip
