@@ -40,12 +40,11 @@ from kernels.reference import lut_linear_reference  # noqa: E402
 from kernels.triton_common import pdl_args, pdl_wait, split_k_launch  # noqa: E402
 from kernels.triton_decode_mma import (  # noqa: E402
     _chunk_mma,
+    _chunk_word_by_word,
     _group_start,
     _lane_rows,
     _next_chunk,
     _slot_tables,
-    _tiles_x,
-    _word_mma,
     _write_y,
     default_sum_at_once,
     launch_decode_mma,
@@ -145,19 +144,14 @@ def _stamped_mma_kernel(
             a00, a01, a02, a03, a10, a11, a12, a13 = acc_a
             b00, b01, b02, b03, b10, b11, b12, b13 = acc_b
         else:  # the word-by-word loop
-            tab0, tab1, tab2, tab3 = _slot_tables(pairs_ptr, cur, r0c, r1c, r2c, r3c, grp, stride_ls, stride_ln,
-                                                  BITS, ROWS)  # fmt: skip
+            tabs = _slot_tables(pairs_ptr, cur, r0c, r1c, r2c, r3c, grp, stride_ls, stride_ln, BITS, ROWS)
             for c0 in range(lo, hi, CHUNK):
-                for i in tl.static_range(WPL):
-                    x00, x01, x10, x11 = _tiles_x(x_quads, x0_off, x1_off, c0 // 4 + 2 * i, sel0, sel1, TILES, X16)
-                    word = c0 // 8 + i
-                    a00, a01, a02, a03, a10, a11, a12, a13 = _word_mma(
-                        w0_ptr, w1_ptr, word, tab0, tab1, x00, x01, x10, x11,
-                        a00, a01, a02, a03, a10, a11, a12, a13, TILES, BF16)  # fmt: skip
-                    if ROWS == 2:
-                        b00, b01, b02, b03, b10, b11, b12, b13 = _word_mma(
-                            w2_ptr, w3_ptr, word, tab2, tab3, x00, x01, x10, x11,
-                            b00, b01, b02, b03, b10, b11, b12, b13, TILES, BF16)  # fmt: skip
+                acc_a, acc_b = _chunk_word_by_word(
+                    w0_ptr, w1_ptr, w2_ptr, w3_ptr, x_quads, x0_off, x1_off, c0, sel0, sel1, tabs,
+                    (a00, a01, a02, a03, a10, a11, a12, a13), (b00, b01, b02, b03, b10, b11, b12, b13), WPL, TILES,
+                    ROWS, BF16, X16)  # fmt: skip
+                a00, a01, a02, a03, a10, a11, a12, a13 = acc_a
+                b00, b01, b02, b03, b10, b11, b12, b13 = acc_b
                 _stamp(a00 + b00, zero, out + 3 + ch * SAMPLES + slot_of, sampled)
                 ch += 1
 

@@ -307,22 +307,15 @@ def _chunks_in_turn(words_ptr, w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, lut_pt
             else:
                 base = cur.to(tl.int64) * stride_ls + grp * L
                 if ASM:
-                    tab0, tab1, tab2, tab3 = _slot_tables(pairs_ptr, cur, r0c, r1c, r2c, r3c, grp, stride_ls,
-                                                          stride_ln, BITS, ROWS)  # fmt: skip
+                    tabs = _slot_tables(pairs_ptr, cur, r0c, r1c, r2c, r3c, grp, stride_ls, stride_ln, BITS, ROWS)
                 for c0 in range(lo, hi, CHUNK):
                     if ASM:
-                        for i in tl.static_range(WPL):
-                            # k-steps 2i, 2i + 1: quads c0 // 4 + 2i and the next
-                            x00, x01, x10, x11 = _tiles_x(x_quads, x0_off, x1_off, c0 // 4 + 2 * i, sel0, sel1, TILES,
-                                                          X16)  # fmt: skip
-                            word = c0 // 8 + i
-                            a00, a01, a02, a03, a10, a11, a12, a13 = _word_mma(
-                                w0_ptr, w1_ptr, word, tab0, tab1, x00, x01, x10, x11,
-                                a00, a01, a02, a03, a10, a11, a12, a13, TILES, BF16)  # fmt: skip
-                            if ROWS == 2:
-                                b00, b01, b02, b03, b10, b11, b12, b13 = _word_mma(
-                                    w2_ptr, w3_ptr, word, tab2, tab3, x00, x01, x10, x11,
-                                    b00, b01, b02, b03, b10, b11, b12, b13, TILES, BF16)  # fmt: skip
+                        acc_a, acc_b = _chunk_word_by_word(
+                            w0_ptr, w1_ptr, w2_ptr, w3_ptr, x_quads, x0_off, x1_off, c0, sel0, sel1, tabs,
+                            (a00, a01, a02, a03, a10, a11, a12, a13), (b00, b01, b02, b03, b10, b11, b12, b13), WPL,
+                            TILES, ROWS, BF16, X16)  # fmt: skip
+                        a00, a01, a02, a03, a10, a11, a12, a13 = acc_a
+                        b00, b01, b02, b03, b10, b11, b12, b13 = acc_b
                     else:  # interpreter: each lane's outputs over the chunk's columns
                         a00, a01, a02, a03, a10, a11, a12, a13 = _block_sums(
                             words_ptr, r0c, r1c, c0, lut_ptr, base, stride_ln, x_ptr, slot_ptr, M, cur, out0, out1,
@@ -367,27 +360,61 @@ def _chunk_x(x_quads, x0_off, x1_off, c0, sel0, sel1, WPL: tl.constexpr, TILES: 
 
 
 @triton.jit
+def _word_blocks(w0, w1, w2, w3, x00, x01, x10, x11, tabs, acc_a, acc_b, TILES: tl.constexpr, ROWS: tl.constexpr,
+                 BF16: tl.constexpr):  # fmt: skip
+    """One code word of each lane row (w0, w1: block 0's rows r0, r0 + 8; w2, w3: block 1's, ROWS 2) looked up in
+    its row's tables (tabs: _slot_tables') and its two k-steps' MMAs (B: x00 .. x11, _tiles_x's): both blocks'
+    accumulators (tuples of 8 [NT] fp32) plus the word."""
+    tab0, tab1, tab2, tab3 = tabs
+    a00, a01, a02, a03, a10, a11, a12, a13 = acc_a
+    b00, b01, b02, b03, b10, b11, b12, b13 = acc_b
+    p0, p1, p2, p3 = _pairs(w0, tab0)
+    q0, q1, q2, q3 = _pairs(w1, tab1)
+    a00, a01, a02, a03, a10, a11, a12, a13 = _word_steps(
+        p0, p1, p2, p3, q0, q1, q2, q3, x00, x01, x10, x11, a00, a01, a02, a03, a10, a11, a12, a13,
+        TILES, BF16)  # fmt: skip
+    if ROWS == 2:
+        p0, p1, p2, p3 = _pairs(w2, tab2)
+        q0, q1, q2, q3 = _pairs(w3, tab3)
+        b00, b01, b02, b03, b10, b11, b12, b13 = _word_steps(
+            p0, p1, p2, p3, q0, q1, q2, q3, x00, x01, x10, x11, b00, b01, b02, b03, b10, b11, b12, b13,
+            TILES, BF16)  # fmt: skip
+    return (a00, a01, a02, a03, a10, a11, a12, a13), (b00, b01, b02, b03, b10, b11, b12, b13)
+
+
+@triton.jit
 def _chunk_mma(words, xs, tabs, acc_a, acc_b, WPL: tl.constexpr, TILES: tl.constexpr, ROWS: tl.constexpr,
                BF16: tl.constexpr):  # fmt: skip
     """A chunk's MMAs from its words and B already in registers (_chunk_words', _chunk_x's) and the lane rows'
     tables (_slot_tables'): both blocks' accumulators (tuples of 8 [NT] fp32) plus the chunk."""
     v0, v1, v2, v3 = words
+    for i in tl.static_range(WPL):
+        x00, x01, x10, x11 = xs[i]
+        acc_a, acc_b = _word_blocks(v0[i], v1[i], v2[i], v3[i], x00, x01, x10, x11, tabs, acc_a, acc_b, TILES, ROWS,
+                                    BF16)  # fmt: skip
+    return acc_a, acc_b
+
+
+@triton.jit
+def _chunk_word_by_word(w0_ptr, w1_ptr, w2_ptr, w3_ptr, x_quads, x0_off, x1_off, c0, sel0, sel1, tabs, acc_a, acc_b,
+                        WPL: tl.constexpr, TILES: tl.constexpr, ROWS: tl.constexpr, BF16: tl.constexpr,
+                        X16: tl.constexpr):  # fmt: skip
+    """The chunk at column c0 word by word (AHEAD 0): each word of a row block's lane rows loaded where it is looked
+    up, its B just before it. Returns both blocks' accumulators (tuples of 8 [NT] fp32) plus the chunk."""
     tab0, tab1, tab2, tab3 = tabs
     a00, a01, a02, a03, a10, a11, a12, a13 = acc_a
     b00, b01, b02, b03, b10, b11, b12, b13 = acc_b
     for i in tl.static_range(WPL):
-        x00, x01, x10, x11 = xs[i]
-        p0, p1, p2, p3 = _pairs(v0[i], tab0)
-        q0, q1, q2, q3 = _pairs(v1[i], tab1)
-        a00, a01, a02, a03, a10, a11, a12, a13 = _word_steps(
-            p0, p1, p2, p3, q0, q1, q2, q3, x00, x01, x10, x11, a00, a01, a02, a03, a10, a11, a12, a13,
-            TILES, BF16)  # fmt: skip
+        # k-steps 2i, 2i + 1: quads c0 // 4 + 2i and the next
+        x00, x01, x10, x11 = _tiles_x(x_quads, x0_off, x1_off, c0 // 4 + 2 * i, sel0, sel1, TILES, X16)
+        word = c0 // 8 + i
+        a00, a01, a02, a03, a10, a11, a12, a13 = _word_mma(
+            w0_ptr, w1_ptr, word, tab0, tab1, x00, x01, x10, x11,
+            a00, a01, a02, a03, a10, a11, a12, a13, TILES, BF16)  # fmt: skip
         if ROWS == 2:
-            p0, p1, p2, p3 = _pairs(v2[i], tab2)
-            q0, q1, q2, q3 = _pairs(v3[i], tab3)
-            b00, b01, b02, b03, b10, b11, b12, b13 = _word_steps(
-                p0, p1, p2, p3, q0, q1, q2, q3, x00, x01, x10, x11, b00, b01, b02, b03, b10, b11, b12, b13,
-                TILES, BF16)  # fmt: skip
+            b00, b01, b02, b03, b10, b11, b12, b13 = _word_mma(
+                w2_ptr, w3_ptr, word, tab2, tab3, x00, x01, x10, x11,
+                b00, b01, b02, b03, b10, b11, b12, b13, TILES, BF16)  # fmt: skip
     return (a00, a01, a02, a03, a10, a11, a12, a13), (b00, b01, b02, b03, b10, b11, b12, b13)
 
 
@@ -495,17 +522,11 @@ def _preloaded_chunk(w0, w1, w2, w3, pairs_ptr, slot_all, slot0, slot1, r0c, r1c
         sel1 = slot1 == cur
         for i in tl.static_range(WPL):
             x00, x01, x10, x11 = _tiles_x(x_quads, x0_off, x1_off, k_start // 4 + 2 * i, sel0, sel1, TILES, X16)
-            p0, p1, p2, p3 = _pairs(w0[i], tab0)
-            q0, q1, q2, q3 = _pairs(w1[i], tab1)
-            a00, a01, a02, a03, a10, a11, a12, a13 = _word_steps(
-                p0, p1, p2, p3, q0, q1, q2, q3, x00, x01, x10, x11, a00, a01, a02, a03, a10, a11, a12, a13,
-                TILES, BF16)  # fmt: skip
-            if ROWS == 2:
-                p0, p1, p2, p3 = _pairs(w2[i], tab2)
-                q0, q1, q2, q3 = _pairs(w3[i], tab3)
-                b00, b01, b02, b03, b10, b11, b12, b13 = _word_steps(
-                    p0, p1, p2, p3, q0, q1, q2, q3, x00, x01, x10, x11, b00, b01, b02, b03, b10, b11, b12, b13,
-                    TILES, BF16)  # fmt: skip
+            acc_a, acc_b = _word_blocks(w0[i], w1[i], w2[i], w3[i], x00, x01, x10, x11, (tab0, tab1, tab2, tab3),
+                                        (a00, a01, a02, a03, a10, a11, a12, a13),
+                                        (b00, b01, b02, b03, b10, b11, b12, b13), TILES, ROWS, BF16)  # fmt: skip
+            a00, a01, a02, a03, a10, a11, a12, a13 = acc_a
+            b00, b01, b02, b03, b10, b11, b12, b13 = acc_b
         cur = next_slot(slot_all, cur)
     return a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12, b13
 
