@@ -3,8 +3,9 @@ AHEAD candidates (kernels/triton_decode_mma.py MMA_CANDIDATES), and each key's s
 turns with cuBLAS (graph replays, L2 flushed by rotating copies), checked against the reference.
 
 Run with SKETCHSERVE_CACHE=DIR (empty) and SKETCHSERVE_SHIPPED_TUNING=0, so that every key tunes here; argv[1]: the
-shipped JSON (kernels/tuned/<gpu>.v8.json). Writes $OUT/retune_sixtysecond.json; the device's cache file (DIR/
-autotune/<gpu>.v8.json) holds the new choices for benchmarks/device/ship_choices.py.
+shipped JSON (kernels/tuned/<gpu>.v8.json); argv[2]: the token counts (default 4,16; a key the shipped file lacks is
+timed new against cuBLAS only). Writes $OUT/retune_sixtysecond.json; the device's cache file (DIR/autotune/
+<gpu>.v8.json) holds the new choices for benchmarks/device/ship_choices.py.
 """
 
 import json
@@ -30,7 +31,7 @@ def main() -> None:
     for n, k in [(4096, 4096), (11008, 4096), (4096, 11008)]:
         for gpr in (1, 4):
             layer = Layer(n, k, gpr)
-            for m in (4, 16):
+            for m in map(int, (sys.argv[2] if len(sys.argv) > 2 else "4,16").split(",")):
                 x, slots = make_batch(m, 1, k)
                 before = set(autotune._MEMORY)
                 lut_linear_forward(x, layer.codes[0], layer.pools[0], slots, BITS)  # tunes this key
