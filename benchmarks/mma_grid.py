@@ -75,11 +75,12 @@ TOKEN_GRID = TOKENS_CANDIDATES + [(bn, bk, w, v, 1) for bk in (1024, 512, 256) f
 
 def split_configs(table, n: int, k: int, gs: int, sms: int):
     """(config, row fields) of the fragment decode kernel for table's (warps, row blocks a warp, words per lane,
-    split-K waves)."""
-    for warps, rows_a_warp, wpl, waves in table:
+    split-K waves[, AHEAD])."""
+    for warps, rows_a_warp, wpl, waves, *ahead in table:
         if gs % (32 * wpl) == 0:
-            yield {"MODE": MODE_MMA, "num_warps": warps, "ROWS": rows_a_warp, "WPL": wpl,
-                   "SPLIT_K": split_for(n, k, 16 * rows_a_warp * warps, 32 * wpl, waves * sms)}, waves  # fmt: skip
+            yield ({"MODE": MODE_MMA, "num_warps": warps, "ROWS": rows_a_warp, "WPL": wpl,
+                    "SPLIT_K": split_for(n, k, 16 * rows_a_warp * warps, 32 * wpl, waves * sms)}
+                   | ({"AHEAD": ahead[0]} if ahead and ahead[0] else {})), waves  # fmt: skip
 
 
 def preloaded_configs(table, k: int, gs: int):
