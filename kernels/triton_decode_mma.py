@@ -501,11 +501,15 @@ def _slot_tables(pairs_ptr, cur, r0c, r1c, r2c, r3c, grp, stride_ls, stride_ln, 
 @triton.jit
 def _preloaded_chunk(w0, w1, w2, w3, pairs_ptr, slot_all, slot0, slot1, r0c, r1c, r2c, r3c, x_quads, x0_off, x1_off,
                      k_start, GS, stride_ls, stride_ln, BITS: tl.constexpr, WPL: tl.constexpr, TILES: tl.constexpr,
-                     ROWS: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr, PDL: tl.constexpr):  # fmt: skip
+                     ROWS: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr, PDL: tl.constexpr,
+                     X_FIRST: tl.constexpr = False):  # fmt: skip
     """A program's one chunk from its lane rows' code words already in registers (w0 .. w3: tuples of WPL words;
     w2, w3 used with ROWS 2): the first slot's tables before the PDL wait (codes, LUT pool and slots are no kernel's
     output), so that the codes' and the LUT's DRAM latencies overlap the previous kernel instead of following it;
-    then per distinct slot its MMAs (its tables rebuilt for each later slot). Returns both blocks' accumulators."""
+    then per distinct slot its MMAs (its tables rebuilt for each later slot). X_FIRST: each slot's x for the whole
+    chunk asked for at once before the slot's turn (the first slot's before the slot loop, each next one's at the
+    end of the turn before), so that ptxas cannot put each word's x load back one word ahead of its MMAs (an L2
+    round trip a word, as it does with the loads in the same turn). Returns both blocks' accumulators."""
     zero = tl.zeros(slot0.shape, dtype=tl.float32)
     a00, a01, a02, a03, a10, a11, a12, a13 = zero, zero, zero, zero, zero, zero, zero, zero
     b00, b01, b02, b03, b10, b11, b12, b13 = zero, zero, zero, zero, zero, zero, zero, zero
@@ -513,6 +517,9 @@ def _preloaded_chunk(w0, w1, w2, w3, pairs_ptr, slot_all, slot0, slot1, r0c, r1c
     first = first_slot(slot_all)
     tab0, tab1, tab2, tab3 = _slot_tables(pairs_ptr, first, r0c, r1c, r2c, r3c, grp, stride_ls, stride_ln, BITS, ROWS)
     pdl_wait(PDL)
+    xs = 0
+    if X_FIRST:  # the first slot's x, before the slot loop
+        xs = _chunk_x(x_quads, x0_off, x1_off, k_start, slot0 == first, slot1 == first, WPL, TILES, X16)
     cur = first
     while cur < NO_SLOT:
         if cur != first:
@@ -520,13 +527,20 @@ def _preloaded_chunk(w0, w1, w2, w3, pairs_ptr, slot_all, slot0, slot1, r0c, r1c
                                                   BITS, ROWS)  # fmt: skip
         sel0 = slot0 == cur
         sel1 = slot1 == cur
-        for i in tl.static_range(WPL):
-            x00, x01, x10, x11 = _tiles_x(x_quads, x0_off, x1_off, k_start // 4 + 2 * i, sel0, sel1, TILES, X16)
-            acc_a, acc_b = _word_blocks(w0[i], w1[i], w2[i], w3[i], x00, x01, x10, x11, (tab0, tab1, tab2, tab3),
-                                        (a00, a01, a02, a03, a10, a11, a12, a13),
-                                        (b00, b01, b02, b03, b10, b11, b12, b13), TILES, ROWS, BF16)  # fmt: skip
-            a00, a01, a02, a03, a10, a11, a12, a13 = acc_a
-            b00, b01, b02, b03, b10, b11, b12, b13 = acc_b
+        acc_a = (a00, a01, a02, a03, a10, a11, a12, a13)
+        acc_b = (b00, b01, b02, b03, b10, b11, b12, b13)
+        tabs = (tab0, tab1, tab2, tab3)
+        if X_FIRST:  # then the next slot's x (none past the last: every row masked), carried to its turn
+            acc_a, acc_b = _chunk_mma((w0, w1, w2, w3), xs, tabs, acc_a, acc_b, WPL, TILES, ROWS, BF16)
+            nxt = next_slot(slot_all, cur)
+            xs = _chunk_x(x_quads, x0_off, x1_off, k_start, slot0 == nxt, slot1 == nxt, WPL, TILES, X16)
+        else:
+            for i in tl.static_range(WPL):
+                x00, x01, x10, x11 = _tiles_x(x_quads, x0_off, x1_off, k_start // 4 + 2 * i, sel0, sel1, TILES, X16)
+                acc_a, acc_b = _word_blocks(w0[i], w1[i], w2[i], w3[i], x00, x01, x10, x11, tabs, acc_a, acc_b, TILES,
+                                            ROWS, BF16)  # fmt: skip
+        a00, a01, a02, a03, a10, a11, a12, a13 = acc_a
+        b00, b01, b02, b03, b10, b11, b12, b13 = acc_b
         cur = next_slot(slot_all, cur)
     return a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12, b13
 
@@ -574,6 +588,7 @@ def _decode_mma_kernel(
     BITS: tl.constexpr, WARPS: tl.constexpr, WPL: tl.constexpr, TILES: tl.constexpr, ROWS: tl.constexpr,
     USE_SPLIT: tl.constexpr, ASM: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr = False,
     PDL: tl.constexpr = False, PRELOAD: tl.constexpr = False, AHEAD: tl.constexpr = 0, SUM_AT_ONCE: tl.constexpr = 2,
+    X_FIRST: tl.constexpr = False,
 ):  # fmt: skip
     """A program: 16 * ROWS * WARPS rows (ROWS blocks of 16 a warp, sharing its x loads) over one K range, up to
     8 * TILES tokens. x's row stride and the chunk size are multiples of 4 columns and the group size a multiple of
@@ -614,7 +629,7 @@ def _decode_mma_kernel(
             w2, w3 = w0, w1
         a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12, b13 = _preloaded_chunk(
             w0, w1, w2, w3, pairs_ptr, slot_all, slot0, slot1, r0c, r1c, r2c, r3c, x_quads, x0_off, x1_off,
-            k_start, GS, stride_ls, stride_ln, BITS, WPL, TILES, ROWS, BF16, X16, PDL)  # fmt: skip
+            k_start, GS, stride_ls, stride_ln, BITS, WPL, TILES, ROWS, BF16, X16, PDL, X_FIRST)  # fmt: skip
     else:  # the chunks one after another (the interpreter: always)
         pdl_wait(PDL)  # (the slots before it: no kernel's output)
         a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12, b13 = _chunks_in_turn(
@@ -716,7 +731,7 @@ def launch_decode_mma(
     launch_fragments(_decode_mma_kernel, "fragment decode kernel", x, codes_packed, lut_pool, slot_of_token, bits, y,
                      config, 16 * rows, wpls=(2, 4, 8, 16), one_chunk=one_chunk, ROWS=rows,
                      PRELOAD=one_chunk and codes_rows_aligned(codes_packed),
-                     AHEAD=config.get("AHEAD", 0),
+                     AHEAD=config.get("AHEAD", 0), X_FIRST=bool(config.get("X_FIRST", 0)),
                      SUM_AT_ONCE=config.get("SUM_AT_ONCE", default_sum_at_once(x.shape[0], rows)),
                      **pdl_args(x.device))  # fmt: skip
 
