@@ -37,6 +37,13 @@ no faster (the loads were not the bound); over 2-4 tasks 5-17 % less time than t
 the one-task choice (a layer's four projections at 16 rows; 16-21 % at 8 rows), so the op's few-task class takes it
 (kernels/triton_ops.py).
 
+AHEAD (sixty-second session): the chunks-in-turn path asked for a chunk's words at its start but for x only as the
+word before freed its registers, ~1.5 us a chunk at 4 tokens on the H100 (benchmarks/decode_timeline_mma.py). With
+each chunk's words and x asked for together one or two chunks ahead (_group_chunks) the chunks come ~1.1 us apart,
+and the H100's re-tuned 4-token choices run 10.5 us on 4096x4096 (1.78x cuBLAS; 12.3 before). X_FIRST does the
+same for PRELOAD's x (each slot's carried into its turn; untimed). SUM_AT_ONCE: the split-K partials the row tile's
+last program loads together (_sum_tiles).
+
 The lane -> element mapping is what makes the asm right: every per-lane tensor is 1-D of 32 * WARPS elements,
 element e held by thread e (tests/kernels/test_triton_mma.py reads the compiled layouts). The CPU interpreter has
 no mma: it sums each lane's four outputs over the chunk's columns directly (the same rows, tokens, groups, slots
