@@ -286,7 +286,7 @@ def _chunks_in_turn(words_ptr, w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, lut_pt
                     slot0, slot1, r0c, r1c, r2c, r3c, x0_off, x1_off, out0, out1, M, k_start, k_end, GS, stride_xm,
                     stride_cw, stride_ls, stride_ln, BITS: tl.constexpr, WPL: tl.constexpr, TILES: tl.constexpr,
                     ROWS: tl.constexpr, ASM: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr,
-                    AHEAD: tl.constexpr = 0):  # fmt: skip
+                    AHEAD: tl.constexpr = 0, SKIP_FIRST: tl.constexpr = False):  # fmt: skip
     """A program's K range chunk by chunk, per distinct slot: its tables per LUT group, each word loaded as it is
     looked up (AHEAD 0), or each chunk's words and x asked for at once (AHEAD 1: at its start; 2, 3: one or two
     chunks before it, _group_chunks). The interpreter sums each lane's outputs directly. Returns both blocks'
@@ -297,11 +297,15 @@ def _chunks_in_turn(words_ptr, w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, lut_pt
     zero = tl.zeros((NT,), dtype=tl.float32)
     a00, a01, a02, a03, a10, a11, a12, a13 = zero, zero, zero, zero, zero, zero, zero, zero  # block 0
     b00, b01, b02, b03, b10, b11, b12, b13 = zero, zero, zero, zero, zero, zero, zero, zero  # block 1 (ROWS 2)
-    cur = first_slot(slot_all)
+    first = first_slot(slot_all)
+    cur = first
     while cur < NO_SLOT:  # per distinct slot: its tables, x's rows of its tokens (others zero)
         sel0 = slot0 == cur
         sel1 = slot1 == cur
-        for grp in range(k_start // GS, (k_end - 1) // GS + 1):
+        g_begin = k_start // GS
+        if SKIP_FIRST:  # the first slot's first group done already (_early_first_group)
+            g_begin += (cur == first).to(tl.int32)
+        for grp in range(g_begin, (k_end - 1) // GS + 1):
             lo = tl.maximum(grp * GS, k_start)
             hi = tl.minimum(grp * GS + GS, k_end)
             if ASM and AHEAD > 0:
@@ -469,6 +473,20 @@ def _group_start(w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, x_quads, cur, r0c, r
 
 
 @triton.jit
+def _group_loop(w0_ptr, w1_ptr, w2_ptr, w3_ptr, x_quads, x0_off, x1_off, sel0, sel1, lo, hi, last, tabs, nw1, nx1,
+                nw2, nx2, acc_a, acc_b, WPL: tl.constexpr, TILES: tl.constexpr, ROWS: tl.constexpr,
+                BF16: tl.constexpr, X16: tl.constexpr, AHEAD: tl.constexpr):  # fmt: skip
+    """The chunks lo .. hi of one group from its start (_group_start's or _early_first_group's: the tables, the last
+    chunk's column and the chunks asked for ahead): both blocks' accumulators plus the group's."""
+    for c0 in range(lo, hi, 32 * WPL):
+        words, xs, nw1, nx1, nw2, nx2 = _next_chunk(nw1, nx1, nw2, nx2, w0_ptr, w1_ptr, w2_ptr, w3_ptr, x_quads,
+                                                    x0_off, x1_off, sel0, sel1, c0, last, WPL, TILES, ROWS, X16,
+                                                    AHEAD)  # fmt: skip
+        acc_a, acc_b = _chunk_mma(words, xs, tabs, acc_a, acc_b, WPL, TILES, ROWS, BF16)
+    return acc_a, acc_b
+
+
+@triton.jit
 def _group_chunks(w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, x_quads, cur, r0c, r1c, r2c, r3c, x0_off, x1_off, sel0,
                   sel1, lo, hi, grp, stride_ls, stride_ln, acc_a, acc_b, BITS: tl.constexpr, WPL: tl.constexpr,
                   TILES: tl.constexpr, ROWS: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr,
@@ -482,12 +500,41 @@ def _group_chunks(w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, x_quads, cur, r0c, 
     tabs, last, nw1, nx1, nw2, nx2 = _group_start(w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, x_quads, cur, r0c, r1c,
                                                   r2c, r3c, x0_off, x1_off, sel0, sel1, lo, hi, grp, stride_ls,
                                                   stride_ln, BITS, WPL, TILES, ROWS, X16, AHEAD)  # fmt: skip
-    for c0 in range(lo, hi, 32 * WPL):
-        words, xs, nw1, nx1, nw2, nx2 = _next_chunk(nw1, nx1, nw2, nx2, w0_ptr, w1_ptr, w2_ptr, w3_ptr, x_quads,
-                                                    x0_off, x1_off, sel0, sel1, c0, last, WPL, TILES, ROWS, X16,
-                                                    AHEAD)  # fmt: skip
-        acc_a, acc_b = _chunk_mma(words, xs, tabs, acc_a, acc_b, WPL, TILES, ROWS, BF16)
-    return acc_a, acc_b
+    return _group_loop(w0_ptr, w1_ptr, w2_ptr, w3_ptr, x_quads, x0_off, x1_off, sel0, sel1, lo, hi, last, tabs, nw1,
+                       nx1, nw2, nx2, acc_a, acc_b, WPL, TILES, ROWS, BF16, X16, AHEAD)  # fmt: skip
+
+
+@triton.jit
+def _early_first_group(w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, x_quads, slot_all, slot0, slot1, r0c, r1c, r2c,
+                       r3c, x0_off, x1_off, k_start, k_end, GS, stride_ls, stride_ln, BITS: tl.constexpr,
+                       WPL: tl.constexpr, TILES: tl.constexpr, ROWS: tl.constexpr, BF16: tl.constexpr,
+                       X16: tl.constexpr, AHEAD: tl.constexpr, PDL: tl.constexpr):  # fmt: skip
+    """EARLY (AHEAD 2 or 3): the first slot's first LUT group of the K range with its first chunks' words and its
+    tables asked for before the PDL wait (codes, LUT pool and slots are no kernel's output: under PDL they overlap
+    the kernel before, as PRELOAD's and the one-token kernel's do), x after it; then the group's chunks. Returns
+    both blocks' accumulators (tuples of 8 [NT] fp32) of that group; _chunks_in_turn with SKIP_FIRST does the
+    rest."""
+    CHUNK: tl.constexpr = 32 * WPL
+    first = first_slot(slot_all)
+    grp = k_start // GS
+    hi = tl.minimum(grp * GS + GS, k_end)
+    last = hi - CHUNK
+    nw1 = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, k_start, WPL, ROWS)
+    nw2 = nw1
+    if AHEAD >= 3:
+        nw2 = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, tl.minimum(k_start + CHUNK, last), WPL, ROWS)
+    tabs = _slot_tables(pairs_ptr, first, r0c, r1c, r2c, r3c, grp, stride_ls, stride_ln, BITS, ROWS)
+    pdl_wait(PDL)
+    sel0 = slot0 == first
+    sel1 = slot1 == first
+    nx1 = _chunk_x(x_quads, x0_off, x1_off, k_start, sel0, sel1, WPL, TILES, X16)
+    nx2 = nx1
+    if AHEAD >= 3:
+        nx2 = _chunk_x(x_quads, x0_off, x1_off, tl.minimum(k_start + CHUNK, last), sel0, sel1, WPL, TILES, X16)
+    zero = tl.zeros(slot0.shape, dtype=tl.float32)
+    acc = (zero, zero, zero, zero, zero, zero, zero, zero)
+    return _group_loop(w0_ptr, w1_ptr, w2_ptr, w3_ptr, x_quads, x0_off, x1_off, sel0, sel1, k_start, hi, last, tabs,
+                       nw1, nx1, nw2, nx2, acc, acc, WPL, TILES, ROWS, BF16, X16, AHEAD)  # fmt: skip
 
 
 @triton.jit
@@ -595,7 +642,7 @@ def _decode_mma_kernel(
     BITS: tl.constexpr, WARPS: tl.constexpr, WPL: tl.constexpr, TILES: tl.constexpr, ROWS: tl.constexpr,
     USE_SPLIT: tl.constexpr, ASM: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr = False,
     PDL: tl.constexpr = False, PRELOAD: tl.constexpr = False, AHEAD: tl.constexpr = 0, SUM_AT_ONCE: tl.constexpr = 2,
-    X_FIRST: tl.constexpr = False,
+    X_FIRST: tl.constexpr = False, EARLY: tl.constexpr = False,
 ):  # fmt: skip
     """A program: 16 * ROWS * WARPS rows (ROWS blocks of 16 a warp, sharing its x loads) over one K range, up to
     8 * TILES tokens. x's row stride and the chunk size are multiples of 4 columns and the group size a multiple of
@@ -637,6 +684,20 @@ def _decode_mma_kernel(
         a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12, b13 = _preloaded_chunk(
             w0, w1, w2, w3, pairs_ptr, slot_all, slot0, slot1, r0c, r1c, r2c, r3c, x_quads, x0_off, x1_off,
             k_start, GS, stride_ls, stride_ln, BITS, WPL, TILES, ROWS, BF16, X16, PDL, X_FIRST)  # fmt: skip
+    elif EARLY and ASM and AHEAD >= 2:  # the first group's words and tables before the PDL wait
+        acc_a, acc_b = _early_first_group(w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, x_quads, slot_all, slot0, slot1,
+                                          r0c, r1c, r2c, r3c, x0_off, x1_off, k_start, k_end, GS, stride_ls,
+                                          stride_ln, BITS, WPL, TILES, ROWS, BF16, X16, AHEAD, PDL)  # fmt: skip
+        a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12, b13 = _chunks_in_turn(
+            words_ptr, w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, lut_ptr, x_ptr, slot_ptr, x_quads, slot_all, slot0,
+            slot1, r0c, r1c, r2c, r3c, x0_off, x1_off, out0, out1, M, k_start, k_end, GS, stride_xm, stride_cw,
+            stride_ls, stride_ln, BITS, WPL, TILES, ROWS, ASM, BF16, X16, AHEAD, True)  # fmt: skip
+        e00, e01, e02, e03, e10, e11, e12, e13 = acc_a
+        a00, a01, a02, a03 = a00 + e00, a01 + e01, a02 + e02, a03 + e03
+        a10, a11, a12, a13 = a10 + e10, a11 + e11, a12 + e12, a13 + e13
+        e00, e01, e02, e03, e10, e11, e12, e13 = acc_b
+        b00, b01, b02, b03 = b00 + e00, b01 + e01, b02 + e02, b03 + e03
+        b10, b11, b12, b13 = b10 + e10, b11 + e11, b12 + e12, b13 + e13
     else:  # the chunks one after another (the interpreter: always)
         pdl_wait(PDL)  # (the slots before it: no kernel's output)
         a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12, b13 = _chunks_in_turn(
@@ -728,7 +789,8 @@ def launch_decode_mma(
     grid); AHEAD (0-3): the chunks-in-turn path's loads, 0 each word where it is looked up, 1 a chunk's words and x
     at once at its start, 2 / 3 one / two chunks ahead (_group_chunks); SUM_AT_ONCE (default 8 over the program's
     tiles of 16 rows x 8 tokens, 1 with four tiles): split-K partials the row tile's last program loads together
-    (_sum_tiles)."""
+    (_sum_tiles); X_FIRST (0/1, PRELOAD): each slot's x carried into its turn (_preloaded_chunk); EARLY (0/1, AHEAD 2
+    or 3): the first group's first words and tables asked for before the PDL wait (_early_first_group)."""
     rows = config.get("ROWS", 1)
     if config.get("AHEAD", 0) not in (0, 1, 2, 3):
         raise ValueError(f"the fragment kernel takes AHEAD 0-3, got {config['AHEAD']}")
@@ -739,6 +801,7 @@ def launch_decode_mma(
                      config, 16 * rows, wpls=(2, 4, 8, 16), one_chunk=one_chunk, ROWS=rows,
                      PRELOAD=one_chunk and codes_rows_aligned(codes_packed),
                      AHEAD=config.get("AHEAD", 0), X_FIRST=bool(config.get("X_FIRST", 0)),
+                     EARLY=bool(config.get("EARLY", 0)),
                      SUM_AT_ONCE=config.get("SUM_AT_ONCE", default_sum_at_once(x.shape[0], rows)),
                      **pdl_args(x.device))  # fmt: skip
 

@@ -140,6 +140,50 @@ def test_split_k_partials_summed_any_number_at_once(m, rows, at_once):
                                                         "SPLIT_K": 5, "SUM_AT_ONCE": at_once})  # fmt: skip
     assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, 4)) < TOL[torch.float16]
 
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (the interpreter takes no early start)")
+@pytest.mark.parametrize(
+    "m,n,k,gpr,slots,assign,wpl,rows,split",
+    [
+        (4, 40, 512, 1, 1, "one", 2, 1, 1),  # one slot, one group
+        (5, 40, 512, 2, 3, "random", 2, 1, 1),  # two groups: the first slot's second group, then the others' both
+        (16, 72, 384, 3, 2, "random", 4, 2, 1),  # one chunk a group, two row blocks, two tiles
+        (12, 48, 1024, 4, 4, "random", 4, 1, 4),  # split-K inside the groups
+    ],
+)
+@pytest.mark.parametrize("ahead", [2, 3])
+def test_an_early_start_matches_the_reference_on_cuda(m, n, k, gpr, slots, assign, wpl, rows, split, ahead):
+    """EARLY: the first slot's first group started before the PDL wait, the rest in turn (SKIP_FIRST)."""
+    x, codes, pool, slot_of_token = make_case(m, n, k, 4, gpr, slots, assign, torch.float16, seed=m + k + ahead)
+    y = torch.full((m, n), float("nan"), dtype=torch.float16, device=DEVICE)
+    launch_decode(x, codes, pool, slot_of_token, 4, y, {"MODE": MODE_MMA, "num_warps": 2, "WPL": wpl, "ROWS": rows,
+                                                        "SPLIT_K": split, "AHEAD": ahead, "EARLY": 1})  # fmt: skip
+    assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, 4)) < TOL[torch.float16]
+
+
+_EARLY_SCRIPT = r"""
+import json, re, sys
+sys.path.insert(0, "benchmarks")
+from bench_kernels import compile_decode_mma_sm90
+out = []
+for early in (False, True):
+    const = {"BITS": 4, "WARPS": 8, "WPL": 4, "TILES": 1, "ROWS": 1, "USE_SPLIT": True, "ASM": True, "BF16": False,
+             "X16": True, "PDL": True, "AHEAD": 2, "EARLY": early}
+    _, stack, _, sass = compile_decode_mma_sm90(const, 8)
+    ops = re.findall(r"/\*[0-9a-f]{4,}\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9_.]*)", sass)
+    wait = ops.index("ACQBULK")
+    out.append([int(stack), sum(op.startswith("LDG") for op in ops[:wait])])
+print(json.dumps(out))
+"""
+
+
+def test_an_early_start_asks_for_the_first_words_and_tables_before_the_pdl_wait():
+    """sm_90 code, AHEAD 2, 4 words a lane, one row block: without EARLY only the slots are loaded before the PDL
+    wait (griddepcontrol.wait: ACQBULK); with it the first chunk's 8 code words and the 16 table words too."""
+    (stack0, before0), (stack1, before1) = sm90_results(_EARLY_SCRIPT, None)
+    assert before0 <= 2 and before1 >= 2 + 8 + 16 and stack1 == 0, (before0, before1)
+
 def test_ahead_outside_0_to_3_is_refused():
     x, codes, pool, slots = make_case(4, 16, 256, 4, 1, 1, "one", torch.float16)
     y = torch.empty(4, 16, dtype=torch.float16, device=DEVICE)
