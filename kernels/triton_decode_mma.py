@@ -286,24 +286,29 @@ def _chunks_in_turn(words_ptr, w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, lut_pt
                     slot0, slot1, r0c, r1c, r2c, r3c, x0_off, x1_off, out0, out1, M, k_start, k_end, GS, stride_xm,
                     stride_cw, stride_ls, stride_ln, BITS: tl.constexpr, WPL: tl.constexpr, TILES: tl.constexpr,
                     ROWS: tl.constexpr, ASM: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr,
-                    AHEAD: tl.constexpr = 0, SKIP_FIRST: tl.constexpr = False):  # fmt: skip
+                    AHEAD: tl.constexpr = 0, early=None):  # fmt: skip
     """A program's K range chunk by chunk, per distinct slot: its tables per LUT group, each word loaded as it is
     looked up (AHEAD 0), or each chunk's words and x asked for at once (AHEAD 1: at its start; 2, 3: one or two
-    chunks before it, _group_chunks). The interpreter sums each lane's outputs directly. Returns both blocks'
-    accumulators."""
+    chunks before it, _group_chunks). The interpreter sums each lane's outputs directly. early: both blocks'
+    accumulators (tuples of 8) of the first slot's first group, done already (EARLY: _early_first_group), which the
+    rest adds to. Returns both blocks' accumulators."""
     L: tl.constexpr = 1 << BITS
     NT: tl.constexpr = slot0.shape[0]
     CHUNK: tl.constexpr = 32 * WPL
-    zero = tl.zeros((NT,), dtype=tl.float32)
-    a00, a01, a02, a03, a10, a11, a12, a13 = zero, zero, zero, zero, zero, zero, zero, zero  # block 0
-    b00, b01, b02, b03, b10, b11, b12, b13 = zero, zero, zero, zero, zero, zero, zero, zero  # block 1 (ROWS 2)
+    if early is None:
+        zero = tl.zeros((NT,), dtype=tl.float32)
+        a00, a01, a02, a03, a10, a11, a12, a13 = zero, zero, zero, zero, zero, zero, zero, zero  # block 0
+        b00, b01, b02, b03, b10, b11, b12, b13 = zero, zero, zero, zero, zero, zero, zero, zero  # block 1 (ROWS 2)
+    else:
+        a00, a01, a02, a03, a10, a11, a12, a13 = early[0]
+        b00, b01, b02, b03, b10, b11, b12, b13 = early[1]
     first = first_slot(slot_all)
     cur = first
     while cur < NO_SLOT:  # per distinct slot: its tables, x's rows of its tokens (others zero)
         sel0 = slot0 == cur
         sel1 = slot1 == cur
         g_begin = k_start // GS
-        if SKIP_FIRST:  # the first slot's first group done already (_early_first_group)
+        if early is not None:  # the first slot's first group done already
             g_begin += (cur == first).to(tl.int32)
         for grp in range(g_begin, (k_end - 1) // GS + 1):
             lo = tl.maximum(grp * GS, k_start)
@@ -512,7 +517,7 @@ def _early_first_group(w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, x_quads, slot_
     """EARLY (AHEAD 2 or 3): the first slot's first LUT group of the K range with its first chunks' words and its
     tables asked for before the PDL wait (codes, LUT pool and slots are no kernel's output: under PDL they overlap
     the kernel before, as PRELOAD's and the one-token kernel's do), x after it; then the group's chunks. Returns
-    both blocks' accumulators (tuples of 8 [NT] fp32) of that group; _chunks_in_turn with SKIP_FIRST does the
+    both blocks' accumulators (tuples of 8 [NT] fp32) of that group; _chunks_in_turn given them (early) does the
     rest."""
     CHUNK: tl.constexpr = 32 * WPL
     first = first_slot(slot_all)
@@ -691,13 +696,7 @@ def _decode_mma_kernel(
         a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12, b13 = _chunks_in_turn(
             words_ptr, w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, lut_ptr, x_ptr, slot_ptr, x_quads, slot_all, slot0,
             slot1, r0c, r1c, r2c, r3c, x0_off, x1_off, out0, out1, M, k_start, k_end, GS, stride_xm, stride_cw,
-            stride_ls, stride_ln, BITS, WPL, TILES, ROWS, ASM, BF16, X16, AHEAD, True)  # fmt: skip
-        e00, e01, e02, e03, e10, e11, e12, e13 = acc_a
-        a00, a01, a02, a03 = a00 + e00, a01 + e01, a02 + e02, a03 + e03
-        a10, a11, a12, a13 = a10 + e10, a11 + e11, a12 + e12, a13 + e13
-        e00, e01, e02, e03, e10, e11, e12, e13 = acc_b
-        b00, b01, b02, b03 = b00 + e00, b01 + e01, b02 + e02, b03 + e03
-        b10, b11, b12, b13 = b10 + e10, b11 + e11, b12 + e12, b13 + e13
+            stride_ls, stride_ln, BITS, WPL, TILES, ROWS, ASM, BF16, X16, AHEAD, (acc_a, acc_b))  # fmt: skip
     else:  # the chunks one after another (the interpreter: always)
         pdl_wait(PDL)  # (the slots before it: no kernel's output)
         a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12, b13 = _chunks_in_turn(

@@ -154,7 +154,7 @@ def test_split_k_partials_summed_any_number_at_once(m, rows, at_once):
 )
 @pytest.mark.parametrize("ahead", [2, 3])
 def test_an_early_start_matches_the_reference_on_cuda(m, n, k, gpr, slots, assign, wpl, rows, split, ahead):
-    """EARLY: the first slot's first group started before the PDL wait, the rest in turn (SKIP_FIRST)."""
+    """EARLY: the first slot's first group started before the PDL wait, the rest in turn onto its sums."""
     x, codes, pool, slot_of_token = make_case(m, n, k, 4, gpr, slots, assign, torch.float16, seed=m + k + ahead)
     y = torch.full((m, n), float("nan"), dtype=torch.float16, device=DEVICE)
     launch_decode(x, codes, pool, slot_of_token, 4, y, {"MODE": MODE_MMA, "num_warps": 2, "WPL": wpl, "ROWS": rows,
