@@ -13,7 +13,16 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench_kernels import BITS, Layer, cublas_fns, launch_fn, make_batch, ours_fns, rotating, turns_us  # noqa: E402
+from bench_kernels import (  # noqa: E402
+    BITS,
+    Layer,
+    checked_launch,
+    cublas_fns,
+    make_batch,
+    ours_fns,
+    rotating,
+    turns_us,
+)
 
 from kernels.reference import lut_linear_reference  # noqa: E402
 from kernels.triton_decode_prmt import launch_decode_prmt  # noqa: E402
@@ -32,11 +41,7 @@ def main() -> None:
             ref = lut_linear_reference(x, layer.codes[0], layer.pools[0], slots, BITS)
             launches, errs = {}, {}
             for label, cfg in CONFIGS.items():
-                c = BASE | cfg
-                y = torch.full((1, n), float("nan"), dtype=torch.float16, device="cuda")
-                launch_decode_prmt(x, layer.codes[0], layer.pools[0], slots, BITS, y, c)
-                errs[label] = (y.float() - ref.float()).abs().max().item()
-                launches[label] = launch_fn(launch_decode_prmt, layer, x, slots, BITS, y, c)
+                launches[label], errs[label] = checked_launch(launch_decode_prmt, layer, x, slots, ref, BASE | cfg)
             launches["op"] = rotating(ours_fns(layer, x, slots))
             launches["cublas"] = rotating(cublas_fns(layer, x))
             us = turns_us(launches, rounds=9)

@@ -17,7 +17,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench_kernels import BITS, Layer, cublas_fns, launch_fn, make_batch, rotating, turns_us  # noqa: E402
+from bench_kernels import BITS, Layer, checked_launch, cublas_fns, make_batch, rotating, turns_us  # noqa: E402
 
 from kernels import autotune  # noqa: E402
 from kernels.reference import lut_linear_reference  # noqa: E402
@@ -42,13 +42,10 @@ def main() -> None:
                 key = keys[0]
                 new, old = autotune._MEMORY[key], shipped.get(key)
                 ref = lut_linear_reference(x, layer.codes[0], layer.pools[0], slots, BITS)
-                y = torch.full((m, n), float("nan"), dtype=torch.float16, device="cuda")
-                launch_decode(x, layer.codes[0], layer.pools[0], slots, BITS, y, new)
-                err = (y.float() - ref.float()).abs().max().item()
-                launches = {"new": launch_fn(launch_decode, layer, x, slots, BITS, y, new),
-                            "cublas": rotating(cublas_fns(layer, x))}  # fmt: skip
+                launches = {"cublas": rotating(cublas_fns(layer, x))}
+                launches["new"], err = checked_launch(launch_decode, layer, x, slots, ref, new)
                 if old is not None:
-                    launches["old"] = launch_fn(launch_decode, layer, x, slots, BITS, y, old)
+                    launches["old"], _ = checked_launch(launch_decode, layer, x, slots, ref, old)
                 us = turns_us(launches, rounds=5)
                 rows.append({"key": key, "old": old, "new": new, "us": us, "err": err})
                 cub = us["cublas"]

@@ -14,7 +14,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench_kernels import BITS, Layer, cublas_fns, launch_fn, make_batch, rotating, turns_us  # noqa: E402
+from bench_kernels import BITS, Layer, checked_launch, cublas_fns, make_batch, rotating, turns_us  # noqa: E402
 
 from kernels.reference import lut_linear_reference  # noqa: E402
 from kernels.triton_decode import MODE_MMA, launch_decode  # noqa: E402
@@ -37,10 +37,7 @@ def main() -> None:
                 ref = lut_linear_reference(x, layer.codes[0], layer.pools[0], slots, BITS)
                 launches, errs = {}, {}
                 for name, cfg in (("at_once", choice), ("one_a_trip", choice | {"SUM_AT_ONCE": 1})):
-                    y = torch.full((m, n), float("nan"), dtype=torch.float16, device="cuda")
-                    launch_decode(x, layer.codes[0], layer.pools[0], slots, BITS, y, cfg)
-                    errs[name] = (y.float() - ref.float()).abs().max().item()
-                    launches[name] = launch_fn(launch_decode, layer, x, slots, BITS, y, cfg)
+                    launches[name], errs[name] = checked_launch(launch_decode, layer, x, slots, ref, cfg)
                 launches["cublas"] = rotating(cublas_fns(layer, x))
                 us = turns_us(launches, rounds=7)
                 rows.append({"N": n, "K": k, "gpr": gpr, "M": m, "config": choice, "us": us, "err": errs})

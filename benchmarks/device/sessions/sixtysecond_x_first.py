@@ -16,7 +16,16 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench_kernels import BITS, Layer, cublas_fns, launch_fn, make_batch, ours_fns, rotating, turns_us  # noqa: E402
+from bench_kernels import (  # noqa: E402
+    BITS,
+    Layer,
+    checked_launch,
+    cublas_fns,
+    make_batch,
+    ours_fns,
+    rotating,
+    turns_us,
+)
 
 from kernels.reference import lut_linear_reference  # noqa: E402
 from kernels.triton_decode import few_task_candidates, launch_decode  # noqa: E402
@@ -39,10 +48,7 @@ def main() -> None:
                 for x_first in (0, 1):
                     c = config | {"X_FIRST": x_first}
                     name = f"w{c['num_warps']}-r{c['ROWS']}-wpl{c['WPL']}-x{x_first}"
-                    y = torch.full((m, n), float("nan"), dtype=torch.float16, device="cuda")
-                    launch_decode(x, layer.codes[0], layer.pools[0], slots, BITS, y, c)
-                    errs[name] = (y.float() - ref.float()).abs().max().item()
-                    launches[name] = launch_fn(launch_decode, layer, x, slots, BITS, y, c)
+                    launches[name], errs[name] = checked_launch(launch_decode, layer, x, slots, ref, c)
             launches["op"] = rotating(ours_fns(layer, x, slots, num_tasks=tasks))
             launches["cublas"] = rotating(cublas_fns(layer, x))
             us = turns_us(launches, rounds=5)
