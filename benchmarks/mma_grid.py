@@ -51,8 +51,13 @@ from bench_kernels import (  # noqa: E402
 )
 
 from kernels.reference import lut_linear_reference  # noqa: E402
-from kernels.triton_common import split_for  # noqa: E402
-from kernels.triton_decode import MODE_MMA, chunks_tile, launch_decode, prmt_token_configs  # noqa: E402
+from kernels.triton_decode import (  # noqa: E402
+    MODE_MMA,
+    chunks_tile,
+    launch_decode,
+    prmt_token_configs,
+    split_k_fragment_configs,
+)
 from kernels.triton_decode_mma import MMA_CANDIDATES  # noqa: E402
 from kernels.triton_decode_prmt_tokens import TOKENS_CANDIDATES  # noqa: E402
 
@@ -75,12 +80,10 @@ TOKEN_GRID = TOKENS_CANDIDATES + [(bn, bk, w, v, 1) for bk in (1024, 512, 256) f
 
 def split_configs(table, n: int, k: int, gs: int, sms: int):
     """(config, row fields) of the fragment decode kernel for table's (warps, row blocks a warp, words per lane,
-    split-K waves[, AHEAD])."""
-    for warps, rows_a_warp, wpl, waves, *ahead in table:
-        if gs % (32 * wpl) == 0:
-            yield ({"MODE": MODE_MMA, "num_warps": warps, "ROWS": rows_a_warp, "WPL": wpl,
-                    "SPLIT_K": split_for(n, k, 16 * rows_a_warp * warps, 32 * wpl, waves * sms)}
-                   | ({"AHEAD": ahead[0]} if ahead and ahead[0] else {})), waves  # fmt: skip
+    split-K waves[, AHEAD]), as the op's candidates are made (triton_decode.split_k_fragment_configs)."""
+    for entry in table:
+        for cfg in split_k_fragment_configs([entry], n, k, sms, gs):
+            yield cfg, entry[3]
 
 
 def preloaded_configs(table, k: int, gs: int):
