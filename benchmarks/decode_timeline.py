@@ -100,6 +100,13 @@ def _stamp(value, zero, ptrs, sampled):
 
 
 @triton.jit
+def _stamp_tables(tables, zero, ptrs, sampled):
+    """_stamp once a group's row tables (_row_tables', [BN] each) are there: at ptrs [BN, BW] where sampled."""
+    lo0 = tl.broadcast_to(tables[0][:, None], ptrs.shape).to(tl.float32, bitcast=True)
+    return _stamp(lo0, zero, ptrs, sampled)
+
+
+@triton.jit
 def _now(zero):
     """(clock, globaltimer low 32 bits, smid) of the program, read at once (scalars)."""
     clock = tl.inline_asm_elementwise("mov.u32 $0, %clock;", "=r,r", [zero], dtype=tl.uint32, is_pure=False, pack=1)
@@ -151,8 +158,7 @@ def _stamped_prmt_kernel(
     slot_of = (tl.arange(0, BLOCK_N)[:, None] * BW + wj[None, :]) // STAMP_EVERY
     if PARTS:
         _stamp(nxt1.to(tl.float32, bitcast=True), zero, out + 3 + (NBLOCKS + 1) * SAMPLES + slot_of, sampled)
-        lo0 = tl.broadcast_to(tables_first[0][:, None], (BLOCK_N, BW)).to(tl.float32, bitcast=True)
-        _stamp(lo0, zero, out + 3 + (NBLOCKS + 2) * SAMPLES + slot_of, sampled)
+        _stamp_tables(tables_first, zero, out + 3 + (NBLOCKS + 2) * SAMPLES + slot_of, sampled)
 
     acc = tl.zeros((BLOCK_N, BW), dtype=tl.float32)
     blk = 0
@@ -168,8 +174,7 @@ def _stamped_prmt_kernel(
             else:
                 tables = _row_tables(pairs_ptr, lut_rows + g * L, BITS, True)
             if PARTS:
-                lo0 = tl.broadcast_to(tables[0][:, None], (BLOCK_N, BW)).to(tl.float32, bitcast=True)
-                _stamp(lo0, zero, out + 3 + (NBLOCKS + 2 + g) * SAMPLES + slot_of, sampled)
+                _stamp_tables(tables, zero, out + 3 + (NBLOCKS + 2 + g) * SAMPLES + slot_of, sampled)
         for kb0 in range((lo // BLOCK_K) * BLOCK_K, hi, BLOCK_K):
             words, nxt1, nxt2, nxt3 = _next_block(nxt1, nxt2, nxt3, row_words, kb0, wj, KW, BLOCK_K, PREFETCH)
             acc = _block_sum(acc, words, tables, x_ptr, kb0, wj, lo, hi, K, BLOCK_N, BLOCK_K, False, True, True,
