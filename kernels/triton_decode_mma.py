@@ -40,9 +40,12 @@ the one-task choice (a layer's four projections at 16 rows; 16-21 % at 8 rows), 
 AHEAD (sixty-second session): the chunks-in-turn path asked for a chunk's words at its start but for x only as the
 word before freed its registers, ~1.5 us a chunk at 4 tokens on the H100 (benchmarks/decode_timeline_mma.py). With
 each chunk's words and x asked for together one or two chunks ahead (_group_chunks) the chunks come ~1.1 us apart,
-and the H100's re-tuned 4-token choices run 10.5 us on 4096x4096 (1.78x cuBLAS; 12.3 before). X_FIRST does the
-same for PRELOAD's x (each slot's carried into its turn; untimed). SUM_AT_ONCE: the split-K partials the row tile's
-last program loads together (_sum_tiles).
+and the H100's re-tuned 4-token choices run 10.5 us on 4096x4096 (1.78x cuBLAS; 12.3 before). SUM_AT_ONCE: the
+split-K partials the row tile's last program loads together (_sum_tiles). EARLY (sixty-third session): the first
+group's code words and tables asked for before the PDL wait, 3-5 % off the 4- and 8-token choices on 4096x4096 in
+two H100 runs (a tie on the other shapes), so the H100's file takes it there. X_FIRST (each PRELOAD slot's x
+carried into its turn, so that all of a chunk's x loads leave before the first MMA) was slower in 6 of 8 cases on
+the H100 and was removed.
 
 The lane -> element mapping is what makes the asm right: every per-lane tensor is 1-D of 32 * WARPS elements,
 element e held by thread e (tests/kernels/test_triton_mma.py reads the compiled layouts). The CPU interpreter has
@@ -560,15 +563,11 @@ def _slot_tables(pairs_ptr, cur, r0c, r1c, r2c, r3c, grp, stride_ls, stride_ln, 
 @triton.jit
 def _preloaded_chunk(w0, w1, w2, w3, pairs_ptr, slot_all, slot0, slot1, r0c, r1c, r2c, r3c, x_quads, x0_off, x1_off,
                      k_start, GS, stride_ls, stride_ln, BITS: tl.constexpr, WPL: tl.constexpr, TILES: tl.constexpr,
-                     ROWS: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr, PDL: tl.constexpr,
-                     X_FIRST: tl.constexpr = False):  # fmt: skip
+                     ROWS: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr, PDL: tl.constexpr):  # fmt: skip
     """A program's one chunk from its lane rows' code words already in registers (w0 .. w3: tuples of WPL words;
     w2, w3 used with ROWS 2): the first slot's tables before the PDL wait (codes, LUT pool and slots are no kernel's
     output), so that the codes' and the LUT's DRAM latencies overlap the previous kernel instead of following it;
-    then per distinct slot its MMAs (its tables rebuilt for each later slot). X_FIRST: each slot's x for the whole
-    chunk asked for at once before the slot's turn (the first slot's before the slot loop, each next one's at the
-    end of the turn before), so that ptxas cannot put each word's x load back one word ahead of its MMAs (an L2
-    round trip a word, as it does with the loads in the same turn). Returns both blocks' accumulators."""
+    then per distinct slot its MMAs (its tables rebuilt for each later slot). Returns both blocks' accumulators."""
     zero = tl.zeros(slot0.shape, dtype=tl.float32)
     a00, a01, a02, a03, a10, a11, a12, a13 = zero, zero, zero, zero, zero, zero, zero, zero
     b00, b01, b02, b03, b10, b11, b12, b13 = zero, zero, zero, zero, zero, zero, zero, zero
@@ -576,9 +575,6 @@ def _preloaded_chunk(w0, w1, w2, w3, pairs_ptr, slot_all, slot0, slot1, r0c, r1c
     first = first_slot(slot_all)
     tab0, tab1, tab2, tab3 = _slot_tables(pairs_ptr, first, r0c, r1c, r2c, r3c, grp, stride_ls, stride_ln, BITS, ROWS)
     pdl_wait(PDL)
-    xs = 0
-    if X_FIRST:  # the first slot's x, before the slot loop
-        xs = _chunk_x(x_quads, x0_off, x1_off, k_start, slot0 == first, slot1 == first, WPL, TILES, X16)
     cur = first
     while cur < NO_SLOT:
         if cur != first:
@@ -589,15 +585,10 @@ def _preloaded_chunk(w0, w1, w2, w3, pairs_ptr, slot_all, slot0, slot1, r0c, r1c
         acc_a = (a00, a01, a02, a03, a10, a11, a12, a13)
         acc_b = (b00, b01, b02, b03, b10, b11, b12, b13)
         tabs = (tab0, tab1, tab2, tab3)
-        if X_FIRST:  # then the next slot's x (none past the last: every row masked), carried to its turn
-            acc_a, acc_b = _chunk_mma((w0, w1, w2, w3), xs, tabs, acc_a, acc_b, WPL, TILES, ROWS, BF16)
-            nxt = next_slot(slot_all, cur)
-            xs = _chunk_x(x_quads, x0_off, x1_off, k_start, slot0 == nxt, slot1 == nxt, WPL, TILES, X16)
-        else:
-            for i in tl.static_range(WPL):
-                x00, x01, x10, x11 = _tiles_x(x_quads, x0_off, x1_off, k_start // 4 + 2 * i, sel0, sel1, TILES, X16)
-                acc_a, acc_b = _word_blocks(w0[i], w1[i], w2[i], w3[i], x00, x01, x10, x11, tabs, acc_a, acc_b, TILES,
-                                            ROWS, BF16)  # fmt: skip
+        for i in tl.static_range(WPL):
+            x00, x01, x10, x11 = _tiles_x(x_quads, x0_off, x1_off, k_start // 4 + 2 * i, sel0, sel1, TILES, X16)
+            acc_a, acc_b = _word_blocks(w0[i], w1[i], w2[i], w3[i], x00, x01, x10, x11, tabs, acc_a, acc_b, TILES,
+                                        ROWS, BF16)  # fmt: skip
         a00, a01, a02, a03, a10, a11, a12, a13 = acc_a
         b00, b01, b02, b03, b10, b11, b12, b13 = acc_b
         cur = next_slot(slot_all, cur)
@@ -647,7 +638,7 @@ def _decode_mma_kernel(
     BITS: tl.constexpr, WARPS: tl.constexpr, WPL: tl.constexpr, TILES: tl.constexpr, ROWS: tl.constexpr,
     USE_SPLIT: tl.constexpr, ASM: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr = False,
     PDL: tl.constexpr = False, PRELOAD: tl.constexpr = False, AHEAD: tl.constexpr = 0, SUM_AT_ONCE: tl.constexpr = 2,
-    X_FIRST: tl.constexpr = False, EARLY: tl.constexpr = False,
+    EARLY: tl.constexpr = False,
 ):  # fmt: skip
     """A program: 16 * ROWS * WARPS rows (ROWS blocks of 16 a warp, sharing its x loads) over one K range, up to
     8 * TILES tokens. x's row stride and the chunk size are multiples of 4 columns and the group size a multiple of
@@ -688,7 +679,7 @@ def _decode_mma_kernel(
             w2, w3 = w0, w1
         a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12, b13 = _preloaded_chunk(
             w0, w1, w2, w3, pairs_ptr, slot_all, slot0, slot1, r0c, r1c, r2c, r3c, x_quads, x0_off, x1_off,
-            k_start, GS, stride_ls, stride_ln, BITS, WPL, TILES, ROWS, BF16, X16, PDL, X_FIRST)  # fmt: skip
+            k_start, GS, stride_ls, stride_ln, BITS, WPL, TILES, ROWS, BF16, X16, PDL)  # fmt: skip
     elif EARLY and ASM and AHEAD >= 2:  # the first group's words and tables before the PDL wait
         acc_a, acc_b = _early_first_group(w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, x_quads, slot_all, slot0, slot1,
                                           r0c, r1c, r2c, r3c, x0_off, x1_off, k_start, k_end, GS, stride_ls,
@@ -788,8 +779,8 @@ def launch_decode_mma(
     grid); AHEAD (0-3): the chunks-in-turn path's loads, 0 each word where it is looked up, 1 a chunk's words and x
     at once at its start, 2 / 3 one / two chunks ahead (_group_chunks); SUM_AT_ONCE (default 8 over the program's
     tiles of 16 rows x 8 tokens, 1 with four tiles): split-K partials the row tile's last program loads together
-    (_sum_tiles); X_FIRST (0/1, PRELOAD): each slot's x carried into its turn (_preloaded_chunk); EARLY (0/1, AHEAD 2
-    or 3): the first group's first words and tables asked for before the PDL wait (_early_first_group)."""
+    (_sum_tiles); EARLY (0/1, AHEAD 2 or 3): the first group's first words and tables asked for before the PDL wait
+    (_early_first_group)."""
     rows = config.get("ROWS", 1)
     if config.get("AHEAD", 0) not in (0, 1, 2, 3):
         raise ValueError(f"the fragment kernel takes AHEAD 0-3, got {config['AHEAD']}")
@@ -799,8 +790,7 @@ def launch_decode_mma(
     launch_fragments(_decode_mma_kernel, "fragment decode kernel", x, codes_packed, lut_pool, slot_of_token, bits, y,
                      config, 16 * rows, wpls=(2, 4, 8, 16), one_chunk=one_chunk, ROWS=rows,
                      PRELOAD=one_chunk and codes_rows_aligned(codes_packed),
-                     AHEAD=config.get("AHEAD", 0), X_FIRST=bool(config.get("X_FIRST", 0)),
-                     EARLY=bool(config.get("EARLY", 0)),
+                     AHEAD=config.get("AHEAD", 0), EARLY=bool(config.get("EARLY", 0)),
                      SUM_AT_ONCE=config.get("SUM_AT_ONCE", default_sum_at_once(x.shape[0], rows)),
                      **pdl_args(x.device))  # fmt: skip
 

@@ -91,16 +91,14 @@ def test_the_fragment_kernel_matches_the_reference(m, bits, n, k, gpr, slots, as
     ],
 )
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
-@pytest.mark.parametrize("x_first", [0, 1])
-def test_the_preloaded_chunk_matches_the_reference(m, n, k, gpr, slots, assign, wpl, rows, dtype, x_first):
+def test_the_preloaded_chunk_matches_the_reference(m, n, k, gpr, slots, assign, wpl, rows, dtype):
     """PRELOAD: one chunk a program whatever SPLIT_K says, its words loaded at once (on CUDA; the interpreter sums
-    each lane's outputs directly) and the first slot's tables before the PDL wait, the others' in turn; X_FIRST:
-    each slot's x asked for before its turn (the next slot's at the end of the turn before)."""
+    each lane's outputs directly) and the first slot's tables before the PDL wait, the others' in turn."""
     x, codes, pool, slot_of_token = make_case(m, n, k, 4, gpr, slots, assign, dtype, seed=m + n + k)
     assert mma_ok(x, codes, pool, 4, wpl) and codes_rows_aligned(codes)
     y = torch.full((m, n), float("nan"), dtype=dtype, device=DEVICE)
     launch_decode(x, codes, pool, slot_of_token, 4, y, {"MODE": MODE_MMA, "num_warps": 2, "WPL": wpl, "ROWS": rows,
-                                                        "SPLIT_K": 1, "PRELOAD": 1, "X_FIRST": x_first})  # fmt: skip
+                                                        "SPLIT_K": 1, "PRELOAD": 1})  # fmt: skip
     assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, 4)) < TOL[dtype]
 
 
@@ -255,10 +253,6 @@ def test_every_asm_operand_is_one_element_per_thread_in_lane_order():
     const = {"BITS": 4, "WARPS": 2, "WPL": 8, "TILES": 2, "ROWS": 2, "USE_SPLIT": True, "ASM": True, "BF16": False,
              "X16": True, "PRELOAD": True}  # fmt: skip
     assert_asm_in_lane_order("kernels.triton_decode_mma", "_decode_mma_kernel", const, warps=2, mma_count=64)
-    # PRELOAD with X_FIRST: each slot's B carried to its turn in tuples
-    const = {"BITS": 4, "WARPS": 2, "WPL": 8, "TILES": 2, "ROWS": 2, "USE_SPLIT": True, "ASM": True, "BF16": False,
-             "X16": True, "PRELOAD": True, "X_FIRST": True}  # fmt: skip
-    assert_asm_in_lane_order("kernels.triton_decode_mma", "_decode_mma_kernel", const, warps=2, mma_count=64)
     # AHEAD: each chunk's words and B carried in tuples two chunks ahead; 4 words, two row blocks, two tiles
     const = {"BITS": 4, "WARPS": 2, "WPL": 4, "TILES": 2, "ROWS": 2, "USE_SPLIT": True, "ASM": True, "BF16": False,
              "X16": True, "AHEAD": 3}  # fmt: skip
@@ -287,30 +281,6 @@ def test_the_fragment_kernels_outputs_leave_without_a_trip_through_shared_memory
     for shared, barriers, wide_stores in sm90_results(_EPILOGUE_SCRIPT, None):  # without, then with split-K
         assert shared <= 16 and wide_stores == 0 and barriers <= 4, (shared, barriers, wide_stores)
 
-
-
-_X_FIRST_SCRIPT = r"""
-import json, re, sys
-sys.path.insert(0, "benchmarks")
-from bench_kernels import compile_decode_mma_sm90
-out = []
-for x_first in (False, True):
-    const = {"BITS": 4, "WARPS": 4, "WPL": 16, "TILES": 1, "ROWS": 1, "USE_SPLIT": True, "ASM": True, "BF16": False,
-             "X16": True, "PDL": True, "PRELOAD": True, "X_FIRST": x_first}
-    _, stack, _, sass = compile_decode_mma_sm90(const, 4)
-    ops = re.findall(r"/\*[0-9a-f]{4,}\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9_.]*)", sass)
-    first_mma = next(i for i, op in enumerate(ops) if op.startswith("HMMA"))
-    out.append([int(stack), sum(op == "LDG.E.128" for op in ops[:first_mma])])
-print(json.dumps(out))
-"""
-
-
-def test_x_first_asks_for_the_whole_chunks_x_before_the_first_mma():
-    """PRELOAD's sm_90 code (16 words a lane, one tile): without X_FIRST ptxas puts each word's x load (16 bytes)
-    one word ahead of that word's MMAs, so each word waits an L2 round trip; with X_FIRST all 16 are asked for
-    before the first MMA, without spills."""
-    (stack0, before0), (stack1, before1) = sm90_results(_X_FIRST_SCRIPT, None)
-    assert before0 <= 2 and before1 == 16 and stack1 == 0, (before0, before1, stack1)
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

@@ -1,10 +1,12 @@
-"""Sixty-second session, prepared for the next: PRELOAD with X_FIRST (each slot's x asked for before its turn)
-against PRELOAD as shipped, the few-task class's kernel. In PRELOAD's sm_90 code each word's x load sits one word
-ahead of that word's MMAs (an L2 round trip a word); X_FIRST carries each slot's x into its turn, so all of it is
-in flight at once (tests/kernels/test_triton_mma.py checks the code; 144 registers at 16 words, 4 warps, one tile).
-Per shape (4096x4096, the fused q/k/v 12288x4096; gpr 1) and (tokens, tasks): PRELOAD_CANDIDATES with X_FIRST 0 and
-1, checked against the reference, then the op told the task count (its few-task or one-task class) and cuBLAS, in
-turns (5 rounds, graph replays, L2 flushed by rotating copies). Prints a line per case; writes $OUT/x_first.json.
+"""(X_FIRST was removed in the sixty-third session after this A/B: results/x_first_h100_sixtythird.json; the script
+stays as the record of what ran.) Sixty-second session, prepared for the next: PRELOAD with X_FIRST (each slot's x
+asked for before its turn) against PRELOAD as shipped, the few-task class's kernel. In PRELOAD's sm_90 code each
+word's x load sits one word ahead of that word's MMAs (an L2 round trip a word); X_FIRST carries each slot's x into
+its turn, so all of it is in flight at once (tests/kernels/test_triton_mma.py checks the code; 144 registers at 16
+words, 4 warps, one tile). Per shape (4096x4096, the fused q/k/v 12288x4096; gpr 1) and (tokens, tasks):
+PRELOAD_CANDIDATES with X_FIRST 0 and 1, checked against the reference, then the op told the task count (its few-task
+or one-task class) and cuBLAS, in turns (5 rounds, graph replays, L2 flushed by rotating copies). Prints a line per
+case; writes $OUT/x_first.json.
 """
 
 import json
