@@ -123,6 +123,15 @@ class Layer:
         return codes + lut + m * self.k * 2 + m * self.n * 2
 
 
+def layers(shapes=SHAPES, gprs=(1, 4)):
+    """(N, K, gpr, Layer) for each shape and gpr in turn (a device script's loop over the kernel table's layers),
+    the GPU's cache emptied between them: at most two layers at once (the caller's name holds one until the next)."""
+    for n, k in shapes:
+        for gpr in gprs:
+            yield n, k, gpr, Layer(n, k, gpr)
+            torch.cuda.empty_cache()
+
+
 def make_batch(m, tasks, k):
     x = torch.randn(m, k, device="cuda").half()
     slots = (torch.arange(m, device="cuda") % tasks).to(torch.int32)  # tasks interleaved in the batch

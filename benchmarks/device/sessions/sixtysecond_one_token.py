@@ -9,15 +9,13 @@ import os
 import sys
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench_kernels import (  # noqa: E402
     BITS,
-    Layer,
     checked_launch,
     cublas_fns,
+    layers,
     make_batch,
     ours_fns,
     rotating,
@@ -34,24 +32,20 @@ CONFIGS = {"bn8-w4": {"BLOCK_N": 8, "num_warps": 4}, "bn4-w2": {"BLOCK_N": 4, "n
 
 def main() -> None:
     rows = []
-    for n, k in [(4096, 4096), (11008, 4096)]:
-        for gpr in (1, 4):
-            layer = Layer(n, k, gpr)
-            x, slots = make_batch(1, 1, k)
-            ref = lut_linear_reference(x, layer.codes[0], layer.pools[0], slots, BITS)
-            launches, errs = {}, {}
-            for label, cfg in CONFIGS.items():
-                launches[label], errs[label] = checked_launch(launch_decode_prmt, layer, x, slots, ref, BASE | cfg)
-            launches["op"] = rotating(ours_fns(layer, x, slots))
-            launches["cublas"] = rotating(cublas_fns(layer, x))
-            us = turns_us(launches, rounds=9)
-            rows.append({"N": n, "K": k, "gpr": gpr, "us": us, "err": errs})
-            cub = us["cublas"]
-            print(f"{n}x{k} gpr {gpr}: cuBLAS {cub:.2f} us | " + " | ".join(
-                f"{label} {t:.2f} ({cub / t:.2f}x)" for label, t in us.items() if label != "cublas")
-                + f" | max err {max(errs.values()):.1e}", flush=True)  # fmt: skip
-            del layer
-            torch.cuda.empty_cache()
+    for n, k, gpr, layer in layers([(4096, 4096), (11008, 4096)]):
+        x, slots = make_batch(1, 1, k)
+        ref = lut_linear_reference(x, layer.codes[0], layer.pools[0], slots, BITS)
+        launches, errs = {}, {}
+        for label, cfg in CONFIGS.items():
+            launches[label], errs[label] = checked_launch(launch_decode_prmt, layer, x, slots, ref, BASE | cfg)
+        launches["op"] = rotating(ours_fns(layer, x, slots))
+        launches["cublas"] = rotating(cublas_fns(layer, x))
+        us = turns_us(launches, rounds=9)
+        rows.append({"N": n, "K": k, "gpr": gpr, "us": us, "err": errs})
+        cub = us["cublas"]
+        print(f"{n}x{k} gpr {gpr}: cuBLAS {cub:.2f} us | " + " | ".join(
+            f"{label} {t:.2f} ({cub / t:.2f}x)" for label, t in us.items() if label != "cublas")
+            + f" | max err {max(errs.values()):.1e}", flush=True)  # fmt: skip
     (Path(os.environ.get("OUT", ".")) / "one_token_bn.json").write_text(json.dumps(rows, indent=1))
 
 

@@ -10,11 +10,9 @@ import os
 import sys
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench_kernels import BITS, Layer, checked_launch, cublas_fns, make_batch, rotating, turns_us  # noqa: E402
+from bench_kernels import BITS, checked_launch, cublas_fns, layers, make_batch, rotating, turns_us  # noqa: E402
 
 from kernels.reference import lut_linear_reference  # noqa: E402
 from kernels.triton_decode import MODE_MMA, launch_decode  # noqa: E402
@@ -26,27 +24,23 @@ KEYS = {4: 4, 8: 4, 16: 16}
 def main() -> None:
     shipped = json.loads(Path("kernels/tuned/NVIDIA_H100_80GB_HBM3.v8.json").read_text())
     rows = []
-    for n, k in [(4096, 4096), (11008, 4096), (4096, 11008)]:
-        for gpr in (1, 4):
-            layer = Layer(n, k, gpr)
-            for m, key_m in KEYS.items():
-                choice = shipped.get(f"decode|{key_m},{n},{k},{BITS},{gpr},torch.float16,torch.float16")
-                if not choice or choice.get("MODE") != MODE_MMA:
-                    continue
-                x, slots = make_batch(m, 1, k)
-                ref = lut_linear_reference(x, layer.codes[0], layer.pools[0], slots, BITS)
-                launches, errs = {}, {}
-                for name, cfg in (("at_once", choice), ("one_a_trip", choice | {"SUM_AT_ONCE": 1})):
-                    launches[name], errs[name] = checked_launch(launch_decode, layer, x, slots, ref, cfg)
-                launches["cublas"] = rotating(cublas_fns(layer, x))
-                us = turns_us(launches, rounds=7)
-                rows.append({"N": n, "K": k, "gpr": gpr, "M": m, "config": choice, "us": us, "err": errs})
-                cub = us["cublas"]
-                print(f"{m} tokens {n}x{k} gpr {gpr}: cuBLAS {cub:.2f} us | one a trip {us['one_a_trip']:.2f} "
-                      f"({cub / us['one_a_trip']:.2f}x) | at once {us['at_once']:.2f} ({cub / us['at_once']:.2f}x) | "
-                      f"max err {max(errs.values()):.1e} | {choice}", flush=True)  # fmt: skip
-            del layer
-            torch.cuda.empty_cache()
+    for n, k, gpr, layer in layers():
+        for m, key_m in KEYS.items():
+            choice = shipped.get(f"decode|{key_m},{n},{k},{BITS},{gpr},torch.float16,torch.float16")
+            if not choice or choice.get("MODE") != MODE_MMA:
+                continue
+            x, slots = make_batch(m, 1, k)
+            ref = lut_linear_reference(x, layer.codes[0], layer.pools[0], slots, BITS)
+            launches, errs = {}, {}
+            for name, cfg in (("at_once", choice), ("one_a_trip", choice | {"SUM_AT_ONCE": 1})):
+                launches[name], errs[name] = checked_launch(launch_decode, layer, x, slots, ref, cfg)
+            launches["cublas"] = rotating(cublas_fns(layer, x))
+            us = turns_us(launches, rounds=7)
+            rows.append({"N": n, "K": k, "gpr": gpr, "M": m, "config": choice, "us": us, "err": errs})
+            cub = us["cublas"]
+            print(f"{m} tokens {n}x{k} gpr {gpr}: cuBLAS {cub:.2f} us | one a trip {us['one_a_trip']:.2f} "
+                  f"({cub / us['one_a_trip']:.2f}x) | at once {us['at_once']:.2f} ({cub / us['at_once']:.2f}x) | "
+                  f"max err {max(errs.values()):.1e} | {choice}", flush=True)  # fmt: skip
     out = Path(os.environ.get("OUT", "."))
     (out / "sum_at_once.json").write_text(json.dumps(rows, indent=1))
 

@@ -9,11 +9,9 @@ import os
 import sys
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench_kernels import BITS, Layer, checked_launch, cublas_fns, make_batch, rotating, turns_us  # noqa: E402
+from bench_kernels import BITS, checked_launch, cublas_fns, layers, make_batch, rotating, turns_us  # noqa: E402
 
 from kernels.reference import lut_linear_reference  # noqa: E402
 from kernels.triton_decode import launch_decode  # noqa: E402
@@ -29,24 +27,20 @@ def variants(shipped: dict) -> dict[str, dict]:
 def main() -> None:
     shipped = json.loads(Path("kernels/tuned/NVIDIA_H100_80GB_HBM3.v8.json").read_text())
     rows = []
-    for n, k in [(4096, 4096), (11008, 4096), (4096, 11008)]:
-        for gpr in (1, 4):
-            layer = Layer(n, k, gpr)
-            for m in (4, 8):
-                choice = shipped.get(f"decode|{m},{n},{k},4,{gpr},torch.float16,torch.float16")
-                if not choice or choice.get("AHEAD", 0) < 2:
-                    continue
-                x, slots = make_batch(m, 1, k)
-                ref = lut_linear_reference(x, layer.codes[0], layer.pools[0], slots, BITS)
-                launches, errs = {"cublas": rotating(cublas_fns(layer, x))}, {}
-                for label, cfg in variants(choice).items():
-                    launches[label], errs[label] = checked_launch(launch_decode, layer, x, slots, ref, cfg)
-                us = turns_us(launches, rounds=5)
-                rows.append({"N": n, "K": k, "gpr": gpr, "M": m, "config": choice, "us": us, "err": errs})
-                print(f"{m} tokens {n}x{k} gpr {gpr}: " + " | ".join(f"{label} {t:.2f}" for label, t in us.items())
-                      + f" | max err {max(errs.values()):.1e} | {choice}", flush=True)  # fmt: skip
-            del layer
-            torch.cuda.empty_cache()
+    for n, k, gpr, layer in layers():
+        for m in (4, 8):
+            choice = shipped.get(f"decode|{m},{n},{k},4,{gpr},torch.float16,torch.float16")
+            if not choice or choice.get("AHEAD", 0) < 2:
+                continue
+            x, slots = make_batch(m, 1, k)
+            ref = lut_linear_reference(x, layer.codes[0], layer.pools[0], slots, BITS)
+            launches, errs = {"cublas": rotating(cublas_fns(layer, x))}, {}
+            for label, cfg in variants(choice).items():
+                launches[label], errs[label] = checked_launch(launch_decode, layer, x, slots, ref, cfg)
+            us = turns_us(launches, rounds=5)
+            rows.append({"N": n, "K": k, "gpr": gpr, "M": m, "config": choice, "us": us, "err": errs})
+            print(f"{m} tokens {n}x{k} gpr {gpr}: " + " | ".join(f"{label} {t:.2f}" for label, t in us.items())
+                  + f" | max err {max(errs.values()):.1e} | {choice}", flush=True)  # fmt: skip
     (Path(os.environ.get("OUT", ".")) / "split_half.json").write_text(json.dumps(rows, indent=1))
 
 
