@@ -11,9 +11,9 @@ case "$gpu" in *H200*)
   SKETCHSERVE_SHIPPED_TUNING=0 timeout 200 python3 benchmarks/device/sessions/sixtysecond_retune.py \
     kernels/tuned/NVIDIA_H200.v8.json 4,8 2>&1 | grep -v -i warn | tail -12 ;;
 esac
-timeout 240 python3 benchmarks/bench_kernels.py --out $OUT --phases decode --decode-cases 1:1,4:1,8:1,16:1 \
+timeout 200 python3 benchmarks/bench_kernels.py --out $OUT --phases decode --decode-cases 1:1,4:1,8:1,16:1 \
   --tell-tasks 2>&1 | grep -v -i "warn\|leaked\|nanobind\|skipped remainder\|refleaks" > $OUT/kernels.log
 grep -E "T= 1:" $OUT/kernels.log | cut -c1-112
-timeout 90 python3 benchmarks/device/sessions/sixtysecond_one_token.py 2>&1 | grep -v -i warn | tail -4
-timeout $((480 - SECONDS)) python3 -m pytest -q -p no:cacheprovider tests/kernels/test_triton_mma.py 2>&1 \
+timeout 60 python3 benchmarks/device/sessions/sixtysecond_one_token.py 2>&1 | grep -v -i warn | tail -4
+timeout $((320 - SECONDS)) python3 -m pytest -q -p no:cacheprovider tests/kernels/test_triton_mma.py 2>&1 \
   | grep -v 'leaked \(type\|function\)\|^nanobind: \|skipped remainder\|refleaks.html' | tail -2 | tee $OUT/cuda_tests_mma.log
