@@ -228,12 +228,17 @@ def chunks_tile(k: int, group_size: int, wpl: int) -> bool:
 
 def split_k_fragment_configs(table: list[tuple[int, ...]], n: int, k: int, num_sms: int,
                              group_size: int) -> list[dict]:  # fmt: skip
-    """The fragment kernel's configs of table's (warps, row blocks a warp, words per lane, split-K waves[, AHEAD])
-    whose chunks tile K and the groups (AHEAD only where given and not 0)."""
-    return [{"MODE": MODE_MMA, "num_warps": warps, "ROWS": rows, "WPL": wpl,
-             "SPLIT_K": split_for(n, k, 16 * rows * warps, 32 * wpl, waves * num_sms)}
-            | ({"AHEAD": ahead[0]} if ahead and ahead[0] else {})
-            for warps, rows, wpl, waves, *ahead in table if chunks_tile(k, group_size, wpl)]  # fmt: skip
+    """The fragment kernel's configs of table's (warps, row blocks a warp, words per lane, split-K waves[, AHEAD[,
+    EARLY]]) whose chunks tile K and the groups (AHEAD and EARLY only where given and not 0)."""
+    configs = []
+    for warps, rows, wpl, waves, *loads in table:
+        if not chunks_tile(k, group_size, wpl):
+            continue
+        ahead, early = (*loads, 0, 0)[:2]
+        configs.append({"MODE": MODE_MMA, "num_warps": warps, "ROWS": rows, "WPL": wpl,
+                        "SPLIT_K": split_for(n, k, 16 * rows * warps, 32 * wpl, waves * num_sms)}
+                       | ({"AHEAD": ahead} if ahead else {}) | ({"EARLY": 1} if early else {}))  # fmt: skip
+    return configs
 
 
 def prmt_token_configs(table: list[tuple[int, int, int, int, int]], n: int, k: int, num_sms: int,

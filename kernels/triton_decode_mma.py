@@ -795,13 +795,15 @@ def launch_decode_mma(
                      **pdl_args(x.device))  # fmt: skip
 
 
-# (warps, row blocks a warp, words per lane, split-K waves[, AHEAD]): each of the H200 grid's (results/mma_grid_rows_
-# h200.json, gpr 1) best at 4, 8, 16 tokens over one task and 16 over four, at the kernel table's three shapes, or
-# within 3 %; then the H100's bests at 4 tokens of one task with the chunks asked for ahead (sixty-second session,
-# results/ahead_*_h100_sixtysecond.log: 8 warps at split-K 8 on 4096 rows, AHEAD 2 or 3, 4-16 % under the old
-# candidates' best on every shape and gpr).
+# (warps, row blocks a warp, words per lane, split-K waves[, AHEAD[, EARLY]]): each of the H200 grid's (results/mma_
+# grid_rows_h200.json, gpr 1) best at 4, 8, 16 tokens over one task and 16 over four, at the kernel table's three
+# shapes, or within 3 %; then the H100's bests at 4 tokens of one task with the chunks asked for ahead (sixty-second
+# session, results/ahead_*_h100_sixtysecond.log: 8 warps at split-K 8 on 4096 rows, AHEAD 2 or 3, 4-16 % under the
+# old candidates' best on every shape and gpr); then those two with EARLY, 3-5 % faster on 4096x4096 at 4 and 8
+# tokens on the H100 (sixty-third session, results/split_half_h100_sixtythird.json).
 MMA_CANDIDATES = [(2, 1, 4, 8), (4, 1, 4, 8), (2, 2, 2, 8), (2, 2, 2, 4), (2, 2, 4, 4), (4, 2, 2, 4),
-                  (8, 1, 4, 2, 2), (8, 1, 4, 2, 3), (2, 1, 4, 8, 2), (2, 1, 4, 8, 3), (2, 2, 2, 8, 2)]
+                  (8, 1, 4, 2, 2), (8, 1, 4, 2, 3), (2, 1, 4, 8, 2), (2, 1, 4, 8, 3), (2, 2, 2, 8, 2),
+                  (8, 1, 4, 2, 2, 1), (8, 1, 4, 2, 3, 1)]
 # (warps, row blocks a warp, words per lane) with PRELOAD (one chunk a program): the H200 grid's bests at 4-16 tokens
 # over 2-8 tasks on the server's four projection shapes (results/mma_tasks_grid_gpr1_h200.log, eighteenth session).
 PRELOAD_CANDIDATES = [(8, 1, 16), (4, 1, 16), (2, 2, 16), (2, 2, 8), (1, 2, 8), (4, 1, 8)]

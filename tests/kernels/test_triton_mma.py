@@ -233,6 +233,19 @@ def test_the_autotuner_is_offered_the_fragment_kernel_where_it_applies():
     assert {c["WPL"] for c in down if c["MODE"] == MODE_MMA} == {2}
 
 
+def test_the_one_task_candidates_ask_for_chunks_ahead_and_start_early_in_some_forms():
+    """MMA_CANDIDATES' fifth and sixth fields (AHEAD, EARLY) reach the configs the autotuner times; EARLY only with
+    AHEAD 2 or 3 (the form it has), and the 8-warp forms with and without it (it won on 4096x4096 only)."""
+    frag = [c for c in decode_candidates(4, 4096, 4096, 132, prmt=True, group_size=4096, mma=True)
+            if c["MODE"] == MODE_MMA]  # fmt: skip
+    early = [c for c in frag if c.get("EARLY")]
+    assert early and all(c["AHEAD"] in (2, 3) and c["num_warps"] == 8 for c in early)
+    assert {c["AHEAD"] for c in early} == {2, 3}
+    for c in early:
+        assert {k: v for k, v in c.items() if k != "EARLY"} in frag
+    assert {c.get("AHEAD", 0) for c in frag} == {0, 2, 3}
+
+
 def test_the_few_task_class_is_offered_preloaded_and_split_k_configs_that_tile_k_and_the_groups():
     few = few_task_candidates(4096, 4096, 132, group_size=1024)
     assert few[0].get("PRELOAD") and any("SPLIT_K" in c for c in few)
