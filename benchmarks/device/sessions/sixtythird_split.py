@@ -1,7 +1,8 @@
 """Sixty-third session: the H100's shipped one-task decode choices at 4 and 8 tokens (AHEAD 2 or 3, split-K) against
 half their split-K with AHEAD 3 (half the programs, each walking twice the chunks, two ahead: one split-K epilogue
 for twice the work), and each with EARLY, in turns with cuBLAS over 5 rounds (graph replays, L2 flushed by rotating
-copies), each checked against the reference. Prints a line per case; writes $OUT/split_half.json.
+copies), each checked against the reference. argv[1]: the shipped file (default the H100's; the choices it holds
+are timed on whichever GPU runs this). Prints a line per case; writes $OUT/split_half.json.
 """
 
 import json
@@ -25,7 +26,8 @@ def variants(shipped: dict) -> dict[str, dict]:
 
 
 def main() -> None:
-    shipped = json.loads(Path("kernels/tuned/NVIDIA_H100_80GB_HBM3.v8.json").read_text())
+    shipped = json.loads(Path(sys.argv[1] if len(sys.argv) > 1 else "kernels/tuned/NVIDIA_H100_80GB_HBM3.v8.json")
+                         .read_text())  # fmt: skip
     rows = []
     for n, k, gpr, layer in layers():
         for m in (4, 8):
