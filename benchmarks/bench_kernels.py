@@ -423,20 +423,26 @@ def time_grid(launch, layer, x, slots, ref, groups, budget_s: float, rows: list,
             print(f"{label} {cfg}: {us and round(us, 1)} us", flush=True)
 
 
+def poisoned_launch(launch, layer, x, slots, cfg) -> torch.Tensor:
+    """y [M, N] after one launch of a config of a launcher on the layer's first copy, y filled with NaN before (a
+    row the kernel leaves unwritten fails the check against the reference)."""
+    y = torch.full((x.shape[0], layer.codes[0].shape[0]), float("nan"), dtype=torch.float16, device="cuda")
+    launch(x, layer.codes[0], layer.pools[0], slots, BITS, y, cfg)
+    return y
+
+
 def checked_launch(launch, layer, x, slots, ref, cfg) -> tuple:
     """(a launch of one config of a launcher over the layer's rotating copies, for turns_us; its largest absolute
     error against ref), its output poisoned first: each config of a comparison in turns checked once."""
-    y = torch.full((x.shape[0], layer.codes[0].shape[0]), float("nan"), dtype=torch.float16, device="cuda")
-    launch(x, layer.codes[0], layer.pools[0], slots, BITS, y, cfg)
+    y = poisoned_launch(launch, layer, x, slots, cfg)
     return launch_fn(launch, layer, x, slots, BITS, y, cfg), (y.float() - ref.float()).abs().max().item()
 
 
 def checked_time(launch, layer, x, slots, ref, cfg) -> tuple[float | None, float | None]:
     """(us, relative error) of one config of a launcher, output poisoned first; us is None if it failed or
     its result is off the reference by 3e-3 or more."""
-    y = torch.full((x.shape[0], layer.codes[0].shape[0]), float("nan"), dtype=torch.float16, device="cuda")
     try:
-        launch(x, layer.codes[0], layer.pools[0], slots, BITS, y, cfg)
+        y = poisoned_launch(launch, layer, x, slots, cfg)
         err = rel_to(y, ref)
         us = graph_us(launch_fn(launch, layer, x, slots, BITS, y, cfg))
     except Exception as e:  # noqa: BLE001 - record and go on

@@ -80,7 +80,7 @@ TOKEN_GRID = TOKENS_CANDIDATES + [(bn, bk, w, v, 1) for bk in (1024, 512, 256) f
 
 def split_configs(table, n: int, k: int, gs: int, sms: int):
     """(config, row fields) of the fragment decode kernel for table's (warps, row blocks a warp, words per lane,
-    split-K waves[, AHEAD]), as the op's candidates are made (triton_decode.split_k_fragment_configs)."""
+    split-K waves[, AHEAD[, EARLY]]), as the op's candidates are made (triton_decode.split_k_fragment_configs)."""
     for entry in table:
         for cfg in split_k_fragment_configs([entry], n, k, sms, gs):
             yield cfg, entry[3]

@@ -21,9 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench_kernels import (  # noqa: E402
     BITS,
-    Layer,
     checked_launch,
     cublas_fns,
+    layers,
     make_batch,
     ours_fns,
     rotating,
@@ -44,37 +44,35 @@ def main() -> None:
     sms = torch.cuda.get_device_properties(0).multi_processor_count
     table, label_out = (TABLE_H100, "ahead_h100") if sys.argv[1:] == ["h100"] else (TABLE, "ahead")
     rows = []
-    for n, k in [(4096, 4096), (11008, 4096), (4096, 11008)]:
-        for gpr in (1, 4):
-            layer = Layer(n, k, gpr)
-            for m in (4, 16):
-                x, slots = make_batch(m, 1, k)
-                ref = lut_linear_reference(x, layer.codes[0], layer.pools[0], slots, BITS)
-                launches, errs = {}, {}
-                configs = split_k_fragment_configs(table, n, k, sms, k // gpr)
-                if not configs:  # 4096x11008 at gpr 4: groups of 2,752 columns, which 128-column chunks do not tile
-                    continue
-                for j, config in enumerate(configs):
-                    label = f"w{config['num_warps']}-r{config['ROWS']}-wpl{config['WPL']}-s{config['SPLIT_K']}"
-                    for ahead in (0, 1, 2, 3) if j < 3 or table is TABLE_H100 else (0, 2, 3):
-                        c = config | {"AHEAD": ahead}
-                        name = f"{label}-a{ahead}"
-                        if name in errs:
-                            continue
-                        launches[name], errs[name] = checked_launch(launch_decode_mma, layer, x, slots, ref, c)
-                launches["op"] = rotating(ours_fns(layer, x, slots))
-                launches["cublas"] = rotating(cublas_fns(layer, x))
-                us = turns_us(launches, rounds=5)
-                rows.append({"N": n, "K": k, "gpr": gpr, "M": m, "us": us, "err": errs})
-                cub = us["cublas"]
-                best0 = min((t, name) for name, t in us.items() if name.endswith("-a0"))
-                best = min((t, name) for name, t in us.items() if name in errs)
-                by_cfg = " | ".join(f"{name} {t:.2f}" for name, t in us.items() if name in errs)
-                op = us["op"]
-                print(f"{m} tokens {n}x{k} gpr {gpr}: cuBLAS {cub:.2f} us | op {op:.2f} ({cub / op:.2f}x) "
-                      f"| best a0 {best0[1]} {best0[0]:.2f} ({cub / best0[0]:.2f}x) | best {best[1]} {best[0]:.2f} "
-                      f"({cub / best[0]:.2f}x) | max err {max(errs.values()):.1e}\n    {by_cfg}",
-                      flush=True)  # fmt: skip
+    for n, k, gpr, layer in layers():
+        for m in (4, 16):
+            x, slots = make_batch(m, 1, k)
+            ref = lut_linear_reference(x, layer.codes[0], layer.pools[0], slots, BITS)
+            launches, errs = {}, {}
+            configs = split_k_fragment_configs(table, n, k, sms, k // gpr)
+            if not configs:  # 4096x11008 at gpr 4: groups of 2,752 columns, which 128-column chunks do not tile
+                continue
+            for j, config in enumerate(configs):
+                label = f"w{config['num_warps']}-r{config['ROWS']}-wpl{config['WPL']}-s{config['SPLIT_K']}"
+                for ahead in (0, 1, 2, 3) if j < 3 or table is TABLE_H100 else (0, 2, 3):
+                    c = config | {"AHEAD": ahead}
+                    name = f"{label}-a{ahead}"
+                    if name in errs:
+                        continue
+                    launches[name], errs[name] = checked_launch(launch_decode_mma, layer, x, slots, ref, c)
+            launches["op"] = rotating(ours_fns(layer, x, slots))
+            launches["cublas"] = rotating(cublas_fns(layer, x))
+            us = turns_us(launches, rounds=5)
+            rows.append({"N": n, "K": k, "gpr": gpr, "M": m, "us": us, "err": errs})
+            cub = us["cublas"]
+            best0 = min((t, name) for name, t in us.items() if name.endswith("-a0"))
+            best = min((t, name) for name, t in us.items() if name in errs)
+            by_cfg = " | ".join(f"{name} {t:.2f}" for name, t in us.items() if name in errs)
+            op = us["op"]
+            print(f"{m} tokens {n}x{k} gpr {gpr}: cuBLAS {cub:.2f} us | op {op:.2f} ({cub / op:.2f}x) "
+                  f"| best a0 {best0[1]} {best0[0]:.2f} ({cub / best0[0]:.2f}x) | best {best[1]} {best[0]:.2f} "
+                  f"({cub / best[0]:.2f}x) | max err {max(errs.values()):.1e}\n    {by_cfg}",
+                  flush=True)  # fmt: skip
     out = Path(os.environ.get("OUT", "."))
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{label_out}.json").write_text(json.dumps(rows, indent=1))
