@@ -1,8 +1,8 @@
 # Run here (not on the device), from the repository root: Triton 3.9 for the device's Python 3.12, for the kernels
 # that need it (kernels/gluon_decode_pairs.py: Gluon's inline_asm with shared-memory operands; the device has 3.6).
-# Writes .device-carry/triton39/part_aa and SHA256 (git-ignored): the wheel's NVIDIA part as a tar.xz of 42 MiB, which
-# with the tree fits one `run`'s carry (64 MiB); `source benchmarks/device/prep.sh && install_triton39` there unpacks
-# it onto PYTHONPATH (~4 min here).
+# Writes .device-carry/triton39/part_aa, part_ab and SHA256 (git-ignored): the wheel's NVIDIA part as a tar.xz of 42
+# MiB in two parts, carried by two calls of one warm machine (the tree and both exceed a `run`'s 64 MiB);
+# `source benchmarks/device/prep.sh && install_triton39` there unpacks it onto PYTHONPATH (~4 min here).
 set -euo pipefail
 dest=.device-carry/triton39
 tmp=$(mktemp -d)
@@ -23,6 +23,9 @@ sed -i '/backends.amd/d' "$tmp"/site/triton-3.9.0.dist-info/entry_points.txt
 strip --strip-unneeded "$tmp"/site/triton/_C/*.so
 rm -rf "$dest" && mkdir -p "$dest"
 (cd "$tmp/site" && tar cf - triton triton-3.9.0.dist-info) | xz -9 -T2 > "$tmp/triton39.tar.xz"
-cp "$tmp/triton39.tar.xz" "$dest/part_aa"  # 42 MiB: with the 19 MB tree, within one run's 64 MiB carry
+# 42 MiB in two parts of ~21: the tree (27 MB since the sixtieth sessions) and both no longer fit one run's 64 MiB,
+# so one call carries part_aa and a later call of the same warm machine part_ab (install_triton39 keeps the parts in
+# /root/t39 between calls and joins them)
+(cd "$dest" && split -b 22000000 "$tmp/triton39.tar.xz" part_)
 sha256sum "$tmp/triton39.tar.xz" | awk '{print $1}' > "$dest/SHA256"
 ls -la "$dest"

@@ -1,0 +1,149 @@
+"""What does the split-K epilogue cost through a cluster's shared memory, against through global memory? (GPU,
+Triton >= 3.9)
+
+The fragment kernel's split-K epilogue (kernels/triton_common.store_split_k's scheme) costs ~1.8 us of ~9.5 at 4
+tokens on the H100: each program stores its fp32 partial, arrives on an atomic counter, and the last one loads every
+partial back. benchmarks/cluster_sum_probe.py showed that Gluon lowers a layout conversion across a cluster's CTAs to
+distributed shared memory; this times that sum against the global one, with nothing else in the kernels:
+
+- `store`: each of the SPLIT programs of a column tile loads its partial [M, BN] and stores it (the floor: no sum);
+- `global`: the same, then the production epilogue (store_split_k: workspace, counter, the last program sums);
+- `cluster`: the SPLIT programs of a tile as one cluster; the partials meet in the peers' shared memory and each CTA
+  sums and stores its BN / SPLIT columns.
+
+Each kernel is launched LAUNCHES times in one CUDA graph; a launch's time is the replay's over LAUNCHES, the three in
+turns for ROUNDS rounds (the median is printed). The epilogue's cost is a kernel's time over `store`'s.
+Usage: python benchmarks/cluster_sum_timing.py [--n 4096] [--m 4] [--out results/cluster_sum.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import torch
+import triton
+import triton.language as tl
+from triton.experimental import gluon
+from triton.experimental.gluon import language as gl
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from kernels.triton_common import arrival_counters, store_split_k  # noqa: E402
+
+LAUNCHES = 50
+ROUNDS = 9
+
+
+def over_ctas(split: int, dim: int) -> gl.BlockedLayout:
+    """A 4-warp [SPLIT, M, BN] layout whose SPLIT CTAs each hold one split (dim 0) or a contiguous BN / SPLIT share
+    of the columns (dim 2); 4 contiguous columns a thread when whole splits are held."""
+    bases = [[1 << i, 0, 0] if dim == 0 else [0, 0, 1 << i] for i in range(split.bit_length() - 1)]
+    per_thread = [1, 1, 4] if dim == 0 else [1, 1, 1]
+    return gl.BlockedLayout(per_thread, [1, 1, 32], [1, 4, 1], [2, 1, 0], cga_layout=bases)
+
+
+@gluon.jit
+def sum_in_cluster(parts_ptr, y_ptr, N, SPLIT: gl.constexpr, M: gl.constexpr, BN: gl.constexpr,
+                   BY_SPLIT: gl.constexpr, BY_COLS: gl.constexpr):  # fmt: skip
+    """y[:, tile] <- parts[:, :, tile].sum(0) for the cluster's column tile; parts [SPLIT, M, N] fp32, one split a
+    CTA as loaded (BY_SPLIT), summed after a conversion through distributed shared memory (BY_COLS)."""
+    tile = gl.program_id(0) * BN
+    s = gl.arange(0, SPLIT, layout=gl.SliceLayout(1, gl.SliceLayout(2, BY_SPLIT)))
+    m = gl.arange(0, M, layout=gl.SliceLayout(0, gl.SliceLayout(2, BY_SPLIT)))
+    n = gl.arange(0, BN, layout=gl.SliceLayout(0, gl.SliceLayout(1, BY_SPLIT)))
+    offs = s[:, None, None] * (M * N) + m[None, :, None] * N + (tile + n)[None, None, :]
+    parts = gl.load(parts_ptr + offs)
+    total = gl.sum(gl.convert_layout(parts, BY_COLS), axis=0)  # [M, BN], each CTA its BN / SPLIT columns
+    m2 = gl.arange(0, M, layout=gl.SliceLayout(1, gl.SliceLayout(0, BY_COLS)))
+    n2 = gl.arange(0, BN, layout=gl.SliceLayout(0, gl.SliceLayout(0, BY_COLS)))
+    gl.store(y_ptr + m2[:, None] * N + (tile + n2)[None, :], total)
+
+
+@triton.jit
+def sum_in_global(parts_ptr, y_ptr, ws_ptr, counter_ptr, N, SPLIT: tl.constexpr, M: tl.constexpr, BN: tl.constexpr,
+                  SUM: tl.constexpr):  # fmt: skip
+    """Program (tile, split) loads parts[split, :, tile]; SUM: the production split-K epilogue into y (workspace
+    ws [SPLIT, M, N], counters [tiles]); else only its partial stored into ws (the floor)."""
+    pid_n, pid_k = tl.program_id(0), tl.program_id(1)
+    offs = tl.arange(0, M)[:, None] * N + (pid_n * BN + tl.arange(0, BN))[None, :]
+    acc = tl.load(parts_ptr + pid_k * M * N + offs)
+    if SUM:
+        store_split_k(acc, offs, offs, offs >= 0, y_ptr, ws_ptr, counter_ptr, pid_n, pid_k, M, N, SPLIT, True)
+    else:
+        tl.store(ws_ptr + pid_k * M * N + offs, acc)
+
+
+def graph_of(launch, launches: int) -> torch.cuda.CUDAGraph:
+    """launches back-to-back calls of launch() captured in one graph (after one eager call that compiles it)."""
+    launch()
+    torch.cuda.synchronize()
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        for _ in range(launches):
+            launch()
+    return graph
+
+
+def replay_us(graph: torch.cuda.CUDAGraph, launches: int) -> float:
+    """One launch's time in a replay of graph, in microseconds."""
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    graph.replay()
+    end.record()
+    end.synchronize()
+    return start.elapsed_time(end) * 1000 / launches
+
+
+def time_case(n: int, m: int, bn: int, split: int) -> dict:
+    """The three kernels' medians (us a launch) at one (N, M, BN, SPLIT), each checked against torch first."""
+    dev = torch.device("cuda")
+    parts = torch.randn(split, m, n, device=dev)
+    want = parts.sum(0)
+    y = {k: torch.full((m, n), float("nan"), device=dev) for k in ("global", "cluster")}
+    ws = torch.empty(split, m, n, device=dev)
+    counters = arrival_counters(dev, n // bn)
+    tiles = n // bn
+    launches = {
+        "store": lambda: sum_in_global[(tiles, split)](parts, y["global"], ws, counters, n, split, m, bn, False),
+        "global": lambda: sum_in_global[(tiles, split)](parts, y["global"], ws, counters, n, split, m, bn, True),
+        "cluster": lambda: sum_in_cluster[(tiles,)](parts, y["cluster"], n, split, m, bn, over_ctas(split, 0),
+                                                    over_ctas(split, 2), num_warps=4, num_ctas=split),
+    }  # fmt: skip
+    for name in ("global", "cluster"):
+        launches[name]()
+        torch.cuda.synchronize()
+        err = (y[name] - want).abs().max().item()
+        assert err < 1e-4, f"{name} sum off by {err} (N {n}, M {m}, BN {bn}, SPLIT {split})"
+    graphs = {name: graph_of(launch, LAUNCHES) for name, launch in launches.items()}
+    times: dict[str, list[float]] = {name: [] for name in graphs}
+    for _ in range(ROUNDS):
+        for name, graph in graphs.items():
+            times[name].append(replay_us(graph, LAUNCHES))
+    return {"n": n, "m": m, "bn": bn, "split": split} | {k: statistics.median(v) for k, v in times.items()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=4096)
+    ap.add_argument("--m", type=int, default=4)
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args()
+    print(f"{torch.cuda.get_device_name()}, triton {triton.__version__}; us a launch, {LAUNCHES} launches a graph")
+    rows = []
+    for bn in (64, 128):
+        for split in (2, 4):
+            row = time_case(args.n, args.m, bn, split)
+            rows.append(row)
+            print(f"N {row['n']} M {row['m']} BN {bn:3d} SPLIT {split}: store {row['store']:.2f}, global "
+                  f"{row['global']:.2f} (+{row['global'] - row['store']:.2f}), cluster {row['cluster']:.2f} "
+                  f"(+{row['cluster'] - row['store']:.2f})")  # fmt: skip
+    if args.out:
+        args.out.write_text(json.dumps({"device": torch.cuda.get_device_name(), "triton": triton.__version__,
+                                        "rows": rows}, indent=1))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
