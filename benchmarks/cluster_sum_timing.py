@@ -14,6 +14,7 @@ distributed shared memory; this times that sum against the global one, with noth
 Each kernel is launched LAUNCHES times in one CUDA graph; a launch's time is the replay's over LAUNCHES, the three in
 turns for ROUNDS rounds (the median is printed). The epilogue's cost is a kernel's time over `store`'s.
 Usage: python benchmarks/cluster_sum_timing.py [--n 4096] [--m 4] [--out results/cluster_sum.json]
+       python benchmarks/cluster_sum_timing.py --plot results/cluster_sum_*.json --png cluster_sum.png (no GPU)
 """
 
 from __future__ import annotations
@@ -125,12 +126,39 @@ def time_case(n: int, m: int, bn: int, split: int) -> dict:
     return {"n": n, "m": m, "bn": bn, "split": split} | {k: statistics.median(v) for k, v in times.items()}
 
 
+def plot(runs: list[Path], png: Path) -> None:
+    """Each case's epilogue cost (us over the store-only floor), global against cluster, from runs' JSON files."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = [json.loads(run.read_text()) for run in runs]
+    rows = [row for run in data for row in run["rows"]]
+    labels = [f"N {r['n']}\nM {r['m']} BN {r['bn']}\nsplit {r['split']}" for r in rows]
+    xs = range(len(rows))
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.7 * len(rows)), 4))
+    for shift, name in ((-0.2, "global"), (0.2, "cluster")):
+        ax.bar([x + shift for x in xs], [r[name] - r["store"] for r in rows], width=0.4, label=name)
+    ax.set_xticks(list(xs), labels, fontsize=6)
+    ax.set_ylabel("split-K sum over the store-only floor (us)")
+    ax.set_title(f"{data[0]['device']}, triton {data[0]['triton']}: the split-K sum's cost", fontsize=9)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(png, dpi=120)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=4096)
     ap.add_argument("--m", type=int, default=4)
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--plot", type=Path, nargs="+", default=None, help="JSON files of earlier runs: plot them only")
+    ap.add_argument("--png", type=Path, default=Path("cluster_sum.png"))
     args = ap.parse_args()
+    if args.plot:
+        plot(args.plot, args.png)
+        return
     print(f"{torch.cuda.get_device_name()}, triton {triton.__version__}; us a launch, {LAUNCHES} launches a graph")
     rows = []
     for bn in (64, 128):
