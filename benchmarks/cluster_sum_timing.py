@@ -9,9 +9,12 @@ distributed shared memory; this times that sum against the global one, with noth
 - `store`: each of the SPLIT programs of a column tile loads its partial [M, BN] and stores it (the floor: no sum);
 - `global`: the same, then the production epilogue (store_split_k: workspace, counter, the last program sums);
 - `cluster`: the SPLIT programs of a tile as one cluster; the partials meet in the peers' shared memory and each CTA
-  sums and stores its BN / SPLIT columns.
+  sums and stores its BN / SPLIT columns (a layout conversion: STS, cluster barrier, DSMEM loads, cluster barrier);
+- `push`: the same cluster, each CTA pushing every column share of its partial into the owner CTA's shared memory
+  (st.async, which counts its bytes on the owner's mbarrier); each owner waits on its own mbarrier only, with no
+  cluster barrier between (the compiler adds a relaxed one after the mbarriers' init, and one at the kernel's end).
 
-Each kernel is launched LAUNCHES times in one CUDA graph; a launch's time is the replay's over LAUNCHES, the three in
+Each kernel is launched LAUNCHES times in one CUDA graph; a launch's time is the replay's over LAUNCHES, the four in
 turns for ROUNDS rounds (the median is printed). The epilogue's cost is a kernel's time over `store`'s.
 Usage: python benchmarks/cluster_sum_timing.py [--n 4096] [--m 4] [--out results/cluster_sum.json]
        python benchmarks/cluster_sum_timing.py --plot results/cluster_sum_*.json --png cluster_sum.png (no GPU)
@@ -30,6 +33,8 @@ import triton
 import triton.language as tl
 from triton.experimental import gluon
 from triton.experimental.gluon import language as gl
+from triton.experimental.gluon.language.nvidia import hopper
+from triton.experimental.gluon.language.nvidia.hopper import mbarrier
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from kernels.triton_common import arrival_counters, store_split_k  # noqa: E402
@@ -38,11 +43,12 @@ LAUNCHES = 50
 ROUNDS = 9
 
 
-def over_ctas(split: int, dim: int) -> gl.BlockedLayout:
+def over_ctas(split: int, dim: int, bn: int = 128) -> gl.BlockedLayout:
     """A 4-warp [SPLIT, M, BN] layout whose SPLIT CTAs each hold one split (dim 0) or a contiguous BN / SPLIT share
-    of the columns (dim 2); 4 contiguous columns a thread when whole splits are held."""
+    of the columns (dim 2); BN / 32 contiguous columns a thread (at most 4) when whole splits are held, so that no
+    element is held twice (push's st.async would count its bytes twice)."""
     bases = [[1 << i, 0, 0] if dim == 0 else [0, 0, 1 << i] for i in range(split.bit_length() - 1)]
-    per_thread = [1, 1, 4] if dim == 0 else [1, 1, 1]
+    per_thread = [1, 1, min(4, bn // 32)] if dim == 0 else [1, 1, 1]
     return gl.BlockedLayout(per_thread, [1, 1, 32], [1, 4, 1], [2, 1, 0], cga_layout=bases)
 
 
@@ -58,6 +64,36 @@ def sum_in_cluster(parts_ptr, y_ptr, N, SPLIT: gl.constexpr, M: gl.constexpr, BN
     offs = s[:, None, None] * (M * N) + m[None, :, None] * N + (tile + n)[None, None, :]
     parts = gl.load(parts_ptr + offs)
     total = gl.sum(gl.convert_layout(parts, BY_COLS), axis=0)  # [M, BN], each CTA its BN / SPLIT columns
+    m2 = gl.arange(0, M, layout=gl.SliceLayout(1, gl.SliceLayout(0, BY_COLS)))
+    n2 = gl.arange(0, BN, layout=gl.SliceLayout(0, gl.SliceLayout(0, BY_COLS)))
+    gl.store(y_ptr + m2[:, None] * N + (tile + n2)[None, :], total)
+
+
+def shared_by_cols(split: int) -> gl.SwizzledSharedLayout:
+    """Shared memory for a [SPLIT, M, BN] tile whose SPLIT CTAs each hold a contiguous BN / SPLIT share of the columns
+    (every split's): where `push` sends each column share."""
+    bases = [[0, 0, 1 << i] for i in range(split.bit_length() - 1)]
+    return gl.SwizzledSharedLayout(1, 1, 1, [2, 1, 0], cga_layout=bases)
+
+
+@gluon.jit
+def sum_by_push(parts_ptr, y_ptr, N, SPLIT: gl.constexpr, M: gl.constexpr, BN: gl.constexpr,
+                BY_SPLIT: gl.constexpr, BY_COLS: gl.constexpr, SHARED: gl.constexpr):  # fmt: skip
+    """sum_in_cluster's sum with the partials pushed: each CTA st.async-stores its split's columns into their owners'
+    shared memory (SHARED, split over the CTAs by columns), each owner waiting on its own mbarrier for its
+    M x BN / SPLIT x SPLIT fp32 (M BN 4 bytes), then summing its columns."""
+    tile = gl.program_id(0) * BN
+    s = gl.arange(0, SPLIT, layout=gl.SliceLayout(1, gl.SliceLayout(2, BY_SPLIT)))
+    m = gl.arange(0, M, layout=gl.SliceLayout(0, gl.SliceLayout(2, BY_SPLIT)))
+    n = gl.arange(0, BN, layout=gl.SliceLayout(0, gl.SliceLayout(1, BY_SPLIT)))
+    parts = gl.load(parts_ptr + s[:, None, None] * (M * N) + m[None, :, None] * N + (tile + n)[None, None, :])
+    bar = mbarrier.allocate_mbarrier()  # one a CTA
+    mbarrier.init(bar, count=1)
+    mbarrier.expect(bar, M * BN * 4)  # the bytes every CTA of the cluster sends this one
+    buf = gl.allocate_shared_memory(gl.float32, [SPLIT, M, BN], SHARED)
+    hopper.async_store(buf, parts, bar)
+    mbarrier.wait(bar, 0)
+    total = gl.sum(buf.load(BY_COLS), axis=0)
     m2 = gl.arange(0, M, layout=gl.SliceLayout(1, gl.SliceLayout(0, BY_COLS)))
     n2 = gl.arange(0, BN, layout=gl.SliceLayout(0, gl.SliceLayout(0, BY_COLS)))
     gl.store(y_ptr + m2[:, None] * N + (tile + n2)[None, :], total)
@@ -99,21 +135,24 @@ def replay_us(graph: torch.cuda.CUDAGraph, launches: int) -> float:
 
 
 def time_case(n: int, m: int, bn: int, split: int) -> dict:
-    """The three kernels' medians (us a launch) at one (N, M, BN, SPLIT), each checked against torch first."""
+    """The four kernels' medians (us a launch) at one (N, M, BN, SPLIT), each checked against torch first."""
     dev = torch.device("cuda")
     parts = torch.randn(split, m, n, device=dev)
     want = parts.sum(0)
-    y = {k: torch.full((m, n), float("nan"), device=dev) for k in ("global", "cluster")}
+    y = {k: torch.full((m, n), float("nan"), device=dev) for k in ("global", "cluster", "push")}
     ws = torch.empty(split, m, n, device=dev)
     counters = arrival_counters(dev, n // bn)
     tiles = n // bn
     launches = {
         "store": lambda: sum_in_global[(tiles, split)](parts, y["global"], ws, counters, n, split, m, bn, False),
         "global": lambda: sum_in_global[(tiles, split)](parts, y["global"], ws, counters, n, split, m, bn, True),
-        "cluster": lambda: sum_in_cluster[(tiles,)](parts, y["cluster"], n, split, m, bn, over_ctas(split, 0),
+        "cluster": lambda: sum_in_cluster[(tiles,)](parts, y["cluster"], n, split, m, bn, over_ctas(split, 0, bn),
                                                     over_ctas(split, 2), num_warps=4, num_ctas=split),
+        "push": lambda: sum_by_push[(tiles,)](parts, y["push"], n, split, m, bn, over_ctas(split, 0, bn),
+                                              over_ctas(split, 2), shared_by_cols(split), num_warps=4,
+                                              num_ctas=split),
     }  # fmt: skip
-    for name in ("global", "cluster"):
+    for name in ("global", "cluster", "push"):
         launches[name]()
         torch.cuda.synchronize()
         err = (y[name] - want).abs().max().item()
@@ -138,8 +177,11 @@ def plot(runs: list[Path], png: Path) -> None:
     labels = [f"N {r['n']}\nM {r['m']} BN {r['bn']}\nsplit {r['split']}" for r in rows]
     xs = range(len(rows))
     fig, ax = plt.subplots(figsize=(max(6.0, 0.7 * len(rows)), 4))
-    for shift, name in ((-0.2, "global"), (0.2, "cluster")):
-        ax.bar([x + shift for x in xs], [r[name] - r["store"] for r in rows], width=0.4, label=name)
+    names = [name for name in ("global", "cluster", "push") if name in rows[0]]
+    width = 0.8 / len(names)
+    for i, name in enumerate(names):
+        shift = (i - (len(names) - 1) / 2) * width
+        ax.bar([x + shift for x in xs], [r[name] - r["store"] for r in rows], width=width, label=name)
     ax.set_xticks(list(xs), labels, fontsize=6)
     ax.set_ylabel("split-K sum over the store-only floor (us)")
     ax.set_title(f"{data[0]['device']}, triton {data[0]['triton']}: the split-K sum's cost", fontsize=9)
@@ -165,9 +207,8 @@ def main() -> None:
         for split in (2, 4):
             row = time_case(args.n, args.m, bn, split)
             rows.append(row)
-            print(f"N {row['n']} M {row['m']} BN {bn:3d} SPLIT {split}: store {row['store']:.2f}, global "
-                  f"{row['global']:.2f} (+{row['global'] - row['store']:.2f}), cluster {row['cluster']:.2f} "
-                  f"(+{row['cluster'] - row['store']:.2f})")  # fmt: skip
+            sums = ", ".join(f"{k} {row[k]:.2f} (+{row[k] - row['store']:.2f})" for k in ("global", "cluster", "push"))
+            print(f"N {row['n']} M {row['m']} BN {bn:3d} SPLIT {split}: store {row['store']:.2f}, {sums}")
     if args.out:
         args.out.write_text(json.dumps({"device": torch.cuda.get_device_name(), "triton": triton.__version__,
                                         "rows": rows}, indent=1))  # fmt: skip

@@ -32,30 +32,41 @@ def test_a_sum_over_a_clusters_ctas_goes_through_distributed_shared_memory():
 
 
 _TIMING_SCRIPT = r"""
-import json, sys
+import json, re, sys
 sys.path.insert(0, "benchmarks")
 import triton
 from triton.backends.compiler import GPUTarget
 from triton.experimental.gluon._runtime import GluonASTSource
-from cluster_sum_timing import over_ctas, sum_in_cluster
+from cluster_sum_timing import over_ctas, shared_by_cols, sum_by_push, sum_in_cluster
 out = []
 for split, bn in ((2, 64), (4, 128)):
-    const = {"SPLIT": split, "M": 4, "BN": bn, "BY_SPLIT": over_ctas(split, 0), "BY_COLS": over_ctas(split, 2)}
-    sig = {"parts_ptr": "*fp32", "y_ptr": "*fp32", "N": "i32"} | dict.fromkeys(const, "constexpr")
-    kern = triton.compile(GluonASTSource(fn=sum_in_cluster, signature=sig, constexprs=const),
-                          target=GPUTarget("cuda", 90, 32), options={"num_warps": 4, "num_ctas": split})
-    ptx = kern.asm["ptx"]
-    out.append([f".reqnctapercluster {split}" in ptx, "ld.shared::cluster" in ptx, "barrier.cluster" in ptx,
-                "atom." in ptx])
+    for kernel, extra in ((sum_in_cluster, {}), (sum_by_push, {"SHARED": shared_by_cols(split)})):
+        const = {"SPLIT": split, "M": 4, "BN": bn, "BY_SPLIT": over_ctas(split, 0, bn), "BY_COLS": over_ctas(split, 2),
+                 **extra}
+        sig = {"parts_ptr": "*fp32", "y_ptr": "*fp32", "N": "i32"} | dict.fromkeys(const, "constexpr")
+        kern = triton.compile(GluonASTSource(fn=kernel, signature=sig, constexprs=const),
+                              target=GPUTarget("cuda", 90, 32), options={"num_warps": 4, "num_ctas": split})
+        ptx = kern.asm["ptx"]
+        pushed = sum(128 * 4 * int(v or 1) for v in re.findall(r"st\.async\S*?(?:\.v(\d))?\.b32", ptx))
+        expected = [int(b) for b in re.findall(r"expect_tx\S* _, \[%r\d+\], (\d+)", ptx)]
+        out.append([kernel.__name__, 4 * bn * 4, f".reqnctapercluster {split}" in ptx, "ld.shared::cluster" in ptx,
+                    "atom." in ptx, pushed, expected])
 print(json.dumps(out))
 """
 
 
 @pytest.mark.skipif(tuple(map(int, triton.__version__.split(".")[:2])) < (3, 9),
                     reason="Triton 3.6 does not lower the mapa (an address-space-3 pointer)")  # fmt: skip
-def test_the_timed_cluster_epilogue_sums_splits_through_its_peers_shared_memory_without_global_atomics():
-    """benchmarks/cluster_sum_timing.py's cluster kernel (the split-K sum it times on the GPU against the production
-    epilogue) launches one cluster per column tile and meets its splits' partials in distributed shared memory: no
-    workspace, no arrival counter."""
-    for cluster_launch, dsmem_loads, cluster_barrier, global_atomics in sm90_results(_TIMING_SCRIPT, None):
-        assert cluster_launch and dsmem_loads and cluster_barrier and not global_atomics
+def test_the_timed_cluster_epilogues_meet_in_shared_memory_without_global_atomics():
+    """benchmarks/cluster_sum_timing.py's cluster kernels (the split-K sums it times on the GPU against the production
+    epilogue) launch one cluster per column tile and meet their splits' partials in the CTAs' shared memory, with no
+    workspace and no arrival counter: sum_in_cluster by loads from the peers' shared memory; sum_by_push by st.async
+    into the owners', every CTA pushing exactly the bytes each owner's mbarrier expects (M x BN fp32: each sends its
+    whole partial, each receives every split of its BN / SPLIT columns), or the owners would wait forever."""
+    for name, tile_bytes, cluster_launch, dsmem_loads, global_atomics, pushed, expected in sm90_results(
+            _TIMING_SCRIPT, None):  # fmt: skip
+        assert cluster_launch and not global_atomics
+        if name == "sum_in_cluster":
+            assert dsmem_loads and pushed == 0
+        else:
+            assert pushed == tile_bytes and expected == [tile_bytes]
