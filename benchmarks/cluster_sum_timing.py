@@ -194,6 +194,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=4096)
     ap.add_argument("--m", type=int, default=4)
+    ap.add_argument("--splits", default="2,4", help="cluster sizes, comma-separated (at most 8 on Hopper)")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--plot", type=Path, nargs="+", default=None, help="JSON files of earlier runs: plot them only")
     ap.add_argument("--png", type=Path, default=Path("cluster_sum.png"))
@@ -204,7 +205,7 @@ def main() -> None:
     print(f"{torch.cuda.get_device_name()}, triton {triton.__version__}; us a launch, {LAUNCHES} launches a graph")
     rows = []
     for bn in (64, 128):
-        for split in (2, 4):
+        for split in map(int, args.splits.split(",")):
             row = time_case(args.n, args.m, bn, split)
             rows.append(row)
             sums = ", ".join(f"{k} {row[k]:.2f} (+{row[k] - row['store']:.2f})" for k in ("global", "cluster", "push"))

@@ -11,3 +11,6 @@ for case in "--m 4" "--m 16" "--m 8" "--n 11008 --m 4"; do
   timeout 90 python3 benchmarks/cluster_sum_timing.py $case --out $OUT/cluster_sum_$tag.json 2>&1 \
     | grep -v -i "warn\|leaked\|nanobind\|skipped remainder\|refleaks"
 done
+# Third call, the same warm machine and carry (inline): the shipped 4-token 4096x4096 choice's cluster size,
+#   install_triton39; for m in 4 8; do python3 benchmarks/cluster_sum_timing.py --m $m --splits 8 \
+#     --out $OUT/cluster_sum_split8_m$m.json; done
