@@ -1,5 +1,4 @@
-"""What does the split-K epilogue cost through a cluster's shared memory, against through global memory? (GPU,
-Triton >= 3.9)
+"""What does the split-K epilogue cost through a cluster's shared memory, against through global memory? (GPU)
 
 The fragment kernel's split-K epilogue (kernels/triton_common.store_split_k's scheme) costs ~1.8 us of ~9.5 at 4
 tokens on the H100: each program stores its fp32 partial, arrives on an atomic counter, and the last one loads every
@@ -12,10 +11,13 @@ distributed shared memory; this times that sum against the global one, with noth
   sums and stores its BN / SPLIT columns (a layout conversion: STS, cluster barrier, DSMEM loads, cluster barrier);
 - `push`: the same cluster, each CTA pushing every column share of its partial into the owner CTA's shared memory
   (st.async, which counts its bytes on the owner's mbarrier); each owner waits on its own mbarrier only, with no
-  cluster barrier between (the compiler adds a relaxed one after the mbarriers' init, and one at the kernel's end).
+  cluster barrier between (the compiler adds a relaxed one after the mbarriers' init, and one at the kernel's end);
+- `push_asm`: the push in plain Triton and inline PTX (any Triton: the device's 3.6 too), the buffer and mbarrier
+  declared inside the asm and the kernel, compiled as one CTA, launched as clusters (as_cluster); no end barrier.
 
-Each kernel is launched LAUNCHES times in one CUDA graph; a launch's time is the replay's over LAUNCHES, the four in
-turns for ROUNDS rounds (the median is printed). The epilogue's cost is a kernel's time over `store`'s.
+Each kernel is launched LAUNCHES times in one CUDA graph; a launch's time is the replay's over LAUNCHES, all in
+turns for ROUNDS rounds (the median is printed). The epilogue's cost is a kernel's time over `store`'s. `cluster`
+and `push` need Triton >= 3.9 (--sums picks the kernels).
 Usage: python benchmarks/cluster_sum_timing.py [--n 4096] [--m 4] [--out results/cluster_sum.json]
        python benchmarks/cluster_sum_timing.py --plot results/cluster_sum_*.json --png cluster_sum.png (no GPU)
 """
@@ -99,6 +101,86 @@ def sum_by_push(parts_ptr, y_ptr, N, SPLIT: gl.constexpr, M: gl.constexpr, BN: g
     gl.store(y_ptr + m2[:, None] * N + (tile + n2)[None, :], total)
 
 
+def push_asm(m: int, bn: int, split: int, warps: int = 4) -> dict:
+    """The inline PTX of sum_by_push_asm at (M, BN, SPLIT): SETUP (the CTA's push buffer and mbarrier, declared
+    inside the asm as static shared memory, plain Triton having no way to allocate it; the mbarrier's init and
+    expect-tx, then a relaxed cluster barrier so that no peer pushes before the init), SEND (VEC values into the
+    owner CTA's buffer by st.async, counted on its mbarrier), WAIT (the mbarrier's phase 0) and RECV (one column
+    element's SPLIT partials from the buffer, summed)."""
+    share = bn // split
+    vec = min(4, m * bn // (32 * warps))
+    nbytes = m * bn * 4  # every split's M x BN / SPLIT partials, fp32: what each owner receives
+    setup = (f"{{ .shared .align 16 .b8 pbuf[{nbytes}]; .shared .align 8 .b64 pbar; .reg .pred p; "
+             "mov.u32 $0, pbuf; mov.u32 $1, pbar; setp.eq.u32 p, $2, 0; "
+             "@p mbarrier.init.shared::cta.b64 [pbar], 1; "
+             f"@p mbarrier.arrive.expect_tx.shared::cta.b64 _, [pbar], {nbytes}; "
+             "fence.mbarrier_init.release.cluster; "
+             "barrier.cluster.arrive.relaxed.aligned; barrier.cluster.wait.aligned; }")  # fmt: skip
+    vals = ", ".join(f"${1 + j}" for j in range(vec))
+    b, off, owner, bar = (f"${1 + vec + i}" for i in range(4))
+    kind = f".v{vec}.b32 [ra], {{{vals}}}" if vec > 1 else f".b32 [ra], {vals}"
+    send = (f"{{ .reg .b32 ra, rb; add.u32 ra, {b}, {off}; mapa.shared::cluster.u32 ra, ra, {owner}; "
+            f"mapa.shared::cluster.u32 rb, {bar}, {owner}; "
+            f"st.async.shared::cluster.mbarrier::complete_tx::bytes{kind}, [rb]; mov.u32 $0, 0; }}")  # fmt: skip
+    wait = ("{ .reg .pred c; W: mbarrier.try_wait.parity.shared::cta.b64 c, [$1], 0; @!c bra W; "
+            "mov.u32 $0, $2; }")  # fmt: skip
+    loads = " ".join(f"ld.shared.f32 b, [q+{s * m * share * 4}]; add.f32 a, a, b;" for s in range(1, split))
+    recv = f"{{ .reg .f32 a, b; .reg .b32 q; add.u32 q, $1, $2; ld.shared.f32 a, [q]; {loads} mov.f32 $0, a; }}"
+    return {"SETUP": setup, "SEND": send, "WAIT": wait, "RECV": recv, "VEC": vec,
+            "SEND_CONSTR": "=r," + "f," * vec + "r,r,r,r"}  # fmt: skip
+
+
+@triton.jit
+def sum_by_push_asm(parts_ptr, y_ptr, N, SPLIT: tl.constexpr, M: tl.constexpr, BN: tl.constexpr,
+                    NT: tl.constexpr, VEC: tl.constexpr, SETUP: tl.constexpr, SEND: tl.constexpr,
+                    SEND_CONSTR: tl.constexpr, WAIT: tl.constexpr, RECV: tl.constexpr):  # fmt: skip
+    """sum_by_push's sum in plain Triton and inline PTX, for a kernel compiled as one CTA and launched as clusters
+    of SPLIT (as_cluster): program tile x SPLIT + rank holds split rank's partial of column tile `tile`, one NT-lane
+    tensor (one element a thread) per value; it pushes each VEC-column chunk into the owner CTA (its BN / SPLIT
+    columns), waits for its own share of every split, sums it and stores y."""
+    pid = tl.program_id(0)
+    tile = pid // SPLIT
+    rank = pid % SPLIT  # = %cluster_ctarank: clusters of SPLIT consecutive programs along x
+    SHARE: tl.constexpr = BN // SPLIT
+    lane = tl.arange(0, NT)
+    buf, bar = tl.inline_asm_elementwise(SETUP, "=r,=r,r", [lane], dtype=(tl.int32, tl.int32), is_pure=False,
+                                         pack=1)  # fmt: skip
+    sent = lane * 0
+    for i in tl.static_range(M * BN // (NT * VEC)):
+        e = (i * NT + lane) * VEC  # the chunk's first element of the [M, BN] partial
+        m = e // BN
+        c = e % BN
+        src = parts_ptr + rank * M * N + m * N + tile * BN + c
+        owner = c // SHARE
+        off = ((rank * M + m) * SHARE + c % SHARE) * 4
+        if VEC == 4:
+            done = tl.inline_asm_elementwise(SEND, SEND_CONSTR, [tl.load(src), tl.load(src + 1), tl.load(src + 2),
+                                             tl.load(src + 3), buf, off, owner, bar], dtype=tl.int32, is_pure=False,
+                                             pack=1)  # fmt: skip
+        elif VEC == 2:
+            done = tl.inline_asm_elementwise(SEND, SEND_CONSTR, [tl.load(src), tl.load(src + 1), buf, off, owner,
+                                             bar], dtype=tl.int32, is_pure=False, pack=1)  # fmt: skip
+        else:
+            done = tl.inline_asm_elementwise(SEND, SEND_CONSTR, [tl.load(src), buf, off, owner, bar], dtype=tl.int32,
+                                             is_pure=False, pack=1)  # fmt: skip
+        sent = sent + done
+    ready = tl.inline_asm_elementwise(WAIT, "=r,r,r", [bar, sent], dtype=tl.int32, is_pure=False, pack=1)
+    for i in tl.static_range((M * SHARE + NT - 1) // NT):
+        e = i * NT + lane  # element (m, column) of this CTA's share
+        mine = e < M * SHARE
+        total = tl.inline_asm_elementwise(RECV, "=f,r,r,r", [buf, tl.minimum(e, M * SHARE - 1) * 4 + ready * 0,
+                                          ready], dtype=tl.float32, is_pure=False, pack=1)  # fmt: skip
+        tl.store(y_ptr + (e // SHARE) * N + tile * BN + rank * SHARE + e % SHARE, total, mask=mine)
+
+
+def as_cluster(compiled, ctas: int) -> None:
+    """Launch a kernel compiled as one CTA (num_ctas 1) as clusters of ctas consecutive programs from now on: the
+    launcher takes the cluster size from the compiled kernel's packed metadata (num_warps, num_ctas, shared) and
+    multiplies the grid's x by it, so a grid of G launches G x ctas programs."""
+    warps, _, shared = compiled.packed_metadata
+    compiled.packed_metadata = (warps, ctas, shared)
+
+
 @triton.jit
 def sum_in_global(parts_ptr, y_ptr, ws_ptr, counter_ptr, N, SPLIT: tl.constexpr, M: tl.constexpr, BN: tl.constexpr,
                   SUM: tl.constexpr):  # fmt: skip
@@ -134,17 +216,31 @@ def replay_us(graph: torch.cuda.CUDAGraph, launches: int) -> float:
     return start.elapsed_time(end) * 1000 / launches
 
 
-def time_case(n: int, m: int, bn: int, split: int) -> dict:
-    """The four kernels' medians (us a launch) at one (N, M, BN, SPLIT), each checked against torch first."""
+SUMS = ("global", "cluster", "push", "push_asm")  # every sum time_case can time ("store" is the floor)
+
+
+def push_asm_launch(parts: torch.Tensor, y: torch.Tensor, n: int, m: int, bn: int, split: int):
+    """sum_by_push_asm compiled (without a launch: as one CTA it would wait forever) and made a cluster launch;
+    returns its launch."""
+    tiles, asm = n // bn, push_asm(m, bn, split)
+    args = (parts, y, n, split, m, bn, 128, asm["VEC"], asm["SETUP"], asm["SEND"], asm["SEND_CONSTR"], asm["WAIT"],
+            asm["RECV"])  # fmt: skip
+    as_cluster(sum_by_push_asm.warmup(*args, grid=(tiles,), num_warps=4), split)
+    return lambda: sum_by_push_asm[(tiles,)](*args, num_warps=4)
+
+
+def time_case(n: int, m: int, bn: int, split: int, sums: tuple[str, ...] = SUMS) -> dict:
+    """The kernels' medians (us a launch) at one (N, M, BN, SPLIT): the store-only floor and sums, each sum checked
+    against torch first."""
     dev = torch.device("cuda")
     parts = torch.randn(split, m, n, device=dev)
     want = parts.sum(0)
-    y = {k: torch.full((m, n), float("nan"), device=dev) for k in ("global", "cluster", "push")}
+    y = {k: torch.full((m, n), float("nan"), device=dev) for k in sums}
     ws = torch.empty(split, m, n, device=dev)
     counters = arrival_counters(dev, n // bn)
     tiles = n // bn
     launches = {
-        "store": lambda: sum_in_global[(tiles, split)](parts, y["global"], ws, counters, n, split, m, bn, False),
+        "store": lambda: sum_in_global[(tiles, split)](parts, ws, ws, counters, n, split, m, bn, False),
         "global": lambda: sum_in_global[(tiles, split)](parts, y["global"], ws, counters, n, split, m, bn, True),
         "cluster": lambda: sum_in_cluster[(tiles,)](parts, y["cluster"], n, split, m, bn, over_ctas(split, 0, bn),
                                                     over_ctas(split, 2), num_warps=4, num_ctas=split),
@@ -152,7 +248,10 @@ def time_case(n: int, m: int, bn: int, split: int) -> dict:
                                               over_ctas(split, 2), shared_by_cols(split), num_warps=4,
                                               num_ctas=split),
     }  # fmt: skip
-    for name in ("global", "cluster", "push"):
+    if "push_asm" in sums:
+        launches["push_asm"] = push_asm_launch(parts, y["push_asm"], n, m, bn, split)
+    launches = {name: launch for name, launch in launches.items() if name == "store" or name in sums}
+    for name in sums:
         launches[name]()
         torch.cuda.synchronize()
         err = (y[name] - want).abs().max().item()
@@ -177,7 +276,7 @@ def plot(runs: list[Path], png: Path) -> None:
     labels = [f"N {r['n']}\nM {r['m']} BN {r['bn']}\nsplit {r['split']}" for r in rows]
     xs = range(len(rows))
     fig, ax = plt.subplots(figsize=(max(6.0, 0.7 * len(rows)), 4))
-    names = [name for name in ("global", "cluster", "push") if name in rows[0]]
+    names = [name for name in SUMS if name in rows[0]]
     width = 0.8 / len(names)
     for i, name in enumerate(names):
         shift = (i - (len(names) - 1) / 2) * width
@@ -195,6 +294,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=4096)
     ap.add_argument("--m", type=int, default=4)
     ap.add_argument("--splits", default="2,4", help="cluster sizes, comma-separated (at most 8 on Hopper)")
+    ap.add_argument("--sums", default=",".join(SUMS), help=f"which of {SUMS} to time (Triton 3.6: global,push_asm)")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--plot", type=Path, nargs="+", default=None, help="JSON files of earlier runs: plot them only")
     ap.add_argument("--png", type=Path, default=Path("cluster_sum.png"))
@@ -206,9 +306,9 @@ def main() -> None:
     rows = []
     for bn in (64, 128):
         for split in map(int, args.splits.split(",")):
-            row = time_case(args.n, args.m, bn, split)
+            row = time_case(args.n, args.m, bn, split, tuple(args.sums.split(",")))
             rows.append(row)
-            sums = ", ".join(f"{k} {row[k]:.2f} (+{row[k] - row['store']:.2f})" for k in ("global", "cluster", "push"))
+            sums = ", ".join(f"{k} {row[k]:.2f} (+{row[k] - row['store']:.2f})" for k in SUMS if k in row)
             print(f"N {row['n']} M {row['m']} BN {bn:3d} SPLIT {split}: store {row['store']:.2f}, {sums}")
     if args.out:
         args.out.write_text(json.dumps({"device": torch.cuda.get_device_name(), "triton": triton.__version__,

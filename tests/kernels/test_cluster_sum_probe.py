@@ -70,3 +70,35 @@ def test_the_timed_cluster_epilogues_meet_in_shared_memory_without_global_atomic
             assert dsmem_loads and pushed == 0
         else:
             assert pushed == tile_bytes and expected == [tile_bytes]
+
+
+_PUSH_ASM_SCRIPT = r"""
+import json, sys
+sys.path.insert(0, "benchmarks")
+import triton
+from triton.backends.compiler import GPUTarget
+from triton.compiler import ASTSource
+from cluster_sum_timing import push_asm, sum_by_push_asm
+out = []
+for m, bn, split in ((4, 128, 8), (4, 64, 2), (16, 128, 4)):
+    asm = push_asm(m, bn, split)
+    const = {"SPLIT": split, "M": m, "BN": bn, "NT": 128, **{k: asm[k] for k in
+             ("VEC", "SETUP", "SEND", "SEND_CONSTR", "WAIT", "RECV")}}
+    sig = {"parts_ptr": "*fp32", "y_ptr": "*fp32", "N": "i32"} | dict.fromkeys(const, "constexpr")
+    ptx = triton.compile(ASTSource(fn=sum_by_push_asm, signature=sig, constexprs=const),
+                         target=GPUTarget("cuda", 90, 32), options={"num_warps": 4}).asm["ptx"]
+    out.append([m * bn // (128 * asm["VEC"]), ptx.count("st.async"), ptx.count(".b8 pbuf["),
+                ptx.count("barrier.cluster.arrive.relaxed"), ptx.count("barrier.cluster.arrive;")
+                + ptx.count("barrier.cluster.arrive.aligned"), "atom." in ptx, "membar" in ptx])
+print(json.dumps(out))
+"""
+
+
+def test_the_plain_triton_push_declares_one_buffer_and_needs_no_fence():
+    """cluster_sum_timing.sum_by_push_asm, the push in plain Triton (any version: it runs on the device's 3.6):
+    its push buffer is declared once in the compiled kernel (one inline-asm instance a thread, not one a value), each
+    thread issues one st.async a VEC-column chunk of its partial, and the only cluster barrier is the relaxed one
+    after the mbarrier's init: no release barrier, no gpu-scope fence, no global atomics."""
+    for chunks, pushes, buffers, relaxed, release, atomics, membar in sm90_results(_PUSH_ASM_SCRIPT, None):
+        assert pushes == chunks and buffers == 1
+        assert relaxed == 1 and release == 0 and not atomics and not membar
