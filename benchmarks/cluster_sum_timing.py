@@ -109,6 +109,7 @@ def push_asm(m: int, bn: int, split: int, warps: int = 4) -> dict:
     element's SPLIT partials from the buffer, summed)."""
     share = bn // split
     vec = min(4, m * bn // (32 * warps))
+    assert m * bn % (32 * warps * vec) == 0 and share % vec == 0, "a thread's chunks of VEC columns, each one owner's"
     nbytes = m * bn * 4  # every split's M x BN / SPLIT partials, fp32: what each owner receives
     setup = (f"{{ .shared .align 16 .b8 pbuf[{nbytes}]; .shared .align 8 .b64 pbar; .reg .pred p; "
              "mov.u32 $0, pbuf; mov.u32 $1, pbar; setp.eq.u32 p, $2, 0; "
