@@ -39,6 +39,7 @@ from triton.experimental.gluon.language.nvidia import hopper
 from triton.experimental.gluon.language.nvidia.hopper import mbarrier
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from kernels.split_k_push import WAIT, as_cluster, push_setup_asm  # noqa: E402
 from kernels.triton_common import arrival_counters, store_split_k  # noqa: E402
 
 LAUNCHES = 50
@@ -111,20 +112,14 @@ def push_asm(m: int, bn: int, split: int, warps: int = 4) -> dict:
     vec = min(4, m * bn // (32 * warps))
     assert m * bn % (32 * warps * vec) == 0 and share % vec == 0, "a thread's chunks of VEC columns, each one owner's"
     nbytes = m * bn * 4  # every split's M x BN / SPLIT partials, fp32: what each owner receives
-    setup = (f"{{ .shared .align 16 .b8 pbuf[{nbytes}]; .shared .align 8 .b64 pbar; .reg .pred p; "
-             "mov.u32 $0, pbuf; mov.u32 $1, pbar; setp.eq.u32 p, $2, 0; "
-             "@p mbarrier.init.shared::cta.b64 [pbar], 1; "
-             f"@p mbarrier.arrive.expect_tx.shared::cta.b64 _, [pbar], {nbytes}; "
-             "fence.mbarrier_init.release.cluster; "
-             "barrier.cluster.arrive.relaxed.aligned; barrier.cluster.wait.aligned; }")  # fmt: skip
+    setup = push_setup_asm(nbytes)
     vals = ", ".join(f"${1 + j}" for j in range(vec))
     b, off, owner, bar = (f"${1 + vec + i}" for i in range(4))
     kind = f".v{vec}.b32 [ra], {{{vals}}}" if vec > 1 else f".b32 [ra], {vals}"
     send = (f"{{ .reg .b32 ra, rb; add.u32 ra, {b}, {off}; mapa.shared::cluster.u32 ra, ra, {owner}; "
             f"mapa.shared::cluster.u32 rb, {bar}, {owner}; "
             f"st.async.shared::cluster.mbarrier::complete_tx::bytes{kind}, [rb]; mov.u32 $0, 0; }}")  # fmt: skip
-    wait = ("{ .reg .pred c; W: mbarrier.try_wait.parity.shared::cta.b64 c, [$1], 0; @!c bra W; "
-            "mov.u32 $0, $2; }")  # fmt: skip
+    wait = WAIT.value
     loads = " ".join(f"ld.shared.f32 b, [q+{s * m * share * 4}]; add.f32 a, a, b;" for s in range(1, split))
     recv = f"{{ .reg .f32 a, b; .reg .b32 q; add.u32 q, $1, $2; ld.shared.f32 a, [q]; {loads} mov.f32 $0, a; }}"
     return {"SETUP": setup, "SEND": send, "WAIT": wait, "RECV": recv, "VEC": vec,
@@ -172,14 +167,6 @@ def sum_by_push_asm(parts_ptr, y_ptr, N, SPLIT: tl.constexpr, M: tl.constexpr, B
         total = tl.inline_asm_elementwise(RECV, "=f,r,r,r", [buf, tl.minimum(e, M * SHARE - 1) * 4 + ready * 0,
                                           ready], dtype=tl.float32, is_pure=False, pack=1)  # fmt: skip
         tl.store(y_ptr + (e // SHARE) * N + tile * BN + rank * SHARE + e % SHARE, total, mask=mine)
-
-
-def as_cluster(compiled, ctas: int) -> None:
-    """Launch a kernel compiled as one CTA (num_ctas 1) as clusters of ctas consecutive programs from now on: the
-    launcher takes the cluster size from the compiled kernel's packed metadata (num_warps, num_ctas, shared) and
-    multiplies the grid's x by it, so a grid of G launches G x ctas programs."""
-    warps, _, shared = compiled.packed_metadata
-    compiled.packed_metadata = (warps, ctas, shared)
 
 
 @triton.jit
