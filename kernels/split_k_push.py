@@ -27,6 +27,8 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
+from kernels.compile_ahead import compiling_only
+
 # 4 fp32 ($1-$4) into the owner's buffer at buffer ($5) + byte offset ($6), CTA owner ($7), counted on its mbarrier
 # ($8); $0 is a token for ordering
 PUSH4 = tl.constexpr(
@@ -58,14 +60,22 @@ def as_cluster(compiled, ctas: int) -> None:
     """Launch a kernel compiled as one CTA (num_ctas 1) as clusters of ctas consecutive programs from now on: the
     launcher (Triton 3.6 and 3.9 alike) takes the cluster size from the compiled kernel's packed metadata (num_warps,
     num_ctas, shared) at every launch and multiplies the grid's x by it, so a grid of G launches G x ctas programs.
-    Patch before the first launch (compile with JITFunction.warmup): as one CTA a pushing kernel waits forever."""
+    Patch before the first launch (compile with JITFunction.warmup): as one CTA a pushing kernel waits forever.
+    compiled may be a future of one (warmup inside Triton's asynchronous compile mode)."""
+    if hasattr(compiled, "result"):
+        compiled = compiled.result()
     warps, _, shared = compiled.packed_metadata
     compiled.packed_metadata = (warps, ctas, shared)
 
 
 def cluster_launch(kernel: triton.JITFunction, grid: tuple, ctas: int, *args, **kwargs) -> None:
     """kernel[grid](*args, **kwargs) as clusters of ctas (grid[0] x ctas programs along x): compiled (or found in
-    the cache) first without a launch, then made a cluster launch (as_cluster, idempotent) and launched."""
+    the cache) first without a launch, then made a cluster launch (as_cluster, idempotent) and launched. Inside
+    compile_ahead (launches only compile, perhaps on another thread) it only compiles: the real launch after the
+    block makes it a cluster launch."""
+    if compiling_only():
+        kernel[grid](*args, **kwargs)
+        return
     as_cluster(kernel.warmup(*args, grid=grid, **kwargs), ctas)
     kernel[grid](*args, **kwargs)
 

@@ -8,6 +8,7 @@ import torch
 import triton
 import triton.language as tl
 
+from kernels import split_k_push
 from kernels.reference import lut_linear_reference
 from kernels.triton_decode import MODE_MMA, launch_decode
 from kernels.triton_decode_mma import _push_slot, _pushed_value, launch_decode_mma
@@ -58,6 +59,49 @@ def test_every_pushed_value_is_summed_into_its_own_token_and_row(warps, split, t
     assert (sent >= 0).all() and torch.equal(sent, read)
     pairs = torch.unique(sent, return_counts=True)
     assert len(pairs[0]) == 8 * tiles * 16 * rows * warps and (pairs[1] == split).all()
+
+
+class _Kernel:
+    """A JITFunction's two entry points as cluster_launch uses them, recording the calls."""
+
+    def __init__(self, compiled):
+        self.calls, self.compiled = [], compiled
+
+    def warmup(self, *args, grid, **kwargs):
+        self.calls.append(("compile", grid))
+        return self.compiled
+
+    def __getitem__(self, grid):
+        return lambda *args, **kwargs: self.calls.append(("launch", grid))
+
+
+class _Future:
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
+
+
+def test_a_cluster_launch_patches_the_compiled_kernel_before_launching_it(monkeypatch):
+    """cluster_launch compiles first (no launch: as one CTA a pushing kernel would wait forever), sets the compiled
+    kernel's packed metadata to clusters of ctas (num_warps and shared memory kept), then launches the same grid;
+    a future of a compiled kernel (Triton's asynchronous compile mode) is waited for first."""
+    monkeypatch.setattr(split_k_push, "compiling_only", lambda: False)
+    compiled = type("Compiled", (), {"packed_metadata": (8, 1, 4096)})()
+    kernel = _Kernel(_Future(compiled))
+    split_k_push.cluster_launch(kernel, (32,), 8, "x", BITS=4)
+    assert kernel.calls == [("compile", (32,)), ("launch", (32,))]
+    assert compiled.packed_metadata == (8, 8, 4096)
+
+
+def test_inside_compile_ahead_a_cluster_launch_only_compiles(monkeypatch):
+    """Inside kernels.compile_ahead every launch only compiles, perhaps on another thread and perhaps not at all
+    (a variant already submitted): cluster_launch then neither waits for the compile nor patches anything."""
+    monkeypatch.setattr(split_k_push, "compiling_only", lambda: True)
+    kernel = _Kernel(None)
+    split_k_push.cluster_launch(kernel, (32,), 8, "x")
+    assert kernel.calls == [("launch", (32,))]
 
 
 _PUSH_SCRIPT = r"""
