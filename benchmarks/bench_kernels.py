@@ -438,6 +438,31 @@ def checked_launch(launch, layer, x, slots, ref, cfg) -> tuple:
     return launch_fn(launch, layer, x, slots, BITS, y, cfg), (y.float() - ref.float()).abs().max().item()
 
 
+def shipped_in_turns(shipped: dict, variants, out_name: str, tokens=(4, 8)) -> list[dict]:
+    """Each shipped one-task decode choice (shipped: a kernels/tuned file's dict) at `tokens` tokens against its
+    variants (variants(choice) -> {label: config}; empty to skip the key), in turns with cuBLAS over 5 rounds (graph
+    replays, L2 flushed by rotating copies), each config checked once against the reference (checked_launch). Prints
+    a line a case and writes the rows to $OUT/out_name."""
+    rows = []
+    for n, k, gpr, layer in layers():
+        for m in tokens:
+            choice = shipped.get(f"decode|{m},{n},{k},4,{gpr},torch.float16,torch.float16")
+            configs = variants(choice) if choice else {}
+            if not configs:
+                continue
+            x, slots = make_batch(m, 1, k)
+            ref = lut_linear_reference(x, layer.codes[0], layer.pools[0], slots, BITS)
+            launches, errs = {"cublas": rotating(cublas_fns(layer, x))}, {}
+            for label, cfg in configs.items():
+                launches[label], errs[label] = checked_launch(launch_decode, layer, x, slots, ref, cfg)
+            us = turns_us(launches, rounds=5)
+            rows.append({"N": n, "K": k, "gpr": gpr, "M": m, "config": choice, "us": us, "err": errs})
+            print(f"{m} tokens {n}x{k} gpr {gpr}: " + " | ".join(f"{label} {t:.2f}" for label, t in us.items())
+                  + f" | max err {max(errs.values()):.1e} | {choice}", flush=True)  # fmt: skip
+    (Path(os.environ.get("OUT", ".")) / out_name).write_text(json.dumps(rows, indent=1))
+    return rows
+
+
 def checked_time(launch, layer, x, slots, ref, cfg) -> tuple[float | None, float | None]:
     """(us, relative error) of one config of a launcher, output poisoned first; us is None if it failed or
     its result is off the reference by 3e-3 or more."""
