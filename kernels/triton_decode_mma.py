@@ -812,15 +812,17 @@ def launch_fragments(kernel, name: str, x: torch.Tensor, codes_packed: torch.Ten
         raise ValueError(f"the {name} takes up to 16 tokens of fp16 or bf16 x with a LUT of the same type, 3/4-bit "
                          "codes in whole words, and chunks of 32 * WPL columns tiling K and the groups")  # fmt: skip
     gs = triton.cdiv(k, lut_pool.shape[2])
+    push = push and not interpreting()  # the interpreter has no cluster launch: it keeps the workspace
     split, k_per_split, n_tiles, ws, counters = split_k_launch(x, y, n, rows_per_warp * warps, 32 * wpl,
                                                                config.get("SPLIT_K", 1),
-                                                               32 * wpl if one_chunk else None)  # fmt: skip
+                                                               32 * wpl if one_chunk else None,
+                                                               workspace=not push)  # fmt: skip
     tiles = 1 if m <= 8 else 2
     args = (x, codes_packed, lut_pool, slot_of_token, y, ws, counters, m, n, k, gs, x.stride(0),
             codes_packed.stride(0) // 4, lut_pool.stride(0), lut_pool.stride(1), y.stride(0), k_per_split, split)
     options = dict(BITS=bits, WARPS=warps, WPL=wpl, TILES=tiles, USE_SPLIT=split > 1, ASM=not interpreting(),
                    BF16=x.dtype == torch.bfloat16, X16=x16_ok(x), num_warps=warps, num_stages=1, **constexprs)
-    if push and not interpreting():
+    if push:
         if split not in (2, 4, 8) or warps % split:
             raise ValueError(f"the {name} pushes split-K partials within a cluster of 2, 4 or 8 programs that "
                              f"divides its warps, got split {split} and {warps} warps")  # fmt: skip
