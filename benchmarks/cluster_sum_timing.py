@@ -56,20 +56,32 @@ def over_ctas(split: int, dim: int, bn: int = 128) -> gl.BlockedLayout:
 
 
 @gluon.jit
+def _cluster_partials(parts_ptr, N, tile, SPLIT: gl.constexpr, M: gl.constexpr, BN: gl.constexpr,
+                      BY_SPLIT: gl.constexpr):  # fmt: skip
+    """parts[:, :, tile:tile + BN] ([SPLIT, M, BN] fp32) in BY_SPLIT: one split a CTA of the cluster."""
+    s = gl.arange(0, SPLIT, layout=gl.SliceLayout(1, gl.SliceLayout(2, BY_SPLIT)))
+    m = gl.arange(0, M, layout=gl.SliceLayout(0, gl.SliceLayout(2, BY_SPLIT)))
+    n = gl.arange(0, BN, layout=gl.SliceLayout(0, gl.SliceLayout(1, BY_SPLIT)))
+    return gl.load(parts_ptr + s[:, None, None] * (M * N) + m[None, :, None] * N + (tile + n)[None, None, :])
+
+
+@gluon.jit
+def _store_cluster_sum(y_ptr, N, tile, total, M: gl.constexpr, BN: gl.constexpr, BY_COLS: gl.constexpr):
+    """y[:, tile:tile + BN] <- total ([M, BN], summed over the splits in BY_COLS: each CTA its BN / SPLIT columns)."""
+    m = gl.arange(0, M, layout=gl.SliceLayout(1, gl.SliceLayout(0, BY_COLS)))
+    n = gl.arange(0, BN, layout=gl.SliceLayout(0, gl.SliceLayout(0, BY_COLS)))
+    gl.store(y_ptr + m[:, None] * N + (tile + n)[None, :], total)
+
+
+@gluon.jit
 def sum_in_cluster(parts_ptr, y_ptr, N, SPLIT: gl.constexpr, M: gl.constexpr, BN: gl.constexpr,
                    BY_SPLIT: gl.constexpr, BY_COLS: gl.constexpr):  # fmt: skip
     """y[:, tile] <- parts[:, :, tile].sum(0) for the cluster's column tile; parts [SPLIT, M, N] fp32, one split a
     CTA as loaded (BY_SPLIT), summed after a conversion through distributed shared memory (BY_COLS)."""
     tile = gl.program_id(0) * BN
-    s = gl.arange(0, SPLIT, layout=gl.SliceLayout(1, gl.SliceLayout(2, BY_SPLIT)))
-    m = gl.arange(0, M, layout=gl.SliceLayout(0, gl.SliceLayout(2, BY_SPLIT)))
-    n = gl.arange(0, BN, layout=gl.SliceLayout(0, gl.SliceLayout(1, BY_SPLIT)))
-    offs = s[:, None, None] * (M * N) + m[None, :, None] * N + (tile + n)[None, None, :]
-    parts = gl.load(parts_ptr + offs)
+    parts = _cluster_partials(parts_ptr, N, tile, SPLIT, M, BN, BY_SPLIT)
     total = gl.sum(gl.convert_layout(parts, BY_COLS), axis=0)  # [M, BN], each CTA its BN / SPLIT columns
-    m2 = gl.arange(0, M, layout=gl.SliceLayout(1, gl.SliceLayout(0, BY_COLS)))
-    n2 = gl.arange(0, BN, layout=gl.SliceLayout(0, gl.SliceLayout(0, BY_COLS)))
-    gl.store(y_ptr + m2[:, None] * N + (tile + n2)[None, :], total)
+    _store_cluster_sum(y_ptr, N, tile, total, M, BN, BY_COLS)
 
 
 def shared_by_cols(split: int) -> gl.SwizzledSharedLayout:
@@ -86,10 +98,7 @@ def sum_by_push(parts_ptr, y_ptr, N, SPLIT: gl.constexpr, M: gl.constexpr, BN: g
     shared memory (SHARED, split over the CTAs by columns), each owner waiting on its own mbarrier for its
     M x BN / SPLIT x SPLIT fp32 (M BN 4 bytes), then summing its columns."""
     tile = gl.program_id(0) * BN
-    s = gl.arange(0, SPLIT, layout=gl.SliceLayout(1, gl.SliceLayout(2, BY_SPLIT)))
-    m = gl.arange(0, M, layout=gl.SliceLayout(0, gl.SliceLayout(2, BY_SPLIT)))
-    n = gl.arange(0, BN, layout=gl.SliceLayout(0, gl.SliceLayout(1, BY_SPLIT)))
-    parts = gl.load(parts_ptr + s[:, None, None] * (M * N) + m[None, :, None] * N + (tile + n)[None, None, :])
+    parts = _cluster_partials(parts_ptr, N, tile, SPLIT, M, BN, BY_SPLIT)
     bar = mbarrier.allocate_mbarrier()  # one a CTA
     mbarrier.init(bar, count=1)
     mbarrier.expect(bar, M * BN * 4)  # the bytes every CTA of the cluster sends this one
@@ -97,9 +106,7 @@ def sum_by_push(parts_ptr, y_ptr, N, SPLIT: gl.constexpr, M: gl.constexpr, BN: g
     hopper.async_store(buf, parts, bar)
     mbarrier.wait(bar, 0)
     total = gl.sum(buf.load(BY_COLS), axis=0)
-    m2 = gl.arange(0, M, layout=gl.SliceLayout(1, gl.SliceLayout(0, BY_COLS)))
-    n2 = gl.arange(0, BN, layout=gl.SliceLayout(0, gl.SliceLayout(0, BY_COLS)))
-    gl.store(y_ptr + m2[:, None] * N + (tile + n2)[None, :], total)
+    _store_cluster_sum(y_ptr, N, tile, total, M, BN, BY_COLS)
 
 
 def push_asm(m: int, bn: int, split: int, warps: int = 4) -> dict:
