@@ -2,7 +2,8 @@
 # A plain run may bring an H100 or an H200. On an H100: sixtyfourth_push_asm.sh (the push bare, the PUSH CUDA
 # tests, the shipped 4/8-token choices with and without PUSH), then PUSH shipped in this machine's copy where it
 # won (sixtyfifth_push_ship.py) and the kernel table's one-task decode rows. On an H200 (none came in three
-# sessions): the PUSH CUDA tests first (they hold on any sm_90), then sixtythird_d.sh (the H200's 4/8-token retune and its kernel table).
+# sessions): the PUSH CUDA tests first (they hold on any sm_90), then sixtythird_d.sh (the H200's 4/8-token
+# retune and its kernel table).
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 case "$gpu" in
   *H200*)
