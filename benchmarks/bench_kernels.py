@@ -438,13 +438,13 @@ def checked_launch(launch, layer, x, slots, ref, cfg) -> tuple:
     return launch_fn(launch, layer, x, slots, BITS, y, cfg), (y.float() - ref.float()).abs().max().item()
 
 
-def shipped_in_turns(shipped: dict, variants, out_name: str, tokens=(4, 8)) -> list[dict]:
-    """Each shipped one-task decode choice (shipped: a kernels/tuned file's dict) at `tokens` tokens against its
-    variants (variants(choice) -> {label: config}; empty to skip the key), in turns with cuBLAS over 5 rounds (graph
-    replays, L2 flushed by rotating copies), each config checked once against the reference (checked_launch). Prints
-    a line a case and writes the rows to $OUT/out_name."""
+def shipped_in_turns(shipped: dict, variants, out_name: str, tokens=(4, 8), gprs=(1, 4)) -> list[dict]:
+    """Each shipped one-task decode choice (shipped: a kernels/tuned file's dict) at `tokens` tokens and `gprs`
+    against its variants (variants(choice) -> {label: config}; empty to skip the key), in turns with cuBLAS over 5
+    rounds (graph replays, L2 flushed by rotating copies), each config checked once against the reference
+    (checked_launch). Prints a line a case and writes the rows to $OUT/out_name."""
     rows = []
-    for n, k, gpr, layer in layers():
+    for n, k, gpr, layer in layers(gprs=gprs):
         for m in tokens:
             choice = shipped.get(f"decode|{m},{n},{k},4,{gpr},torch.float16,torch.float16")
             configs = variants(choice) if choice else {}
