@@ -2,9 +2,10 @@
 split 8 over 8 warps, 9.95 -> 12.70 us; 4096x11008 20.2 -> 27.4) while the push bare costs a fifth of the global
 sum (cluster_sum_timing.py: +0.36 against +1.82 us). Hypothesis: waves. The shipped grid is 256 programs of 8 warps,
 all resident at once at two an SM (132 SMs); as clusters of 8 they must sit in one GPC together, fewer fit, and
-a tail wave follows. Test: the same choices with half the programs (split 4, or two row blocks a warp), with and
-without PUSH, in turns with cuBLAS (gpr 1, 4 and 8 tokens). Prediction: with 128 programs PUSH wins by ~1 us
-(4 tokens) to ~1.5 (8), and beats the shipped choice. argv[1]: the shipped file (default the H100's)."""
+a tail wave follows. Test: the same choices with half the programs (split 4, or two row blocks a warp), or with 4
+warps at split 4 (256 programs, half the size), each with and without PUSH, in turns with cuBLAS (gpr 1, 4 and 8
+tokens). Prediction: with 128 programs PUSH wins by ~1 us (4 tokens) to ~1.5 (8), and beats the shipped choice.
+argv[1]: the shipped file (default the H100's)."""
 
 import json
 import sys
@@ -19,7 +20,8 @@ def variants(shipped: dict) -> dict[str, dict]:
     """The shipped choice and its half-grid forms (split 4; two row blocks a warp), each with and without PUSH."""
     if shipped.get("SPLIT_K") != 8 or shipped.get("num_warps") != 8:
         return {}
-    half = {"split4": shipped | {"SPLIT_K": 4}, "rows2": shipped | {"ROWS": 2}}
+    half = {"split4": shipped | {"SPLIT_K": 4}, "rows2": shipped | {"ROWS": 2},
+            "w4split4": shipped | {"num_warps": 4, "SPLIT_K": 4}}  # 256 programs of 4 warps: five an SM fit
     return {"shipped": shipped, "push": shipped | {"PUSH": 1}} | half | {
         f"{label}_push": cfg | {"PUSH": 1} for label, cfg in half.items()}
 
