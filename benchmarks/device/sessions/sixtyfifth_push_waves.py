@@ -5,7 +5,7 @@ all resident at once at two an SM (132 SMs); as clusters of 8 they must sit in o
 a tail wave follows. Test: the same choices with half the programs (split 4, or two row blocks a warp), or with 4
 warps at split 4 (256 programs, half the size), each with and without PUSH, in turns with cuBLAS (gpr 1, 4 and 8
 tokens). Prediction: with 128 programs PUSH wins by ~1 us (4 tokens) to ~1.5 (8), and beats the shipped choice.
-argv[1]: the shipped file (default the H100's)."""
+argv[1]: the shipped file (default the H100's); argv[2]: the token counts (default 4,8)."""
 
 import json
 import sys
@@ -29,7 +29,8 @@ def variants(shipped: dict) -> dict[str, dict]:
 def main() -> None:
     shipped = json.loads(Path(sys.argv[1] if len(sys.argv) > 1 else "kernels/tuned/NVIDIA_H100_80GB_HBM3.v8.json")
                          .read_text())  # fmt: skip
-    shipped_in_turns(shipped, variants, "push_waves.json", gprs=(1,))
+    tokens = tuple(int(t) for t in (sys.argv[2] if len(sys.argv) > 2 else "4,8").split(","))
+    shipped_in_turns(shipped, variants, "push_waves.json", tokens=tokens, gprs=(1,))
 
 
 if __name__ == "__main__":
