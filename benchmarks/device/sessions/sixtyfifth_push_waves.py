@@ -5,7 +5,9 @@ all resident at once at two an SM (132 SMs); as clusters of 8 they must sit in o
 a tail wave follows. Test: the same choices with half the programs (split 4, or two row blocks a warp), or with 4
 warps at split 4 (256 programs, half the size), each with and without PUSH, in turns with cuBLAS (gpr 1, 4 and 8
 tokens). Prediction: with 128 programs PUSH wins by ~1 us (4 tokens) to ~1.5 (8), and beats the shipped choice.
-argv[1]: the shipped file (default the H100's); argv[2]: the token counts (default 4,8)."""
+Then, for each kernel launched as clusters, the driver's count of the CTAs resident at once plainly and as
+clusters (cluster_occupancy.resident). argv[1]: the shipped file (default the H100's); argv[2]: the token counts
+(default 4,8)."""
 
 import json
 import sys
@@ -14,6 +16,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench_kernels import shipped_in_turns  # noqa: E402
+from cluster_occupancy import resident  # noqa: E402
+
+from kernels import split_k_push  # noqa: E402
+
+_made_clusters = {}  # id -> (compiled kernel, ctas): each kernel the variants launched as clusters
+
+
+def _recording_as_cluster(compiled, ctas: int, _as_cluster=split_k_push.as_cluster) -> None:
+    _as_cluster(compiled, ctas)
+    compiled = compiled.result() if hasattr(compiled, "result") else compiled
+    _made_clusters[id(compiled)] = (compiled, ctas)
 
 
 def variants(shipped: dict) -> dict[str, dict]:
@@ -30,7 +43,11 @@ def main() -> None:
     shipped = json.loads(Path(sys.argv[1] if len(sys.argv) > 1 else "kernels/tuned/NVIDIA_H100_80GB_HBM3.v8.json")
                          .read_text())  # fmt: skip
     tokens = tuple(int(t) for t in (sys.argv[2] if len(sys.argv) > 2 else "4,8").split(","))
+    split_k_push.as_cluster = _recording_as_cluster  # cluster_launch looks it up at each call
     shipped_in_turns(shipped, variants, "push_waves.json", tokens=tokens, gprs=(1,))
+    for compiled, ctas in _made_clusters.values():  # the driver's count of what fits at once, plain and as clusters
+        print(f"{compiled.metadata.num_warps} warps, {compiled.n_regs} registers, clusters of {ctas}:",
+              resident(compiled, ctas), flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":
