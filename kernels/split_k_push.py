@@ -14,7 +14,9 @@ Plain Triton can neither allocate shared memory for inline asm nor launch a clus
   `cluster x SPLIT + rank` is CTA `rank` of its cluster.
 
     setup (kernel start): thread 0 inits the mbarrier with one arrival and the bytes every peer will push, then
-        fence.mbarrier_init + a relaxed cluster barrier (no peer pushes into an uninitialised mbarrier)
+        fence.mbarrier_init + a relaxed cluster arrive; the cluster wait that pairs with it comes just before the
+        first push (push_cluster_wait: no peer pushes into an uninitialised mbarrier, and no CTA waits for its
+        peers' start before its loads; the prologue split of CUTLASS's cluster pipelines)
     push: per 4 fp32, mapa(buffer + offset, owner), mapa(mbarrier, owner), st.async.v4 ... complete_tx
     wait: mbarrier.try_wait.parity (phase 0) in a loop; then the owner reads its buffer (ld.shared) and sums
 
@@ -41,19 +43,24 @@ PUSH4_CONSTR = tl.constexpr("=r,f,f,f,f,r,r,r,r")
 WAIT = tl.constexpr(
     "{ .reg .pred c; W: mbarrier.try_wait.parity.shared::cta.b64 c, [$1], 0; @!c bra W; mov.u32 $0, $2; }"
 )
+# the cluster wait paired with the setup's relaxed arrive (every peer's mbarrier initialised); $0 = $1 (the buffer's
+# address, passed through so that the pushes follow the wait)
+CLUSTER_WAIT = tl.constexpr("barrier.cluster.wait.aligned; mov.u32 $0, $1;")
 # one fp32 of this CTA's buffer at byte address $1; $2: the wait's token
 LOAD = tl.constexpr("ld.shared.f32 $0, [$1];")
 
 
-def push_setup_asm(nbytes: int) -> str:
+def push_setup_asm(nbytes: int, wait: bool = True) -> str:
     """The setup asm for a buffer of nbytes, every one of which the cluster's CTAs push into this CTA: outputs the
-    buffer's and the mbarrier's shared addresses ($0, $1); input $2 is the thread's index (thread 0 inits)."""
+    buffer's and the mbarrier's shared addresses ($0, $1); input $2 is the thread's index (thread 0 inits). wait:
+    the cluster wait here too (else push_cluster_wait before the first push)."""
+    wait_here = "barrier.cluster.wait.aligned; " if wait else ""
     return (f"{{ .shared .align 16 .b8 pbuf[{nbytes}]; .shared .align 8 .b64 pbar; .reg .pred p; "
             "mov.u32 $0, pbuf; mov.u32 $1, pbar; setp.eq.u32 p, $2, 0; "
             "@p mbarrier.init.shared::cta.b64 [pbar], 1; "
             f"@p mbarrier.arrive.expect_tx.shared::cta.b64 _, [pbar], {nbytes}; "
             "fence.mbarrier_init.release.cluster; "
-            "barrier.cluster.arrive.relaxed.aligned; barrier.cluster.wait.aligned; }")  # fmt: skip
+            f"barrier.cluster.arrive.relaxed.aligned; {wait_here}}}")  # fmt: skip
 
 
 def as_cluster(compiled, ctas: int) -> None:
@@ -86,6 +93,13 @@ def push_setup(lane, SETUP: tl.constexpr):
     init and the cluster barrier that publishes it. lane: tl.arange(0, NT), one element a thread (one asm instance,
     so one buffer)."""
     return tl.inline_asm_elementwise(SETUP, "=r,=r,r", [lane], dtype=(tl.int32, tl.int32), is_pure=False, pack=1)
+
+
+@triton.jit
+def push_cluster_wait(buf):
+    """buf, after every CTA of the cluster has passed its setup (push_setup_asm(..., wait=False)): the pushes take
+    the returned address, so they follow the wait."""
+    return tl.inline_asm_elementwise(CLUSTER_WAIT, "=r,r", [buf], dtype=tl.int32, is_pure=False, pack=1)
 
 
 @triton.jit

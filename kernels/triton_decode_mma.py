@@ -60,7 +60,15 @@ import triton
 import triton.language as tl
 
 from kernels.prmt_lut import PAIRS_CONSTRAINTS, pairs_program, to_ptx
-from kernels.split_k_push import cluster_launch, push4, push_load, push_setup, push_setup_asm, push_wait
+from kernels.split_k_push import (
+    cluster_launch,
+    push4,
+    push_cluster_wait,
+    push_load,
+    push_setup,
+    push_setup_asm,
+    push_wait,
+)
 from kernels.triton_common import (
     NO_SLOT,
     codes_rows_aligned,
@@ -668,6 +676,7 @@ def _push_y(y_ptr, buf, bar, a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b
     V: tl.constexpr = 4 * TILES * ROWS
     lane = tl.arange(0, NT)
     owner, offset = _push_slot(lane, pid_k, WARPS, SPLIT, V)
+    buf = push_cluster_wait(buf)  # every peer's mbarrier initialised (the setup's arrive, at the kernel's start)
     token = push4(a00, a01, a02, a03, buf, offset, owner, bar)
     if TILES == 2:
         token += push4(a10, a11, a12, a13, buf, offset + 16, owner, bar)
@@ -706,7 +715,7 @@ def _decode_mma_kernel(
     if PUSH:
         pid_n = tl.program_id(0) // PUSH
         pid_k = tl.program_id(0) % PUSH  # the CTA's rank in its cluster
-        buf, bar = push_setup(tl.arange(0, NT), PUSH_SETUP)  # before any load: the peers wait at its barrier
+        buf, bar = push_setup(tl.arange(0, NT), PUSH_SETUP)  # the mbarrier's init and the cluster arrive
     else:
         pid_n = tl.program_id(0)
         pid_k = tl.program_id(1)
@@ -828,7 +837,7 @@ def launch_fragments(kernel, name: str, x: torch.Tensor, codes_packed: torch.Ten
                              f"divides its warps, got split {split} and {warps} warps")  # fmt: skip
         values = 4 * tiles * rows_per_warp // 16  # a lane's accumulators: 4 a tile of 8 tokens and block of 16 rows
         cluster_launch(kernel, (n_tiles,), split, *args, PUSH=split,
-                       PUSH_SETUP=push_setup_asm(32 * warps * values * 4), **options)  # fmt: skip
+                       PUSH_SETUP=push_setup_asm(32 * warps * values * 4, wait=False), **options)  # fmt: skip
     else:
         kernel[(n_tiles, split)](*args, **options)
 

@@ -110,26 +110,37 @@ sys.path.insert(0, "benchmarks")
 from bench_kernels import compile_decode_mma_sm90
 from kernels.split_k_push import push_setup_asm
 out = []
+
+
+def _order(ops, op, last=False):
+    at = [i for i, o in enumerate(ops) if o == op] or [-1]
+    return at[-1] if last else at[0]
+
+
 for warps, tiles, rows, push in ((8, 1, 1, 0), (8, 1, 1, 8), (8, 2, 2, 4)):
     const = {"BITS": 4, "WARPS": warps, "WPL": 4, "TILES": tiles, "ROWS": rows, "USE_SPLIT": True, "ASM": True,
              "BF16": False, "X16": True, "PDL": True, "AHEAD": 2, "EARLY": True, "PUSH": push,
-             "PUSH_SETUP": push_setup_asm(32 * warps * 4 * tiles * rows * 4) if push else ""}
+             "PUSH_SETUP": push_setup_asm(32 * warps * 4 * tiles * rows * 4, wait=False) if push else ""}
     regs, stack, shared, sass = compile_decode_mma_sm90(const, warps)
     ops = re.findall(r"/\*[0-9a-f]{4,}\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9_.]*)", sass)
     out.append([tiles * rows, sum(op.startswith("STAS") for op in ops), sum(op.startswith(("ATOM", "RED."))
                 for op in ops), sum(op.startswith("MEMBAR") for op in ops),
-                sum(op == "HMMA.16816.F32" for op in ops), int(stack)])
+                sum(op == "HMMA.16816.F32" for op in ops), int(stack),
+                _order(ops, "UCGABAR_ARV") < _order(ops, "HMMA.16816.F32")
+                and _order(ops, "UCGABAR_WAIT") > _order(ops, "HMMA.16816.F32", last=True)])
 print(json.dumps(out))
 """
 
 
 def test_a_pushing_program_sends_its_partials_by_st_async_and_needs_no_fence_or_counter():
     """sm_90 code (no GPU): with PUSH, one 16-byte st.async (STAS.128) a tile and row block, no atomics and no
-    memory barrier; without it, the workspace epilogue's arrival atomic and its fence. The MMAs are the same."""
-    (_, stas0, atomics0, membars0, mma0, _), *pushing = sm90_results(_PUSH_SCRIPT, None)
+    memory barrier; without it, the workspace epilogue's arrival atomic and its fence. The MMAs are the same. The
+    cluster arrive comes before the first MMA and its wait after the last: no CTA waits for its peers' start."""
+    (_, stas0, atomics0, membars0, mma0, _, _), *pushing = sm90_results(_PUSH_SCRIPT, None)
     assert stas0 == 0 and atomics0 >= 1 and membars0 >= 1
-    for groups, stas, atomics, membars, _, stack in pushing:
+    for groups, stas, atomics, membars, _, stack, arrive_first_wait_last in pushing:
         assert stas == groups and atomics == 0 and membars == 0 and stack == 0
+        assert arrive_first_wait_last
     assert pushing[0][4] == mma0
 
 
