@@ -9,7 +9,9 @@ call to profile, each synchronized. The earlier profiles (fifteenth and nineteen
 launched fixed configs, not the ones the op ships; this one launches whatever kernels.triton_ops picks. On the CPU
 the op is the torch reference (the script's test runs it there). Prints the chosen kernel config. Above 64 tokens
 the op takes its sorted prefill kernel (per-token slots, no host segment bounds: not the dense path).
---prefill-config '{...}' launches the prefill kernels with that config instead of the op's choice (CUDA).
+--prefill-config '{...}' launches the prefill kernels with that config instead of the op's choice (CUDA);
+--decode-config '{...}' the decode kernels (triton_decode.launch_decode), e.g. a shipped choice with and without
+PUSH, profiled one after the other (CUDA).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kernels import autotune, lut_linear, pack_codes  # noqa: E402
 from kernels.triton_common import sort_tokens_by_slot  # noqa: E402
+from kernels.triton_decode import launch_decode  # noqa: E402
 from kernels.triton_ops import _m_bucket, _shape_key  # noqa: E402
 from kernels.triton_prefill import launch_prefill  # noqa: E402
 
@@ -52,7 +55,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--prefill-config", type=json.loads, default=None,
                     help="JSON: launch the prefill kernels with this config (triton_prefill.launch_prefill, tokens "
                          "sorted by slot) instead of the op's choice; CUDA only")  # fmt: skip
+    ap.add_argument("--decode-config", type=json.loads, default=None,
+                    help="JSON: launch the decode kernels with this config (triton_decode.launch_decode) instead of "
+                         "the op's choice; CUDA only")  # fmt: skip
     args = ap.parse_args(argv)
+    if args.device == "cpu" and (args.prefill_config is not None or args.decode_config is not None):
+        ap.error("--prefill-config and --decode-config launch Triton kernels: CUDA only")
     device = torch.device(args.device)
     x, codes, pool, slots = make_case(args.m, args.n, args.k, args.gpr, args.tasks, device)
     for call in ("warm-up", "profiled"):
@@ -61,6 +69,9 @@ def main(argv: list[str] | None = None) -> None:
             y = torch.empty(args.m, args.n, dtype=x.dtype, device=device)
             perm, slot_sorted = sort_tokens_by_slot(slots)
             launch_prefill(x, codes, pool, slot_sorted, perm, BITS, y, args.prefill_config)
+        elif args.decode_config is not None:
+            y = torch.empty(args.m, args.n, dtype=x.dtype, device=device)
+            launch_decode(x, codes, pool, slots, BITS, y, args.decode_config)
         else:
             y = lut_linear(x, codes, pool, slots, BITS, args.gpr, check_slot_range=False, num_tasks=args.tasks)
         if device.type == "cuda":

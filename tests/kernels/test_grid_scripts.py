@@ -146,6 +146,17 @@ def test_the_profiling_launcher_calls_the_op_twice_on_the_shipped_path(capsys):
     assert lines == [f"{call} call: y (3, 40) torch.float16, finite True" for call in ("warm-up", "profiled")]
 
 
+@pytest.mark.parametrize("flag", ["--decode-config", "--prefill-config"])
+def test_the_profiling_launcher_refuses_a_kernel_config_on_the_cpu(flag, capsys):
+    """A kernel config names a Triton kernel to launch: on the CPU there is none, so the script says so and exits
+    with a usage error rather than profiling the reference under that name."""
+    profile_shipped = load_benchmark("profile_shipped")
+    with pytest.raises(SystemExit) as stop:
+        profile_shipped.main(["--m", "3", "--n", "40", "--k", "64", "--device", "cpu", flag, '{"MODE": 5}'])
+    assert stop.value.code == 2
+    assert "CUDA only" in capsys.readouterr().err
+
+
 def test_linear_as_served_plots_its_ratios_and_needs_a_gpu(tmp_path, monkeypatch):
     import pytest
 
