@@ -5,7 +5,10 @@ The global split-K epilogue (triton_common.store_split_k) stores each partial, f
 the last program loads every partial back: three L2 round trips, ~1.8 us of the fragment kernel's ~9.5 at 4 tokens
 on the H100. Timed bare (benchmarks/cluster_sum_timing.py, sixty-fourth session), the push cost half as much at the
 fragment kernel's split of 8 (+0.90 against +1.79 us at 4 tokens, +0.98 against +2.51 at 8); a cluster barrier
-between stores and peer loads did not (ptxas lowers its release to the same gpu-scope fence).
+between stores and peer loads did not (ptxas lowers its release to the same gpu-scope fence). This module's form
+cost less still bare (+0.36 against +1.82 us at split 8, 4 tokens; sixty-fifth session), but in the fragment kernel
+it is correct and slower (9.95 -> 12.70 us on the shipped 4-token 4096x4096 choice): the clusters slow the whole
+kernel, the likely cause being fewer programs resident at once (benchmarks/NOTES.md), so no tuned choice uses it.
 
 Plain Triton can neither allocate shared memory for inline asm nor launch a cluster, so:
 - the push buffer and the mbarrier are declared inside the asm (`.shared` in the asm's own block: static shared
