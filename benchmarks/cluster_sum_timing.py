@@ -39,7 +39,7 @@ from triton.experimental.gluon.language.nvidia import hopper
 from triton.experimental.gluon.language.nvidia.hopper import mbarrier
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from kernels.split_k_push import WAIT, as_cluster, push_setup_asm  # noqa: E402
+from kernels.split_k_push import WAIT, as_cluster, push_setup_asm, send_asm  # noqa: E402
 from kernels.triton_common import arrival_counters, store_split_k  # noqa: E402
 
 LAUNCHES = 50
@@ -120,17 +120,12 @@ def push_asm(m: int, bn: int, split: int, warps: int = 4) -> dict:
     assert m * bn % (32 * warps * vec) == 0 and share % vec == 0, "a thread's chunks of VEC columns, each one owner's"
     nbytes = m * bn * 4  # every split's M x BN / SPLIT partials, fp32: what each owner receives
     setup = push_setup_asm(nbytes)
-    vals = ", ".join(f"${1 + j}" for j in range(vec))
-    b, off, owner, bar = (f"${1 + vec + i}" for i in range(4))
-    kind = f".v{vec}.b32 [ra], {{{vals}}}" if vec > 1 else f".b32 [ra], {vals}"
-    send = (f"{{ .reg .b32 ra, rb; add.u32 ra, {b}, {off}; mapa.shared::cluster.u32 ra, ra, {owner}; "
-            f"mapa.shared::cluster.u32 rb, {bar}, {owner}; "
-            f"st.async.shared::cluster.mbarrier::complete_tx::bytes{kind}, [rb]; mov.u32 $0, 0; }}")  # fmt: skip
+    send, send_constraints = send_asm(vec)
     wait = WAIT.value
     loads = " ".join(f"ld.shared.f32 b, [q+{s * m * share * 4}]; add.f32 a, a, b;" for s in range(1, split))
     recv = f"{{ .reg .f32 a, b; .reg .b32 q; add.u32 q, $1, $2; ld.shared.f32 a, [q]; {loads} mov.f32 $0, a; }}"
     return {"SETUP": setup, "SEND": send, "WAIT": wait, "RECV": recv, "VEC": vec,
-            "SEND_CONSTR": "=r," + "f," * vec + "r,r,r,r"}  # fmt: skip
+            "SEND_CONSTR": send_constraints}  # fmt: skip
 
 
 @triton.jit

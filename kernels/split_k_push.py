@@ -34,14 +34,21 @@ import triton.language as tl
 
 from kernels.compile_ahead import compiling_only
 
-# 4 fp32 ($1-$4) into the owner's buffer at buffer ($5) + byte offset ($6), CTA owner ($7), counted on its mbarrier
-# ($8); $0 is a token for ordering
-PUSH4 = tl.constexpr(
-    "{ .reg .b32 ra, rb; add.u32 ra, $5, $6; mapa.shared::cluster.u32 ra, ra, $7; "
-    "mapa.shared::cluster.u32 rb, $8, $7; "
-    "st.async.shared::cluster.mbarrier::complete_tx::bytes.v4.b32 [ra], {$1, $2, $3, $4}, [rb]; mov.u32 $0, 0; }"
-)
-PUSH4_CONSTR = tl.constexpr("=r,f,f,f,f,r,r,r,r")
+
+def send_asm(vec: int) -> tuple[str, str]:
+    """(asm, constraints) pushing vec fp32 ($1 .. $vec) into the owner's buffer at buffer + byte offset (the next
+    two operands), CTA owner, counted on its mbarrier (the last two); $0 is a token (0) for ordering."""
+    vals = ", ".join(f"${1 + j}" for j in range(vec))
+    b, off, owner, bar = (f"${1 + vec + i}" for i in range(4))
+    kind = f".v{vec}.b32 [ra], {{{vals}}}" if vec > 1 else f".b32 [ra], {vals}"
+    asm = (f"{{ .reg .b32 ra, rb; add.u32 ra, {b}, {off}; mapa.shared::cluster.u32 ra, ra, {owner}; "
+           f"mapa.shared::cluster.u32 rb, {bar}, {owner}; "
+           f"st.async.shared::cluster.mbarrier::complete_tx::bytes{kind}, [rb]; mov.u32 $0, 0; }}")  # fmt: skip
+    return asm, "=r," + "f," * vec + "r,r,r,r"
+
+
+PUSH4, PUSH4_CONSTR = (tl.constexpr(part) for part in send_asm(4))  # the fragment kernel's: a lane's 4 accumulators
+
 # this CTA's mbarrier ($1) through phase 0; $0 = $2 (a token: the pushes' sum, so that the wait follows them)
 WAIT = tl.constexpr(
     "{ .reg .pred c; W: mbarrier.try_wait.parity.shared::cta.b64 c, [$1], 0; @!c bra W; mov.u32 $0, $2; }"
