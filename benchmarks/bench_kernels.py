@@ -438,6 +438,19 @@ def checked_launch(launch, layer, x, slots, ref, cfg) -> tuple:
     return launch_fn(launch, layer, x, slots, BITS, y, cfg), (y.float() - ref.float()).abs().max().item()
 
 
+H100_SHIPPED = "kernels/tuned/NVIDIA_H100_80GB_HBM3.v8.json"  # the device scripts' default shipped file
+
+
+def shipped_choices(argv: list[str]) -> dict:
+    """A device script's shipped choices: the kernels/tuned file argv[1] names, else the H100's."""
+    return json.loads(Path(argv[1] if len(argv) > 1 else H100_SHIPPED).read_text())
+
+
+def one_task_decode_key(m: int, n: int, k: int, gpr: int) -> str:
+    """The tuning key of an m-token, one-task decode call on an n x k 4-bit layer of fp16 at gpr (kernels/tuned)."""
+    return f"decode|{m},{n},{k},4,{gpr},torch.float16,torch.float16"
+
+
 def shipped_in_turns(shipped: dict, variants, out_name: str, tokens=(4, 8), gprs=(1, 4)) -> list[dict]:
     """Each shipped one-task decode choice (shipped: a kernels/tuned file's dict) at `tokens` tokens and `gprs`
     against its variants (variants(choice) -> {label: config}; empty to skip the key), in turns with cuBLAS over 5
@@ -446,7 +459,7 @@ def shipped_in_turns(shipped: dict, variants, out_name: str, tokens=(4, 8), gprs
     rows = []
     for n, k, gpr, layer in layers(gprs=gprs):
         for m in tokens:
-            choice = shipped.get(f"decode|{m},{n},{k},4,{gpr},torch.float16,torch.float16")
+            choice = shipped.get(one_task_decode_key(m, n, k, gpr))
             configs = variants(choice) if choice else {}
             if not configs:
                 continue

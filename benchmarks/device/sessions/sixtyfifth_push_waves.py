@@ -9,13 +9,12 @@ Then, for each kernel launched as clusters, the driver's count of the CTAs resid
 clusters (cluster_occupancy.resident). argv[1]: the shipped file (default the H100's); argv[2]: the token counts
 (default 4,8)."""
 
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench_kernels import shipped_in_turns  # noqa: E402
+from bench_kernels import shipped_choices, shipped_in_turns  # noqa: E402
 from cluster_occupancy import resident  # noqa: E402
 
 from kernels import split_k_push  # noqa: E402
@@ -40,11 +39,9 @@ def variants(shipped: dict) -> dict[str, dict]:
 
 
 def main() -> None:
-    shipped = json.loads(Path(sys.argv[1] if len(sys.argv) > 1 else "kernels/tuned/NVIDIA_H100_80GB_HBM3.v8.json")
-                         .read_text())  # fmt: skip
     tokens = tuple(int(t) for t in (sys.argv[2] if len(sys.argv) > 2 else "4,8").split(","))
     split_k_push.as_cluster = _recording_as_cluster  # cluster_launch looks it up at each call
-    shipped_in_turns(shipped, variants, "push_waves.json", tokens=tokens, gprs=(1,))
+    shipped_in_turns(shipped_choices(sys.argv), variants, "push_waves.json", tokens=tokens, gprs=(1,))
     for compiled, ctas in _made_clusters.values():  # the driver's count of what fits at once, plain and as clusters
         print(f"{compiled.metadata.num_warps} warps, {compiled.n_regs} registers, clusters of {ctas}:",
               resident(compiled, ctas), flush=True)  # fmt: skip

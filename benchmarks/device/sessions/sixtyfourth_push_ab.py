@@ -6,13 +6,12 @@ reference. argv[1]: the shipped file (default the H100's). Prints a line per cas
 Prediction (the bare sums, cluster_sum_timing.py): 0.7-1.0 us off at 4 tokens (9.3-10.7 us), 1.2-1.6 at 8.
 """
 
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench_kernels import shipped_in_turns  # noqa: E402
+from bench_kernels import shipped_choices, shipped_in_turns  # noqa: E402
 
 
 def variants(shipped: dict) -> dict[str, dict]:
@@ -24,9 +23,7 @@ def variants(shipped: dict) -> dict[str, dict]:
 
 
 def main() -> None:
-    shipped = json.loads(Path(sys.argv[1] if len(sys.argv) > 1 else "kernels/tuned/NVIDIA_H100_80GB_HBM3.v8.json")
-                         .read_text())  # fmt: skip
-    shipped_in_turns(shipped, variants, "push_ab.json")
+    shipped_in_turns(shipped_choices(sys.argv), variants, "push_ab.json")
 
 
 if __name__ == "__main__":

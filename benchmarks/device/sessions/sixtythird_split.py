@@ -5,13 +5,12 @@ copies), each checked against the reference. argv[1]: the shipped file (default 
 are timed on whichever GPU runs this). Prints a line per case; writes $OUT/split_half.json.
 """
 
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench_kernels import shipped_in_turns  # noqa: E402
+from bench_kernels import shipped_choices, shipped_in_turns  # noqa: E402
 
 
 def variants(shipped: dict) -> dict[str, dict]:
@@ -24,9 +23,7 @@ def variants(shipped: dict) -> dict[str, dict]:
 
 
 def main() -> None:
-    shipped = json.loads(Path(sys.argv[1] if len(sys.argv) > 1 else "kernels/tuned/NVIDIA_H100_80GB_HBM3.v8.json")
-                         .read_text())  # fmt: skip
-    shipped_in_turns(shipped, variants, "split_half.json")
+    shipped_in_turns(shipped_choices(sys.argv), variants, "split_half.json")
 
 
 if __name__ == "__main__":
