@@ -744,15 +744,15 @@ def compile_prmt_sm90() -> None:
               flush=True)  # fmt: skip
 
 
-def compile_decode_mma_sm90(const: dict, warps: int) -> tuple[str, str, int, str]:
-    """The fragment kernel (kernels/triton_decode_mma.py) compiled for sm_90 with const (its constexprs) and warps:
-    (registers, stack bytes, shared memory bytes, SASS), as sm90_compile."""
+def compile_decode_mma_sm90(const: dict, warps: int, maxnreg: int | None = None) -> tuple[str, str, int, str]:
+    """The fragment kernel (kernels/triton_decode_mma.py) compiled for sm_90 with const (its constexprs), warps and
+    maxnreg (a register cap, or None): (registers, stack bytes, shared memory bytes, SASS), as sm90_compile."""
     from kernels.triton_decode_mma import _decode_mma_kernel
 
     ints = ["M", "N", "K", "GS", "stride_xm", "stride_cw", "stride_ls", "stride_ln", "stride_ym", "K_PER_SPLIT",
             "SPLIT_K"]  # fmt: skip
     return sm90_compile(_decode_mma_kernel, ints, [i for i in ints if i not in ("M", "stride_cw", "SPLIT_K")],
-                        const, warps, 1)  # fmt: skip
+                        const, warps, 1, maxnreg=maxnreg)  # fmt: skip
 
 
 def compile_mma_sm90() -> None:

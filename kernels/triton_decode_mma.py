@@ -870,7 +870,8 @@ def launch_decode_mma(
     (_sum_tiles); EARLY (0/1, AHEAD 2 or 3): the first group's first words and tables asked for before the PDL wait
     (_early_first_group); PUSH (0/1): the split's programs as one cluster, each pushing its partials into its rows'
     owner CTA (_push_y; SPLIT_K 2, 4 or 8 dividing num_warps; correct on the H100 but slower there on the shipped
-    split-8 choices, 9.95 -> 12.70 us at 4 tokens on 4096x4096, sixty-fifth session, so no candidate has it)."""
+    split-8 choices, 9.95 -> 12.70 us at 4 tokens on 4096x4096, sixty-fifth session, so no candidate has it);
+    maxnreg (optional): a register cap for ptxas (8 warps at 80 registers: three programs an SM instead of two)."""
     rows = config.get("ROWS", 1)
     if config.get("AHEAD", 0) not in (0, 1, 2, 3):
         raise ValueError(f"the fragment kernel takes AHEAD 0-3, got {config['AHEAD']}")
@@ -883,6 +884,7 @@ def launch_decode_mma(
                      PRELOAD=one_chunk and codes_rows_aligned(codes_packed),
                      AHEAD=config.get("AHEAD", 0), EARLY=bool(config.get("EARLY", 0)),
                      SUM_AT_ONCE=config.get("SUM_AT_ONCE", default_sum_at_once(x.shape[0], rows)),
+                     **({"maxnreg": config["maxnreg"]} if config.get("maxnreg") else {}),
                      **pdl_args(x.device))  # fmt: skip
 
 

@@ -139,6 +139,17 @@ def test_split_k_partials_summed_any_number_at_once(m, rows, at_once):
     assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, 4)) < TOL[torch.float16]
 
 
+@pytest.mark.parametrize("split", [1, 12])
+def test_a_register_cap_leaves_the_result_alone(split):
+    """maxnreg (a register cap for ptxas: 8 warps at 80 registers fit three programs an SM) is a launch option; the
+    sum is the same, at split 12 too (12 splits of 32 chunks: the last ones shorter)."""
+    x, codes, pool, slot_of_token = make_case(4, 40, 4096, 4, 2, 2, "random", torch.float16, seed=split)
+    y = torch.full((4, 40), float("nan"), dtype=torch.float16, device=DEVICE)
+    launch_decode(x, codes, pool, slot_of_token, 4, y, {"MODE": MODE_MMA, "num_warps": 2, "WPL": 4, "ROWS": 1,
+                                                        "SPLIT_K": split, "AHEAD": 2, "maxnreg": 80})  # fmt: skip
+    assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, 4)) < TOL[torch.float16]
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (the interpreter takes no early start)")
 @pytest.mark.parametrize(

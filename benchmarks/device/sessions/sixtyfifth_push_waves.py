@@ -38,10 +38,12 @@ def variants(shipped: dict) -> dict[str, dict]:
         f"{label}_push": cfg | {"PUSH": 1} for label, cfg in half.items()}
 
 
-def main() -> None:
+def main(variants_of=variants, out_name: str = "push_waves.json", gprs: tuple[int, ...] = (1,)) -> None:
+    """variants_of(shipped choice) -> {label: config}, timed in turns (shipped_in_turns) into $OUT/out_name; then the
+    occupancy of each kernel launched as clusters."""
     tokens = tuple(int(t) for t in (sys.argv[2] if len(sys.argv) > 2 else "4,8").split(","))
     split_k_push.as_cluster = _recording_as_cluster  # cluster_launch looks it up at each call
-    shipped_in_turns(shipped_choices(sys.argv), variants, "push_waves.json", tokens=tokens, gprs=(1,))
+    shipped_in_turns(shipped_choices(sys.argv), variants_of, out_name, tokens=tokens, gprs=gprs)
     for compiled, ctas in _made_clusters.values():  # the driver's count of what fits at once, plain and as clusters
         print(f"{compiled.metadata.num_warps} warps, {compiled.n_regs} registers, clusters of {ctas}:",
               resident(compiled, ctas), flush=True)  # fmt: skip
