@@ -469,7 +469,8 @@ def shipped_in_turns(shipped: dict, variants, out_name: str, tokens=(4, 8), gprs
             for label, cfg in configs.items():
                 launches[label], errs[label] = checked_launch(launch_decode, layer, x, slots, ref, cfg)
             us = turns_us(launches, rounds=5)
-            rows.append({"N": n, "K": k, "gpr": gpr, "M": m, "config": choice, "us": us, "err": errs})
+            rows.append({"N": n, "K": k, "gpr": gpr, "M": m, "config": choice, "configs": configs, "us": us,
+                         "err": errs})  # fmt: skip
             print(f"{m} tokens {n}x{k} gpr {gpr}: " + " | ".join(f"{label} {t:.2f}" for label, t in us.items())
                   + f" | max err {max(errs.values()):.1e} | {choice}", flush=True)  # fmt: skip
     (Path(os.environ.get("OUT", ".")) / out_name).write_text(json.dumps(rows, indent=1))

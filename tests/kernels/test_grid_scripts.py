@@ -382,3 +382,35 @@ def test_shipping_a_devices_choices_moves_only_the_named_kernels(tmp_path):
     assert changes == ["added decode_family|16,4096: {'KERNEL': 'pairs'}", "added decode_pairs|1,4096: {'RB': 1}",
                        "changed decode_pairs|16,4096: {'RB': 2}"]  # fmt: skip
     assert ship.merge(cache, merged, {"decode_pairs"})[1] == []  # shipped already: nothing to do
+
+
+def test_a_variant_ships_only_where_it_beat_the_shipped_choice_by_two_percent_and_kept_its_error(monkeypatch, tmp_path):
+    """benchmarks/device/ship_best_variant.py over shipped_in_turns's rows: a key takes its fastest variant that is
+    >= 2 % faster than the shipped choice with an error within 1.5x its own (+1e-3); the file keeps the other keys."""
+    import json
+    import sys
+
+    ship = load_benchmark("device/ship_best_variant")
+    shipped_cfg = {"MODE": 5, "SPLIT_K": 8, "num_warps": 8}
+    row = {"N": 4096, "K": 4096, "gpr": 1, "M": 4, "config": shipped_cfg,
+           "configs": {"shipped": shipped_cfg, "fast": shipped_cfg | {"maxnreg": 80},
+                       "faster_but_wrong": shipped_cfg | {"SPLIT_K": 12}, "close": shipped_cfg | {"PUSH": 1}},
+           "us": {"cublas": 18.0, "shipped": 10.0, "fast": 9.5, "faster_but_wrong": 9.0, "close": 9.9},
+           "err": {"shipped": 2e-3, "fast": 2e-3, "faster_but_wrong": 0.5, "close": 2e-3}}  # fmt: skip
+    slower = row | {"M": 8, "us": {"cublas": 18.0, "shipped": 10.0, "fast": 9.9, "faster_but_wrong": 9.0,
+                                   "close": 10.5}}  # fmt: skip
+    assert ship.best_variants([row, slower]) == {"decode|4,4096,4096,4,1,torch.float16,torch.float16": "fast"}
+
+    shipped_file = tmp_path / "shipped.json"
+    other = {"decode|1,4096,4096,4,1,torch.float16,torch.float16": {"MODE": 3}}
+    shipped_file.write_text(json.dumps(other | {ship.one_task_decode_key(m, 4096, 4096, 1): shipped_cfg
+                                                for m in (4, 8)}))  # fmt: skip
+    (tmp_path / "push_maxnreg.json").write_text(json.dumps([row, slower]))
+    monkeypatch.setenv("OUT", str(tmp_path))
+    monkeypatch.setattr(sys, "argv", ["ship_best_variant.py", "push_maxnreg.json", str(shipped_file)])
+    ship.main()
+    after = json.loads(shipped_file.read_text())
+    assert after[ship.one_task_decode_key(4, 4096, 4096, 1)] == shipped_cfg | {"maxnreg": 80}
+    assert after[ship.one_task_decode_key(8, 4096, 4096, 1)] == shipped_cfg and after | other == after
+    assert json.loads((tmp_path / "push_maxnreg_shipped.json").read_text()) == {
+        ship.one_task_decode_key(4, 4096, 4096, 1): shipped_cfg | {"maxnreg": 80}}
