@@ -7,7 +7,7 @@ source benchmarks/device/prep.sh >/dev/null
 shipped=kernels/tuned/NVIDIA_H100_80GB_HBM3.v8.json
 nvidia-smi --query-gpu=name --format=csv,noheader
 timeout 100 python3 -m pytest -q -p no:cacheprovider tests/kernels/test_triton_mma.py -k register_cap 2>&1 | tail -1
-timeout 300 python3 benchmarks/device/sessions/sixtysixth_push_maxnreg.py $shipped 4,8 2>&1 | grep -v Warn | tail -20
+timeout 300 python3 benchmarks/device/sessions/sixtysixth_push_maxnreg.py $shipped 4,8,16 2>&1 | grep -v Warn | tail -20
 python3 benchmarks/device/ship_best_variant.py push_maxnreg.json $shipped 2>&1 | tail -8
 if grep -q '"decode' $OUT/push_maxnreg_shipped.json 2>/dev/null; then
   timeout $((540 - SECONDS)) python3 benchmarks/bench_kernels.py --out $OUT --phases decode \

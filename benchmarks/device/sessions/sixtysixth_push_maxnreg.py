@@ -5,7 +5,8 @@ cycles 12.4k against 13.2k). Capped at 80 registers (compiled for sm_90 here wit
 spills at AHEAD 2; AHEAD 3 spills 112 bytes, so its choice is also tried at AHEAD 2) three programs fit an SM, and
 the 256 as clusters should fit at once. Prediction: PUSH at the cap beats the shipped choice by ~1 us at 4 tokens.
 Also the plain kernel at the cap with split 12 (384 programs, all resident: 24 warps an SM instead of 16, more
-loads in flight). argv as sixtyfifth_push_waves.py."""
+loads in flight), and at 16 tokens the fragment kernel with three programs an SM (MMA16). argv as
+sixtyfifth_push_waves.py (token counts 4,8,16 here)."""
 
 import sys
 from pathlib import Path
@@ -16,8 +17,17 @@ from sixtyfifth_push_waves import main  # noqa: E402
 CAP = {"maxnreg": 80}
 
 
+# The fragment kernel at 16 tokens (two tiles of 8), 8 warps, AHEAD 1: 79 registers uncapped (sm_90, Triton 3.6),
+# so three programs an SM; the 16-token keys ship the dequantizing kernel (MODE 4) on the 4096-row shapes
+MMA16 = {"MODE": 5, "num_warps": 8, "ROWS": 1, "WPL": 4, "AHEAD": 1}
+
+
 def variants(shipped: dict) -> dict[str, dict]:
-    """The shipped split-8 choice of 8 warps, capped, with and without PUSH, and capped at split 12."""
+    """The shipped split-8 choice of 8 warps, capped, with and without PUSH, and capped at split 12 and 16; for a
+    16-token MODE 4 choice, the fragment kernel of MMA16 at split 8 (with and without PUSH), 12 and 16."""
+    if shipped.get("MODE") == 4:
+        return {"shipped": shipped} | {f"mma16_split{s}": MMA16 | {"SPLIT_K": s} for s in (8, 12, 16)} | {
+            "mma16_split8_push": MMA16 | {"SPLIT_K": 8, "PUSH": 1}}
     if shipped.get("SPLIT_K") != 8 or shipped.get("num_warps") != 8:
         return {}
     capped = shipped | CAP | ({"AHEAD": 2} if shipped.get("AHEAD") == 3 else {})  # AHEAD 3 spills at the cap
