@@ -229,15 +229,17 @@ def chunks_tile(k: int, group_size: int, wpl: int) -> bool:
 def split_k_fragment_configs(table: list[tuple[int, ...]], n: int, k: int, num_sms: int,
                              group_size: int) -> list[dict]:  # fmt: skip
     """The fragment kernel's configs of table's (warps, row blocks a warp, words per lane, split-K waves[, AHEAD[,
-    EARLY]]) whose chunks tile K and the groups (AHEAD and EARLY only where given and not 0)."""
+    EARLY[, maxnreg]]]) whose chunks tile K and the groups (AHEAD, EARLY and the register cap only where given and
+    not 0)."""
     configs = []
-    for warps, rows, wpl, waves, *loads in table:
+    for warps, rows, wpl, waves, *extra in table:
         if not chunks_tile(k, group_size, wpl):
             continue
-        ahead, early = (*loads, 0, 0)[:2]
+        ahead, early, maxnreg = (*extra, 0, 0, 0)[:3]
         configs.append({"MODE": MODE_MMA, "num_warps": warps, "ROWS": rows, "WPL": wpl,
                         "SPLIT_K": split_for(n, k, 16 * rows * warps, 32 * wpl, waves * num_sms)}
-                       | ({"AHEAD": ahead} if ahead else {}) | ({"EARLY": 1} if early else {}))  # fmt: skip
+                       | ({"AHEAD": ahead} if ahead else {}) | ({"EARLY": 1} if early else {})
+                       | ({"maxnreg": maxnreg} if maxnreg else {}))  # fmt: skip
     return configs
 
 

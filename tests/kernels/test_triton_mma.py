@@ -19,6 +19,7 @@ from kernels.triton_decode import (
     default_few_task_config,
     few_task_candidates,
     launch_decode,
+    split_k_fragment_configs,
 )
 from kernels.triton_decode_mma import launch_decode_mma, mma_ok
 
@@ -255,6 +256,15 @@ def test_the_one_task_candidates_ask_for_chunks_ahead_and_start_early_in_some_fo
     for c in early:
         assert {k: v for k, v in c.items() if k != "EARLY"} in frag
     assert {c.get("AHEAD", 0) for c in frag} == {0, 2, 3}
+
+
+def test_a_fragment_candidate_may_name_a_register_cap_and_its_waves_set_the_split():
+    """(warps, rows, words, waves, AHEAD, EARLY, maxnreg): 3 waves of 132 SMs over 32 row tiles of 128 rows is split
+    12; the cap and the loads ride along, and a 4-tuple carries none of them."""
+    capped, plain = split_k_fragment_configs([(8, 1, 4, 3, 2, 1, 80), (8, 1, 4, 2)], 4096, 4096, 132, 1024)
+    assert capped == {"MODE": MODE_MMA, "num_warps": 8, "ROWS": 1, "WPL": 4, "SPLIT_K": 12, "AHEAD": 2, "EARLY": 1,
+                      "maxnreg": 80}  # fmt: skip
+    assert plain == {"MODE": MODE_MMA, "num_warps": 8, "ROWS": 1, "WPL": 4, "SPLIT_K": 8}
 
 
 def test_the_few_task_class_is_offered_preloaded_and_split_k_configs_that_tile_k_and_the_groups():
