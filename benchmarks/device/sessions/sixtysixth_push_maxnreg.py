@@ -5,8 +5,10 @@ cycles 12.4k against 13.2k). Capped at 80 registers (compiled for sm_90 here wit
 spills at AHEAD 2; AHEAD 3 spills 112 bytes, so its choice is also tried at AHEAD 2) three programs fit an SM, and
 the 256 as clusters should fit at once. Prediction: PUSH at the cap beats the shipped choice by ~1 us at 4 tokens.
 Also the plain kernel at the cap with split 12 (384 programs, all resident: 24 warps an SM instead of 16, more
-loads in flight), and at 16 tokens the fragment kernel with three programs an SM (MMA16). argv as
-sixtyfifth_push_waves.py (token counts 4,8,16 here)."""
+loads in flight); AHEAD 1 (64 registers uncapped: four programs an SM; the loop 3.42 instructions a lane's
+weight against AHEAD 2's 3.67) at split 12 and 16; and at 16 tokens the fragment kernel with three programs an SM
+(MMA16). The profile says the shipped kernel issues every 2.6 cycles a scheduler at 4 warps each, its loop ~2 us
+of issue at one a cycle: more warps an SM is the lever. argv as sixtyfifth_push_waves.py (tokens 4,8,16 here)."""
 
 import sys
 from pathlib import Path
@@ -31,8 +33,10 @@ def variants(shipped: dict) -> dict[str, dict]:
     if shipped.get("SPLIT_K") != 8 or shipped.get("num_warps") != 8:
         return {}
     capped = shipped | CAP | ({"AHEAD": 2} if shipped.get("AHEAD") == 3 else {})  # AHEAD 3 spills at the cap
+    ahead1 = {key: v for key, v in shipped.items() if key != "EARLY"} | {"AHEAD": 1}  # 64 registers: four an SM
     return {"shipped": shipped, "push": shipped | {"PUSH": 1}, "cap80": capped, "cap80_push": capped | {"PUSH": 1},
-            "cap80_split12": capped | {"SPLIT_K": 12}, "cap80_split16": capped | {"SPLIT_K": 16}}
+            "cap80_split12": capped | {"SPLIT_K": 12}, "cap80_split16": capped | {"SPLIT_K": 16},
+            "ahead1_split12": ahead1 | {"SPLIT_K": 12}, "ahead1_split16": ahead1 | {"SPLIT_K": 16}}
 
 
 if __name__ == "__main__":
