@@ -40,6 +40,7 @@ from kernels.triton_common import (
     one_hot_ptx,
     pdl_args,
     pdl_wait,
+    register_cap,
     split_for,
     split_k_launch,
     store_split_k,
@@ -216,8 +217,7 @@ def launch_bucket(
             raise ValueError(f"QUADS needs BLOCK_K >= 64 (16 words per row and block), got {block_k}")
         layout_args = {"PAIRS": two_per_byte and (bool(config.get("PAIRS")) or bool(config.get("QUADS"))),
                        "QUADS": quads, "FOLD_TILE": min(fold_tile, 1 << bits)}  # fmt: skip
-    if config.get("maxnreg"):  # a register cap for ptxas (more programs per SM, perhaps spills)
-        layout_args["maxnreg"] = config["maxnreg"]
+    layout_args |= register_cap(config)
     split, k_per_split, n_tiles, ws, counters = split_k_launch(x, y, n, block_n, block_k, config.get("SPLIT_K", 1))
     kernel[(n_tiles, split)](
         x, codes_packed, lut_pool, slot_of_token, y, ws, counters,

@@ -49,7 +49,7 @@ import torch
 import triton
 
 from kernels.prmt_lut import to_ptx
-from kernels.triton_common import pdl_args, split_k_tiles
+from kernels.triton_common import pdl_args, register_cap, split_k_tiles
 from kernels.triton_prefill_wgmma import HAVE_GLUON, wgmma_prefill_ok
 
 if HAVE_GLUON:
@@ -843,5 +843,5 @@ def launch_bucket_wgmma(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: t
         PROBE=int(config.get("PROBE", 0)), RELEASE=release,
         ONE_FOLD=bool(config.get("ONE_FOLD", 1)) and one_fold(k // bk, gs // bk, per_split), LEVEL_SPLIT=level_split,
         **(pdl_args(x.device) if wide else {}),  # the wgmma form (32-64 rows) was not timed with PDL
-        num_warps=warps, **({"maxnreg": config["maxnreg"]} if config.get("maxnreg") else {}),
+        num_warps=warps, **register_cap(config),
     )  # fmt: skip

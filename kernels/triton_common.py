@@ -160,6 +160,12 @@ def triton_has_pdl() -> bool:
     return "launch_pdl" in CUDAOptions.__dataclass_fields__ and hasattr(tl.extra.cuda, "gdc_wait")
 
 
+def register_cap(config: dict) -> dict:
+    """A launch's register cap for ptxas where config names one (its "maxnreg", 0 or absent: ptxas's choice): more
+    programs an SM, perhaps spills."""
+    return {"maxnreg": config["maxnreg"]} if config.get("maxnreg") else {}
+
+
 def pdl_args(device: torch.device) -> dict:
     """A PDL kernel's launch arguments on device: its PDL constexpr and the launch_pdl option where pdl_enabled,
     else none (the constexpr's default is False, and Triton builds without PDL never see the option)."""

@@ -78,6 +78,7 @@ from kernels.triton_common import (
     next_slot,
     pdl_args,
     pdl_wait,
+    register_cap,
     split_k_arrive,
     split_k_launch,
     split_k_reset,
@@ -884,7 +885,7 @@ def launch_decode_mma(
                      PRELOAD=one_chunk and codes_rows_aligned(codes_packed),
                      AHEAD=config.get("AHEAD", 0), EARLY=bool(config.get("EARLY", 0)),
                      SUM_AT_ONCE=config.get("SUM_AT_ONCE", default_sum_at_once(x.shape[0], rows)),
-                     **({"maxnreg": config["maxnreg"]} if config.get("maxnreg") else {}),
+                     **register_cap(config),
                      **pdl_args(x.device))  # fmt: skip
 
 

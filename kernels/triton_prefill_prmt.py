@@ -31,7 +31,15 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.triton_common import NO_SLOT, first_slot, interpreting, jit_any_size, next_slot, tile_tokens
+from kernels.triton_common import (
+    NO_SLOT,
+    first_slot,
+    interpreting,
+    jit_any_size,
+    next_slot,
+    register_cap,
+    tile_tokens,
+)
 from kernels.triton_decode_prmt import _dequant_words, _row_tables, prmt_ok
 
 
@@ -232,5 +240,5 @@ def launch_prefill_prmt(
         BLOCK_G=MAX_TILED_SEGMENTS, W_LEFT=bool(config.get("W_LEFT", 1)), ASM=not interpreting(),
         DOT_PRECISION="ieee" if x.dtype == torch.float32 else "tf32", EVEN_K=k % bk == 0 and config.get("EVEN_K", True),
         num_warps=config.get("num_warps", 8), num_stages=config.get("num_stages", 3),
-        **({"maxnreg": config["maxnreg"]} if config.get("maxnreg") else {}),
+        **register_cap(config),
     )  # fmt: skip
