@@ -7,7 +7,7 @@ source benchmarks/device/prep.sh >/dev/null
 shipped=kernels/tuned/NVIDIA_H100_80GB_HBM3.v8.json
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1); echo "$gpu"
 timeout 100 python3 -m pytest -q -p no:cacheprovider tests/kernels/test_triton_mma.py -k register_cap 2>&1 | tail -1
-timeout 300 python3 benchmarks/device/sessions/sixtysixth_push_maxnreg.py $shipped 4,8,16 2>&1 | grep -v Warn | tail -32
+timeout 300 python3 benchmarks/device/sessions/sixtysixth_push_maxnreg.py $shipped ${TOKENS:-4,8,16} 2>&1 | grep -v Warn | tail -32
 case "$gpu" in *H200*) exit 0 ;; esac  # the variants are the H100's choices' (the H200's file has older ones)
 python3 benchmarks/device/ship_best_variant.py push_maxnreg.json $shipped 2>&1 | tail -8
 if grep -q '"decode' $OUT/push_maxnreg_shipped.json 2>/dev/null; then
