@@ -183,12 +183,13 @@ def _word_steps(p0, p1, p2, p3, q0, q1, q2, q3, x00, x01, x10, x11, c00, c01, c0
 @triton.jit
 def _chunk_sums(words_ptr, row, c0, lut_ptr, lut_off, x_ptr, tok, sel, stride_xm, stride_cw,
                 CHUNK: tl.constexpr, NT: tl.constexpr):  # fmt: skip
-    """Interpreter: sum over the chunk's columns of W[row] * x[tok] ([NT] fp32; x zero where not sel)."""
-    cols = c0 + tl.arange(0, CHUNK)  # [CHUNK]
-    words = tl.load(words_ptr + row.to(tl.int64)[:, None] * stride_cw + (cols // 8)[None, :])  # [NT, CHUNK]
-    codes = ((words >> (4 * (cols % 8))[None, :]) & 15).to(tl.int64)
+    """Interpreter: sum over the chunk's columns of W[row] * x[tok] ([NT] fp32; x zero where not sel). c0: each
+    lane's first column ([NT]: the chunk's, plus the lane's K part's offset with KW)."""
+    cols = c0[:, None] + tl.arange(0, CHUNK)[None, :]  # [NT, CHUNK]
+    words = tl.load(words_ptr + row.to(tl.int64)[:, None] * stride_cw + cols // 8)  # [NT, CHUNK]
+    codes = ((words >> (4 * (cols % 8))) & 15).to(tl.int64)
     w = tl.load(lut_ptr + lut_off[:, None] + codes).to(tl.float32)
-    x = tl.load(x_ptr + tok.to(tl.int64)[:, None] * stride_xm + cols[None, :], mask=sel[:, None], other=0.0)
+    x = tl.load(x_ptr + tok.to(tl.int64)[:, None] * stride_xm + cols, mask=sel[:, None], other=0.0)
     return tl.sum(w * x.to(tl.float32), axis=1)
 
 
@@ -299,12 +300,13 @@ def _chunks_in_turn(words_ptr, w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, lut_pt
                     slot0, slot1, r0c, r1c, r2c, r3c, x0_off, x1_off, out0, out1, M, k_start, k_end, GS, stride_xm,
                     stride_cw, stride_ls, stride_ln, BITS: tl.constexpr, WPL: tl.constexpr, TILES: tl.constexpr,
                     ROWS: tl.constexpr, ASM: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr,
-                    AHEAD: tl.constexpr = 0, early=None):  # fmt: skip
+                    AHEAD: tl.constexpr = 0, early=None, koff=0, gofs=0):  # fmt: skip
     """A program's K range chunk by chunk, per distinct slot: its tables per LUT group, each word loaded as it is
     looked up (AHEAD 0), or each chunk's words and x asked for at once (AHEAD 1: at its start; 2, 3: one or two
     chunks before it, _group_chunks). The interpreter sums each lane's outputs directly. early: both blocks'
     accumulators (tuples of 8) of the first slot's first group, done already (EARLY: _early_first_group), which the
-    rest adds to. Returns both blocks' accumulators."""
+    rest adds to. koff, gofs (KW): each lane's K part's offset from k_start (columns; the word and x pointers hold it
+    already) and its LUT group's from k_start's ([NT] or 0). Returns both blocks' accumulators."""
     L: tl.constexpr = 1 << BITS
     NT: tl.constexpr = slot0.shape[0]
     CHUNK: tl.constexpr = 32 * WPL
@@ -329,14 +331,15 @@ def _chunks_in_turn(words_ptr, w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, lut_pt
             if ASM and AHEAD > 0:
                 acc_a, acc_b = _group_chunks(
                     w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, x_quads, cur, r0c, r1c, r2c, r3c, x0_off, x1_off,
-                    sel0, sel1, lo, hi, grp, stride_ls, stride_ln, (a00, a01, a02, a03, a10, a11, a12, a13),
+                    sel0, sel1, lo, hi, grp + gofs, stride_ls, stride_ln, (a00, a01, a02, a03, a10, a11, a12, a13),
                     (b00, b01, b02, b03, b10, b11, b12, b13), BITS, WPL, TILES, ROWS, BF16, X16, AHEAD)  # fmt: skip
                 a00, a01, a02, a03, a10, a11, a12, a13 = acc_a
                 b00, b01, b02, b03, b10, b11, b12, b13 = acc_b
             else:
-                base = cur.to(tl.int64) * stride_ls + grp * L
+                base = cur.to(tl.int64) * stride_ls + (grp + gofs) * L
                 if ASM:
-                    tabs = _slot_tables(pairs_ptr, cur, r0c, r1c, r2c, r3c, grp, stride_ls, stride_ln, BITS, ROWS)
+                    tabs = _slot_tables(pairs_ptr, cur, r0c, r1c, r2c, r3c, grp + gofs, stride_ls, stride_ln, BITS,
+                                        ROWS)  # fmt: skip
                 for c0 in range(lo, hi, CHUNK):
                     if ASM:
                         acc_a, acc_b = _chunk_word_by_word(
@@ -346,12 +349,13 @@ def _chunks_in_turn(words_ptr, w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, lut_pt
                         a00, a01, a02, a03, a10, a11, a12, a13 = acc_a
                         b00, b01, b02, b03, b10, b11, b12, b13 = acc_b
                     else:  # interpreter: each lane's outputs over the chunk's columns
+                        lane_c0 = c0 + koff + 0 * r0c  # each lane's first column ([NT]; its K part's with KW)
                         a00, a01, a02, a03, a10, a11, a12, a13 = _block_sums(
-                            words_ptr, r0c, r1c, c0, lut_ptr, base, stride_ln, x_ptr, slot_ptr, M, cur, out0, out1,
+                            words_ptr, r0c, r1c, lane_c0, lut_ptr, base, stride_ln, x_ptr, slot_ptr, M, cur, out0, out1,
                             stride_xm, stride_cw, a00, a01, a02, a03, a10, a11, a12, a13, CHUNK, NT, TILES)  # fmt: skip
                         if ROWS == 2:
                             b00, b01, b02, b03, b10, b11, b12, b13 = _block_sums(
-                                words_ptr, r2c, r3c, c0, lut_ptr, base, stride_ln, x_ptr, slot_ptr, M, cur, out0,
+                                words_ptr, r2c, r3c, lane_c0, lut_ptr, base, stride_ln, x_ptr, slot_ptr, M, cur, out0,
                                 out1, stride_xm, stride_cw, b00, b01, b02, b03, b10, b11, b12, b13, CHUNK, NT,
                                 TILES)  # fmt: skip
         cur = next_slot(slot_all, cur)
@@ -526,12 +530,12 @@ def _group_chunks(w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, x_quads, cur, r0c, 
 def _early_first_group(w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, x_quads, slot_all, slot0, slot1, r0c, r1c, r2c,
                        r3c, x0_off, x1_off, k_start, k_end, GS, stride_ls, stride_ln, BITS: tl.constexpr,
                        WPL: tl.constexpr, TILES: tl.constexpr, ROWS: tl.constexpr, BF16: tl.constexpr,
-                       X16: tl.constexpr, AHEAD: tl.constexpr, PDL: tl.constexpr):  # fmt: skip
+                       X16: tl.constexpr, AHEAD: tl.constexpr, PDL: tl.constexpr, gofs=0):  # fmt: skip
     """EARLY (AHEAD 2 or 3): the first slot's first LUT group of the K range with its first chunks' words and its
     tables asked for before the PDL wait (codes, LUT pool and slots are no kernel's output: under PDL they overlap
-    the kernel before, as PRELOAD's and the one-token kernel's do), x after it; then the group's chunks. Returns
-    both blocks' accumulators (tuples of 8 [NT] fp32) of that group; _chunks_in_turn given them (early) does the
-    rest."""
+    the kernel before, as PRELOAD's and the one-token kernel's do), x after it; then the group's chunks. gofs (KW):
+    each lane's LUT group's offset from k_start's. Returns both blocks' accumulators (tuples of 8 [NT] fp32) of that
+    group; _chunks_in_turn given them (early) does the rest."""
     CHUNK: tl.constexpr = 32 * WPL
     first = first_slot(slot_all)
     grp = k_start // GS
@@ -541,7 +545,7 @@ def _early_first_group(w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, x_quads, slot_
     nw2 = nw1
     if AHEAD >= 3:
         nw2 = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, tl.minimum(k_start + CHUNK, last), WPL, ROWS)
-    tabs = _slot_tables(pairs_ptr, first, r0c, r1c, r2c, r3c, grp, stride_ls, stride_ln, BITS, ROWS)
+    tabs = _slot_tables(pairs_ptr, first, r0c, r1c, r2c, r3c, grp + gofs, stride_ls, stride_ln, BITS, ROWS)
     pdl_wait(PDL)
     sel0 = slot0 == first
     sel1 = slot1 == first
@@ -606,20 +610,37 @@ def _preloaded_chunk(w0, w1, w2, w3, pairs_ptr, slot_all, slot0, slot1, r0c, r1c
 
 
 @triton.jit
-def _lane_rows(pid_n, N, NT: tl.constexpr, ROWS: tl.constexpr):
+def _lane_rows(pid_n, N, NT: tl.constexpr, ROWS: tl.constexpr, KW: tl.constexpr = 1):
     """Each lane's place in row tile pid_n ([NT] each, one element a thread): (g, t) of lane 4 g + t, its block 0
     rows r0 (and r0 + 8), block 1's rb = r0 + 16 (ROWS 2), and the four rows clamped below N as int64 (rows past N
-    read row N - 1 and are never stored)."""
-    lane = tl.arange(0, NT)
+    read row N - 1 and are never stored). KW: the program's warps in KW parts along K, each part's NT / KW lanes on
+    the same rows (lane e in part e // (NT / KW))."""
+    NTR: tl.constexpr = NT // KW  # the lanes of one K part
+    lane = tl.arange(0, NT) % NTR
     g = (lane % 32) // 4
     t = lane % 4
-    r0 = pid_n * (16 * ROWS * (NT // 32)) + (lane // 32) * (16 * ROWS) + g  # a warp's ROWS blocks of 16 rows
+    r0 = pid_n * (16 * ROWS * (NTR // 32)) + (lane // 32) * (16 * ROWS) + g  # a warp's ROWS blocks of 16 rows
     rb = r0 + 16
     r0c = tl.minimum(r0, N - 1).to(tl.int64)
     r1c = tl.minimum(r0 + 8, N - 1).to(tl.int64)
     r2c = tl.minimum(rb, N - 1).to(tl.int64)
     r3c = tl.minimum(rb + 8, N - 1).to(tl.int64)
     return g, t, r0, rb, r0c, r1c, r2c, r3c
+
+
+@triton.jit
+def _fold_parts(acc, KW: tl.constexpr, USED: tl.constexpr):
+    """KW: a tuple of 8 accumulators [NT] summed over the program's KW parts along K ([NT / KW] each: lane e's of
+    every part, through shared memory), the first USED of them (4: one tile of tokens; the rest are zeros)."""
+    NTR: tl.constexpr = acc[0].shape[0] // KW
+    zero = tl.zeros((NTR,), dtype=tl.float32)
+    out = ()
+    for i in tl.static_range(8):
+        if i < USED:
+            out = out + (tl.sum(tl.reshape(acc[i], (KW, NTR)), axis=0),)
+        else:
+            out = out + (zero,)
+    return out
 
 
 @triton.jit
@@ -704,14 +725,17 @@ def _decode_mma_kernel(
     BITS: tl.constexpr, WARPS: tl.constexpr, WPL: tl.constexpr, TILES: tl.constexpr, ROWS: tl.constexpr,
     USE_SPLIT: tl.constexpr, ASM: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr = False,
     PDL: tl.constexpr = False, PRELOAD: tl.constexpr = False, AHEAD: tl.constexpr = 0, SUM_AT_ONCE: tl.constexpr = 2,
-    EARLY: tl.constexpr = False, PUSH: tl.constexpr = 0, PUSH_SETUP: tl.constexpr = "",
+    EARLY: tl.constexpr = False, PUSH: tl.constexpr = 0, PUSH_SETUP: tl.constexpr = "", KW: tl.constexpr = 1,
 ):  # fmt: skip
     """A program: 16 * ROWS * WARPS rows (ROWS blocks of 16 a warp, sharing its x loads) over one K range, up to
     8 * TILES tokens. x's row stride and the chunk size are multiples of 4 columns and the group size a multiple of
     the chunk (the launcher checks). PRELOAD: the K range is one chunk, and its code words (vector loads) and the
     first slot's tables are in registers before the PDL wait (_preloaded_chunk). PUSH (the split, 2-8, dividing
     WARPS): launched as clusters of the split's programs (split_k_push.cluster_launch), program cluster x PUSH + rank
-    taking split rank, the partials summed on chip (_push_y) instead of through the workspace."""
+    taking split rank, the partials summed on chip (_push_y) instead of through the workspace. KW: the warps in KW
+    parts along the K range (16 * ROWS * WARPS / KW rows a program), each part's lanes on the same rows over K_PER_SPLIT
+    / KW columns within one LUT group, their accumulators summed in the program (_fold_parts) before y or the
+    workspace."""
     NT: tl.constexpr = 32 * WARPS  # one element per thread: element e in lane e % 32 of warp e // 32
     if PUSH:
         pid_n = tl.program_id(0) // PUSH
@@ -720,26 +744,35 @@ def _decode_mma_kernel(
     else:
         pid_n = tl.program_id(0)
         pid_k = tl.program_id(1)
-    g, t, r0, rb, r0c, r1c, r2c, r3c = _lane_rows(pid_n, N, NT, ROWS)
+    g, t, r0, rb, r0c, r1c, r2c, r3c = _lane_rows(pid_n, N, NT, ROWS, KW)
     words_ptr = codes_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
     pairs_ptr = lut_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
     x_quads = x_ptr.to(tl.pointer_type(tl.uint64), bitcast=True)  # 4 columns = B's two pairs of a k-step
-    w0_ptr = words_ptr + r0c * stride_cw + WPL * t  # the lane's first word of a chunk in each of its rows
-    w1_ptr = words_ptr + r1c * stride_cw + WPL * t
-    w2_ptr = words_ptr + r2c * stride_cw + WPL * t
-    w3_ptr = words_ptr + r3c * stride_cw + WPL * t
+    k_part = K_PER_SPLIT  # the columns of each K part (a whole number of chunks within one LUT group)
+    if KW > 1:
+        k_part = tl.multiple_of(K_PER_SPLIT // KW, 32 * WPL)
+    if KW > 1:
+        koff = (tl.arange(0, NT) // (NT // KW)) * k_part  # the lane's part's first column past k_start
+        gofs = koff // GS  # and its LUT group's offset
+        tw = t + koff // (8 * WPL)  # the lane's words and x then start koff / 8 words on (chunk word WPL t)
+    else:
+        koff, gofs, tw = 0, 0, t
+    w0_ptr = words_ptr + r0c * stride_cw + WPL * tw  # the lane's first word of a chunk in each of its rows
+    w1_ptr = words_ptr + r1c * stride_cw + WPL * tw
+    w2_ptr = words_ptr + r2c * stride_cw + WPL * tw
+    w3_ptr = words_ptr + r3c * stride_cw + WPL * tw
     tok0 = g  # the B token of lane row g in tile 0 (tile 1: g + 8)
     tok1 = g + 8
     slot_all = tl.load(slot_ptr + tl.arange(0, 16), mask=tl.arange(0, 16) < M, other=NO_SLOT)
     slot0 = tl.load(slot_ptr + tok0, mask=tok0 < M, other=NO_SLOT)
     slot1 = tl.load(slot_ptr + tok1, mask=tok1 < M, other=NO_SLOT)
-    x0_off = tok0.to(tl.int64) * (stride_xm // 4) + 2 * WPL * t  # x quads of the lane's tokens at chunk column 0
-    x1_off = tok1.to(tl.int64) * (stride_xm // 4) + 2 * WPL * t
+    x0_off = tok0.to(tl.int64) * (stride_xm // 4) + 2 * WPL * tw  # x quads of the lane's tokens at chunk column 0
+    x1_off = tok1.to(tl.int64) * (stride_xm // 4) + 2 * WPL * tw
     out0 = 2 * t  # the C tokens of lane column t in each tile
     out1 = 2 * t + 8
 
     k_start = pid_k * K_PER_SPLIT  # a multiple of CHUNK
-    k_end = tl.minimum(k_start + K_PER_SPLIT, K)
+    k_end = tl.minimum(k_start + k_part, K)  # (of K part 0; every part's is as long)
     if PRELOAD and ASM:
         words_q = codes_ptr.to(tl.pointer_type(tl.uint64), bitcast=True)
         q_lane = k_start // 16 + (WPL // 2) * t  # the lane's first word pair of the chunk
@@ -756,17 +789,27 @@ def _decode_mma_kernel(
     elif EARLY and ASM and AHEAD >= 2:  # the first group's words and tables before the PDL wait
         acc_a, acc_b = _early_first_group(w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, x_quads, slot_all, slot0, slot1,
                                           r0c, r1c, r2c, r3c, x0_off, x1_off, k_start, k_end, GS, stride_ls,
-                                          stride_ln, BITS, WPL, TILES, ROWS, BF16, X16, AHEAD, PDL)  # fmt: skip
+                                          stride_ln, BITS, WPL, TILES, ROWS, BF16, X16, AHEAD, PDL, gofs)  # fmt: skip
         a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12, b13 = _chunks_in_turn(
             words_ptr, w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, lut_ptr, x_ptr, slot_ptr, x_quads, slot_all, slot0,
             slot1, r0c, r1c, r2c, r3c, x0_off, x1_off, out0, out1, M, k_start, k_end, GS, stride_xm, stride_cw,
-            stride_ls, stride_ln, BITS, WPL, TILES, ROWS, ASM, BF16, X16, AHEAD, (acc_a, acc_b))  # fmt: skip
+            stride_ls, stride_ln, BITS, WPL, TILES, ROWS, ASM, BF16, X16, AHEAD, (acc_a, acc_b), koff,
+            gofs)  # fmt: skip
     else:  # the chunks one after another (the interpreter: always)
         pdl_wait(PDL)  # (the slots before it: no kernel's output)
         a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12, b13 = _chunks_in_turn(
             words_ptr, w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, lut_ptr, x_ptr, slot_ptr, x_quads, slot_all, slot0,
             slot1, r0c, r1c, r2c, r3c, x0_off, x1_off, out0, out1, M, k_start, k_end, GS, stride_xm, stride_cw,
-            stride_ls, stride_ln, BITS, WPL, TILES, ROWS, ASM, BF16, X16, AHEAD)  # fmt: skip
+            stride_ls, stride_ln, BITS, WPL, TILES, ROWS, ASM, BF16, X16, AHEAD, None, koff, gofs)  # fmt: skip
+
+    if KW > 1:  # the parts' sums of each lane's (token, row) outputs, then stored by the first part's lanes' places
+        acc_a = _fold_parts((a00, a01, a02, a03, a10, a11, a12, a13), KW, 4 * TILES)
+        acc_b = _fold_parts((b00, b01, b02, b03, b10, b11, b12, b13), KW, 4 * TILES if ROWS == 2 else 0)
+        a00, a01, a02, a03, a10, a11, a12, a13 = acc_a
+        b00, b01, b02, b03, b10, b11, b12, b13 = acc_b
+        g, t, r0, rb, r0c, r1c, r2c, r3c = _lane_rows(pid_n, N, NT // KW, ROWS)
+        out0 = 2 * t
+        out1 = 2 * t + 8
 
     if PUSH:
         _push_y(y_ptr, buf, bar, a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12, b13,
@@ -806,13 +849,15 @@ def x16_ok(x: torch.Tensor) -> bool:
 def launch_fragments(kernel, name: str, x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor,
                      slot_of_token: torch.Tensor, bits: int, y: torch.Tensor, config: dict, rows_per_warp: int,
                      wpls: tuple[int, ...] = (2, 4), one_chunk: bool = False, push: bool = False,
-                     **constexprs) -> None:  # fmt: skip
+                     k_parts: int = 1, **constexprs) -> None:  # fmt: skip
     """The fragment kernels' launch (this module's; the arguments the op's launchers share): checks config's
     num_warps and WPL (one of wpls) and the call (mma_ok), splits K in chunks of 32 * WPL columns (one_chunk: one a
     split, whatever SPLIT_K says) and launches programs of rows_per_warp * num_warps rows, constexprs (the kernel's
     own, and launch options such as pdl_args') added to the shared ones. push (the decode kernel's PUSH; not in the
     interpreter, which keeps the workspace): the split's programs as one cluster, their partials summed on chip; the
-    split must be 2, 4 or 8 and divide num_warps."""
+    split must be 2, 4 or 8 and divide num_warps. k_parts (the decode kernel's KW): the program's warps in that many
+    parts along its K range (rows_per_warp * num_warps / k_parts rows a program), each part's range whole chunks in
+    one LUT group, so each split's range must be K / split exactly."""
     m, k = x.shape
     n = codes_packed.shape[0]
     warps, wpl = config.get("num_warps", 4), config.get("WPL", 2)
@@ -822,16 +867,24 @@ def launch_fragments(kernel, name: str, x: torch.Tensor, codes_packed: torch.Ten
         raise ValueError(f"the {name} takes up to 16 tokens of fp16 or bf16 x with a LUT of the same type, 3/4-bit "
                          "codes in whole words, and chunks of 32 * WPL columns tiling K and the groups")  # fmt: skip
     gs = triton.cdiv(k, lut_pool.shape[2])
+    if k_parts > 1 and (warps % k_parts or one_chunk or push):
+        raise ValueError(f"the {name} takes KW dividing num_warps, without PRELOAD or PUSH, got KW {k_parts} with "
+                         f"{warps} warps")  # fmt: skip
     push = push and not interpreting()  # the interpreter has no cluster launch: it keeps the workspace
-    split, k_per_split, n_tiles, ws, counters = split_k_launch(x, y, n, rows_per_warp * warps, 32 * wpl,
-                                                               config.get("SPLIT_K", 1),
+    split, k_per_split, n_tiles, ws, counters = split_k_launch(x, y, n, rows_per_warp * warps // k_parts,
+                                                               32 * wpl * k_parts, config.get("SPLIT_K", 1),
                                                                32 * wpl if one_chunk else None,
                                                                workspace=not push)  # fmt: skip
+    if k_parts > 1 and (k % k_per_split or gs % (k_per_split // k_parts)):
+        raise ValueError(f"the {name} with KW {k_parts} needs K ({k}) split into equal ranges ({k_per_split} "
+                         f"columns) of KW parts each within one LUT group of {gs}")  # fmt: skip
     tiles = 1 if m <= 8 else 2
     args = (x, codes_packed, lut_pool, slot_of_token, y, ws, counters, m, n, k, gs, x.stride(0),
             codes_packed.stride(0) // 4, lut_pool.stride(0), lut_pool.stride(1), y.stride(0), k_per_split, split)
     options = dict(BITS=bits, WARPS=warps, WPL=wpl, TILES=tiles, USE_SPLIT=split > 1, ASM=not interpreting(),
                    BF16=x.dtype == torch.bfloat16, X16=x16_ok(x), num_warps=warps, num_stages=1, **constexprs)
+    if k_parts > 1:
+        options["KW"] = k_parts
     if push:
         if split not in (2, 4, 8) or warps % split:
             raise ValueError(f"the {name} pushes split-K partials within a cluster of 2, 4 or 8 programs that "
@@ -872,7 +925,11 @@ def launch_decode_mma(
     (_early_first_group); PUSH (0/1): the split's programs as one cluster, each pushing its partials into its rows'
     owner CTA (_push_y; SPLIT_K 2, 4 or 8 dividing num_warps; correct on the H100 but slower there on the shipped
     split-8 choices, 9.95 -> 12.70 us at 4 tokens on 4096x4096, sixty-fifth session, so no candidate has it);
-    maxnreg (optional): a register cap for ptxas (8 warps at 80 registers: three programs an SM instead of two)."""
+    maxnreg (optional): a register cap for ptxas (8 warps at 80 registers: three programs an SM instead of two);
+    KW (1, 2, 4, 8 dividing num_warps; default 1): the program's warps in KW parts along its K range, each part's
+    lanes on the same 16 * ROWS * num_warps / KW rows, summed in the program (through shared memory) instead of by
+    as many split-K programs through the workspace (no PRELOAD, no PUSH; K / SPLIT_K / KW whole chunks in one LUT
+    group)."""
     rows = config.get("ROWS", 1)
     if config.get("AHEAD", 0) not in (0, 1, 2, 3):
         raise ValueError(f"the fragment kernel takes AHEAD 0-3, got {config['AHEAD']}")
@@ -881,7 +938,7 @@ def launch_decode_mma(
     one_chunk = bool(config.get("PRELOAD"))
     launch_fragments(_decode_mma_kernel, "fragment decode kernel", x, codes_packed, lut_pool, slot_of_token, bits, y,
                      config, 16 * rows, wpls=(2, 4, 8, 16), one_chunk=one_chunk, push=bool(config.get("PUSH")),
-                     ROWS=rows,
+                     k_parts=config.get("KW", 1), ROWS=rows,
                      PRELOAD=one_chunk and codes_rows_aligned(codes_packed),
                      AHEAD=config.get("AHEAD", 0), EARLY=bool(config.get("EARLY", 0)),
                      SUM_AT_ONCE=config.get("SUM_AT_ONCE", default_sum_at_once(x.shape[0], rows)),

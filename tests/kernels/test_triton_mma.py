@@ -128,6 +128,45 @@ def test_chunks_asked_for_ahead_match_the_reference(m, n, k, gpr, slots, assign,
 
 
 
+@pytest.mark.parametrize(
+    "m,n,k,gpr,slots,assign,wpl,rows,warps,kw,split,ahead",
+    [
+        (4, 40, 512, 1, 1, "one", 2, 1, 4, 4, 1, 2),  # 4 parts of 2 chunks on the same 16 rows; rows past N
+        (5, 40, 512, 2, 3, "random", 2, 1, 4, 2, 1, 0),  # each part its own LUT group, several slots in turn
+        (16, 72, 1024, 4, 2, "random", 4, 2, 2, 2, 2, 3),  # two row blocks, two tiles, split-K 2 of 2 parts (groups)
+        (9, 24, 768, 1, 9, "distinct", 2, 1, 8, 4, 1, 1),  # two warps a part; every token its own slot
+        (12, 48, 1024, 1, 1, "one", 4, 1, 8, 8, 2, 2),  # 8 parts of one chunk, their sums the split-K partials
+    ],
+)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_a_programs_warps_split_along_k_sum_in_the_program(m, n, k, gpr, slots, assign, wpl, rows, warps, kw, split,
+                                                          ahead, dtype):  # fmt: skip
+    """KW: a program's warps in KW parts along its K range on the same rows, their sums folded in the program
+    (then y, or the split-K workspace); on CUDA the asm paths (AHEAD 0-3), in the interpreter each lane's outputs
+    over its part's columns."""
+    x, codes, pool, slot_of_token = make_case(m, n, k, 4, gpr, slots, assign, dtype, seed=m + n + k + kw)
+    y = torch.full((m, n), float("nan"), dtype=dtype, device=DEVICE)
+    launch_decode(x, codes, pool, slot_of_token, 4, y, {"MODE": MODE_MMA, "num_warps": warps, "WPL": wpl, "ROWS": rows,
+                                                        "SPLIT_K": split, "AHEAD": ahead, "KW": kw})  # fmt: skip
+    assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, 4)) < TOL[dtype]
+
+
+@pytest.mark.parametrize(
+    "config,k,gpr",
+    [
+        ({"num_warps": 4, "KW": 3}, 768, 1),  # KW must divide the warps
+        ({"num_warps": 4, "KW": 2, "PRELOAD": 1}, 512, 1),  # no PRELOAD
+        ({"num_warps": 4, "KW": 4, "SPLIT_K": 3}, 1280, 1),  # 1280 = 3 splits of 512, the last short
+        ({"num_warps": 4, "KW": 2}, 1024, 4),  # a part of 512 columns across groups of 256
+    ],
+)
+def test_k_parts_that_do_not_tile_the_range_or_the_groups_are_refused(config, k, gpr):
+    x, codes, pool, slots = make_case(4, 16, k, 4, gpr, 1, "one", torch.float16)
+    y = torch.empty(4, 16, dtype=torch.float16, device=DEVICE)
+    with pytest.raises(ValueError, match="KW"):
+        launch_decode_mma(x, codes, pool, slots, 4, y, {"WPL": 2, **config})
+
+
 @pytest.mark.parametrize("at_once", [1, 2, 8])
 @pytest.mark.parametrize("m,rows", [(4, 1), (16, 2)])
 def test_split_k_partials_summed_any_number_at_once(m, rows, at_once):
