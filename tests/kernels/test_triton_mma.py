@@ -167,6 +167,31 @@ def test_k_parts_that_do_not_tile_the_range_or_the_groups_are_refused(config, k,
         launch_decode_mma(x, codes, pool, slots, 4, y, {"WPL": 2, **config})
 
 
+_KW_SCRIPT = r"""
+import json, re, sys
+sys.path.insert(0, "benchmarks")
+from bench_kernels import _inner_loop_mix, compile_decode_mma_sm90
+out = []
+for kw in (1, 8):
+    const = {"BITS": 4, "WARPS": 8, "WPL": 4, "TILES": 1, "ROWS": 1, "USE_SPLIT": kw == 1, "ASM": True,
+             "BF16": False, "X16": True, "PDL": True, "AHEAD": 2, "EARLY": True, "KW": kw}
+    regs, stack, shared, sass = compile_decode_mma_sm90(const, 8)
+    ops = re.findall(r"/\*[0-9a-f]{4,}\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9_.]*)", sass)
+    out.append([_inner_loop_mix(sass, top=None, full_opcodes=True)[1], int(stack), shared,
+                sum(op.split(".")[0] in ("ATOM", "ATOMG", "RED", "REDG") for op in ops)])
+print(json.dumps(out))
+"""
+
+
+def test_k_parts_keep_the_loop_and_sum_in_shared_memory_without_arrivals():
+    """sm_90 code, the shipped 4-token form (8 warps, 4 words a lane, AHEAD 2, EARLY): with KW 8 the K loop is the
+    split-K kernel's instruction for instruction (x's 16-byte loads kept: the parts' offsets are whole chunks), no
+    spills, and the parts meet in shared memory with no atomic arrival."""
+    (loop1, stack1, shared1, atomics1), (loop8, stack8, shared8, atomics8) = sm90_results(_KW_SCRIPT, None)
+    assert loop8 == loop1 and loop8["LDG.E.128"] == 4, (loop1, loop8)
+    assert stack8 == 0 and shared8 > 0 and atomics8 == 0 < atomics1, (stack8, shared8, atomics8, atomics1)
+
+
 @pytest.mark.parametrize("at_once", [1, 2, 8])
 @pytest.mark.parametrize("m,rows", [(4, 1), (16, 2)])
 def test_split_k_partials_summed_any_number_at_once(m, rows, at_once):
@@ -330,6 +355,10 @@ def test_every_asm_operand_is_one_element_per_thread_in_lane_order():
     const = {"BITS": 4, "WARPS": 2, "WPL": 4, "TILES": 2, "ROWS": 2, "USE_SPLIT": True, "ASM": True, "BF16": False,
              "X16": True, "AHEAD": 3}  # fmt: skip
     assert_asm_in_lane_order("kernels.triton_decode_mma", "_decode_mma_kernel", const, warps=2, mma_count=32)
+    # KW: the same lanes' asm, the parts' sums folded after the loop; 4 warps in 2 parts, 4 words, two row blocks
+    const = {"BITS": 4, "WARPS": 4, "WPL": 4, "TILES": 2, "ROWS": 2, "USE_SPLIT": True, "ASM": True, "BF16": False,
+             "X16": True, "AHEAD": 2, "KW": 2}  # fmt: skip
+    assert_asm_in_lane_order("kernels.triton_decode_mma", "_decode_mma_kernel", const, warps=4, mma_count=32)
 
 
 _EPILOGUE_SCRIPT = r"""
