@@ -10,7 +10,8 @@ Prediction: 9.9 -> ~8.5 us at 4 tokens on 4096x4096 (the epilogue's round trips 
 at 8 tokens; where the shipped choice has 2 warps, KW 2 halves its split instead. Variants (each shipped MODE 5
 choice without PRELOAD): all its warps along K (KW = warps, the split divided by them), 8 warps along K, 4 warps
 along K, and 8 warps as 2 row blocks x 4 parts; those the launcher refuses at a shape (K ranges that do not split
-into whole chunks a part, or parts across LUT groups) are left out. argv as sixtyfifth_push_waves.py."""
+into whole chunks a part, or parts across LUT groups) are left out. At 16 tokens, where the 4096-row shapes ship
+the dequantizing kernel (MODE 4), the fragment kernel with KW against it. argv as sixtyfifth_push_waves.py."""
 
 import sys
 from pathlib import Path
@@ -18,9 +19,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sixtyfifth_push_waves import main  # noqa: E402
 
+# At 16 tokens the 4096-row shapes ship the dequantizing kernel (MODE 4); the fragment kernel with KW against it
+MMA16 = {"MODE": 5, "ROWS": 1, "WPL": 4}
+
 
 def variants(shipped: dict) -> dict[str, dict]:
-    """The shipped fragment-kernel choice and its forms with the split-K sum (partly) inside the program."""
+    """The shipped fragment-kernel choice and its forms with the split-K sum (partly) inside the program; for a
+    MODE 4 choice (16 tokens), the fragment kernel with KW (8 warps in 8 parts, 4 in 4 at split 2; AHEAD 2 and 1)."""
+    if shipped.get("MODE") == 4:
+        return {"shipped": shipped} | {
+            f"mma16_w{w}kw{w}_a{a}": MMA16 | {"num_warps": w, "KW": w, "SPLIT_K": 8 // w, "AHEAD": a}
+            for w in (8, 4) for a in (2, 1)}
     if shipped.get("MODE") != 5 or shipped.get("PRELOAD") or shipped.get("PUSH"):
         return {}
     warps, split = shipped.get("num_warps", 4), shipped.get("SPLIT_K", 1)
