@@ -3,14 +3,19 @@
 # AHEAD 2, EARLY) and on the one-token op choice (the same lookups a weight, ~27 % faster a call): every stall
 # reason per issued instruction and the per-SASS-instruction stall samples (source page CSV). The sixty-sixth
 # session's profile had only the L1TEX stall (2.9 of 9.5 cycles between a warp's instructions).
-# -> $OUT/{m4,m1}_details.txt, $OUT/{m4,m1}_source.csv
+# KW 8 (sixtyseventh_kw.py) the same way. -> $OUT/{m4,m4kw,m1}_{details.txt,raw.csv,source.csv}
 source benchmarks/device/prep.sh >/dev/null
 NCU=$(command -v ncu || ls /usr/local/cuda*/bin/ncu 2>/dev/null | head -1)
 [ -n "$NCU" ] || exit 3
 nvidia-smi --query-gpu=name --format=csv,noheader | head -1
 m4='{"AHEAD": 2, "EARLY": 1, "MODE": 5, "ROWS": 1, "SPLIT_K": 8, "WPL": 4, "num_warps": 8}'
-for m in 4 1; do
-  if [ $m = 4 ]; then args=(--m 4 --decode-config "$m4"); k=_decode_mma_kernel; else args=(--m 1); k=_decode_prmt_kernel; fi
+kw='{"AHEAD": 2, "EARLY": 1, "MODE": 5, "ROWS": 1, "SPLIT_K": 1, "WPL": 4, "num_warps": 8, "KW": 8}'
+for m in 4 4kw 1; do
+  case $m in
+    4) args=(--m 4 --decode-config "$m4"); k=_decode_mma_kernel ;;
+    4kw) args=(--m 4 --decode-config "$kw"); k=_decode_mma_kernel ;;
+    *) args=(--m 1); k=_decode_prmt_kernel ;;
+  esac
   timeout 150 $NCU -k regex:$k --launch-skip 1 --launch-count 1 --section SpeedOfLight --section Occupancy \
     --section LaunchStats --section WarpStateStats --section SchedulerStats --section InstructionStats \
     --section SourceCounters --import-source no \
@@ -21,5 +26,4 @@ for m in 4 1; do
   $NCU -i $OUT/m$m.ncu-rep --page source --csv --print-source sass > $OUT/m${m}_source.csv 2>&1
   rm -f $OUT/m$m.ncu-rep
   echo "== m$m"; grep -E "Duration|Registers Per|Achieved Occupancy|Issued Warp|Warp Cycles Per Issued" $OUT/m${m}_details.txt | head
-  grep -o 'smsp__average_warps_issue_stalled_[a-z_]*_per_issue_active.ratio[^,]*' $OUT/m${m}_raw.csv | head -0
 done
