@@ -39,6 +39,8 @@ def variants(shipped: dict) -> dict[str, dict]:
     for w, kw in ((8, 8), (4, 4), (8, 4)):
         if (w, kw) != (warps, warps):
             out[f"w{w}kw{kw}"] = shipped | {"num_warps": w, "KW": kw, "SPLIT_K": max(1, split // kw)}
+    # K = 11008 is 43 x 256 columns: 4 parts of 43 64-column chunks (one LUT group each at gpr 4), one split
+    out["w4kw4_wpl2"] = shipped | {"num_warps": 4, "KW": 4, "WPL": 2, "SPLIT_K": 1}
     return out
 
 
