@@ -300,7 +300,7 @@ def _chunks_in_turn(words_ptr, w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, lut_pt
                     slot0, slot1, r0c, r1c, r2c, r3c, x0_off, x1_off, out0, out1, M, k_start, k_end, GS, stride_xm,
                     stride_cw, stride_ls, stride_ln, BITS: tl.constexpr, WPL: tl.constexpr, TILES: tl.constexpr,
                     ROWS: tl.constexpr, ASM: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr,
-                    AHEAD: tl.constexpr = 0, early=None, koff=0, gofs=0):  # fmt: skip
+                    AHEAD: tl.constexpr = 0, early=None, koff=0, gofs=0, W16: tl.constexpr = False):  # fmt: skip
     """A program's K range chunk by chunk, per distinct slot: its tables per LUT group, each word loaded as it is
     looked up (AHEAD 0), or each chunk's words and x asked for at once (AHEAD 1: at its start; 2, 3: one or two
     chunks before it, _group_chunks). The interpreter sums each lane's outputs directly. early: both blocks'
@@ -332,7 +332,8 @@ def _chunks_in_turn(words_ptr, w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, lut_pt
                 acc_a, acc_b = _group_chunks(
                     w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, x_quads, cur, r0c, r1c, r2c, r3c, x0_off, x1_off,
                     sel0, sel1, lo, hi, grp + gofs, stride_ls, stride_ln, (a00, a01, a02, a03, a10, a11, a12, a13),
-                    (b00, b01, b02, b03, b10, b11, b12, b13), BITS, WPL, TILES, ROWS, BF16, X16, AHEAD)  # fmt: skip
+                    (b00, b01, b02, b03, b10, b11, b12, b13), BITS, WPL, TILES, ROWS, BF16, X16, AHEAD,
+                    W16)  # fmt: skip
                 a00, a01, a02, a03, a10, a11, a12, a13 = acc_a
                 b00, b01, b02, b03, b10, b11, b12, b13 = acc_b
             else:
@@ -363,20 +364,46 @@ def _chunks_in_turn(words_ptr, w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, lut_pt
 
 
 @triton.jit
-def _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, c0, WPL: tl.constexpr, ROWS: tl.constexpr):
+def _row_words(w_ptr, word, WPL: tl.constexpr):
+    """A lane row's WPL (a multiple of 4) words from word `word` on (a tuple of uint32 [NT]), 4 a 16-byte load
+    ([NT, 4] split in registers; w_ptr and word 16-byte aligned, as W16 asserts)."""
+    NT: tl.constexpr = w_ptr.shape[0]
+    words = ()
+    for j in tl.static_range(WPL // 4):
+        v = tl.load(w_ptr[:, None] + (word + 4 * j + tl.arange(0, 4))[None, :])  # [NT, 4]
+        even, odd = tl.split(tl.reshape(v, (NT, 2, 2)))  # words (0, 2) and (1, 3)
+        w0, w2 = tl.split(even)
+        w1, w3 = tl.split(odd)
+        words = words + (w0, w1, w2, w3)
+    return words
+
+
+@triton.jit
+def _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, c0, WPL: tl.constexpr, ROWS: tl.constexpr,
+                 W16: tl.constexpr = False):  # fmt: skip
     """The lane rows' code words of the chunk at column c0: four tuples of WPL uint32 [NT], rows r0, r0 + 8 and,
-    with ROWS 2, rb, rb + 8 (else block 0's again)."""
-    word = c0 // 8
+    with ROWS 2, rb, rb + 8 (else block 0's again). W16 (WPL a multiple of 4, the rows' alignment asserted by the
+    kernel): 4 words a 16-byte load (_row_words); else a load a word (the same for the compiler: as a [NT, 4] load
+    without the alignment, the 4-token loop took 20 more instructions and 27 more registers on sm_90)."""
     v0 = ()
     v1 = ()
     v2 = ()
     v3 = ()
-    for i in tl.static_range(WPL):
-        v0 = v0 + (tl.load(w0_ptr + word + i),)
-        v1 = v1 + (tl.load(w1_ptr + word + i),)
+    if W16:
+        word = tl.multiple_of(c0 // 8, 4)  # a chunk is 4 WPL words
+        v0 = _row_words(w0_ptr, word, WPL)
+        v1 = _row_words(w1_ptr, word, WPL)
         if ROWS == 2:
-            v2 = v2 + (tl.load(w2_ptr + word + i),)
-            v3 = v3 + (tl.load(w3_ptr + word + i),)
+            v2 = _row_words(w2_ptr, word, WPL)
+            v3 = _row_words(w3_ptr, word, WPL)
+    else:
+        word = c0 // 8
+        for i in tl.static_range(WPL):
+            v0 = v0 + (tl.load(w0_ptr + word + i),)
+            v1 = v1 + (tl.load(w1_ptr + word + i),)
+            if ROWS == 2:
+                v2 = v2 + (tl.load(w2_ptr + word + i),)
+                v3 = v3 + (tl.load(w3_ptr + word + i),)
     if ROWS == 1:
         v2 = v0
         v3 = v1
@@ -454,22 +481,22 @@ def _chunk_word_by_word(w0_ptr, w1_ptr, w2_ptr, w3_ptr, x_quads, x0_off, x1_off,
 @triton.jit
 def _next_chunk(nw1, nx1, nw2, nx2, w0_ptr, w1_ptr, w2_ptr, w3_ptr, x_quads, x0_off, x1_off, sel0, sel1, c0, last,
                 WPL: tl.constexpr, TILES: tl.constexpr, ROWS: tl.constexpr, X16: tl.constexpr,
-                AHEAD: tl.constexpr):  # fmt: skip
+                AHEAD: tl.constexpr, W16: tl.constexpr = False):  # fmt: skip
     """(words, B of the chunk at column c0, nw1, nx1, nw2, nx2): asked for here (AHEAD 1), or carried from
     AHEAD - 1 chunks before in nw1 / nx1, the carried chunks moved on by one and the chunk AHEAD - 1 past c0 asked
     for (the last chunk's again past the group's end `last`: cache hits, never used)."""
     if AHEAD == 1:
-        words = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, c0, WPL, ROWS)
+        words = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, c0, WPL, ROWS, W16)
         xs = _chunk_x(x_quads, x0_off, x1_off, c0, sel0, sel1, WPL, TILES, X16)
     else:
         words, xs = nw1, nx1
         nxt = tl.minimum(c0 + (AHEAD - 1) * (32 * WPL), last)
         if AHEAD == 2:
-            nw1 = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, nxt, WPL, ROWS)
+            nw1 = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, nxt, WPL, ROWS, W16)
             nx1 = _chunk_x(x_quads, x0_off, x1_off, nxt, sel0, sel1, WPL, TILES, X16)
         else:
             nw1, nx1 = nw2, nx2
-            nw2 = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, nxt, WPL, ROWS)
+            nw2 = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, nxt, WPL, ROWS, W16)
             nx2 = _chunk_x(x_quads, x0_off, x1_off, nxt, sel0, sel1, WPL, TILES, X16)
     return words, xs, nw1, nx1, nw2, nx2
 
@@ -477,7 +504,7 @@ def _next_chunk(nw1, nx1, nw2, nx2, w0_ptr, w1_ptr, w2_ptr, w3_ptr, x_quads, x0_
 @triton.jit
 def _group_start(w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, x_quads, cur, r0c, r1c, r2c, r3c, x0_off, x1_off, sel0,
                  sel1, lo, hi, grp, stride_ls, stride_ln, BITS: tl.constexpr, WPL: tl.constexpr, TILES: tl.constexpr,
-                 ROWS: tl.constexpr, X16: tl.constexpr, AHEAD: tl.constexpr):  # fmt: skip
+                 ROWS: tl.constexpr, X16: tl.constexpr, AHEAD: tl.constexpr, W16: tl.constexpr = False):  # fmt: skip
     """Before the chunks lo .. hi of LUT group grp (_group_chunks): the first AHEAD - 1 chunks' words and x asked
     for, then the group's tables. Returns (tables, the last chunk's column, nw1, nx1, nw2, nx2: _next_chunk's carry;
     0 where AHEAD does not carry them)."""
@@ -485,10 +512,10 @@ def _group_start(w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, x_quads, cur, r0c, r
     last = hi - CHUNK
     nw1, nx1, nw2, nx2 = 0, 0, 0, 0
     if AHEAD >= 2:
-        nw1 = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, lo, WPL, ROWS)
+        nw1 = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, lo, WPL, ROWS, W16)
         nx1 = _chunk_x(x_quads, x0_off, x1_off, lo, sel0, sel1, WPL, TILES, X16)
     if AHEAD >= 3:
-        nw2 = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, tl.minimum(lo + CHUNK, last), WPL, ROWS)
+        nw2 = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, tl.minimum(lo + CHUNK, last), WPL, ROWS, W16)
         nx2 = _chunk_x(x_quads, x0_off, x1_off, tl.minimum(lo + CHUNK, last), sel0, sel1, WPL, TILES, X16)
     tabs = _slot_tables(pairs_ptr, cur, r0c, r1c, r2c, r3c, grp, stride_ls, stride_ln, BITS, ROWS)
     return tabs, last, nw1, nx1, nw2, nx2
@@ -497,13 +524,13 @@ def _group_start(w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, x_quads, cur, r0c, r
 @triton.jit
 def _group_loop(w0_ptr, w1_ptr, w2_ptr, w3_ptr, x_quads, x0_off, x1_off, sel0, sel1, lo, hi, last, tabs, nw1, nx1,
                 nw2, nx2, acc_a, acc_b, WPL: tl.constexpr, TILES: tl.constexpr, ROWS: tl.constexpr,
-                BF16: tl.constexpr, X16: tl.constexpr, AHEAD: tl.constexpr):  # fmt: skip
+                BF16: tl.constexpr, X16: tl.constexpr, AHEAD: tl.constexpr, W16: tl.constexpr = False):  # fmt: skip
     """The chunks lo .. hi of one group from its start (_group_start's or _early_first_group's: the tables, the last
     chunk's column and the chunks asked for ahead): both blocks' accumulators plus the group's."""
     for c0 in range(lo, hi, 32 * WPL):
         words, xs, nw1, nx1, nw2, nx2 = _next_chunk(nw1, nx1, nw2, nx2, w0_ptr, w1_ptr, w2_ptr, w3_ptr, x_quads,
                                                     x0_off, x1_off, sel0, sel1, c0, last, WPL, TILES, ROWS, X16,
-                                                    AHEAD)  # fmt: skip
+                                                    AHEAD, W16)  # fmt: skip
         acc_a, acc_b = _chunk_mma(words, xs, tabs, acc_a, acc_b, WPL, TILES, ROWS, BF16)
     return acc_a, acc_b
 
@@ -512,7 +539,7 @@ def _group_loop(w0_ptr, w1_ptr, w2_ptr, w3_ptr, x_quads, x0_off, x1_off, sel0, s
 def _group_chunks(w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, x_quads, cur, r0c, r1c, r2c, r3c, x0_off, x1_off, sel0,
                   sel1, lo, hi, grp, stride_ls, stride_ln, acc_a, acc_b, BITS: tl.constexpr, WPL: tl.constexpr,
                   TILES: tl.constexpr, ROWS: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr,
-                  AHEAD: tl.constexpr):  # fmt: skip
+                  AHEAD: tl.constexpr, W16: tl.constexpr = False):  # fmt: skip
     """Columns lo .. hi (whole chunks of LUT group grp) of slot cur, each chunk's words and B asked for at once:
     at its start (AHEAD 1), or AHEAD - 1 chunks before it (2, 3: its loads in flight while the chunks before it
     are looked up; the first ones, and their x, before the group's tables: _group_start). The sixty-first session's
@@ -521,16 +548,17 @@ def _group_chunks(w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, x_quads, cur, r0c, 
     Returns both blocks' accumulators plus the group's."""
     tabs, last, nw1, nx1, nw2, nx2 = _group_start(w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, x_quads, cur, r0c, r1c,
                                                   r2c, r3c, x0_off, x1_off, sel0, sel1, lo, hi, grp, stride_ls,
-                                                  stride_ln, BITS, WPL, TILES, ROWS, X16, AHEAD)  # fmt: skip
+                                                  stride_ln, BITS, WPL, TILES, ROWS, X16, AHEAD, W16)  # fmt: skip
     return _group_loop(w0_ptr, w1_ptr, w2_ptr, w3_ptr, x_quads, x0_off, x1_off, sel0, sel1, lo, hi, last, tabs, nw1,
-                       nx1, nw2, nx2, acc_a, acc_b, WPL, TILES, ROWS, BF16, X16, AHEAD)  # fmt: skip
+                       nx1, nw2, nx2, acc_a, acc_b, WPL, TILES, ROWS, BF16, X16, AHEAD, W16)  # fmt: skip
 
 
 @triton.jit
 def _early_first_group(w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, x_quads, slot_all, slot0, slot1, r0c, r1c, r2c,
                        r3c, x0_off, x1_off, k_start, k_end, GS, stride_ls, stride_ln, BITS: tl.constexpr,
                        WPL: tl.constexpr, TILES: tl.constexpr, ROWS: tl.constexpr, BF16: tl.constexpr,
-                       X16: tl.constexpr, AHEAD: tl.constexpr, PDL: tl.constexpr, gofs=0):  # fmt: skip
+                       X16: tl.constexpr, AHEAD: tl.constexpr, PDL: tl.constexpr, gofs=0,
+                       W16: tl.constexpr = False):  # fmt: skip
     """EARLY (AHEAD 2 or 3): the first slot's first LUT group of the K range with its first chunks' words and its
     tables asked for before the PDL wait (codes, LUT pool and slots are no kernel's output: under PDL they overlap
     the kernel before, as PRELOAD's and the one-token kernel's do), x after it; then the group's chunks. gofs (KW):
@@ -541,10 +569,10 @@ def _early_first_group(w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, x_quads, slot_
     grp = k_start // GS
     hi = tl.minimum(grp * GS + GS, k_end)
     last = hi - CHUNK
-    nw1 = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, k_start, WPL, ROWS)
+    nw1 = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, k_start, WPL, ROWS, W16)
     nw2 = nw1
     if AHEAD >= 3:
-        nw2 = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, tl.minimum(k_start + CHUNK, last), WPL, ROWS)
+        nw2 = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, tl.minimum(k_start + CHUNK, last), WPL, ROWS, W16)
     tabs = _slot_tables(pairs_ptr, first, r0c, r1c, r2c, r3c, grp + gofs, stride_ls, stride_ln, BITS, ROWS)
     pdl_wait(PDL)
     sel0 = slot0 == first
@@ -556,7 +584,7 @@ def _early_first_group(w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, x_quads, slot_
     zero = tl.zeros(slot0.shape, dtype=tl.float32)
     acc = (zero, zero, zero, zero, zero, zero, zero, zero)
     return _group_loop(w0_ptr, w1_ptr, w2_ptr, w3_ptr, x_quads, x0_off, x1_off, sel0, sel1, k_start, hi, last, tabs,
-                       nw1, nx1, nw2, nx2, acc, acc, WPL, TILES, ROWS, BF16, X16, AHEAD)  # fmt: skip
+                       nw1, nx1, nw2, nx2, acc, acc, WPL, TILES, ROWS, BF16, X16, AHEAD, W16)  # fmt: skip
 
 
 @triton.jit
@@ -607,6 +635,16 @@ def _preloaded_chunk(w0, w1, w2, w3, pairs_ptr, slot_all, slot0, slot1, r0c, r1c
         b00, b01, b02, b03, b10, b11, b12, b13 = acc_b
         cur = next_slot(slot_all, cur)
     return a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12, b13
+
+
+@triton.jit
+def _lane_word(row, stride_cw, first, W16: tl.constexpr):
+    """The word offset of a lane's first word of a chunk in `row` (first: its place in the chunk, a multiple of 4
+    with W16): asserted a multiple of 4 words (16 bytes) with W16, where the launcher checked the rows' alignment."""
+    off = row * stride_cw + first
+    if W16:
+        off = tl.multiple_of(off, 4)
+    return off
 
 
 @triton.jit
@@ -726,6 +764,7 @@ def _decode_mma_kernel(
     USE_SPLIT: tl.constexpr, ASM: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr = False,
     PDL: tl.constexpr = False, PRELOAD: tl.constexpr = False, AHEAD: tl.constexpr = 0, SUM_AT_ONCE: tl.constexpr = 2,
     EARLY: tl.constexpr = False, PUSH: tl.constexpr = 0, PUSH_SETUP: tl.constexpr = "", KW: tl.constexpr = 1,
+    W16: tl.constexpr = False,
 ):  # fmt: skip
     """A program: 16 * ROWS * WARPS rows (ROWS blocks of 16 a warp, sharing its x loads) over one K range, up to
     8 * TILES tokens. x's row stride and the chunk size are multiples of 4 columns and the group size a multiple of
@@ -735,7 +774,8 @@ def _decode_mma_kernel(
     taking split rank, the partials summed on chip (_push_y) instead of through the workspace. KW: the warps in KW
     parts along the K range (16 * ROWS * WARPS / KW rows a program), each part's lanes on the same rows over K_PER_SPLIT
     / KW columns within one LUT group, their accumulators summed in the program (_fold_parts) before y or the
-    workspace."""
+    workspace. W16 (rows of codes 16-byte aligned, WPL a multiple of 4): the chunks-ahead path loads a lane row's
+    words of a chunk 4 at a time in 16-byte loads."""
     NT: tl.constexpr = 32 * WARPS  # one element per thread: element e in lane e % 32 of warp e // 32
     if PUSH:
         pid_n = tl.program_id(0) // PUSH
@@ -757,10 +797,10 @@ def _decode_mma_kernel(
         tw = t + koff // (8 * WPL)  # the lane's words and x then start koff / 8 words on (chunk word WPL t)
     else:
         koff, gofs, tw = 0, 0, t
-    w0_ptr = words_ptr + r0c * stride_cw + WPL * tw  # the lane's first word of a chunk in each of its rows
-    w1_ptr = words_ptr + r1c * stride_cw + WPL * tw
-    w2_ptr = words_ptr + r2c * stride_cw + WPL * tw
-    w3_ptr = words_ptr + r3c * stride_cw + WPL * tw
+    w0_ptr = words_ptr + _lane_word(r0c, stride_cw, WPL * tw, W16)  # the lane's first word of a chunk in each row
+    w1_ptr = words_ptr + _lane_word(r1c, stride_cw, WPL * tw, W16)
+    w2_ptr = words_ptr + _lane_word(r2c, stride_cw, WPL * tw, W16)
+    w3_ptr = words_ptr + _lane_word(r3c, stride_cw, WPL * tw, W16)
     tok0 = g  # the B token of lane row g in tile 0 (tile 1: g + 8)
     tok1 = g + 8
     slot_all = tl.load(slot_ptr + tl.arange(0, 16), mask=tl.arange(0, 16) < M, other=NO_SLOT)
@@ -789,18 +829,20 @@ def _decode_mma_kernel(
     elif EARLY and ASM and AHEAD >= 2:  # the first group's words and tables before the PDL wait
         acc_a, acc_b = _early_first_group(w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, x_quads, slot_all, slot0, slot1,
                                           r0c, r1c, r2c, r3c, x0_off, x1_off, k_start, k_end, GS, stride_ls,
-                                          stride_ln, BITS, WPL, TILES, ROWS, BF16, X16, AHEAD, PDL, gofs)  # fmt: skip
+                                          stride_ln, BITS, WPL, TILES, ROWS, BF16, X16, AHEAD, PDL, gofs,
+                                          W16)  # fmt: skip
         a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12, b13 = _chunks_in_turn(
             words_ptr, w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, lut_ptr, x_ptr, slot_ptr, x_quads, slot_all, slot0,
             slot1, r0c, r1c, r2c, r3c, x0_off, x1_off, out0, out1, M, k_start, k_end, GS, stride_xm, stride_cw,
             stride_ls, stride_ln, BITS, WPL, TILES, ROWS, ASM, BF16, X16, AHEAD, (acc_a, acc_b), koff,
-            gofs)  # fmt: skip
+            gofs, W16)  # fmt: skip
     else:  # the chunks one after another (the interpreter: always)
         pdl_wait(PDL)  # (the slots before it: no kernel's output)
         a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12, b13 = _chunks_in_turn(
             words_ptr, w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, lut_ptr, x_ptr, slot_ptr, x_quads, slot_all, slot0,
             slot1, r0c, r1c, r2c, r3c, x0_off, x1_off, out0, out1, M, k_start, k_end, GS, stride_xm, stride_cw,
-            stride_ls, stride_ln, BITS, WPL, TILES, ROWS, ASM, BF16, X16, AHEAD, None, koff, gofs)  # fmt: skip
+            stride_ls, stride_ln, BITS, WPL, TILES, ROWS, ASM, BF16, X16, AHEAD, None, koff, gofs,
+            W16)  # fmt: skip
 
     if KW > 1:  # the parts' sums of each lane's (token, row) outputs, then stored by the first part's lanes' places
         acc_a = _fold_parts((a00, a01, a02, a03, a10, a11, a12, a13), KW, 4 * TILES)
@@ -929,7 +971,8 @@ def launch_decode_mma(
     KW (1, 2, 4, 8 dividing num_warps; default 1): the program's warps in KW parts along its K range, each part's
     lanes on the same 16 * ROWS * num_warps / KW rows, summed in the program (through shared memory) instead of by
     as many split-K programs through the workspace (no PRELOAD, no PUSH; K / SPLIT_K / KW whole chunks in one LUT
-    group)."""
+    group); W16 (0/1): the chunks' words by 16-byte loads, 4 a lane row, where WPL is a multiple of 4 and the codes'
+    rows are 16-byte aligned (codes_rows_aligned; else 4-byte loads)."""
     rows = config.get("ROWS", 1)
     if config.get("AHEAD", 0) not in (0, 1, 2, 3):
         raise ValueError(f"the fragment kernel takes AHEAD 0-3, got {config['AHEAD']}")
@@ -939,6 +982,7 @@ def launch_decode_mma(
     launch_fragments(_decode_mma_kernel, "fragment decode kernel", x, codes_packed, lut_pool, slot_of_token, bits, y,
                      config, 16 * rows, wpls=(2, 4, 8, 16), one_chunk=one_chunk, push=bool(config.get("PUSH")),
                      k_parts=config.get("KW", 1), ROWS=rows,
+                     W16=bool(config.get("W16")) and config.get("WPL", 2) % 4 == 0 and codes_rows_aligned(codes_packed),
                      PRELOAD=one_chunk and codes_rows_aligned(codes_packed),
                      AHEAD=config.get("AHEAD", 0), EARLY=bool(config.get("EARLY", 0)),
                      SUM_AT_ONCE=config.get("SUM_AT_ONCE", default_sum_at_once(x.shape[0], rows)),

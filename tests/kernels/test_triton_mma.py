@@ -129,25 +129,27 @@ def test_chunks_asked_for_ahead_match_the_reference(m, n, k, gpr, slots, assign,
 
 
 @pytest.mark.parametrize(
-    "m,n,k,gpr,slots,assign,wpl,rows,warps,kw,split,ahead",
+    "m,n,k,gpr,slots,assign,wpl,rows,warps,kw,split,ahead,w16",
     [
-        (4, 40, 512, 1, 1, "one", 2, 1, 4, 4, 1, 2),  # 4 parts of 2 chunks on the same 16 rows; rows past N
-        (5, 40, 512, 2, 3, "random", 2, 1, 4, 2, 1, 0),  # each part its own LUT group, several slots in turn
-        (16, 72, 1024, 4, 2, "random", 4, 2, 2, 2, 2, 3),  # two row blocks, two tiles, split-K 2 of 2 parts (groups)
-        (9, 24, 768, 1, 9, "distinct", 2, 1, 8, 4, 1, 1),  # two warps a part; every token its own slot
-        (12, 48, 1024, 1, 1, "one", 4, 1, 8, 8, 2, 2),  # 8 parts of one chunk, their sums the split-K partials
+        (4, 40, 512, 1, 1, "one", 2, 1, 4, 4, 1, 2, 0),  # 4 parts of 2 chunks on the same 16 rows; rows past N
+        (5, 40, 512, 2, 3, "random", 2, 1, 4, 2, 1, 0, 0),  # each part its own LUT group, several slots in turn
+        (16, 72, 1024, 4, 2, "random", 4, 2, 2, 2, 2, 3, 1),  # two row blocks, two tiles, split-K 2 of 2 parts
+        (9, 24, 768, 1, 9, "distinct", 2, 1, 8, 4, 1, 1, 0),  # two warps a part; every token its own slot
+        (12, 48, 1024, 1, 1, "one", 4, 1, 8, 8, 2, 2, 1),  # 8 parts of one chunk, their sums the split-K partials
+        (4, 40, 1024, 1, 1, "one", 4, 1, 8, 8, 1, 2, 1),  # the shipped form's (8 parts, AHEAD 2) with 16-byte words
     ],
 )
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_a_programs_warps_split_along_k_sum_in_the_program(m, n, k, gpr, slots, assign, wpl, rows, warps, kw, split,
-                                                          ahead, dtype):  # fmt: skip
+                                                          ahead, w16, dtype):  # fmt: skip
     """KW: a program's warps in KW parts along its K range on the same rows, their sums folded in the program
-    (then y, or the split-K workspace); on CUDA the asm paths (AHEAD 0-3), in the interpreter each lane's outputs
-    over its part's columns."""
+    (then y, or the split-K workspace); on CUDA the asm paths (AHEAD 0-3; W16: the words by 16-byte loads), in the
+    interpreter each lane's outputs over its part's columns."""
     x, codes, pool, slot_of_token = make_case(m, n, k, 4, gpr, slots, assign, dtype, seed=m + n + k + kw)
     y = torch.full((m, n), float("nan"), dtype=dtype, device=DEVICE)
     launch_decode(x, codes, pool, slot_of_token, 4, y, {"MODE": MODE_MMA, "num_warps": warps, "WPL": wpl, "ROWS": rows,
-                                                        "SPLIT_K": split, "AHEAD": ahead, "KW": kw})  # fmt: skip
+                                                        "SPLIT_K": split, "AHEAD": ahead, "KW": kw,
+                                                        "W16": w16})  # fmt: skip
     assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, 4)) < TOL[dtype]
 
 
@@ -172,9 +174,9 @@ import json, re, sys
 sys.path.insert(0, "benchmarks")
 from bench_kernels import _inner_loop_mix, compile_decode_mma_sm90
 out = []
-for kw in (1, 8):
+for kw, w16 in ((1, False), (8, False), (8, True)):
     const = {"BITS": 4, "WARPS": 8, "WPL": 4, "TILES": 1, "ROWS": 1, "USE_SPLIT": kw == 1, "ASM": True,
-             "BF16": False, "X16": True, "PDL": True, "AHEAD": 2, "EARLY": True, "KW": kw}
+             "BF16": False, "X16": True, "PDL": True, "AHEAD": 2, "EARLY": True, "KW": kw, "W16": w16}
     regs, stack, shared, sass = compile_decode_mma_sm90(const, 8)
     ops = re.findall(r"/\*[0-9a-f]{4,}\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9_.]*)", sass)
     out.append([_inner_loop_mix(sass, top=None, full_opcodes=True)[1], int(stack), shared,
@@ -183,13 +185,17 @@ print(json.dumps(out))
 """
 
 
-def test_k_parts_keep_the_loop_and_sum_in_shared_memory_without_arrivals():
-    """sm_90 code, the shipped 4-token form (8 warps, 4 words a lane, AHEAD 2, EARLY): with KW 8 the K loop is the
-    split-K kernel's instruction for instruction (x's 16-byte loads kept: the parts' offsets are whole chunks), no
-    spills, and the parts meet in shared memory with no atomic arrival."""
-    (loop1, stack1, shared1, atomics1), (loop8, stack8, shared8, atomics8) = sm90_results(_KW_SCRIPT, None)
+def test_k_parts_keep_the_loop_and_sum_in_shared_memory_without_arrivals_and_w16_loads_words_by_four():
+    """sm_90 code, the 4-token form (8 warps, 4 words a lane, AHEAD 2, EARLY): with KW 8 the K loop is the split-K
+    kernel's instruction for instruction (x's 16-byte loads kept: the parts' offsets are whole chunks), no spills,
+    and the parts meet in shared memory with no atomic arrival; W16 loads the words 4 at a time."""
+    (loop1, stack1, shared1, atomics1), (loop8, stack8, shared8, atomics8), (loop16, *_) = sm90_results(_KW_SCRIPT,
+                                                                                                       None)
     assert loop8 == loop1 and loop8["LDG.E.128"] == 4, (loop1, loop8)
     assert stack8 == 0 and shared8 > 0 and atomics8 == 0 < atomics1, (stack8, shared8, atomics8, atomics1)
+    # W16: the chunk's 8 words (4 a row) in two 16-byte loads instead of eight 4-byte ones, the rest alike
+    assert loop16["LDG.E.128"] == 6 and "LDG.E" not in loop16, loop16
+    assert {op: n for op, n in loop16.items() if not op.startswith("LDG")}.keys() <= loop8.keys(), loop16
 
 
 @pytest.mark.parametrize("at_once", [1, 2, 8])
@@ -355,9 +361,10 @@ def test_every_asm_operand_is_one_element_per_thread_in_lane_order():
     const = {"BITS": 4, "WARPS": 2, "WPL": 4, "TILES": 2, "ROWS": 2, "USE_SPLIT": True, "ASM": True, "BF16": False,
              "X16": True, "AHEAD": 3}  # fmt: skip
     assert_asm_in_lane_order("kernels.triton_decode_mma", "_decode_mma_kernel", const, warps=2, mma_count=32)
-    # KW: the same lanes' asm, the parts' sums folded after the loop; 4 warps in 2 parts, 4 words, two row blocks
+    # KW: the same lanes' asm, the parts' sums folded after the loop; 4 warps in 2 parts, 4 words, two row blocks;
+    # W16: the words split out of 16-byte loads
     const = {"BITS": 4, "WARPS": 4, "WPL": 4, "TILES": 2, "ROWS": 2, "USE_SPLIT": True, "ASM": True, "BF16": False,
-             "X16": True, "AHEAD": 2, "KW": 2}  # fmt: skip
+             "X16": True, "AHEAD": 2, "KW": 2, "W16": True}  # fmt: skip
     assert_asm_in_lane_order("kernels.triton_decode_mma", "_decode_mma_kernel", const, warps=4, mma_count=32)
 
 

@@ -3,14 +3,15 @@
 # AHEAD 2, EARLY) and on the one-token op choice (the same lookups a weight, ~27 % faster a call): every stall
 # reason per issued instruction and the per-SASS-instruction stall samples (source page CSV). The sixty-sixth
 # session's profile had only the L1TEX stall (2.9 of 9.5 cycles between a warp's instructions).
-# KW 8 (sixtyseventh_kw.py) the same way. -> $OUT/{m4,m4kw,m1}_{details.txt,raw.csv,source.csv}
+# KW 8 (sixtyseventh_kw.py) the same way. FORMS: which (default "4 4kw 1"). -> $OUT/ncu_m{4,4kw,1}.tgz (details,
+# raw metrics and the source page of each: one file a form, the device returns few files)
 source benchmarks/device/prep.sh >/dev/null
 NCU=$(command -v ncu || ls /usr/local/cuda*/bin/ncu 2>/dev/null | head -1)
 [ -n "$NCU" ] || exit 3
 nvidia-smi --query-gpu=name --format=csv,noheader | head -1
 m4='{"AHEAD": 2, "EARLY": 1, "MODE": 5, "ROWS": 1, "SPLIT_K": 8, "WPL": 4, "num_warps": 8}'
 kw='{"AHEAD": 2, "EARLY": 1, "MODE": 5, "ROWS": 1, "SPLIT_K": 1, "WPL": 4, "num_warps": 8, "KW": 8}'
-for m in 4 4kw 1; do
+for m in ${FORMS:-4 4kw 1}; do
   case $m in
     4) args=(--m 4 --decode-config "$m4"); k=_decode_mma_kernel ;;
     4kw) args=(--m 4 --decode-config "$kw"); k=_decode_mma_kernel ;;
@@ -25,5 +26,6 @@ for m in 4 4kw 1; do
   $NCU -i $OUT/m$m.ncu-rep --page raw --csv > $OUT/m${m}_raw.csv 2>&1
   $NCU -i $OUT/m$m.ncu-rep --page source --csv --print-source sass > $OUT/m${m}_source.csv 2>&1
   rm -f $OUT/m$m.ncu-rep
-  echo "== m$m"; grep -E "Duration|Registers Per|Achieved Occupancy|Issued Warp|Warp Cycles Per Issued" $OUT/m${m}_details.txt | head
+  tar czf $OUT/ncu_m$m.tgz -C $OUT m${m}_details.txt m${m}_raw.csv m${m}_source.csv && rm -f $OUT/m${m}_*.{txt,csv}
+  echo "== m$m"; tar xzf $OUT/ncu_m$m.tgz -O m${m}_details.txt | grep -E "Duration|Registers Per|Achieved Occupancy|Issued Warp|Warp Cycles Per Issued" | head
 done
