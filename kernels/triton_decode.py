@@ -229,17 +229,20 @@ def chunks_tile(k: int, group_size: int, wpl: int) -> bool:
 def split_k_fragment_configs(table: list[tuple[int, ...]], n: int, k: int, num_sms: int,
                              group_size: int) -> list[dict]:  # fmt: skip
     """The fragment kernel's configs of table's (warps, row blocks a warp, words per lane, split-K waves[, AHEAD[,
-    EARLY[, maxnreg]]]) whose chunks tile K and the groups (AHEAD, EARLY and the register cap only where given and
-    not 0)."""
+    EARLY[, maxnreg[, KW]]]]) whose chunks tile K and the groups (AHEAD, EARLY, the register cap and KW only where
+    given and not 0 or 1; a KW config only where its parts tile each split's range within the groups, as the
+    launcher requires: programs of 16 x rows x warps / KW rows, K blocks of KW chunks)."""
     configs = []
     for warps, rows, wpl, waves, *extra in table:
         if not chunks_tile(k, group_size, wpl):
             continue
-        ahead, early, maxnreg = (*extra, 0, 0, 0)[:3]
-        configs.append({"MODE": MODE_MMA, "num_warps": warps, "ROWS": rows, "WPL": wpl,
-                        "SPLIT_K": split_for(n, k, 16 * rows * warps, 32 * wpl, waves * num_sms)}
+        ahead, early, maxnreg, kw = (*extra, *(0, 0, 0, 1)[len(extra):])
+        split = split_for(n, k, 16 * rows * warps // kw, 32 * wpl * kw, waves * num_sms)
+        if kw > 1 and (k % (32 * wpl * kw * split) or group_size % (k // split // kw)):
+            continue
+        configs.append({"MODE": MODE_MMA, "num_warps": warps, "ROWS": rows, "WPL": wpl, "SPLIT_K": split}
                        | ({"AHEAD": ahead} if ahead else {}) | ({"EARLY": 1} if early else {})
-                       | ({"maxnreg": maxnreg} if maxnreg else {}))  # fmt: skip
+                       | ({"maxnreg": maxnreg} if maxnreg else {}) | ({"KW": kw} if kw > 1 else {}))  # fmt: skip
     return configs
 
 

@@ -317,14 +317,17 @@ def test_the_autotuner_is_offered_the_fragment_kernel_where_it_applies():
 
 def test_the_one_task_candidates_ask_for_chunks_ahead_and_start_early_in_some_forms():
     """MMA_CANDIDATES' fifth and sixth fields (AHEAD, EARLY) reach the configs the autotuner times; EARLY only with
-    AHEAD 2 or 3 (the form it has), and the 8-warp forms with and without it (it won on 4096x4096 only)."""
+    AHEAD 2 or 3 (the form it has), and the 8-warp split-K forms with and without it (it won on 4096x4096 only);
+    the KW 8 form as it won, with EARLY."""
     frag = [c for c in decode_candidates(4, 4096, 4096, 132, prmt=True, group_size=4096, mma=True)
             if c["MODE"] == MODE_MMA]  # fmt: skip
     early = [c for c in frag if c.get("EARLY")]
     assert early and all(c["AHEAD"] in (2, 3) and c["num_warps"] == 8 for c in early)
     assert {c["AHEAD"] for c in early} == {2, 3}
     for c in early:
-        assert {k: v for k, v in c.items() if k != "EARLY"} in frag
+        if "KW" not in c:
+            assert {k: v for k, v in c.items() if k != "EARLY"} in frag
+    assert {"KW": 8, "SPLIT_K": 1, "AHEAD": 2, "EARLY": 1}.items() <= next(c for c in frag if "KW" in c).items()
     assert {c.get("AHEAD", 0) for c in frag} == {0, 2, 3}
 
 
@@ -335,6 +338,21 @@ def test_a_fragment_candidate_may_name_a_register_cap_and_its_waves_set_the_spli
     assert capped == {"MODE": MODE_MMA, "num_warps": 8, "ROWS": 1, "WPL": 4, "SPLIT_K": 12, "AHEAD": 2, "EARLY": 1,
                       "maxnreg": 80}  # fmt: skip
     assert plain == {"MODE": MODE_MMA, "num_warps": 8, "ROWS": 1, "WPL": 4, "SPLIT_K": 8}
+
+
+def test_a_fragment_candidate_may_split_k_in_the_program_where_its_parts_tile_k_and_the_groups():
+    """The 8th field, KW: 8 warps in 8 parts on one 16-row block at one wave is one split of 4096 columns (256 row
+    blocks); at gpr 4 each part's 512 columns lie in one group of 1024; K = 11008 (43 x 256) takes no 8 parts of
+    128-column chunks, and 4 parts of 64-column chunks only where the groups hold them."""
+    form = (8, 1, 4, 1, 2, 1, 0, 8)
+    (kw8,) = split_k_fragment_configs([form], 4096, 4096, 132, 1024)
+    assert kw8 == {"MODE": MODE_MMA, "num_warps": 8, "ROWS": 1, "WPL": 4, "SPLIT_K": 1, "AHEAD": 2, "EARLY": 1,
+                   "KW": 8}  # fmt: skip
+    assert split_k_fragment_configs([form], 4096, 11008, 132, 11008) == []
+    four = (4, 2, 2, 1, 2, 0, 0, 4)
+    assert split_k_fragment_configs([four], 4096, 11008, 132, 11008)[0]["KW"] == 4  # 4 x 2752 columns
+    assert split_k_fragment_configs([four], 4096, 11008, 132, 2752)[0]["KW"] == 4  # a part a group
+    assert split_k_fragment_configs([four], 4096, 4096, 132, 512) == []  # parts of 1024 across groups of 512
 
 
 def test_the_few_task_class_is_offered_preloaded_and_split_k_configs_that_tile_k_and_the_groups():
