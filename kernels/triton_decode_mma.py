@@ -667,17 +667,27 @@ def _lane_rows(pid_n, N, NT: tl.constexpr, ROWS: tl.constexpr, KW: tl.constexpr 
 
 
 @triton.jit
-def _fold_parts(acc, KW: tl.constexpr, USED: tl.constexpr):
+def _fold_parts(acc, KW: tl.constexpr, USED: tl.constexpr, EACH: tl.constexpr = False):
     """KW: a tuple of 8 accumulators [NT] summed over the program's KW parts along K ([NT / KW] each: lane e's of
-    every part, through shared memory), the first USED of them (4: one tile of tokens; the rest are zeros)."""
+    every part, through shared memory), the first USED of them (4: one tile of tokens; the rest are zeros); a
+    tile's four at once (EACH: one at a time, a trip through shared memory each, 11 barriers at 8 warps)."""
     NTR: tl.constexpr = acc[0].shape[0] // KW
     zero = tl.zeros((NTR,), dtype=tl.float32)
     out = ()
-    for i in tl.static_range(8):
-        if i < USED:
+    if EACH:
+        for i in tl.static_range(USED):
             out = out + (tl.sum(tl.reshape(acc[i], (KW, NTR)), axis=0),)
-        else:
-            out = out + (zero,)
+    else:
+        for q in tl.static_range(USED // 4):  # a tile's 4 values at once: one trip through shared memory, not four
+            a = acc[4 * q : 4 * q + 4]
+            four = tl.join(tl.join(a[0], a[2]), tl.join(a[1], a[3]))  # [NT, 2, 2]: (lane, i // 2, i % 2) = a[i]
+            s = tl.sum(tl.reshape(four, (KW, NTR, 2, 2)), axis=0)  # [NTR, 2, 2]
+            even, odd = tl.split(s)  # the last axis: (a[0], a[2]) and (a[1], a[3])
+            s0, s2 = tl.split(even)
+            s1, s3 = tl.split(odd)
+            out = out + (s0, s1, s2, s3)
+    for _ in tl.static_range(8 - USED):
+        out = out + (zero,)
     return out
 
 
@@ -764,7 +774,7 @@ def _decode_mma_kernel(
     USE_SPLIT: tl.constexpr, ASM: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr = False,
     PDL: tl.constexpr = False, PRELOAD: tl.constexpr = False, AHEAD: tl.constexpr = 0, SUM_AT_ONCE: tl.constexpr = 2,
     EARLY: tl.constexpr = False, PUSH: tl.constexpr = 0, PUSH_SETUP: tl.constexpr = "", KW: tl.constexpr = 1,
-    W16: tl.constexpr = False,
+    W16: tl.constexpr = False, FOLD_EACH: tl.constexpr = False,
 ):  # fmt: skip
     """A program: 16 * ROWS * WARPS rows (ROWS blocks of 16 a warp, sharing its x loads) over one K range, up to
     8 * TILES tokens. x's row stride and the chunk size are multiples of 4 columns and the group size a multiple of
@@ -845,8 +855,8 @@ def _decode_mma_kernel(
             W16)  # fmt: skip
 
     if KW > 1:  # the parts' sums of each lane's (token, row) outputs, then stored by the first part's lanes' places
-        acc_a = _fold_parts((a00, a01, a02, a03, a10, a11, a12, a13), KW, 4 * TILES)
-        acc_b = _fold_parts((b00, b01, b02, b03, b10, b11, b12, b13), KW, 4 * TILES if ROWS == 2 else 0)
+        acc_a = _fold_parts((a00, a01, a02, a03, a10, a11, a12, a13), KW, 4 * TILES, FOLD_EACH)
+        acc_b = _fold_parts((b00, b01, b02, b03, b10, b11, b12, b13), KW, 4 * TILES if ROWS == 2 else 0, FOLD_EACH)
         a00, a01, a02, a03, a10, a11, a12, a13 = acc_a
         b00, b01, b02, b03, b10, b11, b12, b13 = acc_b
         g, t, r0, rb, r0c, r1c, r2c, r3c = _lane_rows(pid_n, N, NT // KW, ROWS)
@@ -972,7 +982,8 @@ def launch_decode_mma(
     lanes on the same 16 * ROWS * num_warps / KW rows, summed in the program (through shared memory) instead of by
     as many split-K programs through the workspace (no PRELOAD, no PUSH; K / SPLIT_K / KW whole chunks in one LUT
     group); W16 (0/1): the chunks' words by 16-byte loads, 4 a lane row, where WPL is a multiple of 4 and the codes'
-    rows are 16-byte aligned (codes_rows_aligned; else 4-byte loads)."""
+    rows are 16-byte aligned (codes_rows_aligned; else 4-byte loads); FOLD_EACH (0/1, KW): the parts' sums one
+    accumulator at a time (the first form, kept to time against)."""
     rows = config.get("ROWS", 1)
     if config.get("AHEAD", 0) not in (0, 1, 2, 3):
         raise ValueError(f"the fragment kernel takes AHEAD 0-3, got {config['AHEAD']}")
@@ -983,6 +994,7 @@ def launch_decode_mma(
                      config, 16 * rows, wpls=(2, 4, 8, 16), one_chunk=one_chunk, push=bool(config.get("PUSH")),
                      k_parts=config.get("KW", 1), ROWS=rows,
                      W16=bool(config.get("W16")) and config.get("WPL", 2) % 4 == 0 and codes_rows_aligned(codes_packed),
+                     FOLD_EACH=bool(config.get("FOLD_EACH")),
                      PRELOAD=one_chunk and codes_rows_aligned(codes_packed),
                      AHEAD=config.get("AHEAD", 0), EARLY=bool(config.get("EARLY", 0)),
                      SUM_AT_ONCE=config.get("SUM_AT_ONCE", default_sum_at_once(x.shape[0], rows)),

@@ -139,17 +139,19 @@ def test_chunks_asked_for_ahead_match_the_reference(m, n, k, gpr, slots, assign,
         (4, 40, 1024, 1, 1, "one", 4, 1, 8, 8, 1, 2, 1),  # the shipped form's (8 parts, AHEAD 2) with 16-byte words
     ],
 )
+@pytest.mark.parametrize("fold_each", [0, 1])
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_a_programs_warps_split_along_k_sum_in_the_program(m, n, k, gpr, slots, assign, wpl, rows, warps, kw, split,
-                                                          ahead, w16, dtype):  # fmt: skip
+                                                          ahead, w16, fold_each, dtype):  # fmt: skip
     """KW: a program's warps in KW parts along its K range on the same rows, their sums folded in the program
     (then y, or the split-K workspace); on CUDA the asm paths (AHEAD 0-3; W16: the words by 16-byte loads), in the
-    interpreter each lane's outputs over its part's columns."""
+    interpreter each lane's outputs over its part's columns; the parts' sums a tile at a time or (FOLD_EACH) one
+    accumulator at a time."""
     x, codes, pool, slot_of_token = make_case(m, n, k, 4, gpr, slots, assign, dtype, seed=m + n + k + kw)
     y = torch.full((m, n), float("nan"), dtype=dtype, device=DEVICE)
     launch_decode(x, codes, pool, slot_of_token, 4, y, {"MODE": MODE_MMA, "num_warps": warps, "WPL": wpl, "ROWS": rows,
                                                         "SPLIT_K": split, "AHEAD": ahead, "KW": kw,
-                                                        "W16": w16})  # fmt: skip
+                                                        "W16": w16, "FOLD_EACH": fold_each})  # fmt: skip
     assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, 4)) < TOL[dtype]
 
 

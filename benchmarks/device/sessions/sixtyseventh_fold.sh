@@ -1,0 +1,13 @@
+# Sixty-seventh session, third run (carry [".device-carry/wheels", ".device-carry/tasks"]; the device's Triton 3.6;
+# H100 or H200, timed against the H100's shipped choices): the KW tests on CUDA (both folds), sixtyseventh_fold.py at
+# 4, 8 and 16 tokens, the winners shipped in this machine's copy (2 % rule), then the kernel table's one-task rows.
+source benchmarks/device/prep.sh >/dev/null
+shipped=kernels/tuned/NVIDIA_H100_80GB_HBM3.v8.json
+gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1); echo "$gpu"
+timeout 120 python3 -m pytest -q -p no:cacheprovider tests/kernels/test_triton_mma.py -k "split_along_k" 2>&1 \
+  | grep -v 'leaked \(type\|function\)\|^nanobind: \|skipped remainder\|refleaks.html' | tail -2 | tee $OUT/cuda_tests_fold.log
+timeout 200 python3 benchmarks/device/sessions/sixtyseventh_fold.py $shipped ${TOKENS:-4,8,16} 2>&1 | grep -v Warn | tail -20
+if [[ "$gpu" != *H200* ]]; then python3 benchmarks/device/ship_best_variant.py fold.json $shipped 2>&1 | tail -6; fi
+timeout $((560 - SECONDS)) python3 benchmarks/bench_kernels.py --out $OUT --phases decode --decode-cases 1:1,4:1,8:1,16:1 \
+  --tell-tasks 2>&1 | grep -v -i "warn\|leaked\|nanobind\|skipped remainder\|refleaks" > $OUT/kernels.log
+grep -E "T= 1:" $OUT/kernels.log | cut -c1-112
