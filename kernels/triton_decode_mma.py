@@ -667,14 +667,15 @@ def _lane_rows(pid_n, N, NT: tl.constexpr, ROWS: tl.constexpr, KW: tl.constexpr 
 
 
 @triton.jit
-def _fold_parts(acc, KW: tl.constexpr, USED: tl.constexpr, EACH: tl.constexpr = False):
+def _fold_parts(acc, KW: tl.constexpr, USED: tl.constexpr, TILE: tl.constexpr = False):
     """KW: a tuple of 8 accumulators [NT] summed over the program's KW parts along K ([NT / KW] each: lane e's of
-    every part, through shared memory), the first USED of them (4: one tile of tokens; the rest are zeros); a
-    tile's four at once (EACH: one at a time, a trip through shared memory each, 11 barriers at 8 warps)."""
+    every part, through shared memory), the first USED of them (4: one tile of tokens; the rest are zeros): one at a
+    time, a trip through shared memory each (11 barriers at 8 warps; the form the H100's KW choices were timed
+    with), or (TILE) a tile's four in one trip (2 barriers; not yet timed on a GPU)."""
     NTR: tl.constexpr = acc[0].shape[0] // KW
     zero = tl.zeros((NTR,), dtype=tl.float32)
     out = ()
-    if EACH:
+    if not TILE:
         for i in tl.static_range(USED):
             out = out + (tl.sum(tl.reshape(acc[i], (KW, NTR)), axis=0),)
     else:
@@ -774,7 +775,7 @@ def _decode_mma_kernel(
     USE_SPLIT: tl.constexpr, ASM: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr = False,
     PDL: tl.constexpr = False, PRELOAD: tl.constexpr = False, AHEAD: tl.constexpr = 0, SUM_AT_ONCE: tl.constexpr = 2,
     EARLY: tl.constexpr = False, PUSH: tl.constexpr = 0, PUSH_SETUP: tl.constexpr = "", KW: tl.constexpr = 1,
-    W16: tl.constexpr = False, FOLD_EACH: tl.constexpr = False,
+    W16: tl.constexpr = False, FOLD_TILE: tl.constexpr = False,
 ):  # fmt: skip
     """A program: 16 * ROWS * WARPS rows (ROWS blocks of 16 a warp, sharing its x loads) over one K range, up to
     8 * TILES tokens. x's row stride and the chunk size are multiples of 4 columns and the group size a multiple of
@@ -855,8 +856,8 @@ def _decode_mma_kernel(
             W16)  # fmt: skip
 
     if KW > 1:  # the parts' sums of each lane's (token, row) outputs, then stored by the first part's lanes' places
-        acc_a = _fold_parts((a00, a01, a02, a03, a10, a11, a12, a13), KW, 4 * TILES, FOLD_EACH)
-        acc_b = _fold_parts((b00, b01, b02, b03, b10, b11, b12, b13), KW, 4 * TILES if ROWS == 2 else 0, FOLD_EACH)
+        acc_a = _fold_parts((a00, a01, a02, a03, a10, a11, a12, a13), KW, 4 * TILES, FOLD_TILE)
+        acc_b = _fold_parts((b00, b01, b02, b03, b10, b11, b12, b13), KW, 4 * TILES if ROWS == 2 else 0, FOLD_TILE)
         a00, a01, a02, a03, a10, a11, a12, a13 = acc_a
         b00, b01, b02, b03, b10, b11, b12, b13 = acc_b
         g, t, r0, rb, r0c, r1c, r2c, r3c = _lane_rows(pid_n, N, NT // KW, ROWS)
@@ -982,8 +983,9 @@ def launch_decode_mma(
     lanes on the same 16 * ROWS * num_warps / KW rows, summed in the program (through shared memory) instead of by
     as many split-K programs through the workspace (no PRELOAD, no PUSH; K / SPLIT_K / KW whole chunks in one LUT
     group); W16 (0/1): the chunks' words by 16-byte loads, 4 a lane row, where WPL is a multiple of 4 and the codes'
-    rows are 16-byte aligned (codes_rows_aligned; else 4-byte loads); FOLD_EACH (0/1, KW): the parts' sums one
-    accumulator at a time (the first form, kept to time against)."""
+    rows are 16-byte aligned (codes_rows_aligned; else 4-byte loads); FOLD_TILE (0/1, KW): the parts' sums a
+    tile's four accumulators in one trip through shared memory instead of one at a time (written after Nsight put
+    31 % of the 4-token KW choice's stall samples in the fold; not yet timed, so no shipped choice has it)."""
     rows = config.get("ROWS", 1)
     if config.get("AHEAD", 0) not in (0, 1, 2, 3):
         raise ValueError(f"the fragment kernel takes AHEAD 0-3, got {config['AHEAD']}")
@@ -994,7 +996,7 @@ def launch_decode_mma(
                      config, 16 * rows, wpls=(2, 4, 8, 16), one_chunk=one_chunk, push=bool(config.get("PUSH")),
                      k_parts=config.get("KW", 1), ROWS=rows,
                      W16=bool(config.get("W16")) and config.get("WPL", 2) % 4 == 0 and codes_rows_aligned(codes_packed),
-                     FOLD_EACH=bool(config.get("FOLD_EACH")),
+                     FOLD_TILE=bool(config.get("FOLD_TILE")),
                      PRELOAD=one_chunk and codes_rows_aligned(codes_packed),
                      AHEAD=config.get("AHEAD", 0), EARLY=bool(config.get("EARLY", 0)),
                      SUM_AT_ONCE=config.get("SUM_AT_ONCE", default_sum_at_once(x.shape[0], rows)),

@@ -139,19 +139,19 @@ def test_chunks_asked_for_ahead_match_the_reference(m, n, k, gpr, slots, assign,
         (4, 40, 1024, 1, 1, "one", 4, 1, 8, 8, 1, 2, 1),  # the shipped form's (8 parts, AHEAD 2) with 16-byte words
     ],
 )
-@pytest.mark.parametrize("fold_each", [0, 1])
+@pytest.mark.parametrize("fold_tile", [0, 1])
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_a_programs_warps_split_along_k_sum_in_the_program(m, n, k, gpr, slots, assign, wpl, rows, warps, kw, split,
-                                                          ahead, w16, fold_each, dtype):  # fmt: skip
+                                                          ahead, w16, fold_tile, dtype):  # fmt: skip
     """KW: a program's warps in KW parts along its K range on the same rows, their sums folded in the program
     (then y, or the split-K workspace); on CUDA the asm paths (AHEAD 0-3; W16: the words by 16-byte loads), in the
-    interpreter each lane's outputs over its part's columns; the parts' sums a tile at a time or (FOLD_EACH) one
-    accumulator at a time."""
+    interpreter each lane's outputs over its part's columns; the parts' sums one accumulator at a time or
+    (FOLD_TILE) a tile's four at once."""
     x, codes, pool, slot_of_token = make_case(m, n, k, 4, gpr, slots, assign, dtype, seed=m + n + k + kw)
     y = torch.full((m, n), float("nan"), dtype=dtype, device=DEVICE)
     launch_decode(x, codes, pool, slot_of_token, 4, y, {"MODE": MODE_MMA, "num_warps": warps, "WPL": wpl, "ROWS": rows,
                                                         "SPLIT_K": split, "AHEAD": ahead, "KW": kw,
-                                                        "W16": w16, "FOLD_EACH": fold_each})  # fmt: skip
+                                                        "W16": w16, "FOLD_TILE": fold_tile})  # fmt: skip
     assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, 4)) < TOL[dtype]
 
 
@@ -176,13 +176,15 @@ import json, re, sys
 sys.path.insert(0, "benchmarks")
 from bench_kernels import _inner_loop_mix, compile_decode_mma_sm90
 out = []
-for kw, w16 in ((1, False), (8, False), (8, True)):
+for kw, w16, tile in ((1, False, False), (8, False, False), (8, True, False), (8, True, True)):
     const = {"BITS": 4, "WARPS": 8, "WPL": 4, "TILES": 1, "ROWS": 1, "USE_SPLIT": kw == 1, "ASM": True,
-             "BF16": False, "X16": True, "PDL": True, "AHEAD": 2, "EARLY": True, "KW": kw, "W16": w16}
+             "BF16": False, "X16": True, "PDL": True, "AHEAD": 2, "EARLY": True, "KW": kw, "W16": w16,
+             "FOLD_TILE": tile}
     regs, stack, shared, sass = compile_decode_mma_sm90(const, 8)
     ops = re.findall(r"/\*[0-9a-f]{4,}\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9_.]*)", sass)
     out.append([_inner_loop_mix(sass, top=None, full_opcodes=True)[1], int(stack), shared,
-                sum(op.split(".")[0] in ("ATOM", "ATOMG", "RED", "REDG") for op in ops)])
+                sum(op.split(".")[0] in ("ATOM", "ATOMG", "RED", "REDG") for op in ops),
+                sum(op.startswith("BAR.SYNC") for op in ops)])
 print(json.dumps(out))
 """
 
@@ -190,14 +192,18 @@ print(json.dumps(out))
 def test_k_parts_keep_the_loop_and_sum_in_shared_memory_without_arrivals_and_w16_loads_words_by_four():
     """sm_90 code, the 4-token form (8 warps, 4 words a lane, AHEAD 2, EARLY): with KW 8 the K loop is the split-K
     kernel's instruction for instruction (x's 16-byte loads kept: the parts' offsets are whole chunks), no spills,
-    and the parts meet in shared memory with no atomic arrival; W16 loads the words 4 at a time."""
-    (loop1, stack1, shared1, atomics1), (loop8, stack8, shared8, atomics8), (loop16, *_) = sm90_results(_KW_SCRIPT,
-                                                                                                       None)
+    and the parts meet in shared memory with no atomic arrival; W16 loads the words 4 at a time; FOLD_TILE folds
+    the tile's four accumulators with fewer barriers."""
+    split_k, kw8, kw8_w16, kw8_tile = sm90_results(_KW_SCRIPT, None)
+    (loop1, _, _, atomics1, _), (loop8, stack8, shared8, atomics8, _) = split_k, kw8
     assert loop8 == loop1 and loop8["LDG.E.128"] == 4, (loop1, loop8)
     assert stack8 == 0 and shared8 > 0 and atomics8 == 0 < atomics1, (stack8, shared8, atomics8, atomics1)
     # W16: the chunk's 8 words (4 a row) in two 16-byte loads instead of eight 4-byte ones, the rest alike
+    loop16 = kw8_w16[0]
     assert loop16["LDG.E.128"] == 6 and "LDG.E" not in loop16, loop16
     assert {op: n for op, n in loop16.items() if not op.startswith("LDG")}.keys() <= loop8.keys(), loop16
+    # FOLD_TILE: the tile's four accumulators in one trip through shared memory, fewer barriers than one at a time
+    assert kw8_tile[0] == loop16 and kw8_tile[4] < kw8_w16[4], (kw8_tile[4], kw8_w16[4])
 
 
 @pytest.mark.parametrize("at_once", [1, 2, 8])
