@@ -40,7 +40,7 @@ from kernels.triton_common import (
     unpack_codes,
 )
 from kernels.triton_decode_mma import MAX_TOKENS as MMA_MAX_TOKENS
-from kernels.triton_decode_mma import MMA_CANDIDATES, PRELOAD_CANDIDATES, launch_decode_mma
+from kernels.triton_decode_mma import MMA_CANDIDATES, PRELOAD_CANDIDATES, k_parts_fit, launch_decode_mma
 from kernels.triton_decode_prmt import (
     PRMT_CANDIDATES,
     PRMT_DOT_CANDIDATES,
@@ -238,7 +238,7 @@ def split_k_fragment_configs(table: list[tuple[int, ...]], n: int, k: int, num_s
             continue
         ahead, early, maxnreg, kw = (*extra, *(0, 0, 0, 1)[len(extra):])
         split = split_for(n, k, 16 * rows * warps // kw, 32 * wpl * kw, waves * num_sms)
-        if kw > 1 and (k % (32 * wpl * kw * split) or group_size % (k // split // kw)):
+        if kw > 1 and (k % split or not k_parts_fit(k, group_size, k // split, kw, 32 * wpl)):
             continue
         configs.append({"MODE": MODE_MMA, "num_warps": warps, "ROWS": rows, "WPL": wpl, "SPLIT_K": split}
                        | ({"AHEAD": ahead} if ahead else {}) | ({"EARLY": 1} if early else {})

@@ -899,6 +899,12 @@ def x16_ok(x: torch.Tensor) -> bool:
     return x.data_ptr() % 16 == 0 and (x.shape[0] == 1 or x.stride(0) % 8 == 0)
 
 
+def k_parts_fit(k: int, group_size: int, k_per_split: int, parts: int, chunk: int) -> bool:
+    """Whether a program's warps can split its K range in `parts` (KW): K is whole splits of k_per_split columns,
+    each split `parts` ranges of whole chunks, each range inside one LUT group of group_size."""
+    return k % k_per_split == 0 and k_per_split % (parts * chunk) == 0 and group_size % (k_per_split // parts) == 0
+
+
 def launch_fragments(kernel, name: str, x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor,
                      slot_of_token: torch.Tensor, bits: int, y: torch.Tensor, config: dict, rows_per_warp: int,
                      wpls: tuple[int, ...] = (2, 4), one_chunk: bool = False, push: bool = False,
@@ -928,7 +934,7 @@ def launch_fragments(kernel, name: str, x: torch.Tensor, codes_packed: torch.Ten
                                                                32 * wpl * k_parts, config.get("SPLIT_K", 1),
                                                                32 * wpl if one_chunk else None,
                                                                workspace=not push)  # fmt: skip
-    if k_parts > 1 and (k % k_per_split or gs % (k_per_split // k_parts)):
+    if k_parts > 1 and not k_parts_fit(k, gs, k_per_split, k_parts, 32 * wpl):
         raise ValueError(f"the {name} with KW {k_parts} needs K ({k}) split into equal ranges ({k_per_split} "
                          f"columns) of KW parts each within one LUT group of {gs}")  # fmt: skip
     tiles = 1 if m <= 8 else 2
