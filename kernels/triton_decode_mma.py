@@ -802,7 +802,6 @@ def _decode_mma_kernel(
     k_part = K_PER_SPLIT  # the columns of each K part (a whole number of chunks within one LUT group)
     if KW > 1:
         k_part = tl.multiple_of(K_PER_SPLIT // KW, 32 * WPL)
-    if KW > 1:
         koff = (tl.arange(0, NT) // (NT // KW)) * k_part  # the lane's part's first column past k_start
         gofs = koff // GS  # and its LUT group's offset
         tw = t + koff // (8 * WPL)  # the lane's words and x then start koff / 8 words on (chunk word WPL t)
