@@ -45,3 +45,16 @@ install_triton39() {
   export SKETCHSERVE_CACHE=/root/t39/cache
   python3 -c "import triton; print('triton', triton.__version__)"
 }
+# one_task_table SECONDS: the kernel table's one-task decode rows (1, 4, 8, 16 tokens, the op told the batch's one
+# task) with this machine's shipped choices, within SECONDS -> $OUT/kernels.{log,json,png}; prints the rows
+one_task_table() {
+  timeout "$1" python3 benchmarks/bench_kernels.py --out $OUT --phases decode --decode-cases 1:1,4:1,8:1,16:1 \
+    --tell-tasks 2>&1 | grep -v -i "warn\|leaked\|nanobind\|skipped remainder\|refleaks" > $OUT/kernels.log
+  grep -E "T= 1:" $OUT/kernels.log | cut -c1-112
+}
+# ship_won RESULTS SHIPPED SECONDS: each key's winning variant of a shipped_in_turns run ($OUT/RESULTS) shipped in
+# this machine's copy of SHIPPED (ship_best_variant.py), then, if any won, one_task_table SECONDS with it
+ship_won() {
+  python3 benchmarks/device/ship_best_variant.py "$1" "$2" 2>&1 | tail -8
+  if grep -q '"decode' "$OUT/${1%.json}_shipped.json" 2>/dev/null; then one_task_table "$3"; fi
+}

@@ -8,6 +8,4 @@ timeout 70 python3 -m pytest -q -p no:cacheprovider tests/kernels/test_triton_mm
   | grep -v 'leaked \(type\|function\)\|^nanobind: \|skipped remainder\|refleaks.html' | tail -2 | tee $OUT/cuda_tests_fold.log
 timeout 200 python3 benchmarks/device/sessions/sixtyseventh_fold.py $shipped ${TOKENS:-4,8,16} 2>&1 | grep -v Warn | tail -20
 if [[ "$gpu" != *H200* ]]; then python3 benchmarks/device/ship_best_variant.py fold.json $shipped 2>&1 | tail -6; fi
-timeout $((560 - SECONDS)) python3 benchmarks/bench_kernels.py --out $OUT --phases decode --decode-cases 1:1,4:1,8:1,16:1 \
-  --tell-tasks 2>&1 | grep -v -i "warn\|leaked\|nanobind\|skipped remainder\|refleaks" > $OUT/kernels.log
-grep -E "T= 1:" $OUT/kernels.log | cut -c1-112
+one_task_table $((560 - SECONDS))

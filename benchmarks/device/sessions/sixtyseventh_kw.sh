@@ -10,10 +10,4 @@ timeout 150 python3 -m pytest -q -p no:cacheprovider tests/kernels/test_triton_m
   | grep -v 'leaked \(type\|function\)\|^nanobind: \|skipped remainder\|refleaks.html' | tail -2 | tee $OUT/cuda_tests_kw.log
 timeout 300 python3 benchmarks/device/sessions/sixtyseventh_kw.py $shipped ${TOKENS:-4,8,16} 2>&1 | grep -v Warn | tail -40
 case "$gpu" in *H200*) exit 0 ;; esac
-python3 benchmarks/device/ship_best_variant.py kw.json $shipped 2>&1 | tail -8
-if grep -q '"decode' $OUT/kw_shipped.json 2>/dev/null; then
-  timeout $((570 - SECONDS)) python3 benchmarks/bench_kernels.py --out $OUT --phases decode \
-    --decode-cases 1:1,4:1,8:1,16:1 --tell-tasks 2>&1 | grep -v -i "warn\|leaked\|nanobind\|skipped remainder\|refleaks" \
-    > $OUT/kernels.log
-  grep -E "T= 1:" $OUT/kernels.log | cut -c1-112
-fi
+ship_won kw.json $shipped $((570 - SECONDS))

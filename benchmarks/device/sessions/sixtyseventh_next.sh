@@ -9,12 +9,5 @@ gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1); echo "$gpu"
 timeout 150 python3 -m pytest -q -p no:cacheprovider tests/kernels/test_triton_mma.py -k "split_along_k or lane_order" 2>&1 \
   | grep -v 'leaked \(type\|function\)\|^nanobind: \|skipped remainder\|refleaks.html' | tail -2 | tee $OUT/cuda_tests_w16.log
 timeout 240 python3 benchmarks/device/sessions/sixtyseventh_next.py $shipped ${TOKENS:-4,8} 2>&1 | grep -v Warn | tail -30
-if [[ "$gpu" != *H200* ]]; then
-  python3 benchmarks/device/ship_best_variant.py kw_next.json $shipped 2>&1 | tail -8
-  if grep -q '"decode' $OUT/kw_next_shipped.json 2>/dev/null; then
-    timeout 100 python3 benchmarks/bench_kernels.py --out $OUT --phases decode --decode-cases 1:1,4:1,8:1,16:1 \
-      --tell-tasks 2>&1 | grep -v -i "warn\|leaked\|nanobind\|skipped remainder\|refleaks" > $OUT/kernels.log
-    grep -E "T= 1:" $OUT/kernels.log | cut -c1-112; rm -f $OUT/kernels.json
-  fi
-fi
+if [[ "$gpu" != *H200* ]]; then ship_won kw_next.json $shipped 100; rm -f $OUT/kernels.json; fi
 FORMS="4kw" timeout $((585 - SECONDS)) bash benchmarks/device/sessions/sixtyseventh_profile_4tok.sh 2>&1 | tail -8

@@ -9,10 +9,4 @@ gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1); echo "$gpu"
 timeout 100 python3 -m pytest -q -p no:cacheprovider tests/kernels/test_triton_mma.py -k register_cap 2>&1 | tail -1
 timeout 300 python3 benchmarks/device/sessions/sixtysixth_push_maxnreg.py $shipped ${TOKENS:-4,8,16} 2>&1 | grep -v Warn | tail -32
 case "$gpu" in *H200*) exit 0 ;; esac  # the variants are the H100's choices' (the H200's file has older ones)
-python3 benchmarks/device/ship_best_variant.py push_maxnreg.json $shipped 2>&1 | tail -8
-if grep -q '"decode' $OUT/push_maxnreg_shipped.json 2>/dev/null; then
-  timeout $((540 - SECONDS)) python3 benchmarks/bench_kernels.py --out $OUT --phases decode \
-    --decode-cases 1:1,4:1,8:1,16:1 --tell-tasks 2>&1 | grep -v -i "warn\|leaked\|nanobind\|skipped remainder\|refleaks" \
-    > $OUT/kernels.log
-  grep -E "T= 1:" $OUT/kernels.log | cut -c1-112
-fi
+ship_won push_maxnreg.json $shipped $((540 - SECONDS))
