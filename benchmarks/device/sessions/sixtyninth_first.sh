@@ -1,8 +1,9 @@
 # Written in the sixty-eighth session (no device came) for the next session's first call (carry
 # [".device-carry/wheels", ".device-carry/tasks"]; the device's Triton 3.6). On an H100: the PRELOAD-with-KW and KW
-# CUDA tests, sixtyeighth_preload.py at 4, 8 and 16 tokens (FOLD_TILE and the preloaded KW forms against the shipped
-# choices, in turns with cuBLAS), the winners shipped in this machine's copy ($OUT/preload_shipped.json -> the local
-# file), then the kernel table's one-task rows. On an H200: sixtyfifth_first.sh's H200 branch (the retune).
+# CUDA tests, sixtyeighth_preload.py at 4 and 8 tokens (TOKENS=4,8,16 adds 16: FOLD_TILE and the preloaded KW forms
+# against the shipped choices, in turns with cuBLAS), the winners shipped in this machine's copy
+# ($OUT/preload_shipped.json -> the local file), then the kernel table's one-task rows. On an H200:
+# sixtyfifth_first.sh's H200 branch (the retune).
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 case "$gpu" in
   *H200*) bash benchmarks/device/sessions/sixtyfifth_first.sh; exit ;;
@@ -12,5 +13,5 @@ shipped=kernels/tuned/NVIDIA_H100_80GB_HBM3.v8.json
 echo "$gpu"
 timeout 90 python3 -m pytest -q -p no:cacheprovider tests/kernels/test_triton_mma.py -k "(preloaded_k_parts or split_along_k) and dtype0" 2>&1 \
   | grep -v 'leaked \(type\|function\)\|^nanobind: \|skipped remainder\|refleaks.html' | tail -2 | tee $OUT/cuda_tests_preload.log
-timeout 260 python3 benchmarks/device/sessions/sixtyeighth_preload.py $shipped ${TOKENS:-4,8,16} 2>&1 | grep -v Warn | tail -24
+timeout 300 python3 benchmarks/device/sessions/sixtyeighth_preload.py $shipped ${TOKENS:-4,8} 2>&1 | grep -v Warn | tail -24
 ship_won preload.json $shipped $((570 - SECONDS))
