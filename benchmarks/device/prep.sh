@@ -45,6 +45,14 @@ install_triton39() {
   export SKETCHSERVE_CACHE=/root/t39/cache
   python3 -c "import triton; print('triton', triton.__version__)"
 }
+# cuda_tests SECONDS LOG PYTEST_ARGS...: pytest on this machine's GPU within SECONDS, nanobind's leak report at exit
+# filtered out, the summary's last 2 lines printed and kept in $OUT/LOG
+cuda_tests() {
+  local seconds=$1 log=$2
+  shift 2
+  timeout "$seconds" python3 -m pytest -q -p no:cacheprovider "$@" 2>&1 \
+    | grep -v 'leaked \(type\|function\)\|^nanobind: \|skipped remainder\|refleaks.html' | tail -2 | tee "$OUT/$log"
+}
 # one_task_table SECONDS: the kernel table's one-task decode rows (1, 4, 8, 16 tokens, the op told the batch's one
 # task) with this machine's shipped choices, within SECONDS -> $OUT/kernels.{log,json,png}; prints the rows
 one_task_table() {

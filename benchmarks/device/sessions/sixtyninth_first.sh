@@ -11,7 +11,6 @@ esac
 source benchmarks/device/prep.sh >/dev/null
 shipped=kernels/tuned/NVIDIA_H100_80GB_HBM3.v8.json
 echo "$gpu"
-timeout 90 python3 -m pytest -q -p no:cacheprovider tests/kernels/test_triton_mma.py -k "(preloaded_k_parts or split_along_k) and dtype0" 2>&1 \
-  | grep -v 'leaked \(type\|function\)\|^nanobind: \|skipped remainder\|refleaks.html' | tail -2 | tee $OUT/cuda_tests_preload.log
+cuda_tests 90 cuda_tests_preload.log tests/kernels/test_triton_mma.py -k "(preloaded_k_parts or split_along_k) and dtype0"
 timeout 300 python3 benchmarks/device/sessions/sixtyeighth_preload.py $shipped ${TOKENS:-4,8} 2>&1 | grep -v Warn | tail -24
 ship_won preload.json $shipped $((570 - SECONDS))

@@ -4,8 +4,7 @@
 source benchmarks/device/prep.sh >/dev/null
 shipped=kernels/tuned/NVIDIA_H100_80GB_HBM3.v8.json
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1); echo "$gpu"
-timeout 70 python3 -m pytest -q -p no:cacheprovider tests/kernels/test_triton_mma.py -k "split_along_k and dtype0" 2>&1 \
-  | grep -v 'leaked \(type\|function\)\|^nanobind: \|skipped remainder\|refleaks.html' | tail -2 | tee $OUT/cuda_tests_fold.log
+cuda_tests 70 cuda_tests_fold.log tests/kernels/test_triton_mma.py -k "split_along_k and dtype0"
 timeout 200 python3 benchmarks/device/sessions/sixtyseventh_fold.py $shipped ${TOKENS:-4,8,16} 2>&1 | grep -v Warn | tail -20
 if [[ "$gpu" != *H200* ]]; then python3 benchmarks/device/ship_best_variant.py fold.json $shipped 2>&1 | tail -6; fi
 one_task_table $((560 - SECONDS))

@@ -6,8 +6,7 @@
 source benchmarks/device/prep.sh >/dev/null
 shipped=kernels/tuned/NVIDIA_H100_80GB_HBM3.v8.json
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1); echo "$gpu"
-timeout 150 python3 -m pytest -q -p no:cacheprovider tests/kernels/test_triton_mma.py -k "split_along_k or k_parts" 2>&1 \
-  | grep -v 'leaked \(type\|function\)\|^nanobind: \|skipped remainder\|refleaks.html' | tail -2 | tee $OUT/cuda_tests_kw.log
+cuda_tests 150 cuda_tests_kw.log tests/kernels/test_triton_mma.py -k "split_along_k or k_parts"
 timeout 300 python3 benchmarks/device/sessions/sixtyseventh_kw.py $shipped ${TOKENS:-4,8,16} 2>&1 | grep -v Warn | tail -40
 case "$gpu" in *H200*) exit 0 ;; esac
 ship_won kw.json $shipped $((570 - SECONDS))

@@ -6,8 +6,7 @@
 source benchmarks/device/prep.sh >/dev/null
 shipped=kernels/tuned/NVIDIA_H100_80GB_HBM3.v8.json
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1); echo "$gpu"
-timeout 150 python3 -m pytest -q -p no:cacheprovider tests/kernels/test_triton_mma.py -k "split_along_k or lane_order" 2>&1 \
-  | grep -v 'leaked \(type\|function\)\|^nanobind: \|skipped remainder\|refleaks.html' | tail -2 | tee $OUT/cuda_tests_w16.log
+cuda_tests 150 cuda_tests_w16.log tests/kernels/test_triton_mma.py -k "split_along_k or lane_order"
 timeout 240 python3 benchmarks/device/sessions/sixtyseventh_next.py $shipped ${TOKENS:-4,8} 2>&1 | grep -v Warn | tail -30
 if [[ "$gpu" != *H200* ]]; then ship_won kw_next.json $shipped 100; rm -f $OUT/kernels.json; fi
 FORMS="4kw" timeout $((585 - SECONDS)) bash benchmarks/device/sessions/sixtyseventh_profile_4tok.sh 2>&1 | tail -8

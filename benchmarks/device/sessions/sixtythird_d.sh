@@ -15,5 +15,4 @@ timeout 200 python3 benchmarks/bench_kernels.py --out $OUT --phases decode --dec
   --tell-tasks 2>&1 | grep -v -i "warn\|leaked\|nanobind\|skipped remainder\|refleaks" > $OUT/kernels.log
 grep -E "T= 1:" $OUT/kernels.log | cut -c1-112
 timeout 60 python3 benchmarks/device/sessions/sixtysecond_one_token.py 2>&1 | grep -v -i warn | tail -4
-timeout $((320 - SECONDS)) python3 -m pytest -q -p no:cacheprovider tests/kernels/test_triton_mma.py 2>&1 \
-  | grep -v 'leaked \(type\|function\)\|^nanobind: \|skipped remainder\|refleaks.html' | tail -2 | tee $OUT/cuda_tests_mma.log
+cuda_tests $((320 - SECONDS)) cuda_tests_mma.log tests/kernels/test_triton_mma.py
