@@ -605,8 +605,7 @@ def _slot_tables(pairs_ptr, cur, r0c, r1c, r2c, r3c, grp, stride_ls, stride_ln, 
 @triton.jit
 def _preloaded_chunk(w0, w1, w2, w3, pairs_ptr, slot_all, slot0, slot1, r0c, r1c, r2c, r3c, x_quads, x0_off, x1_off,
                      k_start, GS, stride_ls, stride_ln, BITS: tl.constexpr, WPL: tl.constexpr, TILES: tl.constexpr,
-                     ROWS: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr, PDL: tl.constexpr,
-                     gofs=0):  # fmt: skip
+                     ROWS: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr, PDL: tl.constexpr):  # fmt: skip
     """A program's one chunk from its lane rows' code words already in registers (w0 .. w3: tuples of WPL words;
     w2, w3 used with ROWS 2): the first slot's tables before the PDL wait (codes, LUT pool and slots are no kernel's
     output), so that the codes' and the LUT's DRAM latencies overlap the previous kernel instead of following it;
@@ -614,7 +613,7 @@ def _preloaded_chunk(w0, w1, w2, w3, pairs_ptr, slot_all, slot0, slot1, r0c, r1c
     zero = tl.zeros(slot0.shape, dtype=tl.float32)
     a00, a01, a02, a03, a10, a11, a12, a13 = zero, zero, zero, zero, zero, zero, zero, zero
     b00, b01, b02, b03, b10, b11, b12, b13 = zero, zero, zero, zero, zero, zero, zero, zero
-    grp = k_start // GS + gofs  # (KW: the lane's part's group)
+    grp = k_start // GS
     first = first_slot(slot_all)
     tab0, tab1, tab2, tab3 = _slot_tables(pairs_ptr, first, r0c, r1c, r2c, r3c, grp, stride_ls, stride_ln, BITS, ROWS)
     pdl_wait(PDL)
@@ -668,26 +667,16 @@ def _lane_rows(pid_n, N, NT: tl.constexpr, ROWS: tl.constexpr, KW: tl.constexpr 
 
 
 @triton.jit
-def _fold_parts(acc, KW: tl.constexpr, USED: tl.constexpr, TILE: tl.constexpr = False):
+def _fold_parts(acc, KW: tl.constexpr, USED: tl.constexpr):
     """KW: a tuple of 8 accumulators [NT] summed over the program's KW parts along K ([NT / KW] each: lane e's of
-    every part, through shared memory), the first USED of them (4: one tile of tokens; the rest are zeros): one at a
-    time, a trip through shared memory each (11 barriers at 8 warps; the form the H100's KW choices were timed
-    with), or (TILE) a tile's four in one trip (2 barriers; not yet timed on a GPU)."""
+    every part, through shared memory), the first USED of them (4: one tile of tokens; the rest are zeros), one at a
+    time, a trip through shared memory each (11 barriers at 8 warps). A tile's four in one trip (2 barriers) was
+    ~10 % slower on both the H100 and the H200 (NOTES.md, sixty-ninth session), so it is gone."""
     NTR: tl.constexpr = acc[0].shape[0] // KW
     zero = tl.zeros((NTR,), dtype=tl.float32)
     out = ()
-    if not TILE:
-        for i in tl.static_range(USED):
-            out = out + (tl.sum(tl.reshape(acc[i], (KW, NTR)), axis=0),)
-    else:
-        for q in tl.static_range(USED // 4):  # a tile's 4 values at once: one trip through shared memory, not four
-            a = acc[4 * q : 4 * q + 4]
-            four = tl.join(tl.join(a[0], a[2]), tl.join(a[1], a[3]))  # [NT, 2, 2]: (lane, i // 2, i % 2) = a[i]
-            s = tl.sum(tl.reshape(four, (KW, NTR, 2, 2)), axis=0)  # [NTR, 2, 2]
-            even, odd = tl.split(s)  # the last axis: (a[0], a[2]) and (a[1], a[3])
-            s0, s2 = tl.split(even)
-            s1, s3 = tl.split(odd)
-            out = out + (s0, s1, s2, s3)
+    for i in tl.static_range(USED):
+        out = out + (tl.sum(tl.reshape(acc[i], (KW, NTR)), axis=0),)
     for _ in tl.static_range(8 - USED):
         out = out + (zero,)
     return out
@@ -776,17 +765,17 @@ def _decode_mma_kernel(
     USE_SPLIT: tl.constexpr, ASM: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr = False,
     PDL: tl.constexpr = False, PRELOAD: tl.constexpr = False, AHEAD: tl.constexpr = 0, SUM_AT_ONCE: tl.constexpr = 2,
     EARLY: tl.constexpr = False, PUSH: tl.constexpr = 0, PUSH_SETUP: tl.constexpr = "", KW: tl.constexpr = 1,
-    W16: tl.constexpr = False, FOLD_TILE: tl.constexpr = False,
+    W16: tl.constexpr = False,
 ):  # fmt: skip
     """A program: 16 * ROWS * WARPS rows (ROWS blocks of 16 a warp, sharing its x loads) over one K range, up to
     8 * TILES tokens. x's row stride and the chunk size are multiples of 4 columns and the group size a multiple of
-    the chunk (the launcher checks). PRELOAD: the K range (KW: each part's) is one chunk, and its code words (vector
-    loads) and the first slot's tables are in registers before the PDL wait (_preloaded_chunk). PUSH (the split, 2-8,
-    dividing WARPS): launched as clusters of the split's programs (split_k_push.cluster_launch), program cluster x
-    PUSH + rank taking split rank, the partials summed on chip (_push_y) instead of through the workspace. KW: the warps
-    in KW parts along the K range (16 * ROWS * WARPS / KW rows a program), each part's lanes on the same rows over
-    K_PER_SPLIT / KW columns within one LUT group, their accumulators summed in the program (_fold_parts) before y or
-    the workspace. W16 (rows of codes 16-byte aligned, WPL a multiple of 4): the chunks-ahead path loads a lane row's
+    the chunk (the launcher checks). PRELOAD: the K range is one chunk, and its code words (vector loads) and the
+    first slot's tables are in registers before the PDL wait (_preloaded_chunk). PUSH (the split, 2-8, dividing
+    WARPS): launched as clusters of the split's programs (split_k_push.cluster_launch), program cluster x PUSH + rank
+    taking split rank, the partials summed on chip (_push_y) instead of through the workspace. KW: the warps in KW
+    parts along the K range (16 * ROWS * WARPS / KW rows a program), each part's lanes on the same rows over K_PER_SPLIT
+    / KW columns within one LUT group, their accumulators summed in the program (_fold_parts) before y or the
+    workspace. W16 (rows of codes 16-byte aligned, WPL a multiple of 4): the chunks-ahead path loads a lane row's
     words of a chunk 4 at a time in 16-byte loads."""
     NT: tl.constexpr = 32 * WARPS  # one element per thread: element e in lane e % 32 of warp e // 32
     if PUSH:
@@ -826,7 +815,7 @@ def _decode_mma_kernel(
     k_end = tl.minimum(k_start + k_part, K)  # (of K part 0; every part's is as long)
     if PRELOAD and ASM:
         words_q = codes_ptr.to(tl.pointer_type(tl.uint64), bitcast=True)
-        q_lane = k_start // 16 + (WPL // 2) * tw  # the lane's first word pair of the chunk (of its part's, KW)
+        q_lane = k_start // 16 + (WPL // 2) * t  # the lane's first word pair of the chunk
         w0 = _lane_words(words_q, r0c * (stride_cw // 2) + q_lane, WPL)
         w1 = _lane_words(words_q, r1c * (stride_cw // 2) + q_lane, WPL)
         if ROWS == 2:
@@ -836,7 +825,7 @@ def _decode_mma_kernel(
             w2, w3 = w0, w1
         a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12, b13 = _preloaded_chunk(
             w0, w1, w2, w3, pairs_ptr, slot_all, slot0, slot1, r0c, r1c, r2c, r3c, x_quads, x0_off, x1_off,
-            k_start, GS, stride_ls, stride_ln, BITS, WPL, TILES, ROWS, BF16, X16, PDL, gofs)  # fmt: skip
+            k_start, GS, stride_ls, stride_ln, BITS, WPL, TILES, ROWS, BF16, X16, PDL)  # fmt: skip
     elif EARLY and ASM and AHEAD >= 2:  # the first group's words and tables before the PDL wait
         acc_a, acc_b = _early_first_group(w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, x_quads, slot_all, slot0, slot1,
                                           r0c, r1c, r2c, r3c, x0_off, x1_off, k_start, k_end, GS, stride_ls,
@@ -856,8 +845,8 @@ def _decode_mma_kernel(
             W16)  # fmt: skip
 
     if KW > 1:  # the parts' sums of each lane's (token, row) outputs, then stored by the first part's lanes' places
-        acc_a = _fold_parts((a00, a01, a02, a03, a10, a11, a12, a13), KW, 4 * TILES, FOLD_TILE)
-        acc_b = _fold_parts((b00, b01, b02, b03, b10, b11, b12, b13), KW, 4 * TILES if ROWS == 2 else 0, FOLD_TILE)
+        acc_a = _fold_parts((a00, a01, a02, a03, a10, a11, a12, a13), KW, 4 * TILES)
+        acc_b = _fold_parts((b00, b01, b02, b03, b10, b11, b12, b13), KW, 4 * TILES if ROWS == 2 else 0)
         a00, a01, a02, a03, a10, a11, a12, a13 = acc_a
         b00, b01, b02, b03, b10, b11, b12, b13 = acc_b
         g, t, r0, rb, r0c, r1c, r2c, r3c = _lane_rows(pid_n, N, NT // KW, ROWS)
@@ -911,29 +900,28 @@ def launch_fragments(kernel, name: str, x: torch.Tensor, codes_packed: torch.Ten
                      k_parts: int = 1, **constexprs) -> None:  # fmt: skip
     """The fragment kernels' launch (this module's; the arguments the op's launchers share): checks config's
     num_warps and WPL (one of wpls) and the call (mma_ok), splits K in chunks of 32 * WPL columns (one_chunk: one a
-    split, or a part with k_parts, whatever SPLIT_K says) and launches programs of rows_per_warp * num_warps rows,
-    constexprs (the kernel's own, and launch options such as pdl_args') added to the shared ones. push (the decode
-    kernel's PUSH; not in the interpreter, which keeps the workspace): the split's programs as one cluster, their
-    partials summed on chip; the split must be 2, 4 or 8 and divide num_warps. k_parts (the decode kernel's KW): the
-    program's warps in that many parts along its K range (rows_per_warp * num_warps / k_parts rows a program; up to 16
-    warps), each part's range whole chunks in one LUT group, so each split's range must be K / split exactly."""
+    split, whatever SPLIT_K says) and launches programs of rows_per_warp * num_warps rows, constexprs (the kernel's
+    own, and launch options such as pdl_args') added to the shared ones. push (the decode kernel's PUSH; not in the
+    interpreter, which keeps the workspace): the split's programs as one cluster, their partials summed on chip; the
+    split must be 2, 4 or 8 and divide num_warps. k_parts (the decode kernel's KW): the program's warps in that many
+    parts along its K range (rows_per_warp * num_warps / k_parts rows a program), each part's range whole chunks in
+    one LUT group, so each split's range must be K / split exactly."""
     m, k = x.shape
     n = codes_packed.shape[0]
     warps, wpl = config.get("num_warps", 4), config.get("WPL", 2)
-    if wpl not in wpls or warps not in ((1, 2, 4, 8, 16) if k_parts > 1 else (1, 2, 4, 8)):
-        raise ValueError(f"the {name} takes WPL {' or '.join(map(str, wpls))} and 1-8 warps (16 with KW), got {wpl} "
-                         f"and {warps}")  # fmt: skip
+    if wpl not in wpls or warps not in (1, 2, 4, 8):
+        raise ValueError(f"the {name} takes WPL {' or '.join(map(str, wpls))} and 1-8 warps, got {wpl} and {warps}")
     if not mma_ok(x, codes_packed, lut_pool, bits, wpl):
         raise ValueError(f"the {name} takes up to 16 tokens of fp16 or bf16 x with a LUT of the same type, 3/4-bit "
                          "codes in whole words, and chunks of 32 * WPL columns tiling K and the groups")  # fmt: skip
     gs = triton.cdiv(k, lut_pool.shape[2])
-    if k_parts > 1 and (warps % k_parts or push):
-        raise ValueError(f"the {name} takes KW dividing num_warps, without PUSH, got KW {k_parts} with {warps} "
-                         "warps")  # fmt: skip
+    if k_parts > 1 and (warps % k_parts or one_chunk or push):
+        raise ValueError(f"the {name} takes KW dividing num_warps, without PRELOAD or PUSH, got KW {k_parts} with "
+                         f"{warps} warps")  # fmt: skip
     push = push and not interpreting()  # the interpreter has no cluster launch: it keeps the workspace
     split, k_per_split, n_tiles, ws, counters = split_k_launch(x, y, n, rows_per_warp * warps // k_parts,
                                                                32 * wpl * k_parts, config.get("SPLIT_K", 1),
-                                                               32 * wpl * k_parts if one_chunk else None,
+                                                               32 * wpl if one_chunk else None,
                                                                workspace=not push)  # fmt: skip
     if k_parts > 1 and not k_parts_fit(k, gs, k_per_split, k_parts, 32 * wpl):
         raise ValueError(f"the {name} with KW {k_parts} needs K ({k}) split into equal ranges ({k_per_split} "
@@ -986,14 +974,13 @@ def launch_decode_mma(
     owner CTA (_push_y; SPLIT_K 2, 4 or 8 dividing num_warps; correct on the H100 but slower there on the shipped
     split-8 choices, 9.95 -> 12.70 us at 4 tokens on 4096x4096, sixty-fifth session, so no candidate has it);
     maxnreg (optional): a register cap for ptxas (8 warps at 80 registers: three programs an SM instead of two);
-    KW (1, 2, 4, 8, 16 dividing num_warps, which may then be 16; default 1): the program's warps in KW parts along
-    its K range, each part's lanes on the same 16 * ROWS * num_warps / KW rows, summed in the program (through
-    shared memory) instead of by as many split-K programs through the workspace (no PUSH; K / SPLIT_K / KW whole
-    chunks in one LUT group; with PRELOAD one chunk a part, all of a program's words asked for before the PDL
-    wait); W16 (0/1): the chunks' words by 16-byte loads, 4 a lane row, where WPL is a multiple of 4 and the codes'
-    rows are 16-byte aligned (codes_rows_aligned; else 4-byte loads); FOLD_TILE (0/1, KW): the parts' sums a
-    tile's four accumulators in one trip through shared memory instead of one at a time (written after Nsight put
-    31 % of the 4-token KW choice's stall samples in the fold; not yet timed, so no shipped choice has it)."""
+    KW (1, 2, 4, 8 dividing num_warps; default 1): the program's warps in KW parts along its K range, each part's
+    lanes on the same 16 * ROWS * num_warps / KW rows, summed in the program (through shared memory) instead of by
+    as many split-K programs through the workspace (no PUSH; K / SPLIT_K / KW whole chunks in one LUT group; no
+    PRELOAD: one chunk a part, every word asked for before the PDL wait, was 25-35 % slower than the chunks-ahead
+    form on the H100 and the H200, sixty-ninth session); W16 (0/1): the chunks' words by 16-byte loads, 4 a lane
+    row, where WPL is a multiple of 4 and the codes' rows are 16-byte aligned (codes_rows_aligned; else 4-byte
+    loads)."""
     rows = config.get("ROWS", 1)
     if config.get("AHEAD", 0) not in (0, 1, 2, 3):
         raise ValueError(f"the fragment kernel takes AHEAD 0-3, got {config['AHEAD']}")
@@ -1004,7 +991,6 @@ def launch_decode_mma(
                      config, 16 * rows, wpls=(2, 4, 8, 16), one_chunk=one_chunk, push=bool(config.get("PUSH")),
                      k_parts=config.get("KW", 1), ROWS=rows,
                      W16=bool(config.get("W16")) and config.get("WPL", 2) % 4 == 0 and codes_rows_aligned(codes_packed),
-                     FOLD_TILE=bool(config.get("FOLD_TILE")),
                      PRELOAD=one_chunk and codes_rows_aligned(codes_packed),
                      AHEAD=config.get("AHEAD", 0), EARLY=bool(config.get("EARLY", 0)),
                      SUM_AT_ONCE=config.get("SUM_AT_ONCE", default_sum_at_once(x.shape[0], rows)),

@@ -139,40 +139,17 @@ def test_chunks_asked_for_ahead_match_the_reference(m, n, k, gpr, slots, assign,
         (4, 40, 1024, 1, 1, "one", 4, 1, 8, 8, 1, 2, 1),  # the shipped form's (8 parts, AHEAD 2) with 16-byte words
     ],
 )
-@pytest.mark.parametrize("fold_tile", [0, 1])
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_a_programs_warps_split_along_k_sum_in_the_program(m, n, k, gpr, slots, assign, wpl, rows, warps, kw, split,
-                                                          ahead, w16, fold_tile, dtype):  # fmt: skip
+                                                          ahead, w16, dtype):  # fmt: skip
     """KW: a program's warps in KW parts along its K range on the same rows, their sums folded in the program
     (then y, or the split-K workspace); on CUDA the asm paths (AHEAD 0-3; W16: the words by 16-byte loads), in the
-    interpreter each lane's outputs over its part's columns; the parts' sums one accumulator at a time or
-    (FOLD_TILE) a tile's four at once."""
+    interpreter each lane's outputs over its part's columns."""
     x, codes, pool, slot_of_token = make_case(m, n, k, 4, gpr, slots, assign, dtype, seed=m + n + k + kw)
     y = torch.full((m, n), float("nan"), dtype=dtype, device=DEVICE)
     launch_decode(x, codes, pool, slot_of_token, 4, y, {"MODE": MODE_MMA, "num_warps": warps, "WPL": wpl, "ROWS": rows,
                                                         "SPLIT_K": split, "AHEAD": ahead, "KW": kw,
-                                                        "W16": w16, "FOLD_TILE": fold_tile})  # fmt: skip
-    assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, 4)) < TOL[dtype]
-
-
-@pytest.mark.parametrize(
-    "m,n,k,gpr,slots,assign,wpl,rows,warps,kw",
-    [
-        (4, 40, 1024, 1, 1, "one", 4, 1, 8, 8),  # 8 parts of one chunk each: all of K in one program
-        (5, 40, 1024, 2, 3, "random", 4, 1, 8, 8),  # parts 0-3 in LUT group 0, 4-7 in group 1; slots in turn
-        (16, 72, 1024, 1, 2, "random", 2, 2, 16, 16),  # 16 warps, one a part; two row blocks, two tiles
-        (12, 48, 1024, 1, 1, "one", 2, 1, 4, 4),  # 4 splits of 4 parts: the parts' sums are split-K partials
-        (4, 40, 2048, 1, 9, "distinct", 16, 1, 4, 4),  # 512-column chunks; every token its own slot
-    ],
-)
-@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
-def test_preloaded_k_parts_match_the_reference(m, n, k, gpr, slots, assign, wpl, rows, warps, kw, dtype):
-    """PRELOAD with KW: each part one chunk, every part's code words in registers before the PDL wait (on CUDA; the
-    interpreter takes the chunks-in-turn path over the same grid and parts), the parts' sums folded in the program."""
-    x, codes, pool, slot_of_token = make_case(m, n, k, 4, gpr, slots, assign, dtype, seed=m + n + k + kw)
-    y = torch.full((m, n), float("nan"), dtype=dtype, device=DEVICE)
-    launch_decode(x, codes, pool, slot_of_token, 4, y, {"MODE": MODE_MMA, "num_warps": warps, "WPL": wpl,
-                                                        "ROWS": rows, "KW": kw, "PRELOAD": 1})  # fmt: skip
+                                                        "W16": w16})  # fmt: skip
     assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, 4)) < TOL[dtype]
 
 
@@ -180,9 +157,7 @@ def test_preloaded_k_parts_match_the_reference(m, n, k, gpr, slots, assign, wpl,
     "config,k,gpr",
     [
         ({"num_warps": 4, "KW": 3}, 768, 1),  # KW must divide the warps
-        ({"num_warps": 16, "KW": 1}, 512, 1),  # 16 warps only in parts along K
-        ({"num_warps": 8, "KW": 8, "PRELOAD": 1}, 768, 1),  # one chunk a part: 512 columns a split, 768 is not whole
-        ({"num_warps": 4, "KW": 2, "PUSH": 1, "SPLIT_K": 2}, 512, 1),  # no PUSH
+        ({"num_warps": 4, "KW": 2, "PRELOAD": 1}, 512, 1),  # no PRELOAD
         ({"num_warps": 4, "KW": 4, "SPLIT_K": 3}, 1280, 1),  # 1280 = 3 splits of 512, the last short
         ({"num_warps": 4, "KW": 2}, 1024, 4),  # a part of 512 columns across groups of 256
     ],
@@ -199,15 +174,13 @@ import json, re, sys
 sys.path.insert(0, "benchmarks")
 from bench_kernels import _inner_loop_mix, compile_decode_mma_sm90
 out = []
-for kw, w16, tile in ((1, False, False), (8, False, False), (8, True, False), (8, True, True)):
+for kw, w16 in ((1, False), (8, False), (8, True)):
     const = {"BITS": 4, "WARPS": 8, "WPL": 4, "TILES": 1, "ROWS": 1, "USE_SPLIT": kw == 1, "ASM": True,
-             "BF16": False, "X16": True, "PDL": True, "AHEAD": 2, "EARLY": True, "KW": kw, "W16": w16,
-             "FOLD_TILE": tile}
+             "BF16": False, "X16": True, "PDL": True, "AHEAD": 2, "EARLY": True, "KW": kw, "W16": w16}
     regs, stack, shared, sass = compile_decode_mma_sm90(const, 8)
     ops = re.findall(r"/\*[0-9a-f]{4,}\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9_.]*)", sass)
     out.append([_inner_loop_mix(sass, top=None, full_opcodes=True)[1], int(stack), shared,
-                sum(op.split(".")[0] in ("ATOM", "ATOMG", "RED", "REDG") for op in ops),
-                sum(op.startswith("BAR.SYNC") for op in ops)])
+                sum(op.split(".")[0] in ("ATOM", "ATOMG", "RED", "REDG") for op in ops)])
 print(json.dumps(out))
 """
 
@@ -215,46 +188,13 @@ print(json.dumps(out))
 def test_k_parts_keep_the_loop_and_sum_in_shared_memory_without_arrivals_and_w16_loads_words_by_four():
     """sm_90 code, the 4-token form (8 warps, 4 words a lane, AHEAD 2, EARLY): with KW 8 the K loop is the split-K
     kernel's instruction for instruction (x's 16-byte loads kept: the parts' offsets are whole chunks), no spills,
-    and the parts meet in shared memory with no atomic arrival; W16 loads the words 4 at a time; FOLD_TILE folds
-    the tile's four accumulators with fewer barriers."""
-    split_k, kw8, kw8_w16, kw8_tile = sm90_results(_KW_SCRIPT, None)
-    (loop1, _, _, atomics1, _), (loop8, stack8, shared8, atomics8, _) = split_k, kw8
+    and the parts meet in shared memory with no atomic arrival; W16 loads the words 4 at a time."""
+    (loop1, _, _, atomics1), (loop8, stack8, shared8, atomics8), (loop16, *_) = sm90_results(_KW_SCRIPT, None)
     assert loop8 == loop1 and loop8["LDG.E.128"] == 4, (loop1, loop8)
     assert stack8 == 0 and shared8 > 0 and atomics8 == 0 < atomics1, (stack8, shared8, atomics8, atomics1)
     # W16: the chunk's 8 words (4 a row) in two 16-byte loads instead of eight 4-byte ones, the rest alike
-    loop16 = kw8_w16[0]
     assert loop16["LDG.E.128"] == 6 and "LDG.E" not in loop16, loop16
     assert {op: n for op, n in loop16.items() if not op.startswith("LDG")}.keys() <= loop8.keys(), loop16
-    # FOLD_TILE: the tile's four accumulators in one trip through shared memory, fewer barriers than one at a time
-    assert kw8_tile[0] == loop16 and kw8_tile[4] < kw8_w16[4], (kw8_tile[4], kw8_w16[4])
-
-
-_PRELOAD_KW_SCRIPT = r"""
-import json, re, sys
-sys.path.insert(0, "benchmarks")
-from bench_kernels import compile_decode_mma_sm90
-out = []
-for warps, wpl in ((8, 16), (16, 8)):  # 8 or 16 parts of one chunk: 4,096 columns a program
-    const = {"BITS": 4, "WARPS": warps, "WPL": wpl, "TILES": 1, "ROWS": 1, "USE_SPLIT": False, "ASM": True,
-             "BF16": False, "X16": True, "PDL": True, "PRELOAD": True, "KW": warps}
-    regs, stack, shared, sass = compile_decode_mma_sm90(const, warps)
-    ops = re.findall(r"/\*[0-9a-f]{4,}\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9_.]*)", sass)
-    wait = ops.index("ACQBULK")
-    out.append([int(regs), int(stack), sum(op.split(".")[0] in ("ATOM", "ATOMG", "RED", "REDG") for op in ops),
-                sum(op in ("LDG.E.64", "LDG.E.128") for op in ops[:wait]), ops.count("ACQBULK")])
-print(json.dumps(out))
-"""
-
-
-def test_preloaded_k_parts_ask_for_every_code_word_before_the_pdl_wait():
-    """sm_90 code of the 4-token PRELOAD forms with KW (one 16-row block, 4,096 columns a program): a lane's two rows'
-    code words (WPL of each) all asked for before the one grid-dependency wait, no spills, no atomics; the 16-warp
-    form in at most 64 registers, so that two programs (32 warps) share an SM."""
-    (regs8, stack8, atomics8, early8, waits8), (regs16, stack16, atomics16, early16, waits16) = sm90_results(
-        _PRELOAD_KW_SCRIPT, None)
-    assert stack8 == stack16 == 0 and atomics8 == atomics16 == 0 and waits8 == waits16 == 1
-    assert early8 >= 16 and early16 >= 8, (early8, early16)  # 2 rows x WPL words a lane, two (or four) a load
-    assert regs8 <= 128 and regs16 <= 64, (regs8, regs16)
 
 
 @pytest.mark.parametrize("at_once", [1, 2, 8])

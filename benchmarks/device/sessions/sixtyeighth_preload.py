@@ -7,7 +7,10 @@ before the PDL wait: 8 warps of 512 columns (94 registers, sm_90), or 16 warps o
 session's untimed one-trip fold) on every key that ships KW. Prediction: 0.5-1 us off at 4 and 8 tokens on
 4096x4096 (one DRAM wait a warp instead of two, ~0.6 us each under load); less at 16 tokens, where the loop's
 MMAs and x loads double. Variants the launcher refuses at a shape (4096x11008: K is no multiple of 4,096) are left
-out. argv as sixtyfifth_push_waves.py (the shipped file, the token counts)."""
+out. argv as sixtyfifth_push_waves.py (the shipped file, the token counts).
+
+Ran in the sixty-ninth session (results/preload_{h100,h200}_sixtyninth.json): both forms and FOLD_TILE lost on both
+GPUs, and both were removed from the kernel (the launcher refuses PRELOAD with KW again; FOLD_TILE is ignored)."""
 
 import sys
 from pathlib import Path
