@@ -671,7 +671,7 @@ def _fold_parts(acc, KW: tl.constexpr, USED: tl.constexpr):
     """KW: a tuple of 8 accumulators [NT] summed over the program's KW parts along K ([NT / KW] each: lane e's of
     every part, through shared memory), the first USED of them (4: one tile of tokens; the rest are zeros), one at a
     time, a trip through shared memory each (11 barriers at 8 warps). A tile's four in one trip (2 barriers) was
-    ~10 % slower on both the H100 and the H200 (NOTES.md, sixty-ninth session), so it is gone."""
+    10-14 % slower on the H100 and the H200 (NOTES.md, sixty-ninth session), so it is gone."""
     NTR: tl.constexpr = acc[0].shape[0] // KW
     zero = tl.zeros((NTR,), dtype=tl.float32)
     out = ()
@@ -977,7 +977,7 @@ def launch_decode_mma(
     KW (1, 2, 4, 8 dividing num_warps; default 1): the program's warps in KW parts along its K range, each part's
     lanes on the same 16 * ROWS * num_warps / KW rows, summed in the program (through shared memory) instead of by
     as many split-K programs through the workspace (no PUSH; K / SPLIT_K / KW whole chunks in one LUT group; no
-    PRELOAD: one chunk a part, every word asked for before the PDL wait, was 25-35 % slower than the chunks-ahead
+    PRELOAD: one chunk a part, every word asked for before the PDL wait, was 20-50 % slower than the chunks-ahead
     form on the H100 and the H200, sixty-ninth session); W16 (0/1): the chunks' words by 16-byte loads, 4 a lane
     row, where WPL is a multiple of 4 and the codes' rows are 16-byte aligned (codes_rows_aligned; else 4-byte
     loads)."""
