@@ -904,13 +904,14 @@ def launch_fragments(kernel, name: str, x: torch.Tensor, codes_packed: torch.Ten
     own, and launch options such as pdl_args') added to the shared ones. push (the decode kernel's PUSH; not in the
     interpreter, which keeps the workspace): the split's programs as one cluster, their partials summed on chip; the
     split must be 2, 4 or 8 and divide num_warps. k_parts (the decode kernel's KW): the program's warps in that many
-    parts along its K range (rows_per_warp * num_warps / k_parts rows a program), each part's range whole chunks in
-    one LUT group, so each split's range must be K / split exactly."""
+    parts along its K range (rows_per_warp * num_warps / k_parts rows a program; up to 16 warps), each part's range
+    whole chunks in one LUT group, so each split's range must be K / split exactly."""
     m, k = x.shape
     n = codes_packed.shape[0]
     warps, wpl = config.get("num_warps", 4), config.get("WPL", 2)
-    if wpl not in wpls or warps not in (1, 2, 4, 8):
-        raise ValueError(f"the {name} takes WPL {' or '.join(map(str, wpls))} and 1-8 warps, got {wpl} and {warps}")
+    if wpl not in wpls or warps not in ((1, 2, 4, 8, 16) if k_parts > 1 else (1, 2, 4, 8)):
+        raise ValueError(f"the {name} takes WPL {' or '.join(map(str, wpls))} and 1-8 warps (16 with KW), got {wpl} "
+                         f"and {warps}")  # fmt: skip
     if not mma_ok(x, codes_packed, lut_pool, bits, wpl):
         raise ValueError(f"the {name} takes up to 16 tokens of fp16 or bf16 x with a LUT of the same type, 3/4-bit "
                          "codes in whole words, and chunks of 32 * WPL columns tiling K and the groups")  # fmt: skip
@@ -974,13 +975,13 @@ def launch_decode_mma(
     owner CTA (_push_y; SPLIT_K 2, 4 or 8 dividing num_warps; correct on the H100 but slower there on the shipped
     split-8 choices, 9.95 -> 12.70 us at 4 tokens on 4096x4096, sixty-fifth session, so no candidate has it);
     maxnreg (optional): a register cap for ptxas (8 warps at 80 registers: three programs an SM instead of two);
-    KW (1, 2, 4, 8 dividing num_warps; default 1): the program's warps in KW parts along its K range, each part's
-    lanes on the same 16 * ROWS * num_warps / KW rows, summed in the program (through shared memory) instead of by
-    as many split-K programs through the workspace (no PUSH; K / SPLIT_K / KW whole chunks in one LUT group; no
-    PRELOAD: one chunk a part, every word asked for before the PDL wait, was 20-50 % slower than the chunks-ahead
-    form on the H100 and the H200, sixty-ninth session); W16 (0/1): the chunks' words by 16-byte loads, 4 a lane
-    row, where WPL is a multiple of 4 and the codes' rows are 16-byte aligned (codes_rows_aligned; else 4-byte
-    loads)."""
+    KW (1, 2, 4, 8, 16 dividing num_warps, which may then be 16: 32 warps an SM at 64 registers; default 1): the
+    program's warps in KW parts along its K range, each part's lanes on the same 16 * ROWS * num_warps / KW rows, summed
+    in the program (through shared memory) instead of by as many split-K programs through the workspace (no PUSH; K /
+    SPLIT_K / KW whole chunks in one LUT group; no PRELOAD: one chunk a part, every word asked for before the PDL wait,
+    was 20-50 % slower than the chunks-ahead form on the H100 and the H200, sixty-ninth session); W16 (0/1): the chunks'
+    words by 16-byte loads, 4 a lane row, where WPL is a multiple of 4 and the codes' rows are 16-byte aligned
+    (codes_rows_aligned; else 4-byte loads)."""
     rows = config.get("ROWS", 1)
     if config.get("AHEAD", 0) not in (0, 1, 2, 3):
         raise ValueError(f"the fragment kernel takes AHEAD 0-3, got {config['AHEAD']}")
