@@ -34,7 +34,8 @@ out = Path(sys.argv[1])
 forms, stalls = ("ship", "wpl8", "ahead3"), {}
 for form in forms:
     rows = list(csv.reader((out / f"{form}_raw.csv").open()))
-    head, vals = rows[0], rows[-1]
+    head = next(r for r in rows if "Kernel Name" in r)  # (past any lines ncu prints before the table)
+    vals = rows[-1]
     for name, v in zip(head, vals):
         if name.startswith("smsp__average_warps_issue_stalled_") and name.endswith("_per_issue_active.ratio"):
             reason = name[len("smsp__average_warps_issue_stalled_"):-len("_per_issue_active.ratio")]
