@@ -10,8 +10,8 @@ launched fixed configs, not the ones the op ships; this one launches whatever ke
 the op is the torch reference (the script's test runs it there). Prints the chosen kernel config. Above 64 tokens
 the op takes its sorted prefill kernel (per-token slots, no host segment bounds: not the dense path).
 --prefill-config '{...}' launches the prefill kernels with that config instead of the op's choice (CUDA);
---decode-config '{...}' the decode kernels (triton_decode.launch_decode), e.g. a shipped choice with and without
-PUSH, profiled one after the other (CUDA).
+--decode-config '{...}' the decode kernels (triton_decode.launch_decode), e.g. a shipped choice and a variant of
+it, profiled one after the other (CUDA).
 """
 
 from __future__ import annotations

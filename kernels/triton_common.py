@@ -495,17 +495,16 @@ def split_k_tiles(y: torch.Tensor, k_blocks: int, split_k: int, programs: int, t
 
 
 def split_k_launch(x: torch.Tensor, y: torch.Tensor, n: int, block_n: int, block_k: int, split_k: int,
-                   k_per_split: int | None = None, workspace: bool = True):  # fmt: skip
+                   k_per_split: int | None = None):  # fmt: skip
     """Grid and buffers of a split-K launch over x [M, K] -> y [M, N]: (split, K per split, N tiles, fp32
-    workspace [split, M, N], arrival counters); with one split, or without workspace (a kernel whose partials meet
-    on chip), the last two are y, unused by the kernel. K per split is a whole number of BLOCK_K blocks about
-    K / split_k, or k_per_split when given."""
+    workspace [split, M, N], arrival counters); with one split the last two are y, unused by the kernel. K per
+    split is a whole number of BLOCK_K blocks about K / split_k, or k_per_split when given."""
     m, k = x.shape
     if k_per_split is None:
         k_per_split = blocks_per_split(triton.cdiv(k, block_k), split_k) * block_k
     split = triton.cdiv(k, k_per_split)  # no empty splits
     n_tiles = triton.cdiv(n, block_n)
-    if split == 1 or not workspace:
+    if split == 1:
         return split, k_per_split, n_tiles, y, y
     ws = torch.empty(split, m, n, dtype=torch.float32, device=x.device)
     return split, k_per_split, n_tiles, ws, arrival_counters(x.device, n_tiles)

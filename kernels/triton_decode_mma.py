@@ -60,15 +60,6 @@ import triton
 import triton.language as tl
 
 from kernels.prmt_lut import PAIRS_CONSTRAINTS, pairs_program, to_ptx
-from kernels.split_k_push import (
-    cluster_launch,
-    push4,
-    push_cluster_wait,
-    push_load,
-    push_setup,
-    push_setup_asm,
-    push_wait,
-)
 from kernels.triton_common import (
     NO_SLOT,
     codes_rows_aligned,
@@ -701,62 +692,6 @@ def _write_y(y_ptr, ws_ptr, counter_ptr, a00, a01, a02, a03, a10, a11, a12, a13,
                       out0, out1, M, N, stride_ym, TILES, ROWS)  # fmt: skip
 
 
-@triton.jit
-def _push_slot(lane, pid_k, WARPS: tl.constexpr, SPLIT: tl.constexpr, V: tl.constexpr):
-    """PUSH: a lane's owner CTA (warp w's rows belong to CTA w // WPO, WPO = WARPS / SPLIT warps an owner) and the
-    byte offset of its V values in the owner's buffer [SPLIT sources][WPO x 32 lanes][V] fp32."""
-    WPO: tl.constexpr = WARPS // SPLIT
-    warp = lane // 32
-    return warp // WPO, ((pid_k * WPO + warp % WPO) * 32 + lane % 32) * (V * 4)
-
-
-@triton.jit
-def _pushed_value(u, pid_n, rank, WARPS: tl.constexpr, SPLIT: tl.constexpr, TILES: tl.constexpr,
-                  ROWS: tl.constexpr):  # fmt: skip
-    """PUSH: value u (< WPO x 32 x V) of owner rank's buffer part from one source: its byte offset there, token and
-    row. u = source lane l x V + j, lane l of the owner's warps holding (_push_y's order) group j // 4 = tile + TILES
-    x block of its accumulators, element j % 4 = c (c0 .. c3 as _store_tile's: token + c % 2, row + 8 (c // 2))."""
-    V: tl.constexpr = 4 * TILES * ROWS
-    lane = rank * (WARPS // SPLIT) * 32 + u // V  # the source lane's index in its program
-    j = u % V
-    tile = (j // 4) % TILES
-    block = (j // 4) // TILES
-    row = pid_n * (16 * ROWS * WARPS) + (lane // 32) * (16 * ROWS) + (lane % 32) // 4 + 16 * block + 8 * ((j % 4) // 2)
-    tok = 2 * (lane % 4) + 8 * tile + j % 2
-    return u * 4, tok, row
-
-
-@triton.jit
-def _push_y(y_ptr, buf, bar, a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12, b13,
-            pid_n, pid_k, M, N, stride_ym, WARPS: tl.constexpr, SPLIT: tl.constexpr, TILES: tl.constexpr,
-            ROWS: tl.constexpr):  # fmt: skip
-    """PUSH (split_k_push): the program's accumulators pushed into their rows' owner CTA (the lane's 4 values of each
-    tile and block at once: tile 0 block 0, tile 1, then block 1's); then, as an owner, every split's values of its
-    own rows summed from its buffer into y (the CTA's NT lanes over its WPO x 32 x V values)."""
-    NT: tl.constexpr = 32 * WARPS
-    V: tl.constexpr = 4 * TILES * ROWS
-    lane = tl.arange(0, NT)
-    owner, offset = _push_slot(lane, pid_k, WARPS, SPLIT, V)
-    buf = push_cluster_wait(buf)  # every peer's mbarrier initialised (the setup's arrive, at the kernel's start)
-    token = push4(a00, a01, a02, a03, buf, offset, owner, bar)
-    if TILES == 2:
-        token += push4(a10, a11, a12, a13, buf, offset + 16, owner, bar)
-    if ROWS == 2:
-        token += push4(b00, b01, b02, b03, buf, offset + 16 * TILES, owner, bar)
-        if TILES == 2:
-            token += push4(b10, b11, b12, b13, buf, offset + 48, owner, bar)
-    ready = push_wait(bar, token)
-    PART: tl.constexpr = (WARPS // SPLIT) * 32 * V  # the values one source pushes into an owner
-    for i in tl.static_range((PART + NT - 1) // NT):
-        u = i * NT + lane
-        at, tok, row = _pushed_value(tl.minimum(u, PART - 1), pid_n, pid_k, WARPS, SPLIT, TILES, ROWS)
-        total = push_load(buf + at, ready)
-        for s in tl.static_range(1, SPLIT):
-            total += push_load(buf + s * PART * 4 + at, ready)
-        tl.store(y_ptr + tok * stride_ym + row, total.to(y_ptr.dtype.element_ty),
-                 mask=(u < PART) & (tok < M) & (row < N))  # fmt: skip
-
-
 @jit_any_size(sizes=("M",), unaligned=("slot_ptr",))
 def _decode_mma_kernel(
     x_ptr, codes_ptr, lut_ptr, slot_ptr, y_ptr, ws_ptr, counter_ptr,
@@ -764,27 +699,19 @@ def _decode_mma_kernel(
     BITS: tl.constexpr, WARPS: tl.constexpr, WPL: tl.constexpr, TILES: tl.constexpr, ROWS: tl.constexpr,
     USE_SPLIT: tl.constexpr, ASM: tl.constexpr, BF16: tl.constexpr, X16: tl.constexpr = False,
     PDL: tl.constexpr = False, PRELOAD: tl.constexpr = False, AHEAD: tl.constexpr = 0, SUM_AT_ONCE: tl.constexpr = 2,
-    EARLY: tl.constexpr = False, PUSH: tl.constexpr = 0, PUSH_SETUP: tl.constexpr = "", KW: tl.constexpr = 1,
-    W16: tl.constexpr = False,
+    EARLY: tl.constexpr = False, KW: tl.constexpr = 1, W16: tl.constexpr = False,
 ):  # fmt: skip
     """A program: 16 * ROWS * WARPS rows (ROWS blocks of 16 a warp, sharing its x loads) over one K range, up to
     8 * TILES tokens. x's row stride and the chunk size are multiples of 4 columns and the group size a multiple of
     the chunk (the launcher checks). PRELOAD: the K range is one chunk, and its code words (vector loads) and the
-    first slot's tables are in registers before the PDL wait (_preloaded_chunk). PUSH (the split, 2-8, dividing
-    WARPS): launched as clusters of the split's programs (split_k_push.cluster_launch), program cluster x PUSH + rank
-    taking split rank, the partials summed on chip (_push_y) instead of through the workspace. KW: the warps in KW
+    first slot's tables are in registers before the PDL wait (_preloaded_chunk). KW: the warps in KW
     parts along the K range (16 * ROWS * WARPS / KW rows a program), each part's lanes on the same rows over K_PER_SPLIT
     / KW columns within one LUT group, their accumulators summed in the program (_fold_parts) before y or the
     workspace. W16 (rows of codes 16-byte aligned, WPL a multiple of 4): the chunks-ahead path loads a lane row's
     words of a chunk 4 at a time in 16-byte loads."""
     NT: tl.constexpr = 32 * WARPS  # one element per thread: element e in lane e % 32 of warp e // 32
-    if PUSH:
-        pid_n = tl.program_id(0) // PUSH
-        pid_k = tl.program_id(0) % PUSH  # the CTA's rank in its cluster
-        buf, bar = push_setup(tl.arange(0, NT), PUSH_SETUP)  # the mbarrier's init and the cluster arrive
-    else:
-        pid_n = tl.program_id(0)
-        pid_k = tl.program_id(1)
+    pid_n = tl.program_id(0)
+    pid_k = tl.program_id(1)
     g, t, r0, rb, r0c, r1c, r2c, r3c = _lane_rows(pid_n, N, NT, ROWS, KW)
     words_ptr = codes_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
     pairs_ptr = lut_ptr.to(tl.pointer_type(tl.uint32), bitcast=True)
@@ -853,13 +780,9 @@ def _decode_mma_kernel(
         out0 = 2 * t
         out1 = 2 * t + 8
 
-    if PUSH:
-        _push_y(y_ptr, buf, bar, a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12, b13,
-                pid_n, pid_k, M, N, stride_ym, WARPS, PUSH, TILES, ROWS)  # fmt: skip
-    else:
-        _write_y(y_ptr, ws_ptr, counter_ptr, a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11,
-                 b12, b13, r0, rb, out0, out1, pid_n, pid_k, M, N, stride_ym, SPLIT_K, TILES, ROWS, USE_SPLIT,
-                 SUM_AT_ONCE)  # fmt: skip
+    _write_y(y_ptr, ws_ptr, counter_ptr, a00, a01, a02, a03, a10, a11, a12, a13, b00, b01, b02, b03, b10, b11, b12,
+             b13, r0, rb, out0, out1, pid_n, pid_k, M, N, stride_ym, SPLIT_K, TILES, ROWS, USE_SPLIT,
+             SUM_AT_ONCE)  # fmt: skip
 
 
 def mma_ok(x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor, bits: int, words_per_lane: int) -> bool:
@@ -896,34 +819,30 @@ def k_parts_fit(k: int, group_size: int, k_per_split: int, parts: int, chunk: in
 
 def launch_fragments(kernel, name: str, x: torch.Tensor, codes_packed: torch.Tensor, lut_pool: torch.Tensor,
                      slot_of_token: torch.Tensor, bits: int, y: torch.Tensor, config: dict, rows_per_warp: int,
-                     wpls: tuple[int, ...] = (2, 4), one_chunk: bool = False, push: bool = False,
-                     k_parts: int = 1, **constexprs) -> None:  # fmt: skip
+                     wpls: tuple[int, ...] = (2, 4), one_chunk: bool = False, k_parts: int = 1,
+                     **constexprs) -> None:  # fmt: skip
     """The fragment kernels' launch (this module's; the arguments the op's launchers share): checks config's
     num_warps and WPL (one of wpls) and the call (mma_ok), splits K in chunks of 32 * WPL columns (one_chunk: one a
     split, whatever SPLIT_K says) and launches programs of rows_per_warp * num_warps rows, constexprs (the kernel's
-    own, and launch options such as pdl_args') added to the shared ones. push (the decode kernel's PUSH; not in the
-    interpreter, which keeps the workspace): the split's programs as one cluster, their partials summed on chip; the
-    split must be 2, 4 or 8 and divide num_warps. k_parts (the decode kernel's KW): the program's warps in that many
-    parts along its K range (rows_per_warp * num_warps / k_parts rows a program; up to 16 warps), each part's range
-    whole chunks in one LUT group, so each split's range must be K / split exactly."""
+    own, and launch options such as pdl_args') added to the shared ones. k_parts (the decode kernel's KW): the
+    program's warps in that many
+    parts along its K range (rows_per_warp * num_warps / k_parts rows a program), each part's range whole chunks in
+    one LUT group, so each split's range must be K / split exactly."""
     m, k = x.shape
     n = codes_packed.shape[0]
     warps, wpl = config.get("num_warps", 4), config.get("WPL", 2)
-    if wpl not in wpls or warps not in ((1, 2, 4, 8, 16) if k_parts > 1 else (1, 2, 4, 8)):
-        raise ValueError(f"the {name} takes WPL {' or '.join(map(str, wpls))} and 1-8 warps (16 with KW), got {wpl} "
-                         f"and {warps}")  # fmt: skip
+    if wpl not in wpls or warps not in (1, 2, 4, 8):
+        raise ValueError(f"the {name} takes WPL {' or '.join(map(str, wpls))} and 1-8 warps, got {wpl} and {warps}")
     if not mma_ok(x, codes_packed, lut_pool, bits, wpl):
         raise ValueError(f"the {name} takes up to 16 tokens of fp16 or bf16 x with a LUT of the same type, 3/4-bit "
                          "codes in whole words, and chunks of 32 * WPL columns tiling K and the groups")  # fmt: skip
     gs = triton.cdiv(k, lut_pool.shape[2])
-    if k_parts > 1 and (warps % k_parts or one_chunk or push):
-        raise ValueError(f"the {name} takes KW dividing num_warps, without PRELOAD or PUSH, got KW {k_parts} with "
-                         f"{warps} warps")  # fmt: skip
-    push = push and not interpreting()  # the interpreter has no cluster launch: it keeps the workspace
+    if k_parts > 1 and (warps % k_parts or one_chunk):
+        raise ValueError(f"the {name} takes KW dividing num_warps, without PRELOAD, got KW {k_parts} with {warps} "
+                         "warps")  # fmt: skip
     split, k_per_split, n_tiles, ws, counters = split_k_launch(x, y, n, rows_per_warp * warps // k_parts,
                                                                32 * wpl * k_parts, config.get("SPLIT_K", 1),
-                                                               32 * wpl if one_chunk else None,
-                                                               workspace=not push)  # fmt: skip
+                                                               32 * wpl if one_chunk else None)  # fmt: skip
     if k_parts > 1 and not k_parts_fit(k, gs, k_per_split, k_parts, 32 * wpl):
         raise ValueError(f"the {name} with KW {k_parts} needs K ({k}) split into equal ranges ({k_per_split} "
                          f"columns) of KW parts each within one LUT group of {gs}")  # fmt: skip
@@ -934,15 +853,7 @@ def launch_fragments(kernel, name: str, x: torch.Tensor, codes_packed: torch.Ten
                    BF16=x.dtype == torch.bfloat16, X16=x16_ok(x), num_warps=warps, num_stages=1, **constexprs)
     if k_parts > 1:
         options["KW"] = k_parts
-    if push:
-        if split not in (2, 4, 8) or warps % split:
-            raise ValueError(f"the {name} pushes split-K partials within a cluster of 2, 4 or 8 programs that "
-                             f"divides its warps, got split {split} and {warps} warps")  # fmt: skip
-        values = 4 * tiles * rows_per_warp // 16  # a lane's accumulators: 4 a tile of 8 tokens and block of 16 rows
-        cluster_launch(kernel, (n_tiles,), split, *args, PUSH=split,
-                       PUSH_SETUP=push_setup_asm(32 * warps * values * 4, wait=False), **options)  # fmt: skip
-    else:
-        kernel[(n_tiles, split)](*args, **options)
+    kernel[(n_tiles, split)](*args, **options)
 
 
 def default_sum_at_once(m: int, rows: int) -> int:
@@ -971,17 +882,17 @@ def launch_decode_mma(
     at once at its start, 2 / 3 one / two chunks ahead (_group_chunks); SUM_AT_ONCE (default 8 over the program's
     tiles of 16 rows x 8 tokens, 1 with four tiles): split-K partials the row tile's last program loads together
     (_sum_tiles); EARLY (0/1, AHEAD 2 or 3): the first group's first words and tables asked for before the PDL wait
-    (_early_first_group); PUSH (0/1): the split's programs as one cluster, each pushing its partials into its rows'
-    owner CTA (_push_y; SPLIT_K 2, 4 or 8 dividing num_warps; correct on the H100 but slower there on the shipped
-    split-8 choices, 9.95 -> 12.70 us at 4 tokens on 4096x4096, sixty-fifth session, so no candidate has it);
-    maxnreg (optional): a register cap for ptxas (8 warps at 80 registers: three programs an SM instead of two);
-    KW (1, 2, 4, 8, 16 dividing num_warps, which may then be 16: 32 warps an SM at 64 registers; default 1): the
-    program's warps in KW parts along its K range, each part's lanes on the same 16 * ROWS * num_warps / KW rows, summed
-    in the program (through shared memory) instead of by as many split-K programs through the workspace (no PUSH; K /
-    SPLIT_K / KW whole chunks in one LUT group; no PRELOAD: one chunk a part, every word asked for before the PDL wait,
-    was 20-50 % slower than the chunks-ahead form on the H100 and the H200, sixty-ninth session); W16 (0/1): the chunks'
-    words by 16-byte loads, 4 a lane row, where WPL is a multiple of 4 and the codes' rows are 16-byte aligned
-    (codes_rows_aligned; else 4-byte loads)."""
+    (_early_first_group); maxnreg (optional): a register cap for ptxas (8 warps at 80 registers: three programs an
+    SM instead of two); KW (1, 2, 4, 8 dividing num_warps; default 1): the program's warps in KW parts along its K
+    range, each part's lanes on the same 16 * ROWS * num_warps / KW rows, summed in the program (through shared
+    memory) instead of by as many split-K programs through the workspace (K / SPLIT_K / KW whole chunks in one LUT
+    group; no PRELOAD: one chunk a part, every word asked for before the PDL wait, was 20-50 % slower than the
+    chunks-ahead form on the H100 and the H200, sixty-ninth session; 16 warps in 16 parts under a 64-register cap,
+    32 warps an SM, were 30-50 % slower than the shipped 8 parts on the H100, seventieth session, so 1-8 warps); W16
+    (0/1): the chunks' words by 16-byte loads, 4 a lane row, where WPL is a multiple of 4 and the codes' rows are
+    16-byte aligned (codes_rows_aligned; else 4-byte loads). (PUSH, the split's programs as one cluster pushing
+    their partials into their rows' owner CTA, sixty-fourth to sixty-sixth sessions, was correct but at best tied
+    the workspace sum on the H100; KW replaced it, and the seventieth session removed it.)"""
     rows = config.get("ROWS", 1)
     if config.get("AHEAD", 0) not in (0, 1, 2, 3):
         raise ValueError(f"the fragment kernel takes AHEAD 0-3, got {config['AHEAD']}")
@@ -989,8 +900,7 @@ def launch_decode_mma(
         raise ValueError(f"the fragment kernel takes ROWS 1 or 2, got {rows}")
     one_chunk = bool(config.get("PRELOAD"))
     launch_fragments(_decode_mma_kernel, "fragment decode kernel", x, codes_packed, lut_pool, slot_of_token, bits, y,
-                     config, 16 * rows, wpls=(2, 4, 8, 16), one_chunk=one_chunk, push=bool(config.get("PUSH")),
-                     k_parts=config.get("KW", 1), ROWS=rows,
+                     config, 16 * rows, wpls=(2, 4, 8, 16), one_chunk=one_chunk, k_parts=config.get("KW", 1), ROWS=rows,
                      W16=bool(config.get("W16")) and config.get("WPL", 2) % 4 == 0 and codes_rows_aligned(codes_packed),
                      PRELOAD=one_chunk and codes_rows_aligned(codes_packed),
                      AHEAD=config.get("AHEAD", 0), EARLY=bool(config.get("EARLY", 0)),

@@ -1,7 +1,7 @@
 """After a shipped_in_turns script (bench_kernels.py) on the same machine: ship, in this machine's copy of the
 shipped file, each key's fastest variant where it beat the shipped choice in the same turns by >= 2 % with its error
 within the shipped choice's, so that a kernel table run next measures the bars with it. The local tree gets the
-same edit from $OUT/<results>_shipped.json. argv[1]: the results file under $OUT (push_maxnreg.json); argv[2]: the
+same edit from $OUT/<results>_shipped.json. argv[1]: the results file under $OUT (e.g. kw16.json); argv[2]: the
 shipped file (default the H100's)."""
 
 import json

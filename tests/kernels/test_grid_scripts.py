@@ -394,7 +394,7 @@ def test_a_variant_ships_only_where_it_beat_the_shipped_choice_by_two_percent_an
     shipped_cfg = {"MODE": 5, "SPLIT_K": 8, "num_warps": 8}
     row = {"N": 4096, "K": 4096, "gpr": 1, "M": 4, "config": shipped_cfg,
            "configs": {"shipped": shipped_cfg, "fast": shipped_cfg | {"maxnreg": 80},
-                       "faster_but_wrong": shipped_cfg | {"SPLIT_K": 12}, "close": shipped_cfg | {"PUSH": 1}},
+                       "faster_but_wrong": shipped_cfg | {"SPLIT_K": 12}, "close": shipped_cfg | {"AHEAD": 3}},
            "us": {"cublas": 18.0, "shipped": 10.0, "fast": 9.5, "faster_but_wrong": 9.0, "close": 9.9},
            "err": {"shipped": 2e-3, "fast": 2e-3, "faster_but_wrong": 0.5, "close": 2e-3}}  # fmt: skip
     slower = row | {"M": 8, "us": {"cublas": 18.0, "shipped": 10.0, "fast": 9.9, "faster_but_wrong": 9.0,
@@ -405,12 +405,12 @@ def test_a_variant_ships_only_where_it_beat_the_shipped_choice_by_two_percent_an
     other = {"decode|1,4096,4096,4,1,torch.float16,torch.float16": {"MODE": 3}}
     shipped_file.write_text(json.dumps(other | {ship.one_task_decode_key(m, 4096, 4096, 1): shipped_cfg
                                                 for m in (4, 8)}))  # fmt: skip
-    (tmp_path / "push_maxnreg.json").write_text(json.dumps([row, slower]))
+    (tmp_path / "variants.json").write_text(json.dumps([row, slower]))
     monkeypatch.setenv("OUT", str(tmp_path))
-    monkeypatch.setattr(sys, "argv", ["ship_best_variant.py", "push_maxnreg.json", str(shipped_file)])
+    monkeypatch.setattr(sys, "argv", ["ship_best_variant.py", "variants.json", str(shipped_file)])
     ship.main()
     after = json.loads(shipped_file.read_text())
     assert after[ship.one_task_decode_key(4, 4096, 4096, 1)] == shipped_cfg | {"maxnreg": 80}
     assert after[ship.one_task_decode_key(8, 4096, 4096, 1)] == shipped_cfg and after | other == after
-    assert json.loads((tmp_path / "push_maxnreg_shipped.json").read_text()) == {
+    assert json.loads((tmp_path / "variants_shipped.json").read_text()) == {
         ship.one_task_decode_key(4, 4096, 4096, 1): shipped_cfg | {"maxnreg": 80}}

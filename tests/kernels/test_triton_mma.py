@@ -137,8 +137,6 @@ def test_chunks_asked_for_ahead_match_the_reference(m, n, k, gpr, slots, assign,
         (9, 24, 768, 1, 9, "distinct", 2, 1, 8, 4, 1, 1, 0),  # two warps a part; every token its own slot
         (12, 48, 1024, 1, 1, "one", 4, 1, 8, 8, 2, 2, 1),  # 8 parts of one chunk, their sums the split-K partials
         (4, 40, 1024, 1, 1, "one", 4, 1, 8, 8, 1, 2, 1),  # the shipped form's (8 parts, AHEAD 2) with 16-byte words
-        (4, 40, 1024, 1, 1, "one", 2, 1, 16, 16, 1, 1, 0),  # 16 warps in 16 parts of one chunk
-        (5, 24, 2048, 2, 2, "random", 4, 1, 16, 16, 1, 1, 1),  # 16 parts of 128 columns in two LUT groups, W16
     ],
 )
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
@@ -159,7 +157,6 @@ def test_a_programs_warps_split_along_k_sum_in_the_program(m, n, k, gpr, slots, 
     "config,k,gpr",
     [
         ({"num_warps": 4, "KW": 3}, 768, 1),  # KW must divide the warps
-        ({"num_warps": 16, "KW": 1}, 512, 1),  # 16 warps only in parts along K
         ({"num_warps": 4, "KW": 2, "PRELOAD": 1}, 512, 1),  # no PRELOAD
         ({"num_warps": 4, "KW": 4, "SPLIT_K": 3}, 1280, 1),  # 1280 = 3 splits of 512, the last short
         ({"num_warps": 4, "KW": 2}, 1024, 4),  # a part of 512 columns across groups of 256
@@ -198,26 +195,6 @@ def test_k_parts_keep_the_loop_and_sum_in_shared_memory_without_arrivals_and_w16
     # W16: the chunk's 8 words (4 a row) in two 16-byte loads instead of eight 4-byte ones, the rest alike
     assert loop16["LDG.E.128"] == 6 and "LDG.E" not in loop16, loop16
     assert {op: n for op, n in loop16.items() if not op.startswith("LDG")}.keys() <= loop8.keys(), loop16
-
-
-_KW16_SCRIPT = r"""
-import json, sys
-sys.path.insert(0, "benchmarks")
-from bench_kernels import _inner_loop_mix, compile_decode_mma_sm90
-const = {"BITS": 4, "WARPS": 16, "WPL": 4, "TILES": 1, "ROWS": 1, "USE_SPLIT": False, "ASM": True, "BF16": False,
-         "X16": True, "PDL": True, "AHEAD": 1, "KW": 16, "W16": True}
-regs, stack, shared, sass = compile_decode_mma_sm90(const, 16, 64)
-print(json.dumps(_inner_loop_mix(sass, top=None, full_opcodes=True)[1]))
-"""
-
-
-def test_sixteen_warps_in_sixteen_parts_keep_the_loop_in_registers_under_a_64_register_cap():
-    """sm_90 code of the 4-token form with 16 warps in 16 parts (4 words a lane, each chunk's words and x asked for
-    at its start, W16) under the cap of 64 registers that lets two programs (32 warps) share an SM (Triton 3.6 takes
-    64 uncapped, 3.9 72): no local memory in the K loop."""
-    loop = sm90_results(_KW16_SCRIPT, None)
-    assert not any(op.startswith(("LDL", "STL")) for op in loop), loop
-    assert loop["HMMA.16816.F32"] == 8, loop  # one chunk's 8 MMAs a pass: the loop is the chunk's
 
 
 @pytest.mark.parametrize("at_once", [1, 2, 8])
