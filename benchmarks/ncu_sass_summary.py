@@ -1,11 +1,12 @@
 """Where a kernel's warps wait, from Nsight Compute's SASS source page exported as CSV.
 
     ncu -i REPORT.ncu-rep --page source --csv --print-source sass > sass.csv
-    python3 benchmarks/ncu_sass_summary.py sass.csv [--top 30]
+    python3 benchmarks/ncu_sass_summary.py sass.csv [--top 30] [--shared]
 
 Prints the stall samples by reason, the samples and executed instructions by opcode, and the --top SASS lines by
 samples with their three main reasons: the CSV itself (~400 kB, a line per instruction and ~80 columns) is hard to
-read, and a device call returns few files.
+read, and a device call returns few files. --shared (a report with SourceCounters' memory columns) adds the
+shared-memory wavefronts and their ideal by full opcode (LDGSTS.E.128 apart from LDGSTS.E.BYPASS.128).
 """
 
 from __future__ import annotations
@@ -34,10 +35,13 @@ def _num(value: str | None) -> float:
         return 0.0
 
 
-def _opcode(source: str) -> str:
-    """SASS mnemonic without predicate and modifiers: '@P6 ERRBAR' -> 'ERRBAR', 'LOP3.LUT R1, ...' -> 'LOP3'."""
+def _opcode(source: str, modifiers: bool = False) -> str:
+    """SASS mnemonic without predicate and (unless modifiers) its modifiers: '@P6 ERRBAR' -> 'ERRBAR',
+    'LOP3.LUT R1, ...' -> 'LOP3' ('LOP3.LUT' with modifiers)."""
     text = re.sub(r"^@!?U?P\w+\s+", "", source.strip())
-    return text.split()[0].split(".")[0] if text else ""
+    if not text:
+        return ""
+    return text.split()[0] if modifiers else text.split()[0].split(".")[0]
 
 
 def summarize(rows: list[dict], top: int) -> str:
@@ -64,12 +68,29 @@ def summarize(rows: list[dict], top: int) -> str:
     return "\n".join(out)
 
 
+def shared_wavefronts(rows: list[dict]) -> str:
+    """The shared-memory wavefronts, their ideal and the instructions executed, summed by full opcode (modifiers
+    kept: a ring's cp.async through L1 and around it are different lines), most wavefronts first."""
+    by_op = {}
+    for r in rows:
+        sums = by_op.setdefault(_opcode(r.get("Source", ""), modifiers=True), [0.0, 0.0, 0.0])
+        sums[0] += _num(r.get("L1 Wavefronts Shared"))
+        sums[1] += _num(r.get("L1 Wavefronts Shared Ideal"))
+        sums[2] += _num(r.get("Instructions Executed"))
+    shared = sorted(((op, sums) for op, sums in by_op.items() if sums[0]), key=lambda kv: -kv[1][0])
+    return "shared wavefronts (opcode, wavefronts, ideal, executed) " + str([(op, *map(int, s)) for op, s in shared])
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("csv", type=Path)
     ap.add_argument("--top", type=int, default=30)
+    ap.add_argument("--shared", action="store_true", help="add the shared-memory wavefronts by opcode")
     args = ap.parse_args(argv)
-    print(summarize(read_rows(args.csv), args.top))
+    rows = read_rows(args.csv)
+    print(summarize(rows, args.top))
+    if args.shared:
+        print(shared_wavefronts(rows))
 
 
 if __name__ == "__main__":

@@ -192,6 +192,25 @@ def test_the_ncu_summary_totals_stall_reasons_and_opcodes_and_lists_the_hottest_
         summary.read_rows(tmp_path / "empty.csv")
 
 
+def test_the_ncu_summary_sums_shared_wavefronts_by_full_opcode(tmp_path):
+    """--shared: wavefronts, their ideal and the instructions executed by opcode with its modifiers, so that a
+    ring's cp.async through L1 (LDGSTS.E.128) and around it (LDGSTS.E.BYPASS.128) stay apart; opcodes with no
+    shared wavefronts left out; most wavefronts first."""
+    summary = load_benchmark("ncu_sass_summary")
+    head = '"Address","Source","Instructions Executed","L1 Wavefronts Shared","L1 Wavefronts Shared Ideal"'
+    lines = ['"Kernel Name","_decode_pairs_kernel",', head,
+             '"0x10","LDGSTS.E.128 [R1], desc[UR4][R2.64]","10","100","40"',
+             '"0x20","@P0 LDGSTS.E.BYPASS.128 [R1], desc[UR4][R2.64]","10","80","40"',
+             '"0x30","LDS R3, [R4+UR5]","20","20","20"',
+             '"0x40","LDS R5, [R6+UR5]","4","0","0"',
+             '"0x50","PRMT R1, R2, 0x3240, R3","30","0","0"']  # fmt: skip
+    path = tmp_path / "sass.csv"
+    path.write_text("\n".join(lines) + "\n")
+    assert summary.shared_wavefronts(summary.read_rows(path)) == (
+        "shared wavefronts (opcode, wavefronts, ideal, executed) "
+        "[('LDGSTS.E.128', 100, 40, 10), ('LDGSTS.E.BYPASS.128', 80, 40, 10), ('LDS', 20, 20, 24)]")
+
+
 def test_the_decode_wgmma_grid_splits_k_for_one_to_four_programs_an_sm():
     """benchmarks/decode_wgmma_grid.py: token tiles of 8 up to 8 tokens and 16 above; split-K of whole 64-column
     blocks (never more splits than blocks), distinct configs only."""

@@ -14,22 +14,6 @@ for c in "m4|4|{}" "m8|8|{}" "m4x0|4|{\"XSTAGE\": 0}"; do
   $NCU -i $OUT/$name.ncu-rep --page source --print-source sass --csv > $OUT/ring_$name.csv 2>&1
   $NCU -i $OUT/$name.ncu-rep --page details 2>&1 | grep -E "^    Duration" | sed "s/^/$name /"
   rm -f $OUT/$name.ncu-rep
-  python3 - "$OUT/ring_$name.csv" "$name" <<'PY'
-import csv, sys, collections
-rows = list(csv.reader(open(sys.argv[1])))
-hi = next(i for i, r in enumerate(rows) if "Source" in r)
-ix = {c: i for i, c in enumerate(rows[hi])}
-tot = collections.defaultdict(lambda: [0.0, 0.0, 0.0])
-for r in rows[hi + 1:]:
-    if len(r) < len(ix):
-        continue
-    s = r[ix["Source"]].strip().split()
-    op = s[1] if s[0].startswith("@") else s[0]
-    for j, col in enumerate(("Instructions Executed", "L1 Wavefronts Shared", "L1 Wavefronts Shared Ideal")):
-        tot[op][j] += float(r[ix[col]].replace(",", "") or 0)
-for op, (n, w, ideal) in sorted(tot.items(), key=lambda kv: -kv[1][1]):
-    if w:
-        print(sys.argv[2], op, f"executed {n:.0f} wavefronts {w:.0f} ideal {ideal:.0f}", sep=" | ")
-PY
+  python3 benchmarks/ncu_sass_summary.py "$OUT/ring_$name.csv" --top 0 --shared | sed "s/^/$name /"
   gzip -f $OUT/ring_$name.csv
 done

@@ -13,28 +13,6 @@ timeout 150 $NCU -k regex:_decode_pairs_kernel --launch-skip 1 --launch-count 1 
 $NCU -i $OUT/src.ncu-rep --page source --print-source sass --csv > $OUT/pairs_sass.csv 2>&1
 $NCU -i $OUT/src.ncu-rep --page details > $OUT/pairs_src_details.txt 2>&1
 rm -f $OUT/src.ncu-rep
-python3 - "$OUT/pairs_sass.csv" <<'PY'
-import csv, sys, collections
-rows = list(csv.reader(open(sys.argv[1])))
-head = next(i for i, r in enumerate(rows) if any("Source" == c for c in r))
-h = rows[head]
-print([c for c in h][:40])
-src = h.index("Source")
-cols = [i for i, c in enumerate(h) if "Wavefronts" in c or "Shared" in c or c in ("Warp Stall Sampling (All Samples)", "Instructions Executed")]
-tot = collections.defaultdict(lambda: [0.0] * len(cols))
-for r in rows[head + 1:]:
-    if len(r) <= src:
-        continue
-    op = r[src].strip().split(" ")[0] if not r[src].strip().startswith("@") else r[src].strip().split(" ")[1]
-    for j, i in enumerate(cols):
-        try:
-            tot[op][j] += float(r[i].replace(",", "") or 0)
-        except ValueError:
-            pass
-print("opcode", *[h[i] for i in cols], sep=" | ")
-for op, v in sorted(tot.items(), key=lambda kv: -max(kv[1])):
-    if max(v) > 0:
-        print(op, *[f"{x:.0f}" for x in v], sep=" | ")
-PY
+python3 benchmarks/ncu_sass_summary.py "$OUT/pairs_sass.csv" --top 10 --shared
 gzip -f $OUT/pairs_sass.csv
 grep -i -B2 -A12 "Shared Memory" $OUT/pairs_src_details.txt | head -40
