@@ -704,11 +704,11 @@ def _decode_mma_kernel(
     """A program: 16 * ROWS * WARPS rows (ROWS blocks of 16 a warp, sharing its x loads) over one K range, up to
     8 * TILES tokens. x's row stride and the chunk size are multiples of 4 columns and the group size a multiple of
     the chunk (the launcher checks). PRELOAD: the K range is one chunk, and its code words (vector loads) and the
-    first slot's tables are in registers before the PDL wait (_preloaded_chunk). KW: the warps in KW
-    parts along the K range (16 * ROWS * WARPS / KW rows a program), each part's lanes on the same rows over K_PER_SPLIT
-    / KW columns within one LUT group, their accumulators summed in the program (_fold_parts) before y or the
-    workspace. W16 (rows of codes 16-byte aligned, WPL a multiple of 4): the chunks-ahead path loads a lane row's
-    words of a chunk 4 at a time in 16-byte loads."""
+    first slot's tables are in registers before the PDL wait (_preloaded_chunk). KW: the warps in KW parts along the
+    K range (16 * ROWS * WARPS / KW rows a program), each part's lanes on the same rows over K_PER_SPLIT / KW
+    columns within one LUT group, their accumulators summed in the program (_fold_parts) before y or the workspace.
+    W16 (rows of codes 16-byte aligned, WPL a multiple of 4): the chunks-ahead path loads a lane row's words of a
+    chunk 4 at a time in 16-byte loads."""
     NT: tl.constexpr = 32 * WARPS  # one element per thread: element e in lane e % 32 of warp e // 32
     pid_n = tl.program_id(0)
     pid_k = tl.program_id(1)
@@ -825,9 +825,8 @@ def launch_fragments(kernel, name: str, x: torch.Tensor, codes_packed: torch.Ten
     num_warps and WPL (one of wpls) and the call (mma_ok), splits K in chunks of 32 * WPL columns (one_chunk: one a
     split, whatever SPLIT_K says) and launches programs of rows_per_warp * num_warps rows, constexprs (the kernel's
     own, and launch options such as pdl_args') added to the shared ones. k_parts (the decode kernel's KW): the
-    program's warps in that many
-    parts along its K range (rows_per_warp * num_warps / k_parts rows a program), each part's range whole chunks in
-    one LUT group, so each split's range must be K / split exactly."""
+    program's warps in that many parts along its K range (rows_per_warp * num_warps / k_parts rows a program), each
+    part's range whole chunks in one LUT group, so each split's range must be K / split exactly."""
     m, k = x.shape
     n = codes_packed.shape[0]
     warps, wpl = config.get("num_warps", 4), config.get("WPL", 2)

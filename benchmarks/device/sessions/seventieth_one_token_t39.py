@@ -13,7 +13,9 @@ import triton
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from profile_shipped import BITS, make_case  # noqa: E402
+from seventieth_pairs_ring import SHIPPED  # noqa: E402
 
 from kernels.gluon_decode_pairs import HAVE_PAIRS, launch_decode_pairs  # noqa: E402
 from kernels.reference import lut_linear_reference  # noqa: E402
@@ -24,9 +26,8 @@ from kernels.triton_decode import launch_decode  # noqa: E402
 ONE = {"BLOCK_K": 1024, "BLOCK_N": 4, "HALF2": 1, "MODE": 3, "PREFETCH": 1, "SPLIT_K": 1, "X_VEC": 1,
        "num_stages": 1, "num_warps": 2}  # fmt: skip
 FRAG = {"AHEAD": 2, "EARLY": 1, "KW": 8, "MODE": 5, "ROWS": 1, "SPLIT_K": 1, "W16": 1, "WPL": 4, "num_warps": 8}
-PAIRS1 = {"PREFETCH": 2, "RB": 1, "ROWS": 1, "SPLIT_K": 1, "STAGES": 4, "TABLES": 1, "WK": 4, "WPL": 4, "XRING": 0,
-          "XSTAGE": 1}  # fmt: skip
-PAIRS4 = PAIRS1 | {"STAGES": 3}
+PAIRS4 = SHIPPED  # the pair kernel's 4-token choice (seventieth_pairs_ring.py)
+PAIRS1 = PAIRS4 | {"STAGES": 4}  # its 1-token choice differs only there
 
 
 def main() -> None:
