@@ -1,6 +1,6 @@
 """Decode of one task on tensor cores, each pair of weights looked up in a table of code pairs in shared memory.
 
-The fragment kernel (triton_decode_mma.py) builds mma.sync's A fragments in registers by byte permutes: ~22
+The fragment kernel (triton_decode_mma.py) builds mma.sync's A fragments in registers by byte permutes: ~21
 instructions for a code word's 8 weights, 4.1 per weight in its loop, and at 4-16 tokens it stays at 1.1-1.3x
 cuBLAS against the issue's bar of 2.5x. Here a program first writes, for its rows and LUT group, the two weights
 of every byte value of codes:

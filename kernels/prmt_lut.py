@@ -5,14 +5,17 @@ bf16) as two byte tables: lo[0..3] = the low bytes of entries 0-3, 4-7, 8-11, 12
 high bytes. One b32 word of packed codes holds 8 codes, nibble i = column i (kernels/packing.py, 2 per byte, low
 nibble first). `prmt.b32 d, a, b, sel` picks 4 bytes out of {b, a} by the 4 selector nibbles' low 3 bits, so
 
-    sel  = word & 0x7777                       codes 0-3 without their bit 3 (entries 0-7 / 8-15 alike)
+    sel  = word & 0x77777777                   codes without their bit 3 (entries 0-7 / 8-15 alike); prmt
+                                               reads a selector's low 16 bits, so these are codes 0-3's
     mask = prmt(word << 4, word, 0xD9C8)       0xFF in byte i where code i has bit 3 set (sign-replicate mode)
     lo   = mask ? prmt(lo2, lo3, sel) : prmt(lo0, lo1, sel)        low bytes of the 4 looked-up entries
     hi   = mask ? prmt(hi2, hi3, sel) : prmt(hi0, hi1, sel)        high bytes
     w01  = prmt(lo, hi, 0x5140), w23 = prmt(lo, hi, 0x7362)       entries as 16-bit pairs
 
-then the same for codes 4-7 (word >> 16, mask selector 0xFBEA), then per entry: to fp32, one FMA with x. About
-30 instructions per 8 weights, against ~12 per weight for the L1 gather of the generic decode kernel.
+then the same for codes 4-7 (sel >> 16, mask selector 0xFBEA): 21 instructions a word, one fewer than with the
+mask taken per half (seventy-first session: 1-2 % off the one-token kernel and prefill on the H100, a tie at 4-16
+tokens). Then per entry: to fp32, one FMA with x. About 30 instructions per 8 weights, against ~12 per weight for
+the L1 gather of the generic decode kernel.
 
 The half-precision form ("f16x2": fp16 LUT and fp16 x) multiplies the 16-bit pairs w01 .. w67 with x's pairs as
 they lie in memory: one `fma.rn.f16x2` per two weights, the word's 8 products summed in fp16 (4 per half), and
@@ -43,11 +46,9 @@ SELECT = 0xCA  # lop3 immLut of a ? b : c, bitwise (F(0xF0, 0xCC, 0xAA) = (a & b
 def _code_halves(word: str):
     """Per half of the word (codes 0-3, then 4-7; after a first `shl w4, word, 4`): (half, instructions leaving the
     half's selectors s = codes & 7 in its 4 bytes and their bit-3 mask m, 0xFF in the byte of each code >= 8)."""
-    for half, (shift, mask_sel) in enumerate(((0, 0xD9C8), (16, 0xFBEA))):
-        if shift:
-            prog = [("shr", "s", word, shift), ("and", "s", "s", 0x7777)]
-        else:
-            prog = [("and", "s", word, 0x7777)]
+    for half, mask_sel in enumerate((0xD9C8, 0xFBEA)):
+        # prmt reads only its selector's low 16 bits, so one and serves both halves and the second needs only a shift
+        prog = [("shr", "s", "s", 16)] if half else [("and", "s", word, 0x77777777)]
         yield half, prog + [("prmt", "m", "w4", word, mask_sel)]
 
 
@@ -110,7 +111,7 @@ HALF2_FMA_CONSTRAINTS = "=f,f," + ",".join(["r"] * 8)
 def half2_fma_program() -> list[tuple]:
     """One token's share of a word looked up once (the 2-4-token kernel, triton_decode_prmt_tokens.py): $0 = $1 +
     the word's 8 products with x, rounded as lookup_program("f16x2") rounds them: 9 instructions a token and word
-    against the lookup's 22."""
+    against the lookup's 21."""
     return _half2_word_sum(("$2", "$3", "$4", "$5"), ("$6", "$7", "$8", "$9"), "$1", "$0")
 
 

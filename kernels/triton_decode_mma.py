@@ -19,7 +19,7 @@ columns p = 8 (WPL t + i) + 0 .. 7, and k-step 2i + h (h = 0, 1) of the chunk ma
 
 so a0 = q[2h] of row g, a1 = q[2h] of row g + 8, a2 / a3 = q[2h + 1] of each, and b0, b1 = x's pairs at the same
 physical columns: one 8-byte load per token, k-step and lane (one 16-byte load for two k-steps where x's rows
-are 16-byte aligned, X16). Per word: the byte-permute lookup (prmt_lut.py, pairs_program: ~22 instructions for 8
+are 16-byte aligned, X16). Per word: the byte-permute lookup (prmt_lut.py, pairs_program: ~21 instructions for 8
 weights) and one MMA per 8 tokens and k-step; no shared memory, no barrier.
 Tokens: 8 per MMA (TILES = 1: up to 8 tokens, 2: up to 16), lane row g's token of tile j is 8j + g. ROWS = 2: a
 warp takes two blocks of 16 rows that share its x loads (at 16 tokens x is 4 times the codes' bytes per weight).

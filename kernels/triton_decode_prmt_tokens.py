@@ -1,10 +1,10 @@
 """Decode of 2 to 4 tokens with each row's LUT in registers: a code word looked up once, multiplied into every token.
 
-The one-token kernel (triton_decode_prmt.py, MODE_PRMT with HALF2) spends ~22 instructions a code word on the
+The one-token kernel (triton_decode_prmt.py, MODE_PRMT with HALF2) spends ~21 instructions a code word on the
 byte-permute lookup of its 8 entries and 9 on the fp16 products and sums. From 2 tokens the op used the fragment
 kernel (triton_decode_mma.py: a 16-row MMA per word pair, tokens padded to 8) or the tensor-core register-LUT
 kernel; at 4 tokens of one task they took 12.2 us on 4096x4096 against the one-token kernel's 7.4 (H200,
-README). Here the lookup is shared: per word, pairs_program's 22 instructions once, then half2_fma_program's 9 per
+README). Here the lookup is shared: per word, pairs_program's 21 instructions once, then half2_fma_program's 9 per
 token (kernels/prmt_lut.py), so 4 tokens cost ~58 instructions a word against 31 for one (plus each token's x,
 whose 16-byte pieces reach the rows' layout through shared memory: sm_90, 8 x 1,024 blocks, ~530 instructions a
 thread and block at 4 tokens against ~260 for the one-token kernel's one).

@@ -14,7 +14,7 @@ tokens then gets 4 tiles of one slot each instead of 2 that each loop over 2-3 s
         for each LUT group g:
             lo[4], hi[4] [BN] = byte tables of LUT[s, rows, g, 0..15]     8 loads and 8 prmt a row
             for each K block of g:
-                W_s [BN, BK] = the tables looked up at the codes            ~22 instructions a word of 8 codes
+                W_s [BN, BK] = the tables looked up at the codes            ~21 instructions a word of 8 codes
                 acc += W_s @ x[tokens of s, block].T  (W_LEFT: acc [BN, BM], the weight as the MMA's A operand)
                     or x[...] @ W_s.T                 (else: acc [BM, BN])
     y[perm[tile], rows] = acc
