@@ -332,10 +332,11 @@ def test_the_one_task_candidates_ask_for_chunks_ahead_and_start_early_in_some_fo
 
 def test_a_fragment_candidate_may_name_a_register_cap_and_its_waves_set_the_split():
     """(warps, rows, words, waves, AHEAD, EARLY, maxnreg): 3 waves of 132 SMs over 32 row tiles of 128 rows is split
-    12; the cap and the loads ride along, and a 4-tuple carries none of them."""
+    12; the cap and the loads ride along (a chunks-ahead form of 4 words a lane with 16-byte word loads), and a
+    4-tuple carries none of them."""
     capped, plain = split_k_fragment_configs([(8, 1, 4, 3, 2, 1, 80), (8, 1, 4, 2)], 4096, 4096, 132, 1024)
     assert capped == {"MODE": MODE_MMA, "num_warps": 8, "ROWS": 1, "WPL": 4, "SPLIT_K": 12, "AHEAD": 2, "EARLY": 1,
-                      "maxnreg": 80}  # fmt: skip
+                      "maxnreg": 80, "W16": 1}  # fmt: skip
     assert plain == {"MODE": MODE_MMA, "num_warps": 8, "ROWS": 1, "WPL": 4, "SPLIT_K": 8}
 
 
@@ -346,7 +347,7 @@ def test_a_fragment_candidate_may_split_k_in_the_program_where_its_parts_tile_k_
     form = (8, 1, 4, 1, 2, 1, 0, 8)
     (kw8,) = split_k_fragment_configs([form], 4096, 4096, 132, 1024)
     assert kw8 == {"MODE": MODE_MMA, "num_warps": 8, "ROWS": 1, "WPL": 4, "SPLIT_K": 1, "AHEAD": 2, "EARLY": 1,
-                   "KW": 8}  # fmt: skip
+                   "KW": 8, "W16": 1}  # fmt: skip
     assert split_k_fragment_configs([form], 4096, 11008, 132, 11008) == []
     four = (4, 2, 2, 1, 2, 0, 0, 4)
     assert split_k_fragment_configs([four], 4096, 11008, 132, 11008)[0]["KW"] == 4  # 4 x 2752 columns
@@ -435,3 +436,12 @@ def test_a_cached_fragment_choice_falls_back_where_this_calls_x_is_not_aligned(m
     shifted.copy_(x)
     y = triton_ops.lut_linear_forward(shifted, codes, pool, slots, 4)
     assert rel_err(y, lut_linear_reference(x, codes, pool, slots, 4)) < TOL[torch.float16]
+
+
+def test_only_chunks_ahead_forms_of_four_or_more_words_a_lane_take_sixteen_byte_word_loads():
+    """W16 loads a lane row's 4 words of a chunk at once on the chunks-ahead path: a form with AHEAD and WPL 4 takes
+    it, one with WPL 2 or without AHEAD does not."""
+    ahead4, ahead2, plain4 = split_k_fragment_configs([(8, 1, 4, 2, 2), (2, 2, 2, 8, 2), (2, 1, 4, 8)], 4096, 4096,
+                                                      132, 4096)  # fmt: skip
+    assert ahead4["W16"] == 1
+    assert "W16" not in ahead2 and "W16" not in plain4
