@@ -13,7 +13,6 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 from benchmarks.bench_kernels import (  # noqa: E402
     BITS,
-    H100_SHIPPED,
     layers,
     make_batch,
     one_task_decode_key,
@@ -28,8 +27,9 @@ KW8 = {"AHEAD": 2, "EARLY": 1, "KW": 8, "MODE": 5, "ROWS": 1, "SPLIT_K": 1, "W16
 
 
 def main() -> None:
-    shipped = json.loads(Path(H100_SHIPPED).read_text())
     device = torch.device("cuda")
+    shipped_file = autotune.SHIPPED_DIR / autotune.cache_path(device).name  # this GPU's shipped choices
+    shipped = json.loads(shipped_file.read_text())
     autotune._load(autotune.cache_path(device))
     new: dict = {}
     for n, k, gpr, layer in layers():
