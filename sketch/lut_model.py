@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from kernels import dequantize, lut_linear_autograd
+from kernels import SlotSegments, dequantize, lut_linear_autograd
 from sketch.format import SketchedBase, load_sketched_base
 
 if TYPE_CHECKING:
@@ -49,6 +49,8 @@ class LutLinear(nn.Module):
         if x2.is_cuda or (torch.is_grad_enabled() and (self.lut.requires_grad or x2.requires_grad)):
             self._weight = None  # (training: no dense copy kept)
             slot_of_token = torch.zeros(x2.shape[0], dtype=torch.int32, device=x.device)
+            if x2.is_cuda:  # every token reads slot 0: one segment, which the CUDA op plans without a device read
+                slot_of_token = SlotSegments.from_counts([0], [x2.shape[0]], x.device, per_token=slot_of_token)
             y = lut_linear_autograd(x2, self.codes_packed, lut[None], slot_of_token, self.bits, self.gpr,
                                     self.cpu_compute_dtype)
         else:  # the reference op's arithmetic, without rebuilding W_hat at every call (generation: every token)

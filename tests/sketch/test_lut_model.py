@@ -1,5 +1,6 @@
 """The offline runtime: a sketched base loads into a transformers model with LUT-linear projections."""
 
+import pytest
 import torch
 
 from sketch.lut_model import LutLinear, dense_state_dict, load_sketched_model
@@ -47,4 +48,21 @@ def test_without_autograd_a_projection_keeps_its_dense_weight_until_the_lut_chan
     assert proj._weight is None  # training keeps no dense copy
     assert torch.equal(y3.detach(), y2)  # the op's own arithmetic
     y3.sum().backward()
+    assert proj.lut.grad is not None and proj.lut.grad.abs().sum() > 0
+
+
+@pytest.mark.gpu
+def test_on_cuda_a_projection_over_a_prompt_matches_the_cpu_and_its_lut_gets_gradients():
+    """128 tokens on CUDA: the projection tells the op its one segment (the planned path: one dequantized weight and
+    cuBLAS) and computes what the CPU computes; the LUT trains through it."""
+    base = random_sketched_base(llama_config(), bits=4, gpr=2, seed=3)
+    model, _ = load_sketched_model(base)
+    proj = model.get_submodule(base.layer_names[0])
+    x = torch.randn(128, proj.in_features)
+    with torch.no_grad():
+        y_cpu = proj(x)
+    proj.cuda().lut.requires_grad_(True)
+    y = proj(x.cuda())
+    torch.testing.assert_close(y.cpu(), y_cpu, rtol=1e-4, atol=1e-4)
+    y.square().sum().backward()
     assert proj.lut.grad is not None and proj.lut.grad.abs().sum() > 0
