@@ -137,6 +137,7 @@ def test_chunks_asked_for_ahead_match_the_reference(m, n, k, gpr, slots, assign,
         (9, 24, 768, 1, 9, "distinct", 2, 1, 8, 4, 1, 1, 0),  # two warps a part; every token its own slot
         (12, 48, 1024, 1, 1, "one", 4, 1, 8, 8, 2, 2, 1),  # 8 parts of one chunk, their sums the split-K partials
         (4, 40, 1024, 1, 1, "one", 4, 1, 8, 8, 1, 2, 1),  # the shipped form's (8 parts, AHEAD 2) with 16-byte words
+        (16, 72, 2048, 1, 1, "one", 4, 2, 8, 8, 2, 2, 1),  # 8 parts on two row blocks sharing x, two tiles, split-K 2
     ],
 )
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
