@@ -12,12 +12,13 @@ assemble_model() {
   if ls /root/m/half_ab >/dev/null 2>&1; then cat /root/m/half_a? > /root/m/model.gguf; else cat /root/m/part_a? > /root/m/model.gguf; fi
   sha256sum /root/m/model.gguf | awk '{print $1}' | diff - <(cat .device-carry/model*/SHA256 | head -1) && echo "model ok"
 }
-# drop_shipped PREFIX: remove the shipped H200 choices whose key starts with PREFIX (e.g. "prefill|") from this
-# machine's copy of kernels/tuned/, so that those keys tune here (into $SKETCHSERVE_CACHE) with today's candidates
+# drop_shipped PREFIX [FILE]: remove the shipped choices whose key starts with PREFIX (e.g. "prefill|") from this
+# machine's copy of FILE (default the H200's, kernels/tuned/NVIDIA_H200.v8.json), so that those keys tune here (into
+# $SKETCHSERVE_CACHE) with today's candidates
 drop_shipped() {
-  python3 - "$1" <<'PY'
+  python3 - "$1" "${2:-kernels/tuned/NVIDIA_H200.v8.json}" <<'PY'
 import json, pathlib, sys
-p = pathlib.Path("kernels/tuned/NVIDIA_H200.v8.json")
+p = pathlib.Path(sys.argv[2])
 d = json.loads(p.read_text())
 p.write_text(json.dumps({k: v for k, v in d.items() if not k.startswith(sys.argv[1])}))
 PY

@@ -7,6 +7,13 @@ from sketch.lut_model import LutLinear, dense_state_dict, load_sketched_model
 from sketch.synthetic import llama_config, random_sketched_base
 
 
+def first_projection(seed: int) -> LutLinear:
+    """The first LUT-linear projection of a random 4-bit gpr-2 sketch loaded as a model."""
+    base = random_sketched_base(llama_config(), bits=4, gpr=2, seed=seed)
+    model, _ = load_sketched_model(base)
+    return model.get_submodule(base.layer_names[0])
+
+
 def test_sketched_model_logits_equal_dense_dequantized_model():
     from transformers import AutoModelForCausalLM
 
@@ -31,9 +38,7 @@ def test_without_autograd_a_projection_keeps_its_dense_weight_until_the_lut_chan
     """Evaluation and generation on the CPU (no autograd): a LutLinear computes what the op computes, bit for bit,
     from a W_hat it builds once and rebuilds after its LUT changes (an optimizer step, a task's LUT applied); with
     autograd it keeps none, and its LUT gets gradients."""
-    base = random_sketched_base(llama_config(), bits=4, gpr=2, seed=2)
-    model, _ = load_sketched_model(base)
-    proj = model.get_submodule(base.layer_names[0])
+    proj = first_projection(seed=2)
     x = torch.randn(5, proj.in_features)
     with torch.no_grad():
         y = proj(x)
@@ -55,9 +60,7 @@ def test_without_autograd_a_projection_keeps_its_dense_weight_until_the_lut_chan
 def test_on_cuda_a_projection_over_a_prompt_matches_the_cpu_and_its_lut_gets_gradients():
     """128 tokens on CUDA: the projection tells the op its one segment (the planned path: one dequantized weight and
     cuBLAS) and computes what the CPU computes; the LUT trains through it."""
-    base = random_sketched_base(llama_config(), bits=4, gpr=2, seed=3)
-    model, _ = load_sketched_model(base)
-    proj = model.get_submodule(base.layer_names[0])
+    proj = first_projection(seed=3)
     x = torch.randn(128, proj.in_features)
     with torch.no_grad():
         y_cpu = proj(x)

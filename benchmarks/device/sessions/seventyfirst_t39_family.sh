@@ -4,12 +4,7 @@
 # table's one-task rows as served under 3.9. -> $OUT/kernels.{log,json,png}, $OUT/autotune_t39.json
 source benchmarks/device/prep.sh >/dev/null
 install_triton39
-python3 - <<'PY'
-import json, pathlib
-p = pathlib.Path("kernels/tuned/NVIDIA_H100_80GB_HBM3.v8.json")
-d = json.loads(p.read_text())
-p.write_text(json.dumps({k: v for k, v in d.items() if not k.startswith("decode_family|16,")}))
-PY
+drop_shipped "decode_family|16," kernels/tuned/NVIDIA_H100_80GB_HBM3.v8.json
 one_task_table $((560 - SECONDS))
 cat $SKETCHSERVE_CACHE/autotune/*.json > $OUT/autotune_t39.json 2>/dev/null
 grep -o '"decode_family[^}]*}' $OUT/autotune_t39.json
