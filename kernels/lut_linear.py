@@ -160,8 +160,9 @@ class LutLinearFunction(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, codes_packed, lut_pool, slot_of_token, bits, gpr, compute_dtype, segments=None):
-        check_lut_linear_args(x, codes_packed, lut_pool, slot_of_token, bits, gpr)
+    def forward(ctx, x, codes_packed, lut_pool, slot_of_token, bits, gpr, compute_dtype, segments=None,
+                check_slot_range=True):  # fmt: skip
+        check_lut_linear_args(x, codes_packed, lut_pool, slot_of_token, bits, gpr, check_slot_range)
         ctx.bits, ctx.compute_dtype, ctx.x_dtype = bits, compute_dtype, x.dtype
         if _use_triton(x):
             from kernels import triton_ops
@@ -184,7 +185,7 @@ class LutLinearFunction(torch.autograd.Function):
         )
         if grad_x is not None:
             grad_x = grad_x.to(ctx.x_dtype)  # (the reference's is in the dtype x was kept in)
-        return grad_x, None, grad_lut, None, None, None, None, None
+        return grad_x, None, grad_lut, None, None, None, None, None, None
 
 
 def lut_linear_autograd(
@@ -195,12 +196,15 @@ def lut_linear_autograd(
     bits: int,
     gpr: int,
     cpu_compute_dtype: torch.dtype = torch.float32,
+    check_slot_range: bool = True,
 ) -> torch.Tensor:
     """Differentiable lut_linear (w.r.t. x and lut_pool). cpu_compute_dtype: off CUDA, the reference's matmul inputs
     (forward and backward; float32 sums of the LUT gradient): bfloat16 for CPU fine-tuning on bf16 matrix units
     (sketch/finetune.py), float32 (exact) otherwise. slot_of_token may be SlotSegments with host_bounds (as for
     lut_linear): the CUDA forward then plans per segment (a long one: one dequantized weight and cuBLAS) instead of
-    sorting per-token slots into its fused kernel."""
+    sorting per-token slots into its fused kernel. check_slot_range=False skips the slots' range check, a device
+    read on CUDA, for a caller whose slots are valid by construction (as lut_linear's)."""
     segments = slot_of_token if isinstance(slot_of_token, SlotSegments) else None
     per_token = segments.slot_of_token() if segments is not None else slot_of_token
-    return LutLinearFunction.apply(x, codes_packed, lut_pool, per_token, bits, gpr, cpu_compute_dtype, segments)
+    return LutLinearFunction.apply(x, codes_packed, lut_pool, per_token, bits, gpr, cpu_compute_dtype, segments,
+                                   check_slot_range)  # fmt: skip

@@ -51,8 +51,9 @@ class LutLinear(nn.Module):
             slot_of_token = torch.zeros(x2.shape[0], dtype=torch.int32, device=x.device)
             if x2.is_cuda:  # every token reads slot 0: one segment, which the CUDA op plans without a device read
                 slot_of_token = SlotSegments.from_counts([0], [x2.shape[0]], x.device, per_token=slot_of_token)
+            # slot 0 of a one-slot pool: in range by construction, so no range check (a device read on CUDA)
             y = lut_linear_autograd(x2, self.codes_packed, lut[None], slot_of_token, self.bits, self.gpr,
-                                    self.cpu_compute_dtype)
+                                    self.cpu_compute_dtype, check_slot_range=False)
         else:  # the reference op's arithmetic, without rebuilding W_hat at every call (generation: every token)
             y = (x2.float() @ self._inference_weight(lut).T).to(x2.dtype)
         if self.bias is not None:

@@ -153,3 +153,15 @@ def test_on_cuda_autograd_hands_the_segments_to_the_triton_forward(monkeypatch):
     segments = SlotSegments.from_counts([0], [4], "cpu")
     lut_linear_autograd(torch.randn(4, 20), packed, pool, segments, 4, 1)
     assert len(seen) == 1 and seen[0] is segments
+
+
+def test_autograd_checks_the_slot_range_unless_told_the_slots_are_valid():
+    """A slot past the pool is a clear ValueError by default; check_slot_range=False (a caller whose slots are valid
+    by construction) skips that device read and computes as before on valid slots."""
+    _, packed, pool = make_layer(6, 20, 4, 1, 2, seed=6)
+    x = torch.randn(3, 20)
+    with pytest.raises(ValueError, match="slot"):
+        lut_linear_autograd(x, packed, pool, torch.tensor([0, 2, 1], dtype=torch.int32), 4, 1)
+    slots = torch.tensor([0, 1, 1], dtype=torch.int32)
+    torch.testing.assert_close(lut_linear_autograd(x, packed, pool, slots, 4, 1, check_slot_range=False),
+                               lut_linear_autograd(x, packed, pool, slots, 4, 1), rtol=0, atol=0)  # fmt: skip
