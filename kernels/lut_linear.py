@@ -106,6 +106,13 @@ def check_lut_linear_args(
             raise ValueError(f"slot_of_token has slots in [{lo}, {hi}] but the pool has {lut_pool.shape[0]}")
 
 
+def _per_token_and_segments(slot_of_token: torch.Tensor | SlotSegments) -> tuple[torch.Tensor, SlotSegments | None]:
+    """The [M] per-token slots, and the SlotSegments when the caller gave them (else None)."""
+    if isinstance(slot_of_token, SlotSegments):
+        return slot_of_token.slot_of_token(), slot_of_token
+    return slot_of_token, None
+
+
 def _use_triton(x: torch.Tensor) -> bool:
     return x.is_cuda
 
@@ -130,8 +137,7 @@ def lut_linear(
     them, for the decode batches it names; everything else (the CPU included) stays exact. int8_digits: x's digits
     made by x's producer for such a call (triton_ops.int8_takes), else None.
     """
-    segments = slot_of_token if isinstance(slot_of_token, SlotSegments) else None
-    per_token = segments.slot_of_token() if segments is not None else slot_of_token
+    per_token, segments = _per_token_and_segments(slot_of_token)
     check_lut_linear_args(x, codes_packed, lut_pool, per_token, bits, gpr, check_slot_range)
     if _use_triton(x):
         from kernels import triton_ops
@@ -204,7 +210,6 @@ def lut_linear_autograd(
     lut_linear): the CUDA forward then plans per segment (a long one: one dequantized weight and cuBLAS) instead of
     sorting per-token slots into its fused kernel. check_slot_range=False skips the slots' range check, a device
     read on CUDA, for a caller whose slots are valid by construction (as lut_linear's)."""
-    segments = slot_of_token if isinstance(slot_of_token, SlotSegments) else None
-    per_token = segments.slot_of_token() if segments is not None else slot_of_token
+    per_token, segments = _per_token_and_segments(slot_of_token)
     return LutLinearFunction.apply(x, codes_packed, lut_pool, per_token, bits, gpr, cpu_compute_dtype, segments,
                                    check_slot_range)  # fmt: skip

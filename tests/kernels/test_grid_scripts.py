@@ -192,23 +192,44 @@ def test_the_ncu_summary_totals_stall_reasons_and_opcodes_and_lists_the_hottest_
         summary.read_rows(tmp_path / "empty.csv")
 
 
+def _sass_rows(tmp_path, kernel: str, columns: str, instructions: list[str]) -> list[dict]:
+    """ncu_sass_summary.read_rows of a source-page export with these columns after Address, Source and Instructions
+    Executed, one line an instruction."""
+    summary = load_benchmark("ncu_sass_summary")
+    lines = [f'"Kernel Name","{kernel}",', '"Address","Source","Instructions Executed",' + columns, *instructions]
+    path = tmp_path / "sass.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return summary.read_rows(path)
+
+
 def test_the_ncu_summary_sums_shared_wavefronts_by_full_opcode(tmp_path):
     """--shared: wavefronts, their ideal and the instructions executed by opcode with its modifiers, so that a
     ring's cp.async through L1 (LDGSTS.E.128) and around it (LDGSTS.E.BYPASS.128) stay apart; opcodes with no
     shared wavefronts left out; most wavefronts first."""
-    summary = load_benchmark("ncu_sass_summary")
-    head = '"Address","Source","Instructions Executed","L1 Wavefronts Shared","L1 Wavefronts Shared Ideal"'
-    lines = ['"Kernel Name","_decode_pairs_kernel",', head,
-             '"0x10","LDGSTS.E.128 [R1], desc[UR4][R2.64]","10","100","40"',
-             '"0x20","@P0 LDGSTS.E.BYPASS.128 [R1], desc[UR4][R2.64]","10","80","40"',
-             '"0x30","LDS R3, [R4+UR5]","20","20","20"',
-             '"0x40","LDS R5, [R6+UR5]","4","0","0"',
-             '"0x50","PRMT R1, R2, 0x3240, R3","30","0","0"']  # fmt: skip
-    path = tmp_path / "sass.csv"
-    path.write_text("\n".join(lines) + "\n")
-    assert summary.shared_wavefronts(summary.read_rows(path)) == (
+    rows = _sass_rows(tmp_path, "_decode_pairs_kernel", '"L1 Wavefronts Shared","L1 Wavefronts Shared Ideal"',
+                      ['"0x10","LDGSTS.E.128 [R1], desc[UR4][R2.64]","10","100","40"',
+                       '"0x20","@P0 LDGSTS.E.BYPASS.128 [R1], desc[UR4][R2.64]","10","80","40"',
+                       '"0x30","LDS R3, [R4+UR5]","20","20","20"',
+                       '"0x40","LDS R5, [R6+UR5]","4","0","0"',
+                       '"0x50","PRMT R1, R2, 0x3240, R3","30","0","0"'])  # fmt: skip
+    assert load_benchmark("ncu_sass_summary").shared_wavefronts(rows) == (
         "shared wavefronts (opcode, wavefronts, ideal, executed) "
         "[('LDGSTS.E.128', 100, 40, 10), ('LDGSTS.E.BYPASS.128', 80, 40, 10), ('LDS', 20, 20, 24)]")
+
+
+def test_the_ncu_summary_sums_global_sectors_by_full_opcode(tmp_path):
+    """--global: L1 tag requests, L2 sectors and their ideal with the instructions executed, by opcode with its
+    modifiers (a 16-byte load apart from a 4-byte one, predicated or not); opcodes with no global requests left out."""
+    columns = '"L1 Tag Requests Global","L2 Theoretical Sectors Global","L2 Theoretical Sectors Global Ideal"'
+    rows = _sass_rows(tmp_path, "_decode_mma_kernel", columns,
+                      ['"0x10","@!P2 LDG.E.128 R52, desc[UR8][R24.64]","8192","131072","262144","131072"',
+                       '"0x20","LDG.E.128 R36, desc[UR8][R36.64]","2048","16384","32768","32768"',
+                       '"0x30","@!P3 LDG.E.128 R72, desc[UR8][R12.64]","8192","131072","262144","131072"',
+                       '"0x40","LDG.E R98, desc[UR8][R56.64]","2048","4096","16384","8192"',
+                       '"0x50","PRMT R1, R2, 0x3240, R3","30","0","0","0"'])  # fmt: skip
+    assert load_benchmark("ncu_sass_summary").global_sectors(rows) == (
+        "global (opcode, L1 tag requests, L2 sectors, ideal, executed) "
+        "[('LDG.E.128', 278528, 557056, 294912, 18432), ('LDG.E', 4096, 16384, 8192, 2048)]")
 
 
 def test_the_decode_wgmma_grid_splits_k_for_one_to_four_programs_an_sm():
