@@ -68,8 +68,12 @@ def check_lut_linear_args(
     bits: int,
     gpr: int,
     check_slot_range: bool = True,
-) -> None:
-    """Raise ValueError with a clear message on any shape, dtype, device or range mismatch."""
+) -> torch.Tensor | None:
+    """Raise ValueError with a clear message on any shape, dtype, device or range mismatch.
+
+    Returns the slots as read back to the host for the range check (one device read; the CUDA prefill plans its
+    segments from them, triton_ops), or None where the range is not checked.
+    """
     if bits not in SUPPORTED_BITS:
         raise ValueError(f"bits must be one of {SUPPORTED_BITS}, got {bits}")
     if x.dim() != 2:
@@ -100,10 +104,13 @@ def check_lut_linear_args(
     devices = {t.device for t in (x, codes_packed, lut_pool, slot_of_token)}
     if len(devices) != 1:
         raise ValueError(f"all tensors must be on one device, got {sorted(map(str, devices))}")
-    if check_slot_range and m > 0:
-        lo, hi = int(slot_of_token.min()), int(slot_of_token.max())
-        if lo < 0 or hi >= lut_pool.shape[0]:
-            raise ValueError(f"slot_of_token has slots in [{lo}, {hi}] but the pool has {lut_pool.shape[0]}")
+    if not check_slot_range or m == 0:
+        return None
+    host_slots = slot_of_token.cpu()
+    lo, hi = int(host_slots.min()), int(host_slots.max())
+    if lo < 0 or hi >= lut_pool.shape[0]:
+        raise ValueError(f"slot_of_token has slots in [{lo}, {hi}] but the pool has {lut_pool.shape[0]}")
+    return host_slots
 
 
 def _per_token_and_segments(slot_of_token: torch.Tensor | SlotSegments) -> tuple[torch.Tensor, SlotSegments | None]:
@@ -136,14 +143,17 @@ def lut_linear(
     int8_base: the int8 activation mode's base tables (kernels/triton_ops.py); the CUDA path alone uses
     them, for the decode batches it names; everything else (the CPU included) stays exact. int8_digits: x's digits
     made by x's producer for such a call (triton_ops.int8_takes), else None.
+    check_slot_range reads the slots back to the host once (a device sync: not under CUDA graph capture); on CUDA
+    a prefill of per-token slots then plans per run of equal slots from that copy, as for SlotSegments.
     """
     per_token, segments = _per_token_and_segments(slot_of_token)
-    check_lut_linear_args(x, codes_packed, lut_pool, per_token, bits, gpr, check_slot_range)
+    host_slots = check_lut_linear_args(x, codes_packed, lut_pool, per_token, bits, gpr, check_slot_range)
     if _use_triton(x):
         from kernels import triton_ops
 
         return triton_ops.lut_linear_forward(x, codes_packed, lut_pool, per_token, bits, segments, num_tasks=num_tasks,
-                                             int8_base=int8_base, int8_digits=int8_digits)  # fmt: skip
+                                             int8_base=int8_base, int8_digits=int8_digits,
+                                             host_slots=host_slots if segments is None else None)  # fmt: skip
     return reference.lut_linear_reference(x, codes_packed, lut_pool, per_token, bits)
 
 
@@ -168,13 +178,14 @@ class LutLinearFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, codes_packed, lut_pool, slot_of_token, bits, gpr, compute_dtype, segments=None,
                 check_slot_range=True):  # fmt: skip
-        check_lut_linear_args(x, codes_packed, lut_pool, slot_of_token, bits, gpr, check_slot_range)
+        host_slots = check_lut_linear_args(x, codes_packed, lut_pool, slot_of_token, bits, gpr, check_slot_range)
         ctx.bits, ctx.compute_dtype, ctx.x_dtype = bits, compute_dtype, x.dtype
         if _use_triton(x):
             from kernels import triton_ops
 
             ctx.save_for_backward(x, codes_packed, lut_pool, slot_of_token)
-            return triton_ops.lut_linear_forward(x, codes_packed, lut_pool, slot_of_token, bits, segments)
+            return triton_ops.lut_linear_forward(x, codes_packed, lut_pool, slot_of_token, bits, segments,
+                                                 host_slots=host_slots if segments is None else None)  # fmt: skip
         # the reference: x converted to the compute dtype once, and kept so (the backward's grad_w reads it too)
         x_c = x.to(compute_dtype)
         ctx.save_for_backward(x_c, codes_packed, lut_pool, slot_of_token)

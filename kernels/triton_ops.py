@@ -92,6 +92,9 @@ from kernels.triton_prefill_wgmma import (
     wgmma_prefill_ok,
 )
 
+# A prefill of per-token slots read back by the caller plans per run of equal slots (_host_planned); 0 turns it
+# off (the fused kernel over sorted slots, as before the seventy-second session).
+HOST_PLAN = os.environ.get("SKETCHSERVE_HOST_PLAN", "1") != "0"
 SHORT_SEGMENTS, MAX_SEGMENT_CLASS = 64, 256  # the segment tiles' two classes of mean segment length (_launch_tiles)
 DECODE_MAX_M = 64  # above this the prefill kernel's token tiles beat one split-K tile of all tokens
 # Distinct slots from which auto mode takes the bucket-sum decode kernel, by batch rows M. Measured on an H200
@@ -215,6 +218,7 @@ def lut_linear_forward(
     decode_kernel: str | None = None,
     int8_base: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
     int8_digits: tuple[torch.Tensor, ...] | None = None,
+    host_slots: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """y [M, N] = x @ W_hat(lut_pool[slot_of_token[m]]).T, accumulated in fp32, returned in x.dtype.
 
@@ -223,6 +227,8 @@ def lut_linear_forward(
     decode_kernel: "gather" | "bucket" | "auto", overriding DECODE_KERNEL (M <= DECODE_MAX_M only).
     int8_base: the int8 activation mode's base tables (the module docstring), or None (exact).
     int8_digits: x's digits, made ahead (int8_digits(x, sums=True) or a producer's), for a call that int8_takes.
+    host_slots: slot_of_token as the caller read it back to the host (lut_linear's range check), or None: a
+    prefill without segments then plans per run of equal slots from it (_host_planned) instead of the fused kernel.
     """
     check_inputs(x, codes_packed, lut_pool)
     m, k = x.shape
@@ -240,9 +246,9 @@ def lut_linear_forward(
         # A kernel writes the converted slots just before the launch: no PDL for it (triton_common.pdl_scope).
         with pdl_scope(False):
             return _forward(x, codes_packed, lut_pool, slots.to(torch.int32).contiguous(), bits, segments, y,
-                            num_tasks, decode_kernel, int8_base, int8_digits)  # fmt: skip
+                            num_tasks, decode_kernel, int8_base, int8_digits, host_slots)  # fmt: skip
     return _forward(x, codes_packed, lut_pool, slots, bits, segments, y, num_tasks, decode_kernel, int8_base,
-                    int8_digits)  # fmt: skip
+                    int8_digits, host_slots)  # fmt: skip
 
 
 def _forward(
@@ -257,6 +263,7 @@ def _forward(
     decode_kernel: str | None,
     int8_base: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
     int8_digits: tuple[torch.Tensor, ...] | None = None,
+    host_slots: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """lut_linear_forward on int32 contiguous slots [M] (M > 0), into y."""
     m, k = x.shape
@@ -304,6 +311,9 @@ def _forward(
         return y
 
     gs = triton.cdiv(k, lut_pool.shape[2])
+    if segments is None and host_slots is not None and HOST_PLAN:
+        if _host_planned(x, codes_packed, lut_pool, host_slots, slots, bits, y, gs):
+            return y
     if segments is not None:
         if segments.host_bounds is not None and _planned_segments(
             x, codes_packed, lut_pool, segments, slots, bits, y, gs
@@ -478,8 +488,7 @@ def _planned_segments(
     long_bounds = [t for t in bounds if t[2] - t[1] >= DENSE_MIN_TOKENS]
     long = [b - a for _, a, b in long_bounds]
     tiled = (
-        prefill_prmt_ok(codes_packed, lut_pool, bits, group_size)
-        and len(lengths) <= MAX_TILED_SEGMENTS
+        _tiles_take(codes_packed, lut_pool, bits, group_size, len(lengths))
         and segments.starts.shape[0] == len(lengths) + 1
     )
     if long and (dense_pays(long) or not tiled):
@@ -493,6 +502,47 @@ def _planned_segments(
         return False
     for a, b, tasks in _short_runs(bounds):
         lut_linear_forward(x[a:b], codes_packed, lut_pool, slots[a:b], bits, out=y[a:b], num_tasks=tasks)
+    return True
+
+
+def _tiles_take(codes_packed: torch.Tensor, lut_pool: torch.Tensor, bits: int, group_size: int, segments: int) -> bool:
+    """Whether the register-LUT kernel's segment tiles take this many segments of this layer."""
+    return prefill_prmt_ok(codes_packed, lut_pool, bits, group_size) and segments <= MAX_TILED_SEGMENTS
+
+
+def _host_planned(
+    x: torch.Tensor,
+    codes_packed: torch.Tensor,
+    lut_pool: torch.Tensor,
+    host_slots: torch.Tensor,
+    slots: torch.Tensor,
+    bits: int,
+    y: torch.Tensor,
+    group_size: int,
+) -> bool:
+    """Prefill over per-token slots that the caller has on the host (host_slots [M], CPU; slots [M] int32, the same
+    on x's device): their runs of equal slots become SlotSegments with host bounds and take _planned_segments, as
+    the engine's segments do. Where a slot has two runs (tasks' tokens interleaved), x's rows are gathered into
+    slot order first and y's rows scattered back (a copy of each). Returns False, with nothing written, where the
+    plan does not apply (no run of DENSE_MIN_TOKENS and no segment tiles): the fused kernel takes the tokens."""
+    values, counts = torch.unique_consecutive(host_slots, return_counts=True)
+    order = None
+    if values.numel() > 1 and torch.unique(values).numel() < values.numel():
+        sorted_slots, order = torch.sort(host_slots, stable=True)
+        values, counts = torch.unique_consecutive(sorted_slots, return_counts=True)
+        slots = sorted_slots.to(device=x.device, dtype=torch.int32)
+        order = order.to(x.device)
+    lengths = counts.tolist()
+    if max(lengths) < DENSE_MIN_TOKENS and not _tiles_take(codes_packed, lut_pool, bits, group_size, len(lengths)):
+        return False
+    segments = SlotSegments.from_counts(values.tolist(), lengths, x.device, per_token=slots)
+    if order is None:
+        return _planned_segments(x, codes_packed, lut_pool, segments, slots, bits, y, group_size)
+    y_sorted = torch.empty(y.shape, dtype=y.dtype, device=y.device)
+    planned = _planned_segments(x.index_select(0, order), codes_packed, lut_pool, segments, slots, bits, y_sorted,
+                                group_size)  # fmt: skip
+    assert planned, "a run of DENSE_MIN_TOKENS or the segment tiles take every plan"
+    y.index_copy_(0, order, y_sorted)
     return True
 
 

@@ -203,6 +203,71 @@ def test_a_layer_the_register_lut_kernel_cannot_take_keeps_the_dense_path_for_ma
     assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, BITS)) < TOL[x.dtype]
 
 
+def _spy(monkeypatch, name: str) -> list:
+    """Record each call of triton_ops.<name> (its positional arguments) and let it run."""
+    calls, real = [], getattr(triton_ops, name)
+
+    def spy(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(triton_ops, name, spy)
+    return calls
+
+
+def test_per_token_slots_read_back_by_the_caller_are_planned_per_run_as_segments_are(monkeypatch):
+    """lut_linear's range check reads the slots to the host: with that copy a prefill of per-token slots (a direct
+    caller's, no SlotSegments) is planned per run of equal slots, as the engine's segments are: the long run in
+    segment tiles or dense, the short one as its own call; neither the fused kernel nor a sort of the slots."""
+    counts = [DENSE_MIN_TOKENS + 6, 20]
+    x, codes, pool, _, slot_of_token = step([3, 1], counts, seed=9)
+    _forbid(monkeypatch, "sort_tokens_by_slot")
+    _forbid(monkeypatch, "launch_prefill")
+    planned = _spy(monkeypatch, "_planned_segments")
+    out = torch.full((sum(counts), N), float("nan"), dtype=x.dtype, device=DEVICE)
+    y = lut_linear_forward(x, codes, pool, slot_of_token, BITS, out=out, host_slots=slot_of_token.cpu())
+    assert y is out
+    assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, BITS)) < TOL[x.dtype]
+    assert [p[3].host_bounds for p in planned] == [((3, 0, counts[0]), (1, counts[0], sum(counts)))]
+
+
+def test_interleaved_tasks_tokens_are_gathered_into_slot_order_planned_and_written_back_in_place(monkeypatch):
+    """Three tasks' tokens interleaved (each slot in many runs): x's rows are taken in slot order, planned as three
+    segments, and y's rows land where their tokens were (into a column slice of a wider buffer here)."""
+    m = 90
+    x, codes, pool, _ = make_case(m, N, K, BITS, GPR, 4, "one", torch.float16, seed=10)
+    slot_of_token = torch.tensor([(3 * t) % 4 for t in range(m)], dtype=torch.int32).to(DEVICE)  # 0, 3, 2, 1, 0..
+    slot_of_token[slot_of_token == 1] = 2
+    _forbid(monkeypatch, "sort_tokens_by_slot")
+    _forbid(monkeypatch, "launch_prefill")
+    planned = _spy(monkeypatch, "_planned_segments")
+    wide = torch.full((m, N + 5), float("nan"), dtype=x.dtype, device=DEVICE)
+    y = lut_linear_forward(x, codes, pool, slot_of_token, BITS, out=wide[:, 2 : N + 2],
+                           host_slots=slot_of_token.cpu())  # fmt: skip
+    assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, BITS)) < TOL[x.dtype]
+    assert torch.isnan(wide[:, :2]).all() and torch.isnan(wide[:, N + 2 :]).all()
+    assert [(s, b - a) for s, a, b in planned[0][3].host_bounds] == [(0, 23), (2, 44), (3, 23)]
+
+
+@pytest.mark.parametrize("host_plan", [True, False])
+def test_short_runs_on_a_layer_without_segment_tiles_and_the_plan_turned_off_keep_the_fused_kernel(
+    monkeypatch, host_plan
+):
+    """Groups of 20 columns (no segment tiles) and no run of DENSE_MIN_TOKENS: nothing to plan, so the fused kernel
+    over sorted slots takes them, as it does everything when HOST_PLAN is off."""
+    n, k, gpr = 19, 40, 2
+    x, codes, pool, slot_of_token = make_case(80, n, k, BITS, gpr, 4, "random", torch.float16, seed=11)
+    if not host_plan:  # a run long enough to plan, which the switch leaves to the fused kernel
+        slot_of_token = torch.sort(slot_of_token).values
+        slot_of_token[: DENSE_MIN_TOKENS + 1] = 0
+    monkeypatch.setattr(triton_ops, "HOST_PLAN", host_plan)
+    fused = _spy(monkeypatch, "launch_prefill")
+    _forbid(monkeypatch, "_planned_segments")
+    y = lut_linear_forward(x, codes, pool, slot_of_token, BITS, host_slots=slot_of_token.cpu())
+    assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, BITS)) < TOL[x.dtype]
+    assert len(fused) == 1
+
+
 _SPILLS_SCRIPT = r"""
 import json, os, sys
 os.environ.pop("TRITON_INTERPRET", None)

@@ -155,6 +155,34 @@ def test_on_cuda_autograd_hands_the_segments_to_the_triton_forward(monkeypatch):
     assert len(seen) == 1 and seen[0] is segments
 
 
+def test_on_cuda_the_range_checks_one_host_copy_of_the_slots_hands_it_to_the_prefill_plan(monkeypatch):
+    """lut_linear and its autograd form read per-token slots back once for the range check and give that copy to the
+    Triton forward (CUDA faked here), which plans a prefill from it; no copy where the caller gave segments or
+    skipped the check (the server's graphs, which must not read the device)."""
+    import importlib
+
+    from kernels import reference, triton_ops
+
+    module = importlib.import_module("kernels.lut_linear")
+    seen = []
+
+    def forward(x, codes_packed, lut_pool, slots, bits, segments=None, host_slots=None, **kwargs):
+        seen.append(host_slots)
+        return reference.lut_linear_reference(x, codes_packed, lut_pool, slots, bits)
+
+    monkeypatch.setattr(module, "_use_triton", lambda x: True)
+    monkeypatch.setattr(triton_ops, "lut_linear_forward", forward)
+    _, packed, pool = make_layer(6, 20, 4, 1, 3, seed=7)
+    x, slots = torch.randn(4, 20), torch.tensor([2, 2, 0, 1], dtype=torch.int32)
+    lut_linear(x, packed, pool, slots, 4, 1)
+    lut_linear_autograd(x, packed, pool, slots, 4, 1)
+    assert len(seen) == 2 and all(torch.equal(h, slots) and h.device.type == "cpu" for h in seen)
+    seen.clear()
+    lut_linear(x, packed, pool, slots, 4, 1, check_slot_range=False)
+    lut_linear(x, packed, pool, SlotSegments.from_counts([2, 0], [2, 2], "cpu"), 4, 1)
+    lut_linear_autograd(x, packed, pool, slots, 4, 1, check_slot_range=False)
+    assert seen == [None, None, None]
+
 def test_autograd_checks_the_slot_range_unless_told_the_slots_are_valid():
     """A slot past the pool is a clear ValueError by default; check_slot_range=False (a caller whose slots are valid
     by construction) skips that device read and computes as before on valid slots."""
