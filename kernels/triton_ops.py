@@ -36,6 +36,7 @@ fused RMSNorm), so that such a call launches no digits kernel of its own; int8_t
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 
 import torch
@@ -521,29 +522,33 @@ def _host_planned(
     group_size: int,
 ) -> bool:
     """Prefill over per-token slots that the caller has on the host (host_slots [M], CPU; slots [M] int32, the same
-    on x's device): their runs of equal slots become SlotSegments with host bounds and take _planned_segments, as
-    the engine's segments do. Where a slot has two runs (tasks' tokens interleaved), x's rows are gathered into
-    slot order first and y's rows scattered back (a copy of each). Returns False, with nothing written, where the
-    plan does not apply (no run of DENSE_MIN_TOKENS and no segment tiles): the fused kernel takes the tokens."""
+    on x's device) where each slot's tokens are one run: the runs become SlotSegments with host bounds and take
+    _planned_segments, as the engine's segments do. Returns False, with nothing written, where a slot has two runs
+    (tasks' tokens interleaved: gathering them into slot order and back cost more than the plan saved on the H100,
+    seventy-second session) or the plan does not apply (no run of DENSE_MIN_TOKENS and no segment tiles): the fused
+    kernel takes those tokens."""
     values, counts = torch.unique_consecutive(host_slots, return_counts=True)
-    order = None
-    if values.numel() > 1 and torch.unique(values).numel() < values.numel():
-        sorted_slots, order = torch.sort(host_slots, stable=True)
-        values, counts = torch.unique_consecutive(sorted_slots, return_counts=True)
-        slots = sorted_slots.to(device=x.device, dtype=torch.int32)
-        order = order.to(x.device)
-    lengths = counts.tolist()
+    run_slots, lengths = values.tolist(), counts.tolist()
+    if len(set(run_slots)) < len(run_slots):
+        return False
     if max(lengths) < DENSE_MIN_TOKENS and not _tiles_take(codes_packed, lut_pool, bits, group_size, len(lengths)):
         return False
-    segments = SlotSegments.from_counts(values.tolist(), lengths, x.device, per_token=slots)
-    if order is None:
-        return _planned_segments(x, codes_packed, lut_pool, segments, slots, bits, y, group_size)
-    y_sorted = torch.empty(y.shape, dtype=y.dtype, device=y.device)
-    planned = _planned_segments(x.index_select(0, order), codes_packed, lut_pool, segments, slots, bits, y_sorted,
-                                group_size)  # fmt: skip
-    assert planned, "a run of DENSE_MIN_TOKENS or the segment tiles take every plan"
-    y.index_copy_(0, order, y_sorted)
-    return True
+    segments = _segments_copied_ahead(run_slots, lengths, slots)
+    return _planned_segments(x, codes_packed, lut_pool, segments, slots, bits, y, group_size)
+
+
+def _segments_copied_ahead(run_slots: list[int], lengths: list[int], per_token: torch.Tensor) -> SlotSegments:
+    """SlotSegments of these runs with host bounds, its slots [G] and starts [G + 1] int32 copied to per_token's
+    device in one copy from pinned memory that the host does not wait for (SlotSegments.from_counts copies two
+    tensors from pageable memory, each a wait)."""
+    starts = list(itertools.accumulate(lengths, initial=0))
+    at = -(-len(starts) // 4) * 4  # the slots from a 16-byte boundary, as the kernels' pointers are specialized
+    host = torch.tensor(starts + [0] * (at - len(starts)) + run_slots, dtype=torch.int32)
+    if per_token.is_cuda:
+        host = host.pin_memory()
+    both = host.to(per_token.device, non_blocking=True)
+    bounds = tuple(zip(run_slots, starts[:-1], starts[1:], strict=True))
+    return SlotSegments(both[at:], both[: len(starts)], bounds, per_token)
 
 
 def _launch_tiles(

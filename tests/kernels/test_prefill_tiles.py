@@ -228,25 +228,26 @@ def test_per_token_slots_read_back_by_the_caller_are_planned_per_run_as_segments
     y = lut_linear_forward(x, codes, pool, slot_of_token, BITS, out=out, host_slots=slot_of_token.cpu())
     assert y is out
     assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, BITS)) < TOL[x.dtype]
-    assert [p[3].host_bounds for p in planned] == [((3, 0, counts[0]), (1, counts[0], sum(counts)))]
+    (segments,) = [p[3] for p in planned]
+    assert segments.host_bounds == ((3, 0, counts[0]), (1, counts[0], sum(counts)))
+    assert segments.slots.tolist() == [3, 1] and segments.starts.tolist() == [0, counts[0], sum(counts)]
 
 
-def test_interleaved_tasks_tokens_are_gathered_into_slot_order_planned_and_written_back_in_place(monkeypatch):
-    """Three tasks' tokens interleaved (each slot in many runs): x's rows are taken in slot order, planned as three
-    segments, and y's rows land where their tokens were (into a column slice of a wider buffer here)."""
+def test_interleaved_tasks_tokens_keep_the_fused_kernel_over_sorted_slots(monkeypatch):
+    """Three tasks' tokens interleaved (each slot in many runs): no plan (gathering the rows into slot order and back
+    cost more than it saved), the fused kernel sorts them, the output lands in place (a column slice of a wider
+    buffer here)."""
     m = 90
     x, codes, pool, _ = make_case(m, N, K, BITS, GPR, 4, "one", torch.float16, seed=10)
     slot_of_token = torch.tensor([(3 * t) % 4 for t in range(m)], dtype=torch.int32).to(DEVICE)  # 0, 3, 2, 1, 0..
-    slot_of_token[slot_of_token == 1] = 2
-    _forbid(monkeypatch, "sort_tokens_by_slot")
-    _forbid(monkeypatch, "launch_prefill")
-    planned = _spy(monkeypatch, "_planned_segments")
+    _forbid(monkeypatch, "_planned_segments")
+    fused = _spy(monkeypatch, "launch_prefill")
     wide = torch.full((m, N + 5), float("nan"), dtype=x.dtype, device=DEVICE)
     y = lut_linear_forward(x, codes, pool, slot_of_token, BITS, out=wide[:, 2 : N + 2],
                            host_slots=slot_of_token.cpu())  # fmt: skip
     assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, BITS)) < TOL[x.dtype]
     assert torch.isnan(wide[:, :2]).all() and torch.isnan(wide[:, N + 2 :]).all()
-    assert [(s, b - a) for s, a, b in planned[0][3].host_bounds] == [(0, 23), (2, 44), (3, 23)]
+    assert len(fused) == 1 and fused[0][5] is not None  # with the sort's permutation
 
 
 @pytest.mark.parametrize("host_plan", [True, False])
