@@ -533,20 +533,16 @@ def _host_planned(
         return False
     if max(lengths) < DENSE_MIN_TOKENS and not _tiles_take(codes_packed, lut_pool, bits, group_size, len(lengths)):
         return False
-    segments = _segments_copied_ahead(run_slots, lengths, slots)
+    segments = _segments_in_one_copy(run_slots, lengths, slots)
     return _planned_segments(x, codes_packed, lut_pool, segments, slots, bits, y, group_size)
 
 
-def _segments_copied_ahead(run_slots: list[int], lengths: list[int], per_token: torch.Tensor) -> SlotSegments:
-    """SlotSegments of these runs with host bounds, its slots [G] and starts [G + 1] int32 copied to per_token's
-    device in one copy from pinned memory that the host does not wait for (SlotSegments.from_counts copies two
-    tensors from pageable memory, each a wait)."""
+def _segments_in_one_copy(run_slots: list[int], lengths: list[int], per_token: torch.Tensor) -> SlotSegments:
+    """SlotSegments of these runs with host bounds, its slots [G] and starts [G + 1] int32 taken to per_token's
+    device in one copy (SlotSegments.from_counts makes two)."""
     starts = list(itertools.accumulate(lengths, initial=0))
     at = -(-len(starts) // 4) * 4  # the slots from a 16-byte boundary, as the kernels' pointers are specialized
-    host = torch.tensor(starts + [0] * (at - len(starts)) + run_slots, dtype=torch.int32)
-    if per_token.is_cuda:
-        host = host.pin_memory()
-    both = host.to(per_token.device, non_blocking=True)
+    both = torch.tensor(starts + [0] * (at - len(starts)) + run_slots, dtype=torch.int32, device=per_token.device)
     bounds = tuple(zip(run_slots, starts[:-1], starts[1:], strict=True))
     return SlotSegments(both[at:], both[: len(starts)], bounds, per_token)
 
