@@ -523,7 +523,8 @@ def _host_planned(
 ) -> bool:
     """Prefill over per-token slots that the caller has on the host (host_slots [M], CPU; slots [M] int32, the same
     on x's device) where each slot's tokens are one run: the runs become SlotSegments with host bounds and take
-    _planned_segments, as the engine's segments do. Returns False, with nothing written, where a slot has two runs
+    _planned_segments, as the engine's segments do (runs that all go dense skip the copy of their bounds to the
+    device: only the segment tiles read it). Returns False, with nothing written, where a slot has two runs
     (tasks' tokens interleaved: gathering them into slot order and back cost more than the plan saved on the H100,
     seventy-second session) or the plan does not apply (no run of DENSE_MIN_TOKENS and no segment tiles): the fused
     kernel takes those tokens."""
@@ -531,8 +532,14 @@ def _host_planned(
     run_slots, lengths = values.tolist(), counts.tolist()
     if len(set(run_slots)) < len(run_slots):
         return False
-    if max(lengths) < DENSE_MIN_TOKENS and not _tiles_take(codes_packed, lut_pool, bits, group_size, len(lengths)):
+    tiled = _tiles_take(codes_packed, lut_pool, bits, group_size, len(lengths))
+    if max(lengths) < DENSE_MIN_TOKENS and not tiled:
         return False
+    if min(lengths) >= DENSE_MIN_TOKENS and (dense_pays(lengths) or not tiled):  # as _planned_segments would: dense
+        starts = list(itertools.accumulate(lengths, initial=0))
+        bounds = list(zip(run_slots, starts[:-1], starts[1:], strict=True))
+        launch_dense_segments(x, codes_packed, lut_pool, bounds, bits, y, slots)  # no device copy of the bounds
+        return True
     segments = _segments_in_one_copy(run_slots, lengths, slots)
     return _planned_segments(x, codes_packed, lut_pool, segments, slots, bits, y, group_size)
 

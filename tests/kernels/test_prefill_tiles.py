@@ -233,6 +233,19 @@ def test_per_token_slots_read_back_by_the_caller_are_planned_per_run_as_segments
     assert segments.slots.tolist() == [3, 1] and segments.starts.tolist() == [0, counts[0], sum(counts)]
 
 
+def test_one_task_s_long_run_read_back_by_the_caller_goes_dense_without_copying_its_bounds(monkeypatch):
+    """One task's 100 tokens: the dense path (one dequantized weight, then a matmul) straight from the host copy's
+    run, no segments built on the device."""
+    counts = [100]
+    x, codes, pool, _, slot_of_token = step([2], counts, seed=12)
+    _forbid(monkeypatch, "_segments_in_one_copy")
+    _forbid(monkeypatch, "launch_prefill")
+    dense = _spy(monkeypatch, "launch_dense_segments")
+    y = lut_linear_forward(x, codes, pool, slot_of_token, BITS, host_slots=slot_of_token.cpu())
+    assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, BITS)) < TOL[x.dtype]
+    assert [d[3] for d in dense] == [[(2, 0, 100)]]
+
+
 def test_interleaved_tasks_tokens_keep_the_fused_kernel_over_sorted_slots(monkeypatch):
     """Three tasks' tokens interleaved (each slot in many runs): no plan (gathering the rows into slot order and back
     cost more than it saved), the fused kernel sorts them, the output lands in place (a column slice of a wider
