@@ -67,7 +67,8 @@ def time_case(layer: Layer, m: int, tasks: int, order: str, rounds: int = 3) -> 
 
 def main() -> None:
     records = []
-    for n, k, gpr in LAYERS:
+    quick = sys.argv[1:] == ["quick"]  # two layers (gpr 1: 4096x4096, 11008x4096)
+    for n, k, gpr in [(n, k, g) for n, k, g in LAYERS if g == 1 and k == 4096] if quick else LAYERS:
         layer = Layer(n, k, gpr)
         for m, tasks, order in CASES:
             rec = time_case(layer, m, tasks, order)
