@@ -246,11 +246,11 @@ def test_one_task_s_long_run_read_back_by_the_caller_goes_dense_without_copying_
     assert [d[3] for d in dense] == [[(2, 0, 100)]]
 
 
-def test_interleaved_tasks_tokens_keep_the_fused_kernel_over_sorted_slots(monkeypatch):
-    """Three tasks' tokens interleaved (each slot in many runs): no plan (gathering the rows into slot order and back
-    cost more than it saved), the fused kernel sorts them, the output lands in place (a column slice of a wider
-    buffer here)."""
-    m = 90
+@pytest.mark.parametrize("m", [90, 300])
+def test_interleaved_tasks_tokens_keep_the_fused_kernel_over_sorted_slots(monkeypatch, m):
+    """Four tasks' tokens interleaved (each slot in many runs; 300 runs: more than the segment tiles take): no plan
+    (gathering the rows into slot order and back cost more than it saved), the fused kernel sorts them, the output
+    lands in place (a column slice of a wider buffer here)."""
     x, codes, pool, _ = make_case(m, N, K, BITS, GPR, 4, "one", torch.float16, seed=10)
     slot_of_token = torch.tensor([(3 * t) % 4 for t in range(m)], dtype=torch.int32).to(DEVICE)  # 0, 3, 2, 1, 0..
     _forbid(monkeypatch, "_planned_segments")
