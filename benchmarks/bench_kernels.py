@@ -453,15 +453,17 @@ def one_task_decode_key(m: int, n: int, k: int, gpr: int) -> str:
 
 def shipped_in_turns(shipped: dict, variants, out_name: str, tokens=(4, 8), gprs=(1, 4)) -> list[dict]:
     """Each shipped one-task decode choice (shipped: a kernels/tuned file's dict) at `tokens` tokens and `gprs`
-    against its variants (variants(choice) -> {label: config}; empty to skip the key), in turns with cuBLAS over 5
+    against its variants (variants(choice, key) -> {label: config}, key: the choice's key in shipped; empty to skip
+    the key), in turns with cuBLAS over 5
     rounds (graph replays, L2 flushed by rotating copies), each config checked once against the reference
     (checked_launch; a variant the launcher refuses at the case's shape, ValueError, is left out of it and
     printed). Prints a line a case and writes the rows to $OUT/out_name."""
     rows = []
     for n, k, gpr, layer in layers(gprs=gprs):
         for m in tokens:
-            choice = shipped.get(one_task_decode_key(m, n, k, gpr))
-            configs = variants(choice) if choice else {}
+            key = one_task_decode_key(m, n, k, gpr)
+            choice = shipped.get(key)
+            configs = variants(choice, key) if choice else {}
             if not configs:
                 continue
             x, slots = make_batch(m, 1, k)

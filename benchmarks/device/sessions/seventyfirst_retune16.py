@@ -41,8 +41,7 @@ def main() -> None:
         new[key] = autotune._MEMORY.get(key)
         print(f"{key}: shipped {shipped.get(key)}, new {new[key]}", flush=True)
 
-    def variants(choice: dict) -> dict:
-        key = next(k for k, v in shipped.items() if v is choice)
+    def variants(choice: dict, key: str) -> dict:
         out = {"shipped": choice, "new": new.get(key) or choice}
         if (key.split("|")[1].split(",")[1]) == "4096":  # the KW-8 form tiles 4096-row layers in one wave
             out["kw8"] = KW8

@@ -27,8 +27,7 @@ def main() -> None:
     shipped = json.loads((autotune.SHIPPED_DIR / autotune.cache_path(device).name).read_text())
     sms = autotune.num_sms(device)
 
-    def variants(choice: dict) -> dict:
-        key = next(k for k, v in shipped.items() if v is choice)
+    def variants(choice: dict, key: str) -> dict:
         _, n, k, _, gpr = (int(v) for v in key.split("|")[1].split(",")[:5])
         out = {"shipped": choice}
         for label, form in FORMS.items():

@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench_kernels import shipped_choices, shipped_in_turns  # noqa: E402
 
 
-def variants(shipped: dict) -> dict[str, dict]:
+def variants(shipped: dict, _key: str) -> dict[str, dict]:
     """The shipped choice, half its split-K two chunks ahead, and each of the two with EARLY (AHEAD forms only)."""
     if shipped.get("AHEAD", 0) < 2:
         return {}
