@@ -525,7 +525,7 @@ def _host_planned(
     """Prefill over per-token slots that the caller has on the host (host_slots [M], CPU; slots [M] int32, the same
     on x's device) where each slot's tokens are one run: the runs become SlotSegments with host bounds and take
     _planned_segments, as the engine's segments do (runs that all go dense skip the copy of their bounds to the
-    device: only the segment tiles read it). Returns False, with nothing written, where a slot has two runs
+    device: only the segment tiles read them). Returns False, with nothing written, where a slot has two runs
     (tasks' tokens interleaved: gathering them into slot order and back cost more than the plan saved on the H100,
     seventy-second session) or the plan does not apply (no run of DENSE_MIN_TOKENS and no segment tiles): the fused
     kernel takes those tokens."""
@@ -545,19 +545,8 @@ def _host_planned(
     if min(lengths) >= DENSE_MIN_TOKENS and (dense_pays(lengths) or not tiled):  # as _planned_segments would: dense
         launch_dense_segments(x, codes_packed, lut_pool, list(bounds), bits, y, slots)  # no device copy of bounds
         return True
-    segments = _segments_in_one_copy(bounds, edges, slots)
+    segments = SlotSegments.from_counts(run_slots, lengths, slots.device, per_token=slots)
     return _planned_segments(x, codes_packed, lut_pool, segments, slots, bits, y, group_size)
-
-
-def _segments_in_one_copy(
-    bounds: tuple[tuple[int, int, int], ...], edges: list[int], per_token: torch.Tensor
-) -> SlotSegments:
-    """SlotSegments of these runs ((slot, start, end) each; edges: their G + 1 starts and the end), its slots [G]
-    and starts [G + 1] int32 taken to per_token's device in one copy (SlotSegments.from_counts makes two)."""
-    at = -(-len(edges) // 4) * 4  # the slots from a 16-byte boundary, as the kernels' pointers are specialized
-    host = edges + [0] * (at - len(edges)) + [slot for slot, _, _ in bounds]
-    both = torch.tensor(host, dtype=torch.int32, device=per_token.device)
-    return SlotSegments(both[at:], both[: len(edges)], bounds, per_token)
 
 
 def _launch_tiles(

@@ -238,7 +238,11 @@ def test_one_task_s_long_run_read_back_by_the_caller_goes_dense_without_copying_
     run, no segments built on the device."""
     counts = [100]
     x, codes, pool, _, slot_of_token = step([2], counts, seed=12)
-    _forbid(monkeypatch, "_segments_in_one_copy")
+
+    def no_segments(*args, **kwargs):
+        raise AssertionError("the runs' bounds were copied to the device")
+
+    monkeypatch.setattr(SlotSegments, "from_counts", staticmethod(no_segments))
     _forbid(monkeypatch, "launch_prefill")
     dense = _spy(monkeypatch, "launch_dense_segments")
     y = lut_linear_forward(x, codes, pool, slot_of_token, BITS, host_slots=slot_of_token.cpu())

@@ -114,6 +114,23 @@ def test_code_counts_weigh_each_lut_entry_by_the_weights_that_use_it(bits, k, gp
     assert torch.allclose((counts.double() * lut**2).sum(), w.pow(2).sum())
 
 
+@pytest.mark.parametrize("counts", [[5], [2, 0, 7], [1, 1, 1, 1, 3]])
+def test_segments_from_counts_hold_each_run_s_slot_and_start_on_the_device_and_host(counts):
+    """One device tensor holds both (one copy): starts [G + 1] first, the slots [G] from a 16-byte boundary after
+    them; host_bounds says the same as (slot, start, end); per_token must cover every token."""
+    slots = [3, 0, 2, 1, 4][: len(counts)]
+    segments = SlotSegments.from_counts(slots, counts, "cpu")
+    starts = [sum(counts[:i]) for i in range(len(counts) + 1)]
+    assert segments.slots.dtype == segments.starts.dtype == torch.int32
+    assert segments.slots.tolist() == slots and segments.starts.tolist() == starts
+    assert (segments.slots.data_ptr() - segments.starts.data_ptr()) % 16 == 0
+    assert segments.host_bounds == tuple(zip(slots, starts[:-1], starts[1:], strict=True))
+    per_token = [slot for slot, c in zip(slots, counts, strict=True) for _ in range(c)]
+    assert segments.slot_of_token().tolist() == per_token
+    with pytest.raises(ValueError, match="per_token must be"):
+        SlotSegments.from_counts(slots, counts, "cpu", per_token=torch.zeros(sum(counts) + 1, dtype=torch.int32))
+
+
 def test_autograd_takes_segments_as_lut_linear_does_and_gives_the_per_token_gradients():
     """Slots given as SlotSegments (two tasks' tokens contiguous) give the same output and gradients as the same slots
     per token."""
