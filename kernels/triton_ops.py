@@ -318,7 +318,7 @@ def _forward(
             return y
     if segments is not None:
         if segments.host_bounds is not None and _planned_segments(
-            x, codes_packed, lut_pool, segments, slots, bits, y, gs
+            x, codes_packed, lut_pool, segments.host_bounds, segments.starts, slots, bits, y, gs
         ):
             return y
         perm, slot_sorted = None, slots  # tokens already contiguous per slot
@@ -467,13 +467,16 @@ def _planned_segments(
     x: torch.Tensor,
     codes_packed: torch.Tensor,
     lut_pool: torch.Tensor,
-    segments: SlotSegments,
+    host_bounds: tuple[tuple[int, int, int], ...],
+    starts: torch.Tensor | None,
     slots: torch.Tensor,
     bits: int,
     y: torch.Tensor,
     group_size: int,
 ) -> bool:
-    """Prefill over segments whose bounds the host knows (SlotSegments.host_bounds; no device read-back):
+    """Prefill over segments whose bounds the host knows (host_bounds: SlotSegments.host_bounds' (slot, start, end);
+    no device read-back). starts: their [G + 1] starts on the device (SlotSegments.starts), or None to copy them
+    there only if the segment tiles run (they alone read them):
 
     - segments of >= DENSE_MIN_TOKENS tokens: the dense path where dense_pays, else the register-LUT kernel's
       segment tiles (prefill_prmt_ok layers; no tile holds two slots);
@@ -485,18 +488,21 @@ def _planned_segments(
     Returns False (nothing written) where none of these applies: the caller's fused kernel takes the tokens in
     order.
     """
-    bounds = [(s, a, b) for s, a, b in segments.host_bounds if b > a]
-    lengths = [b - a for _, a, b in segments.host_bounds]  # empty ones too: they pair with segments.starts
+    bounds = [(s, a, b) for s, a, b in host_bounds if b > a]
+    lengths = [b - a for _, a, b in host_bounds]  # empty ones too: they pair with starts
     long_bounds = [t for t in bounds if t[2] - t[1] >= DENSE_MIN_TOKENS]
     long = [b - a for _, a, b in long_bounds]
     tiled = (
-        _tiles_take(codes_packed, lut_pool, bits, group_size, len(lengths))
-        and segments.starts.shape[0] == len(lengths) + 1
+        prefill_prmt_ok(codes_packed, lut_pool, bits, group_size)
+        and len(lengths) <= MAX_TILED_SEGMENTS
+        and (starts is None or starts.shape[0] == len(lengths) + 1)
     )
     if long and (dense_pays(long) or not tiled):
         launch_dense_segments(x, codes_packed, lut_pool, long_bounds, bits, y, slots)
     elif tiled and (long or x.shape[0] > DECODE_MAX_M):
-        tiles = SegmentTiles(segments.starts, tuple(lengths), DENSE_MIN_TOKENS if long else 1)
+        if starts is None:
+            starts = torch.tensor([0, *itertools.accumulate(lengths)], dtype=torch.int32, device=x.device)
+        tiles = SegmentTiles(starts, tuple(lengths), DENSE_MIN_TOKENS if long else 1)
         _launch_tiles(x, codes_packed, lut_pool, slots, bits, y, tiles, group_size)
         if not long:
             return True
@@ -505,11 +511,6 @@ def _planned_segments(
     for a, b, tasks in _short_runs(bounds):
         lut_linear_forward(x[a:b], codes_packed, lut_pool, slots[a:b], bits, out=y[a:b], num_tasks=tasks)
     return True
-
-
-def _tiles_take(codes_packed: torch.Tensor, lut_pool: torch.Tensor, bits: int, group_size: int, segments: int) -> bool:
-    """Whether the register-LUT kernel's segment tiles take this many segments of this layer."""
-    return prefill_prmt_ok(codes_packed, lut_pool, bits, group_size) and segments <= MAX_TILED_SEGMENTS
 
 
 def _host_planned(
@@ -523,12 +524,11 @@ def _host_planned(
     group_size: int,
 ) -> bool:
     """Prefill over per-token slots that the caller has on the host (host_slots [M], CPU; slots [M] int32, the same
-    on x's device) where each slot's tokens are one run: the runs become SlotSegments with host bounds and take
-    _planned_segments, as the engine's segments do (runs that all go dense skip the copy of their bounds to the
-    device: only the segment tiles read them). Returns False, with nothing written, where a slot has two runs
-    (tasks' tokens interleaved: gathering them into slot order and back cost more than the plan saved on the H100,
-    seventy-second session) or the plan does not apply (no run of DENSE_MIN_TOKENS and no segment tiles): the fused
-    kernel takes those tokens."""
+    on x's device) where each slot's tokens are one run: the runs' bounds take _planned_segments, as the engine's
+    segments do. Returns False, with nothing written, where a slot has two runs (tasks' tokens interleaved:
+    gathering them into slot order and back cost more than the plan saved on the H100, seventy-second session),
+    where there are more runs than the segment tiles take, or where the plan does not apply: the fused kernel takes
+    those tokens."""
     slots_h = host_slots.numpy()  # numpy: ~10x less host time than torch's CPU ops at 2,048 tokens
     cuts = numpy.flatnonzero(slots_h[1:] != slots_h[:-1]) + 1  # where each run after the first starts
     if cuts.size >= MAX_TILED_SEGMENTS:  # interleaved tokens, or more runs than the segment tiles take
@@ -537,16 +537,8 @@ def _host_planned(
     run_slots = slots_h[edges[:-1]].tolist()
     if len(set(run_slots)) < len(run_slots):
         return False
-    lengths = [b - a for a, b in itertools.pairwise(edges)]
-    tiled = _tiles_take(codes_packed, lut_pool, bits, group_size, len(lengths))
-    if max(lengths) < DENSE_MIN_TOKENS and not tiled:
-        return False
     bounds = tuple(zip(run_slots, edges[:-1], edges[1:], strict=True))
-    if min(lengths) >= DENSE_MIN_TOKENS and (dense_pays(lengths) or not tiled):  # as _planned_segments would: dense
-        launch_dense_segments(x, codes_packed, lut_pool, list(bounds), bits, y, slots)  # no device copy of bounds
-        return True
-    segments = SlotSegments.from_counts(run_slots, lengths, slots.device, per_token=slots)
-    return _planned_segments(x, codes_packed, lut_pool, segments, slots, bits, y, group_size)
+    return _planned_segments(x, codes_packed, lut_pool, bounds, None, slots, bits, y, group_size)
 
 
 def _launch_tiles(

@@ -228,9 +228,20 @@ def test_per_token_slots_read_back_by_the_caller_are_planned_per_run_as_segments
     y = lut_linear_forward(x, codes, pool, slot_of_token, BITS, out=out, host_slots=slot_of_token.cpu())
     assert y is out
     assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, BITS)) < TOL[x.dtype]
-    (segments,) = [p[3] for p in planned]
-    assert segments.host_bounds == ((3, 0, counts[0]), (1, counts[0], sum(counts)))
-    assert segments.slots.tolist() == [3, 1] and segments.starts.tolist() == [0, counts[0], sum(counts)]
+    assert [(p[3], p[4]) for p in planned] == [(((3, 0, counts[0]), (1, counts[0], sum(counts))), None)]
+
+
+def test_runs_read_back_by_the_caller_take_the_segment_tiles_with_their_starts_copied_to_the_device(monkeypatch):
+    """Three tasks' short runs, 75 tokens in all: the segment tiles over every run, their starts built on the device
+    from the host bounds (the tiles alone read them)."""
+    counts = [30, 20, 25]
+    x, codes, pool, _, slot_of_token = step([3, 1, 0], counts, seed=13)
+    _forbid(monkeypatch, "launch_prefill")
+    tiled = _spy(monkeypatch, "_launch_tiles")
+    y = lut_linear_forward(x, codes, pool, slot_of_token, BITS, host_slots=slot_of_token.cpu())
+    assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, BITS)) < TOL[x.dtype]
+    (tiles,) = [t[6] for t in tiled]
+    assert tiles.starts.tolist() == [0, 30, 50, 75] and tiles.lengths == tuple(counts) and tiles.min_len == 1
 
 
 def test_one_task_s_long_run_read_back_by_the_caller_goes_dense_without_copying_its_bounds(monkeypatch):
@@ -244,10 +255,13 @@ def test_one_task_s_long_run_read_back_by_the_caller_goes_dense_without_copying_
 
     monkeypatch.setattr(SlotSegments, "from_counts", staticmethod(no_segments))
     _forbid(monkeypatch, "launch_prefill")
+    _forbid(monkeypatch, "_launch_tiles")
+    planned = _spy(monkeypatch, "_planned_segments")
     dense = _spy(monkeypatch, "launch_dense_segments")
     y = lut_linear_forward(x, codes, pool, slot_of_token, BITS, host_slots=slot_of_token.cpu())
     assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, BITS)) < TOL[x.dtype]
     assert [d[3] for d in dense] == [[(2, 0, 100)]]
+    assert [p[4] for p in planned] == [None]  # no starts on the device
 
 
 @pytest.mark.parametrize("m", [90, 300])
