@@ -517,12 +517,32 @@ def _group_loop(w0_ptr, w1_ptr, w2_ptr, w3_ptr, x_quads, x0_off, x1_off, sel0, s
                 nw2, nx2, acc_a, acc_b, WPL: tl.constexpr, TILES: tl.constexpr, ROWS: tl.constexpr,
                 BF16: tl.constexpr, X16: tl.constexpr, AHEAD: tl.constexpr, W16: tl.constexpr = False):  # fmt: skip
     """The chunks lo .. hi of one group from its start (_group_start's or _early_first_group's: the tables, the last
-    chunk's column and the chunks asked for ahead): both blocks' accumulators plus the group's."""
-    for c0 in range(lo, hi, 32 * WPL):
-        words, xs, nw1, nx1, nw2, nx2 = _next_chunk(nw1, nx1, nw2, nx2, w0_ptr, w1_ptr, w2_ptr, w3_ptr, x_quads,
-                                                    x0_off, x1_off, sel0, sel1, c0, last, WPL, TILES, ROWS, X16,
-                                                    AHEAD, W16)  # fmt: skip
-        acc_a, acc_b = _chunk_mma(words, xs, tabs, acc_a, acc_b, WPL, TILES, ROWS, BF16)
+    chunk's column and the chunks asked for ahead): both blocks' accumulators plus the group's.
+
+    AHEAD 4 (seventy-third session): the AHEAD 3 start (chunks lo and lo + CHUNK in nw1 / nw2) in a loop unrolled by
+    two chunks, each half's next loads written into the registers that half has just read. AHEAD 2's ring compiled
+    to 20 IMAD.MOVs a chunk at the loop's end, each waiting for its load, so a chunk's loads were in flight for the
+    last 5/8 of a chunk only (NOTES, seventy-first session). Here no value crosses the back edge moved, and the
+    second half sits in a branch (a group of an odd number of chunks skips it the last time round), which keeps
+    ptxas from sinking the first half's next loads past the second half's MMAs."""
+    CHUNK: tl.constexpr = 32 * WPL
+    if AHEAD == 4:
+        for c0 in range(lo, hi, 2 * CHUNK):
+            acc_a, acc_b = _chunk_mma(nw1, nx1, tabs, acc_a, acc_b, WPL, TILES, ROWS, BF16)
+            if c0 + CHUNK < hi:
+                nxt = tl.minimum(c0 + 2 * CHUNK, last)
+                nw1 = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, nxt, WPL, ROWS, W16)
+                nx1 = _chunk_x(x_quads, x0_off, x1_off, nxt, sel0, sel1, WPL, TILES, X16)
+                acc_a, acc_b = _chunk_mma(nw2, nx2, tabs, acc_a, acc_b, WPL, TILES, ROWS, BF16)
+            nxt = tl.minimum(c0 + 3 * CHUNK, last)
+            nw2 = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, nxt, WPL, ROWS, W16)
+            nx2 = _chunk_x(x_quads, x0_off, x1_off, nxt, sel0, sel1, WPL, TILES, X16)
+    else:
+        for c0 in range(lo, hi, CHUNK):
+            words, xs, nw1, nx1, nw2, nx2 = _next_chunk(nw1, nx1, nw2, nx2, w0_ptr, w1_ptr, w2_ptr, w3_ptr, x_quads,
+                                                        x0_off, x1_off, sel0, sel1, c0, last, WPL, TILES, ROWS, X16,
+                                                        AHEAD, W16)  # fmt: skip
+            acc_a, acc_b = _chunk_mma(words, xs, tabs, acc_a, acc_b, WPL, TILES, ROWS, BF16)
     return acc_a, acc_b
 
 
@@ -550,7 +570,7 @@ def _early_first_group(w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, x_quads, slot_
                        WPL: tl.constexpr, TILES: tl.constexpr, ROWS: tl.constexpr, BF16: tl.constexpr,
                        X16: tl.constexpr, AHEAD: tl.constexpr, PDL: tl.constexpr, gofs=0,
                        W16: tl.constexpr = False):  # fmt: skip
-    """EARLY (AHEAD 2 or 3): the first slot's first LUT group of the K range with its first chunks' words and its
+    """EARLY (AHEAD 2-4): the first slot's first LUT group of the K range with its first chunks' words and its
     tables asked for before the PDL wait (codes, LUT pool and slots are no kernel's output: under PDL they overlap
     the kernel before, as PRELOAD's and the one-token kernel's do), x after it; then the group's chunks. gofs (KW):
     each lane's LUT group's offset from k_start's. Returns both blocks' accumulators (tuples of 8 [NT] fp32) of that
@@ -877,10 +897,11 @@ def launch_decode_mma(
     warp's blocks share its x loads), WPL (code words per lane and row in a chunk: 2-16, 64-512 columns), SPLIT_K;
     PRELOAD (0/1): one chunk a program (SPLIT_K is then K / chunk), its words loaded at once before the PDL wait
     where the codes' rows are 16-byte aligned (codes_rows_aligned; else loaded as the chunks-in-turn path does, same
-    grid); AHEAD (0-3): the chunks-in-turn path's loads, 0 each word where it is looked up, 1 a chunk's words and x
-    at once at its start, 2 / 3 one / two chunks ahead (_group_chunks); SUM_AT_ONCE (default 8 over the program's
+    grid); AHEAD (0-4): the chunks-in-turn path's loads, 0 each word where it is looked up, 1 a chunk's words and x
+    at once at its start, 2 / 3 one / two chunks ahead (_group_chunks), 4 two chunks in flight in a loop unrolled by
+    two without register moves (_group_loop); SUM_AT_ONCE (default 8 over the program's
     tiles of 16 rows x 8 tokens, 1 with four tiles): split-K partials the row tile's last program loads together
-    (_sum_tiles); EARLY (0/1, AHEAD 2 or 3): the first group's first words and tables asked for before the PDL wait
+    (_sum_tiles); EARLY (0/1, AHEAD 2-4): the first group's first words and tables asked for before the PDL wait
     (_early_first_group); maxnreg (optional): a register cap for ptxas (8 warps at 80 registers: three programs an
     SM instead of two); KW (1, 2, 4, 8 dividing num_warps; default 1): the program's warps in KW parts along its K
     range, each part's lanes on the same 16 * ROWS * num_warps / KW rows, summed in the program (through shared
@@ -893,8 +914,8 @@ def launch_decode_mma(
     their partials into their rows' owner CTA, sixty-fourth to sixty-sixth sessions, was correct but at best tied
     the workspace sum on the H100; KW replaced it, and the seventieth session removed it.)"""
     rows = config.get("ROWS", 1)
-    if config.get("AHEAD", 0) not in (0, 1, 2, 3):
-        raise ValueError(f"the fragment kernel takes AHEAD 0-3, got {config['AHEAD']}")
+    if config.get("AHEAD", 0) not in (0, 1, 2, 3, 4):
+        raise ValueError(f"the fragment kernel takes AHEAD 0-4, got {config['AHEAD']}")
     if rows not in (1, 2):
         raise ValueError(f"the fragment kernel takes ROWS 1 or 2, got {rows}")
     one_chunk = bool(config.get("PRELOAD"))

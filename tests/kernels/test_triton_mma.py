@@ -112,13 +112,15 @@ def test_the_preloaded_chunk_matches_the_reference(m, n, k, gpr, slots, assign, 
         (16, 72, 384, 3, 2, "random", 4, 2, 1),  # one chunk a group: the chunk ahead past its end is the last again
         (9, 24, 768, 1, 9, "distinct", 2, 2, 2),  # every token its own slot; 6 chunks a split
         (12, 48, 1024, 4, 4, "random", 4, 1, 4),  # split-K inside the groups, two tiles of tokens
+        (6, 40, 448, 1, 2, "random", 2, 1, 1),  # 7 chunks: AHEAD 4's unrolled loop skips its last second half
     ],
 )
-@pytest.mark.parametrize("ahead", [1, 2, 3])
+@pytest.mark.parametrize("ahead", [1, 2, 3, 4])
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_chunks_asked_for_ahead_match_the_reference(m, n, k, gpr, slots, assign, wpl, rows, split, ahead, dtype):
-    """AHEAD 1-3: each chunk's words and x asked for at once, at its start or one or two chunks before it (on
-    CUDA; the interpreter sums each lane's outputs directly, as at AHEAD 0)."""
+    """AHEAD 1-4: each chunk's words and x asked for at once, at its start or one or two chunks before it, or two
+    in flight in a loop unrolled by two (4; on CUDA; the interpreter sums each lane's outputs directly, as at AHEAD
+    0)."""
     x, codes, pool, slot_of_token = make_case(m, n, k, 4, gpr, slots, assign, dtype, seed=m + n + k + ahead)
     assert mma_ok(x, codes, pool, 4, wpl)
     y = torch.full((m, n), float("nan"), dtype=dtype, device=DEVICE)
@@ -138,13 +140,14 @@ def test_chunks_asked_for_ahead_match_the_reference(m, n, k, gpr, slots, assign,
         (12, 48, 1024, 1, 1, "one", 4, 1, 8, 8, 2, 2, 1),  # 8 parts of one chunk, their sums the split-K partials
         (4, 40, 1024, 1, 1, "one", 4, 1, 8, 8, 1, 2, 1),  # the shipped form's (8 parts, AHEAD 2) with 16-byte words
         (16, 72, 2048, 1, 1, "one", 4, 2, 8, 8, 2, 2, 1),  # 8 parts on two row blocks sharing x, two tiles, split-K 2
+        (4, 40, 3072, 1, 1, "one", 4, 1, 8, 8, 1, 4, 1),  # 8 parts of 3 chunks in the unrolled loop (AHEAD 4)
     ],
 )
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_a_programs_warps_split_along_k_sum_in_the_program(m, n, k, gpr, slots, assign, wpl, rows, warps, kw, split,
                                                           ahead, w16, dtype):  # fmt: skip
     """KW: a program's warps in KW parts along its K range on the same rows, their sums folded in the program
-    (then y, or the split-K workspace); on CUDA the asm paths (AHEAD 0-3; W16: the words by 16-byte loads), in the
+    (then y, or the split-K workspace); on CUDA the asm paths (AHEAD 0-4; W16: the words by 16-byte loads), in the
     interpreter each lane's outputs over its part's columns."""
     x, codes, pool, slot_of_token = make_case(m, n, k, 4, gpr, slots, assign, dtype, seed=m + n + k + kw)
     y = torch.full((m, n), float("nan"), dtype=dtype, device=DEVICE)
@@ -232,7 +235,7 @@ def test_a_register_cap_leaves_the_result_alone(split):
         (12, 48, 1024, 4, 4, "random", 4, 1, 4),  # split-K inside the groups
     ],
 )
-@pytest.mark.parametrize("ahead", [2, 3])
+@pytest.mark.parametrize("ahead", [2, 3, 4])
 def test_an_early_start_matches_the_reference_on_cuda(m, n, k, gpr, slots, assign, wpl, rows, split, ahead):
     """EARLY: the first slot's first group started before the PDL wait, the rest in turn onto its sums."""
     x, codes, pool, slot_of_token = make_case(m, n, k, 4, gpr, slots, assign, torch.float16, seed=m + k + ahead)
@@ -264,11 +267,40 @@ def test_an_early_start_asks_for_the_first_words_and_tables_before_the_pdl_wait(
     (stack0, before0), (stack1, before1) = sm90_results(_EARLY_SCRIPT, None)
     assert before0 <= 2 and before1 >= 2 + 8 + 16 and stack1 == 0, (before0, before1)
 
-def test_ahead_outside_0_to_3_is_refused():
+_AHEAD4_SCRIPT = r"""
+import json, re, sys
+sys.path.insert(0, "benchmarks")
+from bench_kernels import _inner_loop_mix, compile_decode_mma_sm90
+out = []
+for ahead in (2, 4):
+    const = {"BITS": 4, "WARPS": 8, "WPL": 4, "TILES": 1, "ROWS": 1, "USE_SPLIT": False, "ASM": True, "BF16": False,
+             "X16": True, "PDL": True, "AHEAD": ahead, "EARLY": True, "KW": 8, "W16": True}
+    _, stack, _, sass = compile_decode_mma_sm90(const, 8)
+    count, mix = _inner_loop_mix(sass, top=None, full_opcodes=True)
+    order = [op for op in re.findall(r"/\*[0-9a-f]{4,}\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9_.]*)", sass)
+             if op.startswith(("HMMA", "LDG"))]
+    out.append([count, mix, int(stack), "".join("M" if op.startswith("HMMA") else "L" for op in order)])
+print(json.dumps(out))
+"""
+
+
+def test_ahead_4_unrolls_the_ring_without_register_moves_and_asks_a_chunk_ahead_of_each_half():
+    """sm_90 code, the 4-token form (8 warps, KW 8, 4 words a lane, EARLY, W16): AHEAD 2's loop copies the chunk
+    it loaded into the carried registers (IMAD.MOVs at the loop's end); AHEAD 4's loop of two chunks has none, fewer
+    instructions a chunk, no spills, and its 12 loads in two sixes, each before the 8 MMAs of the half that does not
+    read them: the first half's next chunk before the second half's MMAs, the second half's after them."""
+    (count2, mix2, _, _), (count4, mix4, stack4, order4) = sm90_results(_AHEAD4_SCRIPT, None)
+    assert mix2.get("IMAD.MOV.U32", 0) >= 16 and mix2["HMMA.16816.F32"] == 8, mix2
+    assert "IMAD.MOV.U32" not in mix4 and mix4["HMMA.16816.F32"] == 16 and mix4["LDG.E.128"] == 12, mix4
+    assert count4 < 2 * count2 and stack4 == 0, (count4, count2, stack4)
+    assert "M" * 8 + "L" * 6 + "M" * 8 + "L" * 6 in order4, order4
+
+
+def test_ahead_outside_0_to_4_is_refused():
     x, codes, pool, slots = make_case(4, 16, 256, 4, 1, 1, "one", torch.float16)
     y = torch.empty(4, 16, dtype=torch.float16, device=DEVICE)
-    with pytest.raises(ValueError, match="AHEAD 0-3"):
-        launch_decode_mma(x, codes, pool, slots, 4, y, {"num_warps": 2, "WPL": 2, "AHEAD": 4})
+    with pytest.raises(ValueError, match="AHEAD 0-4"):
+        launch_decode_mma(x, codes, pool, slots, 4, y, {"num_warps": 2, "WPL": 2, "AHEAD": 5})
 
 def test_preload_needs_code_rows_aligned_to_16_bytes():
     x, codes, pool, slots = make_case(4, 16, 256, 4, 1, 1, "one", torch.float16)
