@@ -936,10 +936,13 @@ def launch_decode_mma(
 # old candidates' best on every shape and gpr); then those two with EARLY, 3-5 % faster on 4096x4096 at 4 and 8
 # tokens on the H100 (sixty-third session, results/split_half_h100_sixtythird.json); then the two KW forms that won
 # on the H100 (sixty-seventh session, results/kw_h100_sixtyseventh.json): 8 warps in 8 parts along K on one 16-row
-# block (4096 rows, 4 and 8 tokens) and 4 warps in 4 parts on two (11008 rows, gpr 4, 8 and 16 tokens), one wave.
+# block (4096 rows, 4 and 8 tokens) and 4 warps in 4 parts on two (11008 rows, gpr 4, 8 and 16 tokens), one wave;
+# last the 8-warp split-K form at AHEAD 4 without EARLY, 3-5 % under the shipped AHEAD 3 form with EARLY at 4 tokens
+# on 11008x4096 and 4096x11008 gpr 1 on the H100 (seventy-third session, results/ahead4_h100_seventythird.json).
 MMA_CANDIDATES = [(2, 1, 4, 8), (4, 1, 4, 8), (2, 2, 2, 8), (2, 2, 2, 4), (2, 2, 4, 4), (4, 2, 2, 4),
                   (8, 1, 4, 2, 2), (8, 1, 4, 2, 3), (2, 1, 4, 8, 2), (2, 1, 4, 8, 3), (2, 2, 2, 8, 2),
-                  (8, 1, 4, 2, 2, 1), (8, 1, 4, 2, 3, 1), (8, 1, 4, 1, 2, 1, 0, 8), (4, 2, 2, 1, 2, 0, 0, 4)]
+                  (8, 1, 4, 2, 2, 1), (8, 1, 4, 2, 3, 1), (8, 1, 4, 1, 2, 1, 0, 8), (4, 2, 2, 1, 2, 0, 0, 4),
+                  (8, 1, 4, 2, 4)]
 # (warps, row blocks a warp, words per lane) with PRELOAD (one chunk a program): the H200 grid's bests at 4-16 tokens
 # over 2-8 tasks on the server's four projection shapes (results/mma_tasks_grid_gpr1_h200.log, eighteenth session).
 PRELOAD_CANDIDATES = [(8, 1, 16), (4, 1, 16), (2, 2, 16), (2, 2, 8), (1, 2, 8), (4, 1, 8)]

@@ -70,7 +70,7 @@ def test_the_fragment_grid_offers_only_chunks_that_tile_the_groups_and_launchabl
     assert offered and {cfg["WPL"] for cfg in offered} == {2}
     # the shipped candidates' AHEAD and EARLY forms (5- and 6-tuples) reach the --kernel mma_tasks grid
     tasks = [cfg for cfg, _ in grid.task_configs(4096, 4096, 4096, 132)]
-    assert {cfg.get("AHEAD", 0) for cfg in tasks} == {0, 2, 3} and {cfg.get("EARLY", 0) for cfg in tasks} == {0, 1}
+    assert {cfg.get("AHEAD", 0) for cfg in tasks} == {0, 2, 3, 4} and {cfg.get("EARLY", 0) for cfg in tasks} == {0, 1}
     from .test_triton_forward import DEVICE, make_case, rel_err
 
     x, codes, pool, slots = make_case(8, 40, 256, 4, 2, 4, "random", torch.float16, seed=3)

@@ -350,7 +350,8 @@ def test_the_autotuner_is_offered_the_fragment_kernel_where_it_applies():
 def test_the_one_task_candidates_ask_for_chunks_ahead_and_start_early_in_some_forms():
     """MMA_CANDIDATES' fifth and sixth fields (AHEAD, EARLY) reach the configs the autotuner times; EARLY only with
     AHEAD 2 or 3 (the form it has), and the 8-warp split-K forms with and without it (it won on 4096x4096 only);
-    the KW 8 form as it won, with EARLY."""
+    the KW 8 form as it won, with EARLY; the 8-warp split-K form at AHEAD 4 without EARLY (it won on the MLP
+    shapes at 4 tokens)."""
     frag = [c for c in decode_candidates(4, 4096, 4096, 132, prmt=True, group_size=4096, mma=True)
             if c["MODE"] == MODE_MMA]  # fmt: skip
     early = [c for c in frag if c.get("EARLY")]
@@ -360,7 +361,9 @@ def test_the_one_task_candidates_ask_for_chunks_ahead_and_start_early_in_some_fo
         if "KW" not in c:
             assert {k: v for k, v in c.items() if k != "EARLY"} in frag
     assert {"KW": 8, "SPLIT_K": 1, "AHEAD": 2, "EARLY": 1}.items() <= next(c for c in frag if "KW" in c).items()
-    assert {c.get("AHEAD", 0) for c in frag} == {0, 2, 3}
+    assert {c.get("AHEAD", 0) for c in frag} == {0, 2, 3, 4}
+    assert [c for c in frag if c.get("AHEAD") == 4] == [{"MODE": MODE_MMA, "num_warps": 8, "ROWS": 1, "WPL": 4,
+                                                         "SPLIT_K": 8, "AHEAD": 4, "W16": 1}]  # fmt: skip
 
 
 def test_a_fragment_candidate_may_name_a_register_cap_and_its_waves_set_the_split():
