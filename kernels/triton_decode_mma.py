@@ -524,7 +524,9 @@ def _group_loop(w0_ptr, w1_ptr, w2_ptr, w3_ptr, x_quads, x0_off, x1_off, sel0, s
     to 20 IMAD.MOVs a chunk at the loop's end, each waiting for its load, so a chunk's loads were in flight for the
     last 5/8 of a chunk only (NOTES, seventy-first session). Here no value crosses the back edge moved, and the
     second half sits in a branch (a group of an odd number of chunks skips it the last time round), which keeps
-    ptxas from sinking the first half's next loads past the second half's MMAs."""
+    LLVM from sinking the first half's next loads past the second half's MMAs. On the H100 at 4 tokens it was 3-5 %
+    faster than AHEAD 3 on the 8-warp split-K forms of the MLP shapes (about 11 chunks a program; shipped there) and
+    2-6 % slower on 4096x4096's KW 8 form (4 chunks a part; results/ahead4_h100_seventythird.json)."""
     CHUNK: tl.constexpr = 32 * WPL
     if AHEAD == 4:
         for c0 in range(lo, hi, 2 * CHUNK):
