@@ -521,7 +521,7 @@ def _group_loop(w0_ptr, w1_ptr, w2_ptr, w3_ptr, x_quads, x0_off, x1_off, sel0, s
 
     AHEAD 4 (seventy-third session): the AHEAD 3 start (chunks lo and lo + CHUNK in nw1 / nw2) in a loop unrolled by
     two chunks, each half's next loads written into the registers that half has just read. AHEAD 2's ring compiled
-    to 20 IMAD.MOVs a chunk at the loop's end, each waiting for its load, so a chunk's loads were in flight for the
+    to 18-20 IMAD.MOVs a chunk at the loop's end, each waiting for its load, so a chunk's loads were in flight for the
     last 5/8 of a chunk only (NOTES, seventy-first session). Here no value crosses the back edge moved, and the
     second half sits in a branch (a group of an odd number of chunks skips it the last time round), which keeps
     LLVM from sinking the first half's next loads past the second half's MMAs. On the H100 at 4 tokens it was 3-5 %
@@ -940,7 +940,8 @@ def launch_decode_mma(
 # on the H100 (sixty-seventh session, results/kw_h100_sixtyseventh.json): 8 warps in 8 parts along K on one 16-row
 # block (4096 rows, 4 and 8 tokens) and 4 warps in 4 parts on two (11008 rows, gpr 4, 8 and 16 tokens), one wave;
 # last the 8-warp split-K form at AHEAD 4 without EARLY, 3-5 % under the shipped AHEAD 3 form with EARLY at 4 tokens
-# on 11008x4096 and 4096x11008 gpr 1 on the H100 (seventy-third session, results/ahead4_h100_seventythird.json).
+# on 11008x4096 (gpr 1 and 4) and 4096x11008 (gpr 1) on the H100 (seventy-third session,
+# results/ahead4_h100_seventythird.json).
 MMA_CANDIDATES = [(2, 1, 4, 8), (4, 1, 4, 8), (2, 2, 2, 8), (2, 2, 2, 4), (2, 2, 4, 4), (4, 2, 2, 4),
                   (8, 1, 4, 2, 2), (8, 1, 4, 2, 3), (2, 1, 4, 8, 2), (2, 1, 4, 8, 3), (2, 2, 2, 8, 2),
                   (8, 1, 4, 2, 2, 1), (8, 1, 4, 2, 3, 1), (8, 1, 4, 1, 2, 1, 0, 8), (4, 2, 2, 1, 2, 0, 0, 4),
