@@ -411,6 +411,15 @@ def _chunk_x(x_quads, x0_off, x1_off, c0, sel0, sel1, WPL: tl.constexpr, TILES: 
 
 
 @triton.jit
+def _chunk_loads(w0_ptr, w1_ptr, w2_ptr, w3_ptr, x_quads, x0_off, x1_off, c0, sel0, sel1, WPL: tl.constexpr,
+                 TILES: tl.constexpr, ROWS: tl.constexpr, X16: tl.constexpr, W16: tl.constexpr):  # fmt: skip
+    """(words, B) of the chunk at column c0 asked for together (_chunk_words', _chunk_x's): the chunks-ahead forms'
+    loads (AHEAD 1-4)."""
+    words = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, c0, WPL, ROWS, W16)
+    return words, _chunk_x(x_quads, x0_off, x1_off, c0, sel0, sel1, WPL, TILES, X16)
+
+
+@triton.jit
 def _word_blocks(w0, w1, w2, w3, x00, x01, x10, x11, tabs, acc_a, acc_b, TILES: tl.constexpr, ROWS: tl.constexpr,
                  BF16: tl.constexpr):  # fmt: skip
     """One code word of each lane row (w0, w1: block 0's rows r0, r0 + 8; w2, w3: block 1's, ROWS 2) looked up in
@@ -477,18 +486,18 @@ def _next_chunk(nw1, nx1, nw2, nx2, w0_ptr, w1_ptr, w2_ptr, w3_ptr, x_quads, x0_
     AHEAD - 1 chunks before in nw1 / nx1, the carried chunks moved on by one and the chunk AHEAD - 1 past c0 asked
     for (the last chunk's again past the group's end `last`: cache hits, never used)."""
     if AHEAD == 1:
-        words = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, c0, WPL, ROWS, W16)
-        xs = _chunk_x(x_quads, x0_off, x1_off, c0, sel0, sel1, WPL, TILES, X16)
+        words, xs = _chunk_loads(w0_ptr, w1_ptr, w2_ptr, w3_ptr, x_quads, x0_off, x1_off, c0, sel0, sel1, WPL,
+                                TILES, ROWS, X16, W16)
     else:
         words, xs = nw1, nx1
         nxt = tl.minimum(c0 + (AHEAD - 1) * (32 * WPL), last)
         if AHEAD == 2:
-            nw1 = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, nxt, WPL, ROWS, W16)
-            nx1 = _chunk_x(x_quads, x0_off, x1_off, nxt, sel0, sel1, WPL, TILES, X16)
+            nw1, nx1 = _chunk_loads(w0_ptr, w1_ptr, w2_ptr, w3_ptr, x_quads, x0_off, x1_off, nxt, sel0, sel1, WPL,
+                                   TILES, ROWS, X16, W16)
         else:
             nw1, nx1 = nw2, nx2
-            nw2 = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, nxt, WPL, ROWS, W16)
-            nx2 = _chunk_x(x_quads, x0_off, x1_off, nxt, sel0, sel1, WPL, TILES, X16)
+            nw2, nx2 = _chunk_loads(w0_ptr, w1_ptr, w2_ptr, w3_ptr, x_quads, x0_off, x1_off, nxt, sel0, sel1, WPL,
+                                   TILES, ROWS, X16, W16)
     return words, xs, nw1, nx1, nw2, nx2
 
 
@@ -503,11 +512,11 @@ def _group_start(w0_ptr, w1_ptr, w2_ptr, w3_ptr, pairs_ptr, x_quads, cur, r0c, r
     last = hi - CHUNK
     nw1, nx1, nw2, nx2 = 0, 0, 0, 0
     if AHEAD >= 2:
-        nw1 = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, lo, WPL, ROWS, W16)
-        nx1 = _chunk_x(x_quads, x0_off, x1_off, lo, sel0, sel1, WPL, TILES, X16)
+        nw1, nx1 = _chunk_loads(w0_ptr, w1_ptr, w2_ptr, w3_ptr, x_quads, x0_off, x1_off, lo, sel0, sel1, WPL,
+                               TILES, ROWS, X16, W16)
     if AHEAD >= 3:
-        nw2 = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, tl.minimum(lo + CHUNK, last), WPL, ROWS, W16)
-        nx2 = _chunk_x(x_quads, x0_off, x1_off, tl.minimum(lo + CHUNK, last), sel0, sel1, WPL, TILES, X16)
+        nw2, nx2 = _chunk_loads(w0_ptr, w1_ptr, w2_ptr, w3_ptr, x_quads, x0_off, x1_off, tl.minimum(lo + CHUNK, last),
+                               sel0, sel1, WPL, TILES, ROWS, X16, W16)  # fmt: skip
     tabs = _slot_tables(pairs_ptr, cur, r0c, r1c, r2c, r3c, grp, stride_ls, stride_ln, BITS, ROWS)
     return tabs, last, nw1, nx1, nw2, nx2
 
@@ -533,12 +542,12 @@ def _group_loop(w0_ptr, w1_ptr, w2_ptr, w3_ptr, x_quads, x0_off, x1_off, sel0, s
             acc_a, acc_b = _chunk_mma(nw1, nx1, tabs, acc_a, acc_b, WPL, TILES, ROWS, BF16)
             if c0 + CHUNK < hi:
                 nxt = tl.minimum(c0 + 2 * CHUNK, last)
-                nw1 = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, nxt, WPL, ROWS, W16)
-                nx1 = _chunk_x(x_quads, x0_off, x1_off, nxt, sel0, sel1, WPL, TILES, X16)
+                nw1, nx1 = _chunk_loads(w0_ptr, w1_ptr, w2_ptr, w3_ptr, x_quads, x0_off, x1_off, nxt, sel0, sel1, WPL,
+                                       TILES, ROWS, X16, W16)
                 acc_a, acc_b = _chunk_mma(nw2, nx2, tabs, acc_a, acc_b, WPL, TILES, ROWS, BF16)
             nxt = tl.minimum(c0 + 3 * CHUNK, last)
-            nw2 = _chunk_words(w0_ptr, w1_ptr, w2_ptr, w3_ptr, nxt, WPL, ROWS, W16)
-            nx2 = _chunk_x(x_quads, x0_off, x1_off, nxt, sel0, sel1, WPL, TILES, X16)
+            nw2, nx2 = _chunk_loads(w0_ptr, w1_ptr, w2_ptr, w3_ptr, x_quads, x0_off, x1_off, nxt, sel0, sel1, WPL,
+                                   TILES, ROWS, X16, W16)
     else:
         for c0 in range(lo, hi, CHUNK):
             words, xs, nw1, nx1, nw2, nx2 = _next_chunk(nw1, nx1, nw2, nx2, w0_ptr, w1_ptr, w2_ptr, w3_ptr, x_quads,
