@@ -36,7 +36,6 @@ fused RMSNorm), so that such a call launches no digits kernel of its own; int8_t
 from __future__ import annotations
 
 import functools
-import itertools
 import os
 
 import numpy
@@ -500,8 +499,8 @@ def _planned_segments(
     if long and (dense_pays(long) or not tiled):
         launch_dense_segments(x, codes_packed, lut_pool, long_bounds, bits, y, slots)
     elif tiled and (long or x.shape[0] > DECODE_MAX_M):
-        if starts is None:
-            starts = torch.tensor([0, *itertools.accumulate(lengths)], dtype=torch.int32, device=x.device)
+        if starts is None:  # the copy SlotSegments makes (one, not waiting for the stream on CUDA)
+            starts = SlotSegments.from_counts([s for s, _, _ in host_bounds], lengths, x.device).starts
         tiles = SegmentTiles(starts, tuple(lengths), DENSE_MIN_TOKENS if long else 1)
         _launch_tiles(x, codes_packed, lut_pool, slots, bits, y, tiles, group_size)
         if not long:
