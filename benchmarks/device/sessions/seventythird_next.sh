@@ -12,4 +12,7 @@ timeout 130 python3 benchmarks/device/sessions/seventysecond_host_plan.py quick 
 grep -c '"M"' $OUT/host_plan.log
 cuda_tests 100 cuda_tests_host_plan.log tests/kernels/test_prefill_tiles.py tests/kernels/test_reference.py -k "not sm90"
 timeout 200 python3 benchmarks/device/sessions/seventythird_ahead4.py 8,16 2>&1 | grep "tokens" | cut -c1-150
-if [[ "$gpu" == *H100* ]]; then ship_won ahead4.json kernels/tuned/NVIDIA_H100_80GB_HBM3.v8.json $((570 - SECONDS)); fi
+case "$gpu" in
+  *H100*) ship_won ahead4.json kernels/tuned/NVIDIA_H100_80GB_HBM3.v8.json $((570 - SECONDS)) ;;
+  *H200*) ship_won ahead4.json kernels/tuned/NVIDIA_H200.v8.json $((570 - SECONDS)) ;;
+esac
