@@ -204,7 +204,9 @@ def test_a_layer_the_register_lut_kernel_cannot_take_keeps_the_dense_path_for_ma
 
 
 def _spy(monkeypatch, name: str) -> list:
-    """Record each call of triton_ops.<name> (its positional arguments) and let it run."""
+    """Record each call of triton_ops.<name> (its positional arguments) and let it run. The autotuner is off, so the
+    calls are the op's own: on a GPU whose tuning cache lacks the shape, its candidate timings would be counted too."""
+    monkeypatch.setenv("SKETCHSERVE_AUTOTUNE", "0")
     calls, real = [], getattr(triton_ops, name)
 
     def spy(*args, **kwargs):
@@ -242,6 +244,21 @@ def test_runs_read_back_by_the_caller_take_the_segment_tiles_with_their_starts_c
     assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, BITS)) < TOL[x.dtype]
     (tiles,) = [t[6] for t in tiled]
     assert tiles.starts.tolist() == [0, 30, 50, 75] and tiles.lengths == tuple(counts) and tiles.min_len == 1
+
+
+@pytest.mark.parametrize("counts, planned", [([40, 40, 40], False), ([40, 40, 10], True), ([60, 60], True)])
+def test_several_runs_of_a_long_mean_read_back_by_the_caller_keep_the_fused_kernel(monkeypatch, counts, planned):
+    """More than DENSE_MAX_SEGMENTS runs whose mean reaches HOST_PLAN_FUSED_MEAN_RUN (here lowered to 32 tokens)
+    but too short to go dense: the fused kernel, one call over the sorted slots; a shorter mean, or two runs, are
+    planned."""
+    monkeypatch.setattr(triton_ops, "HOST_PLAN_FUSED_MEAN_RUN", 32)
+    assert len([40, 40, 40]) > DENSE_MAX_SEGMENTS and 40 < DENSE_MIN_MEAN_TOKENS
+    x, codes, pool, _, slot_of_token = step(list(range(len(counts))), counts, seed=14)
+    fused = _spy(monkeypatch, "launch_prefill")
+    plans = _spy(monkeypatch, "_planned_segments")
+    y = lut_linear_forward(x, codes, pool, slot_of_token, BITS, host_slots=slot_of_token.cpu())
+    assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, BITS)) < TOL[x.dtype]
+    assert (len(plans), len(fused)) == ((1, 0) if planned else (0, 1))
 
 
 def test_one_task_s_long_run_read_back_by_the_caller_goes_dense_without_copying_its_bounds(monkeypatch):
