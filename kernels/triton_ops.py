@@ -96,10 +96,11 @@ from kernels.triton_prefill_wgmma import (
 # A prefill of per-token slots read back by the caller plans per run of equal slots (_host_planned); 0 turns it
 # off (the fused kernel over sorted slots, as before the seventy-second session).
 HOST_PLAN = os.environ.get("SKETCHSERVE_HOST_PLAN", "1") != "0"
-# Runs of at least this mean length, more than DENSE_MAX_SEGMENTS of them and too short to go dense, stay with the
-# fused kernel: the plan's host work follows the range check's device read, and there it cost more than the segment
-# tiles saved (H100, 2,048 tokens over 8 tasks: 473 against 349 us on 4096x4096, 938 against 855 on 11008x4096;
-# at 64-token runs and shorter, and for one or two runs, the plan won; NOTES.md, seventy-fourth session).
+# Runs of at least this mean length whose long ones (DENSE_MIN_TOKENS) the plan would put in segment tiles, not
+# dense (dense_pays), stay with the fused kernel: the plan's host work follows the range check's device read, and
+# there it cost more than the tiles saved (H100, 2,048 tokens over 8 tasks: 473 against 349 us on 4096x4096, 938
+# against 855 on 11008x4096; at 64-token runs and shorter, and for one run, the plan won; NOTES.md, seventy-fourth
+# session).
 HOST_PLAN_FUSED_MEAN_RUN = 256
 SHORT_SEGMENTS, MAX_SEGMENT_CLASS = 64, 256  # the segment tiles' two classes of mean segment length (_launch_tiles)
 DECODE_MAX_M = 64  # above this the prefill kernel's token tiles beat one split-K tile of all tokens
@@ -531,17 +532,18 @@ def _host_planned(
     on x's device) where each slot's tokens are one run: the runs' bounds take _planned_segments, as the engine's
     segments do. Returns False, with nothing written, where a slot has two runs (tasks' tokens interleaved:
     gathering them into slot order and back cost more than the plan saved on the H100, seventy-second session),
-    where there are more runs than the segment tiles take, where several runs are long enough that the fused kernel
-    is within the plan's host work of the tiles (HOST_PLAN_FUSED_MEAN_RUN), or where the plan does not apply: the
-    fused kernel takes those tokens."""
+    where there are more runs than the segment tiles take, where the runs are long on average and their long ones
+    would take the segment tiles, not the dense path (the fused kernel is then within the plan's host work of the
+    tiles: HOST_PLAN_FUSED_MEAN_RUN), or where the plan does not apply: the fused kernel takes those tokens."""
     slots_h = host_slots.numpy()  # numpy: ~10x less host time than torch's CPU ops at 2,048 tokens
     cuts = numpy.flatnonzero(slots_h[1:] != slots_h[:-1]) + 1  # where each run after the first starts
     if cuts.size >= MAX_TILED_SEGMENTS:  # interleaved tokens, or more runs than the segment tiles take
         return False
-    runs = cuts.size + 1
-    if runs > DENSE_MAX_SEGMENTS and HOST_PLAN_FUSED_MEAN_RUN * runs <= slots_h.shape[0] < DENSE_MIN_MEAN_TOKENS * runs:
-        return False  # long runs the fused kernel takes nearly as fast as the plan's tiles (HOST_PLAN_FUSED_MEAN_RUN)
     edges = [0, *cuts.tolist(), slots_h.shape[0]]  # run i: tokens edges[i]:edges[i + 1]
+    lengths = numpy.diff(edges)
+    long = lengths[lengths >= DENSE_MIN_TOKENS].tolist()
+    if long and not dense_pays(long) and slots_h.shape[0] >= HOST_PLAN_FUSED_MEAN_RUN * lengths.size:
+        return False  # the plan's segment tiles over long runs, which the fused kernel takes nearly as fast
     run_slots = slots_h[edges[:-1]].tolist()
     if len(set(run_slots)) < len(run_slots):
         return False

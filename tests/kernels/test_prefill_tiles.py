@@ -246,13 +246,22 @@ def test_runs_read_back_by_the_caller_take_the_segment_tiles_with_their_starts_c
     assert tiles.starts.tolist() == [0, 30, 50, 75] and tiles.lengths == tuple(counts) and tiles.min_len == 1
 
 
-@pytest.mark.parametrize("counts, planned", [([40, 40, 40], False), ([40, 40, 10], True), ([60, 60], True)])
-def test_several_runs_of_a_long_mean_read_back_by_the_caller_keep_the_fused_kernel(monkeypatch, counts, planned):
-    """More than DENSE_MAX_SEGMENTS runs whose mean reaches HOST_PLAN_FUSED_MEAN_RUN (here lowered to 32 tokens)
-    but too short to go dense: the fused kernel, one call over the sorted slots; a shorter mean, or two runs, are
-    planned."""
-    monkeypatch.setattr(triton_ops, "HOST_PLAN_FUSED_MEAN_RUN", 32)
-    assert len([40, 40, 40]) > DENSE_MAX_SEGMENTS and 40 < DENSE_MIN_MEAN_TOKENS
+LONG = DENSE_MIN_TOKENS + 4  # a run the plan calls long; three of them are too short on average to go dense
+
+
+@pytest.mark.parametrize(
+    "counts, planned",
+    [([LONG] * 3, False), ([LONG, LONG, LONG, 60], False), ([LONG, LONG, LONG, 2], True),
+     ([LONG, LONG], True), ([3 * LONG, 2, 2], True)],
+)  # fmt: skip
+def test_runs_long_on_average_read_back_by_the_caller_keep_the_fused_kernel_where_they_would_take_the_tiles(
+    monkeypatch, counts, planned
+):
+    """Runs whose mean reaches HOST_PLAN_FUSED_MEAN_RUN (here DENSE_MIN_TOKENS) and whose long ones would take the
+    segment tiles (more than DENSE_MAX_SEGMENTS of them, too short to go dense): the fused kernel, one call over
+    the sorted slots. Planned as before: a shorter mean, two long runs, one long run (dense) among short ones."""
+    monkeypatch.setattr(triton_ops, "HOST_PLAN_FUSED_MEAN_RUN", DENSE_MIN_TOKENS)
+    assert not dense_pays([LONG] * 3) and dense_pays([LONG] * 2)  # the cases' premise
     x, codes, pool, _, slot_of_token = step(list(range(len(counts))), counts, seed=14)
     fused = _spy(monkeypatch, "launch_prefill")
     plans = _spy(monkeypatch, "_planned_segments")
