@@ -542,7 +542,8 @@ def _host_planned(
     edges = [0, *cuts.tolist(), slots_h.shape[0]]  # run i: tokens edges[i]:edges[i + 1]
     lengths = numpy.diff(edges)
     long = lengths[lengths >= DENSE_MIN_TOKENS].tolist()
-    if long and not dense_pays(long) and slots_h.shape[0] >= HOST_PLAN_FUSED_MEAN_RUN * lengths.size:
+    tiles_take_long = bool(long) and not dense_pays(long) and prefill_prmt_ok(codes_packed, lut_pool, bits, group_size)
+    if tiles_take_long and slots_h.shape[0] >= HOST_PLAN_FUSED_MEAN_RUN * lengths.size:
         return False  # the plan's segment tiles over long runs, which the fused kernel takes nearly as fast
     run_slots = slots_h[edges[:-1]].tolist()
     if len(set(run_slots)) < len(run_slots):

@@ -270,6 +270,20 @@ def test_runs_long_on_average_read_back_by_the_caller_keep_the_fused_kernel_wher
     assert (len(plans), len(fused)) == ((1, 0) if planned else (0, 1))
 
 
+def test_long_runs_read_back_by_the_caller_on_a_layer_without_segment_tiles_still_go_dense(monkeypatch):
+    """Groups of 20 columns (no segment tiles): three long runs take the dense path, as the plan gives them, though
+    their mean reaches HOST_PLAN_FUSED_MEAN_RUN (here DENSE_MIN_TOKENS): the rule is for runs the tiles would take."""
+    monkeypatch.setattr(triton_ops, "HOST_PLAN_FUSED_MEAN_RUN", DENSE_MIN_TOKENS)
+    counts = [LONG] * 3
+    x, codes, pool, _ = make_case(sum(counts), 19, 40, BITS, 2, 4, "one", torch.float16, seed=15)
+    slot_of_token = SlotSegments.from_counts([0, 1, 2], counts, DEVICE).slot_of_token()
+    _forbid(monkeypatch, "launch_prefill")
+    dense = _spy(monkeypatch, "launch_dense_segments")
+    y = lut_linear_forward(x, codes, pool, slot_of_token, BITS, host_slots=slot_of_token.cpu())
+    assert rel_err(y, lut_linear_reference(x, codes, pool, slot_of_token, BITS)) < TOL[x.dtype]
+    assert len(dense) == 1
+
+
 def test_one_task_s_long_run_read_back_by_the_caller_goes_dense_without_copying_its_bounds(monkeypatch):
     """One task's 100 tokens: the dense path (one dequantized weight, then a matmul) straight from the host copy's
     run, no segments built on the device."""
