@@ -457,8 +457,9 @@ def shipped_in_turns(shipped: dict, variants, out_name: str, tokens=(4, 8), gprs
     the key), in turns with cuBLAS over 5
     rounds (graph replays, L2 flushed by rotating copies), each config checked once against the reference
     (checked_launch; a variant the launcher refuses at the case's shape, ValueError, is left out of it and
-    printed). Prints a line a case and writes the rows to $OUT/out_name."""
-    rows = []
+    printed). Prints a line a case and writes the rows so far to $OUT/out_name after each (a run cut by its time
+    limit keeps what it timed)."""
+    rows, out = [], Path(os.environ.get("OUT", ".")) / out_name
     for n, k, gpr, layer in layers(gprs=gprs):
         for m in tokens:
             key = one_task_decode_key(m, n, k, gpr)
@@ -480,7 +481,8 @@ def shipped_in_turns(shipped: dict, variants, out_name: str, tokens=(4, 8), gprs
                          "err": errs})  # fmt: skip
             print(f"{m} tokens {n}x{k} gpr {gpr}: " + " | ".join(f"{label} {t:.2f}" for label, t in us.items())
                   + f" | max err {max(errs.values()):.1e} | {choice}", flush=True)  # fmt: skip
-    (Path(os.environ.get("OUT", ".")) / out_name).write_text(json.dumps(rows, indent=1))
+            out.write_text(json.dumps(rows, indent=1))
+    out.write_text(json.dumps(rows, indent=1))  # also where no key had variants
     return rows
 
 
