@@ -468,6 +468,12 @@ def dense_pays(long_lengths: list[int]) -> bool:
     return len(long_lengths) <= DENSE_MAX_SEGMENTS or sum(long_lengths) >= DENSE_MIN_MEAN_TOKENS * len(long_lengths)
 
 
+def _long_runs_go_dense(long_lengths: list[int], tiled: bool) -> bool:
+    """Whether _planned_segments gives runs of these lengths (each >= DENSE_MIN_TOKENS) the dense path: where it
+    pays, or where no segment tiles take them (tiled: the register-LUT kernel's segment tiles apply)."""
+    return bool(long_lengths) and (dense_pays(long_lengths) or not tiled)
+
+
 def _planned_segments(
     x: torch.Tensor,
     codes_packed: torch.Tensor,
@@ -502,7 +508,7 @@ def _planned_segments(
         and len(lengths) <= MAX_TILED_SEGMENTS
         and (starts is None or starts.shape[0] == len(lengths) + 1)
     )
-    if long and (dense_pays(long) or not tiled):
+    if _long_runs_go_dense(long, tiled):
         launch_dense_segments(x, codes_packed, lut_pool, long_bounds, bits, y, slots)
     elif tiled and (long or x.shape[0] > DECODE_MAX_M):
         if starts is None:  # the copy SlotSegments makes (one, not waiting for the stream on CUDA)
@@ -542,7 +548,8 @@ def _host_planned(
     edges = [0, *cuts.tolist(), slots_h.shape[0]]  # run i: tokens edges[i]:edges[i + 1]
     lengths = numpy.diff(edges)
     long = lengths[lengths >= DENSE_MIN_TOKENS].tolist()
-    tiles_take_long = bool(long) and not dense_pays(long) and prefill_prmt_ok(codes_packed, lut_pool, bits, group_size)
+    tiled = prefill_prmt_ok(codes_packed, lut_pool, bits, group_size)  # the runs are within MAX_TILED_SEGMENTS here
+    tiles_take_long = bool(long) and not _long_runs_go_dense(long, tiled)
     if tiles_take_long and slots_h.shape[0] >= HOST_PLAN_FUSED_MEAN_RUN * lengths.size:
         return False  # the plan's segment tiles over long runs, which the fused kernel takes nearly as fast
     run_slots = slots_h[edges[:-1]].tolist()
