@@ -86,6 +86,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tokens", type=int, nargs="+", default=[1, 16])
     p.add_argument("--gpr", type=int, nargs="+", default=[1])
+    p.add_argument("--shapes", nargs="+", default=[f"{n}x{k}" for n, k in SHAPES], help="NxK, e.g. 4096x4096")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "linear_as_served")
     args = p.parse_args()
     if not torch.cuda.is_available():
@@ -95,7 +96,7 @@ def main() -> None:
     rows = []
     for gpr in args.gpr:
         for tokens in args.tokens:
-            for n, k in SHAPES:
+            for n, k in (tuple(int(d) for d in shape.split("x")) for shape in args.shapes):
                 rec = time_shape(n, k, tokens, gpr, g)
                 rows.append(rec)
                 print(f"{n}x{k} M={tokens} gpr {gpr}: alone ours {rec['ours_alone_us']:.1f} us, cuBLAS "
