@@ -2,6 +2,10 @@
 
     python3 benchmarks/issue_bars.py RUN.json [RUN.json ...] [--png OUT.png]
 
+A case that two runs of one GPU both time (same shape, gpr, tokens and tasks) is taken from the later run on the
+command line, in the earlier one's place: so a GPU's latest figures can be drawn from its last decode, prefill and
+one-task runs, oldest first.
+
 Each bar is a ratio to fp16 cuBLAS in the same run, both timed from CUDA-graph replays with a cold L2 (the op as the
 server runs it: the faster of the gather and bucket kernels, `bench_kernels.best_graph_us`):
 - decode, one task, 1-16 tokens: cuBLAS's time over ours at least 2.5;
@@ -75,6 +79,16 @@ def bar_cases(run: dict) -> list[BarCase]:
     return out
 
 
+def latest_cases(runs: list[dict]) -> list[BarCase]:
+    """Every run's bar cases, a case of a GPU that a later run also timed replaced by the later run's (in the
+    earlier one's place: the runs' order, oldest first, keeps the table's)."""
+    cases: dict[tuple[str, str], BarCase] = {}
+    for run in runs:
+        for case in bar_cases(run):
+            cases[(case.gpu, case.label)] = case
+    return list(cases.values())
+
+
 def markdown(cases: list[BarCase]) -> str:
     lines = ["| GPU | case | ours µs | cuBLAS µs | ratio | bar | met |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for c in cases:
@@ -82,6 +96,12 @@ def markdown(cases: list[BarCase]) -> str:
         lines.append(f"| {c.gpu.removeprefix('NVIDIA ')} | {c.label} | {c.ours_us:.1f} | {c.cublas_us:.1f} | {ratio} | "
                      f"{bar} | {'yes' if c.met else '**no**'} |")  # fmt: skip
     return "\n".join(lines)
+
+
+def _numbers(label: str) -> tuple[int, ...]:
+    """A case label's gpr, tokens and tasks ("decode 4096x4096 gpr1 M=16 T=1" -> (1, 16, 1))."""
+    _, _, gpr, m, t = label.split(" ")
+    return int(gpr.removeprefix("gpr")), int(m.removeprefix("M=")), int(t.removeprefix("T="))
 
 
 def plot(cases: list[BarCase], path: Path) -> None:
@@ -97,6 +117,8 @@ def plot(cases: list[BarCase], path: Path) -> None:
     for ax, bar in zip(axes[:, 0], bars, strict=True):
         mine = [c for c in cases if c.bar == bar]
         labels = list(dict.fromkeys(c.label for c in mine))
+        shapes = list(dict.fromkeys(lab.split(" ")[1] for lab in labels))  # in first-seen order
+        labels.sort(key=lambda lab: (shapes.index(lab.split(" ")[1]), *_numbers(lab)))  # then gpr, tokens, tasks
         width = 0.8 / len(gpus)
         for j, gpu in enumerate(gpus):
             by_label = {c.label: c.speedup for c in mine if c.gpu == gpu}
@@ -118,7 +140,7 @@ def main() -> None:
     ap.add_argument("runs", nargs="+", type=Path, help="kernels.json files (bench_kernels.py --out)")
     ap.add_argument("--png", type=Path, help="draw the ratios against the bars here")
     args = ap.parse_args()
-    cases = [c for run in args.runs for c in bar_cases(json.loads(run.read_text()))]
+    cases = latest_cases([json.loads(run.read_text()) for run in args.runs])
     print(markdown(cases))
     met = sum(c.met for c in cases)
     print(f"\n{met} of {len(cases)} cases meet their bar")

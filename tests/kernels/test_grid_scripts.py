@@ -387,6 +387,22 @@ def test_issue_bars_takes_the_faster_kernel_as_the_server_would():
     assert [c.ours_us for c in bars.bar_cases(run)] == [24.0, 40.0]
 
 
+def test_issue_bars_takes_each_case_from_the_latest_run_of_its_gpu():
+    """Runs given oldest first: a case that a later run of the same GPU times again is the later run's, in its
+    first place; cases only one run has, and other GPUs' cases of the same label, are kept."""
+    bars = load_benchmark("issue_bars")
+    h100, h200 = "NVIDIA H100 80GB HBM3", "NVIDIA H200"
+    decode = {"gpu": h100, "cases": [_case("decode", 4096, 1, 1, ours=8.0, cublas=18.0),
+                                     _case("decode", 4096, 16, 16, ours=24.0, cublas=18.0)]}  # fmt: skip
+    prefill = {"gpu": h100, "cases": [_case("prefill", 4096, 2048, 8, ours=110.0, cublas=90.0)]}
+    one_task = {"gpu": h100, "cases": [_case("decode", 4096, 1, 1, ours=7.0, cublas=18.0)]}
+    other = {"gpu": h200, "cases": [_case("decode", 4096, 1, 1, ours=7.5, cublas=15.6)]}
+    cases = bars.latest_cases([decode, prefill, other, one_task])
+    assert [(c.gpu, c.label, c.ours_us) for c in cases] == [
+        (h100, "decode 4096x4096 gpr1 M=1 T=1", 7.0), (h100, "decode 4096x4096 gpr1 M=16 T=16", 24.0),
+        (h100, "prefill 4096x4096 gpr1 M=2048 T=8", 110.0), (h200, "decode 4096x4096 gpr1 M=1 T=1", 7.5)]  # fmt: skip
+
+
 def test_the_trials_summary_says_whether_a_winner_broke_or_only_slowed_under_another_run(tmp_path):
     """benchmarks/trials_summary.py over two SKETCHSERVE_AUTOTUNE_TRIALS files: per entry, each run's winner and what
     the first run's winner did in the second (here it failed to compile, so the second run took a slower config)."""
