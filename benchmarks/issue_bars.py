@@ -98,10 +98,17 @@ def markdown(cases: list[BarCase]) -> str:
     return "\n".join(lines)
 
 
-def _numbers(label: str) -> tuple[int, ...]:
-    """A case label's gpr, tokens and tasks ("decode 4096x4096 gpr1 M=16 T=1" -> (1, 16, 1))."""
-    _, _, gpr, m, t = label.split(" ")
-    return int(gpr.removeprefix("gpr")), int(m.removeprefix("M=")), int(t.removeprefix("T="))
+def panel_order(labels: list[str]) -> list[str]:
+    """A panel's distinct case labels ("decode 4096x4096 gpr1 M=16 T=1") by shape, in the order the shapes first
+    come, then by gpr, tokens and tasks: a later run's extra token counts sit beside their shape's others."""
+    labels = list(dict.fromkeys(labels))
+    shapes = list(dict.fromkeys(lab.split(" ")[1] for lab in labels))
+
+    def key(label: str) -> tuple[int, ...]:
+        _, shape, gpr, m, t = label.split(" ")
+        return shapes.index(shape), int(gpr.removeprefix("gpr")), int(m.removeprefix("M=")), int(t.removeprefix("T="))
+
+    return sorted(labels, key=key)
 
 
 def plot(cases: list[BarCase], path: Path) -> None:
@@ -116,9 +123,7 @@ def plot(cases: list[BarCase], path: Path) -> None:
     fig, axes = plt.subplots(len(bars), 1, figsize=(18, 3.8 * len(bars)), squeeze=False)
     for ax, bar in zip(axes[:, 0], bars, strict=True):
         mine = [c for c in cases if c.bar == bar]
-        labels = list(dict.fromkeys(c.label for c in mine))
-        shapes = list(dict.fromkeys(lab.split(" ")[1] for lab in labels))  # in first-seen order
-        labels.sort(key=lambda lab: (shapes.index(lab.split(" ")[1]), *_numbers(lab)))  # then gpr, tokens, tasks
+        labels = panel_order([c.label for c in mine])
         width = 0.8 / len(gpus)
         for j, gpu in enumerate(gpus):
             by_label = {c.label: c.speedup for c in mine if c.gpu == gpu}

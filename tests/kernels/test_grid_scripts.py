@@ -403,6 +403,17 @@ def test_issue_bars_takes_each_case_from_the_latest_run_of_its_gpu():
         (h100, "prefill 4096x4096 gpr1 M=2048 T=8", 110.0), (h200, "decode 4096x4096 gpr1 M=1 T=1", 7.5)]  # fmt: skip
 
 
+def test_issue_bars_orders_a_panel_by_shape_then_gpr_tokens_and_tasks():
+    bars = load_benchmark("issue_bars")
+    labels = ["decode 4096x4096 gpr1 M=1 T=1", "decode 4096x4096 gpr1 M=16 T=1", "decode 11008x4096 gpr1 M=1 T=1",
+              "decode 4096x4096 gpr4 M=1 T=1", "decode 11008x4096 gpr1 M=8 T=1", "decode 4096x4096 gpr1 M=8 T=1",
+              "decode 4096x4096 gpr1 M=1 T=1"]  # fmt: skip
+    assert bars.panel_order(labels) == [
+        "decode 4096x4096 gpr1 M=1 T=1", "decode 4096x4096 gpr1 M=8 T=1", "decode 4096x4096 gpr1 M=16 T=1",
+        "decode 4096x4096 gpr4 M=1 T=1", "decode 11008x4096 gpr1 M=1 T=1",
+        "decode 11008x4096 gpr1 M=8 T=1"]  # fmt: skip
+
+
 def test_the_trials_summary_says_whether_a_winner_broke_or_only_slowed_under_another_run(tmp_path):
     """benchmarks/trials_summary.py over two SKETCHSERVE_AUTOTUNE_TRIALS files: per entry, each run's winner and what
     the first run's winner did in the second (here it failed to compile, so the second run took a slower config)."""
