@@ -144,10 +144,10 @@ def pdl_enabled(device: torch.device) -> bool:
     and its writes are visible, and by induction every earlier one's. So the codes prefetch and the slot -> LUT ->
     byte tables chain of a linear layer overlap the previous kernel's tail instead of following it. Outside a
     scope (the public op called on slots that a kernel may have just written) they launch as before.
-    The kernels launched so: the decode kernels (one-token, fragment, tensor-core in one stage, gather and bucket:
-    triton_decode*.py, triton_bucket*.py) and the fused decoder kernels (server/triton_fused.py); not the prefill
-    kernels (their sorted slots are the op's own sort's output, and a call takes 100 us or more), nor the pipelined
-    tensor-core configs (triton_decode_prmt.dot_pdl_args: slower steps with it)."""
+    The kernels launched so: the decode kernels (one-token and tensor-core in one stage, fragment, gather and
+    bucket: triton_decode*.py, triton_bucket*.py) and the fused decoder kernels (server/triton_fused.py); not the
+    prefill kernels (their sorted slots are the op's own sort's output, and a call takes 100 us or more), nor the
+    pipelined tensor-core and one-token configs (triton_decode_prmt.one_stage_pdl_args: slower with it)."""
     return _PDL_SCOPE.get() and pdl_available(device)
 
 

@@ -2,21 +2,22 @@
 
 On where the GPU has it (compute capability 9.0 or above) unless SKETCHSERVE_PDL=0; under it each such kernel waits
 (griddepcontrol.wait) before it reads anything a kernel writes, and the fused decoder kernels let the next kernel
-start at once (griddepcontrol.launch_dependents); the tensor-core kernel's pipelined configs launch without it (slower
-steps with it on the H200). On the CPU: the switches, and the compiled sm_90 PTX of each kernel with and without PDL
-(the wait where the rule puts it). On CUDA: the results with PDL on equal those with it off."""
+start at once (griddepcontrol.launch_dependents); the tensor-core and one-token kernels' pipelined configs launch
+without it (slower with it: steps on the H200, the op after the norm on the H100). On the CPU: the switches, and
+the compiled sm_90 PTX of each kernel with and without PDL (the wait where the rule puts it). On CUDA: the results
+with PDL on equal those with it off."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from kernels import triton_common, triton_ops
+from kernels import triton_common, triton_decode_prmt, triton_ops
 from kernels.reference import lut_linear_reference
 from kernels.triton_bucket import bucket_candidates, launch_bucket
 from kernels.triton_common import pdl_args, pdl_available, pdl_enabled, pdl_scope
 from kernels.triton_decode import MODE_DOT, MODE_MMA, MODE_PRMT, launch_decode
-from kernels.triton_decode_prmt import dot_pdl_args
+from kernels.triton_decode_prmt import launch_decode_prmt, one_stage_pdl_args
 
 from .compiled_layouts import BUCKET_INTS, GATHER_INTS, compile_ptx, linear_ptx_body
 from .compiled_layouts import PDL_RELEASE as RELEASE
@@ -65,9 +66,33 @@ def test_the_tensor_core_kernel_takes_pdl_with_one_stage_only(monkeypatch):
     device = torch.device("cuda", 0)
     monkeypatch.setattr(triton_common, "_PDL", {device: True})  # as on an sm_90 GPU
     with pdl_scope():
-        assert dot_pdl_args(device, {"num_stages": 1}) == dot_pdl_args(device, {}) == {"PDL": True, "launch_pdl": True}
-        assert dot_pdl_args(device, {"num_stages": 2}) == dot_pdl_args(device, {"num_stages": 4}) == {}
-    assert dot_pdl_args(device, {"num_stages": 1}) == {}  # outside a scope: never
+        one = {"PDL": True, "launch_pdl": True}
+        assert one_stage_pdl_args(device, {"num_stages": 1}) == one_stage_pdl_args(device, {}) == one
+        assert one_stage_pdl_args(device, {"num_stages": 2}) == one_stage_pdl_args(device, {"num_stages": 4}) == {}
+    assert one_stage_pdl_args(device, {"num_stages": 1}) == {}  # outside a scope: never
+
+
+def test_the_one_token_kernel_takes_pdl_with_one_stage_only(monkeypatch):
+    """Measured on the H100 (seventy-fifth session): after the fused RMSNorm the one-token kernel's 2-stage choices
+    ran 14-18 % slower with PDL, its one-stage ones faster. The launcher's options, inside a scope, on a device
+    marked as having PDL (the kernel itself stubbed: only its launch options are looked at)."""
+    device = torch.device(DEVICE)
+    monkeypatch.setattr(triton_common, "_PDL", {device: True})
+    launches = []
+
+    class KernelSpy:
+        def __getitem__(self, grid):
+            return lambda *args, **options: launches.append(options)
+
+    monkeypatch.setattr(triton_decode_prmt, "_decode_prmt_kernel", KernelSpy())
+    x, codes, pool, slots = make_case(1, 32, 256, 4, 1, 2, "one", torch.float16, seed=0)
+    y = torch.empty(1, 32, dtype=torch.float16, device=device)
+    config = {"BLOCK_N": 16, "BLOCK_K": 64, "SPLIT_K": 1, "num_warps": 4, "HALF2": 1}
+    with pdl_scope():
+        for stages in (1, 2, 3):
+            launch_decode_prmt(x, codes, pool, slots, 4, y, config | {"num_stages": stages})
+    assert [(o["num_stages"], o.get("launch_pdl", False), o.get("PDL", False)) for o in launches] == [
+        (1, True, True), (2, False, False), (3, False, False)]  # fmt: skip
 
 
 def test_the_op_launches_on_slots_it_converted_without_pdl(monkeypatch):
