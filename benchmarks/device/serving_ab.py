@@ -9,6 +9,8 @@ A/B in one process each. argv[1]: a label; argv[2]: gpr; flags:
     --attention-copy     a decode-only step's attention copied into a buffer (as before the forty-second session)
     --int8-activations   the int8 activation mode (EngineConfig.int8_activations; the server's default on sm_90)
     --int8=JSON          with it, every int8 config the op launches takes those items, e.g. '{"PDL": 1}'
+    --all-stages-pdl     the one-token and tensor-core kernels launched with PDL in every config (before the
+                         seventy-fifth session the one-token kernel's pipelined configs were)
 (The --lut-l2, --split-inner, --lut-smem and --lut-async flags of the thirty-fourth to thirty-sixth sessions timed
 options measured slower or no faster, then removed.)"""
 
@@ -24,6 +26,7 @@ from serving_setup import bs, print_point, serving_engine  # noqa: E402
 
 import kernels.triton_bucket as tb  # noqa: E402
 import kernels.triton_bucket_wgmma as tbw  # noqa: E402
+import kernels.triton_decode_prmt as tdp  # noqa: E402
 import kernels.triton_ops as ops  # noqa: E402
 import server.triton_fused as tf  # noqa: E402
 from server.model import Attention  # noqa: E402
@@ -61,6 +64,8 @@ int8_activations = False
 for arg in sys.argv[3:]:
     if arg == "--no-wgmma-pdl":
         tbw.pdl_args = lambda device: {}
+    elif arg == "--all-stages-pdl":
+        tdp.one_stage_pdl_args = lambda device, config: tdp.pdl_args(device)
     elif arg == "--rope-one-chunk":
         tf.rope_chunks = lambda h, hkv: (1, triton.next_power_of_2(h), triton.next_power_of_2(hkv))
     elif arg.startswith("--wide="):
