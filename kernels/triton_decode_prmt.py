@@ -586,12 +586,13 @@ def one_stage_pdl_args(device: torch.device, config: dict) -> dict:
     pipelined configs (4 stages: every shape at 64 rows, most at 32, 4096-row ones at 16) made 32 x 4 steps 16.1 ms
     against 14.7 without it and 64 x 4 21.6 against 19.5, while the one-stage configs gain with it (16 x 1 4.44-4.48
     ms against 4.51-4.52). After the fused RMSNorm alone (benchmarks/linear_as_served.py), 16 tokens on 4096x11008
-    (4 stages) took 33.0 us with PDL against 26.4 without, 12288x4096 (one stage) 27.9 against 29.0.
+    (4 stages) took 33.0 us with PDL against 26.4 without, 12288x4096 (one stage) 27.9 against 29.0; alone it
+    timed the same either way.
     The one-token kernel, H100 (seventy-fifth session, results/linear_as_served_h100_seventyfifth.*), after the
     norm: its three 2-stage choices took 19.8 / 19.9 / 21.5 us with PDL against 16.8 / 17.5 / 18.2 without
     (4096x11008 gpr 1, 11008x4096 gpr 4, 4096x11008 gpr 4), its one-stage ones gained (4096x4096 gpr 1 5.6 against
-    7.0, 12288x4096 16.6 against 17.5, 22016x4096 28.3 against 29.0); the H200's twenty-sixth-session run had its two
-    2-stage one-token choices of today lose with PDL too (4096x11008 and 11008x4096 at gpr 4)."""
+    7.0, 12288x4096 16.6 against 17.5, 22016x4096 28.3 against 29.0). On the H200 (twenty-sixth session, the choices
+    of that time) 4096x11008 and 11008x4096 at gpr 4 lost with PDL too."""
     return pdl_args(device) if config.get("num_stages", 1) == 1 else {}
 
 
