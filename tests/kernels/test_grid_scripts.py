@@ -481,3 +481,28 @@ def test_a_variant_ships_only_where_it_beat_the_shipped_choice_by_two_percent_an
     assert after[ship.one_task_decode_key(8, 4096, 4096, 1)] == shipped_cfg and after | other == after
     assert json.loads((tmp_path / "variants_shipped.json").read_text()) == {
         ship.one_task_decode_key(4, 4096, 4096, 1): shipped_cfg | {"maxnreg": 80}}
+
+
+def test_the_kernel_table_renders_the_readme_rows_in_order_and_bolds_the_faster_kernel():
+    """benchmarks/kernels_table.py: the README's cases the run timed, in the README's order (not the run's); a case
+    the run lacks is left out; graph times, the faster of gather and bucket in bold, a prefill row without a bucket."""
+    table = load_benchmark("kernels_table")
+    common = {"K": 4096, "gpr": 1, "gbps": 1166.0, "floor_ratio": 2.59, "floor_us": 2.8, "lora_us": 70.1}
+    run = {"gpu": "NVIDIA H100 80GB HBM3", "cases": [
+        {**common, "phase": "decode", "N": 4096, "M": 16, "tasks": 16, "ours_graph_us": 81.3, "ours_us": 84.8,
+         "bucket_graph_us": 24.4, "cublas_graph_us": 18.4, "cublas_us": 23.0, "gather_us": 3439.5},
+        {**common, "phase": "decode", "N": 4096, "M": 1, "tasks": 1, "ours_graph_us": 7.3, "ours_us": 50.9,
+         "bucket_graph_us": 20.5, "cublas_graph_us": 18.4, "cublas_us": 22.9, "gather_us": 218.1},
+        {**common, "phase": "prefill", "N": 11008, "M": 2048, "tasks": 1, "ours_graph_us": 308.9,
+         "bucket_graph_us": None, "cublas_graph_us": 277.1},
+        {**common, "phase": "decode", "N": 4096, "M": 2, "tasks": 1, "ours_graph_us": 8.0},  # no README row
+    ]}  # fmt: skip
+    lines = table.table(run).splitlines()
+    assert lines[0].startswith("| case | gather µs | bucket µs |") and len(lines) == 2 + 3
+    assert lines[2] == ("| decode 4096×4096 gpr1, M=1, 1 task | **7.3** | 20.5 | 1,166 | 2.6× | 18.4 | 2.8 | 70.1 "
+                        "| 218.1 |")
+    assert lines[3].startswith("| decode 4096×4096 gpr1, M=16, 16 tasks | 81.3 | **24.4** |")
+    assert lines[3].endswith("| 3,439.5 |")
+    assert lines[4].startswith("| prefill 11008×4096 gpr1, 2048 tokens, 1 task | 308.9 |  |")
+    assert lines[4].endswith("| 277.1 | 2.8 | 70.1 |  |")
+    assert len(table.table(run, None).splitlines()) == 2 + 4  # --all: every case, the run's order
