@@ -1,4 +1,4 @@
-# Seventy-sixth session, third call (either kind, ~9 min): on an H200, the kernel table's prefill rows with
+# Seventy-sixth session, third call (either kind, ~9 min; $1: the H100's test seconds, default 560): on an H200, the kernel table's prefill rows with
 # CODES_TMA the wgmma tiles' default (the H200's prefill bar was last timed before it, twenty-ninth session) and
 # then the one-token launcher's PDL tests; on an H100, the GPU-marked kernel tests (every kernel checked against
 # the reference on CUDA after this and last session's changes)
@@ -13,5 +13,5 @@ if [ "$gpu" = h200 ]; then
   cuda_tests 200 cuda_tests_pdl_forward_h200_seventysixth.log -m gpu tests/kernels/test_pdl.py \
     tests/kernels/test_triton_forward.py
 else
-  cuda_tests 560 cuda_tests_gpu_marked_kernels_h100_seventysixth.log -m gpu tests/kernels
+  cuda_tests "${1:-560}" cuda_tests_gpu_marked_kernels_h100_seventysixth.log -m gpu tests/kernels
 fi
