@@ -545,17 +545,18 @@ def _host_planned(
     cuts = numpy.flatnonzero(slots_h[1:] != slots_h[:-1]) + 1  # where each run after the first starts
     if cuts.size >= MAX_TILED_SEGMENTS:  # interleaved tokens, or more runs than the segment tiles take
         return False
-    edges = [0, *cuts.tolist(), slots_h.shape[0]]  # run i: tokens edges[i]:edges[i + 1]
-    lengths = numpy.diff(edges)
+    starts = numpy.concatenate(([0], cuts))  # run i: tokens starts[i]:ends[i], all of slot run_slots[i]
+    run_slots = slots_h[starts]
+    if numpy.unique(run_slots).size < run_slots.size:  # a slot in two runs: interleaved, checked first (cheapest)
+        return False
+    ends = numpy.append(cuts, slots_h.shape[0])
+    lengths = ends - starts
     long = lengths[lengths >= DENSE_MIN_TOKENS].tolist()
     tiled = prefill_prmt_ok(codes_packed, lut_pool, bits, group_size)  # the runs are within MAX_TILED_SEGMENTS here
     tiles_take_long = bool(long) and not _long_runs_go_dense(long, tiled)
     if tiles_take_long and slots_h.shape[0] >= HOST_PLAN_FUSED_MEAN_RUN * lengths.size:
         return False  # the plan's segment tiles over long runs, which the fused kernel takes nearly as fast
-    run_slots = slots_h[edges[:-1]].tolist()
-    if len(set(run_slots)) < len(run_slots):
-        return False
-    bounds = tuple(zip(run_slots, edges[:-1], edges[1:], strict=True))
+    bounds = tuple(zip(run_slots.tolist(), starts.tolist(), ends.tolist(), strict=True))
     return _planned_segments(x, codes_packed, lut_pool, bounds, None, slots, bits, y, group_size)
 
 
