@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_kernels import best_graph_us, cublas_graph_us  # noqa: E402
 
 # (phase, N, K, gpr, M, tasks): the README table's rows, the issue's shapes at its token and task counts
 README_CASES: list[tuple[str, int, int, int, int, int]] = [
@@ -59,16 +63,17 @@ def _us(value: float | None) -> str:
 
 
 def row(case: dict) -> str:
-    """One markdown row; the kernel times are graph replays (the eager time where the run has none)."""
-    gather = case.get("ours_graph_us") or case.get("ours_us")
+    """One markdown row; the kernel times are graph replays (the eager time where the run has none), the op's
+    (bench_kernels.best_graph_us: the faster of the two) in bold where both kernels ran."""
+    gather = case.get("ours_graph_us") or case["ours_us"]
     bucket = case.get("bucket_graph_us") or None
     cells = [_us(gather), _us(bucket)]
-    if gather and bucket:  # the op picks the faster
-        faster = 0 if gather <= bucket else 1
+    if bucket:
+        faster = 0 if best_graph_us(case) == gather else 1
         cells[faster] = f"**{cells[faster]}**"
-    cublas = case.get("cublas_graph_us") or case.get("cublas_us")
     return (f"| {label(case)} | {cells[0]} | {cells[1]} | {case['gbps']:,.0f} | {case['floor_ratio']:.1f}× "
-            f"| {_us(cublas)} | {_us(case['floor_us'])} | {_us(case.get('lora_us'))} | {_us(case.get('gather_us'))} |")
+            f"| {_us(cublas_graph_us(case))} | {_us(case['floor_us'])} | {_us(case.get('lora_us'))} "
+            f"| {_us(case.get('gather_us'))} |")
 
 
 def table(run: dict, cases: list[tuple] | None = README_CASES) -> str:
