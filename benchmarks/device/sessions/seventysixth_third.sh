@@ -1,6 +1,6 @@
-# Seventy-sixth session, third call (either kind, ~9 min; $1: the H100's test seconds, default 560): on an H200, the kernel table's prefill rows with
-# CODES_TMA the wgmma tiles' default (the H200's prefill bar was last timed before it, twenty-ninth session) and
-# then the one-token launcher's PDL tests; on an H100, the GPU-marked kernel tests (every kernel checked against
+# Seventy-sixth session, third call (either kind, ~9 min; $1: the H100's test seconds, default 560): on an H200,
+# the kernel table's prefill rows with CODES_TMA the wgmma tiles' default (the H200's prefill bar was last timed
+# before it, twenty-ninth session) and then the one-token launcher's PDL tests; on an H100, the GPU-marked kernel tests (every kernel checked against
 # the reference on CUDA after this and last session's changes)
 # -> $OUT/kernels.{json,log,png} (H200), $OUT/cuda_tests_*.log
 source benchmarks/device/prep.sh >/dev/null
