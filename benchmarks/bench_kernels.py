@@ -942,6 +942,15 @@ def _inner_loop_mix(sass: str, anchor: tuple[str, ...] = ("GMMA", "HMMA"), top: 
     """(instructions, top opcodes: all where top is None) of the smallest backward-branch loop around the first
     MMA (or anchor op); executed_only: leaving out the never-executed padding (`@!PT ...`); full_opcodes: with
     their modifiers (IMAD.MOV.U32 apart from IMAD.WIDE), not the base name alone."""
+    mix: dict[str, int] = {}
+    for op in _inner_loop_ops(sass, anchor, executed_only, full_opcodes):
+        mix[op] = mix.get(op, 0) + 1
+    return sum(mix.values()), dict(sorted(mix.items(), key=lambda kv: -kv[1])[:top])
+
+
+def _inner_loop_ops(sass: str, anchor: tuple[str, ...] = ("GMMA", "HMMA"), executed_only: bool = False,
+                    full_opcodes: bool = False) -> list[str]:  # fmt: skip
+    """The opcodes of _inner_loop_mix's loop in the order of the SASS (its schedule: what is issued before what)."""
     code = []
     for line in sass.splitlines():
         m = re.match(r"\s+/\*([0-9a-f]{4,})\*/\s+(.*?);", line)
@@ -950,13 +959,12 @@ def _inner_loop_mix(sass: str, anchor: tuple[str, ...] = ("GMMA", "HMMA"), top: 
     mma = next(a for a, t in code if any(op in t for op in anchor))
     loops = [(int(m.group(1), 16), a) for a, t in code if (m := re.search(r"BRA (0x[0-9a-f]+)", t))]
     lo, hi = min(((s, e) for s, e in loops if s <= mma < e), key=lambda se: se[1] - se[0])
-    mix: dict[str, int] = {}
+    ops = []
     for a, t in code:
         if lo <= a <= hi and not (executed_only and t.startswith("@!PT ")):
             op = re.sub(r"^@!?U?P\w+\s+", "", t).split()[0]
-            op = op if full_opcodes else op.split(".")[0]
-            mix[op] = mix.get(op, 0) + 1
-    return sum(mix.values()), dict(sorted(mix.items(), key=lambda kv: -kv[1])[:top])
+            ops.append(op if full_opcodes else op.split(".")[0])
+    return ops
 
 
 def best_graph_us(case: dict) -> float:
