@@ -51,7 +51,9 @@ from kernels import triton_ops  # noqa: E402
 from kernels.gluon_decode_pairs import (  # noqa: E402
     PAIRS_CANDIDATES,
     PAIRS_GRID,
+    PAIRS_RING_AHEAD,
     PAIRS_STAGED_X,
+    PAIRS_STAGED_X_BEST,
     PAIRS_WIDE_BLOCKS,
     default_pairs_config,
     launch_decode_pairs,
@@ -62,12 +64,15 @@ from kernels.reference import lut_linear_reference  # noqa: E402
 
 SHAPES = [(4096, 4096), (11008, 4096), (4096, 11008)]
 CASES = [(1, 1), (4, 1), (8, 1), (16, 1)]  # (tokens, distinct tasks)
-CONFIG_KEYS = tuple(default_pairs_config(4096, 4096, 4096, 132))  # the launcher's config keys (pairs_config's)
+# the launcher's config keys (pairs_config's; RING_AHEAD only in the configs that set it)
+CONFIG_KEYS = (*default_pairs_config(4096, 4096, 4096, 132), "RING_AHEAD")
 
 
 # --lists: the kernel module's lists of grid entries by name
 ENTRY_LISTS = {"grid": PAIRS_GRID, "candidates": PAIRS_CANDIDATES, "wide": PAIRS_WIDE_BLOCKS,
-               "staged_x": PAIRS_STAGED_X}  # fmt: skip
+               "staged_x": PAIRS_STAGED_X,
+               # RING_AHEAD's entries beside the same ones without it (at their stages too), in one run
+               "ring_ahead": [*PAIRS_STAGED_X_BEST, *((*e[:10], 0) for e in PAIRS_RING_AHEAD), *PAIRS_RING_AHEAD]}
 
 
 def pair_configs(n: int, k: int, gs: int, sms: int, lists: str = "grid"):

@@ -373,23 +373,66 @@ if HAVE_PAIRS:
         return words
 
     @gluon.jit
-    def _chunk_mma(words0, words1, xs0, xs1, off0, off1, table, acc0, acc1, TILES: gl.constexpr, WPL: gl.constexpr,
-                   BF16: gl.constexpr, LANES: gl.constexpr):  # fmt: skip
-        """A chunk's lookups and MMAs: per word, rows g's and g + 8's pairs, then k-steps 2 i and 2 i + 1 of each
-        tile (acc0: tile 0's four accumulators, acc1: tile 1's)."""
+    def _word_mmas(pairs, x0, x1, acc0, acc1, TILES: gl.constexpr, BF16: gl.constexpr):
+        """One word's MMAs: k-steps 2 i and 2 i + 1 of each tile on its (row g's, row g + 8's) pairs (x0, x1: its x
+        quads of tiles 0 and 1; acc0: tile 0's four accumulators, acc1: tile 1's)."""
         c00, c01, c02, c03 = acc0
         c10, c11, c12, c13 = acc1
-        for j in gl.static_range(WPL):
-            p0, p1, p2, p3 = _lookup(words0[j], off0, table, LANES)
-            q0, q1, q2, q3 = _lookup(words1[j], off1, table, LANES)
-            xa, xb = xs0[j]
-            c00, c01, c02, c03 = _mma(c00, c01, c02, c03, p0, q0, p1, q1, xa, BF16)
-            c00, c01, c02, c03 = _mma(c00, c01, c02, c03, p2, q2, p3, q3, xb, BF16)
-            if TILES == 2:
-                ya, yb = xs1[j]
-                c10, c11, c12, c13 = _mma(c10, c11, c12, c13, p0, q0, p1, q1, ya, BF16)
-                c10, c11, c12, c13 = _mma(c10, c11, c12, c13, p2, q2, p3, q3, yb, BF16)
+        (p0, p1, p2, p3), (q0, q1, q2, q3) = pairs
+        xa, xb = x0
+        c00, c01, c02, c03 = _mma(c00, c01, c02, c03, p0, q0, p1, q1, xa, BF16)
+        c00, c01, c02, c03 = _mma(c00, c01, c02, c03, p2, q2, p3, q3, xb, BF16)
+        if TILES == 2:
+            ya, yb = x1
+            c10, c11, c12, c13 = _mma(c10, c11, c12, c13, p0, q0, p1, q1, ya, BF16)
+            c10, c11, c12, c13 = _mma(c10, c11, c12, c13, p2, q2, p3, q3, yb, BF16)
         return (c00, c01, c02, c03), (c10, c11, c12, c13)
+
+    @gluon.jit
+    def _chunk_mma(words0, words1, xs0, xs1, off0, off1, table, acc0, acc1, TILES: gl.constexpr, WPL: gl.constexpr,
+                   BF16: gl.constexpr, LANES: gl.constexpr):  # fmt: skip
+        """A chunk's lookups and MMAs: per word, rows g's and g + 8's pairs, then its MMAs (_word_mmas)."""
+        for j in gl.static_range(WPL):
+            pairs = (_lookup(words0[j], off0, table, LANES), _lookup(words1[j], off1, table, LANES))
+            acc0, acc1 = _word_mmas(pairs, xs0[j], xs1[j] if TILES == 2 else (), acc0, acc1, TILES, BF16)
+        return acc0, acc1
+
+    @gluon.jit
+    def _step_lookups(words, offs, table, WPL: gl.constexpr, ROWS: gl.constexpr, LANES: gl.constexpr):
+        """RING_AHEAD: a step's lookups, per row block of the warp and word: (row g's 4 pairs, row g + 8's)."""
+        pairs = ()
+        for b in gl.static_range(ROWS):
+            words0, words1 = words[b]
+            off0, off1 = offs[b]
+            block = ()
+            for j in gl.static_range(WPL):
+                block = block + ((_lookup(words0[j], off0, table, LANES), _lookup(words1[j], off1, table, LANES)),)
+            pairs = pairs + (block,)
+        return pairs
+
+    @gluon.jit
+    def _step_mmas(pairs, xs0, xs1, accs, TILES: gl.constexpr, WPL: gl.constexpr, ROWS: gl.constexpr,
+                   BF16: gl.constexpr):  # fmt: skip
+        """RING_AHEAD: a step's MMAs on its looked-up pairs (_step_lookups), each row block of the warp on the same
+        x."""
+        out = ()
+        for b in gl.static_range(ROWS):
+            acc0, acc1 = accs[b]
+            for j in gl.static_range(WPL):
+                acc0, acc1 = _word_mmas(pairs[b][j], xs0[j], xs1[j] if TILES == 2 else (), acc0, acc1, TILES, BF16)
+            out = out + ((acc0, acc1),)
+        return out
+
+    @gluon.jit
+    def _staged_step(wring, xr, stage, e, XSTAGE: gl.constexpr, TILES: gl.constexpr, WPL: gl.constexpr,
+                     ROWS: gl.constexpr, NW: gl.constexpr, LANES: gl.constexpr):  # fmt: skip
+        """RING_AHEAD: a step's (words, x) back from the rings' stage (x: () unless XSTAGE)."""
+        words = _staged_words(wring, stage, e, WPL, ROWS, NW, LANES)
+        if XSTAGE:
+            held = (words, _staged_x(xr, stage, e, TILES, WPL, NW, LANES))
+        else:
+            held = (words, ())
+        return held
 
     @gluon.jit
     def _slot_offset(slot):
@@ -490,7 +533,7 @@ if HAVE_PAIRS:
         NV: gl.constexpr, RB: gl.constexpr, ROWS: gl.constexpr, WK: gl.constexpr, WPL: gl.constexpr,
         PREFETCH: gl.constexpr, TABLES: gl.constexpr, TILES: gl.constexpr, USE_SPLIT: gl.constexpr,
         BF16: gl.constexpr, XRING: gl.constexpr = 0, PDL: gl.constexpr = False, STAGES: gl.constexpr = 0,
-        XSTAGE: gl.constexpr = 0,
+        XSTAGE: gl.constexpr = 0, RING_AHEAD: gl.constexpr = 0,
     ):  # fmt: skip
         """y [M, N] <- x [M, K] @ W.T for the rows 16 RB ROWS pid_n .. and the columns of split pid_k (see module
         doc). XRING: steps of x in flight (0: PREFETCH, as the code words; fewer keep x's registers, 32 a step at 16
@@ -502,7 +545,13 @@ if HAVE_PAIRS:
         kernel waited on its loads with DRAM 18-24 % busy). XSTAGE (with STAGES): x through a ring of its own the
         same way, in the code words' commit groups, instead of XRING / PREFETCH steps in registers (fifty-second
         session: with the code words staged, the loop's long waits were the MMAs' on x's loads); under PDL the
-        first steps are then staged after the wait, since x is the kernel before's output."""
+        first steps are then staged after the wait, since x is the kernel before's output. RING_AHEAD (with STAGES
+        >= RING_AHEAD + 2; seventy-seventh session: in the SASS each step's chain was the ring's wait, its read-back,
+        the lookups' address permutes, their shared loads, then the MMAs, with ~2 warps a scheduler to cover it):
+        1: each step reads the next one's words (and, XSTAGE, x) back after its own MMAs, so its lookups start on
+        words already in registers; 2: also the next step's lookups issued before this step's MMAs (which then use
+        pairs looked up a step before) and the words read back two steps ahead. Each costs the copies a step of
+        their lead (the wait is for a later group)."""
         COPIES: gl.constexpr = 4 * TABLES // (RB * ROWS)
         CHUNK: gl.constexpr = 32 * WPL
         STEP: gl.constexpr = WK * CHUNK  # the program's warps of one row block take consecutive chunks
@@ -578,26 +627,55 @@ if HAVE_PAIRS:
         # refilled with step c + d + PREFETCH (a split is whole steps: every warp has as many chunks); x's ring the
         # same with XDEPTH entries (XDEPTH divides PREFETCH)
         ring = early
+        if STAGES > 0 and RING_AHEAD > 0:  # the first RING_AHEAD steps' groups landed: step 0 (and 1) read back now
+            _wait_copies(e, STAGES - 1 - RING_AHEAD)
+            ring = _staged_step(wring, xr, 0, e, XSTAGE, TILES, WPL, ROWS, NW, LANES)
+            if RING_AHEAD == 2:  # (step 0's pairs, its x, step 1's words and x)
+                ring = (_step_lookups(ring[0], offs, table, WPL, ROWS, LANES), ring[1],
+                        _staged_step(wring, xr, 1, e, XSTAGE, TILES, WPL, ROWS, NW, LANES))  # fmt: skip
         for c in range(k_lo, k_hi, PREFETCH * STEP):
             for d in gl.static_range(PREFETCH):
-                if STAGES == 0:
-                    words = ring[d]
-                else:  # step i's words: refill the stage step i - 1 read with step i + STAGES - 1, then wait for i
+                if STAGES > 0:  # refill the stage step i - 1 read with step i + STAGES - 1
                     i = (c - k_lo) // STEP + d
                     ahead = gl.minimum(c + (d + STAGES - 1) * STEP, last)
                     _stage_step(wring, xr, (i + STAGES - 1) % STAGES, e, words_ptrs, xsrc, ahead, XSTAGE,
                                 TILES, WPL, ROWS, NW, LANES)  # fmt: skip
-                    _wait_copies(e, STAGES - 1)
-                    words = _staged_words(wring, i % STAGES, e, WPL, ROWS, NW, LANES)
-                if XSTAGE:
-                    xs0, xs1 = _staged_x(xr, i % STAGES, e, TILES, WPL, NW, LANES)
+                if STAGES > 0 and RING_AHEAD > 0:
+                    # step i's words and x were read back before (RING_AHEAD 2: its pairs looked up too, and step
+                    # i + 1's are looked up now, before step i's MMAs); step i + RING_AHEAD's read after its MMAs
+                    if RING_AHEAD == 2:
+                        pairs, held_x, after = ring
+                        pairs_after = _step_lookups(after[0], offs, table, WPL, ROWS, LANES)
+                    else:
+                        words, held_x = ring
+                        pairs = _step_lookups(words, offs, table, WPL, ROWS, LANES)
+                    if XSTAGE:
+                        xs0, xs1 = held_x
+                    else:
+                        xs0, xs1 = xring[d % XDEPTH]
+                    if c + d * STEP < k_hi:
+                        accs = _step_mmas(pairs, xs0, xs1, accs, TILES, WPL, ROWS, BF16)
+                    _wait_copies(e, STAGES - 1 - RING_AHEAD)  # the groups through step i + RING_AHEAD landed
+                    fresh = _staged_step(wring, xr, (i + RING_AHEAD) % STAGES, e, XSTAGE, TILES, WPL, ROWS, NW, LANES)
+                    if RING_AHEAD == 2:
+                        ring = (pairs_after, after[1], fresh)
+                    else:
+                        ring = fresh
                 else:
-                    xs0, xs1 = xring[d % XDEPTH]
-                if c + d * STEP < k_hi:
-                    for b in gl.static_range(ROWS):  # the same x, each block's rows
-                        acc = _chunk_mma(words[b][0], words[b][1], xs0, xs1, offs[b][0], offs[b][1], table,
-                                         accs[b][0], accs[b][1], TILES, WPL, BF16, LANES)  # fmt: skip
-                        accs = accs[:b] + (acc,) + accs[b + 1 :]
+                    if STAGES == 0:
+                        words = ring[d]
+                    else:  # wait for step i's group, then read its words back
+                        _wait_copies(e, STAGES - 1)
+                        words = _staged_words(wring, i % STAGES, e, WPL, ROWS, NW, LANES)
+                    if XSTAGE:
+                        xs0, xs1 = _staged_x(xr, i % STAGES, e, TILES, WPL, NW, LANES)
+                    else:
+                        xs0, xs1 = xring[d % XDEPTH]
+                    if c + d * STEP < k_hi:
+                        for b in gl.static_range(ROWS):  # the same x, each block's rows
+                            acc = _chunk_mma(words[b][0], words[b][1], xs0, xs1, offs[b][0], offs[b][1], table,
+                                             accs[b][0], accs[b][1], TILES, WPL, BF16, LANES)  # fmt: skip
+                            accs = accs[:b] + (acc,) + accs[b + 1 :]
                 if STAGES == 0:
                     nxt = gl.minimum(c + (d + PREFETCH) * STEP, last)
                     ring = ring[:d] + (_block_words(words_ptrs, nxt, WPL, ROWS, NW, LANES),) + ring[d + 1 :]
@@ -730,18 +808,34 @@ PAIRS_STAGED_X = [
     # at one): the grid only
     (1, 1, 4, 2, 4, 2, 4, 0, 2, 1), (1, 1, 4, 2, 2, 2, 4, 0, 3, 1), (1, 1, 2, 2, 4, 2, 4, 0, 2, 1),
 ]  # fmt: skip
-PAIRS_GRID = list(dict.fromkeys(PAIRS_CANDIDATES + PAIRS_WIDE_BLOCKS + PAIRS_STAGED_X + [
+# The staged entries reading their rings ahead (RING_AHEAD; seventy-seventh session, written without a GPU, untimed).
+# In the sm_90 SASS of the best one-token entry (RB 1, WK 4, WPL 4, 4 stages, x staged): RING_AHEAD 1 starts a
+# step's lookups on words already in registers (56 registers a thread against 48); RING_AHEAD 2 issues all of the next
+# step's 32 lookups in one run before its wait and this step's MMAs run on pairs looked up a step before (120
+# registers), but ptxas places those MMAs after the step's cp.async wait, which is for a group issued one step
+# ahead at 4 stages: hence the deeper rings too (6 stages: one program of 136 KB an SM). Each needs STAGES >=
+# RING_AHEAD + 2 (the stages read ahead are not the one being refilled). The grid (and pairs_decode.py's list
+# "ring_ahead", beside the same entries without it) times them; not among the candidates until a GPU says they pay.
+PAIRS_RING_AHEAD = list(dict.fromkeys(
+    (*e[:8], stages, e[9], ahead) for e in PAIRS_STAGED_X_BEST
+    for ahead, stages in ((1, max(3, e[8])), (2, max(4, e[8])), (2, max(4, e[8]) + 2))))  # fmt: skip
+PAIRS_GRID = list(dict.fromkeys(PAIRS_CANDIDATES + PAIRS_WIDE_BLOCKS + PAIRS_STAGED_X + PAIRS_RING_AHEAD + [
     (waves, rb, wk, pf, wpl, tables, rows) for tables in (1, 2) for waves in ((3, 1, 2) if tables == 1 else (1, 2))
     for rows in (1, 2) for rb in (2, 1, 4) for wk in (1, 2, 4) for pf in (2, 3) for wpl in (4, 2)]))  # fmt: skip
 
 
 def pairs_config(n: int, k: int, sms: int, waves: int, rb: int, wk: int, prefetch: int, wpl: int, tables: int = 1,
-                 rows: int = 1, xring: int = 0, stages: int = 0, xstage: int = 0) -> dict:  # fmt: skip
-    """The config whose SPLIT_K runs about waves x SMs programs (at least one a row tile)."""
+                 rows: int = 1, xring: int = 0, stages: int = 0, xstage: int = 0,
+                 ring_ahead: int = 0) -> dict:  # fmt: skip
+    """The config whose SPLIT_K runs about waves x SMs programs (at least one a row tile); RING_AHEAD only where
+    set (the configs shipped before it keep their keys)."""
     tiles = triton.cdiv(n, 16 * rb * rows)
     split = max(1, min(k // (32 * wpl * wk), round(waves * sms / tiles)))
-    return {"RB": rb, "ROWS": rows, "WK": wk, "WPL": wpl, "PREFETCH": prefetch, "TABLES": tables, "XRING": xring,
-            "SPLIT_K": split, "STAGES": stages, "XSTAGE": xstage}  # fmt: skip
+    config = {"RB": rb, "ROWS": rows, "WK": wk, "WPL": wpl, "PREFETCH": prefetch, "TABLES": tables, "XRING": xring,
+              "SPLIT_K": split, "STAGES": stages, "XSTAGE": xstage}  # fmt: skip
+    if ring_ahead:
+        config["RING_AHEAD"] = ring_ahead
+    return config
 
 
 def shared_bytes(config: dict, tiles: int = 2) -> int:
@@ -764,9 +858,11 @@ def _fits(gs: int, entry: tuple) -> bool:
     xring = more[1] if len(more) > 1 else 0
     stages = more[2] if len(more) > 2 else 0
     xstage = more[3] if len(more) > 3 else 0
+    ring_ahead = more[4] if len(more) > 4 else 0
     config = {"RB": rb, "WK": wk, "WPL": wpl, "TABLES": tables, "ROWS": rows, "STAGES": stages, "XSTAGE": xstage}
     return (gs % (32 * wpl * wk) == 0 and rb * wk <= 16 and tables <= rb * rows <= 4 * tables
             and (xring == 0 or prefetch % xring == 0) and (xstage == 0 or stages > 0)
+            and (not ring_ahead or stages >= ring_ahead + 2)
             and shared_bytes(config) <= SHARED_LIMIT)  # fmt: skip
 
 
@@ -798,9 +894,15 @@ def launch_decode_pairs(
     tables a program: 1 or 2, with 4 TABLES / (RB ROWS) copies of each row; default 1), XRING (steps of x in
     flight, dividing PREFETCH; default 0: PREFETCH), SPLIT_K (K ranges, each within one LUT group), STAGES (0: the
     code words in PREFETCH steps of registers; else a shared-memory ring of that many steps, filled by cp.async),
-    XSTAGE (0/1, with STAGES: x through a ring of its own, in the same steps). Check pairs_ok first."""
+    XSTAGE (0/1, with STAGES: x through a ring of its own, in the same steps), RING_AHEAD (0-2, with STAGES >=
+    RING_AHEAD + 2: 1, each step reads the next one's words and x back from the rings; 2, also looks up the next
+    step's pairs before its own MMAs). Check pairs_ok first."""
     if config.get("XSTAGE", 0) and not config.get("STAGES", 0):
         raise ValueError(f"XSTAGE stages x beside the code words' ring: it needs STAGES > 0 ({config})")
+    ahead = config.get("RING_AHEAD", 0)
+    if ahead not in (0, 1, 2) or (ahead and config.get("STAGES", 0) < ahead + 2):
+        raise ValueError(f"RING_AHEAD (0-2) reads stages ahead of the one being refilled: it needs STAGES >= "
+                         f"RING_AHEAD + 2 ({config})")  # fmt: skip
     m, k = x.shape
     n = codes_packed.shape[0]
     gs = k // lut_pool.shape[2]
@@ -814,7 +916,7 @@ def launch_decode_pairs(
         y.stride(0), k_per_split,
         NV=1 << bits, RB=rb, ROWS=rows, WK=wk, WPL=wpl, PREFETCH=config.get("PREFETCH", 2),
         TABLES=config.get("TABLES", 1), XRING=config.get("XRING", 0), STAGES=config.get("STAGES", 0),
-        XSTAGE=config.get("XSTAGE", 0), TILES=1 if m <= 8 else 2,
+        XSTAGE=config.get("XSTAGE", 0), RING_AHEAD=config.get("RING_AHEAD", 0), TILES=1 if m <= 8 else 2,
         USE_SPLIT=split > 1, BF16=x.dtype == torch.bfloat16, num_warps=rb * wk, **pdl_args(x.device),
     )  # fmt: skip
 

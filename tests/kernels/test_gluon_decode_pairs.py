@@ -138,7 +138,7 @@ _COMPILE_SCRIPT = r"""
 import json, os, sys
 os.environ.pop("TRITON_INTERPRET", None)
 sys.path.insert(0, "benchmarks")
-from bench_kernels import _inner_loop_mix, sm90_compile
+from bench_kernels import _inner_loop_mix, _inner_loop_ops, sm90_compile
 from kernels.gluon_decode_pairs import _decode_pairs_kernel
 ints = ["M", "N", "K", "GS", "stride_xq", "stride_cw", "stride_ls", "stride_ln", "stride_ym", "K_PER_SPLIT"]
 out = []
@@ -146,7 +146,8 @@ for const in json.loads(sys.argv[1]):
     regs, stack, smem, sass = sm90_compile(_decode_pairs_kernel, ints, ["x_quads"] + ints[1:], const,
                                            const["RB"] * const["WK"], 1, extra_sig={"x_quads": "*i64"})
     n, mix = _inner_loop_mix(sass, top=None, full_opcodes=True)  # the chunk loop, around the first HMMA
-    out.append([n, mix, "ACQBULK" in sass, "PREEXIT" in sass])
+    ops = _inner_loop_ops(sass, executed_only=True, full_opcodes=True)  # the loop's schedule
+    out.append([n, mix, "ACQBULK" in sass, "PREEXIT" in sass, ops])
 print(json.dumps(out))
 """
 
@@ -163,7 +164,7 @@ def test_the_chunk_loop_compiles_to_a_permute_and_a_shared_load_per_code_byte(ti
     rb = 2 if rows == 1 else 1
     const = {"NV": 16, "RB": rb, "ROWS": rows, "WK": wk, "WPL": wpl, "PREFETCH": 2, "TABLES": tables, "TILES": tiles,
              "USE_SPLIT": True, "BF16": False, "PDL": pdl, "XRING": xring}  # fmt: skip
-    ((n, loop, wait, release),) = sm90_results(_COMPILE_SCRIPT, [const])  # the loop unrolled PREFETCH = 2 times
+    ((n, loop, wait, release, _),) = sm90_results(_COMPILE_SCRIPT, [const])  # the loop unrolled PREFETCH = 2 times
     # PDL: griddepcontrol.wait (ACQBULK) before x's first loads, launch_dependents (PREEXIT) after the loop
     assert (wait and release) == pdl
     words = 2 * 2 * wpl * rows  # a lane's words in two chunks (rows g and g + 8 of each of its blocks)
@@ -186,7 +187,7 @@ def test_the_staged_ring_copies_and_reads_each_lanes_words_without_a_barrier_in_
     rb = 2 if rows == 1 else 1
     const = {"NV": 16, "RB": rb, "ROWS": rows, "WK": 4, "WPL": wpl, "PREFETCH": 2, "TABLES": 1, "TILES": 2,
              "USE_SPLIT": True, "BF16": False, "PDL": True, "XRING": 0, "STAGES": stages}  # fmt: skip
-    ((n, loop, _, _),) = sm90_results(_COMPILE_SCRIPT, [const])  # two steps: the loop unrolled PREFETCH = 2 times
+    ((n, loop, _, _, _),) = sm90_results(_COMPILE_SCRIPT, [const])  # two steps: the loop unrolled PREFETCH = 2 times
     copies = {op: c for op, c in loop.items() if op.startswith("LDGSTS")}
     reads = {4: "LDS.128", 2: "LDS.64", 1: "LDS"}[wpl]
     assert sum(copies.values()) == 2 * 2 * rows, copies
@@ -212,7 +213,7 @@ def test_x_staged_beside_the_code_words_leaves_the_loop_no_global_load(wpl, tile
         pytest.skip("needs Triton >= 3.9 (Gluon's inline_asm with shared-memory operands)")
     const = {"NV": 16, "RB": 2, "ROWS": 1, "WK": 4, "WPL": wpl, "PREFETCH": 2, "TABLES": 1, "TILES": tiles,
              "USE_SPLIT": True, "BF16": False, "PDL": pdl, "XRING": 0, "STAGES": stages, "XSTAGE": 1}  # fmt: skip
-    ((n, loop, wait, release),) = sm90_results(_COMPILE_SCRIPT, [const])  # two steps (PREFETCH = 2)
+    ((n, loop, wait, release, _),) = sm90_results(_COMPILE_SCRIPT, [const])  # two steps (PREFETCH = 2)
     assert (wait and release) == pdl
     copies = {op: c for op, c in loop.items() if op.startswith("LDGSTS")}
     x_copies = 2 * wpl * tiles
@@ -225,6 +226,56 @@ def test_x_staged_beside_the_code_words_leaves_the_loop_no_global_load(wpl, tile
     assert sum(c for op, c in loop.items() if op.startswith("HMMA")) == 2 * 2 * wpl * tiles
     lookups = loop.get("LDS", 0) - (2 * 2 if wpl == 1 else 0)  # WPL 1: the code words' reads are plain LDS too
     assert 4 * words <= lookups <= 4 * words + 2 * 3
+
+
+def _longest_lookup_run(ops: list[str]) -> int:
+    """The most lookups (plain LDS) a warp issues with no MMA between them, around the loop."""
+    best = run = 0
+    for op in ops + ops:  # twice: a run may wrap around the loop's branch
+        if op.startswith("HMMA"):
+            run = 0
+        elif op == "LDS":
+            run += 1
+            best = max(best, run)
+    return min(best, ops.count("LDS"))
+
+
+@pytest.mark.parametrize("wpl, rows, tables, stages, xstage, tiles, ahead", [
+    (4, 1, 1, 4, 1, 1, 1), (4, 1, 1, 4, 1, 1, 2), (4, 1, 1, 3, 1, 2, 1), (4, 1, 1, 6, 1, 2, 2), (2, 1, 1, 4, 1, 1, 2),
+    (4, 2, 2, 4, 1, 2, 2), (4, 1, 1, 4, 0, 1, 2)])  # fmt: skip
+def test_reading_the_rings_ahead_issues_a_steps_lookups_before_its_wait_for_the_copies(
+        wpl, rows, tables, stages, xstage, tiles, ahead):  # fmt: skip
+    """RING_AHEAD: a step's words (and x) were read back at the step before, so its lookups come before the loop's
+    wait for the copies (DEPBAR), where without it they come after the wait and the ring's read-back; with 2 the
+    next step's lookups are issued in one run, a whole step's, with no MMA among them. The same lookups, permutes and
+    MMAs a step, and still no CTA barrier in the loop."""
+    if not HAVE_PAIRS:
+        pytest.skip("needs Triton >= 3.9 (Gluon's inline_asm with shared-memory operands)")
+    rb = 2 if wpl == 2 else 1
+    const = {"NV": 16, "RB": rb, "ROWS": rows, "WK": 4, "WPL": wpl, "PREFETCH": 2, "TABLES": tables, "TILES": tiles,
+             "USE_SPLIT": True, "BF16": False, "PDL": True, "XRING": 0, "STAGES": stages, "XSTAGE": xstage}  # fmt: skip
+    (_, base_loop, _, _, base_ops), (_, loop, wait, release, ops) = sm90_results(
+        _COMPILE_SCRIPT, [const, {**const, "RING_AHEAD": ahead}])
+    assert wait and release
+    words = 2 * 2 * wpl * rows  # two steps (PREFETCH 2) of rows g and g + 8 of each block
+    assert loop.get("PRMT", 0) == base_loop.get("PRMT", 0) == 4 * words
+    mmas = sum(c for op, c in loop.items() if op.startswith("HMMA"))
+    assert mmas == sum(c for op, c in base_loop.items() if op.startswith("HMMA")) == 2 * 2 * wpl * tiles * rows
+    assert not any(op.startswith("BAR") for op in loop), loop
+    assert base_ops.index("DEPBAR.LE") < base_ops.index("LDS")
+    assert ops.index("LDS") < ops.index("DEPBAR.LE")
+    if ahead == 2:
+        assert _longest_lookup_run(ops) >= 4 * 2 * wpl * rows > _longest_lookup_run(base_ops)
+
+
+@pytest.mark.parametrize("ahead, stages", [(1, 0), (1, 2), (2, 3), (3, 8)])
+def test_reading_the_rings_ahead_needs_stages_past_the_one_being_refilled(ahead, stages):
+    x = torch.zeros(1, 256, dtype=torch.float16)
+    codes = torch.zeros(64, 128, dtype=torch.uint8)
+    lut = torch.zeros(1, 64, 1, 16, dtype=torch.float16)
+    with pytest.raises(ValueError, match="RING_AHEAD"):
+        launch_decode_pairs(x, codes, lut, torch.zeros(1, dtype=torch.int32), 4, torch.empty(1, 64), {
+            "RB": 1, "WPL": 4, "STAGES": stages, "RING_AHEAD": ahead})
 
 
 def test_x_staged_needs_the_code_words_ring():
@@ -281,6 +332,21 @@ CUDA_CASES = [
     (16, 4096, 4096, 4, 1, {"RB": 1, "ROWS": 4, "WK": 4, "WPL": 4, "TABLES": 2, "STAGES": 2, "XSTAGE": 1},
      torch.float16),
     (12, 300, 2048, 4, 2, {"RB": 1, "ROWS": 4, "WK": 2, "WPL": 2, "TABLES": 1, "SPLIT_K": 2}, torch.bfloat16),
+    # the rings read ahead (RING_AHEAD 1: words and x a step ahead; 2: also the pairs a step ahead, words two;
+    # seventy-seventh session): 3-8 stages, x staged or in registers, ROWS 2, split-K (steps past a split's range read
+    # and looked up ahead, never used), 3-bit codes, one and two tiles of tokens
+    (1, 4096, 4096, 4, 1, {"RB": 1, "WK": 4, "WPL": 4, "STAGES": 3, "XSTAGE": 1, "RING_AHEAD": 1}, torch.float16),
+    (4, 4096, 4096, 4, 1, {"RB": 1, "WK": 4, "WPL": 4, "STAGES": 4, "XSTAGE": 1, "RING_AHEAD": 2}, torch.float16),
+    (1, 4096, 4096, 4, 1, {"RB": 1, "WK": 4, "WPL": 4, "STAGES": 6, "XSTAGE": 1, "RING_AHEAD": 2}, torch.float16),
+    (16, 4096, 4096, 4, 1, {"RB": 1, "ROWS": 2, "WK": 4, "WPL": 4, "TABLES": 2, "STAGES": 4, "XSTAGE": 1,
+                            "RING_AHEAD": 2}, torch.float16),  # fmt: skip
+    (13, 11008, 4096, 4, 4, {"RB": 2, "WK": 4, "WPL": 2, "STAGES": 3, "XSTAGE": 1, "SPLIT_K": 2, "RING_AHEAD": 1},
+     torch.bfloat16),
+    (7, 11008, 4096, 4, 4, {"RB": 1, "WK": 4, "WPL": 4, "STAGES": 8, "SPLIT_K": 2, "RING_AHEAD": 2}, torch.bfloat16),
+    (9, 300, 2048, 3, 2, {"RB": 2, "ROWS": 2, "WK": 2, "WPL": 2, "STAGES": 4, "XSTAGE": 1, "SPLIT_K": 3,
+                          "RING_AHEAD": 2}, torch.bfloat16),  # fmt: skip
+    (5, 72, 256, 4, 1, {"RB": 1, "WPL": 1, "STAGES": 3, "XSTAGE": 1, "PREFETCH": 4, "RING_AHEAD": 1}, torch.float16),
+    (11, 4096, 4096, 4, 1, {"RB": 1, "WK": 4, "WPL": 4, "STAGES": 5, "RING_AHEAD": 2}, torch.float16),
 ]
 
 

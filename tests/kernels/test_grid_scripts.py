@@ -313,14 +313,19 @@ def test_the_pair_table_grid_times_the_ops_candidates_first():
 
 def test_the_pair_table_grid_can_time_named_lists_of_entries_only():
     """pairs_decode.py --lists candidates,staged_x: the op's candidates, then the staged-x entries that are not among
-    them, each config once; every XSTAGE config of the grid is in the staged-x list."""
+    them, each config once; every XSTAGE config of the grid is in the staged-x list, or, reading its rings ahead, in
+    the ring_ahead list, beside the same config without RING_AHEAD."""
     pairs = load_benchmark("pairs_decode")
     ops = pairs.pair_configs(4096, 4096, 4096, 132, "candidates")
     both = pairs.pair_configs(4096, 4096, 4096, 132, "candidates,staged_x")
     staged = pairs.pair_configs(4096, 4096, 4096, 132, "staged_x")
     assert both == ops + [cfg for cfg in staged if cfg not in ops] and len(both) > len(ops)
     grid_x = [cfg for cfg in pairs.pair_configs(4096, 4096, 4096, 132) if cfg["XSTAGE"]]
-    assert grid_x and all(cfg in staged for cfg in grid_x)
+    assert grid_x and all(cfg in staged for cfg in grid_x if not cfg.get("RING_AHEAD"))
+    ahead = pairs.pair_configs(4096, 4096, 4096, 132, "ring_ahead")
+    read_ahead = [cfg for cfg in grid_x if cfg.get("RING_AHEAD")]
+    assert read_ahead and all(cfg in ahead for cfg in read_ahead)
+    assert all({k: v for k, v in cfg.items() if k != "RING_AHEAD"} in ahead for cfg in read_ahead)
 
 
 def test_a_pair_table_grid_row_gives_back_the_config_it_was_timed_with():
