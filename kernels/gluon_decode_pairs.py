@@ -373,6 +373,11 @@ if HAVE_PAIRS:
         return words
 
     @gluon.jit
+    def _word_pairs(word0, word1, off0, off1, table, LANES: gl.constexpr):
+        """One word's lookups: (row g's 4 pairs, row g + 8's 4 pairs)."""
+        return _lookup(word0, off0, table, LANES), _lookup(word1, off1, table, LANES)
+
+    @gluon.jit
     def _word_mmas(pairs, x0, x1, acc0, acc1, TILES: gl.constexpr, BF16: gl.constexpr):
         """One word's MMAs: k-steps 2 i and 2 i + 1 of each tile on its (row g's, row g + 8's) pairs (x0, x1: its x
         quads of tiles 0 and 1; acc0: tile 0's four accumulators, acc1: tile 1's)."""
@@ -393,7 +398,7 @@ if HAVE_PAIRS:
                    BF16: gl.constexpr, LANES: gl.constexpr):  # fmt: skip
         """A chunk's lookups and MMAs: per word, rows g's and g + 8's pairs, then its MMAs (_word_mmas)."""
         for j in gl.static_range(WPL):
-            pairs = (_lookup(words0[j], off0, table, LANES), _lookup(words1[j], off1, table, LANES))
+            pairs = _word_pairs(words0[j], words1[j], off0, off1, table, LANES)
             acc0, acc1 = _word_mmas(pairs, xs0[j], xs1[j] if TILES == 2 else (), acc0, acc1, TILES, BF16)
         return acc0, acc1
 
@@ -406,7 +411,7 @@ if HAVE_PAIRS:
             off0, off1 = offs[b]
             block = ()
             for j in gl.static_range(WPL):
-                block = block + ((_lookup(words0[j], off0, table, LANES), _lookup(words1[j], off1, table, LANES)),)
+                block = block + (_word_pairs(words0[j], words1[j], off0, off1, table, LANES),)
             pairs = pairs + (block,)
         return pairs
 
