@@ -843,6 +843,13 @@ def pairs_config(n: int, k: int, sms: int, waves: int, rb: int, wk: int, prefetc
     return config
 
 
+def ring_ahead_ok(config: dict) -> bool:
+    """Whether a config's RING_AHEAD (0-2) has the stages it reads ahead: STAGES >= RING_AHEAD + 2, so that no stage
+    read ahead is the one being refilled."""
+    ahead = config.get("RING_AHEAD", 0)
+    return ahead in (0, 1, 2) and (ahead == 0 or config.get("STAGES", 0) >= ahead + 2)
+
+
 def shared_bytes(config: dict, tiles: int = 2) -> int:
     """A program's shared memory: its tables (64 KB each) and, STAGES, its ring of code words (2 ROWS rows of
     WPL words a lane and stage) and, XSTAGE, x's (16 bytes a word, lane and tile of 8 tokens; tiles 2: more than 8
@@ -864,10 +871,10 @@ def _fits(gs: int, entry: tuple) -> bool:
     stages = more[2] if len(more) > 2 else 0
     xstage = more[3] if len(more) > 3 else 0
     ring_ahead = more[4] if len(more) > 4 else 0
-    config = {"RB": rb, "WK": wk, "WPL": wpl, "TABLES": tables, "ROWS": rows, "STAGES": stages, "XSTAGE": xstage}
+    config = {"RB": rb, "WK": wk, "WPL": wpl, "TABLES": tables, "ROWS": rows, "STAGES": stages, "XSTAGE": xstage,
+              "RING_AHEAD": ring_ahead}  # fmt: skip
     return (gs % (32 * wpl * wk) == 0 and rb * wk <= 16 and tables <= rb * rows <= 4 * tables
-            and (xring == 0 or prefetch % xring == 0) and (xstage == 0 or stages > 0)
-            and (not ring_ahead or stages >= ring_ahead + 2)
+            and (xring == 0 or prefetch % xring == 0) and (xstage == 0 or stages > 0) and ring_ahead_ok(config)
             and shared_bytes(config) <= SHARED_LIMIT)  # fmt: skip
 
 
@@ -904,8 +911,7 @@ def launch_decode_pairs(
     step's pairs before its own MMAs). Check pairs_ok first."""
     if config.get("XSTAGE", 0) and not config.get("STAGES", 0):
         raise ValueError(f"XSTAGE stages x beside the code words' ring: it needs STAGES > 0 ({config})")
-    ahead = config.get("RING_AHEAD", 0)
-    if ahead not in (0, 1, 2) or (ahead and config.get("STAGES", 0) < ahead + 2):
+    if not ring_ahead_ok(config):
         raise ValueError(f"RING_AHEAD (0-2) reads stages ahead of the one being refilled: it needs STAGES >= "
                          f"RING_AHEAD + 2 ({config})")  # fmt: skip
     m, k = x.shape
